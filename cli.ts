@@ -1,0 +1,62 @@
+/**
+ * The nsjoin command line: `deno run -A jsr:@nsjoin/nsjoin/cli <command> …`.
+ *
+ * Commands: `enter` (nsenter's dialect). Each command is a thin adapter over the library
+ * in src/cli/; this file only dispatches.
+ *
+ * @module
+ */
+import { enter } from "./src/cli/enter.ts";
+import { EXIT } from "./src/cli/_run.ts";
+
+/** A subcommand: its one-line summary and its runner (arguments after its name → exit code). */
+export interface CliCommand {
+  /** One line for the command list. */
+  summary: string;
+  /** Runs the command; returns the exit code. */
+  run(argv: readonly string[]): Promise<number>;
+}
+
+/** Every subcommand, by name. */
+export const COMMANDS: Record<string, CliCommand> = {
+  enter: { summary: "run a program in namespaces of a process (nsenter's options)", run: enter },
+};
+
+/** The top-level usage text. */
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
+  return `Usage: nsjoin <command> [options]\n\nCommands:\n${
+    lines.join("\n")
+  }\n\nRun "nsjoin <command> --help" for a command's options.`;
+}
+
+/**
+ * Runs the CLI.
+ *
+ * @param argv the command-line arguments (Deno.args)
+ * @returns the exit code
+ *
+ * @example
+ * ```ts
+ * import { main } from "@nsjoin/nsjoin/cli";
+ * if (await main(["--help"]) !== 0) throw new Error("--help failed");
+ * ```
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    console.log(usage());
+    return name === undefined ? EXIT.usage : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`nsjoin: unknown command ${JSON.stringify(name)} (see: nsjoin --help)`);
+    return EXIT.usage;
+  }
+  return await command.run(rest);
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,649 @@
+/*
+ * nsjoin-helper: join namespaces, then execve a program. Freestanding: raw syscalls,
+ * no libc, one static ELF for x86_64 and one for aarch64 (ffi/build_helper.ts).
+ *
+ * Why a separate process: Deno is multithreaded and the kernel refuses setns() into a
+ * user namespace (EINVAL) or a time namespace (EUSERS) to a multithreaded caller, and a
+ * mount namespace to a thread sharing its fs_struct; JavaScript cannot run after fork()
+ * (DESIGN.md facts 1, 2, 7). This program is single-threaded from its first instruction.
+ *
+ * argv: nsjoin-helper OPTION... -- PROGRAM [ARG...]   (written only by src/command.ts)
+ *   P<pid>:<starttime>  the target; pinned with pidfd_open, start time re-checked
+ *   J<hexmask>          join these CLONE_NEW* types of the target (setns(pidfd, mask))
+ *   N<hexflag>=<path>   join the namespace file at path (must be of that type)
+ *   A                   no setns(pidfd, mask): one fd per namespace (pre-5.8 path)
+ *   R<path>             root directory (opened before joining; fchdir+chroot after)
+ *   D<path>             working directory (opened before joining; fchdir after)
+ *   W<path>             working directory inside the target (chdir after joining)
+ *   C<path>             a cgroup.procs file to join (opened before, written by the child)
+ *   U<uid> G<gid> X     setuid / setgid / drop supplementary groups (in the child)
+ *   K<fd>               keep this fd open across execve (else only 0-2 survive)
+ *   F                   do not fork, even when a pid namespace was joined
+ *
+ * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
+ * instruction until execve, so nothing inside the target can ptrace it or open its
+ * /proc/PID/{mem,exe,fd}; every fd but 0-2 (and K) is closed before execve; the cwd is
+ * checked with getcwd(2) to be reachable from the (new) root.
+ *
+ * Exit codes: 125 could not join / set up, 126 program not executable, 127 not found;
+ * otherwise the program's status (a signal death is re-raised on this process).
+ */
+
+typedef unsigned long size_t;
+typedef long ssize_t;
+
+#if defined(__x86_64__)
+enum {
+  SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_rt_sigprocmask = 14, SYS_getpid = 39,
+  SYS_clone = 56, SYS_execve = 59, SYS_exit_group = 231, SYS_wait4 = 61, SYS_kill = 62,
+  SYS_getcwd = 79, SYS_chdir = 80, SYS_fchdir = 81, SYS_setuid = 105, SYS_setgid = 106,
+  SYS_setgroups = 116, SYS_rt_sigtimedwait = 128, SYS_prctl = 157, SYS_chroot = 161,
+  SYS_openat = 257, SYS_unshare = 272, SYS_prlimit64 = 302, SYS_setns = 308,
+};
+__asm__(".text\n.global _start\n_start:\n"
+        "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
+static long sys6(long n, long a, long b, long c, long d, long e, long f) {
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  long ret;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#elif defined(__aarch64__)
+enum {
+  SYS_getcwd = 17, SYS_openat = 56, SYS_close = 57, SYS_read = 63, SYS_write = 64,
+  SYS_fchdir = 50, SYS_chdir = 49, SYS_chroot = 51, SYS_exit_group = 94, SYS_unshare = 97,
+  SYS_kill = 129, SYS_rt_sigtimedwait = 137, SYS_rt_sigprocmask = 135, SYS_setgid = 144,
+  SYS_setuid = 146, SYS_setgroups = 159, SYS_prctl = 167, SYS_getpid = 172, SYS_clone = 220,
+  SYS_execve = 221, SYS_wait4 = 260, SYS_prlimit64 = 261, SYS_setns = 268,
+};
+__asm__(".text\n.global _start\n_start:\n"
+        "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
+static long sys6(long n, long a, long b, long c, long d, long e, long f) {
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  register long x4 __asm__("x4") = e;
+  register long x5 __asm__("x5") = f;
+  __asm__ volatile("svc 0"
+                   : "+r"(x0)
+                   : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                   : "memory");
+  return x0;
+}
+#else
+#error "nsjoin-helper supports x86_64 and aarch64"
+#endif
+
+/* Numbers shared by both architectures (asm-generic and x86_64 agree from 424 on). */
+enum { SYS_pidfd_open = 434, SYS_close_range = 436 };
+
+#define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
+#define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
+#define sys2(n, a, b) sys6(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define sys3(n, a, b, c) sys6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define sys4(n, a, b, c, d) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+#define AT_FDCWD (-100)
+#define O_RDONLY 0
+#define O_WRONLY 1
+#define O_CLOEXEC 02000000
+#define O_PATH 010000000
+#define PR_SET_DUMPABLE 4
+#define SIGCHLD 17
+#define WNOHANG 1
+#define SIG_BLOCK 0
+#define SIG_SETMASK 2
+#define RLIMIT_NOFILE 7
+
+#define CLONE_NEWTIME 0x00000080
+#define CLONE_NEWNS 0x00020000
+#define CLONE_NEWCGROUP 0x02000000
+#define CLONE_NEWUTS 0x04000000
+#define CLONE_NEWIPC 0x08000000
+#define CLONE_NEWUSER 0x10000000
+#define CLONE_NEWPID 0x20000000
+#define CLONE_NEWNET 0x40000000
+
+enum { EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, E2BIG = 7, ENOEXEC = 8, EBADF = 9,
+       EAGAIN = 11, ENOMEM = 12, EACCES = 13, ENOTDIR = 20, EINVAL = 22, ENOSYS = 38,
+       ELOOP = 40, EUSERS = 87 };
+
+/* gcc may emit calls to these even when freestanding. */
+void *memset(void *d, int c, size_t n) {
+  unsigned char *p = d;
+  while (n--) *p++ = (unsigned char)c;
+  return d;
+}
+void *memcpy(void *d, const void *s, size_t n) {
+  unsigned char *p = d;
+  const unsigned char *q = s;
+  while (n--) *p++ = *q++;
+  return d;
+}
+
+static size_t slen(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+static int starts(const char *s, const char *p) {
+  while (*p)
+    if (*s++ != *p++) return 0;
+  return 1;
+}
+
+/* One error line, built in a buffer and written with one write(2). */
+static char msg[1024];
+static size_t mlen;
+static void put(const char *s) {
+  while (*s && mlen < sizeof msg - 2) msg[mlen++] = *s++;
+}
+static void putnum(unsigned long v) {
+  char b[24];
+  int i = 0;
+  do b[i++] = (char)('0' + v % 10); while ((v /= 10) && i < 24);
+  while (i) {
+    char c[2] = {b[--i], 0};
+    put(c);
+  }
+}
+static const char *errname(long e) {
+  switch (e) {
+  case EPERM: return "EPERM (operation not permitted)";
+  case ENOENT: return "ENOENT (no such file or directory)";
+  case ESRCH: return "ESRCH (no such process)";
+  case E2BIG: return "E2BIG (argument list too long)";
+  case ENOEXEC: return "ENOEXEC (exec format error)";
+  case EBADF: return "EBADF (bad file descriptor)";
+  case EAGAIN: return "EAGAIN (resource temporarily unavailable)";
+  case ENOMEM: return "ENOMEM (cannot allocate memory)";
+  case EACCES: return "EACCES (permission denied)";
+  case ENOTDIR: return "ENOTDIR (not a directory)";
+  case EINVAL: return "EINVAL (invalid argument)";
+  case ENOSYS: return "ENOSYS (function not implemented)";
+  case ELOOP: return "ELOOP (too many levels of symbolic links)";
+  case EUSERS: return "EUSERS (too many users)";
+  }
+  return "system error";
+}
+static __attribute__((noreturn)) void die_code(int code) {
+  for (;;) sys1(SYS_exit_group, code);
+}
+static __attribute__((noreturn)) void fail(int code) {
+  msg[mlen++] = '\n';
+  sys3(SYS_write, 2, msg, mlen);
+  die_code(code);
+}
+static void begin(void) {
+  mlen = 0;
+  put("nsjoin: ");
+}
+static void puterr(long err) {
+  put(": ");
+  if (err < 0) err = -err;
+  const char *n = errname(err);
+  if (n[0] == 's') {
+    put("errno ");
+    putnum((unsigned long)err);
+  } else {
+    put(n);
+  }
+}
+
+static const struct {
+  unsigned flag;
+  const char *name;
+} NS[] = {
+    /* nsenter's order; user is handled apart (see join_all). */
+    {CLONE_NEWUSER, "user"}, {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWIPC, "ipc"},
+    {CLONE_NEWUTS, "uts"},   {CLONE_NEWNET, "net"},       {CLONE_NEWPID, "pid"},
+    {CLONE_NEWNS, "mnt"},    {CLONE_NEWTIME, "time"},
+};
+#define NNS 8
+
+static const char *nsname(unsigned flag) {
+  for (int i = 0; i < NNS; i++)
+    if (NS[i].flag == flag) return NS[i].name;
+  return "?";
+}
+
+static long parse_num(const char *s, int base, const char **end) {
+  long v = 0;
+  for (;; s++) {
+    int d;
+    if (*s >= '0' && *s <= '9') d = *s - '0';
+    else if (base == 16 && *s >= 'a' && *s <= 'f') d = *s - 'a' + 10;
+    else break;
+    v = v * base + d;
+  }
+  if (end) *end = s;
+  return v;
+}
+
+/* Joins in the order nsenter uses, user first; a join refused before the user namespace
+ * is joined is retried after it, for a caller that owns the target's user namespace but
+ * has no rights over the namespaces it owns until it is inside (rootless containers). */
+struct join {
+  int fd;
+  unsigned flag;
+  const char *path; /* for the error line; 0 = the target's */
+  int done;
+};
+static long target_pid;
+
+static void join_fail(struct join *j, long err) {
+  begin();
+  put("Cannot join ");
+  put(nsname(j->flag));
+  put(" namespace ");
+  if (j->path) {
+    put("file ");
+    put(j->path);
+  } else {
+    put("of pid ");
+    putnum((unsigned long)target_pid);
+  }
+  puterr(err);
+  if (err == -EPERM) put(" - run as root, or join its user namespace too (-U)");
+  else if (err == -EINVAL && j->path) put(" - it is not a namespace of that type");
+  else if (err == -EINVAL && j->flag == CLONE_NEWUSER)
+    put(" - the caller may not enter that user namespace (it is its own or an ancestor)");
+  else if (err == -ESRCH) put(" - the target exited");
+  fail(125);
+}
+
+static void join_all(struct join *js, int n) {
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < n; i++) {
+      if (js[i].done || js[i].flag == CLONE_NEWUSER) continue;
+      long r = sys2(SYS_setns, js[i].fd, js[i].flag);
+      if (r == 0) js[i].done = 1;
+      else if (pass == 1) join_fail(&js[i], r);
+    }
+    if (pass == 0)
+      for (int i = 0; i < n; i++) {
+        if (js[i].flag != CLONE_NEWUSER) continue;
+        long r = sys2(SYS_setns, js[i].fd, js[i].flag);
+        if (r != 0) join_fail(&js[i], r);
+        js[i].done = 1;
+      }
+  }
+}
+
+static int open_or_die(const char *path, int flags, const char *what) {
+  long fd = sys4(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, 0);
+  if (fd < 0) {
+    begin();
+    put("Cannot open ");
+    put(what);
+    put(" ");
+    put(path);
+    puterr(fd);
+    fail(125);
+  }
+  return (int)fd;
+}
+
+/* /proc/PID/stat field 22 (start time), after the last ')' as comm may hold anything. */
+static unsigned long start_time(long pid) {
+  char path[64], buf[1024];
+  mlen = 0;
+  put("/proc/");
+  putnum((unsigned long)pid);
+  put("/stat");
+  memcpy(path, msg, mlen);
+  path[mlen] = 0;
+  long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  long n = sys3(SYS_read, fd, buf, sizeof buf - 1);
+  sys1(SYS_close, fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = 0;
+  for (long i = 0; i < n; i++)
+    if (buf[i] == ')') p = buf + i;
+  if (!p) return 0;
+  p += 2; /* ") " then field 3 */
+  for (int field = 3; field < 22 && *p; p++)
+    if (*p == ' ') field++;
+  return (unsigned long)parse_num(p, 10, 0);
+}
+
+static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
+  const char *prog = argv[0];
+  long err = -ENOENT;
+  int has_slash = 0;
+  for (const char *s = prog; *s; s++)
+    if (*s == '/') has_slash = 1;
+  if (has_slash || !*prog) {
+    err = *prog ? sys3(SYS_execve, prog, argv, envp) : -ENOENT;
+  } else {
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (char **e = envp; *e; e++)
+      if (starts(*e, "PATH=")) path = *e + 5;
+    char buf[4096];
+    int seen_eacces = 0;
+    size_t plen = slen(prog);
+    for (const char *p = path;;) {
+      const char *q = p;
+      while (*q && *q != ':') q++;
+      size_t dl = (size_t)(q - p);
+      if (dl + plen + 2 < sizeof buf) {
+        memcpy(buf, dl ? p : ".", dl ? dl : 1);
+        if (!dl) dl = 1;
+        buf[dl] = '/';
+        memcpy(buf + dl + 1, prog, plen + 1);
+        long r = sys3(SYS_execve, buf, argv, envp);
+        if (r == -EACCES) seen_eacces = 1;
+        else if (r != -ENOENT && r != -ENOTDIR) {
+          err = r;
+          break;
+        }
+      }
+      if (!*q) break;
+      p = q + 1;
+    }
+    if (err == -ENOENT && seen_eacces) err = -EACCES;
+  }
+  begin();
+  put("Cannot run ");
+  put(prog);
+  if (err == -ENOENT) {
+    put(": not found in the target");
+    fail(127);
+  }
+  puterr(err);
+  fail(err == -EACCES || err == -ENOEXEC ? 126 : 125);
+}
+
+static void close_fds(int *keep, int nkeep) {
+  /* Sort the few kept fds so the ranges between them can be closed. */
+  for (int i = 1; i < nkeep; i++)
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+      int t = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = t;
+    }
+  unsigned lo = 3;
+  for (int i = 0; i <= nkeep; i++) {
+    unsigned hi = i < nkeep ? (unsigned)keep[i] - 1 : ~0U;
+    if (i < nkeep && (unsigned)keep[i] < lo) continue;
+    if (hi >= lo && sys3(SYS_close_range, lo, hi, 0) != 0) {
+      /* Before Linux 5.9: close one by one up to the fd limit. */
+      unsigned long lim[2] = {1024, 1024};
+      sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, lim);
+      unsigned long top = hi < lim[0] ? hi : lim[0];
+      for (unsigned long fd = lo; fd <= top; fd++) sys1(SYS_close, fd);
+    }
+    if (i < nkeep) lo = (unsigned)keep[i] + 1;
+  }
+}
+
+#define MAXJ 16
+#define MAXC 16
+#define MAXK 64
+
+__attribute__((used)) void start_c(long *sp) {
+  long argc = sp[0];
+  char **argv = (char **)(sp + 1);
+  char **envp = argv + argc + 1;
+
+  /* Non-dumpable first: nothing in the target may ptrace us or open our /proc files. */
+  sys2(SYS_prctl, PR_SET_DUMPABLE, 0);
+
+  unsigned long want_start = 0;
+  unsigned mask = 0;
+  int atomic = 1, nofork = 0, drop_groups = 0;
+  long uid = -1, gid = -1;
+  const char *root = 0, *wd = 0, *wdns = 0;
+  struct join js[MAXJ];
+  int nj = 0;
+  const char *cg[MAXC];
+  int ncg = 0;
+  int keep[MAXK];
+  int nkeep = 0;
+  int i = 1;
+  for (; i < argc; i++) {
+    char *a = argv[i];
+    if (a[0] == '-' && a[1] == '-' && !a[2]) {
+      i++;
+      break;
+    }
+    const char *end;
+    switch (a[0]) {
+    case 'P':
+      target_pid = parse_num(a + 1, 10, &end);
+      if (*end == ':') want_start = (unsigned long)parse_num(end + 1, 10, 0);
+      break;
+    case 'J': mask = (unsigned)parse_num(a + 1, 16, 0); break;
+    case 'N':
+      if (nj < MAXJ) {
+        js[nj].flag = (unsigned)parse_num(a + 1, 16, &end);
+        js[nj].path = *end == '=' ? end + 1 : "";
+        js[nj].done = 0;
+        nj++;
+      }
+      break;
+    case 'A': atomic = 0; break;
+    case 'R': root = a + 1; break;
+    case 'D': wd = a + 1; break;
+    case 'W': wdns = a + 1; break;
+    case 'C':
+      if (ncg < MAXC) cg[ncg++] = a + 1;
+      break;
+    case 'U': uid = parse_num(a + 1, 10, 0); break;
+    case 'G': gid = parse_num(a + 1, 10, 0); break;
+    case 'X': drop_groups = 1; break;
+    case 'K':
+      if (nkeep < MAXK) keep[nkeep++] = (int)parse_num(a + 1, 10, 0);
+      break;
+    case 'F': nofork = 1; break;
+    }
+  }
+  if (i >= argc) {
+    begin();
+    put("helper: no program given");
+    fail(125);
+  }
+  char **prog_argv = argv + i;
+
+  /* Open everything before the first join: inside the target, host paths and even
+   * /proc/self may not resolve. */
+  long pidfd = -1;
+  if (target_pid > 0) {
+    pidfd = sys2(SYS_pidfd_open, target_pid, 0);
+    if (pidfd < 0 && pidfd != -ENOSYS) {
+      begin();
+      put("Cannot open pid ");
+      putnum((unsigned long)target_pid);
+      puterr(pidfd);
+      if (pidfd == -ESRCH) put(" - the target exited");
+      fail(125);
+    }
+    /* The pidfd pins a process; the start time proves it is the one that was resolved
+     * and not a process that reused its PID. */
+    if (want_start && start_time(target_pid) != want_start) {
+      begin();
+      put("Cannot join pid ");
+      putnum((unsigned long)target_pid);
+      put(": the target exited (its PID now belongs to another process)");
+      fail(125);
+    }
+  }
+  for (int k = 0; k < nj; k++) js[k].fd = open_or_die(js[k].path, O_RDONLY, "namespace file");
+  int cgfd[MAXC];
+  for (int k = 0; k < ncg; k++) cgfd[k] = open_or_die(cg[k], O_WRONLY, "cgroup");
+  int rootfd = root ? open_or_die(root, O_PATH, "root directory") : -1;
+  int wdfd = wd ? open_or_die(wd, O_PATH, "working directory") : -1;
+
+  if (mask) {
+    long r = atomic && pidfd >= 0 ? sys2(SYS_setns, pidfd, mask) : -ENOSYS;
+    if (r != 0) {
+      /* No setns(pidfd) (before 5.8) or refused as a whole: one fd per namespace, which
+       * also names the namespace that fails. Nothing has been joined yet. */
+      for (int k = 0; k < NNS; k++) {
+        if (!(mask & NS[k].flag) || nj >= MAXJ) continue;
+        char path[64];
+        mlen = 0;
+        put("/proc/");
+        putnum((unsigned long)target_pid);
+        put("/ns/");
+        put(NS[k].name);
+        memcpy(path, msg, mlen);
+        path[mlen] = 0;
+        long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0) {
+          begin();
+          put("Cannot open the ");
+          put(NS[k].name);
+          put(" namespace of pid ");
+          putnum((unsigned long)target_pid);
+          puterr(fd);
+          if (fd == -ENOENT || fd == -ESRCH) put(" - the target exited");
+          fail(125);
+        }
+        js[nj].fd = (int)fd;
+        js[nj].flag = NS[k].flag;
+        js[nj].path = 0;
+        js[nj].done = 0;
+        nj++;
+      }
+    }
+  }
+  join_all(js, nj);
+
+  int joined_pid = (mask & CLONE_NEWPID) != 0;
+  for (int k = 0; k < nj; k++) {
+    if (js[k].flag == CLONE_NEWPID) joined_pid = 1;
+  }
+
+  if (rootfd >= 0) {
+    if (sys1(SYS_fchdir, rootfd) != 0 || sys1(SYS_chroot, ".") != 0) {
+      begin();
+      put("Cannot change root to ");
+      put(root);
+      puterr(-EPERM);
+      fail(125);
+    }
+    sys1(SYS_chdir, "/");
+  }
+  if (wdfd >= 0 && sys1(SYS_fchdir, wdfd) != 0) {
+    begin();
+    put("Cannot change directory to ");
+    put(wd);
+    fail(125);
+  }
+  if (wdns) {
+    long r = sys1(SYS_chdir, wdns);
+    if (r != 0) {
+      begin();
+      put("Cannot change directory to ");
+      put(wdns);
+      put(" in the target");
+      puterr(r);
+      fail(125);
+    }
+  }
+  /* A cwd not reachable from our root is reported by the kernel with "(unreachable)"
+   * instead of a leading '/': a host directory must never leak into the target. */
+  {
+    char cwd[4096];
+    long r = sys2(SYS_getcwd, cwd, sizeof cwd);
+    if (r > 0 && cwd[0] != '/') {
+      begin();
+      put("Cannot start in a working directory outside the target's root - use -W DIR (a directory inside the target) or --root");
+      fail(125);
+    }
+  }
+
+  if (joined_pid && !nofork) {
+    /* setns(CLONE_NEWPID) moves only our future children: fork, and relay signals
+     * to the child and its exit status back (a signal death re-raised on us). */
+    unsigned long set = 0, old = 0;
+    static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, 28, SIGCHLD};
+    for (unsigned k = 0; k < sizeof relay / sizeof relay[0]; k++) set |= 1UL << (relay[k] - 1);
+    sys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, 8);
+    long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+    if (child < 0) {
+      begin();
+      put("Cannot fork into the pid namespace");
+      puterr(child);
+      if (child == -ENOMEM) put(" - its init process has exited");
+      fail(125);
+    }
+    if (child > 0) {
+      for (;;) {
+        unsigned char info[128];
+        long sig = sys4(SYS_rt_sigtimedwait, &set, info, 0, 8);
+        if (sig == SIGCHLD) {
+          int status = 0;
+          long r = sys4(SYS_wait4, child, &status, WNOHANG, 0);
+          if (r == child) {
+            if ((status & 0x7f) == 0) die_code((status >> 8) & 0xff);
+            int s = status & 0x7f;
+            unsigned long unblock = 1UL << (s - 1);
+            sys4(SYS_rt_sigprocmask, 1 /* SIG_UNBLOCK */, &unblock, 0, 8);
+            sys2(SYS_kill, sys0(SYS_getpid), s);
+            die_code(128 + s);
+          }
+        } else if (sig > 0) {
+          sys2(SYS_kill, child, sig);
+        }
+      }
+    }
+    sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+  }
+
+  for (int k = 0; k < ncg; k++) {
+    long r = sys3(SYS_write, cgfd[k], "0\n", 2);
+    if (r < 0) {
+      begin();
+      put("Cannot join cgroup ");
+      put(cg[k]);
+      puterr(r);
+      fail(125);
+    }
+  }
+  if (drop_groups) {
+    long r = sys2(SYS_setgroups, 0, 0);
+    /* In a user namespace whose /proc/PID/setgroups is "deny" this fails with EPERM
+     * and there are no groups to drop: nsenter ignores it too. */
+    if (r != 0 && r != -EPERM) {
+      begin();
+      put("Cannot drop supplementary groups");
+      puterr(r);
+      fail(125);
+    }
+  }
+  if (gid >= 0) {
+    long r = sys1(SYS_setgid, gid);
+    if (r != 0) {
+      begin();
+      put("Cannot set group id ");
+      putnum((unsigned long)gid);
+      puterr(r);
+      if (r == -EINVAL) put(" - it is not mapped in the target's user namespace");
+      fail(125);
+    }
+  }
+  if (uid >= 0) {
+    long r = sys1(SYS_setuid, uid);
+    if (r != 0) {
+      begin();
+      put("Cannot set user id ");
+      putnum((unsigned long)uid);
+      puterr(r);
+      if (r == -EINVAL) put(" - it is not mapped in the target's user namespace");
+      fail(125);
+    }
+  }
+  close_fds(keep, nkeep);
+  exec_program(prog_argv, envp);
+}

@@ -1,0 +1,37 @@
+/**
+ * nsjoin: what `docker exec` and `nsenter` do underneath, as a Deno library. Open a
+ * process's namespaces (/proc/PID/ns/*), join them, and run a program there.
+ *
+ * ```ts ignore
+ * import { NsCommand } from "@nsjoin/nsjoin";
+ * const out = await new NsCommand("ip", { target: 1234, args: ["-br", "addr"] }).output();
+ * console.log(new TextDecoder().decode(out.stdout));
+ * ```
+ *
+ * Needs `--allow-ffi --allow-read --allow-run --allow-env` (or `-A`) and, from the kernel,
+ * root or ownership of the target's user namespace.
+ *
+ * @module
+ */
+export { NsCommand } from "./src/command.ts";
+export type { NamespaceSelection, NsCommandOptions } from "./src/command.ts";
+export { NamespaceError } from "./src/errors.ts";
+export type { NamespaceErrorInit } from "./src/errors.ts";
+export {
+  CLONE_FLAGS,
+  differingNamespaces,
+  NAMESPACE_TYPES,
+  namespacesOf,
+  namespacesOfSync,
+  namespaceTypeOfFile,
+  sameNamespace,
+} from "./src/namespaces.ts";
+export type { NamespaceId, NamespaceSet, NamespaceType } from "./src/namespaces.ts";
+export {
+  parseTarget,
+  PinnedProcess,
+  pinProcess,
+  resolveTarget,
+  startTimeOf,
+} from "./src/target.ts";
+export type { ResolvedTarget, Target } from "./src/target.ts";

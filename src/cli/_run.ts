@@ -1,0 +1,83 @@
+import { constants } from "node:os";
+import { NamespaceError } from "../errors.ts";
+
+/** A mistake in how the CLI was called: exit 2, one line, a pointer to --help. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Exit codes of the CLI, as docker and nsenter use them. */
+export const EXIT = {
+  /** Bad flags or arguments. */
+  usage: 2,
+  /** The target could not be found or joined; nothing was run. */
+  join: 125,
+  /** The program exists but could not be executed. */
+  notExecutable: 126,
+  /** The program was not found in the target. */
+  notFound: 127,
+} as const;
+
+/** The exit code for a program's status: its code, or 128+N when killed by signal N. */
+export function exitCodeOf(status: Deno.CommandStatus): number {
+  if (status.signal) {
+    const n = (constants.signals as Record<string, number>)[status.signal];
+    return 128 + (n ?? 0);
+  }
+  return status.code;
+}
+
+/**
+ * Runs a child to its end while relaying the signals a terminal or a supervisor sends
+ * us (INT, TERM, HUP, QUIT, USR1, USR2, WINCH) to it, and returns its exit code.
+ */
+export async function relay(child: Deno.ChildProcess): Promise<number> {
+  const signals: Deno.Signal[] = [
+    "SIGINT",
+    "SIGTERM",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGWINCH",
+  ];
+  const listeners = signals.map((sig) => {
+    const fn = () => {
+      try {
+        child.kill(sig);
+      } catch {
+        // Already gone: its status is on its way.
+      }
+    };
+    Deno.addSignalListener(sig, fn);
+    return [sig, fn] as const;
+  });
+  try {
+    return exitCodeOf(await child.status);
+  } finally {
+    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+  }
+}
+
+/**
+ * Maps an error to one line on stderr and an exit code: usage mistakes 2, namespace and
+ * target problems 125, anything else 1. Never a stack trace.
+ */
+export function report(error: unknown, command: string): number {
+  const e = error as Error;
+  const message = e?.message ?? String(error);
+  if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
+    console.error(`nsjoin ${command}: ${message} (see: nsjoin ${command} --help)`);
+    return EXIT.usage;
+  }
+  if (e instanceof NamespaceError) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.join;
+  }
+  if (e instanceof Deno.errors.NotCapable) {
+    console.error(`nsjoin ${command}: ${message} (run with -A)`);
+    return EXIT.usage;
+  }
+  console.error(`nsjoin ${command}: ${message}`);
+  return 1;
+}

@@ -1,0 +1,323 @@
+import { helper } from "../ffi/helper.ts";
+import { NamespaceError } from "./errors.ts";
+import {
+  CLONE_FLAGS,
+  differingNamespaces,
+  NAMESPACE_TYPES,
+  type NamespaceType,
+  namespaceTypeOfFile,
+} from "./namespaces.ts";
+import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
+
+/**
+ * Which namespaces to join: `"all"` (every namespace of the target that differs from the
+ * caller's, as `nsenter -a`), a list of types, or per type `true` (the target's) or the
+ * path of a namespace file to use instead.
+ */
+export type NamespaceSelection =
+  | "all"
+  | readonly NamespaceType[]
+  | Partial<Record<NamespaceType, true | string>>;
+
+/** Options of {@link NsCommand}: those of `Deno.Command` plus where to run. */
+export interface NsCommandOptions {
+  /** A PID, a namespace file (/proc/PID/ns/net, /run/netns/NAME), or a pinned process. */
+  target: Target;
+  /** Namespaces to join; default `"all"` for a process, the file's own type for a namespace file. */
+  namespaces?: NamespaceSelection;
+  /** Arguments of the program. */
+  args?: readonly string[];
+  /** Environment variables to set (over the caller's, or over the target's with `targetEnv`). */
+  env?: Record<string, string>;
+  /** Start from an empty environment (plus `env`). */
+  clearEnv?: boolean;
+  /** Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`. */
+  targetEnv?: boolean;
+  /** Working directory inside the target (`nsenter -W`). Default: the target's root when its mount namespace is joined, else the caller's. */
+  cwd?: string;
+  /** A directory of the caller's, opened before joining, to start in (`nsenter -w`); refused when it lies outside the target's root. */
+  hostCwd?: string;
+  /** Root directory: `true` for the target's (/proc/PID/root), or a path opened before joining (`nsenter -r`). */
+  root?: true | string;
+  /** User ID to run as, or "follow" for the target's (`nsenter -S`). Default 0 when a user namespace is joined. */
+  uid?: number | "follow";
+  /** Group ID to run as, or "follow" for the target's (`nsenter -G`). Default 0 when a user namespace is joined. */
+  gid?: number | "follow";
+  /** Keep the caller's uid, gid and groups even when joining a user namespace (`--preserve-credentials`). */
+  preserveCredentials?: boolean;
+  /** Fork so that the program itself is inside a joined pid namespace; default true (`nsenter -F` is false). */
+  fork?: boolean;
+  /** cgroup.procs files to move the program into before it starts (one per hierarchy). */
+  cgroups?: readonly string[];
+  /** File descriptors to leave open for the program besides 0-2. */
+  keepFds?: readonly number[];
+  /** How stdin is set up; default "inherit" for spawn(), "null" for output(). */
+  stdin?: "piped" | "inherit" | "null";
+  /** How stdout is set up; default "inherit" for spawn(), "piped" for output(). */
+  stdout?: "piped" | "inherit" | "null";
+  /** How stderr is set up; default "inherit" for spawn(), "piped" for output(). */
+  stderr?: "piped" | "inherit" | "null";
+  /** Kills the program (SIGTERM) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** What {@link NsCommand} will do, worked out once per command. */
+interface _Plan {
+  target: ResolvedTarget;
+  helperArgs: string[];
+  env?: Record<string, string>;
+  clearEnv: boolean;
+}
+
+const HEX = (n: number) => (n >>> 0).toString(16);
+
+/**
+ * A program to run inside the namespaces of a target, shaped like `Deno.Command`:
+ * `spawn()` gives a `Deno.ChildProcess` (pipes, status, kill, AbortSignal), `output()` and
+ * `outputSync()` collect the result.
+ *
+ * The joins happen in a tiny single-threaded helper (the kernel refuses user and time
+ * joins to multithreaded Deno): if any join fails, the program never runs and the status
+ * is 125 with one line on stderr saying why. 126 and 127 mean the program could not be
+ * executed or was not found in the target.
+ *
+ * Needs `--allow-ffi --allow-read --allow-run` (or `-A`), and the rights the kernel asks for
+ * setns(2): root, or ownership of the target's user namespace.
+ *
+ * @example
+ * ```ts ignore
+ * import { NsCommand } from "@nsjoin/nsjoin";
+ * const { code, stdout } = await new NsCommand("hostname", { target: 1234 }).output();
+ * console.log(code, new TextDecoder().decode(stdout));
+ * ```
+ */
+export class NsCommand {
+  #program: string;
+  #options: NsCommandOptions;
+  #plan?: _Plan;
+
+  /**
+   * @param program the program, looked up on PATH inside the target when it has no slash
+   * @param options the target, namespaces and the `Deno.Command` options
+   */
+  constructor(program: string | URL, options: NsCommandOptions) {
+    this.#program = program instanceof URL ? program.pathname : program;
+    if (typeof this.#program !== "string" || this.#program.length === 0) {
+      throw new TypeError("Cannot run an empty program name");
+    }
+    if (!options || options.target === undefined) {
+      throw new TypeError("Cannot run without a target: give options.target");
+    }
+    this.#options = options;
+  }
+
+  /** The helper command line (for tests and debugging): options, "--", program, args. */
+  get helperArgs(): readonly string[] {
+    return this.#planned().helperArgs;
+  }
+
+  /**
+   * Starts the program inside the target.
+   *
+   * @returns the child process, as `Deno.Command#spawn` returns it
+   */
+  spawn(): Deno.ChildProcess {
+    return this.#command({}).spawn();
+  }
+
+  /**
+   * Runs the program and collects its status and output (stdout and stderr piped).
+   *
+   * @returns code, signal, stdout and stderr, as `Deno.Command#output`
+   */
+  output(): Promise<Deno.CommandOutput> {
+    return this.#command({ stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  }
+
+  /**
+   * Runs the program synchronously. Safe here: the helper is spawned from the calling
+   * thread, which never leaves the caller's namespaces.
+   *
+   * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`
+   */
+  outputSync(): Deno.CommandOutput {
+    return this.#command({ stdin: "null", stdout: "piped", stderr: "piped" }).outputSync();
+  }
+
+  #command(defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">): Deno.Command {
+    const plan = this.#planned();
+    const h = helper();
+    h.verify();
+    const o = this.#options;
+    return new Deno.Command(h.path, {
+      args: plan.helperArgs,
+      env: plan.env,
+      clearEnv: plan.clearEnv,
+      stdin: o.stdin ?? defaults.stdin,
+      stdout: o.stdout ?? defaults.stdout,
+      stderr: o.stderr ?? defaults.stderr,
+      signal: o.signal,
+    });
+  }
+
+  #planned(): _Plan {
+    this.#plan ??= _plan(this.#program, this.#options);
+    return this.#plan;
+  }
+}
+
+function _selection(
+  o: NsCommandOptions,
+  target: ResolvedTarget,
+): Map<NamespaceType, true | string> {
+  const out = new Map<NamespaceType, true | string>();
+  const sel = o.namespaces ?? (target.kind === "file" ? [target.type] : "all");
+  if (sel === "all") {
+    if (target.kind === "file") {
+      out.set(target.type, true);
+      return out;
+    }
+    for (const type of differingNamespaces(target.pid)) out.set(type, true);
+    return out;
+  }
+  if (Array.isArray(sel)) {
+    for (const type of sel) {
+      if (!(type in CLONE_FLAGS)) {
+        throw new TypeError(
+          `Cannot join a namespace of type ${JSON.stringify(type)}: use one of ${
+            NAMESPACE_TYPES.join(", ")
+          }`,
+        );
+      }
+      out.set(type, true);
+    }
+    return out;
+  }
+  for (const [type, v] of Object.entries(sel as Record<string, true | string>)) {
+    if (!(type in CLONE_FLAGS)) {
+      throw new TypeError(
+        `Cannot join a namespace of type ${JSON.stringify(type)}: use one of ${
+          NAMESPACE_TYPES.join(", ")
+        }`,
+      );
+    }
+    if (v === true || typeof v === "string") out.set(type as NamespaceType, v);
+  }
+  return out;
+}
+
+function _plan(program: string, o: NsCommandOptions): _Plan {
+  const target = resolveTarget(o.target);
+  const sel = _selection(o, target);
+  const args: string[] = [];
+  let mask = 0;
+  if (target.kind === "process") args.push(`P${target.pid}:${target.startTime}`);
+  for (const [type, v] of sel) {
+    if (typeof v === "string") {
+      const actual = namespaceTypeOfFile(v);
+      if (actual !== type) {
+        throw new NamespaceError(
+          `Cannot join ${v} as the ${type} namespace: it is a ${actual} namespace`,
+          {
+            errno: 22,
+            quiet: true,
+            syscall: "ioctl",
+            namespace: type,
+            target: v,
+          },
+        );
+      }
+      args.push(`N${HEX(CLONE_FLAGS[type])}=${v}`);
+    } else if (target.kind === "file") {
+      if (type !== target.type) {
+        throw new NamespaceError(
+          `Cannot join the ${type} namespace of ${target.path}: it is a ${target.type} namespace file`,
+          {
+            errno: 22,
+            quiet: true,
+            syscall: "ioctl",
+            namespace: type,
+            target: target.path,
+          },
+        );
+      }
+      args.push(`N${HEX(CLONE_FLAGS[type])}=${target.path}`);
+    } else {
+      mask |= CLONE_FLAGS[type];
+    }
+  }
+  if (mask) args.push(`J${HEX(mask)}`);
+  if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") args.push("A");
+
+  const pid = target.kind === "process" ? target.pid : undefined;
+  const needPid = (what: string) => {
+    if (pid === undefined) {
+      throw new TypeError(`Cannot use ${what} with a namespace file as target: give a PID`);
+    }
+    return pid;
+  };
+  if (o.root === true) args.push(`R/proc/${needPid("root: true")}/root`);
+  else if (typeof o.root === "string") args.push(`R${o.root}`);
+  if (o.hostCwd !== undefined) args.push(`D${o.hostCwd}`);
+  if (o.cwd !== undefined) args.push(`W${o.cwd}`);
+  for (const c of o.cgroups ?? []) args.push(`C${c}`);
+  for (const fd of o.keepFds ?? []) {
+    if (!Number.isSafeInteger(fd) || fd < 3) {
+      throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
+    }
+    args.push(`K${fd}`);
+  }
+  if (o.fork === false) args.push("F");
+
+  const joinsUser = sel.has("user");
+  let uid = o.uid === "follow" ? _followId(needPid('uid: "follow"'), "Uid", joinsUser) : o.uid;
+  let gid = o.gid === "follow" ? _followId(needPid('gid: "follow"'), "Gid", joinsUser) : o.gid;
+  if (joinsUser && !o.preserveCredentials) {
+    uid ??= 0;
+    gid ??= 0;
+  }
+  for (const [name, v] of [["uid", uid], ["gid", gid]] as const) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0 || v > 0xfffffffe)) {
+      throw new RangeError(`Cannot use ${name} ${v}: give a number from 0 to 4294967294`);
+    }
+  }
+  if ((uid !== undefined || gid !== undefined) && !o.preserveCredentials) args.push("X");
+  if (gid !== undefined) args.push(`G${gid}`);
+  if (uid !== undefined) args.push(`U${uid}`);
+  args.push("--", program, ...(o.args ?? []));
+  for (const a of args) {
+    if (a.includes("\0")) {
+      throw new TypeError(`Cannot pass an argument with a NUL byte: ${JSON.stringify(a)}`);
+    }
+  }
+
+  let env = o.env;
+  let clearEnv = o.clearEnv ?? false;
+  if (o.targetEnv) {
+    env = { ..._environOf(needPid("targetEnv")), ...o.env };
+    clearEnv = true;
+  }
+  return { target, helperArgs: args, env, clearEnv };
+}
+
+/** The target's real uid or gid, as seen inside its user namespace when that is joined. */
+function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const host = Number(status.match(new RegExp(`^${field}:\\s+(\\d+)`, "m"))![1]);
+  if (!inUserNs) return host;
+  const map = Deno.readTextFileSync(`/proc/${pid}/${field === "Uid" ? "uid_map" : "gid_map"}`);
+  for (const line of map.trim().split("\n")) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (host >= outside && host < outside + count) return inside + (host - outside);
+  }
+  return host;
+}
+
+function _environOf(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}

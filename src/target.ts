@@ -1,0 +1,163 @@
+import { check, libc, SyscallError } from "../ffi/libc.ts";
+import { NamespaceError } from "./errors.ts";
+import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
+
+/**
+ * What to join: a PID, a namespace file path (/proc/PID/ns/net, /run/netns/NAME), or a
+ * process pinned with {@link pinProcess}.
+ */
+export type Target = number | string | PinnedProcess;
+
+/** A target after resolution: a process (pinned by its start time), or one namespace file. */
+export type ResolvedTarget =
+  | { kind: "process"; pid: number; startTime: number }
+  | { kind: "file"; path: string; type: NamespaceType };
+
+/**
+ * The start time of a process (field 22 of /proc/PID/stat, in clock ticks since boot):
+ * with the PID, it names one process for good, even after the PID is reused.
+ *
+ * @param pid a PID
+ * @returns its start time
+ * @throws {NamespaceError} code ESRCH when there is no such process
+ */
+export function startTimeOf(pid: number): number {
+  assertPid(pid);
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new NamespaceError(`Cannot find process ${pid}`, {
+        errno: 3,
+        syscall: "open",
+        target: pid,
+      });
+    }
+    throw error;
+  }
+  // comm (field 2) may hold spaces and parentheses: count from the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[19]);
+}
+
+/** Parses a target given as text: "42" is a PID; a path is a namespace file. */
+export function parseTarget(text: string): number | string {
+  if (/^[0-9]+$/.test(text)) return Number(text);
+  if (text.startsWith("/") || text.startsWith(".")) return text;
+  if (/^-?[0-9]/.test(text)) {
+    throw new RangeError(`Cannot use ${text} as a PID: it must be a whole number above 0`);
+  }
+  throw new TypeError(
+    `Cannot resolve target ${JSON.stringify(text)}: give a PID or a namespace file path`,
+  );
+}
+
+/**
+ * Resolves a target once: checks the process exists (and records its start time) or that
+ * the file is a namespace file.
+ *
+ * @param target a PID, a namespace file path, or a pinned process
+ * @returns the resolved target
+ * @throws {NamespaceError} when the process does not exist or the file is not a namespace file
+ */
+export function resolveTarget(target: Target): ResolvedTarget {
+  if (target instanceof PinnedProcess) {
+    return { kind: "process", pid: target.pid, startTime: target.startTime };
+  }
+  const t = typeof target === "string" ? parseTarget(target) : target;
+  if (typeof t === "number") {
+    assertPid(t);
+    return { kind: "process", pid: t, startTime: startTimeOf(t) };
+  }
+  return { kind: "file", path: t, type: namespaceTypeOfFile(t) };
+}
+
+const SYS_pidfd_open = 434n;
+
+/**
+ * A process held by a pidfd: the kernel will not hand its identity to another process
+ * while the pidfd is open, and `alive` tells whether it is still the one resolved.
+ * Close it (or `using` it) when done.
+ *
+ * @example
+ * ```ts
+ * import { pinProcess } from "@nsjoin/nsjoin";
+ * using me = pinProcess(Deno.pid);
+ * if (!me.alive) throw new Error("expected this process to be alive");
+ * ```
+ */
+export class PinnedProcess {
+  /** The PID. */
+  readonly pid: number;
+  /** Its start time (clock ticks since boot), checked again before every join. */
+  readonly startTime: number;
+  #pidfd: number;
+
+  /** Use {@link pinProcess}. */
+  constructor(pid: number, startTime: number, pidfd: number) {
+    this.pid = pid;
+    this.startTime = startTime;
+    this.#pidfd = pidfd;
+  }
+
+  /** The pidfd (-1 once closed). */
+  get pidfd(): number {
+    return this.#pidfd;
+  }
+
+  /** Whether the process is still running and is the one that was pinned. */
+  get alive(): boolean {
+    if (this.#pidfd < 0) return false;
+    try {
+      return startTimeOf(this.pid) === this.startTime && _stateOf(this.pid) !== "Z";
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes the pidfd; calling it again does nothing. */
+  close(): void {
+    if (this.#pidfd >= 0) libc().close(this.#pidfd);
+    this.#pidfd = -1;
+  }
+
+  /** Closes the pidfd. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function _stateOf(pid: number): string {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
+/**
+ * Pins a process with a pidfd (pidfd_open(2), Linux 5.3+) and records its start time.
+ *
+ * @param pid a PID
+ * @returns the pinned process; close it when done
+ * @throws {NamespaceError} code ESRCH when there is no such process
+ */
+export function pinProcess(pid: number): PinnedProcess {
+  assertPid(pid);
+  let fd: number;
+  try {
+    fd = Number(check("pidfd_open", libc().syscall(SYS_pidfd_open, BigInt(pid), 0n, 0n)));
+  } catch (error) {
+    if (!(error instanceof SyscallError)) throw error;
+    throw new NamespaceError(`Cannot pin process ${pid}`, {
+      errno: error.errno,
+      syscall: "pidfd_open",
+      target: pid,
+    });
+  }
+  try {
+    // Read after the pidfd exists: if this is still the PID's process, the pidfd holds it.
+    return new PinnedProcess(pid, startTimeOf(pid), fd);
+  } catch (error) {
+    libc().close(fd);
+    throw error;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Test fixtures: real namespaces made with unshare(1), killed (SIGKILL, by PID) after.
+ * Every test that makes namespaces goes through here.
+ */
+export {
+  deepEqual as assertEquals,
+  equal as assertStrictEquals,
+  match as assertMatch,
+  notEqual as assertNotEquals,
+  ok as assert,
+  rejects as assertRejects,
+  throws as assertThrows,
+} from "@nsjoin/assert";
+
+/** Whether we run in CI, where no test that needs root or an engine may skip. */
+export const CI = Deno.env.get("CI") === "true";
+
+/** Whether the process is root. */
+export const IS_ROOT = Deno.uid() === 0;
+
+/**
+ * `ignore` for a Deno.test that needs root: false as root; in CI a non-root run is a
+ * failure, not a skip (the test runs and fails on its first assertion).
+ */
+export const NEEDS_ROOT: boolean = !IS_ROOT && !CI;
+if (NEEDS_ROOT) console.error("note: tests that need root are skipped: run as root (CI runs them)");
+
+/** The repository root. */
+export const ROOT: string = new URL("..", import.meta.url).pathname;
+
+const decoder = new TextDecoder();
+/** Bytes → text. */
+export const text = (b: Uint8Array): string => decoder.decode(b);
+
+/** A process in namespaces of its own, made with unshare; `kill()` ends it (SIGKILL). */
+export interface TestTarget extends AsyncDisposable {
+  /** PID (host view) of the process inside the new namespaces. */
+  pid: number;
+  /** The unshare process. */
+  outer: Deno.ChildProcess;
+  /** Kills the namespace's init with SIGKILL and waits for unshare. */
+  kill(): Promise<void>;
+}
+
+/** What {@link makeTarget} creates. */
+export interface TargetSpec {
+  /** unshare flags, default all but user and time: -m -u -i -n -p -C --fork --mount-proc. */
+  flags?: string[];
+  /** hostname to set inside (needs -u). */
+  hostname?: string;
+  /** Shell run inside before `exec sleep`, after the hostname is set. */
+  setup?: string;
+  /** Run unshare as this user (via setpriv), for targets owned by a non-root user. */
+  user?: { uid: number; gid: number };
+}
+
+/** Flags for a target in every namespace type but user and time. */
+export const ALL_BUT_USER = ["-m", "-u", "-i", "-n", "-p", "-C", "--fork", "--mount-proc"];
+
+/**
+ * Makes a process in new namespaces and waits until it is ready.
+ *
+ * @example
+ * await using t = await makeTarget({ hostname: "inner" });
+ */
+export async function makeTarget(spec: TargetSpec = {}): Promise<TestTarget> {
+  const flags = spec.flags ?? ALL_BUT_USER;
+  const script = [
+    spec.hostname ? `hostname ${spec.hostname}` : "",
+    spec.setup ?? "",
+    "echo ready:$$",
+    "exec sleep 100000",
+  ].filter(Boolean).join("; ");
+  let cmd = "unshare";
+  let args = [...flags, "sh", "-c", script];
+  if (spec.user) {
+    cmd = "setpriv";
+    args = [
+      `--reuid=${spec.user.uid}`,
+      `--regid=${spec.user.gid}`,
+      "--clear-groups",
+      "unshare",
+      ...args,
+    ];
+  }
+  const outer = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const reader = outer.stdout.getReader();
+  let buf = "";
+  while (!buf.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      const err = text((await outer.output().catch(() => ({ stderr: new Uint8Array() }))).stderr);
+      throw new Error(`unshare ${flags.join(" ")} failed: ${err}`);
+    }
+    buf += text(value);
+  }
+  reader.releaseLock();
+  outer.stdout.cancel().catch(() => {});
+  outer.stderr.cancel().catch(() => {});
+  // The host PID of the namespaced shell: unshare's child when it forks, else unshare.
+  const forked = flags.includes("--fork") || flags.includes("-f");
+  let pid = outer.pid;
+  if (forked) {
+    const children = Deno.readTextFileSync(`/proc/${outer.pid}/task/${outer.pid}/children`).trim();
+    pid = Number(children.split(/\s+/)[0]);
+  }
+  const kill = async () => {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    if (forked) {
+      try {
+        outer.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await outer.status;
+  };
+  return { pid, outer, kill, [Symbol.asyncDispose]: kill };
+}
+
+/** Runs a command on the host and returns its stdout (throws on failure). */
+export async function sh(cmd: string, args: string[] = [], stdin?: string): Promise<string> {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${text(out.stderr)}`);
+  }
+  return text(out.stdout);
+}
+
+/** Runs the CLI in a new Deno process: code, stdout, stderr. */
+export async function cli(
+  args: string[],
+  opts: { env?: Record<string, string>; uid?: number; gid?: number; stdin?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const deno = Deno.execPath();
+  const base = [deno, "run", "-A", "--quiet", `${ROOT}cli.ts`, ...args];
+  const [cmd, ...rest] = opts.uid === undefined ? base : [
+    "setpriv",
+    `--reuid=${opts.uid}`,
+    `--regid=${opts.gid ?? opts.uid}`,
+    "--clear-groups",
+    ...base,
+  ];
+  const child = new Deno.Command(cmd, {
+    args: rest,
+    env: {
+      NO_COLOR: "1",
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+      ...opts.env,
+    },
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/** A non-root test user (created once, with subuid/subgid ranges), for unprivileged cases. */
+export async function testUser(
+  name = "nsjoin-test",
+): Promise<{ name: string; uid: number; gid: number }> {
+  const lookup = async () => {
+    const line = (await Deno.readTextFile("/etc/passwd")).split("\n").find((l) =>
+      l.startsWith(`${name}:`)
+    );
+    return line ? line.split(":") : undefined;
+  };
+  let entry = await lookup();
+  if (!entry) {
+    await new Deno.Command("useradd", {
+      args: ["--create-home", "--shell", "/bin/sh", name],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    entry = await lookup();
+    if (!entry) throw new Error(`Cannot create test user ${name}`);
+  }
+  return { name, uid: Number(entry[2]), gid: Number(entry[3]) };
+}

@@ -19,6 +19,10 @@
  *   U<uid> G<gid> X     setuid / setgid / drop supplementary groups (in the child)
  *   K<fd>               keep this fd open across execve (else only 0-2 survive)
  *   F                   do not fork, even when a pid namespace was joined
+ *   Y                   a pseudo-terminal from the target's /dev/ptmx: the program gets it as
+ *                       its controlling tty; this process relays stdin/stdout and SIGWINCH
+ *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
+ *   V                   set no_new_privs
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its
@@ -39,6 +43,8 @@ enum {
   SYS_getcwd = 79, SYS_chdir = 80, SYS_fchdir = 81, SYS_setuid = 105, SYS_setgid = 106,
   SYS_setgroups = 116, SYS_rt_sigtimedwait = 128, SYS_prctl = 157, SYS_chroot = 161,
   SYS_openat = 257, SYS_unshare = 272, SYS_prlimit64 = 302, SYS_setns = 308,
+  SYS_ioctl = 16, SYS_setsid = 112, SYS_capget = 125, SYS_capset = 126, SYS_ppoll = 271,
+  SYS_signalfd4 = 289, SYS_dup3 = 292,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -60,6 +66,8 @@ enum {
   SYS_kill = 129, SYS_rt_sigtimedwait = 137, SYS_rt_sigprocmask = 135, SYS_setgid = 144,
   SYS_setuid = 146, SYS_setgroups = 159, SYS_prctl = 167, SYS_getpid = 172, SYS_clone = 220,
   SYS_execve = 221, SYS_wait4 = 260, SYS_prlimit64 = 261, SYS_setns = 268,
+  SYS_ioctl = 29, SYS_setsid = 157, SYS_capget = 90, SYS_capset = 91, SYS_ppoll = 73,
+  SYS_signalfd4 = 74, SYS_dup3 = 24,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -101,6 +109,20 @@ enum { SYS_pidfd_open = 434, SYS_close_range = 436 };
 #define SIG_BLOCK 0
 #define SIG_SETMASK 2
 #define RLIMIT_NOFILE 7
+#define O_RDWR 2
+#define O_NOCTTY 0400
+#define O_NONBLOCK 04000
+#define PR_SET_NO_NEW_PRIVS 38
+#define PR_CAPBSET_DROP 24
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define TIOCGWINSZ 0x5413
+#define TIOCSWINSZ 0x5414
+#define TIOCSCTTY 0x540E
+#define TIOCGPTPEER 0x5441
+#define TIOCSPTLCK 0x40045431
+#define POLLIN 0x1
+#define SIGWINCH 28
 
 #define CLONE_NEWTIME 0x00000080
 #define CLONE_NEWNS 0x00020000
@@ -386,6 +408,141 @@ static void close_fds(int *keep, int nkeep) {
   }
 }
 
+static void write_all(int fd, const char *b, long n) {
+  while (n > 0) {
+    long w = sys3(SYS_write, fd, b, n);
+    if (w == -EINTR || w == -EAGAIN) continue;
+    if (w <= 0) return;
+    b += w;
+    n -= w;
+  }
+}
+
+static void copy_winsize(int from, int to) {
+  unsigned short ws[4];
+  if (sys3(SYS_ioctl, from, TIOCGWINSZ, ws) == 0) sys3(SYS_ioctl, to, TIOCSWINSZ, ws);
+}
+
+/* The pty comes from /dev/ptmx as the target's mount namespace has it (its devpts, as
+ * docker exec -t does), and TIOCGPTPEER opens the peer without a path lookup. */
+static void open_pty(int *master, int *slave) {
+  long m = sys4(SYS_openat, AT_FDCWD, "/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  int unlock = 0;
+  long sl = m < 0 ? m : sys3(SYS_ioctl, m, TIOCSPTLCK, &unlock);
+  if (sl == 0) sl = sys3(SYS_ioctl, m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (sl < 0) {
+    begin();
+    put("Cannot allocate a pseudo-terminal in the target");
+    puterr(sl);
+    fail(125);
+  }
+  copy_winsize(0, (int)m);
+  *master = (int)m;
+  *slave = (int)sl;
+}
+
+struct pollfd_ {
+  int fd;
+  short events, revents;
+};
+
+/* The parent's side of a fork: relay signals to the child (and, with a pty, the caller's
+ * stdin to it and its output to our stdout) until it exits; then exit as it did. */
+static __attribute__((noreturn)) void supervise(long child, int master, unsigned long *set) {
+  long sfd = sys4(SYS_signalfd4, -1, set, 8, O_CLOEXEC | O_NONBLOCK);
+  int in_open = master >= 0, out_open = master >= 0;
+  char buf[8192];
+  for (;;) {
+    struct pollfd_ pf[3] = {{(int)sfd, POLLIN, 0}, {in_open ? 0 : -1, POLLIN, 0},
+                            {out_open ? master : -1, POLLIN, 0}};
+    long r = sys6(SYS_ppoll, (long)pf, 3, 0, 0, 8, 0);
+    if (r < 0 && r != -EINTR) {
+      begin();
+      put("ppoll");
+      puterr(r);
+      fail(125);
+    }
+    if (pf[1].revents) {
+      long n = sys3(SYS_read, 0, buf, sizeof buf);
+      if (n > 0) write_all(master, buf, n);
+      else if (n != -EINTR && n != -EAGAIN) in_open = 0;
+    }
+    if (pf[2].revents) {
+      long n = sys3(SYS_read, master, buf, sizeof buf);
+      if (n > 0) write_all(1, buf, n);
+      else if (n != -EINTR && n != -EAGAIN) out_open = 0; /* EIO: no process has the pty */
+    }
+    if (!pf[0].revents) continue;
+    unsigned int info[32]; /* struct signalfd_siginfo: ssi_signo first */
+    while (sys3(SYS_read, sfd, info, sizeof info) == sizeof info) {
+      int sig = (int)info[0];
+      if (sig == SIGWINCH && master >= 0) {
+        copy_winsize(0, master);
+      } else if (sig != SIGCHLD) {
+        sys2(SYS_kill, child, sig);
+        continue;
+      }
+      if (sig != SIGCHLD) continue;
+      int status = 0;
+      if (sys4(SYS_wait4, child, &status, WNOHANG, 0) != child) continue;
+      /* Drain what the program wrote before it exited (without waiting on any process
+       * that still holds the pty). */
+      while (out_open) {
+        struct pollfd_ p = {master, POLLIN, 0};
+        struct { long s, ns; } zero = {0, 0};
+        if (sys6(SYS_ppoll, (long)&p, 1, (long)&zero, 0, 8, 0) <= 0) break;
+        long n = sys3(SYS_read, master, buf, sizeof buf);
+        if (n <= 0) break;
+        write_all(1, buf, n);
+      }
+      if ((status & 0x7f) == 0) die_code((status >> 8) & 0xff);
+      int s = status & 0x7f;
+      unsigned long unblock = 1UL << (s - 1);
+      sys4(SYS_rt_sigprocmask, 1 /* SIG_UNBLOCK */, &unblock, 0, 8);
+      sys2(SYS_kill, sys0(SYS_getpid), s);
+      die_code(128 + s);
+    }
+  }
+}
+
+/* The capability bounding set is dropped while we still have CAP_SETPCAP (before any
+ * setuid); effective/permitted/inheritable are only ever narrowed, after it. */
+static void drop_bounding(unsigned long keep) {
+  for (int c = 0; c < 64; c++) {
+    if (keep >> c & 1) continue;
+    long r = sys2(SYS_prctl, PR_CAPBSET_DROP, c);
+    if (r == -EINVAL) break; /* past the last capability this kernel has */
+    if (r != 0) {
+      begin();
+      put("Cannot drop capability ");
+      putnum((unsigned long)c);
+      puterr(r);
+      fail(125);
+    }
+  }
+  sys6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0);
+}
+
+static void narrow_caps(unsigned long keep) {
+  struct {
+    unsigned version;
+    int pid;
+  } h = {0x20080522, 0};
+  unsigned d[6];
+  if (sys2(SYS_capget, &h, d) != 0) return;
+  for (int k = 0; k < 3; k++) {
+    d[k] &= (unsigned)keep;
+    d[3 + k] &= (unsigned)(keep >> 32);
+  }
+  long r = sys2(SYS_capset, &h, d);
+  if (r != 0) {
+    begin();
+    put("Cannot limit capabilities");
+    puterr(r);
+    fail(125);
+  }
+}
+
 #define MAXJ 16
 #define MAXC 16
 #define MAXK 64
@@ -400,7 +557,8 @@ __attribute__((used)) void start_c(long *sp) {
 
   unsigned long want_start = 0;
   unsigned mask = 0;
-  int atomic = 1, nofork = 0, drop_groups = 0;
+  int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0;
+  unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
   const char *root = 0, *wd = 0, *wdns = 0;
   struct join js[MAXJ];
@@ -445,6 +603,10 @@ __attribute__((used)) void start_c(long *sp) {
       if (nkeep < MAXK) keep[nkeep++] = (int)parse_num(a + 1, 10, 0);
       break;
     case 'F': nofork = 1; break;
+    case 'Y': tty = 1; break;
+    case 'V': nnp = 1; break;
+    case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
+    case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
     }
   }
   if (i >= argc) {
@@ -563,11 +725,13 @@ __attribute__((used)) void start_c(long *sp) {
     }
   }
 
-  if (joined_pid && !nofork) {
-    /* setns(CLONE_NEWPID) moves only our future children: fork, and relay signals
-     * to the child and its exit status back (a signal death re-raised on us). */
+  int master = -1, slave = -1;
+  if (tty) open_pty(&master, &slave);
+  if (tty || (joined_pid && !nofork)) {
+    /* setns(CLONE_NEWPID) moves only our future children, and a pty needs a relay: fork,
+     * relay signals to the child and its exit status back (a signal death re-raised). */
     unsigned long set = 0, old = 0;
-    static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, 28, SIGCHLD};
+    static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, SIGWINCH, SIGCHLD};
     for (unsigned k = 0; k < sizeof relay / sizeof relay[0]; k++) set |= 1UL << (relay[k] - 1);
     sys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, 8);
     long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
@@ -579,26 +743,21 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
     if (child > 0) {
-      for (;;) {
-        unsigned char info[128];
-        long sig = sys4(SYS_rt_sigtimedwait, &set, info, 0, 8);
-        if (sig == SIGCHLD) {
-          int status = 0;
-          long r = sys4(SYS_wait4, child, &status, WNOHANG, 0);
-          if (r == child) {
-            if ((status & 0x7f) == 0) die_code((status >> 8) & 0xff);
-            int s = status & 0x7f;
-            unsigned long unblock = 1UL << (s - 1);
-            sys4(SYS_rt_sigprocmask, 1 /* SIG_UNBLOCK */, &unblock, 0, 8);
-            sys2(SYS_kill, sys0(SYS_getpid), s);
-            die_code(128 + s);
-          }
-        } else if (sig > 0) {
-          sys2(SYS_kill, child, sig);
-        }
-      }
+      if (slave >= 0) sys1(SYS_close, slave);
+      supervise(child, master, &set);
     }
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+  }
+  if (tty) {
+    sys0(SYS_setsid);
+    long r = sys3(SYS_ioctl, slave, TIOCSCTTY, 0);
+    for (int fd = 0; fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
+    if (r < 0) {
+      begin();
+      put("Cannot make the pseudo-terminal the controlling terminal");
+      puterr(r);
+      fail(125);
+    }
   }
 
   for (int k = 0; k < ncg; k++) {
@@ -611,6 +770,8 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
   }
+  if (bnd != ~0UL) drop_bounding(bnd);
+  if (nnp) sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
   if (drop_groups) {
     long r = sys2(SYS_setgroups, 0, 0);
     /* In a user namespace whose /proc/PID/setgroups is "deny" this fails with EPERM
@@ -644,6 +805,7 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
   }
+  if (eff != ~0UL) narrow_caps(eff);
   close_fds(keep, nkeep);
   exec_program(prog_argv, envp);
 }

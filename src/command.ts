@@ -49,6 +49,20 @@ export interface NsCommandOptions {
   fork?: boolean;
   /** cgroup.procs files to move the program into before it starts (one per hierarchy). */
   cgroups?: readonly string[];
+  /**
+   * Allocate a pseudo-terminal from the target's /dev/ptmx and make it the program's
+   * controlling terminal (as `docker exec -t`); the caller's stdin and stdout are relayed
+   * to it and window-size changes (SIGWINCH) passed on. Put your own terminal in raw mode
+   * (`Deno.stdin.setRaw(true)`) for an interactive session.
+   */
+  tty?: boolean;
+  /**
+   * Capabilities of the program: "all" (default, the caller's) or "target" — limited to
+   * the target's bounding and effective sets, as `docker exec` without `--privileged`.
+   */
+  capabilities?: "all" | "target";
+  /** Set no_new_privs before exec; "target" copies the target's setting. */
+  noNewPrivs?: boolean | "target";
   /** File descriptors to leave open for the program besides 0-2. */
   keepFds?: readonly number[];
   /** How stdin is set up; default "inherit" for spawn(), "null" for output(). */
@@ -268,6 +282,23 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     args.push(`K${fd}`);
   }
   if (o.fork === false) args.push("F");
+  if (o.tty) args.push("Y");
+  const status = o.capabilities === "target" || o.noNewPrivs === "target"
+    ? Deno.readTextFileSync(`/proc/${needPid('capabilities: "target"')}/status`)
+    : "";
+  if (o.capabilities === "target") {
+    args.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
+  } else if (o.capabilities !== undefined && o.capabilities !== "all") {
+    throw new TypeError(
+      `Cannot use capabilities ${JSON.stringify(o.capabilities)}: give "all" or "target"`,
+    );
+  }
+  if (
+    o.noNewPrivs === true ||
+    (o.noNewPrivs === "target" && _statusField(status, "NoNewPrivs") === "1")
+  ) {
+    args.push("V");
+  }
 
   const joinsUser = sel.has("user");
   let uid = o.uid === "follow" ? _followId(needPid('uid: "follow"'), "Uid", joinsUser) : o.uid;
@@ -298,6 +329,12 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     clearEnv = true;
   }
   return { target, helperArgs: args, env, clearEnv };
+}
+
+function _statusField(status: string, field: string): string {
+  const m = status.match(new RegExp(`^${field}:\\s+(\\S+)`, "m"));
+  if (!m) throw new Error(`Cannot read ${field} of the target: not in /proc/PID/status`);
+  return m[1].replace(/^0+(?=.)/, "");
 }
 
 /** The target's real uid or gid, as seen inside its user namespace when that is joined. */

@@ -143,14 +143,49 @@ export async function sh(cmd: string, args: string[] = [], stdin?: string): Prom
   return text(out.stdout);
 }
 
-/** Runs the CLI in a new Deno process: code, stdout, stderr. */
+let _userDeno: string | undefined;
+
+/**
+ * A copy of this Deno that any user may run, and a DENO_DIR any user may write: the
+ * one under /root is not reachable for a test user.
+ */
+export function userDeno(): { deno: string; denoDir: string } {
+  const dir = "/tmp/nsjoin-test-deno";
+  if (!_userDeno) {
+    Deno.mkdirSync(`${dir}/cache`, { recursive: true });
+    Deno.chmodSync(dir, 0o755);
+    Deno.chmodSync(`${dir}/cache`, 0o1777);
+    const target = `${dir}/deno`;
+    const size = (p: string) => {
+      try {
+        return Deno.statSync(p).size;
+      } catch {
+        return -1;
+      }
+    };
+    if (size(target) !== size(Deno.execPath())) {
+      const tmp = `${target}.${crypto.randomUUID()}`;
+      Deno.copyFileSync(Deno.execPath(), tmp);
+      Deno.chmodSync(tmp, 0o755);
+      Deno.renameSync(tmp, target);
+    }
+    _userDeno = target;
+  }
+  return { deno: _userDeno, denoDir: `${dir}/cache` };
+}
+
+/**
+ * Runs the CLI in a new Deno process, in "/" with the caller's environment (as another
+ * user with `uid`): code, stdout, stderr.
+ */
 export async function cli(
   args: string[],
   opts: { env?: Record<string, string>; uid?: number; gid?: number; stdin?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const deno = Deno.execPath();
-  const base = [deno, "run", "-A", "--quiet", `${ROOT}cli.ts`, ...args];
-  const [cmd, ...rest] = opts.uid === undefined ? base : [
+  const asUser = opts.uid !== undefined;
+  const deno = asUser ? userDeno().deno : Deno.execPath();
+  const base = [deno, "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`, ...args];
+  const [cmd, ...rest] = !asUser ? base : [
     "setpriv",
     `--reuid=${opts.uid}`,
     `--regid=${opts.gid ?? opts.uid}`,
@@ -159,11 +194,8 @@ export async function cli(
   ];
   const child = new Deno.Command(cmd, {
     args: rest,
-    env: {
-      NO_COLOR: "1",
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-      ...opts.env,
-    },
+    cwd: "/",
+    env: { NO_COLOR: "1", ...(asUser ? { DENO_DIR: userDeno().denoDir } : {}), ...opts.env },
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,299 @@
+/**
+ * The library: NsCommand (shaped like Deno.Command), namespacesOf, sameNamespace,
+ * namespaceTypeOfFile — against real namespaces made with unshare.
+ */
+import {
+  NamespaceError,
+  namespacesOf,
+  namespacesOfSync,
+  namespaceTypeOfFile,
+  NsCommand,
+  sameNamespace,
+} from "../mod.ts";
+import { helper } from "../ffi/helper.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertThrows,
+  makeTarget,
+  NEEDS_ROOT,
+  sh,
+  text,
+} from "./_fixtures.ts";
+
+Deno.test({
+  name: "NsCommand works like Deno.Command: output, outputSync, spawn with pipes",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget({ hostname: "lib-host" });
+    await t.step("output() collects stdout, stderr and the code", async () => {
+      const out = await new NsCommand("sh", {
+        target: target.pid,
+        args: ["-c", "hostname; echo err >&2; exit 3"],
+      }).output();
+      assertEquals([out.code, out.success, text(out.stdout), text(out.stderr)], [
+        3,
+        false,
+        "lib-host\n",
+        "err\n",
+      ]);
+    });
+    await t.step("outputSync() from the calling thread", () => {
+      const out = new NsCommand("hostname", { target: target.pid }).outputSync();
+      assertEquals(text(out.stdout), "lib-host\n");
+    });
+    await t.step("10 MB through stdin and stdout pipes", async () => {
+      const data = new Uint8Array(10 * 1024 * 1024);
+      for (let i = 0; i < data.length; i += 65536) {
+        crypto.getRandomValues(data.subarray(i, i + 65536));
+      }
+      const child = new NsCommand("cat", { target: target.pid, stdin: "piped", stdout: "piped" })
+        .spawn();
+      const writing = (async () => {
+        const w = child.stdin.getWriter();
+        await w.write(data);
+        await w.close();
+      })();
+      const out = await child.output();
+      await writing;
+      assertEquals(out.code, 0);
+      assertEquals(out.stdout.length, data.length);
+      const digest = async (b: Uint8Array<ArrayBuffer>) =>
+        new Uint8Array(await crypto.subtle.digest("SHA-256", b));
+      assertEquals(await digest(out.stdout), await digest(data));
+    });
+    await t.step(
+      "a signal sent to the child reaches the program inside the pid namespace",
+      async () => {
+        const child = new NsCommand("sh", {
+          target: target.pid,
+          args: [
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.05; done",
+          ],
+          stdout: "piped",
+        }).spawn();
+        const reader = child.stdout.getReader();
+        assertEquals(text((await reader.read()).value!), "ready\n");
+        child.kill("SIGTERM");
+        const rest = text((await reader.read()).value ?? new Uint8Array());
+        reader.releaseLock();
+        const status = await child.status;
+        assertEquals([rest, status.code], ["got-term\n", 9]);
+      },
+    );
+    await t.step("an AbortSignal kills the program", async () => {
+      const ac = new AbortController();
+      const child = new NsCommand("sleep", { target: target.pid, args: ["30"], signal: ac.signal })
+        .spawn();
+      setTimeout(() => ac.abort(), 100);
+      const status = await child.status;
+      assertEquals(status.success, false);
+      assertEquals(status.signal, "SIGTERM");
+    });
+    await t.step("targetEnv takes /proc/PID/environ, env adds to it", async () => {
+      const out = await new NsCommand("sh", {
+        target: target.pid,
+        targetEnv: true,
+        env: { EXTRA: "1" },
+        args: ["-c", "echo ${NSJOIN_CALLER_ONLY:-unset} $EXTRA"],
+      }).output();
+      assertEquals(text(out.stdout), "unset 1\n");
+    });
+    await t.step("cwd is a directory inside the target", async () => {
+      const out = await new NsCommand("pwd", { target: target.pid, cwd: "/proc/1" }).output();
+      assertEquals(text(out.stdout), "/proc/1\n");
+    });
+    await t.step(
+      "a host cwd: used when the mount namespace is ours, refused when not",
+      async () => {
+        const dir = await Deno.makeTempDir();
+        try {
+          const same = await new NsCommand("pwd", {
+            target: target.pid,
+            namespaces: ["net"],
+            hostCwd: dir,
+          })
+            .output();
+          assertEquals(text(same.stdout), `${dir}\n`, text(same.stderr));
+          // A host directory seen from the target's mount namespace lies outside its tree
+          // (CVE-2024-21626's shape): refused, and nothing runs.
+          const outside = await new NsCommand("touch", {
+            target: target.pid,
+            hostCwd: dir,
+            args: ["ran"],
+          })
+            .output();
+          assertEquals(outside.code, 125);
+          assertMatch(text(outside.stderr), /outside the target's root/);
+          await assertRejects(() => Deno.stat(`${dir}/ran`));
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "NsCommand runs nothing when the target exits between resolve and join",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const target = await makeTarget();
+    const cmd = new NsCommand("touch", { target: target.pid, args: ["/tmp/nsjoin-never"] });
+    assert(cmd.helperArgs.length > 0); // resolved and pinned by start time
+    await target.kill();
+    const out = await cmd.output();
+    assertEquals(out.code, 125);
+    assertMatch(text(out.stderr), /the target exited/);
+    await assertRejects(() => Deno.stat("/tmp/nsjoin-never"));
+  },
+});
+
+Deno.test({
+  name: "NsCommand in a user namespace: uid 0 by default, follow, preserveCredentials",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await t.step("uid and gid 0 where root is mapped (unshare -r)", async () => {
+      await using target = await makeTarget({ flags: ["-U", "-r", "-n"] });
+      const out = await new NsCommand("id", { target: target.pid }).output();
+      assertMatch(
+        text(out.stdout),
+        /^uid=0\(root\) gid=0\(root\) groups=0\(root\)/,
+        text(out.stderr),
+      );
+    });
+    await using target = await makeTarget({
+      flags: ["-U", "--map-user=1000", "--map-group=1000", "-n"],
+    });
+    await t.step("0 not mapped: one clear line and 125, as nsenter refuses it", async () => {
+      const out = await new NsCommand("id", { target: target.pid }).output();
+      assertEquals(out.code, 125);
+      assertMatch(text(out.stderr), /not mapped in the target's user namespace/);
+    });
+    await t.step("follow: the target's own ids, as seen inside", async () => {
+      const out = await new NsCommand("id", {
+        target: target.pid,
+        args: ["-u"],
+        uid: "follow",
+        gid: "follow",
+      })
+        .output();
+      assertEquals(text(out.stdout), "1000\n", text(out.stderr));
+    });
+    await t.step("preserveCredentials keeps ours (root maps to 1000 there)", async () => {
+      const out = await new NsCommand("id", {
+        target: target.pid,
+        args: ["-u"],
+        preserveCredentials: true,
+      })
+        .output();
+      assertEquals(text(out.stdout), "1000\n", text(out.stderr));
+    });
+  },
+});
+
+Deno.test({
+  name: "a named netns (/run/netns/NAME) is a target of its own type",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const name = `nsjoin-test-${Deno.pid}`;
+    await sh("ip", ["netns", "add", name]);
+    try {
+      const path = `/run/netns/${name}`;
+      assertEquals(namespaceTypeOfFile(path), "net");
+      const out = await new NsCommand("ip", { target: path, args: ["-br", "link"] }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      assertMatch(text(out.stdout), /^lo\s+DOWN/);
+      const inode = (await Deno.stat(path)).ino;
+      const link = await new NsCommand("readlink", { target: path, args: ["/proc/self/ns/net"] })
+        .output();
+      assertEquals(text(link.stdout), `net:[${inode}]\n`);
+      assertThrows(
+        () => new NsCommand("true", { target: path, namespaces: ["uts"] }).helperArgs,
+        NamespaceError,
+        "it is a net namespace file",
+      );
+    } finally {
+      await sh("ip", ["netns", "delete", name]);
+    }
+  },
+});
+
+Deno.test({
+  name: "namespacesOf and sameNamespace see what readlink sees",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    const ns = await namespacesOf(target.pid);
+    for (const [type, id] of Object.entries(ns)) {
+      assertEquals(Deno.readLinkSync(`/proc/${target.pid}/ns/${type}`), `${type}:[${id.inode}]`);
+    }
+    assertEquals(sameNamespace(target.pid, Deno.pid, "net"), false);
+    assertEquals(sameNamespace(target.pid, Deno.pid, "user"), true);
+    assertEquals(sameNamespace(`/proc/${target.pid}/ns/net`, target.pid, "net"), true);
+    assertEquals(
+      namespacesOfSync("self").net!.inode,
+      (await Deno.stat("/proc/thread-self/ns/net")).ino,
+    );
+  },
+});
+
+Deno.test("bad input to the library throws before anything runs", () => {
+  assertThrows(() => new NsCommand("true", { target: 0 }).helperArgs, RangeError);
+  assertThrows(() => new NsCommand("true", { target: -1 }).helperArgs, RangeError);
+  assertThrows(
+    () => new NsCommand("true", { target: 4194000 }).helperArgs,
+    NamespaceError,
+    "Cannot find process",
+  );
+  assertThrows(() => new NsCommand("true", { target: "web1" }).helperArgs, TypeError);
+  assertThrows(
+    () => new NsCommand("true", { target: "/etc/hostname" }).helperArgs,
+    NamespaceError,
+    "not a namespace file",
+  );
+  assertThrows(() => new NsCommand("", { target: Deno.pid }), TypeError);
+  assertThrows(
+    () => new NsCommand("true", { target: Deno.pid, namespaces: ["bogus" as "net"] }).helperArgs,
+    TypeError,
+  );
+  assertThrows(
+    () => new NsCommand("true", { target: Deno.pid, args: ["a\0b"] }).helperArgs,
+    TypeError,
+    "NUL",
+  );
+  assertThrows(() => new NsCommand("true", { target: Deno.pid, uid: -5 }).helperArgs, RangeError);
+});
+
+Deno.test({
+  name: "the helper runs from a sealed memfd that cannot be written",
+  fn() {
+    const h = helper();
+    assertEquals(h.kind, "memfd");
+    assertMatch(h.path, /^\/proc\/self\/fd\/\d+$/);
+    const fd = h.path.split("/").pop();
+    assertMatch(Deno.readLinkSync(`/proc/${Deno.pid}/fd/${fd}`), /^\/memfd:nsjoin-helper/);
+    assertThrows(() => Deno.writeFileSync(`/proc/${Deno.pid}/fd/${fd}`, new Uint8Array([0])));
+  },
+});
+
+Deno.test({
+  name: "the private-file fallback runs the same when memfds may not be executed",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "fallback" });
+    const script = `
+      import { NsCommand } from "${new URL("../mod.ts", import.meta.url)}";
+      import { helper } from "${new URL("../ffi/helper.ts", import.meta.url)}";
+      const out = await new NsCommand("hostname", { target: ${target.pid} }).output();
+      console.log(helper().kind, new TextDecoder().decode(out.stdout).trim());`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      env: { NSJOIN_HELPER: "file" },
+    }).output();
+    assertEquals(text(out.stdout), "file fallback\n", text(out.stderr));
+  },
+});

@@ -7,6 +7,7 @@
  * @module
  */
 import { enter } from "./src/cli/enter.ts";
+import { ls } from "./src/cli/ls.ts";
 import { EXIT } from "./src/cli/_run.ts";
 
 /** A subcommand: its one-line summary and its runner (arguments after its name → exit code). */
@@ -20,6 +21,7 @@ export interface CliCommand {
 /** Every subcommand, by name. */
 export const COMMANDS: Record<string, CliCommand> = {
   enter: { summary: "run a program in namespaces of a process (nsenter's options)", run: enter },
+  ls: { summary: "list namespaces, lsns's columns and options, with --json", run: ls },
 };
 
 /** The top-level usage text. */

@@ -35,3 +35,14 @@ export {
   startTimeOf,
 } from "./src/target.ts";
 export type { ResolvedTarget, Target } from "./src/target.ts";
+export { listNamespaces, namespaceTree } from "./src/listing.ts";
+export type {
+  ListOptions,
+  NamespaceEntry,
+  NamespaceHolder,
+  NamespaceListing,
+  NamespaceNode,
+  SkippedProcesses,
+  TreeOptions,
+  TreeRelation,
+} from "./src/listing.ts";

@@ -38,6 +38,16 @@ export const SYMBOLS = {
   gettid: { parameters: [], result: "i32" },
   /** long syscall(long number, long a, long b, long c) — for pidfd_open(2) */
   syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  /** int fstat(int fd, struct stat *buf) — for the inode of an nsfs fd */
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  /** int socket(int domain, int type, int protocol) — netlink, for NETNSID */
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** ssize_t send(int fd, const void *buf, size_t len, int flags) */
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  /** ssize_t recv(int fd, void *buf, size_t len, int flags) */
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  /** struct passwd *getpwuid(uid_t uid) — user names through NSS, as lsns */
+  getpwuid: { parameters: ["u32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library. */

@@ -1,0 +1,585 @@
+/**
+ * Every namespace on the host, as lsns lists them, plus the ones lsns 2.38 cannot see:
+ * namespaces kept alive only by an nsfs bind mount (/run/netns/NAME), by an open fd, or
+ * as the parent or owner of another namespace.
+ *
+ * @module
+ */
+
+import { NetnsIdSocket, NSID_NOT_ASSIGNED } from "../ffi/netlink.ts";
+import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid, nsfsRelated } from "../ffi/nsfs.ts";
+import { userName } from "../ffi/users.ts";
+import { NamespaceError } from "./errors.ts";
+import { assertPid, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
+
+/** How a listed namespace is kept alive. */
+export type NamespaceHolder = "process" | "mount" | "fd" | "ancestor";
+
+/** One namespace: lsns's columns (same names, lower case) and how it was found. */
+export interface NamespaceEntry {
+  /** nsfs inode number (lsns NS). */
+  ns: number;
+  /** Namespace type (lsns TYPE). */
+  type: NamespaceType;
+  /** A file that opens it: /proc/PID/ns/TYPE, its bind mount, or /proc/PID/fd/N; null for an ancestor. */
+  path: string | null;
+  /** Number of processes in it (0 when held by a mount, an fd or a child namespace). */
+  nprocs: number;
+  /** Lowest PID in it, or null. */
+  pid: number | null;
+  /** Parent PID of `pid`, or null. */
+  ppid: number | null;
+  /** Command line of `pid` (its name when the command line is empty), or null. */
+  command: string | null;
+  /** uid of `pid`; without a process, the owner uid of the owning user namespace. */
+  uid: number | null;
+  /** Name of `uid`. */
+  user: string | null;
+  /** Network namespaces: the id the caller's network namespace gave it, "unassigned", or null. */
+  netnsid: number | "unassigned" | null;
+  /** nsfs mount points of it in the caller's mount namespace (e.g. /run/netns/NAME). */
+  nsfs: string[];
+  /** Parent namespace inode (pid and user namespaces), 0 when none or not visible. */
+  pns: number;
+  /** Owning user namespace inode, 0 when not visible (the initial user namespace). */
+  ons: number;
+  /** What keeps it alive: processes, a mount, an open fd, or only a child namespace. */
+  holder: NamespaceHolder;
+}
+
+/** What {@link listNamespaces} looks at. */
+export interface ListOptions {
+  /** Only these types (lsns -t); default all. */
+  types?: readonly NamespaceType[];
+  /** Only the namespaces of this process (lsns -p). */
+  pid?: number;
+  /** Also namespaces held only by an open fd (/proc/PID/fd); default true. */
+  fds?: boolean;
+}
+
+/** Processes the scan could not use. */
+export interface SkippedProcesses {
+  /** Exited (or became zombies) while the scan ran. */
+  vanished: number;
+  /** Refused: owned by another user, or their /proc entry may not be read. */
+  unreadable: number;
+}
+
+/** The result of {@link listNamespaces}. */
+export interface NamespaceListing {
+  /** The namespaces, by inode number (lsns's order). */
+  namespaces: NamespaceEntry[];
+  /** Processes read. */
+  processes: number;
+  /** Processes skipped, by reason. */
+  skipped: SkippedProcesses;
+  /** Plain sentences about what could not be found out, and why (e.g. NETNSID). */
+  notes: string[];
+}
+
+interface _Ns {
+  entry: NamespaceEntry;
+  /** A file that opens it while the scan runs. */
+  open: string | null;
+}
+
+const _TYPE_SET = new Set<string>(NAMESPACE_TYPES);
+
+/**
+ * Lists every namespace the caller can see: those of processes (as lsns), those bind
+ * mounted (nsfs in /proc/self/mountinfo), those held only by an fd, and the parents and
+ * owners of those. Processes that vanish during the scan or may not be read are counted
+ * in `skipped`, never thrown.
+ *
+ * @param options types, a PID, whether to look at fds
+ * @returns the namespaces by inode number, the count of skipped processes, and notes
+ *
+ * @example
+ * ```ts
+ * import { listNamespaces } from "@nsjoin/nsjoin";
+ * const { namespaces } = listNamespaces({ types: ["uts"], pid: Deno.pid });
+ * if (namespaces.length !== 1 || namespaces[0].type !== "uts") throw new Error("expected one");
+ * ```
+ */
+export function listNamespaces(options: ListOptions = {}): NamespaceListing {
+  const types = options.types ?? NAMESPACE_TYPES;
+  for (const type of types) {
+    if (!_TYPE_SET.has(type)) {
+      throw new TypeError(`Cannot list namespaces of type ${JSON.stringify(type)}: unknown type`);
+    }
+  }
+  if (options.pid !== undefined) assertPid(options.pid);
+  const wanted = new Set<string>(types);
+  const found = new Map<number, _Ns>();
+  const held = new Map<number, { type: NamespaceType; path: string }>();
+  const skipped: SkippedProcesses = { vanished: 0, unreadable: 0 };
+  const notes: string[] = [];
+  let processes = 0;
+  const scanFds = options.fds ?? true;
+
+  for (const dirent of Deno.readDirSync("/proc")) {
+    const name = dirent.name;
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(name);
+    const state = _readProcess(pid, types, found);
+    if (state === "vanished") skipped.vanished++;
+    else if (state === "unreadable") skipped.unreadable++;
+    else {
+      processes++;
+      if (scanFds) _readFds(pid, wanted, held);
+    }
+  }
+
+  if (options.pid !== undefined && !_exists(`/proc/${options.pid}`)) {
+    throw new NamespaceError(`Cannot list the namespaces of process ${options.pid}`, {
+      errno: 3,
+      syscall: "stat",
+      target: options.pid,
+    });
+  }
+
+  const infos = new Map<number, _ProcessInfo | undefined>();
+  for (const entry of found.values()) _fillProcess(entry.entry, infos);
+
+  for (const m of _nsfsMounts()) {
+    const ns = found.get(m.ino);
+    if (ns) ns.entry.nsfs.push(m.target);
+    else if (wanted.has(m.type)) {
+      const entry = _bare(m.ino, m.type, m.target, "mount");
+      entry.nsfs.push(m.target);
+      found.set(m.ino, { entry, open: m.target });
+    }
+  }
+  for (const [ino, h] of held) {
+    if (!found.has(ino)) found.set(ino, { entry: _bare(ino, h.type, h.path, "fd"), open: h.path });
+  }
+
+  _relate(found, wanted, notes);
+
+  let namespaces = [...found.values()].map((n) => n.entry).sort((a, b) => a.ns - b.ns);
+  if (options.pid !== undefined) {
+    const mine = _inodesOf(options.pid);
+    namespaces = namespaces.filter((e) => mine.has(e.ns));
+  }
+  if (skipped.unreadable > 0) {
+    notes.push(
+      `${skipped.unreadable} process${
+        skipped.unreadable === 1 ? " was" : "es were"
+      } unreadable (another user's, or /proc refused): their namespaces are not counted`,
+    );
+  }
+  const hidepid = _procHidePid();
+  if (hidepid) {
+    notes.push(`/proc is mounted with ${hidepid}: other users' processes are not visible`);
+  }
+  return { namespaces, processes, skipped, notes };
+}
+
+type _ProcState = "ok" | "vanished" | "unreadable";
+
+function _readProcess(
+  pid: number,
+  types: readonly NamespaceType[],
+  found: Map<number, _Ns>,
+): _ProcState {
+  const base = `/proc/${pid}/ns/`;
+  let any = false;
+  for (const type of types) {
+    let link: string;
+    try {
+      link = Deno.readLinkSync(base + type);
+    } catch (error) {
+      if (error instanceof Deno.errors.PermissionDenied) return "unreadable";
+      // ENOENT: gone, a zombie (no namespaces left), or a kernel without this type.
+      if (error instanceof Deno.errors.NotFound) {
+        if (!any && !_hasNamespaces(pid)) return "vanished";
+        continue;
+      }
+      throw error;
+    }
+    any = true;
+    // "net:[4026531840]"
+    const ino = Number(link.slice(type.length + 2, -1));
+    let ns = found.get(ino);
+    if (!ns) {
+      ns = { entry: _bare(ino, type, null, "process"), open: null };
+      found.set(ino, ns);
+    }
+    const e = ns.entry;
+    e.nprocs++;
+    if (e.pid === null || pid < e.pid) e.pid = pid;
+  }
+  return "ok";
+}
+
+function _hasNamespaces(pid: number): boolean {
+  try {
+    Deno.readLinkSync(`/proc/${pid}/ns/user`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function _readFds(
+  pid: number,
+  wanted: Set<string>,
+  held: Map<number, { type: NamespaceType; path: string }>,
+): void {
+  const dir = `/proc/${pid}/fd/`;
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync(dir);
+    for (const fd of entries) {
+      let link: string;
+      try {
+        link = Deno.readLinkSync(dir + fd.name);
+      } catch {
+        continue; // closed meanwhile
+      }
+      const open = link.indexOf(":[");
+      if (open < 0 || !link.endsWith("]")) continue;
+      const type = link.slice(0, open);
+      if (!wanted.has(type)) continue;
+      const ino = Number(link.slice(open + 2, -1));
+      if (!held.has(ino)) held.set(ino, { type: type as NamespaceType, path: dir + fd.name });
+    }
+  } catch {
+    // The process exited, or its fds may not be read: its namespaces were counted already.
+  }
+}
+
+function _bare(
+  ino: number,
+  type: NamespaceType,
+  path: string | null,
+  holder: NamespaceHolder,
+): NamespaceEntry {
+  return {
+    ns: ino,
+    type,
+    path,
+    nprocs: 0,
+    pid: null,
+    ppid: null,
+    command: null,
+    uid: null,
+    user: null,
+    netnsid: null,
+    nsfs: [],
+    pns: 0,
+    ons: 0,
+    holder,
+  };
+}
+
+/** PPID, command, uid and user of the namespace's lowest PID (read once per namespace). */
+function _fillProcess(e: NamespaceEntry, infos: Map<number, _ProcessInfo | undefined>): void {
+  const pid = e.pid;
+  if (pid === null) return;
+  e.path = `/proc/${pid}/ns/${e.type}`;
+  let info = infos.get(pid);
+  if (!infos.has(pid)) infos.set(pid, info = _processInfo(pid));
+  if (!info) return;
+  e.ppid = info.ppid;
+  e.command = info.command;
+  e.uid = info.uid;
+  e.user = info.uid === null ? null : userName(info.uid);
+}
+
+interface _ProcessInfo {
+  ppid: number;
+  command: string;
+  uid: number | null;
+}
+
+function _processInfo(pid: number): _ProcessInfo | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
+    let command = comm;
+    try {
+      const raw = Deno.readFileSync(`/proc/${pid}/cmdline`);
+      let end = raw.length;
+      while (end > 0 && raw[end - 1] === 0) end--;
+      if (end > 0) {
+        for (let i = 0; i < end; i++) if (raw[i] === 0) raw[i] = 32;
+        command = new TextDecoder().decode(raw.subarray(0, end));
+      }
+    } catch {
+      // Keep the name from stat.
+    }
+    let uid: number | null = null;
+    try {
+      uid = Deno.statSync(`/proc/${pid}`).uid;
+    } catch {
+      // Gone meanwhile.
+    }
+    return { ppid, command, uid };
+  } catch {
+    return undefined;
+  }
+}
+
+interface _Mount {
+  ino: number;
+  type: NamespaceType;
+  target: string;
+}
+
+/** nsfs mounts in the caller's mount namespace: root "net:[4026532256]", target /run/netns/x. */
+function _nsfsMounts(): _Mount[] {
+  const out: _Mount[] = [];
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/self/mountinfo");
+  } catch {
+    return out;
+  }
+  for (const line of text.split("\n")) {
+    if (!line.includes(" - nsfs ")) continue;
+    const f = line.split(" ");
+    const root = f[3];
+    const open = root.indexOf(":[");
+    if (open < 0) continue;
+    const type = root.slice(0, open);
+    if (!_TYPE_SET.has(type)) continue;
+    out.push({
+      ino: Number(root.slice(open + 2, -1)),
+      type: type as NamespaceType,
+      target: _unescape(f[4]),
+    });
+  }
+  return out;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo. */
+function _unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * PNS, ONS, owner uids of namespaces without processes, and NETNSID: one open per
+ * namespace (not per process), and the parents and owners nobody else holds are added.
+ */
+function _relate(found: Map<number, _Ns>, wanted: Set<string>, notes: string[]): void {
+  let netlink: NetnsIdSocket | undefined;
+  let netlinkWhy: string | undefined;
+  const ownerUids = new Map<number, number>();
+  const queue = [...found.values()];
+  const work = (ns: _Ns, fd: number): void => {
+    const e = ns.entry;
+    const owner = nsfsRelated(fd, "owner");
+    if (owner >= 0) {
+      const id = nsfsIdentity(owner);
+      if (id) {
+        e.ons = id.ino;
+        if (!ownerUids.has(id.ino)) {
+          const uid = nsfsOwnerUid(owner);
+          if (uid >= 0) ownerUids.set(id.ino, uid);
+        }
+        _ancestor(id.ino, "user", owner);
+      }
+      nsfsClose(owner);
+    }
+    if (e.type === "pid" || e.type === "user") {
+      const parent = nsfsRelated(fd, "parent");
+      if (parent >= 0) {
+        const id = nsfsIdentity(parent);
+        if (id) {
+          e.pns = id.ino;
+          _ancestor(id.ino, e.type, parent);
+        }
+        nsfsClose(parent);
+      }
+    }
+    if (e.type === "user") {
+      const uid = nsfsOwnerUid(fd);
+      if (uid >= 0) ownerUids.set(e.ns, uid);
+    }
+    if (e.type === "net") {
+      if (!netlink && netlinkWhy === undefined) {
+        try {
+          netlink = new NetnsIdSocket();
+        } catch (error) {
+          netlinkWhy = `socket(AF_NETLINK) failed: ${(error as Error).message}`;
+        }
+      }
+      if (netlink) {
+        try {
+          const id = netlink.query(fd);
+          e.netnsid = id === NSID_NOT_ASSIGNED ? "unassigned" : id;
+        } catch (error) {
+          netlinkWhy ??= `RTM_GETNSID failed: ${(error as Error).message}`;
+        }
+      }
+    }
+  };
+  const _ancestor = (ino: number, type: NamespaceType, fd: number): void => {
+    if (found.has(ino) || !wanted.has(type)) return;
+    const ns: _Ns = { entry: _bare(ino, type, null, "ancestor"), open: null };
+    found.set(ino, ns);
+    work(ns, fd);
+  };
+  let unopened = 0;
+  try {
+    for (const ns of queue) {
+      const e = ns.entry;
+      const path = ns.open ?? e.path;
+      if (path === null) continue;
+      const fd = nsfsOpen(path);
+      if (fd < 0) {
+        unopened++;
+        continue;
+      }
+      try {
+        // The process may have moved (setns) since the scan: only trust the same inode.
+        if (nsfsIdentity(fd)?.ino === e.ns) work(ns, fd);
+        else unopened++;
+      } finally {
+        nsfsClose(fd);
+      }
+    }
+  } finally {
+    netlink?.close();
+  }
+  for (const { entry: e } of found.values()) {
+    if (e.uid !== null) continue;
+    const uid = ownerUids.get(e.type === "user" ? e.ns : e.ons);
+    if (uid !== undefined) {
+      e.uid = uid;
+      e.user = userName(uid);
+    }
+  }
+  if (netlinkWhy) {
+    notes.push(`NETNSID is unknown: ${netlinkWhy}`);
+  }
+  if (unopened > 0) {
+    notes.push(
+      `PNS and ONS of ${unopened} namespace${unopened === 1 ? "" : "s"} are unknown: ` +
+        "their files could not be opened again (process gone or access refused)",
+    );
+  }
+}
+
+function _inodesOf(pid: number): Set<number> {
+  const out = new Set<number>();
+  for (const type of NAMESPACE_TYPES) {
+    try {
+      const link = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
+      out.add(Number(link.slice(type.length + 2, -1)));
+    } catch (error) {
+      if (error instanceof Deno.errors.PermissionDenied) {
+        throw new NamespaceError(`Cannot list the namespaces of process ${pid}`, {
+          errno: 13,
+          syscall: "readlink",
+          target: pid,
+          hint: "run as root or as the owner of the process",
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function _exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function _procHidePid(): string | undefined {
+  try {
+    for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+      const f = line.split(" ");
+      if (f[4] !== "/proc") continue;
+      const opts = line.slice(line.indexOf(" - ") + 3).split(" ")[2] ?? "";
+      const hide = opts.split(",").find((o) => o.startsWith("hidepid=") && !o.endsWith("=0"));
+      if (hide && hide !== "hidepid=off") return hide;
+    }
+  } catch {
+    // No mountinfo: nothing to say.
+  }
+  return undefined;
+}
+
+/** How {@link namespaceTree} nests namespaces, as `lsns --tree`. */
+export type TreeRelation = "process" | "parent" | "owner";
+
+/** A namespace in a tree, with the namespaces nested under it. */
+export interface NamespaceNode extends NamespaceEntry {
+  /** Nested namespaces. */
+  children: NamespaceNode[];
+}
+
+/** What {@link namespaceTree} nests. */
+export interface TreeOptions extends ListOptions {
+  /** process (by parent process), parent (pid/user hierarchy), or owner (user namespace); default owner. */
+  by?: TreeRelation;
+  /** A listing already made; when absent, {@link listNamespaces} is called with the options. */
+  from?: NamespaceListing;
+}
+
+/**
+ * The namespaces as a forest, nested as `lsns --tree=owner|parent|process` nests them:
+ * by owning user namespace, by parent pid or user namespace, or by the parent process of
+ * each namespace's lowest PID. A namespace whose relative is not listed is a root.
+ *
+ * @param options the relation, and a listing or the options to make one
+ * @returns the roots, in lsns's order
+ *
+ * @example
+ * ```ts
+ * import { namespaceTree } from "@nsjoin/nsjoin";
+ * const roots = namespaceTree({ by: "owner", types: ["user", "uts"] });
+ * if (!roots.some((r) => r.type === "user")) throw new Error("expected a user namespace at the top");
+ * ```
+ */
+export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
+  const by = options.by ?? "owner";
+  if (!["process", "parent", "owner"].includes(by)) {
+    throw new TypeError(
+      `Cannot make a tree by ${JSON.stringify(by)}: use process, parent or owner`,
+    );
+  }
+  const listing = options.from ?? listNamespaces(options);
+  const roots: NamespaceNode[] = [];
+  const nodes = new Map<number, NamespaceNode>();
+  const byIno = new Map(listing.namespaces.map((e) => [e.ns, e]));
+  // lsns attaches a row under the last row shown so far for its parent process.
+  const lastRowOfPid = new Map<number, NamespaceNode>();
+
+  const relative = (e: NamespaceEntry): NamespaceEntry | undefined => {
+    if (by === "owner") return e.ons && e.ons !== e.ns ? byIno.get(e.ons) : undefined;
+    if (by === "parent") return e.pns && e.pns !== e.ns ? byIno.get(e.pns) : undefined;
+    return undefined;
+  };
+  const show = (e: NamespaceEntry, depth: number): NamespaceNode => {
+    const done = nodes.get(e.ns);
+    if (done) return done;
+    const up = relative(e);
+    // lsns shows the owner (or parent) first, so the child has a row to hang from.
+    let upNode = up && depth < 64 ? show(up, depth + 1) : undefined;
+    if (by === "parent" && !up && e.ons && e.ons !== e.ns) {
+      const owner = byIno.get(e.ons);
+      if (owner && depth < 64) show(owner, depth + 1);
+      upNode = undefined;
+    }
+    const node: NamespaceNode = { ...e, children: [] };
+    nodes.set(e.ns, node);
+    let home = upNode;
+    if (by === "process" && e.ppid !== null) home = lastRowOfPid.get(e.ppid);
+    if (home) home.children.push(node);
+    else roots.push(node);
+    if (by === "process" && e.pid !== null) lastRowOfPid.set(e.pid, node);
+    return node;
+  };
+  for (const e of listing.namespaces) show(e, 0);
+  return roots;
+}

@@ -7,10 +7,17 @@
  */
 
 import { NetnsIdSocket, NSID_NOT_ASSIGNED } from "../ffi/netlink.ts";
-import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid, nsfsRelated } from "../ffi/nsfs.ts";
+import {
+  nsfsClose,
+  nsfsIdentity,
+  nsfsOpen,
+  nsfsOwnerUid,
+  nsfsRelated,
+  nsfsType,
+} from "../ffi/nsfs.ts";
 import { userName } from "../ffi/users.ts";
 import { NamespaceError } from "./errors.ts";
-import { assertPid, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
+import { assertPid, CLONE_FLAGS, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
 
 /** How a listed namespace is kept alive. */
 export type NamespaceHolder = "process" | "mount" | "fd" | "ancestor";
@@ -116,6 +123,7 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
   const notes: string[] = [];
   let processes = 0;
   const scanFds = options.fds ?? true;
+  const nsfsDev = Deno.statSync("/proc/self/ns/user").dev;
 
   for (const dirent of Deno.readDirSync("/proc")) {
     const name = dirent.name;
@@ -127,7 +135,7 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
     else if (state === "unreadable") skipped.unreadable++;
     else {
       processes++;
-      if (scanFds) _readFds(pid, wanted, held);
+      if (scanFds) _readFds(pid, wanted, held, nsfsDev);
     }
   }
 
@@ -226,6 +234,7 @@ function _readFds(
   pid: number,
   wanted: Set<string>,
   held: Map<number, { type: NamespaceType; path: string }>,
+  nsfsDev: number,
 ): void {
   const dir = `/proc/${pid}/fd/`;
   let entries: Iterable<Deno.DirEntry>;
@@ -239,14 +248,44 @@ function _readFds(
         continue; // closed meanwhile
       }
       const open = link.indexOf(":[");
-      if (open < 0 || !link.endsWith("]")) continue;
-      const type = link.slice(0, open);
-      if (!wanted.has(type)) continue;
-      const ino = Number(link.slice(open + 2, -1));
-      if (!held.has(ino)) held.set(ino, { type: type as NamespaceType, path: dir + fd.name });
+      if (open > 0 && link.endsWith("]")) {
+        // Opened through /proc/PID/ns/TYPE: the link names the namespace.
+        const type = link.slice(0, open);
+        if (!wanted.has(type)) continue;
+        const ino = Number(link.slice(open + 2, -1));
+        if (!held.has(ino)) held.set(ino, { type: type as NamespaceType, path: dir + fd.name });
+      } else if (link.startsWith("/")) {
+        // Opened through a bind mount (/run/netns/NAME): the link is that path, or "/"
+        // once unmounted, so only the device of the file tells it is a namespace.
+        _heldByPath(dir + fd.name, wanted, held, nsfsDev);
+      }
     }
   } catch {
     // The process exited, or its fds may not be read: its namespaces were counted already.
+  }
+}
+
+function _heldByPath(
+  path: string,
+  wanted: Set<string>,
+  held: Map<number, { type: NamespaceType; path: string }>,
+  nsfsDev: number,
+): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(path);
+  } catch {
+    return;
+  }
+  if (st.dev !== nsfsDev || st.ino === null || held.has(st.ino)) return;
+  const fd = nsfsOpen(path);
+  if (fd < 0) return;
+  try {
+    const flag = nsfsType(fd);
+    const type = NAMESPACE_TYPES.find((t) => CLONE_FLAGS[t] === flag);
+    if (type && wanted.has(type)) held.set(st.ino, { type, path });
+  } finally {
+    nsfsClose(fd);
   }
 }
 

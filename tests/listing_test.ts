@@ -1,0 +1,430 @@
+/**
+ * `ls` and listNamespaces against util-linux lsns on the same machine at the same moment,
+ * on the machine as it is and with namespaces the tests make (user namespaces nested three
+ * deep, bind-mounted and fd-held network namespaces, a pid namespace of several processes).
+ */
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  cli,
+  makeTarget,
+  NEEDS_ROOT,
+  sh,
+  type TestTarget,
+  testUser,
+} from "./_fixtures.ts";
+import { listNamespaces, namespaceTree } from "../src/listing.ts";
+import { parseLsArgs } from "../src/cli/ls.ts";
+
+interface Row {
+  ns: number;
+  type: string;
+  pid: number | null;
+  nprocs?: number;
+  children?: Row[];
+  [key: string]: unknown;
+}
+
+function flatten(rows: Row[], parent = 0, out: { row: Row; parent: number }[] = []) {
+  for (const row of rows) {
+    out.push({ row, parent });
+    flatten(row.children ?? [], row.ns, out);
+  }
+  return out;
+}
+
+async function lsnsJson(args: string[], uid?: number): Promise<Row[]> {
+  const cmd = uid === undefined ? "lsns" : "setpriv";
+  const pre = uid === undefined
+    ? []
+    : [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "lsns"];
+  return JSON.parse(await sh(cmd, [...pre, "-J", ...args])).namespaces;
+}
+
+const key = (r: Row) => `${r.ns} ${r.type} ${r.pid}`;
+
+/**
+ * lsns, then ours, then lsns again: every row both lsns runs show (same NS, TYPE and PID)
+ * must be in ours, with the same NPROCS where both lsns runs agree. Other tests make and
+ * end processes meanwhile, so a mismatch is retried a few times before it counts.
+ */
+async function differential(
+  args: string[],
+  opts: { uid?: number; gid?: number } = {},
+): Promise<{ ours: Row[]; stderr: string; stable: Row[] }> {
+  let last = "";
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = await lsnsJson(args, opts.uid);
+    const out = await cli(["ls", "--json", ...args], opts);
+    const after = await lsnsJson(args, opts.uid);
+    assertEquals(out.code, 0, out.stderr);
+    const ours: Row[] = JSON.parse(out.stdout).namespaces;
+    const mine = new Map(flatten(ours).map(({ row }) => [key(row), row]));
+    const afterRows = new Map(flatten(after).map(({ row }) => [key(row), row]));
+    const stable = flatten(before).map(({ row }) => row).filter((r) => afterRows.has(key(r)));
+    const problems: string[] = [];
+    for (const r of stable) {
+      const m = mine.get(key(r));
+      if (!m) problems.push(`missing ${key(r)}`);
+      else if (r.nprocs !== undefined && r.nprocs === afterRows.get(key(r))!.nprocs) {
+        if (m.nprocs !== r.nprocs) problems.push(`${key(r)}: nprocs ${m.nprocs} ≠ ${r.nprocs}`);
+      }
+    }
+    if (problems.length === 0) return { ours, stderr: out.stderr, stable };
+    last = problems.join("; ");
+  }
+  throw new Error(`ls --json disagrees with lsns -J: ${last}`);
+}
+
+/** Namespaces the tests make: 20+ of every kind lsns and ls should see. */
+interface World {
+  targets: TestTarget[];
+  /** user namespaces A ⊃ B ⊃ C, held only by the process in C (and C's uts). */
+  chain: { pid: number; a: number; b: number; c: number; uts: number };
+  /** A pid namespace with three processes. */
+  crowd: TestTarget;
+  /** A network namespace bind-mounted at /run/netns/NAME, with nsid 7. */
+  mounted: { name: string; ino: number };
+  /** A network namespace held only by fd 3 of a process. */
+  fdHeld: { ino: number; pid: number; child: Deno.ChildProcess };
+  dispose(): Promise<void>;
+}
+
+const ino = (link: string) => Number(link.slice(link.indexOf("[") + 1, -1));
+
+async function makeWorld(): Promise<World> {
+  const targets: TestTarget[] = [];
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const dispose = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    for (let i = 0; i < 2; i++) targets.push(await makeTarget());
+    cleanups.push(() => Promise.all(targets.map((t) => t.kill())).then(() => {}));
+    const crowd = await makeTarget({
+      setup: "sleep 100000 >/dev/null & sleep 100000 >/dev/null & true",
+    });
+    targets.push(crowd);
+    // unshare -U execs unshare -U execs sleep: A and B keep no process, only C.
+    const chainProc = new Deno.Command("unshare", {
+      args: ["-U", "-r", "unshare", "-U", "-r", "unshare", "-U", "-r", "-u", "sleep", "100000"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    cleanups.push(async () => {
+      try {
+        chainProc.kill("SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await chainProc.status;
+    });
+    const pid = chainProc.pid;
+    let c = 0;
+    for (let i = 0; i < 200; i++) {
+      // Wait until the last exec: comm is "sleep".
+      if (Deno.readTextFileSync(`/proc/${pid}/comm`).trim() === "sleep") {
+        c = ino(Deno.readLinkSync(`/proc/${pid}/ns/user`));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert(c > 0, "the nested unshare did not reach sleep");
+    const parentOf = (n: number): number => {
+      const found = namespaceTree({ by: "parent", types: ["user"] });
+      const all = new Map<number, number>();
+      const walk = (nodes: typeof found) =>
+        nodes.forEach((x) => {
+          all.set(x.ns, x.pns);
+          walk(x.children);
+        });
+      walk(found);
+      return all.get(n) ?? 0;
+    };
+    const b = parentOf(c);
+    const a = parentOf(b);
+    const uts = ino(Deno.readLinkSync(`/proc/${pid}/ns/uts`));
+    const name = `nsjoin-ls-${Deno.pid}`;
+    await sh("ip", ["netns", "add", name]);
+    cleanups.push(() => sh("ip", ["netns", "del", name]).then(() => {}, () => {}));
+    await sh("ip", ["netns", "set", name, "7"]);
+    const mountedIno = Deno.statSync(`/run/netns/${name}`).ino!;
+    // A second netns, opened by a sleeping process as fd 3, then unmounted: the fd holds it.
+    const held = `${name}-fd`;
+    await sh("ip", ["netns", "add", held]);
+    const heldIno = Deno.statSync(`/run/netns/${held}`).ino!;
+    const child = new Deno.Command("sh", {
+      args: ["-c", `exec 3</run/netns/${held}; echo ok; exec sleep 100000`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    cleanups.push(async () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await child.status;
+    });
+    const reader = child.stdout.getReader();
+    await reader.read();
+    reader.releaseLock();
+    child.stdout.cancel().catch(() => {});
+    await sh("ip", ["netns", "del", held]);
+    return {
+      targets,
+      chain: { pid, a, b, c, uts },
+      crowd,
+      mounted: { name, ino: mountedIno },
+      fdHeld: { ino: heldIno, pid: child.pid, child },
+      dispose,
+    };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}
+
+Deno.test({
+  name: "ls --json lists every namespace lsns -J lists, with the same NS, TYPE, PID and NPROCS",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await t.step("on the machine as it is", async () => {
+      const { stable } = await differential(["-o", "NS,TYPE,PID,NPROCS"]);
+      assert(stable.length >= 8, "lsns should list at least the eight initial namespaces");
+    });
+
+    const world = await makeWorld();
+    try {
+      await t.step("with 20+ namespaces the test made", async () => {
+        const { ours, stable } = await differential(["-o", "NS,TYPE,PID,NPROCS"]);
+        const made = new Set(
+          world.targets.flatMap((x) =>
+            ["mnt", "uts", "ipc", "net", "pid", "cgroup"].map((type) =>
+              ino(Deno.readLinkSync(`/proc/${x.pid}/ns/${type}`))
+            )
+          ),
+        );
+        made.add(world.chain.c).add(world.chain.uts);
+        for (const n of made) assert(stable.some((r) => r.ns === n), `lsns does not list ${n}`);
+        const extra = [world.chain.a, world.chain.b, world.mounted.ino, world.fdHeld.ino];
+        const mine = new Set(ours.map((r) => r.ns));
+        for (const n of [...made, ...extra]) assert(mine.has(n), `ls does not list ${n}`);
+        assert(made.size + extra.length >= 20, `only ${made.size + extra.length} namespaces made`);
+        const crowdPid = ino(Deno.readLinkSync(`/proc/${world.crowd.pid}/ns/pid`));
+        assertEquals(ours.find((r) => r.ns === crowdPid)?.nprocs, 3);
+      });
+
+      await t.step("with lsns's default columns and process-tree nesting", async () => {
+        const { ours, stable } = await differential([]);
+        // Same nesting: the parent row of each stable row is the same in both.
+        const before = flatten(await lsnsJson([]));
+        const mineParents = new Map(flatten(ours).map(({ row, parent }) => [key(row), parent]));
+        const stableKeys = new Set(stable.map(key));
+        for (const { row, parent } of before) {
+          if (!stableKeys.has(key(row)) || !mineParents.has(key(row))) continue;
+          if (parent !== mineParents.get(key(row))) {
+            // A parent row can change when processes come and go: check once more.
+            const again = flatten(await lsnsJson([]));
+            const now = again.find((x) => key(x.row) === key(row));
+            if (now && now.parent !== parent) continue;
+            assertEquals(mineParents.get(key(row)), parent, `parent row of ${key(row)}`);
+          }
+        }
+        assertEquals(Object.keys(ours[0]), ["ns", "type", "nprocs", "pid", "user", "command"]);
+      });
+
+      await t.step("with -t net, the keys lsns -J -t net has", async () => {
+        const { ours } = await differential(["-t", "net"]);
+        const lsns = await lsnsJson(["-t", "net"]);
+        assertEquals(Object.keys(ours[0]), Object.keys(lsns[0]));
+        assert(ours.every((r) => r.type === "net"));
+      });
+
+      await t.step("and the namespaces lsns cannot see: bind mounts, fds, ancestors", () => {
+        const { namespaces } = listNamespaces();
+        const byIno = new Map(namespaces.map((e) => [e.ns, e]));
+        const mounted = byIno.get(world.mounted.ino)!;
+        assertEquals(mounted.holder, "mount");
+        assertEquals(mounted.path, `/run/netns/${world.mounted.name}`);
+        assertEquals(mounted.nsfs, [`/run/netns/${world.mounted.name}`]);
+        assertEquals(mounted.netnsid, 7);
+        assertEquals(mounted.nprocs, 0);
+        const held = byIno.get(world.fdHeld.ino)!;
+        assertEquals(held.holder, "fd");
+        assertEquals(held.path, `/proc/${world.fdHeld.pid}/fd/3`);
+        assertEquals(held.type, "net");
+        for (const n of [world.chain.a, world.chain.b]) {
+          assertEquals(byIno.get(n)?.holder, "ancestor");
+          assertEquals(byIno.get(n)?.type, "user");
+          assertEquals(byIno.get(n)?.uid, 0);
+        }
+      });
+
+      await t.step(
+        "ls --tree=parent nests the user namespaces as the test built them",
+        async () => {
+          const out = await cli(["ls", "--json", "--tree=parent", "-t", "user", "-o", "NS,PNS"]);
+          assertEquals(out.code, 0, out.stderr);
+          const rows = flatten(JSON.parse(out.stdout).namespaces);
+          const parent = new Map(rows.map(({ row, parent }) => [row.ns, parent]));
+          const init = ino(Deno.readLinkSync("/proc/self/ns/user"));
+          assertEquals(parent.get(world.chain.c), world.chain.b);
+          assertEquals(parent.get(world.chain.b), world.chain.a);
+          assertEquals(parent.get(world.chain.a), init);
+          assertEquals(parent.get(init), 0);
+          assertEquals(rows.find(({ row }) => row.ns === world.chain.c)?.row.pns, world.chain.b);
+        },
+      );
+
+      await t.step("namespaceTree by owner puts C's uts namespace under C", () => {
+        const roots = namespaceTree({ by: "owner", types: ["user", "uts"] });
+        const path: number[] = [];
+        const find = (nodes: typeof roots, trail: number[]): boolean =>
+          nodes.some((n) =>
+            n.ns === world.chain.uts
+              ? (path.push(...trail, n.ns), true)
+              : find(n.children, [...trail, n.ns])
+          );
+        assert(find(roots, []), "uts namespace not in the tree");
+        const init = ino(Deno.readLinkSync("/proc/self/ns/user"));
+        assertEquals(path, [init, world.chain.a, world.chain.b, world.chain.c, world.chain.uts]);
+      });
+
+      await t.step("ls -p PID shows that process's namespaces only", async () => {
+        const out = await cli([
+          "ls",
+          "--json",
+          "-l",
+          "-p",
+          String(world.crowd.pid),
+          "-o",
+          "NS,TYPE",
+        ]);
+        assertEquals(out.code, 0, out.stderr);
+        const rows: Row[] = JSON.parse(out.stdout).namespaces;
+        const want = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"].map((type) =>
+          ino(Deno.readLinkSync(`/proc/${world.crowd.pid}/ns/${type}`))
+        ).sort((a, b) => a - b);
+        assertEquals(rows.map((r) => r.ns), want);
+      });
+    } finally {
+      await world.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "ls prints lsns's table: header, alignment, -n, -r, no colour off a terminal",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    const pid = String(target.pid);
+    await t.step("the same header and rows as lsns for one process", async () => {
+      const args = ["-l", "-p", pid, "-o", "NS,TYPE,NPROCS,PID,USER,COMMAND"];
+      const ours = await cli(["ls", ...args]);
+      const theirs = await sh("lsns", args);
+      assertEquals(ours.code, 0, ours.stderr);
+      assertEquals(ours.stdout, theirs);
+      assert(!ours.stdout.includes("\x1b"), "colour off a terminal");
+    });
+    await t.step("-n drops the header, -r aligns nothing and escapes blanks", async () => {
+      const n = await cli(["ls", "-n", "-l", "-p", pid]);
+      assert(!n.stdout.includes("NPROCS"));
+      const r = await cli(["ls", "-r", "-l", "-p", pid, "-o", "NS,COMMAND"]);
+      const theirs = await sh("lsns", ["-r", "-l", "-p", pid, "-o", "NS,COMMAND"]);
+      assertEquals(r.stdout, theirs);
+      assertMatch(r.stdout, /sleep\\x20100000/);
+    });
+  },
+});
+
+Deno.test({
+  name: "ls as a non-root user lists what lsns lists for that user and counts the unreadable",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const user = await testUser();
+    await using mine = await makeTarget({
+      user,
+      flags: ["-U", "-r", "-n", "-u", "--fork"],
+    });
+    const { ours, stderr } = await differential(["-o", "NS,TYPE,PID,NPROCS"], {
+      uid: user.uid,
+      gid: user.gid,
+    });
+    const net = ino(Deno.readLinkSync(`/proc/${mine.pid}/ns/net`));
+    assert(ours.some((r) => r.ns === net), "the user's own network namespace is listed");
+    // Root's processes (kernel threads at least) may not be read by the test user.
+    assertMatch(stderr, /note: [1-9][0-9]* process(es were| was) unreadable/);
+  },
+});
+
+Deno.test({
+  name: "listNamespaces survives processes that exit during the scan",
+  async fn() {
+    const churn = new Deno.Command("sh", {
+      args: ["-c", "while :; do /bin/true & /bin/true & wait; done"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      for (let i = 0; i < 40; i++) {
+        const listing = listNamespaces();
+        assert(listing.namespaces.some((e) => e.type === "user" && e.pns === 0 && e.nprocs > 0));
+      }
+    } finally {
+      churn.kill("SIGKILL");
+      await churn.status;
+    }
+  },
+});
+
+Deno.test("ls rejects bad usage with exit 2 and one line", async (t) => {
+  for (
+    const [args, pattern] of [
+      [["-t", "bogus"], /unknown namespace type: bogus/],
+      [["-o", "NS,NOPE"], /unknown column: NOPE/],
+      [["--json", "--raw"], /exclusive/],
+      [["--tree=sideways"], /unknown tree type/],
+      [["-p", "abc"], /invalid PID/],
+    ] as const
+  ) {
+    await t.step(args.join(" "), async () => {
+      const out = await cli(["ls", ...args]);
+      assertEquals(out.code, 2);
+      assertEquals(out.stderr.trim().split("\n").length, 1);
+      assertMatch(out.stderr, pattern);
+    });
+  }
+});
+
+Deno.test("ls -p of a process that does not exist fails with 125", async () => {
+  const out = await cli(["ls", "-p", "999999999"]);
+  assertEquals(out.code, 125);
+  assertMatch(out.stderr, /ESRCH/);
+});
+
+Deno.test("parseLsArgs takes lsns's options", () => {
+  assertEquals(parseLsArgs([]).columns, ["NS", "TYPE", "NPROCS", "PID", "USER", "COMMAND"]);
+  assertEquals(parseLsArgs([]).tree, "process");
+  assertEquals(parseLsArgs(["-l"]).tree, undefined);
+  assertEquals(parseLsArgs(["--tree"]).tree, "owner");
+  assertEquals(parseLsArgs(["-Tparent"]).tree, "parent");
+  assertEquals(parseLsArgs(["-t", "net"]).columns, [
+    "NS",
+    "TYPE",
+    "NPROCS",
+    "PID",
+    "USER",
+    "NETNSID",
+    "NSFS",
+    "COMMAND",
+  ]);
+  assertEquals(parseLsArgs(["-o", "+pns,ONS"]).columns.slice(-2), ["PNS", "ONS"]);
+  assertEquals(parseLsArgs(["-t", "pid", "-t", "user"]).types, ["pid", "user"]);
+  assertEquals(parseLsArgs(["-r"]).noWrap, true);
+});

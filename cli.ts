@@ -21,6 +21,15 @@ export interface CliCommand {
 /** Every subcommand, by name. */
 export const COMMANDS: Record<string, CliCommand> = {
   enter: { summary: "run a program in namespaces of a process (nsenter's options)", run: enter },
+  // Loaded on use: `exec`'s cold start is benchmarked against docker exec.
+  exec: {
+    summary: "run a program in a container of any engine (docker exec's options)",
+    run: async (argv) => (await import("./src/cli/exec.ts")).exec(argv),
+  },
+  ps: {
+    summary: "list the containers of every engine, found from /proc and cgroups",
+    run: async (argv) => (await import("./src/cli/ps.ts")).ps(argv),
+  },
   ls: { summary: "list namespaces, lsns's columns and options, with --json", run: ls },
 };
 

@@ -1,6 +1,7 @@
 import { check, libc, SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
+import { netnsPath } from "./netns.ts";
 
 /**
  * What to join: a PID, a namespace file path (/proc/PID/ns/net, /run/netns/NAME), or a
@@ -41,15 +42,21 @@ export function startTimeOf(pid: number): number {
   return Number(fields[19]);
 }
 
-/** Parses a target given as text: "42" is a PID; a path is a namespace file. */
+/**
+ * Parses a target given as text: "42" is a PID; a path is a namespace file; `netns:NAME`
+ * is /run/netns/NAME (as `ip netns`). Container names are resolved by `resolveContainer`.
+ */
 export function parseTarget(text: string): number | string {
   if (/^[0-9]+$/.test(text)) return Number(text);
   if (text.startsWith("/") || text.startsWith(".")) return text;
+  if (text.startsWith("netns:")) return netnsPath(text.slice("netns:".length));
   if (/^-?[0-9]/.test(text)) {
     throw new RangeError(`Cannot use ${text} as a PID: it must be a whole number above 0`);
   }
   throw new TypeError(
-    `Cannot resolve target ${JSON.stringify(text)}: give a PID or a namespace file path`,
+    `Cannot resolve target ${
+      JSON.stringify(text)
+    }: give a PID, a namespace file path or netns:NAME`,
   );
 }
 

@@ -1,0 +1,369 @@
+import { parseArgs } from "node:util";
+import { NsCommand, type NsCommandOptions } from "../command.ts";
+import {
+  cgroupProcsOf,
+  type FindContainersOptions,
+  type PinnedContainer,
+  resolveContainer,
+  resolveContainerUser,
+  setEnv,
+} from "../containers.ts";
+import { NamespaceError } from "../errors.ts";
+import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
+import { netnsExecArgs } from "../netns.ts";
+import { parseTarget, pinProcess } from "../target.ts";
+import { relay, report, UsageError } from "./_run.ts";
+
+/** `exec`'s options, parsed: docker exec's dialect. */
+export interface ExecArgs {
+  /** -i: keep stdin attached. */
+  interactive: boolean;
+  /** -t: a pseudo-terminal inside the container. */
+  tty: boolean;
+  /** -d: start the program and return. */
+  detach: boolean;
+  /** -u: name|uid[:group|gid]. */
+  user?: string;
+  /** -w: working directory inside the container. */
+  workdir?: string;
+  /** -e: KEY=VALUE, or KEY to pass ours on. */
+  env: string[];
+  /** --env-file: files of KEY=VALUE lines. */
+  envFile: string[];
+  /** --privileged: keep every capability. */
+  privileged: boolean;
+  /** -n/--namespaces: only these types (default: every one the container has). */
+  namespaces?: NamespaceType[];
+  /** -h */
+  help: boolean;
+  /** The target: PID, namespace file, netns:NAME, engine:NAME|ID or a bare name or ID. */
+  target?: string;
+  /** The program and its arguments. */
+  command: string[];
+}
+
+/** The usage text of `exec`. */
+export const EXEC_HELP = `Usage: nsjoin exec [OPTIONS] TARGET COMMAND [ARG...]
+
+Execute a command in a running container (docker exec's options), for any engine.
+
+TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,
+podman:NAME|ID, containerd:ID, netns:NAME (as ip netns exec), a PID or a namespace file.
+
+Options:
+  -d, --detach               Detached mode: run command in the background
+  -e, --env list             Set environment variables
+      --env-file list        Read in a file of environment variables
+  -i, --interactive          Keep STDIN open even if not attached
+  -n, --namespaces list      Join only these namespaces (e.g. net,uts); default: all
+      --privileged           Give extended privileges to the command (all capabilities)
+  -t, --tty                  Allocate a pseudo-TTY inside the container
+  -u, --user string          Username or UID (format: "<name|uid>[:<group|gid>]")
+  -w, --workdir string       Working directory inside the container
+  -h, --help                 Print usage
+
+Exit status: the command's (128+N when killed by signal N); 125 when the target cannot be
+found or joined (nothing was run); 126 not executable; 127 not found; 2 bad usage.`;
+
+const OPTIONS = {
+  interactive: { type: "boolean", short: "i" },
+  tty: { type: "boolean", short: "t" },
+  detach: { type: "boolean", short: "d" },
+  user: { type: "string", short: "u" },
+  workdir: { type: "string", short: "w" },
+  env: { type: "string", short: "e", multiple: true },
+  "env-file": { type: "string", multiple: true },
+  privileged: { type: "boolean" },
+  namespaces: { type: "string", short: "n" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Parses `exec`'s arguments. docker's options stop at TARGET: everything after it is the
+ * program's, even when it looks like an option. node:util parseArgs cannot stop at the
+ * first positional, so a lenient pass with `tokens` finds where TARGET is, and a strict
+ * pass parses only the options before it.
+ *
+ * @param argv the arguments after `exec`
+ * @returns the parsed options
+ * @throws {UsageError} on an unknown option or a missing value
+ */
+export function parseExecArgs(argv: readonly string[]): ExecArgs {
+  const { tokens } = parseArgs({
+    args: [...argv],
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  let split = argv.length;
+  let skip = 0;
+  for (const t of tokens) {
+    if (t.kind === "positional") {
+      split = t.index;
+      break;
+    }
+    if (t.kind === "option-terminator") {
+      split = t.index + 1;
+      skip = 1;
+      break;
+    }
+  }
+  let values;
+  try {
+    values = parseArgs({
+      args: argv.slice(0, split - skip),
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0].replace(/\. To specify.*$/, ""));
+  }
+  let namespaces: NamespaceType[] | undefined;
+  if (values.namespaces !== undefined) {
+    namespaces = values.namespaces.split(",").filter(Boolean).map((n) => {
+      const type = n === "mount" ? "mnt" : n === "network" ? "net" : n;
+      if (!(NAMESPACE_TYPES as readonly string[]).includes(type)) {
+        throw new UsageError(
+          `--namespaces: unknown type ${JSON.stringify(n)} (use ${NAMESPACE_TYPES.join(",")})`,
+        );
+      }
+      return type as NamespaceType;
+    });
+  }
+  return {
+    interactive: values.interactive ?? false,
+    tty: values.tty ?? false,
+    detach: values.detach ?? false,
+    user: values.user,
+    workdir: values.workdir,
+    env: values.env ?? [],
+    envFile: values["env-file"] ?? [],
+    privileged: values.privileged ?? false,
+    namespaces,
+    help: values.help ?? false,
+    target: argv[split],
+    command: argv.slice(split + 1),
+  };
+}
+
+/** `-e` and `--env-file` entries, in order: `KEY` alone takes our value or is dropped, as docker. */
+export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[] {
+  const out: string[] = [];
+  const add = (entry: string) => {
+    if (entry.includes("=")) {
+      if (entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
+      out.push(entry);
+      return;
+    }
+    const value = Deno.env.get(entry);
+    if (value !== undefined) out.push(`${entry}=${value}`);
+  };
+  for (const file of args.envFile) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (error) {
+      throw new UsageError(`--env-file ${file}: ${(error as Error).message}`);
+    }
+    for (const line of text.split(/\r?\n/)) {
+      const l = line.replace(/^\s+/, "");
+      if (l && !l.startsWith("#")) add(l);
+    }
+  }
+  for (const e of args.env) add(e);
+  return out;
+}
+
+/** What `exec` runs: the program and the NsCommand options, and the pinned target. */
+export interface ExecPlan {
+  /** The program. */
+  program: string;
+  /** The options for NsCommand. */
+  options: NsCommandOptions;
+  /** The container, when the target is one. */
+  container?: PinnedContainer;
+}
+
+/**
+ * Works out the NsCommand for parsed `exec` arguments, with docker exec's defaults: the
+ * container's configured environment (HOME from its /etc/passwd), user and working
+ * directory, its cgroups, and its capabilities unless `--privileged`.
+ *
+ * @param args parsed arguments
+ * @param find how to find containers
+ * @returns the plan; close `container` when done
+ * @throws {UsageError} without TARGET or COMMAND
+ * @throws {NamespaceError} when the target cannot be found
+ */
+export async function planExec(
+  args: ExecArgs,
+  find: FindContainersOptions = {},
+): Promise<ExecPlan> {
+  if (args.target === undefined || args.command.length === 0) {
+    throw new UsageError(`"exec" requires at least 2 arguments: TARGET COMMAND`);
+  }
+  const [program, ...rest] = args.command;
+  const extra = execEnvEntries(args);
+  const common: Partial<NsCommandOptions> = {
+    args: rest,
+    tty: args.tty || undefined,
+    stdin: args.interactive && !args.detach ? "inherit" : "null",
+    stdout: args.detach ? "null" : "inherit",
+    stderr: args.detach ? "null" : "inherit",
+  };
+  const text = args.target;
+  if (/^[0-9]+$/.test(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
+    const t = parseTarget(text);
+    if (text.startsWith("netns:")) {
+      if (args.namespaces && args.namespaces.join() !== "net") {
+        throw new UsageError("a netns: target has only a net namespace");
+      }
+      const env: Record<string, string> = {};
+      for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
+      const wrapped = netnsExecArgs(text.slice("netns:".length), program, rest);
+      const user = args.user === undefined ? undefined : _numericUser(args.user);
+      return {
+        program: wrapped.program,
+        options: {
+          ...common,
+          target: t,
+          namespaces: ["net"],
+          args: wrapped.args,
+          env,
+          cwd: args.workdir,
+          ...user,
+        },
+      };
+    }
+    const target = typeof t === "number" ? pinProcess(t) : t;
+    const pid = typeof t === "number" ? t : undefined;
+    const env: Record<string, string> = {};
+    for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
+    const user = args.user === undefined
+      ? undefined
+      : pid
+      ? resolveContainerUser(pid, args.user)
+      : _numericUser(args.user);
+    return {
+      program,
+      options: {
+        ...common,
+        target,
+        namespaces: args.namespaces ?? "all",
+        env,
+        targetEnv: pid !== undefined,
+        cwd: args.workdir,
+        uid: user?.uid,
+        gid: user?.gid,
+        cgroups: pid ? cgroupProcsOf(pid) : undefined,
+        capabilities: args.privileged || !pid ? "all" : "target",
+      },
+    };
+  }
+
+  const container = await resolveContainer(text, find);
+  try {
+    const info = container.container;
+    const config = info.config;
+    const user = resolveContainerUser(container.pid, args.user ?? config?.user ?? "");
+    let env: string[];
+    if (!config) {
+      env = Deno.readTextFileSync(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
+    } else if (config.runtimeEnv) {
+      env = [...config.env];
+    } else {
+      // docker's CreateDaemonEnvironment: PATH, HOSTNAME, TERM with a tty, then Config.Env.
+      env = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        `HOSTNAME=${config.hostname ?? ""}`,
+      ];
+      if (args.tty) env.push("TERM=xterm");
+      for (const e of config.env) setEnv(env, e);
+    }
+    for (const e of extra) setEnv(env, e);
+    if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+    const envRecord: Record<string, string> = {};
+    for (const e of env) {
+      const eq = e.indexOf("=");
+      if (eq > 0) envRecord[e.slice(0, eq)] = e.slice(eq + 1);
+    }
+    return {
+      program,
+      container,
+      options: {
+        ...common,
+        target: container,
+        namespaces: args.namespaces ?? "all",
+        env: envRecord,
+        clearEnv: true,
+        uid: user.uid,
+        gid: user.gid,
+        cwd: args.workdir ?? (config?.workingDir || "/"),
+        cgroups: cgroupProcsOf(container.pid),
+        capabilities: args.privileged ? "all" : "target",
+        noNewPrivs: "target",
+      },
+    };
+  } catch (error) {
+    container.close();
+    throw error;
+  }
+}
+
+function _numericUser(spec: string): { uid: number; gid?: number } {
+  const m = spec.match(/^([0-9]+)(?::([0-9]+))?$/);
+  if (!m) throw new UsageError(`--user ${spec}: give uid[:gid] for a target without /etc/passwd`);
+  return { uid: Number(m[1]), gid: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+/**
+ * `nsjoin exec`: docker exec's dialect, for any engine's containers, named netns, PIDs.
+ *
+ * @param argv the arguments after `exec`
+ * @returns the exit code
+ */
+export async function exec(argv: readonly string[]): Promise<number> {
+  let plan: ExecPlan | undefined;
+  let raw = false;
+  try {
+    const args = parseExecArgs(argv);
+    if (args.help) {
+      console.log(EXEC_HELP);
+      return 0;
+    }
+    plan = await planExec(args);
+    if (plan.container && !plan.container.alive) {
+      throw new NamespaceError(`Cannot exec in ${args.target}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: args.target,
+        quiet: true,
+        hint: "the container stopped",
+      });
+    }
+    const command = new NsCommand(plan.program, plan.options);
+    if (args.tty && args.interactive && !args.detach && Deno.stdin.isTerminal()) {
+      Deno.stdin.setRaw(true);
+      raw = true;
+    }
+    const child = command.spawn();
+    if (args.detach) {
+      // As docker exec -d: return once started; report a failure to join or exec that
+      // shows up at once.
+      const early = await Promise.race([
+        child.status,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
+      ]);
+      child.unref();
+      return early && early.code >= 125 ? early.code : 0;
+    }
+    return await relay(child);
+  } catch (error) {
+    return report(error, "exec");
+  } finally {
+    if (raw) Deno.stdin.setRaw(false);
+    plan?.container?.close();
+  }
+}

@@ -1,0 +1,106 @@
+import { parseArgs } from "node:util";
+import { type ContainerInfo, findContainers, namespacesOwnedBy } from "../containers.ts";
+import type { NamespaceType } from "../namespaces.ts";
+import { report, UsageError } from "./_run.ts";
+
+/** The usage text of `ps`. */
+export const PS_HELP = `Usage: nsjoin ps [OPTIONS]
+
+List the running containers of every engine on the host (docker, podman rootful and
+rootless, containerd in any namespace, CRI-O), found from engine state, /proc and cgroups.
+
+Options:
+      --json        Print a JSON array
+      --no-trunc    Do not truncate IDs
+  -q, --quiet       Only print IDs
+  -h, --help        Print usage`;
+
+/** One row of `ps --json`. */
+export interface PsRow {
+  /** The engine. */
+  engine: string;
+  /** The full container ID. */
+  id: string;
+  /** Its name, when known. */
+  name: string | null;
+  /** Host PID of its first process. */
+  pid: number;
+  /** The namespace types it does not share with the host. */
+  namespaces: NamespaceType[];
+  /** uid of the owner of a rootless container, else null. */
+  owner: number | null;
+  /** Where it was found: "api", "state" or "cgroup". */
+  source: string;
+}
+
+/** The rows `ps` prints, sorted by engine and name. */
+export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
+  return containers.map((c) => ({
+    engine: c.engine,
+    id: c.id,
+    name: c.name ?? null,
+    pid: c.pid,
+    namespaces: namespacesOwnedBy(c.pid),
+    owner: c.owner ?? null,
+    source: c.source,
+  })).sort((a, b) =>
+    a.engine.localeCompare(b.engine) || (a.name ?? a.id).localeCompare(b.name ?? b.id)
+  );
+}
+
+/** A docker-ps-like table: header, then one line per row, columns padded. */
+export function formatTable(rows: readonly PsRow[], noTrunc = false): string {
+  const cells = [
+    ["CONTAINER ID", "ENGINE", "NAME", "PID", "NAMESPACES"],
+    ...rows.map((r) => [
+      noTrunc ? r.id : r.id.slice(0, 12),
+      r.engine + (r.owner !== null ? ` (uid ${r.owner})` : ""),
+      r.name ?? "-",
+      String(r.pid),
+      r.namespaces.join(",") || "-",
+    ]),
+  ];
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  return cells.map((row) =>
+    row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join("   ")
+  ).join("\n");
+}
+
+/**
+ * `nsjoin ps`: every container on the host, as a table or `--json`.
+ *
+ * @param argv the arguments after `ps`
+ * @returns the exit code
+ */
+export async function ps(argv: readonly string[]): Promise<number> {
+  try {
+    let values;
+    try {
+      values = parseArgs({
+        args: [...argv],
+        options: {
+          json: { type: "boolean" },
+          "no-trunc": { type: "boolean" },
+          quiet: { type: "boolean", short: "q" },
+          help: { type: "boolean", short: "h" },
+        },
+        strict: true,
+        allowPositionals: false,
+      }).values;
+    } catch (error) {
+      throw new UsageError((error as Error).message.split("\n")[0]);
+    }
+    if (values.help) {
+      console.log(PS_HELP);
+      return 0;
+    }
+    const rows = psRows(await findContainers());
+    if (values.json) console.log(JSON.stringify(rows, null, 2));
+    else if (values.quiet) {
+      for (const r of rows) console.log(values["no-trunc"] ? r.id : r.id.slice(0, 12));
+    } else console.log(formatTable(rows, values["no-trunc"]));
+    return 0;
+  } catch (error) {
+    return report(error, "ps");
+  }
+}

@@ -15,6 +15,65 @@ have x86_64-linux-gnu-gcc || need+=(gcc)
 have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
 
 # --- engines (issue 3) -------------------------------------------------------------------
+# docker, rootful and rootless podman for tests/containers_test.ts. Packages join `need`
+# (installed below); configuring and starting the engines runs once this script ends
+# (EXIT trap), after the install. Idempotent; ~1 s when everything is in place.
+have dockerd || need+=(docker.io)
+have podman || need+=(podman)
+have runc || need+=(runc)
+have slirp4netns || need+=(slirp4netns)
+NSJOIN_PODMAN_USER=nsjoin-podman
+_nsjoin_engines() {
+  local rc=$?
+  if [ "$rc" != 0 ] || [ "$(id -u)" != 0 ] || ! have dockerd || ! have podman; then return; fi
+  # crun 1.8 refuses this host's v1-hybrid cgroups: podman must use runc. Root lacks
+  # CAP_SYS_RESOURCE, so podman's default ulimits must not exceed our hard limits.
+  local nofile nproc conf=/etc/containers/containers.conf.d/50-nsjoin.conf
+  nofile=$(ulimit -Hn)
+  nproc=$(ulimit -Hu)
+  if [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; then nproc=32768; fi
+  if [ "$nofile" = unlimited ] || [ "$nofile" -gt 1048576 ]; then nofile=1048576; fi
+  local want
+  want=$(printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' \
+    "$nofile" "$nofile" "$nproc" "$nproc")
+  if [ "$(cat "$conf" 2>/dev/null)" != "$want" ]; then
+    mkdir -p "${conf%/*}"
+    printf '%s\n' "$want" >"$conf"
+  fi
+  # The rootless podman user: subordinate ids, a runtime dir, /dev/net/tun for slirp4netns.
+  if ! id -u "$NSJOIN_PODMAN_USER" >/dev/null 2>&1; then
+    useradd --create-home --shell /bin/sh "$NSJOIN_PODMAN_USER"
+  fi
+  if ! grep -q "^$NSJOIN_PODMAN_USER:" /etc/subuid 2>/dev/null; then
+    usermod --add-subuids 300000-365535 "$NSJOIN_PODMAN_USER"
+  fi
+  if ! grep -q "^$NSJOIN_PODMAN_USER:" /etc/subgid 2>/dev/null; then
+    usermod --add-subgids 300000-365535 "$NSJOIN_PODMAN_USER"
+  fi
+  local uid
+  uid=$(id -u "$NSJOIN_PODMAN_USER")
+  install -d -m 700 -o "$uid" -g "$(id -g "$NSJOIN_PODMAN_USER")" "/run/user/$uid"
+  if [ ! -e /dev/net/tun ]; then
+    mkdir -p /dev/net
+    mknod -m 666 /dev/net/tun c 10 200
+  fi
+  chmod 0666 /dev/net/tun
+  # dockerd: installing docker.io does not start it here (no systemd).
+  if ! timeout 5 docker version >/dev/null 2>&1; then
+    setsid dockerd --storage-driver overlay2 --exec-opt native.cgroupdriver=cgroupfs \
+      >/var/log/nsjoin-dockerd.log 2>&1 </dev/null &
+    local i
+    for i in $(seq 300); do
+      if [ -S /var/run/docker.sock ] && timeout 5 docker version >/dev/null 2>&1; then break; fi
+      sleep 0.1
+    done
+    if ! timeout 5 docker version >/dev/null 2>&1; then
+      echo "tests/setup.sh: dockerd did not start (see /var/log/nsjoin-dockerd.log)" >&2
+      exit 1
+    fi
+  fi
+}
+trap _nsjoin_engines EXIT
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -1,0 +1,425 @@
+/**
+ * Run TypeScript itself inside a target's namespaces: `inNamespaces()` evaluates a
+ * function in a Worker whose every thread is in the target, so fetch, Deno.connect and
+ * listen, sync and async file I/O and Deno.hostname all see the target.
+ *
+ * @module
+ */
+import { Worker } from "node:worker_threads";
+import { libc } from "../ffi/libc.ts";
+import { NamespaceError } from "./errors.ts";
+import { differingNamespaces, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
+import { _joinThread, _openNamespace } from "./scoped.ts";
+import { type ResolvedTarget, resolveTarget, startTimeOf, type Target } from "./target.ts";
+import {
+  type CallBody,
+  EVALUATOR_SOURCE,
+  type ReplyMessage,
+  type SerializedError,
+  SPAWNER_ROLE,
+} from "./_ns_worker.ts";
+
+/** The namespace types a Worker can join: the rest the kernel refuses to a threaded process. */
+export type WorkerNamespace = "net" | "uts" | "ipc" | "cgroup" | "mnt";
+
+/** The types {@link inNamespaces} joins for `"all"`, in the order they are joined. */
+export const WORKER_NAMESPACES: readonly WorkerNamespace[] = ["net", "uts", "ipc", "cgroup", "mnt"];
+
+/** Options of {@link inNamespaces}. */
+export interface InNamespacesOptions {
+  /** Milliseconds after which the Worker is terminated and the call rejects with a TimeoutError. */
+  timeout?: number;
+  /** Terminates the Worker when aborted; the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Keep the Worker for the next call on the same target and namespaces (default true). */
+  reuse?: boolean;
+}
+
+/** What `fn` may be: a self-contained function of one argument, or a module URL. */
+export type InNamespacesFunction<A, R> = ((arg: A) => R | Promise<R>) | URL;
+
+/** How long an idle Worker is kept for reuse. */
+const IDLE_MS = 5_000;
+/** At most this many idle Workers per target and namespace set. */
+const MAX_IDLE = 4;
+
+interface _Slot {
+  worker: Worker;
+  key: string;
+  pid?: number;
+  startTime?: number;
+  /** The call in flight. */
+  call?: { id: number; resolve(value: unknown): void; reject(error: unknown): void };
+  /** An fd to close once the spawner has joined. */
+  mntFd?: number;
+  /** Set once the Worker must not be used again. */
+  dead: boolean;
+  idleTimer?: ReturnType<typeof setTimeout>;
+}
+
+const _idle = new Map<string, _Slot[]>();
+const _live = new Set<_Slot>();
+let _nextId = 1;
+
+/**
+ * Runs `fn(arg)` inside the namespaces of a target, in a dedicated Worker whose threads
+ * are all in the target (created from a thread that had joined it), so every Deno API in
+ * `fn` sees the target. `fn` is sent as source text, like Playwright's `page.evaluate`: it
+ * must be self-contained (no outer variables; import what it needs with `await import()`).
+ * `arg` and the result are structured-cloned. An error thrown inside rejects the call with
+ * its name, message and stack. A timeout or abort terminates the Worker.
+ *
+ * Instead of a function, `fn` may be the URL of a module whose default export is called
+ * with `arg`. The module is loaded inside the target: when the mnt namespace is joined, a
+ * `file:` URL is read on the host and loaded as one self-contained module.
+ *
+ * Worker startup is ~30 ms (about 1 s when mnt is joined: a Worker created by a Worker
+ * starts that slowly); Workers are reused per target and namespace set (see `reuse`),
+ * dropped when idle for 5 s or when their target exits, and {@link closeNamespaceWorkers}
+ * ends them all. No thread of the caller is ever left in a target: the caller's thread
+ * is inside only during the synchronous `new Worker()`, and a terminated Worker takes its
+ * threads with it.
+ *
+ * user, pid and time cannot be joined here — the kernel refuses them to a multithreaded
+ * process, or (pid) never moves the caller — use `NsCommand` for those.
+ *
+ * @param target a PID, a namespace file (/proc/PID/ns/net, /run/netns/NAME), or a pinned process
+ * @param namespaces the types to join, or `"all"`: those of net, uts, ipc, cgroup and mnt that differ from the caller's (for a namespace file, its own type)
+ * @param fn a self-contained function of one argument, or a module URL
+ * @param arg the argument, structured-cloned into the Worker
+ * @param options timeout, abort signal, reuse
+ * @returns what `fn` returned (awaited), structured-cloned back
+ * @throws {NamespaceError} when a namespace cannot be joined, or is user, pid or time
+ *
+ * @example
+ * ```ts ignore
+ * import { inNamespaces } from "@nsjoin/nsjoin";
+ * // A server that listens only on the loopback of pid 1234's network namespace:
+ * const status = await inNamespaces(
+ *   1234,
+ *   ["net"],
+ *   async (port) => (await fetch(`http://127.0.0.1:${port}/health`)).status,
+ *   8080,
+ * );
+ * if (status !== 200) throw new Error(`unhealthy: ${status}`);
+ * ```
+ */
+export function inNamespaces<A, R>(
+  target: Target,
+  namespaces: readonly NamespaceType[] | "all",
+  fn: InNamespacesFunction<A, R>,
+  arg?: A,
+  options: InNamespacesOptions = {},
+): Promise<Awaited<R>> {
+  try {
+    options.signal?.throwIfAborted();
+    const resolved = resolveTarget(target);
+    const types = _types(target, resolved, namespaces);
+    const message = _message(fn, arg, types.includes("mnt"));
+    return _call(resolved, types, message, options) as Promise<Awaited<R>>;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Terminates every idle Worker kept by {@link inNamespaces} for reuse (calls in flight
+ * keep theirs until they finish).
+ *
+ * @returns when the Workers have exited
+ *
+ * @example
+ * ```ts
+ * import { closeNamespaceWorkers } from "@nsjoin/nsjoin";
+ * await closeNamespaceWorkers();
+ * ```
+ */
+export async function closeNamespaceWorkers(): Promise<void> {
+  const slots = [..._idle.values()].flat();
+  _idle.clear();
+  await Promise.all(slots.map(_terminate));
+}
+
+function _types(
+  target: Target,
+  resolved: ResolvedTarget,
+  namespaces: readonly NamespaceType[] | "all",
+): WorkerNamespace[] {
+  if (namespaces === "all") {
+    if (resolved.kind === "file") namespaces = [resolved.type];
+    else {
+      const differ = differingNamespaces(resolved.pid);
+      return WORKER_NAMESPACES.filter((t) => differ.includes(t));
+    }
+  }
+  if (!Array.isArray(namespaces) || namespaces.length === 0) {
+    throw new TypeError('Cannot join no namespaces: give a list of types or "all"');
+  }
+  for (const type of namespaces as readonly NamespaceType[]) {
+    if (!NAMESPACE_TYPES.includes(type)) {
+      throw new TypeError(
+        `Cannot join a namespace of type ${JSON.stringify(type)}: use one of ${
+          WORKER_NAMESPACES.join(", ")
+        }`,
+      );
+    }
+    if (!(WORKER_NAMESPACES as readonly string[]).includes(type)) {
+      throw new NamespaceError(
+        `Cannot join the ${type} namespace from a Deno thread: ${_RULES[type]}`,
+        {
+          errno: 22,
+          quiet: true,
+          syscall: "setns",
+          namespace: type,
+          target: typeof target === "object" ? target.pid : target,
+          hint: "use NsCommand, which joins in a single-threaded helper process",
+        },
+      );
+    }
+  }
+  return WORKER_NAMESPACES.filter((t) => namespaces.includes(t));
+}
+
+const _RULES: Partial<Record<NamespaceType, string>> = {
+  user: "the kernel refuses setns(2) into a user namespace to a multithreaded process (EINVAL)",
+  time: "the kernel refuses setns(2) into a time namespace to a multithreaded process (EUSERS)",
+  pid:
+    "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork",
+};
+
+function _message(fn: unknown, arg: unknown, mnt: boolean): CallBody {
+  if (fn instanceof URL) {
+    if (mnt && fn.protocol === "file:") {
+      // Inside the target's mount namespace the host's file is not there to load.
+      const source = Deno.readTextFileSync(fn);
+      const type = /\.m?ts$|\.tsx$/.test(fn.pathname)
+        ? "application/typescript"
+        : "application/javascript";
+      const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(source)));
+      return { kind: "module", url: `data:${type};base64,${b64}`, arg };
+    }
+    return { kind: "module", url: fn.href, arg };
+  }
+  if (typeof fn !== "function") {
+    throw new TypeError("Cannot run fn: give a function or a module URL");
+  }
+  const source = fn.toString();
+  let ok = !source.includes("[native code]");
+  if (ok) {
+    try {
+      new Function(`return (${source});`);
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    throw new TypeError(
+      "Cannot send fn to the Worker as source text: write it as a function expression or arrow function (not a method, bound or built-in function)",
+    );
+  }
+  return { kind: "fn", source, arg };
+}
+
+function _key(resolved: ResolvedTarget, types: readonly WorkerNamespace[]): string {
+  const who = resolved.kind === "process"
+    ? `pid:${resolved.pid}:${resolved.startTime}`
+    : `file:${resolved.path}`;
+  return `${who}|${types.join(",")}`;
+}
+
+async function _call(
+  resolved: ResolvedTarget,
+  types: WorkerNamespace[],
+  message: CallBody,
+  options: InNamespacesOptions,
+): Promise<unknown> {
+  const reuse = options.reuse ?? true;
+  const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
+  const id = _nextId++;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await new Promise((resolve, reject) => {
+      slot.call = { id, resolve, reject };
+      slot.worker.ref();
+      if (options.timeout !== undefined) {
+        timer = setTimeout(() => {
+          slot.dead = true;
+          reject(
+            new DOMException(
+              `Cannot finish fn in the target's namespaces: timed out after ${options.timeout} ms`,
+              "TimeoutError",
+            ),
+          );
+        }, options.timeout);
+      }
+      if (options.signal) {
+        onAbort = () => {
+          slot.dead = true;
+          reject(options.signal!.reason);
+        };
+        options.signal.addEventListener("abort", onAbort, { once: true });
+      }
+      try {
+        slot.worker.postMessage({ ...message, id });
+      } catch (error) {
+        reject(
+          new TypeError(`Cannot send arg to the Worker: ${(error as Error).message}`, {
+            cause: error,
+          }),
+        );
+      }
+    });
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) options.signal!.removeEventListener("abort", onAbort);
+    slot.call = undefined;
+    if (slot.dead || !reuse) await _terminate(slot);
+    else _release(slot);
+  }
+}
+
+function _take(key: string): _Slot | undefined {
+  const list = _idle.get(key);
+  const slot = list?.pop();
+  if (list && list.length === 0) _idle.delete(key);
+  if (slot) clearTimeout(slot.idleTimer);
+  return slot;
+}
+
+function _release(slot: _Slot): void {
+  // A target that exited takes its Workers with it: they hold its namespaces alive.
+  if (slot.pid !== undefined && _startTimeOrGone(slot.pid) !== slot.startTime) {
+    _terminate(slot);
+    return;
+  }
+  const list = _idle.get(slot.key) ?? [];
+  if (list.length >= MAX_IDLE) {
+    _terminate(slot);
+    return;
+  }
+  list.push(slot);
+  _idle.set(slot.key, list);
+  slot.worker.unref();
+  slot.idleTimer = setTimeout(() => {
+    const l = _idle.get(slot.key);
+    if (l?.includes(slot)) {
+      l.splice(l.indexOf(slot), 1);
+      if (l.length === 0) _idle.delete(slot.key);
+    }
+    _terminate(slot);
+  }, IDLE_MS);
+  Deno.unrefTimer(slot.idleTimer as unknown as number);
+}
+
+function _startTimeOrGone(pid: number): number {
+  try {
+    return startTimeOf(pid);
+  } catch {
+    return -1;
+  }
+}
+
+async function _terminate(slot: _Slot): Promise<void> {
+  slot.dead = true;
+  clearTimeout(slot.idleTimer);
+  _closeMntFd(slot);
+  if (!_live.delete(slot)) return;
+  await slot.worker.terminate();
+}
+
+function _closeMntFd(slot: _Slot): void {
+  if (slot.mntFd !== undefined) libc().close(slot.mntFd);
+  slot.mntFd = undefined;
+}
+
+function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
+  const threadTypes = types.filter((t) => t !== "mnt");
+  const target = resolved.kind === "process" ? resolved.pid : resolved.path;
+  let mntFd: number | undefined;
+  if (types.includes("mnt")) {
+    mntFd = _openNamespace(resolved, "mnt");
+  }
+  let worker: Worker;
+  try {
+    const join = threadTypes.length > 0 ? _joinThread(target, threadTypes) : undefined;
+    try {
+      // The Worker's thread is created right here, inside the joined namespaces.
+      worker = mntFd === undefined
+        ? new Worker(EVALUATOR_SOURCE, { eval: true })
+        : new Worker(new URL("./_ns_worker.ts", import.meta.url), {
+          workerData: { role: SPAWNER_ROLE, mntFd },
+        });
+    } finally {
+      join?.restore();
+    }
+  } catch (error) {
+    if (mntFd !== undefined) libc().close(mntFd);
+    throw error;
+  }
+  const slot: _Slot = {
+    worker,
+    key: _key(resolved, types),
+    pid: resolved.kind === "process" ? resolved.pid : undefined,
+    startTime: resolved.kind === "process" ? resolved.startTime : undefined,
+    mntFd,
+    dead: false,
+  };
+  _live.add(slot);
+  worker.on("message", (m: ReplyMessage) => _onReply(slot, m, target));
+  worker.on("error", (error: Error) => {
+    slot.dead = true;
+    slot.call?.reject(error);
+  });
+  worker.on("exit", () => {
+    slot.dead = true;
+    _closeMntFd(slot);
+    slot.call?.reject(new Error("Cannot finish fn in the target's namespaces: the Worker exited"));
+  });
+  return slot;
+}
+
+function _onReply(slot: _Slot, m: ReplyMessage, target: number | string): void {
+  if ("type" in m) {
+    if (m.type === "ready") {
+      _closeMntFd(slot);
+    } else if (m.type === "join-failed") {
+      _closeMntFd(slot);
+      slot.dead = true;
+      slot.call?.reject(
+        new NamespaceError(`Cannot join the mnt namespace of ${target}`, {
+          errno: m.errno,
+          syscall: m.syscall,
+          namespace: "mnt",
+          target,
+        }),
+      );
+    } else {
+      slot.dead = true;
+      slot.call?.reject(_revive(m.error));
+    }
+    return;
+  }
+  if (!slot.call || slot.call.id !== m.id) return;
+  if (m.ok) slot.call.resolve(m.value);
+  else slot.call.reject(_revive(m.error));
+}
+
+const _ERRORS: Record<string, ErrorConstructor> = {
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+/** An error from inside, rebuilt with its class (built-in or Deno.errors) where there is one. */
+function _revive(e: SerializedError): Error {
+  const denoErrors = Deno.errors as unknown as Record<string, ErrorConstructor | undefined>;
+  const Ctor = _ERRORS[e.name] ?? denoErrors[e.name] ?? Error;
+  const error = new Ctor(e.message);
+  if (error.name !== e.name) error.name = e.name;
+  error.stack = e.stack ?? `${e.name}: ${e.message}`;
+  return error;
+}

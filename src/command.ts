@@ -1,4 +1,5 @@
 import { helper } from "../ffi/helper.ts";
+import { spawnInPidNamespace } from "../ffi/pidns.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   CLONE_FLAGS,
@@ -78,9 +79,27 @@ export interface NsCommandOptions {
 /** What {@link NsCommand} will do, worked out once per command. */
 interface _Plan {
   target: ResolvedTarget;
-  helperArgs: string[];
+  /** "P<pid>:<start>", or empty for a namespace file. */
+  pin: string;
+  /** The namespace mask to join from the target, hex ("" for none). */
+  mask: string;
+  /** Helper options after the join ones, then "--", program, args. */
+  rest: string[];
+  /** Spawn straight into this pid namespace (host PID, PID inside) instead of forking. */
+  prejoin?: { pid: number; nsPid: number };
   env?: Record<string, string>;
   clearEnv: boolean;
+}
+
+const CLONE_NEWPID = 0x20000000;
+
+function _helperArgs(plan: _Plan, prejoined: boolean): string[] {
+  const args: string[] = [];
+  if (plan.pin) args.push(prejoined ? `${plan.pin}:${plan.prejoin!.nsPid}` : plan.pin);
+  let mask = plan.mask;
+  if (prejoined) mask = HEX(parseInt(mask, 16) & ~CLONE_NEWPID);
+  if (mask && mask !== "0") args.push(`J${mask}`);
+  return [...args, ...plan.rest];
 }
 
 const HEX = (n: number) => (n >>> 0).toString(16);
@@ -125,9 +144,12 @@ export class NsCommand {
     this.#options = options;
   }
 
-  /** The helper command line (for tests and debugging): options, "--", program, args. */
+  /**
+   * The helper command line (for tests and debugging): options, "--", program, args.
+   * Resolves the target on first use.
+   */
   get helperArgs(): readonly string[] {
-    return this.#planned().helperArgs;
+    return _helperArgs(this.#planned(), false);
   }
 
   /**
@@ -136,7 +158,7 @@ export class NsCommand {
    * @returns the child process, as `Deno.Command#spawn` returns it
    */
   spawn(): Deno.ChildProcess {
-    return this.#command({}).spawn();
+    return this.#spawn({});
   }
 
   /**
@@ -145,26 +167,51 @@ export class NsCommand {
    * @returns code, signal, stdout and stderr, as `Deno.Command#output`
    */
   output(): Promise<Deno.CommandOutput> {
-    return this.#command({ stdin: "null", stdout: "piped", stderr: "piped" }).output();
+    return this.#spawn({ stdin: "null", stdout: "piped", stderr: "piped" }).output();
   }
 
   /**
    * Runs the program synchronously. Safe here: the helper is spawned from the calling
-   * thread, which never leaves the caller's namespaces.
+   * thread, which never leaves the caller's namespaces (the pid namespace is joined in
+   * the helper, which forks).
    *
    * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`
    */
   outputSync(): Deno.CommandOutput {
-    return this.#command({ stdin: "null", stdout: "piped", stderr: "piped" }).outputSync();
+    const plan = this.#planned();
+    return this.#command(plan, false, { stdin: "null", stdout: "piped", stderr: "piped" })
+      .outputSync();
   }
 
-  #command(defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">): Deno.Command {
+  #spawn(defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">): Deno.ChildProcess {
     const plan = this.#planned();
+    if (plan.prejoin) {
+      // Born in the target's pid namespace, the helper need not fork. If the kernel
+      // refuses (an unprivileged caller) or the spawn fails there (its init is gone),
+      // the helper joins and forks itself, and reports any error in its own words.
+      try {
+        const child = spawnInPidNamespace(
+          plan.prejoin.pid,
+          () => this.#command(plan, true, defaults).spawn(),
+        );
+        if (child) return child;
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith("Cannot return")) throw error;
+      }
+    }
+    return this.#command(plan, false, defaults).spawn();
+  }
+
+  #command(
+    plan: _Plan,
+    prejoined: boolean,
+    defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
+  ): Deno.Command {
     const h = helper();
     h.verify();
     const o = this.#options;
     return new Deno.Command(h.path, {
-      args: plan.helperArgs,
+      args: _helperArgs(plan, prejoined),
       env: plan.env,
       clearEnv: plan.clearEnv,
       stdin: o.stdin ?? defaults.stdin,
@@ -180,34 +227,22 @@ export class NsCommand {
   }
 }
 
+/** The requested namespaces: "all", or type → true (the target's) / a namespace file. */
 function _selection(
   o: NsCommandOptions,
   target: ResolvedTarget,
-): Map<NamespaceType, true | string> {
-  const out = new Map<NamespaceType, true | string>();
+): "all" | Map<NamespaceType, true | string> {
   const sel = o.namespaces ?? (target.kind === "file" ? [target.type] : "all");
+  const out = new Map<NamespaceType, true | string>();
   if (sel === "all") {
-    if (target.kind === "file") {
-      out.set(target.type, true);
-      return out;
-    }
-    for (const type of differingNamespaces(target.pid)) out.set(type, true);
+    if (target.kind === "process") return "all";
+    out.set(target.type, true);
     return out;
   }
-  if (Array.isArray(sel)) {
-    for (const type of sel) {
-      if (!(type in CLONE_FLAGS)) {
-        throw new TypeError(
-          `Cannot join a namespace of type ${JSON.stringify(type)}: use one of ${
-            NAMESPACE_TYPES.join(", ")
-          }`,
-        );
-      }
-      out.set(type, true);
-    }
-    return out;
-  }
-  for (const [type, v] of Object.entries(sel as Record<string, true | string>)) {
+  const entries: [string, unknown][] = Array.isArray(sel)
+    ? sel.map((t) => [t, true])
+    : Object.entries(sel);
+  for (const [type, v] of entries) {
     if (!(type in CLONE_FLAGS)) {
       throw new TypeError(
         `Cannot join a namespace of type ${JSON.stringify(type)}: use one of ${
@@ -220,49 +255,29 @@ function _selection(
   return out;
 }
 
+function _namespaceFileArg(type: NamespaceType, path: string, expected?: NamespaceType): string {
+  const actual = expected ?? namespaceTypeOfFile(path);
+  if (actual !== type) {
+    throw new NamespaceError(
+      expected
+        ? `Cannot join the ${type} namespace of ${path}: it is a ${actual} namespace file`
+        : `Cannot join ${path} as the ${type} namespace: it is a ${actual} namespace`,
+      { errno: 22, quiet: true, syscall: "ioctl", namespace: type, target: path },
+    );
+  }
+  return `N${HEX(CLONE_FLAGS[type])}=${path}`;
+}
+
+/** The PID of a process inside its own (innermost) pid namespace: the last of NSpid. */
+function _nsPid(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const ids = status.match(/^NSpid:\s+(.*)$/m)?.[1].trim().split(/\s+/);
+  return ids ? Number(ids[ids.length - 1]) : pid;
+}
+
 function _plan(program: string, o: NsCommandOptions): _Plan {
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
-  const args: string[] = [];
-  let mask = 0;
-  if (target.kind === "process") args.push(`P${target.pid}:${target.startTime}`);
-  for (const [type, v] of sel) {
-    if (typeof v === "string") {
-      const actual = namespaceTypeOfFile(v);
-      if (actual !== type) {
-        throw new NamespaceError(
-          `Cannot join ${v} as the ${type} namespace: it is a ${actual} namespace`,
-          {
-            errno: 22,
-            quiet: true,
-            syscall: "ioctl",
-            namespace: type,
-            target: v,
-          },
-        );
-      }
-      args.push(`N${HEX(CLONE_FLAGS[type])}=${v}`);
-    } else if (target.kind === "file") {
-      if (type !== target.type) {
-        throw new NamespaceError(
-          `Cannot join the ${type} namespace of ${target.path}: it is a ${target.type} namespace file`,
-          {
-            errno: 22,
-            quiet: true,
-            syscall: "ioctl",
-            namespace: type,
-            target: target.path,
-          },
-        );
-      }
-      args.push(`N${HEX(CLONE_FLAGS[type])}=${target.path}`);
-    } else {
-      mask |= CLONE_FLAGS[type];
-    }
-  }
-  if (mask) args.push(`J${HEX(mask)}`);
-  if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") args.push("A");
-
   const pid = target.kind === "process" ? target.pid : undefined;
   const needPid = (what: string) => {
     if (pid === undefined) {
@@ -270,24 +285,47 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     }
     return pid;
   };
-  if (o.root === true) args.push(`R/proc/${needPid("root: true")}/root`);
-  else if (typeof o.root === "string") args.push(`R${o.root}`);
-  if (o.hostCwd !== undefined) args.push(`D${o.hostCwd}`);
-  if (o.cwd !== undefined) args.push(`W${o.cwd}`);
-  for (const c of o.cgroups ?? []) args.push(`C${c}`);
+  const rest: string[] = [];
+  let mask = "";
+  let joinsPid: boolean;
+  let joinsUser: () => boolean;
+  if (sel === "all") {
+    const types = differingNamespaces(pid!);
+    const bits = types.reduce((m, t) => m | CLONE_FLAGS[t], 0);
+    if (bits) mask = HEX(bits);
+    joinsPid = types.includes("pid");
+    joinsUser = () => types.includes("user");
+  } else {
+    let bits = 0;
+    for (const [type, v] of sel) {
+      if (typeof v === "string") rest.push(_namespaceFileArg(type, v));
+      else if (target.kind === "file") rest.push(_namespaceFileArg(type, target.path, target.type));
+      else bits |= CLONE_FLAGS[type];
+    }
+    if (bits) mask = HEX(bits);
+    joinsPid = (bits & CLONE_NEWPID) !== 0;
+    joinsUser = () => sel.has("user");
+  }
+  if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
+
+  if (o.root === true) rest.push(`R/proc/${needPid("root: true")}/root`);
+  else if (typeof o.root === "string") rest.push(`R${o.root}`);
+  if (o.hostCwd !== undefined) rest.push(`D${o.hostCwd}`);
+  if (o.cwd !== undefined) rest.push(`W${o.cwd}`);
+  for (const c of o.cgroups ?? []) rest.push(`C${c}`);
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
     }
-    args.push(`K${fd}`);
+    rest.push(`K${fd}`);
   }
-  if (o.fork === false) args.push("F");
-  if (o.tty) args.push("Y");
+  if (o.fork === false) rest.push("F");
+  if (o.tty) rest.push("Y");
   const status = o.capabilities === "target" || o.noNewPrivs === "target"
     ? Deno.readTextFileSync(`/proc/${needPid('capabilities: "target"')}/status`)
     : "";
   if (o.capabilities === "target") {
-    args.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
+    rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
   } else if (o.capabilities !== undefined && o.capabilities !== "all") {
     throw new TypeError(
       `Cannot use capabilities ${JSON.stringify(o.capabilities)}: give "all" or "target"`,
@@ -297,26 +335,26 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     o.noNewPrivs === true ||
     (o.noNewPrivs === "target" && _statusField(status, "NoNewPrivs") === "1")
   ) {
-    args.push("V");
+    rest.push("V");
   }
 
-  const joinsUser = sel.has("user");
-  let uid = o.uid === "follow" ? _followId(needPid('uid: "follow"'), "Uid", joinsUser) : o.uid;
-  let gid = o.gid === "follow" ? _followId(needPid('gid: "follow"'), "Gid", joinsUser) : o.gid;
-  if (joinsUser && !o.preserveCredentials) {
-    uid ??= 0;
-    gid ??= 0;
-  }
+  const uid = o.uid === "follow" ? _followId(needPid('uid: "follow"'), "Uid", joinsUser()) : o.uid;
+  const gid = o.gid === "follow" ? _followId(needPid('gid: "follow"'), "Gid", joinsUser()) : o.gid;
   for (const [name, v] of [["uid", uid], ["gid", gid]] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 0 || v > 0xfffffffe)) {
       throw new RangeError(`Cannot use ${name} ${v}: give a number from 0 to 4294967294`);
     }
   }
-  if ((uid !== undefined || gid !== undefined) && !o.preserveCredentials) args.push("X");
-  if (gid !== undefined) args.push(`G${gid}`);
-  if (uid !== undefined) args.push(`U${uid}`);
-  args.push("--", program, ...(o.args ?? []));
-  for (const a of args) {
+  if (!o.preserveCredentials) {
+    // As nsenter: entering a user namespace makes us 0/0 there unless told otherwise,
+    // and setting ids drops supplementary groups.
+    rest.push("I");
+    if (uid !== undefined || gid !== undefined) rest.push("X");
+  }
+  if (gid !== undefined) rest.push(`G${gid}`);
+  if (uid !== undefined) rest.push(`U${uid}`);
+  rest.push("--", program, ...(o.args ?? []));
+  for (const a of rest) {
     if (a.includes("\0")) {
       throw new TypeError(`Cannot pass an argument with a NUL byte: ${JSON.stringify(a)}`);
     }
@@ -328,7 +366,11 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     env = { ..._environOf(needPid("targetEnv")), ...o.env };
     clearEnv = true;
   }
-  return { target, helperArgs: args, env, clearEnv };
+  const prejoin = pid !== undefined && joinsPid && o.fork !== false && !o.tty
+    ? { pid, nsPid: _nsPid(pid) }
+    : undefined;
+  const pin = target.kind === "process" ? `P${target.pid}:${target.startTime}` : "";
+  return { target, pin, mask, rest, prejoin, env, clearEnv };
 }
 
 function _statusField(status: string, field: string): string {

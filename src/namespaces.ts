@@ -259,10 +259,25 @@ function _idOf(x: number | string, type: NamespaceType): NamespaceId {
  * ```
  */
 export function differingNamespaces(pid: number): NamespaceType[] {
-  const mine = namespacesOfSync("self");
-  const theirs = namespacesOfSync(pid);
-  return NAMESPACE_TYPES.filter((type) => {
-    const a = mine[type], b = theirs[type];
-    return a !== undefined && b !== undefined && (a.inode !== b.inode || a.dev !== b.dev);
-  });
+  assertPid(pid);
+  // readlink is the cheapest look at a namespace ("net:[4026531840]": one nsfs, so equal
+  // text is the same namespace) and this runs before every spawn of an "all" command.
+  const out: NamespaceType[] = [];
+  for (const type of NAMESPACE_TYPES) {
+    let mine: string;
+    try {
+      mine = Deno.readLinkSync(`/proc/thread-self/ns/${type}`);
+    } catch {
+      continue; // this kernel lacks the type
+    }
+    let theirs: string;
+    try {
+      theirs = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
+    } catch (error) {
+      _statNamespace(`/proc/${pid}/ns/${type}`, type, pid); // throws the right error
+      throw error;
+    }
+    if (mine !== theirs) out.push(type);
+  }
+  return out;
 }

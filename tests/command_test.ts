@@ -44,6 +44,26 @@ Deno.test({
       const out = new NsCommand("hostname", { target: target.pid }).outputSync();
       assertEquals(text(out.stdout), "lib-host\n");
     });
+    await t.step(
+      "spawned into the pid namespace or forked there, the program is inside",
+      async () => {
+        const cmd = new NsCommand("sh", {
+          target: target.pid,
+          args: ["-c", "echo $$; readlink /proc/self/ns/pid"],
+        });
+        const want = Deno.readLinkSync(`/proc/${target.pid}/ns/pid`);
+        for (const out of [await cmd.output(), cmd.outputSync()]) {
+          const [pid, ns] = text(out.stdout).trim().split("\n");
+          assert(Number(pid) > 1 && Number(pid) < 100, `pid inside: ${pid}`);
+          assertEquals(ns, want);
+        }
+        // The caller's own pid namespace for children is back to ours afterwards.
+        assertEquals(
+          Deno.readLinkSync("/proc/thread-self/ns/pid_for_children"),
+          Deno.readLinkSync("/proc/thread-self/ns/pid"),
+        );
+      },
+    );
     await t.step("10 MB through stdin and stdout pipes", async () => {
       const data = new Uint8Array(10 * 1024 * 1024);
       for (let i = 0; i < data.length; i += 65536) {

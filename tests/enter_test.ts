@@ -200,7 +200,7 @@ Deno.test({
     });
     await t.step("its unprivileged owner joins it (a rootless container's case)", async () => {
       await using target = await makeTarget({
-        flags: ["-U", "-r", "-n", "-u", "-m", "--fork"],
+        flags: ["-U", "-r", "-n", "-u", "-m", "-p", "--fork", "--mount-proc"],
         hostname: "rootless",
         user: { uid: user.uid, gid: user.gid },
       });
@@ -212,12 +212,13 @@ Deno.test({
           "-a",
           "sh",
           "-c",
-          "id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/net; hostname",
+          "id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/net; hostname; echo $$",
         ],
         { uid: user.uid, gid: user.gid },
       );
       assertEquals(r.code, 0, r.stderr);
-      const [uid, userns, netns, host] = r.stdout.trim().split("\n");
+      const [uid, userns, netns, host, self] = r.stdout.trim().split("\n");
+      assert(Number(self) < 100, `the program runs inside the pid namespace: pid ${self}`);
       assertEquals(uid, "0");
       assertEquals(userns, Deno.readLinkSync(`/proc/${target.pid}/ns/user`));
       assertEquals(netns, Deno.readLinkSync(`/proc/${target.pid}/ns/net`));

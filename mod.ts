@@ -46,3 +46,14 @@ export type {
   TreeOptions,
   TreeRelation,
 } from "./src/listing.ts";
+export { inspect } from "./src/inspect.ts";
+export type {
+  CgroupMembership,
+  FreeReport,
+  IdMapEntry,
+  InspectedSide,
+  Inspection,
+  MemoryReport,
+  NamespaceComparison,
+  UserNamespaceInfo,
+} from "./src/inspect.ts";

@@ -1,0 +1,207 @@
+import { parseArgs } from "node:util";
+import {
+  type IdMapEntry,
+  inspect as inspectTarget,
+  type InspectedSide,
+  type Inspection,
+} from "../inspect.ts";
+import { parseTarget } from "../target.ts";
+import { report, UsageError } from "./_run.ts";
+import { formatTable } from "./ls.ts";
+
+/** `inspect`'s options, parsed. */
+export interface InspectArgs {
+  /** The target: a PID or a namespace file. */
+  target: number | string;
+  /** A second target to compare with, instead of the caller. */
+  other?: number | string;
+  /** --json */
+  json: boolean;
+  /** -h */
+  help: boolean;
+}
+
+/** The usage text of `inspect`. */
+export const INSPECT_HELP = `Usage: nsjoin inspect [options] TARGET [TARGET2]
+
+Show a process's namespaces side by side with ours (or with TARGET2's): which are shared
+and which isolated, its user namespace with uid/gid maps, its cgroups, and its memory:
+the cgroup's use and limit (v1 or v2) and what \`free\` would report inside.
+
+TARGET is a PID or a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME).
+
+Options:
+ -J, --json    use JSON output format
+ -h, --help    display this help`;
+
+/**
+ * Parses `inspect`'s arguments with node:util parseArgs.
+ *
+ * @param argv the arguments after `inspect`
+ * @returns the parsed options
+ * @throws {UsageError} on an unknown option, a missing or extra target
+ */
+export function parseInspectArgs(argv: readonly string[]): InspectArgs {
+  let values, positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean", short: "J" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]);
+  }
+  if (values.help) return { target: 0, json: false, help: true };
+  if (positionals.length === 0) {
+    throw new UsageError("no target given: give a PID or a namespace file");
+  }
+  if (positionals.length > 2) {
+    throw new UsageError(`too many targets: ${positionals.slice(2).join(" ")}`);
+  }
+  const target = (t: string): number | string => {
+    try {
+      return parseTarget(t);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  };
+  return {
+    target: target(positionals[0]),
+    other: positionals[1] === undefined ? undefined : target(positionals[1]),
+    json: values.json ?? false,
+    help: false,
+  };
+}
+
+/** Bytes as `free -h` would print them (binary units). */
+export function formatBytes(n: number | null): string {
+  if (n === null) return "";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+function _maps(m: IdMapEntry[] | null | undefined): string {
+  if (!m) return "";
+  return m.map((e) => `${e.inside} ${e.outside} ${e.count}`).join(", ");
+}
+
+function _title(s: InspectedSide): string {
+  if (s.kind === "file") return s.path ?? "";
+  return s.kind === "self" ? `caller (pid ${s.pid})` : `pid ${s.pid}`;
+}
+
+/**
+ * The human report of an inspection: one table, target and other side by side, then one
+ * line per finding a reader should not miss (a memory limit `free` inside cannot see).
+ *
+ * @param r the inspection
+ * @param color bold headings
+ * @returns the text
+ */
+export function inspectText(r: Inspection, color = false): string {
+  const a = r.target, b = r.other;
+  const rows: string[][] = [];
+  const row = (field: string, x: string, y: string, same = "") => rows.push([field, same, x, y]);
+  // The whole command line is in --json; a table cell keeps its first 40 characters.
+  const cmd = (c: string | null) => !c ? "" : c.length > 40 ? `${c.slice(0, 39)}…` : c;
+  if (a.kind !== "file" || b.kind !== "file") {
+    row("command", cmd(a.command), cmd(b.command));
+    row(
+      "user",
+      a.user === null ? "" : `${a.user} (${a.uid})`,
+      b.user === null ? "" : `${b.user} (${b.uid})`,
+    );
+  }
+  for (const n of r.namespaces) {
+    if (n.target === null && n.other === null) continue;
+    row(
+      `ns ${n.type}`,
+      n.target === null ? "" : String(n.target),
+      n.other === null ? "" : String(n.other),
+      n.shared === null ? "" : n.shared ? "shared" : "isolated",
+    );
+  }
+  const ua = a.userNamespace, ub = b.userNamespace;
+  const owner = (u: typeof ua) => u?.ownerUid == null ? "" : `uid ${u.ownerUid}`;
+  row("userns owner", owner(ua), owner(ub));
+  row("userns parent", ua ? String(ua.parent) : "", ub ? String(ub.parent) : "");
+  row("uid_map", _maps(ua?.uidMap), _maps(ub?.uidMap));
+  row("gid_map", _maps(ua?.gidMap), _maps(ub?.gidMap));
+  const hierarchies = [
+    ...new Set([...(a.cgroups ?? []), ...(b.cgroups ?? [])].map((c) => c.hierarchy)),
+  ].sort((x, y) => y - x);
+  for (const h of hierarchies) {
+    const ca = a.cgroups?.find((c) => c.hierarchy === h);
+    const cb = b.cgroups?.find((c) => c.hierarchy === h);
+    const name = (ca ?? cb)!.controllers.join(",") || "v2";
+    row(`cgroup ${name}`, ca?.path ?? "", cb?.path ?? "");
+  }
+  const ma = a.memory, mb = b.memory;
+  if (ma || mb) {
+    const v = (m: typeof ma) => m?.cgroupVersion ? `v${m.cgroupVersion}` : "";
+    row("memory cgroup", v(ma), v(mb));
+    row("memory usage", formatBytes(ma?.usage ?? null), formatBytes(mb?.usage ?? null));
+    const lim = (m: typeof ma) => !m ? "" : m.limit === null ? "unlimited" : formatBytes(m.limit);
+    row("memory limit", lim(ma), lim(mb));
+    row("free total", formatBytes(ma?.free?.total ?? null), formatBytes(mb?.free?.total ?? null));
+    row("free used", formatBytes(ma?.free?.used ?? null), formatBytes(mb?.free?.used ?? null));
+    row(
+      "free available",
+      formatBytes(ma?.free?.available ?? null),
+      formatBytes(mb?.free?.available ?? null),
+    );
+  }
+  const text = formatTable(
+    ["FIELD", "NS", _title(a).toUpperCase(), _title(b).toUpperCase()],
+    rows.map((cells) => ({ cells })),
+    { color },
+  );
+  const notes: string[] = [];
+  for (const s of [a, b]) {
+    const m = s.memory;
+    if (m && !m.limitVisibleInside && m.free && m.limit !== null) {
+      notes.push(
+        `note: inside ${_title(s)}, free reports ${formatBytes(m.free.total)} total but its ` +
+          `cgroup allows ${formatBytes(m.limit)}: programs that size themselves from ` +
+          `/proc/meminfo will be OOM-killed first`,
+      );
+    }
+  }
+  return [text, ...notes].join("\n");
+}
+
+/**
+ * `nsjoin inspect`: a target's namespaces, user namespace, cgroups and memory side by side
+ * with ours or another target's.
+ *
+ * @param argv the arguments after `inspect`
+ * @returns the exit code
+ */
+export function inspect(argv: readonly string[]): Promise<number> {
+  try {
+    const args = parseInspectArgs(argv);
+    if (args.help) {
+      console.log(INSPECT_HELP);
+      return Promise.resolve(0);
+    }
+    const result = inspectTarget(args.target, args.other);
+    if (args.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+      console.log(inspectText(result, color));
+    }
+    return Promise.resolve(0);
+  } catch (error) {
+    return Promise.resolve(report(error, "inspect"));
+  }
+}

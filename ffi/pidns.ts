@@ -27,18 +27,22 @@ export function spawnInPidNamespace<T>(pid: number, spawn: () => T): T | undefin
   if (_home < 0) return undefined;
   const fd = lib.open(cstr(`/proc/${pid}/ns/pid`), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return undefined;
-  try {
-    if (lib.setns(fd, CLONE_NEWPID) !== 0) return undefined;
-    try {
-      return spawn();
-    } finally {
-      // Going back to our own active pid namespace is always permitted; if it ever were
-      // not, this thread could never create a thread again: stop loudly.
-      if (lib.setns(_home, CLONE_NEWPID) !== 0) {
-        throw new Error("Cannot return to our own pid namespace after spawning: aborting");
-      }
-    }
-  } finally {
+  if (lib.setns(fd, CLONE_NEWPID) !== 0) {
     lib.close(fd);
+    return undefined;
   }
+  let child: T | undefined;
+  let failure: { error: unknown } | undefined;
+  try {
+    child = spawn();
+  } catch (error) {
+    failure = { error };
+  }
+  // Going back to our own active pid namespace is always permitted; if it ever were not,
+  // this thread could never create a thread again: stop loudly.
+  const back = lib.setns(_home, CLONE_NEWPID);
+  lib.close(fd);
+  if (back !== 0) throw new Error("Cannot return to our own pid namespace after spawning");
+  if (failure) throw failure.error;
+  return child;
 }

@@ -6,9 +6,6 @@
  *
  * @module
  */
-import { enter } from "./src/cli/enter.ts";
-import { inspect } from "./src/cli/inspect.ts";
-import { ls } from "./src/cli/ls.ts";
 import { EXIT } from "./src/cli/_run.ts";
 
 /** A subcommand: its one-line summary and its runner (arguments after its name → exit code). */
@@ -21,8 +18,11 @@ export interface CliCommand {
 
 /** Every subcommand, by name. */
 export const COMMANDS: Record<string, CliCommand> = {
-  enter: { summary: "run a program in namespaces of a process (nsenter's options)", run: enter },
-  // Loaded on use: `exec`'s cold start is benchmarked against docker exec.
+  // Each command is loaded on use: cold start is benchmarked against nsenter and docker exec.
+  enter: {
+    summary: "run a program in namespaces of a process (nsenter's options)",
+    run: async (argv) => (await import("./src/cli/enter.ts")).enter(argv),
+  },
   exec: {
     summary: "run a program in a container of any engine (docker exec's options)",
     run: async (argv) => (await import("./src/cli/exec.ts")).exec(argv),
@@ -31,8 +31,14 @@ export const COMMANDS: Record<string, CliCommand> = {
     summary: "list the containers of every engine, found from /proc and cgroups",
     run: async (argv) => (await import("./src/cli/ps.ts")).ps(argv),
   },
-  ls: { summary: "list namespaces, lsns's columns and options, with --json", run: ls },
-  inspect: { summary: "a process's namespaces, user, cgroup and memory beside ours", run: inspect },
+  ls: {
+    summary: "list namespaces, lsns's columns and options, with --json",
+    run: async (argv) => (await import("./src/cli/ls.ts")).ls(argv),
+  },
+  inspect: {
+    summary: "a process's namespaces, user, cgroup and memory beside ours",
+    run: async (argv) => (await import("./src/cli/inspect.ts")).inspect(argv),
+  },
 };
 
 /** The top-level usage text. */

@@ -8,9 +8,7 @@
  * (DESIGN.md facts 1, 2, 7). This program is single-threaded from its first instruction.
  *
  * argv: nsjoin-helper OPTION... -- PROGRAM [ARG...]   (written only by src/command.ts)
- *   P<pid>:<starttime>[:<nspid>]  the target; pinned with pidfd_open, start time
- *                       re-checked. With nspid, we were born in the target's pid namespace
- *                       (the caller joined it around spawn) and the target is nspid here.
+ *   P<pid>:<starttime>  the target; pinned with pidfd_open, start time re-checked
  *   J<hexmask>          join these CLONE_NEW* types of the target (setns(pidfd, mask))
  *   I                   nsenter's identity rule: when a user namespace was joined and no U/G
  *                       is given, become uid/gid 0 there and drop supplementary groups
@@ -562,7 +560,6 @@ __attribute__((used)) void start_c(long *sp) {
   unsigned long want_start = 0;
   unsigned mask = 0;
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0;
-  long ns_pid = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
   const char *root = 0, *wd = 0, *wdns = 0;
@@ -583,8 +580,7 @@ __attribute__((used)) void start_c(long *sp) {
     switch (a[0]) {
     case 'P':
       target_pid = parse_num(a + 1, 10, &end);
-      if (*end == ':') want_start = (unsigned long)parse_num(end + 1, 10, &end);
-      if (*end == ':') ns_pid = parse_num(end + 1, 10, 0);
+      if (*end == ':') want_start = (unsigned long)parse_num(end + 1, 10, 0);
       break;
     case 'J': mask = (unsigned)parse_num(a + 1, 16, 0); break;
     case 'I': identity = 1; break;
@@ -627,7 +623,7 @@ __attribute__((used)) void start_c(long *sp) {
    * /proc/self may not resolve. */
   long pidfd = -1;
   if (target_pid > 0) {
-    pidfd = sys2(SYS_pidfd_open, ns_pid ? ns_pid : target_pid, 0);
+    pidfd = sys2(SYS_pidfd_open, target_pid, 0);
     if (pidfd < 0 && pidfd != -ENOSYS) {
       begin();
       put("Cannot open pid ");

@@ -1,5 +1,4 @@
 import { helper } from "../ffi/helper.ts";
-import { spawnInPidNamespace } from "../ffi/pidns.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   CLONE_FLAGS,
@@ -85,20 +84,14 @@ interface _Plan {
   mask: string;
   /** Helper options after the join ones, then "--", program, args. */
   rest: string[];
-  /** Spawn straight into this pid namespace (host PID, PID inside) instead of forking. */
-  prejoin?: { pid: number; nsPid: number };
   env?: Record<string, string>;
   clearEnv: boolean;
 }
 
-const CLONE_NEWPID = 0x20000000;
-
-function _helperArgs(plan: _Plan, prejoined: boolean): string[] {
+function _helperArgs(plan: _Plan): string[] {
   const args: string[] = [];
-  if (plan.pin) args.push(prejoined ? `${plan.pin}:${plan.prejoin!.nsPid}` : plan.pin);
-  let mask = plan.mask;
-  if (prejoined) mask = HEX(parseInt(mask, 16) & ~CLONE_NEWPID);
-  if (mask && mask !== "0") args.push(`J${mask}`);
+  if (plan.pin) args.push(plan.pin);
+  if (plan.mask) args.push(`J${plan.mask}`);
   return [...args, ...plan.rest];
 }
 
@@ -149,7 +142,7 @@ export class NsCommand {
    * Resolves the target on first use.
    */
   get helperArgs(): readonly string[] {
-    return _helperArgs(this.#planned(), false);
+    return _helperArgs(this.#planned());
   }
 
   /**
@@ -172,46 +165,29 @@ export class NsCommand {
 
   /**
    * Runs the program synchronously. Safe here: the helper is spawned from the calling
-   * thread, which never leaves the caller's namespaces (the pid namespace is joined in
-   * the helper, which forks).
+   * thread, which never leaves the caller's namespaces.
    *
    * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`
    */
   outputSync(): Deno.CommandOutput {
     const plan = this.#planned();
-    return this.#command(plan, false, { stdin: "null", stdout: "piped", stderr: "piped" })
+    return this.#command(plan, { stdin: "null", stdout: "piped", stderr: "piped" })
       .outputSync();
   }
 
   #spawn(defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">): Deno.ChildProcess {
-    const plan = this.#planned();
-    if (plan.prejoin) {
-      // Born in the target's pid namespace, the helper need not fork. If the kernel
-      // refuses (an unprivileged caller) or the spawn fails there (its init is gone),
-      // the helper joins and forks itself, and reports any error in its own words.
-      try {
-        const child = spawnInPidNamespace(
-          plan.prejoin.pid,
-          () => this.#command(plan, true, defaults).spawn(),
-        );
-        if (child) return child;
-      } catch (error) {
-        if (error instanceof Error && error.message.startsWith("Cannot return")) throw error;
-      }
-    }
-    return this.#command(plan, false, defaults).spawn();
+    return this.#command(this.#planned(), defaults).spawn();
   }
 
   #command(
     plan: _Plan,
-    prejoined: boolean,
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
   ): Deno.Command {
     const h = helper();
     h.verify();
     const o = this.#options;
     return new Deno.Command(h.path, {
-      args: _helperArgs(plan, prejoined),
+      args: _helperArgs(plan),
       env: plan.env,
       clearEnv: plan.clearEnv,
       stdin: o.stdin ?? defaults.stdin,
@@ -268,13 +244,6 @@ function _namespaceFileArg(type: NamespaceType, path: string, expected?: Namespa
   return `N${HEX(CLONE_FLAGS[type])}=${path}`;
 }
 
-/** The PID of a process inside its own (innermost) pid namespace: the last of NSpid. */
-function _nsPid(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const ids = status.match(/^NSpid:\s+(.*)$/m)?.[1].trim().split(/\s+/);
-  return ids ? Number(ids[ids.length - 1]) : pid;
-}
-
 function _plan(program: string, o: NsCommandOptions): _Plan {
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
@@ -287,13 +256,11 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   };
   const rest: string[] = [];
   let mask = "";
-  let joinsPid: boolean;
   let joinsUser: () => boolean;
   if (sel === "all") {
     const types = differingNamespaces(pid!);
     const bits = types.reduce((m, t) => m | CLONE_FLAGS[t], 0);
     if (bits) mask = HEX(bits);
-    joinsPid = types.includes("pid");
     joinsUser = () => types.includes("user");
   } else {
     let bits = 0;
@@ -303,7 +270,6 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
       else bits |= CLONE_FLAGS[type];
     }
     if (bits) mask = HEX(bits);
-    joinsPid = (bits & CLONE_NEWPID) !== 0;
     joinsUser = () => sel.has("user");
   }
   if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
@@ -366,11 +332,8 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     env = { ..._environOf(needPid("targetEnv")), ...o.env };
     clearEnv = true;
   }
-  const prejoin = pid !== undefined && joinsPid && o.fork !== false && !o.tty
-    ? { pid, nsPid: _nsPid(pid) }
-    : undefined;
   const pin = target.kind === "process" ? `P${target.pid}:${target.startTime}` : "";
-  return { target, pin, mask, rest, prejoin, env, clearEnv };
+  return { target, pin, mask, rest, env, clearEnv };
 }
 
 function _statusField(status: string, field: string): string {

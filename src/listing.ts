@@ -533,19 +533,22 @@ function _exists(path: string): boolean {
   }
 }
 
+/** The hidepid option of the /proc mount on top, when it hides other users' processes. */
 function _procHidePid(): string | undefined {
+  let hide: string | undefined;
   try {
     for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-      const f = line.split(" ");
-      if (f[4] !== "/proc") continue;
+      if (line.split(" ")[4] !== "/proc") continue;
       const opts = line.slice(line.indexOf(" - ") + 3).split(" ")[2] ?? "";
-      const hide = opts.split(",").find((o) => o.startsWith("hidepid=") && !o.endsWith("=0"));
-      if (hide && hide !== "hidepid=off") return hide;
+      // The last /proc line is the mount on top; hidepid=1/noaccess still lists every PID.
+      hide = opts.split(",").find((o) =>
+        ["hidepid=2", "hidepid=invisible", "hidepid=4", "hidepid=ptraceable"].includes(o)
+      );
     }
   } catch {
     // No mountinfo: nothing to say.
   }
-  return undefined;
+  return hide;
 }
 
 /** How {@link namespaceTree} nests namespaces, as `lsns --tree`. */

@@ -10,9 +10,12 @@ import {
   cli,
   makeTarget,
   NEEDS_ROOT,
+  ROOT,
   sh,
   type TestTarget,
   testUser,
+  text,
+  userDeno,
 } from "./_fixtures.ts";
 import { listNamespaces, namespaceTree } from "../src/listing.ts";
 import { parseLsArgs } from "../src/cli/ls.ts";
@@ -359,6 +362,64 @@ Deno.test({
     assert(ours.some((r) => r.ns === net), "the user's own network namespace is listed");
     // Root's processes (kernel threads at least) may not be read by the test user.
     assertMatch(stderr, /note: [1-9][0-9]* process(es were| was) unreadable/);
+  },
+});
+
+Deno.test({
+  name: "ls under /proc mounted hidepid=2 lists what lsns lists there and says why it sees less",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const user = await testUser();
+    const { deno, denoDir } = userDeno();
+    // A private mount namespace whose /proc hides other users' processes; then the test user.
+    const inHidden = async (cmd: string[]) => {
+      const out = await new Deno.Command("unshare", {
+        args: [
+          "-m",
+          "sh",
+          "-c",
+          'mount -t proc -o hidepid=2 proc /proc && exec "$@"',
+          "sh",
+          "setpriv",
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          "--clear-groups",
+          ...cmd,
+        ],
+        cwd: "/",
+        env: { NO_COLOR: "1", DENO_DIR: denoDir },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      return { stdout: text(out.stdout), stderr: text(out.stderr) };
+    };
+    await using mine = await makeTarget({ user, flags: ["-U", "-r", "-u"] });
+    const cols = ["-o", "NS,TYPE,PID,NPROCS"];
+    const lsns = JSON.parse((await inHidden(["lsns", "-J", ...cols])).stdout).namespaces as Row[];
+    const ours = await inHidden([
+      deno,
+      "run",
+      "-A",
+      "--quiet",
+      "--no-lock",
+      `${ROOT}cli.ts`,
+      "ls",
+      "--json",
+      ...cols,
+    ]);
+    const rows = JSON.parse(ours.stdout).namespaces as Row[];
+    // The lister is a process too (lsns there, deno here): compare NS and TYPE, and the PID
+    // where it is the test's process; ls adds bind-mounted namespaces (no PID) on top.
+    const nsType = (r: Row) => `${r.ns} ${r.type}`;
+    const withProcess = rows.filter((r) => r.pid !== null);
+    assertEquals(withProcess.map(nsType).sort(), lsns.map(nsType).sort());
+    const uts = ino(Deno.readLinkSync(`/proc/${mine.pid}/ns/uts`));
+    assertEquals(rows.find((r) => r.ns === uts)?.pid, mine.pid);
+    assertEquals(lsns.find((r) => r.ns === uts)?.pid, mine.pid);
+    assert(rows.every((r) => r.nprocs! < 20), "only the user's own processes are visible");
+    assertMatch(ours.stderr, /note: \/proc is mounted with hidepid=invisible/);
   },
 });
 

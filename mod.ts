@@ -46,6 +46,14 @@ export type {
   TreeOptions,
   TreeRelation,
 } from "./src/listing.ts";
+export { closeNamespaceWorkers, inNamespaces, WORKER_NAMESPACES } from "./src/in_namespaces.ts";
+export type {
+  InNamespacesFunction,
+  InNamespacesOptions,
+  WorkerNamespace,
+} from "./src/in_namespaces.ts";
+export { ScopedJoin, scopedJoin } from "./src/scoped.ts";
+export type { ScopedNamespace } from "./src/scoped.ts";
 export { inspect } from "./src/inspect.ts";
 export type {
   CgroupMembership,

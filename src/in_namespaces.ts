@@ -67,7 +67,9 @@ let _nextId = 1;
  * `fn` sees the target. `fn` is sent as source text, like Playwright's `page.evaluate`: it
  * must be self-contained (no outer variables; import what it needs with `await import()`).
  * `arg` and the result are structured-cloned. An error thrown inside rejects the call with
- * its name, message and stack. A timeout or abort terminates the Worker.
+ * its name, message and stack. A timeout or abort terminates the Worker — except that a
+ * function stuck in a synchronous endless loop keeps its thread: Deno 2.9.6's
+ * `Worker.terminate()` does not interrupt one (denoland/deno#35657); keep `fn` async.
  *
  * Instead of a function, `fn` may be the URL of a module whose default export is called
  * with `arg`. The module is loaded inside the target: when the mnt namespace is joined, a

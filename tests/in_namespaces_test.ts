@@ -1,0 +1,289 @@
+import { closeNamespaceWorkers, inNamespaces, NamespaceError } from "../mod.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  makeTarget,
+  NEEDS_ROOT,
+  type TestTarget,
+} from "./_fixtures.ts";
+
+/** The caller's threads whose namespace of `type` is the target's. */
+function threadsInside(target: TestTarget, type = "net"): string[] {
+  const theirs = Deno.readLinkSync(`/proc/${target.pid}/ns/${type}`);
+  return [...Deno.readDirSync(`/proc/${Deno.pid}/task`)].map((t) => t.name).filter((tid) => {
+    try {
+      return Deno.readLinkSync(`/proc/${Deno.pid}/task/${tid}/ns/${type}`) === theirs;
+    } catch {
+      return false; // the thread ended while we looked
+    }
+  });
+}
+
+/** Waits until no thread of the caller is inside the target (threads end shortly after terminate). */
+async function noThreadLeft(target: TestTarget, type = "net"): Promise<string[]> {
+  let left = threadsInside(target, type);
+  for (let i = 0; i < 40 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = threadsInside(target, type);
+  }
+  return left;
+}
+
+/** The error a promise rejects with (node:assert's `rejects` does not return it). */
+async function errorOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected the promise to reject");
+}
+
+/** A TCP port that is free on the host's loopback right now. */
+function freeHostPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A target serving "ok" at /health on its own 127.0.0.1:port (busybox httpd). */
+function httpTarget(port: number, dir: string): Promise<TestTarget> {
+  return makeTarget({
+    setup: `ip link set lo up && busybox httpd -p 127.0.0.1:${port} -h ${dir}`,
+  });
+}
+
+Deno.test({
+  name: "inNamespaces fetches a server that listens only on the target's loopback",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(`${dir}/health`, "ok\n");
+    const port = freeHostPort();
+    await using target = await httpTarget(port, dir);
+    try {
+      const got = await inNamespaces(
+        target.pid,
+        ["net"],
+        async (port: number) => {
+          const res = await fetch(`http://127.0.0.1:${port}/health`);
+          return { status: res.status, body: await res.text() };
+        },
+        port,
+      );
+      assertEquals(got, { status: 200, body: "ok\n" });
+      // The same address from the host reaches nothing: the server is only inside.
+      await assertRejects(() => fetch(`http://127.0.0.1:${port}/health`), TypeError);
+    } finally {
+      await closeNamespaceWorkers();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces sees the target's hostname and files, sync and async",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const fake = await Deno.makeTempFile();
+    await Deno.writeTextFile(fake, "ID=nsjoin-inside\n");
+    await using target = await makeTarget({
+      hostname: "inside-uts",
+      setup: `mount --bind ${fake} /etc/os-release`,
+    });
+    try {
+      await t.step("through the mount namespace (a spawner Worker joins mnt)", async () => {
+        const got = await inNamespaces(target.pid, ["mnt", "uts"], async () => ({
+          host: Deno.hostname(),
+          sync: Deno.readTextFileSync("/etc/os-release"),
+          // Several at once, so that more than one pool thread serves them.
+          async: await Promise.all(
+            [1, 2, 3, 4].map(() => Deno.readTextFile("/etc/os-release")),
+          ),
+        }));
+        assertEquals(got.host, "inside-uts");
+        assertEquals(got.sync, "ID=nsjoin-inside\n");
+        assertEquals(got.async, Array(4).fill("ID=nsjoin-inside\n"));
+      });
+      await t.step('"all" joins every type that differs, the host stays as it was', async () => {
+        const got = await inNamespaces(target.pid, "all", async () => ({
+          host: Deno.hostname(),
+          release: await Deno.readTextFile("/etc/os-release"),
+        }));
+        assertEquals(got, { host: "inside-uts", release: "ID=nsjoin-inside\n" });
+        assert(Deno.hostname() !== "inside-uts");
+        assert(!Deno.readTextFileSync("/etc/os-release").includes("nsjoin-inside"));
+      });
+      await t.step("a module URL: its default export is called with the argument", async () => {
+        const dir = await Deno.makeTempDir();
+        const mod = `${dir}/job.ts`;
+        await Deno.writeTextFile(
+          mod,
+          "export default async (name: string): Promise<string> =>\n" +
+            "  `${name}@${Deno.hostname()}:${(await Deno.readTextFile('/etc/os-release')).trim()}`;\n",
+        );
+        const url = new URL(`file://${mod}`);
+        assertEquals(
+          await inNamespaces(target.pid, ["uts"], url, "job"),
+          "job@inside-uts:" + Deno.readTextFileSync("/etc/os-release").trim(),
+        );
+        assertEquals(
+          await inNamespaces(target.pid, ["mnt", "uts"], url, "job"),
+          "job@inside-uts:ID=nsjoin-inside",
+        );
+        await Deno.remove(dir, { recursive: true });
+      });
+    } finally {
+      await closeNamespaceWorkers();
+      await Deno.remove(fake);
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces leaves the caller's threads and concurrent host work alone",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const mine = Deno.readLinkSync("/proc/thread-self/ns/net");
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => new Response("host"),
+    );
+    await using target = await makeTarget({ setup: "ip link set lo up" });
+    try {
+      const inside = inNamespaces(target.pid, ["net"], async (port: number) => {
+        await new Promise((r) => setTimeout(r, 300));
+        // The host's server is not reachable from inside.
+        return await fetch(`http://127.0.0.1:${port}/`).then(() => "reached", () => "refused");
+      }, server.addr.port);
+      await new Promise((r) => setTimeout(r, 50));
+      // While fn runs: the Worker's threads are inside, this thread and host fetches are not.
+      assert(threadsInside(target).length > 0, "expected the Worker's threads in the target");
+      assertEquals(Deno.readLinkSync("/proc/thread-self/ns/net"), mine);
+      assertEquals(await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text(), "host");
+      assertEquals(await inside, "refused");
+      assertEquals(Deno.readLinkSync("/proc/thread-self/ns/net"), mine);
+      assertEquals(await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text(), "host");
+      await closeNamespaceWorkers();
+      assertEquals(await noThreadLeft(target), []);
+    } finally {
+      await closeNamespaceWorkers();
+      await server.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces refuses user, pid and time at once, explaining the kernel rule",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ flags: ["-U", "-p", "-T", "--fork"] });
+    for (const type of ["user", "pid", "time"] as const) {
+      const started = performance.now();
+      const error = await errorOf(inNamespaces(target.pid, [type, "net"], () => 1));
+      if (!(error instanceof NamespaceError)) throw error;
+      assertEquals(error.namespace, type);
+      assertMatch(
+        error.message,
+        new RegExp(`Cannot join the ${type} namespace from a Deno thread`),
+      );
+      assertMatch(error.message, type === "pid" ? /never moves the caller/ : /multithreaded/);
+      assertMatch(error.message, /NsCommand/);
+      assert(performance.now() - started < 100, "expected no Worker to be started");
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces returns errors thrown inside with their class, message and stack",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "err-inside" });
+    try {
+      const error = await errorOf(
+        inNamespaces(target.pid, ["uts"], (what: string) => {
+          throw new RangeError(`bad ${what} on ${Deno.hostname()}`);
+        }, "thing"),
+      );
+      if (!(error instanceof RangeError)) throw error;
+      assertEquals(error.message, "bad thing on err-inside");
+      assertMatch(error.stack!, /RangeError: bad thing on err-inside\n\s+at /);
+      await assertRejects(
+        () => inNamespaces(target.pid, ["mnt"], () => Deno.readTextFileSync("/nonexistent")),
+        Deno.errors.NotFound,
+      );
+      // A result that cannot be cloned is an error too, and the Worker stays usable.
+      await assertRejects(() => inNamespaces(target.pid, ["uts"], () => () => 1), Error);
+      assertEquals(await inNamespaces(target.pid, ["uts"], () => Deno.hostname()), "err-inside");
+    } finally {
+      await closeNamespaceWorkers();
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces reuses the Worker for the same target and namespaces",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    try {
+      const count = () => {
+        const g = globalThis as { calls?: number };
+        g.calls = (g.calls ?? 0) + 1;
+        return g.calls;
+      };
+      let started = performance.now();
+      assertEquals(await inNamespaces(target.pid, ["net"], count), 1);
+      const first = performance.now() - started;
+      started = performance.now();
+      assertEquals(await inNamespaces(target.pid, ["net"], count), 2);
+      const second = performance.now() - started;
+      assert(second < first, `reuse took ${second} ms, the first call ${first} ms`);
+      // Another namespace set gets a Worker of its own; reuse: false a fresh one.
+      assertEquals(await inNamespaces(target.pid, ["net", "uts"], count), 1);
+      assertEquals(await inNamespaces(target.pid, ["net"], count, undefined, { reuse: false }), 3);
+      assertEquals(await inNamespaces(target.pid, ["net"], count), 1);
+    } finally {
+      await closeNamespaceWorkers();
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces terminates a Worker on timeout or abort and leaves no thread behind",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    await t.step("timeout", async () => {
+      const error = await errorOf(
+        inNamespaces(target.pid, ["net"], () => new Promise(() => {}), 0, { timeout: 200 }),
+      );
+      if (!(error instanceof DOMException)) throw error;
+      assertEquals(error.name, "TimeoutError");
+      assertEquals(await noThreadLeft(target), []);
+    });
+    await t.step("timeout with the mnt spawner", async () => {
+      // A pending promise, not a busy loop: Deno's terminate() cannot interrupt those.
+      const error = await errorOf(
+        inNamespaces(target.pid, ["net", "mnt"], () => new Promise(() => {}), 0, {
+          timeout: 1500,
+        }),
+      );
+      assertEquals(error.name, "TimeoutError");
+      assertEquals(await noThreadLeft(target), []);
+      assertEquals(await noThreadLeft(target, "mnt"), []);
+    });
+    await t.step("abort", async () => {
+      const controller = new AbortController();
+      const call = inNamespaces(target.pid, ["net"], () => new Promise(() => {}), 0, {
+        signal: controller.signal,
+      });
+      setTimeout(() => controller.abort(new Error("stop")), 100);
+      await assertRejects(() => call, Error, "stop");
+      assertEquals(await noThreadLeft(target), []);
+    });
+  },
+});

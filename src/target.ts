@@ -23,6 +23,19 @@ export type ResolvedTarget =
  * @throws {NamespaceError} code ESRCH when there is no such process
  */
 export function startTimeOf(pid: number): number {
+  return _procStat(pid).startTime;
+}
+
+/** Fields of /proc/PID/stat that decide whether a process can be joined. */
+interface _ProcStat {
+  state: string;
+  flags: number;
+  startTime: number;
+}
+
+const PF_KTHREAD = 0x00200000;
+
+function _procStat(pid: number): _ProcStat {
   assertPid(pid);
   let stat: string;
   try {
@@ -39,15 +52,61 @@ export function startTimeOf(pid: number): number {
   }
   // comm (field 2) may hold spaces and parentheses: count from the last ')'.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[19]);
+  return { state: fields[0], flags: Number(fields[6]), startTime: Number(fields[19]) };
 }
 
+/** The start time of a process that can be joined: alive, not a zombie, not a kernel thread. */
+function _joinable(pid: number): number {
+  const st = _procStat(pid);
+  if (st.state === "Z" || st.state === "X") {
+    throw new NamespaceError(`Cannot join process ${pid}: it has exited (a zombie)`, {
+      errno: 3,
+      quiet: true,
+      syscall: "open",
+      target: pid,
+      hint: "its namespaces are gone with it",
+    });
+  }
+  if (st.flags & PF_KTHREAD) {
+    throw new NamespaceError(`Cannot join process ${pid}: it is a kernel thread`, {
+      errno: 22,
+      quiet: true,
+      syscall: "open",
+      target: pid,
+      hint: "kernel threads have no namespaces of their own",
+    });
+  }
+  return st.startTime;
+}
+
+/**
+ * nsenter's `PID:inode` (util-linux 2.42, Linux 6.9+): the inode is the process's pidfs
+ * inode, unique for the life of the system, so a reused PID is caught.
+ */
+function _pinnedByInode(pid: number, inode: number, text: string): number {
+  using pinned = pinProcess(pid);
+  const ino = Deno.statSync(`/proc/self/fd/${pinned.pidfd}`).ino;
+  if (ino !== inode) {
+    throw new NamespaceError(
+      `Cannot join ${text}: pid ${pid} is now another process (inode ${ino})`,
+      {
+        errno: 3,
+        quiet: true,
+        syscall: "pidfd_open",
+        target: text,
+        hint: "the process you named has exited",
+      },
+    );
+  }
+  return pinned.startTime;
+}
 /**
  * Parses a target given as text: "42" is a PID; a path is a namespace file; `netns:NAME`
  * is /run/netns/NAME (as `ip netns`). Container names are resolved by `resolveContainer`.
  */
 export function parseTarget(text: string): number | string {
   if (/^[0-9]+$/.test(text)) return Number(text);
+  if (/^[0-9]+:[0-9]+$/.test(text)) return text; // PID:inode, checked by resolveTarget
   if (text.startsWith("/") || text.startsWith(".")) return text;
   if (text.startsWith("netns:")) return netnsPath(text.slice("netns:".length));
   if (/^-?[0-9]/.test(text)) {
@@ -75,7 +134,15 @@ export function resolveTarget(target: Target): ResolvedTarget {
   const t = typeof target === "string" ? parseTarget(target) : target;
   if (typeof t === "number") {
     assertPid(t);
-    return { kind: "process", pid: t, startTime: startTimeOf(t) };
+    return { kind: "process", pid: t, startTime: _joinable(t) };
+  }
+  const byInode = t.match(/^([0-9]+):([0-9]+)$/);
+  if (byInode) {
+    const pid = Number(byInode[1]);
+    assertPid(pid);
+    const startTime = _pinnedByInode(pid, Number(byInode[2]), t);
+    _joinable(pid);
+    return { kind: "process", pid, startTime };
   }
   return { kind: "file", path: t, type: namespaceTypeOfFile(t) };
 }

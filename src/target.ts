@@ -105,7 +105,10 @@ function _pinnedByInode(pid: number, inode: number, text: string): number {
  * is /run/netns/NAME (as `ip netns`). Container names are resolved by `resolveContainer`.
  */
 export function parseTarget(text: string): number | string {
-  if (/^[0-9]+$/.test(text)) return Number(text);
+  if (/^[0-9]+$/.test(text)) {
+    assertPid(Number(text));
+    return Number(text);
+  }
   if (/^[0-9]+:[0-9]+$/.test(text)) return text; // PID:inode, checked by resolveTarget
   if (text.startsWith("/") || text.startsWith(".")) return text;
   if (text.startsWith("netns:")) return netnsPath(text.slice("netns:".length));

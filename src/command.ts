@@ -123,6 +123,8 @@ export class NsCommand {
   #plan?: _Plan;
 
   /**
+   * Describes the program and where to run it; nothing is resolved or run yet.
+   *
    * @param program the program, looked up on PATH inside the target when it has no slash
    * @param options the target, namespaces and the `Deno.Command` options
    */

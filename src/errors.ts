@@ -34,6 +34,7 @@ export interface NamespaceErrorInit {
  * ```
  */
 export class NamespaceError extends Error {
+  /** Always "NamespaceError". */
   override name = "NamespaceError";
   /** errno name, e.g. "EPERM"; "EINVAL" for input that is not what it should be. */
   readonly code: string;
@@ -47,6 +48,8 @@ export class NamespaceError extends Error {
   readonly target?: number | string;
 
   /**
+   * Makes the error; the message is `what`, the errno's name and text, then the hint.
+   *
    * @param what "Cannot …" — what could not be done
    * @param init errno, syscall, namespace, target and an optional hint
    */

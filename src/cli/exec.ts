@@ -273,6 +273,8 @@ export async function planExec(
       env = Deno.readTextFileSync(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
     } else if (config.runtimeEnv) {
       env = [...config.env];
+      // podman exec -u: HOME follows the user (docker's spec env has no HOME to replace).
+      if (args.user !== undefined) setEnv(env, `HOME=${user.home}`);
     } else {
       // docker's CreateDaemonEnvironment: PATH, HOSTNAME, TERM with a tty, then Config.Env.
       env = [

@@ -1,0 +1,97 @@
+/**
+ * `exec web1 true` against real containers, interleaved in one run: `docker exec`,
+ * `podman exec`, the nsjoin CLI cold (a new `deno run` each time, by engine:NAME and by
+ * bare name) and the library warm (container resolved once, a new NsCommand with
+ * docker exec's defaults each time). Prints medians, p90s and ratios to docker exec.
+ * Needs root and the engines (bash tests/setup.sh); makes its containers and removes them.
+ *
+ *   deno run -A bench/exec_containers_bench.ts [iterations]
+ */
+import { NsCommand } from "../mod.ts";
+import { parseExecArgs, planExec } from "../src/cli/exec.ts";
+import {
+  ensureImages,
+  podmanUser,
+  removeContainers,
+  startContainer,
+  type TestContainer,
+} from "../tests/_engines.ts";
+
+const N = Number(Deno.args[0] ?? 40);
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function stats(xs: number[]): { median: number; p90: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], p90: s[Math.floor(s.length * 0.9)] };
+}
+
+async function run(cmd: string, args: string[]): Promise<void> {
+  const o = await new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "piped" })
+    .output();
+  if (!o.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(o.stderr)}`);
+  }
+}
+
+const owner = podmanUser();
+if (!owner) throw new Error("run tests/setup.sh first (no rootless podman user)");
+await ensureImages(owner);
+const tag = Math.random().toString(36).slice(2, 8);
+const made: TestContainer[] = [];
+try {
+  const [d, p] = await Promise.all([
+    startContainer("docker", `nsjbench-${tag}-web1`),
+    startContainer("podman", `nsjbench-${tag}-web2`),
+  ]);
+  made.push(d, p);
+  const deno = Deno.execPath();
+  const cli = (ref: string) => () =>
+    run(deno, ["run", "-A", "--quiet", `${ROOT}cli.ts`, "exec", ref, "true"]);
+  const plan = await planExec(parseExecArgs([`docker:${d.name}`, "true"]));
+  const warm = async () => {
+    const o = await new NsCommand(plan.program, { ...plan.options, stdout: "null" }).output();
+    if (!o.success) throw new Error(`nsjoin library: ${new TextDecoder().decode(o.stderr)}`);
+  };
+  const runs: Record<string, () => Promise<void>> = {
+    "docker exec": () => run("docker", ["exec", d.name, "true"]),
+    "podman exec": () => run("podman", ["exec", p.name, "true"]),
+    "nsjoin CLI cold (docker:NAME)": cli(`docker:${d.name}`),
+    "nsjoin CLI cold (bare name)": cli(d.name),
+    "nsjoin CLI cold (podman:NAME)": cli(`podman:${p.name}`),
+    "nsjoin library warm": warm,
+  };
+  const samples: Record<string, number[]> = Object.fromEntries(
+    Object.keys(runs).map((k) => [k, []]),
+  );
+  for (const fn of Object.values(runs)) for (let i = 0; i < 3; i++) await fn();
+  for (let i = 0; i < N; i++) {
+    for (const [name, fn] of Object.entries(runs)) {
+      const t0 = performance.now();
+      await fn();
+      samples[name].push(performance.now() - t0);
+    }
+  }
+  plan.container?.close();
+  const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]));
+  console.log(`exec CONTAINER true, ${N} interleaved iterations`);
+  for (const [name, { median, p90 }] of Object.entries(s)) {
+    console.log(
+      `  ${name.padEnd(31)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
+        p90.toFixed(2).padStart(7)
+      } ms`,
+    );
+  }
+  const docker = s["docker exec"].median;
+  const podman = s["podman exec"].median;
+  console.log("ratios (median / docker exec median; goal: CLI cold <= 0.33, library warm <= 0.03)");
+  for (const name of Object.keys(s).filter((k) => k.startsWith("nsjoin"))) {
+    const m = s[name].median;
+    console.log(
+      `  ${name.padEnd(31)} ${(m / docker).toFixed(3)}x docker exec   ${
+        (m / podman).toFixed(3)
+      }x podman exec`,
+    );
+  }
+} finally {
+  await removeContainers(made);
+}

@@ -1,0 +1,539 @@
+/**
+ * Containers as targets: `nsjoin exec` side by side with `docker exec` and `podman exec`
+ * (rootful, and rootless joined by root and by its owner), `nsjoin ps`, netns:NAME, and
+ * the resolution fallbacks. The engines are started by tests/setup.sh; in CI these tests
+ * run, elsewhere they skip when docker, podman or the rootless user are missing.
+ */
+import { NsCommand } from "../src/command.ts";
+import { parseExecArgs } from "../src/cli/exec.ts";
+import {
+  cgroupProcsOf,
+  containerOfCgroup,
+  findContainers,
+  matchContainer,
+  resolveContainer,
+  resolveContainerUser,
+} from "../src/containers.ts";
+import { NamespaceError } from "../src/errors.ts";
+import {
+  denoForUsers,
+  engineExec,
+  ensureImages,
+  type HostUser,
+  must,
+  podmanUser,
+  removeContainers,
+  type Run,
+  run,
+  startContainer,
+  type TestContainer,
+} from "./_engines.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertThrows,
+  CI,
+  cli,
+  IS_ROOT,
+  ROOT,
+} from "./_fixtures.ts";
+
+function _have(cmd: string, args: string[]): boolean {
+  try {
+    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+const READY = IS_ROOT && _have("docker", ["version"]) && _have("podman", ["--version"]) &&
+  podmanUser() !== undefined && _have("tmux", ["-V"]);
+/** Engine tests skip only off CI; in CI a missing engine is a failure. */
+const SKIP = !READY && !CI;
+if (SKIP) {
+  console.error(
+    "note: container tests are skipped: they need root, dockerd, podman, tmux and the " +
+      "rootless user (run tests/setup.sh as root; CI runs them)",
+  );
+}
+
+const RUN = `nsjt${Math.random().toString(36).slice(2, 8)}`;
+
+/** Runs the CLI as root, or as `user` with a Deno copy that user can execute. */
+async function ours(args: string[], user?: HostUser, stdin?: string): Promise<Run> {
+  if (!user) return await cli(args, { stdin });
+  const deno = await denoForUsers();
+  return await run(deno, ["run", "-A", "--quiet", `${ROOT}cli.ts`, ...args], {
+    user,
+    env: { NO_COLOR: "1" },
+    stdin,
+  });
+}
+
+const sorted = (s: string) => s.trim().split("\n").sort().join("\n");
+/** `ls -l /proc/self/ns` without the date columns: "name -> type:[inode]" per line. */
+const nsLinks = (s: string) =>
+  s.trim().split("\n").filter((l) => l.includes("->")).map((l) =>
+    l.replace(/^.*\s(\S+ -> \S+)$/, "$1")
+  ).join("\n");
+
+/** The same command through nsjoin and through the engine: same stdout and exit code. */
+async function same(
+  c: TestContainer,
+  ref: string,
+  flags: string[],
+  cmd: string[],
+  opts: { by?: HostUser; normalize?: (s: string) => string } = {},
+): Promise<string> {
+  const norm = opts.normalize ?? ((s: string) => s);
+  const [a, b] = await Promise.all([
+    ours(["exec", ...flags, ref, ...cmd], opts.by),
+    engineExec(c, flags, cmd),
+  ]);
+  assertEquals(
+    { code: a.code, stdout: norm(a.stdout) },
+    { code: b.code, stdout: norm(b.stdout) },
+    `nsjoin exec ${flags.join(" ")} ${ref} ${cmd.join(" ")} differs from ${c.cli} exec` +
+      ` (stderr: ${a.stderr.trim()})`,
+  );
+  return a.stdout;
+}
+
+/** The differential every container gets: what a user compares between the two. */
+async function differential(t: Deno.TestContext, c: TestContainer, ref: string, by?: HostUser) {
+  const o = { by };
+  await t.step("id, hostname, pwd", async () => {
+    await same(c, ref, [], ["sh", "-c", "id -u; id -g; id -un; id -gn"], o);
+    if (c.engine === "podman") await same(c, ref, [], ["id"], o);
+    assertEquals((await same(c, ref, [], ["hostname"], o)).trim(), `h-${c.name}`);
+    assertEquals((await same(c, ref, [], ["pwd"], o)).trim(), "/home");
+  });
+  await t.step("env (the container's Env, HOME as the engine sets it)", async () => {
+    const env = await same(c, ref, [], ["env"], { ...o, normalize: sorted });
+    assertMatch(env, /^FOO=bar$/m);
+    assertMatch(env, /^GREETING=hello$/m);
+    assertMatch(env, /^HOME=\/root$/m);
+  });
+  await t.step("cgroups: the program joins the container's", async () => {
+    await same(c, ref, [], ["cat", "/proc/self/cgroup"], o);
+  });
+  await t.step("namespaces: ls -l /proc/self/ns", async () => {
+    await same(c, ref, [], ["ls", "-l", "/proc/self/ns"], { ...o, normalize: nsLinks });
+  });
+  await t.step("capabilities: the container's, all with --privileged", async () => {
+    await same(c, ref, [], ["grep", "^Cap", "/proc/self/status"], o);
+    // docker exec --privileged itself fails on hosts whose root lacks a capability (runc
+    // "unable to apply caps"), so --privileged is checked against our own set instead.
+    const bnd = (s: string) => s.match(/^CapBnd:\s+(\S+)/m)?.[1];
+    const priv = await ours(["exec", "--privileged", ref, "cat", "/proc/self/status"], by);
+    const plain = await ours(["exec", ref, "cat", "/proc/self/status"], by);
+    const mine = by
+      ? (await run("cat", ["/proc/self/status"], { user: by })).stdout
+      : Deno.readTextFileSync("/proc/self/status");
+    // In a joined user namespace the program holds every capability of that namespace.
+    const full =
+      ((1n << BigInt(Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap")) + 1)) - 1n)
+        .toString(16).padStart(16, "0");
+    assertEquals(bnd(priv.stdout), c.user ? full : bnd(mine));
+    if (!by) assert(bnd(plain.stdout) !== bnd(mine), "without --privileged caps are limited");
+  });
+  await t.step("-u with a name, name:group and a bare uid", async () => {
+    const who = ["sh", "-c", "id -u; id -g; echo $HOME"];
+    assertEquals(await same(c, ref, ["-u", "app"], who, o), "1000\n1000\n/home/app\n");
+    await same(c, ref, ["-u", "app:staff"], who, o);
+    await same(c, ref, ["--user=1234"], ["sh", "-c", "id -u; id -g"], o);
+  });
+  await t.step("-w, -e and --env-file", async () => {
+    assertEquals(await same(c, ref, ["-w", "/tmp"], ["pwd"], o), "/tmp\n");
+    const file = await Deno.makeTempFile({ prefix: "nsjoin-env-" });
+    await Deno.chmod(file, 0o644);
+    try {
+      await Deno.writeTextFile(file, "# a comment\nFROM_FILE=1\n\nFOO=from-file\n");
+      const env = await same(
+        c,
+        ref,
+        ["--env-file", file, "-e", "EXTRA=x y", "-e", "GREETING=bye"],
+        ["env"],
+        { ...o, normalize: sorted },
+      );
+      assertMatch(env, /^FROM_FILE=1$/m);
+      assertMatch(env, /^FOO=from-file$/m);
+      assertMatch(env, /^EXTRA=x y$/m);
+      assertMatch(env, /^GREETING=bye$/m);
+    } finally {
+      await Deno.remove(file);
+    }
+  });
+  await t.step("exit codes and stdin (-i)", async () => {
+    await same(c, ref, [], ["sh", "-c", "exit 7"], o);
+    const missing = await ours(["exec", ref, "no-such-program"], by);
+    assertEquals(missing.code, 127, missing.stderr);
+    const piped = await ours(["exec", "-i", ref, "cat"], by, "hello\n");
+    assertEquals(piped.stdout, "hello\n");
+    const closed = await ours(["exec", ref, "cat"], by, "hello\n");
+    assertEquals(closed, { code: 0, stdout: "", stderr: "" });
+  });
+}
+
+/** Polls a tmux pane until `re` matches its text. */
+async function waitPane(socket: string, re: RegExp): Promise<string> {
+  let pane = "";
+  for (let i = 0; i < 150; i++) {
+    pane = (await run("tmux", ["-L", socket, "capture-pane", "-p", "-t", "s"])).stdout;
+    if (re.test(pane)) return pane;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`tmux pane never matched ${re}:\n${pane}`);
+}
+
+/** An interactive `exec -it … sh` in tmux: the container's prompt, its pty, window sizes. */
+async function ttySession(ref: string, user?: HostUser) {
+  const socket = `${RUN}-tty`;
+  const after = await Deno.makeTempFile({ prefix: "nsjoin-stty-" });
+  await Deno.chmod(after, 0o666);
+  const deno = user ? await denoForUsers() : Deno.execPath();
+  const line = `${deno} run -A --quiet ${ROOT}cli.ts exec -it ${ref} sh; stty -a > ${after}; ` +
+    `sleep 30`;
+  const env = user
+    ? ["env", "-i", `HOME=${user.home}`, "PATH=/usr/bin:/bin", "TERM=xterm"]
+    : ["env", "TERM=xterm"];
+  const wrap = user
+    ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups"]
+    : [];
+  try {
+    await must("tmux", [
+      "-L",
+      socket,
+      "-f",
+      "/dev/null",
+      "new-session",
+      "-d",
+      "-x",
+      "100",
+      "-y",
+      "30",
+      "-s",
+      "s",
+      ...wrap,
+      ...env,
+      "sh",
+      "-c",
+      line,
+    ]);
+    await waitPane(socket, /^\/home # ?$/m);
+    await must("tmux", ["-L", socket, "send-keys", "-t", "s", "tty; stty size", "Enter"]);
+    const pane = await waitPane(socket, /^30 100\s*$/m);
+    assertMatch(pane, /^\/dev\/pts\/[0-9]+\s*$/m);
+    await must("tmux", ["-L", socket, "resize-window", "-t", "s", "-x", "120", "-y", "40"]);
+    await must("tmux", ["-L", socket, "send-keys", "-t", "s", "stty size", "Enter"]);
+    await waitPane(socket, /^40 120\s*$/m);
+    await must("tmux", ["-L", socket, "send-keys", "-t", "s", "exit", "Enter"]);
+    for (let i = 0; i < 100 && !(await Deno.readTextFile(after)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stty = await Deno.readTextFile(after);
+    assertMatch(stty, /(^|\s)icanon(\s|$)/, "the terminal was left in raw mode");
+    assertMatch(stty, /(^|\s)echo(\s|$)/, "the terminal was left without echo");
+  } finally {
+    await run("tmux", ["-L", socket, "kill-server"]);
+    await Deno.remove(after).catch(() => {});
+  }
+}
+
+Deno.test({
+  name: "exec behaves like docker exec and podman exec, for each engine and rootless",
+  ignore: SKIP,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const made: TestContainer[] = [];
+    try {
+      const [d, p, r] = await Promise.all([
+        startContainer("docker", `${RUN}-same`),
+        startContainer("podman", `${RUN}-same`),
+        startContainer("podman", `${RUN}-rootless`, [], owner),
+      ]);
+      made.push(d, p, r);
+
+      await t.step("docker", (t) => differential(t, d, `docker:${d.name}`));
+      await t.step("podman (rootful)", (t) => differential(t, p, `podman:${p.name}`));
+      await t.step("podman (rootless) joined by root", (t) => differential(t, r, r.name));
+      await t.step(
+        "podman (rootless) joined by its owner",
+        (t) => differential(t, r, r.name, owner),
+      );
+
+      await t.step(
+        "-t: a pty inside the container, its prompt, window size, terminal restored",
+        async () => {
+          await ttySession(`docker:${d.name}`);
+          await ttySession(r.name, owner);
+        },
+      );
+
+      await t.step("-d returns at once; the program runs in the container", async () => {
+        const res = await ours(["exec", "-d", `docker:${d.name}`, "sh", "-c", "echo ran > /tmp/d"]);
+        assertEquals(res, { code: 0, stdout: "", stderr: "" });
+        let out = "";
+        for (let i = 0; i < 50 && out !== "ran\n"; i++) {
+          out = (await engineExec(d, [], ["cat", "/tmp/d"])).stdout;
+          if (out !== "ran\n") await new Promise((r) => setTimeout(r, 100));
+        }
+        assertEquals(out, "ran\n");
+      });
+
+      await t.step("a container's configured user is the default", async () => {
+        const u = await startContainer("docker", `${RUN}-user`, ["--user", "app", "-w", "/tmp"]);
+        made.push(u);
+        await same(u, u.name, [], ["sh", "-c", "id -u; id -g; pwd; echo $HOME"]);
+      });
+
+      await t.step("the same name in two engines is ambiguous: an error lists both", async () => {
+        const res = await ours(["exec", d.name, "true"]);
+        assertEquals(res.code, 125);
+        assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
+        assertMatch(res.stderr, new RegExp(`docker:${d.name}.*podman:${p.name}`));
+      });
+
+      await t.step("an unknown name: exit 125, one line with near matches", async () => {
+        const res = await ours(["exec", `${RUN}-rootles`, "true"]);
+        assertEquals(res.code, 125);
+        assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
+        assertMatch(res.stderr, /Cannot find container/);
+        assertMatch(res.stderr, new RegExp(`did you mean .*${r.name}`));
+      });
+
+      await t.step("docker's socket missing: found by ID from state and cgroups", async () => {
+        const env = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
+        const res = await cli(["exec", d.id.slice(0, 12), "hostname"], { env });
+        assertEquals({ code: res.code, stdout: res.stdout }, { code: 0, stdout: `h-${d.name}\n` });
+        const scanned = await findContainers({ sources: ["cgroup"] });
+        const byId = new Map(scanned.map((c) => [c.id, c]));
+        assertEquals(byId.get(d.id)?.pid, d.pid);
+        assertEquals(byId.get(d.id)?.engine, "docker");
+        assertEquals(byId.get(p.id)?.pid, p.pid);
+        assertEquals(byId.get(p.id)?.engine, "podman");
+        const viaCgroup = await resolveContainer(d.id, {
+          dockerHost: "unix:///nonexistent/docker.sock",
+          sources: ["cgroup"],
+        });
+        try {
+          assertEquals(viaCgroup.pid, d.pid);
+          assertEquals(viaCgroup.container.source, "cgroup");
+        } finally {
+          viaCgroup.close();
+        }
+      });
+
+      await t.step(
+        "ps --json lists every container with engine, name, PID, namespaces",
+        async () => {
+          const res = await ours(["ps", "--json"]);
+          assertEquals(res.code, 0, res.stderr);
+          const rows = JSON.parse(res.stdout) as {
+            engine: string;
+            id: string;
+            name: string;
+            pid: number;
+            namespaces: string[];
+            owner: number | null;
+          }[];
+          for (const c of [d, p, r]) {
+            const row = rows.find((x) => x.id === c.id);
+            if (!row) throw new Error(`ps --json is missing ${c.name}`);
+            assertEquals([row.engine, row.name, row.pid], [c.engine, c.name, c.pid]);
+            assert(row.namespaces.includes("net") && row.namespaces.includes("mnt"));
+            assertEquals(row.owner, c.user ? c.user.uid : null);
+          }
+          const table = await ours(["ps"]);
+          assertMatch(table.stdout, /^CONTAINER ID\s+ENGINE\s+NAME\s+PID\s+NAMESPACES$/m);
+          assertMatch(
+            table.stdout,
+            new RegExp(`^${d.id.slice(0, 12)}\\s+docker\\s+${d.name}\\s`, "m"),
+          );
+        },
+      );
+
+      await t.step("a container stopped between resolve and exec: error, nothing run", async () => {
+        const s = await startContainer("docker", `${RUN}-stop`);
+        made.push(s);
+        const pinned = await resolveContainer(`docker:${s.name}`);
+        try {
+          await must("docker", ["kill", s.name]);
+          assert(!pinned.alive);
+          // Either planning finds the process gone (NamespaceError ESRCH) or the helper's
+          // pidfd check does (exit 125): never does the program run.
+          const out = await (async () =>
+            await new NsCommand("sh", { target: pinned, args: ["-c", "echo ran"] }).output())()
+            .catch((error) =>
+              error
+            );
+          if (out instanceof NamespaceError) assertEquals(out.code, "ESRCH");
+          else {
+            assertEquals(out.code, 125);
+            assertEquals(new TextDecoder().decode(out.stdout), "");
+          }
+        } finally {
+          pinned.close();
+        }
+        await assertRejects(() => resolveContainer(`docker:${s.name}`), NamespaceError);
+      });
+
+      await t.step("resolveContainer returns the engine's metadata", async () => {
+        const pinned = await resolveContainer(`podman:${p.name}`);
+        try {
+          assertEquals(pinned.pid, p.pid);
+          assertEquals(pinned.container.engine, "podman");
+          assertEquals(pinned.container.id, p.id);
+          assert(pinned.container.config?.env.includes("FOO=bar"));
+          assertEquals(pinned.container.config?.workingDir, "/home");
+          assertEquals(resolveContainerUser(p.pid, "app"), {
+            uid: 1000,
+            gid: 1000,
+            home: "/home/app",
+            groups: [50],
+          });
+          assert(cgroupProcsOf(p.pid).some((f) => f.includes(p.id)));
+        } finally {
+          pinned.close();
+        }
+      });
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});
+
+Deno.test({
+  name: "exec netns:NAME joins only the net namespace, with its /sys and /etc/netns/NAME",
+  ignore: !IS_ROOT && !CI,
+  sanitizeResources: false,
+  async fn() {
+    const name = `${RUN}-ns`;
+    await must("ip", ["netns", "add", name]);
+    try {
+      await Deno.mkdir(`/etc/netns/${name}`, { recursive: true });
+      await Deno.writeTextFile(`/etc/netns/${name}/resolv.conf`, "nameserver 192.0.2.53\n");
+      await must("ip", [
+        "-n",
+        name,
+        "link",
+        "add",
+        "nsj-a",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "nsj-b",
+      ]);
+      const script = "ls /sys/class/net; cat /etc/resolv.conf; readlink /proc/self/ns/net; " +
+        "readlink /proc/self/ns/mnt | grep -v $(readlink /proc/1/ns/mnt) >/dev/null; echo $?";
+      const [a, b] = await Promise.all([
+        cli(["exec", `netns:${name}`, "sh", "-c", script]),
+        run("ip", ["netns", "exec", name, "sh", "-c", script]),
+      ]);
+      assertEquals(
+        { code: a.code, stdout: a.stdout },
+        { code: b.code, stdout: b.stdout },
+        a.stderr,
+      );
+      assertMatch(a.stdout, /^nsj-a$/m);
+      assertMatch(a.stdout, /nameserver 192\.0\.2\.53/);
+      const host = await run("sh", ["-c", "ls /sys/class/net; cat /etc/resolv.conf"]);
+      assert(!host.stdout.includes("nsj-a") && !host.stdout.includes("192.0.2.53"));
+      const uts = await cli(["exec", `netns:${name}`, "readlink", "/proc/self/ns/uts"]);
+      assertEquals(uts.stdout.trim(), Deno.readLinkSync("/proc/self/ns/uts"));
+    } finally {
+      await run("ip", ["netns", "del", name]);
+      await Deno.remove(`/etc/netns/${name}`, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test("exec's options stop at TARGET; the rest is the program's", () => {
+  const a = parseExecArgs([
+    "-it",
+    "-u",
+    "app:staff",
+    "-e",
+    "A=1",
+    "--env",
+    "B",
+    "web1",
+    "ls",
+    "-u",
+    "-e",
+  ]);
+  assertEquals([a.interactive, a.tty, a.user, a.env, a.target, a.command], [
+    true,
+    true,
+    "app:staff",
+    ["A=1", "B"],
+    "web1",
+    ["ls", "-u", "-e"],
+  ]);
+  const b = parseExecArgs(["--workdir=/tmp", "-n", "net,uts", "--", "web1", "true"]);
+  assertEquals([b.workdir, b.namespaces, b.target, b.command], ["/tmp", ["net", "uts"], "web1", [
+    "true",
+  ]]);
+  assertThrows(() => parseExecArgs(["--nope", "web1", "true"]), /nope/);
+  assertThrows(() => parseExecArgs(["-n", "bogus", "web1", "true"]), /bogus/);
+});
+
+Deno.test("exec: bad usage exits 2 with one line; missing command too", async () => {
+  for (const args of [["exec", "--nope", "x", "true"], ["exec", "web1"], ["exec"]]) {
+    const res = await cli(args);
+    assertEquals(res.code, 2, res.stderr);
+    assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
+    assertEquals(res.stdout, "");
+  }
+});
+
+Deno.test("container IDs are read from cgroup paths of every engine's layout", () => {
+  const id = "a".repeat(64);
+  const cases: [string, string | undefined][] = [
+    [`0::/docker/${id}`, "docker"],
+    [`0::/system.slice/docker-${id}.scope`, "docker"],
+    [`9:name=systemd:/libpod_parent/libpod-${id}`, "podman"],
+    [`0::/machine.slice/libpod-${id}.scope/container`, "podman"],
+    [`0::/kubepods.slice/kubepods-besteffort.slice/crio-${id}.scope`, "cri-o"],
+    [`0::/system.slice/cri-containerd-${id}.scope`, "containerd"],
+    [`0::/default/${id}`, "containerd"],
+    [`0::/kubepods/besteffort/pod1234/${id}`, "containerd"],
+    [`0::/machine.slice/libpod-conmon-${id}.scope`, undefined],
+    ["0::/user.slice/user-1000.slice/session-2.scope", undefined],
+  ];
+  for (const [line, engine] of cases) {
+    const c = containerOfCgroup(line);
+    assertEquals(c?.engine, engine, line);
+    if (engine) assertEquals(c?.id, id);
+  }
+  assertEquals(containerOfCgroup(`0::/default/${id}`)?.namespace, "default");
+  assertEquals(containerOfCgroup(`0::/kubepods/besteffort/pod1234/${id}`)?.namespace, "k8s.io");
+});
+
+Deno.test("names match exactly, then as a unique ID prefix; near matches are suggested", () => {
+  const mk = (engine: "docker" | "podman", id: string, name: string) => ({
+    engine,
+    id: id.padEnd(64, "0"),
+    name,
+    pid: 1,
+    source: "api" as const,
+  });
+  const all = [
+    mk("docker", "abc1", "web1"),
+    mk("podman", "abd2", "web2"),
+    mk("podman", "ff", "db"),
+  ];
+  assertEquals(matchContainer(all, "web1").id, all[0].id);
+  assertEquals(matchContainer(all, "abd").id, all[1].id);
+  assertEquals(matchContainer(all, "ff", "podman").name, "db");
+  assertThrows(() => matchContainer(all, "ab"), /docker:web1.*podman:web2/);
+  assertThrows(() => matchContainer(all, "web3"), /did you mean docker:web1.*podman:web2/);
+  assertThrows(() => matchContainer(all, "web1", "podman"), /Cannot find podman container/);
+});

@@ -1,4 +1,4 @@
-import { helper } from "../ffi/helper.ts";
+import { helper, helperExecRefused } from "../ffi/helper.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   CLONE_FLAGS,
@@ -172,13 +172,32 @@ export class NsCommand {
    * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`
    */
   outputSync(): Deno.CommandOutput {
-    const plan = this.#planned();
-    return this.#command(plan, { stdin: "null", stdout: "piped", stderr: "piped" })
-      .outputSync();
+    return this.#run({ stdin: "null", stdout: "piped", stderr: "piped" }, (c) => c.outputSync());
   }
 
   #spawn(defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">): Deno.ChildProcess {
-    return this.#command(this.#planned(), defaults).spawn();
+    return this.#run(defaults, (c) => c.spawn());
+  }
+
+  #run<T>(
+    defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
+    start: (command: Deno.Command) => T,
+  ): T {
+    const plan = this.#planned();
+    try {
+      return start(this.#command(plan, defaults));
+    } catch (error) {
+      // An LSM may refuse to execute memfds: use the verified private file instead.
+      if (error instanceof Deno.errors.PermissionDenied && helperExecRefused()) {
+        return start(this.#command(plan, defaults));
+      }
+      if ((error as { code?: string }).code === "E2BIG") {
+        throw new RangeError(
+          `Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`,
+        );
+      }
+      throw error;
+    }
   }
 
   #command(

@@ -65,3 +65,5 @@ export type {
   NamespaceComparison,
   UserNamespaceInfo,
 } from "./src/inspect.ts";
+export { daxIn } from "./src/dax.ts";
+export type { DaxInOptions } from "./src/dax.ts";

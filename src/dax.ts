@@ -1,0 +1,274 @@
+/**
+ * dax bound to a target: `daxIn(target)` is a dax `$` whose programs run inside the
+ * target through {@link NsCommand}, with dax's shell (pipes, `&&`, redirects), `.text()`,
+ * `.json()`, `.noThrow()` and `.stdin()` as usual.
+ *
+ * @module
+ */
+import {
+  type $Type,
+  build$,
+  type CommandBuilder,
+  type CommandContext,
+  type CommandHandler,
+  type CommandPipeWriter,
+  type ExecuteResult,
+  RawArg,
+  type Reader,
+  type TemplateExpr,
+} from "dax";
+import { posix } from "node:path";
+import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
+import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
+import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
+
+/** Options of {@link daxIn}. */
+export interface DaxInOptions {
+  /** Namespaces to join, as NsCommand takes them; default `"all"` (a namespace file: its type). */
+  namespaces?: NamespaceSelection;
+  /** Working directory inside the target to start in (default `/`); `cd` changes it. */
+  cwd?: string;
+  /** Environment variables for every program, over the target's environment. */
+  env?: Record<string, string>;
+  /** More program names to run inside the target, besides those found on its PATH. */
+  commands?: readonly string[];
+}
+
+/** The PATH a target's programs are looked up on when its environment has none. */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** dax built-ins that read or write the host's files: replaced, or dropped when the target lacks them. */
+const HOST_FS_BUILTINS = ["cat", "cp", "mv", "rm", "mkdir", "touch", "test", "which"];
+
+/** The names dax accepts for a registered command. */
+const COMMAND_NAME = /^[a-zA-Z0-9_-]+$/;
+
+/** dax built-ins that only touch the shell's own state: kept as they are. */
+const SHELL_BUILTINS = new Set([
+  "cd",
+  "echo",
+  "exit",
+  "export",
+  "unset",
+  "printenv",
+  "pwd",
+  "sleep",
+]);
+
+/**
+ * A dax `$` whose commands run inside a target's namespaces.
+ *
+ * The hook: dax 0.44 resolves and spawns external programs itself (a `which` on the
+ * host, then node's `child_process`), with no way to replace that step; but it looks up
+ * custom commands registered with `CommandBuilder.registerCommands` by name first. So
+ * `daxIn` registers, for every program on the target's PATH (read through
+ * /proc/PID/root when the mount namespace is joined), a command that spawns it through
+ * `NsCommand`, replaces `cd` with one that checks the directory inside
+ * the target, and drops dax's built-ins that touch the host's files (`cat`, `cp`, `rm`,
+ * `test`, …) unless the target has a program of that name. The environment starts
+ * empty on the dax side, so a name that is not found is "command not found" (127), never
+ * a host program; programs get the target's environment (a process target) plus `env`.
+ *
+ * Limits: name programs by name. dax accepts only names of letters, digits, `-` and `_`
+ * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
+ * on the host. The program list is read once, here (pass `commands` for programs added
+ * later).
+ *
+ * @param target a PID, a namespace file, or a pinned process
+ * @param options namespaces, starting directory, environment, extra program names
+ * @returns a dax `$` bound to the target
+ *
+ * @example
+ * ```ts ignore
+ * import { daxIn } from "@nsjoin/nsjoin";
+ * const $ = daxIn(1234);
+ * const addrs = await $`ip -j addr`.json();
+ * const lo = await $`ip -br addr | grep ^lo`.text();
+ * if (!lo.startsWith("lo")) throw new Error("no loopback in the target");
+ * ```
+ */
+export function daxIn(target: Target, options: DaxInOptions = {}): $Type {
+  const resolved = resolveTarget(target);
+  const base: NsCommandOptions = {
+    target,
+    namespaces: options.namespaces,
+    targetEnv: resolved.kind === "process",
+  };
+  const root = _programRoot(resolved, options.namespaces);
+  const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
+  const programs = new Set<string>();
+  for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
+    for (const name of _programsIn(`${root}${dir}`)) {
+      if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+    }
+  }
+  for (const name of options.commands ?? []) {
+    if (!COMMAND_NAME.test(name)) {
+      throw new TypeError(
+        `Cannot register ${JSON.stringify(name)} as a dax command: use letters, digits, - and _`,
+      );
+    }
+    programs.add(name);
+  }
+  const $ = build$({
+    commandBuilder: (builder) => {
+      let b = builder.clearEnv().cwd(options.cwd ?? "/");
+      for (const name of HOST_FS_BUILTINS) b = b.unregisterCommand(name);
+      return b.registerCommand("cd", _cd(root));
+    },
+  });
+  // dax copies its whole command table on every registration, so registering a PATH's
+  // thousands of programs up front takes ~0.4 s: register per command line only the
+  // programs whose names appear in it.
+  const bind = (command: CommandBuilder, strings: TemplateStringsArray, exprs: unknown[]) => {
+    const handlers: Record<string, CommandHandler> = {};
+    for (const word of _words(strings, exprs)) {
+      if (programs.has(word)) handlers[word] = _spawner(word, base, options.env);
+    }
+    return command.registerCommands(handlers);
+  };
+  return new Proxy($, {
+    apply(fn, self, args: [TemplateStringsArray, ...TemplateExpr[]]) {
+      return bind(Reflect.apply(fn, self, args), args[0], args.slice(1));
+    },
+    get(fn, key, receiver) {
+      if (key !== "raw") return Reflect.get(fn, key, receiver);
+      return (strings: TemplateStringsArray, ...exprs: TemplateExpr[]) =>
+        bind(fn.raw(strings, ...exprs), strings, exprs);
+    },
+  });
+}
+
+/** The words of a command line that could name a program: in its text and its values. */
+function _words(strings: TemplateStringsArray, exprs: unknown[]): Set<string> {
+  const out = new Set<string>();
+  const add = (value: unknown): void => {
+    if (typeof value === "string") {
+      for (const word of value.match(/[a-zA-Z0-9_-]+/g) ?? []) out.add(word);
+    } else if (Array.isArray(value)) value.forEach(add);
+    else if (value instanceof RawArg) add(value.value);
+  };
+  strings.forEach(add);
+  exprs.forEach(add);
+  return out;
+}
+
+/** Where the target's files are seen from the host: its root when its mnt namespace is joined. */
+function _programRoot(resolved: ResolvedTarget, sel: NamespaceSelection | undefined): string {
+  if (resolved.kind !== "process") return "";
+  let joinsMnt: boolean;
+  if (sel === undefined || sel === "all") {
+    joinsMnt = differingNamespaces(resolved.pid).includes("mnt");
+  } else if (Array.isArray(sel)) {
+    joinsMnt = (sel as readonly NamespaceType[]).includes("mnt");
+  } else {
+    joinsMnt = (sel as Partial<Record<NamespaceType, true | string>>).mnt === true;
+  }
+  return joinsMnt ? `/proc/${resolved.pid}/root` : "";
+}
+
+function _targetPath(pid: number): string {
+  try {
+    const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+    const entry = environ.find((e) => e.startsWith("PATH="));
+    return entry ? entry.slice(5) : DEFAULT_PATH;
+  } catch {
+    return DEFAULT_PATH;
+  }
+}
+
+function _programsIn(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].filter((e) => !e.isDirectory).map((e) => e.name);
+  } catch {
+    return []; // a PATH directory the target does not have
+  }
+}
+
+function _cd(root: string): CommandHandler {
+  return async (ctx: CommandContext): Promise<ExecuteResult> => {
+    if (ctx.args.length !== 1) return ctx.error("cd: expected 1 argument");
+    const dir = posix.resolve(ctx.cwd, ctx.args[0]);
+    try {
+      if (!(await Deno.stat(`${root}${dir}`)).isDirectory) throw new Error("not a directory");
+    } catch {
+      return ctx.error(`cd: ${dir}: Not a directory in the target`);
+    }
+    return { code: 0, changes: [{ kind: "cd", dir }] };
+  };
+}
+
+function _mode(kind: CommandPipeWriter["kind"]): "inherit" | "null" | "piped" {
+  return kind === "inherit" || kind === "null" ? kind : "piped";
+}
+
+function _spawner(
+  program: string,
+  base: NsCommandOptions,
+  env: Record<string, string> | undefined,
+): CommandHandler {
+  return async (ctx: CommandContext): Promise<ExecuteResult> => {
+    // A string other than these is not a stdin dax knows (`.stdin("text")`; `.stdinText` is).
+    const stdin = typeof ctx.stdin === "string"
+      ? (ctx.stdin === "inherit" ? "inherit" : "null")
+      : "piped";
+    const stdout = _mode(ctx.stdout.kind);
+    const stderr = _mode(ctx.stderr.kind);
+    let child: Deno.ChildProcess;
+    try {
+      child = new NsCommand(program, {
+        ...base,
+        args: ctx.args,
+        env: { ...env, ...ctx.env },
+        cwd: ctx.cwd,
+        stdin,
+        stdout,
+        stderr,
+      }).spawn();
+    } catch (error) {
+      return ctx.error(125, `${program}: ${(error as Error).message}`);
+    }
+    const kill = (signal: Deno.Signal) => {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already exited.
+      }
+    };
+    ctx.signal.addListener(kill);
+    try {
+      // Not awaited: a program may exit without reading all of its input (`head`).
+      if (stdin === "piped") _pumpIn(ctx.stdin as Reader, child.stdin);
+      await Promise.all([
+        stdout === "piped" ? _pumpOut(child.stdout, ctx.stdout) : undefined,
+        stderr === "piped" ? _pumpOut(child.stderr, ctx.stderr) : undefined,
+      ]);
+      return { code: (await child.status).code };
+    } finally {
+      ctx.signal.removeListener(kill);
+    }
+  };
+}
+
+async function _pumpIn(reader: Reader, stdin: WritableStream<Uint8Array>): Promise<void> {
+  const writer = stdin.getWriter();
+  try {
+    const buf = new Uint8Array(16 * 1024);
+    while (true) {
+      const n = await reader.read(buf);
+      if (n === null || n === 0) break;
+      await writer.write(buf.slice(0, n));
+    }
+    await writer.close();
+  } catch {
+    // The program closed its stdin (exited): the rest of the input has nowhere to go.
+    writer.abort().catch(() => {});
+  }
+}
+
+async function _pumpOut(
+  readable: ReadableStream<Uint8Array>,
+  writer: CommandPipeWriter,
+): Promise<void> {
+  for await (const chunk of readable) await writer.writeAll(chunk);
+}

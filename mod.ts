@@ -67,3 +67,21 @@ export type {
 } from "./src/inspect.ts";
 export { daxIn } from "./src/dax.ts";
 export type { DaxInOptions } from "./src/dax.ts";
+export {
+  containerExecOptions,
+  ENGINES,
+  findContainers,
+  PinnedContainer,
+  resolveContainer,
+  resolveContainerUser,
+} from "./src/containers.ts";
+export type {
+  ContainerConfig,
+  ContainerExecOptions,
+  ContainerInfo,
+  ContainerSource,
+  ContainerUser,
+  Engine,
+  FindContainersOptions,
+} from "./src/containers.ts";
+export { netnsPath } from "./src/netns.ts";

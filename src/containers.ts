@@ -1,3 +1,4 @@
+import type { NamespaceSelection, NsCommandOptions } from "./command.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { PinnedProcess, pinProcess, startTimeOf } from "./target.ts";
@@ -772,4 +773,84 @@ export function namespacesOwnedBy(pid: number): NamespaceType[] {
 /** Whether a string is a full container ID (64 hex digits). */
 export function isContainerId(text: string): boolean {
   return HEX64.test(text);
+}
+
+/** Options of {@link containerExecOptions}: docker exec's flags. */
+export interface ContainerExecOptions {
+  /** `-u`: name|uid[:group|gid], resolved in the container; default its configured user. */
+  user?: string;
+  /** `-w`: working directory inside; default its configured WorkingDir, else /. */
+  workdir?: string;
+  /** `-e` / `--env-file` entries (`KEY=VALUE`), applied over the container's Env. */
+  env?: readonly string[];
+  /** `-t`: a pseudo-terminal inside the container (and TERM=xterm for docker). */
+  tty?: boolean;
+  /** `--privileged`: keep every capability instead of the container's. */
+  privileged?: boolean;
+  /** Namespaces to join; default every one the container does not share with us. */
+  namespaces?: NamespaceSelection;
+}
+
+/**
+ * NsCommand options with `docker exec`'s semantics for a container: its configured Env
+ * (docker: PATH, HOSTNAME, TERM with a tty, then Config.Env; podman and containerd: the
+ * runtime spec's env), HOME from its /etc/passwd when unset, its User and WorkingDir, its
+ * cgroups (every hierarchy), its capabilities and no_new_privs unless `privileged`.
+ *
+ * @param container a container from {@link resolveContainer}
+ * @param options docker exec's flags
+ * @returns options for NsCommand (add args and stdio)
+ * @throws {NamespaceError} when a user or group name is not in the container's files
+ *
+ * @example
+ * ```ts ignore
+ * import { containerExecOptions, NsCommand, resolveContainer } from "@nsjoin/nsjoin";
+ * using web = await resolveContainer("web1");
+ * const options = containerExecOptions(web, { user: "app", env: ["DEBUG=1"] });
+ * const { stdout } = await new NsCommand("id", options).output();
+ * if (!new TextDecoder().decode(stdout).startsWith("uid=")) throw new Error("no id");
+ * ```
+ */
+export function containerExecOptions(
+  container: PinnedContainer,
+  options: ContainerExecOptions = {},
+): NsCommandOptions {
+  const config = container.container.config;
+  const user = resolveContainerUser(container.pid, options.user ?? config?.user ?? "");
+  let env: string[];
+  if (!config) {
+    env = Deno.readTextFileSync(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
+  } else if (config.runtimeEnv) {
+    env = [...config.env];
+    // podman exec -u: HOME follows the user (docker's Config.Env has no HOME to replace).
+    if (options.user !== undefined) setEnv(env, `HOME=${user.home}`);
+  } else {
+    // docker's CreateDaemonEnvironment: PATH, HOSTNAME, TERM with a tty, then Config.Env.
+    env = [
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      `HOSTNAME=${config.hostname ?? ""}`,
+    ];
+    if (options.tty) env.push("TERM=xterm");
+    for (const e of config.env) setEnv(env, e);
+  }
+  for (const e of options.env ?? []) setEnv(env, e);
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  const record: Record<string, string> = {};
+  for (const e of env) {
+    const eq = e.indexOf("=");
+    if (eq > 0) record[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  return {
+    target: container,
+    namespaces: options.namespaces ?? "all",
+    env: record,
+    clearEnv: true,
+    uid: user.uid,
+    gid: user.gid,
+    cwd: options.workdir ?? (config?.workingDir || "/"),
+    cgroups: cgroupProcsOf(container.pid),
+    capabilities: options.privileged ? "all" : "target",
+    noNewPrivs: "target",
+    tty: options.tty || undefined,
+  };
 }

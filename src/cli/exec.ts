@@ -2,11 +2,11 @@ import { parseArgs } from "node:util";
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
   cgroupProcsOf,
+  containerExecOptions,
   type FindContainersOptions,
   type PinnedContainer,
   resolveContainer,
   resolveContainerUser,
-  setEnv,
 } from "../containers.ts";
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
@@ -265,49 +265,15 @@ export async function planExec(
 
   const container = await resolveContainer(text, find);
   try {
-    const info = container.container;
-    const config = info.config;
-    const user = resolveContainerUser(container.pid, args.user ?? config?.user ?? "");
-    let env: string[];
-    if (!config) {
-      env = Deno.readTextFileSync(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
-    } else if (config.runtimeEnv) {
-      env = [...config.env];
-      // podman exec -u: HOME follows the user (docker's spec env has no HOME to replace).
-      if (args.user !== undefined) setEnv(env, `HOME=${user.home}`);
-    } else {
-      // docker's CreateDaemonEnvironment: PATH, HOSTNAME, TERM with a tty, then Config.Env.
-      env = [
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        `HOSTNAME=${config.hostname ?? ""}`,
-      ];
-      if (args.tty) env.push("TERM=xterm");
-      for (const e of config.env) setEnv(env, e);
-    }
-    for (const e of extra) setEnv(env, e);
-    if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
-    const envRecord: Record<string, string> = {};
-    for (const e of env) {
-      const eq = e.indexOf("=");
-      if (eq > 0) envRecord[e.slice(0, eq)] = e.slice(eq + 1);
-    }
-    return {
-      program,
-      container,
-      options: {
-        ...common,
-        target: container,
-        namespaces: args.namespaces ?? "all",
-        env: envRecord,
-        clearEnv: true,
-        uid: user.uid,
-        gid: user.gid,
-        cwd: args.workdir ?? (config?.workingDir || "/"),
-        cgroups: cgroupProcsOf(container.pid),
-        capabilities: args.privileged ? "all" : "target",
-        noNewPrivs: "target",
-      },
-    };
+    const options = containerExecOptions(container, {
+      user: args.user,
+      workdir: args.workdir,
+      env: extra,
+      tty: args.tty,
+      privileged: args.privileged,
+      namespaces: args.namespaces,
+    });
+    return { program, container, options: { ...common, ...options } };
   } catch (error) {
     container.close();
     throw error;

@@ -92,7 +92,7 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f) {
 #endif
 
 /* Numbers shared by both architectures (asm-generic and x86_64 agree from 424 on). */
-enum { SYS_pidfd_open = 434, SYS_close_range = 436 };
+enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436 };
 
 #define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
 #define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
@@ -681,6 +681,16 @@ __attribute__((used)) void start_c(long *sp) {
         nj++;
       }
     }
+  }
+  /* What was opened by path (the ns files, root and cwd under /proc/PID) belonged to
+   * the pinned process only if its PID was not reused meanwhile: a PID is reused only
+   * once its process is reaped, and the pidfd still reaching it proves it was not. */
+  if (pidfd >= 0 && sys4(SYS_pidfd_send_signal, pidfd, 0, 0, 0) == -ESRCH) {
+    begin();
+    put("Cannot join pid ");
+    putnum((unsigned long)target_pid);
+    put(": the target exited");
+    fail(125);
   }
   join_all(js, nj);
 

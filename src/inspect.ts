@@ -10,7 +10,8 @@ import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid, nsfsRelated } from "..
 import { userName } from "../ffi/users.ts";
 import { NamespaceError } from "./errors.ts";
 import { NAMESPACE_TYPES, namespacesOfSync, type NamespaceType } from "./namespaces.ts";
-import { resolveTarget } from "./target.ts";
+import type { ContainerInfo } from "./containers.ts";
+import { resolveTarget, type Target } from "./target.ts";
 
 /** One line of /proc/PID/uid_map or gid_map: ids inside, their start outside, how many. */
 export interface IdMapEntry {
@@ -92,6 +93,8 @@ export interface InspectedSide {
   pid: number | null;
   /** The namespace file, for kind "file". */
   path: string | null;
+  /** The container, when the target was one (resolveContainer). */
+  container: { engine: string; id: string; name: string | null } | null;
   /** Command line (its name when empty). */
   command: string | null;
   /** uid of the process. */
@@ -136,7 +139,7 @@ export interface Inspection {
  * uid/gid maps, the cgroups, and memory — the cgroup's use and limit (v1 or v2) and what
  * `free` inside would report, since a container's /proc/meminfo shows the host's memory.
  *
- * @param target a PID, a PID as text, or a namespace file path
+ * @param target a PID (or as text), a namespace file, or a pinned process or container
  * @param other a second target; default the calling thread
  * @returns both sides and the per-type comparison
  * @throws {NamespaceError} when a process does not exist or may not be read
@@ -148,7 +151,7 @@ export interface Inspection {
  * if (!report.namespaces.every((n) => n.shared !== false)) throw new Error("expected all shared");
  * ```
  */
-export function inspect(target: number | string, other?: number | string): Inspection {
+export function inspect(target: Target, other?: Target): Inspection {
   const a = _side(target);
   const b = other === undefined ? _self() : _side(other);
   const namespaces = NAMESPACE_TYPES.map((type): NamespaceComparison => {
@@ -158,7 +161,7 @@ export function inspect(target: number | string, other?: number | string): Inspe
   return { target: a, other: b, namespaces };
 }
 
-function _side(target: number | string): InspectedSide {
+function _side(target: Target): InspectedSide {
   const resolved = resolveTarget(target);
   if (resolved.kind === "file") {
     const fd = nsfsOpen(resolved.path);
@@ -182,6 +185,7 @@ function _side(target: number | string): InspectedSide {
         kind: "file",
         pid: null,
         path: resolved.path,
+        container: null,
         command: null,
         uid: null,
         user: null,
@@ -194,7 +198,12 @@ function _side(target: number | string): InspectedSide {
       nsfsClose(fd);
     }
   }
-  return _processSide(resolved.pid, "process");
+  const side = _processSide(resolved.pid, "process");
+  if (typeof target === "object" && "container" in target) {
+    const c = target.container as ContainerInfo;
+    side.container = { engine: c.engine, id: c.id, name: c.name ?? null };
+  }
+  return side;
 }
 
 function _self(): InspectedSide {
@@ -231,6 +240,7 @@ function _processSide(pid: number, kind: "process" | "self"): InspectedSide {
     kind,
     pid,
     path: null,
+    container: null,
     command: _commandOf(pid),
     uid,
     user: uid === null ? null : userName(uid),

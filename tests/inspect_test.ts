@@ -6,13 +6,16 @@ import {
   assert,
   assertEquals,
   assertMatch,
+  CI,
   cli,
+  IS_ROOT,
   makeTarget,
   NEEDS_ROOT,
   sh,
   type TestTarget,
   testUser,
 } from "./_fixtures.ts";
+import { buildRootfs, IMAGE, must, removeContainers, run, startContainer } from "./_engines.ts";
 import { inspect } from "../src/inspect.ts";
 import { formatBytes, parseInspectArgs } from "../src/cli/inspect.ts";
 
@@ -187,6 +190,55 @@ Deno.test({
   },
 });
 
+function _docker(): boolean {
+  try {
+    return new Deno.Command("docker", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "inspect docker:NAME shows the container's memory limit that free inside does not",
+  // Needs dockerd (tests/setup.sh starts it); in CI it must run.
+  ignore: !CI && (!IS_ROOT || !_docker()),
+  async fn() {
+    if ((await run("docker", ["image", "inspect", IMAGE])).code !== 0) {
+      const tmp = await Deno.makeTempDir({ prefix: "nsjoin-inspect-image-" });
+      try {
+        await must("docker", ["import", await buildRootfs(tmp), IMAGE]);
+      } finally {
+        await Deno.remove(tmp, { recursive: true });
+      }
+    }
+    const name = `nsjoin-inspect-${Deno.pid}`;
+    const c = await startContainer("docker", name, ["--memory", "64m"]);
+    try {
+      const out = await cli(["inspect", "--json", `docker:${name}`]);
+      assertEquals(out.code, 0, out.stderr);
+      const r = JSON.parse(out.stdout);
+      assertEquals(r.target.pid, c.pid);
+      assertEquals(r.target.container, { engine: "docker", id: c.id, name });
+      assertEquals(r.target.memory.limit, 64 * 1024 * 1024);
+      const free = await must("docker", ["exec", name, "free", "-b"]);
+      const total = Number(free.split("\n").find((l) => l.startsWith("Mem:"))!.split(/\s+/)[1]);
+      assertEquals(r.target.memory.free.total, total);
+      assertEquals(r.target.memory.limitVisibleInside, false);
+      assertEquals(
+        r.namespaces.filter((n: { shared: boolean }) => !n.shared).map((n: { type: string }) =>
+          n.type
+        ),
+        ["mnt", "net", "pid", "uts", "ipc"],
+      );
+      const table = await cli(["inspect", name]);
+      assertMatch(table.stdout, new RegExp(`^FIELD +NS +DOCKER:${name.toUpperCase()} `, "m"));
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
 Deno.test("inspect rejects bad usage with exit 2 and a missing process with 125", async (t) => {
   await t.step("no target", async () => {
     const out = await cli(["inspect"]);
@@ -198,9 +250,15 @@ Deno.test("inspect rejects bad usage with exit 2 and a missing process with 125"
     assertEquals(out.code, 2);
     assertEquals(out.stderr.trim().split("\n").length, 1);
   });
-  await t.step("not a PID or a path", async () => {
-    const out = await cli(["inspect", "nope"]);
+  await t.step("not a PID, a path or a container reference", async () => {
+    const out = await cli(["inspect", "no/pe"]);
     assertEquals(out.code, 2);
+    assertMatch(out.stderr, /not a name or ID/);
+  });
+  await t.step("no such container", async () => {
+    const out = await cli(["inspect", `nsjoin-nonexistent-${Deno.pid}`]);
+    assertEquals(out.code, 125);
+    assertMatch(out.stderr, /Cannot find container/);
   });
   await t.step("no such process", async () => {
     const out = await cli(["inspect", "999999999"]);

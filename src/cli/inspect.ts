@@ -5,13 +5,14 @@ import {
   type InspectedSide,
   type Inspection,
 } from "../inspect.ts";
-import { parseTarget } from "../target.ts";
+import { netnsPath } from "../netns.ts";
+import { parseTarget, type PinnedProcess } from "../target.ts";
 import { report, UsageError } from "./_run.ts";
 import { formatTable } from "./ls.ts";
 
 /** `inspect`'s options, parsed. */
 export interface InspectArgs {
-  /** The target: a PID or a namespace file. */
+  /** The target: a PID, a namespace file, or a container reference (engine:NAME, NAME, ID). */
   target: number | string;
   /** A second target to compare with, instead of the caller. */
   other?: number | string;
@@ -28,7 +29,8 @@ Show a process's namespaces side by side with ours (or with TARGET2's): which ar
 and which isolated, its user namespace with uid/gid maps, its cgroups, and its memory:
 the cgroup's use and limit (v1 or v2) and what \`free\` would report inside.
 
-TARGET is a PID or a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME).
+TARGET is a PID, a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME), netns:NAME,
+or a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, or a bare name or ID.
 
 Options:
  -J, --json    use JSON output format
@@ -63,11 +65,15 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs {
     throw new UsageError(`too many targets: ${positionals.slice(2).join(" ")}`);
   }
   const target = (t: string): number | string => {
-    try {
-      return parseTarget(t);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
+    if (t.startsWith("netns:")) return t;
+    if (/^[0-9]+$/.test(t) || /^[/.]/.test(t) || /^-?[0-9]/.test(t)) {
+      try {
+        return parseTarget(t);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
     }
+    return t; // a container reference, resolved when run
   };
   return {
     target: target(positionals[0]),
@@ -97,6 +103,9 @@ function _maps(m: IdMapEntry[] | null | undefined): string {
 
 function _title(s: InspectedSide): string {
   if (s.kind === "file") return s.path ?? "";
+  if (s.container) {
+    return `${s.container.engine}:${s.container.name ?? s.container.id.slice(0, 12)}`;
+  }
   return s.kind === "self" ? `caller (pid ${s.pid})` : `pid ${s.pid}`;
 }
 
@@ -173,7 +182,7 @@ export function inspectText(r: Inspection, color = false): string {
       notes.push(
         `note: inside ${_title(s)}, free reports ${formatBytes(m.free.total)} total but its ` +
           `cgroup allows ${formatBytes(m.limit)}: programs that size themselves from ` +
-          `/proc/meminfo will be OOM-killed first`,
+          `/proc/meminfo can overrun it and be OOM-killed`,
       );
     }
   }
@@ -187,21 +196,43 @@ export function inspectText(r: Inspection, color = false): string {
  * @param argv the arguments after `inspect`
  * @returns the exit code
  */
-export function inspect(argv: readonly string[]): Promise<number> {
+export async function inspect(argv: readonly string[]): Promise<number> {
   try {
     const args = parseInspectArgs(argv);
     if (args.help) {
       console.log(INSPECT_HELP);
-      return Promise.resolve(0);
+      return 0;
     }
-    const result = inspectTarget(args.target, args.other);
+    const pinned: PinnedProcess[] = [];
+    let result: Inspection;
+    try {
+      const a = await _resolve(args.target, pinned);
+      const b = args.other === undefined ? undefined : await _resolve(args.other, pinned);
+      result = inspectTarget(a, b);
+    } finally {
+      for (const p of pinned) p.close();
+    }
     if (args.json) console.log(JSON.stringify(result, null, 2));
     else {
       const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
       console.log(inspectText(result, color));
     }
-    return Promise.resolve(0);
+    return 0;
   } catch (error) {
-    return Promise.resolve(report(error, "inspect"));
+    return report(error, "inspect");
   }
+}
+
+/** A PID or path as is; netns:NAME as its file; anything else names a container. */
+async function _resolve(
+  t: number | string,
+  pinned: PinnedProcess[],
+): Promise<number | string | PinnedProcess> {
+  if (typeof t === "number" || /^[/.]/.test(t)) return t;
+  if (t.startsWith("netns:")) return netnsPath(t.slice("netns:".length));
+  // Loaded on use: the engines' code is not needed for a PID or a file.
+  const { resolveContainer } = await import("../containers.ts");
+  const container = await resolveContainer(t);
+  pinned.push(container);
+  return container;
 }

@@ -182,6 +182,25 @@ async function _dockerInspect(
   return _fromInspect(j);
 }
 
+/** Where dockerd keeps each container's config.v2.json (its default data-root). */
+const DOCKER_CONTAINERS = "/var/lib/docker/containers";
+
+/**
+ * Running docker containers from dockerd's own state files, for when its socket is not
+ * reachable: names and Config as the API would give them (readable by root only).
+ */
+function _dockerStateList(): ContainerInfo[] {
+  const out: ContainerInfo[] = [];
+  for (const id of _readDir(DOCKER_CONTAINERS)) {
+    const j = _readJson<_DockerInspect & { ID: string }>(
+      `${DOCKER_CONTAINERS}/${id}/config.v2.json`,
+    );
+    if (!j?.State?.Running || !j.Config) continue;
+    out.push({ ..._fromInspect({ ...j, Id: j.ID ?? id }), source: "state" });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------
 // OCI runtime specs and state files (podman, containerd, docker's containerd)
 
@@ -440,7 +459,7 @@ export async function findContainers(
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
   const lists: ContainerInfo[][] = [];
   const docker = sources.has("api") ? _dockerList(options) : Promise.resolve(undefined);
-  if (sources.has("state")) lists.push(_podmanList(), _containerdList());
+  if (sources.has("state")) lists.push(_dockerStateList(), _podmanList(), _containerdList());
   if (sources.has("cgroup")) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift((await docker) ?? []);
   return _merge(lists);

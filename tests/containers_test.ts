@@ -308,27 +308,35 @@ Deno.test({
         assertMatch(res.stderr, new RegExp(`did you mean .*${r.name}`));
       });
 
-      await t.step("docker's socket missing: found by ID from state and cgroups", async () => {
-        const env = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
-        const res = await cli(["exec", d.id.slice(0, 12), "hostname"], { env });
-        assertEquals({ code: res.code, stdout: res.stdout }, { code: 0, stdout: `h-${d.name}\n` });
-        const scanned = await findContainers({ sources: ["cgroup"] });
-        const byId = new Map(scanned.map((c) => [c.id, c]));
-        assertEquals(byId.get(d.id)?.pid, d.pid);
-        assertEquals(byId.get(d.id)?.engine, "docker");
-        assertEquals(byId.get(p.id)?.pid, p.pid);
-        assertEquals(byId.get(p.id)?.engine, "podman");
-        const viaCgroup = await resolveContainer(d.id, {
-          dockerHost: "unix:///nonexistent/docker.sock",
-          sources: ["cgroup"],
-        });
-        try {
-          assertEquals(viaCgroup.pid, d.pid);
-          assertEquals(viaCgroup.container.source, "cgroup");
-        } finally {
-          viaCgroup.close();
-        }
-      });
+      await t.step(
+        "docker's socket missing: found from dockerd's state, and by ID from cgroups",
+        async () => {
+          const env = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
+          const res = await cli(["exec", d.id.slice(0, 12), "hostname"], { env });
+          assertEquals({ code: res.code, stdout: res.stdout }, {
+            code: 0,
+            stdout: `h-${d.name}\n`,
+          });
+          const byName = await cli(["exec", `docker:${d.name}`, "hostname"], { env });
+          assertEquals(byName.stdout, `h-${d.name}\n`, byName.stderr);
+          const scanned = await findContainers({ sources: ["cgroup"] });
+          const byId = new Map(scanned.map((c) => [c.id, c]));
+          assertEquals(byId.get(d.id)?.pid, d.pid);
+          assertEquals(byId.get(d.id)?.engine, "docker");
+          assertEquals(byId.get(p.id)?.pid, p.pid);
+          assertEquals(byId.get(p.id)?.engine, "podman");
+          const viaCgroup = await resolveContainer(d.id, {
+            dockerHost: "unix:///nonexistent/docker.sock",
+            sources: ["cgroup"],
+          });
+          try {
+            assertEquals(viaCgroup.pid, d.pid);
+            assertEquals(viaCgroup.container.source, "cgroup");
+          } finally {
+            viaCgroup.close();
+          }
+        },
+      );
 
       await t.step(
         "ps --json lists every container with engine, name, PID, namespaces",

@@ -177,6 +177,10 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
       } unreadable (another user's, or /proc refused): their namespaces are not counted`,
     );
   }
+  if (skipped.vanished > 0) {
+    const n = skipped.vanished;
+    notes.push(`${n} process${n === 1 ? "" : "es"} gone during the scan (exited, or zombies)`);
+  }
   const hidepid = _procHidePid();
   if (hidepid) {
     notes.push(`/proc is mounted with ${hidepid}: other users' processes are not visible`);

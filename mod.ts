@@ -35,13 +35,15 @@ export {
   startTimeOf,
 } from "./src/target.ts";
 export type { ResolvedTarget, Target } from "./src/target.ts";
-export { listNamespaces, namespaceTree } from "./src/listing.ts";
+export { listNamespaces, namespaceTree, processesInNamespace } from "./src/listing.ts";
 export type {
   ListOptions,
   NamespaceEntry,
   NamespaceHolder,
   NamespaceListing,
+  NamespaceMembers,
   NamespaceNode,
+  NamespaceProcess,
   SkippedProcesses,
   TreeOptions,
   TreeRelation,

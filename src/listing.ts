@@ -629,3 +629,120 @@ export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
   for (const e of listing.namespaces) show(e, 0);
   return roots;
 }
+
+/** A process in one namespace, as `lsns NS` lists it. */
+export interface NamespaceProcess {
+  /** PID (host view). */
+  pid: number;
+  /** Parent PID. */
+  ppid: number;
+  /** uid. */
+  uid: number | null;
+  /** Name of `uid`. */
+  user: string | null;
+  /** Command line (its name when empty). */
+  command: string;
+  /** The namespace file through this process, /proc/PID/ns/TYPE. */
+  path: string;
+  /** Processes below it (its children in the same namespace), for the process tree. */
+  children: NamespaceProcess[];
+}
+
+/** The result of {@link processesInNamespace}. */
+export interface NamespaceMembers {
+  /** The namespace's inode. */
+  ns: number;
+  /** Its type. */
+  type: NamespaceType;
+  /** Its processes by PID, each nested under its parent when that is a member too (lsns's tree). */
+  roots: NamespaceProcess[];
+  /** How many processes are in it. */
+  nprocs: number;
+  /** Processes skipped, by reason. */
+  skipped: SkippedProcesses;
+}
+
+/**
+ * The processes in one namespace, as `lsns NS` lists them: by PID, each nested under its
+ * parent process when the parent is in the namespace too.
+ *
+ * @param ns the namespace's inode number (lsns's NS column)
+ * @returns its type, its processes as a tree, and the processes skipped
+ * @throws {NamespaceError} ENOENT when no readable process is in that namespace
+ *
+ * @example
+ * ```ts
+ * import { processesInNamespace } from "@nsjoin/nsjoin";
+ * const net = Number(Deno.readLinkSync("/proc/self/ns/net").slice(5, -1));
+ * if (processesInNamespace(net).nprocs < 1) throw new Error("expected this process at least");
+ * ```
+ */
+export function processesInNamespace(ns: number): NamespaceMembers {
+  if (!Number.isSafeInteger(ns) || ns <= 0) {
+    throw new RangeError(`Cannot use ${ns} as a namespace: give its inode number`);
+  }
+  const skipped: SkippedProcesses = { vanished: 0, unreadable: 0 };
+  const members: NamespaceProcess[] = [];
+  let type: NamespaceType | undefined;
+  const suffix = `:[${ns}]`;
+  for (const dirent of Deno.readDirSync("/proc")) {
+    const c = dirent.name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(dirent.name);
+    let member = false;
+    try {
+      for (const t of type ? [type] : NAMESPACE_TYPES) {
+        let link: string;
+        try {
+          link = Deno.readLinkSync(`/proc/${pid}/ns/${t}`);
+        } catch (error) {
+          if (error instanceof Deno.errors.NotFound && _hasNamespaces(pid)) continue;
+          throw error;
+        }
+        if (link.endsWith(suffix) && link.length === t.length + suffix.length) {
+          type = t;
+          member = true;
+          break;
+        }
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.PermissionDenied) skipped.unreadable++;
+      else skipped.vanished++;
+      continue;
+    }
+    if (!member) continue;
+    const info = _processInfo(pid);
+    if (!info) {
+      skipped.vanished++;
+      continue;
+    }
+    members.push({
+      pid,
+      ppid: info.ppid,
+      uid: info.uid,
+      user: info.uid === null ? null : userName(info.uid),
+      command: info.command,
+      path: `/proc/${pid}/ns/${type}`,
+      children: [],
+    });
+  }
+  if (!type) {
+    throw new NamespaceError(`Cannot find namespace ${ns}`, {
+      errno: 2,
+      syscall: "readlink",
+      target: ns,
+      hint: skipped.unreadable > 0
+        ? `no readable process is in it (${skipped.unreadable} unreadable)`
+        : "no process is in it (see: nsjoin ls)",
+    });
+  }
+  members.sort((a, b) => a.pid - b.pid);
+  const byPid = new Map(members.map((m) => [m.pid, m]));
+  const roots: NamespaceProcess[] = [];
+  for (const m of members) {
+    const parent = byPid.get(m.ppid);
+    if (parent && parent !== m) parent.children.push(m);
+    else roots.push(m);
+  }
+  return { ns, type, roots, nprocs: members.length, skipped };
+}

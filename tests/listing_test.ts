@@ -297,6 +297,19 @@ Deno.test({
         assertEquals(path, [init, world.chain.a, world.chain.b, world.chain.c, world.chain.uts]);
       });
 
+      await t.step("ls NS lists the processes of one namespace as lsns NS does", async () => {
+        const pidns = String(ino(Deno.readLinkSync(`/proc/${world.crowd.pid}/ns/pid`)));
+        for (const args of [[pidns], ["-l", pidns], ["-o", "PID,PPID,UID,NS,TYPE,PATH", pidns]]) {
+          const out = await cli(["ls", "--json", ...args]);
+          assertEquals(out.code, 0, out.stderr);
+          assertEquals(JSON.parse(out.stdout), JSON.parse(await sh("lsns", ["-J", ...args])));
+        }
+        // The namespace's init with its two background sleeps nested under it.
+        const tree: Row[] = JSON.parse((await cli(["ls", "--json", pidns])).stdout).namespaces;
+        assertEquals(tree.map((r) => r.pid), [world.crowd.pid]);
+        assertEquals(tree[0].children?.map((r) => r.ppid), [world.crowd.pid, world.crowd.pid]);
+      });
+
       await t.step("ls -p PID shows that process's namespaces only", async () => {
         const out = await cli([
           "ls",

@@ -2,8 +2,11 @@ import { parseArgs } from "node:util";
 import {
   listNamespaces,
   type NamespaceEntry,
+  type NamespaceMembers,
   type NamespaceNode,
+  type NamespaceProcess,
   namespaceTree,
+  processesInNamespace,
   type TreeRelation,
 } from "../listing.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
@@ -38,6 +41,8 @@ export interface LsArgs {
   types: NamespaceType[];
   /** -p */
   pid?: number;
+  /** A namespace's inode (lsns NS): list its processes instead. */
+  namespace?: number;
   /** The columns, after -o (and +COL) and lsns's defaults. */
   columns: LsColumn[];
   /** -J */
@@ -59,10 +64,11 @@ export interface LsArgs {
 }
 
 /** The usage text of `ls`. */
-export const LS_HELP = `Usage: nsjoin ls [options]
+export const LS_HELP = `Usage: nsjoin ls [options] [<namespace>]
 
 List namespaces: every namespace of every process (as lsns), and those held only by a
-bind mount (/run/netns/NAME), an open fd, or a child namespace.
+bind mount (/run/netns/NAME), an open fd, or a child namespace. With <namespace> (an
+inode number, lsns's NS), list the processes in that namespace.
 
 Options:
  -J, --json             use JSON output format (the keys and nesting of lsns -J)
@@ -121,12 +127,18 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   } catch (error) {
     throw new UsageError((error as Error).message.split("\n")[0]);
   }
-  if (positionals.length > 0) {
-    throw new UsageError(
-      `unexpected argument ${
-        JSON.stringify(positionals[0])
-      }: use -p PID for a process's namespaces`,
-    );
+  if (positionals.length > 1) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  }
+  let namespace: number | undefined;
+  if (positionals.length === 1) {
+    if (!/^[0-9]+$/.test(positionals[0]) || Number(positionals[0]) <= 0) {
+      throw new UsageError(`invalid namespace argument: ${JSON.stringify(positionals[0])}`);
+    }
+    if (values.task !== undefined) {
+      throw new UsageError("--task is mutually exclusive with <namespace>");
+    }
+    namespace = Number(positionals[0]);
   }
   if (values.json && values.raw) throw new UsageError("options --json and --raw are exclusive");
   if (values.list && values.tree) throw new UsageError("options --list and --tree are exclusive");
@@ -156,9 +168,11 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   } else if (!values.list) {
     tree = "process";
   }
-  const defaults: LsColumn[] = ["NS", "TYPE", "NPROCS", "PID", "USER"];
-  if (types.includes("net")) defaults.push("NETNSID", "NSFS");
-  defaults.push("COMMAND");
+  const defaults: LsColumn[] = namespace !== undefined
+    ? ["PID", "PPID", "USER", "COMMAND"]
+    : ["NS", "TYPE", "NPROCS", "PID", "USER"];
+  if (namespace === undefined && types.includes("net")) defaults.push("NETNSID", "NSFS");
+  if (namespace === undefined) defaults.push("COMMAND");
   let columns = values["output-all"] ? [...LS_COLUMNS] : defaults;
   if (values.output !== undefined) {
     const list = values.output.startsWith("+") ? values.output.slice(1) : values.output;
@@ -169,9 +183,14 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     });
     columns = values.output.startsWith("+") ? [...columns, ...named] : named;
   }
+  if (namespace !== undefined) {
+    const other = columns.find((c) => ["NETNSID", "NSFS", "PNS", "ONS"].includes(c));
+    if (other) throw new UsageError(`column ${other} is not available with <namespace>`);
+  }
   return {
     types,
     pid,
+    namespace,
     columns,
     json: values.json ?? false,
     raw: values.raw ?? false,
@@ -386,6 +405,16 @@ export function ls(argv: readonly string[]): Promise<number> {
       console.log(LS_HELP);
       return Promise.resolve(0);
     }
+    if (args.namespace !== undefined) {
+      const members = processesInNamespace(args.namespace);
+      const nest = args.tree === "process" && args.columns.includes("COMMAND");
+      _print(_memberRows(members, nest), args, nest);
+      const unreadable = members.skipped.unreadable;
+      if (unreadable > 0) {
+        console.error(`nsjoin ls: note: ${unreadable} unreadable processes are not counted`);
+      }
+      return Promise.resolve(0);
+    }
     const listing = listNamespaces({
       types: args.types.length ? args.types : undefined,
       pid: args.pid,
@@ -397,19 +426,48 @@ export function ls(argv: readonly string[]): Promise<number> {
     const treeCol = args.tree === "process" ? "COMMAND" : "NS";
     const nest = args.tree !== undefined && args.columns.includes(treeCol);
     const rows = nest ? namespaceTree({ by: args.tree, from: listing }) : listing.namespaces;
-    const effective = nest ? args : { ...args, tree: undefined };
-    if (args.json) {
-      console.log(JSON.stringify(lsJson(rows, args.columns), null, 3));
-    } else {
-      const tty = Deno.stdout.isTerminal();
-      const width = tty ? Deno.consoleSize().columns : 0;
-      const color = tty && !Deno.env.get("NO_COLOR");
-      const text = lsTable(rows, effective, width, color);
-      if (text) console.log(text);
-    }
+    _print(rows, args, nest);
     for (const note of listing.notes) console.error(`nsjoin ls: note: ${note}`);
     return Promise.resolve(0);
   } catch (error) {
     return Promise.resolve(report(error, "ls"));
   }
+}
+
+function _print(rows: (NamespaceEntry | NamespaceNode)[], args: LsArgs, nest: boolean): void {
+  if (args.json) {
+    console.log(JSON.stringify(lsJson(rows, args.columns), null, 3));
+    return;
+  }
+  const tty = Deno.stdout.isTerminal();
+  const width = tty ? Deno.consoleSize().columns : 0;
+  const color = tty && !Deno.env.get("NO_COLOR");
+  const text = lsTable(rows, nest ? args : { ...args, tree: undefined }, width, color);
+  if (text) console.log(text);
+}
+
+/** The processes of one namespace as rows (nested by parent process for the tree). */
+function _memberRows(m: NamespaceMembers, nest: boolean): NamespaceNode[] {
+  const row = (p: NamespaceProcess): NamespaceNode => ({
+    ns: m.ns,
+    type: m.type,
+    path: p.path,
+    nprocs: m.nprocs,
+    pid: p.pid,
+    ppid: p.ppid,
+    command: p.command,
+    uid: p.uid,
+    user: p.user,
+    netnsid: null,
+    nsfs: [],
+    pns: 0,
+    ons: 0,
+    holder: "process",
+    children: nest ? p.children.map(row) : [],
+  });
+  if (nest) return m.roots.map(row);
+  const flat: NamespaceProcess[] = [];
+  const walk = (ps: NamespaceProcess[]) => ps.forEach((p) => (flat.push(p), walk(p.children)));
+  walk(m.roots);
+  return flat.sort((a, b) => a.pid - b.pid).map(row);
 }

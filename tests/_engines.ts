@@ -208,3 +208,72 @@ export async function denoForUsers(): Promise<string> {
   _deno = path;
   return path;
 }
+
+/** containerd's socket: a standalone containerd's, else the one dockerd runs. */
+export function containerdSocket(): string | undefined {
+  for (const s of ["/run/containerd/containerd.sock", "/run/docker/containerd/containerd.sock"]) {
+    try {
+      if (Deno.statSync(s).isSocket) return s;
+    } catch {
+      // Not this one.
+    }
+  }
+  return undefined;
+}
+
+/** The containerd namespace test tasks run in (the image stays there, as docker's does). */
+export const CTR_NAMESPACE = "nsjoin-test";
+
+function _ctr(): string[] {
+  const sock = containerdSocket();
+  if (!sock) {
+    throw new Error("no containerd socket (tests/setup.sh starts dockerd, which runs one)");
+  }
+  return ["-a", sock, "-n", CTR_NAMESPACE];
+}
+
+/**
+ * Starts a task straight on containerd with `ctr`, in a containerd namespace of our own
+ * (the image comes from `docker save`). Returns its PID; {@link removeCtr} cleans up.
+ */
+export async function startCtr(id: string): Promise<{ id: string; pid: number }> {
+  const ctr = _ctr();
+  const ref = `docker.io/library/${IMAGE}`;
+  if (
+    (await run("ctr", [...ctr, "images", "check", `name==${ref}`])).stdout.split("\n").length < 3
+  ) {
+    await must("sh", ["-c", `docker save ${IMAGE} | ctr ${ctr.join(" ")} images import -`]);
+  }
+  await must("ctr", [
+    ...ctr,
+    "run",
+    "-d",
+    "--env",
+    "FOO=bar",
+    ref,
+    id,
+    "/bin/tail",
+    "-f",
+    "/dev/null",
+  ]);
+  const tasks = await must("ctr", [...ctr, "task", "ls"]);
+  const pid = Number(tasks.split("\n").find((l) => l.startsWith(`${id} `))?.trim().split(/\s+/)[1]);
+  return { id, pid };
+}
+
+/** Kills and removes a `ctr` task and its container. */
+export async function removeCtr(id: string): Promise<void> {
+  const ctr = _ctr();
+  await run("ctr", [...ctr, "task", "kill", "-s", "SIGKILL", id]);
+  for (let i = 0; i < 50; i++) {
+    if ((await run("ctr", [...ctr, "task", "rm", "-f", id])).code === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await run("ctr", [...ctr, "containers", "rm", id]);
+}
+
+/** Runs `ctr task exec` in a task: containerd's own exec, the reference for containerd. */
+export function ctrExec(id: string, cmd: string[]): Promise<Run> {
+  const exec = `e${Math.random().toString(36).slice(2, 10)}`;
+  return run("ctr", [..._ctr(), "task", "exec", "--exec-id", exec, id, ...cmd]);
+}

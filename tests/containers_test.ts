@@ -16,6 +16,7 @@ import {
 } from "../src/containers.ts";
 import { NamespaceError } from "../src/errors.ts";
 import {
+  ctrExec,
   denoForUsers,
   engineExec,
   ensureImages,
@@ -23,9 +24,11 @@ import {
   must,
   podmanUser,
   removeContainers,
+  removeCtr,
   type Run,
   run,
   startContainer,
+  startCtr,
   type TestContainer,
 } from "./_engines.ts";
 import {
@@ -267,6 +270,37 @@ Deno.test({
         "podman (rootless) joined by its owner",
         (t) => differential(t, r, r.name, owner),
       );
+
+      await t.step("containerd: a ctr task, side by side with ctr task exec", async () => {
+        const id = `${RUN}-task`;
+        try {
+          const task = await startCtr(id);
+          // ctr's exec has no PATH unless the image sets one: give absolute paths.
+          const script = "hostname; env | sort; cat /proc/self/cgroup; pwd; id -u; id -g; " +
+            "ls -l /proc/self/ns | sed 's/.* \\([a-z_]* -> .*\\)/\\1/'; grep ^Cap /proc/self/status";
+          const [a, b] = await Promise.all([
+            ours(["exec", `containerd:${id}`, "/bin/sh", "-c", script]),
+            ctrExec(id, ["/bin/sh", "-c", script]),
+          ]);
+          assertEquals(
+            { code: a.code, stdout: a.stdout },
+            { code: b.code, stdout: b.stdout },
+            a.stderr,
+          );
+          assertMatch(a.stdout, /^FOO=bar$/m);
+          const rows = JSON.parse((await ours(["ps", "--json"])).stdout) as {
+            id: string;
+            engine: string;
+            pid: number;
+          }[];
+          const row = rows.find((x) => x.id === id);
+          assertEquals([row?.engine, row?.pid], ["containerd", task.pid]);
+          const bare = await ours(["exec", id, "/bin/hostname"]);
+          assertEquals(bare.code, 0, bare.stderr);
+        } finally {
+          await removeCtr(id);
+        }
+      });
 
       await t.step(
         "-t: a pty inside the container, its prompt, window size, terminal restored",

@@ -68,7 +68,7 @@ export type {
   UserNamespaceInfo,
 } from "./src/inspect.ts";
 export { daxIn } from "./src/dax.ts";
-export type { DaxInOptions } from "./src/dax.ts";
+export type { DaxCommand, DaxInOptions, DaxResult, DaxShell } from "./src/dax.ts";
 export {
   containerExecOptions,
   ENGINES,

@@ -6,7 +6,6 @@
  * @module
  */
 import {
-  type $Type,
   build$,
   type CommandBuilder,
   type CommandContext,
@@ -21,6 +20,66 @@ import { posix } from "node:path";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
+
+/**
+ * What {@link daxIn} returns: a tagged template (and `.raw`) making {@link DaxCommand}s.
+ * At run time it is a whole dax `$` and its commands whole dax `CommandBuilder`s; these
+ * types name the part nsjoin documents (cast to dax's types for the rest).
+ */
+export interface DaxShell {
+  /** Builds a command from a template, escaping the values as dax does. */
+  (strings: TemplateStringsArray, ...exprs: unknown[]): DaxCommand;
+  /** Builds a command from a template without escaping the values. */
+  raw(strings: TemplateStringsArray, ...exprs: unknown[]): DaxCommand;
+}
+
+/** A dax command bound to a target (a dax `CommandBuilder`); await it to run it. */
+export interface DaxCommand extends PromiseLike<DaxResult> {
+  /** Resolve instead of throwing on a non-zero exit code (all codes, or the ones given). */
+  noThrow(value?: boolean | number, ...more: number[]): DaxCommand;
+  /** Bytes for the command's stdin, or "inherit" / "null". */
+  stdin(input: Uint8Array | ReadableStream<Uint8Array> | "inherit" | "null"): DaxCommand;
+  /** Text for the command's stdin. */
+  stdinText(text: string): DaxCommand;
+  /** Where stdout goes: "piped" to capture it in the result. */
+  stdout(kind: "inherit" | "null" | "piped" | "inheritPiped"): DaxCommand;
+  /** Where stderr goes: "piped" to capture it in the result. */
+  stderr(kind: "inherit" | "null" | "piped" | "inheritPiped"): DaxCommand;
+  /** Capture stdout and stderr together as `combined`. */
+  captureCombined(value?: boolean): DaxCommand;
+  /** Silence stdout, stderr, or both (default). */
+  quiet(kind?: "stdout" | "stderr" | "both"): DaxCommand;
+  /** Environment variables for the command (over the target's). */
+  env(items: Record<string, string | undefined>): DaxCommand;
+  /** Working directory inside the target. */
+  cwd(dir: string): DaxCommand;
+  /** Kill the command after this many milliseconds (code 124). */
+  timeout(ms: number | undefined): DaxCommand;
+  /** Runs it and gives stdout as text, trailing newline trimmed. */
+  text(kind?: "stdout" | "stderr" | "combined"): Promise<string>;
+  /** Runs it and gives stdout's lines. */
+  lines(kind?: "stdout" | "stderr" | "combined"): Promise<string[]>;
+  /** Runs it and parses stdout as JSON. */
+  json<T = unknown>(kind?: "stdout" | "stderr" | "combined"): Promise<T>;
+  /** Runs it and gives stdout's bytes. */
+  bytes(kind?: "stdout" | "stderr" | "combined"): Promise<Uint8Array>;
+  /** Runs it and gives its exit code (never throws for a non-zero code). */
+  code(): Promise<number>;
+}
+
+/** The result of a {@link DaxCommand} (a dax `CommandResult`). */
+export interface DaxResult {
+  /** The exit code. */
+  readonly code: number;
+  /** stdout as text, when it was piped. */
+  readonly stdout: string;
+  /** stderr as text, when it was piped. */
+  readonly stderr: string;
+  /** stdout and stderr together, with `captureCombined()`. */
+  readonly combined: string;
+  /** stdout's bytes, when it was piped. */
+  readonly stdoutBytes: Uint8Array;
+}
 
 /** Options of {@link daxIn}. */
 export interface DaxInOptions {
@@ -87,7 +146,7 @@ const SHELL_BUILTINS = new Set([
  * if (!lo.startsWith("lo")) throw new Error("no loopback in the target");
  * ```
  */
-export function daxIn(target: Target, options: DaxInOptions = {}): $Type {
+export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   const resolved = resolveTarget(target);
   const base: NsCommandOptions = {
     target,
@@ -136,7 +195,7 @@ export function daxIn(target: Target, options: DaxInOptions = {}): $Type {
       return (strings: TemplateStringsArray, ...exprs: TemplateExpr[]) =>
         bind(fn.raw(strings, ...exprs), strings, exprs);
     },
-  });
+  }) as unknown as DaxShell;
 }
 
 /** The words of a command line that could name a program: in its text and its values. */

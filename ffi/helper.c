@@ -31,7 +31,8 @@
  * /proc/PID/{mem,exe,fd}; every fd but 0-2 (and K) is closed before execve; the cwd is
  * checked with getcwd(2) to be reachable from the (new) root.
  *
- * Exit codes: 125 could not join / set up, 126 program not executable, 127 not found;
+ * Exit codes: 125 could not join / set up, 126 program not executable (any execve error but
+ * ENOENT), 127 not found;
  * otherwise the program's status (a signal death is re-raised on this process).
  */
 
@@ -384,7 +385,8 @@ static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
     fail(127);
   }
   puterr(err);
-  fail(err == -EACCES || err == -ENOEXEC ? 126 : 125);
+  /* The namespaces were joined; only the program could not start (as nsenter: 126). */
+  fail(126);
 }
 
 static void close_fds(int *keep, int nkeep) {

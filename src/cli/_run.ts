@@ -60,6 +60,34 @@ export async function relay(child: Deno.ChildProcess): Promise<number> {
 }
 
 /**
+ * Refuses command-line arguments that are not UTF-8: Deno would hand them to us with
+ * U+FFFD in place of the bytes, and the program would get other arguments than typed.
+ *
+ * @throws {UsageError} naming the first such argument
+ */
+export function assertUtf8Argv(): void {
+  let cmdline: Uint8Array;
+  try {
+    cmdline = Deno.readFileSync("/proc/self/cmdline");
+  } catch {
+    return; // No /proc: nothing to compare with.
+  }
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  let start = 0;
+  for (let i = 0; i < cmdline.length; i++) {
+    if (cmdline[i] !== 0) continue;
+    const arg = cmdline.subarray(start, i);
+    start = i + 1;
+    try {
+      strict.decode(arg);
+    } catch {
+      const shown = JSON.stringify(new TextDecoder().decode(arg));
+      throw new UsageError(`Cannot use argument ${shown}: it is not valid UTF-8`);
+    }
+  }
+}
+
+/**
  * Maps an error to one line on stderr and an exit code: usage mistakes 2, namespace and
  * target problems 125, anything else 1. Never a stack trace.
  */

@@ -10,7 +10,7 @@ import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid, nsfsRelated } from "..
 import { userName } from "../ffi/users.ts";
 import { NamespaceError } from "./errors.ts";
 import { NAMESPACE_TYPES, namespacesOfSync, type NamespaceType } from "./namespaces.ts";
-import type { ContainerInfo } from "./containers.ts";
+import { type ContainerInfo, readContainerFile } from "./containers.ts";
 import { resolveTarget, type Target } from "./target.ts";
 
 /** One line of /proc/PID/uid_map or gid_map: ids inside, their start outside, how many. */
@@ -411,11 +411,16 @@ function _memoryOf(pid: number, cgroups: CgroupMembership[]): MemoryReport {
 }
 
 function _freeOf(pid: number): FreeReport | null {
-  // The target's own /proc (lxcfs bind mounts included), reached through its root.
-  for (const source of [`/proc/${pid}/root/proc/meminfo`, "/proc/meminfo"]) {
+  // The target's own /proc (lxcfs bind mounts included), reached through its root with
+  // its symlinks resolved inside it; the caller's /proc/meminfo when that is refused.
+  const sources: [string, () => string][] = [
+    [`/proc/${pid}/root/proc/meminfo`, () => readContainerFile(pid, "/proc/meminfo")],
+    ["/proc/meminfo", () => Deno.readTextFileSync("/proc/meminfo")],
+  ];
+  for (const [source, read] of sources) {
     let text: string;
     try {
-      text = Deno.readTextFileSync(source);
+      text = read();
     } catch {
       continue;
     }

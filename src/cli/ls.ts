@@ -285,6 +285,7 @@ export function formatTable(
     right?: ReadonlySet<number>;
     treeColumn?: number;
     truncate?: number;
+    truncateColumn?: number;
     raw?: boolean;
     noHeadings?: boolean;
     color?: boolean;
@@ -299,13 +300,13 @@ export function formatTable(
     return out.join("\n");
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => _width(r[i]))));
-  if (opts.truncate !== undefined && opts.truncate > 0) {
+  const cut = opts.truncateColumn ?? -1;
+  if (opts.truncate !== undefined && opts.truncate > 0 && cut >= 0) {
     const total = widths.reduce((a, b) => a + b, 0) + widths.length - 1;
-    const last = widths.length - 1;
     if (total > opts.truncate) {
-      widths[last] = Math.max(header[last].length, widths[last] - (total - opts.truncate));
+      widths[cut] = Math.max(header[cut].length, widths[cut] - (total - opts.truncate));
     }
-    for (const r of rows) r[last] = _cut(r[last], widths[last]);
+    for (const r of rows) r[cut] = _cut(r[cut], widths[cut]);
   }
   const fmt = (cells: readonly string[]): string =>
     cells.map((c, i) => {
@@ -386,6 +387,7 @@ export function lsTable(
     right,
     treeColumn,
     truncate: args.noTruncate ? 0 : width,
+    truncateColumn: args.columns.indexOf("COMMAND"),
     raw: args.raw,
     noHeadings: args.noHeadings,
     color,

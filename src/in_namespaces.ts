@@ -82,6 +82,9 @@ let _nextId = 1;
  * is inside only during the synchronous `new Worker()`, and a terminated Worker takes its
  * threads with it.
  *
+ * It runs your code in your process, not the target's: it is a way in, not a sandbox —
+ * treat what the target's files and services return as untrusted input.
+ *
  * user, pid and time cannot be joined here — the kernel refuses them to a multithreaded
  * process, or (pid) never moves the caller — use `NsCommand` for those.
  *

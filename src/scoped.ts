@@ -117,10 +117,13 @@ export class ScopedJoin implements Disposable {
  * ```ts ignore
  * import { scopedJoin } from "@nsjoin/nsjoin";
  * let listener: Deno.Listener;
- * {
- *   using _ = scopedJoin(1234, ["net"]);
+ * const join = scopedJoin(1234, ["net"]);
+ * try {
  *   listener = Deno.listen({ hostname: "127.0.0.1", port: 8080 });
+ * } finally {
+ *   join[Symbol.dispose]();
  * }
+ * if (join.active) throw new Error("expected the thread to be back in its own namespaces");
  * // listener accepts connections made inside pid 1234's network namespace
  * ```
  */

@@ -7,8 +7,7 @@
  *
  *   deno run -A bench/exec_containers_bench.ts [iterations]
  */
-import { NsCommand } from "../mod.ts";
-import { parseExecArgs, planExec } from "../src/cli/exec.ts";
+import { containerExecOptions, NsCommand, resolveContainer } from "../mod.ts";
 import {
   ensureImages,
   podmanUser,
@@ -47,9 +46,10 @@ try {
   const deno = Deno.execPath();
   const cli = (ref: string) => () =>
     run(deno, ["run", "-A", "--quiet", `${ROOT}cli.ts`, "exec", ref, "true"]);
-  const plan = await planExec(parseExecArgs([`docker:${d.name}`, "true"]));
+  using web = await resolveContainer(`docker:${d.name}`);
+  const options = containerExecOptions(web);
   const warm = async () => {
-    const o = await new NsCommand(plan.program, { ...plan.options, stdout: "null" }).output();
+    const o = await new NsCommand("true", { ...options, stdout: "null" }).output();
     if (!o.success) throw new Error(`nsjoin library: ${new TextDecoder().decode(o.stderr)}`);
   };
   const runs: Record<string, () => Promise<void>> = {
@@ -71,7 +71,6 @@ try {
       samples[name].push(performance.now() - t0);
     }
   }
-  plan.container?.close();
   const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]));
   console.log(`exec CONTAINER true, ${N} interleaved iterations`);
   for (const [name, { median, p90 }] of Object.entries(s)) {

@@ -155,10 +155,14 @@ async function _dockerList(o: FindContainersOptions): Promise<ContainerInfo[] | 
   }));
 }
 
-/** One docker container by name or ID (prefix) from the API; undefined when unreachable. */
+/**
+ * One docker container by name or ID (prefix) from the API: null when docker has none
+ * (or, unless `strict`, only a stopped one), undefined when the API cannot answer.
+ */
 async function _dockerInspect(
   ref: string,
   o: FindContainersOptions,
+  strict: boolean,
 ): Promise<ContainerInfo | null | undefined> {
   let res;
   try {
@@ -170,6 +174,7 @@ async function _dockerInspect(
   if (res.status === 404) return null;
   if (res.status !== 200) return undefined;
   const j = res.body as _DockerInspect;
+  if (!j.State.Running && !strict) return null;
   if (!j.State.Running) {
     throw new NamespaceError(`Cannot use docker container ${j.Name.replace(/^\//, "")}`, {
       errno: 3,
@@ -453,14 +458,29 @@ function _merge(lists: ContainerInfo[][]): ContainerInfo[] {
  * for (const c of await findContainers()) console.log(c.engine, c.id.slice(0, 12), c.name, c.pid);
  * ```
  */
-export async function findContainers(
+export function findContainers(
   options: FindContainersOptions = {},
 ): Promise<ContainerInfo[]> {
+  return _find(options, { scan: true, dockerList: true });
+}
+
+/** The sources for one engine (or all), with or without the /proc scan and docker's list. */
+async function _find(
+  options: FindContainersOptions,
+  only: { engine?: Engine; scan: boolean; dockerList: boolean },
+): Promise<ContainerInfo[]> {
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
+  const want = (e: Engine) => only.engine === undefined || only.engine === e;
   const lists: ContainerInfo[][] = [];
-  const docker = sources.has("api") ? _dockerList(options) : Promise.resolve(undefined);
-  if (sources.has("state")) lists.push(_dockerStateList(), _podmanList(), _containerdList());
-  if (sources.has("cgroup")) lists.push(_cgroupScan(options.proc ?? "/proc"));
+  const docker = sources.has("api") && want("docker") && only.dockerList
+    ? _dockerList(options)
+    : Promise.resolve(undefined);
+  if (sources.has("state")) {
+    if (want("docker")) lists.push(_dockerStateList());
+    if (want("podman")) lists.push(_podmanList());
+    if (want("containerd") || want("docker")) lists.push(_containerdList());
+  }
+  if (sources.has("cgroup") && only.scan) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift((await docker) ?? []);
   return _merge(lists);
 }
@@ -574,19 +594,33 @@ export async function resolveContainer(
 ): Promise<PinnedContainer> {
   const { engine, ref } = parseContainerRef(text);
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
-  let found: ContainerInfo | null | undefined;
-  if (engine === "docker" && sources.has("api")) {
-    found = await _dockerInspect(ref, options);
-    if (found === null) matchContainer([], ref, "docker");
-  }
-  if (!found) {
-    const all = await findContainers(options);
-    found = matchContainer(all, ref, engine);
+  // Docker resolves its own names and ID prefixes: one request instead of a listing.
+  const inspected = sources.has("api") && (engine === undefined || engine === "docker")
+    ? await _dockerInspect(ref, options, engine === "docker")
+    : undefined;
+  let found: ContainerInfo;
+  if (engine === "docker" && inspected) found = inspected;
+  else {
+    // Only an ID prefix can match what the /proc scan finds (it knows no names).
+    const scan = /^[0-9a-f]+$/.test(ref);
+    const pool = await _find(options, { engine, scan, dockerList: inspected === undefined });
+    const candidates = inspected ? _merge([[inspected], pool]) : pool;
+    try {
+      found = matchContainer(candidates, ref, engine);
+    } catch (error) {
+      if (!(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      // Nothing matched: look at everything, for near matches in the message.
+      found = matchContainer(
+        await _find(options, { engine, scan: true, dockerList: true }),
+        ref,
+        engine,
+      );
+    }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
-      found = (await _dockerInspect(found.id, options)) ?? found;
+      found = (await _dockerInspect(found.id, options, true)) ?? found;
     }
     if (!found.pid) {
-      found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found!.id)?.pid ?? 0;
+      found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found.id)?.pid ?? 0;
     }
   }
   if (!found.pid) {

@@ -49,6 +49,9 @@ Execute a command in a running container (docker exec's options), for any engine
 
 TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,
 podman:NAME|ID, containerd:ID, netns:NAME (as ip netns exec), a PID or a namespace file.
+A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
+command joins its cgroups and gets its capabilities. A PID gets its environment, cgroups and
+capabilities the same way.
 
 Options:
   -d, --detach               Detached mode: run command in the background

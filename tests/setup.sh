@@ -22,6 +22,8 @@ have dockerd || need+=(docker.io)
 have podman || need+=(podman)
 have runc || need+=(runc)
 have slirp4netns || need+=(slirp4netns)
+# The test image is /bin/busybox copied into a rootfs: it must be the static build.
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 NSJOIN_PODMAN_USER=nsjoin-podman
 _nsjoin_engines() {
   local rc=$?

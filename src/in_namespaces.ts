@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
 import { libc } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
-import { _joinThread, _openNamespace } from "./scoped.ts";
+import { _inScopedJoin, _joinThread, _openNamespace } from "./scoped.ts";
 import { type ResolvedTarget, resolveTarget, startTimeOf, type Target } from "./target.ts";
 import {
   type CallBody,
@@ -339,6 +339,12 @@ function _closeMntFd(slot: _Slot): void {
 }
 
 function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
+  if (_inScopedJoin()) {
+    // A thread created now would keep the scoped join's namespaces for good.
+    throw new Error(
+      "Cannot start a namespace Worker inside a scoped join: dispose the join first",
+    );
+  }
   const threadTypes = types.filter((t) => t !== "mnt");
   const target = resolved.kind === "process" ? resolved.pid : resolved.path;
   let mntFd: number | undefined;

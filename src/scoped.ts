@@ -149,6 +149,11 @@ export function scopedJoin(
   return _joinThread(target, namespaces);
 }
 
+/** Whether the calling thread is inside a scoped join now. For nsjoin's own use. */
+export function _inScopedJoin(): boolean {
+  return _joined !== undefined;
+}
+
 /**
  * Joins the calling thread to per-thread namespaces (net, uts, ipc, cgroup) of a target.
  * For nsjoin's own use (scopedJoin checks the types users may ask for).

@@ -96,10 +96,14 @@ Deno.test({
   async fn() {
     await using target = await makeTarget();
     const before = ownNs("net");
+    let worker: Promise<number>;
     {
       using _outer = scopedJoin(target.pid, ["net"]);
       assertThrows(() => scopedJoin(target.pid, ["uts"]), /already inside a scoped join/);
+      // A Worker made now would keep the joined namespaces: refused too.
+      worker = inNamespaces(target.pid, ["mnt"], () => 1, undefined, { reuse: false });
     }
+    await assertRejects(() => worker, /Cannot start a namespace Worker inside a scoped join/);
     assertEquals(ownNs("net"), before);
     for (const type of ["mnt", "user", "pid", "time", "cgroup"]) {
       let error: unknown;

@@ -10,6 +10,13 @@
  */
 import { inNamespaces, parseTarget, resolveContainer } from "../mod.ts";
 
+// Errors as one line, like a CLI, not a stack trace.
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  console.error(`copy_out: ${e.reason?.message ?? e.reason}`);
+  Deno.exit(1);
+});
+
 const [where, inside, dest] = Deno.args;
 if (!where || !inside || !dest) {
   console.error("usage: copy_out.ts TARGET PATH_INSIDE DEST_ON_HOST");

@@ -10,6 +10,13 @@
  */
 import { inNamespaces, parseTarget, resolveContainer, type Target } from "../mod.ts";
 
+// Errors as one line, like a CLI, not a stack trace.
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  console.error(`health_check: ${e.reason?.message ?? e.reason}`);
+  Deno.exit(1);
+});
+
 const [where, portText, path = "/health"] = Deno.args;
 if (!where || !/^[0-9]+$/.test(portText ?? "")) {
   console.error("usage: health_check.ts TARGET PORT [PATH]");

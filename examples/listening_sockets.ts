@@ -16,6 +16,13 @@ import {
   type Target,
 } from "../mod.ts";
 
+// Errors as one line, like a CLI, not a stack trace.
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  console.error(`listening_sockets: ${e.reason?.message ?? e.reason}`);
+  Deno.exit(1);
+});
+
 interface Socket {
   target: string;
   proto: string;

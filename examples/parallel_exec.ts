@@ -11,6 +11,13 @@
  */
 import { daxIn, parseTarget, resolveContainer } from "../mod.ts";
 
+// Errors as one line, like a CLI, not a stack trace.
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  console.error(`parallel_exec: ${e.reason?.message ?? e.reason}`);
+  Deno.exit(1);
+});
+
 const dash = Deno.args.indexOf("--");
 const wheres = Deno.args.slice(0, dash);
 const command = Deno.args.slice(dash + 1);

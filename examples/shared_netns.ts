@@ -10,6 +10,13 @@
  */
 import { parseTarget, resolveContainer } from "../mod.ts";
 
+// Errors as one line, like a CLI, not a stack trace.
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  console.error(`shared_netns: ${e.reason?.message ?? e.reason}`);
+  Deno.exit(1);
+});
+
 const where = Deno.args[0];
 if (!where) {
   console.error("usage: shared_netns.ts TARGET");

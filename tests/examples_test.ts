@@ -133,6 +133,10 @@ Deno.test({
       assertEquals(await Deno.readFile(dest), original);
       assertEquals((await Deno.stat(dest)).mode! & 0o777, 0o640);
       assert(!(await Deno.stat("/mnt/secret.bin").then(() => true, () => false)));
+      // A file that is not there inside: one line on stderr, no stack trace.
+      const missing = await example("copy_out.ts", String(target.pid), "/mnt/nope", dest);
+      assertEquals(missing.code, 1);
+      assertMatch(missing.stderr, /^copy_out: No such file or directory.*\/mnt\/nope.*\n$/);
     } finally {
       await Deno.remove(dest.slice(0, dest.lastIndexOf("/")), { recursive: true });
     }

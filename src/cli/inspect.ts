@@ -83,7 +83,12 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs {
   };
 }
 
-/** Bytes as `free -h` would print them (binary units). */
+/**
+ * Bytes in binary units, one decimal, as `free -h` reads: 67108864 → "64.0 MiB".
+ *
+ * @param n bytes, or null for an empty cell
+ * @returns the text ("" for null)
+ */
 export function formatBytes(n: number | null): string {
   if (n === null) return "";
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

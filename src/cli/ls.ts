@@ -271,7 +271,8 @@ interface _Line {
 /**
  * A table as lsns prints it: one space between columns, numbers right-aligned, the last
  * column unpadded, tree art in the tree column; raw mode escapes blanks and non-ASCII
- * bytes as \xHH and aligns nothing.
+ * bytes as \xHH and aligns nothing. Hand-written: console.table draws boxes and quotes
+ * strings, which neither people used to lsns nor scripts reading its columns expect.
  *
  * @param header the column names
  * @param lines the cells of each row, with the tree prefix of its tree column

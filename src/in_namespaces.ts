@@ -285,9 +285,11 @@ async function _call(
 }
 
 function _take(key: string): _Slot | undefined {
-  const list = _idle.get(key);
-  const slot = list?.pop();
-  if (list && list.length === 0) _idle.delete(key);
+  const list = _idle.get(key) ?? [];
+  let slot: _Slot | undefined;
+  // An idle Worker dies when a timer of an earlier fn throws, or when it exits.
+  while ((slot = list.pop()) && slot.dead) _terminate(slot);
+  if (list.length === 0) _idle.delete(key);
   if (slot) clearTimeout(slot.idleTimer);
   return slot;
 }

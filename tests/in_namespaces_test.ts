@@ -242,9 +242,21 @@ Deno.test({
       assertEquals(await inNamespaces(target.pid, ["net"], count), 2);
       const second = performance.now() - started;
       assert(second < first, `reuse took ${second} ms, the first call ${first} ms`);
+      // A Worker that an earlier fn broke after returning (a throwing timer) is not reused.
+      assertEquals(
+        await inNamespaces(target.pid, ["net"], () => {
+          setTimeout(() => {
+            throw new Error("late");
+          }, 10);
+          return 0;
+        }),
+        0,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals(await inNamespaces(target.pid, ["net"], count), 1);
       // Another namespace set gets a Worker of its own; reuse: false a fresh one.
       assertEquals(await inNamespaces(target.pid, ["net", "uts"], count), 1);
-      assertEquals(await inNamespaces(target.pid, ["net"], count, undefined, { reuse: false }), 3);
+      assertEquals(await inNamespaces(target.pid, ["net"], count, undefined, { reuse: false }), 2);
       assertEquals(await inNamespaces(target.pid, ["net"], count), 1);
     } finally {
       await closeNamespaceWorkers();

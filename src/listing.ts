@@ -124,13 +124,15 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
   let processes = 0;
   const scanFds = options.fds ?? true;
   const nsfsDev = Deno.statSync("/proc/self/ns/user").dev;
+  // Each mount namespace and a process in it: its nsfs bind mounts are looked at too.
+  const mountNamespaces = new Map<number, number>();
 
   for (const dirent of Deno.readDirSync("/proc")) {
     const name = dirent.name;
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
-    const state = _readProcess(pid, types, found);
+    const state = _readProcess(pid, types, found, mountNamespaces);
     if (state === "vanished") skipped.vanished++;
     else if (state === "unreadable") skipped.unreadable++;
     else {
@@ -150,13 +152,25 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
   const infos = new Map<number, _ProcessInfo | undefined>();
   for (const entry of found.values()) _fillProcess(entry.entry, infos);
 
-  for (const m of _nsfsMounts()) {
+  for (const m of _nsfsMounts("/proc/self/mountinfo")) {
     const ns = found.get(m.ino);
     if (ns) ns.entry.nsfs.push(m.target);
     else if (wanted.has(m.type)) {
       const entry = _bare(m.ino, m.type, m.target, "mount");
       entry.nsfs.push(m.target);
       found.set(m.ino, { entry, open: m.target });
+    }
+  }
+  // Bind mounts made inside other mount namespaces (a container's, a private one), opened
+  // through that namespace's process: /proc/PID/root/TARGET. NSFS stays the caller's view,
+  // as lsns's.
+  const ownMnt = _inodeOfLink("/proc/self/ns/mnt");
+  for (const [mnt, pid] of mountNamespaces) {
+    if (mnt === ownMnt) continue;
+    for (const m of _nsfsMounts(`/proc/${pid}/mountinfo`)) {
+      if (found.has(m.ino) || !wanted.has(m.type)) continue;
+      const path = `/proc/${pid}/root${m.target}`;
+      found.set(m.ino, { entry: _bare(m.ino, m.type, path, "mount"), open: path });
     }
   }
   for (const [ino, h] of held) {
@@ -194,6 +208,7 @@ function _readProcess(
   pid: number,
   types: readonly NamespaceType[],
   found: Map<number, _Ns>,
+  mountNamespaces: Map<number, number>,
 ): _ProcState {
   const base = `/proc/${pid}/ns/`;
   let any = false;
@@ -221,8 +236,23 @@ function _readProcess(
     const e = ns.entry;
     e.nprocs++;
     if (e.pid === null || pid < e.pid) e.pid = pid;
+    if (type === "mnt" && !mountNamespaces.has(ino)) mountNamespaces.set(ino, pid);
+  }
+  if (any && !types.includes("mnt")) {
+    const mnt = _inodeOfLink(`${base}mnt`);
+    if (mnt && !mountNamespaces.has(mnt)) mountNamespaces.set(mnt, pid);
   }
   return "ok";
+}
+
+/** The inode in a namespace link ("mnt:[4026531841]"), or 0 when it cannot be read. */
+function _inodeOfLink(path: string): number {
+  try {
+    const link = Deno.readLinkSync(path);
+    return Number(link.slice(link.indexOf("[") + 1, -1));
+  } catch {
+    return 0;
+  }
 }
 
 function _hasNamespaces(pid: number): boolean {
@@ -373,12 +403,12 @@ interface _Mount {
   target: string;
 }
 
-/** nsfs mounts in the caller's mount namespace: root "net:[4026532256]", target /run/netns/x. */
-function _nsfsMounts(): _Mount[] {
+/** nsfs mounts in a mountinfo file: root "net:[4026532256]", target /run/netns/x. */
+function _nsfsMounts(mountinfo: string): _Mount[] {
   const out: _Mount[] = [];
   let text: string;
   try {
-    text = Deno.readTextFileSync("/proc/self/mountinfo");
+    text = Deno.readTextFileSync(mountinfo);
   } catch {
     return out;
   }

@@ -105,6 +105,8 @@ interface World {
   mounted: { name: string; ino: number };
   /** A bind-mounted network namespace (nsid 8) with a process in it. */
   busy: { name: string; pid: number };
+  /** A network namespace bind-mounted on `file` only in the private mount ns of `pid`. */
+  privateMount: { pid: number; file: string; ino: number };
   /** A network namespace held only by fd 3 of a process. */
   fdHeld: { ino: number; pid: number; child: Deno.ChildProcess };
   dispose(): Promise<void>;
@@ -198,6 +200,38 @@ async function makeWorld(): Promise<World> {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
+    // A fourth, bind-mounted only inside a private mount namespace (as in a container).
+    const file = await Deno.makeTempFile({ prefix: "nsjoin-ls-" });
+    cleanups.push(() => Deno.remove(file).catch(() => {}));
+    const hider = new Deno.Command("unshare", {
+      args: [
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        `unshare -n mount --bind /proc/self/ns/net ${file} && echo ok; exec sleep 100000`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    cleanups.push(async () => {
+      try {
+        hider.kill("SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await hider.status;
+    });
+    const hiderOut = hider.stdout.getReader();
+    await hiderOut.read();
+    hiderOut.releaseLock();
+    hider.stdout.cancel().catch(() => {});
+    const privateLine = Deno.readTextFileSync(`/proc/${hider.pid}/mountinfo`).split("\n")
+      .find((l) => l.includes(" - nsfs ") && l.includes(file))!;
+    const privateIno = ino(privateLine.split(" ")[3]);
+
     // A second netns, opened by a sleeping process as fd 3, then unmounted: the fd holds it.
     const held = `${name}-fd`;
     await sh("ip", ["netns", "add", held]);
@@ -227,6 +261,7 @@ async function makeWorld(): Promise<World> {
       crowd,
       mounted: { name, ino: mountedIno },
       busy: { name: busy, pid: inBusy.pid },
+      privateMount: { pid: hider.pid, file, ino: privateIno },
       fdHeld: { ino: heldIno, pid: child.pid, child },
       dispose,
     };
@@ -258,7 +293,13 @@ Deno.test({
         );
         made.add(world.chain.c).add(world.chain.uts);
         for (const n of made) assert(stable.some((r) => r.ns === n), `lsns does not list ${n}`);
-        const extra = [world.chain.a, world.chain.b, world.mounted.ino, world.fdHeld.ino];
+        const extra = [
+          world.chain.a,
+          world.chain.b,
+          world.mounted.ino,
+          world.fdHeld.ino,
+          world.privateMount.ino,
+        ];
         const mine = new Set(ours.map((r) => r.ns));
         for (const n of [...made, ...extra]) assert(mine.has(n), `ls does not list ${n}`);
         assert(made.size + extra.length >= 20, `only ${made.size + extra.length} namespaces made`);
@@ -317,6 +358,10 @@ Deno.test({
         assertEquals(mounted.nsfs, [`/run/netns/${world.mounted.name}`]);
         assertEquals(mounted.netnsid, 7);
         assertEquals(mounted.nprocs, 0);
+        const hidden = byIno.get(world.privateMount.ino)!;
+        assertEquals(hidden.holder, "mount");
+        assertEquals(hidden.path, `/proc/${world.privateMount.pid}/root${world.privateMount.file}`);
+        assertEquals(hidden.nsfs, []);
         const held = byIno.get(world.fdHeld.ino)!;
         assertEquals(held.holder, "fd");
         assertEquals(held.path, `/proc/${world.fdHeld.pid}/fd/3`);

@@ -1,7 +1,7 @@
 /**
  * Every namespace on the host, as lsns lists them, plus the ones lsns 2.38 cannot see:
- * namespaces kept alive only by an nsfs bind mount (/run/netns/NAME), by an open fd, or
- * as the parent or owner of another namespace.
+ * namespaces kept alive only by an nsfs bind mount (/run/netns/NAME, or one inside another
+ * mount namespace), by an open fd, or as the parent or owner of another namespace.
  *
  * @module
  */

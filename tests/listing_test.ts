@@ -420,6 +420,11 @@ Deno.test({
           const net = await cli(["ls", "--json", "-l", "-p", String(world.busy.pid), "-t", "net"]);
           const row = JSON.parse(net.stdout).namespaces[0];
           assertEquals([row.nsfs, row.netnsid], [`/run/netns/${world.busy.name}`, "8"]);
+          // HOLDER, ours: the mounted netns without a process says what keeps it.
+          const holder = await cli(["ls", "--json", "-l", "-t", "net", "-o", "NS,HOLDER"]);
+          const rows: Row[] = JSON.parse(holder.stdout).namespaces;
+          assertEquals(rows.find((r) => r.ns === world.mounted.ino)?.holder, "mount");
+          assertEquals(rows.find((r) => r.ns === world.fdHeld.ino)?.holder, "fd");
         },
       );
 
@@ -671,6 +676,8 @@ Deno.test("parseLsArgs takes lsns's options", () => {
     "COMMAND",
   ]);
   assertEquals(parseLsArgs(["-o", "+pns,ONS"]).columns.slice(-2), ["PNS", "ONS"]);
+  assertEquals(parseLsArgs(["-o", "NS,holder"]).columns, ["NS", "HOLDER"]);
+  assert(!parseLsArgs(["--output-all"]).columns.includes("HOLDER"), "lsns has no HOLDER");
   assertEquals(parseLsArgs(["-t", "pid", "-t", "user"]).types, ["pid", "user"]);
   assertEquals(parseLsArgs(["-r"]).noWrap, true);
 });

@@ -29,8 +29,10 @@ export const LS_COLUMNS = [
   "ONS",
 ] as const;
 
-/** A column of `ls`. */
-export type LsColumn = typeof LS_COLUMNS[number];
+/** A column of `ls`: lsns's, and HOLDER (what keeps the namespace alive), which is ours. */
+export type LsColumn = typeof LS_COLUMNS[number] | "HOLDER";
+
+const _ALL_COLUMNS: readonly LsColumn[] = [...LS_COLUMNS, "HOLDER"];
 
 // Right-aligned in tables, as lsns.
 const _RIGHT = new Set<LsColumn>(["NS", "NPROCS", "PID", "PPID", "UID", "NETNSID", "PNS", "ONS"]);
@@ -85,7 +87,8 @@ Options:
  -T, --tree[=<rel>]     use tree format (parent, owner, or process)
  -h, --help             display this help
 
-Columns: ${LS_COLUMNS.join(", ")}.
+Columns: ${LS_COLUMNS.join(", ")}; and HOLDER: process, mount, fd
+or ancestor (kept alive only as the parent or owner of another namespace).
 Processes that vanish during the scan or may not be read are skipped; a note on stderr
 says how many.`;
 
@@ -177,7 +180,7 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   if (values.output !== undefined) {
     const list = values.output.startsWith("+") ? values.output.slice(1) : values.output;
     const named = list.split(",").filter((c) => c !== "").map((c) => {
-      const col = LS_COLUMNS.find((k) => k === c.toUpperCase());
+      const col = _ALL_COLUMNS.find((k) => k === c.toUpperCase());
       if (!col) throw new UsageError(`unknown column: ${c}`);
       return col;
     });
@@ -232,6 +235,8 @@ function _cell(e: NamespaceEntry, col: LsColumn, sep: string): string | number |
       return e.pns;
     case "ONS":
       return e.ons;
+    case "HOLDER":
+      return e.holder;
   }
 }
 

@@ -191,9 +191,13 @@ async function waitPane(socket: string, re: RegExp): Promise<string> {
   throw new Error(`tmux pane never matched ${re}:\n${pane}`);
 }
 
+let _sessions = 0;
+
 /** An interactive `exec -it … sh` in tmux: the container's prompt, its pty, window sizes. */
 async function ttySession(ref: string, user?: HostUser) {
-  const socket = `${RUN}-tty`;
+  // A tmux server of its own per session: reusing a socket name right after kill-server
+  // races the old server's exit ("server exited unexpectedly").
+  const socket = `${RUN}-tty${++_sessions}`;
   const after = await Deno.makeTempFile({ prefix: "nsjoin-stty-" });
   await Deno.chmod(after, 0o666);
   const deno = user ? await denoForUsers() : Deno.execPath();

@@ -70,8 +70,6 @@ export class PinnedContainer extends PinnedProcess {
   }
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
-
 // ---------------------------------------------------------------------------------------
 // Docker Engine API
 
@@ -821,11 +819,6 @@ export function namespacesOwnedBy(pid: number): NamespaceType[] {
   } catch {
     return [];
   }
-}
-
-/** Whether a string is a full container ID (64 hex digits). */
-export function isContainerId(text: string): boolean {
-  return HEX64.test(text);
 }
 
 /** Options of {@link containerExecOptions}: docker exec's flags. */

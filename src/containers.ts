@@ -893,10 +893,18 @@ export function containerExecOptions(
     clearEnv: true,
     uid: user.uid,
     gid: user.gid,
-    cwd: options.workdir ?? (config?.workingDir || "/"),
+    // The configured WorkingDir is a path of the container's filesystem: only a default
+    // when its mount namespace is joined.
+    cwd: options.workdir ?? (_joinsMnt(options.namespaces) ? config?.workingDir || "/" : undefined),
     cgroups: cgroupProcsOf(container.pid),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
     tty: options.tty || undefined,
   };
+}
+
+function _joinsMnt(sel: NamespaceSelection | undefined): boolean {
+  if (sel === undefined || sel === "all") return true;
+  if (Array.isArray(sel)) return sel.includes("mnt");
+  return (sel as Partial<Record<NamespaceType, true | string>>).mnt !== undefined;
 }

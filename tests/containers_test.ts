@@ -314,6 +314,19 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "-n joins only the namespaces named (uts here: host files, host cwd)",
+        async () => {
+          // cli() runs from /: the container's WorkingDir (/home) is not applied without mnt.
+          const script = `hostname; pwd; test -e ${ROOT}cli.ts && echo host-files`;
+          const res = await ours(["exec", "-n", "uts", `docker:${d.name}`, "sh", "-c", script]);
+          assertEquals({ out: res.stdout, err: res.stderr }, {
+            out: `h-${d.name}\n/\nhost-files\n`,
+            err: "",
+          });
+        },
+      );
+
       await t.step("-d returns at once; the program runs in the container", async () => {
         const res = await ours(["exec", "-d", `docker:${d.name}`, "sh", "-c", "echo ran > /tmp/d"]);
         assertEquals(res, { code: 0, stdout: "", stderr: "" });

@@ -1,8 +1,8 @@
 /**
  * `exec web1 true` against real containers, interleaved in one run: `docker exec`,
  * `podman exec`, the nsjoin CLI cold (a new `deno run` each time, by engine:NAME and by
- * bare name) and the library warm (container resolved once, a new NsCommand with
- * docker exec's defaults each time). Prints medians, p90s and ratios to docker exec.
+ * bare name) and the library warm (container resolved once, docker exec's defaults from
+ * containerExecOptions; a new NsCommand each time, and one NsCommand reused). Prints medians, p90s and ratios to docker exec.
  * Needs root and the engines (bash tests/setup.sh); makes its containers and removes them.
  *
  *   deno run -A bench/exec_containers_bench.ts [iterations]
@@ -48,17 +48,19 @@ try {
     run(deno, ["run", "-A", "--quiet", `${ROOT}cli.ts`, "exec", ref, "true"]);
   using web = await resolveContainer(`docker:${d.name}`);
   const options = containerExecOptions(web);
-  const warm = async () => {
-    const o = await new NsCommand("true", { ...options, stdout: "null" }).output();
+  const check = (o: Deno.CommandOutput) => {
     if (!o.success) throw new Error(`nsjoin library: ${new TextDecoder().decode(o.stderr)}`);
   };
+  const reused = new NsCommand("true", { ...options, stdout: "null" });
   const runs: Record<string, () => Promise<void>> = {
     "docker exec": () => run("docker", ["exec", d.name, "true"]),
     "podman exec": () => run("podman", ["exec", p.name, "true"]),
     "nsjoin CLI cold (docker:NAME)": cli(`docker:${d.name}`),
     "nsjoin CLI cold (bare name)": cli(d.name),
     "nsjoin CLI cold (podman:NAME)": cli(`podman:${p.name}`),
-    "nsjoin library warm": warm,
+    "nsjoin library warm (new)": async () =>
+      check(await new NsCommand("true", { ...options, stdout: "null" }).output()),
+    "nsjoin library warm (reused)": async () => check(await reused.output()),
   };
   const samples: Record<string, number[]> = Object.fromEntries(
     Object.keys(runs).map((k) => [k, []]),
@@ -75,7 +77,7 @@ try {
   console.log(`exec CONTAINER true, ${N} interleaved iterations`);
   for (const [name, { median, p90 }] of Object.entries(s)) {
     console.log(
-      `  ${name.padEnd(31)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
+      `  ${name.padEnd(32)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
         p90.toFixed(2).padStart(7)
       } ms`,
     );
@@ -86,7 +88,7 @@ try {
   for (const name of Object.keys(s).filter((k) => k.startsWith("nsjoin"))) {
     const m = s[name].median;
     console.log(
-      `  ${name.padEnd(31)} ${(m / docker).toFixed(3)}x docker exec   ${
+      `  ${name.padEnd(32)} ${(m / docker).toFixed(3)}x docker exec   ${
         (m / podman).toFixed(3)
       }x podman exec`,
     );

@@ -40,6 +40,7 @@ import {
   CI,
   cli,
   IS_ROOT,
+  makeTarget,
   ROOT,
 } from "./_fixtures.ts";
 
@@ -511,6 +512,35 @@ Deno.test({
       await run("ip", ["netns", "del", name]);
       await Deno.remove(`/etc/netns/${name}`, { recursive: true }).catch(() => {});
     }
+  },
+});
+
+Deno.test({
+  name: "exec PID: the process's environment, -u through its /etc/passwd, -w inside",
+  ignore: !IS_ROOT && !CI,
+  sanitizeResources: false,
+  async fn() {
+    await using target = await makeTarget({ hostname: "pid-target" });
+    const res = await cli([
+      "exec",
+      "-u",
+      "nobody",
+      "-w",
+      "/tmp",
+      "-e",
+      "EXTRA=1",
+      String(target.pid),
+      "sh",
+      "-c",
+      "hostname; id -un; pwd; echo $EXTRA",
+    ]);
+    assertEquals({ out: res.stdout, err: res.stderr, code: res.code }, {
+      out: "pid-target\nnobody\n/tmp\n1\n",
+      err: "",
+      code: 0,
+    });
+    const file = await cli(["exec", `/proc/${target.pid}/ns/uts`, "hostname"]);
+    assertEquals(file.stdout, "pid-target\n");
   },
 });
 

@@ -11,7 +11,7 @@ import {
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { netnsExecArgs } from "../netns.ts";
-import { parseTarget, pinProcess } from "../target.ts";
+import { parseTarget, PinnedProcess, pinProcess } from "../target.ts";
 import { relay, report, UsageError } from "./_run.ts";
 
 /** `exec`'s options, parsed: docker exec's dialect. */
@@ -187,6 +187,8 @@ export interface ExecPlan {
   options: NsCommandOptions;
   /** The container, when the target is one. */
   container?: PinnedContainer;
+  /** The pinned process (the container's, or the PID's); close it when done. */
+  pinned?: PinnedProcess;
 }
 
 /**
@@ -240,7 +242,6 @@ export async function planExec(
         },
       };
     }
-    const target = typeof t === "number" ? pinProcess(t) : t;
     const pid = typeof t === "number" ? t : undefined;
     const env: Record<string, string> = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
@@ -249,8 +250,10 @@ export async function planExec(
       : pid
       ? resolveContainerUser(pid, args.user)
       : _numericUser(args.user);
+    const target = pid === undefined ? t : pinProcess(pid);
     return {
       program,
+      pinned: target instanceof PinnedProcess ? target : undefined,
       options: {
         ...common,
         target,
@@ -276,7 +279,7 @@ export async function planExec(
       privileged: args.privileged,
       namespaces: args.namespaces,
     });
-    return { program, container, options: { ...common, ...options } };
+    return { program, container, pinned: container, options: { ...common, ...options } };
   } catch (error) {
     container.close();
     throw error;
@@ -335,6 +338,6 @@ export async function exec(argv: readonly string[]): Promise<number> {
     return report(error, "exec");
   } finally {
     if (raw) Deno.stdin.setRaw(false);
-    plan?.container?.close();
+    plan?.pinned?.close();
   }
 }

@@ -263,12 +263,41 @@ function _livePid(pidfile: string, start?: number): number | undefined {
   }
 }
 
-/** The podman stores to read: root's, and each user's rootless one (only our own unless root). */
+/** graphroot, runroot and rootless_storage_path of a containers-storage.conf(5), if set. */
+function _storageConf(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return out;
+  }
+  let section = "";
+  for (const line of text.split("\n")) {
+    const l = line.trim();
+    if (l.startsWith("[")) section = l;
+    const m = l.match(/^(graphroot|runroot|rootless_storage_path)\s*=\s*"([^"]*)"/);
+    if (m && section === "[storage]") out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/**
+ * The podman stores to read: root's, and each user's rootless one (only our own unless
+ * root), where containers-storage.conf(5) puts them ($CONTAINERS_STORAGE_CONF for the
+ * caller, /etc/containers/storage.conf, ~/.config/containers/storage.conf).
+ */
 function _podmanStores(): { graph: string; run: string; owner?: number }[] {
   const stores: { graph: string; run: string; owner?: number }[] = [];
   const uid = Deno.uid() ?? 0;
+  const env = Deno.env.get("CONTAINERS_STORAGE_CONF");
+  const system = _storageConf("/etc/containers/storage.conf");
   if (uid === 0) {
-    stores.push({ graph: "/var/lib/containers/storage", run: "/run/containers/storage" });
+    const conf = env ? _storageConf(env) : system;
+    stores.push({
+      graph: conf.graphroot || "/var/lib/containers/storage",
+      run: conf.runroot || "/run/containers/storage",
+    });
   }
   let passwd = "";
   try {
@@ -281,9 +310,16 @@ function _podmanStores(): { graph: string; run: string; owner?: number }[] {
     const u = Number(f[2]);
     if (f.length < 7 || u === 0 || (uid !== 0 && u !== uid)) continue;
     const home = u === uid && Deno.env.get("HOME") ? Deno.env.get("HOME")! : f[5];
-    const graph = `${home}/.local/share/containers/storage`;
+    const conf = u === uid && env
+      ? _storageConf(env)
+      : _storageConf(`${home}/.config/containers/storage.conf`);
+    const expand = (p: string) =>
+      p.replaceAll("$HOME", home).replaceAll("$UID", String(u)).replace(/^~/, home);
+    const graph = expand(
+      conf.graphroot || system.rootless_storage_path || "$HOME/.local/share/containers/storage",
+    );
     if (_readDir(graph).length > 0) {
-      stores.push({ graph, run: `/run/user/${u}/containers`, owner: u });
+      stores.push({ graph, run: expand(conf.runroot || `/run/user/${u}/containers`), owner: u });
     }
   }
   return stores;

@@ -83,7 +83,11 @@ export async function run(
 }
 
 /** Runs a command and returns its stdout; throws with its stderr when it fails. */
-export async function must(cmd: string, args: string[], opts: { user?: HostUser } = {}) {
+export async function must(
+  cmd: string,
+  args: string[],
+  opts: { user?: HostUser; env?: Record<string, string> } = {},
+): Promise<string> {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
   return r.stdout;

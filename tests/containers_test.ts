@@ -16,11 +16,13 @@ import {
 } from "../src/containers.ts";
 import { NamespaceError } from "../src/errors.ts";
 import {
+  buildRootfs,
   ctrExec,
   denoForUsers,
   engineExec,
   ensureImages,
   type HostUser,
+  IMAGE,
   must,
   podmanUser,
   removeContainers,
@@ -625,4 +627,44 @@ Deno.test("names match exactly, then as a unique ID prefix; near matches are sug
   assertThrows(() => matchContainer(all, "ab"), /docker:web1.*podman:web2/);
   assertThrows(() => matchContainer(all, "web3"), /did you mean docker:web1.*podman:web2/);
   assertThrows(() => matchContainer(all, "web1", "podman"), /Cannot find podman container/);
+});
+
+Deno.test({
+  name: "podman stores are found where containers-storage.conf puts them",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-store-" });
+    const conf = `${dir}/storage.conf`;
+    await Deno.writeTextFile(
+      conf,
+      `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
+    );
+    const env = { CONTAINERS_STORAGE_CONF: conf };
+    const name = `${RUN}-store`;
+    try {
+      const tar = await buildRootfs(dir);
+      await must("podman", ["import", tar, IMAGE], { env });
+      await must("podman", [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--hostname",
+        "in-store",
+        IMAGE,
+        "tail",
+        "-f",
+        "/dev/null",
+      ], { env });
+      const res = await cli(["exec", `podman:${name}`, "hostname"], { env });
+      assertEquals({ out: res.stdout, err: res.stderr }, { out: "in-store\n", err: "" });
+      const elsewhere = await cli(["exec", `podman:${name}`, "hostname"]);
+      assertEquals(elsewhere.code, 125, "found without the storage.conf that names its store");
+    } finally {
+      await run("podman", ["rm", "-f", "-t", "0", name], { env });
+      await run("podman", ["rmi", "-f", IMAGE], { env });
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
 });

@@ -204,8 +204,8 @@ async function ttySession(ref: string, user?: HostUser) {
   const after = await Deno.makeTempFile({ prefix: "nsjoin-stty-" });
   await Deno.chmod(after, 0o666);
   const deno = user ? await denoForUsers() : Deno.execPath();
-  const line = `${deno} run -A --quiet ${ROOT}cli.ts exec -it ${ref} sh; stty -a > ${after}; ` +
-    `sleep 30`;
+  const line = `${deno} run -A --quiet ${ROOT}cli.ts exec -it ${ref} sh; ` +
+    `{ echo rc=$?; stty -a; } > ${after}; sleep 30`;
   const env = user
     ? ["env", "-i", `HOME=${user.home}`, "PATH=/usr/bin:/bin", "TERM=xterm"]
     : ["env", "TERM=xterm"];
@@ -239,11 +239,19 @@ async function ttySession(ref: string, user?: HostUser) {
     await must("tmux", ["-L", socket, "resize-window", "-t", "s", "-x", "120", "-y", "40"]);
     await must("tmux", ["-L", socket, "send-keys", "-t", "s", "stty size", "Enter"]);
     await waitPane(socket, /^40 120\s*$/m);
-    await must("tmux", ["-L", socket, "send-keys", "-t", "s", "exit", "Enter"]);
+    // ^C goes through the pty to the container's foreground job, not to nsjoin.
+    await must("tmux", ["-L", socket, "send-keys", "-t", "s", "sleep 1000", "Enter"]);
+    await new Promise((r) => setTimeout(r, 300));
+    await must("tmux", ["-L", socket, "send-keys", "-t", "s", "C-c"]);
+    await waitPane(socket, /^\^C\s*$/m);
+    await must("tmux", ["-L", socket, "send-keys", "-t", "s", "echo T=$TERM", "Enter"]);
+    await waitPane(socket, /^T=xterm\s*$/m);
+    await must("tmux", ["-L", socket, "send-keys", "-t", "s", "exit 3", "Enter"]);
     for (let i = 0; i < 100 && !(await Deno.readTextFile(after)); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const stty = await Deno.readTextFile(after);
+    assertMatch(stty, /^rc=3$/m, "the shell's exit status is the CLI's");
     assertMatch(stty, /(^|\s)icanon(\s|$)/, "the terminal was left in raw mode");
     assertMatch(stty, /(^|\s)echo(\s|$)/, "the terminal was left without echo");
   } finally {

@@ -279,7 +279,7 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   let mask = "";
   let joinsUser: () => boolean;
   if (sel === "all") {
-    const types = differingNamespaces(pid!);
+    const types = _differing(pid!);
     const bits = types.reduce((m, t) => m | CLONE_FLAGS[t], 0);
     if (bits) mask = HEX(bits);
     joinsUser = () => types.includes("user");
@@ -355,6 +355,21 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   }
   const pin = target.kind === "process" ? `P${target.pid}:${target.startTime}` : "";
   return { target, pin, mask, rest, env, clearEnv };
+}
+
+/** differingNamespaces, with a target that exits meanwhile (its ns links gone) as one clear error. */
+function _differing(pid: number): NamespaceType[] {
+  try {
+    return differingNamespaces(pid);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new NamespaceError(`Cannot join process ${pid}: the target exited`, {
+      errno: 3,
+      quiet: true,
+      syscall: "readlink",
+      target: pid,
+    });
+  }
 }
 
 function _statusField(status: string, field: string): string {

@@ -1,0 +1,619 @@
+/**
+ * Hardening against a hostile target, after runc's CVE history: no host fd reaches the
+ * program, nothing inside can ptrace or open the helper (CVE-2016-9962), no host cwd
+ * (CVE-2024-21626), the helper cannot be overwritten from inside (CVE-2019-5736), and a
+ * target that exits or whose PID is reused is refused with nothing run.
+ *
+ * Attacks that scan /proc run in a pid namespace of their own made for the test
+ * (`unshare -p --fork --mount-proc`, Deno its init), so they only ever see this test's
+ * processes, and all of it dies with that Deno.
+ */
+import { NamespaceError, NsCommand } from "../mod.ts";
+import { libc } from "../ffi/libc.ts";
+import { helper, helperBytes } from "../ffi/helper.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  makeTarget,
+  NEEDS_ROOT,
+  ROOT,
+  text,
+} from "./_fixtures.ts";
+
+const CLI = `${ROOT}cli.ts`;
+
+/**
+ * A process inside the target that keeps attacking every process that appears after it
+ * starts, and every helper (argv[0] /proc/self/fd/N, a "--" argument) again on each pass:
+ * mode "p" tries PTRACE_ATTACH and open(/proc/N/mem); mode "x" opens /proc/N/exe of a
+ * helper for writing and, when given, the caller's memfd too, and writes the byte that is
+ * already there (proves writability without harm). SIGTERM ends it; it prints counts.
+ */
+const ATTACKER_C = String.raw`
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+static unsigned char done[4194304 / 8];
+#define GET(b, p) (b[(p) >> 3] & (1 << ((p) & 7)))
+#define SET(b, p) (b[(p) >> 3] |= (unsigned char)(1 << ((p) & 7)))
+
+static int is_helper(int pid) {
+  char p[64], buf[8192];
+  snprintf(p, sizeof p, "/proc/%d/cmdline", pid);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  if (strncmp(buf, "/proc/self/fd/", 14) != 0 && !strstr(buf, "nsjoin-helper")) return 0;
+  for (ssize_t i = 0; i + 2 < n; i++)
+    if (buf[i] == 0 && buf[i + 1] == '-' && buf[i + 2] == '-' && buf[i + 3] == 0) return 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int do_ptrace = strchr(argv[1], 'p') != 0, do_exe = strchr(argv[1], 'x') != 0;
+  const char *memfd = argc > 2 ? argv[2] : 0;
+  long seen_helper = 0, attach_helper = 0, attach_denied = 0, attach_other = 0, mem_helper = 0,
+       mem_denied = 0, exe_open = 0, exe_denied = 0, exe_written = 0, memfd_written = 0,
+       memfd_refused = 0, passes = 0;
+  int me = getpid();
+  signal(SIGTERM, on_term);
+  /* The caller's memfd, while no helper runs: a writer held open during an exec would make
+   * that exec fail (ETXTBSY), so this happens before the execs start. */
+  for (int i = 0; memfd && i < 100; i++) {
+    int fd = open(memfd, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (pwrite(fd, "\x7f", 1, 0) == 1) memfd_written++;
+    else if (errno == EPERM) memfd_refused++;
+    close(fd);
+  }
+  printf("ready\n");
+  fflush(stdout);
+  for (int first = 1; !stop; first = 0) {
+    passes++;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      int pid = atoi(e->d_name);
+      if (pid <= 0 || pid == me || pid >= 4194304) continue;
+      if (first) { SET(done, pid); continue; }
+      int helper = is_helper(pid);
+      if (!helper && GET(done, pid)) continue;
+      if (helper) seen_helper++;
+      char p[64];
+      if (do_ptrace) {
+        if (ptrace(PTRACE_ATTACH, pid, 0, 0) == 0) {
+          int st;
+          waitpid(pid, &st, __WALL);
+          if (is_helper(pid)) attach_helper++; else { attach_other++; SET(done, pid); }
+          ptrace(PTRACE_DETACH, pid, 0, 0);
+          kill(pid, SIGCONT); /* the SIGSTOP of PTRACE_ATTACH may still be pending */
+        } else if (helper) attach_denied++;
+        snprintf(p, sizeof p, "/proc/%d/mem", pid);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) { if (is_helper(pid)) mem_helper++; close(fd); }
+        else if (helper) mem_denied++;
+      }
+      if (do_exe && helper) {
+        snprintf(p, sizeof p, "/proc/%d/exe", pid);
+        int fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+          exe_open++;
+          if (pwrite(fd, "\x7f", 1, 0) == 1) exe_written++;
+          close(fd);
+        } else exe_denied++;
+      }
+    }
+    if (d) closedir(d);
+    usleep(200);
+  }
+  printf("{\"passes\":%ld,\"seenHelper\":%ld,\"attachHelper\":%ld,\"attachDenied\":%ld,"
+         "\"attachOther\":%ld,\"memHelper\":%ld,\"memDenied\":%ld,\"exeOpen\":%ld,"
+         "\"exeDenied\":%ld,\"exeWritten\":%ld,\"memfdWritten\":%ld,\"memfdRefused\":%ld}\n",
+         passes, seen_helper, attach_helper, attach_denied, attach_other, mem_helper, mem_denied,
+         exe_open, exe_denied, exe_written, memfd_written, memfd_refused);
+  return 0;
+}
+`;
+
+interface Attack {
+  passes: number;
+  seenHelper: number;
+  attachHelper: number;
+  attachDenied: number;
+  attachOther: number;
+  memHelper: number;
+  memDenied: number;
+  exeOpen: number;
+  exeDenied: number;
+  exeWritten: number;
+  memfdWritten: number;
+  memfdRefused: number;
+}
+
+/** A scratch directory (removed after `fn`) with the attacker compiled into it. */
+async function withScratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec-" });
+  try {
+    await Deno.writeTextFile(`${dir}/attacker.c`, ATTACKER_C);
+    const cc = await new Deno.Command("gcc", {
+      args: ["-O2", "-o", `${dir}/attacker`, `${dir}/attacker.c`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!cc.success) throw new Error(`Cannot compile the attacker: ${text(cc.stderr)}`);
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Runs a script as the init of a new pid namespace (with its own /proc): it and every
+ * process it started die with it. Returns the script's last stdout line, parsed.
+ */
+async function inNewPidNamespace<T>(
+  dir: string,
+  script: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<T> {
+  const file = `${dir}/script-${crypto.randomUUID()}.ts`;
+  await Deno.writeTextFile(file, script);
+  const out = await new Deno.Command("unshare", {
+    args: [
+      "-p",
+      "--fork",
+      "--mount-proc",
+      "--kill-child",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      "--no-lock",
+      file,
+      ...args,
+    ],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const lines = text(out.stdout).trim().split("\n");
+  if (!out.success) {
+    throw new Error(`script failed (${out.code}): ${text(out.stderr)} ${text(out.stdout)}`);
+  }
+  return JSON.parse(lines[lines.length - 1]) as T;
+}
+
+const IMPORTS = `
+import { NsCommand } from "${ROOT}src/command.ts";
+import { pinProcess } from "${ROOT}src/target.ts";
+import { helper } from "${ROOT}ffi/helper.ts";
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+async function startAttacker(args: string[], cmdArgs: string[]) {
+  const child = new Deno.Command("unshare", { args: [...args, ...cmdArgs], stdin: "null", stdout: "piped", stderr: "inherit" }).spawn();
+  const reader = child.stdout.getReader();
+  let buf = "";
+  while (!buf.includes("ready\\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the attacker did not start");
+    buf += decode(value);
+  }
+  return { pid: child.pid, async stop() {
+    child.kill("SIGTERM");
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decode(value);
+    }
+    await child.status;
+    return JSON.parse(buf.trim().split("\\n").pop()!);
+  } };
+}
+/** Helpers that live while the program runs (tty: the helper stays as the relay), then many short ones. */
+async function execs(pid: number) {
+  const codes = new Set<number>();
+  for (let i = 0; i < 6; i++) {
+    codes.add((await new NsCommand("sleep", { target: pid, args: ["0.2"], tty: true }).output()).code);
+  }
+  for (let i = 0; i < 150; i++) {
+    codes.add((await new NsCommand("true", { target: pid }).output()).code);
+  }
+  return [...codes];
+}
+void pinProcess; void helper;
+`;
+
+function countFds(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+Deno.test({
+  name: "no host fd reaches the program, even with 50 inherited fds without CLOEXEC",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    const p = String(target.pid);
+    const fdsOf = (out: string) => out.trim().split(/\s+/).sort((a, b) => Number(a) - Number(b));
+    for (const [name, ns] of [["all namespaces", "-a"], ["net only (host /proc)", "-n"]]) {
+      await t.step(`CLI, ${name}: ls /proc/self/fd shows 0-2 and its own`, async () => {
+        // bash hands fds 3-52 (no CLOEXEC) to Deno, which hands them to the helper.
+        const script = `for i in $(seq 3 52); do eval "exec $i</etc/hostname"; done; ` +
+          `ls /proc/self/fd | wc -l >&2; exec "$0" "$@"`;
+        const out = await new Deno.Command("bash", {
+          args: [
+            "-c",
+            script,
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--quiet",
+            "--no-lock",
+            CLI,
+            "enter",
+            "-t",
+            p,
+            ns,
+            "ls",
+            "/proc/self/fd",
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 0, text(out.stderr));
+        assert(Number(text(out.stderr).trim()) >= 53, `bash held the fds: ${text(out.stderr)}`);
+        assertEquals(fdsOf(text(out.stdout)), ["0", "1", "2", "3"]);
+      });
+    }
+    await t.step("API: fds the caller opened without O_CLOEXEC stay outside", async () => {
+      const path = new TextEncoder().encode("/etc/hostname\0");
+      const fds: number[] = [];
+      try {
+        for (let i = 0; i < 50; i++) fds.push(libc().open(path, 0, 0));
+        assert(fds.every((fd) => fd > 2), "opened");
+        for (const tty of [false, true]) {
+          const out = await new NsCommand("ls", {
+            target: target.pid,
+            args: ["/proc/self/fd"],
+            tty,
+          })
+            .output();
+          assertEquals(out.code, 0, text(out.stderr));
+          assertEquals(fdsOf(text(out.stdout)), ["0", "1", "2", "3"], `tty: ${tty}`);
+        }
+        const kept = await new NsCommand("ls", {
+          target: target.pid,
+          args: ["/proc/self/fd"],
+          keepFds: [fds[10]],
+        }).output();
+        assertEquals(
+          fdsOf(text(kept.stdout)),
+          ["0", "1", "2", "3", String(fds[10])].sort((a, b) => Number(a) - Number(b)),
+        );
+      } finally {
+        for (const fd of fds) libc().close(fd);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "nothing in the target can ptrace the helper or open its memory (CVE-2016-9962)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // The attacker is root of its own user namespace (host root outside, with no
+    // capability over the host's): only the helper's non-dumpable flag stands between
+    // it and the helper, which runs as the same uid once it has joined.
+    const result = await withScratch((dir) =>
+      inNewPidNamespace<{ codes: number[]; attack: Attack }>(
+        dir,
+        `${IMPORTS}
+        const attacker = await startAttacker(["-U", "-r", "-n", "-u"], ["${dir}/attacker", "p"]);
+        const codes = await execs(attacker.pid);
+        console.log(JSON.stringify({ codes, attack: await attacker.stop() }));`,
+      )
+    );
+    const a = result.attack;
+    assertEquals(result.codes, [0]);
+    // The attack was real: it saw helpers (while they ran) and attached to the programs.
+    assert(a.seenHelper > 0 && a.attachDenied > 0, `saw no helper: ${JSON.stringify(a)}`);
+    assert(a.attachOther > 0, `attached to no program: ${JSON.stringify(a)}`);
+    assertEquals({ attach: a.attachHelper, mem: a.memHelper }, { attach: 0, mem: 0 });
+    assertEquals(a.memDenied, a.attachDenied);
+  },
+});
+
+Deno.test({
+  name: "the helper cannot be overwritten from inside: exe and memfd stay sealed (CVE-2019-5736)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // Root of the host's user namespace inside the target may open the helper's
+    // /proc/N/exe and the caller's memfd (/proc/1/fd/N: Deno is init here); the seals
+    // refuse the write.
+    const result = await withScratch((dir) =>
+      inNewPidNamespace<{ codes: number[]; attack: Attack; kind: string; intact: boolean }>(
+        dir,
+        `${IMPORTS}
+        const h = helper();
+        const memfd = "/proc/" + Deno.pid + "/fd/" + h.path.split("/").pop();
+        const attacker = await startAttacker(["-m", "-n", "-u"], ["${dir}/attacker", "x", memfd]);
+        const codes = await execs(attacker.pid);
+        const attack = await attacker.stop();
+        const now = Deno.readFileSync(h.path);
+        const orig = (await import("${ROOT}ffi/helper.ts")).helperBytes();
+        const intact = now.length === orig.length && now.every((b, i) => b === orig[i]);
+        console.log(JSON.stringify({ codes, attack, kind: h.kind, intact }));`,
+      )
+    );
+    const a = result.attack;
+    assertEquals([result.kind, result.codes], ["memfd", [0]]);
+    assert(a.seenHelper > 0 && a.exeOpen + a.exeDenied > 0, `no attempt: ${JSON.stringify(a)}`);
+    assert(a.memfdRefused > 0, `the memfd was never reached: ${JSON.stringify(a)}`);
+    assertEquals({ exe: a.exeWritten, memfd: a.memfdWritten }, { exe: 0, memfd: 0 });
+    assert(result.intact, "the helper's bytes changed");
+    // And from the host: the caller's own memfd refuses writes too.
+    const h = helper();
+    assertEquals(h.kind, "memfd");
+    const fd = libc().open(new TextEncoder().encode(`${h.path}\0`), 1, /* O_WRONLY */ 0);
+    try {
+      assert(fd >= 0);
+      assertEquals(Number(libc().write(fd, new Uint8Array([0x7f]), 1n)), -1);
+    } finally {
+      libc().close(fd);
+    }
+    assertEquals(Deno.readFileSync(h.path), helperBytes());
+  },
+});
+
+Deno.test({
+  name: "no cwd outside the target's mount tree (CVE-2024-21626)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-hostdir-" });
+    try {
+      await t.step("-w HOSTDIR without --root: refused, nothing runs", async () => {
+        await using target = await makeTarget();
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", CLI, "enter", "-t", String(target.pid)]
+            .concat(["-a", `--wd=${dir}`, "touch", "ran"]),
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const err = text(out.stderr);
+        assertEquals(out.code, 125, err);
+        assertEquals(err.trim().split("\n").length, 1, err);
+        assertMatch(err, /outside the target's root/);
+        assertEquals([...Deno.readDirSync(dir)].length, 0, "the program ran in the host dir");
+      });
+      await t.step("-W /proc/self/fd/7 with a leaked host dir fd: getcwd catches it", async () => {
+        // No pid namespace and no own /proc: /proc/self/fd/7 inside resolves to the
+        // helper's fd 7, a host directory the caller leaked (runc's WORKDIR shape).
+        await using target = await makeTarget({ flags: ["-m", "-n", "-u"] });
+        const out = await new Deno.Command("bash", {
+          args: [
+            "-c",
+            `exec 7<"$1"; shift; exec "$@"`,
+            "bash",
+            dir,
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--quiet",
+            "--no-lock",
+            CLI,
+            "enter",
+            "-t",
+            String(target.pid),
+            "-a",
+            "-W",
+            "/proc/self/fd/7",
+            "touch",
+            "ran",
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const err = text(out.stderr);
+        assertEquals(out.code, 125, err);
+        assertEquals(err.trim().split("\n").length, 1, err);
+        assertMatch(err, /outside the target's root/);
+        assertEquals([...Deno.readDirSync(dir)].length, 0, "the program ran in the host dir");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** The recycling scenario, run as init of a new pid namespace. */
+const RECYCLE_SCRIPT = `${IMPORTS}
+const marker = Deno.args[0];
+const spawn = (args: string[]) =>
+  new Deno.Command("unshare", { args, stdin: "null", stdout: "null", stderr: "null" }).spawn();
+const waitExec = (pid: number) => {
+  for (let i = 0; i < 500; i++) {
+    try { if (Deno.readTextFileSync("/proc/" + pid + "/comm").trim() === "sleep") return; } catch { /* */ }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+  }
+};
+const a = spawn(["-n", "sleep", "1000"]);
+await new Promise((r) => setTimeout(r, 50));
+waitExec(a.pid);
+let inode: number;
+{
+  using pinned = pinProcess(a.pid);
+  inode = Deno.statSync("/proc/self/fd/" + pinned.pidfd).ino;
+}
+const cmd = new NsCommand("touch", { target: a.pid, args: [marker] });
+cmd.helperArgs; // resolved and pinned now
+a.kill("SIGKILL");
+await a.status;
+let b = spawn(["-u", "sleep", "1000"]);
+for (let i = 0; i < 20 && b.pid !== a.pid; i++) {
+  b.kill("SIGKILL");
+  await b.status;
+  Deno.writeTextFileSync("/proc/sys/kernel/ns_last_pid", String(a.pid - 1));
+  b = spawn(["-u", "sleep", "1000"]);
+}
+await new Promise((r) => setTimeout(r, 50));
+const api = await cmd.output();
+const cli = await new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", "--quiet", "--no-lock", "${CLI}", "enter", "-t", a.pid + ":" + inode, "-a", "touch", marker],
+  stdin: "null", stdout: "piped", stderr: "piped",
+}).output();
+let ranAfterRefusals = true;
+try { Deno.statSync(marker); } catch { ranAfterRefusals = false; }
+const fresh = await new NsCommand("touch", { target: b.pid, args: [marker] }).output();
+let ranFresh = true;
+try { Deno.statSync(marker); } catch { ranFresh = false; }
+b.kill("SIGKILL");
+await b.status;
+console.log(JSON.stringify({
+  recycled: a.pid === b.pid, pid: a.pid,
+  api: { code: api.code, stderr: decode(api.stderr) },
+  cli: { code: cli.code, stderr: decode(cli.stderr) },
+  ranAfterRefusals, fresh: fresh.code, ranFresh,
+}));
+`;
+
+/** What {@link RECYCLE_SCRIPT} prints. */
+interface RecycleResult {
+  recycled: boolean;
+  pid: number;
+  api: { code: number; stderr: string };
+  cli: { code: number; stderr: string };
+  ranAfterRefusals: boolean;
+  fresh: number;
+  ranFresh: boolean;
+}
+
+/** Runs the recycling scenario in a new pid namespace. */
+async function recycle(): Promise<RecycleResult> {
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-recycle-" });
+  try {
+    return await inNewPidNamespace<RecycleResult>(dir, RECYCLE_SCRIPT, [`${dir}/ran`]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The PID reuse was refused by the API (start time) and the CLI (PID:inode). */
+function assertRecycleRefused(r: RecycleResult): void {
+  assert(r.recycled, "the PID was not reused; the scenario did not happen");
+  assertEquals(r.api.code, 125, r.api.stderr);
+  assertEquals(r.api.stderr.trim().split("\n").length, 1, r.api.stderr);
+  assertMatch(r.api.stderr, /its PID now belongs to another process/);
+  assertEquals(r.cli.code, 125, r.cli.stderr);
+  assertEquals(r.cli.stderr.trim().split("\n").length, 1, r.cli.stderr);
+  assertMatch(r.cli.stderr, new RegExp(`pid ${r.pid} is now another process`));
+  assertEquals(r.ranAfterRefusals, false, "the program ran in the process that reused the PID");
+  // The new process itself is joinable: the refusals came from the pin, nothing else.
+  assertEquals([r.fresh, r.ranFresh], [0, true]);
+}
+
+Deno.test({
+  name: "a PID reused between resolve and join is refused (start time and PID:inode)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    assertRecycleRefused(await recycle());
+  },
+});
+
+Deno.test({
+  name: "a target that dies mid-join: a clean 125, nothing run, nothing leaked",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-midjoin-" });
+    // Warm up (helper memfd, libc) before counting fds; the target's own pidfd (held by
+    // Deno for unshare) is gone again once it is reaped.
+    await new NsCommand("true", { target: Deno.pid, namespaces: ["net"] }).output();
+    const fdsBefore = countFds();
+    const nsBefore = Deno.readLinkSync("/proc/self/ns/net");
+    const target = await makeTarget();
+    try {
+      const N = 400;
+      const results: { code: number; stderr: string }[] = [];
+      let next = 0;
+      let finished = 0;
+      const killAt = 60;
+      const worker = async () => {
+        while (next < N) {
+          const i = next++;
+          try {
+            const out = await new NsCommand("sh", {
+              target: target.pid,
+              args: ["-c", `touch ${dir}/m${i}`],
+            }).output();
+            results[i] = { code: out.code, stderr: text(out.stderr) };
+          } catch (error) {
+            // Found gone while planning: the CLI prints this line and exits 125.
+            if (!(error instanceof NamespaceError)) throw error;
+            results[i] = { code: 125, stderr: `nsjoin: ${error.message}\n` };
+          }
+          if (++finished === killAt) Deno.kill(target.pid, "SIGKILL");
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      await target.kill();
+      const counts: Record<number, number> = {};
+      for (const [i, r] of results.entries()) {
+        counts[r.code] = (counts[r.code] ?? 0) + 1;
+        let ran = true;
+        try {
+          Deno.statSync(`${dir}/m${i}`);
+        } catch {
+          ran = false;
+        }
+        if (r.code === 0) assert(ran, `exec ${i} succeeded without running`);
+        else if (r.code === 125) {
+          assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+          assertMatch(
+            r.stderr,
+            /^nsjoin: Cannot .*(target exited|init process has exited|find process|a zombie)/,
+          );
+          assertEquals(ran, false, `exec ${i} ran although it reported 125: ${r.stderr}`);
+        } else {
+          // Killed with the pid namespace after it started (its init died).
+          assertEquals(r.code, 137, r.stderr);
+        }
+      }
+      assert(counts[0] >= killAt - 8 && counts[125] > 0, JSON.stringify(counts));
+      assertEquals(countFds(), fdsBefore, "fds leaked in the caller");
+      const zombies = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name))
+        .filter((e) => {
+          try {
+            const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+            const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            return f[0] === "Z" && Number(f[1]) === Deno.pid;
+          } catch {
+            return false;
+          }
+        });
+      assertEquals(zombies.length, 0, "zombie children left");
+      for (const task of Deno.readDirSync("/proc/self/task")) {
+        assertEquals(Deno.readLinkSync(`/proc/self/task/${task.name}/ns/net`), nsBefore);
+      }
+    } finally {
+      await target.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

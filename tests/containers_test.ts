@@ -338,6 +338,33 @@ Deno.test({
         },
       );
 
+      await t.step("SIGTERM to nsjoin ends the program in the container (exit 143)", async () => {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            `${ROOT}cli.ts`,
+            "exec",
+            `docker:${d.name}`,
+            "sleep",
+            "4242",
+          ],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        const running = async () =>
+          (await engineExec(d, [], ["ps", "-o", "args"])).stdout.includes("sleep 4242");
+        for (let i = 0; i < 100 && !(await running()); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert(await running(), "the program never started");
+        child.kill("SIGTERM");
+        assertEquals((await child.status).code, 143);
+        assert(!(await running()), "the program outlived nsjoin");
+      });
+
       await t.step("-d returns at once; the program runs in the container", async () => {
         const res = await ours(["exec", "-d", `docker:${d.name}`, "sh", "-c", "echo ran > /tmp/d"]);
         assertEquals(res, { code: 0, stdout: "", stderr: "" });

@@ -749,13 +749,16 @@ export function resolveContainerUser(pid: number, spec: string): ContainerUser {
     ? passwd.find((f) => f[2] === user)
     : passwd.find((f) => f[0] === user);
   if (!entry && !/^[0-9]+$/.test(user)) {
-    throw new NamespaceError(`Cannot find user ${JSON.stringify(user)} in the container`, {
-      errno: 2,
-      syscall: "resolve",
-      target: pid,
-      quiet: true,
-      hint: "no matching entry in its /etc/passwd",
-    });
+    throw new NamespaceError(
+      `Cannot find user ${JSON.stringify(user)} in /etc/passwd of pid ${pid}`,
+      {
+        errno: 2,
+        syscall: "resolve",
+        target: pid,
+        quiet: true,
+        hint: "give a name the target knows, or a uid",
+      },
+    );
   }
   const uid = Number(entry ? entry[2] : user);
   let gid = entry ? Number(entry[3]) : 0;
@@ -764,13 +767,16 @@ export function resolveContainerUser(pid: number, spec: string): ContainerUser {
     else {
       const ge = groups.find((f) => f[0] === g);
       if (!ge) {
-        throw new NamespaceError(`Cannot find group ${JSON.stringify(g)} in the container`, {
-          errno: 2,
-          syscall: "resolve",
-          target: pid,
-          quiet: true,
-          hint: "no matching entry in its /etc/group",
-        });
+        throw new NamespaceError(
+          `Cannot find group ${JSON.stringify(g)} in /etc/group of pid ${pid}`,
+          {
+            errno: 2,
+            syscall: "resolve",
+            target: pid,
+            quiet: true,
+            hint: "give a group the target knows, or a gid",
+          },
+        );
       }
       gid = Number(ge[2]);
     }

@@ -723,12 +723,19 @@ export interface ContainerUser {
 }
 
 function _lines(pid: number, path: string): string[][] {
+  let text: string;
   try {
-    return readContainerFile(pid, path).split("\n").filter((l) => l && !l.startsWith("#"))
-      .map((l) => l.split(":"));
-  } catch {
-    return [];
+    text = readContainerFile(pid, path);
+  } catch (error) {
+    // No such file: as docker, numeric ids still work and names do not.
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw new NamespaceError(`Cannot read ${path} of pid ${pid}`, {
+      errno: error instanceof Deno.errors.PermissionDenied ? 13 : 5,
+      syscall: "open",
+      target: pid,
+    });
   }
+  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
 }
 
 /**

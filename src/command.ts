@@ -231,6 +231,11 @@ function _selection(
 ): "all" | Map<NamespaceType, true | string> {
   const sel = o.namespaces ?? (target.kind === "file" ? [target.type] : "all");
   const out = new Map<NamespaceType, true | string>();
+  if (typeof sel !== "object" && sel !== "all") {
+    throw new TypeError(
+      `Cannot join namespaces ${JSON.stringify(sel)}: give "all", a list of types or an object`,
+    );
+  }
   if (sel === "all") {
     if (target.kind === "process") return "all";
     out.set(target.type, true);

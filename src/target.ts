@@ -134,6 +134,13 @@ export function resolveTarget(target: Target): ResolvedTarget {
   if (target instanceof PinnedProcess) {
     return { kind: "process", pid: target.pid, startTime: target.startTime };
   }
+  if (typeof target !== "number" && typeof target !== "string") {
+    throw new TypeError(
+      `Cannot use ${
+        String(target)
+      } as a target: give a PID, a namespace file path or a pinned process`,
+    );
+  }
   const t = typeof target === "string" ? parseTarget(target) : target;
   if (typeof t === "number") {
     assertPid(t);

@@ -89,7 +89,8 @@ export function assertUtf8Argv(): void {
 
 /**
  * Maps an error to one line on stderr and an exit code: usage mistakes 2, namespace and
- * target problems 125, anything else 1. Never a stack trace.
+ * target problems 125 (also when this host lacks libc or cannot run the helper: nothing ran),
+ * anything else 1. Never a stack trace.
  */
 export function report(error: unknown, command: string): number {
   const e = error as Error;
@@ -99,6 +100,11 @@ export function report(error: unknown, command: string): number {
     return EXIT.usage;
   }
   if (e instanceof NamespaceError) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.join;
+  }
+  if (e instanceof Error && /^Cannot (load libc|prepare the nsjoin helper)/.test(message)) {
+    // This host lacks what nsjoin needs: nothing was joined or run.
     console.error(`nsjoin ${command}: ${message}`);
     return EXIT.join;
   }

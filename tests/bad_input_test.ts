@@ -1,0 +1,802 @@
+/**
+ * Bad input, table-driven, across the CLI (enter, exec) and the library: each case gives
+ * exactly one line on stderr, a documented exit code, no stack trace, and runs nothing
+ * (the program, when it runs, would create a file in the case's own empty directory).
+ *
+ * The cases run concurrently, then are checked one step each. With
+ * NSJOIN_WRITE_ERRORS_MD=1 the table of what was seen is written to docs/errors.md.
+ */
+import { NsCommand, type NsCommandOptions } from "../mod.ts";
+import { report } from "../src/cli/_run.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  cli,
+  makeTarget,
+  NEEDS_ROOT,
+  ROOT,
+  testUser,
+  text,
+  userDeno,
+} from "./_fixtures.ts";
+
+interface Seen {
+  code: number;
+  stderr: string;
+}
+
+/** What the cases may use: targets of several kinds and a scratch directory per case. */
+interface Context {
+  /** A root-made target in every namespace but user and time. */
+  pid: number;
+  /** A target in a user namespace where only uid/gid 0 is mapped. */
+  userns: number;
+  /** A target whose environment holds 1.2 MB. */
+  bigEnv: number;
+  /** A zombie (exited, never reaped). */
+  zombie: number;
+  /** A shared library without libc's symbols. */
+  tinyLib: string;
+  /** The unprivileged test user. */
+  user: { uid: number; gid: number };
+}
+
+interface Case {
+  /** What a user types or passes, as shown in docs/errors.md. */
+  input: string;
+  /** Where: "enter", "exec", "cli" or "API". */
+  via: string;
+  code: number;
+  message: RegExp;
+  /** Runs the case; `marker` is where the program would leave a file. */
+  run(ctx: Context, marker: string): Promise<Seen>;
+}
+
+const CLI = `${ROOT}cli.ts`;
+
+/** `nsjoin enter ARGS... touch MARKER`, `TOUCH` standing for the program. */
+const enter = (args: (ctx: Context) => string[], env?: Record<string, string>) =>
+(
+  ctx: Context,
+  marker: string,
+): Promise<Seen> =>
+  cli(["enter", ...args(ctx).flatMap((a) => a === "TOUCH" ? ["touch", marker] : [a])], { env });
+
+const exec = (args: (ctx: Context) => string[]) => (ctx: Context, marker: string): Promise<Seen> =>
+  cli(["exec", ...args(ctx).flatMap((a) => a === "TOUCH" ? ["touch", marker] : [a])]);
+
+/** A library call, its error mapped by the CLI's own report(): the line and code a CLI user gets. */
+const api =
+  (options: (ctx: Context, marker: string) => NsCommandOptions, program = "touch") =>
+  async (ctx: Context, marker: string): Promise<Seen> => {
+    const lines: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => lines.push(args.join(" "));
+    try {
+      const out = await new NsCommand(program, options(ctx, marker)).output();
+      return { code: out.code, stderr: text(out.stderr) };
+    } catch (error) {
+      const code = report(error, "api");
+      return { code, stderr: lines.map((l) => `${l}\n`).join("") };
+    } finally {
+      console.error = original;
+    }
+  };
+
+/** Any command line, run with Deno (the CLI's arguments after `cli.ts`). */
+async function raw(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Seen> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: "/",
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: text(out.stderr) };
+}
+const denoCli = ["run", "-A", "--quiet", "--no-lock", CLI];
+
+const CASES: Case[] = [
+  // Numbers and targets.
+  {
+    input: "enter TOUCH (no -t, no namespace)",
+    via: "enter",
+    code: 2,
+    message: /no namespace given/,
+    run: enter(() => ["TOUCH"]),
+  },
+  {
+    input: "-t 99999999999999999999",
+    via: "enter",
+    code: 2,
+    message: /Cannot use 100000000000000000000 as a PID/,
+    run: enter(() => ["-t", "99999999999999999999", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t 4194304 (above pid_max)",
+    via: "enter",
+    code: 125,
+    message: /Cannot find process 4194304/,
+    run: enter(() => ["-t", "4194304", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t 4294967296 (beyond 32 bits)",
+    via: "enter",
+    code: 125,
+    message: /Cannot find process 4294967296/,
+    run: enter(() => ["-t", "4294967296", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t 1e3",
+    via: "enter",
+    code: 2,
+    message: /Cannot use 1e3 as a PID/,
+    run: enter(() => ["-t", "1e3", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t 0x10",
+    via: "enter",
+    code: 2,
+    message: /Cannot use 0x10 as a PID/,
+    run: enter(() => ["-t", "0x10", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t +5",
+    via: "enter",
+    code: 2,
+    message: /Cannot resolve target "\+5"/,
+    run: enter(() => ["-t", "+5", "-a", "TOUCH"]),
+  },
+  {
+    input: '-t " 12"',
+    via: "enter",
+    code: 2,
+    message: /Cannot resolve target " 12"/,
+    run: enter(() => ["-t", " 12", "-a", "TOUCH"]),
+  },
+  {
+    input: '-t ""',
+    via: "enter",
+    code: 2,
+    message: /Cannot resolve target ""/,
+    run: enter(() => ["-t", "", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t 12:abc",
+    via: "enter",
+    code: 2,
+    message: /Cannot use 12:abc as a PID/,
+    run: enter(() => ["-t", "12:abc", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t PID:1 (PID:inode, wrong pidfs inode)",
+    via: "enter",
+    code: 125,
+    message: /is now another process/,
+    run: enter((c) => ["-t", `${c.pid}:1`, "-a", "TOUCH"]),
+  },
+  {
+    input: "-t 4194000:5 (PID:inode, no such PID)",
+    via: "enter",
+    code: 125,
+    message: /Cannot pin process 4194000/,
+    run: enter(() => ["-t", "4194000:5", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t ZOMBIE (exited, not reaped)",
+    via: "enter",
+    code: 125,
+    message: /it has exited \(a zombie\)/,
+    run: enter((c) => ["-t", String(c.zombie), "-a", "TOUCH"]),
+  },
+  {
+    input: "-t 2 (kthreadd, a kernel thread)",
+    via: "enter",
+    code: 125,
+    message: /it is a kernel thread/,
+    run: enter(() => ["-t", "2", "-a", "TOUCH"]),
+  },
+  // Paths.
+  {
+    input: "--net=/nonexistent",
+    via: "enter",
+    code: 125,
+    message: /Cannot open namespace file \/nonexistent: ENOENT/,
+    run: enter(() => ["--net=/nonexistent", "TOUCH"]),
+  },
+  {
+    input: "--net=/tmp (a directory)",
+    via: "enter",
+    code: 125,
+    message: /Cannot use \/tmp: it is not a namespace file/,
+    run: enter(() => ["--net=/tmp", "TOUCH"]),
+  },
+  {
+    input: "--net=relative/net",
+    via: "enter",
+    code: 2,
+    message: /Cannot resolve target "relative\/net"/,
+    run: enter(() => ["--net=relative/net", "TOUCH"]),
+  },
+  {
+    input: "--root=/nonexistent",
+    via: "enter",
+    code: 125,
+    message: /Cannot open root directory \/nonexistent/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "--root=/nonexistent", "TOUCH"]),
+  },
+  {
+    input: "--wd=/nonexistent",
+    via: "enter",
+    code: 125,
+    message: /Cannot open working directory \/nonexistent/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "--wd=/nonexistent", "TOUCH"]),
+  },
+  // Flags.
+  {
+    input: "-Z",
+    via: "enter",
+    code: 2,
+    message: /unknown option -Z/,
+    run: enter((c) => ["-t", String(c.pid), "-Z", "TOUCH"]),
+  },
+  {
+    input: "--all=yes",
+    via: "enter",
+    code: 2,
+    message: /option --all takes no value/,
+    run: enter((c) => ["-t", String(c.pid), "--all=yes", "TOUCH"]),
+  },
+  {
+    input: "--preserve-credentials=1",
+    via: "enter",
+    code: 2,
+    message: /option --preserve-credentials takes no value/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "--preserve-credentials=1", "TOUCH"]),
+  },
+  {
+    input: "-S (last, no value)",
+    via: "enter",
+    code: 2,
+    message: /option -S requires an argument/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "-S"]),
+  },
+  // Users and groups.
+  {
+    input: "-S 4294967295",
+    via: "enter",
+    code: 2,
+    message: /Cannot use uid 4294967295/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "-S", "4294967295", "TOUCH"]),
+  },
+  {
+    input: "-S -1",
+    via: "enter",
+    code: 2,
+    message: /-S takes a number or "follow", not "-1"/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "-S", "-1", "TOUCH"]),
+  },
+  {
+    input: "-G 1.5",
+    via: "enter",
+    code: 2,
+    message: /-G takes a number or "follow", not "1.5"/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "-G", "1.5", "TOUCH"]),
+  },
+  {
+    input: "-S 70000 (not mapped in the target's user namespace)",
+    via: "enter",
+    code: 125,
+    message: /Cannot set user id 70000: EINVAL .* not mapped/,
+    run: enter((c) => ["-t", String(c.userns), "-a", "-S", "70000", "TOUCH"]),
+  },
+  {
+    input: "-G 70000 (not mapped in the target's user namespace)",
+    via: "enter",
+    code: 125,
+    message: /Cannot set group id 70000: EINVAL .* not mapped/,
+    run: enter((c) => ["-t", String(c.userns), "-a", "-G", "70000", "TOUCH"]),
+  },
+  {
+    input: "--net=FILE -S follow (no process to follow)",
+    via: "enter",
+    code: 2,
+    message: /Cannot use uid: "follow" with a namespace file as target/,
+    run: enter((c) => [`--net=/proc/${c.pid}/ns/net`, "-S", "follow", "TOUCH"]),
+  },
+  // Working directory.
+  {
+    input: "-W /nonexistent",
+    via: "enter",
+    code: 125,
+    message: /Cannot change directory to \/nonexistent in the target: ENOENT/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "-W", "/nonexistent", "TOUCH"]),
+  },
+  {
+    input: "-W /etc/hostname (a file)",
+    via: "enter",
+    code: 125,
+    message: /Cannot change directory to \/etc\/hostname in the target: ENOTDIR/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "-W", "/etc/hostname", "TOUCH"]),
+  },
+  {
+    input: '-W ""',
+    via: "enter",
+    code: 125,
+    message: /Cannot change directory to {2}in the target: ENOENT/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "-W", "", "TOUCH"]),
+  },
+  // The program.
+  {
+    input: 'enter -t PID -a "" (empty program)',
+    via: "enter",
+    code: 2,
+    message: /Cannot run an empty program name/,
+    run: enter((c) => ["-t", String(c.pid), "-a", ""]),
+  },
+  {
+    input: "program /tmp (a directory)",
+    via: "enter",
+    code: 126,
+    message: /Cannot run \/tmp: EACCES/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "/tmp", "TOUCH"]),
+  },
+  {
+    input: "program /etc/hostname/x (through a file)",
+    via: "enter",
+    code: 126,
+    message: /Cannot run \/etc\/hostname\/x: ENOTDIR/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "/etc/hostname/x", "TOUCH"]),
+  },
+  // Environment.
+  {
+    input: "SHELL=/nonexistent, no program",
+    via: "enter",
+    code: 127,
+    message: /Cannot run \/nonexistent: not found in the target/,
+    run: enter((c) => ["-t", String(c.pid), "-a"], { SHELL: "/nonexistent" }),
+  },
+  {
+    input: "NSJOIN_LIBC=/nonexistent.so (no libc) with a namespace file",
+    via: "enter",
+    code: 125,
+    message: /Cannot load libc: tried \/nonexistent.so/,
+    run: enter((c) => [`--net=/proc/${c.pid}/ns/net`, "TOUCH"], {
+      NSJOIN_LIBC: "/nonexistent.so",
+    }),
+  },
+  {
+    input: "NSJOIN_LIBC=a library without libc's symbols",
+    via: "enter",
+    code: 125,
+    message: /Cannot load libc: .*undefined symbol/,
+    run: (c, m) =>
+      enter((c) => [`--net=/proc/${c.pid}/ns/net`, "TOUCH"], { NSJOIN_LIBC: c.tinyLib })(c, m),
+  },
+  {
+    input: "argument that is not UTF-8 (byte 0xff)",
+    via: "enter",
+    code: 2,
+    message: /Cannot use argument ".*\ufffd": it is not valid UTF-8/,
+    run: (c, m) =>
+      raw("bash", [
+        "-c",
+        `m="$1"$(printf '\\377'); shift; exec "$@" touch "$m"`,
+        "bash",
+        m,
+        Deno.execPath(),
+        ...denoCli,
+        "enter",
+        "-t",
+        String(c.pid),
+        "-a",
+      ]),
+  },
+  {
+    input: "1.2 MB of arguments with -e and a target holding a 1.2 MB environment",
+    via: "enter",
+    code: 2,
+    message: /arguments and environment are too long \(E2BIG\)/,
+    run: (c, m) =>
+      cli([
+        "enter",
+        "-t",
+        String(c.bigEnv),
+        "-a",
+        "-e",
+        "touch",
+        m,
+        ...Array.from({ length: 12 }, () => "a".repeat(100_000)),
+      ]),
+  },
+  // Privileges and /proc.
+  {
+    input: "caller without CAP_SYS_ADMIN (root, capability dropped)",
+    via: "enter",
+    code: 125,
+    message: /Cannot join .* namespace of pid \d+: EPERM/,
+    run: (c, m) =>
+      raw("setpriv", [
+        "--bounding-set=-sys_admin",
+        "--inh-caps=-sys_admin",
+        Deno.execPath(),
+        ...denoCli,
+        "enter",
+        "-t",
+        String(c.pid),
+        "-a",
+        "touch",
+        m,
+      ]),
+  },
+  {
+    input: "/proc mounted with hidepid=2, caller not root",
+    via: "enter",
+    code: 125,
+    message: /Cannot find process \d+/,
+    run: (c, m) => {
+      const { deno, denoDir } = userDeno();
+      return raw("unshare", [
+        "-m",
+        "sh",
+        "-c",
+        'mount -t proc -o hidepid=2 proc /proc && exec "$@"',
+        "sh",
+        "setpriv",
+        `--reuid=${c.user.uid}`,
+        `--regid=${c.user.gid}`,
+        "--clear-groups",
+        "env",
+        `DENO_DIR=${denoDir}`,
+        deno,
+        ...denoCli,
+        "enter",
+        "-t",
+        String(c.pid),
+        "-a",
+        "touch",
+        m,
+      ]);
+    },
+  },
+  // Container names and exec's options.
+  {
+    input: "exec no-such-container",
+    via: "exec",
+    code: 125,
+    message: /Cannot find container "no-such-container-\d+"/,
+    run: exec(() => [`no-such-container-${Deno.pid}`, "TOUCH"]),
+  },
+  {
+    input: "exec docker:NAME (no such docker container)",
+    via: "exec",
+    code: 125,
+    message: /Cannot find docker container "nosuch-\d+"/,
+    run: exec(() => [`docker:nosuch-${Deno.pid}`, "TOUCH"]),
+  },
+  {
+    input: "exec podman:NAME (no such podman container)",
+    via: "exec",
+    code: 125,
+    message: /Cannot find podman container "nosuch-\d+"/,
+    run: exec(() => [`podman:nosuch-${Deno.pid}`, "TOUCH"]),
+  },
+  {
+    input: 'exec "bad name!"',
+    via: "exec",
+    code: 2,
+    message: /Cannot resolve container "bad name!"/,
+    run: exec(() => ["bad name!", "TOUCH"]),
+  },
+  {
+    input: "exec netns:NAME (no such named netns)",
+    via: "exec",
+    code: 125,
+    message: /Cannot open namespace file \/run\/netns\/nosuch-\d+: ENOENT/,
+    run: exec(() => [`netns:nosuch-${Deno.pid}`, "TOUCH"]),
+  },
+  {
+    input: "exec -u nosuchuser",
+    via: "exec",
+    code: 125,
+    message: /Cannot find user "nosuchuser" in \/etc\/passwd/,
+    run: exec((c) => ["-u", "nosuchuser", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec -u 0:nosuchgroup",
+    via: "exec",
+    code: 125,
+    message: /Cannot find group "nosuchgroup" in \/etc\/group/,
+    run: exec((c) => ["-u", "0:nosuchgroup", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec -n bogus",
+    via: "exec",
+    code: 2,
+    message: /--namespaces: unknown type "bogus"/,
+    run: exec((c) => ["-n", "bogus", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec --env-file /nonexistent",
+    via: "exec",
+    code: 2,
+    message: /--env-file \/nonexistent: No such file/,
+    run: exec((c) => ["--env-file", "/nonexistent", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec -e =x",
+    via: "exec",
+    code: 2,
+    message: /invalid environment variable: =x/,
+    run: exec((c) => ["-e", "=x", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec PID (no command)",
+    via: "exec",
+    code: 2,
+    message: /requires at least 2 arguments/,
+    run: exec((c) => [String(c.pid)]),
+  },
+  {
+    input: "nsjoin bogus (unknown command)",
+    via: "cli",
+    code: 2,
+    message: /unknown command "bogus"/,
+    run: () => cli(["bogus", "touch", "/nonexistent-dir/x"]),
+  },
+  // The library, its errors mapped by the CLI's report().
+  {
+    input: "target: NaN",
+    via: "API",
+    code: 2,
+    message: /Cannot use NaN as a PID/,
+    run: api((_, m) => ({ target: NaN, args: [m] })),
+  },
+  {
+    input: "target: 1.5",
+    via: "API",
+    code: 2,
+    message: /Cannot use 1.5 as a PID/,
+    run: api((_, m) => ({ target: 1.5, args: [m] })),
+  },
+  {
+    input: "target: {} (not a PID, path or pinned process)",
+    via: "API",
+    code: 2,
+    message: /Cannot use \[object Object\] as a target/,
+    run: api((_, m) => ({ target: {} as unknown as number, args: [m] })),
+  },
+  {
+    input: 'namespaces: "none"',
+    via: "API",
+    code: 2,
+    message: /Cannot join namespaces "none"/,
+    run: api((c, m) => ({ target: c.pid, namespaces: "none" as "all", args: [m] })),
+  },
+  {
+    input: "namespaces: { net: /etc/hostname }",
+    via: "API",
+    code: 125,
+    message: /Cannot use \/etc\/hostname: it is not a namespace file/,
+    run: api((c, m) => ({ target: c.pid, namespaces: { net: "/etc/hostname" }, args: [m] })),
+  },
+  {
+    input: "keepFds: [2]",
+    via: "API",
+    code: 2,
+    message: /Cannot keep fd 2/,
+    run: api((c, m) => ({ target: c.pid, keepFds: [2], args: [m] })),
+  },
+  {
+    input: "uid: 1.5",
+    via: "API",
+    code: 2,
+    message: /Cannot use uid 1.5/,
+    run: api((c, m) => ({ target: c.pid, uid: 1.5, args: [m] })),
+  },
+  {
+    input: 'capabilities: "some"',
+    via: "API",
+    code: 2,
+    message: /Cannot use capabilities "some"/,
+    run: api((c, m) => ({ target: c.pid, capabilities: "some" as "all", args: [m] })),
+  },
+  {
+    input: "env value with a NUL byte",
+    via: "API",
+    code: 2,
+    message: /nul byte/,
+    run: api((c, m) => ({ target: c.pid, env: { A: "a\0b" }, args: [m] })),
+  },
+  {
+    input: "env name with a NUL byte",
+    via: "API",
+    code: 2,
+    message: /nul byte/,
+    run: api((c, m) => ({ target: c.pid, env: { "A\0B": "x" }, args: [m] })),
+  },
+  {
+    input: "cwd with a NUL byte",
+    via: "API",
+    code: 2,
+    message: /Cannot pass an argument with a NUL byte/,
+    run: api((c, m) => ({ target: c.pid, cwd: "/tmp\0x", args: [m] })),
+  },
+  {
+    input: "program name with a NUL byte",
+    via: "API",
+    code: 2,
+    message: /Cannot pass an argument with a NUL byte/,
+    run: api((c, m) => ({ target: c.pid, args: [m] }), "touch\0"),
+  },
+  {
+    input: "namespace file path with a NUL byte",
+    via: "API",
+    code: 2,
+    message: /Cannot pass a string with a NUL byte to C/,
+    run: api((c, m) => ({ target: `/proc/${c.pid}/ns/net\0`, args: [m] })),
+  },
+  {
+    input: "args: 3 MB",
+    via: "API",
+    code: 2,
+    message: /too long \(E2BIG\)/,
+    run: api((c, m) => ({
+      target: c.pid,
+      args: [m, ...Array.from({ length: 30 }, () => "a".repeat(100_000))],
+    })),
+  },
+  {
+    input: "cgroups: [/nonexistent/cgroup.procs]",
+    via: "API",
+    code: 125,
+    message: /Cannot open cgroup \/nonexistent\/cgroup.procs: ENOENT/,
+    run: api((c, m) => ({ target: c.pid, cgroups: ["/nonexistent/cgroup.procs"], args: [m] })),
+  },
+  {
+    input: "hostCwd: a file",
+    via: "API",
+    code: 125,
+    message: /Cannot change directory to \/etc\/hostname/,
+    run: api((c, m) => ({
+      target: c.pid,
+      namespaces: ["net"],
+      hostCwd: "/etc/hostname",
+      args: [m],
+    })),
+  },
+];
+
+/** Makes a zombie: a child that exits under a parent (sleep) that never reaps it. */
+async function makeZombie(): Promise<{ zombie: number; parent: Deno.ChildProcess }> {
+  const parent = new Deno.Command("sh", {
+    args: ["-c", "sleep 0.1 & echo $!; exec sleep 1000"],
+    stdin: "null",
+    stdout: "piped",
+  }).spawn();
+  const reader = parent.stdout.getReader();
+  let buf = "";
+  while (!buf.includes("\n")) buf += text((await reader.read()).value!);
+  reader.releaseLock();
+  parent.stdout.cancel().catch(() => {});
+  const zombie = Number(buf.trim());
+  for (let i = 0; i < 400; i++) {
+    const stat = await Deno.readTextFile(`/proc/${zombie}/stat`);
+    if (stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") return { zombie, parent };
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`pid ${zombie} did not become a zombie`);
+}
+
+/** Runs `fn` on each item, at most `n` at a time. */
+async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>) {
+  const out: R[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  }));
+  return out;
+}
+
+Deno.test({
+  name: "bad input: one line on stderr, a documented exit code, no stack trace, nothing run",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    assert(CASES.length >= 40, `only ${CASES.length} cases`);
+    assertEquals(new Set(CASES.map((c) => c.input)).size, CASES.length, "distinct inputs");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-bad-" });
+    await Deno.chmod(dir, 0o755);
+    await using target = await makeTarget();
+    await using userns = await makeTarget({ flags: ["-U", "-r", "-n"] });
+    await using bigEnv = await makeTarget({
+      setup: Array.from(
+        { length: 12 },
+        (_, i) => `export BIG${i}=$(head -c 100000 /dev/zero | tr '\\0' x)`,
+      ).join("; "),
+    });
+    const { zombie, parent } = await makeZombie();
+    try {
+      await Deno.writeTextFile(`${dir}/tiny.c`, "int nothing;\n");
+      const cc = await new Deno.Command("gcc", {
+        args: ["-shared", "-nostdlib", "-o", `${dir}/tiny.so`, `${dir}/tiny.c`],
+      }).output();
+      assert(cc.success, "gcc");
+      const ctx: Context = {
+        pid: target.pid,
+        userns: userns.pid,
+        bigEnv: bigEnv.pid,
+        zombie,
+        tinyLib: `${dir}/tiny.so`,
+        user,
+      };
+      const seen = await pool(CASES, 8, async (c, i) => {
+        const caseDir = `${dir}/case-${i}`;
+        await Deno.mkdir(caseDir);
+        await Deno.chmod(caseDir, 0o777);
+        return await c.run(ctx, `${caseDir}/ran`);
+      });
+      // This run's PIDs, as the table shows them.
+      const ours = [target.pid, userns.pid, bigEnv.pid, zombie, Deno.pid];
+      const pids = new RegExp(`\\b(${ours.join("|")})\\b`, "g");
+      const rows: string[] = [];
+      for (const [i, c] of CASES.entries()) {
+        const s = seen[i];
+        rows.push(
+          `| ${c.via} | \`${c.input.replaceAll("|", "\\|")}\` | ${s.code} | ${
+            s.stderr.trim().replaceAll("|", "\\|").replace(/a{1000,}/g, "aaa…").replace(
+              new RegExp(`${dir}/case-\\d+/ran`, "g"),
+              "MARKER",
+            ).replaceAll(dir, "TMP").replace(pids, (n) => n === String(zombie) ? "ZOMBIE" : "PID")
+          } |`,
+        );
+        await t.step(`${c.via}: ${c.input}`, () => {
+          assertEquals(s.code, c.code, s.stderr);
+          const lines = s.stderr.split("\n").filter((l) => l !== "");
+          assertEquals(lines.length, 1, `one line on stderr: ${s.stderr}`);
+          assertMatch(lines[0], /^nsjoin/);
+          assertMatch(lines[0], c.message);
+          assert(!/^\s+at /m.test(s.stderr) && !/Stack backtrace/.test(s.stderr), "a stack trace");
+          assertEquals([...Deno.readDirSync(`${dir}/case-${i}`)], [], "the program ran");
+        });
+      }
+      if (Deno.env.get("NSJOIN_WRITE_ERRORS_MD") === "1") await writeErrorsMd(rows);
+    } finally {
+      parent.kill("SIGKILL");
+      await parent.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function writeErrorsMd(rows: string[]): Promise<void> {
+  const md = `# Errors: bad input and what nsjoin says
+
+Every row is a case of \`tests/bad_input_test.ts\`, which checks that it prints exactly one
+line on stderr, exits with the code shown, prints no stack trace and runs nothing. The
+messages are what the test saw (this run's PIDs shown as PID, the program's marker file as
+MARKER); regenerate with \`NSJOIN_WRITE_ERRORS_MD=1 deno test -A tests/bad_input_test.ts\`.
+
+Exit codes (the CLI and \`report()\`; the library throws \`TypeError\`/\`RangeError\` for 2 and
+\`NamespaceError\` for 125, and \`NsCommand\`'s status carries 125/126/127 from the helper):
+
+| code | meaning |
+|---|---|
+| 2 | bad usage: a flag, a value or an option the library refuses; nothing was looked up or run |
+| 125 | the target could not be found, pinned or joined, or this host cannot run nsjoin (libc, helper); nothing ran |
+| 126 | the namespaces were joined but the program could not be executed (any execve error but ENOENT) |
+| 127 | the program was not found in the target |
+| 128+N | the program was killed by signal N |
+
+| via | input | exit | stderr |
+|---|---|---|---|
+${rows.join("\n")}
+`;
+  await Deno.mkdir(`${ROOT}docs`, { recursive: true });
+  await Deno.writeTextFile(`${ROOT}docs/errors.md`, md);
+}

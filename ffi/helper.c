@@ -19,6 +19,7 @@
  *   W<path>             working directory inside the target (chdir after joining)
  *   C<path>             a cgroup.procs file to join (opened before, written by the child)
  *   U<uid> G<gid> X     setuid / setgid / drop supplementary groups (in the child)
+ *   S<gid>[,<gid>...]   set these supplementary groups (instead of dropping them)
  *   K<fd>               keep this fd open across execve (else only 0-2 survive)
  *   F                   do not fork, even when a pid namespace was joined
  *   Y                   a pseudo-terminal from the target's /dev/ptmx: the program gets it as
@@ -571,6 +572,8 @@ __attribute__((used)) void start_c(long *sp) {
   int ncg = 0;
   int keep[MAXK];
   int nkeep = 0;
+  unsigned groups[MAXK];
+  int ngroups = 0, set_groups = 0;
   int i = 1;
   for (; i < argc; i++) {
     char *a = argv[i];
@@ -604,6 +607,14 @@ __attribute__((used)) void start_c(long *sp) {
     case 'U': uid = parse_num(a + 1, 10, 0); break;
     case 'G': gid = parse_num(a + 1, 10, 0); break;
     case 'X': drop_groups = 1; break;
+    case 'S':
+      for (const char *p = a + 1; *p && ngroups < MAXK;) {
+        groups[ngroups++] = (unsigned)parse_num(p, 10, &p);
+        if (*p == ',') p++;
+        else break;
+      }
+      set_groups = 1;
+      break;
     case 'K':
       if (nkeep < MAXK) keep[nkeep++] = (int)parse_num(a + 1, 10, 0);
       break;
@@ -794,7 +805,16 @@ __attribute__((used)) void start_c(long *sp) {
   }
   if (bnd != ~0UL) drop_bounding(bnd);
   if (nnp) sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
-  if (drop_groups) {
+  if (set_groups) {
+    long r = sys2(SYS_setgroups, ngroups, groups);
+    if (r != 0) {
+      begin();
+      put("Cannot set supplementary groups");
+      puterr(r);
+      if (r == -EINVAL) put(" - a group is not mapped in the target's user namespace");
+      fail(125);
+    }
+  } else if (drop_groups) {
     long r = sys2(SYS_setgroups, 0, 0);
     /* In a user namespace whose /proc/PID/setgroups is "deny" this fails with EPERM
      * and there are no groups to drop: nsenter ignores it too. */

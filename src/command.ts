@@ -43,6 +43,8 @@ export interface NsCommandOptions {
   uid?: number | "follow";
   /** Group ID to run as, or "follow" for the target's (`nsenter -G`). Default 0 when a user namespace is joined. */
   gid?: number | "follow";
+  /** Supplementary groups to set (as docker exec does from the container's /etc/group); default: dropped when ids are set. */
+  groups?: readonly number[];
   /** Keep the caller's uid, gid and groups even when joining a user namespace (`--preserve-credentials`). */
   preserveCredentials?: boolean;
   /** Fork so that the program itself is inside a joined pid namespace; default true (`nsenter -F` is false). */
@@ -342,6 +344,15 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     // and setting ids drops supplementary groups.
     rest.push("I");
     if (uid !== undefined || gid !== undefined) rest.push("X");
+  }
+  if (o.groups !== undefined) {
+    for (const g of o.groups) {
+      if (!Number.isSafeInteger(g) || g < 0 || g > 0xfffffffe) {
+        throw new RangeError(`Cannot use group ${g}: give a number from 0 to 4294967294`);
+      }
+    }
+    if (o.groups.length > 64) throw new RangeError("Cannot set more than 64 supplementary groups");
+    rest.push(`S${o.groups.join(",")}`);
   }
   if (gid !== undefined) rest.push(`G${gid}`);
   if (uid !== undefined) rest.push(`U${uid}`);

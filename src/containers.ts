@@ -942,6 +942,7 @@ export function containerExecOptions(
     clearEnv: true,
     uid: user.uid,
     gid: user.gid,
+    groups: _execGroups(user, config),
     // The configured WorkingDir is a path of the container's filesystem: only a default
     // when its mount namespace is joined.
     cwd: options.workdir ?? (_joinsMnt(options.namespaces) ? config?.workingDir || "/" : undefined),
@@ -950,6 +951,21 @@ export function containerExecOptions(
     noNewPrivs: "target",
     tty: options.tty || undefined,
   };
+}
+
+/**
+ * The supplementary groups an exec gets: docker's daemon adds the primary gid to the
+ * user's /etc/group memberships; podman and containerd take the memberships and the
+ * runtime spec's additional gids.
+ */
+function _execGroups(
+  user: ContainerUser,
+  config: ContainerConfig | undefined,
+): number[] | undefined {
+  if (!config) return undefined;
+  const groups = config.runtimeEnv ? [...user.groups] : [user.gid, ...user.groups];
+  groups.push(...(config.additionalGids ?? []));
+  return [...new Set(groups)];
 }
 
 function _joinsMnt(sel: NamespaceSelection | undefined): boolean {

@@ -330,12 +330,16 @@ Deno.test({
       )
     );
     const a = result.attack;
-    assertEquals(result.codes, [0]);
+    assertEquals(result.codes, [0], JSON.stringify(result));
     // The attack was real: it saw helpers (while they ran) and attached to the programs.
     assert(a.seenHelper > 0 && a.attachDenied > 0, `saw no helper: ${JSON.stringify(a)}`);
     assert(a.attachOther > 0, `attached to no program: ${JSON.stringify(a)}`);
-    assertEquals({ attach: a.attachHelper, mem: a.memHelper }, { attach: 0, mem: 0 });
-    assertEquals(a.memDenied, a.attachDenied);
+    assertEquals(
+      { attach: a.attachHelper, mem: a.memHelper },
+      { attach: 0, mem: 0 },
+      JSON.stringify(a),
+    );
+    assert(a.memDenied > 0, JSON.stringify(a));
   },
 });
 

@@ -8,8 +8,6 @@
  * @module
  */
 
-import { constants } from "node:os";
-
 /** The libc symbols nsjoin calls, with the C prototype of each. */
 export const SYMBOLS = {
   /** int setns(int fd, int nstype) */
@@ -57,20 +55,46 @@ export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 export const LIBC_PATHS: readonly string[] = ["libc.so.6", "libc.so"];
 
 let _libc: Libc | undefined;
+const _subsets = new Map<string, unknown>();
 
 /**
  * Loads libc once. When every path fails, one error lists every path tried and the
  * override variable, and says which permission is missing if that is the cause.
  */
 export function libc(): Libc {
-  if (_libc) return _libc;
+  _libc ??= _load(SYMBOLS);
+  return _libc;
+}
+
+/**
+ * Only some symbols of the table, loaded once per set: Deno.dlopen costs ~0.2 ms a symbol,
+ * and the exec path needs four of them on every cold start of the CLI.
+ */
+export function libcSubset<K extends keyof typeof SYMBOLS>(
+  ...names: K[]
+): Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"] {
+  const key = names.join(",");
+  let lib = _subsets.get(key) as Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"];
+  if (!lib) {
+    const picked = Object.fromEntries(names.map((n) => [n, SYMBOLS[n]])) as Pick<
+      typeof SYMBOLS,
+      K
+    >;
+    lib = _load(picked);
+    _subsets.set(key, lib);
+  }
+  return lib;
+}
+
+function _load<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] {
   const override = Deno.env.get("NSJOIN_LIBC");
   const paths = override ? [override] : LIBC_PATHS;
   const failures: string[] = [];
   for (const path of paths) {
     try {
-      _libc = Deno.dlopen(path, SYMBOLS).symbols;
-      return _libc;
+      return Deno.dlopen(path, symbols).symbols;
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         throw new Deno.errors.NotCapable(
@@ -87,7 +111,7 @@ export function libc(): Libc {
 
 /** errno of the calling thread; call right after the failing call, on the same thread. */
 export function errno(): number {
-  const ptr = libc().__errno_location();
+  const ptr = libcSubset("__errno_location").__errno_location();
   if (ptr === null) return 0;
   return new Deno.UnsafePointerView(ptr).getInt32();
 }
@@ -123,35 +147,51 @@ export function check<T extends number | bigint>(syscall: string, result: T): T 
   return result;
 }
 
-const _names = new Map<number, string>();
-for (const [name, value] of Object.entries(constants.errno)) {
-  if (!_names.has(value)) _names.set(value, name);
-}
+// Linux errno values (asm-generic, the same on x86_64 and aarch64) with strerror's text.
+// Written out rather than read from node:os, whose import alone costs ~7 ms of cold start.
+const _ERRNO: Record<number, [string, string]> = {
+  1: ["EPERM", "operation not permitted"],
+  2: ["ENOENT", "no such file or directory"],
+  3: ["ESRCH", "no such process"],
+  4: ["EINTR", "interrupted system call"],
+  5: ["EIO", "input/output error"],
+  7: ["E2BIG", "argument list too long"],
+  8: ["ENOEXEC", "exec format error"],
+  9: ["EBADF", "bad file descriptor"],
+  10: ["ECHILD", "no child processes"],
+  11: ["EAGAIN", "resource temporarily unavailable"],
+  12: ["ENOMEM", "cannot allocate memory"],
+  13: ["EACCES", "permission denied"],
+  14: ["EFAULT", "bad address"],
+  16: ["EBUSY", "device or resource busy"],
+  17: ["EEXIST", "file exists"],
+  18: ["EXDEV", "invalid cross-device link"],
+  19: ["ENODEV", "no such device"],
+  20: ["ENOTDIR", "not a directory"],
+  21: ["EISDIR", "is a directory"],
+  22: ["EINVAL", "invalid argument"],
+  23: ["ENFILE", "too many open files in system"],
+  24: ["EMFILE", "too many open files"],
+  25: ["ENOTTY", "not a namespace file"],
+  26: ["ETXTBSY", "text file busy"],
+  28: ["ENOSPC", "no space left on device"],
+  30: ["EROFS", "read-only file system"],
+  36: ["ENAMETOOLONG", "file name too long"],
+  38: ["ENOSYS", "function not implemented"],
+  40: ["ELOOP", "too many levels of symbolic links"],
+  87: ["EUSERS", "too many users"],
+  95: ["EOPNOTSUPP", "operation not supported"],
+  111: ["ECONNREFUSED", "connection refused"],
+};
 
 /** "EPERM" for 1, and so on; `E<n>` when unknown. */
 export function errnoName(value: number): string {
-  return _names.get(value) ?? `E${value}`;
+  return _ERRNO[value]?.[0] ?? `E${value}`;
 }
-
-const _texts: Record<string, string> = {
-  EPERM: "operation not permitted",
-  ENOENT: "no such file or directory",
-  ESRCH: "no such process",
-  EBADF: "bad file descriptor",
-  EACCES: "permission denied",
-  EINVAL: "invalid argument",
-  EUSERS: "too many users",
-  ENOSYS: "function not implemented",
-  ENOTTY: "not a namespace file",
-  ENOMEM: "cannot allocate memory",
-  ENOTDIR: "not a directory",
-  ELOOP: "too many levels of symbolic links",
-  EEXIST: "file exists",
-};
 
 /** A short lower-case text for an errno, as strerror would say it. */
 export function errnoText(value: number): string {
-  return _texts[errnoName(value)] ?? "system error";
+  return _ERRNO[value]?.[1] ?? "system error";
 }
 
 /** open(2): read only. */

@@ -378,7 +378,8 @@ function _differing(pid: number): NamespaceType[] {
   try {
     return differingNamespaces(pid);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    const gone = error instanceof Deno.errors.NotFound || /\(os error 3\)/.test(String(error));
+    if (!gone) throw error;
     throw new NamespaceError(`Cannot join process ${pid}: the target exited`, {
       errno: 3,
       quiet: true,

@@ -41,7 +41,8 @@ function _procStat(pid: number): _ProcStat {
   try {
     stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
+    // ESRCH ("os error 3"): the process was being reaped while we read.
+    if (error instanceof Deno.errors.NotFound || /\(os error 3\)/.test(String(error))) {
       throw new NamespaceError(`Cannot find process ${pid}`, {
         errno: 3,
         syscall: "open",

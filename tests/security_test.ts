@@ -27,8 +27,9 @@ const CLI = `${ROOT}cli.ts`;
  * A process inside the target that keeps attacking every process that appears after it
  * starts, and every helper (argv[0] /proc/self/fd/N, a "--" argument) again on each pass:
  * mode "p" tries PTRACE_ATTACH and open(/proc/N/mem); mode "x" opens /proc/N/exe of a
- * helper for writing and, when given, the caller's memfd too, and writes the byte that is
- * already there (proves writability without harm). SIGTERM ends it; it prints counts.
+ * helper for writing, and (before the execs start) the caller's memfd when given, and
+ * writes the byte that is already there (proves writability without harm). SIGTERM ends
+ * it; it prints counts.
  */
 const ATTACKER_C = String.raw`
 #define _GNU_SOURCE

@@ -117,8 +117,7 @@ interface Phase {
   leftInside: number;
 }
 
-// spawn() and status with stdio "null", as the CLI runs a program (it inherits stdio):
-// Deno's ChildProcess#output() with pipes keeps native memory of its own (see README).
+// spawn() and status with stdio "null", as the CLI runs a program (it inherits stdio).
 async function run(pid: number): Promise<boolean> {
   const status = await new NsCommand("true", {
     target: pid,

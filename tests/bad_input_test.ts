@@ -70,13 +70,18 @@ const exec = (args: (ctx: Context) => string[]) => (ctx: Context, marker: string
 const api =
   (options: (ctx: Context, marker: string) => NsCommandOptions, program = "touch") =>
   async (ctx: Context, marker: string): Promise<Seen> => {
+    let error: unknown;
+    try {
+      const out = await new NsCommand(program, options(ctx, marker)).output();
+      return { code: out.code, stderr: text(out.stderr) };
+    } catch (e) {
+      error = e;
+    }
+    // Synchronously: the cases run concurrently, and console.error is ours only here.
     const lines: string[] = [];
     const original = console.error;
     console.error = (...args: unknown[]) => lines.push(args.join(" "));
     try {
-      const out = await new NsCommand(program, options(ctx, marker)).output();
-      return { code: out.code, stderr: text(out.stderr) };
-    } catch (error) {
       const code = report(error, "api");
       return { code, stderr: lines.map((l) => `${l}\n`).join("") };
     } finally {

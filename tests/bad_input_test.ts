@@ -758,6 +758,7 @@ Deno.test({
               new RegExp(`${dir}/case-\\d+/ran`, "g"),
               "MARKER",
             ).replaceAll(dir, "TMP").replace(pids, (n) => n === String(zombie) ? "ZOMBIE" : "PID")
+              .replace(/inode \d+/, "inode N")
           } |`,
         );
         await t.step(`${c.via}: ${c.input}`, () => {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { EXIT } from "./src/cli/_run.ts";
+import { assertUtf8Argv, EXIT, report } from "./src/cli/_run.ts";
 
 /** A subcommand: its one-line summary and its runner (arguments after its name → exit code). */
 export interface CliCommand {
@@ -72,6 +72,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!command) {
     console.error(`nsjoin: unknown command ${JSON.stringify(name)} (see: nsjoin --help)`);
     return EXIT.usage;
+  }
+  try {
+    assertUtf8Argv();
+  } catch (error) {
+    return report(error, name);
   }
   return await command.run(rest);
 }

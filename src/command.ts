@@ -207,11 +207,15 @@ export class NsCommand {
     plan: _Plan,
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
   ): Deno.Command {
-    // An LSM may refuse to execute memfds: use the verified private file instead.
-    if (error instanceof Deno.errors.PermissionDenied && helperExecRefused()) {
+    // An LSM may refuse to execute memfds, and a hostile root inside a target may hold
+    // our memfd open for writing (ETXTBSY; its seals still refuse the write): use the
+    // verified private file instead.
+    const code = (error as { code?: string }).code;
+    const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
+    if (refused && helperExecRefused()) {
       return this.#command(plan, defaults);
     }
-    if ((error as { code?: string }).code === "E2BIG") {
+    if (code === "E2BIG") {
       throw new RangeError(
         `Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`,
       );

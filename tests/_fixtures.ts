@@ -111,16 +111,35 @@ export async function makeTarget(spec: TargetSpec = {}): Promise<TestTarget> {
     } catch {
       // Already gone.
     }
+    // SIGKILL is delivered asynchronously: until the process is a zombie it can still be
+    // joined. Wait for that (unshare --fork then reaps it and exits).
+    for (let i = 0; i < 500 && _alive(pid); i++) await new Promise((r) => setTimeout(r, 2));
     if (forked) {
-      try {
-        outer.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
+      const timer = setTimeout(() => {
+        try {
+          outer.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, 2000);
+      await outer.status;
+      clearTimeout(timer);
+    } else {
+      await outer.status;
     }
-    await outer.status;
   };
   return { pid, outer, kill, [Symbol.asyncDispose]: kill };
+}
+
+/** Whether a process is alive (not gone, not a zombie). */
+function _alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
 }
 
 /** Runs a command on the host and returns its stdout (throws on failure). */

@@ -201,11 +201,15 @@ async function ttySession(ref: string, user?: HostUser) {
   // A tmux server of its own per session: reusing a socket name right after kill-server
   // races the old server's exit ("server exited unexpectedly").
   const socket = `${RUN}-tty${++_sessions}`;
-  const after = await Deno.makeTempFile({ prefix: "nsjoin-stty-" });
-  await Deno.chmod(after, 0o666);
+  // A directory of its own (no sticky bit), so the session's user can rename into it.
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-stty-" });
+  await Deno.chmod(dir, 0o777);
+  const after = `${dir}/stty`;
+  const readAfter = () => Deno.readTextFile(after).catch(() => "");
   const deno = user ? await denoForUsers() : Deno.execPath();
   const line = `${deno} run -A --quiet ${ROOT}cli.ts exec -it ${ref} sh; ` +
-    `{ echo rc=$?; stty -a; } > ${after}; sleep 30`;
+    // Written whole, then renamed: the test reads it as soon as it is not empty.
+    `{ echo rc=$?; stty -a; } > ${after}.part; mv ${after}.part ${after}; sleep 30`;
   const env = user
     ? ["env", "-i", `HOME=${user.home}`, "PATH=/usr/bin:/bin", "TERM=xterm"]
     : ["env", "TERM=xterm"];
@@ -247,16 +251,16 @@ async function ttySession(ref: string, user?: HostUser) {
     await must("tmux", ["-L", socket, "send-keys", "-t", "s", "echo T=$TERM", "Enter"]);
     await waitPane(socket, /^T=xterm\s*$/m);
     await must("tmux", ["-L", socket, "send-keys", "-t", "s", "exit 3", "Enter"]);
-    for (let i = 0; i < 100 && !(await Deno.readTextFile(after)); i++) {
+    for (let i = 0; i < 100 && !(await readAfter()); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    const stty = await Deno.readTextFile(after);
+    const stty = await readAfter();
     assertMatch(stty, /^rc=3$/m, "the shell's exit status is the CLI's");
     assertMatch(stty, /(^|\s)icanon(\s|$)/, "the terminal was left in raw mode");
     assertMatch(stty, /(^|\s)echo(\s|$)/, "the terminal was left without echo");
   } finally {
     await run("tmux", ["-L", socket, "kill-server"]);
-    await Deno.remove(after).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 

@@ -1,7 +1,7 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
-import { assertUtf8Argv, relay, report, UsageError } from "./_run.ts";
+import { relay, report, UsageError } from "./_run.ts";
 
 /** `enter`'s options, parsed: nsenter's dialect. */
 export interface EnterArgs {
@@ -275,7 +275,6 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
 export async function enter(argv: readonly string[]): Promise<number> {
   let args: EnterArgs;
   try {
-    assertUtf8Argv();
     args = parseEnterArgs(argv);
     if (args.help) {
       console.log(ENTER_HELP);

@@ -26,6 +26,8 @@
  *                       its controlling tty; this process relays stdin/stdout and SIGWINCH
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
+ *   Q                   we replaced the caller (it called execve, not a spawn API): start as
+ *                       a fresh spawn would, with no blocked signals and SIGPIPE at default
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its
@@ -42,7 +44,7 @@ typedef long ssize_t;
 
 #if defined(__x86_64__)
 enum {
-  SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_rt_sigprocmask = 14, SYS_getpid = 39,
+  SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_rt_sigprocmask = 14, SYS_rt_sigaction = 13, SYS_getpid = 39,
   SYS_clone = 56, SYS_execve = 59, SYS_exit_group = 231, SYS_wait4 = 61, SYS_kill = 62,
   SYS_getcwd = 79, SYS_chdir = 80, SYS_fchdir = 81, SYS_setuid = 105, SYS_setgid = 106,
   SYS_setgroups = 116, SYS_rt_sigtimedwait = 128, SYS_prctl = 157, SYS_chroot = 161,
@@ -67,7 +69,7 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f) {
 enum {
   SYS_getcwd = 17, SYS_openat = 56, SYS_close = 57, SYS_read = 63, SYS_write = 64,
   SYS_fchdir = 50, SYS_chdir = 49, SYS_chroot = 51, SYS_exit_group = 94, SYS_unshare = 97,
-  SYS_kill = 129, SYS_rt_sigtimedwait = 137, SYS_rt_sigprocmask = 135, SYS_setgid = 144,
+  SYS_kill = 129, SYS_rt_sigtimedwait = 137, SYS_rt_sigprocmask = 135, SYS_rt_sigaction = 134, SYS_setgid = 144,
   SYS_setuid = 146, SYS_setgroups = 159, SYS_prctl = 167, SYS_getpid = 172, SYS_clone = 220,
   SYS_execve = 221, SYS_wait4 = 260, SYS_prlimit64 = 261, SYS_setns = 268,
   SYS_ioctl = 29, SYS_setsid = 157, SYS_capget = 90, SYS_capset = 91, SYS_ppoll = 73,
@@ -562,7 +564,7 @@ __attribute__((used)) void start_c(long *sp) {
 
   unsigned long want_start = 0;
   unsigned mask = 0;
-  int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0;
+  int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
   const char *root = 0, *wd = 0, *wdns = 0;
@@ -621,6 +623,7 @@ __attribute__((used)) void start_c(long *sp) {
     case 'F': nofork = 1; break;
     case 'Y': tty = 1; break;
     case 'V': nnp = 1; break;
+    case 'Q': fresh = 1; break;
     case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
     }
@@ -631,6 +634,14 @@ __attribute__((used)) void start_c(long *sp) {
     fail(125);
   }
   char **prog_argv = argv + i;
+  if (fresh) {
+    /* A multithreaded runtime (Deno, through Rust) blocks signals on some threads and
+     * ignores SIGPIPE; execve keeps both. Spawn APIs reset them in the child: so do we. */
+    unsigned long none = 0;
+    sys4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
+    unsigned long dfl[4] = {0, 0, 0, 0}; /* handler SIG_DFL, flags, restorer, mask */
+    sys4(SYS_rt_sigaction, 13 /* SIGPIPE */, dfl, 0, 8);
+  }
 
   /* Open everything before the first join: inside the target, host paths and even
    * /proc/self may not resolve. */

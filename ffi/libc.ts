@@ -28,6 +28,10 @@ export const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** int fcntl(int fd, int cmd, int arg) */
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** int dup2(int oldfd, int newfd) */
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
+  /** int execve(const char *path, char *const argv[], char *const envp[]) */
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   /** int fchdir(int fd) */
   fchdir: { parameters: ["i32"], result: "i32" },
   /** int chroot(const char *path) */

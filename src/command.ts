@@ -1,3 +1,4 @@
+import { execve } from "../ffi/exec.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import { NamespaceError } from "./errors.ts";
 import {
@@ -183,6 +184,44 @@ export class NsCommand {
    */
   outputSync(): Deno.CommandOutput {
     return this.#run({ stdin: "null", stdout: "piped", stderr: "piped" }, (c) => c.outputSync());
+  }
+
+  /**
+   * Replaces this Deno process with the program inside the target, as `nsenter` and
+   * `exec(3)` do: the program inherits this process's PID, stdio and terminal, and its
+   * exit status becomes this process's. Returns only by throwing. For command-line tools
+   * built on nsjoin. `stdin`, `stdout` and `stderr` may be "inherit" or "null" (not
+   * "piped"); `signal` does not apply.
+   *
+   * @returns never
+   * @throws {NamespaceError} when the target cannot be resolved (nothing is replaced)
+   */
+  exec(): never {
+    const plan = this.#planned();
+    const h = helper();
+    h.verify();
+    const o = this.#options;
+    const devNull = ([o.stdin, o.stdout, o.stderr] as const).flatMap((how, fd) => {
+      if (how === "piped") throw new TypeError("Cannot exec() with piped stdio: use spawn()");
+      return how === "null" ? [fd] : [];
+    });
+    const env = plan.clearEnv ? { ...plan.env } : { ..._environment(), ...plan.env };
+    const argv = ["nsjoin-helper", "Q", ..._helperArgs(plan)];
+    try {
+      execve(h.path, argv, env, devNull);
+    } catch (error) {
+      const errno = (error as { errno?: number }).errno;
+      // As in #recover: a refused memfd falls back to the private file once.
+      if ((errno === 13 || errno === 26) && helperExecRefused()) {
+        execve(helper().path, argv, env, devNull);
+      }
+      if (errno === 7) {
+        throw new RangeError(
+          `Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`,
+        );
+      }
+      throw error;
+    }
   }
 
   #spawn(defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">): Deno.ChildProcess {
@@ -408,6 +447,24 @@ function _differing(pid: number): NamespaceType[] {
       target: pid,
     });
   }
+}
+
+/**
+ * Our environment in the order the kernel gave it (as `env` would print it, and as
+ * nsenter passes it on), with changes made since then applied in place or appended.
+ */
+function _environment(): Record<string, string> {
+  const now = Deno.env.toObject();
+  const out: Record<string, string> = {};
+  try {
+    for (const entry of Deno.readTextFileSync("/proc/self/environ").split("\0")) {
+      const key = entry.slice(0, entry.indexOf("="));
+      if (key && key in now) out[key] = now[key];
+    }
+  } catch {
+    // No /proc: any order will do.
+  }
+  return Object.assign(out, now);
 }
 
 function _statusField(status: string, field: string): string {

@@ -317,3 +317,31 @@ Deno.test({
     assertEquals(text(out.stdout), "file fallback\n", text(out.stderr));
   },
 });
+
+Deno.test({
+  name: "exec() replaces the Deno process with the program inside the target",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "exec-host" });
+    const script = `
+      import { NsCommand } from "${new URL("../mod.ts", import.meta.url)}";
+      console.log("before", Deno.pid);
+      new NsCommand("sh", { target: ${target.pid}, args: ["-c", "hostname; cat; exit 4"], stdin: "null" }).exec();`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", script],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = await child.output(); // stdin stays open: only "null" ends cat
+    const [before, host] = text(out.stdout).trim().split("\n");
+    assertMatch(before, /^before \d+$/);
+    // stdin "null": cat read nothing although our stdin is a pipe left open.
+    assertEquals([host, out.code], ["exec-host", 4], text(out.stderr));
+    assertThrows(
+      () => new NsCommand("true", { target: target.pid, stdout: "piped" }).exec(),
+      TypeError,
+      "piped",
+    );
+  },
+});

@@ -1,7 +1,7 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
-import { relay, report, UsageError } from "./_run.ts";
+import { report, UsageError } from "./_run.ts";
 
 /** `enter`'s options, parsed: nsenter's dialect. */
 export interface EnterArgs {
@@ -281,8 +281,8 @@ export async function enter(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const { program, options } = enterOptions(args);
-    const child = new NsCommand(program, options).spawn();
-    return await relay(child);
+    // Become the helper, as nsenter becomes its program: no child to wait for.
+    return new NsCommand(program, options).exec();
   } catch (error) {
     return report(error, "enter");
   }

@@ -318,6 +318,11 @@ export async function exec(argv: readonly string[]): Promise<number> {
       });
     }
     const command = new NsCommand(plan.program, plan.options);
+    if (!args.tty && !args.detach) {
+      // Become the helper, as nsenter does: no child to wait for, no relay (the pidfd
+      // that pins the container is close-on-exec).
+      return command.exec();
+    }
     if (args.tty && args.interactive && !args.detach && Deno.stdin.isTerminal()) {
       Deno.stdin.setRaw(true);
       raw = true;

@@ -267,12 +267,17 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
 }
 
 /**
- * `nsjoin enter`: nsenter's dialect.
+ * `nsjoin enter`: nsenter's dialect. On success this process becomes the program (it
+ * does not return); otherwise it returns the exit code for the error it printed.
  *
  * @param argv the arguments after `enter`
  * @returns the exit code
  */
-export async function enter(argv: readonly string[]): Promise<number> {
+export function enter(argv: readonly string[]): Promise<number> {
+  return Promise.resolve(_enter(argv));
+}
+
+function _enter(argv: readonly string[]): number {
   let args: EnterArgs;
   try {
     args = parseEnterArgs(argv);

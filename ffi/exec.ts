@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { cstr, errno, libcSubset, SyscallError } from "./libc.ts";
+import { cstr, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
 
 /** A NULL-terminated array of C string pointers, and the buffers it points into. */
 function _cArray(
@@ -42,7 +42,7 @@ export function execve(
 ): never {
   const args = _cArray(argv);
   const envp = _cArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
-  const lib = libcSubset("execve", "open", "dup2", "close");
+  const lib = libcSubset(...EXEC_SYMBOLS);
   if (devNull.length) {
     // O_RDWR: the new program may read or write these, and gets EOF or a sink.
     const fd = lib.open(cstr("/dev/null"), 2, /* O_RDWR */ 0);

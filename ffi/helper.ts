@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { check, cstr, errno, errnoName, libcSubset } from "./libc.ts";
+import { check, cstr, errno, errnoName, EXEC_SYMBOLS, libcSubset } from "./libc.ts";
 import { HELPER_ELF } from "./helper_bin.ts";
 
 // memfd_create(2) flags and fcntl(2) seals, include/uapi/linux/memfd.h and fcntl.h.
@@ -82,7 +82,7 @@ export function helperExecRefused(): Helper | undefined {
 }
 
 function _memfd(bytes: Uint8Array<ArrayBuffer>): Helper {
-  const lib = libcSubset("memfd_create", "write", "fcntl", "close");
+  const lib = libcSubset(...EXEC_SYMBOLS);
   const name = cstr("nsjoin-helper");
   let fd = lib.memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
   // Before Linux 6.3 MFD_EXEC is unknown (EINVAL) and every memfd is executable.

@@ -90,6 +90,17 @@ export function libcSubset<K extends keyof typeof SYMBOLS>(
   return lib;
 }
 
+/** What a CLI run needs before it becomes the helper: one dlopen for all of them. */
+export const EXEC_SYMBOLS = [
+  "memfd_create",
+  "write",
+  "fcntl",
+  "close",
+  "open",
+  "dup2",
+  "execve",
+] as const;
+
 function _load<S extends Deno.ForeignLibraryInterface>(
   symbols: S,
 ): Deno.DynamicLibrary<S>["symbols"] {

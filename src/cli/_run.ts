@@ -101,6 +101,8 @@ export async function relay(child: Deno.ChildProcess): Promise<number> {
  * @throws {UsageError} naming the first such argument
  */
 export function assertUtf8Argv(): void {
+  // Deno shows a byte that is not UTF-8 as U+FFFD: without one, there is nothing to check.
+  if (!Deno.args.some((a) => a.includes("\uFFFD"))) return;
   let cmdline: Uint8Array;
   try {
     cmdline = Deno.readFileSync("/proc/self/cmdline");

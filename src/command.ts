@@ -423,6 +423,13 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     }
   }
 
+  for (const [k, v] of Object.entries(o.env ?? {})) {
+    if (k.includes("\0") || String(v).includes("\0")) {
+      throw new TypeError(
+        `Cannot pass an environment variable with a NUL byte: ${JSON.stringify(k)}`,
+      );
+    }
+  }
   let env = o.env;
   let clearEnv = o.clearEnv ?? false;
   if (o.targetEnv) {

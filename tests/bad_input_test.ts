@@ -612,14 +612,14 @@ const CASES: Case[] = [
     input: "env value with a NUL byte",
     via: "API",
     code: 2,
-    message: /nul byte/,
+    message: /Cannot pass an environment variable with a NUL byte: "A"/,
     run: api((c, m) => ({ target: c.pid, env: { A: "a\0b" }, args: [m] })),
   },
   {
     input: "env name with a NUL byte",
     via: "API",
     code: 2,
-    message: /nul byte/,
+    message: /Cannot pass an environment variable with a NUL byte/,
     run: api((c, m) => ({ target: c.pid, env: { "A\0B": "x" }, args: [m] })),
   },
   {

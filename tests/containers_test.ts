@@ -611,6 +611,8 @@ Deno.test("exec's options stop at TARGET; the rest is the program's", () => {
   assertEquals([b.workdir, b.namespaces, b.target, b.command], ["/tmp", ["net", "uts"], "web1", [
     "true",
   ]]);
+  const c = parseExecArgs(["web1", "--", "ip", "-br", "addr"]);
+  assertEquals([c.target, c.command], ["web1", ["ip", "-br", "addr"]]);
   assertThrows(() => parseExecArgs(["--nope", "web1", "true"]), /nope/);
   assertThrows(() => parseExecArgs(["-n", "bogus", "web1", "true"]), /bogus/);
 });

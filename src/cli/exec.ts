@@ -147,7 +147,9 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
     namespaces,
     help: values.help ?? false,
     target: argv[split],
-    command: argv.slice(split + 1),
+    // `exec web1 -- ip addr`: a "--" right after the target only ends the options, so a
+    // command that starts with "-" can follow (docker would try to run "--").
+    command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1),
   };
 }
 

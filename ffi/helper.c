@@ -26,6 +26,9 @@
  *                       its controlling tty; this process relays stdin/stdout and SIGWINCH
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
+ *   M<name>             after joining, do what `ip netns exec NAME` does: a private mount
+ *                       namespace with a fresh /sys (it shows the joined net namespace's
+ *                       devices) and each file of /etc/netns/NAME bound over its /etc twin
  *   Q                   we replaced the caller (it called execve, not a spawn API): start as
  *                       a fresh spawn would, with no blocked signals and SIGPIPE at default
  *
@@ -44,7 +47,8 @@ typedef long ssize_t;
 
 #if defined(__x86_64__)
 enum {
-  SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_rt_sigprocmask = 14, SYS_rt_sigaction = 13, SYS_getpid = 39,
+  SYS_read = 0, SYS_write = 1, SYS_close = 3, SYS_rt_sigprocmask = 14, SYS_rt_sigaction = 13, SYS_mount = 165, SYS_umount2 = 166,
+  SYS_getdents64 = 217, SYS_statfs = 137, SYS_getpid = 39,
   SYS_clone = 56, SYS_execve = 59, SYS_exit_group = 231, SYS_wait4 = 61, SYS_kill = 62,
   SYS_getcwd = 79, SYS_chdir = 80, SYS_fchdir = 81, SYS_setuid = 105, SYS_setgid = 106,
   SYS_setgroups = 116, SYS_rt_sigtimedwait = 128, SYS_prctl = 157, SYS_chroot = 161,
@@ -69,7 +73,8 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f) {
 enum {
   SYS_getcwd = 17, SYS_openat = 56, SYS_close = 57, SYS_read = 63, SYS_write = 64,
   SYS_fchdir = 50, SYS_chdir = 49, SYS_chroot = 51, SYS_exit_group = 94, SYS_unshare = 97,
-  SYS_kill = 129, SYS_rt_sigtimedwait = 137, SYS_rt_sigprocmask = 135, SYS_rt_sigaction = 134, SYS_setgid = 144,
+  SYS_kill = 129, SYS_rt_sigtimedwait = 137, SYS_rt_sigprocmask = 135, SYS_rt_sigaction = 134, SYS_mount = 40, SYS_umount2 = 39,
+  SYS_getdents64 = 61, SYS_statfs = 43, SYS_setgid = 144,
   SYS_setuid = 146, SYS_setgroups = 159, SYS_prctl = 167, SYS_getpid = 172, SYS_clone = 220,
   SYS_execve = 221, SYS_wait4 = 260, SYS_prlimit64 = 261, SYS_setns = 268,
   SYS_ioctl = 29, SYS_setsid = 157, SYS_capget = 90, SYS_capset = 91, SYS_ppoll = 73,
@@ -550,6 +555,79 @@ static void narrow_caps(unsigned long keep) {
   }
 }
 
+#define MS_RDONLY 1
+#define MS_BIND 4096
+#define MS_REC 16384
+#define MS_SLAVE (1 << 19)
+#define MNT_DETACH 2
+#define ST_RDONLY 1
+
+static void mount_or_die(const char *what, long r) {
+  if (r == 0) return;
+  begin();
+  put("Cannot set up the named netns: ");
+  put(what);
+  puterr(r);
+  fail(125);
+}
+
+/* iproute2's netns_switch(), after the net namespace is joined: sysfs shows the devices of
+ * the net namespace of whoever mounts it, so /sys is mounted again in a mount namespace of
+ * our own (slave, so nothing propagates back to the host). */
+static void netns_mounts(const char *name) {
+  mount_or_die("unshare(CLONE_NEWNS)", sys1(SYS_unshare, CLONE_NEWNS));
+  mount_or_die("mount --make-rslave /", sys6(SYS_mount, 0, (long)"/", 0, MS_SLAVE | MS_REC, 0, 0));
+  unsigned long st[16] = {0}; /* struct statfs (asm-generic, 64-bit): f_flags is word 10 */
+  long flags = 0;
+  if (sys2(SYS_statfs, "/sys", st) == 0 && (st[10] & ST_RDONLY)) flags = MS_RDONLY;
+  long r = sys2(SYS_umount2, "/sys", MNT_DETACH);
+  if (r != 0 && r != -EINVAL) mount_or_die("umount /sys", r);
+  mount_or_die("mount sysfs on /sys", sys6(SYS_mount, (long)name, (long)"/sys", (long)"sysfs", flags, 0, 0));
+  char dir[300], src[600], dst[600];
+  mlen = 0;
+  put("/etc/netns/");
+  put(name);
+  if (mlen >= sizeof dir) return;
+  memcpy(dir, msg, mlen);
+  dir[mlen] = 0;
+  long fd = sys4(SYS_openat, AT_FDCWD, dir, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return; /* no /etc/netns/NAME: nothing to bind, as ip netns */
+  char buf[4096];
+  for (;;) {
+    long n = sys3(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      /* struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, char name[] */
+      unsigned short reclen = *(unsigned short *)(buf + off + 16);
+      const char *e = buf + off + 19;
+      off += reclen;
+      if (e[0] == '.' && (!e[1] || (e[1] == '.' && !e[2]))) continue;
+      mlen = 0;
+      put(dir);
+      put("/");
+      put(e);
+      memcpy(src, msg, mlen);
+      src[mlen] = 0;
+      mlen = 0;
+      put("/etc/");
+      put(e);
+      memcpy(dst, msg, mlen);
+      dst[mlen] = 0;
+      long b = sys6(SYS_mount, (long)src, (long)dst, 0, MS_BIND, 0, 0);
+      if (b != 0) {
+        begin();
+        put("Cannot bind ");
+        put(src);
+        put(" over ");
+        put(dst);
+        puterr(b);
+        fail(125);
+      }
+    }
+  }
+  sys1(SYS_close, fd);
+}
+
 #define MAXJ 16
 #define MAXC 16
 #define MAXK 64
@@ -567,7 +645,7 @@ __attribute__((used)) void start_c(long *sp) {
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
-  const char *root = 0, *wd = 0, *wdns = 0;
+  const char *root = 0, *wd = 0, *wdns = 0, *netns = 0;
   struct join js[MAXJ];
   int nj = 0;
   const char *cg[MAXC];
@@ -624,6 +702,7 @@ __attribute__((used)) void start_c(long *sp) {
     case 'Y': tty = 1; break;
     case 'V': nnp = 1; break;
     case 'Q': fresh = 1; break;
+    case 'M': netns = a + 1; break;
     case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
     }
@@ -729,6 +808,8 @@ __attribute__((used)) void start_c(long *sp) {
     if (gid < 0) gid = 0;
     drop_groups = 1;
   }
+
+  if (netns) netns_mounts(netns);
 
   if (rootfd >= 0) {
     if (sys1(SYS_fchdir, rootfd) != 0 || sys1(SYS_chroot, ".") != 0) {

@@ -66,6 +66,12 @@ export interface NsCommandOptions {
   capabilities?: "all" | "target";
   /** Set no_new_privs before exec; "target" copies the target's setting. */
   noNewPrivs?: boolean | "target";
+  /**
+   * Do what `ip netns exec NAME` does after the join: a private mount namespace with a
+   * fresh /sys (showing the joined net namespace's devices) and /etc/netns/NAME/* bound
+   * over /etc. For a target /run/netns/NAME.
+   */
+  netnsName?: string;
   /** File descriptors to leave open for the program besides 0-2. */
   keepFds?: readonly number[];
   /** How stdin is set up; default "inherit" for spawn(), "null" for output(). */
@@ -375,6 +381,12 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   }
   if (o.fork === false) rest.push("F");
   if (o.tty) rest.push("Y");
+  if (o.netnsName !== undefined) {
+    if (!/^[A-Za-z0-9_.@:+-]+$/.test(o.netnsName) || /^\.\.?$/.test(o.netnsName)) {
+      throw new TypeError(`Cannot use ${JSON.stringify(o.netnsName)} as a netns name`);
+    }
+    rest.push(`M${o.netnsName}`);
+  }
   const status = o.capabilities === "target" || o.noNewPrivs === "target"
     ? Deno.readTextFileSync(`/proc/${needPid('capabilities: "target"')}/status`)
     : "";

@@ -10,7 +10,6 @@ import {
 } from "../containers.ts";
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
-import { netnsExecArgs } from "../netns.ts";
 import { parseTarget, PinnedProcess, pinProcess } from "../target.ts";
 import { relay, report, UsageError } from "./_run.ts";
 
@@ -229,15 +228,14 @@ export async function planExec(
       }
       const env: Record<string, string> = {};
       for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
-      const wrapped = netnsExecArgs(text.slice("netns:".length), program, rest);
       const user = args.user === undefined ? undefined : _numericUser(args.user);
       return {
-        program: wrapped.program,
+        program,
         options: {
           ...common,
           target: t,
           namespaces: ["net"],
-          args: wrapped.args,
+          netnsName: text.slice("netns:".length),
           env,
           cwd: args.workdir,
           ...user,

@@ -17,7 +17,13 @@ import {
 } from "../ffi/nsfs.ts";
 import { userName } from "../ffi/users.ts";
 import { NamespaceError } from "./errors.ts";
-import { assertPid, CLONE_FLAGS, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
+import {
+  assertPid,
+  CLONE_FLAGS,
+  NAMESPACE_TYPES,
+  type NamespaceType,
+  procExists,
+} from "./namespaces.ts";
 
 /** How a listed namespace is kept alive. */
 export type NamespaceHolder = "process" | "mount" | "fd" | "ancestor";
@@ -141,7 +147,7 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
     }
   }
 
-  if (options.pid !== undefined && !_exists(`/proc/${options.pid}`)) {
+  if (options.pid !== undefined && !procExists(options.pid)) {
     throw new NamespaceError(`Cannot list the namespaces of process ${options.pid}`, {
       errno: 3,
       syscall: "stat",
@@ -556,15 +562,6 @@ function _inodesOf(pid: number): Set<number> {
     }
   }
   return out;
-}
-
-function _exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The hidepid option of the /proc mount on top, when it hides other users' processes. */

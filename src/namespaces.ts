@@ -61,7 +61,7 @@ function _statNamespace(
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       // The process dir is there but not this file: the kernel lacks the type.
-      if (typeof pid === "number" && !_exists(`/proc/${pid}`)) {
+      if (typeof pid === "number" && !procExists(pid)) {
         throw new NamespaceError(`Cannot find process ${pid}`, {
           errno: 3,
           syscall: "stat",
@@ -83,9 +83,10 @@ function _statNamespace(
   }
 }
 
-function _exists(path: string): boolean {
+/** Whether /proc has an entry for `pid` (a zombie counts). Internal: not in mod.ts. */
+export function procExists(pid: number): boolean {
   try {
-    Deno.lstatSync(path);
+    Deno.lstatSync(`/proc/${pid}`);
     return true;
   } catch {
     return false;

@@ -4,7 +4,7 @@
  * containers started through the engines' own CLIs (the reference we compare against),
  * and cleanup that removes every container this run made.
  */
-import { text } from "./_fixtures.ts";
+import { runPiped } from "./_fixtures.ts";
 
 /** The image every test container runs: busybox, ENV GREETING=hello, WORKDIR /home. */
 export const IMAGE = "nsjoin-busybox:1";
@@ -64,22 +64,12 @@ export async function run(
       },
     ]
     : [cmd, args, opts.env];
-  const child = new Deno.Command(c, {
+  return await runPiped(c, {
     args: a,
     cwd: u ? "/" : undefined,
     env,
     clearEnv: u !== undefined,
-    stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+  }, opts.stdin);
 }
 
 /** Runs a command and returns its stdout; throws with its stderr when it fails. */

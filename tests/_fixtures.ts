@@ -211,17 +211,28 @@ export async function cli(
     "--clear-groups",
     ...base,
   ];
-  const child = new Deno.Command(cmd, {
+  return await runPiped(cmd, {
     args: rest,
     cwd: "/",
     env: { NO_COLOR: "1", ...(asUser ? { DENO_DIR: userDeno().denoDir } : {}), ...opts.env },
-    stdin: opts.stdin === undefined ? "null" : "piped",
+  }, opts.stdin);
+}
+
+/** Runs a command with stdout and stderr piped and optional text on stdin: code, stdout, stderr. */
+export async function runPiped(
+  cmd: string,
+  options: Omit<Deno.CommandOptions, "stdin" | "stdout" | "stderr">,
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(cmd, {
+    ...options,
+    stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (opts.stdin !== undefined) {
+  if (stdin !== undefined) {
     const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.write(new TextEncoder().encode(stdin));
     await w.close();
   }
   const out = await child.output();

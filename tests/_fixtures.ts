@@ -144,22 +144,11 @@ function _alive(pid: number): boolean {
 
 /** Runs a command on the host and returns its stdout (throws on failure). */
 export async function sh(cmd: string, args: string[] = [], stdin?: string): Promise<string> {
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
+  const out = await runPiped(cmd, { args }, stdin);
+  if (out.code !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${out.stderr}`);
   }
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${text(out.stderr)}`);
-  }
-  return text(out.stdout);
+  return out.stdout;
 }
 
 let _userDeno: string | undefined;

@@ -99,6 +99,7 @@ export const EXEC_SYMBOLS = [
   "open",
   "dup2",
   "execve",
+  "syscall",
 ] as const;
 
 function _load<S extends Deno.ForeignLibraryInterface>(

@@ -448,7 +448,9 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     env = { ..._environOf(needPid("targetEnv")), ...o.env };
     clearEnv = true;
   }
-  const pin = target.kind === "process" ? `P${target.pid}:${target.startTime}` : "";
+  const pin = target.kind !== "process"
+    ? ""
+    : `P${target.pid}:${target.startTime}${target.inode ? `:${target.inode}` : ""}`;
   return { target, pin, mask, rest, env, clearEnv };
 }
 

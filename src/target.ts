@@ -1,4 +1,4 @@
-import { check, libc, SyscallError } from "../ffi/libc.ts";
+import { check, errno, EXEC_SYMBOLS, libc, libcSubset, SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
 import { netnsPath } from "./netns.ts";
@@ -11,7 +11,13 @@ export type Target = number | string | PinnedProcess;
 
 /** A target after resolution: a process (pinned by its start time), or one namespace file. */
 export type ResolvedTarget =
-  | { kind: "process"; pid: number; startTime: number }
+  | {
+    kind: "process";
+    pid: number;
+    startTime: number;
+    /** The pidfs inode (Linux 6.9+): the helper checks it with one fstat. */
+    inode?: number;
+  }
   | { kind: "file"; path: string; type: NamespaceType };
 
 /**
@@ -133,7 +139,10 @@ export function parseTarget(text: string): number | string {
  */
 export function resolveTarget(target: Target): ResolvedTarget {
   if (target instanceof PinnedProcess) {
-    return { kind: "process", pid: target.pid, startTime: target.startTime };
+    const inode = target.pidfd >= 0 && _hasPidfs()
+      ? Deno.statSync(`/proc/self/fd/${target.pidfd}`).ino ?? undefined
+      : undefined;
+    return { kind: "process", pid: target.pid, startTime: target.startTime, inode };
   }
   if (typeof target !== "number" && typeof target !== "string") {
     throw new TypeError(
@@ -145,7 +154,15 @@ export function resolveTarget(target: Target): ResolvedTarget {
   const t = typeof target === "string" ? parseTarget(target) : target;
   if (typeof t === "number") {
     assertPid(t);
-    return { kind: "process", pid: t, startTime: _joinable(t) };
+    if (!_hasPidfs()) return { kind: "process", pid: t, startTime: _joinable(t) };
+    // pidfd first, then the start time: both then name the process the pidfd holds.
+    const fd = _pidfdOpen(t);
+    try {
+      const startTime = _joinable(t);
+      return { kind: "process", pid: t, startTime, inode: _inodeOf(fd) };
+    } finally {
+      libcSubset(...EXEC_SYMBOLS).close(fd);
+    }
   }
   const byInode = t.match(/^([0-9]+):([0-9]+)$/);
   if (byInode) {
@@ -153,12 +170,49 @@ export function resolveTarget(target: Target): ResolvedTarget {
     assertPid(pid);
     const startTime = _pinnedByInode(pid, Number(byInode[2]), t);
     _joinable(pid);
-    return { kind: "process", pid, startTime };
+    return { kind: "process", pid, startTime, inode: Number(byInode[2]) };
   }
   return { kind: "file", path: t, type: namespaceTypeOfFile(t) };
 }
 
 const SYS_pidfd_open = 434n;
+
+let _pidfs: boolean | undefined;
+
+/** Whether pidfds have inodes of their own (pidfs, Linux 6.9+), unique per process. */
+function _hasPidfs(): boolean {
+  if (_pidfs === undefined && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
+  if (_pidfs === undefined) {
+    const [major, minor] = Deno.osRelease().split(".").map((n) => parseInt(n, 10));
+    _pidfs = major > 6 || (major === 6 && minor >= 9);
+  }
+  return _pidfs;
+}
+
+function _pidfdOpen(pid: number): number {
+  const fd = Number(libcSubset(...EXEC_SYMBOLS).syscall(SYS_pidfd_open, BigInt(pid), 0n, 0n));
+  if (fd < 0) {
+    const e = errno();
+    // EINVAL: a number no PID can be (above what pid_t holds).
+    if (e === 3 || e === 22) {
+      throw new NamespaceError(`Cannot find process ${pid}`, {
+        errno: 3,
+        syscall: "pidfd_open",
+        target: pid,
+      });
+    }
+    throw new NamespaceError(`Cannot pin process ${pid}`, {
+      errno: e,
+      syscall: "pidfd_open",
+      target: pid,
+    });
+  }
+  return fd;
+}
+
+function _inodeOf(pidfd: number): number {
+  return Deno.statSync(`/proc/self/fd/${pidfd}`).ino!;
+}
 
 /**
  * A process held by a pidfd: the kernel will not hand its identity to another process

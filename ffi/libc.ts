@@ -90,7 +90,10 @@ export function libcSubset<K extends keyof typeof SYMBOLS>(
   return lib;
 }
 
-/** What a CLI run needs before it becomes the helper: one dlopen for all of them. */
+/**
+ * What resolving a target and becoming (or spawning) the helper needs: one dlopen for all
+ * of them, so `enter` and `exec` do not pay for the whole table on every cold start.
+ */
 export const EXEC_SYMBOLS = [
   "memfd_create",
   "write",
@@ -100,6 +103,7 @@ export const EXEC_SYMBOLS = [
   "dup2",
   "execve",
   "syscall",
+  "ioctl",
 ] as const;
 
 function _load<S extends Deno.ForeignLibraryInterface>(

@@ -1,4 +1,12 @@
-import { check, cstr, libc, O_CLOEXEC, O_RDONLY, SyscallError } from "../ffi/libc.ts";
+import {
+  check,
+  cstr,
+  EXEC_SYMBOLS,
+  libcSubset,
+  O_CLOEXEC,
+  O_RDONLY,
+  SyscallError,
+} from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 
 /** The eight Linux namespace types, by the names of their /proc/PID/ns files. */
@@ -163,7 +171,7 @@ const _BY_FLAG = new Map(Object.entries(CLONE_FLAGS).map(([t, f]) => [f, t as Na
 export function namespaceTypeOfFile(path: string): NamespaceType {
   const fd = _openNamespaceFile(path);
   try {
-    const flag = libc().ioctl(fd, BigInt(NS_GET_NSTYPE), null);
+    const flag = libcSubset(...EXEC_SYMBOLS).ioctl(fd, BigInt(NS_GET_NSTYPE), null);
     const type = _BY_FLAG.get(flag);
     if (flag < 0 || !type) {
       throw new NamespaceError(`Cannot use ${path}: it is not a namespace file`, {
@@ -176,13 +184,13 @@ export function namespaceTypeOfFile(path: string): NamespaceType {
     }
     return type;
   } finally {
-    libc().close(fd);
+    libcSubset(...EXEC_SYMBOLS).close(fd);
   }
 }
 
 function _openNamespaceFile(path: string): number {
   try {
-    return check("open", libc().open(cstr(path), O_RDONLY | O_CLOEXEC, 0));
+    return check("open", libcSubset(...EXEC_SYMBOLS).open(cstr(path), O_RDONLY | O_CLOEXEC, 0));
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;
     throw new NamespaceError(`Cannot open namespace file ${path}`, {

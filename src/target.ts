@@ -1,4 +1,4 @@
-import { check, errno, EXEC_SYMBOLS, libc, libcSubset, SyscallError } from "../ffi/libc.ts";
+import { check, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
 import { netnsPath } from "./netns.ts";
@@ -257,7 +257,7 @@ export class PinnedProcess {
 
   /** Closes the pidfd; calling it again does nothing. */
   close(): void {
-    if (this.#pidfd >= 0) libc().close(this.#pidfd);
+    if (this.#pidfd >= 0) libcSubset(...EXEC_SYMBOLS).close(this.#pidfd);
     this.#pidfd = -1;
   }
 
@@ -283,7 +283,9 @@ export function pinProcess(pid: number): PinnedProcess {
   assertPid(pid);
   let fd: number;
   try {
-    fd = Number(check("pidfd_open", libc().syscall(SYS_pidfd_open, BigInt(pid), 0n, 0n)));
+    fd = Number(
+      check("pidfd_open", libcSubset(...EXEC_SYMBOLS).syscall(SYS_pidfd_open, BigInt(pid), 0n, 0n)),
+    );
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;
     throw new NamespaceError(`Cannot pin process ${pid}`, {
@@ -296,7 +298,7 @@ export function pinProcess(pid: number): PinnedProcess {
     // Read after the pidfd exists: if this is still the PID's process, the pidfd holds it.
     return new PinnedProcess(pid, startTimeOf(pid), fd);
   } catch (error) {
-    libc().close(fd);
+    libcSubset(...EXEC_SYMBOLS).close(fd);
     throw error;
   }
 }

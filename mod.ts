@@ -2,10 +2,13 @@
  * nsjoin: what `docker exec` and `nsenter` do underneath, as a Deno library. Open a
  * process's namespaces (/proc/PID/ns/*), join them, and run a program there.
  *
- * ```ts ignore
- * import { NsCommand } from "@nsjoin/nsjoin";
- * const out = await new NsCommand("ip", { target: 1234, args: ["-br", "addr"] }).output();
- * console.log(new TextDecoder().decode(out.stdout));
+ * ```ts
+ * import { NsCommand, sameNamespace } from "@nsjoin/nsjoin";
+ * // `ip -br addr` in every namespace of a target that differs from ours (as nsenter -a);
+ * // our own PID stands in for a container's here.
+ * const target = Deno.pid;
+ * const out = await new NsCommand("ip", { target, args: ["-br", "addr"] }).output();
+ * if (!sameNamespace(target, "self", "net")) console.log(new TextDecoder().decode(out.stdout));
  * ```
  *
  * Needs `--allow-ffi --allow-read --allow-run --allow-env` (or `-A`) and, from the kernel,

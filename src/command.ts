@@ -120,10 +120,13 @@ const HEX = (n: number) => (n >>> 0).toString(16);
  * setns(2): root, or ownership of the target's user namespace.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { NsCommand } from "@nsjoin/nsjoin";
- * const { code, stdout } = await new NsCommand("hostname", { target: 1234 }).output();
- * console.log(code, new TextDecoder().decode(stdout));
+ * // Runs anywhere: our own process as the target, no namespace joined. Give the PID of a
+ * // container's process (and the default namespaces: "all") to run inside it.
+ * const cmd = new NsCommand("echo", { target: Deno.pid, namespaces: [], args: ["hi"] });
+ * const { code, stdout } = await cmd.output();
+ * if (code !== 0 || new TextDecoder().decode(stdout) !== "hi\n") throw new Error("no echo");
  * ```
  */
 export class NsCommand {

@@ -28,6 +28,9 @@
  *                       its controlling tty; this process relays stdin/stdout and SIGWINCH
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
+ *   O<key>              (repeated) the environment's order: Deno.Command sorts envp, so the
+ *                       caller names the keys (never the values) in its order and we put
+ *                       envp back in that order; entries not named follow
  *   M<name>             after joining, do what `ip netns exec NAME` does: a private mount
  *                       namespace with a fresh /sys (it shows the joined net namespace's
  *                       devices) and each file of /etc/netns/NAME bound over its /etc twin
@@ -630,6 +633,29 @@ static void netns_mounts(const char *name) {
   sys1(SYS_close, fd);
 }
 
+#define MAXE 512
+
+/* envp in the order asked for (names of keys), the rest after, in place of the sorted one. */
+static char **reorder_env(char **envp, const char **order, int norder, char **out) {
+  int n = 0, total = 0;
+  for (char **e = envp; *e; e++) total++;
+  if (total >= MAXE) return envp;
+  char used[MAXE] = {0};
+  for (int k = 0; k < norder; k++) {
+    size_t kl = slen(order[k]);
+    for (int i = 0; i < total; i++) {
+      if (used[i] || !starts(envp[i], order[k]) || envp[i][kl] != '=') continue;
+      used[i] = 1;
+      out[n++] = envp[i];
+      break;
+    }
+  }
+  for (int i = 0; i < total; i++)
+    if (!used[i]) out[n++] = envp[i];
+  out[n] = 0;
+  return out;
+}
+
 #define MAXJ 16
 #define MAXC 16
 #define MAXK 64
@@ -654,6 +680,8 @@ __attribute__((used)) void start_c(long *sp) {
   int ncg = 0;
   int keep[MAXK];
   int nkeep = 0;
+  const char *order[MAXE];
+  int norder = 0;
   unsigned groups[MAXK];
   int ngroups = 0, set_groups = 0;
   int i = 1;
@@ -706,6 +734,9 @@ __attribute__((used)) void start_c(long *sp) {
     case 'V': nnp = 1; break;
     case 'Q': fresh = 1; break;
     case 'M': netns = a + 1; break;
+    case 'O':
+      if (norder < MAXE) order[norder++] = a + 1;
+      break;
     case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
     }
@@ -948,5 +979,7 @@ __attribute__((used)) void start_c(long *sp) {
   }
   if (eff != ~0UL) narrow_caps(eff);
   close_fds(keep, nkeep);
+  static char *sorted_env[MAXE + 1];
+  if (norder) envp = reorder_env(envp, order, norder, sorted_env);
   exec_program(prog_argv, envp);
 }

@@ -431,13 +431,6 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   }
   if (gid !== undefined) rest.push(`G${gid}`);
   if (uid !== undefined) rest.push(`U${uid}`);
-  rest.push("--", program, ...(o.args ?? []));
-  for (const a of rest) {
-    if (a.includes("\0")) {
-      throw new TypeError(`Cannot pass an argument with a NUL byte: ${JSON.stringify(a)}`);
-    }
-  }
-
   for (const [k, v] of Object.entries(o.env ?? {})) {
     if (k.includes("\0") || String(v).includes("\0")) {
       throw new TypeError(
@@ -450,6 +443,15 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   if (o.targetEnv) {
     env = { ..._environOf(needPid("targetEnv")), ...o.env };
     clearEnv = true;
+  }
+  // Deno.Command sorts the environment; an exact one keeps its order (as docker exec and
+  // /proc/PID/environ have it): the helper puts envp back in the order of these keys.
+  if (clearEnv && env) for (const k of Object.keys(env)) rest.push(`O${k}`);
+  rest.push("--", program, ...(o.args ?? []));
+  for (const a of rest) {
+    if (a.includes("\0")) {
+      throw new TypeError(`Cannot pass an argument with a NUL byte: ${JSON.stringify(a)}`);
+    }
   }
   const pin = target.kind !== "process"
     ? ""

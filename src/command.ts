@@ -446,7 +446,7 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   }
   // Deno.Command sorts the environment; an exact one keeps its order (as docker exec and
   // /proc/PID/environ have it): the helper puts envp back in the order of these keys.
-  if (clearEnv && env) for (const k of Object.keys(env)) rest.push(`O${k}`);
+  if (clearEnv && env) { for (const k of Object.keys(env)) rest.push(`O${k}`); }
   rest.push("--", program, ...(o.args ?? []));
   for (const a of rest) {
     if (a.includes("\0")) {

@@ -72,21 +72,14 @@ export type {
 } from "./src/inspect.ts";
 export { daxIn } from "./src/dax.ts";
 export type { DaxCommand, DaxInOptions, DaxResult, DaxShell } from "./src/dax.ts";
-export {
-  containerExecOptions,
-  ENGINES,
-  findContainers,
-  PinnedContainer,
-  resolveContainer,
-  resolveContainerUser,
-} from "./src/containers.ts";
+export { ENGINES, findContainers, PinnedContainer, resolveContainer } from "./src/containers.ts";
 export type {
   ContainerConfig,
-  ContainerExecOptions,
   ContainerInfo,
   ContainerSource,
-  ContainerUser,
   Engine,
   FindContainersOptions,
 } from "./src/containers.ts";
+export { containerExecOptions, resolveContainerUser } from "./src/container_exec.ts";
+export type { ContainerExecOptions, ContainerUser } from "./src/container_exec.ts";
 export { netnsPath } from "./src/netns.ts";

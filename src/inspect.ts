@@ -10,7 +10,8 @@ import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid, nsfsRelated } from "..
 import { userName } from "../ffi/users.ts";
 import { NamespaceError } from "./errors.ts";
 import { NAMESPACE_TYPES, namespacesOfSync, type NamespaceType } from "./namespaces.ts";
-import { type ContainerInfo, readContainerFile } from "./containers.ts";
+import { readContainerFile } from "./container_exec.ts";
+import type { ContainerInfo } from "./containers.ts";
 import { resolveTarget, type Target } from "./target.ts";
 
 /** One line of /proc/PID/uid_map or gid_map: ids inside, their start outside, how many. */

@@ -6,14 +6,9 @@
  */
 import { NsCommand } from "../src/command.ts";
 import { parseExecArgs } from "../src/cli/exec.ts";
-import {
-  cgroupProcsOf,
-  containerOfCgroup,
-  findContainers,
-  matchContainer,
-  resolveContainer,
-  resolveContainerUser,
-} from "../src/containers.ts";
+import { cgroupProcsOf, resolveContainerUser } from "../src/container_exec.ts";
+import { findContainers, matchContainer, resolveContainer } from "../src/containers.ts";
+import { containerOfCgroup } from "../src/engines.ts";
 import { NamespaceError } from "../src/errors.ts";
 import {
   buildRootfs,

@@ -1,12 +1,10 @@
 import { parseArgs } from "node:util";
 import { NsCommand, type NsCommandOptions } from "../command.ts";
+import { cgroupProcsOf, containerExecOptions, resolveContainerUser } from "../container_exec.ts";
 import {
-  cgroupProcsOf,
-  containerExecOptions,
   type FindContainersOptions,
   type PinnedContainer,
   resolveContainer,
-  resolveContainerUser,
 } from "../containers.ts";
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";

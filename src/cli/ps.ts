@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { type ContainerInfo, findContainers, namespacesOwnedBy } from "../containers.ts";
+import { namespacesOwnedBy } from "../container_exec.ts";
+import { type ContainerInfo, findContainers } from "../containers.ts";
 import type { NamespaceType } from "../namespaces.ts";
 import { report, UsageError } from "./_run.ts";
 

@@ -1,0 +1,312 @@
+/**
+ * What a `docker exec` inside a container starts with: the user from the container's own
+ * /etc/passwd and /etc/group, its environment, working directory, cgroups, capabilities —
+ * as `NsCommand` options.
+ *
+ * @module
+ */
+import type { NamespaceSelection, NsCommandOptions } from "./command.ts";
+import type { ContainerConfig, PinnedContainer } from "./containers.ts";
+import { NamespaceError } from "./errors.ts";
+import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
+
+/**
+ * Reads a file of a container through /proc/PID/root without following its symlinks out
+ * of the container: each link is resolved against the container's root, as
+ * filepath-securejoin does for runc (a container's /etc/passwd may point anywhere).
+ */
+export function readContainerFile(pid: number, path: string): string {
+  const root = `/proc/${pid}/root`;
+  const todo = path.split("/").filter(Boolean);
+  const done: string[] = [];
+  let links = 0;
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === ".") continue;
+    if (part === "..") {
+      done.pop();
+      continue;
+    }
+    const here = `${root}/${[...done, part].join("/")}`;
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.lstatSync(here);
+    } catch {
+      done.push(part);
+      continue;
+    }
+    if (!info.isSymlink) {
+      done.push(part);
+      continue;
+    }
+    if (++links > 40) throw new Error(`Cannot read ${path} in the container: too many links`);
+    const link = Deno.readLinkSync(here);
+    if (link.startsWith("/")) done.length = 0;
+    todo.unshift(...link.split("/").filter(Boolean));
+  }
+  return Deno.readTextFileSync(`${root}/${done.join("/")}`);
+}
+
+/** A user as `docker exec -u` resolves it inside the container. */
+export interface ContainerUser {
+  /** uid inside the container. */
+  uid: number;
+  /** Primary gid inside the container. */
+  gid: number;
+  /** Home directory from the container's /etc/passwd ("/" when not listed). */
+  home: string;
+  /** Supplementary groups from the container's /etc/group. */
+  groups: number[];
+}
+
+function _lines(pid: number, path: string): string[][] {
+  let text: string;
+  try {
+    text = readContainerFile(pid, path);
+  } catch (error) {
+    // No such file: as docker, numeric ids still work and names do not.
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw new NamespaceError(`Cannot read ${path} of pid ${pid}`, {
+      errno: error instanceof Deno.errors.PermissionDenied ? 13 : 5,
+      syscall: "open",
+      target: pid,
+    });
+  }
+  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+}
+
+/**
+ * Resolves `name|uid[:group|gid]` through the container's own /etc/passwd and /etc/group,
+ * as docker does: a numeric uid need not be listed (its gid is then 0), a name must be.
+ *
+ * @param pid a process of the container
+ * @param spec the user spec ("" is root)
+ * @returns uid, gid, home and supplementary groups
+ * @throws {NamespaceError} when a name is not in the container's files
+ */
+export function resolveContainerUser(pid: number, spec: string): ContainerUser {
+  const [u = "", g] = spec.split(":", 2);
+  const passwd = _lines(pid, "/etc/passwd");
+  const groups = _lines(pid, "/etc/group");
+  const user = u === "" ? "0" : u;
+  const entry = /^[0-9]+$/.test(user)
+    ? passwd.find((f) => f[2] === user)
+    : passwd.find((f) => f[0] === user);
+  if (!entry && !/^[0-9]+$/.test(user)) {
+    throw new NamespaceError(
+      `Cannot find user ${JSON.stringify(user)} in /etc/passwd of pid ${pid}`,
+      {
+        errno: 2,
+        syscall: "resolve",
+        target: pid,
+        quiet: true,
+        hint: "give a name the target knows, or a uid",
+      },
+    );
+  }
+  const uid = Number(entry ? entry[2] : user);
+  let gid = entry ? Number(entry[3]) : 0;
+  if (g !== undefined && g !== "") {
+    if (/^[0-9]+$/.test(g)) gid = Number(g);
+    else {
+      const ge = groups.find((f) => f[0] === g);
+      if (!ge) {
+        throw new NamespaceError(
+          `Cannot find group ${JSON.stringify(g)} in /etc/group of pid ${pid}`,
+          {
+            errno: 2,
+            syscall: "resolve",
+            target: pid,
+            quiet: true,
+            hint: "give a group the target knows, or a gid",
+          },
+        );
+      }
+      gid = Number(ge[2]);
+    }
+  }
+  const name = entry?.[0];
+  const member = name
+    ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2]))
+    : [];
+  return { uid, gid, home: entry?.[5] || "/", groups: member };
+}
+
+/** Sets KEY=VALUE in a list of entries, replacing an entry of the same key. */
+export function setEnv(env: string[], entry: string): string[] {
+  const key = entry.includes("=") ? entry.slice(0, entry.indexOf("=")) : entry;
+  const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
+  if (i >= 0) env[i] = entry;
+  else env.push(entry);
+  return env;
+}
+
+/**
+ * The cgroup.procs files that move a process into the cgroups of `pid`, one per hierarchy
+ * (cgroup v2, and every v1 hierarchy of a hybrid or legacy host), found through
+ * /proc/self/mountinfo. Hierarchies in which we already share its cgroup are left out, and
+ * so are those an unprivileged caller cannot write.
+ *
+ * @param pid the process whose cgroups to join
+ * @returns paths of cgroup.procs files
+ */
+export function cgroupProcsOf(pid: number): string[] {
+  const parse = (text: string) =>
+    new Map(
+      text.trim().split("\n").map((l) => {
+        const a = l.indexOf(":"), b = l.indexOf(":", a + 1);
+        return [l.slice(a + 1, b), l.slice(b + 1)] as const;
+      }),
+    );
+  const theirs = parse(Deno.readTextFileSync(`/proc/${pid}/cgroup`));
+  const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
+  const mounts: { root: string; point: string; keys: Set<string>; v2: boolean }[] = [];
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (!right) continue;
+    const [fstype, , superOpts] = right.split(" ");
+    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
+    const f = left.split(" ");
+    const unescape = (s: string) =>
+      s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+    mounts.push({
+      root: unescape(f[3]),
+      point: unescape(f[4]),
+      keys: new Set(superOpts.split(",")),
+      v2: fstype === "cgroup2",
+    });
+  }
+  const uid = Deno.uid();
+  const out: string[] = [];
+  for (const [controllers, path] of theirs) {
+    if (mine.get(controllers) === path) continue;
+    const keys = controllers.split(",");
+    const mount = mounts.find((m) =>
+      controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k))
+    );
+    if (!mount || !(path + "/").startsWith(mount.root.replace(/\/?$/, "/"))) continue;
+    const rel = mount.root === "/" ? path : path.slice(mount.root.length);
+    const procs = `${mount.point}${rel === "/" ? "" : rel}/cgroup.procs`;
+    try {
+      const st = Deno.statSync(procs);
+      if (uid !== 0 && !(st.uid === uid && (st.mode! & 0o200))) continue;
+    } catch {
+      continue;
+    }
+    out.push(procs);
+  }
+  return out;
+}
+
+/** The namespace types in which a container differs from the caller. */
+export function namespacesOwnedBy(pid: number): NamespaceType[] {
+  try {
+    return differingNamespaces(pid);
+  } catch {
+    return [];
+  }
+}
+
+/** Options of {@link containerExecOptions}: docker exec's flags. */
+export interface ContainerExecOptions {
+  /** `-u`: name|uid[:group|gid], resolved in the container; default its configured user. */
+  user?: string;
+  /** `-w`: working directory inside; default its configured WorkingDir, else /. */
+  workdir?: string;
+  /** `-e` / `--env-file` entries (`KEY=VALUE`), applied over the container's Env. */
+  env?: readonly string[];
+  /** `-t`: a pseudo-terminal inside the container (and TERM=xterm for docker). */
+  tty?: boolean;
+  /** `--privileged`: keep every capability instead of the container's. */
+  privileged?: boolean;
+  /** Namespaces to join; default every one the container does not share with us. */
+  namespaces?: NamespaceSelection;
+}
+
+/**
+ * NsCommand options with `docker exec`'s semantics for a container: its configured Env
+ * (docker: PATH, HOSTNAME, TERM with a tty, then Config.Env; podman and containerd: the
+ * runtime spec's env), HOME from its /etc/passwd when unset, its User and WorkingDir, its
+ * cgroups (every hierarchy), its capabilities and no_new_privs unless `privileged`.
+ *
+ * @param container a container from {@link resolveContainer}
+ * @param options docker exec's flags
+ * @returns options for NsCommand (add args and stdio)
+ * @throws {NamespaceError} when a user or group name is not in the container's files
+ *
+ * @example
+ * ```ts ignore
+ * import { containerExecOptions, NsCommand, resolveContainer } from "@nsjoin/nsjoin";
+ * using web = await resolveContainer("web1");
+ * const options = containerExecOptions(web, { user: "app", env: ["DEBUG=1"] });
+ * const { stdout } = await new NsCommand("id", options).output();
+ * if (!new TextDecoder().decode(stdout).startsWith("uid=")) throw new Error("no id");
+ * ```
+ */
+export function containerExecOptions(
+  container: PinnedContainer,
+  options: ContainerExecOptions = {},
+): NsCommandOptions {
+  const config = container.container.config;
+  const user = resolveContainerUser(container.pid, options.user ?? config?.user ?? "");
+  let env: string[];
+  if (!config) {
+    env = Deno.readTextFileSync(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
+  } else if (config.runtimeEnv) {
+    env = [...config.env];
+    // podman exec -u: HOME follows the user (docker's Config.Env has no HOME to replace).
+    if (options.user !== undefined) setEnv(env, `HOME=${user.home}`);
+  } else {
+    // docker's CreateDaemonEnvironment: PATH, HOSTNAME, TERM with a tty, then Config.Env.
+    env = [
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      `HOSTNAME=${config.hostname ?? ""}`,
+    ];
+    if (options.tty) env.push("TERM=xterm");
+    for (const e of config.env) setEnv(env, e);
+  }
+  for (const e of options.env ?? []) setEnv(env, e);
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  const record: Record<string, string> = {};
+  for (const e of env) {
+    const eq = e.indexOf("=");
+    if (eq > 0) record[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  return {
+    target: container,
+    namespaces: options.namespaces ?? "all",
+    env: record,
+    clearEnv: true,
+    uid: user.uid,
+    gid: user.gid,
+    groups: _execGroups(user, config),
+    // The configured WorkingDir is a path of the container's filesystem: only a default
+    // when its mount namespace is joined.
+    cwd: options.workdir ?? (_joinsMnt(options.namespaces) ? config?.workingDir || "/" : undefined),
+    cgroups: cgroupProcsOf(container.pid),
+    capabilities: options.privileged ? "all" : "target",
+    noNewPrivs: "target",
+    tty: options.tty || undefined,
+  };
+}
+
+/**
+ * The supplementary groups an exec gets: docker's daemon adds the primary gid to the
+ * user's /etc/group memberships; podman and containerd take the memberships and the
+ * runtime spec's additional gids.
+ */
+function _execGroups(
+  user: ContainerUser,
+  config: ContainerConfig | undefined,
+): number[] | undefined {
+  if (!config) return undefined;
+  const groups = config.runtimeEnv ? [...user.groups] : [user.gid, ...user.groups];
+  groups.push(...(config.additionalGids ?? []));
+  return [...new Set(groups)];
+}
+
+function _joinsMnt(sel: NamespaceSelection | undefined): boolean {
+  if (sel === undefined || sel === "all") return true;
+  if (Array.isArray(sel)) return sel.includes("mnt");
+  return (sel as Partial<Record<NamespaceType, true | string>>).mnt !== undefined;
+}

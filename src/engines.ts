@@ -1,0 +1,397 @@
+/**
+ * Where containers are found without any engine's CLI: the Docker Engine API over its unix
+ * socket, the OCI state files of podman (rootful and every user's rootless store) and
+ * containerd (any namespace), and a /proc + cgroup scan that knows every engine's cgroup
+ * paths. The `_`-named exports are for src/containers.ts only.
+ *
+ * @module
+ */
+import type {
+  ContainerConfig,
+  ContainerInfo,
+  Engine,
+  FindContainersOptions,
+} from "./containers.ts";
+import { NamespaceError } from "./errors.ts";
+import { startTimeOf } from "./target.ts";
+
+/**
+ * One GET against the Docker Engine API. Over a unix socket this is a raw HTTP/1.0
+ * request on Deno.connect: `fetch` with a unix-socket client costs ~10 ms to set up
+ * on first use, which is most of the CLI's cold-start budget; HTTP/1.0 means no
+ * chunked bodies and the daemon closes the connection when done.
+ */
+async function _dockerGet(host: string, path: string): Promise<{ status: number; body: unknown }> {
+  if (host.startsWith("tcp://") || host.startsWith("http://")) {
+    const res = await fetch(host.replace(/^tcp:/, "http:") + path);
+    return { status: res.status, body: await res.json() };
+  }
+  if (!host.startsWith("unix://")) {
+    throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
+  }
+  const conn = await Deno.connect({ transport: "unix", path: host.slice("unix://".length) });
+  try {
+    await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`));
+    let raw = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of conn.readable) raw += decoder.decode(chunk, { stream: true });
+    raw += decoder.decode();
+    const split = raw.indexOf("\r\n\r\n");
+    const status = Number(raw.slice(9, 12));
+    return { status, body: JSON.parse(raw.slice(split + 4) || "null") };
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed by the readable stream ending.
+    }
+  }
+}
+
+function _dockerHost(o: FindContainersOptions): string {
+  return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
+}
+
+interface _DockerInspect {
+  Id: string;
+  Name: string;
+  State: { Running: boolean; Pid: number; Paused?: boolean };
+  Config: { Env?: string[] | null; User?: string; WorkingDir?: string; Hostname?: string };
+}
+
+function _fromInspect(j: _DockerInspect): ContainerInfo {
+  return {
+    engine: "docker",
+    id: j.Id,
+    name: j.Name.replace(/^\//, ""),
+    pid: j.State.Pid,
+    config: {
+      env: j.Config.Env ?? [],
+      user: j.Config.User ?? "",
+      workingDir: j.Config.WorkingDir ?? "",
+      hostname: j.Config.Hostname,
+      runtimeEnv: false,
+    },
+    source: "api",
+  };
+}
+
+/** Docker's running containers from its API; undefined when the daemon is not reachable. */
+export async function _dockerList(o: FindContainersOptions): Promise<ContainerInfo[] | undefined> {
+  let res;
+  try {
+    res = await _dockerGet(_dockerHost(o), "/containers/json");
+  } catch (error) {
+    if (error instanceof TypeError) throw error;
+    return undefined;
+  }
+  if (res.status !== 200 || !Array.isArray(res.body)) return undefined;
+  return (res.body as { Id: string; Names: string[] }[]).map((c) => ({
+    engine: "docker" as const,
+    id: c.Id,
+    name: c.Names?.[0]?.replace(/^\//, ""),
+    pid: 0,
+    source: "api" as const,
+  }));
+}
+
+/**
+ * One docker container by name or ID (prefix) from the API: null when docker has none
+ * (or, unless `strict`, only a stopped one), undefined when the API cannot answer.
+ */
+export async function _dockerInspect(
+  ref: string,
+  o: FindContainersOptions,
+  strict: boolean,
+): Promise<ContainerInfo | null | undefined> {
+  let res;
+  try {
+    res = await _dockerGet(_dockerHost(o), `/containers/${encodeURIComponent(ref)}/json`);
+  } catch (error) {
+    if (error instanceof TypeError) throw error;
+    return undefined;
+  }
+  if (res.status === 404) return null;
+  if (res.status !== 200) return undefined;
+  const j = res.body as _DockerInspect;
+  if (!j.State.Running && !strict) return null;
+  if (!j.State.Running) {
+    throw new NamespaceError(`Cannot use docker container ${j.Name.replace(/^\//, "")}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: ref,
+      hint: "it is not running",
+      quiet: true,
+    });
+  }
+  return _fromInspect(j);
+}
+
+/** Where dockerd keeps each container's config.v2.json (its default data-root). */
+const DOCKER_CONTAINERS = "/var/lib/docker/containers";
+
+/**
+ * Running docker containers from dockerd's own state files, for when its socket is not
+ * reachable: names and Config as the API would give them (readable by root only).
+ */
+export function _dockerStateList(): ContainerInfo[] {
+  const out: ContainerInfo[] = [];
+  for (const id of _readDir(DOCKER_CONTAINERS)) {
+    const j = _readJson<_DockerInspect & { ID: string }>(
+      `${DOCKER_CONTAINERS}/${id}/config.v2.json`,
+    );
+    if (!j?.State?.Running || !j.Config) continue;
+    out.push({ ..._fromInspect({ ...j, Id: j.ID ?? id }), source: "state" });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// OCI runtime specs and state files (podman, containerd, docker's containerd)
+
+interface _OciSpec {
+  hostname?: string;
+  process?: {
+    env?: string[];
+    cwd?: string;
+    user?: { uid: number; gid: number; additionalGids?: number[] };
+  };
+  annotations?: Record<string, string>;
+}
+
+function _readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function _readDir(path: string): string[] {
+  try {
+    return [...Deno.readDirSync(path)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+function _configOfSpec(spec: _OciSpec | undefined): ContainerConfig | undefined {
+  if (!spec?.process) return undefined;
+  const u = spec.process.user;
+  return {
+    env: spec.process.env ?? [],
+    user: u ? `${u.uid}:${u.gid}` : "",
+    workingDir: spec.process.cwd ?? "/",
+    hostname: spec.hostname,
+    additionalGids: u?.additionalGids,
+    runtimeEnv: true,
+  };
+}
+
+/** A PID from a pidfile, if that process is alive and (when known) started at `start`. */
+function _livePid(pidfile: string, start?: number): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(Deno.readTextFileSync(pidfile).trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    const actual = startTimeOf(pid);
+    return start === undefined || actual === start ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** graphroot, runroot and rootless_storage_path of a containers-storage.conf(5), if set. */
+function _storageConf(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return out;
+  }
+  let section = "";
+  for (const line of text.split("\n")) {
+    const l = line.trim();
+    if (l.startsWith("[")) section = l;
+    const m = l.match(/^(graphroot|runroot|rootless_storage_path)\s*=\s*"([^"]*)"/);
+    if (m && section === "[storage]") out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/**
+ * The podman stores to read: root's, and each user's rootless one (only our own unless
+ * root), where containers-storage.conf(5) puts them ($CONTAINERS_STORAGE_CONF for the
+ * caller, /etc/containers/storage.conf, ~/.config/containers/storage.conf).
+ */
+function _podmanStores(): { graph: string; run: string; owner?: number }[] {
+  const stores: { graph: string; run: string; owner?: number }[] = [];
+  const uid = Deno.uid() ?? 0;
+  const env = Deno.env.get("CONTAINERS_STORAGE_CONF");
+  const system = _storageConf("/etc/containers/storage.conf");
+  if (uid === 0) {
+    const conf = env ? _storageConf(env) : system;
+    stores.push({
+      graph: conf.graphroot || "/var/lib/containers/storage",
+      run: conf.runroot || "/run/containers/storage",
+    });
+  }
+  let passwd = "";
+  try {
+    passwd = Deno.readTextFileSync("/etc/passwd");
+  } catch {
+    // No users to look at.
+  }
+  for (const line of passwd.split("\n")) {
+    const f = line.split(":");
+    const u = Number(f[2]);
+    if (f.length < 7 || u === 0 || (uid !== 0 && u !== uid)) continue;
+    const home = u === uid && Deno.env.get("HOME") ? Deno.env.get("HOME")! : f[5];
+    const conf = u === uid && env
+      ? _storageConf(env)
+      : _storageConf(`${home}/.config/containers/storage.conf`);
+    const expand = (p: string) =>
+      p.replaceAll("$HOME", home).replaceAll("$UID", String(u)).replace(/^~/, home);
+    const graph = expand(
+      conf.graphroot || system.rootless_storage_path || "$HOME/.local/share/containers/storage",
+    );
+    if (_readDir(graph).length > 0) {
+      stores.push({ graph, run: expand(conf.runroot || `/run/user/${u}/containers`), owner: u });
+    }
+  }
+  return stores;
+}
+
+/** Running podman containers from its state files (rootful and rootless stores). */
+export function _podmanList(): ContainerInfo[] {
+  const out: ContainerInfo[] = [];
+  for (const store of _podmanStores()) {
+    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+      const list = _readJson<{ id: string; names?: string[] }[]>(
+        `${store.graph}/${dir}/containers.json`,
+      ) ?? [];
+      for (const c of list) {
+        const runc = _readJson<{ init_process_pid: number; init_process_start: number }>(
+          `${
+            store.owner === undefined ? "/run" : `/run/user/${store.owner}`
+          }/runc/${c.id}/state.json`,
+        );
+        const pid = _livePid(
+          `${store.run}/${dir}/${c.id}/userdata/pidfile`,
+          runc?.init_process_start,
+        );
+        if (pid === undefined) continue;
+        out.push({
+          engine: "podman",
+          id: c.id,
+          name: c.names?.[0],
+          pid,
+          owner: store.owner,
+          config: _configOfSpec(_readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`)),
+          source: "state",
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** containerd's task bundles: config.json (the OCI spec) and init.pid per container. */
+const CONTAINERD_TASKS = [
+  "/run/containerd/io.containerd.runtime.v2.task",
+  "/run/docker/containerd/daemon/io.containerd.runtime.v2.task",
+];
+
+/** Running containers from containerd's task bundles (any namespace: moby, k8s.io, default). */
+export function _containerdList(): ContainerInfo[] {
+  const out: ContainerInfo[] = [];
+  for (const base of CONTAINERD_TASKS) {
+    for (const ns of _readDir(base)) {
+      for (const id of _readDir(`${base}/${ns}`)) {
+        const bundle = `${base}/${ns}/${id}`;
+        const pid = _livePid(`${bundle}/init.pid`);
+        if (pid === undefined) continue;
+        const spec = _readJson<_OciSpec>(`${bundle}/config.json`);
+        const a = spec?.annotations ?? {};
+        const k8s = a["io.kubernetes.cri.container-name"];
+        out.push({
+          engine: ns === "moby" ? "docker" : "containerd",
+          id,
+          name: k8s ? `${a["io.kubernetes.cri.sandbox-name"] ?? ""}/${k8s}` : undefined,
+          pid,
+          namespace: ns,
+          config: _configOfSpec(spec),
+          source: "state",
+        });
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// The /proc + cgroup scan
+
+const CGROUP_PATTERNS: readonly [RegExp, Engine | "ns"][] = [
+  [/(?:^|\/)docker[-/]([0-9a-f]{64})(?:\.scope)?(?:\/|$)/, "docker"],
+  [/(?:^|\/)libpod-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/, "podman"],
+  [/(?:^|\/)crio-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/, "cri-o"],
+  [/(?:^|\/)cri-containerd-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/, "containerd"],
+  [/\/([0-9a-f]{64})(?:\/|$)/, "ns"],
+];
+
+/** The container ID and engine a /proc/PID/cgroup text names, if any. */
+export function containerOfCgroup(
+  cgroup: string,
+): { engine: Engine; id: string; namespace?: string } | undefined {
+  for (const line of cgroup.split("\n")) {
+    const path = line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
+    if (path.includes("conmon-")) return undefined;
+    for (const [re, engine] of CGROUP_PATTERNS) {
+      const m = path.match(re);
+      if (!m) continue;
+      if (engine !== "ns") return { engine, id: m[1] };
+      // containerd's own cgroup layout: /<namespace>/<id>; Kubernetes: /kubepods/…/<id>.
+      const parts = path.split("/");
+      const ns = parts[parts.indexOf(m[1]) - 1];
+      return { engine: "containerd", id: m[1], namespace: ns?.startsWith("pod") ? "k8s.io" : ns };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Every container process group found from /proc: reads each /proc/PID/cgroup, keeps
+ * those naming a container ID, and takes the earliest-started process of each ID as its
+ * first process. Works for docker, podman, containerd, CRI-O and Kubernetes pods as long
+ * as the container has cgroups of its own (rootless containers on cgroup v1 have none).
+ */
+export function _cgroupScan(proc: string): ContainerInfo[] {
+  const found = new Map<string, { info: ContainerInfo; start: number }>();
+  for (const name of _readDir(proc)) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    let cgroup: string;
+    let stat: string;
+    try {
+      cgroup = Deno.readTextFileSync(`${proc}/${name}/cgroup`);
+      stat = Deno.readTextFileSync(`${proc}/${name}/stat`);
+    } catch {
+      continue;
+    }
+    const c = containerOfCgroup(cgroup);
+    if (!c) continue;
+    const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const seen = found.get(c.id);
+    if (seen && seen.start <= start) continue;
+    found.set(c.id, {
+      start,
+      info: { ...c, pid: Number(name), source: "cgroup" },
+    });
+  }
+  return [...found.values()].map((v) => v.info);
+}

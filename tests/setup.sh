@@ -13,6 +13,8 @@ have newuidmap || need+=(uidmap)
 have tmux || need+=(tmux)
 have x86_64-linux-gnu-gcc || need+=(gcc)
 have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
+# The aarch64 helper is run under user-mode emulation (tests/helper_arch_test.ts).
+have qemu-aarch64 || need+=(qemu-user)
 
 # --- engines (issue 3) -------------------------------------------------------------------
 # docker, rootful and rootless podman for tests/containers_test.ts. Packages join `need`

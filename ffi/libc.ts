@@ -40,6 +40,17 @@ export const SYMBOLS = {
   gettid: { parameters: [], result: "i32" },
   /** long syscall(long number, long a, long b, long c) — for pidfd_open(2) */
   syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  /**
+   * long syscall(long number, int dirfd, const char *path, struct open_how *how, size_t size)
+   * — for openat2(2), which glibc 2.36 does not wrap
+   */
+  openat2: {
+    name: "syscall",
+    parameters: ["i64", "i64", "buffer", "buffer", "usize"],
+    result: "i64",
+  },
+  /** ssize_t read(int fd, void *buf, size_t count) */
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** int fstat(int fd, struct stat *buf) — for the inode of an nsfs fd */
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   /** int socket(int domain, int type, int protocol) — netlink, for NETNSID */
@@ -154,8 +165,8 @@ export class SyscallError extends Error {
   readonly errno: number;
   /** The libc function that failed. */
   readonly syscall: string;
-  constructor(syscall: string, errnoValue: number) {
-    super(`${syscall} failed: ${errnoName(errnoValue)} (${errnoText(errnoValue)})`);
+  constructor(syscall: string, errnoValue: number, message?: string) {
+    super(message ?? `${syscall} failed: ${errnoName(errnoValue)} (${errnoText(errnoValue)})`);
     this.syscall = syscall;
     this.errno = errnoValue;
   }
@@ -194,6 +205,7 @@ const _ERRNO: Record<number, [string, string]> = {
   24: ["EMFILE", "too many open files"],
   25: ["ENOTTY", "not a namespace file"],
   26: ["ETXTBSY", "text file busy"],
+  27: ["EFBIG", "file too large"],
   28: ["ENOSPC", "no space left on device"],
   30: ["EROFS", "read-only file system"],
   36: ["ENAMETOOLONG", "file name too long"],

@@ -94,6 +94,8 @@ interface _Ns {
   entry: NamespaceEntry;
   /** A file that opens it while the scan runs. */
   open: string | null;
+  /** The root `open` is resolved in (another mount namespace's, through a process). */
+  root?: string;
 }
 
 const _TYPE_SET = new Set<string>(NAMESPACE_TYPES);
@@ -168,15 +170,21 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
     }
   }
   // Bind mounts made inside other mount namespaces (a container's, a private one), opened
-  // through that namespace's process: /proc/PID/root/TARGET. NSFS stays the caller's view,
-  // as lsns's.
+  // through that namespace's process: TARGET resolved inside /proc/PID/root, since whoever
+  // owns that namespace may have hidden a FIFO or a symlink to a host file at TARGET
+  // (nsfsOpen checks it is a namespace file before opening it). NSFS stays the caller's
+  // view, as lsns's.
   const ownMnt = _inodeOfLink("/proc/self/ns/mnt");
   for (const [mnt, pid] of mountNamespaces) {
     if (mnt === ownMnt) continue;
     for (const m of _nsfsMounts(`/proc/${pid}/mountinfo`)) {
       if (found.has(m.ino) || !wanted.has(m.type)) continue;
-      const path = `/proc/${pid}/root${m.target}`;
-      found.set(m.ino, { entry: _bare(m.ino, m.type, path, "mount"), open: path });
+      const root = `/proc/${pid}/root`;
+      found.set(m.ino, {
+        entry: _bare(m.ino, m.type, root + m.target, "mount"),
+        open: m.target,
+        root,
+      });
     }
   }
   for (const [ino, h] of held) {
@@ -509,7 +517,7 @@ function _relate(found: Map<number, _Ns>, wanted: Set<string>, notes: string[]):
       const e = ns.entry;
       const path = ns.open ?? e.path;
       if (path === null) continue;
-      const fd = nsfsOpen(path);
+      const fd = nsfsOpen(path, ns.open === null ? undefined : ns.root);
       if (fd < 0) {
         unopened++;
         continue;

@@ -627,3 +627,120 @@ Deno.test({
     }
   },
 });
+
+// ---- issue 9: listing
+// A user in their own user+mount namespace bind-mounts a network namespace, then hides the
+// mount point under a tmpfs holding a FIFO, or a symlink to a root-only host FIFO; and
+// covers its /proc with a FIFO at /proc/meminfo. Root's `ls` and `inspect` reach those
+// paths through /proc/PID/root: they must finish, and never open what the user planted.
+import { runPiped as runPipedListing } from "./_fixtures.ts";
+
+/** Runs the CLI, killed (SIGTERM) after 20 s: a hang shows up as `hung: true`. */
+async function _cliGuarded(
+  args: string[],
+): Promise<{ code: number; stdout: string; hung: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-lock", CLI, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill("SIGKILL");
+  }, 20_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  return { code: out.code, stdout: text(out.stdout), hung };
+}
+
+/** A user's user+mount namespace with a net namespace bind-mounted at /mnt/d/f, then hidden. */
+async function _hiddenNetns(plant: string) {
+  const target = await makeTarget({
+    flags: ["-Urm"],
+    user: { uid: 65534, gid: 65534 },
+    setup: [
+      "mount -t tmpfs t /mnt",
+      "mkdir /mnt/d",
+      "touch /mnt/d/f",
+      "unshare -n mount --bind /proc/self/ns/net /mnt/d/f",
+      "mount -t tmpfs t /mnt/d",
+      plant,
+    ].join(" && "),
+  });
+  const line = Deno.readTextFileSync(`/proc/${target.pid}/mountinfo`).split("\n")
+    .find((l) => l.includes(" /mnt/d/f ") && l.includes(" - nsfs "));
+  if (!line) throw new Error("the attacker's nsfs mount is not in its mountinfo");
+  const ino = Number(line.split(" ")[3].slice(5, -1));
+  return { target, ino };
+}
+
+Deno.test({
+  name: "ls -t net finishes when a user hides a FIFO at its netns mount point",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const { target, ino } = await _hiddenNetns("mkfifo /mnt/d/f");
+    try {
+      const r = await _cliGuarded(["ls", "-t", "net", "-J", "-o", "NS,PATH,NSFS"]);
+      assertEquals(r.hung, false, "ls hung on the FIFO");
+      assertEquals(r.code, 0);
+      const row = JSON.parse(r.stdout).namespaces.find((n: { ns: number }) => n.ns === ino);
+      // Still listed (mountinfo names it), by the path that was not opened.
+      assertEquals(row?.path, `/proc/${target.pid}/root/mnt/d/f`);
+    } finally {
+      await target.kill();
+    }
+  },
+});
+
+Deno.test({
+  name: "ls -t net never opens the root-only host file a user's hidden mount point links to",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const dir = Deno.makeTempDirSync({ dir: "/root", prefix: "nsjoin-ls-secret-" });
+    Deno.chmodSync(dir, 0o700);
+    const fifo = `${dir}/fifo`;
+    await runPipedListing("mkfifo", { args: ["-m", "600", fifo] });
+    const { target } = await _hiddenNetns(`ln -s ${fifo} /mnt/d/f`);
+    // Prints "opened" once anything opens the FIFO for reading.
+    const writer = new Deno.Command("sh", {
+      args: ["-c", `exec 3>${fifo}; echo opened`],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      const r = await _cliGuarded(["ls", "-t", "net"]);
+      assertEquals(r.hung, false, "ls hung");
+      assertEquals(r.code, 0);
+    } finally {
+      try {
+        writer.kill("SIGKILL");
+      } catch {
+        // It exited: something opened the FIFO (asserted below).
+      }
+      const out = text((await writer.output()).stdout);
+      await target.kill();
+      Deno.removeSync(dir, { recursive: true });
+      assertEquals(out, "", "ls opened the host FIFO the user's symlink points to");
+    }
+  },
+});
+
+Deno.test({
+  name: "inspect PID finishes when the process's /proc/meminfo is a FIFO",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({
+      flags: ["-Urm"],
+      user: { uid: 65534, gid: 65534 },
+      setup: "mount -t tmpfs t /proc && mkfifo /proc/meminfo",
+    });
+    const r = await _cliGuarded(["inspect", "--json", String(target.pid)]);
+    assertEquals(r.hung, false, "inspect hung on the FIFO");
+    assertEquals(r.code, 0);
+    // Its own meminfo is refused (not a regular file): what `free` shows is the caller's.
+    assertEquals(JSON.parse(r.stdout).target.memory.free.source, "/proc/meminfo");
+  },
+});

@@ -119,3 +119,45 @@ export function nsfsOwnerUid(fd: number): number {
   const r = libc().ioctl(fd, NS_GET_OWNER_UID, Deno.UnsafePointer.of(_uid));
   return r < 0 ? -errno() : _uid[0];
 }
+
+const SYS_PIDFD_OPEN = 434n; // the same number on x86_64 and asm-generic (aarch64)
+const SYS_PIDFD_GETFD = 438n;
+/** SIOCGSKNS (linux/sockios.h): an fd of the network namespace a socket was created in. */
+const SIOCGSKNS = 0x894cn;
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+// st_mode's offset in struct stat: x86_64 puts st_nlink (8 bytes) before it, the generic
+// layout of aarch64 puts it after.
+const ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+
+/** pidfd_open(2): a pidfd of the process (close-on-exec), or -errno. */
+export function pidfdOpen(pid: number): number {
+  const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
+  return fd < 0 ? -errno() : fd;
+}
+
+/**
+ * The network namespace of a socket another process holds at `fd`, as lsns finds
+ * namespaces kept alive only by sockets: pidfd_getfd(2) copies the socket (nothing is
+ * opened; the caller needs ptrace access, as root has), fstat(2) checks it still is a
+ * socket — the process may have put a device at that fd since it was listed, and a
+ * device's driver would get the ioctl — and SIOCGSKNS returns an nsfs fd (close-on-exec).
+ *
+ * @param pidfd a pidfd of the process
+ * @param fd the fd number in that process
+ * @returns the namespace fd, or -errno (-ENOTSOCK when it is no longer a socket)
+ */
+export function socketNetns(pidfd: number, fd: number): number {
+  const lib = libc();
+  const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
+  if (sk < 0) return -errno();
+  try {
+    if (lib.fstat(sk, _stat) < 0) return -errno();
+    const mode = new DataView(_stat.buffer).getUint32(ST_MODE_OFFSET, true);
+    if ((mode & S_IFMT) !== S_IFSOCK) return -88; // ENOTSOCK
+    const ns = lib.ioctl(sk, SIOCGSKNS, null);
+    return ns < 0 ? -errno() : ns;
+  } finally {
+    lib.close(sk);
+  }
+}

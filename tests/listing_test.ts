@@ -11,6 +11,7 @@ import {
   makeTarget,
   NEEDS_ROOT,
   ROOT,
+  runPiped,
   sh,
   type TestTarget,
   testUser,
@@ -536,7 +537,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ls as a non-root user lists what lsns lists for that user and counts the unreadable",
+  name:
+    "ls as a non-root user lists what lsns lists, silent as lsns; --notes counts the unreadable",
   ignore: NEEDS_ROOT,
   async fn() {
     const user = await testUser();
@@ -550,8 +552,12 @@ Deno.test({
     });
     const net = ino(Deno.readLinkSync(`/proc/${mine.pid}/ns/net`));
     assert(ours.some((r) => r.ns === net), "the user's own network namespace is listed");
+    // lsns says nothing about what it could not read; scripts capture stderr.
+    assertEquals(stderr, "");
     // Root's processes (kernel threads at least) may not be read by the test user.
-    assertMatch(stderr, /note: [1-9][0-9]* process(es were| was) unreadable/);
+    const noted = await cli(["ls", "--notes", "-o", "NS"], { uid: user.uid, gid: user.gid });
+    assertEquals(noted.code, 0);
+    assertMatch(noted.stderr, /note: [1-9][0-9]* process(es were| was) unreadable/);
   },
 });
 
@@ -586,7 +592,10 @@ Deno.test({
     };
     await using mine = await makeTarget({ user, flags: ["-U", "-r", "-u"] });
     const cols = ["-o", "NS,TYPE,PID,NPROCS"];
-    const ourCmd = [deno, "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`, "ls", "--json"];
+    const ourCmd = [
+      ...[deno, "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`],
+      ...["ls", "--json", "--notes"],
+    ];
     // The lister is a process too (lsns there, deno here): compare NS and TYPE, and the PID
     // where it is the test's process; ls adds bind-mounted namespaces (no PID) on top.
     // Other tests start and end the test user's processes: retry a mismatch a few times.
@@ -653,10 +662,14 @@ Deno.test("ls rejects bad usage with exit 2 and one line", async (t) => {
   }
 });
 
-Deno.test("ls -p of a process that does not exist fails with 125", async () => {
-  const out = await cli(["ls", "-p", "999999999"]);
-  assertEquals(out.code, 125);
-  assertMatch(out.stderr, /ESRCH/);
+Deno.test("ls -p of a process that does not exist prints what lsns prints, exit 0", async () => {
+  for (const args of [["-p", "999999999"], ["-J", "-p", "999999999"]]) {
+    const ours = await cli(["ls", ...args]);
+    const theirs = await runPiped("lsns", { args });
+    assertEquals([ours.code, ours.stdout], [theirs.code, theirs.stdout]);
+    // -p named the process: one line says why nothing is listed (lsns says nothing).
+    assertEquals(ours.stderr, "nsjoin ls: note: no process 999999999\n");
+  }
 });
 
 Deno.test("parseLsArgs takes lsns's options", () => {

@@ -694,3 +694,261 @@ Deno.test("parseLsArgs takes lsns's options", () => {
   assertEquals(parseLsArgs(["-t", "pid", "-t", "user"]).types, ["pid", "user"]);
   assertEquals(parseLsArgs(["-r"]).noWrap, true);
 });
+
+/** A printf(1) format that prints `s` exactly: every byte but plain ASCII as \ooo. */
+function _printfFormat(s: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(s)) {
+    out += b >= 0x30 && b <= 0x7a && b !== 0x5c
+      ? String.fromCharCode(b)
+      : `\\${b.toString(8).padStart(3, "0")}`;
+  }
+  return out;
+}
+
+/** lsns (retried as {@link lsns}) with extra environment, e.g. LANG=C. */
+async function lsnsEnv(args: string[], env: Record<string, string>): Promise<string> {
+  for (let attempt = 1;; attempt++) {
+    const out = await runPiped("lsns", { args, env });
+    if (out.code === 0 || attempt >= 5) return out.stdout;
+  }
+}
+
+Deno.test({
+  name: "ls prints what lsns 2.38 prints for the same arguments, where 2.38 has the feature",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const tag = `nsjoin-ls-${crypto.randomUUID().slice(0, 8)}`;
+    // A process whose argv holds a newline, a tab, ESC, BEL, a non-ASCII letter and a
+    // backslash before "x": the escaping must be lsns's byte for byte.
+    const evil = "evil\nrow\tx\x1b[31mred\x07bell é\\x41";
+    await using hostile = await makeTarget({
+      flags: ["-u", "-n"],
+      // dash has no `exec -a`: bash sets argv[0].
+      setup: `echo ready:$$; exec bash -c 'exec -a "$(printf "$0")" sleep 100000' ` +
+        `'${_printfFormat(evil)}'`,
+    });
+    // Not a vacuous comparison: the process is there with that argv.
+    for (let i = 0; i < 200; i++) {
+      if (Deno.readTextFileSync(`/proc/${hostile.pid}/cmdline`).startsWith(evil)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(Deno.readTextFileSync(`/proc/${hostile.pid}/cmdline`), `${evil}\x00100000\x00`);
+    // A network namespace with a process and two nsfs mount points.
+    await sh("ip", ["netns", "add", tag]);
+    const second = `/tmp/${tag}-second`;
+    Deno.writeTextFileSync(second, "");
+    await sh("mount", ["--bind", `/run/netns/${tag}`, second]);
+    const inNet = new Deno.Command("ip", {
+      args: ["netns", "exec", tag, "sleep", "100000"],
+      stdin: "null",
+    }).spawn();
+    try {
+      const pid = String(hostile.pid);
+      const own = ["-t", "uts", "-t", "net"];
+      await t.step("COMMAND with control bytes: table, raw, LANG=C and JSON", async () => {
+        const cases: [string[], Record<string, string>][] = [
+          [["-p", pid, ...own], {}],
+          [["-r", "-p", pid, ...own], {}],
+          [["-l", "-p", pid, ...own, "-o", "NS,PATH,COMMAND"], { LANG: "C", LC_ALL: "" }],
+          [["-J", "-p", pid, ...own], {}],
+        ];
+        for (const [args, env] of cases) {
+          const ours = await cli(["ls", ...args], { env });
+          assertEquals(ours.code, 0, ours.stderr);
+          const theirs = await lsnsEnv(args, env);
+          // libsmartcols lays out JSON its own way ("},{"): compare what a parser reads.
+          if (args.includes("-J")) assertEquals(JSON.parse(ours.stdout), JSON.parse(theirs));
+          else {assertEquals(
+              ours.stdout,
+              theirs,
+              `${args.join(" ")}\n${ours.stdout}\n---\n${theirs}`,
+            );}
+          assert(!ours.stdout.includes("\x1b") || args.includes("-J"), "ESC reached the output");
+        }
+        const json = JSON.parse((await cli(["ls", "-J", "-p", pid, "-t", "uts"])).stdout);
+        assertEquals(json.namespaces[0].command, `${evil} 100000`, "JSON stays exact");
+      });
+
+      // Wait for `ip netns exec` to be in the namespace (it execs sleep there).
+      const hostNet = Deno.readLinkSync("/proc/self/ns/net");
+      let member = 0;
+      for (let i = 0; i < 200 && !member; i++) {
+        try {
+          if (Deno.readLinkSync(`/proc/${inNet.pid}/ns/net`) !== hostNet) member = inNet.pid;
+        } catch {
+          // not there yet
+        }
+        if (!member) await new Promise((r) => setTimeout(r, 10));
+      }
+      const netns = String(ino(Deno.readLinkSync(`/proc/${member}/ns/net`)));
+      await t.step("NSFS: one mount point per line, joined with , by -W and -r", async () => {
+        for (const extra of [[], ["-W"], ["-r"], ["-J"]]) {
+          const args = ["-l", "-p", String(member), "-t", "net", "-o", "NS,NSFS,PID", ...extra];
+          const ours = await cli(["ls", ...args]);
+          const theirs = await lsns("lsns", args);
+          const lines = (s: string) => s.split("\n").map((l) => l.trimEnd()).join("\n");
+          assertEquals(
+            lines(ours.stdout),
+            lines(theirs),
+            `${extra.join(" ")}\n${ours.stdout}---\n${theirs}`,
+          );
+        }
+        const table = (await cli(["ls", "-l", "-p", String(member), "-t", "net", "-o", "NSFS"]))
+          .stdout;
+        assertMatch(table, new RegExp(`^/run/netns/${tag}\\n${second}\\n?$`, "m"));
+      });
+      await t.step("ls NAMESPACE -o with NETNSID, NSFS, PNS, ONS as lsns NAMESPACE", async () => {
+        const args = ["-J", "-o", "PID,NETNSID,NSFS,PNS,ONS", netns];
+        const ours = await cli(["ls", ...args]);
+        assertEquals(ours.code, 0, ours.stderr);
+        assertEquals(JSON.parse(ours.stdout), JSON.parse(await lsns("lsns", args)));
+      });
+      await t.step("--output-all lists flat, as lsns (no tree, no children)", async () => {
+        const args = ["--output-all", "-p", pid, ...own];
+        const ours = await cli(["ls", "-J", ...args]);
+        assertEquals(JSON.parse(ours.stdout), JSON.parse(await lsns("lsns", ["-J", ...args])));
+        const all = JSON.parse((await cli(["ls", "-J", "--output-all"])).stdout).namespaces;
+        assert(all.every((r: Row) => r.children === undefined), "--output-all nested rows");
+      });
+    } finally {
+      inNet.kill("SIGKILL");
+      await inNet.status;
+      await runPiped("umount", { args: [second] });
+      Deno.removeSync(second);
+      await runPiped("ip", { args: ["netns", "del", tag] });
+    }
+  },
+});
+
+Deno.test({
+  name: "ls takes lsns's tree forms: -T=parent, --list -T, -p PID with its parent row, ASCII art",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A user namespace inside a user namespace: the parent tree has a row above the child.
+    await using target = await makeTarget({
+      flags: ["-U", "-r", "--fork"],
+      setup: "unshare -U -r sh -c 'echo ready:$$; exec sleep 100000' & wait",
+    });
+    // The inner sleep: the unshare'd child of the shell.
+    let inner = 0;
+    for (let i = 0; i < 200 && !inner; i++) {
+      const kids = Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`)
+        .trim();
+      if (kids) inner = Number(kids.split(/\s+/)[0]);
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    const pid = String(inner);
+    try {
+      await _treeSteps(t, pid);
+    } finally {
+      Deno.kill(inner, "SIGKILL");
+    }
+  },
+});
+
+async function _treeSteps(t: Deno.TestContext, pid: string): Promise<void> {
+  await t.step("-p PID --tree=parent shows the parent namespace's row, as lsns", async () => {
+    for (const tree of ["--tree=parent", "-T=parent", "-Tparent", "--tree=owner"]) {
+      const args = ["-p", pid, tree, "-t", "user", "-o", "NS,TYPE,PID"];
+      const ours = await cli(["ls", ...args]);
+      assertEquals(ours.code, 0, ours.stderr);
+      assertEquals(ours.stdout, await lsns("lsns", args), tree);
+      assertEquals(ours.stdout.trimEnd().split("\n").length, 4, "header, init, outer, inner");
+    }
+  });
+  await t.step("--list -T draws the tree, as lsns 2.38 does", async () => {
+    const args = ["--list", "-T", "-p", pid, "-t", "user", "-o", "NS,PID"];
+    const ours = await cli(["ls", ...args]);
+    assertEquals(ours.stdout, await lsns("lsns", args));
+    assertMatch(ours.stdout, /└─/);
+  });
+  await t.step("LANG=C and LANG=POSIX draw the tree in ASCII, as lsns", async () => {
+    for (const env of [{ LANG: "C" }, { LANG: "POSIX" }, { LANG: "", LC_ALL: "C" }]) {
+      const args = ["-p", pid, "-T", "-t", "user", "-o", "NS,PID"];
+      const ours = await cli(["ls", ...args], { env: { LC_ALL: "", ...env } });
+      assertEquals(ours.stdout, await lsnsEnv(args, { LC_ALL: "", ...env }));
+      assertMatch(ours.stdout, /`-/);
+    }
+  });
+}
+
+Deno.test({
+  name:
+    'ls -Q filters rows as scols-filter(5) says: "expression is true if param or holder are not empty"',
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const all: Row[] = JSON.parse((await cli(["ls", "-J", "-l", "--output-all"])).stdout)
+      .namespaces;
+    const run = async (expr: string, cols = "NS,TYPE,NPROCS,NSFS,COMMAND") => {
+      const out = await cli(["ls", "-J", "-l", "-o", cols, "-Q", expr]);
+      assertEquals(out.code, 0, out.stderr);
+      return (JSON.parse(out.stdout).namespaces as Row[]).map((r) => r.ns);
+    };
+    const expect = (pred: (r: Row) => boolean) => all.filter(pred).map((r) => r.ns);
+    // Namespaces come and go while other tests run: compare on stable ones (host's).
+    const stable = (a: number[], b: number[]) => {
+      const host = new Set(all.filter((r) => r.pid === 1 || r.pid === 2).map((r) => r.ns));
+      assertEquals(a.filter((n) => host.has(n)), b.filter((n) => host.has(n)));
+    };
+    await t.step('TYPE == "net" && NPROCS > 1, and the word forms eq / and / gt', async () => {
+      const want = expect((r) => r.type === "net" && (r.nprocs ?? 0) > 1);
+      stable(await run('TYPE == "net" && NPROCS > 1'), want);
+      stable(await run("TYPE eq 'net' and NPROCS gt 1"), want);
+      stable(await run("(TYPE == 'net') AND (NPROCS GT 1)"), want);
+    });
+    await t.step("a column alone: NSFS (rows that have a mount point)", async () => {
+      const got = await run("NSFS");
+      const want = expect((r) => typeof r.nsfs === "string" && r.nsfs !== "");
+      assert(got.length > 0 && got.every((n) => want.includes(n)));
+    });
+    await t.step("=~ and !~ take a regular expression on the right", async () => {
+      stable(await run('TYPE =~ "^(pid|user)$"'), expect((r) => /^(pid|user)$/.test(r.type)));
+      stable(await run('TYPE !~ "^(pid|user)$"'), expect((r) => !/^(pid|user)$/.test(r.type)));
+    });
+    await t.step("! / not, || / or, != / ne, and a column the output does not show", async () => {
+      stable(
+        await run('!(TYPE == "net") && PID == 1', "NS"),
+        expect((r) => r.type !== "net" && r.pid === 1),
+      );
+      stable(
+        await run('TYPE == "uts" || TYPE ne "uts" && PID == 2', "NS"),
+        expect((r) => r.pid === 2),
+      );
+    });
+    await t.step("a bad expression: exit 2, one line that says where", async () => {
+      for (const [expr, at] of [["NS ==", 6], ["(NS == 1", 9], ["NOPE == 1", 1], ["NS =~ 5", 7]]) {
+        const out = await cli(["ls", "-Q", String(expr)]);
+        assertEquals(out.code, 2, String(expr));
+        assertEquals(out.stderr.trim().split("\n").length, 1);
+        assertMatch(out.stderr, new RegExp(`at position ${at}\\b`));
+      }
+    });
+  },
+});
+
+Deno.test('ls -H: "List the available columns, use with --json or --raw to get output in machine-readable format"', async () => {
+  const table = await cli(["ls", "-H"]);
+  assertEquals(table.code, 0);
+  assertMatch(table.stdout, /^ +NS <integer> namespace identifier \(inode number\)$/m);
+  assertMatch(table.stdout, /^ +TYPE <string> +kind of namespace$/m);
+  const json = JSON.parse((await cli(["ls", "-H", "-J"])).stdout);
+  assertEquals(json["lsns-columns"][0], {
+    holder: "NS",
+    type: "<integer>",
+    description: "namespace identifier (inode number)",
+  });
+  assertEquals(json["lsns-columns"].length, 14);
+  const raw = await cli(["ls", "-H", "-r"]);
+  assertMatch(raw.stdout, /^NS <integer> namespace\\x20identifier\\x20\(inode\\x20number\)$/m);
+});
+
+Deno.test("ls, inspect and enter print their version with -V and --version", async () => {
+  const version = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).version;
+  for (const cmd of ["ls", "inspect", "enter"]) {
+    for (const flag of ["-V", "--version"]) {
+      const out = await cli([cmd, flag]);
+      assertEquals([out.code, out.stdout], [0, `nsjoin ${cmd} from nsjoin ${version}\n`]);
+    }
+  }
+});

@@ -42,6 +42,18 @@ export type LsColumn = typeof LS_COLUMNS[number] | "HOLDER";
 
 const _ALL_COLUMNS: readonly LsColumn[] = [...LS_COLUMNS, "HOLDER"];
 
+// lsns's width hints (libsmartcols whint): the narrowest a column is drawn when its header
+// and data are narrower still.
+const _HINTS: Partial<Record<LsColumn, number>> = {
+  NS: 10,
+  TYPE: 5,
+  NPROCS: 5,
+  PID: 5,
+  PPID: 5,
+  PNS: 10,
+  ONS: 10,
+};
+
 // Right-aligned in tables, as lsns.
 const _RIGHT = new Set<LsColumn>(["NS", "NPROCS", "PID", "PPID", "UID", "NETNSID", "PNS", "ONS"]);
 
@@ -388,6 +400,7 @@ export function formatTable(
     raw?: boolean;
     noHeadings?: boolean;
     color?: boolean;
+    hints?: readonly number[];
   } = {},
 ): string {
   const tc = opts.treeColumn ?? -1;
@@ -413,7 +426,14 @@ export function formatTable(
       }));
     }
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => _width(r[i]))));
+  // libsmartcols: at least the header; a column with a width hint (PID: 5) widens to it
+  // when both its data and its header are narrower.
+  const widths = header.map((h, i) => {
+    const data = Math.max(0, ...rows.map((r) => _width(r[i])));
+    const hint = opts.hints?.[i] ?? 0;
+    if (data < h.length) return h.length;
+    return hint >= 1 && data < hint && h.length < hint ? hint : data;
+  });
   const cut = opts.truncateColumn ?? -1;
   if (opts.truncate !== undefined && opts.truncate > 0 && cut >= 0) {
     const total = widths.reduce((a, b) => a + b, 0) + widths.length - 1;
@@ -523,6 +543,7 @@ export function lsTable(
     raw: args.raw,
     noHeadings: args.noHeadings,
     color,
+    hints: args.columns.map((c) => _HINTS[c] ?? 0),
   });
 }
 

@@ -28,6 +28,10 @@
  *                       its controlling tty; this process relays stdin/stdout and SIGWINCH
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
+ *   c                   nsenter --keep-caps: the permitted capabilities become inheritable and
+ *                       ambient, so the program keeps them across execve as a non-root uid
+ *   n                   execvp(3)'s rule: a file the kernel cannot execute (ENOEXEC, e.g. a
+ *                       script without "#!") is run with /bin/sh, as nsenter runs programs
  *   O<key>              (repeated) the environment's order: Deno.Command sorts envp, so the
  *                       caller names the keys (never the values) in its order and we put
  *                       envp back in that order; entries not named follow
@@ -132,6 +136,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436 
 #define PR_CAPBSET_DROP 24
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define PR_CAP_AMBIENT_RAISE 2
 #define TIOCGWINSZ 0x5413
 #define TIOCSWINSZ 0x5414
 #define TIOCSCTTY 0x540E
@@ -354,6 +359,22 @@ static unsigned long start_time(long pid) {
   return (unsigned long)parse_num(p, 10, 0);
 }
 
+static int sh_fallback; /* option n */
+
+/* execvp(3) on ENOEXEC: "/bin/sh FILE ARG...", FILE the path the kernel refused. */
+static long exec_sh(const char *file, char **argv, char **envp) {
+  static char *sh_argv[1024];
+  int n = 0;
+  sh_argv[n++] = "/bin/sh";
+  sh_argv[n++] = (char *)file;
+  for (int i = 1; argv[i]; i++) {
+    if (n >= 1023) return -E2BIG;
+    sh_argv[n++] = argv[i];
+  }
+  sh_argv[n] = 0;
+  return sys3(SYS_execve, "/bin/sh", sh_argv, envp);
+}
+
 static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
   const char *prog = argv[0];
   long err = -ENOENT;
@@ -362,6 +383,7 @@ static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
     if (*s == '/') has_slash = 1;
   if (has_slash || !*prog) {
     err = *prog ? sys3(SYS_execve, prog, argv, envp) : -ENOENT;
+    if (err == -ENOEXEC && sh_fallback) err = exec_sh(prog, argv, envp);
   } else {
     const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     for (char **e = envp; *e; e++)
@@ -379,6 +401,7 @@ static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
         buf[dl] = '/';
         memcpy(buf + dl + 1, prog, plen + 1);
         long r = sys3(SYS_execve, buf, argv, envp);
+        if (r == -ENOEXEC && sh_fallback) r = exec_sh(buf, argv, envp);
         if (r == -EACCES) seen_eacces = 1;
         else if (r != -ENOENT && r != -ENOTDIR) {
           err = r;
@@ -560,6 +583,33 @@ static void narrow_caps(unsigned long keep) {
   }
 }
 
+/* nsenter --keep-caps (util-linux cap_permitted_to_ambient): setns into a user namespace
+ * gives every capability there, and execve as a non-root uid drops them; a capability that
+ * is inheritable and ambient survives execve. Runs after setuid, as nsenter's does. */
+static void caps_to_ambient(void) {
+  struct {
+    unsigned version;
+    int pid;
+  } h = {0x20080522, 0};
+  unsigned d[6]; /* effective, permitted, inheritable; low 32 bits, then high */
+  long r = sys2(SYS_capget, &h, d);
+  if (r == 0) {
+    d[2] = d[1];
+    d[5] = d[4];
+    r = sys2(SYS_capset, &h, d);
+  }
+  for (int c = 0; r == 0 && c < 64; c++) {
+    if (!((c < 32 ? d[0] : d[3]) >> (c & 31) & 1)) continue;
+    r = sys6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0, 0);
+  }
+  if (r != 0) {
+    begin();
+    put("Cannot keep capabilities");
+    puterr(r);
+    fail(125);
+  }
+}
+
 #define MS_RDONLY 1
 #define MS_BIND 4096
 #define MS_REC 16384
@@ -671,6 +721,7 @@ __attribute__((used)) void start_c(long *sp) {
   unsigned long want_start = 0, want_inode = 0;
   unsigned mask = 0;
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
+  int keepcaps = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
   const char *root = 0, *wd = 0, *wdns = 0, *netns = 0;
@@ -732,6 +783,8 @@ __attribute__((used)) void start_c(long *sp) {
     case 'F': nofork = 1; break;
     case 'Y': tty = 1; break;
     case 'V': nnp = 1; break;
+    case 'c': keepcaps = 1; break;
+    case 'n': sh_fallback = 1; break;
     case 'Q': fresh = 1; break;
     case 'M': netns = a + 1; break;
     case 'O':
@@ -978,6 +1031,7 @@ __attribute__((used)) void start_c(long *sp) {
     }
   }
   if (eff != ~0UL) narrow_caps(eff);
+  if (keepcaps) caps_to_ambient();
   close_fds(keep, nkeep);
   static char *sorted_env[MAXE + 1];
   if (norder) envp = reorder_env(envp, order, norder, sorted_env);

@@ -67,6 +67,16 @@ export interface NsCommandOptions {
   /** Set no_new_privs before exec; "target" copies the target's setting. */
   noNewPrivs?: boolean | "target";
   /**
+   * When a user namespace is joined, keep the capabilities it grants across execve as
+   * ambient capabilities, also for a non-root uid (`nsenter --keep-caps`).
+   */
+  keepCaps?: boolean;
+  /**
+   * Run a file the kernel cannot execute (ENOEXEC: a script without `#!`) with /bin/sh,
+   * as execvp(3) and so `nsenter` do; default false, as `docker exec`.
+   */
+  shellFallback?: boolean;
+  /**
    * Do what `ip netns exec NAME` does after the join: a private mount namespace with a
    * fresh /sys (showing the joined net namespace's devices) and /etc/netns/NAME/* bound
    * over /etc. For a target /run/netns/NAME.
@@ -384,6 +394,8 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   }
   if (o.fork === false) rest.push("F");
   if (o.tty) rest.push("Y");
+  if (o.keepCaps && joinsUser()) rest.push("c");
+  if (o.shellFallback) rest.push("n");
   if (o.netnsName !== undefined) {
     if (!/^[A-Za-z0-9_.@:+-]+$/.test(o.netnsName) || /^\.\.?$/.test(o.netnsName)) {
       throw new TypeError(`Cannot use ${JSON.stringify(o.netnsName)} as a netns name`);

@@ -241,11 +241,48 @@ const CASES: Case[] = [
   },
   // Flags.
   {
-    input: "-Z",
+    input: "-X",
     via: "enter",
     code: 2,
-    message: /unknown option -Z/,
-    run: enter((c) => ["-t", String(c.pid), "-Z", "TOUCH"]),
+    message: /unknown option -X/,
+    run: enter((c) => ["-t", String(c.pid), "-X", "TOUCH"]),
+  },
+  {
+    input: "-N 3 without -t",
+    via: "enter",
+    code: 2,
+    message: /--net-socket requires --target/,
+    run: enter(() => ["-N", "3", "-n/proc/self/ns/net", "TOUCH"]),
+  },
+  {
+    input: "-N 999 (no such fd in the target)",
+    via: "enter",
+    code: 125,
+    message: /Cannot enter the network namespace of fd 999 .*EBADF/,
+    run: enter((c) => ["-t", String(c.pid), "-N", "999", "TOUCH"]),
+  },
+  {
+    input: "--net=:x (a namespace id that is not a number)",
+    via: "enter",
+    code: 2,
+    message: /invalid namespace id/,
+    run: enter((c) => ["-t", String(c.pid), "--net=:x", "TOUCH"]),
+  },
+  {
+    input: "--net=:5 (a namespace id, Linux < 6.19)",
+    via: "enter",
+    code: 125,
+    message: /by its id/,
+    run: enter((c) => ["-t", String(c.pid), "--net=:5", "TOUCH"]),
+  },
+  {
+    input: "--user-parent of the initial user namespace",
+    via: "enter",
+    code: 125,
+    message: /Cannot find the parent user namespace/,
+    run: enter(() =>
+      ["-t", "1", "-U", "--user-parent", "TOUCH"].map((a) => a === "1" ? String(Deno.pid) : a)
+    ),
   },
   {
     input: "--all=yes",

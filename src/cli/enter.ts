@@ -5,22 +5,13 @@ import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget, type PinnedProcess, pinProcess } from "../target.ts";
 import { report, UsageError } from "./_run.ts";
 import { versionText } from "./_version.ts";
-import {
-  nsfsClose,
-  nsfsIdentity,
-  nsfsOpen,
-  nsfsRelated,
-  pidfdOpen,
-  socketNetns,
-} from "../../ffi/nsfs.ts";
+import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";
 import { libcSubset } from "../../ffi/libc.ts";
 
 /** `enter`'s options, parsed: nsenter's dialect. */
 export interface EnterArgs {
   /** -t: a PID (or a namespace file). */
   target?: number | string;
-  /** -t PID:INODE: the pidfs inode the process must have (newest nsenter; getino(1)). */
-  targetInode?: number;
   /** -a: every namespace of the target that differs from ours. */
   all: boolean;
   /**
@@ -107,8 +98,7 @@ Options:
  -h, --help                display this help
  -V, --version             display version
 
--t also takes PID:INODE (the process's pidfs inode, as getino(1) prints it): a PID that
-names another process by then is refused. --TYPE=:NSID names a namespace by its id (Linux
+--TYPE=:NSID names a namespace by its id (Linux
 6.19+). A file the kernel cannot execute (a script without #!) runs with /bin/sh, as
 nsenter's execvp(3) does. The program defaults to $SHELL, else /bin/sh. Exit status: the program's (128+N when
 killed by signal N); 125 when a namespace could not be entered (nothing was run);
@@ -205,12 +195,7 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
         out.wd = value ? value : true;
         return true;
       case "t": {
-        let v = required(name, attached ? value : undefined);
-        const inode = /^([0-9]+):([0-9]+)$/.exec(v);
-        if (inode) {
-          v = inode[1];
-          out.targetInode = Number(inode[2]);
-        }
+        const v = required(name, attached ? value : undefined);
         try {
           out.target = parseTarget(v);
         } catch (error) {
@@ -305,7 +290,7 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
   }
   const files = Object.values(given).filter((v) => typeof v === "string") as string[];
   let target = args.target;
-  if (args.netSocket !== undefined && typeof target !== "number") {
+  if (args.netSocket !== undefined && _pidOf(target) === undefined) {
     throw new UsageError("--net-socket requires --target");
   }
   if (target === undefined) {
@@ -326,7 +311,7 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
   }
   const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : given;
   const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
-  const pid = typeof target === "number" ? target : undefined;
+  const pid = _pidOf(target);
   const options: NsCommandOptions = {
     target,
     namespaces: args.all && nsCount > 0 && pid
@@ -372,29 +357,16 @@ function _handOver(fd: number, held: number[]): string {
 }
 
 /**
- * The parts of `enter` that need fds of this process: -t PID:INODE is pinned and checked,
- * -N's socket gives its network namespace, --user-parent the parent user namespace, each
+ * The parts of `enter` that need fds of this process: -N's socket gives its network namespace, --user-parent the parent user namespace, each
  * as /proc/self/fd/N for the helper; =:NSID is refused where the kernel cannot open it.
  * -Z is nsenter's no-op without SELinux.
  *
  * @param args parsed arguments (namespaces are rewritten in place)
  * @param held fds opened here, for the caller to close if nothing runs
- * @returns the pinned target for -t PID:INODE
  * @throws {NamespaceError} when a namespace cannot be found (exit 125)
  */
-export function resolveEnterFds(args: EnterArgs, held: number[]): PinnedProcess | undefined {
-  let pinned: PinnedProcess | undefined;
-  const pid = typeof args.target === "number" ? args.target : undefined;
-  if (args.targetInode !== undefined && pid !== undefined) {
-    pinned = pinProcess(pid);
-    if (nsfsIdentity(pinned.pidfd)?.ino !== args.targetInode) {
-      pinned.close();
-      throw new NamespaceError(
-        `Cannot find process ${pid} with inode ${args.targetInode}: that PID is another process`,
-        { errno: 3, syscall: "fstat", target: pid },
-      );
-    }
-  }
+export function resolveEnterFds(args: EnterArgs, held: number[]): void {
+  const pid = _pidOf(args.target);
   for (const [type, v] of Object.entries(args.namespaces)) {
     if (typeof v !== "object") continue;
     const release = Deno.osRelease().split(".").map(Number);
@@ -406,9 +378,9 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): PinnedProcess 
     );
   }
   if (args.netSocket !== undefined && pid !== undefined) {
-    const pidfd = pinned ? pinned.pidfd : pidfdOpen(pid);
+    const pidfd = pidfdOpen(pid);
     const ns = pidfd < 0 ? pidfd : socketNetns(pidfd, args.netSocket);
-    if (!pinned && pidfd >= 0) nsfsClose(pidfd);
+    nsfsClose(pidfd);
     if (ns < 0) {
       throw new NamespaceError(
         `Cannot enter the network namespace of fd ${args.netSocket} of process ${pid}`,
@@ -457,7 +429,13 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): PinnedProcess 
       },
     );
   }
-  return pinned;
+}
+
+/** The PID of a -t value: a number, or PID:INODE (checked when the target is resolved). */
+function _pidOf(target: number | string | undefined): number | undefined {
+  if (typeof target === "number") return target;
+  const m = target === undefined ? null : /^([0-9]+):[0-9]+$/.exec(target);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Whether SELinux is on: its filesystem is mounted (libselinux's is_selinux_enabled). */
@@ -484,7 +462,6 @@ export function enter(argv: readonly string[]): Promise<number> {
 function _enter(argv: readonly string[]): number {
   let args: EnterArgs;
   const held: number[] = [];
-  let pinned: PinnedProcess | undefined;
   try {
     args = parseEnterArgs(argv);
     if (args.help) {
@@ -495,9 +472,8 @@ function _enter(argv: readonly string[]): number {
       console.log(versionText("enter"));
       return 0;
     }
-    pinned = resolveEnterFds(args, held);
+    resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
-    if (pinned) options.target = pinned;
     // Become the helper, as nsenter becomes its program: no child to wait for.
     return new NsCommand(program, options).exec();
   } catch (error) {
@@ -505,6 +481,5 @@ function _enter(argv: readonly string[]): number {
   } finally {
     // Reached only when nothing ran (exec replaces this process).
     for (const fd of held) nsfsClose(fd);
-    pinned?.close();
   }
 }

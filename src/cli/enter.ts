@@ -2,7 +2,7 @@ import { NsCommand, type NsCommandOptions } from "../command.ts";
 import { cgroupProcsOf } from "../container_exec.ts";
 import { NamespaceError } from "../errors.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
-import { parseTarget, type PinnedProcess, pinProcess } from "../target.ts";
+import { parseTarget } from "../target.ts";
 import { report, UsageError } from "./_run.ts";
 import { versionText } from "./_version.ts";
 import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";

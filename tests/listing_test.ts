@@ -102,10 +102,10 @@ interface World {
   chain: { pid: number; a: number; b: number; c: number; uts: number };
   /** A pid namespace with three processes. */
   crowd: TestTarget;
-  /** A network namespace bind-mounted at /run/netns/NAME, with nsid 7. */
-  mounted: { name: string; ino: number };
-  /** A bind-mounted network namespace (nsid 8) with a process in it. */
-  busy: { name: string; pid: number };
+  /** A network namespace bind-mounted at /run/netns/NAME, with an nsid the test chose. */
+  mounted: { name: string; ino: number; nsid: number };
+  /** A bind-mounted network namespace (with its nsid) with a process in it. */
+  busy: { name: string; pid: number; nsid: number };
   /** A network namespace bind-mounted on `file` only in the private mount ns of `pid`. */
   privateMount: { pid: number; file: string; ino: number };
   /** A network namespace held only by fd 3 of a process. */
@@ -171,13 +171,22 @@ async function makeWorld(): Promise<World> {
     const name = `nsjoin-ls-${Deno.pid}`;
     await sh("ip", ["netns", "add", name]);
     cleanups.push(() => sh("ip", ["netns", "del", name]).then(() => {}, () => {}));
-    await sh("ip", ["netns", "set", name, "7"]);
+    // nsids no other namespace has (engines and other tests assign small ones).
+    const used = new Set(
+      [...(await sh("ip", ["netns", "list-id"])).matchAll(/nsid (\d+)/g)].map((m) => Number(m[1])),
+    );
+    const free: number[] = [];
+    while (free.length < 2) {
+      const n = 1000 + Math.floor(Math.random() * 60000);
+      if (!used.has(n) && !free.includes(n)) free.push(n);
+    }
+    await sh("ip", ["netns", "set", name, String(free[0])]);
     const mountedIno = Deno.statSync(`/run/netns/${name}`).ino!;
     // A third netns, bind-mounted with nsid 8 and with a process in it (ip netns exec).
     const busy = `${name}-proc`;
     await sh("ip", ["netns", "add", busy]);
     cleanups.push(() => sh("ip", ["netns", "del", busy]).then(() => {}, () => {}));
-    await sh("ip", ["netns", "set", busy, "8"]);
+    await sh("ip", ["netns", "set", busy, String(free[1])]);
     const inBusy = new Deno.Command("ip", {
       args: ["netns", "exec", busy, "sleep", "100000"],
       stdin: "null",
@@ -260,8 +269,8 @@ async function makeWorld(): Promise<World> {
       targets,
       chain: { pid, a, b, c, uts },
       crowd,
-      mounted: { name, ino: mountedIno },
-      busy: { name: busy, pid: inBusy.pid },
+      mounted: { name, ino: mountedIno, nsid: free[0] },
+      busy: { name: busy, pid: inBusy.pid, nsid: free[1] },
       privateMount: { pid: hider.pid, file, ino: privateIno },
       fdHeld: { ino: heldIno, pid: child.pid, child },
       dispose,
@@ -357,7 +366,7 @@ Deno.test({
         assertEquals(mounted.holder, "mount");
         assertEquals(mounted.path, `/run/netns/${world.mounted.name}`);
         assertEquals(mounted.nsfs, [`/run/netns/${world.mounted.name}`]);
-        assertEquals(mounted.netnsid, 7);
+        assertEquals(mounted.netnsid, world.mounted.nsid);
         assertEquals(mounted.nprocs, 0);
         const hidden = byIno.get(world.privateMount.ino)!;
         assertEquals(hidden.holder, "mount");
@@ -420,7 +429,10 @@ Deno.test({
           // The bind mount and the nsid the test gave it, as lsns shows them.
           const net = await cli(["ls", "--json", "-l", "-p", String(world.busy.pid), "-t", "net"]);
           const row = JSON.parse(net.stdout).namespaces[0];
-          assertEquals([row.nsfs, row.netnsid], [`/run/netns/${world.busy.name}`, "8"]);
+          assertEquals([row.nsfs, row.netnsid], [
+            `/run/netns/${world.busy.name}`,
+            String(world.busy.nsid),
+          ]);
           // HOLDER, ours: the mounted netns without a process says what keeps it.
           const holder = await cli(["ls", "--json", "-l", "-t", "net", "-o", "NS,HOLDER"]);
           const rows: Row[] = JSON.parse(holder.stdout).namespaces;

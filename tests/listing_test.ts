@@ -964,3 +964,52 @@ Deno.test("ls, inspect and enter print their version with -V and --version", asy
     }
   }
 });
+
+Deno.test({
+  name:
+    "namespaceTree by process hangs a namespace under its nearest ancestor's row; nearest: false is lsns's flat rule",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A (new uts) → B (same namespaces: no row of its own) → C (new net): C's row's
+    // parent process B has no row, A does.
+    await using a = await makeTarget({
+      flags: ["-u"],
+      setup: "sh -c 'unshare -n sleep 100000; true' & true",
+    });
+    const kids = (pid: number) =>
+      Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/)
+        .filter(Boolean).map(Number);
+    let b = 0, c = 0;
+    for (let i = 0; i < 300 && !c; i++) {
+      b = kids(a.pid).find((k) => Deno.readTextFileSync(`/proc/${k}/comm`).trim() === "sh") ?? 0;
+      c = b ? kids(b)[0] ?? 0 : 0;
+      if (c && Deno.readLinkSync(`/proc/${c}/ns/net`) === Deno.readLinkSync("/proc/self/ns/net")) {
+        c = 0; // unshare has not made its namespace yet
+      }
+      if (!c) await new Promise((r) => setTimeout(r, 10));
+    }
+    try {
+      const uts = ino(Deno.readLinkSync(`/proc/${a.pid}/ns/uts`));
+      const net = ino(Deno.readLinkSync(`/proc/${c}/ns/net`));
+      const from = listNamespaces({ types: ["uts", "net"] });
+      const find = (
+        nodes: ReturnType<typeof namespaceTree>,
+        ns: number,
+      ): typeof nodes[0] | undefined => {
+        for (const n of nodes) {
+          if (n.ns === ns) return n;
+          const f = find(n.children, ns);
+          if (f) return f;
+        }
+        return undefined;
+      };
+      const near = namespaceTree({ by: "process", from });
+      assertEquals(find(near, uts)?.children.map((n) => n.ns), [net]);
+      const flat = namespaceTree({ by: "process", from, nearest: false });
+      assertEquals(find(flat, uts)?.children.length, 0);
+      assert(flat.some((n) => n.ns === net), "lsns's rule: a root");
+    } finally {
+      for (const pid of [c, b]) if (pid) Deno.kill(pid, "SIGKILL");
+    }
+  },
+});

@@ -17,6 +17,8 @@ export interface EnterArgs {
   gid?: number | "follow";
   /** --preserve-credentials */
   preserveCredentials: boolean;
+  /** --kill-on-exit: a program forked into a pid namespace dies with us. */
+  killOnExit?: boolean;
   /** -r: true = the target's root, or a directory. */
   root?: true | string;
   /** -w: true = the target's cwd, or a host directory. */
@@ -65,6 +67,8 @@ Options:
  -S, --setuid <uid>|follow set uid in entered namespace
  -G, --setgid <gid>|follow set gid in entered namespace
      --preserve-credentials do not touch uids or gids
+     --kill-on-exit        kill the program when nsjoin dies, even by SIGKILL (else, as
+                           with nsenter, a program forked into a pid namespace lives on)
  -r, --root[=<dir>]        set the root directory (default: the target's)
  -w, --wd[=<dir>]          set the working directory (a host path, opened before entering)
  -W, --wdns <dir>          set the working directory inside the namespace
@@ -183,9 +187,10 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
       const eq = a.indexOf("=");
       const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
       const value = eq < 0 ? undefined : a.slice(eq + 1);
-      if (name === "preserve-credentials") {
+      if (name === "preserve-credentials" || name === "kill-on-exit") {
         if (value !== undefined) throw new UsageError(`option --${name} takes no value`);
-        out.preserveCredentials = true;
+        if (name === "kill-on-exit") out.killOnExit = true;
+        else out.preserveCredentials = true;
         continue;
       }
       const letter = LONG_NS.get(name) ?? LONG[name];
@@ -249,6 +254,7 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
     uid: args.uid,
     gid: args.gid,
     preserveCredentials: args.preserveCredentials,
+    killOnExit: args.killOnExit,
     targetEnv: args.env,
     fork: !args.noFork,
     stdin: "inherit",

@@ -1004,7 +1004,8 @@ messages are what the test saw (this run's PIDs shown as PID, the program's mark
 MARKER); regenerate with \`NSJOIN_WRITE_ERRORS_MD=1 deno test -A tests/bad_input_test.ts\`.
 
 Exit codes (the CLI and \`report()\`; the library throws \`TypeError\`/\`RangeError\` for 2 and
-\`NamespaceError\` for 125, and \`NsCommand\`'s status carries 125/126/127 from the helper):
+\`NamespaceError\` for 125, and \`NsCommand\`'s status carries 125/126/127 from the helper, with a
+typed \`setupError\` when the helper, not the program, failed):
 
 | code | meaning |
 |---|---|
@@ -1020,4 +1021,7 @@ ${rows.join("\n")}
 `;
   await Deno.mkdir(`${ROOT}docs`, { recursive: true });
   await Deno.writeTextFile(`${ROOT}docs/errors.md`, md);
+  // As committed: formatted (deno fmt --check runs over docs/ too).
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", `${ROOT}docs/errors.md`] })
+    .output();
 }

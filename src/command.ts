@@ -30,11 +30,17 @@ export interface NsCommandOptions {
   namespaces?: NamespaceSelection;
   /** Arguments of the program. */
   args?: readonly string[];
-  /** Environment variables to set (over the caller's, or over the target's with `targetEnv`). */
+  /**
+   * Environment variables to set (over the caller's, or over the target's with `targetEnv`).
+   * Names are not empty and hold no `=`; `NSJOIN_ENV_ORDER` is nsjoin's own.
+   */
   env?: Record<string, string>;
   /** Start from an empty environment (plus `env`). */
   clearEnv?: boolean;
-  /** Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`. */
+  /**
+   * Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`;
+   * without the target's mount namespace its PATH is replaced by the caller's.
+   */
   targetEnv?: boolean;
   /** Working directory inside the target (`nsenter -W`). Default: the target's root when its mount namespace is joined, else the caller's. */
   cwd?: string;

@@ -930,7 +930,7 @@ Deno.test({
       }
       // The program has them, in the order given.
       const environ = Deno.readTextFileSync(`/proc/${program}/environ`);
-      assert(environ.startsWith(`${key}=${value}\0OTHER_KEY_X=1\0`), environ);
+      assertEquals(environ, `${key}=${value}\0OTHER_KEY_X=1\0`);
     } finally {
       child.kill("SIGKILL");
       await child.status;

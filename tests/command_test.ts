@@ -487,3 +487,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "cgroups: a 17th hierarchy is joined too (the helper once kept only 16)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // The pids hierarchy (cgroup v1) or the unified one: a new cgroup at its root.
+    const lines = Deno.readTextFileSync("/proc/self/cgroup").trim().split("\n");
+    const v1 = lines.some((l) => l.split(":")[1] === "pids");
+    const mount = v1 ? "/sys/fs/cgroup/pids" : "/sys/fs/cgroup";
+    const ours = lines.find((l) => l.split(":")[1] === (v1 ? "pids" : ""))!.split(":")[2];
+    const fresh = `/nsjb-${crypto.randomUUID().slice(0, 8)}`;
+    Deno.mkdirSync(`${mount}${fresh}`);
+    try {
+      const stay = `${mount}${ours === "/" ? "" : ours}/cgroup.procs`;
+      const out = await new NsCommand("cat", {
+        target: Deno.pid,
+        namespaces: [],
+        args: ["/proc/self/cgroup"],
+        cgroups: [...Array(16).fill(stay), `${mount}${fresh}/cgroup.procs`],
+      }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      const line = text(out.stdout).split("\n").find((l) => l.split(":")[1] === (v1 ? "pids" : ""));
+      assertEquals(line?.split(":")[2], fresh);
+    } finally {
+      for (let i = 0; i < 50; i++) {
+        try {
+          Deno.removeSync(`${mount}${fresh}`);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 20)); // the program is still being reaped
+        }
+      }
+    }
+  },
+});

@@ -825,6 +825,13 @@ const CASES: Case[] = [
     run: api((c, m) => ({ target: c.pid, noNewPrivs: "yes" as "target", args: [m] })),
   },
   {
+    input: 'killTree: "yes"',
+    via: "API",
+    code: 2,
+    message: /Cannot use killTree "yes": give true or false/,
+    run: api((c, m) => ({ target: c.pid, killTree: "yes" as unknown as boolean, args: [m] })),
+  },
+  {
     input: "target: a closed PinnedProcess",
     via: "API",
     code: 2,

@@ -565,3 +565,25 @@ Deno.test({
     assertMatch(nsid.stderr, /by its id/);
   },
 });
+
+Deno.test({
+  name: "exec -it under a terminal prints \\r\\n as docker exec -it does, not \\r\\r\\n",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    // script(1) gives nsjoin a terminal and copies what reaches it, byte for byte.
+    const cmd = `${Deno.execPath()} run -A --quiet --no-lock ${
+      new URL("../cli.ts", import.meta.url).pathname
+    } exec -it ${target.pid} printf 'a\\nb\\n'`;
+    const out = await new Deno.Command("script", {
+      args: ["-qec", cmd, "/dev/null"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const seen = text(out.stdout);
+    assertEquals(out.code, 0, text(out.stderr));
+    assert(seen.includes("a\r\nb\r\n"), JSON.stringify(seen));
+    assert(!seen.includes("\r\r\n"), JSON.stringify(seen));
+  },
+});

@@ -744,3 +744,371 @@ Deno.test({
     assertEquals(JSON.parse(r.stdout).target.memory.free.source, "/proc/meminfo");
   },
 });
+
+// ---- issue 9: exec engine
+
+const HAVE_DOCKER = (() => {
+  try {
+    return new Deno.Command("docker", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+const DOCKER_IMAGE = "nsjoin-busybox:1";
+
+/** Whether a process is gone (reaped or a zombie). */
+function gone(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return true;
+  }
+}
+
+async function waitFor(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  for (let t = 0; t < ms && !ok(); t += 20) await new Promise((r) => setTimeout(r, 20));
+  assert(ok(), `timed out waiting for ${what}`);
+}
+
+/** The first child of `pid` (a helper that forked), once it has one running `comm`. */
+async function childOf(pid: number, comm: string): Promise<number> {
+  let found = 0;
+  await waitFor(`a ${comm} child of ${pid}`, () => {
+    try {
+      const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/);
+      found = Number(
+        kids.find((k) => {
+          try {
+            return Deno.readTextFileSync(`/proc/${k}/comm`).trim() === comm;
+          } catch {
+            return false;
+          }
+        }) ?? 0,
+      );
+    } catch {
+      found = 0;
+    }
+    return found > 0;
+  });
+  return found;
+}
+
+Deno.test({
+  name: "exec -n net: a PATH the container points into its overlay never runs a host program",
+  ignore: NEEDS_ROOT || (!HAVE_DOCKER && Deno.env.get("CI") !== "true"),
+  async fn(t) {
+    const name = `nsjb-path-${crypto.randomUUID().slice(0, 8)}`;
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-path-" });
+    const marker = `${dir}/planted-ran`;
+    // The container plants /evil/ip, which the host sees under its overlay upper dir, and
+    // re-execs itself with PATH naming that host path first; its /etc/group also makes
+    // "app" a member of gid 42 (shadow on Debian hosts).
+    const script = [
+      `upper=$(grep ' / / ' /proc/self/mountinfo | sed 's/.*upperdir=\\([^,]*\\).*/\\1/')`,
+      "mkdir -p /evil",
+      `printf '#!/bin/sh\\ntouch ${marker}\\n' > /evil/ip`,
+      "chmod 755 /evil/ip",
+      "echo shadowish:x:42:app >> /etc/group",
+      'exec env PATH="$upper/evil:/usr/bin:/bin" sleep 100000',
+    ].join("; ");
+    const run = await new Deno.Command("docker", {
+      args: ["run", "-d", "--name", name, DOCKER_IMAGE, "sh", "-c", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(run.success, text(run.stderr));
+    try {
+      const pid = Number(
+        text(
+          (await new Deno.Command("docker", { args: ["inspect", "-f", "{{.State.Pid}}", name] })
+            .output()).stdout,
+        ).trim(),
+      );
+      await waitFor("the container's re-exec", () => {
+        try {
+          return Deno.readTextFileSync(`/proc/${pid}/environ`).includes("/evil:");
+        } catch {
+          return false;
+        }
+      });
+      const upper = Deno.readTextFileSync(`/proc/${pid}/environ`).match(/PATH=([^:\0]*)/)![1];
+      assert(Deno.statSync(`${upper}/ip`).isFile, "the planted ip is visible on the host");
+      for (const target of [String(pid), `docker:${name}`]) {
+        await t.step(
+          `exec -n net ${target === String(pid) ? "PID" : "docker:NAME"} ip: the host's ip`,
+          async () => {
+            const out = await new Deno.Command(Deno.execPath(), {
+              args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", "net", target]
+                .concat(["ip", "-br", "link"]),
+              stdin: "null",
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            assertEquals(out.code, 0, text(out.stderr));
+            assertMatch(text(out.stdout), /^lo\s/m);
+            assert(!(await exists(marker)), "the container's planted ip ran on the host");
+          },
+        );
+      }
+      await t.step(
+        "-u app without mnt: refused (its /etc/group would pick host gid 42)",
+        async () => {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", "net", "-u", "app"]
+              .concat([`docker:${name}`, "id", "-G"]),
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(out.code, 2, text(out.stderr));
+          assertEquals(text(out.stdout), "");
+        },
+      );
+      await t.step("-u 1000 without mnt: that uid, no groups from the container", async () => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", "net", "-u", "1000"]
+            .concat([`docker:${name}`, "id", "-G"]),
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 0, text(out.stderr));
+        assert(!/\b(42|50)\b/.test(text(out.stdout)), `groups: ${text(out.stdout)}`);
+      });
+    } finally {
+      await new Deno.Command("docker", { args: ["rm", "-f", name], stdout: "null", stderr: "null" })
+        .output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "a working directory in a deleted or /proc/self/fd host directory is refused",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-deleted-" });
+    await using target = await makeTarget();
+    const escaped = `${dir}/escaped`;
+    const program = ["sh", "-c", "cd .. && touch escaped"];
+    try {
+      await Deno.mkdir(`${dir}/b`);
+      const sitter = new Deno.Command("bash", {
+        args: ["-c", `cd "$1" && rmdir "$1" && echo ready && exec sleep 1000`, "bash", `${dir}/b`],
+        stdout: "piped",
+      }).spawn();
+      const reader = sitter.stdout.getReader();
+      await reader.read();
+      reader.releaseLock();
+      try {
+        await t.step("-w /proc/PID/cwd of a process sitting in a deleted directory", async () => {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", "--no-lock", CLI, "enter", "-t", String(target.pid)]
+              .concat(["-a", `-w/proc/${sitter.pid}/cwd`, ...program]),
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(out.code, 125, text(out.stderr));
+          assertEquals(text(out.stderr).trim().split("\n").length, 1, text(out.stderr));
+          assertMatch(text(out.stderr), /Cannot start in this working directory: ENOENT/);
+          assert(!(await exists(escaped)), "the program reached the host tree");
+        });
+        await t.step(
+          "-W /proc/PID/cwd of it, with the host's /proc inside the target",
+          async () => {
+            await using flat = await makeTarget({ flags: ["-m", "-n", "-u"] });
+            const out = await new Deno.Command(Deno.execPath(), {
+              args: ["run", "-A", "--quiet", "--no-lock", CLI, "enter", "-t", String(flat.pid)]
+                .concat(["-a", "-W", `/proc/${sitter.pid}/cwd`, ...program]),
+              stdin: "null",
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            assertEquals(out.code, 125, text(out.stderr));
+            assertEquals(text(out.stderr).trim().split("\n").length, 1, text(out.stderr));
+            assert(!(await exists(escaped)), "the program reached the host tree");
+          },
+        );
+      } finally {
+        sitter.kill("SIGKILL");
+        await sitter.status;
+        await sitter.stdout.cancel().catch(() => {});
+      }
+      await t.step("-W a symlink to /proc/self/fd/7, fd 7 a leaked deleted directory", async () => {
+        // No pid namespace of its own: /proc/self inside is the helper (runc's WORKDIR shape).
+        await using flat = await makeTarget({ flags: ["-m", "-n", "-u"] });
+        await Deno.mkdir(`${dir}/c/d`, { recursive: true });
+        await Deno.symlink("/proc/self/fd/7", `${dir}/c/wd`);
+        const out = await new Deno.Command("bash", {
+          args: [
+            "-c",
+            `exec 7<"$1"; rmdir "$1"; shift; exec "$@"`,
+            "bash",
+            `${dir}/c/d`,
+            Deno.execPath(),
+            ...["run", "-A", "--quiet", "--no-lock", CLI, "enter", "-t", String(flat.pid), "-a"],
+            ...["-W", `${dir}/c/wd`, ...program],
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 125, text(out.stderr));
+        assertEquals(text(out.stderr).trim().split("\n").length, 1, text(out.stderr));
+        assert(!(await exists(`${dir}/c/escaped`)), "the program reached the host tree");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "an empty namespace selection is refused, not a run on the host",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-empty-" });
+    await using target = await makeTarget();
+    try {
+      for (const list of ["", ","]) {
+        await t.step(`exec -n ${JSON.stringify(list)}`, async () => {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", list]
+              .concat([String(target.pid), "touch", `${dir}/ran`]),
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(out.code, 2, text(out.stderr));
+          assert(!(await exists(`${dir}/ran`)), "the program ran on the host");
+        });
+      }
+      await t.step("namespaces from JSON with __proto__ or an inherited name", () => {
+        for (
+          const namespaces of [
+            JSON.parse('{"__proto__": true}'),
+            { toString: true },
+            ["toString"],
+            ["constructor"],
+          ]
+        ) {
+          let threw: unknown;
+          try {
+            new NsCommand("touch", { target: target.pid, namespaces, args: [`${dir}/ran`] })
+              .outputSync();
+          } catch (error) {
+            threw = error;
+          }
+          assert(threw instanceof TypeError, `${JSON.stringify(namespaces)}: ${threw}`);
+        }
+        assert(!Deno.readDirSync(dir).some(() => true), "the program ran on the host");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "no environment key or value shows in the helper's or the program's cmdline",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A pid namespace: the helper stays (it relays to its child), so both can be read.
+    await using target = await makeTarget();
+    const key = `NSJ_SECRET_NAME_${crypto.randomUUID().slice(0, 6)}`;
+    const value = `s3cr3t-${crypto.randomUUID().slice(0, 6)}`;
+    const child = new NsCommand("sleep", {
+      target: target.pid,
+      env: { [key]: value, OTHER_KEY_X: "1" },
+      clearEnv: true,
+      args: ["1000"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const program = await childOf(child.pid, "sleep");
+      for (const pid of [child.pid, program]) {
+        const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+        for (const secret of [key, value, "OTHER_KEY_X"]) {
+          assert(!cmdline.includes(secret), `pid ${pid}'s cmdline shows ${secret}`);
+        }
+      }
+      // The program has them, in the order given.
+      const environ = Deno.readTextFileSync(`/proc/${program}/environ`);
+      assertEquals(environ, `${key}=${value}\0OTHER_KEY_X=1\0`);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "--kill-on-exit: SIGKILL of nsjoin takes the program with it",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    const start = (flags: string[], arg: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", ...flags]
+          .concat([String(target.pid), "sleep", arg]),
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    await t.step("exec --kill-on-exit into a pid namespace (nsjoin forks)", async () => {
+      const cli = start(["--kill-on-exit"], "4243");
+      const program = await childOf(cli.pid, "sleep");
+      cli.kill("SIGKILL");
+      await cli.status;
+      await waitFor("the program to die", () => gone(program));
+    });
+    await t.step("without it the program lives on, as with nsenter and docker exec", async () => {
+      const cli = start([], "4244");
+      const program = await childOf(cli.pid, "sleep");
+      cli.kill("SIGKILL");
+      await cli.status;
+      await new Promise((r) => setTimeout(r, 200));
+      const alive = !gone(program);
+      Deno.kill(program, "SIGKILL");
+      assert(alive, "the program died without --kill-on-exit");
+    });
+    await t.step("NsCommand killOnExit, spawned from a Deno that is SIGKILLed", async () => {
+      const code = `
+        import { NsCommand } from "${ROOT}src/command.ts";
+        const child = new NsCommand("sleep", {
+          target: Deno.pid, namespaces: [], args: ["4245"], killOnExit: true,
+        }).spawn();
+        console.log(child.pid);
+        await child.status;`;
+      const deno = new Deno.Command(Deno.execPath(), { args: ["eval", code], stdout: "piped" })
+        .spawn();
+      const reader = deno.stdout.getReader();
+      const program = Number(text((await reader.read()).value!).trim());
+      reader.releaseLock();
+      await waitFor("the program", () => {
+        try {
+          return Deno.readTextFileSync(`/proc/${program}/comm`).trim() === "sleep";
+        } catch {
+          return false;
+        }
+      });
+      deno.kill("SIGKILL");
+      await deno.status;
+      await deno.stdout.cancel().catch(() => {});
+      await waitFor("the program to die", () => gone(program));
+    });
+  },
+});

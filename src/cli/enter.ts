@@ -37,6 +37,8 @@ export interface EnterArgs {
   gid?: number | "follow";
   /** --preserve-credentials */
   preserveCredentials: boolean;
+  /** --kill-on-exit: a program forked into a pid namespace dies with us. */
+  killOnExit?: boolean;
   /** -r: true = the target's root, or a directory. */
   root?: true | string;
   /** -w: true = the target's cwd, or a host directory. */
@@ -87,6 +89,8 @@ Options:
  -S, --setuid <uid>|follow set uid in entered namespace
  -G, --setgid <gid>|follow set gid in entered namespace
      --preserve-credentials do not touch uids or gids
+     --kill-on-exit        kill the program when nsjoin dies, even by SIGKILL (else, as
+                           with nsenter, a program forked into a pid namespace lives on)
  -r, --root[=<dir>]        set the root directory (default: the target's)
  -w, --wd[=<dir>]          set the working directory (a host path, opened before entering)
  -W, --wdns <dir>          set the working directory inside the namespace
@@ -235,6 +239,7 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
     "preserve-credentials": "preserveCredentials",
     "keep-caps": "keepCaps",
     "user-parent": "userParent",
+    "kill-on-exit": "killOnExit",
   };
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -321,6 +326,7 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
     uid: args.uid,
     gid: args.gid,
     preserveCredentials: args.preserveCredentials,
+    killOnExit: args.killOnExit,
     targetEnv: args.env,
     fork: !args.noFork,
     keepCaps: args.keepCaps,

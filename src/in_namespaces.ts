@@ -26,7 +26,14 @@ export type WorkerNamespace = "net" | "uts" | "ipc" | "cgroup" | "mnt";
 export const WORKER_NAMESPACES: readonly WorkerNamespace[] = ["net", "uts", "ipc", "cgroup", "mnt"];
 
 /** Options of {@link inNamespaces}. */
-export interface InNamespacesOptions {
+export interface InNamespacesOptions<A = unknown> {
+  /**
+   * The types to join, or `"all"` (the default): those of net, uts, ipc, cgroup and mnt
+   * that differ from the caller's (for a namespace file, its own type).
+   */
+  namespaces?: readonly WorkerNamespace[] | "all";
+  /** The argument of `fn`, structured-cloned into the Worker. */
+  arg?: A;
   /** Milliseconds after which the Worker is terminated and the call rejects with a TimeoutError. */
   timeout?: number;
   /** Terminates the Worker when aborted; the call rejects with the signal's reason. */
@@ -65,15 +72,25 @@ let _nextId = 1;
  * Runs `fn(arg)` inside the namespaces of a target, in a dedicated Worker whose threads
  * are all in the target (created from a thread that had joined it), so every Deno API in
  * `fn` sees the target. `fn` is sent as source text, like Playwright's `page.evaluate`: it
- * must be self-contained (no outer variables; import what it needs with `await import()`).
- * `arg` and the result are structured-cloned. An error thrown inside rejects the call with
- * its name, message and stack. A timeout or abort terminates the Worker — except that a
- * function stuck in a synchronous endless loop keeps its thread: Deno 2.9.6's
+ * sees none of the caller's variables (a ReferenceError says so) — pass data through
+ * `arg`. `arg` and the result are structured-cloned. An error thrown inside rejects the
+ * call with its name, message and stack. A timeout or abort terminates the Worker — except
+ * that a function stuck in a synchronous endless loop keeps its thread: Deno 2.9.6's
  * `Worker.terminate()` does not interrupt one (denoland/deno#35657); keep `fn` async.
  *
  * Instead of a function, `fn` may be the URL of a module whose default export is called
- * with `arg`. The module is loaded inside the target: when the mnt namespace is joined, a
- * `file:` URL is read on the host and loaded as one self-contained module.
+ * with `arg`.
+ *
+ * All code is loaded on the host. Without mnt the Worker is in the host's mount
+ * namespace, so `import()` inside `fn` and a module URL load the host's files (a remote
+ * import not yet cached is fetched through the target's network when net is joined: TLS
+ * still checks it). With mnt every path is the target's, so the Worker is sealed: a module
+ * URL is bundled on the host (`deno bundle`, whole graph, into one CommonJS text: no
+ * top-level await) before it goes in; `import()` inside is refused except for node:
+ * built-ins that load no code; `Worker`, `Deno.Command` and `Deno.dlopen` are refused, and
+ * a seccomp filter on the Worker's threads makes execve fail in the kernel — a program of
+ * the target run from there would have your process's privileges (use `NsCommand`, which
+ * enters every namespace).
  *
  * Worker startup is ~30 ms (about 1 s when mnt is joined: a Worker created by a Worker
  * starts that slowly); Workers are reused per target and namespace set (see `reuse`),
@@ -89,10 +106,8 @@ let _nextId = 1;
  * process, or (pid) never moves the caller — use `NsCommand` for those.
  *
  * @param target a PID, a namespace file (/proc/PID/ns/net, /run/netns/NAME), or a pinned process
- * @param namespaces the types to join, or `"all"`: those of net, uts, ipc, cgroup and mnt that differ from the caller's (for a namespace file, its own type)
  * @param fn a self-contained function of one argument, or a module URL
- * @param arg the argument, structured-cloned into the Worker
- * @param options timeout, abort signal, reuse
+ * @param options namespaces (default "all"), arg, timeout, abort signal, reuse
  * @returns what `fn` returned (awaited), structured-cloned back
  * @throws {NamespaceError} when a namespace cannot be joined, or is user, pid or time
  *
@@ -102,29 +117,22 @@ let _nextId = 1;
  * // A server that listens only on the loopback of pid 1234's network namespace:
  * const status = await inNamespaces(
  *   1234,
- *   ["net"],
  *   async (port) => (await fetch(`http://127.0.0.1:${port}/health`)).status,
- *   8080,
+ *   { namespaces: ["net"], arg: 8080 },
  * );
  * if (status !== 200) throw new Error(`unhealthy: ${status}`);
  * ```
  */
-export function inNamespaces<A, R>(
+export async function inNamespaces<A, R>(
   target: Target,
-  namespaces: readonly NamespaceType[] | "all",
   fn: InNamespacesFunction<A, R>,
-  arg?: A,
-  options: InNamespacesOptions = {},
+  options: InNamespacesOptions<A> = {},
 ): Promise<Awaited<R>> {
-  try {
-    options.signal?.throwIfAborted();
-    const resolved = resolveTarget(target);
-    const types = _types(target, resolved, namespaces);
-    const message = _message(fn, arg, types.includes("mnt"));
-    return _call(resolved, types, message, options) as Promise<Awaited<R>>;
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  options.signal?.throwIfAborted();
+  const resolved = resolveTarget(target);
+  const types = _types(target, resolved, options.namespaces ?? "all");
+  const message = await _message(fn, options.arg, types.includes("mnt"));
+  return await _call(resolved, types, message, options) as Awaited<R>;
 }
 
 /**
@@ -148,10 +156,10 @@ export async function closeNamespaceWorkers(): Promise<void> {
 function _types(
   target: Target,
   resolved: ResolvedTarget,
-  namespaces: readonly NamespaceType[] | "all",
+  namespaces: readonly WorkerNamespace[] | "all",
 ): WorkerNamespace[] {
   if (namespaces === "all") {
-    if (resolved.kind === "file") namespaces = [resolved.type];
+    if (resolved.kind === "file") namespaces = [resolved.type as WorkerNamespace];
     else {
       const differ = differingNamespaces(resolved.pid);
       return WORKER_NAMESPACES.filter((t) => differ.includes(t));
@@ -192,18 +200,11 @@ const _RULES: Partial<Record<NamespaceType, string>> = {
     "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork",
 };
 
-function _message(fn: unknown, arg: unknown, mnt: boolean): CallBody {
+async function _message(fn: unknown, arg: unknown, mnt: boolean): Promise<CallBody> {
   if (fn instanceof URL) {
-    if (mnt && fn.protocol === "file:") {
-      // Inside the target's mount namespace the host's file is not there to load.
-      const source = Deno.readTextFileSync(fn);
-      const type = /\.m?ts$|\.tsx$/.test(fn.pathname)
-        ? "application/typescript"
-        : "application/javascript";
-      const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(source)));
-      return { kind: "module", url: `data:${type};base64,${b64}`, arg };
-    }
-    return { kind: "module", url: fn.href, arg };
+    // Without mnt the Worker loads the module from the host's files as Deno does.
+    if (!mnt) return { kind: "module", url: fn.href, arg };
+    return { kind: "bundle", url: fn.href, source: await _bundle(fn), arg };
   }
   if (typeof fn !== "function") {
     throw new TypeError("Cannot run fn: give a function or a module URL");
@@ -225,6 +226,32 @@ function _message(fn: unknown, arg: unknown, mnt: boolean): CallBody {
   return { kind: "fn", source, arg };
 }
 
+/**
+ * The module's whole graph as one CommonJS text, made by `deno bundle` on the host: a
+ * Worker in a target's mount namespace must load nothing from files (they are the
+ * target's). node: built-ins stay imports; the sealed evaluator serves them.
+ */
+async function _bundle(url: URL): Promise<string> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--format=cjs", "--platform=deno", url.href],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+  } catch (error) {
+    throw new Error(`Cannot bundle ${url.href} on the host: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (!out.success) {
+    const stderr = new TextDecoder().decode(out.stderr);
+    const why = stderr.split("\n").find((l) => l.startsWith("error: ")) ?? stderr.trim();
+    throw new Error(`Cannot bundle ${url.href} on the host: ${why.replace(/^error: /, "")}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
 function _key(resolved: ResolvedTarget, types: readonly WorkerNamespace[]): string {
   const who = resolved.kind === "process"
     ? `pid:${resolved.pid}:${resolved.startTime}`
@@ -236,7 +263,7 @@ async function _call(
   resolved: ResolvedTarget,
   types: WorkerNamespace[],
   message: CallBody,
-  options: InNamespacesOptions,
+  options: InNamespacesOptions<unknown>,
 ): Promise<unknown> {
   const reuse = options.reuse ?? true;
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);

@@ -8,13 +8,14 @@
  * (`unshare -p --fork --mount-proc`, Deno its init), so they only ever see this test's
  * processes, and all of it dies with that Deno.
  */
-import { NamespaceError, NsCommand } from "../mod.ts";
+import { closeNamespaceWorkers, inNamespaces, NamespaceError, NsCommand } from "../mod.ts";
 import { libc } from "../ffi/libc.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  assertRejects,
   makeTarget,
   NEEDS_ROOT,
   ROOT,
@@ -624,6 +625,147 @@ Deno.test({
     } finally {
       await target.kill();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- issue 9: TypeScript inside (finding 3: inNamespaces with mnt)
+
+/**
+ * A hostile mount namespace: `unshare -m` with `dir` (a host directory holding the
+ * caller's own code) covered by a bind mount of `planted`, so the same paths show the
+ * target's files there. It shares the host's /proc, as a `--pid=host` container or an
+ * unprivileged user's `unshare -Urm` does, so planted code that runs in this Deno reaches
+ * the host through /proc/<this pid>/root: each planted file writes `marker` there.
+ */
+async function plantedTarget(dir: string, planted: string) {
+  return await makeTarget({ flags: ["-m"], setup: `mount --bind ${planted} ${dir}` });
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The planted module's side effect: a file on the host, written through /proc. */
+const plantedModule = (marker: string) =>
+  `Deno.writeTextFileSync(\`/proc/\${Deno.pid}/root${marker}\`, "pwned");\n` +
+  `export const who = "planted"; export default who;\n`;
+
+Deno.test({
+  name: "inNamespaces with mnt never loads code from the target's files (issue 9 finding 3)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-code-" });
+    const planted = await Deno.makeTempDir({ prefix: "nsjoin-planted-" });
+    const marker = `${await Deno.makeTempDir({ prefix: "nsjoin-marker-" })}/pwned`;
+    // The caller's code on the host; the target shows planted files at the same paths.
+    await Deno.writeTextFile(`${dir}/lib.js`, `export const who = "host"; export default who;\n`);
+    await Deno.writeTextFile(
+      `${dir}/job.ts`,
+      `import { who } from "file://${dir}/lib.js";\nexport default (): string => who;\n`,
+    );
+    await Deno.writeTextFile(`${planted}/lib.js`, plantedModule(marker));
+    await Deno.writeTextFile(`${planted}/job.ts`, plantedModule(marker));
+    await Deno.writeTextFile(
+      `${planted}/evil`,
+      `#!/bin/sh\necho pwned > /proc/$PPID/root${marker}\n`,
+      { mode: 0o755 },
+    );
+    await using target = await plantedTarget(dir, planted);
+    const mnt = { namespaces: ["mnt"] } as const;
+    try {
+      await t.step("import() inside fn is refused, for file:, npm: and jsr: alike", async () => {
+        // What the Worker reads at the caller's module path is the planted file.
+        const seen = await inNamespaces(
+          target.pid,
+          (path: string) => Deno.readTextFileSync(path),
+          { ...mnt, arg: `${dir}/lib.js` },
+        );
+        assertMatch(seen, /planted/);
+        for (const url of [`file://${dir}/lib.js`, "npm:dax-sh@0.44.1", "jsr:@std/path"]) {
+          await assertRejects(
+            () =>
+              inNamespaces(target.pid, async (u: string) => (await import(u)).default, {
+                ...mnt,
+                arg: url,
+              }),
+            Error,
+            `Cannot import ${url} in fn: inside the target's mount namespace`,
+          );
+        }
+        // eval'd code inherits the refusal; node: built-ins that load no code still work.
+        await assertRejects(
+          () =>
+            inNamespaces(target.pid, (u: string) => eval(`import(${JSON.stringify(u)})`), {
+              ...mnt,
+              arg: `file://${dir}/lib.js`,
+            }),
+          Error,
+          "Cannot import",
+        );
+        assertEquals(
+          await inNamespaces(
+            target.pid,
+            async () => (await import("node:path")).basename("/a/b"),
+            mnt,
+          ),
+          "b",
+        );
+        assertEquals(exists(marker), false, "the planted module ran in the caller's process");
+      });
+      await t.step("a module URL is bundled on the host: its imports are the host's", async () => {
+        const url = new URL(`file://${dir}/job.ts`);
+        assertEquals(await inNamespaces(target.pid, url, mnt), "host");
+        assertEquals(exists(marker), false, "the planted module ran in the caller's process");
+        // Without mnt the Worker is in the host's mount namespace: the host's files load.
+        assertEquals(await inNamespaces(target.pid, url, { namespaces: ["uts"] }), "host");
+      });
+      await t.step(
+        "no program of the target runs from inside (seccomp, in the kernel)",
+        async () => {
+          await assertRejects(
+            () =>
+              inNamespaces(target.pid, async (p: string) => await new Deno.Command(p).output(), {
+                ...mnt,
+                arg: `${dir}/evil`,
+              }),
+            Error,
+            "Cannot use Deno.Command in fn",
+          );
+          assertEquals(
+            exists(marker),
+            false,
+            "the planted program ran with the caller's privileges",
+          );
+          // Under the JavaScript refusal: every thread of this process inside the target's
+          // mount namespace carries the filter that makes execve fail.
+          const theirs = Deno.readLinkSync(`/proc/${target.pid}/ns/mnt`);
+          const inside = [...Deno.readDirSync("/proc/self/task")].map((e) => e.name).filter(
+            (tid) => {
+              try {
+                return Deno.readLinkSync(`/proc/self/task/${tid}/ns/mnt`) === theirs;
+              } catch {
+                return false;
+              }
+            },
+          );
+          assert(inside.length > 0, "expected the Worker's threads in the target");
+          for (const tid of inside) {
+            const status = Deno.readTextFileSync(`/proc/self/task/${tid}/status`);
+            assertMatch(status, /^Seccomp:\s+2$/m, `thread ${tid} can execve`);
+          }
+        },
+      );
+    } finally {
+      await closeNamespaceWorkers();
+      for (const d of [dir, planted, marker.slice(0, marker.lastIndexOf("/"))]) {
+        await Deno.remove(d, { recursive: true });
+      }
     }
   },
 });

@@ -316,3 +316,69 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "inNamespaces says fn was sent as source when it uses a variable of the caller",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "closure-inside" });
+    const suffix = "-outside";
+    try {
+      for (const namespaces of [["uts"], ["mnt", "uts"]] as const) {
+        const error = await errorOf(
+          inNamespaces(target.pid, () => Deno.hostname() + suffix, { namespaces }),
+        );
+        if (!(error instanceof ReferenceError)) throw error;
+        assertMatch(error.message, /^suffix is not defined \(fn was sent to the Worker as source/);
+        assertMatch(error.message, /pass data through the arg option/);
+        // What the message says to do works.
+        assertEquals(
+          await inNamespaces(target.pid, (s: string) => Deno.hostname() + s, {
+            namespaces,
+            arg: suffix,
+          }),
+          "closure-inside-outside",
+        );
+      }
+    } finally {
+      await closeNamespaceWorkers();
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces with mnt: a module is bundled on the host, node: built-ins and process work",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/lib.ts`,
+        "export const twice = (s: string): string => s + s;\n",
+      );
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        'import { basename } from "node:path";\nimport { twice } from "./lib.ts";\n' +
+          "export default (p: string): string => twice(basename(p)) + process.platform;\n",
+      );
+      const mnt = { namespaces: ["mnt"], arg: "/a/b" } as const;
+      assertEquals(await inNamespaces(target.pid, new URL(`file://${dir}/job.ts`), mnt), "bblinux");
+      // A target whose /proc does not show this process: Deno.execPath() would panic there.
+      assertEquals(await inNamespaces(target.pid, () => Deno.execPath(), mnt), Deno.execPath());
+      // What CommonJS cannot hold is refused on the host with the bundler's reason.
+      await Deno.writeTextFile(
+        `${dir}/tla.ts`,
+        "const x = await Promise.resolve(1);\nexport default () => x;\n",
+      );
+      await assertRejects(
+        () => inNamespaces(target.pid, new URL(`file://${dir}/tla.ts`), mnt),
+        Error,
+        `Cannot bundle file://${dir}/tla.ts on the host: Top-level await is currently not supported`,
+      );
+    } finally {
+      await closeNamespaceWorkers();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

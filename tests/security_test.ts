@@ -12,6 +12,13 @@ import { closeNamespaceWorkers, inNamespaces, NamespaceError, NsCommand } from "
 import { libc } from "../ffi/libc.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
 import {
+  engineExec,
+  ensureImages,
+  podmanUser,
+  removeContainers,
+  startContainer,
+} from "./_engines.ts";
+import {
   assert,
   assertEquals,
   assertMatch,
@@ -766,6 +773,65 @@ Deno.test({
       for (const d of [dir, planted, marker.slice(0, marker.lastIndexOf("/"))]) {
         await Deno.remove(d, { recursive: true });
       }
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces into a docker container: its planted module and programs never run",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-code-" });
+    const c = await startContainer("docker", `nsjoin-code-${crypto.randomUUID().slice(0, 8)}`);
+    const ran = `/proc/${c.pid}/root/ran`;
+    try {
+      await Deno.writeTextFile(`${dir}/lib.js`, `export default "host";\n`);
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        `import who from "file://${dir}/lib.js";\nexport default (): string => who;\n`,
+      );
+      // The container plants its own module at the caller's path.
+      const planted = `Deno.writeTextFileSync("/ran", "pwned"); export default "planted";`;
+      await engineExec(c, [], ["sh", "-c", `mkdir -p ${dir} && echo '${planted}' > ${dir}/lib.js`]);
+      const mnt = { namespaces: ["mnt"] } as const;
+      await assertRejects(
+        () =>
+          inNamespaces(c.pid, async (u: string) => (await import(u)).default, {
+            ...mnt,
+            arg: `file://${dir}/lib.js`,
+          }),
+        Error,
+        "Cannot import",
+      );
+      assertEquals(await inNamespaces(c.pid, new URL(`file://${dir}/job.ts`), mnt), "host");
+      await assertRejects(
+        () =>
+          inNamespaces(
+            c.pid,
+            () => new Deno.Command("/bin/sh", { args: ["-c", "echo x >/ran"] }).output(),
+            mnt,
+          ),
+        Error,
+        "Cannot use Deno.Command in fn",
+      );
+      assertEquals(exists(ran), false, "code of the container ran in the caller's process");
+      // What a user needs still works: the container's files, read from inside.
+      assertMatch(
+        await inNamespaces(c.pid, (p: string) => Deno.readTextFileSync(p), {
+          ...mnt,
+          arg: `${dir}/lib.js`,
+        }),
+        /planted/,
+      );
+    } finally {
+      await closeNamespaceWorkers();
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

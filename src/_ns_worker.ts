@@ -20,6 +20,13 @@
  * evaluator thread — makes execve fail in the kernel, and `Worker`, `Deno.Command` and
  * `Deno.dlopen` are replaced by functions that say why.
  *
+ * The sealed evaluator boots with the host's root directory (the spawner chroots to an fd
+ * of it after joining: the evaluator's threads share the spawner's fs_struct), because
+ * Deno's Node compatibility layer reads /proc/self/exe as it starts and panics — the whole
+ * process — where the target's /proc does not show this process. Once booted, the spawner
+ * chroots to an fd of the target's root opened right after joining, which makes it the root
+ * and cwd of them all, and only then passes calls on.
+ *
  * @module
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
@@ -51,6 +58,7 @@ export interface SerializedError {
 export type ReplyMessage =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: SerializedError }
+  | { type: "opened"; fd: number }
   | { type: "ready" }
   | { type: "join-failed"; errno: number; syscall: string }
   | { type: "crash"; error: SerializedError };
@@ -194,24 +202,23 @@ const _WEB_EVALUATOR_URL = `data:application/javascript,${
   )
 }`;
 
-function _spawner(mntFd: number): void {
+function _spawner(mntFd: number, hostRootFd: number): void {
   const port = parentPort!;
-  const roots: number[] = [];
-  const closeRoots = () => roots.splice(0).forEach((fd) => libc().close(fd));
+  let targetRootFd = -1;
   try {
-    roots.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     // A thread may join a mount namespace only with an fs_struct of its own (DESIGN.md fact 2).
     check("unshare", libc().unshare(CLONE_FS));
     // Every thread of the evaluator (and any process they fork) inherits this filter.
     forbidExecOnThisThread();
     check("setns", libc().setns(mntFd, CLONE_FLAGS.mnt));
-    roots.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
+    targetRootFd = check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0));
+    // The caller owns it from here: it closes it once this Worker is ready, or has exited.
+    port.postMessage({ type: "opened", fd: targetRootFd });
     // The evaluator boots with the host's root (its threads share this fs_struct): Deno's
     // Node compatibility layer, which node:vm brings up, reads /proc/self/exe once and
     // panics where the target's /proc does not show this process.
-    _chrootTo(roots[0]);
+    _chrootTo(hostRootFd);
   } catch (error) {
-    closeRoots();
     if (!(error instanceof SyscallError)) throw error;
     port.postMessage({ type: "join-failed", errno: error.errno, syscall: error.syscall });
     return;
@@ -227,15 +234,14 @@ function _spawner(mntFd: number): void {
       return;
     }
     try {
-      // From here on every path of every evaluator thread resolves in the target.
-      _chrootTo(roots[1]);
+      // From here on every path of every evaluator thread resolves in the target (setns
+      // again is refused: this fs_struct is shared now).
+      _chrootTo(targetRootFd);
     } catch (error) {
       evaluator.terminate();
       const { errno, syscall } = error as SyscallError;
       port.postMessage({ type: "join-failed", errno, syscall });
       return;
-    } finally {
-      closeRoots();
     }
     for (const m of waiting!) evaluator.postMessage(m);
     waiting = undefined;
@@ -243,7 +249,6 @@ function _spawner(mntFd: number): void {
   };
   evaluator.onerror = (e: ErrorEvent) => {
     e.preventDefault();
-    closeRoots();
     port.postMessage({ type: "crash", error: { name: "Error", message: e.message } });
   };
 }
@@ -254,4 +259,6 @@ function _chrootTo(fd: number): void {
   check("chroot", libc().chroot(cstr(".")));
 }
 
-if (!isMainThread && workerData?.role === SPAWNER_ROLE) _spawner(workerData.mntFd);
+if (!isMainThread && workerData?.role === SPAWNER_ROLE) {
+  _spawner(workerData.mntFd, workerData.hostRootFd);
+}

@@ -6,7 +6,7 @@
  * @module
  */
 import { Worker } from "node:worker_threads";
-import { libc } from "../ffi/libc.ts";
+import { check, cstr, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
 import { _inScopedJoin, _joinThread, _openNamespace } from "./scoped.ts";
@@ -57,8 +57,8 @@ interface _Slot {
   startTime?: number;
   /** The call in flight. */
   call?: { id: number; resolve(value: unknown): void; reject(error: unknown): void };
-  /** An fd to close once the spawner has joined. */
-  mntFd?: number;
+  /** The fds a mnt spawner uses (mnt namespace, host and target roots): closed once it is ready. */
+  spawnerFds: number[];
   /** Set once the Worker must not be used again. */
   dead: boolean;
   idleTimer?: ReturnType<typeof setTimeout>;
@@ -357,14 +357,13 @@ function _startTimeOrGone(pid: number): number {
 async function _terminate(slot: _Slot): Promise<void> {
   slot.dead = true;
   clearTimeout(slot.idleTimer);
-  _closeMntFd(slot);
+  _closeSpawnerFds(slot);
   if (!_live.delete(slot)) return;
   await slot.worker.terminate();
 }
 
-function _closeMntFd(slot: _Slot): void {
-  if (slot.mntFd !== undefined) libc().close(slot.mntFd);
-  slot.mntFd = undefined;
+function _closeSpawnerFds(slot: _Slot): void {
+  for (const fd of slot.spawnerFds.splice(0)) libc().close(fd);
 }
 
 function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
@@ -376,25 +375,27 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   }
   const threadTypes = types.filter((t) => t !== "mnt");
   const target = resolved.kind === "process" ? resolved.pid : resolved.path;
-  let mntFd: number | undefined;
-  if (types.includes("mnt")) {
-    mntFd = _openNamespace(resolved, "mnt");
-  }
+  const spawnerFds: number[] = [];
   let worker: Worker;
   try {
+    if (types.includes("mnt")) {
+      spawnerFds.push(_openNamespace(resolved, "mnt"));
+      spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
+    }
     const join = threadTypes.length > 0 ? _joinThread(target, threadTypes) : undefined;
     try {
       // The Worker's thread is created right here, inside the joined namespaces.
+      const [mntFd, hostRootFd] = spawnerFds;
       worker = mntFd === undefined
         ? new Worker(EVALUATOR_SOURCE, { eval: true })
         : new Worker(new URL("./_ns_worker.ts", import.meta.url), {
-          workerData: { role: SPAWNER_ROLE, mntFd },
+          workerData: { role: SPAWNER_ROLE, mntFd, hostRootFd },
         });
     } finally {
       join?.restore();
     }
   } catch (error) {
-    if (mntFd !== undefined) libc().close(mntFd);
+    for (const fd of spawnerFds) libc().close(fd);
     throw error;
   }
   const slot: _Slot = {
@@ -402,7 +403,7 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
     key: _key(resolved, types),
     pid: resolved.kind === "process" ? resolved.pid : undefined,
     startTime: resolved.kind === "process" ? resolved.startTime : undefined,
-    mntFd,
+    spawnerFds,
     dead: false,
   };
   _live.add(slot);
@@ -413,7 +414,7 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   });
   worker.on("exit", () => {
     slot.dead = true;
-    _closeMntFd(slot);
+    _closeSpawnerFds(slot);
     slot.call?.reject(new Error("Cannot finish fn in the target's namespaces: the Worker exited"));
   });
   return slot;
@@ -421,10 +422,12 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
 
 function _onReply(slot: _Slot, m: ReplyMessage, target: number | string): void {
   if ("type" in m) {
-    if (m.type === "ready") {
-      _closeMntFd(slot);
+    if (m.type === "opened") {
+      slot.spawnerFds.push(m.fd);
+    } else if (m.type === "ready") {
+      _closeSpawnerFds(slot);
     } else if (m.type === "join-failed") {
-      _closeMntFd(slot);
+      _closeSpawnerFds(slot);
       slot.dead = true;
       slot.call?.reject(
         new NamespaceError(`Cannot join the mnt namespace of ${target}`, {

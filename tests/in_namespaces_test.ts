@@ -382,3 +382,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "inNamespaces leaves no fd open after its Workers end, mnt spawners included",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    // A terminated Worker's own fds (event loop, pipes) close a moment after it exits.
+    const settledFds = async () => {
+      let last = -1;
+      for (let i = 0; i < 40; i++) {
+        const n = [...Deno.readDirSync("/proc/self/fd")].length;
+        if (n === last) return n;
+        last = n;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return last;
+    };
+    // Warm up: libc, the helper of makeTarget, Deno's Worker machinery.
+    await inNamespaces(target.pid, () => 1, { namespaces: ["mnt", "net"], reuse: false });
+    const before = await settledFds();
+    for (let i = 0; i < 4; i++) {
+      await inNamespaces(target.pid, () => 1, { namespaces: ["mnt", "net"], reuse: false });
+    }
+    await assertRejects(
+      () =>
+        inNamespaces(target.pid, () => new Promise(() => {}), {
+          namespaces: ["mnt"],
+          timeout: 1500,
+        }),
+      DOMException,
+    );
+    await closeNamespaceWorkers();
+    const after = await settledFds();
+    assert(after <= before, `fds: ${before} before, ${after} after 5 mnt Workers`);
+  },
+});

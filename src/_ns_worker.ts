@@ -17,8 +17,8 @@
  * (issue 9, finding 3): code reaching it was loaded on the host (fn's source, a module
  * bundled on the host), `import()` inside is refused by V8's per-script import hook (except
  * node: built-ins that load no code), the spawner's seccomp filter — inherited by every
- * evaluator thread — makes execve fail in the kernel, and `Worker`, `Deno.Command` and
- * `Deno.dlopen` are replaced by functions that say why.
+ * evaluator thread — makes execve fail in the kernel, and `Worker`, `Deno.Command`,
+ * `Deno.dlopen` and `process.dlopen` are replaced by functions that say why.
  *
  * The sealed evaluator boots with the host's root directory (the spawner chroots to an fd
  * of it after joining: the evaluator's threads share the spawner's fs_struct), because
@@ -117,7 +117,10 @@ function _evaluator(
     // /proc does not show this process: answer from the value read at boot, on the host.
     const execPath = Deno.execPath();
     deno.execPath = () => execPath;
-    const proc = (globalThis as { process: { getBuiltinModule(id: string): unknown } }).process;
+    const proc = (globalThis as {
+      process: { getBuiltinModule(id: string): unknown; dlopen: unknown };
+    }).process;
+    proc.dlopen = refuse("process.dlopen", "load native addons outside inNamespaces");
     const getBuiltinModule = proc.getBuiltinModule.bind(proc);
     proc.getBuiltinModule = (id: string) => {
       if (isLoader(id)) throw new Error(`Cannot load ${id} in fn: ${sealedWhy}`);

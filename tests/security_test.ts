@@ -749,6 +749,12 @@ Deno.test({
             false,
             "the planted program ran with the caller's privileges",
           );
+          // Libraries and native addons from the target's files are refused the same way.
+          for (
+            const load of [() => Deno.dlopen("libc.so.6", {}), () => process.dlopen({}, "x.node")]
+          ) {
+            await assertRejects(() => inNamespaces(target.pid, load, mnt), Error, "dlopen in fn");
+          }
           // Under the JavaScript refusal: every thread of this process inside the target's
           // mount namespace carries the filter that makes execve fail.
           const theirs = Deno.readLinkSync(`/proc/${target.pid}/ns/mnt`);

@@ -86,11 +86,11 @@ let _nextId = 1;
  * import not yet cached is fetched through the target's network when net is joined: TLS
  * still checks it). With mnt every path is the target's, so the Worker is sealed: a module
  * URL is bundled on the host (`deno bundle`, whole graph, into one CommonJS text: no
- * top-level await) before it goes in; `import()` inside is refused except for node:
- * built-ins that load no code; `Worker`, `Deno.Command` and `Deno.dlopen` are refused, and
- * a seccomp filter on the Worker's threads makes execve fail in the kernel — a program of
- * the target run from there would have your process's privileges (use `NsCommand`, which
- * enters every namespace).
+ * top-level await, an empty `import.meta`) before it goes in; `import()` inside is refused
+ * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen` and
+ * `process.dlopen` are refused, and a seccomp filter on the Worker's threads makes execve
+ * fail in the kernel — a program of the target run from there would have your process's
+ * privileges (use `NsCommand`, which enters every namespace).
  *
  * Worker startup is ~30 ms (about 1 s when mnt is joined: a Worker created by a Worker
  * starts that slowly); Workers are reused per target and namespace set (see `reuse`),

@@ -8,13 +8,21 @@
  * (`unshare -p --fork --mount-proc`, Deno its init), so they only ever see this test's
  * processes, and all of it dies with that Deno.
  */
-import { NamespaceError, NsCommand } from "../mod.ts";
+import { closeNamespaceWorkers, inNamespaces, NamespaceError, NsCommand } from "../mod.ts";
 import { libc } from "../ffi/libc.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
+import {
+  engineExec,
+  ensureImages,
+  podmanUser,
+  removeContainers,
+  startContainer,
+} from "./_engines.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  assertRejects,
   makeTarget,
   NEEDS_ROOT,
   ROOT,
@@ -1110,5 +1118,211 @@ Deno.test({
       await deno.stdout.cancel().catch(() => {});
       await waitFor("the program to die", () => gone(program));
     });
+  },
+});
+
+// ---- issue 9: TypeScript inside (finding 3: inNamespaces with mnt)
+
+/**
+ * A hostile mount namespace: `unshare -m` with `dir` (a host directory holding the
+ * caller's own code) covered by a bind mount of `planted`, so the same paths show the
+ * target's files there. It shares the host's /proc, as a `--pid=host` container or an
+ * unprivileged user's `unshare -Urm` does, so planted code that runs in this Deno reaches
+ * the host through /proc/<this pid>/root: each planted file writes `marker` there.
+ */
+async function plantedTarget(dir: string, planted: string) {
+  return await makeTarget({ flags: ["-m"], setup: `mount --bind ${planted} ${dir}` });
+}
+
+function existsNow(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The planted module's side effect: a file on the host, written through /proc. */
+const plantedModule = (marker: string) =>
+  `Deno.writeTextFileSync(\`/proc/\${Deno.pid}/root${marker}\`, "pwned");\n` +
+  `export const who = "planted"; export default who;\n`;
+
+Deno.test({
+  name: "inNamespaces with mnt never loads code from the target's files (issue 9 finding 3)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-code-" });
+    const planted = await Deno.makeTempDir({ prefix: "nsjoin-planted-" });
+    const marker = `${await Deno.makeTempDir({ prefix: "nsjoin-marker-" })}/pwned`;
+    // The caller's code on the host; the target shows planted files at the same paths.
+    await Deno.writeTextFile(`${dir}/lib.js`, `export const who = "host"; export default who;\n`);
+    await Deno.writeTextFile(
+      `${dir}/job.ts`,
+      `import { who } from "file://${dir}/lib.js";\nexport default (): string => who;\n`,
+    );
+    await Deno.writeTextFile(`${planted}/lib.js`, plantedModule(marker));
+    await Deno.writeTextFile(`${planted}/job.ts`, plantedModule(marker));
+    await Deno.writeTextFile(
+      `${planted}/evil`,
+      `#!/bin/sh\necho pwned > /proc/$PPID/root${marker}\n`,
+      { mode: 0o755 },
+    );
+    await using target = await plantedTarget(dir, planted);
+    const mnt = { namespaces: ["mnt"] } as const;
+    try {
+      await t.step("import() inside fn is refused, for file:, npm: and jsr: alike", async () => {
+        // What the Worker reads at the caller's module path is the planted file.
+        const seen = await inNamespaces(
+          target.pid,
+          (path: string) => Deno.readTextFileSync(path),
+          { ...mnt, arg: `${dir}/lib.js` },
+        );
+        assertMatch(seen, /planted/);
+        for (const url of [`file://${dir}/lib.js`, "npm:dax-sh@0.44.1", "jsr:@std/path"]) {
+          await assertRejects(
+            () =>
+              inNamespaces(target.pid, async (u: string) => (await import(u)).default, {
+                ...mnt,
+                arg: url,
+              }),
+            Error,
+            `Cannot import ${url} in fn: inside the target's mount namespace`,
+          );
+        }
+        // eval'd code inherits the refusal; node: built-ins that load no code still work.
+        await assertRejects(
+          () =>
+            inNamespaces(target.pid, (u: string) => eval(`import(${JSON.stringify(u)})`), {
+              ...mnt,
+              arg: `file://${dir}/lib.js`,
+            }),
+          Error,
+          "Cannot import",
+        );
+        assertEquals(
+          await inNamespaces(
+            target.pid,
+            async () => (await import("node:path")).basename("/a/b"),
+            mnt,
+          ),
+          "b",
+        );
+        assertEquals(existsNow(marker), false, "the planted module ran in the caller's process");
+      });
+      await t.step("a module URL is bundled on the host: its imports are the host's", async () => {
+        const url = new URL(`file://${dir}/job.ts`);
+        assertEquals(await inNamespaces(target.pid, url, mnt), "host");
+        assertEquals(existsNow(marker), false, "the planted module ran in the caller's process");
+        // Without mnt the Worker is in the host's mount namespace: the host's files load.
+        assertEquals(await inNamespaces(target.pid, url, { namespaces: ["uts"] }), "host");
+      });
+      await t.step(
+        "no program of the target runs from inside (seccomp, in the kernel)",
+        async () => {
+          await assertRejects(
+            () =>
+              inNamespaces(target.pid, async (p: string) => await new Deno.Command(p).output(), {
+                ...mnt,
+                arg: `${dir}/evil`,
+              }),
+            Error,
+            "Cannot use Deno.Command in fn",
+          );
+          assertEquals(
+            existsNow(marker),
+            false,
+            "the planted program ran with the caller's privileges",
+          );
+          // Libraries and native addons from the target's files are refused the same way.
+          for (
+            const load of [() => Deno.dlopen("libc.so.6", {}), () => process.dlopen({}, "x.node")]
+          ) {
+            await assertRejects(() => inNamespaces(target.pid, load, mnt), Error, "dlopen in fn");
+          }
+          // Under the JavaScript refusal: every thread of this process inside the target's
+          // mount namespace carries the filter that makes execve fail.
+          const theirs = Deno.readLinkSync(`/proc/${target.pid}/ns/mnt`);
+          const inside = [...Deno.readDirSync("/proc/self/task")].map((e) => e.name).filter(
+            (tid) => {
+              try {
+                return Deno.readLinkSync(`/proc/self/task/${tid}/ns/mnt`) === theirs;
+              } catch {
+                return false;
+              }
+            },
+          );
+          assert(inside.length > 0, "expected the Worker's threads in the target");
+          for (const tid of inside) {
+            const status = Deno.readTextFileSync(`/proc/self/task/${tid}/status`);
+            assertMatch(status, /^Seccomp:\s+2$/m, `thread ${tid} can execve`);
+          }
+        },
+      );
+    } finally {
+      await closeNamespaceWorkers();
+      for (const d of [dir, planted, marker.slice(0, marker.lastIndexOf("/"))]) {
+        await Deno.remove(d, { recursive: true });
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces into a docker container: its planted module and programs never run",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-code-" });
+    const c = await startContainer("docker", `nsjoin-code-${crypto.randomUUID().slice(0, 8)}`);
+    const ran = `/proc/${c.pid}/root/ran`;
+    try {
+      await Deno.writeTextFile(`${dir}/lib.js`, `export default "host";\n`);
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        `import who from "file://${dir}/lib.js";\nexport default (): string => who;\n`,
+      );
+      // The container plants its own module at the caller's path.
+      const planted = `Deno.writeTextFileSync("/ran", "pwned"); export default "planted";`;
+      await engineExec(c, [], ["sh", "-c", `mkdir -p ${dir} && echo '${planted}' > ${dir}/lib.js`]);
+      const mnt = { namespaces: ["mnt"] } as const;
+      await assertRejects(
+        () =>
+          inNamespaces(c.pid, async (u: string) => (await import(u)).default, {
+            ...mnt,
+            arg: `file://${dir}/lib.js`,
+          }),
+        Error,
+        "Cannot import",
+      );
+      assertEquals(await inNamespaces(c.pid, new URL(`file://${dir}/job.ts`), mnt), "host");
+      await assertRejects(
+        () =>
+          inNamespaces(
+            c.pid,
+            () => new Deno.Command("/bin/sh", { args: ["-c", "echo x >/ran"] }).output(),
+            mnt,
+          ),
+        Error,
+        "Cannot use Deno.Command in fn",
+      );
+      assertEquals(existsNow(ran), false, "code of the container ran in the caller's process");
+      // What a user needs still works: the container's files, read from inside.
+      assertMatch(
+        await inNamespaces(c.pid, (p: string) => Deno.readTextFileSync(p), {
+          ...mnt,
+          arg: `${dir}/lib.js`,
+        }),
+        /planted/,
+      );
+    } finally {
+      await closeNamespaceWorkers();
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

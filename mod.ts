@@ -70,8 +70,6 @@ export type {
   NamespaceComparison,
   UserNamespaceInfo,
 } from "./src/inspect.ts";
-export { daxIn } from "./src/dax.ts";
-export type { DaxCommand, DaxInOptions, DaxResult, DaxShell } from "./src/dax.ts";
 export { ENGINES, findContainers, PinnedContainer, resolveContainer } from "./src/containers.ts";
 export type {
   ContainerConfig,

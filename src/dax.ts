@@ -15,7 +15,7 @@ import {
   RawArg,
   type Reader,
   type TemplateExpr,
-} from "dax";
+} from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
@@ -139,7 +139,7 @@ const SHELL_BUILTINS = new Set([
  *
  * @example
  * ```ts ignore
- * import { daxIn } from "@nsjoin/nsjoin";
+ * import { daxIn } from "@nsjoin/nsjoin/dax";
  * const $ = daxIn(1234);
  * const addrs = await $`ip -j addr`.json();
  * const lo = await $`ip -br addr | grep ^lo`.text();

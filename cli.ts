@@ -6,12 +6,21 @@
  *
  * @module
  */
+import { assertPermissions, type PermissionFlag } from "./src/_permissions.ts";
 import { assertUtf8Argv, EXIT, report } from "./src/cli/_run.ts";
+
+export type { PermissionFlag } from "./src/_permissions.ts";
 
 /** A subcommand: its one-line summary and its runner (arguments after its name → exit code). */
 export interface CliCommand {
   /** One line for the command list. */
   summary: string;
+  /**
+   * The Deno permissions it needs, checked before it loads (the README's Permissions table):
+   * `"all"` for commands that scan /proc, which Deno 2.9 lets its file APIs read only with
+   * --allow-all; the others read /proc through libc, which --allow-ffi grants.
+   */
+  permissions: "all" | readonly PermissionFlag[];
   /** Runs the command; returns the exit code. */
   run(argv: readonly string[]): Promise<number>;
 }
@@ -21,23 +30,38 @@ export const COMMANDS: Record<string, CliCommand> = {
   // Each command is loaded on use: cold start is benchmarked against nsenter and docker exec.
   enter: {
     summary: "run a program in namespaces of a process (nsenter's options)",
+    // The process becomes the helper (execve through libc): no spawn, so no --allow-run.
+    permissions: ["ffi", "env"],
     run: async (argv) => (await import("./src/cli/enter.ts")).enter(argv),
   },
   exec: {
     summary: "run a program in a container of any engine (docker exec's options)",
+    permissions: "all",
     run: async (argv) => (await import("./src/cli/exec.ts")).exec(argv),
   },
   ps: {
     summary: "list the containers of every engine, found from /proc and cgroups",
+    permissions: "all",
     run: async (argv) => (await import("./src/cli/ps.ts")).ps(argv),
   },
   ls: {
     summary: "list namespaces, lsns's columns and options, with --json",
+    permissions: "all",
     run: async (argv) => (await import("./src/cli/ls.ts")).ls(argv),
   },
   inspect: {
     summary: "a process's namespaces, user, cgroup and memory beside ours",
+    permissions: "all",
     run: async (argv) => (await import("./src/cli/inspect.ts")).inspect(argv),
+  },
+  completions: {
+    summary: "print a completion script for bash, zsh or fish",
+    permissions: [],
+    run: async (argv) =>
+      (await import("./src/cli/completions.ts")).completions(
+        argv,
+        Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])),
+      ),
   },
 };
 
@@ -74,6 +98,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
+    if (!rest.some((a) => a === "-h" || a === "--help")) {
+      assertPermissions(`run nsjoin ${name}`, command.permissions);
+    }
     assertUtf8Argv();
   } catch (error) {
     return report(error, name);

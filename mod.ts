@@ -11,8 +11,11 @@
  * if (!sameNamespace(target, "self", "net")) console.log(new TextDecoder().decode(out.stdout));
  * ```
  *
- * Needs `--allow-ffi --allow-read --allow-run --allow-env` (or `-A`) and, from the kernel,
- * root or ownership of the target's user namespace.
+ * `NsCommand` needs `--allow-ffi --allow-run --allow-env` (it reads /proc through libc);
+ * listings, `inspect` and containers need `-A` (Deno grants its own /proc reads only with
+ * it): see the README's Permissions. From the kernel: root, or ownership of the target's
+ * user namespace. `daxIn` has its own entry, `@nsjoin/nsjoin/dax`; the CLI is
+ * `@nsjoin/nsjoin/cli`.
  *
  * @module
  */

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { cstr, errno, libcSubset, SyscallError } from "./libc.ts";
+import { cstr, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
 
 /** Options of {@link readFileSafe}. */
 export interface SafeReadOptions {
@@ -53,7 +53,7 @@ const S_IFDIR = 0o040000;
 const ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
 
 function _lib() {
-  return libcSubset("openat2", "open", "read", "close", "fstat", "__errno_location");
+  return libcSubset(...EXEC_SYMBOLS);
 }
 
 function _openPath(dirfd: bigint, path: string, resolve: bigint): number {
@@ -171,4 +171,54 @@ export function readTextFileSafe(path: string, options: SafeReadOptions = {}): s
 /** True when `error` says the file does not exist (ENOENT, or ENOTDIR on the way). */
 export function isNotFound(error: unknown): boolean {
   return error instanceof SyscallError && (error.errno === 2 || error.errno === 20);
+}
+
+/** What {@link statSafe} and {@link fstatSafe} tell of a file. */
+export interface FileStat {
+  /** st_dev: with `ino`, the file's identity (a namespace's, for an nsfs file). */
+  dev: number;
+  /** st_ino. */
+  ino: number;
+  /** st_mode: type and permission bits. */
+  mode: number;
+  /** st_uid: the owner (of /proc/PID: the process's effective uid). */
+  uid: number;
+}
+
+/**
+ * fstat(2) of an open fd (a pidfd: its pidfs inode).
+ *
+ * @param fd an open file descriptor
+ * @returns its device, inode, mode and owner
+ * @throws {SyscallError} EBADF…
+ */
+export function fstatSafe(fd: number): FileStat {
+  const st = new Uint8Array(256);
+  if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  const view = new DataView(st.buffer);
+  // st_dev and st_ino lead struct stat on x86_64 and aarch64 alike; st_uid follows st_mode.
+  return {
+    dev: Number(view.getBigUint64(0, true)),
+    ino: Number(view.getBigUint64(8, true)),
+    mode: view.getUint32(ST_MODE_OFFSET, true),
+    uid: view.getUint32(ST_MODE_OFFSET + 4, true),
+  };
+}
+
+/**
+ * stat(2) of a path through an O_PATH fd, links followed as stat(2) follows them (magic
+ * ones too: /proc/PID/ns/* are such links): for /proc entries, which Deno 2.9 lets
+ * `Deno.statSync` see only with --allow-all, while FFI needs --allow-ffi alone.
+ *
+ * @param path the file, resolved from the current directory
+ * @returns its device, inode, mode and owner
+ * @throws {SyscallError} ENOENT, EACCES… from the kernel
+ */
+export function statSafe(path: string): FileStat {
+  const fd = _openPath(AT_FDCWD, path, 0n);
+  try {
+    return fstatSafe(fd);
+  } finally {
+    _lib().close(fd);
+  }
 }

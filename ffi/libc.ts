@@ -102,8 +102,9 @@ export function libcSubset<K extends keyof typeof SYMBOLS>(
 }
 
 /**
- * What resolving a target and becoming (or spawning) the helper needs: one dlopen for all
- * of them, so `enter` and `exec` do not pay for the whole table on every cold start.
+ * What resolving a target, reading /proc (ffi/files.ts) and becoming (or spawning) the
+ * helper need: one dlopen for all of them, so `enter` and `exec` do not pay for the whole
+ * table, nor for two dlopens, on every cold start.
  */
 export const EXEC_SYMBOLS = [
   "memfd_create",
@@ -115,6 +116,9 @@ export const EXEC_SYMBOLS = [
   "execve",
   "syscall",
   "ioctl",
+  "openat2",
+  "read",
+  "fstat",
 ] as const;
 
 function _load<S extends Deno.ForeignLibraryInterface>(
@@ -129,7 +133,7 @@ function _load<S extends Deno.ForeignLibraryInterface>(
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         throw new Deno.errors.NotCapable(
-          "Cannot load libc: nsjoin needs --allow-ffi (and --allow-read, --allow-run)",
+          "Cannot load libc: run again with the --allow-ffi flag (nsjoin joins and reads /proc through libc)",
         );
       }
       failures.push(`${path}: ${(error as Error).message}`);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   _cgroupScan,
@@ -121,10 +122,11 @@ function _merge(lists: ContainerInfo[][]): ContainerInfo[] {
  * for (const c of await findContainers()) console.log(c.engine, c.id.slice(0, 12), c.name, c.pid);
  * ```
  */
-export function findContainers(
+export async function findContainers(
   options: FindContainersOptions = {},
 ): Promise<ContainerInfo[]> {
-  return _find(options, { scan: true, dockerList: true });
+  assertPermissions("find containers", "all");
+  return await _find(options, { scan: true, dockerList: true });
 }
 
 /** The sources for one engine (or all), with or without the /proc scan and docker's list. */
@@ -255,6 +257,7 @@ export async function resolveContainer(
   text: string,
   options: FindContainersOptions = {},
 ): Promise<PinnedContainer> {
+  assertPermissions("resolve a container", "all");
   const { engine, ref } = parseContainerRef(text);
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
   // Docker resolves its own names and ID prefixes: one request instead of a listing.

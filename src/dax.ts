@@ -17,6 +17,7 @@ import {
   type TemplateExpr,
 } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
+import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
@@ -147,6 +148,8 @@ const SHELL_BUILTINS = new Set([
  * ```
  */
 export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
+  // It lists the target's programs through /proc/PID/root.
+  assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
   const base: NsCommandOptions = {
     target,

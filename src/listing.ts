@@ -16,6 +16,7 @@ import {
   nsfsType,
 } from "../ffi/nsfs.ts";
 import { userName } from "../ffi/users.ts";
+import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   assertPid,
@@ -115,6 +116,7 @@ const _TYPE_SET = new Set<string>(NAMESPACE_TYPES);
  * ```
  */
 export function listNamespaces(options: ListOptions = {}): NamespaceListing {
+  assertPermissions("list namespaces", "all");
   const types = options.types ?? NAMESPACE_TYPES;
   for (const type of types) {
     if (!_TYPE_SET.has(type)) {
@@ -615,6 +617,7 @@ export interface TreeOptions extends ListOptions {
  * ```
  */
 export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
+  assertPermissions("make a namespace tree", "all");
   const by = options.by ?? "owner";
   if (!["process", "parent", "owner"].includes(by)) {
     throw new TypeError(
@@ -705,6 +708,7 @@ export interface NamespaceMembers {
  * ```
  */
 export function processesInNamespace(ns: number): NamespaceMembers {
+  assertPermissions("list the processes of a namespace", "all");
   if (!Number.isSafeInteger(ns) || ns <= 0) {
     throw new RangeError(`Cannot use ${ns} as a namespace: give its inode number`);
   }

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import {
   type IdMapEntry,
   inspect as inspectTarget,
@@ -7,6 +6,7 @@ import {
 } from "../inspect.ts";
 import { netnsPath } from "../netns.ts";
 import { parseTarget, type PinnedProcess } from "../target.ts";
+import { parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import { formatTable } from "./ls.ts";
 
@@ -23,40 +23,47 @@ export interface InspectArgs {
 }
 
 /** The usage text of `inspect`. */
-export const INSPECT_HELP = `Usage: nsjoin inspect [options] TARGET [TARGET2]
+export const INSPECT_HELP = `NAME
+ nsjoin inspect - a process's namespaces, user, cgroup and memory beside ours
 
+SYNOPSIS
+ nsjoin inspect [options] TARGET [TARGET2]
+
+DESCRIPTION
 Show a process's namespaces side by side with ours (or with TARGET2's): which are shared
 and which isolated, its user namespace with uid/gid maps, its cgroups, and its memory:
 the cgroup's use and limit (v1 or v2) and what \`free\` would report inside.
 
 TARGET is a PID, a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME), netns:NAME,
 or a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, or a bare name or ID.
+Needs -A (it reads /proc).
 
-Options:
+OPTIONS
  -J, --json    use JSON output format
- -h, --help    display this help`;
+ -h, --help    display this help
+
+EXIT STATUS
+ 0 shown; 125 the target could not be found; 2 bad usage or a missing Deno permission.
+
+EXAMPLES
+ nsjoin inspect web1                         a container beside this shell
+ nsjoin inspect 4242 netns:blue --json       two targets side by side, as JSON`;
+
+/** `inspect`'s options, for the parser and the shell completions. */
+export const INSPECT_OPTIONS = {
+  json: { type: "boolean", short: "J" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /**
- * Parses `inspect`'s arguments with node:util parseArgs.
+ * Parses `inspect`'s arguments.
  *
  * @param argv the arguments after `inspect`
  * @returns the parsed options
  * @throws {UsageError} on an unknown option, a missing or extra target
  */
 export function parseInspectArgs(argv: readonly string[]): InspectArgs {
-  let values, positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        json: { type: "boolean", short: "J" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
+  const { values, positionals } = parseOptions(argv, INSPECT_OPTIONS, { allowPositionals: true });
   if (values.help) return { target: 0, json: false, help: true };
   if (positionals.length === 0) {
     throw new UsageError("no target given: give a PID or a namespace file");

@@ -12,6 +12,9 @@ import { INSPECT_OPTIONS } from "../src/cli/inspect.ts";
 import { LS_OPTIONS } from "../src/cli/ls.ts";
 import { PS_OPTIONS } from "../src/cli/ps.ts";
 import { UsageError } from "../src/cli/_run.ts";
+import { _pinFromDockerState, resolveContainer } from "../src/containers.ts";
+import { _dockerStateFind } from "../src/engines.ts";
+import { removeContainers, startContainer } from "./_engines.ts";
 import {
   assert,
   assertEquals,
@@ -272,6 +275,110 @@ Deno.test({
       assertEquals([run.code, run.stdout, run.stderr], [0, "installed\n", ""]);
     } finally {
       await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+// ---- exec docker:NAME without a round trip to the Docker API
+
+Deno.test({
+  name: "docker:NAME from dockerd's state files is what the API says, and pins the same process",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const name = `nsjE-state-${crypto.randomUUID().slice(0, 8)}`;
+    const c = await startContainer("docker", name, ["-u", "1:1", "-w", "/tmp"]);
+    try {
+      const api = await resolveContainer(`docker:${name}`, { sources: ["api", "cgroup"] });
+      try {
+        assertEquals(api.container.source, "api");
+        for (const ref of [name, c.id, c.id.slice(0, 12)]) {
+          await t.step(
+            `docker:${ref === name ? "NAME" : ref.length === 64 ? "ID" : "prefix"}`,
+            async () => {
+              using state = await resolveContainer(`docker:${ref}`);
+              assertEquals(state.container.source, "state");
+              assertEquals({ ...state.container, source: "api" }, api.container);
+              assertEquals([state.pid, state.startTime], [api.pid, api.startTime]);
+            },
+          );
+        }
+      } finally {
+        api.close();
+      }
+      await t.step("the CLI runs in it as docker exec does", async () => {
+        const ours = await runPiped(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            "--no-lock",
+            `${ROOT}cli.ts`,
+            "exec",
+            `docker:${name}`,
+            "sh",
+            "-c",
+            "id; pwd; echo $FOO",
+          ],
+        });
+        const theirs = await runPiped("docker", {
+          args: ["exec", name, "sh", "-c", "id; pwd; echo $FOO"],
+        });
+        assertEquals([ours.code, ours.stdout, ours.stderr], [
+          theirs.code,
+          theirs.stdout,
+          theirs.stderr,
+        ]);
+      });
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name: "dockerd's state is used only when it cannot differ from the API",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-docker-state-" });
+    const id = (n: number) => `${n}`.repeat(64).slice(0, 64);
+    const write = async (i: string, name: string, state: Record<string, unknown>) => {
+      await Deno.mkdir(`${dir}/${i}`, { recursive: true });
+      await Deno.writeTextFile(
+        `${dir}/${i}/config.v2.json`,
+        JSON.stringify({ ID: i, Name: `/${name}`, State: state, Config: { Env: ["A=1"] } }),
+      );
+    };
+    try {
+      // A "running" container whose PID is this test: not in a cgroup of that ID.
+      await write(id(1), "web", { Running: true, Pid: Deno.pid });
+      await write(id(2), "stopped", { Running: false, Pid: 0 });
+      await write(`${id(3).slice(0, 63)}4`, "twin-a", { Running: true, Pid: Deno.pid });
+      await write(`${id(3).slice(0, 63)}5`, "twin-b", { Running: true, Pid: Deno.pid });
+      await t.step("found when unambiguous (the files alone)", () => {
+        assertEquals(_dockerStateFind("web", {}, dir)?.id, id(1));
+        assertEquals(_dockerStateFind(id(1).slice(0, 5), {}, dir)?.id, id(1));
+      });
+      await t.step("not when the PID is not in the container's cgroup", () => {
+        assertEquals(_pinFromDockerState("web", {}, dir), undefined);
+      });
+      await t.step("not for a stopped container, an ambiguous prefix, or no match", () => {
+        assertEquals(_dockerStateFind("stopped", {}, dir), undefined);
+        assertEquals(_dockerStateFind(id(3).slice(0, 20), {}, dir), undefined);
+        assertEquals(_dockerStateFind("nosuch", {}, dir), undefined);
+      });
+      await t.step("not when another daemon is asked (DOCKER_HOST or dockerHost)", () => {
+        assertEquals(
+          _dockerStateFind("web", { dockerHost: "unix:///tmp/other.sock" }, dir),
+          undefined,
+        );
+        assertEquals(
+          _dockerStateFind("web", { dockerHost: "tcp://127.0.0.1:2375" }, dir),
+          undefined,
+        );
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

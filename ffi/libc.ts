@@ -51,6 +51,8 @@ export const SYMBOLS = {
   },
   /** ssize_t read(int fd, void *buf, size_t count) */
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  /** ssize_t readlink(const char *path, char *buf, size_t size) — /proc/PID/ns/* names */
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   /** int fstat(int fd, struct stat *buf) — for the inode of an nsfs fd */
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   /** int socket(int domain, int type, int protocol) — netlink, for NETNSID */
@@ -119,6 +121,7 @@ export const EXEC_SYMBOLS = [
   "openat2",
   "read",
   "fstat",
+  "readlink",
 ] as const;
 
 function _load<S extends Deno.ForeignLibraryInterface>(

@@ -7,7 +7,7 @@ import {
   O_RDONLY,
   SyscallError,
 } from "../ffi/libc.ts";
-import { isNotFound, statSafe } from "../ffi/files.ts";
+import { isNotFound, readLinkSafe, statSafe } from "../ffi/files.ts";
 import { NamespaceError } from "./errors.ts";
 
 /** The eight Linux namespace types, by the names of their /proc/PID/ns files. */
@@ -271,25 +271,26 @@ function _idOf(x: number | string, type: NamespaceType): NamespaceId {
  */
 export function differingNamespaces(pid: number): NamespaceType[] {
   assertPid(pid);
-  // This runs before every spawn of an "all" command: one stat per file, through FFI
-  // (Deno 2.9 lets its own file APIs see /proc only with --allow-all).
+  // readlink is the cheapest look at a namespace ("net:[4026531840]": one nsfs, so equal
+  // text is the same namespace) and this runs before every spawn of an "all" command.
+  // Through libc: Deno 2.9 lets its own file APIs read /proc only with --allow-all.
   const out: NamespaceType[] = [];
   for (const type of NAMESPACE_TYPES) {
-    let mine: { dev: number; ino: number };
+    let mine: string;
     try {
-      mine = statSafe(`/proc/thread-self/ns/${type}`);
+      mine = readLinkSafe(`/proc/thread-self/ns/${type}`);
     } catch (error) {
       if (isNotFound(error)) continue; // this kernel lacks the type
       throw error;
     }
-    let theirs: { dev: number; ino: number };
+    let theirs: string;
     try {
-      theirs = statSafe(`/proc/${pid}/ns/${type}`);
+      theirs = readLinkSafe(`/proc/${pid}/ns/${type}`);
     } catch (error) {
       _statNamespace(`/proc/${pid}/ns/${type}`, type, pid); // throws the right error
       throw error;
     }
-    if (mine.ino !== theirs.ino || mine.dev !== theirs.dev) out.push(type);
+    if (mine !== theirs) out.push(type);
   }
   return out;
 }

@@ -1,8 +1,10 @@
 /**
  * The nsjoin command line: `deno run -A jsr:@nsjoin/nsjoin/cli <command> …`.
  *
- * Commands: `enter` (nsenter's dialect). Each command is a thin adapter over the library
- * in src/cli/; this file only dispatches.
+ * Commands: `enter` (nsenter's dialect), `exec` (docker exec's), `ps`, `ls` (lsns's),
+ * `inspect`, `completions`. Each command is a thin adapter over the library in src/cli/,
+ * loaded only when it runs; this file checks the command's Deno permissions and dispatches.
+ * Install: `deno install -g -A -n nsjoin jsr:@nsjoin/nsjoin/cli`.
  *
  * @module
  */
@@ -98,9 +100,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
-    if (!rest.some((a) => a === "-h" || a === "--help")) {
-      assertPermissions(`run nsjoin ${name}`, command.permissions);
-    }
+    // `nsjoin ls --help` needs no permission; anything more is checked before it runs.
+    const help = rest.length === 1 && (rest[0] === "-h" || rest[0] === "--help");
+    if (!help) assertPermissions(`run nsjoin ${name}`, command.permissions);
     assertUtf8Argv();
   } catch (error) {
     return report(error, name);

@@ -14,6 +14,7 @@ import { PS_OPTIONS } from "../src/cli/ps.ts";
 import { UsageError } from "../src/cli/_run.ts";
 import { _pinFromDockerState, resolveContainer } from "../src/containers.ts";
 import { _dockerStateFind } from "../src/engines.ts";
+import { SYSCALL_NUMBERS } from "../ffi/libc.ts";
 import { removeContainers, startContainer } from "./_engines.ts";
 import {
   assert,
@@ -381,4 +382,24 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+// ---- the exec path's libc calls through one syscall(2) symbol (cold start: one dlopen symbol)
+
+Deno.test("the raw syscall numbers are <asm/unistd.h>'s for x86_64 and aarch64", async () => {
+  for (const [arch, cc] of [["x86_64", "gcc"], ["aarch64", "aarch64-linux-gnu-gcc"]] as const) {
+    const out = await runPiped(cc, { args: ["-dM", "-E", "-"] }, "#include <asm/unistd.h>\n");
+    assertEquals(out.code, 0, out.stderr);
+    const defs = new Map<string, string>();
+    for (const m of out.stdout.matchAll(/^#define (__NR\w+) (\S+)$/gm)) defs.set(m[1], m[2]);
+    const value = (name: string): bigint => {
+      let v = defs.get(name);
+      while (v !== undefined && !/^\d+$/.test(v)) v = defs.get(v); // __NR_fcntl __NR3264_fcntl
+      if (v === undefined) throw new Error(`${arch}: no ${name}`);
+      return BigInt(v);
+    };
+    for (const [name, nr] of Object.entries(SYSCALL_NUMBERS[arch]!)) {
+      assertEquals(nr, value(`__NR_${name}`), `${arch} ${name}`);
+    }
+  }
 });

@@ -109,10 +109,11 @@ console.log(r.namespaces.find((c) => c.type === "uts")!.shared);`,
     expect: /^false$/,
   },
   {
-    name: "findContainers, resolveContainer",
+    name: "findContainers, resolveContainer, resolveContainerUser",
     flags: ALL,
-    script: () =>
-      `import { findContainers, resolveContainer } from ${MOD};
+    script: (pid) =>
+      `import { findContainers, resolveContainer, resolveContainerUser } from ${MOD};
+if (resolveContainerUser(${pid}, "root").uid !== 0) throw new Error("root is not uid 0");
 const all = await findContainers();
 await resolveContainer("no-such-container-" + crypto.randomUUID()).catch((e) => {
   if (e.name === "NotCapable") throw e;

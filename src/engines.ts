@@ -158,6 +158,7 @@ export function _dockerStateList(): ContainerInfo[] {
  * @param ref a name, full ID or ID prefix
  * @param o the docker host
  * @param dir where dockerd keeps the containers' config.v2.json (tests)
+ * @returns the container as the API would describe it (source "state"), or undefined
  */
 export function _dockerStateFind(
   ref: string,

@@ -52,7 +52,11 @@ function _fromTable(table: OptionTable): CompletionOption[] {
   }));
 }
 
-/** Every command's options, from the tables its parser uses. */
+/**
+ * Every command's options, from the tables its parser uses.
+ *
+ * @returns command name → its options
+ */
 export function commandOptions(): Record<string, CompletionOption[]> {
   return {
     enter: [

@@ -10,10 +10,12 @@
  * ```
  *
  * A separate entry point so that the main one (`@nsjoin/nsjoin`) never loads npm dax and
- * its Node-compat start-up. Needs what `NsCommand` needs (see the README's Permissions)
- * plus `--allow-env` and `--allow-sys`, which dax asks for as it loads.
+ * its Node-compat start-up. Needs `-A` (it reads /proc; see the README's Permissions),
+ * checked as it loads: without it, importing it throws one NotCapable naming the flag.
  *
  * @module
  */
+// First: the permission check runs before npm dax and its dependencies are evaluated.
+import "./src/_dax_permissions.ts";
 export { daxIn } from "./src/dax.ts";
 export type { DaxCommand, DaxInOptions, DaxResult, DaxShell } from "./src/dax.ts";

@@ -124,8 +124,9 @@ console.log(Array.isArray(all));`,
   {
     name: "daxIn",
     flags: ALL,
+    // Imported inside the try: without -A the entry refuses to load (before npm dax does).
     script: (pid) =>
-      `import { daxIn } from ${DAX};
+      `const { daxIn } = await import(${DAX});
 const $ = daxIn(${pid});
 console.log(await $\`hostname\`.text());`,
     expect: /^perm-target$/,
@@ -148,7 +149,7 @@ console.log(await $\`hostname\`.text());`,
 ];
 
 /** Runs a case with the given Deno flags: exit code, stdout, stderr. */
-async function run(c: Case, pid: number, flags: string[]) {
+async function run(c: Case, pid: number, flags: readonly string[]) {
   const dir = await Deno.makeTempDir({ prefix: "nsjoin-perm-" });
   try {
     let args: string[];
@@ -201,18 +202,23 @@ Deno.test({
         assertMatch(out.stdout.trim(), c.expect);
       });
       const fewer = c.flags[0] === "--allow-all"
-        ? [["--allow-all", ALMOST_ALL] as const]
+        ? [["--allow-all", ALMOST_ALL] as const, ["--allow-all", []] as const]
         : c.flags.map((f) => [f, c.flags.filter((g) => g !== f)] as const);
       for (const [missing, flags] of fewer) {
-        await t.step(`${c.name} without ${missing}`, async () => {
-          const out = await run(c, target.pid, flags);
-          assert(out.code !== 0, `ran without ${missing}: ${out.stdout}`);
-          if (c.cli) assertEquals(out.code, 2, out.stderr);
-          const lines = out.stderr.trimEnd().split("\n");
-          assertEquals(lines.length, 1, out.stderr);
-          assertMatch(lines[0], named(missing));
-          assert(!/\bat .*:\d+:\d+/.test(out.stderr), `a stack trace: ${out.stderr}`);
-        });
+        const what = flags.length === 0 ? "no flag at all" : missing;
+        await t.step(
+          `${c.name} with ${flags.length === 0 ? what : `all but ${missing}`}`,
+          async () => {
+            const out = await run(c, target.pid, flags);
+            assert(out.code !== 0, `ran without ${missing}: ${out.stdout}`);
+            if (c.cli) assertEquals(out.code, 2, out.stderr);
+            const lines = out.stderr.trimEnd().split("\n");
+            assertEquals(lines.length, 1, out.stderr);
+            // With no flag at all, the first refusal may be of any flag the feature needs.
+            assertMatch(lines[0], flags.length === 0 ? /--allow-\w+/ : named(missing));
+            assert(!/\bat .*:\d+:\d+/.test(out.stderr), `a stack trace: ${out.stderr}`);
+          },
+        );
       }
     }
   },
@@ -225,5 +231,26 @@ Deno.test("the CLI's usage and every command's --help need no permission at all"
     });
     assertEquals(out.code, 0, out.stderr);
     assertMatch(out.stdout, args.length === 1 ? /^Usage: nsjoin/ : /^NAME\n nsjoin /);
+  }
+});
+
+Deno.test("importing the dax entry without -A fails in nsjoin, before npm dax loads", async () => {
+  // A static import cannot be caught: what the user sees is Deno's report of the throw, which
+  // must come from nsjoin's check, not from inside dax's dependencies (they read the
+  // environment as they load).
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-perm-dax-" });
+  try {
+    await Deno.writeTextFile(`${dir}/script.ts`, `import { daxIn } from ${DAX};\ndaxIn(1);\n`);
+    for (const flags of [[], ["--allow-read", "--allow-ffi", "--allow-run"]]) {
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "--quiet", "--no-lock", "--no-prompt", ...flags, `${dir}/script.ts`],
+        env: { NO_COLOR: "1" },
+      });
+      assert(out.code !== 0);
+      assertMatch(out.stderr, /NotCapable: Cannot load @nsjoin\/nsjoin\/dax without --allow-all/);
+      assert(!/npm|node_modules|ext:deno_node/.test(out.stderr), out.stderr);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

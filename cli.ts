@@ -1,17 +1,28 @@
 /**
  * The nsjoin command line: `deno run -A jsr:@nsjoin/nsjoin/cli <command> …`.
  *
- * Commands: `enter` (nsenter's dialect). Each command is a thin adapter over the library
- * in src/cli/; this file only dispatches.
+ * Commands: `enter` (nsenter's dialect), `exec` (docker exec's), `ps`, `ls` (lsns's),
+ * `inspect`, `completions`. Each command is a thin adapter over the library in src/cli/,
+ * loaded only when it runs; this file checks the command's Deno permissions and dispatches.
+ * Install: `deno install -g -A -n nsjoin jsr:@nsjoin/nsjoin/cli`.
  *
  * @module
  */
+import { assertPermissions, type PermissionFlag } from "./src/_permissions.ts";
 import { assertUtf8Argv, EXIT, report } from "./src/cli/_run.ts";
+
+export type { PermissionFlag } from "./src/_permissions.ts";
 
 /** A subcommand: its one-line summary and its runner (arguments after its name → exit code). */
 export interface CliCommand {
   /** One line for the command list. */
   summary: string;
+  /**
+   * The Deno permissions it needs, checked before it loads (the README's Permissions table):
+   * `"all"` for commands that scan /proc, which Deno 2.9 lets its file APIs read only with
+   * --allow-all; the others read /proc through libc, which --allow-ffi grants.
+   */
+  permissions: "all" | readonly PermissionFlag[];
   /** Runs the command; returns the exit code. */
   run(argv: readonly string[]): Promise<number>;
 }
@@ -21,23 +32,38 @@ export const COMMANDS: Record<string, CliCommand> = {
   // Each command is loaded on use: cold start is benchmarked against nsenter and docker exec.
   enter: {
     summary: "run a program in namespaces of a process (nsenter's options)",
+    // The process becomes the helper (execve through libc): no spawn, so no --allow-run.
+    permissions: ["ffi", "env"],
     run: async (argv) => (await import("./src/cli/enter.ts")).enter(argv),
   },
   exec: {
     summary: "run a program in a container of any engine (docker exec's options)",
+    permissions: "all",
     run: async (argv) => (await import("./src/cli/exec.ts")).exec(argv),
   },
   ps: {
     summary: "list the containers of every engine, found from /proc and cgroups",
+    permissions: "all",
     run: async (argv) => (await import("./src/cli/ps.ts")).ps(argv),
   },
   ls: {
     summary: "list namespaces, lsns's columns and options, with --json",
+    permissions: "all",
     run: async (argv) => (await import("./src/cli/ls.ts")).ls(argv),
   },
   inspect: {
     summary: "a process's namespaces, user, cgroup and memory beside ours",
+    permissions: "all",
     run: async (argv) => (await import("./src/cli/inspect.ts")).inspect(argv),
+  },
+  completions: {
+    summary: "print a completion script for bash, zsh or fish",
+    permissions: [],
+    run: async (argv) =>
+      (await import("./src/cli/completions.ts")).completions(
+        argv,
+        Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])),
+      ),
   },
 };
 
@@ -74,6 +100,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
+    // `nsjoin ls --help` needs no permission; anything more is checked before it runs.
+    const help = rest.length === 1 && (rest[0] === "-h" || rest[0] === "--help");
+    if (!help) assertPermissions(`run nsjoin ${name}`, command.permissions);
     assertUtf8Argv();
   } catch (error) {
     return report(error, name);

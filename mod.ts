@@ -11,8 +11,11 @@
  * if (!sameNamespace(target, "self", "net")) console.log(new TextDecoder().decode(out.stdout));
  * ```
  *
- * Needs `--allow-ffi --allow-read --allow-run --allow-env` (or `-A`) and, from the kernel,
- * root or ownership of the target's user namespace.
+ * `NsCommand` needs `--allow-ffi --allow-run --allow-env` (it reads /proc through libc);
+ * listings, `inspect` and containers need `-A` (Deno grants its own /proc reads only with
+ * it): see the README's Permissions. From the kernel: root, or ownership of the target's
+ * user namespace. `daxIn` has its own entry, `@nsjoin/nsjoin/dax`; the CLI is
+ * `@nsjoin/nsjoin/cli`.
  *
  * @module
  */
@@ -76,8 +79,6 @@ export type {
   NamespaceComparison,
   UserNamespaceInfo,
 } from "./src/inspect.ts";
-export { daxIn } from "./src/dax.ts";
-export type { DaxCommand, DaxInOptions, DaxResult, DaxShell } from "./src/dax.ts";
 export { ENGINES, findContainers, PinnedContainer, resolveContainer } from "./src/containers.ts";
 export type {
   ContainerConfig,

@@ -122,7 +122,7 @@ try {
   console.log(
     `  cli.ts enter: ${
       (cm / c["deno run empty.ts"].median).toFixed(2)
-    }x an empty deno run (goal <= 1.3), ${
+    }x an empty deno run (goal <= 1.2), ${
       (cm / c["nsenter -t PID -a true"].median).toFixed(2)
     }x nsenter`,
   );

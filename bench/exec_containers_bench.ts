@@ -52,7 +52,9 @@ try {
     if (!o.success) throw new Error(`nsjoin library: ${new TextDecoder().decode(o.stderr)}`);
   };
   const reused = new NsCommand("true", { ...options, stdout: "null" });
+  const empty = await Deno.makeTempFile({ suffix: ".ts" });
   const runs: Record<string, () => Promise<void>> = {
+    "deno run empty.ts": () => run(deno, ["run", "-A", "--quiet", empty]),
     "docker exec": () => run("docker", ["exec", d.name, "true"]),
     "podman exec": () => run("podman", ["exec", p.name, "true"]),
     "nsjoin CLI cold (docker:NAME)": cli(`docker:${d.name}`),
@@ -73,6 +75,7 @@ try {
       samples[name].push(performance.now() - t0);
     }
   }
+  await Deno.remove(empty);
   const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]));
   console.log(`exec CONTAINER true, ${N} interleaved iterations`);
   for (const [name, { median, p90 }] of Object.entries(s)) {
@@ -85,6 +88,14 @@ try {
   const docker = s["docker exec"].median;
   const podman = s["podman exec"].median;
   console.log("ratios (median / docker exec median; goal: CLI cold <= 0.33, library warm <= 0.03)");
+  const cold = s["deno run empty.ts"].median;
+  for (const name of Object.keys(s).filter((k) => k.startsWith("nsjoin CLI cold"))) {
+    console.log(
+      `  ${name.padEnd(32)} ${
+        (s[name].median / cold).toFixed(2)
+      }x an empty deno run (goal <= 1.35)`,
+    );
+  }
   for (const name of Object.keys(s).filter((k) => k.startsWith("nsjoin"))) {
     const m = s[name].median;
     console.log(

@@ -9,7 +9,8 @@
  * A TARGET is a PID, a namespace file (/run/netns/NAME) or a container name. Exits 0 when
  * the command succeeded everywhere, 1 otherwise.
  */
-import { daxIn, parseTarget, resolveContainer } from "../mod.ts";
+import { parseTarget, resolveContainer } from "../mod.ts";
+import { daxIn } from "../dax.ts";
 
 // Errors as one line, like a CLI, not a stack trace.
 globalThis.addEventListener("unhandledrejection", (e) => {

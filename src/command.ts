@@ -1,6 +1,6 @@
 import { execve } from "../ffi/exec.ts";
+import { isNotFound, readTextFileSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
-import { readTextFileSafe } from "../ffi/files.ts";
 import { EXEC_SYMBOLS, libcSubset, O_CLOEXEC } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import {
@@ -195,7 +195,7 @@ const HEX = (n: number) => (n >>> 0).toString(16);
  * namespace is joined; otherwise on the caller's PATH (a PATH from the target would pick a
  * host file the target chose).
  *
- * Needs `--allow-ffi --allow-read --allow-run` (or `-A`), and the rights the kernel asks for
+ * Needs `--allow-ffi --allow-run --allow-env` (or `-A`), and the rights the kernel asks for
  * setns(2): root, or ownership of the target's user namespace.
  *
  * @example
@@ -644,7 +644,7 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     rest.push(`M${o.netnsName}`);
   }
   const status = o.capabilities === "target" || o.noNewPrivs === "target"
-    ? Deno.readTextFileSync(`/proc/${needPid('capabilities: "target"')}/status`)
+    ? readTextFileSafe(`/proc/${needPid('capabilities: "target"')}/status`)
     : "";
   if (o.capabilities === "target") {
     rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
@@ -736,7 +736,7 @@ function _differing(pid: number): NamespaceType[] {
   try {
     return differingNamespaces(pid);
   } catch (error) {
-    const gone = error instanceof Deno.errors.NotFound || /\(os error 3\)/.test(String(error));
+    const gone = isNotFound(error) || (error as { errno?: number }).errno === 3;
     if (!gone) throw error;
     throw new NamespaceError(`Cannot join process ${pid}: the target exited`, {
       errno: 3,
@@ -755,7 +755,7 @@ function _environment(): Record<string, string> {
   const now = Deno.env.toObject();
   const out: Record<string, string> = {};
   try {
-    for (const entry of Deno.readTextFileSync("/proc/self/environ").split("\0")) {
+    for (const entry of readTextFileSafe("/proc/self/environ").split("\0")) {
       const key = entry.slice(0, entry.indexOf("="));
       if (key && key in now) out[key] = now[key];
     }
@@ -773,10 +773,10 @@ function _statusField(status: string, field: string): string {
 
 /** The target's real uid or gid, as seen inside its user namespace when that is joined. */
 function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const status = readTextFileSafe(`/proc/${pid}/status`);
   const host = Number(status.match(new RegExp(`^${field}:\\s+(\\d+)`, "m"))![1]);
   if (!inUserNs) return host;
-  const map = Deno.readTextFileSync(`/proc/${pid}/${field === "Uid" ? "uid_map" : "gid_map"}`);
+  const map = readTextFileSafe(`/proc/${pid}/${field === "Uid" ? "uid_map" : "gid_map"}`);
   for (const line of map.trim().split("\n")) {
     const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
     if (host >= outside && host < outside + count) return inside + (host - outside);

@@ -7,6 +7,7 @@
  */
 import type { NamespaceSelection, NsCommandOptions } from "./command.ts";
 import type { ContainerConfig, PinnedContainer } from "./containers.ts";
+import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 
@@ -85,6 +86,8 @@ function _lines(pid: number, path: string): string[][] {
  * @throws {NamespaceError} when a name is not in the container's files
  */
 export function resolveContainerUser(pid: number, spec: string): ContainerUser {
+  // Refused /proc reads would otherwise read as a missing /etc/passwd.
+  assertPermissions("read a container's users", "all");
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
   const groups = _lines(pid, "/etc/group");

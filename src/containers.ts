@@ -5,14 +5,17 @@
  *
  * @module
  */
+import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   _cgroupScan,
   _containerdList,
   _dockerInspect,
   _dockerList,
+  _dockerStateFind,
   _dockerStateList,
   _podmanList,
+  containerOfCgroup,
 } from "./engines.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
 
@@ -121,10 +124,11 @@ function _merge(lists: ContainerInfo[][]): ContainerInfo[] {
  * for (const c of await findContainers()) console.log(c.engine, c.id.slice(0, 12), c.name, c.pid);
  * ```
  */
-export function findContainers(
+export async function findContainers(
   options: FindContainersOptions = {},
 ): Promise<ContainerInfo[]> {
-  return _find(options, { scan: true, dockerList: true });
+  assertPermissions("find containers", "all");
+  return await _find(options, { scan: true, dockerList: true });
 }
 
 /** The sources for one engine (or all), with or without the /proc scan and docker's list. */
@@ -255,8 +259,13 @@ export async function resolveContainer(
   text: string,
   options: FindContainersOptions = {},
 ): Promise<PinnedContainer> {
+  assertPermissions("resolve a container", "all");
   const { engine, ref } = parseContainerRef(text);
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
+  if (engine === "docker" && sources.has("api") && sources.has("state")) {
+    const pinned = _pinFromDockerState(ref, options);
+    if (pinned) return pinned;
+  }
   // Docker resolves its own names and ID prefixes: one request instead of a listing.
   const inspected = sources.has("api") && (engine === undefined || engine === "docker")
     ? await _dockerInspect(ref, options, engine === "docker")
@@ -297,4 +306,38 @@ export async function resolveContainer(
   }
   const pinned = pinProcess(found.pid);
   return new PinnedContainer(pinned, found);
+}
+
+/**
+ * `docker:REF` from dockerd's state files when they are unambiguous (see _dockerStateFind),
+ * pinned, and confirmed by the kernel: the pinned process is in a cgroup named for the
+ * container's ID. Any doubt (stale files, another daemon, a reused PID): undefined.
+ * Internal (tests give `dir`): not in mod.ts.
+ */
+export function _pinFromDockerState(
+  ref: string,
+  options: FindContainersOptions,
+  dir?: string,
+): PinnedContainer | undefined {
+  const found = _dockerStateFind(ref, options, dir);
+  if (!found) return undefined;
+  let pinned: PinnedProcess;
+  try {
+    pinned = pinProcess(found.pid);
+  } catch {
+    return undefined;
+  }
+  let cgroup = "";
+  try {
+    // Read after pinning: if the PID is still the container's, the pidfd now holds it.
+    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
+  } catch {
+    // Gone: let the API say so.
+  }
+  const owner = containerOfCgroup(cgroup);
+  if (owner?.engine === "docker" && owner.id === found.id && pinned.alive) {
+    return new PinnedContainer(pinned, found);
+  }
+  pinned.close();
+  return undefined;
 }

@@ -15,8 +15,9 @@ import {
   RawArg,
   type Reader,
   type TemplateExpr,
-} from "dax";
+} from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
+import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
@@ -139,7 +140,7 @@ const SHELL_BUILTINS = new Set([
  *
  * @example
  * ```ts ignore
- * import { daxIn } from "@nsjoin/nsjoin";
+ * import { daxIn } from "@nsjoin/nsjoin/dax";
  * const $ = daxIn(1234);
  * const addrs = await $`ip -j addr`.json();
  * const lo = await $`ip -br addr | grep ^lo`.text();
@@ -147,6 +148,8 @@ const SHELL_BUILTINS = new Set([
  * ```
  */
 export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
+  // It lists the target's programs through /proc/PID/root.
+  assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
   const base: NsCommandOptions = {
     target,

@@ -146,6 +146,47 @@ export function _dockerStateList(): ContainerInfo[] {
   return out;
 }
 
+/**
+ * One docker container by exact ID, exact name or unique ID prefix (docker's own order)
+ * from dockerd's state files, saving the CLI a round trip to the API (~10-20 ms) — only
+ * where the files cannot say otherwise than the API: the default daemon (no DOCKER_HOST
+ * or dockerHost naming another), exactly one match among all containers (running or not,
+ * as docker resolves a prefix), and that one running. The caller still checks that its
+ * PID is in the container's cgroup (the kernel's word that the files are current: see
+ * {@link containerOfCgroup}). Undefined means: ask the API.
+ *
+ * @param ref a name, full ID or ID prefix
+ * @param o the docker host
+ * @param dir where dockerd keeps the containers' config.v2.json (tests)
+ * @returns the container as the API would describe it (source "state"), or undefined
+ */
+export function _dockerStateFind(
+  ref: string,
+  o: FindContainersOptions,
+  dir: string = DOCKER_CONTAINERS,
+): ContainerInfo | undefined {
+  const host = _dockerHost(o);
+  if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
+  const ids = _readDir(dir).filter((id) => /^[0-9a-f]{64}$/.test(id));
+  const read = (id: string) =>
+    _readJson<_DockerInspect & { ID?: string }>(`${dir}/${id}/config.v2.json`);
+  let id: string | undefined = ids.includes(ref) ? ref : undefined;
+  if (!id) {
+    const named = ids.filter((i) => read(i)?.Name === `/${ref}`);
+    if (named.length > 1) return;
+    id = named[0];
+  }
+  if (!id && /^[0-9a-f]+$/.test(ref)) {
+    const prefixed = ids.filter((i) => i.startsWith(ref));
+    if (prefixed.length !== 1) return;
+    id = prefixed[0];
+  }
+  if (!id) return;
+  const j = read(id);
+  if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
+  return { ..._fromInspect({ ...j, Id: id }), source: "state" };
+}
+
 // ---------------------------------------------------------------------------------------
 // OCI runtime specs and state files (podman, containerd, docker's containerd)
 

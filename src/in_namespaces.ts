@@ -5,19 +5,20 @@
  *
  * @module
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { check, cstr, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
 import { _inScopedJoin, _joinThread, _openNamespace } from "./scoped.ts";
 import { type ResolvedTarget, resolveTarget, startTimeOf, type Target } from "./target.ts";
-import {
-  type CallBody,
-  EVALUATOR_SOURCE,
-  type ReplyMessage,
-  type SerializedError,
-  SPAWNER_ROLE,
-} from "./_ns_worker.ts";
+import type { CallBody, ReplyMessage, SerializedError } from "./_ns_worker.ts";
+
+/**
+ * node:worker_threads and the Worker programs, loaded on the first call: importing them
+ * starts Deno's Node compatibility (~7 ms of every cold start), which a script that
+ * imports mod.ts and never calls inNamespaces should not pay.
+ */
+let _workers: (typeof import("./_ns_worker.ts") & typeof import("node:worker_threads")) | undefined;
 
 /** The namespace types a Worker can join: the rest the kernel refuses to a threaded process. */
 export type WorkerNamespace = "net" | "uts" | "ipc" | "cgroup" | "mnt";
@@ -266,6 +267,7 @@ async function _call(
   options: InNamespacesOptions<unknown>,
 ): Promise<unknown> {
   const reuse = options.reuse ?? true;
+  _workers ??= { ...await import("node:worker_threads"), ...await import("./_ns_worker.ts") };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -387,9 +389,9 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
       // The Worker's thread is created right here, inside the joined namespaces.
       const [mntFd, hostRootFd] = spawnerFds;
       worker = mntFd === undefined
-        ? new Worker(EVALUATOR_SOURCE, { eval: true })
-        : new Worker(new URL("./_ns_worker.ts", import.meta.url), {
-          workerData: { role: SPAWNER_ROLE, mntFd, hostRootFd },
+        ? new _workers!.Worker(_workers!.EVALUATOR_SOURCE, { eval: true })
+        : new _workers!.Worker(new URL("./_ns_worker.ts", import.meta.url), {
+          workerData: { role: _workers!.SPAWNER_ROLE, mntFd, hostRootFd },
         });
     } finally {
       join?.restore();

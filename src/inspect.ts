@@ -8,6 +8,7 @@
 
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid, nsfsRelated } from "../ffi/nsfs.ts";
 import { userName } from "../ffi/users.ts";
+import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { NAMESPACE_TYPES, namespacesOfSync, type NamespaceType } from "./namespaces.ts";
 import { readFileSafe, readTextFileSafe } from "../ffi/files.ts";
@@ -153,6 +154,7 @@ export interface Inspection {
  * ```
  */
 export function inspect(target: Target, other?: Target): Inspection {
+  assertPermissions("inspect a process", "all");
   const a = _side(target);
   const b = other === undefined ? _self() : _side(other);
   const namespaces = NAMESPACE_TYPES.map((type): NamespaceComparison => {

@@ -18,6 +18,7 @@ import {
   socketNetns,
 } from "../ffi/nsfs.ts";
 import { userName } from "../ffi/users.ts";
+import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   assertPid,
@@ -135,6 +136,7 @@ const _TYPE_SET = new Set<string>(NAMESPACE_TYPES);
  * ```
  */
 export function listNamespaces(options: ListOptions = {}): NamespaceListing {
+  assertPermissions("list namespaces", "all");
   const types = options.types ?? NAMESPACE_TYPES;
   for (const type of types) {
     if (!_TYPE_SET.has(type)) {
@@ -687,6 +689,7 @@ export interface TreeOptions extends ListOptions {
  * ```
  */
 export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
+  assertPermissions("make a namespace tree", "all");
   const by = options.by ?? "owner";
   if (!["process", "parent", "owner"].includes(by)) {
     throw new TypeError(
@@ -802,6 +805,7 @@ export interface NamespaceMembers {
  * ```
  */
 export function processesInNamespace(ns: number): NamespaceMembers {
+  assertPermissions("list the processes of a namespace", "all");
   if (!Number.isSafeInteger(ns) || ns <= 0) {
     throw new RangeError(`Cannot use ${ns} as a namespace: give its inode number`);
   }

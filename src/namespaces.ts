@@ -1,5 +1,5 @@
-import { openFileSafe } from "../ffi/files.ts";
 import { EXEC_SYMBOLS, libcSubset, SyscallError } from "../ffi/libc.ts";
+import { isNotFound, openFileSafe, readLinkSafe, statSafe } from "../ffi/files.ts";
 import { NamespaceError } from "./errors.ts";
 
 /** The eight Linux namespace types, by the names of their /proc/PID/ns files. */
@@ -57,10 +57,11 @@ function _statNamespace(
   pid: number | string,
 ): NamespaceId | undefined {
   try {
-    const st = Deno.statSync(path);
-    return { type, inode: st.ino!, dev: st.dev, path };
+    // Through FFI: Deno 2.9 lets Deno.statSync see /proc only with --allow-all.
+    const st = statSafe(path);
+    return { type, inode: st.ino, dev: st.dev, path };
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
+    if (isNotFound(error)) {
       // The process dir is there but not this file: the kernel lacks the type.
       if (typeof pid === "number" && !procExists(pid)) {
         throw new NamespaceError(`Cannot find process ${pid}`, {
@@ -71,7 +72,7 @@ function _statNamespace(
       }
       return undefined;
     }
-    if (error instanceof Deno.errors.PermissionDenied) {
+    if ((error as SyscallError).errno === 13) {
       throw new NamespaceError(`Cannot read the ${type} namespace of ${pid}`, {
         errno: 13,
         syscall: "stat",
@@ -87,7 +88,7 @@ function _statNamespace(
 /** Whether /proc has an entry for `pid` (a zombie counts). Internal: not in mod.ts. */
 export function procExists(pid: number): boolean {
   try {
-    Deno.lstatSync(`/proc/${pid}`);
+    statSafe(`/proc/${pid}`);
     return true;
   } catch {
     return false;
@@ -244,8 +245,8 @@ function _idOf(x: number | string, type: NamespaceType): NamespaceId {
         },
       );
     }
-    const st = Deno.statSync(x);
-    return { type, inode: st.ino!, dev: st.dev, path: x };
+    const st = statSafe(x);
+    return { type, inode: st.ino, dev: st.dev, path: x };
   }
   const id = namespacesOfSync(x as number | "self")[type];
   if (!id) {
@@ -276,17 +277,19 @@ export function differingNamespaces(pid: number): NamespaceType[] {
   assertPid(pid);
   // readlink is the cheapest look at a namespace ("net:[4026531840]": one nsfs, so equal
   // text is the same namespace) and this runs before every spawn of an "all" command.
+  // Through libc: Deno 2.9 lets its own file APIs read /proc only with --allow-all.
   const out: NamespaceType[] = [];
   for (const type of NAMESPACE_TYPES) {
     let mine: string;
     try {
-      mine = Deno.readLinkSync(`/proc/thread-self/ns/${type}`);
-    } catch {
-      continue; // this kernel lacks the type
+      mine = readLinkSafe(`/proc/thread-self/ns/${type}`);
+    } catch (error) {
+      if (isNotFound(error)) continue; // this kernel lacks the type
+      throw error;
     }
     let theirs: string;
     try {
-      theirs = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
+      theirs = readLinkSafe(`/proc/${pid}/ns/${type}`);
     } catch (error) {
       _statNamespace(`/proc/${pid}/ns/${type}`, type, pid); // throws the right error
       throw error;

@@ -1,3 +1,4 @@
+import { fstatSafe, isNotFound, readTextFileSafe } from "../ffi/files.ts";
 import { check, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
@@ -45,10 +46,11 @@ function _procStat(pid: number): _ProcStat {
   assertPid(pid);
   let stat: string;
   try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Through FFI: Deno 2.9 lets its own file APIs read /proc only with --allow-all.
+    stat = readTextFileSafe(`/proc/${pid}/stat`);
   } catch (error) {
-    // ESRCH ("os error 3"): the process was being reaped while we read.
-    if (error instanceof Deno.errors.NotFound || /\(os error 3\)/.test(String(error))) {
+    // ESRCH: the process was being reaped while we read.
+    if (isNotFound(error) || (error as SyscallError).errno === 3) {
       throw new NamespaceError(`Cannot find process ${pid}`, {
         errno: 3,
         syscall: "open",
@@ -92,7 +94,7 @@ function _joinable(pid: number): number {
  */
 function _pinnedByInode(pid: number, inode: number, text: string): number {
   using pinned = pinProcess(pid);
-  const ino = Deno.statSync(`/proc/self/fd/${pinned.pidfd}`).ino;
+  const ino = fstatSafe(pinned.pidfd).ino;
   if (ino !== inode) {
     throw new NamespaceError(
       `Cannot join ${text}: pid ${pid} is now another process (inode ${ino})`,
@@ -144,9 +146,7 @@ export function resolveTarget(target: Target): ResolvedTarget {
         `Cannot use pinned process ${target.pid}: it was closed (pin it again with pinProcess)`,
       );
     }
-    const inode = target.pidfd >= 0 && _hasPidfs()
-      ? Deno.statSync(`/proc/self/fd/${target.pidfd}`).ino ?? undefined
-      : undefined;
+    const inode = target.pidfd >= 0 && _hasPidfs() ? fstatSafe(target.pidfd).ino : undefined;
     return { kind: "process", pid: target.pid, startTime: target.startTime, inode };
   }
   if (typeof target !== "number" && typeof target !== "string") {
@@ -188,7 +188,8 @@ let _pidfs: boolean | undefined;
 function _hasPidfs(): boolean {
   if (_pidfs === undefined && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === undefined) {
-    const [major, minor] = Deno.osRelease().split(".").map((n) => parseInt(n, 10));
+    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
+    const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || (major === 6 && minor >= 9);
   }
   return _pidfs;
@@ -216,7 +217,7 @@ function _pidfdOpen(pid: number): number {
 }
 
 function _inodeOf(pidfd: number): number {
-  return Deno.statSync(`/proc/self/fd/${pidfd}`).ino!;
+  return fstatSafe(pidfd).ino;
 }
 
 /**
@@ -273,7 +274,7 @@ export class PinnedProcess {
 }
 
 function _stateOf(pid: number): string {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const stat = readTextFileSafe(`/proc/${pid}/stat`);
   return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
 }
 

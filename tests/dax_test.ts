@@ -1,4 +1,4 @@
-import { daxIn } from "../mod.ts";
+import { daxIn } from "../dax.ts";
 import { assertEquals, assertMatch, assertRejects, makeTarget, NEEDS_ROOT } from "./_fixtures.ts";
 
 /** A target with its own hostname, os-release, an empty /usr/local/bin and a directory only it has. */

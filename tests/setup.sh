@@ -15,6 +15,9 @@ have x86_64-linux-gnu-gcc || need+=(gcc)
 have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
 # The aarch64 helper is run under user-mode emulation (tests/helper_arch_test.ts).
 have qemu-aarch64 || need+=(qemu-user)
+# The zsh and fish completion scripts are checked by those shells (tests/cli_test.ts).
+have zsh || need+=(zsh)
+have fish || need+=(fish)
 
 # --- engines (issue 3) -------------------------------------------------------------------
 # docker, rootful and rootless podman for tests/containers_test.ts. Packages join `need`

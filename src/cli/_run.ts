@@ -148,7 +148,8 @@ export function report(error: unknown, command: string): number {
     return EXIT.join;
   }
   if (e instanceof Deno.errors.NotCapable) {
-    console.error(`nsjoin ${command}: ${message} (run with -A)`);
+    // Deno's message names the flag: "Requires env access to "X", run again with --allow-env".
+    console.error(`nsjoin ${command}: ${message}`);
     return EXIT.usage;
   }
   console.error(`nsjoin ${command}: ${message}`);

@@ -55,8 +55,8 @@ export interface EnterArgs {
   command: string[];
 }
 
-// short letter → [long name, namespace type]; each takes an optional FILE, as nsenter.
-const NS_FLAGS: Record<string, [string, NamespaceType]> = {
+/** Namespace options: short letter → [long name, namespace type]; each takes an optional FILE, as nsenter. */
+export const NS_FLAGS: Record<string, [string, NamespaceType]> = {
   m: ["mount", "mnt"],
   u: ["uts", "uts"],
   i: ["ipc", "ipc"],
@@ -68,12 +68,45 @@ const NS_FLAGS: Record<string, [string, NamespaceType]> = {
 };
 const LONG_NS = new Map(Object.entries(NS_FLAGS).map(([s, [l]]) => [l, s]));
 
+/** Long options of `enter` other than the namespace ones, by their short letter. */
+export const LONG: Readonly<Record<string, string>> = {
+  all: "a",
+  target: "t",
+  setuid: "S",
+  setgid: "G",
+  root: "r",
+  wd: "w",
+  wdns: "W",
+  env: "e",
+  "no-fork": "F",
+  "net-socket": "N",
+  "join-cgroup": "c",
+  "follow-context": "Z",
+  help: "h",
+  version: "V",
+};
+
+/** Long options that take no value and have no short letter, by the field they set. */
+export const FLAGS_ONLY: Readonly<Record<string, keyof EnterArgs>> = {
+  "preserve-credentials": "preserveCredentials",
+  "keep-caps": "keepCaps",
+  "user-parent": "userParent",
+  "kill-on-exit": "killOnExit",
+};
+
 /** The usage text of `enter`. */
-export const ENTER_HELP = `Usage: nsjoin enter [options] [program [arguments]]
+export const ENTER_HELP = `NAME
+ nsjoin enter - run a program with namespaces of other processes (nsenter's options)
 
-Run a program with namespaces of other processes (nsenter's options).
+SYNOPSIS
+ nsjoin enter [options] [program [arguments]]
 
-Options:
+DESCRIPTION
+ Joins namespaces of a target process (or namespace files) and replaces itself with the
+ program, as nsenter does. The program defaults to $SHELL, else /bin/sh. Needs
+ --allow-ffi --allow-env (or -A).
+
+OPTIONS
  -a, --all                 enter all namespaces that differ from ours
  -t, --target <pid>        target process to get namespaces from
  -m, --mount[=<file>]      enter mount namespace
@@ -102,11 +135,18 @@ Options:
  -h, --help                display this help
  -V, --version             display version
 
---TYPE=:NSID names a namespace by its id (Linux
-6.19+). A file the kernel cannot execute (a script without #!) runs with /bin/sh, as
-nsenter's execvp(3) does. The program defaults to $SHELL, else /bin/sh. Exit status: the program's (128+N when
-killed by signal N); 125 when a namespace could not be entered (nothing was run);
-126 not executable; 127 not found; 2 bad usage.`;
+ --TYPE=:NSID names a namespace by its id (Linux 6.19+). A file the kernel cannot execute
+ (a script without #!) runs with /bin/sh, as nsenter's execvp(3) does.
+
+EXIT STATUS
+ The program's own; 128+N when it was killed by signal N; 125 when the target could
+ not be found or joined (nothing was run); 126 the program is not executable; 127 it was
+ not found in the target; 2 bad usage or a missing Deno permission.
+
+EXAMPLES
+ nsjoin enter -t 4242 -a ip -br addr        every namespace of pid 4242 that differs
+ nsjoin enter --net=/run/netns/blue ip route  a named network namespace
+ nsjoin enter -t 4242 -m -p -r -w ps aux     its mount and pid namespaces, root and cwd`;
 
 function _id(flag: string, v: string): number | "follow" {
   if (v === "follow") return "follow";
@@ -218,28 +258,6 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
         return true;
     }
     throw new UsageError(`unknown option ${name}`);
-  };
-  const LONG: Record<string, string> = {
-    all: "a",
-    target: "t",
-    setuid: "S",
-    setgid: "G",
-    root: "r",
-    wd: "w",
-    wdns: "W",
-    env: "e",
-    "no-fork": "F",
-    "net-socket": "N",
-    "join-cgroup": "c",
-    "follow-context": "Z",
-    help: "h",
-    version: "V",
-  };
-  const FLAGS_ONLY: Record<string, keyof EnterArgs> = {
-    "preserve-credentials": "preserveCredentials",
-    "keep-caps": "keepCaps",
-    "user-parent": "userParent",
-    "kill-on-exit": "killOnExit",
   };
   for (; i < argv.length; i++) {
     const a = argv[i];

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import { cgroupProcsOf, containerExecOptions, resolveContainerUser } from "../container_exec.ts";
 import {
@@ -12,6 +11,7 @@ import { parseTarget, PinnedProcess, pinProcess } from "../target.ts";
 import { readTextFileSafe } from "../../ffi/files.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
+import { parseOptions } from "./_args.ts";
 import { relay, report, UsageError } from "./_run.ts";
 
 /** `exec`'s options, parsed: docker exec's dialect. */
@@ -45,19 +45,22 @@ export interface ExecArgs {
 }
 
 /** The usage text of `exec`. */
-export const EXEC_HELP = `Usage: nsjoin exec [OPTIONS] TARGET COMMAND [ARG...]
+export const EXEC_HELP = `NAME
+ nsjoin exec - execute a command in a running container, for any engine (docker exec's options)
 
-Execute a command in a running container (docker exec's options), for any engine.
+SYNOPSIS
+ nsjoin exec [OPTIONS] TARGET COMMAND [ARG...]
 
+DESCRIPTION
 TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,
 podman:NAME|ID, containerd:ID, netns:NAME (as ip netns exec), a PID or a namespace file.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities. A PID gets its environment, cgroups and
 capabilities the same way. When -n leaves out the mount namespace the command is a host
 program: it is looked up on our PATH and gets our environment (plus -e), and -u takes
-only numbers (the target's /etc/passwd and /etc/group are not used).
+only numbers (the target's /etc/passwd and /etc/group are not used). Needs -A (it reads /proc and engine state).
 
-Options:
+OPTIONS
   -d, --detach               Detached mode: run command in the background
   -e, --env list             Set environment variables
       --env-file list        Read in a file of environment variables
@@ -70,10 +73,18 @@ Options:
   -w, --workdir string       Working directory inside the container
   -h, --help                 Print usage
 
-Exit status: the command's (128+N when killed by signal N); 125 when the target cannot be
-found or joined (nothing was run); 126 not executable; 127 not found; 2 bad usage.`;
+EXIT STATUS
+ The program's own; 128+N when it was killed by signal N; 125 when the target could
+ not be found or joined (nothing was run); 126 the program is not executable; 127 it was
+ not found in the target; 2 bad usage or a missing Deno permission.
 
-const OPTIONS = {
+EXAMPLES
+ nsjoin exec web1 cat /etc/os-release        by name, whatever the engine
+ nsjoin exec -it -u nobody podman:db sh      a rootless or rootful podman container
+ nsjoin exec -n net web1 -- ss -ltn          only its network namespace`;
+
+/** `exec`'s options (docker exec's), for the parser and the shell completions. */
+export const OPTIONS = {
   interactive: { type: "boolean", short: "i" },
   tty: { type: "boolean", short: "t" },
   detach: { type: "boolean", short: "d" },
@@ -89,46 +100,14 @@ const OPTIONS = {
 
 /**
  * Parses `exec`'s arguments. docker's options stop at TARGET: everything after it is the
- * program's, even when it looks like an option. node:util parseArgs cannot stop at the
- * first positional, so a lenient pass with `tokens` finds where TARGET is, and a strict
- * pass parses only the options before it.
+ * program's, even when it looks like an option.
  *
  * @param argv the arguments after `exec`
  * @returns the parsed options
  * @throws {UsageError} on an unknown option or a missing value
  */
 export function parseExecArgs(argv: readonly string[]): ExecArgs {
-  const { tokens } = parseArgs({
-    args: [...argv],
-    options: OPTIONS,
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
-  let split = argv.length;
-  let skip = 0;
-  for (const t of tokens) {
-    if (t.kind === "positional") {
-      split = t.index;
-      break;
-    }
-    if (t.kind === "option-terminator") {
-      split = t.index + 1;
-      skip = 1;
-      break;
-    }
-  }
-  let values;
-  try {
-    values = parseArgs({
-      args: argv.slice(0, split - skip),
-      options: OPTIONS,
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0].replace(/\. To specify.*$/, ""));
-  }
+  const { values, stop: split } = parseOptions(argv, OPTIONS, { stopAtPositional: true });
   let namespaces: NamespaceType[] | undefined;
   if (values.namespaces !== undefined) {
     // An empty list would join nothing and run the command on the host.

@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import {
   type IdMapEntry,
   inspect as inspectTarget,
@@ -8,6 +7,7 @@ import {
 import { netnsPath } from "../netns.ts";
 import { parseTarget, type PinnedProcess } from "../target.ts";
 import { escapeTerminal } from "../terminal.ts";
+import { parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import { formatTable } from "./ls.ts";
 import { versionText } from "./_version.ts";
@@ -27,45 +27,52 @@ export interface InspectArgs {
 }
 
 /** The usage text of `inspect`. */
-export const INSPECT_HELP = `Usage: nsjoin inspect [options] TARGET [TARGET2]
+export const INSPECT_HELP = `NAME
+ nsjoin inspect - a process's namespaces, user, cgroup and memory beside ours
 
+SYNOPSIS
+ nsjoin inspect [options] TARGET [TARGET2]
+
+DESCRIPTION
 Show a process's namespaces side by side with ours (or with TARGET2's): which are shared
 and which isolated, its user namespace with uid/gid maps, its cgroups, and its memory:
 the cgroup's use and limit (v1 or v2) and what \`free\` would report inside.
 
 TARGET is a PID, a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME), netns:NAME,
 or a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, or a bare name or ID.
+Needs -A (it reads /proc).
 
-Options:
- -J, --json     use JSON output format
- -h, --help     display this help
- -V, --version  display version
+OPTIONS
+ -J, --json    use JSON output format
+ -h, --help    display this help
+ -V, --version display version
 
 What the target controls (its command line, names, paths) is shown with control bytes
-escaped as \\xNN, as lsns does; --json keeps it exact.`;
+escaped as \\xNN, as lsns does; --json keeps it exact.
+
+EXIT STATUS
+ 0 shown; 125 the target could not be found; 2 bad usage or a missing Deno permission.
+
+EXAMPLES
+ nsjoin inspect web1                         a container beside this shell
+ nsjoin inspect 4242 netns:blue --json       two targets side by side, as JSON`;
+
+/** `inspect`'s options, for the parser and the shell completions. */
+export const INSPECT_OPTIONS = {
+  json: { type: "boolean", short: "J" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
 
 /**
- * Parses `inspect`'s arguments with node:util parseArgs.
+ * Parses `inspect`'s arguments.
  *
  * @param argv the arguments after `inspect`
  * @returns the parsed options
  * @throws {UsageError} on an unknown option, a missing or extra target
  */
 export function parseInspectArgs(argv: readonly string[]): InspectArgs {
-  let values, positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        json: { type: "boolean", short: "J" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
+  const { values, positionals } = parseOptions(argv, INSPECT_OPTIONS, { allowPositionals: true });
   if (values.help) return { target: 0, json: false, help: true };
   if (values.version) return { target: 0, json: false, help: false, version: true };
   if (positionals.length === 0) {

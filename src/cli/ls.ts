@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import {
   listNamespaces,
   type NamespaceEntry,
@@ -11,6 +10,7 @@ import {
 } from "../listing.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { escapeTerminal } from "../terminal.ts";
+import { parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import {
   FilterSyntaxError,
@@ -115,13 +115,18 @@ export interface LsArgs {
 }
 
 /** The usage text of `ls`. */
-export const LS_HELP = `Usage: nsjoin ls [options] [<namespace>]
+export const LS_HELP = `NAME
+ nsjoin ls - list namespaces (lsns's columns and options)
 
+SYNOPSIS
+ nsjoin ls [options] [<namespace>]
+
+DESCRIPTION
 List namespaces: every namespace of every process (as lsns), and those held only by a
 bind mount (/run/netns/NAME), an open fd, or a child namespace. With <namespace> (an
-inode number, lsns's NS), list the processes in that namespace.
+inode number, lsns's NS), list the processes in that namespace. Needs -A (it reads all of /proc).
 
-Options:
+OPTIONS
  -J, --json             use JSON output format (the keys and nesting of lsns -J)
  -l, --list             use list format output (no tree)
  -n, --noheadings       don't print headings
@@ -136,7 +141,6 @@ Options:
  -t, --type <name>      namespace type (mnt, net, ipc, user, pid, uts, cgroup, time)
  -T, --tree[=<rel>]     use tree format (parent, owner, or process)
      --notes            say on stderr what could not be read (unreadable processes...)
-
  -H, --list-columns     list the available columns
  -h, --help             display this help
  -V, --version          display version
@@ -144,11 +148,40 @@ Options:
 Columns: ${LS_COLUMNS.join(", ")}; and HOLDER: process, mount, fd,
 socket or ancestor (kept alive only as the parent or owner of another namespace).
 Processes that vanish during the scan or may not be read are skipped silently, as lsns
-does; --notes says how many.`;
+does; --notes says how many.
+
+EXIT STATUS
+ 0 listed; 1 the listing failed; 2 bad usage or a missing Deno permission.
+
+EXAMPLES
+ nsjoin ls -t net                            every network namespace
+ nsjoin ls -J -o NS,TYPE,PID,NETNSID         JSON, chosen columns
+ nsjoin ls 4026531840                        the processes in one namespace`;
+
+/** `ls`'s options (lsns's), for the parser and the shell completions. */
+export const LS_OPTIONS = {
+  json: { type: "boolean", short: "J" },
+  list: { type: "boolean", short: "l" },
+  noheadings: { type: "boolean", short: "n" },
+  output: { type: "string", short: "o" },
+  "output-all": { type: "boolean" },
+  persistent: { type: "boolean", short: "P" },
+  task: { type: "string", short: "p" },
+  filter: { type: "string", short: "Q" },
+  raw: { type: "boolean", short: "r" },
+  notruncate: { type: "boolean", short: "u" },
+  nowrap: { type: "boolean", short: "W" },
+  type: { type: "string", short: "t", multiple: true },
+  tree: { type: "string" },
+  notes: { type: "boolean" },
+  "list-columns": { type: "boolean", short: "H" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
 
 /**
- * Parses `ls`'s arguments (lsns's options) with node:util parseArgs. `--tree` takes an
- * optional value, which parseArgs cannot express: a bare `--tree`/`-T` is rewritten to
+ * Parses `ls`'s arguments (lsns's options). `--tree` takes an
+ * optional value, which the option table cannot express: a bare `--tree`/`-T` is rewritten to
  * `--tree=owner` (lsns's default) first.
  *
  * @param argv the arguments after `ls`
@@ -165,35 +198,7 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
       ? `--tree=${a.slice(a[2] === "=" ? 3 : 2)}`
       : a
   );
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        json: { type: "boolean", short: "J" },
-        list: { type: "boolean", short: "l" },
-        noheadings: { type: "boolean", short: "n" },
-        output: { type: "string", short: "o" },
-        "output-all": { type: "boolean" },
-        persistent: { type: "boolean", short: "P" },
-        task: { type: "string", short: "p" },
-        filter: { type: "string", short: "Q" },
-        raw: { type: "boolean", short: "r" },
-        notruncate: { type: "boolean", short: "u" },
-        nowrap: { type: "boolean", short: "W" },
-        type: { type: "string", short: "t", multiple: true },
-        tree: { type: "string" },
-        notes: { type: "boolean" },
-        "list-columns": { type: "boolean", short: "H" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
+  const { values, positionals } = parseOptions(args, LS_OPTIONS, { allowPositionals: true });
   if (positionals.length > 1) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
   }

@@ -1,20 +1,41 @@
-import { parseArgs } from "node:util";
 import { namespacesOwnedBy } from "../container_exec.ts";
 import { type ContainerInfo, findContainers } from "../containers.ts";
 import type { NamespaceType } from "../namespaces.ts";
-import { report, UsageError } from "./_run.ts";
+import { parseOptions } from "./_args.ts";
+import { report } from "./_run.ts";
+
+/** `ps`'s options (docker ps's), for the parser and the shell completions. */
+export const PS_OPTIONS = {
+  json: { type: "boolean" },
+  "no-trunc": { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /** The usage text of `ps`. */
-export const PS_HELP = `Usage: nsjoin ps [OPTIONS]
+export const PS_HELP = `NAME
+ nsjoin ps - list the containers of every engine
 
+SYNOPSIS
+ nsjoin ps [OPTIONS]
+
+DESCRIPTION
 List the running containers of every engine on the host (docker, podman rootful and
 rootless, containerd in any namespace, CRI-O), found from engine state, /proc and cgroups.
+Needs -A (it reads /proc and engine state).
 
-Options:
+OPTIONS
       --json        Print a JSON array
       --no-trunc    Do not truncate IDs
   -q, --quiet       Only print IDs
-  -h, --help        Print usage`;
+  -h, --help        Print usage
+
+EXIT STATUS
+ 0 listed; 1 the listing failed; 2 bad usage or a missing Deno permission.
+
+EXAMPLES
+ nsjoin ps                                   a table like docker ps, every engine
+ nsjoin ps --json                            the same as JSON`;
 
 /** One row of `ps --json`. */
 export interface PsRow {
@@ -75,22 +96,7 @@ export function formatTable(rows: readonly PsRow[], noTrunc = false): string {
  */
 export async function ps(argv: readonly string[]): Promise<number> {
   try {
-    let values;
-    try {
-      values = parseArgs({
-        args: [...argv],
-        options: {
-          json: { type: "boolean" },
-          "no-trunc": { type: "boolean" },
-          quiet: { type: "boolean", short: "q" },
-          help: { type: "boolean", short: "h" },
-        },
-        strict: true,
-        allowPositionals: false,
-      }).values;
-    } catch (error) {
-      throw new UsageError((error as Error).message.split("\n")[0]);
-    }
+    const { values } = parseOptions(argv, PS_OPTIONS);
     if (values.help) {
       console.log(PS_HELP);
       return 0;

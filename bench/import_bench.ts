@@ -1,0 +1,81 @@
+/**
+ * What importing nsjoin costs a script, whole process: `deno run` of a script that imports
+ * the main entry (mod.ts) and runs one `NsCommand("true")` in a target made with unshare,
+ * interleaved with the same script without the import (a plain `Deno.Command("true")`), an
+ * empty script, and the same NsCommand script importing the dax entry as well. The scripts
+ * live in a temporary directory with no deno.json, as a user's would. Needs root.
+ *
+ *   deno run -A bench/import_bench.ts [iterations]
+ */
+import { join } from "node:path";
+
+const N = Number(Deno.args[0] ?? 30);
+const deno = Deno.execPath();
+const mod = new URL("../mod.ts", import.meta.url).href;
+const dax = new URL("../dax.ts", import.meta.url).href;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+const target = new Deno.Command("unshare", {
+  args: ["-n", "-u", "-i", "--fork", "sh", "-c", "echo ready; exec sleep 100000"],
+  stdout: "piped",
+}).spawn();
+await target.stdout.getReader().read();
+const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`).trim());
+const dir = await Deno.makeTempDir({ prefix: "nsjoin-import-bench-" });
+
+try {
+  const scripts: Record<string, string> = {
+    "empty script": "",
+    "Deno.Command(true), no import": `const o = await new Deno.Command("true").output();
+if (!o.success) Deno.exit(1);`,
+    "import mod.ts + one NsCommand": `import { NsCommand } from ${JSON.stringify(mod)};
+const o = await new NsCommand("true", { target: ${pid} }).output();
+if (!o.success) Deno.exit(1);`,
+    "import dax.ts too + one NsCommand": `import { NsCommand } from ${JSON.stringify(mod)};
+import ${JSON.stringify(dax)};
+const o = await new NsCommand("true", { target: ${pid} }).output();
+if (!o.success) Deno.exit(1);`,
+  };
+  const paths: Record<string, string> = {};
+  for (const [name, text] of Object.entries(scripts)) {
+    paths[name] = join(dir, `${Object.keys(paths).length}.ts`);
+    await Deno.writeTextFile(paths[name], text);
+  }
+  const run = async (path: string): Promise<number> => {
+    const t0 = performance.now();
+    const o = await new Deno.Command(deno, { args: ["run", "-A", path], stderr: "piped" })
+      .output();
+    const ms = performance.now() - t0;
+    if (!o.success) throw new Error(`${path} failed: ${new TextDecoder().decode(o.stderr)}`);
+    return ms;
+  };
+  const samples: Record<string, number[]> = Object.fromEntries(
+    Object.keys(paths).map((k) => [k, []]),
+  );
+  for (const path of Object.values(paths)) await run(path); // fill the module cache
+  for (let i = 0; i < N; i++) {
+    for (const [name, path] of Object.entries(paths)) samples[name].push(await run(path));
+  }
+  console.log(`deno run, whole process, ${N} interleaved iterations (target pid ${pid})`);
+  const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  for (const [name, ms] of Object.entries(m)) {
+    console.log(`  ${name.padEnd(36)} median ${ms.toFixed(1)} ms`);
+  }
+  const base = m["Deno.Command(true), no import"];
+  console.log(
+    `  import mod.ts + NsCommand: ${
+      (m["import mod.ts + one NsCommand"] / base).toFixed(2)
+    }x the script without the import (goal <= 1.15)`,
+  );
+  console.log(
+    `  with dax.ts as well: ${(m["import dax.ts too + one NsCommand"] / base).toFixed(2)}x`,
+  );
+} finally {
+  Deno.kill(pid, "SIGKILL");
+  await target.status;
+  await Deno.remove(dir, { recursive: true });
+}

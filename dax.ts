@@ -1,0 +1,21 @@
+/**
+ * dax bound to a target: `daxIn(target)` is a dax `$` whose programs run inside the
+ * target's namespaces through nsjoin's exec engine, with dax's shell (pipes, `&&`,
+ * redirects), `.text()`, `.json()` and `.noThrow()` as usual.
+ *
+ * ```ts ignore
+ * import { daxIn } from "@nsjoin/nsjoin/dax";
+ * const $ = daxIn(1234);
+ * console.log(await $`ip -br addr | grep ^lo`.text());
+ * ```
+ *
+ * A separate entry point so that the main one (`@nsjoin/nsjoin`) never loads npm dax and
+ * its Node-compat start-up. Needs `-A` (it reads /proc; see the README's Permissions),
+ * checked as it loads: without it, importing it throws one NotCapable naming the flag.
+ *
+ * @module
+ */
+// First: the permission check runs before npm dax and its dependencies are evaluated.
+import "./src/_dax_permissions.ts";
+export { daxIn } from "./src/dax.ts";
+export type { DaxCommand, DaxInOptions, DaxResult, DaxShell } from "./src/dax.ts";

@@ -1,0 +1,407 @@
+/**
+ * The CLI as a user installs and drives it: its option parser (the same answers as
+ * node:util parseArgs, which it replaces on the hot path), man-page-like --help for every
+ * command, shell completions generated from the option tables, and `deno install`.
+ */
+import { parseArgs } from "node:util";
+import { COMMANDS } from "../cli.ts";
+import { type OptionTable, parseOptions } from "../src/cli/_args.ts";
+import { commandOptions, completionScript, SHELLS } from "../src/cli/completions.ts";
+import { OPTIONS as EXEC_OPTIONS, parseExecArgs } from "../src/cli/exec.ts";
+import { INSPECT_OPTIONS } from "../src/cli/inspect.ts";
+import { LS_OPTIONS } from "../src/cli/ls.ts";
+import { PS_OPTIONS } from "../src/cli/ps.ts";
+import { UsageError } from "../src/cli/_run.ts";
+import { _pinFromDockerState, resolveContainer } from "../src/containers.ts";
+import { _dockerStateFind } from "../src/engines.ts";
+import { SYSCALL_NUMBERS } from "../ffi/libc.ts";
+import { removeContainers, startContainer } from "./_engines.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertThrows,
+  CI,
+  makeTarget,
+  NEEDS_ROOT,
+  ROOT,
+  runPiped,
+} from "./_fixtures.ts";
+
+// mulberry32: a seeded PRNG, so a failing argv can be replayed.
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random argv made of a table's own options (long, short, grouped, =value), values and noise. */
+function randomArgv(table: OptionTable, random: () => number): string[] {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const names = Object.keys(table);
+  const shorts = names.map((n) => table[n].short).filter((s): s is string => !!s);
+  const words: string[] = [];
+  const n = Math.floor(random() * 6);
+  for (let i = 0; i < n; i++) {
+    const name = pick(names);
+    const short = table[name].short;
+    switch (Math.floor(random() * 9)) {
+      case 0:
+        words.push(`--${name}`);
+        break;
+      case 1:
+        words.push(`--${name}=${pick(["x", "", "-y", "a=b"])}`);
+        break;
+      case 2:
+        words.push(short ? `-${short}` : `--${name}`);
+        break;
+      case 3:
+        words.push(`-${pick(shorts)}${pick(shorts)}${pick(["", "v", "-w"])}`);
+        break;
+      case 4:
+        words.push(pick(["value", "-", "--", "-1", "web1"]));
+        break;
+      case 5:
+        words.push(pick(["--nope", "-Z", "--nope=1"]));
+        break;
+      default:
+        words.push(short ? `-${short}` : `--${name}`, pick(["v1", "-v", "root:0"]));
+    }
+  }
+  return words;
+}
+
+type Outcome = { values: Record<string, unknown>; positionals: string[] } | "error";
+
+function node(table: OptionTable, argv: string[], allowPositionals: boolean): Outcome {
+  try {
+    // The tables are node:util's shape by design; parseArgs's own type is narrower.
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: table as NonNullable<Parameters<typeof parseArgs>[0]>["options"],
+      strict: true,
+      allowPositionals,
+    });
+    return { values: { ...(values as Record<string, unknown>) }, positionals };
+  } catch {
+    return "error";
+  }
+}
+
+function ours(table: OptionTable, argv: string[], allowPositionals: boolean): Outcome {
+  try {
+    const { values, positionals } = parseOptions(argv, table, { allowPositionals });
+    return { values: { ...values }, positionals };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    return "error";
+  }
+}
+
+/**
+ * Whether a short group reaches a "-" as a letter (`-Wl-w`): node expands it to "--" and
+ * ends the options there; getopt, and our parser, call it an unknown option.
+ */
+function dashInGroup(table: OptionTable, argv: string[]): boolean {
+  const end = argv.indexOf("--");
+  return argv.slice(0, end < 0 ? undefined : end).some((a) => {
+    if (!/^-[^-]/.test(a)) return false;
+    for (const letter of a.slice(1)) {
+      if (letter === "-") return true;
+      const spec = Object.values(table).find((o) => o.short === letter);
+      if (!spec) return false; // unknown: an error either way
+      if (spec.type === "string") return false; // the rest is its value
+    }
+    return false;
+  });
+}
+
+Deno.test("the option parser answers as node:util parseArgs does, on 5,000 random argvs", () => {
+  const random = prng(12);
+  const tables = { exec: EXEC_OPTIONS, ls: LS_OPTIONS, inspect: INSPECT_OPTIONS, ps: PS_OPTIONS };
+  let errors = 0;
+  for (let i = 0; i < 5_000; i++) {
+    const [name, table] = Object.entries(tables)[i % 4];
+    const argv = randomArgv(table, random);
+    const allow = name !== "ps";
+    if (dashInGroup(table, argv)) {
+      assertEquals(ours(table, argv, allow), "error", JSON.stringify(argv));
+      continue;
+    }
+    const expected = node(table, argv, allow);
+    if (expected === "error") errors++;
+    assertEquals(ours(table, argv, allow), expected, `${name} ${JSON.stringify(argv)}`);
+  }
+  // Both kinds of outcome were exercised.
+  assert(errors > 500 && errors < 4_500, `${errors} errors`);
+});
+
+Deno.test("the option parser's messages are one line naming the option", () => {
+  const t = { user: { type: "string", short: "u" }, json: { type: "boolean" } } as const;
+  assertThrows(() => parseOptions(["--nope"], t), UsageError, "Unknown option '--nope'");
+  assertThrows(() => parseOptions(["-Z"], t), UsageError, "Unknown option '-Z'");
+  assertThrows(() => parseOptions(["-u"], t), UsageError, "'-u, --user <value>' argument missing");
+  assertThrows(() => parseOptions(["-u", "-x"], t), UsageError, "ambiguous");
+  assertThrows(() => parseOptions(["--json=1"], t), UsageError, "does not take an argument");
+  assertThrows(() => parseOptions(["web1"], t), UsageError, "Unexpected argument 'web1'");
+  assertEquals(parseOptions(["-u=x"], t).values.user, "=x");
+  assertEquals(parseOptions(["--user", "-"], t).values.user, "-");
+});
+
+Deno.test("exec's options stop at TARGET: the rest is the program's, even --help", () => {
+  const a = parseExecArgs(["-it", "-u", "root", "web1", "sh", "-c", "echo --help"]);
+  assertEquals([a.interactive, a.tty, a.user, a.target], [true, true, "root", "web1"]);
+  assertEquals(a.command, ["sh", "-c", "echo --help"]);
+  assertEquals(a.help, false);
+  const b = parseExecArgs(["-e", "A=1", "-e", "B=2", "--", "-web", "--", "-x"]);
+  assertEquals([b.env, b.target, b.command], [["A=1", "B=2"], "-web", ["-x"]]);
+  assertThrows(() => parseExecArgs(["-u"]), UsageError, "argument missing");
+});
+
+Deno.test("every command's --help reads like a man page and lists every option it parses", async () => {
+  const options = commandOptions();
+  for (const name of Object.keys(COMMANDS)) {
+    const out = await runPiped(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, name, "--help"],
+    });
+    assertEquals(out.code, 0, `${name}: ${out.stderr}`);
+    const sections = out.stdout.split("\n").filter((l) => /^[A-Z][A-Z ]+$/.test(l));
+    assertEquals(
+      sections.filter((s) => s !== "DESCRIPTION"),
+      ["NAME", "SYNOPSIS", "OPTIONS", "EXIT STATUS", "EXAMPLES"],
+      name,
+    );
+    assertMatch(out.stdout, new RegExp(`^NAME\\n nsjoin ${name} - `));
+    const optionsText = out.stdout.slice(out.stdout.indexOf("OPTIONS"));
+    for (const o of options[name]) {
+      assert(optionsText.includes(`--${o.long}`), `${name} --help lacks --${o.long}`);
+      if (o.short) assert(optionsText.includes(`-${o.short},`), `${name} --help lacks -${o.short}`);
+    }
+  }
+});
+
+Deno.test("nsjoin --help lists every command, completions included", async () => {
+  const out = await runPiped(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, "--help"],
+  });
+  assertEquals(out.code, 0);
+  for (const name of Object.keys(COMMANDS)) assertMatch(out.stdout, new RegExp(`\\n  ${name} `));
+});
+
+/** Runs bash with the generated completion loaded and asks it to complete `words`. */
+async function bashComplete(script: string, words: string[]): Promise<string[]> {
+  const out = await runPiped("bash", {
+    args: [
+      "-c",
+      `eval "$NSJOIN_COMPLETION"; COMP_WORDS=(${
+        words.map((w) => `'${w}'`).join(" ")
+      }); COMP_CWORD=${words.length - 1}; _nsjoin; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ],
+    env: { NSJOIN_COMPLETION: script },
+  });
+  assertEquals(out.stderr, "");
+  return out.stdout.split("\n").filter(Boolean);
+}
+
+Deno.test("bash completion loads in bash and completes commands, options and shells", async () => {
+  const out = await runPiped(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, "completions", "bash"],
+  });
+  assertEquals(out.code, 0, out.stderr);
+  const script = out.stdout;
+  const registered = await runPiped("bash", {
+    args: ["-c", 'eval "$NSJOIN_COMPLETION"; complete -p nsjoin'],
+    env: { NSJOIN_COMPLETION: script },
+  });
+  assertEquals(registered.stdout.trim(), "complete -o default -F _nsjoin nsjoin");
+  assertEquals(await bashComplete(script, ["nsjoin", "en"]), ["enter"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "exec", "--pri"]), ["--privileged"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "enter", "--preserve"]), [
+    "--preserve-credentials",
+  ]);
+  assertEquals(await bashComplete(script, ["nsjoin", "ls", "-J", "--no"]), [
+    "--noheadings",
+    "--notruncate",
+    "--nowrap",
+    "--notes",
+  ]);
+  assertEquals(await bashComplete(script, ["nsjoin", "enter", "--kee"]), ["--keep-caps"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "completions", ""]), [...SHELLS]);
+  // After an option that takes a value, the value is the user's: no option names offered.
+  assertEquals(await bashComplete(script, ["nsjoin", "exec", "-u", "-"]), []);
+});
+
+for (const shell of ["zsh", "fish"] as const) {
+  const found = await runPiped("sh", { args: ["-c", `command -v ${shell}`] });
+  Deno.test({
+    name: `${shell} completion is valid ${shell} and names every command and option`,
+    // Skipped only off CI, where the shell may not be installed.
+    ignore: found.code !== 0 && !CI,
+    async fn() {
+      const script = completionScript(
+        shell,
+        Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])),
+      );
+      const check = await runPiped(shell, { args: ["-n"] }, script);
+      assertEquals([check.code, check.stderr], [0, ""]);
+      for (const [name, opts] of Object.entries(commandOptions())) {
+        assertMatch(script, new RegExp(`\\b${name}\\b`));
+        for (const o of opts) assert(script.includes(o.long), `${shell}: ${name} --${o.long}`);
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "deno install from a checkout gives a working nsjoin on PATH",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "nsjoin-install-" });
+    try {
+      const install = await runPiped(Deno.execPath(), {
+        args: ["install", "-g", "-A", "-f", "-n", "nsjoin", "--root", root, `${ROOT}cli.ts`],
+      });
+      assertEquals(install.code, 0, install.stderr);
+      const nsjoin = `${root}/bin/nsjoin`;
+      const help = await runPiped(nsjoin, { args: ["--help"], cwd: "/" });
+      assertEquals(help.code, 0, help.stderr);
+      assertMatch(help.stdout, /Usage: nsjoin <command>/);
+      await using target = await makeTarget({ hostname: "installed" });
+      const run = await runPiped(nsjoin, {
+        args: ["enter", "-t", `${target.pid}`, "-a", "hostname"],
+        cwd: "/",
+      });
+      assertEquals([run.code, run.stdout, run.stderr], [0, "installed\n", ""]);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+// ---- exec docker:NAME without a round trip to the Docker API
+
+Deno.test({
+  name: "docker:NAME from dockerd's state files is what the API says, and pins the same process",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const name = `nsjE-state-${crypto.randomUUID().slice(0, 8)}`;
+    const c = await startContainer("docker", name, ["-u", "1:1", "-w", "/tmp"]);
+    try {
+      const api = await resolveContainer(`docker:${name}`, { sources: ["api", "cgroup"] });
+      try {
+        assertEquals(api.container.source, "api");
+        for (const ref of [name, c.id, c.id.slice(0, 12)]) {
+          await t.step(
+            `docker:${ref === name ? "NAME" : ref.length === 64 ? "ID" : "prefix"}`,
+            async () => {
+              using state = await resolveContainer(`docker:${ref}`);
+              assertEquals(state.container.source, "state");
+              assertEquals({ ...state.container, source: "api" }, api.container);
+              assertEquals([state.pid, state.startTime], [api.pid, api.startTime]);
+            },
+          );
+        }
+      } finally {
+        api.close();
+      }
+      await t.step("the CLI runs in it as docker exec does", async () => {
+        const ours = await runPiped(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            "--no-lock",
+            `${ROOT}cli.ts`,
+            "exec",
+            `docker:${name}`,
+            "sh",
+            "-c",
+            "id; pwd; echo $FOO",
+          ],
+        });
+        const theirs = await runPiped("docker", {
+          args: ["exec", name, "sh", "-c", "id; pwd; echo $FOO"],
+        });
+        assertEquals([ours.code, ours.stdout, ours.stderr], [
+          theirs.code,
+          theirs.stdout,
+          theirs.stderr,
+        ]);
+      });
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name: "dockerd's state is used only when it cannot differ from the API",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-docker-state-" });
+    const id = (n: number) => `${n}`.repeat(64).slice(0, 64);
+    const write = async (i: string, name: string, state: Record<string, unknown>) => {
+      await Deno.mkdir(`${dir}/${i}`, { recursive: true });
+      await Deno.writeTextFile(
+        `${dir}/${i}/config.v2.json`,
+        JSON.stringify({ ID: i, Name: `/${name}`, State: state, Config: { Env: ["A=1"] } }),
+      );
+    };
+    try {
+      // A "running" container whose PID is this test: not in a cgroup of that ID.
+      await write(id(1), "web", { Running: true, Pid: Deno.pid });
+      await write(id(2), "stopped", { Running: false, Pid: 0 });
+      await write(`${id(3).slice(0, 63)}4`, "twin-a", { Running: true, Pid: Deno.pid });
+      await write(`${id(3).slice(0, 63)}5`, "twin-b", { Running: true, Pid: Deno.pid });
+      await t.step("found when unambiguous (the files alone)", () => {
+        assertEquals(_dockerStateFind("web", {}, dir)?.id, id(1));
+        assertEquals(_dockerStateFind(id(1).slice(0, 5), {}, dir)?.id, id(1));
+      });
+      await t.step("not when the PID is not in the container's cgroup", () => {
+        assertEquals(_pinFromDockerState("web", {}, dir), undefined);
+      });
+      await t.step("not for a stopped container, an ambiguous prefix, or no match", () => {
+        assertEquals(_dockerStateFind("stopped", {}, dir), undefined);
+        assertEquals(_dockerStateFind(id(3).slice(0, 20), {}, dir), undefined);
+        assertEquals(_dockerStateFind("nosuch", {}, dir), undefined);
+      });
+      await t.step("not when another daemon is asked (DOCKER_HOST or dockerHost)", () => {
+        assertEquals(
+          _dockerStateFind("web", { dockerHost: "unix:///tmp/other.sock" }, dir),
+          undefined,
+        );
+        assertEquals(
+          _dockerStateFind("web", { dockerHost: "tcp://127.0.0.1:2375" }, dir),
+          undefined,
+        );
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- the exec path's libc calls through one syscall(2) symbol (cold start: one dlopen symbol)
+
+Deno.test("the raw syscall numbers are <asm/unistd.h>'s for x86_64 and aarch64", async () => {
+  for (const [arch, cc] of [["x86_64", "gcc"], ["aarch64", "aarch64-linux-gnu-gcc"]] as const) {
+    const out = await runPiped(cc, { args: ["-dM", "-E", "-"] }, "#include <asm/unistd.h>\n");
+    assertEquals(out.code, 0, out.stderr);
+    const defs = new Map<string, string>();
+    for (const m of out.stdout.matchAll(/^#define (__NR\w+) (\S+)$/gm)) defs.set(m[1], m[2]);
+    const value = (name: string): bigint => {
+      let v = defs.get(name);
+      while (v !== undefined && !/^\d+$/.test(v)) v = defs.get(v); // __NR_fcntl __NR3264_fcntl
+      if (v === undefined) throw new Error(`${arch}: no ${name}`);
+      return BigInt(v);
+    };
+    for (const [name, nr] of Object.entries(SYSCALL_NUMBERS[arch]!)) {
+      assertEquals(nr, value(`__NR_${name}`), `${arch} ${name}`);
+    }
+  }
+});

@@ -1,0 +1,256 @@
+/**
+ * The README's Permissions table, run: every CLI command and every public function with
+ * exactly the flags the table lists works, and with any one of them taken away fails with
+ * one line that names the missing flag — never a stack trace, never a silently short result.
+ */
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  makeTarget,
+  NEEDS_ROOT,
+  ROOT,
+  runPiped,
+} from "./_fixtures.ts";
+
+/** The rows of the README's table: Deno flags, by feature. */
+const ENGINE = ["--allow-ffi", "--allow-run", "--allow-env"];
+const JOIN = ["--allow-ffi", "--allow-env"];
+const ALL = ["--allow-all"];
+/** Everything short of --allow-all a user might try for an `-A` feature. */
+const ALMOST_ALL = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-run",
+  "--allow-ffi",
+  "--allow-sys",
+];
+
+const MOD = JSON.stringify(new URL("../mod.ts", import.meta.url).href);
+const DAX = JSON.stringify(new URL("../dax.ts", import.meta.url).href);
+
+interface Case {
+  name: string;
+  flags: string[];
+  /** A library script (its last line printed on success), or CLI arguments. */
+  script?: (pid: number) => string;
+  cli?: (pid: number) => string[];
+  /** What a working run prints (stdout). */
+  expect: RegExp;
+}
+
+const CASES: Case[] = [
+  {
+    name: "NsCommand",
+    flags: ENGINE,
+    script: (pid) =>
+      `import { NsCommand } from ${MOD};
+const o = await new NsCommand("hostname", { target: ${pid} }).output();
+console.log(new TextDecoder().decode(o.stdout).trim());`,
+    expect: /^perm-target$/,
+  },
+  {
+    name: "namespace and target functions",
+    flags: JOIN,
+    script: (pid) =>
+      `import * as n from ${MOD};
+const ns = n.namespacesOfSync(${pid});
+const same = n.sameNamespace(${pid}, "self", "net");
+const diff = n.differingNamespaces(${pid});
+const type = n.namespaceTypeOfFile(ns.net!.path);
+const t = n.resolveTarget(${pid});
+using p = n.pinProcess(${pid});
+const ok = (await n.namespacesOf("self")).net && n.startTimeOf(${pid}) === p.startTime;
+console.log(same, diff.includes("uts"), type, t.kind, ok ? "ok" : "bad");`,
+    expect: /^false true net process ok$/,
+  },
+  {
+    name: "scopedJoin",
+    flags: JOIN,
+    script: (pid) =>
+      `import { scopedJoin } from ${MOD};
+{
+  using _ = scopedJoin(${pid}, ["uts"]);
+}
+console.log("joined and back");`,
+    expect: /^joined and back$/,
+  },
+  {
+    name: "inNamespaces",
+    flags: JOIN,
+    script: (pid) =>
+      `import { closeNamespaceWorkers, inNamespaces } from ${MOD};
+const v = await inNamespaces(${pid}, (x: number) => x * 2, { namespaces: ["uts"], arg: 21 });
+await closeNamespaceWorkers();
+console.log(v);`,
+    expect: /^42$/,
+  },
+  {
+    name: "listNamespaces, namespaceTree, processesInNamespace",
+    flags: ALL,
+    script: (pid) =>
+      `import * as n from ${MOD};
+const ino = n.namespacesOfSync(${pid}).uts!.inode;
+const l = n.listNamespaces({ types: ["uts"] });
+const tree = n.namespaceTree({ by: "owner", from: l });
+const members = n.processesInNamespace(ino);
+console.log(JSON.stringify(l).includes(String(ino)), tree.length > 0, JSON.stringify(members).includes("${pid}"));`,
+    expect: /^true true true$/,
+  },
+  {
+    name: "inspect",
+    flags: ALL,
+    script: (pid) =>
+      `import { inspect } from ${MOD};
+const r = inspect(${pid});
+console.log(r.namespaces.find((c) => c.type === "uts")!.shared);`,
+    expect: /^false$/,
+  },
+  {
+    name: "findContainers, resolveContainer, resolveContainerUser",
+    flags: ALL,
+    script: (pid) =>
+      `import { findContainers, resolveContainer, resolveContainerUser } from ${MOD};
+if (resolveContainerUser(${pid}, "root").uid !== 0) throw new Error("root is not uid 0");
+const all = await findContainers();
+await resolveContainer("no-such-container-" + crypto.randomUUID()).catch((e) => {
+  if (e.name === "NotCapable") throw e;
+});
+console.log(Array.isArray(all));`,
+    expect: /^true$/,
+  },
+  {
+    name: "daxIn",
+    flags: ALL,
+    // Imported inside the try: without -A the entry refuses to load (before npm dax does).
+    script: (pid) =>
+      `const { daxIn } = await import(${DAX});
+const $ = daxIn(${pid});
+console.log(await $\`hostname\`.text());`,
+    expect: /^perm-target$/,
+  },
+  {
+    name: "nsjoin enter",
+    flags: JOIN,
+    cli: (pid) => ["enter", "-t", `${pid}`, "-a", "hostname"],
+    expect: /^perm-target$/,
+  },
+  {
+    name: "nsjoin exec",
+    flags: ALL,
+    cli: (pid) => ["exec", `${pid}`, "hostname"],
+    expect: /^perm-target$/,
+  },
+  { name: "nsjoin ls", flags: ALL, cli: () => ["ls", "--json", "-t", "uts"], expect: /"ns"/ },
+  { name: "nsjoin inspect", flags: ALL, cli: (pid) => ["inspect", `${pid}`], expect: /uts/ },
+  { name: "nsjoin ps", flags: ALL, cli: () => ["ps", "--json"], expect: /^\[/ },
+];
+
+/** Runs a case with the given Deno flags: exit code, stdout, stderr. */
+async function run(c: Case, pid: number, flags: readonly string[]) {
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-perm-" });
+  try {
+    let args: string[];
+    if (c.script) {
+      // Errors as a library user sees them when they catch: the error's own one line.
+      const lines = c.script(pid).split("\n");
+      const imports = lines.filter((l) => l.startsWith("import "));
+      const rest = lines.filter((l) => !l.startsWith("import "));
+      const body = [
+        ...imports,
+        "try {",
+        ...rest,
+        "} catch (e) {",
+        "  console.error(`${(e as Error).name}: ${(e as Error).message}`);",
+        "  Deno.exit(1);",
+        "}",
+      ].join("\n");
+      await Deno.writeTextFile(`${dir}/script.ts`, body);
+      args = ["run", "--quiet", "--no-lock", "--no-prompt", ...flags, `${dir}/script.ts`];
+    } else {
+      args = [
+        "run",
+        "--quiet",
+        "--no-lock",
+        "--no-prompt",
+        ...flags,
+        `${ROOT}cli.ts`,
+        ...c.cli!(pid),
+      ];
+    }
+    return await runPiped(Deno.execPath(), { args, cwd: dir, env: { NO_COLOR: "1" } });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** What each flag is called in Deno's and nsjoin's messages. */
+const named = (flag: string) => flag === "--allow-all" ? /--allow-all/ : new RegExp(flag);
+
+Deno.test({
+  name: "every feature works with exactly the README's flags and names a missing one in one line",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    await using target = await makeTarget({ hostname: "perm-target" });
+    for (const c of CASES) {
+      await t.step(`${c.name} with ${c.flags.join(" ")}`, async () => {
+        const out = await run(c, target.pid, c.flags);
+        assertEquals(out.code, 0, out.stderr);
+        assertMatch(out.stdout.trim(), c.expect);
+      });
+      const fewer = c.flags[0] === "--allow-all"
+        ? [["--allow-all", ALMOST_ALL] as const, ["--allow-all", []] as const]
+        : c.flags.map((f) => [f, c.flags.filter((g) => g !== f)] as const);
+      for (const [missing, flags] of fewer) {
+        const what = flags.length === 0 ? "no flag at all" : missing;
+        await t.step(
+          `${c.name} with ${flags.length === 0 ? what : `all but ${missing}`}`,
+          async () => {
+            const out = await run(c, target.pid, flags);
+            assert(out.code !== 0, `ran without ${missing}: ${out.stdout}`);
+            if (c.cli) assertEquals(out.code, 2, out.stderr);
+            const lines = out.stderr.trimEnd().split("\n");
+            assertEquals(lines.length, 1, out.stderr);
+            // With no flag at all, the first refusal may be of any flag the feature needs.
+            assertMatch(lines[0], flags.length === 0 ? /--allow-\w+/ : named(missing));
+            assert(!/\bat .*:\d+:\d+/.test(out.stderr), `a stack trace: ${out.stderr}`);
+          },
+        );
+      }
+    }
+  },
+});
+
+Deno.test("the CLI's usage and every command's --help need no permission at all", async () => {
+  for (const args of [["--help"], ["enter", "--help"], ["exec", "--help"], ["ls", "--help"]]) {
+    const out = await runPiped(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-lock", "--no-prompt", `${ROOT}cli.ts`, ...args],
+    });
+    assertEquals(out.code, 0, out.stderr);
+    assertMatch(out.stdout, args.length === 1 ? /^Usage: nsjoin/ : /^NAME\n nsjoin /);
+  }
+});
+
+Deno.test("importing the dax entry without -A fails in nsjoin, before npm dax loads", async () => {
+  // A static import cannot be caught: what the user sees is Deno's report of the throw, which
+  // must come from nsjoin's check, not from inside dax's dependencies (they read the
+  // environment as they load).
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-perm-dax-" });
+  try {
+    await Deno.writeTextFile(`${dir}/script.ts`, `import { daxIn } from ${DAX};\ndaxIn(1);\n`);
+    for (const flags of [[], ["--allow-read", "--allow-ffi", "--allow-run"]]) {
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "--quiet", "--no-lock", "--no-prompt", ...flags, `${dir}/script.ts`],
+        env: { NO_COLOR: "1" },
+      });
+      assert(out.code !== 0);
+      assertMatch(out.stderr, /NotCapable: Cannot load @nsjoin\/nsjoin\/dax without --allow-all/);
+      assert(!/npm|node_modules|ext:deno_node/.test(out.stderr), out.stderr);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

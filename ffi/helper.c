@@ -36,6 +36,13 @@
  *                       devices) and each file of /etc/netns/NAME bound over its /etc twin
  *   Q                   we replaced the caller (it called execve, not a spawn API): start as
  *                       a fresh spawn would, with no blocked signals and SIGPIPE at default
+ *   z                   install the target's seccomp filters (read from it with ptrace before
+ *                       joining), as runc exec installs the container's
+ *   l<soft>:<hard>,...  resource limits 0..15 to set (i = unlimited), the target's as
+ *                       /proc/PID/limits shows them
+ *   o<int>              oom_score_adj (set before joining: /proc/self may not resolve after)
+ *   m<octal>            umask
+ *   a<label>            LSM label for the program (written to /proc/self/attr/exec)
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its
@@ -60,6 +67,7 @@ enum {
   SYS_openat = 257, SYS_unshare = 272, SYS_prlimit64 = 302, SYS_setns = 308,
   SYS_ioctl = 16, SYS_setsid = 112, SYS_capget = 125, SYS_capset = 126, SYS_ppoll = 271,
   SYS_signalfd4 = 289, SYS_dup3 = 292,
+  SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -84,6 +92,7 @@ enum {
   SYS_execve = 221, SYS_wait4 = 260, SYS_prlimit64 = 261, SYS_setns = 268,
   SYS_ioctl = 29, SYS_setsid = 157, SYS_capget = 90, SYS_capset = 91, SYS_ppoll = 73,
   SYS_signalfd4 = 74, SYS_dup3 = 24,
+  SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -633,6 +642,171 @@ static void netns_mounts(const char *name) {
   sys1(SYS_close, fd);
 }
 
+/* Confinement copied from the target, as runc exec applies the container's (z l o m a). */
+#define PTRACE_DETACH 17
+#define PTRACE_SEIZE 0x4206
+#define PTRACE_INTERRUPT 0x4207
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#define PTRACE_SECCOMP_GET_METADATA 0x420d
+#define WALL 0x40000000
+#define SECCOMP_SET_MODE_FILTER 1
+#define SECCOMP_FILTER_FLAG_LOG 2
+#define SECCOMP_RET_ACTION_FULL 0xffff0000U
+#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
+#define BPF_RET_K 0x06
+#define RLIM_NLIMITS 16
+
+struct sock_filter_ {
+  unsigned short code;
+  unsigned char jt, jf;
+  unsigned k;
+};
+/* The kernel caps the instructions of all filters of a task together at 32768
+ * (MAX_INSNS_PER_PATH, counting 4 more per filter): this holds any task's. */
+#define MAXI 32768
+#define MAXF 256
+static struct sock_filter_ insns[MAXI];
+static struct {
+  unsigned long off, len, flags;
+} filters[MAXF];
+static int nfilters;
+
+static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
+  begin();
+  put("Cannot copy the seccomp filter of pid ");
+  putnum((unsigned long)target_pid);
+  put(": ");
+  put(what);
+  if (err) puterr(err);
+  if (err == -EPERM || err == -EACCES)
+    put(" - reading it needs root (CAP_SYS_ADMIN) and no seccomp filter on the caller; run as"
+        " root, or opt out (exec --security-opt seccomp=unconfined)");
+  fail(125);
+}
+
+/* Reads the target's filters with ptrace, as CRIU does: PTRACE_SECCOMP_GET_FILTER wants a
+ * stopped tracee, so seize and interrupt it, then detach (which resumes it; a syscall it
+ * was in restarts). We are single-threaded and have no child yet, so the stop is ours to
+ * wait for. Index 0 is the newest filter. */
+static void read_filters(void) {
+  long pid = target_pid;
+  long r = sys4(SYS_ptrace, PTRACE_SEIZE, pid, 0, 0);
+  if (r != 0) seccomp_fail("ptrace", r);
+  unsigned long chld = 1UL << (SIGCHLD - 1), old = 0;
+  sys4(SYS_rt_sigprocmask, SIG_BLOCK, &chld, &old, 8);
+  r = sys4(SYS_ptrace, PTRACE_INTERRUPT, pid, 0, 0);
+  int status = 0;
+  while (r == 0) {
+    r = sys4(SYS_wait4, pid, &status, WALL | WNOHANG, 0);
+    if (r == pid) {
+      if ((status & 0xff) != 0x7f) seccomp_fail("the target exited", 0);
+      r = 0;
+      break;
+    }
+    if (r < 0) break;
+    /* The tracer hears of the stop by SIGCHLD; a frozen (paused) target never stops. */
+    struct { long s, ns; } wait = {2, 0};
+    r = sys4(SYS_rt_sigtimedwait, &chld, 0, &wait, 8);
+    if (r == -EAGAIN) seccomp_fail("it did not stop for ptrace within 2 s (is it paused?)", 0);
+    r = r > 0 || r == -EINTR ? 0 : r;
+  }
+  if (r != 0) seccomp_fail("ptrace", r);
+  unsigned long used = 0;
+  for (int i = 0;; i++) {
+    long n = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_FILTER, pid, i, 0);
+    if (n == -ENOENT) break;
+    if (n <= 0) seccomp_fail("PTRACE_SECCOMP_GET_FILTER", n < 0 ? n : -EINVAL);
+    if (i >= MAXF || used + (unsigned long)n > MAXI) seccomp_fail("too many filters", 0);
+    struct { unsigned long off, flags; } md = {(unsigned long)i, 0};
+    r = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_METADATA, pid, sizeof md, &md);
+    long got = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_FILTER, pid, i, insns + used);
+    if (got != n) seccomp_fail("PTRACE_SECCOMP_GET_FILTER", got < 0 ? got : -EINVAL);
+    /* A filter that hands syscalls to a supervisor (user notification) has its listener
+     * in the runtime: a copy would fail every such syscall with ENOSYS. */
+    for (long k = 0; k < n; k++)
+      if (insns[used + k].code == BPF_RET_K &&
+          (insns[used + k].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+        seccomp_fail("it sends syscalls to a supervisor (SECCOMP_RET_USER_NOTIF), which"
+                     " cannot be copied", 0);
+    filters[i].off = used;
+    filters[i].len = (unsigned long)n;
+    filters[i].flags = r == 0 ? md.flags & SECCOMP_FILTER_FLAG_LOG : 0;
+    used += (unsigned long)n;
+    nfilters = i + 1;
+  }
+  sys4(SYS_ptrace, PTRACE_DETACH, pid, 0, 0);
+  /* Leave no SIGCHLD pending for the program (pending signals survive execve). */
+  struct { long s, ns; } zero = {0, 0};
+  while (sys4(SYS_rt_sigtimedwait, &chld, 0, &zero, 8) > 0) {}
+  sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+  if (nfilters == 0) seccomp_fail("it has none, but its status said it had", 0);
+}
+
+/* Oldest first, so the stack ends as the target's. The kernel allows this with
+ * no_new_privs or with CAP_SYS_ADMIN in our user namespace (runc's two cases). */
+static void install_filters(void) {
+  for (int i = nfilters - 1; i >= 0; i--) {
+    struct {
+      unsigned short len;
+      struct sock_filter_ *filter;
+    } prog = {(unsigned short)filters[i].len, insns + filters[i].off};
+    long r = sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filters[i].flags, &prog);
+    if (r != 0) {
+      begin();
+      put("Cannot install the seccomp filter of pid ");
+      putnum((unsigned long)target_pid);
+      puterr(r);
+      fail(125);
+    }
+  }
+}
+
+static unsigned long limits[RLIM_NLIMITS][2];
+
+/* Read by the caller from /proc/PID/limits: prlimit64 on another process would need
+ * CAP_SYS_RESOURCE over it (a rootless container's, even for root without that cap). */
+static void parse_limits(const char *p) {
+  for (int k = 0; k < RLIM_NLIMITS * 2 && *p; k++) {
+    unsigned long v = *p == 'i' ? ~0UL : (unsigned long)parse_num(p, 10, &p);
+    if (*p == 'i') p++;
+    limits[k / 2][k % 2] = v;
+    if (*p == ':' || *p == ',') p++;
+  }
+}
+
+static void set_limits(void) {
+  for (int k = 0; k < RLIM_NLIMITS; k++) {
+    long r = sys4(SYS_prlimit64, 0, k, limits[k], 0);
+    if (r != 0) {
+      begin();
+      put("Cannot set resource limit ");
+      putnum((unsigned long)k);
+      put(" as the target has it");
+      puterr(r);
+      if (r == -EPERM) put(" - raising a hard limit needs root");
+      fail(125);
+    }
+  }
+}
+
+/* Written to our own /proc files before joining: inside the target /proc/self may not
+ * resolve. oom_score_adj is inherited by the child we may fork, and the exec label is
+ * applied at our (or that child's) execve. */
+static void write_self(const char *file, const char *text, const char *what) {
+  long fd = sys4(SYS_openat, AT_FDCWD, file, O_WRONLY | O_CLOEXEC, 0);
+  long r = fd < 0 ? fd : sys3(SYS_write, fd, text, slen(text));
+  if (fd >= 0) sys1(SYS_close, fd);
+  if (r < 0) {
+    begin();
+    put("Cannot set ");
+    put(what);
+    put(" to ");
+    put(text);
+    puterr(r);
+    fail(125);
+  }
+}
+
 #define MAXE 512
 
 /* envp in the order asked for (names of keys), the rest after, in place of the sorted one. */
@@ -684,6 +858,9 @@ __attribute__((used)) void start_c(long *sp) {
   int norder = 0;
   unsigned groups[MAXK];
   int ngroups = 0, set_groups = 0;
+  int copy_seccomp = 0, copy_limits = 0;
+  const char *oom = 0, *lsm_label = 0;
+  long umask_to = -1;
   int i = 1;
   for (; i < argc; i++) {
     char *a = argv[i];
@@ -739,6 +916,14 @@ __attribute__((used)) void start_c(long *sp) {
       break;
     case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
+    case 'z': copy_seccomp = 1; break;
+    case 'l':
+      parse_limits(a + 1);
+      copy_limits = 1;
+      break;
+    case 'o': oom = a + 1; break;
+    case 'm': umask_to = parse_num(a + 1, 8, 0); break;
+    case 'a': lsm_label = a + 1; break;
     }
   }
   if (i >= argc) {
@@ -783,6 +968,16 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
   }
+  if (copy_seccomp && target_pid <= 0) {
+    begin();
+    put("helper: z needs a target pid");
+    fail(125);
+  }
+  /* Read from the pinned process before joining; the check below that the pidfd still
+   * reaches it covers the time this takes. */
+  if (copy_seccomp) read_filters();
+  if (oom) write_self("/proc/self/oom_score_adj", oom, "oom_score_adj");
+  if (lsm_label) write_self("/proc/self/attr/exec", lsm_label, "the LSM exec label");
   for (int k = 0; k < nj; k++) js[k].fd = open_or_die(js[k].path, O_RDONLY, "namespace file");
   int cgfd[MAXC];
   for (int k = 0; k < ncg; k++) cgfd[k] = open_or_die(cg[k], O_WRONLY, "cgroup");
@@ -933,6 +1128,12 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
   }
+  if (copy_limits) set_limits();
+  if (umask_to >= 0) sys1(SYS_umask, umask_to);
+  /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
+   * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
+   * follows, as the container's must for runc); with it, as late as possible. */
+  if (copy_seccomp && !nnp) install_filters();
   if (bnd != ~0UL) drop_bounding(bnd);
   if (nnp) sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
   if (set_groups) {
@@ -981,5 +1182,6 @@ __attribute__((used)) void start_c(long *sp) {
   close_fds(keep, nkeep);
   static char *sorted_env[MAXE + 1];
   if (norder) envp = reorder_env(envp, order, norder, sorted_env);
+  if (copy_seccomp && nnp) install_filters();
   exec_program(prog_argv, envp);
 }

@@ -61,6 +61,10 @@ export const SYMBOLS = {
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   /** struct passwd *getpwuid(uid_t uid) — user names through NSS, as lsns */
   getpwuid: { parameters: ["u32"], result: "pointer" },
+  /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
+  ptrace: { parameters: ["i32", "i32", "u64", "buffer"], result: "i64" },
+  /** pid_t waitpid(pid_t pid, int *status, int options) */
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library. */

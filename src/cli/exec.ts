@@ -1,6 +1,11 @@
 import { parseArgs } from "node:util";
 import { NsCommand, type NsCommandOptions } from "../command.ts";
-import { cgroupProcsOf, containerExecOptions, resolveContainerUser } from "../container_exec.ts";
+import {
+  cgroupProcsOf,
+  containerExecOptions,
+  execConfinement,
+  resolveContainerUser,
+} from "../container_exec.ts";
 import {
   type FindContainersOptions,
   type PinnedContainer,
@@ -29,6 +34,8 @@ export interface ExecArgs {
   envFile: string[];
   /** --privileged: keep every capability. */
   privileged: boolean;
+  /** --security-opt seccomp=unconfined: run without the target's seccomp filter. */
+  seccomp: "target" | "none";
   /** -n/--namespaces: only these types (default: every one the container has). */
   namespaces?: NamespaceType[];
   /** -h */
@@ -47,8 +54,9 @@ Execute a command in a running container (docker exec's options), for any engine
 TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,
 podman:NAME|ID, containerd:ID, netns:NAME (as ip netns exec), a PID or a namespace file.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
-command joins its cgroups and gets its capabilities. A PID gets its environment, cgroups and
-capabilities the same way.
+command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
+limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
+its environment, cgroups and confinement the same way.
 
 Options:
   -d, --detach               Detached mode: run command in the background
@@ -56,7 +64,11 @@ Options:
       --env-file list        Read in a file of environment variables
   -i, --interactive          Keep STDIN open even if not attached
   -n, --namespaces list      Join only these namespaces (e.g. net,uts); default: all
-      --privileged           Give extended privileges to the command (all capabilities)
+      --privileged           Give extended privileges to the command (all capabilities;
+                             seccomp and the rest still apply, as with docker exec)
+      --security-opt seccomp=unconfined
+                             Run without the container's seccomp filter (reading it needs
+                             root: a rootless container's owner needs this)
   -t, --tty                  Allocate a pseudo-TTY inside the container
   -u, --user string          Username or UID (format: "<name|uid>[:<group|gid>]")
   -w, --workdir string       Working directory inside the container
@@ -74,6 +86,7 @@ const OPTIONS = {
   env: { type: "string", short: "e", multiple: true },
   "env-file": { type: "string", multiple: true },
   privileged: { type: "boolean" },
+  "security-opt": { type: "string", multiple: true },
   namespaces: { type: "string", short: "n" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -132,6 +145,11 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
       return type as NamespaceType;
     });
   }
+  for (const opt of values["security-opt"] ?? []) {
+    if (opt !== "seccomp=unconfined") {
+      throw new UsageError(`--security-opt ${opt}: only seccomp=unconfined is supported`);
+    }
+  }
   return {
     interactive: values.interactive ?? false,
     tty: values.tty ?? false,
@@ -141,6 +159,7 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
     env: values.env ?? [],
     envFile: values["env-file"] ?? [],
     privileged: values.privileged ?? false,
+    seccomp: values["security-opt"]?.length ? "none" : "target",
     namespaces,
     help: values.help ?? false,
     target: argv[split],
@@ -263,6 +282,7 @@ export async function planExec(
         gid: user?.gid,
         cgroups: pid ? cgroupProcsOf(pid) : undefined,
         capabilities: args.privileged || !pid ? "all" : "target",
+        ...(pid ? { noNewPrivs: "target", ...execConfinement(args.seccomp) } : {}),
       },
     };
   }
@@ -275,6 +295,7 @@ export async function planExec(
       env: extra,
       tty: args.tty,
       privileged: args.privileged,
+      seccomp: args.seccomp,
       namespaces: args.namespaces,
     });
     return { program, container, pinned: container, options: { ...common, ...options } };

@@ -941,6 +941,14 @@ __attribute__((used)) void start_c(long *sp) {
     sys4(SYS_rt_sigaction, 13 /* SIGPIPE */, dfl, 0, 8);
   }
 
+  if (oom) {
+    /* Our /proc/self files belong to root while we are non-dumpable, which would refuse
+     * the write to a non-root caller; nothing of the target is open yet, so for this one
+     * write we may be what the caller is. */
+    sys2(SYS_prctl, PR_SET_DUMPABLE, 1);
+    write_self("/proc/self/oom_score_adj", oom, "oom_score_adj");
+    sys2(SYS_prctl, PR_SET_DUMPABLE, 0);
+  }
   /* Open everything before the first join: inside the target, host paths and even
    * /proc/self may not resolve. */
   long pidfd = -1;
@@ -976,7 +984,6 @@ __attribute__((used)) void start_c(long *sp) {
   /* Read from the pinned process before joining; the check below that the pidfd still
    * reaches it covers the time this takes. */
   if (copy_seccomp) read_filters();
-  if (oom) write_self("/proc/self/oom_score_adj", oom, "oom_score_adj");
   if (lsm_label) write_self("/proc/self/attr/exec", lsm_label, "the LSM exec label");
   for (int k = 0; k < nj; k++) js[k].fd = open_or_die(js[k].path, O_RDONLY, "namespace file");
   int cgfd[MAXC];

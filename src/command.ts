@@ -516,8 +516,7 @@ function _confinementArgs(
     if (!Number.isSafeInteger(oom) || oom < -1000 || oom > 1000) {
       throw new RangeError(`Cannot use oomScoreAdj ${oom}: give a number from -1000 to 1000`);
     }
-    // Ours already (the helper inherits it): nothing to write, which a non-root caller
-    // could not do (the helper's own /proc files belong to root once it is non-dumpable).
+    // Ours already: the helper inherits it, nothing to write.
     if (oom !== Number(Deno.readTextFileSync("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
   }
   const umask = o.umask === "target" ? parseInt(_statusField(status, "Umask"), 8) : o.umask;

@@ -18,6 +18,7 @@ const PTRACE_INTERRUPT = 0x4207;
 const PTRACE_SECCOMP_GET_FILTER = 0x420c;
 const WALL = 0x40000000;
 const ENOENT = 2;
+const EINVAL = 22;
 
 /**
  * The classic BPF programs of `pid`'s seccomp filters, newest first (index 0 is the one
@@ -40,7 +41,8 @@ export function seccompFilters(pid: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (let i = 0;; i++) {
       const n = c.ptrace(PTRACE_SECCOMP_GET_FILTER, pid, BigInt(i), null);
-      if (n < 0 && errno() === ENOENT) return out;
+      // ENOENT: past the oldest filter; EINVAL at index 0: not in filter mode (none).
+      if (n < 0 && (errno() === ENOENT || (i === 0 && errno() === EINVAL))) return out;
       const len = call("ptrace(PTRACE_SECCOMP_GET_FILTER)", n);
       const prog = new Uint8Array(len * 8);
       call(

@@ -679,8 +679,8 @@ static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
   put(what);
   if (err) puterr(err);
   if (err == -EPERM || err == -EACCES)
-    put(" - reading it needs root (CAP_SYS_ADMIN) and no seccomp filter on the caller; run as"
-        " root, or opt out (exec --security-opt seccomp=unconfined)");
+    put(" - reading it needs root (CAP_SYS_ADMIN), no seccomp filter on the caller and a target"
+        " no one else traces; run as root, or opt out (exec --security-opt seccomp=unconfined)");
   fail(125);
 }
 

@@ -344,6 +344,20 @@ Deno.test({
         assertEquals([opted.code, opted.stdout], [0, "Seccomp:\t0\n"], opted.stderr);
       });
 
+      await t.step("a paused container is refused after 2 s and resumes unharmed", async () => {
+        await run("docker", ["pause", d.name]);
+        let paused: Run;
+        try {
+          paused = await ours(["exec", d.name, "echo", "ran"]);
+        } finally {
+          await run("docker", ["unpause", d.name]);
+        }
+        assertEquals([paused.code, paused.stdout], [125, ""]);
+        assertMatch(paused.stderr, /did not stop for ptrace within 2 s \(is it paused\?\)\n$/);
+        const after = await ours(["exec", d.name, "echo", "ran"]);
+        assertEquals([after.code, after.stdout], [0, "ran\n"], after.stderr);
+      });
+
       await t.step("enter keeps nsenter's behaviour: no confinement copied", async () => {
         const e = await ours([
           "enter",

@@ -67,7 +67,8 @@ enum {
   SYS_openat = 257, SYS_unshare = 272, SYS_prlimit64 = 302, SYS_setns = 308,
   SYS_ioctl = 16, SYS_setsid = 112, SYS_capget = 125, SYS_capset = 126, SYS_ppoll = 271,
   SYS_signalfd4 = 289, SYS_dup3 = 292,
-  SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95,
+  SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95, SYS_getresuid = 118, SYS_getresgid = 120,
+  SYS_getgroups = 115,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -92,7 +93,8 @@ enum {
   SYS_execve = 221, SYS_wait4 = 260, SYS_prlimit64 = 261, SYS_setns = 268,
   SYS_ioctl = 29, SYS_setsid = 157, SYS_capget = 90, SYS_capset = 91, SYS_ppoll = 73,
   SYS_signalfd4 = 74, SYS_dup3 = 24,
-  SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166,
+  SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166, SYS_getresuid = 148, SYS_getresgid = 150,
+  SYS_getgroups = 158,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -653,7 +655,11 @@ static void netns_mounts(const char *name) {
 #define SECCOMP_FILTER_FLAG_LOG 2
 #define SECCOMP_RET_ACTION_FULL 0xffff0000U
 #define SECCOMP_RET_USER_NOTIF 0x7fc00000U
+#define SECCOMP_RET_ERRNO 0x00050000U
 #define BPF_RET_K 0x06
+#define BPF_RET_A 0x16
+#define PR_CAPBSET_READ 23
+#define PR_CAP_AMBIENT_IS_SET 1
 #define RLIM_NLIMITS 16
 
 struct sock_filter_ {
@@ -670,6 +676,7 @@ static struct {
   unsigned long off, len, flags;
 } filters[MAXF];
 static int nfilters;
+static long last_cap = -1;
 
 static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
   begin();
@@ -688,7 +695,7 @@ static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
  * stopped tracee, so seize and interrupt it, then detach (which resumes it; a syscall it
  * was in restarts). We are single-threaded and have no child yet, so the stop is ours to
  * wait for. Index 0 is the newest filter. */
-static void read_filters(void) {
+static void read_filters(int early) {
   long pid = target_pid;
   long r = sys4(SYS_ptrace, PTRACE_SEIZE, pid, 0, 0);
   if (r != 0) seccomp_fail("ptrace", r);
@@ -723,11 +730,19 @@ static void read_filters(void) {
     if (got != n) seccomp_fail("PTRACE_SECCOMP_GET_FILTER", got < 0 ? got : -EINVAL);
     /* A filter that hands syscalls to a supervisor (user notification) has its listener
      * in the runtime: a copy would fail every such syscall with ENOSYS. */
-    for (long k = 0; k < n; k++)
-      if (insns[used + k].code == BPF_RET_K &&
-          (insns[used + k].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+    for (long k = 0; k < n; k++) {
+      struct sock_filter_ *in = &insns[used + k];
+      if (in->code == BPF_RET_K && (in->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
         seccomp_fail("it sends syscalls to a supervisor (SECCOMP_RET_USER_NOTIF), which"
                      " cannot be copied", 0);
+      /* Installed before our credentials are dropped (early), a filter the target chose
+       * could make a drop report success without doing it: SECCOMP_RET_ERRNO with errno 0
+       * is the one action that does (RET A could compute it). Any other action makes the
+       * call fail or kills us, and every failure is caught (verify_creds). */
+      if (early && (in->code == BPF_RET_A || (in->code == BPF_RET_K && in->k == SECCOMP_RET_ERRNO)))
+        seccomp_fail("it can make syscalls return success without running them"
+                     " (SECCOMP_RET_ERRNO 0), which could fake dropping privileges", 0);
+    }
     filters[i].off = used;
     filters[i].len = (unsigned long)n;
     filters[i].flags = r == 0 ? md.flags & SECCOMP_FILTER_FLAG_LOG : 0;
@@ -740,6 +755,70 @@ static void read_filters(void) {
   while (sys4(SYS_rt_sigtimedwait, &chld, 0, &zero, 8) > 0) {}
   sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
   if (nfilters == 0) seccomp_fail("it has none, but its status said it had", 0);
+  /* Read now, from the host's /proc: under the filter a faked EINVAL could end a scan. */
+  char buf[8];
+  long fd = sys4(SYS_openat, AT_FDCWD, "/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC, 0);
+  long n = fd < 0 ? fd : sys3(SYS_read, fd, buf, sizeof buf - 1);
+  if (fd >= 0) sys1(SYS_close, fd);
+  if (n <= 0) seccomp_fail("cannot read /proc/sys/kernel/cap_last_cap", n);
+  buf[n] = 0;
+  last_cap = parse_num(buf, 10, 0);
+}
+
+static __attribute__((noreturn)) void verify_fail(const char *what, long err) {
+  begin();
+  put("Cannot confirm ");
+  put(what);
+  put(" under the seccomp filter of pid ");
+  putnum((unsigned long)target_pid);
+  if (err < 0) puterr(err);
+  fail(125);
+}
+
+/* With the target's filter installed before the capabilities, ids and groups were set
+ * (runc's order without no_new_privs), a filter chosen by the target could have made one of
+ * those calls fail in a way that code treats as benign: read back what the kernel really
+ * holds. Buffers start out poisoned, so a call that wrote nothing cannot pass. */
+static void verify_creds(unsigned long bnd, unsigned long eff, long uid, long gid,
+                         const unsigned *groups, int ngroups, int set_groups) {
+  for (long c = 0; c <= last_cap && c < 64; c++) {
+    long r = sys2(SYS_prctl, PR_CAPBSET_READ, c);
+    if (r < 0) verify_fail("the capability bounding set", r);
+    if (r == 1 && !(bnd >> c & 1)) verify_fail("the capability bounding set", 0);
+    r = sys6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0, 0);
+    if (bnd != ~0UL && r != 0) verify_fail("the ambient capabilities", r);
+  }
+  if (eff != ~0UL) {
+    struct {
+      unsigned version;
+      int pid;
+    } h = {0x20080522, 0};
+    unsigned d[6] = {~0U, ~0U, ~0U, ~0U, ~0U, ~0U};
+    long r = sys2(SYS_capget, &h, d);
+    for (int k = 0; k < 3 && r == 0; k++)
+      if ((d[k] & ~(unsigned)eff) || (d[3 + k] & ~(unsigned)(eff >> 32))) r = 1;
+    if (r != 0) verify_fail("the capabilities", r);
+  }
+  unsigned ids[3] = {~0U, ~0U, ~0U};
+  if (uid >= 0 && (sys3(SYS_getresuid, &ids[0], &ids[1], &ids[2]) != 0 || ids[0] != (unsigned)uid ||
+                   ids[1] != (unsigned)uid || ids[2] != (unsigned)uid))
+    verify_fail("the user id", 0);
+  ids[0] = ids[1] = ids[2] = ~0U;
+  if (gid >= 0 && (sys3(SYS_getresgid, &ids[0], &ids[1], &ids[2]) != 0 || ids[0] != (unsigned)gid ||
+                   ids[1] != (unsigned)gid || ids[2] != (unsigned)gid))
+    verify_fail("the group id", 0);
+  if (set_groups) {
+    unsigned now[64];
+    for (int k = 0; k < 64; k++) now[k] = ~0U;
+    long n = sys2(SYS_getgroups, 64, now);
+    int ok = n == ngroups;
+    for (int k = 0; ok && k < ngroups; k++) {
+      int found = 0;
+      for (int j = 0; j < ngroups; j++) found |= now[j] == groups[k];
+      ok = found;
+    }
+    if (!ok) verify_fail("the supplementary groups", n < 0 ? n : 0);
+  }
 }
 
 /* Oldest first, so the stack ends as the target's. The kernel allows this with
@@ -983,7 +1062,7 @@ __attribute__((used)) void start_c(long *sp) {
   }
   /* Read from the pinned process before joining; the check below that the pidfd still
    * reaches it covers the time this takes. */
-  if (copy_seccomp) read_filters();
+  if (copy_seccomp) read_filters(!nnp);
   if (lsm_label) write_self("/proc/self/attr/exec", lsm_label, "the LSM exec label");
   for (int k = 0; k < nj; k++) js[k].fd = open_or_die(js[k].path, O_RDONLY, "namespace file");
   int cgfd[MAXC];
@@ -1140,7 +1219,12 @@ __attribute__((used)) void start_c(long *sp) {
   /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
    * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
    * follows, as the container's must for runc); with it, as late as possible. */
-  if (copy_seccomp && !nnp) install_filters();
+  if (copy_seccomp && !nnp) {
+    /* Under the filter a refused close(2) would leave a host fd to the program: close
+     * them while nothing can refuse it (the close before execve then finds none). */
+    close_fds(keep, nkeep);
+    install_filters();
+  }
   if (bnd != ~0UL) drop_bounding(bnd);
   if (nnp) sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
   if (set_groups) {
@@ -1190,5 +1274,6 @@ __attribute__((used)) void start_c(long *sp) {
   static char *sorted_env[MAXE + 1];
   if (norder) envp = reorder_env(envp, order, norder, sorted_env);
   if (copy_seccomp && nnp) install_filters();
+  if (copy_seccomp && !nnp) verify_creds(bnd, eff, uid, gid, groups, ngroups, set_groups);
   exec_program(prog_argv, envp);
 }

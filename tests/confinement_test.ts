@@ -414,3 +414,87 @@ Deno.test("without an LSM on the host, no label is written", { ignore: HAVE_LSM 
   const args = new NsCommand("true", { target: 1, namespaces: [], lsm: "target" }).helperArgs;
   assert(!args.some((a) => a.startsWith("a")), `no LSM option for the helper: ${args}`);
 });
+
+/**
+ * A process that drops CAP_SYS_MODULE from its bounding set, then installs a filter making
+ * prctl(2) fail with `errno` without running (and capset(2) too when it is 0), then becomes
+ * `sleep` (root, no no_new_privs: its filter is copied before our capabilities are dropped).
+ */
+const EVIL = `#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  unsigned e = (unsigned)atoi(argv[1]);
+  if (prctl(PR_CAPBSET_DROP, 16, 0, 0, 0)) return 2;
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | e),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_capset, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, e ? SECCOMP_RET_ALLOW : SECCOMP_RET_ERRNO),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog p = {sizeof f / sizeof f[0], f};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p)) return 3;
+  execv(argv[2], argv + 2);
+  return 127;
+}
+`;
+
+Deno.test({
+  name: "a target's filter cannot fake the drop of our capabilities",
+  ignore: !IS_ROOT && !CI,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-evil-" });
+    try {
+      await Deno.writeTextFile(`${dir}/evil.c`, EVIL);
+      const cc = await runPiped("gcc", { args: ["-O", "-o", `${dir}/evil`, `${dir}/evil.c`] });
+      assertEquals(cc.code, 0, cc.stderr);
+      const mine = Deno.readTextFileSync("/proc/self/status").match(/^CapBnd:\s+(\S+)/m)![1];
+      for (
+        const [errno, refusal] of [
+          // errno 0: the call "succeeds" without running: refused when the filter is read.
+          [0, /make syscalls return success without running them/],
+          // EINVAL: the bounding-set scan would stop as if past the last capability, and a
+          // root program would get every capability back at execve: caught by reading back.
+          [22, /Cannot confirm the capability bounding set under the seccomp filter/],
+        ] as const
+      ) {
+        await t.step(`prctl fails with errno ${errno}: refused`, async () => {
+          const target = new Deno.Command("unshare", {
+            args: ["--uts", `${dir}/evil`, String(errno), "/bin/sleep", "1000"],
+            stdout: "null",
+            stderr: "null",
+          }).spawn();
+          try {
+            let bnd = "";
+            for (let i = 0; i < 100 && !bnd.endsWith("fffeffff"); i++) {
+              await new Promise((r) => setTimeout(r, 20));
+              bnd = Deno.readTextFileSync(`/proc/${target.pid}/status`)
+                .match(/^CapBnd:\s+(\S+)/m)![1];
+            }
+            assert(bnd !== mine, `the target dropped a capability (${bnd})`);
+            const r = await ours([
+              "exec",
+              String(target.pid),
+              "grep",
+              "^CapBnd:",
+              "/proc/self/status",
+            ]);
+            assertEquals([r.code, r.stdout], [125, ""], `the program ran with ${r.stdout}`);
+            assertMatch(r.stderr, refusal);
+          } finally {
+            target.kill("SIGKILL");
+            await target.status;
+          }
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

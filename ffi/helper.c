@@ -657,7 +657,6 @@ static void netns_mounts(const char *name) {
 #define SECCOMP_RET_USER_NOTIF 0x7fc00000U
 #define SECCOMP_RET_ERRNO 0x00050000U
 #define BPF_RET_K 0x06
-#define BPF_RET_A 0x16
 #define PR_CAPBSET_READ 23
 #define PR_CAP_AMBIENT_IS_SET 1
 #define RLIM_NLIMITS 16
@@ -737,15 +736,16 @@ static void read_filters(int early) {
                      " cannot be copied", 0);
       /* Installed before our credentials are dropped (early), a filter the target chose
        * could make a drop report success without doing it: SECCOMP_RET_ERRNO with errno 0
-       * is the one action that does (RET A could compute it). Any other action makes the
-       * call fail or kills us, and every failure is caught (verify_creds). */
-      if (early && (in->code == BPF_RET_A || (in->code == BPF_RET_K && in->k == SECCOMP_RET_ERRNO)))
+       * is the one action that does (a return of A could compute it). Any other action
+       * makes the call fail or kills us, and every failure is caught (verify_creds). */
+      int ret = (in->code & 7) == BPF_RET_K;
+      if (early && ret && (in->code != BPF_RET_K || in->k == SECCOMP_RET_ERRNO))
         seccomp_fail("it can make syscalls return success without running them"
                      " (SECCOMP_RET_ERRNO 0), which could fake dropping privileges", 0);
     }
     filters[i].off = used;
     filters[i].len = (unsigned long)n;
-    filters[i].flags = r == 0 ? md.flags & SECCOMP_FILTER_FLAG_LOG : 0;
+    filters[i].flags = r > 0 ? md.flags & SECCOMP_FILTER_FLAG_LOG : 0; /* r: bytes copied */
     used += (unsigned long)n;
     nfilters = i + 1;
   }

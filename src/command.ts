@@ -72,7 +72,7 @@ export interface NsCommandOptions {
    * status 125 when they cannot be read, never run unconfined); "none" (default) installs none.
    */
   seccomp?: "target" | "none";
-  /** Resource limits: "target" copies the target's (prlimit64); default the caller's. */
+  /** Resource limits: "target" gives the program the target's (/proc/PID/limits); default the caller's. */
   rlimits?: "target" | "caller";
   /** oom_score_adj of the program: a value, or "target" for the target's; default the caller's. */
   oomScoreAdj?: number | "target";
@@ -407,9 +407,10 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     }
     rest.push(`M${o.netnsName}`);
   }
-  const status = o.capabilities === "target" || o.noNewPrivs === "target" ||
-      o.seccomp === "target" || o.umask === "target"
-    ? Deno.readTextFileSync(`/proc/${needPid('capabilities: "target"')}/status`)
+  const fromStatus = (["capabilities", "noNewPrivs", "seccomp", "umask"] as const)
+    .find((k) => o[k] === "target");
+  const status = fromStatus
+    ? Deno.readTextFileSync(`/proc/${needPid(`${fromStatus}: "target"`)}/status`)
     : "";
   if (o.capabilities === "target") {
     rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
@@ -556,8 +557,11 @@ function _limitsOf(pid: number): string {
 
 /**
  * What to write to /proc/self/attr/exec so that a program gets the LSM confinement of
- * `pid` (AppArmor: "exec PROFILE"; SELinux: its context), or undefined when the host has
- * neither AppArmor nor SELinux, or `pid` is confined as we are.
+ * `pid` (AppArmor: "exec PROFILE"; SELinux: its context).
+ *
+ * @param pid the process whose label to copy
+ * @returns the text, or undefined when the host has neither AppArmor nor SELinux, or `pid`
+ * is confined as we are
  */
 export function lsmExecLabel(pid: number): string | undefined {
   let lsms: string[];

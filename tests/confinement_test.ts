@@ -65,7 +65,7 @@ async function same(c: TestContainer, flags: string[], cmd: string[]): Promise<s
     { code: a.code, stdout: a.stdout },
     { code: b.code, stdout: b.stdout },
     `nsjoin exec ${flags.join(" ")} ${c.name} ${cmd.join(" ")} differs from ${c.cli} exec` +
-      ` (stderr: ${a.stderr.trim()} / ${b.stderr.trim()})`,
+      ` (stderr: ${a.stderr.trim()} / ${b.stderr.trim()}):\n${a.stdout}---\n${b.stdout}`,
   );
   return a.stdout;
 }

@@ -17,7 +17,13 @@
  * @module
  */
 export { NsCommand } from "./src/command.ts";
-export type { NamespaceSelection, NsCommandOptions } from "./src/command.ts";
+export type {
+  NamespaceSelection,
+  NsChildProcess,
+  NsCommandOptions,
+  NsCommandOutput,
+  NsCommandStatus,
+} from "./src/command.ts";
 export { NamespaceError } from "./src/errors.ts";
 export type { NamespaceErrorInit } from "./src/errors.ts";
 export {

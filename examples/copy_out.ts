@@ -24,10 +24,10 @@ if (!where || !inside || !dest) {
 }
 const target = /^[0-9]+$/.test(where) ? parseTarget(where) : await resolveContainer(where);
 
-const file = await inNamespaces(target, ["mnt"], async (path: string) => ({
+const file = await inNamespaces(target, async (path: string) => ({
   data: await Deno.readFile(path),
   mode: (await Deno.stat(path)).mode ?? 0o644,
-}), inside);
+}), { namespaces: ["mnt"], arg: inside });
 await Deno.writeFile(dest, file.data, { mode: file.mode & 0o777 });
 await Deno.chmod(dest, file.mode & 0o777);
 console.log(`copied ${file.data.length} bytes: ${where}:${inside} -> ${dest}`);

@@ -29,7 +29,6 @@ const target: Target = /^[0-9]+$/.test(where) || where.startsWith("/")
 
 const result = await inNamespaces(
   target,
-  ["net"],
   async ({ port, path }: { port: number; path: string }) => {
     const started = performance.now();
     try {
@@ -45,7 +44,7 @@ const result = await inNamespaces(
       return { status: 0, ms: performance.now() - started, error: why };
     }
   },
-  { port: Number(portText), path },
+  { namespaces: ["net"], arg: { port: Number(portText), path } },
 );
 
 const url = `http://127.0.0.1:${portText}${path} in ${where}`;

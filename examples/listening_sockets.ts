@@ -53,7 +53,7 @@ function decode(hex: string): { address: string; port: number } {
 }
 
 async function listening(name: string, target: Target): Promise<Socket[]> {
-  const tables = await inNamespaces(target, ["net"], () =>
+  const tables = await inNamespaces(target, () =>
     Object.fromEntries(
       ["tcp", "tcp6", "udp", "udp6"].map((t) => {
         try {
@@ -62,7 +62,7 @@ async function listening(name: string, target: Target): Promise<Socket[]> {
           return [t, ""]; // no IPv6 in this namespace
         }
       }),
-    ));
+    ), { namespaces: ["net"] });
   const out: Socket[] = [];
   for (const [proto, table] of Object.entries(tables as Record<string, string>)) {
     for (const line of table.trim().split("\n").slice(1)) {

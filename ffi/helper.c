@@ -28,9 +28,25 @@
  *                       its controlling tty; this process relays stdin/stdout and SIGWINCH
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
- *   O<key>              (repeated) the environment's order: Deno.Command sorts envp, so the
- *                       caller names the keys (never the values) in its order and we put
- *                       envp back in that order; entries not named follow
+ *   c                   nsenter --keep-caps: the permitted capabilities become inheritable and
+ *                       ambient, so the program keeps them across execve as a non-root uid
+ *   n                   execvp(3)'s rule: a file the kernel cannot execute (ENOEXEC, e.g. a
+ *                       script without "#!") is run with /bin/sh, as nsenter runs programs
+ *   O                   the environment's order: Deno.Command sorts envp, so the caller
+ *                       names the keys, '='-separated, in the variable NSJOIN_ENV_ORDER and
+ *                       we put envp back in that order (entries not named follow) and drop
+ *                       that variable. Not in argv: /proc/PID/cmdline is readable by every
+ *                       local user, the environment only by the same user.
+ *   p<PATH>             look the program up on this PATH (the caller's) instead of envp's:
+ *                       a PATH from the target is used only inside its mount namespace
+ *   e<fd>               also report a failure on this fd, as one record "CODE ERRNO STEP NS
+ *                       MESSAGE\n" (the caller's private pipe: a failure of ours is then
+ *                       never mistaken for a program that exits 125-127)
+ *   k<ppid>             die (SIGKILL) with our parent: PR_SET_PDEATHSIG, checked against
+ *                       ppid (0: only for a child we fork) and set again after every
+ *                       credential change, which clears it
+ *   g                   a process tree of its own: fork, the child starts a new session,
+ *                       and the signals we relay go to its whole process group
  *   M<name>             after joining, do what `ip netns exec NAME` does: a private mount
  *                       namespace with a fresh /sys (it shows the joined net namespace's
  *                       devices) and each file of /etc/netns/NAME bound over its /etc twin
@@ -46,8 +62,10 @@
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its
- * /proc/PID/{mem,exe,fd}; every fd but 0-2 (and K) is closed before execve; the cwd is
- * checked with getcwd(2) to be reachable from the (new) root.
+ * /proc/PID/{mem,exe,fd}; every inherited fd but 0-2 (and K, e) is closed before the first
+ * join, ours before execve; the cwd is checked with getcwd(2) to be reachable from the (new)
+ * root, and refused when getcwd fails (a deleted directory) or it came through /proc/PID/fd.
+ * Text from others (paths, the program's name) is printed with control bytes as \xNN.
  *
  * Exit codes: 125 could not join / set up, 126 program not executable (any execve error but
  * ENOENT), 127 not found;
@@ -66,7 +84,7 @@ enum {
   SYS_setgroups = 116, SYS_rt_sigtimedwait = 128, SYS_prctl = 157, SYS_chroot = 161,
   SYS_openat = 257, SYS_unshare = 272, SYS_prlimit64 = 302, SYS_setns = 308,
   SYS_ioctl = 16, SYS_setsid = 112, SYS_capget = 125, SYS_capset = 126, SYS_ppoll = 271,
-  SYS_signalfd4 = 289, SYS_dup3 = 292,
+  SYS_signalfd4 = 289, SYS_dup3 = 292, SYS_getppid = 110, SYS_fstatfs = 138, SYS_fcntl = 72,
   SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95, SYS_getresuid = 118, SYS_getresgid = 120,
   SYS_getgroups = 115,
 };
@@ -92,7 +110,7 @@ enum {
   SYS_setuid = 146, SYS_setgroups = 159, SYS_prctl = 167, SYS_getpid = 172, SYS_clone = 220,
   SYS_execve = 221, SYS_wait4 = 260, SYS_prlimit64 = 261, SYS_setns = 268,
   SYS_ioctl = 29, SYS_setsid = 157, SYS_capget = 90, SYS_capset = 91, SYS_ppoll = 73,
-  SYS_signalfd4 = 74, SYS_dup3 = 24,
+  SYS_signalfd4 = 74, SYS_dup3 = 24, SYS_getppid = 173, SYS_fstatfs = 44, SYS_fcntl = 25,
   SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166, SYS_getresuid = 148, SYS_getresgid = 150,
   SYS_getgroups = 158,
 };
@@ -117,7 +135,8 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f) {
 #endif
 
 /* Numbers shared by both architectures (asm-generic and x86_64 agree from 424 on). */
-enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436 };
+enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436,
+       SYS_openat2 = 437 };
 
 #define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
 #define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
@@ -143,6 +162,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436 
 #define PR_CAPBSET_DROP 24
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define PR_CAP_AMBIENT_RAISE 2
 #define TIOCGWINSZ 0x5413
 #define TIOCSWINSZ 0x5414
 #define TIOCSCTTY 0x540E
@@ -150,6 +170,18 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436 
 #define TIOCSPTLCK 0x40045431
 #define POLLIN 0x1
 #define SIGWINCH 28
+#define SIGKILL 9
+#define PR_SET_PDEATHSIG 1
+#define O_DIRECTORY 0200000
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define TCGETS 0x5401
+#define TCSETSW 0x5403
+#define OPOST 1
+#define S_IFMT 0170000
+#define S_IFREG 0100000
+#define NSFS_MAGIC 0x6e736673
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#define CGROUP2_SUPER_MAGIC 0x63677270
 
 #define CLONE_NEWTIME 0x00000080
 #define CLONE_NEWNS 0x00020000
@@ -162,7 +194,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436 
 
 enum { EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, E2BIG = 7, ENOEXEC = 8, EBADF = 9,
        EAGAIN = 11, ENOMEM = 12, EACCES = 13, ENOTDIR = 20, EINVAL = 22, ENOSYS = 38,
-       ELOOP = 40, EUSERS = 87 };
+       ELOOP = 40, EUSERS = 87, ENAMETOOLONG = 36, EMFILE = 24 };
 
 /* gcc may emit calls to these even when freestanding. */
 void *memset(void *d, int c, size_t n) {
@@ -194,6 +226,26 @@ static size_t mlen;
 static void put(const char *s) {
   while (*s && mlen < sizeof msg - 2) msg[mlen++] = *s++;
 }
+/* Text someone else chose (a path, the program's name): control bytes (C0, DEL, the C1
+ * range as UTF-8) and a backslash before 'x' become \xNN, as lsns prints them, so the
+ * line stays one line and no escape sequence reaches a terminal. */
+static void putesc(const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    int c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+    int n = c1 ? 2 : (*p < 0x20 || *p == 0x7f || (*p == '\\' && p[1] == 'x')) ? 1 : 0;
+    if (!n) {
+      char c[2] = {(char)*p, 0};
+      put(c);
+      continue;
+    }
+    for (int k = 0; k < n; k++) {
+      char e[5] = {'\\', 'x', hex[p[k] >> 4], hex[p[k] & 15], 0};
+      put(e);
+    }
+    p += n - 1;
+  }
+}
 static void putnum(unsigned long v) {
   char b[24];
   int i = 0;
@@ -219,15 +271,45 @@ static const char *errname(long e) {
   case ENOSYS: return "ENOSYS (function not implemented)";
   case ELOOP: return "ELOOP (too many levels of symbolic links)";
   case EUSERS: return "EUSERS (too many users)";
+  case ENAMETOOLONG: return "ENAMETOOLONG (file name too long)";
+  case EMFILE: return "EMFILE (too many open files)";
   }
   return "system error";
 }
 static __attribute__((noreturn)) void die_code(int code) {
   for (;;) sys1(SYS_exit_group, code);
 }
+/* The caller's private pipe (e<fd>), and what the record on it says besides the text. */
+static int errfd = -1;
+static long last_errno;
+static const char *fail_step = "setup", *fail_ns = "-";
+static void restore_tty(void);
+
 static __attribute__((noreturn)) void fail(int code) {
   msg[mlen++] = '\n';
+  restore_tty();
   sys3(SYS_write, 2, msg, mlen);
+  if (errfd >= 0) {
+    /* "CODE ERRNO STEP NS MESSAGE\n", the message without our "nsjoin: " prefix. */
+    static char rec[1200];
+    size_t n = 0;
+    char num[24];
+    const char *parts[4] = {0, 0, fail_step, fail_ns};
+    for (int k = 0; k < 4; k++) {
+      const char *s = parts[k];
+      if (k < 2) {
+        unsigned long v = k == 0 ? (unsigned long)code : (unsigned long)last_errno;
+        int i = 23;
+        num[i] = 0;
+        do num[--i] = (char)('0' + v % 10); while ((v /= 10) && i > 0);
+        s = num + i;
+      }
+      while (*s && n < 64 * (size_t)(k + 1)) rec[n++] = *s++;
+      rec[n++] = ' ';
+    }
+    for (size_t i = 8; i < mlen && n < sizeof rec; i++) rec[n++] = msg[i];
+    sys3(SYS_write, errfd, rec, n);
+  }
   die_code(code);
 }
 static void begin(void) {
@@ -237,6 +319,7 @@ static void begin(void) {
 static void puterr(long err) {
   put(": ");
   if (err < 0) err = -err;
+  last_errno = err;
   const char *n = errname(err);
   if (n[0] == 's') {
     put("errno ");
@@ -289,12 +372,14 @@ static long target_pid;
 
 static void join_fail(struct join *j, long err) {
   begin();
+  fail_step = "setns";
+  fail_ns = nsname(j->flag);
   put("Cannot join ");
   put(nsname(j->flag));
   put(" namespace ");
   if (j->path) {
     put("file ");
-    put(j->path);
+    putesc(j->path);
   } else {
     put("of pid ");
     putnum((unsigned long)target_pid);
@@ -330,14 +415,58 @@ static int open_or_die(const char *path, int flags, const char *what) {
   long fd = sys4(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, 0);
   if (fd < 0) {
     begin();
+    fail_step = "open";
     put("Cannot open ");
     put(what);
     put(" ");
-    put(path);
+    putesc(path);
     puterr(fd);
     fail(125);
   }
   return (int)fd;
+}
+
+/* "/proc/self/fd/N" into out (at least 32 bytes). */
+static void fd_path(char *out, long fd) {
+  mlen = 0;
+  put("/proc/self/fd/");
+  putnum((unsigned long)fd);
+  memcpy(out, msg, mlen);
+  out[mlen] = 0;
+}
+
+/* A namespace file or a cgroup.procs file that someone may have swapped for a FIFO (an open
+ * that never returns) or a device (an open with side effects): opened O_PATH first, which
+ * opens nothing; the inode must be a regular file on the expected file system (statfs
+ * magic); only then is that same inode opened for real, through /proc/self/fd/N. */
+static int open_checked(const char *path, int flags, unsigned long magic, unsigned long magic2,
+                        const char *what) {
+  int pfd = open_or_die(path, O_PATH, what);
+  unsigned char st[256];
+  unsigned long sfs[16] = {0}; /* struct statfs: f_type is the first word */
+  /* st_mode: after st_nlink (8 bytes) on x86_64, before it in the generic layout. */
+#if defined(__x86_64__)
+  unsigned mode = sys2(SYS_fstat, pfd, st) == 0 ? *(unsigned *)(st + 24) : 0;
+#else
+  unsigned mode = sys2(SYS_fstat, pfd, st) == 0 ? *(unsigned *)(st + 16) : 0;
+#endif
+  if ((mode & S_IFMT) != S_IFREG || sys2(SYS_fstatfs, pfd, sfs) != 0 ||
+      (sfs[0] != magic && sfs[0] != magic2)) {
+    begin();
+    fail_step = "open";
+    last_errno = EINVAL;
+    put("Cannot use ");
+    put(what);
+    put(" ");
+    putesc(path);
+    put(magic == NSFS_MAGIC ? ": it is not a namespace file" : ": it is not a cgroup.procs file");
+    fail(125);
+  }
+  char p[32];
+  fd_path(p, pfd);
+  int fd = open_or_die(p, flags | O_NONBLOCK | O_NOCTTY, what);
+  sys1(SYS_close, pfd);
+  return fd;
 }
 
 /* /proc/PID/stat field 22 (start time), after the last ')' as comm may hold anything. */
@@ -365,6 +494,24 @@ static unsigned long start_time(long pid) {
   return (unsigned long)parse_num(p, 10, 0);
 }
 
+static int sh_fallback; /* option n */
+
+/* execvp(3) on ENOEXEC: "/bin/sh FILE ARG...", FILE the path the kernel refused. */
+static long exec_sh(const char *file, char **argv, char **envp) {
+  static char *sh_argv[1024];
+  int n = 0;
+  sh_argv[n++] = "/bin/sh";
+  sh_argv[n++] = (char *)file;
+  for (int i = 1; argv[i]; i++) {
+    if (n >= 1023) return -E2BIG;
+    sh_argv[n++] = argv[i];
+  }
+  sh_argv[n] = 0;
+  return sys3(SYS_execve, "/bin/sh", sh_argv, envp);
+}
+/* p<PATH>: the caller's PATH, when the program is not looked up in the target's mount ns. */
+static const char *lookup_path;
+
 static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
   const char *prog = argv[0];
   long err = -ENOENT;
@@ -373,10 +520,12 @@ static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
     if (*s == '/') has_slash = 1;
   if (has_slash || !*prog) {
     err = *prog ? sys3(SYS_execve, prog, argv, envp) : -ENOENT;
+    if (err == -ENOEXEC && sh_fallback) err = exec_sh(prog, argv, envp);
   } else {
     const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    for (char **e = envp; *e; e++)
+    for (char **e = envp; *e && !lookup_path; e++)
       if (starts(*e, "PATH=")) path = *e + 5;
+    if (lookup_path) path = lookup_path;
     char buf[4096];
     int seen_eacces = 0;
     size_t plen = slen(prog);
@@ -390,6 +539,7 @@ static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
         buf[dl] = '/';
         memcpy(buf + dl + 1, prog, plen + 1);
         long r = sys3(SYS_execve, buf, argv, envp);
+        if (r == -ENOEXEC && sh_fallback) r = exec_sh(buf, argv, envp);
         if (r == -EACCES) seen_eacces = 1;
         else if (r != -ENOENT && r != -ENOTDIR) {
           err = r;
@@ -402,10 +552,12 @@ static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
     if (err == -ENOENT && seen_eacces) err = -EACCES;
   }
   begin();
+  fail_step = "execve";
   put("Cannot run ");
-  put(prog);
+  putesc(prog);
   if (err == -ENOENT) {
-    put(": not found in the target");
+    last_errno = ENOENT;
+    put(lookup_path ? ": not found" : ": not found in the target");
     fail(127);
   }
   puterr(err);
@@ -474,11 +626,36 @@ struct pollfd_ {
   short events, revents;
 };
 
+/* While a pty is relayed, our stdout's terminal must not post-process output: the pty
+ * already turned "\n" into "\r\n" (its ONLCR), and a second pass printed "\r\r\n".
+ * docker exec -it puts the client's terminal in raw mode (no OPOST) for the same reason.
+ * struct termios: c_oflag is the second u32. Restored whenever we exit. */
+static unsigned tio[16];
+static int tio_saved;
+static void raw_output(void) {
+  if (sys3(SYS_ioctl, 1, TCGETS, tio) != 0 || !(tio[1] & OPOST)) return;
+  unsigned raw[16];
+  memcpy(raw, tio, sizeof raw);
+  raw[1] &= ~(unsigned)OPOST;
+  if (sys3(SYS_ioctl, 1, TCSETSW, raw) == 0) tio_saved = 1;
+}
+static void restore_tty(void) {
+  if (tio_saved) sys3(SYS_ioctl, 1, TCSETSW, tio);
+  tio_saved = 0;
+}
+
+/* g: signals go to the program's whole process group (it leads a new session). */
+static int tree;
+
 /* The parent's side of a fork: relay signals to the child (and, with a pty, the caller's
  * stdin to it and its output to our stdout) until it exits; then exit as it did. */
 static __attribute__((noreturn)) void supervise(long child, int master, unsigned long *set) {
   long sfd = sys4(SYS_signalfd4, -1, set, 8, O_CLOEXEC | O_NONBLOCK);
   int in_open = master >= 0, out_open = master >= 0;
+  if (master >= 0) raw_output();
+  /* Only the child reports a failure from here on: our copy must not hold the pipe open. */
+  if (errfd >= 0) sys1(SYS_close, errfd);
+  errfd = -1;
   char buf[8192];
   for (;;) {
     struct pollfd_ pf[3] = {{(int)sfd, POLLIN, 0}, {in_open ? 0 : -1, POLLIN, 0},
@@ -507,7 +684,8 @@ static __attribute__((noreturn)) void supervise(long child, int master, unsigned
       if (sig == SIGWINCH && master >= 0) {
         copy_winsize(0, master);
       } else if (sig != SIGCHLD) {
-        sys2(SYS_kill, child, sig);
+        /* Before the child's setsid there is no such group yet: then the child alone. */
+        if (!tree || sys2(SYS_kill, -child, sig) == -ESRCH) sys2(SYS_kill, child, sig);
         continue;
       }
       if (sig != SIGCHLD) continue;
@@ -523,6 +701,7 @@ static __attribute__((noreturn)) void supervise(long child, int master, unsigned
         if (n <= 0) break;
         write_all(1, buf, n);
       }
+      restore_tty();
       if ((status & 0x7f) == 0) die_code((status >> 8) & 0xff);
       int s = status & 0x7f;
       unsigned long unblock = 1UL << (s - 1);
@@ -566,6 +745,33 @@ static void narrow_caps(unsigned long keep) {
   if (r != 0) {
     begin();
     put("Cannot limit capabilities");
+    puterr(r);
+    fail(125);
+  }
+}
+
+/* nsenter --keep-caps (util-linux cap_permitted_to_ambient): setns into a user namespace
+ * gives every capability there, and execve as a non-root uid drops them; a capability that
+ * is inheritable and ambient survives execve. Runs after setuid, as nsenter's does. */
+static void caps_to_ambient(void) {
+  struct {
+    unsigned version;
+    int pid;
+  } h = {0x20080522, 0};
+  unsigned d[6]; /* effective, permitted, inheritable; low 32 bits, then high */
+  long r = sys2(SYS_capget, &h, d);
+  if (r == 0) {
+    d[2] = d[1];
+    d[5] = d[4];
+    r = sys2(SYS_capset, &h, d);
+  }
+  for (int c = 0; r == 0 && c < 64; c++) {
+    if (!((c < 32 ? d[0] : d[3]) >> (c & 31) & 1)) continue;
+    r = sys6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0, 0);
+  }
+  if (r != 0) {
+    begin();
+    put("Cannot keep capabilities");
     puterr(r);
     fail(125);
   }
@@ -678,6 +884,7 @@ static int nfilters;
 static long last_cap = -1;
 
 static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
+  fail_step = "seccomp";
   begin();
   put("Cannot copy the seccomp filter of pid ");
   putnum((unsigned long)target_pid);
@@ -766,6 +973,7 @@ static void read_filters(int early) {
 }
 
 static __attribute__((noreturn)) void verify_fail(const char *what, long err) {
+  fail_step = "seccomp";
   begin();
   put("Cannot confirm ");
   put(what);
@@ -779,14 +987,14 @@ static __attribute__((noreturn)) void verify_fail(const char *what, long err) {
  * (runc's order without no_new_privs), a filter chosen by the target could have made one of
  * those calls fail in a way that code treats as benign: read back what the kernel really
  * holds. Buffers start out poisoned, so a call that wrote nothing cannot pass. */
-static void verify_creds(unsigned long bnd, unsigned long eff, long uid, long gid,
+static void verify_creds(unsigned long bnd, unsigned long eff, int ambient, long uid, long gid,
                          const unsigned *groups, int ngroups, int set_groups) {
   for (long c = 0; c <= last_cap && c < 64; c++) {
     long r = sys2(SYS_prctl, PR_CAPBSET_READ, c);
     if (r < 0) verify_fail("the capability bounding set", r);
     if (r == 1 && !(bnd >> c & 1)) verify_fail("the capability bounding set", 0);
     r = sys6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0, 0);
-    if (bnd != ~0UL && r != 0) verify_fail("the ambient capabilities", r);
+    if (bnd != ~0UL && !ambient && r != 0) verify_fail("the ambient capabilities", r);
   }
   if (eff != ~0UL) {
     struct {
@@ -831,6 +1039,7 @@ static void install_filters(void) {
     } prog = {(unsigned short)filters[i].len, insns + filters[i].off};
     long r = sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filters[i].flags, &prog);
     if (r != 0) {
+      fail_step = "seccomp";
       begin();
       put("Cannot install the seccomp filter of pid ");
       putnum((unsigned long)target_pid);
@@ -886,14 +1095,23 @@ static void write_self(const char *file, const char *text, const char *what) {
   }
 }
 
-#define MAXE 512
+#define MAXE 4096
+#define ORDER_VAR "NSJOIN_ENV_ORDER="
 
-/* envp in the order asked for (names of keys), the rest after, in place of the sorted one. */
+/* envp in the order asked for (names of keys), the rest after, in place of the sorted one;
+ * our NSJOIN_ENV_ORDER entry left out. */
 static char **reorder_env(char **envp, const char **order, int norder, char **out) {
   int n = 0, total = 0;
   for (char **e = envp; *e; e++) total++;
-  if (total >= MAXE) return envp;
-  char used[MAXE] = {0};
+  static char used[MAXE];
+  if (total >= MAXE) {
+    /* Too many to reorder: keep the sorted order, only drop our entry. */
+    for (char **e = envp; *e; e++)
+      if (!starts(*e, ORDER_VAR)) out[n++] = *e;
+    out[n] = 0;
+    return out;
+  }
+  for (int i = 0; i < total; i++) used[i] = starts(envp[i], ORDER_VAR);
   for (int k = 0; k < norder; k++) {
     size_t kl = slen(order[k]);
     for (int i = 0; i < total; i++) {
@@ -910,8 +1128,54 @@ static char **reorder_env(char **envp, const char **order, int norder, char **ou
 }
 
 #define MAXJ 16
-#define MAXC 16
+#define MAXC 64
 #define MAXK 64
+
+/* "Cannot use more than N x": a limit is refused, never silently cut short. */
+static __attribute__((noreturn)) void too_many(int n, const char *what) {
+  begin();
+  put("Cannot use more than ");
+  putnum((unsigned long)n);
+  put(" ");
+  put(what);
+  fail(125);
+}
+
+/* A /proc/PID/fd/N (or /proc/PID/task/TID/fd/N, /dev/fd/N) path: an fd of some process,
+ * which may be a directory anywhere (runc CVE-2024-21626's WORKDIR /proc/self/fd/7). */
+static int fd_link_path(const char *p) {
+  const char *c[5];
+  int n = 0;
+  while (*p && n < 5) {
+    while (*p == '/') p++;
+    if (!*p) break;
+    c[n++] = p;
+    while (*p && *p != '/') p++;
+  }
+#define IS(k, w) (n > (k) && starts(c[k], w) && (c[k][slen(w)] == '/' || !c[k][slen(w)]))
+  return (IS(0, "proc") && (IS(2, "fd") || (IS(2, "task") && IS(4, "fd")))) ||
+         (IS(0, "dev") && IS(1, "fd"));
+#undef IS
+}
+
+static void refuse_fd_link(const char *path) {
+  if (!fd_link_path(path)) return;
+  begin();
+  put("Cannot start in ");
+  putesc(path);
+  put(": a working directory through /proc/PID/fd may lie outside the target's root - give a path");
+  fail(125);
+}
+
+/* k: PR_SET_PDEATHSIG, then the man page's check that the parent did not die before it. */
+static void arm_pdeathsig(long parent) {
+  sys2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  if (sys0(SYS_getppid) != parent) {
+    begin();
+    put("Cannot start: the caller exited");
+    fail(125);
+  }
+}
 
 __attribute__((used)) void start_c(long *sp) {
   long argc = sp[0];
@@ -924,6 +1188,7 @@ __attribute__((used)) void start_c(long *sp) {
   unsigned long want_start = 0, want_inode = 0;
   unsigned mask = 0;
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
+  int keepcaps = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
   const char *root = 0, *wd = 0, *wdns = 0, *netns = 0;
@@ -933,8 +1198,9 @@ __attribute__((used)) void start_c(long *sp) {
   int ncg = 0;
   int keep[MAXK];
   int nkeep = 0;
-  const char *order[MAXE];
-  int norder = 0;
+  static const char *order[MAXE];
+  int norder = 0, env_order = 0;
+  long kill_parent = -1;
   unsigned groups[MAXK];
   int ngroups = 0, set_groups = 0;
   int copy_seccomp = 0, copy_limits = 0;
@@ -957,7 +1223,8 @@ __attribute__((used)) void start_c(long *sp) {
     case 'J': mask = (unsigned)parse_num(a + 1, 16, 0); break;
     case 'I': identity = 1; break;
     case 'N':
-      if (nj < MAXJ) {
+      if (nj >= MAXJ - NNS) too_many(MAXJ - NNS, "namespace files");
+      {
         js[nj].flag = (unsigned)parse_num(a + 1, 16, &end);
         js[nj].path = *end == '=' ? end + 1 : "";
         js[nj].done = 0;
@@ -969,13 +1236,15 @@ __attribute__((used)) void start_c(long *sp) {
     case 'D': wd = a + 1; break;
     case 'W': wdns = a + 1; break;
     case 'C':
-      if (ncg < MAXC) cg[ncg++] = a + 1;
+      if (ncg >= MAXC) too_many(MAXC, "cgroups");
+      cg[ncg++] = a + 1;
       break;
     case 'U': uid = parse_num(a + 1, 10, 0); break;
     case 'G': gid = parse_num(a + 1, 10, 0); break;
     case 'X': drop_groups = 1; break;
     case 'S':
-      for (const char *p = a + 1; *p && ngroups < MAXK;) {
+      for (const char *p = a + 1; *p;) {
+        if (ngroups >= MAXK) too_many(MAXK, "supplementary groups");
         groups[ngroups++] = (unsigned)parse_num(p, 10, &p);
         if (*p == ',') p++;
         else break;
@@ -983,16 +1252,21 @@ __attribute__((used)) void start_c(long *sp) {
       set_groups = 1;
       break;
     case 'K':
-      if (nkeep < MAXK) keep[nkeep++] = (int)parse_num(a + 1, 10, 0);
+      if (nkeep >= MAXK - 1) too_many(MAXK - 1, "kept fds");
+      keep[nkeep++] = (int)parse_num(a + 1, 10, 0);
       break;
     case 'F': nofork = 1; break;
     case 'Y': tty = 1; break;
     case 'V': nnp = 1; break;
+    case 'c': keepcaps = 1; break;
+    case 'n': sh_fallback = 1; break;
     case 'Q': fresh = 1; break;
     case 'M': netns = a + 1; break;
-    case 'O':
-      if (norder < MAXE) order[norder++] = a + 1;
-      break;
+    case 'O': env_order = 1; break;
+    case 'p': lookup_path = a + 1; break;
+    case 'e': errfd = (int)parse_num(a + 1, 10, 0); break;
+    case 'k': kill_parent = parse_num(a + 1, 10, 0); break;
+    case 'g': tree = 1; break;
     case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'z': copy_seccomp = 1; break;
@@ -1011,6 +1285,23 @@ __attribute__((used)) void start_c(long *sp) {
     fail(125);
   }
   char **prog_argv = argv + i;
+  /* Inherited fds are closed before anything else, not only before execve: a leaked
+   * directory fd would otherwise be reachable as /proc/self/fd/N while we join and chdir
+   * (runc CVE-2024-21626). The caller's pipe (e) stays until execve. */
+  {
+    int early[MAXK + MAXJ + 1];
+    for (int k = 0; k < nkeep; k++) early[k] = keep[k];
+    int nearly = nkeep;
+    if (errfd >= 3) early[nearly++] = errfd;
+    /* A namespace file the caller handed over as one of its own fds (enter -N and
+     * --user-parent, after it replaced itself with us) is opened below: it stays until
+     * then, and like every fd not in K it is closed before execve. */
+    for (int k = 0; k < nj; k++)
+      if (starts(js[k].path, "/proc/self/fd/"))
+        early[nearly++] = (int)parse_num(js[k].path + 14, 10, 0);
+    close_fds(early, nearly);
+  }
+  if (kill_parent > 0) arm_pdeathsig(kill_parent);
   if (fresh) {
     /* A multithreaded runtime (Deno, through Rust) blocks signals on some threads and
      * ignores SIGPIPE; execve keeps both. Spawn APIs reset them in the child: so do we. */
@@ -1064,10 +1355,14 @@ __attribute__((used)) void start_c(long *sp) {
    * reaches it covers the time this takes. */
   if (copy_seccomp) read_filters(!nnp);
   if (lsm_label) write_self("/proc/self/attr/exec", lsm_label, "the LSM exec label");
-  for (int k = 0; k < nj; k++) js[k].fd = open_or_die(js[k].path, O_RDONLY, "namespace file");
+  for (int k = 0; k < nj; k++)
+    js[k].fd = open_checked(js[k].path, O_RDONLY, NSFS_MAGIC, NSFS_MAGIC, "namespace file");
   int cgfd[MAXC];
-  for (int k = 0; k < ncg; k++) cgfd[k] = open_or_die(cg[k], O_WRONLY, "cgroup");
+  for (int k = 0; k < ncg; k++)
+    cgfd[k] = open_checked(cg[k], O_WRONLY, CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, "cgroup");
   int rootfd = root ? open_or_die(root, O_PATH, "root directory") : -1;
+  if (wd) refuse_fd_link(wd);
+  if (wdns) refuse_fd_link(wdns);
   int wdfd = wd ? open_or_die(wd, O_PATH, "working directory") : -1;
 
   if (mask) {
@@ -1139,21 +1434,29 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
     sys1(SYS_chdir, "/");
+    sys1(SYS_close, rootfd);
   }
   if (wdfd >= 0 && sys1(SYS_fchdir, wdfd) != 0) {
     begin();
     put("Cannot change directory to ");
-    put(wd);
+    putesc(wd);
     fail(125);
   }
+  if (wdfd >= 0) sys1(SYS_close, wdfd);
   if (wdns) {
-    long r = sys1(SYS_chdir, wdns);
+    /* A path inside the target: no magic link (/proc/PID/{fd/N,cwd,root}) on the way,
+     * not even through a symlink the target planted (openat2, Linux 5.6+). */
+    unsigned long how[3] = {O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS};
+    long fd = sys4(SYS_openat2, AT_FDCWD, wdns, how, sizeof how);
+    long r = fd >= 0 ? sys1(SYS_fchdir, fd) : fd == -ENOSYS ? sys1(SYS_chdir, wdns) : fd;
+    if (fd >= 0) sys1(SYS_close, fd);
     if (r != 0) {
       begin();
       put("Cannot change directory to ");
-      put(wdns);
+      putesc(wdns);
       put(" in the target");
       puterr(r);
+      if (r == -ELOOP) put(" - a /proc magic link (fd, cwd, root) on the way is refused");
       fail(125);
     }
   }
@@ -1167,11 +1470,25 @@ __attribute__((used)) void start_c(long *sp) {
       put("Cannot start in a working directory outside the target's root - use -W DIR (a directory inside the target) or --root");
       fail(125);
     }
+    /* Fail closed: a deleted directory (ENOENT) or one too deep to name (ENAMETOOLONG)
+     * cannot be shown to lie inside the root, and `cd ..` from a deleted host directory
+     * climbs the host's tree. */
+    if (r < 0) {
+      begin();
+      put("Cannot start in this working directory");
+      puterr(r);
+      if (r == -ENOENT) put(" - it was deleted; use -W DIR (a directory inside the target)");
+      fail(125);
+    }
   }
 
   int master = -1, slave = -1;
   if (tty) open_pty(&master, &slave);
-  if (tty || (joined_pid && !nofork)) {
+  long parent_seen = kill_parent;
+  int forked = 0;
+  /* Joining a user namespace is a credential change, which may have cleared it. */
+  if (kill_parent > 0) arm_pdeathsig(kill_parent);
+  if (tty || tree || (joined_pid && !nofork)) {
     /* setns(CLONE_NEWPID) moves only our future children, and a pty needs a relay: fork,
      * relay signals to the child and its exit status back (a signal death re-raised). */
     unsigned long set = 0, old = 0;
@@ -1191,6 +1508,11 @@ __attribute__((used)) void start_c(long *sp) {
       supervise(child, master, &set);
     }
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    /* Our parent as we see it now (0 when it is outside a pid namespace we are in): if it
+     * dies we are re-parented and getppid changes. */
+    parent_seen = sys0(SYS_getppid);
+    forked = 1;
+    if (tree && !tty) sys0(SYS_setsid);
   }
   if (tty) {
     sys0(SYS_setsid);
@@ -1222,7 +1544,11 @@ __attribute__((used)) void start_c(long *sp) {
   if (copy_seccomp && !nnp) {
     /* Under the filter a refused close(2) would leave a host fd to the program: close
      * them while nothing can refuse it (the close before execve then finds none). */
-    close_fds(keep, nkeep);
+    int still[MAXK + 1];
+    int nstill = 0;
+    for (int k = 0; k < nkeep; k++) still[nstill++] = keep[k];
+    if (errfd >= 3) still[nstill++] = errfd;
+    close_fds(still, nstill);
     install_filters();
   }
   if (bnd != ~0UL) drop_bounding(bnd);
@@ -1270,10 +1596,30 @@ __attribute__((used)) void start_c(long *sp) {
     }
   }
   if (eff != ~0UL) narrow_caps(eff);
+  if (keepcaps) caps_to_ambient();
+  /* Credential changes clear the parent-death signal: set it last, right before execve
+   * (an exec of a set-uid program clears it again, as for every caller of prctl). */
+  if (kill_parent > 0 || (kill_parent == 0 && forked)) arm_pdeathsig(parent_seen);
+  /* The caller's pipe stays open for an execve failure, and closes when execve succeeds. */
+  if (errfd >= 3 && sys3(SYS_fcntl, errfd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */) == 0)
+    keep[nkeep++] = errfd;
   close_fds(keep, nkeep);
   static char *sorted_env[MAXE + 1];
-  if (norder) envp = reorder_env(envp, order, norder, sorted_env);
+  if (env_order) {
+    for (char **e = envp; *e; e++) {
+      if (!starts(*e, ORDER_VAR)) continue;
+      /* Keys cannot hold '=': it separates them. */
+      for (char *q = *e + slen(ORDER_VAR); *q && norder < MAXE;) {
+        order[norder++] = q;
+        while (*q && *q != '=') q++;
+        if (*q) *q++ = 0;
+      }
+      break;
+    }
+    envp = reorder_env(envp, order, norder, sorted_env);
+  }
   if (copy_seccomp && nnp) install_filters();
-  if (copy_seccomp && !nnp) verify_creds(bnd, eff, uid, gid, groups, ngroups, set_groups);
+  if (copy_seccomp && !nnp)
+    verify_creds(bnd, eff, keepcaps, uid, gid, groups, ngroups, set_groups);
   exec_program(prog_argv, envp);
 }

@@ -18,20 +18,77 @@ const NS_GET_NSTYPE = 0xb703n;
 /** NS_GET_OWNER_UID: the uid (in the caller's user namespace) that created a user namespace. */
 const NS_GET_OWNER_UID = 0xb704n;
 
-/** Opens a namespace file read-only and close-on-exec; returns the fd or -errno. */
-export function nsfsOpen(path: string): number {
-  const fd = libc().open(cstr(path), O_RDONLY | O_CLOEXEC, 0);
+// struct stat starts with st_dev (u64) then st_ino (u64) on both x86_64 and aarch64, the
+// two architectures Deno ships for Linux; the buffer is larger than either struct.
+const _stat = new BigUint64Array(32);
+
+const SYS_OPENAT2 = 437n; // the same number on x86_64 and asm-generic (aarch64)
+const AT_FDCWD = -100n;
+const O_PATH = 0o10000000;
+const O_NONBLOCK = 0o4000;
+const RESOLVE_NO_MAGICLINKS = 0x02n;
+const RESOLVE_IN_ROOT = 0x10n;
+const ENOTTY = 25;
+
+/** The device of nsfs: every namespace file is an inode of that one internal mount. */
+let _nsfsDev: bigint | undefined;
+
+function _openPath(dirfd: bigint, path: string, resolve: bigint): number {
+  const how = new BigUint64Array([BigInt(O_PATH | O_CLOEXEC), 0n, resolve]);
+  const fd = Number(libc().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
   return fd < 0 ? -errno() : fd;
+}
+
+/**
+ * Opens a namespace file read-only and close-on-exec; returns the fd or -errno (-ENOTTY
+ * when the path is not a namespace file).
+ *
+ * The path may come from someone else (a mount point in another user's mount namespace,
+ * an fd of another process), so a plain open(2) could block forever on a FIFO, start a
+ * device, or follow a symlink to a host file. Instead: openat2(2) with O_PATH (no open
+ * side effects, never blocks), resolved inside `root` with RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS when given (every symlink and `..` stays in that root); then
+ * fstat(2) must show the nsfs device, and only then is that same inode reopened through
+ * /proc/self/fd for the ioctls (which refuse O_PATH fds), O_NONBLOCK.
+ *
+ * @param path the namespace file (inside `root` when given)
+ * @param root a directory to resolve `path` in, e.g. /proc/PID/root
+ */
+export function nsfsOpen(path: string, root?: string): number {
+  const lib = libc();
+  if (_nsfsDev === undefined) {
+    const self = _openPath(AT_FDCWD, "/proc/self/ns/user", 0n);
+    if (self < 0) return self;
+    const ok = lib.fstat(self, _stat) >= 0;
+    lib.close(self);
+    if (!ok) return -errno();
+    _nsfsDev = _stat[0];
+  }
+  let dirfd = AT_FDCWD;
+  let resolve = 0n;
+  if (root !== undefined) {
+    const rootFd = _openPath(AT_FDCWD, root, 0n);
+    if (rootFd < 0) return rootFd;
+    dirfd = BigInt(rootFd);
+    resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  }
+  const pathFd = _openPath(dirfd, path, resolve);
+  if (dirfd !== AT_FDCWD) lib.close(Number(dirfd));
+  if (pathFd < 0) return pathFd;
+  try {
+    if (lib.fstat(pathFd, _stat) < 0) return -errno();
+    if (_stat[0] !== _nsfsDev) return -ENOTTY;
+    const fd = lib.open(cstr(`/proc/self/fd/${pathFd}`), O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+    return fd < 0 ? -errno() : fd;
+  } finally {
+    lib.close(pathFd);
+  }
 }
 
 /** Closes an fd from this module. */
 export function nsfsClose(fd: number): void {
   if (fd >= 0) libc().close(fd);
 }
-
-// struct stat starts with st_dev (u64) then st_ino (u64) on both x86_64 and aarch64, the
-// two architectures Deno ships for Linux; the buffer is larger than either struct.
-const _stat = new BigUint64Array(32);
 
 /** The nsfs inode and device of a namespace fd, or undefined when fstat fails. */
 export function nsfsIdentity(fd: number): { ino: number; dev: number } | undefined {
@@ -61,4 +118,46 @@ const _uid = new Uint32Array(1);
 export function nsfsOwnerUid(fd: number): number {
   const r = libc().ioctl(fd, NS_GET_OWNER_UID, Deno.UnsafePointer.of(_uid));
   return r < 0 ? -errno() : _uid[0];
+}
+
+const SYS_PIDFD_OPEN = 434n; // the same number on x86_64 and asm-generic (aarch64)
+const SYS_PIDFD_GETFD = 438n;
+/** SIOCGSKNS (linux/sockios.h): an fd of the network namespace a socket was created in. */
+const SIOCGSKNS = 0x894cn;
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+// st_mode's offset in struct stat: x86_64 puts st_nlink (8 bytes) before it, the generic
+// layout of aarch64 puts it after.
+const ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+
+/** pidfd_open(2): a pidfd of the process (close-on-exec), or -errno. */
+export function pidfdOpen(pid: number): number {
+  const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
+  return fd < 0 ? -errno() : fd;
+}
+
+/**
+ * The network namespace of a socket another process holds at `fd`, as lsns finds
+ * namespaces kept alive only by sockets: pidfd_getfd(2) copies the socket (nothing is
+ * opened; the caller needs ptrace access, as root has), fstat(2) checks it still is a
+ * socket — the process may have put a device at that fd since it was listed, and a
+ * device's driver would get the ioctl — and SIOCGSKNS returns an nsfs fd (close-on-exec).
+ *
+ * @param pidfd a pidfd of the process
+ * @param fd the fd number in that process
+ * @returns the namespace fd, or -errno (-ENOTSOCK when it is no longer a socket)
+ */
+export function socketNetns(pidfd: number, fd: number): number {
+  const lib = libc();
+  const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
+  if (sk < 0) return -errno();
+  try {
+    if (lib.fstat(sk, _stat) < 0) return -errno();
+    const mode = new DataView(_stat.buffer).getUint32(ST_MODE_OFFSET, true);
+    if ((mode & S_IFMT) !== S_IFSOCK) return -88; // ENOTSOCK
+    const ns = lib.ioctl(sk, SIOCGSKNS, null);
+    return ns < 0 ? -errno() : ns;
+  } finally {
+    lib.close(sk);
+  }
 }

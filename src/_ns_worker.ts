@@ -11,19 +11,38 @@
  * spawner below — a Worker of its own that unshares, joins mnt, then creates the evaluator
  * and relays messages both ways.
  *
- * The evaluator is source text (loaded with `eval: true`), not a module file: inside a
- * target's mount namespace the host's files are not there to load.
+ * The evaluator is source text (loaded with `eval: true` or as a data: URL), not a module
+ * file: inside a target's mount namespace every path is the target's, so nothing may be
+ * loaded from a file there. That is also why an evaluator in a mount namespace is *sealed*
+ * (issue 9, finding 3): code reaching it was loaded on the host (fn's source, a module
+ * bundled on the host), `import()` inside is refused by V8's per-script import hook (except
+ * node: built-ins that load no code), the spawner's seccomp filter — inherited by every
+ * evaluator thread — makes execve fail in the kernel, and `Worker`, `Deno.Command`,
+ * `Deno.dlopen` and `process.dlopen` are replaced by functions that say why.
+ *
+ * The sealed evaluator boots with the host's root directory (the spawner chroots to an fd
+ * of it after joining: the evaluator's threads share the spawner's fs_struct), because
+ * Deno's Node compatibility layer reads /proc/self/exe as it starts and panics — the whole
+ * process — where the target's /proc does not show this process. Once booted, the spawner
+ * chroots to an fd of the target's root opened right after joining, which makes it the root
+ * and cwd of them all, and only then passes calls on.
  *
  * @module
  */
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { check, libc, SyscallError } from "../ffi/libc.ts";
+import { check, cstr, libc, O_CLOEXEC, O_RDONLY, SyscallError } from "../ffi/libc.ts";
+import { forbidExecOnThisThread } from "../ffi/no_exec.ts";
 import { CLONE_FLAGS } from "./namespaces.ts";
 
-/** What to call: function source text, or a module URL whose default export is called. */
+/**
+ * What to call: function source text, a module URL whose default export is called (loaded
+ * by Deno, outside a mount namespace), or such a module bundled on the host into one
+ * CommonJS text (for a sealed evaluator).
+ */
 export type CallBody =
   | { kind: "fn"; source: string; arg: unknown }
-  | { kind: "module"; url: string; arg: unknown };
+  | { kind: "module"; url: string; arg: unknown }
+  | { kind: "bundle"; url: string; source: string; arg: unknown };
 
 /** A call sent to the evaluator. */
 export type CallMessage = CallBody & { id: number };
@@ -39,9 +58,13 @@ export interface SerializedError {
 export type ReplyMessage =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: SerializedError }
+  | { type: "opened"; fd: number }
   | { type: "ready" }
   | { type: "join-failed"; errno: number; syscall: string }
   | { type: "crash"; error: SerializedError };
+
+/** What the evaluator sends: replies, and (sealed) that it booted, to the spawner only. */
+type EvaluatorMessage = ReplyMessage | { type: "booted" };
 
 /** `workerData.role` of the spawner. */
 export const SPAWNER_ROLE = "nsjoin-mnt-spawner";
@@ -50,35 +73,117 @@ const CLONE_FS = 0x200;
 
 /**
  * The evaluator's program. It runs as source text in a Worker, so it closes over nothing;
- * `on` and `post` adapt it to a node:worker_threads Worker or a web Worker.
+ * `on` and `post` adapt it to a node:worker_threads Worker or a web Worker. With `vm` it is
+ * sealed (see the module doc): everything it runs is compiled through node:vm with an
+ * import hook.
  */
 function _evaluator(
   on: (handler: (m: CallMessage) => void) => void,
-  post: (m: ReplyMessage) => void,
+  post: (m: EvaluatorMessage) => void,
+  vm?: typeof import("node:vm"),
 ): void {
   const compiled = new Map<string, (arg: unknown) => unknown>();
   const serialize = (error: unknown) =>
     error instanceof Error
       ? { name: error.name, message: error.message, stack: error.stack }
       : { name: "Error", message: `A non-Error was thrown: ${String(error)}` };
+  const sealedWhy =
+    "inside the target's mount namespace it would come from the target's files and run with your process's privileges";
+  // Built-ins that load or run code from files: module (require), vm (an unhooked compile),
+  // worker_threads (a Worker of a file), child_process and cluster (exec), inspector.
+  const loaders = ["module", "vm", "worker_threads", "child_process", "cluster", "inspector"];
+  const isLoader = (specifier: string) =>
+    loaders.includes(specifier.replace(/^node:/, "").split("/")[0]);
+  const hook = (specifier: string): Promise<unknown> => {
+    if (specifier.startsWith("node:") && !isLoader(specifier)) return import(specifier);
+    return Promise.reject(
+      new Error(
+        isLoader(specifier)
+          ? `Cannot load ${specifier} in fn: ${sealedWhy} (use NsCommand to run programs)`
+          : `Cannot import ${specifier} in fn: ${sealedWhy} - import it on the host: give inNamespaces a module URL (bundled on the host), or pass data through arg`,
+      ),
+    );
+  };
+  if (vm) {
+    const refuse = (what: string, instead: string) =>
+      function refused(): never {
+        throw new Error(`Cannot use ${what} in fn: ${sealedWhy} (${instead})`);
+      };
+    delete (globalThis as { Worker?: unknown }).Worker;
+    const deno = Deno as unknown as Record<string, unknown>;
+    deno.Command = refuse("Deno.Command", "run programs in the target with NsCommand");
+    deno.dlopen = refuse("Deno.dlopen", "load libraries outside inNamespaces");
+    // Deno reads /proc/self/exe for these and panics (the whole process) where the target's
+    // /proc does not show this process: answer from the value read at boot, on the host.
+    const execPath = Deno.execPath();
+    deno.execPath = () => execPath;
+    const proc = (globalThis as {
+      process: { getBuiltinModule(id: string): unknown; dlopen: unknown };
+    }).process;
+    proc.dlopen = refuse("process.dlopen", "load native addons outside inNamespaces");
+    const getBuiltinModule = proc.getBuiltinModule.bind(proc);
+    proc.getBuiltinModule = (id: string) => {
+      if (isLoader(id)) throw new Error(`Cannot load ${id} in fn: ${sealedWhy}`);
+      return getBuiltinModule(id);
+    };
+    // Tells the spawner to switch this Worker's root from the host's to the target's.
+    post({ type: "booted" });
+  }
+  const compile = async (
+    m: Extract<CallMessage, { source: string }>,
+  ): Promise<(arg: unknown) => unknown> => {
+    if (m.kind === "fn") {
+      if (!vm) return (0, eval)(`(${m.source})`);
+      return vm.compileFunction(`return (${m.source});`, [], {
+        filename: "fn",
+        importModuleDynamically: hook as never,
+      })() as (arg: unknown) => unknown;
+    }
+    // A CommonJS bundle made on the host: esbuild leaves node: built-ins as require("node:x")
+    // calls, which its require serves from modules imported here first.
+    const builtins = new Map<string, unknown>();
+    for (const [, id] of m.source.matchAll(/\brequire\("(node:[a-z_/]+)"\)/g)) {
+      builtins.set(id, await hook(id).catch(() => undefined));
+    }
+    const require = (id: string): unknown => {
+      const loaded = builtins.get(id);
+      if (loaded === undefined) throw new Error(`Cannot require ${id} in fn: ${sealedWhy}`);
+      return loaded;
+    };
+    const module = { exports: {} as { default?: unknown } };
+    vm!.compileFunction(m.source, ["exports", "require", "module"], {
+      filename: m.url,
+      importModuleDynamically: hook as never,
+    })(module.exports, require, module);
+    return module.exports.default as (arg: unknown) => unknown;
+  };
   on(async (m: CallMessage) => {
     try {
       let fn: unknown;
-      if (m.kind === "fn") {
+      if (m.kind === "module") {
+        fn = (await import(m.url)).default;
+      } else {
         fn = compiled.get(m.source);
         if (!fn) {
-          fn = (0, eval)(`(${m.source})`);
+          fn = await compile(m);
           compiled.set(m.source, fn as (arg: unknown) => unknown);
         }
-      } else {
-        fn = (await import(m.url)).default;
       }
       if (typeof fn !== "function") {
-        throw new TypeError(`Cannot call ${m.kind === "fn" ? "fn" : m.url}: it is not a function`);
+        throw new TypeError(
+          `Cannot call ${
+            m.kind === "fn" ? "fn" : `the default export of ${m.url}`
+          }: it is not a function`,
+        );
       }
       const value = await fn(m.arg);
       post({ id: m.id, ok: true, value });
     } catch (error) {
+      if (m.kind === "fn" && error instanceof ReferenceError) {
+        error.message +=
+          " (fn was sent to the Worker as source text, so it sees none of the caller's variables: pass data through the arg option" +
+          (vm ? ", or give a module URL" : ", import modules inside fn") + ")";
+      }
       post({ id: m.id, ok: false, error: serialize(error) });
     }
   });
@@ -95,29 +200,68 @@ export const EVALUATOR_SOURCE: string = `const { parentPort } = require("node:wo
  */
 const _WEB_EVALUATOR_URL = `data:application/javascript,${
   encodeURIComponent(
-    `(${_evaluator.toString()})((h) => { self.onmessage = (e) => h(e.data); }, (m) => self.postMessage(m));`,
+    `import vm from "node:vm";
+(${_evaluator.toString()})((h) => { self.onmessage = (e) => h(e.data); }, (m) => self.postMessage(m), vm);`,
   )
 }`;
 
-function _spawner(mntFd: number): void {
+function _spawner(mntFd: number, hostRootFd: number): void {
   const port = parentPort!;
+  let targetRootFd = -1;
   try {
     // A thread may join a mount namespace only with an fs_struct of its own (DESIGN.md fact 2).
     check("unshare", libc().unshare(CLONE_FS));
+    // Every thread of the evaluator (and any process they fork) inherits this filter.
+    forbidExecOnThisThread();
     check("setns", libc().setns(mntFd, CLONE_FLAGS.mnt));
+    targetRootFd = check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0));
+    // The caller owns it from here: it closes it once this Worker is ready, or has exited.
+    port.postMessage({ type: "opened", fd: targetRootFd });
+    // The evaluator boots with the host's root (its threads share this fs_struct): Deno's
+    // Node compatibility layer, which node:vm brings up, reads /proc/self/exe once and
+    // panics where the target's /proc does not show this process.
+    _chrootTo(hostRootFd);
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;
     port.postMessage({ type: "join-failed", errno: error.errno, syscall: error.syscall });
     return;
   }
   const evaluator = new globalThis.Worker(_WEB_EVALUATOR_URL, { type: "module" });
-  evaluator.onmessage = (e: MessageEvent<ReplyMessage>) => port.postMessage(e.data);
+  // Calls wait here until the evaluator's root is the target's (Deno's port drops messages
+  // that arrive before a listener).
+  let waiting: CallMessage[] | undefined = [];
+  port.on("message", (m: CallMessage) => waiting ? waiting.push(m) : evaluator.postMessage(m));
+  evaluator.onmessage = (e: MessageEvent<EvaluatorMessage>) => {
+    if (!("type" in e.data) || e.data.type !== "booted") {
+      port.postMessage(e.data);
+      return;
+    }
+    try {
+      // From here on every path of every evaluator thread resolves in the target (setns
+      // again is refused: this fs_struct is shared now).
+      _chrootTo(targetRootFd);
+    } catch (error) {
+      evaluator.terminate();
+      const { errno, syscall } = error as SyscallError;
+      port.postMessage({ type: "join-failed", errno, syscall });
+      return;
+    }
+    for (const m of waiting!) evaluator.postMessage(m);
+    waiting = undefined;
+    port.postMessage({ type: "ready" });
+  };
   evaluator.onerror = (e: ErrorEvent) => {
     e.preventDefault();
     port.postMessage({ type: "crash", error: { name: "Error", message: e.message } });
   };
-  port.on("message", (m: CallMessage) => evaluator.postMessage(m));
-  port.postMessage({ type: "ready" });
 }
 
-if (!isMainThread && workerData?.role === SPAWNER_ROLE) _spawner(workerData.mntFd);
+/** Makes a directory fd the root and cwd of this thread's fs_struct. */
+function _chrootTo(fd: number): void {
+  check("fchdir", libc().fchdir(fd));
+  check("chroot", libc().chroot(cstr(".")));
+}
+
+if (!isMainThread && workerData?.role === SPAWNER_ROLE) {
+  _spawner(workerData.mntFd, workerData.hostRootFd);
+}

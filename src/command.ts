@@ -1,5 +1,7 @@
 import { execve } from "../ffi/exec.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
+import { readTextFileSafe } from "../ffi/files.ts";
+import { EXEC_SYMBOLS, libcSubset, O_CLOEXEC } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   CLONE_FLAGS,
@@ -28,11 +30,17 @@ export interface NsCommandOptions {
   namespaces?: NamespaceSelection;
   /** Arguments of the program. */
   args?: readonly string[];
-  /** Environment variables to set (over the caller's, or over the target's with `targetEnv`). */
+  /**
+   * Environment variables to set (over the caller's, or over the target's with `targetEnv`).
+   * Names are not empty and hold no `=`; `NSJOIN_ENV_ORDER` is nsjoin's own.
+   */
   env?: Record<string, string>;
   /** Start from an empty environment (plus `env`). */
   clearEnv?: boolean;
-  /** Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`. */
+  /**
+   * Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`;
+   * without the target's mount namespace its PATH is replaced by the caller's.
+   */
   targetEnv?: boolean;
   /** Working directory inside the target (`nsenter -W`). Default: the target's root when its mount namespace is joined, else the caller's. */
   cwd?: string;
@@ -84,6 +92,16 @@ export interface NsCommandOptions {
    */
   lsm?: "target" | "none";
   /**
+   * When a user namespace is joined, keep the capabilities it grants across execve as
+   * ambient capabilities, also for a non-root uid (`nsenter --keep-caps`).
+   */
+  keepCaps?: boolean;
+  /**
+   * Run a file the kernel cannot execute (ENOEXEC: a script without `#!`) with /bin/sh,
+   * as execvp(3) and so `nsenter` do; default false, as `docker exec`.
+   */
+  shellFallback?: boolean;
+  /**
    * Do what `ip netns exec NAME` does after the join: a private mount namespace with a
    * fresh /sys (showing the joined net namespace's devices) and /etc/netns/NAME/* bound
    * over /etc. For a target /run/netns/NAME.
@@ -97,8 +115,52 @@ export interface NsCommandOptions {
   stdout?: "piped" | "inherit" | "null";
   /** How stderr is set up; default "inherit" for spawn(), "piped" for output(). */
   stderr?: "piped" | "inherit" | "null";
-  /** Kills the program (SIGTERM) when aborted. */
+  /**
+   * Kills the program (SIGTERM) when aborted; with `killTree`, everything it started that
+   * stayed in its process group too.
+   */
   signal?: AbortSignal;
+  /**
+   * The program and everything it starts form a process group of their own (a new session,
+   * as `setsid`): aborting, `kill()` and every signal relayed reach the whole group, so
+   * children holding the pipes end too and `for await` over stdout finishes. A process that
+   * leaves the group (a daemon's own `setsid`) is not reached. Costs one fork per spawn.
+   * The program has no controlling terminal then (it still reads an inherited one).
+   */
+  killTree?: boolean;
+  /**
+   * The program is killed (SIGKILL) when this Deno process dies, even by SIGKILL
+   * (PR_SET_PDEATHSIG; set after every credential change, which clears it). Without it, as
+   * with nsenter and docker exec, the program outlives a killed caller. The kernel ties
+   * it to the *thread* that spawned: a program spawned from a Worker dies with that Worker.
+   * An exec of a set-uid program inside clears it (kernel rule).
+   */
+  killOnExit?: boolean;
+}
+
+/**
+ * The status of an {@link NsCommand}: `Deno.CommandStatus`, plus `setupError` when the
+ * helper did not start the program — a join or setup step failed (code 125), or the
+ * program could not be executed (126) or found (127). Without `setupError`, a 125, 126
+ * or 127 is the program's own exit code.
+ */
+export interface NsCommandStatus extends Deno.CommandStatus {
+  /** Why the program never ran; `syscall` names the step ("setns", "open", "execve"…). */
+  setupError?: NamespaceError;
+}
+
+/** The output of an {@link NsCommand}: `Deno.CommandOutput` plus `setupError` (see {@link NsCommandStatus}). */
+export interface NsCommandOutput extends Deno.CommandOutput {
+  /** Why the program never ran (undefined when it ran). */
+  setupError?: NamespaceError;
+}
+
+/** A `Deno.ChildProcess` whose `status` and `output()` carry `setupError`. */
+export interface NsChildProcess extends Deno.ChildProcess {
+  /** Resolves when the process exits, with `setupError` when it never started. */
+  readonly status: Promise<NsCommandStatus>;
+  /** Waits for the process to exit and collects its output, with `setupError`. */
+  output(): Promise<NsCommandOutput>;
 }
 
 /** What {@link NsCommand} will do, worked out once per command. */
@@ -112,12 +174,23 @@ interface _Plan {
   rest: string[];
   env?: Record<string, string>;
   clearEnv: boolean;
+  killOnExit: boolean;
 }
 
-function _helperArgs(plan: _Plan): string[] {
+/** The environment variable that carries the order of the keys (never argv: see ffi/helper.c). */
+const ORDER_VAR = "NSJOIN_ENV_ORDER";
+
+/**
+ * The helper's argv. `parent`: the PID the helper's parent-death signal is tied to (our
+ * own when spawned; 0 when we become the helper, so only a child it forks gets one);
+ * `errorFd`: our private pipe for its failures.
+ */
+function _helperArgs(plan: _Plan, parent = Deno.pid, errorFd?: number): string[] {
   const args: string[] = [];
   if (plan.pin) args.push(plan.pin);
   if (plan.mask) args.push(`J${plan.mask}`);
+  if (plan.killOnExit) args.push(`k${parent}`);
+  if (errorFd !== undefined) args.push(`e${errorFd}`);
   return [...args, ...plan.rest];
 }
 
@@ -131,7 +204,13 @@ const HEX = (n: number) => (n >>> 0).toString(16);
  * The joins happen in a tiny single-threaded helper (the kernel refuses user and time
  * joins to multithreaded Deno): if any join fails, the program never runs and the status
  * is 125 with one line on stderr saying why. 126 and 127 mean the program could not be
- * executed or was not found in the target.
+ * executed or was not found. In all three cases the status (and output) carries a
+ * `setupError` ({@link NamespaceError}), reported on a private pipe, so a program that
+ * itself exits 125 is never taken for a failed join.
+ *
+ * The program name is looked up on PATH inside the target only when the target's mount
+ * namespace is joined; otherwise on the caller's PATH (a PATH from the target would pick a
+ * host file the target chose).
  *
  * Needs `--allow-ffi --allow-read --allow-run` (or `-A`), and the rights the kernel asks for
  * setns(2): root, or ownership of the target's user namespace.
@@ -179,26 +258,36 @@ export class NsCommand {
   /**
    * Starts the program inside the target.
    *
-   * @returns the child process, as `Deno.Command#spawn` returns it
+   * @returns the child process, as `Deno.Command#spawn` returns it (its `status` and
+   *   `output()` with `setupError`)
    */
-  spawn(): Deno.ChildProcess {
-    return this.#spawn({});
+  spawn(): NsChildProcess {
+    const pipe = new _ErrorPipe();
+    try {
+      const child = this.#run({}, pipe, (c) => c.spawn());
+      return pipe.wrap(child);
+    } catch (error) {
+      pipe.close();
+      throw error;
+    }
   }
 
   /**
    * Runs the program and collects its status and output (stdout and stderr piped).
    *
-   * @returns code, signal, stdout and stderr, as `Deno.Command#output`
+   * @returns code, signal, stdout and stderr, as `Deno.Command#output`, and `setupError`
    */
-  async output(): Promise<Deno.CommandOutput> {
+  async output(): Promise<NsCommandOutput> {
     // Command#output, not spawn().output(): in Deno 2.9 the latter keeps native memory per
     // call (1,500 calls: 148 MB of heap against 20 MB; see bench/soak.ts).
     const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
-    const plan = this.#planned();
+    const pipe = new _ErrorPipe();
     try {
-      return await this.#command(plan, defaults).output();
-    } catch (error) {
-      return await this.#recover(error, plan, defaults).output();
+      // Command#output spawns synchronously, before its first await: the pipe's write
+      // end is inherited then and can be closed right after.
+      return pipe.attach(await this.#run(defaults, pipe, (c) => c.output()));
+    } finally {
+      pipe.close();
     }
   }
 
@@ -206,10 +295,16 @@ export class NsCommand {
    * Runs the program synchronously. Safe here: the helper is spawned from the calling
    * thread, which never leaves the caller's namespaces.
    *
-   * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`
+   * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`, and `setupError`
    */
-  outputSync(): Deno.CommandOutput {
-    return this.#run({ stdin: "null", stdout: "piped", stderr: "piped" }, (c) => c.outputSync());
+  outputSync(): NsCommandOutput {
+    const pipe = new _ErrorPipe();
+    try {
+      const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
+      return pipe.attach(this.#run(defaults, pipe, (c) => c.outputSync()));
+    } finally {
+      pipe.close();
+    }
   }
 
   /**
@@ -232,7 +327,7 @@ export class NsCommand {
       return how === "null" ? [fd] : [];
     });
     const env = plan.clearEnv ? { ...plan.env } : { ..._environment(), ...plan.env };
-    const argv = ["nsjoin-helper", "Q", ..._helperArgs(plan)];
+    const argv = ["nsjoin-helper", "Q", ..._helperArgs(plan, 0)];
     try {
       execve(h.path, argv, env, devNull);
     } catch (error) {
@@ -250,19 +345,17 @@ export class NsCommand {
     }
   }
 
-  #spawn(defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">): Deno.ChildProcess {
-    return this.#run(defaults, (c) => c.spawn());
-  }
-
   #run<T>(
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
+    pipe: _ErrorPipe,
     start: (command: Deno.Command) => T,
   ): T {
     const plan = this.#planned();
     try {
-      return start(this.#command(plan, defaults));
+      return pipe.during(() => start(this.#command(plan, defaults, pipe)), _shown(plan));
     } catch (error) {
-      return start(this.#recover(error, plan, defaults));
+      const again = this.#recover(error, plan, defaults, pipe);
+      return pipe.during(() => start(again), _shown(plan));
     }
   }
 
@@ -271,6 +364,7 @@ export class NsCommand {
     error: unknown,
     plan: _Plan,
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
+    pipe: _ErrorPipe,
   ): Deno.Command {
     // An LSM may refuse to execute memfds, and a hostile root inside a target may hold
     // our memfd open for writing (ETXTBSY; its seals still refuse the write): use the
@@ -278,7 +372,7 @@ export class NsCommand {
     const code = (error as { code?: string }).code;
     const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
     if (refused && helperExecRefused()) {
-      return this.#command(plan, defaults);
+      return this.#command(plan, defaults, pipe);
     }
     if (code === "E2BIG") {
       throw new RangeError(
@@ -291,12 +385,13 @@ export class NsCommand {
   #command(
     plan: _Plan,
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
+    pipe: _ErrorPipe,
   ): Deno.Command {
     const h = helper();
     h.verify();
     const o = this.#options;
     return new Deno.Command(h.path, {
-      args: _helperArgs(plan),
+      args: _helperArgs(plan, Deno.pid, pipe.writeFd),
       env: plan.env,
       clearEnv: plan.clearEnv,
       stdin: o.stdin ?? defaults.stdin,
@@ -309,6 +404,108 @@ export class NsCommand {
   #planned(): _Plan {
     this.#plan ??= _plan(this.#program, this.#options);
     return this.#plan;
+  }
+}
+
+const SYS_PIPE2 = Deno.build.arch === "x86_64" ? 293n : 59n;
+const SYS_READ = Deno.build.arch === "x86_64" ? 0n : 63n;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * A pipe only the helper writes to, and only when it fails (ffi/helper.c option `e`): how
+ * a failed join is told apart from a program that exits 125 without reading stderr. Its
+ * write end is inheritable only while the helper is spawned (spawning is synchronous), and
+ * the helper closes it before execve, so the program never has it. Read once the helper
+ * has exited: whatever it wrote is in the pipe by then.
+ */
+class _ErrorPipe {
+  #read = -1;
+  #write = -1;
+  #error?: NamespaceError | null;
+  #target?: number | string;
+
+  constructor() {
+    const fds = new Int32Array(2);
+    const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fds)));
+    const r = libcSubset(...EXEC_SYMBOLS).syscall(
+      SYS_PIPE2,
+      ptr,
+      BigInt(O_CLOEXEC | O_NONBLOCK),
+      0n,
+    );
+    // Out of fds: run without the pipe (a failure then shows only on stderr and the code).
+    if (r === 0n) [this.#read, this.#write] = fds;
+  }
+
+  /** The write end for the helper's `e` option, while it is open. */
+  get writeFd(): number | undefined {
+    return this.#write >= 0 ? this.#write : undefined;
+  }
+
+  /** Runs `spawn` with the write end inheritable, then closes our copy once it spawned. */
+  during<T>(spawn: () => T, target?: number | string): T {
+    const lib = libcSubset(...EXEC_SYMBOLS);
+    this.#target = target;
+    if (this.#write >= 0) lib.fcntl(this.#write, F_SETFD, 0);
+    try {
+      const started = spawn();
+      if (this.#write >= 0) lib.close(this.#write);
+      this.#write = -1;
+      return started;
+    } finally {
+      if (this.#write >= 0) lib.fcntl(this.#write, F_SETFD, FD_CLOEXEC);
+    }
+  }
+
+  /** Adds `setupError` to a status or output of the exited helper, and closes the pipe. */
+  attach<T extends Deno.CommandStatus>(result: T): T & { setupError?: NamespaceError } {
+    if (this.#error === undefined) this.#error = this.#take();
+    if (this.#error) (result as { setupError?: NamespaceError }).setupError = this.#error;
+    return result;
+  }
+
+  /** `child` with `status` and `output()` carrying `setupError`. */
+  wrap(child: Deno.ChildProcess): NsChildProcess {
+    const status = child.status.then((s) => this.attach(s));
+    const output = child.output.bind(child);
+    Object.defineProperty(child, "status", { get: () => status });
+    Object.defineProperty(child, "output", {
+      value: async () => this.attach(await output()),
+    });
+    return child as NsChildProcess;
+  }
+
+  /** Closes both ends (idempotent). */
+  close(): void {
+    const lib = libcSubset(...EXEC_SYMBOLS);
+    for (const fd of [this.#read, this.#write]) if (fd >= 0) lib.close(fd);
+    this.#read = this.#write = -1;
+  }
+
+  #take(): NamespaceError | null {
+    if (this.#read < 0) return null;
+    const buf = new Uint8Array(2048);
+    const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+    const n = Number(
+      libcSubset(...EXEC_SYMBOLS).syscall(SYS_READ, BigInt(this.#read), ptr, BigInt(buf.length)),
+    );
+    this.close();
+    if (n <= 0) return null;
+    // "CODE ERRNO STEP NS MESSAGE\n" (ffi/helper.c fail()).
+    const m = new TextDecoder().decode(buf.subarray(0, n)).match(
+      /^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/,
+    );
+    if (!m) return null;
+    const ns = m[4] as NamespaceType;
+    return new NamespaceError(m[5], {
+      errno: Number(m[2]),
+      syscall: m[3],
+      namespace: (NAMESPACE_TYPES as readonly string[]).includes(ns) ? ns : undefined,
+      target: this.#target,
+      quiet: true,
+    });
   }
 }
 
@@ -329,11 +526,15 @@ function _selection(
     out.set(target.type, true);
     return out;
   }
+  if (sel === null) {
+    throw new TypeError('Cannot join namespaces null: give "all", a list or an object');
+  }
+  // Own properties only: `in` would take "toString" or "__proto__" (from JSON) for a type.
   const entries: [string, unknown][] = Array.isArray(sel)
     ? sel.map((t) => [t, true])
-    : Object.entries(sel);
+    : Object.keys(sel).map((k) => [k, (sel as Record<string, unknown>)[k]]);
   for (const [type, v] of entries) {
-    if (!(type in CLONE_FLAGS)) {
+    if (typeof type !== "string" || !Object.hasOwn(CLONE_FLAGS, type)) {
       throw new TypeError(
         `Cannot join a namespace of type ${JSON.stringify(type)}: use one of ${
           NAMESPACE_TYPES.join(", ")
@@ -341,8 +542,45 @@ function _selection(
       );
     }
     if (v === true || typeof v === "string") out.set(type as NamespaceType, v);
+    else if (v !== false && v !== undefined) {
+      throw new TypeError(
+        `Cannot join the ${type} namespace ${
+          JSON.stringify(v)
+        }: give true (the target's) or a namespace file`,
+      );
+    }
   }
   return out;
+}
+
+function _shown(plan: _Plan): number | string {
+  return plan.target.kind === "process" ? plan.target.pid : plan.target.path;
+}
+
+/** Boolean options are booleans: `noNewPrivs: "yes"` is a mistake, not a silent false. */
+function _checkFlags(o: NsCommandOptions): void {
+  const flags = [
+    "clearEnv",
+    "targetEnv",
+    "preserveCredentials",
+    "fork",
+    "tty",
+    "killTree",
+    "killOnExit",
+  ] as const;
+  for (const name of flags) {
+    const v = o[name];
+    if (v !== undefined && typeof v !== "boolean") {
+      throw new TypeError(`Cannot use ${name} ${JSON.stringify(v)}: give true or false`);
+    }
+  }
+  if (
+    o.noNewPrivs !== undefined && typeof o.noNewPrivs !== "boolean" && o.noNewPrivs !== "target"
+  ) {
+    throw new TypeError(
+      `Cannot use noNewPrivs ${JSON.stringify(o.noNewPrivs)}: give true, false or "target"`,
+    );
+  }
 }
 
 function _namespaceFileArg(type: NamespaceType, path: string, expected?: NamespaceType): string {
@@ -359,6 +597,7 @@ function _namespaceFileArg(type: NamespaceType, path: string, expected?: Namespa
 }
 
 function _plan(program: string, o: NsCommandOptions): _Plan {
+  _checkFlags(o);
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
   const pid = target.kind === "process" ? target.pid : undefined;
@@ -371,11 +610,15 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   const rest: string[] = [];
   let mask = "";
   let joinsUser: () => boolean;
+  // Whether the program is looked up in the target's mount namespace (one that is not
+  // ours); a namespace file the caller named counts as the caller's choice.
+  let joinsMnt: boolean;
   if (sel === "all") {
     const types = _differing(pid!);
     const bits = types.reduce((m, t) => m | CLONE_FLAGS[t], 0);
     if (bits) mask = HEX(bits);
     joinsUser = () => types.includes("user");
+    joinsMnt = types.includes("mnt");
   } else {
     let bits = 0;
     for (const [type, v] of sel) {
@@ -385,13 +628,20 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     }
     if (bits) mask = HEX(bits);
     joinsUser = () => sel.has("user");
+    const mnt = sel.get("mnt");
+    joinsMnt = typeof mnt === "string" || target.kind === "file"
+      ? mnt !== undefined
+      : mnt === true && _differing(pid!).includes("mnt");
   }
+  if (o.netnsName !== undefined || o.root !== undefined) joinsMnt = o.root !== undefined;
   if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
 
   if (o.root === true) rest.push(`R/proc/${needPid("root: true")}/root`);
   else if (typeof o.root === "string") rest.push(`R${o.root}`);
   if (o.hostCwd !== undefined) rest.push(`D${o.hostCwd}`);
   if (o.cwd !== undefined) rest.push(`W${o.cwd}`);
+  if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
+  if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
   for (const c of o.cgroups ?? []) rest.push(`C${c}`);
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
@@ -400,7 +650,10 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     rest.push(`K${fd}`);
   }
   if (o.fork === false) rest.push("F");
+  if (o.killTree) rest.push("g");
   if (o.tty) rest.push("Y");
+  if (o.keepCaps && joinsUser()) rest.push("c");
+  if (o.shellFallback) rest.push("n");
   if (o.netnsName !== undefined) {
     if (!/^[A-Za-z0-9_.@:+-]+$/.test(o.netnsName) || /^\.\.?$/.test(o.netnsName)) {
       throw new TypeError(`Cannot use ${JSON.stringify(o.netnsName)} as a netns name`);
@@ -457,16 +710,35 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
         `Cannot pass an environment variable with a NUL byte: ${JSON.stringify(k)}`,
       );
     }
+    if (k === "" || k.includes("=") || k === ORDER_VAR) {
+      throw new TypeError(
+        `Cannot pass an environment variable named ${JSON.stringify(k)}: ${
+          k === ORDER_VAR ? "the name is nsjoin's own" : "a name is not empty and has no '='"
+        }`,
+      );
+    }
   }
   let env = o.env;
   let clearEnv = o.clearEnv ?? false;
+  const callerPath = Deno.env.get("PATH") ??
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   if (o.targetEnv) {
-    env = { ..._environOf(needPid("targetEnv")), ...o.env };
+    const theirs = _environOf(needPid("targetEnv"));
+    // Outside its mount namespace the target's PATH would name host directories it chose
+    // (its overlay upper dir, say) for the program's own lookups: the caller's instead.
+    if (!joinsMnt) theirs.PATH = callerPath;
+    env = { ...theirs, ...o.env };
     clearEnv = true;
   }
+  // The program itself: on the caller's PATH unless it is looked up inside the target.
+  if (!joinsMnt && !program.includes("/")) rest.push(`p${callerPath}`);
   // Deno.Command sorts the environment; an exact one keeps its order (as docker exec and
-  // /proc/PID/environ have it): the helper puts envp back in the order of these keys.
-  if (clearEnv && env) { for (const k of Object.keys(env)) rest.push(`O${k}`); }
+  // /proc/PID/environ have it): the helper puts envp back in the order of these keys,
+  // which it reads from the environment (argv is visible to every local user).
+  if (clearEnv && env) {
+    rest.push("O");
+    env = { ...env, [ORDER_VAR]: Object.keys(env).join("=") };
+  }
   rest.push("--", program, ...(o.args ?? []));
   for (const a of rest) {
     if (a.includes("\0")) {
@@ -476,7 +748,7 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   const pin = target.kind !== "process"
     ? ""
     : `P${target.pid}:${target.startTime}${target.inode ? `:${target.inode}` : ""}`;
-  return { target, pin, mask, rest, env, clearEnv };
+  return { target, pin, mask, rest, env, clearEnv, killOnExit: o.killOnExit ?? false };
 }
 
 /** Helper options for seccomp, rlimits, oom_score_adj, umask and the LSM label. */
@@ -647,7 +919,7 @@ function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number
 
 function _environOf(pid: number): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const entry of Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0")) {
+  for (const entry of readTextFileSafe(`/proc/${pid}/environ`).split("\0")) {
     const eq = entry.indexOf("=");
     if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }

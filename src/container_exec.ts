@@ -257,6 +257,12 @@ export function containerExecOptions(
   container: PinnedContainer,
   options: ContainerExecOptions = {},
 ): NsCommandOptions {
+  if (options.user !== undefined && options.user.split(":").length > 2) {
+    throw new TypeError(
+      `Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`,
+    );
+  }
+  if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = resolveContainerUser(container.pid, options.user ?? config?.user ?? "");
   let env: string[];
@@ -292,7 +298,7 @@ export function containerExecOptions(
     groups: _execGroups(user, config),
     // The configured WorkingDir is a path of the container's filesystem: only a default
     // when its mount namespace is joined.
-    cwd: options.workdir ?? (_joinsMnt(options.namespaces) ? config?.workingDir || "/" : undefined),
+    cwd: options.workdir ?? (config?.workingDir || "/"),
     cgroups: cgroupProcsOf(container.pid),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
@@ -330,8 +336,48 @@ function _execGroups(
   return [...new Set(groups)];
 }
 
-function _joinsMnt(sel: NamespaceSelection | undefined): boolean {
-  if (sel === undefined || sel === "all") return true;
-  if (Array.isArray(sel)) return sel.includes("mnt");
-  return (sel as Partial<Record<NamespaceType, true | string>>).mnt !== undefined;
+function _joinsMnt(sel: NamespaceSelection | undefined, pid?: number): boolean {
+  const differs = () => pid === undefined || namespacesOwnedBy(pid).includes("mnt");
+  if (sel === undefined || sel === "all") return differs();
+  if (Array.isArray(sel)) return sel.includes("mnt") && differs();
+  return (sel as Partial<Record<NamespaceType, true | string>>).mnt !== undefined && differs();
+}
+
+/**
+ * An exec that leaves out the container's mount namespace runs a host program: the
+ * container's Env (PATH, LD_PRELOAD…), its configured User and its /etc/passwd and
+ * /etc/group are the container's to choose and would pick host files and host groups, so
+ * none is used — as `nsenter -n`: the caller's environment plus `env`, the caller's
+ * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups and
+ * capabilities stay the container's.
+ */
+function _hostSide(container: PinnedContainer, options: ContainerExecOptions): NsCommandOptions {
+  let ids: { uid?: number; gid?: number } = {};
+  if (options.user !== undefined) {
+    const m = options.user.match(/^([0-9]+)(?::([0-9]+))?$/);
+    if (!m) {
+      throw new TypeError(
+        `Cannot use user ${
+          JSON.stringify(options.user)
+        } without the container's mount namespace: give uid[:gid] (its /etc/passwd would choose host credentials)`,
+      );
+    }
+    ids = { uid: Number(m[1]), gid: m[2] === undefined ? undefined : Number(m[2]) };
+  }
+  const env: Record<string, string> = {};
+  for (const e of options.env ?? []) {
+    const eq = e.indexOf("=");
+    if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  return {
+    target: container,
+    namespaces: options.namespaces ?? "all",
+    env,
+    ...ids,
+    cwd: options.workdir,
+    cgroups: cgroupProcsOf(container.pid),
+    capabilities: options.privileged ? "all" : "target",
+    noNewPrivs: "target",
+    tty: options.tty || undefined,
+  };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { Worker } from "node:worker_threads";
-import { libc } from "../ffi/libc.ts";
+import { check, cstr, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
 import { _inScopedJoin, _joinThread, _openNamespace } from "./scoped.ts";
@@ -26,7 +26,14 @@ export type WorkerNamespace = "net" | "uts" | "ipc" | "cgroup" | "mnt";
 export const WORKER_NAMESPACES: readonly WorkerNamespace[] = ["net", "uts", "ipc", "cgroup", "mnt"];
 
 /** Options of {@link inNamespaces}. */
-export interface InNamespacesOptions {
+export interface InNamespacesOptions<A = unknown> {
+  /**
+   * The types to join, or `"all"` (the default): those of net, uts, ipc, cgroup and mnt
+   * that differ from the caller's (for a namespace file, its own type).
+   */
+  namespaces?: readonly WorkerNamespace[] | "all";
+  /** The argument of `fn`, structured-cloned into the Worker. */
+  arg?: A;
   /** Milliseconds after which the Worker is terminated and the call rejects with a TimeoutError. */
   timeout?: number;
   /** Terminates the Worker when aborted; the call rejects with the signal's reason. */
@@ -50,8 +57,8 @@ interface _Slot {
   startTime?: number;
   /** The call in flight. */
   call?: { id: number; resolve(value: unknown): void; reject(error: unknown): void };
-  /** An fd to close once the spawner has joined. */
-  mntFd?: number;
+  /** The fds a mnt spawner uses (mnt namespace, host and target roots): closed once it is ready. */
+  spawnerFds: number[];
   /** Set once the Worker must not be used again. */
   dead: boolean;
   idleTimer?: ReturnType<typeof setTimeout>;
@@ -65,15 +72,25 @@ let _nextId = 1;
  * Runs `fn(arg)` inside the namespaces of a target, in a dedicated Worker whose threads
  * are all in the target (created from a thread that had joined it), so every Deno API in
  * `fn` sees the target. `fn` is sent as source text, like Playwright's `page.evaluate`: it
- * must be self-contained (no outer variables; import what it needs with `await import()`).
- * `arg` and the result are structured-cloned. An error thrown inside rejects the call with
- * its name, message and stack. A timeout or abort terminates the Worker — except that a
- * function stuck in a synchronous endless loop keeps its thread: Deno 2.9.6's
+ * sees none of the caller's variables (a ReferenceError says so) — pass data through
+ * `arg`. `arg` and the result are structured-cloned. An error thrown inside rejects the
+ * call with its name, message and stack. A timeout or abort terminates the Worker — except
+ * that a function stuck in a synchronous endless loop keeps its thread: Deno 2.9.6's
  * `Worker.terminate()` does not interrupt one (denoland/deno#35657); keep `fn` async.
  *
  * Instead of a function, `fn` may be the URL of a module whose default export is called
- * with `arg`. The module is loaded inside the target: when the mnt namespace is joined, a
- * `file:` URL is read on the host and loaded as one self-contained module.
+ * with `arg`.
+ *
+ * All code is loaded on the host. Without mnt the Worker is in the host's mount
+ * namespace, so `import()` inside `fn` and a module URL load the host's files (a remote
+ * import not yet cached is fetched through the target's network when net is joined: TLS
+ * still checks it). With mnt every path is the target's, so the Worker is sealed: a module
+ * URL is bundled on the host (`deno bundle`, whole graph, into one CommonJS text: no
+ * top-level await, an empty `import.meta`) before it goes in; `import()` inside is refused
+ * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen` and
+ * `process.dlopen` are refused, and a seccomp filter on the Worker's threads makes execve
+ * fail in the kernel — a program of the target run from there would have your process's
+ * privileges (use `NsCommand`, which enters every namespace).
  *
  * Worker startup is ~30 ms (about 1 s when mnt is joined: a Worker created by a Worker
  * starts that slowly); Workers are reused per target and namespace set (see `reuse`),
@@ -89,10 +106,8 @@ let _nextId = 1;
  * process, or (pid) never moves the caller — use `NsCommand` for those.
  *
  * @param target a PID, a namespace file (/proc/PID/ns/net, /run/netns/NAME), or a pinned process
- * @param namespaces the types to join, or `"all"`: those of net, uts, ipc, cgroup and mnt that differ from the caller's (for a namespace file, its own type)
  * @param fn a self-contained function of one argument, or a module URL
- * @param arg the argument, structured-cloned into the Worker
- * @param options timeout, abort signal, reuse
+ * @param options namespaces (default "all"), arg, timeout, abort signal, reuse
  * @returns what `fn` returned (awaited), structured-cloned back
  * @throws {NamespaceError} when a namespace cannot be joined, or is user, pid or time
  *
@@ -102,29 +117,22 @@ let _nextId = 1;
  * // A server that listens only on the loopback of pid 1234's network namespace:
  * const status = await inNamespaces(
  *   1234,
- *   ["net"],
  *   async (port) => (await fetch(`http://127.0.0.1:${port}/health`)).status,
- *   8080,
+ *   { namespaces: ["net"], arg: 8080 },
  * );
  * if (status !== 200) throw new Error(`unhealthy: ${status}`);
  * ```
  */
-export function inNamespaces<A, R>(
+export async function inNamespaces<A, R>(
   target: Target,
-  namespaces: readonly NamespaceType[] | "all",
   fn: InNamespacesFunction<A, R>,
-  arg?: A,
-  options: InNamespacesOptions = {},
+  options: InNamespacesOptions<A> = {},
 ): Promise<Awaited<R>> {
-  try {
-    options.signal?.throwIfAborted();
-    const resolved = resolveTarget(target);
-    const types = _types(target, resolved, namespaces);
-    const message = _message(fn, arg, types.includes("mnt"));
-    return _call(resolved, types, message, options) as Promise<Awaited<R>>;
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  options.signal?.throwIfAborted();
+  const resolved = resolveTarget(target);
+  const types = _types(target, resolved, options.namespaces ?? "all");
+  const message = await _message(fn, options.arg, types.includes("mnt"));
+  return await _call(resolved, types, message, options) as Awaited<R>;
 }
 
 /**
@@ -148,10 +156,10 @@ export async function closeNamespaceWorkers(): Promise<void> {
 function _types(
   target: Target,
   resolved: ResolvedTarget,
-  namespaces: readonly NamespaceType[] | "all",
+  namespaces: readonly WorkerNamespace[] | "all",
 ): WorkerNamespace[] {
   if (namespaces === "all") {
-    if (resolved.kind === "file") namespaces = [resolved.type];
+    if (resolved.kind === "file") namespaces = [resolved.type as WorkerNamespace];
     else {
       const differ = differingNamespaces(resolved.pid);
       return WORKER_NAMESPACES.filter((t) => differ.includes(t));
@@ -192,18 +200,11 @@ const _RULES: Partial<Record<NamespaceType, string>> = {
     "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork",
 };
 
-function _message(fn: unknown, arg: unknown, mnt: boolean): CallBody {
+async function _message(fn: unknown, arg: unknown, mnt: boolean): Promise<CallBody> {
   if (fn instanceof URL) {
-    if (mnt && fn.protocol === "file:") {
-      // Inside the target's mount namespace the host's file is not there to load.
-      const source = Deno.readTextFileSync(fn);
-      const type = /\.m?ts$|\.tsx$/.test(fn.pathname)
-        ? "application/typescript"
-        : "application/javascript";
-      const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(source)));
-      return { kind: "module", url: `data:${type};base64,${b64}`, arg };
-    }
-    return { kind: "module", url: fn.href, arg };
+    // Without mnt the Worker loads the module from the host's files as Deno does.
+    if (!mnt) return { kind: "module", url: fn.href, arg };
+    return { kind: "bundle", url: fn.href, source: await _bundle(fn), arg };
   }
   if (typeof fn !== "function") {
     throw new TypeError("Cannot run fn: give a function or a module URL");
@@ -225,6 +226,32 @@ function _message(fn: unknown, arg: unknown, mnt: boolean): CallBody {
   return { kind: "fn", source, arg };
 }
 
+/**
+ * The module's whole graph as one CommonJS text, made by `deno bundle` on the host: a
+ * Worker in a target's mount namespace must load nothing from files (they are the
+ * target's). node: built-ins stay imports; the sealed evaluator serves them.
+ */
+async function _bundle(url: URL): Promise<string> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--format=cjs", "--platform=deno", url.href],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+  } catch (error) {
+    throw new Error(`Cannot bundle ${url.href} on the host: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (!out.success) {
+    const stderr = new TextDecoder().decode(out.stderr);
+    const why = stderr.split("\n").find((l) => l.startsWith("error: ")) ?? stderr.trim();
+    throw new Error(`Cannot bundle ${url.href} on the host: ${why.replace(/^error: /, "")}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
 function _key(resolved: ResolvedTarget, types: readonly WorkerNamespace[]): string {
   const who = resolved.kind === "process"
     ? `pid:${resolved.pid}:${resolved.startTime}`
@@ -236,7 +263,7 @@ async function _call(
   resolved: ResolvedTarget,
   types: WorkerNamespace[],
   message: CallBody,
-  options: InNamespacesOptions,
+  options: InNamespacesOptions<unknown>,
 ): Promise<unknown> {
   const reuse = options.reuse ?? true;
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
@@ -330,14 +357,13 @@ function _startTimeOrGone(pid: number): number {
 async function _terminate(slot: _Slot): Promise<void> {
   slot.dead = true;
   clearTimeout(slot.idleTimer);
-  _closeMntFd(slot);
+  _closeSpawnerFds(slot);
   if (!_live.delete(slot)) return;
   await slot.worker.terminate();
 }
 
-function _closeMntFd(slot: _Slot): void {
-  if (slot.mntFd !== undefined) libc().close(slot.mntFd);
-  slot.mntFd = undefined;
+function _closeSpawnerFds(slot: _Slot): void {
+  for (const fd of slot.spawnerFds.splice(0)) libc().close(fd);
 }
 
 function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
@@ -349,25 +375,27 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   }
   const threadTypes = types.filter((t) => t !== "mnt");
   const target = resolved.kind === "process" ? resolved.pid : resolved.path;
-  let mntFd: number | undefined;
-  if (types.includes("mnt")) {
-    mntFd = _openNamespace(resolved, "mnt");
-  }
+  const spawnerFds: number[] = [];
   let worker: Worker;
   try {
+    if (types.includes("mnt")) {
+      spawnerFds.push(_openNamespace(resolved, "mnt"));
+      spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
+    }
     const join = threadTypes.length > 0 ? _joinThread(target, threadTypes) : undefined;
     try {
       // The Worker's thread is created right here, inside the joined namespaces.
+      const [mntFd, hostRootFd] = spawnerFds;
       worker = mntFd === undefined
         ? new Worker(EVALUATOR_SOURCE, { eval: true })
         : new Worker(new URL("./_ns_worker.ts", import.meta.url), {
-          workerData: { role: SPAWNER_ROLE, mntFd },
+          workerData: { role: SPAWNER_ROLE, mntFd, hostRootFd },
         });
     } finally {
       join?.restore();
     }
   } catch (error) {
-    if (mntFd !== undefined) libc().close(mntFd);
+    for (const fd of spawnerFds) libc().close(fd);
     throw error;
   }
   const slot: _Slot = {
@@ -375,7 +403,7 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
     key: _key(resolved, types),
     pid: resolved.kind === "process" ? resolved.pid : undefined,
     startTime: resolved.kind === "process" ? resolved.startTime : undefined,
-    mntFd,
+    spawnerFds,
     dead: false,
   };
   _live.add(slot);
@@ -386,7 +414,7 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   });
   worker.on("exit", () => {
     slot.dead = true;
-    _closeMntFd(slot);
+    _closeSpawnerFds(slot);
     slot.call?.reject(new Error("Cannot finish fn in the target's namespaces: the Worker exited"));
   });
   return slot;
@@ -394,10 +422,12 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
 
 function _onReply(slot: _Slot, m: ReplyMessage, target: number | string): void {
   if ("type" in m) {
-    if (m.type === "ready") {
-      _closeMntFd(slot);
+    if (m.type === "opened") {
+      slot.spawnerFds.push(m.fd);
+    } else if (m.type === "ready") {
+      _closeSpawnerFds(slot);
     } else if (m.type === "join-failed") {
-      _closeMntFd(slot);
+      _closeSpawnerFds(slot);
       slot.dead = true;
       slot.call?.reject(
         new NamespaceError(`Cannot join the mnt namespace of ${target}`, {

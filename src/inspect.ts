@@ -10,7 +10,7 @@ import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid, nsfsRelated } from "..
 import { userName } from "../ffi/users.ts";
 import { NamespaceError } from "./errors.ts";
 import { NAMESPACE_TYPES, namespacesOfSync, type NamespaceType } from "./namespaces.ts";
-import { readContainerFile } from "./container_exec.ts";
+import { readFileSafe, readTextFileSafe } from "../ffi/files.ts";
 import type { ContainerInfo } from "./containers.ts";
 import { resolveTarget, type Target } from "./target.ts";
 
@@ -272,7 +272,7 @@ function _userNsOfFd(fd: number, ino: number, pid: number | null): UserNamespace
 function _idMap(path: string): IdMapEntry[] | null {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readTextFileSafe(path);
   } catch {
     return null;
   }
@@ -284,11 +284,11 @@ function _idMap(path: string): IdMapEntry[] | null {
 
 function _commandOf(pid: number): string | null {
   try {
-    const raw = Deno.readFileSync(`/proc/${pid}/cmdline`);
+    const raw = readFileSafe(`/proc/${pid}/cmdline`);
     let end = raw.length;
     while (end > 0 && raw[end - 1] === 0) end--;
     if (end > 0) return new TextDecoder().decode(raw.subarray(0, end)).replaceAll("\0", " ");
-    return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+    return readTextFileSafe(`/proc/${pid}/comm`).trim();
   } catch {
     return null;
   }
@@ -297,7 +297,7 @@ function _commandOf(pid: number): string | null {
 function _cgroupsOf(pid: number): CgroupMembership[] | null {
   let text: string;
   try {
-    text = Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+    text = readTextFileSafe(`/proc/${pid}/cgroup`);
   } catch {
     return null;
   }
@@ -353,7 +353,7 @@ const _UNLIMITED = 2 ** 62;
 
 function _readNumber(path: string): number | null {
   try {
-    const v = Deno.readTextFileSync(path).trim();
+    const v = readTextFileSafe(path, { noFollow: true }).trim();
     if (v === "max") return Infinity;
     const n = Number(v);
     return Number.isFinite(n) ? n : null;
@@ -379,7 +379,7 @@ function _memoryOf(pid: number, cgroups: CgroupMembership[]): MemoryReport {
     // hierarchical_memory_limit is already the lowest limit of the cgroup and its ancestors.
     let hierarchical: number | null = null;
     try {
-      const stat = Deno.readTextFileSync(`${dir}/memory.stat`);
+      const stat = readTextFileSafe(`${dir}/memory.stat`, { noFollow: true });
       const m = stat.match(/^hierarchical_memory_limit (\d+)$/m);
       if (m) hierarchical = Number(m[1]);
     } catch {
@@ -413,10 +413,13 @@ function _memoryOf(pid: number, cgroups: CgroupMembership[]): MemoryReport {
 
 function _freeOf(pid: number): FreeReport | null {
   // The target's own /proc (lxcfs bind mounts included), reached through its root with
-  // its symlinks resolved inside it; the caller's /proc/meminfo when that is refused.
+  // its symlinks resolved inside it; the caller's /proc/meminfo when that is refused. The
+  // target controls what is there (a FIFO, a symlink, a huge file): ffi/files.ts refuses
+  // all but a regular file, capped.
+  const root = `/proc/${pid}/root`;
   const sources: [string, () => string][] = [
-    [`/proc/${pid}/root/proc/meminfo`, () => readContainerFile(pid, "/proc/meminfo")],
-    ["/proc/meminfo", () => Deno.readTextFileSync("/proc/meminfo")],
+    [`${root}/proc/meminfo`, () => readTextFileSafe("/proc/meminfo", { root, maxBytes: 1 << 20 })],
+    ["/proc/meminfo", () => readTextFileSafe("/proc/meminfo")],
   ];
   for (const [source, read] of sources) {
     let text: string;

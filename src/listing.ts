@@ -14,6 +14,8 @@ import {
   nsfsOwnerUid,
   nsfsRelated,
   nsfsType,
+  pidfdOpen,
+  socketNetns,
 } from "../ffi/nsfs.ts";
 import { userName } from "../ffi/users.ts";
 import { NamespaceError } from "./errors.ts";
@@ -26,7 +28,7 @@ import {
 } from "./namespaces.ts";
 
 /** How a listed namespace is kept alive. */
-export type NamespaceHolder = "process" | "mount" | "fd" | "ancestor";
+export type NamespaceHolder = "process" | "mount" | "fd" | "socket" | "ancestor";
 
 /** One namespace: lsns's columns (same names, lower case) and how it was found. */
 export interface NamespaceEntry {
@@ -34,7 +36,10 @@ export interface NamespaceEntry {
   ns: number;
   /** Namespace type (lsns TYPE). */
   type: NamespaceType;
-  /** A file that opens it: /proc/PID/ns/TYPE, its bind mount, or /proc/PID/fd/N; null for an ancestor. */
+  /**
+   * A file that opens it: /proc/PID/ns/TYPE, its bind mount, or /proc/PID/fd/N; null for an
+   * ancestor and for a network namespace held only by a socket (as lsns).
+   */
   path: string | null;
   /** Number of processes in it (0 when held by a mount, an fd or a child namespace). */
   nprocs: number;
@@ -68,6 +73,11 @@ export interface ListOptions {
   pid?: number;
   /** Also namespaces held only by an open fd (/proc/PID/fd); default true. */
   fds?: boolean;
+  /**
+   * Also network namespaces held only by a socket (SIOCGSKNS on each socket of each
+   * process, as lsns 2.40+); default true. Needs ptrace access to the process (root).
+   */
+  sockets?: boolean;
 }
 
 /** Processes the scan could not use. */
@@ -94,6 +104,16 @@ interface _Ns {
   entry: NamespaceEntry;
   /** A file that opens it while the scan runs. */
   open: string | null;
+  /** The root `open` is resolved in (another mount namespace's, through a process). */
+  root?: string;
+  /** An fd of it kept from the scan (a socket's namespace has no path to open again). */
+  fd?: number;
+}
+
+interface _Held {
+  type: NamespaceType;
+  path: string | null;
+  fd?: number;
 }
 
 const _TYPE_SET = new Set<string>(NAMESPACE_TYPES);
@@ -124,11 +144,12 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
   if (options.pid !== undefined) assertPid(options.pid);
   const wanted = new Set<string>(types);
   const found = new Map<number, _Ns>();
-  const held = new Map<number, { type: NamespaceType; path: string }>();
+  const held = new Map<number, _Held>();
   const skipped: SkippedProcesses = { vanished: 0, unreadable: 0 };
   const notes: string[] = [];
   let processes = 0;
   const scanFds = options.fds ?? true;
+  const scanSockets = (options.sockets ?? true) && wanted.has("net");
   const nsfsDev = Deno.statSync("/proc/self/ns/user").dev;
   // Each mount namespace and a process in it: its nsfs bind mounts are looked at too.
   const mountNamespaces = new Map<number, number>();
@@ -143,7 +164,7 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
     else if (state === "unreadable") skipped.unreadable++;
     else {
       processes++;
-      if (scanFds) _readFds(pid, wanted, held, nsfsDev);
+      if (scanFds || scanSockets) _readFds(pid, wanted, held, nsfsDev, scanFds, scanSockets);
     }
   }
 
@@ -168,22 +189,37 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
     }
   }
   // Bind mounts made inside other mount namespaces (a container's, a private one), opened
-  // through that namespace's process: /proc/PID/root/TARGET. NSFS stays the caller's view,
-  // as lsns's.
+  // through that namespace's process: TARGET resolved inside /proc/PID/root, since whoever
+  // owns that namespace may have hidden a FIFO or a symlink to a host file at TARGET
+  // (nsfsOpen checks it is a namespace file before opening it). NSFS stays the caller's
+  // view, as lsns's.
   const ownMnt = _inodeOfLink("/proc/self/ns/mnt");
   for (const [mnt, pid] of mountNamespaces) {
     if (mnt === ownMnt) continue;
     for (const m of _nsfsMounts(`/proc/${pid}/mountinfo`)) {
       if (found.has(m.ino) || !wanted.has(m.type)) continue;
-      const path = `/proc/${pid}/root${m.target}`;
-      found.set(m.ino, { entry: _bare(m.ino, m.type, path, "mount"), open: path });
+      const root = `/proc/${pid}/root`;
+      found.set(m.ino, {
+        entry: _bare(m.ino, m.type, root + m.target, "mount"),
+        open: m.target,
+        root,
+      });
     }
   }
   for (const [ino, h] of held) {
-    if (!found.has(ino)) found.set(ino, { entry: _bare(ino, h.type, h.path, "fd"), open: h.path });
+    if (found.has(ino)) {
+      nsfsClose(h.fd ?? -1);
+      continue;
+    }
+    const holder = h.fd === undefined ? "fd" : "socket";
+    found.set(ino, { entry: _bare(ino, h.type, h.path, holder), open: h.path, fd: h.fd });
   }
 
-  _relate(found, wanted, notes);
+  try {
+    _relate(found, wanted, notes);
+  } finally {
+    for (const ns of found.values()) nsfsClose(ns.fd ?? -1);
+  }
 
   let namespaces = [...found.values()].map((n) => n.entry).sort((a, b) => a.ns - b.ns);
   if (options.pid !== undefined) {
@@ -273,20 +309,28 @@ function _hasNamespaces(pid: number): boolean {
 function _readFds(
   pid: number,
   wanted: Set<string>,
-  held: Map<number, { type: NamespaceType; path: string }>,
+  held: Map<number, _Held>,
   nsfsDev: number,
+  nsFds: boolean,
+  sockets: boolean,
 ): void {
   const dir = `/proc/${pid}/fd/`;
-  let entries: Iterable<Deno.DirEntry>;
+  let pidfd = -1;
   try {
-    entries = Deno.readDirSync(dir);
-    for (const fd of entries) {
+    for (const fd of Deno.readDirSync(dir)) {
       let link: string;
       try {
         link = Deno.readLinkSync(dir + fd.name);
       } catch {
         continue; // closed meanwhile
       }
+      if (link.startsWith("socket:[")) {
+        if (!sockets) continue;
+        if (pidfd === -1) pidfd = pidfdOpen(pid);
+        if (pidfd >= 0) _heldBySocket(pidfd, Number(fd.name), held);
+        continue;
+      }
+      if (!nsFds) continue;
       const open = link.indexOf(":[");
       if (open > 0 && link.endsWith("]")) {
         // Opened through /proc/PID/ns/TYPE: the link names the namespace.
@@ -302,13 +346,27 @@ function _readFds(
     }
   } catch {
     // The process exited, or its fds may not be read: its namespaces were counted already.
+  } finally {
+    nsfsClose(pidfd);
   }
+}
+
+/** The network namespace a socket was made in, kept open when nothing else holds it. */
+function _heldBySocket(pidfd: number, fd: number, held: Map<number, _Held>): void {
+  const ns = socketNetns(pidfd, fd);
+  if (ns < 0) return;
+  const ino = nsfsIdentity(ns)?.ino;
+  if (ino === undefined || held.has(ino)) {
+    nsfsClose(ns);
+    return;
+  }
+  held.set(ino, { type: "net", path: null, fd: ns });
 }
 
 function _heldByPath(
   path: string,
   wanted: Set<string>,
-  held: Map<number, { type: NamespaceType; path: string }>,
+  held: Map<number, _Held>,
   nsfsDev: number,
 ): void {
   let st: Deno.FileInfo;
@@ -507,9 +565,13 @@ function _relate(found: Map<number, _Ns>, wanted: Set<string>, notes: string[]):
   try {
     for (const ns of queue) {
       const e = ns.entry;
+      if (ns.fd !== undefined) {
+        work(ns, ns.fd);
+        continue;
+      }
       const path = ns.open ?? e.path;
       if (path === null) continue;
-      const fd = nsfsOpen(path);
+      const fd = nsfsOpen(path, ns.open === null ? undefined : ns.root);
       if (fd < 0) {
         unopened++;
         continue;
@@ -597,12 +659,22 @@ export interface TreeOptions extends ListOptions {
   by?: TreeRelation;
   /** A listing already made; when absent, {@link listNamespaces} is called with the options. */
   from?: NamespaceListing;
+  /**
+   * For the process tree: hang a namespace under the row of its nearest ancestor process
+   * that has a row (true, the default: a container's namespaces nest under the engine's,
+   * even with a shim between them), or only under its direct parent process's row (false:
+   * what `lsns --tree=process` draws, mostly flat).
+   */
+  nearest?: boolean;
 }
 
 /**
  * The namespaces as a forest, nested as `lsns --tree=owner|parent|process` nests them:
- * by owning user namespace, by parent pid or user namespace, or by the parent process of
- * each namespace's lowest PID. A namespace whose relative is not listed is a root.
+ * by owning user namespace, by parent pid or user namespace, or by process — under the row
+ * of the nearest ancestor process (of each namespace's lowest PID) that has a row, or with
+ * `nearest: false` only under its direct parent's, as lsns. A namespace whose relative is
+ * not listed is a root. The processes inside one namespace are
+ * {@link processesInNamespace}'s.
  *
  * @param options the relation, and a listing or the options to make one
  * @returns the roots, in lsns's order
@@ -622,6 +694,8 @@ export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
     );
   }
   const listing = options.from ?? listNamespaces(options);
+  const nearest = options.nearest ?? true;
+  const ppids = new Map<number, number>();
   const roots: NamespaceNode[] = [];
   const nodes = new Map<number, NamespaceNode>();
   const byIno = new Map(listing.namespaces.map((e) => [e.ns, e]));
@@ -647,7 +721,14 @@ export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
     const node: NamespaceNode = { ...e, children: [] };
     nodes.set(e.ns, node);
     let home = upNode;
-    if (by === "process" && e.ppid !== null) home = lastRowOfPid.get(e.ppid);
+    if (by === "process" && e.ppid !== null) {
+      home = lastRowOfPid.get(e.ppid);
+      // Up the process tree until a process with a row (init's parent is 0).
+      for (let p = e.ppid, n = 0; !home && nearest && p > 1 && n < 4096; n++) {
+        p = _ppidOf(p, ppids);
+        home = lastRowOfPid.get(p);
+      }
+    }
     if (home) home.children.push(node);
     else roots.push(node);
     if (by === "process" && e.pid !== null) lastRowOfPid.set(e.pid, node);
@@ -655,6 +736,22 @@ export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
   };
   for (const e of listing.namespaces) show(e, 0);
   return roots;
+}
+
+/** The parent PID of a process, 0 when gone (cached: the tree asks along whole chains). */
+function _ppidOf(pid: number, cache: Map<number, number>): number {
+  let ppid = cache.get(pid);
+  if (ppid === undefined) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const close = stat.lastIndexOf(")");
+      ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4))) || 0;
+    } catch {
+      ppid = 0;
+    }
+    cache.set(pid, ppid);
+  }
+  return ppid;
 }
 
 /** A process in one namespace, as `lsns NS` lists it. */

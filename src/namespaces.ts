@@ -1,12 +1,5 @@
-import {
-  check,
-  cstr,
-  EXEC_SYMBOLS,
-  libcSubset,
-  O_CLOEXEC,
-  O_RDONLY,
-  SyscallError,
-} from "../ffi/libc.ts";
+import { openFileSafe } from "../ffi/files.ts";
+import { EXEC_SYMBOLS, libcSubset, SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 
 /** The eight Linux namespace types, by the names of their /proc/PID/ns files. */
@@ -190,9 +183,21 @@ export function namespaceTypeOfFile(path: string): NamespaceType {
 
 function _openNamespaceFile(path: string): number {
   try {
-    return check("open", libcSubset(...EXEC_SYMBOLS).open(cstr(path), O_RDONLY | O_CLOEXEC, 0));
+    // Not a plain open(2): a FIFO there would block it forever and a device would be
+    // opened with its side effects. nsfs files are regular files, opened O_PATH and checked
+    // first (ffi/files.ts), then opened non-blocking.
+    return openFileSafe(path);
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;
+    if (error.errno === 22) {
+      throw new NamespaceError(`Cannot use ${path}: it is not a namespace file`, {
+        errno: 25,
+        quiet: true,
+        syscall: "open",
+        target: path,
+        hint: "give /proc/PID/ns/TYPE or a bind mount of one (e.g. /run/netns/NAME)",
+      });
+    }
     throw new NamespaceError(`Cannot open namespace file ${path}`, {
       errno: error.errno,
       syscall: "open",

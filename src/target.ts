@@ -139,6 +139,11 @@ export function parseTarget(text: string): number | string {
  */
 export function resolveTarget(target: Target): ResolvedTarget {
   if (target instanceof PinnedProcess) {
+    if (target.pidfd < 0) {
+      throw new TypeError(
+        `Cannot use pinned process ${target.pid}: it was closed (pin it again with pinProcess)`,
+      );
+    }
     const inode = target.pidfd >= 0 && _hasPidfs()
       ? Deno.statSync(`/proc/self/fd/${target.pidfd}`).ino ?? undefined
       : undefined;

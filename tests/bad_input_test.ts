@@ -6,7 +6,7 @@
  * The cases run concurrently, then are checked one step each. With
  * NSJOIN_WRITE_ERRORS_MD=1 the table of what was seen is written to docs/errors.md.
  */
-import { NsCommand, type NsCommandOptions } from "../mod.ts";
+import { namespaceTypeOfFile, NsCommand, type NsCommandOptions, pinProcess } from "../mod.ts";
 import { report } from "../src/cli/_run.ts";
 import {
   assert,
@@ -40,6 +40,8 @@ interface Context {
   tinyLib: string;
   /** The unprivileged test user. */
   user: { uid: number; gid: number };
+  /** A FIFO nobody writes to: opening it for reading blocks forever. */
+  fifo: string;
 }
 
 interface Case {
@@ -88,6 +90,21 @@ const api =
       console.error = original;
     }
   };
+
+/** A library call other than NsCommand, its error mapped by report() as in `api`. */
+const call = (fn: (ctx: Context) => unknown) => (ctx: Context): Promise<Seen> => {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.join(" "));
+  try {
+    fn(ctx);
+    return Promise.resolve({ code: 0, stderr: "" });
+  } catch (error) {
+    return Promise.resolve({ code: report(error, "api"), stderr: lines.join("\n") + "\n" });
+  } finally {
+    console.error = original;
+  }
+};
 
 /** Any command line, run with Deno (the CLI's arguments after `cli.ts`). */
 async function raw(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Seen> {
@@ -241,11 +258,48 @@ const CASES: Case[] = [
   },
   // Flags.
   {
-    input: "-Z",
+    input: "-X",
     via: "enter",
     code: 2,
-    message: /unknown option -Z/,
-    run: enter((c) => ["-t", String(c.pid), "-Z", "TOUCH"]),
+    message: /unknown option -X/,
+    run: enter((c) => ["-t", String(c.pid), "-X", "TOUCH"]),
+  },
+  {
+    input: "-N 3 without -t",
+    via: "enter",
+    code: 2,
+    message: /--net-socket requires --target/,
+    run: enter(() => ["-N", "3", "-n/proc/self/ns/net", "TOUCH"]),
+  },
+  {
+    input: "-N 999 (no such fd in the target)",
+    via: "enter",
+    code: 125,
+    message: /Cannot enter the network namespace of fd 999 .*EBADF/,
+    run: enter((c) => ["-t", String(c.pid), "-N", "999", "TOUCH"]),
+  },
+  {
+    input: "--net=:x (a namespace id that is not a number)",
+    via: "enter",
+    code: 2,
+    message: /invalid namespace id/,
+    run: enter((c) => ["-t", String(c.pid), "--net=:x", "TOUCH"]),
+  },
+  {
+    input: "--net=:5 (a namespace id, Linux < 6.19)",
+    via: "enter",
+    code: 125,
+    message: /by its id/,
+    run: enter((c) => ["-t", String(c.pid), "--net=:5", "TOUCH"]),
+  },
+  {
+    input: "--user-parent of the initial user namespace",
+    via: "enter",
+    code: 125,
+    message: /Cannot find the parent user namespace/,
+    run: enter(() =>
+      ["-t", "1", "-U", "--user-parent", "TOUCH"].map((a) => a === "1" ? String(Deno.pid) : a)
+    ),
   },
   {
     input: "--all=yes",
@@ -384,7 +438,7 @@ const CASES: Case[] = [
     input: "argument that is not UTF-8 (byte 0xff)",
     via: "enter",
     code: 2,
-    message: /Cannot use argument ".*\ufffd": it is not valid UTF-8/,
+    message: /Cannot use argument ".*\\xef\\xbf\\xbd": it is not valid UTF-8/,
     run: (c, m) =>
       raw("bash", [
         "-c",
@@ -527,7 +581,7 @@ const CASES: Case[] = [
     input: "exec --env-file /nonexistent",
     via: "exec",
     code: 2,
-    message: /--env-file \/nonexistent: No such file/,
+    message: /--env-file \/nonexistent: ENOENT \(no such file or directory\)/,
     run: exec((c) => ["--env-file", "/nonexistent", String(c.pid), "TOUCH"]),
   },
   {
@@ -700,6 +754,209 @@ const CASES: Case[] = [
       args: [m],
     })),
   },
+  // issue 9, findings 9 and 10: the exec engine.
+  {
+    input: "enter --net=FIFO",
+    via: "enter",
+    code: 125,
+    message: /Cannot use .*fifo: it is not a namespace file/,
+    run: enter((c) => [`--net=${c.fifo}`, "TOUCH"]),
+  },
+  {
+    input: "inspect FIFO",
+    via: "cli",
+    code: 125,
+    message: /Cannot use .*fifo: it is not a namespace file/,
+    run: (c) => cli(["inspect", c.fifo]),
+  },
+  {
+    input: "namespaceTypeOfFile(FIFO)",
+    via: "API",
+    code: 125,
+    message: /Cannot use .*fifo: it is not a namespace file/,
+    run: call((c) => namespaceTypeOfFile(c.fifo)),
+  },
+  {
+    input: "namespaces: { net: FIFO }",
+    via: "API",
+    code: 125,
+    message: /Cannot use .*fifo: it is not a namespace file/,
+    run: api((c, m) => ({ target: c.pid, namespaces: { net: c.fifo }, args: [m] })),
+  },
+  {
+    input: "cgroups: [FIFO]",
+    via: "API",
+    code: 125,
+    message: /Cannot use cgroup .*fifo: it is not a cgroup.procs file/,
+    run: api((c, m) => ({ target: c.pid, cgroups: [c.fifo], args: [m] })),
+  },
+  {
+    input: "exec --env-file /dev/zero",
+    via: "exec",
+    code: 2,
+    message: /--env-file \/dev\/zero: it is not a regular file/,
+    run: exec((c) => ["--env-file", "/dev/zero", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "--net=PATH with a newline",
+    via: "enter",
+    code: 125,
+    message: /Cannot open namespace file \/tmp\/no\\x0a\\x1b\[31mwhere: ENOENT/,
+    run: enter(() => ["--net=/tmp/no\n\x1b[31mwhere", "TOUCH"]),
+  },
+  {
+    input: "-W with a newline",
+    via: "enter",
+    code: 125,
+    message: /Cannot change directory to \/no\\x0awhere in the target: ENOENT/,
+    run: enter((c) => ["-t", String(c.pid), "-a", "-W", "/no\nwhere", "TOUCH"]),
+  },
+  {
+    input: "program name with a newline",
+    via: "enter",
+    code: 127,
+    message: /Cannot run tou\\x0ach: not found in the target/,
+    run: (c, m) => cli(["enter", "-t", String(c.pid), "-a", "tou\nch", m]),
+  },
+  {
+    input: "exec -d PID /nonexistent",
+    via: "exec",
+    code: 127,
+    message: /Cannot run \/nonexistent: ENOENT|Cannot run \/nonexistent: not found/,
+    run: (c, m) => cli(["exec", "-d", String(c.pid), "/nonexistent", m]),
+  },
+  {
+    input: "cgroups: 65 files",
+    via: "API",
+    code: 2,
+    message: /Cannot join more than 64 cgroups/,
+    run: api((c, m) => ({
+      target: c.pid,
+      cgroups: Array.from({ length: 65 }, (_, i) => `/sys/fs/cgroup/x${i}/cgroup.procs`),
+      args: [m],
+    })),
+  },
+  {
+    input: "keepFds: 64 fds",
+    via: "API",
+    code: 2,
+    message: /Cannot keep more than 63 fds/,
+    run: api((c, m) => ({
+      target: c.pid,
+      keepFds: Array.from({ length: 64 }, (_, i) => i + 3),
+      args: [m],
+    })),
+  },
+  {
+    input: "exec -u 0:0:0",
+    via: "exec",
+    code: 2,
+    message: /--user 0:0:0: give name\|uid\[:group\|gid\]/,
+    run: exec((c) => ["-u", "0:0:0", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec -n net -u NAME (mnt not joined)",
+    via: "exec",
+    code: 2,
+    message: /--user daemon: give uid\[:gid\] when the mount namespace is not joined/,
+    run: exec((c) => ["-n", "net", "-u", "daemon", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec -d --kill-on-exit",
+    via: "exec",
+    code: 2,
+    message: /--kill-on-exit and --detach exclude each other/,
+    run: exec((c) => ["-d", "--kill-on-exit", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: 'env: { "A=B": "c" }',
+    via: "API",
+    code: 2,
+    message: /Cannot pass an environment variable named "A=B"/,
+    run: api((c, m) => ({ target: c.pid, env: { "A=B": "c" }, args: [m] })),
+  },
+  {
+    input: 'env: { "": "x" }',
+    via: "API",
+    code: 2,
+    message: /Cannot pass an environment variable named ""/,
+    run: api((c, m) => ({ target: c.pid, env: { "": "x" }, args: [m] })),
+  },
+  {
+    input: 'noNewPrivs: "yes"',
+    via: "API",
+    code: 2,
+    message: /Cannot use noNewPrivs "yes": give true, false or "target"/,
+    run: api((c, m) => ({ target: c.pid, noNewPrivs: "yes" as "target", args: [m] })),
+  },
+  {
+    input: 'killTree: "yes"',
+    via: "API",
+    code: 2,
+    message: /Cannot use killTree "yes": give true or false/,
+    run: api((c, m) => ({ target: c.pid, killTree: "yes" as unknown as boolean, args: [m] })),
+  },
+  {
+    input: "target: a closed PinnedProcess",
+    via: "API",
+    code: 2,
+    message: /Cannot use pinned process \d+: it was closed/,
+    run: api((c, m) => {
+      const pinned = pinProcess(c.pid);
+      pinned.close();
+      return { target: pinned, args: [m] };
+    }),
+  },
+  {
+    input: 'exec -n ""',
+    via: "exec",
+    code: 2,
+    message: /--namespaces: give at least one type/,
+    run: exec((c) => ["-n", "", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec -n ,",
+    via: "exec",
+    code: 2,
+    message: /--namespaces: give at least one type/,
+    run: exec((c) => ["-n", ",", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: 'namespaces: ["toString"]',
+    via: "API",
+    code: 2,
+    message: /Cannot join a namespace of type "toString"/,
+    run: api((c, m) => ({ target: c.pid, namespaces: ["toString" as "net"], args: [m] })),
+  },
+  {
+    input: "namespaces: { toString: true }",
+    via: "API",
+    code: 2,
+    message: /Cannot join a namespace of type "toString"/,
+    run: api((c, m) => ({
+      target: c.pid,
+      namespaces: { toString: true } as unknown as { net: true },
+      args: [m],
+    })),
+  },
+  {
+    input: 'namespaces: JSON {"__proto__": true}',
+    via: "API",
+    code: 2,
+    message: /Cannot join a namespace of type "__proto__"/,
+    run: api((c, m) => ({
+      target: c.pid,
+      namespaces: JSON.parse('{"__proto__": true}'),
+      args: [m],
+    })),
+  },
+  {
+    input: "exec -w /proc/self/fd/0",
+    via: "exec",
+    code: 125,
+    message: /Cannot start in \/proc\/self\/fd\/0: a working directory through \/proc\/PID\/fd/,
+    run: exec((c) => ["-w", "/proc/self/fd/0", String(c.pid), "TOUCH"]),
+  },
 ];
 
 /** Makes a zombie: a child that exits under a parent (sleep) that never reaps it. */
@@ -767,7 +1024,9 @@ Deno.test({
         zombie,
         tinyLib: `${dir}/tiny.so`,
         user,
+        fifo: `${dir}/fifo`,
       };
+      await new Deno.Command("mkfifo", { args: [ctx.fifo] }).output();
       const seen = await pool(CASES, 8, async (c, i) => {
         const caseDir = `${dir}/case-${i}`;
         await Deno.mkdir(caseDir);
@@ -817,7 +1076,8 @@ messages are what the test saw (this run's PIDs shown as PID, the program's mark
 MARKER); regenerate with \`NSJOIN_WRITE_ERRORS_MD=1 deno test -A tests/bad_input_test.ts\`.
 
 Exit codes (the CLI and \`report()\`; the library throws \`TypeError\`/\`RangeError\` for 2 and
-\`NamespaceError\` for 125, and \`NsCommand\`'s status carries 125/126/127 from the helper):
+\`NamespaceError\` for 125, and \`NsCommand\`'s status carries 125/126/127 from the helper, with a
+typed \`setupError\` when the helper, not the program, failed):
 
 | code | meaning |
 |---|---|
@@ -833,4 +1093,7 @@ ${rows.join("\n")}
 `;
   await Deno.mkdir(`${ROOT}docs`, { recursive: true });
   await Deno.writeTextFile(`${ROOT}docs/errors.md`, md);
+  // As committed: formatted (deno fmt --check runs over docs/ too).
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", `${ROOT}docs/errors.md`] })
+    .output();
 }

@@ -345,3 +345,180 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "a failed join is a typed setupError, never mistaken for a program exiting 125",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    await t.step("a program that exits 125, 126, 127 itself: no setupError", async () => {
+      for (const code of [125, 126, 127]) {
+        const out = await new NsCommand("sh", { target: target.pid, args: ["-c", `exit ${code}`] })
+          .output();
+        assertEquals(out.code, code);
+        assertEquals(out.setupError, undefined);
+      }
+    });
+    await t.step(
+      "a join refused by the kernel: 125 and setupError (setns, EINVAL, user)",
+      async () => {
+        // Our own user namespace cannot be entered again (setns EINVAL).
+        const out = await new NsCommand("true", { target: target.pid, namespaces: ["user"] })
+          .output();
+        assertEquals(out.code, 125);
+        const error = out.setupError;
+        if (!(error instanceof NamespaceError)) throw new Error(`no setupError: ${error}`);
+        assertEquals(error.code, "EINVAL");
+        assertEquals(error.syscall, "setns");
+        assertEquals(error.namespace, "user");
+        assertEquals(error.target, target.pid);
+        assertMatch(error.message, /^Cannot join user namespace of pid \d+: EINVAL/);
+      },
+    );
+    await t.step("spawn(): status carries it too; outputSync() as well", async () => {
+      const child = new NsCommand("true", {
+        target: target.pid,
+        cgroups: ["/nonexistent/cgroup.procs"],
+        stderr: "null",
+      }).spawn();
+      const status = await child.status;
+      assertEquals(status.code, 125);
+      assertEquals(status.setupError?.code, "ENOENT");
+      assertEquals(status.setupError?.syscall, "open");
+      const sync = new NsCommand("/nonexistent", { target: target.pid }).outputSync();
+      assertEquals(sync.code, 127);
+      assertEquals(sync.setupError?.syscall, "execve");
+      assertEquals(sync.setupError?.code, "ENOENT");
+    });
+    await t.step("the program never has the pipe: only 0-2 are open in it", async () => {
+      const out = await new NsCommand("ls", { target: target.pid, args: ["/proc/self/fd"] })
+        .output();
+      assertEquals(text(out.stdout).trim().split("\n").sort(), ["0", "1", "2", "3"]);
+    });
+  },
+});
+
+/** The descendants of `pid` running `comm`, through /proc/PID/task/TID/children. */
+function descendants(pid: number, comm: string): number[] {
+  const out: number[] = [];
+  const walk = (p: number) => {
+    let kids: number[] = [];
+    try {
+      kids = Deno.readTextFileSync(`/proc/${p}/task/${p}/children`).trim().split(/\s+/)
+        .filter(Boolean).map(Number);
+    } catch {
+      return;
+    }
+    for (const k of kids) {
+      try {
+        if (Deno.readTextFileSync(`/proc/${k}/comm`).trim() === comm) out.push(k);
+      } catch {
+        // Gone meanwhile.
+      }
+      walk(k);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Whether a process is gone (reaped or a zombie). */
+function gone(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return true;
+  }
+}
+
+Deno.test({
+  name: "killTree: aborting ends everything the program started, and `for await` finishes",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    for (
+      const [where, pid, namespaces] of [
+        ["no namespace joined", Deno.pid, []],
+        ["inside a pid namespace", target.pid, "all"],
+      ] as const
+    ) {
+      await t.step(where, async () => {
+        const controller = new AbortController();
+        const child = new NsCommand("sh", {
+          target: pid,
+          namespaces,
+          // Two children hold the stdout pipe; the shell prints, then waits for them.
+          args: ["-c", "sleep 1000 & sleep 1000 & echo started; wait"],
+          stdout: "piped",
+          signal: controller.signal,
+          killTree: true,
+        }).spawn();
+        const lines: string[] = [];
+        let sleeps: number[] = [];
+        // Should the pipe stay open, end the children ourselves so the test can fail.
+        const timer = setTimeout(() => {
+          lines.push("TIMEOUT");
+          for (const p of sleeps) Deno.kill(p, "SIGKILL");
+        }, 10_000);
+        for await (const chunk of child.stdout) {
+          lines.push(text(chunk));
+          if (lines.join("").includes("started")) {
+            for (let i = 0; i < 500 && sleeps.length < 2; i++) {
+              sleeps = descendants(child.pid, "sleep");
+              if (sleeps.length < 2) await new Promise((r) => setTimeout(r, 10));
+            }
+            assertEquals(sleeps.length, 2);
+            controller.abort();
+          }
+          if (lines.includes("TIMEOUT")) break;
+        }
+        clearTimeout(timer);
+        assert(!lines.includes("TIMEOUT"), "for await never ended: children kept the pipe");
+        const status = await child.status;
+        assertEquals(status.signal ?? status.code, status.signal ? "SIGTERM" : 143);
+        for (let i = 0; i < 500 && !sleeps.every(gone); i++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const left = sleeps.filter((p) => !gone(p));
+        for (const p of left) Deno.kill(p, "SIGKILL");
+        assertEquals(left, [], "children outlived the abort");
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "cgroups: a 17th hierarchy is joined too (the helper once kept only 16)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // The pids hierarchy (cgroup v1) or the unified one: a new cgroup at its root.
+    const lines = Deno.readTextFileSync("/proc/self/cgroup").trim().split("\n");
+    const v1 = lines.some((l) => l.split(":")[1] === "pids");
+    const mount = v1 ? "/sys/fs/cgroup/pids" : "/sys/fs/cgroup";
+    const ours = lines.find((l) => l.split(":")[1] === (v1 ? "pids" : ""))!.split(":")[2];
+    const fresh = `/nsjb-${crypto.randomUUID().slice(0, 8)}`;
+    Deno.mkdirSync(`${mount}${fresh}`);
+    try {
+      const stay = `${mount}${ours === "/" ? "" : ours}/cgroup.procs`;
+      const out = await new NsCommand("cat", {
+        target: Deno.pid,
+        namespaces: [],
+        args: ["/proc/self/cgroup"],
+        cgroups: [...Array(16).fill(stay), `${mount}${fresh}/cgroup.procs`],
+      }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      const line = text(out.stdout).split("\n").find((l) => l.split(":")[1] === (v1 ? "pids" : ""));
+      assertEquals(line?.split(":")[2], fresh);
+    } finally {
+      for (let i = 0; i < 50; i++) {
+        try {
+          Deno.removeSync(`${mount}${fresh}`);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 20)); // the program is still being reaped
+        }
+      }
+    }
+  },
+});

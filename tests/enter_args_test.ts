@@ -57,3 +57,32 @@ Deno.test("enter without -t uses the namespace files given, and $SHELL as the pr
   assertEquals(options.target, "/run/netns/x");
   assertEquals(program, Deno.env.get("SHELL") || "/bin/sh");
 });
+
+Deno.test("enter parses the newest nsenter's options: -N, -c, --keep-caps, --user-parent, -Z, -V", () => {
+  const a = parseEnterArgs(["-t", "42", "-N", "3", "-c", "--keep-caps", "--user-parent", "-Z"]);
+  assertEquals(
+    [a.netSocket, a.joinCgroup, a.keepCaps, a.userParent, a.followContext],
+    [3, true, true, true, true],
+  );
+  assertEquals(parseEnterArgs(["-N3", "-t42"]).netSocket, 3);
+  assertEquals(parseEnterArgs(["--net-socket=5", "--join-cgroup", "-t1"]).netSocket, 5);
+  assertEquals(parseEnterArgs(["-V"]).version, true);
+  assertEquals(parseEnterArgs(["--version"]).version, true);
+  assertThrows(() => parseEnterArgs(["--keep-caps=1"]), UsageError);
+  assertThrows(() => parseEnterArgs(["-N", "x"]), UsageError);
+});
+
+Deno.test('enter takes --TYPE=:NSID as the newest nsenter ("If a namespace file name starts with a colon, prepend ./")', () => {
+  assertEquals(parseEnterArgs(["-t", "42:1234", "-n"]).target, "42:1234");
+  assertEquals(parseEnterArgs(["--net=:77", "-t1"]).namespaces, { net: { nsid: 77n } });
+  assertEquals(parseEnterArgs(["-n:77", "-t1"]).namespaces, { net: { nsid: 77n } });
+  assertEquals(parseEnterArgs(["--net=./:77"]).namespaces, { net: "./:77" });
+  assertThrows(() => parseEnterArgs(["--net=:x"]), UsageError);
+});
+
+Deno.test("enter's -N and -c need -t, as nsenter's", () => {
+  assertThrows(() => enterOptions(parseEnterArgs(["-N", "3", "-n/run/netns/x"])), UsageError);
+  assertThrows(() => enterOptions(parseEnterArgs(["-c", "-n/run/netns/x"])), UsageError);
+  const o = enterOptions(parseEnterArgs(["-t", String(Deno.pid), "-n", "--keep-caps", "true"]));
+  assertEquals([o.options.keepCaps, o.options.shellFallback], [true, true]);
+});

@@ -11,6 +11,7 @@ import {
   testUser,
   text,
 } from "./_fixtures.ts";
+import { nsfsClose, nsfsIdentity, pidfdOpen } from "../ffi/nsfs.ts";
 
 const TYPES = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
 const FLAG: Record<string, string> = {
@@ -167,7 +168,8 @@ Deno.test({
       assertMatch(r.stderr, /no-such-program: not found/);
     });
     await t.step("not executable: 126, one line", async () => {
-      const r = await cli(["enter", "-t", p, "-a", "/etc/hostname"]);
+      // Not executable (0444): EACCES. A file with x but no #! runs with /bin/sh instead.
+      const r = await cli(["enter", "-t", p, "-a", "/proc/version"]);
       assertEquals(r.code, 126);
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     });
@@ -323,4 +325,265 @@ Deno.test("enter --help prints nsenter-style usage", async () => {
   assertEquals(r.code, 0);
   assertMatch(r.stdout, /-t, --target <pid>/);
   assertMatch(r.stdout, /--preserve-credentials/);
+});
+
+// ---- the newest nsenter's options (issue 11)
+
+Deno.test({
+  name: "enter runs an executable script without #! with /bin/sh, as nsenter (execvp)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ flags: ["-u", "-n"] });
+    const script = await Deno.makeTempFile({ prefix: "nsjoin-noshebang-" });
+    try {
+      Deno.writeTextFileSync(script, 'echo "$0" "$@"; hostname\n');
+      Deno.chmodSync(script, 0o755);
+      const args = ["-t", String(target.pid), "-u", script, "a b", "c"];
+      const ours = await cli(["enter", ...args]);
+      const theirs = await nsenter(args);
+      assertEquals([ours.code, ours.stdout], [theirs.code, theirs.stdout]);
+      assertEquals(ours.stdout.split("\n")[0], `${script} a b c`);
+      // A file neither the kernel nor sh can run is still 126/127, as nsenter.
+      const missing = await cli(["enter", "-t", String(target.pid), "-u", `${script}.none`]);
+      assertEquals(missing.code, 127);
+    } finally {
+      Deno.removeSync(script);
+    }
+  },
+});
+
+/** A C program that holds at fd 3 a socket made in a network namespace it then leaves. */
+const SOCKET_HOLDER_C = String.raw`
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+  if (unshare(CLONE_NEWNET) != 0) return 1;
+  if (socket(AF_INET, SOCK_DGRAM, 0) != 3) return 2;
+  if (unshare(CLONE_NEWNET) != 0) return 3;
+  puts("ready");
+  fflush(stdout);
+  pause();
+  return 0;
+}
+`;
+
+async function socketHolder(): Promise<{ pid: number; child: Deno.ChildProcess; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-sock-" });
+  Deno.writeTextFileSync(`${dir}/holder.c`, SOCKET_HOLDER_C);
+  const cc = await new Deno.Command("gcc", { args: ["-o", `${dir}/holder`, `${dir}/holder.c`] })
+    .output();
+  assertEquals(cc.code, 0, text(cc.stderr));
+  const child = new Deno.Command(`${dir}/holder`, { stdout: "piped", stdin: "null" }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return { pid: child.pid, child, dir };
+}
+
+Deno.test({
+  name:
+    'enter -N FD: "Enter the network namespace of the target process\'s socket", and ls lists a namespace only a socket holds',
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const h = await socketHolder();
+    try {
+      const own = Deno.readLinkSync(`/proc/${h.pid}/ns/net`);
+      const out = await cli([
+        "enter",
+        "-t",
+        String(h.pid),
+        "-N",
+        "3",
+        "readlink",
+        "/proc/self/ns/net",
+      ]);
+      assertEquals(out.code, 0, out.stderr);
+      const sockNs = out.stdout.trim();
+      assertMatch(sockNs, /^net:\[\d+\]$/);
+      assert(sockNs !== own && sockNs !== Deno.readLinkSync("/proc/self/ns/net"));
+      // lsns 2.40+ finds it through SIOCGSKNS; so does ls, as held by a socket.
+      const ls = await cli(["ls", "-J", "-l", "-t", "net", "-o", "NS,HOLDER,PID"]);
+      const row = JSON.parse(ls.stdout).namespaces.find((r: { ns: number }) =>
+        `net:[${r.ns}]` === sockNs
+      );
+      assertEquals(row, { ns: Number(sockNs.slice(5, -1)), holder: "socket", pid: null });
+      // No socket at that fd: nothing runs, one line, 125.
+      const bad = await cli(["enter", "-t", String(h.pid), "-N", "4", "touch", "/tmp/never"]);
+      assertEquals(bad.code, 125);
+      assertMatch(bad.stderr, /^nsjoin enter: Cannot enter the network namespace of fd 4 .*EBADF/);
+    } finally {
+      h.child.kill("SIGKILL");
+      await h.child.status;
+      Deno.removeSync(h.dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    'enter --keep-caps: "ensure that capabilities granted in the user namespace are preserved in the child process"',
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const user = await testUser();
+    await using target = await makeTarget({ user, flags: ["-U", "-r"] });
+    const caps = async (extra: string[]) => {
+      const args = ["-t", String(target.pid), "-U", "--preserve-credentials", ...extra];
+      const out = await cli(["enter", ...args, "grep", "-E", "^Cap(Eff|Amb)", "/proc/self/status"]);
+      assertEquals(out.code, 0, out.stderr);
+      return out.stdout;
+    };
+    // Our uid is not mapped there: execve drops what setns granted, as with nsenter 2.38.
+    const plain = await caps([]);
+    const theirs = await nsenter([
+      "-t",
+      String(target.pid),
+      "-U",
+      "--preserve-credentials",
+      "grep",
+      "-E",
+      "^Cap(Eff|Amb)",
+      "/proc/self/status",
+    ]);
+    assertEquals(plain, theirs.stdout);
+    assertMatch(plain, /CapEff:\t0+\n/);
+    const kept = await caps(["--keep-caps"]);
+    // setns into a user namespace grants every capability this kernel has.
+    const last = Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap"));
+    const full = ((1n << BigInt(last + 1)) - 1n).toString(16).padStart(16, "0");
+    assertEquals(kept, `CapEff:\t${full}\nCapAmb:\t${full}\n`);
+  },
+});
+
+Deno.test({
+  name:
+    'enter --user-parent: "Enter the parent user namespace", from --user or "from any other enabled namespace"',
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A user namespace inside a user namespace that also owns a uts namespace.
+    await using target = await makeTarget({
+      flags: ["-U", "-r", "--fork"],
+      setup: "unshare -U -r -u sh -c 'echo ready:$$; exec sleep 100000' & wait",
+    });
+    let inner = 0;
+    for (let i = 0; i < 200 && !inner; i++) {
+      const kids = Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`).trim();
+      if (kids) inner = Number(kids.split(/\s+/)[0]);
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    try {
+      const outer = Deno.readLinkSync(`/proc/${target.pid}/ns/user`);
+      for (const flags of [["-U", "--user-parent"], ["-u", "--user-parent"]]) {
+        const out = await cli([
+          "enter",
+          "-t",
+          String(inner),
+          ...flags,
+          "readlink",
+          "/proc/self/ns/user",
+        ]);
+        assertEquals([out.code, out.stdout.trim()], [0, outer], flags.join(" "));
+      }
+      // The initial user namespace has no parent: 125, nothing run.
+      const top = await cli(["enter", "-t", String(Deno.pid), "-U", "--user-parent", "true"]);
+      assertEquals(top.code, 125);
+      assertEquals(top.stderr.trim().split("\n").length, 1);
+    } finally {
+      if (inner) Deno.kill(inner, "SIGKILL");
+    }
+  },
+});
+
+Deno.test({
+  name: 'enter -c: "Add the initiated process to the cgroup of the target process"',
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ flags: ["-u"] });
+    const name = `nsjoin-enter-${crypto.randomUUID().slice(0, 8)}`;
+    const dir = `/sys/fs/cgroup/pids/${name}`;
+    Deno.mkdirSync(dir);
+    try {
+      Deno.writeTextFileSync(`${dir}/cgroup.procs`, String(target.pid));
+      const out = await cli([
+        "enter",
+        "-t",
+        String(target.pid),
+        "-u",
+        "-c",
+        "cat",
+        "/proc/self/cgroup",
+      ]);
+      assertEquals(out.code, 0, out.stderr);
+      assertMatch(out.stdout, new RegExp(`^\\d+:pids:/${name}$`, "m"));
+      const without = await cli([
+        "enter",
+        "-t",
+        String(target.pid),
+        "-u",
+        "cat",
+        "/proc/self/cgroup",
+      ]);
+      assert(!without.stdout.includes(name), "joined the cgroup without -c");
+    } finally {
+      await target.kill();
+      for (let i = 0; i < 100; i++) {
+        try {
+          Deno.removeSync(dir);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "enter -Z without SELinux does nothing, as nsenter; -t PID:INODE joins that very process",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ flags: ["-u"], hostname: "zctx" });
+    const args = ["-Z", "-t", String(target.pid), "-u", "hostname"];
+    const ours = await cli(["enter", ...args]);
+    const theirs = await nsenter(args);
+    assertEquals([ours.code, ours.stdout], [theirs.code, theirs.stdout]);
+    assertEquals(ours.stdout, "zctx\n");
+    // The process's pidfs inode (what getino(1) prints): right one runs, wrong one does not.
+    const fd = pidfdOpen(target.pid);
+    const inode = nsfsIdentity(fd)!.ino;
+    nsfsClose(fd);
+    const right = await cli(["enter", "-t", `${target.pid}:${inode}`, "-u", "hostname"]);
+    assertEquals([right.code, right.stdout], [0, "zctx\n"]);
+    // -N and -c with PID:INODE take the PID from it.
+    const c = await cli(["enter", "-t", `${target.pid}:${inode}`, "-u", "-c", "true"]);
+    assertEquals(c.code, 0, c.stderr);
+    const nsid = await cli(["enter", "-t", String(target.pid), "--uts=:12345", "hostname"]);
+    assertEquals(nsid.code, 125);
+    assertMatch(nsid.stderr, /by its id/);
+  },
+});
+
+Deno.test({
+  name: "exec -it under a terminal prints \\r\\n as docker exec -it does, not \\r\\r\\n",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    // script(1) gives nsjoin a terminal and copies what reaches it, byte for byte.
+    const cmd = `${Deno.execPath()} run -A --quiet --no-lock ${
+      new URL("../cli.ts", import.meta.url).pathname
+    } exec -it ${target.pid} printf 'a\\nb\\n'`;
+    const out = await new Deno.Command("script", {
+      args: ["-qec", cmd, "/dev/null"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const seen = text(out.stdout);
+    assertEquals(out.code, 0, text(out.stderr));
+    assert(seen.includes("a\r\nb\r\n"), JSON.stringify(seen));
+    assert(!seen.includes("\r\r\n"), JSON.stringify(seen));
+  },
 });

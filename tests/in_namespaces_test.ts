@@ -1,4 +1,9 @@
-import { closeNamespaceWorkers, inNamespaces, NamespaceError } from "../mod.ts";
+import {
+  closeNamespaceWorkers,
+  inNamespaces,
+  NamespaceError,
+  type WorkerNamespace,
+} from "../mod.ts";
 import {
   assert,
   assertEquals,
@@ -67,12 +72,11 @@ Deno.test({
     try {
       const got = await inNamespaces(
         target.pid,
-        ["net"],
         async (port: number) => {
           const res = await fetch(`http://127.0.0.1:${port}/health`);
           return { status: res.status, body: await res.text() };
         },
-        port,
+        { namespaces: ["net"], arg: port },
       );
       assertEquals(got, { status: 200, body: "ok\n" });
       // The same address from the host reaches nothing: the server is only inside.
@@ -96,20 +100,21 @@ Deno.test({
     });
     try {
       await t.step("through the mount namespace (a spawner Worker joins mnt)", async () => {
-        const got = await inNamespaces(target.pid, ["mnt", "uts"], async () => ({
+        const got = await inNamespaces(target.pid, async () => ({
           host: Deno.hostname(),
           sync: Deno.readTextFileSync("/etc/os-release"),
           // Several at once, so that more than one pool thread serves them.
           async: await Promise.all(
             [1, 2, 3, 4].map(() => Deno.readTextFile("/etc/os-release")),
           ),
-        }));
+        }), { namespaces: ["mnt", "uts"] });
         assertEquals(got.host, "inside-uts");
         assertEquals(got.sync, "ID=nsjoin-inside\n");
         assertEquals(got.async, Array(4).fill("ID=nsjoin-inside\n"));
       });
       await t.step('"all" joins every type that differs, the host stays as it was', async () => {
-        const got = await inNamespaces(target.pid, "all", async () => ({
+        // "all" is the default.
+        const got = await inNamespaces(target.pid, async () => ({
           host: Deno.hostname(),
           release: await Deno.readTextFile("/etc/os-release"),
         }));
@@ -127,11 +132,11 @@ Deno.test({
         );
         const url = new URL(`file://${mod}`);
         assertEquals(
-          await inNamespaces(target.pid, ["uts"], url, "job"),
+          await inNamespaces(target.pid, url, { namespaces: ["uts"], arg: "job" }),
           "job@inside-uts:" + Deno.readTextFileSync("/etc/os-release").trim(),
         );
         assertEquals(
-          await inNamespaces(target.pid, ["mnt", "uts"], url, "job"),
+          await inNamespaces(target.pid, url, { namespaces: ["mnt", "uts"], arg: "job" }),
           "job@inside-uts:ID=nsjoin-inside",
         );
         await Deno.remove(dir, { recursive: true });
@@ -154,11 +159,11 @@ Deno.test({
     );
     await using target = await makeTarget({ setup: "ip link set lo up" });
     try {
-      const inside = inNamespaces(target.pid, ["net"], async (port: number) => {
+      const inside = inNamespaces(target.pid, async (port: number) => {
         await new Promise((r) => setTimeout(r, 300));
         // The host's server is not reachable from inside.
         return await fetch(`http://127.0.0.1:${port}/`).then(() => "reached", () => "refused");
-      }, server.addr.port);
+      }, { namespaces: ["net"], arg: server.addr.port });
       await new Promise((r) => setTimeout(r, 50));
       // While fn runs: the Worker's threads are inside, this thread and host fetches are not.
       assert(threadsInside(target).length > 0, "expected the Worker's threads in the target");
@@ -183,7 +188,9 @@ Deno.test({
     await using target = await makeTarget({ flags: ["-U", "-p", "-T", "--fork"] });
     for (const type of ["user", "pid", "time"] as const) {
       const started = performance.now();
-      const error = await errorOf(inNamespaces(target.pid, [type, "net"], () => 1));
+      // The types do not accept them (WorkerNamespace); a JavaScript caller gets this error.
+      const namespaces = [type, "net"] as unknown as WorkerNamespace[];
+      const error = await errorOf(inNamespaces(target.pid, () => 1, { namespaces }));
       if (!(error instanceof NamespaceError)) throw error;
       assertEquals(error.namespace, type);
       assertMatch(
@@ -204,20 +211,24 @@ Deno.test({
     await using target = await makeTarget({ hostname: "err-inside" });
     try {
       const error = await errorOf(
-        inNamespaces(target.pid, ["uts"], (what: string) => {
+        inNamespaces(target.pid, (what: string) => {
           throw new RangeError(`bad ${what} on ${Deno.hostname()}`);
-        }, "thing"),
+        }, { namespaces: ["uts"], arg: "thing" }),
       );
       if (!(error instanceof RangeError)) throw error;
       assertEquals(error.message, "bad thing on err-inside");
       assertMatch(error.stack!, /RangeError: bad thing on err-inside\n\s+at /);
       await assertRejects(
-        () => inNamespaces(target.pid, ["mnt"], () => Deno.readTextFileSync("/nonexistent")),
+        () =>
+          inNamespaces(target.pid, () => Deno.readTextFileSync("/nonexistent"), {
+            namespaces: ["mnt"],
+          }),
         Deno.errors.NotFound,
       );
       // A result that cannot be cloned is an error too, and the Worker stays usable.
-      await assertRejects(() => inNamespaces(target.pid, ["uts"], () => () => 1), Error);
-      assertEquals(await inNamespaces(target.pid, ["uts"], () => Deno.hostname()), "err-inside");
+      const uts = { namespaces: ["uts"] } as const;
+      await assertRejects(() => inNamespaces(target.pid, () => () => 1, uts), Error);
+      assertEquals(await inNamespaces(target.pid, () => Deno.hostname(), uts), "err-inside");
     } finally {
       await closeNamespaceWorkers();
     }
@@ -235,29 +246,30 @@ Deno.test({
         g.calls = (g.calls ?? 0) + 1;
         return g.calls;
       };
+      const net = { namespaces: ["net"] } as const;
       let started = performance.now();
-      assertEquals(await inNamespaces(target.pid, ["net"], count), 1);
+      assertEquals(await inNamespaces(target.pid, count, net), 1);
       const first = performance.now() - started;
       started = performance.now();
-      assertEquals(await inNamespaces(target.pid, ["net"], count), 2);
+      assertEquals(await inNamespaces(target.pid, count, net), 2);
       const second = performance.now() - started;
       assert(second < first, `reuse took ${second} ms, the first call ${first} ms`);
       // A Worker that an earlier fn broke after returning (a throwing timer) is not reused.
       assertEquals(
-        await inNamespaces(target.pid, ["net"], () => {
+        await inNamespaces(target.pid, () => {
           setTimeout(() => {
             throw new Error("late");
           }, 10);
           return 0;
-        }),
+        }, net),
         0,
       );
       await new Promise((r) => setTimeout(r, 200));
-      assertEquals(await inNamespaces(target.pid, ["net"], count), 1);
+      assertEquals(await inNamespaces(target.pid, count, net), 1);
       // Another namespace set gets a Worker of its own; reuse: false a fresh one.
-      assertEquals(await inNamespaces(target.pid, ["net", "uts"], count), 1);
-      assertEquals(await inNamespaces(target.pid, ["net"], count, undefined, { reuse: false }), 2);
-      assertEquals(await inNamespaces(target.pid, ["net"], count), 1);
+      assertEquals(await inNamespaces(target.pid, count, { namespaces: ["net", "uts"] }), 1);
+      assertEquals(await inNamespaces(target.pid, count, { ...net, reuse: false }), 2);
+      assertEquals(await inNamespaces(target.pid, count, net), 1);
     } finally {
       await closeNamespaceWorkers();
     }
@@ -271,7 +283,10 @@ Deno.test({
     await using target = await makeTarget();
     await t.step("timeout", async () => {
       const error = await errorOf(
-        inNamespaces(target.pid, ["net"], () => new Promise(() => {}), 0, { timeout: 200 }),
+        inNamespaces(target.pid, () => new Promise(() => {}), {
+          namespaces: ["net"],
+          timeout: 200,
+        }),
       );
       if (!(error instanceof DOMException)) throw error;
       assertEquals(error.name, "TimeoutError");
@@ -280,7 +295,8 @@ Deno.test({
     await t.step("timeout with the mnt spawner", async () => {
       // A pending promise, not a busy loop: Deno's terminate() cannot interrupt those.
       const error = await errorOf(
-        inNamespaces(target.pid, ["net", "mnt"], () => new Promise(() => {}), 0, {
+        inNamespaces(target.pid, () => new Promise(() => {}), {
+          namespaces: ["net", "mnt"],
           timeout: 1500,
         }),
       );
@@ -290,12 +306,115 @@ Deno.test({
     });
     await t.step("abort", async () => {
       const controller = new AbortController();
-      const call = inNamespaces(target.pid, ["net"], () => new Promise(() => {}), 0, {
+      const call = inNamespaces(target.pid, () => new Promise(() => {}), {
+        namespaces: ["net"],
         signal: controller.signal,
       });
       setTimeout(() => controller.abort(new Error("stop")), 100);
       await assertRejects(() => call, Error, "stop");
       assertEquals(await noThreadLeft(target), []);
     });
+  },
+});
+
+Deno.test({
+  name: "inNamespaces says fn was sent as source when it uses a variable of the caller",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "closure-inside" });
+    const suffix = "-outside";
+    try {
+      for (const namespaces of [["uts"], ["mnt", "uts"]] as const) {
+        const error = await errorOf(
+          inNamespaces(target.pid, () => Deno.hostname() + suffix, { namespaces }),
+        );
+        if (!(error instanceof ReferenceError)) throw error;
+        assertMatch(error.message, /^suffix is not defined \(fn was sent to the Worker as source/);
+        assertMatch(error.message, /pass data through the arg option/);
+        // What the message says to do works.
+        assertEquals(
+          await inNamespaces(target.pid, (s: string) => Deno.hostname() + s, {
+            namespaces,
+            arg: suffix,
+          }),
+          "closure-inside-outside",
+        );
+      }
+    } finally {
+      await closeNamespaceWorkers();
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces with mnt: a module is bundled on the host, node: built-ins and process work",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/lib.ts`,
+        "export const twice = (s: string): string => s + s;\n",
+      );
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        'import { basename } from "node:path";\nimport { twice } from "./lib.ts";\n' +
+          "export default (p: string): string => twice(basename(p)) + process.platform;\n",
+      );
+      const mnt = { namespaces: ["mnt"], arg: "/a/b" } as const;
+      assertEquals(await inNamespaces(target.pid, new URL(`file://${dir}/job.ts`), mnt), "bblinux");
+      // A target whose /proc does not show this process: Deno.execPath() would panic there.
+      assertEquals(await inNamespaces(target.pid, () => Deno.execPath(), mnt), Deno.execPath());
+      // What CommonJS cannot hold is refused on the host with the bundler's reason.
+      await Deno.writeTextFile(
+        `${dir}/tla.ts`,
+        "const x = await Promise.resolve(1);\nexport default () => x;\n",
+      );
+      await assertRejects(
+        () => inNamespaces(target.pid, new URL(`file://${dir}/tla.ts`), mnt),
+        Error,
+        `Cannot bundle file://${dir}/tla.ts on the host: Top-level await is currently not supported`,
+      );
+    } finally {
+      await closeNamespaceWorkers();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces leaves no fd open after its Workers end, mnt spawners included",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    // A terminated Worker's own fds (event loop, pipes) close a moment after it exits.
+    const settledFds = async () => {
+      let last = -1;
+      for (let i = 0; i < 40; i++) {
+        const n = [...Deno.readDirSync("/proc/self/fd")].length;
+        if (n === last) return n;
+        last = n;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return last;
+    };
+    // Warm up: libc, the helper of makeTarget, Deno's Worker machinery.
+    await inNamespaces(target.pid, () => 1, { namespaces: ["mnt", "net"], reuse: false });
+    const before = await settledFds();
+    for (let i = 0; i < 4; i++) {
+      await inNamespaces(target.pid, () => 1, { namespaces: ["mnt", "net"], reuse: false });
+    }
+    await assertRejects(
+      () =>
+        inNamespaces(target.pid, () => new Promise(() => {}), {
+          namespaces: ["mnt"],
+          timeout: 1500,
+        }),
+      DOMException,
+    );
+    await closeNamespaceWorkers();
+    const after = await settledFds();
+    assert(after <= before, `fds: ${before} before, ${after} after 5 mnt Workers`);
   },
 });

@@ -17,7 +17,7 @@ import {
 } from "./_fixtures.ts";
 import { buildRootfs, IMAGE, must, removeContainers, run, startContainer } from "./_engines.ts";
 import { inspect } from "../src/inspect.ts";
-import { formatBytes, parseInspectArgs } from "../src/cli/inspect.ts";
+import { formatBytes, inspectText, parseInspectArgs } from "../src/cli/inspect.ts";
 
 const ino = (path: string) => {
   const link = Deno.readLinkSync(path);
@@ -212,7 +212,8 @@ Deno.test({
         await Deno.remove(tmp, { recursive: true });
       }
     }
-    const name = `nsjoin-inspect-${Deno.pid}`;
+    // Upper case in the name: inspect shows it as it is (docker names are case-sensitive).
+    const name = `nsjoin-Inspect-${Deno.pid}`;
     const c = await startContainer("docker", name, ["--memory", "64m"]);
     try {
       const out = await cli(["inspect", "--json", `docker:${name}`]);
@@ -232,7 +233,7 @@ Deno.test({
         ["mnt", "net", "pid", "uts", "ipc"],
       );
       const table = await cli(["inspect", name]);
-      assertMatch(table.stdout, new RegExp(`^FIELD +NS +DOCKER:${name.toUpperCase()} `, "m"));
+      assertMatch(table.stdout, new RegExp(`^FIELD +NS +docker:${name} +CALLER `, "m"));
     } finally {
       await removeContainers([c]);
     }
@@ -277,4 +278,36 @@ Deno.test("parseInspectArgs and formatBytes", () => {
   assertEquals(parseInspectArgs(["-J", "42", "/run/netns/x"]).other, "/run/netns/x");
   assertEquals(formatBytes(64 * 1024 * 1024), "64.0 MiB");
   assertEquals(formatBytes(512), "512 B");
+});
+
+Deno.test({
+  name: "inspect escapes what the target controls as lsns does (\\x0a, \\x1b); --json stays exact",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const evil = "evil\nFIELD forged\x1b]0;title\x07\x1b[31m";
+    await using target = await makeTarget({
+      flags: ["-u"],
+      setup: `echo ready:$$; exec bash -c 'exec -a "$(printf "$0")" sleep 100000' ` +
+        `'evil\\nFIELD forged\\033]0;title\\007\\033[31m'`,
+    });
+    for (let i = 0; i < 200; i++) {
+      if (Deno.readTextFileSync(`/proc/${target.pid}/cmdline`).startsWith(evil)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const table = await cli(["inspect", String(target.pid)]);
+    assertEquals(table.code, 0, table.stderr);
+    assert(!table.stdout.includes("\x1b"), "ESC reached the terminal");
+    assert(!/^FIELD forged/m.test(table.stdout), "a forged row");
+    assertMatch(table.stdout, /evil\\x0aFIELD forged\\x1b\]0;title\\x07/);
+    const json = JSON.parse((await cli(["inspect", "--json", String(target.pid)])).stdout);
+    assertEquals(json.target.command, `${evil} 100000`);
+    // A container name from a user's engine state, and a cgroup path, escaped the same way.
+    const report = inspect(target.pid);
+    report.target.container = { engine: "podman", id: "c0ffee", name: "web\x1b[2J\nx" };
+    report.target.cgroups = [{ hierarchy: 0, controllers: [], path: "/a\x1b[0mb" }];
+    const text = inspectText(report);
+    assert(!text.includes("\x1b") && !text.includes("web\n"), text);
+    assertMatch(text, /podman:web\\x1b\[2J\\x0ax/);
+    assertMatch(text, /\/a\\x1b\[0mb/);
+  },
 });

@@ -11,6 +11,7 @@ import {
   makeTarget,
   NEEDS_ROOT,
   ROOT,
+  runPiped,
   sh,
   type TestTarget,
   testUser,
@@ -101,10 +102,10 @@ interface World {
   chain: { pid: number; a: number; b: number; c: number; uts: number };
   /** A pid namespace with three processes. */
   crowd: TestTarget;
-  /** A network namespace bind-mounted at /run/netns/NAME, with nsid 7. */
-  mounted: { name: string; ino: number };
-  /** A bind-mounted network namespace (nsid 8) with a process in it. */
-  busy: { name: string; pid: number };
+  /** A network namespace bind-mounted at /run/netns/NAME, with an nsid the test chose. */
+  mounted: { name: string; ino: number; nsid: number };
+  /** A bind-mounted network namespace (with its nsid) with a process in it. */
+  busy: { name: string; pid: number; nsid: number };
   /** A network namespace bind-mounted on `file` only in the private mount ns of `pid`. */
   privateMount: { pid: number; file: string; ino: number };
   /** A network namespace held only by fd 3 of a process. */
@@ -170,13 +171,22 @@ async function makeWorld(): Promise<World> {
     const name = `nsjoin-ls-${Deno.pid}`;
     await sh("ip", ["netns", "add", name]);
     cleanups.push(() => sh("ip", ["netns", "del", name]).then(() => {}, () => {}));
-    await sh("ip", ["netns", "set", name, "7"]);
+    // nsids no other namespace has (engines and other tests assign small ones).
+    const used = new Set(
+      [...(await sh("ip", ["netns", "list-id"])).matchAll(/nsid (\d+)/g)].map((m) => Number(m[1])),
+    );
+    const free: number[] = [];
+    while (free.length < 2) {
+      const n = 1000 + Math.floor(Math.random() * 60000);
+      if (!used.has(n) && !free.includes(n)) free.push(n);
+    }
+    await sh("ip", ["netns", "set", name, String(free[0])]);
     const mountedIno = Deno.statSync(`/run/netns/${name}`).ino!;
     // A third netns, bind-mounted with nsid 8 and with a process in it (ip netns exec).
     const busy = `${name}-proc`;
     await sh("ip", ["netns", "add", busy]);
     cleanups.push(() => sh("ip", ["netns", "del", busy]).then(() => {}, () => {}));
-    await sh("ip", ["netns", "set", busy, "8"]);
+    await sh("ip", ["netns", "set", busy, String(free[1])]);
     const inBusy = new Deno.Command("ip", {
       args: ["netns", "exec", busy, "sleep", "100000"],
       stdin: "null",
@@ -259,8 +269,8 @@ async function makeWorld(): Promise<World> {
       targets,
       chain: { pid, a, b, c, uts },
       crowd,
-      mounted: { name, ino: mountedIno },
-      busy: { name: busy, pid: inBusy.pid },
+      mounted: { name, ino: mountedIno, nsid: free[0] },
+      busy: { name: busy, pid: inBusy.pid, nsid: free[1] },
       privateMount: { pid: hider.pid, file, ino: privateIno },
       fdHeld: { ino: heldIno, pid: child.pid, child },
       dispose,
@@ -356,7 +366,7 @@ Deno.test({
         assertEquals(mounted.holder, "mount");
         assertEquals(mounted.path, `/run/netns/${world.mounted.name}`);
         assertEquals(mounted.nsfs, [`/run/netns/${world.mounted.name}`]);
-        assertEquals(mounted.netnsid, 7);
+        assertEquals(mounted.netnsid, world.mounted.nsid);
         assertEquals(mounted.nprocs, 0);
         const hidden = byIno.get(world.privateMount.ino)!;
         assertEquals(hidden.holder, "mount");
@@ -419,7 +429,10 @@ Deno.test({
           // The bind mount and the nsid the test gave it, as lsns shows them.
           const net = await cli(["ls", "--json", "-l", "-p", String(world.busy.pid), "-t", "net"]);
           const row = JSON.parse(net.stdout).namespaces[0];
-          assertEquals([row.nsfs, row.netnsid], [`/run/netns/${world.busy.name}`, "8"]);
+          assertEquals([row.nsfs, row.netnsid], [
+            `/run/netns/${world.busy.name}`,
+            String(world.busy.nsid),
+          ]);
           // HOLDER, ours: the mounted netns without a process says what keeps it.
           const holder = await cli(["ls", "--json", "-l", "-t", "net", "-o", "NS,HOLDER"]);
           const rows: Row[] = JSON.parse(holder.stdout).namespaces;
@@ -536,7 +549,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ls as a non-root user lists what lsns lists for that user and counts the unreadable",
+  name:
+    "ls as a non-root user lists what lsns lists, silent as lsns; --notes counts the unreadable",
   ignore: NEEDS_ROOT,
   async fn() {
     const user = await testUser();
@@ -550,8 +564,12 @@ Deno.test({
     });
     const net = ino(Deno.readLinkSync(`/proc/${mine.pid}/ns/net`));
     assert(ours.some((r) => r.ns === net), "the user's own network namespace is listed");
+    // lsns says nothing about what it could not read; scripts capture stderr.
+    assertEquals(stderr, "");
     // Root's processes (kernel threads at least) may not be read by the test user.
-    assertMatch(stderr, /note: [1-9][0-9]* process(es were| was) unreadable/);
+    const noted = await cli(["ls", "--notes", "-o", "NS"], { uid: user.uid, gid: user.gid });
+    assertEquals(noted.code, 0);
+    assertMatch(noted.stderr, /note: [1-9][0-9]* process(es were| was) unreadable/);
   },
 });
 
@@ -586,7 +604,10 @@ Deno.test({
     };
     await using mine = await makeTarget({ user, flags: ["-U", "-r", "-u"] });
     const cols = ["-o", "NS,TYPE,PID,NPROCS"];
-    const ourCmd = [deno, "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`, "ls", "--json"];
+    const ourCmd = [
+      ...[deno, "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`],
+      ...["ls", "--json", "--notes"],
+    ];
     // The lister is a process too (lsns there, deno here): compare NS and TYPE, and the PID
     // where it is the test's process; ls adds bind-mounted namespaces (no PID) on top.
     // Other tests start and end the test user's processes: retry a mismatch a few times.
@@ -653,10 +674,14 @@ Deno.test("ls rejects bad usage with exit 2 and one line", async (t) => {
   }
 });
 
-Deno.test("ls -p of a process that does not exist fails with 125", async () => {
-  const out = await cli(["ls", "-p", "999999999"]);
-  assertEquals(out.code, 125);
-  assertMatch(out.stderr, /ESRCH/);
+Deno.test("ls -p of a process that does not exist prints what lsns prints, exit 0", async () => {
+  for (const args of [["-p", "999999999"], ["-J", "-p", "999999999"]]) {
+    const ours = await cli(["ls", ...args]);
+    const theirs = await runPiped("lsns", { args });
+    assertEquals([ours.code, ours.stdout], [theirs.code, theirs.stdout]);
+    // -p named the process: one line says why nothing is listed (lsns says nothing).
+    assertEquals(ours.stderr, "nsjoin ls: note: no process 999999999\n");
+  }
 });
 
 Deno.test("parseLsArgs takes lsns's options", () => {
@@ -680,4 +705,311 @@ Deno.test("parseLsArgs takes lsns's options", () => {
   assert(!parseLsArgs(["--output-all"]).columns.includes("HOLDER"), "lsns has no HOLDER");
   assertEquals(parseLsArgs(["-t", "pid", "-t", "user"]).types, ["pid", "user"]);
   assertEquals(parseLsArgs(["-r"]).noWrap, true);
+});
+
+/** A printf(1) format that prints `s` exactly: every byte but plain ASCII as \ooo. */
+function _printfFormat(s: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(s)) {
+    out += b >= 0x30 && b <= 0x7a && b !== 0x5c
+      ? String.fromCharCode(b)
+      : `\\${b.toString(8).padStart(3, "0")}`;
+  }
+  return out;
+}
+
+/** lsns (retried as {@link lsns}) with extra environment, e.g. LANG=C. */
+async function lsnsEnv(args: string[], env: Record<string, string>): Promise<string> {
+  for (let attempt = 1;; attempt++) {
+    const out = await runPiped("lsns", { args, env });
+    if (out.code === 0 || attempt >= 5) return out.stdout;
+  }
+}
+
+Deno.test({
+  name: "ls prints what lsns 2.38 prints for the same arguments, where 2.38 has the feature",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const tag = `nsjoin-ls-${crypto.randomUUID().slice(0, 8)}`;
+    // A process whose argv holds a newline, a tab, ESC, BEL, a non-ASCII letter and a
+    // backslash before "x": the escaping must be lsns's byte for byte.
+    const evil = "evil\nrow\tx\x1b[31mred\x07bell é\\x41";
+    await using hostile = await makeTarget({
+      flags: ["-u", "-n"],
+      // dash has no `exec -a`: bash sets argv[0].
+      setup: `echo ready:$$; exec bash -c 'exec -a "$(printf "$0")" sleep 100000' ` +
+        `'${_printfFormat(evil)}'`,
+    });
+    // Not a vacuous comparison: the process is there with that argv.
+    for (let i = 0; i < 200; i++) {
+      if (Deno.readTextFileSync(`/proc/${hostile.pid}/cmdline`).startsWith(evil)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals(Deno.readTextFileSync(`/proc/${hostile.pid}/cmdline`), `${evil}\x00100000\x00`);
+    // A network namespace with a process and two nsfs mount points.
+    await sh("ip", ["netns", "add", tag]);
+    const second = `/tmp/${tag}-second`;
+    Deno.writeTextFileSync(second, "");
+    await sh("mount", ["--bind", `/run/netns/${tag}`, second]);
+    const inNet = new Deno.Command("ip", {
+      args: ["netns", "exec", tag, "sleep", "100000"],
+      stdin: "null",
+    }).spawn();
+    try {
+      const pid = String(hostile.pid);
+      const own = ["-t", "uts", "-t", "net"];
+      await t.step("COMMAND with control bytes: table, raw, LANG=C and JSON", async () => {
+        const cases: [string[], Record<string, string>][] = [
+          [["-p", pid, ...own], {}],
+          [["-r", "-p", pid, ...own], {}],
+          [["-l", "-p", pid, ...own, "-o", "NS,PATH,COMMAND"], { LANG: "C", LC_ALL: "" }],
+          [["-J", "-p", pid, ...own], {}],
+        ];
+        for (const [args, env] of cases) {
+          const ours = await cli(["ls", ...args], { env });
+          assertEquals(ours.code, 0, ours.stderr);
+          const theirs = await lsnsEnv(args, env);
+          // libsmartcols lays out JSON its own way ("},{"): compare what a parser reads.
+          if (args.includes("-J")) assertEquals(JSON.parse(ours.stdout), JSON.parse(theirs));
+          else {assertEquals(
+              ours.stdout,
+              theirs,
+              `${args.join(" ")}\n${ours.stdout}\n---\n${theirs}`,
+            );}
+          assert(!ours.stdout.includes("\x1b") || args.includes("-J"), "ESC reached the output");
+        }
+        const json = JSON.parse((await cli(["ls", "-J", "-p", pid, "-t", "uts"])).stdout);
+        assertEquals(json.namespaces[0].command, `${evil} 100000`, "JSON stays exact");
+      });
+
+      // Wait for `ip netns exec` to be in the namespace (it execs sleep there).
+      const hostNet = Deno.readLinkSync("/proc/self/ns/net");
+      let member = 0;
+      for (let i = 0; i < 200 && !member; i++) {
+        try {
+          if (Deno.readLinkSync(`/proc/${inNet.pid}/ns/net`) !== hostNet) member = inNet.pid;
+        } catch {
+          // not there yet
+        }
+        if (!member) await new Promise((r) => setTimeout(r, 10));
+      }
+      const netns = String(ino(Deno.readLinkSync(`/proc/${member}/ns/net`)));
+      await t.step("NSFS: one mount point per line, joined with , by -W and -r", async () => {
+        for (const extra of [[], ["-W"], ["-r"], ["-J"]]) {
+          const args = ["-l", "-p", String(member), "-t", "net", "-o", "NS,NSFS,PID", ...extra];
+          const ours = await cli(["ls", ...args]);
+          const theirs = await lsns("lsns", args);
+          const lines = (s: string) => s.split("\n").map((l) => l.trimEnd()).join("\n");
+          assertEquals(
+            lines(ours.stdout),
+            lines(theirs),
+            `${extra.join(" ")}\n${ours.stdout}---\n${theirs}`,
+          );
+        }
+        const table = (await cli(["ls", "-l", "-p", String(member), "-t", "net", "-o", "NSFS"]))
+          .stdout;
+        assertMatch(table, new RegExp(`^/run/netns/${tag}\\n${second}\\n?$`, "m"));
+      });
+      await t.step("ls NAMESPACE -o with NETNSID, NSFS, PNS, ONS as lsns NAMESPACE", async () => {
+        const args = ["-J", "-o", "PID,NETNSID,NSFS,PNS,ONS", netns];
+        const ours = await cli(["ls", ...args]);
+        assertEquals(ours.code, 0, ours.stderr);
+        assertEquals(JSON.parse(ours.stdout), JSON.parse(await lsns("lsns", args)));
+      });
+      await t.step("--output-all lists flat, as lsns (no tree, no children)", async () => {
+        const args = ["--output-all", "-p", pid, ...own];
+        const ours = await cli(["ls", "-J", ...args]);
+        assertEquals(JSON.parse(ours.stdout), JSON.parse(await lsns("lsns", ["-J", ...args])));
+        const all = JSON.parse((await cli(["ls", "-J", "--output-all"])).stdout).namespaces;
+        assert(all.every((r: Row) => r.children === undefined), "--output-all nested rows");
+      });
+    } finally {
+      inNet.kill("SIGKILL");
+      await inNet.status;
+      await runPiped("umount", { args: [second] });
+      Deno.removeSync(second);
+      await runPiped("ip", { args: ["netns", "del", tag] });
+    }
+  },
+});
+
+Deno.test({
+  name: "ls takes lsns's tree forms: -T=parent, --list -T, -p PID with its parent row, ASCII art",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A user namespace inside a user namespace: the parent tree has a row above the child.
+    await using target = await makeTarget({
+      flags: ["-U", "-r", "--fork"],
+      setup: "unshare -U -r sh -c 'echo ready:$$; exec sleep 100000' & wait",
+    });
+    // The inner sleep: the unshare'd child of the shell.
+    let inner = 0;
+    for (let i = 0; i < 200 && !inner; i++) {
+      const kids = Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`)
+        .trim();
+      if (kids) inner = Number(kids.split(/\s+/)[0]);
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    const pid = String(inner);
+    try {
+      await _treeSteps(t, pid);
+    } finally {
+      Deno.kill(inner, "SIGKILL");
+    }
+  },
+});
+
+async function _treeSteps(t: Deno.TestContext, pid: string): Promise<void> {
+  await t.step("-p PID --tree=parent shows the parent namespace's row, as lsns", async () => {
+    for (const tree of ["--tree=parent", "-T=parent", "-Tparent", "--tree=owner"]) {
+      const args = ["-p", pid, tree, "-t", "user", "-o", "NS,TYPE,PID"];
+      const ours = await cli(["ls", ...args]);
+      assertEquals(ours.code, 0, ours.stderr);
+      assertEquals(ours.stdout, await lsns("lsns", args), tree);
+      assertEquals(ours.stdout.trimEnd().split("\n").length, 4, "header, init, outer, inner");
+    }
+  });
+  await t.step("--list -T draws the tree, as lsns 2.38 does", async () => {
+    const args = ["--list", "-T", "-p", pid, "-t", "user", "-o", "NS,PID"];
+    const ours = await cli(["ls", ...args]);
+    assertEquals(ours.stdout, await lsns("lsns", args));
+    assertMatch(ours.stdout, /└─/);
+  });
+  await t.step("LANG=C and LANG=POSIX draw the tree in ASCII, as lsns", async () => {
+    for (const env of [{ LANG: "C" }, { LANG: "POSIX" }, { LANG: "", LC_ALL: "C" }]) {
+      const args = ["-p", pid, "-T", "-t", "user", "-o", "NS,PID"];
+      const ours = await cli(["ls", ...args], { env: { LC_ALL: "", ...env } });
+      assertEquals(ours.stdout, await lsnsEnv(args, { LC_ALL: "", ...env }));
+      assertMatch(ours.stdout, /`-/);
+    }
+  });
+}
+
+Deno.test({
+  name:
+    'ls -Q filters rows as scols-filter(5) says: "expression is true if param or holder are not empty"',
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const all: Row[] = JSON.parse((await cli(["ls", "-J", "-l", "--output-all"])).stdout)
+      .namespaces;
+    const run = async (expr: string, cols = "NS,TYPE,NPROCS,NSFS,COMMAND") => {
+      const out = await cli(["ls", "-J", "-l", "-o", cols, "-Q", expr]);
+      assertEquals(out.code, 0, out.stderr);
+      return (JSON.parse(out.stdout).namespaces as Row[]).map((r) => r.ns);
+    };
+    const expect = (pred: (r: Row) => boolean) => all.filter(pred).map((r) => r.ns);
+    // Namespaces come and go while other tests run: compare on stable ones (host's).
+    const stable = (a: number[], b: number[]) => {
+      const host = new Set(all.filter((r) => r.pid === 1 || r.pid === 2).map((r) => r.ns));
+      assertEquals(a.filter((n) => host.has(n)), b.filter((n) => host.has(n)));
+    };
+    await t.step('TYPE == "net" && NPROCS > 1, and the word forms eq / and / gt', async () => {
+      const want = expect((r) => r.type === "net" && (r.nprocs ?? 0) > 1);
+      stable(await run('TYPE == "net" && NPROCS > 1'), want);
+      stable(await run("TYPE eq 'net' and NPROCS gt 1"), want);
+      stable(await run("(TYPE == 'net') AND (NPROCS GT 1)"), want);
+    });
+    await t.step("a column alone: NSFS (rows that have a mount point)", async () => {
+      const got = await run("NSFS");
+      const want = expect((r) => typeof r.nsfs === "string" && r.nsfs !== "");
+      assert(got.length > 0 && got.every((n) => want.includes(n)));
+    });
+    await t.step("=~ and !~ take a regular expression on the right", async () => {
+      stable(await run('TYPE =~ "^(pid|user)$"'), expect((r) => /^(pid|user)$/.test(r.type)));
+      stable(await run('TYPE !~ "^(pid|user)$"'), expect((r) => !/^(pid|user)$/.test(r.type)));
+    });
+    await t.step("! / not, || / or, != / ne, and a column the output does not show", async () => {
+      stable(
+        await run('!(TYPE == "net") && PID == 1', "NS"),
+        expect((r) => r.type !== "net" && r.pid === 1),
+      );
+      stable(
+        await run('TYPE == "uts" || TYPE ne "uts" && PID == 2', "NS"),
+        expect((r) => r.pid === 2),
+      );
+    });
+    await t.step("a bad expression: exit 2, one line that says where", async () => {
+      for (const [expr, at] of [["NS ==", 6], ["(NS == 1", 9], ["NOPE == 1", 1], ["NS =~ 5", 7]]) {
+        const out = await cli(["ls", "-Q", String(expr)]);
+        assertEquals(out.code, 2, String(expr));
+        assertEquals(out.stderr.trim().split("\n").length, 1);
+        assertMatch(out.stderr, new RegExp(`at position ${at}\\b`));
+      }
+    });
+  },
+});
+
+Deno.test('ls -H: "List the available columns, use with --json or --raw to get output in machine-readable format"', async () => {
+  const table = await cli(["ls", "-H"]);
+  assertEquals(table.code, 0);
+  assertMatch(table.stdout, /^ +NS <integer> namespace identifier \(inode number\)$/m);
+  assertMatch(table.stdout, /^ +TYPE <string> +kind of namespace$/m);
+  const json = JSON.parse((await cli(["ls", "-H", "-J"])).stdout);
+  assertEquals(json["lsns-columns"][0], {
+    holder: "NS",
+    type: "<integer>",
+    description: "namespace identifier (inode number)",
+  });
+  assertEquals(json["lsns-columns"].length, 14);
+  const raw = await cli(["ls", "-H", "-r"]);
+  assertMatch(raw.stdout, /^NS <integer> namespace\\x20identifier\\x20\(inode\\x20number\)$/m);
+});
+
+Deno.test("ls, inspect and enter print their version with -V and --version", async () => {
+  const version = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).version;
+  for (const cmd of ["ls", "inspect", "enter"]) {
+    for (const flag of ["-V", "--version"]) {
+      const out = await cli([cmd, flag]);
+      assertEquals([out.code, out.stdout], [0, `nsjoin ${cmd} from nsjoin ${version}\n`]);
+    }
+  }
+});
+
+Deno.test({
+  name:
+    "namespaceTree by process hangs a namespace under its nearest ancestor's row; nearest: false is lsns's flat rule",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A (new uts) → B (same namespaces: no row of its own) → C (new net): C's row's
+    // parent process B has no row, A does.
+    await using a = await makeTarget({
+      flags: ["-u"],
+      setup: "sh -c 'unshare -n sleep 100000; true' & true",
+    });
+    const kids = (pid: number) =>
+      Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/)
+        .filter(Boolean).map(Number);
+    let b = 0, c = 0;
+    for (let i = 0; i < 300 && !c; i++) {
+      b = kids(a.pid).find((k) => Deno.readTextFileSync(`/proc/${k}/comm`).trim() === "sh") ?? 0;
+      c = b ? kids(b)[0] ?? 0 : 0;
+      if (c && Deno.readLinkSync(`/proc/${c}/ns/net`) === Deno.readLinkSync("/proc/self/ns/net")) {
+        c = 0; // unshare has not made its namespace yet
+      }
+      if (!c) await new Promise((r) => setTimeout(r, 10));
+    }
+    try {
+      const uts = ino(Deno.readLinkSync(`/proc/${a.pid}/ns/uts`));
+      const net = ino(Deno.readLinkSync(`/proc/${c}/ns/net`));
+      const from = listNamespaces({ types: ["uts", "net"] });
+      const find = (
+        nodes: ReturnType<typeof namespaceTree>,
+        ns: number,
+      ): typeof nodes[0] | undefined => {
+        for (const n of nodes) {
+          if (n.ns === ns) return n;
+          const f = find(n.children, ns);
+          if (f) return f;
+        }
+        return undefined;
+      };
+      const near = namespaceTree({ by: "process", from });
+      assertEquals(find(near, uts)?.children.map((n) => n.ns), [net]);
+      const flat = namespaceTree({ by: "process", from, nearest: false });
+      assertEquals(find(flat, uts)?.children.length, 0);
+      assert(flat.some((n) => n.ns === net), "lsns's rule: a root");
+    } finally {
+      for (const pid of [c, b]) if (pid) Deno.kill(pid, "SIGKILL");
+    }
+  },
 });

@@ -29,13 +29,13 @@ Deno.test({
     try {
       // Reachable from inside the target, not from the host.
       const accepted = listener.accept();
-      const inside = inNamespaces(target.pid, ["net"], async (port: number) => {
+      const inside = inNamespaces(target.pid, async (port: number) => {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port });
         const buf = new Uint8Array(2);
         await conn.read(buf);
         conn.close();
         return new TextDecoder().decode(buf);
-      }, port);
+      }, { namespaces: ["net"], arg: port });
       const conn = await accepted;
       await conn.write(new TextEncoder().encode("hi"));
       assertEquals(await inside, "hi");
@@ -96,14 +96,21 @@ Deno.test({
   async fn() {
     await using target = await makeTarget();
     const before = ownNs("net");
-    let worker: Promise<number>;
+    const netOfWorker = () => Deno.readLinkSync("/proc/thread-self/ns/net");
+    const uts = { namespaces: ["uts"], reuse: false } as const;
+    let worker: Promise<string>;
     {
       using _outer = scopedJoin(target.pid, ["net"]);
       assertThrows(() => scopedJoin(target.pid, ["uts"]), /already inside a scoped join/);
-      // A Worker made now would keep the joined namespaces: refused too.
-      worker = inNamespaces(target.pid, ["mnt"], () => 1, undefined, { reuse: false });
+      // inNamespaces makes its Worker after an await: once this block has left the target.
+      worker = inNamespaces(target.pid, netOfWorker, uts);
     }
-    await assertRejects(() => worker, /Cannot start a namespace Worker inside a scoped join/);
+    assertEquals(await worker, before);
+    // A Worker made while the thread is still joined would keep its namespaces: refused.
+    const early = inNamespaces(target.pid, netOfWorker, uts);
+    const late = scopedJoin(target.pid, ["net"]);
+    await assertRejects(() => early, /Cannot start a namespace Worker inside a scoped join/);
+    assertThrows(() => late.restore(), /Cannot keep a scoped join across an await/);
     assertEquals(ownNs("net"), before);
     for (const type of ["mnt", "user", "pid", "time", "cgroup"]) {
       let error: unknown;

@@ -8,13 +8,21 @@
  * (`unshare -p --fork --mount-proc`, Deno its init), so they only ever see this test's
  * processes, and all of it dies with that Deno.
  */
-import { NamespaceError, NsCommand } from "../mod.ts";
+import { closeNamespaceWorkers, inNamespaces, NamespaceError, NsCommand } from "../mod.ts";
 import { libc } from "../ffi/libc.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
+import {
+  engineExec,
+  ensureImages,
+  podmanUser,
+  removeContainers,
+  startContainer,
+} from "./_engines.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  assertRejects,
   makeTarget,
   NEEDS_ROOT,
   ROOT,
@@ -623,6 +631,697 @@ Deno.test({
       }
     } finally {
       await target.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- issue 9: listing
+// A user in their own user+mount namespace bind-mounts a network namespace, then hides the
+// mount point under a tmpfs holding a FIFO, or a symlink to a root-only host FIFO; and
+// covers its /proc with a FIFO at /proc/meminfo. Root's `ls` and `inspect` reach those
+// paths through /proc/PID/root: they must finish, and never open what the user planted.
+import { runPiped as runPipedListing } from "./_fixtures.ts";
+
+/** Runs the CLI, killed (SIGTERM) after 20 s: a hang shows up as `hung: true`. */
+async function _cliGuarded(
+  args: string[],
+): Promise<{ code: number; stdout: string; hung: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-lock", CLI, ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill("SIGKILL");
+  }, 20_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  return { code: out.code, stdout: text(out.stdout), hung };
+}
+
+/** A user's user+mount namespace with a net namespace bind-mounted at /mnt/d/f, then hidden. */
+async function _hiddenNetns(plant: string) {
+  const target = await makeTarget({
+    flags: ["-Urm"],
+    user: { uid: 65534, gid: 65534 },
+    setup: [
+      "mount -t tmpfs t /mnt",
+      "mkdir /mnt/d",
+      "touch /mnt/d/f",
+      "unshare -n mount --bind /proc/self/ns/net /mnt/d/f",
+      "mount -t tmpfs t /mnt/d",
+      plant,
+    ].join(" && "),
+  });
+  const line = Deno.readTextFileSync(`/proc/${target.pid}/mountinfo`).split("\n")
+    .find((l) => l.includes(" /mnt/d/f ") && l.includes(" - nsfs "));
+  if (!line) throw new Error("the attacker's nsfs mount is not in its mountinfo");
+  const ino = Number(line.split(" ")[3].slice(5, -1));
+  return { target, ino };
+}
+
+Deno.test({
+  name: "ls -t net finishes when a user hides a FIFO at its netns mount point",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const { target, ino } = await _hiddenNetns("mkfifo /mnt/d/f");
+    try {
+      const r = await _cliGuarded(["ls", "-t", "net", "-J", "-o", "NS,PATH,NSFS"]);
+      assertEquals(r.hung, false, "ls hung on the FIFO");
+      assertEquals(r.code, 0);
+      const row = JSON.parse(r.stdout).namespaces.find((n: { ns: number }) => n.ns === ino);
+      // Still listed (mountinfo names it), by the path that was not opened.
+      assertEquals(row?.path, `/proc/${target.pid}/root/mnt/d/f`);
+    } finally {
+      await target.kill();
+    }
+  },
+});
+
+Deno.test({
+  name: "ls -t net never opens the root-only host file a user's hidden mount point links to",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const dir = Deno.makeTempDirSync({ dir: "/root", prefix: "nsjoin-ls-secret-" });
+    Deno.chmodSync(dir, 0o700);
+    const fifo = `${dir}/fifo`;
+    await runPipedListing("mkfifo", { args: ["-m", "600", fifo] });
+    const { target } = await _hiddenNetns(`ln -s ${fifo} /mnt/d/f`);
+    // Prints "opened" once anything opens the FIFO for reading.
+    const writer = new Deno.Command("sh", {
+      args: ["-c", `exec 3>${fifo}; echo opened`],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      const r = await _cliGuarded(["ls", "-t", "net"]);
+      assertEquals(r.hung, false, "ls hung");
+      assertEquals(r.code, 0);
+    } finally {
+      try {
+        writer.kill("SIGKILL");
+      } catch {
+        // It exited: something opened the FIFO (asserted below).
+      }
+      const out = text((await writer.output()).stdout);
+      await target.kill();
+      Deno.removeSync(dir, { recursive: true });
+      assertEquals(out, "", "ls opened the host FIFO the user's symlink points to");
+    }
+  },
+});
+
+Deno.test({
+  name: "inspect PID finishes when the process's /proc/meminfo is a FIFO",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({
+      flags: ["-Urm"],
+      user: { uid: 65534, gid: 65534 },
+      setup: "mount -t tmpfs t /proc && mkfifo /proc/meminfo",
+    });
+    const r = await _cliGuarded(["inspect", "--json", String(target.pid)]);
+    assertEquals(r.hung, false, "inspect hung on the FIFO");
+    assertEquals(r.code, 0);
+    // Its own meminfo is refused (not a regular file): what `free` shows is the caller's.
+    assertEquals(JSON.parse(r.stdout).target.memory.free.source, "/proc/meminfo");
+  },
+});
+
+// ---- issue 9: exec engine
+
+const HAVE_DOCKER = (() => {
+  try {
+    return new Deno.Command("docker", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+const DOCKER_IMAGE = "nsjoin-busybox:1";
+
+/** Whether a process is gone (reaped or a zombie). */
+function gone(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return true;
+  }
+}
+
+async function waitFor(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  for (let t = 0; t < ms && !ok(); t += 20) await new Promise((r) => setTimeout(r, 20));
+  assert(ok(), `timed out waiting for ${what}`);
+}
+
+/** The first child of `pid` (a helper that forked), once it has one running `comm`. */
+async function childOf(pid: number, comm: string): Promise<number> {
+  let found = 0;
+  await waitFor(`a ${comm} child of ${pid}`, () => {
+    try {
+      const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/);
+      found = Number(
+        kids.find((k) => {
+          try {
+            return Deno.readTextFileSync(`/proc/${k}/comm`).trim() === comm;
+          } catch {
+            return false;
+          }
+        }) ?? 0,
+      );
+    } catch {
+      found = 0;
+    }
+    return found > 0;
+  });
+  return found;
+}
+
+Deno.test({
+  name: "exec -n net: a PATH the container points into its overlay never runs a host program",
+  ignore: NEEDS_ROOT || (!HAVE_DOCKER && Deno.env.get("CI") !== "true"),
+  async fn(t) {
+    const name = `nsjb-path-${crypto.randomUUID().slice(0, 8)}`;
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-path-" });
+    const marker = `${dir}/planted-ran`;
+    // The container plants /evil/ip, which the host sees under its overlay upper dir, and
+    // re-execs itself with PATH naming that host path first; its /etc/group also makes
+    // "app" a member of gid 42 (shadow on Debian hosts).
+    const script = [
+      `upper=$(grep ' / / ' /proc/self/mountinfo | sed 's/.*upperdir=\\([^,]*\\).*/\\1/')`,
+      "mkdir -p /evil",
+      `printf '#!/bin/sh\\ntouch ${marker}\\n' > /evil/ip`,
+      "chmod 755 /evil/ip",
+      "echo shadowish:x:42:app >> /etc/group",
+      'exec env PATH="$upper/evil:/usr/bin:/bin" sleep 100000',
+    ].join("; ");
+    const run = await new Deno.Command("docker", {
+      args: ["run", "-d", "--name", name, DOCKER_IMAGE, "sh", "-c", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(run.success, text(run.stderr));
+    try {
+      const pid = Number(
+        text(
+          (await new Deno.Command("docker", { args: ["inspect", "-f", "{{.State.Pid}}", name] })
+            .output()).stdout,
+        ).trim(),
+      );
+      await waitFor("the container's re-exec", () => {
+        try {
+          return Deno.readTextFileSync(`/proc/${pid}/environ`).includes("/evil:");
+        } catch {
+          return false;
+        }
+      });
+      const upper = Deno.readTextFileSync(`/proc/${pid}/environ`).match(/PATH=([^:\0]*)/)![1];
+      assert(Deno.statSync(`${upper}/ip`).isFile, "the planted ip is visible on the host");
+      for (const target of [String(pid), `docker:${name}`]) {
+        await t.step(
+          `exec -n net ${target === String(pid) ? "PID" : "docker:NAME"} ip: the host's ip`,
+          async () => {
+            const out = await new Deno.Command(Deno.execPath(), {
+              args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", "net", target]
+                .concat(["ip", "-br", "link"]),
+              stdin: "null",
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            assertEquals(out.code, 0, text(out.stderr));
+            assertMatch(text(out.stdout), /^lo\s/m);
+            assert(!(await exists(marker)), "the container's planted ip ran on the host");
+          },
+        );
+      }
+      await t.step(
+        "-u app without mnt: refused (its /etc/group would pick host gid 42)",
+        async () => {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", "net", "-u", "app"]
+              .concat([`docker:${name}`, "id", "-G"]),
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(out.code, 2, text(out.stderr));
+          assertEquals(text(out.stdout), "");
+        },
+      );
+      await t.step("-u 1000 without mnt: that uid, no groups from the container", async () => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", "net", "-u", "1000"]
+            .concat([`docker:${name}`, "id", "-G"]),
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 0, text(out.stderr));
+        assert(!/\b(42|50)\b/.test(text(out.stdout)), `groups: ${text(out.stdout)}`);
+      });
+    } finally {
+      await new Deno.Command("docker", { args: ["rm", "-f", name], stdout: "null", stderr: "null" })
+        .output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "a working directory in a deleted or /proc/self/fd host directory is refused",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-deleted-" });
+    await using target = await makeTarget();
+    const escaped = `${dir}/escaped`;
+    const program = ["sh", "-c", "cd .. && touch escaped"];
+    try {
+      await Deno.mkdir(`${dir}/b`);
+      const sitter = new Deno.Command("bash", {
+        args: ["-c", `cd "$1" && rmdir "$1" && echo ready && exec sleep 1000`, "bash", `${dir}/b`],
+        stdout: "piped",
+      }).spawn();
+      const reader = sitter.stdout.getReader();
+      await reader.read();
+      reader.releaseLock();
+      try {
+        await t.step("-w /proc/PID/cwd of a process sitting in a deleted directory", async () => {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", "--no-lock", CLI, "enter", "-t", String(target.pid)]
+              .concat(["-a", `-w/proc/${sitter.pid}/cwd`, ...program]),
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(out.code, 125, text(out.stderr));
+          assertEquals(text(out.stderr).trim().split("\n").length, 1, text(out.stderr));
+          assertMatch(text(out.stderr), /Cannot start in this working directory: ENOENT/);
+          assert(!(await exists(escaped)), "the program reached the host tree");
+        });
+        await t.step(
+          "-W /proc/PID/cwd of it, with the host's /proc inside the target",
+          async () => {
+            await using flat = await makeTarget({ flags: ["-m", "-n", "-u"] });
+            const out = await new Deno.Command(Deno.execPath(), {
+              args: ["run", "-A", "--quiet", "--no-lock", CLI, "enter", "-t", String(flat.pid)]
+                .concat(["-a", "-W", `/proc/${sitter.pid}/cwd`, ...program]),
+              stdin: "null",
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            assertEquals(out.code, 125, text(out.stderr));
+            assertEquals(text(out.stderr).trim().split("\n").length, 1, text(out.stderr));
+            assert(!(await exists(escaped)), "the program reached the host tree");
+          },
+        );
+      } finally {
+        sitter.kill("SIGKILL");
+        await sitter.status;
+        await sitter.stdout.cancel().catch(() => {});
+      }
+      await t.step("-W a symlink to /proc/self/fd/7, fd 7 a leaked deleted directory", async () => {
+        // No pid namespace of its own: /proc/self inside is the helper (runc's WORKDIR shape).
+        await using flat = await makeTarget({ flags: ["-m", "-n", "-u"] });
+        await Deno.mkdir(`${dir}/c/d`, { recursive: true });
+        await Deno.symlink("/proc/self/fd/7", `${dir}/c/wd`);
+        const out = await new Deno.Command("bash", {
+          args: [
+            "-c",
+            `exec 7<"$1"; rmdir "$1"; shift; exec "$@"`,
+            "bash",
+            `${dir}/c/d`,
+            Deno.execPath(),
+            ...["run", "-A", "--quiet", "--no-lock", CLI, "enter", "-t", String(flat.pid), "-a"],
+            ...["-W", `${dir}/c/wd`, ...program],
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 125, text(out.stderr));
+        assertEquals(text(out.stderr).trim().split("\n").length, 1, text(out.stderr));
+        assert(!(await exists(`${dir}/c/escaped`)), "the program reached the host tree");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "an empty namespace selection is refused, not a run on the host",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-empty-" });
+    await using target = await makeTarget();
+    try {
+      for (const list of ["", ","]) {
+        await t.step(`exec -n ${JSON.stringify(list)}`, async () => {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", list]
+              .concat([String(target.pid), "touch", `${dir}/ran`]),
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(out.code, 2, text(out.stderr));
+          assert(!(await exists(`${dir}/ran`)), "the program ran on the host");
+        });
+      }
+      await t.step("namespaces from JSON with __proto__ or an inherited name", () => {
+        for (
+          const namespaces of [
+            JSON.parse('{"__proto__": true}'),
+            { toString: true },
+            ["toString"],
+            ["constructor"],
+          ]
+        ) {
+          let threw: unknown;
+          try {
+            new NsCommand("touch", { target: target.pid, namespaces, args: [`${dir}/ran`] })
+              .outputSync();
+          } catch (error) {
+            threw = error;
+          }
+          assert(threw instanceof TypeError, `${JSON.stringify(namespaces)}: ${threw}`);
+        }
+        assert(!Deno.readDirSync(dir).some(() => true), "the program ran on the host");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "no environment key or value shows in the helper's or the program's cmdline",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A pid namespace: the helper stays (it relays to its child), so both can be read.
+    await using target = await makeTarget();
+    const key = `NSJ_SECRET_NAME_${crypto.randomUUID().slice(0, 6)}`;
+    const value = `s3cr3t-${crypto.randomUUID().slice(0, 6)}`;
+    const child = new NsCommand("sleep", {
+      target: target.pid,
+      env: { [key]: value, OTHER_KEY_X: "1" },
+      clearEnv: true,
+      args: ["1000"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const program = await childOf(child.pid, "sleep");
+      for (const pid of [child.pid, program]) {
+        const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+        for (const secret of [key, value, "OTHER_KEY_X"]) {
+          assert(!cmdline.includes(secret), `pid ${pid}'s cmdline shows ${secret}`);
+        }
+      }
+      // The program has them, in the order given.
+      const environ = Deno.readTextFileSync(`/proc/${program}/environ`);
+      assertEquals(environ, `${key}=${value}\0OTHER_KEY_X=1\0`);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "--kill-on-exit: SIGKILL of nsjoin takes the program with it",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    const start = (flags: string[], arg: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", ...flags]
+          .concat([String(target.pid), "sleep", arg]),
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    await t.step("exec --kill-on-exit into a pid namespace (nsjoin forks)", async () => {
+      const cli = start(["--kill-on-exit"], "4243");
+      const program = await childOf(cli.pid, "sleep");
+      cli.kill("SIGKILL");
+      await cli.status;
+      await waitFor("the program to die", () => gone(program));
+    });
+    await t.step("without it the program lives on, as with nsenter and docker exec", async () => {
+      const cli = start([], "4244");
+      const program = await childOf(cli.pid, "sleep");
+      cli.kill("SIGKILL");
+      await cli.status;
+      await new Promise((r) => setTimeout(r, 200));
+      const alive = !gone(program);
+      Deno.kill(program, "SIGKILL");
+      assert(alive, "the program died without --kill-on-exit");
+    });
+    await t.step("NsCommand killOnExit, spawned from a Deno that is SIGKILLed", async () => {
+      const code = `
+        import { NsCommand } from "${ROOT}src/command.ts";
+        const child = new NsCommand("sleep", {
+          target: Deno.pid, namespaces: [], args: ["4245"], killOnExit: true,
+        }).spawn();
+        console.log(child.pid);
+        await child.status;`;
+      const deno = new Deno.Command(Deno.execPath(), { args: ["eval", code], stdout: "piped" })
+        .spawn();
+      const reader = deno.stdout.getReader();
+      const program = Number(text((await reader.read()).value!).trim());
+      reader.releaseLock();
+      await waitFor("the program", () => {
+        try {
+          return Deno.readTextFileSync(`/proc/${program}/comm`).trim() === "sleep";
+        } catch {
+          return false;
+        }
+      });
+      deno.kill("SIGKILL");
+      await deno.status;
+      await deno.stdout.cancel().catch(() => {});
+      await waitFor("the program to die", () => gone(program));
+    });
+  },
+});
+
+// ---- issue 9: TypeScript inside (finding 3: inNamespaces with mnt)
+
+/**
+ * A hostile mount namespace: `unshare -m` with `dir` (a host directory holding the
+ * caller's own code) covered by a bind mount of `planted`, so the same paths show the
+ * target's files there. It shares the host's /proc, as a `--pid=host` container or an
+ * unprivileged user's `unshare -Urm` does, so planted code that runs in this Deno reaches
+ * the host through /proc/<this pid>/root: each planted file writes `marker` there.
+ */
+async function plantedTarget(dir: string, planted: string) {
+  return await makeTarget({ flags: ["-m"], setup: `mount --bind ${planted} ${dir}` });
+}
+
+function existsNow(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The planted module's side effect: a file on the host, written through /proc. */
+const plantedModule = (marker: string) =>
+  `Deno.writeTextFileSync(\`/proc/\${Deno.pid}/root${marker}\`, "pwned");\n` +
+  `export const who = "planted"; export default who;\n`;
+
+Deno.test({
+  name: "inNamespaces with mnt never loads code from the target's files (issue 9 finding 3)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-code-" });
+    const planted = await Deno.makeTempDir({ prefix: "nsjoin-planted-" });
+    const marker = `${await Deno.makeTempDir({ prefix: "nsjoin-marker-" })}/pwned`;
+    // The caller's code on the host; the target shows planted files at the same paths.
+    await Deno.writeTextFile(`${dir}/lib.js`, `export const who = "host"; export default who;\n`);
+    await Deno.writeTextFile(
+      `${dir}/job.ts`,
+      `import { who } from "file://${dir}/lib.js";\nexport default (): string => who;\n`,
+    );
+    await Deno.writeTextFile(`${planted}/lib.js`, plantedModule(marker));
+    await Deno.writeTextFile(`${planted}/job.ts`, plantedModule(marker));
+    await Deno.writeTextFile(
+      `${planted}/evil`,
+      `#!/bin/sh\necho pwned > /proc/$PPID/root${marker}\n`,
+      { mode: 0o755 },
+    );
+    await using target = await plantedTarget(dir, planted);
+    const mnt = { namespaces: ["mnt"] } as const;
+    try {
+      await t.step("import() inside fn is refused, for file:, npm: and jsr: alike", async () => {
+        // What the Worker reads at the caller's module path is the planted file.
+        const seen = await inNamespaces(
+          target.pid,
+          (path: string) => Deno.readTextFileSync(path),
+          { ...mnt, arg: `${dir}/lib.js` },
+        );
+        assertMatch(seen, /planted/);
+        for (const url of [`file://${dir}/lib.js`, "npm:dax-sh@0.44.1", "jsr:@std/path"]) {
+          await assertRejects(
+            () =>
+              inNamespaces(target.pid, async (u: string) => (await import(u)).default, {
+                ...mnt,
+                arg: url,
+              }),
+            Error,
+            `Cannot import ${url} in fn: inside the target's mount namespace`,
+          );
+        }
+        // eval'd code inherits the refusal; node: built-ins that load no code still work.
+        await assertRejects(
+          () =>
+            inNamespaces(target.pid, (u: string) => eval(`import(${JSON.stringify(u)})`), {
+              ...mnt,
+              arg: `file://${dir}/lib.js`,
+            }),
+          Error,
+          "Cannot import",
+        );
+        assertEquals(
+          await inNamespaces(
+            target.pid,
+            async () => (await import("node:path")).basename("/a/b"),
+            mnt,
+          ),
+          "b",
+        );
+        assertEquals(existsNow(marker), false, "the planted module ran in the caller's process");
+      });
+      await t.step("a module URL is bundled on the host: its imports are the host's", async () => {
+        const url = new URL(`file://${dir}/job.ts`);
+        assertEquals(await inNamespaces(target.pid, url, mnt), "host");
+        assertEquals(existsNow(marker), false, "the planted module ran in the caller's process");
+        // Without mnt the Worker is in the host's mount namespace: the host's files load.
+        assertEquals(await inNamespaces(target.pid, url, { namespaces: ["uts"] }), "host");
+      });
+      await t.step(
+        "no program of the target runs from inside (seccomp, in the kernel)",
+        async () => {
+          await assertRejects(
+            () =>
+              inNamespaces(target.pid, async (p: string) => await new Deno.Command(p).output(), {
+                ...mnt,
+                arg: `${dir}/evil`,
+              }),
+            Error,
+            "Cannot use Deno.Command in fn",
+          );
+          assertEquals(
+            existsNow(marker),
+            false,
+            "the planted program ran with the caller's privileges",
+          );
+          // Libraries and native addons from the target's files are refused the same way.
+          for (
+            const load of [() => Deno.dlopen("libc.so.6", {}), () => process.dlopen({}, "x.node")]
+          ) {
+            await assertRejects(() => inNamespaces(target.pid, load, mnt), Error, "dlopen in fn");
+          }
+          // Under the JavaScript refusal: every thread of this process inside the target's
+          // mount namespace carries the filter that makes execve fail.
+          const theirs = Deno.readLinkSync(`/proc/${target.pid}/ns/mnt`);
+          const inside = [...Deno.readDirSync("/proc/self/task")].map((e) => e.name).filter(
+            (tid) => {
+              try {
+                return Deno.readLinkSync(`/proc/self/task/${tid}/ns/mnt`) === theirs;
+              } catch {
+                return false;
+              }
+            },
+          );
+          assert(inside.length > 0, "expected the Worker's threads in the target");
+          for (const tid of inside) {
+            const status = Deno.readTextFileSync(`/proc/self/task/${tid}/status`);
+            assertMatch(status, /^Seccomp:\s+2$/m, `thread ${tid} can execve`);
+          }
+        },
+      );
+    } finally {
+      await closeNamespaceWorkers();
+      for (const d of [dir, planted, marker.slice(0, marker.lastIndexOf("/"))]) {
+        await Deno.remove(d, { recursive: true });
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces into a docker container: its planted module and programs never run",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-code-" });
+    const c = await startContainer("docker", `nsjoin-code-${crypto.randomUUID().slice(0, 8)}`);
+    const ran = `/proc/${c.pid}/root/ran`;
+    try {
+      await Deno.writeTextFile(`${dir}/lib.js`, `export default "host";\n`);
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        `import who from "file://${dir}/lib.js";\nexport default (): string => who;\n`,
+      );
+      // The container plants its own module at the caller's path.
+      const planted = `Deno.writeTextFileSync("/ran", "pwned"); export default "planted";`;
+      await engineExec(c, [], ["sh", "-c", `mkdir -p ${dir} && echo '${planted}' > ${dir}/lib.js`]);
+      const mnt = { namespaces: ["mnt"] } as const;
+      await assertRejects(
+        () =>
+          inNamespaces(c.pid, async (u: string) => (await import(u)).default, {
+            ...mnt,
+            arg: `file://${dir}/lib.js`,
+          }),
+        Error,
+        "Cannot import",
+      );
+      assertEquals(await inNamespaces(c.pid, new URL(`file://${dir}/job.ts`), mnt), "host");
+      await assertRejects(
+        () =>
+          inNamespaces(
+            c.pid,
+            () => new Deno.Command("/bin/sh", { args: ["-c", "echo x >/ran"] }).output(),
+            mnt,
+          ),
+        Error,
+        "Cannot use Deno.Command in fn",
+      );
+      assertEquals(existsNow(ran), false, "code of the container ran in the caller's process");
+      // What a user needs still works: the container's files, read from inside.
+      assertMatch(
+        await inNamespaces(c.pid, (p: string) => Deno.readTextFileSync(p), {
+          ...mnt,
+          arg: `${dir}/lib.js`,
+        }),
+        /planted/,
+      );
+    } finally {
+      await closeNamespaceWorkers();
+      await removeContainers([c]);
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -1,4 +1,5 @@
 import { NamespaceError } from "../errors.ts";
+import { escapeTerminal } from "../terminal.ts";
 
 /** A mistake in how the CLI was called: exit 2, one line, a pointer to --help. */
 export class UsageError extends Error {
@@ -131,7 +132,8 @@ export function assertUtf8Argv(): void {
  */
 export function report(error: unknown, command: string): number {
   const e = error as Error;
-  const message = e?.message ?? String(error);
+  // A path or name in the message may hold a newline or an escape sequence: one line, always.
+  const message = escapeTerminal(e?.message ?? String(error));
   if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
     console.error(`nsjoin ${command}: ${message} (see: nsjoin ${command} --help)`);
     return EXIT.usage;

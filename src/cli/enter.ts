@@ -1,7 +1,12 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
+import { cgroupProcsOf } from "../container_exec.ts";
+import { NamespaceError } from "../errors.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
 import { report, UsageError } from "./_run.ts";
+import { versionText } from "./_version.ts";
+import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";
+import { libcSubset } from "../../ffi/libc.ts";
 
 /** `enter`'s options, parsed: nsenter's dialect. */
 export interface EnterArgs {
@@ -9,14 +14,31 @@ export interface EnterArgs {
   target?: number | string;
   /** -a: every namespace of the target that differs from ours. */
   all: boolean;
-  /** -m -u -i -n -p -C -U -T: true = the target's, a string = that namespace file. */
-  namespaces: Partial<Record<NamespaceType, true | string>>;
+  /**
+   * -m -u -i -n -p -C -U -T: true = the target's, a string = that namespace file, or
+   * `{ nsid }` for `--TYPE=:NSID` (a namespace by its id, Linux 6.19+).
+   */
+  namespaces: Partial<Record<NamespaceType, true | string | { nsid: bigint }>>;
+  /** -N: the net namespace of the socket the target holds at this fd. */
+  netSocket?: number;
+  /** -c: put the program into the target's cgroups. */
+  joinCgroup: boolean;
+  /** --keep-caps: keep the user namespace's capabilities as ambient ones. */
+  keepCaps: boolean;
+  /** --user-parent: join the parent of the user namespace instead. */
+  userParent: boolean;
+  /** -Z: follow the target's SELinux context (a no-op without SELinux, as nsenter). */
+  followContext: boolean;
+  /** -V */
+  version: boolean;
   /** -S: a uid or "follow". */
   uid?: number | "follow";
   /** -G: a gid or "follow". */
   gid?: number | "follow";
   /** --preserve-credentials */
   preserveCredentials: boolean;
+  /** --kill-on-exit: a program forked into a pid namespace dies with us. */
+  killOnExit?: boolean;
   /** -r: true = the target's root, or a directory. */
   root?: true | string;
   /** -w: true = the target's cwd, or a host directory. */
@@ -58,21 +80,31 @@ Options:
  -u, --uts[=<file>]        enter UTS namespace (hostname etc)
  -i, --ipc[=<file>]        enter System V IPC namespace
  -n, --net[=<file>]        enter network namespace
+ -N, --net-socket <fd>     enter socket's network namespace (use with --target)
  -p, --pid[=<file>]        enter pid namespace
  -C, --cgroup[=<file>]     enter cgroup namespace
  -U, --user[=<file>]       enter user namespace
+     --user-parent         enter parent user namespace
  -T, --time[=<file>]       enter time namespace
  -S, --setuid <uid>|follow set uid in entered namespace
  -G, --setgid <gid>|follow set gid in entered namespace
      --preserve-credentials do not touch uids or gids
+     --kill-on-exit        kill the program when nsjoin dies, even by SIGKILL (else, as
+                           with nsenter, a program forked into a pid namespace lives on)
  -r, --root[=<dir>]        set the root directory (default: the target's)
  -w, --wd[=<dir>]          set the working directory (a host path, opened before entering)
  -W, --wdns <dir>          set the working directory inside the namespace
  -e, --env                 inherit environment variables from the target process
  -F, --no-fork             do not fork before exec'ing <program>
+ -c, --join-cgroup         join the cgroups of the target process
+     --keep-caps           retain capabilities granted in user namespaces
+ -Z, --follow-context      set SELinux context according to --target PID
  -h, --help                display this help
+ -V, --version             display version
 
-The program defaults to $SHELL, else /bin/sh. Exit status: the program's (128+N when
+--TYPE=:NSID names a namespace by its id (Linux
+6.19+). A file the kernel cannot execute (a script without #!) runs with /bin/sh, as
+nsenter's execvp(3) does. The program defaults to $SHELL, else /bin/sh. Exit status: the program's (128+N when
 killed by signal N); 125 when a namespace could not be entered (nothing was run);
 126 not executable; 127 not found; 2 bad usage.`;
 
@@ -100,7 +132,12 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
     preserveCredentials: false,
     env: false,
     noFork: false,
+    joinCgroup: false,
+    keepCaps: false,
+    userParent: false,
+    followContext: false,
     help: false,
+    version: false,
     command: [],
   };
   let i = 0;
@@ -117,7 +154,14 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
   ): boolean => {
     // Returns true when the value (attached) was consumed.
     if (letter in NS_FLAGS) {
-      out.namespaces[NS_FLAGS[letter][1]] = value ? value : true;
+      const type = NS_FLAGS[letter][1];
+      if (value && value.startsWith(":")) {
+        // nsenter 2.42: =:NSID; a file named ":x" is given as "./:x".
+        if (!/^:[0-9]+$/.test(value)) {
+          throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);
+        }
+        out.namespaces[type] = { nsid: BigInt(value.slice(1)) };
+      } else out.namespaces[type] = value ? value : true;
       return true;
     }
     switch (letter) {
@@ -133,6 +177,21 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
       case "h":
         out.help = true;
         return false;
+      case "V":
+        out.version = true;
+        return false;
+      case "c":
+        out.joinCgroup = true;
+        return false;
+      case "Z":
+        out.followContext = true;
+        return false;
+      case "N": {
+        const v = required(name, attached ? value : undefined);
+        if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
+        out.netSocket = Number(v);
+        return true;
+      }
       case "r":
         out.root = value ? value : true;
         return true;
@@ -170,7 +229,17 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
     wdns: "W",
     env: "e",
     "no-fork": "F",
+    "net-socket": "N",
+    "join-cgroup": "c",
+    "follow-context": "Z",
     help: "h",
+    version: "V",
+  };
+  const FLAGS_ONLY: Record<string, keyof EnterArgs> = {
+    "preserve-credentials": "preserveCredentials",
+    "keep-caps": "keepCaps",
+    "user-parent": "userParent",
+    "kill-on-exit": "killOnExit",
   };
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -183,14 +252,14 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
       const eq = a.indexOf("=");
       const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
       const value = eq < 0 ? undefined : a.slice(eq + 1);
-      if (name === "preserve-credentials") {
+      if (name in FLAGS_ONLY) {
         if (value !== undefined) throw new UsageError(`option --${name} takes no value`);
-        out.preserveCredentials = true;
+        (out[FLAGS_ONLY[name]] as boolean) = true;
         continue;
       }
       const letter = LONG_NS.get(name) ?? LONG[name];
       if (!letter) throw new UsageError(`unknown option --${name}`);
-      if (value !== undefined && "aeFh".includes(letter)) {
+      if (value !== undefined && "aeFhVcZ".includes(letter)) {
         throw new UsageError(`option --${name} takes no value`);
       }
       apply(letter, `--${name}`, value, value !== undefined);
@@ -199,7 +268,7 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
-      if (apply(letter, `-${letter}`, rest, true) && (rest !== "" || "tSGW".includes(letter))) {
+      if (apply(letter, `-${letter}`, rest, true) && (rest !== "" || "tSGWN".includes(letter))) {
         break;
       }
     }
@@ -209,18 +278,29 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
 }
 
 /**
- * Turns parsed `enter` arguments into NsCommand options.
+ * Turns parsed `enter` arguments into NsCommand options. The namespaces that need an fd
+ * (-N, --user-parent, =:NSID) must have been turned into files by {@link resolveEnterFds}.
  *
  * @param args parsed arguments
  * @returns the program and the NsCommand options
  * @throws {UsageError} when no target can be worked out
  */
 export function enterOptions(args: EnterArgs): { program: string; options: NsCommandOptions } {
-  const files = Object.values(args.namespaces).filter((v) => typeof v === "string") as string[];
+  const given: Partial<Record<NamespaceType, true | string>> = {};
+  for (const [type, v] of Object.entries(args.namespaces)) {
+    if (typeof v === "object") {
+      throw new TypeError(`Cannot enter the ${type} namespace by id: resolve it first`);
+    }
+    given[type as NamespaceType] = v;
+  }
+  const files = Object.values(given).filter((v) => typeof v === "string") as string[];
   let target = args.target;
+  if (args.netSocket !== undefined && _pidOf(target) === undefined) {
+    throw new UsageError("--net-socket requires --target");
+  }
   if (target === undefined) {
     // As nsenter: without -t every namespace must be given as a file.
-    const bare = Object.entries(args.namespaces).filter(([, v]) => v === true).map(([t]) => t);
+    const bare = Object.entries(given).filter(([, v]) => v === true).map(([t]) => t);
     if (args.all || bare.length > 0 || files.length === 0) {
       throw new UsageError(
         bare.length > 0 || args.all
@@ -230,31 +310,36 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
     }
     target = files[0];
   }
-  const nsCount = Object.keys(args.namespaces).length;
+  const nsCount = Object.keys(given).length;
   if (!args.all && nsCount === 0) {
     throw new UsageError("no namespace given: use -a or one of -m -u -i -n -p -C -U -T");
   }
-  const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : args.namespaces;
+  const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : given;
   const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
-  const pid = typeof target === "number" ? target : undefined;
+  const pid = _pidOf(target);
   const options: NsCommandOptions = {
     target,
     namespaces: args.all && nsCount > 0 && pid
-      ? {
-        ...Object.fromEntries(differingNamespaces(pid).map((t) => [t, true])),
-        ...args.namespaces,
-      }
+      ? { ...Object.fromEntries(differingNamespaces(pid).map((t) => [t, true])), ...given }
       : namespaces,
     args: rest,
     uid: args.uid,
     gid: args.gid,
     preserveCredentials: args.preserveCredentials,
+    killOnExit: args.killOnExit,
     targetEnv: args.env,
     fork: !args.noFork,
+    keepCaps: args.keepCaps,
+    // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
+    shellFallback: true,
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
   };
+  if (args.joinCgroup) {
+    if (!pid) throw new UsageError("--join-cgroup requires --target");
+    options.cgroups = cgroupProcsOf(pid);
+  }
   if (args.root !== undefined) {
     options.root = args.root === true ? (pid ? true : undefined) : args.root;
   }
@@ -264,6 +349,109 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
   }
   if (args.wdns !== undefined) options.cwd = args.wdns;
   return { program, options };
+}
+
+const F_SETFD = 2;
+
+/** An fd of ours the helper opens as /proc/self/fd/N after it replaced us (execve keeps it). */
+function _handOver(fd: number, held: number[]): string {
+  held.push(fd);
+  if (libcSubset("fcntl").fcntl(fd, F_SETFD, 0) < 0) {
+    throw new NamespaceError(`Cannot pass namespace fd ${fd} on`, { errno: 9, syscall: "fcntl" });
+  }
+  return `/proc/self/fd/${fd}`;
+}
+
+/**
+ * The parts of `enter` that need fds of this process: -N's socket gives its network namespace, --user-parent the parent user namespace, each
+ * as /proc/self/fd/N for the helper; =:NSID is refused where the kernel cannot open it.
+ * -Z is nsenter's no-op without SELinux.
+ *
+ * @param args parsed arguments (namespaces are rewritten in place)
+ * @param held fds opened here, for the caller to close if nothing runs
+ * @throws {NamespaceError} when a namespace cannot be found (exit 125)
+ */
+export function resolveEnterFds(args: EnterArgs, held: number[]): void {
+  const pid = _pidOf(args.target);
+  for (const [type, v] of Object.entries(args.namespaces)) {
+    if (typeof v !== "object") continue;
+    const release = Deno.osRelease().split(".").map(Number);
+    const old = release[0] < 6 || (release[0] === 6 && release[1] < 19);
+    throw new NamespaceError(
+      `Cannot enter the ${type} namespace with id ${v.nsid}: ` +
+        (old ? "opening a namespace by its id needs Linux 6.19" : "not supported by nsjoin yet"),
+      { errno: old ? 38 : 95, syscall: "open_by_handle_at", namespace: type as NamespaceType },
+    );
+  }
+  if (args.netSocket !== undefined && pid !== undefined) {
+    const pidfd = pidfdOpen(pid);
+    const ns = pidfd < 0 ? pidfd : socketNetns(pidfd, args.netSocket);
+    nsfsClose(pidfd);
+    if (ns < 0) {
+      throw new NamespaceError(
+        `Cannot enter the network namespace of fd ${args.netSocket} of process ${pid}`,
+        { errno: -ns, syscall: "SIOCGSKNS", namespace: "net", target: pid },
+      );
+    }
+    args.namespaces.net = _handOver(ns, held);
+  }
+  if (args.userParent) {
+    // nsenter: the parent of the user namespace given, or of the owner of another one.
+    const from = args.namespaces.user !== undefined
+      ? ["user", args.namespaces.user] as const
+      : Object.entries(args.namespaces)[0] as [string, true | string] | undefined;
+    const source = !from
+      ? pid !== undefined ? `/proc/${pid}/ns/user` : undefined
+      : typeof from[1] === "string"
+      ? from[1]
+      : pid !== undefined
+      ? `/proc/${pid}/ns/${from[0]}`
+      : undefined;
+    if (source === undefined) throw new UsageError("--user-parent needs -t PID or a namespace");
+    const fd = nsfsOpen(source);
+    let user = fd;
+    if (fd >= 0 && from && from[0] !== "user") {
+      user = nsfsRelated(fd, "owner");
+      nsfsClose(fd);
+    }
+    const parent = user < 0 ? user : nsfsRelated(user, "parent");
+    if (user >= 0) nsfsClose(user);
+    if (parent < 0) {
+      throw new NamespaceError(`Cannot find the parent user namespace of ${source}`, {
+        errno: -parent,
+        syscall: "ioctl",
+        namespace: "user",
+        hint: -parent === 1 ? "it is the initial user namespace, or above ours" : undefined,
+      });
+    }
+    args.namespaces.user = _handOver(parent, held);
+  }
+  if (args.followContext && _selinuxEnabled()) {
+    throw new NamespaceError(
+      "Cannot follow the target's SELinux context: not supported by nsjoin",
+      {
+        errno: 95,
+        syscall: "setexeccon",
+      },
+    );
+  }
+}
+
+/** The PID of a -t value: a number, or PID:INODE (checked when the target is resolved). */
+function _pidOf(target: number | string | undefined): number | undefined {
+  if (typeof target === "number") return target;
+  const m = target === undefined ? null : /^([0-9]+):[0-9]+$/.exec(target);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Whether SELinux is on: its filesystem is mounted (libselinux's is_selinux_enabled). */
+function _selinuxEnabled(): boolean {
+  try {
+    Deno.statSync("/sys/fs/selinux/enforce");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -279,16 +467,25 @@ export function enter(argv: readonly string[]): Promise<number> {
 
 function _enter(argv: readonly string[]): number {
   let args: EnterArgs;
+  const held: number[] = [];
   try {
     args = parseEnterArgs(argv);
     if (args.help) {
       console.log(ENTER_HELP);
       return 0;
     }
+    if (args.version) {
+      console.log(versionText("enter"));
+      return 0;
+    }
+    resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     // Become the helper, as nsenter becomes its program: no child to wait for.
     return new NsCommand(program, options).exec();
   } catch (error) {
     return report(error, "enter");
+  } finally {
+    // Reached only when nothing ran (exec replaces this process).
+    for (const fd of held) nsfsClose(fd);
   }
 }

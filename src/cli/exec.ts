@@ -14,6 +14,9 @@ import {
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { parseTarget, PinnedProcess, pinProcess } from "../target.ts";
+import { readTextFileSafe } from "../../ffi/files.ts";
+import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
+import { differingNamespaces } from "../namespaces.ts";
 import { relay, report, UsageError } from "./_run.ts";
 
 /** `exec`'s options, parsed: docker exec's dialect. */
@@ -38,6 +41,8 @@ export interface ExecArgs {
   seccomp: "target" | "none";
   /** -n/--namespaces: only these types (default: every one the container has). */
   namespaces?: NamespaceType[];
+  /** --kill-on-exit: the program dies with this process (even by SIGKILL). */
+  killOnExit: boolean;
   /** -h */
   help: boolean;
   /** The target: PID, namespace file, netns:NAME, engine:NAME|ID or a bare name or ID. */
@@ -56,13 +61,16 @@ podman:NAME|ID, containerd:ID, netns:NAME (as ip netns exec), a PID or a namespa
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
-its environment, cgroups and confinement the same way.
+its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
+the command is a host program: it is looked up on our PATH and gets our environment (plus -e),
+and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
 
 Options:
   -d, --detach               Detached mode: run command in the background
   -e, --env list             Set environment variables
       --env-file list        Read in a file of environment variables
   -i, --interactive          Keep STDIN open even if not attached
+      --kill-on-exit         Kill the command when nsjoin dies (even by SIGKILL)
   -n, --namespaces list      Join only these namespaces (e.g. net,uts); default: all
       --privileged           Give extended privileges to the command (all capabilities;
                              seccomp and the rest still apply, as with docker exec)
@@ -88,6 +96,7 @@ const OPTIONS = {
   privileged: { type: "boolean" },
   "security-opt": { type: "string", multiple: true },
   namespaces: { type: "string", short: "n" },
+  "kill-on-exit": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -135,6 +144,10 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
   }
   let namespaces: NamespaceType[] | undefined;
   if (values.namespaces !== undefined) {
+    // An empty list would join nothing and run the command on the host.
+    if (!values.namespaces.split(",").some(Boolean)) {
+      throw new UsageError(`--namespaces: give at least one type (${NAMESPACE_TYPES.join(",")})`);
+    }
     namespaces = values.namespaces.split(",").filter(Boolean).map((n) => {
       const type = n === "mount" ? "mnt" : n === "network" ? "net" : n;
       if (!(NAMESPACE_TYPES as readonly string[]).includes(type)) {
@@ -161,6 +174,7 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
     privileged: values.privileged ?? false,
     seccomp: values["security-opt"]?.length ? "none" : "target",
     namespaces,
+    killOnExit: values["kill-on-exit"] ?? false,
     help: values.help ?? false,
     target: argv[split],
     // `exec web1 -- ip addr`: a "--" right after the target only ends the options, so a
@@ -168,6 +182,8 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
     command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1),
   };
 }
+
+const ENV_FILE_MAX = 1 << 20;
 
 /** `-e` and `--env-file` entries, in order: `KEY` alone takes our value or is dropped, as docker. */
 export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[] {
@@ -184,9 +200,17 @@ export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[
   for (const file of args.envFile) {
     let text: string;
     try {
-      text = Deno.readTextFileSync(file);
+      // Regular files only, capped: /dev/zero or a FIFO would never end.
+      text = readTextFileSafe(file, { maxBytes: ENV_FILE_MAX });
     } catch (error) {
-      throw new UsageError(`--env-file ${file}: ${(error as Error).message}`);
+      // "Cannot read FILE: it is not a regular file / larger than N bytes", or the errno.
+      const e = error as SyscallError;
+      const why = e.message.startsWith("Cannot read ")
+        ? e.message.slice(e.message.indexOf(": ") + 2)
+        : e.errno
+        ? `${errnoName(e.errno)} (${errnoText(e.errno)})`
+        : e.message;
+      throw new UsageError(`--env-file ${file}: ${why}`);
     }
     for (const line of text.split(/\r?\n/)) {
       const l = line.replace(/^\s+/, "");
@@ -228,9 +252,16 @@ export async function planExec(
     throw new UsageError(`"exec" requires at least 2 arguments: TARGET COMMAND`);
   }
   const [program, ...rest] = args.command;
+  if (args.user !== undefined && args.user.split(":").length > 2) {
+    throw new UsageError(`--user ${args.user}: give name|uid[:group|gid]`);
+  }
+  if (args.detach && args.killOnExit) {
+    throw new UsageError("--kill-on-exit and --detach exclude each other");
+  }
   const extra = execEnvEntries(args);
   const common: Partial<NsCommandOptions> = {
     args: rest,
+    killOnExit: args.killOnExit || undefined,
     tty: args.tty || undefined,
     stdin: args.interactive && !args.detach ? "inherit" : "null",
     stdout: args.detach ? "null" : "inherit",
@@ -262,11 +293,15 @@ export async function planExec(
     const pid = typeof t === "number" ? t : undefined;
     const env: Record<string, string> = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
+    // Its environment and /etc/passwd are the target's to choose: used only when the
+    // program runs in its mount namespace (else they would pick host files and groups).
+    const inside = pid !== undefined &&
+      (args.namespaces ?? ["mnt"]).includes("mnt") && differingNamespaces(pid).includes("mnt");
     const user = args.user === undefined
       ? undefined
-      : pid
-      ? resolveContainerUser(pid, args.user)
-      : _numericUser(args.user);
+      : inside
+      ? resolveContainerUser(pid!, args.user)
+      : _numericUser(args.user, pid !== undefined);
     const target = pid === undefined ? t : pinProcess(pid);
     return {
       program,
@@ -276,7 +311,7 @@ export async function planExec(
         target,
         namespaces: args.namespaces ?? "all",
         env,
-        targetEnv: pid !== undefined,
+        targetEnv: inside,
         cwd: args.workdir,
         uid: user?.uid,
         gid: user?.gid,
@@ -305,9 +340,15 @@ export async function planExec(
   }
 }
 
-function _numericUser(spec: string): { uid: number; gid?: number } {
+function _numericUser(spec: string, hostSide = false): { uid: number; gid?: number } {
   const m = spec.match(/^([0-9]+)(?::([0-9]+))?$/);
-  if (!m) throw new UsageError(`--user ${spec}: give uid[:gid] for a target without /etc/passwd`);
+  if (!m) {
+    throw new UsageError(
+      hostSide
+        ? `--user ${spec}: give uid[:gid] when the mount namespace is not joined (the target's /etc/passwd would choose host credentials)`
+        : `--user ${spec}: give uid[:gid] for a target without /etc/passwd`,
+    );
+  }
   return { uid: Number(m[1]), gid: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
@@ -355,6 +396,9 @@ export async function exec(argv: readonly string[]): Promise<number> {
         new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
       ]);
       child.unref();
+      // stderr is /dev/null here: say why from the helper's private report.
+      // (The helper escaped what others control in it already.)
+      if (early?.setupError) console.error(`nsjoin exec: ${early.setupError.message}`);
       return early && early.code >= 125 ? early.code : 0;
     }
     return await relay(child);

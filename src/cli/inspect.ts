@@ -7,8 +7,10 @@ import {
 } from "../inspect.ts";
 import { netnsPath } from "../netns.ts";
 import { parseTarget, type PinnedProcess } from "../target.ts";
+import { escapeTerminal } from "../terminal.ts";
 import { report, UsageError } from "./_run.ts";
 import { formatTable } from "./ls.ts";
+import { versionText } from "./_version.ts";
 
 /** `inspect`'s options, parsed. */
 export interface InspectArgs {
@@ -20,6 +22,8 @@ export interface InspectArgs {
   json: boolean;
   /** -h */
   help: boolean;
+  /** -V */
+  version?: boolean;
 }
 
 /** The usage text of `inspect`. */
@@ -33,8 +37,12 @@ TARGET is a PID, a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME), netns:NA
 or a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, or a bare name or ID.
 
 Options:
- -J, --json    use JSON output format
- -h, --help    display this help`;
+ -J, --json     use JSON output format
+ -h, --help     display this help
+ -V, --version  display version
+
+What the target controls (its command line, names, paths) is shown with control bytes
+escaped as \\xNN, as lsns does; --json keeps it exact.`;
 
 /**
  * Parses `inspect`'s arguments with node:util parseArgs.
@@ -52,12 +60,14 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs {
       options: {
         json: { type: "boolean", short: "J" },
         help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
       },
     }));
   } catch (error) {
     throw new UsageError((error as Error).message.split("\n")[0]);
   }
   if (values.help) return { target: 0, json: false, help: true };
+  if (values.version) return { target: 0, json: false, help: false, version: true };
   if (positionals.length === 0) {
     throw new UsageError("no target given: give a PID or a namespace file");
   }
@@ -106,12 +116,16 @@ function _maps(m: IdMapEntry[] | null | undefined): string {
   return m.map((e) => `${e.inside} ${e.outside} ${e.count}`).join(", ");
 }
 
-function _title(s: InspectedSide): string {
-  if (s.kind === "file") return s.path ?? "";
+/** A side's name: as written for a path or a container (names are case-sensitive). */
+function _title(s: InspectedSide, heading = false): string {
+  if (s.kind === "file") return escapeTerminal(s.path ?? "");
   if (s.container) {
-    return `${s.container.engine}:${s.container.name ?? s.container.id.slice(0, 12)}`;
+    return escapeTerminal(
+      `${s.container.engine}:${s.container.name ?? s.container.id.slice(0, 12)}`,
+    );
   }
-  return s.kind === "self" ? `caller (pid ${s.pid})` : `pid ${s.pid}`;
+  const t = s.kind === "self" ? `caller (pid ${s.pid})` : `pid ${s.pid}`;
+  return heading ? t.toUpperCase() : t;
 }
 
 /**
@@ -127,13 +141,14 @@ export function inspectText(r: Inspection, color = false): string {
   const rows: string[][] = [];
   const row = (field: string, x: string, y: string, same = "") => rows.push([field, same, x, y]);
   // The whole command line is in --json; a table cell keeps its first 40 characters.
-  const cmd = (c: string | null) => !c ? "" : c.length > 40 ? `${c.slice(0, 39)}…` : c;
+  const cmd = (c: string | null) =>
+    !c ? "" : escapeTerminal([...c].length > 40 ? `${[...c].slice(0, 39).join("")}…` : c);
   if (a.kind !== "file" || b.kind !== "file") {
     row("command", cmd(a.command), cmd(b.command));
     row(
       "user",
-      a.user === null ? "" : `${a.user} (${a.uid})`,
-      b.user === null ? "" : `${b.user} (${b.uid})`,
+      a.user === null ? "" : escapeTerminal(`${a.user} (${a.uid})`),
+      b.user === null ? "" : escapeTerminal(`${b.user} (${b.uid})`),
     );
   }
   for (const n of r.namespaces) {
@@ -158,7 +173,11 @@ export function inspectText(r: Inspection, color = false): string {
     const ca = a.cgroups?.find((c) => c.hierarchy === h);
     const cb = b.cgroups?.find((c) => c.hierarchy === h);
     const name = (ca ?? cb)!.controllers.join(",") || "v2";
-    row(`cgroup ${name}`, ca?.path ?? "", cb?.path ?? "");
+    row(
+      `cgroup ${escapeTerminal(name)}`,
+      escapeTerminal(ca?.path ?? ""),
+      escapeTerminal(cb?.path ?? ""),
+    );
   }
   const ma = a.memory, mb = b.memory;
   if (ma || mb) {
@@ -176,7 +195,7 @@ export function inspectText(r: Inspection, color = false): string {
     );
   }
   const text = formatTable(
-    ["FIELD", "NS", _title(a).toUpperCase(), _title(b).toUpperCase()],
+    ["FIELD", "NS", _title(a, true), _title(b, true)],
     rows.map((cells) => ({ cells })),
     { color },
   );
@@ -206,6 +225,10 @@ export async function inspect(argv: readonly string[]): Promise<number> {
     const args = parseInspectArgs(argv);
     if (args.help) {
       console.log(INSPECT_HELP);
+      return 0;
+    }
+    if (args.version) {
+      console.log(versionText("inspect"));
       return 0;
     }
     const pinned: PinnedProcess[] = [];

@@ -10,7 +10,15 @@ import {
   type TreeRelation,
 } from "../listing.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
+import { escapeTerminal } from "../terminal.ts";
 import { report, UsageError } from "./_run.ts";
+import {
+  FilterSyntaxError,
+  type FilterType,
+  parseFilter,
+  type RowFilter,
+} from "./_scols_filter.ts";
+import { versionText } from "./_version.ts";
 
 /** lsns's columns, in its order. */
 export const LS_COLUMNS = [
@@ -34,8 +42,41 @@ export type LsColumn = typeof LS_COLUMNS[number] | "HOLDER";
 
 const _ALL_COLUMNS: readonly LsColumn[] = [...LS_COLUMNS, "HOLDER"];
 
+// lsns's width hints (libsmartcols whint): the narrowest a column is drawn when its header
+// and data are narrower still.
+const _HINTS: Partial<Record<LsColumn, number>> = {
+  NS: 10,
+  TYPE: 5,
+  NPROCS: 5,
+  PID: 5,
+  PPID: 5,
+  PNS: 10,
+  ONS: 10,
+};
+
 // Right-aligned in tables, as lsns.
 const _RIGHT = new Set<LsColumn>(["NS", "NPROCS", "PID", "PPID", "UID", "NETNSID", "PNS", "ONS"]);
+
+/** Each column's type (for -Q and -H) and description, lsns's words (HOLDER is ours). */
+export const LS_COLUMN_INFO: Readonly<Record<LsColumn, { type: FilterType; help: string }>> = {
+  NS: { type: "integer", help: "namespace identifier (inode number)" },
+  TYPE: { type: "string", help: "kind of namespace" },
+  PATH: { type: "string", help: "path to the namespace" },
+  NPROCS: { type: "integer", help: "number of processes in the namespace" },
+  PID: { type: "integer", help: "lowest PID in the namespace" },
+  PPID: { type: "integer", help: "PPID of the PID" },
+  COMMAND: { type: "string", help: "command line of the PID" },
+  UID: { type: "integer", help: "UID of the PID" },
+  USER: { type: "string", help: "username of the PID" },
+  NETNSID: { type: "string", help: "namespace ID as used by network subsystem" },
+  NSFS: { type: "string", help: "nsfs mountpoint (usually used network subsystem)" },
+  PNS: { type: "integer", help: "parent namespace identifier (inode number)" },
+  ONS: { type: "integer", help: "owner namespace identifier (inode number)" },
+  HOLDER: {
+    type: "string",
+    help: "what keeps it alive: process, mount, fd, socket or ancestor (nsjoin)",
+  },
+};
 
 /** `ls`'s options, parsed: lsns's dialect. */
 export interface LsArgs {
@@ -61,8 +102,16 @@ export interface LsArgs {
   tree?: TreeRelation;
   /** -P: only namespaces without processes. */
   persistent: boolean;
+  /** -Q: the filter expression, parsed. */
+  filter?: RowFilter;
+  /** -H: list the columns instead. */
+  listColumns: boolean;
+  /** --notes: say on stderr what could not be read (lsns stays silent). */
+  notes: boolean;
   /** -h */
   help: boolean;
+  /** -V */
+  version: boolean;
 }
 
 /** The usage text of `ls`. */
@@ -80,17 +129,22 @@ Options:
      --output-all       output all columns
  -P, --persistent       only namespaces without processes
  -p, --task <pid>       print process namespaces
+ -Q, --filter <expr>    apply display filter (scols-filter(5): NPROCS > 1 && TYPE == "net")
  -r, --raw              use the raw output format
  -u, --notruncate       don't truncate text in columns
  -W, --nowrap           don't use multi-line representation
  -t, --type <name>      namespace type (mnt, net, ipc, user, pid, uts, cgroup, time)
  -T, --tree[=<rel>]     use tree format (parent, owner, or process)
- -h, --help             display this help
+     --notes            say on stderr what could not be read (unreadable processes...)
 
-Columns: ${LS_COLUMNS.join(", ")}; and HOLDER: process, mount, fd
-or ancestor (kept alive only as the parent or owner of another namespace).
-Processes that vanish during the scan or may not be read are skipped; a note on stderr
-says how many.`;
+ -H, --list-columns     list the available columns
+ -h, --help             display this help
+ -V, --version          display version
+
+Columns: ${LS_COLUMNS.join(", ")}; and HOLDER: process, mount, fd,
+socket or ancestor (kept alive only as the parent or owner of another namespace).
+Processes that vanish during the scan or may not be read are skipped silently, as lsns
+does; --notes says how many.`;
 
 /**
  * Parses `ls`'s arguments (lsns's options) with node:util parseArgs. `--tree` takes an
@@ -102,8 +156,14 @@ says how many.`;
  * @throws {UsageError} on an unknown option, column, type or tree
  */
 export function parseLsArgs(argv: readonly string[]): LsArgs {
+  // -T takes an optional value: "-T" alone is lsns's default (owner); "-Tparent" and
+  // "-T=parent" (lsns skips a leading "=") name one.
   const args = argv.map((a) =>
-    a === "--tree" || a === "-T" ? "--tree=owner" : /^-T./.test(a) ? `--tree=${a.slice(2)}` : a
+    a === "--tree" || a === "-T"
+      ? "--tree=owner"
+      : /^-T./.test(a)
+      ? `--tree=${a.slice(a[2] === "=" ? 3 : 2)}`
+      : a
   );
   let values;
   let positionals: string[];
@@ -119,12 +179,16 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
         "output-all": { type: "boolean" },
         persistent: { type: "boolean", short: "P" },
         task: { type: "string", short: "p" },
+        filter: { type: "string", short: "Q" },
         raw: { type: "boolean", short: "r" },
         notruncate: { type: "boolean", short: "u" },
         nowrap: { type: "boolean", short: "W" },
         type: { type: "string", short: "t", multiple: true },
         tree: { type: "string" },
+        notes: { type: "boolean" },
+        "list-columns": { type: "boolean", short: "H" },
         help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
       },
     }));
   } catch (error) {
@@ -144,7 +208,6 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     namespace = Number(positionals[0]);
   }
   if (values.json && values.raw) throw new UsageError("options --json and --raw are exclusive");
-  if (values.list && values.tree) throw new UsageError("options --list and --tree are exclusive");
   if (values.persistent && values.task) {
     throw new UsageError("options --persistent and --task are exclusive");
   }
@@ -162,13 +225,15 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     }
     pid = Number(values.task);
   }
+  // lsns: an explicit --tree wins over --list (2.38 accepts both); without either, the
+  // process tree, except with --output-all, which lists flat.
   let tree: TreeRelation | undefined;
   if (values.tree !== undefined) {
     if (!["process", "parent", "owner"].includes(values.tree)) {
       throw new UsageError(`unknown tree type: ${values.tree}`);
     }
     tree = values.tree as TreeRelation;
-  } else if (!values.list) {
+  } else if (!values.list && (namespace !== undefined || !values["output-all"])) {
     tree = "process";
   }
   const defaults: LsColumn[] = namespace !== undefined
@@ -176,7 +241,7 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     : ["NS", "TYPE", "NPROCS", "PID", "USER"];
   if (namespace === undefined && types.includes("net")) defaults.push("NETNSID", "NSFS");
   if (namespace === undefined) defaults.push("COMMAND");
-  let columns = values["output-all"] ? [...LS_COLUMNS] : defaults;
+  let columns = values["output-all"] ? [...LS_COLUMNS] as LsColumn[] : defaults;
   if (values.output !== undefined) {
     const list = values.output.startsWith("+") ? values.output.slice(1) : values.output;
     const named = list.split(",").filter((c) => c !== "").map((c) => {
@@ -186,9 +251,19 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     });
     columns = values.output.startsWith("+") ? [...columns, ...named] : named;
   }
-  if (namespace !== undefined) {
-    const other = columns.find((c) => ["NETNSID", "NSFS", "PNS", "ONS"].includes(c));
-    if (other) throw new UsageError(`column ${other} is not available with <namespace>`);
+  let filter: RowFilter | undefined;
+  if (values.filter !== undefined) {
+    try {
+      filter = parseFilter(
+        values.filter,
+        Object.fromEntries(_ALL_COLUMNS.map((c) => [c, LS_COLUMN_INFO[c].type])),
+      );
+    } catch (error) {
+      if (!(error instanceof FilterSyntaxError)) throw error;
+      throw new UsageError(
+        `failed to parse ${JSON.stringify(escapeTerminal(values.filter))}: ${error.message}`,
+      );
+    }
   }
   return {
     types,
@@ -202,7 +277,11 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     noWrap: (values.nowrap ?? false) || (values.raw ?? false),
     tree,
     persistent: values.persistent ?? false,
+    filter,
+    listColumns: values["list-columns"] ?? false,
+    notes: values.notes ?? false,
     help: values.help ?? false,
+    version: values.version ?? false,
   };
 }
 
@@ -273,11 +352,37 @@ interface _Line {
   prefix: string;
 }
 
+/** How the tree is drawn: UTF-8 box drawing, or ASCII under a non-UTF-8 locale (as lsns). */
+export interface TreeArt {
+  /** A child that has siblings after it. */
+  branch: string;
+  /** The last child. */
+  last: string;
+  /** Below a child with siblings after it. */
+  vertical: string;
+}
+
+const _UTF8_ART: TreeArt = { branch: "├─", last: "└─", vertical: "│ " };
+const _ASCII_ART: TreeArt = { branch: "|-", last: "`-", vertical: "| " };
+
+/**
+ * Whether the locale's character set is UTF-8, as setlocale(LC_ALL, "") decides it for
+ * lsns: LC_ALL, else LC_CTYPE, else LANG; unset, "C" and "POSIX" are ASCII.
+ *
+ * @param env the environment to read (default: this process's)
+ * @returns true for a UTF-8 locale
+ */
+export function utf8Locale(env: (name: string) => string | undefined = Deno.env.get): boolean {
+  const name = env("LC_ALL") || env("LC_CTYPE") || env("LANG") || "C";
+  return /\.utf-?8(@|$)/i.test(name);
+}
+
 /**
  * A table as lsns prints it: one space between columns, numbers right-aligned, the last
- * column unpadded, tree art in the tree column; raw mode escapes blanks and non-ASCII
- * bytes as \xHH and aligns nothing. Hand-written: console.table draws boxes and quotes
- * strings, which neither people used to lsns nor scripts reading its columns expect.
+ * column unpadded, tree art in the tree column, a cell with newlines (NSFS) on lines of its
+ * own; raw mode escapes blanks and non-ASCII bytes as \xHH and aligns nothing. The cells
+ * must be escaped already (escapeTerminal). Hand-written: console.table draws boxes and
+ * quotes strings, which neither people used to lsns nor scripts reading its columns expect.
  *
  * @param header the column names
  * @param lines the cells of each row, with the tree prefix of its tree column
@@ -286,7 +391,7 @@ interface _Line {
  */
 export function formatTable(
   header: readonly string[],
-  lines: readonly { cells: readonly string[]; prefix?: string }[],
+  lines: readonly { cells: readonly string[]; prefix?: string; next?: string }[],
   opts: {
     right?: ReadonlySet<number>;
     treeColumn?: number;
@@ -295,17 +400,40 @@ export function formatTable(
     raw?: boolean;
     noHeadings?: boolean;
     color?: boolean;
+    hints?: readonly number[];
   } = {},
 ): string {
   const tc = opts.treeColumn ?? -1;
-  const rows = lines.map((l) => l.cells.map((c, i) => (i === tc ? (l.prefix ?? "") + c : c)));
   const out: string[] = [];
   if (opts.raw) {
     if (!opts.noHeadings) out.push(header.join(" "));
-    for (const r of rows) out.push(r.map(_rawEscape).join(" "));
+    for (const l of lines) {
+      out.push(l.cells.map((c, i) => _rawEscape(i === tc ? (l.prefix ?? "") + c : c)).join(" "));
+    }
     return out.join("\n");
   }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => _width(r[i]))));
+  // Each row as physical lines: a multi-line cell continues below, the others blank, the
+  // tree art continued with its vertical line.
+  const rows: string[][] = [];
+  for (const l of lines) {
+    const parts = l.cells.map((c) => c.split("\n"));
+    const height = Math.max(1, ...parts.map((p) => p.length));
+    for (let k = 0; k < height; k++) {
+      rows.push(parts.map((p, i) => {
+        const c = p[k] ?? "";
+        if (i !== tc) return c;
+        return (k === 0 ? (l.prefix ?? "") : (l.next ?? "")) + c;
+      }));
+    }
+  }
+  // libsmartcols: at least the header; a column with a width hint (PID: 5) widens to it
+  // when both its data and its header are narrower.
+  const widths = header.map((h, i) => {
+    const data = Math.max(0, ...rows.map((r) => _width(r[i])));
+    const hint = opts.hints?.[i] ?? 0;
+    if (data < h.length) return h.length;
+    return hint >= 1 && data < hint && h.length < hint ? hint : data;
+  });
   const cut = opts.truncateColumn ?? -1;
   if (opts.truncate !== undefined && opts.truncate > 0 && cut >= 0) {
     const total = widths.reduce((a, b) => a + b, 0) + widths.length - 1;
@@ -350,13 +478,24 @@ function _rawEscape(s: string): string {
   return out;
 }
 
+/** Under an ASCII locale lsns cannot print other characters either: \xNN per byte. */
+function _asciiEscape(s: string): string {
+  return s.replace(/[^\x20-\x7e]/gu, (c) => {
+    let out = "";
+    for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
+    return out;
+  });
+}
+
 /**
- * The human table of a listing or tree, as lsns prints it.
+ * The human table of a listing or tree, as lsns prints it: what processes and other
+ * users control (COMMAND, PATH, NSFS, USER) escaped as lsns escapes it.
  *
  * @param rows the namespaces, or the roots of a tree
- * @param args the parsed options (columns, raw, headings, tree)
+ * @param args the parsed options (columns, raw, headings, tree, wrap)
  * @param width the terminal width to truncate COMMAND to (0: never)
  * @param color bold headings
+ * @param utf8 draw the tree with UTF-8 line art (else ASCII, and non-ASCII text escaped)
  * @returns the table text
  */
 export function lsTable(
@@ -364,26 +503,33 @@ export function lsTable(
   args: LsArgs,
   width = 0,
   color = false,
+  utf8 = true,
 ): string {
-  // lsns wraps several NSFS mount points onto lines of their own; one line reads better.
-  const sep = ",";
+  // lsns puts each NSFS mount point on a line of its own, or joins them with "," (-W, -r).
+  const sep = args.noWrap ? "," : "\n";
+  const art = utf8 ? _UTF8_ART : _ASCII_ART;
   const treeColumn = args.tree === "process"
     ? args.columns.indexOf("COMMAND")
     : args.tree
     ? args.columns.indexOf("NS")
     : -1;
-  const lines: _Line[] = [];
+  // Raw output escapes every byte it does not print itself.
+  const safe = (s: string): string =>
+    args.raw ? s : utf8 ? escapeTerminal(s) : _asciiEscape(escapeTerminal(s));
+  const lines: (_Line & { next: string })[] = [];
   const walk = (e: NamespaceEntry | NamespaceNode, prefix: string, branch: string): void => {
+    const children = "children" in e ? e.children : [];
+    const next = prefix + (branch === art.branch ? art.vertical : branch === art.last ? "  " : "");
     lines.push({
       cells: args.columns.map((c) => {
+        if (c === "NSFS") return e.nsfs.map((m) => safe(m)).join(sep);
         const v = _cell(e, c, sep);
-        return v === null ? "" : String(v);
+        return v === null ? "" : safe(String(v));
       }),
       prefix: prefix + branch,
+      next: children.length > 0 ? next + art.vertical : next,
     });
-    const children = "children" in e ? e.children : [];
-    const next = prefix + (branch === "├─" ? "│ " : branch === "└─" ? "  " : "");
-    children.forEach((c, i) => walk(c, next, i === children.length - 1 ? "└─" : "├─"));
+    children.forEach((c, i) => walk(c, next, i === children.length - 1 ? art.last : art.branch));
   };
   for (const r of rows) walk(r, "", "");
   const right = new Set(
@@ -397,7 +543,29 @@ export function lsTable(
     raw: args.raw,
     noHeadings: args.noHeadings,
     color,
+    hints: args.columns.map((c) => _HINTS[c] ?? 0),
   });
+}
+
+/**
+ * The `ls -H` table: every column with its type and description, as lsns lists them
+ * (no headings; `-J` gives `{"lsns-columns": [{holder, type, description}]}`).
+ *
+ * @param args the parsed options (json, raw)
+ * @returns the text
+ */
+export function lsColumnList(args: Pick<LsArgs, "json" | "raw">): string {
+  const rows = _ALL_COLUMNS.map((c) => ({
+    holder: c,
+    type: `<${LS_COLUMN_INFO[c].type}>`,
+    description: LS_COLUMN_INFO[c].help,
+  }));
+  if (args.json) return JSON.stringify({ "lsns-columns": rows }, null, 3);
+  return formatTable(
+    ["HOLDER", "TYPE", "DESCRIPTION"],
+    rows.map((r) => ({ cells: [r.holder, r.type, r.description] })),
+    { right: new Set([0]), raw: args.raw, noHeadings: true },
+  );
 }
 
 /**
@@ -413,36 +581,111 @@ export function ls(argv: readonly string[]): Promise<number> {
       console.log(LS_HELP);
       return Promise.resolve(0);
     }
+    if (args.version) {
+      console.log(versionText("ls"));
+      return Promise.resolve(0);
+    }
+    if (args.listColumns) {
+      console.log(lsColumnList(args));
+      return Promise.resolve(0);
+    }
     if (args.namespace !== undefined) {
       const members = processesInNamespace(args.namespace);
       const nest = args.tree === "process" && args.columns.includes("COMMAND");
-      _print(_memberRows(members, nest), args, nest);
+      let rows = _memberRows(members, nest, args);
+      if (args.filter) rows = _filterTree(rows, args.filter);
+      _print(rows, args, nest);
       const unreadable = members.skipped.unreadable;
-      if (unreadable > 0) {
+      if (args.notes && unreadable > 0) {
         console.error(`nsjoin ls: note: ${unreadable} unreadable processes are not counted`);
       }
       return Promise.resolve(0);
     }
-    const listing = listNamespaces({
-      types: args.types.length ? args.types : undefined,
-      pid: args.pid,
-    });
-    if (args.persistent) {
-      listing.namespaces = listing.namespaces.filter((e) => e.holder !== "process");
+    const listing = listNamespaces({ types: args.types.length ? args.types : undefined });
+    let selected = listing.namespaces;
+    const notes = args.notes ? [...listing.notes] : [];
+    if (args.pid !== undefined) {
+      const mine = _inodesOfPid(args.pid);
+      // lsns prints nothing and exits 0 for a PID it cannot read; -p named it, so say why.
+      if (typeof mine === "string") notes.push(mine);
+      const set = typeof mine === "string" ? new Set<number>() : mine;
+      selected = selected.filter((e) => set.has(e.ns));
+    }
+    if (args.persistent) selected = selected.filter((e) => e.nprocs === 0);
+    if (args.tree === "owner" || args.tree === "parent") {
+      selected = _withAncestors(selected, listing.namespaces, args.tree);
+    }
+    if (args.filter) {
+      const f = args.filter;
+      selected = selected.filter((e) => f((c) => _cell(e, c as LsColumn, "\n")));
     }
     // A tree nests only through its tree column, as lsns (libsmartcols) does.
     const treeCol = args.tree === "process" ? "COMMAND" : "NS";
     const nest = args.tree !== undefined && args.columns.includes(treeCol);
-    const rows = nest ? namespaceTree({ by: args.tree, from: listing }) : listing.namespaces;
+    const shown = { ...listing, namespaces: selected };
+    const rows = nest ? namespaceTree({ by: args.tree, from: shown, nearest: false }) : selected;
     _print(rows, args, nest);
-    for (const note of listing.notes) console.error(`nsjoin ls: note: ${note}`);
+    for (const note of notes) console.error(`nsjoin ls: note: ${note}`);
     return Promise.resolve(0);
   } catch (error) {
     return Promise.resolve(report(error, "ls"));
   }
 }
 
+/** The namespace inodes of a process, or why they cannot be read. */
+function _inodesOfPid(pid: number): Set<number> | string {
+  const out = new Set<number>();
+  for (const type of NAMESPACE_TYPES) {
+    try {
+      const link = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
+      out.add(Number(link.slice(type.length + 2, -1)));
+    } catch (error) {
+      if (error instanceof Deno.errors.PermissionDenied) {
+        return `cannot read the namespaces of process ${pid}: permission denied`;
+      }
+    }
+  }
+  return out.size > 0 ? out : `no process ${pid}`;
+}
+
+/**
+ * The rows plus the namespaces lsns draws above them in an owner or parent tree: the owner
+ * (parent tree: the parent, else the owner), recursively, even where -p or -P left them out.
+ */
+function _withAncestors(
+  rows: NamespaceEntry[],
+  all: readonly NamespaceEntry[],
+  by: "owner" | "parent",
+): NamespaceEntry[] {
+  const byIno = new Map(all.map((e) => [e.ns, e]));
+  const keep = new Set(rows.map((e) => e.ns));
+  for (const e of rows) {
+    for (let cur: NamespaceEntry | undefined = e, n = 0; cur && n < 64; n++) {
+      const up: number = by === "parent" && cur.pns && byIno.has(cur.pns) ? cur.pns : cur.ons;
+      cur = up && up !== cur.ns ? byIno.get(up) : undefined;
+      if (cur) keep.add(cur.ns);
+    }
+  }
+  return all.filter((e) => keep.has(e.ns));
+}
+
+/** A tree without the rows the filter refuses; their children move up to their place. */
+function _filterTree(rows: NamespaceNode[], f: RowFilter): NamespaceNode[] {
+  const out: NamespaceNode[] = [];
+  for (const r of rows) {
+    const children = _filterTree(r.children, f);
+    if (f((c) => _cell(r, c as LsColumn, "\n"))) out.push({ ...r, children });
+    else out.push(...children);
+  }
+  return out;
+}
+
 function _print(rows: (NamespaceEntry | NamespaceNode)[], args: LsArgs, nest: boolean): void {
+  // libsmartcols prints no header for an empty table, and an empty JSON array this way.
+  if (rows.length === 0) {
+    if (args.json) console.log('{\n   "namespaces": [\n\n   ]\n}');
+    return;
+  }
   if (args.json) {
     console.log(JSON.stringify(lsJson(rows, args.columns), null, 3));
     return;
@@ -450,12 +693,26 @@ function _print(rows: (NamespaceEntry | NamespaceNode)[], args: LsArgs, nest: bo
   const tty = Deno.stdout.isTerminal();
   const width = tty ? Deno.consoleSize().columns : 0;
   const color = tty && !Deno.env.get("NO_COLOR");
-  const text = lsTable(rows, nest ? args : { ...args, tree: undefined }, width, color);
+  const text = lsTable(
+    rows,
+    nest ? args : { ...args, tree: undefined },
+    width,
+    color,
+    utf8Locale(),
+  );
   if (text) console.log(text);
 }
 
-/** The processes of one namespace as rows (nested by parent process for the tree). */
-function _memberRows(m: NamespaceMembers, nest: boolean): NamespaceNode[] {
+/**
+ * The processes of one namespace as rows (nested by parent process for the tree), with
+ * the namespace's own NETNSID, NSFS, PNS and ONS when those columns are asked for.
+ */
+function _memberRows(m: NamespaceMembers, nest: boolean, args: LsArgs): NamespaceNode[] {
+  const needsNs = args.columns.some((c) => ["NETNSID", "NSFS", "PNS", "ONS"].includes(c)) ||
+    args.filter !== undefined;
+  const ns = needsNs
+    ? listNamespaces({ types: [m.type] }).namespaces.find((e) => e.ns === m.ns)
+    : undefined;
   const row = (p: NamespaceProcess): NamespaceNode => ({
     ns: m.ns,
     type: m.type,
@@ -466,10 +723,10 @@ function _memberRows(m: NamespaceMembers, nest: boolean): NamespaceNode[] {
     command: p.command,
     uid: p.uid,
     user: p.user,
-    netnsid: null,
-    nsfs: [],
-    pns: 0,
-    ons: 0,
+    netnsid: ns?.netnsid ?? null,
+    nsfs: ns?.nsfs ?? [],
+    pns: ns?.pns ?? 0,
+    ons: ns?.ons ?? 0,
     holder: "process",
     children: nest ? p.children.map(row) : [],
   });

@@ -2,7 +2,9 @@
  * `exec web1 true` against real containers, interleaved in one run: `docker exec`,
  * `podman exec`, the nsjoin CLI cold (a new `deno run` each time, by engine:NAME and by
  * bare name) and the library warm (container resolved once, docker exec's defaults from
- * containerExecOptions; a new NsCommand each time, and one NsCommand reused). Prints medians, p90s and ratios to docker exec.
+ * containerExecOptions; a new NsCommand each time, one NsCommand reused, and one without the
+ * container's seccomp filter, whose difference is the cost of copying it). Prints medians,
+ * p90s and ratios to docker exec.
  * Needs root and the engines (bash tests/setup.sh); makes its containers and removes them.
  *
  *   deno run -A bench/exec_containers_bench.ts [iterations]
@@ -63,6 +65,10 @@ try {
     "nsjoin library warm (new)": async () =>
       check(await new NsCommand("true", { ...options, stdout: "null" }).output()),
     "nsjoin library warm (reused)": async () => check(await reused.output()),
+    // The same exec without the container's seccomp filter: the difference is what reading
+    // it (ptrace stop of the container's process) and installing it cost per exec.
+    "nsjoin library warm (no seccomp)": async () =>
+      check(await new NsCommand("true", { ...options, seccomp: "none", stdout: "null" }).output()),
   };
   const samples: Record<string, number[]> = Object.fromEntries(
     Object.keys(runs).map((k) => [k, []]),
@@ -85,6 +91,11 @@ try {
       } ms`,
     );
   }
+  const seccomp = s["nsjoin library warm (new)"].median -
+    s["nsjoin library warm (no seccomp)"].median;
+  console.log(
+    `seccomp filter read + install per exec: ${seccomp.toFixed(2)} ms (median difference)`,
+  );
   const docker = s["docker exec"].median;
   const podman = s["podman exec"].median;
   console.log("ratios (median / docker exec median; goal: CLI cold <= 0.33, library warm <= 0.03)");

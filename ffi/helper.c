@@ -52,6 +52,13 @@
  *                       devices) and each file of /etc/netns/NAME bound over its /etc twin
  *   Q                   we replaced the caller (it called execve, not a spawn API): start as
  *                       a fresh spawn would, with no blocked signals and SIGPIPE at default
+ *   z                   install the target's seccomp filters (read from it with ptrace before
+ *                       joining), as runc exec installs the container's
+ *   l<soft>:<hard>,...  resource limits 0..15 to set (i = unlimited), the target's as
+ *                       /proc/PID/limits shows them
+ *   o<int>              oom_score_adj (set before joining: /proc/self may not resolve after)
+ *   m<octal>            umask
+ *   a<label>            LSM label for the program (written to /proc/self/attr/exec)
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its
@@ -78,6 +85,8 @@ enum {
   SYS_openat = 257, SYS_unshare = 272, SYS_prlimit64 = 302, SYS_setns = 308,
   SYS_ioctl = 16, SYS_setsid = 112, SYS_capget = 125, SYS_capset = 126, SYS_ppoll = 271,
   SYS_signalfd4 = 289, SYS_dup3 = 292, SYS_getppid = 110, SYS_fstatfs = 138, SYS_fcntl = 72,
+  SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95, SYS_getresuid = 118, SYS_getresgid = 120,
+  SYS_getgroups = 115,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -102,6 +111,8 @@ enum {
   SYS_execve = 221, SYS_wait4 = 260, SYS_prlimit64 = 261, SYS_setns = 268,
   SYS_ioctl = 29, SYS_setsid = 157, SYS_capget = 90, SYS_capset = 91, SYS_ppoll = 73,
   SYS_signalfd4 = 74, SYS_dup3 = 24, SYS_getppid = 173, SYS_fstatfs = 44, SYS_fcntl = 25,
+  SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166, SYS_getresuid = 148, SYS_getresgid = 150,
+  SYS_getgroups = 158,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -839,6 +850,251 @@ static void netns_mounts(const char *name) {
   sys1(SYS_close, fd);
 }
 
+/* Confinement copied from the target, as runc exec applies the container's (z l o m a). */
+#define PTRACE_DETACH 17
+#define PTRACE_SEIZE 0x4206
+#define PTRACE_INTERRUPT 0x4207
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#define PTRACE_SECCOMP_GET_METADATA 0x420d
+#define WALL 0x40000000
+#define SECCOMP_SET_MODE_FILTER 1
+#define SECCOMP_FILTER_FLAG_LOG 2
+#define SECCOMP_RET_ACTION_FULL 0xffff0000U
+#define SECCOMP_RET_USER_NOTIF 0x7fc00000U
+#define SECCOMP_RET_ERRNO 0x00050000U
+#define BPF_RET_K 0x06
+#define PR_CAPBSET_READ 23
+#define PR_CAP_AMBIENT_IS_SET 1
+#define RLIM_NLIMITS 16
+
+struct sock_filter_ {
+  unsigned short code;
+  unsigned char jt, jf;
+  unsigned k;
+};
+/* The kernel caps the instructions of all filters of a task together at 32768
+ * (MAX_INSNS_PER_PATH, counting 4 more per filter): this holds any task's. */
+#define MAXI 32768
+#define MAXF 256
+static struct sock_filter_ insns[MAXI];
+static struct {
+  unsigned long off, len, flags;
+} filters[MAXF];
+static int nfilters;
+static long last_cap = -1;
+
+static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
+  fail_step = "seccomp";
+  begin();
+  put("Cannot copy the seccomp filter of pid ");
+  putnum((unsigned long)target_pid);
+  put(": ");
+  put(what);
+  if (err) puterr(err);
+  if (err == -EPERM || err == -EACCES)
+    put(" - reading it needs root (CAP_SYS_ADMIN), no seccomp filter on the caller and a target"
+        " no one else traces; run as root, or opt out (exec --security-opt seccomp=unconfined)");
+  fail(125);
+}
+
+/* Reads the target's filters with ptrace, as CRIU does: PTRACE_SECCOMP_GET_FILTER wants a
+ * stopped tracee, so seize and interrupt it, then detach (which resumes it; a syscall it
+ * was in restarts). We are single-threaded and have no child yet, so the stop is ours to
+ * wait for. Index 0 is the newest filter. */
+static void read_filters(int early) {
+  long pid = target_pid;
+  long r = sys4(SYS_ptrace, PTRACE_SEIZE, pid, 0, 0);
+  if (r != 0) seccomp_fail("ptrace", r);
+  unsigned long chld = 1UL << (SIGCHLD - 1), old = 0;
+  sys4(SYS_rt_sigprocmask, SIG_BLOCK, &chld, &old, 8);
+  r = sys4(SYS_ptrace, PTRACE_INTERRUPT, pid, 0, 0);
+  int status = 0;
+  while (r == 0) {
+    r = sys4(SYS_wait4, pid, &status, WALL | WNOHANG, 0);
+    if (r == pid) {
+      if ((status & 0xff) != 0x7f) seccomp_fail("the target exited", 0);
+      r = 0;
+      break;
+    }
+    if (r < 0) break;
+    /* The tracer hears of the stop by SIGCHLD; a frozen (paused) target never stops. */
+    struct { long s, ns; } wait = {2, 0};
+    r = sys4(SYS_rt_sigtimedwait, &chld, 0, &wait, 8);
+    if (r == -EAGAIN) seccomp_fail("it did not stop for ptrace within 2 s (is it paused?)", 0);
+    r = r > 0 || r == -EINTR ? 0 : r;
+  }
+  if (r != 0) seccomp_fail("ptrace", r);
+  unsigned long used = 0;
+  for (int i = 0;; i++) {
+    long n = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_FILTER, pid, i, 0);
+    if (n == -ENOENT) break;
+    if (n <= 0) seccomp_fail("PTRACE_SECCOMP_GET_FILTER", n < 0 ? n : -EINVAL);
+    if (i >= MAXF || used + (unsigned long)n > MAXI) seccomp_fail("too many filters", 0);
+    struct { unsigned long off, flags; } md = {(unsigned long)i, 0};
+    r = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_METADATA, pid, sizeof md, &md);
+    long got = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_FILTER, pid, i, insns + used);
+    if (got != n) seccomp_fail("PTRACE_SECCOMP_GET_FILTER", got < 0 ? got : -EINVAL);
+    /* A filter that hands syscalls to a supervisor (user notification) has its listener
+     * in the runtime: a copy would fail every such syscall with ENOSYS. */
+    for (long k = 0; k < n; k++) {
+      struct sock_filter_ *in = &insns[used + k];
+      if (in->code == BPF_RET_K && (in->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+        seccomp_fail("it sends syscalls to a supervisor (SECCOMP_RET_USER_NOTIF), which"
+                     " cannot be copied", 0);
+      /* Installed before our credentials are dropped (early), a filter the target chose
+       * could make a drop report success without doing it: SECCOMP_RET_ERRNO with errno 0
+       * is the one action that does (a return of A could compute it). Any other action
+       * makes the call fail or kills us, and every failure is caught (verify_creds). */
+      int ret = (in->code & 7) == BPF_RET_K;
+      if (early && ret && (in->code != BPF_RET_K || in->k == SECCOMP_RET_ERRNO))
+        seccomp_fail("it can make syscalls return success without running them"
+                     " (SECCOMP_RET_ERRNO 0), which could fake dropping privileges", 0);
+    }
+    filters[i].off = used;
+    filters[i].len = (unsigned long)n;
+    filters[i].flags = r > 0 ? md.flags & SECCOMP_FILTER_FLAG_LOG : 0; /* r: bytes copied */
+    used += (unsigned long)n;
+    nfilters = i + 1;
+  }
+  sys4(SYS_ptrace, PTRACE_DETACH, pid, 0, 0);
+  /* Leave no SIGCHLD pending for the program (pending signals survive execve). */
+  struct { long s, ns; } zero = {0, 0};
+  while (sys4(SYS_rt_sigtimedwait, &chld, 0, &zero, 8) > 0) {}
+  sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+  if (nfilters == 0) seccomp_fail("it has none, but its status said it had", 0);
+  /* Read now, from the host's /proc: under the filter a faked EINVAL could end a scan. */
+  char buf[8];
+  long fd = sys4(SYS_openat, AT_FDCWD, "/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC, 0);
+  long n = fd < 0 ? fd : sys3(SYS_read, fd, buf, sizeof buf - 1);
+  if (fd >= 0) sys1(SYS_close, fd);
+  if (n <= 0) seccomp_fail("cannot read /proc/sys/kernel/cap_last_cap", n);
+  buf[n] = 0;
+  last_cap = parse_num(buf, 10, 0);
+}
+
+static __attribute__((noreturn)) void verify_fail(const char *what, long err) {
+  fail_step = "seccomp";
+  begin();
+  put("Cannot confirm ");
+  put(what);
+  put(" under the seccomp filter of pid ");
+  putnum((unsigned long)target_pid);
+  if (err < 0) puterr(err);
+  fail(125);
+}
+
+/* With the target's filter installed before the capabilities, ids and groups were set
+ * (runc's order without no_new_privs), a filter chosen by the target could have made one of
+ * those calls fail in a way that code treats as benign: read back what the kernel really
+ * holds. Buffers start out poisoned, so a call that wrote nothing cannot pass. */
+static void verify_creds(unsigned long bnd, unsigned long eff, int ambient, long uid, long gid,
+                         const unsigned *groups, int ngroups, int set_groups) {
+  for (long c = 0; c <= last_cap && c < 64; c++) {
+    long r = sys2(SYS_prctl, PR_CAPBSET_READ, c);
+    if (r < 0) verify_fail("the capability bounding set", r);
+    if (r == 1 && !(bnd >> c & 1)) verify_fail("the capability bounding set", 0);
+    r = sys6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0, 0);
+    if (bnd != ~0UL && !ambient && r != 0) verify_fail("the ambient capabilities", r);
+  }
+  if (eff != ~0UL) {
+    struct {
+      unsigned version;
+      int pid;
+    } h = {0x20080522, 0};
+    unsigned d[6] = {~0U, ~0U, ~0U, ~0U, ~0U, ~0U};
+    long r = sys2(SYS_capget, &h, d);
+    for (int k = 0; k < 3 && r == 0; k++)
+      if ((d[k] & ~(unsigned)eff) || (d[3 + k] & ~(unsigned)(eff >> 32))) r = 1;
+    if (r != 0) verify_fail("the capabilities", r);
+  }
+  unsigned ids[3] = {~0U, ~0U, ~0U};
+  if (uid >= 0 && (sys3(SYS_getresuid, &ids[0], &ids[1], &ids[2]) != 0 || ids[0] != (unsigned)uid ||
+                   ids[1] != (unsigned)uid || ids[2] != (unsigned)uid))
+    verify_fail("the user id", 0);
+  ids[0] = ids[1] = ids[2] = ~0U;
+  if (gid >= 0 && (sys3(SYS_getresgid, &ids[0], &ids[1], &ids[2]) != 0 || ids[0] != (unsigned)gid ||
+                   ids[1] != (unsigned)gid || ids[2] != (unsigned)gid))
+    verify_fail("the group id", 0);
+  if (set_groups) {
+    unsigned now[64];
+    for (int k = 0; k < 64; k++) now[k] = ~0U;
+    long n = sys2(SYS_getgroups, 64, now);
+    int ok = n == ngroups;
+    for (int k = 0; ok && k < ngroups; k++) {
+      int found = 0;
+      for (int j = 0; j < ngroups; j++) found |= now[j] == groups[k];
+      ok = found;
+    }
+    if (!ok) verify_fail("the supplementary groups", n < 0 ? n : 0);
+  }
+}
+
+/* Oldest first, so the stack ends as the target's. The kernel allows this with
+ * no_new_privs or with CAP_SYS_ADMIN in our user namespace (runc's two cases). */
+static void install_filters(void) {
+  for (int i = nfilters - 1; i >= 0; i--) {
+    struct {
+      unsigned short len;
+      struct sock_filter_ *filter;
+    } prog = {(unsigned short)filters[i].len, insns + filters[i].off};
+    long r = sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filters[i].flags, &prog);
+    if (r != 0) {
+      fail_step = "seccomp";
+      begin();
+      put("Cannot install the seccomp filter of pid ");
+      putnum((unsigned long)target_pid);
+      puterr(r);
+      fail(125);
+    }
+  }
+}
+
+static unsigned long limits[RLIM_NLIMITS][2];
+
+/* Read by the caller from /proc/PID/limits: prlimit64 on another process would need
+ * CAP_SYS_RESOURCE over it (a rootless container's, even for root without that cap). */
+static void parse_limits(const char *p) {
+  for (int k = 0; k < RLIM_NLIMITS * 2 && *p; k++) {
+    unsigned long v = *p == 'i' ? ~0UL : (unsigned long)parse_num(p, 10, &p);
+    if (*p == 'i') p++;
+    limits[k / 2][k % 2] = v;
+    if (*p == ':' || *p == ',') p++;
+  }
+}
+
+static void set_limits(void) {
+  for (int k = 0; k < RLIM_NLIMITS; k++) {
+    long r = sys4(SYS_prlimit64, 0, k, limits[k], 0);
+    if (r != 0) {
+      begin();
+      put("Cannot set resource limit ");
+      putnum((unsigned long)k);
+      put(" as the target has it");
+      puterr(r);
+      if (r == -EPERM) put(" - raising a hard limit needs root");
+      fail(125);
+    }
+  }
+}
+
+/* Written to our own /proc files before joining: inside the target /proc/self may not
+ * resolve. oom_score_adj is inherited by the child we may fork, and the exec label is
+ * applied at our (or that child's) execve. */
+static void write_self(const char *file, const char *text, const char *what) {
+  long fd = sys4(SYS_openat, AT_FDCWD, file, O_WRONLY | O_CLOEXEC, 0);
+  long r = fd < 0 ? fd : sys3(SYS_write, fd, text, slen(text));
+  if (fd >= 0) sys1(SYS_close, fd);
+  if (r < 0) {
+    begin();
+    put("Cannot set ");
+    put(what);
+    put(" to ");
+    put(text);
+    puterr(r);
+    fail(125);
+  }
+}
+
 #define MAXE 4096
 #define ORDER_VAR "NSJOIN_ENV_ORDER="
 
@@ -947,6 +1203,9 @@ __attribute__((used)) void start_c(long *sp) {
   long kill_parent = -1;
   unsigned groups[MAXK];
   int ngroups = 0, set_groups = 0;
+  int copy_seccomp = 0, copy_limits = 0;
+  const char *oom = 0, *lsm_label = 0;
+  long umask_to = -1;
   int i = 1;
   for (; i < argc; i++) {
     char *a = argv[i];
@@ -1010,6 +1269,14 @@ __attribute__((used)) void start_c(long *sp) {
     case 'g': tree = 1; break;
     case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
+    case 'z': copy_seccomp = 1; break;
+    case 'l':
+      parse_limits(a + 1);
+      copy_limits = 1;
+      break;
+    case 'o': oom = a + 1; break;
+    case 'm': umask_to = parse_num(a + 1, 8, 0); break;
+    case 'a': lsm_label = a + 1; break;
     }
   }
   if (i >= argc) {
@@ -1044,6 +1311,14 @@ __attribute__((used)) void start_c(long *sp) {
     sys4(SYS_rt_sigaction, 13 /* SIGPIPE */, dfl, 0, 8);
   }
 
+  if (oom) {
+    /* Our /proc/self files belong to root while we are non-dumpable, which would refuse
+     * the write to a non-root caller; nothing of the target is open yet, so for this one
+     * write we may be what the caller is. */
+    sys2(SYS_prctl, PR_SET_DUMPABLE, 1);
+    write_self("/proc/self/oom_score_adj", oom, "oom_score_adj");
+    sys2(SYS_prctl, PR_SET_DUMPABLE, 0);
+  }
   /* Open everything before the first join: inside the target, host paths and even
    * /proc/self may not resolve. */
   long pidfd = -1;
@@ -1071,6 +1346,15 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
   }
+  if (copy_seccomp && target_pid <= 0) {
+    begin();
+    put("helper: z needs a target pid");
+    fail(125);
+  }
+  /* Read from the pinned process before joining; the check below that the pidfd still
+   * reaches it covers the time this takes. */
+  if (copy_seccomp) read_filters(!nnp);
+  if (lsm_label) write_self("/proc/self/attr/exec", lsm_label, "the LSM exec label");
   for (int k = 0; k < nj; k++)
     js[k].fd = open_checked(js[k].path, O_RDONLY, NSFS_MAGIC, NSFS_MAGIC, "namespace file");
   int cgfd[MAXC];
@@ -1252,6 +1536,21 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
   }
+  if (copy_limits) set_limits();
+  if (umask_to >= 0) sys1(SYS_umask, umask_to);
+  /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
+   * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
+   * follows, as the container's must for runc); with it, as late as possible. */
+  if (copy_seccomp && !nnp) {
+    /* Under the filter a refused close(2) would leave a host fd to the program: close
+     * them while nothing can refuse it (the close before execve then finds none). */
+    int still[MAXK + 1];
+    int nstill = 0;
+    for (int k = 0; k < nkeep; k++) still[nstill++] = keep[k];
+    if (errfd >= 3) still[nstill++] = errfd;
+    close_fds(still, nstill);
+    install_filters();
+  }
   if (bnd != ~0UL) drop_bounding(bnd);
   if (nnp) sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
   if (set_groups) {
@@ -1319,5 +1618,8 @@ __attribute__((used)) void start_c(long *sp) {
     }
     envp = reorder_env(envp, order, norder, sorted_env);
   }
+  if (copy_seccomp && nnp) install_filters();
+  if (copy_seccomp && !nnp)
+    verify_creds(bnd, eff, keepcaps, uid, gid, groups, ngroups, set_groups);
   exec_program(prog_argv, envp);
 }

@@ -63,6 +63,10 @@ export const SYMBOLS = {
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   /** struct passwd *getpwuid(uid_t uid) — user names through NSS, as lsns */
   getpwuid: { parameters: ["u32"], result: "pointer" },
+  /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
+  ptrace: { parameters: ["i32", "i32", "u64", "buffer"], result: "i64" },
+  /** pid_t waitpid(pid_t pid, int *status, int options) */
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library. */
@@ -215,7 +219,22 @@ function _rawExecSymbols() {
   };
 }
 
+/**
+ * errno's address, loaded with the first symbols anyone loads: dlopen itself sets errno (a
+ * path search that misses), so loading it lazily inside errno() would report dlopen's
+ * ENOENT instead of the error of the call before it.
+ */
+let _errnoLocation: (() => Deno.PointerValue) | undefined;
+
 function _load<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] {
+  const loaded = _loadOnly(symbols);
+  _errnoLocation ??= _loadOnly({ __errno_location: SYMBOLS.__errno_location }).__errno_location;
+  return loaded;
+}
+
+function _loadOnly<S extends Deno.ForeignLibraryInterface>(
   symbols: S,
 ): Deno.DynamicLibrary<S>["symbols"] {
   const override = Deno.env.get("NSJOIN_LIBC");
@@ -240,7 +259,9 @@ function _load<S extends Deno.ForeignLibraryInterface>(
 
 /** errno of the calling thread; call right after the failing call, on the same thread. */
 export function errno(): number {
-  const ptr = libcSubset("__errno_location").__errno_location();
+  // Nothing loaded yet: no call of ours can have failed.
+  if (!_errnoLocation) return 0;
+  const ptr = _errnoLocation();
   if (ptr === null) return 0;
   return new Deno.UnsafePointerView(ptr).getInt32();
 }

@@ -75,6 +75,23 @@ export interface NsCommandOptions {
   /** Set no_new_privs before exec; "target" copies the target's setting. */
   noNewPrivs?: boolean | "target";
   /**
+   * Seccomp: "target" installs exactly the target's filters before exec, as `runc exec`
+   * installs the container's (read from the process with ptrace: needs root; refused with
+   * status 125 when they cannot be read, never run unconfined); "none" (default) installs none.
+   */
+  seccomp?: "target" | "none";
+  /** Resource limits: "target" gives the program the target's (/proc/PID/limits); default the caller's. */
+  rlimits?: "target" | "caller";
+  /** oom_score_adj of the program: a value, or "target" for the target's; default the caller's. */
+  oomScoreAdj?: number | "target";
+  /** umask of the program: a value, or "target" for the target's; default the caller's. */
+  umask?: number | "target";
+  /**
+   * AppArmor profile / SELinux label: "target" gives the program the target's (written to
+   * /proc/self/attr/exec) on a host with such an LSM, nothing elsewhere; default "none".
+   */
+  lsm?: "target" | "none";
+  /**
    * When a user namespace is joined, keep the capabilities it grants across execve as
    * ambient capabilities, also for a non-root uid (`nsenter --keep-caps`).
    */
@@ -643,8 +660,10 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     }
     rest.push(`M${o.netnsName}`);
   }
-  const status = o.capabilities === "target" || o.noNewPrivs === "target"
-    ? readTextFileSafe(`/proc/${needPid('capabilities: "target"')}/status`)
+  const fromStatus = (["capabilities", "noNewPrivs", "seccomp", "umask"] as const)
+    .find((k) => o[k] === "target");
+  const status = fromStatus
+    ? readTextFileSafe(`/proc/${needPid(`${fromStatus}: "target"`)}/status`)
     : "";
   if (o.capabilities === "target") {
     rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
@@ -659,6 +678,7 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   ) {
     rest.push("V");
   }
+  rest.push(..._confinementArgs(o, status, needPid));
 
   const uid = o.uid === "follow" ? _followId(needPid('uid: "follow"'), "Uid", joinsUser()) : o.uid;
   const gid = o.gid === "follow" ? _followId(needPid('gid: "follow"'), "Gid", joinsUser()) : o.gid;
@@ -729,6 +749,119 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     ? ""
     : `P${target.pid}:${target.startTime}${target.inode ? `:${target.inode}` : ""}`;
   return { target, pin, mask, rest, env, clearEnv, killOnExit: o.killOnExit ?? false };
+}
+
+/** Helper options for seccomp, rlimits, oom_score_adj, umask and the LSM label. */
+function _confinementArgs(
+  o: NsCommandOptions,
+  status: string,
+  needPid: (what: string) => number,
+): string[] {
+  const out: string[] = [];
+  const choice = (name: string, v: unknown, allowed: readonly unknown[]) => {
+    if (v !== undefined && !allowed.includes(v)) {
+      throw new TypeError(
+        `Cannot use ${name} ${JSON.stringify(v)}: give ${
+          allowed.map((a) => `"${a}"`).join(" or ")
+        }`,
+      );
+    }
+  };
+  choice("seccomp", o.seccomp, ["target", "none"]);
+  choice("rlimits", o.rlimits, ["target", "caller"]);
+  choice("lsm", o.lsm, ["target", "none"]);
+  if (o.seccomp === "target") {
+    const mode = status.match(/^Seccomp:\s+(\d+)/m)?.[1] ?? "0";
+    if (mode === "1") {
+      throw new NamespaceError(
+        `Cannot copy the seccomp filter of pid ${needPid("seccomp")}: it is in strict mode`,
+        { errno: 22, quiet: true, syscall: "ptrace", target: needPid("seccomp") },
+      );
+    }
+    // Mode 0: no filter to copy, and no ptrace stop of the target.
+    if (mode === "2") out.push("z");
+  }
+  if (o.rlimits === "target") out.push(`l${_limitsOf(needPid('rlimits: "target"'))}`);
+  const oom = o.oomScoreAdj === "target"
+    ? Number(readTextFileSafe(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`))
+    : o.oomScoreAdj;
+  if (oom !== undefined) {
+    if (!Number.isSafeInteger(oom) || oom < -1000 || oom > 1000) {
+      throw new RangeError(`Cannot use oomScoreAdj ${oom}: give a number from -1000 to 1000`);
+    }
+    // Ours already: the helper inherits it, nothing to write.
+    if (oom !== Number(readTextFileSafe("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
+  }
+  const umask = o.umask === "target" ? parseInt(_statusField(status, "Umask"), 8) : o.umask;
+  if (umask !== undefined) {
+    if (!Number.isSafeInteger(umask) || umask < 0 || umask > 0o777) {
+      throw new RangeError(`Cannot use umask ${umask}: give a number from 0 to 0o777`);
+    }
+    out.push(`m${umask.toString(8)}`);
+  }
+  if (o.lsm === "target") {
+    const label = lsmExecLabel(needPid('lsm: "target"'));
+    if (label !== undefined) out.push(`a${label}`);
+  }
+  return out;
+}
+
+/** The 16 resource limits of `pid` as "soft:hard,…" ("i" for unlimited), from /proc/PID/limits. */
+function _limitsOf(pid: number): string {
+  const rows = readTextFileSafe(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
+  const value = (v: string) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : undefined;
+  const pairs = rows.map((row) => {
+    // "Max open files            1024                 4096                 files"
+    const m = row.match(/^\S.*?\s{2,}(\S+)\s+(\S+)/);
+    const [soft, hard] = [value(m?.[1] ?? ""), value(m?.[2] ?? "")];
+    if (soft === undefined || hard === undefined) {
+      throw new Error(`Cannot read the resource limits of pid ${pid}: unexpected line ${row}`);
+    }
+    return `${soft}:${hard}`;
+  });
+  if (pairs.length !== 16) {
+    throw new Error(
+      `Cannot read the resource limits of pid ${pid}: ${pairs.length} limits, not 16`,
+    );
+  }
+  return pairs.join(",");
+}
+
+/**
+ * What to write to /proc/self/attr/exec so that a program gets the LSM confinement of
+ * `pid` (AppArmor: "exec PROFILE"; SELinux: its context).
+ *
+ * @param pid the process whose label to copy
+ * @returns the text, or undefined when the host has neither AppArmor nor SELinux, or `pid`
+ * is confined as we are
+ */
+export function lsmExecLabel(pid: number): string | undefined {
+  let lsms: string[];
+  try {
+    lsms = readTextFileSafe("/sys/kernel/security/lsm").trim().split(",");
+  } catch {
+    return undefined; // No securityfs or no LSM list: no AppArmor or SELinux to apply.
+  }
+  const read = (p: number | "self", lsm: string) => {
+    for (const file of [`/proc/${p}/attr/${lsm}/current`, `/proc/${p}/attr/current`]) {
+      try {
+        return readTextFileSafe(file).replace(/\0/g, "").trim();
+      } catch {
+        // The per-LSM file exists only on kernels that stack LSMs.
+      }
+    }
+    return undefined;
+  };
+  for (const lsm of ["apparmor", "selinux"]) {
+    if (!lsms.includes(lsm)) continue;
+    const theirs = read(pid, lsm);
+    if (theirs === undefined || theirs === read("self", lsm)) return undefined;
+    if (lsm === "selinux") return theirs;
+    // "docker-default (enforce)": the profile name; an unconfined target needs nothing.
+    const profile = theirs.replace(/ \((enforce|complain|kill|unconfined)\)$/, "");
+    return profile === "unconfined" ? undefined : `exec ${profile}`;
+  }
+  return undefined;
 }
 
 /** differingNamespaces, with a target that exits meanwhile (its ns links gone) as one clear error. */

@@ -220,8 +220,16 @@ export interface ContainerExecOptions {
   env?: readonly string[];
   /** `-t`: a pseudo-terminal inside the container (and TERM=xterm for docker). */
   tty?: boolean;
-  /** `--privileged`: keep every capability instead of the container's. */
+  /**
+   * `--privileged`: keep every capability instead of the container's. As with docker and
+   * podman, the container's seccomp filter, LSM label and limits still apply.
+   */
   privileged?: boolean;
+  /**
+   * "none" runs without the container's seccomp filter (as `docker run --security-opt
+   * seccomp=unconfined` would have); default "target", which needs root to read it.
+   */
+  seccomp?: "target" | "none";
   /** Namespaces to join; default every one the container does not share with us. */
   namespaces?: NamespaceSelection;
 }
@@ -230,7 +238,9 @@ export interface ContainerExecOptions {
  * NsCommand options with `docker exec`'s semantics for a container: its configured Env
  * (docker: PATH, HOSTNAME, TERM with a tty, then Config.Env; podman and containerd: the
  * runtime spec's env), HOME from its /etc/passwd when unset, its User and WorkingDir, its
- * cgroups (every hierarchy), its capabilities and no_new_privs unless `privileged`.
+ * cgroups (every hierarchy), its capabilities unless `privileged`, and the confinement runc
+ * gives every exec (see {@link execConfinement}): no_new_privs, seccomp filters, resource
+ * limits, oom_score_adj, umask, AppArmor/SELinux label.
  *
  * @param container a container from {@link resolveContainer}
  * @param options docker exec's flags
@@ -295,8 +305,23 @@ export function containerExecOptions(
     cgroups: cgroupProcsOf(container.pid),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
+    ...execConfinement(options.seccomp),
     tty: options.tty || undefined,
   };
+}
+
+/**
+ * What runc applies to every exec besides capabilities and no_new_privs, taken from the
+ * container's process: its seccomp filters, resource limits, oom_score_adj, umask and LSM
+ * label. `docker exec --privileged` and `podman exec --privileged` keep all of these.
+ *
+ * @param seccomp "none" to leave the seccomp filter out
+ * @returns the NsCommand options
+ */
+export function execConfinement(
+  seccomp: "target" | "none" = "target",
+): Pick<NsCommandOptions, "seccomp" | "rlimits" | "oomScoreAdj" | "umask" | "lsm"> {
+  return { seccomp, rlimits: "target", oomScoreAdj: "target", umask: "target", lsm: "target" };
 }
 
 /**

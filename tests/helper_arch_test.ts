@@ -68,6 +68,27 @@ Deno.test({
         assertEquals(r.code, 125);
         assertMatch(r.stderr, /^nsjoin: Cannot join pid \d+: the target exited/);
       });
+      await t.step("umask and resource limits; a seccomp copy fails closed", async () => {
+        // Ours, but open files 77:88 (raising a limit needs CAP_SYS_RESOURCE).
+        const limits = Deno.readTextFileSync("/proc/self/limits").trim().split("\n").slice(1)
+          .map((l, k) =>
+            k === 7 ? "77:88" : l.match(/\s{2,}(\S+)\s+(\S+)/)!.slice(1).join(":")
+              .replaceAll("unlimited", "i")
+          ).join(",");
+        const r = await run(
+          "m27",
+          `l${limits}`,
+          "--",
+          "/bin/sh",
+          "-c",
+          "umask; ulimit -n; ulimit -Hn",
+        );
+        assertEquals([r.code, r.stdout], [0, "0027\n77\n88\n"], r.stderr);
+        // qemu-user emulates no ptrace: the filter cannot be read, and nothing runs.
+        const z = await run(pin, "z", "--", "/bin/echo", "ran");
+        assertEquals([z.code, z.stdout], [125, ""]);
+        assertMatch(z.stderr, /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace: /);
+      });
       await t.step("127 and 126 with one line", async () => {
         const a = await run("--", "/nonexistent");
         assertEquals([a.code, a.stderr], [

@@ -1,5 +1,10 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
-import { cgroupProcsOf, containerExecOptions, resolveContainerUser } from "../container_exec.ts";
+import {
+  cgroupProcsOf,
+  containerExecOptions,
+  execConfinement,
+  resolveContainerUser,
+} from "../container_exec.ts";
 import {
   type FindContainersOptions,
   type PinnedContainer,
@@ -32,6 +37,8 @@ export interface ExecArgs {
   envFile: string[];
   /** --privileged: keep every capability. */
   privileged: boolean;
+  /** --security-opt seccomp=unconfined: run without the target's seccomp filter. */
+  seccomp: "target" | "none";
   /** -n/--namespaces: only these types (default: every one the container has). */
   namespaces?: NamespaceType[];
   /** --kill-on-exit: the program dies with this process (even by SIGKILL). */
@@ -55,10 +62,11 @@ DESCRIPTION
 TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,
 podman:NAME|ID, containerd:ID, netns:NAME (as ip netns exec), a PID or a namespace file.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
-command joins its cgroups and gets its capabilities. A PID gets its environment, cgroups and
-capabilities the same way. When -n leaves out the mount namespace the command is a host
-program: it is looked up on our PATH and gets our environment (plus -e), and -u takes
-only numbers (the target's /etc/passwd and /etc/group are not used). Needs -A (it reads /proc and engine state).
+command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
+limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
+its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
+the command is a host program: it is looked up on our PATH and gets our environment (plus -e),
+and -u takes only numbers (the target's /etc/passwd and /etc/group are not used). Needs -A (it reads /proc and engine state).
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
@@ -67,7 +75,11 @@ OPTIONS
   -i, --interactive          Keep STDIN open even if not attached
       --kill-on-exit         Kill the command when nsjoin dies (even by SIGKILL)
   -n, --namespaces list      Join only these namespaces (e.g. net,uts); default: all
-      --privileged           Give extended privileges to the command (all capabilities)
+      --privileged           Give extended privileges to the command (all capabilities;
+                             seccomp and the rest still apply, as with docker exec)
+      --security-opt seccomp=unconfined
+                             Run without the container's seccomp filter (reading it needs
+                             root: a rootless container's owner needs this)
   -t, --tty                  Allocate a pseudo-TTY inside the container
   -u, --user string          Username or UID (format: "<name|uid>[:<group|gid>]")
   -w, --workdir string       Working directory inside the container
@@ -93,6 +105,7 @@ export const OPTIONS = {
   env: { type: "string", short: "e", multiple: true },
   "env-file": { type: "string", multiple: true },
   privileged: { type: "boolean" },
+  "security-opt": { type: "string", multiple: true },
   namespaces: { type: "string", short: "n" },
   "kill-on-exit": { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -124,6 +137,11 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
       return type as NamespaceType;
     });
   }
+  for (const opt of values["security-opt"] ?? []) {
+    if (opt !== "seccomp=unconfined") {
+      throw new UsageError(`--security-opt ${opt}: only seccomp=unconfined is supported`);
+    }
+  }
   return {
     interactive: values.interactive ?? false,
     tty: values.tty ?? false,
@@ -133,6 +151,7 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
     env: values.env ?? [],
     envFile: values["env-file"] ?? [],
     privileged: values.privileged ?? false,
+    seccomp: values["security-opt"]?.length ? "none" : "target",
     namespaces,
     killOnExit: values["kill-on-exit"] ?? false,
     help: values.help ?? false,
@@ -277,6 +296,7 @@ export async function planExec(
         gid: user?.gid,
         cgroups: pid ? cgroupProcsOf(pid) : undefined,
         capabilities: args.privileged || !pid ? "all" : "target",
+        ...(pid ? { noNewPrivs: "target", ...execConfinement(args.seccomp) } : {}),
       },
     };
   }
@@ -289,6 +309,7 @@ export async function planExec(
       env: extra,
       tty: args.tty,
       privileged: args.privileged,
+      seccomp: args.seccomp,
       namespaces: args.namespaces,
     });
     return { program, container, pinned: container, options: { ...common, ...options } };

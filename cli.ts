@@ -39,6 +39,15 @@ export const COMMANDS: Record<string, CliCommand> = {
     summary: "a process's namespaces, user, cgroup and memory beside ours",
     run: async (argv) => (await import("./src/cli/inspect.ts")).inspect(argv),
   },
+  cp: {
+    summary:
+      "copy files between a container and the host, nothing needed inside (docker cp's options)",
+    run: async (argv) => (await import("./src/cli/cp.ts")).cp(argv),
+  },
+  forward: {
+    summary: "forward local ports to a container's loopback (kubectl port-forward's dialect)",
+    run: async (argv) => (await import("./src/cli/forward.ts")).forward(argv),
+  },
 };
 
 /** The top-level usage text. */

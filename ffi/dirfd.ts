@@ -320,6 +320,35 @@ export async function copyData(
   if (lib.ftruncate(dst, BigInt(size)) < 0) _fail("ftruncate", "set the size of a file");
 }
 
+/**
+ * The data ranges [start, end) of a file (SEEK_DATA / SEEK_HOLE): what is not listed is a
+ * hole and reads as zeros. A filesystem without hole tracking reports one range.
+ */
+export function dataRanges(fd: number, size: number): [number, number][] {
+  const lib = _lib();
+  const out: [number, number][] = [];
+  let pos = 0;
+  while (pos < size) {
+    const d = Number(lib.lseek(fd, BigInt(pos), SEEK_DATA));
+    if (d < 0) {
+      if (errno() === ENXIO) break;
+      _fail("lseek", "find data in a file");
+    }
+    const h = Number(lib.lseek(fd, BigInt(d), SEEK_HOLE));
+    if (h < 0) _fail("lseek", "find a hole in a file");
+    const end = Math.min(h, size);
+    if (end > d) out.push([d, end]);
+    pos = Math.max(end, d + 1);
+  }
+  if (lib.lseek(fd, 0n, SEEK_SET) < 0n) _fail("lseek", "seek in a file");
+  return out;
+}
+
+/** lseek(SEEK_SET). */
+export function seek(fd: number, offset: number): void {
+  if (_lib().lseek(fd, BigInt(offset), SEEK_SET) < 0n) _fail("lseek", "seek in a file");
+}
+
 /** read(2) into `buf`; returns the byte count (0 at the end). */
 export function readInto(fd: number, buf: Uint8Array): number {
   for (;;) {

@@ -16,6 +16,7 @@ import {
   AT_FDCWD,
   close,
   copyData,
+  dataRanges,
   fchmod,
   fchown,
   type FdStat,
@@ -34,6 +35,7 @@ import {
   readlinkFd,
   reopen,
   S,
+  seek,
   setXattrs,
   symlinkat,
   truncate,
@@ -430,16 +432,31 @@ class _TarSink implements _Sink<string> {
   async file(parent: string, name: string, meta: _Meta, data: _Data, linkKey?: string) {
     const path = _join(parent, name);
     await this.#tar.entry(this.#header(path, "file", meta, { size: data.size }));
-    let left = data.size;
-    while (left > 0) {
-      const buf = new Uint8Array(Math.min(left, 256 << 10));
-      const n = readInto(data.fd, buf);
-      if (n === 0) {
-        throw new Error(`Cannot archive ${path}: the file shrank while it was read`);
+    // Holes are sent as zeros (plain ustar has no sparse entries) without reading them:
+    // a 2 GiB sparse file costs what its data costs, plus the zeros' trip through the stream.
+    const ranges = data.sparse ? dataRanges(data.fd, data.size) : [[0, data.size]];
+    let at = 0;
+    const zeros = async (end: number) => {
+      while (at < end) {
+        const n = Math.min(end - at, _ZEROS.length);
+        await this.#tar.data(_ZEROS.subarray(0, n));
+        at += n;
       }
-      await this.#tar.data(buf.subarray(0, n));
-      left -= n;
+    };
+    for (const [start, end] of ranges) {
+      await zeros(start);
+      seek(data.fd, start);
+      while (at < end) {
+        const buf = new Uint8Array(Math.min(end - at, 256 << 10));
+        const n = readInto(data.fd, buf);
+        if (n === 0) {
+          throw new Error(`Cannot archive ${path}: the file shrank while it was read`);
+        }
+        await this.#tar.data(buf.subarray(0, n));
+        at += n;
+      }
     }
+    await zeros(data.size);
     await this.#tar.endFile(data.size);
     if (linkKey) this.#links.set(linkKey, path);
   }
@@ -470,6 +487,9 @@ class _TarSink implements _Sink<string> {
 function _join(parent: string, name: string): string {
   return parent === "" ? name : `${parent}/${name}`;
 }
+
+/** Shared zeros for holes: never written to, so one buffer serves every chunk. */
+const _ZEROS = new Uint8Array(1 << 20);
 
 const _yield = () => new Promise<void>((r) => setTimeout(r, 0));
 
@@ -681,8 +701,8 @@ async function _copyTree(
       // SRC/. into an existing directory: its contents, and its metadata on the directory.
       const dfd = reopen(src.fd, O.RDONLY | O.DIRECTORY);
       opened.push(dfd);
+      // As docker cp: the destination directory keeps its own owner, mode and mtime.
       await walker.children(dfd, dest);
-      sink.endDir(reopen(dest, O.RDONLY | O.DIRECTORY), _meta(src.st, from, getXattrs(dfd)));
     } else {
       let parent: number;
       try {

@@ -272,10 +272,10 @@ const SEEK_HOLE = 4;
 const ENXIO = 6;
 
 /**
- * Copies `size` bytes of regular file `src` into `dst` (both at offset 0) in the kernel
- * (sendfile: no copy through user space, constant memory), skipping holes (SEEK_DATA /
- * SEEK_HOLE) so a sparse file stays sparse; the size is set with ftruncate. Calls `yieldFn`
- * between chunks so a long copy lets other work run.
+ * Copies `size` bytes of regular file `src` into `dst` (both fresh fds at offset 0) in the
+ * kernel (sendfile: no copy through user space, constant memory). A sparse file's holes
+ * are skipped (SEEK_DATA / SEEK_HOLE) and its size set with ftruncate, so it stays sparse.
+ * Calls `yieldFn` between 64 MiB chunks so a long copy lets other work run.
  */
 export async function copyData(
   src: number,
@@ -286,23 +286,11 @@ export async function copyData(
 ): Promise<void> {
   const lib = _lib();
   const CHUNK = 64 << 20;
-  let pos = 0;
-  while (pos < size) {
-    let start = pos;
-    let end = size;
+  for (const [start, end] of sparse ? dataRanges(src, size) : [[0, size]]) {
     if (sparse) {
-      const d = Number(lib.lseek(src, BigInt(pos), SEEK_DATA));
-      if (d < 0) {
-        if (errno() === ENXIO) break; // only a hole is left
-        _fail("lseek", "find data in a file");
-      }
-      start = d;
-      const h = Number(lib.lseek(src, BigInt(start), SEEK_HOLE));
-      if (h < 0) _fail("lseek", "find a hole in a file");
-      end = Math.min(h, size);
+      seek(src, start);
+      seek(dst, start);
     }
-    if (lib.lseek(src, BigInt(start), SEEK_SET) < 0n) _fail("lseek", "seek in a file");
-    if (lib.lseek(dst, BigInt(start), SEEK_SET) < 0n) _fail("lseek", "seek in a file");
     let at = start;
     while (at < end) {
       const n = Number(lib.sendfile(dst, src, null, BigInt(Math.min(CHUNK, end - at))));
@@ -314,10 +302,8 @@ export async function copyData(
       at += n;
       if (yieldFn && at < end) await yieldFn();
     }
-    pos = at > start ? at : end;
-    if (!sparse && at < end) break;
   }
-  if (lib.ftruncate(dst, BigInt(size)) < 0) _fail("ftruncate", "set the size of a file");
+  if (sparse) truncate(dst, size);
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   CI,
   cli,
   IS_ROOT,
+  makeTarget,
 } from "./_fixtures.ts";
 
 function _have(cmd: string, args: string[]): boolean {
@@ -584,5 +585,38 @@ Deno.test({
     await child.status;
     await assertRejects(() => copyFrom(child.pid, "/etc/hostname", "/tmp/x"), Error);
     assertThrows(() => tarFrom("web" as unknown as number, "/"), TypeError);
+  },
+});
+
+Deno.test({
+  name: "examples/tar_backup.ts archives a directory only the target's mount namespace has",
+  ignore: !IS_ROOT && !CI,
+  sanitizeResources: false,
+  async fn() {
+    // A tmpfs mounted inside the target's own mount namespace: invisible on the host.
+    await using target = await makeTarget({
+      flags: ["-m", "--propagation", "private"],
+      setup: "mount -t tmpfs none /mnt && mkdir /mnt/conf && echo inner > /mnt/conf/app.ini",
+    });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-tarex-" });
+    try {
+      const r = await run(Deno.execPath(), [
+        "run",
+        "-A",
+        "--quiet",
+        new URL("../examples/tar_backup.ts", import.meta.url).pathname,
+        String(target.pid),
+        "/mnt/conf",
+        `${dir}/conf.tar`,
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals((await must("tar", ["-tf", `${dir}/conf.tar`])).trim().split("\n"), [
+        "conf/",
+        "conf/app.ini",
+      ]);
+      assertEquals(await must("tar", ["-xOf", `${dir}/conf.tar`, "conf/app.ini"]), "inner\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

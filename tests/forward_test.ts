@@ -298,3 +298,60 @@ Deno.test({
     assertEquals(dec.decode(missing.stderr).trim().split("\n").length, 1);
   },
 });
+
+Deno.test({
+  name: "examples/port_forward.ts serves a loopback-only service until Ctrl-C",
+  ignore: !IS_ROOT && !CI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    const server = new Deno.Command("nsenter", {
+      args: [
+        "-t",
+        String(target.pid),
+        "-n",
+        Deno.execPath(),
+        "eval",
+        `Deno.serve({ hostname: "127.0.0.1", port: 8088, onListen: () => console.log("up") }, () => new Response("inside"));`,
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const example = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        new URL("../examples/port_forward.ts", import.meta.url).pathname,
+        String(target.pid),
+        "8088",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    let child: Deno.ChildProcess | undefined;
+    try {
+      const r = server.stdout.getReader();
+      await r.read();
+      r.releaseLock();
+      child = example.spawn();
+      const reader = child.stdout.getReader();
+      const line = dec.decode((await reader.read()).value);
+      reader.releaseLock();
+      const url = line.match(/^(http:\/\/127\.0\.0\.1:\d+\/) -> /)?.[1];
+      assert(url, `unexpected output: ${line}`);
+      assertEquals(await (await fetch(url!)).text(), "inside");
+      child.kill("SIGINT");
+      assertEquals((await child.status).code, 0);
+    } finally {
+      server.kill("SIGKILL");
+      await server.status;
+      await server.stdout.cancel().catch(() => {});
+      if (child) {
+        await child.stdout.cancel().catch(() => {});
+        await child.stderr.cancel().catch(() => {});
+      }
+    }
+  },
+});

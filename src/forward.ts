@@ -335,7 +335,11 @@ function _tcp(
       } catch {
         return; // the listener was closed
       }
-      onConnection?.(conn.remoteAddr);
+      try {
+        onConnection?.(conn.remoteAddr);
+      } catch {
+        // A callback's failure (a closed stdout) must not stop the listener.
+      }
       const p = relay(conn);
       relays.add(p);
       p.finally(() => relays.delete(p));

@@ -5,6 +5,7 @@
  * and a symlink in a loop while we copy (CVE-2018-15664), FIFOs and devices where a file is
  * expected, and a 2 GiB file in constant memory.
  */
+import { AT_FDCWD, close, getXattrs, O, openat2, setXattrs } from "../ffi/dirfd.ts";
 import { copyFrom, copyTo, tarFrom, tarTo } from "../src/copy.ts";
 import { parseCpArgs, parseEndpoint } from "../src/cli/cp.ts";
 import { type HostUser, must, podmanUser, run } from "./_engines.ts";
@@ -615,6 +616,44 @@ Deno.test({
         "conf/app.ini",
       ]);
       assertEquals(await must("tar", ["-xOf", `${dir}/conf.tar`, "conf/app.ini"]), "inner\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cp keeps extended attributes, directly and through a tar stream",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-xattr-" });
+    try {
+      await Deno.mkdir(`${dir}/src`);
+      await Deno.writeTextFile(`${dir}/src/f`, "x");
+      const fd = openat2(AT_FDCWD, `${dir}/src/f`, O.RDONLY, 0n);
+      try {
+        setXattrs(fd, [["user.nsjoin", new TextEncoder().encode("kept")]]);
+        if (getXattrs(fd).length === 0) {
+          console.error("note: this filesystem has no user xattrs; nothing to check");
+          return;
+        }
+      } finally {
+        close(fd);
+      }
+      const read = (path: string) => {
+        const f = openat2(AT_FDCWD, path, O.RDONLY, 0n);
+        try {
+          return getXattrs(f).map(([k, v]) => [k, new TextDecoder().decode(v)]);
+        } finally {
+          close(f);
+        }
+      };
+      // Our own process as the target: its root is the host's.
+      await copyTo(Deno.pid, `${dir}/src`, `${dir}/direct`);
+      assertEquals(read(`${dir}/direct/f`), [["user.nsjoin", "kept"]]);
+      await Deno.mkdir(`${dir}/untar`);
+      await tarTo(Deno.pid, `${dir}/untar`, tarFrom(Deno.pid, `${dir}/src`));
+      assertEquals(read(`${dir}/untar/src/f`), [["user.nsjoin", "kept"]]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

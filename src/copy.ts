@@ -278,32 +278,38 @@ class _FdSink implements _Sink<number> {
 
   endDir(dir: number, meta: _Meta): void {
     try {
-      this.#chown(dir, meta);
-      fchmod(dir, meta.mode & 0o7777);
-      if (meta.xattrs) setXattrs(dir, meta.xattrs);
-      futimens(dir, meta.mtimeSec, meta.mtimeNsec);
+      this.#setMeta(dir, meta);
     } finally {
       close(dir);
     }
   }
 
-  async file(parent: number, name: string, meta: _Meta, data: _Data, linkKey?: string) {
+  /** Owner, mode, xattrs and mtime of an open file or directory, in that order. */
+  #setMeta(fd: number, meta: _Meta): void {
+    // chown before chmod: chown clears setuid and setgid.
+    this.#chown(fd, meta);
+    fchmod(fd, meta.mode & 0o7777);
+    if (meta.xattrs) setXattrs(fd, meta.xattrs);
+    futimens(fd, meta.mtimeSec, meta.mtimeNsec);
+  }
+
+  /** A new file `name` for writing: O_EXCL, after removing a non-directory that is there. */
+  #create(parent: number, name: string): number {
     const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
-    let fd: number;
     try {
-      fd = openat2(parent, name, flags, ONE_NAME, 0o600);
+      return openat2(parent, name, flags, ONE_NAME, 0o600);
     } catch (error) {
       if (!_isErrno(error, EEXIST)) throw error;
       this.#clear(parent, name);
-      fd = openat2(parent, name, flags, ONE_NAME, 0o600);
+      return openat2(parent, name, flags, ONE_NAME, 0o600);
     }
+  }
+
+  async file(parent: number, name: string, meta: _Meta, data: _Data, linkKey?: string) {
+    const fd = this.#create(parent, name);
     try {
       await copyData(data.fd, fd, data.size, data.sparse, _yield);
-      // chown before chmod: chown clears setuid and setgid.
-      this.#chown(fd, meta);
-      fchmod(fd, meta.mode & 0o7777);
-      if (meta.xattrs) setXattrs(fd, meta.xattrs);
-      futimens(fd, meta.mtimeSec, meta.mtimeNsec);
+      this.#setMeta(fd, meta);
     } catch (error) {
       close(fd);
       throw error;
@@ -320,22 +326,11 @@ class _FdSink implements _Sink<number> {
     size: number,
     chunks: AsyncIterable<Uint8Array>,
   ) {
-    const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
-    let fd: number;
-    try {
-      fd = openat2(parent, name, flags, ONE_NAME, 0o600);
-    } catch (error) {
-      if (!_isErrno(error, EEXIST)) throw error;
-      this.#clear(parent, name);
-      fd = openat2(parent, name, flags, ONE_NAME, 0o600);
-    }
+    const fd = this.#create(parent, name);
     try {
       for await (const c of chunks) writeAll(fd, c);
       truncate(fd, size);
-      this.#chown(fd, meta);
-      fchmod(fd, meta.mode & 0o7777);
-      if (meta.xattrs) setXattrs(fd, meta.xattrs);
-      futimens(fd, meta.mtimeSec, meta.mtimeNsec);
+      this.#setMeta(fd, meta);
     } finally {
       close(fd);
     }

@@ -62,6 +62,28 @@ function bodyOf(response: Uint8Array): Uint8Array {
   throw new Error("no HTTP header end");
 }
 
+/**
+ * A server inside a network namespace: Deno itself evaluating `code` under nsenter -n, which
+ * prints a line once it listens. Returns once it does; kill it (SIGKILL) when done.
+ */
+async function serveInside(pid: number, code: string): Promise<Deno.ChildProcess> {
+  const server = new Deno.Command("nsenter", {
+    args: ["-t", String(pid), "-n", Deno.execPath(), "eval", code],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = server.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  server.stdout.cancel().catch(() => {});
+  return server;
+}
+
+async function stop(server: Deno.ChildProcess): Promise<void> {
+  server.kill("SIGKILL");
+  await server.status;
+}
+
 Deno.test({
   name: "forward parses kubectl port-forward's port specs",
   fn() {
@@ -235,25 +257,14 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
-    // A UDP echo server on the target's loopback (Deno itself, run with nsenter).
-    const server = new Deno.Command("nsenter", {
-      args: [
-        "-t",
-        String(target.pid),
-        "-n",
-        Deno.execPath(),
-        "eval",
-        `const s = (await import("node:dgram")).createSocket("udp4");
-         s.on("message", (m, r) => s.send("echo:" + m, r.port, r.address));
-         s.bind(5353, "127.0.0.1", () => console.log("up"));`,
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+    // A UDP echo server on the target's loopback.
+    const server = await serveInside(
+      target.pid,
+      `const s = (await import("node:dgram")).createSocket("udp4");
+       s.on("message", (m, r) => s.send("echo:" + m, r.port, r.address));
+       s.bind(5353, "127.0.0.1", () => console.log("up"));`,
+    );
     try {
-      const reader = server.stdout.getReader();
-      await reader.read();
-      reader.releaseLock();
       await using fwd = await forward(`/proc/${target.pid}/ns/net`, {
         remote: 5353,
         local: 0,
@@ -268,9 +279,7 @@ Deno.test({
       assertEquals(await reply, "echo:ping");
       client.close();
     } finally {
-      server.kill("SIGKILL");
-      await server.status;
-      await server.stdout.cancel().catch(() => {});
+      await stop(server);
     }
   },
 });
@@ -306,18 +315,10 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
-    const server = new Deno.Command("nsenter", {
-      args: [
-        "-t",
-        String(target.pid),
-        "-n",
-        Deno.execPath(),
-        "eval",
-        `Deno.serve({ hostname: "127.0.0.1", port: 8088, onListen: () => console.log("up") }, () => new Response("inside"));`,
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+    const server = await serveInside(
+      target.pid,
+      `Deno.serve({ hostname: "127.0.0.1", port: 8088, onListen: () => console.log("up") }, () => new Response("inside"));`,
+    );
     const example = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -332,9 +333,6 @@ Deno.test({
     });
     let child: Deno.ChildProcess | undefined;
     try {
-      const r = server.stdout.getReader();
-      await r.read();
-      r.releaseLock();
       child = example.spawn();
       const reader = child.stdout.getReader();
       const line = dec.decode((await reader.read()).value);
@@ -345,9 +343,7 @@ Deno.test({
       child.kill("SIGINT");
       assertEquals((await child.status).code, 0);
     } finally {
-      server.kill("SIGKILL");
-      await server.status;
-      await server.stdout.cancel().catch(() => {});
+      await stop(server);
       if (child) {
         await child.stdout.cancel().catch(() => {});
         await child.stderr.cancel().catch(() => {});

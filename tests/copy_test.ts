@@ -8,7 +8,16 @@
 import { AT_FDCWD, close, getXattrs, O, openat2, setXattrs } from "../ffi/dirfd.ts";
 import { copyFrom, copyTo, tarFrom, tarTo } from "../src/copy.ts";
 import { parseCpArgs, parseEndpoint } from "../src/cli/cp.ts";
-import { type HostUser, must, podmanUser, run } from "./_engines.ts";
+import {
+  ctrExec,
+  ensureImages,
+  type HostUser,
+  must,
+  podmanUser,
+  removeCtr,
+  run,
+  startCtr,
+} from "./_engines.ts";
 import {
   assert,
   assertEquals,
@@ -657,5 +666,52 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "cp works with a containerd task and the CLI's usage errors are one line",
+  ignore: SKIP,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await t.step("usage errors: exit 2, one line", async () => {
+      for (
+        const args of [["cp", "a:/x", "b:/y"], ["cp", "/x", "/y"], ["cp", "a:/x"], [
+          "cp",
+          "--nope",
+          "a:/x",
+          "/y",
+        ]]
+      ) {
+        const r = await cli(args);
+        assertEquals(r.code, 2, args.join(" "));
+        assertMatch(r.stderr, /^nsjoin cp: .*\(see: nsjoin cp --help\)\n$/);
+      }
+      const netns = await cli(["cp", "netns:x:/etc", "/tmp/y"]);
+      assertEquals(netns.code, 2);
+    });
+
+    await t.step("containerd:ID both ways, checked with ctr task exec", async () => {
+      await ensureImages(podmanUser()!);
+      const id = `nsjoin-cp-${suffix()}`;
+      const dir = await Deno.makeTempDir({ prefix: "nsjoin-cp-ctr-" });
+      try {
+        await startCtr(id);
+        await Deno.writeTextFile(`${dir}/in.txt`, "to containerd\n");
+        const r = await cli(["cp", `${dir}/in.txt`, `containerd:${id}:/tmp/in.txt`]);
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals((await ctrExec(id, ["/bin/cat", "/tmp/in.txt"])).stdout, "to containerd\n");
+        const r2 = await cli(["cp", `containerd:${id}:/etc/passwd`, `${dir}/passwd`]);
+        assertEquals(r2.code, 0, r2.stderr);
+        assertEquals(
+          Deno.readTextFileSync(`${dir}/passwd`),
+          (await ctrExec(id, ["/bin/cat", "/etc/passwd"])).stdout,
+        );
+      } finally {
+        await removeCtr(id);
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
   },
 });

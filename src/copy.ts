@@ -358,6 +358,15 @@ class _FdSink implements _Sink<number> {
   }
 
   special(parent: number, name: string, meta: _Meta, type: number, rdev: bigint): void {
+    if (!this.#side.uids && type !== S.IFIFO) {
+      // A device node a container made, recreated on the host with its mode, would open a
+      // host device to whoever the container chose (docker cp makes it all the same).
+      throw new SyscallError(
+        "mknodat",
+        1,
+        `Cannot copy ${name}: it is ${_TYPE_NAMES[type]}, refused on the host`,
+      );
+    }
     this.#clear(parent, name);
     mknodat(parent, name, type | (meta.mode & 0o777), rdev);
     const fd = this.#chownNode(parent, name, meta, type, true);

@@ -513,6 +513,20 @@ Deno.test({
         }
       });
 
+      await t.step("a device node inside a tree is not recreated on the host", async () => {
+        await Deno.mkdir(`${root}/devdir`);
+        await new Deno.Command("mknod", {
+          args: ["-m", "666", `${root}/devdir/disk`, "b", "8", "0"],
+        })
+          .output();
+        await assertRejects(
+          () => copyFrom(box.pid, "/devdir", `${dir}/devcopy`),
+          Error,
+          "Cannot copy disk: it is a block device, refused on the host",
+        );
+        assertThrows(() => Deno.lstatSync(`${dir}/devcopy/disk`));
+      });
+
       await t.step("a FIFO where a file is written is replaced, never opened", async () => {
         await copyTo(box.pid, `${hostDir}/secret`, "/fifo");
         assert(Deno.lstatSync(`${root}/fifo`).isFile);

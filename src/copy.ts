@@ -288,7 +288,11 @@ class _FdSink implements _Sink<number> {
   #setMeta(fd: number, meta: _Meta): void {
     // chown before chmod: chown clears setuid and setgid.
     this.#chown(fd, meta);
-    fchmod(fd, meta.mode & 0o7777);
+    // Out of a target without -a the files become ours: a setuid bit the target chose must
+    // not come with them (a root-owned setuid program on the host), as GNU cp drops it
+    // when it does not keep the owner. docker cp keeps it.
+    const keepIds = this.#archive || this.#side.uids !== undefined;
+    fchmod(fd, meta.mode & (keepIds ? 0o7777 : 0o1777));
     if (meta.xattrs) setXattrs(fd, meta.xattrs);
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }

@@ -56,6 +56,17 @@ export const COMMANDS: Record<string, CliCommand> = {
     permissions: "all",
     run: async (argv) => (await import("./src/cli/inspect.ts")).inspect(argv),
   },
+  cp: {
+    summary:
+      "copy files between a container and the host, nothing needed inside (docker cp's options)",
+    permissions: "all",
+    run: async (argv) => (await import("./src/cli/cp.ts")).cp(argv),
+  },
+  forward: {
+    summary: "forward local ports to a container's loopback (kubectl port-forward's dialect)",
+    permissions: "all",
+    run: async (argv) => (await import("./src/cli/forward.ts")).forward(argv),
+  },
   completions: {
     summary: "print a completion script for bash, zsh or fish",
     permissions: [],

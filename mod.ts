@@ -90,3 +90,8 @@ export type {
 export { containerExecOptions, resolveContainerUser } from "./src/container_exec.ts";
 export type { ContainerExecOptions, ContainerUser } from "./src/container_exec.ts";
 export { netnsPath } from "./src/netns.ts";
+// ---- issue 10: the distroless toolkit (cp, forward)
+export { copyFrom, copyTo, tarFrom, tarTo } from "./src/copy.ts";
+export type { CopyOptions, CopyTarget } from "./src/copy.ts";
+export { forward, parsePortSpec } from "./src/forward.ts";
+export type { ForwardedPort, Forwarding, ForwardOptions, PortSpec } from "./src/forward.ts";

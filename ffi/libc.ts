@@ -67,6 +67,41 @@ export const SYMBOLS = {
   ptrace: { parameters: ["i32", "i32", "u64", "buffer"], result: "i64" },
   /** pid_t waitpid(pid_t pid, int *status, int options) */
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // ---- issue 10: cp, file operations relative to directory fds (ffi/dirfd.ts)
+  /** int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf) */
+  statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
+  /** int mkdirat(int dirfd, const char *path, mode_t mode) */
+  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int symlinkat(const char *target, int newdirfd, const char *linkpath) */
+  symlinkat: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
+  /** ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size) */
+  readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
+  /** int unlinkat(int dirfd, const char *path, int flags) */
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  /** int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) */
+  linkat: { parameters: ["i32", "buffer", "i32", "buffer", "i32"], result: "i32" },
+  /** int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev) */
+  mknodat: { parameters: ["i32", "buffer", "u32", "u64"], result: "i32" },
+  /** int fchownat(int dirfd, const char *path, uid_t owner, gid_t group, int flags) */
+  fchownat: { parameters: ["i32", "buffer", "u32", "u32", "i32"], result: "i32" },
+  /** int fchmod(int fd, mode_t mode) */
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  /** int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags) */
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  /** int futimens(int fd, const struct timespec times[2]) */
+  futimens: { parameters: ["i32", "buffer"], result: "i32" },
+  /** off_t lseek(int fd, off_t offset, int whence) */
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  /** ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count) */
+  sendfile: { parameters: ["i32", "i32", "pointer", "usize"], result: "isize" },
+  /** int ftruncate(int fd, off_t length) */
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  /** ssize_t flistxattr(int fd, char *list, size_t size) */
+  flistxattr: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  /** ssize_t fgetxattr(int fd, const char *name, void *value, size_t size) */
+  fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
+  /** int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) */
+  fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library. */

@@ -1,5 +1,7 @@
 import { FLAGS_ONLY, LONG, NS_FLAGS } from "./enter.ts";
 import { OPTIONS as EXEC_OPTIONS } from "./exec.ts";
+import { CP_OPTIONS } from "./cp.ts";
+import { FORWARD_OPTIONS } from "./forward.ts";
 import { INSPECT_OPTIONS } from "./inspect.ts";
 import { LS_OPTIONS } from "./ls.ts";
 import { PS_OPTIONS } from "./ps.ts";
@@ -73,6 +75,8 @@ export function commandOptions(): Record<string, CompletionOption[]> {
     ps: _fromTable(PS_OPTIONS),
     ls: _fromTable(LS_OPTIONS),
     inspect: _fromTable(INSPECT_OPTIONS),
+    cp: _fromTable(CP_OPTIONS),
+    forward: _fromTable(FORWARD_OPTIONS),
     completions: [{ long: "help", short: "h", value: false }],
   };
 }

@@ -1,0 +1,147 @@
+import { parseOptions } from "./_args.ts";
+import {
+  forward as startForward,
+  type ForwardedPort,
+  type Forwarding,
+  parsePortSpec,
+} from "../forward.ts";
+import type { PinnedProcess } from "../target.ts";
+import { escapeTerminal } from "../terminal.ts";
+import { pinCliTarget } from "./_target.ts";
+import { report, UsageError } from "./_run.ts";
+
+/** The usage text of `forward`. */
+export const FORWARD_HELP = `NAME
+ nsjoin forward - forward local ports to a container's loopback (kubectl port-forward's dialect)
+
+SYNOPSIS
+ nsjoin forward [options] TARGET [ADDR:]LOCAL_PORT:REMOTE_PORT [...]
+
+DESCRIPTION
+ Listens on the host and connects each accepted connection to REMOTE_PORT on the target's
+ loopback, inside its network namespace, for any engine: services bound to 127.0.0.1 in
+ the container become reachable, with no published port and nothing run in the container.
+ TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,
+ podman:NAME|ID, containerd:ID, netns:NAME, a namespace file or a PID. Ports: LOCAL:REMOTE,
+ LOCAL (the same port both sides), :REMOTE (a free local port), ADDR:LOCAL:REMOTE
+ ([::1]:LOCAL:REMOTE for IPv6), each with an optional udp/ prefix. Runs until Ctrl-C or
+ SIGTERM. A connection that finds nothing listening inside is closed; the listener stays
+ up. Needs -A.
+
+OPTIONS
+     --address <list>  addresses to listen on (comma separated; default 127.0.0.1)
+ -h, --help            display this help
+
+EXIT STATUS
+ 0 stopped by Ctrl-C or SIGTERM; 1 the target exited ("lost connection"; every connection
+ is closed); 125 the target could not be found; 2 bad usage or a missing Deno permission.
+
+EXAMPLES
+ nsjoin forward web1 8080:80                 localhost:8080 to port 80 inside web1
+ nsjoin forward web1 :5432                   a free local port to postgres inside
+ nsjoin forward netns:blue udp/5353:53       UDP into a named network namespace`;
+
+/** `forward`'s arguments, parsed. */
+export interface ForwardArgs {
+  /** -h */
+  help: boolean;
+  /** --address */
+  addresses: string[];
+  /** The target. */
+  target?: string;
+  /** The ports. */
+  ports: ForwardedPort[];
+}
+
+/** `forward`'s options, for the parser and the shell completions. */
+export const FORWARD_OPTIONS = {
+  address: { type: "string", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Parses `forward`'s arguments.
+ *
+ * @param argv the arguments after `forward`
+ * @returns the parsed arguments
+ * @throws {UsageError} on unknown options or a missing TARGET or port
+ */
+export function parseForwardArgs(argv: readonly string[]): ForwardArgs {
+  const { values, positionals } = parseOptions(argv, FORWARD_OPTIONS, {
+    allowPositionals: true,
+  });
+  const args: ForwardArgs = {
+    help: values.help ?? false,
+    addresses: (values.address ?? []).flatMap((a) => a.split(",")).filter(Boolean),
+    ports: [],
+  };
+  if (args.help) return args;
+  if (positionals.length < 2) {
+    throw new UsageError(`"forward" requires at least 2 arguments: TARGET PORT...`);
+  }
+  args.target = positionals[0];
+  args.ports = positionals.slice(1).map(parsePortSpec);
+  return args;
+}
+
+function _show(addr: Deno.NetAddr): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}
+
+/**
+ * `nsjoin forward`: kubectl port-forward's dialect, for any target with a net namespace.
+ *
+ * @param argv the arguments after `forward`
+ * @returns the exit code
+ */
+export async function forward(argv: readonly string[]): Promise<number> {
+  let pinned: PinnedProcess | string | undefined;
+  const running: Forwarding[] = [];
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  try {
+    const args = parseForwardArgs(argv);
+    if (args.help) {
+      console.log(FORWARD_HELP);
+      return 0;
+    }
+    pinned = await pinCliTarget(args.target!, true);
+    for (const p of args.ports) {
+      const hosts = p.hostname
+        ? [p.hostname]
+        : args.addresses.length
+        ? args.addresses
+        : ["127.0.0.1"];
+      for (const hostname of hosts) {
+        const fwd = await startForward(pinned, {
+          remote: p.remotePort,
+          local: { hostname: hostname === "localhost" ? "127.0.0.1" : hostname, port: p.localPort },
+          protocol: p.protocol,
+          signal: stop.signal,
+          onConnection: () => console.log(`Handling connection for ${p.localPort || p.remotePort}`),
+        });
+        running.push(fwd);
+        const udp = p.protocol === "udp" ? "/udp" : "";
+        console.log(`Forwarding from ${_show(fwd.local)} -> ${p.remotePort}${udp}`);
+      }
+    }
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    // The first to end decides: a signal (all resolve) or the target exiting (one rejects).
+    await Promise.race(running.map((f) => f.done));
+    return 0;
+  } catch (error) {
+    if (error instanceof Error && /it exited/.test(error.message)) {
+      console.error(`nsjoin forward: ${escapeTerminal(error.message)}`);
+      return 1;
+    }
+    return report(error, "forward");
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await Promise.allSettled(running.map((f) => f.close()));
+    if (typeof pinned === "object") pinned.close();
+  }
+}

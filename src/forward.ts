@@ -1,0 +1,428 @@
+/**
+ * Port forwarding into a network namespace (kubectl port-forward's job, for any target):
+ * listen on the host, and connect each accepted connection to a port on the target's
+ * loopback, inside its network namespace — services bound to 127.0.0.1 in a container
+ * become reachable with no published port and nothing in the container.
+ *
+ * The design, from DESIGN.md facts 3 and 4: a socket belongs to the network namespace of
+ * the thread that creates it, and `Deno.connect` creates its socket synchronously on the
+ * calling thread, before its first await. So the main thread joins the target's net
+ * namespace (`scopedJoin`, two setns calls, microseconds), calls `Deno.connect`, and leaves
+ * before awaiting: the socket lives in the target for good, and both ends of the relay are
+ * ordinary Deno sockets on the main thread. No Worker and no message passing sit in the
+ * data path (a Worker born in the namespace would copy every chunk through postMessage),
+ * and nothing runs in the target. UDP works the same way with node:dgram, whose socket is
+ * made at bind() when the address lookup is synchronous.
+ *
+ * The net namespace is held by an fd while forwarding; a process target is watched, and
+ * when it exits every connection is closed and `done` rejects (kubectl: "lost connection
+ * to pod").
+ *
+ * @module
+ */
+import type dgram from "node:dgram";
+import type { AddressInfo } from "node:net";
+import { close as closeFd, O, openat2 } from "../ffi/dirfd.ts";
+import { SyscallError } from "../ffi/libc.ts";
+import { NamespaceError } from "./errors.ts";
+import { scopedJoin } from "./scoped.ts";
+import { PinnedProcess, pinProcess, type Target } from "./target.ts";
+
+/** Options of {@link forward}. */
+export interface ForwardOptions {
+  /** The port inside the target (on its loopback unless `remoteHost`). */
+  remote: number;
+  /**
+   * Where to listen on the host: a port (0: any free one), or a hostname and port.
+   * Default: the remote port on 127.0.0.1.
+   */
+  local?: number | { hostname?: string; port: number };
+  /** The address inside the target to connect to. Default 127.0.0.1. */
+  remoteHost?: string;
+  /** "tcp" (default) or "udp". */
+  protocol?: "tcp" | "udp";
+  /** Stops forwarding: the listener and every connection are closed. */
+  signal?: AbortSignal;
+  /** Called for each accepted TCP connection (the CLI prints "Handling connection for …"). */
+  onConnection?: (from: Deno.NetAddr) => void;
+  /** How long a UDP client is remembered without traffic, in ms. Default 60 000. */
+  udpIdleTimeout?: number;
+}
+
+/** A running forward, from {@link forward}. */
+export interface Forwarding extends AsyncDisposable {
+  /** The bound local address (the real port when 0 was asked for). */
+  readonly local: Deno.NetAddr;
+  /** The target-side address. */
+  readonly remote: { hostname: string; port: number };
+  /** "tcp" or "udp". */
+  readonly protocol: "tcp" | "udp";
+  /** Resolves when forwarding is stopped; rejects (NamespaceError ESRCH) when the target exits. */
+  readonly done: Promise<void>;
+  /** Stops forwarding: closes the listener and every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A parsed `[ADDR:]LOCAL:REMOTE` of the CLI. */
+export interface ForwardedPort {
+  /** "tcp" or "udp" (`udp/` prefix). */
+  protocol: "tcp" | "udp";
+  /** Listening address; undefined means the default (127.0.0.1). */
+  hostname?: string;
+  /** Local port; 0 means any free port. */
+  localPort: number;
+  /** Port inside the target. */
+  remotePort: number;
+}
+
+/** A port spec as text (`8080:80`, `8080`, `:80`, `0.0.0.0:8080:80`, `udp/53`). */
+export type PortSpec = string;
+
+function _port(text: string, what: string, allowZero: boolean): number {
+  if (!/^[0-9]+$/.test(text)) {
+    throw new TypeError(`Cannot use ${JSON.stringify(text)} as the ${what} port: not a number`);
+  }
+  const n = Number(text);
+  if (n > 65535 || (n === 0 && !allowZero)) {
+    throw new RangeError(`Cannot use ${text} as the ${what} port: it must be 1-65535`);
+  }
+  return n;
+}
+
+/**
+ * Parses a port spec in kubectl port-forward's dialect, plus a listening address:
+ * `LOCAL:REMOTE`, `LOCAL` (the same port both sides), `:REMOTE` (any free local port),
+ * `ADDR:LOCAL:REMOTE` (`[::1]:8080:80` for IPv6), each optionally `udp/`-prefixed.
+ *
+ * @param spec the text
+ * @returns the parsed port
+ * @throws {TypeError} or {RangeError} on a malformed spec
+ *
+ * @example
+ * ```ts
+ * import { parsePortSpec } from "@nsjoin/nsjoin";
+ * const p = parsePortSpec("udp/0.0.0.0:5353:53");
+ * if (p.protocol !== "udp" || p.hostname !== "0.0.0.0" || p.localPort !== 5353) throw new Error();
+ * ```
+ */
+export function parsePortSpec(spec: PortSpec): ForwardedPort {
+  let rest = spec;
+  let protocol: "tcp" | "udp" = "tcp";
+  const proto = rest.match(/^(tcp|udp)\//);
+  if (proto) {
+    protocol = proto[1] as "tcp" | "udp";
+    rest = rest.slice(proto[0].length);
+  }
+  let hostname: string | undefined;
+  const v6 = rest.match(/^\[([0-9a-fA-F:.]+)\]:(.*)$/);
+  if (v6) {
+    hostname = v6[1];
+    rest = v6[2];
+  }
+  const parts = rest.split(":");
+  if (!hostname && parts.length === 3) hostname = parts.shift();
+  if (parts.length === 1) {
+    const p = _port(parts[0], "local", false);
+    return { protocol, hostname, localPort: p, remotePort: p };
+  }
+  if (parts.length !== 2) {
+    throw new TypeError(
+      `Cannot parse port spec ${JSON.stringify(spec)}: give [ADDR:]LOCAL:REMOTE, LOCAL or :REMOTE`,
+    );
+  }
+  const localPort = parts[0] === "" ? 0 : _port(parts[0], "local", true);
+  return { protocol, hostname, localPort, remotePort: _port(parts[1], "remote", false) };
+}
+
+/** The target's net namespace, held open; and the process to watch, if it is one. */
+function _holdNetns(target: Target): { path: string; pinned?: PinnedProcess; close(): void } {
+  let pinned: PinnedProcess | undefined;
+  let own = false;
+  if (typeof target === "number") {
+    pinned = pinProcess(target);
+    own = true;
+  } else if (target instanceof PinnedProcess) pinned = target;
+  const nsPath = pinned ? `/proc/${pinned.pid}/ns/net` : String(target);
+  let fd: number;
+  try {
+    fd = openat2(-100, nsPath, O.RDONLY, 0n);
+  } catch (error) {
+    if (own) pinned?.close();
+    if (!(error instanceof SyscallError)) throw error;
+    throw new NamespaceError(`Cannot open the net namespace of ${nsPath}`, {
+      errno: error.errno,
+      syscall: "open",
+      namespace: "net",
+      target: pinned?.pid ?? nsPath,
+    });
+  }
+  if (pinned && !pinned.alive) {
+    closeFd(fd);
+    if (own) pinned.close();
+    throw new NamespaceError(`Cannot forward to process ${pinned.pid}: it exited`, {
+      errno: 3,
+      syscall: "open",
+      target: pinned.pid,
+    });
+  }
+  const path = `/proc/self/fd/${fd}`;
+  // Checks the fd is a net namespace (and joinable) now rather than at the first connection.
+  scopedJoin(path, ["net"])[Symbol.dispose]();
+  return {
+    path,
+    pinned,
+    close: () => {
+      closeFd(fd);
+      if (own) pinned?.close();
+    },
+  };
+}
+
+/** Connects to `port` inside the namespace: the socket is made while the thread is joined. */
+function _connectInside(netns: string, hostname: string, port: number): Promise<Deno.TcpConn> {
+  const join = scopedJoin(netns, ["net"]);
+  let conn: Promise<Deno.TcpConn>;
+  try {
+    conn = Deno.connect({ hostname, port });
+  } finally {
+    join[Symbol.dispose]();
+  }
+  return conn;
+}
+
+async function _pump(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
+  const buf = new Uint8Array(256 << 10);
+  for (;;) {
+    const n = await from.read(buf);
+    if (n === null) break;
+    let at = 0;
+    while (at < n) at += await to.write(buf.subarray(at, n));
+  }
+  // Half-close: the other way may still have data to send.
+  await to.closeWrite();
+}
+
+/**
+ * Forwards a local port to a port inside a target's network namespace. Each accepted TCP
+ * connection gets its own connection inside (made by the calling thread while joined, so
+ * nothing runs in the target); data flows both ways with half-close passed on. With
+ * `protocol: "udp"`, each client address gets its own socket inside. Works for anything
+ * with a net namespace: a container, a PID, a namespace file, `netns:NAME`.
+ *
+ * A connection that cannot be made inside (nothing listening) is closed at once; the
+ * listener stays up. When a process target exits, every connection and the listener are
+ * closed and `done` rejects.
+ *
+ * @param target a PID, a pinned process or container, a namespace file or /run/netns path
+ * @param options remote port, local address, protocol, signal
+ * @returns the running forward, with its bound address
+ * @throws {NamespaceError} when the net namespace cannot be opened or joined
+ * @throws {Deno.errors.AddrInUse} when the local port is taken
+ *
+ * @example
+ * ```ts ignore
+ * import { forward, resolveContainer } from "@nsjoin/nsjoin";
+ * await using fwd = await forward(await resolveContainer("web1"), { remote: 80, local: 0 });
+ * const res = await fetch(`http://127.0.0.1:${fwd.local.port}/`);
+ * if (!res.ok) throw new Error(`status ${res.status}`);
+ * ```
+ */
+export async function forward(target: Target, options: ForwardOptions): Promise<Forwarding> {
+  const remote = { hostname: options.remoteHost ?? "127.0.0.1", port: options.remote };
+  _port(String(remote.port), "remote", false);
+  const local = typeof options.local === "object"
+    ? { hostname: options.local.hostname ?? "127.0.0.1", port: options.local.port }
+    : { hostname: "127.0.0.1", port: options.local ?? options.remote };
+  options.signal?.throwIfAborted();
+  const netns = _holdNetns(target);
+  const protocol = options.protocol ?? "tcp";
+  let stop: (() => void) | undefined;
+  let fail: ((e: Error) => void) | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    stop = resolve;
+    fail = reject;
+  });
+  let running: { addr: Deno.NetAddr; close(): Promise<void> };
+  try {
+    running = protocol === "udp"
+      ? await _udp(netns.path, local, remote, options.udpIdleTimeout ?? 60_000)
+      : _tcp(netns.path, local, remote, options.onConnection);
+  } catch (error) {
+    netns.close();
+    throw error;
+  }
+  let closed = false;
+  let watch: ReturnType<typeof setInterval> | undefined;
+  const close = async (error?: Error) => {
+    if (closed) return done.catch(() => {});
+    closed = true;
+    if (watch !== undefined) clearInterval(watch);
+    options.signal?.removeEventListener("abort", onAbort);
+    await running.close();
+    netns.close();
+    if (error) fail!(error);
+    else stop!();
+  };
+  const onAbort = () => close();
+  options.signal?.addEventListener("abort", onAbort);
+  if (netns.pinned) {
+    const pinned = netns.pinned;
+    watch = setInterval(() => {
+      if (pinned.alive) return;
+      close(
+        new NamespaceError(`Cannot forward to process ${pinned.pid}: it exited`, {
+          errno: 3,
+          syscall: "connect",
+          target: pinned.pid,
+          quiet: true,
+          hint: "lost connection to the target",
+        }),
+      );
+    }, 200);
+  }
+  // Unhandled rejections of `done` would end the program: callers that never look at it
+  // still see the error through close().
+  done.catch(() => {});
+  return {
+    local: running.addr,
+    remote,
+    protocol,
+    done,
+    close: () => close(),
+    [Symbol.asyncDispose]: () => close(),
+  };
+}
+
+function _tcp(
+  netns: string,
+  local: { hostname: string; port: number },
+  remote: { hostname: string; port: number },
+  onConnection?: (from: Deno.NetAddr) => void,
+): { addr: Deno.NetAddr; close(): Promise<void> } {
+  const listener = Deno.listen({ hostname: local.hostname, port: local.port, transport: "tcp" });
+  const conns = new Set<Deno.TcpConn>();
+  const relays = new Set<Promise<void>>();
+  const relay = async (outside: Deno.TcpConn) => {
+    conns.add(outside);
+    let inside: Deno.TcpConn | undefined;
+    try {
+      inside = await _connectInside(netns, remote.hostname, remote.port);
+      conns.add(inside);
+      outside.setNoDelay(true);
+      inside.setNoDelay(true);
+      const results = await Promise.allSettled([_pump(outside, inside), _pump(inside, outside)]);
+      if (results.some((r) => r.status === "rejected")) throw new Error("reset");
+    } catch {
+      // Refused inside, reset by either peer, or closed by close(): nothing to tell the
+      // peer but the close itself.
+    } finally {
+      for (const c of [outside, inside]) {
+        if (!c) continue;
+        conns.delete(c);
+        try {
+          c.close();
+        } catch {
+          // Already closed.
+        }
+      }
+    }
+  };
+  const accepting = (async () => {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        return; // the listener was closed
+      }
+      try {
+        onConnection?.(conn.remoteAddr);
+      } catch {
+        // A callback's failure (a closed stdout) must not stop the listener.
+      }
+      const p = relay(conn);
+      relays.add(p);
+      p.finally(() => relays.delete(p));
+    }
+  })();
+  return {
+    addr: listener.addr,
+    close: async () => {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // Already closed.
+        }
+      }
+      await accepting;
+      await Promise.allSettled([...relays]);
+    },
+  };
+}
+
+async function _udp(
+  netns: string,
+  local: { hostname: string; port: number },
+  remote: { hostname: string; port: number },
+  idleMs: number,
+): Promise<{ addr: Deno.NetAddr; close(): Promise<void> }> {
+  // Loaded here, not at the top: mod.ts imports this file, and node:dgram would bring
+  // Node-compat start-up to every script that imports the main entry.
+  const udp = (await import("node:dgram")).default;
+  const family = local.hostname.includes(":") ? "udp6" : "udp4";
+  const outside = udp.createSocket(family);
+  await new Promise<void>((resolve, reject) => {
+    outside.once("error", reject);
+    outside.bind(local.port, local.hostname, () => {
+      outside.off("error", reject);
+      resolve();
+    });
+  });
+  const clients = new Map<string, { socket: dgram.Socket; timer: ReturnType<typeof setTimeout> }>();
+  const lookup = (h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) =>
+    cb(null, h, h.includes(":") ? 6 : 4);
+  const drop = (key: string) => {
+    const c = clients.get(key);
+    if (!c) return;
+    clients.delete(key);
+    clearTimeout(c.timer);
+    c.socket.close();
+  };
+  const inside = (key: string, rinfo: dgram.RemoteInfo) => {
+    let c = clients.get(key);
+    if (c) {
+      clearTimeout(c.timer);
+      c.timer = setTimeout(() => drop(key), idleMs);
+      return c.socket;
+    }
+    const socket = udp.createSocket({
+      type: remote.hostname.includes(":") ? "udp6" : "udp4",
+      // A synchronous lookup: bind() then makes the socket now, on this (joined) thread.
+      lookup,
+    } as dgram.SocketOptions);
+    const join = scopedJoin(netns, ["net"]);
+    try {
+      socket.bind(0, remote.hostname.includes(":") ? "::" : "0.0.0.0");
+    } finally {
+      join[Symbol.dispose]();
+    }
+    socket.on("message", (msg) => outside.send(msg, rinfo.port, rinfo.address));
+    socket.on("error", () => drop(key));
+    c = { socket, timer: setTimeout(() => drop(key), idleMs) };
+    clients.set(key, c);
+    return socket;
+  };
+  outside.on("message", (msg, rinfo) => {
+    inside(`${rinfo.address}:${rinfo.port}`, rinfo).send(msg, remote.port, remote.hostname);
+  });
+  const a = outside.address() as AddressInfo;
+  return {
+    addr: { transport: "udp", hostname: a.address, port: a.port },
+    close: async () => {
+      for (const key of [...clients.keys()]) drop(key);
+      await new Promise<void>((r) => outside.close(() => r()));
+    },
+  };
+}

@@ -17,6 +17,8 @@ import {
 const ENGINE = ["--allow-ffi", "--allow-run", "--allow-env"];
 const JOIN = ["--allow-ffi", "--allow-env"];
 const ALL = ["--allow-all"];
+const COPY = ["--allow-ffi", "--allow-env", "--allow-read"];
+const FORWARD = ["--allow-ffi", "--allow-env", "--allow-net"];
 /** Everything short of --allow-all a user might try for an `-A` feature. */
 const ALMOST_ALL = [
   "--allow-read",
@@ -146,6 +148,33 @@ console.log(await $\`hostname\`.text());`,
   { name: "nsjoin ls", flags: ALL, cli: () => ["ls", "--json", "-t", "uts"], expect: /"ns"/ },
   { name: "nsjoin inspect", flags: ALL, cli: (pid) => ["inspect", `${pid}`], expect: /uts/ },
   { name: "nsjoin ps", flags: ALL, cli: () => ["ps", "--json"], expect: /^\[/ },
+  {
+    name: "copyFrom, copyTo, tarFrom, tarTo",
+    flags: COPY,
+    script: (pid) =>
+      `import { copyFrom, copyTo, tarFrom, tarTo } from ${MOD};
+await copyFrom(${pid}, "/etc/hostname", \`\${Deno.cwd()}/copied\`);
+await copyTo(${pid}, \`\${Deno.cwd()}/copied\`, \`\${Deno.cwd()}/back\`);
+await tarTo(${pid}, Deno.cwd(), tarFrom(${pid}, "/etc/hostname"));
+const host = Deno.readTextFileSync("/etc/hostname");
+console.log(Deno.readTextFileSync("back") === host && Deno.readTextFileSync("hostname") === host);`,
+    expect: /^true$/,
+  },
+  {
+    name: "forward",
+    flags: FORWARD,
+    script: (pid) =>
+      `import { forward } from ${MOD};
+await using f = await forward(${pid}, { local: 0, remote: 9 });
+console.log(f.local.port > 0);`,
+    expect: /^true$/,
+  },
+  {
+    name: "nsjoin cp",
+    flags: ALL,
+    cli: (pid) => ["cp", `${pid}:/etc/hostname`, "-"],
+    expect: /hostname/,
+  },
 ];
 
 /** Runs a case with the given Deno flags: exit code, stdout, stderr. */

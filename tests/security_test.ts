@@ -18,6 +18,8 @@ import {
   makeTarget,
   NEEDS_ROOT,
   ROOT,
+  sh,
+  testUser,
   text,
 } from "./_fixtures.ts";
 
@@ -625,5 +627,239 @@ Deno.test({
       await target.kill();
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+// ---- issue 9: engine state and container files
+
+/** A unique suffix for the users, containers and files of this block. */
+const STATE_RUN = Math.random().toString(36).slice(2, 8);
+
+/** The CLI as root, with a kill timer of its own: a hang ends as `killed`, never a stuck test. */
+async function cliBounded(
+  args: string[],
+  ms = 90_000,
+): Promise<{ code: number; stdout: string; stderr: string; killed: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-lock", CLI, ...args],
+    cwd: "/",
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }, ms);
+  const out = await child.output();
+  clearTimeout(timer);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr), killed };
+}
+
+/** A container of a fake rootless store: what the user writes into their files. */
+interface FakeContainer {
+  id: string;
+  name: string;
+  pid: number;
+}
+
+/**
+ * A throwaway unprivileged user who writes a podman store of their own (storage.conf,
+ * containers.json, pidfiles, config.json with PATH=$HOME/bin first) and a $HOME/bin full of
+ * programs that leave a marker file when anyone runs them.
+ */
+async function hostileUser() {
+  const u = await testUser(`nsja${STATE_RUN}${Math.random().toString(36).slice(2, 5)}`);
+  const home = `/home/${u.name}`;
+  const marker = `${home}/ran-as-uid`;
+  const sleepers: Deno.ChildProcess[] = [];
+  const chown = () => sh("chown", ["-R", `${u.uid}:${u.gid}`, home]);
+  await Deno.mkdir(`${home}/bin`, { recursive: true });
+  for (const p of ["id", "hostname", "true", "sh", "cat"]) {
+    await Deno.writeTextFile(`${home}/bin/${p}`, `#!/bin/sh\n/usr/bin/id -u >> ${marker}\n`, {
+      mode: 0o755,
+    });
+  }
+  await Deno.mkdir(`${home}/.config/containers`, { recursive: true });
+  const conf = `${home}/.config/containers/storage.conf`;
+  const writeConf = () =>
+    Deno.writeTextFile(
+      conf,
+      `[storage]\ndriver = "vfs"\ngraphroot = "${home}/g"\nrunroot = "${home}/r"\n`,
+    );
+  await writeConf();
+  await chown();
+  return {
+    ...u,
+    home,
+    conf,
+    writeConf,
+    /** Whether any of the user's programs ran. */
+    ran: () => {
+      try {
+        return Deno.readTextFileSync(marker);
+      } catch {
+        return "";
+      }
+    },
+    /** Writes the store, as the user would. */
+    async store(containers: FakeContainer[]) {
+      const graph = `${home}/g/vfs-containers`;
+      await Deno.remove(`${home}/g`, { recursive: true }).catch(() => {});
+      await Deno.remove(`${home}/r`, { recursive: true }).catch(() => {});
+      await Deno.mkdir(graph, { recursive: true });
+      await Deno.writeTextFile(
+        `${graph}/containers.json`,
+        JSON.stringify(containers.map((c) => ({ id: c.id, names: [c.name] }))),
+      );
+      for (const c of containers) {
+        await Deno.mkdir(`${graph}/${c.id}/userdata`, { recursive: true });
+        await Deno.writeTextFile(
+          `${graph}/${c.id}/userdata/config.json`,
+          JSON.stringify({
+            process: {
+              env: [`PATH=${home}/bin:/usr/bin:/bin`, "HOME=/root"],
+              user: { uid: 0, gid: 0 },
+              cwd: "/",
+            },
+          }),
+        );
+        const run = `${home}/r/vfs-containers/${c.id}/userdata`;
+        await Deno.mkdir(run, { recursive: true });
+        await Deno.writeTextFile(`${run}/pidfile`, `${c.pid}\n`);
+      }
+      await chown();
+    },
+    /**
+     * A process of the user: in a user and mount namespace of their own (what a rootless
+     * container is), in a user namespace only, or plain on the host.
+     */
+    async sleeper(kind: "container" | "userns" | "host"): Promise<number> {
+      const flags = kind === "container" ? ["-Urm"] : kind === "userns" ? ["-Ur"] : [];
+      const args = [`--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups"]
+        .concat(flags.length ? ["unshare", ...flags] : [], ["sleep", "100000"]);
+      const child = new Deno.Command("setpriv", { args, stdin: "null", stdout: "null" }).spawn();
+      sleepers.push(child);
+      for (let i = 0; i < 500; i++) {
+        const comm = Deno.readTextFileSync(`/proc/${child.pid}/comm`).trim();
+        if (comm === "sleep") return child.pid;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error("the user's sleep never started");
+    },
+    async [Symbol.asyncDispose]() {
+      for (const c of sleepers) {
+        try {
+          c.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await c.status;
+      }
+      await sh("userdel", ["-r", "-f", u.name]).catch(() => {});
+    },
+  };
+}
+
+/** A root process on the host (what the attack names): `sleep`, killed after. */
+async function rootSleeper(): Promise<Deno.ChildProcess & AsyncDisposable> {
+  const child = new Deno.Command("sleep", { args: ["100000"], stdin: "null" }).spawn();
+  return Object.assign(child, {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+    },
+  });
+}
+
+const hexId = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+
+interface PsJsonRow {
+  engine: string;
+  id: string;
+  name: string | null;
+  pid: number;
+  owner: number | null;
+}
+
+async function psJson(): Promise<PsJsonRow[]> {
+  const res = await cliBounded(["ps", "--json"]);
+  assertEquals([res.code, res.killed], [0, false], res.stderr);
+  return JSON.parse(res.stdout);
+}
+
+Deno.test({
+  name: "a user's rootless store names only processes in that user's namespaces (finding 1)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    await using user = await hostileUser();
+    await using root = await rootSleeper();
+    const name = `rtweb-${STATE_RUN}`;
+    const id = hexId();
+    const own = await user.sleeper("container");
+
+    await t.step("control: their own rootless container is listed, with its owner", async () => {
+      await user.store([{ id, name, pid: own }]);
+      const row = (await psJson()).find((r) => r.id === id);
+      assertEquals(row && [row.engine, row.name, row.pid, row.owner], [
+        "podman",
+        name,
+        own,
+        user.uid,
+      ]);
+    });
+
+    for (
+      const [what, pid] of [
+        ["a root process", root.pid],
+        ["the user's own process on the host", await user.sleeper("host")],
+        [
+          "the user's process in a user namespace, in the host's mount namespace",
+          await user.sleeper("userns"),
+        ],
+      ] as const
+    ) {
+      await t.step(`the store names ${what}: not listed, exec runs nothing`, async () => {
+        await user.store([{ id, name, pid }]);
+        for (const ref of [name, `podman:${name}`, id.slice(0, 12), `podman@${user.uid}:${name}`]) {
+          const res = await cliBounded(["exec", ref, "id"]);
+          assertEquals([res.code, res.killed], [125, false], `${ref}: ${res.stderr}`);
+          assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
+          assertMatch(res.stderr, /Cannot find/);
+        }
+        assertEquals(user.ran(), "", "the user's $HOME/bin program ran (as these uids)");
+        assert(!(await psJson()).some((r) => r.id === id || r.pid === pid), "listed");
+      });
+    }
+
+    await t.step("hostile names are escaped in ps and in the did-you-mean hint", async () => {
+      const evil = `nsjaevil${STATE_RUN}\x1b]0;owned\x07\nFORGED  row\u202e`;
+      await user.store([{ id, name: evil, pid: own }]);
+      const rows = await psJson();
+      assertEquals(rows.find((r) => r.id === id)?.name, evil, "JSON stays exact");
+      const table = await cliBounded(["ps"]);
+      assertEquals(table.code, 0, table.stderr);
+      assert(!/[\x00-\x09\x0b-\x1f\x7f]|\u202e/.test(table.stdout), "raw control bytes in ps");
+      assert(!/^FORGED/m.test(table.stdout), "a forged row");
+      assertMatch(table.stdout, /nsjaevil\w+\\x1b\]0;owned\\x07\\x0aFORGED {2}row\\xe2\\x80\\xae/);
+      const hint = await cliBounded(["exec", `nsjaevil${STATE_RUN}`, "true"]);
+      assertEquals(hint.code, 125, hint.stderr);
+      assertEquals(hint.stderr.trim().split("\n").length, 1, hint.stderr);
+      assert(!/[\x00-\x09\x0b-\x1f\x7f]/.test(hint.stderr), "raw control bytes in the hint");
+      assertMatch(hint.stderr, /did you mean podman@\d+:nsjaevil\w+\\x1b/);
+    });
   },
 });

@@ -8,13 +8,31 @@
  * (`unshare -p --fork --mount-proc`, Deno its init), so they only ever see this test's
  * processes, and all of it dies with that Deno.
  */
-import { NamespaceError, NsCommand } from "../mod.ts";
+import {
+  containerExecOptions,
+  NamespaceError,
+  NsCommand,
+  PinnedContainer,
+  pinProcess,
+  resolveContainerUser,
+} from "../mod.ts";
+import {
+  ensureImages,
+  IMAGE,
+  podmanUser,
+  removeContainers,
+  removeCtr,
+  startContainer,
+  startCtr,
+} from "./_engines.ts";
 import { libc } from "../ffi/libc.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
+  assertThrows,
+  CI,
   makeTarget,
   NEEDS_ROOT,
   ROOT,
@@ -861,5 +879,245 @@ Deno.test({
       assert(!/[\x00-\x09\x0b-\x1f\x7f]/.test(hint.stderr), "raw control bytes in the hint");
       assertMatch(hint.stderr, /did you mean podman@\d+:nsjaevil\w+\\x1b/);
     });
+  },
+});
+
+function _works(cmd: string, args: string[]): boolean {
+  try {
+    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** Tests with docker containers skip off-CI without root or dockerd; in CI they run. */
+const NEEDS_DOCKER = NEEDS_ROOT || (!CI && !_works("docker", ["version"]));
+
+/** The test image in docker (and the engines tests/setup.sh prepares). */
+async function dockerImage(): Promise<void> {
+  if (_works("docker", ["image", "inspect", IMAGE])) return;
+  const owner = podmanUser();
+  if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+  await ensureImages(owner);
+}
+
+Deno.test({
+  name:
+    "a user's store cannot shadow docker's or containerd's containers, nor hang root (findings 1, 5)",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    await dockerImage();
+    await using user = await hostileUser();
+    const own = await user.sleeper("container");
+    const d = await startContainer("docker", `nsja-${STATE_RUN}`);
+    const ctrId = hexId();
+    try {
+      const task = await startCtr(ctrId);
+      const taskNet = Deno.readLinkSync(`/proc/${task.pid}/ns/net`);
+      // Their fake containers run in a user namespace of their own: real rootless
+      // containers as far as anyone can tell, named and numbered like root's.
+      await user.store([
+        { id: hexId(), name: d.name, pid: own },
+        { id: d.id, name: `other-${STATE_RUN}`, pid: own },
+        { id: ctrId, name: `ctr-${STATE_RUN}`, pid: own },
+      ]);
+      /** What root's exec by name, by ID and of the containerd task joins. */
+      const joinsRoots = async () => {
+        for (const ref of [d.name, `docker:${d.name}`, d.id.slice(0, 12), d.id]) {
+          const res = await cliBounded(["exec", ref, "hostname"]);
+          assertEquals(
+            { code: res.code, out: res.stdout, err: res.stderr, killed: res.killed },
+            { code: 0, out: `h-${d.name}\n`, err: "", killed: false },
+            ref,
+          );
+        }
+        for (const ref of [ctrId, `containerd:${ctrId}`, ctrId.slice(0, 12)]) {
+          const res = await cliBounded(["exec", ref, "/bin/readlink", "/proc/self/ns/net"]);
+          assertEquals([res.code, res.stdout, res.killed], [0, `${taskNet}\n`, false], res.stderr);
+        }
+        assertEquals(user.ran(), "", "the user's $HOME/bin program ran");
+      };
+
+      await t.step(
+        "same name, same ID: root's exec still joins docker's and containerd's",
+        joinsRoots,
+      );
+
+      await t.step("ps lists root's containers with their own PIDs, the user's apart", async () => {
+        const rows = await psJson();
+        const of = (id: string) =>
+          rows.filter((r) => r.id === id).map((r) => [r.engine, r.pid, r.owner]);
+        assertEquals(of(d.id), [["docker", d.pid, null], ["podman", own, user.uid]]);
+        assertEquals(of(ctrId), [["containerd", task.pid, null], ["podman", own, user.uid]]);
+      });
+
+      await t.step("storage.conf as a FIFO: ps and exec finish", async () => {
+        await Deno.remove(user.conf);
+        await sh("mkfifo", [user.conf]);
+        await sh("chown", [`${user.uid}:${user.gid}`, user.conf]);
+        assert((await psJson()).some((r) => r.id === d.id && r.pid === d.pid));
+        await joinsRoots();
+      });
+
+      await t.step("storage.conf as a symlink to /dev/zero: ps and exec finish", async () => {
+        await Deno.remove(user.conf);
+        await Deno.symlink("/dev/zero", user.conf);
+        await sh("chown", ["-h", `${user.uid}:${user.gid}`, user.conf]);
+        assert((await psJson()).some((r) => r.id === d.id && r.pid === d.pid));
+        await joinsRoots();
+      });
+    } finally {
+      await removeCtr(ctrId);
+      await removeContainers([d]);
+    }
+  },
+});
+
+/** Swaps /etc/passwd with /etc/passwd-host (a symlink out) in a loop, as fast as it can. */
+const SWAP_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+int main(void) {
+  for (;;) syscall(SYS_renameat2, AT_FDCWD, "/etc/passwd", AT_FDCWD, "/etc/passwd-host", RENAME_EXCHANGE);
+}
+`;
+
+Deno.test({
+  name:
+    "a container's /etc/passwd swapped with a symlink to a host file never reaches the exec (finding 4)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsja-race-" });
+    const host = await Deno.makeTempDir({ prefix: "nsja-hostfile-" });
+    let swapper: Deno.ChildProcess | undefined;
+    try {
+      const root = `${dir}/rootfs`;
+      await Deno.mkdir(`${root}/bin`, { recursive: true });
+      await Deno.mkdir(`${root}/etc`);
+      await Deno.writeTextFile(`${dir}/swap.c`, SWAP_C);
+      await sh("gcc", ["-static", "-O2", "-o", `${root}/bin/swap`, `${dir}/swap.c`]);
+      await Deno.writeTextFile(`${root}/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
+      // The host file the container wants root to read: only a host-side read sees it.
+      await Deno.writeTextFile(
+        `${host}/passwd`,
+        "root:x:0:0:root:/HOSTSECRET:/bin/sh\nhostonly:x:4242:4242::/HOSTSECRET:/bin/sh\n",
+      );
+      await Deno.symlink(`${host}/passwd`, `${root}/etc/passwd-host`);
+      swapper = new Deno.Command("unshare", {
+        args: ["-u", "chroot", root, "/bin/swap"],
+        stdin: "null",
+      }).spawn();
+      const pid = swapper.pid;
+      for (let i = 0; i < 500 && Deno.readLinkSync(`/proc/${pid}/root`) !== root; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assertEquals(Deno.readLinkSync(`/proc/${pid}/root`), root);
+
+      // In-process, thousands of times: the user resolution and the exec options of a
+      // container whose first process is the swapper.
+      using pinned = pinProcess(pid);
+      const container = new PinnedContainer(pinned, {
+        engine: "docker",
+        id: "0".repeat(64),
+        pid,
+        source: "state",
+        config: { env: [], user: "", workingDir: "", runtimeEnv: false },
+      });
+      const homes = new Set<string>();
+      let hostUser = 0;
+      for (let i = 0; i < 3000; i++) {
+        try {
+          resolveContainerUser(pid, "hostonly");
+          hostUser++;
+        } catch (error) {
+          if (!(error instanceof NamespaceError)) throw error;
+        }
+        if (i % 3 === 0) {
+          homes.add(containerExecOptions(container, { namespaces: ["uts"] }).env!.HOME);
+        }
+      }
+      assertEquals(hostUser, 0, "a user only the host file has was resolved");
+      assert(!homes.has("/HOSTSECRET"), `the host file's HOME reached the exec: ${[...homes]}`);
+      // The race ran: both the file (HOME /root) and the link (no file inside: "/") were seen.
+      assertEquals([...homes].sort(), ["/", "/root"]);
+
+      // And the CLI, as root would type it.
+      const codes: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const res = await cliBounded(["exec", "-u", "hostonly", String(pid), "true"]);
+        codes.push(res.code);
+        if (res.code === 125) assertMatch(res.stderr, /Cannot find user "hostonly"/);
+      }
+      assertEquals([...new Set(codes)], [125], "exec ran as a user of the host's file");
+    } finally {
+      if (swapper) {
+        try {
+          swapper.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await swapper.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(host, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a container's /etc/passwd or /etc/group as FIFO, /dev/zero or 3 GB: exec exits 125 at once (finding 5)",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    await dockerImage();
+    const c = await startContainer("docker", `nsja-files-${STATE_RUN}`);
+    try {
+      // Set up from the host, through the container's root: docker exec itself would hang
+      // on a FIFO /etc/passwd (runc reads it for every exec).
+      const etc = `/proc/${c.pid}/root/etc`;
+      const cases: [string, () => Promise<unknown>, RegExp][] = [
+        ["/etc/passwd as a FIFO", () => sh("mkfifo", [`${etc}/passwd`]), /not a regular file/],
+        [
+          "/etc/passwd -> /dev/zero",
+          () => Deno.symlink("/dev/zero", `${etc}/passwd`),
+          /not a regular/,
+        ],
+        [
+          "/etc/passwd as a 3 GB sparse file",
+          () => sh("truncate", ["-s", "3G", `${etc}/passwd`]),
+          /larger than 4 MiB/,
+        ],
+        [
+          "/etc/group as a FIFO",
+          async () => {
+            await Deno.writeTextFile(`${etc}/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
+            await Deno.remove(`${etc}/group`);
+            await sh("mkfifo", [`${etc}/group`]);
+          },
+          /Cannot read \/etc\/group .*not a regular file/,
+        ],
+      ];
+      for (const [what, setup, reason] of cases) {
+        await t.step(what, async () => {
+          await Deno.remove(`${etc}/passwd`);
+          await setup();
+          const res = await cliBounded(["exec", `docker:${c.name}`, "touch", "/tmp/ran"]);
+          assertEquals([res.code, res.killed], [125, false], res.stderr);
+          assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
+          assertMatch(res.stderr, reason);
+          assertThrows(() => Deno.statSync(`/proc/${c.pid}/root/tmp/ran`), "the program ran");
+        });
+      }
+    } finally {
+      await removeContainers([c]);
+    }
   },
 });

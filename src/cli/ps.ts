@@ -10,6 +10,9 @@ export const PS_HELP = `Usage: nsjoin ps [OPTIONS]
 
 List the running containers of every engine on the host (docker, podman rootful and
 rootless, containerd in any namespace, CRI-O), found from engine state, /proc and cgroups.
+Another user's rootless containers are shown with their owner ("podman (uid N)"); only those
+whose process runs in that user's own namespaces are listed. Names are printed with control
+characters as \\xNN; --json gives them exactly.
 
 Options:
       --json        Print a JSON array

@@ -786,7 +786,7 @@ async function hostileUser() {
 }
 
 /** A root process on the host (what the attack names): `sleep`, killed after. */
-async function rootSleeper(): Promise<Deno.ChildProcess & AsyncDisposable> {
+function rootSleeper(): Deno.ChildProcess & AsyncDisposable {
   const child = new Deno.Command("sleep", { args: ["100000"], stdin: "null" }).spawn();
   return Object.assign(child, {
     async [Symbol.asyncDispose]() {
@@ -824,7 +824,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     await using user = await hostileUser();
-    await using root = await rootSleeper();
+    await using root = rootSleeper();
     const name = `rtweb-${STATE_RUN}`;
     const id = hexId();
     const own = await user.sleeper("container");
@@ -870,12 +870,14 @@ Deno.test({
       assertEquals(rows.find((r) => r.id === id)?.name, evil, "JSON stays exact");
       const table = await cliBounded(["ps"]);
       assertEquals(table.code, 0, table.stderr);
+      // deno-lint-ignore no-control-regex -- looking for raw control bytes is the point
       assert(!/[\x00-\x09\x0b-\x1f\x7f]|\u202e/.test(table.stdout), "raw control bytes in ps");
       assert(!/^FORGED/m.test(table.stdout), "a forged row");
       assertMatch(table.stdout, /nsjaevil\w+\\x1b\]0;owned\\x07\\x0aFORGED {2}row\\xe2\\x80\\xae/);
       const hint = await cliBounded(["exec", `nsjaevil${STATE_RUN}`, "true"]);
       assertEquals(hint.code, 125, hint.stderr);
       assertEquals(hint.stderr.trim().split("\n").length, 1, hint.stderr);
+      // deno-lint-ignore no-control-regex -- looking for raw control bytes is the point
       assert(!/[\x00-\x09\x0b-\x1f\x7f]/.test(hint.stderr), "raw control bytes in the hint");
       assertMatch(hint.stderr, /did you mean podman@\d+:nsjaevil\w+\\x1b/);
     });

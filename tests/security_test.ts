@@ -840,6 +840,36 @@ Deno.test({
       ]);
     });
 
+    await t.step(
+      "their storage.conf naming root's files: those files are not trusted",
+      async () => {
+        // Root's own files (a store root made) that name the user's container: only what the
+        // user owns may speak for their store, so this store is empty.
+        const rootStore = await Deno.makeTempDir({ prefix: "nsja-rootstore-" });
+        try {
+          const graph = `${rootStore}/g/vfs-containers`;
+          await Deno.mkdir(`${graph}/${id}/userdata`, { recursive: true });
+          await Deno.mkdir(`${rootStore}/r/vfs-containers/${id}/userdata`, { recursive: true });
+          await Deno.writeTextFile(
+            `${graph}/containers.json`,
+            JSON.stringify([{ id, names: [name] }]),
+          );
+          await Deno.writeTextFile(
+            `${rootStore}/r/vfs-containers/${id}/userdata/pidfile`,
+            `${own}`,
+          );
+          await Deno.writeTextFile(
+            user.conf,
+            `[storage]\ngraphroot = "${rootStore}/g"\nrunroot = "${rootStore}/r"\n`,
+          );
+          assert(!(await psJson()).some((r) => r.id === id), "listed from root's files");
+        } finally {
+          await user.writeConf();
+          await Deno.remove(rootStore, { recursive: true });
+        }
+      },
+    );
+
     for (
       const [what, pid] of [
         ["a root process", root.pid],

@@ -145,7 +145,8 @@ Deno.test({
       }).output();
       const out = text(r.stdout) + text(r.stderr);
       assert(r.success, out);
-      assert(/ok \| 6 passed/.test(out), out);
+      // Every security test ran (several engineers append to that file: no fixed count).
+      assert(/ok \| [1-9]\d* passed/.test(out), out);
     });
   },
 });

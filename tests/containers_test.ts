@@ -150,6 +150,9 @@ async function differential(t: Deno.TestContext, c: TestContainer, ref: string, 
     assertEquals(await same(c, ref, ["-u", "app"], who, o), "1000\n1000\n/home/app\n");
     await same(c, ref, ["-u", "app:staff"], who, o);
     await same(c, ref, ["-u", "app"], ["id"], o);
+    // An explicit group: no /etc/group memberships (docker adds the primary gid, podman not).
+    await same(c, ref, ["-u", "app:staff"], ["id"], o);
+    await same(c, ref, ["-u", "app:0"], ["id"], o);
     await same(c, ref, ["--user=1234"], ["sh", "-c", "id -u; id -g"], o);
   });
   await t.step("-w, -e and --env-file", async () => {
@@ -380,6 +383,17 @@ Deno.test({
           if (out !== "ran\n") await new Promise((r) => setTimeout(r, 100));
         }
         assertEquals(out, "ran\n");
+      });
+
+      await t.step("podman without --hostname: no HOSTNAME, as podman exec", async () => {
+        const name = `${RUN}-nohost`;
+        const id =
+          (await must("podman", ["run", "-d", "--name", name, IMAGE, "tail", "-f", "/dev/null"]))
+            .trim().split("\n").pop()!;
+        const nohost: TestContainer = { cli: "podman", engine: "podman", name, id, pid: 0 };
+        made.push(nohost);
+        const env = await same(nohost, `podman:${name}`, [], ["env"]);
+        assert(!/^HOSTNAME=/m.test(env), env);
       });
 
       await t.step("a container's configured user is the default", async () => {

@@ -31,6 +31,11 @@ export interface SafeReadOptions {
   noFollow?: boolean;
   /** The most bytes to read; a larger file is an EFBIG error. Default 4 MiB. */
   maxBytes?: number;
+  /**
+   * Refuse (EPERM) a file not owned by this uid: what a user's own config names must be
+   * that user's file, never one of root's they pointed a symlink or a path at.
+   */
+  owner?: number;
 }
 
 /** The default cap: far above any passwd, group, storage.conf or OCI spec. */
@@ -49,8 +54,9 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
 // st_mode's offset in struct stat: x86_64 puts st_nlink (8 bytes) before it, the generic
-// layout of aarch64 puts it after.
+// layout of aarch64 puts it after. st_uid follows 4 bytes later in both.
 const ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+const ST_UID_OFFSET = ST_MODE_OFFSET + 4;
 
 function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
@@ -63,10 +69,14 @@ function _openPath(dirfd: bigint, path: string, resolve: bigint): number {
   return fd;
 }
 
-function _mode(fd: number): number {
+function _stat(fd: number): { mode: number; uid: number } {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
-  return new DataView(st.buffer).getUint32(ST_MODE_OFFSET, true) & S_IFMT;
+  const view = new DataView(st.buffer);
+  return {
+    mode: view.getUint32(ST_MODE_OFFSET, true) & S_IFMT,
+    uid: view.getUint32(ST_UID_OFFSET, true),
+  };
 }
 
 /**
@@ -74,7 +84,8 @@ function _mode(fd: number): number {
  * (close-on-exec, non-blocking). The caller closes it.
  *
  * @throws {SyscallError} ENOENT, ELOOP, EXDEV, EACCES… from the kernel; EINVAL when the path
- *   is not a regular file (a FIFO, a device, a socket, a directory)
+ *   is not a regular file (a FIFO, a device, a socket, a directory); EPERM when `owner` is
+ *   given and the file is someone else's
  */
 export function openFileSafe(
   path: string,
@@ -92,13 +103,16 @@ export function openFileSafe(
   let pathFd = -1;
   try {
     pathFd = _openPath(dirfd, path, resolve);
-    const mode = _mode(pathFd);
+    const { mode, uid } = _stat(pathFd);
     if (mode !== S_IFREG) {
       throw new SyscallError(
         "open",
         22,
         `Cannot read ${path}: it is ${mode === S_IFDIR ? "a directory" : "not a regular file"}`,
       );
+    }
+    if (options.owner !== undefined && uid !== options.owner) {
+      throw new SyscallError("open", 1, `Cannot read ${path}: it belongs to uid ${uid}`);
     }
     // Reopening through the O_PATH fd opens that very inode: nothing can be swapped in.
     const fd = lib.open(

@@ -10,42 +10,24 @@ import type { ContainerConfig, PinnedContainer } from "./containers.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
+import { isNotFound, readTextFileSafe } from "../ffi/files.ts";
+import { SyscallError } from "../ffi/libc.ts";
 
 /**
- * Reads a file of a container through /proc/PID/root without following its symlinks out
- * of the container: each link is resolved against the container's root, as
- * filepath-securejoin does for runc (a container's /etc/passwd may point anywhere).
+ * Reads a file of a container through /proc/PID/root without ever leaving the container:
+ * the kernel resolves the path with the container's root as `/` (openat2 RESOLVE_IN_ROOT:
+ * absolute symlinks and `..` stay inside, magic links are refused), in one step, so a link
+ * swapped in while we read cannot point out. Only a regular file is read (a FIFO or a
+ * device is an error, never a hang), and at most 4 MiB of it.
+ *
+ * @param pid a process of the container
+ * @param path the file, as the container sees it
+ * @returns its text
+ * @throws {SyscallError} ENOENT, ELOOP… from the kernel; EINVAL for a file that is not a
+ *   regular one; EFBIG past 4 MiB
  */
 export function readContainerFile(pid: number, path: string): string {
-  const root = `/proc/${pid}/root`;
-  const todo = path.split("/").filter(Boolean);
-  const done: string[] = [];
-  let links = 0;
-  while (todo.length > 0) {
-    const part = todo.shift()!;
-    if (part === ".") continue;
-    if (part === "..") {
-      done.pop();
-      continue;
-    }
-    const here = `${root}/${[...done, part].join("/")}`;
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.lstatSync(here);
-    } catch {
-      done.push(part);
-      continue;
-    }
-    if (!info.isSymlink) {
-      done.push(part);
-      continue;
-    }
-    if (++links > 40) throw new Error(`Cannot read ${path} in the container: too many links`);
-    const link = Deno.readLinkSync(here);
-    if (link.startsWith("/")) done.length = 0;
-    todo.unshift(...link.split("/").filter(Boolean));
-  }
-  return Deno.readTextFileSync(`${root}/${done.join("/")}`);
+  return readTextFileSafe(path, { root: `/proc/${pid}/root` });
 }
 
 /** A user as `docker exec -u` resolves it inside the container. */
@@ -66,11 +48,18 @@ function _lines(pid: number, path: string): string[][] {
     text = readContainerFile(pid, path);
   } catch (error) {
     // No such file: as docker, numeric ids still work and names do not.
-    if (error instanceof Deno.errors.NotFound) return [];
+    if (isNotFound(error)) return [];
+    const e = error instanceof SyscallError ? error.errno : 5;
     throw new NamespaceError(`Cannot read ${path} of pid ${pid}`, {
-      errno: error instanceof Deno.errors.PermissionDenied ? 13 : 5,
+      errno: e,
       syscall: "open",
       target: pid,
+      quiet: e === 22 || e === 27,
+      hint: e === 22
+        ? "it is not a regular file"
+        : e === 27
+        ? "it is larger than 4 MiB"
+        : undefined,
     });
   }
   return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
@@ -79,6 +68,8 @@ function _lines(pid: number, path: string): string[][] {
 /**
  * Resolves `name|uid[:group|gid]` through the container's own /etc/passwd and /etc/group,
  * as docker does: a numeric uid need not be listed (its gid is then 0), a name must be.
+ * The user's /etc/group memberships are its supplementary groups only when no group is
+ * given (runc's rule: `-u app:staff` gets no others).
  *
  * @param pid a process of the container
  * @param spec the user spec ("" is root)
@@ -128,7 +119,7 @@ export function resolveContainerUser(pid: number, spec: string): ContainerUser {
       gid = Number(ge[2]);
     }
   }
-  const name = entry?.[0];
+  const name = g ? undefined : entry?.[0];
   const member = name
     ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2]))
     : [];
@@ -270,7 +261,7 @@ export function containerExecOptions(
   const user = resolveContainerUser(container.pid, options.user ?? config?.user ?? "");
   let env: string[];
   if (!config) {
-    env = Deno.readTextFileSync(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
+    env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
   } else if (config.runtimeEnv) {
     env = [...config.env];
     // podman exec -u: HOME follows the user (docker's Config.Env has no HOME to replace).

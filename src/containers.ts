@@ -14,10 +14,12 @@ import {
   _dockerList,
   _dockerStateFind,
   _dockerStateList,
+  _isRootlessOf,
   _podmanList,
   containerOfCgroup,
 } from "./engines.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
+import { escapeTerminal } from "./terminal.ts";
 
 /** A container engine (CRI-O and Kubernetes pods on containerd are found by the cgroup scan). */
 export type Engine = "docker" | "podman" | "containerd" | "cri-o";
@@ -89,19 +91,24 @@ export class PinnedContainer extends PinnedProcess {
 // ---------------------------------------------------------------------------------------
 // Finding and matching
 
+/**
+ * One entry per container from every source. Entries merge only with the same owner: what
+ * a user's store says about an ID never fills in (name, PID, config) an entry of root's
+ * engines or of another user, however the user named or numbered their containers.
+ */
 function _merge(lists: ContainerInfo[][]): ContainerInfo[] {
   const byId = new Map<string, ContainerInfo>();
   for (const list of lists) {
     for (const c of list) {
-      const seen = byId.get(c.id);
+      const key = `${c.owner ?? ""}/${c.id}`;
+      const seen = byId.get(key);
       if (!seen) {
-        byId.set(c.id, { ...c });
+        byId.set(key, { ...c });
         continue;
       }
       seen.name ??= c.name;
       seen.config ??= c.config;
       seen.namespace ??= c.namespace;
-      seen.owner ??= c.owner;
       if (!seen.pid) seen.pid = c.pid;
       if (seen.engine === "containerd" && c.engine !== "containerd") seen.engine = c.engine;
     }
@@ -152,15 +159,26 @@ async function _find(
   return _merge(lists);
 }
 
-/** Splits "docker:web1" into engine and reference; a bare reference has no engine. */
-export function parseContainerRef(text: string): { engine?: Engine; ref: string } {
+/**
+ * Splits "docker:web1" into engine and reference; a bare reference has no engine.
+ * `podman@USER:NAME` (a user name or uid) picks a rootless container of that user.
+ */
+export function parseContainerRef(
+  text: string,
+): { engine?: Engine; ref: string; owner?: number } {
   const colon = text.indexOf(":");
   if (colon > 0) {
-    const engine = text.slice(0, colon);
+    const [engine, user] = text.slice(0, colon).split("@", 2);
     if ((ENGINES as readonly string[]).includes(engine) && engine !== "cri-o") {
       const ref = text.slice(colon + 1);
       if (!ref) throw new TypeError(`Cannot resolve ${text}: give a name or ID after the colon`);
-      return { engine: engine as Engine, ref };
+      if (user === undefined) return { engine: engine as Engine, ref };
+      if (engine !== "podman") {
+        throw new TypeError(
+          `Cannot resolve ${text}: only podman has rootless stores (podman@USER:)`,
+        );
+      }
+      return { engine, ref, owner: _uidOf(user, text) };
     }
     if (engine === "crio" || engine === "cri-o") {
       return { engine: "cri-o", ref: text.slice(colon + 1) };
@@ -170,6 +188,20 @@ export function parseContainerRef(text: string): { engine?: Engine; ref: string 
     throw new TypeError(`Cannot resolve container ${JSON.stringify(text)}: not a name or ID`);
   }
   return { ref: text };
+}
+
+/** A host user's uid, from a name (the host's /etc/passwd) or a number. */
+function _uidOf(user: string, text: string): number {
+  if (/^[0-9]+$/.test(user)) return Number(user);
+  let passwd = "";
+  try {
+    passwd = Deno.readTextFileSync("/etc/passwd");
+  } catch {
+    // No users by name: only uids.
+  }
+  const line = passwd.split("\n").find((l) => l.split(":")[0] === user);
+  if (!line) throw new TypeError(`Cannot resolve ${text}: no user ${JSON.stringify(user)} here`);
+  return Number(line.split(":")[2]);
 }
 
 function _distance(a: string, b: string): number {
@@ -186,36 +218,67 @@ function _distance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** How a container is named in messages, as it can be given back: `podman@1001:web (0123…)`. */
 const _label = (c: ContainerInfo) =>
-  `${c.engine}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`;
+  escapeTerminal(
+    `${c.engine}${c.owner !== undefined ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${
+      c.name ? ` (${c.id.slice(0, 12)})` : ""
+    }`,
+  );
+
+/** Options of {@link matchContainer}. */
+export interface MatchContainerOptions {
+  /** Only this engine's containers. */
+  engine?: Engine;
+  /** Only the rootless containers of this uid. */
+  owner?: number;
+}
 
 /**
  * Picks the one container `ref` names: an exact ID or name first, then a unique ID prefix.
+ * Containers the caller trusts — root's engines, and the caller's own rootless ones — are
+ * searched first; other users' rootless containers only when none of those matches, so a
+ * user can neither take over nor make ambiguous a name or ID of root's engines.
  *
+ * @param containers from {@link findContainers}
+ * @param ref a name, an ID or an ID prefix
+ * @param options engine and owner to pick from
+ * @returns the one match
  * @throws {NamespaceError} ESRCH with near matches when none matches; EINVAL listing the
  * matches when several do
  */
 export function matchContainer(
   containers: readonly ContainerInfo[],
   ref: string,
-  engine?: Engine,
+  options: MatchContainerOptions = {},
 ): ContainerInfo {
-  const pool = engine ? containers.filter((c) => c.engine === engine) : containers;
-  const exact = pool.filter((c) => c.id === ref || c.name === ref);
-  const matches = exact.length > 0
-    ? exact
-    : /^[0-9a-f]+$/.test(ref)
-    ? pool.filter((c) => c.id.startsWith(ref))
-    : [];
-  const what = engine ? `${engine} container` : "container";
+  const { engine, owner } = options;
+  const pool = containers.filter((c) =>
+    (!engine || c.engine === engine) && (owner === undefined || c.owner === owner)
+  );
+  const find = (list: ContainerInfo[]) => {
+    const exact = list.filter((c) => c.id === ref || c.name === ref);
+    if (exact.length > 0 || !/^[0-9a-f]+$/.test(ref)) return exact;
+    return list.filter((c) => c.id.startsWith(ref));
+  };
+  const me = Deno.uid();
+  const trusted = (c: ContainerInfo) => c.owner === undefined || c.owner === me;
+  let matches = find(pool.filter(trusted));
+  if (matches.length === 0) matches = find(pool.filter((c) => !trusted(c)));
+  const what = engine
+    ? `${engine}${owner !== undefined ? `@${owner}` : ""} container`
+    : "container";
+  const shown = escapeTerminal(JSON.stringify(ref));
   if (matches.length === 1) return matches[0];
   if (matches.length > 1) {
-    throw new NamespaceError(`Cannot pick a ${what} for ${JSON.stringify(ref)}`, {
+    throw new NamespaceError(`Cannot pick a ${what} for ${shown}`, {
       errno: 22,
       syscall: "resolve",
       target: ref,
       quiet: true,
-      hint: `it matches ${matches.map(_label).join(", ")}; give more of the ID or engine:NAME`,
+      hint: `it matches ${matches.map(_label).join(", ")}; give more of the ID or ${
+        matches.some((c) => c.owner !== undefined) ? "podman@UID:NAME" : "engine:NAME"
+      }`,
     });
   }
   const near = pool
@@ -224,7 +287,7 @@ export function matchContainer(
       _distance(c.id.slice(0, ref.length), ref) <= 1
     )
     .slice(0, 5);
-  throw new NamespaceError(`Cannot find ${what} ${JSON.stringify(ref)}`, {
+  throw new NamespaceError(`Cannot find ${what} ${shown}`, {
     errno: 3,
     syscall: "resolve",
     target: ref,
@@ -260,7 +323,7 @@ export async function resolveContainer(
   options: FindContainersOptions = {},
 ): Promise<PinnedContainer> {
   assertPermissions("resolve a container", "all");
-  const { engine, ref } = parseContainerRef(text);
+  const { engine, ref, owner } = parseContainerRef(text);
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
   if (engine === "docker" && sources.has("api") && sources.has("state")) {
     const pinned = _pinFromDockerState(ref, options);
@@ -278,14 +341,14 @@ export async function resolveContainer(
     const pool = await _find(options, { engine, scan, dockerList: inspected === undefined });
     const candidates = inspected ? _merge([[inspected], pool]) : pool;
     try {
-      found = matchContainer(candidates, ref, engine);
+      found = matchContainer(candidates, ref, { engine, owner });
     } catch (error) {
       if (!(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
       // Nothing matched: look at everything, for near matches in the message.
       found = matchContainer(
         await _find(options, { engine, scan: true, dockerList: true }),
         ref,
-        engine,
+        { engine, owner },
       );
     }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
@@ -305,6 +368,18 @@ export async function resolveContainer(
     });
   }
   const pinned = pinProcess(found.pid);
+  // The PID was checked when listed; checked again now that it is pinned (while the pin
+  // is alive, /proc/PID is that process), so a PID reused in between cannot slip in.
+  if (found.owner !== undefined && !(_isRootlessOf(pinned.pid, found.owner) && pinned.alive)) {
+    pinned.close();
+    throw new NamespaceError(`Cannot use ${_label(found)}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: text,
+      quiet: true,
+      hint: "its process is no longer in its owner's namespaces",
+    });
+  }
   return new PinnedContainer(pinned, found);
 }
 

@@ -14,6 +14,9 @@ import type {
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
+import { escapeTerminal } from "./terminal.ts";
+import { readTextFileSafe } from "../ffi/files.ts";
+import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts";
 
 /**
  * One GET against the Docker Engine API. Over a unix socket this is a raw HTTP/1.0
@@ -116,13 +119,16 @@ export async function _dockerInspect(
   const j = res.body as _DockerInspect;
   if (!j.State.Running && !strict) return null;
   if (!j.State.Running) {
-    throw new NamespaceError(`Cannot use docker container ${j.Name.replace(/^\//, "")}`, {
-      errno: 3,
-      syscall: "resolve",
-      target: ref,
-      hint: "it is not running",
-      quiet: true,
-    });
+    throw new NamespaceError(
+      `Cannot use docker container ${escapeTerminal(j.Name.replace(/^\//, ""))}`,
+      {
+        errno: 3,
+        syscall: "resolve",
+        target: ref,
+        hint: "it is not running",
+        quiet: true,
+      },
+    );
   }
   return _fromInspect(j);
 }
@@ -200,9 +206,13 @@ interface _OciSpec {
   annotations?: Record<string, string>;
 }
 
-function _readJson<T>(path: string): T | undefined {
+/**
+ * A JSON state file, read safely (a FIFO, a device or a huge file is skipped, never a hang
+ * or an OOM); with `owner`, only a file that uid owns.
+ */
+function _readJson<T>(path: string, owner?: number): T | undefined {
   try {
-    return JSON.parse(Deno.readTextFileSync(path)) as T;
+    return JSON.parse(readTextFileSafe(path, { owner })) as T;
   } catch {
     return undefined;
   }
@@ -216,27 +226,36 @@ function _readDir(path: string): string[] {
   }
 }
 
+/** The exec defaults of an OCI spec; fields of the wrong type (a hostile file) are left out. */
 function _configOfSpec(spec: _OciSpec | undefined): ContainerConfig | undefined {
-  if (!spec?.process) return undefined;
-  const u = spec.process.user;
+  const p = spec?.process;
+  if (typeof p !== "object" || p === null) return undefined;
+  const id = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+  const u = p.user;
+  const gids = u?.additionalGids;
   return {
-    env: spec.process.env ?? [],
-    user: u ? `${u.uid}:${u.gid}` : "",
-    workingDir: spec.process.cwd ?? "/",
-    hostname: spec.hostname,
-    additionalGids: u?.additionalGids,
+    env: Array.isArray(p.env) ? p.env.filter((e) => typeof e === "string") : [],
+    user: u && id(u.uid) && id(u.gid) ? `${u.uid}:${u.gid}` : "",
+    workingDir: typeof p.cwd === "string" ? p.cwd : "/",
+    hostname: typeof spec!.hostname === "string" ? spec!.hostname : undefined,
+    additionalGids: Array.isArray(gids) ? gids.filter(id) : undefined,
     runtimeEnv: true,
   };
 }
 
-/** A PID from a pidfile, if that process is alive and (when known) started at `start`. */
-function _livePid(pidfile: string, start?: number): number | undefined {
-  let pid: number;
+/**
+ * A PID from a pidfile (with `owner`, only a file that uid owns), if that process is alive
+ * and (when known) started at `start`.
+ */
+function _livePid(pidfile: string, start?: number, owner?: number): number | undefined {
+  let text: string;
   try {
-    pid = Number(Deno.readTextFileSync(pidfile).trim());
+    text = readTextFileSafe(pidfile, { owner, maxBytes: 64 });
   } catch {
     return undefined;
   }
+  if (!/^\s*[0-9]+\s*$/.test(text)) return undefined;
+  const pid = Number(text);
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   try {
     const actual = startTimeOf(pid);
@@ -246,12 +265,15 @@ function _livePid(pidfile: string, start?: number): number | undefined {
   }
 }
 
-/** graphroot, runroot and rootless_storage_path of a containers-storage.conf(5), if set. */
-function _storageConf(path: string): Record<string, string> {
+/**
+ * graphroot, runroot and rootless_storage_path of a containers-storage.conf(5), if set;
+ * with `owner`, only from a file that uid owns (a user's own config).
+ */
+function _storageConf(path: string, owner?: number): Record<string, string> {
   const out: Record<string, string> = {};
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readTextFileSafe(path, { owner });
   } catch {
     return out;
   }
@@ -295,7 +317,7 @@ function _podmanStores(): { graph: string; run: string; owner?: number }[] {
     const home = u === uid && Deno.env.get("HOME") ? Deno.env.get("HOME")! : f[5];
     const conf = u === uid && env
       ? _storageConf(env)
-      : _storageConf(`${home}/.config/containers/storage.conf`);
+      : _storageConf(`${home}/.config/containers/storage.conf`, u);
     const expand = (p: string) =>
       p.replaceAll("$HOME", home).replaceAll("$UID", String(u)).replace(/^~/, home);
     const graph = expand(
@@ -308,38 +330,90 @@ function _podmanStores(): { graph: string; run: string; owner?: number }[] {
   return stores;
 }
 
-/** Running podman containers from its state files (rootful and rootless stores). */
+/**
+ * Whether `pid` can be a rootless container of user `owner`: it runs in a user namespace
+ * that `owner` created (NS_GET_OWNER_UID), and neither that user namespace nor its mount
+ * namespace is ours. A user's store may name any PID: one outside such namespaces is not
+ * their container, and joining it would run the program with our privileges in our own
+ * mount namespace, found on the user's PATH.
+ */
+export function _isRootlessOf(pid: number, owner: number): boolean {
+  const fds: number[] = [];
+  const open = (path: string) => {
+    const fd = nsfsOpen(path);
+    if (fd >= 0) fds.push(fd);
+    return fd;
+  };
+  try {
+    const theirs = open(`/proc/${pid}/ns/user`);
+    const theirMnt = open(`/proc/${pid}/ns/mnt`);
+    const mine = open("/proc/self/ns/user");
+    const myMnt = open("/proc/self/ns/mnt");
+    if (theirs < 0 || theirMnt < 0 || mine < 0 || myMnt < 0) return false;
+    const same = (a: number, b: number) => {
+      const x = nsfsIdentity(a), y = nsfsIdentity(b);
+      return !x || !y || (x.ino === y.ino && x.dev === y.dev);
+    };
+    return nsfsOwnerUid(theirs) === owner && !same(theirs, mine) && !same(theirMnt, myMnt);
+  } finally {
+    for (const fd of fds) nsfsClose(fd);
+  }
+}
+
+/**
+ * Running podman containers from its state files (rootful and rootless stores). What a
+ * user's store says is read only from files that user owns, and a PID it names is kept
+ * only when {@link _isRootlessOf} that user.
+ */
 export function _podmanList(): ContainerInfo[] {
   const out: ContainerInfo[] = [];
   for (const store of _podmanStores()) {
+    const owner = store.owner;
     for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
       const list = _readJson<{ id: string; names?: string[] }[]>(
         `${store.graph}/${dir}/containers.json`,
-      ) ?? [];
-      for (const c of list) {
+        owner,
+      );
+      for (const c of Array.isArray(list) ? list : []) {
+        if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         const runc = _readJson<{ init_process_pid: number; init_process_start: number }>(
-          `${
-            store.owner === undefined ? "/run" : `/run/user/${store.owner}`
-          }/runc/${c.id}/state.json`,
+          `${owner === undefined ? "/run" : `/run/user/${owner}`}/runc/${c.id}/state.json`,
+          owner,
         );
         const pid = _livePid(
           `${store.run}/${dir}/${c.id}/userdata/pidfile`,
           runc?.init_process_start,
+          owner,
         );
-        if (pid === undefined) continue;
+        if (pid === undefined || (owner !== undefined && !_isRootlessOf(pid, owner))) continue;
+        const name = c.names?.[0];
         out.push({
           engine: "podman",
           id: c.id,
-          name: c.names?.[0],
+          name: typeof name === "string" ? name : undefined,
           pid,
-          owner: store.owner,
-          config: _configOfSpec(_readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`)),
+          owner,
+          config: _podmanExecConfig(
+            c.id,
+            _readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`, owner),
+          ),
           source: "state",
         });
       }
     }
   }
   return out;
+}
+
+/**
+ * What `podman exec` starts from: the spec's process, except the HOSTNAME that podman
+ * appends at start when the container was created without one (its default hostname, the
+ * ID's first 12 characters): exec takes the environment of the container as created.
+ */
+function _podmanExecConfig(id: string, spec: _OciSpec | undefined): ContainerConfig | undefined {
+  const config = _configOfSpec(spec);
+  if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
+  return config;
 }
 
 /** containerd's task bundles: config.json (the OCI spec) and init.pid per container. */
@@ -427,12 +501,34 @@ export function _cgroupScan(proc: string): ContainerInfo[] {
     const c = containerOfCgroup(cgroup);
     if (!c) continue;
     const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-    const seen = found.get(c.id);
+    const owner = _rootlessOwner(Number(name));
+    const key = `${owner ?? ""}/${c.id}`;
+    const seen = found.get(key);
     if (seen && seen.start <= start) continue;
-    found.set(c.id, {
+    found.set(key, {
       start,
-      info: { ...c, pid: Number(name), source: "cgroup" },
+      info: { ...c, pid: Number(name), owner, source: "cgroup" },
     });
   }
   return [...found.values()].map((v) => v.info);
+}
+
+/**
+ * The uid that created the user namespace of `pid`, when that is not ours and not root's
+ * (a rootless container: its cgroup is that user's to name, so it merges only with what
+ * that user's store says).
+ */
+function _rootlessOwner(pid: number): number | undefined {
+  const theirs = nsfsOpen(`/proc/${pid}/ns/user`);
+  const mine = nsfsOpen("/proc/self/ns/user");
+  try {
+    if (theirs < 0 || mine < 0) return undefined;
+    const a = nsfsIdentity(theirs), b = nsfsIdentity(mine);
+    if (!a || !b || (a.ino === b.ino && a.dev === b.dev)) return undefined;
+    const uid = nsfsOwnerUid(theirs);
+    return uid > 0 ? uid : undefined;
+  } finally {
+    nsfsClose(theirs);
+    nsfsClose(mine);
+  }
 }

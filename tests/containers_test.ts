@@ -7,7 +7,12 @@
 import { NsCommand } from "../src/command.ts";
 import { parseExecArgs } from "../src/cli/exec.ts";
 import { cgroupProcsOf, resolveContainerUser } from "../src/container_exec.ts";
-import { findContainers, matchContainer, resolveContainer } from "../src/containers.ts";
+import {
+  findContainers,
+  matchContainer,
+  parseContainerRef,
+  resolveContainer,
+} from "../src/containers.ts";
 import { containerOfCgroup } from "../src/engines.ts";
 import { NamespaceError } from "../src/errors.ts";
 import {
@@ -149,6 +154,9 @@ async function differential(t: Deno.TestContext, c: TestContainer, ref: string, 
     assertEquals(await same(c, ref, ["-u", "app"], who, o), "1000\n1000\n/home/app\n");
     await same(c, ref, ["-u", "app:staff"], who, o);
     await same(c, ref, ["-u", "app"], ["id"], o);
+    // An explicit group: no /etc/group memberships (docker adds the primary gid, podman not).
+    await same(c, ref, ["-u", "app:staff"], ["id"], o);
+    await same(c, ref, ["-u", "app:0"], ["id"], o);
     await same(c, ref, ["--user=1234"], ["sh", "-c", "id -u; id -g"], o);
   });
   await t.step("-w, -e and --env-file", async () => {
@@ -380,6 +388,17 @@ Deno.test({
           if (out !== "ran\n") await new Promise((r) => setTimeout(r, 100));
         }
         assertEquals(out, "ran\n");
+      });
+
+      await t.step("podman without --hostname: no HOSTNAME, as podman exec", async () => {
+        const name = `${RUN}-nohost`;
+        const id =
+          (await must("podman", ["run", "-d", "--name", name, IMAGE, "tail", "-f", "/dev/null"]))
+            .trim().split("\n").pop()!;
+        const nohost: TestContainer = { cli: "podman", engine: "podman", name, id, pid: 0 };
+        made.push(nohost);
+        const env = await same(nohost, `podman:${name}`, [], ["env"]);
+        assert(!/^HOSTNAME=/m.test(env), env);
       });
 
       await t.step("a container's configured user is the default", async () => {
@@ -666,10 +685,45 @@ Deno.test("names match exactly, then as a unique ID prefix; near matches are sug
   ];
   assertEquals(matchContainer(all, "web1").id, all[0].id);
   assertEquals(matchContainer(all, "abd").id, all[1].id);
-  assertEquals(matchContainer(all, "ff", "podman").name, "db");
+  assertEquals(matchContainer(all, "ff", { engine: "podman" }).name, "db");
   assertThrows(() => matchContainer(all, "ab"), /docker:web1.*podman:web2/);
   assertThrows(() => matchContainer(all, "web3"), /did you mean docker:web1.*podman:web2/);
-  assertThrows(() => matchContainer(all, "web1", "podman"), /Cannot find podman container/);
+  assertThrows(
+    () => matchContainer(all, "web1", { engine: "podman" }),
+    /Cannot find podman container/,
+  );
+});
+
+Deno.test("another user's rootless containers never shadow root's engines, nor make them ambiguous", () => {
+  const mk = (engine: "docker" | "podman", id: string, name: string, owner?: number) => ({
+    engine,
+    id: id.padEnd(64, "0"),
+    name,
+    pid: 1,
+    owner,
+    source: "state" as const,
+  });
+  const docker = mk("docker", "abc1", "web");
+  const rootful = mk("podman", "abc2", "db");
+  const theirs = [
+    mk("podman", "abc1", "web", 4242), // the same ID and name as docker's
+    mk("podman", "abc3", "abc1", 4242), // named like docker's ID prefix
+    mk("podman", "ee", "db", 4243),
+    mk("podman", "ef", "cache", 4242),
+    mk("podman", "ef1", "cache", 4243),
+  ];
+  const all = [...theirs, docker, rootful];
+  assertEquals(matchContainer(all, "web"), docker);
+  assertEquals(matchContainer(all, "abc1"), docker);
+  assertEquals(matchContainer(all, docker.id), docker);
+  assertEquals(matchContainer(all, "db", { engine: "podman" }), rootful);
+  // Only when no trusted container matches are other users' searched, shown with owner.
+  assertThrows(() => matchContainer(all, "cache"), /podman@4242:cache.*podman@4243:cache.*@UID/);
+  assertEquals(matchContainer(all, "cache", { engine: "podman", owner: 4243 }), theirs[4]);
+  assertEquals(matchContainer(all, "web", { engine: "podman", owner: 4242 }), theirs[0]);
+  assertEquals(parseContainerRef("podman@4242:web"), { engine: "podman", ref: "web", owner: 4242 });
+  assertEquals(parseContainerRef("podman@root:web").owner, 0);
+  assertThrows(() => parseContainerRef("docker@4242:web"), TypeError);
 });
 
 Deno.test({

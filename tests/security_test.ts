@@ -8,24 +8,40 @@
  * (`unshare -p --fork --mount-proc`, Deno its init), so they only ever see this test's
  * processes, and all of it dies with that Deno.
  */
-import { closeNamespaceWorkers, inNamespaces, NamespaceError, NsCommand } from "../mod.ts";
+import {
+  closeNamespaceWorkers,
+  containerExecOptions,
+  inNamespaces,
+  NamespaceError,
+  NsCommand,
+  PinnedContainer,
+  pinProcess,
+  resolveContainerUser,
+} from "../mod.ts";
 import { libc } from "../ffi/libc.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
 import {
   engineExec,
   ensureImages,
+  IMAGE,
   podmanUser,
   removeContainers,
+  removeCtr,
   startContainer,
+  startCtr,
 } from "./_engines.ts";
 import {
   assert,
   assertEquals,
   assertMatch,
   assertRejects,
+  assertThrows,
+  CI,
   makeTarget,
   NEEDS_ROOT,
   ROOT,
+  sh,
+  testUser,
   text,
 } from "./_fixtures.ts";
 
@@ -1323,6 +1339,520 @@ Deno.test({
       await closeNamespaceWorkers();
       await removeContainers([c]);
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- issue 9: engine state and container files
+
+/** A unique suffix for the users, containers and files of this block. */
+const STATE_RUN = Math.random().toString(36).slice(2, 8);
+
+/** The CLI as root, with a kill timer of its own: a hang ends as `killed`, never a stuck test. */
+async function cliBounded(
+  args: string[],
+  ms = 90_000,
+): Promise<{ code: number; stdout: string; stderr: string; killed: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-lock", CLI, ...args],
+    cwd: "/",
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }, ms);
+  const out = await child.output();
+  clearTimeout(timer);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr), killed };
+}
+
+/** A container of a fake rootless store: what the user writes into their files. */
+interface FakeContainer {
+  id: string;
+  name: string;
+  pid: number;
+}
+
+/**
+ * A throwaway unprivileged user who writes a podman store of their own (storage.conf,
+ * containers.json, pidfiles, config.json with PATH=$HOME/bin first) and a $HOME/bin full of
+ * programs that leave a marker file when anyone runs them.
+ */
+async function hostileUser() {
+  const u = await testUser(`nsja${STATE_RUN}${Math.random().toString(36).slice(2, 5)}`);
+  const home = `/home/${u.name}`;
+  const marker = `${home}/ran-as-uid`;
+  const sleepers: Deno.ChildProcess[] = [];
+  const chown = () => sh("chown", ["-R", `${u.uid}:${u.gid}`, home]);
+  await Deno.mkdir(`${home}/bin`, { recursive: true });
+  for (const p of ["id", "hostname", "true", "sh", "cat"]) {
+    await Deno.writeTextFile(`${home}/bin/${p}`, `#!/bin/sh\n/usr/bin/id -u >> ${marker}\n`, {
+      mode: 0o755,
+    });
+  }
+  await Deno.mkdir(`${home}/.config/containers`, { recursive: true });
+  const conf = `${home}/.config/containers/storage.conf`;
+  const writeConf = () =>
+    Deno.writeTextFile(
+      conf,
+      `[storage]\ndriver = "vfs"\ngraphroot = "${home}/g"\nrunroot = "${home}/r"\n`,
+    );
+  await writeConf();
+  await chown();
+  return {
+    ...u,
+    home,
+    conf,
+    writeConf,
+    /** Whether any of the user's programs ran. */
+    ran: () => {
+      try {
+        return Deno.readTextFileSync(marker);
+      } catch {
+        return "";
+      }
+    },
+    /** Writes the store, as the user would. */
+    async store(containers: FakeContainer[]) {
+      const graph = `${home}/g/vfs-containers`;
+      await Deno.remove(`${home}/g`, { recursive: true }).catch(() => {});
+      await Deno.remove(`${home}/r`, { recursive: true }).catch(() => {});
+      await Deno.mkdir(graph, { recursive: true });
+      await Deno.writeTextFile(
+        `${graph}/containers.json`,
+        JSON.stringify(containers.map((c) => ({ id: c.id, names: [c.name] }))),
+      );
+      for (const c of containers) {
+        await Deno.mkdir(`${graph}/${c.id}/userdata`, { recursive: true });
+        await Deno.writeTextFile(
+          `${graph}/${c.id}/userdata/config.json`,
+          JSON.stringify({
+            process: {
+              env: [`PATH=${home}/bin:/usr/bin:/bin`, "HOME=/root"],
+              user: { uid: 0, gid: 0 },
+              cwd: "/",
+            },
+          }),
+        );
+        const run = `${home}/r/vfs-containers/${c.id}/userdata`;
+        await Deno.mkdir(run, { recursive: true });
+        await Deno.writeTextFile(`${run}/pidfile`, `${c.pid}\n`);
+      }
+      await chown();
+    },
+    /**
+     * A process of the user: in a user and mount namespace of their own (what a rootless
+     * container is), in a user namespace only, or plain on the host.
+     */
+    async sleeper(kind: "container" | "userns" | "host"): Promise<number> {
+      const flags = kind === "container" ? ["-Urm"] : kind === "userns" ? ["-Ur"] : [];
+      const args = [`--reuid=${u.uid}`, `--regid=${u.gid}`, "--clear-groups"]
+        .concat(flags.length ? ["unshare", ...flags] : [], ["sleep", "100000"]);
+      const child = new Deno.Command("setpriv", { args, stdin: "null", stdout: "null" }).spawn();
+      sleepers.push(child);
+      for (let i = 0; i < 500; i++) {
+        const comm = Deno.readTextFileSync(`/proc/${child.pid}/comm`).trim();
+        if (comm === "sleep") return child.pid;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error("the user's sleep never started");
+    },
+    async [Symbol.asyncDispose]() {
+      for (const c of sleepers) {
+        try {
+          c.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await c.status;
+      }
+      await sh("userdel", ["-r", "-f", u.name]).catch(() => {});
+    },
+  };
+}
+
+/** A root process on the host (what the attack names): `sleep`, killed after. */
+function rootSleeper(): Deno.ChildProcess & AsyncDisposable {
+  const child = new Deno.Command("sleep", { args: ["100000"], stdin: "null" }).spawn();
+  return Object.assign(child, {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      await child.status;
+    },
+  });
+}
+
+const hexId = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+
+interface PsJsonRow {
+  engine: string;
+  id: string;
+  name: string | null;
+  pid: number;
+  owner: number | null;
+}
+
+async function psJson(): Promise<PsJsonRow[]> {
+  const res = await cliBounded(["ps", "--json"]);
+  assertEquals([res.code, res.killed], [0, false], res.stderr);
+  return JSON.parse(res.stdout);
+}
+
+Deno.test({
+  name: "a user's rootless store names only processes in that user's namespaces (finding 1)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    await using user = await hostileUser();
+    await using root = rootSleeper();
+    const name = `rtweb-${STATE_RUN}`;
+    const id = hexId();
+    const own = await user.sleeper("container");
+
+    await t.step("control: their own rootless container is listed, with its owner", async () => {
+      await user.store([{ id, name, pid: own }]);
+      const row = (await psJson()).find((r) => r.id === id);
+      assertEquals(row && [row.engine, row.name, row.pid, row.owner], [
+        "podman",
+        name,
+        own,
+        user.uid,
+      ]);
+    });
+
+    await t.step(
+      "their storage.conf naming root's files: those files are not trusted",
+      async () => {
+        // Root's own files (a store root made) that name the user's container: only what the
+        // user owns may speak for their store, so this store is empty.
+        const rootStore = await Deno.makeTempDir({ prefix: "nsja-rootstore-" });
+        try {
+          const graph = `${rootStore}/g/vfs-containers`;
+          await Deno.mkdir(`${graph}/${id}/userdata`, { recursive: true });
+          await Deno.mkdir(`${rootStore}/r/vfs-containers/${id}/userdata`, { recursive: true });
+          await Deno.writeTextFile(
+            `${graph}/containers.json`,
+            JSON.stringify([{ id, names: [name] }]),
+          );
+          await Deno.writeTextFile(
+            `${rootStore}/r/vfs-containers/${id}/userdata/pidfile`,
+            `${own}`,
+          );
+          await Deno.writeTextFile(
+            user.conf,
+            `[storage]\ngraphroot = "${rootStore}/g"\nrunroot = "${rootStore}/r"\n`,
+          );
+          assert(!(await psJson()).some((r) => r.id === id), "listed from root's files");
+        } finally {
+          await user.writeConf();
+          await Deno.remove(rootStore, { recursive: true });
+        }
+      },
+    );
+
+    for (
+      const [what, pid] of [
+        ["a root process", root.pid],
+        ["the user's own process on the host", await user.sleeper("host")],
+        [
+          "the user's process in a user namespace, in the host's mount namespace",
+          await user.sleeper("userns"),
+        ],
+      ] as const
+    ) {
+      await t.step(`the store names ${what}: not listed, exec runs nothing`, async () => {
+        await user.store([{ id, name, pid }]);
+        for (const ref of [name, `podman:${name}`, id.slice(0, 12), `podman@${user.uid}:${name}`]) {
+          const res = await cliBounded(["exec", ref, "id"]);
+          assertEquals([res.code, res.killed], [125, false], `${ref}: ${res.stderr}`);
+          assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
+          assertMatch(res.stderr, /Cannot find/);
+        }
+        assertEquals(user.ran(), "", "the user's $HOME/bin program ran (as these uids)");
+        assert(!(await psJson()).some((r) => r.id === id || r.pid === pid), "listed");
+      });
+    }
+
+    await t.step("hostile names are escaped in ps and in the did-you-mean hint", async () => {
+      const evil = `nsjaevil${STATE_RUN}\x1b]0;owned\x07\nFORGED  row\u202e`;
+      await user.store([{ id, name: evil, pid: own }]);
+      const rows = await psJson();
+      assertEquals(rows.find((r) => r.id === id)?.name, evil, "JSON stays exact");
+      const table = await cliBounded(["ps"]);
+      assertEquals(table.code, 0, table.stderr);
+      // deno-lint-ignore no-control-regex -- looking for raw control bytes is the point
+      assert(!/[\x00-\x09\x0b-\x1f\x7f]|\u202e/.test(table.stdout), "raw control bytes in ps");
+      assert(!/^FORGED/m.test(table.stdout), "a forged row");
+      assertMatch(table.stdout, /nsjaevil\w+\\x1b\]0;owned\\x07\\x0aFORGED {2}row\\xe2\\x80\\xae/);
+      const hint = await cliBounded(["exec", `nsjaevil${STATE_RUN}`, "true"]);
+      assertEquals(hint.code, 125, hint.stderr);
+      assertEquals(hint.stderr.trim().split("\n").length, 1, hint.stderr);
+      // deno-lint-ignore no-control-regex -- looking for raw control bytes is the point
+      assert(!/[\x00-\x09\x0b-\x1f\x7f]/.test(hint.stderr), "raw control bytes in the hint");
+      assertMatch(hint.stderr, /did you mean podman@\d+:nsjaevil\w+\\x1b/);
+    });
+  },
+});
+
+function _works(cmd: string, args: string[]): boolean {
+  try {
+    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** Tests with docker containers skip off-CI without root or dockerd; in CI they run. */
+const NEEDS_DOCKER = NEEDS_ROOT || (!CI && !_works("docker", ["version"]));
+
+/** The test image in docker (and the engines tests/setup.sh prepares). */
+async function dockerImage(): Promise<void> {
+  if (_works("docker", ["image", "inspect", IMAGE])) return;
+  const owner = podmanUser();
+  if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+  await ensureImages(owner);
+}
+
+Deno.test({
+  name:
+    "a user's store cannot shadow docker's or containerd's containers, nor hang root (findings 1, 5)",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    await dockerImage();
+    await using user = await hostileUser();
+    const own = await user.sleeper("container");
+    const d = await startContainer("docker", `nsja-${STATE_RUN}`);
+    const ctrId = hexId();
+    try {
+      const task = await startCtr(ctrId);
+      const taskNet = Deno.readLinkSync(`/proc/${task.pid}/ns/net`);
+      // Their fake containers run in a user namespace of their own: real rootless
+      // containers as far as anyone can tell, named and numbered like root's.
+      await user.store([
+        { id: hexId(), name: d.name, pid: own },
+        { id: d.id, name: `other-${STATE_RUN}`, pid: own },
+        { id: ctrId, name: `ctr-${STATE_RUN}`, pid: own },
+      ]);
+      /** What root's exec by name, by ID and of the containerd task joins. */
+      const joinsRoots = async () => {
+        for (const ref of [d.name, `docker:${d.name}`, d.id.slice(0, 12), d.id]) {
+          const res = await cliBounded(["exec", ref, "hostname"]);
+          assertEquals(
+            { code: res.code, out: res.stdout, err: res.stderr, killed: res.killed },
+            { code: 0, out: `h-${d.name}\n`, err: "", killed: false },
+            ref,
+          );
+        }
+        for (const ref of [ctrId, `containerd:${ctrId}`, ctrId.slice(0, 12)]) {
+          const res = await cliBounded(["exec", ref, "/bin/readlink", "/proc/self/ns/net"]);
+          assertEquals([res.code, res.stdout, res.killed], [0, `${taskNet}\n`, false], res.stderr);
+        }
+        assertEquals(user.ran(), "", "the user's $HOME/bin program ran");
+      };
+
+      await t.step(
+        "same name, same ID: root's exec still joins docker's and containerd's",
+        joinsRoots,
+      );
+
+      await t.step("ps lists root's containers with their own PIDs, the user's apart", async () => {
+        const rows = await psJson();
+        const of = (id: string) =>
+          rows.filter((r) => r.id === id).map((r) => [r.engine, r.pid, r.owner]);
+        assertEquals(of(d.id), [["docker", d.pid, null], ["podman", own, user.uid]]);
+        assertEquals(of(ctrId), [["containerd", task.pid, null], ["podman", own, user.uid]]);
+      });
+
+      await t.step("storage.conf as a FIFO: ps and exec finish", async () => {
+        await Deno.remove(user.conf);
+        await sh("mkfifo", [user.conf]);
+        await sh("chown", [`${user.uid}:${user.gid}`, user.conf]);
+        assert((await psJson()).some((r) => r.id === d.id && r.pid === d.pid));
+        await joinsRoots();
+      });
+
+      await t.step("storage.conf as a symlink to /dev/zero: ps and exec finish", async () => {
+        await Deno.remove(user.conf);
+        await Deno.symlink("/dev/zero", user.conf);
+        await sh("chown", ["-h", `${user.uid}:${user.gid}`, user.conf]);
+        assert((await psJson()).some((r) => r.id === d.id && r.pid === d.pid));
+        await joinsRoots();
+      });
+    } finally {
+      await removeCtr(ctrId);
+      await removeContainers([d]);
+    }
+  },
+});
+
+/** Swaps /etc/passwd with /etc/passwd-host (a symlink out) in a loop, as fast as it can. */
+const SWAP_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+int main(void) {
+  for (;;) syscall(SYS_renameat2, AT_FDCWD, "/etc/passwd", AT_FDCWD, "/etc/passwd-host", RENAME_EXCHANGE);
+}
+`;
+
+Deno.test({
+  name:
+    "a container's /etc/passwd swapped with a symlink to a host file never reaches the exec (finding 4)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsja-race-" });
+    const host = await Deno.makeTempDir({ prefix: "nsja-hostfile-" });
+    let swapper: Deno.ChildProcess | undefined;
+    try {
+      const root = `${dir}/rootfs`;
+      await Deno.mkdir(`${root}/bin`, { recursive: true });
+      await Deno.mkdir(`${root}/etc`);
+      await Deno.writeTextFile(`${dir}/swap.c`, SWAP_C);
+      await sh("gcc", ["-static", "-O2", "-o", `${root}/bin/swap`, `${dir}/swap.c`]);
+      await Deno.writeTextFile(`${root}/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
+      // The host file the container wants root to read: only a host-side read sees it.
+      await Deno.writeTextFile(
+        `${host}/passwd`,
+        "root:x:0:0:root:/HOSTSECRET:/bin/sh\nhostonly:x:4242:4242::/HOSTSECRET:/bin/sh\n",
+      );
+      await Deno.symlink(`${host}/passwd`, `${root}/etc/passwd-host`);
+      swapper = new Deno.Command("unshare", {
+        args: ["-u", "chroot", root, "/bin/swap"],
+        stdin: "null",
+      }).spawn();
+      const pid = swapper.pid;
+      for (let i = 0; i < 500 && Deno.readLinkSync(`/proc/${pid}/root`) !== root; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assertEquals(Deno.readLinkSync(`/proc/${pid}/root`), root);
+
+      // In-process, thousands of times: the user resolution and the exec options of a
+      // container whose first process is the swapper.
+      using pinned = pinProcess(pid);
+      const container = new PinnedContainer(pinned, {
+        engine: "docker",
+        id: "0".repeat(64),
+        pid,
+        source: "state",
+        config: { env: [], user: "", workingDir: "", runtimeEnv: false },
+      });
+      const homes = new Set<string>();
+      let hostUser = 0;
+      for (let i = 0; i < 3000; i++) {
+        try {
+          resolveContainerUser(pid, "hostonly");
+          hostUser++;
+        } catch (error) {
+          if (!(error instanceof NamespaceError)) throw error;
+        }
+        if (i % 3 === 0) {
+          try {
+            homes.add(containerExecOptions(container, { namespaces: ["uts"] }).env!.HOME);
+          } catch (error) {
+            // A refusal is fine (the exec would exit 125); what it must never do is read on.
+            if (!(error instanceof NamespaceError)) throw error;
+          }
+        }
+      }
+      assertEquals(hostUser, 0, "a user only the host file has was resolved");
+      assert(!homes.has("/HOSTSECRET"), `the host file's HOME reached the exec: ${[...homes]}`);
+      // The race ran: both the file (HOME /root) and the link (no file inside: "/") were seen.
+      assertEquals([...homes].sort(), ["/", "/root"]);
+
+      // And the CLI, as root would type it.
+      const runs: { code: number; stderr: string }[] = [];
+      for (let i = 0; i < 20; i++) {
+        runs.push(await cliBounded(["exec", "-u", "hostonly", String(pid), "true"]));
+      }
+      assertEquals(
+        runs.filter((r) => r.code !== 125).length,
+        0,
+        "exec ran as the host file's user",
+      );
+      for (const r of runs) assertMatch(r.stderr, /^nsjoin exec: Cannot find user "hostonly"/);
+    } finally {
+      if (swapper) {
+        try {
+          swapper.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await swapper.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(host, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a container's /etc/passwd or /etc/group as FIFO, /dev/zero or 3 GB: exec exits 125 at once (finding 5)",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    await dockerImage();
+    const c = await startContainer("docker", `nsja-files-${STATE_RUN}`);
+    try {
+      // Set up from the host, through the container's root: docker exec itself would hang
+      // on a FIFO /etc/passwd (runc reads it for every exec).
+      const etc = `/proc/${c.pid}/root/etc`;
+      const cases: [string, () => Promise<unknown>, RegExp][] = [
+        ["/etc/passwd as a FIFO", () => sh("mkfifo", [`${etc}/passwd`]), /not a regular file/],
+        [
+          "/etc/passwd -> /dev/zero",
+          () => Deno.symlink("/dev/zero", `${etc}/passwd`),
+          /not a regular/,
+        ],
+        [
+          "/etc/passwd as a 3 GB sparse file",
+          () => sh("truncate", ["-s", "3G", `${etc}/passwd`]),
+          /larger than 4 MiB/,
+        ],
+        [
+          "/etc/group as a FIFO",
+          async () => {
+            await Deno.writeTextFile(`${etc}/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
+            await Deno.remove(`${etc}/group`);
+            await sh("mkfifo", [`${etc}/group`]);
+          },
+          /Cannot read \/etc\/group .*not a regular file/,
+        ],
+      ];
+      for (const [what, setup, reason] of cases) {
+        await t.step(what, async () => {
+          await Deno.remove(`${etc}/passwd`);
+          await setup();
+          const res = await cliBounded(["exec", `docker:${c.name}`, "touch", "/tmp/ran"]);
+          assertEquals([res.code, res.killed], [125, false], res.stderr);
+          assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
+          assertMatch(res.stderr, reason);
+          assertThrows(() => Deno.statSync(`/proc/${c.pid}/root/tmp/ran`), "the program ran");
+        });
+      }
+    } finally {
+      await removeContainers([c]);
     }
   },
 });

@@ -1,6 +1,7 @@
 import { namespacesOwnedBy } from "../container_exec.ts";
 import { type ContainerInfo, findContainers } from "../containers.ts";
 import type { NamespaceType } from "../namespaces.ts";
+import { escapeTerminal } from "../terminal.ts";
 import { parseOptions } from "./_args.ts";
 import { report } from "./_run.ts";
 
@@ -22,7 +23,9 @@ SYNOPSIS
 DESCRIPTION
 List the running containers of every engine on the host (docker, podman rootful and
 rootless, containerd in any namespace, CRI-O), found from engine state, /proc and cgroups.
-Needs -A (it reads /proc and engine state).
+Another user's rootless containers are shown with their owner ("podman (uid N)"); only those
+whose process runs in that user's own namespaces are listed. Names are printed with control
+characters as \\xNN; --json gives them exactly. Needs -A (it reads /proc and engine state).
 
 OPTIONS
       --json        Print a JSON array
@@ -70,14 +73,17 @@ export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
   );
 }
 
-/** A docker-ps-like table: header, then one line per row, columns padded. */
+/**
+ * A docker-ps-like table: header, then one line per row, columns padded. Names and IDs come
+ * from files other users write: control characters are shown as `\xNN`.
+ */
 export function formatTable(rows: readonly PsRow[], noTrunc = false): string {
   const cells = [
     ["CONTAINER ID", "ENGINE", "NAME", "PID", "NAMESPACES"],
     ...rows.map((r) => [
-      noTrunc ? r.id : r.id.slice(0, 12),
+      escapeTerminal(noTrunc ? r.id : r.id.slice(0, 12)),
       r.engine + (r.owner !== null ? ` (uid ${r.owner})` : ""),
-      r.name ?? "-",
+      r.name === null ? "-" : escapeTerminal(r.name),
       String(r.pid),
       r.namespaces.join(",") || "-",
     ]),
@@ -104,7 +110,9 @@ export async function ps(argv: readonly string[]): Promise<number> {
     const rows = psRows(await findContainers());
     if (values.json) console.log(JSON.stringify(rows, null, 2));
     else if (values.quiet) {
-      for (const r of rows) console.log(values["no-trunc"] ? r.id : r.id.slice(0, 12));
+      for (const r of rows) {
+        console.log(escapeTerminal(values["no-trunc"] ? r.id : r.id.slice(0, 12)));
+      }
     } else console.log(formatTable(rows, values["no-trunc"]));
     return 0;
   } catch (error) {

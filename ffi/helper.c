@@ -92,7 +92,7 @@ enum {
   SYS_signalfd4 = 289, SYS_dup3 = 292, SYS_getppid = 110, SYS_fstatfs = 138, SYS_fcntl = 72,
   SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95, SYS_getresuid = 118, SYS_getresgid = 120,
   SYS_getgroups = 115, SYS_mkdirat = 258, SYS_symlinkat = 266, SYS_readlinkat = 267,
-  SYS_pivot_root = 155,
+  SYS_pivot_root = 155, SYS_setfsuid = 122, SYS_setfsgid = 123,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -119,7 +119,7 @@ enum {
   SYS_signalfd4 = 74, SYS_dup3 = 24, SYS_getppid = 173, SYS_fstatfs = 44, SYS_fcntl = 25,
   SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166, SYS_getresuid = 148, SYS_getresgid = 150,
   SYS_getgroups = 158, SYS_mkdirat = 34, SYS_symlinkat = 36, SYS_readlinkat = 78,
-  SYS_pivot_root = 41,
+  SYS_pivot_root = 41, SYS_setfsuid = 151, SYS_setfsgid = 152,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -1015,6 +1015,11 @@ static void debug_mounts(void) {
   if (r != 0) debug_fail("make the mounts private", 0, r);
   /* The new root is a tmpfs over the host's /tmp (hidden in this namespace only; its
    * content was not copied). */
+  /* A filesystem mounted in a user namespace refuses to create files for ids it cannot map
+   * (EOVERFLOW), and we are still the host's root: create them as uid/gid 0 of the joined
+   * user namespace (setuid below sets the filesystem ids again). */
+  sys1(SYS_setfsuid, 0);
+  sys1(SYS_setfsgid, 0);
   r = sys6(SYS_mount, (long)"tmpfs", (long)"/tmp", (long)"tmpfs", MS_NOSUID | MS_NODEV,
            (long)"mode=0755", 0);
   if (r != 0) debug_fail("mount a tmpfs on", "/tmp", r);

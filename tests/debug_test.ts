@@ -6,7 +6,6 @@
 import { parseDebugArgs } from "../src/cli/debug.ts";
 import {
   ensureImages,
-  IMAGE as BUSYBOX,
   must,
   podmanUser,
   removeContainers,

@@ -124,6 +124,27 @@ Deno.test({
       // The debug session's private mount namespace held /target: none remains anywhere.
       const found = await run("sh", ["-c", "grep -l ' /target ' /proc/[0-9]*/mountinfo"]);
       assertEquals(found.stdout, "");
+
+      // --tools DIR: busybox's tools instead of the host's (/usr does not exist there).
+      const tools = await Deno.makeTempDir({ prefix: "nsjoin-debug-tools-" });
+      try {
+        await Deno.mkdir(`${tools}/bin`);
+        await Deno.copyFile(await Deno.realPath("/bin/busybox"), `${tools}/bin/busybox`);
+        await Deno.symlink("busybox", `${tools}/bin/sh`);
+        const b = await cli([
+          "debug",
+          "--tools",
+          tools,
+          name,
+          "--",
+          "/bin/sh",
+          "-c",
+          "readlink /proc/$$/exe; test -e /usr || echo no-usr; busybox ls /target/pause",
+        ]);
+        assertEquals([b.code, b.stdout], [0, "/bin/busybox\nno-usr\n/target/pause\n"], b.stderr);
+      } finally {
+        await Deno.remove(tools, { recursive: true });
+      }
     } finally {
       await run("docker", ["rm", "-f", name]);
     }

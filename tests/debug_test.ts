@@ -54,6 +54,19 @@ async function ensureScratch(): Promise<void> {
   }
 }
 
+/** The classic chroot escape: chroot into a subdirectory, climb with "..", chroot there. */
+const ESCAPE_C = `#include <unistd.h>
+#include <sys/stat.h>
+int main(void) {
+  mkdir("/tmp/esc", 0755);
+  if (chroot("/tmp/esc") != 0) return 2;
+  for (int i = 0; i < 64; i++) chdir("..");
+  if (chroot(".") != 0) return 3;
+  execl("/bin/sh", "sh", "-c", "test -e /etc/shadow && echo escaped || echo contained", (char *)0);
+  return 4;
+}
+`;
+
 const STATUS_KEYS = /^(Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp|Seccomp_filters|NoNewPrivs):/;
 const confinement = (status: string) =>
   status.split("\n").filter((l) => STATUS_KEYS.test(l)).join("\n");
@@ -274,6 +287,19 @@ Deno.test({
       // /target/shadow -> /etc/shadow resolves in the debug root, which has no shadow file.
       assertEquals(shadow, "no-shadow");
       assert(!etc.includes("shadow") && !etc.includes("ld.so.preload"), etc.join(" "));
+
+      // A chroot would not hold: the program keeps the container's CAP_SYS_CHROOT. A
+      // binary of the container's climbs out of a nested chroot: it must find the debug
+      // session's root there, never the host's.
+      const dir = await Deno.makeTempDir({ prefix: "nsjoin-debug-esc-" });
+      try {
+        await Deno.writeTextFile(`${dir}/esc.c`, ESCAPE_C);
+        await must("gcc", ["-static", "-O2", "-o", `/proc/${c[0].pid}/root/esc`, `${dir}/esc.c`]);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+      const esc = await cli(["debug", name, "--", "/target/esc"]);
+      assertEquals([esc.code, esc.stdout], [0, "contained\n"], esc.stderr);
 
       // The container's root can reach the debug shell (/proc/PID/root, as ptrace could):
       // what it finds there is the tools, read-only, and no host secret.

@@ -4,6 +4,7 @@
  * and the attacks, a rootless podman container debugged by root.
  */
 import { parseDebugArgs } from "../src/cli/debug.ts";
+import { NsCommand, type NsCommandOptions } from "../src/command.ts";
 import {
   ensureImages,
   must,
@@ -13,7 +14,16 @@ import {
   startContainer,
   type TestContainer,
 } from "./_engines.ts";
-import { assert, assertEquals, assertMatch, assertThrows, CI, cli, IS_ROOT } from "./_fixtures.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertThrows,
+  CI,
+  cli,
+  IS_ROOT,
+} from "./_fixtures.ts";
 
 function _have(cmd: string, args: string[]): boolean {
   try {
@@ -161,6 +171,26 @@ Deno.test({
     } finally {
       await run("docker", ["rm", "-f", name]);
     }
+  },
+});
+
+Deno.test({
+  name: "debug: NsCommand refuses tools without debug, and debug with a namespace file, cwd or mnt",
+  async fn() {
+    const plan = (o: Partial<NsCommandOptions>) =>
+      new NsCommand("true", { target: Deno.pid, ...o }).output();
+    await assertRejects(() => plan({ tools: "/" }), TypeError, "tools without debug");
+    await assertRejects(() => plan({ debug: true, cwd: "/" }), TypeError, "cwd with debug");
+    await assertRejects(
+      () => plan({ debug: true, namespaces: ["net", "mnt"] }),
+      TypeError,
+      "makes its own",
+    );
+    await assertRejects(
+      () => plan({ debug: true, target: "/proc/self/ns/net" }),
+      TypeError,
+      "give a PID",
+    );
   },
 });
 

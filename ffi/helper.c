@@ -1729,6 +1729,9 @@ __attribute__((used)) void start_c(long *sp) {
     }
     if (child > 0) {
       if (slave >= 0) sys1(SYS_close, slave);
+      /* The debug copies are the child's to attach: the supervisor holds none of them. */
+      for (int k = 0; k < ndbg; k++)
+        if (dbg[k].fd >= 0) sys1(SYS_close, dbg[k].fd);
       supervise(child, master, &set);
     }
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);

@@ -67,6 +67,11 @@ export const COMMANDS: Record<string, CliCommand> = {
     permissions: "all",
     run: async (argv) => (await import("./src/cli/forward.ts")).forward(argv),
   },
+  debug: {
+    summary: "a shell with the host's tools in a container's namespaces, its root at /target",
+    permissions: "all",
+    run: async (argv) => (await import("./src/cli/debug.ts")).debug(argv),
+  },
   completions: {
     summary: "print a completion script for bash, zsh or fish",
     permissions: [],

@@ -95,3 +95,5 @@ export { copyFrom, copyTo, tarFrom, tarTo } from "./src/copy.ts";
 export type { CopyOptions, CopyTarget } from "./src/copy.ts";
 export { forward, parsePortSpec } from "./src/forward.ts";
 export type { ForwardedPort, Forwarding, ForwardOptions, PortSpec } from "./src/forward.ts";
+export { debugOptions } from "./src/debug.ts";
+export type { DebugOptions } from "./src/debug.ts";

@@ -59,6 +59,11 @@
  *   o<int>              oom_score_adj (set before joining: /proc/self may not resolve after)
  *   m<octal>            umask
  *   a<label>            LSM label for the program (written to /proc/self/attr/exec)
+ *   T<dir>              debug: instead of the target's mount namespace, a private one made for
+ *                       the program: a read-only copy of the tools of <dir> (/usr, /bin, /sbin,
+ *                       /lib*, a few /etc files; "/" for the host's), the target's root at
+ *                       /target, a fresh /proc of the joined pid namespace, /sys of the joined
+ *                       net namespace, a private /tmp, a minimal /dev. See debug_*() below.
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its
@@ -86,7 +91,8 @@ enum {
   SYS_ioctl = 16, SYS_setsid = 112, SYS_capget = 125, SYS_capset = 126, SYS_ppoll = 271,
   SYS_signalfd4 = 289, SYS_dup3 = 292, SYS_getppid = 110, SYS_fstatfs = 138, SYS_fcntl = 72,
   SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95, SYS_getresuid = 118, SYS_getresgid = 120,
-  SYS_getgroups = 115,
+  SYS_getgroups = 115, SYS_mkdirat = 258, SYS_symlinkat = 266, SYS_readlinkat = 267,
+  SYS_pivot_root = 155, SYS_setfsuid = 122, SYS_setfsgid = 123,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -112,7 +118,8 @@ enum {
   SYS_ioctl = 29, SYS_setsid = 157, SYS_capget = 90, SYS_capset = 91, SYS_ppoll = 73,
   SYS_signalfd4 = 74, SYS_dup3 = 24, SYS_getppid = 173, SYS_fstatfs = 44, SYS_fcntl = 25,
   SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166, SYS_getresuid = 148, SYS_getresgid = 150,
-  SYS_getgroups = 158,
+  SYS_getgroups = 158, SYS_mkdirat = 34, SYS_symlinkat = 36, SYS_readlinkat = 78,
+  SYS_pivot_root = 41, SYS_setfsuid = 151, SYS_setfsgid = 152,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -136,7 +143,7 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f) {
 
 /* Numbers shared by both architectures (asm-generic and x86_64 agree from 424 on). */
 enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436,
-       SYS_openat2 = 437 };
+       SYS_openat2 = 437, SYS_open_tree = 428, SYS_move_mount = 429, SYS_mount_setattr = 442 };
 
 #define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
 #define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
@@ -850,6 +857,214 @@ static void netns_mounts(const char *name) {
   sys1(SYS_close, fd);
 }
 
+/* T<dir>: the debug session. Kernel rules it is built on:
+ * - open_tree(OPEN_TREE_CLONE) copies only mounts of the caller's own mount namespace
+ *   (may_copy_tree: EINVAL otherwise), and a mount namespace is entered only with
+ *   CAP_SYS_ADMIN over its owner. So every copy is made before anything is joined, as the
+ *   caller (host root): the tools in the host's namespace, the target's root after a setns
+ *   into its mount namespace and back. The copies are detached trees (anonymous mount
+ *   namespaces) that move_mount attaches later, also into a namespace owned by the
+ *   target's user namespace.
+ * - unshare(CLONE_NEWNS) needs CAP_SYS_ADMIN over the current user namespace: after the
+ *   target's user namespace is joined it is owned by that one (rootless containers), and
+ *   the host's mounts copied into it are locked (MNT_LOCKED), which only forbids revealing
+ *   what they cover.
+ * - proc shows the pid namespace of whoever mounts it, so it is mounted after the fork into
+ *   the joined one; sysfs shows the net namespace of whoever mounts it. In a user namespace
+ *   both are refused unless an unhidden instance is already in the mount namespace
+ *   (mount_too_revealing): the host's is, until the old root is detached at the end.
+ * - pivot_root + detaching the old root, not chroot: the program keeps the container's
+ *   CAP_SYS_CHROOT, which escapes a chroot; no host mount is left in the namespace at all.
+ * What the program sees of the host is read-only, nosuid, nodev: a process of the container
+ * (same uid, ptrace or /proc/PID/root of the program) can read it, never change it. */
+#define OPEN_TREE_CLONE 1
+#define AT_RECURSIVE 0x8000
+#define AT_SYMLINK_NOFOLLOW 0x100
+#define AT_EMPTY_PATH 0x1000
+#define MOVE_MOUNT_F_EMPTY_PATH 4
+#define MOUNT_ATTR_RDONLY 1
+#define MOUNT_ATTR_NOSUID 2
+#define MOUNT_ATTR_NODEV 4
+#define MS_NOSUID 2
+#define MS_NODEV 4
+#define MS_NOEXEC 8
+#define MS_REMOUNT 32
+#define MS_PRIVATE (1 << 18)
+#define O_CREAT 0100
+#define MAXD 48
+
+static struct {
+  const char *name; /* path in the new root */
+  int fd;           /* detached copy, or -1 */
+  int dir;
+  char link[256];   /* a symlink recreated instead (/bin -> usr/bin) */
+} dbg[MAXD];
+static int ndbg;
+static __attribute__((noreturn)) void too_many(int n, const char *what);
+
+static __attribute__((noreturn)) void debug_fail(const char *what, const char *path, long err) {
+  begin();
+  put("Cannot set up the debug session: ");
+  put(what);
+  if (path) {
+    put(" ");
+    putesc(path);
+  }
+  puterr(err);
+  fail(125);
+}
+
+/* A detached copy of path (relative to dirfd), made read-only/nosuid/nodev with attr. */
+static void debug_copy(int dirfd, const char *path, const char *name, unsigned long attr,
+                       int optional) {
+  if (ndbg >= MAXD) too_many(MAXD, "debug mounts");
+  dbg[ndbg].name = name;
+  dbg[ndbg].fd = -1;
+  long n = sys4(SYS_readlinkat, dirfd, path, dbg[ndbg].link, sizeof dbg[ndbg].link - 1);
+  if (n >= 0) {
+    dbg[ndbg].link[n] = 0;
+    ndbg++;
+    return;
+  }
+  long fd = sys3(SYS_open_tree, dirfd, path,
+                 OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW |
+                   (path[0] ? 0 : AT_EMPTY_PATH));
+  if (fd == -ENOENT && optional) return;
+  if (fd < 0) debug_fail("copy", path[0] ? path : name, fd);
+  unsigned long ma[4] = {attr, 0, 0, 0}; /* struct mount_attr: set, clr, propagation, userns */
+  long r = sys6(SYS_mount_setattr, fd, (long)"", AT_EMPTY_PATH | AT_RECURSIVE, (long)ma,
+                sizeof ma, 0);
+  if (r != 0) debug_fail("make read-only", name, r);
+  /* A directory opens with O_DIRECTORY, anything else refuses it. */
+  long d = sys4(SYS_openat, fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  dbg[ndbg].dir = d >= 0;
+  if (d >= 0) sys1(SYS_close, d);
+  dbg[ndbg].fd = (int)fd;
+  ndbg++;
+}
+
+/* Before any join, as the caller. */
+static void debug_prepare(const char *tools, long pid) {
+  static const char *top[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+  /* What host tools read from /etc: the loader's cache, names of users and groups, the
+   * alternatives' links (Debian's awk, editor...), terminal and shell setup. */
+  static const char *etc[] = {"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives",
+                              "passwd", "group", "nsswitch.conf", "terminfo", "localtime",
+                              "profile", "bash.bashrc", "inputrc", "services", "protocols",
+                              "iproute2", "ethertypes"};
+  static const char *dev[] = {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts"};
+  static char paths[32][32];
+  const unsigned long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  int tfd = open_or_die(tools, O_PATH | O_DIRECTORY, "tools directory");
+  for (unsigned k = 0; k < sizeof top / sizeof *top; k++) debug_copy(tfd, top[k], top[k], ro, 1);
+  for (unsigned k = 0; k < sizeof etc / sizeof *etc; k++) {
+    mlen = 0;
+    put("etc/");
+    put(etc[k]);
+    memcpy(paths[k], msg, mlen + 1);
+    paths[k][mlen] = 0;
+    debug_copy(tfd, paths[k], paths[k], ro, 1);
+  }
+  sys1(SYS_close, tfd);
+  /* The host's devices, never the target's (its /dev/null could be a FIFO or a file). */
+  int dfd = open_or_die("/dev", O_PATH | O_DIRECTORY, "/dev");
+  for (unsigned k = 0; k < sizeof dev / sizeof *dev; k++) {
+    mlen = 0;
+    put("dev/");
+    put(dev[k]);
+    memcpy(paths[16 + k], msg, mlen + 1);
+    paths[16 + k][mlen] = 0;
+    debug_copy(dfd, dev[k], paths[16 + k], MOUNT_ATTR_NOSUID, 1);
+  }
+  sys1(SYS_close, dfd);
+  /* The target's root: its /proc/PID/root entered through its own mount namespace. */
+  char path[64];
+  mlen = 0;
+  put("/proc/");
+  putnum((unsigned long)pid);
+  memcpy(path, msg, mlen);
+  path[mlen] = 0;
+  int proc = open_or_die(path, O_PATH | O_DIRECTORY, "the target's /proc directory");
+  int rootfd = (int)sys4(SYS_openat, proc, "root", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  int mntfd = (int)sys4(SYS_openat, proc, "ns/mnt", O_RDONLY | O_CLOEXEC, 0);
+  int ours = open_or_die("/proc/self/ns/mnt", O_RDONLY, "our mount namespace");
+  if (rootfd < 0) debug_fail("open the target's root", 0, rootfd);
+  if (mntfd < 0) debug_fail("open the target's mount namespace", 0, mntfd);
+  long r = sys2(SYS_setns, mntfd, CLONE_NEWNS);
+  if (r != 0) debug_fail("enter the target's mount namespace", 0, r);
+  debug_copy(rootfd, "", "target", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0);
+  r = sys2(SYS_setns, ours, CLONE_NEWNS);
+  if (r != 0) debug_fail("return to our mount namespace", 0, r);
+  sys1(SYS_close, rootfd);
+  sys1(SYS_close, mntfd);
+  sys1(SYS_close, ours);
+  sys1(SYS_close, proc);
+}
+
+static void debug_mkdir(const char *name, int mode) {
+  long r = sys3(SYS_mkdirat, AT_FDCWD, name, mode);
+  if (r != 0) debug_fail("make directory", name, r);
+}
+
+/* After the joins and the fork: the program's own mount namespace. */
+static void debug_mounts(void) {
+  long r = sys1(SYS_unshare, CLONE_NEWNS);
+  if (r != 0) debug_fail("unshare the mount namespace", 0, r);
+  /* Nothing of ours propagates to the host's mounts, nothing of theirs to ours. */
+  r = sys6(SYS_mount, 0, (long)"/", 0, MS_REC | MS_PRIVATE, 0, 0);
+  if (r != 0) debug_fail("make the mounts private", 0, r);
+  /* The new root is a tmpfs over the host's /tmp (hidden in this namespace only; its
+   * content was not copied). */
+  /* A filesystem mounted in a user namespace refuses to create files for ids it cannot map
+   * (EOVERFLOW), and we are still the host's root: create them as uid/gid 0 of the joined
+   * user namespace (setuid below sets the filesystem ids again). */
+  sys1(SYS_setfsuid, 0);
+  sys1(SYS_setfsgid, 0);
+  r = sys6(SYS_mount, (long)"tmpfs", (long)"/tmp", (long)"tmpfs", MS_NOSUID | MS_NODEV,
+           (long)"mode=0755", 0);
+  if (r != 0) debug_fail("mount a tmpfs on", "/tmp", r);
+  r = sys1(SYS_chdir, "/tmp");
+  if (r != 0) debug_fail("enter the new root", 0, r);
+  static const char *dirs[] = {"etc", "dev", "proc", "sys", "tmp", "root", "target"};
+  for (unsigned k = 0; k < sizeof dirs / sizeof *dirs; k++) debug_mkdir(dirs[k], 0755);
+  for (int k = 0; k < ndbg; k++) {
+    const char *name = dbg[k].name;
+    if (dbg[k].fd < 0) {
+      r = sys3(SYS_symlinkat, dbg[k].link, AT_FDCWD, name);
+      if (r != 0) debug_fail("make symlink", name, r);
+      continue;
+    }
+    if (dbg[k].dir && !(starts(name, "target") && !name[6])) debug_mkdir(name, 0755);
+    if (!dbg[k].dir) {
+      long f = sys4(SYS_openat, AT_FDCWD, name, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+      if (f < 0) debug_fail("make mount point", name, f);
+      sys1(SYS_close, f);
+    }
+    r = sys6(SYS_move_mount, dbg[k].fd, (long)"", AT_FDCWD, (long)name,
+             MOVE_MOUNT_F_EMPTY_PATH, 0);
+    if (r != 0) debug_fail("mount", name, r);
+    sys1(SYS_close, dbg[k].fd);
+  }
+  r = sys6(SYS_mount, (long)"tmpfs", (long)"tmp", (long)"tmpfs", MS_NOSUID | MS_NODEV,
+           (long)"mode=1777", 0);
+  if (r != 0) debug_fail("mount a tmpfs on", "/tmp", r);
+  r = sys6(SYS_mount, (long)"proc", (long)"proc", (long)"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+           0, 0);
+  if (r != 0) debug_fail("mount /proc of the target's pid namespace", 0, r);
+  /* Best effort: ip, ss and ps do not need /sys. */
+  sys6(SYS_mount, (long)"sysfs", (long)"sys", (long)"sysfs",
+       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0);
+  /* pivot_root(".", "."): the old root ends up stacked on the new one, then detached. */
+  r = sys2(SYS_pivot_root, ".", ".");
+  if (r != 0) debug_fail("pivot_root", 0, r);
+  r = sys2(SYS_umount2, ".", MNT_DETACH);
+  if (r != 0) debug_fail("detach the host's root", 0, r);
+  sys1(SYS_chdir, "/");
+  r = sys6(SYS_mount, 0, (long)"/", 0, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+           0, 0);
+  if (r != 0) debug_fail("make the new root read-only", 0, r);
+}
+
 /* Confinement copied from the target, as runc exec applies the container's (z l o m a). */
 #define PTRACE_DETACH 17
 #define PTRACE_SEIZE 0x4206
@@ -1191,7 +1406,7 @@ __attribute__((used)) void start_c(long *sp) {
   int keepcaps = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
-  const char *root = 0, *wd = 0, *wdns = 0, *netns = 0;
+  const char *root = 0, *wd = 0, *wdns = 0, *netns = 0, *debug_tools = 0;
   struct join js[MAXJ];
   int nj = 0;
   const char *cg[MAXC];
@@ -1277,6 +1492,7 @@ __attribute__((used)) void start_c(long *sp) {
     case 'o': oom = a + 1; break;
     case 'm': umask_to = parse_num(a + 1, 8, 0); break;
     case 'a': lsm_label = a + 1; break;
+    case 'T': debug_tools = a + 1; break;
     }
   }
   if (i >= argc) {
@@ -1355,6 +1571,14 @@ __attribute__((used)) void start_c(long *sp) {
    * reaches it covers the time this takes. */
   if (copy_seccomp) read_filters(!nnp);
   if (lsm_label) write_self("/proc/self/attr/exec", lsm_label, "the LSM exec label");
+  if (debug_tools) {
+    if (target_pid <= 0) {
+      begin();
+      put("helper: T needs a target pid");
+      fail(125);
+    }
+    debug_prepare(debug_tools, target_pid);
+  }
   for (int k = 0; k < nj; k++)
     js[k].fd = open_checked(js[k].path, O_RDONLY, NSFS_MAGIC, NSFS_MAGIC, "namespace file");
   int cgfd[MAXC];
@@ -1505,6 +1729,9 @@ __attribute__((used)) void start_c(long *sp) {
     }
     if (child > 0) {
       if (slave >= 0) sys1(SYS_close, slave);
+      /* The debug copies are the child's to attach: the supervisor holds none of them. */
+      for (int k = 0; k < ndbg; k++)
+        if (dbg[k].fd >= 0) sys1(SYS_close, dbg[k].fd);
       supervise(child, master, &set);
     }
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
@@ -1526,6 +1753,7 @@ __attribute__((used)) void start_c(long *sp) {
     }
   }
 
+  if (debug_tools) debug_mounts();
   for (int k = 0; k < ncg; k++) {
     long r = sys3(SYS_write, cgfd[k], "0\n", 2);
     if (r < 0) {

@@ -107,6 +107,21 @@ export interface NsCommandOptions {
    * over /etc. For a target /run/netns/NAME.
    */
   netnsName?: string;
+  /**
+   * A debug session (`nsjoin debug`): the program runs with the caller's tools (or those
+   * of `tools`) in the target's net, pid, ipc, uts and cgroup namespaces (and its user
+   * namespace when it has one) — never its mount namespace. It gets a private mount
+   * namespace of its own, gone when it ends: the tools read-only (/usr, /bin, /sbin, /lib*,
+   * a few /etc files), the target's root at `/target` (nosuid, nodev), a fresh /proc of the
+   * target's pid namespace, its net namespace's /sys, a private /tmp and a minimal /dev.
+   * The program is looked up on the caller's PATH. Everything under `/target` is the
+   * target's and hostile: its symlinks resolve inside the debug session's root, not the
+   * container's. Needs root; a PID target (not a namespace file); not with `root`, `cwd`,
+   * `hostCwd`, `netnsName` or a `mnt` namespace.
+   */
+  debug?: boolean;
+  /** With `debug`: the directory whose /usr, /bin, /lib*, /etc files are the tools (default "/"). */
+  tools?: string;
   /** File descriptors to leave open for the program besides 0-2. */
   keepFds?: readonly number[];
   /** How stdin is set up; default "inherit" for spawn(), "null" for output(). */
@@ -567,6 +582,7 @@ function _checkFlags(o: NsCommandOptions): void {
     "tty",
     "killTree",
     "killOnExit",
+    "debug",
   ] as const;
   for (const name of flags) {
     const v = o[name];
@@ -608,13 +624,29 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     return pid;
   };
   const rest: string[] = [];
+  if (o.tools !== undefined && !o.debug) throw new TypeError("Cannot use tools without debug");
+  if (o.debug) {
+    needPid("debug");
+    const clash = (["root", "cwd", "hostCwd", "netnsName"] as const).find((k) =>
+      o[k] !== undefined
+    );
+    if (clash) throw new TypeError(`Cannot use ${clash} with debug`);
+    if (sel !== "all" && sel.has("mnt")) {
+      throw new TypeError("Cannot join the mnt namespace with debug: it makes its own");
+    }
+    if (o.tools !== undefined && (typeof o.tools !== "string" || o.tools === "")) {
+      throw new TypeError(`Cannot use tools ${JSON.stringify(o.tools)}: give a directory`);
+    }
+    rest.push(`T${o.tools ?? "/"}`);
+  }
   let mask = "";
   let joinsUser: () => boolean;
   // Whether the program is looked up in the target's mount namespace (one that is not
   // ours); a namespace file the caller named counts as the caller's choice.
   let joinsMnt: boolean;
   if (sel === "all") {
-    const types = _differing(pid!);
+    // A debug session keeps its own mount namespace (and the caller's clocks).
+    const types = _differing(pid!).filter((t) => !o.debug || (t !== "mnt" && t !== "time"));
     const bits = types.reduce((m, t) => m | CLONE_FLAGS[t], 0);
     if (bits) mask = HEX(bits);
     joinsUser = () => types.includes("user");
@@ -634,6 +666,7 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
       : mnt === true && _differing(pid!).includes("mnt");
   }
   if (o.netnsName !== undefined || o.root !== undefined) joinsMnt = o.root !== undefined;
+  if (o.debug) joinsMnt = false;
   if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
 
   if (o.root === true) rest.push(`R/proc/${needPid("root: true")}/root`);

@@ -1,6 +1,7 @@
 import { FLAGS_ONLY, LONG, NS_FLAGS } from "./enter.ts";
 import { OPTIONS as EXEC_OPTIONS } from "./exec.ts";
 import { CP_OPTIONS } from "./cp.ts";
+import { DEBUG_OPTIONS } from "./debug.ts";
 import { FORWARD_OPTIONS } from "./forward.ts";
 import { INSPECT_OPTIONS } from "./inspect.ts";
 import { LS_OPTIONS } from "./ls.ts";
@@ -77,6 +78,7 @@ export function commandOptions(): Record<string, CompletionOption[]> {
     inspect: _fromTable(INSPECT_OPTIONS),
     cp: _fromTable(CP_OPTIONS),
     forward: _fromTable(FORWARD_OPTIONS),
+    debug: _fromTable(DEBUG_OPTIONS),
     completions: [{ long: "help", short: "h", value: false }],
   };
 }

@@ -11,6 +11,7 @@ import type {
   ContainerInfo,
   Engine,
   FindContainersOptions,
+  PodMember,
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
@@ -196,7 +197,8 @@ export function _dockerStateFind(
 // ---------------------------------------------------------------------------------------
 // OCI runtime specs and state files (podman, containerd, docker's containerd)
 
-interface _OciSpec {
+/** The parts of an OCI runtime spec (config.json) read here. */
+export interface _OciSpec {
   hostname?: string;
   process?: {
     env?: string[];
@@ -416,30 +418,55 @@ function _podmanExecConfig(id: string, spec: _OciSpec | undefined): ContainerCon
   return config;
 }
 
-/** containerd's task bundles: config.json (the OCI spec) and init.pid per container. */
-const CONTAINERD_TASKS = [
-  "/run/containerd/io.containerd.runtime.v2.task",
-  "/run/docker/containerd/daemon/io.containerd.runtime.v2.task",
+/**
+ * containerd's state dirs, holding its task bundles (config.json, the OCI spec, and
+ * init.pid per container) under io.containerd.runtime.v2.task/NAMESPACE/ID: a standalone
+ * containerd's (Kubernetes nodes), k3s's, and the one dockerd runs.
+ */
+const CONTAINERD_STATES = [
+  "/run/containerd",
+  "/run/k3s/containerd",
+  "/run/docker/containerd/daemon",
 ];
 
-/** Running containers from containerd's task bundles (any namespace: moby, k8s.io, default). */
-export function _containerdList(): ContainerInfo[] {
+/**
+ * The state dirs to read: the defaults, then `containerdState` or $NSJOIN_CONTAINERD_STATE
+ * (colon-separated) for a containerd started with another `state` in its config.
+ */
+function _containerdStates(o: FindContainersOptions): string[] {
+  const extra = o.containerdState ??
+    (Deno.env.get("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
+  return [...new Set([...CONTAINERD_STATES, ...extra])];
+}
+
+/** A containerd ID: 1-76 characters of [A-Za-z0-9_.-] (as its identifiers package allows). */
+const CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
+
+/**
+ * Running containers from containerd's task bundles (any namespace: moby, k8s.io,
+ * default). containerd runs as root and writes these as root: a file not owned by root is
+ * not its, and is skipped. A Kubernetes pod's sandbox and containers carry the CRI's
+ * `io.kubernetes.cri.*` annotations in their OCI spec: they give {@link ContainerInfo.pod}.
+ */
+export function _containerdList(o: FindContainersOptions = {}): ContainerInfo[] {
   const out: ContainerInfo[] = [];
-  for (const base of CONTAINERD_TASKS) {
+  for (const state of _containerdStates(o)) {
+    const base = `${state}/io.containerd.runtime.v2.task`;
     for (const ns of _readDir(base)) {
       for (const id of _readDir(`${base}/${ns}`)) {
+        if (!CONTAINERD_ID.test(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
-        const pid = _livePid(`${bundle}/init.pid`);
+        const pid = _livePid(`${bundle}/init.pid`, undefined, 0);
         if (pid === undefined) continue;
-        const spec = _readJson<_OciSpec>(`${bundle}/config.json`);
-        const a = spec?.annotations ?? {};
-        const k8s = a["io.kubernetes.cri.container-name"];
+        const spec = _readJson<_OciSpec>(`${bundle}/config.json`, 0);
+        const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : undefined;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",
           id,
-          name: k8s ? `${a["io.kubernetes.cri.sandbox-name"] ?? ""}/${k8s}` : undefined,
+          name: pod?.container ? `${pod.name}/${pod.container}` : undefined,
           pid,
           namespace: ns,
+          pod,
           config: _configOfSpec(spec),
           source: "state",
         });
@@ -447,6 +474,32 @@ export function _containerdList(): ContainerInfo[] {
     }
   }
   return out;
+}
+
+/** The pod annotation naming the container `kubectl exec` picks when none is given. */
+const DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
+
+/**
+ * The pod a CRI sandbox or container belongs to, from the annotations containerd's CRI
+ * plugin writes into its OCI spec (CRI-O writes the same `io.kubernetes.cri-o.*` facts
+ * under other keys). Anything missing or of the wrong shape: not a pod member.
+ */
+export function _podOfSpec(id: string, spec: _OciSpec | undefined): PodMember | undefined {
+  const a = spec?.annotations;
+  if (typeof a !== "object" || a === null) return undefined;
+  const str = (k: string) => typeof a[k] === "string" && a[k] !== "" ? a[k] : undefined;
+  const type = str("io.kubernetes.cri.container-type");
+  const sandboxId = str("io.kubernetes.cri.sandbox-id");
+  const namespace = str("io.kubernetes.cri.sandbox-namespace");
+  const name = str("io.kubernetes.cri.sandbox-name");
+  const uid = str("io.kubernetes.cri.sandbox-uid");
+  if (!sandboxId || !CONTAINERD_ID.test(sandboxId) || !namespace || !name || !uid) return;
+  if (type === "sandbox" && sandboxId === id) {
+    return { namespace, name, uid, sandboxId, defaultContainer: str(DEFAULT_CONTAINER) };
+  }
+  const container = str("io.kubernetes.cri.container-name");
+  if (type === "container" && container) return { namespace, name, uid, sandboxId, container };
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -120,7 +120,9 @@ export class CriRuntime implements AsyncDisposable {
         "restrict_oom_score_adj = true",
         "disable_apparmor = true",
         `[${cri}.containerd]\ndefault_runtime_name = "runc"\nsnapshotter = "overlayfs"`,
-        `[${cri}.containerd.runtimes.runc]\nruntime_type = "io.containerd.runc.v2"`,
+        // The pod annotation naming kubectl's default container reaches the OCI spec.
+        `[${cri}.containerd.runtimes.runc]\nruntime_type = "io.containerd.runc.v2"\n` +
+        `pod_annotations = ["kubectl.kubernetes.io/default-container"]`,
         `[${cri}.containerd.runtimes.runc.options]\nSystemdCgroup = false`,
         `[${cri}.cni]\nbin_dir = "/usr/lib/cni"\nconf_dir = "${dir}/cni"\nmax_conf_num = 1`,
         "",

@@ -25,7 +25,8 @@ List the running containers of every engine on the host (docker, podman rootful 
 rootless, containerd in any namespace, CRI-O), found from engine state, /proc and cgroups.
 Another user's rootless containers are shown with their owner ("podman (uid N)"); only those
 whose process runs in that user's own namespaces are listed. Names are printed with control
-characters as \\xNN; --json gives them exactly. Needs -A (it reads /proc and engine state).
+characters as \\xNN; --json gives them exactly. Kubernetes pods (containerd's CRI) get
+NAMESPACE, POD and CONTAINER columns, and a "pod" object in --json. Needs -A (it reads /proc and engine state).
 
 OPTIONS
       --json        Print a JSON array
@@ -56,6 +57,17 @@ export interface PsRow {
   owner: number | null;
   /** Where it was found: "api", "state" or "cgroup". */
   source: string;
+  /**
+   * For a Kubernetes pod's sandbox or container: its namespace, pod, pod UID, sandbox ID
+   * and container name (null for the sandbox), from the CRI runtime's state; else null.
+   */
+  pod: {
+    namespace: string;
+    name: string;
+    uid: string;
+    sandboxId: string;
+    container: string | null;
+  } | null;
 }
 
 /** The rows `ps` prints, sorted by engine and name. */
@@ -68,22 +80,48 @@ export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
     namespaces: namespacesOwnedBy(c.pid),
     owner: c.owner ?? null,
     source: c.source,
+    pod: c.pod
+      ? {
+        namespace: c.pod.namespace,
+        name: c.pod.name,
+        uid: c.pod.uid,
+        sandboxId: c.pod.sandboxId,
+        container: c.pod.container ?? null,
+      }
+      : null,
   })).sort((a, b) =>
     a.engine.localeCompare(b.engine) || (a.name ?? a.id).localeCompare(b.name ?? b.id)
   );
 }
 
 /**
- * A docker-ps-like table: header, then one line per row, columns padded. Names and IDs come
- * from files other users write: control characters are shown as `\xNN`.
+ * A docker-ps-like table: header, then one line per row, columns padded; NAMESPACE, POD
+ * and CONTAINER columns when any row is a Kubernetes pod's (the sandbox's CONTAINER is
+ * "(sandbox)"). Names and IDs come from files other users write: control characters are
+ * shown as `\xNN`.
  */
 export function formatTable(rows: readonly PsRow[], noTrunc = false): string {
+  const pods = rows.some((r) => r.pod);
+  const podCells = (r: PsRow) =>
+    !pods
+      ? []
+      : r.pod
+      ? [r.pod.namespace, r.pod.name, r.pod.container ?? "(sandbox)"].map(escapeTerminal)
+      : ["-", "-", "-"];
   const cells = [
-    ["CONTAINER ID", "ENGINE", "NAME", "PID", "NAMESPACES"],
+    [
+      "CONTAINER ID",
+      "ENGINE",
+      "NAME",
+      ...(pods ? ["NAMESPACE", "POD", "CONTAINER"] : []),
+      "PID",
+      "NAMESPACES",
+    ],
     ...rows.map((r) => [
       escapeTerminal(noTrunc ? r.id : r.id.slice(0, 12)),
       r.engine + (r.owner !== null ? ` (uid ${r.owner})` : ""),
       r.name === null ? "-" : escapeTerminal(r.name),
+      ...podCells(r),
       String(r.pid),
       r.namespaces.join(",") || "-",
     ]),

@@ -1,0 +1,234 @@
+/**
+ * Kubernetes pods as targets, on a real CRI runtime: a containerd of our own with its CRI
+ * plugin (tests/_cri.ts) makes pods as a kubelet would, and the CRI's own ExecSync — what
+ * `kubectl exec` ends in — is the reference every `nsjoin exec k8s:…` is compared with.
+ */
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertThrows,
+  CI,
+  cli,
+  IS_ROOT,
+} from "./_fixtures.ts";
+import { CriRuntime, type TestPod } from "./_cri.ts";
+import { containerExecOptions, NsCommand, resolveContainer } from "../mod.ts";
+import { NamespaceError } from "../src/errors.ts";
+
+const HAVE_CONTAINERD = (() => {
+  try {
+    return Deno.statSync("/usr/bin/containerd").isFile &&
+      Deno.statSync("/usr/lib/cni/bridge").isFile;
+  } catch {
+    return false;
+  }
+})();
+const SKIP = !CI && (!IS_ROOT || !HAVE_CONTAINERD);
+if (SKIP) {
+  console.error("note: k8s_test needs root, containerd and CNI plugins (tests/setup.sh): skipped");
+}
+
+/** What the tests compare: each is run by ExecSync and by `nsjoin exec`. */
+const PROBES: [string, string[]][] = [
+  ["id", ["id"]],
+  ["env", ["sh", "-c", "env | sort"]],
+  ["pwd", ["pwd"]],
+  ["hostname", ["hostname"]],
+  ["status", ["sh", "-c", "grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status"]],
+  ["ns", ["sh", "-c", 'for f in /proc/self/ns/*; do echo "$f $(readlink "$f")"; done']],
+  ["cgroup", ["cat", "/proc/self/cgroup"]],
+  ["exit", ["sh", "-c", "echo out; echo err >&2; exit 7"]],
+  ["write", ["sh", "-c", "touch /probe-file && echo wrote"]],
+];
+
+Deno.test({
+  name: "k8s: pods on a real containerd CRI, exec'd as kubectl exec (ExecSync) does",
+  ignore: SKIP,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using rt = await CriRuntime.start();
+    const env = { NSJOIN_CONTAINERD_STATE: rt.state };
+    const find = { containerdState: [rt.state] };
+    const tag = Math.random().toString(36).slice(2, 7);
+    const web = `web-${tag}`;
+    // A two-container pod: net, ipc and uts shared with the sandbox.
+    const a = await rt.runPod("nsj-a", web, [
+      { name: "app", env: { FOO: "bar" }, workingDir: "/tmp" },
+      { name: "side" },
+    ]);
+    // The same pod name in another namespace: a non-root user, a read-only rootfs, one
+    // process namespace for the pod (shareProcessNamespace).
+    const b = await rt.runPod("nsj-b", web, [{
+      name: "solo",
+      securityContext: { run_as_user: { value: 1000 }, readonly_rootfs: true },
+    }], { shareProcessNamespace: true });
+    // Two containers, the default named by kubectl's annotation.
+    const c = await rt.runPod("nsj-a", `dflt-${tag}`, [{ name: "x" }, { name: "y" }], {
+      annotations: { "kubectl.kubernetes.io/default-container": "y" },
+    });
+
+    const nsjoin = (target: string, cmd: string[]) => cli(["exec", target, "--", ...cmd], { env });
+
+    await t.step(
+      "exec matches the CRI's ExecSync: id, env, pwd, hostname, status, ns, cgroup, exit codes",
+      async () => {
+        for (
+          const [pod, name, target] of [
+            [a, "app", `k8s:nsj-a/${web}/app`],
+            [a, "side", `k8s:nsj-a/${web}/side`],
+            [b, "solo", `k8s:nsj-b/${web}`],
+          ] as [TestPod, string, string][]
+        ) {
+          for (const [what, cmd] of PROBES) {
+            const want = await rt.execSync(pod.containers[name], cmd);
+            const got = await nsjoin(target, cmd);
+            assertEquals(
+              { code: got.code, stdout: got.stdout, stderr: got.stderr },
+              { code: want.code, stdout: want.stdout, stderr: want.stderr },
+              `${target}: ${what}`,
+            );
+          }
+        }
+      },
+    );
+
+    await t.step("the reference shows what it should (the comparison is not vacuous)", async () => {
+      const app = await nsjoin(`k8s:nsj-a/${web}/app`, ["sh", "-c", "pwd; echo $FOO; hostname"]);
+      assertEquals(app.stdout, `/tmp\nbar\n${web}\n`);
+      const solo = await nsjoin(`k8s:nsj-b/${web}`, ["sh", "-c", "id -u; touch /x"]);
+      assertEquals(solo.stdout, "1000\n");
+      assert(solo.code !== 0, "the read-only rootfs is writable");
+      // net/ipc/uts are the sandbox's for both containers; pid is the pod's only in b.
+      const ns = async (pod: TestPod, name: string, type: string) =>
+        (await rt.execSync(pod.containers[name], ["readlink", `/proc/self/ns/${type}`])).stdout;
+      for (const type of ["net", "ipc", "uts"]) {
+        assertEquals(await ns(a, "app", type), await ns(a, "side", type), type);
+      }
+      assert(await ns(a, "app", "pid") !== await ns(a, "side", "pid"));
+      const ps = await nsjoin(`k8s:nsj-b/${web}`, ["ps", "-o", "comm"]);
+      assertMatch(ps.stdout, /catatonit/, "shareProcessNamespace: the pause process is seen");
+    });
+
+    await t.step("every target form names the same container", async () => {
+      const id = a.containers.app;
+      const forms = [
+        `k8s:nsj-a/${web}/app`,
+        `k8s:${a.uid}/app`,
+        `cri:${id.slice(0, 13)}`,
+        `cri:${id}`,
+      ];
+      for (const form of forms) {
+        using pinned = await resolveContainer(form, find);
+        assertEquals(pinned.container.id, id, form);
+        assertEquals(pinned.container.pod?.container, "app", form);
+      }
+      using byName = await resolveContainer(`k8s:dflt-${tag}`, find);
+      assertEquals(byName.container.id, c.containers.y, "the default-container annotation");
+      using byUid = await resolveContainer(`k8s:${b.uid}`, find);
+      assertEquals(byUid.container.id, b.containers.solo, "a pod UID, its only container");
+      using sandbox = await resolveContainer(`cri:${a.id.slice(0, 16)}`, find);
+      assertEquals([sandbox.container.id, sandbox.container.pod?.container], [a.id, undefined]);
+      const hostname = await nsjoin(`k8s:${a.uid}/side`, ["hostname"]);
+      assertEquals([hostname.code, hostname.stdout], [0, `${web}\n`]);
+    });
+
+    await t.step(
+      "ambiguous and unknown names: one line listing the choices, exit 125",
+      async () => {
+        const cases: [string, RegExp][] = [
+          [
+            `k8s:${web}`,
+            new RegExp(`k8s:nsj-a/${web} .*k8s:nsj-b/${web}|k8s:nsj-b/${web} .*k8s:nsj-a/${web}`),
+          ],
+          [
+            `k8s:nsj-a/${web}`,
+            /it has (app, side|side, app); give k8s:nsj-a\/web-[a-z0-9]+\/CONTAINER/,
+          ],
+          [
+            `k8s:nsj-a/${web}/nope`,
+            /container "nope" in pod .*its running containers: (app, side|side, app)/,
+          ],
+          [`k8s:nsj-c/${web}`, new RegExp(`Cannot find pod .*did you mean k8s:nsj-.*${web}`)],
+          [`k8s:nothing-${tag}`, /Cannot find pod .*no running pod has that name/],
+          ["cri:0000000000", /Cannot find CRI container/],
+        ];
+        for (const [target, message] of cases) {
+          const r = await nsjoin(target, ["sh", "-c", "echo ran"]);
+          assertEquals(r.code, 125, `${target}: ${r.stderr}`);
+          assertEquals(r.stdout, "", target);
+          assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+          assertMatch(r.stderr, message, target);
+        }
+        const bad = await nsjoin("k8s:a/b/c/d", ["true"]);
+        assertEquals(bad.code, 2, bad.stderr);
+      },
+    );
+
+    await t.step(
+      "ps --json lists the pods' sandboxes and containers as ListContainers / ListPodSandbox",
+      async () => {
+        const r = await cli(["ps", "--json"], { env });
+        assertEquals(r.code, 0, r.stderr);
+        const rows = (JSON.parse(r.stdout) as { id: string; pod: Record<string, string> | null }[])
+          .filter((row) => row.pod);
+        const mine = new Set([a.id, b.id, c.id]);
+        const got = rows.filter((row) => mine.has(row.pod!.sandboxId))
+          .map((
+            row,
+          ) => [row.id, row.pod!.namespace, row.pod!.name, row.pod!.uid, row.pod!.container])
+          .sort();
+        const sandboxes = (await rt.listPodSandbox()).filter((s) => mine.has(s.id as string));
+        const byId = new Map(
+          sandboxes.map((s) => [s.id as string, s.metadata as Record<string, string>]),
+        );
+        const want = [
+          ...sandboxes.map((s) => {
+            const m = s.metadata as Record<string, string>;
+            return [s.id, m.namespace, m.name, m.uid, null];
+          }),
+          ...(await rt.listContainers()).filter((x) => mine.has(x.pod_sandbox_id as string)).map(
+            (x) => {
+              const m = byId.get(x.pod_sandbox_id as string)!;
+              return [
+                x.id,
+                m.namespace,
+                m.name,
+                m.uid,
+                (x.metadata as Record<string, string>).name,
+              ];
+            },
+          ),
+        ].sort();
+        assertEquals(got, want);
+        assertEquals(got.length, 3 + 5);
+        const table = await cli(["ps"], { env });
+        assertMatch(table.stdout, /NAMESPACE +POD +CONTAINER/);
+        assertMatch(table.stdout, new RegExp(`nsj-a +${web} +side`));
+      },
+    );
+
+    await t.step(
+      "a pod deleted between resolve and exec: NamespaceError, nothing runs",
+      async () => {
+        const gone = await rt.runPod("nsj-a", `gone-${tag}`, [{ name: "app" }]);
+        using pinned = await resolveContainer(`k8s:nsj-a/gone-${tag}`, find);
+        await rt.removePod(gone);
+        const marker = `/tmp/nsjoin-k8s-ran-${tag}`;
+        // Joining only its net namespace, the program would touch the host's /tmp: it must not.
+        const out = await new NsCommand("/bin/touch", {
+          target: pinned,
+          namespaces: ["net"],
+          args: [marker],
+        }).output();
+        assertEquals(out.code, 125);
+        assertMatch(new TextDecoder().decode(out.stderr), /the target exited/);
+        assertThrows(() => containerExecOptions(pinned), NamespaceError);
+        assert(!(await Deno.stat(marker).then(() => true, () => false)), "the program ran");
+        await assertRejects(() => resolveContainer(`k8s:nsj-a/gone-${tag}`, find), NamespaceError);
+      },
+    );
+  },
+});

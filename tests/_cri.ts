@@ -356,7 +356,10 @@ export class CriRuntime implements AsyncDisposable {
     await Deno.remove(`/var/lib/cni/networks/${this.network}`, { recursive: true })
       .catch(() => {});
     await run("ip", ["link", "del", this.network]);
-    for (const dir of await _cgroupDirs(this.cgroupParent)) await Deno.remove(dir).catch(() => {});
+    // Our parent, then kubepods/besteffort and kubepods if nothing else uses them.
+    for (const path of [this.cgroupParent, "/kubepods/besteffort", "/kubepods"]) {
+      for (const dir of await _cgroupDirs(path)) await Deno.remove(dir).catch(() => {});
+    }
   }
 
   /** `await using`: {@link close}. */

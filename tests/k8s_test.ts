@@ -12,9 +12,10 @@ import {
   CI,
   cli,
   IS_ROOT,
+  NEEDS_ROOT,
 } from "./_fixtures.ts";
 import { CriRuntime, type TestPod } from "./_cri.ts";
-import { containerExecOptions, NsCommand, resolveContainer } from "../mod.ts";
+import { containerExecOptions, findContainers, NsCommand, resolveContainer } from "../mod.ts";
 import { NamespaceError } from "../src/errors.ts";
 
 const HAVE_CONTAINERD = (() => {
@@ -230,5 +231,82 @@ Deno.test({
         await assertRejects(() => resolveContainer(`k8s:nsj-a/gone-${tag}`, find), NamespaceError);
       },
     );
+  },
+});
+
+/** A fake containerd state dir holding one pod: its sandbox and container "app". */
+async function fakeState(pid: number): Promise<{ dir: string; files: string[] }> {
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-k8s-state-" });
+  const sandbox = "a".repeat(64);
+  const files: string[] = [];
+  const common = {
+    "io.kubernetes.cri.sandbox-id": sandbox,
+    "io.kubernetes.cri.sandbox-name": "forged",
+    "io.kubernetes.cri.sandbox-namespace": "default",
+    "io.kubernetes.cri.sandbox-uid": "00000000-0000-4000-8000-000000000000",
+  };
+  for (
+    const [id, extra] of [
+      [sandbox, { "io.kubernetes.cri.container-type": "sandbox" }],
+      ["b".repeat(64), {
+        "io.kubernetes.cri.container-type": "container",
+        "io.kubernetes.cri.container-name": "app",
+      }],
+    ] as const
+  ) {
+    const bundle = `${dir}/io.containerd.runtime.v2.task/k8s.io/${id}`;
+    await Deno.mkdir(bundle, { recursive: true });
+    await Deno.writeTextFile(`${bundle}/init.pid`, String(pid));
+    await Deno.writeTextFile(
+      `${bundle}/config.json`,
+      JSON.stringify({ process: { cwd: "/", env: [] }, annotations: { ...common, ...extra } }),
+    );
+    files.push(`${bundle}/config.json`, `${bundle}/init.pid`);
+  }
+  return { dir, files };
+}
+
+Deno.test({
+  name:
+    "k8s: a bundle naming a process outside the container's cgroup (a reused PID) is not joined",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A host process, as a PID reused after the pod went away would be.
+    const host = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const { dir } = await fakeState(host.pid);
+    try {
+      const find = { containerdState: [dir] };
+      const err = await resolveContainer("k8s:default/forged", find).then(
+        (pinned) => (pinned.close(), undefined),
+        (e) => e,
+      );
+      assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+      assertMatch(err.message, /no longer running/);
+      const r = await cli(["exec", "k8s:default/forged", "--", "touch", `${dir}/ran`], {
+        env: { NSJOIN_CONTAINERD_STATE: dir },
+      });
+      assertEquals(r.code, 125, r.stderr);
+      assert(!(await Deno.stat(`${dir}/ran`).then(() => true, () => false)), "it ran");
+    } finally {
+      host.kill("SIGKILL");
+      await host.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "k8s: containerd state files not owned by root are not read",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const { dir, files } = await fakeState(Deno.pid);
+    try {
+      const find = { containerdState: [dir] };
+      assert((await findContainers(find)).some((c) => c.pod?.name === "forged"));
+      for (const f of files) await Deno.chown(f, 65534, 65534);
+      assert(!(await findContainers(find)).some((c) => c.pod?.name === "forged"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

@@ -21,7 +21,7 @@ import {
 import { PinnedProcess, pinProcess } from "./target.ts";
 import { escapeTerminal } from "./terminal.ts";
 
-/** A container engine (CRI-O and Kubernetes pods on containerd are found by the cgroup scan). */
+/** A container engine ("cri-o": CRI-O's pods, from its state in root's containers-storage). */
 export type Engine = "docker" | "podman" | "containerd" | "cri-o";
 
 /** The engines, in the order a bare name is searched. */
@@ -494,8 +494,10 @@ export async function resolveContainer(
 ): Promise<PinnedContainer> {
   assertPermissions("resolve a container", "all");
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
+    // Pods are in containerd's CRI state and in CRI-O's (root's containers-storage).
+    const state = new Set(options.sources ?? ["state"]).has("state");
     const found = matchPodContainer(
-      await _find(options, { engine: "containerd", scan: false, dockerList: false }),
+      state ? _merge([_containerdList(options), _podmanList()]) : [],
       text,
     );
     return _pinPodMember(found, text, options);

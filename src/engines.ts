@@ -363,7 +363,8 @@ export function _isRootlessOf(pid: number, owner: number): boolean {
 }
 
 /**
- * Running podman containers from its state files (rootful and rootless stores). What a
+ * Running podman containers from its state files (rootful and rootless stores), and CRI-O's
+ * pods in root's store (CRI-O keeps its containers there too). What a
  * user's store says is read only from files that user owns, and a PID it names is kept
  * only when {@link _isRootlessOf} that user.
  */
@@ -389,16 +390,25 @@ export function _podmanList(): ContainerInfo[] {
         );
         if (pid === undefined || (owner !== undefined && !_isRootlessOf(pid, owner))) continue;
         const name = c.names?.[0];
+        const spec = _readJson<_OciSpec>(
+          `${store.graph}/${dir}/${c.id}/userdata/config.json`,
+          owner,
+        );
+        // CRI-O shares root's store with podman: its pods' sandboxes and containers carry
+        // the CRI's annotations (a user's rootless store has no CRI-O).
+        const pod = owner === undefined ? _podOfSpec(c.id, spec) : undefined;
         out.push({
-          engine: "podman",
+          engine: pod ? "cri-o" : "podman",
           id: c.id,
-          name: typeof name === "string" ? name : undefined,
+          name: pod?.container
+            ? `${pod.name}/${pod.container}`
+            : typeof name === "string"
+            ? name
+            : undefined,
           pid,
           owner,
-          config: _podmanExecConfig(
-            c.id,
-            _readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`, owner),
-          ),
+          pod,
+          config: pod ? _configOfSpec(spec) : _podmanExecConfig(c.id, spec),
           source: "state",
         });
       }
@@ -480,24 +490,54 @@ export function _containerdList(o: FindContainersOptions = {}): ContainerInfo[] 
 const DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
 
 /**
- * The pod a CRI sandbox or container belongs to, from the annotations containerd's CRI
- * plugin writes into its OCI spec (CRI-O writes the same `io.kubernetes.cri-o.*` facts
- * under other keys). Anything missing or of the wrong shape: not a pod member.
+ * The pod a CRI sandbox or container belongs to, from the annotations the runtime writes
+ * into its OCI spec: containerd's CRI plugin (`io.kubernetes.cri.*`) or CRI-O
+ * (`io.kubernetes.cri-o.*` and the kubelet's `io.kubernetes.pod.*` labels, pod annotations
+ * as JSON in `io.kubernetes.cri-o.Annotations`). Anything missing or of the wrong shape:
+ * not a pod member.
  */
 export function _podOfSpec(id: string, spec: _OciSpec | undefined): PodMember | undefined {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return undefined;
   const str = (k: string) => typeof a[k] === "string" && a[k] !== "" ? a[k] : undefined;
-  const type = str("io.kubernetes.cri.container-type");
-  const sandboxId = str("io.kubernetes.cri.sandbox-id");
-  const namespace = str("io.kubernetes.cri.sandbox-namespace");
-  const name = str("io.kubernetes.cri.sandbox-name");
-  const uid = str("io.kubernetes.cri.sandbox-uid");
+  const crio = str("io.kubernetes.cri-o.ContainerType") !== undefined;
+  const key = crio
+    ? {
+      type: "io.kubernetes.cri-o.ContainerType",
+      sandboxId: "io.kubernetes.cri-o.SandboxID",
+      namespace: "io.kubernetes.pod.namespace",
+      name: "io.kubernetes.pod.name",
+      uid: "io.kubernetes.pod.uid",
+      container: "io.kubernetes.container.name",
+    }
+    : {
+      type: "io.kubernetes.cri.container-type",
+      sandboxId: "io.kubernetes.cri.sandbox-id",
+      namespace: "io.kubernetes.cri.sandbox-namespace",
+      name: "io.kubernetes.cri.sandbox-name",
+      uid: "io.kubernetes.cri.sandbox-uid",
+      container: "io.kubernetes.cri.container-name",
+    };
+  const type = str(key.type);
+  const sandboxId = str(key.sandboxId);
+  const namespace = str(key.namespace);
+  const name = str(key.name);
+  const uid = str(key.uid);
   if (!sandboxId || !CONTAINERD_ID.test(sandboxId) || !namespace || !name || !uid) return;
   if (type === "sandbox" && sandboxId === id) {
-    return { namespace, name, uid, sandboxId, defaultContainer: str(DEFAULT_CONTAINER) };
+    let defaultContainer = str(DEFAULT_CONTAINER);
+    if (crio) {
+      try {
+        const pod = JSON.parse(str("io.kubernetes.cri-o.Annotations") ?? "{}");
+        const named = pod?.[DEFAULT_CONTAINER];
+        defaultContainer = typeof named === "string" ? named : undefined;
+      } catch {
+        // Not JSON: no default.
+      }
+    }
+    return { namespace, name, uid, sandboxId, defaultContainer };
   }
-  const container = str("io.kubernetes.cri.container-name");
+  const container = str(key.container);
   if (type === "container" && container) return { namespace, name, uid, sandboxId, container };
   return undefined;
 }

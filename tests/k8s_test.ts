@@ -12,6 +12,7 @@ import {
   CI,
   cli,
   IS_ROOT,
+  makeTarget,
   NEEDS_ROOT,
 } from "./_fixtures.ts";
 import { CriRuntime, type TestPod } from "./_cri.ts";
@@ -306,6 +307,108 @@ Deno.test({
       for (const f of files) await Deno.chown(f, 65534, 65534);
       assert(!(await findContainers(find)).some((c) => c.pod?.name === "forged"));
     } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * CRI-O is not packaged for Debian 12: its state format is reproduced here as CRI-O
+ * documents and writes it — containers-storage (shared with podman) holding each
+ * container's OCI spec with the `io.kubernetes.cri-o.*` annotations and its pidfile, the
+ * process in a `crio-ID.scope` cgroup — around real processes in namespaces of their own.
+ */
+Deno.test({
+  name: "k8s: CRI-O's pods from its state format (fixtures), resolved and exec'd",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const tag = Math.random().toString(36).slice(2, 7);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-crio-" });
+    const hex = () =>
+      [...crypto.getRandomValues(new Uint8Array(32))]
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const [sandbox, app] = [hex(), hex()];
+    const uid = crypto.randomUUID();
+    const targets = [
+      await makeTarget({ hostname: `web-${tag}` }),
+      await makeTarget({ hostname: `web-${tag}` }),
+    ];
+    const cgroups: string[] = [];
+    try {
+      await Deno.writeTextFile(
+        `${dir}/storage.conf`,
+        `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
+      );
+      const list: { id: string; names: string[] }[] = [];
+      for (const [i, id, kind] of [[0, sandbox, "sandbox"], [1, app, "container"]] as const) {
+        const container = kind === "sandbox" ? "POD" : "app";
+        list.push({ id, names: [`k8s_${container}_web-${tag}_default_${uid}_0`] });
+        await Deno.mkdir(`${dir}/graph/overlay-containers/${id}/userdata`, { recursive: true });
+        await Deno.mkdir(`${dir}/run/overlay-containers/${id}/userdata`, { recursive: true });
+        await Deno.writeTextFile(
+          `${dir}/run/overlay-containers/${id}/userdata/pidfile`,
+          String(targets[i].pid),
+        );
+        await Deno.writeTextFile(
+          `${dir}/graph/overlay-containers/${id}/userdata/config.json`,
+          JSON.stringify({
+            hostname: `web-${tag}`,
+            process: {
+              cwd: "/tmp",
+              env: ["PATH=/usr/bin:/bin", `FROM_SPEC=${kind}`],
+              user: { uid: 0, gid: 0 },
+            },
+            annotations: {
+              "io.container.manager": "cri-o",
+              "io.kubernetes.cri-o.ContainerType": kind,
+              "io.kubernetes.cri-o.SandboxID": sandbox,
+              "io.kubernetes.cri-o.ContainerID": id,
+              "io.kubernetes.cri-o.Annotations": JSON.stringify({
+                "kubectl.kubernetes.io/default-container": "app",
+              }),
+              "io.kubernetes.pod.name": `web-${tag}`,
+              "io.kubernetes.pod.namespace": "default",
+              "io.kubernetes.pod.uid": uid,
+              "io.kubernetes.container.name": container,
+            },
+          }),
+        );
+        // CRI-O's cgroupfs layout: the process is in crio-ID.scope (here under a parent of ours).
+        const cg = `/sys/fs/cgroup/pids/nsjoin-crio-${tag}/crio-${id}.scope`;
+        await Deno.mkdir(cg, { recursive: true });
+        cgroups.push(cg);
+        await Deno.writeTextFile(`${cg}/cgroup.procs`, String(targets[i].pid));
+      }
+      await Deno.writeTextFile(
+        `${dir}/graph/overlay-containers/containers.json`,
+        JSON.stringify(list),
+      );
+      const env = { CONTAINERS_STORAGE_CONF: `${dir}/storage.conf` };
+      for (
+        const target of [`k8s:default/web-${tag}`, `k8s:${uid}/app`, `cri:${app.slice(0, 12)}`]
+      ) {
+        const r = await cli(["exec", target, "--", "sh", "-c", "echo $FROM_SPEC; pwd; hostname"], {
+          env,
+        });
+        assertEquals(
+          [r.code, r.stdout, r.stderr],
+          [0, `container\n/tmp\nweb-${tag}\n`, ""],
+          target,
+        );
+      }
+      const ps = await cli(["ps", "--json"], { env });
+      const rows = (JSON.parse(ps.stdout) as {
+        id: string;
+        engine: string;
+        pod: { container: string | null } | null;
+      }[])
+        .filter((r) => r.id === sandbox || r.id === app)
+        .map((r) => [r.id, r.engine, r.pod?.container]).sort();
+      assertEquals(rows, [[sandbox, "cri-o", null], [app, "cri-o", "app"]].sort());
+    } finally {
+      for (const t of targets) await t.kill();
+      for (const cg of cgroups) await Deno.remove(cg).catch(() => {});
+      await Deno.remove(`/sys/fs/cgroup/pids/nsjoin-crio-${tag}`).catch(() => {});
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -19,7 +19,6 @@ import {
   containerOfCgroup,
 } from "./engines.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
-import { escapeTerminal } from "./terminal.ts";
 
 /** A container engine ("cri-o": CRI-O's pods, from its state in root's containers-storage). */
 export type Engine = "docker" | "podman" | "containerd" | "cri-o";
@@ -246,13 +245,14 @@ function _distance(a: string, b: string): number {
   return row[b.length];
 }
 
-/** How a container is named in messages, as it can be given back: `podman@1001:web (0123…)`. */
+/**
+ * How a container is named in messages, as it can be given back: `podman@1001:web (0123…)`.
+ * Raw, as every message of the library: the CLI escapes each line it prints (src/cli/_run.ts).
+ */
 const _label = (c: ContainerInfo) =>
-  escapeTerminal(
-    `${c.engine}${c.owner !== undefined ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${
-      c.name ? ` (${c.id.slice(0, 12)})` : ""
-    }`,
-  );
+  `${c.engine}${c.owner !== undefined ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${
+    c.name ? ` (${c.id.slice(0, 12)})` : ""
+  }`;
 
 /** Options of {@link matchContainer}. */
 export interface MatchContainerOptions {
@@ -296,7 +296,7 @@ export function matchContainer(
   const what = engine
     ? `${engine}${owner !== undefined ? `@${owner}` : ""} container`
     : "container";
-  const shown = escapeTerminal(JSON.stringify(ref));
+  const shown = JSON.stringify(ref);
   if (matches.length === 1) return matches[0];
   if (matches.length > 1) {
     throw new NamespaceError(`Cannot pick a ${what} for ${shown}`, {

@@ -15,7 +15,6 @@ import type {
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
-import { escapeTerminal } from "./terminal.ts";
 import { readTextFileSafe } from "../ffi/files.ts";
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts";
 
@@ -121,7 +120,7 @@ export async function _dockerInspect(
   if (!j.State.Running && !strict) return null;
   if (!j.State.Running) {
     throw new NamespaceError(
-      `Cannot use docker container ${escapeTerminal(j.Name.replace(/^\//, ""))}`,
+      `Cannot use docker container ${j.Name.replace(/^\//, "")}`,
       {
         errno: 3,
         syscall: "resolve",

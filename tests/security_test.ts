@@ -1738,7 +1738,9 @@ Deno.test({
       );
       await Deno.symlink(`${host}/passwd`, `${root}/etc/passwd-host`);
       swapper = new Deno.Command("unshare", {
-        args: ["-u", "chroot", root, "/bin/swap"],
+        // A mount namespace of its own, as a container has: exec then reads its files as
+        // a container's (with mnt not joined the program would be a host program).
+        args: ["-u", "-m", "chroot", root, "/bin/swap"],
         stdin: "null",
       }).spawn();
       const pid = swapper.pid;
@@ -1768,7 +1770,7 @@ Deno.test({
         }
         if (i % 3 === 0) {
           try {
-            homes.add(containerExecOptions(container, { namespaces: ["uts"] }).env!.HOME);
+            homes.add(containerExecOptions(container, { namespaces: ["uts", "mnt"] }).env!.HOME);
           } catch (error) {
             // A refusal is fine (the exec would exit 125); what it must never do is read on.
             if (!(error instanceof NamespaceError)) throw error;

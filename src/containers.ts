@@ -326,8 +326,8 @@ export function matchContainer(
   });
 }
 
-/** A pod as it can be given back: `k8s:NAMESPACE/POD`. */
-const _podLabel = (p: PodMember) => escapeTerminal(`k8s:${p.namespace}/${p.name}`);
+/** A pod as it can be given back: `k8s:NAMESPACE/POD` (raw: the CLI escapes what it prints). */
+const _podLabel = (p: PodMember) => `k8s:${p.namespace}/${p.name}`;
 
 /** A pod UID (Kubernetes makes them UUIDs). */
 const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -364,13 +364,11 @@ export function matchPodContainer(
   text: string,
 ): ContainerInfo {
   const members = containers.filter((c) => c.pod);
-  const shown = escapeTerminal(JSON.stringify(text));
+  const shown = JSON.stringify(text);
   const fail = (errno: number, message: string, hint: string) =>
     new NamespaceError(message, { errno, syscall: "resolve", target: text, quiet: true, hint });
   const memberLabel = (c: ContainerInfo) =>
-    `${_podLabel(c.pod!)}${c.pod!.container ? `/${escapeTerminal(c.pod!.container)}` : ""} (${
-      c.id.slice(0, 13)
-    })`;
+    `${_podLabel(c.pod!)}${c.pod!.container ? `/${c.pod!.container}` : ""} (${c.id.slice(0, 13)})`;
   if (text.startsWith("cri:")) {
     const ref = text.slice(4);
     if (!/^[0-9a-f]+$/.test(ref)) {
@@ -419,14 +417,14 @@ export function matchPodContainer(
       22,
       `Cannot pick a pod for ${shown}`,
       `it matches ${
-        matches.map((p) => `${_podLabel(p.pod)} (uid ${escapeTerminal(p.pod.uid)})`).join(", ")
+        matches.map((p) => `${_podLabel(p.pod)} (uid ${p.pod.uid})`).join(", ")
       }; give k8s:NAMESPACE/POD or the pod's UID`,
     );
   }
   if (matches.length === 0) {
     const name = byUid || parts.length === 1 ? parts[0] : parts[1];
     const near = [...pods.values()].map((p) => p.pod)
-      .filter((p) => p.name === name || _distance(p.name, name) <= 2).slice(0, 5);
+      .filter((p) => p.name.includes(name) || _distance(p.name, name) <= 2).slice(0, 5);
     throw fail(
       3,
       `Cannot find pod ${shown}`,
@@ -437,7 +435,7 @@ export function matchPodContainer(
   }
   const { pod, members: inPod } = matches[0];
   const apps = inPod.filter((c) => c.pod!.container);
-  const names = [...new Set(apps.map((c) => escapeTerminal(c.pod!.container!)))].join(", ");
+  const names = [...new Set(apps.map((c) => c.pod!.container!))].join(", ");
   const pick = container ??
     (apps.some((c) => c.pod!.container === pod.defaultContainer)
       ? pod.defaultContainer
@@ -448,9 +446,7 @@ export function matchPodContainer(
     throw fail(
       3,
       `Cannot find ${
-        pick === undefined
-          ? "a running container"
-          : `container ${escapeTerminal(JSON.stringify(pick))}`
+        pick === undefined ? "a running container" : `container ${JSON.stringify(pick)}`
       } in pod ${_podLabel(pod)}`,
       apps.length > 0
         ? `its running containers: ${names}`
@@ -462,7 +458,7 @@ export function matchPodContainer(
     `Cannot pick a container of pod ${_podLabel(pod)}`,
     pick === undefined
       ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER`
-      : `several running containers are named ${escapeTerminal(pick)}: give cri:ID`,
+      : `several running containers are named ${pick}: give cri:ID`,
   );
 }
 

@@ -236,13 +236,16 @@ Deno.test({
 });
 
 /** A fake containerd state dir holding one pod: its sandbox and container "app". */
-async function fakeState(pid: number): Promise<{ dir: string; files: string[] }> {
+async function fakeState(
+  pid: number,
+  name = "forged",
+): Promise<{ dir: string; files: string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "nsjoin-k8s-state-" });
   const sandbox = "a".repeat(64);
   const files: string[] = [];
   const common = {
     "io.kubernetes.cri.sandbox-id": sandbox,
-    "io.kubernetes.cri.sandbox-name": "forged",
+    "io.kubernetes.cri.sandbox-name": name,
     "io.kubernetes.cri.sandbox-namespace": "default",
     "io.kubernetes.cri.sandbox-uid": "00000000-0000-4000-8000-000000000000",
   };
@@ -409,6 +412,29 @@ Deno.test({
       for (const t of targets) await t.kill();
       for (const cg of cgroups) await Deno.remove(cg).catch(() => {});
       await Deno.remove(`/sys/fs/cgroup/pids/nsjoin-crio-${tag}`).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "k8s: hostile pod names from containerd's state are escaped in ps and in errors",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const { dir } = await fakeState(Deno.pid, "evil\x1b[31mred");
+    try {
+      const env = { NSJOIN_CONTAINERD_STATE: dir };
+      const ps = await cli(["ps"], { env });
+      assertEquals(ps.code, 0, ps.stderr);
+      assert(!ps.stdout.includes("\x1b"), "a raw ESC reached the terminal");
+      assertMatch(ps.stdout, /evil\\x1b\[31mred/);
+      const json = await cli(["ps", "--json"], { env });
+      assert(json.stdout.includes("evil\\u001b[31mred"), "--json is exact");
+      const r = await cli(["exec", "k8s:default/evil", "--", "true"], { env });
+      assertEquals(r.code, 125, r.stderr);
+      assert(!r.stderr.includes("\x1b"), "a raw ESC reached the terminal");
+      assertMatch(r.stderr, /did you mean k8s:default\/evil\\x1b\[31mred/);
+    } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },

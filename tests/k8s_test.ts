@@ -206,6 +206,29 @@ Deno.test({
         ].sort();
         assertEquals(got, want);
         assertEquals(got.length, 3 + 5);
+        // --pods: one entry per sandbox ListPodSandbox gives, with ListContainers' containers.
+        const grouped = await cli(["ps", "--pods", "--json"], { env });
+        assertEquals(grouped.code, 0, grouped.stderr);
+        const pods = (JSON.parse(grouped.stdout) as {
+          sandboxId: string;
+          namespace: string;
+          name: string;
+          containers: { id: string }[];
+        }[]).filter((p) => mine.has(p.sandboxId))
+          .map((p) => [p.sandboxId, p.namespace, p.name, p.containers.map((x) => x.id).sort()])
+          .sort();
+        const crictlPods = await Promise.all(sandboxes.map(async (sb) => {
+          const m = sb.metadata as Record<string, string>;
+          const ids = (await rt.listContainers()).filter((x) => x.pod_sandbox_id === sb.id)
+            .map((x) => x.id as string).sort();
+          return [sb.id, m.namespace, m.name, ids];
+        }));
+        assertEquals(pods, crictlPods.sort());
+        const podTable = await cli(["ps", "--pods"], { env });
+        const line = podTable.stdout.split("\n").find((l) => l.startsWith(a.id.slice(0, 12)));
+        assertMatch(line ?? "", new RegExp(`^[0-9a-f]{12} +containerd +nsj-a +${web} +[0-9]+ +`));
+        assert(line!.includes(`app (${a.containers.app.slice(0, 12)})`), line);
+        assert(line!.includes(`side (${a.containers.side.slice(0, 12)})`), line);
         const table = await cli(["ps"], { env });
         assertMatch(table.stdout, /NAMESPACE +POD +CONTAINER/);
         assertMatch(table.stdout, new RegExp(`nsj-a +${web} +side`));

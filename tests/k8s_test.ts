@@ -114,6 +114,25 @@ Deno.test({
       assertMatch(ps.stdout, /catatonit/, "shareProcessNamespace: the pause process is seen");
     });
 
+    await t.step("cp and inspect take k8s: targets", async () => {
+      const want = await rt.execSync(a.containers.app, ["cat", "/etc/hostname"]);
+      const got = await cli(["cp", `k8s:nsj-a/${web}/app:/etc/hostname`, "-"], { env });
+      assertEquals(got.code, 0, got.stderr);
+      // cp - writes a tar stream (as docker cp): the file's text is in it.
+      assert(want.stdout.length > 0 && got.stdout.includes(want.stdout), got.stdout);
+      // A container beside its sandbox: net, ipc and uts always shared; pid only in the pod
+      // made with shareProcessNamespace.
+      const shared = async (container: string, sandbox: string) => {
+        const r = await cli(["inspect", "--json", container, `cri:${sandbox}`], { env });
+        assertEquals(r.code, 0, r.stderr);
+        const ns = (JSON.parse(r.stdout) as { namespaces: { type: string; shared: boolean }[] })
+          .namespaces.filter((n) => n.shared).map((n) => n.type);
+        return ["net", "ipc", "uts", "pid", "mnt"].filter((t) => ns.includes(t));
+      };
+      assertEquals(await shared(`k8s:nsj-a/${web}/side`, a.id), ["net", "ipc", "uts"]);
+      assertEquals(await shared(`k8s:nsj-b/${web}`, b.id), ["net", "ipc", "uts", "pid"]);
+    });
+
     await t.step("every target form names the same container", async () => {
       const id = a.containers.app;
       const forms = [

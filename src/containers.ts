@@ -493,7 +493,7 @@ export async function resolveContainer(
     // Pods are in containerd's CRI state and in CRI-O's (root's containers-storage).
     const state = new Set(options.sources ?? ["state"]).has("state");
     const found = matchPodContainer(
-      state ? _merge([_containerdList(options), _podmanList()]) : [],
+      state ? _merge([_containerdList(options), _podmanList(true)]) : [],
       text,
     );
     return _pinPodMember(found, text, options);

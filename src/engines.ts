@@ -291,9 +291,10 @@ function _storageConf(path: string, owner?: number): Record<string, string> {
 /**
  * The podman stores to read: root's, and each user's rootless one (only our own unless
  * root), where containers-storage.conf(5) puts them ($CONTAINERS_STORAGE_CONF for the
- * caller, /etc/containers/storage.conf, ~/.config/containers/storage.conf).
+ * caller, /etc/containers/storage.conf, ~/.config/containers/storage.conf). With
+ * `rootOnly`, root's store alone (CRI-O's pods are only there).
  */
-function _podmanStores(): { graph: string; run: string; owner?: number }[] {
+function _podmanStores(rootOnly = false): { graph: string; run: string; owner?: number }[] {
   const stores: { graph: string; run: string; owner?: number }[] = [];
   const uid = Deno.uid() ?? 0;
   const env = Deno.env.get("CONTAINERS_STORAGE_CONF");
@@ -305,6 +306,7 @@ function _podmanStores(): { graph: string; run: string; owner?: number }[] {
       run: conf.runroot || "/run/containers/storage",
     });
   }
+  if (rootOnly) return stores;
   let passwd = "";
   try {
     passwd = Deno.readTextFileSync("/etc/passwd");
@@ -365,11 +367,11 @@ export function _isRootlessOf(pid: number, owner: number): boolean {
  * Running podman containers from its state files (rootful and rootless stores), and CRI-O's
  * pods in root's store (CRI-O keeps its containers there too). What a
  * user's store says is read only from files that user owns, and a PID it names is kept
- * only when {@link _isRootlessOf} that user.
+ * only when {@link _isRootlessOf} that user. `rootOnly`: root's store alone (for pods).
  */
-export function _podmanList(): ContainerInfo[] {
+export function _podmanList(rootOnly = false): ContainerInfo[] {
   const out: ContainerInfo[] = [];
-  for (const store of _podmanStores()) {
+  for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
     for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
       const list = _readJson<{ id: string; names?: string[] }[]>(

@@ -79,13 +79,20 @@ export type {
   NamespaceComparison,
   UserNamespaceInfo,
 } from "./src/inspect.ts";
-export { ENGINES, findContainers, PinnedContainer, resolveContainer } from "./src/containers.ts";
+export {
+  ENGINES,
+  findContainers,
+  matchPodContainer,
+  PinnedContainer,
+  resolveContainer,
+} from "./src/containers.ts";
 export type {
   ContainerConfig,
   ContainerInfo,
   ContainerSource,
   Engine,
   FindContainersOptions,
+  PodMember,
 } from "./src/containers.ts";
 export { containerExecOptions, resolveContainerUser } from "./src/container_exec.ts";
 export type { ContainerExecOptions, ContainerUser } from "./src/container_exec.ts";

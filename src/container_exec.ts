@@ -251,6 +251,26 @@ export function containerExecOptions(
   container: PinnedContainer,
   options: ContainerExecOptions = {},
 ): NsCommandOptions {
+  try {
+    return _execOptions(container, options);
+  } catch (error) {
+    // Its /proc files vanish when the container stops (a pod deleted after resolving): say
+    // so as a join failure, not as a missing file.
+    if (error instanceof NamespaceError || container.alive) throw error;
+    throw new NamespaceError(`Cannot exec in container ${container.container.id.slice(0, 12)}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: String(container.pid),
+      quiet: true,
+      hint: "the target exited",
+    });
+  }
+}
+
+function _execOptions(
+  container: PinnedContainer,
+  options: ContainerExecOptions,
+): NsCommandOptions {
   if (options.user !== undefined && options.user.split(":").length > 2) {
     throw new TypeError(
       `Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`,

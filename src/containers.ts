@@ -20,7 +20,7 @@ import {
 } from "./engines.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
 
-/** A container engine (CRI-O and Kubernetes pods on containerd are found by the cgroup scan). */
+/** A container engine ("cri-o": CRI-O's pods, from its state in root's containers-storage). */
 export type Engine = "docker" | "podman" | "containerd" | "cri-o";
 
 /** The engines, in the order a bare name is searched. */
@@ -59,10 +59,31 @@ export interface ContainerInfo {
   namespace?: string;
   /** uid of the owner of a rootless container. */
   owner?: number;
+  /** The Kubernetes pod it belongs to (a sandbox or one of its containers), from the CRI's state. */
+  pod?: PodMember;
   /** Its configuration, when the engine's API or state was readable. */
   config?: ContainerConfig;
   /** Where the facts came from. */
   source: ContainerSource;
+}
+
+/** A Kubernetes pod's sandbox or container, as the CRI runtime's state names it. */
+export interface PodMember {
+  /** The Kubernetes namespace. */
+  namespace: string;
+  /** The pod's name. */
+  name: string;
+  /** The pod's UID. */
+  uid: string;
+  /** The CRI ID of the pod's sandbox (its pause container). */
+  sandboxId: string;
+  /** The container's name; absent for the sandbox. */
+  container?: string;
+  /**
+   * On the sandbox: the pod's `kubectl.kubernetes.io/default-container` annotation, when
+   * the runtime passes pod annotations into the spec (containerd's `pod_annotations`).
+   */
+  defaultContainer?: string;
 }
 
 /** Options of {@link findContainers} and {@link resolveContainer}. */
@@ -73,6 +94,12 @@ export interface FindContainersOptions {
   sources?: readonly ContainerSource[];
   /** The /proc to read (tests); default "/proc". */
   proc?: string;
+  /**
+   * State dirs of containerd instances besides /run/containerd, /run/k3s/containerd and
+   * docker's (the `state` of a containerd config); default $NSJOIN_CONTAINERD_STATE,
+   * colon-separated. Only root-owned files there are read.
+   */
+  containerdState?: readonly string[];
 }
 
 /** A running container pinned by a pidfd on its first process, with the engine's metadata. */
@@ -108,6 +135,7 @@ function _merge(lists: ContainerInfo[][]): ContainerInfo[] {
       seen.name ??= c.name;
       seen.config ??= c.config;
       seen.namespace ??= c.namespace;
+      seen.pod ??= c.pod;
       if (!seen.pid) seen.pid = c.pid;
       if (seen.engine === "containerd" && c.engine !== "containerd") seen.engine = c.engine;
     }
@@ -151,7 +179,7 @@ async function _find(
   if (sources.has("state")) {
     if (want("docker")) lists.push(_dockerStateList());
     if (want("podman")) lists.push(_podmanList());
-    if (want("containerd") || want("docker")) lists.push(_containerdList());
+    if (want("containerd") || want("docker")) lists.push(_containerdList(options));
   }
   if (sources.has("cgroup") && only.scan) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift((await docker) ?? []);
@@ -298,9 +326,147 @@ export function matchContainer(
   });
 }
 
+/** A pod as it can be given back: `k8s:NAMESPACE/POD` (raw: the CLI escapes what it prints). */
+const _podLabel = (p: PodMember) => `k8s:${p.namespace}/${p.name}`;
+
+/** A pod UID (Kubernetes makes them UUIDs). */
+const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Picks the container a Kubernetes target names among the pod members of `containers`
+ * (the CRI runtime's own state: no API server): `k8s:NAMESPACE/POD[/CONTAINER]`,
+ * `k8s:POD` (a pod name unique across namespaces), `k8s:UID[/CONTAINER]` (the pod's
+ * UID), or `cri:ID` (a prefix of a CRI container or sandbox ID, as crictl prints it).
+ * Without a container name, the pod's container is the one its
+ * `kubectl.kubernetes.io/default-container` annotation names, else its only running one.
+ *
+ * @param containers from {@link findContainers}
+ * @param text the target
+ * @returns the one container (or, for `cri:` with a sandbox ID, the sandbox)
+ * @throws {NamespaceError} ESRCH when no pod or container matches (with near matches),
+ * EINVAL listing the choices when several do
+ * @throws {TypeError} when `text` is not of these forms
+ *
+ * @example
+ * ```ts
+ * import { matchPodContainer, type ContainerInfo } from "@nsjoin/nsjoin";
+ * const pod = { namespace: "default", name: "web", uid: "u1", sandboxId: "aa11" };
+ * const found: ContainerInfo[] = [
+ *   { engine: "containerd", id: "aa11", pid: 10, pod, source: "state" },
+ *   { engine: "containerd", id: "bb22", pid: 11, pod: { ...pod, container: "nginx" }, source: "state" },
+ * ];
+ * if (matchPodContainer(found, "k8s:default/web").id !== "bb22") throw new Error("not nginx");
+ * if (matchPodContainer(found, "cri:aa").id !== "aa11") throw new Error("not the sandbox");
+ * ```
+ */
+export function matchPodContainer(
+  containers: readonly ContainerInfo[],
+  text: string,
+): ContainerInfo {
+  const members = containers.filter((c) => c.pod);
+  const shown = JSON.stringify(text);
+  const fail = (errno: number, message: string, hint: string) =>
+    new NamespaceError(message, { errno, syscall: "resolve", target: text, quiet: true, hint });
+  const memberLabel = (c: ContainerInfo) =>
+    `${_podLabel(c.pod!)}${c.pod!.container ? `/${c.pod!.container}` : ""} (${c.id.slice(0, 13)})`;
+  if (text.startsWith("cri:")) {
+    const ref = text.slice(4);
+    if (!/^[0-9a-f]+$/.test(ref)) {
+      throw new TypeError(`Cannot resolve ${shown}: give cri: and a CRI container or sandbox ID`);
+    }
+    const m = members.filter((c) => c.id.startsWith(ref));
+    if (m.length === 1) return m[0];
+    if (m.length > 1) {
+      throw fail(
+        22,
+        `Cannot pick a CRI container for ${shown}`,
+        `it matches ${m.map(memberLabel).join(", ")}; give more of the ID`,
+      );
+    }
+    throw fail(
+      3,
+      `Cannot find CRI container ${shown}`,
+      "no running pod sandbox or container has that ID (see: nsjoin ps)",
+    );
+  }
+  const parts = text.slice(4).split("/");
+  if (!text.startsWith("k8s:") || parts.length > 3 || parts.some((p) => !p)) {
+    throw new TypeError(
+      `Cannot resolve ${shown}: give k8s:NAMESPACE/POD[/CONTAINER], k8s:POD or k8s:UID[/CONTAINER]`,
+    );
+  }
+  const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
+  const container = byUid ? parts[1] : parts[2];
+  const wanted = (p: PodMember) =>
+    byUid
+      ? p.uid === parts[0]
+      : parts.length === 1
+      ? p.name === parts[0]
+      : p.namespace === parts[0] && p.name === parts[1];
+  // One entry per sandbox: the sandbox's own facts when it runs, else a member's.
+  const pods = new Map<string, { pod: PodMember; members: ContainerInfo[] }>();
+  for (const c of members) {
+    const entry = pods.get(c.pod!.sandboxId) ?? { pod: c.pod!, members: [] };
+    if (!c.pod!.container) entry.pod = c.pod!;
+    entry.members.push(c);
+    pods.set(c.pod!.sandboxId, entry);
+  }
+  const matches = [...pods.values()].filter((p) => wanted(p.pod));
+  if (matches.length > 1) {
+    throw fail(
+      22,
+      `Cannot pick a pod for ${shown}`,
+      `it matches ${
+        matches.map((p) => `${_podLabel(p.pod)} (uid ${p.pod.uid})`).join(", ")
+      }; give k8s:NAMESPACE/POD or the pod's UID`,
+    );
+  }
+  if (matches.length === 0) {
+    const name = byUid || parts.length === 1 ? parts[0] : parts[1];
+    const near = [...pods.values()].map((p) => p.pod)
+      .filter((p) => p.name.includes(name) || _distance(p.name, name) <= 2).slice(0, 5);
+    throw fail(
+      3,
+      `Cannot find pod ${shown}`,
+      near.length > 0
+        ? `did you mean ${near.map(_podLabel).join(", ")}?`
+        : "no running pod has that name or UID on this node (see: nsjoin ps)",
+    );
+  }
+  const { pod, members: inPod } = matches[0];
+  const apps = inPod.filter((c) => c.pod!.container);
+  const names = [...new Set(apps.map((c) => c.pod!.container!))].join(", ");
+  const pick = container ??
+    (apps.some((c) => c.pod!.container === pod.defaultContainer)
+      ? pod.defaultContainer
+      : undefined);
+  const chosen = pick === undefined ? apps : apps.filter((c) => c.pod!.container === pick);
+  if (chosen.length === 1) return chosen[0];
+  if (chosen.length === 0) {
+    throw fail(
+      3,
+      `Cannot find ${
+        pick === undefined ? "a running container" : `container ${JSON.stringify(pick)}`
+      } in pod ${_podLabel(pod)}`,
+      apps.length > 0
+        ? `its running containers: ${names}`
+        : "it has no running container (exited init containers cannot be joined)",
+    );
+  }
+  throw fail(
+    22,
+    `Cannot pick a container of pod ${_podLabel(pod)}`,
+    pick === undefined
+      ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER`
+      : `several running containers are named ${pick}: give cri:ID`,
+  );
+}
+
 /**
  * Resolves a container reference — `docker:NAME|ID`, `podman:NAME|ID`, `containerd:ID`,
- * or a bare name or ID prefix searched across every engine — and pins its first process
+ * a Kubernetes pod's container (`k8s:NAMESPACE/POD[/CONTAINER]`, `k8s:POD`,
+ * `k8s:UID[/CONTAINER]`, `cri:ID`: see {@link matchPodContainer}), or a bare name or ID
+ * prefix searched across every engine — and pins its first process
  * with a pidfd. The Docker Engine API is asked first for docker (and for its metadata);
  * podman and containerd are read from their state files; the /proc + cgroup scan finds
  * a container by ID when no engine can be asked (docker's socket missing, CRI-O).
@@ -323,6 +489,15 @@ export async function resolveContainer(
   options: FindContainersOptions = {},
 ): Promise<PinnedContainer> {
   assertPermissions("resolve a container", "all");
+  if (text.startsWith("k8s:") || text.startsWith("cri:")) {
+    // Pods are in containerd's CRI state and in CRI-O's (root's containers-storage).
+    const state = new Set(options.sources ?? ["state"]).has("state");
+    const found = matchPodContainer(
+      state ? _merge([_containerdList(options), _podmanList(true)]) : [],
+      text,
+    );
+    return _pinPodMember(found, text, options);
+  }
   const { engine, ref, owner } = parseContainerRef(text);
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
   if (engine === "docker" && sources.has("api") && sources.has("state")) {
@@ -379,6 +554,44 @@ export async function resolveContainer(
       quiet: true,
       hint: "its process is no longer in its owner's namespaces",
     });
+  }
+  return new PinnedContainer(pinned, found);
+}
+
+/**
+ * Pins a pod member's process. Its PID came from the runtime's pidfile, which says
+ * nothing of when that process started: once pinned, the process must be in a cgroup
+ * named for the member's ID (the runtime put it there), so a PID reused by another
+ * process since the pod went away is never joined.
+ */
+function _pinPodMember(
+  found: ContainerInfo,
+  text: string,
+  options: FindContainersOptions,
+): PinnedContainer {
+  const gone = () =>
+    new NamespaceError(`Cannot use ${_label(found)}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: text,
+      quiet: true,
+      hint: "it is no longer running",
+    });
+  let pinned: PinnedProcess;
+  try {
+    pinned = pinProcess(found.pid);
+  } catch {
+    throw gone();
+  }
+  let cgroup = "";
+  try {
+    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
+  } catch {
+    // Gone.
+  }
+  if (containerOfCgroup(cgroup)?.id !== found.id || !pinned.alive) {
+    pinned.close();
+    throw gone();
   }
   return new PinnedContainer(pinned, found);
 }

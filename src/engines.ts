@@ -11,6 +11,7 @@ import type {
   ContainerInfo,
   Engine,
   FindContainersOptions,
+  PodMember,
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
@@ -195,7 +196,8 @@ export function _dockerStateFind(
 // ---------------------------------------------------------------------------------------
 // OCI runtime specs and state files (podman, containerd, docker's containerd)
 
-interface _OciSpec {
+/** The parts of an OCI runtime spec (config.json) read here. */
+export interface _OciSpec {
   hostname?: string;
   process?: {
     env?: string[];
@@ -289,9 +291,10 @@ function _storageConf(path: string, owner?: number): Record<string, string> {
 /**
  * The podman stores to read: root's, and each user's rootless one (only our own unless
  * root), where containers-storage.conf(5) puts them ($CONTAINERS_STORAGE_CONF for the
- * caller, /etc/containers/storage.conf, ~/.config/containers/storage.conf).
+ * caller, /etc/containers/storage.conf, ~/.config/containers/storage.conf). With
+ * `rootOnly`, root's store alone (CRI-O's pods are only there).
  */
-function _podmanStores(): { graph: string; run: string; owner?: number }[] {
+function _podmanStores(rootOnly = false): { graph: string; run: string; owner?: number }[] {
   const stores: { graph: string; run: string; owner?: number }[] = [];
   const uid = Deno.uid() ?? 0;
   const env = Deno.env.get("CONTAINERS_STORAGE_CONF");
@@ -303,6 +306,7 @@ function _podmanStores(): { graph: string; run: string; owner?: number }[] {
       run: conf.runroot || "/run/containers/storage",
     });
   }
+  if (rootOnly) return stores;
   let passwd = "";
   try {
     passwd = Deno.readTextFileSync("/etc/passwd");
@@ -360,13 +364,14 @@ export function _isRootlessOf(pid: number, owner: number): boolean {
 }
 
 /**
- * Running podman containers from its state files (rootful and rootless stores). What a
+ * Running podman containers from its state files (rootful and rootless stores), and CRI-O's
+ * pods in root's store (CRI-O keeps its containers there too). What a
  * user's store says is read only from files that user owns, and a PID it names is kept
- * only when {@link _isRootlessOf} that user.
+ * only when {@link _isRootlessOf} that user. `rootOnly`: root's store alone (for pods).
  */
-export function _podmanList(): ContainerInfo[] {
+export function _podmanList(rootOnly = false): ContainerInfo[] {
   const out: ContainerInfo[] = [];
-  for (const store of _podmanStores()) {
+  for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
     for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
       const list = _readJson<{ id: string; names?: string[] }[]>(
@@ -386,16 +391,25 @@ export function _podmanList(): ContainerInfo[] {
         );
         if (pid === undefined || (owner !== undefined && !_isRootlessOf(pid, owner))) continue;
         const name = c.names?.[0];
+        const spec = _readJson<_OciSpec>(
+          `${store.graph}/${dir}/${c.id}/userdata/config.json`,
+          owner,
+        );
+        // CRI-O shares root's store with podman: its pods' sandboxes and containers carry
+        // the CRI's annotations (a user's rootless store has no CRI-O).
+        const pod = owner === undefined ? _podOfSpec(c.id, spec) : undefined;
         out.push({
-          engine: "podman",
+          engine: pod ? "cri-o" : "podman",
           id: c.id,
-          name: typeof name === "string" ? name : undefined,
+          name: pod?.container
+            ? `${pod.name}/${pod.container}`
+            : typeof name === "string"
+            ? name
+            : undefined,
           pid,
           owner,
-          config: _podmanExecConfig(
-            c.id,
-            _readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`, owner),
-          ),
+          pod,
+          config: pod ? _configOfSpec(spec) : _podmanExecConfig(c.id, spec),
           source: "state",
         });
       }
@@ -415,30 +429,55 @@ function _podmanExecConfig(id: string, spec: _OciSpec | undefined): ContainerCon
   return config;
 }
 
-/** containerd's task bundles: config.json (the OCI spec) and init.pid per container. */
-const CONTAINERD_TASKS = [
-  "/run/containerd/io.containerd.runtime.v2.task",
-  "/run/docker/containerd/daemon/io.containerd.runtime.v2.task",
+/**
+ * containerd's state dirs, holding its task bundles (config.json, the OCI spec, and
+ * init.pid per container) under io.containerd.runtime.v2.task/NAMESPACE/ID: a standalone
+ * containerd's (Kubernetes nodes), k3s's, and the one dockerd runs.
+ */
+const CONTAINERD_STATES = [
+  "/run/containerd",
+  "/run/k3s/containerd",
+  "/run/docker/containerd/daemon",
 ];
 
-/** Running containers from containerd's task bundles (any namespace: moby, k8s.io, default). */
-export function _containerdList(): ContainerInfo[] {
+/**
+ * The state dirs to read: the defaults, then `containerdState` or $NSJOIN_CONTAINERD_STATE
+ * (colon-separated) for a containerd started with another `state` in its config.
+ */
+function _containerdStates(o: FindContainersOptions): string[] {
+  const extra = o.containerdState ??
+    (Deno.env.get("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
+  return [...new Set([...CONTAINERD_STATES, ...extra])];
+}
+
+/** A containerd ID: 1-76 characters of [A-Za-z0-9_.-] (as its identifiers package allows). */
+const CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
+
+/**
+ * Running containers from containerd's task bundles (any namespace: moby, k8s.io,
+ * default). containerd runs as root and writes these as root: a file not owned by root is
+ * not its, and is skipped. A Kubernetes pod's sandbox and containers carry the CRI's
+ * `io.kubernetes.cri.*` annotations in their OCI spec: they give {@link ContainerInfo.pod}.
+ */
+export function _containerdList(o: FindContainersOptions = {}): ContainerInfo[] {
   const out: ContainerInfo[] = [];
-  for (const base of CONTAINERD_TASKS) {
+  for (const state of _containerdStates(o)) {
+    const base = `${state}/io.containerd.runtime.v2.task`;
     for (const ns of _readDir(base)) {
       for (const id of _readDir(`${base}/${ns}`)) {
+        if (!CONTAINERD_ID.test(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
-        const pid = _livePid(`${bundle}/init.pid`);
+        const pid = _livePid(`${bundle}/init.pid`, undefined, 0);
         if (pid === undefined) continue;
-        const spec = _readJson<_OciSpec>(`${bundle}/config.json`);
-        const a = spec?.annotations ?? {};
-        const k8s = a["io.kubernetes.cri.container-name"];
+        const spec = _readJson<_OciSpec>(`${bundle}/config.json`, 0);
+        const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : undefined;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",
           id,
-          name: k8s ? `${a["io.kubernetes.cri.sandbox-name"] ?? ""}/${k8s}` : undefined,
+          name: pod?.container ? `${pod.name}/${pod.container}` : undefined,
           pid,
           namespace: ns,
+          pod,
           config: _configOfSpec(spec),
           source: "state",
         });
@@ -446,6 +485,62 @@ export function _containerdList(): ContainerInfo[] {
     }
   }
   return out;
+}
+
+/** The pod annotation naming the container `kubectl exec` picks when none is given. */
+const DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
+
+/**
+ * The pod a CRI sandbox or container belongs to, from the annotations the runtime writes
+ * into its OCI spec: containerd's CRI plugin (`io.kubernetes.cri.*`) or CRI-O
+ * (`io.kubernetes.cri-o.*` and the kubelet's `io.kubernetes.pod.*` labels, pod annotations
+ * as JSON in `io.kubernetes.cri-o.Annotations`). Anything missing or of the wrong shape:
+ * not a pod member.
+ */
+export function _podOfSpec(id: string, spec: _OciSpec | undefined): PodMember | undefined {
+  const a = spec?.annotations;
+  if (typeof a !== "object" || a === null) return undefined;
+  const str = (k: string) => typeof a[k] === "string" && a[k] !== "" ? a[k] : undefined;
+  const crio = str("io.kubernetes.cri-o.ContainerType") !== undefined;
+  const key = crio
+    ? {
+      type: "io.kubernetes.cri-o.ContainerType",
+      sandboxId: "io.kubernetes.cri-o.SandboxID",
+      namespace: "io.kubernetes.pod.namespace",
+      name: "io.kubernetes.pod.name",
+      uid: "io.kubernetes.pod.uid",
+      container: "io.kubernetes.container.name",
+    }
+    : {
+      type: "io.kubernetes.cri.container-type",
+      sandboxId: "io.kubernetes.cri.sandbox-id",
+      namespace: "io.kubernetes.cri.sandbox-namespace",
+      name: "io.kubernetes.cri.sandbox-name",
+      uid: "io.kubernetes.cri.sandbox-uid",
+      container: "io.kubernetes.cri.container-name",
+    };
+  const type = str(key.type);
+  const sandboxId = str(key.sandboxId);
+  const namespace = str(key.namespace);
+  const name = str(key.name);
+  const uid = str(key.uid);
+  if (!sandboxId || !CONTAINERD_ID.test(sandboxId) || !namespace || !name || !uid) return;
+  if (type === "sandbox" && sandboxId === id) {
+    let defaultContainer = str(DEFAULT_CONTAINER);
+    if (crio) {
+      try {
+        const pod = JSON.parse(str("io.kubernetes.cri-o.Annotations") ?? "{}");
+        const named = pod?.[DEFAULT_CONTAINER];
+        defaultContainer = typeof named === "string" ? named : undefined;
+      } catch {
+        // Not JSON: no default.
+      }
+    }
+    return { namespace, name, uid, sandboxId, defaultContainer };
+  }
+  const container = str(key.container);
+  if (type === "container" && container) return { namespace, name, uid, sandboxId, container };
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -29,6 +29,12 @@ have runc || need+=(runc)
 have slirp4netns || need+=(slirp4netns)
 # The test image is /bin/busybox copied into a rootfs: it must be the static build.
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+# --- Kubernetes pods (issue 13) ------------------------------------------------------------
+# tests/k8s_test.ts starts a containerd of its own with the CRI plugin (containerd comes with
+# docker.io), the CNI bridge plugins for its pods and catatonit as their pause process.
+have containerd || need+=(containerd)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+have catatonit || need+=(catatonit)
 NSJOIN_PODMAN_USER=nsjoin-podman
 _nsjoin_engines() {
   local rc=$?

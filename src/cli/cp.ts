@@ -54,7 +54,7 @@ export interface CpArgs {
 /** One side of a copy: a host path (or "-") or a path inside a target. */
 export type CpEndpoint = { target?: undefined; path: string } | { target: string; path: string };
 
-const ENGINE_PREFIX = /^(docker|podman|containerd|cri-o|crio|netns):/;
+const ENGINE_PREFIX = /^(docker|podman|containerd|cri-o|crio|netns|k8s|cri):/;
 
 /**
  * Splits `TARGET:PATH` as docker cp does: a path starting with `/` or `.` is local (so a

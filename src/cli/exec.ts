@@ -60,7 +60,10 @@ SYNOPSIS
 
 DESCRIPTION
 TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,
-podman:NAME|ID, containerd:ID, netns:NAME (as ip netns exec), a PID or a namespace file.
+podman:NAME|ID, containerd:ID, a Kubernetes pod's container on this node
+(k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID[/CONTAINER], cri:ID; containerd's CRI
+state, $NSJOIN_CONTAINERD_STATE for another state dir), netns:NAME (as ip netns exec), a PID
+or a namespace file.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
@@ -93,6 +96,7 @@ EXIT STATUS
 EXAMPLES
  nsjoin exec web1 cat /etc/os-release        by name, whatever the engine
  nsjoin exec -it -u nobody podman:db sh      a rootless or rootful podman container
+ nsjoin exec k8s:default/web/app ss -ltn     a Kubernetes pod's container, node-local
  nsjoin exec -n net web1 -- ss -ltn          only its network namespace`;
 
 /** `exec`'s options (docker exec's), for the parser and the shell completions. */

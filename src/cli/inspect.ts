@@ -39,7 +39,8 @@ and which isolated, its user namespace with uid/gid maps, its cgroups, and its m
 the cgroup's use and limit (v1 or v2) and what \`free\` would report inside.
 
 TARGET is a PID, a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME), netns:NAME,
-or a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, or a bare name or ID.
+or a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, a Kubernetes pod's
+container (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID, cri:ID), or a bare name or ID.
 Needs -A (it reads /proc).
 
 OPTIONS

@@ -9,6 +9,7 @@ import { report } from "./_run.ts";
 export const PS_OPTIONS = {
   json: { type: "boolean" },
   "no-trunc": { type: "boolean" },
+  pods: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -25,11 +26,15 @@ List the running containers of every engine on the host (docker, podman rootful 
 rootless, containerd in any namespace, CRI-O), found from engine state, /proc and cgroups.
 Another user's rootless containers are shown with their owner ("podman (uid N)"); only those
 whose process runs in that user's own namespaces are listed. Names are printed with control
-characters as \\xNN; --json gives them exactly. Needs -A (it reads /proc and engine state).
+characters as \\xNN; --json gives them exactly. Kubernetes pods (containerd's CRI, CRI-O)
+get NAMESPACE, POD and CONTAINER columns, and a "pod" object in --json; --pods lists one
+line per pod, its containers grouped under its sandbox. Needs -A (it reads /proc and engine
+state).
 
 OPTIONS
       --json        Print a JSON array
       --no-trunc    Do not truncate IDs
+      --pods        One entry per Kubernetes pod, its containers grouped under its sandbox
   -q, --quiet       Only print IDs
   -h, --help        Print usage
 
@@ -38,7 +43,8 @@ EXIT STATUS
 
 EXAMPLES
  nsjoin ps                                   a table like docker ps, every engine
- nsjoin ps --json                            the same as JSON`;
+ nsjoin ps --json                            the same as JSON
+ nsjoin ps --pods                            the node's Kubernetes pods, like crictl pods`;
 
 /** One row of `ps --json`. */
 export interface PsRow {
@@ -56,6 +62,17 @@ export interface PsRow {
   owner: number | null;
   /** Where it was found: "api", "state" or "cgroup". */
   source: string;
+  /**
+   * For a Kubernetes pod's sandbox or container: its namespace, pod, pod UID, sandbox ID
+   * and container name (null for the sandbox), from the CRI runtime's state; else null.
+   */
+  pod: {
+    namespace: string;
+    name: string;
+    uid: string;
+    sandboxId: string;
+    container: string | null;
+  } | null;
 }
 
 /** The rows `ps` prints, sorted by engine and name. */
@@ -68,25 +85,114 @@ export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
     namespaces: namespacesOwnedBy(c.pid),
     owner: c.owner ?? null,
     source: c.source,
+    pod: c.pod
+      ? {
+        namespace: c.pod.namespace,
+        name: c.pod.name,
+        uid: c.pod.uid,
+        sandboxId: c.pod.sandboxId,
+        container: c.pod.container ?? null,
+      }
+      : null,
   })).sort((a, b) =>
     a.engine.localeCompare(b.engine) || (a.name ?? a.id).localeCompare(b.name ?? b.id)
   );
 }
 
 /**
- * A docker-ps-like table: header, then one line per row, columns padded. Names and IDs come
- * from files other users write: control characters are shown as `\xNN`.
+ * A docker-ps-like table: header, then one line per row, columns padded; NAMESPACE, POD
+ * and CONTAINER columns when any row is a Kubernetes pod's (the sandbox's CONTAINER is
+ * "(sandbox)"). Names and IDs come from files other users write: control characters are
+ * shown as `\xNN`.
  */
 export function formatTable(rows: readonly PsRow[], noTrunc = false): string {
+  const pods = rows.some((r) => r.pod);
+  const podCells = (r: PsRow) =>
+    !pods
+      ? []
+      : r.pod
+      ? [r.pod.namespace, r.pod.name, r.pod.container ?? "(sandbox)"].map(escapeTerminal)
+      : ["-", "-", "-"];
   const cells = [
-    ["CONTAINER ID", "ENGINE", "NAME", "PID", "NAMESPACES"],
+    [
+      "CONTAINER ID",
+      "ENGINE",
+      "NAME",
+      ...(pods ? ["NAMESPACE", "POD", "CONTAINER"] : []),
+      "PID",
+      "NAMESPACES",
+    ],
     ...rows.map((r) => [
       escapeTerminal(noTrunc ? r.id : r.id.slice(0, 12)),
       r.engine + (r.owner !== null ? ` (uid ${r.owner})` : ""),
       r.name === null ? "-" : escapeTerminal(r.name),
+      ...podCells(r),
       String(r.pid),
       r.namespaces.join(",") || "-",
     ]),
+  ];
+  const widths = cells[0].map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  return cells.map((row) =>
+    row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join("   ")
+  ).join("\n");
+}
+
+/** One entry of `ps --pods --json`: a pod and its running containers. */
+export interface PodRow {
+  /** The Kubernetes namespace. */
+  namespace: string;
+  /** The pod's name. */
+  name: string;
+  /** The pod's UID. */
+  uid: string;
+  /** The sandbox's CRI ID. */
+  sandboxId: string;
+  /** The runtime: "containerd" or "cri-o". */
+  engine: string;
+  /** Host PID of the sandbox's process, null when it is not running. */
+  pid: number | null;
+  /** The pod's containers (not the sandbox), as `ps --json` gives them. */
+  containers: PsRow[];
+}
+
+/** The rows of `ps --pods`: pod members grouped by sandbox, sorted by namespace and name. */
+export function podRows(rows: readonly PsRow[]): PodRow[] {
+  const pods = new Map<string, PodRow>();
+  for (const r of rows) {
+    if (!r.pod) continue;
+    const p = pods.get(r.pod.sandboxId) ?? {
+      namespace: r.pod.namespace,
+      name: r.pod.name,
+      uid: r.pod.uid,
+      sandboxId: r.pod.sandboxId,
+      engine: r.engine,
+      pid: null,
+      containers: [],
+    };
+    if (r.pod.container === null) p.pid = r.pid;
+    else p.containers.push(r);
+    pods.set(r.pod.sandboxId, p);
+  }
+  return [...pods.values()].sort((a, b) =>
+    a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name)
+  );
+}
+
+/** The `ps --pods` table: one line per pod, its containers as `name (id)`; names escaped. */
+export function formatPods(pods: readonly PodRow[], noTrunc = false): string {
+  const id = (i: string) => noTrunc ? i : i.slice(0, 12);
+  const cells = [
+    ["SANDBOX ID", "ENGINE", "NAMESPACE", "POD", "PID", "CONTAINERS"],
+    ...pods.map((p) =>
+      [
+        id(p.sandboxId),
+        p.engine,
+        p.namespace,
+        p.name,
+        p.pid === null ? "-" : String(p.pid),
+        p.containers.map((c) => `${c.pod!.container} (${id(c.id)})`).join(", ") || "-",
+      ].map(escapeTerminal)
+    ),
   ];
   const widths = cells[0].map((_, i) => Math.max(...cells.map((row) => row[i].length)));
   return cells.map((row) =>
@@ -108,7 +214,15 @@ export async function ps(argv: readonly string[]): Promise<number> {
       return 0;
     }
     const rows = psRows(await findContainers());
-    if (values.json) console.log(JSON.stringify(rows, null, 2));
+    if (values.pods) {
+      const pods = podRows(rows);
+      if (values.json) console.log(JSON.stringify(pods, null, 2));
+      else if (values.quiet) {
+        for (const p of pods) {
+          console.log(escapeTerminal(values["no-trunc"] ? p.sandboxId : p.sandboxId.slice(0, 12)));
+        }
+      } else console.log(formatPods(pods, values["no-trunc"]));
+    } else if (values.json) console.log(JSON.stringify(rows, null, 2));
     else if (values.quiet) {
       for (const r of rows) {
         console.log(escapeTerminal(values["no-trunc"] ? r.id : r.id.slice(0, 12)));

@@ -902,57 +902,55 @@ Deno.test({
 });
 
 async function _filterSteps(t: Deno.TestContext): Promise<void> {
-  {
-    const all: Row[] = JSON.parse((await cli(["ls", "-J", "-l", "--output-all"])).stdout)
-      .namespaces;
-    const run = async (expr: string, cols = "NS,TYPE,NPROCS,NSFS,COMMAND") => {
-      const out = await cli(["ls", "-J", "-l", "-o", cols, "-Q", expr]);
-      assertEquals(out.code, 0, out.stderr);
-      return (JSON.parse(out.stdout).namespaces as Row[]).map((r) => r.ns);
-    };
-    const expect = (pred: (r: Row) => boolean) => all.filter(pred).map((r) => r.ns);
-    // Namespaces come and go while other tests run: compare on stable ones (host's).
-    const stable = (a: number[], b: number[]) => {
-      const host = new Set(all.filter((r) => r.pid === 1 || r.pid === 2).map((r) => r.ns));
-      assertEquals(a.filter((n) => host.has(n)), b.filter((n) => host.has(n)));
-    };
-    await t.step('TYPE == "net" && NPROCS > 1, and the word forms eq / and / gt', async () => {
-      const want = expect((r) => r.type === "net" && (r.nprocs ?? 0) > 1);
-      stable(await run('TYPE == "net" && NPROCS > 1'), want);
-      stable(await run("TYPE eq 'net' and NPROCS gt 1"), want);
-      stable(await run("(TYPE == 'net') AND (NPROCS GT 1)"), want);
-    });
-    await t.step("a column alone: NSFS (rows that have a mount point)", async () => {
-      const got = await run("NSFS");
-      const want = expect((r) => typeof r.nsfs === "string" && r.nsfs !== "");
-      // A namespace bind-mounted after the first listing (another test, another run) is
-      // not in `all`: judge only those that were.
-      const known = new Set(all.map((r) => r.ns));
-      assert(got.length > 0 && got.filter((n) => known.has(n)).every((n) => want.includes(n)));
-    });
-    await t.step("=~ and !~ take a regular expression on the right", async () => {
-      stable(await run('TYPE =~ "^(pid|user)$"'), expect((r) => /^(pid|user)$/.test(r.type)));
-      stable(await run('TYPE !~ "^(pid|user)$"'), expect((r) => !/^(pid|user)$/.test(r.type)));
-    });
-    await t.step("! / not, || / or, != / ne, and a column the output does not show", async () => {
-      stable(
-        await run('!(TYPE == "net") && PID == 1', "NS"),
-        expect((r) => r.type !== "net" && r.pid === 1),
-      );
-      stable(
-        await run('TYPE == "uts" || TYPE ne "uts" && PID == 2', "NS"),
-        expect((r) => r.pid === 2),
-      );
-    });
-    await t.step("a bad expression: exit 2, one line that says where", async () => {
-      for (const [expr, at] of [["NS ==", 6], ["(NS == 1", 9], ["NOPE == 1", 1], ["NS =~ 5", 7]]) {
-        const out = await cli(["ls", "-Q", String(expr)]);
-        assertEquals(out.code, 2, String(expr));
-        assertEquals(out.stderr.trim().split("\n").length, 1);
-        assertMatch(out.stderr, new RegExp(`at position ${at}\\b`));
-      }
-    });
-  }
+  const all: Row[] = JSON.parse((await cli(["ls", "-J", "-l", "--output-all"])).stdout)
+    .namespaces;
+  const run = async (expr: string, cols = "NS,TYPE,NPROCS,NSFS,COMMAND") => {
+    const out = await cli(["ls", "-J", "-l", "-o", cols, "-Q", expr]);
+    assertEquals(out.code, 0, out.stderr);
+    return (JSON.parse(out.stdout).namespaces as Row[]).map((r) => r.ns);
+  };
+  const expect = (pred: (r: Row) => boolean) => all.filter(pred).map((r) => r.ns);
+  // Namespaces come and go while other tests run: compare on stable ones (host's).
+  const stable = (a: number[], b: number[]) => {
+    const host = new Set(all.filter((r) => r.pid === 1 || r.pid === 2).map((r) => r.ns));
+    assertEquals(a.filter((n) => host.has(n)), b.filter((n) => host.has(n)));
+  };
+  await t.step('TYPE == "net" && NPROCS > 1, and the word forms eq / and / gt', async () => {
+    const want = expect((r) => r.type === "net" && (r.nprocs ?? 0) > 1);
+    stable(await run('TYPE == "net" && NPROCS > 1'), want);
+    stable(await run("TYPE eq 'net' and NPROCS gt 1"), want);
+    stable(await run("(TYPE == 'net') AND (NPROCS GT 1)"), want);
+  });
+  await t.step("a column alone: NSFS (rows that have a mount point)", async () => {
+    const got = await run("NSFS");
+    const want = expect((r) => typeof r.nsfs === "string" && r.nsfs !== "");
+    // A namespace bind-mounted after the first listing (another test, another run) is
+    // not in `all`: judge only those that were.
+    const known = new Set(all.map((r) => r.ns));
+    assert(got.length > 0 && got.filter((n) => known.has(n)).every((n) => want.includes(n)));
+  });
+  await t.step("=~ and !~ take a regular expression on the right", async () => {
+    stable(await run('TYPE =~ "^(pid|user)$"'), expect((r) => /^(pid|user)$/.test(r.type)));
+    stable(await run('TYPE !~ "^(pid|user)$"'), expect((r) => !/^(pid|user)$/.test(r.type)));
+  });
+  await t.step("! / not, || / or, != / ne, and a column the output does not show", async () => {
+    stable(
+      await run('!(TYPE == "net") && PID == 1', "NS"),
+      expect((r) => r.type !== "net" && r.pid === 1),
+    );
+    stable(
+      await run('TYPE == "uts" || TYPE ne "uts" && PID == 2', "NS"),
+      expect((r) => r.pid === 2),
+    );
+  });
+  await t.step("a bad expression: exit 2, one line that says where", async () => {
+    for (const [expr, at] of [["NS ==", 6], ["(NS == 1", 9], ["NOPE == 1", 1], ["NS =~ 5", 7]]) {
+      const out = await cli(["ls", "-Q", String(expr)]);
+      assertEquals(out.code, 2, String(expr));
+      assertEquals(out.stderr.trim().split("\n").length, 1);
+      assertMatch(out.stderr, new RegExp(`at position ${at}\\b`));
+    }
+  });
 }
 
 Deno.test('ls -H: "List the available columns, use with --json or --raw to get output in machine-readable format"', async () => {

@@ -4,7 +4,7 @@
  * containers started through the engines' own CLIs (the reference we compare against),
  * and cleanup that removes every container this run made.
  */
-import { runPiped } from "./_fixtures.ts";
+import { CI, IS_ROOT, runPiped } from "./_fixtures.ts";
 
 /** The image every test container runs: busybox, ENV GREETING=hello, WORKDIR /home. */
 export const IMAGE = "nsjoin-busybox:1";
@@ -270,4 +270,41 @@ export async function removeCtr(id: string): Promise<void> {
 export function ctrExec(id: string, cmd: string[]): Promise<Run> {
   const exec = `e${Math.random().toString(36).slice(2, 10)}`;
   return run("ctr", [..._ctr(), "task", "exec", "--exec-id", exec, id, ...cmd]);
+}
+
+/** Whether `cmd` runs and succeeds with `args` (a tool is installed, a daemon answers). */
+function _have(cmd: string, args: readonly string[]): boolean {
+  try {
+    return new Deno.Command(cmd, { args: [...args], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `ignore` for tests that need root and engines: true, with a note on stderr saying what is
+ * missing, only off CI — in CI a missing engine is a failure, not a skip.
+ *
+ * @param what the tests, for the note ("cp tests")
+ * @param needs "docker" (dockerd answers), "rootless" (tests/setup.sh's podman user), or a
+ *   command that must run with --version (podman, gcc, tmux…)
+ * @returns whether to skip
+ */
+export function skipWithoutEngines(what: string, needs: readonly string[]): boolean {
+  const missing = needs.filter((n) =>
+    n === "docker"
+      ? !_have("docker", ["version"])
+      : n === "rootless"
+      ? podmanUser() === undefined
+      : !_have(n, n === "tmux" ? ["-V"] : ["--version"])
+  );
+  if (IS_ROOT && missing.length === 0) return false;
+  if (CI) return false;
+  console.error(
+    `note: ${what} are skipped: they need root and ${needs.join(", ")}` +
+      ` (missing: ${[...(IS_ROOT ? [] : ["root"]), ...missing].join(", ")};` +
+      " run tests/setup.sh as root; CI runs them)",
+  );
+  return true;
 }

@@ -18,28 +18,13 @@ import {
   removeContainers,
   type Run,
   run,
+  skipWithoutEngines,
   startContainer,
   type TestContainer,
 } from "./_engines.ts";
 import { assert, assertEquals, assertMatch, CI, IS_ROOT, ROOT, runPiped } from "./_fixtures.ts";
 
-function _have(cmd: string): boolean {
-  try {
-    return new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const READY = IS_ROOT && _have("docker") && _have("podman") && podmanUser() !== undefined;
-const SKIP = !READY && !CI;
-if (SKIP) {
-  console.error(
-    "note: confinement tests are skipped: they need root, dockerd, podman and the rootless " +
-      "user (run tests/setup.sh as root; CI runs them)",
-  );
-}
+const SKIP = skipWithoutEngines("confinement tests", ["docker", "podman", "rootless"]);
 
 const RUN = `nsjc${Math.random().toString(36).slice(2, 8)}`;
 

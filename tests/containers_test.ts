@@ -29,6 +29,7 @@ import {
   removeCtr,
   type Run,
   run,
+  skipWithoutEngines,
   startContainer,
   startCtr,
   type TestContainer,
@@ -46,24 +47,7 @@ import {
   ROOT,
 } from "./_fixtures.ts";
 
-function _have(cmd: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const READY = IS_ROOT && _have("docker", ["version"]) && _have("podman", ["--version"]) &&
-  podmanUser() !== undefined && _have("tmux", ["-V"]);
-/** Engine tests skip only off CI; in CI a missing engine is a failure. */
-const SKIP = !READY && !CI;
-if (SKIP) {
-  console.error(
-    "note: container tests are skipped: they need root, dockerd, podman, tmux and the " +
-      "rootless user (run tests/setup.sh as root; CI runs them)",
-  );
-}
+const SKIP = skipWithoutEngines("container tests", ["docker", "podman", "rootless", "tmux"]);
 
 const UNCONFINED = ["--security-opt", "seccomp=unconfined"];
 const RUN = `nsjt${Math.random().toString(36).slice(2, 8)}`;

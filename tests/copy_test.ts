@@ -16,6 +16,7 @@ import {
   podmanUser,
   removeCtr,
   run,
+  skipWithoutEngines,
   startCtr,
 } from "./_engines.ts";
 import {
@@ -30,23 +31,7 @@ import {
   makeTarget,
 } from "./_fixtures.ts";
 
-function _have(cmd: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const READY = IS_ROOT && _have("docker", ["version"]) && _have("podman", ["--version"]) &&
-  _have("gcc", ["--version"]) && podmanUser() !== undefined;
-const SKIP = !READY && !CI;
-if (SKIP) {
-  console.error(
-    "note: cp tests are skipped: they need root, dockerd, podman, gcc and the rootless user " +
-      "(run tests/setup.sh as root; CI runs them)",
-  );
-}
+const SKIP = skipWithoutEngines("cp tests", ["docker", "podman", "gcc", "rootless"]);
 
 /** The distroless test image: /tool only. */
 const IMAGE = "nsjoin-distroless:1";

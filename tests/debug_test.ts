@@ -11,6 +11,7 @@ import {
   podmanUser,
   removeContainers,
   run,
+  skipWithoutEngines,
   startContainer,
   type TestContainer,
 } from "./_engines.ts";
@@ -25,23 +26,7 @@ import {
   IS_ROOT,
 } from "./_fixtures.ts";
 
-function _have(cmd: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const READY = IS_ROOT && _have("docker", ["version"]) && _have("podman", ["--version"]) &&
-  _have("gcc", ["--version"]) && podmanUser() !== undefined;
-const SKIP = !READY && !CI;
-if (SKIP) {
-  console.error(
-    "note: debug tests are skipped: they need root, dockerd, podman, gcc and the rootless " +
-      "user (run tests/setup.sh as root; CI runs them)",
-  );
-}
+const SKIP = skipWithoutEngines("debug tests", ["docker", "podman", "gcc", "rootless"]);
 
 /** An image FROM scratch: /pause (static, no libc) and nothing else. */
 const SCRATCH = "nsjoin-debug-scratch:1";

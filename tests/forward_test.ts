@@ -7,7 +7,7 @@ import { copyTo } from "../src/copy.ts";
 import { forward, parsePortSpec } from "../src/forward.ts";
 import { NamespaceError } from "../src/errors.ts";
 import { parseForwardArgs } from "../src/cli/forward.ts";
-import { ensureImages, IMAGE, must, podmanUser, run } from "./_engines.ts";
+import { ensureImages, IMAGE, must, podmanUser, run, skipWithoutEngines } from "./_engines.ts";
 import {
   assert,
   assertEquals,
@@ -19,21 +19,7 @@ import {
   makeTarget,
 } from "./_fixtures.ts";
 
-function _have(cmd: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-const READY = IS_ROOT && _have("docker", ["version"]) && podmanUser() !== undefined;
-const SKIP = !READY && !CI;
-if (SKIP) {
-  console.error(
-    "note: forward tests are skipped: they need root and dockerd (run tests/setup.sh as root; CI runs them)",
-  );
-}
+const SKIP = skipWithoutEngines("forward tests", ["docker", "rootless"]);
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const enc = new TextEncoder();

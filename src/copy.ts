@@ -293,7 +293,10 @@ class _FdSink implements _Sink<number> {
     // when it does not keep the owner. docker cp keeps it.
     const keepIds = this.#archive || this.#side.uids !== undefined;
     fchmod(fd, meta.mode & (keepIds ? 0o7777 : 0o1777));
-    if (meta.xattrs) setXattrs(fd, meta.xattrs);
+    // File capabilities are setuid by another name: security.capability (cap_setuid=ep)
+    // would make the copy a root door for every host user who can run it.
+    const xattrs = keepIds ? meta.xattrs : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
+    if (xattrs?.length) setXattrs(fd, xattrs);
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }
 
@@ -405,6 +408,9 @@ class _FdSink implements _Sink<number> {
     this.#links.clear();
   }
 }
+
+/** The xattr holding a file's capabilities (capabilities(7), "File capabilities"). */
+const _FILE_CAPS = "security.capability";
 
 /** Writes entries as a tar stream; a directory handle is its path in the archive. */
 class _TarSink implements _Sink<string> {

@@ -1976,3 +1976,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "cp into a container without -a: a host user's setuid/setgid program does not become a root one there; root's keeps its bits",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-cprev-${crypto.randomUUID().slice(0, 8)}`);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cprev-" });
+    try {
+      // A local user's own program: anyone may set setuid and setgid on their files.
+      await Deno.copyFile("/bin/true", `${dir}/theirs`);
+      await Deno.chown(`${dir}/theirs`, 1234, 2345);
+      await Deno.chmod(`${dir}/theirs`, 0o6755);
+      await Deno.copyFile("/bin/true", `${dir}/roots`);
+      await Deno.chmod(`${dir}/roots`, 0o6755);
+      for (const f of ["theirs", "roots"]) {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "cp", `${dir}/${f}`, `docker:${c.name}:/`],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      }
+      const theirs = Deno.statSync(`/proc/${c.pid}/root/theirs`);
+      // Given to the container's root (docker cp's rule), so without its bits.
+      assertEquals([theirs.uid, theirs.gid, theirs.mode! & 0o7777], [0, 0, 0o755]);
+      const roots = Deno.statSync(`/proc/${c.pid}/root/roots`);
+      assertEquals([roots.uid, roots.gid, roots.mode! & 0o7777], [0, 0, 0o6755]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await removeContainers([c]);
+    }
+  },
+});

@@ -326,7 +326,10 @@ class _FdSink implements _Sink<number> {
       close(fd);
       throw error;
     }
-    if (linkKey) this.#links.set(linkKey, fd);
+    // Bounded: a target's files hard-linked outside the copied tree are never matched, and
+    // one held fd each ran a default 1024-fd limit out (EMFILE) a thousand files in. Past
+    // the bound a later link is copied as a file of its own.
+    if (linkKey && this.#links.size < _MAX_LINK_FDS) this.#links.set(linkKey, fd);
     else close(fd);
   }
 
@@ -413,6 +416,9 @@ class _FdSink implements _Sink<number> {
     this.#links.clear();
   }
 }
+
+/** Files kept open to hard-link their later names to (see `_FdSink.file`). */
+const _MAX_LINK_FDS = 256;
 
 /** The xattr holding a file's capabilities (capabilities(7), "File capabilities"). */
 const _FILE_CAPS = "security.capability";

@@ -2012,3 +2012,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "cp out of a container: files hard-linked outside the copied tree do not exhaust the caller's fds",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-cprev-${crypto.randomUUID().slice(0, 8)}`);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cprev-" });
+    try {
+      // 1200 files, each with its second name outside /d: cp never meets the other name.
+      const made = await engineExec(c, [], [
+        "sh",
+        "-c",
+        "mkdir /d /o && cd /d && i=0; while [ $i -lt 1200 ]; do echo x > f$i && ln f$i /o/f$i; i=$((i+1)); done",
+      ]);
+      assertEquals(made.code, 0, made.stderr);
+      // The usual default soft limit for a root shell.
+      const out = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          'ulimit -n 1024 && exec "$@"',
+          "sh",
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          CLI,
+          "cp",
+          `docker:${c.name}:/d`,
+          `${dir}/d`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      assertEquals([...Deno.readDirSync(`${dir}/d`)].length, 1200);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await removeContainers([c]);
+    }
+  },
+});

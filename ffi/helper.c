@@ -952,7 +952,10 @@ static void debug_prepare(const char *tools, long pid) {
                               "passwd", "group", "nsswitch.conf", "terminfo", "localtime",
                               "profile", "bash.bashrc", "inputrc", "services", "protocols",
                               "iproute2", "ethertypes"};
-  static const char *dev[] = {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts"};
+  /* Not the host's /dev/pts: it holds every host terminal (a container's root, through
+   * /proc/PID/root of the program, could read and type into them); the session gets a
+   * devpts instance of its own (debug_mounts). */
+  static const char *dev[] = {"null", "zero", "full", "random", "urandom", "tty"};
   static char paths[32][32];
   const unsigned long ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   int tfd = open_or_die(tools, O_PATH | O_DIRECTORY, "tools directory");
@@ -966,7 +969,9 @@ static void debug_prepare(const char *tools, long pid) {
     debug_copy(tfd, paths[k], paths[k], ro, 1);
   }
   sys1(SYS_close, tfd);
-  /* The host's devices, never the target's (its /dev/null could be a FIFO or a file). */
+  /* The host's devices, never the target's (its /dev/null could be a FIFO or a file).
+   * Read-only too: a device node is still written through a read-only mount, but its inode
+   * (the host's /dev/null) can no longer be chmod-ed, chown-ed or touched. */
   int dfd = open_or_die("/dev", O_PATH | O_DIRECTORY, "/dev");
   for (unsigned k = 0; k < sizeof dev / sizeof *dev; k++) {
     mlen = 0;
@@ -974,7 +979,7 @@ static void debug_prepare(const char *tools, long pid) {
     put(dev[k]);
     memcpy(paths[16 + k], msg, mlen + 1);
     paths[16 + k][mlen] = 0;
-    debug_copy(dfd, dev[k], paths[16 + k], MOUNT_ATTR_NOSUID, 1);
+    debug_copy(dfd, dev[k], paths[16 + k], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 1);
   }
   sys1(SYS_close, dfd);
   /* The target's root: its /proc/PID/root entered through its own mount namespace. */
@@ -1048,9 +1053,21 @@ static void debug_mounts(void) {
   r = sys6(SYS_mount, (long)"tmpfs", (long)"tmp", (long)"tmpfs", MS_NOSUID | MS_NODEV,
            (long)"mode=1777", 0);
   if (r != 0) debug_fail("mount a tmpfs on", "/tmp", r);
-  r = sys6(SYS_mount, (long)"proc", (long)"proc", (long)"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-           0, 0);
+  /* A fresh proc has none of the runtime's read-only /proc/sys or masked files, and the
+   * container's root reaches it through /proc/PID/root of the program: read-only, or a
+   * rootful container's root writes kernel.core_pattern (host code execution). Opening a
+   * proc file for writing on a read-only mount is EROFS (do_dentry_open's mnt_want_write);
+   * nothing below writes to /proc. */
+  r = sys6(SYS_mount, (long)"proc", (long)"proc", (long)"proc",
+           MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0);
   if (r != 0) debug_fail("mount /proc of the target's pid namespace", 0, r);
+  /* A devpts of the session's own: ptys made in it are the program's, none of the host's. */
+  debug_mkdir("dev/pts", 0755);
+  r = sys6(SYS_mount, (long)"devpts", (long)"dev/pts", (long)"devpts", MS_NOSUID | MS_NOEXEC,
+           (long)"newinstance,ptmxmode=0666,mode=0620", 0);
+  if (r != 0) debug_fail("mount a devpts on", "/dev/pts", r);
+  r = sys3(SYS_symlinkat, "pts/ptmx", AT_FDCWD, "dev/ptmx");
+  if (r != 0) debug_fail("make symlink", "dev/ptmx", r);
   /* Best effort: ip, ss and ps do not need /sys. */
   sys6(SYS_mount, (long)"sysfs", (long)"sys", (long)"sysfs",
        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0);

@@ -288,12 +288,20 @@ class _FdSink implements _Sink<number> {
   #setMeta(fd: number, meta: _Meta): void {
     // chown before chmod: chown clears setuid and setgid.
     this.#chown(fd, meta);
-    // Out of a target without -a the files become ours: a setuid bit the target chose must
-    // not come with them (a root-owned setuid program on the host), as GNU cp drops it
-    // when it does not keep the owner. docker cp keeps it.
+    // Setuid and setgid stay only with the owner they were set for, as GNU cp keeps them only
+    // when it keeps the owner. Out of a target without -a the files become ours: a bit the
+    // target chose would make a root-owned setuid program on the host (docker cp keeps it).
+    // Into a target without -a they become its root's: a host user's setuid program would
+    // become a root one there; a root-owned source's stays root's.
     const keepIds = this.#archive || this.#side.uids !== undefined;
-    fchmod(fd, meta.mode & (keepIds ? 0o7777 : 0o1777));
-    if (meta.xattrs) setXattrs(fd, meta.xattrs);
+    let mask = 0o1777;
+    if (this.#archive) mask = 0o7777;
+    else if (this.#side.uids) mask |= (meta.uid === 0 ? 0o4000 : 0) | (meta.gid === 0 ? 0o2000 : 0);
+    fchmod(fd, meta.mode & mask);
+    // File capabilities are setuid by another name: security.capability (cap_setuid=ep)
+    // would make the copy a root door for every host user who can run it.
+    const xattrs = keepIds ? meta.xattrs : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
+    if (xattrs?.length) setXattrs(fd, xattrs);
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }
 
@@ -318,7 +326,10 @@ class _FdSink implements _Sink<number> {
       close(fd);
       throw error;
     }
-    if (linkKey) this.#links.set(linkKey, fd);
+    // Bounded: a target's files hard-linked outside the copied tree are never matched, and
+    // one held fd each ran a default 1024-fd limit out (EMFILE) a thousand files in. Past
+    // the bound a later link is copied as a file of its own.
+    if (linkKey && this.#links.size < _MAX_LINK_FDS) this.#links.set(linkKey, fd);
     else close(fd);
   }
 
@@ -405,6 +416,12 @@ class _FdSink implements _Sink<number> {
     this.#links.clear();
   }
 }
+
+/** Files kept open to hard-link their later names to (see `_FdSink.file`). */
+const _MAX_LINK_FDS = 256;
+
+/** The xattr holding a file's capabilities (capabilities(7), "File capabilities"). */
+const _FILE_CAPS = "security.capability";
 
 /** Writes entries as a tar stream; a directory handle is its path in the archive. */
 class _TarSink implements _Sink<string> {

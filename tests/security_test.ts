@@ -19,6 +19,7 @@ import {
   resolveContainerUser,
 } from "../mod.ts";
 import { libc } from "../ffi/libc.ts";
+import { AT_FDCWD, close, getXattrs, O, openat2, setXattrs } from "../ffi/dirfd.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
 import {
   engineExec,
@@ -1854,6 +1855,203 @@ Deno.test({
         });
       }
     } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
+// ---- review: debug and cp
+
+Deno.test({
+  name:
+    "debug: the container's root, through /proc/PID/root of the debug program, cannot write the host's sysctls, touch the host's device inodes or see the host's terminals",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-dbgrev-${crypto.randomUUID().slice(0, 8)}`);
+    // A host pty held open for the test: a host terminal the container must not find.
+    const ptmx = await Deno.open("/dev/ptmx", { read: true, write: true });
+    const session = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        CLI,
+        "debug",
+        c.name,
+        "--",
+        "sh",
+        "-c",
+        "echo $$ > /target/debug.pid; sleep 60",
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      let dpid = "";
+      for (let i = 0; i < 150 && !/^[0-9]+$/.test(dpid); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        dpid = (await engineExec(c, [], ["cat", "/debug.pid"])).stdout.trim();
+      }
+      assertMatch(dpid, /^[0-9]+$/);
+      const hostPts = [...Deno.readDirSync("/dev/pts")].map((e) => e.name).filter((n) =>
+        /^[0-9]+$/.test(n)
+      );
+      assert(hostPts.length > 0, "the host has a pty open");
+      const before = Deno.statSync("/dev/full").mtime?.getTime();
+      const d = `/proc/${dpid}/root`;
+      // What a hostile container does once a debug program appears in its pid namespace
+      // (same uid, same capabilities: /proc/PID/root and ptrace are open to it). The
+      // sysctl write puts back the value already there (proves writability without harm).
+      const peek = await engineExec(c, [], [
+        "sh",
+        "-c",
+        [
+          `v=$(cat ${d}/proc/sys/kernel/core_pattern)`,
+          `(echo "$v" > ${d}/proc/sys/kernel/core_pattern) 2>/dev/null && echo WROTE-SYSCTL`,
+          `touch ${d}/dev/full 2>/dev/null && echo TOUCHED-DEVICE`,
+          `ls ${d}/dev/pts`,
+        ].join("; "),
+      ]);
+      assert(!peek.stdout.includes("WROTE-SYSCTL"), "kernel.core_pattern was writable");
+      assert(!peek.stdout.includes("TOUCHED-DEVICE"), "the host's /dev/full inode was changed");
+      assertEquals(Deno.statSync("/dev/full").mtime?.getTime(), before);
+      const seen = peek.stdout.trim().split(/\s+/).filter((n) => /^[0-9]+$/.test(n));
+      assertEquals(seen.filter((n) => hostPts.includes(n)), [], "host ptys in the debug /dev/pts");
+    } finally {
+      ptmx.close();
+      session.kill("SIGKILL");
+      await session.status;
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "cp out of a container drops file capabilities as it drops setuid: a cap_setuid=ep file does not reach the host as one",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-cprev-${crypto.randomUUID().slice(0, 8)}`);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cprev-" });
+    const xattrsOf = (path: string) => {
+      const fd = openat2(AT_FDCWD, path, O.RDONLY, 0n);
+      try {
+        return getXattrs(fd).map(([n]) => n);
+      } finally {
+        close(fd);
+      }
+    };
+    try {
+      // The container's root owns a program with file capabilities (a v2 security.capability:
+      // effective, permitted cap_setuid) and the setuid bit, made as its root could.
+      const planted = `/proc/${c.pid}/root/door`;
+      await Deno.copyFile("/bin/true", planted);
+      await Deno.chmod(planted, 0o4755);
+      const fd = openat2(AT_FDCWD, planted, O.RDONLY, 0n);
+      try {
+        const caps = new Uint8Array(20);
+        new DataView(caps.buffer).setUint32(0, 0x02000001, true); // revision 2, effective
+        new DataView(caps.buffer).setUint32(4, 1 << 7, true); // permitted: CAP_SETUID
+        setXattrs(fd, [["security.capability", caps]]);
+      } finally {
+        close(fd);
+      }
+      assert(xattrsOf(planted).includes("security.capability"), "the source has file caps");
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "cp", `docker:${c.name}:/door`, `${dir}/door`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      assertEquals(Deno.statSync(`${dir}/door`).mode! & 0o7777, 0o755);
+      assertEquals(xattrsOf(`${dir}/door`).filter((n) => n === "security.capability"), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "cp into a container without -a: a host user's setuid/setgid program does not become a root one there; root's keeps its bits",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-cprev-${crypto.randomUUID().slice(0, 8)}`);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cprev-" });
+    try {
+      // A local user's own program: anyone may set setuid and setgid on their files.
+      await Deno.copyFile("/bin/true", `${dir}/theirs`);
+      await Deno.chown(`${dir}/theirs`, 1234, 2345);
+      await Deno.chmod(`${dir}/theirs`, 0o6755);
+      await Deno.copyFile("/bin/true", `${dir}/roots`);
+      await Deno.chmod(`${dir}/roots`, 0o6755);
+      for (const f of ["theirs", "roots"]) {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "cp", `${dir}/${f}`, `docker:${c.name}:/`],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      }
+      const theirs = Deno.statSync(`/proc/${c.pid}/root/theirs`);
+      // Given to the container's root (docker cp's rule), so without its bits.
+      assertEquals([theirs.uid, theirs.gid, theirs.mode! & 0o7777], [0, 0, 0o755]);
+      const roots = Deno.statSync(`/proc/${c.pid}/root/roots`);
+      assertEquals([roots.uid, roots.gid, roots.mode! & 0o7777], [0, 0, 0o6755]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "cp out of a container: files hard-linked outside the copied tree do not exhaust the caller's fds",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-cprev-${crypto.randomUUID().slice(0, 8)}`);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cprev-" });
+    try {
+      // 1200 files, each with its second name outside /d: cp never meets the other name.
+      const made = await engineExec(c, [], [
+        "sh",
+        "-c",
+        "mkdir /d /o && cd /d && i=0; while [ $i -lt 1200 ]; do echo x > f$i && ln f$i /o/f$i; i=$((i+1)); done",
+      ]);
+      assertEquals(made.code, 0, made.stderr);
+      // The usual default soft limit for a root shell.
+      const out = await new Deno.Command("sh", {
+        args: [
+          "-c",
+          'ulimit -n 1024 && exec "$@"',
+          "sh",
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          CLI,
+          "cp",
+          `docker:${c.name}:/d`,
+          `${dir}/d`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      assertEquals([...Deno.readDirSync(`${dir}/d`)].length, 1200);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
       await removeContainers([c]);
     }
   },

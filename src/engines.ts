@@ -450,6 +450,35 @@ function _containerdStates(o: FindContainersOptions): string[] {
   return [...new Set([...CONTAINERD_STATES, ...extra])];
 }
 
+/**
+ * Whether no one but root can change what `path` names: it and every directory above it
+ * (symlinks resolved first) are directories owned by root that no one else may write to,
+ * or sticky ones like /tmp (where only an entry's owner renames or removes it). A file
+ * owned by root proves nothing in a directory another user writes to: they can put there
+ * a symlink to any root-owned file (a daemon's pidfile as `init.pid`) or rename one in.
+ */
+export function _rootOnlyPath(path: string): boolean {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+  } catch {
+    return false;
+  }
+  const parts = real.split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    try {
+      const st = Deno.lstatSync("/" + parts.slice(0, i).join("/"));
+      const mode = st.mode ?? 0;
+      if (!st.isDirectory || st.uid !== 0 || ((mode & 0o022) !== 0 && !(mode & 0o1000))) {
+        return false;
+      }
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** A containerd ID: 1-76 characters of [A-Za-z0-9_.-] (as its identifiers package allows). */
 const CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 
@@ -463,10 +492,13 @@ export function _containerdList(o: FindContainersOptions = {}): ContainerInfo[] 
   const out: ContainerInfo[] = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
+    if (!_rootOnlyPath(base)) continue;
     for (const ns of _readDir(base)) {
       for (const id of _readDir(`${base}/${ns}`)) {
         if (!CONTAINERD_ID.test(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
+        // Each level below is checked too: one another user may write to is not containerd's.
+        if (!_rootOnlyPath(bundle)) continue;
         const pid = _livePid(`${bundle}/init.pid`, undefined, 0);
         if (pid === undefined) continue;
         const spec = _readJson<_OciSpec>(`${bundle}/config.json`, 0);

@@ -16,6 +16,7 @@ import {
   NsCommand,
   PinnedContainer,
   pinProcess,
+  resolveContainer,
   resolveContainerUser,
 } from "../mod.ts";
 import { libc } from "../ffi/libc.ts";
@@ -1855,6 +1856,71 @@ Deno.test({
       }
     } finally {
       await removeContainers([c]);
+    }
+  },
+});
+
+// ---- review: targets and exec
+
+Deno.test({
+  name:
+    "review: a containerd state dir a user can write to cannot name a host process as a container",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // Root points nsjoin at a containerd state dir that a user can write to (one level is
+    // theirs). Every file there that nsjoin reads is owned by root, but it is a symlink the
+    // user made: init.pid names a root daemon's pidfile (a host `sleep` here, as
+    // /run/docker.pid names dockerd). Root's `exec containerd:ID` must not run on the host.
+    const user = await testUser();
+    const secret = await Deno.makeTempDir({ prefix: "nsjoin-daemon-" });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-userstate-" });
+    const host = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const id = `forged${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await Deno.writeTextFile(`${secret}/daemon.pid`, `${host.pid}\n`);
+      const bundle = `${dir}/io.containerd.runtime.v2.task/default/${id}`;
+      await Deno.mkdir(bundle, { recursive: true });
+      await Deno.symlink(`${secret}/daemon.pid`, `${bundle}/init.pid`);
+      for (
+        const p of [
+          dir,
+          `${dir}/io.containerd.runtime.v2.task`,
+          `${dir}/io.containerd.runtime.v2.task/default`,
+          bundle,
+        ]
+      ) {
+        await Deno.chown(p, user.uid, user.gid);
+      }
+      const find = { containerdState: [dir], sources: ["state"] as const };
+      const err = await resolveContainer(`containerd:${id}`, find).then(
+        (pinned) => (pinned.close(), undefined),
+        (e) => e,
+      );
+      assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          CLI,
+          "exec",
+          id,
+          "--",
+          "touch",
+          `${secret}/ran`,
+        ],
+        cwd: "/",
+        env: { NO_COLOR: "1", NSJOIN_CONTAINERD_STATE: dir },
+        stdin: "null",
+      }).output();
+      assertEquals(r.code, 125, text(r.stderr));
+      assert(!(await Deno.stat(`${secret}/ran`).then(() => true, () => false)), "ran on the host");
+    } finally {
+      host.kill("SIGKILL");
+      await host.status;
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(secret, { recursive: true });
     }
   },
 });

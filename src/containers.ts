@@ -16,6 +16,7 @@ import {
   _dockerStateList,
   _isRootlessOf,
   _podmanList,
+  _rootMadeCgroup,
   containerOfCgroup,
 } from "./engines.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
@@ -589,7 +590,10 @@ function _pinPodMember(
   } catch {
     // Gone.
   }
-  if (containerOfCgroup(cgroup)?.id !== found.id || !pinned.alive) {
+  if (
+    containerOfCgroup(cgroup)?.id !== found.id || !_rootMadeCgroup(cgroup, found.id) ||
+    !pinned.alive
+  ) {
     pinned.close();
     throw gone();
   }
@@ -623,7 +627,10 @@ export function _pinFromDockerState(
     // Gone: let the API say so.
   }
   const owner = containerOfCgroup(cgroup);
-  if (owner?.engine === "docker" && owner.id === found.id && pinned.alive) {
+  if (
+    owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id) &&
+    pinned.alive
+  ) {
     return new PinnedContainer(pinned, found);
   }
   pinned.close();

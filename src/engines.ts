@@ -607,6 +607,52 @@ export function containerOfCgroup(
 }
 
 /**
+ * Whether each cgroup of a /proc/PID/cgroup text that names `id` was made by root: its
+ * directory, on the hierarchy mounted in our mount namespace, is owned by root. A cgroup's
+ * name is chosen by whoever creates it, and a subtree delegated to a user (systemd's
+ * `user@UID.service`, a rootless engine's) lets them make `cri-containerd-ID.scope` for any
+ * ID and move their own processes there; the runtimes that write root's state (containerd,
+ * CRI-O, dockerd) create their containers' cgroups as root. Unknown (no such line, no mount
+ * found): false.
+ */
+export function _rootMadeCgroup(cgroup: string, id: string): boolean {
+  let mountinfo: string;
+  try {
+    mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
+  } catch {
+    return false;
+  }
+  // Hierarchy ("" for cgroup v2, else a controller or name=X) → where its root is mounted.
+  const where = new Map<string, string>();
+  for (const line of mountinfo.split("\n")) {
+    const [pre, post] = line.split(" - ");
+    const f = pre.split(" ");
+    const [fstype, , opts] = (post ?? "").split(" ");
+    // A mount of a sub-cgroup (field 4 not "/") does not start at the hierarchy's root.
+    if (f[3] !== "/" || !f[4]) continue;
+    if (fstype === "cgroup2") where.set("", f[4]);
+    if (fstype === "cgroup") { for (const o of (opts ?? "").split(",")) where.set(o, f[4]); }
+  }
+  let checked = 0;
+  for (const line of cgroup.split("\n")) {
+    const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
+    if (first < 0 || second < 0) continue;
+    const parts = line.slice(second + 1).split("/");
+    const at = parts.findIndex((p) => p.includes(id));
+    if (at < 0) continue;
+    const mount = where.get(line.slice(first + 1, second).split(",")[0]);
+    if (!mount) continue;
+    try {
+      if (Deno.lstatSync(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+    } catch {
+      return false;
+    }
+    checked++;
+  }
+  return checked > 0;
+}
+
+/**
  * Every container process group found from /proc: reads each /proc/PID/cgroup, keeps
  * those naming a container ID, and takes the earliest-started process of each ID as its
  * first process. Works for docker, podman, containerd, CRI-O and Kubernetes pods as long

@@ -1924,3 +1924,85 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "review: a pod's PID reused by a user's process in a cgroup they named for the pod is not joined",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // containerd's init.pid has no start time: the pin is trusted once the process is in a
+    // cgroup named for the pod member's ID. A user with a delegated cgroup subtree (systemd's
+    // user@UID.service) names one cri-containerd-ID.scope and moves the process holding the
+    // reused PID there. Root's `exec k8s:…` must not join that host process.
+    const user = await testUser();
+    const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+    assert(mount, "no cgroup2 mount");
+    const sandbox = "a".repeat(64), member = "b".repeat(64);
+    const deleg = `${mount}/nsjoin-deleg-${crypto.randomUUID().slice(0, 8)}`;
+    const flags = await Deno.makeTempDir({ prefix: "nsjoin-deleg-" });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-k8s-state-" });
+    await Deno.mkdir(deleg);
+    let child: Deno.ChildProcess | undefined;
+    try {
+      // Delegation, as systemd does it: the directory and its cgroup.procs are the user's.
+      for (const p of [deleg, `${deleg}/cgroup.procs`]) await Deno.chown(p, user.uid, user.gid);
+      await Deno.chown(flags, user.uid, user.gid);
+      const fake = `${deleg}/cri-containerd-${member}.scope`;
+      child = new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          "--clear-groups",
+          "sh",
+          "-c",
+          `while [ ! -e ${flags}/go ]; do sleep 0.05; done; mkdir ${fake} && ` +
+          `echo $$ > ${fake}/cgroup.procs && touch ${flags}/moved && exec sleep 60`,
+        ],
+      }).spawn();
+      // The user's process is in their subtree (their login session, say).
+      await Deno.writeTextFile(`${deleg}/cgroup.procs`, String(child.pid));
+      await Deno.writeTextFile(`${flags}/go`, "");
+      for (let i = 0; i < 200 && !(await Deno.stat(`${flags}/moved`).catch(() => 0)); i++) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      assertMatch(await Deno.readTextFile(`/proc/${child.pid}/cgroup`), /cri-containerd-b{64}/);
+      // containerd's own (root's) bundles, still naming the PID the user's process now has.
+      const common = {
+        "io.kubernetes.cri.sandbox-id": sandbox,
+        "io.kubernetes.cri.sandbox-name": "reused",
+        "io.kubernetes.cri.sandbox-namespace": "default",
+        "io.kubernetes.cri.sandbox-uid": "00000000-0000-4000-8000-000000000001",
+      };
+      for (
+        const [id, extra] of [
+          [sandbox, { "io.kubernetes.cri.container-type": "sandbox" }],
+          [member, {
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.container-name": "app",
+          }],
+        ] as const
+      ) {
+        const bundle = `${dir}/io.containerd.runtime.v2.task/k8s.io/${id}`;
+        await Deno.mkdir(bundle, { recursive: true });
+        await Deno.writeTextFile(`${bundle}/init.pid`, String(child.pid));
+        await Deno.writeTextFile(
+          `${bundle}/config.json`,
+          JSON.stringify({ process: { cwd: "/", env: [] }, annotations: { ...common, ...extra } }),
+        );
+      }
+      const err = await resolveContainer("k8s:default/reused/app", { containerdState: [dir] })
+        .then((pinned) => (pinned.close(), undefined), (e) => e);
+      assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+    } finally {
+      if (child) {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+      await Deno.remove(`${deleg}/cri-containerd-${member}.scope`).catch(() => {});
+      await Deno.remove(deleg).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(flags, { recursive: true });
+    }
+  },
+});

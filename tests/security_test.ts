@@ -2006,3 +2006,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "review: a UDP forward holds a bounded number of client sockets, however many sources send",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Each new source address gets a socket in the target until it idles out (60 s): a local
+    // user sending from many ports (or 127.x.y.z addresses) would use up our fds.
+    const { forward } = await import("../src/forward.ts");
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    await using fwd = await forward(`/proc/${target.pid}/ns/net`, {
+      remote: 5353,
+      local: 0,
+      protocol: "udp",
+    });
+    const dgram = (await import("node:dgram")).default;
+    const before = fds();
+    for (let i = 0; i < 400; i++) {
+      const s = dgram.createSocket("udp4");
+      await new Promise<void>((r) => s.send("x", fwd.local.port, "127.0.0.1", () => r()));
+      s.close();
+    }
+    // Let the forward see every datagram.
+    await new Promise((r) => setTimeout(r, 500));
+    const grown = fds() - before;
+    assert(grown <= 260, `${grown} fds for 400 sources`);
+  },
+});

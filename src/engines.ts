@@ -607,23 +607,17 @@ export function containerOfCgroup(
 }
 
 /**
- * Whether each cgroup of a /proc/PID/cgroup text that names `id` was made by root: its
- * directory, on the hierarchy mounted in our mount namespace, is owned by root. A cgroup's
- * name is chosen by whoever creates it, and a subtree delegated to a user (systemd's
- * `user@UID.service`, a rootless engine's) lets them make `cri-containerd-ID.scope` for any
- * ID and move their own processes there; the runtimes that write root's state (containerd,
- * CRI-O, dockerd) create their containers' cgroups as root. Unknown (no such line, no mount
- * found): false.
+ * Where each cgroup hierarchy's root is mounted in our mount namespace: "" for cgroup v2,
+ * else each controller or `name=X` of a v1 hierarchy.
  */
-export function _rootMadeCgroup(cgroup: string, id: string): boolean {
-  let mountinfo: string;
+function _cgroupMounts(): Map<string, string> {
+  const where = new Map<string, string>();
+  let mountinfo = "";
   try {
     mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
   } catch {
-    return false;
+    return where;
   }
-  // Hierarchy ("" for cgroup v2, else a controller or name=X) → where its root is mounted.
-  const where = new Map<string, string>();
   for (const line of mountinfo.split("\n")) {
     const [pre, post] = line.split(" - ");
     const f = pre.split(" ");
@@ -633,6 +627,23 @@ export function _rootMadeCgroup(cgroup: string, id: string): boolean {
     if (fstype === "cgroup2") where.set("", f[4]);
     if (fstype === "cgroup") { for (const o of (opts ?? "").split(",")) where.set(o, f[4]); }
   }
+  return where;
+}
+
+/**
+ * Whether each cgroup of a /proc/PID/cgroup text that names `id` was made by root: its
+ * directory, on the hierarchy mounted in our mount namespace, is owned by root. A cgroup's
+ * name is chosen by whoever creates it, and a subtree delegated to a user (systemd's
+ * `user@UID.service`, a rootless engine's) lets them make `cri-containerd-ID.scope` for any
+ * ID and move their own processes there; the runtimes that write root's state (containerd,
+ * CRI-O, dockerd) create their containers' cgroups as root. Unknown (no such line, no mount
+ * found): false.
+ */
+export function _rootMadeCgroup(
+  cgroup: string,
+  id: string,
+  where: Map<string, string> = _cgroupMounts(),
+): boolean {
   let checked = 0;
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
@@ -660,6 +671,7 @@ export function _rootMadeCgroup(cgroup: string, id: string): boolean {
  */
 export function _cgroupScan(proc: string): ContainerInfo[] {
   const found = new Map<string, { info: ContainerInfo; start: number }>();
+  let mounts: Map<string, string> | undefined;
   for (const name of _readDir(proc)) {
     if (!/^[0-9]+$/.test(name)) continue;
     let cgroup: string;
@@ -674,6 +686,12 @@ export function _cgroupScan(proc: string): ContainerInfo[] {
     if (!c) continue;
     const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
     const owner = _rootlessOwner(Number(name));
+    // Not a rootless container (whose cgroup is its user's to name, and which merges only
+    // with that user's store): a cgroup a user made and named for a container's ID is not
+    // that container, however early its process started.
+    if (owner === undefined && !_rootMadeCgroup(cgroup, c.id, mounts ??= _cgroupMounts())) {
+      continue;
+    }
     const key = `${owner ?? ""}/${c.id}`;
     const seen = found.get(key);
     if (seen && seen.start <= start) continue;

@@ -11,6 +11,7 @@
 import {
   closeNamespaceWorkers,
   containerExecOptions,
+  findContainers,
   inNamespaces,
   NamespaceError,
   NsCommand,
@@ -1925,6 +1926,51 @@ Deno.test({
   },
 });
 
+/**
+ * A process of the test user in a cgroup they made and named `name`, in a cgroup v2 subtree
+ * delegated to them as systemd delegates user@UID.service (the directory and its
+ * cgroup.procs are theirs). Dispose to kill it and remove both cgroups.
+ */
+async function userNamedCgroup(name: string): Promise<{ pid: number } & AsyncDisposable> {
+  const user = await testUser();
+  const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+    .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+  assert(mount, "no cgroup2 mount");
+  const deleg = `${mount}/nsjoin-deleg-${crypto.randomUUID().slice(0, 8)}`;
+  const fake = `${deleg}/${name}`;
+  const flags = await Deno.makeTempDir({ prefix: "nsjoin-deleg-" });
+  await Deno.mkdir(deleg);
+  for (const p of [deleg, `${deleg}/cgroup.procs`, flags]) await Deno.chown(p, user.uid, user.gid);
+  const child = new Deno.Command("setpriv", {
+    args: [
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      "--clear-groups",
+      "sh",
+      "-c",
+      `while [ ! -e ${flags}/go ]; do sleep 0.05; done; mkdir ${fake} && ` +
+      `echo $$ > ${fake}/cgroup.procs && touch ${flags}/moved && exec sleep 60`,
+    ],
+  }).spawn();
+  // The user's process starts in their subtree (their login session, say); then they move it.
+  await Deno.writeTextFile(`${deleg}/cgroup.procs`, String(child.pid));
+  await Deno.writeTextFile(`${flags}/go`, "");
+  for (let i = 0; i < 200 && !(await Deno.stat(`${flags}/moved`).catch(() => 0)); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert((await Deno.readTextFile(`/proc/${child.pid}/cgroup`)).includes(name), "not moved");
+  return {
+    pid: child.pid,
+    [Symbol.asyncDispose]: async () => {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(fake).catch(() => {});
+      await Deno.remove(deleg).catch(() => {});
+      await Deno.remove(flags, { recursive: true });
+    },
+  };
+}
+
 Deno.test({
   name:
     "review: a pod's PID reused by a user's process in a cgroup they named for the pod is not joined",
@@ -1934,39 +1980,10 @@ Deno.test({
     // cgroup named for the pod member's ID. A user with a delegated cgroup subtree (systemd's
     // user@UID.service) names one cri-containerd-ID.scope and moves the process holding the
     // reused PID there. Root's `exec k8s:…` must not join that host process.
-    const user = await testUser();
-    const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-      .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
-    assert(mount, "no cgroup2 mount");
     const sandbox = "a".repeat(64), member = "b".repeat(64);
-    const deleg = `${mount}/nsjoin-deleg-${crypto.randomUUID().slice(0, 8)}`;
-    const flags = await Deno.makeTempDir({ prefix: "nsjoin-deleg-" });
+    await using user = await userNamedCgroup(`cri-containerd-${member}.scope`);
     const dir = await Deno.makeTempDir({ prefix: "nsjoin-k8s-state-" });
-    await Deno.mkdir(deleg);
-    let child: Deno.ChildProcess | undefined;
     try {
-      // Delegation, as systemd does it: the directory and its cgroup.procs are the user's.
-      for (const p of [deleg, `${deleg}/cgroup.procs`]) await Deno.chown(p, user.uid, user.gid);
-      await Deno.chown(flags, user.uid, user.gid);
-      const fake = `${deleg}/cri-containerd-${member}.scope`;
-      child = new Deno.Command("setpriv", {
-        args: [
-          `--reuid=${user.uid}`,
-          `--regid=${user.gid}`,
-          "--clear-groups",
-          "sh",
-          "-c",
-          `while [ ! -e ${flags}/go ]; do sleep 0.05; done; mkdir ${fake} && ` +
-          `echo $$ > ${fake}/cgroup.procs && touch ${flags}/moved && exec sleep 60`,
-        ],
-      }).spawn();
-      // The user's process is in their subtree (their login session, say).
-      await Deno.writeTextFile(`${deleg}/cgroup.procs`, String(child.pid));
-      await Deno.writeTextFile(`${flags}/go`, "");
-      for (let i = 0; i < 200 && !(await Deno.stat(`${flags}/moved`).catch(() => 0)); i++) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      assertMatch(await Deno.readTextFile(`/proc/${child.pid}/cgroup`), /cri-containerd-b{64}/);
       // containerd's own (root's) bundles, still naming the PID the user's process now has.
       const common = {
         "io.kubernetes.cri.sandbox-id": sandbox,
@@ -1985,7 +2002,7 @@ Deno.test({
       ) {
         const bundle = `${dir}/io.containerd.runtime.v2.task/k8s.io/${id}`;
         await Deno.mkdir(bundle, { recursive: true });
-        await Deno.writeTextFile(`${bundle}/init.pid`, String(child.pid));
+        await Deno.writeTextFile(`${bundle}/init.pid`, String(user.pid));
         await Deno.writeTextFile(
           `${bundle}/config.json`,
           JSON.stringify({ process: { cwd: "/", env: [] }, annotations: { ...common, ...extra } }),
@@ -1995,15 +2012,28 @@ Deno.test({
         .then((pinned) => (pinned.close(), undefined), (e) => e);
       assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
     } finally {
-      if (child) {
-        child.kill("SIGKILL");
-        await child.status;
-      }
-      await Deno.remove(`${deleg}/cri-containerd-${member}.scope`).catch(() => {});
-      await Deno.remove(deleg).catch(() => {});
       await Deno.remove(dir, { recursive: true });
-      await Deno.remove(flags, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "review: the /proc scan takes no user-made cgroup for a container (bare-ID exec)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A container found only by the scan (CRI-O with no state, docker's socket gone) is its
+    // earliest-started process in a cgroup named for its ID. A user's long-running process
+    // moved into a cgroup they named crio-ID.scope would be taken for it: root's
+    // `exec ID …` would then run in that host process's namespaces.
+    const id = crypto.randomUUID().replaceAll("-", "").repeat(2);
+    await using user = await userNamedCgroup(`crio-${id}.scope`);
+    const listed = await findContainers({ sources: ["cgroup"] });
+    assertEquals(listed.filter((c) => c.pid === user.pid), []);
+    const err = await resolveContainer(id.slice(0, 16), { sources: ["cgroup"] }).then(
+      (pinned) => (pinned.close(), undefined),
+      (e) => e,
+    );
+    assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
   },
 });
 

@@ -2066,3 +2066,55 @@ Deno.test({
     assert(grown <= 260, `${grown} fds for 400 sources`);
   },
 });
+
+Deno.test({
+  name: "review: daxIn outside the target's mount namespace does not take its LD_PRELOAD",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A user's own process (our mount namespace, nothing to join) carries
+    // LD_PRELOAD=<their library>: root's daxIn(thatPid) must not run programs with it.
+    const { daxIn } = await import("../dax.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-preload-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/evil.c`,
+      `#include <stdio.h>
+       __attribute__((constructor)) static void run(void) {
+         FILE *f = fopen("${dir}/pwned", "w"); if (f) fclose(f);
+       }`,
+    );
+    const cc = await new Deno.Command("gcc", {
+      args: ["-shared", "-fPIC", "-o", `${dir}/evil.so`, `${dir}/evil.c`],
+    }).output();
+    assertEquals(cc.code, 0, text(cc.stderr));
+    const child = new Deno.Command("setpriv", {
+      // The library loads into the user's sleep too, which cannot write to our directory.
+      args: [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        "env",
+        `LD_PRELOAD=${dir}/evil.so`,
+        "sleep",
+        "60",
+      ],
+    }).spawn();
+    try {
+      // Wait until sleep (not setpriv) carries the environment.
+      for (let i = 0; i < 100; i++) {
+        if ((await Deno.readTextFile(`/proc/${child.pid}/cmdline`)).startsWith("sleep")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const environ = await Deno.readTextFile(`/proc/${child.pid}/environ`);
+      assert(environ.includes("LD_PRELOAD="), "no LD_PRELOAD in the user's process");
+      const $ = daxIn(child.pid);
+      assertEquals(await $`ls ${dir}/evil.so`.text(), `${dir}/evil.so`);
+      assert(!(await Deno.stat(`${dir}/pwned`).then(() => true, () => false)), "preloaded");
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2068,7 +2068,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "review: daxIn outside the target's mount namespace does not take its LD_PRELOAD",
+  name:
+    "review: daxIn and targetEnv outside the target's mount namespace do not take its LD_PRELOAD",
   ignore: NEEDS_ROOT,
   async fn() {
     // A user's own process (our mount namespace, nothing to join) carries
@@ -2110,6 +2111,12 @@ Deno.test({
       assert(environ.includes("LD_PRELOAD="), "no LD_PRELOAD in the user's process");
       const $ = daxIn(child.pid);
       assertEquals(await $`ls ${dir}/evil.so`.text(), `${dir}/evil.so`);
+      assert(!(await Deno.stat(`${dir}/pwned`).then(() => true, () => false)), "preloaded");
+      // NsCommand's targetEnv (and `nsenter -e`) outside its mount namespace: the rest of
+      // its environment, not the loader's variables.
+      const out = await new NsCommand("env", { target: child.pid, targetEnv: true }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      assert(!text(out.stdout).includes("LD_PRELOAD"), text(out.stdout));
       assert(!(await Deno.stat(`${dir}/pwned`).then(() => true, () => false)), "preloaded");
     } finally {
       child.kill("SIGKILL");

@@ -556,6 +556,26 @@ export async function resolveContainer(
       hint: "its process is no longer in its owner's namespaces",
     });
   }
+  // containerd's init.pid has no start time: as for a pod, the process it names must be in
+  // a cgroup root made for the container, or a PID reused since it died would be joined.
+  if (found.source === "state" && found.namespace !== undefined) {
+    let cgroup = "";
+    try {
+      cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
+    } catch {
+      // Gone.
+    }
+    if (!_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+      pinned.close();
+      throw new NamespaceError(`Cannot use ${_label(found)}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        hint: "it is no longer running",
+      });
+    }
+  }
   return new PinnedContainer(pinned, found);
 }
 

@@ -649,7 +649,11 @@ export function _rootMadeCgroup(
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
     if (first < 0 || second < 0) continue;
     const parts = line.slice(second + 1).split("/");
-    const at = parts.findIndex((p) => p.includes(id));
+    // The deepest component named for it (ID, PREFIX-ID or PREFIX-ID.scope): what lies
+    // below a root-made one may still be someone else's.
+    const at = parts.findLastIndex((p) =>
+      p === id || p.endsWith(`-${id}`) || p.endsWith(`-${id}.scope`)
+    );
     if (at < 0) continue;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;

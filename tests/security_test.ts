@@ -2125,3 +2125,34 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "review: a containerd bundle naming a PID outside the container's cgroup is not joined",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // containerd's init.pid has no start time. A bundle left behind (its shim or containerd
+    // died) names a PID the kernel gave since to a host process: `exec containerd:ID` and a
+    // bare `exec ID` must not run there.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stale-" });
+    const host = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const id = `stale${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      const bundle = `${dir}/io.containerd.runtime.v2.task/default/${id}`;
+      await Deno.mkdir(bundle, { recursive: true });
+      await Deno.writeTextFile(`${bundle}/init.pid`, String(host.pid));
+      await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify({ process: { env: [] } }));
+      const find = { containerdState: [dir], sources: ["state"] as const };
+      for (const ref of [`containerd:${id}`, id]) {
+        const err = await resolveContainer(ref, find).then(
+          (pinned) => (pinned.close(), undefined),
+          (e) => e,
+        );
+        assert(err instanceof NamespaceError && err.code === "ESRCH", `${ref}: ${err}`);
+      }
+    } finally {
+      host.kill("SIGKILL");
+      await host.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -39,7 +39,9 @@ export interface NsCommandOptions {
   clearEnv?: boolean;
   /**
    * Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`;
-   * without the target's mount namespace its PATH is replaced by the caller's.
+   * without the target's mount namespace its PATH is replaced by the caller's, and the
+   * variables naming code to load (LD_PRELOAD, LD_LIBRARY_PATH, BASH_ENV, the rest of what
+   * glibc ignores for set-uid programs) are left out: they would name host files it chose.
    */
   targetEnv?: boolean;
   /** Working directory inside the target (`nsenter -W`). Default: the target's root when its mount namespace is joined, else the caller's. */
@@ -191,6 +193,40 @@ interface _Plan {
   clearEnv: boolean;
   killOnExit: boolean;
 }
+
+/**
+ * Variables that make a program load or read files they name: glibc's UNSECURE_ENVVARS
+ * (unsecvars.h, dropped for set-uid programs) and BASH_ENV / ENV. Outside the target's
+ * mount namespace its values would name host files it chose.
+ */
+const LOADER_ENV = [
+  "GCONV_PATH",
+  "GETCONF_DIR",
+  "GLIBC_TUNABLES",
+  "HOSTALIASES",
+  "LD_AUDIT",
+  "LD_DEBUG",
+  "LD_DEBUG_OUTPUT",
+  "LD_DYNAMIC_WEAK",
+  "LD_HWCAP_MASK",
+  "LD_LIBRARY_PATH",
+  "LD_ORIGIN_PATH",
+  "LD_PRELOAD",
+  "LD_PROFILE",
+  "LD_SHOW_AUXV",
+  "LD_USE_LOAD_BIAS",
+  "LOCALDOMAIN",
+  "LOCPATH",
+  "MALLOC_TRACE",
+  "NIS_PATH",
+  "NLSPATH",
+  "RESOLV_HOST_CONF",
+  "RES_OPTIONS",
+  "TMPDIR",
+  "TZDIR",
+  "BASH_ENV",
+  "ENV",
+];
 
 /** The environment variable that carries the order of the keys (never argv: see ffi/helper.c). */
 const ORDER_VAR = "NSJOIN_ENV_ORDER";
@@ -759,7 +795,12 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     const theirs = _environOf(needPid("targetEnv"));
     // Outside its mount namespace the target's PATH would name host directories it chose
     // (its overlay upper dir, say) for the program's own lookups: the caller's instead.
-    if (!joinsMnt) theirs.PATH = callerPath;
+    if (!joinsMnt) {
+      theirs.PATH = callerPath;
+      // And those naming code to load: what glibc ignores for a set-uid program (an
+      // environment from someone less privileged), and the shells' startup files.
+      for (const k of LOADER_ENV) delete theirs[k];
+    }
     env = { ...theirs, ...o.env };
     clearEnv = true;
   }

@@ -16,6 +16,7 @@ import {
   _dockerStateList,
   _isRootlessOf,
   _podmanList,
+  _rootMadeCgroup,
   containerOfCgroup,
 } from "./engines.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
@@ -555,6 +556,26 @@ export async function resolveContainer(
       hint: "its process is no longer in its owner's namespaces",
     });
   }
+  // containerd's init.pid has no start time: as for a pod, the process it names must be in
+  // a cgroup root made for the container, or a PID reused since it died would be joined.
+  if (found.source === "state" && found.namespace !== undefined) {
+    let cgroup = "";
+    try {
+      cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
+    } catch {
+      // Gone.
+    }
+    if (!_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+      pinned.close();
+      throw new NamespaceError(`Cannot use ${_label(found)}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        hint: "it is no longer running",
+      });
+    }
+  }
   return new PinnedContainer(pinned, found);
 }
 
@@ -589,7 +610,10 @@ function _pinPodMember(
   } catch {
     // Gone.
   }
-  if (containerOfCgroup(cgroup)?.id !== found.id || !pinned.alive) {
+  if (
+    containerOfCgroup(cgroup)?.id !== found.id || !_rootMadeCgroup(cgroup, found.id) ||
+    !pinned.alive
+  ) {
     pinned.close();
     throw gone();
   }
@@ -623,7 +647,10 @@ export function _pinFromDockerState(
     // Gone: let the API say so.
   }
   const owner = containerOfCgroup(cgroup);
-  if (owner?.engine === "docker" && owner.id === found.id && pinned.alive) {
+  if (
+    owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id) &&
+    pinned.alive
+  ) {
     return new PinnedContainer(pinned, found);
   }
   pinned.close();

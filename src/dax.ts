@@ -127,7 +127,8 @@ const SHELL_BUILTINS = new Set([
  * the target, and drops dax's built-ins that touch the host's files (`cat`, `cp`, `rm`,
  * `test`, …) unless the target has a program of that name. The environment starts
  * empty on the dax side, so a name that is not found is "command not found" (127), never
- * a host program; programs get the target's environment (a process target) plus `env`.
+ * a host program; programs get the target's environment (a process target whose mount
+ * namespace is joined: elsewhere its LD_PRELOAD would name a host file it chose) plus `env`.
  *
  * Limits: name programs by name. dax accepts only names of letters, digits, `-` and `_`
  * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
@@ -151,12 +152,15 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   // It lists the target's programs through /proc/PID/root.
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
+  const root = _programRoot(resolved, options.namespaces);
   const base: NsCommandOptions = {
     target,
     namespaces: options.namespaces,
-    targetEnv: resolved.kind === "process",
+    // The target's environment only inside its mount namespace (as `nsjoin exec`): outside
+    // it, its LD_PRELOAD or LD_LIBRARY_PATH would name host files it chose (a user's own
+    // process, a container's overlay upper dir) for programs we run.
+    targetEnv: root !== "",
   };
-  const root = _programRoot(resolved, options.namespaces);
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = new Set<string>();
   for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {

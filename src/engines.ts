@@ -450,6 +450,35 @@ function _containerdStates(o: FindContainersOptions): string[] {
   return [...new Set([...CONTAINERD_STATES, ...extra])];
 }
 
+/**
+ * Whether no one but root can change what `path` names: it and every directory above it
+ * (symlinks resolved first) are directories owned by root that no one else may write to,
+ * or sticky ones like /tmp (where only an entry's owner renames or removes it). A file
+ * owned by root proves nothing in a directory another user writes to: they can put there
+ * a symlink to any root-owned file (a daemon's pidfile as `init.pid`) or rename one in.
+ */
+export function _rootOnlyPath(path: string): boolean {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+  } catch {
+    return false;
+  }
+  const parts = real.split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    try {
+      const st = Deno.lstatSync("/" + parts.slice(0, i).join("/"));
+      const mode = st.mode ?? 0;
+      if (!st.isDirectory || st.uid !== 0 || ((mode & 0o022) !== 0 && !(mode & 0o1000))) {
+        return false;
+      }
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** A containerd ID: 1-76 characters of [A-Za-z0-9_.-] (as its identifiers package allows). */
 const CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 
@@ -463,10 +492,13 @@ export function _containerdList(o: FindContainersOptions = {}): ContainerInfo[] 
   const out: ContainerInfo[] = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
+    if (!_rootOnlyPath(base)) continue;
     for (const ns of _readDir(base)) {
       for (const id of _readDir(`${base}/${ns}`)) {
         if (!CONTAINERD_ID.test(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
+        // Each level below is checked too: one another user may write to is not containerd's.
+        if (!_rootOnlyPath(bundle)) continue;
         const pid = _livePid(`${bundle}/init.pid`, undefined, 0);
         if (pid === undefined) continue;
         const spec = _readJson<_OciSpec>(`${bundle}/config.json`, 0);
@@ -575,6 +607,67 @@ export function containerOfCgroup(
 }
 
 /**
+ * Where each cgroup hierarchy's root is mounted in our mount namespace: "" for cgroup v2,
+ * else each controller or `name=X` of a v1 hierarchy.
+ */
+function _cgroupMounts(): Map<string, string> {
+  const where = new Map<string, string>();
+  let mountinfo = "";
+  try {
+    mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
+  } catch {
+    return where;
+  }
+  for (const line of mountinfo.split("\n")) {
+    const [pre, post] = line.split(" - ");
+    const f = pre.split(" ");
+    const [fstype, , opts] = (post ?? "").split(" ");
+    // A mount of a sub-cgroup (field 4 not "/") does not start at the hierarchy's root.
+    if (f[3] !== "/" || !f[4]) continue;
+    if (fstype === "cgroup2") where.set("", f[4]);
+    if (fstype === "cgroup") { for (const o of (opts ?? "").split(",")) where.set(o, f[4]); }
+  }
+  return where;
+}
+
+/**
+ * Whether each cgroup of a /proc/PID/cgroup text that names `id` was made by root: its
+ * directory, on the hierarchy mounted in our mount namespace, is owned by root. A cgroup's
+ * name is chosen by whoever creates it, and a subtree delegated to a user (systemd's
+ * `user@UID.service`, a rootless engine's) lets them make `cri-containerd-ID.scope` for any
+ * ID and move their own processes there; the runtimes that write root's state (containerd,
+ * CRI-O, dockerd) create their containers' cgroups as root. Unknown (no such line, no mount
+ * found): false.
+ */
+export function _rootMadeCgroup(
+  cgroup: string,
+  id: string,
+  where: Map<string, string> = _cgroupMounts(),
+): boolean {
+  let checked = 0;
+  for (const line of cgroup.split("\n")) {
+    const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
+    if (first < 0 || second < 0) continue;
+    const parts = line.slice(second + 1).split("/");
+    // The deepest component named for it (ID, PREFIX-ID or PREFIX-ID.scope): what lies
+    // below a root-made one may still be someone else's.
+    const at = parts.findLastIndex((p) =>
+      p === id || p.endsWith(`-${id}`) || p.endsWith(`-${id}.scope`)
+    );
+    if (at < 0) continue;
+    const mount = where.get(line.slice(first + 1, second).split(",")[0]);
+    if (!mount) continue;
+    try {
+      if (Deno.lstatSync(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+    } catch {
+      return false;
+    }
+    checked++;
+  }
+  return checked > 0;
+}
+
+/**
  * Every container process group found from /proc: reads each /proc/PID/cgroup, keeps
  * those naming a container ID, and takes the earliest-started process of each ID as its
  * first process. Works for docker, podman, containerd, CRI-O and Kubernetes pods as long
@@ -582,6 +675,7 @@ export function containerOfCgroup(
  */
 export function _cgroupScan(proc: string): ContainerInfo[] {
   const found = new Map<string, { info: ContainerInfo; start: number }>();
+  let mounts: Map<string, string> | undefined;
   for (const name of _readDir(proc)) {
     if (!/^[0-9]+$/.test(name)) continue;
     let cgroup: string;
@@ -596,6 +690,12 @@ export function _cgroupScan(proc: string): ContainerInfo[] {
     if (!c) continue;
     const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
     const owner = _rootlessOwner(Number(name));
+    // Not a rootless container (whose cgroup is its user's to name, and which merges only
+    // with that user's store): a cgroup a user made and named for a container's ID is not
+    // that container, however early its process started.
+    if (owner === undefined && !_rootMadeCgroup(cgroup, c.id, mounts ??= _cgroupMounts())) {
+      continue;
+    }
     const key = `${owner ?? ""}/${c.id}`;
     const seen = found.get(key);
     if (seen && seen.start <= start) continue;

@@ -45,7 +45,10 @@ export interface ForwardOptions {
   signal?: AbortSignal;
   /** Called for each accepted TCP connection (the CLI prints "Handling connection for …"). */
   onConnection?: (from: Deno.NetAddr) => void;
-  /** How long a UDP client is remembered without traffic, in ms. Default 60 000. */
+  /**
+   * How long a UDP client is remembered without traffic, in ms. Default 60 000. At most 256
+   * clients are remembered at once: past that, the one idle longest is forgotten.
+   */
   udpIdleTimeout?: number;
 }
 
@@ -293,6 +296,9 @@ export async function forward(target: Target, options: ForwardOptions): Promise<
   };
 }
 
+/** The most UDP clients relayed at once (each holds a socket in the target's namespace). */
+const UDP_CLIENTS = 256;
+
 function _tcp(
   netns: string,
   local: { hostname: string; port: number },
@@ -395,8 +401,14 @@ async function _udp(
     if (c) {
       clearTimeout(c.timer);
       c.timer = setTimeout(() => drop(key), idleMs);
+      // Last used goes last: the Map's first entry is the one idle longest.
+      clients.delete(key);
+      clients.set(key, c);
       return c.socket;
     }
+    // Each source costs a socket (an fd) until it idles out, and any local user can send
+    // from millions of (127.x.y.z, port) sources: past the cap the idlest client goes.
+    if (clients.size >= UDP_CLIENTS) drop(clients.keys().next().value!);
     const socket = udp.createSocket({
       type: remote.hostname.includes(":") ? "udp6" : "udp4",
       // A synchronous lookup: bind() then makes the socket now, on this (joined) thread.

@@ -11,11 +11,13 @@
 import {
   closeNamespaceWorkers,
   containerExecOptions,
+  findContainers,
   inNamespaces,
   NamespaceError,
   NsCommand,
   PinnedContainer,
   pinProcess,
+  resolveContainer,
   resolveContainerUser,
 } from "../mod.ts";
 import { libc } from "../ffi/libc.ts";
@@ -2053,6 +2055,302 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
       await removeContainers([c]);
+    }
+  },
+});
+
+// ---- review: targets and exec
+
+Deno.test({
+  name:
+    "review: a containerd state dir a user can write to cannot name a host process as a container",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // Root points nsjoin at a containerd state dir that a user can write to (one level is
+    // theirs). Every file there that nsjoin reads is owned by root, but it is a symlink the
+    // user made: init.pid names a root daemon's pidfile (a host `sleep` here, as
+    // /run/docker.pid names dockerd). Root's `exec containerd:ID` must not run on the host.
+    const user = await testUser();
+    const secret = await Deno.makeTempDir({ prefix: "nsjoin-daemon-" });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-userstate-" });
+    const host = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const id = `forged${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await Deno.writeTextFile(`${secret}/daemon.pid`, `${host.pid}\n`);
+      const bundle = `${dir}/io.containerd.runtime.v2.task/default/${id}`;
+      await Deno.mkdir(bundle, { recursive: true });
+      await Deno.symlink(`${secret}/daemon.pid`, `${bundle}/init.pid`);
+      for (
+        const p of [
+          dir,
+          `${dir}/io.containerd.runtime.v2.task`,
+          `${dir}/io.containerd.runtime.v2.task/default`,
+          bundle,
+        ]
+      ) {
+        await Deno.chown(p, user.uid, user.gid);
+      }
+      const find = { containerdState: [dir], sources: ["state"] as const };
+      const err = await resolveContainer(`containerd:${id}`, find).then(
+        (pinned) => (pinned.close(), undefined),
+        (e) => e,
+      );
+      assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          CLI,
+          "exec",
+          id,
+          "--",
+          "touch",
+          `${secret}/ran`,
+        ],
+        cwd: "/",
+        env: { NO_COLOR: "1", NSJOIN_CONTAINERD_STATE: dir },
+        stdin: "null",
+      }).output();
+      assertEquals(r.code, 125, text(r.stderr));
+      assert(!(await Deno.stat(`${secret}/ran`).then(() => true, () => false)), "ran on the host");
+    } finally {
+      host.kill("SIGKILL");
+      await host.status;
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(secret, { recursive: true });
+    }
+  },
+});
+
+/**
+ * A process of the test user in a cgroup they made and named `name`, in a cgroup v2 subtree
+ * delegated to them as systemd delegates user@UID.service (the directory and its
+ * cgroup.procs are theirs). Dispose to kill it and remove both cgroups.
+ */
+async function userNamedCgroup(name: string): Promise<{ pid: number } & AsyncDisposable> {
+  const user = await testUser();
+  const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+    .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+  assert(mount, "no cgroup2 mount");
+  const deleg = `${mount}/nsjoin-deleg-${crypto.randomUUID().slice(0, 8)}`;
+  const fake = `${deleg}/${name}`;
+  const flags = await Deno.makeTempDir({ prefix: "nsjoin-deleg-" });
+  await Deno.mkdir(deleg);
+  for (const p of [deleg, `${deleg}/cgroup.procs`, flags]) await Deno.chown(p, user.uid, user.gid);
+  const child = new Deno.Command("setpriv", {
+    args: [
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      "--clear-groups",
+      "sh",
+      "-c",
+      `while [ ! -e ${flags}/go ]; do sleep 0.05; done; mkdir ${fake} && ` +
+      `echo $$ > ${fake}/cgroup.procs && touch ${flags}/moved && exec sleep 60`,
+    ],
+  }).spawn();
+  // The user's process starts in their subtree (their login session, say); then they move it.
+  await Deno.writeTextFile(`${deleg}/cgroup.procs`, String(child.pid));
+  await Deno.writeTextFile(`${flags}/go`, "");
+  for (let i = 0; i < 200 && !(await Deno.stat(`${flags}/moved`).catch(() => 0)); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert((await Deno.readTextFile(`/proc/${child.pid}/cgroup`)).includes(name), "not moved");
+  return {
+    pid: child.pid,
+    [Symbol.asyncDispose]: async () => {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(fake).catch(() => {});
+      await Deno.remove(deleg).catch(() => {});
+      await Deno.remove(flags, { recursive: true });
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "review: a pod's PID reused by a user's process in a cgroup they named for the pod is not joined",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // containerd's init.pid has no start time: the pin is trusted once the process is in a
+    // cgroup named for the pod member's ID. A user with a delegated cgroup subtree (systemd's
+    // user@UID.service) names one cri-containerd-ID.scope and moves the process holding the
+    // reused PID there. Root's `exec k8s:…` must not join that host process.
+    const sandbox = "a".repeat(64), member = "b".repeat(64);
+    await using user = await userNamedCgroup(`cri-containerd-${member}.scope`);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-k8s-state-" });
+    try {
+      // containerd's own (root's) bundles, still naming the PID the user's process now has.
+      const common = {
+        "io.kubernetes.cri.sandbox-id": sandbox,
+        "io.kubernetes.cri.sandbox-name": "reused",
+        "io.kubernetes.cri.sandbox-namespace": "default",
+        "io.kubernetes.cri.sandbox-uid": "00000000-0000-4000-8000-000000000001",
+      };
+      for (
+        const [id, extra] of [
+          [sandbox, { "io.kubernetes.cri.container-type": "sandbox" }],
+          [member, {
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.container-name": "app",
+          }],
+        ] as const
+      ) {
+        const bundle = `${dir}/io.containerd.runtime.v2.task/k8s.io/${id}`;
+        await Deno.mkdir(bundle, { recursive: true });
+        await Deno.writeTextFile(`${bundle}/init.pid`, String(user.pid));
+        await Deno.writeTextFile(
+          `${bundle}/config.json`,
+          JSON.stringify({ process: { cwd: "/", env: [] }, annotations: { ...common, ...extra } }),
+        );
+      }
+      const err = await resolveContainer("k8s:default/reused/app", { containerdState: [dir] })
+        .then((pinned) => (pinned.close(), undefined), (e) => e);
+      assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "review: the /proc scan takes no user-made cgroup for a container (bare-ID exec)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A container found only by the scan (CRI-O with no state, docker's socket gone) is its
+    // earliest-started process in a cgroup named for its ID. A user's long-running process
+    // moved into a cgroup they named crio-ID.scope would be taken for it: root's
+    // `exec ID …` would then run in that host process's namespaces.
+    const id = crypto.randomUUID().replaceAll("-", "").repeat(2);
+    await using user = await userNamedCgroup(`crio-${id}.scope`);
+    const listed = await findContainers({ sources: ["cgroup"] });
+    assertEquals(listed.filter((c) => c.pid === user.pid), []);
+    const err = await resolveContainer(id.slice(0, 16), { sources: ["cgroup"] }).then(
+      (pinned) => (pinned.close(), undefined),
+      (e) => e,
+    );
+    assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+  },
+});
+
+Deno.test({
+  name: "review: a UDP forward holds a bounded number of client sockets, however many sources send",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Each new source address gets a socket in the target until it idles out (60 s): a local
+    // user sending from many ports (or 127.x.y.z addresses) would use up our fds.
+    const { forward } = await import("../src/forward.ts");
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+    await using fwd = await forward(`/proc/${target.pid}/ns/net`, {
+      remote: 5353,
+      local: 0,
+      protocol: "udp",
+    });
+    const dgram = (await import("node:dgram")).default;
+    const before = fds();
+    for (let i = 0; i < 400; i++) {
+      const s = dgram.createSocket("udp4");
+      await new Promise<void>((r) => s.send("x", fwd.local.port, "127.0.0.1", () => r()));
+      s.close();
+    }
+    // Let the forward see every datagram.
+    await new Promise((r) => setTimeout(r, 500));
+    const grown = fds() - before;
+    assert(grown <= 260, `${grown} fds for 400 sources`);
+  },
+});
+
+Deno.test({
+  name:
+    "review: daxIn and targetEnv outside the target's mount namespace do not take its LD_PRELOAD",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A user's own process (our mount namespace, nothing to join) carries
+    // LD_PRELOAD=<their library>: root's daxIn(thatPid) must not run programs with it.
+    const { daxIn } = await import("../dax.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-preload-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/evil.c`,
+      `#include <stdio.h>
+       __attribute__((constructor)) static void run(void) {
+         FILE *f = fopen("${dir}/pwned", "w"); if (f) fclose(f);
+       }`,
+    );
+    const cc = await new Deno.Command("gcc", {
+      args: ["-shared", "-fPIC", "-o", `${dir}/evil.so`, `${dir}/evil.c`],
+    }).output();
+    assertEquals(cc.code, 0, text(cc.stderr));
+    const child = new Deno.Command("setpriv", {
+      // The library loads into the user's sleep too, which cannot write to our directory.
+      args: [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        "env",
+        `LD_PRELOAD=${dir}/evil.so`,
+        "sleep",
+        "60",
+      ],
+    }).spawn();
+    try {
+      // Wait until sleep (not setpriv) carries the environment.
+      for (let i = 0; i < 100; i++) {
+        if ((await Deno.readTextFile(`/proc/${child.pid}/cmdline`)).startsWith("sleep")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const environ = await Deno.readTextFile(`/proc/${child.pid}/environ`);
+      assert(environ.includes("LD_PRELOAD="), "no LD_PRELOAD in the user's process");
+      const $ = daxIn(child.pid);
+      assertEquals(await $`ls ${dir}/evil.so`.text(), `${dir}/evil.so`);
+      assert(!(await Deno.stat(`${dir}/pwned`).then(() => true, () => false)), "preloaded");
+      // NsCommand's targetEnv (and `nsenter -e`) outside its mount namespace: the rest of
+      // its environment, not the loader's variables.
+      const out = await new NsCommand("env", { target: child.pid, targetEnv: true }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      assert(!text(out.stdout).includes("LD_PRELOAD"), text(out.stdout));
+      assert(!(await Deno.stat(`${dir}/pwned`).then(() => true, () => false)), "preloaded");
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "review: a containerd bundle naming a PID outside the container's cgroup is not joined",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // containerd's init.pid has no start time. A bundle left behind (its shim or containerd
+    // died) names a PID the kernel gave since to a host process: `exec containerd:ID` and a
+    // bare `exec ID` must not run there.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stale-" });
+    const host = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const id = `stale${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      const bundle = `${dir}/io.containerd.runtime.v2.task/default/${id}`;
+      await Deno.mkdir(bundle, { recursive: true });
+      await Deno.writeTextFile(`${bundle}/init.pid`, String(host.pid));
+      await Deno.writeTextFile(`${bundle}/config.json`, JSON.stringify({ process: { env: [] } }));
+      const find = { containerdState: [dir], sources: ["state"] as const };
+      for (const ref of [`containerd:${id}`, id]) {
+        const err = await resolveContainer(ref, find).then(
+          (pinned) => (pinned.close(), undefined),
+          (e) => e,
+        );
+        assert(err instanceof NamespaceError && err.code === "ESRCH", `${ref}: ${err}`);
+      }
+    } finally {
+      host.kill("SIGKILL");
+      await host.status;
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

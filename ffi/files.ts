@@ -80,16 +80,21 @@ function _stat(fd: number): { mode: number; uid: number } {
 }
 
 /**
- * Opens `path` for reading the safe way (see the module doc) and returns the fd
- * (close-on-exec, non-blocking). The caller closes it.
+ * Opens `path` the safe way (see the module doc): resolved with openat2 as O_PATH, handed to
+ * `verify` (which throws to refuse that inode), and only then reopened through
+ * /proc/self/fd — the very inode verified, nothing can be swapped in — close-on-exec and
+ * non-blocking. The caller closes the fd.
  *
- * @throws {SyscallError} ENOENT, ELOOP, EXDEV, EACCES… from the kernel; EINVAL when the path
- *   is not a regular file (a FIFO, a device, a socket, a directory); EPERM when `owner` is
- *   given and the file is someone else's
+ * @param path the file (inside `options.root` when given)
+ * @param options root, noFollow
+ * @param verify looks at the O_PATH fd; throws a SyscallError to refuse it
+ * @returns the fd, opened read-only
+ * @throws {SyscallError} from the kernel, or from `verify`
  */
-export function openFileSafe(
+export function openVerified(
   path: string,
-  options: Omit<SafeReadOptions, "maxBytes"> = {},
+  options: Pick<SafeReadOptions, "root" | "noFollow">,
+  verify: (pathFd: number) => void,
 ): number {
   const lib = _lib();
   let resolve = options.noFollow ? RESOLVE_NO_SYMLINKS : 0n;
@@ -103,18 +108,7 @@ export function openFileSafe(
   let pathFd = -1;
   try {
     pathFd = _openPath(dirfd, path, resolve);
-    const { mode, uid } = _stat(pathFd);
-    if (mode !== S_IFREG) {
-      throw new SyscallError(
-        "open",
-        22,
-        `Cannot read ${path}: it is ${mode === S_IFDIR ? "a directory" : "not a regular file"}`,
-      );
-    }
-    if (options.owner !== undefined && uid !== options.owner) {
-      throw new SyscallError("open", 1, `Cannot read ${path}: it belongs to uid ${uid}`);
-    }
-    // Reopening through the O_PATH fd opens that very inode: nothing can be swapped in.
+    verify(pathFd);
     const fd = lib.open(
       cstr(`/proc/self/fd/${pathFd}`),
       O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
@@ -126,6 +120,33 @@ export function openFileSafe(
     if (pathFd >= 0) lib.close(pathFd);
     if (rootFd >= 0) lib.close(rootFd);
   }
+}
+
+/**
+ * Opens `path` for reading the safe way (see the module doc) and returns the fd
+ * (close-on-exec, non-blocking). The caller closes it.
+ *
+ * @throws {SyscallError} ENOENT, ELOOP, EXDEV, EACCES… from the kernel; EINVAL when the path
+ *   is not a regular file (a FIFO, a device, a socket, a directory); EPERM when `owner` is
+ *   given and the file is someone else's
+ */
+export function openFileSafe(
+  path: string,
+  options: Omit<SafeReadOptions, "maxBytes"> = {},
+): number {
+  return openVerified(path, options, (pathFd) => {
+    const { mode, uid } = _stat(pathFd);
+    if (mode !== S_IFREG) {
+      throw new SyscallError(
+        "open",
+        22,
+        `Cannot read ${path}: it is ${mode === S_IFDIR ? "a directory" : "not a regular file"}`,
+      );
+    }
+    if (options.owner !== undefined && uid !== options.owner) {
+      throw new SyscallError("open", 1, `Cannot read ${path}: it belongs to uid ${uid}`);
+    }
+  });
 }
 
 // One read buffer for every call (reads are synchronous): a fresh 64 KiB buffer costs

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { cstr, errno, libc, O_CLOEXEC, O_RDONLY } from "./libc.ts";
+import { openVerified } from "./files.ts";
+import { errno, libc, SyscallError } from "./libc.ts";
 
 /** NS_GET_USERNS: an fd of the user namespace that owns the namespace. */
 const NS_GET_USERNS = 0xb701n;
@@ -22,22 +23,10 @@ const NS_GET_OWNER_UID = 0xb704n;
 // two architectures Deno ships for Linux; the buffer is larger than either struct.
 const _stat = new BigUint64Array(32);
 
-const SYS_OPENAT2 = 437n; // the same number on x86_64 and asm-generic (aarch64)
-const AT_FDCWD = -100n;
-const O_PATH = 0o10000000;
-const O_NONBLOCK = 0o4000;
-const RESOLVE_NO_MAGICLINKS = 0x02n;
-const RESOLVE_IN_ROOT = 0x10n;
 const ENOTTY = 25;
 
 /** The device of nsfs: every namespace file is an inode of that one internal mount. */
 let _nsfsDev: bigint | undefined;
-
-function _openPath(dirfd: bigint, path: string, resolve: bigint): number {
-  const how = new BigUint64Array([BigInt(O_PATH | O_CLOEXEC), 0n, resolve]);
-  const fd = Number(libc().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
-  return fd < 0 ? -errno() : fd;
-}
 
 /**
  * Opens a namespace file read-only and close-on-exec; returns the fd or -errno (-ENOTTY
@@ -45,43 +34,32 @@ function _openPath(dirfd: bigint, path: string, resolve: bigint): number {
  *
  * The path may come from someone else (a mount point in another user's mount namespace,
  * an fd of another process), so a plain open(2) could block forever on a FIFO, start a
- * device, or follow a symlink to a host file. Instead: openat2(2) with O_PATH (no open
- * side effects, never blocks), resolved inside `root` with RESOLVE_IN_ROOT |
- * RESOLVE_NO_MAGICLINKS when given (every symlink and `..` stays in that root); then
- * fstat(2) must show the nsfs device, and only then is that same inode reopened through
- * /proc/self/fd for the ioctls (which refuse O_PATH fds), O_NONBLOCK.
+ * device, or follow a symlink to a host file. Instead ffi/files.ts's `openVerified`:
+ * openat2(2) with O_PATH (no open side effects, never blocks), resolved inside `root` with
+ * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS when given; fstat(2) must show the nsfs device
+ * before that same inode is reopened for the ioctls (which refuse O_PATH fds).
  *
  * @param path the namespace file (inside `root` when given)
  * @param root a directory to resolve `path` in, e.g. /proc/PID/root
  */
 export function nsfsOpen(path: string, root?: string): number {
   const lib = libc();
-  if (_nsfsDev === undefined) {
-    const self = _openPath(AT_FDCWD, "/proc/self/ns/user", 0n);
-    if (self < 0) return self;
-    const ok = lib.fstat(self, _stat) >= 0;
-    lib.close(self);
-    if (!ok) return -errno();
-    _nsfsDev = _stat[0];
-  }
-  let dirfd = AT_FDCWD;
-  let resolve = 0n;
-  if (root !== undefined) {
-    const rootFd = _openPath(AT_FDCWD, root, 0n);
-    if (rootFd < 0) return rootFd;
-    dirfd = BigInt(rootFd);
-    resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  }
-  const pathFd = _openPath(dirfd, path, resolve);
-  if (dirfd !== AT_FDCWD) lib.close(Number(dirfd));
-  if (pathFd < 0) return pathFd;
   try {
-    if (lib.fstat(pathFd, _stat) < 0) return -errno();
-    if (_stat[0] !== _nsfsDev) return -ENOTTY;
-    const fd = lib.open(cstr(`/proc/self/fd/${pathFd}`), O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
-    return fd < 0 ? -errno() : fd;
-  } finally {
-    lib.close(pathFd);
+    if (_nsfsDev === undefined) {
+      // The device of a namespace file we know is one: our own.
+      const self = openVerified("/proc/self/ns/user", {}, () => {});
+      const ok = lib.fstat(self, _stat) >= 0;
+      lib.close(self);
+      if (!ok) return -errno();
+      _nsfsDev = _stat[0];
+    }
+    return openVerified(path, { root }, (pathFd) => {
+      if (lib.fstat(pathFd, _stat) < 0) throw new SyscallError("fstat", errno());
+      if (_stat[0] !== _nsfsDev) throw new SyscallError("open", ENOTTY);
+    });
+  } catch (error) {
+    if (error instanceof SyscallError) return -error.errno;
+    throw error;
   }
 }
 

@@ -132,7 +132,7 @@ export function libcSubset<K extends keyof typeof SYMBOLS>(
   const key = names.join(",");
   let lib = _subsets.get(key) as Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"];
   if (!lib && key === EXEC_SYMBOLS.join(",") && SYSCALL_NUMBERS[Deno.build.arch]) {
-    lib = _rawExecSymbols() as unknown as typeof lib;
+    lib = _rawExecSymbols() as typeof lib;
     _subsets.set(key, lib);
   }
   if (!lib) {
@@ -209,47 +209,45 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
  * Buffers are passed by address (Deno.UnsafePointer.of): the caller holds them for the
  * length of the synchronous call, as with a "buffer" parameter.
  */
-function _rawExecSymbols() {
+function _rawExecSymbols(): Deno.DynamicLibrary<
+  Pick<typeof SYMBOLS, (typeof EXEC_SYMBOLS)[number]>
+>["symbols"] {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]!;
   const sc = _load({
     /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
     syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
   }).syscall;
   type Arg = number | bigint;
-  const call = (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): number =>
-    Number(sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n));
-  const ptr = (buf: BufferSource | null): bigint =>
-    buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+  // Typed as the symbol table's signatures (the function's return type checks each one):
+  // i32 results are numbers, isize and i64 results bigints, as Deno.dlopen would give them.
+  const call = (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): bigint =>
+    sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
+  const i32 = (n: bigint, a?: Arg, b?: Arg, c?: Arg, d?: Arg, e?: Arg): number =>
+    Number(call(n, a, b, c, d, e));
+  type Buf = AllowSharedBufferSource | null;
+  const ptr = (buf: Buf): bigint =>
+    buf === null
+      ? 0n
+      : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as BufferSource)));
   const AT_FDCWD = -100;
   return {
-    memfd_create: (name: BufferSource, flags: number) => call(nr.memfd_create, ptr(name), flags),
-    write: (fd: number, buf: BufferSource, count: number | bigint) =>
-      call(nr.write, fd, ptr(buf), count),
-    fcntl: (fd: number, cmd: number, arg: number) => call(nr.fcntl, fd, cmd, arg),
-    close: (fd: number) => call(nr.close, fd),
-    open: (path: BufferSource, flags: number, mode: number) =>
-      call(nr.openat, AT_FDCWD, ptr(path), flags, mode),
+    memfd_create: (name: Buf, flags: number) => i32(nr.memfd_create, ptr(name), flags),
+    write: (fd: number, buf: Buf, count: Arg) => call(nr.write, fd, ptr(buf), count),
+    fcntl: (fd: number, cmd: number, arg: number) => i32(nr.fcntl, fd, cmd, arg),
+    close: (fd: number) => i32(nr.close, fd),
+    open: (path: Buf, flags: number, mode: number) =>
+      i32(nr.openat, AT_FDCWD, ptr(path), flags, mode),
     // dup3 refuses oldfd == newfd (EINVAL), where dup2 does nothing and succeeds.
-    dup2: (oldfd: number, newfd: number) =>
-      oldfd === newfd ? newfd : call(nr.dup3, oldfd, newfd, 0),
-    execve: (path: BufferSource, argv: BufferSource, envp: BufferSource) =>
-      call(nr.execve, ptr(path), ptr(argv), ptr(envp)),
-    // i64 in the symbol table: a bigint, as callers compare it (`r === 0n`).
-    syscall: (n: number | bigint, a: number | bigint, b: number | bigint, c: number | bigint) =>
-      BigInt(call(BigInt(n), a, b, c)),
-    ioctl: (fd: number, request: number | bigint, arg: BufferSource | null) =>
-      call(nr.ioctl, fd, request, ptr(arg)),
-    openat2: (
-      n: number | bigint,
-      dirfd: number | bigint,
-      path: BufferSource,
-      how: BufferSource,
-      size: number | bigint,
-    ) => call(BigInt(n), dirfd, ptr(path), ptr(how), size),
-    read: (fd: number, buf: BufferSource, count: number | bigint) =>
-      call(nr.read, fd, ptr(buf), count),
-    fstat: (fd: number, buf: BufferSource) => call(nr.fstat, fd, ptr(buf)),
-    readlink: (path: BufferSource, buf: BufferSource, size: number | bigint) =>
+    dup2: (oldfd: number, newfd: number) => oldfd === newfd ? newfd : i32(nr.dup3, oldfd, newfd, 0),
+    execve: (path: Buf, argv: Buf, envp: Buf) => i32(nr.execve, ptr(path), ptr(argv), ptr(envp)),
+    syscall: (n: Arg, a: Arg, b: Arg, c: Arg) => call(BigInt(n), a, b, c),
+    ioctl: (fd: number, request: Arg, arg: Deno.PointerValue) =>
+      i32(nr.ioctl, fd, request, arg === null ? 0n : BigInt(Deno.UnsafePointer.value(arg))),
+    openat2: (n: Arg, dirfd: Arg, path: Buf, how: Buf, size: Arg) =>
+      call(BigInt(n), dirfd, ptr(path), ptr(how), size),
+    read: (fd: number, buf: Buf, count: Arg) => call(nr.read, fd, ptr(buf), count),
+    fstat: (fd: number, buf: Buf) => i32(nr.fstat, fd, ptr(buf)),
+    readlink: (path: Buf, buf: Buf, size: Arg) =>
       call(nr.readlinkat, AT_FDCWD, ptr(path), ptr(buf), size),
   };
 }

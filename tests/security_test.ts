@@ -2354,3 +2354,140 @@ Deno.test({
     }
   },
 });
+
+// ---- issue 9: review 3
+
+Deno.test({
+  name:
+    "review 3: a target's environment names no code for host interpreters outside its mount namespace",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A container sets PYTHONPATH, NODE_OPTIONS, PERL5OPT, HOME… to files it planted, named
+    // through /proc/<its host PID>/root (which host root can follow): a host interpreter run
+    // by `enter -n -e` / targetEnv must not load them. The files live only in a tmpfs of the
+    // target's own mount namespace.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-envcode-" });
+    await Deno.chmod(dir, 0o755);
+    const inside = `${dir}/inside`;
+    await Deno.mkdir(inside);
+    const py = (await sh("/usr/bin/python3", [
+      "-c",
+      "import sys; print(f'lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages')",
+    ])).trim();
+    const at = `/proc/$$/root${inside}`;
+    const marker = (name: string) => `${dir}/pwned-${name}`;
+    // node resolves a --require path through the /proc magic link (to a host path where
+    // the file is not), but NODE_OPTIONS can carry the code itself.
+    await Deno.writeTextFile(
+      `${dir}/node-options`,
+      `--import=data:text/javascript,import(\`node:fs\`).then((f)=>f.writeFileSync(\`${
+        marker("node")
+      }\`,\`\`))`,
+    );
+    await using target = await makeTarget({
+      flags: ["-m", "-n"],
+      setup: [
+        `mount -t tmpfs none ${inside}`,
+        `export PYTHONPATH=${at}/py NODE_OPTIONS="$(cat ${dir}/node-options)"`,
+        `export PERL5LIB=${at}/pl PERL5OPT=-MEvil BASH_ENV=${at}/rc HOME=${at}/home`,
+        `export LC_ALL=C.UTF-8 TERM=xterm TZ=${at}/tz`,
+      ].join("; "),
+    });
+    const root = `/proc/${target.pid}/root${inside}`;
+    const plant = async (path: string, code: string) => {
+      await Deno.mkdir(`${root}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+      await Deno.writeTextFile(`${root}/${path}`, code);
+    };
+    await plant("py/sitecustomize.py", `open(${JSON.stringify(marker("python"))}, "w")\n`);
+    await plant(
+      `home/.local/${py}/usercustomize.py`,
+      `open(${JSON.stringify(marker("python-home"))}, "w")\n`,
+    );
+    await plant("pl/Evil.pm", `open(my $f, ">", ${JSON.stringify(marker("perl"))}); 1;\n`);
+    await plant("rc", `: > ${marker("bash")}\n`);
+    const programs: [string, string[], string[]][] = [
+      ["/usr/bin/python3", ["-c", "pass"], ["python", "python-home"]],
+      ["/usr/bin/node", ["-e", "0"], ["node"]],
+      ["/usr/bin/perl", ["-e", "0"], ["perl"]],
+      ["/bin/bash", ["-c", ":"], ["bash"]],
+    ];
+    const pwned = async () => {
+      const out: string[] = [];
+      for await (const e of Deno.readDir(dir)) if (e.name.startsWith("pwned-")) out.push(e.name);
+      for (const name of out) await Deno.remove(`${dir}/${name}`);
+      return out.sort();
+    };
+    try {
+      await t.step("the planted code runs when a host program takes that environment", async () => {
+        // Proves the payloads work: the same programs with the target's environment as is.
+        const env = Object.fromEntries(
+          (await Deno.readTextFile(`/proc/${target.pid}/environ`)).split("\0").filter(Boolean)
+            .map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
+        );
+        for (const [program, args] of programs) {
+          await new Deno.Command(program, { args, env, clearEnv: true }).output();
+        }
+        assertEquals(await pwned(), [
+          "pwned-bash",
+          "pwned-node",
+          "pwned-perl",
+          "pwned-python",
+          "pwned-python-home",
+        ]);
+      });
+      await t.step("NsCommand targetEnv with net only", async () => {
+        for (const [program, args] of programs) {
+          const out = await new NsCommand(program, {
+            target: target.pid,
+            namespaces: ["net"],
+            targetEnv: true,
+            args,
+          }).output();
+          assertEquals(out.code, 0, `${program}: ${text(out.stderr)}`);
+        }
+        assertEquals(await pwned(), []);
+      });
+      await t.step("a root directory of the caller's, or a mount namespace file", async () => {
+        // `enter -r/ -e` and a named mnt file run a program from a filesystem the caller
+        // chose, not from the target's: the same rule.
+        const ns = `/proc/${Deno.pid}/ns/mnt`;
+        for (const extra of [{ root: "/" }, { namespaces: { net: true as const, mnt: ns } }]) {
+          for (const [program, args] of programs) {
+            const out = await new NsCommand(program, {
+              target: target.pid,
+              namespaces: ["net"],
+              targetEnv: true,
+              args,
+              ...extra,
+            }).output();
+            assertEquals(out.code, 0, `${program}: ${text(out.stderr)}`);
+          }
+        }
+        assertEquals(await pwned(), []);
+      });
+      await t.step("enter -n -e", async () => {
+        for (const [program, args] of programs) {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "-A", CLI, "enter", "-t", String(target.pid), "-n", "-e", program, ...args],
+          }).output();
+          assertEquals(out.code, 0, `${program}: ${text(out.stderr)}`);
+        }
+        assertEquals(await pwned(), []);
+      });
+      await t.step("what stays: the locale and the terminal, not a path for TZ", async () => {
+        const out = await new NsCommand("env", {
+          target: target.pid,
+          namespaces: ["net"],
+          targetEnv: true,
+        }).output();
+        const env = text(out.stdout);
+        assertMatch(env, /^LC_ALL=C\.UTF-8$/m);
+        assertMatch(env, /^TERM=xterm$/m);
+        assert(!env.includes("/proc/"), env);
+      });
+    } finally {
+      await target.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -59,6 +59,14 @@ export interface CopyOptions {
    * target belong to its root (uid 0 inside, mapped), files copied out to the caller.
    */
   archive?: boolean;
+  /**
+   * Make the source's block and character device nodes inside the target (`--devices`).
+   * Refused by default: made by host root and owned by the target's root, a node opens a
+   * host device wherever the target has no device cgroup (a user's own namespaces, a
+   * process outside any engine) — a tar out of one container could hand another the host's
+   * disk. Device nodes are never made on the host. FIFOs are always copied.
+   */
+  devices?: boolean;
   /** Follow a symbolic link given as the source path (`-L`); links below it are copied as links. */
   followLink?: boolean;
   /** Stops the copy between files; the promise rejects with the signal's reason. */
@@ -212,11 +220,13 @@ const ELOOP = 40;
 class _FdSink implements _Sink<number> {
   #side: _Side;
   #archive: boolean;
+  #devices: boolean;
   #links = new Map<string, number>();
 
-  constructor(side: _Side, archive: boolean) {
+  constructor(side: _Side, archive: boolean, devices = false) {
     this.#side = side;
     this.#archive = archive;
+    this.#devices = devices;
   }
 
   /** The host owner to give an entry, or undefined to leave it ours. */
@@ -373,13 +383,16 @@ class _FdSink implements _Sink<number> {
   }
 
   special(parent: number, name: string, meta: _Meta, type: number, rdev: bigint): void {
-    if (!this.#side.uids && type !== S.IFIFO) {
+    if (type !== S.IFIFO && (!this.#side.uids || !this.#devices)) {
       // A device node a container made, recreated on the host with its mode, would open a
-      // host device to whoever the container chose (docker cp makes it all the same).
+      // host device to whoever the container chose; into a target, to the target (docker
+      // cp and podman cp make both all the same).
       throw new SyscallError(
         "mknodat",
         1,
-        `Cannot copy ${name}: it is ${_TYPE_NAMES[type]}, refused on the host`,
+        `Cannot copy ${name}: it is ${_TYPE_NAMES[type]}, refused ${
+          this.#side.uids ? "inside a target without --devices" : "on the host"
+        }`,
       );
     }
     this.#clear(parent, name);
@@ -693,7 +706,7 @@ async function _copyTree(
 ): Promise<void> {
   options.signal?.throwIfAborted();
   const src = _openSource(from, srcPath, options.followLink ?? false);
-  const sink = new _FdSink(to, options.archive ?? false);
+  const sink = new _FdSink(to, options.archive ?? false, options.devices ?? false);
   const walker = new _Walker(from, sink, options.signal);
   const srcIsDir = (src.st.mode & S.IFMT) === S.IFDIR;
   const opened: number[] = [src.fd];
@@ -757,7 +770,7 @@ async function _copyTree(
  * @param target a PID or a pinned process (`resolveContainer()` gives one)
  * @param path the path inside the target (relative paths start at its `/`)
  * @param dest the host path
- * @param options archive, followLink, signal
+ * @param options archive, followLink, signal (device nodes are never made on the host)
  * @returns when the copy is complete
  * @throws {NamespaceError} when the target is gone or its root cannot be opened
  * @throws {SyscallError} "Cannot copy …: reason" for a missing path, a FIFO or device as
@@ -779,7 +792,7 @@ export async function copyFrom(
   target: CopyTarget,
   path: string,
   dest: string,
-  options: CopyOptions = {},
+  options: Omit<CopyOptions, "devices"> = {},
 ): Promise<void> {
   const side = _openTarget(target);
   try {
@@ -799,7 +812,7 @@ export async function copyFrom(
  * @param target a PID or a pinned process
  * @param src the host path
  * @param path the destination inside the target
- * @param options archive, followLink, signal
+ * @param options archive, devices, followLink, signal
  * @returns when the copy is complete
  * @throws {NamespaceError} when the target is gone or its root cannot be opened
  * @throws {SyscallError} "Cannot copy …: reason"
@@ -851,7 +864,7 @@ export async function copyTo(
 export function tarFrom(
   target: CopyTarget,
   path: string,
-  options: Omit<CopyOptions, "archive"> = {},
+  options: Omit<CopyOptions, "archive" | "devices"> = {},
 ): ReadableStream<Uint8Array> {
   const side = _openTarget(target);
   let src: _Source;
@@ -909,7 +922,8 @@ const _SPECIAL: Partial<Record<TarType, number>> = {
  * @param target a PID or a pinned process
  * @param path an existing directory inside the target
  * @param stream the tar stream
- * @param options archive (keep the archive's owners, mapped; otherwise the target's root), signal
+ * @param options archive (keep the archive's owners, mapped; otherwise the target's root),
+ * devices (make its device nodes), signal
  * @returns when every entry is written
  * @throws {SyscallError} "Cannot extract …: reason"
  *
@@ -931,7 +945,7 @@ export async function tarTo(
   options: Omit<CopyOptions, "followLink"> = {},
 ): Promise<void> {
   const side = _openTarget(target);
-  const sink = new _FdSink(side, options.archive ?? false);
+  const sink = new _FdSink(side, options.archive ?? false, options.devices ?? false);
   let root = -1;
   let cached: [string, number] | undefined;
   const dirs: [string, _Meta][] = [];

@@ -2491,3 +2491,85 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "review 3: cp into a target makes no device node unless asked (a tar handed a user a disk)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A container (CAP_MKNOD is in docker's defaults; its device cgroup stops it opening the
+    // node, not making it) puts a node for a host disk in a directory. Root streams that
+    // directory into a local user's own namespaces (`cp ctr:/x - | cp - PID:/y`): made by host
+    // root, owned by the target's root (the user), the node opened the disk for the user. The
+    // disk here: a loop device over a file holding a secret.
+    const { tarFrom, tarTo, copyTo } = await import("../src/copy.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cpdev-" });
+    await Deno.chmod(dir, 0o755);
+    const secret = `HOST SECRET ${crypto.randomUUID()}`;
+    await Deno.writeTextFile(`${dir}/disk.img`, secret.padEnd(65536, "\0"));
+    const loop = (await sh("losetup", ["-f", "--show", `${dir}/disk.img`])).trim();
+    try {
+      const [major, minor] = (await sh("stat", ["-c", "%t %T", loop])).trim().split(" ")
+        .map((h) => String(parseInt(h, 16)));
+      await Deno.mkdir(`${dir}/a`);
+      await Deno.mkdir(`${dir}/b`);
+      await using hostile = await makeTarget({
+        flags: ["-m"],
+        setup: `mount -t tmpfs none ${dir}/a && mknod -m 600 ${dir}/a/disk b ${major} ${minor}`,
+      });
+      await using theirs = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+      const readsDisk = async (node: string) => {
+        const out = await new Deno.Command("setpriv", {
+          args: [
+            `--reuid=${user.uid}`,
+            `--regid=${user.gid}`,
+            "--clear-groups",
+            "head",
+            "-c",
+            String(secret.length),
+            node,
+          ],
+          stderr: "null",
+        }).output();
+        return text(out.stdout) === secret;
+      };
+      await t.step("a tar from one target into another: refused, nothing made", async () => {
+        await assertRejects(
+          () => tarTo(theirs.pid, `${dir}/b`, tarFrom(hostile.pid, `${dir}/a/.`)),
+          Error,
+          "it is a block device, refused inside a target without --devices",
+        );
+        assertThrows(() => Deno.lstatSync(`${dir}/b/disk`));
+        assert(!(await readsDisk(`${dir}/b/disk`)));
+      });
+      await t.step("a host directory with a node (copyTo): refused the same", async () => {
+        await Deno.mkdir(`${dir}/c`);
+        await sh("mknod", ["-m", "600", `${dir}/c/disk`, "b", major, minor]);
+        await assertRejects(
+          () => copyTo(theirs.pid, `${dir}/c`, `${dir}/b/c`),
+          Error,
+          "refused inside a target without --devices",
+        );
+        assertThrows(() => Deno.lstatSync(`${dir}/b/c/disk`));
+      });
+      await t.step("with devices: true it is made, owned by the target's root", async () => {
+        await tarTo(theirs.pid, `${dir}/b`, tarFrom(hostile.pid, `${dir}/a/.`), { devices: true });
+        const made = Deno.lstatSync(`${dir}/b/disk`);
+        assert(made.isBlockDevice);
+        assertEquals(made.uid, user.uid);
+        // What the refusal prevents: the user reads the disk through it.
+        assert(await readsDisk(`${dir}/b/disk`), "the user cannot read the disk");
+      });
+      await t.step("cp --devices is for the container side only", async () => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", CLI, "cp", "--devices", `${theirs.pid}:${dir}/b`, `${dir}/d`],
+        }).output();
+        assertEquals(out.code, 2);
+        assertMatch(text(out.stderr), /--devices: device nodes are made only inside a container/);
+      });
+    } finally {
+      await sh("losetup", ["-d", loop]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -310,7 +310,11 @@ class _FdSink implements _Sink<number> {
     fchmod(fd, meta.mode & mask);
     // File capabilities are setuid by another name: security.capability (cap_setuid=ep)
     // would make the copy a root door for every host user who can run it.
-    const xattrs = keepIds ? meta.xattrs : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
+    let xattrs = keepIds ? meta.xattrs : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
+    // Into a target they are its root's, as `setcap` run inside it makes them: written by
+    // host root they would count in every user namespace (a user's `unshare -Ur` got a
+    // cap_setuid program it owns, valid on the host).
+    if (this.#side.uids) xattrs = _rootCaps(xattrs, this.#side.uids.toHost(0));
     if (xattrs?.length) setXattrs(fd, xattrs);
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }
@@ -435,6 +439,35 @@ const _MAX_LINK_FDS = 256;
 
 /** The xattr holding a file's capabilities (capabilities(7), "File capabilities"). */
 const _FILE_CAPS = "security.capability";
+
+/**
+ * File capabilities that count only where `rootUid` (a host uid) is root: the VFS_CAP_REVISION_3
+ * form (capability.h: magic_etc, permitted and inheritable for two words, rootid) the
+ * kernel writes when a process in a user namespace sets them (cap_convert_nscap). A v1, v2
+ * or v3 value from the source keeps its sets and loses its root; one that does not parse,
+ * or a target whose root has no host uid, keeps none.
+ */
+function _rootCaps(
+  xattrs: [string, Uint8Array][] | undefined,
+  rootUid: number | undefined,
+): [string, Uint8Array][] | undefined {
+  return xattrs?.flatMap(([name, value]): [string, Uint8Array][] => {
+    if (name !== _FILE_CAPS) return [[name, value]];
+    const src = new DataView(value.buffer, value.byteOffset, value.length);
+    const magic = value.length >= 4 ? src.getUint32(0, true) : 0;
+    // Revision 1 has one 32-bit word of each set, revisions 2 and 3 two.
+    const words = [0, 1, 2, 2][magic >>> 24] ?? 0;
+    if (rootUid === undefined || !words || value.length < 4 + 8 * words) return [];
+    const out = new DataView(new ArrayBuffer(24));
+    // The effective flag is the one flag there is (VFS_CAP_FLAGS_EFFECTIVE).
+    out.setUint32(0, 0x03000000 | (magic & 1), true);
+    for (let i = 0; i < 4; i++) {
+      out.setUint32(4 + 4 * i, i < 2 * words ? src.getUint32(4 + 4 * i, true) : 0, true);
+    }
+    out.setUint32(20, rootUid, true);
+    return [[name, new Uint8Array(out.buffer)]];
+  });
+}
 
 /** Writes entries as a tar stream; a directory handle is its path in the archive. */
 class _TarSink implements _Sink<string> {

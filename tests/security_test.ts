@@ -2468,7 +2468,18 @@ Deno.test({
       await t.step("enter -n -e", async () => {
         for (const [program, args] of programs) {
           const out = await new Deno.Command(Deno.execPath(), {
-            args: ["run", "-A", CLI, "enter", "-t", String(target.pid), "-n", "-e", program, ...args],
+            args: [
+              "run",
+              "-A",
+              CLI,
+              "enter",
+              "-t",
+              String(target.pid),
+              "-n",
+              "-e",
+              program,
+              ...args,
+            ],
           }).output();
           assertEquals(out.code, 0, `${program}: ${text(out.stderr)}`);
         }
@@ -2569,6 +2580,68 @@ Deno.test({
       });
     } finally {
       await sh("losetup", ["-d", loop]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "review 3: cp into a user's namespaces gives file capabilities that count only there (a tar made a host root door)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A file capability written by host root is a v2 one, valid in every user namespace. A
+    // container sets cap_setuid on a program of its own; root streams it into a local user's
+    // `unshare -Ur` namespaces: owned by the user, the program run from the host gave them
+    // CAP_SETUID there. `setcap` inside those namespaces would write a v3 one whose root is
+    // the user's: cp has to write that.
+    const { tarFrom, tarTo } = await import("../src/copy.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cpcap-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/b`);
+    // Exits 0 when setuid(0) works: it needs CAP_SETUID in the host's user namespace.
+    await Deno.writeTextFile(
+      `${dir}/su.c`,
+      "#include <unistd.h>\nint main(void){return setuid(0) == 0 ? 0 : 1;}",
+    );
+    const cc = await new Deno.Command("gcc", { args: ["-o", `${dir}/su`, `${dir}/su.c`] }).output();
+    assertEquals(cc.code, 0, text(cc.stderr));
+    await using hostile = await makeTarget({
+      flags: ["-m"],
+      setup: `mount -t tmpfs none ${dir}/a && cp ${dir}/su ${dir}/a/su && ` +
+        `setcap cap_setuid+ep ${dir}/a/su`,
+    });
+    await using theirs = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+    const asUser = (program: string) =>
+      new Deno.Command("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", program],
+      }).output();
+    try {
+      await t.step("the container's program has the capability", async () => {
+        assertMatch(await sh("getcap", [`/proc/${hostile.pid}/root${dir}/a/su`]), /cap_setuid=ep/);
+      });
+      for (const archive of [false, true]) {
+        await t.step(`copied in${archive ? " with -a" : ""}: no host capability`, async () => {
+          const dest = `${dir}/b/${archive ? "a" : "plain"}`;
+          await Deno.mkdir(dest);
+          await tarTo(theirs.pid, dest, tarFrom(hostile.pid, `${dir}/a/.`), { archive });
+          assertEquals((await asUser(`${dest}/su`)).code, 1, "the user got CAP_SETUID");
+          // Still a capability inside the user's namespaces, as setcap there makes it.
+          const caps = await sh("nsenter", [
+            "-t",
+            String(theirs.pid),
+            "-U",
+            "-m",
+            "--preserve-credentials",
+            "getcap",
+            `${dest}/su`,
+          ]).catch((e) => String(e));
+          assertMatch(caps, /cap_setuid[=+]ep/);
+        });
+      }
+    } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -2646,3 +2646,92 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "review 3: forward never connects from the host's namespace (a remote host name)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Deno.connect makes its socket synchronously only for an IP address: a name is looked up
+    // first, on another thread, and the socket was made after the join ended — in the host's
+    // net namespace. `remoteHost: "localhost"` reached a service on the host's loopback.
+    const { forward } = await import("../src/forward.ts");
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    const host = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const served = (async () => {
+      for await (const c of host) {
+        await c.write(new TextEncoder().encode("HOST SERVICE"));
+        c.close();
+      }
+    })();
+    try {
+      const port = (host.addr as Deno.NetAddr).port;
+      const reply = async (remoteHost: string) => {
+        await using fwd = await forward(target.pid, { remote: port, local: 0, remoteHost });
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: fwd.local.port });
+        try {
+          const buf = new Uint8Array(64);
+          const n = await c.read(buf).catch(() => null);
+          return n === null ? "" : text(buf.subarray(0, n));
+        } finally {
+          c.close();
+        }
+      };
+      // Nothing listens in the target: the connection is closed at once.
+      assertEquals(await reply("127.0.0.1"), "");
+      for (const name of ["127.1", "localhost"]) {
+        const err = await reply(name).then((r) => r, (e) => e);
+        assert(err !== "HOST SERVICE", `${name}: reached the host's service`);
+        assert(err instanceof TypeError, `${name}: ${err}`);
+        assertMatch(err.message, /give an IP address/);
+      }
+    } finally {
+      host.close();
+      await served;
+    }
+  },
+});
+
+Deno.test({
+  name: "review 3: a UDP forward passes its client only the remote's datagrams",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The socket inside is bound to 0.0.0.0: anything that reaches the target's addresses
+    // (another container on its bridge; here, another port inside) could send to the
+    // forward's client through it.
+    const { forward } = await import("../src/forward.ts");
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    // A server inside that answers once, so the relay's socket exists and has a port.
+    const server = new NsCommand("/usr/bin/python3", {
+      target: target.pid,
+      namespaces: ["net"],
+      args: [
+        "-c",
+        `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 5353))
+m, a = s.recvfrom(100); s.sendto(b"REAL", a)
+o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); o.sendto(b"FORGED", a)`,
+      ],
+    }).spawn();
+    await using fwd = await forward(target.pid, { remote: 5353, local: 0, protocol: "udp" });
+    const dgram = (await import("node:dgram")).default;
+    const client = dgram.createSocket("udp4");
+    const got: string[] = [];
+    client.on("message", (m) => got.push(text(m)));
+    try {
+      // The server may not be bound yet: send until it answers.
+      for (let i = 0; i < 50 && got.length === 0; i++) {
+        client.send("hi", fwd.local.port, "127.0.0.1");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await server.status;
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals(got, ["REAL"]);
+    } finally {
+      client.close();
+    }
+  },
+});

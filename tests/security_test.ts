@@ -2735,3 +2735,56 @@ o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); o.sendto(b"FORGED", a)`,
     }
   },
 });
+
+Deno.test({
+  name: "review 3: a container whose PID is now a host process is not joined (docker API answer)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // The Docker API's State.Pid has no start time: the container may exit and its PID go
+    // to a host process before it is pinned (or DOCKER_HOST names a user's rootless dockerd,
+    // which answers what it likes). A fake daemon answers with a host process's PID: exec
+    // must not run there — in the host's namespaces.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-fakedocker-" });
+    const host = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    await using boxed = await makeTarget({ flags: ["-m", "-n"] });
+    let pid = host.pid;
+    const id = "f".repeat(64);
+    const server = Deno.listen({ transport: "unix", path: `${dir}/docker.sock` });
+    const serving = (async () => {
+      for await (const conn of server) {
+        await conn.read(new Uint8Array(4096));
+        const body = JSON.stringify({
+          Id: id,
+          Name: "/fake",
+          State: { Running: true, Pid: pid },
+          Config: { Env: [], User: "", WorkingDir: "" },
+        });
+        await conn.write(new TextEncoder().encode(`HTTP/1.0 200 OK\r\n\r\n${body}`));
+        conn.close();
+      }
+    })();
+    const find = { dockerHost: `unix://${dir}/docker.sock`, sources: ["api"] as const };
+    try {
+      await t.step("a PID in our own mount namespace: refused", async () => {
+        const err = await resolveContainer("docker:fake", find).then(
+          (pinned) => (pinned.close(), undefined),
+          (e) => e,
+        );
+        assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+      });
+      await t.step("a PID in namespaces of its own: taken", async () => {
+        pid = boxed.pid;
+        using pinned = await resolveContainer("docker:fake", find);
+        assertEquals(pinned.pid, boxed.pid);
+      });
+    } finally {
+      server.close();
+      await serving.catch(() => {});
+      host.kill("SIGKILL");
+      await host.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2788,3 +2788,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "review 3: exec joins a target's mount namespace only with its user namespace (a user's program ran as root)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A local user's `unshare -Urm` namespaces (a rootless container) put their own program
+    // over a path in their mount namespace. `exec -n mnt PID prog` ran it with our uid and,
+    // as "the target's capabilities", every capability — outside the user namespace they
+    // mean the host's. docker exec always joins the container's user namespace.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-mntonly-" });
+    await Deno.chmod(dir, 0o777);
+    await using theirs = await makeTarget({
+      flags: ["-U", "-r", "-m"],
+      user,
+      setup: `mount -t tmpfs none ${dir} && printf '#!/bin/sh\\ncat /proc/self/uid_map\\n' > ` +
+        `${dir}/prog && chmod 755 ${dir}/prog`,
+    });
+    const exec = (ns: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, "exec", "-n", ns, String(theirs.pid), `${dir}/prog`],
+      }).output();
+    try {
+      const out = await exec("mnt");
+      // The host's map: the program ran as our root.
+      assert(!/^\s*0\s+0\s/.test(text(out.stdout)), "the user's program ran as our root");
+      assertEquals(out.code, 2, text(out.stderr));
+      assertMatch(text(out.stderr), /without its user namespace/);
+      // With it, the program runs as the namespace's root: the user on the host.
+      const ok = await exec("mnt,user");
+      assertEquals(ok.code, 0, text(ok.stderr));
+      assertMatch(text(ok.stdout), new RegExp(`^\\s*0\\s+${user.uid}\\s+1\\s*$`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,5 +1,5 @@
 import { execve } from "../ffi/exec.ts";
-import { isNotFound, readTextFileSafe } from "../ffi/files.ts";
+import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import { EXEC_SYMBOLS, libcSubset, O_CLOEXEC } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
@@ -39,7 +39,8 @@ export interface NsCommandOptions {
   clearEnv?: boolean;
   /**
    * Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`.
-   * Without the target's mount namespace (the program is the caller's) only its TERM,
+   * Without the target's mount namespace, or when that namespace's root is ours (the program
+   * is the caller's, the files the host's), only its TERM,
    * COLORTERM, LANG, LANGUAGE, LC_*, TZ and HOSTNAME are taken, when they name no file, with
    * the caller's PATH and HOME: the rest (PYTHONPATH, NODE_OPTIONS, LD_PRELOAD…) would have
    * host programs load code the target chose.
@@ -793,8 +794,10 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     // Outside its mount namespace the program is the caller's, and the target's PATH, HOME,
     // PYTHONPATH, LD_PRELOAD… would name host files it chose (its overlay upper dir, or
     // /proc/<its PID>/root, which root follows): only what names no file, plus the
-    // caller's PATH and HOME for the program's own lookups.
-    if (!targetFs) {
+    // caller's PATH and HOME for the program's own lookups. So too in a mount namespace
+    // of its own over our root (a service's PrivateTmp): the files are the host's, and a
+    // PATH or PYTHONPATH naming a directory of its user's ran their code as root.
+    if (!targetFs || _sharesOurRoot(pid!)) {
       const home = Deno.env.get("HOME");
       theirs = { ..._hostSideEnv(theirs), PATH: callerPath, ...(home ? { HOME: home } : {}) };
     }
@@ -986,6 +989,16 @@ function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number
     if (host >= outside && host < outside + count) return inside + (host - outside);
   }
   return host;
+}
+
+/** Whether a process's root directory is ours (fails closed: true when it cannot be told). */
+function _sharesOurRoot(pid: number): boolean {
+  try {
+    const theirs = statSafe(`/proc/${pid}/root`), ours = statSafe("/");
+    return theirs.dev === ours.dev && theirs.ino === ours.ino;
+  } catch {
+    return true;
+  }
 }
 
 function _environOf(pid: number): Record<string, string> {

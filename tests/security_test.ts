@@ -2826,3 +2826,69 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "review 3: a process with a mount namespace of its own over the host's root is not a container (its PATH and environment)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A service in a private mount namespace (systemd's PrivateTmp, ProtectSystem…) sees the
+    // host's root. Compromised, its user sets its own PATH and PYTHONPATH to a directory of
+    // theirs: joining its mount namespace is no container's filesystem, and root's
+    // `exec PID python3` / `enter -a -e python3` ran the user's code as uid 0.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-service-" });
+    await Deno.chmod(dir, 0o755);
+    const mark = `${dir}/pwned`;
+    await Deno.mkdir(`${dir}/user`);
+    await Deno.chown(`${dir}/user`, user.uid, user.gid);
+    await Deno.mkdir(`${dir}/user/bin`);
+    await Deno.writeTextFile(
+      `${dir}/user/bin/python3`,
+      `#!/bin/sh\n[ "$(id -u)" = 0 ] && : > ${mark}\nexit 0\n`,
+    );
+    await Deno.chmod(`${dir}/user/bin/python3`, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/user/sitecustomize.py`,
+      `import os\nif os.getuid() == 0: open(${JSON.stringify(mark)}, "w")\n`,
+    );
+    const service = new Deno.Command("unshare", {
+      args: [
+        "-m",
+        "setpriv",
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        "env",
+        `PATH=${dir}/user/bin:/usr/bin:/bin`,
+        `PYTHONPATH=${dir}/user`,
+        "sleep",
+        "60",
+      ],
+    }).spawn();
+    const cli = (...args: string[]) =>
+      new Deno.Command(Deno.execPath(), { args: ["run", "-A", CLI, ...args] }).output();
+    const pwned = () => Deno.remove(mark).then(() => true, () => false);
+    try {
+      for (let i = 0; i < 100; i++) {
+        if ((await Deno.readTextFile(`/proc/${service.pid}/cmdline`)).startsWith("sleep")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const pid = String(service.pid);
+      await t.step("exec PID python3: our python, our PATH", async () => {
+        const out = await cli("exec", pid, "python3", "-c", "pass");
+        assertEquals(out.code, 0, text(out.stderr));
+        assertEquals(await pwned(), false, "the user's code ran as root");
+      });
+      await t.step("enter -a -e python3", async () => {
+        const out = await cli("enter", "-t", pid, "-a", "-e", "/usr/bin/python3", "-c", "pass");
+        assertEquals(out.code, 0, text(out.stderr));
+        assertEquals(await pwned(), false, "the user's code ran as root");
+      });
+    } finally {
+      service.kill("SIGKILL");
+      await service.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

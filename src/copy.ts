@@ -299,22 +299,24 @@ class _FdSink implements _Sink<number> {
     // chown before chmod: chown clears setuid and setgid.
     this.#chown(fd, meta);
     // Setuid and setgid stay only with the owner they were set for, as GNU cp keeps them only
-    // when it keeps the owner. Out of a target without -a the files become ours: a bit the
-    // target chose would make a root-owned setuid program on the host (docker cp keeps it).
-    // Into a target without -a they become its root's: a host user's setuid program would
-    // become a root one there; a root-owned source's stays root's.
-    const keepIds = this.#archive || this.#side.uids !== undefined;
+    // when it keeps the owner. Into a target without -a the files become its root's: a host
+    // user's setuid program would become a root one there; a root-owned source's stays
+    // root's. Out of a target never (docker cp keeps them): without -a the files become
+    // ours, and with -a their owners are ids as the target names them — a user's own
+    // namespaces made their program a root setuid one on the host.
+    const into = this.#side.uids !== undefined;
     let mask = 0o1777;
-    if (this.#archive) mask = 0o7777;
-    else if (this.#side.uids) mask |= (meta.uid === 0 ? 0o4000 : 0) | (meta.gid === 0 ? 0o2000 : 0);
+    if (into && this.#archive) mask = 0o7777;
+    else if (into) mask |= (meta.uid === 0 ? 0o4000 : 0) | (meta.gid === 0 ? 0o2000 : 0);
     fchmod(fd, meta.mode & mask);
     // File capabilities are setuid by another name: security.capability (cap_setuid=ep)
-    // would make the copy a root door for every host user who can run it.
-    let xattrs = keepIds ? meta.xattrs : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
-    // Into a target they are its root's, as `setcap` run inside it makes them: written by
-    // host root they would count in every user namespace (a user's `unshare -Ur` got a
-    // cap_setuid program it owns, valid on the host).
-    if (this.#side.uids) xattrs = _rootCaps(xattrs, this.#side.uids.toHost(0));
+    // would make the copy a root door for every host user who can run it. Into a target
+    // they are its root's, as `setcap` run inside it makes them: written by host root they
+    // would count in every user namespace (a user's `unshare -Ur` got a cap_setuid program
+    // it owns, valid on the host).
+    const xattrs = into
+      ? _rootCaps(meta.xattrs, this.#side.uids!.toHost(0))
+      : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
     if (xattrs?.length) setXattrs(fd, xattrs);
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }

@@ -2892,3 +2892,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "review 3: cp -a out of a target keeps owners but no setuid, setgid or capability (a user's namespaces made a root setuid program)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // In a local user's `unshare -Urm` namespaces (a rootless container) the user is root:
+    // they chmod 4755 a program of theirs, owned by their namespace's root. `cp -a` keeps
+    // owners as ids inside the target: on the host the copy was root's, setuid, and the
+    // user's program gave them uid 0.
+    const { copyFrom } = await import("../src/copy.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cpsuid-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.writeTextFile(
+      `${dir}/su.c`,
+      "#include <unistd.h>\nint main(void){return setuid(0) == 0 ? 0 : 1;}",
+    );
+    const cc = await new Deno.Command("gcc", { args: ["-o", `${dir}/su`, `${dir}/su.c`] }).output();
+    assertEquals(cc.code, 0, text(cc.stderr));
+    await using theirs = await makeTarget({
+      flags: ["-U", "-r", "-m"],
+      user,
+      setup: `mount -t tmpfs none ${dir}/a && cp ${dir}/su ${dir}/a/su && chmod 4755 ${dir}/a/su` +
+        ` && setcap cap_setuid+ep ${dir}/a/su 2>/dev/null; true`,
+    });
+    try {
+      await copyFrom(theirs.pid, `${dir}/a/su`, `${dir}/out`, { archive: true });
+      const st = await Deno.stat(`${dir}/out`);
+      // The owner is kept as the target names it (its root), as docker cp -a does.
+      assertEquals(st.uid, 0);
+      const run = await new Deno.Command("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", `${dir}/out`],
+      }).output();
+      assertEquals(run.code, 1, "the user's program ran as root");
+      assertEquals(st.mode! & 0o7000, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -21,7 +21,7 @@
  * @module
  */
 import type dgram from "node:dgram";
-import { type AddressInfo, isIP } from "node:net";
+import type { AddressInfo } from "node:net";
 import { close as closeFd, O, openat2 } from "../ffi/dirfd.ts";
 import { SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
@@ -239,6 +239,8 @@ export async function forward(target: Target, options: ForwardOptions): Promise<
   // Deno.connect makes its socket before its first await only for an address: a name is
   // looked up on another thread first, and the socket was made in our own namespace (the
   // host's loopback answered for the target's).
+  // Loaded here, not at the top: see _udp.
+  const { isIP } = await import("node:net");
   if (!isIP(remote.hostname)) {
     throw new TypeError(
       `Cannot forward to ${JSON.stringify(remote.hostname)}: give an IP address, not a name`,
@@ -399,7 +401,7 @@ async function _udp(
   });
   const clients = new Map<string, { socket: dgram.Socket; timer: ReturnType<typeof setTimeout> }>();
   // How the kernel reports the remote as a source: IPv6 in its shortest form.
-  const remoteAddress = isIP(remote.hostname) === 6
+  const remoteAddress = remote.hostname.includes(":")
     ? new URL(`http://[${remote.hostname}]/`).hostname.slice(1, -1)
     : remote.hostname;
   const lookup = (h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) =>

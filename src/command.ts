@@ -1,5 +1,5 @@
 import { execve } from "../ffi/exec.ts";
-import { isNotFound, readTextFileSafe } from "../ffi/files.ts";
+import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import { EXEC_SYMBOLS, libcSubset, O_CLOEXEC } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
@@ -38,10 +38,12 @@ export interface NsCommandOptions {
   /** Start from an empty environment (plus `env`). */
   clearEnv?: boolean;
   /**
-   * Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`;
-   * without the target's mount namespace its PATH is replaced by the caller's, and the
-   * variables naming code to load (LD_PRELOAD, LD_LIBRARY_PATH, BASH_ENV, the rest of what
-   * glibc ignores for set-uid programs) are left out: they would name host files it chose.
+   * Use the target's environment (/proc/PID/environ) instead of the caller's, as `nsenter -e`.
+   * Without the target's mount namespace, or when that namespace's root is ours (the program
+   * is the caller's, the files the host's), only its TERM,
+   * COLORTERM, LANG, LANGUAGE, LC_*, TZ and HOSTNAME are taken, when they name no file, with
+   * the caller's PATH and HOME: the rest (PYTHONPATH, NODE_OPTIONS, LD_PRELOAD…) would have
+   * host programs load code the target chose.
    */
   targetEnv?: boolean;
   /** Working directory inside the target (`nsenter -W`). Default: the target's root when its mount namespace is joined, else the caller's. */
@@ -195,38 +197,28 @@ interface _Plan {
 }
 
 /**
- * Variables that make a program load or read files they name: glibc's UNSECURE_ENVVARS
- * (unsecvars.h, dropped for set-uid programs) and BASH_ENV / ENV. Outside the target's
- * mount namespace its values would name host files it chose.
+ * The target's variables a program run from the caller's filesystem keeps: the terminal,
+ * the locale, the time zone and the host name. An allowlist, because the denylist kind
+ * (glibc's UNSECURE_ENVVARS, LD_*) left PYTHONPATH, NODE_OPTIONS, PERL5OPT, HOME and the
+ * like, each a way for the target to name code a host interpreter loads; a new interpreter
+ * would add another.
  */
-const LOADER_ENV = [
-  "GCONV_PATH",
-  "GETCONF_DIR",
-  "GLIBC_TUNABLES",
-  "HOSTALIASES",
-  "LD_AUDIT",
-  "LD_DEBUG",
-  "LD_DEBUG_OUTPUT",
-  "LD_DYNAMIC_WEAK",
-  "LD_HWCAP_MASK",
-  "LD_LIBRARY_PATH",
-  "LD_ORIGIN_PATH",
-  "LD_PRELOAD",
-  "LD_PROFILE",
-  "LD_SHOW_AUXV",
-  "LD_USE_LOAD_BIAS",
-  "LOCALDOMAIN",
-  "LOCPATH",
-  "MALLOC_TRACE",
-  "NIS_PATH",
-  "NLSPATH",
-  "RESOLV_HOST_CONF",
-  "RES_OPTIONS",
-  "TMPDIR",
-  "TZDIR",
-  "BASH_ENV",
-  "ENV",
-];
+const HOST_SIDE_ENV = /^(TERM|COLORTERM|LANG|LANGUAGE|LC_[A-Z_]+|TZ|HOSTNAME)$/;
+
+/**
+ * What {@link HOST_SIDE_ENV} keeps of the target's environment, and only values naming no
+ * file: glibc loads a locale named by an absolute path (LC_ALL=/proc/PID/root/…), a TZ
+ * starting with `/` or `:/` is a zone file; zone names (`Europe/Paris`) stay.
+ */
+function _hostSideEnv(theirs: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(theirs)) {
+    if (!HOST_SIDE_ENV.test(k)) continue;
+    const file = k === "TZ" ? /^:?\/|\.\./.test(v) : v.includes("/");
+    if (!file) out[k] = v;
+  }
+  return out;
+}
 
 /** The environment variable that carries the order of the keys (never argv: see ffi/helper.c). */
 const ORDER_VAR = "NSJOIN_ENV_ORDER";
@@ -701,8 +693,14 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
       ? mnt !== undefined
       : mnt === true && _differing(pid!).includes("mnt");
   }
-  if (o.netnsName !== undefined || o.root !== undefined) joinsMnt = o.root !== undefined;
-  if (o.debug) joinsMnt = false;
+  // Whether the program comes from the target's own filesystem (its mount namespace, or
+  // its root): a mount namespace file or a root directory is the caller's choice.
+  let targetFs = joinsMnt && (sel === "all" || typeof sel.get("mnt") !== "string");
+  if (o.netnsName !== undefined || o.root !== undefined) {
+    joinsMnt = o.root !== undefined;
+    targetFs = o.root === true;
+  }
+  if (o.debug) joinsMnt = targetFs = false;
   if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
 
   if (o.root === true) rest.push(`R/proc/${needPid("root: true")}/root`);
@@ -792,14 +790,16 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   const callerPath = Deno.env.get("PATH") ??
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   if (o.targetEnv) {
-    const theirs = _environOf(needPid("targetEnv"));
-    // Outside its mount namespace the target's PATH would name host directories it chose
-    // (its overlay upper dir, say) for the program's own lookups: the caller's instead.
-    if (!joinsMnt) {
-      theirs.PATH = callerPath;
-      // And those naming code to load: what glibc ignores for a set-uid program (an
-      // environment from someone less privileged), and the shells' startup files.
-      for (const k of LOADER_ENV) delete theirs[k];
+    let theirs = _environOf(needPid("targetEnv"));
+    // Outside its mount namespace the program is the caller's, and the target's PATH, HOME,
+    // PYTHONPATH, LD_PRELOAD… would name host files it chose (its overlay upper dir, or
+    // /proc/<its PID>/root, which root follows): only what names no file, plus the
+    // caller's PATH and HOME for the program's own lookups. So too in a mount namespace
+    // of its own over our root (a service's PrivateTmp): the files are the host's, and a
+    // PATH or PYTHONPATH naming a directory of its user's ran their code as root.
+    if (!targetFs || _sharesOurRoot(pid!)) {
+      const home = Deno.env.get("HOME");
+      theirs = { ..._hostSideEnv(theirs), PATH: callerPath, ...(home ? { HOME: home } : {}) };
     }
     env = { ...theirs, ...o.env };
     clearEnv = true;
@@ -989,6 +989,16 @@ function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number
     if (host >= outside && host < outside + count) return inside + (host - outside);
   }
   return host;
+}
+
+/** Whether a process's root directory is ours (fails closed: true when it cannot be told). */
+function _sharesOurRoot(pid: number): boolean {
+  try {
+    const theirs = statSafe(`/proc/${pid}/root`), ours = statSafe("/");
+    return theirs.dev === ours.dev && theirs.ino === ours.ino;
+  } catch {
+    return true;
+  }
 }
 
 function _environOf(pid: number): Record<string, string> {

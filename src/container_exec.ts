@@ -201,6 +201,27 @@ export function namespacesOwnedBy(pid: number): NamespaceType[] {
   }
 }
 
+/**
+ * Refuses an exec that joins a target's mount namespace but not the user namespace it has
+ * of its own: its programs (a rootless container's owner chooses them) would run with our
+ * uid and, as "the target's capabilities", every capability of the host's user namespace.
+ * docker exec and podman exec always join it; `enter` keeps nsenter's choice.
+ *
+ * @param sel the namespaces asked for
+ * @param pid the target
+ * @throws {TypeError} when mnt is joined and a differing user namespace is not
+ */
+export function assertUserWithMnt(sel: NamespaceSelection | undefined, pid: number): void {
+  if (sel === undefined || sel === "all") return;
+  const user = Array.isArray(sel)
+    ? sel.includes("user")
+    : (sel as Partial<Record<NamespaceType, true | string>>).user !== undefined;
+  if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
+  throw new TypeError(
+    `Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`,
+  );
+}
+
 /** Options of {@link containerExecOptions}: docker exec's flags. */
 export interface ContainerExecOptions {
   /** `-u`: name|uid[:group|gid], resolved in the container; default its configured user. */
@@ -276,6 +297,7 @@ function _execOptions(
       `Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`,
     );
   }
+  assertUserWithMnt(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = resolveContainerUser(container.pid, options.user ?? config?.user ?? "");

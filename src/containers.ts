@@ -19,6 +19,7 @@ import {
   _rootMadeCgroup,
   containerOfCgroup,
 } from "./engines.ts";
+import { differingNamespaces } from "./namespaces.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
 
 /** A container engine ("cri-o": CRI-O's pods, from its state in root's containers-storage). */
@@ -544,6 +545,16 @@ export async function resolveContainer(
     });
   }
   const pinned = pinProcess(found.pid);
+  if (!_inOwnMountNamespace(pinned)) {
+    pinned.close();
+    throw new NamespaceError(`Cannot use ${_label(found)}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: text,
+      quiet: true,
+      hint: "its PID is a process in our own mount namespace, not a container's",
+    });
+  }
   // The PID was checked when listed; checked again now that it is pinned (while the pin
   // is alive, /proc/PID is that process), so a PID reused in between cannot slip in.
   if (found.owner !== undefined && !(_isRootlessOf(pinned.pid, found.owner) && pinned.alive)) {
@@ -577,6 +588,21 @@ export async function resolveContainer(
     }
   }
   return new PinnedContainer(pinned, found);
+}
+
+/**
+ * Whether a pinned process has a mount namespace other than ours, as every container's
+ * process has (every OCI runtime makes one). The Docker API's PID (like containerd's
+ * init.pid) has no start time: the container may have exited and its PID gone to a host
+ * process since — or DOCKER_HOST names a user's own dockerd, which answers what it likes.
+ * Joining that process would run the program on the host.
+ */
+function _inOwnMountNamespace(pinned: PinnedProcess): boolean {
+  try {
+    return differingNamespaces(pinned.pid).includes("mnt") && pinned.alive;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -59,6 +59,14 @@ export interface CopyOptions {
    * target belong to its root (uid 0 inside, mapped), files copied out to the caller.
    */
   archive?: boolean;
+  /**
+   * Make the source's block and character device nodes inside the target (`--devices`).
+   * Refused by default: made by host root and owned by the target's root, a node opens a
+   * host device wherever the target has no device cgroup (a user's own namespaces, a
+   * process outside any engine) — a tar out of one container could hand another the host's
+   * disk. Device nodes are never made on the host. FIFOs are always copied.
+   */
+  devices?: boolean;
   /** Follow a symbolic link given as the source path (`-L`); links below it are copied as links. */
   followLink?: boolean;
   /** Stops the copy between files; the promise rejects with the signal's reason. */
@@ -212,11 +220,13 @@ const ELOOP = 40;
 class _FdSink implements _Sink<number> {
   #side: _Side;
   #archive: boolean;
+  #devices: boolean;
   #links = new Map<string, number>();
 
-  constructor(side: _Side, archive: boolean) {
+  constructor(side: _Side, archive: boolean, devices = false) {
     this.#side = side;
     this.#archive = archive;
+    this.#devices = devices;
   }
 
   /** The host owner to give an entry, or undefined to leave it ours. */
@@ -289,18 +299,24 @@ class _FdSink implements _Sink<number> {
     // chown before chmod: chown clears setuid and setgid.
     this.#chown(fd, meta);
     // Setuid and setgid stay only with the owner they were set for, as GNU cp keeps them only
-    // when it keeps the owner. Out of a target without -a the files become ours: a bit the
-    // target chose would make a root-owned setuid program on the host (docker cp keeps it).
-    // Into a target without -a they become its root's: a host user's setuid program would
-    // become a root one there; a root-owned source's stays root's.
-    const keepIds = this.#archive || this.#side.uids !== undefined;
+    // when it keeps the owner. Into a target without -a the files become its root's: a host
+    // user's setuid program would become a root one there; a root-owned source's stays
+    // root's. Out of a target never (docker cp keeps them): without -a the files become
+    // ours, and with -a their owners are ids as the target names them — a user's own
+    // namespaces made their program a root setuid one on the host.
+    const into = this.#side.uids !== undefined;
     let mask = 0o1777;
-    if (this.#archive) mask = 0o7777;
-    else if (this.#side.uids) mask |= (meta.uid === 0 ? 0o4000 : 0) | (meta.gid === 0 ? 0o2000 : 0);
+    if (into && this.#archive) mask = 0o7777;
+    else if (into) mask |= (meta.uid === 0 ? 0o4000 : 0) | (meta.gid === 0 ? 0o2000 : 0);
     fchmod(fd, meta.mode & mask);
     // File capabilities are setuid by another name: security.capability (cap_setuid=ep)
-    // would make the copy a root door for every host user who can run it.
-    const xattrs = keepIds ? meta.xattrs : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
+    // would make the copy a root door for every host user who can run it. Into a target
+    // they are its root's, as `setcap` run inside it makes them: written by host root they
+    // would count in every user namespace (a user's `unshare -Ur` got a cap_setuid program
+    // it owns, valid on the host).
+    const xattrs = into
+      ? _rootCaps(meta.xattrs, this.#side.uids!.toHost(0))
+      : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
     if (xattrs?.length) setXattrs(fd, xattrs);
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }
@@ -373,13 +389,16 @@ class _FdSink implements _Sink<number> {
   }
 
   special(parent: number, name: string, meta: _Meta, type: number, rdev: bigint): void {
-    if (!this.#side.uids && type !== S.IFIFO) {
+    if (type !== S.IFIFO && (!this.#side.uids || !this.#devices)) {
       // A device node a container made, recreated on the host with its mode, would open a
-      // host device to whoever the container chose (docker cp makes it all the same).
+      // host device to whoever the container chose; into a target, to the target (docker
+      // cp and podman cp make both all the same).
       throw new SyscallError(
         "mknodat",
         1,
-        `Cannot copy ${name}: it is ${_TYPE_NAMES[type]}, refused on the host`,
+        `Cannot copy ${name}: it is ${_TYPE_NAMES[type]}, refused ${
+          this.#side.uids ? "inside a target without --devices" : "on the host"
+        }`,
       );
     }
     this.#clear(parent, name);
@@ -422,6 +441,35 @@ const _MAX_LINK_FDS = 256;
 
 /** The xattr holding a file's capabilities (capabilities(7), "File capabilities"). */
 const _FILE_CAPS = "security.capability";
+
+/**
+ * File capabilities that count only where `rootUid` (a host uid) is root: the VFS_CAP_REVISION_3
+ * form (capability.h: magic_etc, permitted and inheritable for two words, rootid) the
+ * kernel writes when a process in a user namespace sets them (cap_convert_nscap). A v1, v2
+ * or v3 value from the source keeps its sets and loses its root; one that does not parse,
+ * or a target whose root has no host uid, keeps none.
+ */
+function _rootCaps(
+  xattrs: [string, Uint8Array][] | undefined,
+  rootUid: number | undefined,
+): [string, Uint8Array][] | undefined {
+  return xattrs?.flatMap(([name, value]): [string, Uint8Array][] => {
+    if (name !== _FILE_CAPS) return [[name, value]];
+    const src = new DataView(value.buffer, value.byteOffset, value.length);
+    const magic = value.length >= 4 ? src.getUint32(0, true) : 0;
+    // Revision 1 has one 32-bit word of each set, revisions 2 and 3 two.
+    const words = [0, 1, 2, 2][magic >>> 24] ?? 0;
+    if (rootUid === undefined || !words || value.length < 4 + 8 * words) return [];
+    const out = new DataView(new ArrayBuffer(24));
+    // The effective flag is the one flag there is (VFS_CAP_FLAGS_EFFECTIVE).
+    out.setUint32(0, 0x03000000 | (magic & 1), true);
+    for (let i = 0; i < 4; i++) {
+      out.setUint32(4 + 4 * i, i < 2 * words ? src.getUint32(4 + 4 * i, true) : 0, true);
+    }
+    out.setUint32(20, rootUid, true);
+    return [[name, new Uint8Array(out.buffer)]];
+  });
+}
 
 /** Writes entries as a tar stream; a directory handle is its path in the archive. */
 class _TarSink implements _Sink<string> {
@@ -693,7 +741,7 @@ async function _copyTree(
 ): Promise<void> {
   options.signal?.throwIfAborted();
   const src = _openSource(from, srcPath, options.followLink ?? false);
-  const sink = new _FdSink(to, options.archive ?? false);
+  const sink = new _FdSink(to, options.archive ?? false, options.devices ?? false);
   const walker = new _Walker(from, sink, options.signal);
   const srcIsDir = (src.st.mode & S.IFMT) === S.IFDIR;
   const opened: number[] = [src.fd];
@@ -757,7 +805,7 @@ async function _copyTree(
  * @param target a PID or a pinned process (`resolveContainer()` gives one)
  * @param path the path inside the target (relative paths start at its `/`)
  * @param dest the host path
- * @param options archive, followLink, signal
+ * @param options archive, followLink, signal (device nodes are never made on the host)
  * @returns when the copy is complete
  * @throws {NamespaceError} when the target is gone or its root cannot be opened
  * @throws {SyscallError} "Cannot copy …: reason" for a missing path, a FIFO or device as
@@ -779,7 +827,7 @@ export async function copyFrom(
   target: CopyTarget,
   path: string,
   dest: string,
-  options: CopyOptions = {},
+  options: Omit<CopyOptions, "devices"> = {},
 ): Promise<void> {
   const side = _openTarget(target);
   try {
@@ -799,7 +847,7 @@ export async function copyFrom(
  * @param target a PID or a pinned process
  * @param src the host path
  * @param path the destination inside the target
- * @param options archive, followLink, signal
+ * @param options archive, devices, followLink, signal
  * @returns when the copy is complete
  * @throws {NamespaceError} when the target is gone or its root cannot be opened
  * @throws {SyscallError} "Cannot copy …: reason"
@@ -851,7 +899,7 @@ export async function copyTo(
 export function tarFrom(
   target: CopyTarget,
   path: string,
-  options: Omit<CopyOptions, "archive"> = {},
+  options: Omit<CopyOptions, "archive" | "devices"> = {},
 ): ReadableStream<Uint8Array> {
   const side = _openTarget(target);
   let src: _Source;
@@ -909,7 +957,8 @@ const _SPECIAL: Partial<Record<TarType, number>> = {
  * @param target a PID or a pinned process
  * @param path an existing directory inside the target
  * @param stream the tar stream
- * @param options archive (keep the archive's owners, mapped; otherwise the target's root), signal
+ * @param options archive (keep the archive's owners, mapped; otherwise the target's root),
+ * devices (make its device nodes), signal
  * @returns when every entry is written
  * @throws {SyscallError} "Cannot extract …: reason"
  *
@@ -931,7 +980,7 @@ export async function tarTo(
   options: Omit<CopyOptions, "followLink"> = {},
 ): Promise<void> {
   const side = _openTarget(target);
-  const sink = new _FdSink(side, options.archive ?? false);
+  const sink = new _FdSink(side, options.archive ?? false, options.devices ?? false);
   let root = -1;
   let cached: [string, number] | undefined;
   const dirs: [string, _Meta][] = [];

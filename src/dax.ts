@@ -128,7 +128,8 @@ const SHELL_BUILTINS = new Set([
  * `test`, …) unless the target has a program of that name. The environment starts
  * empty on the dax side, so a name that is not found is "command not found" (127), never
  * a host program; programs get the target's environment (a process target whose mount
- * namespace is joined: elsewhere its LD_PRELOAD would name a host file it chose) plus `env`.
+ * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
+ * terminal, locale and time zone variables) plus `env`.
  *
  * Limits: name programs by name. dax accepts only names of letters, digits, `-` and `_`
  * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,

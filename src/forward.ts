@@ -37,7 +37,10 @@ export interface ForwardOptions {
    * Default: the remote port on 127.0.0.1.
    */
   local?: number | { hostname?: string; port: number };
-  /** The address inside the target to connect to. Default 127.0.0.1. */
+  /**
+   * The IP address inside the target to connect to. Default 127.0.0.1. Not a name: it would
+   * be looked up (and the socket made) after the thread left the target's namespace.
+   */
   remoteHost?: string;
   /** "tcp" (default) or "udp". */
   protocol?: "tcp" | "udp";
@@ -233,6 +236,16 @@ async function _pump(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
 export async function forward(target: Target, options: ForwardOptions): Promise<Forwarding> {
   const remote = { hostname: options.remoteHost ?? "127.0.0.1", port: options.remote };
   _port(String(remote.port), "remote", false);
+  // Deno.connect makes its socket before its first await only for an address: a name is
+  // looked up on another thread first, and the socket was made in our own namespace (the
+  // host's loopback answered for the target's).
+  // Loaded here, not at the top: see _udp.
+  const { isIP } = await import("node:net");
+  if (!isIP(remote.hostname)) {
+    throw new TypeError(
+      `Cannot forward to ${JSON.stringify(remote.hostname)}: give an IP address, not a name`,
+    );
+  }
   const local = typeof options.local === "object"
     ? { hostname: options.local.hostname ?? "127.0.0.1", port: options.local.port }
     : { hostname: "127.0.0.1", port: options.local ?? options.remote };
@@ -387,6 +400,10 @@ async function _udp(
     });
   });
   const clients = new Map<string, { socket: dgram.Socket; timer: ReturnType<typeof setTimeout> }>();
+  // How the kernel reports the remote as a source: IPv6 in its shortest form.
+  const remoteAddress = remote.hostname.includes(":")
+    ? new URL(`http://[${remote.hostname}]/`).hostname.slice(1, -1)
+    : remote.hostname;
   const lookup = (h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) =>
     cb(null, h, h.includes(":") ? 6 : 4);
   const drop = (key: string) => {
@@ -420,7 +437,13 @@ async function _udp(
     } finally {
       join[Symbol.dispose]();
     }
-    socket.on("message", (msg) => outside.send(msg, rinfo.port, rinfo.address));
+    // Bound to every address of the target, the socket takes datagrams from anyone who
+    // reaches one (another container on its bridge): only the remote's go to the client.
+    socket.on("message", (msg, from) => {
+      if (from.port === remote.port && from.address === remoteAddress) {
+        outside.send(msg, rinfo.port, rinfo.address);
+      }
+    });
     socket.on("error", () => drop(key));
     c = { socket, timer: setTimeout(() => drop(key), idleMs) };
     clients.set(key, c);

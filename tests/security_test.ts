@@ -2354,3 +2354,583 @@ Deno.test({
     }
   },
 });
+
+// ---- issue 9: review 3
+
+Deno.test({
+  name:
+    "review 3: a target's environment names no code for host interpreters outside its mount namespace",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A container sets PYTHONPATH, NODE_OPTIONS, PERL5OPT, HOME… to files it planted, named
+    // through /proc/<its host PID>/root (which host root can follow): a host interpreter run
+    // by `enter -n -e` / targetEnv must not load them. The files live only in a tmpfs of the
+    // target's own mount namespace.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-envcode-" });
+    await Deno.chmod(dir, 0o755);
+    const inside = `${dir}/inside`;
+    await Deno.mkdir(inside);
+    const py = (await sh("/usr/bin/python3", [
+      "-c",
+      "import sys; print(f'lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages')",
+    ])).trim();
+    const at = `/proc/$$/root${inside}`;
+    const marker = (name: string) => `${dir}/pwned-${name}`;
+    // node resolves a --require path through the /proc magic link (to a host path where
+    // the file is not), but NODE_OPTIONS can carry the code itself.
+    await Deno.writeTextFile(
+      `${dir}/node-options`,
+      `--import=data:text/javascript,import(\`node:fs\`).then((f)=>f.writeFileSync(\`${
+        marker("node")
+      }\`,\`\`))`,
+    );
+    await using target = await makeTarget({
+      flags: ["-m", "-n"],
+      setup: [
+        `mount -t tmpfs none ${inside}`,
+        `export PYTHONPATH=${at}/py NODE_OPTIONS="$(cat ${dir}/node-options)"`,
+        `export PERL5LIB=${at}/pl PERL5OPT=-MEvil BASH_ENV=${at}/rc HOME=${at}/home`,
+        `export LC_ALL=C.UTF-8 TERM=xterm TZ=${at}/tz`,
+      ].join("; "),
+    });
+    const root = `/proc/${target.pid}/root${inside}`;
+    const plant = async (path: string, code: string) => {
+      await Deno.mkdir(`${root}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+      await Deno.writeTextFile(`${root}/${path}`, code);
+    };
+    await plant("py/sitecustomize.py", `open(${JSON.stringify(marker("python"))}, "w")\n`);
+    await plant(
+      `home/.local/${py}/usercustomize.py`,
+      `open(${JSON.stringify(marker("python-home"))}, "w")\n`,
+    );
+    await plant("pl/Evil.pm", `open(my $f, ">", ${JSON.stringify(marker("perl"))}); 1;\n`);
+    await plant("rc", `: > ${marker("bash")}\n`);
+    const programs: [string, string[], string[]][] = [
+      ["/usr/bin/python3", ["-c", "pass"], ["python", "python-home"]],
+      ["/usr/bin/node", ["-e", "0"], ["node"]],
+      ["/usr/bin/perl", ["-e", "0"], ["perl"]],
+      ["/bin/bash", ["-c", ":"], ["bash"]],
+    ];
+    const pwned = async () => {
+      const out: string[] = [];
+      for await (const e of Deno.readDir(dir)) if (e.name.startsWith("pwned-")) out.push(e.name);
+      for (const name of out) await Deno.remove(`${dir}/${name}`);
+      return out.sort();
+    };
+    try {
+      await t.step("the planted code runs when a host program takes that environment", async () => {
+        // Proves the payloads work: the same programs with the target's environment as is.
+        const env = Object.fromEntries(
+          (await Deno.readTextFile(`/proc/${target.pid}/environ`)).split("\0").filter(Boolean)
+            .map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
+        );
+        for (const [program, args] of programs) {
+          await new Deno.Command(program, { args, env, clearEnv: true }).output();
+        }
+        assertEquals(await pwned(), [
+          "pwned-bash",
+          "pwned-node",
+          "pwned-perl",
+          "pwned-python",
+          "pwned-python-home",
+        ]);
+      });
+      await t.step("NsCommand targetEnv with net only", async () => {
+        for (const [program, args] of programs) {
+          const out = await new NsCommand(program, {
+            target: target.pid,
+            namespaces: ["net"],
+            targetEnv: true,
+            args,
+          }).output();
+          assertEquals(out.code, 0, `${program}: ${text(out.stderr)}`);
+        }
+        assertEquals(await pwned(), []);
+      });
+      await t.step("a root directory of the caller's, or a mount namespace file", async () => {
+        // `enter -r/ -e` and a named mnt file run a program from a filesystem the caller
+        // chose, not from the target's: the same rule.
+        const ns = `/proc/${Deno.pid}/ns/mnt`;
+        for (const extra of [{ root: "/" }, { namespaces: { net: true as const, mnt: ns } }]) {
+          for (const [program, args] of programs) {
+            const out = await new NsCommand(program, {
+              target: target.pid,
+              namespaces: ["net"],
+              targetEnv: true,
+              args,
+              ...extra,
+            }).output();
+            assertEquals(out.code, 0, `${program}: ${text(out.stderr)}`);
+          }
+        }
+        assertEquals(await pwned(), []);
+      });
+      await t.step("enter -n -e", async () => {
+        for (const [program, args] of programs) {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "-A",
+              CLI,
+              "enter",
+              "-t",
+              String(target.pid),
+              "-n",
+              "-e",
+              program,
+              ...args,
+            ],
+          }).output();
+          assertEquals(out.code, 0, `${program}: ${text(out.stderr)}`);
+        }
+        assertEquals(await pwned(), []);
+      });
+      await t.step("what stays: the locale and the terminal, not a path for TZ", async () => {
+        const out = await new NsCommand("env", {
+          target: target.pid,
+          namespaces: ["net"],
+          targetEnv: true,
+        }).output();
+        const env = text(out.stdout);
+        assertMatch(env, /^LC_ALL=C\.UTF-8$/m);
+        assertMatch(env, /^TERM=xterm$/m);
+        assert(!env.includes("/proc/"), env);
+      });
+    } finally {
+      await target.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "review 3: cp into a target makes no device node unless asked (a tar handed a user a disk)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A container (CAP_MKNOD is in docker's defaults; its device cgroup stops it opening the
+    // node, not making it) puts a node for a host disk in a directory. Root streams that
+    // directory into a local user's own namespaces (`cp ctr:/x - | cp - PID:/y`): made by host
+    // root, owned by the target's root (the user), the node opened the disk for the user. The
+    // disk here: a loop device over a file holding a secret.
+    const { tarFrom, tarTo, copyTo } = await import("../src/copy.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cpdev-" });
+    await Deno.chmod(dir, 0o755);
+    const secret = `HOST SECRET ${crypto.randomUUID()}`;
+    await Deno.writeTextFile(`${dir}/disk.img`, secret.padEnd(65536, "\0"));
+    const loop = (await sh("losetup", ["-f", "--show", `${dir}/disk.img`])).trim();
+    try {
+      const [major, minor] = (await sh("stat", ["-c", "%t %T", loop])).trim().split(" ")
+        .map((h) => String(parseInt(h, 16)));
+      await Deno.mkdir(`${dir}/a`);
+      await Deno.mkdir(`${dir}/b`);
+      await using hostile = await makeTarget({
+        flags: ["-m"],
+        setup: `mount -t tmpfs none ${dir}/a && mknod -m 600 ${dir}/a/disk b ${major} ${minor}`,
+      });
+      await using theirs = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+      const readsDisk = async (node: string) => {
+        const out = await new Deno.Command("setpriv", {
+          args: [
+            `--reuid=${user.uid}`,
+            `--regid=${user.gid}`,
+            "--clear-groups",
+            "head",
+            "-c",
+            String(secret.length),
+            node,
+          ],
+          stderr: "null",
+        }).output();
+        return text(out.stdout) === secret;
+      };
+      await t.step("a tar from one target into another: refused, nothing made", async () => {
+        await assertRejects(
+          () => tarTo(theirs.pid, `${dir}/b`, tarFrom(hostile.pid, `${dir}/a/.`)),
+          Error,
+          "it is a block device, refused inside a target without --devices",
+        );
+        assertThrows(() => Deno.lstatSync(`${dir}/b/disk`));
+        assert(!(await readsDisk(`${dir}/b/disk`)));
+      });
+      await t.step("a host directory with a node (copyTo): refused the same", async () => {
+        await Deno.mkdir(`${dir}/c`);
+        await sh("mknod", ["-m", "600", `${dir}/c/disk`, "b", major, minor]);
+        await assertRejects(
+          () => copyTo(theirs.pid, `${dir}/c`, `${dir}/b/c`),
+          Error,
+          "refused inside a target without --devices",
+        );
+        assertThrows(() => Deno.lstatSync(`${dir}/b/c/disk`));
+      });
+      await t.step("with devices: true it is made, owned by the target's root", async () => {
+        await tarTo(theirs.pid, `${dir}/b`, tarFrom(hostile.pid, `${dir}/a/.`), { devices: true });
+        const made = Deno.lstatSync(`${dir}/b/disk`);
+        assert(made.isBlockDevice);
+        assertEquals(made.uid, user.uid);
+        // What the refusal prevents: the user reads the disk through it.
+        assert(await readsDisk(`${dir}/b/disk`), "the user cannot read the disk");
+      });
+      await t.step("cp --devices is for the container side only", async () => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", CLI, "cp", "--devices", `${theirs.pid}:${dir}/b`, `${dir}/d`],
+        }).output();
+        assertEquals(out.code, 2);
+        assertMatch(text(out.stderr), /--devices: device nodes are made only inside a container/);
+      });
+    } finally {
+      await sh("losetup", ["-d", loop]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "review 3: cp into a user's namespaces gives file capabilities that count only there (a tar made a host root door)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A file capability written by host root is a v2 one, valid in every user namespace. A
+    // container sets cap_setuid on a program of its own; root streams it into a local user's
+    // `unshare -Ur` namespaces: owned by the user, the program run from the host gave them
+    // CAP_SETUID there. `setcap` inside those namespaces would write a v3 one whose root is
+    // the user's: cp has to write that.
+    const { tarFrom, tarTo } = await import("../src/copy.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cpcap-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/b`);
+    // Exits 0 when setuid(0) works: it needs CAP_SETUID in the host's user namespace.
+    await Deno.writeTextFile(
+      `${dir}/su.c`,
+      "#include <unistd.h>\nint main(void){return setuid(0) == 0 ? 0 : 1;}",
+    );
+    const cc = await new Deno.Command("gcc", { args: ["-o", `${dir}/su`, `${dir}/su.c`] }).output();
+    assertEquals(cc.code, 0, text(cc.stderr));
+    await using hostile = await makeTarget({
+      flags: ["-m"],
+      setup: `mount -t tmpfs none ${dir}/a && cp ${dir}/su ${dir}/a/su && ` +
+        `setcap cap_setuid+ep ${dir}/a/su`,
+    });
+    await using theirs = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+    const asUser = (program: string) =>
+      new Deno.Command("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", program],
+      }).output();
+    try {
+      await t.step("the container's program has the capability", async () => {
+        assertMatch(await sh("getcap", [`/proc/${hostile.pid}/root${dir}/a/su`]), /cap_setuid=ep/);
+      });
+      for (const archive of [false, true]) {
+        await t.step(`copied in${archive ? " with -a" : ""}: no host capability`, async () => {
+          const dest = `${dir}/b/${archive ? "a" : "plain"}`;
+          await Deno.mkdir(dest);
+          await tarTo(theirs.pid, dest, tarFrom(hostile.pid, `${dir}/a/.`), { archive });
+          assertEquals((await asUser(`${dest}/su`)).code, 1, "the user got CAP_SETUID");
+          // Still a capability inside the user's namespaces, as setcap there makes it.
+          const caps = await sh("nsenter", [
+            "-t",
+            String(theirs.pid),
+            "-U",
+            "-m",
+            "--preserve-credentials",
+            "getcap",
+            `${dest}/su`,
+          ]).catch((e) => String(e));
+          assertMatch(caps, /cap_setuid[=+]ep/);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "review 3: forward never connects from the host's namespace (a remote host name)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Deno.connect makes its socket synchronously only for an IP address: a name is looked up
+    // first, on another thread, and the socket was made after the join ended — in the host's
+    // net namespace. `remoteHost: "localhost"` reached a service on the host's loopback.
+    const { forward } = await import("../src/forward.ts");
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    const host = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const served = (async () => {
+      for await (const c of host) {
+        await c.write(new TextEncoder().encode("HOST SERVICE"));
+        c.close();
+      }
+    })();
+    try {
+      const port = (host.addr as Deno.NetAddr).port;
+      const reply = async (remoteHost: string) => {
+        await using fwd = await forward(target.pid, { remote: port, local: 0, remoteHost });
+        const c = await Deno.connect({ hostname: "127.0.0.1", port: fwd.local.port });
+        try {
+          const buf = new Uint8Array(64);
+          const n = await c.read(buf).catch(() => null);
+          return n === null ? "" : text(buf.subarray(0, n));
+        } finally {
+          c.close();
+        }
+      };
+      // Nothing listens in the target: the connection is closed at once.
+      assertEquals(await reply("127.0.0.1"), "");
+      for (const name of ["127.1", "localhost"]) {
+        const err = await reply(name).then((r) => r, (e) => e);
+        assert(err !== "HOST SERVICE", `${name}: reached the host's service`);
+        assert(err instanceof TypeError, `${name}: ${err}`);
+        assertMatch(err.message, /give an IP address/);
+      }
+    } finally {
+      host.close();
+      await served;
+    }
+  },
+});
+
+Deno.test({
+  name: "review 3: a UDP forward passes its client only the remote's datagrams",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The socket inside is bound to 0.0.0.0: anything that reaches the target's addresses
+    // (another container on its bridge; here, another port inside) could send to the
+    // forward's client through it.
+    const { forward } = await import("../src/forward.ts");
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    // A server inside that answers once, so the relay's socket exists and has a port.
+    const server = new NsCommand("/usr/bin/python3", {
+      target: target.pid,
+      namespaces: ["net"],
+      args: [
+        "-c",
+        `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 5353))
+m, a = s.recvfrom(100); s.sendto(b"REAL", a)
+o = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); o.sendto(b"FORGED", a)`,
+      ],
+    }).spawn();
+    await using fwd = await forward(target.pid, { remote: 5353, local: 0, protocol: "udp" });
+    const dgram = (await import("node:dgram")).default;
+    const client = dgram.createSocket("udp4");
+    const got: string[] = [];
+    client.on("message", (m) => got.push(text(m)));
+    try {
+      // The server may not be bound yet: send until it answers.
+      for (let i = 0; i < 50 && got.length === 0; i++) {
+        client.send("hi", fwd.local.port, "127.0.0.1");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await server.status;
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals(got, ["REAL"]);
+    } finally {
+      client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "review 3: a container whose PID is now a host process is not joined (docker API answer)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // The Docker API's State.Pid has no start time: the container may exit and its PID go
+    // to a host process before it is pinned (or DOCKER_HOST names a user's rootless dockerd,
+    // which answers what it likes). A fake daemon answers with a host process's PID: exec
+    // must not run there — in the host's namespaces.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-fakedocker-" });
+    const host = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    await using boxed = await makeTarget({ flags: ["-m", "-n"] });
+    let pid = host.pid;
+    const id = "f".repeat(64);
+    const server = Deno.listen({ transport: "unix", path: `${dir}/docker.sock` });
+    const serving = (async () => {
+      for await (const conn of server) {
+        await conn.read(new Uint8Array(4096));
+        const body = JSON.stringify({
+          Id: id,
+          Name: "/fake",
+          State: { Running: true, Pid: pid },
+          Config: { Env: [], User: "", WorkingDir: "" },
+        });
+        await conn.write(new TextEncoder().encode(`HTTP/1.0 200 OK\r\n\r\n${body}`));
+        conn.close();
+      }
+    })();
+    const find = { dockerHost: `unix://${dir}/docker.sock`, sources: ["api"] as const };
+    try {
+      await t.step("a PID in our own mount namespace: refused", async () => {
+        const err = await resolveContainer("docker:fake", find).then(
+          (pinned) => (pinned.close(), undefined),
+          (e) => e,
+        );
+        assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+      });
+      await t.step("a PID in namespaces of its own: taken", async () => {
+        pid = boxed.pid;
+        using pinned = await resolveContainer("docker:fake", find);
+        assertEquals(pinned.pid, boxed.pid);
+      });
+    } finally {
+      server.close();
+      await serving.catch(() => {});
+      host.kill("SIGKILL");
+      await host.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "review 3: exec joins a target's mount namespace only with its user namespace (a user's program ran as root)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A local user's `unshare -Urm` namespaces (a rootless container) put their own program
+    // over a path in their mount namespace. `exec -n mnt PID prog` ran it with our uid and,
+    // as "the target's capabilities", every capability — outside the user namespace they
+    // mean the host's. docker exec always joins the container's user namespace.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-mntonly-" });
+    await Deno.chmod(dir, 0o777);
+    await using theirs = await makeTarget({
+      flags: ["-U", "-r", "-m"],
+      user,
+      setup: `mount -t tmpfs none ${dir} && printf '#!/bin/sh\\ncat /proc/self/uid_map\\n' > ` +
+        `${dir}/prog && chmod 755 ${dir}/prog`,
+    });
+    const exec = (ns: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, "exec", "-n", ns, String(theirs.pid), `${dir}/prog`],
+      }).output();
+    try {
+      const out = await exec("mnt");
+      // The host's map: the program ran as our root.
+      assert(!/^\s*0\s+0\s/.test(text(out.stdout)), "the user's program ran as our root");
+      assertEquals(out.code, 2, text(out.stderr));
+      assertMatch(text(out.stderr), /without its user namespace/);
+      // With it, the program runs as the namespace's root: the user on the host.
+      const ok = await exec("mnt,user");
+      assertEquals(ok.code, 0, text(ok.stderr));
+      assertMatch(text(ok.stdout), new RegExp(`^\\s*0\\s+${user.uid}\\s+1\\s*$`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "review 3: a process with a mount namespace of its own over the host's root is not a container (its PATH and environment)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A service in a private mount namespace (systemd's PrivateTmp, ProtectSystem…) sees the
+    // host's root. Compromised, its user sets its own PATH and PYTHONPATH to a directory of
+    // theirs: joining its mount namespace is no container's filesystem, and root's
+    // `exec PID python3` / `enter -a -e python3` ran the user's code as uid 0.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-service-" });
+    await Deno.chmod(dir, 0o755);
+    const mark = `${dir}/pwned`;
+    await Deno.mkdir(`${dir}/user`);
+    await Deno.chown(`${dir}/user`, user.uid, user.gid);
+    await Deno.mkdir(`${dir}/user/bin`);
+    await Deno.writeTextFile(
+      `${dir}/user/bin/python3`,
+      `#!/bin/sh\n[ "$(id -u)" = 0 ] && : > ${mark}\nexit 0\n`,
+    );
+    await Deno.chmod(`${dir}/user/bin/python3`, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/user/sitecustomize.py`,
+      `import os\nif os.getuid() == 0: open(${JSON.stringify(mark)}, "w")\n`,
+    );
+    const service = new Deno.Command("unshare", {
+      args: [
+        "-m",
+        "setpriv",
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        "env",
+        `PATH=${dir}/user/bin:/usr/bin:/bin`,
+        `PYTHONPATH=${dir}/user`,
+        "sleep",
+        "60",
+      ],
+    }).spawn();
+    const cli = (...args: string[]) =>
+      new Deno.Command(Deno.execPath(), { args: ["run", "-A", CLI, ...args] }).output();
+    const pwned = () => Deno.remove(mark).then(() => true, () => false);
+    try {
+      for (let i = 0; i < 100; i++) {
+        if ((await Deno.readTextFile(`/proc/${service.pid}/cmdline`)).startsWith("sleep")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const pid = String(service.pid);
+      await t.step("exec PID python3: our python, our PATH", async () => {
+        const out = await cli("exec", pid, "python3", "-c", "pass");
+        assertEquals(out.code, 0, text(out.stderr));
+        assertEquals(await pwned(), false, "the user's code ran as root");
+      });
+      await t.step("enter -a -e python3", async () => {
+        const out = await cli("enter", "-t", pid, "-a", "-e", "/usr/bin/python3", "-c", "pass");
+        assertEquals(out.code, 0, text(out.stderr));
+        assertEquals(await pwned(), false, "the user's code ran as root");
+      });
+    } finally {
+      service.kill("SIGKILL");
+      await service.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "review 3: cp -a out of a target keeps owners but no setuid, setgid or capability (a user's namespaces made a root setuid program)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // In a local user's `unshare -Urm` namespaces (a rootless container) the user is root:
+    // they chmod 4755 a program of theirs, owned by their namespace's root. `cp -a` keeps
+    // owners as ids inside the target: on the host the copy was root's, setuid, and the
+    // user's program gave them uid 0.
+    const { copyFrom } = await import("../src/copy.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cpsuid-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.writeTextFile(
+      `${dir}/su.c`,
+      "#include <unistd.h>\nint main(void){return setuid(0) == 0 ? 0 : 1;}",
+    );
+    const cc = await new Deno.Command("gcc", { args: ["-o", `${dir}/su`, `${dir}/su.c`] }).output();
+    assertEquals(cc.code, 0, text(cc.stderr));
+    await using theirs = await makeTarget({
+      flags: ["-U", "-r", "-m"],
+      user,
+      setup: `mount -t tmpfs none ${dir}/a && cp ${dir}/su ${dir}/a/su && chmod 4755 ${dir}/a/su` +
+        ` && setcap cap_setuid+ep ${dir}/a/su 2>/dev/null; true`,
+    });
+    try {
+      await copyFrom(theirs.pid, `${dir}/a/su`, `${dir}/out`, { archive: true });
+      const st = await Deno.stat(`${dir}/out`);
+      // The owner is kept as the target names it (its root), as docker cp -a does.
+      assertEquals(st.uid, 0);
+      const run = await new Deno.Command("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", `${dir}/out`],
+      }).output();
+      assertEquals(run.code, 1, "the user's program ran as root");
+      assertEquals(st.mode! & 0o7000, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

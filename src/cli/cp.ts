@@ -26,6 +26,9 @@ OPTIONS
                      container's user namespace); otherwise files in the container
                      belong to its root, files on the host to you
  -L, --follow-link   always follow symbol link in SRC_PATH
+     --devices       make the source's block and character device nodes inside the
+                     container (refused by default: made by host root, a node opens a
+                     host device wherever no device cgroup stops it; never on the host)
  -h, --help          display this help
 
 EXIT STATUS
@@ -43,6 +46,8 @@ export interface CpArgs {
   archive: boolean;
   /** -L */
   followLink: boolean;
+  /** --devices */
+  devices: boolean;
   /** -h */
   help: boolean;
   /** The source: a host path, "-", or a target and a path inside it. */
@@ -77,6 +82,7 @@ export function parseEndpoint(arg: string): CpEndpoint {
 export const CP_OPTIONS = {
   archive: { type: "boolean", short: "a" },
   "follow-link": { type: "boolean", short: "L" },
+  devices: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -92,6 +98,7 @@ export function parseCpArgs(argv: readonly string[]): CpArgs {
   const args: CpArgs = {
     archive: values.archive ?? false,
     followLink: values["follow-link"] ?? false,
+    devices: values.devices ?? false,
     help: values.help ?? false,
   };
   if (args.help) return args;
@@ -105,6 +112,9 @@ export function parseCpArgs(argv: readonly string[]): CpArgs {
   }
   if (args.src.target === undefined && args.dest.target === undefined) {
     throw new UsageError("must specify at least one container source (TARGET:PATH)");
+  }
+  if (args.devices && args.dest.target === undefined) {
+    throw new UsageError("--devices: device nodes are made only inside a container");
   }
   if (args.src.path === "-" && args.dest.path === "-") {
     throw new UsageError("Cannot use - on both sides");
@@ -129,6 +139,7 @@ export async function cp(argv: readonly string[]): Promise<number> {
     const src = args.src!;
     const dest = args.dest!;
     const options = { archive: args.archive, followLink: args.followLink };
+    const into = { ...options, devices: args.devices };
     pinned = await pinCliTarget((src.target ?? dest.target)!) as PinnedProcess;
     if (src.target !== undefined) {
       if (dest.path === "-") {
@@ -137,9 +148,9 @@ export async function cp(argv: readonly string[]): Promise<number> {
         await copyFrom(pinned, src.path, dest.path, options);
       }
     } else if (src.path === "-") {
-      await tarTo(pinned, dest.path, Deno.stdin.readable, options);
+      await tarTo(pinned, dest.path, Deno.stdin.readable, into);
     } else {
-      await copyTo(pinned, src.path, dest.path, options);
+      await copyTo(pinned, src.path, dest.path, into);
     }
     return 0;
   } catch (error) {

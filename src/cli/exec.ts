@@ -1,5 +1,6 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
+  assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
@@ -274,6 +275,7 @@ export async function planExec(
       };
     }
     const pid = typeof t === "number" ? t : undefined;
+    if (pid !== undefined) assertUserWithMnt(args.namespaces, pid);
     const env: Record<string, string> = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
     // Its environment and /etc/passwd are the target's to choose: used only when the

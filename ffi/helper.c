@@ -1882,25 +1882,26 @@ __attribute__((used)) void start_c(long *sp) {
       if (slave >= 0) sys1(SYS_close, slave);
       supervise(child, master, &set);
     }
-    if (tty) {
-      /* First, so the caller's terminal (our 0-2) and the pty master leave this child's
-       * fd table at once. */
-      sys0(SYS_setsid);
-      long r = sys3(SYS_ioctl, slave, TIOCSCTTY, 0);
-      for (int fd = 0; fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
-      if (r < 0) {
-        begin();
-        put("Cannot make the pseudo-terminal the controlling terminal");
-        puterr(r);
-        fail(125);
-      }
-    }
+    /* First of all, the caller's terminal (our 0-2) and the pty master leave the fd table
+     * of this child, which the target can see. */
+    long r = 0;
+    for (int fd = 0; tty && fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
     {
       int still[MAXK + 1];
       int nstill = 0;
       for (int k = 0; k < nkeep; k++) still[nstill++] = keep[k];
       if (errfd >= 3) still[nstill++] = errfd;
       close_fds(still, nstill);
+    }
+    if (tty && r >= 0) {
+      sys0(SYS_setsid);
+      r = sys3(SYS_ioctl, 0, TIOCSCTTY, 0);
+    }
+    if (r < 0) {
+      begin();
+      put("Cannot make the pseudo-terminal the controlling terminal");
+      puterr(r);
+      fail(125);
     }
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
     if (tree && !tty) sys0(SYS_setsid);

@@ -80,11 +80,11 @@
  * /proc/PID/mem for writing (mm_access: no "already traced" exclusivity) and its
  * /proc/PID/{root,fd}. So the rule: nothing in the target's pid namespace ever holds more than
  * the target. Every step that needs privilege (the debug mount namespace, cgroups, limits,
- * the seccomp filter without no_new_privs, the bounding set, no_new_privs, groups, ids,
- * capabilities) is done by this process, which stays in the caller's pid namespace where the
- * target cannot see it, and every fd but the program's, the caller's pipe and the pty is
- * closed before the fork: the child is born with the program's credentials and only sets up
- * its terminal, closes the rest, arms its parent-death signal and calls execve. This process
+ * the bounding set, no_new_privs, groups, ids, capabilities) and the seccomp filter are done
+ * by this process, which stays in the caller's pid namespace where the target cannot see it,
+ * and every fd but the program's, the caller's pipe and the pty is closed before the fork:
+ * the child is born with the program's credentials and filter, and only sets up its
+ * terminal, closes the rest, arms its parent-death signal and calls execve. This process
  * then relays as the target's user, under the target's seccomp filter.
  *
  * Exit codes: 125 could not join / set up, 126 program not executable (any execve error but
@@ -1808,7 +1808,7 @@ __attribute__((used)) void start_c(long *sp) {
   }
   /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
    * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
-   * follows, as the container's must for runc); with it, as late as possible. */
+   * follows, as the container's must for runc); with it, after them. */
   if (copy_seccomp && !nnp) install_filters();
   if (bnd != ~0UL) drop_bounding(bnd);
   if (nnp) sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
@@ -1856,6 +1856,10 @@ __attribute__((used)) void start_c(long *sp) {
   }
   if (eff != ~0UL) narrow_caps(eff);
   if (keepcaps) caps_to_ambient();
+  /* With no_new_privs as late as runc installs it, but still before the fork: a child
+   * without the target's filter would hold more than the target (unshare(CLONE_NEWUSER),
+   * bpf... that the filter refuses), had anything got into it. */
+  if (copy_seccomp && nnp) install_filters();
   if (copy_seccomp && !nnp)
     verify_creds(bnd, eff, keepcaps, uid, gid, groups, ngroups, set_groups);
   /* Joins and credential changes clear the parent-death signal: set it again after the
@@ -1929,6 +1933,5 @@ __attribute__((used)) void start_c(long *sp) {
     }
     envp = reorder_env(envp, order, norder, sorted_env);
   }
-  if (copy_seccomp && nnp) install_filters();
   exec_program(prog_argv, envp);
 }

@@ -1451,6 +1451,17 @@ static void refuse_fd_link(const char *path) {
   fail(125);
 }
 
+/* Every fd but 0-2, the kept ones (K), the caller's pipe (e) and a, b (the pty's ends). */
+static void close_all_but(const int *keep, int nkeep, int a, int b) {
+  int still[MAXK + 3];
+  int n = 0;
+  for (int k = 0; k < nkeep; k++) still[n++] = keep[k];
+  if (errfd >= 3) still[n++] = errfd;
+  if (a >= 3) still[n++] = a;
+  if (b >= 3) still[n++] = b;
+  close_fds(still, n);
+}
+
 /* k: PR_SET_PDEATHSIG, then the man page's check that the parent did not die before it. */
 static void arm_pdeathsig(long parent) {
   sys2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
@@ -1797,15 +1808,7 @@ __attribute__((used)) void start_c(long *sp) {
   if (umask_to >= 0) sys1(SYS_umask, umask_to);
   /* Nothing of ours but the program's fds (0-2, K), the caller's pipe and the pty goes on:
    * not into a child, and not under a filter that could refuse close(2). */
-  {
-    int still[MAXK + 3];
-    int nstill = 0;
-    for (int k = 0; k < nkeep; k++) still[nstill++] = keep[k];
-    if (errfd >= 3) still[nstill++] = errfd;
-    if (master >= 3) still[nstill++] = master;
-    if (slave >= 3) still[nstill++] = slave;
-    close_fds(still, nstill);
-  }
+  close_all_but(keep, nkeep, master, slave);
   /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
    * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
    * follows, as the container's must for runc); with it, after them. */
@@ -1890,13 +1893,7 @@ __attribute__((used)) void start_c(long *sp) {
      * of this child, which the target can see. */
     long r = 0;
     for (int fd = 0; tty && fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
-    {
-      int still[MAXK + 1];
-      int nstill = 0;
-      for (int k = 0; k < nkeep; k++) still[nstill++] = keep[k];
-      if (errfd >= 3) still[nstill++] = errfd;
-      close_fds(still, nstill);
-    }
+    close_all_but(keep, nkeep, -1, -1);
     if (tty && r >= 0) {
       sys0(SYS_setsid);
       r = sys3(SYS_ioctl, 0, TIOCSCTTY, 0);

@@ -19,8 +19,9 @@
  *   R<path>             root directory (opened before joining; fchdir+chroot after)
  *   D<path>             working directory (opened before joining; fchdir after)
  *   W<path>             working directory inside the target (chdir after joining)
- *   C<path>             a cgroup.procs file to join (opened before, written by the child)
- *   U<uid> G<gid> X     setuid / setgid / drop supplementary groups (in the child)
+ *   C<path>             a cgroup.procs file to join (opened before joining, written after:
+ *                       it moves us, and a child we fork is born in that cgroup)
+ *   U<uid> G<gid> X     setuid / setgid / drop supplementary groups (before any fork)
  *   S<gid>[,<gid>...]   set these supplementary groups (instead of dropping them)
  *   K<fd>               keep this fd open across execve (else only 0-2 survive)
  *   F                   do not fork, even when a pid namespace was joined
@@ -62,8 +63,9 @@
  *   T<dir>              debug: instead of the target's mount namespace, a private one made for
  *                       the program: a read-only copy of the tools of <dir> (/usr, /bin, /sbin,
  *                       /lib*, a few /etc files; "/" for the host's), the target's root at
- *                       /target, a fresh /proc of the joined pid namespace, /sys of the joined
- *                       net namespace, a private /tmp, a minimal /dev. See debug_*() below.
+ *                       /target, a fresh /proc of the joined pid namespace (procfs pidns=,
+ *                       Linux 6.18), /sys of the joined net namespace, a private /tmp, a
+ *                       minimal /dev. See debug_*() below.
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its
@@ -71,6 +73,19 @@
  * join, ours before execve; the cwd is checked with getcwd(2) to be reachable from the (new)
  * root, and refused when getcwd fails (a deleted directory) or it came through /proc/PID/fd.
  * Text from others (paths, the program's name) is printed with control bytes as \xNN.
+ * Non-dumpable is not enough for a child we fork into the target's pid namespace: a task
+ * there with CAP_SYS_PTRACE in the initial user namespace (a rootful container run with
+ * --cap-add SYS_PTRACE) passes __ptrace_may_access for any non-dumpable task whose
+ * mm->user_ns is the initial one (ours and our child's), and so may PTRACE_SEIZE it, open its
+ * /proc/PID/mem for writing (mm_access: no "already traced" exclusivity) and its
+ * /proc/PID/{root,fd}. So the rule: nothing in the target's pid namespace ever holds more than
+ * the target. Every step that needs privilege (the debug mount namespace, cgroups, limits,
+ * the bounding set, no_new_privs, groups, ids, capabilities) and the seccomp filter are done
+ * by this process, which stays in the caller's pid namespace where the target cannot see it,
+ * and every fd but the program's, the caller's pipe and the pty is closed before the fork:
+ * the child is born with the program's credentials and filter, and only sets up its
+ * terminal, closes the rest, arms its parent-death signal and calls execve. This process
+ * then relays as the target's user, under the target's seccomp filter.
  *
  * Exit codes: 125 could not join / set up, 126 program not executable (any execve error but
  * ENOENT), 127 not found;
@@ -143,7 +158,8 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f) {
 
 /* Numbers shared by both architectures (asm-generic and x86_64 agree from 424 on). */
 enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436,
-       SYS_openat2 = 437, SYS_open_tree = 428, SYS_move_mount = 429, SYS_mount_setattr = 442 };
+       SYS_openat2 = 437, SYS_open_tree = 428, SYS_move_mount = 429, SYS_fsopen = 430,
+       SYS_fsconfig = 431, SYS_fsmount = 432, SYS_mount_setattr = 442 };
 
 #define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
 #define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
@@ -869,10 +885,11 @@ static void netns_mounts(const char *name) {
  *   target's user namespace is joined it is owned by that one (rootless containers), and
  *   the host's mounts copied into it are locked (MNT_LOCKED), which only forbids revealing
  *   what they cover.
- * - proc shows the pid namespace of whoever mounts it, so it is mounted after the fork into
- *   the joined one; sysfs shows the net namespace of whoever mounts it. In a user namespace
- *   both are refused unless an unhidden instance is already in the mount namespace
- *   (mount_too_revealing): the host's is, until the old root is detached at the end.
+ * - proc shows the pid namespace of whoever mounts it unless its pidns= option names one
+ *   (debug_proc), so it is mounted before the fork, from outside the target's pid namespace;
+ *   sysfs shows the net namespace of whoever mounts it. In a user namespace both are refused
+ *   unless an unhidden instance is already in the mount namespace (mount_too_revealing, for
+ *   fsmount too): the host's is, until the old root is detached at the end.
  * - pivot_root + detaching the old root, not chroot: the program keeps the container's
  *   CAP_SYS_CHROOT, which escapes a chroot; no host mount is left in the namespace at all.
  * What the program sees of the host is read-only, nosuid, nodev: a process of the container
@@ -885,6 +902,11 @@ static void netns_mounts(const char *name) {
 #define MOUNT_ATTR_RDONLY 1
 #define MOUNT_ATTR_NOSUID 2
 #define MOUNT_ATTR_NODEV 4
+#define MOUNT_ATTR_NOEXEC 8
+#define FSOPEN_CLOEXEC 1
+#define FSMOUNT_CLOEXEC 1
+#define FSCONFIG_SET_FD 5
+#define FSCONFIG_CMD_CREATE 6
 #define MS_NOSUID 2
 #define MS_NODEV 4
 #define MS_NOEXEC 8
@@ -1006,13 +1028,44 @@ static void debug_prepare(const char *tools, long pid) {
   sys1(SYS_close, proc);
 }
 
+/* proc shows the pid namespace of whoever mounts it, unless its pidns= option names another
+ * (Linux 6.18; the caller needs CAP_SYS_ADMIN over that namespace's owner, and it must be
+ * ours or a descendant). We mount it from outside the target's pid namespace: nothing
+ * privileged is ever born in there, so there is no fallback to a mount made by a child. */
+static void debug_proc(int pidns) {
+  long fs = sys2(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+  if (fs < 0) debug_fail("open a proc file system", 0, fs);
+  long r = sys6(SYS_fsconfig, fs, FSCONFIG_SET_FD, (long)"pidns", 0, pidns, 0);
+  if (r == -EINVAL) {
+    begin();
+    last_errno = EINVAL;
+    put("Cannot set up the debug session: /proc of the target's pid namespace needs Linux"
+        " 6.18 (procfs pidns=)");
+    fail(125);
+  }
+  if (r == 0) r = sys6(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0, 0);
+  long m = r != 0 ? r
+                  : sys3(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                         MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                           MOUNT_ATTR_NOEXEC);
+  if (m < 0) debug_fail("mount /proc of the target's pid namespace", 0, m);
+  sys1(SYS_close, fs);
+  r = sys6(SYS_move_mount, m, (long)"", AT_FDCWD, (long)"proc", MOVE_MOUNT_F_EMPTY_PATH, 0);
+  if (r != 0) debug_fail("mount", "proc", r);
+  sys1(SYS_close, m);
+}
+
 static void debug_mkdir(const char *name, int mode) {
   long r = sys3(SYS_mkdirat, AT_FDCWD, name, mode);
   if (r != 0) debug_fail("make directory", name, r);
 }
 
-/* After the joins and the fork: the program's own mount namespace. */
+/* After the joins, before the fork (in this process, outside the target's pid namespace):
+ * the program's own mount namespace. */
 static void debug_mounts(void) {
+  /* The pid namespace our children are born in: the target's when its pid namespace was
+   * joined (proc is mounted for it below). Still the caller's /proc here. */
+  int pidns = open_or_die("/proc/self/ns/pid_for_children", O_RDONLY, "our pid namespace");
   long r = sys1(SYS_unshare, CLONE_NEWNS);
   if (r != 0) debug_fail("unshare the mount namespace", 0, r);
   /* Nothing of ours propagates to the host's mounts, nothing of theirs to ours. */
@@ -1058,9 +1111,8 @@ static void debug_mounts(void) {
    * rootful container's root writes kernel.core_pattern (host code execution). Opening a
    * proc file for writing on a read-only mount is EROFS (do_dentry_open's mnt_want_write);
    * nothing below writes to /proc. */
-  r = sys6(SYS_mount, (long)"proc", (long)"proc", (long)"proc",
-           MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0);
-  if (r != 0) debug_fail("mount /proc of the target's pid namespace", 0, r);
+  debug_proc(pidns);
+  sys1(SYS_close, pidns);
   /* A devpts of the session's own: ptys made in it are the program's, none of the host's. */
   debug_mkdir("dev/pts", 0755);
   r = sys6(SYS_mount, (long)"devpts", (long)"dev/pts", (long)"devpts", MS_NOSUID | MS_NOEXEC,
@@ -1399,6 +1451,17 @@ static void refuse_fd_link(const char *path) {
   fail(125);
 }
 
+/* Every fd but 0-2, the kept ones (K), the caller's pipe (e) and a, b (the pty's ends). */
+static void close_all_but(const int *keep, int nkeep, int a, int b) {
+  int still[MAXK + 3];
+  int n = 0;
+  for (int k = 0; k < nkeep; k++) still[n++] = keep[k];
+  if (errfd >= 3) still[n++] = errfd;
+  if (a >= 3) still[n++] = a;
+  if (b >= 3) still[n++] = b;
+  close_fds(still, n);
+}
+
 /* k: PR_SET_PDEATHSIG, then the man page's check that the parent did not die before it. */
 static void arm_pdeathsig(long parent) {
   sys2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
@@ -1725,52 +1788,12 @@ __attribute__((used)) void start_c(long *sp) {
 
   int master = -1, slave = -1;
   if (tty) open_pty(&master, &slave);
-  long parent_seen = kill_parent;
-  int forked = 0;
-  /* Joining a user namespace is a credential change, which may have cleared it. */
-  if (kill_parent > 0) arm_pdeathsig(kill_parent);
-  if (tty || tree || (joined_pid && !nofork)) {
-    /* setns(CLONE_NEWPID) moves only our future children, and a pty needs a relay: fork,
-     * relay signals to the child and its exit status back (a signal death re-raised). */
-    unsigned long set = 0, old = 0;
-    static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, SIGWINCH, SIGCHLD};
-    for (unsigned k = 0; k < sizeof relay / sizeof relay[0]; k++) set |= 1UL << (relay[k] - 1);
-    sys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, 8);
-    long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
-    if (child < 0) {
-      begin();
-      put("Cannot fork into the pid namespace");
-      puterr(child);
-      if (child == -ENOMEM) put(" - its init process has exited");
-      fail(125);
-    }
-    if (child > 0) {
-      if (slave >= 0) sys1(SYS_close, slave);
-      /* The debug copies are the child's to attach: the supervisor holds none of them. */
-      for (int k = 0; k < ndbg; k++)
-        if (dbg[k].fd >= 0) sys1(SYS_close, dbg[k].fd);
-      supervise(child, master, &set);
-    }
-    sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
-    /* Our parent as we see it now (0 when it is outside a pid namespace we are in): if it
-     * dies we are re-parented and getppid changes. */
-    parent_seen = sys0(SYS_getppid);
-    forked = 1;
-    if (tree && !tty) sys0(SYS_setsid);
-  }
-  if (tty) {
-    sys0(SYS_setsid);
-    long r = sys3(SYS_ioctl, slave, TIOCSCTTY, 0);
-    for (int fd = 0; fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
-    if (r < 0) {
-      begin();
-      put("Cannot make the pseudo-terminal the controlling terminal");
-      puterr(r);
-      fail(125);
-    }
-  }
-
+  /* Every step that needs privilege happens here, in this process, which stays in the
+   * caller's pid namespace (setns(CLONE_NEWPID) moves only our children): a child we fork
+   * is born in the target's pid namespace, visible there, and must from its first
+   * instruction hold no more than the target does (see "Security" at the top). */
   if (debug_tools) debug_mounts();
+  /* Writing "0" to cgroup.procs moves the writer: the child inherits the cgroup. */
   for (int k = 0; k < ncg; k++) {
     long r = sys3(SYS_write, cgfd[k], "0\n", 2);
     if (r < 0) {
@@ -1783,19 +1806,13 @@ __attribute__((used)) void start_c(long *sp) {
   }
   if (copy_limits) set_limits();
   if (umask_to >= 0) sys1(SYS_umask, umask_to);
+  /* Nothing of ours but the program's fds (0-2, K), the caller's pipe and the pty goes on:
+   * not into a child, and not under a filter that could refuse close(2). */
+  close_all_but(keep, nkeep, master, slave);
   /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
    * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
-   * follows, as the container's must for runc); with it, as late as possible. */
-  if (copy_seccomp && !nnp) {
-    /* Under the filter a refused close(2) would leave a host fd to the program: close
-     * them while nothing can refuse it (the close before execve then finds none). */
-    int still[MAXK + 1];
-    int nstill = 0;
-    for (int k = 0; k < nkeep; k++) still[nstill++] = keep[k];
-    if (errfd >= 3) still[nstill++] = errfd;
-    close_fds(still, nstill);
-    install_filters();
-  }
+   * follows, as the container's must for runc); with it, after them. */
+  if (copy_seccomp && !nnp) install_filters();
   if (bnd != ~0UL) drop_bounding(bnd);
   if (nnp) sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
   if (set_groups) {
@@ -1842,13 +1859,63 @@ __attribute__((used)) void start_c(long *sp) {
   }
   if (eff != ~0UL) narrow_caps(eff);
   if (keepcaps) caps_to_ambient();
-  /* Credential changes clear the parent-death signal: set it last, right before execve
-   * (an exec of a set-uid program clears it again, as for every caller of prctl). */
-  if (kill_parent > 0 || (kill_parent == 0 && forked)) arm_pdeathsig(parent_seen);
-  /* The caller's pipe stays open for an execve failure, and closes when execve succeeds. */
-  if (errfd >= 3 && sys3(SYS_fcntl, errfd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */) == 0)
-    keep[nkeep++] = errfd;
-  close_fds(keep, nkeep);
+  /* With no_new_privs as late as runc installs it, but still before the fork: a child
+   * without the target's filter would hold more than the target (unshare(CLONE_NEWUSER),
+   * bpf... that the filter refuses), had anything got into it. */
+  if (copy_seccomp && nnp) install_filters();
+  if (copy_seccomp && !nnp)
+    verify_creds(bnd, eff, keepcaps, uid, gid, groups, ngroups, set_groups);
+  /* Joins and credential changes clear the parent-death signal: set it again after the
+   * last one (an exec of a set-uid program clears it again, as for every caller of prctl). */
+  if (kill_parent > 0) arm_pdeathsig(kill_parent);
+
+  if (tty || tree || (joined_pid && !nofork)) {
+    /* setns(CLONE_NEWPID) moves only our future children, and a pty needs a relay: fork,
+     * relay signals to the child and its exit status back (a signal death re-raised). */
+    unsigned long set = 0, old = 0;
+    static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, SIGWINCH, SIGCHLD};
+    for (unsigned k = 0; k < sizeof relay / sizeof relay[0]; k++) set |= 1UL << (relay[k] - 1);
+    sys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, 8);
+    long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+    if (child < 0) {
+      begin();
+      put("Cannot fork into the pid namespace");
+      puterr(child);
+      if (child == -ENOMEM) put(" - its init process has exited");
+      if (child == -EAGAIN) put(" - the target's user has reached its process limit");
+      fail(125);
+    }
+    if (child > 0) {
+      if (slave >= 0) sys1(SYS_close, slave);
+      supervise(child, master, &set);
+    }
+    /* First of all, the caller's terminal (our 0-2) and the pty master leave the fd table
+     * of this child, which the target can see. */
+    long r = 0;
+    for (int fd = 0; tty && fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
+    close_all_but(keep, nkeep, -1, -1);
+    if (tty && r >= 0) {
+      sys0(SYS_setsid);
+      r = sys3(SYS_ioctl, 0, TIOCSCTTY, 0);
+    }
+    if (r < 0) {
+      begin();
+      put("Cannot make the pseudo-terminal the controlling terminal");
+      puterr(r);
+      fail(125);
+    }
+    sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    if (tree && !tty) sys0(SYS_setsid);
+    /* A child's parent-death signal starts cleared. Our parent as we see it now (0 when it
+     * is outside our pid namespace): if it dies we are re-parented and getppid changes. */
+    if (kill_parent >= 0) arm_pdeathsig(sys0(SYS_getppid));
+  }
+  /* The caller's pipe stays open for an execve failure, and closes when execve succeeds
+   * (if a filter refuses FD_CLOEXEC, it is closed now: it never reaches the program). */
+  if (errfd >= 3 && sys3(SYS_fcntl, errfd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */) != 0) {
+    sys1(SYS_close, errfd);
+    errfd = -1;
+  }
   static char *sorted_env[MAXE + 1];
   if (env_order) {
     for (char **e = envp; *e; e++) {
@@ -1863,8 +1930,5 @@ __attribute__((used)) void start_c(long *sp) {
     }
     envp = reorder_env(envp, order, norder, sorted_env);
   }
-  if (copy_seccomp && nnp) install_filters();
-  if (copy_seccomp && !nnp)
-    verify_creds(bnd, eff, keepcaps, uid, gid, groups, ngroups, set_groups);
   exec_program(prog_argv, envp);
 }

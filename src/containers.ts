@@ -491,12 +491,19 @@ export async function resolveContainer(
 ): Promise<PinnedContainer> {
   assertPermissions("resolve a container", "all");
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
-    // Pods are in containerd's CRI state and in CRI-O's (root's containers-storage).
+    // Pods are in containerd's CRI state (its k8s.io namespace) and in CRI-O's (root's
+    // containers-storage). A node's kubelet talks to one CRI runtime: what containerd holds
+    // is the answer when it names the target; CRI-O's state is read only when it does not
+    // (and for the near matches of the error).
     const state = new Set(options.sources ?? ["state"]).has("state");
-    const found = matchPodContainer(
-      state ? _merge([_containerdList(options), _podmanList(true)]) : [],
-      text,
-    );
+    const containerd = state ? _containerdList(options, "k8s.io") : [];
+    let found: ContainerInfo;
+    try {
+      found = matchPodContainer(containerd, text);
+    } catch (error) {
+      if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      found = matchPodContainer(_merge([containerd, _podmanList(true)]), text);
+    }
     return _pinPodMember(found, text, options);
   }
   const { engine, ref, owner } = parseContainerRef(text);

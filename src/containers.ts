@@ -17,6 +17,7 @@ import {
   _isRootlessOf,
   _podmanList,
   _rootMadeCgroup,
+  type BundleFilter,
   containerOfCgroup,
 } from "./engines.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
@@ -495,14 +496,21 @@ export async function resolveContainer(
     // containers-storage). A node's kubelet talks to one CRI runtime: what containerd holds
     // is the answer when it names the target; CRI-O's state is read only when it does not
     // (and for the near matches of the error).
+    // Only the bundles that can be the target's pod are read in full at first; everything
+    // when it is not found that way.
     const state = new Set(options.sources ?? ["state"]).has("state");
-    const containerd = state ? _containerdList(options, "k8s.io") : [];
     let found: ContainerInfo;
     try {
-      found = matchPodContainer(containerd, text);
+      found = matchPodContainer(
+        state ? _containerdList(options, "k8s.io", _podFilter(text)) : [],
+        text,
+      );
     } catch (error) {
       if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found = matchPodContainer(_merge([containerd, _podmanList(true)]), text);
+      found = matchPodContainer(
+        _merge([_containerdList(options, "k8s.io"), _podmanList(true)]),
+        text,
+      );
     }
     return _pinPodMember(found, text, options);
   }
@@ -584,6 +592,23 @@ export async function resolveContainer(
     }
   }
   return new PinnedContainer(pinned, found);
+}
+
+/**
+ * The bundles that can hold the pod a `k8s:`/`cri:` target names: every member of the pod
+ * (its sandbox included) carries the pod's name, namespace and UID in its spec's
+ * annotations, as JSON strings: Kubernetes names and UIDs need no escaping there, and
+ * anything else names no pod (no filter then). A `cri:` ID prefix filters by the
+ * bundle's directory name.
+ */
+function _podFilter(text: string): BundleFilter {
+  if (text.startsWith("cri:")) {
+    const ref = text.slice(4);
+    return /^[0-9a-f]+$/.test(ref) ? { id: (id) => id.startsWith(ref) } : {};
+  }
+  const parts = text.slice(4).split("/");
+  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
+  return key && /^[a-z0-9.-]+$/.test(key) ? { text: `"${key}"` } : {};
 }
 
 /**

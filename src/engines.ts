@@ -504,15 +504,28 @@ function _rootOnlyEntry(path: string): boolean {
 const CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 
 /**
+ * Which bundles {@link _containerdList} reads in full: those whose ID passes `id` and whose
+ * spec's text contains `text` (others are skipped before their pidfile is read or their
+ * spec parsed).
+ */
+export interface BundleFilter {
+  /** Keeps a bundle by its ID. */
+  id?: (id: string) => boolean;
+  /** A string the spec's JSON text must contain. */
+  text?: string;
+}
+
+/**
  * Running containers from containerd's task bundles (any namespace: moby, k8s.io,
- * default; only `namespace` when given — the CRI's is always k8s.io). containerd runs as
- * root and writes these as root: a file not owned by root is not its, and is skipped. A
- * Kubernetes pod's sandbox and containers carry the CRI's `io.kubernetes.cri.*`
- * annotations in their OCI spec: they give {@link ContainerInfo.pod}.
+ * default; only `namespace` when given — the CRI's is always k8s.io; only those `filter`
+ * keeps). containerd runs as root and writes these as root: a file not owned by root is
+ * not its, and is skipped. A Kubernetes pod's sandbox and containers carry the CRI's
+ * `io.kubernetes.cri.*` annotations in their OCI spec: they give {@link ContainerInfo.pod}.
  */
 export function _containerdList(
   o: FindContainersOptions = {},
   namespace?: string,
+  filter: BundleFilter = {},
 ): ContainerInfo[] {
   const out: ContainerInfo[] = [];
   for (const state of _containerdStates(o)) {
@@ -522,12 +535,24 @@ export function _containerdList(
       // Each level below is checked too: one another user may write to is not containerd's.
       if (!_rootOnlyEntry(`${base}/${ns}`)) continue;
       for (const id of _readDir(`${base}/${ns}`)) {
-        if (!CONTAINERD_ID.test(id)) continue;
+        if (!CONTAINERD_ID.test(id) || (filter.id && !filter.id(id))) continue;
         const bundle = `${base}/${ns}/${id}`;
         if (!_rootOnlyEntry(bundle)) continue;
+        let text: string | undefined;
+        try {
+          text = readTextFileSafe(`${bundle}/config.json`, { owner: 0 });
+        } catch {
+          // No spec: listed without a config, as before.
+        }
+        if (filter.text !== undefined && !text?.includes(filter.text)) continue;
         const pid = _livePid(`${bundle}/init.pid`, undefined, 0);
         if (pid === undefined) continue;
-        const spec = _readJson<_OciSpec>(`${bundle}/config.json`, 0);
+        let spec: _OciSpec | undefined;
+        try {
+          spec = text === undefined ? undefined : JSON.parse(text);
+        } catch {
+          // Not JSON: no config.
+        }
         const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : undefined;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",

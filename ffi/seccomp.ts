@@ -118,6 +118,13 @@ export function filterCopy(target: string, count: number | undefined): FilterCop
       if (!open) return;
       open = false;
       if (_wellFormed(fd, count) && lib.fcntl(fd, F_ADD_SEALS, SEALS) === 0) {
+        // Another spawn may have kept one meanwhile: ours replaces it. No spawn is using
+        // that fd now (spawns are synchronous, and each looks its copy up when it starts).
+        const before = _copies.get(target);
+        if (before) {
+          _copies.delete(target);
+          lib.close(before.fd);
+        }
         if (_copies.size >= MAX_COPIES) {
           const [oldest, copy] = _copies.entries().next().value!;
           _copies.delete(oldest);

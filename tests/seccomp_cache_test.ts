@@ -163,6 +163,13 @@ Deno.test({
         assertEquals([o.code, field(text(o.stdout), "Seccomp_filters")], [0, "3"]);
       });
 
+      await t.step("execs at the same time share the copy (one tracer at a time)", async () => {
+        // Without a copy each helper would seize the target, and all but one be refused.
+        assertEquals(await exec(), { code: 0, filters: "3", stderr: "" });
+        const all = await Promise.all(Array.from({ length: 8 }, exec));
+        assertEquals(all, Array(8).fill({ code: 0, filters: "3", stderr: "" }));
+      });
+
       await t.step(
         "a copy of fewer filters is never used, even when ptrace is refused",
         async () => {

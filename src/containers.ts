@@ -493,11 +493,9 @@ export async function resolveContainer(
   assertPermissions("resolve a container", "all");
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     // Pods are in containerd's CRI state (its k8s.io namespace) and in CRI-O's (root's
-    // containers-storage). A node's kubelet talks to one CRI runtime: what containerd holds
-    // is the answer when it names the target; CRI-O's state is read only when it does not
-    // (and for the near matches of the error).
-    // Only the bundles that can be the target's pod are read in full at first; everything
-    // when it is not found that way.
+    // containers-storage). First only containerd's bundles that can be the target's pod: a
+    // node's kubelet talks to one CRI runtime. Everything (CRI-O's too) only when that
+    // finds nothing, for the answer and for the near matches of the error.
     const state = new Set(options.sources ?? ["state"]).has("state");
     let found: ContainerInfo;
     try {

@@ -1,7 +1,8 @@
 /**
  * Reads the seccomp filters of a process back, as the helper does before installing them
  * (ffi/helper.c, option z) — for tests and diagnostics that compare the filters of two
- * processes byte for byte.
+ * processes byte for byte; and keeps the copies the helper leaves (options x and Z), so a
+ * target exec'd again is not stopped again (filterCopy).
  *
  * Kernel rules relied on: PTRACE_SECCOMP_GET_FILTER needs CAP_SYS_ADMIN in the initial user
  * namespace, a caller without a seccomp filter, and a stopped tracee (seize + interrupt);

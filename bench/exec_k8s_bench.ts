@@ -3,8 +3,16 @@
  * with its CRI plugin), interleaved in one run: the CRI's ExecSync of `true` over a warm
  * gRPC connection (the floor `kubectl exec` can never beat: it adds the API server and the
  * kubelet's streaming on top), the nsjoin CLI cold (a new `deno run` each time) and the
- * library warm (resolved once, a new NsCommand each time). Prints medians, p90s and ratios
- * to ExecSync. Needs root, containerd and the CNI plugins (bash tests/setup.sh).
+ * library warm (resolved once, a new NsCommand each time). Two containers of one pod: `app`
+ * as the CRI makes it by default (no seccomp filter), and `sec` with the RuntimeDefault
+ * seccomp profile (what `seccompProfile: RuntimeDefault` or the kubelet's SeccompDefault
+ * gives): its filter is copied on every exec, with ptrace the first time and from the kept
+ * copy after that (ffi/seccomp.ts filterCopy). Prints medians, p90s and ratios to the
+ * ExecSync of the same container, and the floors under them measured in the same run: an
+ * empty `deno run` (Deno's own start), the CLI cold with the container's PID as target (the
+ * same exec without the pod lookup), and a `Deno.Command` spawn of /bin/true (what the
+ * library's spawn costs before nsjoin does anything). Needs root, containerd and the CNI
+ * plugins (bash tests/setup.sh).
  *
  *   deno run -A bench/exec_k8s_bench.ts [iterations]
  */
@@ -21,31 +29,44 @@ function stats(xs: number[]): { median: number; p90: number } {
 
 await using rt = await CriRuntime.start();
 const tag = Math.random().toString(36).slice(2, 7);
-const pod = await rt.runPod("default", `bench-${tag}`, [{ name: "app" }]);
-const target = `k8s:default/bench-${tag}/app`;
+const pod = await rt.runPod("default", `bench-${tag}`, [
+  { name: "app" },
+  { name: "sec", securityContext: { seccomp: { profile_type: "RuntimeDefault" } } },
+]);
 const deno = Deno.execPath();
 const env = { ...Deno.env.toObject(), NSJOIN_CONTAINERD_STATE: rt.state };
-using app = await resolveContainer(target, { containerdState: [rt.state] });
-const options = containerExecOptions(app);
-const runs: Record<string, () => Promise<void>> = {
-  "CRI ExecSync (warm gRPC)": async () => {
-    const r = await rt.execSync(pod.containers.app, ["true"]);
+const runs: Record<string, () => Promise<void>> = {};
+const cli = async (args: string[]) => {
+  const o = await new Deno.Command(deno, {
+    args: ["run", "-A", "--quiet", ...args],
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!o.success) throw new Error(`deno run: ${new TextDecoder().decode(o.stderr)}`);
+};
+const empty = await Deno.makeTempFile({ suffix: ".ts" });
+let appPid = 0;
+for (const name of ["app", "sec"]) {
+  const target = `k8s:default/bench-${tag}/${name}`;
+  const app = await resolveContainer(target, { containerdState: [rt.state] });
+  if (name === "app") appPid = app.pid;
+  const options = containerExecOptions(app);
+  runs[`${name}: CRI ExecSync (warm gRPC)`] = async () => {
+    const r = await rt.execSync(pod.containers[name], ["true"]);
     if (r.code !== 0) throw new Error(`ExecSync: ${r.stderr}`);
-  },
-  "nsjoin CLI cold": async () => {
-    const o = await new Deno.Command(deno, {
-      args: ["run", "-A", "--quiet", `${ROOT}cli.ts`, "exec", target, "true"],
-      env,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!o.success) throw new Error(`nsjoin CLI: ${new TextDecoder().decode(o.stderr)}`);
-  },
-  "nsjoin library warm": async () => {
+  };
+  runs[`${name}: nsjoin CLI cold`] = () => cli([`${ROOT}cli.ts`, "exec", target, "true"]);
+  runs[`${name}: nsjoin library warm`] = async () => {
     const o = await new NsCommand("true", { ...options, stdout: "null" }).output();
     if (!o.success) throw new Error(`nsjoin library: ${new TextDecoder().decode(o.stderr)}`);
-  },
+  };
+}
+runs["floor: deno run (empty script)"] = () => cli([empty]);
+runs["floor: CLI cold, app's PID"] = () => cli([`${ROOT}cli.ts`, "exec", String(appPid), "true"]);
+runs["floor: Deno.Command /bin/true"] = async () => {
+  await new Deno.Command("/bin/true", { stdin: "null", stdout: "null" }).output();
 };
 const samples: Record<string, number[]> = Object.fromEntries(
   Object.keys(runs).map((k) => [k, []]),
@@ -59,16 +80,22 @@ for (let i = 0; i < N; i++) {
   }
 }
 const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]));
-console.log(`exec ${target} true, ${N} interleaved iterations`);
+console.log(`exec k8s:default/bench-${tag}/{app,sec} true, ${N} interleaved iterations`);
 for (const [name, { median, p90 }] of Object.entries(s)) {
   console.log(
-    `  ${name.padEnd(26)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
+    `  ${name.padEnd(32)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
       p90.toFixed(2).padStart(7)
     } ms`,
   );
 }
-const floor = s["CRI ExecSync (warm gRPC)"].median;
-console.log("ratios (median / ExecSync median; goal: CLI cold <= 1.0, library warm <= 0.05)");
-for (const name of ["nsjoin CLI cold", "nsjoin library warm"]) {
-  console.log(`  ${name.padEnd(26)} ${(s[name].median / floor).toFixed(3)}x`);
+console.log(
+  "ratios (median / the container's ExecSync median; goal: CLI cold <= 1.0, library warm <= 0.05)",
+);
+for (const name of ["app", "sec"]) {
+  const floor = s[`${name}: CRI ExecSync (warm gRPC)`].median;
+  for (const kind of ["nsjoin CLI cold", "nsjoin library warm"]) {
+    const row = `${name}: ${kind}`;
+    console.log(`  ${row.padEnd(32)} ${(s[row].median / floor).toFixed(3)}x`);
+  }
 }
+await Deno.remove(empty);

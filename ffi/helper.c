@@ -55,6 +55,14 @@
  *                       a fresh spawn would, with no blocked signals and SIGPIPE at default
  *   z                   install the target's seccomp filters (read from it with ptrace before
  *                       joining), as runc exec installs the container's
+ *   Z<fd>               with z: the filters as an earlier x left them in this fd (a sealed
+ *                       memfd of the caller), used instead of ptrace only while the target
+ *                       still has as many filters (Seccomp_filters in /proc/PID/status):
+ *                       filters are only ever added, so the same process with as many has
+ *                       these. Else read with ptrace, as z alone.
+ *   x<fd>               with z: after reading the filters with ptrace, write them to this fd
+ *                       (for a later Z): u32 count, count x {u32 length, u32 flags}, then
+ *                       the instructions, newest filter first
  *   l<soft>:<hard>,...  resource limits 0..15 to set (i = unlimited), the target's as
  *                       /proc/PID/limits shows them
  *   o<int>              oom_score_adj (set before joining: /proc/self may not resolve after)
@@ -1181,11 +1189,19 @@ static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
   fail(125);
 }
 
+/* Options Z and x: fds of the caller's memfds, or -1. */
+static int filters_in = -1, filters_out = -1;
+#if defined(__x86_64__)
+#define SYS_pread64 17
+#else
+#define SYS_pread64 67
+#endif
+
 /* Reads the target's filters with ptrace, as CRIU does: PTRACE_SECCOMP_GET_FILTER wants a
  * stopped tracee, so seize and interrupt it, then detach (which resumes it; a syscall it
  * was in restarts). We are single-threaded and have no child yet, so the stop is ours to
  * wait for. Index 0 is the newest filter. */
-static void read_filters(int early) {
+static void ptrace_filters(void) {
   long pid = target_pid;
   long r = sys4(SYS_ptrace, PTRACE_SEIZE, pid, 0, 0);
   if (r != 0) seccomp_fail("ptrace", r);
@@ -1218,22 +1234,6 @@ static void read_filters(int early) {
     r = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_METADATA, pid, sizeof md, &md);
     long got = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_FILTER, pid, i, insns + used);
     if (got != n) seccomp_fail("PTRACE_SECCOMP_GET_FILTER", got < 0 ? got : -EINVAL);
-    /* A filter that hands syscalls to a supervisor (user notification) has its listener
-     * in the runtime: a copy would fail every such syscall with ENOSYS. */
-    for (long k = 0; k < n; k++) {
-      struct sock_filter_ *in = &insns[used + k];
-      if (in->code == BPF_RET_K && (in->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
-        seccomp_fail("it sends syscalls to a supervisor (SECCOMP_RET_USER_NOTIF), which"
-                     " cannot be copied", 0);
-      /* Installed before our credentials are dropped (early), a filter the target chose
-       * could make a drop report success without doing it: SECCOMP_RET_ERRNO with errno 0
-       * is the one action that does (a return of A could compute it). Any other action
-       * makes the call fail or kills us, and every failure is caught (verify_creds). */
-      int ret = (in->code & 7) == BPF_RET_K;
-      if (early && ret && (in->code != BPF_RET_K || in->k == SECCOMP_RET_ERRNO))
-        seccomp_fail("it can make syscalls return success without running them"
-                     " (SECCOMP_RET_ERRNO 0), which could fake dropping privileges", 0);
-    }
     filters[i].off = used;
     filters[i].len = (unsigned long)n;
     filters[i].flags = r > 0 ? md.flags & SECCOMP_FILTER_FLAG_LOG : 0; /* r: bytes copied */
@@ -1246,6 +1246,101 @@ static void read_filters(int early) {
   while (sys4(SYS_rt_sigtimedwait, &chld, 0, &zero, 8) > 0) {}
   sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
   if (nfilters == 0) seccomp_fail("it has none, but its status said it had", 0);
+}
+
+/* Seccomp_filters of /proc/PID/status (Linux 5.9+): how many filters the target has now;
+ * -1 when unknown. */
+static long filter_count(long pid) {
+  char path[64], buf[4096];
+  mlen = 0;
+  put("/proc/");
+  putnum((unsigned long)pid);
+  put("/status");
+  memcpy(path, msg, mlen);
+  path[mlen] = 0;
+  long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  long n = sys3(SYS_read, fd, buf, sizeof buf - 1);
+  sys1(SYS_close, fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  for (long i = 0; i < n; i++)
+    if ((i == 0 || buf[i - 1] == '\n') && starts(buf + i, "Seccomp_filters:")) {
+      const char *p = buf + i + 16;
+      while (*p == ' ' || *p == '\t') p++;
+      return *p >= '0' && *p <= '9' ? parse_num(p, 10, 0) : -1;
+    }
+  return -1;
+}
+
+/* Z: the filters an earlier x wrote, if the fd holds a well-formed copy and the target has
+ * exactly as many filters now. A process's filters are only ever added (never removed or
+ * replaced), so a copy read from this same pinned process when it had as many is its
+ * filters. Returns 0 (nothing loaded) otherwise. */
+static int cached_filters(int fd) {
+  static unsigned head[1 + 2 * MAXF];
+  long n = sys4(SYS_pread64, fd, head, 4, 0);
+  unsigned count = head[0];
+  if (n != 4 || count == 0 || count > MAXF) return 0;
+  long hlen = 4 + 8 * (long)count;
+  if (sys4(SYS_pread64, fd, head, hlen, 0) != hlen) return 0;
+  unsigned long used = 0;
+  for (unsigned i = 0; i < count; i++) {
+    unsigned len = head[1 + 2 * i], flags = head[2 + 2 * i];
+    if (len == 0 || len > MAXI - used || (flags & ~SECCOMP_FILTER_FLAG_LOG)) return 0;
+    filters[i].off = used;
+    filters[i].len = len;
+    filters[i].flags = flags;
+    used += len;
+  }
+  long want = (long)used * (long)sizeof insns[0];
+  char extra;
+  if (sys4(SYS_pread64, fd, insns, want, hlen) != want ||
+      sys4(SYS_pread64, fd, &extra, 1, hlen + want) != 0)
+    return 0;
+  if (filter_count(target_pid) != (long)count) return 0;
+  nfilters = (int)count;
+  return 1;
+}
+
+/* x: the filters just read, for a later Z. Best effort: a short write leaves a copy the
+ * caller does not keep. */
+static void dump_filters(int fd) {
+  static unsigned head[1 + 2 * MAXF];
+  head[0] = (unsigned)nfilters;
+  unsigned long used = 0;
+  for (int i = 0; i < nfilters; i++) {
+    head[1 + 2 * i] = (unsigned)filters[i].len;
+    head[2 + 2 * i] = (unsigned)filters[i].flags;
+    used += filters[i].len;
+  }
+  write_all(fd, (const char *)head, 4 + 8 * (long)nfilters);
+  write_all(fd, (const char *)insns, (long)(used * sizeof insns[0]));
+}
+
+/* The target's filters (from Z when it still holds them, else with ptrace), refused when
+ * they cannot be copied faithfully or could fake a privilege drop. */
+static void read_filters(int early) {
+  int ptraced = filters_in < 0 || !cached_filters(filters_in);
+  if (ptraced) ptrace_filters();
+  for (int i = 0; i < nfilters; i++) {
+    /* A filter that hands syscalls to a supervisor (user notification) has its listener
+     * in the runtime: a copy would fail every such syscall with ENOSYS. */
+    for (unsigned long k = 0; k < filters[i].len; k++) {
+      struct sock_filter_ *in = &insns[filters[i].off + k];
+      if (in->code == BPF_RET_K && (in->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+        seccomp_fail("it sends syscalls to a supervisor (SECCOMP_RET_USER_NOTIF), which"
+                     " cannot be copied", 0);
+      /* Installed before our credentials are dropped (early), a filter the target chose
+       * could make a drop report success without doing it: SECCOMP_RET_ERRNO with errno 0
+       * is the one action that does (a return of A could compute it). Any other action
+       * makes the call fail or kills us, and every failure is caught (verify_creds). */
+      int ret = (in->code & 7) == BPF_RET_K;
+      if (early && ret && (in->code != BPF_RET_K || in->k == SECCOMP_RET_ERRNO))
+        seccomp_fail("it can make syscalls return success without running them"
+                     " (SECCOMP_RET_ERRNO 0), which could fake dropping privileges", 0);
+    }
+  }
   /* Read now, from the host's /proc: under the filter a faked EINVAL could end a scan. */
   char buf[8];
   long fd = sys4(SYS_openat, AT_FDCWD, "/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC, 0);
@@ -1254,6 +1349,10 @@ static void read_filters(int early) {
   if (n <= 0) seccomp_fail("cannot read /proc/sys/kernel/cap_last_cap", n);
   buf[n] = 0;
   last_cap = parse_num(buf, 10, 0);
+  if (ptraced && filters_out >= 0) dump_filters(filters_out);
+  /* Nothing of the caller's stays open while we join. */
+  if (filters_in >= 0) sys1(SYS_close, filters_in);
+  if (filters_out >= 0) sys1(SYS_close, filters_out);
 }
 
 static __attribute__((noreturn)) void verify_fail(const char *what, long err) {
@@ -1565,6 +1664,12 @@ __attribute__((used)) void start_c(long *sp) {
     case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'z': copy_seccomp = 1; break;
+    case 'Z':
+    case 'x': {
+      long fd = parse_num(a + 1, 10, 0);
+      *(a[0] == 'Z' ? &filters_in : &filters_out) = fd >= 3 && fd < 1 << 20 ? (int)fd : -1;
+      break;
+    }
     case 'l':
       parse_limits(a + 1);
       copy_limits = 1;
@@ -1585,10 +1690,13 @@ __attribute__((used)) void start_c(long *sp) {
    * directory fd would otherwise be reachable as /proc/self/fd/N while we join and chdir
    * (runc CVE-2024-21626). The caller's pipe (e) stays until execve. */
   {
-    int early[MAXK + MAXJ + 1];
+    int early[MAXK + MAXJ + 3];
     for (int k = 0; k < nkeep; k++) early[k] = keep[k];
     int nearly = nkeep;
     if (errfd >= 3) early[nearly++] = errfd;
+    /* Z and x: read and written before the first join (read_filters), closed then. */
+    if (copy_seccomp && filters_in >= 3) early[nearly++] = filters_in;
+    if (copy_seccomp && filters_out >= 3) early[nearly++] = filters_out;
     /* A namespace file the caller handed over as one of its own fds (enter -N and
      * --user-parent, after it replaced itself with us) is opened below: it stays until
      * then, and like every fd not in K it is closed before execve. */

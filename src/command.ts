@@ -2,6 +2,7 @@ import { execve } from "../ffi/exec.ts";
 import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import { EXEC_SYMBOLS, libcSubset, O_CLOEXEC } from "../ffi/libc.ts";
+import { type FilterCopy, filterCopy } from "../ffi/seccomp.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   CLONE_FLAGS,
@@ -194,6 +195,8 @@ interface _Plan {
   env?: Record<string, string>;
   clearEnv: boolean;
   killOnExit: boolean;
+  /** With option z: the target's Seccomp_filters when planned, for a kept copy (filterCopy). */
+  filterCount?: number;
 }
 
 /**
@@ -228,13 +231,18 @@ const ORDER_VAR = "NSJOIN_ENV_ORDER";
  * own when spawned; 0 when we become the helper, so only a child it forks gets one);
  * `errorFd`: our private pipe for its failures.
  */
-function _helperArgs(plan: _Plan, parent = Deno.pid, errorFd?: number): string[] {
+function _helperArgs(
+  plan: _Plan,
+  parent = Deno.pid,
+  errorFd?: number,
+  filters: readonly string[] = [],
+): string[] {
   const args: string[] = [];
   if (plan.pin) args.push(plan.pin);
   if (plan.mask) args.push(`J${plan.mask}`);
   if (plan.killOnExit) args.push(`k${parent}`);
   if (errorFd !== undefined) args.push(`e${errorFd}`);
-  return [...args, ...plan.rest];
+  return [...args, ...filters, ...plan.rest];
 }
 
 const HEX = (n: number) => (n >>> 0).toString(16);
@@ -433,8 +441,16 @@ export class NsCommand {
     const h = helper();
     h.verify();
     const o = this.#options;
+    // A copy of the target's filters kept from an earlier spawn spares the ptrace stop.
+    const filters = plan.filterCount === undefined || plan.target.kind !== "process"
+      ? undefined
+      : filterCopy(
+        `${plan.target.pid}:${plan.target.startTime}:${plan.target.inode ?? 0}`,
+        plan.filterCount,
+      );
+    if (filters) pipe.adopt(filters);
     return new Deno.Command(h.path, {
-      args: _helperArgs(plan, Deno.pid, pipe.writeFd),
+      args: _helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
       env: plan.env,
       clearEnv: plan.clearEnv,
       stdin: o.stdin ?? defaults.stdin,
@@ -468,6 +484,7 @@ class _ErrorPipe {
   #write = -1;
   #error?: NamespaceError | null;
   #target?: number | string;
+  #filters: FilterCopy[] = [];
 
   constructor() {
     const fds = new Int32Array(2);
@@ -487,7 +504,10 @@ class _ErrorPipe {
     return this.#write >= 0 ? this.#write : undefined;
   }
 
-  /** Runs `spawn` with the write end inheritable, then closes our copy once it spawned. */
+  /**
+   * Runs `spawn` with the write end (and the fds of adopted filter copies) inheritable,
+   * then closes our copy of the write end once it spawned.
+   */
   during<T>(spawn: () => T, target?: number | string): T {
     const lib = libcSubset(...EXEC_SYMBOLS);
     this.#target = target;
@@ -499,12 +519,22 @@ class _ErrorPipe {
       return started;
     } finally {
       if (this.#write >= 0) lib.fcntl(this.#write, F_SETFD, FD_CLOEXEC);
+      for (const f of this.#filters) for (const fd of f.fds) lib.fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
+  }
+
+  /** A filter copy for the helper being spawned (inside `during`): its fds are inheritable until then. */
+  adopt(filters: FilterCopy): void {
+    const lib = libcSubset(...EXEC_SYMBOLS);
+    this.#filters.push(filters);
+    for (const fd of filters.fds) lib.fcntl(fd, F_SETFD, 0);
   }
 
   /** Adds `setupError` to a status or output of the exited helper, and closes the pipe. */
   attach<T extends Deno.CommandStatus>(result: T): T & { setupError?: NamespaceError } {
     if (this.#error === undefined) this.#error = this.#take();
+    // The helper exited: a filter copy it left is complete now.
+    for (const f of this.#filters.splice(0)) f.done();
     if (this.#error) (result as { setupError?: NamespaceError }).setupError = this.#error;
     return result;
   }
@@ -523,6 +553,7 @@ class _ErrorPipe {
   /** Closes both ends (idempotent). */
   close(): void {
     const lib = libcSubset(...EXEC_SYMBOLS);
+    for (const f of this.#filters.splice(0)) f.done();
     for (const fd of [this.#read, this.#write]) if (fd >= 0) lib.close(fd);
     this.#read = this.#write = -1;
   }
@@ -746,6 +777,8 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     rest.push("V");
   }
   rest.push(..._confinementArgs(o, status, needPid));
+  // Only options so far: "z" is the seccomp copy.
+  const filters = rest.includes("z") ? status.match(/^Seccomp_filters:\s+(\d+)/m) : null;
 
   const uid = o.uid === "follow" ? _followId(needPid('uid: "follow"'), "Uid", joinsUser()) : o.uid;
   const gid = o.gid === "follow" ? _followId(needPid('gid: "follow"'), "Gid", joinsUser()) : o.gid;
@@ -822,7 +855,16 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
   const pin = target.kind !== "process"
     ? ""
     : `P${target.pid}:${target.startTime}${target.inode ? `:${target.inode}` : ""}`;
-  return { target, pin, mask, rest, env, clearEnv, killOnExit: o.killOnExit ?? false };
+  return {
+    target,
+    pin,
+    mask,
+    rest,
+    env,
+    clearEnv,
+    killOnExit: o.killOnExit ?? false,
+    filterCount: filters ? Number(filters[1]) : undefined,
+  };
 }
 
 /** Helper options for seccomp, rlimits, oom_score_adj, umask and the LSM label. */

@@ -17,6 +17,7 @@ import {
   _isRootlessOf,
   _podmanList,
   _rootMadeCgroup,
+  type BundleFilter,
   containerOfCgroup,
 } from "./engines.ts";
 import { differingNamespaces } from "./namespaces.ts";
@@ -492,12 +493,24 @@ export async function resolveContainer(
 ): Promise<PinnedContainer> {
   assertPermissions("resolve a container", "all");
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
-    // Pods are in containerd's CRI state and in CRI-O's (root's containers-storage).
+    // Pods are in containerd's CRI state (its k8s.io namespace) and in CRI-O's (root's
+    // containers-storage). First only containerd's bundles that can be the target's pod: a
+    // node's kubelet talks to one CRI runtime. Everything (CRI-O's too) only when that
+    // finds nothing, for the answer and for the near matches of the error.
     const state = new Set(options.sources ?? ["state"]).has("state");
-    const found = matchPodContainer(
-      state ? _merge([_containerdList(options), _podmanList(true)]) : [],
-      text,
-    );
+    let found: ContainerInfo;
+    try {
+      found = matchPodContainer(
+        state ? _containerdList(options, "k8s.io", _podFilter(text)) : [],
+        text,
+      );
+    } catch (error) {
+      if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      found = matchPodContainer(
+        _merge([_containerdList(options, "k8s.io"), _podmanList(true)]),
+        text,
+      );
+    }
     return _pinPodMember(found, text, options);
   }
   const { engine, ref, owner } = parseContainerRef(text);
@@ -603,6 +616,23 @@ function _inOwnMountNamespace(pinned: PinnedProcess): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The bundles that can hold the pod a `k8s:`/`cri:` target names: every member of the pod
+ * (its sandbox included) carries the pod's name, namespace and UID in its spec's
+ * annotations, as JSON strings: Kubernetes names and UIDs need no escaping there, and
+ * anything else names no pod (no filter then). A `cri:` ID prefix filters by the
+ * bundle's directory name.
+ */
+function _podFilter(text: string): BundleFilter {
+  if (text.startsWith("cri:")) {
+    const ref = text.slice(4);
+    return /^[0-9a-f]+$/.test(ref) ? { id: (id) => id.startsWith(ref) } : {};
+  }
+  const parts = text.slice(4).split("/");
+  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
+  return key && /^[a-z0-9.-]+$/.test(key) ? { text: `"${key}"` } : {};
 }
 
 /**

@@ -367,7 +367,8 @@ export function _isRootlessOf(pid: number, owner: number): boolean {
  * Running podman containers from its state files (rootful and rootless stores), and CRI-O's
  * pods in root's store (CRI-O keeps its containers there too). What a
  * user's store says is read only from files that user owns, and a PID it names is kept
- * only when {@link _isRootlessOf} that user. `rootOnly`: root's store alone (for pods).
+ * only when {@link _isRootlessOf} that user. `rootOnly`: root's store alone, and only what
+ * CRI-O named (for pods).
  */
 export function _podmanList(rootOnly = false): ContainerInfo[] {
   const out: ContainerInfo[] = [];
@@ -380,6 +381,11 @@ export function _podmanList(rootOnly = false): ContainerInfo[] {
       );
       for (const c of Array.isArray(list) ? list : []) {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
+        // CRI-O names what it stores k8s_CONTAINER_POD_NAMESPACE_UID_ATTEMPT (sandboxes
+        // k8s_POD_…): looking for pods, nothing else is read further.
+        if (rootOnly && !c.names?.some((n) => typeof n === "string" && n.startsWith("k8s_"))) {
+          continue;
+        }
         const runc = _readJson<{ init_process_pid: number; init_process_start: number }>(
           `${owner === undefined ? "/run" : `/run/user/${owner}`}/runc/${c.id}/state.json`,
           owner,
@@ -479,29 +485,74 @@ export function _rootOnlyPath(path: string): boolean {
   return true;
 }
 
+/**
+ * What {@link _rootOnlyPath} checks of each component, for one entry of a directory that
+ * passed it: a directory itself (not a symlink: lstat), owned by root, that no one else
+ * may write to. The path then stays root-only without resolving every level again.
+ */
+function _rootOnlyEntry(path: string): boolean {
+  try {
+    const st = Deno.lstatSync(path);
+    const mode = st.mode ?? 0;
+    return st.isDirectory && st.uid === 0 && ((mode & 0o022) === 0 || (mode & 0o1000) !== 0);
+  } catch {
+    return false;
+  }
+}
+
 /** A containerd ID: 1-76 characters of [A-Za-z0-9_.-] (as its identifiers package allows). */
 const CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 
 /**
+ * Which bundles {@link _containerdList} reads in full: those whose ID passes `id` and whose
+ * spec's text contains `text` (others are skipped before their pidfile is read or their
+ * spec parsed).
+ */
+export interface BundleFilter {
+  /** Keeps a bundle by its ID. */
+  id?: (id: string) => boolean;
+  /** A string the spec's JSON text must contain. */
+  text?: string;
+}
+
+/**
  * Running containers from containerd's task bundles (any namespace: moby, k8s.io,
- * default). containerd runs as root and writes these as root: a file not owned by root is
+ * default; only `namespace` when given — the CRI's is always k8s.io; only those `filter`
+ * keeps). containerd runs as root and writes these as root: a file not owned by root is
  * not its, and is skipped. A Kubernetes pod's sandbox and containers carry the CRI's
  * `io.kubernetes.cri.*` annotations in their OCI spec: they give {@link ContainerInfo.pod}.
  */
-export function _containerdList(o: FindContainersOptions = {}): ContainerInfo[] {
+export function _containerdList(
+  o: FindContainersOptions = {},
+  namespace?: string,
+  filter: BundleFilter = {},
+): ContainerInfo[] {
   const out: ContainerInfo[] = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
     if (!_rootOnlyPath(base)) continue;
-    for (const ns of _readDir(base)) {
+    for (const ns of namespace === undefined ? _readDir(base) : [namespace]) {
+      // Each level below is checked too: one another user may write to is not containerd's.
+      if (!_rootOnlyEntry(`${base}/${ns}`)) continue;
       for (const id of _readDir(`${base}/${ns}`)) {
-        if (!CONTAINERD_ID.test(id)) continue;
+        if (!CONTAINERD_ID.test(id) || (filter.id && !filter.id(id))) continue;
         const bundle = `${base}/${ns}/${id}`;
-        // Each level below is checked too: one another user may write to is not containerd's.
-        if (!_rootOnlyPath(bundle)) continue;
+        if (!_rootOnlyEntry(bundle)) continue;
+        let text: string | undefined;
+        try {
+          text = readTextFileSafe(`${bundle}/config.json`, { owner: 0 });
+        } catch {
+          // No spec: listed without a config, as before.
+        }
+        if (filter.text !== undefined && !text?.includes(filter.text)) continue;
         const pid = _livePid(`${bundle}/init.pid`, undefined, 0);
         if (pid === undefined) continue;
-        const spec = _readJson<_OciSpec>(`${bundle}/config.json`, 0);
+        let spec: _OciSpec | undefined;
+        try {
+          spec = text === undefined ? undefined : JSON.parse(text);
+        } catch {
+          // Not JSON: no config.
+        }
         const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : undefined;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",

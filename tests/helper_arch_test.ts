@@ -5,6 +5,7 @@
  * is an x86_64 one, which the kernel runs natively.
  */
 import { HELPER_ELF } from "../ffi/helper_bin.ts";
+import { buildFilters } from "./_filters.ts";
 import { startTimeOf } from "../mod.ts";
 import { CLONE_FLAGS } from "../src/namespaces.ts";
 import {
@@ -88,6 +89,55 @@ Deno.test({
         const z = await run(pin, "z", "--", "/bin/echo", "ran");
         assertEquals([z.code, z.stdout], [125, ""]);
         assertMatch(z.stderr, /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace: /);
+      });
+      await t.step("a kept filter copy (Z) is read; a stale or cut one is not used", async () => {
+        // qemu-user emulates neither ptrace nor seccomp(2): the error says which way the
+        // filters were taken — installing means the copy was read and accepted (pread64,
+        // the layout x wrote on x86_64, the count check), ptrace means it was refused.
+        const x86 = `${dir}/nsjoin-helper-x86_64`;
+        await Deno.writeFile(
+          x86,
+          (Uint8Array as unknown as { fromBase64(s: string): Uint8Array }).fromBase64(
+            HELPER_ELF.x86_64,
+          ),
+          { mode: 0o755 },
+        );
+        const filters = new Deno.Command(await buildFilters(dir), { stdin: "null" }).spawn();
+        try {
+          const count = () =>
+            Deno.readTextFileSync(`/proc/${filters.pid}/status`)
+              .match(/^Seccomp_filters:\s+(\d+)/m)?.[1];
+          for (let i = 0; i < 100 && count() !== "1"; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          const p = `P${filters.pid}:${startTimeOf(filters.pid)}`;
+          const sh = async (line: string) => {
+            const out = await new Deno.Command("sh", { args: ["-c", line], stdin: "null" })
+              .output();
+            return { code: out.code, stderr: text(out.stderr) };
+          };
+          const dump = await sh(`exec ${x86} ${p} z x7 -- /bin/true 7>${dir}/copy`);
+          assertEquals(dump.code, 0, dump.stderr);
+          const arm = (file: string) =>
+            sh(`exec ${QEMU} ${helper} ${p} z Z7 -- /bin/echo ran 7<${file}`);
+          const kept = await arm(`${dir}/copy`);
+          assertEquals(kept.code, 125);
+          assertMatch(kept.stderr, /^nsjoin: Cannot install the seccomp filter of pid \d+/);
+          const bytes = await Deno.readFile(`${dir}/copy`);
+          await Deno.writeFile(`${dir}/cut`, bytes.subarray(0, bytes.length - 8));
+          const cut = await arm(`${dir}/cut`);
+          assertMatch(cut.stderr, /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace: /);
+          Deno.kill(filters.pid, "SIGUSR1");
+          for (let i = 0; i < 100 && count() !== "2"; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          const stale = await arm(`${dir}/copy`);
+          assertEquals(stale.code, 125);
+          assertMatch(stale.stderr, /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace: /);
+        } finally {
+          filters.kill("SIGKILL");
+          await filters.status;
+        }
       });
       await t.step("127 and 126 with one line", async () => {
         const a = await run("--", "/nonexistent");

@@ -1,0 +1,161 @@
+/**
+ * The seccomp filters kept between execs of the same target (ffi/seccomp.ts filterCopy,
+ * helper options Z and x): a kept copy is used while the target has as many filters, and
+ * a target that adds a filter gets exactly its new stack, never the smaller copy — also
+ * when it adds it after the exec was planned. A real process installs the filters (a small
+ * C program, root's: no no_new_privs needed), and ptrace shows which way the helper read
+ * them: while another tracer holds the target, ptrace is refused, so only a kept copy can
+ * serve.
+ */
+import { seccompFilters } from "../ffi/seccomp.ts";
+import { buildFilters } from "./_filters.ts";
+import { NsCommand } from "../src/command.ts";
+import { assert, assertEquals, assertMatch, CI, IS_ROOT, text } from "./_fixtures.ts";
+
+const field = (status: string, name: string) =>
+  status.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1];
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test({
+  name: "kept seccomp filters: used while the target has as many, never fewer than it has",
+  ignore: !IS_ROOT && !CI,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-filters-" });
+    const target = { pid: 0 };
+    let child: Deno.ChildProcess | undefined;
+    try {
+      child = new Deno.Command(await buildFilters(dir), { stdin: "null" }).spawn();
+      target.pid = child.pid;
+      const status = () => Deno.readTextFileSync(`/proc/${target.pid}/status`);
+      const filters = () => field(status(), "Seccomp_filters");
+      await until("the first filter", () => filters() === "1");
+      const command = () =>
+        new NsCommand("cat", {
+          target: target.pid,
+          namespaces: [],
+          seccomp: "target",
+          args: ["/proc/self/status"],
+        });
+      const exec = async () => {
+        const o = await command().output();
+        const s = text(o.stdout);
+        return { code: o.code, filters: field(s, "Seccomp_filters"), stderr: text(o.stderr) };
+      };
+      const traced = async (on: boolean) => {
+        if (on) {
+          Deno.kill(target.pid, "SIGUSR2");
+          await until("a tracer", () => field(status(), "TracerPid") !== "0");
+        } else {
+          // The tracer is the target's child, started by this test: ended by its PID.
+          Deno.kill(Number(field(status(), "TracerPid")), "SIGKILL");
+          await until("no tracer", () => field(status(), "TracerPid") === "0");
+        }
+      };
+      const ptraceRefused = /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace/;
+
+      await t.step("the first exec reads them with ptrace and keeps a copy", async () => {
+        assertEquals(await exec(), { code: 0, filters: "1", stderr: "" });
+      });
+      const before = seccompFilters(target.pid);
+      assertEquals(before.length, 1);
+
+      await t.step("the next exec uses the copy: no ptrace needed", async () => {
+        await traced(true);
+        try {
+          assertEquals(await exec(), { code: 0, filters: "1", stderr: "" });
+          // The program's own filters, byte for byte the target's.
+          const sleeper = new NsCommand("sleep", {
+            target: target.pid,
+            namespaces: [],
+            seccomp: "target",
+            args: ["100"],
+          }).spawn();
+          try {
+            await until("sleep", () => {
+              try {
+                return Deno.readTextFileSync(`/proc/${sleeper.pid}/comm`) === "sleep\n";
+              } catch {
+                return false;
+              }
+            });
+            assertEquals(seccompFilters(sleeper.pid), before);
+          } finally {
+            sleeper.kill("SIGKILL");
+            await sleeper.status;
+          }
+        } finally {
+          await traced(false);
+        }
+      });
+
+      await t.step("a filter added after the copy: the program gets it too", async () => {
+        Deno.kill(target.pid, "SIGUSR1");
+        await until("the second filter", () => filters() === "2");
+        assertEquals(await exec(), { code: 0, filters: "2", stderr: "" });
+        // And the copy of two is kept: used while ptrace is refused.
+        await traced(true);
+        try {
+          assertEquals(await exec(), { code: 0, filters: "2", stderr: "" });
+        } finally {
+          await traced(false);
+        }
+      });
+
+      await t.step("a filter added after the exec was planned: the helper sees it", async () => {
+        const planned = command();
+        // Planned now, with two filters (and the copy of two kept); run after a third.
+        assert(planned.helperArgs.includes("z"));
+        Deno.kill(target.pid, "SIGUSR1");
+        await until("the third filter", () => filters() === "3");
+        const o = await planned.output();
+        assertEquals([o.code, field(text(o.stdout), "Seccomp_filters")], [0, "3"]);
+      });
+
+      await t.step("execs at the same time share the copy (one tracer at a time)", async () => {
+        // Without a copy each helper would seize the target, and all but one be refused.
+        assertEquals(await exec(), { code: 0, filters: "3", stderr: "" });
+        const all = await Promise.all(Array.from({ length: 8 }, exec));
+        assertEquals(all, Array(8).fill({ code: 0, filters: "3", stderr: "" }));
+      });
+
+      await t.step(
+        "a copy of fewer filters is never used, even when ptrace is refused",
+        async () => {
+          await traced(true);
+          try {
+            Deno.kill(target.pid, "SIGUSR1");
+            await until("the fourth filter", () => filters() === "4");
+            const r = await exec();
+            assertEquals([r.code, r.filters], [125, undefined]);
+            assertMatch(r.stderr, ptraceRefused);
+          } finally {
+            await traced(false);
+          }
+        },
+      );
+    } finally {
+      if (child) {
+        // The tracer, if a step left one, dies with its parent's SIGKILL (it is its child:
+        // killed first, by PID).
+        try {
+          const tracer = Number(
+            field(Deno.readTextFileSync(`/proc/${child.pid}/status`), "TracerPid"),
+          );
+          if (tracer > 0) Deno.kill(tracer, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+        child.kill("SIGKILL");
+        await child.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

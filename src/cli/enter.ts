@@ -1,11 +1,8 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
-import { cgroupProcsOf } from "../container_exec.ts";
 import { NamespaceError } from "../errors.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
 import { report, UsageError } from "./_run.ts";
-import { versionText } from "./_version.ts";
-import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";
 import { libcSubset } from "../../ffi/libc.ts";
 
 /** `enter`'s options, parsed: nsenter's dialect. */
@@ -297,7 +294,8 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
 
 /**
  * Turns parsed `enter` arguments into NsCommand options. The namespaces that need an fd
- * (-N, --user-parent, =:NSID) must have been turned into files by {@link resolveEnterFds}.
+ * (-N, --user-parent, =:NSID) must have been turned into files by {@link resolveEnterFds};
+ * -c's cgroups are added by {@link enter} (their code is loaded only for -c).
  *
  * @param args parsed arguments
  * @returns the program and the NsCommand options
@@ -354,10 +352,7 @@ export function enterOptions(args: EnterArgs): { program: string; options: NsCom
     stdout: "inherit",
     stderr: "inherit",
   };
-  if (args.joinCgroup) {
-    if (!pid) throw new UsageError("--join-cgroup requires --target");
-    options.cgroups = cgroupProcsOf(pid);
-  }
+  if (args.joinCgroup && !pid) throw new UsageError("--join-cgroup requires --target");
   if (args.root !== undefined) {
     options.root = args.root === true ? (pid ? true : undefined) : args.root;
   }
@@ -389,7 +384,7 @@ function _handOver(fd: number, held: number[]): string {
  * @param held fds opened here, for the caller to close if nothing runs
  * @throws {NamespaceError} when a namespace cannot be found (exit 125)
  */
-export function resolveEnterFds(args: EnterArgs, held: number[]): void {
+export async function resolveEnterFds(args: EnterArgs, held: number[]): Promise<void> {
   const pid = _pidOf(args.target);
   for (const [type, v] of Object.entries(args.namespaces)) {
     if (typeof v !== "object") continue;
@@ -401,7 +396,12 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): void {
       { errno: old ? 38 : 95, syscall: "open_by_handle_at", namespace: type as NamespaceType },
     );
   }
+  // Loaded only for the options that need it: every module costs cold start.
+  const nsfs = args.netSocket !== undefined || args.userParent
+    ? await import("../../ffi/nsfs.ts")
+    : undefined;
   if (args.netSocket !== undefined && pid !== undefined) {
+    const { nsfsClose, pidfdOpen, socketNetns } = nsfs!;
     const pidfd = pidfdOpen(pid);
     const ns = pidfd < 0 ? pidfd : socketNetns(pidfd, args.netSocket);
     nsfsClose(pidfd);
@@ -426,6 +426,7 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): void {
       ? `/proc/${pid}/ns/${from[0]}`
       : undefined;
     if (source === undefined) throw new UsageError("--user-parent needs -t PID or a namespace");
+    const { nsfsClose, nsfsOpen, nsfsRelated } = nsfs!;
     const fd = nsfsOpen(source);
     let user = fd;
     if (fd >= 0 && from && from[0] !== "user") {
@@ -479,11 +480,7 @@ function _selinuxEnabled(): boolean {
  * @param argv the arguments after `enter`
  * @returns the exit code
  */
-export function enter(argv: readonly string[]): Promise<number> {
-  return Promise.resolve(_enter(argv));
-}
-
-function _enter(argv: readonly string[]): number {
+export async function enter(argv: readonly string[]): Promise<number> {
   let args: EnterArgs;
   const held: number[] = [];
   try {
@@ -493,17 +490,24 @@ function _enter(argv: readonly string[]): number {
       return 0;
     }
     if (args.version) {
-      console.log(versionText("enter"));
+      console.log((await import("./_version.ts")).versionText("enter"));
       return 0;
     }
-    resolveEnterFds(args, held);
+    await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
+    if (args.joinCgroup) {
+      const { cgroupProcsOf } = await import("../container_exec.ts");
+      options.cgroups = cgroupProcsOf(_pidOf(options.target as number | string)!);
+    }
     // Become the helper, as nsenter becomes its program: no child to wait for.
     return new NsCommand(program, options).exec();
   } catch (error) {
     return report(error, "enter");
   } finally {
     // Reached only when nothing ran (exec replaces this process).
-    for (const fd of held) nsfsClose(fd);
+    if (held.length > 0) {
+      const { nsfsClose } = await import("../../ffi/nsfs.ts");
+      for (const fd of held) nsfsClose(fd);
+    }
   }
 }

@@ -1,0 +1,103 @@
+/**
+ * What splitting the code into modules costs at start-up, whole processes, interleaved in
+ * one run: the source modules against the same code bundled into one JavaScript module
+ * (`deno bundle`, into a temporary directory), next to an empty `deno run`.
+ * - `enter -t PID -a true`: cli.ts against a bundle of src/cli/enter.ts;
+ * - the import bench's script (import the main entry, run one `NsCommand`): mod.ts against
+ *   a bundle of mod.ts, and the same script without the import.
+ * Each module Deno evaluates costs its own load, cache look-ups and instantiation, whatever
+ * its size: the bundle shows how much of the start-up goals' gap that is. The bundles
+ * are made only here, to measure; nsjoin ships its source modules.
+ * Needs root (a target made with unshare) and `deno bundle` (esbuild, from npm).
+ *
+ *   deno run -A bench/startup_floor_bench.ts [iterations]
+ */
+import { join } from "node:path";
+
+const N = Number(Deno.args[0] ?? 20);
+const deno = Deno.execPath();
+const root = new URL("..", import.meta.url).pathname;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function run(args: string[]): Promise<void> {
+  const o = await new Deno.Command(deno, { args, stdin: "null", stdout: "null", stderr: "piped" })
+    .output();
+  if (!o.success) throw new Error(`deno ${args.join(" ")}: ${new TextDecoder().decode(o.stderr)}`);
+}
+
+const target = new Deno.Command("unshare", {
+  args: ["-n", "-u", "-i", "--fork", "sh", "-c", "echo ready; exec sleep 100000"],
+  stdout: "piped",
+}).spawn();
+await target.stdout.getReader().read();
+const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`).trim());
+const dir = await Deno.makeTempDir({ prefix: "nsjoin-floor-bench-" });
+
+try {
+  for (const [entry, out] of [["src/cli/enter.ts", "enter.js"], ["mod.ts", "mod.js"]]) {
+    await run(["bundle", "--quiet", "--platform", "deno", "-o", join(dir, out), root + entry]);
+  }
+  const nsCommand = (from: string) =>
+    `import { NsCommand } from ${JSON.stringify(from)};
+const o = await new NsCommand("true", { target: ${pid} }).output();
+if (!o.success) Deno.exit(1);`;
+  const files: Record<string, string> = {
+    "empty.ts": "",
+    "plain.ts": `const o = await new Deno.Command("true").output();\nif (!o.success) Deno.exit(1);`,
+    "mod_source.ts": nsCommand(`${root}mod.ts`),
+    "mod_bundle.ts": nsCommand("./mod.js"),
+    "enter_bundle.js": `import { enter } from "./enter.js";\nDeno.exit(await enter(Deno.args));`,
+    // `enter` replaces the process before Deno writes its code cache: a normal exit does.
+    "warm.js": `import "./enter.js";`,
+  };
+  for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(dir, name), text);
+  const p = (name: string) => join(dir, name);
+  const enterArgs = ["enter", "-t", String(pid), "-a", "true"];
+  const runs: Record<string, string[]> = {
+    "deno run empty.ts": ["run", "-A", p("empty.ts")],
+    "enter, cli.ts (source modules)": ["run", "-A", `${root}cli.ts`, ...enterArgs],
+    "enter, one bundled module": ["run", "-A", p("enter_bundle.js"), ...enterArgs.slice(1)],
+    "Deno.Command(true), no import": ["run", "-A", p("plain.ts")],
+    "mod.ts + NsCommand (source modules)": ["run", "-A", p("mod_source.ts")],
+    "mod.ts + NsCommand (one bundled module)": ["run", "-A", p("mod_bundle.ts")],
+  };
+  await run(["run", "-A", p("warm.js")]);
+  for (const args of Object.values(runs)) for (let i = 0; i < 2; i++) await run(args);
+  const samples: Record<string, number[]> = Object.fromEntries(
+    Object.keys(runs).map((k) => [k, []]),
+  );
+  for (let i = 0; i < N; i++) {
+    for (const [name, args] of Object.entries(runs)) {
+      const t0 = performance.now();
+      await run(args);
+      samples[name].push(performance.now() - t0);
+    }
+  }
+  const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  console.log(`deno run, whole process, ${N} interleaved iterations (target pid ${pid})`);
+  for (const [name, ms] of Object.entries(m)) {
+    console.log(`  ${name.padEnd(40)} median ${ms.toFixed(1)} ms`);
+  }
+  const empty = m["deno run empty.ts"];
+  const plain = m["Deno.Command(true), no import"];
+  console.log(
+    `  enter: source ${(m["enter, cli.ts (source modules)"] / empty).toFixed(2)}x, bundled ${
+      (m["enter, one bundled module"] / empty).toFixed(2)
+    }x an empty deno run (goal <= 1.2)`,
+  );
+  console.log(
+    `  import + NsCommand: source ${
+      (m["mod.ts + NsCommand (source modules)"] / plain).toFixed(2)
+    }x, bundled ${
+      (m["mod.ts + NsCommand (one bundled module)"] / plain).toFixed(2)
+    }x the script without the import (goal <= 1.15)`,
+  );
+} finally {
+  Deno.kill(pid, "SIGKILL");
+  await target.status;
+  await Deno.remove(dir, { recursive: true });
+}

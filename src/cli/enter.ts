@@ -153,6 +153,10 @@ function _id(flag: string, v: string): number | "follow" {
   return Number(v);
 }
 
+// parseEnterArgs and enterOptions run on every `enter`: written as parenthesized function
+// expressions so that V8 compiles them with the module and Deno's code cache holds them (see
+// the note in src/command.ts).
+
 /**
  * Parses `enter`'s arguments with getopt's rules, as nsenter does: options stop at the
  * first non-option; `-nFILE` / `--net=FILE` give a namespace file; `-mu` is -m with FILE
@@ -162,7 +166,7 @@ function _id(flag: string, v: string): number | "follow" {
  * @returns the parsed options
  * @throws {UsageError} on an unknown option or a missing or bad value
  */
-export function parseEnterArgs(argv: readonly string[]): EnterArgs {
+export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]): EnterArgs {
   const out: EnterArgs = {
     all: false,
     namespaces: {},
@@ -290,7 +294,7 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
   }
   out.command = argv.slice(i);
   return out;
-}
+}).bind(undefined);
 
 /**
  * Turns parsed `enter` arguments into NsCommand options. The namespaces that need an fd
@@ -301,68 +305,69 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
  * @returns the program and the NsCommand options
  * @throws {UsageError} when no target can be worked out
  */
-export function enterOptions(args: EnterArgs): { program: string; options: NsCommandOptions } {
-  const given: Partial<Record<NamespaceType, true | string>> = {};
-  for (const [type, v] of Object.entries(args.namespaces)) {
-    if (typeof v === "object") {
-      throw new TypeError(`Cannot enter the ${type} namespace by id: resolve it first`);
+export const enterOptions =
+  (function enterOptions(args: EnterArgs): { program: string; options: NsCommandOptions } {
+    const given: Partial<Record<NamespaceType, true | string>> = {};
+    for (const [type, v] of Object.entries(args.namespaces)) {
+      if (typeof v === "object") {
+        throw new TypeError(`Cannot enter the ${type} namespace by id: resolve it first`);
+      }
+      given[type as NamespaceType] = v;
     }
-    given[type as NamespaceType] = v;
-  }
-  const files = Object.values(given).filter((v) => typeof v === "string") as string[];
-  let target = args.target;
-  if (args.netSocket !== undefined && _pidOf(target) === undefined) {
-    throw new UsageError("--net-socket requires --target");
-  }
-  if (target === undefined) {
-    // As nsenter: without -t every namespace must be given as a file.
-    const bare = Object.entries(given).filter(([, v]) => v === true).map(([t]) => t);
-    if (args.all || bare.length > 0 || files.length === 0) {
-      throw new UsageError(
-        bare.length > 0 || args.all
-          ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE`
-          : "no namespace given: use -t PID with -a or a namespace option",
-      );
+    const files = Object.values(given).filter((v) => typeof v === "string") as string[];
+    let target = args.target;
+    if (args.netSocket !== undefined && _pidOf(target) === undefined) {
+      throw new UsageError("--net-socket requires --target");
     }
-    target = files[0];
-  }
-  const nsCount = Object.keys(given).length;
-  if (!args.all && nsCount === 0) {
-    throw new UsageError("no namespace given: use -a or one of -m -u -i -n -p -C -U -T");
-  }
-  const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : given;
-  const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
-  const pid = _pidOf(target);
-  const options: NsCommandOptions = {
-    target,
-    namespaces: args.all && nsCount > 0 && pid
-      ? { ...Object.fromEntries(differingNamespaces(pid).map((t) => [t, true])), ...given }
-      : namespaces,
-    args: rest,
-    uid: args.uid,
-    gid: args.gid,
-    preserveCredentials: args.preserveCredentials,
-    killOnExit: args.killOnExit,
-    targetEnv: args.env,
-    fork: !args.noFork,
-    keepCaps: args.keepCaps,
-    // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
-    shellFallback: true,
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
-  };
-  if (args.joinCgroup && !pid) throw new UsageError("--join-cgroup requires --target");
-  if (args.root !== undefined) {
-    options.root = args.root === true ? (pid ? true : undefined) : args.root;
-  }
-  if (args.wd !== undefined) {
-    if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");
-    options.hostCwd = args.wd === true ? `/proc/${pid}/cwd` : args.wd;
-  }
-  if (args.wdns !== undefined) options.cwd = args.wdns;
-  return { program, options };
-}
+    if (target === undefined) {
+      // As nsenter: without -t every namespace must be given as a file.
+      const bare = Object.entries(given).filter(([, v]) => v === true).map(([t]) => t);
+      if (args.all || bare.length > 0 || files.length === 0) {
+        throw new UsageError(
+          bare.length > 0 || args.all
+            ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE`
+            : "no namespace given: use -t PID with -a or a namespace option",
+        );
+      }
+      target = files[0];
+    }
+    const nsCount = Object.keys(given).length;
+    if (!args.all && nsCount === 0) {
+      throw new UsageError("no namespace given: use -a or one of -m -u -i -n -p -C -U -T");
+    }
+    const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : given;
+    const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
+    const pid = _pidOf(target);
+    const options: NsCommandOptions = {
+      target,
+      namespaces: args.all && nsCount > 0 && pid
+        ? { ...Object.fromEntries(differingNamespaces(pid).map((t) => [t, true])), ...given }
+        : namespaces,
+      args: rest,
+      uid: args.uid,
+      gid: args.gid,
+      preserveCredentials: args.preserveCredentials,
+      killOnExit: args.killOnExit,
+      targetEnv: args.env,
+      fork: !args.noFork,
+      keepCaps: args.keepCaps,
+      // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
+      shellFallback: true,
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    };
+    if (args.joinCgroup && !pid) throw new UsageError("--join-cgroup requires --target");
+    if (args.root !== undefined) {
+      options.root = args.root === true ? (pid ? true : undefined) : args.root;
+    }
+    if (args.wd !== undefined) {
+      if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");
+      options.hostCwd = args.wd === true ? `/proc/${pid}/cwd` : args.wd;
+    }
+    if (args.wdns !== undefined) options.cwd = args.wdns;
+    return { program, options };
+  }).bind(undefined);
 
 const F_SETFD = 2;
 

@@ -8,6 +8,9 @@
  * Each module Deno evaluates costs its own load, cache look-ups and instantiation, whatever
  * its size: the bundle shows how much of the start-up goals' gap that is. The bundles
  * are made only here, to measure; nsjoin ships its source modules.
+ * Besides wall time, the CPU time of each run's process tree (getrusage(RUSAGE_CHILDREN)
+ * before and after it): on a machine shared with other work the wall medians swing with the
+ * load, the CPU times much less.
  * Needs root (a target made with unshare) and `deno bundle` (esbuild, from npm).
  *
  *   deno run -A bench/startup_floor_bench.ts [iterations]
@@ -17,6 +20,18 @@ import { join } from "node:path";
 const N = Number(Deno.args[0] ?? 20);
 const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;
+
+const libc = Deno.dlopen("libc.so.6", {
+  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+});
+const RUSAGE_CHILDREN = -1;
+
+/** User + system CPU time of our waited-for children so far, ms (struct rusage's two timevals). */
+function childrenCpu(): number {
+  const ru = new BigInt64Array(18);
+  if (libc.symbols.getrusage(RUSAGE_CHILDREN, ru) !== 0) throw new Error("getrusage failed");
+  return Number(ru[0] + ru[2]) * 1e3 + Number(ru[1] + ru[3]) / 1e3;
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -67,35 +82,39 @@ if (!o.success) Deno.exit(1);`;
   };
   await run(["run", "-A", p("warm.js")]);
   for (const args of Object.values(runs)) for (let i = 0; i < 2; i++) await run(args);
-  const samples: Record<string, number[]> = Object.fromEntries(
-    Object.keys(runs).map((k) => [k, []]),
-  );
+  const wall: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
   for (let i = 0; i < N; i++) {
     for (const [name, args] of Object.entries(runs)) {
+      const c0 = childrenCpu();
       const t0 = performance.now();
       await run(args);
-      samples[name].push(performance.now() - t0);
+      wall[name].push(performance.now() - t0);
+      cpu[name].push(childrenCpu() - c0);
     }
   }
-  const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
   console.log(`deno run, whole process, ${N} interleaved iterations (target pid ${pid})`);
-  for (const [name, ms] of Object.entries(m)) {
-    console.log(`  ${name.padEnd(40)} median ${ms.toFixed(1)} ms`);
+  for (const name of Object.keys(runs)) {
+    console.log(
+      `  ${name.padEnd(40)} wall median ${median(wall[name]).toFixed(1).padStart(6)} ms, CPU ${
+        median(cpu[name]).toFixed(1).padStart(6)
+      } ms`,
+    );
   }
-  const empty = m["deno run empty.ts"];
-  const plain = m["Deno.Command(true), no import"];
-  console.log(
-    `  enter: source ${(m["enter, cli.ts (source modules)"] / empty).toFixed(2)}x, bundled ${
-      (m["enter, one bundled module"] / empty).toFixed(2)
-    }x an empty deno run (goal <= 1.2)`,
-  );
-  console.log(
-    `  import + NsCommand: source ${
-      (m["mod.ts + NsCommand (source modules)"] / plain).toFixed(2)
-    }x, bundled ${
-      (m["mod.ts + NsCommand (one bundled module)"] / plain).toFixed(2)
-    }x the script without the import (goal <= 1.15)`,
-  );
+  for (const [what, t] of [["wall", wall], ["CPU", cpu]] as const) {
+    const m = (name: string) => median(t[name]);
+    const empty = m("deno run empty.ts");
+    const plain = m("Deno.Command(true), no import");
+    console.log(
+      `  ${what}: enter source ${(m("enter, cli.ts (source modules)") / empty).toFixed(2)}x, ` +
+        `bundled ${(m("enter, one bundled module") / empty).toFixed(2)}x an empty deno run ` +
+        `(goal <= 1.2); import + NsCommand source ${
+          (m("mod.ts + NsCommand (source modules)") / plain).toFixed(2)
+        }x, bundled ${
+          (m("mod.ts + NsCommand (one bundled module)") / plain).toFixed(2)
+        }x the script without the import (goal <= 1.15)`,
+    );
+  }
 } finally {
   Deno.kill(pid, "SIGKILL");
   await target.status;

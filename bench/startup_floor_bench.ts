@@ -1,7 +1,8 @@
 /**
  * What splitting the code into modules costs at start-up, whole processes, interleaved in
  * one run: the source modules against the same code bundled into one JavaScript module
- * (`deno bundle`, into a temporary directory), next to an empty `deno run`.
+ * (`deno bundle --code-splitting`, into a temporary directory: one module, plus one per
+ * `import()`), next to an empty `deno run`.
  * - `enter -t PID -a true`: cli.ts against a bundle of src/cli/enter.ts;
  * - the import bench's script (import the main entry, run one `NsCommand`): mod.ts against
  *   a bundle of mod.ts, and the same script without the import.
@@ -53,8 +54,19 @@ const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}
 const dir = await Deno.makeTempDir({ prefix: "nsjoin-floor-bench-" });
 
 try {
-  for (const [entry, out] of [["src/cli/enter.ts", "enter.js"], ["mod.ts", "mod.js"]]) {
-    await run(["bundle", "--quiet", "--platform", "deno", "-o", join(dir, out), root + entry]);
+  // --code-splitting keeps each import() a module of its own, loaded when called (without
+  // it the Worker code's node:worker_threads import would start Node compatibility).
+  for (const [entry, out] of [["src/cli/enter.ts", "enter"], ["mod.ts", "mod"]]) {
+    await run([
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--code-splitting",
+      "--outdir",
+      join(dir, out),
+      root + entry,
+    ]);
   }
   const nsCommand = (from: string) =>
     `import { NsCommand } from ${JSON.stringify(from)};
@@ -64,10 +76,11 @@ if (!o.success) Deno.exit(1);`;
     "empty.ts": "",
     "plain.ts": `const o = await new Deno.Command("true").output();\nif (!o.success) Deno.exit(1);`,
     "mod_source.ts": nsCommand(`${root}mod.ts`),
-    "mod_bundle.ts": nsCommand("./mod.js"),
-    "enter_bundle.js": `import { enter } from "./enter.js";\nDeno.exit(await enter(Deno.args));`,
+    "mod_bundle.ts": nsCommand("./mod/mod.js"),
+    "enter_bundle.js":
+      `import { enter } from "./enter/enter.js";\nDeno.exit(await enter(Deno.args));`,
     // `enter` replaces the process before Deno writes its code cache: a normal exit does.
-    "warm.js": `import "./enter.js";`,
+    "warm.js": `import "./enter/enter.js";`,
   };
   for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(dir, name), text);
   const p = (name: string) => join(dir, name);
@@ -75,10 +88,10 @@ if (!o.success) Deno.exit(1);`;
   const runs: Record<string, string[]> = {
     "deno run empty.ts": ["run", "-A", p("empty.ts")],
     "enter, cli.ts (source modules)": ["run", "-A", `${root}cli.ts`, ...enterArgs],
-    "enter, one bundled module": ["run", "-A", p("enter_bundle.js"), ...enterArgs.slice(1)],
+    "enter, bundled": ["run", "-A", p("enter_bundle.js"), ...enterArgs.slice(1)],
     "Deno.Command(true), no import": ["run", "-A", p("plain.ts")],
     "mod.ts + NsCommand (source modules)": ["run", "-A", p("mod_source.ts")],
-    "mod.ts + NsCommand (one bundled module)": ["run", "-A", p("mod_bundle.ts")],
+    "mod.ts + NsCommand (bundled)": ["run", "-A", p("mod_bundle.ts")],
   };
   await run(["run", "-A", p("warm.js")]);
   for (const args of Object.values(runs)) for (let i = 0; i < 2; i++) await run(args);
@@ -107,11 +120,11 @@ if (!o.success) Deno.exit(1);`;
     const plain = m("Deno.Command(true), no import");
     console.log(
       `  ${what}: enter source ${(m("enter, cli.ts (source modules)") / empty).toFixed(2)}x, ` +
-        `bundled ${(m("enter, one bundled module") / empty).toFixed(2)}x an empty deno run ` +
+        `bundled ${(m("enter, bundled") / empty).toFixed(2)}x an empty deno run ` +
         `(goal <= 1.2); import + NsCommand source ${
           (m("mod.ts + NsCommand (source modules)") / plain).toFixed(2)
         }x, bundled ${
-          (m("mod.ts + NsCommand (one bundled module)") / plain).toFixed(2)
+          (m("mod.ts + NsCommand (bundled)") / plain).toFixed(2)
         }x the script without the import (goal <= 1.15)`,
     );
   }

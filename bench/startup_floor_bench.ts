@@ -17,22 +17,11 @@
  *   deno run -A bench/startup_floor_bench.ts [iterations]
  */
 import { join } from "node:path";
+import { childrenCpu } from "./_cpu.ts";
 
 const N = Number(Deno.args[0] ?? 20);
 const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;
-
-const libc = Deno.dlopen("libc.so.6", {
-  getrusage: { parameters: ["i32", "buffer"], result: "i32" },
-});
-const RUSAGE_CHILDREN = -1;
-
-/** User + system CPU time of our waited-for children so far, ms (struct rusage's two timevals). */
-function childrenCpu(): number {
-  const ru = new BigInt64Array(18);
-  if (libc.symbols.getrusage(RUSAGE_CHILDREN, ru) !== 0) throw new Error("getrusage failed");
-  return Number(ru[0] + ru[2]) * 1e3 + Number(ru[1] + ru[3]) / 1e3;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

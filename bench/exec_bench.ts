@@ -1,12 +1,14 @@
 /**
  * Per-exec latency of `true` in all namespaces of a root-owned target (made here with
  * unshare, killed after), interleaved in one run with a bare Deno.Command("true") and
- * `nsenter -t PID -a true` spawned from Deno; then CLI cold start. Prints medians, p90s
- * and ratios. Needs root.
+ * `nsenter -t PID -a true` spawned from Deno; then CLI cold start, in wall time and in the
+ * CPU time of each run (bench/_cpu.ts, which the load of a shared machine moves much less).
+ * Prints medians, p90s and ratios. Needs root.
  *
  *   deno task bench            (or: deno run -A bench/exec_bench.ts [iterations])
  */
 import { NsCommand } from "../mod.ts";
+import { childrenCpu } from "./_cpu.ts";
 
 const N = Number(Deno.args[0] ?? 500);
 const COLD = Number(Deno.args[1] ?? 30);
@@ -108,23 +110,35 @@ try {
   const coldSamples: Record<string, number[]> = Object.fromEntries(
     Object.keys(cold).map((k) => [k, []]),
   );
+  const coldCpu: Record<string, number[]> = Object.fromEntries(
+    Object.keys(cold).map((k) => [k, []]),
+  );
   for (const fn of Object.values(cold)) await fn();
   for (let i = 0; i < COLD; i++) {
-    for (const [name, fn] of Object.entries(cold)) coldSamples[name].push(await time(fn));
+    for (const [name, fn] of Object.entries(cold)) {
+      const c0 = childrenCpu();
+      coldSamples[name].push(await time(fn));
+      coldCpu[name].push(childrenCpu() - c0);
+    }
   }
   await Deno.remove(empty);
   console.log(`CLI cold start, ${COLD} interleaved iterations`);
   const c = Object.fromEntries(Object.entries(coldSamples).map(([k, v]) => [k, stats(v)]));
+  const u = Object.fromEntries(Object.entries(coldCpu).map(([k, v]) => [k, stats(v)]));
   for (const [name, { median, p90 }] of Object.entries(c)) {
-    console.log(`  ${name.padEnd(34)} median ${median.toFixed(2)} ms   p90 ${p90.toFixed(2)} ms`);
+    console.log(
+      `  ${name.padEnd(34)} median ${median.toFixed(2)} ms   p90 ${p90.toFixed(2)} ms   CPU ${
+        u[name].median.toFixed(2)
+      } ms`,
+    );
   }
   const cm = c["deno run cli.ts enter -a true"].median;
   console.log(
     `  cli.ts enter: ${
       (cm / c["deno run empty.ts"].median).toFixed(2)
-    }x an empty deno run (goal <= 1.2), ${
-      (cm / c["nsenter -t PID -a true"].median).toFixed(2)
-    }x nsenter`,
+    }x an empty deno run (goal <= 1.2; CPU ${
+      (u["deno run cli.ts enter -a true"].median / u["deno run empty.ts"].median).toFixed(2)
+    }x), ${(cm / c["nsenter -t PID -a true"].median).toFixed(2)}x nsenter`,
   );
 } finally {
   Deno.kill(pid, "SIGKILL");

@@ -4,7 +4,8 @@
  * bare name) and the library warm (container resolved once, docker exec's defaults from
  * containerExecOptions; a new NsCommand each time, one NsCommand reused, and one without the
  * container's seccomp filter, whose difference is the cost of copying it). Prints medians,
- * p90s and ratios to docker exec.
+ * p90s and ratios to docker exec, and for the CLI the CPU time of each run beside an empty
+ * `deno run`'s (bench/_cpu.ts: the load of a shared machine moves it much less than wall time).
  * Needs root and the engines (bash tests/setup.sh); makes its containers and removes them.
  *
  *   deno run -A bench/exec_containers_bench.ts [iterations]
@@ -17,6 +18,7 @@ import {
   startContainer,
   type TestContainer,
 } from "../tests/_engines.ts";
+import { childrenCpu } from "./_cpu.ts";
 
 const N = Number(Deno.args[0] ?? 40);
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -74,11 +76,19 @@ try {
     Object.keys(runs).map((k) => [k, []]),
   );
   for (const fn of Object.values(runs)) for (let i = 0; i < 3; i++) await fn();
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
   for (let i = 0; i < N; i++) {
-    for (const [name, fn] of Object.entries(runs)) {
+    // A new order each round: podman exec leaves its cleanup running after it returns, which
+    // slows whichever run comes next in a fixed order (it was the CLI's: 87 ms here against
+    // 68 ms for the same command timed alone, while an empty deno run matched).
+    const order = Object.entries(runs).map((r) => [Math.random(), r] as const)
+      .sort((a, b) => a[0] - b[0]).map(([, r]) => r);
+    for (const [name, fn] of order) {
+      const c0 = childrenCpu();
       const t0 = performance.now();
       await fn();
       samples[name].push(performance.now() - t0);
+      cpu[name].push(childrenCpu() - c0);
     }
   }
   await Deno.remove(empty);
@@ -100,11 +110,14 @@ try {
   const podman = s["podman exec"].median;
   console.log("ratios (median / docker exec median; goal: CLI cold <= 0.33, library warm <= 0.03)");
   const cold = s["deno run empty.ts"].median;
+  const coldCpu = stats(cpu["deno run empty.ts"]).median;
   for (const name of Object.keys(s).filter((k) => k.startsWith("nsjoin CLI cold"))) {
     console.log(
       `  ${name.padEnd(32)} ${
         (s[name].median / cold).toFixed(2)
-      }x an empty deno run (goal <= 1.35)`,
+      }x an empty deno run (goal <= 1.35); CPU ${stats(cpu[name]).median.toFixed(1)} ms, ${
+        (stats(cpu[name]).median / coldCpu).toFixed(2)
+      }x the empty run's ${coldCpu.toFixed(1)} ms`,
     );
   }
   for (const name of Object.keys(s).filter((k) => k.startsWith("nsjoin"))) {

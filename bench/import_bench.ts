@@ -3,11 +3,14 @@
  * the main entry (mod.ts) and runs one `NsCommand("true")` in a target made with unshare,
  * interleaved with the same script without the import (a plain `Deno.Command("true")`), an
  * empty script, and the same NsCommand script importing the dax entry as well. The scripts
- * live in a temporary directory with no deno.json, as a user's would. Needs root.
+ * live in a temporary directory with no deno.json, as a user's would. Wall time, and the CPU
+ * time of each run (bench/_cpu.ts), which the load of a shared machine moves much less.
+ * Needs root.
  *
  *   deno run -A bench/import_bench.ts [iterations]
  */
 import { join } from "node:path";
+import { childrenCpu } from "./_cpu.ts";
 
 const N = Number(Deno.args[0] ?? 30);
 const deno = Deno.execPath();
@@ -45,35 +48,45 @@ if (!o.success) Deno.exit(1);`,
     paths[name] = join(dir, `${Object.keys(paths).length}.ts`);
     await Deno.writeTextFile(paths[name], text);
   }
-  const run = async (path: string): Promise<number> => {
+  /** One run: [wall ms, CPU ms]. */
+  const run = async (path: string): Promise<[number, number]> => {
+    const c0 = childrenCpu();
     const t0 = performance.now();
     const o = await new Deno.Command(deno, { args: ["run", "-A", path], stderr: "piped" })
       .output();
     const ms = performance.now() - t0;
     if (!o.success) throw new Error(`${path} failed: ${new TextDecoder().decode(o.stderr)}`);
-    return ms;
+    return [ms, childrenCpu() - c0];
   };
-  const samples: Record<string, number[]> = Object.fromEntries(
-    Object.keys(paths).map((k) => [k, []]),
-  );
+  const wall: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
   for (const path of Object.values(paths)) await run(path); // fill the module cache
   for (let i = 0; i < N; i++) {
-    for (const [name, path] of Object.entries(paths)) samples[name].push(await run(path));
+    for (const [name, path] of Object.entries(paths)) {
+      const [w, c] = await run(path);
+      wall[name].push(w);
+      cpu[name].push(c);
+    }
   }
   console.log(`deno run, whole process, ${N} interleaved iterations (target pid ${pid})`);
-  const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
-  for (const [name, ms] of Object.entries(m)) {
-    console.log(`  ${name.padEnd(36)} median ${ms.toFixed(1)} ms`);
+  for (const name of Object.keys(paths)) {
+    console.log(
+      `  ${name.padEnd(36)} median ${median(wall[name]).toFixed(1)} ms, CPU ${
+        median(cpu[name]).toFixed(1)
+      } ms`,
+    );
   }
-  const base = m["Deno.Command(true), no import"];
-  console.log(
-    `  import mod.ts + NsCommand: ${
-      (m["import mod.ts + one NsCommand"] / base).toFixed(2)
-    }x the script without the import (goal <= 1.15)`,
-  );
-  console.log(
-    `  with dax.ts as well: ${(m["import dax.ts too + one NsCommand"] / base).toFixed(2)}x`,
-  );
+  for (const [what, t] of [["wall", wall], ["CPU", cpu]] as const) {
+    const m = (name: string) => median(t[name]);
+    const base = m("Deno.Command(true), no import");
+    console.log(
+      `  ${what}: import mod.ts + NsCommand ${
+        (m("import mod.ts + one NsCommand") / base).toFixed(2)
+      }x the script without the import (goal <= 1.15); with dax.ts as well ${
+        (m("import dax.ts too + one NsCommand") / base).toFixed(2)
+      }x`,
+    );
+  }
 } finally {
   Deno.kill(pid, "SIGKILL");
   await target.status;

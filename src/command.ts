@@ -583,8 +583,14 @@ class _ErrorPipe {
   }
 }
 
+// The planning functions below are written `(function f() {…}).bind(undefined)`: V8 compiles
+// a function expression that follows "(" with its module, so its bytecode is in Deno's code
+// cache, where a declared function is compiled again on every cold start, the first time it
+// is called (the first plan of a process: 4.4 → 3.6 ms, fastest of 40). `.bind` keeps the
+// parenthesis through TypeScript's emit, which drops a bare one.
+
 /** The requested namespaces: "all", or type → true (the target's) / a namespace file. */
-function _selection(
+const _selection = (function _selection(
   o: NsCommandOptions,
   target: ResolvedTarget,
 ): "all" | Map<NamespaceType, true | string> {
@@ -625,14 +631,14 @@ function _selection(
     }
   }
   return out;
-}
+}).bind(undefined);
 
 function _shown(plan: _Plan): number | string {
   return plan.target.kind === "process" ? plan.target.pid : plan.target.path;
 }
 
 /** Boolean options are booleans: `noNewPrivs: "yes"` is a mistake, not a silent false. */
-function _checkFlags(o: NsCommandOptions): void {
+const _checkFlags = (function _checkFlags(o: NsCommandOptions): void {
   const flags = [
     "clearEnv",
     "targetEnv",
@@ -656,7 +662,7 @@ function _checkFlags(o: NsCommandOptions): void {
       `Cannot use noNewPrivs ${JSON.stringify(o.noNewPrivs)}: give true, false or "target"`,
     );
   }
-}
+}).bind(undefined);
 
 function _namespaceFileArg(type: NamespaceType, path: string, expected?: NamespaceType): string {
   const actual = expected ?? namespaceTypeOfFile(path);
@@ -671,7 +677,7 @@ function _namespaceFileArg(type: NamespaceType, path: string, expected?: Namespa
   return `N${HEX(CLONE_FLAGS[type])}=${path}`;
 }
 
-function _plan(program: string, o: NsCommandOptions): _Plan {
+const _plan = (function _plan(program: string, o: NsCommandOptions): _Plan {
   _checkFlags(o);
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
@@ -865,10 +871,10 @@ function _plan(program: string, o: NsCommandOptions): _Plan {
     killOnExit: o.killOnExit ?? false,
     filterCount: filters ? Number(filters[1]) : undefined,
   };
-}
+}).bind(undefined);
 
 /** Helper options for seccomp, rlimits, oom_score_adj, umask and the LSM label. */
-function _confinementArgs(
+const _confinementArgs = (function _confinementArgs(
   o: NsCommandOptions,
   status: string,
   needPid: (what: string) => number,
@@ -920,7 +926,7 @@ function _confinementArgs(
     if (label !== undefined) out.push(`a${label}`);
   }
   return out;
-}
+}).bind(undefined);
 
 /** The 16 resource limits of `pid` as "soft:hard,…" ("i" for unlimited), from /proc/PID/limits. */
 function _limitsOf(pid: number): string {

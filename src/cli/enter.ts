@@ -1,11 +1,8 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
-import { cgroupProcsOf } from "../container_exec.ts";
 import { NamespaceError } from "../errors.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
 import { report, UsageError } from "./_run.ts";
-import { versionText } from "./_version.ts";
-import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";
 import { libcSubset } from "../../ffi/libc.ts";
 
 /** `enter`'s options, parsed: nsenter's dialect. */
@@ -156,6 +153,10 @@ function _id(flag: string, v: string): number | "follow" {
   return Number(v);
 }
 
+// parseEnterArgs and enterOptions run on every `enter`: written as parenthesized function
+// expressions so that V8 compiles them with the module and Deno's code cache holds them (see
+// the note in src/command.ts).
+
 /**
  * Parses `enter`'s arguments with getopt's rules, as nsenter does: options stop at the
  * first non-option; `-nFILE` / `--net=FILE` give a namespace file; `-mu` is -m with FILE
@@ -165,7 +166,7 @@ function _id(flag: string, v: string): number | "follow" {
  * @returns the parsed options
  * @throws {UsageError} on an unknown option or a missing or bad value
  */
-export function parseEnterArgs(argv: readonly string[]): EnterArgs {
+export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]): EnterArgs {
   const out: EnterArgs = {
     all: false,
     namespaces: {},
@@ -293,81 +294,80 @@ export function parseEnterArgs(argv: readonly string[]): EnterArgs {
   }
   out.command = argv.slice(i);
   return out;
-}
+}).bind(undefined);
 
 /**
  * Turns parsed `enter` arguments into NsCommand options. The namespaces that need an fd
- * (-N, --user-parent, =:NSID) must have been turned into files by {@link resolveEnterFds}.
+ * (-N, --user-parent, =:NSID) must have been turned into files by {@link resolveEnterFds};
+ * -c's cgroups are added by {@link enter} (their code is loaded only for -c).
  *
  * @param args parsed arguments
  * @returns the program and the NsCommand options
  * @throws {UsageError} when no target can be worked out
  */
-export function enterOptions(args: EnterArgs): { program: string; options: NsCommandOptions } {
-  const given: Partial<Record<NamespaceType, true | string>> = {};
-  for (const [type, v] of Object.entries(args.namespaces)) {
-    if (typeof v === "object") {
-      throw new TypeError(`Cannot enter the ${type} namespace by id: resolve it first`);
+export const enterOptions =
+  (function enterOptions(args: EnterArgs): { program: string; options: NsCommandOptions } {
+    const given: Partial<Record<NamespaceType, true | string>> = {};
+    for (const [type, v] of Object.entries(args.namespaces)) {
+      if (typeof v === "object") {
+        throw new TypeError(`Cannot enter the ${type} namespace by id: resolve it first`);
+      }
+      given[type as NamespaceType] = v;
     }
-    given[type as NamespaceType] = v;
-  }
-  const files = Object.values(given).filter((v) => typeof v === "string") as string[];
-  let target = args.target;
-  if (args.netSocket !== undefined && _pidOf(target) === undefined) {
-    throw new UsageError("--net-socket requires --target");
-  }
-  if (target === undefined) {
-    // As nsenter: without -t every namespace must be given as a file.
-    const bare = Object.entries(given).filter(([, v]) => v === true).map(([t]) => t);
-    if (args.all || bare.length > 0 || files.length === 0) {
-      throw new UsageError(
-        bare.length > 0 || args.all
-          ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE`
-          : "no namespace given: use -t PID with -a or a namespace option",
-      );
+    const files = Object.values(given).filter((v) => typeof v === "string") as string[];
+    let target = args.target;
+    if (args.netSocket !== undefined && _pidOf(target) === undefined) {
+      throw new UsageError("--net-socket requires --target");
     }
-    target = files[0];
-  }
-  const nsCount = Object.keys(given).length;
-  if (!args.all && nsCount === 0) {
-    throw new UsageError("no namespace given: use -a or one of -m -u -i -n -p -C -U -T");
-  }
-  const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : given;
-  const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
-  const pid = _pidOf(target);
-  const options: NsCommandOptions = {
-    target,
-    namespaces: args.all && nsCount > 0 && pid
-      ? { ...Object.fromEntries(differingNamespaces(pid).map((t) => [t, true])), ...given }
-      : namespaces,
-    args: rest,
-    uid: args.uid,
-    gid: args.gid,
-    preserveCredentials: args.preserveCredentials,
-    killOnExit: args.killOnExit,
-    targetEnv: args.env,
-    fork: !args.noFork,
-    keepCaps: args.keepCaps,
-    // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
-    shellFallback: true,
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
-  };
-  if (args.joinCgroup) {
-    if (!pid) throw new UsageError("--join-cgroup requires --target");
-    options.cgroups = cgroupProcsOf(pid);
-  }
-  if (args.root !== undefined) {
-    options.root = args.root === true ? (pid ? true : undefined) : args.root;
-  }
-  if (args.wd !== undefined) {
-    if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");
-    options.hostCwd = args.wd === true ? `/proc/${pid}/cwd` : args.wd;
-  }
-  if (args.wdns !== undefined) options.cwd = args.wdns;
-  return { program, options };
-}
+    if (target === undefined) {
+      // As nsenter: without -t every namespace must be given as a file.
+      const bare = Object.entries(given).filter(([, v]) => v === true).map(([t]) => t);
+      if (args.all || bare.length > 0 || files.length === 0) {
+        throw new UsageError(
+          bare.length > 0 || args.all
+            ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE`
+            : "no namespace given: use -t PID with -a or a namespace option",
+        );
+      }
+      target = files[0];
+    }
+    const nsCount = Object.keys(given).length;
+    if (!args.all && nsCount === 0) {
+      throw new UsageError("no namespace given: use -a or one of -m -u -i -n -p -C -U -T");
+    }
+    const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : given;
+    const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
+    const pid = _pidOf(target);
+    const options: NsCommandOptions = {
+      target,
+      namespaces: args.all && nsCount > 0 && pid
+        ? { ...Object.fromEntries(differingNamespaces(pid).map((t) => [t, true])), ...given }
+        : namespaces,
+      args: rest,
+      uid: args.uid,
+      gid: args.gid,
+      preserveCredentials: args.preserveCredentials,
+      killOnExit: args.killOnExit,
+      targetEnv: args.env,
+      fork: !args.noFork,
+      keepCaps: args.keepCaps,
+      // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
+      shellFallback: true,
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    };
+    if (args.joinCgroup && !pid) throw new UsageError("--join-cgroup requires --target");
+    if (args.root !== undefined) {
+      options.root = args.root === true ? (pid ? true : undefined) : args.root;
+    }
+    if (args.wd !== undefined) {
+      if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");
+      options.hostCwd = args.wd === true ? `/proc/${pid}/cwd` : args.wd;
+    }
+    if (args.wdns !== undefined) options.cwd = args.wdns;
+    return { program, options };
+  }).bind(undefined);
 
 const F_SETFD = 2;
 
@@ -389,7 +389,7 @@ function _handOver(fd: number, held: number[]): string {
  * @param held fds opened here, for the caller to close if nothing runs
  * @throws {NamespaceError} when a namespace cannot be found (exit 125)
  */
-export function resolveEnterFds(args: EnterArgs, held: number[]): void {
+export async function resolveEnterFds(args: EnterArgs, held: number[]): Promise<void> {
   const pid = _pidOf(args.target);
   for (const [type, v] of Object.entries(args.namespaces)) {
     if (typeof v !== "object") continue;
@@ -401,7 +401,12 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): void {
       { errno: old ? 38 : 95, syscall: "open_by_handle_at", namespace: type as NamespaceType },
     );
   }
+  // Loaded only for the options that need it: every module costs cold start.
+  const nsfs = args.netSocket !== undefined || args.userParent
+    ? await import("../../ffi/nsfs.ts")
+    : undefined;
   if (args.netSocket !== undefined && pid !== undefined) {
+    const { nsfsClose, pidfdOpen, socketNetns } = nsfs!;
     const pidfd = pidfdOpen(pid);
     const ns = pidfd < 0 ? pidfd : socketNetns(pidfd, args.netSocket);
     nsfsClose(pidfd);
@@ -426,6 +431,7 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): void {
       ? `/proc/${pid}/ns/${from[0]}`
       : undefined;
     if (source === undefined) throw new UsageError("--user-parent needs -t PID or a namespace");
+    const { nsfsClose, nsfsOpen, nsfsRelated } = nsfs!;
     const fd = nsfsOpen(source);
     let user = fd;
     if (fd >= 0 && from && from[0] !== "user") {
@@ -479,11 +485,7 @@ function _selinuxEnabled(): boolean {
  * @param argv the arguments after `enter`
  * @returns the exit code
  */
-export function enter(argv: readonly string[]): Promise<number> {
-  return Promise.resolve(_enter(argv));
-}
-
-function _enter(argv: readonly string[]): number {
+export async function enter(argv: readonly string[]): Promise<number> {
   let args: EnterArgs;
   const held: number[] = [];
   try {
@@ -493,17 +495,24 @@ function _enter(argv: readonly string[]): number {
       return 0;
     }
     if (args.version) {
-      console.log(versionText("enter"));
+      console.log((await import("./_version.ts")).versionText("enter"));
       return 0;
     }
-    resolveEnterFds(args, held);
+    await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
+    if (args.joinCgroup) {
+      const { cgroupProcsOf } = await import("../container_exec.ts");
+      options.cgroups = cgroupProcsOf(_pidOf(options.target as number | string)!);
+    }
     // Become the helper, as nsenter becomes its program: no child to wait for.
     return new NsCommand(program, options).exec();
   } catch (error) {
     return report(error, "enter");
   } finally {
     // Reached only when nothing ran (exec replaces this process).
-    for (const fd of held) nsfsClose(fd);
+    if (held.length > 0) {
+      const { nsfsClose } = await import("../../ffi/nsfs.ts");
+      for (const fd of held) nsfsClose(fd);
+    }
   }
 }

@@ -116,6 +116,10 @@ export const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+// parseExecArgs and planExec run on every `exec`: written as parenthesized function
+// expressions so that V8 compiles them with the module and Deno's code cache holds them (see
+// the note in src/command.ts).
+
 /**
  * Parses `exec`'s arguments. docker's options stop at TARGET: everything after it is the
  * program's, even when it looks like an option.
@@ -124,7 +128,7 @@ export const OPTIONS = {
  * @returns the parsed options
  * @throws {UsageError} on an unknown option or a missing value
  */
-export function parseExecArgs(argv: readonly string[]): ExecArgs {
+export const parseExecArgs = (function parseExecArgs(argv: readonly string[]): ExecArgs {
   const { values, stop: split } = parseOptions(argv, OPTIONS, { stopAtPositional: true });
   let namespaces: NamespaceType[] | undefined;
   if (values.namespaces !== undefined) {
@@ -165,7 +169,7 @@ export function parseExecArgs(argv: readonly string[]): ExecArgs {
     // command that starts with "-" can follow (docker would try to run "--").
     command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1),
   };
-}
+}).bind(undefined);
 
 const ENV_FILE_MAX = 1 << 20;
 
@@ -228,7 +232,7 @@ export interface ExecPlan {
  * @throws {UsageError} without TARGET or COMMAND
  * @throws {NamespaceError} when the target cannot be found
  */
-export async function planExec(
+export const planExec = (async function planExec(
   args: ExecArgs,
   find: FindContainersOptions = {},
 ): Promise<ExecPlan> {
@@ -323,7 +327,7 @@ export async function planExec(
     container.close();
     throw error;
   }
-}
+}).bind(undefined);
 
 function _numericUser(spec: string, hostSide = false): { uid: number; gid?: number } {
   const m = spec.match(/^([0-9]+)(?::([0-9]+))?$/);

@@ -1,0 +1,256 @@
+/**
+ * The TCP relay of `forward` (src/forward.ts), a Worker: one poll(2) loop on its own thread
+ * that accepts on the host-side listener, connects each connection to the port inside the
+ * target's net namespace, and moves the bytes both ways with splice(2) through a pipe per
+ * direction (ffi/sockets.ts) — no byte passes through JS, and nothing waits on a promise
+ * per chunk. Half-close is passed on (EOF one way: shutdown(SHUT_WR) of the other socket,
+ * the other way goes on); an error either way (a reset) closes both sockets.
+ *
+ * The socket inside is made while this thread is joined to the target's net namespace
+ * (scopedJoin: setns there, socket(2), setns back, all synchronous on this thread), so it
+ * belongs to the target for good and nothing runs in the target.
+ *
+ * Messages in: one `RelayStart`. Out: `{ type: "connection", from }` per accepted
+ * connection, then `{ type: "stopped" }` after a byte on the wake-up pipe closed every
+ * connection (or `{ type: "error", message }` if the loop failed, every connection closed).
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { close } from "../ffi/dirfd.ts";
+import {
+  accept,
+  connectStart,
+  drain,
+  E,
+  pipe,
+  POLL,
+  poll,
+  shutdownWrite,
+  sockaddr,
+  socketError,
+  splice,
+  tcpSocket,
+} from "../ffi/sockets.ts";
+import { scopedJoin } from "./scoped.ts";
+
+/** What the relay is given: fds of the process, made by the thread that starts it. */
+export interface RelayStart {
+  /** The listening socket (nonblocking), on the host. */
+  listen: number;
+  /** The read end of the wake-up pipe: a byte there stops the relay. */
+  wake: number;
+  /** The target's net namespace, as a path (/proc/self/fd/N of a held fd). */
+  netns: string;
+  /** The numeric address and port inside. */
+  remote: { hostname: string; port: number };
+}
+
+/** Bytes a pipe holds, and the most one splice moves. */
+const PIPE_SIZE = 1 << 20;
+/** Splices per direction before the loop looks at the other connections. */
+const BURST = 16;
+
+/** One direction: from -> pipe -> to. */
+interface _Way {
+  from: number;
+  to: number;
+  pr: number;
+  pw: number;
+  /** Bytes in the pipe, not yet sent on. */
+  pending: number;
+  /** `from` said EOF. */
+  eof: boolean;
+  /** EOF passed on (shutdown of `to`): this way is finished. */
+  done: boolean;
+}
+
+interface _Conn {
+  outside: number;
+  inside: number;
+  /** A nonblocking connect inside in progress. */
+  connecting: boolean;
+  ways: _Way[];
+}
+
+function _way(from: number, to: number): _Way {
+  const [pr, pw] = pipe(PIPE_SIZE);
+  return { from, to, pr, pw, pending: 0, eof: false, done: false };
+}
+
+function _closeConn(c: _Conn): void {
+  for (const w of c.ways) {
+    close(w.pr);
+    close(w.pw);
+  }
+  close(c.outside);
+  close(c.inside);
+}
+
+/**
+ * Moves what can be moved now, both ends at once: the pipe is read from `from` while it
+ * has room and written to `to` while it holds bytes, so neither socket waits for the other
+ * to drain. False when the connection failed (a reset, EPIPE).
+ */
+function _pump(w: _Way): boolean {
+  for (let i = 0; i < BURST && !w.done; i++) {
+    let moved = false;
+    if (!w.eof && w.pending < PIPE_SIZE) {
+      const n = splice(w.from, w.pw, PIPE_SIZE - w.pending);
+      if (n < 0 && n !== -E.AGAIN) return false;
+      if (n === 0) w.eof = true;
+      if (n >= 0) {
+        w.pending += n;
+        moved = true;
+      }
+    }
+    if (w.pending > 0) {
+      const m = splice(w.pr, w.to, w.pending);
+      if (m < 0 && m !== -E.AGAIN) return false;
+      if (m > 0) {
+        w.pending -= m;
+        moved = true;
+      }
+    }
+    if (w.eof && w.pending === 0) {
+      shutdownWrite(w.to);
+      w.done = true;
+    }
+    if (!moved) break;
+  }
+  return true;
+}
+
+/** Runs the relay until a byte arrives on the wake-up pipe. */
+async function _run(start: RelayStart): Promise<void> {
+  const conns = new Set<_Conn>();
+  const remote = sockaddr(start.remote.hostname, start.remote.port);
+  let buf = new Uint8Array(8 * 64);
+  // What each poll entry is: the wake pipe, the listener, or a connection (and which way).
+  let owners: (_Conn | null)[] = [];
+  try {
+    for (;;) {
+      // Level-triggered interest: per way, the socket to read while its pipe has room, and
+      // the socket to write while the pipe holds bytes; a connect in progress waits to be
+      // writable.
+      const entries: [number, number, _Conn | null][] = [[start.wake, POLL.IN, null], [
+        start.listen,
+        POLL.IN,
+        null,
+      ]];
+      for (const c of conns) {
+        if (c.connecting) {
+          entries.push([c.inside, POLL.OUT, c]);
+          continue;
+        }
+        for (const w of c.ways) {
+          if (w.done) continue;
+          if (!w.eof && w.pending < PIPE_SIZE) entries.push([w.from, POLL.IN, c]);
+          if (w.pending > 0) entries.push([w.to, POLL.OUT, c]);
+        }
+      }
+      if (buf.length < entries.length * 8) buf = new Uint8Array(entries.length * 16);
+      const fds = new Int32Array(buf.buffer);
+      const ev = new Int16Array(buf.buffer);
+      owners = [];
+      entries.forEach(([fd, events, c], i) => {
+        fds[2 * i] = fd;
+        ev[4 * i + 2] = events;
+        ev[4 * i + 3] = 0;
+        owners.push(c);
+      });
+      poll(buf, entries.length, -1);
+      if (ev[3] !== 0) {
+        drain(start.wake);
+        return;
+      }
+      if (ev[7] !== 0) {
+        _accept(start, remote, conns);
+        // Lets queued microtasks run (each scoped join leaves one behind to check it was
+        // not kept across an await): the loop is otherwise synchronous for good.
+        await null;
+      }
+      const ready = new Set<_Conn>();
+      for (let i = 2; i < entries.length; i++) if (ev[4 * i + 3] !== 0) ready.add(owners[i]!);
+      for (const c of ready) _step(c, conns);
+    }
+  } finally {
+    for (const c of conns) _closeConn(c);
+    conns.clear();
+  }
+}
+
+/** Accepts every waiting connection and starts its connect inside. */
+function _accept(start: RelayStart, remote: Uint8Array<ArrayBuffer>, conns: Set<_Conn>): void {
+  for (;;) {
+    const got = accept(start.listen);
+    if (!got) return;
+    self.postMessage({ type: "connection", from: got.from });
+    let inside = -1;
+    try {
+      const join = scopedJoin(start.netns, ["net"]);
+      try {
+        inside = tcpSocket(start.remote.hostname);
+      } finally {
+        join[Symbol.dispose]();
+      }
+    } catch {
+      // The namespace cannot be joined any more (the target is going away): this
+      // connection is closed; the main thread's watch stops the relay.
+      close(got.fd);
+      continue;
+    }
+    const e = connectStart(inside, remote);
+    if (e !== 0 && e !== E.INPROGRESS) {
+      // Nothing listening inside: that connection is closed, the listener stays.
+      close(inside);
+      close(got.fd);
+      continue;
+    }
+    const c: _Conn = { outside: got.fd, inside, connecting: e !== 0, ways: [] };
+    conns.add(c);
+    if (!c.connecting) _connected(c, conns);
+  }
+}
+
+function _connected(c: _Conn, conns: Set<_Conn>): void {
+  c.connecting = false;
+  try {
+    c.ways = [_way(c.outside, c.inside), _way(c.inside, c.outside)];
+  } catch {
+    conns.delete(c);
+    _closeConn(c); // out of fds: that connection is closed
+  }
+}
+
+function _step(c: _Conn, conns: Set<_Conn>): void {
+  if (c.connecting) {
+    if (socketError(c.inside) !== 0) {
+      conns.delete(c);
+      _closeConn(c);
+      return;
+    }
+    _connected(c, conns);
+    if (!conns.has(c)) return;
+  }
+  for (const w of c.ways) {
+    if (!_pump(w)) {
+      conns.delete(c);
+      _closeConn(c);
+      return;
+    }
+  }
+  if (c.ways.every((w) => w.done)) {
+    conns.delete(c);
+    _closeConn(c);
+  }
+}
+
+self.onmessage = async (e: MessageEvent<RelayStart>) => {
+  try {
+    await _run(e.data);
+    self.postMessage({ type: "stopped" });
+  } catch (error) {
+    self.postMessage({ type: "error", message: (error as Error).message });
+  }
+};

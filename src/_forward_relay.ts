@@ -32,6 +32,7 @@ import {
   splice,
   tcpSocket,
 } from "../ffi/sockets.ts";
+import { SyscallError } from "../ffi/libc.ts";
 import { scopedJoin } from "./scoped.ts";
 
 /** What the relay is given: fds of the process, made by the thread that starts it. */
@@ -50,6 +51,10 @@ export interface RelayStart {
 const PIPE_SIZE = 1 << 20;
 /** Splices per direction before the loop looks at the other connections. */
 const BURST = 16;
+/** How long accepting pauses when the process is out of fds or memory (ms). */
+const ACCEPT_PAUSE = 100;
+/** accept4 errors that concern one connection only: ECONNABORTED, EPROTO, EPERM. */
+const ONE_CONNECTION = [103, 71, 1];
 
 /** One direction: from -> pipe -> to. */
 interface _Way {
@@ -128,16 +133,19 @@ async function _run(start: RelayStart): Promise<void> {
   let buf = new Uint8Array(8 * 64);
   // What each poll entry is: the wake pipe, the listener, or a connection (and which way).
   let owners: (_Conn | null)[] = [];
+  /** While out of fds (EMFILE) the listener stays readable: it is left out of poll a while. */
+  let pausedUntil = 0;
   try {
     for (;;) {
       // Level-triggered interest: per way, the socket to read while its pipe has room, and
       // the socket to write while the pipe holds bytes; a connect in progress waits to be
       // writable.
-      const entries: [number, number, _Conn | null][] = [[start.wake, POLL.IN, null], [
-        start.listen,
-        POLL.IN,
-        null,
-      ]];
+      const pause = pausedUntil - Date.now();
+      // poll(2) skips a negative fd: the listener's place is kept while accepting pauses.
+      const entries: [number, number, _Conn | null][] = [
+        [start.wake, POLL.IN, null],
+        [pause > 0 ? -1 : start.listen, POLL.IN, null],
+      ];
       for (const c of conns) {
         if (c.connecting) {
           entries.push([c.inside, POLL.OUT, c]);
@@ -159,13 +167,13 @@ async function _run(start: RelayStart): Promise<void> {
         ev[4 * i + 3] = 0;
         owners.push(c);
       });
-      poll(buf, entries.length, -1);
+      poll(buf, entries.length, pause > 0 ? pause : -1);
       if (ev[3] !== 0) {
         drain(start.wake);
         return;
       }
       if (ev[7] !== 0) {
-        _accept(start, remote, conns);
+        if (!_accept(start, remote, conns)) pausedUntil = Date.now() + ACCEPT_PAUSE;
         // Lets queued microtasks run (each scoped join leaves one behind to check it was
         // not kept across an await): the loop is otherwise synchronous for good.
         await null;
@@ -180,11 +188,20 @@ async function _run(start: RelayStart): Promise<void> {
   }
 }
 
-/** Accepts every waiting connection and starts its connect inside. */
-function _accept(start: RelayStart, remote: Uint8Array<ArrayBuffer>, conns: Set<_Conn>): void {
+/**
+ * Accepts every waiting connection and starts its connect inside; false when accepting must
+ * pause (out of fds or memory: the waiting connections stay queued in the kernel).
+ */
+function _accept(start: RelayStart, remote: Uint8Array<ArrayBuffer>, conns: Set<_Conn>): boolean {
   for (;;) {
-    const got = accept(start.listen);
-    if (!got) return;
+    let got: ReturnType<typeof accept>;
+    try {
+      got = accept(start.listen);
+    } catch (error) {
+      if (error instanceof SyscallError && ONE_CONNECTION.includes(error.errno)) continue;
+      return false;
+    }
+    if (!got) return true;
     self.postMessage({ type: "connection", from: got.from });
     let inside = -1;
     try {
@@ -216,7 +233,9 @@ function _accept(start: RelayStart, remote: Uint8Array<ArrayBuffer>, conns: Set<
 function _connected(c: _Conn, conns: Set<_Conn>): void {
   c.connecting = false;
   try {
-    c.ways = [_way(c.outside, c.inside), _way(c.inside, c.outside)];
+    // One at a time: if the second pipe fails (EMFILE), the first is in `ways` to be closed.
+    c.ways.push(_way(c.outside, c.inside));
+    c.ways.push(_way(c.inside, c.outside));
   } catch {
     conns.delete(c);
     _closeConn(c); // out of fds: that connection is closed

@@ -1,22 +1,19 @@
 /**
- * The TCP relay of `forward` (src/forward.ts), a Worker: one poll(2) loop on its own thread
- * that accepts on the host-side listener, connects each connection to the port inside the
+ * The TCP relay of `forward` (src/forward.ts): one poll(2) loop that accepts on the host-side listener, connects each connection to the port inside the
  * target's net namespace, and moves the bytes both ways with splice(2) through a pipe per
  * direction (ffi/sockets.ts) — no byte passes through JS, and nothing waits on a promise
  * per chunk. Half-close is passed on (EOF one way: shutdown(SHUT_WR) of the other socket,
  * the other way goes on); an error either way (a reset) closes both sockets.
  *
- * The socket inside is made while this thread is joined to the target's net namespace
- * (scopedJoin: setns there, socket(2), setns back, all synchronous on this thread), so it
- * belongs to the target for good and nothing runs in the target.
- *
- * Messages in: one `RelayStart`. Out: `{ type: "connection", from }` per accepted
- * connection, then `{ type: "stopped" }` after a byte on the wake-up pipe closed every
- * connection (or `{ type: "error", message }` if the loop failed, every connection closed).
+ * The loop runs on the caller's thread: poll(2) waits on a pool thread (nonblocking FFI),
+ * and everything else — accept, connect, splice, all nonblocking — runs synchronously in
+ * between. The socket inside is made while the calling thread is joined to the target's
+ * net namespace (scopedJoin: setns there, socket(2), setns back, synchronous), so it
+ * belongs to the target for good and nothing runs in the target. No Worker: one would need
+ * read permission for its module file, ~30 ms to start, and messages per connection.
  *
  * @module
  */
-/// <reference lib="deno.worker" />
 import { close } from "../ffi/dirfd.ts";
 import {
   accept,
@@ -35,7 +32,7 @@ import {
 import { SyscallError } from "../ffi/libc.ts";
 import { scopedJoin } from "./scoped.ts";
 
-/** What the relay is given: fds of the process, made by the thread that starts it. */
+/** What the relay is given. */
 export interface RelayStart {
   /** The listening socket (nonblocking), on the host. */
   listen: number;
@@ -45,6 +42,8 @@ export interface RelayStart {
   netns: string;
   /** The numeric address and port inside. */
   remote: { hostname: string; port: number };
+  /** Called with each accepted connection's peer. */
+  onConnection?: (from: { hostname: string; port: number }) => void;
 }
 
 /** Bytes a pipe holds, and the most one splice moves. */
@@ -126,8 +125,11 @@ function _pump(w: _Way): boolean {
   return true;
 }
 
-/** Runs the relay until a byte arrives on the wake-up pipe. */
-async function _run(start: RelayStart): Promise<void> {
+/**
+ * Runs the relay until a byte arrives on the wake-up pipe; every connection is closed then,
+ * and when the loop fails (the promise rejects).
+ */
+export async function relay(start: RelayStart): Promise<void> {
   const conns = new Set<_Conn>();
   const remote = sockaddr(start.remote.hostname, start.remote.port);
   let buf = new Uint8Array(8 * 64);
@@ -167,17 +169,12 @@ async function _run(start: RelayStart): Promise<void> {
         ev[4 * i + 3] = 0;
         owners.push(c);
       });
-      poll(buf, entries.length, pause > 0 ? pause : -1);
+      await poll(buf, entries.length, pause > 0 ? pause : -1);
       if (ev[3] !== 0) {
         drain(start.wake);
         return;
       }
-      if (ev[7] !== 0) {
-        if (!_accept(start, remote, conns)) pausedUntil = Date.now() + ACCEPT_PAUSE;
-        // Lets queued microtasks run (each scoped join leaves one behind to check it was
-        // not kept across an await): the loop is otherwise synchronous for good.
-        await null;
-      }
+      if (ev[7] !== 0 && !_accept(start, remote, conns)) pausedUntil = Date.now() + ACCEPT_PAUSE;
       const ready = new Set<_Conn>();
       for (let i = 2; i < entries.length; i++) if (ev[4 * i + 3] !== 0) ready.add(owners[i]!);
       for (const c of ready) _step(c, conns);
@@ -202,7 +199,11 @@ function _accept(start: RelayStart, remote: Uint8Array<ArrayBuffer>, conns: Set<
       return false;
     }
     if (!got) return true;
-    self.postMessage({ type: "connection", from: got.from });
+    try {
+      start.onConnection?.(got.from);
+    } catch {
+      // A callback's failure (a closed stdout) must not stop the relay.
+    }
     let inside = -1;
     try {
       const join = scopedJoin(start.netns, ["net"]);
@@ -264,12 +265,3 @@ function _step(c: _Conn, conns: Set<_Conn>): void {
     _closeConn(c);
   }
 }
-
-self.onmessage = async (e: MessageEvent<RelayStart>) => {
-  try {
-    await _run(e.data);
-    self.postMessage({ type: "stopped" });
-  } catch (error) {
-    self.postMessage({ type: "error", message: (error as Error).message });
-  }
-};

@@ -6,10 +6,10 @@
  *
  * The design, from DESIGN.md facts 3 and 4: a socket belongs to the network namespace of
  * the thread that creates it. TCP: the listener is a plain nonblocking socket made on the
- * host; one relay Worker (src/_forward_relay.ts) accepts, makes each connection's socket
- * inside while its thread is joined (setns, socket, setns back: microseconds, synchronous)
- * and moves the bytes both ways with splice(2) in one poll(2) loop (ffi/sockets.ts): no
- * byte passes through JS (Deno's own sockets have no fd to splice, and copying through a
+ * host; the relay (src/_forward_relay.ts) accepts, makes each connection's socket inside
+ * while the thread is joined (setns, socket, setns back: microseconds, synchronous) and
+ * moves the bytes both ways with splice(2) in one poll(2) loop (ffi/sockets.ts): no byte
+ * passes through JS (Deno's own sockets have no fd to splice, and copying through a
  * JS buffer gave 0.36-0.49x a direct connection's throughput). Nothing runs in the target.
  * UDP uses node:dgram, whose socket is made at bind() when the address lookup is
  * synchronous, on the main thread while joined.
@@ -25,7 +25,7 @@ import type { AddressInfo } from "node:net";
 import { close as closeFd, O, openat2 } from "../ffi/dirfd.ts";
 import { SyscallError } from "../ffi/libc.ts";
 import { pipe, poke, tcpListen } from "../ffi/sockets.ts";
-import type { RelayStart } from "./_forward_relay.ts";
+import { relay } from "./_forward_relay.ts";
 import { NamespaceError } from "./errors.ts";
 import { scopedJoin } from "./scoped.ts";
 import { PinnedProcess, pinProcess, type Target } from "./target.ts";
@@ -285,7 +285,7 @@ async function _numeric(hostname: string): Promise<string> {
 }
 
 /**
- * TCP: the listener is a plain socket made here (on the host), and one relay Worker
+ * TCP: the listener is a plain socket made here (on the host), and the relay
  * (src/_forward_relay.ts) accepts, connects inside and splices both ways in the kernel.
  */
 async function _tcp(
@@ -295,6 +295,16 @@ async function _tcp(
   onConnection: ((from: Deno.NetAddr) => void) | undefined,
   onError: (error: Error) => void,
 ): Promise<{ addr: Deno.NetAddr; close(): Promise<void> }> {
+  // The sockets are made through FFI, which Deno's own net check does not see: the same
+  // check as Deno.listen's, so --allow-net (or --allow-net=HOST) still decides.
+  const host = local.hostname.includes(":") ? `[${local.hostname}]` : local.hostname;
+  if (
+    Deno.permissions.querySync({ name: "net", host: `${host}:${local.port}` }).state !== "granted"
+  ) {
+    throw new Deno.errors.NotCapable(
+      `Requires net access to "${host}:${local.port}", run again with the --allow-net flag`,
+    );
+  }
   const inside = { hostname: await _numeric(remote.hostname), port: remote.port };
   const listener = tcpListen(await _numeric(local.hostname), local.port);
   let wake: [number, number];
@@ -304,43 +314,28 @@ async function _tcp(
     closeFd(listener.fd);
     throw error;
   }
-  let ended!: () => void;
-  const stopped = new Promise<void>((resolve) => ended = resolve);
-  const relay = new Worker(new URL("./_forward_relay.ts", import.meta.url), { type: "module" });
-  relay.onmessage = (e: MessageEvent<{ type: string; from?: Deno.NetAddr; message?: string }>) => {
-    if (e.data.type === "connection") {
-      try {
-        onConnection?.({
-          transport: "tcp",
-          hostname: e.data.from!.hostname,
-          port: e.data.from!.port,
-        });
-      } catch {
-        // A callback's failure (a closed stdout) must not stop the listener.
-      }
-      return;
-    }
-    ended();
-    if (e.data.type === "error") onError(new Error(`Cannot forward: ${e.data.message}`));
-  };
-  relay.onerror = (e: ErrorEvent) => {
-    e.preventDefault();
-    ended();
-    onError(new Error(`Cannot forward: the relay failed: ${e.message}`));
-  };
-  relay.postMessage(
-    { listen: listener.fd, wake: wake[0], netns, remote: inside } satisfies RelayStart,
-  );
   let closed = false;
+  const running = relay({
+    listen: listener.fd,
+    wake: wake[0],
+    netns,
+    remote: inside,
+    onConnection: (from) => onConnection?.({ transport: "tcp", ...from }),
+  }).then(
+    () => {},
+    (error: Error) => {
+      // The loop failed: its connections are closed; the forward stops with the reason.
+      if (!closed) onError(new Error(`Cannot forward: ${error.message}`));
+    },
+  );
   return {
     addr: { transport: "tcp", ...listener.addr },
     close: async () => {
       if (closed) return;
       closed = true;
-      // A byte on the pipe ends the relay's poll loop: it closes every connection first.
+      // A byte on the pipe ends the relay's poll: it closes every connection first.
       poke(wake[1]);
-      await stopped;
-      relay.terminate();
+      await running;
       for (const fd of [listener.fd, ...wake]) closeFd(fd);
     },
   };

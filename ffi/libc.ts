@@ -126,11 +126,18 @@ export const SYMBOLS = {
     parameters: ["i32", "pointer", "i32", "pointer", "usize", "u32"],
     result: "isize",
   },
+  /** int poll(struct pollfd *fds, nfds_t n, int timeout) */
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   /**
    * int poll(struct pollfd *fds, nfds_t n, int timeout) — nonblocking: it waits on a pool
    * thread while the caller's event loop runs; its errno is not read (only EINTR/ENOMEM)
    */
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  poll_async: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library. */

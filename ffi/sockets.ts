@@ -14,8 +14,8 @@
  *   whatever thread uses it later. Listening sockets are made outside any join.
  * - Every socket and pipe here is O_NONBLOCK and O_CLOEXEC; splice with SPLICE_F_NONBLOCK
  *   never blocks the relay's thread, which waits only in poll(2).
- * - These calls run synchronously on the calling thread (errno is per thread), except
- *   poll(2), which waits on a pool thread so that the relay needs no Worker of its own.
+ * - These calls run synchronously on the calling thread (errno is per thread); poll(2) may
+ *   also wait on a pool thread, for a relay on the main thread.
  *
  * @module
  */
@@ -35,6 +35,7 @@ function _lib() {
     "pipe2",
     "splice",
     "poll",
+    "poll_async",
     "fcntl",
     "write",
     "read",
@@ -248,18 +249,21 @@ export function splice(from: number, to: number, len: number): number {
 
 /**
  * poll(2) over the first `count` entries of `buf`, an array of struct pollfd (8 bytes each:
- * the fd as an int32, then events and revents as int16s); -1 waits for ever. It waits on a
- * thread of Deno's pool (nonblocking FFI) so the caller's event loop goes on; `buf` must not
- * be touched until it resolves. A failure (EINTR, ENOMEM: errno is another thread's) is
- * retried.
+ * the fd as an int32, then events and revents as int16s); -1 waits for ever. `block`: wait
+ * on the calling thread (a Worker's own); otherwise on a thread of Deno's pool (nonblocking
+ * FFI) so the caller's event loop goes on, and `buf` must not be touched until it resolves.
+ * A failure (EINTR, ENOMEM) is retried.
  */
 export async function poll(
   buf: Uint8Array<ArrayBuffer>,
   count: number,
   timeout: number,
+  block: boolean,
 ): Promise<number> {
   for (;;) {
-    const n = await _lib().poll(buf, BigInt(count), timeout);
+    const n = block
+      ? _lib().poll(buf, BigInt(count), timeout)
+      : await _lib().poll_async(buf, BigInt(count), timeout);
     if (n >= 0) return n;
   }
 }

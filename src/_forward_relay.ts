@@ -5,12 +5,14 @@
  * per chunk. Half-close is passed on (EOF one way: shutdown(SHUT_WR) of the other socket,
  * the other way goes on); an error either way (a reset) closes both sockets.
  *
- * The loop runs on the caller's thread: poll(2) waits on a pool thread (nonblocking FFI),
- * and everything else — accept, connect, splice, all nonblocking — runs synchronously in
- * between. The socket inside is made while the calling thread is joined to the target's
- * net namespace (scopedJoin: setns there, socket(2), setns back, synchronous), so it
- * belongs to the target for good and nothing runs in the target. No Worker: one would need
- * read permission for its module file, ~30 ms to start, and messages per connection.
+ * Where it runs (src/forward.ts chooses): in a Worker of its own (src/_forward_relay_worker.ts),
+ * whose thread waits in poll(2) itself — one wake-up per event; or, when a Worker cannot load
+ * its module (no read permission for nsjoin's files), on the caller's thread with poll(2)
+ * waiting on a pool thread (nonblocking FFI) — a second wake-up per event, ~+0.1 ms a round
+ * trip. Everything else — accept, connect, splice, all nonblocking — runs synchronously in
+ * between. The socket inside is made while the thread is joined to the target's net
+ * namespace (scopedJoin: setns there, socket(2), setns back, synchronous), so it belongs to
+ * the target for good and nothing runs in the target.
  *
  * @module
  */
@@ -44,6 +46,8 @@ export interface RelayStart {
   remote: { hostname: string; port: number };
   /** Called with each accepted connection's peer. */
   onConnection?: (from: { hostname: string; port: number }) => void;
+  /** Wait in poll(2) on this thread (a Worker's), not on a pool thread. */
+  block?: boolean;
 }
 
 /** Bytes a pipe holds, and the most one splice moves. */
@@ -169,7 +173,7 @@ export async function relay(start: RelayStart): Promise<void> {
         ev[4 * i + 3] = 0;
         owners.push(c);
       });
-      await poll(buf, entries.length, pause > 0 ? pause : -1);
+      await poll(buf, entries.length, pause > 0 ? pause : -1, start.block ?? false);
       if (ev[3] !== 0) {
         drain(start.wake);
         return;

@@ -25,7 +25,7 @@ import type { AddressInfo } from "node:net";
 import { close as closeFd, O, openat2 } from "../ffi/dirfd.ts";
 import { SyscallError } from "../ffi/libc.ts";
 import { pipe, poke, tcpListen } from "../ffi/sockets.ts";
-import { relay } from "./_forward_relay.ts";
+import { relay, type RelayStart } from "./_forward_relay.ts";
 import { NamespaceError } from "./errors.ts";
 import { scopedJoin } from "./scoped.ts";
 import { PinnedProcess, pinProcess, type Target } from "./target.ts";
@@ -315,19 +315,41 @@ async function _tcp(
     throw error;
   }
   let closed = false;
-  const running = relay({
-    listen: listener.fd,
-    wake: wake[0],
-    netns,
-    remote: inside,
-    onConnection: (from) => onConnection?.({ transport: "tcp", ...from }),
-  }).then(
-    () => {},
-    (error: Error) => {
-      // The loop failed: its connections are closed; the forward stops with the reason.
-      if (!closed) onError(new Error(`Cannot forward: ${error.message}`));
-    },
-  );
+  const start = { listen: listener.fd, wake: wake[0], netns, remote: inside };
+  const fromRelay = (from: { hostname: string; port: number }) => {
+    try {
+      onConnection?.({ transport: "tcp", ...from });
+    } catch {
+      // A callback's failure (a closed stdout) must not stop the listener.
+    }
+  };
+  const failed = (message: string) => {
+    // The loop failed: its connections are closed; the forward stops with the reason.
+    if (!closed) onError(new Error(`Cannot forward: ${message}`));
+  };
+  let worker: Worker | undefined;
+  let running: Promise<void>;
+  if (_workerLoads()) {
+    worker = new Worker(new URL("./_forward_relay_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    const w = worker;
+    running = new Promise<void>((resolve) => {
+      w.onmessage = (e: MessageEvent<{ type: string; from?: Deno.NetAddr; message?: string }>) => {
+        if (e.data.type === "connection") return fromRelay(e.data.from!);
+        resolve();
+        if (e.data.type === "error") failed(e.data.message!);
+      };
+      w.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        resolve();
+        failed(`the relay failed: ${e.message}`);
+      };
+    });
+    w.postMessage(start satisfies RelayStart);
+  } else {
+    running = relay({ ...start, onConnection: fromRelay }).catch((e: Error) => failed(e.message));
+  }
   return {
     addr: { transport: "tcp", ...listener.addr },
     close: async () => {
@@ -336,9 +358,21 @@ async function _tcp(
       // A byte on the pipe ends the relay's poll: it closes every connection first.
       poke(wake[1]);
       await running;
+      worker?.terminate();
       for (const fd of [listener.fd, ...wake]) closeFd(fd);
     },
   };
+}
+
+/**
+ * Whether a Worker can load the relay's modules: from a remote package always (imports are
+ * allowed), from files only with read permission for them (a Worker's module loads are
+ * checked, unlike the modules the program itself imported).
+ */
+function _workerLoads(): boolean {
+  const root = new URL("../", import.meta.url);
+  if (root.protocol !== "file:") return true;
+  return Deno.permissions.querySync({ name: "read", path: root }).state === "granted";
 }
 
 async function _udp(

@@ -328,6 +328,53 @@ Deno.test({
           assert(b.every((x) => x === i), `transfer ${i} mixed with another`);
         });
       });
+      await t.step(
+        "without read permission the relay runs on the main thread, same bytes",
+        async () => {
+          // A Worker needs read permission for its module file: with forward's documented
+          // flags only, the relay waits in poll(2) on a pool thread instead.
+          const file = await Deno.makeTempFile({ suffix: ".ts" });
+          try {
+            await Deno.writeTextFile(
+              file,
+              `import { forward } from ${
+                JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+              };
+await using f = await forward(${JSON.stringify(`/proc/${target.pid}/ns/net`)}, {
+  remote: 7000, remoteHost: "::1", local: { hostname: "::1", port: 0 } });
+const c = await Deno.connect({ hostname: "::1", port: f.local.port });
+await c.write(new TextEncoder().encode("ping"));
+await c.closeWrite();
+const b = new Uint8Array(16);
+let n = 0;
+for (let k; (k = await c.read(b.subarray(n))) !== null;) n += k;
+c.close();
+console.log(new TextDecoder().decode(b.subarray(0, n)));`,
+            );
+            const out = await new Deno.Command(Deno.execPath(), {
+              args: [
+                "run",
+                "--quiet",
+                "--no-lock",
+                "--no-prompt",
+                "--allow-ffi",
+                "--allow-env",
+                "--allow-net",
+                file,
+              ],
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            assertEquals([out.code, dec.decode(out.stdout), dec.decode(out.stderr)], [
+              0,
+              "ping\n",
+              "",
+            ]);
+          } finally {
+            await Deno.remove(file);
+          }
+        },
+      );
       await t.step("a host name is looked up; a taken port is AddrInUse", async () => {
         await using named = await forward(`/proc/${target.pid}/ns/net`, {
           remote: 7000,

@@ -2,9 +2,9 @@
  * `nsjoin cp` against `docker cp`, interleaved in one run, both directions: one big file
  * and a tree of many small files, into and out of a running container. Both are whole
  * commands (the nsjoin CLI cold, a new `deno run` each time, as docker cp is a new process).
- * Prints medians and the ratio to docker cp (goal ≤ 0.5×), and GNU `cp -a` through
- * /proc/PID/root as the filesystem's own floor (unsafe: it follows the container's symlinks
- * on the host; here only to show what the disk and overlayfs cost).
+ * Prints medians and the ratio to docker cp (goal ≤ 0.5×), and GNU `cp -a` and
+ * `tar -c | tar -x` through /proc/PID/root as the filesystem's own floor (unsafe: they follow
+ * the container's symlinks on the host; here only to show what the disk and overlayfs cost).
  * Needs root and dockerd (bash tests/setup.sh); makes its container and files, removes them.
  *
  *   deno run -A bench/cp_bench.ts [iterations] [big file MiB] [small files]
@@ -73,61 +73,73 @@ try {
     await timed("sync", []);
   };
   const gnu = (src: string, dest: string) => timed("cp", ["-a", src, dest]);
-  const cases: [string, () => Promise<number>, () => Promise<number>, () => Promise<number>][] = [
+  const tar = (src: string, dest: string) =>
+    timed("sh", [
+      "-c",
+      'tar -C "$(dirname "$1")" -cf - "$(basename "$1")" | tar -C "$2" -xpf -',
+      "sh",
+      src,
+      dest,
+    ]);
+  const cases: [string, ...(() => Promise<number>)[]][] = [
     [
       `${BIG_MIB} MiB file into`,
       () => timed("docker", ["cp", `${dir}/big`, `${box.name}:/in/`]),
       () => nsjoin(`${dir}/big`, `${box.name}:/in/`),
       () => gnu(`${dir}/big`, `${root}/in/`),
+      () => tar(`${dir}/big`, `${root}/in/`),
     ],
     [
       `${BIG_MIB} MiB file out of`,
       () => timed("docker", ["cp", `${box.name}:/big`, `${dir}/out/`]),
       () => nsjoin(`${box.name}:/big`, `${dir}/out/`),
       () => gnu(`${root}/big`, `${dir}/out/`),
+      () => tar(`${root}/big`, `${dir}/out/`),
     ],
     [
       `${SMALL} small files into`,
       () => timed("docker", ["cp", `${dir}/tree`, `${box.name}:/in/`]),
       () => nsjoin(`${dir}/tree`, `${box.name}:/in/`),
       () => gnu(`${dir}/tree`, `${root}/in/`),
+      () => tar(`${dir}/tree`, `${root}/in/`),
     ],
     [
       `${SMALL} small files out of`,
       () => timed("docker", ["cp", `${box.name}:/tree`, `${dir}/out/`]),
       () => nsjoin(`${box.name}:/tree`, `${dir}/out/`),
       () => gnu(`${root}/tree`, `${dir}/out/`),
+      () => tar(`${root}/tree`, `${dir}/out/`),
     ],
   ];
-  const results = new Map<string, { docker: number[]; nsjoin: number[]; gnu: number[] }>();
+  const tools = ["docker", "nsjoin", "gnu", "tar"] as const;
+  const results = new Map<string, Record<(typeof tools)[number], number[]>>();
   for (let i = 0; i < N; i++) {
-    for (const [name, docker, ours, plain] of cases) {
-      const r = results.get(name) ?? { docker: [], nsjoin: [], gnu: [] };
+    for (const [name, ...runs] of cases) {
+      const r = results.get(name) ?? { docker: [], nsjoin: [], gnu: [], tar: [] };
       results.set(name, r);
       // Alternate which goes first, so neither always meets a warm or a dirty page cache.
-      const order = ["docker", "nsjoin", "gnu"] as const;
-      for (const which of i % 2 ? [...order].reverse() : order) {
+      const order = tools.map((t, k) => [t, runs[k]] as const);
+      for (const [which, go] of i % 2 ? order.reverse() : order) {
         await clean();
-        r[which].push(
-          await (which === "docker" ? docker() : which === "nsjoin" ? ours() : plain()),
-        );
+        r[which].push(await go());
       }
     }
   }
   console.log(
     `cp: ${N} interleaved iterations (${BIG_MIB} MiB file, ${SMALL} small files), medians\n`,
   );
-  console.log("| case | docker cp | nsjoin cp | ratio | GNU cp -a (floor) |");
-  console.log("| --- | --- | --- | --- | --- |");
+  console.log("| case | docker cp | nsjoin cp | ratio | GNU cp -a (floor) | tar \\| tar (floor) |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
   for (const [name, r] of results) {
     const d = median(r.docker);
     const n = median(r.nsjoin);
     const g = median(r.gnu);
+    const t = median(r.tar);
     const ratio = (n / d).toFixed(2);
     console.log(
       `| ${name} the container | ${d.toFixed(0)} ms | ${n.toFixed(0)} ms | ${ratio}× | ${
         g.toFixed(0)
-      } ms |`,
+      } ms | ${t.toFixed(0)} ms |`,
     );
   }
 } finally {

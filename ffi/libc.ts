@@ -102,6 +102,42 @@ export const SYMBOLS = {
   fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
   /** int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) */
   fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  // ---- issue 10: forward, a relay that splices between sockets (ffi/sockets.ts)
+  /** int bind(int fd, const struct sockaddr *addr, socklen_t len) */
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int listen(int fd, int backlog) */
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  /** int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) */
+  accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  /** int connect(int fd, const struct sockaddr *addr, socklen_t len) */
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  /** int setsockopt(int fd, int level, int name, const void *value, socklen_t len) */
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  /** int getsockopt(int fd, int level, int name, void *value, socklen_t *len) */
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  /** int getsockname(int fd, struct sockaddr *addr, socklen_t *len) */
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  /** int shutdown(int fd, int how) */
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  /** int pipe2(int fds[2], int flags) */
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  /** ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned flags) */
+  splice: {
+    parameters: ["i32", "pointer", "i32", "pointer", "usize", "u32"],
+    result: "isize",
+  },
+  /** int poll(struct pollfd *fds, nfds_t n, int timeout) */
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  /**
+   * int poll(struct pollfd *fds, nfds_t n, int timeout) — nonblocking: it waits on a pool
+   * thread while the caller's event loop runs; its errno is not read (only EINTR/ENOMEM)
+   */
+  poll_async: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library. */
@@ -365,6 +401,8 @@ const _ERRNO: Record<number, [string, string]> = {
   40: ["ELOOP", "too many levels of symbolic links"],
   87: ["EUSERS", "too many users"],
   95: ["EOPNOTSUPP", "operation not supported"],
+  98: ["EADDRINUSE", "address already in use"],
+  99: ["EADDRNOTAVAIL", "cannot assign requested address"],
   111: ["ECONNREFUSED", "connection refused"],
 };
 

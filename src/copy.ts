@@ -222,6 +222,8 @@ class _FdSink implements _Sink<number> {
   #archive: boolean;
   #devices: boolean;
   #links = new Map<string, number>();
+  /** Our uid and gid: the owner a new file gets (asked once: each Deno.uid() is a syscall). */
+  #self = _ourIds();
 
   constructor(side: _Side, archive: boolean, devices = false) {
     this.#side = side;
@@ -294,10 +296,17 @@ class _FdSink implements _Sink<number> {
     }
   }
 
-  /** Owner, mode, xattrs and mtime of an open file or directory, in that order. */
-  #setMeta(fd: number, meta: _Meta): void {
+  /**
+   * Owner, mode, xattrs and mtime of an open file or directory, in that order. `made`: the
+   * stat of a file just created, whose owner and mode are then changed only where they
+   * differ (each chown and chmod is a journaled inode update, per file of a tree).
+   */
+  #setMeta(fd: number, meta: _Meta, made?: FdStat): void {
     // chown before chmod: chown clears setuid and setgid.
-    this.#chown(fd, meta);
+    const owner = this.#owner(meta);
+    if (owner && !(made && made.uid === owner[0] && made.gid === owner[1])) {
+      fchown(fd, owner[0], owner[1]);
+    }
     // Setuid and setgid stay only with the owner they were set for, as GNU cp keeps them only
     // when it keeps the owner. Into a target without -a the files become its root's: a host
     // user's setuid program would become a root one there; a root-owned source's stays
@@ -308,7 +317,7 @@ class _FdSink implements _Sink<number> {
     let mask = 0o1777;
     if (into && this.#archive) mask = 0o7777;
     else if (into) mask |= (meta.uid === 0 ? 0o4000 : 0) | (meta.gid === 0 ? 0o2000 : 0);
-    fchmod(fd, meta.mode & mask);
+    if (!made || (made.mode & 0o7777) !== (meta.mode & mask)) fchmod(fd, meta.mode & mask);
     // File capabilities are setuid by another name: security.capability (cap_setuid=ep)
     // would make the copy a root door for every host user who can run it. Into a target
     // they are its root's, as `setcap` run inside it makes them: written by host root they
@@ -321,23 +330,33 @@ class _FdSink implements _Sink<number> {
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }
 
-  /** A new file `name` for writing: O_EXCL, after removing a non-directory that is there. */
-  #create(parent: number, name: string): number {
+  /**
+   * A new file `name` for writing: O_EXCL, after removing a non-directory that is there.
+   * `mode`: its permission bits (less the umask); never setuid, setgid or sticky, which
+   * only {@link #setMeta} gives, after the owner.
+   */
+  #create(parent: number, name: string, mode = 0o600): number {
     const flags = O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW;
     try {
-      return openat2(parent, name, flags, ONE_NAME, 0o600);
+      return openat2(parent, name, flags, ONE_NAME, mode & 0o777);
     } catch (error) {
       if (!_isErrno(error, EEXIST)) throw error;
       this.#clear(parent, name);
-      return openat2(parent, name, flags, ONE_NAME, 0o600);
+      return openat2(parent, name, flags, ONE_NAME, mode & 0o777);
     }
   }
 
   async file(parent: number, name: string, meta: _Meta, data: _Data, linkKey?: string) {
-    const fd = this.#create(parent, name);
+    // When the file keeps the owner it is made with (ours: the usual case), it is made with
+    // its final permission bits, so it needs no chmod: the bits give nobody more than the
+    // finished copy will. A file that changes owner waits with 0600 until after its chown.
+    const owner = this.#owner(meta);
+    const ours = !owner || (owner[0] === this.#self?.[0] && owner[1] === this.#self[1]);
+    const fd = this.#create(parent, name, ours ? meta.mode : 0o600);
     try {
+      const made = fstatx(fd);
       await copyData(data.fd, fd, data.size, data.sparse, _yield);
-      this.#setMeta(fd, meta);
+      this.#setMeta(fd, meta, made);
     } catch (error) {
       close(fd);
       throw error;
@@ -434,6 +453,14 @@ class _FdSink implements _Sink<number> {
     for (const fd of this.#links.values()) close(fd);
     this.#links.clear();
   }
+}
+
+/** Our uid and gid, or undefined without --allow-sys (every new file then waits with 0600). */
+function _ourIds(): [number, number] | undefined {
+  const granted = (kind: "uid" | "gid") =>
+    Deno.permissions.querySync({ name: "sys", kind }).state === "granted";
+  if (!granted("uid") || !granted("gid")) return undefined;
+  return [Deno.uid()!, Deno.gid()!];
 }
 
 /** Files kept open to hard-link their later names to (see `_FdSink.file`). */

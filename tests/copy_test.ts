@@ -600,6 +600,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "cp gives each new file its owner and mode even where the directory chooses another group",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // New files are made with their final bits and chown/chmod only where the new file
+    // differs: a setgid directory gives a new file the directory's group, which must not
+    // survive (into a target without -a, files belong to its root: 0:0 for our own PID).
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cp-own-" });
+    try {
+      await Deno.mkdir(`${dir}/src`);
+      await Deno.writeTextFile(`${dir}/src/a`, "a");
+      await Deno.chmod(`${dir}/src/a`, 0o640);
+      await Deno.writeTextFile(`${dir}/src/b`, "b");
+      await Deno.chmod(`${dir}/src/b`, 0o4755);
+      await Deno.mkdir(`${dir}/dest`);
+      await Deno.chown(`${dir}/dest`, 0, 4242);
+      await Deno.chmod(`${dir}/dest`, 0o2775);
+      await copyTo(Deno.pid, `${dir}/src/.`, `${dir}/dest`);
+      const a = await Deno.lstat(`${dir}/dest/a`);
+      const b = await Deno.lstat(`${dir}/dest/b`);
+      assertEquals([a.uid, a.gid, a.mode! & 0o7777], [0, 0, 0o640]);
+      assertEquals([b.uid, b.gid, b.mode! & 0o7777], [0, 0, 0o4755]);
+      // With -a the source's owner, whatever group the directory would give.
+      await Deno.chown(`${dir}/src/a`, 1234, 5678);
+      await copyTo(Deno.pid, `${dir}/src/a`, `${dir}/dest/a2`, { archive: true });
+      const a2 = await Deno.lstat(`${dir}/dest/a2`);
+      assertEquals([a2.uid, a2.gid, a2.mode! & 0o7777], [1234, 5678, 0o640]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "cp's library refuses a process that is gone and a bad target",
   ignore: !IS_ROOT && !CI,
   async fn() {

@@ -271,6 +271,133 @@ Deno.test({
 });
 
 Deno.test({
+  name: "forward over IPv6 and a host name, a taken port, and many transfers at once",
+  ignore: !IS_ROOT && !CI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    // An echo on the target's IPv6 loopback only: [::1]:7000.
+    const server = await serveInside(
+      target.pid,
+      `const l = Deno.listen({ hostname: "::1", port: 7000 });
+       console.log("up");
+       for await (const c of l) (async () => {
+         const b = new Uint8Array(65536);
+         for (let n; (n = await c.read(b)) !== null;) {
+           for (let at = 0; at < n;) at += await c.write(b.subarray(at, n));
+         }
+         await c.closeWrite();
+       })().catch(() => {});`,
+    );
+    try {
+      await using fwd = await forward(`/proc/${target.pid}/ns/net`, {
+        remote: 7000,
+        remoteHost: "::1",
+        local: { hostname: "::1", port: 0 },
+      });
+      assertEquals(fwd.local.hostname, "::1");
+      /** Sends `data` through the forward, half-closes, and reads the echo to its end. */
+      const echo = async (data: Uint8Array): Promise<Uint8Array> => {
+        const conn = await Deno.connect({ hostname: "::1", port: fwd.local.port });
+        const back = (async () => {
+          const parts: Uint8Array<ArrayBuffer>[] = [];
+          const b = new Uint8Array(65536);
+          for (let n; (n = await conn.read(b)) !== null;) parts.push(b.slice(0, n));
+          return new Uint8Array(await new Blob(parts).arrayBuffer());
+        })();
+        for (let at = 0; at < data.length;) at += await conn.write(data.subarray(at));
+        await conn.closeWrite(); // the echo sees EOF, ends, and so does its answer
+        const got = await back;
+        conn.close();
+        return got;
+      };
+      await t.step("echo through [::1] on both sides, half-closed by the client", async () => {
+        const data = new Uint8Array(3 << 20);
+        for (let i = 0; i < data.length; i += 65536) {
+          crypto.getRandomValues(data.subarray(i, i + 65536));
+        }
+        assertEquals(await sha256(await echo(data)), await sha256(data));
+      });
+      await t.step("ten transfers at once, each its own bytes", async () => {
+        const got = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => echo(new Uint8Array(1 << 20).fill(i))),
+        );
+        got.forEach((b, i) => {
+          assertEquals(b.length, 1 << 20);
+          assert(b.every((x) => x === i), `transfer ${i} mixed with another`);
+        });
+      });
+      await t.step(
+        "without read permission the relay runs on the main thread, same bytes",
+        async () => {
+          // A Worker needs read permission for its module file: with forward's documented
+          // flags only, the relay waits in poll(2) on a pool thread instead.
+          const file = await Deno.makeTempFile({ suffix: ".ts" });
+          try {
+            await Deno.writeTextFile(
+              file,
+              `import { forward } from ${
+                JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+              };
+await using f = await forward(${JSON.stringify(`/proc/${target.pid}/ns/net`)}, {
+  remote: 7000, remoteHost: "::1", local: { hostname: "::1", port: 0 } });
+const c = await Deno.connect({ hostname: "::1", port: f.local.port });
+await c.write(new TextEncoder().encode("ping"));
+await c.closeWrite();
+const b = new Uint8Array(16);
+let n = 0;
+for (let k; (k = await c.read(b.subarray(n))) !== null;) n += k;
+c.close();
+console.log(new TextDecoder().decode(b.subarray(0, n)));`,
+            );
+            const out = await new Deno.Command(Deno.execPath(), {
+              args: [
+                "run",
+                "--quiet",
+                "--no-lock",
+                "--no-prompt",
+                "--allow-ffi",
+                "--allow-env",
+                "--allow-net",
+                file,
+              ],
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            assertEquals([out.code, dec.decode(out.stdout), dec.decode(out.stderr)], [
+              0,
+              "ping\n",
+              "",
+            ]);
+          } finally {
+            await Deno.remove(file);
+          }
+        },
+      );
+      await t.step("a host name is looked up; a taken port is AddrInUse", async () => {
+        await using named = await forward(`/proc/${target.pid}/ns/net`, {
+          remote: 7000,
+          remoteHost: "::1",
+          local: { hostname: "localhost", port: 0 },
+        });
+        assertEquals(named.local.hostname, "127.0.0.1");
+        await assertRejects(
+          () =>
+            forward(`/proc/${target.pid}/ns/net`, {
+              remote: 7000,
+              local: { hostname: "127.0.0.1", port: named.local.port },
+            }),
+          Deno.errors.AddrInUse,
+        );
+      });
+    } finally {
+      await stop(server);
+    }
+  },
+});
+
+Deno.test({
   name: "forward's CLI refuses bad ports and unknown targets with one line",
   ignore: !IS_ROOT && !CI,
   async fn() {

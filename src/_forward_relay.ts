@@ -1,0 +1,271 @@
+/**
+ * The TCP relay of `forward` (src/forward.ts): one poll(2) loop that accepts on the host-side listener, connects each connection to the port inside the
+ * target's net namespace, and moves the bytes both ways with splice(2) through a pipe per
+ * direction (ffi/sockets.ts) — no byte passes through JS, and nothing waits on a promise
+ * per chunk. Half-close is passed on (EOF one way: shutdown(SHUT_WR) of the other socket,
+ * the other way goes on); an error either way (a reset) closes both sockets.
+ *
+ * Where it runs (src/forward.ts chooses): in a Worker of its own (src/_forward_relay_worker.ts),
+ * whose thread waits in poll(2) itself — one wake-up per event; or, when a Worker cannot load
+ * its module (no read permission for nsjoin's files), on the caller's thread with poll(2)
+ * waiting on a pool thread (nonblocking FFI) — a second wake-up per event, ~+0.1 ms a round
+ * trip. Everything else — accept, connect, splice, all nonblocking — runs synchronously in
+ * between. The socket inside is made while the thread is joined to the target's net
+ * namespace (scopedJoin: setns there, socket(2), setns back, synchronous), so it belongs to
+ * the target for good and nothing runs in the target.
+ *
+ * @module
+ */
+import { close } from "../ffi/dirfd.ts";
+import {
+  accept,
+  connectStart,
+  drain,
+  E,
+  pipe,
+  POLL,
+  poll,
+  shutdownWrite,
+  sockaddr,
+  socketError,
+  splice,
+  tcpSocket,
+} from "../ffi/sockets.ts";
+import { SyscallError } from "../ffi/libc.ts";
+import { scopedJoin } from "./scoped.ts";
+
+/** What the relay is given. */
+export interface RelayStart {
+  /** The listening socket (nonblocking), on the host. */
+  listen: number;
+  /** The read end of the wake-up pipe: a byte there stops the relay. */
+  wake: number;
+  /** The target's net namespace, as a path (/proc/self/fd/N of a held fd). */
+  netns: string;
+  /** The numeric address and port inside. */
+  remote: { hostname: string; port: number };
+  /** Called with each accepted connection's peer. */
+  onConnection?: (from: { hostname: string; port: number }) => void;
+  /** Wait in poll(2) on this thread (a Worker's), not on a pool thread. */
+  block?: boolean;
+}
+
+/** Bytes a pipe holds, and the most one splice moves. */
+const PIPE_SIZE = 1 << 20;
+/** Splices per direction before the loop looks at the other connections. */
+const BURST = 16;
+/** How long accepting pauses when the process is out of fds or memory (ms). */
+const ACCEPT_PAUSE = 100;
+/** accept4 errors that concern one connection only: ECONNABORTED, EPROTO, EPERM. */
+const ONE_CONNECTION = [103, 71, 1];
+
+/** One direction: from -> pipe -> to. */
+interface _Way {
+  from: number;
+  to: number;
+  pr: number;
+  pw: number;
+  /** Bytes in the pipe, not yet sent on. */
+  pending: number;
+  /** `from` said EOF. */
+  eof: boolean;
+  /** EOF passed on (shutdown of `to`): this way is finished. */
+  done: boolean;
+}
+
+interface _Conn {
+  outside: number;
+  inside: number;
+  /** A nonblocking connect inside in progress. */
+  connecting: boolean;
+  ways: _Way[];
+}
+
+function _way(from: number, to: number): _Way {
+  const [pr, pw] = pipe(PIPE_SIZE);
+  return { from, to, pr, pw, pending: 0, eof: false, done: false };
+}
+
+function _closeConn(c: _Conn): void {
+  for (const w of c.ways) {
+    close(w.pr);
+    close(w.pw);
+  }
+  close(c.outside);
+  close(c.inside);
+}
+
+/**
+ * Moves what can be moved now, both ends at once: the pipe is read from `from` while it
+ * has room and written to `to` while it holds bytes, so neither socket waits for the other
+ * to drain. False when the connection failed (a reset, EPIPE).
+ */
+function _pump(w: _Way): boolean {
+  for (let i = 0; i < BURST && !w.done; i++) {
+    let moved = false;
+    if (!w.eof && w.pending < PIPE_SIZE) {
+      const n = splice(w.from, w.pw, PIPE_SIZE - w.pending);
+      if (n < 0 && n !== -E.AGAIN) return false;
+      if (n === 0) w.eof = true;
+      if (n >= 0) {
+        w.pending += n;
+        moved = true;
+      }
+    }
+    if (w.pending > 0) {
+      const m = splice(w.pr, w.to, w.pending);
+      if (m < 0 && m !== -E.AGAIN) return false;
+      if (m > 0) {
+        w.pending -= m;
+        moved = true;
+      }
+    }
+    if (w.eof && w.pending === 0) {
+      shutdownWrite(w.to);
+      w.done = true;
+    }
+    if (!moved) break;
+  }
+  return true;
+}
+
+/**
+ * Runs the relay until a byte arrives on the wake-up pipe; every connection is closed then,
+ * and when the loop fails (the promise rejects).
+ */
+export async function relay(start: RelayStart): Promise<void> {
+  const conns = new Set<_Conn>();
+  const remote = sockaddr(start.remote.hostname, start.remote.port);
+  let buf = new Uint8Array(8 * 64);
+  // What each poll entry is: the wake pipe, the listener, or a connection (and which way).
+  let owners: (_Conn | null)[] = [];
+  /** While out of fds (EMFILE) the listener stays readable: it is left out of poll a while. */
+  let pausedUntil = 0;
+  try {
+    for (;;) {
+      // Level-triggered interest: per way, the socket to read while its pipe has room, and
+      // the socket to write while the pipe holds bytes; a connect in progress waits to be
+      // writable.
+      const pause = pausedUntil - Date.now();
+      // poll(2) skips a negative fd: the listener's place is kept while accepting pauses.
+      const entries: [number, number, _Conn | null][] = [
+        [start.wake, POLL.IN, null],
+        [pause > 0 ? -1 : start.listen, POLL.IN, null],
+      ];
+      for (const c of conns) {
+        if (c.connecting) {
+          entries.push([c.inside, POLL.OUT, c]);
+          continue;
+        }
+        for (const w of c.ways) {
+          if (w.done) continue;
+          if (!w.eof && w.pending < PIPE_SIZE) entries.push([w.from, POLL.IN, c]);
+          if (w.pending > 0) entries.push([w.to, POLL.OUT, c]);
+        }
+      }
+      if (buf.length < entries.length * 8) buf = new Uint8Array(entries.length * 16);
+      const fds = new Int32Array(buf.buffer);
+      const ev = new Int16Array(buf.buffer);
+      owners = [];
+      entries.forEach(([fd, events, c], i) => {
+        fds[2 * i] = fd;
+        ev[4 * i + 2] = events;
+        ev[4 * i + 3] = 0;
+        owners.push(c);
+      });
+      await poll(buf, entries.length, pause > 0 ? pause : -1, start.block ?? false);
+      if (ev[3] !== 0) {
+        drain(start.wake);
+        return;
+      }
+      if (ev[7] !== 0 && !_accept(start, remote, conns)) pausedUntil = Date.now() + ACCEPT_PAUSE;
+      const ready = new Set<_Conn>();
+      for (let i = 2; i < entries.length; i++) if (ev[4 * i + 3] !== 0) ready.add(owners[i]!);
+      for (const c of ready) _step(c, conns);
+    }
+  } finally {
+    for (const c of conns) _closeConn(c);
+    conns.clear();
+  }
+}
+
+/**
+ * Accepts every waiting connection and starts its connect inside; false when accepting must
+ * pause (out of fds or memory: the waiting connections stay queued in the kernel).
+ */
+function _accept(start: RelayStart, remote: Uint8Array<ArrayBuffer>, conns: Set<_Conn>): boolean {
+  for (;;) {
+    let got: ReturnType<typeof accept>;
+    try {
+      got = accept(start.listen);
+    } catch (error) {
+      if (error instanceof SyscallError && ONE_CONNECTION.includes(error.errno)) continue;
+      return false;
+    }
+    if (!got) return true;
+    try {
+      start.onConnection?.(got.from);
+    } catch {
+      // A callback's failure (a closed stdout) must not stop the relay.
+    }
+    let inside = -1;
+    try {
+      const join = scopedJoin(start.netns, ["net"]);
+      try {
+        inside = tcpSocket(start.remote.hostname);
+      } finally {
+        join[Symbol.dispose]();
+      }
+    } catch {
+      // The namespace cannot be joined any more (the target is going away): this
+      // connection is closed; the main thread's watch stops the relay.
+      close(got.fd);
+      continue;
+    }
+    const e = connectStart(inside, remote);
+    if (e !== 0 && e !== E.INPROGRESS) {
+      // Nothing listening inside: that connection is closed, the listener stays.
+      close(inside);
+      close(got.fd);
+      continue;
+    }
+    const c: _Conn = { outside: got.fd, inside, connecting: e !== 0, ways: [] };
+    conns.add(c);
+    if (!c.connecting) _connected(c, conns);
+  }
+}
+
+function _connected(c: _Conn, conns: Set<_Conn>): void {
+  c.connecting = false;
+  try {
+    // One at a time: if the second pipe fails (EMFILE), the first is in `ways` to be closed.
+    c.ways.push(_way(c.outside, c.inside));
+    c.ways.push(_way(c.inside, c.outside));
+  } catch {
+    conns.delete(c);
+    _closeConn(c); // out of fds: that connection is closed
+  }
+}
+
+function _step(c: _Conn, conns: Set<_Conn>): void {
+  if (c.connecting) {
+    if (socketError(c.inside) !== 0) {
+      conns.delete(c);
+      _closeConn(c);
+      return;
+    }
+    _connected(c, conns);
+    if (!conns.has(c)) return;
+  }
+  for (const w of c.ways) {
+    if (!_pump(w)) {
+      conns.delete(c);
+      _closeConn(c);
+      return;
+    }
+  }
+  if (c.ways.every((w) => w.done)) {
+    conns.delete(c);
+    _closeConn(c);
+  }
+}

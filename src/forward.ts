@@ -24,8 +24,7 @@ import type dgram from "node:dgram";
 import type { AddressInfo } from "node:net";
 import { close as closeFd, O, openat2 } from "../ffi/dirfd.ts";
 import { SyscallError } from "../ffi/libc.ts";
-import { pipe, poke, tcpListen } from "../ffi/sockets.ts";
-import { relay, type RelayStart } from "./_forward_relay.ts";
+import type { RelayStart } from "./_forward_relay.ts";
 import { NamespaceError } from "./errors.ts";
 import { scopedJoin } from "./scoped.ts";
 import { PinnedProcess, pinProcess, type Target } from "./target.ts";
@@ -318,6 +317,12 @@ async function _tcp(
       `Requires net access to "${host}:${local.port}", run again with the --allow-net flag`,
     );
   }
+  // Loaded when a TCP forward starts, not with the main entry: every module a script loads
+  // costs its start-up (bench/import_bench.ts).
+  const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
+    import("../ffi/sockets.ts"),
+    import("./_forward_relay.ts"),
+  ]);
   const inside = { hostname: await _numeric(remote.hostname), port: remote.port };
   const listener = tcpListen(await _numeric(local.hostname), local.port);
   let wake: [number, number];

@@ -3309,3 +3309,76 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Opens argv[1] as soon as it exists, as a user who is only in the group of the directory it
+ * is made in; once stdin closes, reads it whole and prints how many bytes it got (-1: never
+ * opened).
+ */
+const GRAB_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  (void)argc;
+  printf("ready\n");
+  fflush(stdout);
+  int fd = -1;
+  for (long i = 0; i < 200000000L && fd < 0; i++) fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+  char b[65536];
+  while (read(0, b, sizeof b) > 0) {}
+  long total = 0, n;
+  while (fd >= 0 && (n = read(fd, b, sizeof b)) > 0) total += n;
+  printf("%ld\n", fd < 0 ? -1L : total);
+  return 0;
+}
+`;
+
+Deno.test({
+  name: "review 4: cp into a setgid directory gives its group nothing of a file it may not read",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // A file that keeps our owner is made with its final bits (0640 here); in a setgid
+    // directory of the target's it was made with that directory's group, and that group's
+    // members opened it before the chown to root:root and read all that was copied in.
+    const { copyTo } = await import("../src/copy.ts");
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sgid-" });
+    try {
+      await Deno.chmod(dir, 0o755);
+      await Deno.writeTextFile(`${dir}/grab.c`, GRAB_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-O2", "-o", `${dir}/grab`, `${dir}/grab.c`],
+      })
+        .output();
+      assert(cc.success, text(cc.stderr));
+      const group = 40000 + Math.floor(Math.random() * 20000);
+      await Deno.mkdir(`${dir}/shared`);
+      await Deno.chown(`${dir}/shared`, 0, group);
+      await Deno.chmod(`${dir}/shared`, 0o2770);
+      await Deno.writeFile(`${dir}/secret`, new Uint8Array(64 << 20).fill(7));
+      await Deno.chmod(`${dir}/secret`, 0o640);
+      // The target shares the host's root: the path is the same inside.
+      await using target = await makeTarget({ flags: ["-m"] });
+      const grab = new Deno.Command("setpriv", {
+        args: [`--reuid=${group + 1}`, `--regid=${group}`, "--clear-groups"]
+          .concat([`${dir}/grab`, `${dir}/shared/secret`]),
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
+      const lines = grab.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assertEquals((await lines.read()).value, "ready\n");
+      await copyTo(target.pid, `${dir}/secret`, `${dir}/shared/secret`);
+      await grab.stdin.close();
+      let out = "";
+      for (let r = await lines.read(); !r.done; r = await lines.read()) out += r.value;
+      await grab.status;
+      const st = await Deno.stat(`${dir}/shared/secret`);
+      assertEquals([st.uid, st.gid, st.mode! & 0o7777, st.size], [0, 0, 0o640, 64 << 20]);
+      // Opened (the file was there to open) but empty: the one it held was made again.
+      assert(Number(out) <= 0, `the directory's group read ${out.trim()} bytes of the copy`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1973,6 +1973,10 @@ __attribute__((used)) void start_c(long *sp) {
   if (copy_seccomp && nnp) install_filters();
   if (copy_seccomp && !nnp)
     verify_creds(bnd, eff, keepcaps, uid, gid, groups, ngroups, set_groups);
+  /* A change of ids makes us dumpable again when fs.suid_dumpable is 1: then the target's
+   * user (a rootless container's owner, any process of its uid inside) could ptrace us, and
+   * the child born from us, and take the caller's terminal and pipe. Not dumpable, again. */
+  sys2(SYS_prctl, PR_SET_DUMPABLE, 0);
   /* Joins and credential changes clear the parent-death signal: set it again after the
    * last one (an exec of a set-uid program clears it again, as for every caller of prctl). */
   if (kill_parent > 0) arm_pdeathsig(kill_parent);

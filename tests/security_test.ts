@@ -3382,3 +3382,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "review 4: the helper that relays as the target's user stays non-dumpable (suid_dumpable=1)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // setuid makes a process dumpable again when fs.suid_dumpable is 1 (kernel/cred.c
+    // commit_creds): the helper that forks into the target's pid namespace and relays then
+    // belonged to the target's user, who could open its /proc/PID/fd (the caller's terminal
+    // and error pipe) and ptrace it and, before its execve, the child.
+    const knob = "/proc/sys/fs/suid_dumpable";
+    const saved = (await Deno.readTextFile(knob)).trim();
+    await using target = await makeTarget();
+    const uid = 40000 + Math.floor(Math.random() * 20000);
+    await Deno.writeTextFile(knob, "1");
+    try {
+      const child = new NsCommand("sleep", {
+        args: ["3"],
+        target: target.pid,
+        uid,
+        gid: uid,
+        stdout: "null",
+      }).spawn();
+      try {
+        const children = `/proc/${child.pid}/task/${child.pid}/children`;
+        while ((await Deno.readTextFile(children)).trim() === "") {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const peek = await new Deno.Command("setpriv", {
+          args: [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"]
+            .concat(["readlink", `/proc/${child.pid}/fd/0`]),
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        assert(!peek.success, `the target's user read the helper's fd 0: ${text(peek.stdout)}`);
+        assertEquals((await Deno.stat(`/proc/${child.pid}/fd`)).uid, 0);
+      } finally {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+    } finally {
+      await Deno.writeTextFile(knob, saved);
+    }
+  },
+});

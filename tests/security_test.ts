@@ -3428,3 +3428,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "review 4: forward refuses an IPv4 address with an octet past 255 (no wrap to 0.0.0.0)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The sockets of forward are FFI: the address was written byte by byte, and 256 wrapped
+    // to 0 — `0.0.0.256:8080:80` listened on every interface of the host, `127.0.0.256` on
+    // 127.0.0.0.
+    const { forward } = await import("../src/forward.ts");
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    for (const hostname of ["0.0.0.256", "127.0.0.300", "127.0.0.01"]) {
+      const got = await forward(target.pid, { remote: 80, local: { hostname, port: 0 } })
+        .then(async (f) => {
+          await f.close();
+          return f.local;
+        }, (e: Error) => e);
+      assert(got instanceof TypeError, `${hostname}: listened on ${JSON.stringify(got)}`);
+      assertMatch((got as TypeError).message, /as an IP address/);
+    }
+  },
+});

@@ -3451,3 +3451,117 @@ Deno.test({
     }
   },
 });
+
+/**
+ * In a pid namespace whose init holds CAP_SYS_PTRACE alone: for every new process (from
+ * ns_last_pid) it takes fds 0-2 with pidfd_getfd and counts those that are pipes — with a
+ * pty, the helper child's stdin, stdout and stderr are the pty, and a pipe there is the
+ * caller's. SIGTERM ends it; it prints counts.
+ */
+const STDIO_THIEF_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1, opened = 0, got = 0, pipes = 0;
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      opened++;
+      for (int fd = 0; fd < 3; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        got++;
+        struct stat st;
+        if (fstat(g, &st) == 0 && S_ISFIFO(st.st_mode)) pipes++;
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"opened\":%ld,\"got\":%ld,\"pipes\":%ld}\n", opened, got, pipes);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+Deno.test({
+  name: "review 4: with a pty, the caller's stdin, stdout and stderr never reach the target",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // The child born in the target's pid namespace inherited the caller's stdio (a terminal
+    // for the CLI) and replaced it with the pty only as its first step: a task with
+    // CAP_SYS_PTRACE there (docker --cap-add SYS_PTRACE) took it with pidfd_getfd first in
+    // about a quarter of the runs (a terminal: the root user's keystrokes, TIOCSTI).
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stdio-" });
+    try {
+      await Deno.writeTextFile(`${dir}/thief.c`, STDIO_THIEF_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/thief`, `${dir}/thief.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      const target = new Deno.Command("unshare", {
+        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+          .concat(["--inh-caps=-all", `${dir}/thief`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the attacker did not start");
+        out += value;
+      }
+      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      try {
+        for (let i = 0; i < 60; i++) {
+          const run = await new NsCommand("true", {
+            target: pid,
+            capabilities: "target",
+            tty: true,
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(run.code, 0, text(run.stderr));
+        }
+      } finally {
+        Deno.kill(pid, "SIGTERM");
+      }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      await target.status;
+      const counts = JSON.parse(out.trim().split("\n").pop()!);
+      // The attack was live: it reached the children and took their fds.
+      assert(counts.got > 0, JSON.stringify(counts));
+      assertEquals(counts.pipes, 0, JSON.stringify(counts));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -26,7 +26,8 @@
  *   K<fd>               keep this fd open across execve (else only 0-2 survive)
  *   F                   do not fork, even when a pid namespace was joined
  *   Y                   a pseudo-terminal from the target's /dev/ptmx: the program gets it as
- *                       its controlling tty; this process relays stdin/stdout and SIGWINCH
+ *                       its controlling tty; a process forked before any join (it alone
+ *                       holds the caller's stdio) relays stdin/stdout and SIGWINCH
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
  *   c                   nsenter --keep-caps: the permitted capabilities become inheritable and

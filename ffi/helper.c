@@ -26,7 +26,8 @@
  *   K<fd>               keep this fd open across execve (else only 0-2 survive)
  *   F                   do not fork, even when a pid namespace was joined
  *   Y                   a pseudo-terminal from the target's /dev/ptmx: the program gets it as
- *                       its controlling tty; this process relays stdin/stdout and SIGWINCH
+ *                       its controlling tty; a process forked before any join (it alone
+ *                       holds the caller's stdio) relays stdin/stdout and SIGWINCH
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
  *   c                   nsenter --keep-caps: the permitted capabilities become inheritable and
@@ -116,6 +117,7 @@ enum {
   SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95, SYS_getresuid = 118, SYS_getresgid = 120,
   SYS_getgroups = 115, SYS_mkdirat = 258, SYS_symlinkat = 266, SYS_readlinkat = 267,
   SYS_pivot_root = 155, SYS_setfsuid = 122, SYS_setfsgid = 123,
+  SYS_socketpair = 53, SYS_sendmsg = 46, SYS_recvmsg = 47,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -143,6 +145,7 @@ enum {
   SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166, SYS_getresuid = 148, SYS_getresgid = 150,
   SYS_getgroups = 158, SYS_mkdirat = 34, SYS_symlinkat = 36, SYS_readlinkat = 78,
   SYS_pivot_root = 41, SYS_setfsuid = 151, SYS_setfsgid = 152,
+  SYS_socketpair = 199, SYS_sendmsg = 211, SYS_recvmsg = 212,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -677,6 +680,50 @@ static void restore_tty(void) {
 
 /* g: signals go to the program's whole process group (it leads a new session). */
 static int tree;
+
+/* The signals a supervising parent relays (see supervise). */
+static unsigned long relay_set(void) {
+  static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, SIGWINCH, SIGCHLD};
+  unsigned long set = 0;
+  for (unsigned k = 0; k < sizeof relay / sizeof relay[0]; k++) set |= 1UL << (relay[k] - 1);
+  return set;
+}
+
+/* One fd over a unix socket (SCM_RIGHTS): struct msghdr and struct cmsghdr as the kernel
+ * lays them out on 64-bit (cmsg_len a size_t, then level and type, then the data). */
+struct iovec_ {
+  void *base;
+  size_t len;
+};
+struct msghdr_ {
+  void *name;
+  int namelen;
+  struct iovec_ *iov;
+  size_t iovlen;
+  void *control;
+  size_t controllen;
+  unsigned flags;
+};
+static long pass_fd(int sock, int fd) {
+  char byte = 'm';
+  struct iovec_ iov = {&byte, 1};
+  unsigned long control[3] = {20, 1 | (1UL << 32), (unsigned long)(unsigned)fd}; /* SOL_SOCKET, SCM_RIGHTS */
+  struct msghdr_ m = {0, 0, &iov, 1, control, sizeof control, 0};
+  return sys3(SYS_sendmsg, sock, &m, 0);
+}
+/* The fd pass_fd sent (close-on-exec), or -1 when the sender closed without one. */
+static int take_fd(int sock) {
+  char byte;
+  struct iovec_ iov = {&byte, 1};
+  unsigned long control[3] = {0, 0, ~0UL};
+  struct msghdr_ m = {0, 0, &iov, 1, control, sizeof control, 0};
+  long r;
+  do r = sys3(SYS_recvmsg, sock, &m, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+  while (r == -EINTR);
+  if (r != 1 || m.controllen < 20 || control[0] != 20 || control[1] != (1 | (1UL << 32)))
+    return -1;
+  return (int)(unsigned)control[2];
+}
 
 /* The parent's side of a fork: relay signals to the child (and, with a pty, the caller's
  * stdin to it and its output to our stdout) until it exits; then exit as it did. */
@@ -1706,6 +1753,43 @@ __attribute__((used)) void start_c(long *sp) {
     close_fds(early, nearly);
   }
   if (kill_parent > 0) arm_pdeathsig(kill_parent);
+  /* Y: the caller's stdin, stdout and stderr and the pty's master stay in a process of their
+   * own, forked now, before anything is joined: it relays between them, and nothing of it is
+   * ever in the target's pid namespace. This process goes on to join, gets a pty there and
+   * hands the master over (SCM_RIGHTS), and its child, the program, is born with the pty
+   * alone as its stdin, stdout and stderr. */
+  int relay_sock = -1;
+  if (tty) {
+    int sv[2];
+    long r = sys4(SYS_socketpair, 1 /* AF_UNIX */, 1 /* SOCK_STREAM */ | O_CLOEXEC, 0, sv);
+    unsigned long set = relay_set(), old = 0;
+    sys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, 8);
+    long child = r < 0 ? r : sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+    if (child < 0) {
+      begin();
+      put("Cannot start the terminal relay");
+      puterr(child);
+      fail(125);
+    }
+    if (child > 0) {
+      sys1(SYS_close, sv[1]);
+      /* Nothing but the caller's stdio and the socket: the pipe and kept fds are the
+       * other process's to keep or close. */
+      errfd = -1;
+      close_fds(&sv[0], 1);
+      int master = take_fd(sv[0]);
+      sys1(SYS_close, sv[0]);
+      supervise(child, master, &set);
+    }
+    sys1(SYS_close, sv[0]);
+    relay_sock = sv[1];
+    sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    /* Our parent is now the relay: we die with it. */
+    if (kill_parent > 0) {
+      kill_parent = sys0(SYS_getppid);
+      arm_pdeathsig(kill_parent);
+    }
+  }
   if (fresh) {
     /* A multithreaded runtime (Deno, through Rust) blocks signals on some threads and
      * ignores SIGPIPE; execve keeps both. Spawn APIs reset them in the child: so do we. */
@@ -1895,7 +1979,19 @@ __attribute__((used)) void start_c(long *sp) {
   }
 
   int master = -1, slave = -1;
-  if (tty) open_pty(&master, &slave);
+  if (tty) {
+    open_pty(&master, &slave);
+    long r = pass_fd(relay_sock, master);
+    if (r != 1) {
+      begin();
+      put("Cannot hand the pseudo-terminal to the relay");
+      puterr(r < 0 ? r : -EBADF);
+      fail(125);
+    }
+    sys1(SYS_close, master);
+    sys1(SYS_close, relay_sock);
+    master = -1;
+  }
   /* Every step that needs privilege happens here, in this process, which stays in the
    * caller's pid namespace (setns(CLONE_NEWPID) moves only our children): a child we fork
    * is born in the target's pid namespace, visible there, and must from its first
@@ -1973,6 +2069,10 @@ __attribute__((used)) void start_c(long *sp) {
   if (copy_seccomp && nnp) install_filters();
   if (copy_seccomp && !nnp)
     verify_creds(bnd, eff, keepcaps, uid, gid, groups, ngroups, set_groups);
+  /* A change of ids makes us dumpable again when fs.suid_dumpable is 1: then the target's
+   * user (a rootless container's owner, any process of its uid inside) could ptrace us, and
+   * the child born from us, and take the caller's terminal and pipe. Not dumpable, again. */
+  sys2(SYS_prctl, PR_SET_DUMPABLE, 0);
   /* Joins and credential changes clear the parent-death signal: set it again after the
    * last one (an exec of a set-uid program clears it again, as for every caller of prctl). */
   if (kill_parent > 0) arm_pdeathsig(kill_parent);
@@ -1980,10 +2080,19 @@ __attribute__((used)) void start_c(long *sp) {
   if (tty || tree || (joined_pid && !nofork)) {
     /* setns(CLONE_NEWPID) moves only our future children, and a pty needs a relay: fork,
      * relay signals to the child and its exit status back (a signal death re-raised). */
-    unsigned long set = 0, old = 0;
-    static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, SIGWINCH, SIGCHLD};
-    for (unsigned k = 0; k < sizeof relay / sizeof relay[0]; k++) set |= 1UL << (relay[k] - 1);
+    unsigned long set = relay_set(), old = 0;
     sys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, 8);
+    /* The program's terminal replaces the caller's stdin, stdout and stderr here, not in the
+     * child: the child is born where the target can see it (and, with CAP_SYS_PTRACE in the
+     * initial user namespace, take its fds with pidfd_getfd before it could close them). */
+    long r = 0;
+    for (int fd = 0; tty && fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
+    if (r < 0) {
+      begin();
+      put("Cannot make the pseudo-terminal the standard input and output");
+      puterr(r);
+      fail(125);
+    }
     long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
     if (child < 0) {
       begin();
@@ -1997,10 +2106,6 @@ __attribute__((used)) void start_c(long *sp) {
       if (slave >= 0) sys1(SYS_close, slave);
       supervise(child, master, &set);
     }
-    /* First of all, the caller's terminal (our 0-2) and the pty master leave the fd table
-     * of this child, which the target can see. */
-    long r = 0;
-    for (int fd = 0; tty && fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
     close_all_but(keep, nkeep, -1, -1);
     if (tty && r >= 0) {
       sys0(SYS_setsid);

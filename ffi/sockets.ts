@@ -71,6 +71,11 @@ function _fail(call: string, what: string, e = errno()): never {
 export function sockaddr(hostname: string, port: number): Uint8Array<ArrayBuffer> {
   const v4 = hostname.match(/^(\d+)\.(\d+)\.(\d+)\.(\d+)$/);
   if (v4) {
+    // An octet past 255 would wrap in the byte (0.0.0.256 listened on 0.0.0.0); a leading
+    // zero reads as octal elsewhere (inet_aton). Both refused, as inet_pton and isIP do.
+    if (v4.slice(1).some((o) => Number(o) > 255 || (o.length > 1 && o[0] === "0"))) {
+      throw new TypeError(`Cannot use ${JSON.stringify(hostname)} as an IP address`);
+    }
     const b = new Uint8Array(16);
     const v = new DataView(b.buffer);
     v.setUint16(0, AF_INET, true);

@@ -67,6 +67,12 @@ interface _Way {
   pw: number;
   /** Bytes in the pipe, not yet sent on. */
   pending: number;
+  /**
+   * The pipe took no more although it holds less than PIPE_SIZE: its slots are full (one
+   * per spliced segment, however small, or F_SETPIPE_SZ was refused). `from` is not polled
+   * until some bytes went on: it stays readable, and poll would return at once, for ever.
+   */
+  full: boolean;
   /** `from` said EOF. */
   eof: boolean;
   /** EOF passed on (shutdown of `to`): this way is finished. */
@@ -83,7 +89,7 @@ interface _Conn {
 
 function _way(from: number, to: number): _Way {
   const [pr, pw] = pipe(PIPE_SIZE);
-  return { from, to, pr, pw, pending: 0, eof: false, done: false };
+  return { from, to, pr, pw, pending: 0, full: false, eof: false, done: false };
 }
 
 function _closeConn(c: _Conn): void {
@@ -103,9 +109,11 @@ function _closeConn(c: _Conn): void {
 function _pump(w: _Way): boolean {
   for (let i = 0; i < BURST && !w.done; i++) {
     let moved = false;
-    if (!w.eof && w.pending < PIPE_SIZE) {
+    if (!w.eof && !w.full && w.pending < PIPE_SIZE) {
       const n = splice(w.from, w.pw, PIPE_SIZE - w.pending);
       if (n < 0 && n !== -E.AGAIN) return false;
+      // With bytes in the pipe EAGAIN may mean it is full: wait until some went on.
+      if (n === -E.AGAIN && w.pending > 0) w.full = true;
       if (n === 0) w.eof = true;
       if (n >= 0) {
         w.pending += n;
@@ -117,6 +125,7 @@ function _pump(w: _Way): boolean {
       if (m < 0 && m !== -E.AGAIN) return false;
       if (m > 0) {
         w.pending -= m;
+        w.full = false;
         moved = true;
       }
     }
@@ -159,7 +168,7 @@ export async function relay(start: RelayStart): Promise<void> {
         }
         for (const w of c.ways) {
           if (w.done) continue;
-          if (!w.eof && w.pending < PIPE_SIZE) entries.push([w.from, POLL.IN, c]);
+          if (!w.eof && !w.full && w.pending < PIPE_SIZE) entries.push([w.from, POLL.IN, c]);
           if (w.pending > 0) entries.push([w.to, POLL.OUT, c]);
         }
       }

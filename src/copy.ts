@@ -352,13 +352,23 @@ class _FdSink implements _Sink<number> {
     // finished copy will. A file that changes owner waits with 0600 until after its chown.
     const owner = this.#owner(meta);
     const ours = !owner || (owner[0] === this.#self?.[0] && owner[1] === this.#self[1]);
-    const fd = this.#create(parent, name, ours ? meta.mode : 0o600);
+    let fd = this.#create(parent, name, ours ? meta.mode : 0o600);
     try {
-      const made = fstatx(fd);
+      let made = fstatx(fd);
+      if (owner && ours && (made.uid !== owner[0] || made.gid !== owner[1])) {
+        // Made with another group than ours (a setgid directory, which the target may have
+        // chosen): that group's members could open it, with its final bits, before the
+        // chown, and read what is copied into it. Made again, empty still, waiting with 0600.
+        close(fd);
+        fd = -1;
+        unlinkat(parent, name);
+        fd = this.#create(parent, name, 0o600);
+        made = fstatx(fd);
+      }
       await copyData(data.fd, fd, data.size, data.sparse, _yield);
       this.#setMeta(fd, meta, made);
     } catch (error) {
-      close(fd);
+      if (fd >= 0) close(fd);
       throw error;
     }
     // Bounded: a target's files hard-linked outside the copied tree are never matched, and

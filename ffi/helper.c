@@ -117,7 +117,7 @@ enum {
   SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95, SYS_getresuid = 118, SYS_getresgid = 120,
   SYS_getgroups = 115, SYS_mkdirat = 258, SYS_symlinkat = 266, SYS_readlinkat = 267,
   SYS_pivot_root = 155, SYS_setfsuid = 122, SYS_setfsgid = 123,
-  SYS_socketpair = 53, SYS_sendmsg = 46, SYS_recvmsg = 47,
+  SYS_socketpair = 53, SYS_sendmsg = 46, SYS_recvmsg = 47, SYS_setpgid = 109,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -145,7 +145,7 @@ enum {
   SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166, SYS_getresuid = 148, SYS_getresgid = 150,
   SYS_getgroups = 158, SYS_mkdirat = 34, SYS_symlinkat = 36, SYS_readlinkat = 78,
   SYS_pivot_root = 41, SYS_setfsuid = 151, SYS_setfsgid = 152,
-  SYS_socketpair = 199, SYS_sendmsg = 211, SYS_recvmsg = 212,
+  SYS_socketpair = 199, SYS_sendmsg = 211, SYS_recvmsg = 212, SYS_setpgid = 154,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -1783,6 +1783,10 @@ __attribute__((used)) void start_c(long *sp) {
     }
     sys1(SYS_close, sv[0]);
     relay_sock = sv[1];
+    /* Out of the caller's process group: a signal its terminal sends (^C in cooked mode)
+     * reaches the relay, which passes it on once, and not us as well (the program would
+     * get it twice). */
+    sys2(SYS_setpgid, 0, 0);
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
     /* Our parent is now the relay: we die with it. */
     if (kill_parent > 0) {

@@ -234,7 +234,14 @@ async function confinement(t: Deno.TestContext, c: TestContainer) {
     assert(new Set(ours.split(",")).size > 1, "the filter decides more than one way");
   });
   await t.step("/proc/self/limits, oom_score_adj and umask", async () => {
-    await same(c, [], ["cat", "/proc/self/limits"]);
+    // Ours must be the container's process's limits, which is what is copied.
+    const limits = await same(c, [], ["cat", "/proc/self/limits"]).catch(async (e) => {
+      // docker exec gave the soft nofile limit as the hard one (2345/2345 against the
+      // container's 1234/2345) in 3 of ~20 loaded runs while ours matched: one retry.
+      console.error(`retrying once: ${String(e).split("\n")[0]}`);
+      return await same(c, [], ["cat", "/proc/self/limits"]);
+    });
+    assertEquals(limits, await Deno.readTextFile(`/proc/${c.pid}/limits`));
     await same(c, [], ["cat", "/proc/self/oom_score_adj"]);
     assertEquals(await same(c, [], ["sh", "-c", "umask"]), "0022\n");
   });

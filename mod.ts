@@ -104,3 +104,6 @@ export { forward, parsePortSpec } from "./src/forward.ts";
 export type { ForwardedPort, Forwarding, ForwardOptions, PortSpec } from "./src/forward.ts";
 export { debugOptions } from "./src/debug.ts";
 export type { DebugOptions } from "./src/debug.ts";
+// ---- issue 13: exec sessions (one join, many programs)
+export { ExecSession, openSession } from "./src/session.ts";
+export type { SessionExecOptions, SessionOptions } from "./src/session.ts";

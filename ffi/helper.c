@@ -1597,12 +1597,58 @@ static void refuse_fd_link(const char *path) {
   fail(125);
 }
 
-/* Every fd but 0-2, the kept ones (K), the caller's pipe (e) and a, b (the pty's ends). */
+/* W: a path inside the target: no magic link (/proc/PID/{fd/N,cwd,root}) on the way, not
+ * even through a symlink the target planted (openat2, Linux 5.6+). */
+static void chdir_inside(const char *wdns) {
+  unsigned long how[3] = {O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS};
+  long fd = sys4(SYS_openat2, AT_FDCWD, wdns, how, sizeof how);
+  long r = fd >= 0 ? sys1(SYS_fchdir, fd) : fd == -ENOSYS ? sys1(SYS_chdir, wdns) : fd;
+  if (fd >= 0) sys1(SYS_close, fd);
+  if (r != 0) {
+    begin();
+    put("Cannot change directory to ");
+    putesc(wdns);
+    put(" in the target");
+    puterr(r);
+    if (r == -ELOOP) put(" - a /proc magic link (fd, cwd, root) on the way is refused");
+    fail(125);
+  }
+}
+
+/* A cwd not reachable from our root is reported by the kernel with "(unreachable)" instead
+ * of a leading '/': a host directory must never leak into the target. */
+static void check_cwd(void) {
+  char cwd[4096];
+  long r = sys2(SYS_getcwd, cwd, sizeof cwd);
+  if (r > 0 && cwd[0] != '/') {
+    begin();
+    put("Cannot start in a working directory outside the target's root - use -W DIR (a directory inside the target) or --root");
+    fail(125);
+  }
+  /* Fail closed: a deleted directory (ENOENT) or one too deep to name (ENAMETOOLONG)
+   * cannot be shown to lie inside the root, and `cd ..` from a deleted host directory
+   * climbs the host's tree. */
+  if (r < 0) {
+    begin();
+    put("Cannot start in this working directory");
+    puterr(r);
+    if (r == -ENOENT) put(" - it was deleted; use -W DIR (a directory inside the target)");
+    fail(125);
+  }
+}
+
+/* L: the session's socket, and the target's pidfd it keeps (see session_loop). */
+static int session_fd = -1, session_pidfd = -1;
+
+/* Every fd but 0-2, the kept ones (K), the caller's pipe (e), a, b (the pty's ends) and a
+ * session's socket and pidfd (L). */
 static void close_all_but(const int *keep, int nkeep, int a, int b) {
-  int still[MAXK + 3];
+  int still[MAXK + 5];
   int n = 0;
   for (int k = 0; k < nkeep; k++) still[n++] = keep[k];
   if (errfd >= 3) still[n++] = errfd;
+  if (session_fd >= 3) still[n++] = session_fd;
+  if (session_pidfd >= 3) still[n++] = session_pidfd;
   if (a >= 3) still[n++] = a;
   if (b >= 3) still[n++] = b;
   close_fds(still, n);
@@ -1615,6 +1661,182 @@ static void arm_pdeathsig(long parent) {
     begin();
     put("Cannot start: the caller exited");
     fail(125);
+  }
+}
+
+/* ---- L<fd>: an exec session (src/session.ts) ----
+ * Everything above ran once, as for one exec: pinned, joined, every privileged step done in
+ * this process, which stays in the caller's pid namespace (see "Security"). Instead of
+ * forking one child we serve requests on the socket fd (SOCK_SEQPACKET, one message each):
+ *   'X' u32 argc, u32 envc, then NUL-terminated cwd ("" = ours), argv, envp; SCM_RIGHTS of
+ *       4 fds: the program's stdin, stdout, stderr and its private error pipe (as e<fd>)
+ *   'K' u32 signal: send it to the running program
+ * Replies are 8 bytes, a type and an int: 'R' ready; 'P' the child's PID; 'S' its wait
+ * status; 'F' -errno, nothing ran (fork refused, a malformed request); 'D' the target
+ * exited, and we exit. Each child is born as the one-shot path's child is: with the
+ * target's credentials, filter and cgroups from its first instruction; it alone gets the
+ * request's fds (0-2, and the error pipe until execve) and nothing else of ours. One request
+ * at a time; we exit when the socket closes (killing a program still running), when the
+ * target exits (so that a container's cgroup is never held after it stopped) and, with k,
+ * with the caller. */
+#define SESSION_MAX (128 * 1024)
+#define SESSION_ARGS 8192
+struct reply_ {
+  char type, pad[3];
+  int value;
+};
+static void session_send(char type, long value) {
+  struct reply_ r = {type, {0, 0, 0}, (int)value};
+  struct iovec_ iov = {&r, sizeof r};
+  struct msghdr_ m = {0, 0, &iov, 1, 0, 0, 0};
+  long n;
+  do n = sys3(SYS_sendmsg, session_fd, &m, 0x4000 /* MSG_NOSIGNAL */);
+  while (n == -EINTR);
+  if (n != (long)sizeof r) die_code(0); /* the caller is gone */
+}
+/* One message into buf (NUL-terminated), its fds into fds (-1 for none): the byte count,
+ * 0 when the caller closed the socket. Messages cut short or fds beyond 4 are refused
+ * (-EINVAL), their fds closed. */
+static long session_recv(char *buf, size_t size, int *fds) {
+  unsigned long control[8];
+  struct iovec_ iov = {buf, size};
+  struct msghdr_ m = {0, 0, &iov, 1, control, sizeof control, 0};
+  long n;
+  do n = sys3(SYS_recvmsg, session_fd, &m, 0x40000000 /* MSG_CMSG_CLOEXEC */);
+  while (n == -EINTR);
+  for (int k = 0; k < 4; k++) fds[k] = -1;
+  int nfds = 0;
+  /* One cmsghdr: cmsg_len, then level and type (SOL_SOCKET, SCM_RIGHTS), then the fds. */
+  if (n >= 0 && m.controllen >= 16 && control[1] == (1 | (1UL << 32))) {
+    int *got = (int *)&control[2];
+    nfds = (int)((control[0] - 16) / 4);
+    for (int k = 0; k < nfds && k < 12; k++) {
+      if (k < 4) fds[k] = got[k];
+      else sys1(SYS_close, got[k]);
+    }
+  }
+  if (n < 0) return n;
+  if ((m.flags & (0x20 | 0x8)) /* MSG_TRUNC, MSG_CTRUNC */ || nfds > 4) {
+    for (int k = 0; k < 4; k++)
+      if (fds[k] >= 0) sys1(SYS_close, fds[k]);
+    return -EINVAL;
+  }
+  buf[n] = 0;
+  return n;
+}
+/* argc, then envc strings from p (n bytes) into out, NULL-terminated; 0 when they do not fit. */
+static char *session_strings(char *p, char *end, char **out, unsigned count) {
+  for (unsigned k = 0; k < count; k++) {
+    if (p >= end) return 0;
+    out[k] = p;
+    while (p < end && *p) p++;
+    if (p >= end) return 0;
+    p++;
+  }
+  out[count] = 0;
+  return p;
+}
+static int target_gone(void) {
+  return session_pidfd >= 0 && sys4(SYS_pidfd_send_signal, session_pidfd, 0, 0, 0) == -ESRCH;
+}
+/* The child of a request: born in the target (see above); it holds nothing of ours. */
+static __attribute__((noreturn)) void session_child(const int *fds, const char *cwd, char **argv,
+                                                    char **envp, long kill_parent) {
+  errfd = fds[3];
+  long r = 0;
+  /* fds[] are >= 3 (0-2 are open here), so dup3 never meets its own target. */
+  for (int k = 0; k < 3 && r >= 0; k++) r = sys3(SYS_dup3, fds[k], k, 0);
+  if (r < 0) {
+    begin();
+    put("Cannot set up the program's standard input and output");
+    puterr(r);
+    fail(125);
+  }
+  /* The session's socket, the target's pidfd, the request's originals: all but the pipe. */
+  int keep = errfd;
+  close_fds(&keep, 1);
+  if (*cwd) chdir_inside(cwd);
+  check_cwd();
+  if (kill_parent >= 0) arm_pdeathsig(sys0(SYS_getppid));
+  exec_program(argv, envp);
+}
+static __attribute__((noreturn)) void session_loop(long kill_parent) {
+  /* Failures so far went to the setup pipe; from here on each request has its own. */
+  if (errfd >= 0) sys1(SYS_close, errfd);
+  errfd = -1;
+  session_send('R', 0);
+  static char req[SESSION_MAX + 1];
+  static char *rargv[SESSION_ARGS + 1], *renvp[SESSION_ARGS + 1];
+  for (;;) {
+    struct pollfd_ pf[2] = {{session_fd, POLLIN, 0}, {session_pidfd, POLLIN, 0}};
+    long r = sys6(SYS_ppoll, (long)pf, 2, 0, 0, 8, 0);
+    if (r == -EINTR) continue;
+    if (r < 0) die_code(125);
+    /* A pidfd is readable once its process exited. */
+    if (pf[1].revents) {
+      session_send('D', 0);
+      die_code(0);
+    }
+    int fds[4];
+    long n = session_recv(req, SESSION_MAX, fds);
+    if (n == 0) die_code(0);
+    if (n < 0 || req[0] != 'X') {
+      for (int k = 0; k < 4; k++)
+        if (fds[k] >= 0) sys1(SYS_close, fds[k]);
+      /* A 'K' for a program that already ended is no error. */
+      if (n < 0 || req[0] != 'K') session_send('F', n < 0 ? n : -EINVAL);
+      continue;
+    }
+    unsigned argc = n >= 12 ? *(unsigned *)(req + 4) : 0;
+    unsigned envc = n >= 12 ? *(unsigned *)(req + 8) : 0;
+    char *end = req + n, *cwd = req + 12;
+    char *p = n >= 12 ? session_strings(cwd, end, rargv, 1) : 0;
+    p = p && argc >= 1 && argc <= SESSION_ARGS ? session_strings(p, end, rargv, argc) : 0;
+    p = p && envc <= SESSION_ARGS ? session_strings(p, end, renvp, envc) : 0;
+    if (!p || fds[3] < 0) {
+      for (int k = 0; k < 4; k++)
+        if (fds[k] >= 0) sys1(SYS_close, fds[k]);
+      session_send('F', -EINVAL);
+      continue;
+    }
+    /* As the one-shot path checks before joining: nothing runs for a target that exited. */
+    if (target_gone()) {
+      session_send('D', 0);
+      die_code(0);
+    }
+    long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+    if (child == 0) session_child(fds, cwd, rargv, renvp, kill_parent);
+    for (int k = 0; k < 4; k++) sys1(SYS_close, fds[k]);
+    if (child < 0) {
+      session_send('F', child);
+      continue;
+    }
+    /* Our own unreaped child: its PID cannot be reused, so this pidfd is it. */
+    long cfd = sys2(SYS_pidfd_open, child, 0);
+    session_send('P', child);
+    while (cfd >= 0) {
+      struct pollfd_ w[2] = {{(int)cfd, POLLIN, 0}, {session_fd, POLLIN, 0}};
+      r = sys6(SYS_ppoll, (long)w, 2, 0, 0, 8, 0);
+      if (r == -EINTR) continue;
+      if (r < 0 || w[0].revents) break;
+      int kfds[4];
+      long k = session_recv(req, SESSION_MAX, kfds);
+      for (int j = 0; j < 4; j++)
+        if (kfds[j] >= 0) sys1(SYS_close, kfds[j]);
+      if (k == 0) {
+        /* The session was closed while the program ran: it ends with it. */
+        sys2(SYS_kill, child, SIGKILL);
+        sys4(SYS_wait4, child, 0, 0, 0);
+        die_code(0);
+      }
+      unsigned sig = k >= 8 && req[0] == 'K' ? *(unsigned *)(req + 4) : 0;
+      if (sig >= 1 && sig <= 64) sys4(SYS_pidfd_send_signal, cfd, sig, 0, 0);
+    }
+    if (cfd >= 0) sys1(SYS_close, cfd);
+    int status = 0;
+    while ((r = sys4(SYS_wait4, child, &status, 0, 0)) == -EINTR) {
+    }
+    session_send('S', status);
   }
 }
 
@@ -1725,6 +1947,7 @@ __attribute__((used)) void start_c(long *sp) {
     case 'm': umask_to = parse_num(a + 1, 8, 0); break;
     case 'a': lsm_label = a + 1; break;
     case 'T': debug_tools = a + 1; break;
+    case 'L': session_fd = (int)parse_num(a + 1, 10, 0); break;
     }
   }
   if (i >= argc) {
@@ -1737,10 +1960,11 @@ __attribute__((used)) void start_c(long *sp) {
    * directory fd would otherwise be reachable as /proc/self/fd/N while we join and chdir
    * (runc CVE-2024-21626). The caller's pipe (e) stays until execve. */
   {
-    int early[MAXK + MAXJ + 3];
+    int early[MAXK + MAXJ + 4];
     for (int k = 0; k < nkeep; k++) early[k] = keep[k];
     int nearly = nkeep;
     if (errfd >= 3) early[nearly++] = errfd;
+    if (session_fd >= 3) early[nearly++] = session_fd;
     /* Z and x: read and written before the first join (read_filters), closed then. */
     if (copy_seccomp && filters_in >= 3) early[nearly++] = filters_in;
     if (copy_seccomp && filters_out >= 3) early[nearly++] = filters_out;
@@ -1838,6 +2062,7 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
   }
+  if (session_fd >= 0) session_pidfd = (int)pidfd;
   if (copy_seccomp && target_pid <= 0) {
     begin();
     put("helper: z needs a target pid");
@@ -1943,44 +2168,8 @@ __attribute__((used)) void start_c(long *sp) {
     fail(125);
   }
   if (wdfd >= 0) sys1(SYS_close, wdfd);
-  if (wdns) {
-    /* A path inside the target: no magic link (/proc/PID/{fd/N,cwd,root}) on the way,
-     * not even through a symlink the target planted (openat2, Linux 5.6+). */
-    unsigned long how[3] = {O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS};
-    long fd = sys4(SYS_openat2, AT_FDCWD, wdns, how, sizeof how);
-    long r = fd >= 0 ? sys1(SYS_fchdir, fd) : fd == -ENOSYS ? sys1(SYS_chdir, wdns) : fd;
-    if (fd >= 0) sys1(SYS_close, fd);
-    if (r != 0) {
-      begin();
-      put("Cannot change directory to ");
-      putesc(wdns);
-      put(" in the target");
-      puterr(r);
-      if (r == -ELOOP) put(" - a /proc magic link (fd, cwd, root) on the way is refused");
-      fail(125);
-    }
-  }
-  /* A cwd not reachable from our root is reported by the kernel with "(unreachable)"
-   * instead of a leading '/': a host directory must never leak into the target. */
-  {
-    char cwd[4096];
-    long r = sys2(SYS_getcwd, cwd, sizeof cwd);
-    if (r > 0 && cwd[0] != '/') {
-      begin();
-      put("Cannot start in a working directory outside the target's root - use -W DIR (a directory inside the target) or --root");
-      fail(125);
-    }
-    /* Fail closed: a deleted directory (ENOENT) or one too deep to name (ENAMETOOLONG)
-     * cannot be shown to lie inside the root, and `cd ..` from a deleted host directory
-     * climbs the host's tree. */
-    if (r < 0) {
-      begin();
-      put("Cannot start in this working directory");
-      puterr(r);
-      if (r == -ENOENT) put(" - it was deleted; use -W DIR (a directory inside the target)");
-      fail(125);
-    }
-  }
+  if (wdns) chdir_inside(wdns);
+  check_cwd();
 
   int master = -1, slave = -1;
   if (tty) {
@@ -2081,6 +2270,7 @@ __attribute__((used)) void start_c(long *sp) {
    * last one (an exec of a set-uid program clears it again, as for every caller of prctl). */
   if (kill_parent > 0) arm_pdeathsig(kill_parent);
 
+  if (session_fd >= 0) session_loop(kill_parent);
   if (tty || tree || (joined_pid && !nofork)) {
     /* setns(CLONE_NEWPID) moves only our future children, and a pty needs a relay: fork,
      * relay signals to the child and its exit status back (a signal death re-raised). */

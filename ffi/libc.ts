@@ -138,6 +138,13 @@ export const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  // ---- issue 13: exec sessions, requests to a pre-joined helper (ffi/session.ts)
+  /** int socketpair(int domain, int type, int protocol, int sv[2]) */
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  /** ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) */
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  /** ssize_t recvmsg(int fd, struct msghdr *msg, int flags) */
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library. */

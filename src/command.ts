@@ -479,7 +479,7 @@ const O_NONBLOCK = 0o4000;
  * the helper closes it before execve, so the program never has it. Read once the helper
  * has exited: whatever it wrote is in the pipe by then.
  */
-class _ErrorPipe {
+export class _ErrorPipe {
   #read = -1;
   #write = -1;
   #error?: NamespaceError | null;
@@ -566,21 +566,43 @@ class _ErrorPipe {
       libcSubset(...EXEC_SYMBOLS).syscall(SYS_READ, BigInt(this.#read), ptr, BigInt(buf.length)),
     );
     this.close();
-    if (n <= 0) return null;
-    // "CODE ERRNO STEP NS MESSAGE\n" (ffi/helper.c fail()).
-    const m = new TextDecoder().decode(buf.subarray(0, n)).match(
-      /^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/,
-    );
-    if (!m) return null;
-    const ns = m[4] as NamespaceType;
-    return new NamespaceError(m[5], {
-      errno: Number(m[2]),
-      syscall: m[3],
-      namespace: (NAMESPACE_TYPES as readonly string[]).includes(ns) ? ns : undefined,
-      target: this.#target,
-      quiet: true,
-    });
+    return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target);
   }
+}
+
+/**
+ * The helper's failure record, "CODE ERRNO STEP NS MESSAGE\n" (ffi/helper.c fail()), as
+ * a NamespaceError; null when there is none.
+ */
+export function _setupError(record: Uint8Array, target?: number | string): NamespaceError | null {
+  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/);
+  if (!m) return null;
+  const ns = m[4] as NamespaceType;
+  return new NamespaceError(m[5], {
+    errno: Number(m[2]),
+    syscall: m[3],
+    namespace: (NAMESPACE_TYPES as readonly string[]).includes(ns) ? ns : undefined,
+    target,
+    quiet: true,
+  });
+}
+
+/**
+ * For src/session.ts: the helper's argv for an exec session (every option of one exec but
+ * the program's, and killed with this process), and the environment its programs start
+ * from (the caller's or the target's, with `env` over it, in order).
+ */
+export function _sessionPlan(
+  o: NsCommandOptions,
+): { args: string[]; env: Record<string, string>; shown: number | string } {
+  const plan = _plan("nsjoin-session", { ...o, killOnExit: true });
+  const env: Record<string, string> = plan.clearEnv
+    ? { ...plan.env }
+    : { ..._environment(), ...plan.env };
+  delete env[ORDER_VAR];
+  // Each request carries its envp in order: no "O".
+  const args = _helperArgs(plan).filter((a) => a !== "O");
+  return { args, env, shown: _shown(plan) };
 }
 
 // The planning functions below are written `(function f() {…}).bind(undefined)`: V8 compiles

@@ -1,0 +1,513 @@
+/**
+ * Exec sessions: join a target once, then run many programs there for the cost of a fork.
+ *
+ * @module
+ */
+import { helper, helperExecRefused } from "../ffi/helper.ts";
+import {
+  closeFd,
+  devNull,
+  drainInto,
+  pollReady,
+  programPipe,
+  sendMessage,
+  SESSION_MAX_REQUEST,
+  SESSION_MAX_STRINGS,
+  type SessionReply,
+  setCloexec,
+  shutdownSocket,
+  socketPair,
+  takeReply,
+  writeSome,
+} from "../ffi/session.ts";
+import {
+  _ErrorPipe,
+  _sessionPlan,
+  _setupError,
+  type NsCommandOptions,
+  type NsCommandOutput,
+} from "./command.ts";
+import { NamespaceError } from "./errors.ts";
+import type { Target } from "./target.ts";
+
+/** NsCommand options that belong to one program, not to a session. */
+const PER_EXEC = [
+  "args",
+  "stdin",
+  "stdout",
+  "stderr",
+  "signal",
+  "tty",
+  "keepFds",
+  "fork",
+  "killTree",
+  "killOnExit",
+] as const;
+
+/**
+ * Options of {@link openSession}: those of {@link NsCommand} that say where and as whom
+ * programs run (namespaces, user, groups, capabilities, seccomp, cgroups, cwd, env…), as
+ * {@link containerExecOptions} gives them. `target` may be given here too (it must then be
+ * the one given to openSession). What belongs to one program — its arguments, stdio,
+ * `signal`, `tty`, `keepFds`, `fork`, `killTree` — is not a session's: see
+ * {@link SessionExecOptions}. Programs always die with this Deno process (`killOnExit`).
+ */
+export interface SessionOptions
+  extends Omit<NsCommandOptions, "target" | (typeof PER_EXEC)[number]> {
+  /** The session's target, when these options came with one (containerExecOptions). */
+  target?: Target;
+}
+
+/** Options of one {@link ExecSession.output}. */
+export interface SessionExecOptions {
+  /** Arguments of the program. */
+  args?: readonly string[];
+  /** Environment variables set over the session's environment for this program. */
+  env?: Record<string, string>;
+  /** Working directory inside the target (no /proc magic link on the way); default the session's. */
+  cwd?: string;
+  /** Bytes for the program's stdin; default /dev/null. */
+  stdin?: Uint8Array;
+  /** Sends SIGTERM to the program when aborted. */
+  signal?: AbortSignal;
+}
+
+const SIGNALS = [
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGILL",
+  "SIGTRAP",
+  "SIGABRT",
+  "SIGBUS",
+  "SIGFPE",
+  "SIGKILL",
+  "SIGUSR1",
+  "SIGSEGV",
+  "SIGUSR2",
+  "SIGPIPE",
+  "SIGALRM",
+  "SIGTERM",
+  "SIGSTKFLT",
+  "SIGCHLD",
+  "SIGCONT",
+  "SIGSTOP",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGURG",
+  "SIGXCPU",
+  "SIGXFSZ",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGWINCH",
+  "SIGIO",
+  "SIGPWR",
+  "SIGSYS",
+] as const; // deno-fmt-ignore
+
+/**
+ * A target joined once, running programs on request: see {@link openSession}. One program
+ * runs at a time; calls made meanwhile wait their turn, in order.
+ */
+export class ExecSession implements AsyncDisposable {
+  #sock: number;
+  #devNull: number;
+  #child: Deno.ChildProcess;
+  #shown: number | string;
+  #env: Record<string, string>;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #targetGone = false;
+
+  /** @internal Made by {@link openSession}. */
+  constructor(
+    sock: number,
+    nullFd: number,
+    child: Deno.ChildProcess,
+    shown: number | string,
+    env: Record<string, string>,
+  ) {
+    this.#sock = sock;
+    this.#devNull = nullFd;
+    this.#child = child;
+    this.#shown = shown;
+    this.#env = env;
+  }
+
+  /** The PID of the session's helper, in the caller's pid namespace (the target never sees it). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /**
+   * Runs a program in the session's target and collects its status and output.
+   *
+   * @param program the program, looked up on PATH as {@link NsCommand} does
+   * @param options arguments, environment, working directory, stdin, abort signal
+   * @returns code, signal, stdout and stderr as `Deno.Command#output`, with `setupError`
+   *   when the program did not start (126 not executable, 127 not found, 125 set-up)
+   * @throws {NamespaceError} code ESRCH when the target exited (nothing is run)
+   * @throws {Error} when the session is closed
+   */
+  output(program: string, options: SessionExecOptions = {}): Promise<NsCommandOutput> {
+    const request = this.#request(program, options);
+    const run = this.#queue.then(() => this.#run(program, request, options));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Ends the session: a program still running is killed, and the helper exits.
+   * Idempotent.
+   *
+   * @returns when the helper has exited
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      // The helper reads EOF (and kills a running program); a poll of ours on the socket
+      // wakes. The fds are closed once no call uses them.
+      shutdownSocket(this.#sock);
+      await this.#queue;
+      closeFd(this.#sock);
+      closeFd(this.#devNull);
+    }
+    await this.#child.status;
+  }
+
+  /** Closes the session (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The request's bytes: 'X', argc, envc, then cwd, argv and envp, NUL-terminated. */
+  #request(program: string, o: SessionExecOptions): Uint8Array {
+    if (typeof program !== "string" || program === "") {
+      throw new TypeError("Cannot run an empty program name");
+    }
+    const env = { ...this.#env };
+    for (const [k, v] of Object.entries(o.env ?? {})) {
+      if (k === "" || k.includes("=") || k.includes("\0")) {
+        throw new TypeError(
+          `Cannot pass an environment variable named ${JSON.stringify(k)}: a name is not empty and has no '=' or NUL`,
+        );
+      }
+      env[k] = String(v);
+    }
+    const argv = [program, ...(o.args ?? []).map(String)];
+    const envp = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    const strings = [o.cwd ?? "", ...argv, ...envp];
+    if (strings.some((s) => s.includes("\0"))) {
+      throw new TypeError("Cannot pass an argument, variable or cwd with a NUL byte");
+    }
+    if (argv.length > SESSION_MAX_STRINGS || envp.length > SESSION_MAX_STRINGS) {
+      throw new RangeError(
+        `Cannot run ${program}: more than ${SESSION_MAX_STRINGS} arguments or variables`,
+      );
+    }
+    const text = new TextEncoder().encode(strings.join("\0") + "\0");
+    if (12 + text.length > SESSION_MAX_REQUEST) {
+      throw new RangeError(
+        `Cannot run ${program}: its arguments and environment are longer than ${SESSION_MAX_REQUEST} bytes`,
+      );
+    }
+    const out = new Uint8Array(12 + text.length);
+    const v = new DataView(out.buffer);
+    out[0] = "X".charCodeAt(0);
+    v.setUint32(4, argv.length, true);
+    v.setUint32(8, envp.length, true);
+    out.set(text, 12);
+    return out;
+  }
+
+  async #run(
+    program: string,
+    request: Uint8Array,
+    o: SessionExecOptions,
+  ): Promise<NsCommandOutput> {
+    if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+    if (this.#targetGone) throw this.#gone(program);
+    // Every fd made here is closed exactly once: a second close would hit whatever Deno
+    // opened under that number meanwhile.
+    const open = new Set<number>();
+    const close = (fd: number) => {
+      if (open.delete(fd)) closeFd(fd);
+    };
+    const pipe = (dir: "read" | "write") => {
+      const p = programPipe(dir);
+      if (typeof p === "number") {
+        throw new Error(`Cannot run ${program}: no pipe (errno ${p})`);
+      }
+      open.add(p.ours).add(p.theirs);
+      return p;
+    };
+    try {
+      const input = o.stdin ? pipe("read") : undefined;
+      const out = pipe("write"), err = pipe("write"), setup = pipe("write");
+      const theirs = [input?.theirs ?? this.#devNull, out.theirs, err.theirs, setup.theirs];
+      const sent = sendMessage(this.#sock, request, theirs);
+      // The program's ends are the helper's now (or nobody's).
+      for (const fd of theirs) close(fd);
+      if (sent === 7 || sent === 90) {
+        // E2BIG / EMSGSIZE: larger than the socket takes.
+        throw new RangeError(`Cannot run ${program}: its arguments and environment are too long`);
+      }
+      return await this.#wait(program, sent === 0, { input: input?.ours, out, err, setup, close }, o);
+    } finally {
+      for (const fd of [...open]) close(fd);
+    }
+  }
+
+  /** Collects replies and output until the program's status is in and its pipes closed. */
+  async #wait(
+    program: string,
+    sent: boolean,
+    fds: {
+      input?: number;
+      out: { ours: number };
+      err: { ours: number };
+      setup: { ours: number };
+      close: (fd: number) => void;
+    },
+    o: SessionExecOptions,
+  ): Promise<NsCommandOutput> {
+    const out = fds.out.ours, err = fds.err.ours, setup = fds.setup.ours;
+    const stdout: Uint8Array[] = [], stderr: Uint8Array[] = [];
+    let status: number | undefined, failed: number | undefined, childPid = 0;
+    let outOpen = true, errOpen = true, sockOpen = sent;
+    let pending = o.stdin ?? new Uint8Array();
+    let inFd = fds.input ?? -1;
+    const closeInput = () => {
+      if (inFd >= 0) fds.close(inFd);
+      inFd = -1;
+    };
+    if (pending.length === 0) closeInput();
+    const abort = () => {
+      if (childPid && status === undefined) {
+        const k = new Uint8Array(8);
+        k[0] = "K".charCodeAt(0);
+        new DataView(k.buffer).setUint32(4, 15, true);
+        sendMessage(this.#sock, k, []);
+      }
+    };
+    o.signal?.addEventListener("abort", abort);
+    try {
+      // A failed send: the helper is gone; what it said before (the target exited) may
+      // still be waiting on the socket.
+      for (let r = sent ? null : takeReply(this.#sock); r && r !== "eof";) {
+        this.#note(r);
+        r = takeReply(this.#sock);
+      }
+      for (;;) {
+        const waiting = sockOpen && status === undefined && failed === undefined;
+        // The helper ended without a status: nothing more will come.
+        if (!sockOpen && status === undefined && failed === undefined) break;
+        if (!waiting && !outOpen && !errOpen) break;
+        const fds = [waiting ? this.#sock : -1, outOpen ? out : -1, errOpen ? err : -1, inFd];
+        const ready = await pollReady(fds, [1, 1, 1, 4]);
+        if (ready[0]) {
+          for (let r = takeReply(this.#sock);; r = takeReply(this.#sock)) {
+            if (r === null) break;
+            if (r === "eof") {
+              sockOpen = false;
+              break;
+            }
+            this.#note(r);
+            if (r.type === "P") {
+              childPid = r.value;
+              if (o.signal?.aborted) abort();
+            } else if (r.type === "S") status = r.value;
+            else if (r.type === "F") failed = -r.value;
+          }
+        }
+        if (ready[1]) outOpen = !drainInto(out, stdout);
+        if (ready[2]) errOpen = !drainInto(err, stderr);
+        if (ready[3]) {
+          const n = writeSome(inFd, pending);
+          if (n < 0) pending = new Uint8Array();
+          else pending = pending.subarray(n);
+          if (pending.length === 0) closeInput();
+        }
+      }
+    } finally {
+      o.signal?.removeEventListener("abort", abort);
+      closeInput();
+    }
+    if (status === undefined) {
+      if (failed !== undefined) {
+        throw new NamespaceError(`Cannot run ${program} in the session`, {
+          errno: failed,
+          syscall: "fork",
+          target: this.#shown,
+          hint: failed === 12 ? "the target's pid namespace has no init process left" : undefined,
+        });
+      }
+      if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+      throw this.#gone(program);
+    }
+    const setupRecord: Uint8Array[] = [];
+    drainInto(setup, setupRecord);
+    const setupError = setupRecord.length
+      ? _setupError(_concat(setupRecord), this.#shown) ?? undefined
+      : undefined;
+    const signo = status & 0x7f;
+    const code = signo ? 128 + signo : (status >> 8) & 0xff;
+    const result: NsCommandOutput = {
+      success: code === 0,
+      code,
+      signal: signo ? (SIGNALS[signo - 1] ?? null) as Deno.Signal | null : null,
+      stdout: _concat(stdout),
+      stderr: _concat(stderr),
+    };
+    if (setupError) result.setupError = setupError;
+    return result;
+  }
+
+  #note(r: SessionReply): void {
+    if (r.type === "D") this.#targetGone = true;
+  }
+
+  #gone(program: string): Error {
+    if (!this.#targetGone) {
+      return new Error(`Cannot run ${program}: the session's helper exited (killed?)`);
+    }
+    return new NamespaceError(`Cannot run ${program} in the session of ${this.#shown}`, {
+      errno: 3,
+      syscall: "session",
+      target: this.#shown,
+      quiet: true,
+      hint: "the target exited",
+    });
+  }
+}
+
+function _concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * Joins a target once and keeps a helper there that runs programs on request: each
+ * {@link ExecSession.output} then costs a fork and an exec in the target (no Deno spawn, no
+ * joins, no reading the target's /proc again), about as fast as a local `Deno.Command`.
+ *
+ * Every program starts exactly as a {@link NsCommand} with the same options would: in the
+ * target's namespaces, cgroups, credentials, capabilities and seccomp filter, from its first
+ * instruction. The helper that forks it did every privileged step itself and holds no more
+ * than the target does; it stays in the caller's pid namespace, where the target cannot see
+ * it, and never gives a program anything but its stdin, stdout and stderr. It exits when the
+ * session is closed, when this Deno process exits, and when the target exits (so it never
+ * holds a stopped container's cgroup); a call after that throws, and nothing runs.
+ *
+ * Programs run one at a time, in the order asked; open several sessions to run several at
+ * once. A session's options are fixed: a different user or capabilities need another one.
+ *
+ * @param target a PID, a namespace file, or a pinned process or container
+ * @param options where and as whom programs run (see {@link SessionOptions})
+ * @returns the open session; close it (or `await using`) when done
+ * @throws {NamespaceError} when a join or a set-up step fails (nothing ever runs then)
+ *
+ * @example
+ * ```ts
+ * import { openSession } from "@nsjoin/nsjoin";
+ * // Our own process as the target, no namespace joined; give a container's PID (and its
+ * // containerExecOptions) to run inside it.
+ * await using session = await openSession(Deno.pid, { namespaces: [] });
+ * const { code, stdout } = await session.output("echo", { args: ["hi"] });
+ * if (code !== 0 || new TextDecoder().decode(stdout) !== "hi\n") throw new Error("no echo");
+ * ```
+ */
+export async function openSession(
+  target: Target,
+  options: SessionOptions = {},
+): Promise<ExecSession> {
+  if (options.target !== undefined && options.target !== target) {
+    throw new TypeError("Cannot open a session with two targets: options.target differs");
+  }
+  for (const k of PER_EXEC) {
+    if ((options as Record<string, unknown>)[k] !== undefined) {
+      throw new TypeError(`Cannot use ${k} in a session's options: it belongs to one program`);
+    }
+  }
+  const plan = _sessionPlan({ ...options, target });
+  const pair = socketPair();
+  if (typeof pair === "number") throw new Error(`Cannot open a session: no socket (errno ${pair})`);
+  const [ours, theirs] = pair;
+  const nullFd = devNull();
+  const pipe = new _ErrorPipe();
+  let child: Deno.ChildProcess | undefined;
+  try {
+    if (nullFd < 0) throw new Error(`Cannot open /dev/null (errno ${-nullFd})`);
+    const spawn = () => {
+      const h = helper();
+      h.verify();
+      // The helper's end is inheritable for the spawn alone (spawning is synchronous).
+      setCloexec(theirs, false);
+      try {
+        return pipe.during(
+          () =>
+            new Deno.Command(h.path, {
+              args: [
+                `L${theirs}`,
+                ...(pipe.writeFd === undefined ? [] : [`e${pipe.writeFd}`]),
+                ...plan.args,
+              ],
+              // The helper needs none: each request carries its program's environment.
+              clearEnv: true,
+              env: {},
+              stdin: "null",
+              stdout: "null",
+              stderr: "null",
+            }).spawn(),
+          plan.shown,
+        );
+      } finally {
+        setCloexec(theirs, true);
+      }
+    };
+    try {
+      child = spawn();
+    } catch (error) {
+      // As NsCommand: a refused memfd (an LSM, ETXTBSY) falls back to the private file once.
+      const code = (error as { code?: string }).code;
+      const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
+      if (!refused || !helperExecRefused()) throw error;
+      child = spawn();
+    }
+    // Not kept alive by the session: when Deno exits, the helper gets EOF and is killed.
+    child.unref();
+    closeFd(theirs);
+    const ready = await _firstReply(ours);
+    if (ready !== "R") {
+      const status = await child.status;
+      const { setupError } = pipe.attach({ ...status });
+      throw setupError ??
+        new Error(`Cannot open a session in ${plan.shown}: the helper exited with ${status.code}`);
+    }
+    pipe.close();
+    return new ExecSession(ours, nullFd, child, plan.shown, plan.env);
+  } catch (error) {
+    closeFd(theirs);
+    closeFd(ours);
+    closeFd(nullFd);
+    pipe.close();
+    child?.kill("SIGKILL");
+    throw error;
+  }
+}
+
+/** The type of the helper's first reply ("R" once it is ready), or "eof". */
+async function _firstReply(sock: number): Promise<string> {
+  for (;;) {
+    const r = takeReply(sock);
+    if (r === "eof") return "eof";
+    if (r) return r.type;
+    await pollReady([sock], [1]);
+  }
+}

@@ -151,7 +151,12 @@ export class ExecSession implements AsyncDisposable {
    * @throws {Error} when the session is closed
    */
   output(program: string, options: SessionExecOptions = {}): Promise<NsCommandOutput> {
-    const request = this.#request(program, options);
+    let request: Uint8Array;
+    try {
+      request = this.#request(program, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const run = this.#queue.then(() => this.#run(program, request, options));
     this.#queue = run.catch(() => {});
     return run;
@@ -497,7 +502,11 @@ export async function openSession(
     closeFd(ours);
     closeFd(nullFd);
     pipe.close();
-    child?.kill("SIGKILL");
+    try {
+      child?.kill("SIGKILL");
+    } catch {
+      // It exited already (a failed set-up).
+    }
     throw error;
   }
 }

@@ -1,0 +1,436 @@
+/**
+ * Exec sessions (src/session.ts, ffi/helper.c option L): side by side with NsCommand on
+ * real unshare targets and a real docker container, and the session's lifetime and safety
+ * rules — the helper leaves no fd to a program, is invisible inside the target, and is gone
+ * when the target stops, the session closes or this Deno process exits.
+ *
+ * Needs root (and dockerd for the container steps); skips elsewhere off CI.
+ */
+import {
+  containerExecOptions,
+  NamespaceError,
+  NsCommand,
+  type NsCommandOptions,
+  type NsCommandOutput,
+  openSession,
+  resolveContainer,
+} from "../mod.ts";
+import type { ExecSession, SessionExecOptions } from "../src/session.ts";
+import {
+  ensureImages,
+  podmanUser,
+  removeContainers,
+  run,
+  skipWithoutEngines,
+  startContainer,
+  type TestContainer,
+} from "./_engines.ts";
+import {
+  ALL_BUT_USER,
+  assert,
+  assertEquals,
+  assertMatch,
+  makeTarget,
+  NEEDS_ROOT,
+  ROOT,
+  text,
+} from "./_fixtures.ts";
+
+const TAG = Math.random().toString(36).slice(2, 8);
+
+/** What a user compares: the identity, environment, place and confinement of a program. */
+const PROBES: [string, string[]][] = [
+  ["id", ["id"]],
+  ["env", ["sh", "-c", "env | sort"]],
+  ["pwd", ["pwd"]],
+  ["hostname", ["hostname"]],
+  ["status", ["sh", "-c", "grep -E '^(Cap|Seccomp|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status"]],
+  ["cgroup", ["cat", "/proc/self/cgroup"]],
+  ["ns", ["sh", "-c", "for f in /proc/self/ns/*; do echo $f $(readlink $f); done"]],
+  ["exit 7", ["sh", "-c", "exit 7"]],
+];
+
+function shown(o: NsCommandOutput) {
+  return {
+    code: o.code,
+    signal: o.signal,
+    stdout: text(o.stdout),
+    stderr: text(o.stderr),
+    setupError: o.setupError?.message,
+  };
+}
+
+/** Every probe through the session and through a new NsCommand: the same output. */
+async function sameAsNsCommand(
+  session: ExecSession,
+  options: NsCommandOptions,
+  probes = PROBES,
+): Promise<void> {
+  for (const [name, [program, ...args]] of probes) {
+    const a = await session.output(program, { args });
+    const b = await new NsCommand(program, { ...options, args }).output();
+    assertEquals(shown(a), shown(b), `${name} differs between the session and NsCommand`);
+  }
+}
+
+/** The error `fn` rejects with, checked to be a `kind` whose message matches `message`. */
+async function rejection<E extends Error>(
+  fn: () => Promise<unknown>,
+  kind: new (...args: never[]) => E,
+  message?: RegExp,
+): Promise<E> {
+  try {
+    await fn();
+  } catch (error) {
+    if (!(error instanceof kind)) throw new Error(`expected a ${kind.name}, got ${error}`);
+    if (message) assertMatch(error.message, message);
+    return error;
+  }
+  throw new Error("it did not reject");
+}
+
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+      if (/\) [ZX] /.test(stat)) return true;
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+Deno.test({
+  name: "a session runs programs as NsCommand does (unshare targets)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget({ hostname: `s-${TAG}` });
+    await t.step("every namespace, as root", async () => {
+      const options = { target: target.pid };
+      await using s = await openSession(target.pid);
+      await sameAsNsCommand(s, options);
+    });
+    await t.step("a uid, groups, the target's capabilities, no_new_privs, a cwd", async () => {
+      const options: NsCommandOptions = {
+        target: target.pid,
+        uid: 1000,
+        gid: 1000,
+        groups: [5, 7],
+        capabilities: "target",
+        noNewPrivs: true,
+        cwd: "/tmp",
+        env: { ONLY: "this" },
+        clearEnv: true,
+      };
+      await using s = await openSession(target.pid, options);
+      await sameAsNsCommand(s, options);
+    });
+    await t.step("a user namespace (rootless-style target)", async () => {
+      await using u = await makeTarget({
+        flags: ["-U", "--map-root-user", ...ALL_BUT_USER],
+        hostname: `u-${TAG}`,
+      });
+      await using s = await openSession(u.pid);
+      await sameAsNsCommand(s, { target: u.pid });
+    });
+    await t.step("only some namespaces, the program from the caller's PATH", async () => {
+      const options: NsCommandOptions = { target: target.pid, namespaces: ["net", "uts"] };
+      await using s = await openSession(target.pid, options);
+      await sameAsNsCommand(s, options);
+    });
+  },
+});
+
+Deno.test({
+  name: "a session's programs: exit codes, signals, 126/127, env, cwd, stdin, abort",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    await using s = await openSession(target.pid, { env: { BASE: "1" } });
+    const out = (program: string, o?: SessionExecOptions) => s.output(program, o).then(shown);
+    await t.step("exit codes and a signal death, as Deno.Command reports them", async () => {
+      assertEquals((await out("sh", { args: ["-c", "exit 3"] })).code, 3);
+      const killed = await out("sh", { args: ["-c", "kill -TERM $$"] });
+      assertEquals([killed.code, killed.signal], [143, "SIGTERM"]);
+      const ns = await new NsCommand("sh", { target: target.pid, args: ["-c", "kill -TERM $$"] })
+        .output();
+      assertEquals([ns.code, ns.signal], [143, "SIGTERM"]);
+    });
+    await t.step("a program that exits 127 itself is not a setup error", async () => {
+      const own = await out("sh", { args: ["-c", "exit 127"] });
+      assertEquals([own.code, own.setupError], [127, undefined]);
+    });
+    await t.step("not found (127) and not executable (126) carry setupError", async () => {
+      const missing = await out("no-such-program");
+      assertEquals(missing.code, 127);
+      assertMatch(missing.setupError!, /^Cannot run no-such-program: not found in the target$/);
+      assertMatch(missing.stderr, /^nsjoin: Cannot run no-such-program: not found/);
+      const notExec = await out("/etc/passwd");
+      assertEquals(notExec.code, 126);
+      assertMatch(notExec.setupError!, /EACCES/);
+    });
+    await t.step("env goes over the session's, per program", async () => {
+      const a = await out("sh", { args: ["-c", "echo $BASE $X"], env: { X: "2" } });
+      assertEquals(a.stdout, "1 2\n");
+      const b = await out("sh", { args: ["-c", "echo $BASE $X"] });
+      assertEquals(b.stdout, "1\n");
+    });
+    await t.step("cwd inside the target; a /proc magic link on the way is refused", async () => {
+      assertEquals((await out("pwd", { cwd: "/tmp" })).stdout, "/tmp\n");
+      const magic = await out("pwd", { cwd: "/proc/1/root/tmp" });
+      assertEquals([magic.code, magic.stdout], [125, ""]);
+      assertMatch(magic.setupError!, /magic link/);
+      assertEquals((await out("pwd")).stdout, "/\n");
+    });
+    await t.step("stdin bytes reach the program", async () => {
+      const big = new Uint8Array(1 << 20).map((_, i) => 97 + i % 26);
+      const r = await s.output("cat", { stdin: big });
+      assertEquals(r.stdout.length, big.length);
+      assert(r.stdout.every((b, i) => b === big[i]));
+    });
+    await t.step("more output than a pipe holds, on both streams at once", async () => {
+      const script = "(yes e | head -c 3000000 >&2) & yes o | head -c 2000000; wait";
+      const r = await s.output("sh", { args: ["-c", script] });
+      assertEquals([r.code, r.stdout.length, r.stderr.length], [0, 2000000, 3000000]);
+    });
+    await t.step("an abort signal sends SIGTERM", async () => {
+      const ac = new AbortController();
+      const p = s.output("sleep", { args: ["100"], signal: ac.signal });
+      setTimeout(() => ac.abort(), 100);
+      const r = await p;
+      assertEquals([r.code, r.signal], [143, "SIGTERM"]);
+    });
+    await t.step("calls made at once run one after the other", async () => {
+      const file = `/tmp/nsjoin-session-${TAG}`;
+      const first = s.output("sh", {
+        args: ["-c", `echo a > ${file}; sleep 0.2; echo b >> ${file}`],
+      });
+      const second = s.output("cat", { args: [file] });
+      assertEquals((await first).code, 0);
+      assertEquals(text((await second).stdout), "a\nb\n");
+    });
+    await t.step("bad per-program input is refused before anything runs", async () => {
+      await rejection(() => s.output(""), TypeError, /empty program/);
+      await rejection(() => s.output("true", { env: { "A=B": "1" } }), TypeError, /has no '='/);
+      await rejection(() => s.output("true", { args: ["a\0b"] }), TypeError, /NUL/);
+      await rejection(
+        () => s.output("true", { args: ["x".repeat(200_000)] }),
+        RangeError,
+        /longer than 131072 bytes/,
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "a session's program holds no fd of the session (only 0-2)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    await using s = await openSession(target.pid);
+    // ls's own directory fd is 3; the session's socket, the target's pidfd and the
+    // request's pipes would show as more.
+    const r = await s.output("ls", { args: ["/proc/self/fd"] });
+    assertEquals(text(r.stdout).trim().split(/\s+/), ["0", "1", "2", "3"]);
+    const links = await s.output("sh", { args: ["-c", "readlink /proc/$$/fd/*"] });
+    assert(!/socket|pidfd/.test(text(links.stdout)), text(links.stdout));
+  },
+});
+
+Deno.test({
+  name: "many programs in one session leak no fd, here or in the helper",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    await using s = await openSession(target.pid);
+    const fds = (pid: number | "self") => [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+    await s.output("true");
+    const [ours, helper] = [fds("self"), fds(s.pid)];
+    for (let i = 0; i < 300; i++) {
+      const r = await s.output("echo", { args: [String(i)] });
+      assertEquals(text(r.stdout), `${i}\n`);
+    }
+    assertEquals([fds("self"), fds(s.pid)], [ours, helper]);
+  },
+});
+
+Deno.test({
+  name: "a session ends with its target: the helper exits, a later call throws, nothing runs",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const target = await makeTarget();
+    const marker = `/tmp/nsjoin-session-ran-${TAG}`;
+    // net only: the marker would be written to the host's /tmp.
+    const s = await openSession(target.pid, { namespaces: ["net"] });
+    try {
+      assertEquals((await s.output("true")).code, 0);
+      await target.kill();
+      assert(await gone(s.pid), "the session's helper outlived its target");
+      const error = await rejection(
+        () => s.output("touch", { args: [marker] }),
+        NamespaceError,
+        /the target exited/,
+      );
+      assertEquals(error.code, "ESRCH");
+      assert(!(await Deno.stat(marker).then(() => true, () => false)), "a program ran");
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "close() ends a running program and the helper; a call after it throws",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    const s = await openSession(target.pid);
+    const running = s.output("sleep", { args: ["100"] });
+    // Its PID, seen from here: the helper's only child.
+    let child = 0;
+    for (let i = 0; i < 500 && !child; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      const c = await Deno.readTextFile(`/proc/${s.pid}/task/${s.pid}/children`).catch(() => "");
+      child = Number(c.trim().split(/\s+/)[0] || 0);
+    }
+    assert(child > 0, "no program started");
+    await s.close();
+    await rejection(() => running, Error, /the session is closed/);
+    assert(await gone(s.pid), "the helper outlived close()");
+    assert(await gone(child), "the program outlived close()");
+    await rejection(() => s.output("true"), Error, /the session is closed/);
+    await s.close(); // idempotent
+  },
+});
+
+Deno.test({
+  name: "the helper dies with the Deno process that opened the session",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    const script = [
+      `import { openSession } from "${ROOT}mod.ts";`,
+      `const s = await openSession(${target.pid});`,
+      `await s.output("true");`,
+      `console.log(s.pid);`,
+      `if (Deno.args[0] === "hang") await new Promise(() => setInterval(() => {}, 1000));`,
+    ].join("\n");
+    for (const how of ["exits without close()", "is killed (SIGKILL)"]) {
+      await t.step(how, async () => {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: ["eval", script, how.startsWith("is") ? "hang" : "exit"],
+          stdout: "piped",
+          stderr: "inherit",
+        }).spawn();
+        const reader = child.stdout.getReader();
+        let line = "";
+        while (!line.includes("\n")) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          line += text(value);
+        }
+        reader.releaseLock();
+        await child.stdout.cancel();
+        const helper = Number(line.trim());
+        assert(helper > 0, `no helper PID: ${line}`);
+        if (how.startsWith("is")) child.kill("SIGKILL");
+        await child.status;
+        assert(await gone(helper), `the helper ${helper} outlived its Deno process`);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "session options: per-program ones are refused, a failed set-up throws",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    for (const bad of [{ tty: true }, { args: ["x"] }, { stdout: "piped" }, { fork: false }]) {
+      await rejection(
+        () => openSession(target.pid, bad as Record<string, unknown>),
+        TypeError,
+        /belongs to one program/,
+      );
+    }
+    await rejection(
+      () => openSession(target.pid, { target: 1 }),
+      TypeError,
+      /two targets/,
+    );
+    await rejection(
+      () => openSession(target.pid, { cwd: "/no/such/dir" }),
+      NamespaceError,
+      /^Cannot change directory to \/no\/such\/dir in the target/,
+    );
+  },
+});
+
+const SKIP_DOCKER = skipWithoutEngines("session container tests", ["docker"]);
+
+Deno.test({
+  name: "a session in a docker container: as NsCommand, invisible inside, gone when it stops",
+  ignore: SKIP_DOCKER,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const owner = podmanUser();
+    if (owner) await ensureImages(owner);
+    const made: TestContainer[] = [];
+    try {
+      const [c, d] = await Promise.all([
+        startContainer("docker", `nsjs${TAG}-a`, ["--user", "1000:1000", "--group-add", "5"]),
+        startContainer("docker", `nsjs${TAG}-b`),
+      ]);
+      made.push(c, d);
+      using container = await resolveContainer(c.id);
+      const options = containerExecOptions(container);
+      await using s = await openSession(container, options);
+
+      await t.step(
+        "the container's user, env, cwd, caps, seccomp, cgroups, namespaces",
+        () => sameAsNsCommand(s, options),
+      );
+
+      await t.step("nothing inside the container sees the helper", async () => {
+        const inside = await run("docker", [
+          "exec",
+          c.name,
+          "sh",
+          "-c",
+          "for p in /proc/[0-9]*; do echo $p $(tr '\\0' ' ' < $p/cmdline); done",
+        ]);
+        assertEquals(inside.code, 0, inside.stderr);
+        assert(!/nsjoin|L\d+ /.test(inside.stdout), inside.stdout);
+        // And the container's PIDs: its init, and this docker exec's own shell and tr.
+        const host = await Deno.readTextFile(`/proc/${s.pid}/status`);
+        assertMatch(host, /^NSpid:\t\d+$/m); // one pid namespace: the caller's
+      });
+
+      await t.step(
+        "docker stop and rm succeed with a session open; the helper is gone",
+        async () => {
+          const stopped = await run("docker", ["stop", "-t", "1", c.name]);
+          assertEquals(stopped.code, 0, stopped.stderr);
+          assert(await gone(s.pid), "the helper outlived the container");
+          const removed = await run("docker", ["rm", c.name]);
+          assertEquals(removed.code, 0, removed.stderr);
+          await rejection(() => s.output("true"), NamespaceError, /the target exited/);
+        },
+      );
+
+      await t.step("docker rm -f too", async () => {
+        using other = await resolveContainer(d.id);
+        await using s2 = await openSession(other, containerExecOptions(other));
+        assertEquals((await s2.output("true")).code, 0);
+        const removed = await run("docker", ["rm", "-f", d.name]);
+        assertEquals(removed.code, 0, removed.stderr);
+        assert(await gone(s2.pid), "the helper outlived the container");
+      });
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});

@@ -3,7 +3,8 @@
  * with its CRI plugin), interleaved in one run: the CRI's ExecSync of `true` over a warm
  * gRPC connection (the floor `kubectl exec` can never beat: it adds the API server and the
  * kubelet's streaming on top), the nsjoin CLI cold (a new `deno run` each time) and the
- * library warm (resolved once, a new NsCommand each time). Two containers of one pod: `app`
+ * library warm (resolved once: a new NsCommand each time, and an exec session joined once
+ * whose helper forks each program, src/session.ts). Two containers of one pod: `app`
  * as the CRI makes it by default (no seccomp filter), and `sec` with the RuntimeDefault
  * seccomp profile (what `seccompProfile: RuntimeDefault` or the kubelet's SeccompDefault
  * gives): its filter is copied on every exec, with ptrace the first time and from the kept
@@ -16,7 +17,7 @@
  *
  *   deno run -A bench/exec_k8s_bench.ts [iterations]
  */
-import { containerExecOptions, NsCommand, resolveContainer } from "../mod.ts";
+import { containerExecOptions, NsCommand, openSession, resolveContainer } from "../mod.ts";
 import { CriRuntime } from "../tests/_cri.ts";
 
 const N = Number(Deno.args[0] ?? 30);
@@ -48,6 +49,7 @@ const cli = async (args: string[]) => {
 };
 const empty = await Deno.makeTempFile({ suffix: ".ts" });
 let appPid = 0;
+const sessions: { close(): Promise<void> }[] = [];
 for (const name of ["app", "sec"]) {
   const target = `k8s:default/bench-${tag}/${name}`;
   const app = await resolveContainer(target, { containerdState: [rt.state] });
@@ -56,6 +58,12 @@ for (const name of ["app", "sec"]) {
   runs[`${name}: CRI ExecSync (warm gRPC)`] = async () => {
     const r = await rt.execSync(pod.containers[name], ["true"]);
     if (r.code !== 0) throw new Error(`ExecSync: ${r.stderr}`);
+  };
+  const session = await openSession(app, options);
+  sessions.push(session);
+  runs[`${name}: nsjoin library warm, session`] = async () => {
+    const o = await session.output("true");
+    if (!o.success) throw new Error(`nsjoin session: ${new TextDecoder().decode(o.stderr)}`);
   };
   runs[`${name}: nsjoin CLI cold`] = () => cli([`${ROOT}cli.ts`, "exec", target, "true"]);
   runs[`${name}: nsjoin library warm`] = async () => {
@@ -83,7 +91,7 @@ const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v
 console.log(`exec k8s:default/bench-${tag}/{app,sec} true, ${N} interleaved iterations`);
 for (const [name, { median, p90 }] of Object.entries(s)) {
   console.log(
-    `  ${name.padEnd(32)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
+    `  ${name.padEnd(36)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
       p90.toFixed(2).padStart(7)
     } ms`,
   );
@@ -93,9 +101,10 @@ console.log(
 );
 for (const name of ["app", "sec"]) {
   const floor = s[`${name}: CRI ExecSync (warm gRPC)`].median;
-  for (const kind of ["nsjoin CLI cold", "nsjoin library warm"]) {
+  for (const kind of ["nsjoin CLI cold", "nsjoin library warm", "nsjoin library warm, session"]) {
     const row = `${name}: ${kind}`;
-    console.log(`  ${row.padEnd(32)} ${(s[row].median / floor).toFixed(3)}x`);
+    console.log(`  ${row.padEnd(36)} ${(s[row].median / floor).toFixed(3)}x`);
   }
 }
 await Deno.remove(empty);
+for (const session of sessions) await session.close();

@@ -1670,10 +1670,11 @@ static void arm_pdeathsig(long parent) {
  * forking one child we serve requests on the socket fd (SOCK_SEQPACKET, one message each):
  *   'X' u32 argc, u32 envc, then NUL-terminated cwd ("" = ours), argv, envp; SCM_RIGHTS of
  *       4 fds: the program's stdin, stdout, stderr and its private error pipe (as e<fd>)
- *   'K' u32 signal: send it to the running program
- * Replies are 8 bytes, a type and an int: 'R' ready; 'P' the child's PID; 'S' its wait
- * status; 'F' -errno, nothing ran (fork refused, a malformed request); 'D' the target
- * exited, and we exit. Each child is born as the one-shot path's child is: with the
+ *   'K' u32 signal: send it to the running program (ignored once it ended: the socket keeps
+ *       the order, so a 'K' never reaches a later program)
+ * Replies are 8 bytes, a type and an int: 'R' ready; 'S' the program's wait status; 'F'
+ * -errno, nothing ran (fork refused, a malformed request); 'D' the target exited, and we
+ * exit. Each child is born as the one-shot path's child is: with the
  * target's credentials, filter and cgroups from its first instruction; it alone gets the
  * request's fds (0-2, and the error pipe until execve) and nothing else of ours. One request
  * at a time; we exit when the socket closes (killing a program still running), when the
@@ -1806,14 +1807,16 @@ static __attribute__((noreturn)) void session_loop(long kill_parent) {
     }
     long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
     if (child == 0) session_child(fds, cwd, rargv, renvp, kill_parent);
-    for (int k = 0; k < 4; k++) sys1(SYS_close, fds[k]);
+    sys1(SYS_close, fds[0]);
+    sys1(SYS_close, fds[3]);
     if (child < 0) {
       session_send('F', child);
+      sys1(SYS_close, fds[1]);
+      sys1(SYS_close, fds[2]);
       continue;
     }
     /* Our own unreaped child: its PID cannot be reused, so this pidfd is it. */
     long cfd = sys2(SYS_pidfd_open, child, 0);
-    session_send('P', child);
     while (cfd >= 0) {
       struct pollfd_ w[2] = {{(int)cfd, POLLIN, 0}, {session_fd, POLLIN, 0}};
       r = sys6(SYS_ppoll, (long)w, 2, 0, 0, 8, 0);
@@ -1837,6 +1840,10 @@ static __attribute__((noreturn)) void session_loop(long kill_parent) {
     while ((r = sys4(SYS_wait4, child, &status, 0, 0)) == -EINTR) {
     }
     session_send('S', status);
+    /* Our copies of its stdout and stderr close only now: the caller, which waits for them
+     * to close, then finds the status already there (one wake-up, not two). */
+    sys1(SYS_close, fds[1]);
+    sys1(SYS_close, fds[2]);
   }
 }
 

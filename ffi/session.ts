@@ -158,16 +158,16 @@ export function takeReply(sock: number): SessionReply | null | "eof" {
 }
 
 /**
- * Reads what a nonblocking fd holds into `chunks`, up to EOF or until it would block.
+ * Reads what a nonblocking fd holds into `chunks` (copies of what `buf` received), up to EOF
+ * or until it would block.
  *
  * @returns true at EOF (or an error: nothing more will come)
  */
-export function drainInto(fd: number, chunks: Uint8Array[]): boolean {
+export function drainInto(fd: number, chunks: Uint8Array[], buf: Uint8Array): boolean {
   for (;;) {
-    const buf = new Uint8Array(65536);
     const n = Number(_lib().read(fd, buf, BigInt(buf.length)));
     if (n > 0) {
-      chunks.push(buf.subarray(0, n));
+      chunks.push(buf.slice(0, n));
       continue;
     }
     if (n === 0) return true;

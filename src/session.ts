@@ -72,6 +72,9 @@ export interface SessionExecOptions {
   signal?: AbortSignal;
 }
 
+/** 'K' SIGTERM (ffi/helper.c session_loop). */
+const TERMINATE = new Uint8Array([75, 0, 0, 0, 15, 0, 0, 0]);
+
 const SIGNALS = [
   "SIGHUP",
   "SIGINT",
@@ -119,6 +122,8 @@ export class ExecSession implements AsyncDisposable {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #targetGone = false;
+  /** Where the programs' output is read into (and copied out of). */
+  #buf = new Uint8Array(65536);
 
   /** @internal Made by {@link openSession}. */
   constructor(
@@ -279,7 +284,7 @@ export class ExecSession implements AsyncDisposable {
   ): Promise<NsCommandOutput> {
     const out = fds.out.ours, err = fds.err.ours, setup = fds.setup.ours;
     const stdout: Uint8Array[] = [], stderr: Uint8Array[] = [];
-    let status: number | undefined, failed: number | undefined, childPid = 0;
+    let status: number | undefined, failed: number | undefined;
     let outOpen = true, errOpen = true, sockOpen = sent;
     let pending = o.stdin ?? new Uint8Array();
     let inFd = fds.input ?? -1;
@@ -289,51 +294,51 @@ export class ExecSession implements AsyncDisposable {
     };
     if (pending.length === 0) closeInput();
     const abort = () => {
-      if (childPid && status === undefined) {
-        const k = new Uint8Array(8);
-        k[0] = "K".charCodeAt(0);
-        new DataView(k.buffer).setUint32(4, 15, true);
-        sendMessage(this.#sock, k, []);
+      // The socket keeps the order: this reaches the program of this request, or nothing.
+      if (sockOpen && status === undefined && failed === undefined) {
+        sendMessage(this.#sock, TERMINATE, []);
       }
     };
     o.signal?.addEventListener("abort", abort);
+    if (o.signal?.aborted) abort();
+    const replies = () => {
+      for (let r = takeReply(this.#sock); r !== null; r = takeReply(this.#sock)) {
+        if (r === "eof") {
+          sockOpen = false;
+          return;
+        }
+        this.#note(r);
+        if (r.type === "S") status = r.value;
+        else if (r.type === "F") failed = -r.value;
+      }
+    };
     try {
       // A failed send: the helper is gone; what it said before (the target exited) may
       // still be waiting on the socket.
-      for (let r = sent ? null : takeReply(this.#sock); r && r !== "eof";) {
-        this.#note(r);
-        r = takeReply(this.#sock);
-      }
+      if (!sent) replies();
       for (;;) {
+        // Whatever is ready, without waiting: each poll is a trip through Deno's thread pool.
+        if (sockOpen && status === undefined && failed === undefined) replies();
+        if (outOpen) outOpen = !drainInto(out, stdout, this.#buf);
+        if (errOpen) errOpen = !drainInto(err, stderr, this.#buf);
+        if (inFd >= 0) {
+          const n = writeSome(inFd, pending);
+          pending = n < 0 ? new Uint8Array() : pending.subarray(n);
+          if (pending.length === 0) closeInput();
+        }
         const waiting = sockOpen && status === undefined && failed === undefined;
         // The helper ended without a status: nothing more will come.
         if (!sockOpen && status === undefined && failed === undefined) break;
         if (!waiting && !outOpen && !errOpen) break;
-        const fds = [waiting ? this.#sock : -1, outOpen ? out : -1, errOpen ? err : -1, inFd];
-        const ready = await pollReady(fds, [1, 1, 1, 4]);
-        if (ready[0]) {
-          for (let r = takeReply(this.#sock);; r = takeReply(this.#sock)) {
-            if (r === null) break;
-            if (r === "eof") {
-              sockOpen = false;
-              break;
-            }
-            this.#note(r);
-            if (r.type === "P") {
-              childPid = r.value;
-              if (o.signal?.aborted) abort();
-            } else if (r.type === "S") status = r.value;
-            else if (r.type === "F") failed = -r.value;
-          }
-        }
-        if (ready[1]) outOpen = !drainInto(out, stdout);
-        if (ready[2]) errOpen = !drainInto(err, stderr);
-        if (ready[3]) {
-          const n = writeSome(inFd, pending);
-          if (n < 0) pending = new Uint8Array();
-          else pending = pending.subarray(n);
-          if (pending.length === 0) closeInput();
-        }
+        // The helper holds the program's stdout and stderr open until it sent the status
+        // (ffi/helper.c session_loop): the socket needs watching only once they closed.
+        const sock = waiting && !outOpen && !errOpen ? this.#sock : -1;
+        await pollReady([sock, outOpen ? out : -1, errOpen ? err : -1, inFd], [
+          1,
+          1,
+          1,
+          4,
+        ]);
       }
     } finally {
       o.signal?.removeEventListener("abort", abort);
@@ -352,7 +357,7 @@ export class ExecSession implements AsyncDisposable {
       throw this.#gone(program);
     }
     const setupRecord: Uint8Array[] = [];
-    drainInto(setup, setupRecord);
+    drainInto(setup, setupRecord, this.#buf);
     const setupError = setupRecord.length
       ? _setupError(_concat(setupRecord), this.#shown) ?? undefined
       : undefined;

@@ -3,14 +3,15 @@
  * `podman exec`, the nsjoin CLI cold (a new `deno run` each time, by engine:NAME and by
  * bare name) and the library warm (container resolved once, docker exec's defaults from
  * containerExecOptions; a new NsCommand each time, one NsCommand reused, and one without the
- * container's seccomp filter, whose difference is the cost of copying it). Prints medians,
+ * container's seccomp filter, whose difference is the cost of copying it; and an exec session,
+ * joined once, whose helper forks each program: src/session.ts). Prints medians,
  * p90s and ratios to docker exec, and for the CLI the CPU time of each run beside an empty
  * `deno run`'s (bench/_cpu.ts: the load of a shared machine moves it much less than wall time).
  * Needs root and the engines (bash tests/setup.sh); makes its containers and removes them.
  *
  *   deno run -A bench/exec_containers_bench.ts [iterations]
  */
-import { containerExecOptions, NsCommand, resolveContainer } from "../mod.ts";
+import { containerExecOptions, NsCommand, openSession, resolveContainer } from "../mod.ts";
 import {
   ensureImages,
   podmanUser,
@@ -56,6 +57,7 @@ try {
     if (!o.success) throw new Error(`nsjoin library: ${new TextDecoder().decode(o.stderr)}`);
   };
   const reused = new NsCommand("true", { ...options, stdout: "null" });
+  await using session = await openSession(web, options);
   const empty = await Deno.makeTempFile({ suffix: ".ts" });
   const runs: Record<string, () => Promise<void>> = {
     "deno run empty.ts": () => run(deno, ["run", "-A", "--quiet", empty]),
@@ -71,6 +73,7 @@ try {
     // it (ptrace stop of the container's process) and installing it cost per exec.
     "nsjoin library warm (no seccomp)": async () =>
       check(await new NsCommand("true", { ...options, seccomp: "none", stdout: "null" }).output()),
+    "nsjoin library warm (session)": async () => check(await session.output("true")),
   };
   const samples: Record<string, number[]> = Object.fromEntries(
     Object.keys(runs).map((k) => [k, []]),

@@ -52,8 +52,21 @@ const PER_EXEC = [
  * `signal`, `tty`, `keepFds`, `fork`, `killTree` — is not a session's: see
  * {@link SessionExecOptions}. Programs always die with this Deno process (`killOnExit`).
  */
-export interface SessionOptions
-  extends Omit<NsCommandOptions, "target" | (typeof PER_EXEC)[number]> {
+export interface SessionOptions extends
+  Omit<
+    NsCommandOptions,
+    | "target"
+    | "args"
+    | "stdin"
+    | "stdout"
+    | "stderr"
+    | "signal"
+    | "tty"
+    | "keepFds"
+    | "fork"
+    | "killTree"
+    | "killOnExit"
+  > {
   /** The session's target, when these options came with one (containerExecOptions). */
   target?: Target;
 }
@@ -183,6 +196,8 @@ export class ExecSession implements AsyncDisposable {
       closeFd(this.#sock);
       closeFd(this.#devNull);
     }
+    // Unref'd at open (a session must not keep Deno alive); waited for here, it must.
+    this.#child.ref();
     await this.#child.status;
   }
 
@@ -495,6 +510,7 @@ export async function openSession(
     closeFd(theirs);
     const ready = await _firstReply(ours);
     if (ready !== "R") {
+      child.ref();
       const status = await child.status;
       const { setupError } = pipe.attach({ ...status });
       throw setupError ??

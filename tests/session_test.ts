@@ -25,11 +25,14 @@ import {
   startContainer,
   type TestContainer,
 } from "./_engines.ts";
+import { CriRuntime } from "./_cri.ts";
 import {
   ALL_BUT_USER,
   assert,
   assertEquals,
   assertMatch,
+  CI,
+  IS_ROOT,
   makeTarget,
   NEEDS_ROOT,
   ROOT,
@@ -432,5 +435,59 @@ Deno.test({
     } finally {
       await removeContainers(made);
     }
+  },
+});
+
+const HAVE_CONTAINERD = (() => {
+  try {
+    return Deno.statSync("/usr/bin/containerd").isFile &&
+      Deno.statSync("/usr/lib/cni/bridge").isFile;
+  } catch {
+    return false;
+  }
+})();
+const SKIP_CRI = !CI && (!IS_ROOT || !HAVE_CONTAINERD);
+
+Deno.test({
+  name: "a session in a pod runs programs as the CRI's ExecSync (kubectl exec) does",
+  ignore: SKIP_CRI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using rt = await CriRuntime.start();
+    const pod = await rt.runPod("nsj-s", `web-${TAG}`, [
+      { name: "app", env: { FOO: "bar" }, workingDir: "/tmp" },
+      { name: "sec", securityContext: { seccomp: { profile_type: "RuntimeDefault" } } },
+      { name: "solo", securityContext: { run_as_user: { value: 1000 }, readonly_rootfs: true } },
+    ]);
+    const probes: [string, string[]][] = [
+      ...PROBES.filter(([name]) => name !== "status"),
+      // Uid/Gid/Groups lines differ from runc's only in the fs ids, which ExecSync's own
+      // process also shows: compare what kubectl exec users look at.
+      ["status", ["sh", "-c", "grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status"]],
+      ["write", ["sh", "-c", "echo out; echo err >&2; touch /probe-file && echo wrote"]],
+    ];
+    for (const name of Object.keys(pod.containers)) {
+      using c = await resolveContainer(`k8s:nsj-s/web-${TAG}/${name}`, {
+        containerdState: [rt.state],
+      });
+      await using s = await openSession(c, containerExecOptions(c));
+      for (const [what, [program, ...args]] of probes) {
+        const want = await rt.execSync(pod.containers[name], [program, ...args]);
+        const got = shown(await s.output(program, { args }));
+        assertEquals(
+          { code: got.code, stdout: got.stdout, stderr: got.stderr },
+          { code: want.code, stdout: want.stdout, stderr: want.stderr },
+          `${name}: ${what}`,
+        );
+      }
+    }
+    // The pod deleted with a session open: removal succeeds, the helper is gone with it.
+    using app = await resolveContainer(`k8s:nsj-s/web-${TAG}/app`, { containerdState: [rt.state] });
+    await using s = await openSession(app, containerExecOptions(app));
+    assertEquals((await s.output("true")).code, 0);
+    await rt.removePod(pod);
+    assert(await gone(s.pid), "the helper outlived its pod");
+    await rejection(() => s.output("true"), NamespaceError, /the target exited/);
   },
 });

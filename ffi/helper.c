@@ -75,6 +75,9 @@
  *                       /target, a fresh /proc of the joined pid namespace (procfs pidns=,
  *                       Linux 6.18), /sys of the joined net namespace, a private /tmp, a
  *                       minimal /dev. See debug_*() below.
+ *   L<fd>               an exec session (src/session.ts): everything above once, then, instead
+ *                       of one program, each one this socket asks for, forked from us as the
+ *                       one-shot path forks its child. See session_loop() below.
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its

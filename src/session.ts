@@ -85,9 +85,13 @@ export interface SessionExecOptions {
   signal?: AbortSignal;
 }
 
+const POLLIN = 1;
+const POLLOUT = 4;
+
 /** 'K' SIGTERM (ffi/helper.c session_loop). */
 const TERMINATE = new Uint8Array([75, 0, 0, 0, 15, 0, 0, 0]);
 
+/** Linux signal names by number - 1 (x86_64 and aarch64 agree), as Deno.CommandOutput gives them. */
 const SIGNALS = [
   "SIGHUP",
   "SIGINT",
@@ -120,7 +124,7 @@ const SIGNALS = [
   "SIGIO",
   "SIGPWR",
   "SIGSYS",
-] as const; // deno-fmt-ignore
+] as const;
 
 /**
  * A target joined once, running programs on request: see {@link openSession}. One program
@@ -215,7 +219,9 @@ export class ExecSession implements AsyncDisposable {
     for (const [k, v] of Object.entries(o.env ?? {})) {
       if (k === "" || k.includes("=") || k.includes("\0")) {
         throw new TypeError(
-          `Cannot pass an environment variable named ${JSON.stringify(k)}: a name is not empty and has no '=' or NUL`,
+          `Cannot pass an environment variable named ${
+            JSON.stringify(k)
+          }: a name is not empty and has no '=' or NUL`,
         );
       }
       env[k] = String(v);
@@ -278,7 +284,12 @@ export class ExecSession implements AsyncDisposable {
         // E2BIG / EMSGSIZE: larger than the socket takes.
         throw new RangeError(`Cannot run ${program}: its arguments and environment are too long`);
       }
-      return await this.#wait(program, sent === 0, { input: input?.ours, out, err, setup, close }, o);
+      return await this.#wait(
+        program,
+        sent === 0,
+        { input: input?.ours, out, err, setup, close },
+        o,
+      );
     } finally {
       for (const fd of [...open]) close(fd);
     }
@@ -345,15 +356,17 @@ export class ExecSession implements AsyncDisposable {
         // The helper ended without a status: nothing more will come.
         if (!sockOpen && status === undefined && failed === undefined) break;
         if (!waiting && !outOpen && !errOpen) break;
-        // The helper holds the program's stdout and stderr open until it sent the status
-        // (ffi/helper.c session_loop): the socket needs watching only once they closed.
-        const sock = waiting && !outOpen && !errOpen ? this.#sock : -1;
-        await pollReady([sock, outOpen ? out : -1, errOpen ? err : -1, inFd], [
-          1,
-          1,
-          1,
-          4,
-        ]);
+        // Closed: a process the program left in the background may hold its pipes for ever.
+        if (this.#closed) break;
+        // The helper holds the program's stdout and stderr open until it has sent the status
+        // (ffi/helper.c session_loop), so the socket's data needs watching only once they
+        // closed; until then only its hang-up (POLLHUP, reported unasked: close() shut it
+        // down, or the helper is gone).
+        const sockEvents = waiting && !outOpen && !errOpen ? POLLIN : 0;
+        await pollReady(
+          [sockOpen ? this.#sock : -1, outOpen ? out : -1, errOpen ? err : -1, inFd],
+          [sockEvents, POLLIN, POLLIN, POLLOUT],
+        );
       }
     } finally {
       o.signal?.removeEventListener("abort", abort);

@@ -309,6 +309,29 @@ Deno.test({
 });
 
 Deno.test({
+  name: "close() does not wait for a background process holding a program's output",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    const s = await openSession(target.pid);
+    // sh exits at once; its sleep keeps stdout open (output() waits for it, as Deno's does).
+    const marker = `/proc/${target.pid}/root/tmp/bg-${TAG}`;
+    const left = s.output("sh", { args: ["-c", `sleep 100 & echo started; touch /tmp/bg-${TAG}`] });
+    // sh has exited once the marker is there and the helper has no child left; the status
+    // is sent right after the helper reaps it.
+    for (let i = 0; i < 1000; i++) {
+      const c = await Deno.readTextFile(`/proc/${s.pid}/task/${s.pid}/children`).catch(() => "");
+      if (c.trim() === "" && await Deno.stat(marker).then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await s.close();
+    const r = await left;
+    assertEquals([r.code, text(r.stdout)], [0, "started\n"]);
+  },
+});
+
+Deno.test({
   name: "the helper dies with the Deno process that opened the session",
   ignore: NEEDS_ROOT,
   async fn(t) {

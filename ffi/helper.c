@@ -1743,9 +1743,18 @@ static char *session_strings(char *p, char *end, char **out, unsigned count) {
 static int target_gone(void) {
   return session_pidfd >= 0 && sys4(SYS_pidfd_send_signal, session_pidfd, 0, 0, 0) == -ESRCH;
 }
-/* The child of a request: born in the target (see above); it holds nothing of ours. */
+/* The child of a request: born in the target's pid namespace. Unlike the one-shot path's
+ * child it is born holding two fds of ours, the session's socket and the target's pidfd (a
+ * fork copies every fd, and we need both): they are its first syscall's to close. What a
+ * task of the target with CAP_SYS_PTRACE in the initial user namespace could take in that
+ * window (pidfd_getfd; see "Security") is no more than it has: the pidfd is its own
+ * container's process, and the socket carries only the requests for programs that run in
+ * the target, with the target's credentials, where it can ptrace them anyway; a reply it
+ * forged would be the caller's to misread, as output such a task rewrote would be. */
 static __attribute__((noreturn)) void session_child(const int *fds, const char *cwd, char **argv,
                                                     char **envp, long kill_parent) {
+  int keep[4] = {fds[0], fds[1], fds[2], fds[3]};
+  close_fds(keep, 4);
   errfd = fds[3];
   long r = 0;
   /* fds[] are >= 3 (0-2 are open here), so dup3 never meets its own target. */
@@ -1756,9 +1765,8 @@ static __attribute__((noreturn)) void session_child(const int *fds, const char *
     puterr(r);
     fail(125);
   }
-  /* The session's socket, the target's pidfd, the request's originals: all but the pipe. */
-  int keep = errfd;
-  close_fds(&keep, 1);
+  int pipe = errfd;
+  close_fds(&pipe, 1);
   if (*cwd) chdir_inside(cwd);
   check_cwd();
   if (kill_parent >= 0) arm_pdeathsig(sys0(SYS_getppid));

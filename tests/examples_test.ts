@@ -179,3 +179,33 @@ Deno.test({
     assertEquals(bad.stdout.trim().split("\n").at(-1), "0 ok, 2 failed");
   },
 });
+
+// ---- issue 13: exec sessions
+Deno.test({
+  name: "examples/session_checks.ts runs a checklist in one session and sums up",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using t = await makeTarget({ hostname: "chk" });
+    const checks = "hostname\n# a comment\ntest -d /nope\necho $((6 * 7))\n";
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", `${ROOT}examples/session_checks.ts`, String(t.pid)],
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = out.stdin.getWriter();
+    await w.write(new TextEncoder().encode(checks));
+    await w.close();
+    const r = await out.output();
+    assertEquals(r.code, 1, text(r.stderr));
+    const table = rows(text(r.stdout));
+    assertEquals(table[0], ["CODE", "MS", "CHECK", "OUTPUT"]);
+    assertEquals(table.slice(1, 4).map((row) => [row[0], row[2], row[3] ?? ""]), [
+      ["0", "hostname", "chk"],
+      ["1", "test -d /nope", ""],
+      ["0", "echo $((6 * 7))", "42"],
+    ]);
+    assertEquals(text(r.stdout).trim().split("\n").at(-1), "2 passed, 1 failed");
+  },
+});

@@ -10,6 +10,16 @@ import * as grpc from "npm:@grpc/grpc-js@1.14.7";
 import * as protoLoader from "npm:@grpc/proto-loader@0.7.15";
 import { buildRootfs, ensureImages, IMAGE, must, podmanUser, run } from "./_engines.ts";
 
+/** Whether containerd and the CNI plugins are installed (tests/setup.sh). */
+export const HAVE_CONTAINERD: boolean = (() => {
+  try {
+    return Deno.statSync("/usr/bin/containerd").isFile &&
+      Deno.statSync("/usr/lib/cni/bridge").isFile;
+  } catch {
+    return false;
+  }
+})();
+
 /** The pause image: catatonit in pause mode, as the sandbox process. */
 const PAUSE = "nsjoin-pause:1";
 

@@ -15,18 +15,10 @@ import {
   makeTarget,
   NEEDS_ROOT,
 } from "./_fixtures.ts";
-import { CriRuntime, type TestPod } from "./_cri.ts";
+import { CriRuntime, HAVE_CONTAINERD, type TestPod } from "./_cri.ts";
 import { containerExecOptions, findContainers, NsCommand, resolveContainer } from "../mod.ts";
 import { NamespaceError } from "../src/errors.ts";
 
-const HAVE_CONTAINERD = (() => {
-  try {
-    return Deno.statSync("/usr/bin/containerd").isFile &&
-      Deno.statSync("/usr/lib/cni/bridge").isFile;
-  } catch {
-    return false;
-  }
-})();
 const SKIP = !CI && (!IS_ROOT || !HAVE_CONTAINERD);
 if (SKIP) {
   console.error("note: k8s_test needs root, containerd and CNI plugins (tests/setup.sh): skipped");

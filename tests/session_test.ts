@@ -25,7 +25,7 @@ import {
   startContainer,
   type TestContainer,
 } from "./_engines.ts";
-import { CriRuntime } from "./_cri.ts";
+import { CriRuntime, HAVE_CONTAINERD } from "./_cri.ts";
 import {
   ALL_BUT_USER,
   assert,
@@ -461,14 +461,6 @@ Deno.test({
   },
 });
 
-const HAVE_CONTAINERD = (() => {
-  try {
-    return Deno.statSync("/usr/bin/containerd").isFile &&
-      Deno.statSync("/usr/lib/cni/bridge").isFile;
-  } catch {
-    return false;
-  }
-})();
 const SKIP_CRI = !CI && (!IS_ROOT || !HAVE_CONTAINERD);
 
 Deno.test({

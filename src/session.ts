@@ -51,6 +51,8 @@ const PER_EXEC = [
  * the one given to openSession). What belongs to one program — its arguments, stdio,
  * `signal`, `tty`, `keepFds`, `fork`, `killTree` — is not a session's: see
  * {@link SessionExecOptions}. Programs always die with this Deno process (`killOnExit`).
+ * With `debug`, the private mount namespace (its /tmp too) is the session's, one for all
+ * its programs.
  */
 export interface SessionOptions extends
   Omit<

@@ -138,6 +138,21 @@ Deno.test({
       await using s = await openSession(u.pid);
       await sameAsNsCommand(s, { target: u.pid });
     });
+    await t.step("a debug session: the caller's tools, the target's pid namespace", async () => {
+      const options: NsCommandOptions = { target: target.pid, debug: true };
+      await using s = await openSession(target.pid, { debug: true });
+      // Its private mount namespace is the session's, one for all its programs (a new
+      // NsCommand makes one each): every other namespace is the same.
+      await sameAsNsCommand(s, options, [
+        ...PROBES.filter(([name]) => name !== "ns"),
+        ["ns", [
+          "sh",
+          "-c",
+          "for f in /proc/self/ns/*; do echo $f $(readlink $f); done | grep -v /mnt",
+        ]],
+        ["init", ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; ls /target/etc | grep -c ."]],
+      ]);
+    });
     await t.step("only some namespaces, the program from the caller's PATH", async () => {
       const options: NsCommandOptions = { target: target.pid, namespaces: ["net", "uts"] };
       await using s = await openSession(target.pid, options);

@@ -36,6 +36,7 @@ import {
   makeTarget,
   NEEDS_ROOT,
   ROOT,
+  sh,
   text,
 } from "./_fixtures.ts";
 
@@ -152,6 +153,21 @@ Deno.test({
         ]],
         ["init", ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; ls /target/etc | grep -c ."]],
       ]);
+    });
+    await t.step("a namespace file (a named netns, as `ip netns exec`)", async () => {
+      const name = `nsjs-${TAG}`;
+      await sh("ip", ["netns", "add", name]);
+      try {
+        const file = `/run/netns/${name}`;
+        await using s = await openSession(file, { netnsName: name });
+        await sameAsNsCommand(s, { target: file, netnsName: name }, [
+          ["links", ["ip", "-br", "link"]],
+          ["sys", ["ls", "/sys/class/net"]],
+          ["ns", ["readlink", "/proc/self/ns/net"]],
+        ]);
+      } finally {
+        await sh("ip", ["netns", "del", name]);
+      }
     });
     await t.step("only some namespaces, the program from the caller's PATH", async () => {
       const options: NsCommandOptions = { target: target.pid, namespaces: ["net", "uts"] };

@@ -111,7 +111,7 @@ try {
       if (!out.success) throw new Error(`driver failed: ${new TextDecoder().decode(out.stderr)}`);
       const ms = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
       console.log(
-        `  ${gapName.padEnd(18)} ${name.padEnd(28)} ${median(ms).toFixed(3)} ms (max ${
+        `  ${gapName.padEnd(18)} ${name.padEnd(30)} ${median(ms).toFixed(3)} ms (max ${
           Math.max(...ms).toFixed(3)
         })`,
       );

@@ -165,3 +165,44 @@ Deno.test({
     }, invalid);
   },
 });
+
+Deno.test({
+  name:
+    "cgroups: signals reach the program born in the v2 cgroup, its death comes back, killOnExit holds",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const { v2 } = mounts();
+    await using target = await makeTarget();
+    const members = (dir: string) =>
+      Deno.readTextFileSync(`${dir}/cgroup.procs`).trim().split("\n").filter(Boolean).map(Number);
+    const until = async (what: string, ok: () => boolean) => {
+      for (let i = 0; i < 250 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+      assert(ok(), what);
+    };
+    await withCgroup(v2, async (_path, dir) => {
+      const spawn = (killOnExit: boolean) =>
+        new NsCommand("sleep", {
+          target: target.pid,
+          namespaces: ["pid"],
+          cgroups: [dir],
+          args: ["1000"],
+          killOnExit,
+        }).spawn();
+      await t.step("SIGTERM to the helper ends the program, and the status says so", async () => {
+        const child = spawn(false);
+        // The process born in the cgroup and the program.
+        await until("both in the cgroup", () => members(dir).length === 2);
+        child.kill("SIGTERM");
+        assertEquals((await child.status).signal, "SIGTERM");
+        await until("the cgroup empties", () => members(dir).length === 0);
+      });
+      await t.step("killOnExit: SIGKILL of the helper takes both with it", async () => {
+        const child = spawn(true);
+        await until("both in the cgroup", () => members(dir).length === 2);
+        child.kill("SIGKILL");
+        await child.status;
+        await until("the cgroup empties", () => members(dir).length === 0);
+      });
+    });
+  },
+});

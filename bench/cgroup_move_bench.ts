@@ -1,9 +1,17 @@
 /**
  * What moving a process into a container's cgroups costs (what `exec` does for docker exec
- * parity), measured by a C driver outside Deno: a forked child opens each cgroup.procs
- * file of a docker container and writes "0" to it, timing every write(2). After an idle gap
- * (the machine doing no other cgroup moves) and back to back; for all of the container's
- * hierarchies in /proc/PID/cgroup's order, reversed, and the memory one alone. Needs root,
+ * parity), measured by a C driver outside Deno. Each round a forked child moves itself into
+ * every cgroup of a docker container and prints how long that took (opens included):
+ *
+ * - `cgroup.procs`: writes "0" to each hierarchy's cgroup.procs (what the helper did before),
+ *   in /proc/PID/cgroup's order and reversed;
+ * - `tasks + cgroup.procs`: each v1 hierarchy through its `tasks` file (moves one thread:
+ *   the kernel skips the global rwsem whose write side waits for an RCU grace period), v2
+ *   through cgroup.procs;
+ * - `tasks + clone3`: a process born in the v2 cgroup (clone3 CLONE_INTO_CGROUP) writes the
+ *   v1 `tasks` files — what ffi/helper.c does now when it forks.
+ *
+ * After an idle gap (the machine doing no other cgroup moves) and back to back. Needs root,
  * docker and gcc; makes its container and removes it.
  *
  *   deno run -A bench/cgroup_move_bench.ts [rounds]
@@ -13,9 +21,12 @@ import { removeContainers, startContainer } from "../tests/_engines.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 15);
 
-const DRIVER = `#include <fcntl.h>
+const DRIVER = `#define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,23 +35,39 @@ static double now(void) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
-/* argv: rounds gap_ms file... ; prints per round: first write ms, the other writes' total ms */
+static void move(const char *file) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, "0\\n", 2) != 2) _exit(1);
+  close(fd);
+}
+/* argv: rounds gap_ms v2 file... ; v2 is a cgroup.procs file (written first) or a v2
+ * directory (clone3 CLONE_INTO_CGROUP, the child writes the files). Prints per round the
+ * ms from the start of the first move to being in every cgroup. */
 int main(int argc, char **argv) {
   int rounds = atoi(argv[1]), gap = atoi(argv[2]);
+  const char *v2 = argv[3];
+  int born = strcmp(v2 + strlen(v2) - 13, "/cgroup.procs") != 0;
   for (int r = 0; r < rounds; r++) {
     usleep(gap * 1000);
     pid_t p = fork();
     if (p == 0) {
-      double first = 0, rest = 0;
-      for (int i = 3; i < argc; i++) {
-        int fd = open(argv[i], O_WRONLY | O_CLOEXEC);
-        double a = now();
-        if (fd < 0 || write(fd, "0\\n", 2) != 2) _exit(1);
-        double b = now();
-        close(fd);
-        if (i == 3) first = b - a; else rest += b - a;
+      double a = now();
+      if (born) {
+        int dfd = open(v2, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        unsigned long long args[11] = {0x200000000ULL /* CLONE_INTO_CGROUP */, 0, 0, 0, 17};
+        args[10] = (unsigned long long)dfd;
+        long c = dfd < 0 ? -1 : syscall(435 /* clone3 */, args, sizeof args);
+        if (c < 0) _exit(1);
+        if (c > 0) {
+          int st;
+          waitpid(c, &st, 0);
+          _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+        }
+      } else {
+        move(v2);
       }
-      printf("%.3f %.3f\\n", first, rest);
+      for (int i = 4; i < argc; i++) move(argv[i]);
+      printf("%.3f\\n", now() - a);
       fflush(stdout);
       _exit(0);
     }
@@ -61,30 +88,32 @@ try {
     .output();
   if (!cc.success) throw new Error(new TextDecoder().decode(cc.stderr));
   using web = await resolveContainer(`docker:${c.name}`);
+  // The v1 hierarchies' tasks files and the v2 directory, as exec joins them.
   const all = containerExecOptions(web).cgroups ?? [];
-  if (all.length < 2) console.log("note: not cgroup v1 here (one hierarchy): the orders agree");
+  const v1 = all.filter((p) => p.endsWith("/tasks"));
+  const v2 = all.find((p) => !p.endsWith("/tasks"));
+  if (!v2) throw new Error("no cgroup v2 hierarchy for this container");
+  const procs = (p: string) => p.replace(/\/tasks$/, "") + "/cgroup.procs";
   const variants: Record<string, readonly string[]> = {
-    [`all ${all.length}, /proc order`]: all,
-    [`all ${all.length}, reversed`]: [...all].reverse(),
-    "memory alone": all.filter((p) => p.includes("/memory/")).slice(0, 1),
+    [`cgroup.procs x${all.length}, /proc order`]: [procs(v2), ...v1.map(procs)],
+    [`cgroup.procs x${all.length}, reversed`]: [procs(v2), ...v1.map(procs).reverse()],
+    [`tasks x${v1.length} + cgroup.procs`]: [procs(v2), ...v1],
+    [`tasks x${v1.length} + clone3`]: [v2, ...v1],
   };
-  console.log(`cgroup.procs writes into a docker container, ${ROUNDS} rounds each (median)`);
+  console.log(
+    `moving into a docker container's ${all.length} cgroups, ${ROUNDS} rounds each (median)`,
+  );
   for (const [gapName, gap] of [["after 200 ms idle", 200], ["back to back", 0]] as const) {
     for (const [name, files] of Object.entries(variants)) {
-      if (files.length === 0) continue;
       const out = await new Deno.Command(`${dir}/move`, {
         args: [String(ROUNDS), String(gap), ...files],
       }).output();
       if (!out.success) throw new Error(`driver failed: ${new TextDecoder().decode(out.stderr)}`);
-      const rows = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) =>
-        l.split(" ").map(Number)
-      );
+      const ms = new TextDecoder().decode(out.stdout).trim().split("\n").map(Number);
       console.log(
-        `  ${gapName.padEnd(18)} ${name.padEnd(22)} first write ${
-          median(rows.map((r) => r[0])).toFixed(3)
-        } ms, the other ${files.length - 1} together ${
-          median(rows.map((r) => r[1])).toFixed(3)
-        } ms`,
+        `  ${gapName.padEnd(18)} ${name.padEnd(30)} ${median(ms).toFixed(3)} ms (max ${
+          Math.max(...ms).toFixed(3)
+        })`,
       );
     }
   }

@@ -19,8 +19,12 @@
  *   R<path>             root directory (opened before joining; fchdir+chroot after)
  *   D<path>             working directory (opened before joining; fchdir after)
  *   W<path>             working directory inside the target (chdir after joining)
- *   C<path>             a cgroup.procs file to join (opened before joining, written after:
- *                       it moves us, and a child we fork is born in that cgroup)
+ *   C<path>             a cgroup file to join, a v1 hierarchy's tasks (or any cgroup.procs):
+ *                       opened before joining, written after; it moves us, and a child we
+ *                       fork is born in that cgroup
+ *   H<dir>              the cgroup v2 directory to join (one): when we fork an intermediate
+ *                       process is born in it (clone3 CLONE_INTO_CGROUP), else its
+ *                       cgroup.procs is written as for C. See join_cgroup_v2().
  *   U<uid> G<gid> X     setuid / setgid / drop supplementary groups (before any fork)
  *   S<gid>[,<gid>...]   set these supplementary groups (instead of dropping them)
  *   K<fd>               keep this fd open across execve (else only 0-2 survive)
@@ -171,7 +175,7 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f) {
 #endif
 
 /* Numbers shared by both architectures (asm-generic and x86_64 agree from 424 on). */
-enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436,
+enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_close_range = 436,
        SYS_openat2 = 437, SYS_open_tree = 428, SYS_move_mount = 429, SYS_fsopen = 430,
        SYS_fsconfig = 431, SYS_fsmount = 432, SYS_mount_setattr = 442 };
 
@@ -216,6 +220,8 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436,
 #define OPOST 1
 #define S_IFMT 0170000
 #define S_IFREG 0100000
+#define S_IFDIR 0040000
+#define CLONE_INTO_CGROUP 0x200000000UL
 #define NSFS_MAGIC 0x6e736673
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -231,7 +237,8 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_close_range = 436,
 
 enum { EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, E2BIG = 7, ENOEXEC = 8, EBADF = 9,
        EAGAIN = 11, ENOMEM = 12, EACCES = 13, ENOTDIR = 20, EINVAL = 22, ENOSYS = 38,
-       ELOOP = 40, EUSERS = 87, ENAMETOOLONG = 36, EMFILE = 24 };
+       ELOOP = 40, EUSERS = 87, ENAMETOOLONG = 36, EMFILE = 24, EBUSY = 16,
+       EOPNOTSUPP = 95 };
 
 /* gcc may emit calls to these even when freestanding. */
 void *memset(void *d, int c, size_t n) {
@@ -310,6 +317,8 @@ static const char *errname(long e) {
   case EUSERS: return "EUSERS (too many users)";
   case ENAMETOOLONG: return "ENAMETOOLONG (file name too long)";
   case EMFILE: return "EMFILE (too many open files)";
+  case EBUSY: return "EBUSY (device or resource busy)";
+  case EOPNOTSUPP: return "EOPNOTSUPP (operation not supported)";
   }
   return "system error";
 }
@@ -472,12 +481,14 @@ static void fd_path(char *out, long fd) {
   out[mlen] = 0;
 }
 
-/* A namespace file or a cgroup.procs file that someone may have swapped for a FIFO (an open
- * that never returns) or a device (an open with side effects): opened O_PATH first, which
- * opens nothing; the inode must be a regular file on the expected file system (statfs
- * magic); only then is that same inode opened for real, through /proc/self/fd/N. */
+/* A namespace file, a cgroup file or a cgroup v2 directory that someone may have swapped for a
+ * FIFO (an open that never returns), a device (an open with side effects) or a directory of
+ * another file system: opened O_PATH first, which opens nothing; the inode must be a regular
+ * file (a directory for cgroup2 only) on the expected file system (statfs magic); only then
+ * is that same inode opened for real, through /proc/self/fd/N (or kept: flags O_PATH). */
 static int open_checked(const char *path, int flags, unsigned long magic, unsigned long magic2,
                         const char *what) {
+  unsigned type = flags == O_PATH ? S_IFDIR : S_IFREG;
   int pfd = open_or_die(path, O_PATH, what);
   unsigned char st[256];
   unsigned long sfs[16] = {0}; /* struct statfs: f_type is the first word */
@@ -487,7 +498,7 @@ static int open_checked(const char *path, int flags, unsigned long magic, unsign
 #else
   unsigned mode = sys2(SYS_fstat, pfd, st) == 0 ? *(unsigned *)(st + 16) : 0;
 #endif
-  if ((mode & S_IFMT) != S_IFREG || sys2(SYS_fstatfs, pfd, sfs) != 0 ||
+  if ((mode & S_IFMT) != type || sys2(SYS_fstatfs, pfd, sfs) != 0 ||
       (sfs[0] != magic && sfs[0] != magic2)) {
     begin();
     fail_step = "open";
@@ -496,9 +507,12 @@ static int open_checked(const char *path, int flags, unsigned long magic, unsign
     put(what);
     put(" ");
     putesc(path);
-    put(magic == NSFS_MAGIC ? ": it is not a namespace file" : ": it is not a cgroup.procs file");
+    put(magic == NSFS_MAGIC       ? ": it is not a namespace file"
+        : type == S_IFDIR         ? ": it is not a cgroup v2 directory"
+                                  : ": it is not a cgroup file");
     fail(125);
   }
+  if (flags == O_PATH) return pfd;
   char p[32];
   fd_path(p, pfd);
   int fd = open_or_die(p, flags | O_NONBLOCK | O_NOCTTY, what);
@@ -1858,6 +1872,69 @@ static __attribute__((noreturn)) void session_loop(long kill_parent) {
   }
 }
 
+/* H: join the cgroup v2 directory `dir`. Writing to cgroup.procs (v1 or v2) takes
+ * cgroup_threadgroup_rwsem for writing (kernel/cgroup/cgroup.c: cgroup_procs_write_start ->
+ * cgroup_attach_lock -> percpu_down_write), and that rwsem, idle in its fast mode, first waits
+ * for an RCU grace period (rcu_sync_enter -> synchronize_rcu): 7-15 ms once after idle.
+ * clone3(CLONE_INTO_CGROUP) (Linux 5.7) creates a process in the cgroup taking the rwsem only
+ * for reading (cgroup_css_set_fork), after the checks a write of cgroup.procs would make
+ * (cgroup_attach_permissions) with the caller's credentials, seccomp filter and cgroup
+ * namespace at that moment. So it is done now, before any join or credential change, and not
+ * at the final fork: there the target's filter (docker's default profile answers clone3 with
+ * ENOSYS) or the program's uid (EACCES on a cgroup.procs of root's) would refuse it. The
+ * child is born in our (the caller's) pid namespace, where nothing of the target sees it, so
+ * it may hold privilege (see "Security"): it goes on to join, change credentials and fork the
+ * program exactly as we would have, and we supervise it. When we do not fork, or clone3 is
+ * refused (ENOSYS before 5.7 or under the caller's filter, EOPNOTSUPP for a "domain invalid"
+ * cgroup, EBUSY, EACCES...), returns an fd of its cgroup.procs to write after joining as for
+ * C, whose write then succeeds or fails with the kernel's reason: the program never runs
+ * outside the cgroup. Returns -1 in the child born in the cgroup. */
+static int join_cgroup_v2(const char *dir, int forks, long *kill_parent, const char **shown) {
+  int dfd = open_checked(dir, O_PATH, CGROUP2_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, "cgroup");
+  if (forks) {
+    unsigned long set = relay_set(), old = 0;
+    sys4(SYS_rt_sigprocmask, SIG_BLOCK, &set, &old, 8);
+    long me = sys0(SYS_getpid);
+    /* struct clone_args, u64s on every architecture: flags, pidfd, child_tid, parent_tid,
+     * exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup. An O_PATH fd of
+     * the directory is enough (cgroup_css_set_fork takes it with fget_raw). */
+    unsigned long args[11] = {CLONE_INTO_CGROUP, 0, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, (unsigned long)dfd};
+    long child = sys2(SYS_clone3, args, sizeof args);
+    if (child > 0) {
+      /* The child reports failures and holds what it needs; our copies would only keep the
+       * caller's pipe (and the relay's socket) open. It passes signals on to the program's
+       * process group itself. */
+      close_fds((int *)0, 0);
+      errfd = -1;
+      tree = 0;
+      supervise(child, -1, &set);
+    }
+    sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    if (child == 0) {
+      sys1(SYS_close, dfd);
+      /* Our parent is now our supervisor: we die with it, as with the caller before. */
+      if (*kill_parent >= 0) {
+        *kill_parent = me;
+        arm_pdeathsig(me);
+      }
+      return -1;
+    }
+  }
+  static char procs[4096 + 16];
+  size_t n = slen(dir);
+  if (n > 4096) n = 4096; /* longer paths were refused by the open above (ENAMETOOLONG) */
+  memcpy(procs, dir, n);
+  memcpy(procs + n, "/cgroup.procs", 14);
+  *shown = procs;
+  /* Through the directory we checked, not by its path again. */
+  char p[48];
+  fd_path(p, dfd);
+  memcpy(p + slen(p), "/cgroup.procs", 14);
+  int fd = open_checked(p, O_WRONLY, CGROUP2_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, "cgroup");
+  sys1(SYS_close, dfd);
+  return fd;
+}
+
 __attribute__((used)) void start_c(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
@@ -1875,7 +1952,7 @@ __attribute__((used)) void start_c(long *sp) {
   const char *root = 0, *wd = 0, *wdns = 0, *netns = 0, *debug_tools = 0;
   struct join js[MAXJ];
   int nj = 0;
-  const char *cg[MAXC];
+  const char *cg[MAXC + 1], *cg2 = 0;
   int ncg = 0;
   int keep[MAXK];
   int nkeep = 0;
@@ -1919,6 +1996,10 @@ __attribute__((used)) void start_c(long *sp) {
     case 'C':
       if (ncg >= MAXC) too_many(MAXC, "cgroups");
       cg[ncg++] = a + 1;
+      break;
+    case 'H':
+      if (cg2) too_many(1, "cgroup v2 directories");
+      cg2 = a + 1;
       break;
     case 'U': uid = parse_num(a + 1, 10, 0); break;
     case 'G': gid = parse_num(a + 1, 10, 0); break;
@@ -2100,13 +2181,22 @@ __attribute__((used)) void start_c(long *sp) {
   }
   for (int k = 0; k < nj; k++)
     js[k].fd = open_checked(js[k].path, O_RDONLY, NSFS_MAGIC, NSFS_MAGIC, "namespace file");
-  int cgfd[MAXC];
+  int cgfd[MAXC + 1];
   for (int k = 0; k < ncg; k++)
     cgfd[k] = open_checked(cg[k], O_WRONLY, CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, "cgroup");
   int rootfd = root ? open_or_die(root, O_PATH, "root directory") : -1;
   if (wd) refuse_fd_link(wd);
   if (wdns) refuse_fd_link(wdns);
   int wdfd = wd ? open_or_die(wd, O_PATH, "working directory") : -1;
+  if (cg2) {
+    /* Before the first join (the setns(pidfd, mask) below): whether we fork the program,
+     * for its pid namespace, a pty, a process tree or a session (L: every program). */
+    int forks = tty || tree || session_fd >= 0;
+    for (int k = 0; k < nj; k++) forks |= js[k].flag == CLONE_NEWPID && !nofork;
+    forks |= (mask & CLONE_NEWPID) && !nofork;
+    int fd = join_cgroup_v2(cg2, forks, &kill_parent, &cg[ncg]);
+    if (fd >= 0) cgfd[ncg++] = fd;
+  }
 
   if (mask) {
     long r = atomic && pidfd >= 0 ? sys2(SYS_setns, pidfd, mask) : -ENOSYS;
@@ -2208,7 +2298,13 @@ __attribute__((used)) void start_c(long *sp) {
    * is born in the target's pid namespace, visible there, and must from its first
    * instruction hold no more than the target does (see "Security" at the top). */
   if (debug_tools) debug_mounts();
-  /* Writing "0" to cgroup.procs moves the writer: the child inherits the cgroup. */
+  /* Writing "0" moves the writer, and a child we fork is born where we are. To a v1
+   * hierarchy's tasks file it moves the calling thread alone, and the kernel then skips the
+   * global cgroup_threadgroup_rwsem (cgroup_procs_write_start: `*threadgroup_locked = pid ||
+   * threadgroup`), whose write lock costs an RCU grace period after idle (see
+   * join_cgroup_v2); to cgroup.procs it moves the whole thread group under that lock. We are
+   * single-threaded (no libc, no threads, ever), so our one thread is the whole process:
+   * tasks moves all of us, for ~15 us a hierarchy instead of 7-15 ms once. */
   for (int k = 0; k < ncg; k++) {
     long r = sys3(SYS_write, cgfd[k], "0\n", 2);
     if (r < 0) {

@@ -63,7 +63,12 @@ export interface NsCommandOptions {
   preserveCredentials?: boolean;
   /** Fork so that the program itself is inside a joined pid namespace; default true (`nsenter -F` is false). */
   fork?: boolean;
-  /** cgroup.procs files to move the program into before it starts (one per hierarchy). */
+  /**
+   * Cgroups to move the program into before it starts, one per hierarchy: a cgroup v1
+   * hierarchy's `tasks` (or `cgroup.procs`) file, and at most one cgroup v2 directory
+   * (the program is born in it; or its `cgroup.procs` file, which costs an RCU grace
+   * period after idle).
+   */
   cgroups?: readonly string[];
   /**
    * Allocate a pseudo-terminal from the target's /dev/ptmx and make it the program's
@@ -768,7 +773,10 @@ const _plan = (function _plan(program: string, o: NsCommandOptions): _Plan {
   if (o.cwd !== undefined) rest.push(`W${o.cwd}`);
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
-  for (const c of o.cgroups ?? []) rest.push(`C${c}`);
+  // A file (written, moving the helper) or the v2 directory (H: born in it, see helper.c).
+  const dirs = (o.cgroups ?? []).filter((c) => !/\/(tasks|cgroup\.procs)$/.test(c));
+  if (dirs.length > 1) throw new RangeError("Cannot join more than one cgroup v2 directory");
+  for (const c of o.cgroups ?? []) rest.push(`${dirs.includes(c) ? "H" : "C"}${c}`);
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);

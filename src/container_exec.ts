@@ -136,13 +136,16 @@ export function setEnv(env: string[], entry: string): string[] {
 }
 
 /**
- * The cgroup.procs files that move a process into the cgroups of `pid`, one per hierarchy
- * (cgroup v2, and every v1 hierarchy of a hybrid or legacy host), found through
- * /proc/self/mountinfo. Hierarchies in which we already share its cgroup are left out, and
- * so are those an unprivileged caller cannot write.
+ * What moves a process into the cgroups of `pid`, one per hierarchy, found through
+ * /proc/self/mountinfo: each v1 hierarchy's `tasks` file (a hybrid or legacy host) and the
+ * cgroup v2 directory, for NsCommand's `cgroups`. `tasks`, not `cgroup.procs`: the helper is
+ * single-threaded, and a thread moved alone skips the kernel's global lock whose write side
+ * waits for an RCU grace period; the v2 directory lets the helper create the process in it
+ * (clone3 CLONE_INTO_CGROUP) for the same reason. Hierarchies in which we already share its
+ * cgroup are left out, and so are those an unprivileged caller cannot write.
  *
  * @param pid the process whose cgroups to join
- * @returns paths of cgroup.procs files
+ * @returns paths of v1 `tasks` files and of the v2 directory
  */
 export function cgroupProcsOf(pid: number): string[] {
   const parse = (text: string) =>
@@ -180,14 +183,15 @@ export function cgroupProcsOf(pid: number): string[] {
     );
     if (!mount || !(path + "/").startsWith(mount.root.replace(/\/?$/, "/"))) continue;
     const rel = mount.root === "/" ? path : path.slice(mount.root.length);
-    const procs = `${mount.point}${rel === "/" ? "" : rel}/cgroup.procs`;
+    const dir = `${mount.point}${rel === "/" ? "" : rel}`;
+    const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     try {
-      const st = Deno.statSync(procs);
+      const st = Deno.statSync(file);
       if (uid !== 0 && !(st.uid === uid && (st.mode! & 0o200))) continue;
     } catch {
       continue;
     }
-    out.push(procs);
+    out.push(mount.v2 ? dir : file);
   }
   return out;
 }

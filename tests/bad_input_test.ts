@@ -6,6 +6,7 @@
  * The cases run concurrently, then are checked one step each. With
  * NSJOIN_WRITE_ERRORS_MD=1 the table of what was seen is written to docs/errors.md.
  */
+import { dirname } from "node:path";
 import { namespaceTypeOfFile, NsCommand, type NsCommandOptions, pinProcess } from "../mod.ts";
 import { report } from "../src/cli/_run.ts";
 import {
@@ -787,8 +788,37 @@ const CASES: Case[] = [
     input: "cgroups: [FIFO]",
     via: "API",
     code: 125,
-    message: /Cannot use cgroup .*fifo: it is not a cgroup.procs file/,
+    message: /Cannot use cgroup .*fifo: it is not a cgroup v2 directory/,
     run: api((c, m) => ({ target: c.pid, cgroups: [c.fifo], args: [m] })),
+  },
+  {
+    input: "cgroups: [a symlink named tasks to a FIFO]",
+    via: "API",
+    code: 125,
+    message: /Cannot use cgroup .*\/tasks: it is not a cgroup file/,
+    run: api((c, m) => {
+      const link = `${dirname(c.fifo)}/tasks`;
+      Deno.symlinkSync(c.fifo, link);
+      return { target: c.pid, cgroups: [link], args: [m] };
+    }),
+  },
+  {
+    input: "cgroups: [a directory not of cgroup v2]",
+    via: "API",
+    code: 125,
+    message: /Cannot use cgroup \S+: it is not a cgroup v2 directory/,
+    run: api((c, m) => ({ target: c.pid, cgroups: [dirname(c.fifo)], args: [m] })),
+  },
+  {
+    input: "cgroups: 2 directories",
+    via: "API",
+    code: 2,
+    message: /Cannot join more than one cgroup v2 directory/,
+    run: api((c, m) => ({
+      target: c.pid,
+      cgroups: ["/sys/fs/cgroup/a", "/sys/fs/cgroup/b"],
+      args: [m],
+    })),
   },
   {
     input: "exec --env-file /dev/zero",

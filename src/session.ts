@@ -159,7 +159,11 @@ export class ExecSession implements AsyncDisposable {
     this.#env = env;
   }
 
-  /** The PID of the session's helper, in the caller's pid namespace (the target never sees it). */
+  /**
+   * The PID of the session's helper, in the caller's pid namespace (the target never sees
+   * it). With a cgroup v2 directory in `cgroups`, the process that forks the programs is its
+   * only child, born in that cgroup (ffi/helper.c H); both end together.
+   */
   get pid(): number {
     return this.#child.pid;
   }

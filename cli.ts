@@ -8,8 +8,12 @@
  *
  * @module
  */
-import { assertPermissions, type PermissionFlag } from "./src/_permissions.ts";
-import { assertUtf8Argv, EXIT, report } from "./src/cli/_run.ts";
+// The start-up hot paths (this file's own needs, `enter`, `exec`) run from
+// src/cli/_bundle/, JavaScript generated from src/ by `deno task build:cli` (checked in
+// CI to match a rebuild): a few chunks load faster than the dozens of modules they hold.
+import { assertPermissions } from "./src/cli/_bundle/_permissions.js";
+import { assertUtf8Argv, EXIT, report } from "./src/cli/_bundle/cli/_run.js";
+import type { PermissionFlag } from "./src/_permissions.ts";
 
 export type { PermissionFlag } from "./src/_permissions.ts";
 
@@ -34,12 +38,12 @@ export const COMMANDS: Record<string, CliCommand> = {
     summary: "run a program in namespaces of a process (nsenter's options)",
     // The process becomes the helper (execve through libc): no spawn, so no --allow-run.
     permissions: ["ffi", "env"],
-    run: async (argv) => (await import("./src/cli/enter.ts")).enter(argv),
+    run: async (argv) => (await import("./src/cli/_bundle/cli/enter.js")).enter(argv),
   },
   exec: {
     summary: "run a program in a container of any engine (docker exec's options)",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/exec.ts")).exec(argv),
+    run: async (argv) => (await import("./src/cli/_bundle/cli/exec.js")).exec(argv),
   },
   ps: {
     summary: "list the containers of every engine, found from /proc and cgroups",

@@ -49,10 +49,29 @@ interface Node {
   end: number;
   id?: { name: string } | null;
   source?: { value: string };
+  declarations?: { init?: Node | null }[];
+  callee?: Node;
+  object?: Node;
 }
 
 /**
- * The chunk with its top-level function declarations made eager, first; an entry's output
+ * Where a top-level `var f = function () {}` (or `function () {}.bind(…)`, which esbuild
+ * prints for the sources' `(function f() {}).bind(undefined)`) needs parentheses back.
+ */
+function bareFunctionExpressions(node: Node): Node[] {
+  if (node.type !== "VariableDeclaration") return [];
+  return node.declarations!.flatMap(({ init }) => {
+    if (init?.type === "FunctionExpression") return [init];
+    const object = init?.type === "CallExpression" && init.callee!.type === "MemberExpression"
+      ? init.callee!.object!
+      : undefined;
+    return object?.type === "FunctionExpression" ? [object] : [];
+  });
+}
+
+/**
+ * The chunk with its top-level functions made eager: declarations become parenthesised
+ * expressions, first; function expressions get their parentheses. An entry's output
  * (`selfTypes` set) names its source for the type checker, which then reads no JavaScript.
  */
 function eager(text: string, selfTypes?: string): { text: string; imports: string[] } {
@@ -61,24 +80,37 @@ function eager(text: string, selfTypes?: string): { text: string; imports: strin
   }).body;
   const functions: string[] = [];
   const imports: string[] = [];
-  let rest = "";
+  // The text outside the moved declarations, with parentheses added.
+  const pieces: string[] = [];
   let at = 0;
   let importsEnd = 0;
+  const keep = (to: number, wrap: Node[]) => {
+    for (const f of wrap) {
+      pieces.push(text.slice(at, f.start), `(${text.slice(f.start, f.end)})`);
+      at = f.end;
+    }
+    pieces.push(text.slice(at, to));
+    at = to;
+  };
   for (const node of body) {
     if (node.type === "ImportDeclaration") {
       imports.push(node.source!.value);
       importsEnd = node.end;
     }
-    if (node.type !== "FunctionDeclaration") continue;
-    const name = node.id!.name;
-    functions.push(`var ${name} = (${text.slice(node.start, node.end)});\n`);
-    rest += text.slice(at, node.start);
-    at = node.end;
+    if (node.type === "FunctionDeclaration") {
+      functions.push(`var ${node.id!.name} = (${text.slice(node.start, node.end)});\n`);
+      keep(node.start, []);
+      at = node.end;
+    } else {
+      keep(node.end, bareFunctionExpressions(node));
+    }
   }
+  keep(text.length, []);
   // Dynamic imports (`import("./x.js")`) run later, from a function: only static ones order
-  // the evaluation of chunks.
-  rest += text.slice(at);
-  const head = rest.slice(0, importsEnd);
+  // the evaluation of chunks. Imports are first in esbuild's output, untouched above.
+  const rest = pieces.join("");
+  const head = text.slice(0, importsEnd);
+  if (!rest.startsWith(head)) throw new Error("Cannot make functions eager: imports not first");
   const types = selfTypes ? `// @ts-self-types="${selfTypes}"\n` : "";
   return {
     text: `${HEADER}${types}${head}${head ? "\n" : ""}${functions.join("")}${

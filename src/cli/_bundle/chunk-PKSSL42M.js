@@ -943,7 +943,7 @@ var _ErrorPipe = class {
     });
   }
 };
-var _selection = function _selection2(o, target) {
+var _selection = (function _selection2(o, target) {
   const sel = o.namespaces ?? (target.kind === "file" ? [
     target.type
   ] : "all");
@@ -976,9 +976,9 @@ var _selection = function _selection2(o, target) {
     }
   }
   return out;
-}.bind(void 0);
+}).bind(void 0);
 
-var _checkFlags = function _checkFlags2(o) {
+var _checkFlags = (function _checkFlags2(o) {
   const flags = [
     "clearEnv",
     "targetEnv",
@@ -998,9 +998,9 @@ var _checkFlags = function _checkFlags2(o) {
   if (o.noNewPrivs !== void 0 && typeof o.noNewPrivs !== "boolean" && o.noNewPrivs !== "target") {
     throw new TypeError(`Cannot use noNewPrivs ${JSON.stringify(o.noNewPrivs)}: give true, false or "target"`);
   }
-}.bind(void 0);
+}).bind(void 0);
 
-var _plan = function _plan2(program, o) {
+var _plan = (function _plan2(program, o) {
   _checkFlags(o);
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
@@ -1184,8 +1184,8 @@ var _plan = function _plan2(program, o) {
     killOnExit: o.killOnExit ?? false,
     filterCount: filters ? Number(filters[1]) : void 0
   };
-}.bind(void 0);
-var _confinementArgs = function _confinementArgs2(o, status, needPid) {
+}).bind(void 0);
+var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
   const out = [];
   const choice = (name, v, allowed) => {
     if (v !== void 0 && !allowed.includes(v)) {
@@ -1236,7 +1236,7 @@ var _confinementArgs = function _confinementArgs2(o, status, needPid) {
     if (label !== void 0) out.push(`a${label}`);
   }
   return out;
-}.bind(void 0);
+}).bind(void 0);
 
 
 

@@ -254,7 +254,7 @@ EXAMPLES
  nsjoin enter --net=/run/netns/blue ip route  a named network namespace
  nsjoin enter -t 4242 -m -p -r -w ps aux     its mount and pid namespaces, root and cwd`;
 
-var parseEnterArgs = function parseEnterArgs2(argv) {
+var parseEnterArgs = (function parseEnterArgs2(argv) {
   const out = {
     all: false,
     namespaces: {},
@@ -377,8 +377,8 @@ var parseEnterArgs = function parseEnterArgs2(argv) {
   }
   out.command = argv.slice(i);
   return out;
-}.bind(void 0);
-var enterOptions = function enterOptions2(args) {
+}).bind(void 0);
+var enterOptions = (function enterOptions2(args) {
   const given = {};
   for (const [type, v] of Object.entries(args.namespaces)) {
     if (typeof v === "object") {
@@ -441,7 +441,7 @@ var enterOptions = function enterOptions2(args) {
     program,
     options
   };
-}.bind(void 0);
+}).bind(void 0);
 var F_SETFD = 2;
 
 

@@ -1340,7 +1340,7 @@ var OPTIONS = {
     short: "h"
   }
 };
-var parseExecArgs = function parseExecArgs2(argv) {
+var parseExecArgs = (function parseExecArgs2(argv) {
   const { values, stop: split } = parseOptions(argv, OPTIONS, {
     stopAtPositional: true
   });
@@ -1380,10 +1380,10 @@ var parseExecArgs = function parseExecArgs2(argv) {
     // command that starts with "-" can follow (docker would try to run "--").
     command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1)
   };
-}.bind(void 0);
+}).bind(void 0);
 var ENV_FILE_MAX = 1 << 20;
 
-var planExec = async function planExec2(args, find = {}) {
+var planExec = (async function planExec2(args, find = {}) {
   if (args.target === void 0 || args.command.length === 0) {
     throw new UsageError(`"exec" requires at least 2 arguments: TARGET COMMAND`);
   }
@@ -1482,7 +1482,7 @@ var planExec = async function planExec2(args, find = {}) {
     container.close();
     throw error;
   }
-}.bind(void 0);
+}).bind(void 0);
 
 
 export {

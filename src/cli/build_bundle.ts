@@ -59,24 +59,34 @@ interface Node {
   end: number;
   id?: { name: string } | null;
   source?: { value: string };
-  declarations?: { init?: Node | null }[];
-  callee?: Node;
-  object?: Node;
+  expression?: Node;
+  method?: boolean;
+  kind?: string;
 }
 
+const FUNCTIONS = new Set(["FunctionExpression", "ArrowFunctionExpression"]);
+
 /**
- * Where a top-level `var f = function () {}` (or `function () {}.bind(…)`, which esbuild
- * prints for the sources' `(function f() {}).bind(undefined)`) needs parentheses back.
+ * The function and arrow expressions a top-level statement holds outside any function or
+ * class: `var f = function () {}`, `function () {}.bind(…)` (as esbuild prints the sources'
+ * `(function f() {}).bind(undefined)`: without the parentheses), `{ apply: (v) => … }` in an
+ * option table. Written without parentheses, V8 compiles them at their first call. Object
+ * methods and getters cannot take parentheses; class bodies are left alone.
  */
-function bareFunctionExpressions(node: Node): Node[] {
-  if (node.type !== "VariableDeclaration") return [];
-  return node.declarations!.flatMap(({ init }) => {
-    if (init?.type === "FunctionExpression") return [init];
-    const object = init?.type === "CallExpression" && init.callee!.type === "MemberExpression"
-      ? init.callee!.object!
-      : undefined;
-    return object?.type === "FunctionExpression" ? [object] : [];
-  });
+function bareFunctions(node: Node): Node[] {
+  if (FUNCTIONS.has(node.type)) return [node];
+  if (node.type === "ParenthesizedExpression" && FUNCTIONS.has(node.expression!.type)) return [];
+  if (/^(FunctionDeclaration|Class(Declaration|Expression))$/.test(node.type)) return [];
+  if (node.type === "Property" && (node.method || node.kind !== "init")) return [];
+  const found: Node[] = [];
+  for (const value of Object.values(node)) {
+    for (const child of Array.isArray(value) ? value : [value]) {
+      if (child && typeof child === "object" && typeof child.type === "string") {
+        found.push(...bareFunctions(child as Node));
+      }
+    }
+  }
+  return found;
 }
 
 /**
@@ -85,7 +95,11 @@ function bareFunctionExpressions(node: Node): Node[] {
  * (`selfTypes` set) names its source for the type checker, which then reads no JavaScript.
  */
 function eager(text: string, selfTypes?: string): { text: string; imports: string[] } {
-  const body = (parse(text, { ecmaVersion: "latest", sourceType: "module" }) as unknown as {
+  const body = (parse(text, {
+    ecmaVersion: "latest",
+    sourceType: "module",
+    preserveParens: true,
+  }) as unknown as {
     body: Node[];
   }).body;
   const functions: string[] = [];
@@ -112,7 +126,7 @@ function eager(text: string, selfTypes?: string): { text: string; imports: strin
       keep(node.start, []);
       at = node.end;
     } else {
-      keep(node.end, bareFunctionExpressions(node));
+      keep(node.end, bareFunctions(node).sort((a, b) => a.start - b.start));
     }
   }
   keep(text.length, []);

@@ -147,10 +147,10 @@ var CLONE_FLAGS = {
 
 
 var NS_GET_NSTYPE = 46851;
-var _BY_FLAG = new Map(Object.entries(CLONE_FLAGS).map(([t, f]) => [
+var _BY_FLAG = new Map(Object.entries(CLONE_FLAGS).map((([t, f]) => [
   f,
   t
-]));
+])));
 
 
 

@@ -678,7 +678,7 @@ var HOST_SIDE_ENV = /^(TERM|COLORTERM|LANG|LANGUAGE|LC_[A-Z_]+|TZ|HOSTNAME)$/;
 
 var ORDER_VAR = "NSJOIN_ENV_ORDER";
 
-var HEX = (n) => (n >>> 0).toString(16);
+var HEX = ((n) => (n >>> 0).toString(16));
 var NsCommand = class {
   #program;
   #options;

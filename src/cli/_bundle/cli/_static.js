@@ -2189,9 +2189,9 @@ var completions = (function completions(argv, summaries) {
   }
 });
 var __getOwnPropNames = Object.getOwnPropertyNames;
-var __esm = (fn, res) => function __init() {
+var __esm = ((fn, res) => function __init() {
   return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
-};
+});
 
 // ffi/libc.ts
 
@@ -3532,7 +3532,7 @@ init_target();
 var HOST_SIDE_ENV = /^(TERM|COLORTERM|LANG|LANGUAGE|LC_[A-Z_]+|TZ|HOSTNAME)$/;
 
 var ORDER_VAR = "NSJOIN_ENV_ORDER";
-var HEX = (n) => (n >>> 0).toString(16);
+var HEX = ((n) => (n >>> 0).toString(16));
 var SYS_PIPE2 = Deno.build.arch === "x86_64" ? 293n : 59n;
 var SYS_READ = Deno.build.arch === "x86_64" ? 0n : 63n;
 var _selection = (function _selection2(o, target) {
@@ -4243,10 +4243,10 @@ var NS_FLAGS = {
     "time"
   ]
 };
-var LONG_NS = new Map(Object.entries(NS_FLAGS).map(([s, [l]]) => [
+var LONG_NS = new Map(Object.entries(NS_FLAGS).map((([s, [l]]) => [
   l,
   s
-]));
+])));
 var LONG = {
   all: "a",
   target: "t",
@@ -4691,12 +4691,12 @@ EXAMPLES
  nsjoin completions fish > ~/.config/fish/completions/nsjoin.fish`;
 
 
-var _words = (opts, which) => opts.filter(which).flatMap((o) => [
+var _words = ((opts, which) => opts.filter(which).flatMap((o) => [
   ...o.short ? [
     `-${o.short}`
   ] : [],
   `--${o.long}`
-]).join(" ");
+]).join(" "));
 
 
 

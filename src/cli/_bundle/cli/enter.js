@@ -175,10 +175,10 @@ var NS_FLAGS = {
     "time"
   ]
 };
-var LONG_NS = new Map(Object.entries(NS_FLAGS).map(([s, [l]]) => [
+var LONG_NS = new Map(Object.entries(NS_FLAGS).map((([s, [l]]) => [
   l,
   s
-]));
+])));
 var LONG = {
   all: "a",
   target: "t",

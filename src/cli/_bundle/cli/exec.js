@@ -1230,9 +1230,9 @@ var PinnedContainer = class extends PinnedProcess {
 
 
 
-var _label = (c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`;
+var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`);
 
-var _podLabel = (p) => `k8s:${p.namespace}/${p.name}`;
+var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 

@@ -696,7 +696,13 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
   const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
-  const read = (id2) => _readJson(`${dir}/${id2}/config.v2.json`);
+  const seen = /* @__PURE__ */ new Map();
+  const read = (id2) => {
+    if (!seen.has(id2)) {
+      seen.set(id2, _readJson(`${dir}/${id2}/config.v2.json`));
+    }
+    return seen.get(id2);
+  };
   let id = ids.includes(ref) ? ref : void 0;
   if (!id) {
     const named = ids.filter((i) => read(i)?.Name === `/${ref}`);

@@ -3350,7 +3350,8 @@ var init_deno = __esm({
         "bench:import": "deno run -A bench/import_bench.ts",
         "bench:cgroup-move": "deno run -A bench/cgroup_move_bench.ts",
         "bench:exec-k8s": "deno run -A bench/exec_k8s_bench.ts",
-        "bench:startup-floor": "deno run -A bench/startup_floor_bench.ts"
+        "bench:startup-floor": "deno run -A bench/startup_floor_bench.ts",
+        "bench:cli-startup": "deno run -A bench/cli_startup_bench.ts"
       },
       compilerOptions: {
         strict: true,

@@ -119,7 +119,7 @@ var enter = (async function enter(argv) {
       return 0;
     }
     if (args.version) {
-      console.log((await import("../_version-AX2BKJ5L.js")).versionText("enter"));
+      console.log((await import("../_version-ZEQZNJPN.js")).versionText("enter"));
       return 0;
     }
     await resolveEnterFds(args, held);

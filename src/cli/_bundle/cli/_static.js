@@ -1370,7 +1370,8 @@ var resolveContainer = (async function resolveContainer(text, options = {}) {
     const pinned2 = _pinFromDockerState(ref, options);
     if (pinned2) return pinned2;
   }
-  const inspected = sources.has("api") && (engine === void 0 || engine === "docker") ? await _dockerInspect(ref, options, engine === "docker") : void 0;
+  const fromState = engine === void 0 && sources.has("api") && sources.has("state") ? _dockerStateFind(ref, options) : void 0;
+  const inspected = fromState ?? (sources.has("api") && (engine === void 0 || engine === "docker") ? await _dockerInspect(ref, options, engine === "docker") : void 0);
   let found;
   if (engine === "docker" && inspected) found = inspected;
   else {
@@ -1401,6 +1402,21 @@ var resolveContainer = (async function resolveContainer(text, options = {}) {
         engine,
         owner
       });
+    }
+    if (fromState && found.engine === "docker" && found.id === fromState.id) {
+      const pinned2 = _pinDockerState(fromState, options);
+      if (pinned2) return pinned2;
+      const api = await _dockerInspect(found.id, options, true);
+      if (!api) {
+        throw new NamespaceError(`Cannot use ${_label(found)}`, {
+          errno: 3,
+          syscall: "resolve",
+          target: text,
+          quiet: true,
+          hint: "dockerd's state names a process outside the container's cgroups"
+        });
+      }
+      found = api;
     }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
       found = await _dockerInspect(found.id, options, true) ?? found;
@@ -1505,7 +1521,9 @@ var _pinPodMember = (function _pinPodMember(found, text, options) {
 });
 var _pinFromDockerState = (function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
-  if (!found) return void 0;
+  return found && _pinDockerState(found, options);
+});
+var _pinDockerState = (function _pinDockerState(found, options) {
   let pinned;
   try {
     pinned = pinProcess(found.pid);
@@ -3245,6 +3263,7 @@ var init_engines = __esm({
 });
 
 // src/containers.ts
+
 
 
 

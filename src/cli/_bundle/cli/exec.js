@@ -833,7 +833,8 @@ var resolveContainer = (async function resolveContainer(text, options = {}) {
     const pinned2 = _pinFromDockerState(ref, options);
     if (pinned2) return pinned2;
   }
-  const inspected = sources.has("api") && (engine === void 0 || engine === "docker") ? await _dockerInspect(ref, options, engine === "docker") : void 0;
+  const fromState = engine === void 0 && sources.has("api") && sources.has("state") ? _dockerStateFind(ref, options) : void 0;
+  const inspected = fromState ?? (sources.has("api") && (engine === void 0 || engine === "docker") ? await _dockerInspect(ref, options, engine === "docker") : void 0);
   let found;
   if (engine === "docker" && inspected) found = inspected;
   else {
@@ -864,6 +865,21 @@ var resolveContainer = (async function resolveContainer(text, options = {}) {
         engine,
         owner
       });
+    }
+    if (fromState && found.engine === "docker" && found.id === fromState.id) {
+      const pinned2 = _pinDockerState(fromState, options);
+      if (pinned2) return pinned2;
+      const api = await _dockerInspect(found.id, options, true);
+      if (!api) {
+        throw new NamespaceError(`Cannot use ${_label(found)}`, {
+          errno: 3,
+          syscall: "resolve",
+          target: text,
+          quiet: true,
+          hint: "dockerd's state names a process outside the container's cgroups"
+        });
+      }
+      found = api;
     }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
       found = await _dockerInspect(found.id, options, true) ?? found;
@@ -968,7 +984,9 @@ var _pinPodMember = (function _pinPodMember(found, text, options) {
 });
 var _pinFromDockerState = (function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
-  if (!found) return void 0;
+  return found && _pinDockerState(found, options);
+});
+var _pinDockerState = (function _pinDockerState(found, options) {
   let pinned;
   try {
     pinned = pinProcess(found.pid);
@@ -1240,6 +1258,7 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 
 

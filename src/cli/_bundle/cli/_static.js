@@ -1647,14 +1647,15 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     const mount = mounts.find((m) => controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k)));
     if (!mount || !(path + "/").startsWith(mount.root.replace(/\/?$/, "/"))) continue;
     const rel = mount.root === "/" ? path : path.slice(mount.root.length);
-    const procs = `${mount.point}${rel === "/" ? "" : rel}/cgroup.procs`;
+    const dir = `${mount.point}${rel === "/" ? "" : rel}`;
+    const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     try {
-      const st = Deno.statSync(procs);
+      const st = Deno.statSync(file);
       if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
     } catch {
       continue;
     }
-    out.push(procs);
+    out.push(mount.v2 ? dir : file);
   }
   return out;
 });
@@ -3681,7 +3682,9 @@ var _plan = (function _plan2(program, o) {
   if (o.cwd !== void 0) rest.push(`W${o.cwd}`);
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
-  for (const c of o.cgroups ?? []) rest.push(`C${c}`);
+  const dirs = (o.cgroups ?? []).filter((c) => !/\/(tasks|cgroup\.procs)$/.test(c));
+  if (dirs.length > 1) throw new RangeError("Cannot join more than one cgroup v2 directory");
+  for (const c of o.cgroups ?? []) rest.push(`${dirs.includes(c) ? "H" : "C"}${c}`);
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);

@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-PKSSL42M.js";
+} from "../chunk-SPJXA4LN.js";
 import {
   UsageError,
   report
@@ -125,7 +125,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-VNCCIP25.js");
+      const { cgroupProcsOf } = await import("../container_exec-IT55QBHD.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-PKSSL42M.js";
+} from "../chunk-SPJXA4LN.js";
 import {
   UsageError,
   relay,
@@ -24,7 +24,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-SZ5AYUTC.js";
+} from "../chunk-TSAEQBNT.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";

@@ -8,7 +8,7 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-SZ5AYUTC.js";
+} from "./chunk-TSAEQBNT.js";
 import "./chunk-DHA7VJOE.js";
 import "./chunk-INLVU3WB.js";
 import "./chunk-26NWSTM2.js";

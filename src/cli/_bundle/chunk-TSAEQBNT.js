@@ -120,14 +120,15 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     const mount = mounts.find((m) => controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k)));
     if (!mount || !(path + "/").startsWith(mount.root.replace(/\/?$/, "/"))) continue;
     const rel = mount.root === "/" ? path : path.slice(mount.root.length);
-    const procs = `${mount.point}${rel === "/" ? "" : rel}/cgroup.procs`;
+    const dir = `${mount.point}${rel === "/" ? "" : rel}`;
+    const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     try {
-      const st = Deno.statSync(procs);
+      const st = Deno.statSync(file);
       if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
     } catch {
       continue;
     }
-    out.push(procs);
+    out.push(mount.v2 ? dir : file);
   }
   return out;
 });

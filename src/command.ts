@@ -1,7 +1,8 @@
 import { execve } from "../ffi/exec.ts";
 import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
-import { EXEC_SYMBOLS, libcSubset, O_CLOEXEC } from "../ffi/libc.ts";
+import { errnoName, EXEC_SYMBOLS, libcSubset, O_CLOEXEC, SyscallError } from "../ffi/libc.ts";
+import { spawnOutput, spawnOutputSync, type SpawnRequest } from "../ffi/spawn.ts";
 import { type FilterCopy, filterCopy } from "../ffi/seccomp.ts";
 import { NamespaceError } from "./errors.ts";
 import {
@@ -315,7 +316,7 @@ export class NsCommand {
   spawn(): NsChildProcess {
     const pipe = new _ErrorPipe();
     try {
-      const child = this.#run({}, pipe, (c) => c.spawn());
+      const child = this.#run({}, pipe, (l) => new Deno.Command(l.path, l.options).spawn());
       return pipe.wrap(child);
     } catch (error) {
       pipe.close();
@@ -334,9 +335,14 @@ export class NsCommand {
     const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
     const pipe = new _ErrorPipe();
     try {
-      // Command#output spawns synchronously, before its first await: the pipe's write
-      // end is inherited then and can be closed right after.
-      return pipe.attach(await this.#run(defaults, pipe, (c) => c.output()));
+      // Both spawn synchronously, before their first await: the pipe's write end is
+      // inherited then and can be closed right after.
+      return pipe.attach(
+        await this.#run(defaults, pipe, (l) => {
+          const direct = _direct(l);
+          return direct ? spawnOutput(direct) : new Deno.Command(l.path, l.options).output();
+        }),
+      );
     } finally {
       pipe.close();
     }
@@ -352,7 +358,14 @@ export class NsCommand {
     const pipe = new _ErrorPipe();
     try {
       const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
-      return pipe.attach(this.#run(defaults, pipe, (c) => c.outputSync()));
+      return pipe.attach(
+        this.#run(defaults, pipe, (l) => {
+          const direct = _direct(l);
+          return direct
+            ? spawnOutputSync(direct)
+            : new Deno.Command(l.path, l.options).outputSync();
+        }),
+      );
     } finally {
       pipe.close();
     }
@@ -399,31 +412,35 @@ export class NsCommand {
   #run<T>(
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
     pipe: _ErrorPipe,
-    start: (command: Deno.Command) => T,
+    start: (launch: _Launch) => T,
   ): T {
     const plan = this.#planned();
     try {
-      return pipe.during(() => start(this.#command(plan, defaults, pipe)), _shown(plan));
+      return pipe.during(() => start(this.#launch(plan, defaults, pipe)), _shown(plan));
     } catch (error) {
       const again = this.#recover(error, plan, defaults, pipe);
       return pipe.during(() => start(again), _shown(plan));
     }
   }
 
-  /** After a failed start: the command to try again, or the error to throw. */
+  /** After a failed start: the launch to try again, or the error to throw. */
   #recover(
     error: unknown,
     plan: _Plan,
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
     pipe: _ErrorPipe,
-  ): Deno.Command {
+  ): _Launch {
     // An LSM may refuse to execute memfds, and a hostile root inside a target may hold
     // our memfd open for writing (ETXTBSY; its seals still refuse the write): use the
-    // verified private file instead.
-    const code = (error as { code?: string }).code;
-    const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
+    // verified private file instead. Deno.Command reports EACCES and EPERM as
+    // PermissionDenied, posix_spawn (ffi/spawn.ts) as a SyscallError.
+    const code = error instanceof SyscallError
+      ? errnoName(error.errno)
+      : (error as { code?: string }).code;
+    const refused = error instanceof Deno.errors.PermissionDenied ||
+      code === "EACCES" || code === "EPERM" || code === "ETXTBSY";
     if (refused && helperExecRefused()) {
-      return this.#command(plan, defaults, pipe);
+      return this.#launch(plan, defaults, pipe);
     }
     if (code === "E2BIG") {
       throw new RangeError(
@@ -433,11 +450,11 @@ export class NsCommand {
     throw error;
   }
 
-  #command(
+  #launch(
     plan: _Plan,
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
     pipe: _ErrorPipe,
-  ): Deno.Command {
+  ): _Launch {
     const h = helper();
     h.verify();
     const o = this.#options;
@@ -449,21 +466,53 @@ export class NsCommand {
         plan.filterCount,
       );
     if (filters) pipe.adopt(filters);
-    return new Deno.Command(h.path, {
-      args: _helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
-      env: plan.env,
-      clearEnv: plan.clearEnv,
-      stdin: o.stdin ?? defaults.stdin,
-      stdout: o.stdout ?? defaults.stdout,
-      stderr: o.stderr ?? defaults.stderr,
-      signal: o.signal,
-    });
+    return {
+      path: h.path,
+      options: {
+        args: _helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
+        env: plan.env,
+        clearEnv: plan.clearEnv,
+        stdin: o.stdin ?? defaults.stdin,
+        stdout: o.stdout ?? defaults.stdout,
+        stderr: o.stderr ?? defaults.stderr,
+        signal: o.signal,
+      },
+    };
   }
 
   #planned(): _Plan {
     this.#plan ??= _plan(this.#program, this.#options);
     return this.#plan;
   }
+}
+
+/** The helper's path and `Deno.Command` options for one start. */
+interface _Launch {
+  path: string;
+  options: Deno.CommandOptions & { args: string[] };
+}
+
+/**
+ * The same launch for ffi/spawn.ts, which output() and outputSync() use when they can:
+ * it spares Deno's first-spawn cost (bench/import_bench.ts). Undefined when `Deno.Command`
+ * must run it: without a full --allow-run (so a missing flag fails as before, naming it),
+ * and for a piped stdin, which Deno.Command refuses to output() with its own TypeError.
+ */
+function _direct(launch: _Launch): SpawnRequest | undefined {
+  const o = launch.options;
+  if (o.stdin === "piped") return undefined;
+  if (Deno.permissions.querySync({ name: "run" }).state !== "granted") return undefined;
+  return {
+    path: launch.path,
+    argv: [launch.path, ...o.args],
+    env: o.clearEnv ? { ...o.env } : { ...Deno.env.toObject(), ...o.env },
+    stdio: {
+      stdin: o.stdin ?? "inherit",
+      stdout: o.stdout ?? "inherit",
+      stderr: o.stderr ?? "inherit",
+    },
+    signal: o.signal,
+  };
 }
 
 const SYS_PIPE2 = Deno.build.arch === "x86_64" ? 293n : 59n;

@@ -165,6 +165,11 @@ export function libc(): Libc {
 export function libcSubset<K extends keyof typeof SYMBOLS>(
   ...names: K[]
 ): Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"] {
+  // Every /proc read and join step asks for the EXEC_SYMBOLS set (dozens of calls per
+  // command): found without building its key.
+  if (_execSymbols && _sameNames(names, EXEC_SYMBOLS)) {
+    return _execSymbols as Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"];
+  }
   const key = names.join(",");
   let lib = _subsets.get(key) as Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"];
   if (!lib && key === EXEC_SYMBOLS.join(",") && SYSCALL_NUMBERS[Deno.build.arch]) {
@@ -179,7 +184,16 @@ export function libcSubset<K extends keyof typeof SYMBOLS>(
     lib = _load(picked);
     _subsets.set(key, lib);
   }
+  if (key === EXEC_SYMBOLS.join(",")) _execSymbols = lib;
   return lib;
+}
+
+let _execSymbols: unknown;
+
+function _sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { cstr, errno, libcFunction, SyscallError } from "./libc.ts";
+import { cstr, errno, EXEC_SYMBOLS, libcFunction, libcSubset, SyscallError } from "./libc.ts";
 
 /** How the child's standard fds are set up (`Deno.Command`'s values; stdin never piped here). */
 export interface SpawnStdio {
@@ -83,51 +83,25 @@ const ATTR_SIZE = 1024;
 const SIGSET_SIZE = 128;
 const CHUNK = 65536;
 
-// Linux signal numbers (the same on x86_64 and aarch64) by name, for CommandStatus.signal.
-const SIGNALS: readonly (Deno.Signal | undefined)[] = [
-  undefined,
-  "SIGHUP",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGILL",
-  "SIGTRAP",
-  "SIGABRT",
-  "SIGBUS",
-  "SIGFPE",
-  "SIGKILL",
-  "SIGUSR1",
-  "SIGSEGV",
-  "SIGUSR2",
-  "SIGPIPE",
-  "SIGALRM",
-  "SIGTERM",
-  "SIGSTKFLT",
-  "SIGCHLD",
-  "SIGCONT",
-  "SIGSTOP",
-  "SIGTSTP",
-  "SIGTTIN",
-  "SIGTTOU",
-  "SIGURG",
-  "SIGXCPU",
-  "SIGXFSZ",
-  "SIGVTALRM",
-  "SIGPROF",
-  "SIGWINCH",
-  "SIGIO",
-  "SIGPWR",
-  "SIGSYS",
-];
+// Linux signal names by number (the same on x86_64 and aarch64), for CommandStatus.signal.
+const SIGNALS = ("- SIGHUP SIGINT SIGQUIT SIGILL SIGTRAP SIGABRT SIGBUS SIGFPE SIGKILL SIGUSR1 " +
+  "SIGSEGV SIGUSR2 SIGPIPE SIGALRM SIGTERM SIGSTKFLT SIGCHLD SIGCONT SIGSTOP SIGTSTP SIGTTIN " +
+  "SIGTTOU SIGURG SIGXCPU SIGXFSZ SIGVTALRM SIGPROF SIGWINCH SIGIO SIGPWR SIGSYS").split(" ");
 
-function _load() {
+// The functions below are written `(function f() {…}).bind(undefined)`, as the planning
+// functions of src/command.ts: V8 compiles such a function with its module, so its bytecode
+// is in Deno's code cache, where a declared function is compiled again at its first call in
+// every process (and every one of these is called by a script's first `NsCommand`).
+
+const _load = (function _load() {
   const buf = "buffer" as const;
   const i32 = <P extends Deno.NativeType[]>(name: string, ...parameters: P) =>
     libcFunction(name, { parameters, result: "i32" });
-  const syscall = <B extends boolean>(nonblocking: B) =>
+  const syscall = () =>
     libcFunction("syscall", {
       parameters: ["i64", "i64", "i64", "i64", "i64", "i64"],
       result: "i64",
-      nonblocking,
+      nonblocking: true,
     });
   return {
     posix_spawn: i32("posix_spawn", "pointer", buf, buf, buf, buf, buf),
@@ -139,50 +113,51 @@ function _load() {
     attr_setsigmask: i32("posix_spawnattr_setsigmask", buf, buf),
     attr_setsigdefault: i32("posix_spawnattr_setsigdefault", buf, buf),
     attr_destroy: i32("posix_spawnattr_destroy", buf),
-    /** syscall(2) with six arguments (ppoll needs five), on this thread. */
-    sys: syscall(false),
-    /** The same on a pool thread, for the waits: its result is a Promise. */
-    wait: syscall(true),
+    /** syscall(2) on a pool thread, for the waits: its result is a Promise. */
+    wait: syscall(),
   };
-}
+}).bind(undefined);
 
 let _fns: ReturnType<typeof _load> | undefined;
 
-function _spawnFns(): ReturnType<typeof _load> {
-  _fns ??= _load();
-  return _fns;
-}
-
-/** A syscall on this thread; -errno on failure. */
-function _sys(
+/**
+ * A syscall on this thread; -errno on failure. Four arguments at most (ppoll's fifth,
+ * the sigset size, is read only with a sigset).
+ */
+const _sys = (function _sys(
   nr: bigint,
   a: number | bigint = 0,
   b: number | bigint = 0,
   c: number | bigint = 0,
 ): number {
-  const r = _spawnFns().sys.call(nr, BigInt(a), BigInt(b), BigInt(c), 0n, 0n);
+  const r = libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(a), BigInt(b), BigInt(c));
   return r < 0n ? -errno() : Number(r);
-}
+}).bind(undefined);
 
-function _addr(buf: ArrayBufferView): bigint {
+const _addr = (function _addr(buf: ArrayBufferView): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as BufferSource)));
-}
+}).bind(undefined);
 
-/** A NULL-terminated array of C strings, in one buffer with the strings after the pointers. */
-function _cArray(strings: readonly string[]): Uint8Array<ArrayBuffer> {
-  const bytes = strings.map(cstr);
+/**
+ * A NULL-terminated array of C strings, in one buffer with the strings after the pointers
+ * (one encode for the whole environment).
+ */
+const _cArray = (function _cArray(strings: readonly string[]): Uint8Array<ArrayBuffer> {
+  // cstr's check, and its error, for a string with a NUL.
+  for (const s of strings) if (s.includes("\0")) cstr(s);
   const head = (strings.length + 1) * 8;
-  const out = new Uint8Array(head + bytes.reduce((n, b) => n + b.length, 0));
+  const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
+  const out = new Uint8Array(head + text.length);
+  out.set(text, head);
   const ptrs = new BigUint64Array(out.buffer, 0, strings.length + 1);
   const base = _addr(out);
   let at = head;
-  bytes.forEach((b, i) => {
-    out.set(b, at);
+  for (let i = 0; i < strings.length; i++) {
     ptrs[i] = base + BigInt(at);
-    at += b.length;
-  });
+    at = out.indexOf(0, at) + 1;
+  }
   return out;
-}
+}).bind(undefined);
 
 /** A started child: its PID and our ends of its pipes (-1 when not piped). */
 interface _Child {
@@ -191,8 +166,9 @@ interface _Child {
   err: number;
 }
 
-function _start(req: SpawnRequest): _Child {
-  const fns = _spawnFns();
+const _start = (function _start(req: SpawnRequest): _Child {
+  _fns ??= _load();
+  const fns = _fns;
   const opened: number[] = [];
   const pipe = (): [number, number] => {
     const fds = new Int32Array(2);
@@ -212,7 +188,8 @@ function _start(req: SpawnRequest): _Child {
   };
   const actions = new Uint8Array(FILE_ACTIONS_SIZE);
   const attr = new Uint8Array(ATTR_SIZE);
-  let ours = { out: -1, err: -1 };
+  const ours = { out: -1, err: -1 };
+  let started = false;
   try {
     fns.fa_init.call(actions);
     fns.attr_init.call(attr);
@@ -223,7 +200,8 @@ function _start(req: SpawnRequest): _Child {
       if (how !== "piped") continue;
       const [r, w] = pipe();
       fns.fa_adddup2.call(actions, w, fd);
-      ours = fd === 1 ? { ...ours, out: r } : { ...ours, err: r };
+      if (fd === 1) ours.out = r;
+      else ours.err = r;
     }
     const none = new Uint8Array(SIGSET_SIZE);
     const pipeSig = new Uint8Array(SIGSET_SIZE);
@@ -245,83 +223,86 @@ function _start(req: SpawnRequest): _Child {
       envp,
     );
     if (rc !== 0) throw new SyscallError("posix_spawn", rc);
+    started = true;
     return { pid: pid[0], ...ours };
-  } catch (error) {
-    for (const fd of [ours.out, ours.err]) if (fd >= 0) opened.push(fd);
-    ours = { out: -1, err: -1 };
-    throw error;
   } finally {
     fns.fa_destroy.call(actions);
     fns.attr_destroy.call(attr);
-    for (const fd of opened) if (fd !== ours.out && fd !== ours.err) _sys(NR.close, fd);
+    // Our ends of the pipes stay open once started; the child's ends and /dev/null never.
+    const keep = started ? [ours.out, ours.err] : [];
+    for (const fd of opened) if (!keep.includes(fd)) _sys(NR.close, fd);
   }
+}).bind(undefined);
+
+/** The child's pipes while they are read: the fds not at EOF yet, and each one's bytes. */
+interface _Pipes {
+  open: number[];
+  chunks: Map<number, Uint8Array[]>;
 }
 
-/** The pipes' bytes, read until EOF. */
-class _Collected {
-  #chunks = new Map<number, Uint8Array[]>();
-  #open: number[];
-  constructor(fds: number[]) {
-    this.#open = fds.filter((fd) => fd >= 0);
-    for (const fd of this.#open) this.#chunks.set(fd, []);
-  }
-  /** struct pollfd[] of the open pipes, or undefined when all reached EOF. */
-  pollFds(): Uint8Array<ArrayBuffer> | undefined {
-    if (!this.#open.length) return undefined;
-    const fds = new Int32Array(this.#open.length * 2);
-    this.#open.forEach((fd, i) => {
-      fds[i * 2] = fd;
-      fds[i * 2 + 1] = POLLIN; // events; revents (the high half) starts at 0
-    });
-    return new Uint8Array(fds.buffer);
-  }
-  /** Reads what ppoll reported ready. */
-  drain(polled: Uint8Array<ArrayBuffer>): void {
-    const fds = new Int32Array(polled.buffer);
-    for (let i = 0; i < fds.length; i += 2) {
-      if (fds[i + 1] >>> 16 === 0) continue; // no revents
-      const fd = fds[i];
-      const buf = new Uint8Array(CHUNK);
-      const n = _sys(NR.read, fd, _addr(buf), CHUNK);
-      if (n > 0) this.#chunks.get(fd)!.push(buf.subarray(0, n));
-      else if (n !== -4 /* EINTR: read again */) this.#eof(fd);
+const _pipes = (function _pipes(child: _Child): _Pipes {
+  const open = [child.out, child.err].filter((fd) => fd >= 0);
+  return { open, chunks: new Map(open.map((fd) => [fd, []])) };
+}).bind(undefined);
+
+/** struct pollfd[] of the open pipes, or undefined when all reached EOF. */
+const _pollFds = (function _pollFds(pipes: _Pipes): Uint8Array<ArrayBuffer> | undefined {
+  if (!pipes.open.length) return undefined;
+  const fds = new Int32Array(pipes.open.length * 2);
+  pipes.open.forEach((fd, i) => {
+    fds[i * 2] = fd;
+    fds[i * 2 + 1] = POLLIN; // events; revents (the high half) starts at 0
+  });
+  return new Uint8Array(fds.buffer);
+}).bind(undefined);
+
+/** Reads what ppoll reported ready; closes a pipe at EOF. */
+const _drain = (function _drain(pipes: _Pipes, polled: Uint8Array<ArrayBuffer>): void {
+  const fds = new Int32Array(polled.buffer);
+  for (let i = 0; i < fds.length; i += 2) {
+    if (fds[i + 1] >>> 16 === 0) continue; // no revents
+    const fd = fds[i];
+    const buf = new Uint8Array(CHUNK);
+    const n = _sys(NR.read, fd, _addr(buf), CHUNK);
+    if (n > 0) pipes.chunks.get(fd)!.push(buf.subarray(0, n));
+    else if (n !== -4 /* EINTR: read again */) {
+      pipes.open.splice(pipes.open.indexOf(fd), 1);
+      _sys(NR.close, fd);
     }
   }
-  bytes(fd: number): Uint8Array<ArrayBuffer> {
-    const chunks = this.#chunks.get(fd) ?? [];
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
-  close(): void {
-    for (const fd of this.#open.splice(0)) _sys(NR.close, fd);
-  }
-  #eof(fd: number): void {
-    this.#open.splice(this.#open.indexOf(fd), 1);
-    _sys(NR.close, fd);
-  }
-}
+}).bind(undefined);
+
+const _closePipes = (function _closePipes(pipes: _Pipes): void {
+  for (const fd of pipes.open.splice(0)) _sys(NR.close, fd);
+}).bind(undefined);
 
 /** Reaps the child if it exited: its wait status, or undefined while it runs. */
-function _reaped(pid: number, block: boolean): number | undefined {
+const _reaped = (function _reaped(pid: number, block: boolean): number | undefined {
   const status = new Int32Array(1);
   const r = _sys(NR.wait4, pid, _addr(status), block ? 0 : WNOHANG);
   if (r === pid) return status[0];
   if (r === -ECHILD) throw new SyscallError("wait4", ECHILD);
   return undefined;
-}
+}).bind(undefined);
 
-function _output(child: _Child, status: number, got: _Collected): Deno.CommandOutput {
+const _output = (function _output(
+  child: _Child,
+  status: number,
+  pipes: _Pipes,
+): Deno.CommandOutput {
   const termsig = status & 0x7f;
-  const signal = termsig === 0 ? null : SIGNALS[termsig] ?? null;
+  const signal = termsig === 0 ? null : (SIGNALS[termsig] as Deno.Signal | undefined) ?? null;
   const code = termsig === 0 ? (status >> 8) & 0xff : 128 + termsig;
   const out = { success: code === 0, code, signal } as Deno.CommandOutput;
   for (const [name, fd] of [["stdout", child.out], ["stderr", child.err]] as const) {
-    const bytes = fd >= 0 ? got.bytes(fd) : undefined;
+    const chunks = pipes.chunks.get(fd);
+    const bytes = chunks && new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks ?? []) {
+      bytes!.set(c, at);
+      at += c.length;
+    }
+    // As Deno.CommandOutput: reading an output that was not piped throws.
     Object.defineProperty(out, name, {
       enumerable: true,
       get() {
@@ -331,25 +312,13 @@ function _output(child: _Child, status: number, got: _Collected): Deno.CommandOu
     });
   }
   return out;
-}
+}).bind(undefined);
 
-/**
- * Runs a program and collects its status and output, as `Deno.Command#output`.
- *
- * @param req the program, its environment and stdio
- * @returns code, signal, and the piped stdout and stderr
- * @throws {SyscallError} when it cannot be started (posix_spawn's error: EACCES, E2BIG…),
- *   synchronously
- */
-export function spawnOutput(req: SpawnRequest): Promise<Deno.CommandOutput> {
-  // Started here, synchronously, as Deno.Command#output starts its child: a caller that
-  // makes an fd inheritable for the start only (NsCommand's error pipe) can close it after.
-  const child = _start(req);
-  return _collect(child, req);
-}
-
-async function _collect(child: _Child, req: SpawnRequest): Promise<Deno.CommandOutput> {
-  const got = new _Collected([child.out, child.err]);
+const _collect = (async function _collect(
+  child: _Child,
+  req: SpawnRequest,
+): Promise<Deno.CommandOutput> {
+  const pipes = _pipes(child);
   let reaped = false;
   const onAbort = () => {
     // Not reaped yet, so the PID is still the child's (a zombie's at worst).
@@ -357,11 +326,11 @@ async function _collect(child: _Child, req: SpawnRequest): Promise<Deno.CommandO
   };
   req.signal?.addEventListener("abort", onAbort, { once: true });
   if (req.signal?.aborted) onAbort();
-  const wait = _spawnFns().wait;
+  const wait = _fns!.wait;
   try {
-    for (let fds = got.pollFds(); fds; fds = got.pollFds()) {
+    for (let fds = _pollFds(pipes); fds; fds = _pollFds(pipes)) {
       const n = await wait.call(NR.ppoll, _addr(fds), BigInt(fds.length / 8), 0n, 0n, 8n);
-      if (n > 0n) got.drain(fds); // -1: EINTR on the pool thread; poll again
+      if (n > 0n) _drain(pipes, fds); // -1: EINTR on the pool thread; poll again
     }
     // waitid(WNOWAIT) leaves the child a zombie for wait4 here, where errno can be read
     // and the abort handler can still signal the PID safely until then.
@@ -372,12 +341,29 @@ async function _collect(child: _Child, req: SpawnRequest): Promise<Deno.CommandO
       status = _reaped(child.pid, false);
     }
     reaped = true;
-    return _output(child, status, got);
+    return _output(child, status, pipes);
   } finally {
     req.signal?.removeEventListener("abort", onAbort);
-    got.close();
+    _closePipes(pipes);
   }
-}
+}).bind(undefined);
+
+/**
+ * Runs a program and collects its status and output, as `Deno.Command#output`. The child
+ * is started synchronously, before the first await, as Deno.Command#output starts its
+ * own: a caller that makes an fd inheritable for the start only (NsCommand's error pipe)
+ * can close it right after.
+ *
+ * @param req the program, its environment and stdio
+ * @returns code, signal, and the piped stdout and stderr
+ * @throws {SyscallError} when it cannot be started (posix_spawn's error: EACCES, E2BIG…),
+ *   synchronously
+ */
+export const spawnOutput = (function spawnOutput(
+  req: SpawnRequest,
+): Promise<Deno.CommandOutput> {
+  return _collect(_start(req), req);
+}).bind(undefined);
 
 /**
  * Runs a program and collects its status and output on this thread, as
@@ -387,20 +373,17 @@ async function _collect(child: _Child, req: SpawnRequest): Promise<Deno.CommandO
  * @returns code, signal, and the piped stdout and stderr
  * @throws {SyscallError} when it cannot be started
  */
-export function spawnOutputSync(req: SpawnRequest): Deno.CommandOutput {
+export const spawnOutputSync = (function spawnOutputSync(req: SpawnRequest): Deno.CommandOutput {
   const child = _start(req);
-  const got = new _Collected([child.out, child.err]);
+  const pipes = _pipes(child);
   try {
-    for (let fds = got.pollFds(); fds; fds = got.pollFds()) {
-      const n = Number(
-        _spawnFns().sys.call(NR.ppoll, _addr(fds), BigInt(fds.length / 8), 0n, 0n, 8n),
-      );
-      if (n > 0) got.drain(fds);
+    for (let fds = _pollFds(pipes); fds; fds = _pollFds(pipes)) {
+      if (_sys(NR.ppoll, _addr(fds), fds.length / 8, 0) > 0) _drain(pipes, fds);
     }
     let status = _reaped(child.pid, true);
     while (status === undefined) status = _reaped(child.pid, true);
-    return _output(child, status, got);
+    return _output(child, status, pipes);
   } finally {
-    got.close();
+    _closePipes(pipes);
   }
-}
+}).bind(undefined);

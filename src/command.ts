@@ -432,11 +432,13 @@ export class NsCommand {
   ): _Launch {
     // An LSM may refuse to execute memfds, and a hostile root inside a target may hold
     // our memfd open for writing (ETXTBSY; its seals still refuse the write): use the
-    // verified private file instead. Deno.Command reports EACCES and EPERM as
-    // PermissionDenied, posix_spawn (ffi/spawn.ts) as a SyscallError.
+    // verified private file instead. posix_spawn (ffi/spawn.ts) fails with a SyscallError;
+    // Deno.Command with PermissionDenied for EACCES and EPERM, and for ETXTBSY or E2BIG
+    // with a plain Error and no code, whose message ends as Rust's io::Error prints one.
+    const osError = (error as Error)?.message?.match(/\(os error (\d+)\)$/)?.[1];
     const code = error instanceof SyscallError
       ? errnoName(error.errno)
-      : (error as { code?: string }).code;
+      : (error as { code?: string }).code ?? (osError && errnoName(Number(osError)));
     const refused = error instanceof Deno.errors.PermissionDenied ||
       code === "EACCES" || code === "EPERM" || code === "ETXTBSY";
     if (refused && helperExecRefused()) {

@@ -111,6 +111,13 @@ import type { Forwarding, ForwardOptions } from "./src/forward.ts";
 import type { InNamespacesFunction, InNamespacesOptions } from "./src/in_namespaces.ts";
 import type { Target } from "./src/target.ts";
 
+// Each module once loaded is called without an await first, so that a call runs as far
+// synchronously as the function itself does (inNamespaces refuses to make its Worker
+// inside a scoped join the caller made after the call: tests/scoped_test.ts).
+let _inNamespaces: typeof import("./src/in_namespaces.ts") | undefined;
+let _copy: typeof import("./src/copy.ts") | undefined;
+let _forward: typeof import("./src/forward.ts") | undefined;
+
 /**
  * Runs `fn(arg)` inside the namespaces of a target, in a dedicated Worker whose threads
  * are all in the target (created from a thread that had joined it), so every Deno API in
@@ -171,7 +178,8 @@ export async function inNamespaces<A, R>(
   fn: InNamespacesFunction<A, R>,
   options?: InNamespacesOptions<A>,
 ): Promise<Awaited<R>> {
-  return await (await import("./src/in_namespaces.ts")).inNamespaces(target, fn, options);
+  _inNamespaces ??= await import("./src/in_namespaces.ts");
+  return await _inNamespaces.inNamespaces(target, fn, options);
 }
 
 /**
@@ -187,7 +195,8 @@ export async function inNamespaces<A, R>(
  * ```
  */
 export async function closeNamespaceWorkers(): Promise<void> {
-  await (await import("./src/in_namespaces.ts")).closeNamespaceWorkers();
+  _inNamespaces ??= await import("./src/in_namespaces.ts");
+  await _inNamespaces.closeNamespaceWorkers();
 }
 
 /**
@@ -224,7 +233,8 @@ export async function copyFrom(
   dest: string,
   options?: Omit<CopyOptions, "devices">,
 ): Promise<void> {
-  await (await import("./src/copy.ts")).copyFrom(target, path, dest, options);
+  _copy ??= await import("./src/copy.ts");
+  await _copy.copyFrom(target, path, dest, options);
 }
 
 /**
@@ -258,7 +268,8 @@ export async function copyTo(
   path: string,
   options?: CopyOptions,
 ): Promise<void> {
-  await (await import("./src/copy.ts")).copyTo(target, src, path, options);
+  _copy ??= await import("./src/copy.ts");
+  await _copy.copyTo(target, src, path, options);
 }
 
 /**
@@ -270,9 +281,10 @@ export async function copyTo(
  * @param target a PID or a pinned process
  * @param path the path inside the target
  * @param options followLink, signal
- * @returns the tar stream; it errors when the target is gone or its root cannot be opened
- *   (NamespaceError), when `path` cannot be opened (SyscallError), or if the copy fails
- *   midway
+ * @returns the tar stream; it errors if the copy fails midway
+ * @throws {NamespaceError} when the target is gone or its root cannot be opened
+ * @throws {SyscallError} when `path` cannot be opened — at the first call of a process,
+ *   before nsjoin's copy code is loaded, these arrive as the stream's error instead
  *
  * @example
  * ```ts
@@ -286,9 +298,10 @@ export function tarFrom(
   path: string,
   options?: Omit<CopyOptions, "archive" | "devices">,
 ): ReadableStream<Uint8Array> {
+  if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
   import("./src/copy.ts")
-    .then((copy) => copy.tarFrom(target, path, options))
+    .then((copy) => (_copy = copy).tarFrom(target, path, options))
     // pipeTo errors or closes the returned stream itself, and cancels the tar when it is.
     .then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error))
     .catch(() => {});
@@ -326,7 +339,8 @@ export async function tarTo(
   stream: ReadableStream<Uint8Array>,
   options?: Omit<CopyOptions, "followLink">,
 ): Promise<void> {
-  await (await import("./src/copy.ts")).tarTo(target, path, stream, options);
+  _copy ??= await import("./src/copy.ts");
+  await _copy.tarTo(target, path, stream, options);
 }
 
 /**
@@ -355,5 +369,6 @@ export async function tarTo(
  * ```
  */
 export async function forward(target: Target, options: ForwardOptions): Promise<Forwarding> {
-  return await (await import("./src/forward.ts")).forward(target, options);
+  _forward ??= await import("./src/forward.ts");
+  return await _forward.forward(target, options);
 }

@@ -339,7 +339,7 @@ export class NsCommand {
       // inherited then and can be closed right after.
       return pipe.attach(
         await this.#run(defaults, pipe, (l) => {
-          const direct = _direct(l);
+          const direct = _direct(l, false);
           return direct ? spawnOutput(direct) : new Deno.Command(l.path, l.options).output();
         }),
       );
@@ -360,7 +360,7 @@ export class NsCommand {
       const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
       return pipe.attach(
         this.#run(defaults, pipe, (l) => {
-          const direct = _direct(l);
+          const direct = _direct(l, true);
           return direct
             ? spawnOutputSync(direct)
             : new Deno.Command(l.path, l.options).outputSync();
@@ -495,15 +495,33 @@ interface _Launch {
 }
 
 /**
- * The same launch for ffi/spawn.ts, which output() and outputSync() use when they can:
- * it spares Deno's first-spawn cost (bench/import_bench.ts). Undefined when `Deno.Command`
- * must run it: without a full --allow-run (so a missing flag fails as before, naming it),
- * and for a piped stdin, which Deno.Command refuses to output() with its own TypeError.
+ * How many `output()` calls of this process posix_spawn starts (ffi/spawn.ts) before
+ * Deno.Command takes over. posix_spawn spares Deno's first-spawn cost (~5 ms once per
+ * process: its process and streams JavaScript), but its wait goes through a pool thread,
+ * ~0.3 ms slower per call than a warm Deno.Command (tests/spawn_test.ts's timings aside,
+ * measured with bench/exec_bench.ts): after 16 calls the one-time cost is paid back, as a
+ * ski rental — never more than twice what the better choice for the whole run would cost.
+ * `outputSync()` waits on the calling thread and is as fast either way: it always uses it.
  */
-function _direct(launch: _Launch): SpawnRequest | undefined {
+const DIRECT_OUTPUTS = 16;
+let _directOutputs = 0;
+
+/**
+ * The same launch for ffi/spawn.ts, or undefined when `Deno.Command` must run it: without
+ * a full --allow-run (so a missing flag fails as before, naming it), for a piped stdin,
+ * which Deno.Command refuses to output() with its own TypeError, and for an async
+ * output() past DIRECT_OUTPUTS. `NSJOIN_SPAWN=posix_spawn` or `=deno` chooses for every
+ * call (tests compare the two).
+ */
+function _direct(launch: _Launch, sync: boolean): SpawnRequest | undefined {
   const o = launch.options;
   if (o.stdin === "piped") return undefined;
   if (Deno.permissions.querySync({ name: "run" }).state !== "granted") return undefined;
+  const forced = Deno.env.get("NSJOIN_SPAWN");
+  if (forced === "deno" || (!forced && !sync && _directOutputs >= DIRECT_OUTPUTS)) {
+    return undefined;
+  }
+  if (!sync) _directOutputs++;
   return {
     path: launch.path,
     argv: [launch.path, ...o.args],

@@ -29,11 +29,24 @@ function seen(out: Deno.CommandOutput): unknown[] {
   return [out.code, out.signal, out.success, stream(() => out.stdout), stream(() => out.stderr)];
 }
 
+/**
+ * Runs `fn` with output() forced to one start path (`NSJOIN_SPAWN`): by default a process's
+ * first 16 output() calls use posix_spawn and later ones Deno.Command.
+ */
+async function via<T>(path: "posix_spawn" | "deno", fn: () => Promise<T> | T): Promise<T> {
+  Deno.env.set("NSJOIN_SPAWN", path);
+  try {
+    return await fn();
+  } finally {
+    Deno.env.delete("NSJOIN_SPAWN");
+  }
+}
+
 /** The program's view of its own start: signal sets, fds, environment, stdin. */
 const SELF_REPORT = [
   "grep -E '^Sig(Blk|Ign)' /proc/self/status",
   "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo",
-  "env | grep -v '^_=' | sort",
+  "env | grep -v -e '^_=' -e '^NSJOIN_SPAWN=' | sort",
   "readlink /proc/self/fd/0",
   "echo to-stderr >&2",
   "exit 7",
@@ -64,11 +77,13 @@ Deno.test({
           ...extra,
         };
         const viaDeno = await new NsCommand("sh", options).spawn().output();
-        const viaSpawn = await new NsCommand("sh", options).output();
-        const viaSync = new NsCommand("sh", options).outputSync();
         assertEquals(viaDeno.code, 7, seen(viaDeno).join("\n"));
-        assertEquals(seen(viaSpawn), seen(viaDeno));
-        assertEquals(seen(viaSync), seen(viaDeno));
+        for (const path of ["posix_spawn", "deno"] as const) {
+          const out = await via(path, () => new NsCommand("sh", options).output());
+          assertEquals(seen(out), seen(viaDeno), path);
+          const sync = await via(path, () => new NsCommand("sh", options).outputSync());
+          assertEquals(seen(sync), seen(viaDeno), `${path}, sync`);
+        }
       });
     }
   },
@@ -121,7 +136,7 @@ Deno.test({
         setTimeout(() => ac.abort(), 200);
         const out = how === "spawn"
           ? await sleep(ac.signal).spawn().output()
-          : await sleep(ac.signal).output();
+          : await via("posix_spawn", () => sleep(ac.signal).output());
         results.push([out.code, out.signal, out.setupError]);
       }
       assertEquals(results[1], results[0]);
@@ -130,7 +145,7 @@ Deno.test({
     await t.step("aborted before: killed at once, as Deno.Command#output does", async () => {
       const aborted = AbortSignal.abort();
       const anchor = await new Deno.Command("sleep", { args: ["30"], signal: aborted }).output();
-      const out = await sleep(aborted).output();
+      const out = await via("posix_spawn", () => sleep(aborted).output());
       assertEquals([out.code, out.signal], [anchor.code, anchor.signal]);
     });
   },
@@ -165,12 +180,20 @@ writer.close();
 console.log(helper().kind, new TextDecoder().decode(out.stdout).trim(), out.code);
 `,
       );
-      for (const how of ["output", "sync", "spawn"]) {
+      for (
+        const [how, path] of [
+          ["output", "posix_spawn"],
+          ["sync", "posix_spawn"],
+          ["output", "deno"],
+          ["sync", "deno"],
+          ["spawn", ""],
+        ]
+      ) {
         const out = await new Deno.Command(Deno.execPath(), {
           args: ["run", "-A", "--quiet", script, how],
-          env: { NSJOIN_HELPER: "" },
+          env: { NSJOIN_HELPER: "", NSJOIN_SPAWN: path },
         }).output();
-        assertEquals(text(out.stdout), "file ran 0\n", `${how}: ${text(out.stderr)}`);
+        assertEquals(text(out.stdout), "file ran 0\n", `${how} ${path}: ${text(out.stderr)}`);
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -184,7 +207,9 @@ Deno.test({
   async fn() {
     const args = Array.from({ length: 40 }, () => "a".repeat(100_000));
     const cmd = () => new NsCommand("true", { target: Deno.pid, namespaces: [], args });
-    await assertRejects(() => cmd().output(), RangeError, "too long (E2BIG)");
+    for (const path of ["posix_spawn", "deno"] as const) {
+      await via(path, () => assertRejects(() => cmd().output(), RangeError, "too long (E2BIG)"));
+    }
     let error: unknown;
     try {
       cmd().spawn();

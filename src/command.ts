@@ -498,9 +498,9 @@ interface _Launch {
  * How many `output()` calls of this process posix_spawn starts (ffi/spawn.ts) before
  * Deno.Command takes over. posix_spawn spares Deno's first-spawn cost (~5 ms once per
  * process: its process and streams JavaScript), but its wait goes through a pool thread,
- * ~0.3 ms slower per call than a warm Deno.Command (tests/spawn_test.ts's timings aside,
- * measured with bench/exec_bench.ts): after 16 calls the one-time cost is paid back, as a
- * ski rental — never more than twice what the better choice for the whole run would cost.
+ * 0.2–0.4 ms slower per call than a warm Deno.Command (400 calls of each, interleaved in one
+ * process): after 16 calls the one-time cost is paid back, as in a ski rental — never more
+ * than about twice what the better choice for the whole run would have cost.
  * `outputSync()` waits on the calling thread and is as fast either way: it always uses it.
  */
 const DIRECT_OUTPUTS = 16;

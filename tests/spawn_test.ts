@@ -64,6 +64,7 @@ Deno.test({
       ["clearEnv alone", { clearEnv: true }],
       ["stdout null", { stdout: "null" }],
       ["stderr null", { stderr: "null" }],
+      ["no pipe at all: only the wait", { stdout: "null", stderr: "null" }],
       ["stdin inherit", { stdin: "inherit" }],
     ];
     for (const [name, extra] of cases) {

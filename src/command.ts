@@ -508,7 +508,7 @@ let _directOutputs = 0;
 
 /**
  * The same launch for ffi/spawn.ts, or undefined when `Deno.Command` must run it: without
- * a full --allow-run (so a missing flag fails as before, naming it), for a piped stdin,
+ * --allow-run for the helper (so a missing flag fails as before, naming it), for a piped stdin,
  * which Deno.Command refuses to output() with its own TypeError, and for an async
  * output() past DIRECT_OUTPUTS. `NSJOIN_SPAWN=posix_spawn` or `=deno` chooses for every
  * call (tests compare the two).
@@ -516,7 +516,9 @@ let _directOutputs = 0;
 function _direct(launch: _Launch, sync: boolean): SpawnRequest | undefined {
   const o = launch.options;
   if (o.stdin === "piped") return undefined;
-  if (Deno.permissions.querySync({ name: "run" }).state !== "granted") return undefined;
+  // The check Deno.Command makes for this path: without it, a missing flag fails as before.
+  const run = Deno.permissions.querySync({ name: "run", command: launch.path });
+  if (run.state !== "granted") return undefined;
   const forced = Deno.env.get("NSJOIN_SPAWN");
   if (forced === "deno" || (!forced && !sync && _directOutputs >= DIRECT_OUTPUTS)) {
     return undefined;

@@ -7,9 +7,9 @@ import {
   exitCodeOf,
   relay,
   report
-} from "../chunk-X5GCNZKN.js";
-import "../chunk-26NWSTM2.js";
-import "../chunk-54BEO2PZ.js";
+} from "../chunk-4VYPO7VB.js";
+import "../chunk-MOO66FDR.js";
+import "../chunk-XXX74PER.js";
 
 export {
   EXIT,

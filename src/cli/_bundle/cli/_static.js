@@ -5,6 +5,9 @@ var libc = (function libc() {
   return _libc;
 });
 var libcSubset = (function libcSubset(...names) {
+  if (_execSymbols && _sameNames(names, EXEC_SYMBOLS)) {
+    return _execSymbols;
+  }
   const key = names.join(",");
   let lib = _subsets.get(key);
   if (!lib && key === EXEC_SYMBOLS.join(",") && SYSCALL_NUMBERS[Deno.build.arch]) {
@@ -19,35 +22,27 @@ var libcSubset = (function libcSubset(...names) {
     lib = _load(picked);
     _subsets.set(key, lib);
   }
+  if (key === EXEC_SYMBOLS.join(",")) _execSymbols = lib;
   return lib;
+});
+var _sameNames = (function _sameNames(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 });
 var _rawExecSymbols = (function _rawExecSymbols() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
-  const sc = _load({
-    /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
-    syscall: {
-      parameters: [
-        "i64",
-        "i64",
-        "i64",
-        "i64",
-        "i64",
-        "i64",
-        "i64"
-      ],
-      result: "i64"
-    }
-  }).syscall;
+  const sc = _core().syscall;
   const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
   const i32 = (n, a, b, c, d, e) => Number(call(n, a, b, c, d, e));
   const ptr = (buf) => buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-  const AT_FDCWD3 = -100;
+  const AT_FDCWD4 = -100;
   return {
     memfd_create: (name, flags) => i32(nr.memfd_create, ptr(name), flags),
     write: (fd, buf, count) => call(nr.write, fd, ptr(buf), count),
     fcntl: (fd, cmd, arg) => i32(nr.fcntl, fd, cmd, arg),
     close: (fd) => i32(nr.close, fd),
-    open: (path, flags, mode) => i32(nr.openat, AT_FDCWD3, ptr(path), flags, mode),
+    open: (path, flags, mode) => i32(nr.openat, AT_FDCWD4, ptr(path), flags, mode),
     // dup3 refuses oldfd == newfd (EINVAL), where dup2 does nothing and succeeds.
     dup2: (oldfd, newfd) => oldfd === newfd ? newfd : i32(nr.dup3, oldfd, newfd, 0),
     execve: (path, argv, envp) => i32(nr.execve, ptr(path), ptr(argv), ptr(envp)),
@@ -56,8 +51,18 @@ var _rawExecSymbols = (function _rawExecSymbols() {
     openat2: (n, dirfd, path, how, size) => call(BigInt(n), dirfd, ptr(path), ptr(how), size),
     read: (fd, buf, count) => call(nr.read, fd, ptr(buf), count),
     fstat: (fd, buf) => i32(nr.fstat, fd, ptr(buf)),
-    readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD3, ptr(path), ptr(buf), size)
+    readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD4, ptr(path), ptr(buf), size)
   };
+});
+var _core = (function _core() {
+  _coreSymbols ??= _loadOnly(_CORE);
+  _errnoLocation ??= _coreSymbols.__errno_location;
+  return _coreSymbols;
+});
+var libcFunction = (function libcFunction(name, definition) {
+  const ptr = _core().dlsym(null, cstr(name));
+  if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
+  return new Deno.UnsafeFnPointer(ptr, definition);
 });
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
@@ -2229,7 +2234,10 @@ var __esm = ((fn, res) => function __init() {
 
 
 
-var SYMBOLS, LIBC_PATHS, _libc, _subsets, EXEC_SYMBOLS, SYSCALL_NUMBERS, _errnoLocation, SyscallError, _ERRNO;
+
+
+
+var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoLocation, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
     SYMBOLS = {
@@ -2777,6 +2785,30 @@ var init_libc = __esm({
         execve: 221n,
         memfd_create: 279n
       }
+    };
+    _CORE = {
+      /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+      syscall: {
+        parameters: [
+          "i64",
+          "i64",
+          "i64",
+          "i64",
+          "i64",
+          "i64",
+          "i64"
+        ],
+        result: "i64"
+      },
+      /** void *dlsym(void *handle, const char *name) — handle RTLD_DEFAULT (NULL) */
+      dlsym: {
+        parameters: [
+          "pointer",
+          "buffer"
+        ],
+        result: "pointer"
+      },
+      __errno_location: SYMBOLS.__errno_location
     };
     SyscallError = class extends Error {
       name = "SyscallError";
@@ -3546,6 +3578,307 @@ init_libc();
 
 // src/command.ts
 init_libc();
+
+// ffi/spawn.ts
+init_libc();
+var NR = Deno.build.arch === "x86_64" ? {
+  pipe2: 293n,
+  read: 0n,
+  close: 3n,
+  openat: 257n,
+  ppoll: 271n,
+  wait4: 61n,
+  waitid: 247n,
+  kill: 62n
+} : {
+  pipe2: 59n,
+  read: 63n,
+  close: 57n,
+  openat: 56n,
+  ppoll: 73n,
+  wait4: 260n,
+  waitid: 95n,
+  kill: 129n
+};
+var O_RDWR = 2;
+var O_CLOEXEC2 = 524288;
+var AT_FDCWD3 = -100n;
+var POLLIN = 1;
+var WNOHANG = 1;
+var P_PID = 1n;
+var WEXITED = 4n;
+var WNOWAIT = 0x01000000n;
+var SIGINFO_SIZE = 128;
+var SIGTERM = 15;
+var SIGPIPE = 13;
+var ECHILD = 10;
+var POSIX_SPAWN_SETSIGDEF = 4;
+var POSIX_SPAWN_SETSIGMASK = 8;
+var FILE_ACTIONS_SIZE = 256;
+var ATTR_SIZE = 1024;
+var SIGSET_SIZE = 128;
+var CHUNK = 65536;
+var SIGNALS = "- SIGHUP SIGINT SIGQUIT SIGILL SIGTRAP SIGABRT SIGBUS SIGFPE SIGKILL SIGUSR1 SIGSEGV SIGUSR2 SIGPIPE SIGALRM SIGTERM SIGSTKFLT SIGCHLD SIGCONT SIGSTOP SIGTSTP SIGTTIN SIGTTOU SIGURG SIGXCPU SIGXFSZ SIGVTALRM SIGPROF SIGWINCH SIGIO SIGPWR SIGSYS".split(" ");
+var _load2 = (function _load3() {
+  const buf = "buffer";
+  const i32 = (name, ...parameters) => libcFunction(name, {
+    parameters,
+    result: "i32"
+  });
+  const syscall = () => libcFunction("syscall", {
+    parameters: [
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64"
+    ],
+    result: "i64",
+    nonblocking: true
+  });
+  return {
+    posix_spawn: i32("posix_spawn", "pointer", buf, buf, buf, buf, buf),
+    fa_init: i32("posix_spawn_file_actions_init", buf),
+    fa_adddup2: i32("posix_spawn_file_actions_adddup2", buf, "i32", "i32"),
+    fa_destroy: i32("posix_spawn_file_actions_destroy", buf),
+    attr_init: i32("posix_spawnattr_init", buf),
+    attr_setflags: i32("posix_spawnattr_setflags", buf, "i16"),
+    attr_setsigmask: i32("posix_spawnattr_setsigmask", buf, buf),
+    attr_setsigdefault: i32("posix_spawnattr_setsigdefault", buf, buf),
+    attr_destroy: i32("posix_spawnattr_destroy", buf),
+    /** syscall(2) on a pool thread, for the waits: its result is a Promise. */
+    wait: syscall()
+  };
+}).bind(void 0);
+var _fns;
+var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
+  const r = libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(a), BigInt(b), BigInt(c));
+  return r < 0n ? -errno() : Number(r);
+}).bind(void 0);
+var _addr = (function _addr2(buf) {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}).bind(void 0);
+var _cArray = (function _cArray2(strings) {
+  for (const s of strings) if (s.includes("\0")) cstr(s);
+  const head = (strings.length + 1) * 8;
+  const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
+  const out = new Uint8Array(head + text.length);
+  out.set(text, head);
+  const ptrs = new BigUint64Array(out.buffer, 0, strings.length + 1);
+  const base = _addr(out);
+  let at = head;
+  for (let i = 0; i < strings.length; i++) {
+    ptrs[i] = base + BigInt(at);
+    at = out.indexOf(0, at) + 1;
+  }
+  return out;
+}).bind(void 0);
+var _start = (function _start2(req) {
+  _fns ??= _load2();
+  const fns = _fns;
+  const opened = [];
+  const pipe = () => {
+    const fds = new Int32Array(2);
+    const r = _sys(NR.pipe2, _addr(fds), O_CLOEXEC2);
+    if (r < 0) throw new SyscallError("pipe2", -r);
+    opened.push(fds[0], fds[1]);
+    return [
+      fds[0],
+      fds[1]
+    ];
+  };
+  let devNull = -1;
+  const nullFd = () => {
+    if (devNull < 0) {
+      devNull = _sys(NR.openat, AT_FDCWD3, _addr(cstr("/dev/null")), O_RDWR | O_CLOEXEC2);
+      if (devNull < 0) throw new SyscallError("open(/dev/null)", -devNull);
+      opened.push(devNull);
+    }
+    return devNull;
+  };
+  const actions = new Uint8Array(FILE_ACTIONS_SIZE);
+  const attr = new Uint8Array(ATTR_SIZE);
+  const ours = {
+    out: -1,
+    err: -1
+  };
+  let started = false;
+  try {
+    fns.fa_init.call(actions);
+    fns.attr_init.call(attr);
+    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(), 0);
+    for (const [fd, how] of [
+      [
+        1,
+        req.stdio.stdout
+      ],
+      [
+        2,
+        req.stdio.stderr
+      ]
+    ]) {
+      if (how === "null") fns.fa_adddup2.call(actions, nullFd(), fd);
+      if (how !== "piped") continue;
+      const [r, w] = pipe();
+      fns.fa_adddup2.call(actions, w, fd);
+      if (fd === 1) ours.out = r;
+      else ours.err = r;
+    }
+    const none = new Uint8Array(SIGSET_SIZE);
+    const pipeSig = new Uint8Array(SIGSET_SIZE);
+    pipeSig[SIGPIPE - 1 >> 3] |= 1 << (SIGPIPE - 1 & 7);
+    fns.attr_setflags.call(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    fns.attr_setsigmask.call(attr, none);
+    fns.attr_setsigdefault.call(attr, pipeSig);
+    const pid = new Int32Array(1);
+    const argv = _cArray(req.argv);
+    const envp = _cArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
+    const rc = fns.posix_spawn.call(Deno.UnsafePointer.of(pid), cstr(req.path), actions, attr, argv, envp);
+    if (rc !== 0) throw new SyscallError("posix_spawn", rc);
+    started = true;
+    return {
+      pid: pid[0],
+      ...ours
+    };
+  } finally {
+    fns.fa_destroy.call(actions);
+    fns.attr_destroy.call(attr);
+    const keep = started ? [
+      ours.out,
+      ours.err
+    ] : [];
+    for (const fd of opened) if (!keep.includes(fd)) _sys(NR.close, fd);
+  }
+}).bind(void 0);
+var _pipes = (function _pipes2(child) {
+  const open = [
+    child.out,
+    child.err
+  ].filter((fd) => fd >= 0);
+  return {
+    open,
+    chunks: new Map(open.map((fd) => [
+      fd,
+      []
+    ]))
+  };
+}).bind(void 0);
+var _pollFds = (function _pollFds2(pipes) {
+  if (!pipes.open.length) return void 0;
+  const fds = new Int32Array(pipes.open.length * 2);
+  pipes.open.forEach((fd, i) => {
+    fds[i * 2] = fd;
+    fds[i * 2 + 1] = POLLIN;
+  });
+  return new Uint8Array(fds.buffer);
+}).bind(void 0);
+var _drain = (function _drain2(pipes, polled) {
+  const fds = new Int32Array(polled.buffer);
+  for (let i = 0; i < fds.length; i += 2) {
+    if (fds[i + 1] >>> 16 === 0) continue;
+    const fd = fds[i];
+    const buf = new Uint8Array(CHUNK);
+    const n = _sys(NR.read, fd, _addr(buf), CHUNK);
+    if (n > 0) pipes.chunks.get(fd).push(buf.subarray(0, n));
+    else if (n !== -4) {
+      pipes.open.splice(pipes.open.indexOf(fd), 1);
+      _sys(NR.close, fd);
+    }
+  }
+}).bind(void 0);
+var _closePipes = (function _closePipes2(pipes) {
+  for (const fd of pipes.open.splice(0)) _sys(NR.close, fd);
+}).bind(void 0);
+var _reaped = (function _reaped2(pid, block) {
+  const status = new Int32Array(1);
+  const r = _sys(NR.wait4, pid, _addr(status), block ? 0 : WNOHANG);
+  if (r === pid) return status[0];
+  if (r === -ECHILD) throw new SyscallError("wait4", ECHILD);
+  return void 0;
+}).bind(void 0);
+var _output = (function _output2(child, status, pipes) {
+  const termsig = status & 127;
+  const signal = termsig === 0 ? null : SIGNALS[termsig] ?? null;
+  const code = termsig === 0 ? status >> 8 & 255 : 128 + termsig;
+  const out = {
+    success: code === 0,
+    code,
+    signal
+  };
+  for (const [name, fd] of [
+    [
+      "stdout",
+      child.out
+    ],
+    [
+      "stderr",
+      child.err
+    ]
+  ]) {
+    const chunks = pipes.chunks.get(fd);
+    const bytes = chunks && new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks ?? []) {
+      bytes.set(c, at);
+      at += c.length;
+    }
+    Object.defineProperty(out, name, {
+      enumerable: true,
+      get() {
+        if (!bytes) throw new TypeError(`Cannot get '${name}': '${name}' is not piped`);
+        return bytes;
+      }
+    });
+  }
+  return out;
+}).bind(void 0);
+var _collect = (async function _collect2(child, req) {
+  const pipes = _pipes(child);
+  let reaped = false;
+  const onAbort = () => {
+    if (!reaped) _sys(NR.kill, child.pid, SIGTERM);
+  };
+  req.signal?.addEventListener("abort", onAbort, {
+    once: true
+  });
+  if (req.signal?.aborted) onAbort();
+  const wait = _fns.wait;
+  try {
+    for (let fds = _pollFds(pipes); fds; fds = _pollFds(pipes)) {
+      const n = await wait.call(NR.ppoll, _addr(fds), BigInt(fds.length / 8), 0n, 0n, 8n);
+      if (n > 0n) _drain(pipes, fds);
+    }
+    const info = new Uint8Array(SIGINFO_SIZE);
+    let status = _reaped(child.pid, false);
+    while (status === void 0) {
+      await wait.call(NR.waitid, P_PID, BigInt(child.pid), _addr(info), WEXITED | WNOWAIT, 0n);
+      status = _reaped(child.pid, false);
+    }
+    reaped = true;
+    return _output(child, status, pipes);
+  } finally {
+    req.signal?.removeEventListener("abort", onAbort);
+    _closePipes(pipes);
+  }
+}).bind(void 0);
+var spawnOutput = (function spawnOutput2(req) {
+  return _collect(_start(req), req);
+}).bind(void 0);
+var spawnOutputSync = (function spawnOutputSync2(req) {
+  const child = _start(req);
+  const pipes = _pipes(child);
+  try {
+    for (let fds = _pollFds(pipes); fds; fds = _pollFds(pipes)) {
+      if (_sys(NR.ppoll, _addr(fds), fds.length / 8, 0) > 0) _drain(pipes, fds);
+    }
+    let status = _reaped(child.pid, true);
+    while (status === void 0) status = _reaped(child.pid, true);
+    return _output(child, status, pipes);
+  } finally {
+    _closePipes(pipes);
+  }
+}).bind(void 0);
 
 // ffi/seccomp.ts
 init_libc();

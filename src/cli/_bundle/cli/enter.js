@@ -3,21 +3,21 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-SPJXA4LN.js";
+} from "../chunk-ZMXZZLRX.js";
 import {
   UsageError,
   report
-} from "../chunk-X5GCNZKN.js";
+} from "../chunk-4VYPO7VB.js";
 import {
   differingNamespaces
-} from "../chunk-INLVU3WB.js";
+} from "../chunk-QGN6FU2W.js";
 import {
   NamespaceError
-} from "../chunk-26NWSTM2.js";
-import "../chunk-5N3T5KSR.js";
+} from "../chunk-MOO66FDR.js";
+import "../chunk-VMEFYICR.js";
 import {
   libcSubset
-} from "../chunk-54BEO2PZ.js";
+} from "../chunk-XXX74PER.js";
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -47,7 +47,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-VP6GJAM5.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-RPXWYE7E.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -125,7 +125,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-IT55QBHD.js");
+      const { cgroupProcsOf } = await import("../container_exec-V3EISBNU.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -133,7 +133,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-VP6GJAM5.js");
+      const { nsfsClose } = await import("../nsfs-RPXWYE7E.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

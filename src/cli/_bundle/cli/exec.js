@@ -6,42 +6,42 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-SPJXA4LN.js";
+} from "../chunk-ZMXZZLRX.js";
 import {
   UsageError,
   relay,
   report
-} from "../chunk-X5GCNZKN.js";
+} from "../chunk-4VYPO7VB.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-ZP5TNGNF.js";
+} from "../chunk-EGYH2DRM.js";
 import {
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-TSAEQBNT.js";
+} from "../chunk-VUHATSHM.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-INLVU3WB.js";
+} from "../chunk-QGN6FU2W.js";
 import {
   NamespaceError
-} from "../chunk-26NWSTM2.js";
+} from "../chunk-MOO66FDR.js";
 import {
   readTextFileSafe
-} from "../chunk-5N3T5KSR.js";
+} from "../chunk-VMEFYICR.js";
 import {
   errnoName,
   errnoText
-} from "../chunk-54BEO2PZ.js";
+} from "../chunk-XXX74PER.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -8,9 +8,9 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-ZP5TNGNF.js";
-import "./chunk-5N3T5KSR.js";
-import "./chunk-54BEO2PZ.js";
+} from "./chunk-EGYH2DRM.js";
+import "./chunk-VMEFYICR.js";
+import "./chunk-XXX74PER.js";
 
 export {
   nsfsClose,

@@ -5,7 +5,7 @@ import {
   cstr,
   errno,
   libcSubset
-} from "./chunk-54BEO2PZ.js";
+} from "./chunk-XXX74PER.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

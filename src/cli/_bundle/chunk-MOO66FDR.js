@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-54BEO2PZ.js";
+} from "./chunk-XXX74PER.js";
 
 
 // src/errors.ts

@@ -4,17 +4,17 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-INLVU3WB.js";
+} from "./chunk-QGN6FU2W.js";
 import {
   NamespaceError
-} from "./chunk-26NWSTM2.js";
+} from "./chunk-MOO66FDR.js";
 import {
   isNotFound,
   readTextFileSafe
-} from "./chunk-5N3T5KSR.js";
+} from "./chunk-VMEFYICR.js";
 import {
   SyscallError
-} from "./chunk-54BEO2PZ.js";
+} from "./chunk-XXX74PER.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`

@@ -8,12 +8,12 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-TSAEQBNT.js";
+} from "./chunk-VUHATSHM.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-INLVU3WB.js";
-import "./chunk-26NWSTM2.js";
-import "./chunk-5N3T5KSR.js";
-import "./chunk-54BEO2PZ.js";
+import "./chunk-QGN6FU2W.js";
+import "./chunk-MOO66FDR.js";
+import "./chunk-VMEFYICR.js";
+import "./chunk-XXX74PER.js";
 
 export {
   assertUserWithMnt,

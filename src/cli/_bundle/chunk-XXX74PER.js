@@ -4,6 +4,9 @@ var libc = (function libc() {
   return _libc;
 });
 var libcSubset = (function libcSubset(...names) {
+  if (_execSymbols && _sameNames(names, EXEC_SYMBOLS)) {
+    return _execSymbols;
+  }
   const key = names.join(",");
   let lib = _subsets.get(key);
   if (!lib && key === EXEC_SYMBOLS.join(",") && SYSCALL_NUMBERS[Deno.build.arch]) {
@@ -18,25 +21,17 @@ var libcSubset = (function libcSubset(...names) {
     lib = _load(picked);
     _subsets.set(key, lib);
   }
+  if (key === EXEC_SYMBOLS.join(",")) _execSymbols = lib;
   return lib;
+});
+var _sameNames = (function _sameNames(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 });
 var _rawExecSymbols = (function _rawExecSymbols() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
-  const sc = _load({
-    /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
-    syscall: {
-      parameters: [
-        "i64",
-        "i64",
-        "i64",
-        "i64",
-        "i64",
-        "i64",
-        "i64"
-      ],
-      result: "i64"
-    }
-  }).syscall;
+  const sc = _core().syscall;
   const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
   const i32 = (n, a, b, c, d, e) => Number(call(n, a, b, c, d, e));
   const ptr = (buf) => buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
@@ -57,6 +52,16 @@ var _rawExecSymbols = (function _rawExecSymbols() {
     fstat: (fd, buf) => i32(nr.fstat, fd, ptr(buf)),
     readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD, ptr(path), ptr(buf), size)
   };
+});
+var _core = (function _core() {
+  _coreSymbols ??= _loadOnly(_CORE);
+  _errnoLocation ??= _coreSymbols.__errno_location;
+  return _coreSymbols;
+});
+var libcFunction = (function libcFunction(name, definition) {
+  const ptr = _core().dlsym(null, cstr(name));
+  if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
+  return new Deno.UnsafeFnPointer(ptr, definition);
 });
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
@@ -615,6 +620,8 @@ var _libc;
 var _subsets = /* @__PURE__ */ new Map();
 
 
+var _execSymbols;
+
 var EXEC_SYMBOLS = [
   "memfd_create",
   "write",
@@ -658,6 +665,33 @@ var SYSCALL_NUMBERS = {
     memfd_create: 279n
   }
 };
+
+
+var _CORE = {
+  /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+  syscall: {
+    parameters: [
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64"
+    ],
+    result: "i64"
+  },
+  /** void *dlsym(void *handle, const char *name) — handle RTLD_DEFAULT (NULL) */
+  dlsym: {
+    parameters: [
+      "pointer",
+      "buffer"
+    ],
+    result: "pointer"
+  },
+  __errno_location: SYMBOLS.__errno_location
+};
+var _coreSymbols;
 
 var _errnoLocation;
 
@@ -827,6 +861,7 @@ export {
   libc,
   libcSubset,
   EXEC_SYMBOLS,
+  libcFunction,
   errno,
   cstr,
   SyscallError,

@@ -8,8 +8,13 @@
  *
  * @module
  */
-import { assertPermissions, type PermissionFlag } from "./src/_permissions.ts";
-import { assertUtf8Argv, EXIT, report } from "./src/cli/_run.ts";
+// The start-up hot paths (this file's own needs, `enter`, `exec`), `completions` and the
+// other commands' --help run from src/cli/_bundle/, JavaScript generated from src/ by
+// `deno task build:cli` (checked in CI to match a rebuild): a few chunks load faster than
+// the dozens of modules they hold.
+import { assertPermissions } from "./src/cli/_bundle/_permissions.js";
+import { assertUtf8Argv, EXIT, report } from "./src/cli/_bundle/cli/_run.js";
+import type { PermissionFlag } from "./src/_permissions.ts";
 
 export type { PermissionFlag } from "./src/_permissions.ts";
 
@@ -25,58 +30,86 @@ export interface CliCommand {
   permissions: "all" | readonly PermissionFlag[];
   /** Runs the command; returns the exit code. */
   run(argv: readonly string[]): Promise<number>;
+  /**
+   * Its --help text, for a command whose module loads only when it runs (with the
+   * permissions it needs): `--help` alone needs none.
+   */
+  help?: () => Promise<string>;
+}
+
+/**
+ * Loads a command's module when it runs. Deno reads and analyses, before the first line
+ * runs, every module a file names in `import("…")`, and all they import (~3 ms of `enter`
+ * for the commands below, from source); a module named through a URL it loads only here,
+ * with the read permission the --allow-all these commands need grants.
+ */
+function _later<T>(path: string): Promise<T> {
+  return import(new URL(path, import.meta.url).href);
 }
 
 /** Every subcommand, by name. */
 export const COMMANDS: Record<string, CliCommand> = {
   // Each command is loaded on use: cold start is benchmarked against nsenter and docker exec.
+  // enter, exec and completions come from the bundle, loaded at start but run only here.
   enter: {
     summary: "run a program in namespaces of a process (nsenter's options)",
     // The process becomes the helper (execve through libc): no spawn, so no --allow-run.
     permissions: ["ffi", "env"],
-    run: async (argv) => (await import("./src/cli/enter.ts")).enter(argv),
+    run: async (argv) => (await import("./src/cli/_bundle/cli/enter.js")).enter(argv),
   },
   exec: {
     summary: "run a program in a container of any engine (docker exec's options)",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/exec.ts")).exec(argv),
+    run: async (argv) => (await import("./src/cli/_bundle/cli/exec.js")).exec(argv),
   },
   ps: {
     summary: "list the containers of every engine, found from /proc and cgroups",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/ps.ts")).ps(argv),
+    run: async (argv) =>
+      (await _later<typeof import("./src/cli/ps.ts")>("./src/cli/ps.ts")).ps(argv),
+    help: async () => (await import("./src/cli/_bundle/cli/_static.js")).HELP.ps,
   },
   ls: {
     summary: "list namespaces, lsns's columns and options, with --json",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/ls.ts")).ls(argv),
+    run: async (argv) =>
+      (await _later<typeof import("./src/cli/ls.ts")>("./src/cli/ls.ts")).ls(argv),
+    help: async () => (await import("./src/cli/_bundle/cli/_static.js")).HELP.ls,
   },
   inspect: {
     summary: "a process's namespaces, user, cgroup and memory beside ours",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/inspect.ts")).inspect(argv),
+    run: async (argv) =>
+      (await _later<typeof import("./src/cli/inspect.ts")>("./src/cli/inspect.ts")).inspect(argv),
+    help: async () => (await import("./src/cli/_bundle/cli/_static.js")).HELP.inspect,
   },
   cp: {
     summary:
       "copy files between a container and the host, nothing needed inside (docker cp's options)",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/cp.ts")).cp(argv),
+    run: async (argv) =>
+      (await _later<typeof import("./src/cli/cp.ts")>("./src/cli/cp.ts")).cp(argv),
+    help: async () => (await import("./src/cli/_bundle/cli/_static.js")).HELP.cp,
   },
   forward: {
     summary: "forward local ports to a container's loopback (kubectl port-forward's dialect)",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/forward.ts")).forward(argv),
+    run: async (argv) =>
+      (await _later<typeof import("./src/cli/forward.ts")>("./src/cli/forward.ts")).forward(argv),
+    help: async () => (await import("./src/cli/_bundle/cli/_static.js")).HELP.forward,
   },
   debug: {
     summary: "a shell with the host's tools in a container's namespaces, its root at /target",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/debug.ts")).debug(argv),
+    run: async (argv) =>
+      (await _later<typeof import("./src/cli/debug.ts")>("./src/cli/debug.ts")).debug(argv),
+    help: async () => (await import("./src/cli/_bundle/cli/_static.js")).HELP.debug,
   },
   completions: {
     summary: "print a completion script for bash, zsh or fish",
     permissions: [],
     run: async (argv) =>
-      (await import("./src/cli/completions.ts")).completions(
+      (await import("./src/cli/_bundle/cli/_static.js")).completions(
         argv,
         Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])),
       ),
@@ -120,6 +153,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const help = rest.length === 1 && (rest[0] === "-h" || rest[0] === "--help");
     if (!help) assertPermissions(`run nsjoin ${name}`, command.permissions);
     assertUtf8Argv();
+    if (help && command.help) {
+      console.log(await command.help());
+      return 0;
+    }
   } catch (error) {
     return report(error, name);
   }

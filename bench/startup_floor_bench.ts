@@ -1,14 +1,15 @@
 /**
  * What splitting the code into modules costs at start-up, whole processes, interleaved in
- * one run: the source modules against the same code bundled into one JavaScript module
- * (`deno bundle --code-splitting`, into a temporary directory: one module, plus one per
- * `import()`), next to an empty `deno run`.
- * - `enter -t PID -a true`: cli.ts against a bundle of src/cli/enter.ts;
+ * one run: the source modules against the same code bundled into JavaScript chunks, next to
+ * an empty `deno run`.
+ * - `enter -t PID -a true`: cli.ts, which runs the bundle nsjoin ships (src/cli/_bundle/,
+ *   `deno task build:cli`), against a script that runs src/cli/enter.ts from source;
  * - the import bench's script (import the main entry, run one `NsCommand`): mod.ts against
- *   a bundle of mod.ts, and the same script without the import.
+ *   a bundle of mod.ts (`deno bundle --code-splitting`, made here into a temporary
+ *   directory, only to measure: the library ships its source modules), and the same script
+ *   without the import.
  * Each module Deno evaluates costs its own load, cache look-ups and instantiation, whatever
- * its size: the bundle shows how much of the start-up goals' gap that is. The bundles
- * are made only here, to measure; nsjoin ships its source modules.
+ * its size: the bundles show how much of the start-up goals' gap that is.
  * Besides wall time, the CPU time of each run's process tree (getrusage(RUSAGE_CHILDREN)
  * before and after it): on a machine shared with other work the wall medians swing with the
  * load, the CPU times much less.
@@ -45,18 +46,16 @@ const dir = await Deno.makeTempDir({ prefix: "nsjoin-floor-bench-" });
 try {
   // --code-splitting keeps each import() a module of its own, loaded when called (without
   // it the Worker code's node:worker_threads import would start Node compatibility).
-  for (const [entry, out] of [["src/cli/enter.ts", "enter"], ["mod.ts", "mod"]]) {
-    await run([
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "--code-splitting",
-      "--outdir",
-      join(dir, out),
-      root + entry,
-    ]);
-  }
+  await run([
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--code-splitting",
+    "--outdir",
+    join(dir, "mod"),
+    `${root}mod.ts`,
+  ]);
   const nsCommand = (from: string) =>
     `import { NsCommand } from ${JSON.stringify(from)};
 const o = await new NsCommand("true", { target: ${pid} }).output();
@@ -66,23 +65,23 @@ if (!o.success) Deno.exit(1);`;
     "plain.ts": `const o = await new Deno.Command("true").output();\nif (!o.success) Deno.exit(1);`,
     "mod_source.ts": nsCommand(`${root}mod.ts`),
     "mod_bundle.ts": nsCommand("./mod/mod.js"),
-    "enter_bundle.js":
-      `import { enter } from "./enter/enter.js";\nDeno.exit(await enter(Deno.args));`,
-    // `enter` replaces the process before Deno writes its code cache: a normal exit does.
-    "warm.js": `import "./enter/enter.js";`,
+    // Through import(), as cli.ts did: it gives Deno the loop turn in which it writes the
+    // modules' code cache, which `enter` (it replaces the process) would not give otherwise.
+    "enter_source.ts": `const { enter } = await import(${
+      JSON.stringify(`${root}src/cli/enter.ts`)
+    });\nDeno.exit(await enter(Deno.args));`,
   };
   for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(join(dir, name), text);
   const p = (name: string) => join(dir, name);
   const enterArgs = ["enter", "-t", String(pid), "-a", "true"];
   const runs: Record<string, string[]> = {
     "deno run empty.ts": ["run", "-A", p("empty.ts")],
-    "enter, cli.ts (source modules)": ["run", "-A", `${root}cli.ts`, ...enterArgs],
-    "enter, bundled": ["run", "-A", p("enter_bundle.js"), ...enterArgs.slice(1)],
+    "enter, source modules": ["run", "-A", p("enter_source.ts"), ...enterArgs.slice(1)],
+    "enter, cli.ts (shipped bundle)": ["run", "-A", `${root}cli.ts`, ...enterArgs],
     "Deno.Command(true), no import": ["run", "-A", p("plain.ts")],
     "mod.ts + NsCommand (source modules)": ["run", "-A", p("mod_source.ts")],
     "mod.ts + NsCommand (bundled)": ["run", "-A", p("mod_bundle.ts")],
   };
-  await run(["run", "-A", p("warm.js")]);
   for (const args of Object.values(runs)) for (let i = 0; i < 2; i++) await run(args);
   const wall: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
@@ -108,8 +107,8 @@ if (!o.success) Deno.exit(1);`;
     const empty = m("deno run empty.ts");
     const plain = m("Deno.Command(true), no import");
     console.log(
-      `  ${what}: enter source ${(m("enter, cli.ts (source modules)") / empty).toFixed(2)}x, ` +
-        `bundled ${(m("enter, bundled") / empty).toFixed(2)}x an empty deno run ` +
+      `  ${what}: enter source ${(m("enter, source modules") / empty).toFixed(2)}x, ` +
+        `cli.ts ${(m("enter, cli.ts (shipped bundle)") / empty).toFixed(2)}x an empty deno run ` +
         `(goal <= 1.2); import + NsCommand source ${
           (m("mod.ts + NsCommand (source modules)") / plain).toFixed(2)
         }x, bundled ${

@@ -172,6 +172,11 @@ export function libc(): Libc {
 export function libcSubset<K extends keyof typeof SYMBOLS>(
   ...names: K[]
 ): Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"] {
+  // Every /proc read and join step asks for the EXEC_SYMBOLS set (dozens of calls per
+  // command): found without building its key.
+  if (_execSymbols && _sameNames(names, EXEC_SYMBOLS)) {
+    return _execSymbols as Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"];
+  }
   const key = names.join(",");
   let lib = _subsets.get(key) as Deno.DynamicLibrary<Pick<typeof SYMBOLS, K>>["symbols"];
   if (!lib && key === EXEC_SYMBOLS.join(",") && SYSCALL_NUMBERS[Deno.build.arch]) {
@@ -186,7 +191,16 @@ export function libcSubset<K extends keyof typeof SYMBOLS>(
     lib = _load(picked);
     _subsets.set(key, lib);
   }
+  if (key === EXEC_SYMBOLS.join(",")) _execSymbols = lib;
   return lib;
+}
+
+let _execSymbols: unknown;
+
+function _sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -256,10 +270,7 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
   Pick<typeof SYMBOLS, (typeof EXEC_SYMBOLS)[number]>
 >["symbols"] {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]!;
-  const sc = _load({
-    /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
-    syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
-  }).syscall;
+  const sc = _core().syscall;
   type Arg = number | bigint;
   // Typed as the symbol table's signatures (the function's return type checks each one):
   // i32 results are numbers, isize and i64 results bigints, as Deno.dlopen would give them.
@@ -293,6 +304,47 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
     readlink: (path: Buf, buf: Buf, size: Arg) =>
       call(nr.readlinkat, AT_FDCWD, ptr(path), ptr(buf), size),
   };
+}
+
+/**
+ * The symbols every command needs, in one dlopen (each dlopen has its own cost besides
+ * the ~0.25 ms per symbol): syscall(2) for the EXEC_SYMBOLS calls, errno, and dlsym for
+ * {@link libcFunction}.
+ */
+function _core(): Deno.DynamicLibrary<typeof _CORE>["symbols"] {
+  _coreSymbols ??= _loadOnly(_CORE);
+  _errnoLocation ??= _coreSymbols.__errno_location;
+  return _coreSymbols;
+}
+
+const _CORE = {
+  /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
+  /** void *dlsym(void *handle, const char *name) — handle RTLD_DEFAULT (NULL) */
+  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
+  __errno_location: SYMBOLS.__errno_location,
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let _coreSymbols: Deno.DynamicLibrary<typeof _CORE>["symbols"] | undefined;
+
+/**
+ * One libc function called through `Deno.UnsafeFnPointer`, for functions called a few
+ * times per command: binding one costs ~0.06 ms, where a `Deno.dlopen` symbol costs ~0.25
+ * ms (it compiles a fast-call trampoline) but is ~3 µs faster per call. `nonblocking`
+ * functions run on a pool thread: only for calls that touch no namespace and whose errno
+ * is not needed (waits).
+ *
+ * @param name the libc symbol, found with dlsym(RTLD_DEFAULT) in the libc Deno runs on
+ * @param definition its parameters and result, as for Deno.dlopen
+ * @returns the callable pointer
+ */
+export function libcFunction<const D extends Deno.ForeignFunction>(
+  name: string,
+  definition: D,
+): Deno.UnsafeFnPointer<D> {
+  const ptr = _core().dlsym(null, cstr(name));
+  if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
+  return new Deno.UnsafeFnPointer(ptr as Deno.PointerObject<Omit<D, "nonblocking">>, definition);
 }
 
 /**

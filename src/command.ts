@@ -1,7 +1,8 @@
 import { execve } from "../ffi/exec.ts";
 import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
-import { EXEC_SYMBOLS, libcSubset, O_CLOEXEC } from "../ffi/libc.ts";
+import { errnoName, EXEC_SYMBOLS, libcSubset, O_CLOEXEC, SyscallError } from "../ffi/libc.ts";
+import { spawnOutput, spawnOutputSync, type SpawnRequest } from "../ffi/spawn.ts";
 import { type FilterCopy, filterCopy } from "../ffi/seccomp.ts";
 import { NamespaceError } from "./errors.ts";
 import {
@@ -320,7 +321,7 @@ export class NsCommand {
   spawn(): NsChildProcess {
     const pipe = new _ErrorPipe();
     try {
-      const child = this.#run({}, pipe, (c) => c.spawn());
+      const child = this.#run({}, pipe, (l) => new Deno.Command(l.path, l.options).spawn());
       return pipe.wrap(child);
     } catch (error) {
       pipe.close();
@@ -339,9 +340,14 @@ export class NsCommand {
     const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
     const pipe = new _ErrorPipe();
     try {
-      // Command#output spawns synchronously, before its first await: the pipe's write
-      // end is inherited then and can be closed right after.
-      return pipe.attach(await this.#run(defaults, pipe, (c) => c.output()));
+      // Both spawn synchronously, before their first await: the pipe's write end is
+      // inherited then and can be closed right after.
+      return pipe.attach(
+        await this.#run(defaults, pipe, (l) => {
+          const direct = _direct(l, false);
+          return direct ? spawnOutput(direct) : new Deno.Command(l.path, l.options).output();
+        }),
+      );
     } finally {
       pipe.close();
     }
@@ -357,7 +363,14 @@ export class NsCommand {
     const pipe = new _ErrorPipe();
     try {
       const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
-      return pipe.attach(this.#run(defaults, pipe, (c) => c.outputSync()));
+      return pipe.attach(
+        this.#run(defaults, pipe, (l) => {
+          const direct = _direct(l, true);
+          return direct
+            ? spawnOutputSync(direct)
+            : new Deno.Command(l.path, l.options).outputSync();
+        }),
+      );
     } finally {
       pipe.close();
     }
@@ -404,31 +417,37 @@ export class NsCommand {
   #run<T>(
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
     pipe: _ErrorPipe,
-    start: (command: Deno.Command) => T,
+    start: (launch: _Launch) => T,
   ): T {
     const plan = this.#planned();
     try {
-      return pipe.during(() => start(this.#command(plan, defaults, pipe)), _shown(plan));
+      return pipe.during(() => start(this.#launch(plan, defaults, pipe)), _shown(plan));
     } catch (error) {
       const again = this.#recover(error, plan, defaults, pipe);
       return pipe.during(() => start(again), _shown(plan));
     }
   }
 
-  /** After a failed start: the command to try again, or the error to throw. */
+  /** After a failed start: the launch to try again, or the error to throw. */
   #recover(
     error: unknown,
     plan: _Plan,
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
     pipe: _ErrorPipe,
-  ): Deno.Command {
+  ): _Launch {
     // An LSM may refuse to execute memfds, and a hostile root inside a target may hold
     // our memfd open for writing (ETXTBSY; its seals still refuse the write): use the
-    // verified private file instead.
-    const code = (error as { code?: string }).code;
-    const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
+    // verified private file instead. posix_spawn (ffi/spawn.ts) fails with a SyscallError;
+    // Deno.Command with PermissionDenied for EACCES and EPERM, and for ETXTBSY or E2BIG
+    // with a plain Error and no code, whose message ends as Rust's io::Error prints one.
+    const osError = (error as Error)?.message?.match(/\(os error (\d+)\)$/)?.[1];
+    const code = error instanceof SyscallError
+      ? errnoName(error.errno)
+      : (error as { code?: string }).code ?? (osError && errnoName(Number(osError)));
+    const refused = error instanceof Deno.errors.PermissionDenied ||
+      code === "EACCES" || code === "EPERM" || code === "ETXTBSY";
     if (refused && helperExecRefused()) {
-      return this.#command(plan, defaults, pipe);
+      return this.#launch(plan, defaults, pipe);
     }
     if (code === "E2BIG") {
       throw new RangeError(
@@ -438,11 +457,11 @@ export class NsCommand {
     throw error;
   }
 
-  #command(
+  #launch(
     plan: _Plan,
     defaults: Pick<NsCommandOptions, "stdin" | "stdout" | "stderr">,
     pipe: _ErrorPipe,
-  ): Deno.Command {
+  ): _Launch {
     const h = helper();
     h.verify();
     const o = this.#options;
@@ -454,21 +473,73 @@ export class NsCommand {
         plan.filterCount,
       );
     if (filters) pipe.adopt(filters);
-    return new Deno.Command(h.path, {
-      args: _helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
-      env: plan.env,
-      clearEnv: plan.clearEnv,
-      stdin: o.stdin ?? defaults.stdin,
-      stdout: o.stdout ?? defaults.stdout,
-      stderr: o.stderr ?? defaults.stderr,
-      signal: o.signal,
-    });
+    return {
+      path: h.path,
+      options: {
+        args: _helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
+        env: plan.env,
+        clearEnv: plan.clearEnv,
+        stdin: o.stdin ?? defaults.stdin,
+        stdout: o.stdout ?? defaults.stdout,
+        stderr: o.stderr ?? defaults.stderr,
+        signal: o.signal,
+      },
+    };
   }
 
   #planned(): _Plan {
     this.#plan ??= _plan(this.#program, this.#options);
     return this.#plan;
   }
+}
+
+/** The helper's path and `Deno.Command` options for one start. */
+interface _Launch {
+  path: string;
+  options: Deno.CommandOptions & { args: string[] };
+}
+
+/**
+ * How many `output()` calls of this process posix_spawn starts (ffi/spawn.ts) before
+ * Deno.Command takes over. posix_spawn spares Deno's first-spawn cost (~5 ms once per
+ * process: its process and streams JavaScript), but its wait goes through a pool thread,
+ * 0.2–0.4 ms slower per call than a warm Deno.Command (400 calls of each, interleaved in one
+ * process): after 16 calls the one-time cost is paid back, as in a ski rental — never more
+ * than about twice what the better choice for the whole run would have cost.
+ * `outputSync()` waits on the calling thread and is as fast either way: it always uses it.
+ */
+const DIRECT_OUTPUTS = 16;
+let _directOutputs = 0;
+
+/**
+ * The same launch for ffi/spawn.ts, or undefined when `Deno.Command` must run it: without
+ * --allow-run for the helper (so a missing flag fails as before, naming it), for a piped stdin,
+ * which Deno.Command refuses to output() with its own TypeError, and for an async
+ * output() past DIRECT_OUTPUTS. `NSJOIN_SPAWN=posix_spawn` or `=deno` chooses for every
+ * call (tests compare the two).
+ */
+function _direct(launch: _Launch, sync: boolean): SpawnRequest | undefined {
+  const o = launch.options;
+  if (o.stdin === "piped") return undefined;
+  // The check Deno.Command makes for this path: without it, a missing flag fails as before.
+  const run = Deno.permissions.querySync({ name: "run", command: launch.path });
+  if (run.state !== "granted") return undefined;
+  const forced = Deno.env.get("NSJOIN_SPAWN");
+  if (forced === "deno" || (!forced && !sync && _directOutputs >= DIRECT_OUTPUTS)) {
+    return undefined;
+  }
+  if (!sync) _directOutputs++;
+  return {
+    path: launch.path,
+    argv: [launch.path, ...o.args],
+    env: o.clearEnv ? { ...o.env } : { ...Deno.env.toObject(), ...o.env },
+    stdio: {
+      stdin: o.stdin ?? "inherit",
+      stdout: o.stdout ?? "inherit",
+      stderr: o.stderr ?? "inherit",
+    },
+    signal: o.signal,
+  };
 }
 
 const SYS_PIPE2 = Deno.build.arch === "x86_64" ? 293n : 59n;

@@ -519,10 +519,17 @@ export async function resolveContainer(
     const pinned = _pinFromDockerState(ref, options);
     if (pinned) return pinned;
   }
-  // Docker resolves its own names and ID prefixes: one request instead of a listing.
-  const inspected = sources.has("api") && (engine === undefined || engine === "docker")
-    ? await _dockerInspect(ref, options, engine === "docker")
+  // A bare name or ID that dockerd's state answers (as for docker:REF): what the API would
+  // say, without the round trip. The other engines are listed all the same, so a name two
+  // engines share stays ambiguous.
+  const fromState = engine === undefined && sources.has("api") && sources.has("state")
+    ? _dockerStateFind(ref, options)
     : undefined;
+  // Docker resolves its own names and ID prefixes: one request instead of a listing.
+  const inspected = fromState ??
+    (sources.has("api") && (engine === undefined || engine === "docker")
+      ? await _dockerInspect(ref, options, engine === "docker")
+      : undefined);
   let found: ContainerInfo;
   if (engine === "docker" && inspected) found = inspected;
   else {
@@ -540,6 +547,22 @@ export async function resolveContainer(
         ref,
         { engine, owner },
       );
+    }
+    if (fromState && found.engine === "docker" && found.id === fromState.id) {
+      const pinned = _pinDockerState(fromState, options);
+      if (pinned) return pinned;
+      // The kernel does not confirm the files: the API's answer, or none.
+      const api = await _dockerInspect(found.id, options, true);
+      if (!api) {
+        throw new NamespaceError(`Cannot use ${_label(found)}`, {
+          errno: 3,
+          syscall: "resolve",
+          target: text,
+          quiet: true,
+          hint: "dockerd's state names a process outside the container's cgroups",
+        });
+      }
+      found = api;
     }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
       found = (await _dockerInspect(found.id, options, true)) ?? found;
@@ -688,7 +711,14 @@ export function _pinFromDockerState(
   dir?: string,
 ): PinnedContainer | undefined {
   const found = _dockerStateFind(ref, options, dir);
-  if (!found) return undefined;
+  return found && _pinDockerState(found, options);
+}
+
+/** Pins a container _dockerStateFind found, if the kernel confirms it (see above). */
+function _pinDockerState(
+  found: ContainerInfo,
+  options: FindContainersOptions,
+): PinnedContainer | undefined {
   let pinned: PinnedProcess;
   try {
     pinned = pinProcess(found.pid);

@@ -174,8 +174,14 @@ export function _dockerStateFind(
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
   const ids = _readDir(dir).filter((id) => /^[0-9a-f]{64}$/.test(id));
-  const read = (id: string) =>
-    _readJson<_DockerInspect & { ID?: string }>(`${dir}/${id}/config.v2.json`);
+  // Each file once: a name is matched on every container's, then the match is used.
+  const seen = new Map<string, (_DockerInspect & { ID?: string }) | undefined>();
+  const read = (id: string) => {
+    if (!seen.has(id)) {
+      seen.set(id, _readJson<_DockerInspect & { ID?: string }>(`${dir}/${id}/config.v2.json`));
+    }
+    return seen.get(id);
+  };
   let id: string | undefined = ids.includes(ref) ? ref : undefined;
   if (!id) {
     const named = ids.filter((i) => read(i)?.Name === `/${ref}`);

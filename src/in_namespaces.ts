@@ -8,7 +8,13 @@
 import type { Worker } from "node:worker_threads";
 import { check, cstr, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
-import { differingNamespaces, NAMESPACE_TYPES, type NamespaceType } from "./namespaces.ts";
+import {
+  differingNamespaces,
+  NAMESPACE_TYPES,
+  type NamespaceType,
+  WORKER_NAMESPACES,
+  type WorkerNamespace,
+} from "./namespaces.ts";
 import { _inScopedJoin, _joinThread, _openNamespace } from "./scoped.ts";
 import { type ResolvedTarget, resolveTarget, startTimeOf, type Target } from "./target.ts";
 import type { CallBody, ReplyMessage, SerializedError } from "./_ns_worker.ts";
@@ -20,11 +26,7 @@ import type { CallBody, ReplyMessage, SerializedError } from "./_ns_worker.ts";
  */
 let _workers: (typeof import("./_ns_worker.ts") & typeof import("node:worker_threads")) | undefined;
 
-/** The namespace types a Worker can join: the rest the kernel refuses to a threaded process. */
-export type WorkerNamespace = "net" | "uts" | "ipc" | "cgroup" | "mnt";
-
-/** The types {@link inNamespaces} joins for `"all"`, in the order they are joined. */
-export const WORKER_NAMESPACES: readonly WorkerNamespace[] = ["net", "uts", "ipc", "cgroup", "mnt"];
+export { WORKER_NAMESPACES, type WorkerNamespace } from "./namespaces.ts";
 
 /** Options of {@link inNamespaces}. */
 export interface InNamespacesOptions<A = unknown> {

@@ -5,6 +5,15 @@ import { NamespaceError } from "./errors.ts";
 /** The eight Linux namespace types, by the names of their /proc/PID/ns files. */
 export type NamespaceType = "cgroup" | "ipc" | "mnt" | "net" | "pid" | "time" | "user" | "uts";
 
+/** The namespace types a Worker can join: the rest the kernel refuses to a threaded process. */
+export type WorkerNamespace = "net" | "uts" | "ipc" | "cgroup" | "mnt";
+
+/**
+ * The types `inNamespaces` joins for `"all"`, in the order they are joined. Here rather than
+ * in src/in_namespaces.ts, so that the main entry exports it without loading that module.
+ */
+export const WORKER_NAMESPACES: readonly WorkerNamespace[] = ["net", "uts", "ipc", "cgroup", "mnt"];
+
 /** Every namespace type, in lsns's order. */
 export const NAMESPACE_TYPES: readonly NamespaceType[] = [
   "mnt",

@@ -285,7 +285,8 @@ Deno.test({
 // ---- exec docker:NAME without a round trip to the Docker API
 
 Deno.test({
-  name: "docker:NAME from dockerd's state files is what the API says, and pins the same process",
+  name:
+    "docker:NAME and a bare NAME from dockerd's state files are what the API says, and pin the same process",
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
   async fn(t) {
@@ -305,6 +306,16 @@ Deno.test({
               assertEquals([state.pid, state.startTime], [api.pid, api.startTime]);
             },
           );
+        }
+        // A bare name or ID: the other engines are listed too (a shared name is ambiguous,
+        // tests/containers_test.ts), docker's answer comes from the same files.
+        for (const ref of [name, c.id.slice(0, 12)]) {
+          await t.step(`bare ${ref === name ? "NAME" : "prefix"}`, async () => {
+            using state = await resolveContainer(ref);
+            assertEquals(state.container.source, "state");
+            assertEquals({ ...state.container, source: "api" }, api.container);
+            assertEquals([state.pid, state.startTime], [api.pid, api.startTime]);
+          });
         }
       } finally {
         api.close();

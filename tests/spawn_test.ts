@@ -1,0 +1,223 @@
+/**
+ * `NsCommand#output()` and `#outputSync()` start the helper with posix_spawn (ffi/spawn.ts),
+ * `spawn()` with Deno.Command: the same command through both must give the program the
+ * same start (environment, stdio, signal mask and dispositions, fds) and the caller the
+ * same result (code, signal, bytes, errors).
+ */
+import { NsCommand, type NsCommandOptions } from "../mod.ts";
+import { spawnOutput, spawnOutputSync } from "../ffi/spawn.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  makeTarget,
+  NEEDS_ROOT,
+  ROOT,
+  text,
+} from "./_fixtures.ts";
+
+/** What a caller sees of an output: each stream's bytes as text, or its error. */
+function seen(out: Deno.CommandOutput): unknown[] {
+  const stream = (get: () => Uint8Array) => {
+    try {
+      return text(get());
+    } catch (error) {
+      return `${(error as Error).name}: ${(error as Error).message}`;
+    }
+  };
+  return [out.code, out.signal, out.success, stream(() => out.stdout), stream(() => out.stderr)];
+}
+
+/**
+ * Runs `fn` with output() forced to one start path (`NSJOIN_SPAWN`): by default a process's
+ * first 16 output() calls use posix_spawn and later ones Deno.Command.
+ */
+async function via<T>(path: "posix_spawn" | "deno", fn: () => Promise<T> | T): Promise<T> {
+  Deno.env.set("NSJOIN_SPAWN", path);
+  try {
+    return await fn();
+  } finally {
+    Deno.env.delete("NSJOIN_SPAWN");
+  }
+}
+
+/** The program's view of its own start: signal sets, fds, environment, stdin. */
+const SELF_REPORT = [
+  "grep -E '^Sig(Blk|Ign)' /proc/self/status",
+  "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo",
+  "env | grep -v -e '^_=' -e '^NSJOIN_SPAWN=' | sort",
+  "readlink /proc/self/fd/0",
+  "echo to-stderr >&2",
+  "exit 7",
+].join("; ");
+
+Deno.test({
+  name: "output() and outputSync() start the program as spawn() (Deno.Command) does",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget({ flags: ["-u", "-n"], hostname: "spawn-host" });
+    const cases: [string, Partial<NsCommandOptions>][] = [
+      ["defaults", {}],
+      ["env over ours", { env: { NSJOIN_SPAWN_TEST: "a b=c", HOME: "/nowhere" } }],
+      ["clearEnv with env", { clearEnv: true, env: { ONLY: "this" } }],
+      ["clearEnv alone", { clearEnv: true }],
+      ["stdout null", { stdout: "null" }],
+      ["stderr null", { stderr: "null" }],
+      ["no pipe at all: only the wait", { stdout: "null", stderr: "null" }],
+      ["stdin inherit", { stdin: "inherit" }],
+    ];
+    for (const [name, extra] of cases) {
+      await t.step(name, async () => {
+        const options: NsCommandOptions = {
+          target: target.pid,
+          args: ["-c", SELF_REPORT],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+          ...extra,
+        };
+        const viaDeno = await new NsCommand("sh", options).spawn().output();
+        assertEquals(viaDeno.code, 7, seen(viaDeno).join("\n"));
+        for (const path of ["posix_spawn", "deno"] as const) {
+          const out = await via(path, () => new NsCommand("sh", options).output());
+          assertEquals(seen(out), seen(viaDeno), path);
+          const sync = await via(path, () => new NsCommand("sh", options).outputSync());
+          assertEquals(seen(sync), seen(viaDeno), `${path}, sync`);
+        }
+      });
+    }
+  },
+});
+
+Deno.test("ffi/spawn.ts gives a program what Deno.Command gives it", async (t) => {
+  const env = { PATH: "/usr/bin:/bin", A: "1", "WITH SPACE": "é ü", EMPTY: "" };
+  const stdio = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
+  const cases: [string, string[]][] = [
+    ["signal mask, ignored signals, fds, env, stdin", ["-c", SELF_REPORT]],
+    ["empty arguments are kept", ["-c", 'echo "$#:$1:$2"', "sh", "", "b"]],
+    ["a megabyte on both pipes at once", [
+      "-c",
+      "head -c 1048576 /dev/zero | tr '\\0' a & head -c 1048576 /dev/zero | tr '\\0' b >&2; wait",
+    ]],
+    ["killed by a signal", ["-c", "echo before; kill -KILL $$"]],
+  ];
+  for (const [name, args] of cases) {
+    await t.step(name, async () => {
+      const want = await new Deno.Command("/bin/sh", { args, env, clearEnv: true, ...stdio })
+        .output();
+      const req = { path: "/bin/sh", argv: ["sh", ...args], env, stdio };
+      assertEquals(seen(await spawnOutput(req)), seen(want));
+      assertEquals(seen(spawnOutputSync(req)), seen(want));
+    });
+  }
+  await t.step("a program that cannot be executed: posix_spawn's errno, thrown at once", () => {
+    const req = { path: "/nonexistent/program", argv: ["x"], env, stdio };
+    let error: unknown;
+    try {
+      spawnOutput(req); // throws before returning a promise, as Deno.Command#output
+    } catch (e) {
+      error = e;
+    }
+    assertEquals((error as { errno?: number }).errno, 2);
+  });
+});
+
+Deno.test({
+  name: "aborting output() sends SIGTERM to the helper, as Deno.Command's signal does",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget({ flags: ["-u"] });
+    const sleep = (signal: AbortSignal) =>
+      new NsCommand("sleep", { target: target.pid, args: ["30"], signal });
+    await t.step("while it runs: as spawn() (Deno.Command) is killed", async () => {
+      const results = [];
+      for (const how of ["spawn", "output"] as const) {
+        const ac = new AbortController();
+        setTimeout(() => ac.abort(), 200);
+        const out = how === "spawn"
+          ? await sleep(ac.signal).spawn().output()
+          : await via("posix_spawn", () => sleep(ac.signal).output());
+        results.push([out.code, out.signal, out.setupError]);
+      }
+      assertEquals(results[1], results[0]);
+      assertEquals(results[0].slice(0, 2), [143, "SIGTERM"]);
+    });
+    await t.step("aborted before: killed at once, as Deno.Command#output does", async () => {
+      const aborted = AbortSignal.abort();
+      const anchor = await new Deno.Command("sleep", { args: ["30"], signal: aborted }).output();
+      const out = await via("posix_spawn", () => sleep(aborted).output());
+      assertEquals([out.code, out.signal], [anchor.code, anchor.signal]);
+    });
+  },
+});
+
+Deno.test({
+  name: "a memfd refused at exec (ETXTBSY) falls back to the private file for output() too",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A writer holding the memfd open makes execve fail with ETXTBSY, as a hostile root
+    // inside a target could do: NsCommand retries once with the verified private file.
+    // In a process of its own, since the fallback lasts for the rest of the process.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-spawn-test-" });
+    try {
+      const script = `${dir}/etxtbsy.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { NsCommand } from ${JSON.stringify(`${ROOT}mod.ts`)};
+import { helper } from ${JSON.stringify(`${ROOT}ffi/helper.ts`)};
+const how = Deno.args[0];
+const writer = Deno.openSync(helper().path, { write: true });
+const cmd = new NsCommand("echo", {
+  target: Deno.pid,
+  namespaces: [],
+  args: ["ran"],
+  stdout: "piped",
+});
+const out = how === "sync" ? cmd.outputSync() : how === "spawn"
+  ? await cmd.spawn().output()
+  : await cmd.output();
+writer.close();
+console.log(helper().kind, new TextDecoder().decode(out.stdout).trim(), out.code);
+`,
+      );
+      for (
+        const [how, path] of [
+          ["output", "posix_spawn"],
+          ["sync", "posix_spawn"],
+          ["output", "deno"],
+          ["sync", "deno"],
+          ["spawn", ""],
+        ]
+      ) {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", script, how],
+          env: { NSJOIN_HELPER: "", NSJOIN_SPAWN: path },
+        }).output();
+        assertEquals(text(out.stdout), "file ran 0\n", `${how} ${path}: ${text(out.stderr)}`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "arguments past the kernel's limit: the same RangeError through output() and spawn()",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const args = Array.from({ length: 40 }, () => "a".repeat(100_000));
+    const cmd = () => new NsCommand("true", { target: Deno.pid, namespaces: [], args });
+    for (const path of ["posix_spawn", "deno"] as const) {
+      await via(path, () => assertRejects(() => cmd().output(), RangeError, "too long (E2BIG)"));
+    }
+    let error: unknown;
+    try {
+      cmd().spawn();
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof RangeError);
+    assertMatch((error as RangeError).message, /too long \(E2BIG\)/);
+  },
+});

@@ -462,9 +462,9 @@ function _concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
  * import { openSession } from "@nsjoin/nsjoin";
  * // Our own process as the target, no namespace joined; give a container's PID (and its
  * // containerExecOptions) to run inside it.
- * await using session = await openSession(Deno.pid, { namespaces: [] });
- * const { code, stdout } = await session.output("echo", { args: ["hi"] });
- * if (code !== 0 || new TextDecoder().decode(stdout) !== "hi\n") throw new Error("no echo");
+ * await using session = await openSession(Deno.pid, { namespaces: [], env: { A: "1" } });
+ * const r = await session.output("sh", { args: ["-c", "echo $A $B; pwd"], env: { B: "2" }, cwd: "/tmp" });
+ * if (new TextDecoder().decode(r.stdout) !== "1 2\n/tmp\n") throw new Error("not as asked");
  * ```
  */
 export async function openSession(

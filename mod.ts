@@ -389,6 +389,9 @@ let _session: typeof import("./src/session.ts") | undefined;
  * closes, when this Deno process exits and when the target exits; a call after that throws
  * and nothing runs. Programs run one at a time, in call order.
  *
+ * Needs what {@link NsCommand} needs: `--allow-ffi --allow-run --allow-env` (or `-A`), and
+ * the rights the kernel asks for setns(2).
+ *
  * @param target a PID, a namespace file, or a pinned process or container
  * @param options where and as whom programs run: NsCommand's options without the
  *   per-program ones (`containerExecOptions(container)` fits)

@@ -452,6 +452,9 @@ function _concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
  * Programs run one at a time, in the order asked; open several sessions to run several at
  * once. A session's options are fixed: a different user or capabilities need another one.
  *
+ * Needs what {@link NsCommand} needs: `--allow-ffi --allow-run --allow-env` (or `-A`), and
+ * the rights the kernel asks for setns(2).
+ *
  * @param target a PID, a namespace file, or a pinned process or container
  * @param options where and as whom programs run (see {@link SessionOptions})
  * @returns the open session; close it (or `await using`) when done

@@ -235,6 +235,10 @@ function packageEntry(file: string, text: string): { text: string; entries: Map<
     );
     return `import "./${PACKAGE_OUT}/${path}.js";`;
   });
+  // Any other statement that loads a source module at run time (`export * from`, an import
+  // of values) would give the importer a second copy of it, with classes of its own.
+  const left = out.match(/^(?:import|export)\s(?!type\s)[^;]*"\.\/src\/(?!_bundle\/)[^"]*";/m);
+  if (left) throw new Error(`Cannot bundle ${file}: write \`${left[0]}\` as export { … } from`);
   if (reexports.length > 0) entries.set(own, `${header}${reexports.join("")}`);
   return { text: out, entries };
 }

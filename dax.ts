@@ -16,6 +16,7 @@
  * @module
  */
 // First: the permission check runs before npm dax and its dependencies are evaluated.
-import "./src/_dax_permissions.ts";
-export { daxIn } from "./src/dax.ts";
+import "./src/_bundle/_dax_permissions.js";
+// @ts-types="./src/_bundle/dax.ts"
+export { daxIn } from "./src/_bundle/dax.js"; // src/dax.ts
 export type { DaxCommand, DaxInOptions, DaxResult, DaxShell } from "./src/dax.ts";

@@ -4,16 +4,16 @@
  * an empty `deno run`.
  * - `enter -t PID -a true`: cli.ts, which runs the bundle nsjoin ships (src/cli/_bundle/,
  *   `deno task build:cli`), against a script that runs src/cli/enter.ts from source;
- * - the import bench's script (import the main entry, run one `NsCommand`): mod.ts against
- *   a bundle of mod.ts (`deno bundle --code-splitting`, made here into a temporary
- *   directory, only to measure: the library ships its source modules), and the same script
- *   without the import.
+ * - the import bench's script (import the main entry, run one `NsCommand`): mod.ts, which
+ *   runs the bundle nsjoin ships (src/_bundle/), against the same script importing the
+ *   source modules mod.ts's bundle is built from (src/_bundle/mod.ts, their re-exports), and
+ *   the same script without the import.
  * Each module Deno evaluates costs its own load, cache look-ups and instantiation, whatever
  * its size: the bundles show how much of the start-up goals' gap that is.
  * Besides wall time, the CPU time of each run's process tree (getrusage(RUSAGE_CHILDREN)
  * before and after it): on a machine shared with other work the wall medians swing with the
  * load, the CPU times much less.
- * Needs root (a target made with unshare) and `deno bundle` (esbuild, from npm).
+ * Needs root (a target made with unshare).
  *
  *   deno run -A bench/startup_floor_bench.ts [iterations]
  */
@@ -44,18 +44,6 @@ const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}
 const dir = await Deno.makeTempDir({ prefix: "nsjoin-floor-bench-" });
 
 try {
-  // --code-splitting keeps each import() a module of its own, loaded when called (without
-  // it the Worker code's node:worker_threads import would start Node compatibility).
-  await run([
-    "bundle",
-    "--quiet",
-    "--platform",
-    "deno",
-    "--code-splitting",
-    "--outdir",
-    join(dir, "mod"),
-    `${root}mod.ts`,
-  ]);
   const nsCommand = (from: string) =>
     `import { NsCommand } from ${JSON.stringify(from)};
 const o = await new NsCommand("true", { target: ${pid} }).output();
@@ -63,8 +51,8 @@ if (!o.success) Deno.exit(1);`;
   const files: Record<string, string> = {
     "empty.ts": "",
     "plain.ts": `const o = await new Deno.Command("true").output();\nif (!o.success) Deno.exit(1);`,
-    "mod_source.ts": nsCommand(`${root}mod.ts`),
-    "mod_bundle.ts": nsCommand("./mod/mod.js"),
+    "mod_source.ts": nsCommand(`${root}src/_bundle/mod.ts`),
+    "mod_bundle.ts": nsCommand(`${root}mod.ts`),
     // Through import(), as cli.ts did: it gives Deno the loop turn in which it writes the
     // modules' code cache, which `enter` (it replaces the process) would not give otherwise.
     "enter_source.ts": `const { enter } = await import(${
@@ -80,7 +68,7 @@ if (!o.success) Deno.exit(1);`;
     "enter, cli.ts (shipped bundle)": ["run", "-A", `${root}cli.ts`, ...enterArgs],
     "Deno.Command(true), no import": ["run", "-A", p("plain.ts")],
     "mod.ts + NsCommand (source modules)": ["run", "-A", p("mod_source.ts")],
-    "mod.ts + NsCommand (bundled)": ["run", "-A", p("mod_bundle.ts")],
+    "mod.ts + NsCommand (shipped bundle)": ["run", "-A", p("mod_bundle.ts")],
   };
   for (const args of Object.values(runs)) for (let i = 0; i < 2; i++) await run(args);
   const wall: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
@@ -112,7 +100,7 @@ if (!o.success) Deno.exit(1);`;
         `(goal <= 1.2); import + NsCommand source ${
           (m("mod.ts + NsCommand (source modules)") / plain).toFixed(2)
         }x, bundled ${
-          (m("mod.ts + NsCommand (bundled)") / plain).toFixed(2)
+          (m("mod.ts + NsCommand (shipped bundle)") / plain).toFixed(2)
         }x the script without the import (goal <= 1.15)`,
     );
   }

@@ -7,7 +7,11 @@
  * NSJOIN_WRITE_ERRORS_MD=1 the table of what was seen is written to docs/errors.md.
  */
 import { dirname } from "node:path";
-import { namespaceTypeOfFile, NsCommand, type NsCommandOptions, pinProcess } from "../mod.ts";
+// The library from its sources, as src/cli/_run.ts's report() knows its classes from them
+// (mod.ts runs from a bundle, whose NamespaceError is another class).
+import { NsCommand, type NsCommandOptions } from "../src/command.ts";
+import { namespaceTypeOfFile } from "../src/namespaces.ts";
+import { pinProcess } from "../src/target.ts";
 import { report } from "../src/cli/_run.ts";
 import {
   assert,

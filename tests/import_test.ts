@@ -39,9 +39,11 @@ Deno.test("no published module names a bare specifier that only our import map r
   // Every import of code under the publish list must be relative or carry its registry
   // (npm:, node:, jsr:), or a user's script that imports it fails to resolve.
   const bare: string[] = [];
-  for (const dir of ["src", "ffi", "src/cli"]) {
+  for (
+    const dir of ["src", "ffi", "src/cli", "src/_bundle", "src/cli/_bundle", "src/cli/_bundle/cli"]
+  ) {
     for (const entry of Deno.readDirSync(`${ROOT}${dir}`)) {
-      if (entry.isFile && entry.name.endsWith(".ts")) bare.push(`${dir}/${entry.name}`);
+      if (entry.isFile && /\.[jt]s$/.test(entry.name)) bare.push(`${dir}/${entry.name}`);
     }
   }
   const offenders: string[] = [];
@@ -99,6 +101,15 @@ console.log(await $\`hostname | tr a-z A-Z\`.text());`);
   },
 });
 
+Deno.test("a class is one class across the main entry and the dax entry", async () => {
+  // Both run from one bundle's shared chunks: an error daxIn throws is mod.ts's NamespaceError.
+  const out = await runElsewhere(`import { NamespaceError } from ${JSON.stringify(MOD_URL)};
+import { daxIn } from ${JSON.stringify(DAX_URL)};
+try { daxIn(4194000); } catch (e) { console.log(e instanceof NamespaceError, (e as Error).message); }`);
+  assertEquals(out.stderr, "");
+  assertEquals(out.stdout, "true Cannot find process 4194000: ESRCH (no such process)\n");
+});
+
 Deno.test("the main entry loads neither npm dax nor Node's worker_threads", async () => {
   // What a module graph loads statically is what every importer pays for at start-up.
   const out = await runPiped(Deno.execPath(), {
@@ -124,7 +135,9 @@ Deno.test("the main entry loads neither npm dax nor Node's worker_threads", asyn
   assert(byUrl.has(MOD_URL));
   const heavy = [...seen].filter((u) => /^(npm:|node:)|_ns_worker\.ts$|\/src\/dax\.ts$/.test(u));
   assertEquals(heavy, []);
-  assert(seen.has(new URL("../src/command.ts", import.meta.url).href), "walked the graph");
+  // It runs from the generated bundle (src/cli/build_bundle.ts), no TypeScript source.
+  assert(seen.has(new URL("../src/_bundle/mod.js", import.meta.url).href), "walked the graph");
+  assertEquals([...seen].filter((u) => u.endsWith(".ts") && u !== MOD_URL), []);
 });
 
 Deno.test("the entry points pass deno doc --lint together, as JSR checks a package", async () => {

@@ -16,8 +16,13 @@ import {
   NEEDS_ROOT,
 } from "./_fixtures.ts";
 import { CriRuntime, HAVE_CONTAINERD, type TestPod } from "./_cri.ts";
-import { containerExecOptions, findContainers, NsCommand, resolveContainer } from "../mod.ts";
-import { NamespaceError } from "../src/errors.ts";
+import {
+  containerExecOptions,
+  findContainers,
+  NamespaceError,
+  NsCommand,
+  resolveContainer,
+} from "../mod.ts";
 
 const SKIP = !CI && (!IS_ROOT || !HAVE_CONTAINERD);
 if (SKIP) {

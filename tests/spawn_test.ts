@@ -158,13 +158,14 @@ Deno.test({
   async fn() {
     // A writer holding the memfd open makes execve fail with ETXTBSY, as a hostile root
     // inside a target could do: NsCommand retries once with the verified private file.
-    // In a process of its own, since the fallback lasts for the rest of the process.
+    // In a process of its own, since the fallback lasts for the rest of the process. From the
+    // sources, whose ffi/helper.ts is the one the script holds open (mod.ts runs a bundle's).
     const dir = await Deno.makeTempDir({ prefix: "nsjoin-spawn-test-" });
     try {
       const script = `${dir}/etxtbsy.ts`;
       await Deno.writeTextFile(
         script,
-        `import { NsCommand } from ${JSON.stringify(`${ROOT}mod.ts`)};
+        `import { NsCommand } from ${JSON.stringify(`${ROOT}src/command.ts`)};
 import { helper } from ${JSON.stringify(`${ROOT}ffi/helper.ts`)};
 const how = Deno.args[0];
 const writer = Deno.openSync(helper().path, { write: true });

@@ -40,7 +40,8 @@ var deno_default = {
   },
   lint: {
     exclude: [
-      "src/cli/_bundle/"
+      "src/cli/_bundle/",
+      "src/_bundle/"
     ],
     rules: {
       tags: [
@@ -53,7 +54,8 @@ var deno_default = {
     lineWidth: 100,
     exclude: [
       "ffi/helper_bin.ts",
-      "src/cli/_bundle/"
+      "src/cli/_bundle/",
+      "src/_bundle/"
     ]
   },
   publish: {

@@ -341,6 +341,19 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
 }
 
 /**
+ * The address of a libc data symbol (such as `environ`), found with dlsym(RTLD_DEFAULT) in
+ * the libc Deno runs on.
+ *
+ * @param name the symbol
+ * @returns its address
+ */
+export function libcSymbol(name: string): Deno.PointerObject {
+  const ptr = _core().dlsym(null, cstr(name));
+  if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
+  return ptr;
+}
+
+/**
  * errno's address, loaded with the first symbols anyone loads: dlopen itself sets errno (a
  * path search that misses), so loading it lazily inside errno() would report dlopen's
  * ENOENT instead of the error of the call before it.

@@ -16,7 +16,15 @@
  *
  * @module
  */
-import { cstr, errno, EXEC_SYMBOLS, libcFunction, libcSubset, SyscallError } from "./libc.ts";
+import {
+  cstr,
+  errno,
+  EXEC_SYMBOLS,
+  libcFunction,
+  libcSubset,
+  libcSymbol,
+  SyscallError,
+} from "./libc.ts";
 
 /** How the child's standard fds are set up (`Deno.Command`'s values; stdin never piped here). */
 export interface SpawnStdio {
@@ -31,8 +39,13 @@ export interface SpawnRequest {
   path: string;
   /** argv, argv[0] included. */
   argv: readonly string[];
-  /** The whole environment. */
+  /** The whole environment, or with `inheritEnv` what replaces or adds to ours. */
   env: Record<string, string>;
+  /**
+   * Start from this process's environment as libc holds it, bytes as they are, as
+   * Deno.Command does without `clearEnv` (Deno.env.toObject() leaves out what is not UTF-8).
+   */
+  inheritEnv?: boolean;
   stdio: SpawnStdio;
   /** Sends SIGTERM to the child when aborted, as `Deno.Command`'s `signal` (async only). */
   signal?: AbortSignal;
@@ -140,23 +153,52 @@ const _addr = (function _addr(buf: ArrayBufferView): bigint {
 
 /**
  * A NULL-terminated array of C strings, in one buffer with the strings after the pointers
- * (one encode for the whole environment).
+ * (one encode for the whole environment); `first`, pointers to strings that outlive the
+ * call, go before them.
  */
-const _cArray = (function _cArray(strings: readonly string[]): Uint8Array<ArrayBuffer> {
+const _cArray = (function _cArray(
+  strings: readonly string[],
+  first: readonly bigint[] = [],
+): Uint8Array<ArrayBuffer> {
   // cstr's check, and its error, for a string with a NUL.
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const head = (strings.length + 1) * 8;
+  const count = first.length + strings.length;
+  const head = (count + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, strings.length + 1);
+  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
+  ptrs.set(first);
   const base = _addr(out);
   let at = head;
-  for (let i = 0; i < strings.length; i++) {
+  for (let i = first.length; i < count; i++) {
     ptrs[i] = base + BigInt(at);
     at = out.indexOf(0, at) + 1;
   }
   return out;
+}).bind(undefined);
+
+/**
+ * envp for `req`: with `inheritEnv`, first the strings of libc's `environ` whose key
+ * `req.env` does not give (used in place: setenv and unsetenv never free one, and no
+ * JavaScript runs until posix_spawn has returned), then `req.env`'s. Unlocked, as libc's
+ * getenv reads it: a Worker's Deno.env.set at the same moment is the race any C code has.
+ */
+const _envp = (function _envp(req: SpawnRequest): Uint8Array<ArrayBuffer> {
+  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+  if (!req.inheritEnv) return _cArray(own);
+  const environ = new Deno.UnsafePointerView(libcSymbol("environ")).getPointer(0);
+  const view = environ && new Deno.UnsafePointerView(environ);
+  const kept: bigint[] = [];
+  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    // A key that is not UTF-8 decodes with U+FFFD, which no key of req.env can equal.
+    const entry = Deno.UnsafePointerView.getCString(p);
+    const eq = entry.indexOf("=");
+    if (!Object.hasOwn(req.env, eq < 0 ? entry : entry.slice(0, eq))) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+    }
+  }
+  return _cArray(own, kept);
 }).bind(undefined);
 
 /** A started child: its PID and our ends of its pipes (-1 when not piped). */
@@ -211,7 +253,7 @@ const _start = (function _start(req: SpawnRequest): _Child {
     fns.attr_setsigdefault.call(attr, pipeSig);
     const pid = new Int32Array(1);
     const argv = _cArray(req.argv);
-    const envp = _cArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
+    const envp = _envp(req);
     // posix_spawn returns the error (of execve too: glibc's child reports it) instead of
     // setting errno.
     const rc = fns.posix_spawn.call(

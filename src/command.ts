@@ -532,7 +532,8 @@ function _direct(launch: _Launch, sync: boolean): SpawnRequest | undefined {
   return {
     path: launch.path,
     argv: [launch.path, ...o.args],
-    env: o.clearEnv ? { ...o.env } : { ...Deno.env.toObject(), ...o.env },
+    env: { ...o.env },
+    inheritEnv: !o.clearEnv,
     stdio: {
       stdin: o.stdin ?? "inherit",
       stdout: o.stdout ?? "inherit",

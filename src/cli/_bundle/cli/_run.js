@@ -7,9 +7,9 @@ import {
   exitCodeOf,
   relay,
   report
-} from "../chunk-4VYPO7VB.js";
-import "../chunk-MOO66FDR.js";
-import "../chunk-XXX74PER.js";
+} from "../chunk-74I7RGBM.js";
+import "../chunk-E4L6RVYH.js";
+import "../chunk-ZDDWDDVY.js";
 
 export {
   EXIT,

@@ -64,6 +64,11 @@ var libcFunction = (function libcFunction(name, definition) {
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
+var libcSymbol = (function libcSymbol(name) {
+  const ptr = _core().dlsym(null, cstr(name));
+  if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
+  return ptr;
+});
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
   _errnoLocation ??= _loadOnly({
@@ -2237,6 +2242,7 @@ var __esm = ((fn, res) => function __init() {
 
 
 
+
 var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoLocation, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
@@ -3659,20 +3665,37 @@ var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }).bind(void 0);
-var _cArray = (function _cArray2(strings) {
+var _cArray = (function _cArray2(strings, first = []) {
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const head = (strings.length + 1) * 8;
+  const count = first.length + strings.length;
+  const head = (count + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, strings.length + 1);
+  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
+  ptrs.set(first);
   const base = _addr(out);
   let at = head;
-  for (let i = 0; i < strings.length; i++) {
+  for (let i = first.length; i < count; i++) {
     ptrs[i] = base + BigInt(at);
     at = out.indexOf(0, at) + 1;
   }
   return out;
+}).bind(void 0);
+var _envp = (function _envp2(req) {
+  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+  if (!req.inheritEnv) return _cArray(own);
+  const environ = new Deno.UnsafePointerView(libcSymbol("environ")).getPointer(0);
+  const view = environ && new Deno.UnsafePointerView(environ);
+  const kept = [];
+  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    const entry = Deno.UnsafePointerView.getCString(p);
+    const eq = entry.indexOf("=");
+    if (!Object.hasOwn(req.env, eq < 0 ? entry : entry.slice(0, eq))) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+    }
+  }
+  return _cArray(own, kept);
 }).bind(void 0);
 var _start = (function _start2(req) {
   _fns ??= _load2();
@@ -3733,7 +3756,7 @@ var _start = (function _start2(req) {
     fns.attr_setsigdefault.call(attr, pipeSig);
     const pid = new Int32Array(1);
     const argv = _cArray(req.argv);
-    const envp = _cArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
+    const envp = _envp(req);
     const rc = fns.posix_spawn.call(Deno.UnsafePointer.of(pid), cstr(req.path), actions, attr, argv, envp);
     if (rc !== 0) throw new SyscallError("posix_spawn", rc);
     started = true;

@@ -3,21 +3,21 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-ZMXZZLRX.js";
+} from "../chunk-373D6EAY.js";
 import {
   UsageError,
   report
-} from "../chunk-4VYPO7VB.js";
+} from "../chunk-74I7RGBM.js";
 import {
   differingNamespaces
-} from "../chunk-QGN6FU2W.js";
+} from "../chunk-KORGAR3M.js";
 import {
   NamespaceError
-} from "../chunk-MOO66FDR.js";
-import "../chunk-VMEFYICR.js";
+} from "../chunk-E4L6RVYH.js";
+import "../chunk-JV4VG2TT.js";
 import {
   libcSubset
-} from "../chunk-XXX74PER.js";
+} from "../chunk-ZDDWDDVY.js";
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -47,7 +47,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-RPXWYE7E.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-7UMWBY63.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -125,7 +125,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-V3EISBNU.js");
+      const { cgroupProcsOf } = await import("../container_exec-T3IIL46I.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -133,7 +133,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-RPXWYE7E.js");
+      const { nsfsClose } = await import("../nsfs-7UMWBY63.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

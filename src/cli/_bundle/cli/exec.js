@@ -6,42 +6,42 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-ZMXZZLRX.js";
+} from "../chunk-373D6EAY.js";
 import {
   UsageError,
   relay,
   report
-} from "../chunk-4VYPO7VB.js";
+} from "../chunk-74I7RGBM.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-EGYH2DRM.js";
+} from "../chunk-QXB5TXDG.js";
 import {
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-VUHATSHM.js";
+} from "../chunk-FUAJ2FLO.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-QGN6FU2W.js";
+} from "../chunk-KORGAR3M.js";
 import {
   NamespaceError
-} from "../chunk-MOO66FDR.js";
+} from "../chunk-E4L6RVYH.js";
 import {
   readTextFileSafe
-} from "../chunk-VMEFYICR.js";
+} from "../chunk-JV4VG2TT.js";
 import {
   errnoName,
   errnoText
-} from "../chunk-XXX74PER.js";
+} from "../chunk-ZDDWDDVY.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

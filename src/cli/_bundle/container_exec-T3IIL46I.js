@@ -8,12 +8,12 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-VUHATSHM.js";
+} from "./chunk-FUAJ2FLO.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-QGN6FU2W.js";
-import "./chunk-MOO66FDR.js";
-import "./chunk-VMEFYICR.js";
-import "./chunk-XXX74PER.js";
+import "./chunk-KORGAR3M.js";
+import "./chunk-E4L6RVYH.js";
+import "./chunk-JV4VG2TT.js";
+import "./chunk-ZDDWDDVY.js";
 
 export {
   assertUserWithMnt,

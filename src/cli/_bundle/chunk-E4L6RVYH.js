@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-XXX74PER.js";
+} from "./chunk-ZDDWDDVY.js";
 
 
 // src/errors.ts

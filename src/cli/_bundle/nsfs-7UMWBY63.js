@@ -8,9 +8,9 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-EGYH2DRM.js";
-import "./chunk-VMEFYICR.js";
-import "./chunk-XXX74PER.js";
+} from "./chunk-QXB5TXDG.js";
+import "./chunk-JV4VG2TT.js";
+import "./chunk-ZDDWDDVY.js";
 
 export {
   nsfsClose,

@@ -63,6 +63,11 @@ var libcFunction = (function libcFunction(name, definition) {
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
+var libcSymbol = (function libcSymbol(name) {
+  const ptr = _core().dlsym(null, cstr(name));
+  if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
+  return ptr;
+});
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
   _errnoLocation ??= _loadOnly({
@@ -693,6 +698,7 @@ var _CORE = {
 };
 var _coreSymbols;
 
+
 var _errnoLocation;
 
 
@@ -862,6 +868,7 @@ export {
   libcSubset,
   EXEC_SYMBOLS,
   libcFunction,
+  libcSymbol,
   errno,
   cstr,
   SyscallError,

@@ -5,17 +5,17 @@ import {
   assertPid,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-QGN6FU2W.js";
+} from "./chunk-KORGAR3M.js";
 import {
   NamespaceError
-} from "./chunk-MOO66FDR.js";
+} from "./chunk-E4L6RVYH.js";
 import {
   fstatSafe,
   isNotFound,
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-VMEFYICR.js";
+} from "./chunk-JV4VG2TT.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -25,8 +25,9 @@ import {
   errno,
   errnoName,
   libcFunction,
-  libcSubset
-} from "./chunk-XXX74PER.js";
+  libcSubset,
+  libcSymbol
+} from "./chunk-ZDDWDDVY.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
@@ -468,12 +469,10 @@ var _direct = (function _direct(launch, sync) {
       launch.path,
       ...o.args
     ],
-    env: o.clearEnv ? {
-      ...o.env
-    } : {
-      ...Deno.env.toObject(),
+    env: {
       ...o.env
     },
+    inheritEnv: !o.clearEnv,
     stdio: {
       stdin: o.stdin ?? "inherit",
       stdout: o.stdout ?? "inherit",
@@ -775,20 +774,37 @@ var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }).bind(void 0);
-var _cArray2 = (function _cArray3(strings) {
+var _cArray2 = (function _cArray3(strings, first = []) {
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const head = (strings.length + 1) * 8;
+  const count = first.length + strings.length;
+  const head = (count + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, strings.length + 1);
+  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
+  ptrs.set(first);
   const base = _addr(out);
   let at = head;
-  for (let i = 0; i < strings.length; i++) {
+  for (let i = first.length; i < count; i++) {
     ptrs[i] = base + BigInt(at);
     at = out.indexOf(0, at) + 1;
   }
   return out;
+}).bind(void 0);
+var _envp = (function _envp2(req) {
+  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+  if (!req.inheritEnv) return _cArray2(own);
+  const environ = new Deno.UnsafePointerView(libcSymbol("environ")).getPointer(0);
+  const view = environ && new Deno.UnsafePointerView(environ);
+  const kept = [];
+  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    const entry = Deno.UnsafePointerView.getCString(p);
+    const eq = entry.indexOf("=");
+    if (!Object.hasOwn(req.env, eq < 0 ? entry : entry.slice(0, eq))) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+    }
+  }
+  return _cArray2(own, kept);
 }).bind(void 0);
 var _start = (function _start2(req) {
   _fns ??= _load();
@@ -849,7 +865,7 @@ var _start = (function _start2(req) {
     fns.attr_setsigdefault.call(attr, pipeSig);
     const pid = new Int32Array(1);
     const argv = _cArray2(req.argv);
-    const envp = _cArray2(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
+    const envp = _envp(req);
     const rc = fns.posix_spawn.call(Deno.UnsafePointer.of(pid), cstr(req.path), actions, attr, argv, envp);
     if (rc !== 0) throw new SyscallError("posix_spawn", rc);
     started = true;

@@ -4,17 +4,17 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-QGN6FU2W.js";
+} from "./chunk-KORGAR3M.js";
 import {
   NamespaceError
-} from "./chunk-MOO66FDR.js";
+} from "./chunk-E4L6RVYH.js";
 import {
   isNotFound,
   readTextFileSafe
-} from "./chunk-VMEFYICR.js";
+} from "./chunk-JV4VG2TT.js";
 import {
   SyscallError
-} from "./chunk-XXX74PER.js";
+} from "./chunk-ZDDWDDVY.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`

@@ -5,7 +5,7 @@ import {
   cstr,
   errno,
   libcSubset
-} from "./chunk-XXX74PER.js";
+} from "./chunk-ZDDWDDVY.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

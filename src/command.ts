@@ -68,7 +68,8 @@ export interface NsCommandOptions {
    * Cgroups to move the program into before it starts, one per hierarchy: a cgroup v1
    * hierarchy's `tasks` (or `cgroup.procs`) file, and at most one cgroup v2 directory
    * (the program is born in it; or its `cgroup.procs` file, which costs an RCU grace
-   * period after idle).
+   * period after idle). A path ending in `/` is always a directory (a v2 cgroup may be
+   * named `tasks`).
    */
   cgroups?: readonly string[];
   /**
@@ -824,9 +825,15 @@ const _plan = (function _plan(program: string, o: NsCommandOptions): _Plan {
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
   // A file (written, moving the helper) or the v2 directory (H: born in it, see helper.c).
-  const dirs = (o.cgroups ?? []).filter((c) => !/\/(tasks|cgroup\.procs)$/.test(c));
+  // A trailing "/" says directory: a v2 cgroup has no `tasks` file, so a container root
+  // with a writable cgroupfs may name its cgroup that (cgroupProcsOf gives "…/tasks/").
+  const dirs = (o.cgroups ?? []).filter((c) =>
+    c.endsWith("/") || !/\/(tasks|cgroup\.procs)$/.test(c)
+  );
   if (dirs.length > 1) throw new RangeError("Cannot join more than one cgroup v2 directory");
-  for (const c of o.cgroups ?? []) rest.push(`${dirs.includes(c) ? "H" : "C"}${c}`);
+  for (const c of o.cgroups ?? []) {
+    rest.push(dirs.includes(c) ? `H${c.length > 1 ? c.replace(/\/+$/, "") : c}` : `C${c}`);
+  }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);

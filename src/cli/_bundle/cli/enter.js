@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-373D6EAY.js";
+} from "../chunk-N3RN3MPE.js";
 import {
   UsageError,
   report
@@ -125,7 +125,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-T3IIL46I.js");
+      const { cgroupProcsOf } = await import("../container_exec-2EOCAL2P.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-373D6EAY.js";
+} from "../chunk-N3RN3MPE.js";
 import {
   UsageError,
   relay,
@@ -24,7 +24,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-FUAJ2FLO.js";
+} from "../chunk-IOJF4JIC.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";

@@ -128,7 +128,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     } catch {
       continue;
     }
-    out.push(mount.v2 ? dir : file);
+    out.push(mount.v2 ? `${dir}/` : file);
   }
   return out;
 });

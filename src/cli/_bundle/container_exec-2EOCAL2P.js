@@ -8,7 +8,7 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-FUAJ2FLO.js";
+} from "./chunk-IOJF4JIC.js";
 import "./chunk-DHA7VJOE.js";
 import "./chunk-KORGAR3M.js";
 import "./chunk-E4L6RVYH.js";

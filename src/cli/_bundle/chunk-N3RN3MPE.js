@@ -1427,9 +1427,11 @@ var _plan = (function _plan2(program, o) {
   if (o.cwd !== void 0) rest.push(`W${o.cwd}`);
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
-  const dirs = (o.cgroups ?? []).filter((c) => !/\/(tasks|cgroup\.procs)$/.test(c));
+  const dirs = (o.cgroups ?? []).filter((c) => c.endsWith("/") || !/\/(tasks|cgroup\.procs)$/.test(c));
   if (dirs.length > 1) throw new RangeError("Cannot join more than one cgroup v2 directory");
-  for (const c of o.cgroups ?? []) rest.push(`${dirs.includes(c) ? "H" : "C"}${c}`);
+  for (const c of o.cgroups ?? []) {
+    rest.push(dirs.includes(c) ? `H${c.length > 1 ? c.replace(/\/+$/, "") : c}` : `C${c}`);
+  }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);

@@ -73,7 +73,7 @@ const NR = Deno.build.arch === "x86_64"
     waitid: 95n,
     kill: 129n,
   };
-const O_RDWR = 2;
+const O_WRONLY = 1;
 const O_CLOEXEC = 0o2000000;
 const AT_FDCWD = -100n;
 const POLLIN = 0x1;
@@ -219,14 +219,15 @@ const _start = (function _start(req: SpawnRequest): _Child {
     opened.push(fds[0], fds[1]);
     return [fds[0], fds[1]];
   };
-  let devNull = -1;
-  const nullFd = () => {
-    if (devNull < 0) {
-      devNull = _sys(NR.openat, AT_FDCWD, _addr(cstr("/dev/null")), O_RDWR | O_CLOEXEC);
-      if (devNull < 0) throw new SyscallError("open(/dev/null)", -devNull);
-      opened.push(devNull);
+  // As Rust's Stdio::null (Deno.Command): read-only for stdin, write-only for the others.
+  const devNull = [-1, -1];
+  const nullFd = (flags: number) => {
+    if (devNull[flags] < 0) {
+      const fd = _sys(NR.openat, AT_FDCWD, _addr(cstr("/dev/null")), flags | O_CLOEXEC);
+      if (fd < 0) throw new SyscallError("open(/dev/null)", -fd);
+      opened.push(devNull[flags] = fd);
     }
-    return devNull;
+    return devNull[flags];
   };
   const actions = new Uint8Array(FILE_ACTIONS_SIZE);
   const attr = new Uint8Array(ATTR_SIZE);
@@ -236,9 +237,9 @@ const _start = (function _start(req: SpawnRequest): _Child {
     fns.fa_init.call(actions);
     fns.attr_init.call(attr);
     // dup2 clears close-on-exec on the child's copy; every fd we opened keeps it.
-    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(), 0);
+    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(0 /* O_RDONLY */), 0);
     for (const [fd, how] of [[1, req.stdio.stdout], [2, req.stdio.stderr]] as const) {
-      if (how === "null") fns.fa_adddup2.call(actions, nullFd(), fd);
+      if (how === "null") fns.fa_adddup2.call(actions, nullFd(O_WRONLY), fd);
       if (how !== "piped") continue;
       const [r, w] = pipe();
       fns.fa_adddup2.call(actions, w, fd);

@@ -46,6 +46,8 @@ async function via<T>(path: "posix_spawn" | "deno", fn: () => Promise<T> | T): P
 const SELF_REPORT = [
   "grep -E '^Sig(Blk|Ign)' /proc/self/status",
   "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo",
+  // Each standard fd's access mode (/dev/null read-only as stdin, write-only as stdout).
+  "stat -c %A /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2 | tr '\\n' ' '; echo",
   "env | grep -v -e '^_=' -e '^NSJOIN_SPAWN=' | sort",
   "readlink /proc/self/fd/0",
   "echo to-stderr >&2",

@@ -3606,7 +3606,7 @@ var NR = Deno.build.arch === "x86_64" ? {
   waitid: 95n,
   kill: 129n
 };
-var O_RDWR = 2;
+var O_WRONLY = 1;
 var O_CLOEXEC2 = 524288;
 var AT_FDCWD3 = -100n;
 var POLLIN = 1;
@@ -3711,14 +3711,17 @@ var _start = (function _start2(req) {
       fds[1]
     ];
   };
-  let devNull = -1;
-  const nullFd = () => {
-    if (devNull < 0) {
-      devNull = _sys(NR.openat, AT_FDCWD3, _addr(cstr("/dev/null")), O_RDWR | O_CLOEXEC2);
-      if (devNull < 0) throw new SyscallError("open(/dev/null)", -devNull);
-      opened.push(devNull);
+  const devNull = [
+    -1,
+    -1
+  ];
+  const nullFd = (flags) => {
+    if (devNull[flags] < 0) {
+      const fd = _sys(NR.openat, AT_FDCWD3, _addr(cstr("/dev/null")), flags | O_CLOEXEC2);
+      if (fd < 0) throw new SyscallError("open(/dev/null)", -fd);
+      opened.push(devNull[flags] = fd);
     }
-    return devNull;
+    return devNull[flags];
   };
   const actions = new Uint8Array(FILE_ACTIONS_SIZE);
   const attr = new Uint8Array(ATTR_SIZE);
@@ -3730,7 +3733,10 @@ var _start = (function _start2(req) {
   try {
     fns.fa_init.call(actions);
     fns.attr_init.call(attr);
-    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(), 0);
+    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(
+      0
+      /* O_RDONLY */
+    ), 0);
     for (const [fd, how] of [
       [
         1,
@@ -3741,7 +3747,7 @@ var _start = (function _start2(req) {
         req.stdio.stderr
       ]
     ]) {
-      if (how === "null") fns.fa_adddup2.call(actions, nullFd(), fd);
+      if (how === "null") fns.fa_adddup2.call(actions, nullFd(O_WRONLY), fd);
       if (how !== "piped") continue;
       const [r, w] = pipe();
       fns.fa_adddup2.call(actions, w, fd);

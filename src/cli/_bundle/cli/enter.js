@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-N3RN3MPE.js";
+} from "../chunk-LZS22QN2.js";
 import {
   UsageError,
   report

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-N3RN3MPE.js";
+} from "../chunk-LZS22QN2.js";
 import {
   UsageError,
   relay,

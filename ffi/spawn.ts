@@ -18,11 +18,11 @@
  */
 import {
   cstr,
+  environPointers,
   errno,
   EXEC_SYMBOLS,
   libcFunction,
   libcSubset,
-  libcSymbol,
   SyscallError,
 } from "./libc.ts";
 
@@ -178,27 +178,10 @@ const _cArray = (function _cArray(
   return out;
 }).bind(undefined);
 
-/**
- * envp for `req`: with `inheritEnv`, first the strings of libc's `environ` whose key
- * `req.env` does not give (used in place: setenv and unsetenv never free one, and no
- * JavaScript runs until posix_spawn has returned), then `req.env`'s. Unlocked, as libc's
- * getenv reads it: a Worker's Deno.env.set at the same moment is the race any C code has.
- */
+/** envp for `req`: with `inheritEnv`, our environment's strings first, then `req.env`'s. */
 const _envp = (function _envp(req: SpawnRequest): Uint8Array<ArrayBuffer> {
   const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-  if (!req.inheritEnv) return _cArray(own);
-  const environ = new Deno.UnsafePointerView(libcSymbol("environ")).getPointer(0);
-  const view = environ && new Deno.UnsafePointerView(environ);
-  const kept: bigint[] = [];
-  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    // A key that is not UTF-8 decodes with U+FFFD, which no key of req.env can equal.
-    const entry = Deno.UnsafePointerView.getCString(p);
-    const eq = entry.indexOf("=");
-    if (!Object.hasOwn(req.env, eq < 0 ? entry : entry.slice(0, eq))) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-    }
-  }
-  return _cArray(own, kept);
+  return _cArray(own, req.inheritEnv ? environPointers(req.env) : []);
 }).bind(undefined);
 
 /** A started child: its PID and our ends of its pipes (-1 when not piped). */

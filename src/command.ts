@@ -396,15 +396,15 @@ export class NsCommand {
       if (how === "piped") throw new TypeError("Cannot exec() with piped stdio: use spawn()");
       return how === "null" ? [fd] : [];
     });
-    const env = plan.clearEnv ? { ...plan.env } : { ..._environment(), ...plan.env };
+
     const argv = ["nsjoin-helper", "Q", ..._helperArgs(plan, 0)];
     try {
-      execve(h.path, argv, env, devNull);
+      execve(h.path, argv, plan.env ?? {}, devNull, !plan.clearEnv);
     } catch (error) {
       const errno = (error as { errno?: number }).errno;
       // As in #recover: a refused memfd falls back to the private file once.
       if ((errno === 13 || errno === 26) && helperExecRefused()) {
-        execve(helper().path, argv, env, devNull);
+        execve(helper().path, argv, plan.env ?? {}, devNull, !plan.clearEnv);
       }
       if (errno === 7) {
         throw new RangeError(
@@ -1087,24 +1087,6 @@ function _differing(pid: number): NamespaceType[] {
       target: pid,
     });
   }
-}
-
-/**
- * Our environment in the order the kernel gave it (as `env` would print it, and as
- * nsenter passes it on), with changes made since then applied in place or appended.
- */
-function _environment(): Record<string, string> {
-  const now = Deno.env.toObject();
-  const out: Record<string, string> = {};
-  try {
-    for (const entry of readTextFileSafe("/proc/self/environ").split("\0")) {
-      const key = entry.slice(0, entry.indexOf("="));
-      if (key && key in now) out[key] = now[key];
-    }
-  } catch {
-    // No /proc: any order will do.
-  }
-  return Object.assign(out, now);
 }
 
 function _statusField(status: string, field: string): string {

@@ -7,9 +7,9 @@ import {
   exitCodeOf,
   relay,
   report
-} from "../chunk-74I7RGBM.js";
-import "../chunk-E4L6RVYH.js";
-import "../chunk-ZDDWDDVY.js";
+} from "../chunk-DGKAG6KV.js";
+import "../chunk-2IDNL5QZ.js";
+import "../chunk-SL5EYLY2.js";
 
 export {
   EXIT,

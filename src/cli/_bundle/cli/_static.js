@@ -64,10 +64,19 @@ var libcFunction = (function libcFunction(name, definition) {
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
-var libcSymbol = (function libcSymbol(name) {
-  const ptr = _core().dlsym(null, cstr(name));
-  if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
-  return ptr;
+var environPointers = (function environPointers(except) {
+  const at = _core().dlsym(null, cstr("environ"));
+  const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
+  const view = environ && new Deno.UnsafePointerView(environ);
+  const kept = [];
+  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    const entry = Deno.UnsafePointerView.getCString(p);
+    const eq = entry.indexOf("=");
+    if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+    }
+  }
+  return kept;
 });
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
@@ -3684,18 +3693,7 @@ var _cArray = (function _cArray2(strings, first = []) {
 }).bind(void 0);
 var _envp = (function _envp2(req) {
   const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-  if (!req.inheritEnv) return _cArray(own);
-  const environ = new Deno.UnsafePointerView(libcSymbol("environ")).getPointer(0);
-  const view = environ && new Deno.UnsafePointerView(environ);
-  const kept = [];
-  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    const entry = Deno.UnsafePointerView.getCString(p);
-    const eq = entry.indexOf("=");
-    if (!Object.hasOwn(req.env, eq < 0 ? entry : entry.slice(0, eq))) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-    }
-  }
-  return _cArray(own, kept);
+  return _cArray(own, req.inheritEnv ? environPointers(req.env) : []);
 }).bind(void 0);
 var _start = (function _start2(req) {
   _fns ??= _load2();

@@ -3,21 +3,21 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-LZS22QN2.js";
+} from "../chunk-OWJDYSXM.js";
 import {
   UsageError,
   report
-} from "../chunk-74I7RGBM.js";
+} from "../chunk-DGKAG6KV.js";
 import {
   differingNamespaces
-} from "../chunk-KORGAR3M.js";
+} from "../chunk-EPY34S77.js";
 import {
   NamespaceError
-} from "../chunk-E4L6RVYH.js";
-import "../chunk-JV4VG2TT.js";
+} from "../chunk-2IDNL5QZ.js";
+import "../chunk-HSLAI2BL.js";
 import {
   libcSubset
-} from "../chunk-ZDDWDDVY.js";
+} from "../chunk-SL5EYLY2.js";
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -47,7 +47,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-7UMWBY63.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-EQHB4AV4.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -125,7 +125,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-2EOCAL2P.js");
+      const { cgroupProcsOf } = await import("../container_exec-EJNOAVQF.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -133,7 +133,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-7UMWBY63.js");
+      const { nsfsClose } = await import("../nsfs-EQHB4AV4.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

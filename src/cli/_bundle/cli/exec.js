@@ -6,42 +6,42 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-LZS22QN2.js";
+} from "../chunk-OWJDYSXM.js";
 import {
   UsageError,
   relay,
   report
-} from "../chunk-74I7RGBM.js";
+} from "../chunk-DGKAG6KV.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-QXB5TXDG.js";
+} from "../chunk-375T4BSE.js";
 import {
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-IOJF4JIC.js";
+} from "../chunk-PRHPTGDX.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-KORGAR3M.js";
+} from "../chunk-EPY34S77.js";
 import {
   NamespaceError
-} from "../chunk-E4L6RVYH.js";
+} from "../chunk-2IDNL5QZ.js";
 import {
   readTextFileSafe
-} from "../chunk-JV4VG2TT.js";
+} from "../chunk-HSLAI2BL.js";
 import {
   errnoName,
   errnoText
-} from "../chunk-ZDDWDDVY.js";
+} from "../chunk-SL5EYLY2.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

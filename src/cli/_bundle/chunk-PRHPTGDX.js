@@ -4,17 +4,17 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-KORGAR3M.js";
+} from "./chunk-EPY34S77.js";
 import {
   NamespaceError
-} from "./chunk-E4L6RVYH.js";
+} from "./chunk-2IDNL5QZ.js";
 import {
   isNotFound,
   readTextFileSafe
-} from "./chunk-JV4VG2TT.js";
+} from "./chunk-HSLAI2BL.js";
 import {
   SyscallError
-} from "./chunk-ZDDWDDVY.js";
+} from "./chunk-SL5EYLY2.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`

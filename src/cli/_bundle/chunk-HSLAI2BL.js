@@ -5,7 +5,7 @@ import {
   cstr,
   errno,
   libcSubset
-} from "./chunk-ZDDWDDVY.js";
+} from "./chunk-SL5EYLY2.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

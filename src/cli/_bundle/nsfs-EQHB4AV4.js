@@ -8,9 +8,9 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-QXB5TXDG.js";
-import "./chunk-JV4VG2TT.js";
-import "./chunk-ZDDWDDVY.js";
+} from "./chunk-375T4BSE.js";
+import "./chunk-HSLAI2BL.js";
+import "./chunk-SL5EYLY2.js";
 
 export {
   nsfsClose,

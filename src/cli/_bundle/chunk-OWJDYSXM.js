@@ -5,29 +5,29 @@ import {
   assertPid,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-KORGAR3M.js";
+} from "./chunk-EPY34S77.js";
 import {
   NamespaceError
-} from "./chunk-E4L6RVYH.js";
+} from "./chunk-2IDNL5QZ.js";
 import {
   fstatSafe,
   isNotFound,
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JV4VG2TT.js";
+} from "./chunk-HSLAI2BL.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
   SyscallError,
   check,
   cstr,
+  environPointers,
   errno,
   errnoName,
   libcFunction,
-  libcSubset,
-  libcSymbol
-} from "./chunk-ZDDWDDVY.js";
+  libcSubset
+} from "./chunk-SL5EYLY2.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
@@ -219,20 +219,21 @@ var pinProcess = (function pinProcess(pid) {
     throw error;
   }
 });
-var _cArray = (function _cArray(strings) {
+var _cArray = (function _cArray(strings, first = []) {
   const keep = strings.map(cstr);
-  const array = new BigUint64Array(strings.length + 1);
+  const array = new BigUint64Array(first.length + strings.length + 1);
+  array.set(first);
   keep.forEach((buf, i) => {
-    array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+    array[first.length + i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   });
   return {
     array,
     keep
   };
 });
-var execve = (function execve(path, argv, env, devNull = []) {
+var execve = (function execve(path, argv, env, devNull = [], inheritEnv = false) {
   const args = _cArray(argv);
-  const envp = _cArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  const envp = _cArray(Object.entries(env).map(([k, v]) => `${k}=${v}`), inheritEnv ? environPointers(env) : []);
   const lib = libcSubset(...EXEC_SYMBOLS);
   if (devNull.length) {
     const fd = lib.open(
@@ -562,18 +563,6 @@ var _differing = (function _differing(pid) {
     });
   }
 });
-var _environment = (function _environment() {
-  const now = Deno.env.toObject();
-  const out = {};
-  try {
-    for (const entry of readTextFileSafe("/proc/self/environ").split("\0")) {
-      const key = entry.slice(0, entry.indexOf("="));
-      if (key && key in now) out[key] = now[key];
-    }
-  } catch {
-  }
-  return Object.assign(out, now);
-});
 var _statusField = (function _statusField(status, field) {
   const m = status.match(new RegExp(`^${field}:\\s+(\\S+)`, "m"));
   if (!m) throw new Error(`Cannot read ${field} of the target: not in /proc/PID/status`);
@@ -793,18 +782,7 @@ var _cArray2 = (function _cArray3(strings, first = []) {
 }).bind(void 0);
 var _envp = (function _envp2(req) {
   const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-  if (!req.inheritEnv) return _cArray2(own);
-  const environ = new Deno.UnsafePointerView(libcSymbol("environ")).getPointer(0);
-  const view = environ && new Deno.UnsafePointerView(environ);
-  const kept = [];
-  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    const entry = Deno.UnsafePointerView.getCString(p);
-    const eq = entry.indexOf("=");
-    if (!Object.hasOwn(req.env, eq < 0 ? entry : entry.slice(0, eq))) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-    }
-  }
-  return _cArray2(own, kept);
+  return _cArray2(own, req.inheritEnv ? environPointers(req.env) : []);
 }).bind(void 0);
 var _start = (function _start2(req) {
   _fns ??= _load();
@@ -1146,23 +1124,17 @@ var NsCommand = class {
         fd
       ] : [];
     });
-    const env = plan.clearEnv ? {
-      ...plan.env
-    } : {
-      ..._environment(),
-      ...plan.env
-    };
     const argv = [
       "nsjoin-helper",
       "Q",
       ..._helperArgs(plan, 0)
     ];
     try {
-      execve(h.path, argv, env, devNull);
+      execve(h.path, argv, plan.env ?? {}, devNull, !plan.clearEnv);
     } catch (error) {
       const errno2 = error.errno;
       if ((errno2 === 13 || errno2 === 26) && helperExecRefused()) {
-        execve(helper().path, argv, env, devNull);
+        execve(helper().path, argv, plan.env ?? {}, devNull, !plan.clearEnv);
       }
       if (errno2 === 7) {
         throw new RangeError(`Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`);
@@ -1610,7 +1582,6 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
   }
   return out;
 }).bind(void 0);
-
 
 
 

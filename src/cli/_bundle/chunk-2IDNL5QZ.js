@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-ZDDWDDVY.js";
+} from "./chunk-SL5EYLY2.js";
 
 
 // src/errors.ts

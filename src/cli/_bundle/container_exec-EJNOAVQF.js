@@ -8,12 +8,12 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-IOJF4JIC.js";
+} from "./chunk-PRHPTGDX.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-KORGAR3M.js";
-import "./chunk-E4L6RVYH.js";
-import "./chunk-JV4VG2TT.js";
-import "./chunk-ZDDWDDVY.js";
+import "./chunk-EPY34S77.js";
+import "./chunk-2IDNL5QZ.js";
+import "./chunk-HSLAI2BL.js";
+import "./chunk-SL5EYLY2.js";
 
 export {
   assertUserWithMnt,

@@ -11,16 +11,21 @@
  *
  * @module
  */
-import { cstr, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
+import { cstr, environPointers, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
 
-/** A NULL-terminated array of C string pointers, and the buffers it points into. */
+/**
+ * A NULL-terminated array of C string pointers, and the buffers it points into; `first`,
+ * pointers to strings that outlive the call, go before them.
+ */
 function _cArray(
   strings: readonly string[],
+  first: readonly bigint[] = [],
 ): { array: BigUint64Array<ArrayBuffer>; keep: Uint8Array[] } {
   const keep = strings.map(cstr);
-  const array = new BigUint64Array(strings.length + 1);
+  const array = new BigUint64Array(first.length + strings.length + 1);
+  array.set(first);
   keep.forEach((buf, i) => {
-    array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+    array[first.length + i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   });
   return { array, keep };
 }
@@ -30,8 +35,10 @@ function _cArray(
  *
  * @param path the program (an absolute path: no PATH search here)
  * @param argv its argv, argv[0] included
- * @param env its whole environment
+ * @param env its whole environment, or with `inheritEnv` what replaces or adds to ours
  * @param devNull standard fds (0, 1, 2) to point at /dev/null first
+ * @param inheritEnv start from this process's environment as libc holds it (bytes as they
+ *   are, in its order, as nsenter passes it on), `env` replacing and adding (at the end)
  * @throws {SyscallError} when execve fails
  */
 export function execve(
@@ -39,9 +46,13 @@ export function execve(
   argv: readonly string[],
   env: Record<string, string>,
   devNull: readonly number[] = [],
+  inheritEnv = false,
 ): never {
   const args = _cArray(argv);
-  const envp = _cArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  const envp = _cArray(
+    Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    inheritEnv ? environPointers(env) : [],
+  );
   const lib = libcSubset(...EXEC_SYMBOLS);
   if (devNull.length) {
     // O_RDWR: the new program may read or write these, and gets EOF or a sink.

@@ -348,6 +348,33 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
 }
 
 /**
+ * This process's environment as libc holds it (`environ`, in its order): the addresses of
+ * its "KEY=value" strings, bytes as they are (Deno.env.toObject() leaves out every variable
+ * that is not UTF-8, where Deno.Command and nsenter pass them on), but those whose key
+ * `except` has. The strings are used in place: setenv and unsetenv never free one, so they
+ * stay valid as long as no JavaScript runs; unlocked, as libc's getenv reads them (a
+ * Worker's Deno.env.set at the same moment is the race any C code has).
+ *
+ * @param except keys left out (the caller gives them new values)
+ * @returns the strings' addresses
+ */
+export function environPointers(except: Readonly<Record<string, string>>): bigint[] {
+  const at = _core().dlsym(null, cstr("environ"));
+  const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
+  const view = environ && new Deno.UnsafePointerView(environ);
+  const kept: bigint[] = [];
+  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    // A key that is not UTF-8 decodes with U+FFFD, which no key of `except` can equal.
+    const entry = Deno.UnsafePointerView.getCString(p);
+    const eq = entry.indexOf("=");
+    if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+    }
+  }
+  return kept;
+}
+
+/**
  * errno's address, loaded with the first symbols anyone loads: dlopen itself sets errno (a
  * path search that misses), so loading it lazily inside errno() would report dlopen's
  * ENOENT instead of the error of the call before it.

@@ -16,7 +16,15 @@
  *
  * @module
  */
-import { cstr, errno, EXEC_SYMBOLS, libcFunction, libcSubset, SyscallError } from "./libc.ts";
+import {
+  cstr,
+  environPointers,
+  errno,
+  EXEC_SYMBOLS,
+  libcFunction,
+  libcSubset,
+  SyscallError,
+} from "./libc.ts";
 
 /** How the child's standard fds are set up (`Deno.Command`'s values; stdin never piped here). */
 export interface SpawnStdio {
@@ -31,8 +39,13 @@ export interface SpawnRequest {
   path: string;
   /** argv, argv[0] included. */
   argv: readonly string[];
-  /** The whole environment. */
+  /** The whole environment, or with `inheritEnv` what replaces or adds to ours. */
   env: Record<string, string>;
+  /**
+   * Start from this process's environment as libc holds it, bytes as they are, as
+   * Deno.Command does without `clearEnv` (Deno.env.toObject() leaves out what is not UTF-8).
+   */
+  inheritEnv?: boolean;
   stdio: SpawnStdio;
   /** Sends SIGTERM to the child when aborted, as `Deno.Command`'s `signal` (async only). */
   signal?: AbortSignal;
@@ -60,7 +73,7 @@ const NR = Deno.build.arch === "x86_64"
     waitid: 95n,
     kill: 129n,
   };
-const O_RDWR = 2;
+const O_WRONLY = 1;
 const O_CLOEXEC = 0o2000000;
 const AT_FDCWD = -100n;
 const POLLIN = 0x1;
@@ -140,23 +153,35 @@ const _addr = (function _addr(buf: ArrayBufferView): bigint {
 
 /**
  * A NULL-terminated array of C strings, in one buffer with the strings after the pointers
- * (one encode for the whole environment).
+ * (one encode for the whole environment); `first`, pointers to strings that outlive the
+ * call, go before them.
  */
-const _cArray = (function _cArray(strings: readonly string[]): Uint8Array<ArrayBuffer> {
+const _cArray = (function _cArray(
+  strings: readonly string[],
+  first: readonly bigint[] = [],
+): Uint8Array<ArrayBuffer> {
   // cstr's check, and its error, for a string with a NUL.
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const head = (strings.length + 1) * 8;
+  const count = first.length + strings.length;
+  const head = (count + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, strings.length + 1);
+  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
+  ptrs.set(first);
   const base = _addr(out);
   let at = head;
-  for (let i = 0; i < strings.length; i++) {
+  for (let i = first.length; i < count; i++) {
     ptrs[i] = base + BigInt(at);
     at = out.indexOf(0, at) + 1;
   }
   return out;
+}).bind(undefined);
+
+/** envp for `req`: with `inheritEnv`, our environment's strings first, then `req.env`'s. */
+const _envp = (function _envp(req: SpawnRequest): Uint8Array<ArrayBuffer> {
+  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+  return _cArray(own, req.inheritEnv ? environPointers(req.env) : []);
 }).bind(undefined);
 
 /** A started child: its PID and our ends of its pipes (-1 when not piped). */
@@ -177,14 +202,15 @@ const _start = (function _start(req: SpawnRequest): _Child {
     opened.push(fds[0], fds[1]);
     return [fds[0], fds[1]];
   };
-  let devNull = -1;
-  const nullFd = () => {
-    if (devNull < 0) {
-      devNull = _sys(NR.openat, AT_FDCWD, _addr(cstr("/dev/null")), O_RDWR | O_CLOEXEC);
-      if (devNull < 0) throw new SyscallError("open(/dev/null)", -devNull);
-      opened.push(devNull);
+  // As Rust's Stdio::null (Deno.Command): read-only for stdin, write-only for the others.
+  const devNull = [-1, -1];
+  const nullFd = (flags: number) => {
+    if (devNull[flags] < 0) {
+      const fd = _sys(NR.openat, AT_FDCWD, _addr(cstr("/dev/null")), flags | O_CLOEXEC);
+      if (fd < 0) throw new SyscallError("open(/dev/null)", -fd);
+      opened.push(devNull[flags] = fd);
     }
-    return devNull;
+    return devNull[flags];
   };
   const actions = new Uint8Array(FILE_ACTIONS_SIZE);
   const attr = new Uint8Array(ATTR_SIZE);
@@ -194,9 +220,9 @@ const _start = (function _start(req: SpawnRequest): _Child {
     fns.fa_init.call(actions);
     fns.attr_init.call(attr);
     // dup2 clears close-on-exec on the child's copy; every fd we opened keeps it.
-    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(), 0);
+    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(0 /* O_RDONLY */), 0);
     for (const [fd, how] of [[1, req.stdio.stdout], [2, req.stdio.stderr]] as const) {
-      if (how === "null") fns.fa_adddup2.call(actions, nullFd(), fd);
+      if (how === "null") fns.fa_adddup2.call(actions, nullFd(O_WRONLY), fd);
       if (how !== "piped") continue;
       const [r, w] = pipe();
       fns.fa_adddup2.call(actions, w, fd);
@@ -211,7 +237,7 @@ const _start = (function _start(req: SpawnRequest): _Child {
     fns.attr_setsigdefault.call(attr, pipeSig);
     const pid = new Int32Array(1);
     const argv = _cArray(req.argv);
-    const envp = _cArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
+    const envp = _envp(req);
     // posix_spawn returns the error (of execve too: glibc's child reports it) instead of
     // setting errno.
     const rc = fns.posix_spawn.call(

@@ -68,7 +68,8 @@ export interface NsCommandOptions {
    * Cgroups to move the program into before it starts, one per hierarchy: a cgroup v1
    * hierarchy's `tasks` (or `cgroup.procs`) file, and at most one cgroup v2 directory
    * (the program is born in it; or its `cgroup.procs` file, which costs an RCU grace
-   * period after idle).
+   * period after idle). A path ending in `/` is always a directory (a v2 cgroup may be
+   * named `tasks`).
    */
   cgroups?: readonly string[];
   /**
@@ -395,15 +396,15 @@ export class NsCommand {
       if (how === "piped") throw new TypeError("Cannot exec() with piped stdio: use spawn()");
       return how === "null" ? [fd] : [];
     });
-    const env = plan.clearEnv ? { ...plan.env } : { ..._environment(), ...plan.env };
+
     const argv = ["nsjoin-helper", "Q", ..._helperArgs(plan, 0)];
     try {
-      execve(h.path, argv, env, devNull);
+      execve(h.path, argv, plan.env ?? {}, devNull, !plan.clearEnv);
     } catch (error) {
       const errno = (error as { errno?: number }).errno;
       // As in #recover: a refused memfd falls back to the private file once.
       if ((errno === 13 || errno === 26) && helperExecRefused()) {
-        execve(helper().path, argv, env, devNull);
+        execve(helper().path, argv, plan.env ?? {}, devNull, !plan.clearEnv);
       }
       if (errno === 7) {
         throw new RangeError(
@@ -532,7 +533,8 @@ function _direct(launch: _Launch, sync: boolean): SpawnRequest | undefined {
   return {
     path: launch.path,
     argv: [launch.path, ...o.args],
-    env: o.clearEnv ? { ...o.env } : { ...Deno.env.toObject(), ...o.env },
+    env: { ...o.env },
+    inheritEnv: !o.clearEnv,
     stdio: {
       stdin: o.stdin ?? "inherit",
       stdout: o.stdout ?? "inherit",
@@ -845,9 +847,15 @@ const _plan = (function _plan(program: string, o: NsCommandOptions): _Plan {
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
   // A file (written, moving the helper) or the v2 directory (H: born in it, see helper.c).
-  const dirs = (o.cgroups ?? []).filter((c) => !/\/(tasks|cgroup\.procs)$/.test(c));
+  // A trailing "/" says directory: a v2 cgroup has no `tasks` file, so a container root
+  // with a writable cgroupfs may name its cgroup that (cgroupProcsOf gives "…/tasks/").
+  const dirs = (o.cgroups ?? []).filter((c) =>
+    c.endsWith("/") || !/\/(tasks|cgroup\.procs)$/.test(c)
+  );
   if (dirs.length > 1) throw new RangeError("Cannot join more than one cgroup v2 directory");
-  for (const c of o.cgroups ?? []) rest.push(`${dirs.includes(c) ? "H" : "C"}${c}`);
+  for (const c of o.cgroups ?? []) {
+    rest.push(dirs.includes(c) ? `H${c.length > 1 ? c.replace(/\/+$/, "") : c}` : `C${c}`);
+  }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
@@ -1104,8 +1112,9 @@ function _differing(pid: number): NamespaceType[] {
 }
 
 /**
- * Our environment in the order the kernel gave it (as `env` would print it, and as
- * nsenter passes it on), with changes made since then applied in place or appended.
+ * Our environment in the order the kernel gave it, with changes made since then applied in
+ * place or appended: what an exec session's programs start from (its requests carry envp as
+ * strings; the one-shot paths pass libc's `environ` itself, see ffi/libc.ts environPointers).
  */
 function _environment(): Record<string, string> {
   const now = Deno.env.toObject();

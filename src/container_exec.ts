@@ -145,7 +145,7 @@ export function setEnv(env: string[], entry: string): string[] {
  * cgroup are left out, and so are those an unprivileged caller cannot write.
  *
  * @param pid the process whose cgroups to join
- * @returns paths of v1 `tasks` files and of the v2 directory
+ * @returns paths of v1 `tasks` files and of the v2 directory (ending in "/")
  */
 export function cgroupProcsOf(pid: number): string[] {
   const parse = (text: string) =>
@@ -191,7 +191,8 @@ export function cgroupProcsOf(pid: number): string[] {
     } catch {
       continue;
     }
-    out.push(mount.v2 ? dir : file);
+    // The directory with a "/": a v2 cgroup named `tasks` is not a v1 tasks file.
+    out.push(mount.v2 ? `${dir}/` : file);
   }
   return out;
 }

@@ -5,6 +5,7 @@
  * process refuses the program on every path instead of running it outside.
  */
 import { NsCommand } from "../mod.ts";
+import { cgroupProcsOf } from "../src/container_exec.ts";
 import { assert, assertEquals, assertMatch, makeTarget, NEEDS_ROOT, text } from "./_fixtures.ts";
 
 /** Where the v2 hierarchy is mounted (hybrid: .../unified), and a v1 one (pids) if any. */
@@ -203,6 +204,42 @@ Deno.test({
         await child.status;
         await until("the cgroup empties", () => members(dir).length === 0);
       });
+    });
+  },
+});
+
+// ---- review 5: a v2 cgroup's name
+Deno.test({
+  name: "cgroups: a v2 cgroup a container named `tasks` is still its directory (no refused exec)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const { v2 } = mounts();
+    await using target = await makeTarget();
+    // A container root with a writable cgroupfs (a delegated subtree) names its cgroups: v2
+    // has no `tasks` file, so a cgroup may be called that, and its init moved into it.
+    await withCgroup(v2, async (path, dir) => {
+      Deno.writeTextFileSync(`${dir}/cgroup.procs`, String(target.pid));
+      try {
+        const cgroups = cgroupProcsOf(target.pid);
+        assert(cgroups.includes(`${dir}/`), JSON.stringify(cgroups));
+        for (const namespaces of [["pid"], ["net"]] as const) {
+          const out = await new NsCommand("cat", {
+            target: target.pid,
+            namespaces,
+            cgroups,
+            args: ["/proc/self/cgroup"],
+          }).output();
+          assertEquals(out.code, 0, text(out.stderr));
+          assertEquals(cgroupIn(text(out.stdout), ""), path);
+        }
+      } finally {
+        // Back where it was, so that the cgroup can be removed.
+        const root = v2.replace(/\/$/, "");
+        Deno.writeTextFileSync(`${root}/cgroup.procs`, String(target.pid));
+      }
+    }, (top) => {
+      Deno.mkdirSync(`${top}/tasks`);
+      return `${top}/tasks`;
     });
   },
 });

@@ -416,3 +416,32 @@ Deno.test("the raw syscall numbers are <asm/unistd.h>'s for x86_64 and aarch64",
     }
   }
 });
+
+// ---- review 5: the environment enter passes on
+Deno.test({
+  name: "enter passes on a variable that is not UTF-8, as nsenter does",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ flags: ["-u"] });
+    const show = ["-u", "sh", "-c", 'printf %s "$NSJOIN_BYTES" | od -An -tx1'];
+    // A shell puts the bytes in the environment: Deno's own APIs take only strings.
+    const run = (...argv: string[]) =>
+      runPiped("/bin/sh", {
+        args: ["-c", `NSJOIN_BYTES=$(printf 'a\\377b') exec "$@"`, "sh", ...argv],
+      });
+    const anchor = await run("nsenter", "-t", String(target.pid), ...show);
+    assertEquals(anchor.stdout.trim(), "61 ff 62", anchor.stderr);
+    const ours = await run(
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      `${ROOT}cli.ts`,
+      "enter",
+      "-t",
+      String(target.pid),
+      ...show,
+    );
+    assertEquals([ours.code, ours.stdout], [anchor.code, anchor.stdout], ours.stderr);
+  },
+});

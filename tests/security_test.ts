@@ -1498,9 +1498,14 @@ function rootSleeper(): Deno.ChildProcess & AsyncDisposable {
   });
 }
 
-const hexId = () =>
-  Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+const hexId = (): string => {
+  const id = Array.from(
+    crypto.getRandomValues(new Uint8Array(32)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  // A 12-digit prefix with no letter (1 in ~280) is a PID to exec, not an ID: draw again.
+  return /^\d{12}/.test(id) ? hexId() : id;
+};
 
 interface PsJsonRow {
   engine: string;

@@ -46,6 +46,8 @@ async function via<T>(path: "posix_spawn" | "deno", fn: () => Promise<T> | T): P
 const SELF_REPORT = [
   "grep -E '^Sig(Blk|Ign)' /proc/self/status",
   "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo",
+  // Each standard fd's access mode (/dev/null read-only as stdin, write-only as stdout).
+  "stat -c %A /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2 | tr '\\n' ' '; echo",
   "env | grep -v -e '^_=' -e '^NSJOIN_SPAWN=' | sort",
   "readlink /proc/self/fd/0",
   "echo to-stderr >&2",
@@ -220,5 +222,50 @@ Deno.test({
     }
     assert(error instanceof RangeError);
     assertMatch((error as RangeError).message, /too long \(E2BIG\)/);
+  },
+});
+
+// ---- review 5: the environment posix_spawn passes
+Deno.test({
+  name: "a variable that is not UTF-8 reaches the program through output() as through spawn()",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // Deno.env.toObject() leaves such a variable out, where Deno.Command passes the process's
+    // environment on as bytes: a program's environment must not depend on which start path
+    // (a process's first 16 output() calls, or later ones) ran it.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-spawn-test-" });
+    try {
+      const script = `${dir}/env.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { NsCommand } from ${JSON.stringify(`${ROOT}mod.ts`)};
+const cmd = new NsCommand("sh", {
+  target: Deno.pid,
+  namespaces: [],
+  args: ["-c", 'printf %s "$NSJOIN_BYTES" | od -An -tx1'],
+  env: { NSJOIN_OVER: "x" },
+});
+const out = Deno.args[0] === "sync" ? cmd.outputSync() : Deno.args[0] === "spawn"
+  ? await cmd.spawn().output()
+  : await cmd.output();
+console.log(new TextDecoder().decode(out.stdout).trim(), out.code);
+`,
+      );
+      for (const [how, path] of [["output", "posix_spawn"], ["sync", "posix_spawn"]]) {
+        // A shell puts the bytes in the environment: Deno's own APIs take only strings.
+        const out = await new Deno.Command("/bin/sh", {
+          args: [
+            "-c",
+            `NSJOIN_BYTES=$(printf 'a\\377b') NSJOIN_SPAWN=${path} exec "$0" run -A --quiet "$@"`,
+            Deno.execPath(),
+            script,
+            how,
+          ],
+        }).output();
+        assertEquals(text(out.stdout), "61 ff 62 0\n", `${how} ${path}: ${text(out.stderr)}`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

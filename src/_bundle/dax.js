@@ -2,17 +2,17 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-GSPSVPHQ.js";
+} from "./chunk-EXTIZJNH.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-ZPKYCFUZ.js";
 import {
   differingNamespaces
-} from "./chunk-UKVONGQH.js";
-import "./chunk-2QEPPRBK.js";
+} from "./chunk-CC45GRDX.js";
+import "./chunk-ZNG4JAOG.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

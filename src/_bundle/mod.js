@@ -5,14 +5,14 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand
-} from "./chunk-GSPSVPHQ.js";
+} from "./chunk-EXTIZJNH.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-HXFEBFME.js";
+} from "./chunk-5ODAOT6O.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -20,7 +20,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-ZPKYCFUZ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -37,13 +37,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-CC45GRDX.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-2QEPPRBK.js";
+} from "./chunk-ZNG4JAOG.js";
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {
@@ -2109,7 +2109,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     } catch {
       continue;
     }
-    out.push(mount.v2 ? dir : file);
+    out.push(mount.v2 ? `${dir}/` : file);
   }
   return out;
 });
@@ -2272,38 +2272,38 @@ var debugOptions = (function debugOptions(target, options = {}) {
   };
 });
 var inNamespaces = (async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-Z7KNPXBG.js");
+  _inNamespaces ??= await import("./in_namespaces-SZVSKRER.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 });
 var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-Z7KNPXBG.js");
+  _inNamespaces ??= await import("./in_namespaces-SZVSKRER.js");
   await _inNamespaces.closeNamespaceWorkers();
 });
 var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-HK74CZW6.js");
+  _copy ??= await import("./copy-YCPE2ARB.js");
   await _copy.copyFrom(target, path, dest, options);
 });
 var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-HK74CZW6.js");
+  _copy ??= await import("./copy-YCPE2ARB.js");
   await _copy.copyTo(target, src, path, options);
 });
 var tarFrom = (function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-HK74CZW6.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-YCPE2ARB.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 });
 var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-HK74CZW6.js");
+  _copy ??= await import("./copy-YCPE2ARB.js");
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-VIHATJC6.js");
+  _forward ??= await import("./forward-LIB4J3TQ.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-NQSJPXHV.js");
+  _session ??= await import("./session-ZIN7R7VT.js");
   return await _session.openSession(target, options);
 });
 

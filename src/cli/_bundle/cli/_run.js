@@ -7,9 +7,9 @@ import {
   exitCodeOf,
   relay,
   report
-} from "../chunk-CL5B47QI.js";
-import "../chunk-6S3UPNA7.js";
-import "../chunk-ZHRZ3MHG.js";
+} from "../chunk-S6RDVZC2.js";
+import "../chunk-IZOPKJYW.js";
+import "../chunk-GNZ5HXI5.js";
 
 export {
   EXIT,

@@ -64,6 +64,20 @@ var libcFunction = (function libcFunction(name, definition) {
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
+var environPointers = (function environPointers(except) {
+  const at = _core().dlsym(null, cstr("environ"));
+  const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
+  const view = environ && new Deno.UnsafePointerView(environ);
+  const kept = [];
+  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    const entry = Deno.UnsafePointerView.getCString(p);
+    const eq = entry.indexOf("=");
+    if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+    }
+  }
+  return kept;
+});
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
   _errnoLocation ??= _loadOnly({
@@ -1660,7 +1674,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     } catch {
       continue;
     }
-    out.push(mount.v2 ? dir : file);
+    out.push(mount.v2 ? `${dir}/` : file);
   }
   return out;
 });
@@ -2224,6 +2238,7 @@ var __esm = ((fn, res) => function __init() {
 });
 
 // ffi/libc.ts
+
 
 
 
@@ -3631,7 +3646,7 @@ var NR = Deno.build.arch === "x86_64" ? {
   waitid: 95n,
   kill: 129n
 };
-var O_RDWR = 2;
+var O_WRONLY = 1;
 var O_CLOEXEC2 = 524288;
 var AT_FDCWD3 = -100n;
 var POLLIN = 1;
@@ -3690,20 +3705,26 @@ var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }).bind(void 0);
-var _cArray = (function _cArray2(strings) {
+var _cArray = (function _cArray2(strings, first = []) {
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const head = (strings.length + 1) * 8;
+  const count = first.length + strings.length;
+  const head = (count + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, strings.length + 1);
+  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
+  ptrs.set(first);
   const base = _addr(out);
   let at = head;
-  for (let i = 0; i < strings.length; i++) {
+  for (let i = first.length; i < count; i++) {
     ptrs[i] = base + BigInt(at);
     at = out.indexOf(0, at) + 1;
   }
   return out;
+}).bind(void 0);
+var _envp = (function _envp2(req) {
+  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+  return _cArray(own, req.inheritEnv ? environPointers(req.env) : []);
 }).bind(void 0);
 var _start = (function _start2(req) {
   _fns ??= _load2();
@@ -3719,14 +3740,17 @@ var _start = (function _start2(req) {
       fds[1]
     ];
   };
-  let devNull = -1;
-  const nullFd = () => {
-    if (devNull < 0) {
-      devNull = _sys(NR.openat, AT_FDCWD3, _addr(cstr("/dev/null")), O_RDWR | O_CLOEXEC2);
-      if (devNull < 0) throw new SyscallError("open(/dev/null)", -devNull);
-      opened.push(devNull);
+  const devNull = [
+    -1,
+    -1
+  ];
+  const nullFd = (flags) => {
+    if (devNull[flags] < 0) {
+      const fd = _sys(NR.openat, AT_FDCWD3, _addr(cstr("/dev/null")), flags | O_CLOEXEC2);
+      if (fd < 0) throw new SyscallError("open(/dev/null)", -fd);
+      opened.push(devNull[flags] = fd);
     }
-    return devNull;
+    return devNull[flags];
   };
   const actions = new Uint8Array(FILE_ACTIONS_SIZE);
   const attr = new Uint8Array(ATTR_SIZE);
@@ -3738,7 +3762,10 @@ var _start = (function _start2(req) {
   try {
     fns.fa_init.call(actions);
     fns.attr_init.call(attr);
-    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(), 0);
+    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(
+      0
+      /* O_RDONLY */
+    ), 0);
     for (const [fd, how] of [
       [
         1,
@@ -3749,7 +3776,7 @@ var _start = (function _start2(req) {
         req.stdio.stderr
       ]
     ]) {
-      if (how === "null") fns.fa_adddup2.call(actions, nullFd(), fd);
+      if (how === "null") fns.fa_adddup2.call(actions, nullFd(O_WRONLY), fd);
       if (how !== "piped") continue;
       const [r, w] = pipe();
       fns.fa_adddup2.call(actions, w, fd);
@@ -3764,7 +3791,7 @@ var _start = (function _start2(req) {
     fns.attr_setsigdefault.call(attr, pipeSig);
     const pid = new Int32Array(1);
     const argv = _cArray(req.argv);
-    const envp = _cArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
+    const envp = _envp(req);
     const rc = fns.posix_spawn.call(Deno.UnsafePointer.of(pid), cstr(req.path), actions, attr, argv, envp);
     if (rc !== 0) throw new SyscallError("posix_spawn", rc);
     started = true;
@@ -4046,9 +4073,11 @@ var _plan = (function _plan2(program, o) {
   if (o.cwd !== void 0) rest.push(`W${o.cwd}`);
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
-  const dirs = (o.cgroups ?? []).filter((c) => !/\/(tasks|cgroup\.procs)$/.test(c));
+  const dirs = (o.cgroups ?? []).filter((c) => c.endsWith("/") || !/\/(tasks|cgroup\.procs)$/.test(c));
   if (dirs.length > 1) throw new RangeError("Cannot join more than one cgroup v2 directory");
-  for (const c of o.cgroups ?? []) rest.push(`${dirs.includes(c) ? "H" : "C"}${c}`);
+  for (const c of o.cgroups ?? []) {
+    rest.push(dirs.includes(c) ? `H${c.length > 1 ? c.replace(/\/+$/, "") : c}` : `C${c}`);
+  }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);

@@ -6,42 +6,42 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-E2EWSURD.js";
+} from "../chunk-WXWAQNSI.js";
 import {
   UsageError,
   relay,
   report
-} from "../chunk-CL5B47QI.js";
+} from "../chunk-S6RDVZC2.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-RVP4QCM7.js";
+} from "../chunk-ZPCAR75Q.js";
 import {
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-KMNIFYVY.js";
+} from "../chunk-Y6B6HKG7.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-WEPNPQOV.js";
+} from "../chunk-B6FKUK4U.js";
 import {
   NamespaceError
-} from "../chunk-6S3UPNA7.js";
+} from "../chunk-IZOPKJYW.js";
 import {
   readTextFileSafe
-} from "../chunk-GJZNF3VI.js";
+} from "../chunk-JBSNKD7Z.js";
 import {
   errnoName,
   errnoText
-} from "../chunk-ZHRZ3MHG.js";
+} from "../chunk-GNZ5HXI5.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-RER5ARHC.js";
-import "./chunk-2QEPPRBK.js";
+} from "./chunk-QR3FFWFE.js";
+import "./chunk-ZNG4JAOG.js";
 
 export {
   E,

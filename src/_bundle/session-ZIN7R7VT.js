@@ -5,15 +5,15 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-GSPSVPHQ.js";
-import "./chunk-XP3SXXZ3.js";
+} from "./chunk-EXTIZJNH.js";
+import "./chunk-ZPKYCFUZ.js";
 import {
   NamespaceError
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-CC45GRDX.js";
 import {
   errno,
   libcSubset
-} from "./chunk-2QEPPRBK.js";
+} from "./chunk-ZNG4JAOG.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "sendmsg", "recv", "pipe2", "poll_async", "fcntl", "read", "write", "close", "shutdown", "open");
 });

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-ZPKYCFUZ.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-CC45GRDX.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-2QEPPRBK.js";
+} from "./chunk-ZNG4JAOG.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -8,9 +8,9 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-RVP4QCM7.js";
-import "./chunk-GJZNF3VI.js";
-import "./chunk-ZHRZ3MHG.js";
+} from "./chunk-ZPCAR75Q.js";
+import "./chunk-JBSNKD7Z.js";
+import "./chunk-GNZ5HXI5.js";
 
 export {
   nsfsClose,

@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-2QEPPRBK.js";
+} from "./chunk-ZNG4JAOG.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

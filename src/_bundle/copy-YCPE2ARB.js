@@ -27,18 +27,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-I3JZPXAA.js";
+} from "./chunk-7UKJBI2V.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-ZPKYCFUZ.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-CC45GRDX.js";
 import {
   SyscallError
-} from "./chunk-2QEPPRBK.js";
+} from "./chunk-ZNG4JAOG.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -3,24 +3,24 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-HXFEBFME.js";
+} from "./chunk-5ODAOT6O.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-ZPKYCFUZ.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-CC45GRDX.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-2QEPPRBK.js";
+} from "./chunk-ZNG4JAOG.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-DWR3GUUN.js")
+    ...await import("./_ns_worker-27JPTXOS.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -5,7 +5,7 @@ import {
   cstr,
   errno,
   libcSubset
-} from "./chunk-ZHRZ3MHG.js";
+} from "./chunk-GNZ5HXI5.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -63,6 +63,20 @@ var libcFunction = (function libcFunction(name, definition) {
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
+var environPointers = (function environPointers(except) {
+  const at = _core().dlsym(null, cstr("environ"));
+  const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
+  const view = environ && new Deno.UnsafePointerView(environ);
+  const kept = [];
+  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    const entry = Deno.UnsafePointerView.getCString(p);
+    const eq = entry.indexOf("=");
+    if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+    }
+  }
+  return kept;
+});
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
   _errnoLocation ??= _loadOnly({
@@ -722,6 +736,7 @@ var _CORE = {
 };
 var _coreSymbols;
 
+
 var _errnoLocation;
 
 
@@ -892,6 +907,7 @@ export {
   libcSubset,
   EXEC_SYMBOLS,
   libcFunction,
+  environPointers,
   errno,
   cstr,
   SyscallError,

@@ -8,12 +8,12 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-KMNIFYVY.js";
+} from "./chunk-Y6B6HKG7.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-WEPNPQOV.js";
-import "./chunk-6S3UPNA7.js";
-import "./chunk-GJZNF3VI.js";
-import "./chunk-ZHRZ3MHG.js";
+import "./chunk-B6FKUK4U.js";
+import "./chunk-IZOPKJYW.js";
+import "./chunk-JBSNKD7Z.js";
+import "./chunk-GNZ5HXI5.js";
 
 export {
   assertUserWithMnt,

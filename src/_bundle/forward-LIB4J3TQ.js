@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-HXFEBFME.js";
+} from "./chunk-5ODAOT6O.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-I3JZPXAA.js";
+} from "./chunk-7UKJBI2V.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-ZPKYCFUZ.js";
 import {
   NamespaceError
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-CC45GRDX.js";
 import {
   SyscallError
-} from "./chunk-2QEPPRBK.js";
+} from "./chunk-ZNG4JAOG.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-DU4MDG4F.js"),
-    import("./_forward_relay-HHQUQXMQ.js")
+    import("./sockets-MUVKHOUG.js"),
+    import("./_forward_relay-QUD7LCXD.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

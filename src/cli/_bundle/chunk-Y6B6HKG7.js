@@ -4,17 +4,17 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-WEPNPQOV.js";
+} from "./chunk-B6FKUK4U.js";
 import {
   NamespaceError
-} from "./chunk-6S3UPNA7.js";
+} from "./chunk-IZOPKJYW.js";
 import {
   isNotFound,
   readTextFileSafe
-} from "./chunk-GJZNF3VI.js";
+} from "./chunk-JBSNKD7Z.js";
 import {
   SyscallError
-} from "./chunk-ZHRZ3MHG.js";
+} from "./chunk-GNZ5HXI5.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`
@@ -128,7 +128,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     } catch {
       continue;
     }
-    out.push(mount.v2 ? dir : file);
+    out.push(mount.v2 ? `${dir}/` : file);
   }
   return out;
 });

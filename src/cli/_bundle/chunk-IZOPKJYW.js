@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-ZHRZ3MHG.js";
+} from "./chunk-GNZ5HXI5.js";
 
 
 // src/errors.ts

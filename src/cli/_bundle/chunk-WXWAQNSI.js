@@ -5,28 +5,29 @@ import {
   assertPid,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-WEPNPQOV.js";
+} from "./chunk-B6FKUK4U.js";
 import {
   NamespaceError
-} from "./chunk-6S3UPNA7.js";
+} from "./chunk-IZOPKJYW.js";
 import {
   fstatSafe,
   isNotFound,
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-GJZNF3VI.js";
+} from "./chunk-JBSNKD7Z.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
   SyscallError,
   check,
   cstr,
+  environPointers,
   errno,
   errnoName,
   libcFunction,
   libcSubset
-} from "./chunk-ZHRZ3MHG.js";
+} from "./chunk-GNZ5HXI5.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
@@ -218,20 +219,21 @@ var pinProcess = (function pinProcess(pid) {
     throw error;
   }
 });
-var _cArray = (function _cArray(strings) {
+var _cArray = (function _cArray(strings, first = []) {
   const keep = strings.map(cstr);
-  const array = new BigUint64Array(strings.length + 1);
+  const array = new BigUint64Array(first.length + strings.length + 1);
+  array.set(first);
   keep.forEach((buf, i) => {
-    array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+    array[first.length + i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   });
   return {
     array,
     keep
   };
 });
-var execve = (function execve(path, argv, env, devNull = []) {
+var execve = (function execve(path, argv, env, devNull = [], inheritEnv = false) {
   const args = _cArray(argv);
-  const envp = _cArray(Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  const envp = _cArray(Object.entries(env).map(([k, v]) => `${k}=${v}`), inheritEnv ? environPointers(env) : []);
   const lib = libcSubset(...EXEC_SYMBOLS);
   if (devNull.length) {
     const fd = lib.open(
@@ -468,12 +470,10 @@ var _direct = (function _direct(launch, sync) {
       launch.path,
       ...o.args
     ],
-    env: o.clearEnv ? {
-      ...o.env
-    } : {
-      ...Deno.env.toObject(),
+    env: {
       ...o.env
     },
+    inheritEnv: !o.clearEnv,
     stdio: {
       stdin: o.stdin ?? "inherit",
       stdout: o.stdout ?? "inherit",
@@ -574,18 +574,6 @@ var _differing = (function _differing(pid) {
       target: pid
     });
   }
-});
-var _environment = (function _environment() {
-  const now = Deno.env.toObject();
-  const out = {};
-  try {
-    for (const entry of readTextFileSafe("/proc/self/environ").split("\0")) {
-      const key = entry.slice(0, entry.indexOf("="));
-      if (key && key in now) out[key] = now[key];
-    }
-  } catch {
-  }
-  return Object.assign(out, now);
 });
 var _statusField = (function _statusField(status, field) {
   const m = status.match(new RegExp(`^${field}:\\s+(\\S+)`, "m"));
@@ -728,7 +716,7 @@ var NR = Deno.build.arch === "x86_64" ? {
   waitid: 95n,
   kill: 129n
 };
-var O_RDWR = 2;
+var O_WRONLY = 1;
 var O_CLOEXEC2 = 524288;
 var AT_FDCWD = -100n;
 var POLLIN = 1;
@@ -787,20 +775,26 @@ var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }).bind(void 0);
-var _cArray2 = (function _cArray3(strings) {
+var _cArray2 = (function _cArray3(strings, first = []) {
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const head = (strings.length + 1) * 8;
+  const count = first.length + strings.length;
+  const head = (count + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, strings.length + 1);
+  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
+  ptrs.set(first);
   const base = _addr(out);
   let at = head;
-  for (let i = 0; i < strings.length; i++) {
+  for (let i = first.length; i < count; i++) {
     ptrs[i] = base + BigInt(at);
     at = out.indexOf(0, at) + 1;
   }
   return out;
+}).bind(void 0);
+var _envp = (function _envp2(req) {
+  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+  return _cArray2(own, req.inheritEnv ? environPointers(req.env) : []);
 }).bind(void 0);
 var _start = (function _start2(req) {
   _fns ??= _load();
@@ -816,14 +810,17 @@ var _start = (function _start2(req) {
       fds[1]
     ];
   };
-  let devNull = -1;
-  const nullFd = () => {
-    if (devNull < 0) {
-      devNull = _sys(NR.openat, AT_FDCWD, _addr(cstr("/dev/null")), O_RDWR | O_CLOEXEC2);
-      if (devNull < 0) throw new SyscallError("open(/dev/null)", -devNull);
-      opened.push(devNull);
+  const devNull = [
+    -1,
+    -1
+  ];
+  const nullFd = (flags) => {
+    if (devNull[flags] < 0) {
+      const fd = _sys(NR.openat, AT_FDCWD, _addr(cstr("/dev/null")), flags | O_CLOEXEC2);
+      if (fd < 0) throw new SyscallError("open(/dev/null)", -fd);
+      opened.push(devNull[flags] = fd);
     }
-    return devNull;
+    return devNull[flags];
   };
   const actions = new Uint8Array(FILE_ACTIONS_SIZE);
   const attr = new Uint8Array(ATTR_SIZE);
@@ -835,7 +832,10 @@ var _start = (function _start2(req) {
   try {
     fns.fa_init.call(actions);
     fns.attr_init.call(attr);
-    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(), 0);
+    if (req.stdio.stdin === "null") fns.fa_adddup2.call(actions, nullFd(
+      0
+      /* O_RDONLY */
+    ), 0);
     for (const [fd, how] of [
       [
         1,
@@ -846,7 +846,7 @@ var _start = (function _start2(req) {
         req.stdio.stderr
       ]
     ]) {
-      if (how === "null") fns.fa_adddup2.call(actions, nullFd(), fd);
+      if (how === "null") fns.fa_adddup2.call(actions, nullFd(O_WRONLY), fd);
       if (how !== "piped") continue;
       const [r, w] = pipe();
       fns.fa_adddup2.call(actions, w, fd);
@@ -861,7 +861,7 @@ var _start = (function _start2(req) {
     fns.attr_setsigdefault.call(attr, pipeSig);
     const pid = new Int32Array(1);
     const argv = _cArray2(req.argv);
-    const envp = _cArray2(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
+    const envp = _envp(req);
     const rc = fns.posix_spawn.call(Deno.UnsafePointer.of(pid), cstr(req.path), actions, attr, argv, envp);
     if (rc !== 0) throw new SyscallError("posix_spawn", rc);
     started = true;
@@ -1136,23 +1136,17 @@ var NsCommand = class {
         fd
       ] : [];
     });
-    const env = plan.clearEnv ? {
-      ...plan.env
-    } : {
-      ..._environment(),
-      ...plan.env
-    };
     const argv = [
       "nsjoin-helper",
       "Q",
       ..._helperArgs(plan, 0)
     ];
     try {
-      execve(h.path, argv, env, devNull);
+      execve(h.path, argv, plan.env ?? {}, devNull, !plan.clearEnv);
     } catch (error) {
       const errno2 = error.errno;
       if ((errno2 === 13 || errno2 === 26) && helperExecRefused()) {
-        execve(helper().path, argv, env, devNull);
+        execve(helper().path, argv, plan.env ?? {}, devNull, !plan.clearEnv);
       }
       if (errno2 === 7) {
         throw new RangeError(`Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`);
@@ -1414,9 +1408,11 @@ var _plan = (function _plan2(program, o) {
   if (o.cwd !== void 0) rest.push(`W${o.cwd}`);
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
-  const dirs = (o.cgroups ?? []).filter((c) => !/\/(tasks|cgroup\.procs)$/.test(c));
+  const dirs = (o.cgroups ?? []).filter((c) => c.endsWith("/") || !/\/(tasks|cgroup\.procs)$/.test(c));
   if (dirs.length > 1) throw new RangeError("Cannot join more than one cgroup v2 directory");
-  for (const c of o.cgroups ?? []) rest.push(`${dirs.includes(c) ? "H" : "C"}${c}`);
+  for (const c of o.cgroups ?? []) {
+    rest.push(dirs.includes(c) ? `H${c.length > 1 ? c.replace(/\/+$/, "") : c}` : `C${c}`);
+  }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
@@ -1589,7 +1585,6 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
   }
   return out;
 }).bind(void 0);
-
 
 
 

@@ -129,6 +129,14 @@ const SIGNALS = [
 ] as const;
 
 /**
+ * Sessions dropped without close(): their fds are closed when collected, so that the helper
+ * reads EOF and exits (else it ran until this Deno process exits). Only fd numbers are held.
+ */
+const _dropped = new FinalizationRegistry((fds: number[]) => {
+  for (const fd of fds) closeFd(fd);
+});
+
+/**
  * A target joined once, running programs on request: see {@link openSession}. One program
  * runs at a time; calls made meanwhile wait their turn, in order.
  */
@@ -158,6 +166,7 @@ export class ExecSession implements AsyncDisposable {
   ) {
     this.#sock = sock;
     this.#requests = requests;
+    _dropped.register(this, [sock, requests], this);
     this.#child = child;
     this.#shown = shown;
     this.#env = env;
@@ -203,6 +212,7 @@ export class ExecSession implements AsyncDisposable {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      _dropped.unregister(this);
       // The helper reads EOF (and kills a running program); a poll of ours on the socket
       // wakes. The fds are closed once no call uses them (a frame being written: #send).
       if (!this.#sending) this.#closeRequests();
@@ -488,7 +498,8 @@ function _concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
  *
  * @param target a PID, a namespace file, or a pinned process or container
  * @param options where and as whom programs run (see {@link SessionOptions})
- * @returns the open session; close it (or `await using`) when done
+ * @returns the open session; close it (or `await using`) when done (one dropped unclosed ends
+ *   once collected)
  * @throws {NamespaceError} when a join or a set-up step fails (nothing ever runs then)
  *
  * @example

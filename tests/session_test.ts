@@ -401,6 +401,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a session dropped without close() ends its helper once collected (review 6)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // Its fds were held by nothing but the object: a program that opens sessions and drops
+    // them kept one helper (in the target's cgroups, holding its pidfd) per session until it
+    // exited.
+    await using target = await makeTarget();
+    const script = [
+      `import { openSession } from "${ROOT}mod.ts";`,
+      `let pid = 0;`,
+      `await (async () => {`,
+      `  const s = await openSession(${target.pid});`,
+      `  pid = s.pid;`,
+      `  await s.output("true");`,
+      `})();`,
+      `const stat = () => Deno.readTextFile(\`/proc/\${pid}/stat\`).catch(() => "x x Z");`,
+      `const alive = async () => (await stat()).split(" ")[2] !== "Z";`,
+      `for (let i = 0; i < 500 && await alive(); i++) {`,
+      `  (globalThis as unknown as { gc: () => void }).gc();`,
+      `  await new Promise((r) => setTimeout(r, 10));`,
+      `}`,
+      `console.log(await alive() ? "alive" : "gone");`,
+    ].join("\n");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--v8-flags=--expose-gc", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(text(out.stdout).trim(), "gone", text(out.stderr));
+  },
+});
+
+Deno.test({
   name: "session options: per-program ones are refused, a failed set-up throws",
   ignore: NEEDS_ROOT,
   async fn() {

@@ -1711,8 +1711,9 @@ static void arm_pdeathsig(long parent) {
  * credentials), and the reply socket is made here, so that it names only us, who hold
  * nothing the target's programs do not get. The program's pipes are made here too (the
  * caller cannot send them without a socket). What a thief can do with our fds is read the
- * requests and send the caller forged replies (its output and status are the target's to
- * rewrite anyway: it can ptrace the program). We exit when the pipe closes (killing a
+ * requests, write some (opening the pipe through /proc/PID/fd) and send the caller forged
+ * replies: no more than it does by ptracing the child it took them from, or the program —
+ * run programs with the session's credentials, rewrite their output and status. We exit when the pipe closes (killing a
  * program still running), when the target exits (so that a container's cgroup is never held
  * after it stopped) and, with k, with the caller. */
 #define SESSION_MAX (128 * 1024)

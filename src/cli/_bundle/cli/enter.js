@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-E2EWSURD.js";
+} from "../chunk-HFKCQOQV.js";
 import {
   UsageError,
   report

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-E2EWSURD.js";
+} from "../chunk-HFKCQOQV.js";
 import {
   UsageError,
   relay,

@@ -458,6 +458,27 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "a failed openSession closes only its own fds, never one opened meanwhile (review 6)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // It closed the helper's end of its socket after the spawn and again when the set-up
+    // failed: by then the number could be a file opened meanwhile, closed under its owner.
+    await using target = await makeTarget();
+    // src/session.ts's own: mod.ts's loads it first, so its spawn would come after our opens.
+    const { openSession: open } = await import("../src/session.ts");
+    const failing = open(target.pid, { cwd: "/no/such/dir" }).then(() => null, (e) => e);
+    // While it waits for the helper: files take the lowest free numbers, the ones it freed.
+    const files = Array.from({ length: 8 }, () => Deno.openSync("/proc/self/stat"));
+    try {
+      assert((await failing) instanceof NamespaceError);
+      for (const f of files) assert(f.readSync(new Uint8Array(16))! > 0, "a file was closed");
+    } finally {
+      for (const f of files) f.close();
+    }
+  },
+});
+
 const SKIP_DOCKER = skipWithoutEngines("session container tests", ["docker"]);
 
 Deno.test({

@@ -79,9 +79,10 @@
  *                       /target, a fresh /proc of the joined pid namespace (procfs pidns=,
  *                       Linux 6.18), /sys of the joined net namespace, a private /tmp, a
  *                       minimal /dev. See debug_*() below.
- *   L<fd>               an exec session (src/session.ts): everything above once, then, instead
- *                       of one program, each one this socket asks for, forked from us as the
- *                       one-shot path forks its child. See session_loop() below.
+ *   L<sock>:<pipe>      an exec session (src/session.ts): everything above once, then, instead
+ *                       of one program, each one the pipe asks for, forked from us as the
+ *                       one-shot path forks its child; the socket only hands the caller, once,
+ *                       the end of the socket we reply on. See session_loop() below.
  *
  * Security (runc CVE-2016-9962, 2019-5736, 2024-21626): non-dumpable from the first
  * instruction until execve, so nothing inside the target can ptrace it or open its
@@ -124,7 +125,7 @@ enum {
   SYS_ptrace = 101, SYS_seccomp = 317, SYS_umask = 95, SYS_getresuid = 118, SYS_getresgid = 120,
   SYS_getgroups = 115, SYS_mkdirat = 258, SYS_symlinkat = 266, SYS_readlinkat = 267,
   SYS_pivot_root = 155, SYS_setfsuid = 122, SYS_setfsgid = 123,
-  SYS_socketpair = 53, SYS_sendmsg = 46, SYS_recvmsg = 47, SYS_setpgid = 109,
+  SYS_socketpair = 53, SYS_sendmsg = 46, SYS_recvmsg = 47, SYS_setpgid = 109, SYS_pipe2 = 293,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -152,7 +153,7 @@ enum {
   SYS_ptrace = 117, SYS_seccomp = 277, SYS_umask = 166, SYS_getresuid = 148, SYS_getresgid = 150,
   SYS_getgroups = 158, SYS_mkdirat = 34, SYS_symlinkat = 36, SYS_readlinkat = 78,
   SYS_pivot_root = 41, SYS_setfsuid = 151, SYS_setfsgid = 152,
-  SYS_socketpair = 199, SYS_sendmsg = 211, SYS_recvmsg = 212, SYS_setpgid = 154,
+  SYS_socketpair = 199, SYS_sendmsg = 211, SYS_recvmsg = 212, SYS_setpgid = 154, SYS_pipe2 = 59,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -1654,17 +1655,21 @@ static void check_cwd(void) {
   }
 }
 
-/* L: the session's socket, and the target's pidfd it keeps (see session_loop). */
-static int session_fd = -1, session_pidfd = -1;
+/* L: the session's reply socket, request pipe, /dev/null and the target's pidfd it keeps (see
+ * session_loop); the caller's socket, used once to hand it the reply socket. */
+static int session_fd = -1, session_in = -1, session_null = -1, session_pidfd = -1;
+static int session_caller = -1;
 
 /* Every fd but 0-2, the kept ones (K), the caller's pipe (e), a, b (the pty's ends) and a
- * session's socket and pidfd (L). */
+ * session's fds (L). */
 static void close_all_but(const int *keep, int nkeep, int a, int b) {
-  int still[MAXK + 5];
+  int still[MAXK + 7];
   int n = 0;
   for (int k = 0; k < nkeep; k++) still[n++] = keep[k];
   if (errfd >= 3) still[n++] = errfd;
   if (session_fd >= 3) still[n++] = session_fd;
+  if (session_in >= 3) still[n++] = session_in;
+  if (session_null >= 3) still[n++] = session_null;
   if (session_pidfd >= 3) still[n++] = session_pidfd;
   if (a >= 3) still[n++] = a;
   if (b >= 3) still[n++] = b;
@@ -1681,66 +1686,73 @@ static void arm_pdeathsig(long parent) {
   }
 }
 
-/* ---- L<fd>: an exec session (src/session.ts) ----
+/* ---- L<sock>:<pipe>: an exec session (src/session.ts) ----
  * Everything above ran once, as for one exec: pinned, joined, every privileged step done in
  * this process, which stays in the caller's pid namespace (see "Security"). Instead of
- * forking one child we serve requests on the socket fd (SOCK_SEQPACKET, one message each):
- *   'X' u32 argc, u32 envc, then NUL-terminated cwd ("" = ours), argv, envp; SCM_RIGHTS of
- *       4 fds: the program's stdin, stdout, stderr and its private error pipe (as e<fd>)
- *   'K' u32 signal: send it to the running program (ignored once it ended: the socket keeps
- *       the order, so a 'K' never reaches a later program)
- * Replies are 8 bytes, a type and an int: 'R' ready; 'S' the program's wait status; 'F'
- * -errno, nothing ran (fork refused, a malformed request); 'D' the target exited, and we
- * exit. Each child is born as the one-shot path's child is: with the
- * target's credentials, filter and cgroups from its first instruction; it alone gets the
- * request's fds (0-2, and the error pipe until execve) and nothing else of ours. One request
- * at a time; we exit when the socket closes (killing a program still running), when the
- * target exits (so that a container's cgroup is never held after it stopped) and, with k,
- * with the caller. */
+ * forking one child we serve requests, one at a time, each a frame on the pipe (u32 length,
+ * then the bytes):
+ *   'X' u8 stdin, 2 pad, u32 argc, u32 envc, then NUL-terminated cwd ("" = ours), argv, envp
+ *   'K' 3 pad, u32 signal: send it to the running program (ignored once it ended: the pipe
+ *       keeps the order, so a 'K' never reaches a later program)
+ * Replies go on our own socket, 8 bytes each, a type and an int: 'R' ready; 'P' the program
+ * runs, with its stdout, stderr and error pipe's read ends and, when asked for, its stdin's
+ * write end (SCM_RIGHTS); then 'S' its wait status; 'F' -errno, nothing ran (fork or pipe
+ * refused, a malformed request); 'D' the target exited, and we exit.
+ *
+ * Why these two channels, made so: a child is born in the target's pid namespace holding a
+ * copy of every fd of ours, and a task there with CAP_SYS_PTRACE in the initial user
+ * namespace takes fds of such a child with pidfd_getfd before it closes them (see
+ * "Security"). A socket the caller made, or one the caller sends on, names the caller to
+ * whoever holds it: SO_PEERPIDFD gives a pidfd of the process that made a socketpair, and
+ * SO_PASSPIDFD one of the sender of every message received (or peeked) on it (Linux 6.5) —
+ * and pidfd_getfd on that pidfd (no pid namespace check, only ptrace rights, which that task
+ * has over a root caller) took any fd of Deno: its files, the sockets of its other sessions.
+ * So the caller never sends on a socket we hold: requests come on a pipe (pipes carry no
+ * credentials), and the reply socket is made here, so that it names only us, who hold
+ * nothing the target's programs do not get. The program's pipes are made here too (the
+ * caller cannot send them without a socket). What a thief can do with our fds is read the
+ * requests, write some (opening the pipe through /proc/PID/fd) and send the caller forged
+ * replies: no more than it does by ptracing the child it took them from, or the program —
+ * run programs with the session's credentials, rewrite their output and status. We exit when the pipe closes (killing a
+ * program still running), when the target exits (so that a container's cgroup is never held
+ * after it stopped) and, with k, with the caller. */
 #define SESSION_MAX (128 * 1024)
 #define SESSION_ARGS 8192
 struct reply_ {
   char type, pad[3];
   int value;
 };
-static void session_send(char type, long value) {
+/* One reply, with nfds fds (SCM_RIGHTS). */
+static void session_send(char type, long value, const int *fds, int nfds) {
   struct reply_ r = {type, {0, 0, 0}, (int)value};
   struct iovec_ iov = {&r, sizeof r};
-  struct msghdr_ m = {0, 0, &iov, 1, 0, 0, 0};
+  unsigned long control[4] = {16 + 4 * (unsigned long)nfds, 1 | (1UL << 32), 0, 0};
+  for (int k = 0; k < nfds && k < 4; k++) ((int *)&control[2])[k] = fds[k];
+  struct msghdr_ m = {0, 0, &iov, 1, nfds ? control : 0, nfds ? sizeof control : 0, 0};
   long n;
   do n = sys3(SYS_sendmsg, session_fd, &m, 0x4000 /* MSG_NOSIGNAL */);
   while (n == -EINTR);
   if (n != (long)sizeof r) die_code(0); /* the caller is gone */
 }
-/* One message into buf (NUL-terminated), its fds into fds (-1 for none): the byte count,
- * 0 when the caller closed the socket. Messages cut short or fds beyond 4 are refused
- * (-EINVAL), their fds closed. */
-static long session_recv(char *buf, size_t size, int *fds) {
-  unsigned long control[8];
-  struct iovec_ iov = {buf, size};
-  struct msghdr_ m = {0, 0, &iov, 1, control, sizeof control, 0};
-  long n;
-  do n = sys3(SYS_recvmsg, session_fd, &m, 0x40000000 /* MSG_CMSG_CLOEXEC */);
-  while (n == -EINTR);
-  for (int k = 0; k < 4; k++) fds[k] = -1;
-  int nfds = 0;
-  /* One cmsghdr: cmsg_len, then level and type (SOL_SOCKET, SCM_RIGHTS), then the fds. */
-  if (n >= 0 && m.controllen >= 16 && control[1] == (1 | (1UL << 32))) {
-    int *got = (int *)&control[2];
-    nfds = (int)((control[0] - 16) / 4);
-    for (int k = 0; k < nfds && k < 12; k++) {
-      if (k < 4) fds[k] = got[k];
-      else sys1(SYS_close, got[k]);
-    }
+/* Reads exactly n bytes: 1, or 0 at EOF or an error (the caller closed the pipe). */
+static int read_full(int fd, char *buf, long n) {
+  while (n > 0) {
+    long r = sys3(SYS_read, fd, buf, n);
+    if (r == -EINTR) continue;
+    if (r <= 0) return 0;
+    buf += r;
+    n -= r;
   }
-  if (n < 0) return n;
-  if ((m.flags & (0x20 | 0x8)) /* MSG_TRUNC, MSG_CTRUNC */ || nfds > 4) {
-    for (int k = 0; k < 4; k++)
-      if (fds[k] >= 0) sys1(SYS_close, fds[k]);
-    return -EINVAL;
-  }
-  buf[n] = 0;
-  return n;
+  return 1;
+}
+/* The next frame into buf (NUL-terminated): its length, or 0 when the pipe closed or the
+ * frame cannot be one of the caller's (longer than any request: the wire is broken). */
+static long session_frame(char *buf) {
+  unsigned len = 0;
+  if (!read_full(session_in, (char *)&len, 4) || len < 8 || len > SESSION_MAX) return 0;
+  if (!read_full(session_in, buf, len)) return 0;
+  buf[len] = 0;
+  return len;
 }
 /* argc, then envc strings from p (n bytes) into out, NULL-terminated; 0 when they do not fit. */
 static char *session_strings(char *p, char *end, char **out, unsigned count) {
@@ -1757,14 +1769,9 @@ static char *session_strings(char *p, char *end, char **out, unsigned count) {
 static int target_gone(void) {
   return session_pidfd >= 0 && sys4(SYS_pidfd_send_signal, session_pidfd, 0, 0, 0) == -ESRCH;
 }
-/* The child of a request: born in the target's pid namespace. Unlike the one-shot path's
- * child it is born holding two fds of ours, the session's socket and the target's pidfd (a
- * fork copies every fd, and we need both): they are its first syscall's to close. What a
- * task of the target with CAP_SYS_PTRACE in the initial user namespace could take in that
- * window (pidfd_getfd; see "Security") is no more than it has: the pidfd is its own
- * container's process, and the socket carries only the requests for programs that run in
- * the target, with the target's credentials, where it can ptrace them anyway; a reply it
- * forged would be the caller's to misread, as output such a task rewrote would be. */
+/* The child of a request: born in the target's pid namespace, holding a copy of our fds (a
+ * fork copies every one) that its first syscall closes but fds[]: see above for why nothing
+ * among them leads to the caller. */
 static __attribute__((noreturn)) void session_child(const int *fds, const char *cwd, char **argv,
                                                     char **envp, long kill_parent) {
   int keep[4] = {fds[0], fds[1], fds[2], fds[3]};
@@ -1786,31 +1793,56 @@ static __attribute__((noreturn)) void session_child(const int *fds, const char *
   if (kill_parent >= 0) arm_pdeathsig(sys0(SYS_getppid));
   exec_program(argv, envp);
 }
+/* L, before anything is joined: the reply socket, made here, goes to the caller over its own
+ * socket, which we then close; /dev/null is opened while the host's /dev is ours to open. */
+static void session_open(void) {
+  int sv[2];
+  long r = session_in < 3 ? -EBADF
+                          : sys4(SYS_socketpair, 1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | O_CLOEXEC, 0, sv);
+  if (r == 0) {
+    r = pass_fd(session_caller, sv[1]);
+    sys1(SYS_close, sv[1]);
+    r = r == 1 ? 0 : r < 0 ? r : -EBADF;
+  }
+  if (r == 0) r = sys4(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC, 0);
+  if (r < 0) {
+    begin();
+    put("Cannot open the session's channel");
+    puterr(r);
+    fail(125);
+  }
+  session_null = (int)r;
+  session_fd = sv[0];
+  sys1(SYS_close, session_caller);
+  session_caller = -1;
+}
+/* Closes the fds of `fds` that are >= 0. */
+static void close_some(const int *fds, int n) {
+  for (int k = 0; k < n; k++)
+    if (fds[k] >= 0) sys1(SYS_close, fds[k]);
+}
 static __attribute__((noreturn)) void session_loop(long kill_parent) {
   /* Failures so far went to the setup pipe; from here on each request has its own. */
   if (errfd >= 0) sys1(SYS_close, errfd);
   errfd = -1;
-  session_send('R', 0);
+  session_send('R', 0, 0, 0);
   static char req[SESSION_MAX + 1];
   static char *rargv[SESSION_ARGS + 1], *renvp[SESSION_ARGS + 1];
   for (;;) {
-    struct pollfd_ pf[2] = {{session_fd, POLLIN, 0}, {session_pidfd, POLLIN, 0}};
+    struct pollfd_ pf[2] = {{session_in, POLLIN, 0}, {session_pidfd, POLLIN, 0}};
     long r = sys6(SYS_ppoll, (long)pf, 2, 0, 0, 8, 0);
     if (r == -EINTR) continue;
     if (r < 0) die_code(125);
     /* A pidfd is readable once its process exited. */
     if (pf[1].revents) {
-      session_send('D', 0);
+      session_send('D', 0, 0, 0);
       die_code(0);
     }
-    int fds[4];
-    long n = session_recv(req, SESSION_MAX, fds);
+    long n = session_frame(req);
     if (n == 0) die_code(0);
-    if (n < 0 || req[0] != 'X') {
-      for (int k = 0; k < 4; k++)
-        if (fds[k] >= 0) sys1(SYS_close, fds[k]);
+    if (req[0] != 'X') {
       /* A 'K' for a program that already ended is no error. */
-      if (n < 0 || req[0] != 'K') session_send('F', n < 0 ? n : -EINVAL);
+      if (req[0] != 'K') session_send('F', -EINVAL, 0, 0);
       continue;
     }
     unsigned argc = n >= 12 ? *(unsigned *)(req + 4) : 0;
@@ -1819,56 +1851,62 @@ static __attribute__((noreturn)) void session_loop(long kill_parent) {
     char *p = n >= 12 ? session_strings(cwd, end, rargv, 1) : 0;
     p = p && argc >= 1 && argc <= SESSION_ARGS ? session_strings(p, end, rargv, argc) : 0;
     p = p && envc <= SESSION_ARGS ? session_strings(p, end, renvp, envc) : 0;
-    if (!p || fds[3] < 0) {
-      for (int k = 0; k < 4; k++)
-        if (fds[k] >= 0) sys1(SYS_close, fds[k]);
-      session_send('F', -EINVAL);
+    if (!p) {
+      session_send('F', -EINVAL, 0, 0);
       continue;
     }
     /* As the one-shot path checks before joining: nothing runs for a target that exited. */
     if (target_gone()) {
-      session_send('D', 0);
+      session_send('D', 0, 0, 0);
       die_code(0);
     }
-    long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+    /* The program's ends and the caller's: stdin (when asked for), stdout, stderr, the
+     * error pipe. */
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, ep[2] = {-1, -1};
+    r = req[1] ? sys2(SYS_pipe2, in, O_CLOEXEC) : 0;
+    if (r == 0) r = sys2(SYS_pipe2, out, O_CLOEXEC);
+    if (r == 0) r = sys2(SYS_pipe2, err, O_CLOEXEC);
+    if (r == 0) r = sys2(SYS_pipe2, ep, O_CLOEXEC);
+    long child = r < 0 ? r : sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+    int fds[4] = {req[1] ? in[0] : session_null, out[1], err[1], ep[1]};
     if (child == 0) session_child(fds, cwd, rargv, renvp, kill_parent);
-    sys1(SYS_close, fds[0]);
-    sys1(SYS_close, fds[3]);
+    int theirs[4] = {out[0], err[0], ep[0], in[1]};
     if (child < 0) {
-      session_send('F', child);
-      sys1(SYS_close, fds[1]);
-      sys1(SYS_close, fds[2]);
+      int all[8] = {in[0], in[1], out[0], out[1], err[0], err[1], ep[0], ep[1]};
+      close_some(all, 8);
+      session_send('F', child, 0, 0);
       continue;
     }
+    int mine[2] = {in[0], ep[1]};
+    close_some(mine, 2);
+    session_send('P', 0, theirs, req[1] ? 4 : 3);
+    close_some(theirs, 4);
     /* Our own unreaped child: its PID cannot be reused, so this pidfd is it. */
     long cfd = sys2(SYS_pidfd_open, child, 0);
     while (cfd >= 0) {
-      struct pollfd_ w[2] = {{(int)cfd, POLLIN, 0}, {session_fd, POLLIN, 0}};
+      struct pollfd_ w[2] = {{(int)cfd, POLLIN, 0}, {session_in, POLLIN, 0}};
       r = sys6(SYS_ppoll, (long)w, 2, 0, 0, 8, 0);
       if (r == -EINTR) continue;
       if (r < 0 || w[0].revents) break;
-      int kfds[4];
-      long k = session_recv(req, SESSION_MAX, kfds);
-      for (int j = 0; j < 4; j++)
-        if (kfds[j] >= 0) sys1(SYS_close, kfds[j]);
+      long k = session_frame(req);
       if (k == 0) {
         /* The session was closed while the program ran: it ends with it. */
         sys2(SYS_kill, child, SIGKILL);
         sys4(SYS_wait4, child, 0, 0, 0);
         die_code(0);
       }
-      unsigned sig = k >= 8 && req[0] == 'K' ? *(unsigned *)(req + 4) : 0;
+      unsigned sig = req[0] == 'K' ? *(unsigned *)(req + 4) : 0;
       if (sig >= 1 && sig <= 64) sys4(SYS_pidfd_send_signal, cfd, sig, 0, 0);
     }
     if (cfd >= 0) sys1(SYS_close, cfd);
     int status = 0;
     while ((r = sys4(SYS_wait4, child, &status, 0, 0)) == -EINTR) {
     }
-    session_send('S', status);
+    session_send('S', status, 0, 0);
     /* Our copies of its stdout and stderr close only now: the caller, which waits for them
      * to close, then finds the status already there (one wake-up, not two). */
-    sys1(SYS_close, fds[1]);
-    sys1(SYS_close, fds[2]);
+    sys1(SYS_close, out[1]);
+    sys1(SYS_close, err[1]);
   }
 }
 
@@ -2046,7 +2084,12 @@ __attribute__((used)) void start_c(long *sp) {
     case 'm': umask_to = parse_num(a + 1, 8, 0); break;
     case 'a': lsm_label = a + 1; break;
     case 'T': debug_tools = a + 1; break;
-    case 'L': session_fd = (int)parse_num(a + 1, 10, 0); break;
+    case 'L': {
+      const char *e = a + 1;
+      session_caller = (int)parse_num(e, 10, &e);
+      session_in = *e == ':' ? (int)parse_num(e + 1, 10, 0) : -1;
+      break;
+    }
     }
   }
   if (i >= argc) {
@@ -2063,7 +2106,8 @@ __attribute__((used)) void start_c(long *sp) {
     for (int k = 0; k < nkeep; k++) early[k] = keep[k];
     int nearly = nkeep;
     if (errfd >= 3) early[nearly++] = errfd;
-    if (session_fd >= 3) early[nearly++] = session_fd;
+    if (session_caller >= 3) early[nearly++] = session_caller;
+    if (session_in >= 3) early[nearly++] = session_in;
     /* Z and x: read and written before the first join (read_filters), closed then. */
     if (copy_seccomp && filters_in >= 3) early[nearly++] = filters_in;
     if (copy_seccomp && filters_out >= 3) early[nearly++] = filters_out;
@@ -2075,6 +2119,7 @@ __attribute__((used)) void start_c(long *sp) {
         early[nearly++] = (int)parse_num(js[k].path + 14, 10, 0);
     close_fds(early, nearly);
   }
+  if (session_caller >= 0) session_open();
   if (kill_parent > 0) arm_pdeathsig(kill_parent);
   /* Y: the caller's stdin, stdout and stderr and the pty's master stay in a process of their
    * own, forked now, before anything is joined: it relays between them, and nothing of it is

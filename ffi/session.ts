@@ -1,17 +1,19 @@
 /**
- * The caller's side of an exec session's wire (ffi/helper.c option `L`): a SOCK_SEQPACKET
- * socketpair, one message per request or reply, and the pipes a request hands over with
- * SCM_RIGHTS.
+ * The caller's side of an exec session's wire (ffi/helper.c option `L`): requests go to the
+ * helper on a pipe, replies come back on a SOCK_SEQPACKET socket the helper made, with the
+ * program's pipes (made by the helper) attached to the reply that says it runs.
  *
  * Kernel rules relied on:
- * - SOCK_SEQPACKET keeps message boundaries: one sendmsg is one recvmsg on the other side,
- *   so neither side parses a stream; a message larger than the socket's send buffer is
- *   refused whole (EMSGSIZE), never cut.
- * - Fds passed with SCM_RIGHTS are new fds of the receiver (the helper takes them
- *   close-on-exec); ours stay ours and are closed here right after the send.
+ * - We never send on a socket the helper holds, and its reply socket is not one we made: a
+ *   child the helper forks is born holding copies of its fds, a task in the target with
+ *   CAP_SYS_PTRACE may take them (pidfd_getfd), and a socket names the process that made it
+ *   (SO_PEERPIDFD) and the sender of each message (SCM_PIDFD): Deno's pidfd would give that
+ *   task every fd of ours. Pipes carry no credentials.
+ * - A pipe keeps the order of what is written; a frame is written whole before the next
+ *   (one writer: the session's queue). SOCK_SEQPACKET keeps message boundaries.
+ * - Fds received with SCM_RIGHTS are new fds of ours (MSG_CMSG_CLOEXEC).
  * - Every fd made here is O_CLOEXEC: a helper or program spawned meanwhile by another
- *   caller never inherits one. Our ends of the pipes are O_NONBLOCK, the program's are not
- *   (a program writing to a nonblocking stdout would see EAGAIN).
+ *   caller never inherits one. Our ends are O_NONBLOCK.
  * - Only poll(2) waits, on a thread of Deno's pool (nonblocking FFI) so the event loop goes
  *   on; the reads and writes after it never block and run on the calling thread (errno).
  *
@@ -22,8 +24,7 @@ import { errno, libcSubset } from "./libc.ts";
 function _lib() {
   return libcSubset(
     "socketpair",
-    "sendmsg",
-    "recv",
+    "recvmsg",
     "pipe2",
     "poll_async",
     "fcntl",
@@ -31,7 +32,6 @@ function _lib() {
     "write",
     "close",
     "shutdown",
-    "open",
   );
 }
 
@@ -44,7 +44,9 @@ const F_GETFL = 3;
 const F_SETFL = 4;
 const FD_CLOEXEC = 1;
 const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const MSG_TRUNC = 0x20;
+const MSG_CTRUNC = 0x8;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const EINTR = 4;
@@ -71,67 +73,93 @@ export function setCloexec(fd: number, on: boolean): void {
   _lib().fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
 }
 
+/** Sets O_NONBLOCK (an fd the helper handed over: ours to use without blocking). */
+export function setNonblocking(fd: number): void {
+  const lib = _lib();
+  lib.fcntl(fd, F_SETFL, lib.fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+}
+
 /**
- * A pipe for a program: `ours` nonblocking, `theirs` blocking, both close-on-exec.
- * `forProgram` "write": the program writes (stdout, stderr); "read": it reads (stdin).
+ * The session's request pipe: `ours` (the write end) nonblocking, `theirs` (the helper's read
+ * end) blocking, both close-on-exec.
  *
  * @returns the two ends, or the errno
  */
-export function programPipe(
-  forProgram: "read" | "write",
-): { ours: number; theirs: number } | number {
+export function requestPipe(): { ours: number; theirs: number } | number {
   const fds = new Int32Array(2);
-  const lib = _lib();
-  if (lib.pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) < 0) return errno();
-  const [ours, theirs] = forProgram === "write" ? [fds[0], fds[1]] : [fds[1], fds[0]];
-  lib.fcntl(ours, F_SETFL, lib.fcntl(ours, F_GETFL, 0) | O_NONBLOCK);
-  return { ours, theirs };
-}
-
-/** /dev/null for reading, close-on-exec; -errno when it cannot be opened. */
-export function devNull(): number {
-  const fd = _lib().open(new TextEncoder().encode("/dev/null\0"), O_CLOEXEC, 0);
-  return fd < 0 ? -errno() : fd;
+  if (_lib().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) < 0) return errno();
+  setNonblocking(fds[1]);
+  return { ours: fds[1], theirs: fds[0] };
 }
 
 /**
- * One message with `fds` attached (SCM_RIGHTS), never raising SIGPIPE.
+ * One message of up to `size` bytes and the fds attached to it (at most 4), without waiting.
  *
- * @returns 0, or the errno (EPIPE: the helper is gone)
+ * @returns its bytes and fds, null when none is waiting, or "eof" when the other side closed
+ *   (or sent what is no message of the helper's: cut short, too many fds)
  */
-export function sendMessage(sock: number, payload: Uint8Array, fds: readonly number[]): number {
-  const iov = new BigUint64Array([_addr(payload), BigInt(payload.length)]);
-  // struct cmsghdr: cmsg_len (size_t), level, type, then the fds, padded to 8 bytes.
-  const control = new ArrayBuffer(16 + Math.ceil(fds.length / 2) * 8);
-  const cv = new DataView(control);
-  if (fds.length) {
-    cv.setBigUint64(0, BigInt(16 + 4 * fds.length), true);
-    cv.setInt32(8, SOL_SOCKET, true);
-    cv.setInt32(12, SCM_RIGHTS, true);
-    fds.forEach((fd, i) => cv.setInt32(16 + 4 * i, fd, true));
-  }
-  // struct msghdr: name, namelen (+pad), iov, iovlen, control, controllen, flags (+pad).
-  const msg = new BigUint64Array([
-    0n,
-    0n,
-    _addr(iov),
-    1n,
-    fds.length ? _addr(control) : 0n,
-    fds.length ? BigInt(control.byteLength) : 0n,
-    0n,
-  ]);
+function _receive(
+  sock: number,
+  size: number,
+): { data: Uint8Array; fds: number[] } | null | "eof" {
+  const data = new Uint8Array(size);
+  const iov = new BigUint64Array([_addr(data), BigInt(size)]);
+  // Room for more fds than a reply has: a message with more is refused, its fds closed.
+  const control = new ArrayBuffer(16 + 4 * 16);
   for (;;) {
-    const n = _lib().sendmsg(sock, new Uint8Array(msg.buffer), MSG_NOSIGNAL);
-    if (n >= 0) return 0;
-    const e = errno();
-    if (e !== EINTR) return e;
+    // struct msghdr: name, namelen (+pad), iov, iovlen, control, controllen, flags (+pad).
+    const msg = new BigUint64Array([
+      0n,
+      0n,
+      _addr(iov),
+      1n,
+      _addr(control),
+      BigInt(control.byteLength),
+      0n,
+    ]);
+    const flags = MSG_DONTWAIT | MSG_CMSG_CLOEXEC;
+    const n = Number(_lib().recvmsg(sock, new Uint8Array(msg.buffer), flags));
+    if (n < 0) {
+      const e = errno();
+      if (e === EAGAIN) return null;
+      if (e === EINTR) continue;
+      return "eof";
+    }
+    // struct cmsghdr: cmsg_len (size_t), level, type, then the fds.
+    const cv = new DataView(control);
+    const fds: number[] = [];
+    if (
+      msg[5] >= 16n && cv.getInt32(8, true) === SOL_SOCKET && cv.getInt32(12, true) === SCM_RIGHTS
+    ) {
+      const count = (Number(cv.getBigUint64(0, true)) - 16) / 4;
+      for (let i = 0; i < count; i++) fds.push(cv.getInt32(16 + 4 * i, true));
+    }
+    if (n === 0 || Number(msg[6] & 0xffffffffn) & (MSG_TRUNC | MSG_CTRUNC) || fds.length > 4) {
+      for (const fd of fds) closeFd(fd);
+      return "eof";
+    }
+    return { data: data.subarray(0, n), fds };
   }
 }
 
-/** A reply of the helper: a type letter and an int. */
+/**
+ * The fd the helper hands over first (its reply socket), without waiting.
+ *
+ * @returns the fd, null when none is waiting, or "eof" when the helper exited without one
+ */
+export function takeFd(sock: number): number | null | "eof" {
+  const m = _receive(sock, 1);
+  if (m === null || m === "eof") return m;
+  if (m.fds.length === 1) return m.fds[0];
+  for (const fd of m.fds) closeFd(fd);
+  return "eof";
+}
+
+/** A reply of the helper: a type letter, an int, and the fds attached (the program's pipes). */
 export interface SessionReply {
   type: string;
   value: number;
+  fds: number[];
 }
 
 /**
@@ -140,21 +168,18 @@ export interface SessionReply {
  * @returns the reply, null when none is waiting, or "eof" when the helper closed its end
  */
 export function takeReply(sock: number): SessionReply | null | "eof" {
-  const buf = new Uint8Array(8);
-  for (;;) {
-    const n = Number(_lib().recv(sock, buf, 8n, MSG_DONTWAIT));
-    if (n === 8) {
-      return {
-        type: String.fromCharCode(buf[0]),
-        value: new DataView(buf.buffer).getInt32(4, true),
-      };
-    }
-    if (n === 0) return "eof";
-    if (n > 0) return "eof"; // Not a reply of ours: the wire is broken, as if closed.
-    const e = errno();
-    if (e === EAGAIN) return null;
-    if (e !== EINTR) return "eof";
+  const m = _receive(sock, 8);
+  if (m === null || m === "eof") return m;
+  if (m.data.length !== 8) {
+    // Not a reply of the helper's: the wire is broken, as if closed.
+    for (const fd of m.fds) closeFd(fd);
+    return "eof";
   }
+  return {
+    type: String.fromCharCode(m.data[0]),
+    value: new DataView(m.data.buffer).getInt32(4, true),
+    fds: m.fds,
+  };
 }
 
 /**
@@ -197,7 +222,7 @@ export function closeFd(fd: number): void {
   if (fd >= 0) _lib().close(fd);
 }
 
-/** shutdown(SHUT_RDWR): the helper reads EOF, and a poll of ours on the socket wakes. */
+/** shutdown(SHUT_RDWR): a poll of ours on the socket wakes, and the helper's next reply fails. */
 export function shutdownSocket(fd: number): void {
   _lib().shutdown(fd, 2);
 }

@@ -6,17 +6,17 @@
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import {
   closeFd,
-  devNull,
   drainInto,
   pollReady,
-  programPipe,
-  sendMessage,
+  requestPipe,
   SESSION_MAX_REQUEST,
   SESSION_MAX_STRINGS,
   type SessionReply,
   setCloexec,
+  setNonblocking,
   shutdownSocket,
   socketPair,
+  takeFd,
   takeReply,
   writeSome,
 } from "../ffi/session.ts";
@@ -90,8 +90,8 @@ export interface SessionExecOptions {
 const POLLIN = 1;
 const POLLOUT = 4;
 
-/** 'K' SIGTERM (ffi/helper.c session_loop). */
-const TERMINATE = new Uint8Array([75, 0, 0, 0, 15, 0, 0, 0]);
+/** A frame of 'K' SIGTERM (ffi/helper.c session_loop): its length, then the request. */
+const TERMINATE = new Uint8Array([8, 0, 0, 0, 75, 0, 0, 0, 15, 0, 0, 0]);
 
 /** Linux signal names by number - 1 (x86_64 and aarch64 agree), as Deno.CommandOutput gives them. */
 const SIGNALS = [
@@ -129,12 +129,24 @@ const SIGNALS = [
 ] as const;
 
 /**
+ * Sessions dropped without close(): their fds are closed when collected, so that the helper
+ * reads EOF and exits (else it ran until this Deno process exits). Only fd numbers are held.
+ */
+const _dropped = new FinalizationRegistry((fds: number[]) => {
+  for (const fd of fds) closeFd(fd);
+});
+
+/**
  * A target joined once, running programs on request: see {@link openSession}. One program
  * runs at a time; calls made meanwhile wait their turn, in order.
  */
 export class ExecSession implements AsyncDisposable {
+  /** The helper's replies (a socket it made). */
   #sock: number;
-  #devNull: number;
+  /** Our requests (a pipe: -1 once closed). */
+  #requests: number;
+  /** A frame is being written: close() leaves the pipe to #send then. */
+  #sending = false;
   #child: Deno.ChildProcess;
   #shown: number | string;
   #env: Record<string, string>;
@@ -147,13 +159,14 @@ export class ExecSession implements AsyncDisposable {
   /** @internal Made by {@link openSession}. */
   constructor(
     sock: number,
-    nullFd: number,
+    requests: number,
     child: Deno.ChildProcess,
     shown: number | string,
     env: Record<string, string>,
   ) {
     this.#sock = sock;
-    this.#devNull = nullFd;
+    this.#requests = requests;
+    _dropped.register(this, [sock, requests], this);
     this.#child = child;
     this.#shown = shown;
     this.#env = env;
@@ -199,12 +212,13 @@ export class ExecSession implements AsyncDisposable {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      _dropped.unregister(this);
       // The helper reads EOF (and kills a running program); a poll of ours on the socket
-      // wakes. The fds are closed once no call uses them.
+      // wakes. The fds are closed once no call uses them (a frame being written: #send).
+      if (!this.#sending) this.#closeRequests();
       shutdownSocket(this.#sock);
       await this.#queue;
       closeFd(this.#sock);
-      closeFd(this.#devNull);
     }
     // Unref'd at open (a session must not keep Deno alive); waited for here, it must.
     this.#child.ref();
@@ -216,7 +230,35 @@ export class ExecSession implements AsyncDisposable {
     return this.close();
   }
 
-  /** The request's bytes: 'X', argc, envc, then cwd, argv and envp, NUL-terminated. */
+  #closeRequests(): void {
+    closeFd(this.#requests);
+    this.#requests = -1;
+  }
+
+  /**
+   * Writes a frame whole (the pipe may take less at once).
+   *
+   * @returns false when the helper is gone or the session was closed meanwhile
+   */
+  async #send(frame: Uint8Array): Promise<boolean> {
+    this.#sending = true;
+    try {
+      for (let rest = frame; this.#requests >= 0;) {
+        const n = writeSome(this.#requests, rest);
+        if (n < 0) return false;
+        rest = rest.subarray(n);
+        if (rest.length === 0) return true;
+        await pollReady([this.#requests], [POLLOUT]);
+      }
+      return false;
+    } finally {
+      this.#sending = false;
+      if (this.#closed) this.#closeRequests();
+    }
+  }
+
+  /** The request's frame: its length, then 'X', stdin, argc, envc, then cwd, argv and envp,
+   * NUL-terminated. */
   #request(program: string, o: SessionExecOptions): Uint8Array {
     if (typeof program !== "string" || program === "") {
       throw new TypeError("Cannot run an empty program name");
@@ -249,12 +291,14 @@ export class ExecSession implements AsyncDisposable {
         `Cannot run ${program}: its arguments and environment are longer than ${SESSION_MAX_REQUEST} bytes`,
       );
     }
-    const out = new Uint8Array(12 + text.length);
+    const out = new Uint8Array(4 + 12 + text.length);
     const v = new DataView(out.buffer);
-    out[0] = "X".charCodeAt(0);
-    v.setUint32(4, argv.length, true);
-    v.setUint32(8, envp.length, true);
-    out.set(text, 12);
+    v.setUint32(0, 12 + text.length, true);
+    out[4] = "X".charCodeAt(0);
+    out[5] = o.stdin ? 1 : 0;
+    v.setUint32(8, argv.length, true);
+    v.setUint32(12, envp.length, true);
+    out.set(text, 16);
     return out;
   }
 
@@ -265,59 +309,64 @@ export class ExecSession implements AsyncDisposable {
   ): Promise<NsCommandOutput> {
     if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
     if (this.#targetGone) throw this.#gone(program);
-    // Every fd made here is closed exactly once: a second close would hit whatever Deno
-    // opened under that number meanwhile.
+    // Every fd we get is closed exactly once: a second close would hit whatever Deno opened
+    // under that number meanwhile.
     const open = new Set<number>();
     const close = (fd: number) => {
       if (open.delete(fd)) closeFd(fd);
     };
-    const pipe = (dir: "read" | "write") => {
-      const p = programPipe(dir);
-      if (typeof p === "number") {
-        throw new Error(`Cannot run ${program}: no pipe (errno ${p})`);
-      }
-      open.add(p.ours).add(p.theirs);
-      return p;
-    };
     try {
-      const input = o.stdin ? pipe("read") : undefined;
-      const out = pipe("write"), err = pipe("write"), setup = pipe("write");
-      const theirs = [input?.theirs ?? this.#devNull, out.theirs, err.theirs, setup.theirs];
-      const sent = sendMessage(this.#sock, request, theirs);
-      // The program's ends are the helper's now (or nobody's).
-      for (const fd of theirs) close(fd);
-      if (sent === 7 || sent === 90) {
-        // E2BIG / EMSGSIZE: larger than the socket takes.
-        throw new RangeError(`Cannot run ${program}: its arguments and environment are too long`);
+      let first: SessionReply | "eof" | null = null;
+      if (await this.#send(request)) {
+        while ((first = takeReply(this.#sock)) === null) {
+          await pollReady([this.#sock], [POLLIN]);
+        }
+      } else {
+        // The helper is gone; what it said before (the target exited) may still be waiting.
+        first = takeReply(this.#sock) ?? "eof";
       }
-      return await this.#wait(
-        program,
-        sent === 0,
-        { input: input?.ours, out, err, setup, close },
-        o,
-      );
+      if (first !== "eof") {
+        for (const fd of first.fds) open.add(fd);
+        this.#note(first);
+      }
+      if (first !== "eof" && first.type === "P" && first.fds.length === (o.stdin ? 4 : 3)) {
+        const [out, err, setup, input] = first.fds;
+        for (const fd of first.fds) setNonblocking(fd);
+        return await this.#wait(program, { input, out, err, setup, close }, o);
+      }
+      if (first !== "eof" && first.type === "F") throw this.#failed(program, -first.value);
+      if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+      throw this.#gone(program);
     } finally {
       for (const fd of [...open]) close(fd);
     }
   }
 
+  #failed(program: string, errno: number): NamespaceError {
+    return new NamespaceError(`Cannot run ${program} in the session`, {
+      errno,
+      syscall: "fork",
+      target: this.#shown,
+      hint: errno === 12 ? "the target's pid namespace has no init process left" : undefined,
+    });
+  }
+
   /** Collects replies and output until the program's status is in and its pipes closed. */
   async #wait(
     program: string,
-    sent: boolean,
     fds: {
       input?: number;
-      out: { ours: number };
-      err: { ours: number };
-      setup: { ours: number };
+      out: number;
+      err: number;
+      setup: number;
       close: (fd: number) => void;
     },
     o: SessionExecOptions,
   ): Promise<NsCommandOutput> {
-    const out = fds.out.ours, err = fds.err.ours, setup = fds.setup.ours;
+    const { out, err, setup } = fds;
     const stdout: Uint8Array[] = [], stderr: Uint8Array[] = [];
     let status: number | undefined, failed: number | undefined;
-    let outOpen = true, errOpen = true, sockOpen = sent;
+    let outOpen = true, errOpen = true, sockOpen = true;
     let pending = o.stdin ?? new Uint8Array();
     let inFd = fds.input ?? -1;
     const closeInput = () => {
@@ -326,9 +375,10 @@ export class ExecSession implements AsyncDisposable {
     };
     if (pending.length === 0) closeInput();
     const abort = () => {
-      // The socket keeps the order: this reaches the program of this request, or nothing.
-      if (sockOpen && status === undefined && failed === undefined) {
-        sendMessage(this.#sock, TERMINATE, []);
+      // The pipe keeps the order: this reaches the program of this request, or nothing. A
+      // frame this small is written whole or not at all (PIPE_BUF).
+      if (sockOpen && status === undefined && failed === undefined && this.#requests >= 0) {
+        writeSome(this.#requests, TERMINATE);
       }
     };
     o.signal?.addEventListener("abort", abort);
@@ -339,15 +389,13 @@ export class ExecSession implements AsyncDisposable {
           sockOpen = false;
           return;
         }
+        for (const fd of r.fds) closeFd(fd);
         this.#note(r);
         if (r.type === "S") status = r.value;
         else if (r.type === "F") failed = -r.value;
       }
     };
     try {
-      // A failed send: the helper is gone; what it said before (the target exited) may
-      // still be waiting on the socket.
-      if (!sent) replies();
       for (;;) {
         // Whatever is ready, without waiting: each poll is a trip through Deno's thread pool.
         if (sockOpen && status === undefined && failed === undefined) replies();
@@ -379,14 +427,7 @@ export class ExecSession implements AsyncDisposable {
       closeInput();
     }
     if (status === undefined) {
-      if (failed !== undefined) {
-        throw new NamespaceError(`Cannot run ${program} in the session`, {
-          errno: failed,
-          syscall: "fork",
-          target: this.#shown,
-          hint: failed === 12 ? "the target's pid namespace has no init process left" : undefined,
-        });
-      }
+      if (failed !== undefined) throw this.#failed(program, failed);
       if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
       throw this.#gone(program);
     }
@@ -457,7 +498,8 @@ function _concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
  *
  * @param target a PID, a namespace file, or a pinned process or container
  * @param options where and as whom programs run (see {@link SessionOptions})
- * @returns the open session; close it (or `await using`) when done
+ * @returns the open session; close it (or `await using`) when done (one dropped unclosed ends
+ *   once collected)
  * @throws {NamespaceError} when a join or a set-up step fails (nothing ever runs then)
  *
  * @example
@@ -483,25 +525,37 @@ export async function openSession(
     }
   }
   const plan = _sessionPlan({ ...options, target });
+  // Each fd is closed once: a second close would hit whatever Deno opened under its number.
+  const open = new Set<number>();
+  const close = (fd: number) => {
+    if (open.delete(fd)) closeFd(fd);
+  };
   const pair = socketPair();
   if (typeof pair === "number") throw new Error(`Cannot open a session: no socket (errno ${pair})`);
+  // The socket is only for the helper to hand us the one it replies on (ffi/session.ts says
+  // why we never send on one it holds); requests go on the pipe.
   const [ours, theirs] = pair;
-  const nullFd = devNull();
+  open.add(ours).add(theirs);
+  const requests = requestPipe();
   const pipe = new _ErrorPipe();
   let child: Deno.ChildProcess | undefined;
   try {
-    if (nullFd < 0) throw new Error(`Cannot open /dev/null (errno ${-nullFd})`);
+    if (typeof requests === "number") {
+      throw new Error(`Cannot open a session: no pipe (errno ${requests})`);
+    }
+    open.add(requests.ours).add(requests.theirs);
     const spawn = () => {
       const h = helper();
       h.verify();
-      // The helper's end is inheritable for the spawn alone (spawning is synchronous).
+      // The helper's ends are inheritable for the spawn alone (spawning is synchronous).
       setCloexec(theirs, false);
+      setCloexec(requests.theirs, false);
       try {
         return pipe.during(
           () =>
             new Deno.Command(h.path, {
               args: [
-                `L${theirs}`,
+                `L${theirs}:${requests.theirs}`,
                 ...(pipe.writeFd === undefined ? [] : [`e${pipe.writeFd}`]),
                 ...plan.args,
               ],
@@ -516,6 +570,7 @@ export async function openSession(
         );
       } finally {
         setCloexec(theirs, true);
+        setCloexec(requests.theirs, true);
       }
     };
     try {
@@ -527,11 +582,15 @@ export async function openSession(
       if (!refused || !helperExecRefused()) throw error;
       child = spawn();
     }
-    // Not kept alive by the session: when Deno exits, the helper gets EOF and is killed.
+    // Not kept alive by the session: when Deno exits, the helper reads EOF and exits.
     child.unref();
-    closeFd(theirs);
-    const ready = await _firstReply(ours);
-    if (ready !== "R") {
+    close(theirs);
+    close(requests.theirs);
+    const replies = await _first(ours, takeFd);
+    if (typeof replies === "number") open.add(replies);
+    close(ours);
+    const ready = typeof replies === "number" ? await _first(replies, takeReply) : "eof";
+    if (ready === "eof" || ready.type !== "R") {
       child.ref();
       const status = await child.status;
       const { setupError } = pipe.attach({ ...status });
@@ -539,11 +598,9 @@ export async function openSession(
         new Error(`Cannot open a session in ${plan.shown}: the helper exited with ${status.code}`);
     }
     pipe.close();
-    return new ExecSession(ours, nullFd, child, plan.shown, plan.env);
+    return new ExecSession(replies as number, requests.ours, child, plan.shown, plan.env);
   } catch (error) {
-    closeFd(theirs);
-    closeFd(ours);
-    closeFd(nullFd);
+    for (const fd of [...open]) close(fd);
     pipe.close();
     try {
       child?.kill("SIGKILL");
@@ -554,12 +611,14 @@ export async function openSession(
   }
 }
 
-/** The type of the helper's first reply ("R" once it is ready), or "eof". */
-async function _firstReply(sock: number): Promise<string> {
+/** The first thing `take` gets from `sock` (the helper's reply socket, its "R"), or "eof". */
+async function _first<T>(
+  sock: number,
+  take: (sock: number) => T | null | "eof",
+): Promise<T | "eof"> {
   for (;;) {
-    const r = takeReply(sock);
-    if (r === "eof") return "eof";
-    if (r) return r.type;
+    const r = take(sock);
+    if (r !== null) return r;
     await pollReady([sock], [1]);
   }
 }

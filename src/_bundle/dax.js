@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-EXTIZJNH.js";
+} from "./chunk-USKLTR5Q.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand
-} from "./chunk-EXTIZJNH.js";
+} from "./chunk-USKLTR5Q.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2303,7 +2303,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-ZIN7R7VT.js");
+  _session ??= await import("./session-AF3DRYMW.js");
   return await _session.openSession(target, options);
 });
 

@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-WXWAQNSI.js";
+} from "../chunk-7MKMH4GQ.js";
 import {
   UsageError,
   report

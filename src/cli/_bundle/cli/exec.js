@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-WXWAQNSI.js";
+} from "../chunk-7MKMH4GQ.js";
 import {
   UsageError,
   relay,

@@ -5,7 +5,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-EXTIZJNH.js";
+} from "./chunk-USKLTR5Q.js";
 import "./chunk-ZPKYCFUZ.js";
 import {
   NamespaceError
@@ -15,7 +15,7 @@ import {
   libcSubset
 } from "./chunk-ZNG4JAOG.js";
 var _lib = (function _lib() {
-  return libcSubset("socketpair", "sendmsg", "recv", "pipe2", "poll_async", "fcntl", "read", "write", "close", "shutdown", "open");
+  return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "write", "close", "shutdown");
 });
 var _addr = (function _addr(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
@@ -31,72 +31,79 @@ var socketPair = (function socketPair() {
 var setCloexec = (function setCloexec(fd, on) {
   _lib().fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
 });
-var programPipe = (function programPipe(forProgram) {
-  const fds = new Int32Array(2);
+var setNonblocking = (function setNonblocking(fd) {
   const lib = _lib();
-  if (lib.pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) < 0) return errno();
-  const [ours, theirs] = forProgram === "write" ? [
-    fds[0],
-    fds[1]
-  ] : [
-    fds[1],
-    fds[0]
-  ];
-  lib.fcntl(ours, F_SETFL, lib.fcntl(ours, F_GETFL, 0) | O_NONBLOCK);
+  lib.fcntl(fd, F_SETFL, lib.fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+});
+var requestPipe = (function requestPipe() {
+  const fds = new Int32Array(2);
+  if (_lib().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC) < 0) return errno();
+  setNonblocking(fds[1]);
   return {
-    ours,
-    theirs
+    ours: fds[1],
+    theirs: fds[0]
   };
 });
-var devNull = (function devNull() {
-  const fd = _lib().open(new TextEncoder().encode("/dev/null\0"), O_CLOEXEC, 0);
-  return fd < 0 ? -errno() : fd;
-});
-var sendMessage = (function sendMessage(sock, payload, fds) {
+var _receive = (function _receive(sock, size) {
+  const data = new Uint8Array(size);
   const iov = new BigUint64Array([
-    _addr(payload),
-    BigInt(payload.length)
+    _addr(data),
+    BigInt(size)
   ]);
-  const control = new ArrayBuffer(16 + Math.ceil(fds.length / 2) * 8);
-  const cv = new DataView(control);
-  if (fds.length) {
-    cv.setBigUint64(0, BigInt(16 + 4 * fds.length), true);
-    cv.setInt32(8, SOL_SOCKET, true);
-    cv.setInt32(12, SCM_RIGHTS, true);
-    fds.forEach((fd, i) => cv.setInt32(16 + 4 * i, fd, true));
-  }
-  const msg = new BigUint64Array([
-    0n,
-    0n,
-    _addr(iov),
-    1n,
-    fds.length ? _addr(control) : 0n,
-    fds.length ? BigInt(control.byteLength) : 0n,
-    0n
-  ]);
+  const control = new ArrayBuffer(16 + 4 * 16);
   for (; ; ) {
-    const n = _lib().sendmsg(sock, new Uint8Array(msg.buffer), MSG_NOSIGNAL);
-    if (n >= 0) return 0;
-    const e = errno();
-    if (e !== EINTR) return e;
+    const msg = new BigUint64Array([
+      0n,
+      0n,
+      _addr(iov),
+      1n,
+      _addr(control),
+      BigInt(control.byteLength),
+      0n
+    ]);
+    const flags = MSG_DONTWAIT | MSG_CMSG_CLOEXEC;
+    const n = Number(_lib().recvmsg(sock, new Uint8Array(msg.buffer), flags));
+    if (n < 0) {
+      const e = errno();
+      if (e === EAGAIN) return null;
+      if (e === EINTR) continue;
+      return "eof";
+    }
+    const cv = new DataView(control);
+    const fds = [];
+    if (msg[5] >= 16n && cv.getInt32(8, true) === SOL_SOCKET && cv.getInt32(12, true) === SCM_RIGHTS) {
+      const count = (Number(cv.getBigUint64(0, true)) - 16) / 4;
+      for (let i = 0; i < count; i++) fds.push(cv.getInt32(16 + 4 * i, true));
+    }
+    if (n === 0 || Number(msg[6] & 0xffffffffn) & (MSG_TRUNC | MSG_CTRUNC) || fds.length > 4) {
+      for (const fd of fds) closeFd(fd);
+      return "eof";
+    }
+    return {
+      data: data.subarray(0, n),
+      fds
+    };
   }
+});
+var takeFd = (function takeFd(sock) {
+  const m = _receive(sock, 1);
+  if (m === null || m === "eof") return m;
+  if (m.fds.length === 1) return m.fds[0];
+  for (const fd of m.fds) closeFd(fd);
+  return "eof";
 });
 var takeReply = (function takeReply(sock) {
-  const buf = new Uint8Array(8);
-  for (; ; ) {
-    const n = Number(_lib().recv(sock, buf, 8n, MSG_DONTWAIT));
-    if (n === 8) {
-      return {
-        type: String.fromCharCode(buf[0]),
-        value: new DataView(buf.buffer).getInt32(4, true)
-      };
-    }
-    if (n === 0) return "eof";
-    if (n > 0) return "eof";
-    const e = errno();
-    if (e === EAGAIN) return null;
-    if (e !== EINTR) return "eof";
+  const m = _receive(sock, 8);
+  if (m === null || m === "eof") return m;
+  if (m.data.length !== 8) {
+    for (const fd of m.fds) closeFd(fd);
+    return "eof";
   }
+  return {
+    type: String.fromCharCode(m.data[0]),
+    value: new DataView(m.data.buffer).getInt32(4, true),
+    fds: m.fds
+  };
 });
 var drainInto = (function drainInto(fd, chunks, buf) {
   for (; ; ) {
@@ -159,22 +166,31 @@ var openSession = (async function openSession(target, options = {}) {
     ...options,
     target
   });
+  const open = /* @__PURE__ */ new Set();
+  const close = (fd) => {
+    if (open.delete(fd)) closeFd(fd);
+  };
   const pair = socketPair();
   if (typeof pair === "number") throw new Error(`Cannot open a session: no socket (errno ${pair})`);
   const [ours, theirs] = pair;
-  const nullFd = devNull();
+  open.add(ours).add(theirs);
+  const requests = requestPipe();
   const pipe = new _ErrorPipe();
   let child;
   try {
-    if (nullFd < 0) throw new Error(`Cannot open /dev/null (errno ${-nullFd})`);
+    if (typeof requests === "number") {
+      throw new Error(`Cannot open a session: no pipe (errno ${requests})`);
+    }
+    open.add(requests.ours).add(requests.theirs);
     const spawn = () => {
       const h = helper();
       h.verify();
       setCloexec(theirs, false);
+      setCloexec(requests.theirs, false);
       try {
         return pipe.during(() => new Deno.Command(h.path, {
           args: [
-            `L${theirs}`,
+            `L${theirs}:${requests.theirs}`,
             ...pipe.writeFd === void 0 ? [] : [
               `e${pipe.writeFd}`
             ],
@@ -189,6 +205,7 @@ var openSession = (async function openSession(target, options = {}) {
         }).spawn(), plan.shown);
       } finally {
         setCloexec(theirs, true);
+        setCloexec(requests.theirs, true);
       }
     };
     try {
@@ -200,9 +217,13 @@ var openSession = (async function openSession(target, options = {}) {
       child = spawn();
     }
     child.unref();
-    closeFd(theirs);
-    const ready = await _firstReply(ours);
-    if (ready !== "R") {
+    close(theirs);
+    close(requests.theirs);
+    const replies = await _first(ours, takeFd);
+    if (typeof replies === "number") open.add(replies);
+    close(ours);
+    const ready = typeof replies === "number" ? await _first(replies, takeReply) : "eof";
+    if (ready === "eof" || ready.type !== "R") {
       child.ref();
       const status = await child.status;
       const { setupError } = pipe.attach({
@@ -211,11 +232,11 @@ var openSession = (async function openSession(target, options = {}) {
       throw setupError ?? new Error(`Cannot open a session in ${plan.shown}: the helper exited with ${status.code}`);
     }
     pipe.close();
-    return new ExecSession(ours, nullFd, child, plan.shown, plan.env);
+    return new ExecSession(replies, requests.ours, child, plan.shown, plan.env);
   } catch (error) {
-    closeFd(theirs);
-    closeFd(ours);
-    closeFd(nullFd);
+    for (const fd of [
+      ...open
+    ]) close(fd);
     pipe.close();
     try {
       child?.kill("SIGKILL");
@@ -224,11 +245,10 @@ var openSession = (async function openSession(target, options = {}) {
     throw error;
   }
 });
-var _firstReply = (async function _firstReply(sock) {
+var _first = (async function _first(sock, take) {
   for (; ; ) {
-    const r = takeReply(sock);
-    if (r === "eof") return "eof";
-    if (r) return r.type;
+    const r = take(sock);
+    if (r !== null) return r;
     await pollReady([
       sock
     ], [
@@ -249,13 +269,16 @@ var F_GETFL = 3;
 var F_SETFL = 4;
 var FD_CLOEXEC = 1;
 var MSG_DONTWAIT = 64;
-var MSG_NOSIGNAL = 16384;
+var MSG_CMSG_CLOEXEC = 1073741824;
+var MSG_TRUNC = 32;
+var MSG_CTRUNC = 8;
 var SOL_SOCKET = 1;
 var SCM_RIGHTS = 1;
 var EINTR = 4;
 var EAGAIN = 11;
 var SESSION_MAX_REQUEST = 128 * 1024;
 var SESSION_MAX_STRINGS = 8192;
+
 
 
 
@@ -285,6 +308,10 @@ var PER_EXEC = [
 var POLLIN = 1;
 var POLLOUT = 4;
 var TERMINATE = new Uint8Array([
+  8,
+  0,
+  0,
+  0,
   75,
   0,
   0,
@@ -327,9 +354,16 @@ var SIGNALS = [
   "SIGPWR",
   "SIGSYS"
 ];
+var _dropped = new FinalizationRegistry(((fds) => {
+  for (const fd of fds) closeFd(fd);
+}));
 var ExecSession = class {
+  /** The helper's replies (a socket it made). */
   #sock;
-  #devNull;
+  /** Our requests (a pipe: -1 once closed). */
+  #requests;
+  /** A frame is being written: close() leaves the pipe to #send then. */
+  #sending = false;
   #child;
   #shown;
   #env;
@@ -339,9 +373,13 @@ var ExecSession = class {
   /** Where the programs' output is read into (and copied out of). */
   #buf = new Uint8Array(65536);
   /** @internal Made by {@link openSession}. */
-  constructor(sock, nullFd, child, shown, env) {
+  constructor(sock, requests, child, shown, env) {
     this.#sock = sock;
-    this.#devNull = nullFd;
+    this.#requests = requests;
+    _dropped.register(this, [
+      sock,
+      requests
+    ], this);
     this.#child = child;
     this.#shown = shown;
     this.#env = env;
@@ -385,10 +423,11 @@ var ExecSession = class {
   async close() {
     if (!this.#closed) {
       this.#closed = true;
+      _dropped.unregister(this);
+      if (!this.#sending) this.#closeRequests();
       shutdownSocket(this.#sock);
       await this.#queue;
       closeFd(this.#sock);
-      closeFd(this.#devNull);
     }
     this.#child.ref();
     await this.#child.status;
@@ -397,7 +436,37 @@ var ExecSession = class {
   [Symbol.asyncDispose]() {
     return this.close();
   }
-  /** The request's bytes: 'X', argc, envc, then cwd, argv and envp, NUL-terminated. */
+  #closeRequests() {
+    closeFd(this.#requests);
+    this.#requests = -1;
+  }
+  /**
+   * Writes a frame whole (the pipe may take less at once).
+   *
+   * @returns false when the helper is gone or the session was closed meanwhile
+   */
+  async #send(frame) {
+    this.#sending = true;
+    try {
+      for (let rest = frame; this.#requests >= 0; ) {
+        const n = writeSome(this.#requests, rest);
+        if (n < 0) return false;
+        rest = rest.subarray(n);
+        if (rest.length === 0) return true;
+        await pollReady([
+          this.#requests
+        ], [
+          POLLOUT
+        ]);
+      }
+      return false;
+    } finally {
+      this.#sending = false;
+      if (this.#closed) this.#closeRequests();
+    }
+  }
+  /** The request's frame: its length, then 'X', stdin, argc, envc, then cwd, argv and envp,
+   * NUL-terminated. */
   #request(program, o) {
     if (typeof program !== "string" || program === "") {
       throw new TypeError("Cannot run an empty program name");
@@ -431,12 +500,14 @@ var ExecSession = class {
     if (12 + text.length > SESSION_MAX_REQUEST) {
       throw new RangeError(`Cannot run ${program}: its arguments and environment are longer than ${SESSION_MAX_REQUEST} bytes`);
     }
-    const out = new Uint8Array(12 + text.length);
+    const out = new Uint8Array(4 + 12 + text.length);
     const v = new DataView(out.buffer);
-    out[0] = "X".charCodeAt(0);
-    v.setUint32(4, argv.length, true);
-    v.setUint32(8, envp.length, true);
-    out.set(text, 12);
+    v.setUint32(0, 12 + text.length, true);
+    out[4] = "X".charCodeAt(0);
+    out[5] = o.stdin ? 1 : 0;
+    v.setUint32(8, argv.length, true);
+    v.setUint32(12, envp.length, true);
+    out.set(text, 16);
     return out;
   }
   async #run(program, request, o) {
@@ -446,47 +517,57 @@ var ExecSession = class {
     const close = (fd) => {
       if (open.delete(fd)) closeFd(fd);
     };
-    const pipe = (dir) => {
-      const p = programPipe(dir);
-      if (typeof p === "number") {
-        throw new Error(`Cannot run ${program}: no pipe (errno ${p})`);
-      }
-      open.add(p.ours).add(p.theirs);
-      return p;
-    };
     try {
-      const input = o.stdin ? pipe("read") : void 0;
-      const out = pipe("write"), err = pipe("write"), setup = pipe("write");
-      const theirs = [
-        input?.theirs ?? this.#devNull,
-        out.theirs,
-        err.theirs,
-        setup.theirs
-      ];
-      const sent = sendMessage(this.#sock, request, theirs);
-      for (const fd of theirs) close(fd);
-      if (sent === 7 || sent === 90) {
-        throw new RangeError(`Cannot run ${program}: its arguments and environment are too long`);
+      let first = null;
+      if (await this.#send(request)) {
+        while ((first = takeReply(this.#sock)) === null) {
+          await pollReady([
+            this.#sock
+          ], [
+            POLLIN
+          ]);
+        }
+      } else {
+        first = takeReply(this.#sock) ?? "eof";
       }
-      return await this.#wait(program, sent === 0, {
-        input: input?.ours,
-        out,
-        err,
-        setup,
-        close
-      }, o);
+      if (first !== "eof") {
+        for (const fd of first.fds) open.add(fd);
+        this.#note(first);
+      }
+      if (first !== "eof" && first.type === "P" && first.fds.length === (o.stdin ? 4 : 3)) {
+        const [out, err, setup, input] = first.fds;
+        for (const fd of first.fds) setNonblocking(fd);
+        return await this.#wait(program, {
+          input,
+          out,
+          err,
+          setup,
+          close
+        }, o);
+      }
+      if (first !== "eof" && first.type === "F") throw this.#failed(program, -first.value);
+      if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+      throw this.#gone(program);
     } finally {
       for (const fd of [
         ...open
       ]) close(fd);
     }
   }
+  #failed(program, errno2) {
+    return new NamespaceError(`Cannot run ${program} in the session`, {
+      errno: errno2,
+      syscall: "fork",
+      target: this.#shown,
+      hint: errno2 === 12 ? "the target's pid namespace has no init process left" : void 0
+    });
+  }
   /** Collects replies and output until the program's status is in and its pipes closed. */
-  async #wait(program, sent, fds, o) {
-    const out = fds.out.ours, err = fds.err.ours, setup = fds.setup.ours;
+  async #wait(program, fds, o) {
+    const { out, err, setup } = fds;
     const stdout = [], stderr = [];
     let status, failed;
-    let outOpen = true, errOpen = true, sockOpen = sent;
+    let outOpen = true, errOpen = true, sockOpen = true;
     let pending = o.stdin ?? new Uint8Array();
     let inFd = fds.input ?? -1;
     const closeInput = () => {
@@ -495,8 +576,8 @@ var ExecSession = class {
     };
     if (pending.length === 0) closeInput();
     const abort = () => {
-      if (sockOpen && status === void 0 && failed === void 0) {
-        sendMessage(this.#sock, TERMINATE, []);
+      if (sockOpen && status === void 0 && failed === void 0 && this.#requests >= 0) {
+        writeSome(this.#requests, TERMINATE);
       }
     };
     o.signal?.addEventListener("abort", abort);
@@ -507,13 +588,13 @@ var ExecSession = class {
           sockOpen = false;
           return;
         }
+        for (const fd of r.fds) closeFd(fd);
         this.#note(r);
         if (r.type === "S") status = r.value;
         else if (r.type === "F") failed = -r.value;
       }
     };
     try {
-      if (!sent) replies();
       for (; ; ) {
         if (sockOpen && status === void 0 && failed === void 0) replies();
         if (outOpen) outOpen = !drainInto(out, stdout, this.#buf);
@@ -545,14 +626,7 @@ var ExecSession = class {
       closeInput();
     }
     if (status === void 0) {
-      if (failed !== void 0) {
-        throw new NamespaceError(`Cannot run ${program} in the session`, {
-          errno: failed,
-          syscall: "fork",
-          target: this.#shown,
-          hint: failed === 12 ? "the target's pid namespace has no init process left" : void 0
-        });
-      }
+      if (failed !== void 0) throw this.#failed(program, failed);
       if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
       throw this.#gone(program);
     }

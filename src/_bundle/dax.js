@@ -2,16 +2,16 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-GSPSVPHQ.js";
+} from "./chunk-2J4TPD6M.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-UU2NSJPA.js";
 import {
   differingNamespaces
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-67SLBR57.js";
 import "./chunk-2QEPPRBK.js";
 
 // src/dax.ts

@@ -3,18 +3,18 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-E2EWSURD.js";
+} from "../chunk-ABCZRVHD.js";
 import {
   UsageError,
   report
 } from "../chunk-CL5B47QI.js";
 import {
   differingNamespaces
-} from "../chunk-WEPNPQOV.js";
+} from "../chunk-MFH5PZUZ.js";
 import {
   NamespaceError
 } from "../chunk-6S3UPNA7.js";
-import "../chunk-GJZNF3VI.js";
+import "../chunk-3GXU64HH.js";
 import {
   libcSubset
 } from "../chunk-ZHRZ3MHG.js";
@@ -47,7 +47,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-CHVOC7MQ.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-XBMZLLTB.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -125,7 +125,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-JEMPASKU.js");
+      const { cgroupProcsOf } = await import("../container_exec-KKIR4DOB.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -133,7 +133,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-CHVOC7MQ.js");
+      const { nsfsClose } = await import("../nsfs-XBMZLLTB.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-E2EWSURD.js";
+} from "../chunk-ABCZRVHD.js";
 import {
   UsageError,
   relay,
@@ -17,27 +17,28 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-RVP4QCM7.js";
+} from "../chunk-OOALCRNI.js";
 import {
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-KMNIFYVY.js";
+} from "../chunk-F77WUZQK.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-WEPNPQOV.js";
+} from "../chunk-MFH5PZUZ.js";
 import {
   NamespaceError
 } from "../chunk-6S3UPNA7.js";
 import {
-  readTextFileSafe
-} from "../chunk-GJZNF3VI.js";
+  readTextFileSafe,
+  statSafe
+} from "../chunk-3GXU64HH.js";
 import {
   errnoName,
   errnoText
@@ -545,7 +546,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMount
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      if (Deno.lstatSync(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
     } catch {
       return false;
     }

@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-HXFEBFME.js";
+} from "./chunk-HMGYDVLY.js";
 import {
   O,
   close,
@@ -14,10 +14,10 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-UU2NSJPA.js";
 import {
   NamespaceError
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-67SLBR57.js";
 import {
   SyscallError
 } from "./chunk-2QEPPRBK.js";
@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-DU4MDG4F.js"),
-    import("./_forward_relay-HHQUQXMQ.js")
+    import("./_forward_relay-C67RQ4NJ.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

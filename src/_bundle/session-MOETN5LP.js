@@ -5,11 +5,11 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-GSPSVPHQ.js";
-import "./chunk-XP3SXXZ3.js";
+} from "./chunk-2J4TPD6M.js";
+import "./chunk-UU2NSJPA.js";
 import {
   NamespaceError
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-67SLBR57.js";
 import {
   errno,
   libcSubset

@@ -4,14 +4,15 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-WEPNPQOV.js";
+} from "./chunk-MFH5PZUZ.js";
 import {
   NamespaceError
 } from "./chunk-6S3UPNA7.js";
 import {
   isNotFound,
-  readTextFileSafe
-} from "./chunk-GJZNF3VI.js";
+  readTextFileSafe,
+  statSafe
+} from "./chunk-3GXU64HH.js";
 import {
   SyscallError
 } from "./chunk-ZHRZ3MHG.js";
@@ -123,7 +124,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     try {
-      const st = Deno.statSync(file);
+      const st = statSafe(file);
       if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
     } catch {
       continue;

@@ -31,11 +31,11 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-UU2NSJPA.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-67SLBR57.js";
 import {
   SyscallError
 } from "./chunk-2QEPPRBK.js";

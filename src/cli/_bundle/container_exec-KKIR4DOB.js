@@ -8,11 +8,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-KMNIFYVY.js";
+} from "./chunk-F77WUZQK.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-WEPNPQOV.js";
+import "./chunk-MFH5PZUZ.js";
 import "./chunk-6S3UPNA7.js";
-import "./chunk-GJZNF3VI.js";
+import "./chunk-3GXU64HH.js";
 import "./chunk-ZHRZ3MHG.js";
 
 export {

@@ -7,7 +7,7 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-GJZNF3VI.js";
+} from "./chunk-3GXU64HH.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

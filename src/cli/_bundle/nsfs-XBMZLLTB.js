@@ -8,8 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-RVP4QCM7.js";
-import "./chunk-GJZNF3VI.js";
+} from "./chunk-OOALCRNI.js";
+import "./chunk-3GXU64HH.js";
 import "./chunk-ZHRZ3MHG.js";
 
 export {

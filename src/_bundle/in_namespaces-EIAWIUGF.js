@@ -3,17 +3,17 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-HXFEBFME.js";
+} from "./chunk-HMGYDVLY.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-UU2NSJPA.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-67SLBR57.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-DWR3GUUN.js")
+    ...await import("./_ns_worker-T5FESF6T.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-XP3SXXZ3.js";
+} from "./chunk-UU2NSJPA.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-UKVONGQH.js";
+} from "./chunk-67SLBR57.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

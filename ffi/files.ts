@@ -63,10 +63,41 @@ function _lib() {
 }
 
 function _openPath(dirfd: bigint, path: string, resolve: bigint): number {
-  const how = new BigUint64Array([BigInt(O_PATH | O_CLOEXEC), 0n, resolve]);
-  const fd = Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
+  const fd = _openPathRaw(dirfd, path, resolve);
   if (fd < 0) throw new SyscallError("openat2", errno());
   return fd;
+}
+
+/** openat2(2) O_PATH: the fd, or -1 with errno set. */
+function _openPathRaw(dirfd: bigint, path: string, resolve: bigint): number {
+  const how = new BigUint64Array([BigInt(O_PATH | O_CLOEXEC), 0n, resolve]);
+  return Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
+}
+
+/**
+ * Whether a path exists (as stat(2) resolves it), without building an error when it does
+ * not: for files whose absence is the common case (the LSM list on a host without
+ * securityfs), where the first SyscallError a process builds costs ~0.5 ms of its start.
+ *
+ * @param path the file, resolved from the current directory
+ * @returns false on ENOENT or ENOTDIR; true otherwise (any other error is the reader's)
+ *
+ * @example
+ * ```ts
+ * import { existsSafe } from "./files.ts";
+ * if (!existsSafe("/proc/self/stat") || existsSafe("/proc/self/no-such-file")) {
+ *   throw new Error("wrong answer");
+ * }
+ * ```
+ */
+export function existsSafe(path: string): boolean {
+  const fd = _openPathRaw(AT_FDCWD, path, 0n);
+  if (fd >= 0) {
+    _lib().close(fd);
+    return true;
+  }
+  const e = errno();
+  return e !== 2 && e !== 20;
 }
 
 function _stat(fd: number): { mode: number; uid: number } {

@@ -1,5 +1,5 @@
 import { execve } from "../ffi/exec.ts";
-import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
+import { existsSafe, isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import { errnoName, EXEC_SYMBOLS, libcSubset, O_CLOEXEC, SyscallError } from "../ffi/libc.ts";
 import { spawnOutput, spawnOutputSync, type SpawnRequest } from "../ffi/spawn.ts";
@@ -1067,6 +1067,8 @@ function _limitsOf(pid: number): string {
  * is confined as we are
  */
 export function lsmExecLabel(pid: number): string | undefined {
+  // Absent is the common case (no securityfs, no LSM): said without building an error.
+  if (!existsSafe("/sys/kernel/security/lsm")) return undefined;
   let lsms: string[];
   try {
     lsms = readTextFileSafe("/sys/kernel/security/lsm").trim().split(",");

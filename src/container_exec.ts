@@ -10,7 +10,7 @@ import type { ContainerConfig, PinnedContainer } from "./containers.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
-import { isNotFound, readTextFileSafe } from "../ffi/files.ts";
+import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { SyscallError } from "../ffi/libc.ts";
 
 /**
@@ -186,8 +186,8 @@ export function cgroupProcsOf(pid: number): string[] {
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     try {
-      const st = Deno.statSync(file);
-      if (uid !== 0 && !(st.uid === uid && (st.mode! & 0o200))) continue;
+      const st = statSafe(file);
+      if (uid !== 0 && !(st.uid === uid && (st.mode & 0o200))) continue;
     } catch {
       continue;
     }

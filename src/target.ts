@@ -255,7 +255,9 @@ export class PinnedProcess {
   get alive(): boolean {
     if (this.#pidfd < 0) return false;
     try {
-      return startTimeOf(this.pid) === this.startTime && _stateOf(this.pid) !== "Z";
+      // One read of /proc/PID/stat: start time and state from the same text.
+      const st = _procStat(this.pid);
+      return st.startTime === this.startTime && st.state !== "Z";
     } catch {
       return false;
     }
@@ -271,11 +273,6 @@ export class PinnedProcess {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function _stateOf(pid: number): string {
-  const stat = readTextFileSafe(`/proc/${pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
 }
 
 /**

@@ -2,16 +2,16 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-USKLTR5Q.js";
+} from "./chunk-DORTGEFH.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-ZPKYCFUZ.js";
+} from "./chunk-BLEWITE4.js";
 import {
   differingNamespaces
-} from "./chunk-CC45GRDX.js";
+} from "./chunk-SVXNW5UA.js";
 import "./chunk-ZNG4JAOG.js";
 
 // src/dax.ts

@@ -5,14 +5,14 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand
-} from "./chunk-USKLTR5Q.js";
+} from "./chunk-DORTGEFH.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-5ODAOT6O.js";
+} from "./chunk-EDZFBN3Q.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -20,7 +20,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-ZPKYCFUZ.js";
+} from "./chunk-BLEWITE4.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -36,8 +36,9 @@ import {
   procExists,
   readFileSafe,
   readTextFileSafe,
-  sameNamespace
-} from "./chunk-CC45GRDX.js";
+  sameNamespace,
+  statSafe
+} from "./chunk-SVXNW5UA.js";
 import {
   SyscallError,
   check,
@@ -1529,7 +1530,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMount
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      if (Deno.lstatSync(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
     } catch {
       return false;
     }
@@ -2104,7 +2105,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     try {
-      const st = Deno.statSync(file);
+      const st = statSafe(file);
       if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
     } catch {
       continue;
@@ -2272,38 +2273,38 @@ var debugOptions = (function debugOptions(target, options = {}) {
   };
 });
 var inNamespaces = (async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-SZVSKRER.js");
+  _inNamespaces ??= await import("./in_namespaces-L27AWCWG.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 });
 var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-SZVSKRER.js");
+  _inNamespaces ??= await import("./in_namespaces-L27AWCWG.js");
   await _inNamespaces.closeNamespaceWorkers();
 });
 var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-YCPE2ARB.js");
+  _copy ??= await import("./copy-CIKX4O4L.js");
   await _copy.copyFrom(target, path, dest, options);
 });
 var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-YCPE2ARB.js");
+  _copy ??= await import("./copy-CIKX4O4L.js");
   await _copy.copyTo(target, src, path, options);
 });
 var tarFrom = (function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-YCPE2ARB.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-CIKX4O4L.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 });
 var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-YCPE2ARB.js");
+  _copy ??= await import("./copy-CIKX4O4L.js");
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-LIB4J3TQ.js");
+  _forward ??= await import("./forward-WFOOTBB5.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-AF3DRYMW.js");
+  _session ??= await import("./session-PZGY6UGG.js");
   return await _session.openSession(target, options);
 });
 

@@ -132,14 +132,26 @@ var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
 var _openPath = (function _openPath(dirfd, path, resolve) {
+  const fd = _openPathRaw(dirfd, path, resolve);
+  if (fd < 0) throw new SyscallError("openat2", errno());
+  return fd;
+});
+var _openPathRaw = (function _openPathRaw(dirfd, path, resolve) {
   const how = new BigUint64Array([
     BigInt(O_PATH | O_CLOEXEC),
     0n,
     resolve
   ]);
-  const fd = Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
-  if (fd < 0) throw new SyscallError("openat2", errno());
-  return fd;
+  return Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
+});
+var existsSafe = (function existsSafe(path) {
+  const fd = _openPathRaw(AT_FDCWD, path, 0n);
+  if (fd >= 0) {
+    _lib().close(fd);
+    return true;
+  }
+  const e = errno();
+  return e !== 2 && e !== 20;
 });
 var _stat = (function _stat(fd) {
   const st = new Uint8Array(256);
@@ -523,10 +535,6 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
 });
 var _inodeOf = (function _inodeOf(pidfd) {
   return fstatSafe(pidfd).ino;
-});
-var _stateOf = (function _stateOf(pid) {
-  const stat = readTextFileSafe(`/proc/${pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
 });
 var pinProcess = (function pinProcess(pid) {
   assertPid(pid);
@@ -1101,7 +1109,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMount
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      if (Deno.lstatSync(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
     } catch {
       return false;
     }
@@ -1669,7 +1677,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     try {
-      const st = Deno.statSync(file);
+      const st = statSafe(file);
       if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
     } catch {
       continue;
@@ -1965,6 +1973,7 @@ var _limitsOf = (function _limitsOf(pid) {
   return pairs.join(",");
 });
 var lsmExecLabel = (function lsmExecLabel(pid) {
+  if (!existsSafe("/sys/kernel/security/lsm")) return void 0;
   let lsms;
   try {
     lsms = readTextFileSafe("/sys/kernel/security/lsm").trim().split(",");
@@ -3099,6 +3108,8 @@ var init_dirfd = __esm({
 
 
 
+
+
 var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _scratch, _decoder, _encoder, _linkPath, _linkTarget;
 var init_files = __esm({
   "ffi/files.ts"() {
@@ -3186,7 +3197,6 @@ var init_netns = __esm({
 
 
 
-
 var PF_KTHREAD, SYS_pidfd_open, _pidfs, PinnedProcess;
 var init_target = __esm({
   "src/target.ts"() {
@@ -3217,7 +3227,8 @@ var init_target = __esm({
       get alive() {
         if (this.#pidfd < 0) return false;
         try {
-          return startTimeOf(this.pid) === this.startTime && _stateOf(this.pid) !== "Z";
+          const st = _procStat(this.pid);
+          return st.startTime === this.startTime && st.state !== "Z";
         } catch {
           return false;
         }

@@ -3,18 +3,18 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-7MKMH4GQ.js";
+} from "../chunk-4Q7CXFVM.js";
 import {
   UsageError,
   report
 } from "../chunk-S6RDVZC2.js";
 import {
   differingNamespaces
-} from "../chunk-B6FKUK4U.js";
+} from "../chunk-XI4X4FUX.js";
 import {
   NamespaceError
 } from "../chunk-IZOPKJYW.js";
-import "../chunk-JBSNKD7Z.js";
+import "../chunk-YQ3KOZWT.js";
 import {
   libcSubset
 } from "../chunk-GNZ5HXI5.js";
@@ -47,7 +47,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-AO6THET7.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-HB7SIUDY.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -125,7 +125,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-GUQQ73TW.js");
+      const { cgroupProcsOf } = await import("../container_exec-3LZX2RH5.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -133,7 +133,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-AO6THET7.js");
+      const { nsfsClose } = await import("../nsfs-HB7SIUDY.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

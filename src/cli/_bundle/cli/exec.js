@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-7MKMH4GQ.js";
+} from "../chunk-4Q7CXFVM.js";
 import {
   UsageError,
   relay,
@@ -17,27 +17,28 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-ZPCAR75Q.js";
+} from "../chunk-22B5573P.js";
 import {
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-Y6B6HKG7.js";
+} from "../chunk-2W42QJKU.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-B6FKUK4U.js";
+} from "../chunk-XI4X4FUX.js";
 import {
   NamespaceError
 } from "../chunk-IZOPKJYW.js";
 import {
-  readTextFileSafe
-} from "../chunk-JBSNKD7Z.js";
+  readTextFileSafe,
+  statSafe
+} from "../chunk-YQ3KOZWT.js";
 import {
   errnoName,
   errnoText
@@ -545,7 +546,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMount
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      if (Deno.lstatSync(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
     } catch {
       return false;
     }

@@ -7,7 +7,7 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-JBSNKD7Z.js";
+} from "./chunk-YQ3KOZWT.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-ZPKYCFUZ.js";
+} from "./chunk-BLEWITE4.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-CC45GRDX.js";
+} from "./chunk-SVXNW5UA.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -5,17 +5,18 @@ import {
   assertPid,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-B6FKUK4U.js";
+} from "./chunk-XI4X4FUX.js";
 import {
   NamespaceError
 } from "./chunk-IZOPKJYW.js";
 import {
+  existsSafe,
   fstatSafe,
   isNotFound,
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JBSNKD7Z.js";
+} from "./chunk-YQ3KOZWT.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -194,10 +195,6 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
 });
 var _inodeOf = (function _inodeOf(pidfd) {
   return fstatSafe(pidfd).ino;
-});
-var _stateOf = (function _stateOf(pid) {
-  const stat = readTextFileSafe(`/proc/${pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
 });
 var pinProcess = (function pinProcess(pid) {
   assertPid(pid);
@@ -530,6 +527,7 @@ var _limitsOf = (function _limitsOf(pid) {
   return pairs.join(",");
 });
 var lsmExecLabel = (function lsmExecLabel(pid) {
+  if (!existsSafe("/sys/kernel/security/lsm")) return void 0;
   let lsms;
   try {
     lsms = readTextFileSafe("/sys/kernel/security/lsm").trim().split(",");
@@ -646,7 +644,8 @@ var PinnedProcess = class {
   get alive() {
     if (this.#pidfd < 0) return false;
     try {
-      return startTimeOf(this.pid) === this.startTime && _stateOf(this.pid) !== "Z";
+      const st = _procStat(this.pid);
+      return st.startTime === this.startTime && st.state !== "Z";
     } catch {
       return false;
     }
@@ -661,7 +660,6 @@ var PinnedProcess = class {
     this.close();
   }
 };
-
 
 
 // ffi/exec.ts

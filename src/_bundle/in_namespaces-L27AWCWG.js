@@ -3,17 +3,17 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-5ODAOT6O.js";
+} from "./chunk-EDZFBN3Q.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-ZPKYCFUZ.js";
+} from "./chunk-BLEWITE4.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-CC45GRDX.js";
+} from "./chunk-SVXNW5UA.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-27JPTXOS.js")
+    ...await import("./_ns_worker-6LQB4LLE.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -8,8 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-ZPCAR75Q.js";
-import "./chunk-JBSNKD7Z.js";
+} from "./chunk-22B5573P.js";
+import "./chunk-YQ3KOZWT.js";
 import "./chunk-GNZ5HXI5.js";
 
 export {

@@ -8,11 +8,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-Y6B6HKG7.js";
+} from "./chunk-2W42QJKU.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-B6FKUK4U.js";
+import "./chunk-XI4X4FUX.js";
 import "./chunk-IZOPKJYW.js";
-import "./chunk-JBSNKD7Z.js";
+import "./chunk-YQ3KOZWT.js";
 import "./chunk-GNZ5HXI5.js";
 
 export {

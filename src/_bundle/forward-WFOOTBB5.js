@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-5ODAOT6O.js";
+} from "./chunk-EDZFBN3Q.js";
 import {
   O,
   close,
@@ -14,10 +14,10 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-ZPKYCFUZ.js";
+} from "./chunk-BLEWITE4.js";
 import {
   NamespaceError
-} from "./chunk-CC45GRDX.js";
+} from "./chunk-SVXNW5UA.js";
 import {
   SyscallError
 } from "./chunk-ZNG4JAOG.js";
@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-MUVKHOUG.js"),
-    import("./_forward_relay-QUD7LCXD.js")
+    import("./_forward_relay-ESODDVAK.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

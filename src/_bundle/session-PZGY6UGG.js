@@ -5,11 +5,11 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-USKLTR5Q.js";
-import "./chunk-ZPKYCFUZ.js";
+} from "./chunk-DORTGEFH.js";
+import "./chunk-BLEWITE4.js";
 import {
   NamespaceError
-} from "./chunk-CC45GRDX.js";
+} from "./chunk-SVXNW5UA.js";
 import {
   errno,
   libcSubset

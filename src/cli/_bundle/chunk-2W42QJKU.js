@@ -4,14 +4,15 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-B6FKUK4U.js";
+} from "./chunk-XI4X4FUX.js";
 import {
   NamespaceError
 } from "./chunk-IZOPKJYW.js";
 import {
   isNotFound,
-  readTextFileSafe
-} from "./chunk-JBSNKD7Z.js";
+  readTextFileSafe,
+  statSafe
+} from "./chunk-YQ3KOZWT.js";
 import {
   SyscallError
 } from "./chunk-GNZ5HXI5.js";
@@ -123,7 +124,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     try {
-      const st = Deno.statSync(file);
+      const st = statSafe(file);
       if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
     } catch {
       continue;

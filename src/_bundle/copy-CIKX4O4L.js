@@ -31,11 +31,11 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-ZPKYCFUZ.js";
+} from "./chunk-BLEWITE4.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-CC45GRDX.js";
+} from "./chunk-SVXNW5UA.js";
 import {
   SyscallError
 } from "./chunk-ZNG4JAOG.js";

@@ -12,14 +12,26 @@ var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
 var _openPath = (function _openPath(dirfd, path, resolve) {
+  const fd = _openPathRaw(dirfd, path, resolve);
+  if (fd < 0) throw new SyscallError("openat2", errno());
+  return fd;
+});
+var _openPathRaw = (function _openPathRaw(dirfd, path, resolve) {
   const how = new BigUint64Array([
     BigInt(O_PATH | O_CLOEXEC),
     0n,
     resolve
   ]);
-  const fd = Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
-  if (fd < 0) throw new SyscallError("openat2", errno());
-  return fd;
+  return Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
+});
+var existsSafe = (function existsSafe(path) {
+  const fd = _openPathRaw(AT_FDCWD, path, 0n);
+  if (fd >= 0) {
+    _lib().close(fd);
+    return true;
+  }
+  const e = errno();
+  return e !== 2 && e !== 20;
 });
 var _stat = (function _stat(fd) {
   const st = new Uint8Array(256);
@@ -314,6 +326,8 @@ var ST_UID_OFFSET = ST_MODE_OFFSET + 4;
 
 
 
+
+
 var _scratch;
 
 
@@ -402,6 +416,7 @@ var _BY_FLAG = new Map(Object.entries(CLONE_FLAGS).map((([t, f]) => [
 
 
 export {
+  existsSafe,
   openVerified,
   readFileSafe,
   readTextFileSafe,

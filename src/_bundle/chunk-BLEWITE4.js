@@ -6,7 +6,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-CC45GRDX.js";
+} from "./chunk-SVXNW5UA.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
@@ -181,10 +181,6 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
 var _inodeOf = (function _inodeOf(pidfd) {
   return fstatSafe(pidfd).ino;
 });
-var _stateOf = (function _stateOf(pid) {
-  const stat = readTextFileSafe(`/proc/${pid}/stat`);
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-});
 var pinProcess = (function pinProcess(pid) {
   assertPid(pid);
   let fd;
@@ -244,7 +240,8 @@ var PinnedProcess = class {
   get alive() {
     if (this.#pidfd < 0) return false;
     try {
-      return startTimeOf(this.pid) === this.startTime && _stateOf(this.pid) !== "Z";
+      const st = _procStat(this.pid);
+      return st.startTime === this.startTime && st.state !== "Z";
     } catch {
       return false;
     }
@@ -259,7 +256,6 @@ var PinnedProcess = class {
     this.close();
   }
 };
-
 
 
 export {

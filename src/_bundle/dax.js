@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-USKLTR5Q.js";
+} from "./chunk-23RNLLDZ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

@@ -5,7 +5,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-USKLTR5Q.js";
+} from "./chunk-23RNLLDZ.js";
 import "./chunk-ZPKYCFUZ.js";
 import {
   NamespaceError

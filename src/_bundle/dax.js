@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-DORTGEFH.js";
+} from "./chunk-AG4WLZTD.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand
-} from "./chunk-DORTGEFH.js";
+} from "./chunk-AG4WLZTD.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2304,7 +2304,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-PZGY6UGG.js");
+  _session ??= await import("./session-PZOUIBGE.js");
   return await _session.openSession(target, options);
 });
 

@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-4Q7CXFVM.js";
+} from "../chunk-W4I62XGM.js";
 import {
   UsageError,
   report

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-4Q7CXFVM.js";
+} from "../chunk-W4I62XGM.js";
 import {
   UsageError,
   relay,

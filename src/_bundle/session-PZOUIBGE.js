@@ -5,7 +5,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-DORTGEFH.js";
+} from "./chunk-AG4WLZTD.js";
 import "./chunk-BLEWITE4.js";
 import {
   NamespaceError

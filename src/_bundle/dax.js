@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-USKLTR5Q.js";
+} from "./chunk-7CBP5ZIU.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand
-} from "./chunk-USKLTR5Q.js";
+} from "./chunk-7CBP5ZIU.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2303,7 +2303,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-AF3DRYMW.js");
+  _session ??= await import("./session-7WBD6JCR.js");
   return await _session.openSession(target, options);
 });
 

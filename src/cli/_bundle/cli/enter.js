@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-7MKMH4GQ.js";
+} from "../chunk-222IJFLZ.js";
 import {
   UsageError,
   report

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-7MKMH4GQ.js";
+} from "../chunk-222IJFLZ.js";
 import {
   UsageError,
   relay,

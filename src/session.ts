@@ -135,7 +135,7 @@ const SIGNALS = [
  * reads EOF and exits (else it ran until this Deno process exits). Only fd numbers are held.
  */
 const _dropped = new FinalizationRegistry((fds: number[]) => {
-  for (const fd of fds) closeFd(fd);
+  for (const fd of fds) if (fd >= 0) closeFd(fd);
 });
 
 /**
@@ -149,6 +149,8 @@ export class ExecSession implements AsyncDisposable {
   #requests: number;
   /** st_dev of an anonymous pipe (the request pipe's): the program's pipes have it too. */
   #pipeDev: number;
+  /** The socket and the pipe while open (-1 once closed): what _dropped closes. */
+  #open: number[];
   /** A frame is being written: close() leaves the pipe to #send then. */
   #sending = false;
   #child: Deno.ChildProcess;
@@ -172,8 +174,9 @@ export class ExecSession implements AsyncDisposable {
   ) {
     this.#sock = sock;
     this.#requests = requests;
+    this.#open = [sock, requests];
     this.#pipeDev = pipeDevice(requests);
-    _dropped.register(this, [sock, requests], this);
+    _dropped.register(this, this.#open, this);
     this.#child = child;
     this.#shown = shown;
     this.#env = env;
@@ -226,6 +229,7 @@ export class ExecSession implements AsyncDisposable {
       shutdownSocket(this.#sock);
       await this.#queue;
       closeFd(this.#sock);
+      this.#open[0] = -1;
     }
     // Unref'd at open (a session must not keep Deno alive); waited for here, it must.
     this.#child.ref();
@@ -240,6 +244,7 @@ export class ExecSession implements AsyncDisposable {
   #closeRequests(): void {
     closeFd(this.#requests);
     this.#requests = -1;
+    this.#open[1] = -1;
   }
 
   /**
@@ -471,9 +476,6 @@ export class ExecSession implements AsyncDisposable {
    * reply meant for another (the helper reads EOF, kills its program and exits).
    */
   #breakWire(): void {
-    // Collected unclosed, only the socket is left to close.
-    _dropped.unregister(this);
-    _dropped.register(this, [this.#sock], this);
     if (!this.#sending) this.#closeRequests();
     shutdownSocket(this.#sock);
   }

@@ -2303,7 +2303,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-7WBD6JCR.js");
+  _session ??= await import("./session-G3O7YPLQ.js");
   return await _session.openSession(target, options);
 });
 

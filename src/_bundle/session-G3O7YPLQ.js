@@ -373,7 +373,7 @@ var SIGNALS = [
   "SIGSYS"
 ];
 var _dropped = new FinalizationRegistry(((fds) => {
-  for (const fd of fds) closeFd(fd);
+  for (const fd of fds) if (fd >= 0) closeFd(fd);
 }));
 var ExecSession = class {
   /** The helper's replies (a socket it made). */
@@ -382,6 +382,8 @@ var ExecSession = class {
   #requests;
   /** st_dev of an anonymous pipe (the request pipe's): the program's pipes have it too. */
   #pipeDev;
+  /** The socket and the pipe while open (-1 once closed): what _dropped closes. */
+  #open;
   /** A frame is being written: close() leaves the pipe to #send then. */
   #sending = false;
   #child;
@@ -398,11 +400,12 @@ var ExecSession = class {
   constructor(sock, requests, child, shown, env) {
     this.#sock = sock;
     this.#requests = requests;
-    this.#pipeDev = pipeDevice(requests);
-    _dropped.register(this, [
+    this.#open = [
       sock,
       requests
-    ], this);
+    ];
+    this.#pipeDev = pipeDevice(requests);
+    _dropped.register(this, this.#open, this);
     this.#child = child;
     this.#shown = shown;
     this.#env = env;
@@ -451,6 +454,7 @@ var ExecSession = class {
       shutdownSocket(this.#sock);
       await this.#queue;
       closeFd(this.#sock);
+      this.#open[0] = -1;
     }
     this.#child.ref();
     await this.#child.status;
@@ -462,6 +466,7 @@ var ExecSession = class {
   #closeRequests() {
     closeFd(this.#requests);
     this.#requests = -1;
+    this.#open[1] = -1;
   }
   /**
    * Writes a frame whole (the pipe may take less at once).
@@ -682,10 +687,6 @@ var ExecSession = class {
    * reply meant for another (the helper reads EOF, kills its program and exits).
    */
   #breakWire() {
-    _dropped.unregister(this);
-    _dropped.register(this, [
-      this.#sock
-    ], this);
     if (!this.#sending) this.#closeRequests();
     shutdownSocket(this.#sock);
   }

@@ -1656,18 +1656,19 @@ static void check_cwd(void) {
 }
 
 /* L: the session's reply socket, request pipe, /dev/null and the target's pidfd it keeps (see
- * session_loop); the caller's socket, used once to hand it the reply socket. */
+ * session_loop); the caller's socket, used once (session_reply) to hand it the reply socket. */
 static int session_fd = -1, session_in = -1, session_null = -1, session_pidfd = -1;
 static int session_caller = -1;
 
 /* Every fd but 0-2, the kept ones (K), the caller's pipe (e), a, b (the pty's ends) and a
  * session's fds (L). */
 static void close_all_but(const int *keep, int nkeep, int a, int b) {
-  int still[MAXK + 7];
+  int still[MAXK + 8];
   int n = 0;
   for (int k = 0; k < nkeep; k++) still[n++] = keep[k];
   if (errfd >= 3) still[n++] = errfd;
   if (session_fd >= 3) still[n++] = session_fd;
+  if (session_caller >= 3) still[n++] = session_caller;
   if (session_in >= 3) still[n++] = session_in;
   if (session_null >= 3) still[n++] = session_null;
   if (session_pidfd >= 3) still[n++] = session_pidfd;
@@ -1708,14 +1709,20 @@ static void arm_pdeathsig(long parent) {
  * and pidfd_getfd on that pidfd (no pid namespace check, only ptrace rights, which that task
  * has over a root caller) took any fd of Deno: its files, the sockets of its other sessions.
  * So the caller never sends on a socket we hold: requests come on a pipe (pipes carry no
- * credentials), and the reply socket is made here, so that it names only us, who hold
- * nothing the target's programs do not get. The program's pipes are made here too (the
- * caller cannot send them without a socket). What a thief can do with our fds is read the
- * requests, write some (opening the pipe through /proc/PID/fd) and send the caller forged
- * replies: no more than it does by ptracing the child it took them from, or the program —
- * run programs with the session's credentials, rewrite their output and status. We exit when the pipe closes (killing a
- * program still running), when the target exits (so that a container's cgroup is never held
- * after it stopped) and, with k, with the caller. */
+ * credentials), and the reply socket is made here, after every join and credential change
+ * (session_reply), so that it names only us as we are then: the target's namespaces but its
+ * pid namespace (whose ancestor setns refuses to enter), its credentials and filter, holding
+ * nothing the target's programs do not get. Made before the joins, it named the process that
+ * made it, which with a v2 cgroup (H) stays behind to supervise us with the caller's
+ * credentials in every namespace of the host: a thief got fds of the host's mount and network
+ * namespaces from that pidfd (PIDFD_GET_MNT_NAMESPACE...; tests/security_test.ts "review 7").
+ * The program's pipes are made here too (the caller cannot send them without a socket). What
+ * a thief can do with our fds is read the requests, write some (opening the pipe through
+ * /proc/PID/fd) and send the caller forged replies (the caller takes only pipes from them):
+ * no more than it does by ptracing the child it took them from, or the program - run
+ * programs with the session's credentials, rewrite their output and status. We exit when
+ * the pipe closes (killing a program still running), when the target exits (so that a
+ * container's cgroup is never held after it stopped) and, with k, with the caller. */
 #define SESSION_MAX (128 * 1024)
 #define SESSION_ARGS 8192
 struct reply_ {
@@ -1793,18 +1800,10 @@ static __attribute__((noreturn)) void session_child(const int *fds, const char *
   if (kill_parent >= 0) arm_pdeathsig(sys0(SYS_getppid));
   exec_program(argv, envp);
 }
-/* L, before anything is joined: the reply socket, made here, goes to the caller over its own
- * socket, which we then close; /dev/null is opened while the host's /dev is ours to open. */
+/* L, before anything is joined: /dev/null, while the host's /dev is ours to open. */
 static void session_open(void) {
-  int sv[2];
   long r = session_in < 3 ? -EBADF
-                          : sys4(SYS_socketpair, 1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | O_CLOEXEC, 0, sv);
-  if (r == 0) {
-    r = pass_fd(session_caller, sv[1]);
-    sys1(SYS_close, sv[1]);
-    r = r == 1 ? 0 : r < 0 ? r : -EBADF;
-  }
-  if (r == 0) r = sys4(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC, 0);
+                          : sys4(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC, 0);
   if (r < 0) {
     begin();
     put("Cannot open the session's channel");
@@ -1812,6 +1811,25 @@ static void session_open(void) {
     fail(125);
   }
   session_null = (int)r;
+}
+/* L, after every join and credential change, before the first fork: the reply socket, made
+ * now so that it names this process as it now is (SO_PEERPIDFD: see session_loop), goes to
+ * the caller over the caller's socket, which we then close. */
+static void session_reply(void) {
+  int sv[2];
+  long r = sys4(SYS_socketpair, 1 /* AF_UNIX */, 5 /* SOCK_SEQPACKET */ | O_CLOEXEC, 0, sv);
+  if (r == 0) {
+    r = pass_fd(session_caller, sv[1]);
+    sys1(SYS_close, sv[1]);
+    r = r == 1 ? 0 : r < 0 ? r : -EBADF;
+    if (r < 0) sys1(SYS_close, sv[0]);
+  }
+  if (r < 0) {
+    begin();
+    put("Cannot open the session's channel");
+    puterr(r);
+    fail(125);
+  }
   session_fd = sv[0];
   sys1(SYS_close, session_caller);
   session_caller = -1;
@@ -1822,6 +1840,7 @@ static void close_some(const int *fds, int n) {
     if (fds[k] >= 0) sys1(SYS_close, fds[k]);
 }
 static __attribute__((noreturn)) void session_loop(long kill_parent) {
+  session_reply();
   /* Failures so far went to the setup pipe; from here on each request has its own. */
   if (errfd >= 0) sys1(SYS_close, errfd);
   errfd = -1;
@@ -2206,7 +2225,7 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
   }
-  if (session_fd >= 0) session_pidfd = (int)pidfd;
+  if (session_caller >= 0) session_pidfd = (int)pidfd;
   if (copy_seccomp && target_pid <= 0) {
     begin();
     put("helper: z needs a target pid");
@@ -2236,7 +2255,7 @@ __attribute__((used)) void start_c(long *sp) {
   if (cg2) {
     /* Before the first join (the setns(pidfd, mask) below): whether we fork the program,
      * for its pid namespace, a pty, a process tree or a session (L: every program). */
-    int forks = tty || tree || session_fd >= 0;
+    int forks = tty || tree || session_caller >= 0;
     for (int k = 0; k < nj; k++) forks |= js[k].flag == CLONE_NEWPID && !nofork;
     forks |= (mask & CLONE_NEWPID) && !nofork;
     int fd = join_cgroup_v2(cg2, forks, &kill_parent, &cg[ncg]);
@@ -2429,7 +2448,7 @@ __attribute__((used)) void start_c(long *sp) {
    * last one (an exec of a set-uid program clears it again, as for every caller of prctl). */
   if (kill_parent > 0) arm_pdeathsig(kill_parent);
 
-  if (session_fd >= 0) session_loop(kill_parent);
+  if (session_caller >= 0) session_loop(kill_parent);
   if (tty || tree || (joined_pid && !nofork)) {
     /* setns(CLONE_NEWPID) moves only our future children, and a pty needs a relay: fork,
      * relay signals to the child and its exit status back (a signal death re-raised). */

@@ -12,6 +12,9 @@
  * - A pipe keeps the order of what is written; a frame is written whole before the next
  *   (one writer: the session's queue). SOCK_SEQPACKET keeps message boundaries.
  * - Fds received with SCM_RIGHTS are new fds of ours (MSG_CMSG_CLOEXEC).
+ * - What comes on the reply socket is the helper's only as long as no task of the target
+ *   took the helper's end (it can: see ffi/helper.c session_loop). So fds it carries are
+ *   used only if they are anonymous pipes, as the helper's are (allPipes).
  * - Every fd made here is O_CLOEXEC: a helper or program spawned meanwhile by another
  *   caller never inherits one. Our ends are O_NONBLOCK.
  * - Only poll(2) waits, on a thread of Deno's pool (nonblocking FFI) so the event loop goes
@@ -19,6 +22,7 @@
  *
  * @module
  */
+import { fstatSafe } from "./files.ts";
 import { errno, libcSubset } from "./libc.ts";
 
 function _lib() {
@@ -49,6 +53,8 @@ const MSG_TRUNC = 0x20;
 const MSG_CTRUNC = 0x8;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
 const EINTR = 4;
 const EAGAIN = 11;
 
@@ -153,6 +159,39 @@ export function takeFd(sock: number): number | null | "eof" {
   if (m.fds.length === 1) return m.fds[0];
   for (const fd of m.fds) closeFd(fd);
   return "eof";
+}
+
+/**
+ * Whether every fd of `fds` is an anonymous pipe, as those of the helper's 'P' reply are
+ * (pipe2): S_IFIFO on the one pipefs superblock, which every pipe2 pipe shares (`dev`, the
+ * st_dev of a pipe of ours; a named FIFO is on its own file system's). Anything else on the
+ * reply socket comes from a task of the target that took the helper's end: /dev/zero, a
+ * sparse or FUSE file, whose reads never say "would block" (drainInto would loop for ever on
+ * Deno's thread, taking memory without end), or a device of the target's.
+ *
+ * @param fds the fds of a reply
+ * @param dev st_dev of an anonymous pipe of ours (see {@link pipeDevice})
+ * @returns true when all are anonymous pipes
+ */
+export function allPipes(fds: readonly number[], dev: number): boolean {
+  return fds.every((fd) => {
+    try {
+      const st = fstatSafe(fd);
+      return (st.mode & S_IFMT) === S_IFIFO && st.dev === dev;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * st_dev of an anonymous pipe: pipefs's, the same for every pipe2 pipe.
+ *
+ * @param fd an end of a pipe made with pipe2
+ * @returns its st_dev
+ */
+export function pipeDevice(fd: number): number {
+  return fstatSafe(fd).dev;
 }
 
 /** A reply of the helper: a type letter, an int, and the fds attached (the program's pipes). */

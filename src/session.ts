@@ -5,8 +5,10 @@
  */
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import {
+  allPipes,
   closeFd,
   drainInto,
+  pipeDevice,
   pollReady,
   requestPipe,
   SESSION_MAX_REQUEST,
@@ -133,7 +135,7 @@ const SIGNALS = [
  * reads EOF and exits (else it ran until this Deno process exits). Only fd numbers are held.
  */
 const _dropped = new FinalizationRegistry((fds: number[]) => {
-  for (const fd of fds) closeFd(fd);
+  for (const fd of fds) if (fd >= 0) closeFd(fd);
 });
 
 /**
@@ -145,6 +147,10 @@ export class ExecSession implements AsyncDisposable {
   #sock: number;
   /** Our requests (a pipe: -1 once closed). */
   #requests: number;
+  /** st_dev of an anonymous pipe (the request pipe's): the program's pipes have it too. */
+  #pipeDev: number;
+  /** The socket and the pipe while open (-1 once closed): what _dropped closes. */
+  #open: number[];
   /** A frame is being written: close() leaves the pipe to #send then. */
   #sending = false;
   #child: Deno.ChildProcess;
@@ -153,6 +159,8 @@ export class ExecSession implements AsyncDisposable {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #targetGone = false;
+  /** A forged reply came: the session ended (see #forged). */
+  #tampered = false;
   /** Where the programs' output is read into (and copied out of). */
   #buf = new Uint8Array(65536);
 
@@ -166,7 +174,9 @@ export class ExecSession implements AsyncDisposable {
   ) {
     this.#sock = sock;
     this.#requests = requests;
-    _dropped.register(this, [sock, requests], this);
+    this.#open = [sock, requests];
+    this.#pipeDev = pipeDevice(requests);
+    _dropped.register(this, this.#open, this);
     this.#child = child;
     this.#shown = shown;
     this.#env = env;
@@ -219,6 +229,7 @@ export class ExecSession implements AsyncDisposable {
       shutdownSocket(this.#sock);
       await this.#queue;
       closeFd(this.#sock);
+      this.#open[0] = -1;
     }
     // Unref'd at open (a session must not keep Deno alive); waited for here, it must.
     this.#child.ref();
@@ -233,6 +244,7 @@ export class ExecSession implements AsyncDisposable {
   #closeRequests(): void {
     closeFd(this.#requests);
     this.#requests = -1;
+    this.#open[1] = -1;
   }
 
   /**
@@ -309,6 +321,7 @@ export class ExecSession implements AsyncDisposable {
   ): Promise<NsCommandOutput> {
     if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
     if (this.#targetGone) throw this.#gone(program);
+    if (this.#tampered) throw this.#tamperedError(program);
     // Every fd we get is closed exactly once: a second close would hit whatever Deno opened
     // under that number meanwhile.
     const open = new Set<number>();
@@ -325,18 +338,23 @@ export class ExecSession implements AsyncDisposable {
         // The helper is gone; what it said before (the target exited) may still be waiting.
         first = takeReply(this.#sock) ?? "eof";
       }
-      if (first !== "eof") {
-        for (const fd of first.fds) open.add(fd);
-        this.#note(first);
+      if (first !== "eof") { for (const fd of first.fds) open.add(fd); }
+      if (first === "eof" || first.type === "D") {
+        // The helper is gone (or going): nothing later may take a reply meant for this call.
+        if (first !== "eof") this.#note(first);
+        this.#breakWire();
+        if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+        throw this.#gone(program);
       }
-      if (first !== "eof" && first.type === "P" && first.fds.length === (o.stdin ? 4 : 3)) {
-        const [out, err, setup, input] = first.fds;
-        for (const fd of first.fds) setNonblocking(fd);
-        return await this.#wait(program, { input, out, err, setup, close }, o);
+      if (first.type === "F" && first.fds.length === 0) throw this.#failed(program, -first.value);
+      // Anything but the 'P' of this request, with the program's pipes, is forged.
+      const fds = first.fds;
+      if (first.type !== "P" || fds.length !== (o.stdin ? 4 : 3) || !allPipes(fds, this.#pipeDev)) {
+        throw this.#forged(program);
       }
-      if (first !== "eof" && first.type === "F") throw this.#failed(program, -first.value);
-      if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
-      throw this.#gone(program);
+      const [out, err, setup, input] = fds;
+      for (const fd of fds) setNonblocking(fd);
+      return await this.#wait(program, { input, out, err, setup, close }, o);
     } finally {
       for (const fd of [...open]) close(fd);
     }
@@ -387,9 +405,12 @@ export class ExecSession implements AsyncDisposable {
       for (let r = takeReply(this.#sock); r !== null; r = takeReply(this.#sock)) {
         if (r === "eof") {
           sockOpen = false;
+          this.#breakWire();
           return;
         }
         for (const fd of r.fds) closeFd(fd);
+        // The helper sends one 'P' a program, first: one now is a thief's (see #forged).
+        if (r.type === "P") throw this.#forged(program);
         this.#note(r);
         if (r.type === "S") status = r.value;
         else if (r.type === "F") failed = -r.value;
@@ -447,6 +468,33 @@ export class ExecSession implements AsyncDisposable {
     };
     if (setupError) result.setupError = setupError;
     return result;
+  }
+
+  /**
+   * The wire cannot be trusted any more (the helper's socket closed, or carried what the
+   * helper never sends): end the session as close() does, so that no later call takes a
+   * reply meant for another (the helper reads EOF, kills its program and exits).
+   */
+  #breakWire(): void {
+    if (!this.#sending) this.#closeRequests();
+    shutdownSocket(this.#sock);
+  }
+
+  /**
+   * A reply the helper never sends: a task of the target with CAP_SYS_PTRACE took the
+   * helper's end of the socket from a child at its birth (ffi/helper.c session_loop) and
+   * wrote on it. The session ends.
+   */
+  #forged(program: string): Error {
+    this.#breakWire();
+    this.#tampered = true;
+    return this.#tamperedError(program);
+  }
+
+  #tamperedError(program: string): Error {
+    return new Error(
+      `Cannot run ${program}: the session's replies were tampered with (one the helper never sends: a task of the target took its socket?); the session has ended`,
+    );
   }
 
   #note(r: SessionReply): void {

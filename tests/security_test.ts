@@ -3762,3 +3762,325 @@ Deno.test({
     }
   },
 });
+
+// ---- review 7: sessions — what a thief of the helper's reply socket can send Deno
+
+/**
+ * In a pid namespace whose init holds CAP_SYS_PTRACE alone: for every new process it takes
+ * fds 3-63 with pidfd_getfd; for each SOCK_SEQPACKET socket (a session child's copy of the
+ * helper's reply socket, at its birth) a process of its own sends on it, every 2 ms until
+ * the end, a forged 'P' reply (ffi/helper.c session_loop) whose three "pipes" are /dev/zero:
+ * a file whose reads never say "would block" nor end. SIGTERM ends it; it prints counts.
+ */
+const REPLY_FORGER_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1, sockets = 0, senders = 0;
+  pid_t me = getpid();
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      for (int fd = 3; fd < 64; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        int type = 0;
+        socklen_t l = sizeof type;
+        if (getsockopt(g, SOL_SOCKET, SO_TYPE, &type, &l) == 0 && type == SOCK_SEQPACKET) {
+          sockets++;
+          if (senders < 4 && ++senders && fork() == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != me) _exit(0);
+            char rep[8] = {'P', 0, 0, 0, 0, 0, 0, 0};
+            struct iovec iov = {rep, 8};
+            char control[CMSG_SPACE(3 * sizeof(int))];
+            struct msghdr m = {0};
+            m.msg_iov = &iov;
+            m.msg_iovlen = 1;
+            m.msg_control = control;
+            m.msg_controllen = sizeof control;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+            int fds[3] = {zero, zero, zero};
+            memcpy(CMSG_DATA(c), fds, sizeof fds);
+            for (;;) {
+              sendmsg(g, &m, MSG_DONTWAIT);
+              usleep(2000);
+            }
+          }
+        }
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"sockets\":%ld,\"senders\":%ld}\n", sockets, senders);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+Deno.test({
+  name: "review 7: a session takes no fd but a pipe from its reply socket (a thief's /dev/zero)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // The reply socket is the helper's, but a session child is born holding a copy (the
+    // review-6 fix made it lead to the helper, not Deno): a task of the target with
+    // CAP_SYS_PTRACE takes it and sends Deno replies. One forged 'P' with /dev/zero as the
+    // program's stdout made the next output() read it on Deno's thread for ever: the event
+    // loop stopped and Deno (host root) grew ~300 MB/s until the OOM killer. So the session
+    // runs in a Deno of its own, killed past 60 s or 1 GiB.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-forger-" });
+    try {
+      await Deno.writeTextFile(`${dir}/forger.c`, REPLY_FORGER_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/forger`, `${dir}/forger.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      await Deno.writeTextFile(
+        `${dir}/run.ts`,
+        `import { openSession } from ${JSON.stringify(`${ROOT}src/session.ts`)};
+const results = new Set<string>();
+await using session = await openSession(Number(Deno.args[0]), { capabilities: "target" });
+for (let i = 0; i < 300 && !results.has("tampered"); i++) {
+  const r = await session.output("true").then(
+    (r) => String(r.code) + "/" + r.stdout.length,
+    (e) => /tampered/.test(e.message) ? "tampered" : e.message,
+  );
+  results.add(r);
+}
+console.log(JSON.stringify([...results]));
+`,
+      );
+      const target = new Deno.Command("unshare", {
+        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+          .concat(["--inh-caps=-all", `${dir}/forger`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the attacker did not start");
+        out += value;
+      }
+      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      let killed = "";
+      let result: Deno.CommandOutput;
+      try {
+        const deno = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/run.ts`, String(pid)],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const started = Date.now();
+        const watch = setInterval(() => {
+          let rss = 0;
+          try {
+            const status = Deno.readTextFileSync(`/proc/${deno.pid}/status`);
+            rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+          } catch {
+            return;
+          }
+          if (killed || (rss < 1 << 30 && Date.now() - started < 60_000)) return;
+          killed = `${rss >> 20} MiB after ${Date.now() - started} ms`;
+          deno.kill("SIGKILL");
+        }, 100);
+        result = await deno.output();
+        clearInterval(watch);
+      } finally {
+        Deno.kill(pid, "SIGTERM");
+      }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      await target.status;
+      const counts = JSON.parse(out.trim().split("\n").pop()!);
+      console.log(JSON.stringify(counts), text(result.stdout).trim());
+      assertEquals(killed, "", `Deno read the thief's /dev/zero: ${JSON.stringify(counts)}`);
+      assert(result.success, text(result.stderr));
+      // The attack was live: a forged reply came first for a call, which refused it.
+      assert(counts.senders > 0, JSON.stringify(counts));
+      assertEquals(JSON.parse(text(result.stdout)).includes("tampered"), true);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * In a container (rootful, CAP_SYS_PTRACE): for every new process it takes fds 3-63 with
+ * pidfd_getfd and, for each socket among them, a pidfd of the process that made it
+ * (SO_PEERPIDFD); it counts such processes whose mount, network, IPC or UTS namespace
+ * (PIDFD_GET_*_NAMESPACE, Linux 6.11) is not its own: fds of the host's, which setns(2)
+ * enters with CAP_SYS_ADMIN, and a netlink request (IFLA_NET_NS_FD) reaches with
+ * CAP_NET_ADMIN. SIGTERM ends it; it prints counts.
+ */
+const PEER_NAMESPACES_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+static const int ioc[4] = {2, 3, 4, 10}; /* PIDFD_GET_{IPC,MNT,NET,UTS}_NAMESPACE: _IO(0xFF, n) */
+static const char *own[4] = {"/proc/self/ns/ipc", "/proc/self/ns/mnt", "/proc/self/ns/net",
+                             "/proc/self/ns/uts"};
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  unsigned long long mine[4];
+  for (int k = 0; k < 4; k++) {
+    struct stat st;
+    stat(own[k], &st);
+    mine[k] = st.st_ino;
+  }
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1, peers = 0, outside = 0;
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      for (int fd = 3; fd < 64; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        int p = -1;
+        socklen_t l = sizeof p;
+        if (getsockopt(g, SOL_SOCKET, SO_PEERPIDFD, &p, &l) == 0 && p >= 0) {
+          peers++;
+          int out = 0;
+          for (int k = 0; k < 4; k++) {
+            int ns = ioctl(p, _IO(0xFF, ioc[k]), 0);
+            struct stat st;
+            if (ns >= 0 && fstat(ns, &st) == 0 && st.st_ino != mine[k]) out = 1;
+            if (ns >= 0) close(ns);
+          }
+          outside += out;
+          close(p);
+        }
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"peers\":%ld,\"outside\":%ld}\n", peers, outside);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+Deno.test({
+  name: "review 7: a session's reply socket names no process in the host's namespaces",
+  ignore: NEEDS_ROOT || (!HAVE_DOCKER && !CI),
+  sanitizeResources: false,
+  async fn() {
+    // The socket named the process that made it, and the helper made it before joining: with
+    // a v2 cgroup (H, a docker container's) that process stays behind to supervise the one
+    // born in the cgroup, in every namespace of the host, with the caller's credentials. A
+    // session child's copy of the socket, taken at its birth, gave the container fds of the
+    // host's mount and network namespaces.
+    // The sources, not mod.ts's bundle: the helper is ffi/helper_bin.ts's as it is now.
+    const { openSession } = await import("../src/session.ts");
+    const { resolveContainer } = await import("../src/containers.ts");
+    const { containerExecOptions } = await import("../src/container_exec.ts");
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-peerns-" });
+    const name = `nsjoin-peerns-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await Deno.writeTextFile(`${dir}/peerns.c`, PEER_NAMESPACES_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/peerns`, `${dir}/peerns.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      const start = await new Deno.Command("docker", {
+        args: ["run", "-d", "--name", name, "--cap-add", "SYS_PTRACE", "-v", `${dir}:/atk:ro`]
+          .concat([DOCKER_IMAGE, "/atk/peerns"]),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert(start.success, text(start.stderr));
+      const logs = async () =>
+        text(
+          (await new Deno.Command("docker", { args: ["logs", name], stderr: "null" }).output())
+            .stdout,
+        );
+      for (let i = 0; i < 100 && !(await logs()).includes("ready"); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const results = new Set<number>();
+      {
+        using c = await resolveContainer(`docker:${name}`);
+        await using session = await openSession(c, containerExecOptions(c));
+        for (let i = 0; i < 60; i++) results.add((await session.output("true")).code);
+      }
+      await new Deno.Command("docker", { args: ["kill", "-s", "TERM", name], stdout: "null" })
+        .output();
+      await new Deno.Command("docker", { args: ["wait", name], stdout: "null" }).output();
+      const counts = JSON.parse((await logs()).trim().split("\n").pop()!);
+      console.log(JSON.stringify(counts));
+      assertEquals(
+        counts.outside,
+        0,
+        `the container got the host's namespaces: ${JSON.stringify(counts)}`,
+      );
+      // The attack was live: it reached the children's copies of the socket.
+      assert(counts.peers > 0, JSON.stringify(counts));
+      assertEquals([...results], [0]);
+    } finally {
+      await new Deno.Command("docker", { args: ["rm", "-f", name], stdout: "null", stderr: "null" })
+        .output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

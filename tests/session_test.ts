@@ -434,6 +434,41 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a session closed mid-program and collected closes nothing of a later one (review 7)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // close() during a program makes the wait see the socket's hang-up, which ends the wire;
+    // that once registered the socket for closing at collection again, after close() had
+    // closed it: the next session, given the same fd number, lost its socket at the next GC.
+    await using target = await makeTarget();
+    const script = [
+      `import { openSession } from "${ROOT}src/session.ts";`,
+      `await (async () => {`,
+      `  const s = await openSession(${target.pid});`,
+      `  const run = s.output("sleep", { args: ["5"] }).catch(() => {});`,
+      `  await new Promise((r) => setTimeout(r, 200));`,
+      `  await s.close();`,
+      `  await run;`,
+      `})();`,
+      `await using later = await openSession(${target.pid});`,
+      `for (let i = 0; i < 50; i++) {`,
+      `  (globalThis as unknown as { gc: () => void }).gc();`,
+      `  await new Promise((r) => setTimeout(r, 10));`,
+      `}`,
+      `console.log((await later.output("true")).code);`,
+    ].join("\n");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--v8-flags=--expose-gc", script],
+      stdout: "piped",
+      stderr: "piped",
+      // It hung, its later session's socket gone: killed, it prints nothing.
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    assertEquals(text(out.stdout).trim(), "0", text(out.stderr));
+  },
+});
+
+Deno.test({
   name: "session options: per-program ones are refused, a failed set-up throws",
   ignore: NEEDS_ROOT,
   async fn() {

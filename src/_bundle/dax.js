@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-AG4WLZTD.js";
+} from "./chunk-YMREGYVJ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand
-} from "./chunk-AG4WLZTD.js";
+} from "./chunk-YMREGYVJ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2304,7 +2304,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-PZOUIBGE.js");
+  _session ??= await import("./session-LBNZTC2L.js");
   return await _session.openSession(target, options);
 });
 

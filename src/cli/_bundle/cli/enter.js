@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-W4I62XGM.js";
+} from "../chunk-OTC3HYN5.js";
 import {
   UsageError,
   report

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-W4I62XGM.js";
+} from "../chunk-OTC3HYN5.js";
 import {
   UsageError,
   relay,

@@ -5,10 +5,11 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-AG4WLZTD.js";
+} from "./chunk-YMREGYVJ.js";
 import "./chunk-BLEWITE4.js";
 import {
-  NamespaceError
+  NamespaceError,
+  fstatSafe
 } from "./chunk-SVXNW5UA.js";
 import {
   errno,
@@ -91,6 +92,19 @@ var takeFd = (function takeFd(sock) {
   if (m.fds.length === 1) return m.fds[0];
   for (const fd of m.fds) closeFd(fd);
   return "eof";
+});
+var allPipes = (function allPipes(fds, dev) {
+  return fds.every((fd) => {
+    try {
+      const st = fstatSafe(fd);
+      return (st.mode & S_IFMT) === S_IFIFO && st.dev === dev;
+    } catch {
+      return false;
+    }
+  });
+});
+var pipeDevice = (function pipeDevice(fd) {
+  return fstatSafe(fd).dev;
 });
 var takeReply = (function takeReply(sock) {
   const m = _receive(sock, 8);
@@ -274,10 +288,14 @@ var MSG_TRUNC = 32;
 var MSG_CTRUNC = 8;
 var SOL_SOCKET = 1;
 var SCM_RIGHTS = 1;
+var S_IFMT = 61440;
+var S_IFIFO = 4096;
 var EINTR = 4;
 var EAGAIN = 11;
 var SESSION_MAX_REQUEST = 128 * 1024;
 var SESSION_MAX_STRINGS = 8192;
+
+
 
 
 
@@ -355,13 +373,17 @@ var SIGNALS = [
   "SIGSYS"
 ];
 var _dropped = new FinalizationRegistry(((fds) => {
-  for (const fd of fds) closeFd(fd);
+  for (const fd of fds) if (fd >= 0) closeFd(fd);
 }));
 var ExecSession = class {
   /** The helper's replies (a socket it made). */
   #sock;
   /** Our requests (a pipe: -1 once closed). */
   #requests;
+  /** st_dev of an anonymous pipe (the request pipe's): the program's pipes have it too. */
+  #pipeDev;
+  /** The socket and the pipe while open (-1 once closed): what _dropped closes. */
+  #open;
   /** A frame is being written: close() leaves the pipe to #send then. */
   #sending = false;
   #child;
@@ -370,16 +392,20 @@ var ExecSession = class {
   #queue = Promise.resolve();
   #closed = false;
   #targetGone = false;
+  /** A forged reply came: the session ended (see #forged). */
+  #tampered = false;
   /** Where the programs' output is read into (and copied out of). */
   #buf = new Uint8Array(65536);
   /** @internal Made by {@link openSession}. */
   constructor(sock, requests, child, shown, env) {
     this.#sock = sock;
     this.#requests = requests;
-    _dropped.register(this, [
+    this.#open = [
       sock,
       requests
-    ], this);
+    ];
+    this.#pipeDev = pipeDevice(requests);
+    _dropped.register(this, this.#open, this);
     this.#child = child;
     this.#shown = shown;
     this.#env = env;
@@ -428,6 +454,7 @@ var ExecSession = class {
       shutdownSocket(this.#sock);
       await this.#queue;
       closeFd(this.#sock);
+      this.#open[0] = -1;
     }
     this.#child.ref();
     await this.#child.status;
@@ -439,6 +466,7 @@ var ExecSession = class {
   #closeRequests() {
     closeFd(this.#requests);
     this.#requests = -1;
+    this.#open[1] = -1;
   }
   /**
    * Writes a frame whole (the pipe may take less at once).
@@ -513,6 +541,7 @@ var ExecSession = class {
   async #run(program, request, o) {
     if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
     if (this.#targetGone) throw this.#gone(program);
+    if (this.#tampered) throw this.#tamperedError(program);
     const open = /* @__PURE__ */ new Set();
     const close = (fd) => {
       if (open.delete(fd)) closeFd(fd);
@@ -532,22 +561,27 @@ var ExecSession = class {
       }
       if (first !== "eof") {
         for (const fd of first.fds) open.add(fd);
-        this.#note(first);
       }
-      if (first !== "eof" && first.type === "P" && first.fds.length === (o.stdin ? 4 : 3)) {
-        const [out, err, setup, input] = first.fds;
-        for (const fd of first.fds) setNonblocking(fd);
-        return await this.#wait(program, {
-          input,
-          out,
-          err,
-          setup,
-          close
-        }, o);
+      if (first === "eof" || first.type === "D") {
+        if (first !== "eof") this.#note(first);
+        this.#breakWire();
+        if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+        throw this.#gone(program);
       }
-      if (first !== "eof" && first.type === "F") throw this.#failed(program, -first.value);
-      if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
-      throw this.#gone(program);
+      if (first.type === "F" && first.fds.length === 0) throw this.#failed(program, -first.value);
+      const fds = first.fds;
+      if (first.type !== "P" || fds.length !== (o.stdin ? 4 : 3) || !allPipes(fds, this.#pipeDev)) {
+        throw this.#forged(program);
+      }
+      const [out, err, setup, input] = fds;
+      for (const fd of fds) setNonblocking(fd);
+      return await this.#wait(program, {
+        input,
+        out,
+        err,
+        setup,
+        close
+      }, o);
     } finally {
       for (const fd of [
         ...open
@@ -586,9 +620,11 @@ var ExecSession = class {
       for (let r = takeReply(this.#sock); r !== null; r = takeReply(this.#sock)) {
         if (r === "eof") {
           sockOpen = false;
+          this.#breakWire();
           return;
         }
         for (const fd of r.fds) closeFd(fd);
+        if (r.type === "P") throw this.#forged(program);
         this.#note(r);
         if (r.type === "S") status = r.value;
         else if (r.type === "F") failed = -r.value;
@@ -644,6 +680,28 @@ var ExecSession = class {
     };
     if (setupError) result.setupError = setupError;
     return result;
+  }
+  /**
+   * The wire cannot be trusted any more (the helper's socket closed, or carried what the
+   * helper never sends): end the session as close() does, so that no later call takes a
+   * reply meant for another (the helper reads EOF, kills its program and exits).
+   */
+  #breakWire() {
+    if (!this.#sending) this.#closeRequests();
+    shutdownSocket(this.#sock);
+  }
+  /**
+   * A reply the helper never sends: a task of the target with CAP_SYS_PTRACE took the
+   * helper's end of the socket from a child at its birth (ffi/helper.c session_loop) and
+   * wrote on it. The session ends.
+   */
+  #forged(program) {
+    this.#breakWire();
+    this.#tampered = true;
+    return this.#tamperedError(program);
+  }
+  #tamperedError(program) {
+    return new Error(`Cannot run ${program}: the session's replies were tampered with (one the helper never sends: a task of the target took its socket?); the session has ended`);
   }
   #note(r) {
     if (r.type === "D") this.#targetGone = true;

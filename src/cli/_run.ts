@@ -1,4 +1,5 @@
 import { NamespaceError } from "../errors.ts";
+import { fstatSafe } from "../../ffi/files.ts";
 import { escapeTerminal } from "../terminal.ts";
 
 /** A mistake in how the CLI was called: exit 2, one line, a pointer to --help. */
@@ -93,6 +94,60 @@ export async function relay(child: Deno.ChildProcess): Promise<number> {
   } finally {
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
   }
+}
+
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+
+/**
+ * Whether any of these fds of ours is a unix (or any) socket. A program in a container's
+ * pid namespace that holds such a socket hands it to a CAP_SYS_PTRACE task there
+ * (pidfd_getfd), whose SO_PEERPIDFD names the host process at the other end (journald, the
+ * service's parent) and gives every fd of that process: `exec` relays instead.
+ *
+ * @param fds our fds to look at (0, 1, 2)
+ * @returns true when one is a socket
+ */
+export function socketOnStdio(fds: readonly number[]): boolean {
+  return fds.some((fd) => {
+    try {
+      return (fstatSafe(fd).mode & S_IFMT) === S_IFSOCK;
+    } catch {
+      return false; // Closed: nothing to hand over.
+    }
+  });
+}
+
+/**
+ * Runs a child spawned with piped stdio to its end as docker exec's shim does: our stdin to
+ * its stdin (closed at our EOF), its stdout and stderr to our fds 1 and 2 in order, signals
+ * relayed as {@link relay} does; so the program never holds our stdio.
+ *
+ * @param child spawned with stdout and stderr "piped", stdin "piped" or "null"
+ * @returns the exit code, once its output is written
+ */
+export async function relayStdio(child: Deno.ChildProcess): Promise<number> {
+  const out = (from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>) =>
+    from.pipeTo(to, { preventClose: true }).catch(() => {
+      // Our end is gone (EPIPE): the program gets EPIPE/SIGPIPE at its next write, as it
+      // would have writing there itself.
+      from.cancel().catch(() => {});
+    });
+  const outputs = [
+    out(child.stdout, Deno.stdout.writable),
+    out(child.stderr, Deno.stderr.writable),
+  ];
+  let stdin: WritableStream<Uint8Array> | undefined;
+  try {
+    stdin = child.stdin;
+  } catch {
+    // "null" (no -i): Deno's getter throws.
+  }
+  // Not awaited: our stdin may never end after the program did.
+  stdin && Deno.stdin.readable.pipeTo(stdin).catch(() => {});
+  const code = await relay(child);
+  await Promise.all(outputs);
+  return code;
 }
 
 /**

@@ -18,7 +18,7 @@ import { readTextFileSafe } from "../../ffi/files.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
 import { parseOptions } from "./_args.ts";
-import { relay, report, UsageError } from "./_run.ts";
+import { relay, relayStdio, report, socketOnStdio, UsageError } from "./_run.ts";
 
 /** `exec`'s options, parsed: docker exec's dialect. */
 export interface ExecArgs {
@@ -365,6 +365,23 @@ export async function exec(argv: readonly string[]): Promise<number> {
         quiet: true,
         hint: "the container stopped",
       });
+    }
+    const o = plan.options;
+    const ns = o.namespaces ?? "all";
+    const pidJoined = ns === "all" || (Array.isArray(ns) ? ns.includes("pid") : "pid" in ns);
+    if (
+      !args.tty && !args.detach && pidJoined &&
+      socketOnStdio(o.stdin === "inherit" ? [0, 1, 2] : [1, 2])
+    ) {
+      // Our stdio would be the program's for its whole life, in the target's pid namespace:
+      // relay through pipes, as docker exec's shim does (see socketOnStdio).
+      const piped = new NsCommand(plan.program, {
+        ...o,
+        stdin: o.stdin === "inherit" ? "piped" : "null",
+        stdout: "piped",
+        stderr: "piped",
+      });
+      return await relayStdio(piped.spawn());
     }
     const command = new NsCommand(plan.program, plan.options);
     if (!args.tty && !args.detach) {

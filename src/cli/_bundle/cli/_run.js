@@ -6,10 +6,12 @@ import {
   assertUtf8Argv,
   exitCodeOf,
   relay,
-  report
-} from "../chunk-S6RDVZC2.js";
-import "../chunk-IZOPKJYW.js";
-import "../chunk-GNZ5HXI5.js";
+  relayStdio,
+  report,
+  socketOnStdio
+} from "../chunk-MGER5AOP.js";
+import "../chunk-7UCC3GEY.js";
+import "../chunk-AET4ZICI.js";
 
 export {
   EXIT,
@@ -17,5 +19,7 @@ export {
   assertUtf8Argv,
   exitCodeOf,
   relay,
-  report
+  relayStdio,
+  report,
+  socketOnStdio
 };

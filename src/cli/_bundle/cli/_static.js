@@ -3057,45 +3057,6 @@ var init_errors = __esm({
   }
 });
 
-// ffi/dirfd.ts
-var O, RESOLVE, IN_ROOT, ONE_NAME, S;
-var init_dirfd = __esm({
-  "ffi/dirfd.ts"() {
-    init_libc();
-    O = {
-      RDONLY: 0,
-      WRONLY: 1,
-      CREAT: 64,
-      EXCL: 128,
-      NOCTTY: 256,
-      NONBLOCK: 2048,
-      DIRECTORY: Deno.build.arch === "x86_64" ? 65536 : 16384,
-      NOFOLLOW: Deno.build.arch === "x86_64" ? 131072 : 32768,
-      CLOEXEC: 524288,
-      PATH: 2097152
-    };
-    RESOLVE = {
-      NO_XDEV: 0x01n,
-      NO_MAGICLINKS: 0x02n,
-      NO_SYMLINKS: 0x04n,
-      BENEATH: 0x08n,
-      IN_ROOT: 0x10n
-    };
-    IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
-    ONE_NAME = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
-    S = {
-      IFMT: 61440,
-      IFREG: 32768,
-      IFDIR: 16384,
-      IFLNK: 40960,
-      IFIFO: 4096,
-      IFCHR: 8192,
-      IFBLK: 24576,
-      IFSOCK: 49152
-    };
-  }
-});
-
 // ffi/files.ts
 
 
@@ -3133,6 +3094,45 @@ var init_files = __esm({
     _encoder = new TextEncoder();
     _linkPath = new Uint8Array(4096);
     _linkTarget = new Uint8Array(256);
+  }
+});
+
+// ffi/dirfd.ts
+var O, RESOLVE, IN_ROOT, ONE_NAME, S;
+var init_dirfd = __esm({
+  "ffi/dirfd.ts"() {
+    init_libc();
+    O = {
+      RDONLY: 0,
+      WRONLY: 1,
+      CREAT: 64,
+      EXCL: 128,
+      NOCTTY: 256,
+      NONBLOCK: 2048,
+      DIRECTORY: Deno.build.arch === "x86_64" ? 65536 : 16384,
+      NOFOLLOW: Deno.build.arch === "x86_64" ? 131072 : 32768,
+      CLOEXEC: 524288,
+      PATH: 2097152
+    };
+    RESOLVE = {
+      NO_XDEV: 0x01n,
+      NO_MAGICLINKS: 0x02n,
+      NO_SYMLINKS: 0x04n,
+      BENEATH: 0x08n,
+      IN_ROOT: 0x10n
+    };
+    IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
+    ONE_NAME = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
+    S = {
+      IFMT: 61440,
+      IFREG: 32768,
+      IFDIR: 16384,
+      IFLNK: 40960,
+      IFIFO: 4096,
+      IFCHR: 8192,
+      IFBLK: 24576,
+      IFSOCK: 49152
+    };
   }
 });
 
@@ -3517,6 +3517,7 @@ var init_version = __esm({
 
 // src/cli/_run.ts
 init_errors();
+init_files();
 
 // src/terminal.ts
 var _utf8 = new TextEncoder();

@@ -3,21 +3,20 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-OTC3HYN5.js";
+} from "../chunk-S5WE34N3.js";
 import {
   UsageError,
   report
-} from "../chunk-S6RDVZC2.js";
+} from "../chunk-MGER5AOP.js";
 import {
   differingNamespaces
-} from "../chunk-XI4X4FUX.js";
+} from "../chunk-UWY4RPXW.js";
 import {
   NamespaceError
-} from "../chunk-IZOPKJYW.js";
-import "../chunk-YQ3KOZWT.js";
+} from "../chunk-7UCC3GEY.js";
 import {
   libcSubset
-} from "../chunk-GNZ5HXI5.js";
+} from "../chunk-AET4ZICI.js";
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -47,7 +46,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-HB7SIUDY.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-L2RXLVEV.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -125,7 +124,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-3LZX2RH5.js");
+      const { cgroupProcsOf } = await import("../container_exec-7PYTIGY6.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -133,7 +132,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-HB7SIUDY.js");
+      const { nsfsClose } = await import("../nsfs-L2RXLVEV.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

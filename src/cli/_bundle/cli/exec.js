@@ -6,43 +6,43 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-OTC3HYN5.js";
+} from "../chunk-S5WE34N3.js";
 import {
   UsageError,
   relay,
-  report
-} from "../chunk-S6RDVZC2.js";
+  relayStdio,
+  report,
+  socketOnStdio
+} from "../chunk-MGER5AOP.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-22B5573P.js";
+} from "../chunk-ZHKT3BQC.js";
 import {
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-2W42QJKU.js";
+} from "../chunk-CGALHYBA.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-XI4X4FUX.js";
+} from "../chunk-UWY4RPXW.js";
 import {
   NamespaceError
-} from "../chunk-IZOPKJYW.js";
-import {
-  readTextFileSafe,
-  statSafe
-} from "../chunk-YQ3KOZWT.js";
+} from "../chunk-7UCC3GEY.js";
 import {
   errnoName,
-  errnoText
-} from "../chunk-GNZ5HXI5.js";
+  errnoText,
+  readTextFileSafe,
+  statSafe
+} from "../chunk-AET4ZICI.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -1147,6 +1147,25 @@ var exec = (async function exec(argv) {
         quiet: true,
         hint: "the container stopped"
       });
+    }
+    const o = plan.options;
+    const ns = o.namespaces ?? "all";
+    const pidJoined = ns === "all" || (Array.isArray(ns) ? ns.includes("pid") : "pid" in ns);
+    if (!args.tty && !args.detach && pidJoined && socketOnStdio(o.stdin === "inherit" ? [
+      0,
+      1,
+      2
+    ] : [
+      1,
+      2
+    ])) {
+      const piped = new NsCommand(plan.program, {
+        ...o,
+        stdin: o.stdin === "inherit" ? "piped" : "null",
+        stdout: "piped",
+        stderr: "piped"
+      });
+      return await relayStdio(piped.spawn());
     }
     const command = new NsCommand(plan.program, plan.options);
     if (!args.tty && !args.detach) {

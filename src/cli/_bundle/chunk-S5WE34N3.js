@@ -5,18 +5,10 @@ import {
   assertPid,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-XI4X4FUX.js";
+} from "./chunk-UWY4RPXW.js";
 import {
   NamespaceError
-} from "./chunk-IZOPKJYW.js";
-import {
-  existsSafe,
-  fstatSafe,
-  isNotFound,
-  readFileSafe,
-  readTextFileSafe,
-  statSafe
-} from "./chunk-YQ3KOZWT.js";
+} from "./chunk-7UCC3GEY.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -26,9 +18,15 @@ import {
   environPointers,
   errno,
   errnoName,
+  existsSafe,
+  fstatSafe,
+  isNotFound,
   libcFunction,
-  libcSubset
-} from "./chunk-GNZ5HXI5.js";
+  libcSubset,
+  readFileSafe,
+  readTextFileSafe,
+  statSafe
+} from "./chunk-AET4ZICI.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

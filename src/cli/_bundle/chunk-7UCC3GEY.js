@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-GNZ5HXI5.js";
+} from "./chunk-AET4ZICI.js";
 
 
 // src/errors.ts

@@ -4,18 +4,16 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-XI4X4FUX.js";
+} from "./chunk-UWY4RPXW.js";
 import {
   NamespaceError
-} from "./chunk-IZOPKJYW.js";
+} from "./chunk-7UCC3GEY.js";
 import {
+  SyscallError,
   isNotFound,
   readTextFileSafe,
   statSafe
-} from "./chunk-YQ3KOZWT.js";
-import {
-  SyscallError
-} from "./chunk-GNZ5HXI5.js";
+} from "./chunk-AET4ZICI.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`

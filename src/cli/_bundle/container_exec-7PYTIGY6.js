@@ -8,12 +8,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-2W42QJKU.js";
+} from "./chunk-CGALHYBA.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-XI4X4FUX.js";
-import "./chunk-IZOPKJYW.js";
-import "./chunk-YQ3KOZWT.js";
-import "./chunk-GNZ5HXI5.js";
+import "./chunk-UWY4RPXW.js";
+import "./chunk-7UCC3GEY.js";
+import "./chunk-AET4ZICI.js";
 
 export {
   assertUserWithMnt,

@@ -8,9 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-22B5573P.js";
-import "./chunk-YQ3KOZWT.js";
-import "./chunk-GNZ5HXI5.js";
+} from "./chunk-ZHKT3BQC.js";
+import "./chunk-AET4ZICI.js";
 
 export {
   nsfsClose,

@@ -445,3 +445,104 @@ Deno.test({
     assertEquals([ours.code, ours.stdout], [anchor.code, anchor.stdout], ours.stderr);
   },
 });
+
+// ---- review 7b: exec relays socket stdio
+
+/**
+ * Runs argv with stdin, stdout and stderr each on a socketpair (as a systemd service's
+ * journal stream or socket activation), writes argv[1] to its stdin then shuts it down; with
+ * argv[2] a signal number, sends it once "ready" was read on stdout. Prints {code, out, err}.
+ */
+const SOCKET_STDIO_PY = `
+import json, os, signal, socket, subprocess, sys, threading
+inp, out, err = socket.socketpair(), socket.socketpair(), socket.socketpair()
+p = subprocess.Popen(sys.argv[3:], stdin=inp[1].fileno(), stdout=out[1].fileno(), stderr=err[1].fileno())
+for s in (inp[1], out[1], err[1]):
+    s.close()
+got = {"out": b"", "err": b""}
+def read(name, s, sig):
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return
+        got[name] += d
+        if sig and b"ready" in got[name]:
+            os.kill(p.pid, sig)
+            sig = 0
+ts = [threading.Thread(target=read, args=("out", out[0], int(sys.argv[2]))),
+      threading.Thread(target=read, args=("err", err[0], 0))]
+for t in ts:
+    t.start()
+inp[0].sendall(sys.argv[1].encode())
+inp[0].shutdown(socket.SHUT_WR)
+for t in ts:
+    t.join()
+print(json.dumps({"code": p.wait(), "out": got["out"].decode(), "err": got["err"].decode()}))
+`;
+
+async function execOnSockets(
+  args: string[],
+  input = "",
+  signal = 0,
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await runPiped("python3", {
+    args: ["-c", SOCKET_STDIO_PY, input, String(signal), Deno.execPath(), "run", "-A"]
+      .concat(["--quiet", "--no-lock", `${ROOT}cli.ts`, "exec", ...args]),
+    env: { NO_COLOR: "1" },
+  });
+  assertEquals(r.stderr, "");
+  return JSON.parse(r.stdout);
+}
+
+Deno.test({
+  name: "review 7b: exec relays socket stdio: order per stream, exit code, no socket inside",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using t = await makeTarget();
+    const script = "for i in 1 2 3; do echo out$i; echo err$i >&2; done; " +
+      "readlink /proc/self/fd/1 /proc/self/fd/2; exit 3";
+    const r = await execOnSockets([String(t.pid), "sh", "-c", script]);
+    assertEquals(r.code, 3);
+    // The program writes to pipes, never to our socket.
+    assertMatch(r.out, /^out1\nout2\nout3\npipe:\[\d+\]\npipe:\[\d+\]\n$/);
+    assertEquals(r.err, "err1\nerr2\nerr3\n");
+    // A large output arrives whole (the relay flushes before we exit).
+    const big = await execOnSockets([String(t.pid), "sh", "-c", "seq 1 100000; exit 0"]);
+    assertEquals(big.code, 0);
+    assertEquals(big.out.split("\n").length, 100001);
+    assert(big.out.endsWith("\n100000\n"));
+    // Not found: 127, one line on stderr, as without a relay.
+    const missing = await execOnSockets([String(t.pid), "/nonexistent-7b"]);
+    assertEquals(missing.code, 127);
+    assertEquals(missing.err.trim().split("\n").length, 1);
+    assertMatch(missing.err, /not found/);
+  },
+});
+
+Deno.test({
+  name: "review 7b: exec relays socket stdin to its EOF and signals to the program",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using t = await makeTarget();
+    // -i: our stdin is relayed and closed at its end, so cat ends.
+    const cat = await execOnSockets(
+      ["-i", String(t.pid), "sh", "-c", "cat; echo done"],
+      "hello\nworld\n",
+    );
+    assertEquals(cat, { code: 0, out: "hello\nworld\ndone\n", err: "" });
+    // Without -i the program's stdin is /dev/null, as docker exec's.
+    const none = await execOnSockets([String(t.pid), "cat"], "ignored\n");
+    assertEquals(none, { code: 0, out: "", err: "" });
+    // SIGUSR1 to nsjoin reaches the program, whose own exit code comes back.
+    const trap = "trap 'echo got; exit 7' USR1; echo ready; while :; do sleep 0.05; done";
+    const usr1 = await execOnSockets([String(t.pid), "sh", "-c", trap], "", 10);
+    assertEquals(usr1, { code: 7, out: "ready\ngot\n", err: "" });
+    // SIGTERM kills it: 128+15.
+    const term = await execOnSockets(
+      [String(t.pid), "sh", "-c", "echo ready; exec sleep 30"],
+      "",
+      15,
+    );
+    assertEquals(term, { code: 143, out: "ready\n", err: "" });
+  },
+});

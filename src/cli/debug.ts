@@ -2,7 +2,7 @@ import { NsCommand } from "../command.ts";
 import { debugOptions } from "../debug.ts";
 import type { PinnedProcess } from "../target.ts";
 import { parseOptions } from "./_args.ts";
-import { relay, report, UsageError } from "./_run.ts";
+import { relay, relayStdio, report, socketOnStdio, UsageError } from "./_run.ts";
 import { pinCliTarget } from "./_target.ts";
 
 /** The usage text of `debug`. */
@@ -114,13 +114,17 @@ export async function debug(argv: readonly string[]): Promise<number> {
     }
     pinned = await pinCliTarget(args.target!) as PinnedProcess;
     const [program, ...rest] = args.command;
+    // A socket on our stdio would be the program's, in the target's pid namespace: relay
+    // through pipes then, as exec does (see socketOnStdio).
+    const relayed = !args.tty && socketOnStdio([0, 1, 2]);
     const command = new NsCommand(program, {
       ...debugOptions(pinned, { tools: args.tools, privileged: args.privileged, tty: args.tty }),
       args: rest,
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
+      stdin: relayed ? "piped" : "inherit",
+      stdout: relayed ? "piped" : "inherit",
+      stderr: relayed ? "piped" : "inherit",
     });
+    if (relayed) return await relayStdio(command.spawn());
     if (!args.tty) return command.exec();
     if (Deno.stdin.isTerminal()) {
       Deno.stdin.setRaw(true);

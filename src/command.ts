@@ -136,7 +136,12 @@ export interface NsCommandOptions {
   tools?: string;
   /** File descriptors to leave open for the program besides 0-2. */
   keepFds?: readonly number[];
-  /** How stdin is set up; default "inherit" for spawn(), "null" for output(). */
+  /**
+   * How stdin is set up; default "inherit" for spawn(), "null" for output(). With "inherit"
+   * the program holds our fd for its whole life inside the target (a unix socket there
+   * leads a CAP_SYS_PTRACE task to its peer's fds, see README Security): "piped" is the
+   * caller's choice to make, as the CLI's `exec` makes it.
+   */
   stdin?: "piped" | "inherit" | "null";
   /** How stdout is set up; default "inherit" for spawn(), "piped" for output(). */
   stdout?: "piped" | "inherit" | "null";

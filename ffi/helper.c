@@ -31,7 +31,8 @@
  *   F                   do not fork, even when a pid namespace was joined
  *   Y                   a pseudo-terminal from the target's /dev/ptmx: the program gets it as
  *                       its controlling tty; a process forked before any join (it alone
- *                       holds the caller's stdio) relays stdin/stdout and SIGWINCH
+ *                       holds the caller's stdio) relays stdin/stdout and SIGWINCH, with no
+ *                       capability but CAP_KILL and no_new_privs (relay_drop_privs)
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
  *   c                   nsenter --keep-caps: the permitted capabilities become inheritable and
@@ -202,6 +203,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_
 #define O_NONBLOCK 04000
 #define PR_SET_NO_NEW_PRIVS 38
 #define PR_CAPBSET_DROP 24
+#define CAP_KILL 5
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #define PR_CAP_AMBIENT_RAISE 2
@@ -844,6 +846,26 @@ static void narrow_caps(unsigned long keep) {
     puterr(r);
     fail(125);
   }
+}
+
+/* The terminal relay (Y) holds the caller's stdio and copies bytes the container writes into
+ * the pty: it must hold no privilege it does not use. It reads and writes fds it already has
+ * (or is handed over SCM_RIGHTS, which needs none), sets the pty's window size and signals the
+ * process that joins. That process may change credentials (U, or an id of a joined user
+ * namespace), and kill(2) then needs what kernel/signal.c kill_ok_by_cred asks: the sender's
+ * real or effective uid equal to the target's real or saved uid, or CAP_KILL in the target's
+ * user namespace (ours, the initial one, is its ancestor); pidfd_send_signal checks the same.
+ * So CAP_KILL alone stays (effective, permitted, bounding set), no_new_privs is set, and the
+ * uid is kept. Narrowing capabilities leaves dumpable at 0 and the parent-death signal armed:
+ * commit_creds resets them only when the new set is not a subset of the old. */
+static void relay_drop_privs(void) {
+  /* Without CAP_SETPCAP (a caller holding no capabilities) the drop is refused: then the
+   * bounding set guards nothing, since a no_new_privs process never gains what it lacks. */
+  for (int c = 0; c < 64; c++)
+    if (c != CAP_KILL && sys2(SYS_prctl, PR_CAPBSET_DROP, c) == -EINVAL) break;
+  sys6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0);
+  narrow_caps(1UL << CAP_KILL);
+  sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0);
 }
 
 /* nsenter --keep-caps (util-linux cap_permitted_to_ambient): setns into a user namespace
@@ -2164,6 +2186,7 @@ __attribute__((used)) void start_c(long *sp) {
        * other process's to keep or close. */
       errfd = -1;
       close_fds(&sv[0], 1);
+      relay_drop_privs();
       int master = take_fd(sv[0]);
       sys1(SYS_close, sv[0]);
       supervise(child, master, &set);

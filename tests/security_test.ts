@@ -4238,3 +4238,109 @@ Deno.test({
     }
   },
 });
+
+// ---- relay caps
+// With a pty, the process that holds the caller's stdio and copies what the program writes
+// into the pty (the terminal relay, forked before any join: see "Y" in ffi/helper.c) keeps
+// no capability but CAP_KILL, which it needs to signal a joining process that became another
+// uid (`-u 1000`), and sets no_new_privs. The terminal still works through it.
+
+/** Reads `Key:\tvalue` from /proc/PID/status. */
+function statusField(pid: number, key: string): string {
+  const line = Deno.readTextFileSync(`/proc/${pid}/status`).split("\n")
+    .find((l) => l.startsWith(`${key}:`));
+  return line ? line.slice(key.length + 1).trim() : "";
+}
+
+/** The pid's parent. */
+const ppidOf = (pid: number): number => Number(statusField(pid, "PPid"));
+const commOf = (pid: number): string => Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+
+for (const user of [undefined, "1000"]) {
+  Deno.test({
+    name: `exec -it${user ? ` -u ${user}` : ""}: the terminal relay holds only CAP_KILL and ` +
+      "no_new_privs; output, resize, ^C, SIGINT and the exit code still pass through",
+    ignore: NEEDS_ROOT,
+    async fn() {
+      const target = await makeTarget({ flags: ["-u"], hostname: "relaycaps" });
+      const socket = `nsjoin-relaycaps-${crypto.randomUUID().slice(0, 8)}`;
+      const dir = await Deno.makeTempDir({ prefix: "nsjoin-relaycaps-" });
+      const tmux = (...args: string[]) => sh("tmux", ["-L", socket, ...args]);
+      const pane = async (re: RegExp): Promise<string> => {
+        let text = "";
+        for (let i = 0; i < 150; i++) {
+          text = await tmux("capture-pane", "-p", "-t", "s");
+          if (re.test(text)) return text;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`tmux pane never matched ${re}:\n${text}`);
+      };
+      // The program: its pid (the relay is found from it), the pty's size, a line for each
+      // SIGWINCH, a count of SIGINTs (exit 7 on the second).
+      await Deno.chmod(dir, 0o755);
+      await Deno.writeTextFile(
+        `${dir}/prog.sh`,
+        `n=0; trap 'n=$((n+1)); echo got-INT$n; [ $n = 2 ] && exit 7' INT\n` +
+          `trap 'echo size=$(stty size)' WINCH\n` +
+          `echo P=$$ host=$(hostname) id=$(id -u); echo size=$(stty size)\n` +
+          `while :; do sleep 0.1; done\n`,
+      );
+      const line = `${Deno.execPath()} run -A --quiet ${CLI} exec -it ` +
+        `${user ? `-u ${user} ` : ""}${target.pid} sh ${dir}/prog.sh; ` +
+        `echo rc=$? > ${dir}/rc.part; mv ${dir}/rc.part ${dir}/rc; sleep 30`;
+      try {
+        await tmux(
+          "-f",
+          "/dev/null",
+          "new-session",
+          "-d",
+          "-x",
+          "100",
+          "-y",
+          "30",
+          "-s",
+          "s",
+          "env",
+          "TERM=xterm",
+          "sh",
+          "-c",
+          line,
+        );
+        const first = await pane(/^size=30 100\s*$/m);
+        assertMatch(first, new RegExp(`^P=\\d+ host=relaycaps id=${user ?? 0}\\s*$`, "m"));
+        const programPid = Number(/^P=(\d+)/m.exec(first)![1]);
+        // The helper's processes above the program: the topmost is the relay.
+        const helperComm = commOf(ppidOf(programPid));
+        let relay = ppidOf(programPid);
+        while (commOf(ppidOf(relay)) === helperComm) relay = ppidOf(relay);
+        assertEquals(commOf(ppidOf(relay)), commOf(Deno.pid), "the relay is the CLI's child");
+        assertEquals(statusField(relay, "Uid").split(/\s+/)[0], "0");
+        assertEquals(statusField(relay, "CapEff"), "0000000000000020", "CAP_KILL alone");
+        assertEquals(statusField(relay, "CapPrm"), "0000000000000020");
+        assertEquals(statusField(relay, "CapBnd"), "0000000000000020");
+        assertEquals(statusField(relay, "CapAmb"), "0000000000000000");
+        assertEquals(statusField(relay, "NoNewPrivs"), "1");
+        // SIGWINCH: the relay copies the new size to the pty.
+        await tmux("resize-window", "-t", "s", "-x", "120", "-y", "40");
+        await pane(/^size=40 120\s*$/m);
+        // ^C typed: a byte through the relay, the pty sends SIGINT to its foreground job.
+        await tmux("send-keys", "-t", "s", "C-c");
+        await pane(/got-INT1\s*$/m); // after the "^C" the pty echoes
+        // SIGINT to the relay (as the CLI forwards its own, or a cooked terminal sends it):
+        // passed on to the joining process, which may be uid 1000 by now.
+        Deno.kill(relay, "SIGINT");
+        await pane(/^got-INT2\s*$/m);
+        let rc = "";
+        for (let i = 0; i < 100 && !rc; i++) {
+          rc = await Deno.readTextFile(`${dir}/rc`).catch(() => "");
+          if (!rc) await new Promise((r) => setTimeout(r, 100));
+        }
+        assertEquals(rc.trim(), "rc=7");
+      } finally {
+        await runPipedListing("tmux", { args: ["-L", socket, "kill-server"] });
+        await target.kill();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}

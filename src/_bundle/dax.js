@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-YMREGYVJ.js";
+} from "./chunk-Z2QTOZQP.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

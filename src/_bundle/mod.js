@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand
-} from "./chunk-YMREGYVJ.js";
+} from "./chunk-Z2QTOZQP.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2304,7 +2304,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-LBNZTC2L.js");
+  _session ??= await import("./session-FLS3CNAZ.js");
   return await _session.openSession(target, options);
 });
 

@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-S5WE34N3.js";
+} from "../chunk-N73Y7BMM.js";
 import {
   UsageError,
   report

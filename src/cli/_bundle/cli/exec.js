@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-S5WE34N3.js";
+} from "../chunk-N73Y7BMM.js";
 import {
   UsageError,
   relay,

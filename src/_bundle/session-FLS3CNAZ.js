@@ -5,7 +5,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-YMREGYVJ.js";
+} from "./chunk-Z2QTOZQP.js";
 import "./chunk-BLEWITE4.js";
 import {
   NamespaceError,

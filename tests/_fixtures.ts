@@ -105,6 +105,16 @@ export async function makeTarget(spec: TargetSpec = {}): Promise<TestTarget> {
     const children = Deno.readTextFileSync(`/proc/${outer.pid}/task/${outer.pid}/children`).trim();
     pid = Number(children.split(/\s+/)[0]);
   }
+  // "ready" is echoed by the shell before it execs sleep: until then /proc/PID/environ (and
+  // cmdline, exe) are the shell's first ones, without what setup exported. Wait for the exec.
+  for (let i = 0; i < 2000; i++) {
+    try {
+      if (Deno.readTextFileSync(`/proc/${pid}/cmdline`).startsWith("sleep\0")) break;
+    } catch {
+      break; // gone: the caller's first use says so
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
   const kill = async () => {
     try {
       Deno.kill(pid, "SIGKILL");

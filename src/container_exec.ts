@@ -197,6 +197,44 @@ export function cgroupProcsOf(pid: number): string[] {
   return out;
 }
 
+/**
+ * Refuses to exec where the program would be frozen, as `docker exec` refuses a paused
+ * container: a frozen cgroup (docker/podman pause) stops every task that joins it, so the
+ * helper and the program would hang until it is thawed. Checks each of `cgroups` (as
+ * {@link cgroupProcsOf} gives them: only those we would join): a v1 freezer's
+ * `freezer.state` FROZEN or FREEZING, a v2 `cgroup.freeze` of 1 or `cgroup.events` frozen 1
+ * (frozen through an ancestor). A file that is not there (another v1 controller) is no
+ * freezer.
+ *
+ * @param cgroups paths of v1 `tasks` files and of the v2 directory (ending in "/")
+ * @param shown the target as the message names it ("container 0123456789ab", "process 42")
+ * @throws {NamespaceError} code EBUSY when one is frozen (nothing was run)
+ */
+export function assertNotFrozen(cgroups: readonly string[], shown: string): void {
+  const read = (file: string) => {
+    try {
+      return readTextFileSafe(file, { maxBytes: 4096 });
+    } catch (error) {
+      if (isNotFound(error)) return "";
+      throw error;
+    }
+  };
+  for (const c of cgroups) {
+    const dir = c.endsWith("/") ? c.slice(0, -1) : c.slice(0, c.lastIndexOf("/"));
+    const frozen = c.endsWith("/")
+      ? read(`${dir}/cgroup.freeze`).trim() === "1" ||
+        /^frozen 1$/m.test(read(`${dir}/cgroup.events`))
+      : /^(FROZEN|FREEZING)$/.test(read(`${dir}/freezer.state`).trim());
+    if (!frozen) continue;
+    throw new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
+      errno: 16,
+      syscall: "freezer",
+      quiet: true,
+      hint: "unpause it first (its cgroup is frozen)",
+    });
+  }
+}
+
 /** The namespace types in which a container differs from the caller. */
 export function namespacesOwnedBy(pid: number): NamespaceType[] {
   try {
@@ -340,7 +378,7 @@ function _execOptions(
     // The configured WorkingDir is a path of the container's filesystem: only a default
     // when its mount namespace is joined.
     cwd: options.workdir ?? (config?.workingDir || "/"),
-    cgroups: cgroupProcsOf(container.pid),
+    cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
     ...execConfinement(options.seccomp),
@@ -375,6 +413,13 @@ function _execGroups(
   const groups = config.runtimeEnv ? [...user.groups] : [user.gid, ...user.groups];
   groups.push(...(config.additionalGids ?? []));
   return [...new Set(groups)];
+}
+
+/** The container's cgroups, after checking that it is not paused. */
+function _cgroups(container: PinnedContainer): string[] {
+  const cgroups = cgroupProcsOf(container.pid);
+  assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`);
+  return cgroups;
 }
 
 function _joinsMnt(sel: NamespaceSelection | undefined, pid?: number): boolean {
@@ -416,7 +461,7 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
     env,
     ...ids,
     cwd: options.workdir,
-    cgroups: cgroupProcsOf(container.pid),
+    cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
     tty: options.tty || undefined,

@@ -29,6 +29,7 @@ import {
   type NsCommandOptions,
   type NsCommandOutput,
 } from "./command.ts";
+import { assertNotFrozen } from "./container_exec.ts";
 import { NamespaceError } from "./errors.ts";
 import type { Target } from "./target.ts";
 
@@ -156,6 +157,9 @@ export class ExecSession implements AsyncDisposable {
   #child: Deno.ChildProcess;
   #shown: number | string;
   #env: Record<string, string>;
+  /** The cgroups the helper joined (checked for a freezer before each program), and the
+   * target as a refusal names it. */
+  #frozen: { cgroups: readonly string[]; shown: string };
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #targetGone = false;
@@ -171,6 +175,7 @@ export class ExecSession implements AsyncDisposable {
     child: Deno.ChildProcess,
     shown: number | string,
     env: Record<string, string>,
+    frozen: { cgroups: readonly string[]; shown: string },
   ) {
     this.#sock = sock;
     this.#requests = requests;
@@ -180,6 +185,7 @@ export class ExecSession implements AsyncDisposable {
     this.#child = child;
     this.#shown = shown;
     this.#env = env;
+    this.#frozen = frozen;
   }
 
   /**
@@ -322,6 +328,9 @@ export class ExecSession implements AsyncDisposable {
     if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
     if (this.#targetGone) throw this.#gone(program);
     if (this.#tampered) throw this.#tamperedError(program);
+    // A container paused since the session opened froze the helper (it is in its cgroups):
+    // the request would wait until it is thawed, so refuse it, as `docker exec` does.
+    assertNotFrozen(this.#frozen.cgroups, this.#frozen.shown);
     // Every fd we get is closed exactly once: a second close would hit whatever Deno opened
     // under that number meanwhile.
     const open = new Set<number>();
@@ -573,6 +582,14 @@ export async function openSession(
     }
   }
   const plan = _sessionPlan({ ...options, target });
+  // The helper would join a frozen cgroup and wait there until it is thawed.
+  const id = (target as { container?: { id?: unknown } }).container?.id;
+  const paused = typeof id === "string"
+    ? `container ${id.slice(0, 12)}`
+    : typeof plan.shown === "number"
+    ? `process ${plan.shown}`
+    : plan.shown;
+  assertNotFrozen(options.cgroups ?? [], paused);
   // Each fd is closed once: a second close would hit whatever Deno opened under its number.
   const open = new Set<number>();
   const close = (fd: number) => {
@@ -646,7 +663,14 @@ export async function openSession(
         new Error(`Cannot open a session in ${plan.shown}: the helper exited with ${status.code}`);
     }
     pipe.close();
-    return new ExecSession(replies as number, requests.ours, child, plan.shown, plan.env);
+    return new ExecSession(
+      replies as number,
+      requests.ours,
+      child,
+      plan.shown,
+      plan.env,
+      { cgroups: options.cgroups ?? [], shown: paused },
+    );
   } catch (error) {
     for (const fd of [...open]) close(fd);
     pipe.close();

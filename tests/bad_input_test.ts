@@ -548,6 +548,40 @@ const CASES: Case[] = [
     run: exec(() => [`podman:nosuch-${Deno.pid}`, "TOUCH"]),
   },
   {
+    input: "exec PID (its cgroup frozen, as docker/podman pause leave it)",
+    via: "exec",
+    code: 125,
+    message: /Cannot exec in process \d+: it is paused - unpause it first/,
+    run: async (_ctx, marker) => {
+      // A freezer cgroup of our own: a v1 freezer hierarchy, else cgroup v2's cgroup.freeze.
+      const v1 = "/sys/fs/cgroup/freezer";
+      let v2 = false;
+      try {
+        Deno.statSync(`${v1}/tasks`);
+      } catch {
+        v2 = true;
+      }
+      const dir = `${v2 ? "/sys/fs/cgroup" : v1}/nsjoin-frozen-${Deno.pid}`;
+      const state = (on: boolean) =>
+        Deno.writeTextFile(
+          `${dir}/${v2 ? "cgroup.freeze" : "freezer.state"}`,
+          v2 ? (on ? "1" : "0") : (on ? "FROZEN" : "THAWED"),
+        );
+      await Deno.mkdir(dir);
+      const sleeper = new Deno.Command("sleep", { args: ["1000"], stdout: "null" }).spawn();
+      try {
+        await Deno.writeTextFile(`${dir}/${v2 ? "cgroup.procs" : "tasks"}`, String(sleeper.pid));
+        await state(true);
+        return await cli(["exec", String(sleeper.pid), "touch", marker]);
+      } finally {
+        await state(false);
+        sleeper.kill("SIGKILL");
+        await sleeper.status;
+        await Deno.remove(dir);
+      }
+    },
+  },
+  {
     input: 'exec "bad name!"',
     via: "exec",
     code: 2,

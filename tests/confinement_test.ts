@@ -336,7 +336,7 @@ Deno.test({
         assertEquals([opted.code, opted.stdout], [0, "Seccomp:\t0\n"], opted.stderr);
       });
 
-      await t.step("a paused container is refused after 2 s and resumes unharmed", async () => {
+      await t.step("a paused container is refused at once and resumes unharmed", async () => {
         await run("docker", ["pause", d.name]);
         let paused: Run;
         try {
@@ -345,7 +345,8 @@ Deno.test({
           await run("docker", ["unpause", d.name]);
         }
         assertEquals([paused.code, paused.stdout], [125, ""]);
-        assertMatch(paused.stderr, /did not stop for ptrace within 2 s \(is it paused\?\)\n$/);
+        // Its frozen cgroup is seen before the filter is copied (no 2 s ptrace wait).
+        assertMatch(paused.stderr, /Cannot exec in container [0-9a-f]{12}: it is paused - .*\n$/);
         const after = await ours(["exec", d.name, "echo", "ran"]);
         assertEquals([after.code, after.stdout], [0, "ran\n"], after.stderr);
       });

@@ -756,3 +756,68 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec refuses a paused container at once, as docker exec does; sessions too",
+  ignore: skipWithoutEngines("pause tests", ["docker", "podman"]),
+  sanitizeResources: false,
+  async fn() {
+    const { containerExecOptions } = await import("../src/container_exec.ts");
+    const { openSession } = await import("../src/session.ts");
+    for (const engine of ["docker", "podman"] as const) {
+      const c = await startContainer(engine, `${RUN}-pause-${engine}`);
+      let paused = false;
+      const pause = async (on: boolean) => {
+        await must(engine, [on ? "pause" : "unpause", c.name]);
+        paused = on;
+      };
+      try {
+        // A session opened while it runs, to ask again once it is paused.
+        using pinned = await resolveContainer(`${engine}:${c.name}`);
+        await using session = await openSession(pinned, containerExecOptions(pinned));
+        try {
+          await pause(true);
+          const res = await cli(["exec", c.name, "touch", "/tmp/ran"]);
+          assertEquals(res.code, 125, res.stderr);
+          assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
+          assertMatch(
+            res.stderr,
+            new RegExp(`Cannot exec in container ${c.id.slice(0, 12)}: it is paused`),
+          );
+          // The library: the options of an exec are refused, so no NsCommand can start.
+          assertThrows(
+            () => containerExecOptions(pinned),
+            (e: unknown) => e instanceof NamespaceError && e.code === "EBUSY",
+          );
+          // A session opened now, and a program asked of the one opened before.
+          const cgroups = cgroupProcsOf(c.pid);
+          await assertRejects(
+            () => openSession(pinned, { namespaces: "all", cgroups }),
+            NamespaceError,
+            "it is paused",
+          );
+          await assertRejects(
+            () => session.output("touch", { args: ["/tmp/ran"] }),
+            NamespaceError,
+            "it is paused",
+          );
+          // Not a --pid target either: its cgroups are frozen all the same.
+          const byPid = await cli(["exec", String(c.pid), "touch", "/tmp/ran"]);
+          assertEquals(byPid.code, 125, byPid.stderr);
+          assertMatch(byPid.stderr, new RegExp(`Cannot exec in process ${c.pid}: it is paused`));
+          await pause(false);
+          // Nothing ran while it was paused; everything works again now.
+          const after = await cli(["exec", c.name, "sh", "-c", "ls /tmp; echo ok"]);
+          assertEquals({ code: after.code, stdout: after.stdout }, { code: 0, stdout: "ok\n" });
+          const again = await session.output("echo", { args: ["hi"] });
+          assertEquals(new TextDecoder().decode(again.stdout), "hi\n");
+        } finally {
+          // A frozen helper cannot exit: thaw before the session closes.
+          if (paused) await pause(false);
+        }
+      } finally {
+        await removeContainers([c]);
+      }
+    }
+  },
+});

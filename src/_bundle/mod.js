@@ -4,6 +4,12 @@ import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
 import {
+  cgroupProcsOf,
+  containerExecOptions,
+  execConfinement,
+  resolveContainerUser
+} from "./chunk-P6WASDSJ.js";
+import {
   NsCommand
 } from "./chunk-Z2QTOZQP.js";
 import {
@@ -28,7 +34,6 @@ import {
   WORKER_NAMESPACES,
   assertPid,
   differingNamespaces,
-  isNotFound,
   namespaceTypeOfFile,
   namespacesOf,
   namespacesOfSync,
@@ -1997,256 +2002,6 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   pinned.close();
   return void 0;
 });
-var readContainerFile = (function readContainerFile(pid, path) {
-  return readTextFileSafe(path, {
-    root: `/proc/${pid}/root`
-  });
-});
-var _lines = (function _lines(pid, path) {
-  let text;
-  try {
-    text = readContainerFile(pid, path);
-  } catch (error) {
-    if (isNotFound(error)) return [];
-    const e = error instanceof SyscallError ? error.errno : 5;
-    throw new NamespaceError(`Cannot read ${path} of pid ${pid}`, {
-      errno: e,
-      syscall: "open",
-      target: pid,
-      quiet: e === 22 || e === 27,
-      hint: e === 22 ? "it is not a regular file" : e === 27 ? "it is larger than 4 MiB" : void 0
-    });
-  }
-  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
-});
-var resolveContainerUser = (function resolveContainerUser(pid, spec) {
-  assertPermissions("read a container's users", "all");
-  const [u = "", g] = spec.split(":", 2);
-  const passwd = _lines(pid, "/etc/passwd");
-  const groups = _lines(pid, "/etc/group");
-  const user = u === "" ? "0" : u;
-  const entry = /^[0-9]+$/.test(user) ? passwd.find((f) => f[2] === user) : passwd.find((f) => f[0] === user);
-  if (!entry && !/^[0-9]+$/.test(user)) {
-    throw new NamespaceError(`Cannot find user ${JSON.stringify(user)} in /etc/passwd of pid ${pid}`, {
-      errno: 2,
-      syscall: "resolve",
-      target: pid,
-      quiet: true,
-      hint: "give a name the target knows, or a uid"
-    });
-  }
-  const uid = Number(entry ? entry[2] : user);
-  let gid = entry ? Number(entry[3]) : 0;
-  if (g !== void 0 && g !== "") {
-    if (/^[0-9]+$/.test(g)) gid = Number(g);
-    else {
-      const ge = groups.find((f) => f[0] === g);
-      if (!ge) {
-        throw new NamespaceError(`Cannot find group ${JSON.stringify(g)} in /etc/group of pid ${pid}`, {
-          errno: 2,
-          syscall: "resolve",
-          target: pid,
-          quiet: true,
-          hint: "give a group the target knows, or a gid"
-        });
-      }
-      gid = Number(ge[2]);
-    }
-  }
-  const name = g ? void 0 : entry?.[0];
-  const member = name ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2])) : [];
-  return {
-    uid,
-    gid,
-    home: entry?.[5] || "/",
-    groups: member
-  };
-});
-var setEnv = (function setEnv(env, entry) {
-  const key = entry.includes("=") ? entry.slice(0, entry.indexOf("=")) : entry;
-  const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
-  if (i >= 0) env[i] = entry;
-  else env.push(entry);
-  return env;
-});
-var cgroupProcsOf = (function cgroupProcsOf(pid) {
-  const parse = (text) => new Map(text.trim().split("\n").map((l) => {
-    const a = l.indexOf(":"), b = l.indexOf(":", a + 1);
-    return [
-      l.slice(a + 1, b),
-      l.slice(b + 1)
-    ];
-  }));
-  const theirs = parse(Deno.readTextFileSync(`/proc/${pid}/cgroup`));
-  const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
-  const mounts = [];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (!right) continue;
-    const [fstype, , superOpts] = right.split(" ");
-    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const f = left.split(" ");
-    const unescape = (s) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-    mounts.push({
-      root: unescape(f[3]),
-      point: unescape(f[4]),
-      keys: new Set(superOpts.split(",")),
-      v2: fstype === "cgroup2"
-    });
-  }
-  const uid = Deno.uid();
-  const out = [];
-  for (const [controllers, path] of theirs) {
-    if (mine.get(controllers) === path) continue;
-    const keys = controllers.split(",");
-    const mount = mounts.find((m) => controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k)));
-    if (!mount || !(path + "/").startsWith(mount.root.replace(/\/?$/, "/"))) continue;
-    const rel = mount.root === "/" ? path : path.slice(mount.root.length);
-    const dir = `${mount.point}${rel === "/" ? "" : rel}`;
-    const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
-    try {
-      const st = statSafe(file);
-      if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
-    } catch {
-      continue;
-    }
-    out.push(mount.v2 ? `${dir}/` : file);
-  }
-  return out;
-});
-var namespacesOwnedBy = (function namespacesOwnedBy(pid) {
-  try {
-    return differingNamespaces(pid);
-  } catch {
-    return [];
-  }
-});
-var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
-  if (sel === void 0 || sel === "all") return;
-  const user = Array.isArray(sel) ? sel.includes("user") : sel.user !== void 0;
-  if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
-  throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
-});
-var containerExecOptions = (function containerExecOptions(container, options = {}) {
-  try {
-    return _execOptions(container, options);
-  } catch (error) {
-    if (error instanceof NamespaceError || container.alive) throw error;
-    throw new NamespaceError(`Cannot exec in container ${container.container.id.slice(0, 12)}`, {
-      errno: 3,
-      syscall: "resolve",
-      target: String(container.pid),
-      quiet: true,
-      hint: "the target exited"
-    });
-  }
-});
-var _execOptions = (function _execOptions(container, options) {
-  if (options.user !== void 0 && options.user.split(":").length > 2) {
-    throw new TypeError(`Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`);
-  }
-  assertUserWithMnt(options.namespaces, container.pid);
-  if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
-  const config = container.container.config;
-  const user = resolveContainerUser(container.pid, options.user ?? config?.user ?? "");
-  let env;
-  if (!config) {
-    env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
-  } else if (config.runtimeEnv) {
-    env = [
-      ...config.env
-    ];
-    if (options.user !== void 0) setEnv(env, `HOME=${user.home}`);
-  } else {
-    env = [
-      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      `HOSTNAME=${config.hostname ?? ""}`
-    ];
-    if (options.tty) env.push("TERM=xterm");
-    for (const e of config.env) setEnv(env, e);
-  }
-  for (const e of options.env ?? []) setEnv(env, e);
-  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
-  const record = {};
-  for (const e of env) {
-    const eq = e.indexOf("=");
-    if (eq > 0) record[e.slice(0, eq)] = e.slice(eq + 1);
-  }
-  return {
-    target: container,
-    namespaces: options.namespaces ?? "all",
-    env: record,
-    clearEnv: true,
-    uid: user.uid,
-    gid: user.gid,
-    groups: _execGroups(user, config),
-    // The configured WorkingDir is a path of the container's filesystem: only a default
-    // when its mount namespace is joined.
-    cwd: options.workdir ?? (config?.workingDir || "/"),
-    cgroups: cgroupProcsOf(container.pid),
-    capabilities: options.privileged ? "all" : "target",
-    noNewPrivs: "target",
-    ...execConfinement(options.seccomp),
-    tty: options.tty || void 0
-  };
-});
-var execConfinement = (function execConfinement(seccomp = "target") {
-  return {
-    seccomp,
-    rlimits: "target",
-    oomScoreAdj: "target",
-    umask: "target",
-    lsm: "target"
-  };
-});
-var _execGroups = (function _execGroups(user, config) {
-  if (!config) return void 0;
-  const groups = config.runtimeEnv ? [
-    ...user.groups
-  ] : [
-    user.gid,
-    ...user.groups
-  ];
-  groups.push(...config.additionalGids ?? []);
-  return [
-    ...new Set(groups)
-  ];
-});
-var _joinsMnt = (function _joinsMnt(sel, pid) {
-  const differs = () => pid === void 0 || namespacesOwnedBy(pid).includes("mnt");
-  if (sel === void 0 || sel === "all") return differs();
-  if (Array.isArray(sel)) return sel.includes("mnt") && differs();
-  return sel.mnt !== void 0 && differs();
-});
-var _hostSide = (function _hostSide(container, options) {
-  let ids = {};
-  if (options.user !== void 0) {
-    const m = options.user.match(/^([0-9]+)(?::([0-9]+))?$/);
-    if (!m) {
-      throw new TypeError(`Cannot use user ${JSON.stringify(options.user)} without the container's mount namespace: give uid[:gid] (its /etc/passwd would choose host credentials)`);
-    }
-    ids = {
-      uid: Number(m[1]),
-      gid: m[2] === void 0 ? void 0 : Number(m[2])
-    };
-  }
-  const env = {};
-  for (const e of options.env ?? []) {
-    const eq = e.indexOf("=");
-    if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
-  }
-  return {
-    target: container,
-    namespaces: options.namespaces ?? "all",
-    env,
-    ...ids,
-    cwd: options.workdir,
-    cgroups: cgroupProcsOf(container.pid),
-    capabilities: options.privileged ? "all" : "target",
-    noNewPrivs: "target",
-    tty: options.tty || void 0
-  };
-});
 var debugOptions = (function debugOptions(target, options = {}) {
   const env = {
     PATH: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -2304,7 +2059,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-FLS3CNAZ.js");
+  _session ??= await import("./session-LWCMA7IP.js");
   return await _session.openSession(target, options);
 });
 
@@ -2527,21 +2282,6 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-
-
-
-
-
-
-
-// src/container_exec.ts
-
-
-
-
-
-
 
 
 

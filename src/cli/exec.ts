@@ -1,5 +1,6 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
+  assertNotFrozen,
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
@@ -292,6 +293,8 @@ export const planExec = (async function planExec(
       ? resolveContainerUser(pid!, args.user)
       : _numericUser(args.user, pid !== undefined);
     const target = pid === undefined ? t : pinProcess(pid);
+    const cgroups = pid ? cgroupProcsOf(pid) : undefined;
+    if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
     return {
       program,
       pinned: target instanceof PinnedProcess ? target : undefined,
@@ -304,7 +307,7 @@ export const planExec = (async function planExec(
         cwd: args.workdir,
         uid: user?.uid,
         gid: user?.gid,
-        cgroups: pid ? cgroupProcsOf(pid) : undefined,
+        cgroups,
         capabilities: args.privileged || !pid ? "all" : "target",
         ...(pid ? { noNewPrivs: "target", ...execConfinement(args.seccomp) } : {}),
       },

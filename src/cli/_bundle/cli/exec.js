@@ -21,12 +21,13 @@ import {
   nsfsOwnerUid
 } from "../chunk-ZHKT3BQC.js";
 import {
+  assertNotFrozen,
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-CGALHYBA.js";
+} from "../chunk-OLP25O47.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
@@ -1482,6 +1483,8 @@ var planExec = (async function planExec2(args, find = {}) {
     ]).includes("mnt") && differingNamespaces(pid).includes("mnt");
     const user = args.user === void 0 ? void 0 : inside ? resolveContainerUser(pid, args.user) : _numericUser(args.user, pid !== void 0);
     const target = pid === void 0 ? t : pinProcess(pid);
+    const cgroups = pid ? cgroupProcsOf(pid) : void 0;
+    if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
     return {
       program,
       pinned: target instanceof PinnedProcess ? target : void 0,
@@ -1494,7 +1497,7 @@ var planExec = (async function planExec2(args, find = {}) {
         cwd: args.workdir,
         uid: user?.uid,
         gid: user?.gid,
-        cgroups: pid ? cgroupProcsOf(pid) : void 0,
+        cgroups,
         capabilities: args.privileged || !pid ? "all" : "target",
         ...pid ? {
           noNewPrivs: "target",

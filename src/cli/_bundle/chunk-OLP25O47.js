@@ -131,6 +131,29 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
   }
   return out;
 });
+var assertNotFrozen = (function assertNotFrozen(cgroups, shown) {
+  const read = (file) => {
+    try {
+      return readTextFileSafe(file, {
+        maxBytes: 4096
+      });
+    } catch (error) {
+      if (isNotFound(error)) return "";
+      throw error;
+    }
+  };
+  for (const c of cgroups) {
+    const dir = c.endsWith("/") ? c.slice(0, -1) : c.slice(0, c.lastIndexOf("/"));
+    const frozen = c.endsWith("/") ? read(`${dir}/cgroup.freeze`).trim() === "1" || /^frozen 1$/m.test(read(`${dir}/cgroup.events`)) : /^(FROZEN|FREEZING)$/.test(read(`${dir}/freezer.state`).trim());
+    if (!frozen) continue;
+    throw new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
+      errno: 16,
+      syscall: "freezer",
+      quiet: true,
+      hint: "unpause it first (its cgroup is frozen)"
+    });
+  }
+});
 var namespacesOwnedBy = (function namespacesOwnedBy(pid) {
   try {
     return differingNamespaces(pid);
@@ -200,7 +223,7 @@ var _execOptions = (function _execOptions(container, options) {
     // The configured WorkingDir is a path of the container's filesystem: only a default
     // when its mount namespace is joined.
     cwd: options.workdir ?? (config?.workingDir || "/"),
-    cgroups: cgroupProcsOf(container.pid),
+    cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
     ...execConfinement(options.seccomp),
@@ -228,6 +251,11 @@ var _execGroups = (function _execGroups(user, config) {
   return [
     ...new Set(groups)
   ];
+});
+var _cgroups = (function _cgroups(container) {
+  const cgroups = cgroupProcsOf(container.pid);
+  assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`);
+  return cgroups;
 });
 var _joinsMnt = (function _joinsMnt(sel, pid) {
   const differs = () => pid === void 0 || namespacesOwnedBy(pid).includes("mnt");
@@ -258,7 +286,7 @@ var _hostSide = (function _hostSide(container, options) {
     env,
     ...ids,
     cwd: options.workdir,
-    cgroups: cgroupProcsOf(container.pid),
+    cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
     tty: options.tty || void 0
@@ -281,11 +309,14 @@ var _hostSide = (function _hostSide(container, options) {
 
 
 
+
+
 export {
   readContainerFile,
   resolveContainerUser,
   setEnv,
   cgroupProcsOf,
+  assertNotFrozen,
   namespacesOwnedBy,
   assertUserWithMnt,
   containerExecOptions,

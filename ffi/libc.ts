@@ -313,7 +313,7 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
  */
 function _core(): Deno.DynamicLibrary<typeof _CORE>["symbols"] {
   _coreSymbols ??= _loadOnly(_CORE);
-  _errnoLocation ??= _coreSymbols.__errno_location;
+  _errnoCell ??= _cellOf(_coreSymbols.__errno_location);
   return _coreSymbols;
 }
 
@@ -375,17 +375,35 @@ export function environPointers(except: Readonly<Record<string, string>>): bigin
 }
 
 /**
- * errno's address, loaded with the first symbols anyone loads: dlopen itself sets errno (a
- * path search that misses), so loading it lazily inside errno() would report dlopen's
- * ENOENT instead of the error of the call before it.
+ * errno of this thread as memory JavaScript reads directly, mapped with the first symbols
+ * anyone loads (dlopen itself sets errno — a path search that misses — so mapping it lazily
+ * inside errno() would report dlopen's ENOENT instead of the error of the call before it).
+ *
+ * Deno promises nothing about errno between two FFI calls (its FFI docs say nothing of it),
+ * and its own native code on this thread changes it: when the garbage collector runs
+ * between the failing call and the read (errno() used to allocate a pointer view), a
+ * contended lock waits with libc's syscall(SYS_futex), which leaves EAGAIN in errno (seen
+ * with gdb and strace on this thread). Reading errno through a second FFI call reported
+ * EAGAIN instead of EBADF 1 to 9 times per million failed calls with garbage being made
+ * (tests/errno_test.ts); an element read of this array runs no native code and allocates
+ * nothing.
+ * Module state is per isolate and each isolate (the main one, each Worker) stays on one
+ * thread, whose errno address never changes.
  */
-let _errnoLocation: (() => Deno.PointerValue) | undefined;
+let _errnoCell: Int32Array | undefined;
+
+function _cellOf(location: () => Deno.PointerValue): Int32Array | undefined {
+  const ptr = location();
+  return ptr === null ? undefined : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
+}
 
 function _load<S extends Deno.ForeignLibraryInterface>(
   symbols: S,
 ): Deno.DynamicLibrary<S>["symbols"] {
   const loaded = _loadOnly(symbols);
-  _errnoLocation ??= _loadOnly({ __errno_location: SYMBOLS.__errno_location }).__errno_location;
+  _errnoCell ??= _cellOf(
+    _loadOnly({ __errno_location: SYMBOLS.__errno_location }).__errno_location,
+  );
   return loaded;
 }
 
@@ -412,13 +430,14 @@ function _loadOnly<S extends Deno.ForeignLibraryInterface>(
   );
 }
 
-/** errno of the calling thread; call right after the failing call, on the same thread. */
+/**
+ * errno of the calling thread; call right after the failing call, on the same thread, with
+ * no other FFI call or Deno API call in between (those run Deno's native code, which may
+ * change errno).
+ */
 export function errno(): number {
   // Nothing loaded yet: no call of ours can have failed.
-  if (!_errnoLocation) return 0;
-  const ptr = _errnoLocation();
-  if (ptr === null) return 0;
-  return new Deno.UnsafePointerView(ptr).getInt32();
+  return _errnoCell?.[0] ?? 0;
 }
 
 /** A NUL-terminated C string. */

@@ -48,9 +48,10 @@ export function nsfsOpen(path: string, root?: string): number {
     if (_nsfsDev === undefined) {
       // The device of a namespace file we know is one: our own.
       const self = openVerified("/proc/self/ns/user", {}, () => {});
-      const ok = lib.fstat(self, _stat) >= 0;
+      // errno read before close(): any call in between may change it.
+      const e = lib.fstat(self, _stat) < 0 ? errno() : 0;
       lib.close(self);
-      if (!ok) return -errno();
+      if (e) return -e;
       _nsfsDev = _stat[0];
     }
     return openVerified(path, { root }, (pathFd) => {

@@ -2,17 +2,17 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-Z2QTOZQP.js";
+} from "./chunk-3WQFSYZY.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-C7L4YYFJ.js";
 import {
   differingNamespaces
-} from "./chunk-SVXNW5UA.js";
-import "./chunk-ZNG4JAOG.js";
+} from "./chunk-EVZU5ABJ.js";
+import "./chunk-PACCBOWB.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

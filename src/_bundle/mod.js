@@ -8,17 +8,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-P6WASDSJ.js";
+} from "./chunk-OL7YBYNQ.js";
 import {
   NsCommand
-} from "./chunk-Z2QTOZQP.js";
+} from "./chunk-3WQFSYZY.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-EDZFBN3Q.js";
+} from "./chunk-JAWRUABW.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-C7L4YYFJ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -43,22 +43,22 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-EVZU5ABJ.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-ZNG4JAOG.js";
+} from "./chunk-PACCBOWB.js";
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {
     if (_nsfsDev === void 0) {
       const self = openVerified("/proc/self/ns/user", {}, () => {
       });
-      const ok = lib.fstat(self, _stat) >= 0;
+      const e = lib.fstat(self, _stat) < 0 ? errno() : 0;
       lib.close(self);
-      if (!ok) return -errno();
+      if (e) return -e;
       _nsfsDev = _stat[0];
     }
     return openVerified(path, {
@@ -2028,38 +2028,38 @@ var debugOptions = (function debugOptions(target, options = {}) {
   };
 });
 var inNamespaces = (async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-L27AWCWG.js");
+  _inNamespaces ??= await import("./in_namespaces-HQ2PZWF4.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 });
 var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-L27AWCWG.js");
+  _inNamespaces ??= await import("./in_namespaces-HQ2PZWF4.js");
   await _inNamespaces.closeNamespaceWorkers();
 });
 var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-CIKX4O4L.js");
+  _copy ??= await import("./copy-CBXKTS2R.js");
   await _copy.copyFrom(target, path, dest, options);
 });
 var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-CIKX4O4L.js");
+  _copy ??= await import("./copy-CBXKTS2R.js");
   await _copy.copyTo(target, src, path, options);
 });
 var tarFrom = (function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-CIKX4O4L.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-CBXKTS2R.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 });
 var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-CIKX4O4L.js");
+  _copy ??= await import("./copy-CBXKTS2R.js");
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-WFOOTBB5.js");
+  _forward ??= await import("./forward-34VYQBA2.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-LWCMA7IP.js");
+  _session ??= await import("./session-HDJYRWUW.js");
   return await _session.openSession(target, options);
 });
 

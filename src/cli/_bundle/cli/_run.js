@@ -9,9 +9,9 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MGER5AOP.js";
-import "../chunk-7UCC3GEY.js";
-import "../chunk-AET4ZICI.js";
+} from "../chunk-LVDKHN6Z.js";
+import "../chunk-LIDYQ26H.js";
+import "../chunk-OZOXVB6F.js";
 
 export {
   EXIT,

@@ -56,7 +56,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
 });
 var _core = (function _core() {
   _coreSymbols ??= _loadOnly(_CORE);
-  _errnoLocation ??= _coreSymbols.__errno_location;
+  _errnoCell ??= _cellOf(_coreSymbols.__errno_location);
   return _coreSymbols;
 });
 var libcFunction = (function libcFunction(name, definition) {
@@ -78,11 +78,15 @@ var environPointers = (function environPointers(except) {
   }
   return kept;
 });
+var _cellOf = (function _cellOf(location) {
+  const ptr = location();
+  return ptr === null ? void 0 : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
+});
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
-  _errnoLocation ??= _loadOnly({
+  _errnoCell ??= _cellOf(_loadOnly({
     __errno_location: SYMBOLS.__errno_location
-  }).__errno_location;
+  }).__errno_location);
   return loaded;
 });
 var _loadOnly = (function _loadOnly(symbols) {
@@ -104,10 +108,7 @@ var _loadOnly = (function _loadOnly(symbols) {
   throw new Error(`Cannot load libc: tried ${failures.join("; ")} (set NSJOIN_LIBC to its path)`);
 });
 var errno = (function errno() {
-  if (!_errnoLocation) return 0;
-  const ptr = _errnoLocation();
-  if (ptr === null) return 0;
-  return new Deno.UnsafePointerView(ptr).getInt32();
+  return _errnoCell?.[0] ?? 0;
 });
 var cstr = (function cstr(s) {
   const bytes = new TextEncoder().encode(s);
@@ -576,9 +577,9 @@ var nsfsOpen = (function nsfsOpen(path, root) {
     if (_nsfsDev === void 0) {
       const self = openVerified("/proc/self/ns/user", {}, () => {
       });
-      const ok = lib.fstat(self, _stat2) >= 0;
+      const e = lib.fstat(self, _stat2) < 0 ? errno() : 0;
       lib.close(self);
-      if (!ok) return -errno();
+      if (e) return -e;
       _nsfsDev = _stat2[0];
     }
     return openVerified(path, {
@@ -2289,7 +2290,8 @@ var __esm = ((fn, res) => function __init() {
 
 
 
-var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoLocation, SyscallError, _ERRNO;
+
+var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
     SYMBOLS = {

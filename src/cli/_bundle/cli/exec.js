@@ -6,20 +6,20 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-N73Y7BMM.js";
+} from "../chunk-7YHS23KK.js";
 import {
   UsageError,
   relay,
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MGER5AOP.js";
+} from "../chunk-LVDKHN6Z.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-ZHKT3BQC.js";
+} from "../chunk-7BW3VS7Z.js";
 import {
   assertNotFrozen,
   assertUserWithMnt,
@@ -27,23 +27,23 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-OLP25O47.js";
+} from "../chunk-RQ4IZWNB.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-UWY4RPXW.js";
+} from "../chunk-NWM4W3UZ.js";
 import {
   NamespaceError
-} from "../chunk-7UCC3GEY.js";
+} from "../chunk-LIDYQ26H.js";
 import {
   errnoName,
   errnoText,
   readTextFileSafe,
   statSafe
-} from "../chunk-AET4ZICI.js";
+} from "../chunk-OZOXVB6F.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -55,7 +55,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
 });
 var _core = (function _core() {
   _coreSymbols ??= _loadOnly(_CORE);
-  _errnoLocation ??= _coreSymbols.__errno_location;
+  _errnoCell ??= _cellOf(_coreSymbols.__errno_location);
   return _coreSymbols;
 });
 var libcFunction = (function libcFunction(name, definition) {
@@ -77,11 +77,15 @@ var environPointers = (function environPointers(except) {
   }
   return kept;
 });
+var _cellOf = (function _cellOf(location) {
+  const ptr = location();
+  return ptr === null ? void 0 : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
+});
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
-  _errnoLocation ??= _loadOnly({
+  _errnoCell ??= _cellOf(_loadOnly({
     __errno_location: SYMBOLS.__errno_location
-  }).__errno_location;
+  }).__errno_location);
   return loaded;
 });
 var _loadOnly = (function _loadOnly(symbols) {
@@ -103,10 +107,7 @@ var _loadOnly = (function _loadOnly(symbols) {
   throw new Error(`Cannot load libc: tried ${failures.join("; ")} (set NSJOIN_LIBC to its path)`);
 });
 var errno = (function errno() {
-  if (!_errnoLocation) return 0;
-  const ptr = _errnoLocation();
-  if (ptr === null) return 0;
-  return new Deno.UnsafePointerView(ptr).getInt32();
+  return _errnoCell?.[0] ?? 0;
 });
 var cstr = (function cstr(s) {
   const bytes = new TextEncoder().encode(s);
@@ -871,7 +872,8 @@ var _CORE = {
 var _coreSymbols;
 
 
-var _errnoLocation;
+var _errnoCell;
+
 
 
 

@@ -8,8 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-ZHKT3BQC.js";
-import "./chunk-AET4ZICI.js";
+} from "./chunk-7BW3VS7Z.js";
+import "./chunk-OZOXVB6F.js";
 
 export {
   nsfsClose,

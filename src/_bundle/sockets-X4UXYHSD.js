@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-QR3FFWFE.js";
-import "./chunk-ZNG4JAOG.js";
+} from "./chunk-MB2F2NQT.js";
+import "./chunk-PACCBOWB.js";
 
 export {
   E,

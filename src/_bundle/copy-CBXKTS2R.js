@@ -27,18 +27,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-7UKJBI2V.js";
+} from "./chunk-XODRC5NB.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-C7L4YYFJ.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-EVZU5ABJ.js";
 import {
   SyscallError
-} from "./chunk-ZNG4JAOG.js";
+} from "./chunk-PACCBOWB.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -5,10 +5,10 @@ import {
   assertPid,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-UWY4RPXW.js";
+} from "./chunk-NWM4W3UZ.js";
 import {
   NamespaceError
-} from "./chunk-7UCC3GEY.js";
+} from "./chunk-LIDYQ26H.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -26,7 +26,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-AET4ZICI.js";
+} from "./chunk-OZOXVB6F.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

@@ -9,11 +9,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-OLP25O47.js";
+} from "./chunk-RQ4IZWNB.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-UWY4RPXW.js";
-import "./chunk-7UCC3GEY.js";
-import "./chunk-AET4ZICI.js";
+import "./chunk-NWM4W3UZ.js";
+import "./chunk-LIDYQ26H.js";
+import "./chunk-OZOXVB6F.js";
 
 export {
   assertNotFrozen,

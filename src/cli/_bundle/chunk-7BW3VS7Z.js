@@ -4,16 +4,16 @@ import {
   errno,
   libc,
   openVerified
-} from "./chunk-AET4ZICI.js";
+} from "./chunk-OZOXVB6F.js";
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {
     if (_nsfsDev === void 0) {
       const self = openVerified("/proc/self/ns/user", {}, () => {
       });
-      const ok = lib.fstat(self, _stat) >= 0;
+      const e = lib.fstat(self, _stat) < 0 ? errno() : 0;
       lib.close(self);
-      if (!ok) return -errno();
+      if (e) return -e;
       _nsfsDev = _stat[0];
     }
     return openVerified(path, {

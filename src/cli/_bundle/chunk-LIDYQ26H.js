@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-AET4ZICI.js";
+} from "./chunk-OZOXVB6F.js";
 
 
 // src/errors.ts

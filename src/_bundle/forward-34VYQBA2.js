@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-EDZFBN3Q.js";
+} from "./chunk-JAWRUABW.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-7UKJBI2V.js";
+} from "./chunk-XODRC5NB.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-C7L4YYFJ.js";
 import {
   NamespaceError
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-EVZU5ABJ.js";
 import {
   SyscallError
-} from "./chunk-ZNG4JAOG.js";
+} from "./chunk-PACCBOWB.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-MUVKHOUG.js"),
-    import("./_forward_relay-ESODDVAK.js")
+    import("./sockets-X4UXYHSD.js"),
+    import("./_forward_relay-26BI5UX6.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

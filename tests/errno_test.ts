@@ -1,0 +1,104 @@
+/**
+ * errno is read right after the failing call, with no native code of Deno's in between:
+ * its own Rust code on the main thread leaves EAGAIN in errno when a lock it takes is
+ * contended (concurrent async file I/O does that), which once made `enter -N FD` report the
+ * wrong error.
+ */
+import { errno, EXEC_SYMBOLS, libcSubset } from "../ffi/libc.ts";
+import { nsfsClose, nsfsOpen, nsfsRelated, nsfsType, pidfdOpen } from "../ffi/nsfs.ts";
+import { readLinkSafe } from "../ffi/files.ts";
+import { assertEquals, assertMatch, cli, makeTarget, NEEDS_ROOT } from "./_fixtures.ts";
+
+/** Async file I/O on the blocking pool and garbage for the collector, until `stop()`. */
+function busy(): { stop(): Promise<void> } {
+  let running = true;
+  const loops = [0, 1, 2, 3].map(async () => {
+    while (running) {
+      await Deno.readFile("/etc/hostname");
+      await Deno.stat("/nonexistent-nsjoin").catch(() => {});
+    }
+  });
+  const timer = setInterval(() => {
+    const garbage = [];
+    for (let i = 0; i < 1000; i++) garbage.push({ i, s: "x".repeat(i % 50) });
+  }, 1);
+  return {
+    async stop() {
+      running = false;
+      clearInterval(timer);
+      await Promise.all(loops);
+    },
+  };
+}
+
+Deno.test("errno of a failed call is the call's own, a million times under concurrent async work", async () => {
+  const SYS_PIDFD_GETFD = 438n; // x86_64 and asm-generic alike
+  const NS_GET_NSTYPE = 0xb703n;
+  const user = nsfsOpen("/proc/self/ns/user");
+  const lib = libcSubset(...EXEC_SYMBOLS);
+  const seen: Record<string, number> = {};
+  const work = busy();
+  try {
+    const rounds = 1000;
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < 1000; i++) {
+        // Through syscall(2) (the EXEC_SYMBOLS set) and through a libc wrapper (ioctl), as
+        // every ffi/ module does: the result, then errno at once.
+        const r = Number(lib.syscall(SYS_PIDFD_GETFD, 99999n, 3n, 0n));
+        const key = `pidfd_getfd ${r}: ${errno()}`;
+        seen[key] = (seen[key] ?? 0) + 1;
+        const r2 = lib.ioctl(99999, NS_GET_NSTYPE, null);
+        const key2 = `ioctl ${r2}: ${errno()}`;
+        seen[key2] = (seen[key2] ?? 0) + 1;
+        if (i % 20 === 0) {
+          const more = [
+            `NS_GET_NSTYPE ${nsfsType(99999)}`,
+            `NS_GET_PARENT ${nsfsRelated(user, "parent")}`,
+            `pidfd_open ${pidfdOpen(0x3fffffff)}`,
+          ];
+          try {
+            readLinkSafe("/nonexistent-nsjoin/x");
+          } catch (error) {
+            more.push(`readlink ${(error as { errno: number }).errno}`);
+          }
+          for (const k of more) seen[k] = (seen[k] ?? 0) + 1;
+        }
+        // Garbage: the collector runs on this thread between calls, as in a real program.
+        const garbage = new Array(100).fill(0).map((_, j) => ({ j }));
+        if (garbage.length !== 100) throw new Error("unreachable");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    assertEquals(seen, {
+      "pidfd_getfd -1: 9": rounds * 1000, // EBADF
+      "ioctl -1: 9": rounds * 1000,
+      "NS_GET_NSTYPE -9": rounds * 50,
+      "NS_GET_PARENT -1": rounds * 50, // EPERM: the initial user namespace has no parent
+      "pidfd_open -3": rounds * 50, // ESRCH
+      "readlink 2": rounds * 50, // ENOENT
+    });
+  } finally {
+    await work.stop();
+    nsfsClose(user);
+  }
+});
+
+Deno.test({
+  name: "enter -N on a closed fd says EBADF every time, runs in parallel",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using t = await makeTarget();
+    for (let batch = 0; batch < 4; batch++) {
+      const runs = await Promise.all(
+        [0, 1, 2, 3, 4].map(() => cli(["enter", "-t", String(t.pid), "-N", "999", "true"])),
+      );
+      for (const r of runs) {
+        assertEquals(r.code, 125, r.stderr);
+        assertMatch(
+          r.stderr,
+          /^nsjoin enter: Cannot enter the network namespace of fd 999 .*EBADF/,
+        );
+      }
+    }
+  },
+});

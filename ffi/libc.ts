@@ -226,7 +226,8 @@ export const EXEC_SYMBOLS = [
 
 /**
  * Linux syscall numbers of the EXEC_SYMBOLS calls (from <asm/unistd.h>: x86_64's own table,
- * aarch64's asm-generic one, which has no open, dup2 or readlink: openat, dup3, readlinkat).
+ * aarch64's asm-generic one, which has no open, dup2 or readlink: openat, dup3, readlinkat),
+ * and of geteuid for {@link effectiveUid}.
  */
 export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<string, bigint>>> = {
   x86_64: {
@@ -241,6 +242,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     readlinkat: 267n,
     dup3: 292n,
     memfd_create: 319n,
+    geteuid: 107n,
   },
   aarch64: {
     dup3: 24n,
@@ -253,6 +255,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     readlinkat: 78n,
     fstat: 80n,
     execve: 221n,
+    geteuid: 175n,
     memfd_create: 279n,
   },
 };
@@ -438,6 +441,16 @@ function _loadOnly<S extends Deno.ForeignLibraryInterface>(
 export function errno(): number {
   // Nothing loaded yet: no call of ours can have failed.
   return _errnoCell?.[0] ?? 0;
+}
+
+/**
+ * geteuid(2): the uid the kernel checks file access with. Deno.uid() needs --allow-sys
+ * (and gives the real uid), which `enter`'s documented flags do not include.
+ */
+export function effectiveUid(): number {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.geteuid;
+  if (nr === undefined) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
+  return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
 }
 
 /** A NUL-terminated C string. */

@@ -11,7 +11,7 @@ import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
-import { SyscallError } from "../ffi/libc.ts";
+import { effectiveUid, SyscallError } from "../ffi/libc.ts";
 
 /**
  * Reads a file of a container through /proc/PID/root without ever leaving the container:
@@ -155,10 +155,12 @@ export function cgroupProcsOf(pid: number): string[] {
         return [l.slice(a + 1, b), l.slice(b + 1)] as const;
       }),
     );
-  const theirs = parse(Deno.readTextFileSync(`/proc/${pid}/cgroup`));
-  const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
+  // Through ffi/files.ts, as every /proc read: Deno.readTextFileSync would need --allow-all
+  // (DESIGN fact 9) beyond `enter`'s --allow-ffi --allow-env, and /proc/PID is the target's.
+  const theirs = parse(readTextFileSafe(`/proc/${pid}/cgroup`));
+  const mine = parse(readTextFileSafe("/proc/self/cgroup"));
   const mounts: { root: string; point: string; keys: Set<string>; v2: boolean }[] = [];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+  for (const line of readTextFileSafe("/proc/self/mountinfo").split("\n")) {
     const [left, right] = line.split(" - ");
     if (!right) continue;
     const [fstype, , superOpts] = right.split(" ");
@@ -173,7 +175,7 @@ export function cgroupProcsOf(pid: number): string[] {
       v2: fstype === "cgroup2",
     });
   }
-  const uid = Deno.uid();
+  const uid = effectiveUid();
   const out: string[] = [];
   for (const [controllers, path] of theirs) {
     if (mine.get(controllers) === path) continue;

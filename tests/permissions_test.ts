@@ -33,6 +33,21 @@ const ALMOST_ALL = [
 const MOD = JSON.stringify(new URL("../mod.ts", import.meta.url).href);
 const DAX = JSON.stringify(new URL("../dax.ts", import.meta.url).href);
 
+/** A cgroup of its own for the target, so that `enter --join-cgroup` has one to join. */
+const PERM_CGROUP = `nsjperm-${crypto.randomUUID().slice(0, 8)}`;
+
+/** A writable cgroup hierarchy: the v2 one, or v1 pids (a hybrid host has no v2 mount). */
+function cgroupMount(): string {
+  const mounts = Deno.readTextFileSync("/proc/self/mountinfo").split("\n").map((l) => {
+    const [left, right = ""] = l.split(" - ");
+    return { point: left.split(" ")[4], type: right.split(" ")[0], opts: right.split(" ")[2] };
+  });
+  const m = mounts.find((m) => m.type === "cgroup2") ??
+    mounts.find((m) => m.type === "cgroup" && m.opts?.split(",").includes("pids"));
+  if (!m) throw new Error("Cannot find a cgroup v2 or v1 pids mount");
+  return m.point;
+}
+
 interface Case {
   name: string;
   flags: string[];
@@ -150,6 +165,13 @@ console.log(await $\`hostname\`.text());`,
     expect: /^perm-target$/,
   },
   {
+    // The target is moved into PERM_CGROUP first (see the test): -c joins it.
+    name: "nsjoin enter --join-cgroup",
+    flags: JOIN,
+    cli: (pid) => ["enter", "-t", `${pid}`, "-c", "-u", "cat", "/proc/self/cgroup"],
+    expect: new RegExp(`:/${PERM_CGROUP}$`, "m"),
+  },
+  {
     name: "nsjoin exec",
     flags: ALL,
     cli: (pid) => ["exec", `${pid}`, "hostname"],
@@ -233,7 +255,22 @@ Deno.test({
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
   async fn(t) {
+    const cgroup = `${cgroupMount()}/${PERM_CGROUP}`;
+    Deno.mkdirSync(cgroup);
+    // Declared first, so disposed last: a cgroup goes once its processes are reaped.
+    await using _cgroup = {
+      async [Symbol.asyncDispose]() {
+        for (let i = 0; i < 100; i++) {
+          try {
+            return Deno.removeSync(cgroup);
+          } catch {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      },
+    };
     await using target = await makeTarget({ hostname: "perm-target" });
+    Deno.writeTextFileSync(`${cgroup}/cgroup.procs`, String(target.pid));
     for (const c of CASES) {
       await t.step(`${c.name} with ${c.flags.join(" ")}`, async () => {
         const out = await run(c, target.pid, c.flags);

@@ -2,17 +2,17 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-3WQFSYZY.js";
+} from "./chunk-LEROJBDA.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-C7L4YYFJ.js";
+} from "./chunk-75GD7TCJ.js";
 import {
   differingNamespaces
-} from "./chunk-EVZU5ABJ.js";
-import "./chunk-PACCBOWB.js";
+} from "./chunk-F6TUO2E4.js";
+import "./chunk-YJB3P5QR.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -8,17 +8,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-OL7YBYNQ.js";
+} from "./chunk-RCYORZO6.js";
 import {
   NsCommand
-} from "./chunk-3WQFSYZY.js";
+} from "./chunk-LEROJBDA.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-JAWRUABW.js";
+} from "./chunk-2CI23EUH.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-C7L4YYFJ.js";
+} from "./chunk-75GD7TCJ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -43,13 +43,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-EVZU5ABJ.js";
+} from "./chunk-F6TUO2E4.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-PACCBOWB.js";
+} from "./chunk-YJB3P5QR.js";
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {
@@ -2028,38 +2028,38 @@ var debugOptions = (function debugOptions(target, options = {}) {
   };
 });
 var inNamespaces = (async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-HQ2PZWF4.js");
+  _inNamespaces ??= await import("./in_namespaces-BZF5I7NE.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 });
 var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-HQ2PZWF4.js");
+  _inNamespaces ??= await import("./in_namespaces-BZF5I7NE.js");
   await _inNamespaces.closeNamespaceWorkers();
 });
 var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-CBXKTS2R.js");
+  _copy ??= await import("./copy-DCRGRQKV.js");
   await _copy.copyFrom(target, path, dest, options);
 });
 var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-CBXKTS2R.js");
+  _copy ??= await import("./copy-DCRGRQKV.js");
   await _copy.copyTo(target, src, path, options);
 });
 var tarFrom = (function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-CBXKTS2R.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-DCRGRQKV.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 });
 var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-CBXKTS2R.js");
+  _copy ??= await import("./copy-DCRGRQKV.js");
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-34VYQBA2.js");
+  _forward ??= await import("./forward-LTGQVV5L.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-HDJYRWUW.js");
+  _session ??= await import("./session-APB6ZMYW.js");
   return await _session.openSession(target, options);
 });
 

@@ -9,9 +9,9 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-LVDKHN6Z.js";
-import "../chunk-LIDYQ26H.js";
-import "../chunk-OZOXVB6F.js";
+} from "../chunk-GA44NDZW.js";
+import "../chunk-CI36PN6J.js";
+import "../chunk-AQ6THTHK.js";
 
 export {
   EXIT,

@@ -110,6 +110,11 @@ var _loadOnly = (function _loadOnly(symbols) {
 var errno = (function errno() {
   return _errnoCell?.[0] ?? 0;
 });
+var effectiveUid = (function effectiveUid() {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.geteuid;
+  if (nr === void 0) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
+  return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
+});
 var cstr = (function cstr(s) {
   const bytes = new TextEncoder().encode(s);
   if (bytes.includes(0)) {
@@ -1650,10 +1655,10 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
       l.slice(b + 1)
     ];
   }));
-  const theirs = parse(Deno.readTextFileSync(`/proc/${pid}/cgroup`));
-  const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
+  const theirs = parse(readTextFileSafe(`/proc/${pid}/cgroup`));
+  const mine = parse(readTextFileSafe("/proc/self/cgroup"));
   const mounts = [];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+  for (const line of readTextFileSafe("/proc/self/mountinfo").split("\n")) {
     const [left, right] = line.split(" - ");
     if (!right) continue;
     const [fstype, , superOpts] = right.split(" ");
@@ -1667,7 +1672,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
       v2: fstype === "cgroup2"
     });
   }
-  const uid = Deno.uid();
+  const uid = effectiveUid();
   const out = [];
   for (const [controllers, path] of theirs) {
     if (mine.get(controllers) === path) continue;
@@ -2291,6 +2296,7 @@ var __esm = ((fn, res) => function __init() {
 
 
 
+
 var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
@@ -2853,7 +2859,8 @@ var init_libc = __esm({
         openat: 257n,
         readlinkat: 267n,
         dup3: 292n,
-        memfd_create: 319n
+        memfd_create: 319n,
+        geteuid: 107n
       },
       aarch64: {
         dup3: 24n,
@@ -2866,6 +2873,7 @@ var init_libc = __esm({
         readlinkat: 78n,
         fstat: 80n,
         execve: 221n,
+        geteuid: 175n,
         memfd_create: 279n
       }
     };

@@ -3,20 +3,20 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-7YHS23KK.js";
+} from "../chunk-FW7O5UI2.js";
 import {
   UsageError,
   report
-} from "../chunk-LVDKHN6Z.js";
+} from "../chunk-GA44NDZW.js";
 import {
   differingNamespaces
-} from "../chunk-NWM4W3UZ.js";
+} from "../chunk-4BSNOFSP.js";
 import {
   NamespaceError
-} from "../chunk-LIDYQ26H.js";
+} from "../chunk-CI36PN6J.js";
 import {
   libcSubset
-} from "../chunk-OZOXVB6F.js";
+} from "../chunk-AQ6THTHK.js";
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -46,7 +46,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-DYVJWWON.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-HY62N5J2.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -124,7 +124,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-OGS3JQUG.js");
+      const { cgroupProcsOf } = await import("../container_exec-B7VAKKPT.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -132,7 +132,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-DYVJWWON.js");
+      const { nsfsClose } = await import("../nsfs-HY62N5J2.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

@@ -6,20 +6,20 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-7YHS23KK.js";
+} from "../chunk-FW7O5UI2.js";
 import {
   UsageError,
   relay,
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-LVDKHN6Z.js";
+} from "../chunk-GA44NDZW.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-7BW3VS7Z.js";
+} from "../chunk-Z3FH4OIK.js";
 import {
   assertNotFrozen,
   assertUserWithMnt,
@@ -27,23 +27,23 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-RQ4IZWNB.js";
+} from "../chunk-K5PIROXX.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-NWM4W3UZ.js";
+} from "../chunk-4BSNOFSP.js";
 import {
   NamespaceError
-} from "../chunk-LIDYQ26H.js";
+} from "../chunk-CI36PN6J.js";
 import {
   errnoName,
   errnoText,
   readTextFileSafe,
   statSafe
-} from "../chunk-OZOXVB6F.js";
+} from "../chunk-AQ6THTHK.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

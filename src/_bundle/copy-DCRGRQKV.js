@@ -27,18 +27,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-XODRC5NB.js";
+} from "./chunk-LJRMU2OH.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-C7L4YYFJ.js";
+} from "./chunk-75GD7TCJ.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-EVZU5ABJ.js";
+} from "./chunk-F6TUO2E4.js";
 import {
   SyscallError
-} from "./chunk-PACCBOWB.js";
+} from "./chunk-YJB3P5QR.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

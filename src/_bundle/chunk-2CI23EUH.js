@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-C7L4YYFJ.js";
+} from "./chunk-75GD7TCJ.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-EVZU5ABJ.js";
+} from "./chunk-F6TUO2E4.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-PACCBOWB.js";
+} from "./chunk-YJB3P5QR.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

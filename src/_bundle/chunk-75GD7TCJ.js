@@ -6,14 +6,14 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-EVZU5ABJ.js";
+} from "./chunk-F6TUO2E4.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   check,
   errno,
   libcSubset
-} from "./chunk-PACCBOWB.js";
+} from "./chunk-YJB3P5QR.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

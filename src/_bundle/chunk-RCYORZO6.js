@@ -8,10 +8,11 @@ import {
   isNotFound,
   readTextFileSafe,
   statSafe
-} from "./chunk-EVZU5ABJ.js";
+} from "./chunk-F6TUO2E4.js";
 import {
-  SyscallError
-} from "./chunk-PACCBOWB.js";
+  SyscallError,
+  effectiveUid
+} from "./chunk-YJB3P5QR.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`
@@ -92,10 +93,10 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
       l.slice(b + 1)
     ];
   }));
-  const theirs = parse(Deno.readTextFileSync(`/proc/${pid}/cgroup`));
-  const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
+  const theirs = parse(readTextFileSafe(`/proc/${pid}/cgroup`));
+  const mine = parse(readTextFileSafe("/proc/self/cgroup"));
   const mounts = [];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+  for (const line of readTextFileSafe("/proc/self/mountinfo").split("\n")) {
     const [left, right] = line.split(" - ");
     if (!right) continue;
     const [fstype, , superOpts] = right.split(" ");
@@ -109,7 +110,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
       v2: fstype === "cgroup2"
     });
   }
-  const uid = Deno.uid();
+  const uid = effectiveUid();
   const out = [];
   for (const [controllers, path] of theirs) {
     if (mine.get(controllers) === path) continue;

@@ -3,24 +3,24 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-JAWRUABW.js";
+} from "./chunk-2CI23EUH.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-C7L4YYFJ.js";
+} from "./chunk-75GD7TCJ.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-EVZU5ABJ.js";
+} from "./chunk-F6TUO2E4.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-PACCBOWB.js";
+} from "./chunk-YJB3P5QR.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-UDMKBFKN.js")
+    ...await import("./_ns_worker-NPHAY2AQ.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -8,8 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-7BW3VS7Z.js";
-import "./chunk-OZOXVB6F.js";
+} from "./chunk-Z3FH4OIK.js";
+import "./chunk-AQ6THTHK.js";
 
 export {
   nsfsClose,

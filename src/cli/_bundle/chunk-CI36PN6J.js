@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-OZOXVB6F.js";
+} from "./chunk-AQ6THTHK.js";
 
 
 // src/errors.ts

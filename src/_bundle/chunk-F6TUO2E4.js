@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-PACCBOWB.js";
+} from "./chunk-YJB3P5QR.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

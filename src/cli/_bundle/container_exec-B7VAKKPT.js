@@ -9,11 +9,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-RQ4IZWNB.js";
+} from "./chunk-K5PIROXX.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-NWM4W3UZ.js";
-import "./chunk-LIDYQ26H.js";
-import "./chunk-OZOXVB6F.js";
+import "./chunk-4BSNOFSP.js";
+import "./chunk-CI36PN6J.js";
+import "./chunk-AQ6THTHK.js";
 
 export {
   assertNotFrozen,

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-MB2F2NQT.js";
-import "./chunk-PACCBOWB.js";
+} from "./chunk-7VGLI6MU.js";
+import "./chunk-YJB3P5QR.js";
 
 export {
   E,

@@ -4,7 +4,7 @@ import {
   errno,
   libc,
   openVerified
-} from "./chunk-OZOXVB6F.js";
+} from "./chunk-AQ6THTHK.js";
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {

@@ -4,16 +4,17 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-NWM4W3UZ.js";
+} from "./chunk-4BSNOFSP.js";
 import {
   NamespaceError
-} from "./chunk-LIDYQ26H.js";
+} from "./chunk-CI36PN6J.js";
 import {
   SyscallError,
+  effectiveUid,
   isNotFound,
   readTextFileSafe,
   statSafe
-} from "./chunk-OZOXVB6F.js";
+} from "./chunk-AQ6THTHK.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`
@@ -94,10 +95,10 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
       l.slice(b + 1)
     ];
   }));
-  const theirs = parse(Deno.readTextFileSync(`/proc/${pid}/cgroup`));
-  const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
+  const theirs = parse(readTextFileSafe(`/proc/${pid}/cgroup`));
+  const mine = parse(readTextFileSafe("/proc/self/cgroup"));
   const mounts = [];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+  for (const line of readTextFileSafe("/proc/self/mountinfo").split("\n")) {
     const [left, right] = line.split(" - ");
     if (!right) continue;
     const [fstype, , superOpts] = right.split(" ");
@@ -111,7 +112,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
       v2: fstype === "cgroup2"
     });
   }
-  const uid = Deno.uid();
+  const uid = effectiveUid();
   const out = [];
   for (const [controllers, path] of theirs) {
     if (mine.get(controllers) === path) continue;

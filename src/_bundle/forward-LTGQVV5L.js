@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-JAWRUABW.js";
+} from "./chunk-2CI23EUH.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-XODRC5NB.js";
+} from "./chunk-LJRMU2OH.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-C7L4YYFJ.js";
+} from "./chunk-75GD7TCJ.js";
 import {
   NamespaceError
-} from "./chunk-EVZU5ABJ.js";
+} from "./chunk-F6TUO2E4.js";
 import {
   SyscallError
-} from "./chunk-PACCBOWB.js";
+} from "./chunk-YJB3P5QR.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-X4UXYHSD.js"),
-    import("./_forward_relay-26BI5UX6.js")
+    import("./sockets-PM4ROTIS.js"),
+    import("./_forward_relay-MYZ4YNPL.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

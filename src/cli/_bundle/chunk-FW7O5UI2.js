@@ -5,10 +5,10 @@ import {
   assertPid,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-NWM4W3UZ.js";
+} from "./chunk-4BSNOFSP.js";
 import {
   NamespaceError
-} from "./chunk-LIDYQ26H.js";
+} from "./chunk-CI36PN6J.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -26,7 +26,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-OZOXVB6F.js";
+} from "./chunk-AQ6THTHK.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

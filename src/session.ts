@@ -524,6 +524,32 @@ export class ExecSession implements AsyncDisposable {
   }
 }
 
+/**
+ * The target of `openSession(target, options)` when options have one too, as
+ * containerExecOptions(c) has (`c` itself): a PID and a pinned process or container of that
+ * PID name the same process, and the pinned one is kept (its start time is checked when the
+ * helper joins, so a PID reused since is refused, not joined).
+ */
+function _oneTarget(target: Target, other: Target | undefined): Target {
+  if (other === undefined || other === target) return target;
+  const pidOf = (t: Target) => typeof t === "object" ? t.pid : typeof t === "number" ? t : NaN;
+  const pinned = (t: Target) => typeof t === "object" ? t : undefined;
+  if (pidOf(target) === pidOf(other)) {
+    const a = pinned(target), b = pinned(other);
+    if (!a || !b) return a ?? b!;
+    if (a.startTime === b.startTime) return a;
+  }
+  const show = (t: Target) =>
+    typeof t !== "object"
+      ? JSON.stringify(t)
+      : `${"container" in t ? "container" : "process"} ${t.pid}`;
+  throw new TypeError(
+    `Cannot open a session with two targets: ${show(target)} and options.target ${
+      show(other)
+    } are not the same process (pass the container itself: openSession(c, containerExecOptions(c)))`,
+  );
+}
+
 function _concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
@@ -573,9 +599,7 @@ export async function openSession(
   target: Target,
   options: SessionOptions = {},
 ): Promise<ExecSession> {
-  if (options.target !== undefined && options.target !== target) {
-    throw new TypeError("Cannot open a session with two targets: options.target differs");
-  }
+  target = _oneTarget(target, options.target);
   for (const k of PER_EXEC) {
     if ((options as Record<string, unknown>)[k] !== undefined) {
       throw new TypeError(`Cannot use ${k} in a session's options: it belongs to one program`);

@@ -13,6 +13,7 @@ import {
   type NsCommandOptions,
   type NsCommandOutput,
   openSession,
+  pinProcess,
   resolveContainer,
 } from "../mod.ts";
 import type { ExecSession, SessionExecOptions } from "../src/session.ts";
@@ -483,8 +484,17 @@ Deno.test({
     await rejection(
       () => openSession(target.pid, { target: 1 }),
       TypeError,
-      /two targets/,
+      new RegExp(
+        `^Cannot open a session with two targets: ${target.pid} and options.target 1 are not the same process \\(pass the container itself: openSession\\(c, containerExecOptions\\(c\\)\\)\\)$`,
+      ),
     );
+    // A PID and a pinned process of that PID are one target: the pinned one is joined.
+    using pinned = pinProcess(target.pid);
+    for (const [given, inOptions] of [[target.pid, pinned], [pinned, target.pid]] as const) {
+      await using s = await openSession(given, { target: inOptions });
+      const r = await s.output("readlink", { args: ["/proc/self/ns/uts"] });
+      assertEquals(text(r.stdout), `${Deno.readLinkSync(`/proc/${target.pid}/ns/uts`)}\n`);
+    }
     await rejection(
       () => openSession(target.pid, { cwd: "/no/such/dir" }),
       NamespaceError,
@@ -571,6 +581,15 @@ Deno.test({
 
       await t.step("docker rm -f too", async () => {
         using other = await resolveContainer(d.id);
+        // The container's PID with its options, as a user writes it: that container.
+        await using byPid = await openSession(other.pid, containerExecOptions(other));
+        const ns = await byPid.output("readlink", { args: ["/proc/self/ns/mnt"] });
+        assertEquals(text(ns.stdout), `${Deno.readLinkSync(`/proc/${other.pid}/ns/mnt`)}\n`);
+        await rejection(
+          () => openSession(Deno.pid, containerExecOptions(other)),
+          TypeError,
+          new RegExp(`${Deno.pid} and options.target container ${other.pid} are not the same`),
+        );
         await using s2 = await openSession(other, containerExecOptions(other));
         assertEquals((await s2.output("true")).code, 0);
         const removed = await run("docker", ["rm", "-f", d.name]);

@@ -2059,7 +2059,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-APB6ZMYW.js");
+  _session ??= await import("./session-CYRZ5XL2.js");
   return await _session.openSession(target, options);
 });
 

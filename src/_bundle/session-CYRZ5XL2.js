@@ -162,6 +162,18 @@ var pollReady = (async function pollReady(fds, events) {
   }
   return fds.map((_, i) => v.getInt16(8 * i + 6, true));
 });
+var _oneTarget = (function _oneTarget(target, other) {
+  if (other === void 0 || other === target) return target;
+  const pidOf = (t) => typeof t === "object" ? t.pid : typeof t === "number" ? t : NaN;
+  const pinned = (t) => typeof t === "object" ? t : void 0;
+  if (pidOf(target) === pidOf(other)) {
+    const a = pinned(target), b = pinned(other);
+    if (!a || !b) return a ?? b;
+    if (a.startTime === b.startTime) return a;
+  }
+  const show = (t) => typeof t !== "object" ? JSON.stringify(t) : `${"container" in t ? "container" : "process"} ${t.pid}`;
+  throw new TypeError(`Cannot open a session with two targets: ${show(target)} and options.target ${show(other)} are not the same process (pass the container itself: openSession(c, containerExecOptions(c)))`);
+});
 var _concat = (function _concat(chunks) {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
@@ -172,9 +184,7 @@ var _concat = (function _concat(chunks) {
   return out;
 });
 var openSession = (async function openSession(target, options = {}) {
-  if (options.target !== void 0 && options.target !== target) {
-    throw new TypeError("Cannot open a session with two targets: options.target differs");
-  }
+  target = _oneTarget(target, options.target);
   for (const k of PER_EXEC) {
     if (options[k] !== void 0) {
       throw new TypeError(`Cannot use ${k} in a session's options: it belongs to one program`);
@@ -734,6 +744,7 @@ var ExecSession = class {
     });
   }
 };
+
 
 
 

@@ -50,8 +50,9 @@ const PER_EXEC = [
 /**
  * Options of {@link openSession}: those of {@link NsCommand} that say where and as whom
  * programs run (namespaces, user, groups, capabilities, seccomp, cgroups, cwd, env…), as
- * {@link containerExecOptions} gives them. `target` may be given here too (it must then be
- * the one given to openSession). What belongs to one program — its arguments, stdio,
+ * {@link containerExecOptions} gives them. `target` may be given here too (it must then name
+ * the process given to openSession: its PID and its pinned process or container are one,
+ * and the pinned one is joined). What belongs to one program — its arguments, stdio,
  * `signal`, `tty`, `keepFds`, `fork`, `killTree` — is not a session's: see
  * {@link SessionExecOptions}. Programs always die with this Deno process (`killOnExit`).
  * With `debug`, the private mount namespace (its /tmp too) is the session's, one for all

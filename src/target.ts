@@ -181,6 +181,11 @@ export function resolveTarget(target: Target): ResolvedTarget {
 }
 
 const SYS_pidfd_open = 434n;
+/**
+ * pidfd_send_signal(2), the same number on x86_64 and asm-generic; its 4th argument (flags)
+ * is 0 from the raw syscall path libcSubset(...EXEC_SYMBOLS) takes on both.
+ */
+const SYS_pidfd_send_signal = 424n;
 
 let _pidfs: boolean | undefined;
 
@@ -258,8 +263,19 @@ export class PinnedProcess {
       // One read of /proc/PID/stat: start time and state from the same text.
       const st = _procStat(this.pid);
       return st.startTime === this.startTime && st.state !== "Z";
-    } catch {
-      return false;
+    } catch (error) {
+      // Not found (ESRCH) is an answer; EMFILE, ENFILE, ENOMEM are ours (out of fds or
+      // memory: a forward full of connections) and say nothing of the target. The pidfd
+      // answers without a new fd: pidfd_send_signal(2) with signal 0 fails with ESRCH once
+      // the process is gone (a zombie still counts until /proc can be read again).
+      if (!(error instanceof SyscallError)) return false;
+      const r = libcSubset(...EXEC_SYMBOLS).syscall(
+        SYS_pidfd_send_signal,
+        BigInt(this.#pidfd),
+        0n,
+        0n,
+      );
+      return r >= 0 || errno() !== 3;
     }
   }
 

@@ -464,3 +464,89 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "forward out of fds (RLIMIT_NOFILE) refuses connections and keeps serving",
+  ignore: !IS_ROOT && !CI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    const server = await serveInside(
+      target.pid,
+      `const l = Deno.listen({ hostname: "127.0.0.1", port: 7200 });
+       console.log("up");
+       for await (const c of l) (async () => {
+         const b = new Uint8Array(65536);
+         for (let n; (n = await c.read(b)) !== null;) {
+           for (let at = 0; at < n;) at += await c.write(b.subarray(at, n));
+         }
+         await c.closeWrite();
+       })().catch(() => {});`,
+    );
+    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (free.addr as Deno.NetAddr).port;
+    free.close();
+    // Deno itself holds ~30 fds; each relayed connection takes 6 (two sockets, two pipes).
+    const fwd = new Deno.Command("prlimit", {
+      args: [
+        "--nofile=64:64",
+        Deno.execPath(),
+        "run",
+        "-A",
+        CLI,
+        "forward",
+        String(target.pid),
+        `${port}:7200`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const clients: Deno.TcpConn[] = [];
+    try {
+      const reader = fwd.stdout.getReader();
+      assertMatch(dec.decode((await reader.read()).value), new RegExp(`:${port} -> 7200`));
+      reader.releaseLock();
+      /** One echo through the forward: the bytes back, or null when the connection was refused. */
+      const echo = async (conn: Deno.TcpConn, text: string): Promise<string | null> => {
+        try {
+          await conn.write(enc.encode(text));
+          const b = new Uint8Array(64);
+          const n = await conn.read(b);
+          return n === null ? null : dec.decode(b.subarray(0, n));
+        } catch {
+          return null; // reset
+        }
+      };
+      for (let i = 0; i < 40; i++) clients.push(await Deno.connect({ port }));
+      const answers = await Promise.all(clients.map((c, i) => echo(c, `hello ${i}`)));
+      const served = answers.filter((a, i) => a === `hello ${i}`).length;
+      const refused = answers.filter((a) => a === null).length;
+      assert(served > 0 && refused > 0 && served + refused === 40, JSON.stringify(answers));
+      // Longer than the forward's liveness check (200 ms) with every fd taken.
+      await new Promise((r) => setTimeout(r, 1000));
+      const exited = await Promise.race([fwd.status, new Promise((r) => setTimeout(r, 0, null))]);
+      assertEquals(exited, null, "the forward ended while out of fds");
+      for (const c of clients.splice(0)) c.close();
+      await new Promise((r) => setTimeout(r, 300));
+      // Fds back: a new connection is served.
+      const again = await Deno.connect({ port });
+      clients.push(again);
+      assertEquals(await echo(again, "still here"), "still here");
+      fwd.kill("SIGTERM");
+      const status = await fwd.status;
+      assertEquals(status.code, 0, dec.decode(await new Response(fwd.stderr).bytes()));
+    } finally {
+      for (const c of clients) c.close();
+      try {
+        fwd.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await fwd.status;
+      await fwd.stdout.cancel().catch(() => {});
+      await fwd.stderr.cancel().catch(() => {});
+      await stop(server);
+    }
+  },
+});

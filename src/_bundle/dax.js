@@ -2,13 +2,13 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-LEROJBDA.js";
+} from "./chunk-JRCUG3KZ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-75GD7TCJ.js";
+} from "./chunk-MQ67TUXB.js";
 import {
   differingNamespaces
 } from "./chunk-F6TUO2E4.js";

@@ -11,14 +11,14 @@ import {
 } from "./chunk-RCYORZO6.js";
 import {
   NsCommand
-} from "./chunk-LEROJBDA.js";
+} from "./chunk-JRCUG3KZ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-2CI23EUH.js";
+} from "./chunk-VRVFERBP.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-75GD7TCJ.js";
+} from "./chunk-MQ67TUXB.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -2028,38 +2028,38 @@ var debugOptions = (function debugOptions(target, options = {}) {
   };
 });
 var inNamespaces = (async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-BZF5I7NE.js");
+  _inNamespaces ??= await import("./in_namespaces-76O5VEFE.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 });
 var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-BZF5I7NE.js");
+  _inNamespaces ??= await import("./in_namespaces-76O5VEFE.js");
   await _inNamespaces.closeNamespaceWorkers();
 });
 var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-DCRGRQKV.js");
+  _copy ??= await import("./copy-JZ7SVZQL.js");
   await _copy.copyFrom(target, path, dest, options);
 });
 var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-DCRGRQKV.js");
+  _copy ??= await import("./copy-JZ7SVZQL.js");
   await _copy.copyTo(target, src, path, options);
 });
 var tarFrom = (function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-DCRGRQKV.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-JZ7SVZQL.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 });
 var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-DCRGRQKV.js");
+  _copy ??= await import("./copy-JZ7SVZQL.js");
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-LTGQVV5L.js");
+  _forward ??= await import("./forward-VKZYYZ3G.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-CYRZ5XL2.js");
+  _session ??= await import("./session-DHS2KL64.js");
   return await _session.openSession(target, options);
 });
 

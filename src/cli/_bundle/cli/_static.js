@@ -3235,7 +3235,7 @@ var init_netns = __esm({
 
 
 
-var PF_KTHREAD, SYS_pidfd_open, _pidfs, PinnedProcess;
+var PF_KTHREAD, SYS_pidfd_open, SYS_pidfd_send_signal, _pidfs, PinnedProcess;
 var init_target = __esm({
   "src/target.ts"() {
     init_files();
@@ -3245,6 +3245,7 @@ var init_target = __esm({
     init_netns();
     PF_KTHREAD = 2097152;
     SYS_pidfd_open = 434n;
+    SYS_pidfd_send_signal = 424n;
     PinnedProcess = class {
       /** The PID. */
       pid;
@@ -3267,8 +3268,10 @@ var init_target = __esm({
         try {
           const st = _procStat(this.pid);
           return st.startTime === this.startTime && st.state !== "Z";
-        } catch {
-          return false;
+        } catch (error) {
+          if (!(error instanceof SyscallError)) return false;
+          const r = libcSubset(...EXEC_SYMBOLS).syscall(SYS_pidfd_send_signal, BigInt(this.#pidfd), 0n, 0n);
+          return r >= 0 || errno() !== 3;
         }
       }
       /** Closes the pidfd; calling it again does nothing. */

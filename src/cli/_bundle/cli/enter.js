@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-FW7O5UI2.js";
+} from "../chunk-CRMOYLPG.js";
 import {
   UsageError,
   report

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-FW7O5UI2.js";
+} from "../chunk-CRMOYLPG.js";
 import {
   UsageError,
   relay,

@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-2CI23EUH.js";
+} from "./chunk-VRVFERBP.js";
 import {
   O,
   close,
@@ -14,7 +14,7 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-75GD7TCJ.js";
+} from "./chunk-MQ67TUXB.js";
 import {
   NamespaceError
 } from "./chunk-F6TUO2E4.js";
@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-PM4ROTIS.js"),
-    import("./_forward_relay-MYZ4YNPL.js")
+    import("./_forward_relay-6PIZFN5K.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -3,11 +3,11 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-2CI23EUH.js";
+} from "./chunk-VRVFERBP.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-75GD7TCJ.js";
+} from "./chunk-MQ67TUXB.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,

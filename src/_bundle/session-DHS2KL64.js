@@ -8,9 +8,9 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-LEROJBDA.js";
+} from "./chunk-JRCUG3KZ.js";
 import "./chunk-SNFZZGJP.js";
-import "./chunk-75GD7TCJ.js";
+import "./chunk-MQ67TUXB.js";
 import {
   NamespaceError,
   fstatSafe

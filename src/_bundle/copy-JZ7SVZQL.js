@@ -31,7 +31,7 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-75GD7TCJ.js";
+} from "./chunk-MQ67TUXB.js";
 import {
   NamespaceError,
   readTextFileSafe

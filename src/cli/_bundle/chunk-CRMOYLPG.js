@@ -618,6 +618,7 @@ var PF_KTHREAD = 2097152;
 
 
 var SYS_pidfd_open = 434n;
+var SYS_pidfd_send_signal = 424n;
 var _pidfs;
 
 
@@ -644,8 +645,10 @@ var PinnedProcess = class {
     try {
       const st = _procStat(this.pid);
       return st.startTime === this.startTime && st.state !== "Z";
-    } catch {
-      return false;
+    } catch (error) {
+      if (!(error instanceof SyscallError)) return false;
+      const r = libcSubset(...EXEC_SYMBOLS).syscall(SYS_pidfd_send_signal, BigInt(this.#pidfd), 0n, 0n);
+      return r >= 0 || errno() !== 3;
     }
   }
   /** Closes the pidfd; calling it again does nothing. */

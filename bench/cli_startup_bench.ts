@@ -104,6 +104,9 @@ try {
 } finally {
   await Deno.remove(empty);
   await removeContainers([container]);
+  // unshare first: util-linux 2.38's unshare, seeing its child die of SIGKILL, tries to
+  // reset SIGKILL's handler (EINVAL) and prints "sigprocmask unblock failed" (its bug).
+  Deno.kill(target.pid, "SIGKILL");
   Deno.kill(pid, "SIGKILL");
   await target.status;
 }

@@ -2204,14 +2204,20 @@ __attribute__((used)) void start_c(long *sp) {
       arm_pdeathsig(kill_parent);
     }
   }
+  unsigned long dfl[4] = {0, 0, 0, 0}; /* handler SIG_DFL, flags, restorer, mask */
   if (fresh) {
     /* A multithreaded runtime (Deno, through Rust) blocks signals on some threads and
      * ignores SIGPIPE; execve keeps both. Spawn APIs reset them in the child: so do we. */
     unsigned long none = 0;
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
-    unsigned long dfl[4] = {0, 0, 0, 0}; /* handler SIG_DFL, flags, restorer, mask */
     sys4(SYS_rt_sigaction, 13 /* SIGPIPE */, dfl, 0, 8);
   }
+  /* Signals 32 and 33 are glibc's own (SIGCANCEL, SIGSETXID): its posix_spawn, which Deno's
+   * spawn and ours go through, sets them to SIG_IGN in the child so that no handler of the
+   * parent runs there, and execve keeps SIG_IGN. The program would inherit that; nsenter's
+   * and docker exec's programs start with them at default. Nothing else ignores them. */
+  sys4(SYS_rt_sigaction, 32, dfl, 0, 8);
+  sys4(SYS_rt_sigaction, 33, dfl, 0, 8);
 
   if (oom) {
     /* Our /proc/self files belong to root while we are non-dumpable, which would refuse

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-JRCUG3KZ.js";
+} from "./chunk-ZWVLFCXJ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

@@ -11,7 +11,7 @@ import {
 } from "./chunk-RCYORZO6.js";
 import {
   NsCommand
-} from "./chunk-JRCUG3KZ.js";
+} from "./chunk-ZWVLFCXJ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2059,7 +2059,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-DHS2KL64.js");
+  _session ??= await import("./session-WUJOCHLL.js");
   return await _session.openSession(target, options);
 });
 

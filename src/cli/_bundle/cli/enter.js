@@ -3,7 +3,7 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-CRMOYLPG.js";
+} from "../chunk-G2KNGPPF.js";
 import {
   UsageError,
   report

@@ -6,7 +6,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-CRMOYLPG.js";
+} from "../chunk-G2KNGPPF.js";
 import {
   UsageError,
   relay,

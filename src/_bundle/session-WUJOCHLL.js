@@ -8,7 +8,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-JRCUG3KZ.js";
+} from "./chunk-ZWVLFCXJ.js";
 import "./chunk-SNFZZGJP.js";
 import "./chunk-MQ67TUXB.js";
 import {

@@ -1027,3 +1027,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a namespace holding non-dumpable processes that changed uid (a joining helper's shape): ls counts what lsns counts, as root and as that user",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-nodump-" });
+    try {
+      // "u": becomes the user, then non-dumpable (its /proc/PID/ns links refuse that user);
+      // "f": non-dumpable root whose child does what "u" does — a helper and its fork.
+      Deno.writeTextFileSync(
+        `${dir}/nd.c`,
+        `#define _GNU_SOURCE
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+static void drop(int id) { setresgid(id, id, id); setresuid(id, id, id); }
+int main(int argc, char **argv) {
+  int id = atoi(argv[2]);
+  if (argv[1][0] == 'u') drop(id);
+  prctl(PR_SET_DUMPABLE, 0);
+  if (argv[1][0] == 'f' && fork() == 0) { drop(id); prctl(PR_SET_DUMPABLE, 0); }
+  pause();
+  return 0;
+}
+`,
+      );
+      const cc = await runPiped("gcc", { args: ["-o", `${dir}/nd`, `${dir}/nd.c`] });
+      assertEquals(cc.code, 0, cc.stderr);
+      Deno.chmodSync(dir, 0o755);
+      // In a pid namespace of its own: killing its init ends them all.
+      await using t = await makeTarget({
+        setup: `(${dir}/nd u ${user.uid} &); (${dir}/nd f ${user.uid} &); sleep 0.3`,
+      });
+      const uts = ino(Deno.readLinkSync(`/proc/${t.pid}/ns/uts`));
+      for (const as of [{}, { uid: user.uid, gid: user.gid }]) {
+        const { ours } = await differential(["-t", "uts", "-o", "NS,TYPE,PID,NPROCS"], as);
+        // As root, at least: the target's sleep, the two nd and nd f's child.
+        if (as.uid === undefined) assert((ours.find((r) => r.ns === uts)?.nprocs ?? 0) >= 4);
+      }
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});

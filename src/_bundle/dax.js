@@ -2,16 +2,16 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-Z2QTOZQP.js";
+} from "./chunk-E3UHAQ6Z.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-24ZSWXGG.js";
 import {
   differingNamespaces
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-RSMRFYB3.js";
 import "./chunk-ZNG4JAOG.js";
 
 // src/dax.ts

@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-EDZFBN3Q.js";
+} from "./chunk-DE2I5NKJ.js";
 import {
   O,
   close,
@@ -14,10 +14,10 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-24ZSWXGG.js";
 import {
   NamespaceError
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-RSMRFYB3.js";
 import {
   SyscallError
 } from "./chunk-ZNG4JAOG.js";
@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-MUVKHOUG.js"),
-    import("./_forward_relay-ESODDVAK.js")
+    import("./_forward_relay-6UPVUKYD.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -31,11 +31,11 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-24ZSWXGG.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-RSMRFYB3.js";
 import {
   SyscallError
 } from "./chunk-ZNG4JAOG.js";

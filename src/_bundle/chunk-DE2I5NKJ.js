@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-24ZSWXGG.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-RSMRFYB3.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

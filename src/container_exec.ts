@@ -7,7 +7,7 @@
  */
 import type { NamespaceSelection, NsCommandOptions } from "./command.ts";
 import type { ContainerConfig, PinnedContainer } from "./containers.ts";
-import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
+import { cgroupMountsFor, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
@@ -166,9 +166,10 @@ function _cgroupProcs(pid: number, view?: CgroupView): string[] {
         return [l.slice(a + 1, b), l.slice(b + 1)] as const;
       }),
     );
-  const theirs = parse(view?.cgroup ?? Deno.readTextFileSync(`/proc/${pid}/cgroup`));
+  const text = view?.cgroup ?? Deno.readTextFileSync(`/proc/${pid}/cgroup`);
+  const theirs = parse(text);
   const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
-  const mounts = view?.mounts ?? cgroupMountTable();
+  const mounts = view?.mounts ?? cgroupMountsFor(text);
   const uid = Deno.uid();
   const out: string[] = [];
   for (const [controllers, path] of theirs) {

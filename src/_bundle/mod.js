@@ -5,13 +5,13 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   cgroupMountRoots,
-  cgroupMountTable,
+  cgroupMountsFor,
   cgroupProcsOf,
   cgroupViews,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-ID6DKXV5.js";
+} from "./chunk-RADZHV4J.js";
 import {
   NsCommand
 } from "./chunk-E3UHAQ6Z.js";
@@ -1984,7 +1984,7 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
   }
   const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountTable();
+  const mounts = cgroupMountsFor(cgroup);
   const rootDirs = /* @__PURE__ */ new Set();
   if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
     const container = new PinnedContainer(pinned, found);
@@ -2055,7 +2055,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-C7TYHCGB.js");
+  _session ??= await import("./session-CMGWRLBD.js");
   return await _session.openSession(target, options);
 });
 

@@ -25,12 +25,12 @@ import {
   assertNotFrozen,
   assertUserWithMnt,
   cgroupMountRoots,
-  cgroupMountTable,
+  cgroupMountsFor,
   cgroupProcsOf,
   cgroupViews,
   execConfinement,
   resolveContainerUser
-} from "../chunk-6EBG6HUG.js";
+} from "../chunk-GUFWKCMM.js";
 import "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
@@ -983,7 +983,7 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
   }
   const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountTable();
+  const mounts = cgroupMountsFor(cgroup);
   const rootDirs = /* @__PURE__ */ new Set();
   if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
     const container = new PinnedContainer(pinned, found);

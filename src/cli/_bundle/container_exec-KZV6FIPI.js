@@ -10,7 +10,7 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-6EBG6HUG.js";
+} from "./chunk-GUFWKCMM.js";
 import "./chunk-DHA7VJOE.js";
 import "./chunk-UWY4RPXW.js";
 import "./chunk-7UCC3GEY.js";

@@ -65,7 +65,7 @@ const INIT_CGROUP_NS = "cgroup:[4026531835]";
  * systemd makes), `/sys/fs/cgroup/unified` or `/sys/fs/cgroup` for v2. Only in the initial
  * cgroup namespace, where /proc/PID/cgroup paths start at each hierarchy's root; and each
  * place only when the directory is such a root: a v1 one holds `release_agent` (the kernel
- * makes it in the root cgroup alone, and no v2 cgroup has it), a v2 one `cgroup.controllers`
+ * makes it in a v1 hierarchy's root cgroup alone), a v2 one `cgroup.controllers`
  * and no `cgroup.type` (every v2 cgroup but the root has one). Only root can make anything
  * under /sys/fs/cgroup. Any doubt: mountinfo.
  *
@@ -98,9 +98,7 @@ function _usualMounts(cgroup: string): CgroupMount[] | undefined {
     const name = controllers.replace(/^name=/, "");
     if (!/^[A-Za-z0-9_,.-]+$/.test(name)) return undefined;
     const point = `/sys/fs/cgroup/${name}`;
-    if (!existsSafe(`${point}/release_agent`) || existsSafe(`${point}/cgroup.controllers`)) {
-      return undefined;
-    }
+    if (!existsSafe(`${point}/release_agent`)) return undefined;
     out.push({ root: "/", point, keys: new Set(controllers.split(",")), v2: false });
   }
   return out;

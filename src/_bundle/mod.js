@@ -11,7 +11,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-RADZHV4J.js";
+} from "./chunk-3OTMYKKA.js";
 import {
   NsCommand
 } from "./chunk-E3UHAQ6Z.js";
@@ -2055,7 +2055,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-CMGWRLBD.js");
+  _session ??= await import("./session-EYNGDHMY.js");
   return await _session.openSession(target, options);
 });
 

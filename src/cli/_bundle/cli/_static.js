@@ -626,9 +626,7 @@ var _usualMounts = (function _usualMounts(cgroup) {
     const name = controllers.replace(/^name=/, "");
     if (!/^[A-Za-z0-9_,.-]+$/.test(name)) return void 0;
     const point = `/sys/fs/cgroup/${name}`;
-    if (!existsSafe(`${point}/release_agent`) || existsSafe(`${point}/cgroup.controllers`)) {
-      return void 0;
-    }
+    if (!existsSafe(`${point}/release_agent`)) return void 0;
     out.push({
       root: "/",
       point,
@@ -1713,7 +1711,7 @@ var setEnv = (function setEnv(env, entry) {
 var cgroupProcsOf = (function cgroupProcsOf(pid) {
   return _cgroupProcs(pid);
 });
-var _cgroupProcs = (function _cgroupProcs(pid, view) {
+var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
   const parse = (text2) => new Map(text2.trim().split("\n").map((l) => {
     const a = l.indexOf(":"), b = l.indexOf(":", a + 1);
     return [
@@ -1744,12 +1742,16 @@ var _cgroupProcs = (function _cgroupProcs(pid, view) {
       }
     }
     out.push(mount.v2 ? `${dir}/` : file);
+    if (found && !mount.v2 && mount.keys.has("freezer")) found.freezer = file;
   }
   return out;
 });
 var assertNotFrozen = (function assertNotFrozen(cgroups, shown) {
+  _assertNotFrozen(cgroups, shown, void 0);
+});
+var _assertNotFrozen = (function _assertNotFrozen(cgroups, shown, freezer) {
   const read = (file) => {
-    if (!existsSafe(file)) return "";
+    if (freezer === void 0 && !existsSafe(file)) return "";
     try {
       return readTextFileSafe(file, {
         maxBytes: 4096
@@ -1760,6 +1762,7 @@ var assertNotFrozen = (function assertNotFrozen(cgroups, shown) {
     }
   };
   for (const c of cgroups) {
+    if (freezer !== void 0 && !c.endsWith("/") && c !== freezer) continue;
     const dir = c.endsWith("/") ? c.slice(0, -1) : c.slice(0, c.lastIndexOf("/"));
     const frozen = c.endsWith("/") ? read(`${dir}/cgroup.freeze`).trim() === "1" || /^frozen 1$/m.test(read(`${dir}/cgroup.events`)) : /^(FROZEN|FREEZING)$/.test(read(`${dir}/freezer.state`).trim());
     if (!frozen) continue;
@@ -1877,8 +1880,11 @@ var _execGroups = (function _execGroups(user, config) {
   ];
 });
 var _cgroups = (function _cgroups(container) {
-  const cgroups = _cgroupProcs(container.pid, cgroupViews.get(container));
-  assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`);
+  const found = {
+    freezer: null
+  };
+  const cgroups = _cgroupProcs(container.pid, cgroupViews.get(container), found);
+  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
   return cgroups;
 });
 var _joinsMnt = (function _joinsMnt(sel, pid) {
@@ -3506,6 +3512,7 @@ var init_containers = __esm({
 });
 
 // src/container_exec.ts
+
 
 
 

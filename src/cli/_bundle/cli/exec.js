@@ -30,7 +30,7 @@ import {
   cgroupViews,
   execConfinement,
   resolveContainerUser
-} from "../chunk-GUFWKCMM.js";
+} from "../chunk-FANRIVUY.js";
 import "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,

@@ -7,7 +7,7 @@
  */
 import type { NamespaceSelection, NsCommandOptions } from "./command.ts";
 import type { ContainerConfig, PinnedContainer } from "./containers.ts";
-import { cgroupMountsFor, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
+import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
@@ -176,7 +176,7 @@ function _cgroupProcs(
   const text = view?.cgroup ?? Deno.readTextFileSync(`/proc/${pid}/cgroup`);
   const theirs = parse(text);
   const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
-  const mounts = view?.mounts ?? cgroupMountsFor(text);
+  const mounts = view?.mounts ?? cgroupMountTable();
   const uid = Deno.uid();
   const out: string[] = [];
   for (const [controllers, path] of theirs) {

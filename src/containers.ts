@@ -20,7 +20,7 @@ import {
   type BundleFilter,
   containerOfCgroup,
 } from "./engines.ts";
-import { cgroupMountRoots, cgroupMountsFor, cgroupViews } from "./_cgroup_mounts.ts";
+import { cgroupMountRoots, cgroupMountTable, cgroupViews } from "./_cgroup_mounts.ts";
 import { differingNamespaces } from "./namespaces.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
 
@@ -746,7 +746,7 @@ function _pinDockerState(
     // Gone: let the API say so.
   }
   const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountsFor(cgroup);
+  const mounts = cgroupMountTable();
   const rootDirs = new Set<string>();
   if (
     owner?.engine === "docker" && owner.id === found.id &&

@@ -5,13 +5,13 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   cgroupMountRoots,
-  cgroupMountsFor,
+  cgroupMountTable,
   cgroupProcsOf,
   cgroupViews,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-3OTMYKKA.js";
+} from "./chunk-OYVJIYCB.js";
 import {
   NsCommand
 } from "./chunk-E3UHAQ6Z.js";
@@ -1984,7 +1984,7 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
   }
   const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountsFor(cgroup);
+  const mounts = cgroupMountTable();
   const rootDirs = /* @__PURE__ */ new Set();
   if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
     const container = new PinnedContainer(pinned, found);
@@ -2055,7 +2055,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-EYNGDHMY.js");
+  _session ??= await import("./session-TUTG5QK5.js");
   return await _session.openSession(target, options);
 });
 

@@ -595,47 +595,6 @@ var cgroupMountTable = (function cgroupMountTable() {
   }
   return out;
 });
-var cgroupMountsFor = (function cgroupMountsFor(cgroup) {
-  return _usualMounts(cgroup) ?? cgroupMountTable();
-});
-var _usualMounts = (function _usualMounts(cgroup) {
-  try {
-    if (readLinkSafe("/proc/thread-self/ns/cgroup") !== INIT_CGROUP_NS) return void 0;
-  } catch {
-    return void 0;
-  }
-  const out = [];
-  for (const line of cgroup.split("\n")) {
-    const a = line.indexOf(":"), b = line.indexOf(":", a + 1);
-    if (a < 0 || b < 0) continue;
-    const controllers = line.slice(a + 1, b);
-    if (controllers === "") {
-      const point2 = [
-        "/sys/fs/cgroup/unified",
-        "/sys/fs/cgroup"
-      ].find((d) => existsSafe(`${d}/cgroup.controllers`) && !existsSafe(`${d}/cgroup.type`));
-      if (!point2) return void 0;
-      out.push({
-        root: "/",
-        point: point2,
-        keys: /* @__PURE__ */ new Set(),
-        v2: true
-      });
-      continue;
-    }
-    const name = controllers.replace(/^name=/, "");
-    if (!/^[A-Za-z0-9_,.-]+$/.test(name)) return void 0;
-    const point = `/sys/fs/cgroup/${name}`;
-    if (!existsSafe(`${point}/release_agent`)) return void 0;
-    out.push({
-      root: "/",
-      point,
-      keys: new Set(controllers.split(",")),
-      v2: false
-    });
-  }
-  return out;
-});
 var cgroupMountRoots = (function cgroupMountRoots(table = cgroupMountTable()) {
   const where = /* @__PURE__ */ new Map();
   for (const m of table) {
@@ -1619,7 +1578,7 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
   }
   const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountsFor(cgroup);
+  const mounts = cgroupMountTable();
   const rootDirs = /* @__PURE__ */ new Set();
   if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
     const container = new PinnedContainer(pinned, found);
@@ -1722,7 +1681,7 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
   const text = view?.cgroup ?? Deno.readTextFileSync(`/proc/${pid}/cgroup`);
   const theirs = parse(text);
   const mine = parse(Deno.readTextFileSync("/proc/self/cgroup"));
-  const mounts = view?.mounts ?? cgroupMountsFor(text);
+  const mounts = view?.mounts ?? cgroupMountTable();
   const uid = Deno.uid();
   const out = [];
   for (const [controllers, path] of theirs) {
@@ -3371,13 +3330,9 @@ var init_permissions = __esm({
 // src/_cgroup_mounts.ts
 
 
-
-
-var INIT_CGROUP_NS, cgroupViews;
+var cgroupViews;
 var init_cgroup_mounts = __esm({
   "src/_cgroup_mounts.ts"() {
-    init_files();
-    INIT_CGROUP_NS = "cgroup:[4026531835]";
     cgroupViews = /* @__PURE__ */ new WeakMap();
   }
 });

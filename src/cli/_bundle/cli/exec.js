@@ -25,12 +25,12 @@ import {
   assertNotFrozen,
   assertUserWithMnt,
   cgroupMountRoots,
-  cgroupMountsFor,
+  cgroupMountTable,
   cgroupProcsOf,
   cgroupViews,
   execConfinement,
   resolveContainerUser
-} from "../chunk-FANRIVUY.js";
+} from "../chunk-CJAKNDIJ.js";
 import "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
@@ -983,7 +983,7 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
   }
   const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountsFor(cgroup);
+  const mounts = cgroupMountTable();
   const rootDirs = /* @__PURE__ */ new Set();
   if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
     const container = new PinnedContainer(pinned, found);

@@ -10,7 +10,7 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-FANRIVUY.js";
+} from "./chunk-CJAKNDIJ.js";
 import "./chunk-DHA7VJOE.js";
 import "./chunk-UWY4RPXW.js";
 import "./chunk-7UCC3GEY.js";

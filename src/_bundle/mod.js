@@ -11,7 +11,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-OYVJIYCB.js";
+} from "./chunk-DBVIKGN5.js";
 import {
   NsCommand
 } from "./chunk-E3UHAQ6Z.js";
@@ -44,8 +44,7 @@ import {
   procExists,
   readFileSafe,
   readTextFileSafe,
-  sameNamespace,
-  statSafe
+  sameNamespace
 } from "./chunk-RSMRFYB3.js";
 import {
   SyscallError,
@@ -1155,7 +1154,7 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   const seen = /* @__PURE__ */ new Map();
   const read = (id2) => {
     if (!seen.has(id2)) {
-      seen.set(id2, _readJson(`${dir}/${id2}/config.v2.json`));
+      seen.set(id2, _readRootJson(`${dir}/${id2}/config.v2.json`));
     }
     return seen.get(id2);
   };
@@ -1186,6 +1185,13 @@ var _readJson = (function _readJson(path, owner) {
     return JSON.parse(readTextFileSafe(path, {
       owner
     }));
+  } catch {
+    return void 0;
+  }
+});
+var _readRootJson = (function _readRootJson(path) {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
@@ -1519,7 +1525,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
     if (!mount) continue;
     try {
       const dir = mount + parts.slice(0, at + 1).join("/");
-      if (statSafe(dir).uid !== 0) return false;
+      if (Deno.statSync(dir).uid !== 0) return false;
       rootDirs?.add(dir);
     } catch {
       return false;
@@ -2055,7 +2061,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-TUTG5QK5.js");
+  _session ??= await import("./session-XYIXZV73.js");
   return await _session.openSession(target, options);
 });
 
@@ -2201,6 +2207,7 @@ var _UNLIMITED = 2 ** 62;
 
 
 var DOCKER_CONTAINERS = "/var/lib/docker/containers";
+
 
 
 

@@ -760,7 +760,7 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   const seen = /* @__PURE__ */ new Map();
   const read = (id2) => {
     if (!seen.has(id2)) {
-      seen.set(id2, _readJson(`${dir}/${id2}/config.v2.json`));
+      seen.set(id2, _readRootJson(`${dir}/${id2}/config.v2.json`));
     }
     return seen.get(id2);
   };
@@ -791,6 +791,13 @@ var _readJson = (function _readJson(path, owner) {
     return JSON.parse(readTextFileSafe(path, {
       owner
     }));
+  } catch {
+    return void 0;
+  }
+});
+var _readRootJson = (function _readRootJson(path) {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
@@ -1124,7 +1131,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
     if (!mount) continue;
     try {
       const dir = mount + parts.slice(0, at + 1).join("/");
-      if (statSafe(dir).uid !== 0) return false;
+      if (Deno.statSync(dir).uid !== 0) return false;
       rootDirs?.add(dir);
     } catch {
       return false;
@@ -1710,7 +1717,15 @@ var assertNotFrozen = (function assertNotFrozen(cgroups, shown) {
 });
 var _assertNotFrozen = (function _assertNotFrozen(cgroups, shown, freezer) {
   const read = (file) => {
-    if (freezer === void 0 && !existsSafe(file)) return "";
+    if (freezer !== void 0) {
+      try {
+        return Deno.readTextFileSync(file);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return "";
+        throw error;
+      }
+    }
+    if (!existsSafe(file)) return "";
     try {
       return readTextFileSafe(file, {
         maxBytes: 4096
@@ -3356,6 +3371,7 @@ var init_nsfs = __esm({
 });
 
 // src/engines.ts
+
 
 
 

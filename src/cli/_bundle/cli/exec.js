@@ -30,7 +30,7 @@ import {
   cgroupViews,
   execConfinement,
   resolveContainerUser
-} from "../chunk-CJAKNDIJ.js";
+} from "../chunk-7EEWSICZ.js";
 import "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
@@ -42,8 +42,7 @@ import {
 import {
   errnoName,
   errnoText,
-  readTextFileSafe,
-  statSafe
+  readTextFileSafe
 } from "../chunk-AET4ZICI.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
@@ -165,7 +164,7 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   const seen = /* @__PURE__ */ new Map();
   const read = (id2) => {
     if (!seen.has(id2)) {
-      seen.set(id2, _readJson(`${dir}/${id2}/config.v2.json`));
+      seen.set(id2, _readRootJson(`${dir}/${id2}/config.v2.json`));
     }
     return seen.get(id2);
   };
@@ -196,6 +195,13 @@ var _readJson = (function _readJson(path, owner) {
     return JSON.parse(readTextFileSafe(path, {
       owner
     }));
+  } catch {
+    return void 0;
+  }
+});
+var _readRootJson = (function _readRootJson(path) {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
@@ -529,7 +535,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
     if (!mount) continue;
     try {
       const dir = mount + parts.slice(0, at + 1).join("/");
-      if (statSafe(dir).uid !== 0) return false;
+      if (Deno.statSync(dir).uid !== 0) return false;
       rootDirs?.add(dir);
     } catch {
       return false;
@@ -1193,6 +1199,7 @@ var exec = (async function exec(argv) {
 
 
 var DOCKER_CONTAINERS = "/var/lib/docker/containers";
+
 
 
 

@@ -10,7 +10,7 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-CJAKNDIJ.js";
+} from "./chunk-7EEWSICZ.js";
 import "./chunk-DHA7VJOE.js";
 import "./chunk-UWY4RPXW.js";
 import "./chunk-7UCC3GEY.js";

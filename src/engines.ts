@@ -16,7 +16,7 @@ import type {
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
-import { readTextFileSafe } from "../ffi/files.ts";
+import { readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts";
 
 /**
@@ -707,11 +707,11 @@ export function _rootMadeCgroup(
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      // Deno's stat, one op: the FFI statSafe is three calls, ~0.1 ms each directory in a
-      // cold process, more than Deno.statSync's first call (~0.4 ms) once there are a few
-      // hierarchies (v1: ten). cgroupfs has no symlinks, so following none is the same.
+      // statSafe: the FFI path the caller has warmed already (Deno.statSync's first call in
+      // the CLI costs more than ten statSafe); a cgroup directory is never a symlink, so
+      // following one is the same.
       const dir = mount + parts.slice(0, at + 1).join("/");
-      if (Deno.statSync(dir).uid !== 0) return false;
+      if (statSafe(dir).uid !== 0) return false;
       rootDirs?.add(dir);
     } catch {
       return false;

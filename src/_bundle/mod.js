@@ -44,7 +44,8 @@ import {
   procExists,
   readFileSafe,
   readTextFileSafe,
-  sameNamespace
+  sameNamespace,
+  statSafe
 } from "./chunk-RSMRFYB3.js";
 import {
   SyscallError,
@@ -1525,7 +1526,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
     if (!mount) continue;
     try {
       const dir = mount + parts.slice(0, at + 1).join("/");
-      if (Deno.statSync(dir).uid !== 0) return false;
+      if (statSafe(dir).uid !== 0) return false;
       rootDirs?.add(dir);
     } catch {
       return false;

@@ -42,7 +42,8 @@ import {
 import {
   errnoName,
   errnoText,
-  readTextFileSafe
+  readTextFileSafe,
+  statSafe
 } from "../chunk-AET4ZICI.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
@@ -535,7 +536,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
     if (!mount) continue;
     try {
       const dir = mount + parts.slice(0, at + 1).join("/");
-      if (Deno.statSync(dir).uid !== 0) return false;
+      if (statSafe(dir).uid !== 0) return false;
       rootDirs?.add(dir);
     } catch {
       return false;

@@ -7,10 +7,11 @@
  */
 import type { NamespaceSelection, NsCommandOptions } from "./command.ts";
 import type { ContainerConfig, PinnedContainer } from "./containers.ts";
+import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
-import { isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
+import { existsSafe, isNotFound, readLinkSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { effectiveUid, SyscallError } from "../ffi/libc.ts";
 
 /**
@@ -79,6 +80,11 @@ function _lines(pid: number, path: string): string[][] {
 export function resolveContainerUser(pid: number, spec: string): ContainerUser {
   // Refused /proc reads would otherwise read as a missing /etc/passwd.
   assertPermissions("read a container's users", "all");
+  return _containerUser(pid, spec);
+}
+
+/** resolveContainerUser once the permissions are known to be there. */
+function _containerUser(pid: number, spec: string): ContainerUser {
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
   const groups = _lines(pid, "/etc/group");
@@ -148,6 +154,18 @@ export function setEnv(env: string[], entry: string): string[] {
  * @returns paths of v1 `tasks` files and of the v2 directory (ending in "/")
  */
 export function cgroupProcsOf(pid: number): string[] {
+  return _cgroupProcs(pid);
+}
+
+/**
+ * cgroupProcsOf, from what the pinning of a container read (`view`) when given; `found`
+ * gets the v1 freezer hierarchy's file among them (null: none).
+ */
+function _cgroupProcs(
+  pid: number,
+  view?: CgroupView,
+  found?: { freezer: string | null },
+): string[] {
   const parse = (text: string) =>
     new Map(
       text.trim().split("\n").map((l) => {
@@ -157,24 +175,9 @@ export function cgroupProcsOf(pid: number): string[] {
     );
   // Through ffi/files.ts, as every /proc read: Deno.readTextFileSync would need --allow-all
   // (DESIGN fact 9) beyond `enter`'s --allow-ffi --allow-env, and /proc/PID is the target's.
-  const theirs = parse(readTextFileSafe(`/proc/${pid}/cgroup`));
+  const theirs = parse(view?.cgroup ?? readTextFileSafe(`/proc/${pid}/cgroup`));
   const mine = parse(readTextFileSafe("/proc/self/cgroup"));
-  const mounts: { root: string; point: string; keys: Set<string>; v2: boolean }[] = [];
-  for (const line of readTextFileSafe("/proc/self/mountinfo").split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (!right) continue;
-    const [fstype, , superOpts] = right.split(" ");
-    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const f = left.split(" ");
-    const unescape = (s: string) =>
-      s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-    mounts.push({
-      root: unescape(f[3]),
-      point: unescape(f[4]),
-      keys: new Set(superOpts.split(",")),
-      v2: fstype === "cgroup2",
-    });
-  }
+  const mounts = view?.mounts ?? cgroupMountTable();
   const uid = effectiveUid();
   const out: string[] = [];
   for (const [controllers, path] of theirs) {
@@ -187,14 +190,18 @@ export function cgroupProcsOf(pid: number): string[] {
     const rel = mount.root === "/" ? path : path.slice(mount.root.length);
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
-    try {
-      const st = statSafe(file);
-      if (uid !== 0 && !(st.uid === uid && (st.mode & 0o200))) continue;
-    } catch {
-      continue;
+    // A directory the pinning found root's is a cgroup, which has this file: root writes it.
+    if (uid !== 0 || !view?.rootDirs.has(dir)) {
+      try {
+        const st = statSafe(file);
+        if (uid !== 0 && !(st.uid === uid && (st.mode & 0o200))) continue;
+      } catch {
+        continue;
+      }
     }
     // The directory with a "/": a v2 cgroup named `tasks` is not a v1 tasks file.
     out.push(mount.v2 ? `${dir}/` : file);
+    if (found && !mount.v2 && mount.keys.has("freezer")) found.freezer = file;
   }
   return out;
 }
@@ -213,7 +220,33 @@ export function cgroupProcsOf(pid: number): string[] {
  * @throws {NamespaceError} code EBUSY when one is frozen (nothing was run)
  */
 export function assertNotFrozen(cgroups: readonly string[], shown: string): void {
+  _assertNotFrozen(cgroups, shown, undefined);
+}
+
+/**
+ * assertNotFrozen, told which of `cgroups` is the v1 freezer hierarchy's `tasks` file when
+ * that is known (`freezer`: null for none): the other v1 hierarchies are then not asked.
+ */
+function _assertNotFrozen(
+  cgroups: readonly string[],
+  shown: string,
+  freezer: string | null | undefined,
+): void {
+  // Not knowing, each v1 hierarchy but the freezer's has no freezer.state: asked without
+  // building an error (the first SyscallError of a process costs ~0.5 ms, each one ~40 µs).
+  // Knowing, the files are those cgroupProcsOf found on our cgroup mounts: the kernel's
+  // (cgroupfs has neither FIFOs nor symlinks, and no one can create a file there), read
+  // with Deno's reader, one op where readTextFileSafe's checks are seven FFI calls.
   const read = (file: string) => {
+    if (freezer !== undefined) {
+      try {
+        return Deno.readTextFileSync(file);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return "";
+        throw error;
+      }
+    }
+    if (!existsSafe(file)) return "";
     try {
       return readTextFileSafe(file, { maxBytes: 4096 });
     } catch (error) {
@@ -222,6 +255,7 @@ export function assertNotFrozen(cgroups: readonly string[], shown: string): void
     }
   };
   for (const c of cgroups) {
+    if (freezer !== undefined && !c.endsWith("/") && c !== freezer) continue;
     const dir = c.endsWith("/") ? c.slice(0, -1) : c.slice(0, c.lastIndexOf("/"));
     const frozen = c.endsWith("/")
       ? read(`${dir}/cgroup.freeze`).trim() === "1" ||
@@ -243,6 +277,19 @@ export function namespacesOwnedBy(pid: number): NamespaceType[] {
     return differingNamespaces(pid);
   } catch {
     return [];
+  }
+}
+
+/**
+ * Whether `pid` has a mount namespace other than ours: two readlinks, where
+ * {@link namespacesOwnedBy} reads all sixteen (NsCommand compares every type again when it
+ * plans). False when it cannot be told (the process is gone), as namespacesOwnedBy says.
+ */
+function _ownsMnt(pid: number): boolean {
+  try {
+    return readLinkSafe("/proc/thread-self/ns/mnt") !== readLinkSafe(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return false;
   }
 }
 
@@ -317,8 +364,21 @@ export function containerExecOptions(
   container: PinnedContainer,
   options: ContainerExecOptions = {},
 ): NsCommandOptions {
+  return _containerExecOptions(container, options, true);
+}
+
+/**
+ * containerExecOptions; `check` false leaves out the permission check, for the CLI, which
+ * made it before the command loaded (cli.ts): each check asks Deno for eight permissions.
+ * Internal: not in mod.ts.
+ */
+export function _containerExecOptions(
+  container: PinnedContainer,
+  options: ContainerExecOptions,
+  check: boolean,
+): NsCommandOptions {
   try {
-    return _execOptions(container, options);
+    return _execOptions(container, options, check);
   } catch (error) {
     // Its /proc files vanish when the container stops (a pod deleted after resolving): say
     // so as a join failure, not as a missing file.
@@ -336,6 +396,7 @@ export function containerExecOptions(
 function _execOptions(
   container: PinnedContainer,
   options: ContainerExecOptions,
+  check: boolean,
 ): NsCommandOptions {
   if (options.user !== undefined && options.user.split(":").length > 2) {
     throw new TypeError(
@@ -345,7 +406,10 @@ function _execOptions(
   assertUserWithMnt(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
-  const user = resolveContainerUser(container.pid, options.user ?? config?.user ?? "");
+  const user = (check ? resolveContainerUser : _containerUser)(
+    container.pid,
+    options.user ?? config?.user ?? "",
+  );
   let env: string[];
   if (!config) {
     env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
@@ -419,13 +483,14 @@ function _execGroups(
 
 /** The container's cgroups, after checking that it is not paused. */
 function _cgroups(container: PinnedContainer): string[] {
-  const cgroups = cgroupProcsOf(container.pid);
-  assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`);
+  const found = { freezer: null as string | null };
+  const cgroups = _cgroupProcs(container.pid, cgroupViews.get(container), found);
+  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
   return cgroups;
 }
 
 function _joinsMnt(sel: NamespaceSelection | undefined, pid?: number): boolean {
-  const differs = () => pid === undefined || namespacesOwnedBy(pid).includes("mnt");
+  const differs = () => pid === undefined || _ownsMnt(pid);
   if (sel === undefined || sel === "all") return differs();
   if (Array.isArray(sel)) return sel.includes("mnt") && differs();
   return (sel as Partial<Record<NamespaceType, true | string>>).mnt !== undefined && differs();

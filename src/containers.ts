@@ -20,6 +20,7 @@ import {
   type BundleFilter,
   containerOfCgroup,
 } from "./engines.ts";
+import { cgroupMountRoots, cgroupMountTable, cgroupViews } from "./_cgroup_mounts.ts";
 import { differingNamespaces } from "./namespaces.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
 
@@ -492,6 +493,18 @@ export async function resolveContainer(
   options: FindContainersOptions = {},
 ): Promise<PinnedContainer> {
   assertPermissions("resolve a container", "all");
+  return await _resolveContainer(text, options);
+}
+
+/**
+ * resolveContainer without its permission check, for the CLI, which made it before the
+ * command loaded (cli.ts): each check asks Deno for eight permissions. Internal: not in
+ * mod.ts.
+ */
+export async function _resolveContainer(
+  text: string,
+  options: FindContainersOptions = {},
+): Promise<PinnedContainer> {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     // Pods are in containerd's CRI state (its k8s.io namespace) and in CRI-O's (root's
     // containers-storage). First only containerd's bundles that can be the target's pod: a
@@ -733,11 +746,16 @@ function _pinDockerState(
     // Gone: let the API say so.
   }
   const owner = containerOfCgroup(cgroup);
+  const mounts = cgroupMountTable();
+  const rootDirs = new Set<string>();
   if (
-    owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id) &&
-    pinned.alive
+    owner?.engine === "docker" && owner.id === found.id &&
+    _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive
   ) {
-    return new PinnedContainer(pinned, found);
+    const container = new PinnedContainer(pinned, found);
+    // The exec's cgroups come from what was read here: one read of each file, not two.
+    cgroupViews.set(container, { cgroup, mounts, rootDirs });
+    return container;
   }
   pinned.close();
   return undefined;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { cgroupMountRoots } from "./_cgroup_mounts.ts";
 import type {
   ContainerConfig,
   ContainerInfo,
@@ -178,7 +179,7 @@ export function _dockerStateFind(
   const seen = new Map<string, (_DockerInspect & { ID?: string }) | undefined>();
   const read = (id: string) => {
     if (!seen.has(id)) {
-      seen.set(id, _readJson<_DockerInspect & { ID?: string }>(`${dir}/${id}/config.v2.json`));
+      seen.set(id, _readRootJson<_DockerInspect & { ID?: string }>(`${dir}/${id}/config.v2.json`));
     }
     return seen.get(id);
   };
@@ -220,6 +221,20 @@ export interface _OciSpec {
 function _readJson<T>(path: string, owner?: number): T | undefined {
   try {
     return JSON.parse(readTextFileSafe(path, { owner })) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A JSON state file of root's own engine directory (dockerd's, mode 0710: only root makes
+ * files there), read with Deno's reader: one op, where readTextFileSafe's checks against
+ * what a user could plant (a FIFO, a device, a huge file) cost seven FFI calls, ~0.1 ms
+ * each file in a cold process, for every container a name is looked for in.
+ */
+function _readRootJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path)) as T;
   } catch {
     return undefined;
   }
@@ -664,42 +679,19 @@ export function containerOfCgroup(
 }
 
 /**
- * Where each cgroup hierarchy's root is mounted in our mount namespace: "" for cgroup v2,
- * else each controller or `name=X` of a v1 hierarchy.
- */
-function _cgroupMounts(): Map<string, string> {
-  const where = new Map<string, string>();
-  let mountinfo = "";
-  try {
-    mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
-  } catch {
-    return where;
-  }
-  for (const line of mountinfo.split("\n")) {
-    const [pre, post] = line.split(" - ");
-    const f = pre.split(" ");
-    const [fstype, , opts] = (post ?? "").split(" ");
-    // A mount of a sub-cgroup (field 4 not "/") does not start at the hierarchy's root.
-    if (f[3] !== "/" || !f[4]) continue;
-    if (fstype === "cgroup2") where.set("", f[4]);
-    if (fstype === "cgroup") { for (const o of (opts ?? "").split(",")) where.set(o, f[4]); }
-  }
-  return where;
-}
-
-/**
  * Whether each cgroup of a /proc/PID/cgroup text that names `id` was made by root: its
  * directory, on the hierarchy mounted in our mount namespace, is owned by root. A cgroup's
  * name is chosen by whoever creates it, and a subtree delegated to a user (systemd's
  * `user@UID.service`, a rootless engine's) lets them make `cri-containerd-ID.scope` for any
  * ID and move their own processes there; the runtimes that write root's state (containerd,
  * CRI-O, dockerd) create their containers' cgroups as root. Unknown (no such line, no mount
- * found): false.
+ * found): false. `rootDirs` collects the directories it found root's (see cgroupViews).
  */
 export function _rootMadeCgroup(
   cgroup: string,
   id: string,
-  where: Map<string, string> = _cgroupMounts(),
+  where: Map<string, string> = cgroupMountRoots(),
+  rootDirs?: Set<string>,
 ): boolean {
   let checked = 0;
   for (const line of cgroup.split("\n")) {
@@ -715,9 +707,12 @@ export function _rootMadeCgroup(
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      // statSafe: the FFI path the caller has warmed already (Deno.lstatSync's first call
-      // costs ~0.4 ms); a cgroup directory is never a symlink, so following one is the same.
-      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      // statSafe: the FFI path the caller has warmed already (Deno.statSync's first call in
+      // the CLI costs more than ten statSafe); a cgroup directory is never a symlink, so
+      // following one is the same.
+      const dir = mount + parts.slice(0, at + 1).join("/");
+      if (statSafe(dir).uid !== 0) return false;
+      rootDirs?.add(dir);
     } catch {
       return false;
     }
@@ -752,7 +747,7 @@ export function _cgroupScan(proc: string): ContainerInfo[] {
     // Not a rootless container (whose cgroup is its user's to name, and which merges only
     // with that user's store): a cgroup a user made and named for a container's ID is not
     // that container, however early its process started.
-    if (owner === undefined && !_rootMadeCgroup(cgroup, c.id, mounts ??= _cgroupMounts())) {
+    if (owner === undefined && !_rootMadeCgroup(cgroup, c.id, mounts ??= cgroupMountRoots())) {
       continue;
     }
     const key = `${owner ?? ""}/${c.id}`;

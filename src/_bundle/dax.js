@@ -2,16 +2,16 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-ZWVLFCXJ.js";
+} from "./chunk-WCXUJ2CI.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-MQ67TUXB.js";
+} from "./chunk-GBTAF6N5.js";
 import {
   differingNamespaces
-} from "./chunk-F6TUO2E4.js";
+} from "./chunk-7H7CB447.js";
 import "./chunk-YJB3P5QR.js";
 
 // src/dax.ts

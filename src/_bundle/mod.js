@@ -4,21 +4,24 @@ import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
 import {
+  cgroupMountRoots,
+  cgroupMountTable,
   cgroupProcsOf,
+  cgroupViews,
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-RCYORZO6.js";
+} from "./chunk-RD7K63AD.js";
 import {
   NsCommand
-} from "./chunk-ZWVLFCXJ.js";
+} from "./chunk-WCXUJ2CI.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-VRVFERBP.js";
+} from "./chunk-M6KDRZF4.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -26,7 +29,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-MQ67TUXB.js";
+} from "./chunk-GBTAF6N5.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -43,7 +46,7 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-F6TUO2E4.js";
+} from "./chunk-7H7CB447.js";
 import {
   SyscallError,
   check,
@@ -1152,7 +1155,7 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   const seen = /* @__PURE__ */ new Map();
   const read = (id2) => {
     if (!seen.has(id2)) {
-      seen.set(id2, _readJson(`${dir}/${id2}/config.v2.json`));
+      seen.set(id2, _readRootJson(`${dir}/${id2}/config.v2.json`));
     }
     return seen.get(id2);
   };
@@ -1183,6 +1186,13 @@ var _readJson = (function _readJson(path, owner) {
     return JSON.parse(readTextFileSafe(path, {
       owner
     }));
+  } catch {
+    return void 0;
+  }
+});
+var _readRootJson = (function _readRootJson(path) {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
@@ -1504,27 +1514,7 @@ var containerOfCgroup = (function containerOfCgroup(cgroup) {
   }
   return void 0;
 });
-var _cgroupMounts2 = (function _cgroupMounts2() {
-  const where = /* @__PURE__ */ new Map();
-  let mountinfo = "";
-  try {
-    mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
-  } catch {
-    return where;
-  }
-  for (const line of mountinfo.split("\n")) {
-    const [pre, post] = line.split(" - ");
-    const f = pre.split(" ");
-    const [fstype, , opts] = (post ?? "").split(" ");
-    if (f[3] !== "/" || !f[4]) continue;
-    if (fstype === "cgroup2") where.set("", f[4]);
-    if (fstype === "cgroup") {
-      for (const o of (opts ?? "").split(",")) where.set(o, f[4]);
-    }
-  }
-  return where;
-});
-var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMounts2()) {
+var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
   let checked = 0;
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
@@ -1535,7 +1525,9 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMount
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      const dir = mount + parts.slice(0, at + 1).join("/");
+      if (statSafe(dir).uid !== 0) return false;
+      rootDirs?.add(dir);
     } catch {
       return false;
     }
@@ -1560,7 +1552,7 @@ var _cgroupScan = (function _cgroupScan(proc) {
     if (!c) continue;
     const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
     const owner = _rootlessOwner(Number(name));
-    if (owner === void 0 && !_rootMadeCgroup(cgroup, c.id, mounts ??= _cgroupMounts2())) {
+    if (owner === void 0 && !_rootMadeCgroup(cgroup, c.id, mounts ??= cgroupMountRoots())) {
       continue;
     }
     const key = `${owner ?? ""}/${c.id}`;
@@ -1804,6 +1796,9 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
 });
 var resolveContainer = (async function resolveContainer(text, options = {}) {
   assertPermissions("resolve a container", "all");
+  return await _resolveContainer(text, options);
+});
+var _resolveContainer = (async function _resolveContainer(text, options = {}) {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     const state = new Set(options.sources ?? [
       "state"
@@ -1996,8 +1991,16 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
   }
   const owner = containerOfCgroup(cgroup);
-  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id) && pinned.alive) {
-    return new PinnedContainer(pinned, found);
+  const mounts = cgroupMountTable();
+  const rootDirs = /* @__PURE__ */ new Set();
+  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
+    const container = new PinnedContainer(pinned, found);
+    cgroupViews.set(container, {
+      cgroup,
+      mounts,
+      rootDirs
+    });
+    return container;
   }
   pinned.close();
   return void 0;
@@ -2028,38 +2031,38 @@ var debugOptions = (function debugOptions(target, options = {}) {
   };
 });
 var inNamespaces = (async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-76O5VEFE.js");
+  _inNamespaces ??= await import("./in_namespaces-5QEF6PDC.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 });
 var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-76O5VEFE.js");
+  _inNamespaces ??= await import("./in_namespaces-5QEF6PDC.js");
   await _inNamespaces.closeNamespaceWorkers();
 });
 var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-JZ7SVZQL.js");
+  _copy ??= await import("./copy-TD25PW5L.js");
   await _copy.copyFrom(target, path, dest, options);
 });
 var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-JZ7SVZQL.js");
+  _copy ??= await import("./copy-TD25PW5L.js");
   await _copy.copyTo(target, src, path, options);
 });
 var tarFrom = (function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-JZ7SVZQL.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-TD25PW5L.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 });
 var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-JZ7SVZQL.js");
+  _copy ??= await import("./copy-TD25PW5L.js");
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-VKZYYZ3G.js");
+  _forward ??= await import("./forward-6NMRMIHM.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-WUJOCHLL.js");
+  _session ??= await import("./session-Q7H4RL3P.js");
   return await _session.openSession(target, options);
 });
 
@@ -2216,6 +2219,7 @@ var DOCKER_CONTAINERS = "/var/lib/docker/containers";
 
 
 
+
 var CONTAINERD_STATES = [
   "/run/containerd",
   "/run/k3s/containerd",
@@ -2255,7 +2259,6 @@ var CGROUP_PATTERNS = [
 
 
 
-
 // src/containers.ts
 var ENGINES = [
   "docker",
@@ -2282,6 +2285,7 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 
 

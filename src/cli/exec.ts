@@ -1,16 +1,16 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
+  _containerExecOptions,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupProcsOf,
-  containerExecOptions,
   execConfinement,
   resolveContainerUser,
 } from "../container_exec.ts";
 import {
+  _resolveContainer,
   type FindContainersOptions,
   type PinnedContainer,
-  resolveContainer,
 } from "../containers.ts";
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
@@ -314,9 +314,10 @@ export const planExec = (async function planExec(
     };
   }
 
-  const container = await resolveContainer(text, find);
+  // cli.ts checked the permissions (all) before this module loaded.
+  const container = await _resolveContainer(text, find);
   try {
-    const options = containerExecOptions(container, {
+    const options = _containerExecOptions(container, {
       user: args.user,
       workdir: args.workdir,
       env: extra,
@@ -324,7 +325,7 @@ export const planExec = (async function planExec(
       privileged: args.privileged,
       seccomp: args.seccomp,
       namespaces: args.namespaces,
-    });
+    }, false);
     return { program, container, pinned: container, options: { ...common, ...options } };
   } catch (error) {
     container.close();

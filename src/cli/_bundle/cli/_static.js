@@ -576,6 +576,45 @@ var assertPermissions = (function assertPermissions(what, needed) {
   if (missing.length === 0) return;
   throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
 });
+var cgroupMountTable = (function cgroupMountTable() {
+  let mountinfo = "";
+  try {
+    try {
+      mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotCapable)) throw e;
+      mountinfo = readTextFileSafe("/proc/self/mountinfo");
+    }
+  } catch {
+    return [];
+  }
+  const unescape = (s) => s.includes("\\") ? s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))) : s;
+  const out = [];
+  const SEP = " - cgroup";
+  for (let at = mountinfo.indexOf(SEP); at >= 0; at = mountinfo.indexOf(SEP, at + SEP.length)) {
+    const start = mountinfo.lastIndexOf("\n", at) + 1;
+    const end = mountinfo.indexOf("\n", at);
+    const [fstype, , superOpts] = mountinfo.slice(at + 3, end < 0 ? void 0 : end).split(" ");
+    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
+    const f = mountinfo.slice(start, at).split(" ");
+    out.push({
+      root: unescape(f[3]),
+      point: unescape(f[4]),
+      keys: new Set((superOpts ?? "").split(",")),
+      v2: fstype === "cgroup2"
+    });
+  }
+  return out;
+});
+var cgroupMountRoots = (function cgroupMountRoots(table = cgroupMountTable()) {
+  const where = /* @__PURE__ */ new Map();
+  for (const m of table) {
+    if (m.root !== "/" || !m.point) continue;
+    if (m.v2) where.set("", m.point);
+    else for (const k of m.keys) where.set(k, m.point);
+  }
+  return where;
+});
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {
@@ -732,7 +771,7 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   const seen = /* @__PURE__ */ new Map();
   const read = (id2) => {
     if (!seen.has(id2)) {
-      seen.set(id2, _readJson(`${dir}/${id2}/config.v2.json`));
+      seen.set(id2, _readRootJson(`${dir}/${id2}/config.v2.json`));
     }
     return seen.get(id2);
   };
@@ -763,6 +802,13 @@ var _readJson = (function _readJson(path, owner) {
     return JSON.parse(readTextFileSafe(path, {
       owner
     }));
+  } catch {
+    return void 0;
+  }
+});
+var _readRootJson = (function _readRootJson(path) {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
@@ -1084,27 +1130,7 @@ var containerOfCgroup = (function containerOfCgroup(cgroup) {
   }
   return void 0;
 });
-var _cgroupMounts = (function _cgroupMounts() {
-  const where = /* @__PURE__ */ new Map();
-  let mountinfo = "";
-  try {
-    mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
-  } catch {
-    return where;
-  }
-  for (const line of mountinfo.split("\n")) {
-    const [pre, post] = line.split(" - ");
-    const f = pre.split(" ");
-    const [fstype, , opts] = (post ?? "").split(" ");
-    if (f[3] !== "/" || !f[4]) continue;
-    if (fstype === "cgroup2") where.set("", f[4]);
-    if (fstype === "cgroup") {
-      for (const o of (opts ?? "").split(",")) where.set(o, f[4]);
-    }
-  }
-  return where;
-});
-var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMounts()) {
+var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
   let checked = 0;
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
@@ -1115,7 +1141,9 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMount
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      const dir = mount + parts.slice(0, at + 1).join("/");
+      if (statSafe(dir).uid !== 0) return false;
+      rootDirs?.add(dir);
     } catch {
       return false;
     }
@@ -1140,7 +1168,7 @@ var _cgroupScan = (function _cgroupScan(proc) {
     if (!c) continue;
     const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
     const owner = _rootlessOwner(Number(name));
-    if (owner === void 0 && !_rootMadeCgroup(cgroup, c.id, mounts ??= _cgroupMounts())) {
+    if (owner === void 0 && !_rootMadeCgroup(cgroup, c.id, mounts ??= cgroupMountRoots())) {
       continue;
     }
     const key = `${owner ?? ""}/${c.id}`;
@@ -1375,8 +1403,7 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
   }
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
 });
-var resolveContainer = (async function resolveContainer(text, options = {}) {
-  assertPermissions("resolve a container", "all");
+var _resolveContainer = (async function _resolveContainer(text, options = {}) {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     const state = new Set(options.sources ?? [
       "state"
@@ -1569,8 +1596,16 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
   }
   const owner = containerOfCgroup(cgroup);
-  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id) && pinned.alive) {
-    return new PinnedContainer(pinned, found);
+  const mounts = cgroupMountTable();
+  const rootDirs = /* @__PURE__ */ new Set();
+  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
+    const container = new PinnedContainer(pinned, found);
+    cgroupViews.set(container, {
+      cgroup,
+      mounts,
+      rootDirs
+    });
+    return container;
   }
   pinned.close();
   return void 0;
@@ -1599,6 +1634,9 @@ var _lines = (function _lines(pid, path) {
 });
 var resolveContainerUser = (function resolveContainerUser(pid, spec) {
   assertPermissions("read a container's users", "all");
+  return _containerUser(pid, spec);
+});
+var _containerUser = (function _containerUser(pid, spec) {
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
   const groups = _lines(pid, "/etc/group");
@@ -1648,6 +1686,9 @@ var setEnv = (function setEnv(env, entry) {
   return env;
 });
 var cgroupProcsOf = (function cgroupProcsOf(pid) {
+  return _cgroupProcs(pid);
+});
+var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
   const parse = (text) => new Map(text.trim().split("\n").map((l) => {
     const a = l.indexOf(":"), b = l.indexOf(":", a + 1);
     return [
@@ -1655,23 +1696,9 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
       l.slice(b + 1)
     ];
   }));
-  const theirs = parse(readTextFileSafe(`/proc/${pid}/cgroup`));
+  const theirs = parse(view?.cgroup ?? readTextFileSafe(`/proc/${pid}/cgroup`));
   const mine = parse(readTextFileSafe("/proc/self/cgroup"));
-  const mounts = [];
-  for (const line of readTextFileSafe("/proc/self/mountinfo").split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (!right) continue;
-    const [fstype, , superOpts] = right.split(" ");
-    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const f = left.split(" ");
-    const unescape = (s) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-    mounts.push({
-      root: unescape(f[3]),
-      point: unescape(f[4]),
-      keys: new Set(superOpts.split(",")),
-      v2: fstype === "cgroup2"
-    });
-  }
+  const mounts = view?.mounts ?? cgroupMountTable();
   const uid = effectiveUid();
   const out = [];
   for (const [controllers, path] of theirs) {
@@ -1682,18 +1709,33 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
     const rel = mount.root === "/" ? path : path.slice(mount.root.length);
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
-    try {
-      const st = statSafe(file);
-      if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
-    } catch {
-      continue;
+    if (uid !== 0 || !view?.rootDirs.has(dir)) {
+      try {
+        const st = statSafe(file);
+        if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
+      } catch {
+        continue;
+      }
     }
     out.push(mount.v2 ? `${dir}/` : file);
+    if (found && !mount.v2 && mount.keys.has("freezer")) found.freezer = file;
   }
   return out;
 });
 var assertNotFrozen = (function assertNotFrozen(cgroups, shown) {
+  _assertNotFrozen(cgroups, shown, void 0);
+});
+var _assertNotFrozen = (function _assertNotFrozen(cgroups, shown, freezer) {
   const read = (file) => {
+    if (freezer !== void 0) {
+      try {
+        return Deno.readTextFileSync(file);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return "";
+        throw error;
+      }
+    }
+    if (!existsSafe(file)) return "";
     try {
       return readTextFileSafe(file, {
         maxBytes: 4096
@@ -1704,6 +1746,7 @@ var assertNotFrozen = (function assertNotFrozen(cgroups, shown) {
     }
   };
   for (const c of cgroups) {
+    if (freezer !== void 0 && !c.endsWith("/") && c !== freezer) continue;
     const dir = c.endsWith("/") ? c.slice(0, -1) : c.slice(0, c.lastIndexOf("/"));
     const frozen = c.endsWith("/") ? read(`${dir}/cgroup.freeze`).trim() === "1" || /^frozen 1$/m.test(read(`${dir}/cgroup.events`)) : /^(FROZEN|FREEZING)$/.test(read(`${dir}/freezer.state`).trim());
     if (!frozen) continue;
@@ -1722,15 +1765,22 @@ var namespacesOwnedBy = (function namespacesOwnedBy(pid) {
     return [];
   }
 });
+var _ownsMnt = (function _ownsMnt(pid) {
+  try {
+    return readLinkSafe("/proc/thread-self/ns/mnt") !== readLinkSafe(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return false;
+  }
+});
 var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (sel === void 0 || sel === "all") return;
   const user = Array.isArray(sel) ? sel.includes("user") : sel.user !== void 0;
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
-var containerExecOptions = (function containerExecOptions(container, options = {}) {
+var _containerExecOptions = (function _containerExecOptions(container, options, check2) {
   try {
-    return _execOptions(container, options);
+    return _execOptions(container, options, check2);
   } catch (error) {
     if (error instanceof NamespaceError || container.alive) throw error;
     throw new NamespaceError(`Cannot exec in container ${container.container.id.slice(0, 12)}`, {
@@ -1742,14 +1792,14 @@ var containerExecOptions = (function containerExecOptions(container, options = {
     });
   }
 });
-var _execOptions = (function _execOptions(container, options) {
+var _execOptions = (function _execOptions(container, options, check2) {
   if (options.user !== void 0 && options.user.split(":").length > 2) {
     throw new TypeError(`Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`);
   }
   assertUserWithMnt(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
-  const user = resolveContainerUser(container.pid, options.user ?? config?.user ?? "");
+  const user = (check2 ? resolveContainerUser : _containerUser)(container.pid, options.user ?? config?.user ?? "");
   let env;
   if (!config) {
     env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
@@ -1814,12 +1864,15 @@ var _execGroups = (function _execGroups(user, config) {
   ];
 });
 var _cgroups = (function _cgroups(container) {
-  const cgroups = cgroupProcsOf(container.pid);
-  assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`);
+  const found = {
+    freezer: null
+  };
+  const cgroups = _cgroupProcs(container.pid, cgroupViews.get(container), found);
+  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
   return cgroups;
 });
 var _joinsMnt = (function _joinsMnt(sel, pid) {
-  const differs = () => pid === void 0 || namespacesOwnedBy(pid).includes("mnt");
+  const differs = () => pid === void 0 || _ownsMnt(pid);
   if (sel === void 0 || sel === "all") return differs();
   if (Array.isArray(sel)) return sel.includes("mnt") && differs();
   return sel.mnt !== void 0 && differs();
@@ -3306,6 +3359,17 @@ var init_permissions = __esm({
   }
 });
 
+// src/_cgroup_mounts.ts
+
+
+var cgroupViews;
+var init_cgroup_mounts = __esm({
+  "src/_cgroup_mounts.ts"() {
+    init_files();
+    cgroupViews = /* @__PURE__ */ new WeakMap();
+  }
+});
+
 // ffi/nsfs.ts
 
 
@@ -3354,6 +3418,7 @@ var init_nsfs = __esm({
 var DOCKER_CONTAINERS, CONTAINERD_STATES, CONTAINERD_ID, DEFAULT_CONTAINER, CGROUP_PATTERNS;
 var init_engines = __esm({
   "src/engines.ts"() {
+    init_cgroup_mounts();
     init_errors();
     init_target();
     init_files();
@@ -3411,6 +3476,7 @@ var init_containers = __esm({
     init_permissions();
     init_errors();
     init_engines();
+    init_cgroup_mounts();
     init_namespaces();
     init_target();
     ENGINES = [
@@ -3450,8 +3516,13 @@ var init_containers = __esm({
 
 
 
+
+
+
+
 var init_container_exec = __esm({
   "src/container_exec.ts"() {
+    init_cgroup_mounts();
     init_permissions();
     init_errors();
     init_namespaces();
@@ -5115,9 +5186,9 @@ var planExec = (async function planExec2(args, find = {}) {
       }
     };
   }
-  const container = await resolveContainer(text, find);
+  const container = await _resolveContainer(text, find);
   try {
-    const options = containerExecOptions(container, {
+    const options = _containerExecOptions(container, {
       user: args.user,
       workdir: args.workdir,
       env: extra,
@@ -5125,7 +5196,7 @@ var planExec = (async function planExec2(args, find = {}) {
       privileged: args.privileged,
       seccomp: args.seccomp,
       namespaces: args.namespaces
-    });
+    }, false);
     return {
       program,
       container,

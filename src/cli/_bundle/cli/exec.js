@@ -21,16 +21,17 @@ import {
   nsfsOwnerUid
 } from "../chunk-Z3FH4OIK.js";
 import {
+  _containerExecOptions,
   assertNotFrozen,
   assertUserWithMnt,
+  cgroupMountRoots,
+  cgroupMountTable,
   cgroupProcsOf,
-  containerExecOptions,
+  cgroupViews,
   execConfinement,
   resolveContainerUser
-} from "../chunk-K5PIROXX.js";
-import {
-  assertPermissions
-} from "../chunk-DHA7VJOE.js";
+} from "../chunk-SDMRKWPN.js";
+import "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
@@ -164,7 +165,7 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   const seen = /* @__PURE__ */ new Map();
   const read = (id2) => {
     if (!seen.has(id2)) {
-      seen.set(id2, _readJson(`${dir}/${id2}/config.v2.json`));
+      seen.set(id2, _readRootJson(`${dir}/${id2}/config.v2.json`));
     }
     return seen.get(id2);
   };
@@ -195,6 +196,13 @@ var _readJson = (function _readJson(path, owner) {
     return JSON.parse(readTextFileSafe(path, {
       owner
     }));
+  } catch {
+    return void 0;
+  }
+});
+var _readRootJson = (function _readRootJson(path) {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
@@ -516,27 +524,7 @@ var containerOfCgroup = (function containerOfCgroup(cgroup) {
   }
   return void 0;
 });
-var _cgroupMounts = (function _cgroupMounts() {
-  const where = /* @__PURE__ */ new Map();
-  let mountinfo = "";
-  try {
-    mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
-  } catch {
-    return where;
-  }
-  for (const line of mountinfo.split("\n")) {
-    const [pre, post] = line.split(" - ");
-    const f = pre.split(" ");
-    const [fstype, , opts] = (post ?? "").split(" ");
-    if (f[3] !== "/" || !f[4]) continue;
-    if (fstype === "cgroup2") where.set("", f[4]);
-    if (fstype === "cgroup") {
-      for (const o of (opts ?? "").split(",")) where.set(o, f[4]);
-    }
-  }
-  return where;
-});
-var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMounts()) {
+var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
   let checked = 0;
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
@@ -547,7 +535,9 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMount
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      const dir = mount + parts.slice(0, at + 1).join("/");
+      if (statSafe(dir).uid !== 0) return false;
+      rootDirs?.add(dir);
     } catch {
       return false;
     }
@@ -572,7 +562,7 @@ var _cgroupScan = (function _cgroupScan(proc) {
     if (!c) continue;
     const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
     const owner = _rootlessOwner(Number(name));
-    if (owner === void 0 && !_rootMadeCgroup(cgroup, c.id, mounts ??= _cgroupMounts())) {
+    if (owner === void 0 && !_rootMadeCgroup(cgroup, c.id, mounts ??= cgroupMountRoots())) {
       continue;
     }
     const key = `${owner ?? ""}/${c.id}`;
@@ -807,8 +797,7 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
   }
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
 });
-var resolveContainer = (async function resolveContainer(text, options = {}) {
-  assertPermissions("resolve a container", "all");
+var _resolveContainer = (async function _resolveContainer(text, options = {}) {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     const state = new Set(options.sources ?? [
       "state"
@@ -1001,8 +990,16 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
   }
   const owner = containerOfCgroup(cgroup);
-  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id) && pinned.alive) {
-    return new PinnedContainer(pinned, found);
+  const mounts = cgroupMountTable();
+  const rootDirs = /* @__PURE__ */ new Set();
+  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
+    const container = new PinnedContainer(pinned, found);
+    cgroupViews.set(container, {
+      cgroup,
+      mounts,
+      rootDirs
+    });
+    return container;
   }
   pinned.close();
   return void 0;
@@ -1214,6 +1211,7 @@ var DOCKER_CONTAINERS = "/var/lib/docker/containers";
 
 
 
+
 var CONTAINERD_STATES = [
   "/run/containerd",
   "/run/k3s/containerd",
@@ -1248,7 +1246,6 @@ var CGROUP_PATTERNS = [
     "ns"
   ]
 ];
-
 
 
 
@@ -1506,9 +1503,9 @@ var planExec = (async function planExec2(args, find = {}) {
       }
     };
   }
-  const container = await resolveContainer(text, find);
+  const container = await _resolveContainer(text, find);
   try {
-    const options = containerExecOptions(container, {
+    const options = _containerExecOptions(container, {
       user: args.user,
       workdir: args.workdir,
       env: extra,
@@ -1516,7 +1513,7 @@ var planExec = (async function planExec2(args, find = {}) {
       privileged: args.privileged,
       seccomp: args.seccomp,
       namespaces: args.namespaces
-    });
+    }, false);
     return {
       program,
       container,

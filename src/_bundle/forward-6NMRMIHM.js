@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-VRVFERBP.js";
+} from "./chunk-M6KDRZF4.js";
 import {
   O,
   close,
@@ -14,10 +14,10 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-MQ67TUXB.js";
+} from "./chunk-GBTAF6N5.js";
 import {
   NamespaceError
-} from "./chunk-F6TUO2E4.js";
+} from "./chunk-7H7CB447.js";
 import {
   SyscallError
 } from "./chunk-YJB3P5QR.js";
@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-PM4ROTIS.js"),
-    import("./_forward_relay-6PIZFN5K.js")
+    import("./_forward_relay-H2FCCYBT.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

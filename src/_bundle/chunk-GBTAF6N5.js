@@ -6,7 +6,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-F6TUO2E4.js";
+} from "./chunk-7H7CB447.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

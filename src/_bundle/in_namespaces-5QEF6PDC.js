@@ -3,17 +3,17 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-VRVFERBP.js";
+} from "./chunk-M6KDRZF4.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-MQ67TUXB.js";
+} from "./chunk-GBTAF6N5.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-F6TUO2E4.js";
+} from "./chunk-7H7CB447.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-NPHAY2AQ.js")
+    ...await import("./_ns_worker-6OZZWVH2.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-MQ67TUXB.js";
+} from "./chunk-GBTAF6N5.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-F6TUO2E4.js";
+} from "./chunk-7H7CB447.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -31,11 +31,11 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-MQ67TUXB.js";
+} from "./chunk-GBTAF6N5.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-F6TUO2E4.js";
+} from "./chunk-7H7CB447.js";
 import {
   SyscallError
 } from "./chunk-YJB3P5QR.js";

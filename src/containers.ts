@@ -342,6 +342,8 @@ const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  * UID), or `cri:ID` (a prefix of a CRI container or sandbox ID, as crictl prints it).
  * Without a container name, the pod's container is the one its
  * `kubectl.kubernetes.io/default-container` annotation names, else its only running one.
+ * Two pods of one name (one being replaced by the other) are a choice to make, unless a
+ * container is named that only one of them runs.
  *
  * @param containers from {@link findContainers}
  * @param text the target
@@ -414,7 +416,13 @@ export function matchPodContainer(
     entry.members.push(c);
     pods.set(c.pod!.sandboxId, entry);
   }
-  const matches = [...pods.values()].filter((p) => wanted(p.pod));
+  let matches = [...pods.values()].filter((p) => wanted(p.pod));
+  // A pod being replaced (a StatefulSet's: the old one still stopping) shares its name with
+  // the new one: with a container named, the pods that run it are the choice.
+  if (container !== undefined && matches.length > 1) {
+    const running = matches.filter((p) => p.members.some((c) => c.pod!.container === container));
+    if (running.length > 0) matches = running;
+  }
   if (matches.length > 1) {
     throw fail(
       22,
@@ -642,11 +650,13 @@ function _inOwnMountNamespace(pinned: PinnedProcess): boolean {
 }
 
 /**
- * The bundles that can hold the pod a `k8s:`/`cri:` target names: every member of the pod
- * (its sandbox included) carries the pod's name, namespace and UID in its spec's
- * annotations, as JSON strings: Kubernetes names and UIDs need no escaping there, and
- * anything else names no pod (no filter then). A `cri:` ID prefix filters by the
- * bundle's directory name.
+ * The bundles that can hold what a `k8s:`/`cri:` target names: every member of a pod (its
+ * sandbox included) carries the pod's name, namespace and UID in its spec's annotations,
+ * and a container its name, as JSON strings — Kubernetes names and UIDs need no escaping
+ * there, and anything else names no pod (no filter then). So each part of the target
+ * (namespace, pod name or UID, container) must be in the spec's text: with a container
+ * named, its pod's sandbox and other containers are not read further. A `cri:` ID prefix
+ * filters by the bundle's directory name.
  */
 function _podFilter(text: string): BundleFilter {
   if (text.startsWith("cri:")) {
@@ -654,8 +664,7 @@ function _podFilter(text: string): BundleFilter {
     return /^[0-9a-f]+$/.test(ref) ? { id: (id) => id.startsWith(ref) } : {};
   }
   const parts = text.slice(4).split("/");
-  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
-  return key && /^[a-z0-9.-]+$/.test(key) ? { text: `"${key}"` } : {};
+  return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? { text: parts.map((p) => `"${p}"`) } : {};
 }
 
 /**

@@ -18,7 +18,9 @@ import {
 import { CriRuntime, HAVE_CONTAINERD, type TestPod } from "./_cri.ts";
 import {
   containerExecOptions,
+  type ContainerInfo,
   findContainers,
+  matchPodContainer,
   NamespaceError,
   NsCommand,
   resolveContainer,
@@ -346,12 +348,54 @@ Deno.test({
     try {
       const find = { containerdState: [dir] };
       assert((await findContainers(find)).some((c) => c.pod?.name === "forged"));
+      // The lookup of one pod (its bundles picked by a plain read of each spec) found it: its
+      // PID is ours, in no cgroup of the container, so it is refused as not running.
+      const why = (target: string) =>
+        resolveContainer(target, find).then((p) => (p.close(), "resolved"), (e) => e.message);
+      assertMatch(await why("k8s:default/forged/app"), /no longer running/);
+      // Found no more once a spec is not root's: what the lookup uses is read again,
+      // owner-checked.
+      for (const f of files.filter((f) => f.endsWith("config.json"))) {
+        await Deno.chown(f, 65534, 65534);
+      }
+      assertMatch(await why("k8s:default/forged/app"), /Cannot find pod/);
       for (const f of files) await Deno.chown(f, 65534, 65534);
       assert(!(await findContainers(find)).some((c) => c.pod?.name === "forged"));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("k8s: of two pods of one name, a container only one of them runs picks that one", () => {
+  // A pod being replaced (a StatefulSet's web-0: the old one still stopping, its app gone)
+  // beside the new one: both carry the name, only the new one runs "app".
+  const pod = (uid: string, sandboxId: string) => ({
+    namespace: "default",
+    name: "web-0",
+    uid,
+    sandboxId,
+  });
+  const old = pod("00000000-0000-4000-8000-00000000000a", "aa");
+  const now = pod("00000000-0000-4000-8000-00000000000b", "bb");
+  const found: ContainerInfo[] = [
+    { engine: "containerd", id: "aa", pid: 1, pod: old, source: "state" },
+    { engine: "containerd", id: "a1", pid: 2, pod: { ...old, container: "log" }, source: "state" },
+    { engine: "containerd", id: "bb", pid: 3, pod: now, source: "state" },
+    { engine: "containerd", id: "b1", pid: 4, pod: { ...now, container: "app" }, source: "state" },
+    { engine: "containerd", id: "b2", pid: 5, pod: { ...now, container: "log" }, source: "state" },
+  ];
+  assertEquals(matchPodContainer(found, "k8s:default/web-0/app").id, "b1");
+  // Both run "log", and no container named: still the choice to make, listing both UIDs.
+  for (const target of ["k8s:default/web-0/log", "k8s:default/web-0"]) {
+    assertThrows(
+      () => matchPodContainer(found, target),
+      (e: unknown) =>
+        e instanceof NamespaceError && e.code === "EINVAL" &&
+        /0000000a.*0000000b/.test(e.message),
+      target,
+    );
+  }
 });
 
 /**

@@ -8,7 +8,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-P6WASDSJ.js";
+} from "./chunk-X2YDGOUY.js";
 import {
   NsCommand
 } from "./chunk-Z2QTOZQP.js";
@@ -1384,10 +1384,18 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
     return false;
   }
 });
+var _specMayMatch = (function _specMayMatch(path, needles) {
+  try {
+    return _hasAll(Deno.readTextFileSync(path), needles);
+  } catch {
+    return false;
+  }
+});
 var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) {
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
+    if (namespace !== void 0 && !_rootOnlyEntry(`${base}/${namespace}`)) continue;
     if (!_rootOnlyPath(base)) continue;
     for (const ns of namespace === void 0 ? _readDir(base) : [
       namespace
@@ -1397,6 +1405,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
         if (!CONTAINERD_ID.test(id) || filter.id && !filter.id(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
         if (!_rootOnlyEntry(bundle)) continue;
+        if (filter.text && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
         try {
           text = readTextFileSafe(`${bundle}/config.json`, {
@@ -1404,7 +1413,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
           });
         } catch {
         }
-        if (filter.text !== void 0 && !text?.includes(filter.text)) continue;
+        if (filter.text && !_hasAll(text, filter.text)) continue;
         const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
         if (pid === void 0) continue;
         let spec;
@@ -1513,6 +1522,7 @@ var _cgroupMounts2 = (function _cgroupMounts2() {
     return where;
   }
   for (const line of mountinfo.split("\n")) {
+    if (!line.includes(" - cgroup")) continue;
     const [pre, post] = line.split(" - ");
     const f = pre.split(" ");
     const [fstype, , opts] = (post ?? "").split(" ");
@@ -1776,9 +1786,13 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
     entry.members.push(c);
     pods.set(c.pod.sandboxId, entry);
   }
-  const matches = [
+  let matches = [
     ...pods.values()
   ].filter((p) => wanted(p.pod));
+  if (container !== void 0 && matches.length > 1) {
+    const running = matches.filter((p) => p.members.some((c) => c.pod.container === container));
+    if (running.length > 0) matches = running;
+  }
   if (matches.length > 1) {
     throw fail(22, `Cannot pick a pod for ${shown}`, `it matches ${matches.map((p) => `${_podLabel(p.pod)} (uid ${p.pod.uid})`).join(", ")}; give k8s:NAMESPACE/POD or the pod's UID`);
   }
@@ -1949,9 +1963,8 @@ var _podFilter = (function _podFilter(text) {
     } : {};
   }
   const parts = text.slice(4).split("/");
-  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
-  return key && /^[a-z0-9.-]+$/.test(key) ? {
-    text: `"${key}"`
+  return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
+    text: parts.map((p) => `"${p}"`)
   } : {};
 });
 var _pinPodMember = (function _pinPodMember(found, text, options) {
@@ -2059,7 +2072,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-LWCMA7IP.js");
+  _session ??= await import("./session-ZXMUXP2N.js");
   return await _session.openSession(target, options);
 });
 
@@ -2225,6 +2238,8 @@ var CONTAINERD_STATES = [
 
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
+var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
+
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
 

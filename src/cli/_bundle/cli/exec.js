@@ -27,7 +27,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-OLP25O47.js";
+} from "../chunk-KFBYRCLH.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
@@ -396,10 +396,18 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
     return false;
   }
 });
+var _specMayMatch = (function _specMayMatch(path, needles) {
+  try {
+    return _hasAll(Deno.readTextFileSync(path), needles);
+  } catch {
+    return false;
+  }
+});
 var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) {
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
+    if (namespace !== void 0 && !_rootOnlyEntry(`${base}/${namespace}`)) continue;
     if (!_rootOnlyPath(base)) continue;
     for (const ns of namespace === void 0 ? _readDir(base) : [
       namespace
@@ -409,6 +417,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
         if (!CONTAINERD_ID.test(id) || filter.id && !filter.id(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
         if (!_rootOnlyEntry(bundle)) continue;
+        if (filter.text && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
         try {
           text = readTextFileSafe(`${bundle}/config.json`, {
@@ -416,7 +425,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
           });
         } catch {
         }
-        if (filter.text !== void 0 && !text?.includes(filter.text)) continue;
+        if (filter.text && !_hasAll(text, filter.text)) continue;
         const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
         if (pid === void 0) continue;
         let spec;
@@ -525,6 +534,7 @@ var _cgroupMounts = (function _cgroupMounts() {
     return where;
   }
   for (const line of mountinfo.split("\n")) {
+    if (!line.includes(" - cgroup")) continue;
     const [pre, post] = line.split(" - ");
     const f = pre.split(" ");
     const [fstype, , opts] = (post ?? "").split(" ");
@@ -781,9 +791,13 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
     entry.members.push(c);
     pods.set(c.pod.sandboxId, entry);
   }
-  const matches = [
+  let matches = [
     ...pods.values()
   ].filter((p) => wanted(p.pod));
+  if (container !== void 0 && matches.length > 1) {
+    const running = matches.filter((p) => p.members.some((c) => c.pod.container === container));
+    if (running.length > 0) matches = running;
+  }
   if (matches.length > 1) {
     throw fail(22, `Cannot pick a pod for ${shown}`, `it matches ${matches.map((p) => `${_podLabel(p.pod)} (uid ${p.pod.uid})`).join(", ")}; give k8s:NAMESPACE/POD or the pod's UID`);
   }
@@ -954,9 +968,8 @@ var _podFilter = (function _podFilter(text) {
     } : {};
   }
   const parts = text.slice(4).split("/");
-  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
-  return key && /^[a-z0-9.-]+$/.test(key) ? {
-    text: `"${key}"`
+  return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
+    text: parts.map((p) => `"${p}"`)
   } : {};
 });
 var _pinPodMember = (function _pinPodMember(found, text, options) {
@@ -1223,6 +1236,8 @@ var CONTAINERD_STATES = [
 
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
+var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
+
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
 

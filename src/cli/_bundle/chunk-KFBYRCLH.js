@@ -40,7 +40,7 @@ var resolveContainerUser = (function resolveContainerUser(pid, spec) {
   assertPermissions("read a container's users", "all");
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
-  const groups = _lines(pid, "/etc/group");
+  const groups = g !== void 0 && /^[0-9]+$/.test(g) ? [] : _lines(pid, "/etc/group");
   const user = u === "" ? "0" : u;
   const entry = /^[0-9]+$/.test(user) ? passwd.find((f) => f[2] === user) : passwd.find((f) => f[0] === user);
   if (!entry && !/^[0-9]+$/.test(user)) {

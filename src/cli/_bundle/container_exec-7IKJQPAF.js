@@ -9,7 +9,7 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-OLP25O47.js";
+} from "./chunk-KFBYRCLH.js";
 import "./chunk-DHA7VJOE.js";
 import "./chunk-UWY4RPXW.js";
 import "./chunk-7UCC3GEY.js";

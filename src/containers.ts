@@ -502,24 +502,27 @@ export async function resolveContainer(
   assertPermissions("resolve a container", "all");
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     // Pods are in containerd's CRI state (its k8s.io namespace) and in CRI-O's (root's
-    // containers-storage). First only containerd's bundles that can be the target's pod: a
-    // node's kubelet talks to one CRI runtime. Everything (CRI-O's too) only when that
-    // finds nothing, for the answer and for the near matches of the error.
-    const state = new Set(options.sources ?? ["state"]).has("state");
-    let found: ContainerInfo;
-    try {
-      found = matchPodContainer(
-        state ? _containerdList(options, "k8s.io", _podFilter(text)) : [],
-        text,
-      );
-    } catch (error) {
-      if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found = matchPodContainer(
-        _merge([_containerdList(options, "k8s.io"), _podmanList(true)]),
-        text,
-      );
+    // containers-storage); a node's kubelet talks to one CRI runtime. First only what can be
+    // the target in containerd's bundles, then in CRI-O's entries; everything only when
+    // neither has it, for the answer and for the near matches of the error.
+    const lists = new Set(options.sources ?? ["state"]).has("state")
+      ? [
+        () => _containerdList(options, "k8s.io", _podFilter(text)),
+        () => _podmanList(true, _crioFilter(text)),
+        () => _merge([_containerdList(options, "k8s.io"), _podmanList(true)]),
+      ]
+      : [() => []];
+    let found: ContainerInfo | undefined;
+    for (const [i, list] of lists.entries()) {
+      try {
+        found = matchPodContainer(list(), text);
+        break;
+      } catch (error) {
+        const last = i === lists.length - 1;
+        if (last || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      }
     }
-    return _pinPodMember(found, text, options);
+    return _pinPodMember(found!, text, options);
   }
   const { engine, ref, owner } = parseContainerRef(text);
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
@@ -665,6 +668,31 @@ function _podFilter(text: string): BundleFilter {
   }
   const parts = text.slice(4).split("/");
   return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? { text: parts.map((p) => `"${p}"`) } : {};
+}
+
+/**
+ * The entries of root's containers-storage that can be CRI-O's members of what a `k8s:`/`cri:`
+ * target names, by the names CRI-O stores them under — `k8s_CONTAINER_POD_NAMESPACE_UID_N`,
+ * a sandbox's CONTAINER being `POD` — whose fields are exact (Kubernetes names have no
+ * "_"), or by a `cri:` ID prefix. With a container named, its pod's sandbox and other
+ * containers are not read further (as {@link _podFilter} for containerd's).
+ */
+function _crioFilter(text: string): (id: string, names: readonly unknown[]) => boolean {
+  if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
+  const parts = text.slice(4).split("/");
+  const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
+  const container = byUid ? parts[1] : parts[2];
+  return (_, names) =>
+    names.some((n) => {
+      if (typeof n !== "string") return false;
+      const [, c, name, ns, uid] = n.split("_");
+      const pod = byUid
+        ? uid === parts[0]
+        : parts.length === 1
+        ? name === parts[0]
+        : ns === parts[0] && name === parts[1];
+      return pod && (container === undefined || c === container);
+    });
 }
 
 /**

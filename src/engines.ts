@@ -374,9 +374,12 @@ export function _isRootlessOf(pid: number, owner: number): boolean {
  * pods in root's store (CRI-O keeps its containers there too). What a
  * user's store says is read only from files that user owns, and a PID it names is kept
  * only when {@link _isRootlessOf} that user. `rootOnly`: root's store alone, and only what
- * CRI-O named (for pods).
+ * CRI-O named (for pods); of those, only the entries `keep` takes by their ID and names.
  */
-export function _podmanList(rootOnly = false): ContainerInfo[] {
+export function _podmanList(
+  rootOnly = false,
+  keep?: (id: string, names: readonly unknown[]) => boolean,
+): ContainerInfo[] {
   const out: ContainerInfo[] = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
@@ -392,6 +395,7 @@ export function _podmanList(rootOnly = false): ContainerInfo[] {
         if (rootOnly && !c.names?.some((n) => typeof n === "string" && n.startsWith("k8s_"))) {
           continue;
         }
+        if (keep && !keep(c.id, Array.isArray(c.names) ? c.names : [])) continue;
         const runc = _readJson<{ init_process_pid: number; init_process_start: number }>(
           `${owner === undefined ? "/run" : `/run/user/${owner}`}/runc/${c.id}/state.json`,
           owner,

@@ -320,7 +320,7 @@ var _isRootlessOf = (function _isRootlessOf(pid, owner) {
     for (const fd of fds) nsfsClose(fd);
   }
 });
-var _podmanList = (function _podmanList(rootOnly = false) {
+var _podmanList = (function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
@@ -331,6 +331,7 @@ var _podmanList = (function _podmanList(rootOnly = false) {
         if (rootOnly && !c.names?.some((n) => typeof n === "string" && n.startsWith("k8s_"))) {
           continue;
         }
+        if (keep && !keep(c.id, Array.isArray(c.names) ? c.names : [])) continue;
         const runc = _readJson(`${owner === void 0 ? "/run" : `/run/user/${owner}`}/runc/${c.id}/state.json`, owner);
         const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, runc?.init_process_start, owner);
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
@@ -824,18 +825,27 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
 var resolveContainer = (async function resolveContainer(text, options = {}) {
   assertPermissions("resolve a container", "all");
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
-    const state = new Set(options.sources ?? [
+    const lists = new Set(options.sources ?? [
       "state"
-    ]).has("state");
-    let found2;
-    try {
-      found2 = matchPodContainer(state ? _containerdList(options, "k8s.io", _podFilter(text)) : [], text);
-    } catch (error) {
-      if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found2 = matchPodContainer(_merge([
+    ]).has("state") ? [
+      () => _containerdList(options, "k8s.io", _podFilter(text)),
+      () => _podmanList(true, _crioFilter(text)),
+      () => _merge([
         _containerdList(options, "k8s.io"),
         _podmanList(true)
-      ]), text);
+      ])
+    ] : [
+      () => []
+    ];
+    let found2;
+    for (const [i, list] of lists.entries()) {
+      try {
+        found2 = matchPodContainer(list(), text);
+        break;
+      } catch (error) {
+        const last = i === lists.length - 1;
+        if (last || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      }
     }
     return _pinPodMember(found2, text, options);
   }
@@ -971,6 +981,18 @@ var _podFilter = (function _podFilter(text) {
   return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
     text: parts.map((p) => `"${p}"`)
   } : {};
+});
+var _crioFilter = (function _crioFilter(text) {
+  if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
+  const parts = text.slice(4).split("/");
+  const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
+  const container = byUid ? parts[1] : parts[2];
+  return (_, names) => names.some((n) => {
+    if (typeof n !== "string") return false;
+    const [, c, name, ns, uid] = n.split("_");
+    const pod = byUid ? uid === parts[0] : parts.length === 1 ? name === parts[0] : ns === parts[0] && name === parts[1];
+    return pod && (container === void 0 || c === container);
+  });
 });
 var _pinPodMember = (function _pinPodMember(found, text, options) {
   const gone = () => new NamespaceError(`Cannot use ${_label(found)}`, {
@@ -1294,6 +1316,7 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 
 

@@ -34,6 +34,7 @@ import {
   WORKER_NAMESPACES,
   assertPid,
   differingNamespaces,
+  existsSafe,
   namespaceTypeOfFile,
   namespacesOf,
   namespacesOfSync,
@@ -41,8 +42,7 @@ import {
   procExists,
   readFileSafe,
   readTextFileSafe,
-  sameNamespace,
-  statSafe
+  sameNamespace
 } from "./chunk-SVXNW5UA.js";
 import {
   SyscallError,
@@ -1396,7 +1396,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
-    if (namespace !== void 0 && !_rootOnlyEntry(`${base}/${namespace}`)) continue;
+    if (namespace !== void 0 && !existsSafe(`${base}/${namespace}`)) continue;
     if (!_rootOnlyPath(base)) continue;
     for (const ns of namespace === void 0 ? _readDir(base) : [
       namespace
@@ -1546,7 +1546,7 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = _cgroupMount
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
-      if (statSafe(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
+      if (Deno.statSync(mount + parts.slice(0, at + 1).join("/")).uid !== 0) return false;
     } catch {
       return false;
     }

@@ -498,15 +498,20 @@ export function _rootOnlyPath(path: string): boolean {
 /**
  * What {@link _rootOnlyPath} checks of each component, for one entry of a directory that
  * passed it: a directory itself (not a symlink: lstat), owned by root, that no one else
- * may write to. The path then stays root-only without resolving every level again.
+ * may write to (or sticky). The path then stays root-only without resolving every level
+ * again.
+ *
+ * @returns "sticky" for one others may write to but not rename or remove in, "root" for one
+ * only root may write to, undefined for anything else
  */
-function _rootOnlyEntry(path: string): boolean {
+function _rootOnlyEntry(path: string): "root" | "sticky" | undefined {
   try {
     const st = Deno.lstatSync(path);
     const mode = st.mode ?? 0;
-    return st.isDirectory && st.uid === 0 && ((mode & 0o022) === 0 || (mode & 0o1000) !== 0);
+    if (!st.isDirectory || st.uid !== 0) return undefined;
+    return (mode & 0o022) === 0 ? "root" : (mode & 0o1000) !== 0 ? "sticky" : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -531,11 +536,12 @@ const _hasAll = (text: string | undefined, needles: readonly string[]) =>
 
 /**
  * Whether a bundle's spec can be one `filter` keeps, from one plain read: in a bundle
- * directory that only root can write to (checked before), no one but root can have put a
- * FIFO, a device or a link there, so the reader's guards (ffi/files.ts) buy nothing here,
- * and in a cold process they cost ~8 times a plain read (~150 µs a spec against ~20 µs: FFI
- * calls run unoptimised) — paid for every bundle of the node, a few hundred on a busy one.
- * The bundles kept are read again the guarded way, owner checked, and only that text is used.
+ * directory that only root can write to (the caller checks: not a sticky one, where a user
+ * may add their own FIFO), no one but root can have put a FIFO, a device or a link there, so
+ * the reader's guards (ffi/files.ts) buy nothing here, and in a cold process they cost ~8
+ * times a plain read (~150 µs a spec against ~20 µs: FFI calls run unoptimised) — paid for
+ * every bundle of the node, a few hundred on a busy one. The bundles kept are read again the
+ * guarded way, owner checked, and only that text is used.
  */
 function _specMayMatch(path: string, needles: readonly string[]): boolean {
   try {
@@ -571,8 +577,11 @@ export function _containerdList(
       for (const id of _readDir(`${base}/${ns}`)) {
         if (!CONTAINERD_ID.test(id) || (filter.id && !filter.id(id))) continue;
         const bundle = `${base}/${ns}/${id}`;
-        if (!_rootOnlyEntry(bundle)) continue;
-        if (filter.text && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
+        const dir = _rootOnlyEntry(bundle);
+        if (!dir) continue;
+        if (
+          filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)
+        ) continue;
         let text: string | undefined;
         try {
           text = readTextFileSafe(`${bundle}/config.json`, { owner: 0 });

@@ -14,6 +14,8 @@ import {
   IS_ROOT,
   makeTarget,
   NEEDS_ROOT,
+  ROOT,
+  runPiped,
 } from "./_fixtures.ts";
 import { CriRuntime, HAVE_CONTAINERD, type TestPod } from "./_cri.ts";
 import {
@@ -361,6 +363,35 @@ Deno.test({
       assertMatch(await why("k8s:default/forged/app"), /Cannot find pod/);
       for (const f of files) await Deno.chown(f, 65534, 65534);
       assert(!(await findContainers(find)).some((c) => c.pod?.name === "forged"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "k8s: a user's FIFO as a spec in a sticky bundle dir does not hang the pod lookup",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const { dir } = await fakeState(Deno.pid);
+    try {
+      // A bundle dir root left world-writable but sticky passes as root's (as /tmp on the
+      // way does), yet a user may add files to it: their FIFO named config.json would block
+      // a plain read for good. The lookup reads such a spec only the guarded way.
+      const bundle = `${dir}/io.containerd.runtime.v2.task/k8s.io/${"b".repeat(64)}`;
+      await Deno.chmod(bundle, 0o1777);
+      await Deno.remove(`${bundle}/config.json`);
+      const fifo = await runPiped("mkfifo", { args: [`${bundle}/config.json`] });
+      assertEquals(fifo.code, 0, fifo.stderr);
+      await Deno.chown(`${bundle}/config.json`, 65534, 65534);
+      const r = await runPiped("timeout", {
+        args: ["-s", "KILL", "60", Deno.execPath(), "run", "-A", "--quiet", "--no-lock"]
+          .concat([`${ROOT}cli.ts`, "exec", "k8s:default/forged/app", "true"]),
+        cwd: "/",
+        env: { NO_COLOR: "1", NSJOIN_CONTAINERD_STATE: dir },
+      });
+      assertEquals(r.code, 125, `not 125 (137: it hung): ${r.stderr}`);
+      assertMatch(r.stderr, /Cannot find container "app" in pod k8s:default\/forged/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

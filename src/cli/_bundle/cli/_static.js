@@ -954,9 +954,10 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
   try {
     const st = Deno.lstatSync(path);
     const mode = st.mode ?? 0;
-    return st.isDirectory && st.uid === 0 && ((mode & 18) === 0 || (mode & 512) !== 0);
+    if (!st.isDirectory || st.uid !== 0) return void 0;
+    return (mode & 18) === 0 ? "root" : (mode & 512) !== 0 ? "sticky" : void 0;
   } catch {
-    return false;
+    return void 0;
   }
 });
 var _specMayMatch = (function _specMayMatch(path, needles) {
@@ -979,8 +980,9 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
       for (const id of _readDir(`${base}/${ns}`)) {
         if (!CONTAINERD_ID.test(id) || filter.id && !filter.id(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
-        if (!_rootOnlyEntry(bundle)) continue;
-        if (filter.text && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
+        const dir = _rootOnlyEntry(bundle);
+        if (!dir) continue;
+        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
         try {
           text = readTextFileSafe(`${bundle}/config.json`, {

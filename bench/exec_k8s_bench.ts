@@ -11,16 +11,34 @@
  * copy after that (ffi/seccomp.ts filterCopy). Prints medians, p90s and ratios to the
  * ExecSync of the same container, and the floors under them measured in the same run: an
  * empty `deno run` (Deno's own start), the CLI cold with the container's PID as target (the
- * same exec without the pod lookup), and a `Deno.Command` spawn of /bin/true (what the
- * library's spawn costs before nsjoin does anything). Needs root, containerd and the CNI
+ * same exec without the pod lookup), a `Deno.Command` spawn of /bin/true (what the
+ * library's spawn costs before nsjoin does anything), and the CRI's Version call (no work:
+ * what the gRPC client and containerd's server add to each ExecSync, so that the floor is
+ * the runtime's exec and not our client). For the CLI runs, the CPU time of each run's
+ * process tree too (bench/_cpu.ts: it moves much less than wall time with the load of a
+ * shared machine).
+ *
+ * `--pods N` puts N more pods (one or two containers each, in five namespaces) on the node
+ * first: a node runs dozens, and the pod lookup reads every one's bundle. `--base DIR` runs
+ * the CLI of another checkout (say `git archive` of the base branch into a directory) in the
+ * same rounds: a before/after under the same load. Needs root, containerd and the CNI
  * plugins (bash tests/setup.sh).
  *
- *   deno run -A bench/exec_k8s_bench.ts [iterations]
+ *   deno run -A bench/exec_k8s_bench.ts [iterations] [--pods N] [--base DIR]
  */
+import { parseArgs } from "node:util";
 import { containerExecOptions, NsCommand, openSession, resolveContainer } from "../mod.ts";
 import { CriRuntime } from "../tests/_cri.ts";
+import { childrenCpu } from "./_cpu.ts";
 
-const N = Number(Deno.args[0] ?? 30);
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  options: { pods: { type: "string" }, base: { type: "string" } },
+  allowPositionals: true,
+});
+const N = Number(positionals[0] ?? 30);
+const EXTRA_PODS = Number(values.pods ?? 0);
+const BASE = values.base?.replace(/\/?$/, "/");
 const ROOT = new URL("..", import.meta.url).pathname;
 
 function stats(xs: number[]): { median: number; p90: number } {
@@ -30,6 +48,10 @@ function stats(xs: number[]): { median: number; p90: number } {
 
 await using rt = await CriRuntime.start();
 const tag = Math.random().toString(36).slice(2, 7);
+for (let i = 0; i < EXTRA_PODS; i++) {
+  const containers = [{ name: "main" }, ...(i % 3 === 0 ? [{ name: "side" }] : [])];
+  await rt.runPod(`bench-ns${i % 5}`, `filler-${i}-${tag}`, containers);
+}
 const pod = await rt.runPod("default", `bench-${tag}`, [
   { name: "app" },
   { name: "sec", securityContext: { seccomp: { profile_type: "RuntimeDefault" } } },
@@ -37,7 +59,10 @@ const pod = await rt.runPod("default", `bench-${tag}`, [
 const deno = Deno.execPath();
 const env = { ...Deno.env.toObject(), NSJOIN_CONTAINERD_STATE: rt.state };
 const runs: Record<string, () => Promise<void>> = {};
-const cli = async (args: string[]) => {
+/** CPU time (ms) of each CLI run's process tree, by row. */
+const cpu: Record<string, number[]> = {};
+const cli = (row: string, args: string[]) => async () => {
+  const before = childrenCpu();
   const o = await new Deno.Command(deno, {
     args: ["run", "-A", "--quiet", ...args],
     env,
@@ -45,6 +70,7 @@ const cli = async (args: string[]) => {
     stdout: "null",
     stderr: "piped",
   }).output();
+  (cpu[row] ??= []).push(childrenCpu() - before);
   if (!o.success) throw new Error(`deno run: ${new TextDecoder().decode(o.stderr)}`);
 };
 const empty = await Deno.makeTempFile({ suffix: ".ts" });
@@ -65,14 +91,19 @@ for (const name of ["app", "sec"]) {
     const o = await session.output("true");
     if (!o.success) throw new Error(`nsjoin session: ${new TextDecoder().decode(o.stderr)}`);
   };
-  runs[`${name}: nsjoin CLI cold`] = () => cli([`${ROOT}cli.ts`, "exec", target, "true"]);
+  const cold = `${name}: nsjoin CLI cold`;
+  runs[cold] = cli(cold, [`${ROOT}cli.ts`, "exec", target, "true"]);
+  if (BASE) runs[`${cold}, base`] = cli(`${cold}, base`, [`${BASE}cli.ts`, "exec", target, "true"]);
   runs[`${name}: nsjoin library warm`] = async () => {
     const o = await new NsCommand("true", { ...options, stdout: "null" }).output();
     if (!o.success) throw new Error(`nsjoin library: ${new TextDecoder().decode(o.stderr)}`);
   };
 }
-runs["floor: deno run (empty script)"] = () => cli([empty]);
-runs["floor: CLI cold, app's PID"] = () => cli([`${ROOT}cli.ts`, "exec", String(appPid), "true"]);
+const emptyRow = "floor: deno run (empty script)";
+runs[emptyRow] = cli(emptyRow, [empty]);
+const pidRow = "floor: CLI cold, app's PID";
+runs[pidRow] = cli(pidRow, [`${ROOT}cli.ts`, "exec", String(appPid), "true"]);
+runs["floor: CRI Version (warm gRPC)"] = async () => void await rt.version();
 runs["floor: Deno.Command /bin/true"] = async () => {
   await new Deno.Command("/bin/true", { stdin: "null", stdout: "null" }).output();
 };
@@ -80,6 +111,7 @@ const samples: Record<string, number[]> = Object.fromEntries(
   Object.keys(runs).map((k) => [k, []]),
 );
 for (const fn of Object.values(runs)) for (let i = 0; i < 3; i++) await fn();
+for (const row in cpu) cpu[row] = [];
 for (let i = 0; i < N; i++) {
   for (const [name, fn] of Object.entries(runs)) {
     const t0 = performance.now();
@@ -88,12 +120,17 @@ for (let i = 0; i < N; i++) {
   }
 }
 const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)]));
-console.log(`exec k8s:default/bench-${tag}/{app,sec} true, ${N} interleaved iterations`);
+console.log(
+  `exec k8s:default/bench-${tag}/{app,sec} true, ${N} interleaved iterations, ${
+    EXTRA_PODS + 1
+  } pods on the node`,
+);
 for (const [name, { median, p90 }] of Object.entries(s)) {
+  const time = cpu[name] ? `   cpu ${stats(cpu[name]).median.toFixed(2).padStart(7)} ms` : "";
   console.log(
-    `  ${name.padEnd(36)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
+    `  ${name.padEnd(42)} median ${median.toFixed(2).padStart(7)} ms   p90 ${
       p90.toFixed(2).padStart(7)
-    } ms`,
+    } ms${time}`,
   );
 }
 console.log(
@@ -101,9 +138,16 @@ console.log(
 );
 for (const name of ["app", "sec"]) {
   const floor = s[`${name}: CRI ExecSync (warm gRPC)`].median;
-  for (const kind of ["nsjoin CLI cold", "nsjoin library warm", "nsjoin library warm, session"]) {
+  for (
+    const kind of [
+      "nsjoin CLI cold",
+      ...(BASE ? ["nsjoin CLI cold, base"] : []),
+      "nsjoin library warm",
+      "nsjoin library warm, session",
+    ]
+  ) {
     const row = `${name}: ${kind}`;
-    console.log(`  ${row.padEnd(36)} ${(s[row].median / floor).toFixed(3)}x`);
+    console.log(`  ${row.padEnd(42)} ${(s[row].median / floor).toFixed(3)}x`);
   }
 }
 await Deno.remove(empty);

@@ -87,7 +87,9 @@ export function resolveContainerUser(pid: number, spec: string): ContainerUser {
 function _containerUser(pid: number, spec: string): ContainerUser {
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
-  const groups = _lines(pid, "/etc/group");
+  // A numeric group needs no /etc/group: it is the gid, and no memberships are added to it
+  // (what a CRI runtime's spec always gives: "uid:gid").
+  const groups = g !== undefined && /^[0-9]+$/.test(g) ? [] : _lines(pid, "/etc/group");
   const user = u === "" ? "0" : u;
   const entry = /^[0-9]+$/.test(user)
     ? passwd.find((f) => f[2] === user)

@@ -343,6 +343,8 @@ const POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  * UID), or `cri:ID` (a prefix of a CRI container or sandbox ID, as crictl prints it).
  * Without a container name, the pod's container is the one its
  * `kubectl.kubernetes.io/default-container` annotation names, else its only running one.
+ * Two pods of one name (one being replaced by the other) are a choice to make, unless a
+ * container is named that only one of them runs.
  *
  * @param containers from {@link findContainers}
  * @param text the target
@@ -415,7 +417,13 @@ export function matchPodContainer(
     entry.members.push(c);
     pods.set(c.pod!.sandboxId, entry);
   }
-  const matches = [...pods.values()].filter((p) => wanted(p.pod));
+  let matches = [...pods.values()].filter((p) => wanted(p.pod));
+  // A pod being replaced (a StatefulSet's: the old one still stopping) shares its name with
+  // the new one: with a container named, the pods that run it are the choice.
+  if (container !== undefined && matches.length > 1) {
+    const running = matches.filter((p) => p.members.some((c) => c.pod!.container === container));
+    if (running.length > 0) matches = running;
+  }
   if (matches.length > 1) {
     throw fail(
       22,
@@ -507,24 +515,27 @@ export async function _resolveContainer(
 ): Promise<PinnedContainer> {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     // Pods are in containerd's CRI state (its k8s.io namespace) and in CRI-O's (root's
-    // containers-storage). First only containerd's bundles that can be the target's pod: a
-    // node's kubelet talks to one CRI runtime. Everything (CRI-O's too) only when that
-    // finds nothing, for the answer and for the near matches of the error.
-    const state = new Set(options.sources ?? ["state"]).has("state");
-    let found: ContainerInfo;
-    try {
-      found = matchPodContainer(
-        state ? _containerdList(options, "k8s.io", _podFilter(text)) : [],
-        text,
-      );
-    } catch (error) {
-      if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found = matchPodContainer(
-        _merge([_containerdList(options, "k8s.io"), _podmanList(true)]),
-        text,
-      );
+    // containers-storage); a node's kubelet talks to one CRI runtime. First only what can be
+    // the target in containerd's bundles, then in CRI-O's entries; everything only when
+    // neither has it, for the answer and for the near matches of the error.
+    const lists = new Set(options.sources ?? ["state"]).has("state")
+      ? [
+        () => _containerdList(options, "k8s.io", _podFilter(text)),
+        () => _podmanList(true, _crioFilter(text)),
+        () => _merge([_containerdList(options, "k8s.io"), _podmanList(true)]),
+      ]
+      : [() => []];
+    let found: ContainerInfo | undefined;
+    for (const [i, list] of lists.entries()) {
+      try {
+        found = matchPodContainer(list(), text);
+        break;
+      } catch (error) {
+        const last = i === lists.length - 1;
+        if (last || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      }
     }
-    return _pinPodMember(found, text, options);
+    return _pinPodMember(found!, text, options);
   }
   const { engine, ref, owner } = parseContainerRef(text);
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
@@ -655,11 +666,13 @@ function _inOwnMountNamespace(pinned: PinnedProcess): boolean {
 }
 
 /**
- * The bundles that can hold the pod a `k8s:`/`cri:` target names: every member of the pod
- * (its sandbox included) carries the pod's name, namespace and UID in its spec's
- * annotations, as JSON strings: Kubernetes names and UIDs need no escaping there, and
- * anything else names no pod (no filter then). A `cri:` ID prefix filters by the
- * bundle's directory name.
+ * The bundles that can hold what a `k8s:`/`cri:` target names: every member of a pod (its
+ * sandbox included) carries the pod's name, namespace and UID in its spec's annotations,
+ * and a container its name, as JSON strings — Kubernetes names and UIDs need no escaping
+ * there, and anything else names no pod (no filter then). So each part of the target
+ * (namespace, pod name or UID, container) must be in the spec's text: with a container
+ * named, its pod's sandbox and other containers are not read further. A `cri:` ID prefix
+ * filters by the bundle's directory name.
  */
 function _podFilter(text: string): BundleFilter {
   if (text.startsWith("cri:")) {
@@ -667,8 +680,32 @@ function _podFilter(text: string): BundleFilter {
     return /^[0-9a-f]+$/.test(ref) ? { id: (id) => id.startsWith(ref) } : {};
   }
   const parts = text.slice(4).split("/");
-  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
-  return key && /^[a-z0-9.-]+$/.test(key) ? { text: `"${key}"` } : {};
+  return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? { text: parts.map((p) => `"${p}"`) } : {};
+}
+
+/**
+ * The entries of root's containers-storage that can be CRI-O's members of what a `k8s:`/`cri:`
+ * target names, by the names CRI-O stores them under — `k8s_CONTAINER_POD_NAMESPACE_UID_N`,
+ * a sandbox's CONTAINER being `POD` — whose fields are exact (Kubernetes names have no
+ * "_"), or by a `cri:` ID prefix. With a container named, its pod's sandbox and other
+ * containers are not read further (as {@link _podFilter} for containerd's).
+ */
+function _crioFilter(text: string): (id: string, names: readonly unknown[]) => boolean {
+  if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
+  const parts = text.slice(4).split("/");
+  const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
+  const container = byUid ? parts[1] : parts[2];
+  return (_, names) =>
+    names.some((n) => {
+      if (typeof n !== "string") return false;
+      const [, c, name, ns, uid] = n.split("_");
+      const pod = byUid
+        ? uid === parts[0]
+        : parts.length === 1
+        ? name === parts[0]
+        : ns === parts[0] && name === parts[1];
+      return pod && (container === undefined || c === container);
+    });
 }
 
 /**

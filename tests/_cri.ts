@@ -297,6 +297,14 @@ export class CriRuntime implements AsyncDisposable {
     };
   }
 
+  /**
+   * The CRI's Version: a call that does no work, so its time is what the gRPC client and the
+   * runtime's server add to every call (ExecSync's included).
+   */
+  async version(): Promise<string> {
+    return (await this.#call("Version", { version: "v1" })).runtime_version as string;
+  }
+
   /** ListContainers: every container of this runtime. */
   async listContainers(): Promise<Record<string, unknown>[]> {
     return (await this.#call("ListContainers", {})).containers as Record<string, unknown>[];

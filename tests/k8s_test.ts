@@ -14,11 +14,15 @@ import {
   IS_ROOT,
   makeTarget,
   NEEDS_ROOT,
+  ROOT,
+  runPiped,
 } from "./_fixtures.ts";
 import { CriRuntime, HAVE_CONTAINERD, type TestPod } from "./_cri.ts";
 import {
   containerExecOptions,
+  type ContainerInfo,
   findContainers,
+  matchPodContainer,
   NamespaceError,
   NsCommand,
   resolveContainer,
@@ -346,12 +350,83 @@ Deno.test({
     try {
       const find = { containerdState: [dir] };
       assert((await findContainers(find)).some((c) => c.pod?.name === "forged"));
+      // The lookup of one pod (its bundles picked by a plain read of each spec) found it: its
+      // PID is ours, in no cgroup of the container, so it is refused as not running.
+      const why = (target: string) =>
+        resolveContainer(target, find).then((p) => (p.close(), "resolved"), (e) => e.message);
+      assertMatch(await why("k8s:default/forged/app"), /no longer running/);
+      // Found no more once a spec is not root's: what the lookup uses is read again,
+      // owner-checked.
+      for (const f of files.filter((f) => f.endsWith("config.json"))) {
+        await Deno.chown(f, 65534, 65534);
+      }
+      assertMatch(await why("k8s:default/forged/app"), /Cannot find pod/);
       for (const f of files) await Deno.chown(f, 65534, 65534);
       assert(!(await findContainers(find)).some((c) => c.pod?.name === "forged"));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test({
+  name: "k8s: a user's FIFO as a spec in a sticky bundle dir does not hang the pod lookup",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const { dir } = await fakeState(Deno.pid);
+    try {
+      // A bundle dir root left world-writable but sticky passes as root's (as /tmp on the
+      // way does), yet a user may add files to it: their FIFO named config.json would block
+      // a plain read for good. The lookup reads such a spec only the guarded way.
+      const bundle = `${dir}/io.containerd.runtime.v2.task/k8s.io/${"b".repeat(64)}`;
+      await Deno.chmod(bundle, 0o1777);
+      await Deno.remove(`${bundle}/config.json`);
+      const fifo = await runPiped("mkfifo", { args: [`${bundle}/config.json`] });
+      assertEquals(fifo.code, 0, fifo.stderr);
+      await Deno.chown(`${bundle}/config.json`, 65534, 65534);
+      const r = await runPiped("timeout", {
+        args: ["-s", "KILL", "60", Deno.execPath(), "run", "-A", "--quiet", "--no-lock"]
+          .concat([`${ROOT}cli.ts`, "exec", "k8s:default/forged/app", "true"]),
+        cwd: "/",
+        env: { NO_COLOR: "1", NSJOIN_CONTAINERD_STATE: dir },
+      });
+      assertEquals(r.code, 125, `not 125 (137: it hung): ${r.stderr}`);
+      assertMatch(r.stderr, /Cannot find container "app" in pod k8s:default\/forged/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("k8s: of two pods of one name, a container only one of them runs picks that one", () => {
+  // A pod being replaced (a StatefulSet's web-0: the old one still stopping, its app gone)
+  // beside the new one: both carry the name, only the new one runs "app".
+  const pod = (uid: string, sandboxId: string) => ({
+    namespace: "default",
+    name: "web-0",
+    uid,
+    sandboxId,
+  });
+  const old = pod("00000000-0000-4000-8000-00000000000a", "aa");
+  const now = pod("00000000-0000-4000-8000-00000000000b", "bb");
+  const found: ContainerInfo[] = [
+    { engine: "containerd", id: "aa", pid: 1, pod: old, source: "state" },
+    { engine: "containerd", id: "a1", pid: 2, pod: { ...old, container: "log" }, source: "state" },
+    { engine: "containerd", id: "bb", pid: 3, pod: now, source: "state" },
+    { engine: "containerd", id: "b1", pid: 4, pod: { ...now, container: "app" }, source: "state" },
+    { engine: "containerd", id: "b2", pid: 5, pod: { ...now, container: "log" }, source: "state" },
+  ];
+  assertEquals(matchPodContainer(found, "k8s:default/web-0/app").id, "b1");
+  // Both run "log", and no container named: still the choice to make, listing both UIDs.
+  for (const target of ["k8s:default/web-0/log", "k8s:default/web-0"]) {
+    assertThrows(
+      () => matchPodContainer(found, target),
+      (e: unknown) =>
+        e instanceof NamespaceError && e.code === "EINVAL" &&
+        /0000000a.*0000000b/.test(e.message),
+      target,
+    );
+  }
 });
 
 /**

@@ -11,7 +11,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-RD7K63AD.js";
+} from "./chunk-FPBMLL3C.js";
 import {
   NsCommand
 } from "./chunk-WCXUJ2CI.js";
@@ -37,6 +37,7 @@ import {
   WORKER_NAMESPACES,
   assertPid,
   differingNamespaces,
+  existsSafe,
   namespaceTypeOfFile,
   namespacesOf,
   namespacesOfSync,
@@ -44,8 +45,7 @@ import {
   procExists,
   readFileSafe,
   readTextFileSafe,
-  sameNamespace,
-  statSafe
+  sameNamespace
 } from "./chunk-7H7CB447.js";
 import {
   SyscallError,
@@ -1318,7 +1318,7 @@ var _isRootlessOf = (function _isRootlessOf(pid, owner) {
     for (const fd of fds) nsfsClose(fd);
   }
 });
-var _podmanList = (function _podmanList(rootOnly = false) {
+var _podmanList = (function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
@@ -1329,6 +1329,7 @@ var _podmanList = (function _podmanList(rootOnly = false) {
         if (rootOnly && !c.names?.some((n) => typeof n === "string" && n.startsWith("k8s_"))) {
           continue;
         }
+        if (keep && !keep(c.id, Array.isArray(c.names) ? c.names : [])) continue;
         const runc = _readJson(`${owner === void 0 ? "/run" : `/run/user/${owner}`}/runc/${c.id}/state.json`, owner);
         const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, runc?.init_process_start, owner);
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
@@ -1389,7 +1390,15 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
   try {
     const st = Deno.lstatSync(path);
     const mode = st.mode ?? 0;
-    return st.isDirectory && st.uid === 0 && ((mode & 18) === 0 || (mode & 512) !== 0);
+    if (!st.isDirectory || st.uid !== 0) return void 0;
+    return (mode & 18) === 0 ? "root" : (mode & 512) !== 0 ? "sticky" : void 0;
+  } catch {
+    return void 0;
+  }
+});
+var _specMayMatch = (function _specMayMatch(path, needles) {
+  try {
+    return _hasAll(Deno.readTextFileSync(path), needles);
   } catch {
     return false;
   }
@@ -1398,6 +1407,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
+    if (namespace !== void 0 && !existsSafe(`${base}/${namespace}`)) continue;
     if (!_rootOnlyPath(base)) continue;
     for (const ns of namespace === void 0 ? _readDir(base) : [
       namespace
@@ -1406,7 +1416,9 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
       for (const id of _readDir(`${base}/${ns}`)) {
         if (!CONTAINERD_ID.test(id) || filter.id && !filter.id(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
-        if (!_rootOnlyEntry(bundle)) continue;
+        const dir = _rootOnlyEntry(bundle);
+        if (!dir) continue;
+        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
         try {
           text = readTextFileSafe(`${bundle}/config.json`, {
@@ -1414,7 +1426,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
           });
         } catch {
         }
-        if (filter.text !== void 0 && !text?.includes(filter.text)) continue;
+        if (filter.text && !_hasAll(text, filter.text)) continue;
         const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
         if (pid === void 0) continue;
         let spec;
@@ -1768,9 +1780,13 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
     entry.members.push(c);
     pods.set(c.pod.sandboxId, entry);
   }
-  const matches = [
+  let matches = [
     ...pods.values()
   ].filter((p) => wanted(p.pod));
+  if (container !== void 0 && matches.length > 1) {
+    const running = matches.filter((p) => p.members.some((c) => c.pod.container === container));
+    if (running.length > 0) matches = running;
+  }
   if (matches.length > 1) {
     throw fail(22, `Cannot pick a pod for ${shown}`, `it matches ${matches.map((p) => `${_podLabel(p.pod)} (uid ${p.pod.uid})`).join(", ")}; give k8s:NAMESPACE/POD or the pod's UID`);
   }
@@ -1800,18 +1816,27 @@ var resolveContainer = (async function resolveContainer(text, options = {}) {
 });
 var _resolveContainer = (async function _resolveContainer(text, options = {}) {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
-    const state = new Set(options.sources ?? [
+    const lists = new Set(options.sources ?? [
       "state"
-    ]).has("state");
-    let found2;
-    try {
-      found2 = matchPodContainer(state ? _containerdList(options, "k8s.io", _podFilter(text)) : [], text);
-    } catch (error) {
-      if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found2 = matchPodContainer(_merge([
+    ]).has("state") ? [
+      () => _containerdList(options, "k8s.io", _podFilter(text)),
+      () => _podmanList(true, _crioFilter(text)),
+      () => _merge([
         _containerdList(options, "k8s.io"),
         _podmanList(true)
-      ]), text);
+      ])
+    ] : [
+      () => []
+    ];
+    let found2;
+    for (const [i, list] of lists.entries()) {
+      try {
+        found2 = matchPodContainer(list(), text);
+        break;
+      } catch (error) {
+        const last = i === lists.length - 1;
+        if (last || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      }
     }
     return _pinPodMember(found2, text, options);
   }
@@ -1944,10 +1969,21 @@ var _podFilter = (function _podFilter(text) {
     } : {};
   }
   const parts = text.slice(4).split("/");
-  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
-  return key && /^[a-z0-9.-]+$/.test(key) ? {
-    text: `"${key}"`
+  return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
+    text: parts.map((p) => `"${p}"`)
   } : {};
+});
+var _crioFilter = (function _crioFilter(text) {
+  if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
+  const parts = text.slice(4).split("/");
+  const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
+  const container = byUid ? parts[1] : parts[2];
+  return (_, names) => names.some((n) => {
+    if (typeof n !== "string") return false;
+    const [, c, name, ns, uid] = n.split("_");
+    const pod = byUid ? uid === parts[0] : parts.length === 1 ? name === parts[0] : ns === parts[0] && name === parts[1];
+    return pod && (container === void 0 || c === container);
+  });
 });
 var _pinPodMember = (function _pinPodMember(found, text, options) {
   const gone = () => new NamespaceError(`Cannot use ${_label(found)}`, {
@@ -2062,7 +2098,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-Q7H4RL3P.js");
+  _session ??= await import("./session-IZWMLZVL.js");
   return await _session.openSession(target, options);
 });
 
@@ -2229,6 +2265,8 @@ var CONTAINERD_STATES = [
 
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
+var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
+
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
 
@@ -2285,6 +2323,7 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 
 

@@ -251,7 +251,7 @@ var fstatSafe = (function fstatSafe(fd) {
     uid: view.getUint32(ST_MODE_OFFSET + 4, true)
   };
 });
-var statSafe = (function statSafe(path) {
+var statSafe2 = (function statSafe2(path) {
   const fd = _openPath(AT_FDCWD, path, 0n);
   try {
     return fstatSafe(fd);
@@ -275,7 +275,7 @@ var assertPid = (function assertPid(pid) {
 });
 var _statNamespace = (function _statNamespace(path, type, pid) {
   try {
-    const st = statSafe(path);
+    const st = statSafe2(path);
     return {
       type,
       inode: st.ino,
@@ -307,7 +307,7 @@ var _statNamespace = (function _statNamespace(path, type, pid) {
 });
 var procExists = (function procExists(pid) {
   try {
-    statSafe(`/proc/${pid}`);
+    statSafe2(`/proc/${pid}`);
     return true;
   } catch {
     return false;
@@ -934,7 +934,7 @@ var _isRootlessOf = (function _isRootlessOf(pid, owner) {
     for (const fd of fds) nsfsClose(fd);
   }
 });
-var _podmanList = (function _podmanList(rootOnly = false) {
+var _podmanList = (function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
@@ -945,6 +945,7 @@ var _podmanList = (function _podmanList(rootOnly = false) {
         if (rootOnly && !c.names?.some((n) => typeof n === "string" && n.startsWith("k8s_"))) {
           continue;
         }
+        if (keep && !keep(c.id, Array.isArray(c.names) ? c.names : [])) continue;
         const runc = _readJson(`${owner === void 0 ? "/run" : `/run/user/${owner}`}/runc/${c.id}/state.json`, owner);
         const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, runc?.init_process_start, owner);
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
@@ -1005,7 +1006,15 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
   try {
     const st = Deno.lstatSync(path);
     const mode = st.mode ?? 0;
-    return st.isDirectory && st.uid === 0 && ((mode & 18) === 0 || (mode & 512) !== 0);
+    if (!st.isDirectory || st.uid !== 0) return void 0;
+    return (mode & 18) === 0 ? "root" : (mode & 512) !== 0 ? "sticky" : void 0;
+  } catch {
+    return void 0;
+  }
+});
+var _specMayMatch = (function _specMayMatch(path, needles) {
+  try {
+    return _hasAll(Deno.readTextFileSync(path), needles);
   } catch {
     return false;
   }
@@ -1014,6 +1023,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
+    if (namespace !== void 0 && !existsSafe(`${base}/${namespace}`)) continue;
     if (!_rootOnlyPath(base)) continue;
     for (const ns of namespace === void 0 ? _readDir(base) : [
       namespace
@@ -1022,7 +1032,9 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
       for (const id of _readDir(`${base}/${ns}`)) {
         if (!CONTAINERD_ID.test(id) || filter.id && !filter.id(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
-        if (!_rootOnlyEntry(bundle)) continue;
+        const dir = _rootOnlyEntry(bundle);
+        if (!dir) continue;
+        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
         try {
           text = readTextFileSafe(`${bundle}/config.json`, {
@@ -1030,7 +1042,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
           });
         } catch {
         }
-        if (filter.text !== void 0 && !text?.includes(filter.text)) continue;
+        if (filter.text && !_hasAll(text, filter.text)) continue;
         const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
         if (pid === void 0) continue;
         let spec;
@@ -1377,9 +1389,13 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
     entry.members.push(c);
     pods.set(c.pod.sandboxId, entry);
   }
-  const matches = [
+  let matches = [
     ...pods.values()
   ].filter((p) => wanted(p.pod));
+  if (container !== void 0 && matches.length > 1) {
+    const running = matches.filter((p) => p.members.some((c) => c.pod.container === container));
+    if (running.length > 0) matches = running;
+  }
   if (matches.length > 1) {
     throw fail(22, `Cannot pick a pod for ${shown}`, `it matches ${matches.map((p) => `${_podLabel(p.pod)} (uid ${p.pod.uid})`).join(", ")}; give k8s:NAMESPACE/POD or the pod's UID`);
   }
@@ -1405,18 +1421,27 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
 });
 var _resolveContainer = (async function _resolveContainer(text, options = {}) {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
-    const state = new Set(options.sources ?? [
+    const lists = new Set(options.sources ?? [
       "state"
-    ]).has("state");
-    let found2;
-    try {
-      found2 = matchPodContainer(state ? _containerdList(options, "k8s.io", _podFilter(text)) : [], text);
-    } catch (error) {
-      if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found2 = matchPodContainer(_merge([
+    ]).has("state") ? [
+      () => _containerdList(options, "k8s.io", _podFilter(text)),
+      () => _podmanList(true, _crioFilter(text)),
+      () => _merge([
         _containerdList(options, "k8s.io"),
         _podmanList(true)
-      ]), text);
+      ])
+    ] : [
+      () => []
+    ];
+    let found2;
+    for (const [i, list] of lists.entries()) {
+      try {
+        found2 = matchPodContainer(list(), text);
+        break;
+      } catch (error) {
+        const last = i === lists.length - 1;
+        if (last || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      }
     }
     return _pinPodMember(found2, text, options);
   }
@@ -1549,10 +1574,21 @@ var _podFilter = (function _podFilter(text) {
     } : {};
   }
   const parts = text.slice(4).split("/");
-  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
-  return key && /^[a-z0-9.-]+$/.test(key) ? {
-    text: `"${key}"`
+  return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
+    text: parts.map((p) => `"${p}"`)
   } : {};
+});
+var _crioFilter = (function _crioFilter(text) {
+  if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
+  const parts = text.slice(4).split("/");
+  const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
+  const container = byUid ? parts[1] : parts[2];
+  return (_, names) => names.some((n) => {
+    if (typeof n !== "string") return false;
+    const [, c, name, ns, uid] = n.split("_");
+    const pod = byUid ? uid === parts[0] : parts.length === 1 ? name === parts[0] : ns === parts[0] && name === parts[1];
+    return pod && (container === void 0 || c === container);
+  });
 });
 var _pinPodMember = (function _pinPodMember(found, text, options) {
   const gone = () => new NamespaceError(`Cannot use ${_label(found)}`, {
@@ -1639,7 +1675,7 @@ var resolveContainerUser = (function resolveContainerUser(pid, spec) {
 var _containerUser = (function _containerUser(pid, spec) {
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
-  const groups = _lines(pid, "/etc/group");
+  const groups = g !== void 0 && /^[0-9]+$/.test(g) ? [] : _lines(pid, "/etc/group");
   const user = u === "" ? "0" : u;
   const entry = /^[0-9]+$/.test(user) ? passwd.find((f) => f[2] === user) : passwd.find((f) => f[0] === user);
   if (!entry && !/^[0-9]+$/.test(user)) {
@@ -1711,7 +1747,7 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     if (uid !== 0 || !view?.rootDirs.has(dir)) {
       try {
-        const st = statSafe(file);
+        const st = statSafe2(file);
         if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
       } catch {
         continue;
@@ -2124,7 +2160,7 @@ var _followId = (function _followId(pid, field, inUserNs) {
 });
 var _sharesOurRoot = (function _sharesOurRoot(pid) {
   try {
-    const theirs = statSafe(`/proc/${pid}/root`), ours = statSafe("/");
+    const theirs = statSafe2(`/proc/${pid}/root`), ours = statSafe2("/");
     return theirs.dev === ours.dev && theirs.ino === ours.ino;
   } catch {
     return true;
@@ -3415,7 +3451,8 @@ var init_nsfs = __esm({
 
 
 
-var DOCKER_CONTAINERS, CONTAINERD_STATES, CONTAINERD_ID, DEFAULT_CONTAINER, CGROUP_PATTERNS;
+
+var DOCKER_CONTAINERS, CONTAINERD_STATES, CONTAINERD_ID, _hasAll, DEFAULT_CONTAINER, CGROUP_PATTERNS;
 var init_engines = __esm({
   "src/engines.ts"() {
     init_cgroup_mounts();
@@ -3430,6 +3467,7 @@ var init_engines = __esm({
       "/run/docker/containerd/daemon"
     ];
     CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
+    _hasAll = (text, needles) => text !== void 0 && needles.every((n) => text.includes(n));
     DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
     CGROUP_PATTERNS = [
       [
@@ -3457,6 +3495,7 @@ var init_engines = __esm({
 });
 
 // src/containers.ts
+
 
 
 

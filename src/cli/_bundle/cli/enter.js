@@ -124,7 +124,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-WIEDKET7.js");
+      const { cgroupProcsOf } = await import("../container_exec-SH3PB76D.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();

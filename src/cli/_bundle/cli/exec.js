@@ -30,7 +30,7 @@ import {
   cgroupViews,
   execConfinement,
   resolveContainerUser
-} from "../chunk-SDMRKWPN.js";
+} from "../chunk-4TECCAW2.js";
 import "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
@@ -42,8 +42,8 @@ import {
 import {
   errnoName,
   errnoText,
-  readTextFileSafe,
-  statSafe
+  existsSafe,
+  readTextFileSafe
 } from "../chunk-AQ6THTHK.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
@@ -328,7 +328,7 @@ var _isRootlessOf = (function _isRootlessOf(pid, owner) {
     for (const fd of fds) nsfsClose(fd);
   }
 });
-var _podmanList = (function _podmanList(rootOnly = false) {
+var _podmanList = (function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
@@ -339,6 +339,7 @@ var _podmanList = (function _podmanList(rootOnly = false) {
         if (rootOnly && !c.names?.some((n) => typeof n === "string" && n.startsWith("k8s_"))) {
           continue;
         }
+        if (keep && !keep(c.id, Array.isArray(c.names) ? c.names : [])) continue;
         const runc = _readJson(`${owner === void 0 ? "/run" : `/run/user/${owner}`}/runc/${c.id}/state.json`, owner);
         const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, runc?.init_process_start, owner);
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
@@ -399,7 +400,15 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
   try {
     const st = Deno.lstatSync(path);
     const mode = st.mode ?? 0;
-    return st.isDirectory && st.uid === 0 && ((mode & 18) === 0 || (mode & 512) !== 0);
+    if (!st.isDirectory || st.uid !== 0) return void 0;
+    return (mode & 18) === 0 ? "root" : (mode & 512) !== 0 ? "sticky" : void 0;
+  } catch {
+    return void 0;
+  }
+});
+var _specMayMatch = (function _specMayMatch(path, needles) {
+  try {
+    return _hasAll(Deno.readTextFileSync(path), needles);
   } catch {
     return false;
   }
@@ -408,6 +417,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
+    if (namespace !== void 0 && !existsSafe(`${base}/${namespace}`)) continue;
     if (!_rootOnlyPath(base)) continue;
     for (const ns of namespace === void 0 ? _readDir(base) : [
       namespace
@@ -416,7 +426,9 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
       for (const id of _readDir(`${base}/${ns}`)) {
         if (!CONTAINERD_ID.test(id) || filter.id && !filter.id(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
-        if (!_rootOnlyEntry(bundle)) continue;
+        const dir = _rootOnlyEntry(bundle);
+        if (!dir) continue;
+        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
         try {
           text = readTextFileSafe(`${bundle}/config.json`, {
@@ -424,7 +436,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
           });
         } catch {
         }
-        if (filter.text !== void 0 && !text?.includes(filter.text)) continue;
+        if (filter.text && !_hasAll(text, filter.text)) continue;
         const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
         if (pid === void 0) continue;
         let spec;
@@ -771,9 +783,13 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
     entry.members.push(c);
     pods.set(c.pod.sandboxId, entry);
   }
-  const matches = [
+  let matches = [
     ...pods.values()
   ].filter((p) => wanted(p.pod));
+  if (container !== void 0 && matches.length > 1) {
+    const running = matches.filter((p) => p.members.some((c) => c.pod.container === container));
+    if (running.length > 0) matches = running;
+  }
   if (matches.length > 1) {
     throw fail(22, `Cannot pick a pod for ${shown}`, `it matches ${matches.map((p) => `${_podLabel(p.pod)} (uid ${p.pod.uid})`).join(", ")}; give k8s:NAMESPACE/POD or the pod's UID`);
   }
@@ -799,18 +815,27 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
 });
 var _resolveContainer = (async function _resolveContainer(text, options = {}) {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
-    const state = new Set(options.sources ?? [
+    const lists = new Set(options.sources ?? [
       "state"
-    ]).has("state");
-    let found2;
-    try {
-      found2 = matchPodContainer(state ? _containerdList(options, "k8s.io", _podFilter(text)) : [], text);
-    } catch (error) {
-      if (!state || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found2 = matchPodContainer(_merge([
+    ]).has("state") ? [
+      () => _containerdList(options, "k8s.io", _podFilter(text)),
+      () => _podmanList(true, _crioFilter(text)),
+      () => _merge([
         _containerdList(options, "k8s.io"),
         _podmanList(true)
-      ]), text);
+      ])
+    ] : [
+      () => []
+    ];
+    let found2;
+    for (const [i, list] of lists.entries()) {
+      try {
+        found2 = matchPodContainer(list(), text);
+        break;
+      } catch (error) {
+        const last = i === lists.length - 1;
+        if (last || !(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
+      }
     }
     return _pinPodMember(found2, text, options);
   }
@@ -943,10 +968,21 @@ var _podFilter = (function _podFilter(text) {
     } : {};
   }
   const parts = text.slice(4).split("/");
-  const key = parts.length === 1 || POD_UID.test(parts[0]) ? parts[0] : parts[1];
-  return key && /^[a-z0-9.-]+$/.test(key) ? {
-    text: `"${key}"`
+  return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
+    text: parts.map((p) => `"${p}"`)
   } : {};
+});
+var _crioFilter = (function _crioFilter(text) {
+  if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
+  const parts = text.slice(4).split("/");
+  const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
+  const container = byUid ? parts[1] : parts[2];
+  return (_, names) => names.some((n) => {
+    if (typeof n !== "string") return false;
+    const [, c, name, ns, uid] = n.split("_");
+    const pod = byUid ? uid === parts[0] : parts.length === 1 ? name === parts[0] : ns === parts[0] && name === parts[1];
+    return pod && (container === void 0 || c === container);
+  });
 });
 var _pinPodMember = (function _pinPodMember(found, text, options) {
   const gone = () => new NamespaceError(`Cannot use ${_label(found)}`, {
@@ -1221,6 +1257,8 @@ var CONTAINERD_STATES = [
 
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
+var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
+
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
 
@@ -1276,6 +1314,7 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 
 

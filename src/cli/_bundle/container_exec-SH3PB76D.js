@@ -10,7 +10,7 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-SDMRKWPN.js";
+} from "./chunk-4TECCAW2.js";
 import "./chunk-DHA7VJOE.js";
 import "./chunk-4BSNOFSP.js";
 import "./chunk-CI36PN6J.js";

@@ -16,7 +16,7 @@ import type {
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
-import { existsSafe, readTextFileSafe } from "../ffi/files.ts";
+import { existsSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts";
 
 /**

@@ -45,7 +45,8 @@ import {
   procExists,
   readFileSafe,
   readTextFileSafe,
-  sameNamespace
+  sameNamespace,
+  statSafe
 } from "./chunk-7H7CB447.js";
 import {
   SyscallError,

@@ -251,7 +251,7 @@ var fstatSafe = (function fstatSafe(fd) {
     uid: view.getUint32(ST_MODE_OFFSET + 4, true)
   };
 });
-var statSafe2 = (function statSafe2(path) {
+var statSafe = (function statSafe(path) {
   const fd = _openPath(AT_FDCWD, path, 0n);
   try {
     return fstatSafe(fd);
@@ -275,7 +275,7 @@ var assertPid = (function assertPid(pid) {
 });
 var _statNamespace = (function _statNamespace(path, type, pid) {
   try {
-    const st = statSafe2(path);
+    const st = statSafe(path);
     return {
       type,
       inode: st.ino,
@@ -307,7 +307,7 @@ var _statNamespace = (function _statNamespace(path, type, pid) {
 });
 var procExists = (function procExists(pid) {
   try {
-    statSafe2(`/proc/${pid}`);
+    statSafe(`/proc/${pid}`);
     return true;
   } catch {
     return false;
@@ -1747,7 +1747,7 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     if (uid !== 0 || !view?.rootDirs.has(dir)) {
       try {
-        const st = statSafe2(file);
+        const st = statSafe(file);
         if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
       } catch {
         continue;
@@ -2160,7 +2160,7 @@ var _followId = (function _followId(pid, field, inUserNs) {
 });
 var _sharesOurRoot = (function _sharesOurRoot(pid) {
   try {
-    const theirs = statSafe2(`/proc/${pid}/root`), ours = statSafe2("/");
+    const theirs = statSafe(`/proc/${pid}/root`), ours = statSafe("/");
     return theirs.dev === ours.dev && theirs.ino === ours.ino;
   } catch {
     return true;

@@ -43,7 +43,8 @@ import {
   errnoName,
   errnoText,
   existsSafe,
-  readTextFileSafe
+  readTextFileSafe,
+  statSafe
 } from "../chunk-AQ6THTHK.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {

@@ -9,9 +9,9 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MGER5AOP.js";
-import "../chunk-7UCC3GEY.js";
-import "../chunk-AET4ZICI.js";
+} from "../chunk-MYY3JJQ3.js";
+import "../chunk-HLNMNGRH.js";
+import "../chunk-KR6T2GVK.js";
 
 export {
   EXIT,

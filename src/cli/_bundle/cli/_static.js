@@ -33,7 +33,7 @@ var _sameNames = (function _sameNames(a, b) {
 var _rawExecSymbols = (function _rawExecSymbols() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
   const sc = _core().syscall;
-  const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
+  const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), _UNUSED_ARG);
   const i32 = (n, a, b, c, d, e) => Number(call(n, a, b, c, d, e));
   const ptr = (buf) => buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   const AT_FDCWD4 = -100;
@@ -59,17 +59,25 @@ var _core = (function _core() {
   _errnoLocation ??= _coreSymbols.__errno_location;
   return _coreSymbols;
 });
+var _structPointer = (function _structPointer(bytes) {
+  return Deno.UnsafePointer.create(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+});
 var libcFunction = (function libcFunction(name, definition) {
-  const ptr = _core().dlsym(null, cstr(name));
+  const ptr = _structPointer(_core().dlsym(null, cstr(name)));
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
 var environPointers = (function environPointers(except) {
-  const at = _core().dlsym(null, cstr("environ"));
+  const at = _structPointer(_core().dlsym(null, cstr("environ")));
   const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
   const view = environ && new Deno.UnsafePointerView(environ);
   const kept = [];
+  const all = Object.keys(except).length === 0;
   for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    if (all) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+      continue;
+    }
     const entry = Deno.UnsafePointerView.getCString(p);
     const eq = entry.indexOf("=");
     if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
@@ -81,7 +89,7 @@ var environPointers = (function environPointers(except) {
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
   _errnoLocation ??= _loadOnly({
-    __errno_location: SYMBOLS.__errno_location
+    __errno_location: _CORE.__errno_location
   }).__errno_location;
   return loaded;
 });
@@ -105,7 +113,7 @@ var _loadOnly = (function _loadOnly(symbols) {
 });
 var errno = (function errno() {
   if (!_errnoLocation) return 0;
-  const ptr = _errnoLocation();
+  const ptr = _structPointer(_errnoLocation());
   if (ptr === null) return 0;
   return new Deno.UnsafePointerView(ptr).getInt32();
 });
@@ -2289,7 +2297,8 @@ var __esm = ((fn, res) => function __init() {
 
 
 
-var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoLocation, SyscallError, _ERRNO;
+
+var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _UNUSED_ARG, _coreSymbols, _errnoLocation, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
     SYMBOLS = {
@@ -2868,7 +2877,10 @@ var init_libc = __esm({
       }
     };
     _CORE = {
-      /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+      /**
+       * long syscall(long number, long a, long b, long c, long d, long e, long f) — f as a
+       * struct { long }: no call here passes a sixth syscall argument (it is always zero)
+       */
       syscall: {
         parameters: [
           "i64",
@@ -2877,7 +2889,11 @@ var init_libc = __esm({
           "i64",
           "i64",
           "i64",
-          "i64"
+          {
+            struct: [
+              "i64"
+            ]
+          }
         ],
         result: "i64"
       },
@@ -2887,10 +2903,23 @@ var init_libc = __esm({
           "pointer",
           "buffer"
         ],
-        result: "pointer"
+        result: {
+          struct: [
+            "pointer"
+          ]
+        }
       },
-      __errno_location: SYMBOLS.__errno_location
+      /** int *__errno_location(void) */
+      __errno_location: {
+        parameters: [],
+        result: {
+          struct: [
+            "pointer"
+          ]
+        }
+      }
     };
+    _UNUSED_ARG = new Uint8Array(8);
     SyscallError = class extends Error {
       name = "SyscallError";
       /** The errno value. */

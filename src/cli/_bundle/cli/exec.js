@@ -6,20 +6,20 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-N73Y7BMM.js";
+} from "../chunk-XDEOGOCB.js";
 import {
   UsageError,
   relay,
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MGER5AOP.js";
+} from "../chunk-MYY3JJQ3.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-ZHKT3BQC.js";
+} from "../chunk-P2N5L6BN.js";
 import {
   assertNotFrozen,
   assertUserWithMnt,
@@ -27,23 +27,23 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-OLP25O47.js";
+} from "../chunk-2QYTKQXS.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-UWY4RPXW.js";
+} from "../chunk-KPP3FKTS.js";
 import {
   NamespaceError
-} from "../chunk-7UCC3GEY.js";
+} from "../chunk-HLNMNGRH.js";
 import {
   errnoName,
   errnoText,
   readTextFileSafe,
   statSafe
-} from "../chunk-AET4ZICI.js";
+} from "../chunk-KR6T2GVK.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

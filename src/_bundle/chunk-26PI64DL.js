@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-ZNG4JAOG.js";
+} from "./chunk-XYSPHXRL.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-AET4ZICI.js";
+} from "./chunk-KR6T2GVK.js";
 
 
 // src/errors.ts

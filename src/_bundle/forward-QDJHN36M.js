@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-EDZFBN3Q.js";
+} from "./chunk-4UWWHBWC.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-7UKJBI2V.js";
+} from "./chunk-EAT4HMP2.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-ZUDXLLOZ.js";
 import {
   NamespaceError
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-26PI64DL.js";
 import {
   SyscallError
-} from "./chunk-ZNG4JAOG.js";
+} from "./chunk-XYSPHXRL.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-MUVKHOUG.js"),
-    import("./_forward_relay-ESODDVAK.js")
+    import("./sockets-NKH5F42N.js"),
+    import("./_forward_relay-EICZPYGN.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -8,8 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-ZHKT3BQC.js";
-import "./chunk-AET4ZICI.js";
+} from "./chunk-P2N5L6BN.js";
+import "./chunk-KR6T2GVK.js";
 
 export {
   nsfsClose,

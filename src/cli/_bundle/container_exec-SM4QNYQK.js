@@ -9,11 +9,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-OLP25O47.js";
+} from "./chunk-2QYTKQXS.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-UWY4RPXW.js";
-import "./chunk-7UCC3GEY.js";
-import "./chunk-AET4ZICI.js";
+import "./chunk-KPP3FKTS.js";
+import "./chunk-HLNMNGRH.js";
+import "./chunk-KR6T2GVK.js";
 
 export {
   assertNotFrozen,

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-QR3FFWFE.js";
-import "./chunk-ZNG4JAOG.js";
+} from "./chunk-F2MZVRQK.js";
+import "./chunk-XYSPHXRL.js";
 
 export {
   E,

@@ -8,10 +8,10 @@ import {
   isNotFound,
   readTextFileSafe,
   statSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-26PI64DL.js";
 import {
   SyscallError
-} from "./chunk-ZNG4JAOG.js";
+} from "./chunk-XYSPHXRL.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-ZUDXLLOZ.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-26PI64DL.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-ZNG4JAOG.js";
+} from "./chunk-XYSPHXRL.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -27,18 +27,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-7UKJBI2V.js";
+} from "./chunk-EAT4HMP2.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-ZUDXLLOZ.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-26PI64DL.js";
 import {
   SyscallError
-} from "./chunk-ZNG4JAOG.js";
+} from "./chunk-XYSPHXRL.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

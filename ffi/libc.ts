@@ -270,12 +270,24 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
   Pick<typeof SYMBOLS, (typeof EXEC_SYMBOLS)[number]>
 >["symbols"] {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]!;
-  const sc = _core().syscall;
+  const slow = _core().syscall;
   type Arg = number | bigint;
+  type Syscall = (n: bigint, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => bigint;
+  // The core's syscall binds without a trampoline but costs ~3-5 µs more a call once V8
+  // optimizes a hot caller: after SLOW_CALLS calls (about what the trampoline cost to
+  // compile, so never more than twice the better choice, as in a ski rental) the process
+  // binds syscall() again with one.
+  let calls = 0;
+  let sc: Syscall = (n, a, b, c, d, e) => slow(n, a, b, c, d, e, _UNUSED_ARG);
   // Typed as the symbol table's signatures (the function's return type checks each one):
   // i32 results are numbers, isize and i64 results bigints, as Deno.dlopen would give them.
-  const call = (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): bigint =>
-    sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), _UNUSED_ARG);
+  const call = (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): bigint => {
+    if (++calls === SLOW_CALLS) {
+      const fast = _loadOnly(_FAST_SYSCALL).syscall;
+      sc = (n, a, b, c, d, e) => fast(n, a, b, c, d, e, 0n);
+    }
+    return sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e));
+  };
   const i32 = (n: bigint, a?: Arg, b?: Arg, c?: Arg, d?: Arg, e?: Arg): number =>
     Number(call(n, a, b, c, d, e));
   type Buf = AllowSharedBufferSource | null;
@@ -321,8 +333,8 @@ function _core(): Deno.DynamicLibrary<typeof _CORE>["symbols"] {
  * Deno.dlopen compiles a fast-call trampoline (Cranelift) for every symbol, except one that
  * passes or returns a struct by value (Deno 2.9's turbocall `is_compatible`): ~0.7 ms for a
  * process's first, ~0.3 ms for each next one, where a symbol without one binds in ~0.06 ms
- * and calls as fast until V8 optimizes the call site (~1.2 µs a call either way in a cold
- * process, ~0.15 µs slower hot). These three are bound by every command of every process, so
+ * and calls as fast in a cold process (~1-2 µs a call), slower only once V8 optimizes a hot
+ * caller (see _rawExecSymbols). These three are bound by every process's first command, so
  * each has a struct in its signature that changes nothing in its calling convention: a
  * struct of one 8-byte integer or pointer is passed and returned exactly as that integer (the
  * SysV x86-64 ABI classes it INTEGER: the same register or stack slot; AAPCS64 passes and
@@ -345,6 +357,14 @@ const _CORE = {
 
 /** The zero struct { long } passed as syscall()'s unused last argument. */
 const _UNUSED_ARG = new Uint8Array(8);
+
+/** EXEC_SYMBOLS calls made through the core's syscall before it is bound with a trampoline. */
+const SLOW_CALLS = 250;
+
+const _FAST_SYSCALL = {
+  /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
+} as const satisfies Deno.ForeignLibraryInterface;
 
 /** The pointer in the 8 bytes of a struct { void * } returned by a _CORE symbol. */
 function _structPointer(bytes: Uint8Array): Deno.PointerValue {

@@ -2,17 +2,17 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-GTB6GYAD.js";
+} from "./chunk-PZCPR3VV.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-ZUDXLLOZ.js";
+} from "./chunk-3MYASDIL.js";
 import {
   differingNamespaces
-} from "./chunk-26PI64DL.js";
-import "./chunk-XYSPHXRL.js";
+} from "./chunk-UWPUJA6Y.js";
+import "./chunk-GZXCCLFU.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -8,17 +8,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-VIKCRM33.js";
+} from "./chunk-UF6PYCDQ.js";
 import {
   NsCommand
-} from "./chunk-GTB6GYAD.js";
+} from "./chunk-PZCPR3VV.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-4UWWHBWC.js";
+} from "./chunk-DZZKI4RF.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-ZUDXLLOZ.js";
+} from "./chunk-3MYASDIL.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -43,13 +43,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-26PI64DL.js";
+} from "./chunk-UWPUJA6Y.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-XYSPHXRL.js";
+} from "./chunk-GZXCCLFU.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2181,38 +2181,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-7KEZRXRE.js");
+  _inNamespaces ??= await import("./in_namespaces-MKGU5X53.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-7KEZRXRE.js");
+  _inNamespaces ??= await import("./in_namespaces-MKGU5X53.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-K5UQBNPW.js");
+  _copy ??= await import("./copy-Z66LX55L.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-K5UQBNPW.js");
+  _copy ??= await import("./copy-Z66LX55L.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-K5UQBNPW.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-Z66LX55L.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-K5UQBNPW.js");
+  _copy ??= await import("./copy-Z66LX55L.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-QDJHN36M.js");
+  _forward ??= await import("./forward-QOCPYQGL.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-3WTOVGLP.js");
+  _session ??= await import("./session-7HWPE3E6.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -9,9 +9,9 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MYY3JJQ3.js";
-import "../chunk-HLNMNGRH.js";
-import "../chunk-KR6T2GVK.js";
+} from "../chunk-F77ZB6HL.js";
+import "../chunk-WHXM2PH7.js";
+import "../chunk-S7N7A7XX.js";
 
 export {
   EXIT,

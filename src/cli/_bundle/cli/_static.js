@@ -32,8 +32,16 @@ var _sameNames = (function _sameNames(a, b) {
 });
 var _rawExecSymbols = (function _rawExecSymbols() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
-  const sc = _core().syscall;
-  const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), _UNUSED_ARG);
+  const slow = _core().syscall;
+  let calls = 0;
+  let sc = (n, a, b, c, d, e) => slow(n, a, b, c, d, e, _UNUSED_ARG);
+  const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => {
+    if (++calls === SLOW_CALLS) {
+      const fast = _loadOnly(_FAST_SYSCALL).syscall;
+      sc = (n2, a2, b2, c2, d2, e2) => fast(n2, a2, b2, c2, d2, e2, 0n);
+    }
+    return sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e));
+  };
   const i32 = (n, a, b, c, d, e) => Number(call(n, a, b, c, d, e));
   const ptr = (buf) => buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   const AT_FDCWD4 = -100;
@@ -2298,7 +2306,7 @@ var __esm = ((fn, res) => function __init() {
 
 
 
-var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _UNUSED_ARG, _coreSymbols, _errnoLocation, SyscallError, _ERRNO;
+var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _UNUSED_ARG, SLOW_CALLS, _FAST_SYSCALL, _coreSymbols, _errnoLocation, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
     SYMBOLS = {
@@ -2920,6 +2928,22 @@ var init_libc = __esm({
       }
     };
     _UNUSED_ARG = new Uint8Array(8);
+    SLOW_CALLS = 250;
+    _FAST_SYSCALL = {
+      /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+      syscall: {
+        parameters: [
+          "i64",
+          "i64",
+          "i64",
+          "i64",
+          "i64",
+          "i64",
+          "i64"
+        ],
+        result: "i64"
+      }
+    };
     SyscallError = class extends Error {
       name = "SyscallError";
       /** The errno value. */

@@ -3,20 +3,20 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-XDEOGOCB.js";
+} from "../chunk-JGNUETNM.js";
 import {
   UsageError,
   report
-} from "../chunk-MYY3JJQ3.js";
+} from "../chunk-F77ZB6HL.js";
 import {
   differingNamespaces
-} from "../chunk-KPP3FKTS.js";
+} from "../chunk-WHY6YTPA.js";
 import {
   NamespaceError
-} from "../chunk-HLNMNGRH.js";
+} from "../chunk-WHXM2PH7.js";
 import {
   libcSubset
-} from "../chunk-KR6T2GVK.js";
+} from "../chunk-S7N7A7XX.js";
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -46,7 +46,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-YCUCJXJQ.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-Y6KTQ7MC.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -124,7 +124,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-SM4QNYQK.js");
+      const { cgroupProcsOf } = await import("../container_exec-AKNOZGWS.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -132,7 +132,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-YCUCJXJQ.js");
+      const { nsfsClose } = await import("../nsfs-Y6KTQ7MC.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

@@ -6,20 +6,20 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-XDEOGOCB.js";
+} from "../chunk-JGNUETNM.js";
 import {
   UsageError,
   relay,
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MYY3JJQ3.js";
+} from "../chunk-F77ZB6HL.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-P2N5L6BN.js";
+} from "../chunk-VAVTOOJU.js";
 import {
   assertNotFrozen,
   assertUserWithMnt,
@@ -27,23 +27,23 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-2QYTKQXS.js";
+} from "../chunk-SJ4PAZKQ.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-KPP3FKTS.js";
+} from "../chunk-WHY6YTPA.js";
 import {
   NamespaceError
-} from "../chunk-HLNMNGRH.js";
+} from "../chunk-WHXM2PH7.js";
 import {
   errnoName,
   errnoText,
   readTextFileSafe,
   statSafe
-} from "../chunk-KR6T2GVK.js";
+} from "../chunk-S7N7A7XX.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -4,16 +4,16 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-KPP3FKTS.js";
+} from "./chunk-WHY6YTPA.js";
 import {
   NamespaceError
-} from "./chunk-HLNMNGRH.js";
+} from "./chunk-WHXM2PH7.js";
 import {
   SyscallError,
   isNotFound,
   readTextFileSafe,
   statSafe
-} from "./chunk-KR6T2GVK.js";
+} from "./chunk-S7N7A7XX.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`

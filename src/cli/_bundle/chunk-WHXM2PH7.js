@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-KR6T2GVK.js";
+} from "./chunk-S7N7A7XX.js";
 
 
 // src/errors.ts

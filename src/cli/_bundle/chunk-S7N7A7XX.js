@@ -31,17 +31,25 @@ var _sameNames = (function _sameNames(a, b) {
 });
 var _rawExecSymbols = (function _rawExecSymbols() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
-  const sc = _core().syscall;
-  const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), _UNUSED_ARG);
+  const slow = _core().syscall;
+  let calls = 0;
+  let sc = (n, a, b, c, d, e) => slow(n, a, b, c, d, e, _UNUSED_ARG);
+  const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => {
+    if (++calls === SLOW_CALLS) {
+      const fast = _loadOnly(_FAST_SYSCALL).syscall;
+      sc = (n2, a2, b2, c2, d2, e2) => fast(n2, a2, b2, c2, d2, e2, 0n);
+    }
+    return sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e));
+  };
   const i32 = (n, a, b, c, d, e) => Number(call(n, a, b, c, d, e));
   const ptr = (buf) => buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-  const AT_FDCWD = -100;
+  const AT_FDCWD2 = -100;
   return {
     memfd_create: (name, flags) => i32(nr.memfd_create, ptr(name), flags),
     write: (fd, buf, count) => call(nr.write, fd, ptr(buf), count),
     fcntl: (fd, cmd, arg) => i32(nr.fcntl, fd, cmd, arg),
     close: (fd) => i32(nr.close, fd),
-    open: (path, flags, mode) => i32(nr.openat, AT_FDCWD, ptr(path), flags, mode),
+    open: (path, flags, mode) => i32(nr.openat, AT_FDCWD2, ptr(path), flags, mode),
     // dup3 refuses oldfd == newfd (EINVAL), where dup2 does nothing and succeeds.
     dup2: (oldfd, newfd) => oldfd === newfd ? newfd : i32(nr.dup3, oldfd, newfd, 0),
     execve: (path, argv, envp) => i32(nr.execve, ptr(path), ptr(argv), ptr(envp)),
@@ -50,7 +58,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
     openat2: (n, dirfd, path, how, size) => call(BigInt(n), dirfd, ptr(path), ptr(how), size),
     read: (fd, buf, count) => call(nr.read, fd, ptr(buf), count),
     fstat: (fd, buf) => i32(nr.fstat, fd, ptr(buf)),
-    readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD, ptr(path), ptr(buf), size)
+    readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD2, ptr(path), ptr(buf), size)
   };
 });
 var _core = (function _core() {
@@ -134,6 +142,140 @@ var errnoName = (function errnoName(value) {
 });
 var errnoText = (function errnoText(value) {
   return _ERRNO[value]?.[1] ?? "system error";
+});
+var _lib = (function _lib() {
+  return libcSubset(...EXEC_SYMBOLS);
+});
+var _openPath = (function _openPath(dirfd, path, resolve) {
+  const fd = _openPathRaw(dirfd, path, resolve);
+  if (fd < 0) throw new SyscallError("openat2", errno());
+  return fd;
+});
+var _openPathRaw = (function _openPathRaw(dirfd, path, resolve) {
+  const how = new BigUint64Array([
+    BigInt(O_PATH | O_CLOEXEC2),
+    0n,
+    resolve
+  ]);
+  return Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
+});
+var existsSafe = (function existsSafe(path) {
+  const fd = _openPathRaw(AT_FDCWD, path, 0n);
+  if (fd >= 0) {
+    _lib().close(fd);
+    return true;
+  }
+  const e = errno();
+  return e !== 2 && e !== 20;
+});
+var _stat = (function _stat(fd) {
+  const st = new Uint8Array(256);
+  if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  const view = new DataView(st.buffer);
+  return {
+    mode: view.getUint32(ST_MODE_OFFSET, true) & S_IFMT,
+    uid: view.getUint32(ST_UID_OFFSET, true)
+  };
+});
+var openVerified = (function openVerified(path, options, verify) {
+  const lib = _lib();
+  let resolve = options.noFollow ? RESOLVE_NO_SYMLINKS : 0n;
+  let dirfd = AT_FDCWD;
+  let rootFd = -1;
+  if (options.root !== void 0) {
+    rootFd = _openPath(AT_FDCWD, options.root, 0n);
+    dirfd = BigInt(rootFd);
+    resolve |= RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  }
+  let pathFd = -1;
+  try {
+    pathFd = _openPath(dirfd, path, resolve);
+    verify(pathFd);
+    const fd = lib.open(cstr(`/proc/self/fd/${pathFd}`), O_CLOEXEC2 | O_NONBLOCK | O_NOCTTY, 0);
+    if (fd < 0) throw new SyscallError("open", errno());
+    return fd;
+  } finally {
+    if (pathFd >= 0) lib.close(pathFd);
+    if (rootFd >= 0) lib.close(rootFd);
+  }
+});
+var openFileSafe = (function openFileSafe(path, options = {}) {
+  return openVerified(path, options, (pathFd) => {
+    const { mode, uid } = _stat(pathFd);
+    if (mode !== S_IFREG) {
+      throw new SyscallError("open", 22, `Cannot read ${path}: it is ${mode === S_IFDIR ? "a directory" : "not a regular file"}`);
+    }
+    if (options.owner !== void 0 && uid !== options.owner) {
+      throw new SyscallError("open", 1, `Cannot read ${path}: it belongs to uid ${uid}`);
+    }
+  });
+});
+var readFileSafe = (function readFileSafe(path, options = {}) {
+  const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const lib = _lib();
+  const fd = openFileSafe(path, options);
+  try {
+    const chunks = [];
+    let total = 0;
+    const buf = _scratch ??= new Uint8Array(64 << 10);
+    for (; ; ) {
+      const n = Number(lib.read(fd, buf, BigInt(Math.min(buf.length, max - total + 1))));
+      if (n < 0) {
+        const e = errno();
+        if (e === 4) continue;
+        throw new SyscallError("read", e);
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > max) {
+        throw new SyscallError("read", 27, `Cannot read ${path}: larger than ${max} bytes`);
+      }
+      chunks.push(buf.slice(0, n));
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  } finally {
+    lib.close(fd);
+  }
+});
+var readTextFileSafe = (function readTextFileSafe(path, options = {}) {
+  return _decoder.decode(readFileSafe(path, options));
+});
+var isNotFound = (function isNotFound(error) {
+  return error instanceof SyscallError && (error.errno === 2 || error.errno === 20);
+});
+var fstatSafe = (function fstatSafe(fd) {
+  const st = new Uint8Array(256);
+  if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  const view = new DataView(st.buffer);
+  return {
+    dev: Number(view.getBigUint64(0, true)),
+    ino: Number(view.getBigUint64(8, true)),
+    mode: view.getUint32(ST_MODE_OFFSET, true),
+    uid: view.getUint32(ST_MODE_OFFSET + 4, true)
+  };
+});
+var statSafe = (function statSafe(path) {
+  const fd = _openPath(AT_FDCWD, path, 0n);
+  try {
+    return fstatSafe(fd);
+  } finally {
+    _lib().close(fd);
+  }
+});
+var readLinkSafe = (function readLinkSafe(path) {
+  if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
+  const { read, written } = _encoder.encodeInto(path, _linkPath.subarray(0, 4095));
+  if (read < path.length) throw new SyscallError("readlink", 36);
+  _linkPath[written] = 0;
+  const n = Number(_lib().readlink(_linkPath, _linkTarget, BigInt(_linkTarget.length)));
+  if (n < 0) throw new SyscallError("readlink", errno());
+  return _decoder.decode(_linkTarget.subarray(0, n));
 });
 // ffi/libc.ts
 var SYMBOLS = {
@@ -762,6 +904,22 @@ var _CORE = {
   }
 };
 var _UNUSED_ARG = new Uint8Array(8);
+var SLOW_CALLS = 250;
+var _FAST_SYSCALL = {
+  /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+  syscall: {
+    parameters: [
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64"
+    ],
+    result: "i64"
+  }
+};
 
 var _coreSymbols;
 
@@ -928,8 +1086,42 @@ var _ERRNO = {
 };
 
 
-var O_RDONLY = 0;
 var O_CLOEXEC = 524288;
+
+// ffi/files.ts
+var DEFAULT_MAX_BYTES = 4 << 20;
+var SYS_OPENAT2 = 437n;
+var AT_FDCWD = -100n;
+var O_PATH = 2097152;
+var O_CLOEXEC2 = 524288;
+var O_NONBLOCK = 2048;
+var O_NOCTTY = 256;
+var RESOLVE_NO_MAGICLINKS = 0x02n;
+var RESOLVE_NO_SYMLINKS = 0x04n;
+var RESOLVE_IN_ROOT = 0x10n;
+var S_IFMT = 61440;
+var S_IFREG = 32768;
+var S_IFDIR = 16384;
+var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+var ST_UID_OFFSET = ST_MODE_OFFSET + 4;
+
+
+
+
+
+
+
+var _scratch;
+
+
+var _decoder = new TextDecoder();
+
+
+
+
+var _encoder = new TextEncoder();
+var _linkPath = new Uint8Array(4096);
+var _linkTarget = new Uint8Array(256);
 
 export {
   libc,
@@ -943,6 +1135,14 @@ export {
   check,
   errnoName,
   errnoText,
-  O_RDONLY,
-  O_CLOEXEC
+  O_CLOEXEC,
+  existsSafe,
+  openVerified,
+  openFileSafe,
+  readFileSafe,
+  readTextFileSafe,
+  isNotFound,
+  fstatSafe,
+  statSafe,
+  readLinkSafe
 };

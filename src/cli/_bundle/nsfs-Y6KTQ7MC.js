@@ -8,8 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-P2N5L6BN.js";
-import "./chunk-KR6T2GVK.js";
+} from "./chunk-VAVTOOJU.js";
+import "./chunk-S7N7A7XX.js";
 
 export {
   nsfsClose,

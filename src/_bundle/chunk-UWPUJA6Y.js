@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-XYSPHXRL.js";
+} from "./chunk-GZXCCLFU.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

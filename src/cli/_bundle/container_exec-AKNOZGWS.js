@@ -9,11 +9,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-2QYTKQXS.js";
+} from "./chunk-SJ4PAZKQ.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-KPP3FKTS.js";
-import "./chunk-HLNMNGRH.js";
-import "./chunk-KR6T2GVK.js";
+import "./chunk-WHY6YTPA.js";
+import "./chunk-WHXM2PH7.js";
+import "./chunk-S7N7A7XX.js";
 
 export {
   assertNotFrozen,

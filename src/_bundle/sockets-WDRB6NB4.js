@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-F2MZVRQK.js";
-import "./chunk-XYSPHXRL.js";
+} from "./chunk-R74CXJQ7.js";
+import "./chunk-GZXCCLFU.js";
 
 export {
   E,

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-ZUDXLLOZ.js";
+} from "./chunk-3MYASDIL.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-26PI64DL.js";
+} from "./chunk-UWPUJA6Y.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-XYSPHXRL.js";
+} from "./chunk-GZXCCLFU.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-4UWWHBWC.js";
+} from "./chunk-DZZKI4RF.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-EAT4HMP2.js";
+} from "./chunk-DGMCPCNY.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-ZUDXLLOZ.js";
+} from "./chunk-3MYASDIL.js";
 import {
   NamespaceError
-} from "./chunk-26PI64DL.js";
+} from "./chunk-UWPUJA6Y.js";
 import {
   SyscallError
-} from "./chunk-XYSPHXRL.js";
+} from "./chunk-GZXCCLFU.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-NKH5F42N.js"),
-    import("./_forward_relay-EICZPYGN.js")
+    import("./sockets-WDRB6NB4.js"),
+    import("./_forward_relay-K7UFQ5DT.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

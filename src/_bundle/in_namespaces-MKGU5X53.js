@@ -3,24 +3,24 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-4UWWHBWC.js";
+} from "./chunk-DZZKI4RF.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-ZUDXLLOZ.js";
+} from "./chunk-3MYASDIL.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-26PI64DL.js";
+} from "./chunk-UWPUJA6Y.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-XYSPHXRL.js";
+} from "./chunk-GZXCCLFU.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-PX6U5JZM.js")
+    ...await import("./_ns_worker-FSHKKFBO.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -27,18 +27,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-EAT4HMP2.js";
+} from "./chunk-DGMCPCNY.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-ZUDXLLOZ.js";
+} from "./chunk-3MYASDIL.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-26PI64DL.js";
+} from "./chunk-UWPUJA6Y.js";
 import {
   SyscallError
-} from "./chunk-XYSPHXRL.js";
+} from "./chunk-GZXCCLFU.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

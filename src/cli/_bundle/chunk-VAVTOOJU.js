@@ -4,7 +4,7 @@ import {
   errno,
   libc,
   openVerified
-} from "./chunk-KR6T2GVK.js";
+} from "./chunk-S7N7A7XX.js";
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {

@@ -79,8 +79,12 @@ if (!o.success) Deno.exit(1);`;
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
   for (const path of Object.values(paths)) await run(path); // fill the module cache
   for (let i = 0; i < N; i++) {
-    // A new order each round: no script always follows the same one.
-    const order = Object.entries(paths).sort(() => Math.random() - 0.5);
+    // A new order each round (Fisher-Yates): no script always follows the same one.
+    const order = Object.entries(paths);
+    for (let j = order.length - 1; j > 0; j--) {
+      const k = Math.floor(Math.random() * (j + 1));
+      [order[j], order[k]] = [order[k], order[j]];
+    }
     for (const [name, path] of order) {
       const [w, c] = await run(path);
       wall[name].push(w);

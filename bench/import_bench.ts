@@ -1,13 +1,17 @@
 /**
  * What importing nsjoin costs a script, whole process: `deno run` of a script that imports
  * the main entry (mod.ts) and runs one `NsCommand("true")` in a target made with unshare,
- * interleaved with the same script without the import (a plain `Deno.Command("true")`), an
- * empty script, and the same NsCommand script importing the dax entry as well. The scripts
- * live in a temporary directory with no deno.json, as a user's would. Wall time, and the CPU
- * time of each run (bench/_cpu.ts), which the load of a shared machine moves much less.
+ * interleaved with the same script without the import doing the same work by other means
+ * (`Deno.Command` of util-linux `nsenter -t PID -a true`: the same namespaces joined, the same
+ * two execs), with a plain `Deno.Command("true")` (no join: the stricter floor), an empty
+ * script, and the same NsCommand script importing the dax entry as well. The scripts live in a
+ * temporary directory with no deno.json, as a user's would. Wall time, and the CPU time of each
+ * run (bench/_cpu.ts), which the load of a shared machine moves much less. With BASE, the path
+ * of another checkout (say `git archive` of the base commit into a directory), its mod.ts runs
+ * the NsCommand script in the same rounds: a before/after under the same load.
  * Needs root.
  *
- *   deno run -A bench/import_bench.ts [iterations]
+ *   deno run -A bench/import_bench.ts [iterations] [BASE]
  */
 import { join } from "node:path";
 import { childrenCpu } from "./_cpu.ts";
@@ -16,6 +20,8 @@ const N = Number(Deno.args[0] ?? 30);
 const deno = Deno.execPath();
 const mod = new URL("../mod.ts", import.meta.url).href;
 const dax = new URL("../dax.ts", import.meta.url).href;
+const base = Deno.args[1];
+const baseMod = base ? new URL("mod.ts", `file://${base.replace(/\/?$/, "/")}`).href : undefined;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -35,6 +41,10 @@ try {
     "empty script": "",
     "Deno.Command(true), no import": `const o = await new Deno.Command("true").output();
 if (!o.success) Deno.exit(1);`,
+    "Deno.Command(nsenter), no import": `const o = await new Deno.Command("nsenter", {
+  args: ["-t", "${pid}", "-a", "true"],
+}).output();
+if (!o.success) Deno.exit(1);`,
     "import mod.ts + one NsCommand": `import { NsCommand } from ${JSON.stringify(mod)};
 const o = await new NsCommand("true", { target: ${pid} }).output();
 if (!o.success) Deno.exit(1);`,
@@ -43,6 +53,13 @@ import ${JSON.stringify(dax)};
 const o = await new NsCommand("true", { target: ${pid} }).output();
 if (!o.success) Deno.exit(1);`,
   };
+  if (baseMod) {
+    scripts["base: import mod.ts + one NsCommand"] = `import { NsCommand } from ${
+      JSON.stringify(baseMod)
+    };
+const o = await new NsCommand("true", { target: ${pid} }).output();
+if (!o.success) Deno.exit(1);`;
+  }
   const paths: Record<string, string> = {};
   for (const [name, text] of Object.entries(scripts)) {
     paths[name] = join(dir, `${Object.keys(paths).length}.ts`);
@@ -62,7 +79,13 @@ if (!o.success) Deno.exit(1);`,
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
   for (const path of Object.values(paths)) await run(path); // fill the module cache
   for (let i = 0; i < N; i++) {
-    for (const [name, path] of Object.entries(paths)) {
+    // A new order each round (Fisher-Yates): no script always follows the same one.
+    const order = Object.entries(paths);
+    for (let j = order.length - 1; j > 0; j--) {
+      const k = Math.floor(Math.random() * (j + 1));
+      [order[j], order[k]] = [order[k], order[j]];
+    }
+    for (const [name, path] of order) {
       const [w, c] = await run(path);
       wall[name].push(w);
       cpu[name].push(c);
@@ -78,13 +101,16 @@ if (!o.success) Deno.exit(1);`,
   }
   for (const [what, t] of [["wall", wall], ["CPU", cpu]] as const) {
     const m = (name: string) => median(t[name]);
-    const base = m("Deno.Command(true), no import");
+    const same = m("Deno.Command(nsenter), no import");
+    const bare = m("Deno.Command(true), no import");
+    const ratios = (name: string) =>
+      `${(m(name) / same).toFixed(2)}x (${(m(name) / bare).toFixed(2)}x)`;
     console.log(
       `  ${what}: import mod.ts + NsCommand ${
-        (m("import mod.ts + one NsCommand") / base).toFixed(2)
-      }x the script without the import (goal <= 1.15); with dax.ts as well ${
-        (m("import dax.ts too + one NsCommand") / base).toFixed(2)
-      }x`,
+        ratios("import mod.ts + one NsCommand")
+      } the script without the import, nsenter (bare true) (goal <= 1.15); with dax.ts as well ${
+        ratios("import dax.ts too + one NsCommand")
+      }${baseMod ? `; base ${ratios("base: import mod.ts + one NsCommand")}` : ""}`,
     );
   }
 } finally {

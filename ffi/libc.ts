@@ -316,17 +316,40 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
  */
 function _core(): Deno.DynamicLibrary<typeof _CORE>["symbols"] {
   _coreSymbols ??= _loadOnly(_CORE);
-  _errnoCell ??= _cellOf(_coreSymbols.__errno_location);
+  _errnoCell ??= _cellOf(_structPointer(_coreSymbols.__errno_location()));
   return _coreSymbols;
 }
 
+/**
+ * Deno.dlopen compiles a fast-call trampoline (Cranelift) for every symbol, except one that
+ * passes or returns a struct by value (Deno 2.9's turbocall `is_compatible`): ~0.7 ms for a
+ * process's first, ~0.3 ms for each next one, where a symbol without one binds in ~0.06 ms.
+ * dlsym and __errno_location, bound by every process's first command and called a few
+ * times each, return a struct that changes nothing in their calling convention: a struct of
+ * one pointer is returned exactly as that pointer (the SysV x86-64 ABI classes it INTEGER:
+ * the same register; AAPCS64 returns a composite of ≤ 16 bytes in the same general
+ * registers). Neither is followed by an errno read.
+ */
 const _CORE = {
-  /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+  /**
+   * long syscall(long number, long a, long b, long c, long d, long e, long f) — bound with
+   * its trampoline: without one (a struct in the signature) Deno's slow call path changed
+   * errno between the call and the read 1–3 times in a million (EAGAIN from a futex of its
+   * own; tests/errno_test.ts), and every caller reads errno after a failure
+   */
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
   /** void *dlsym(void *handle, const char *name) — handle RTLD_DEFAULT (NULL) */
-  dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
-  __errno_location: SYMBOLS.__errno_location,
+  dlsym: { parameters: ["pointer", "buffer"], result: { struct: ["pointer"] } },
+  /** int *__errno_location(void) */
+  __errno_location: { parameters: [], result: { struct: ["pointer"] } },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+/** The pointer in the 8 bytes of a struct { void * } returned by a _CORE symbol. */
+function _structPointer(bytes: Uint8Array): Deno.PointerValue {
+  return Deno.UnsafePointer.create(
+    new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true),
+  );
+}
 
 let _coreSymbols: Deno.DynamicLibrary<typeof _CORE>["symbols"] | undefined;
 
@@ -345,7 +368,7 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
   name: string,
   definition: D,
 ): Deno.UnsafeFnPointer<D> {
-  const ptr = _core().dlsym(null, cstr(name));
+  const ptr = _structPointer(_core().dlsym(null, cstr(name)));
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr as Deno.PointerObject<Omit<D, "nonblocking">>, definition);
 }
@@ -362,11 +385,17 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
  * @returns the strings' addresses
  */
 export function environPointers(except: Readonly<Record<string, string>>): bigint[] {
-  const at = _core().dlsym(null, cstr("environ"));
+  const at = _structPointer(_core().dlsym(null, cstr("environ")));
   const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
   const view = environ && new Deno.UnsafePointerView(environ);
   const kept: bigint[] = [];
+  // Nothing to leave out (an NsCommand without `env`): no string needs decoding.
+  const all = Object.keys(except).length === 0;
   for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    if (all) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+      continue;
+    }
     // A key that is not UTF-8 decodes with U+FFFD, which no key of `except` can equal.
     const entry = Deno.UnsafePointerView.getCString(p);
     const eq = entry.indexOf("=");
@@ -395,8 +424,7 @@ export function environPointers(except: Readonly<Record<string, string>>): bigin
  */
 let _errnoCell: Int32Array | undefined;
 
-function _cellOf(location: () => Deno.PointerValue): Int32Array | undefined {
-  const ptr = location();
+function _cellOf(ptr: Deno.PointerValue): Int32Array | undefined {
   return ptr === null ? undefined : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
 }
 
@@ -405,7 +433,7 @@ function _load<S extends Deno.ForeignLibraryInterface>(
 ): Deno.DynamicLibrary<S>["symbols"] {
   const loaded = _loadOnly(symbols);
   _errnoCell ??= _cellOf(
-    _loadOnly({ __errno_location: SYMBOLS.__errno_location }).__errno_location,
+    _structPointer(_loadOnly({ __errno_location: _CORE.__errno_location }).__errno_location()),
   );
   return loaded;
 }

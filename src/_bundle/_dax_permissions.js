@@ -4,6 +4,5 @@ import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 
-
 // src/_dax_permissions.ts
 assertPermissions("load @nsjoin/nsjoin/dax", "all");

@@ -2,22 +2,44 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-WCXUJ2CI.js";
+} from "./chunk-ME76HWS4.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-GBTAF6N5.js";
+} from "./chunk-OTRAUFBF.js";
 import {
   differingNamespaces
-} from "./chunk-7H7CB447.js";
-import "./chunk-YJB3P5QR.js";
+} from "./chunk-KTOFYNMF.js";
+import "./chunk-LXQK7EIU.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
-var daxIn = (function daxIn(target, options = {}) {
+var DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+var HOST_FS_BUILTINS = [
+  "cat",
+  "cp",
+  "mv",
+  "rm",
+  "mkdir",
+  "touch",
+  "test",
+  "which"
+];
+var COMMAND_NAME = /^[a-zA-Z0-9_-]+$/;
+var SHELL_BUILTINS = /* @__PURE__ */ new Set([
+  "cd",
+  "echo",
+  "exit",
+  "export",
+  "unset",
+  "printenv",
+  "pwd",
+  "sleep"
+]);
+function daxIn(target, options = {}) {
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
   const root = _programRoot(resolved, options.namespaces);
@@ -65,8 +87,8 @@ var daxIn = (function daxIn(target, options = {}) {
       return (strings, ...exprs) => bind(fn.raw(strings, ...exprs), strings, exprs);
     }
   });
-});
-var _words = (function _words(strings, exprs) {
+}
+function _words(strings, exprs) {
   const out = /* @__PURE__ */ new Set();
   const add = (value) => {
     if (typeof value === "string") {
@@ -77,8 +99,8 @@ var _words = (function _words(strings, exprs) {
   strings.forEach(add);
   exprs.forEach(add);
   return out;
-});
-var _programRoot = (function _programRoot(resolved, sel) {
+}
+function _programRoot(resolved, sel) {
   if (resolved.kind !== "process") return "";
   let joinsMnt;
   if (sel === void 0 || sel === "all") {
@@ -89,8 +111,8 @@ var _programRoot = (function _programRoot(resolved, sel) {
     joinsMnt = sel.mnt === true;
   }
   return joinsMnt ? `/proc/${resolved.pid}/root` : "";
-});
-var _targetPath = (function _targetPath(pid) {
+}
+function _targetPath(pid) {
   try {
     const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
     const entry = environ.find((e) => e.startsWith("PATH="));
@@ -98,8 +120,8 @@ var _targetPath = (function _targetPath(pid) {
   } catch {
     return DEFAULT_PATH;
   }
-});
-var _programsIn = (function _programsIn(dir) {
+}
+function _programsIn(dir) {
   try {
     return [
       ...Deno.readDirSync(dir)
@@ -107,8 +129,8 @@ var _programsIn = (function _programsIn(dir) {
   } catch {
     return [];
   }
-});
-var _cd = (function _cd(root) {
+}
+function _cd(root) {
   return async (ctx) => {
     if (ctx.args.length !== 1) return ctx.error("cd: expected 1 argument");
     const dir = posix.resolve(ctx.cwd, ctx.args[0]);
@@ -127,11 +149,11 @@ var _cd = (function _cd(root) {
       ]
     };
   };
-});
-var _mode = (function _mode(kind) {
+}
+function _mode(kind) {
   return kind === "inherit" || kind === "null" ? kind : "piped";
-});
-var _spawner = (function _spawner(program, base, env) {
+}
+function _spawner(program, base, env) {
   return async (ctx) => {
     const stdin = typeof ctx.stdin === "string" ? ctx.stdin === "inherit" ? "inherit" : "null" : "piped";
     const stdout = _mode(ctx.stdout.kind);
@@ -173,8 +195,8 @@ var _spawner = (function _spawner(program, base, env) {
       ctx.signal.removeListener(kill);
     }
   };
-});
-var _pumpIn = (async function _pumpIn(reader, stdin) {
+}
+async function _pumpIn(reader, stdin) {
   const writer = stdin.getWriter();
   try {
     const buf = new Uint8Array(16 * 1024);
@@ -188,43 +210,10 @@ var _pumpIn = (async function _pumpIn(reader, stdin) {
     writer.abort().catch(() => {
     });
   }
-});
-var _pumpOut = (async function _pumpOut(readable, writer) {
+}
+async function _pumpOut(readable, writer) {
   for await (const chunk of readable) await writer.writeAll(chunk);
-});
-
-var DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-var HOST_FS_BUILTINS = [
-  "cat",
-  "cp",
-  "mv",
-  "rm",
-  "mkdir",
-  "touch",
-  "test",
-  "which"
-];
-var COMMAND_NAME = /^[a-zA-Z0-9_-]+$/;
-var SHELL_BUILTINS = /* @__PURE__ */ new Set([
-  "cd",
-  "echo",
-  "exit",
-  "export",
-  "unset",
-  "printenv",
-  "pwd",
-  "sleep"
-]);
-
-
-
-
-
-
-
-
-
-
+}
 export {
   daxIn
 };

@@ -11,17 +11,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-FPBMLL3C.js";
+} from "./chunk-M4FVJL4Q.js";
 import {
   NsCommand
-} from "./chunk-WCXUJ2CI.js";
+} from "./chunk-ME76HWS4.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-M6KDRZF4.js";
+} from "./chunk-JYC6IFCZ.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-GBTAF6N5.js";
+} from "./chunk-OTRAUFBF.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -47,14 +47,91 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-7H7CB447.js";
+} from "./chunk-KTOFYNMF.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-YJB3P5QR.js";
-var nsfsOpen = (function nsfsOpen(path, root) {
+} from "./chunk-LXQK7EIU.js";
+
+// ffi/netlink.ts
+var AF_NETLINK = 16;
+var SOCK_RAW = 3;
+var SOCK_CLOEXEC = 524288;
+var NETLINK_ROUTE = 0;
+var NLMSG_ERROR = 2;
+var RTM_NEWNSID = 88;
+var RTM_GETNSID = 90;
+var NLM_F_REQUEST = 1;
+var NETNSA_NSID = 1;
+var NETNSA_FD = 3;
+var NSID_NOT_ASSIGNED = -1;
+var NetnsIdSocket = class {
+  #fd;
+  #seq = 0;
+  // nlmsghdr (16) + rtgenmsg padded (4) + rtattr (4) + u32 fd (4)
+  #request = new DataView(new ArrayBuffer(28));
+  #response = new Uint8Array(256);
+  /** Opens the socket; throws a SyscallError (e.g. EPERM, EAFNOSUPPORT) when it cannot. */
+  constructor() {
+    this.#fd = check("socket", libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  }
+  /**
+   * The id of the network namespace open as `nsFd`: a number ≥ 0, or
+   * {@link NSID_NOT_ASSIGNED}. Throws a SyscallError when the kernel refuses.
+   */
+  query(nsFd) {
+    if (this.#fd < 0) throw new SyscallError("send", 9);
+    const v = this.#request;
+    const seq = ++this.#seq;
+    v.setUint32(0, 28, true);
+    v.setUint16(4, RTM_GETNSID, true);
+    v.setUint16(6, NLM_F_REQUEST, true);
+    v.setUint32(8, seq, true);
+    v.setUint32(12, 0, true);
+    v.setUint32(16, 0, true);
+    v.setUint16(20, 8, true);
+    v.setUint16(22, NETNSA_FD, true);
+    v.setUint32(24, nsFd, true);
+    const bytes = new Uint8Array(v.buffer);
+    if (libc().send(this.#fd, bytes, 28n, 0) < 0) throw new SyscallError("send", errno());
+    const n = Number(libc().recv(this.#fd, this.#response, BigInt(this.#response.length), 0));
+    if (n < 0) throw new SyscallError("recv", errno());
+    const r = new DataView(this.#response.buffer, 0, n);
+    if (n < 16) throw new SyscallError("recv", 71);
+    const type = r.getUint16(4, true);
+    if (type === NLMSG_ERROR) throw new SyscallError("RTM_GETNSID", -r.getInt32(16, true));
+    if (type !== RTM_NEWNSID) throw new SyscallError("recv", 71);
+    const len = Math.min(r.getUint32(0, true), n);
+    for (let off = 20; off + 4 <= len; ) {
+      const alen = r.getUint16(off, true);
+      if (alen < 4) break;
+      if (r.getUint16(off + 2, true) === NETNSA_NSID && alen >= 8) return r.getInt32(off + 4, true);
+      off += alen + 3 & ~3;
+    }
+    throw new SyscallError("recv", 71);
+  }
+  /** Closes the socket; calling it again does nothing. */
+  close() {
+    if (this.#fd >= 0) libc().close(this.#fd);
+    this.#fd = -1;
+  }
+  /** Closes the socket. */
+  [Symbol.dispose]() {
+    this.close();
+  }
+};
+
+// ffi/nsfs.ts
+var NS_GET_USERNS = 0xb701n;
+var NS_GET_PARENT = 0xb702n;
+var NS_GET_NSTYPE = 0xb703n;
+var NS_GET_OWNER_UID = 0xb704n;
+var _stat = new BigUint64Array(32);
+var ENOTTY = 25;
+var _nsfsDev;
+function nsfsOpen(path, root) {
   const lib = libc();
   try {
     if (_nsfsDev === void 0) {
@@ -75,34 +152,41 @@ var nsfsOpen = (function nsfsOpen(path, root) {
     if (error instanceof SyscallError) return -error.errno;
     throw error;
   }
-});
-var nsfsClose = (function nsfsClose(fd) {
+}
+function nsfsClose(fd) {
   if (fd >= 0) libc().close(fd);
-});
-var nsfsIdentity = (function nsfsIdentity(fd) {
+}
+function nsfsIdentity(fd) {
   if (libc().fstat(fd, _stat) < 0) return void 0;
   return {
     dev: Number(_stat[0]),
     ino: Number(_stat[1])
   };
-});
-var nsfsRelated = (function nsfsRelated(fd, relation) {
+}
+function nsfsRelated(fd, relation) {
   const r = libc().ioctl(fd, relation === "owner" ? NS_GET_USERNS : NS_GET_PARENT, null);
   return r < 0 ? -errno() : r;
-});
-var nsfsType = (function nsfsType(fd) {
+}
+function nsfsType(fd) {
   const r = libc().ioctl(fd, NS_GET_NSTYPE, null);
   return r < 0 ? -errno() : r;
-});
-var nsfsOwnerUid = (function nsfsOwnerUid(fd) {
+}
+var _uid = new Uint32Array(1);
+function nsfsOwnerUid(fd) {
   const r = libc().ioctl(fd, NS_GET_OWNER_UID, Deno.UnsafePointer.of(_uid));
   return r < 0 ? -errno() : _uid[0];
-});
-var pidfdOpen = (function pidfdOpen(pid) {
+}
+var SYS_PIDFD_OPEN = 434n;
+var SYS_PIDFD_GETFD = 438n;
+var SIOCGSKNS = 0x894cn;
+var S_IFMT = 61440;
+var S_IFSOCK = 49152;
+var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+function pidfdOpen(pid) {
   const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
   return fd < 0 ? -errno() : fd;
-});
-var socketNetns = (function socketNetns(pidfd, fd) {
+}
+function socketNetns(pidfd, fd) {
   const lib = libc();
   const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
   if (sk < 0) return -errno();
@@ -115,8 +199,11 @@ var socketNetns = (function socketNetns(pidfd, fd) {
   } finally {
     lib.close(sk);
   }
-});
-var userName = (function userName(uid) {
+}
+
+// ffi/users.ts
+var _names = /* @__PURE__ */ new Map();
+function userName(uid) {
   let name = _names.get(uid);
   if (name !== void 0) return name;
   const pw = libc().getpwuid(uid);
@@ -124,8 +211,11 @@ var userName = (function userName(uid) {
   name = namePtr === null ? String(uid) : Deno.UnsafePointerView.getCString(namePtr);
   _names.set(uid, name);
   return name;
-});
-var listNamespaces = (function listNamespaces(options = {}) {
+}
+
+// src/listing.ts
+var _TYPE_SET = new Set(NAMESPACE_TYPES);
+function listNamespaces(options = {}) {
   assertPermissions("list namespaces", "all");
   const types = options.types ?? NAMESPACE_TYPES;
   for (const type of types) {
@@ -235,8 +325,8 @@ var listNamespaces = (function listNamespaces(options = {}) {
     skipped,
     notes
   };
-});
-var _readProcess = (function _readProcess(pid, types, found, mountNamespaces) {
+}
+function _readProcess(pid, types, found, mountNamespaces) {
   const base = `/proc/${pid}/ns/`;
   let any = false;
   for (const type of types) {
@@ -271,24 +361,24 @@ var _readProcess = (function _readProcess(pid, types, found, mountNamespaces) {
     if (mnt && !mountNamespaces.has(mnt)) mountNamespaces.set(mnt, pid);
   }
   return "ok";
-});
-var _inodeOfLink = (function _inodeOfLink(path) {
+}
+function _inodeOfLink(path) {
   try {
     const link = Deno.readLinkSync(path);
     return Number(link.slice(link.indexOf("[") + 1, -1));
   } catch {
     return 0;
   }
-});
-var _hasNamespaces = (function _hasNamespaces(pid) {
+}
+function _hasNamespaces(pid) {
   try {
     Deno.readLinkSync(`/proc/${pid}/ns/user`);
     return true;
   } catch {
     return false;
   }
-});
-var _readFds = (function _readFds(pid, wanted, held, nsfsDev, nsFds, sockets) {
+}
+function _readFds(pid, wanted, held, nsfsDev, nsFds, sockets) {
   const dir = `/proc/${pid}/fd/`;
   let pidfd = -1;
   try {
@@ -323,8 +413,8 @@ var _readFds = (function _readFds(pid, wanted, held, nsfsDev, nsFds, sockets) {
   } finally {
     nsfsClose(pidfd);
   }
-});
-var _heldBySocket = (function _heldBySocket(pidfd, fd, held) {
+}
+function _heldBySocket(pidfd, fd, held) {
   const ns = socketNetns(pidfd, fd);
   if (ns < 0) return;
   const ino = nsfsIdentity(ns)?.ino;
@@ -337,8 +427,8 @@ var _heldBySocket = (function _heldBySocket(pidfd, fd, held) {
     path: null,
     fd: ns
   });
-});
-var _heldByPath = (function _heldByPath(path, wanted, held, nsfsDev) {
+}
+function _heldByPath(path, wanted, held, nsfsDev) {
   let st;
   try {
     st = Deno.statSync(path);
@@ -358,8 +448,8 @@ var _heldByPath = (function _heldByPath(path, wanted, held, nsfsDev) {
   } finally {
     nsfsClose(fd);
   }
-});
-var _bare = (function _bare(ino, type, path, holder) {
+}
+function _bare(ino, type, path, holder) {
   return {
     ns: ino,
     type,
@@ -376,8 +466,8 @@ var _bare = (function _bare(ino, type, path, holder) {
     ons: 0,
     holder
   };
-});
-var _fillProcess = (function _fillProcess(e, infos) {
+}
+function _fillProcess(e, infos) {
   const pid = e.pid;
   if (pid === null) return;
   e.path = `/proc/${pid}/ns/${e.type}`;
@@ -388,8 +478,8 @@ var _fillProcess = (function _fillProcess(e, infos) {
   e.command = info.command;
   e.uid = info.uid;
   e.user = info.uid === null ? null : userName(info.uid);
-});
-var _processInfo = (function _processInfo(pid) {
+}
+function _processInfo(pid) {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const close = stat.lastIndexOf(")");
@@ -419,8 +509,8 @@ var _processInfo = (function _processInfo(pid) {
   } catch {
     return void 0;
   }
-});
-var _nsfsMounts = (function _nsfsMounts(mountinfo) {
+}
+function _nsfsMounts(mountinfo) {
   const out = [];
   let text;
   try {
@@ -443,11 +533,11 @@ var _nsfsMounts = (function _nsfsMounts(mountinfo) {
     });
   }
   return out;
-});
-var _unescape = (function _unescape(s) {
+}
+function _unescape(s) {
   return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-});
-var _relate = (function _relate(found, wanted, notes) {
+}
+function _relate(found, wanted, notes) {
   let netlink;
   let netlinkWhy;
   const ownerUids = /* @__PURE__ */ new Map();
@@ -550,8 +640,8 @@ var _relate = (function _relate(found, wanted, notes) {
   if (unopened > 0) {
     notes.push(`PNS and ONS of ${unopened} namespace${unopened === 1 ? "" : "s"} are unknown: their files could not be opened again (process gone or access refused)`);
   }
-});
-var _inodesOf = (function _inodesOf(pid) {
+}
+function _inodesOf(pid) {
   const out = /* @__PURE__ */ new Set();
   for (const type of NAMESPACE_TYPES) {
     try {
@@ -569,8 +659,8 @@ var _inodesOf = (function _inodesOf(pid) {
     }
   }
   return out;
-});
-var _procHidePid = (function _procHidePid() {
+}
+function _procHidePid() {
   let hide;
   try {
     for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
@@ -586,8 +676,8 @@ var _procHidePid = (function _procHidePid() {
   } catch {
   }
   return hide;
-});
-var namespaceTree = (function namespaceTree(options = {}) {
+}
+function namespaceTree(options = {}) {
   assertPermissions("make a namespace tree", "all");
   const by = options.by ?? "owner";
   if (![
@@ -642,8 +732,8 @@ var namespaceTree = (function namespaceTree(options = {}) {
   };
   for (const e of listing.namespaces) show(e, 0);
   return roots;
-});
-var _ppidOf = (function _ppidOf(pid, cache) {
+}
+function _ppidOf(pid, cache) {
   let ppid = cache.get(pid);
   if (ppid === void 0) {
     try {
@@ -656,8 +746,8 @@ var _ppidOf = (function _ppidOf(pid, cache) {
     cache.set(pid, ppid);
   }
   return ppid;
-});
-var processesInNamespace = (function processesInNamespace(ns) {
+}
+function processesInNamespace(ns) {
   assertPermissions("list the processes of a namespace", "all");
   if (!Number.isSafeInteger(ns) || ns <= 0) {
     throw new RangeError(`Cannot use ${ns} as a namespace: give its inode number`);
@@ -738,8 +828,10 @@ var processesInNamespace = (function processesInNamespace(ns) {
     nprocs: members.length,
     skipped
   };
-});
-var inspect = (function inspect(target, other) {
+}
+
+// src/inspect.ts
+function inspect(target, other) {
   assertPermissions("inspect a process", "all");
   const a = _side(target);
   const b = other === void 0 ? _self() : _side(other);
@@ -757,8 +849,8 @@ var inspect = (function inspect(target, other) {
     other: b,
     namespaces
   };
-});
-var _side = (function _side(target) {
+}
+function _side(target) {
   const resolved = resolveTarget(target);
   if (resolved.kind === "file") {
     const fd = nsfsOpen(resolved.path);
@@ -807,8 +899,8 @@ var _side = (function _side(target) {
     };
   }
   return side;
-});
-var _self = (function _self() {
+}
+function _self() {
   const side = _processSide(Deno.pid, "self");
   const mine = namespacesOfSync("self");
   side.namespaces = Object.fromEntries(Object.entries(mine).map(([t, id]) => [
@@ -816,8 +908,8 @@ var _self = (function _self() {
     id.inode
   ]));
   return side;
-});
-var _processSide = (function _processSide(pid, kind) {
+}
+function _processSide(pid, kind) {
   const set = namespacesOfSync(pid);
   const namespaces = {};
   for (const type of NAMESPACE_TYPES) if (set[type]) namespaces[type] = set[type].inode;
@@ -849,8 +941,8 @@ var _processSide = (function _processSide(pid, kind) {
     cgroups,
     memory: _memoryOf(pid, cgroups ?? [])
   };
-});
-var _userNsOfFd = (function _userNsOfFd(fd, ino, pid) {
+}
+function _userNsOfFd(fd, ino, pid) {
   const owner = nsfsOwnerUid(fd);
   let parent = 0;
   const pfd = nsfsRelated(fd, "parent");
@@ -865,8 +957,8 @@ var _userNsOfFd = (function _userNsOfFd(fd, ino, pid) {
     uidMap: pid === null ? null : _idMap(`/proc/${pid}/uid_map`),
     gidMap: pid === null ? null : _idMap(`/proc/${pid}/gid_map`)
   };
-});
-var _idMap = (function _idMap(path) {
+}
+function _idMap(path) {
   let text;
   try {
     text = readTextFileSafe(path);
@@ -881,8 +973,8 @@ var _idMap = (function _idMap(path) {
       count
     };
   });
-});
-var _commandOf = (function _commandOf(pid) {
+}
+function _commandOf(pid) {
   try {
     const raw = readFileSafe(`/proc/${pid}/cmdline`);
     let end = raw.length;
@@ -892,8 +984,8 @@ var _commandOf = (function _commandOf(pid) {
   } catch {
     return null;
   }
-});
-var _cgroupsOf = (function _cgroupsOf(pid) {
+}
+function _cgroupsOf(pid) {
   let text;
   try {
     text = readTextFileSafe(`/proc/${pid}/cgroup`);
@@ -909,8 +1001,8 @@ var _cgroupsOf = (function _cgroupsOf(pid) {
       path: l.slice(second + 1)
     };
   });
-});
-var _cgroupMounts = (function _cgroupMounts() {
+}
+function _cgroupMounts() {
   const out = [];
   for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
     const dash = line.indexOf(" - ");
@@ -926,16 +1018,17 @@ var _cgroupMounts = (function _cgroupMounts() {
     });
   }
   return out;
-});
-var _unescape2 = (function _unescape2(s) {
+}
+function _unescape2(s) {
   return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-});
-var _dirOf = (function _dirOf(m, path) {
+}
+function _dirOf(m, path) {
   const root = m.root === "/" ? "" : m.root;
   if (root && path !== root && !path.startsWith(root + "/")) return null;
   return m.target + path.slice(root.length);
-});
-var _readNumber = (function _readNumber(path) {
+}
+var _UNLIMITED = 2 ** 62;
+function _readNumber(path) {
   try {
     const v = readTextFileSafe(path, {
       noFollow: true
@@ -946,8 +1039,8 @@ var _readNumber = (function _readNumber(path) {
   } catch {
     return null;
   }
-});
-var _memoryOf = (function _memoryOf(pid, cgroups) {
+}
+function _memoryOf(pid, cgroups) {
   let version = null, dir = null;
   let usage = null, limit = null;
   const mounts = _cgroupMounts();
@@ -993,8 +1086,8 @@ var _memoryOf = (function _memoryOf(pid, cgroups) {
     free,
     limitVisibleInside: limit === null || free === null || free.total <= limit
   };
-});
-var _freeOf = (function _freeOf(pid) {
+}
+function _freeOf(pid) {
   const root = `/proc/${pid}/root`;
   const sources = [
     [
@@ -1035,8 +1128,10 @@ var _freeOf = (function _freeOf(pid) {
     };
   }
   return null;
-});
-var _dockerGet = (async function _dockerGet(host, path) {
+}
+
+// src/engines.ts
+async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
     return {
@@ -1074,11 +1169,11 @@ Host: docker\r
     } catch {
     }
   }
-});
-var _dockerHost = (function _dockerHost(o) {
+}
+function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
-});
-var _fromInspect = (function _fromInspect(j) {
+}
+function _fromInspect(j) {
   return {
     engine: "docker",
     id: j.Id,
@@ -1093,8 +1188,8 @@ var _fromInspect = (function _fromInspect(j) {
     },
     source: "api"
   };
-});
-var _dockerList = (async function _dockerList(o) {
+}
+async function _dockerList(o) {
   let res;
   try {
     res = await _dockerGet(_dockerHost(o), "/containers/json");
@@ -1110,8 +1205,8 @@ var _dockerList = (async function _dockerList(o) {
     pid: 0,
     source: "api"
   }));
-});
-var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
+}
+async function _dockerInspect(ref, o, strict) {
   let res;
   try {
     res = await _dockerGet(_dockerHost(o), `/containers/${encodeURIComponent(ref)}/json`);
@@ -1133,8 +1228,9 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
     });
   }
   return _fromInspect(j);
-});
-var _dockerStateList = (function _dockerStateList() {
+}
+var DOCKER_CONTAINERS = "/var/lib/docker/containers";
+function _dockerStateList() {
   const out = [];
   for (const id of _readDir(DOCKER_CONTAINERS)) {
     const j = _readJson(`${DOCKER_CONTAINERS}/${id}/config.v2.json`);
@@ -1148,8 +1244,8 @@ var _dockerStateList = (function _dockerStateList() {
     });
   }
   return out;
-});
-var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS) {
+}
+function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS) {
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
   const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
@@ -1181,8 +1277,8 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
     }),
     source: "state"
   };
-});
-var _readJson = (function _readJson(path, owner) {
+}
+function _readJson(path, owner) {
   try {
     return JSON.parse(readTextFileSafe(path, {
       owner
@@ -1190,15 +1286,15 @@ var _readJson = (function _readJson(path, owner) {
   } catch {
     return void 0;
   }
-});
-var _readRootJson = (function _readRootJson(path) {
+}
+function _readRootJson(path) {
   try {
     return JSON.parse(Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
-});
-var _readDir = (function _readDir(path) {
+}
+function _readDir(path) {
   try {
     return [
       ...Deno.readDirSync(path)
@@ -1206,8 +1302,8 @@ var _readDir = (function _readDir(path) {
   } catch {
     return [];
   }
-});
-var _configOfSpec = (function _configOfSpec(spec) {
+}
+function _configOfSpec(spec) {
   const p = spec?.process;
   if (typeof p !== "object" || p === null) return void 0;
   const id = (n) => Number.isSafeInteger(n) && n >= 0;
@@ -1221,8 +1317,8 @@ var _configOfSpec = (function _configOfSpec(spec) {
     additionalGids: Array.isArray(gids) ? gids.filter(id) : void 0,
     runtimeEnv: true
   };
-});
-var _livePid = (function _livePid(pidfile, start, owner) {
+}
+function _livePid(pidfile, start, owner) {
   let text;
   try {
     text = readTextFileSafe(pidfile, {
@@ -1241,8 +1337,8 @@ var _livePid = (function _livePid(pidfile, start, owner) {
   } catch {
     return void 0;
   }
-});
-var _storageConf = (function _storageConf(path, owner) {
+}
+function _storageConf(path, owner) {
   const out = {};
   let text;
   try {
@@ -1260,8 +1356,8 @@ var _storageConf = (function _storageConf(path, owner) {
     if (m && section === "[storage]") out[m[1]] = m[2];
   }
   return out;
-});
-var _podmanStores = (function _podmanStores(rootOnly = false) {
+}
+function _podmanStores(rootOnly = false) {
   const stores = [];
   const uid = Deno.uid() ?? 0;
   const env = Deno.env.get("CONTAINERS_STORAGE_CONF");
@@ -1296,8 +1392,8 @@ var _podmanStores = (function _podmanStores(rootOnly = false) {
     }
   }
   return stores;
-});
-var _isRootlessOf = (function _isRootlessOf(pid, owner) {
+}
+function _isRootlessOf(pid, owner) {
   const fds = [];
   const open = (path) => {
     const fd = nsfsOpen(path);
@@ -1318,8 +1414,8 @@ var _isRootlessOf = (function _isRootlessOf(pid, owner) {
   } finally {
     for (const fd of fds) nsfsClose(fd);
   }
-});
-var _podmanList = (function _podmanList(rootOnly = false, keep) {
+}
+function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
@@ -1351,13 +1447,18 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
     }
   }
   return out;
-});
-var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
+}
+function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
   return config;
-});
-var _containerdStates = (function _containerdStates(o) {
+}
+var CONTAINERD_STATES = [
+  "/run/containerd",
+  "/run/k3s/containerd",
+  "/run/docker/containerd/daemon"
+];
+function _containerdStates(o) {
   const extra = o.containerdState ?? (Deno.env.get("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
   return [
     .../* @__PURE__ */ new Set([
@@ -1365,8 +1466,8 @@ var _containerdStates = (function _containerdStates(o) {
       ...extra
     ])
   ];
-});
-var _rootOnlyPath = (function _rootOnlyPath(path) {
+}
+function _rootOnlyPath(path) {
   let real;
   try {
     real = Deno.realPathSync(path);
@@ -1386,8 +1487,8 @@ var _rootOnlyPath = (function _rootOnlyPath(path) {
     }
   }
   return true;
-});
-var _rootOnlyEntry = (function _rootOnlyEntry(path) {
+}
+function _rootOnlyEntry(path) {
   try {
     const st = Deno.lstatSync(path);
     const mode = st.mode ?? 0;
@@ -1396,15 +1497,17 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
   } catch {
     return void 0;
   }
-});
-var _specMayMatch = (function _specMayMatch(path, needles) {
+}
+var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
+var _hasAll = (text, needles) => text !== void 0 && needles.every((n) => text.includes(n));
+function _specMayMatch(path, needles) {
   try {
     return _hasAll(Deno.readTextFileSync(path), needles);
   } catch {
     return false;
   }
-});
-var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) {
+}
+function _containerdList(o = {}, namespace, filter = {}) {
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
@@ -1450,8 +1553,9 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
     }
   }
   return out;
-});
-var _podOfSpec = (function _podOfSpec(id, spec) {
+}
+var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
+function _podOfSpec(id, spec) {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return void 0;
   const str = (k) => typeof a[k] === "string" && a[k] !== "" ? a[k] : void 0;
@@ -1504,8 +1608,30 @@ var _podOfSpec = (function _podOfSpec(id, spec) {
     container
   };
   return void 0;
-});
-var containerOfCgroup = (function containerOfCgroup(cgroup) {
+}
+var CGROUP_PATTERNS = [
+  [
+    /(?:^|\/)docker[-/]([0-9a-f]{64})(?:\.scope)?(?:\/|$)/,
+    "docker"
+  ],
+  [
+    /(?:^|\/)libpod-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/,
+    "podman"
+  ],
+  [
+    /(?:^|\/)crio-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/,
+    "cri-o"
+  ],
+  [
+    /(?:^|\/)cri-containerd-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/,
+    "containerd"
+  ],
+  [
+    /\/([0-9a-f]{64})(?:\/|$)/,
+    "ns"
+  ]
+];
+function containerOfCgroup(cgroup) {
   for (const line of cgroup.split("\n")) {
     const path = line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
     if (path.includes("conmon-")) return void 0;
@@ -1526,8 +1652,8 @@ var containerOfCgroup = (function containerOfCgroup(cgroup) {
     }
   }
   return void 0;
-});
-var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
+}
+function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
   let checked = 0;
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
@@ -1547,8 +1673,8 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
     checked++;
   }
   return checked > 0;
-});
-var _cgroupScan = (function _cgroupScan(proc) {
+}
+function _cgroupScan(proc) {
   const found = /* @__PURE__ */ new Map();
   let mounts;
   for (const name of _readDir(proc)) {
@@ -1584,8 +1710,8 @@ var _cgroupScan = (function _cgroupScan(proc) {
   return [
     ...found.values()
   ].map((v) => v.info);
-});
-var _rootlessOwner = (function _rootlessOwner(pid) {
+}
+function _rootlessOwner(pid) {
   const theirs = nsfsOpen(`/proc/${pid}/ns/user`);
   const mine = nsfsOpen("/proc/self/ns/user");
   try {
@@ -1598,8 +1724,25 @@ var _rootlessOwner = (function _rootlessOwner(pid) {
     nsfsClose(theirs);
     nsfsClose(mine);
   }
-});
-var _merge = (function _merge(lists) {
+}
+
+// src/containers.ts
+var ENGINES = [
+  "docker",
+  "podman",
+  "containerd",
+  "cri-o"
+];
+var PinnedContainer = class extends PinnedProcess {
+  /** What the engine says about it. */
+  container;
+  /** Use {@link resolveContainer}. */
+  constructor(pinned, container) {
+    super(pinned.pid, pinned.startTime, pinned.pidfd);
+    this.container = container;
+  }
+};
+function _merge(lists) {
   const byId = /* @__PURE__ */ new Map();
   for (const list of lists) {
     for (const c of list) {
@@ -1622,15 +1765,15 @@ var _merge = (function _merge(lists) {
   return [
     ...byId.values()
   ].filter((c) => c.pid > 0);
-});
-var findContainers = (async function findContainers(options = {}) {
+}
+async function findContainers(options = {}) {
   assertPermissions("find containers", "all");
   return await _find(options, {
     scan: true,
     dockerList: true
   });
-});
-var _find = (async function _find(options, only) {
+}
+async function _find(options, only) {
   const sources = new Set(options.sources ?? [
     "api",
     "state",
@@ -1647,8 +1790,8 @@ var _find = (async function _find(options, only) {
   if (sources.has("cgroup") && only.scan) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift(await docker ?? []);
   return _merge(lists);
-});
-var parseContainerRef = (function parseContainerRef(text) {
+}
+function parseContainerRef(text) {
   const colon = text.indexOf(":");
   if (colon > 0) {
     const [engine, user] = text.slice(0, colon).split("@", 2);
@@ -1681,8 +1824,8 @@ var parseContainerRef = (function parseContainerRef(text) {
   return {
     ref: text
   };
-});
-var _uidOf = (function _uidOf(user, text) {
+}
+function _uidOf(user, text) {
   if (/^[0-9]+$/.test(user)) return Number(user);
   let passwd = "";
   try {
@@ -1692,8 +1835,8 @@ var _uidOf = (function _uidOf(user, text) {
   const line = passwd.split("\n").find((l) => l.split(":")[0] === user);
   if (!line) throw new TypeError(`Cannot resolve ${text}: no user ${JSON.stringify(user)} here`);
   return Number(line.split(":")[2]);
-});
-var _distance = (function _distance(a, b) {
+}
+function _distance(a, b) {
   const row = Array.from({
     length: b.length + 1
   }, (_, i) => i);
@@ -1707,8 +1850,9 @@ var _distance = (function _distance(a, b) {
     }
   }
   return row[b.length];
-});
-var matchContainer = (function matchContainer(containers, ref, options = {}) {
+}
+var _label = (c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`;
+function matchContainer(containers, ref, options = {}) {
   const { engine, owner } = options;
   const pool = containers.filter((c) => (!engine || c.engine === engine) && (owner === void 0 || c.owner === owner));
   const find = (list) => {
@@ -1740,8 +1884,10 @@ var matchContainer = (function matchContainer(containers, ref, options = {}) {
     quiet: true,
     hint: near.length > 0 ? `did you mean ${near.map(_label).join(", ")}?` : `no running ${what} has that name or ID (see: nsjoin ps)`
   });
-});
-var matchPodContainer = (function matchPodContainer(containers, text) {
+}
+var _podLabel = (p) => `k8s:${p.namespace}/${p.name}`;
+var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+function matchPodContainer(containers, text) {
   const members = containers.filter((c) => c.pod);
   const shown = JSON.stringify(text);
   const fail = (errno2, message, hint) => new NamespaceError(message, {
@@ -1810,12 +1956,12 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
     throw fail(3, `Cannot find ${pick === void 0 ? "a running container" : `container ${JSON.stringify(pick)}`} in pod ${_podLabel(pod)}`, apps.length > 0 ? `its running containers: ${names}` : "it has no running container (exited init containers cannot be joined)");
   }
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
-});
-var resolveContainer = (async function resolveContainer(text, options = {}) {
+}
+async function resolveContainer(text, options = {}) {
   assertPermissions("resolve a container", "all");
   return await _resolveContainer(text, options);
-});
-var _resolveContainer = (async function _resolveContainer(text, options = {}) {
+}
+async function _resolveContainer(text, options = {}) {
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     const lists = new Set(options.sources ?? [
       "state"
@@ -1954,15 +2100,15 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     }
   }
   return new PinnedContainer(pinned, found);
-});
-var _inOwnMountNamespace = (function _inOwnMountNamespace(pinned) {
+}
+function _inOwnMountNamespace(pinned) {
   try {
     return differingNamespaces(pinned.pid).includes("mnt") && pinned.alive;
   } catch {
     return false;
   }
-});
-var _podFilter = (function _podFilter(text) {
+}
+function _podFilter(text) {
   if (text.startsWith("cri:")) {
     const ref = text.slice(4);
     return /^[0-9a-f]+$/.test(ref) ? {
@@ -1973,8 +2119,8 @@ var _podFilter = (function _podFilter(text) {
   return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
     text: parts.map((p) => `"${p}"`)
   } : {};
-});
-var _crioFilter = (function _crioFilter(text) {
+}
+function _crioFilter(text) {
   if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
   const parts = text.slice(4).split("/");
   const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
@@ -1985,8 +2131,8 @@ var _crioFilter = (function _crioFilter(text) {
     const pod = byUid ? uid === parts[0] : parts.length === 1 ? name === parts[0] : ns === parts[0] && name === parts[1];
     return pod && (container === void 0 || c === container);
   });
-});
-var _pinPodMember = (function _pinPodMember(found, text, options) {
+}
+function _pinPodMember(found, text, options) {
   const gone = () => new NamespaceError(`Cannot use ${_label(found)}`, {
     errno: 3,
     syscall: "resolve",
@@ -2010,12 +2156,12 @@ var _pinPodMember = (function _pinPodMember(found, text, options) {
     throw gone();
   }
   return new PinnedContainer(pinned, found);
-});
-var _pinFromDockerState = (function _pinFromDockerState(ref, options, dir) {
+}
+function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
   return found && _pinDockerState(found, options);
-});
-var _pinDockerState = (function _pinDockerState(found, options) {
+}
+function _pinDockerState(found, options) {
   let pinned;
   try {
     pinned = pinProcess(found.pid);
@@ -2041,8 +2187,10 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   }
   pinned.close();
   return void 0;
-});
-var debugOptions = (function debugOptions(target, options = {}) {
+}
+
+// src/debug.ts
+function debugOptions(target, options = {}) {
   const env = {
     PATH: Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     HOME: "/root"
@@ -2066,290 +2214,48 @@ var debugOptions = (function debugOptions(target, options = {}) {
     tty: options.tty || void 0,
     ...confinement
   };
-});
-var inNamespaces = (async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-5QEF6PDC.js");
-  return await _inNamespaces.inNamespaces(target, fn, options);
-});
-var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-5QEF6PDC.js");
-  await _inNamespaces.closeNamespaceWorkers();
-});
-var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-TD25PW5L.js");
-  await _copy.copyFrom(target, path, dest, options);
-});
-var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-TD25PW5L.js");
-  await _copy.copyTo(target, src, path, options);
-});
-var tarFrom = (function tarFrom(target, path, options) {
-  if (_copy) return _copy.tarFrom(target, path, options);
-  const pipe = new TransformStream();
-  import("./copy-TD25PW5L.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
-  });
-  return pipe.readable;
-});
-var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-TD25PW5L.js");
-  await _copy.tarTo(target, path, stream, options);
-});
-var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-6NMRMIHM.js");
-  return await _forward.forward(target, options);
-});
-var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-IZWMLZVL.js");
-  return await _session.openSession(target, options);
-});
-
-
-// ffi/netlink.ts
-var AF_NETLINK = 16;
-var SOCK_RAW = 3;
-var SOCK_CLOEXEC = 524288;
-var NETLINK_ROUTE = 0;
-var NLMSG_ERROR = 2;
-var RTM_NEWNSID = 88;
-var RTM_GETNSID = 90;
-var NLM_F_REQUEST = 1;
-var NETNSA_NSID = 1;
-var NETNSA_FD = 3;
-var NSID_NOT_ASSIGNED = -1;
-var NetnsIdSocket = class {
-  #fd;
-  #seq = 0;
-  // nlmsghdr (16) + rtgenmsg padded (4) + rtattr (4) + u32 fd (4)
-  #request = new DataView(new ArrayBuffer(28));
-  #response = new Uint8Array(256);
-  /** Opens the socket; throws a SyscallError (e.g. EPERM, EAFNOSUPPORT) when it cannot. */
-  constructor() {
-    this.#fd = check("socket", libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-  }
-  /**
-   * The id of the network namespace open as `nsFd`: a number ≥ 0, or
-   * {@link NSID_NOT_ASSIGNED}. Throws a SyscallError when the kernel refuses.
-   */
-  query(nsFd) {
-    if (this.#fd < 0) throw new SyscallError("send", 9);
-    const v = this.#request;
-    const seq = ++this.#seq;
-    v.setUint32(0, 28, true);
-    v.setUint16(4, RTM_GETNSID, true);
-    v.setUint16(6, NLM_F_REQUEST, true);
-    v.setUint32(8, seq, true);
-    v.setUint32(12, 0, true);
-    v.setUint32(16, 0, true);
-    v.setUint16(20, 8, true);
-    v.setUint16(22, NETNSA_FD, true);
-    v.setUint32(24, nsFd, true);
-    const bytes = new Uint8Array(v.buffer);
-    if (libc().send(this.#fd, bytes, 28n, 0) < 0) throw new SyscallError("send", errno());
-    const n = Number(libc().recv(this.#fd, this.#response, BigInt(this.#response.length), 0));
-    if (n < 0) throw new SyscallError("recv", errno());
-    const r = new DataView(this.#response.buffer, 0, n);
-    if (n < 16) throw new SyscallError("recv", 71);
-    const type = r.getUint16(4, true);
-    if (type === NLMSG_ERROR) throw new SyscallError("RTM_GETNSID", -r.getInt32(16, true));
-    if (type !== RTM_NEWNSID) throw new SyscallError("recv", 71);
-    const len = Math.min(r.getUint32(0, true), n);
-    for (let off = 20; off + 4 <= len; ) {
-      const alen = r.getUint16(off, true);
-      if (alen < 4) break;
-      if (r.getUint16(off + 2, true) === NETNSA_NSID && alen >= 8) return r.getInt32(off + 4, true);
-      off += alen + 3 & ~3;
-    }
-    throw new SyscallError("recv", 71);
-  }
-  /** Closes the socket; calling it again does nothing. */
-  close() {
-    if (this.#fd >= 0) libc().close(this.#fd);
-    this.#fd = -1;
-  }
-  /** Closes the socket. */
-  [Symbol.dispose]() {
-    this.close();
-  }
-};
-
-// ffi/nsfs.ts
-var NS_GET_USERNS = 0xb701n;
-var NS_GET_PARENT = 0xb702n;
-var NS_GET_NSTYPE = 0xb703n;
-var NS_GET_OWNER_UID = 0xb704n;
-var _stat = new BigUint64Array(32);
-var ENOTTY = 25;
-var _nsfsDev;
-
-
-
-
-
-var _uid = new Uint32Array(1);
-
-var SYS_PIDFD_OPEN = 434n;
-var SYS_PIDFD_GETFD = 438n;
-var SIOCGSKNS = 0x894cn;
-var S_IFMT = 61440;
-var S_IFSOCK = 49152;
-var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
-
-
-
-// ffi/users.ts
-var _names = /* @__PURE__ */ new Map();
-
-
-// src/listing.ts
-var _TYPE_SET = new Set(NAMESPACE_TYPES);
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-// src/inspect.ts
-
-
-
-
-
-
-
-
-
-
-
-var _UNLIMITED = 2 ** 62;
-
-
-
-
-// src/engines.ts
-
-
-
-
-
-var DOCKER_CONTAINERS = "/var/lib/docker/containers";
-
-
-
-
-
-
-
-
-
-
-
-
-var CONTAINERD_STATES = [
-  "/run/containerd",
-  "/run/k3s/containerd",
-  "/run/docker/containerd/daemon"
-];
-
-
-
-var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
-var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
-
-
-var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
-
-var CGROUP_PATTERNS = [
-  [
-    /(?:^|\/)docker[-/]([0-9a-f]{64})(?:\.scope)?(?:\/|$)/,
-    "docker"
-  ],
-  [
-    /(?:^|\/)libpod-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/,
-    "podman"
-  ],
-  [
-    /(?:^|\/)crio-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/,
-    "cri-o"
-  ],
-  [
-    /(?:^|\/)cri-containerd-([0-9a-f]{64})(?:\.scope)?(?:\/|$)/,
-    "containerd"
-  ],
-  [
-    /\/([0-9a-f]{64})(?:\/|$)/,
-    "ns"
-  ]
-];
-
-
-
-
-
-// src/containers.ts
-var ENGINES = [
-  "docker",
-  "podman",
-  "containerd",
-  "cri-o"
-];
-var PinnedContainer = class extends PinnedProcess {
-  /** What the engine says about it. */
-  container;
-  /** Use {@link resolveContainer}. */
-  constructor(pinned, container) {
-    super(pinned.pid, pinned.startTime, pinned.pidfd);
-    this.container = container;
-  }
-};
-
-
-
-
-
-
-var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`);
-
-var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
-var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-
-
-
-
-
-
-
-
-
-// src/debug.ts
-
+}
 
 // src/lazy.ts
 var _inNamespaces;
 var _copy;
 var _forward;
 var _session;
-
-
-
-
-
-
-
-
+async function inNamespaces(target, fn, options) {
+  _inNamespaces ??= await import("./in_namespaces-MG54P7TQ.js");
+  return await _inNamespaces.inNamespaces(target, fn, options);
+}
+async function closeNamespaceWorkers() {
+  _inNamespaces ??= await import("./in_namespaces-MG54P7TQ.js");
+  await _inNamespaces.closeNamespaceWorkers();
+}
+async function copyFrom(target, path, dest, options) {
+  _copy ??= await import("./copy-ESUX2FX4.js");
+  await _copy.copyFrom(target, path, dest, options);
+}
+async function copyTo(target, src, path, options) {
+  _copy ??= await import("./copy-ESUX2FX4.js");
+  await _copy.copyTo(target, src, path, options);
+}
+function tarFrom(target, path, options) {
+  if (_copy) return _copy.tarFrom(target, path, options);
+  const pipe = new TransformStream();
+  import("./copy-ESUX2FX4.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  });
+  return pipe.readable;
+}
+async function tarTo(target, path, stream, options) {
+  _copy ??= await import("./copy-ESUX2FX4.js");
+  await _copy.tarTo(target, path, stream, options);
+}
+async function forward(target, options) {
+  _forward ??= await import("./forward-DPFUOCXE.js");
+  return await _forward.forward(target, options);
+}
+async function openSession(target, options) {
+  _session ??= await import("./session-QRUMIJ3T.js");
+  return await _session.openSession(target, options);
+}
 export {
   CLONE_FLAGS,
   ENGINES,

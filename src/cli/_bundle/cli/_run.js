@@ -9,9 +9,9 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-GA44NDZW.js";
-import "../chunk-CI36PN6J.js";
-import "../chunk-AQ6THTHK.js";
+} from "../chunk-P6NUQ6ZG.js";
+import "../chunk-UKD3ILHQ.js";
+import "../chunk-SV4XRDLB.js";
 
 export {
   EXIT,

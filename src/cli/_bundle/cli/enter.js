@@ -3,20 +3,20 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-G2KNGPPF.js";
+} from "../chunk-MOXTTRO5.js";
 import {
   UsageError,
   report
-} from "../chunk-GA44NDZW.js";
+} from "../chunk-P6NUQ6ZG.js";
 import {
   differingNamespaces
-} from "../chunk-4BSNOFSP.js";
+} from "../chunk-PZIBU7AD.js";
 import {
   NamespaceError
-} from "../chunk-CI36PN6J.js";
+} from "../chunk-UKD3ILHQ.js";
 import {
   libcSubset
-} from "../chunk-AQ6THTHK.js";
+} from "../chunk-SV4XRDLB.js";
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -46,7 +46,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-HY62N5J2.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-TAMEGQM2.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -124,7 +124,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-SH3PB76D.js");
+      const { cgroupProcsOf } = await import("../container_exec-7LJLISZM.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -132,7 +132,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-HY62N5J2.js");
+      const { nsfsClose } = await import("../nsfs-TAMEGQM2.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

@@ -6,20 +6,20 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-G2KNGPPF.js";
+} from "../chunk-MOXTTRO5.js";
 import {
   UsageError,
   relay,
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-GA44NDZW.js";
+} from "../chunk-P6NUQ6ZG.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-Z3FH4OIK.js";
+} from "../chunk-S7YNUFFE.js";
 import {
   _containerExecOptions,
   assertNotFrozen,
@@ -30,22 +30,22 @@ import {
   cgroupViews,
   execConfinement,
   resolveContainerUser
-} from "../chunk-4TECCAW2.js";
+} from "../chunk-SZAFC7M2.js";
 import "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-4BSNOFSP.js";
+} from "../chunk-PZIBU7AD.js";
 import {
   NamespaceError
-} from "../chunk-CI36PN6J.js";
+} from "../chunk-UKD3ILHQ.js";
 import {
   errnoName,
   errnoText,
   existsSafe,
   readTextFileSafe,
   statSafe
-} from "../chunk-AQ6THTHK.js";
+} from "../chunk-SV4XRDLB.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-AQ6THTHK.js";
+} from "./chunk-SV4XRDLB.js";
 
 
 // src/errors.ts

@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-M6KDRZF4.js";
+} from "./chunk-JYC6IFCZ.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-LJRMU2OH.js";
+} from "./chunk-PQP6I2RT.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-GBTAF6N5.js";
+} from "./chunk-OTRAUFBF.js";
 import {
   NamespaceError
-} from "./chunk-7H7CB447.js";
+} from "./chunk-KTOFYNMF.js";
 import {
   SyscallError
-} from "./chunk-YJB3P5QR.js";
+} from "./chunk-LXQK7EIU.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-PM4ROTIS.js"),
-    import("./_forward_relay-H2FCCYBT.js")
+    import("./sockets-Z7Q63PTM.js"),
+    import("./_forward_relay-ZYSR6N7M.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-YJB3P5QR.js";
+} from "./chunk-LXQK7EIU.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

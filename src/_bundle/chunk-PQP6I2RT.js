@@ -6,7 +6,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-YJB3P5QR.js";
+} from "./chunk-LXQK7EIU.js";
 var _lib = (function _lib() {
   return libcSubset("openat2", "open", "close", "statx", "mkdirat", "symlinkat", "readlinkat", "unlinkat", "linkat", "mknodat", "fchownat", "fchmod", "utimensat", "futimens", "lseek", "sendfile", "ftruncate", "read", "write", "flistxattr", "fgetxattr", "fsetxattr", "__errno_location");
 });

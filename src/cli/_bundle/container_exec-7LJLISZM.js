@@ -10,11 +10,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-4TECCAW2.js";
+} from "./chunk-SZAFC7M2.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-4BSNOFSP.js";
-import "./chunk-CI36PN6J.js";
-import "./chunk-AQ6THTHK.js";
+import "./chunk-PZIBU7AD.js";
+import "./chunk-UKD3ILHQ.js";
+import "./chunk-SV4XRDLB.js";
 
 export {
   _containerExecOptions,

@@ -8,8 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-Z3FH4OIK.js";
-import "./chunk-AQ6THTHK.js";
+} from "./chunk-S7YNUFFE.js";
+import "./chunk-SV4XRDLB.js";
 
 export {
   nsfsClose,

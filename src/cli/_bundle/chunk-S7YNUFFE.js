@@ -4,7 +4,7 @@ import {
   errno,
   libc,
   openVerified
-} from "./chunk-AQ6THTHK.js";
+} from "./chunk-SV4XRDLB.js";
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {

@@ -6,14 +6,14 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-7H7CB447.js";
+} from "./chunk-KTOFYNMF.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   check,
   errno,
   libcSubset
-} from "./chunk-YJB3P5QR.js";
+} from "./chunk-LXQK7EIU.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

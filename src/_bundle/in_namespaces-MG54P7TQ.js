@@ -3,24 +3,24 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-M6KDRZF4.js";
+} from "./chunk-JYC6IFCZ.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-GBTAF6N5.js";
+} from "./chunk-OTRAUFBF.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-7H7CB447.js";
+} from "./chunk-KTOFYNMF.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-YJB3P5QR.js";
+} from "./chunk-LXQK7EIU.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-6OZZWVH2.js")
+    ...await import("./_ns_worker-QJRW3AZE.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

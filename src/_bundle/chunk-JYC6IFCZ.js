@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-GBTAF6N5.js";
+} from "./chunk-OTRAUFBF.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-7H7CB447.js";
+} from "./chunk-KTOFYNMF.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-YJB3P5QR.js";
+} from "./chunk-LXQK7EIU.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

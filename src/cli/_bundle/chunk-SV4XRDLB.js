@@ -55,20 +55,28 @@ var _rawExecSymbols = (function _rawExecSymbols() {
 });
 var _core = (function _core() {
   _coreSymbols ??= _loadOnly(_CORE);
-  _errnoCell ??= _cellOf(_coreSymbols.__errno_location);
+  _errnoCell ??= _cellOf(_structPointer(_coreSymbols.__errno_location()));
   return _coreSymbols;
 });
+var _structPointer = (function _structPointer(bytes) {
+  return Deno.UnsafePointer.create(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+});
 var libcFunction = (function libcFunction(name, definition) {
-  const ptr = _core().dlsym(null, cstr(name));
+  const ptr = _structPointer(_core().dlsym(null, cstr(name)));
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
 var environPointers = (function environPointers(except) {
-  const at = _core().dlsym(null, cstr("environ"));
+  const at = _structPointer(_core().dlsym(null, cstr("environ")));
   const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
   const view = environ && new Deno.UnsafePointerView(environ);
   const kept = [];
+  const all = Object.keys(except).length === 0;
   for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
+    if (all) {
+      kept.push(BigInt(Deno.UnsafePointer.value(p)));
+      continue;
+    }
     const entry = Deno.UnsafePointerView.getCString(p);
     const eq = entry.indexOf("=");
     if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
@@ -77,15 +85,14 @@ var environPointers = (function environPointers(except) {
   }
   return kept;
 });
-var _cellOf = (function _cellOf(location) {
-  const ptr = location();
+var _cellOf = (function _cellOf(ptr) {
   return ptr === null ? void 0 : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
 });
 var _load = (function _load(symbols) {
   const loaded = _loadOnly(symbols);
-  _errnoCell ??= _cellOf(_loadOnly({
-    __errno_location: SYMBOLS.__errno_location
-  }).__errno_location);
+  _errnoCell ??= _cellOf(_structPointer(_loadOnly({
+    __errno_location: _CORE.__errno_location
+  }).__errno_location()));
   return loaded;
 });
 var _loadOnly = (function _loadOnly(symbols) {
@@ -853,7 +860,12 @@ var SYSCALL_NUMBERS = {
 
 
 var _CORE = {
-  /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+  /**
+   * long syscall(long number, long a, long b, long c, long d, long e, long f) — bound with
+   * its trampoline: without one (a struct in the signature) Deno's slow call path changed
+   * errno between the call and the read 1–3 times in a million (EAGAIN from a futex of its
+   * own; tests/errno_test.ts), and every caller reads errno after a failure
+   */
   syscall: {
     parameters: [
       "i64",
@@ -872,10 +884,23 @@ var _CORE = {
       "pointer",
       "buffer"
     ],
-    result: "pointer"
+    result: {
+      struct: [
+        "pointer"
+      ]
+    }
   },
-  __errno_location: SYMBOLS.__errno_location
+  /** int *__errno_location(void) */
+  __errno_location: {
+    parameters: [],
+    result: {
+      struct: [
+        "pointer"
+      ]
+    }
+  }
 };
+
 var _coreSymbols;
 
 

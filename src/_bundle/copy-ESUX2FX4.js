@@ -27,18 +27,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-LJRMU2OH.js";
+} from "./chunk-PQP6I2RT.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-GBTAF6N5.js";
+} from "./chunk-OTRAUFBF.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-7H7CB447.js";
+} from "./chunk-KTOFYNMF.js";
 import {
   SyscallError
-} from "./chunk-YJB3P5QR.js";
+} from "./chunk-LXQK7EIU.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-7VGLI6MU.js";
-import "./chunk-YJB3P5QR.js";
+} from "./chunk-JZWF4CVU.js";
+import "./chunk-LXQK7EIU.js";
 
 export {
   E,

@@ -9,9 +9,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MGER5AOP.js";
-import "../chunk-7UCC3GEY.js";
-import "../chunk-AET4ZICI.js";
+} from "../chunk-FHU6NSCT.js";
 
 export {
   EXIT,

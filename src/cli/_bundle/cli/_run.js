@@ -3,17 +3,19 @@
 import {
   EXIT,
   UsageError,
+  assertPermissions,
   assertUtf8Argv,
   exitCodeOf,
   relay,
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-FHU6NSCT.js";
+} from "./chunk-6LMKSOTG.js";
 
 export {
   EXIT,
   UsageError,
+  assertPermissions,
   assertUtf8Argv,
   exitCodeOf,
   relay,

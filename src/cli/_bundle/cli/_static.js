@@ -262,6 +262,20 @@ var readLinkSafe = (function readLinkSafe(path) {
   if (n < 0) throw new SyscallError("readlink", errno());
   return _decoder.decode(_linkTarget.subarray(0, n));
 });
+var _granted = (function _granted(name) {
+  return Deno.permissions.querySync({
+    name
+  }).state === "granted";
+});
+var assertPermissions = (function assertPermissions(what, needed) {
+  if (needed === "all") {
+    if (ALL_PERMISSIONS.every(_granted)) return;
+    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
+  }
+  const missing = needed.filter((name) => !_granted(name));
+  if (missing.length === 0) return;
+  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
+});
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
@@ -555,20 +569,6 @@ var pinProcess = (function pinProcess(pid) {
     libcSubset(...EXEC_SYMBOLS).close(fd);
     throw error;
   }
-});
-var _granted = (function _granted(name) {
-  return Deno.permissions.querySync({
-    name
-  }).state === "granted";
-});
-var assertPermissions = (function assertPermissions(what, needed) {
-  if (needed === "all") {
-    if (ALL_PERMISSIONS.every(_granted)) return;
-    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
-  }
-  const missing = needed.filter((name) => !_granted(name));
-  if (missing.length === 0) return;
-  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
 });
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
@@ -3125,6 +3125,25 @@ var init_files = __esm({
   }
 });
 
+// src/_permissions.ts
+
+
+var ALL_PERMISSIONS;
+var init_permissions = __esm({
+  "src/_permissions.ts"() {
+    ALL_PERMISSIONS = [
+      "read",
+      "write",
+      "net",
+      "env",
+      "run",
+      "ffi",
+      "sys",
+      "import"
+    ];
+  }
+});
+
 // ffi/dirfd.ts
 var O, RESOLVE, IN_ROOT, ONE_NAME, S;
 var init_dirfd = __esm({
@@ -3271,25 +3290,6 @@ var init_target = __esm({
         this.close();
       }
     };
-  }
-});
-
-// src/_permissions.ts
-
-
-var ALL_PERMISSIONS;
-var init_permissions = __esm({
-  "src/_permissions.ts"() {
-    ALL_PERMISSIONS = [
-      "read",
-      "write",
-      "net",
-      "env",
-      "run",
-      "ffi",
-      "sys",
-      "import"
-    ];
   }
 });
 
@@ -3441,6 +3441,7 @@ var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|
 
 
 // src/cli/_run.ts
+init_permissions();
 var UsageError = class extends Error {
   name = "UsageError";
 };

@@ -10,14 +10,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "../chunk-V5V43RVY.js";
-import "../chunk-DHA7VJOE.js";
+} from "./chunk-BMZPLEKT.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "../chunk-FHU6NSCT.js";
+} from "./chunk-6LMKSOTG.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

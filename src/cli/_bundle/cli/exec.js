@@ -18,13 +18,11 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "../chunk-V5V43RVY.js";
-import {
-  assertPermissions
-} from "../chunk-DHA7VJOE.js";
+} from "./chunk-BMZPLEKT.js";
 import {
   NamespaceError,
   UsageError,
+  assertPermissions,
   errnoName,
   errnoText,
   readTextFileSafe,
@@ -33,7 +31,7 @@ import {
   report,
   socketOnStdio,
   statSafe
-} from "../chunk-FHU6NSCT.js";
+} from "./chunk-6LMKSOTG.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -268,6 +268,20 @@ var escapeTerminal = (function escapeTerminal(s) {
     return out;
   });
 });
+var _granted = (function _granted(name) {
+  return Deno.permissions.querySync({
+    name
+  }).state === "granted";
+});
+var assertPermissions = (function assertPermissions(what, needed) {
+  if (needed === "all") {
+    if (ALL_PERMISSIONS.every(_granted)) return;
+    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
+  }
+  const missing = needed.filter((name) => !_granted(name));
+  if (missing.length === 0) return;
+  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
+});
 var exitCodeOf = (function exitCodeOf(status) {
   if (status.signal) {
     const n = SIGNALS[status.signal];
@@ -1226,6 +1240,20 @@ var _utf8 = new TextEncoder();
 var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
 
 
+// src/_permissions.ts
+var ALL_PERMISSIONS = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import"
+];
+
+
+
 // src/cli/_run.ts
 var UsageError = class extends Error {
   name = "UsageError";
@@ -1305,6 +1333,7 @@ export {
   fstatSafe,
   statSafe,
   readLinkSafe,
+  assertPermissions,
   UsageError,
   EXIT,
   exitCodeOf,

@@ -4,11 +4,11 @@ import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
 import { report, UsageError } from "./_run.ts";
 import { libcSubset } from "../../ffi/libc.ts";
-// Imported statically, though only -c, -N, --user-parent and -V use them: Deno reads every
-// module a literal `import("…")` names at start anyway (enter runs with no read permission,
-// so it cannot load a module it did not name), and as modules of their own they were five
-// more files of the CLI bundle to read on every start (~2 ms); in enter's chunks they cost
-// only their top-level code.
+// Imported statically, though only -c, -N, --user-parent and -V use them: Deno reads at start
+// every module a dynamic import names by a string literal anyway (enter runs with no read
+// permission, so it cannot load a module it did not name), and as modules of their own they
+// were five more files of the CLI bundle to read on every start (~2 ms); in enter's chunks
+// they cost only their top-level code.
 import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";
 import { cgroupProcsOf } from "../container_exec.ts";
 import { versionText } from "./_version.ts";

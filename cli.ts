@@ -12,8 +12,7 @@
 // other commands' --help run from src/cli/_bundle/, JavaScript generated from src/ by
 // `deno task build:cli` (checked in CI to match a rebuild): a few chunks load faster than
 // the dozens of modules they hold.
-import { assertPermissions } from "./src/cli/_bundle/_permissions.js";
-import { assertUtf8Argv, EXIT, report } from "./src/cli/_bundle/cli/_run.js";
+import { assertPermissions, assertUtf8Argv, EXIT, report } from "./src/cli/_bundle/cli/_run.js";
 import type { PermissionFlag } from "./src/_permissions.ts";
 
 export type { PermissionFlag } from "./src/_permissions.ts";

@@ -2,6 +2,10 @@ import { NamespaceError } from "../errors.ts";
 import { fstatSafe } from "../../ffi/files.ts";
 import { escapeTerminal } from "../terminal.ts";
 
+// For cli.ts, which checks a command's permissions before it loads: everything it needs at
+// start from one entry of the CLI bundle (each more file is read and evaluated on every start).
+export { assertPermissions } from "../_permissions.ts";
+
 /** A mistake in how the CLI was called: exit 2, one line, a pointer to --help. */
 export class UsageError extends Error {
   override name = "UsageError";

@@ -38,10 +38,10 @@ import { posix } from "node:path";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const OUT = "src/cli/_bundle";
 /**
- * The entry points, from the repository root, sharing chunks; cli.ts imports the first two
+ * The entry points, from the repository root, sharing chunks; cli.ts imports the first
  * statically. Their outputs keep their paths under src/ (esbuild's common directory).
  */
-const ENTRIES = ["src/_permissions.ts", "src/cli/_run.ts", "src/cli/enter.ts", "src/cli/exec.ts"];
+const ENTRIES = ["src/cli/_run.ts", "src/cli/enter.ts", "src/cli/exec.ts"];
 /**
  * Bundled alone, into one file: what runs without --allow-read (so from a module cli.ts
  * names, which Deno loads at start with all it imports) — `completions`, which reads every
@@ -315,6 +315,13 @@ function finish(
   return files;
 }
 
+/** The deepest directory holding every one of `paths` (files, from the repository root). */
+function commonDir(paths: readonly string[]): string {
+  const dirs = paths.map((p) => posix.dirname(p).split("/"));
+  const common = dirs[0].filter((part, i) => dirs.every((d) => d[i] === part));
+  return dirs[0].slice(0, common.length).join("/");
+}
+
 /**
  * Bundles the CLI's and the package's entries; returns every generated file (the package's
  * entry files included, as rewritten) by path from the repository root. The package's entry
@@ -323,9 +330,17 @@ function finish(
  */
 async function build(write: boolean): Promise<{ files: Map<string, string>; stale: boolean }> {
   const written = await bundle(["--code-splitting"], ENTRIES);
-  const single = SINGLE.replace(/^src\//, "").replace(/\.ts$/, ".js");
+  // esbuild writes the entries' outputs by path from their common directory: placed under
+  // OUT by their path from src/, as cli.ts names them, wherever that directory is.
+  const base = commonDir(ENTRIES);
+  const single = posix.relative(base, SINGLE).replace(/\.ts$/, ".js");
   for (const text of (await bundle([], [SINGLE])).values()) written.set(single, text);
-  const files = finish(written, [...ENTRIES, SINGLE], OUT, "src");
+  const files = finish(
+    written,
+    [...ENTRIES, SINGLE],
+    posix.join(OUT, posix.relative("src", base)),
+    base,
+  );
   const entries = new Map<string, string>();
   for (const file of PACKAGE) {
     const entry = packageEntry(file, await Deno.readTextFile(`${ROOT}${file}`));

@@ -4,6 +4,14 @@ import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
 import { report, UsageError } from "./_run.ts";
 import { libcSubset } from "../../ffi/libc.ts";
+// Imported statically, though only -c, -N, --user-parent and -V use them: Deno reads at start
+// every module a dynamic import names by a string literal anyway (enter runs with no read
+// permission, so it cannot load a module it did not name), and as modules of their own they
+// were five more files of the CLI bundle to read on every start (~2 ms); in enter's chunks
+// they cost only their top-level code.
+import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";
+import { cgroupProcsOf } from "../container_exec.ts";
+import { versionText } from "./_version.ts";
 
 /** `enter`'s options, parsed: nsenter's dialect. */
 export interface EnterArgs {
@@ -389,7 +397,7 @@ function _handOver(fd: number, held: number[]): string {
  * @param held fds opened here, for the caller to close if nothing runs
  * @throws {NamespaceError} when a namespace cannot be found (exit 125)
  */
-export async function resolveEnterFds(args: EnterArgs, held: number[]): Promise<void> {
+export function resolveEnterFds(args: EnterArgs, held: number[]): void {
   const pid = _pidOf(args.target);
   for (const [type, v] of Object.entries(args.namespaces)) {
     if (typeof v !== "object") continue;
@@ -401,12 +409,7 @@ export async function resolveEnterFds(args: EnterArgs, held: number[]): Promise<
       { errno: old ? 38 : 95, syscall: "open_by_handle_at", namespace: type as NamespaceType },
     );
   }
-  // Loaded only for the options that need it: every module costs cold start.
-  const nsfs = args.netSocket !== undefined || args.userParent
-    ? await import("../../ffi/nsfs.ts")
-    : undefined;
   if (args.netSocket !== undefined && pid !== undefined) {
-    const { nsfsClose, pidfdOpen, socketNetns } = nsfs!;
     const pidfd = pidfdOpen(pid);
     const ns = pidfd < 0 ? pidfd : socketNetns(pidfd, args.netSocket);
     nsfsClose(pidfd);
@@ -431,7 +434,6 @@ export async function resolveEnterFds(args: EnterArgs, held: number[]): Promise<
       ? `/proc/${pid}/ns/${from[0]}`
       : undefined;
     if (source === undefined) throw new UsageError("--user-parent needs -t PID or a namespace");
-    const { nsfsClose, nsfsOpen, nsfsRelated } = nsfs!;
     const fd = nsfsOpen(source);
     let user = fd;
     if (fd >= 0 && from && from[0] !== "user") {
@@ -485,7 +487,7 @@ function _selinuxEnabled(): boolean {
  * @param argv the arguments after `enter`
  * @returns the exit code
  */
-export async function enter(argv: readonly string[]): Promise<number> {
+export function enter(argv: readonly string[]): number {
   let args: EnterArgs;
   const held: number[] = [];
   try {
@@ -495,13 +497,12 @@ export async function enter(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (args.version) {
-      console.log((await import("./_version.ts")).versionText("enter"));
+      console.log(versionText("enter"));
       return 0;
     }
-    await resolveEnterFds(args, held);
+    resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec.ts");
       options.cgroups = cgroupProcsOf(_pidOf(options.target as number | string)!);
     }
     // Become the helper, as nsenter becomes its program: no child to wait for.
@@ -510,9 +511,6 @@ export async function enter(argv: readonly string[]): Promise<number> {
     return report(error, "enter");
   } finally {
     // Reached only when nothing ran (exec replaces this process).
-    if (held.length > 0) {
-      const { nsfsClose } = await import("../../ffi/nsfs.ts");
-      for (const fd of held) nsfsClose(fd);
-    }
+    for (const fd of held) nsfsClose(fd);
   }
 }

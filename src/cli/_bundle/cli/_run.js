@@ -3,19 +3,19 @@
 import {
   EXIT,
   UsageError,
+  assertPermissions,
   assertUtf8Argv,
   exitCodeOf,
   relay,
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-P6NUQ6ZG.js";
-import "../chunk-UKD3ILHQ.js";
-import "../chunk-SV4XRDLB.js";
+} from "./chunk-U4YARZXH.js";
 
 export {
   EXIT,
   UsageError,
+  assertPermissions,
   assertUtf8Argv,
   exitCodeOf,
   relay,

@@ -275,6 +275,20 @@ var readLinkSafe = (function readLinkSafe(path) {
   if (n < 0) throw new SyscallError("readlink", errno());
   return _decoder.decode(_linkTarget.subarray(0, n));
 });
+var _granted = (function _granted(name) {
+  return Deno.permissions.querySync({
+    name
+  }).state === "granted";
+});
+var assertPermissions = (function assertPermissions(what, needed) {
+  if (needed === "all") {
+    if (ALL_PERMISSIONS.every(_granted)) return;
+    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
+  }
+  const missing = needed.filter((name) => !_granted(name));
+  if (missing.length === 0) return;
+  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
+});
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
@@ -568,20 +582,6 @@ var pinProcess = (function pinProcess(pid) {
     libcSubset(...EXEC_SYMBOLS).close(fd);
     throw error;
   }
-});
-var _granted = (function _granted(name) {
-  return Deno.permissions.querySync({
-    name
-  }).state === "granted";
-});
-var assertPermissions = (function assertPermissions(what, needed) {
-  if (needed === "all") {
-    if (ALL_PERMISSIONS.every(_granted)) return;
-    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
-  }
-  const missing = needed.filter((name) => !_granted(name));
-  if (missing.length === 0) return;
-  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
 });
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
@@ -1653,6 +1653,238 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   pinned.close();
   return void 0;
 });
+var escapeTerminal = (function escapeTerminal(s) {
+  return s.replace(_UNSAFE, (c) => {
+    let out = "";
+    for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
+    return out;
+  });
+});
+var report = (function report(error, command) {
+  const e = error;
+  const message = escapeTerminal(e?.message ?? String(error));
+  if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
+    console.error(`nsjoin ${command}: ${message} (see: nsjoin ${command} --help)`);
+    return EXIT.usage;
+  }
+  if (e instanceof NamespaceError) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.join;
+  }
+  if (e instanceof Error && /^Cannot (load libc|prepare the nsjoin helper)/.test(message)) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.join;
+  }
+  if (e instanceof Deno.errors.NotCapable) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.usage;
+  }
+  console.error(`nsjoin ${command}: ${message}`);
+  return 1;
+});
+var parseOptions = (function parseOptions(args, options, config = {}) {
+  const values = {};
+  const positionals = [];
+  let stop = args.length;
+  const byShort = /* @__PURE__ */ new Map();
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.short) byShort.set(spec.short, name);
+  }
+  const label = (name) => {
+    const short = options[name].short;
+    return `${short ? `-${short}, ` : ""}--${name}`;
+  };
+  const store = (name, value) => {
+    if (options[name].multiple) (values[name] ??= []).push(value);
+    else values[name] = value;
+  };
+  const allowed = config.allowPositionals || config.stopAtPositional;
+  const refuse = (arg) => {
+    throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
+  };
+  const takeValue = (name, inline, i) => {
+    if (inline !== void 0) {
+      store(name, inline);
+      return i;
+    }
+    const next = args[i + 1];
+    if (next === void 0) {
+      throw new UsageError(`Option '${label(name)} <value>' argument missing`);
+    }
+    if (next.startsWith("-") && next !== "-") {
+      throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
+    }
+    store(name, next);
+    return i + 1;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      if (!allowed && i + 1 < args.length) refuse(args[i + 1]);
+      stop = Math.min(stop, i + 1);
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const spec = Object.hasOwn(options, name) ? options[name] : void 0;
+      if (!spec) throw new UsageError(`Unknown option '--${name}'`);
+      if (spec.type === "boolean") {
+        if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
+        store(name, true);
+      } else {
+        i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i);
+      }
+      continue;
+    }
+    if (arg.startsWith("-") && arg.length > 1) {
+      for (let j = 1; j < arg.length; j++) {
+        const name = byShort.get(arg[j]);
+        if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        if (options[name].type === "boolean") {
+          store(name, true);
+          continue;
+        }
+        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i);
+        break;
+      }
+      continue;
+    }
+    if (!allowed) refuse(arg);
+    stop = Math.min(stop, i);
+    if (config.stopAtPositional) {
+      positionals.push(...args.slice(i));
+      break;
+    }
+    positionals.push(arg);
+  }
+  return {
+    values,
+    positionals,
+    stop
+  };
+});
+var _hostSideEnv = (function _hostSideEnv(theirs) {
+  const out = {};
+  for (const [k, v] of Object.entries(theirs)) {
+    if (!HOST_SIDE_ENV.test(k)) continue;
+    const file = k === "TZ" ? /^:?\/|\.\./.test(v) : v.includes("/");
+    if (!file) out[k] = v;
+  }
+  return out;
+});
+var _namespaceFileArg = (function _namespaceFileArg(type, path, expected) {
+  const actual = expected ?? namespaceTypeOfFile(path);
+  if (actual !== type) {
+    throw new NamespaceError(expected ? `Cannot join the ${type} namespace of ${path}: it is a ${actual} namespace file` : `Cannot join ${path} as the ${type} namespace: it is a ${actual} namespace`, {
+      errno: 22,
+      quiet: true,
+      syscall: "ioctl",
+      namespace: type,
+      target: path
+    });
+  }
+  return `N${HEX(CLONE_FLAGS[type])}=${path}`;
+});
+var _limitsOf = (function _limitsOf(pid) {
+  const rows = readTextFileSafe(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
+  const value = (v) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : void 0;
+  const pairs = rows.map((row) => {
+    const m = row.match(/^\S.*?\s{2,}(\S+)\s+(\S+)/);
+    const [soft, hard] = [
+      value(m?.[1] ?? ""),
+      value(m?.[2] ?? "")
+    ];
+    if (soft === void 0 || hard === void 0) {
+      throw new Error(`Cannot read the resource limits of pid ${pid}: unexpected line ${row}`);
+    }
+    return `${soft}:${hard}`;
+  });
+  if (pairs.length !== 16) {
+    throw new Error(`Cannot read the resource limits of pid ${pid}: ${pairs.length} limits, not 16`);
+  }
+  return pairs.join(",");
+});
+var lsmExecLabel = (function lsmExecLabel(pid) {
+  if (!existsSafe("/sys/kernel/security/lsm")) return void 0;
+  let lsms;
+  try {
+    lsms = readTextFileSafe("/sys/kernel/security/lsm").trim().split(",");
+  } catch {
+    return void 0;
+  }
+  const read = (p, lsm) => {
+    for (const file of [
+      `/proc/${p}/attr/${lsm}/current`,
+      `/proc/${p}/attr/current`
+    ]) {
+      try {
+        return readTextFileSafe(file).replace(/\0/g, "").trim();
+      } catch {
+      }
+    }
+    return void 0;
+  };
+  for (const lsm of [
+    "apparmor",
+    "selinux"
+  ]) {
+    if (!lsms.includes(lsm)) continue;
+    const theirs = read(pid, lsm);
+    if (theirs === void 0 || theirs === read("self", lsm)) return void 0;
+    if (lsm === "selinux") return theirs;
+    const profile = theirs.replace(/ \((enforce|complain|kill|unconfined)\)$/, "");
+    return profile === "unconfined" ? void 0 : `exec ${profile}`;
+  }
+  return void 0;
+});
+var _differing = (function _differing(pid) {
+  try {
+    return differingNamespaces(pid);
+  } catch (error) {
+    const gone = isNotFound(error) || error.errno === 3;
+    if (!gone) throw error;
+    throw new NamespaceError(`Cannot join process ${pid}: the target exited`, {
+      errno: 3,
+      quiet: true,
+      syscall: "readlink",
+      target: pid
+    });
+  }
+});
+var _statusField = (function _statusField(status, field) {
+  const m = status.match(new RegExp(`^${field}:\\s+(\\S+)`, "m"));
+  if (!m) throw new Error(`Cannot read ${field} of the target: not in /proc/PID/status`);
+  return m[1].replace(/^0+(?=.)/, "");
+});
+var _followId = (function _followId(pid, field, inUserNs) {
+  const status = readTextFileSafe(`/proc/${pid}/status`);
+  const host = Number(status.match(new RegExp(`^${field}:\\s+(\\d+)`, "m"))[1]);
+  if (!inUserNs) return host;
+  const map = readTextFileSafe(`/proc/${pid}/${field === "Uid" ? "uid_map" : "gid_map"}`);
+  for (const line of map.trim().split("\n")) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if (host >= outside && host < outside + count) return inside + (host - outside);
+  }
+  return host;
+});
+var _sharesOurRoot = (function _sharesOurRoot(pid) {
+  try {
+    const theirs = statSafe(`/proc/${pid}/root`), ours = statSafe("/");
+    return theirs.dev === ours.dev && theirs.ino === ours.ino;
+  } catch {
+    return true;
+  }
+});
+var _environOf = (function _environOf(pid) {
+  const out = {};
+  for (const entry of readTextFileSafe(`/proc/${pid}/environ`).split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+});
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`
@@ -1948,238 +2180,6 @@ var _hostSide = (function _hostSide(container, options) {
     noNewPrivs: "target",
     tty: options.tty || void 0
   };
-});
-var escapeTerminal = (function escapeTerminal(s) {
-  return s.replace(_UNSAFE, (c) => {
-    let out = "";
-    for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
-    return out;
-  });
-});
-var report = (function report(error, command) {
-  const e = error;
-  const message = escapeTerminal(e?.message ?? String(error));
-  if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
-    console.error(`nsjoin ${command}: ${message} (see: nsjoin ${command} --help)`);
-    return EXIT.usage;
-  }
-  if (e instanceof NamespaceError) {
-    console.error(`nsjoin ${command}: ${message}`);
-    return EXIT.join;
-  }
-  if (e instanceof Error && /^Cannot (load libc|prepare the nsjoin helper)/.test(message)) {
-    console.error(`nsjoin ${command}: ${message}`);
-    return EXIT.join;
-  }
-  if (e instanceof Deno.errors.NotCapable) {
-    console.error(`nsjoin ${command}: ${message}`);
-    return EXIT.usage;
-  }
-  console.error(`nsjoin ${command}: ${message}`);
-  return 1;
-});
-var parseOptions = (function parseOptions(args, options, config = {}) {
-  const values = {};
-  const positionals = [];
-  let stop = args.length;
-  const byShort = /* @__PURE__ */ new Map();
-  for (const [name, spec] of Object.entries(options)) {
-    if (spec.short) byShort.set(spec.short, name);
-  }
-  const label = (name) => {
-    const short = options[name].short;
-    return `${short ? `-${short}, ` : ""}--${name}`;
-  };
-  const store = (name, value) => {
-    if (options[name].multiple) (values[name] ??= []).push(value);
-    else values[name] = value;
-  };
-  const allowed = config.allowPositionals || config.stopAtPositional;
-  const refuse = (arg) => {
-    throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
-  };
-  const takeValue = (name, inline, i) => {
-    if (inline !== void 0) {
-      store(name, inline);
-      return i;
-    }
-    const next = args[i + 1];
-    if (next === void 0) {
-      throw new UsageError(`Option '${label(name)} <value>' argument missing`);
-    }
-    if (next.startsWith("-") && next !== "-") {
-      throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
-    }
-    store(name, next);
-    return i + 1;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      if (!allowed && i + 1 < args.length) refuse(args[i + 1]);
-      stop = Math.min(stop, i + 1);
-      positionals.push(...args.slice(i + 1));
-      break;
-    }
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      const spec = Object.hasOwn(options, name) ? options[name] : void 0;
-      if (!spec) throw new UsageError(`Unknown option '--${name}'`);
-      if (spec.type === "boolean") {
-        if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
-        store(name, true);
-      } else {
-        i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i);
-      }
-      continue;
-    }
-    if (arg.startsWith("-") && arg.length > 1) {
-      for (let j = 1; j < arg.length; j++) {
-        const name = byShort.get(arg[j]);
-        if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
-        if (options[name].type === "boolean") {
-          store(name, true);
-          continue;
-        }
-        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i);
-        break;
-      }
-      continue;
-    }
-    if (!allowed) refuse(arg);
-    stop = Math.min(stop, i);
-    if (config.stopAtPositional) {
-      positionals.push(...args.slice(i));
-      break;
-    }
-    positionals.push(arg);
-  }
-  return {
-    values,
-    positionals,
-    stop
-  };
-});
-var _hostSideEnv = (function _hostSideEnv(theirs) {
-  const out = {};
-  for (const [k, v] of Object.entries(theirs)) {
-    if (!HOST_SIDE_ENV.test(k)) continue;
-    const file = k === "TZ" ? /^:?\/|\.\./.test(v) : v.includes("/");
-    if (!file) out[k] = v;
-  }
-  return out;
-});
-var _namespaceFileArg = (function _namespaceFileArg(type, path, expected) {
-  const actual = expected ?? namespaceTypeOfFile(path);
-  if (actual !== type) {
-    throw new NamespaceError(expected ? `Cannot join the ${type} namespace of ${path}: it is a ${actual} namespace file` : `Cannot join ${path} as the ${type} namespace: it is a ${actual} namespace`, {
-      errno: 22,
-      quiet: true,
-      syscall: "ioctl",
-      namespace: type,
-      target: path
-    });
-  }
-  return `N${HEX(CLONE_FLAGS[type])}=${path}`;
-});
-var _limitsOf = (function _limitsOf(pid) {
-  const rows = readTextFileSafe(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
-  const value = (v) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : void 0;
-  const pairs = rows.map((row) => {
-    const m = row.match(/^\S.*?\s{2,}(\S+)\s+(\S+)/);
-    const [soft, hard] = [
-      value(m?.[1] ?? ""),
-      value(m?.[2] ?? "")
-    ];
-    if (soft === void 0 || hard === void 0) {
-      throw new Error(`Cannot read the resource limits of pid ${pid}: unexpected line ${row}`);
-    }
-    return `${soft}:${hard}`;
-  });
-  if (pairs.length !== 16) {
-    throw new Error(`Cannot read the resource limits of pid ${pid}: ${pairs.length} limits, not 16`);
-  }
-  return pairs.join(",");
-});
-var lsmExecLabel = (function lsmExecLabel(pid) {
-  if (!existsSafe("/sys/kernel/security/lsm")) return void 0;
-  let lsms;
-  try {
-    lsms = readTextFileSafe("/sys/kernel/security/lsm").trim().split(",");
-  } catch {
-    return void 0;
-  }
-  const read = (p, lsm) => {
-    for (const file of [
-      `/proc/${p}/attr/${lsm}/current`,
-      `/proc/${p}/attr/current`
-    ]) {
-      try {
-        return readTextFileSafe(file).replace(/\0/g, "").trim();
-      } catch {
-      }
-    }
-    return void 0;
-  };
-  for (const lsm of [
-    "apparmor",
-    "selinux"
-  ]) {
-    if (!lsms.includes(lsm)) continue;
-    const theirs = read(pid, lsm);
-    if (theirs === void 0 || theirs === read("self", lsm)) return void 0;
-    if (lsm === "selinux") return theirs;
-    const profile = theirs.replace(/ \((enforce|complain|kill|unconfined)\)$/, "");
-    return profile === "unconfined" ? void 0 : `exec ${profile}`;
-  }
-  return void 0;
-});
-var _differing = (function _differing(pid) {
-  try {
-    return differingNamespaces(pid);
-  } catch (error) {
-    const gone = isNotFound(error) || error.errno === 3;
-    if (!gone) throw error;
-    throw new NamespaceError(`Cannot join process ${pid}: the target exited`, {
-      errno: 3,
-      quiet: true,
-      syscall: "readlink",
-      target: pid
-    });
-  }
-});
-var _statusField = (function _statusField(status, field) {
-  const m = status.match(new RegExp(`^${field}:\\s+(\\S+)`, "m"));
-  if (!m) throw new Error(`Cannot read ${field} of the target: not in /proc/PID/status`);
-  return m[1].replace(/^0+(?=.)/, "");
-});
-var _followId = (function _followId(pid, field, inUserNs) {
-  const status = readTextFileSafe(`/proc/${pid}/status`);
-  const host = Number(status.match(new RegExp(`^${field}:\\s+(\\d+)`, "m"))[1]);
-  if (!inUserNs) return host;
-  const map = readTextFileSafe(`/proc/${pid}/${field === "Uid" ? "uid_map" : "gid_map"}`);
-  for (const line of map.trim().split("\n")) {
-    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
-    if (host >= outside && host < outside + count) return inside + (host - outside);
-  }
-  return host;
-});
-var _sharesOurRoot = (function _sharesOurRoot(pid) {
-  try {
-    const theirs = statSafe(`/proc/${pid}/root`), ours = statSafe("/");
-    return theirs.dev === ours.dev && theirs.ino === ours.ino;
-  } catch {
-    return true;
-  }
-});
-var _environOf = (function _environOf(pid) {
-  const out = {};
-  for (const entry of readTextFileSafe(`/proc/${pid}/environ`).split("\0")) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return out;
 });
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
@@ -3249,6 +3249,25 @@ var init_files = __esm({
   }
 });
 
+// src/_permissions.ts
+
+
+var ALL_PERMISSIONS;
+var init_permissions = __esm({
+  "src/_permissions.ts"() {
+    ALL_PERMISSIONS = [
+      "read",
+      "write",
+      "net",
+      "env",
+      "run",
+      "ffi",
+      "sys",
+      "import"
+    ];
+  }
+});
+
 // ffi/dirfd.ts
 var O, RESOLVE, IN_ROOT, ONE_NAME, S;
 var init_dirfd = __esm({
@@ -3401,25 +3420,6 @@ var init_target = __esm({
   }
 });
 
-// src/_permissions.ts
-
-
-var ALL_PERMISSIONS;
-var init_permissions = __esm({
-  "src/_permissions.ts"() {
-    ALL_PERMISSIONS = [
-      "read",
-      "write",
-      "net",
-      "env",
-      "run",
-      "ffi",
-      "sys",
-      "import"
-    ];
-  }
-});
-
 // src/_cgroup_mounts.ts
 
 
@@ -3564,37 +3564,6 @@ var init_containers = __esm({
   }
 });
 
-// src/container_exec.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-var init_container_exec = __esm({
-  "src/container_exec.ts"() {
-    init_cgroup_mounts();
-    init_permissions();
-    init_errors();
-    init_namespaces();
-    init_files();
-    init_libc();
-  }
-});
-
 // src/scoped.ts
 var init_scoped = __esm({
   "src/scoped.ts"() {
@@ -3602,94 +3571,6 @@ var init_scoped = __esm({
     init_errors();
     init_namespaces();
     init_target();
-  }
-});
-
-// deno.json
-var deno_default;
-var init_deno = __esm({
-  "deno.json"() {
-    deno_default = {
-      name: "@nsjoin/nsjoin",
-      version: "0.1.0",
-      license: "MIT",
-      exports: {
-        ".": "./mod.ts",
-        "./dax": "./dax.ts",
-        "./cli": "./cli.ts"
-      },
-      imports: {
-        "@nsjoin/assert": "node:assert/strict"
-      },
-      tasks: {
-        demo: "deno run -A examples/demo.ts",
-        test: "bash tests/setup.sh && deno test -A --quiet --doc tests/ mod.ts dax.ts cli.ts src/",
-        bench: "deno run -A bench/exec_bench.ts",
-        "build:helper": "deno run -A ffi/build_helper.ts",
-        "check:helper": "deno run -A ffi/build_helper.ts --check",
-        "build:cli": "deno run -A src/cli/build_bundle.ts",
-        "check:cli": "deno run -A src/cli/build_bundle.ts --check",
-        ok: "deno fmt --check && deno lint && deno check mod.ts dax.ts cli.ts tests/ examples/ bench/ ffi/ src/ && deno doc --lint mod.ts dax.ts cli.ts && deno task check:helper && deno task check:cli && deno task test && deno publish --dry-run --allow-dirty",
-        "bench:ls": "deno run -A bench/ls_bench.ts",
-        "bench:exec-containers": "deno run -A bench/exec_containers_bench.ts",
-        "bench:import": "deno run -A bench/import_bench.ts",
-        "bench:cgroup-move": "deno run -A bench/cgroup_move_bench.ts",
-        "bench:exec-k8s": "deno run -A bench/exec_k8s_bench.ts",
-        "bench:startup-floor": "deno run -A bench/startup_floor_bench.ts",
-        "bench:cli-startup": "deno run -A bench/cli_startup_bench.ts"
-      },
-      compilerOptions: {
-        strict: true,
-        noImplicitOverride: true,
-        noImplicitReturns: true,
-        noFallthroughCasesInSwitch: true
-      },
-      lint: {
-        exclude: [
-          "src/cli/_bundle/",
-          "src/_bundle/"
-        ],
-        rules: {
-          tags: [
-            "recommended",
-            "jsr"
-          ]
-        }
-      },
-      fmt: {
-        lineWidth: 100,
-        exclude: [
-          "ffi/helper_bin.ts",
-          "src/cli/_bundle/",
-          "src/_bundle/"
-        ]
-      },
-      publish: {
-        include: [
-          "mod.ts",
-          "dax.ts",
-          "cli.ts",
-          "src/",
-          "ffi/",
-          "README.md",
-          "LICENSE",
-          "deno.json"
-        ],
-        exclude: [
-          "ffi/build_helper.ts",
-          "src/cli/build_bundle.ts"
-        ]
-      }
-    };
-  }
-});
-
-// src/cli/_version.ts
-var VERSION;
-var init_version = __esm({
-  "src/cli/_version.ts"() {
-    init_deno();
-    VERSION = deno_default.version;
   }
 });
 
@@ -3703,6 +3584,7 @@ var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|
 
 
 // src/cli/_run.ts
+init_permissions();
 var UsageError = class extends Error {
   name = "UsageError";
 };
@@ -4448,8 +4330,32 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
 
 
 
-// src/debug.ts
-init_container_exec();
+// src/container_exec.ts
+init_cgroup_mounts();
+init_permissions();
+init_errors();
+init_namespaces();
+init_files();
+init_libc();
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 
 // src/cli/debug.ts
 var DEBUG_HELP = `NAME
@@ -4584,7 +4490,85 @@ var _TYPE_SET = new Set(NAMESPACE_TYPES);
 
 // src/cli/ls.ts
 init_namespaces();
-init_version();
+
+// deno.json
+var deno_default = {
+  name: "@nsjoin/nsjoin",
+  version: "0.1.0",
+  license: "MIT",
+  exports: {
+    ".": "./mod.ts",
+    "./dax": "./dax.ts",
+    "./cli": "./cli.ts"
+  },
+  imports: {
+    "@nsjoin/assert": "node:assert/strict"
+  },
+  tasks: {
+    demo: "deno run -A examples/demo.ts",
+    test: "bash tests/setup.sh && deno test -A --quiet --doc tests/ mod.ts dax.ts cli.ts src/",
+    bench: "deno run -A bench/exec_bench.ts",
+    "build:helper": "deno run -A ffi/build_helper.ts",
+    "check:helper": "deno run -A ffi/build_helper.ts --check",
+    "build:cli": "deno run -A src/cli/build_bundle.ts",
+    "check:cli": "deno run -A src/cli/build_bundle.ts --check",
+    ok: "deno fmt --check && deno lint && deno check mod.ts dax.ts cli.ts tests/ examples/ bench/ ffi/ src/ && deno doc --lint mod.ts dax.ts cli.ts && deno task check:helper && deno task check:cli && deno task test && deno publish --dry-run --allow-dirty",
+    "bench:ls": "deno run -A bench/ls_bench.ts",
+    "bench:exec-containers": "deno run -A bench/exec_containers_bench.ts",
+    "bench:import": "deno run -A bench/import_bench.ts",
+    "bench:cgroup-move": "deno run -A bench/cgroup_move_bench.ts",
+    "bench:exec-k8s": "deno run -A bench/exec_k8s_bench.ts",
+    "bench:startup-floor": "deno run -A bench/startup_floor_bench.ts",
+    "bench:cli-startup": "deno run -A bench/cli_startup_bench.ts"
+  },
+  compilerOptions: {
+    strict: true,
+    noImplicitOverride: true,
+    noImplicitReturns: true,
+    noFallthroughCasesInSwitch: true
+  },
+  lint: {
+    exclude: [
+      "src/cli/_bundle/",
+      "src/_bundle/"
+    ],
+    rules: {
+      tags: [
+        "recommended",
+        "jsr"
+      ]
+    }
+  },
+  fmt: {
+    lineWidth: 100,
+    exclude: [
+      "ffi/helper_bin.ts",
+      "src/cli/_bundle/",
+      "src/_bundle/"
+    ]
+  },
+  publish: {
+    include: [
+      "mod.ts",
+      "dax.ts",
+      "cli.ts",
+      "src/",
+      "ffi/",
+      "README.md",
+      "LICENSE",
+      "deno.json"
+    ],
+    exclude: [
+      "ffi/build_helper.ts",
+      "src/cli/build_bundle.ts"
+    ]
+  }
+};
+
+// src/cli/_version.ts
+var VERSION = deno_default.version;
+
+// src/cli/ls.ts
 var LS_COLUMNS = [
   "NS",
   "TYPE",
@@ -4717,7 +4701,6 @@ var LS_OPTIONS = {
 var _utf82 = new TextEncoder();
 
 // src/cli/inspect.ts
-init_version();
 var INSPECT_HELP = `NAME
  nsjoin inspect - a process's namespaces, user, cgroup and memory beside ours
 
@@ -4764,7 +4747,6 @@ var INSPECT_OPTIONS = {
 };
 
 // src/cli/ps.ts
-init_container_exec();
 init_containers();
 var PS_OPTIONS = {
   json: {
@@ -4821,6 +4803,7 @@ init_errors();
 init_namespaces();
 init_target();
 init_libc();
+init_nsfs();
 var NS_FLAGS = {
   m: [
     "mount",
@@ -5073,7 +5056,6 @@ var enterOptions = (function enterOptions2(args) {
 
 
 // src/cli/exec.ts
-init_container_exec();
 init_containers();
 init_errors();
 init_namespaces();

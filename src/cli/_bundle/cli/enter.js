@@ -2,21 +2,24 @@
 // @ts-self-types="../../enter.ts"
 import {
   NsCommand,
-  parseTarget
-} from "../chunk-MOXTTRO5.js";
+  cgroupProcsOf,
+  differingNamespaces,
+  nsfsClose,
+  nsfsOpen,
+  nsfsRelated,
+  parseTarget,
+  pidfdOpen,
+  socketNetns
+} from "./chunk-HCCMJXJK.js";
 import {
+  NamespaceError,
   UsageError,
+  libcSubset,
   report
-} from "../chunk-P6NUQ6ZG.js";
-import {
-  differingNamespaces
-} from "../chunk-PZIBU7AD.js";
-import {
-  NamespaceError
-} from "../chunk-UKD3ILHQ.js";
-import {
-  libcSubset
-} from "../chunk-SV4XRDLB.js";
+} from "./chunk-U4YARZXH.js";
+var versionText = (function versionText(command) {
+  return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
+});
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -34,7 +37,7 @@ var _handOver = (function _handOver(fd, held) {
   }
   return `/proc/self/fd/${fd}`;
 });
-var resolveEnterFds = (async function resolveEnterFds(args, held) {
+var resolveEnterFds = (function resolveEnterFds(args, held) {
   const pid = _pidOf(args.target);
   for (const [type, v] of Object.entries(args.namespaces)) {
     if (typeof v !== "object") continue;
@@ -46,9 +49,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-TAMEGQM2.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
-    const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
     const ns = pidfd < 0 ? pidfd : socketNetns(pidfd, args.netSocket);
     nsfsClose(pidfd);
@@ -69,7 +70,6 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
     ] : Object.entries(args.namespaces)[0];
     const source = !from ? pid !== void 0 ? `/proc/${pid}/ns/user` : void 0 : typeof from[1] === "string" ? from[1] : pid !== void 0 ? `/proc/${pid}/ns/${from[0]}` : void 0;
     if (source === void 0) throw new UsageError("--user-parent needs -t PID or a namespace");
-    const { nsfsClose, nsfsOpen, nsfsRelated } = nsfs;
     const fd = nsfsOpen(source);
     let user = fd;
     if (fd >= 0 && from && from[0] !== "user") {
@@ -108,7 +108,7 @@ var _selinuxEnabled = (function _selinuxEnabled() {
     return false;
   }
 });
-var enter = (async function enter(argv) {
+var enter = (function enter(argv) {
   let args;
   const held = [];
   try {
@@ -118,25 +118,99 @@ var enter = (async function enter(argv) {
       return 0;
     }
     if (args.version) {
-      console.log((await import("../_version-RLSYJKBQ.js")).versionText("enter"));
+      console.log(versionText("enter"));
       return 0;
     }
-    await resolveEnterFds(args, held);
+    resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-7LJLISZM.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
   } catch (error) {
     return report(error, "enter");
   } finally {
-    if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-TAMEGQM2.js");
-      for (const fd of held) nsfsClose(fd);
-    }
+    for (const fd of held) nsfsClose(fd);
   }
 });
+
+
+// deno.json
+var deno_default = {
+  name: "@nsjoin/nsjoin",
+  version: "0.1.0",
+  license: "MIT",
+  exports: {
+    ".": "./mod.ts",
+    "./dax": "./dax.ts",
+    "./cli": "./cli.ts"
+  },
+  imports: {
+    "@nsjoin/assert": "node:assert/strict"
+  },
+  tasks: {
+    demo: "deno run -A examples/demo.ts",
+    test: "bash tests/setup.sh && deno test -A --quiet --doc tests/ mod.ts dax.ts cli.ts src/",
+    bench: "deno run -A bench/exec_bench.ts",
+    "build:helper": "deno run -A ffi/build_helper.ts",
+    "check:helper": "deno run -A ffi/build_helper.ts --check",
+    "build:cli": "deno run -A src/cli/build_bundle.ts",
+    "check:cli": "deno run -A src/cli/build_bundle.ts --check",
+    ok: "deno fmt --check && deno lint && deno check mod.ts dax.ts cli.ts tests/ examples/ bench/ ffi/ src/ && deno doc --lint mod.ts dax.ts cli.ts && deno task check:helper && deno task check:cli && deno task test && deno publish --dry-run --allow-dirty",
+    "bench:ls": "deno run -A bench/ls_bench.ts",
+    "bench:exec-containers": "deno run -A bench/exec_containers_bench.ts",
+    "bench:import": "deno run -A bench/import_bench.ts",
+    "bench:cgroup-move": "deno run -A bench/cgroup_move_bench.ts",
+    "bench:exec-k8s": "deno run -A bench/exec_k8s_bench.ts",
+    "bench:startup-floor": "deno run -A bench/startup_floor_bench.ts",
+    "bench:cli-startup": "deno run -A bench/cli_startup_bench.ts"
+  },
+  compilerOptions: {
+    strict: true,
+    noImplicitOverride: true,
+    noImplicitReturns: true,
+    noFallthroughCasesInSwitch: true
+  },
+  lint: {
+    exclude: [
+      "src/cli/_bundle/",
+      "src/_bundle/"
+    ],
+    rules: {
+      tags: [
+        "recommended",
+        "jsr"
+      ]
+    }
+  },
+  fmt: {
+    lineWidth: 100,
+    exclude: [
+      "ffi/helper_bin.ts",
+      "src/cli/_bundle/",
+      "src/_bundle/"
+    ]
+  },
+  publish: {
+    include: [
+      "mod.ts",
+      "dax.ts",
+      "cli.ts",
+      "src/",
+      "ffi/",
+      "README.md",
+      "LICENSE",
+      "deno.json"
+    ],
+    exclude: [
+      "ffi/build_helper.ts",
+      "src/cli/build_bundle.ts"
+    ]
+  }
+};
+
+// src/cli/_version.ts
+var VERSION = deno_default.version;
 
 
 // src/cli/enter.ts

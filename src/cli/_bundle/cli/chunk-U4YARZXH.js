@@ -274,6 +274,140 @@ var readLinkSafe = (function readLinkSafe(path) {
   if (n < 0) throw new SyscallError("readlink", errno());
   return _decoder.decode(_linkTarget.subarray(0, n));
 });
+var escapeTerminal = (function escapeTerminal(s) {
+  return s.replace(_UNSAFE, (c) => {
+    let out = "";
+    for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
+    return out;
+  });
+});
+var _granted = (function _granted(name) {
+  return Deno.permissions.querySync({
+    name
+  }).state === "granted";
+});
+var assertPermissions = (function assertPermissions(what, needed) {
+  if (needed === "all") {
+    if (ALL_PERMISSIONS.every(_granted)) return;
+    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
+  }
+  const missing = needed.filter((name) => !_granted(name));
+  if (missing.length === 0) return;
+  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
+});
+var exitCodeOf = (function exitCodeOf(status) {
+  if (status.signal) {
+    const n = SIGNALS[status.signal];
+    return 128 + (n ?? 0);
+  }
+  return status.code;
+});
+var relay = (async function relay(child) {
+  const signals = [
+    "SIGINT",
+    "SIGTERM",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGWINCH"
+  ];
+  const listeners = signals.map((sig) => {
+    const fn = () => {
+      try {
+        child.kill(sig);
+      } catch {
+      }
+    };
+    Deno.addSignalListener(sig, fn);
+    return [
+      sig,
+      fn
+    ];
+  });
+  try {
+    return exitCodeOf(await child.status);
+  } finally {
+    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+  }
+});
+var socketOnStdio = (function socketOnStdio(fds) {
+  return fds.some((fd) => {
+    try {
+      return (fstatSafe(fd).mode & S_IFMT2) === S_IFSOCK;
+    } catch {
+      return false;
+    }
+  });
+});
+var relayStdio = (async function relayStdio(child) {
+  const out = (from, to) => from.pipeTo(to, {
+    preventClose: true
+  }).catch(() => {
+    from.cancel().catch(() => {
+    });
+  });
+  const outputs = [
+    out(child.stdout, Deno.stdout.writable),
+    out(child.stderr, Deno.stderr.writable)
+  ];
+  let stdin;
+  try {
+    stdin = child.stdin;
+  } catch {
+  }
+  stdin && Deno.stdin.readable.pipeTo(stdin).catch(() => {
+  });
+  const code = await relay(child);
+  await Promise.all(outputs);
+  return code;
+});
+var assertUtf8Argv = (function assertUtf8Argv() {
+  if (!Deno.args.some((a) => a.includes("\uFFFD"))) return;
+  let cmdline;
+  try {
+    cmdline = Deno.readFileSync("/proc/self/cmdline");
+  } catch {
+    return;
+  }
+  const strict = new TextDecoder("utf-8", {
+    fatal: true
+  });
+  let start = 0;
+  for (let i = 0; i < cmdline.length; i++) {
+    if (cmdline[i] !== 0) continue;
+    const arg = cmdline.subarray(start, i);
+    start = i + 1;
+    try {
+      strict.decode(arg);
+    } catch {
+      const shown = JSON.stringify(new TextDecoder().decode(arg));
+      throw new UsageError(`Cannot use argument ${shown}: it is not valid UTF-8`);
+    }
+  }
+});
+var report = (function report(error, command) {
+  const e = error;
+  const message = escapeTerminal(e?.message ?? String(error));
+  if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
+    console.error(`nsjoin ${command}: ${message} (see: nsjoin ${command} --help)`);
+    return EXIT.usage;
+  }
+  if (e instanceof NamespaceError) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.join;
+  }
+  if (e instanceof Error && /^Cannot (load libc|prepare the nsjoin helper)/.test(message)) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.join;
+  }
+  if (e instanceof Deno.errors.NotCapable) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.usage;
+  }
+  console.error(`nsjoin ${command}: ${message}`);
+  return 1;
+});
 // ffi/libc.ts
 var SYMBOLS = {
   /** int setns(int fd, int nstype) */
@@ -1070,6 +1204,37 @@ var _ERRNO = {
 
 var O_CLOEXEC = 524288;
 
+// src/errors.ts
+var NamespaceError = class extends Error {
+  /** Always "NamespaceError". */
+  name = "NamespaceError";
+  /** errno name, e.g. "EPERM"; "EINVAL" for input that is not what it should be. */
+  code;
+  /** errno value. */
+  errno;
+  /** The syscall or step that failed. */
+  syscall;
+  /** The namespace type involved, if one. */
+  namespace;
+  /** The target as the caller gave it. */
+  target;
+  /**
+   * Makes the error; the message is `what`, the errno's name and text, then the hint.
+   *
+   * @param what "Cannot …" — what could not be done
+   * @param init errno, syscall, namespace, target and an optional hint
+   */
+  constructor(what, init) {
+    const reason = init.errno && !init.quiet ? `: ${errnoName(init.errno)} (${errnoText(init.errno)})` : "";
+    super(`${what}${reason}${init.hint ? ` - ${init.hint}` : ""}`);
+    this.errno = init.errno;
+    this.code = init.errno ? errnoName(init.errno) : "EINVAL";
+    this.syscall = init.syscall;
+    this.namespace = init.namespace;
+    this.target = init.target;
+  }
+};
+
 // ffi/files.ts
 var DEFAULT_MAX_BYTES = 4 << 20;
 var SYS_OPENAT2 = 437n;
@@ -1105,6 +1270,81 @@ var _encoder = new TextEncoder();
 var _linkPath = new Uint8Array(4096);
 var _linkTarget = new Uint8Array(256);
 
+// src/terminal.ts
+var _utf8 = new TextEncoder();
+var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
+
+
+// src/_permissions.ts
+var ALL_PERMISSIONS = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import"
+];
+
+
+
+// src/cli/_run.ts
+var UsageError = class extends Error {
+  name = "UsageError";
+};
+var EXIT = {
+  /** Bad flags or arguments. */
+  usage: 2,
+  /** The target could not be found or joined; nothing was run. */
+  join: 125,
+  /** The program exists but could not be executed. */
+  notExecutable: 126,
+  /** The program was not found in the target. */
+  notFound: 127
+};
+var SIGNALS = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPWR: 30,
+  SIGSYS: 31
+};
+
+
+var S_IFMT2 = 61440;
+var S_IFSOCK = 49152;
+
+
+
+
+
 export {
   libc,
   libcSubset,
@@ -1119,6 +1359,7 @@ export {
   errnoName,
   errnoText,
   O_CLOEXEC,
+  NamespaceError,
   existsSafe,
   openVerified,
   openFileSafe,
@@ -1127,5 +1368,14 @@ export {
   isNotFound,
   fstatSafe,
   statSafe,
-  readLinkSafe
+  readLinkSafe,
+  assertPermissions,
+  UsageError,
+  EXIT,
+  exitCodeOf,
+  relay,
+  socketOnStdio,
+  relayStdio,
+  assertUtf8Argv,
+  report
 };

@@ -1876,6 +1876,15 @@ var report = (function report(error, command) {
   console.error(`nsjoin ${command}: ${message}`);
   return 1;
 });
+var expandLongOption = (function expandLongOption(name, names, abbreviable) {
+  if (names.includes(name)) return name;
+  if (name === "") return void 0;
+  const fits = abbreviable.filter((n) => n.startsWith(name));
+  if (fits.length > 1) {
+    throw new UsageError(`option '--${name}' is ambiguous; possibilities: ${fits.map((n) => `'--${n}'`).join(" ")}`);
+  }
+  return fits[0];
+});
 var parseOptions = (function parseOptions(args, options, config = {}) {
   const values = {};
   const positionals = [];
@@ -1921,7 +1930,8 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     }
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const typed = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const name = config.abbreviable ? expandLongOption(typed, Object.keys(options), config.abbreviable) ?? typed : typed;
       const spec = Object.hasOwn(options, name) ? options[name] : void 0;
       if (!spec) throw new UsageError(`Unknown option '--${name}'`);
       if (spec.type === "boolean") {
@@ -3573,6 +3583,7 @@ var EXIT = {
 // src/cli/_args.ts
 
 
+
 // src/copy.ts
 init_dirfd();
 init_files();
@@ -4435,6 +4446,7 @@ init_namespaces();
 var _TYPE_SET = new Set(NAMESPACE_TYPES);
 
 // src/cli/ls.ts
+init_errors();
 init_namespaces();
 init_version();
 var LS_COLUMNS = [
@@ -4566,6 +4578,7 @@ var LS_OPTIONS = {
     short: "V"
   }
 };
+var _LSNS_LONG = Object.keys(LS_OPTIONS).filter(((n) => n !== "notes"));
 var _utf82 = new TextEncoder();
 
 // src/cli/inspect.ts

@@ -1007,6 +1007,15 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   pinned.close();
   return void 0;
 });
+var expandLongOption = (function expandLongOption(name, names, abbreviable) {
+  if (names.includes(name)) return name;
+  if (name === "") return void 0;
+  const fits = abbreviable.filter((n) => n.startsWith(name));
+  if (fits.length > 1) {
+    throw new UsageError(`option '--${name}' is ambiguous; possibilities: ${fits.map((n) => `'--${n}'`).join(" ")}`);
+  }
+  return fits[0];
+});
 var parseOptions = (function parseOptions(args, options, config = {}) {
   const values = {};
   const positionals = [];
@@ -1052,7 +1061,8 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     }
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const typed = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const name = config.abbreviable ? expandLongOption(typed, Object.keys(options), config.abbreviable) ?? typed : typed;
       const spec = Object.hasOwn(options, name) ? options[name] : void 0;
       if (!spec) throw new UsageError(`Unknown option '--${name}'`);
       if (spec.type === "boolean") {
@@ -1288,6 +1298,7 @@ var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 
 // src/cli/_args.ts
+
 
 
 // src/cli/exec.ts

@@ -1,0 +1,102 @@
+/**
+ * `enter` and `ls` side by side with util-linux nsenter and lsns on the same arguments: the
+ * option forms a peer's script uses (getopt_long's abbreviations, `--opt=`, `-X=FILE`,
+ * exclusive options, the default shell) give the same output, and the same kind of failure —
+ * ours exits 2 for bad usage where util-linux exits 1 (README "Differences from util-linux").
+ */
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  cli,
+  makeTarget,
+  NEEDS_ROOT,
+  runPiped,
+} from "./_fixtures.ts";
+
+type Run = { code: number; stdout: string; stderr: string };
+
+/** Runs util-linux's `tool` in "/" (as cli() runs ours), stdin from `stdin` or /dev/null. */
+async function anchor(
+  tool: "nsenter" | "lsns",
+  args: string[],
+  opts: { env?: Record<string, string>; stdin?: string } = {},
+): Promise<Run> {
+  return await runPiped(tool, { args, cwd: "/", env: { NO_COLOR: "1", ...opts.env } }, opts.stdin);
+}
+
+/** What kind of outcome a run is: its output when it succeeded, else how it failed. */
+function outcome(r: Run, tool: "nsenter" | "lsns" | "ours"): string {
+  if (r.code === 0) return `ok ${r.stdout}`;
+  // util-linux: every failure is exit 1, "tool: …" first; a getopt error adds a "Try" line.
+  if (tool !== "ours") {
+    assertEquals(r.code, 1, r.stderr);
+    assertMatch(r.stderr, new RegExp(`^(\\S*/)?${tool}: `));
+    const usage =
+      /Try '\w+ --help'|mutually exclusive|failed to parse|only once|invalid|unknown|no target PID|neither filename/;
+    return usage.test(r.stderr) ? "usage" : "failed";
+  }
+  // Ours: one line, no stack trace; 2 for bad usage, 125 when it could not get in, 1 ls.
+  assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert(!r.stderr.includes("    at "), r.stderr);
+  return r.code === 2 ? "usage" : "failed";
+}
+
+/** lsns, retried: 2.38 gives up with exit 1 when a process it reads ends meanwhile. */
+async function lsnsStable(args: string[]): Promise<Run> {
+  let r = await anchor("lsns", args);
+  for (let i = 0; i < 4 && r.code === 1 && r.stderr === ""; i++) r = await anchor("lsns", args);
+  return r;
+}
+
+Deno.test({
+  name: "ls takes lsns's argument forms as lsns does, on the same target",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    const p = String(target.pid);
+    const cases: [string, string[]][] = [
+      ["--ty and --nohead (abbreviations)", ["-p", p, "--ty", "uts", "--nohead", "-o", "NS,TYPE"]],
+      ["--out fits --output and --output-all", ["-p", p, "--out", "NS"]],
+      ["--t fits --task, --type and --tree", ["--t"]],
+      ["--tre (--tree, no value)", ["-p", p, "--tre", "-o", "NS,TYPE"]],
+      ["--tree=parent under -p: ancestors where lsns puts them", [
+        "-p",
+        p,
+        "--tree=parent",
+        "-o",
+        "NS,TYPE",
+      ]],
+      ["--tree=owner under -p", ["-p", p, "--tree=owner", "-o", "NS,TYPE"]],
+      ["-o with an empty name", ["-p", p, "-o", "NS,"]],
+      ["-p with <namespace>", ["-p", p, "4026531836"]],
+      ["a namespace no process is in", ["4026500000"]],
+      ["-p abc", ["-p", "abc"]],
+    ];
+    for (const [name, args] of cases) {
+      await t.step(name, async () => {
+        const theirs = await lsnsStable(args);
+        const ours = await cli(["ls", ...args]);
+        assertEquals(outcome(ours, "ours"), outcome(theirs, "lsns"), ours.stderr);
+      });
+    }
+    await t.step("-h and -V win over what follows them, as getopt meets them first", async () => {
+      for (const args of [["-h", "x"], ["-V", "-t", "nope"]]) {
+        const theirs = await lsnsStable(args);
+        const ours = await cli(["ls", ...args]);
+        assertEquals([ours.code, theirs.code], [0, 0], ours.stderr);
+        assertEquals(ours.stdout.includes("nsjoin ls"), true);
+      }
+    });
+    await t.step("-o '': usage, one line (lsns 2.38 exits 1 and says nothing)", async () => {
+      const ours = await cli(["ls", "-p", p, "-o", ""]);
+      assertEquals(ours.code, 2);
+      assertMatch(ours.stderr, /empty column name/);
+    });
+    await t.step("a namespace no process is in: exit 1, as lsns", async () => {
+      const ours = await cli(["ls", "4026500000"]);
+      assertEquals(ours.code, 1);
+      assertMatch(ours.stderr, /^nsjoin ls: Cannot find namespace 4026500000/);
+    });
+  },
+});

@@ -42,6 +42,63 @@ function outcome(r: Run, tool: "nsenter" | "lsns" | "ours"): string {
   return r.code === 2 ? "usage" : "failed";
 }
 
+Deno.test({
+  name: "enter takes nsenter's argument forms as nsenter does, on the same target",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget({ hostname: "parity" });
+    const p = String(target.pid);
+    const cases: [string, string[]][] = [
+      // getopt_long: a unique prefix of a long option, with its value apart or after "=".
+      ["--tar PID (an abbreviation)", ["--tar", p, "-u", "hostname"]],
+      ["--target=PID --ut", [`--target=${p}`, "--ut", "hostname"]],
+      ["--pre for --preserve-credentials", ["--pre", "-t", p, "-u", "id", "-u"]],
+      ["-tPID, -- before the program", [`-t${p}`, "-u", "--", "hostname"]],
+      ["a prefix that fits two options", ["--u", "-t", p, "true"]],
+      ["--tar without its value", ["--tar"]],
+      // getopt hands `--setuid=` over as "": not a uid, and not the next argument.
+      ["--setuid= (empty)", ["-t", p, "-u", "--setuid=", "id", "-u"]],
+      ["-w with -W", ["-t", p, "-u", "-w", "-W", "/", "pwd"]],
+      ["-S with a name", ["-t", p, "-u", "-S", "root", "true"]],
+      ["an unknown long option", ["-t", p, "--bogus", "true"]],
+      ["-a without a target", ["-a", "true"]],
+    ];
+    for (const [name, args] of cases) {
+      await t.step(name, async () => {
+        const theirs = await anchor("nsenter", args);
+        const ours = await cli(["enter", ...args]);
+        assertEquals(outcome(ours, "ours"), outcome(theirs, "nsenter"), ours.stderr);
+      });
+    }
+    await t.step("the messages of getopt's errors name the same options", async () => {
+      const ours = await cli(["enter", "--u", "-t", p, "true"]);
+      assertMatch(ours.stderr, /option '--u' is ambiguous; possibilities: '--uts' '--user'/);
+      const exclusive = await cli(["enter", "-t", p, "-u", "-W/", "-w/", "pwd"]);
+      assertMatch(exclusive.stderr, /--wd and --wdns are mutually exclusive/);
+      const empty = await cli(["enter", "-t", p, "-u", "--setuid=", "id"]);
+      assertMatch(empty.stderr, /--setuid takes a number or "follow", not ""/);
+    });
+  },
+});
+
+Deno.test({
+  name: "enter takes the newest nsenter's forms where 2.38 differs: -n=FILE, one --target",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "parity" });
+    const p = String(target.pid);
+    // nsenter 2.38 opens "=/proc/…"; the newest skips the "=" (enable_namespace()).
+    const file = await cli(["enter", `-u=/proc/${p}/ns/uts`, "hostname"]);
+    assertEquals([file.code, file.stdout], [0, "parity\n"], file.stderr);
+    const wdns = await cli(["enter", "-t", p, "-m", "-W=/etc", "pwd"]);
+    assertEquals([wdns.code, wdns.stdout], [0, "/etc\n"], wdns.stderr);
+    // 2.38 takes the last -t; the newest refuses a second one, and so do we.
+    const twice = await cli(["enter", "-t", p, "-u", "-t", "1", "hostname"]);
+    assertEquals(twice.code, 2);
+    assertMatch(twice.stderr, /option --target may be given only once/);
+  },
+});
+
 /** lsns, retried: 2.38 gives up with exit 1 when a process it reads ends meanwhile. */
 async function lsnsStable(args: string[]): Promise<Run> {
   let r = await anchor("lsns", args);

@@ -2,6 +2,7 @@ import { NsCommand, type NsCommandOptions } from "../command.ts";
 import { NamespaceError } from "../errors.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
+import { expandLongOption } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import { libcSubset } from "../../ffi/libc.ts";
 
@@ -90,6 +91,38 @@ export const FLAGS_ONLY: Readonly<Record<string, keyof EnterArgs>> = {
   "user-parent": "userParent",
   "kill-on-exit": "killOnExit",
 };
+
+const _LONG_NAMES = [...LONG_NS.keys(), ...Object.keys(LONG), ...Object.keys(FLAGS_ONLY)];
+// nsenter's long options, which getopt_long lets a user abbreviate; --kill-on-exit is ours,
+// spelled out (so that `--k` stays nsenter's --keep-caps).
+// In nsenter's table order, which getopt's "is ambiguous; possibilities:" follows.
+const _NSENTER_LONG = [
+  "all",
+  "help",
+  "version",
+  "target",
+  "mount",
+  "uts",
+  "ipc",
+  "net",
+  "net-socket",
+  "pid",
+  "user",
+  "cgroup",
+  "time",
+  "setuid",
+  "setgid",
+  "root",
+  "wd",
+  "wdns",
+  "env",
+  "no-fork",
+  "join-cgroup",
+  "preserve-credentials",
+  "keep-caps",
+  "user-parent",
+  "follow-context",
+];
 
 /** The usage text of `enter`. */
 export const ENTER_HELP = `NAME
@@ -182,8 +215,10 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     command: [],
   };
   let i = 0;
+  // `attached` is the value in the same argument (`-t5`, `--target=5`, even `--setuid=`,
+  // which getopt hands over as ""); otherwise the next argument is the value.
   const required = (name: string, attached: string | undefined): string => {
-    if (attached !== undefined && attached !== "") return attached;
+    if (attached !== undefined) return attached;
     if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
     return argv[++i];
   };
@@ -194,6 +229,11 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     attached: boolean,
   ): boolean => {
     // Returns true when the value (attached) was consumed.
+    // The newest nsenter skips one "=" of a FILE or DIR (`-n=FILE`, `-w=DIR`, `-W=DIR`);
+    // 2.38 opened "=FILE". A name that starts with "=" is given as "./=x".
+    if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
+      value = value.slice(1);
+    }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
       if (value && value.startsWith(":")) {
@@ -240,6 +280,10 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
         out.wd = value ? value : true;
         return true;
       case "t": {
+        // As the newest nsenter (2.38 took the last one): two targets are a mistake.
+        if (out.target !== undefined) {
+          throw new UsageError("option --target may be given only once");
+        }
         const v = required(name, attached ? value : undefined);
         try {
           out.target = parseTarget(v);
@@ -269,7 +313,9 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     if (!a.startsWith("-") || a === "-") break;
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
-      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const typed = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      // getopt_long: a unique prefix of nsenter's long options (`--tar 5`, `--pre`).
+      const name = expandLongOption(typed, _LONG_NAMES, _NSENTER_LONG) ?? typed;
       const value = eq < 0 ? undefined : a.slice(eq + 1);
       if (name in FLAGS_ONLY) {
         if (value !== undefined) throw new UsageError(`option --${name} takes no value`);
@@ -287,10 +333,17 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
-      if (apply(letter, `-${letter}`, rest, true) && (rest !== "" || "tSGWN".includes(letter))) {
+      const given = rest === "" ? undefined : rest;
+      if (
+        apply(letter, `-${letter}`, given, given !== undefined) &&
+        (rest !== "" || "tSGWN".includes(letter))
+      ) {
         break;
       }
     }
+  }
+  if (out.wd !== undefined && out.wdns !== undefined) {
+    throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);
   return out;

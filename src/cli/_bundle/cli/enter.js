@@ -2,8 +2,9 @@
 // @ts-self-types="../../enter.ts"
 import {
   NsCommand,
+  expandLongOption,
   parseTarget
-} from "../chunk-N73Y7BMM.js";
+} from "../chunk-BEAAPYTB.js";
 import {
   UsageError,
   report
@@ -200,6 +201,38 @@ var FLAGS_ONLY = {
   "user-parent": "userParent",
   "kill-on-exit": "killOnExit"
 };
+var _LONG_NAMES = [
+  ...LONG_NS.keys(),
+  ...Object.keys(LONG),
+  ...Object.keys(FLAGS_ONLY)
+];
+var _NSENTER_LONG = [
+  "all",
+  "help",
+  "version",
+  "target",
+  "mount",
+  "uts",
+  "ipc",
+  "net",
+  "net-socket",
+  "pid",
+  "user",
+  "cgroup",
+  "time",
+  "setuid",
+  "setgid",
+  "root",
+  "wd",
+  "wdns",
+  "env",
+  "no-fork",
+  "join-cgroup",
+  "preserve-credentials",
+  "keep-caps",
+  "user-parent",
+  "follow-context"
+];
 var ENTER_HELP = `NAME
  nsjoin enter - run a program with namespaces of other processes (nsenter's options)
 
@@ -270,11 +303,14 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
   };
   let i = 0;
   const required = (name, attached) => {
-    if (attached !== void 0 && attached !== "") return attached;
+    if (attached !== void 0) return attached;
     if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
     return argv[++i];
   };
   const apply = (letter, name, value, attached) => {
+    if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
+      value = value.slice(1);
+    }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
       if (value && value.startsWith(":")) {
@@ -322,6 +358,9 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
         out.wd = value ? value : true;
         return true;
       case "t": {
+        if (out.target !== void 0) {
+          throw new UsageError("option --target may be given only once");
+        }
         const v = required(name, attached ? value : void 0);
         try {
           out.target = parseTarget(v);
@@ -351,7 +390,8 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     if (!a.startsWith("-") || a === "-") break;
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
-      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const typed = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const name = expandLongOption(typed, _LONG_NAMES, _NSENTER_LONG) ?? typed;
       const value = eq < 0 ? void 0 : a.slice(eq + 1);
       if (name in FLAGS_ONLY) {
         if (value !== void 0) throw new UsageError(`option --${name} takes no value`);
@@ -369,10 +409,14 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
-      if (apply(letter, `-${letter}`, rest, true) && (rest !== "" || "tSGWN".includes(letter))) {
+      const given = rest === "" ? void 0 : rest;
+      if (apply(letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
         break;
       }
     }
+  }
+  if (out.wd !== void 0 && out.wdns !== void 0) {
+    throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);
   return out;

@@ -3,10 +3,11 @@
 import {
   NsCommand,
   PinnedProcess,
+  parseOptions,
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-N73Y7BMM.js";
+} from "../chunk-BEAAPYTB.js";
 import {
   UsageError,
   relay,
@@ -1007,99 +1008,6 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   pinned.close();
   return void 0;
 });
-var expandLongOption = (function expandLongOption(name, names, abbreviable) {
-  if (names.includes(name)) return name;
-  if (name === "") return void 0;
-  const fits = abbreviable.filter((n) => n.startsWith(name));
-  if (fits.length > 1) {
-    throw new UsageError(`option '--${name}' is ambiguous; possibilities: ${fits.map((n) => `'--${n}'`).join(" ")}`);
-  }
-  return fits[0];
-});
-var parseOptions = (function parseOptions(args, options, config = {}) {
-  const values = {};
-  const positionals = [];
-  let stop = args.length;
-  const byShort = /* @__PURE__ */ new Map();
-  for (const [name, spec] of Object.entries(options)) {
-    if (spec.short) byShort.set(spec.short, name);
-  }
-  const label = (name) => {
-    const short = options[name].short;
-    return `${short ? `-${short}, ` : ""}--${name}`;
-  };
-  const store = (name, value) => {
-    if (options[name].multiple) (values[name] ??= []).push(value);
-    else values[name] = value;
-  };
-  const allowed = config.allowPositionals || config.stopAtPositional;
-  const refuse = (arg) => {
-    throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
-  };
-  const takeValue = (name, inline, i) => {
-    if (inline !== void 0) {
-      store(name, inline);
-      return i;
-    }
-    const next = args[i + 1];
-    if (next === void 0) {
-      throw new UsageError(`Option '${label(name)} <value>' argument missing`);
-    }
-    if (next.startsWith("-") && next !== "-") {
-      throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
-    }
-    store(name, next);
-    return i + 1;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      if (!allowed && i + 1 < args.length) refuse(args[i + 1]);
-      stop = Math.min(stop, i + 1);
-      positionals.push(...args.slice(i + 1));
-      break;
-    }
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      const typed = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      const name = config.abbreviable ? expandLongOption(typed, Object.keys(options), config.abbreviable) ?? typed : typed;
-      const spec = Object.hasOwn(options, name) ? options[name] : void 0;
-      if (!spec) throw new UsageError(`Unknown option '--${name}'`);
-      if (spec.type === "boolean") {
-        if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
-        store(name, true);
-      } else {
-        i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i);
-      }
-      continue;
-    }
-    if (arg.startsWith("-") && arg.length > 1) {
-      for (let j = 1; j < arg.length; j++) {
-        const name = byShort.get(arg[j]);
-        if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
-        if (options[name].type === "boolean") {
-          store(name, true);
-          continue;
-        }
-        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i);
-        break;
-      }
-      continue;
-    }
-    if (!allowed) refuse(arg);
-    stop = Math.min(stop, i);
-    if (config.stopAtPositional) {
-      positionals.push(...args.slice(i));
-      break;
-    }
-    positionals.push(arg);
-  }
-  return {
-    values,
-    positionals,
-    stop
-  };
-});
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
   const add = (entry) => {
@@ -1294,10 +1202,6 @@ var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 
 
-
-
-
-// src/cli/_args.ts
 
 
 

@@ -82,6 +82,24 @@ Deno.test({
 });
 
 Deno.test({
+  name: "enter without a program runs $SHELL as a login shell (argv[0] -bash), as nsenter",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "parity" });
+    const args = ["-t", String(target.pid), "-u"];
+    const script = 'echo "$0"; hostname; shopt -q login_shell && echo login\n';
+    for (const shell of ["/bin/bash", "/bin/sh"]) {
+      const env = { SHELL: shell };
+      const theirs = await anchor("nsenter", args, { env, stdin: script });
+      const ours = await cli(["enter", ...args], { env, stdin: script });
+      assertEquals([ours.code, ours.stdout], [theirs.code, theirs.stdout], ours.stderr);
+    }
+    const bash = await cli(["enter", ...args], { env: { SHELL: "/bin/bash" }, stdin: script });
+    assertEquals(bash.stdout, "-bash\nparity\nlogin\n");
+  },
+});
+
+Deno.test({
   name: "enter takes the newest nsenter's forms where 2.38 differs: -n=FILE, one --target",
   ignore: NEEDS_ROOT,
   async fn() {
@@ -155,5 +173,22 @@ Deno.test({
       assertEquals(ours.code, 1);
       assertMatch(ours.stderr, /^nsjoin ls: Cannot find namespace 4026500000/);
     });
+  },
+});
+
+Deno.test({
+  name: "NsCommand argv0 gives the program that argv[0], found by its name all the same",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    const { NsCommand } = await import("../mod.ts");
+    await using target = await makeTarget({ flags: ["-u"] });
+    const out = await new NsCommand("cat", {
+      target: target.pid,
+      namespaces: ["uts"],
+      args: ["/proc/self/cmdline"],
+      argv0: "-renamed",
+    }).output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(new TextDecoder().decode(out.stdout), "-renamed\0/proc/self/cmdline\0");
   },
 });

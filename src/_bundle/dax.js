@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-Z2QTOZQP.js";
+} from "./chunk-TDCEVEOE.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

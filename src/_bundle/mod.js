@@ -11,7 +11,7 @@ import {
 } from "./chunk-P6WASDSJ.js";
 import {
   NsCommand
-} from "./chunk-Z2QTOZQP.js";
+} from "./chunk-TDCEVEOE.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2059,7 +2059,7 @@ var forward = (async function forward(target, options) {
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-LWCMA7IP.js");
+  _session ??= await import("./session-XCEVX4AU.js");
   return await _session.openSession(target, options);
 });
 

@@ -389,7 +389,12 @@ export const enterOptions =
       throw new UsageError("no namespace given: use -a or one of -m -u -i -n -p -C -U -T");
     }
     const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : given;
+    // No program: nsenter's exec_shell(), $SHELL (when set and not empty), else /bin/sh, as
+    // a login shell ("-" and its basename as argv[0]).
     const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
+    const argv0 = args.command.length === 0
+      ? `-${program.slice(program.lastIndexOf("/") + 1)}`
+      : undefined;
     const pid = _pidOf(target);
     const options: NsCommandOptions = {
       target,
@@ -406,6 +411,7 @@ export const enterOptions =
       keepCaps: args.keepCaps,
       // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
       shellFallback: true,
+      argv0,
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",

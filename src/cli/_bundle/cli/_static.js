@@ -4142,6 +4142,7 @@ var _plan = (function _plan2(program, o) {
   if (o.tty) rest.push("Y");
   if (o.keepCaps && joinsUser()) rest.push("c");
   if (o.shellFallback) rest.push("n");
+  if (o.argv0 !== void 0) rest.push(`s${o.argv0}`);
   if (o.netnsName !== void 0) {
     if (!/^[A-Za-z0-9_.@:+-]+$/.test(o.netnsName) || /^\.\.?$/.test(o.netnsName)) {
       throw new TypeError(`Cannot use ${JSON.stringify(o.netnsName)} as a netns name`);
@@ -4940,6 +4941,7 @@ var enterOptions = (function enterOptions2(args) {
   }
   const namespaces = args.all ? "all" : given;
   const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
+  const argv0 = args.command.length === 0 ? `-${program.slice(program.lastIndexOf("/") + 1)}` : void 0;
   const pid = _pidOf(target);
   const options = {
     target,
@@ -4960,6 +4962,7 @@ var enterOptions = (function enterOptions2(args) {
     keepCaps: args.keepCaps,
     // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
     shellFallback: true,
+    argv0,
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit"

@@ -4,7 +4,7 @@ import {
   NsCommand,
   expandLongOption,
   parseTarget
-} from "../chunk-BEAAPYTB.js";
+} from "../chunk-GR5PPJ7A.js";
 import {
   UsageError,
   report
@@ -447,6 +447,7 @@ var enterOptions = (function enterOptions2(args) {
   }
   const namespaces = args.all ? "all" : given;
   const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
+  const argv0 = args.command.length === 0 ? `-${program.slice(program.lastIndexOf("/") + 1)}` : void 0;
   const pid = _pidOf(target);
   const options = {
     target,
@@ -467,6 +468,7 @@ var enterOptions = (function enterOptions2(args) {
     keepCaps: args.keepCaps,
     // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
     shellFallback: true,
+    argv0,
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit"

@@ -7,7 +7,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-BEAAPYTB.js";
+} from "../chunk-GR5PPJ7A.js";
 import {
   UsageError,
   relay,

@@ -8,7 +8,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-Z2QTOZQP.js";
+} from "./chunk-TDCEVEOE.js";
 import "./chunk-SNFZZGJP.js";
 import "./chunk-BLEWITE4.js";
 import {

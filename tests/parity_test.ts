@@ -8,11 +8,15 @@ import {
   assert,
   assertEquals,
   assertMatch,
+  assertThrows,
   cli,
   makeTarget,
   NEEDS_ROOT,
   runPiped,
 } from "./_fixtures.ts";
+import { engineExec, removeContainers, skipWithoutEngines, startContainer } from "./_engines.ts";
+import { parseOptions } from "../src/cli/_args.ts";
+import { UsageError } from "../src/cli/_run.ts";
 
 type Run = { code: number; stdout: string; stderr: string };
 
@@ -191,4 +195,57 @@ Deno.test({
     assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
     assertEquals(new TextDecoder().decode(out.stdout), "-renamed\0/proc/self/cmdline\0");
   },
+});
+
+Deno.test({
+  name: "exec takes docker exec's pflag forms as docker does: -u=USER, -i=false, --detach-keys",
+  ignore: skipWithoutEngines("exec's pflag tests", ["docker"]),
+  sanitizeResources: false,
+  async fn(t) {
+    const c = await startContainer("docker", `nsjP-${crypto.randomUUID().slice(0, 8)}`);
+    try {
+      const cases: [string, string[], string[]][] = [
+        ["-u=1000 (pflag: the value after =)", ["-u=1000"], ["id", "-u"]],
+        ["-e=A=1 and -w=/tmp", ["-e=A=1", "-w=/tmp"], ["sh", "-c", 'echo "$A $PWD"']],
+        ["booleans after =: -i=false --tty=false", ["-i=false", "--tty=false"], ["true"]],
+        ["-it=false: the last letter takes the value", ["-it=false"], ["echo", "x"]],
+        ["--detach-keys, checked and kept", ["--detach-keys=ctrl-@,a"], ["echo", "hi"]],
+        ["--detach-keys docker refuses", ["--detach-keys=zz"], ["echo", "hi"]],
+        ["-t=maybe: not a boolean", ["-t=maybe"], ["true"]],
+        ["--priv: pflag takes no abbreviation", ["--priv"], ["true"]],
+      ];
+      for (const [name, flags, cmd] of cases) {
+        await t.step(name, async () => {
+          const theirs = await engineExec(c, flags, cmd);
+          const ours = await cli(["exec", ...flags, c.name, ...cmd]);
+          // docker: 125 for its own usage errors, 1 for one its daemon refuses; ours 2.
+          const kind = (r: Run, own: boolean) =>
+            r.code === 0
+              ? `ok ${r.stdout}`
+              : (own ? r.code === 2 : [1, 125].includes(r.code))
+              ? "usage"
+              : `failed ${r.code}`;
+          assertEquals(kind(ours, true), kind(theirs, false), `${ours.stderr}|${theirs.stderr}`);
+        });
+      }
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test("the option parser's pflag mode: -u=x is x, booleans take strconv.ParseBool's words", () => {
+  const t = {
+    user: { type: "string", short: "u" },
+    json: { type: "boolean", short: "j" },
+  } as const;
+  const go = (argv: string[]) => parseOptions(argv, t, { pflag: true }).values;
+  assertEquals(go(["-u=x"]).user, "x");
+  assertEquals(go(["-ju=x"]), { json: true, user: "x" });
+  assertEquals(go(["--json=false", "-j=T"]).json, true);
+  assertEquals(go(["--json=0"]).json, false);
+  assertThrows(() => go(["--json=maybe"]), UsageError, 'invalid argument "maybe"');
+  // Without it, node's rules: "=x" is the value, a flag takes none.
+  assertEquals(parseOptions(["-u=x"], t).values.user, "=x");
+  assertThrows(() => parseOptions(["--json=false"], t), UsageError);
 });

@@ -42,7 +42,29 @@ export interface ParseConfig {
    * docker's (Go pflag) do not.
    */
   abbreviable?: readonly string[];
+  /**
+   * Go pflag's rules, which docker's commands follow: `-u=root` gives "root" (node keeps
+   * "=root"), and a flag takes a boolean after "=" (`--tty=false`, `-i=0`: strconv.ParseBool's
+   * words).
+   */
+  pflag?: boolean;
 }
+
+// strconv.ParseBool's words.
+const _GO_BOOLS: Readonly<Record<string, boolean>> = {
+  "1": true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  "0": false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
+};
 
 /**
  * The long option `name` stands for: itself when it is one of `names`, else the one name of
@@ -93,7 +115,7 @@ export interface ParsedOptions<T extends OptionTable> {
  * `--name=value`, `--name value`, `-n value`, `-nvalue`, grouped flags `-it` (a value-taking
  * letter inside a group takes the rest of it: `-iuroot`), `--` ends the options; a
  * repeated option keeps the last value unless `multiple`; with `abbreviable`, getopt_long's
- * unique prefixes of those long names.
+ * unique prefixes of those long names; with `pflag`, Go pflag's `-u=root` and `--tty=false`.
  *
  * @param args the arguments
  * @param options the option table
@@ -130,6 +152,15 @@ export function parseOptions<T extends OptionTable>(
   const label = (name: string) => {
     const short = options[name].short;
     return `${short ? `-${short}, ` : ""}--${name}`;
+  };
+  const goBool = (name: string, value: string): boolean => {
+    const b = _GO_BOOLS[value];
+    if (b === undefined) {
+      throw new UsageError(
+        `invalid argument ${JSON.stringify(value)} for "${label(name)}" flag: not a boolean`,
+      );
+    }
+    return b;
   };
   const store = (name: string, value: string | boolean) => {
     if (options[name].multiple) ((values[name] ??= []) as unknown[]).push(value);
@@ -177,6 +208,10 @@ export function parseOptions<T extends OptionTable>(
       const spec = Object.hasOwn(options, name) ? options[name] : undefined;
       if (!spec) throw new UsageError(`Unknown option '--${name}'`);
       if (spec.type === "boolean") {
+        if (eq >= 0 && config.pflag) {
+          store(name, goBool(name, arg.slice(eq + 1)));
+          continue;
+        }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
       } else {
@@ -189,6 +224,12 @@ export function parseOptions<T extends OptionTable>(
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
         if (name === undefined) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        // pflag: "-x=VALUE" gives the letter the rest, a flag's boolean too.
+        if (config.pflag && arg[j + 1] === "=") {
+          const rest = arg.slice(j + 2);
+          store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);
+          break;
+        }
         if (options[name].type === "boolean") {
           store(name, true);
           continue;

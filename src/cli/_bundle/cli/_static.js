@@ -1897,6 +1897,13 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     const short = options[name].short;
     return `${short ? `-${short}, ` : ""}--${name}`;
   };
+  const goBool = (name, value) => {
+    const b = _GO_BOOLS[value];
+    if (b === void 0) {
+      throw new UsageError(`invalid argument ${JSON.stringify(value)} for "${label(name)}" flag: not a boolean`);
+    }
+    return b;
+  };
   const store = (name, value) => {
     if (options[name].multiple) (values[name] ??= []).push(value);
     else values[name] = value;
@@ -1935,6 +1942,10 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
       const spec = Object.hasOwn(options, name) ? options[name] : void 0;
       if (!spec) throw new UsageError(`Unknown option '--${name}'`);
       if (spec.type === "boolean") {
+        if (eq >= 0 && config.pflag) {
+          store(name, goBool(name, arg.slice(eq + 1)));
+          continue;
+        }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
       } else {
@@ -1946,6 +1957,11 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
         if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        if (config.pflag && arg[j + 1] === "=") {
+          const rest = arg.slice(j + 2);
+          store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);
+          break;
+        }
         if (options[name].type === "boolean") {
           store(name, true);
           continue;
@@ -2100,6 +2116,10 @@ var _pidOf = (function _pidOf(target) {
   if (typeof target === "number") return target;
   const m = target === void 0 ? null : /^([0-9]+):[0-9]+$/.exec(target);
   return m ? Number(m[1]) : void 0;
+});
+var _checkDetachKeys = (function _checkDetachKeys(keys) {
+  const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+  if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
 });
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
@@ -3581,6 +3601,20 @@ var EXIT = {
 
 
 // src/cli/_args.ts
+var _GO_BOOLS = {
+  "1": true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  "0": false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false
+};
 
 
 
@@ -5005,6 +5039,9 @@ var OPTIONS = {
     type: "boolean",
     short: "d"
   },
+  "detach-keys": {
+    type: "string"
+  },
   user: {
     type: "string",
     short: "u"
@@ -5043,8 +5080,10 @@ var OPTIONS = {
 };
 var parseExecArgs = (function parseExecArgs2(argv) {
   const { values, stop: split } = parseOptions(argv, OPTIONS, {
-    stopAtPositional: true
+    stopAtPositional: true,
+    pflag: true
   });
+  if (values["detach-keys"] !== void 0) _checkDetachKeys(values["detach-keys"]);
   let namespaces;
   if (values.namespaces !== void 0) {
     if (!values.namespaces.split(",").some(Boolean)) {
@@ -5082,6 +5121,7 @@ var parseExecArgs = (function parseExecArgs2(argv) {
     command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1)
   };
 }).bind(void 0);
+
 var ENV_FILE_MAX = 1 << 20;
 
 var planExec = (async function planExec2(args, find = {}) {

@@ -4,7 +4,7 @@ import {
   NsCommand,
   expandLongOption,
   parseTarget
-} from "../chunk-GR5PPJ7A.js";
+} from "../chunk-6ACOY7KX.js";
 import {
   UsageError,
   report

@@ -7,7 +7,7 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-GR5PPJ7A.js";
+} from "../chunk-6ACOY7KX.js";
 import {
   UsageError,
   relay,
@@ -1008,6 +1008,10 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   pinned.close();
   return void 0;
 });
+var _checkDetachKeys = (function _checkDetachKeys(keys) {
+  const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+  if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
+});
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
   const add = (entry) => {
@@ -1227,6 +1231,9 @@ and -u takes only numbers (the target's /etc/passwd and /etc/group are not used)
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
+      --detach-keys string   Override the key sequence for detaching a container
+                             (checked as docker checks it; nsjoin has no daemon to keep
+                             a detached session, so the keys reach the program)
   -e, --env list             Set environment variables
       --env-file list        Read in a file of environment variables
   -i, --interactive          Keep STDIN open even if not attached
@@ -1264,6 +1271,9 @@ var OPTIONS = {
   detach: {
     type: "boolean",
     short: "d"
+  },
+  "detach-keys": {
+    type: "string"
   },
   user: {
     type: "string",
@@ -1303,8 +1313,10 @@ var OPTIONS = {
 };
 var parseExecArgs = (function parseExecArgs2(argv) {
   const { values, stop: split } = parseOptions(argv, OPTIONS, {
-    stopAtPositional: true
+    stopAtPositional: true,
+    pflag: true
   });
+  if (values["detach-keys"] !== void 0) _checkDetachKeys(values["detach-keys"]);
   let namespaces;
   if (values.namespaces !== void 0) {
     if (!values.namespaces.split(",").some(Boolean)) {
@@ -1342,6 +1354,7 @@ var parseExecArgs = (function parseExecArgs2(argv) {
     command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1)
   };
 }).bind(void 0);
+
 var ENV_FILE_MAX = 1 << 20;
 
 var planExec = (async function planExec2(args, find = {}) {

@@ -627,6 +627,13 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     const short = options[name].short;
     return `${short ? `-${short}, ` : ""}--${name}`;
   };
+  const goBool = (name, value) => {
+    const b = _GO_BOOLS[value];
+    if (b === void 0) {
+      throw new UsageError(`invalid argument ${JSON.stringify(value)} for "${label(name)}" flag: not a boolean`);
+    }
+    return b;
+  };
   const store = (name, value) => {
     if (options[name].multiple) (values[name] ??= []).push(value);
     else values[name] = value;
@@ -665,6 +672,10 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
       const spec = Object.hasOwn(options, name) ? options[name] : void 0;
       if (!spec) throw new UsageError(`Unknown option '--${name}'`);
       if (spec.type === "boolean") {
+        if (eq >= 0 && config.pflag) {
+          store(name, goBool(name, arg.slice(eq + 1)));
+          continue;
+        }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
       } else {
@@ -676,6 +687,11 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
         if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        if (config.pflag && arg[j + 1] === "=") {
+          const rest = arg.slice(j + 2);
+          store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);
+          break;
+        }
         if (options[name].type === "boolean") {
           store(name, true);
           continue;
@@ -1691,6 +1707,20 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
 
 
 // src/cli/_args.ts
+var _GO_BOOLS = {
+  "1": true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  "0": false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false
+};
 
 
 

@@ -93,9 +93,9 @@ export const FLAGS_ONLY: Readonly<Record<string, keyof EnterArgs>> = {
 };
 
 const _LONG_NAMES = [...LONG_NS.keys(), ...Object.keys(LONG), ...Object.keys(FLAGS_ONLY)];
-// nsenter's long options, which getopt_long lets a user abbreviate; --kill-on-exit is ours,
-// spelled out (so that `--k` stays nsenter's --keep-caps).
-// In nsenter's table order, which getopt's "is ambiguous; possibilities:" follows.
+// nsenter's long options, which getopt_long lets a user abbreviate, in nsenter's table order
+// (getopt's "is ambiguous; possibilities:" lists them so); --kill-on-exit is ours and must be
+// spelled out, so that `--k` stays nsenter's --keep-caps.
 const _NSENTER_LONG = [
   "all",
   "help",

@@ -114,4 +114,7 @@ Deno.test("enter reads values as getopt hands them over: --opt= is empty, -X=FIL
   assertEquals(parseEnterArgs(["-r=/x"]).root, "=/x");
   assertThrows(() => parseEnterArgs(["-t", "1", "-t", "2"]), UsageError, "only once");
   assertThrows(() => parseEnterArgs(["-w", "-W/x"]), UsageError, "mutually exclusive");
+  // `--net=` is the file "" for getopt, never the target's namespace.
+  assertThrows(() => parseEnterArgs(["-t1", "--net="]), UsageError, "needs a namespace file");
+  assertEquals(parseEnterArgs(["-t1", "--net", "-n"]).namespaces, { net: true });
 });

@@ -79,6 +79,11 @@ Deno.test({
       assertMatch(ours.stderr, /option '--u' is ambiguous; possibilities: '--uts' '--user'/);
       const exclusive = await cli(["enter", "-t", p, "-u", "-W/", "-w/", "pwd"]);
       assertMatch(exclusive.stderr, /--wd and --wdns are mutually exclusive/);
+      // `--net=` is the file "": nsenter cannot open it (1), we refuse the usage (2).
+      const noFile = await anchor("nsenter", ["-t", p, "--net=", "true"]);
+      const ourNoFile = await cli(["enter", "-t", p, "--net=", "true"]);
+      assertEquals([noFile.code, ourNoFile.code], [1, 2], ourNoFile.stderr);
+      assertMatch(ourNoFile.stderr, /--net= needs a namespace file/);
       const empty = await cli(["enter", "-t", p, "-u", "--setuid=", "id"]);
       assertMatch(empty.stderr, /--setuid takes a number or "follow", not ""/);
     });

@@ -236,6 +236,8 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
+      // `--net=` names the file "" (nsenter: "cannot open : No such file"), not the target's.
+      if (value === "") throw new UsageError(`${name}= needs a namespace file after the =`);
       if (value && value.startsWith(":")) {
         // nsenter 2.42: =:NSID; a file named ":x" is given as "./:x".
         if (!/^:[0-9]+$/.test(value)) {

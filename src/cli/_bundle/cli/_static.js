@@ -4841,6 +4841,7 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
+      if (value === "") throw new UsageError(`${name}= needs a namespace file after the =`);
       if (value && value.startsWith(":")) {
         if (!/^:[0-9]+$/.test(value)) {
           throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);

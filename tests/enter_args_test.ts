@@ -116,5 +116,7 @@ Deno.test("enter reads values as getopt hands them over: --opt= is empty, -X=FIL
   assertThrows(() => parseEnterArgs(["-w", "-W/x"]), UsageError, "mutually exclusive");
   // `--net=` is the file "" for getopt, never the target's namespace.
   assertThrows(() => parseEnterArgs(["-t1", "--net="]), UsageError, "needs a namespace file");
+  assertThrows(() => parseEnterArgs(["-t1", "-n", "--root="]), UsageError, "needs a directory");
+  assertThrows(() => parseEnterArgs(["-t1", "-n", "--wd="]), UsageError, "needs a directory");
   assertEquals(parseEnterArgs(["-t1", "--net", "-n"]).namespaces, { net: true });
 });

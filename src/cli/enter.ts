@@ -234,10 +234,15 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
       value = value.slice(1);
     }
+    // `--net=`, `--root=`, `--wd=` name the file "" (nsenter: "cannot open : No such file"),
+    // not the target's.
+    if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
+      throw new UsageError(
+        `${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`,
+      );
+    }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
-      // `--net=` names the file "" (nsenter: "cannot open : No such file"), not the target's.
-      if (value === "") throw new UsageError(`${name}= needs a namespace file after the =`);
       if (value && value.startsWith(":")) {
         // nsenter 2.42: =:NSID; a file named ":x" is given as "./:x".
         if (!/^:[0-9]+$/.test(value)) {

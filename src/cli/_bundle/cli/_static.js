@@ -4839,9 +4839,11 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
       value = value.slice(1);
     }
+    if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
+      throw new UsageError(`${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`);
+    }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
-      if (value === "") throw new UsageError(`${name}= needs a namespace file after the =`);
       if (value && value.startsWith(":")) {
         if (!/^:[0-9]+$/.test(value)) {
           throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);

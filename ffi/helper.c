@@ -44,6 +44,9 @@
  *                       we put envp back in that order (entries not named follow) and drop
  *                       that variable. Not in argv: /proc/PID/cmdline is readable by every
  *                       local user, the environment only by the same user.
+ *   s<argv0>            the program's argv[0], where it is not the program's path: nsenter
+ *                       starts the default shell as a login shell ("-sh", execl(3) of
+ *                       $SHELL with "-" and its basename)
  *   p<PATH>             look the program up on this PATH (the caller's) instead of envp's:
  *                       a PATH from the target is used only inside its mount namespace
  *   e<fd>               also report a failure on this fd, as one record "CODE ERRNO STEP NS
@@ -566,8 +569,12 @@ static long exec_sh(const char *file, char **argv, char **envp) {
 /* p<PATH>: the caller's PATH, when the program is not looked up in the target's mount ns. */
 static const char *lookup_path;
 
+/* s<argv0>: the program's argv[0], instead of the path or name it is found by. */
+static const char *arg0;
+
 static __attribute__((noreturn)) void exec_program(char **argv, char **envp) {
   const char *prog = argv[0];
+  if (arg0) argv[0] = (char *)arg0;
   long err = -ENOENT;
   int has_slash = 0;
   for (const char *s = prog; *s; s++)
@@ -2105,6 +2112,7 @@ __attribute__((used)) void start_c(long *sp) {
     case 'M': netns = a + 1; break;
     case 'O': env_order = 1; break;
     case 'p': lookup_path = a + 1; break;
+    case 's': arg0 = a + 1; break;
     case 'e': errfd = (int)parse_num(a + 1, 10, 0); break;
     case 'k': kill_parent = parse_num(a + 1, 10, 0); break;
     case 'g': tree = 1; break;

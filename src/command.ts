@@ -114,6 +114,11 @@ export interface NsCommandOptions {
    */
   shellFallback?: boolean;
   /**
+   * The program's `argv[0]`, when it should not be the program's name: `nsenter` without a
+   * program runs `$SHELL` as a login shell, `"-" + basename` (`"-bash"`). Default: the name.
+   */
+  argv0?: string;
+  /**
    * Do what `ip netns exec NAME` does after the join: a private mount namespace with a
    * fresh /sys (showing the joined net namespace's devices) and /etc/netns/NAME/* bound
    * over /etc. For a target /run/netns/NAME.
@@ -872,6 +877,7 @@ const _plan = (function _plan(program: string, o: NsCommandOptions): _Plan {
   if (o.tty) rest.push("Y");
   if (o.keepCaps && joinsUser()) rest.push("c");
   if (o.shellFallback) rest.push("n");
+  if (o.argv0 !== undefined) rest.push(`s${o.argv0}`);
   if (o.netnsName !== undefined) {
     if (!/^[A-Za-z0-9_.@:+-]+$/.test(o.netnsName) || /^\.\.?$/.test(o.netnsName)) {
       throw new TypeError(`Cannot use ${JSON.stringify(o.netnsName)} as a netns name`);

@@ -20,8 +20,9 @@ Deno.test("enter takes namespace files as -nFILE and --net=FILE, and -mu as -m w
 });
 
 Deno.test("enter's -r and -w take optional values, -S -G -W required ones", () => {
-  const a = parseEnterArgs(["-t", "1", "-a", "-r", "-w", "-S", "follow", "-G", "7", "-W", "/srv"]);
-  assertEquals([a.root, a.wd, a.uid, a.gid, a.wdns], [true, true, "follow", 7, "/srv"]);
+  const a = parseEnterArgs(["-t", "1", "-a", "-r", "-w", "-S", "follow", "-G", "7"]);
+  assertEquals([a.root, a.wd, a.uid, a.gid], [true, true, "follow", 7]);
+  assertEquals(parseEnterArgs(["-t", "1", "-a", "-W", "/srv"]).wdns, "/srv");
   const b = parseEnterArgs([
     "-t",
     "1",
@@ -85,4 +86,37 @@ Deno.test("enter's -N and -c need -t, as nsenter's", () => {
   assertThrows(() => enterOptions(parseEnterArgs(["-c", "-n/run/netns/x"])), UsageError);
   const o = enterOptions(parseEnterArgs(["-t", String(Deno.pid), "-n", "--keep-caps", "true"]));
   assertEquals([o.options.keepCaps, o.options.shellFallback], [true, true]);
+});
+
+Deno.test("enter takes getopt_long's unique prefixes of nsenter's long options, not of ours", () => {
+  assertEquals(parseEnterArgs(["--tar", "42", "--ut", "--pre"]).target, 42);
+  assertEquals(parseEnterArgs(["--tar=42", "--ipc=/run/ipc", "--mou=/run/m"]).namespaces, {
+    ipc: "/run/ipc",
+    mnt: "/run/m",
+  });
+  // An exact name wins over the longer ones it begins (--net, --net-socket; --wd, --wdns).
+  assertEquals(parseEnterArgs(["--wd=/x"]).wd, "/x");
+  assertThrows(() => parseEnterArgs(["--n"]), UsageError, "'--net' '--net-socket' '--no-fork'");
+  assertThrows(() => parseEnterArgs(["--w", "/x"]), UsageError, "ambiguous");
+  // --kill-on-exit is ours: spelled out, so --k is nsenter's --keep-caps.
+  assertEquals(parseEnterArgs(["--k"]).keepCaps, true);
+  assertThrows(() => parseEnterArgs(["--kill"]), UsageError, "unknown option --kill");
+});
+
+Deno.test("enter reads values as getopt hands them over: --opt= is empty, -X=FILE skips the =", () => {
+  // `--setuid=` is "" (not a uid), never the next argument.
+  assertThrows(() => parseEnterArgs(["--setuid=", "5"]), UsageError, 'not ""');
+  assertThrows(() => parseEnterArgs(["--target=", "5"]), UsageError);
+  // The newest nsenter skips one "=" of a namespace file or directory.
+  assertEquals(parseEnterArgs(["-n=/run/netns/a"]).namespaces, { net: "/run/netns/a" });
+  assertEquals(parseEnterArgs(["-t1", "-W=/srv"]).wdns, "/srv");
+  assertEquals(parseEnterArgs(["-t1", "-w=/srv"]).wd, "/srv");
+  assertEquals(parseEnterArgs(["-r=/x"]).root, "=/x");
+  assertThrows(() => parseEnterArgs(["-t", "1", "-t", "2"]), UsageError, "only once");
+  assertThrows(() => parseEnterArgs(["-w", "-W/x"]), UsageError, "mutually exclusive");
+  // `--net=` is the file "" for getopt, never the target's namespace.
+  assertThrows(() => parseEnterArgs(["-t1", "--net="]), UsageError, "needs a namespace file");
+  assertThrows(() => parseEnterArgs(["-t1", "-n", "--root="]), UsageError, "needs a directory");
+  assertThrows(() => parseEnterArgs(["-t1", "-n", "--wd="]), UsageError, "needs a directory");
+  assertEquals(parseEnterArgs(["-t1", "--net", "-n"]).namespaces, { net: true });
 });

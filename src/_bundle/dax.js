@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-ME76HWS4.js";
+} from "./chunk-WYI4KMA3.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

@@ -14,7 +14,7 @@ import {
 } from "./chunk-M4FVJL4Q.js";
 import {
   NsCommand
-} from "./chunk-ME76HWS4.js";
+} from "./chunk-WYI4KMA3.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2253,7 +2253,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-QRUMIJ3T.js");
+  _session ??= await import("./session-5RFX56RA.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -36,6 +36,68 @@ export interface ParseConfig {
   allowPositionals?: boolean;
   /** Stop at the first positional: it and everything after it are positionals. */
   stopAtPositional?: boolean;
+  /**
+   * Long names that may be abbreviated to a unique prefix, as getopt_long(3) allows
+   * (`--out` for `--output` when no other name starts so): util-linux's tools take them,
+   * docker's (Go pflag) do not.
+   */
+  abbreviable?: readonly string[];
+  /**
+   * Go pflag's rules, which docker's commands follow: `-u=root` gives "root" (node keeps
+   * "=root"), and a flag takes a boolean after "=" (`--tty=false`, `-i=0`: strconv.ParseBool's
+   * words).
+   */
+  pflag?: boolean;
+}
+
+// strconv.ParseBool's words.
+const _GO_BOOLS: Readonly<Record<string, boolean>> = {
+  "1": true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  "0": false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
+};
+
+/**
+ * The long option `name` stands for: itself when it is one of `names`, else the one name of
+ * `abbreviable` it is a prefix of (getopt_long's rule; an exact match always wins).
+ *
+ * @param name what was typed after `--` (without any `=value`)
+ * @param names every long name
+ * @param abbreviable the names that may be abbreviated
+ * @returns the long name, or undefined when none matches
+ * @throws {UsageError} when the prefix fits several names (getopt's "is ambiguous")
+ *
+ * @example
+ * ```ts
+ * import { expandLongOption } from "./_args.ts";
+ * const names = ["output", "output-all", "type"];
+ * if (expandLongOption("ty", names, names) !== "type") throw new Error("not expanded");
+ * if (expandLongOption("output", names, names) !== "output") throw new Error("exact match lost");
+ * ```
+ */
+export function expandLongOption(
+  name: string,
+  names: readonly string[],
+  abbreviable: readonly string[],
+): string | undefined {
+  if (names.includes(name)) return name;
+  if (name === "") return undefined;
+  const fits = abbreviable.filter((n) => n.startsWith(name));
+  if (fits.length > 1) {
+    throw new UsageError(
+      `option '--${name}' is ambiguous; possibilities: ${fits.map((n) => `'--${n}'`).join(" ")}`,
+    );
+  }
+  return fits[0];
 }
 
 /** What {@link parseOptions} returns. */
@@ -52,14 +114,16 @@ export interface ParsedOptions<T extends OptionTable> {
  * Parses `args` against `options` as node:util `parseArgs({ strict: true })` does: `--name`,
  * `--name=value`, `--name value`, `-n value`, `-nvalue`, grouped flags `-it` (a value-taking
  * letter inside a group takes the rest of it: `-iuroot`), `--` ends the options; a
- * repeated option keeps the last value unless `multiple`.
+ * repeated option keeps the last value unless `multiple`; with `abbreviable`, getopt_long's
+ * unique prefixes of those long names; with `pflag`, Go pflag's `-u=root` and `--tty=false`.
  *
  * @param args the arguments
  * @param options the option table
  * @param config positionals allowed, stop at the first one
  * @returns the values, the positionals and where the options stopped
  * @throws {UsageError} an unknown option, a missing or ambiguous value, a value given to a
- *   flag, a positional where none is allowed (messages as node's, first sentence)
+ *   flag, a positional where none is allowed (messages as node's, first sentence), a prefix
+ *   that fits several abbreviable names
  *
  * @example
  * ```ts
@@ -88,6 +152,15 @@ export function parseOptions<T extends OptionTable>(
   const label = (name: string) => {
     const short = options[name].short;
     return `${short ? `-${short}, ` : ""}--${name}`;
+  };
+  const goBool = (name: string, value: string): boolean => {
+    const b = _GO_BOOLS[value];
+    if (b === undefined) {
+      throw new UsageError(
+        `invalid argument ${JSON.stringify(value)} for "${label(name)}" flag: not a boolean`,
+      );
+    }
+    return b;
   };
   const store = (name: string, value: string | boolean) => {
     if (options[name].multiple) ((values[name] ??= []) as unknown[]).push(value);
@@ -128,10 +201,17 @@ export function parseOptions<T extends OptionTable>(
     }
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const typed = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const name = config.abbreviable
+        ? expandLongOption(typed, Object.keys(options), config.abbreviable) ?? typed
+        : typed;
       const spec = Object.hasOwn(options, name) ? options[name] : undefined;
       if (!spec) throw new UsageError(`Unknown option '--${name}'`);
       if (spec.type === "boolean") {
+        if (eq >= 0 && config.pflag) {
+          store(name, goBool(name, arg.slice(eq + 1)));
+          continue;
+        }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
       } else {
@@ -144,6 +224,12 @@ export function parseOptions<T extends OptionTable>(
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
         if (name === undefined) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        // pflag: "-x=VALUE" gives the letter the rest, a flag's boolean too.
+        if (config.pflag && arg[j + 1] === "=") {
+          const rest = arg.slice(j + 2);
+          store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);
+          break;
+        }
         if (options[name].type === "boolean") {
           store(name, true);
           continue;

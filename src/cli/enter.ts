@@ -2,6 +2,7 @@ import { NsCommand, type NsCommandOptions } from "../command.ts";
 import { NamespaceError } from "../errors.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
+import { expandLongOption } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import { libcSubset } from "../../ffi/libc.ts";
 // Imported statically, though only -c, -N, --user-parent and -V use them: Deno reads at start
@@ -99,6 +100,38 @@ export const FLAGS_ONLY: Readonly<Record<string, keyof EnterArgs>> = {
   "kill-on-exit": "killOnExit",
 };
 
+const _LONG_NAMES = [...LONG_NS.keys(), ...Object.keys(LONG), ...Object.keys(FLAGS_ONLY)];
+// nsenter's long options, which getopt_long lets a user abbreviate, in nsenter's table order
+// (getopt's "is ambiguous; possibilities:" lists them so); --kill-on-exit is ours and must be
+// spelled out, so that `--k` stays nsenter's --keep-caps.
+const _NSENTER_LONG = [
+  "all",
+  "help",
+  "version",
+  "target",
+  "mount",
+  "uts",
+  "ipc",
+  "net",
+  "net-socket",
+  "pid",
+  "user",
+  "cgroup",
+  "time",
+  "setuid",
+  "setgid",
+  "root",
+  "wd",
+  "wdns",
+  "env",
+  "no-fork",
+  "join-cgroup",
+  "preserve-credentials",
+  "keep-caps",
+  "user-parent",
+  "follow-context",
+];
+
 /** The usage text of `enter`. */
 export const ENTER_HELP = `NAME
  nsjoin enter - run a program with namespaces of other processes (nsenter's options)
@@ -190,8 +223,10 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     command: [],
   };
   let i = 0;
+  // `attached` is the value in the same argument (`-t5`, `--target=5`, even `--setuid=`,
+  // which getopt hands over as ""); otherwise the next argument is the value.
   const required = (name: string, attached: string | undefined): string => {
-    if (attached !== undefined && attached !== "") return attached;
+    if (attached !== undefined) return attached;
     if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
     return argv[++i];
   };
@@ -202,6 +237,18 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     attached: boolean,
   ): boolean => {
     // Returns true when the value (attached) was consumed.
+    // The newest nsenter skips one "=" of a FILE or DIR (`-n=FILE`, `-w=DIR`, `-W=DIR`);
+    // 2.38 opened "=FILE". A name that starts with "=" is given as "./=x".
+    if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
+      value = value.slice(1);
+    }
+    // `--net=`, `--root=`, `--wd=` name the file "" (nsenter: "cannot open : No such file"),
+    // not the target's.
+    if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
+      throw new UsageError(
+        `${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`,
+      );
+    }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
       if (value && value.startsWith(":")) {
@@ -248,6 +295,10 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
         out.wd = value ? value : true;
         return true;
       case "t": {
+        // As the newest nsenter (2.38 took the last one): two targets are a mistake.
+        if (out.target !== undefined) {
+          throw new UsageError("option --target may be given only once");
+        }
         const v = required(name, attached ? value : undefined);
         try {
           out.target = parseTarget(v);
@@ -277,7 +328,9 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     if (!a.startsWith("-") || a === "-") break;
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
-      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const typed = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      // getopt_long: a unique prefix of nsenter's long options (`--tar 5`, `--pre`).
+      const name = expandLongOption(typed, _LONG_NAMES, _NSENTER_LONG) ?? typed;
       const value = eq < 0 ? undefined : a.slice(eq + 1);
       if (name in FLAGS_ONLY) {
         if (value !== undefined) throw new UsageError(`option --${name} takes no value`);
@@ -295,10 +348,17 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
-      if (apply(letter, `-${letter}`, rest, true) && (rest !== "" || "tSGWN".includes(letter))) {
+      const given = rest === "" ? undefined : rest;
+      if (
+        apply(letter, `-${letter}`, given, given !== undefined) &&
+        (rest !== "" || "tSGWN".includes(letter))
+      ) {
         break;
       }
     }
+  }
+  if (out.wd !== undefined && out.wdns !== undefined) {
+    throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);
   return out;
@@ -344,7 +404,12 @@ export const enterOptions =
       throw new UsageError("no namespace given: use -a or one of -m -u -i -n -p -C -U -T");
     }
     const namespaces: NsCommandOptions["namespaces"] = args.all ? "all" : given;
+    // No program: nsenter's exec_shell(), $SHELL (when set and not empty), else /bin/sh, as
+    // a login shell ("-" and its basename as argv[0]).
     const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
+    const argv0 = args.command.length === 0
+      ? `-${program.slice(program.lastIndexOf("/") + 1)}`
+      : undefined;
     const pid = _pidOf(target);
     const options: NsCommandOptions = {
       target,
@@ -361,6 +426,7 @@ export const enterOptions =
       keepCaps: args.keepCaps,
       // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
       shellFallback: true,
+      argv0,
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",

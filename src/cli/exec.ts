@@ -75,6 +75,9 @@ and -u takes only numbers (the target's /etc/passwd and /etc/group are not used)
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
+      --detach-keys string   Override the key sequence for detaching a container
+                             (checked as docker checks it; nsjoin has no daemon to keep
+                             a detached session, so the keys reach the program)
   -e, --env list             Set environment variables
       --env-file list        Read in a file of environment variables
   -i, --interactive          Keep STDIN open even if not attached
@@ -106,6 +109,7 @@ export const OPTIONS = {
   interactive: { type: "boolean", short: "i" },
   tty: { type: "boolean", short: "t" },
   detach: { type: "boolean", short: "d" },
+  "detach-keys": { type: "string" },
   user: { type: "string", short: "u" },
   workdir: { type: "string", short: "w" },
   env: { type: "string", short: "e", multiple: true },
@@ -130,7 +134,11 @@ export const OPTIONS = {
  * @throws {UsageError} on an unknown option or a missing value
  */
 export const parseExecArgs = (function parseExecArgs(argv: readonly string[]): ExecArgs {
-  const { values, stop: split } = parseOptions(argv, OPTIONS, { stopAtPositional: true });
+  const { values, stop: split } = parseOptions(argv, OPTIONS, {
+    stopAtPositional: true,
+    pflag: true,
+  });
+  if (values["detach-keys"] !== undefined) _checkDetachKeys(values["detach-keys"]);
   let namespaces: NamespaceType[] | undefined;
   if (values.namespaces !== undefined) {
     // An empty list would join nothing and run the command on the host.
@@ -171,6 +179,18 @@ export const parseExecArgs = (function parseExecArgs(argv: readonly string[]): E
     command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1),
   };
 }).bind(undefined);
+
+/**
+ * docker's check of `--detach-keys` (its term.ToBytes): comma-separated keys, each one
+ * character or `ctrl-` and one of a-z @ [ \\ ] ^ _. nsjoin has no daemon to keep a detached
+ * session: the keys are checked, as docker's daemon checks them, and reach the program.
+ */
+function _checkDetachKeys(keys: string): void {
+  // "" is docker's default (ctrl-p,ctrl-q).
+  const ok = keys === "" ||
+    keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+  if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
+}
 
 const ENV_FILE_MAX = 1 << 20;
 

@@ -8,9 +8,10 @@ import {
   processesInNamespace,
   type TreeRelation,
 } from "../listing.ts";
+import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { escapeTerminal } from "../terminal.ts";
-import { parseOptions } from "./_args.ts";
+import { expandLongOption, parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import {
   FilterSyntaxError,
@@ -179,6 +180,27 @@ export const LS_OPTIONS = {
   version: { type: "boolean", short: "V" },
 } as const;
 
+// lsns's long options, which getopt_long lets a user abbreviate; --notes is ours, spelled out
+// (so that `--not` stays lsns's --notruncate).
+const _LSNS_LONG = Object.keys(LS_OPTIONS).filter((n) => n !== "notes");
+const _expandLs = (name: string) =>
+  expandLongOption(name, Object.keys(LS_OPTIONS), _LSNS_LONG) ?? name;
+
+const _NO_LS_ARGS: LsArgs = {
+  types: [],
+  columns: [],
+  json: false,
+  raw: false,
+  noHeadings: false,
+  noTruncate: false,
+  noWrap: false,
+  persistent: false,
+  listColumns: false,
+  notes: false,
+  help: false,
+  version: false,
+};
+
 /**
  * Parses `ls`'s arguments (lsns's options). `--tree` takes an
  * optional value, which the option table cannot express: a bare `--tree`/`-T` is rewritten to
@@ -191,14 +213,28 @@ export const LS_OPTIONS = {
 export function parseLsArgs(argv: readonly string[]): LsArgs {
   // -T takes an optional value: "-T" alone is lsns's default (owner); "-Tparent" and
   // "-T=parent" (lsns skips a leading "=") name one.
-  const args = argv.map((a) =>
-    a === "--tree" || a === "-T"
+  // Its abbreviations too (`--tr`), up to "--", which ends the options.
+  const end = argv.indexOf("--");
+  const args = argv.map((a, i) =>
+    (end >= 0 && i > end) || !/^-(-[^=]+|T)$|^-T./.test(a)
+      ? a
+      : a === "-T" || (a.startsWith("--") && _expandLs(a.slice(2)) === "tree")
       ? "--tree=owner"
-      : /^-T./.test(a)
+      : a.startsWith("-T")
       ? `--tree=${a.slice(a[2] === "=" ? 3 : 2)}`
       : a
   );
-  const { values, positionals } = parseOptions(args, LS_OPTIONS, { allowPositionals: true });
+  const { values, positionals } = parseOptions(args, LS_OPTIONS, {
+    allowPositionals: true,
+    abbreviable: _LSNS_LONG,
+  });
+  // lsns handles -h and -V as getopt meets them, before it looks at values or <namespace>.
+  if (values.help || values.version) {
+    return { ..._NO_LS_ARGS, help: values.help ?? false, version: values.version ?? false };
+  }
+  if (positionals.length > 0 && values.task !== undefined) {
+    throw new UsageError("--task is mutually exclusive with <namespace>");
+  }
   if (positionals.length > 1) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
   }
@@ -206,9 +242,6 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   if (positionals.length === 1) {
     if (!/^[0-9]+$/.test(positionals[0]) || Number(positionals[0]) <= 0) {
       throw new UsageError(`invalid namespace argument: ${JSON.stringify(positionals[0])}`);
-    }
-    if (values.task !== undefined) {
-      throw new UsageError("--task is mutually exclusive with <namespace>");
     }
     namespace = Number(positionals[0]);
   }
@@ -249,9 +282,14 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   let columns = values["output-all"] ? [...LS_COLUMNS] as LsColumn[] : defaults;
   if (values.output !== undefined) {
     const list = values.output.startsWith("+") ? values.output.slice(1) : values.output;
-    const named = list.split(",").filter((c) => c !== "").map((c) => {
+    const named = list.split(",").map((c) => {
       const col = _ALL_COLUMNS.find((k) => k === c.toUpperCase());
-      if (!col) throw new UsageError(`unknown column: ${c}`);
+      // lsns refuses an empty name too (`-o ''`, `-o NS,`), though without a word: say it.
+      if (!col) {
+        throw new UsageError(
+          c ? `unknown column: ${c}` : `empty column name in ${JSON.stringify(values.output)}`,
+        );
+      }
       return col;
     });
     columns = values.output.startsWith("+") ? [...columns, ...named] : named;
@@ -595,7 +633,15 @@ export function ls(argv: readonly string[]): Promise<number> {
       return Promise.resolve(0);
     }
     if (args.namespace !== undefined) {
-      const members = processesInNamespace(args.namespace);
+      let members: NamespaceMembers;
+      try {
+        members = processesInNamespace(args.namespace);
+      } catch (error) {
+        // lsns: "not found namespace: N", exit 1 (the listing failed, not a join).
+        if (!(error instanceof NamespaceError)) throw error;
+        console.error(`nsjoin ls: ${escapeTerminal(error.message)}`);
+        return Promise.resolve(1);
+      }
       const nest = args.tree === "process" && args.columns.includes("COMMAND");
       let rows = _memberRows(members, nest, args);
       if (args.filter) rows = _filterTree(rows, args.filter);
@@ -655,7 +701,8 @@ function _inodesOfPid(pid: number): Set<number> | string {
 
 /**
  * The rows plus the namespaces lsns draws above them in an owner or parent tree: the owner
- * (parent tree: the parent, else the owner), recursively, even where -p or -P left them out.
+ * (parent tree: the parent, else the owner), recursively, even where -p or -P left them out;
+ * in lsns's order: each row in turn, preceded by those of its ancestors not shown yet.
  */
 function _withAncestors(
   rows: NamespaceEntry[],
@@ -663,15 +710,18 @@ function _withAncestors(
   by: "owner" | "parent",
 ): NamespaceEntry[] {
   const byIno = new Map(all.map((e) => [e.ns, e]));
-  const keep = new Set(rows.map((e) => e.ns));
-  for (const e of rows) {
-    for (let cur: NamespaceEntry | undefined = e, n = 0; cur && n < 64; n++) {
-      const up: number = by === "parent" && cur.pns && byIno.has(cur.pns) ? cur.pns : cur.ons;
-      cur = up && up !== cur.ns ? byIno.get(up) : undefined;
-      if (cur) keep.add(cur.ns);
-    }
-  }
-  return all.filter((e) => keep.has(e.ns));
+  const out: NamespaceEntry[] = [];
+  const shown = new Set<number>();
+  const add = (e: NamespaceEntry, depth: number): void => {
+    if (shown.has(e.ns)) return;
+    const up = by === "parent" && e.pns && byIno.has(e.pns) ? e.pns : e.ons;
+    const above = up && up !== e.ns ? byIno.get(up) : undefined;
+    if (above && depth < 64) add(above, depth + 1);
+    shown.add(e.ns);
+    out.push(e);
+  };
+  for (const e of rows) add(e, 0);
+  return out;
 }
 
 /** A tree without the rows the filter refuses; their children move up to their place. */

@@ -1682,6 +1682,15 @@ var report = (function report(error, command) {
   console.error(`nsjoin ${command}: ${message}`);
   return 1;
 });
+var expandLongOption = (function expandLongOption(name, names, abbreviable) {
+  if (names.includes(name)) return name;
+  if (name === "") return void 0;
+  const fits = abbreviable.filter((n) => n.startsWith(name));
+  if (fits.length > 1) {
+    throw new UsageError(`option '--${name}' is ambiguous; possibilities: ${fits.map((n) => `'--${n}'`).join(" ")}`);
+  }
+  return fits[0];
+});
 var parseOptions = (function parseOptions(args, options, config = {}) {
   const values = {};
   const positionals = [];
@@ -1693,6 +1702,13 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
   const label = (name) => {
     const short = options[name].short;
     return `${short ? `-${short}, ` : ""}--${name}`;
+  };
+  const goBool = (name, value) => {
+    const b = _GO_BOOLS[value];
+    if (b === void 0) {
+      throw new UsageError(`invalid argument ${JSON.stringify(value)} for "${label(name)}" flag: not a boolean`);
+    }
+    return b;
   };
   const store = (name, value) => {
     if (options[name].multiple) (values[name] ??= []).push(value);
@@ -1727,10 +1743,15 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     }
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const typed = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const name = config.abbreviable ? expandLongOption(typed, Object.keys(options), config.abbreviable) ?? typed : typed;
       const spec = Object.hasOwn(options, name) ? options[name] : void 0;
       if (!spec) throw new UsageError(`Unknown option '--${name}'`);
       if (spec.type === "boolean") {
+        if (eq >= 0 && config.pflag) {
+          store(name, goBool(name, arg.slice(eq + 1)));
+          continue;
+        }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
       } else {
@@ -1742,6 +1763,11 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
         if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        if (config.pflag && arg[j + 1] === "=") {
+          const rest = arg.slice(j + 2);
+          store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);
+          break;
+        }
         if (options[name].type === "boolean") {
           store(name, true);
           continue;
@@ -2192,6 +2218,10 @@ var _pidOf = (function _pidOf(target) {
   if (typeof target === "number") return target;
   const m = target === void 0 ? null : /^([0-9]+):[0-9]+$/.exec(target);
   return m ? Number(m[1]) : void 0;
+});
+var _checkDetachKeys = (function _checkDetachKeys(keys) {
+  const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+  if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
 });
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
@@ -3601,6 +3631,21 @@ var EXIT = {
 
 
 // src/cli/_args.ts
+var _GO_BOOLS = {
+  "1": true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  "0": false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false
+};
+
 
 
 // src/copy.ts
@@ -4161,6 +4206,7 @@ var _plan = (function _plan2(program, o) {
   if (o.tty) rest.push("Y");
   if (o.keepCaps && joinsUser()) rest.push("c");
   if (o.shellFallback) rest.push("n");
+  if (o.argv0 !== void 0) rest.push(`s${o.argv0}`);
   if (o.netnsName !== void 0) {
     if (!/^[A-Za-z0-9_.@:+-]+$/.test(o.netnsName) || /^\.\.?$/.test(o.netnsName)) {
       throw new TypeError(`Cannot use ${JSON.stringify(o.netnsName)} as a netns name`);
@@ -4489,6 +4535,7 @@ init_namespaces();
 var _TYPE_SET = new Set(NAMESPACE_TYPES);
 
 // src/cli/ls.ts
+init_errors();
 init_namespaces();
 
 // deno.json
@@ -4698,6 +4745,7 @@ var LS_OPTIONS = {
     short: "V"
   }
 };
+var _LSNS_LONG = Object.keys(LS_OPTIONS).filter(((n) => n !== "notes"));
 var _utf82 = new TextEncoder();
 
 // src/cli/inspect.ts
@@ -4864,6 +4912,38 @@ var FLAGS_ONLY = {
   "user-parent": "userParent",
   "kill-on-exit": "killOnExit"
 };
+var _LONG_NAMES = [
+  ...LONG_NS.keys(),
+  ...Object.keys(LONG),
+  ...Object.keys(FLAGS_ONLY)
+];
+var _NSENTER_LONG = [
+  "all",
+  "help",
+  "version",
+  "target",
+  "mount",
+  "uts",
+  "ipc",
+  "net",
+  "net-socket",
+  "pid",
+  "user",
+  "cgroup",
+  "time",
+  "setuid",
+  "setgid",
+  "root",
+  "wd",
+  "wdns",
+  "env",
+  "no-fork",
+  "join-cgroup",
+  "preserve-credentials",
+  "keep-caps",
+  "user-parent",
+  "follow-context"
+];
 
 var parseEnterArgs = (function parseEnterArgs2(argv) {
   const out = {
@@ -4882,11 +4962,17 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
   };
   let i = 0;
   const required = (name, attached) => {
-    if (attached !== void 0 && attached !== "") return attached;
+    if (attached !== void 0) return attached;
     if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
     return argv[++i];
   };
   const apply = (letter, name, value, attached) => {
+    if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
+      value = value.slice(1);
+    }
+    if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
+      throw new UsageError(`${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`);
+    }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
       if (value && value.startsWith(":")) {
@@ -4934,6 +5020,9 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
         out.wd = value ? value : true;
         return true;
       case "t": {
+        if (out.target !== void 0) {
+          throw new UsageError("option --target may be given only once");
+        }
         const v = required(name, attached ? value : void 0);
         try {
           out.target = parseTarget(v);
@@ -4963,7 +5052,8 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     if (!a.startsWith("-") || a === "-") break;
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
-      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const typed = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const name = expandLongOption(typed, _LONG_NAMES, _NSENTER_LONG) ?? typed;
       const value = eq < 0 ? void 0 : a.slice(eq + 1);
       if (name in FLAGS_ONLY) {
         if (value !== void 0) throw new UsageError(`option --${name} takes no value`);
@@ -4981,10 +5071,14 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
-      if (apply(letter, `-${letter}`, rest, true) && (rest !== "" || "tSGWN".includes(letter))) {
+      const given = rest === "" ? void 0 : rest;
+      if (apply(letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
         break;
       }
     }
+  }
+  if (out.wd !== void 0 && out.wdns !== void 0) {
+    throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);
   return out;
@@ -5015,6 +5109,7 @@ var enterOptions = (function enterOptions2(args) {
   }
   const namespaces = args.all ? "all" : given;
   const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
+  const argv0 = args.command.length === 0 ? `-${program.slice(program.lastIndexOf("/") + 1)}` : void 0;
   const pid = _pidOf(target);
   const options = {
     target,
@@ -5035,6 +5130,7 @@ var enterOptions = (function enterOptions2(args) {
     keepCaps: args.keepCaps,
     // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
     shellFallback: true,
+    argv0,
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit"
@@ -5076,6 +5172,9 @@ var OPTIONS = {
     type: "boolean",
     short: "d"
   },
+  "detach-keys": {
+    type: "string"
+  },
   user: {
     type: "string",
     short: "u"
@@ -5114,8 +5213,10 @@ var OPTIONS = {
 };
 var parseExecArgs = (function parseExecArgs2(argv) {
   const { values, stop: split } = parseOptions(argv, OPTIONS, {
-    stopAtPositional: true
+    stopAtPositional: true,
+    pflag: true
   });
+  if (values["detach-keys"] !== void 0) _checkDetachKeys(values["detach-keys"]);
   let namespaces;
   if (values.namespaces !== void 0) {
     if (!values.namespaces.split(",").some(Boolean)) {
@@ -5153,6 +5254,7 @@ var parseExecArgs = (function parseExecArgs2(argv) {
     command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1)
   };
 }).bind(void 0);
+
 var ENV_FILE_MAX = 1 << 20;
 
 var planExec = (async function planExec2(args, find = {}) {

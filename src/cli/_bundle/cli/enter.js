@@ -4,13 +4,14 @@ import {
   NsCommand,
   cgroupProcsOf,
   differingNamespaces,
+  expandLongOption,
   nsfsClose,
   nsfsOpen,
   nsfsRelated,
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-HCCMJXJK.js";
+} from "./chunk-OEBAFALW.js";
 import {
   NamespaceError,
   UsageError,
@@ -274,6 +275,38 @@ var FLAGS_ONLY = {
   "user-parent": "userParent",
   "kill-on-exit": "killOnExit"
 };
+var _LONG_NAMES = [
+  ...LONG_NS.keys(),
+  ...Object.keys(LONG),
+  ...Object.keys(FLAGS_ONLY)
+];
+var _NSENTER_LONG = [
+  "all",
+  "help",
+  "version",
+  "target",
+  "mount",
+  "uts",
+  "ipc",
+  "net",
+  "net-socket",
+  "pid",
+  "user",
+  "cgroup",
+  "time",
+  "setuid",
+  "setgid",
+  "root",
+  "wd",
+  "wdns",
+  "env",
+  "no-fork",
+  "join-cgroup",
+  "preserve-credentials",
+  "keep-caps",
+  "user-parent",
+  "follow-context"
+];
 var ENTER_HELP = `NAME
  nsjoin enter - run a program with namespaces of other processes (nsenter's options)
 
@@ -344,11 +377,17 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
   };
   let i = 0;
   const required = (name, attached) => {
-    if (attached !== void 0 && attached !== "") return attached;
+    if (attached !== void 0) return attached;
     if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
     return argv[++i];
   };
   const apply = (letter, name, value, attached) => {
+    if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
+      value = value.slice(1);
+    }
+    if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
+      throw new UsageError(`${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`);
+    }
     if (letter in NS_FLAGS) {
       const type = NS_FLAGS[letter][1];
       if (value && value.startsWith(":")) {
@@ -396,6 +435,9 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
         out.wd = value ? value : true;
         return true;
       case "t": {
+        if (out.target !== void 0) {
+          throw new UsageError("option --target may be given only once");
+        }
         const v = required(name, attached ? value : void 0);
         try {
           out.target = parseTarget(v);
@@ -425,7 +467,8 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     if (!a.startsWith("-") || a === "-") break;
     if (a.startsWith("--")) {
       const eq = a.indexOf("=");
-      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const typed = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const name = expandLongOption(typed, _LONG_NAMES, _NSENTER_LONG) ?? typed;
       const value = eq < 0 ? void 0 : a.slice(eq + 1);
       if (name in FLAGS_ONLY) {
         if (value !== void 0) throw new UsageError(`option --${name} takes no value`);
@@ -443,10 +486,14 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
-      if (apply(letter, `-${letter}`, rest, true) && (rest !== "" || "tSGWN".includes(letter))) {
+      const given = rest === "" ? void 0 : rest;
+      if (apply(letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
         break;
       }
     }
+  }
+  if (out.wd !== void 0 && out.wdns !== void 0) {
+    throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);
   return out;
@@ -477,6 +524,7 @@ var enterOptions = (function enterOptions2(args) {
   }
   const namespaces = args.all ? "all" : given;
   const [program = Deno.env.get("SHELL") || "/bin/sh", ...rest] = args.command;
+  const argv0 = args.command.length === 0 ? `-${program.slice(program.lastIndexOf("/") + 1)}` : void 0;
   const pid = _pidOf(target);
   const options = {
     target,
@@ -497,6 +545,7 @@ var enterOptions = (function enterOptions2(args) {
     keepCaps: args.keepCaps,
     // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
     shellFallback: true,
+    argv0,
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit"

@@ -17,11 +17,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid,
+  parseOptions,
   parseTarget,
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-HCCMJXJK.js";
+} from "./chunk-OEBAFALW.js";
 import {
   NamespaceError,
   UsageError,
@@ -1030,88 +1031,9 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   pinned.close();
   return void 0;
 });
-var parseOptions = (function parseOptions(args, options, config = {}) {
-  const values = {};
-  const positionals = [];
-  let stop = args.length;
-  const byShort = /* @__PURE__ */ new Map();
-  for (const [name, spec] of Object.entries(options)) {
-    if (spec.short) byShort.set(spec.short, name);
-  }
-  const label = (name) => {
-    const short = options[name].short;
-    return `${short ? `-${short}, ` : ""}--${name}`;
-  };
-  const store = (name, value) => {
-    if (options[name].multiple) (values[name] ??= []).push(value);
-    else values[name] = value;
-  };
-  const allowed = config.allowPositionals || config.stopAtPositional;
-  const refuse = (arg) => {
-    throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
-  };
-  const takeValue = (name, inline, i) => {
-    if (inline !== void 0) {
-      store(name, inline);
-      return i;
-    }
-    const next = args[i + 1];
-    if (next === void 0) {
-      throw new UsageError(`Option '${label(name)} <value>' argument missing`);
-    }
-    if (next.startsWith("-") && next !== "-") {
-      throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
-    }
-    store(name, next);
-    return i + 1;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      if (!allowed && i + 1 < args.length) refuse(args[i + 1]);
-      stop = Math.min(stop, i + 1);
-      positionals.push(...args.slice(i + 1));
-      break;
-    }
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      const spec = Object.hasOwn(options, name) ? options[name] : void 0;
-      if (!spec) throw new UsageError(`Unknown option '--${name}'`);
-      if (spec.type === "boolean") {
-        if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
-        store(name, true);
-      } else {
-        i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i);
-      }
-      continue;
-    }
-    if (arg.startsWith("-") && arg.length > 1) {
-      for (let j = 1; j < arg.length; j++) {
-        const name = byShort.get(arg[j]);
-        if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
-        if (options[name].type === "boolean") {
-          store(name, true);
-          continue;
-        }
-        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i);
-        break;
-      }
-      continue;
-    }
-    if (!allowed) refuse(arg);
-    stop = Math.min(stop, i);
-    if (config.stopAtPositional) {
-      positionals.push(...args.slice(i));
-      break;
-    }
-    positionals.push(arg);
-  }
-  return {
-    values,
-    positionals,
-    stop
-  };
+var _checkDetachKeys = (function _checkDetachKeys(keys) {
+  const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+  if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
 });
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
@@ -1313,9 +1235,6 @@ var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 
 
-// src/cli/_args.ts
-
-
 // src/cli/exec.ts
 var EXEC_HELP = `NAME
  nsjoin exec - execute a command in a running container, for any engine (docker exec's options)
@@ -1338,6 +1257,9 @@ and -u takes only numbers (the target's /etc/passwd and /etc/group are not used)
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
+      --detach-keys string   Override the key sequence for detaching a container
+                             (checked as docker checks it; nsjoin has no daemon to keep
+                             a detached session, so the keys reach the program)
   -e, --env list             Set environment variables
       --env-file list        Read in a file of environment variables
   -i, --interactive          Keep STDIN open even if not attached
@@ -1375,6 +1297,9 @@ var OPTIONS = {
   detach: {
     type: "boolean",
     short: "d"
+  },
+  "detach-keys": {
+    type: "string"
   },
   user: {
     type: "string",
@@ -1414,8 +1339,10 @@ var OPTIONS = {
 };
 var parseExecArgs = (function parseExecArgs2(argv) {
   const { values, stop: split } = parseOptions(argv, OPTIONS, {
-    stopAtPositional: true
+    stopAtPositional: true,
+    pflag: true
   });
+  if (values["detach-keys"] !== void 0) _checkDetachKeys(values["detach-keys"]);
   let namespaces;
   if (values.namespaces !== void 0) {
     if (!values.namespaces.split(",").some(Boolean)) {
@@ -1453,6 +1380,7 @@ var parseExecArgs = (function parseExecArgs2(argv) {
     command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1)
   };
 }).bind(void 0);
+
 var ENV_FILE_MAX = 1 << 20;
 
 var planExec = (async function planExec2(args, find = {}) {

@@ -8,7 +8,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-ME76HWS4.js";
+} from "./chunk-WYI4KMA3.js";
 import "./chunk-SNFZZGJP.js";
 import "./chunk-OTRAUFBF.js";
 import {

@@ -575,12 +575,16 @@ Deno.test({
     const cmd = `${Deno.execPath()} run -A --quiet --no-lock ${
       new URL("../cli.ts", import.meta.url).pathname
     } exec -it ${target.pid} printf 'a\\nb\\n'`;
-    const out = await new Deno.Command("script", {
+    // script's stdin stays open: at EOF on it, script types an end-of-file byte into the
+    // terminal, which the terminal echoes as ^@ whenever it is not raw at that moment.
+    const child = new Deno.Command("script", {
       args: ["-qec", cmd, "/dev/null"],
-      stdin: "null",
+      stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    const out = await child.output();
+    await child.stdin.close().catch(() => {});
     const seen = text(out.stdout);
     assertEquals(out.code, 0, text(out.stderr));
     assert(seen.includes("a\r\nb\r\n"), JSON.stringify(seen));

@@ -4344,3 +4344,98 @@ for (const user of [undefined, "1000"]) {
     },
   });
 }
+
+// ---- stop 17: cp into a target writes only what the target's root could write itself
+
+Deno.test({
+  name:
+    "stop 17: cp into a user's namespaces never writes or chowns a host directory mounted there",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A local user's `unshare -Urm` bind-mounts a root-owned host directory (standing in for
+    // /etc) where root's copy is going. Written as host root, the copy made files in it and
+    // chowned it to the target's root — the user. The kernel lets a user namespace's root
+    // change an inode only when its owner and group are mapped there: cp keeps to that.
+    const { copyTo, tarFrom, tarTo } = await import("../src/copy.ts");
+    const { encodeHeader } = await import("../src/tar.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stop17-" });
+    await Deno.chmod(dir, 0o755);
+    const hostEtc = `${dir}/hostetc`;
+    const home = `${dir}/u`;
+    await Deno.mkdir(hostEtc, { mode: 0o755 });
+    await Deno.writeTextFile(`${hostEtc}/passwd`, "root:x:0:0::/root:/bin/sh\n");
+    await Deno.mkdir(home);
+    await Deno.chown(home, user.uid, user.gid);
+    await Deno.mkdir(`${dir}/src/conf`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/src/conf/app.conf`, "x=1\n");
+    // A root-owned file left in the user's directory: theirs to hard-link only with root's help.
+    await Deno.writeTextFile(`${home}/rootfile`, "secret\n", { mode: 0o600 });
+    await using theirs = await makeTarget({
+      flags: ["-U", "-r", "-m"],
+      user,
+      setup: `mkdir -p ${home}/dst/conf ${home}/tar && mount --bind ${hostEtc} ${home}/dst/conf`,
+    });
+    const untouched = () => {
+      const st = Deno.statSync(hostEtc);
+      assertEquals([st.uid, st.gid, st.mode! & 0o7777], [0, 0, 0o755], "host directory changed");
+      assertEquals([...Deno.readDirSync(hostEtc)].map((e) => e.name), ["passwd"]);
+    };
+    try {
+      await t.step("a directory copied onto the mounted one is refused", async () => {
+        await assertRejects(
+          () => copyTo(theirs.pid, `${dir}/src/conf`, `${home}/dst/`),
+          Error,
+          "does not map",
+        );
+        untouched();
+      });
+      await t.step("a file copied into it, or a tar extracted there, is refused", async () => {
+        await assertRejects(
+          () => copyTo(theirs.pid, `${dir}/src/conf/app.conf`, `${home}/dst/conf/`),
+          Error,
+          "does not map",
+        );
+        await assertRejects(
+          () => tarTo(theirs.pid, `${home}/dst`, tarFrom(Deno.pid, `${dir}/src/conf`)),
+          Error,
+          "does not map",
+        );
+        await assertRejects(
+          () => tarTo(theirs.pid, `${home}/dst/conf`, tarFrom(Deno.pid, `${dir}/src/conf/.`)),
+          Error,
+          "does not map",
+        );
+        untouched();
+      });
+      await t.step("a tar's hard link to a root-owned file is refused", async () => {
+        const end = new Uint8Array(1024);
+        const link = encodeHeader({
+          path: "tar/x",
+          type: "hardlink",
+          linkname: "rootfile",
+          mode: 0o600,
+          uid: 0,
+          gid: 0,
+          size: 0,
+          mtime: 0,
+        });
+        await assertRejects(
+          () => tarTo(theirs.pid, home, new Blob([link.slice(), end]).stream()),
+          Error,
+          "does not map",
+        );
+        assertEquals(Deno.statSync(`${home}/rootfile`).nlink, 1);
+      });
+      await t.step("the user's own directories still take the copy, as their root's", async () => {
+        await copyTo(theirs.pid, `${dir}/src/conf`, `${home}/tar/`);
+        await tarTo(theirs.pid, `${home}/tar`, tarFrom(Deno.pid, `${dir}/src/conf`));
+        const st = Deno.statSync(`${home}/tar/conf/app.conf`);
+        assertEquals([st.uid, st.gid], [user.uid, user.gid]);
+        assertEquals(Deno.readTextFileSync(`${home}/tar/conf/app.conf`), "x=1\n");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1186,10 +1186,18 @@ export async function tarTo(
     }
     // Directories last, deepest first: their modes may forbid writing, their mtimes
     // change with every entry made in them.
+    // Reopened by name: checked again, the target may have mounted a host directory there
+    // since (a directory made here is ours by its inode, one mounted over it is not).
     for (const [dir, meta] of dirs.reverse()) {
       const fd = dir === ""
         ? reopen(root, O.RDONLY | O.DIRECTORY)
         : openat2(root, dir, O.RDONLY | O.DIRECTORY | O.NOFOLLOW, ONE_NAME);
+      try {
+        sink.checkDir(fd, dir || ".");
+      } catch (error) {
+        close(fd);
+        throw _explain(error, `extract ${dir} into ${side.label(path)}`);
+      }
       sink.endDir(fd, meta);
     }
   } finally {

@@ -34,6 +34,7 @@ import {
   readInto,
   readlinkFd,
   reopen,
+  RESOLVE,
   S,
   seek,
   setXattrs,
@@ -196,6 +197,30 @@ function _openTarget(target: CopyTarget): _Side & { close(): void } {
   } finally {
     if (own) pinned.close();
   }
+}
+
+/**
+ * Refuses a directory or file of a target that its root could not read itself: one whose
+ * owner or group its user namespace does not map (so no capability of it applies) and
+ * whose permission bits for others (or for its root's group) do not let it read (r, and x
+ * for a directory). A user's `unshare -Urm` can mount a root-only host file into what root
+ * copies out of it: the copy (a backup restored into their namespaces, a tar handed back)
+ * gave them its content. A rootful container maps every id: nothing changes there.
+ */
+function _readableInside(side: _Side, st: FdStat, name: string): void {
+  if (!side.uids || !side.gids) return;
+  if (side.uids.maps(st.uid) && side.gids.maps(st.gid)) return;
+  const want = (st.mode & S.IFMT) === S.IFDIR ? 5 : 4;
+  const other = st.mode & 7;
+  const group = st.gid === side.gids.toHost(0) ? (st.mode >> 3) & 7 : 0;
+  if ((other & want) === want || (group & want) === want) return;
+  throw new SyscallError(
+    "open",
+    13,
+    `Cannot copy ${name}: it belongs to ${st.uid}:${st.gid} on the host, which the ` +
+      "target's user namespace does not map, and others may not read it (a host file " +
+      "mounted into it; its root could not read it either)",
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -498,7 +523,9 @@ class _FdSink implements _Sink<number> {
 
   /** chown of a node just made, after checking the name still holds a node of that type. */
   #chownNode(parent: number, name: string, meta: _Meta, type: number, keep = false): number {
-    const fd = openat2(parent, name, O.PATH | O.NOFOLLOW, ONE_NAME);
+    // NO_XDEV: the node was made in `parent`'s mount; a host FIFO the target mounted over
+    // the name since (a user's own namespaces may) is another mount, never chowned.
+    const fd = openat2(parent, name, O.PATH | O.NOFOLLOW, ONE_NAME | RESOLVE.NO_XDEV);
     try {
       if ((fstatx(fd).mode & S.IFMT) !== type) {
         throw new SyscallError("open", 40, `Cannot set the owner of ${name}: it was replaced`);
@@ -696,6 +723,7 @@ class _Walker<D> {
     this.#signal?.throwIfAborted();
     const type = st.mode & S.IFMT;
     const sink = this.#sink;
+    if (type === S.IFDIR || type === S.IFREG) _readableInside(this.#side, st, name);
     if (type === S.IFDIR) {
       const dfd = reopen(pathFd, O.RDONLY | O.DIRECTORY);
       try {
@@ -818,6 +846,13 @@ function _openSource(side: _Side, path: string, follow: boolean): _Source {
         _TYPE_NAMES[type] ?? "not a file"
       }, not a file or directory`,
     );
+  }
+  try {
+    // `SRC/.` is read without an entry of its own: its check is here.
+    if (type !== S.IFLNK) _readableInside(side, st, side.label(path));
+  } catch (error) {
+    close(fd);
+    throw error;
   }
   return { fd, st, base: _base(path), contents: contents || _base(path) === "" };
 }

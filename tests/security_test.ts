@@ -4476,3 +4476,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "stop 17: cp out of a user's namespaces reads no host file their root could not read",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // The user mounts a root-only host file into a directory root backs up; restored into
+    // their namespaces (or handed to them), the backup gave them the file's content.
+    const { copyFrom, tarFrom, tarTo } = await import("../src/copy.ts");
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stop17r-" });
+    await Deno.chmod(dir, 0o755);
+    const home = `${dir}/u`;
+    await Deno.writeTextFile(`${dir}/shadow`, "root:$6$secret\n", { mode: 0o600 });
+    await Deno.mkdir(`${dir}/hostdir`, { mode: 0o700 });
+    await Deno.writeTextFile(`${dir}/hostdir/key`, "host key\n", { mode: 0o644 });
+    await Deno.mkdir(home);
+    await Deno.chown(home, user.uid, user.gid);
+    await using theirs = await makeTarget({
+      flags: ["-U", "-r", "-m"],
+      user,
+      setup:
+        `mkdir -p ${home}/data ${home}/data2 ${home}/restore && echo mine > ${home}/data/a && ` +
+        `: > ${home}/data/shadow && mount --bind ${dir}/shadow ${home}/data/shadow && ` +
+        `mkdir ${home}/data2/d && mount --bind ${dir}/hostdir ${home}/data2/d`,
+    });
+    try {
+      for (const src of [`${home}/data`, `${home}/data2`, `${home}/data2/d/.`]) {
+        await assertRejects(
+          async () => await tarTo(theirs.pid, `${home}/restore`, tarFrom(theirs.pid, src)),
+          /does not map/,
+        );
+        await assertRejects(() => copyFrom(theirs.pid, src, `${dir}/out`), /does not map/);
+      }
+      const leaked = (p: string) => {
+        try {
+          return Deno.readTextFileSync(p);
+        } catch {
+          return "";
+        }
+      };
+      assertEquals(leaked(`${home}/restore/data/shadow`), "");
+      assertEquals(leaked(`${home}/restore/data2/d/key`), "");
+      // Their own files still come out.
+      await copyFrom(theirs.pid, `${home}/data/a`, `${dir}/a`);
+      assertEquals(Deno.readTextFileSync(`${dir}/a`), "mine\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

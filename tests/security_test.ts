@@ -4526,3 +4526,145 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 17: a process's cmdline and environ can be any size it likes
+
+/**
+ * A process whose /proc/PID/cmdline (mode "arg") or /proc/PID/environ ("env") is `argv[2]`
+ * MiB of zero pages: PR_SET_MM_MAP (allowed without privilege, prctl(2)) points the area at
+ * an untouched anonymous mapping, which costs it nothing and the reader every byte.
+ */
+const HUGE_PROC_C = String.raw`
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <linux/prctl.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  size_t len = strtoul(argv[2], 0, 10) << 20;
+  char *base = mmap(0, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) { perror("mmap"); return 1; }
+  char buf[4096];
+  FILE *f = fopen("/proc/self/stat", "r");
+  if (!f || !fgets(buf, sizeof buf, f)) return 1;
+  fclose(f);
+  unsigned long v[64] = {0};
+  int i = 3;
+  for (char *t = strtok(strrchr(buf, ')') + 2, " "); t && i < 64; t = strtok(0, " ")) v[i++] = strtoul(t, 0, 10);
+  struct prctl_mm_map m = {0};
+  m.start_code = v[26]; m.end_code = v[27]; m.start_stack = v[28];
+  m.start_data = v[45]; m.end_data = v[46]; m.start_brk = v[47]; m.brk = (unsigned long)sbrk(0);
+  m.arg_start = v[48]; m.arg_end = v[49]; m.env_start = v[50]; m.env_end = v[51];
+  if (strcmp(argv[1], "arg") == 0) { m.arg_start = (unsigned long)base; m.arg_end = m.arg_start + len; }
+  else { m.env_start = (unsigned long)base; m.env_end = m.env_start + len; }
+  m.exe_fd = -1;
+  if (prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof m, 0) != 0) { perror("PR_SET_MM_MAP"); return 1; }
+  printf("ready\n");
+  fflush(stdout);
+  pause();
+  return 0;
+}
+`;
+
+/** Runs a command to its end, sampling its peak RSS (VmHWM, KiB) as it runs. */
+async function peakRss(cmd: string, args: string[]): Promise<{ peak: number; out: string }> {
+  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).spawn();
+  let peak = 0;
+  let done = false;
+  const out = child.output().then((o) => {
+    done = true;
+    return o;
+  });
+  while (!done) {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      peak = Math.max(peak, Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? 0));
+    } catch {
+      // Exited.
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { peak, out: text((await out).stdout) };
+}
+
+Deno.test({
+  name: "stop 17: ls and daxIn read a bounded part of a user's 1 GiB cmdline and environ (no OOM)",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A local user's process in namespaces of its own (so `ls` shows it) made its
+    // cmdline 4 GiB of zero pages: root's `nsjoin ls` read it whole, twice over in memory
+    // (8 GB peak, 336 s for two such processes; lsns: 0.09 s).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stop17p-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/huge.c`, HUGE_PROC_C);
+    const cc = await new Deno.Command("gcc", {
+      args: ["-O2", "-o", `${dir}/huge`, `${dir}/huge.c`],
+    }).output();
+    assertEquals(cc.code, 0, text(cc.stderr));
+    const start = async (mode: string) => {
+      const child = new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          "--clear-groups",
+          "unshare",
+          "-Urmn",
+          `${dir}/huge`,
+          mode,
+          "1024",
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      const { value } = await reader.read();
+      assertEquals(text(value ?? new Uint8Array()), "ready\n");
+      reader.releaseLock();
+      return child;
+    };
+    const children = [await start("arg"), await start("env")];
+    try {
+      const [arg, env] = children.map((c) => c.pid);
+      assertEquals(Deno.statSync(`/proc/${arg}/cmdline`).size, 0); // proc says nothing
+      await t.step("ls", async () => {
+        const { peak, out } = await peakRss(Deno.execPath(), [
+          "run",
+          "-A",
+          "--quiet",
+          CLI,
+          "ls",
+          "--json",
+          "-t",
+          "net",
+          "-o",
+          "PID,COMMAND",
+        ]);
+        const rows = JSON.parse(out).namespaces as { pid: number; command: string }[];
+        assertEquals(rows.find((r) => r.pid === arg)?.command, "huge");
+        assert(peak < 400 * 1024, `peak RSS ${peak} KiB`);
+      });
+      await t.step("daxIn", async () => {
+        const script = `${dir}/dax.ts`;
+        await Deno.writeTextFile(
+          script,
+          `import { daxIn } from "${ROOT}dax.ts";\n` +
+            `const $ = daxIn(${env});\nconsole.log(typeof $);\n`,
+        );
+        const { peak, out } = await peakRss(Deno.execPath(), ["run", "-A", "--quiet", script]);
+        assertEquals(out.trim(), "function");
+        assert(peak < 400 * 1024, `peak RSS ${peak} KiB`);
+      });
+    } finally {
+      for (const c of children) {
+        c.kill("SIGKILL");
+        await c.status;
+        c.stdout.cancel().catch(() => {});
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -10,7 +10,8 @@ import {
   resolveTarget
 } from "./chunk-BLEWITE4.js";
 import {
-  differingNamespaces
+  differingNamespaces,
+  readTextFileSafe
 } from "./chunk-SVXNW5UA.js";
 import "./chunk-ZNG4JAOG.js";
 
@@ -92,7 +93,7 @@ var _programRoot = (function _programRoot(resolved, sel) {
 });
 var _targetPath = (function _targetPath(pid) {
   try {
-    const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+    const environ = readTextFileSafe(`/proc/${pid}/environ`).split("\0");
     const entry = environ.find((e) => e.startsWith("PATH="));
     return entry ? entry.slice(5) : DEFAULT_PATH;
   } catch {

@@ -393,7 +393,7 @@ var _processInfo = (function _processInfo(pid) {
     const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
     let command = comm;
     try {
-      const raw = Deno.readFileSync(`/proc/${pid}/cmdline`);
+      const raw = readFileSafe(`/proc/${pid}/cmdline`);
       let end = raw.length;
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
@@ -2036,26 +2036,26 @@ var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
   await _inNamespaces.closeNamespaceWorkers();
 });
 var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-CIKX4O4L.js");
+  _copy ??= await import("./copy-SS6TUHNS.js");
   await _copy.copyFrom(target, path, dest, options);
 });
 var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-CIKX4O4L.js");
+  _copy ??= await import("./copy-SS6TUHNS.js");
   await _copy.copyTo(target, src, path, options);
 });
 var tarFrom = (function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-CIKX4O4L.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-SS6TUHNS.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 });
 var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-CIKX4O4L.js");
+  _copy ??= await import("./copy-SS6TUHNS.js");
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-WFOOTBB5.js");
+  _forward ??= await import("./forward-GICUBTMU.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {

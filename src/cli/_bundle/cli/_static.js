@@ -4429,6 +4429,7 @@ init_libc();
 
 // src/listing.ts
 init_nsfs();
+init_files();
 init_permissions();
 init_errors();
 init_namespaces();

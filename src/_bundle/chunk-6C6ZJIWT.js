@@ -307,6 +307,7 @@ var ENXIO = 6;
 
 export {
   O,
+  RESOLVE,
   IN_ROOT,
   ONE_NAME,
   AT_FDCWD,

@@ -4,7 +4,7 @@ import {
 } from "./chunk-EDZFBN3Q.js";
 import {
   close
-} from "./chunk-7UKJBI2V.js";
+} from "./chunk-6C6ZJIWT.js";
 import "./chunk-BLEWITE4.js";
 import "./chunk-SVXNW5UA.js";
 import {

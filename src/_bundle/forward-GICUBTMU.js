@@ -10,7 +10,7 @@ import {
   O,
   close,
   openat2
-} from "./chunk-7UKJBI2V.js";
+} from "./chunk-6C6ZJIWT.js";
 import {
   PinnedProcess,
   pinProcess
@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-MUVKHOUG.js"),
-    import("./_forward_relay-ESODDVAK.js")
+    import("./_forward_relay-CNBJMTY4.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

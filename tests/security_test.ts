@@ -4668,3 +4668,106 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 17: forward's pipes hold a bounded number of bytes, however many connections a local user leaves unread",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Any local user can connect to the forward's listener on 127.0.0.1. Each connection's
+    // relay has a 1 MiB pipe per direction, and pipe pages are outside tcp_mem (root's are
+    // outside the pipe quota too): 2000 connections whose client never read what the server
+    // sent took 3.5 GB of the host's memory through `nsjoin forward`.
+    const { forward } = await import("../src/forward.ts");
+    const { scopedJoin } = await import("../src/scoped.ts");
+    const user = await testUser();
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    const join = scopedJoin(`/proc/${target.pid}/ns/net`, ["net"]);
+    let inside: Deno.Listener;
+    try {
+      inside = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    } finally {
+      join[Symbol.dispose]();
+    }
+    const chunk = new Uint8Array(4 << 20).fill(120);
+    const conns: Deno.Conn[] = [];
+    const served = (async () => {
+      for await (const c of inside) {
+        conns.push(c);
+        c.write(chunk).catch(() => {});
+      }
+    })();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stop17f-" });
+    await Deno.chmod(dir, 0o755);
+    // Opens N connections with a tiny receive buffer and never reads.
+    await Deno.writeTextFile(
+      `${dir}/client.py`,
+      "import socket, sys, time\ncs = []\nfor i in range(int(sys.argv[2])):\n" +
+        "    c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\n" +
+        "    c.connect(('127.0.0.1', int(sys.argv[1]))); cs.append(c)\n" +
+        "print('connected', flush=True)\ntime.sleep(60)\n",
+    );
+    // The bytes waiting in every pipe of a process (FIONREAD on a reader opened by /proc; a
+    // pipe's two ends are one pipe).
+    await Deno.writeTextFile(
+      `${dir}/held.py`,
+      "import os, sys, fcntl, termios, struct\nt = 0\npid = sys.argv[1]\nseen = set()\n" +
+        "for n in os.listdir(f'/proc/{pid}/fd'):\n    p = f'/proc/{pid}/fd/{n}'\n" +
+        "    try:\n        link = os.readlink(p)\n" +
+        "        if not link.startswith('pipe:') or link in seen: continue\n" +
+        "        seen.add(link)\n" +
+        "        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)\n" +
+        "    except OSError: continue\n" +
+        "    t += struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'0000'))[0]\n" +
+        "    os.close(fd)\nprint(t)\n",
+    );
+    let client: Deno.ChildProcess | undefined;
+    try {
+      const remote = (inside.addr as Deno.NetAddr).port;
+      await using fwd = await forward(target.pid, { remote, local: 0 });
+      client = new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          "--clear-groups",
+          "/usr/bin/python3",
+          `${dir}/client.py`,
+          String(fwd.local.port),
+          "300",
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = client.stdout.getReader();
+      let said = "";
+      while (!said.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        said += text(value);
+      }
+      assertEquals(said, "connected\n");
+      reader.releaseLock();
+      // Until what the pipes hold stops growing.
+      const held = async () =>
+        Number(await sh("/usr/bin/python3", [`${dir}/held.py`, `${Deno.pid}`]));
+      let last = -1;
+      let now = await held();
+      for (let i = 0; i < 60 && (now === 0 || now !== last); i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        [last, now] = [now, await held()];
+      }
+      assert(now > 8 << 20, `the pipes hold only ${now} bytes: the attack did not fill them`);
+      assert(now < 100 << 20, `300 unread connections hold ${now >> 20} MiB in the relay's pipes`);
+    } finally {
+      client?.kill("SIGKILL");
+      await client?.status;
+      client?.stdout.cancel().catch(() => {});
+      inside.close();
+      await served.catch(() => {});
+      for (const c of conns) c.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

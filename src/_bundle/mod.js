@@ -2055,7 +2055,7 @@ var tarTo = (async function tarTo(target, path, stream, options) {
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-GICUBTMU.js");
+  _forward ??= await import("./forward-N45F225G.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {

@@ -37,24 +37,31 @@ var _way = (function _way(from, to) {
     done: false
   };
 });
-var _closeConn = (function _closeConn(c) {
+var _room = (function _room(w, held) {
+  return (held.bytes < PIPE_BUDGET ? PIPE_SIZE : PIPE_SMALL) - w.pending;
+});
+var _closeConn = (function _closeConn(c, held) {
   for (const w of c.ways) {
+    held.bytes -= w.pending;
+    w.pending = 0;
     close(w.pr);
     close(w.pw);
   }
   close(c.outside);
   close(c.inside);
 });
-var _pump = (function _pump(w) {
+var _pump = (function _pump(w, held) {
   for (let i = 0; i < BURST && !w.done; i++) {
     let moved = false;
-    if (!w.eof && !w.full && w.pending < PIPE_SIZE) {
-      const n = splice(w.from, w.pw, PIPE_SIZE - w.pending);
+    const room = _room(w, held);
+    if (!w.eof && !w.full && room > 0) {
+      const n = splice(w.from, w.pw, room);
       if (n < 0 && n !== -E.AGAIN) return false;
       if (n === -E.AGAIN && w.pending > 0) w.full = true;
       if (n === 0) w.eof = true;
       if (n >= 0) {
         w.pending += n;
+        held.bytes += n;
         moved = true;
       }
     }
@@ -63,6 +70,7 @@ var _pump = (function _pump(w) {
       if (m < 0 && m !== -E.AGAIN) return false;
       if (m > 0) {
         w.pending -= m;
+        held.bytes -= m;
         w.full = false;
         moved = true;
       }
@@ -77,6 +85,9 @@ var _pump = (function _pump(w) {
 });
 var relay = (async function relay(start) {
   const conns = /* @__PURE__ */ new Set();
+  const held = {
+    bytes: 0
+  };
   const remote = sockaddr(start.remote.hostname, start.remote.port);
   let buf = new Uint8Array(8 * 64);
   let owners = [];
@@ -107,7 +118,7 @@ var relay = (async function relay(start) {
         }
         for (const w of c.ways) {
           if (w.done) continue;
-          if (!w.eof && !w.full && w.pending < PIPE_SIZE) entries.push([
+          if (!w.eof && !w.full && _room(w, held) > 0) entries.push([
             w.from,
             POLL.IN,
             c
@@ -134,17 +145,19 @@ var relay = (async function relay(start) {
         drain(start.wake);
         return;
       }
-      if (ev[7] !== 0 && !_accept(start, remote, conns)) pausedUntil = Date.now() + ACCEPT_PAUSE;
+      if (ev[7] !== 0 && !_accept(start, remote, conns, held)) {
+        pausedUntil = Date.now() + ACCEPT_PAUSE;
+      }
       const ready = /* @__PURE__ */ new Set();
       for (let i = 2; i < entries.length; i++) if (ev[4 * i + 3] !== 0) ready.add(owners[i]);
-      for (const c of ready) _step(c, conns);
+      for (const c of ready) _step(c, conns, held);
     }
   } finally {
-    for (const c of conns) _closeConn(c);
+    for (const c of conns) _closeConn(c, held);
     conns.clear();
   }
 });
-var _accept = (function _accept(start, remote, conns) {
+var _accept = (function _accept(start, remote, conns, held) {
   for (; ; ) {
     let got;
     try {
@@ -185,45 +198,47 @@ var _accept = (function _accept(start, remote, conns) {
       ways: []
     };
     conns.add(c);
-    if (!c.connecting) _connected(c, conns);
+    if (!c.connecting) _connected(c, conns, held);
   }
 });
-var _connected = (function _connected(c, conns) {
+var _connected = (function _connected(c, conns, held) {
   c.connecting = false;
   try {
     c.ways.push(_way(c.outside, c.inside));
     c.ways.push(_way(c.inside, c.outside));
   } catch {
     conns.delete(c);
-    _closeConn(c);
+    _closeConn(c, held);
   }
 });
-var _step = (function _step(c, conns) {
+var _step = (function _step(c, conns, held) {
   if (c.connecting) {
     if (socketError(c.inside) !== 0) {
       conns.delete(c);
-      _closeConn(c);
+      _closeConn(c, held);
       return;
     }
-    _connected(c, conns);
+    _connected(c, conns, held);
     if (!conns.has(c)) return;
   }
   for (const w of c.ways) {
-    if (!_pump(w)) {
+    if (!_pump(w, held)) {
       conns.delete(c);
-      _closeConn(c);
+      _closeConn(c, held);
       return;
     }
   }
   if (c.ways.every((w) => w.done)) {
     conns.delete(c);
-    _closeConn(c);
+    _closeConn(c, held);
   }
 });
 
 
 // src/_forward_relay.ts
 var PIPE_SIZE = 1 << 20;
+var PIPE_BUDGET = 64 << 20;
+var PIPE_SMALL = 64 << 10;
 var BURST = 16;
 var ACCEPT_PAUSE = 100;
 var ONE_CONNECTION = [
@@ -231,6 +246,7 @@ var ONE_CONNECTION = [
   71,
   1
 ];
+
 
 
 

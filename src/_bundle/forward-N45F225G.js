@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-MUVKHOUG.js"),
-    import("./_forward_relay-CNBJMTY4.js")
+    import("./_forward_relay-PSXAWWR6.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -876,7 +876,7 @@ async function _copyTree(
     try {
       dest = openat2(to.fd, destPath, O.PATH | O.DIRECTORY, to.resolve);
       opened.push(dest);
-      sink.checkDir(dest, to.label(destPath));
+      sink.checkDir(dest, destPath);
     } catch (error) {
       if (!_isErrno(error, ENOENT, ENOTDIR)) throw _explain(error, `copy to ${to.label(destPath)}`);
       if (_isErrno(error, ENOTDIR) && srcIsDir) {
@@ -911,7 +911,11 @@ async function _copyTree(
         throw _explain(error, `copy to ${to.label(destPath)}`);
       }
       opened.push(parent);
-      sink.checkDir(parent, to.label(_dirname(destPath)));
+      try {
+        sink.checkDir(parent, _dirname(destPath));
+      } catch (error) {
+        throw _explain(error, `copy to ${to.label(destPath)}`);
+      }
       await walker.entry(src.fd, src.st, parent, _base(destPath));
     }
   } finally {
@@ -1115,7 +1119,7 @@ export async function tarTo(
   try {
     try {
       root = openat2(side.fd, path, O.PATH | O.DIRECTORY, side.resolve);
-      sink.checkDir(root, side.label(path));
+      sink.checkDir(root, path);
     } catch (error) {
       throw _explain(error, `extract into ${side.label(path)}`);
     }

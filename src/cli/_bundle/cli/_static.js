@@ -3582,6 +3582,7 @@ init_errors();
 // src/tar.ts
 var _enc = new TextEncoder();
 var _dec = new TextDecoder();
+var _MAX_META = 16 << 20;
 
 // src/copy.ts
 init_target();

@@ -164,6 +164,9 @@ var readTar = (async function* readTar(stream) {
       const flag = String.fromCharCode(b[156]);
       let size = _num(b, 124, 12);
       if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
+        if (!Number.isSafeInteger(size) || size < 0 || size > _MAX_META) {
+          throw new Error("Cannot read the tar stream: an extended header's size is not a byte count up to 16 MiB");
+        }
         const body = await r.exact(size) ?? new Uint8Array();
         await r.skip(_pad(size));
         if (flag === "x") pax = _parsePax(body);
@@ -183,7 +186,13 @@ var readTar = (async function* readTar(stream) {
       const prefix = _str(b, 345, 155);
       let path = text("path") ?? longName ?? (prefix ? `${prefix}/${_str(b, 0, 100)}` : _str(b, 0, 100));
       const linkname = text("linkpath") ?? longLink ?? _str(b, 157, 100);
-      if (rec.has("size")) size = Number(text("size"));
+      if (rec.has("size")) {
+        const t = text("size");
+        size = /^[0-9]{1,16}$/.test(t) ? Number(t) : NaN;
+      }
+      if (!Number.isSafeInteger(size) || size < 0) {
+        throw new Error("Cannot read the tar stream: an entry's size is not a byte count");
+      }
       const type = _TYPES[flag];
       const xattrs = [];
       for (const [k, v] of rec) {
@@ -410,7 +419,7 @@ var _copyTree = (async function _copyTree(from, to, srcPath, destPath, options) 
     try {
       dest = openat2(to.fd, destPath, O.PATH | O.DIRECTORY, to.resolve);
       opened.push(dest);
-      sink.checkDir(dest, to.label(destPath));
+      sink.checkDir(dest, destPath);
     } catch (error) {
       if (!_isErrno(error, ENOENT, ENOTDIR)) throw _explain(error, `copy to ${to.label(destPath)}`);
       if (_isErrno(error, ENOTDIR) && srcIsDir) {
@@ -434,7 +443,11 @@ var _copyTree = (async function _copyTree(from, to, srcPath, destPath, options) 
         throw _explain(error, `copy to ${to.label(destPath)}`);
       }
       opened.push(parent);
-      sink.checkDir(parent, to.label(_dirname(destPath)));
+      try {
+        sink.checkDir(parent, _dirname(destPath));
+      } catch (error) {
+        throw _explain(error, `copy to ${to.label(destPath)}`);
+      }
       await walker.entry(src.fd, src.st, parent, _base(destPath));
     }
   } finally {
@@ -520,7 +533,7 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
   try {
     try {
       root = openat2(side.fd, path, O.PATH | O.DIRECTORY, side.resolve);
-      sink.checkDir(root, side.label(path));
+      sink.checkDir(root, path);
     } catch (error) {
       throw _explain(error, `extract into ${side.label(path)}`);
     }
@@ -744,6 +757,7 @@ var _Bytes = class {
 
 
 
+var _MAX_META = 16 << 20;
 var _TYPES = {
   "0": "file",
   "\0": "file",

@@ -2,17 +2,17 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-Z2QTOZQP.js";
+} from "./chunk-2NDWW2AZ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-EBHXF5O2.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-53M6TBWM.js";
 import "./chunk-ZNG4JAOG.js";
 
 // src/dax.ts

@@ -8,17 +8,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-P6WASDSJ.js";
+} from "./chunk-5UMHNWOY.js";
 import {
   NsCommand
-} from "./chunk-Z2QTOZQP.js";
+} from "./chunk-2NDWW2AZ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-EDZFBN3Q.js";
+} from "./chunk-VEEP2KRG.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-EBHXF5O2.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -43,7 +43,7 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-53M6TBWM.js";
 import {
   SyscallError,
   check,
@@ -2028,38 +2028,38 @@ var debugOptions = (function debugOptions(target, options = {}) {
   };
 });
 var inNamespaces = (async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-L27AWCWG.js");
+  _inNamespaces ??= await import("./in_namespaces-RNGDFHKK.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 });
 var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-L27AWCWG.js");
+  _inNamespaces ??= await import("./in_namespaces-RNGDFHKK.js");
   await _inNamespaces.closeNamespaceWorkers();
 });
 var copyFrom = (async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-JO6CPS7M.js");
+  _copy ??= await import("./copy-KTHLI3XE.js");
   await _copy.copyFrom(target, path, dest, options);
 });
 var copyTo = (async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-JO6CPS7M.js");
+  _copy ??= await import("./copy-KTHLI3XE.js");
   await _copy.copyTo(target, src, path, options);
 });
 var tarFrom = (function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-JO6CPS7M.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-KTHLI3XE.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 });
 var tarTo = (async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-JO6CPS7M.js");
+  _copy ??= await import("./copy-KTHLI3XE.js");
   await _copy.tarTo(target, path, stream, options);
 });
 var forward = (async function forward(target, options) {
-  _forward ??= await import("./forward-N45F225G.js");
+  _forward ??= await import("./forward-G3GKUOFA.js");
   return await _forward.forward(target, options);
 });
 var openSession = (async function openSession(target, options) {
-  _session ??= await import("./session-LWCMA7IP.js");
+  _session ??= await import("./session-VSF4AQ75.js");
   return await _session.openSession(target, options);
 });
 

@@ -9,9 +9,9 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MGER5AOP.js";
-import "../chunk-7UCC3GEY.js";
-import "../chunk-AET4ZICI.js";
+} from "../chunk-F23TYLMM.js";
+import "../chunk-PV6A233F.js";
+import "../chunk-YZYUSG2Q.js";
 
 export {
   EXIT,

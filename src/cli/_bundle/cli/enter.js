@@ -3,20 +3,20 @@
 import {
   NsCommand,
   parseTarget
-} from "../chunk-N73Y7BMM.js";
+} from "../chunk-3X6RX52I.js";
 import {
   UsageError,
   report
-} from "../chunk-MGER5AOP.js";
+} from "../chunk-F23TYLMM.js";
 import {
   differingNamespaces
-} from "../chunk-UWY4RPXW.js";
+} from "../chunk-HNNXSSTY.js";
 import {
   NamespaceError
-} from "../chunk-7UCC3GEY.js";
+} from "../chunk-PV6A233F.js";
 import {
   libcSubset
-} from "../chunk-AET4ZICI.js";
+} from "../chunk-YZYUSG2Q.js";
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -46,7 +46,7 @@ var resolveEnterFds = (async function resolveEnterFds(args, held) {
       namespace: type
     });
   }
-  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-L2RXLVEV.js") : void 0;
+  const nsfs = args.netSocket !== void 0 || args.userParent ? await import("../nsfs-4M7AZW64.js") : void 0;
   if (args.netSocket !== void 0 && pid !== void 0) {
     const { nsfsClose, pidfdOpen, socketNetns } = nsfs;
     const pidfd = pidfdOpen(pid);
@@ -124,7 +124,7 @@ var enter = (async function enter(argv) {
     await resolveEnterFds(args, held);
     const { program, options } = enterOptions(args);
     if (args.joinCgroup) {
-      const { cgroupProcsOf } = await import("../container_exec-3TQ2J4A4.js");
+      const { cgroupProcsOf } = await import("../container_exec-J5TIKZAJ.js");
       options.cgroups = cgroupProcsOf(_pidOf(options.target));
     }
     return new NsCommand(program, options).exec();
@@ -132,7 +132,7 @@ var enter = (async function enter(argv) {
     return report(error, "enter");
   } finally {
     if (held.length > 0) {
-      const { nsfsClose } = await import("../nsfs-L2RXLVEV.js");
+      const { nsfsClose } = await import("../nsfs-4M7AZW64.js");
       for (const fd of held) nsfsClose(fd);
     }
   }

@@ -6,20 +6,20 @@ import {
   parseTarget,
   pinProcess,
   startTimeOf
-} from "../chunk-N73Y7BMM.js";
+} from "../chunk-3X6RX52I.js";
 import {
   UsageError,
   relay,
   relayStdio,
   report,
   socketOnStdio
-} from "../chunk-MGER5AOP.js";
+} from "../chunk-F23TYLMM.js";
 import {
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "../chunk-ZHKT3BQC.js";
+} from "../chunk-WS5JC7PS.js";
 import {
   assertNotFrozen,
   assertUserWithMnt,
@@ -27,23 +27,23 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "../chunk-OLP25O47.js";
+} from "../chunk-VIOIECG3.js";
 import {
   assertPermissions
 } from "../chunk-DHA7VJOE.js";
 import {
   NAMESPACE_TYPES,
   differingNamespaces
-} from "../chunk-UWY4RPXW.js";
+} from "../chunk-HNNXSSTY.js";
 import {
   NamespaceError
-} from "../chunk-7UCC3GEY.js";
+} from "../chunk-PV6A233F.js";
 import {
   errnoName,
   errnoText,
   readTextFileSafe,
   statSafe
-} from "../chunk-AET4ZICI.js";
+} from "../chunk-YZYUSG2Q.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

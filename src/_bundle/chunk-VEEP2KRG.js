@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-EBHXF5O2.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-53M6TBWM.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

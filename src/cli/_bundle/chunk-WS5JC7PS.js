@@ -4,7 +4,7 @@ import {
   errno,
   libc,
   openVerified
-} from "./chunk-AET4ZICI.js";
+} from "./chunk-YZYUSG2Q.js";
 var nsfsOpen = (function nsfsOpen(path, root) {
   const lib = libc();
   try {

@@ -8,8 +8,8 @@ import {
   nsfsType,
   pidfdOpen,
   socketNetns
-} from "./chunk-ZHKT3BQC.js";
-import "./chunk-AET4ZICI.js";
+} from "./chunk-WS5JC7PS.js";
+import "./chunk-YZYUSG2Q.js";
 
 export {
   nsfsClose,

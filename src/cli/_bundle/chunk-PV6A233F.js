@@ -2,7 +2,7 @@
 import {
   errnoName,
   errnoText
-} from "./chunk-AET4ZICI.js";
+} from "./chunk-YZYUSG2Q.js";
 
 
 // src/errors.ts

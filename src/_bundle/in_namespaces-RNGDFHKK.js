@@ -3,17 +3,17 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-EDZFBN3Q.js";
+} from "./chunk-VEEP2KRG.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-EBHXF5O2.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-53M6TBWM.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-6LQB4LLE.js")
+    ...await import("./_ns_worker-7PFD4IZM.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -6,7 +6,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-53M6TBWM.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

@@ -28,15 +28,15 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-6C6ZJIWT.js";
+} from "./chunk-T6GEM6KD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-EBHXF5O2.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-53M6TBWM.js";
 import {
   SyscallError
 } from "./chunk-ZNG4JAOG.js";

@@ -4,16 +4,16 @@ import {
 } from "./chunk-DHA7VJOE.js";
 import {
   differingNamespaces
-} from "./chunk-UWY4RPXW.js";
+} from "./chunk-HNNXSSTY.js";
 import {
   NamespaceError
-} from "./chunk-7UCC3GEY.js";
+} from "./chunk-PV6A233F.js";
 import {
   SyscallError,
   isNotFound,
   readTextFileSafe,
   statSafe
-} from "./chunk-AET4ZICI.js";
+} from "./chunk-YZYUSG2Q.js";
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`

@@ -9,11 +9,11 @@ import {
   readContainerFile,
   resolveContainerUser,
   setEnv
-} from "./chunk-OLP25O47.js";
+} from "./chunk-VIOIECG3.js";
 import "./chunk-DHA7VJOE.js";
-import "./chunk-UWY4RPXW.js";
-import "./chunk-7UCC3GEY.js";
-import "./chunk-AET4ZICI.js";
+import "./chunk-HNNXSSTY.js";
+import "./chunk-PV6A233F.js";
+import "./chunk-YZYUSG2Q.js";
 
 export {
   assertNotFrozen,

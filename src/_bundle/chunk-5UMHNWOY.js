@@ -8,7 +8,7 @@ import {
   isNotFound,
   readTextFileSafe,
   statSafe
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-53M6TBWM.js";
 import {
   SyscallError
 } from "./chunk-ZNG4JAOG.js";

@@ -5,19 +5,19 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-EDZFBN3Q.js";
+} from "./chunk-VEEP2KRG.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-6C6ZJIWT.js";
+} from "./chunk-T6GEM6KD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-BLEWITE4.js";
+} from "./chunk-EBHXF5O2.js";
 import {
   NamespaceError
-} from "./chunk-SVXNW5UA.js";
+} from "./chunk-53M6TBWM.js";
 import {
   SyscallError
 } from "./chunk-ZNG4JAOG.js";
@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-MUVKHOUG.js"),
-    import("./_forward_relay-PSXAWWR6.js")
+    import("./_forward_relay-OAW43AHJ.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { OPENAT2_TRIES } from "./files.ts";
 import { cstr, errno, errnoName, errnoText, libcSubset, SyscallError } from "./libc.ts";
 
 const SYS_OPENAT2 = 437n; // the same number on x86_64 and asm-generic (aarch64)
@@ -117,12 +118,13 @@ export function openat2(
   mode = 0,
 ): number {
   const how = new BigUint64Array([BigInt(flags | O.CLOEXEC), BigInt(mode), resolve]);
-  for (;;) {
+  for (let tries = 1;; tries++) {
     const fd = Number(_lib().openat2(SYS_OPENAT2, BigInt(dirfd), cstr(path), how, 24n));
     if (fd >= 0) return fd;
     // EAGAIN: RESOLVE_IN_ROOT/BENEATH saw a rename race on `..` somewhere; the kernel
-    // asks the caller to retry rather than risk a wrong answer.
-    if (errno() !== 11) _fail("openat2", `open ${path}`);
+    // asks the caller to retry rather than risk a wrong answer. Bounded, as in files.ts:
+    // a target renaming in a loop must not keep a copy spinning here.
+    if (errno() !== 11 || tries >= OPENAT2_TRIES) _fail("openat2", `open ${path}`);
   }
 }
 

@@ -63,10 +63,20 @@ function _lib() {
 }
 
 function _openPath(dirfd: bigint, path: string, resolve: bigint): number {
-  const fd = _openPathRaw(dirfd, path, resolve);
-  if (fd < 0) throw new SyscallError("openat2", errno());
-  return fd;
+  // EAGAIN: RESOLVE_IN_ROOT met `..` while something renamed or mounted anywhere (the
+  // kernel's rename_lock is global); the kernel asks for a retry. Bounded: a container's
+  // rename loop must not keep us here, and under one, a few tries succeed.
+  for (let tries = 1;; tries++) {
+    const fd = _openPathRaw(dirfd, path, resolve);
+    if (fd >= 0) return fd;
+    const e = errno();
+    if (e !== _EAGAIN || tries >= OPENAT2_TRIES) throw new SyscallError("openat2", e);
+  }
 }
+
+const _EAGAIN = 11;
+/** How often openat2 is tried when it says EAGAIN (see `_openPath`). */
+export const OPENAT2_TRIES = 64;
 
 /** openat2(2) O_PATH: the fd, or -1 with errno set. */
 function _openPathRaw(dirfd: bigint, path: string, resolve: bigint): number {

@@ -52,6 +52,15 @@ export interface RelayStart {
 
 /** Bytes a pipe holds, and the most one splice moves. */
 const PIPE_SIZE = 1 << 20;
+/**
+ * What all pipes together may hold before each is held to {@link PIPE_SMALL}: pipe pages are
+ * kernel memory outside the socket limits (tcp_mem), and root's pipes are outside the pipe
+ * quota. Every local user can connect to the listener: 2000 connections whose client did
+ * not read pinned 1 MiB each.
+ */
+const PIPE_BUDGET = 64 << 20;
+/** What a pipe may hold once the budget is spent (a pipe's default capacity). */
+const PIPE_SMALL = 64 << 10;
 /** Splices per direction before the loop looks at the other connections. */
 const BURST = 16;
 /** How long accepting pauses when the process is out of fds or memory (ms). */
@@ -92,8 +101,20 @@ function _way(from: number, to: number): _Way {
   return { from, to, pr, pw, pending: 0, full: false, eof: false, done: false };
 }
 
-function _closeConn(c: _Conn): void {
+/** Bytes held in every pipe of the relay (see {@link PIPE_BUDGET}). */
+interface _Held {
+  bytes: number;
+}
+
+/** How many more bytes a way's pipe may take now. */
+function _room(w: _Way, held: _Held): number {
+  return (held.bytes < PIPE_BUDGET ? PIPE_SIZE : PIPE_SMALL) - w.pending;
+}
+
+function _closeConn(c: _Conn, held: _Held): void {
   for (const w of c.ways) {
+    held.bytes -= w.pending;
+    w.pending = 0;
     close(w.pr);
     close(w.pw);
   }
@@ -106,17 +127,19 @@ function _closeConn(c: _Conn): void {
  * has room and written to `to` while it holds bytes, so neither socket waits for the other
  * to drain. False when the connection failed (a reset, EPIPE).
  */
-function _pump(w: _Way): boolean {
+function _pump(w: _Way, held: _Held): boolean {
   for (let i = 0; i < BURST && !w.done; i++) {
     let moved = false;
-    if (!w.eof && !w.full && w.pending < PIPE_SIZE) {
-      const n = splice(w.from, w.pw, PIPE_SIZE - w.pending);
+    const room = _room(w, held);
+    if (!w.eof && !w.full && room > 0) {
+      const n = splice(w.from, w.pw, room);
       if (n < 0 && n !== -E.AGAIN) return false;
       // With bytes in the pipe EAGAIN may mean it is full: wait until some went on.
       if (n === -E.AGAIN && w.pending > 0) w.full = true;
       if (n === 0) w.eof = true;
       if (n >= 0) {
         w.pending += n;
+        held.bytes += n;
         moved = true;
       }
     }
@@ -125,6 +148,7 @@ function _pump(w: _Way): boolean {
       if (m < 0 && m !== -E.AGAIN) return false;
       if (m > 0) {
         w.pending -= m;
+        held.bytes -= m;
         w.full = false;
         moved = true;
       }
@@ -144,6 +168,7 @@ function _pump(w: _Way): boolean {
  */
 export async function relay(start: RelayStart): Promise<void> {
   const conns = new Set<_Conn>();
+  const held: _Held = { bytes: 0 };
   const remote = sockaddr(start.remote.hostname, start.remote.port);
   let buf = new Uint8Array(8 * 64);
   // What each poll entry is: the wake pipe, the listener, or a connection (and which way).
@@ -168,7 +193,7 @@ export async function relay(start: RelayStart): Promise<void> {
         }
         for (const w of c.ways) {
           if (w.done) continue;
-          if (!w.eof && !w.full && w.pending < PIPE_SIZE) entries.push([w.from, POLL.IN, c]);
+          if (!w.eof && !w.full && _room(w, held) > 0) entries.push([w.from, POLL.IN, c]);
           if (w.pending > 0) entries.push([w.to, POLL.OUT, c]);
         }
       }
@@ -187,13 +212,15 @@ export async function relay(start: RelayStart): Promise<void> {
         drain(start.wake);
         return;
       }
-      if (ev[7] !== 0 && !_accept(start, remote, conns)) pausedUntil = Date.now() + ACCEPT_PAUSE;
+      if (ev[7] !== 0 && !_accept(start, remote, conns, held)) {
+        pausedUntil = Date.now() + ACCEPT_PAUSE;
+      }
       const ready = new Set<_Conn>();
       for (let i = 2; i < entries.length; i++) if (ev[4 * i + 3] !== 0) ready.add(owners[i]!);
-      for (const c of ready) _step(c, conns);
+      for (const c of ready) _step(c, conns, held);
     }
   } finally {
-    for (const c of conns) _closeConn(c);
+    for (const c of conns) _closeConn(c, held);
     conns.clear();
   }
 }
@@ -202,7 +229,12 @@ export async function relay(start: RelayStart): Promise<void> {
  * Accepts every waiting connection and starts its connect inside; false when accepting must
  * pause (out of fds or memory: the waiting connections stay queued in the kernel).
  */
-function _accept(start: RelayStart, remote: Uint8Array<ArrayBuffer>, conns: Set<_Conn>): boolean {
+function _accept(
+  start: RelayStart,
+  remote: Uint8Array<ArrayBuffer>,
+  conns: Set<_Conn>,
+  held: _Held,
+): boolean {
   for (;;) {
     let got: ReturnType<typeof accept>;
     try {
@@ -240,11 +272,11 @@ function _accept(start: RelayStart, remote: Uint8Array<ArrayBuffer>, conns: Set<
     }
     const c: _Conn = { outside: got.fd, inside, connecting: e !== 0, ways: [] };
     conns.add(c);
-    if (!c.connecting) _connected(c, conns);
+    if (!c.connecting) _connected(c, conns, held);
   }
 }
 
-function _connected(c: _Conn, conns: Set<_Conn>): void {
+function _connected(c: _Conn, conns: Set<_Conn>, held: _Held): void {
   c.connecting = false;
   try {
     // One at a time: if the second pipe fails (EMFILE), the first is in `ways` to be closed.
@@ -252,29 +284,29 @@ function _connected(c: _Conn, conns: Set<_Conn>): void {
     c.ways.push(_way(c.inside, c.outside));
   } catch {
     conns.delete(c);
-    _closeConn(c); // out of fds: that connection is closed
+    _closeConn(c, held); // out of fds: that connection is closed
   }
 }
 
-function _step(c: _Conn, conns: Set<_Conn>): void {
+function _step(c: _Conn, conns: Set<_Conn>, held: _Held): void {
   if (c.connecting) {
     if (socketError(c.inside) !== 0) {
       conns.delete(c);
-      _closeConn(c);
+      _closeConn(c, held);
       return;
     }
-    _connected(c, conns);
+    _connected(c, conns, held);
     if (!conns.has(c)) return;
   }
   for (const w of c.ways) {
-    if (!_pump(w)) {
+    if (!_pump(w, held)) {
       conns.delete(c);
-      _closeConn(c);
+      _closeConn(c, held);
       return;
     }
   }
   if (c.ways.every((w) => w.done)) {
     conns.delete(c);
-    _closeConn(c);
+    _closeConn(c, held);
   }
 }

@@ -34,6 +34,7 @@ import {
   readInto,
   readlinkFd,
   reopen,
+  RESOLVE,
   S,
   seek,
   setXattrs,
@@ -101,6 +102,32 @@ class _IdMap {
     for (const [i, o, n] of this.#ranges) if (id >= o && id < o + n) return i + id - o;
     return 65534;
   }
+  /** Whether a host id has a name inside. */
+  maps(id: number): boolean {
+    return this.#ranges.some(([, o, n]) => id >= o && id < o + n);
+  }
+}
+
+/**
+ * Refuses an existing directory (or a file to hard-link) of a target that the target's own
+ * root could not change: the kernel lets a user namespace's capabilities act on an inode
+ * only when its owner and group are both mapped there (capabilities(7): "the inode's UID and
+ * GID are mapped", privileged_wrt_inode_uidgid). What we write as host root must stay within
+ * that: a local user's `unshare -Urm` (or a rootless container) can bind-mount any host
+ * directory it sees, /etc say, where a copied directory goes, and our chown to the target's
+ * root then gave that user the host's directory.
+ */
+function _ownedInside(side: _Side, fd: number, name: string, what = "write into"): void {
+  if (!side.uids || !side.gids) return;
+  const st = fstatx(fd);
+  if (side.uids.maps(st.uid) && side.gids.maps(st.gid)) return;
+  throw new SyscallError(
+    "open",
+    1,
+    `Cannot ${what} ${name}: it belongs to ${st.uid}:${st.gid} on the host, which the ` +
+      "target's user namespace does not map (a host file mounted into it; its root could " +
+      "not change it either)",
+  );
 }
 
 /** Where paths are resolved: the target's root (in root, with its id maps), or the host. */
@@ -172,6 +199,30 @@ function _openTarget(target: CopyTarget): _Side & { close(): void } {
   }
 }
 
+/**
+ * Refuses a directory or file of a target that its root could not read itself: one whose
+ * owner or group its user namespace does not map (so no capability of it applies) and
+ * whose permission bits for others (or for its root's group) do not let it read (r, and x
+ * for a directory). A user's `unshare -Urm` can mount a root-only host file into what root
+ * copies out of it: the copy (a backup restored into their namespaces, a tar handed back)
+ * gave them its content. A rootful container maps every id: nothing changes there.
+ */
+function _readableInside(side: _Side, st: FdStat, name: string): void {
+  if (!side.uids || !side.gids) return;
+  if (side.uids.maps(st.uid) && side.gids.maps(st.gid)) return;
+  const want = (st.mode & S.IFMT) === S.IFDIR ? 5 : 4;
+  const other = st.mode & 7;
+  const group = st.gid === side.gids.toHost(0) ? (st.mode >> 3) & 7 : 0;
+  if ((other & want) === want || (group & want) === want) return;
+  throw new SyscallError(
+    "open",
+    13,
+    `Cannot copy ${name}: it belongs to ${st.uid}:${st.gid} on the host, which the ` +
+      "target's user namespace does not map, and others may not read it (a host file " +
+      "mounted into it; its root could not read it either)",
+  );
+}
+
 // ---------------------------------------------------------------------------------------
 // What is copied: metadata and the sinks that write it
 
@@ -222,6 +273,8 @@ class _FdSink implements _Sink<number> {
   #archive: boolean;
   #devices: boolean;
   #links = new Map<string, number>();
+  /** Directories made here ("dev:ino"): ours until endDir gives them their owner. */
+  #made = new Set<string>();
   /** Our uid and gid: the owner a new file gets (asked once: each Deno.uid() is a syscall). */
   #self = _ourIds();
 
@@ -270,10 +323,34 @@ class _FdSink implements _Sink<number> {
     unlinkat(parent, name);
   }
 
+  /**
+   * Refuses an existing directory the target's root could not write to itself (see
+   * {@link _ownedInside}); one this copy made is ours until its end.
+   */
+  checkDir(fd: number, name: string): void {
+    if (!this.#side.uids) return;
+    const st = fstatx(fd);
+    if (!this.#made.has(`${st.dev}:${st.ino}`)) _ownedInside(this.#side, fd, name);
+  }
+
+  /** Notes a directory this copy made (an fd of it). */
+  madeDir(fd: number): void {
+    if (!this.#side.uids) return;
+    const st = fstatx(fd);
+    this.#made.add(`${st.dev}:${st.ino}`);
+  }
+
   dir(parent: number, name: string, _meta: _Meta): number {
     const flags = O.RDONLY | O.DIRECTORY | O.NOFOLLOW;
     try {
-      return openat2(parent, name, flags, ONE_NAME);
+      const fd = openat2(parent, name, flags, ONE_NAME);
+      try {
+        this.checkDir(fd, name);
+      } catch (error) {
+        close(fd);
+        throw error;
+      }
+      return fd;
     } catch (error) {
       if (_isErrno(error, ENOTDIR, ELOOP)) {
         throw new SyscallError(
@@ -285,7 +362,9 @@ class _FdSink implements _Sink<number> {
       if (!_isErrno(error, ENOENT)) throw error;
     }
     mkdirat(parent, name, 0o700);
-    return openat2(parent, name, flags, ONE_NAME);
+    const fd = openat2(parent, name, flags, ONE_NAME);
+    this.madeDir(fd);
+    return fd;
   }
 
   endDir(dir: number, meta: _Meta): void {
@@ -444,7 +523,9 @@ class _FdSink implements _Sink<number> {
 
   /** chown of a node just made, after checking the name still holds a node of that type. */
   #chownNode(parent: number, name: string, meta: _Meta, type: number, keep = false): number {
-    const fd = openat2(parent, name, O.PATH | O.NOFOLLOW, ONE_NAME);
+    // NO_XDEV: the node was made in `parent`'s mount; a host FIFO the target mounted over
+    // the name since (a user's own namespaces may) is another mount, never chowned.
+    const fd = openat2(parent, name, O.PATH | O.NOFOLLOW, ONE_NAME | RESOLVE.NO_XDEV);
     try {
       if ((fstatx(fd).mode & S.IFMT) !== type) {
         throw new SyscallError("open", 40, `Cannot set the owner of ${name}: it was replaced`);
@@ -642,6 +723,7 @@ class _Walker<D> {
     this.#signal?.throwIfAborted();
     const type = st.mode & S.IFMT;
     const sink = this.#sink;
+    if (type === S.IFDIR || type === S.IFREG) _readableInside(this.#side, st, name);
     if (type === S.IFDIR) {
       const dfd = reopen(pathFd, O.RDONLY | O.DIRECTORY);
       try {
@@ -765,6 +847,13 @@ function _openSource(side: _Side, path: string, follow: boolean): _Source {
       }, not a file or directory`,
     );
   }
+  try {
+    // `SRC/.` is read without an entry of its own: its check is here.
+    if (type !== S.IFLNK) _readableInside(side, st, side.label(path));
+  } catch (error) {
+    close(fd);
+    throw error;
+  }
   return { fd, st, base: _base(path), contents: contents || _base(path) === "" };
 }
 
@@ -787,6 +876,7 @@ async function _copyTree(
     try {
       dest = openat2(to.fd, destPath, O.PATH | O.DIRECTORY, to.resolve);
       opened.push(dest);
+      sink.checkDir(dest, destPath);
     } catch (error) {
       if (!_isErrno(error, ENOENT, ENOTDIR)) throw _explain(error, `copy to ${to.label(destPath)}`);
       if (_isErrno(error, ENOTDIR) && srcIsDir) {
@@ -821,6 +911,11 @@ async function _copyTree(
         throw _explain(error, `copy to ${to.label(destPath)}`);
       }
       opened.push(parent);
+      try {
+        sink.checkDir(parent, _dirname(destPath));
+      } catch (error) {
+        throw _explain(error, `copy to ${to.label(destPath)}`);
+      }
       await walker.entry(src.fd, src.st, parent, _base(destPath));
     }
   } finally {
@@ -1024,6 +1119,7 @@ export async function tarTo(
   try {
     try {
       root = openat2(side.fd, path, O.PATH | O.DIRECTORY, side.resolve);
+      sink.checkDir(root, path);
     } catch (error) {
       throw _explain(error, `extract into ${side.label(path)}`);
     }
@@ -1045,13 +1141,23 @@ export async function tarTo(
             next = openat2(cur, p, O.PATH | O.DIRECTORY | O.NOFOLLOW, ONE_NAME);
           } catch (e) {
             if (!_isErrno(e, ENOENT)) throw e;
+            sink.checkDir(cur, key);
             mkdirat(cur, p, 0o755);
             next = openat2(cur, p, O.PATH | O.DIRECTORY | O.NOFOLLOW, ONE_NAME);
+            sink.madeDir(next);
           }
           if (cur !== root) close(cur);
           cur = next;
         }
         fd = cur;
+      }
+      if (fd !== -1) {
+        try {
+          sink.checkDir(fd, key);
+        } catch (error) {
+          close(fd);
+          throw error;
+        }
       }
       if (cached && cached[1] !== root) close(cached[1]);
       cached = [key, fd === -1 ? root : fd];
@@ -1101,6 +1207,7 @@ export async function tarTo(
           }
           const fd = openat2(root, linkParts.join("/"), O.PATH | O.NOFOLLOW, ONE_NAME);
           try {
+            _ownedInside(side, fd, h.linkname!, "hard-link to");
             sink.hardlinkFd(parent, name, fd);
           } finally {
             close(fd);
@@ -1118,10 +1225,18 @@ export async function tarTo(
     }
     // Directories last, deepest first: their modes may forbid writing, their mtimes
     // change with every entry made in them.
+    // Reopened by name: checked again, the target may have mounted a host directory there
+    // since (a directory made here is ours by its inode, one mounted over it is not).
     for (const [dir, meta] of dirs.reverse()) {
       const fd = dir === ""
         ? reopen(root, O.RDONLY | O.DIRECTORY)
         : openat2(root, dir, O.RDONLY | O.DIRECTORY | O.NOFOLLOW, ONE_NAME);
+      try {
+        sink.checkDir(fd, dir || ".");
+      } catch (error) {
+        close(fd);
+        throw _explain(error, `extract ${dir} into ${side.label(path)}`);
+      }
       sink.endDir(fd, meta);
     }
   } finally {

@@ -17,6 +17,7 @@ import {
   type TemplateExpr,
 } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
+import { readTextFileSafe } from "../ffi/files.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
@@ -236,7 +237,8 @@ function _programRoot(resolved: ResolvedTarget, sel: NamespaceSelection | undefi
 
 function _targetPath(pid: number): string {
   try {
-    const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+    // Capped (ffi/files.ts): the target sets its environ's size (PR_SET_MM_MAP).
+    const environ = readTextFileSafe(`/proc/${pid}/environ`).split("\0");
     const entry = environ.find((e) => e.startsWith("PATH="));
     return entry ? entry.slice(5) : DEFAULT_PATH;
   } catch {

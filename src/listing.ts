@@ -17,6 +17,7 @@ import {
   pidfdOpen,
   socketNetns,
 } from "../ffi/nsfs.ts";
+import { readFileSafe } from "../ffi/files.ts";
 import { userName } from "../ffi/users.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
@@ -441,7 +442,10 @@ function _processInfo(pid: number): _ProcessInfo | undefined {
     const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
     let command = comm;
     try {
-      const raw = Deno.readFileSync(`/proc/${pid}/cmdline`);
+      // Capped (4 MiB, then the name from stat, as for an unreadable one): a process
+      // points its cmdline anywhere in its memory with PR_SET_MM_MAP, no privilege needed —
+      // 4 GiB of zero pages made `ls` read gigabytes for each.
+      const raw = readFileSafe(`/proc/${pid}/cmdline`);
       let end = raw.length;
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {

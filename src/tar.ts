@@ -269,6 +269,9 @@ function _parsePax(body: Uint8Array): Map<string, Uint8Array> {
   return out;
 }
 
+/** The largest pax header or GNU long name read (each is held in memory whole). */
+const _MAX_META = 16 << 20;
+
 const _TYPES: Record<string, TarType> = {
   "0": "file",
   "\0": "file",
@@ -313,6 +316,12 @@ export async function* readTar(stream: ReadableStream<Uint8Array>): AsyncGenerat
       const flag = String.fromCharCode(b[156]);
       let size = _num(b, 124, 12);
       if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
+        // Held in memory whole: a header's records and long names are small.
+        if (!Number.isSafeInteger(size) || size < 0 || size > _MAX_META) {
+          throw new Error(
+            "Cannot read the tar stream: an extended header's size is not a byte count up to 16 MiB",
+          );
+        }
         const body = (await r.exact(size)) ?? new Uint8Array();
         await r.skip(_pad(size));
         if (flag === "x") pax = _parsePax(body);
@@ -327,7 +336,14 @@ export async function* readTar(stream: ReadableStream<Uint8Array>): AsyncGenerat
       let path = text("path") ?? longName ??
         (prefix ? `${prefix}/${_str(b, 0, 100)}` : _str(b, 0, 100));
       const linkname = text("linkpath") ?? longLink ?? _str(b, 157, 100);
-      if (rec.has("size")) size = Number(text("size"));
+      if (rec.has("size")) {
+        // Digits only: a size of 1.5 had the reader ask for half a byte, get none, for ever.
+        const t = text("size")!;
+        size = /^[0-9]{1,16}$/.test(t) ? Number(t) : NaN;
+      }
+      if (!Number.isSafeInteger(size) || size < 0) {
+        throw new Error("Cannot read the tar stream: an entry's size is not a byte count");
+      }
       const type = _TYPES[flag];
       const xattrs: [string, Uint8Array][] = [];
       for (const [k, v] of rec) {

@@ -2,16 +2,17 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-WYI4KMA3.js";
+} from "./chunk-TEIQNHNK.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-OTRAUFBF.js";
+} from "./chunk-SS6HDE5D.js";
 import {
-  differingNamespaces
-} from "./chunk-KTOFYNMF.js";
+  differingNamespaces,
+  readTextFileSafe
+} from "./chunk-ZU4IO3G5.js";
 import "./chunk-LXQK7EIU.js";
 
 // src/dax.ts
@@ -114,7 +115,7 @@ function _programRoot(resolved, sel) {
 }
 function _targetPath(pid) {
   try {
-    const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+    const environ = readTextFileSafe(`/proc/${pid}/environ`).split("\0");
     const entry = environ.find((e) => e.startsWith("PATH="));
     return entry ? entry.slice(5) : DEFAULT_PATH;
   } catch {

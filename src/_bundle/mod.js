@@ -11,17 +11,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-M4FVJL4Q.js";
+} from "./chunk-UOHSNUBQ.js";
 import {
   NsCommand
-} from "./chunk-WYI4KMA3.js";
+} from "./chunk-TEIQNHNK.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-JYC6IFCZ.js";
+} from "./chunk-NPOLEJG5.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-OTRAUFBF.js";
+} from "./chunk-SS6HDE5D.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -47,7 +47,7 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-KTOFYNMF.js";
+} from "./chunk-ZU4IO3G5.js";
 import {
   SyscallError,
   check,
@@ -487,7 +487,7 @@ function _processInfo(pid) {
     const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
     let command = comm;
     try {
-      const raw = Deno.readFileSync(`/proc/${pid}/cmdline`);
+      const raw = readFileSafe(`/proc/${pid}/cmdline`);
       let end = raw.length;
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
@@ -2222,38 +2222,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-MG54P7TQ.js");
+  _inNamespaces ??= await import("./in_namespaces-XA3NI5QZ.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-MG54P7TQ.js");
+  _inNamespaces ??= await import("./in_namespaces-XA3NI5QZ.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-ESUX2FX4.js");
+  _copy ??= await import("./copy-3LDKN2MO.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-ESUX2FX4.js");
+  _copy ??= await import("./copy-3LDKN2MO.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-ESUX2FX4.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-3LDKN2MO.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-ESUX2FX4.js");
+  _copy ??= await import("./copy-3LDKN2MO.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-DPFUOCXE.js");
+  _forward ??= await import("./forward-CHS26AAS.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-5RFX56RA.js");
+  _session ??= await import("./session-H42QHBZ7.js");
   return await _session.openSession(target, options);
 }
 export {

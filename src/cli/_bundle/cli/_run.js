@@ -10,7 +10,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "./chunk-U4YARZXH.js";
+} from "./chunk-JI2434L7.js";
 
 export {
   EXIT,

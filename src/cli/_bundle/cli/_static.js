@@ -145,9 +145,12 @@ var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
 var _openPath = (function _openPath(dirfd, path, resolve) {
-  const fd = _openPathRaw(dirfd, path, resolve);
-  if (fd < 0) throw new SyscallError("openat2", errno());
-  return fd;
+  for (let tries = 1; ; tries++) {
+    const fd = _openPathRaw(dirfd, path, resolve);
+    if (fd >= 0) return fd;
+    const e = errno();
+    if (e !== _EAGAIN || tries >= OPENAT2_TRIES) throw new SyscallError("openat2", e);
+  }
 });
 var _openPathRaw = (function _openPathRaw(dirfd, path, resolve) {
   const how = new BigUint64Array([
@@ -3253,7 +3256,7 @@ var init_errors = __esm({
 
 
 
-var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _scratch, _decoder, _encoder, _linkPath, _linkTarget;
+var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _EAGAIN, OPENAT2_TRIES, _scratch, _decoder, _encoder, _linkPath, _linkTarget;
 var init_files = __esm({
   "ffi/files.ts"() {
     init_libc();
@@ -3272,6 +3275,8 @@ var init_files = __esm({
     S_IFDIR = 16384;
     ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
     ST_UID_OFFSET = ST_MODE_OFFSET + 4;
+    _EAGAIN = 11;
+    OPENAT2_TRIES = 64;
     _decoder = new TextDecoder();
     _encoder = new TextEncoder();
     _linkPath = new Uint8Array(4096);
@@ -3302,6 +3307,7 @@ var init_permissions = __esm({
 var O, RESOLVE, IN_ROOT, ONE_NAME, S;
 var init_dirfd = __esm({
   "ffi/dirfd.ts"() {
+    init_files();
     init_libc();
     O = {
       RDONLY: 0,
@@ -3657,6 +3663,7 @@ init_errors();
 // src/tar.ts
 var _enc = new TextEncoder();
 var _dec = new TextDecoder();
+var _MAX_META = 16 << 20;
 
 // src/copy.ts
 init_target();
@@ -4529,6 +4536,7 @@ init_libc();
 
 // src/listing.ts
 init_nsfs();
+init_files();
 init_permissions();
 init_errors();
 init_namespaces();

@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-OEBAFALW.js";
+} from "./chunk-VWX7KENQ.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-U4YARZXH.js";
+} from "./chunk-JI2434L7.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -3,17 +3,17 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-JYC6IFCZ.js";
+} from "./chunk-NPOLEJG5.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-OTRAUFBF.js";
+} from "./chunk-SS6HDE5D.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-KTOFYNMF.js";
+} from "./chunk-ZU4IO3G5.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-QJRW3AZE.js")
+    ...await import("./_ns_worker-C5ECDB6A.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

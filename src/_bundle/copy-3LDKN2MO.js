@@ -4,6 +4,7 @@ import {
   IN_ROOT,
   O,
   ONE_NAME,
+  RESOLVE,
   S,
   close,
   copyData,
@@ -27,15 +28,15 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-PQP6I2RT.js";
+} from "./chunk-EBZFOTBE.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-OTRAUFBF.js";
+} from "./chunk-SS6HDE5D.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-KTOFYNMF.js";
+} from "./chunk-ZU4IO3G5.js";
 import {
   SyscallError
 } from "./chunk-LXQK7EIU.js";
@@ -163,6 +164,9 @@ var readTar = (async function* readTar(stream) {
       const flag = String.fromCharCode(b[156]);
       let size = _num(b, 124, 12);
       if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
+        if (!Number.isSafeInteger(size) || size < 0 || size > _MAX_META) {
+          throw new Error("Cannot read the tar stream: an extended header's size is not a byte count up to 16 MiB");
+        }
         const body = await r.exact(size) ?? new Uint8Array();
         await r.skip(_pad(size));
         if (flag === "x") pax = _parsePax(body);
@@ -182,7 +186,13 @@ var readTar = (async function* readTar(stream) {
       const prefix = _str(b, 345, 155);
       let path = text("path") ?? longName ?? (prefix ? `${prefix}/${_str(b, 0, 100)}` : _str(b, 0, 100));
       const linkname = text("linkpath") ?? longLink ?? _str(b, 157, 100);
-      if (rec.has("size")) size = Number(text("size"));
+      if (rec.has("size")) {
+        const t = text("size");
+        size = /^[0-9]{1,16}$/.test(t) ? Number(t) : NaN;
+      }
+      if (!Number.isSafeInteger(size) || size < 0) {
+        throw new Error("Cannot read the tar stream: an entry's size is not a byte count");
+      }
       const type = _TYPES[flag];
       const xattrs = [];
       for (const [k, v] of rec) {
@@ -228,6 +238,12 @@ var readTar = (async function* readTar(stream) {
     r.cancel();
   }
 });
+var _ownedInside = (function _ownedInside(side, fd, name, what = "write into") {
+  if (!side.uids || !side.gids) return;
+  const st = fstatx(fd);
+  if (side.uids.maps(st.uid) && side.gids.maps(st.gid)) return;
+  throw new SyscallError("open", 1, `Cannot ${what} ${name}: it belongs to ${st.uid}:${st.gid} on the host, which the target's user namespace does not map (a host file mounted into it; its root could not change it either)`);
+});
 var _openTarget = (function _openTarget(target) {
   if (typeof target !== "number" && !(target instanceof PinnedProcess)) {
     throw new TypeError(`Cannot copy with target ${String(target)}: give a PID or a pinned process`);
@@ -272,6 +288,15 @@ var _openTarget = (function _openTarget(target) {
   } finally {
     if (own) pinned.close();
   }
+});
+var _readableInside = (function _readableInside(side, st, name) {
+  if (!side.uids || !side.gids) return;
+  if (side.uids.maps(st.uid) && side.gids.maps(st.gid)) return;
+  const want = (st.mode & S.IFMT) === S.IFDIR ? 5 : 4;
+  const other = st.mode & 7;
+  const group = st.gid === side.gids.toHost(0) ? st.mode >> 3 & 7 : 0;
+  if ((other & want) === want || (group & want) === want) return;
+  throw new SyscallError("open", 13, `Cannot copy ${name}: it belongs to ${st.uid}:${st.gid} on the host, which the target's user namespace does not map, and others may not read it (a host file mounted into it; its root could not read it either)`);
 });
 var _isErrno = (function _isErrno(error, ...codes) {
   return error instanceof SyscallError && codes.includes(error.errno);
@@ -367,6 +392,12 @@ var _openSource = (function _openSource(side, path, follow) {
     close(fd);
     throw new SyscallError("open", 22, `Cannot copy ${side.label(path)}: it is ${_TYPE_NAMES[type] ?? "not a file"}, not a file or directory`);
   }
+  try {
+    if (type !== S.IFLNK) _readableInside(side, st, side.label(path));
+  } catch (error) {
+    close(fd);
+    throw error;
+  }
   return {
     fd,
     st,
@@ -388,6 +419,7 @@ var _copyTree = (async function _copyTree(from, to, srcPath, destPath, options) 
     try {
       dest = openat2(to.fd, destPath, O.PATH | O.DIRECTORY, to.resolve);
       opened.push(dest);
+      sink.checkDir(dest, destPath);
     } catch (error) {
       if (!_isErrno(error, ENOENT, ENOTDIR)) throw _explain(error, `copy to ${to.label(destPath)}`);
       if (_isErrno(error, ENOTDIR) && srcIsDir) {
@@ -411,6 +443,11 @@ var _copyTree = (async function _copyTree(from, to, srcPath, destPath, options) 
         throw _explain(error, `copy to ${to.label(destPath)}`);
       }
       opened.push(parent);
+      try {
+        sink.checkDir(parent, _dirname(destPath));
+      } catch (error) {
+        throw _explain(error, `copy to ${to.label(destPath)}`);
+      }
       await walker.entry(src.fd, src.st, parent, _base(destPath));
     }
   } finally {
@@ -496,6 +533,7 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
   try {
     try {
       root = openat2(side.fd, path, O.PATH | O.DIRECTORY, side.resolve);
+      sink.checkDir(root, path);
     } catch (error) {
       throw _explain(error, `extract into ${side.label(path)}`);
     }
@@ -514,13 +552,23 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
             next = openat2(cur, p, O.PATH | O.DIRECTORY | O.NOFOLLOW, ONE_NAME);
           } catch (e) {
             if (!_isErrno(e, ENOENT)) throw e;
+            sink.checkDir(cur, key);
             mkdirat(cur, p, 493);
             next = openat2(cur, p, O.PATH | O.DIRECTORY | O.NOFOLLOW, ONE_NAME);
+            sink.madeDir(next);
           }
           if (cur !== root) close(cur);
           cur = next;
         }
         fd = cur;
+      }
+      if (fd !== -1) {
+        try {
+          sink.checkDir(fd, key);
+        } catch (error) {
+          close(fd);
+          throw error;
+        }
       }
       if (cached && cached[1] !== root) close(cached[1]);
       cached = [
@@ -574,6 +622,7 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
           }
           const fd = openat2(root, linkParts.join("/"), O.PATH | O.NOFOLLOW, ONE_NAME);
           try {
+            _ownedInside(side, fd, h.linkname, "hard-link to");
             sink.hardlinkFd(parent, name, fd);
           } finally {
             close(fd);
@@ -588,6 +637,12 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
     }
     for (const [dir, meta] of dirs.reverse()) {
       const fd = dir === "" ? reopen(root, O.RDONLY | O.DIRECTORY) : openat2(root, dir, O.RDONLY | O.DIRECTORY | O.NOFOLLOW, ONE_NAME);
+      try {
+        sink.checkDir(fd, dir || ".");
+      } catch (error) {
+        close(fd);
+        throw _explain(error, `extract ${dir} into ${side.label(path)}`);
+      }
       sink.endDir(fd, meta);
     }
   } finally {
@@ -702,6 +757,7 @@ var _Bytes = class {
 
 
 
+var _MAX_META = 16 << 20;
 var _TYPES = {
   "0": "file",
   "\0": "file",
@@ -734,12 +790,18 @@ var _IdMap = class __IdMap {
     for (const [i, o, n] of this.#ranges) if (id >= o && id < o + n) return i + id - o;
     return 65534;
   }
+  /** Whether a host id has a name inside. */
+  maps(id) {
+    return this.#ranges.some(([, o, n]) => id >= o && id < o + n);
+  }
 };
+
 var _HOST = {
   fd: AT_FDCWD,
   resolve: 0n,
   label: ((p) => p)
 };
+
 
 
 var EEXIST = 17;
@@ -751,6 +813,8 @@ var _FdSink = class {
   #archive;
   #devices;
   #links = /* @__PURE__ */ new Map();
+  /** Directories made here ("dev:ino"): ours until endDir gives them their owner. */
+  #made = /* @__PURE__ */ new Set();
   /** Our uid and gid: the owner a new file gets (asked once: each Deno.uid() is a syscall). */
   #self = _ourIds();
   constructor(side, archive, devices = false) {
@@ -802,10 +866,32 @@ var _FdSink = class {
     }
     unlinkat(parent, name);
   }
+  /**
+   * Refuses an existing directory the target's root could not write to itself (see
+   * {@link _ownedInside}); one this copy made is ours until its end.
+   */
+  checkDir(fd, name) {
+    if (!this.#side.uids) return;
+    const st = fstatx(fd);
+    if (!this.#made.has(`${st.dev}:${st.ino}`)) _ownedInside(this.#side, fd, name);
+  }
+  /** Notes a directory this copy made (an fd of it). */
+  madeDir(fd) {
+    if (!this.#side.uids) return;
+    const st = fstatx(fd);
+    this.#made.add(`${st.dev}:${st.ino}`);
+  }
   dir(parent, name, _meta2) {
     const flags = O.RDONLY | O.DIRECTORY | O.NOFOLLOW;
     try {
-      return openat2(parent, name, flags, ONE_NAME);
+      const fd2 = openat2(parent, name, flags, ONE_NAME);
+      try {
+        this.checkDir(fd2, name);
+      } catch (error) {
+        close(fd2);
+        throw error;
+      }
+      return fd2;
     } catch (error) {
       if (_isErrno(error, ENOTDIR, ELOOP)) {
         throw new SyscallError("open", 20, `Cannot overwrite non-directory ${name} with a directory`);
@@ -813,7 +899,9 @@ var _FdSink = class {
       if (!_isErrno(error, ENOENT)) throw error;
     }
     mkdirat(parent, name, 448);
-    return openat2(parent, name, flags, ONE_NAME);
+    const fd = openat2(parent, name, flags, ONE_NAME);
+    this.madeDir(fd);
+    return fd;
   }
   endDir(dir, meta) {
     try {
@@ -923,7 +1011,7 @@ var _FdSink = class {
   }
   /** chown of a node just made, after checking the name still holds a node of that type. */
   #chownNode(parent, name, meta, type, keep = false) {
-    const fd = openat2(parent, name, O.PATH | O.NOFOLLOW, ONE_NAME);
+    const fd = openat2(parent, name, O.PATH | O.NOFOLLOW, ONE_NAME | RESOLVE.NO_XDEV);
     try {
       if ((fstatx(fd).mode & S.IFMT) !== type) {
         throw new SyscallError("open", 40, `Cannot set the owner of ${name}: it was replaced`);
@@ -1059,6 +1147,7 @@ var _Walker = class {
     this.#signal?.throwIfAborted();
     const type = st.mode & S.IFMT;
     const sink = this.#sink;
+    if (type === S.IFDIR || type === S.IFREG) _readableInside(this.#side, st, name);
     if (type === S.IFDIR) {
       const dfd = reopen(pathFd, O.RDONLY | O.DIRECTORY);
       try {

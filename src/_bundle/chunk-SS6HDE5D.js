@@ -6,7 +6,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-KTOFYNMF.js";
+} from "./chunk-ZU4IO3G5.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

@@ -144,9 +144,12 @@ var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
 var _openPath = (function _openPath(dirfd, path, resolve) {
-  const fd = _openPathRaw(dirfd, path, resolve);
-  if (fd < 0) throw new SyscallError("openat2", errno());
-  return fd;
+  for (let tries = 1; ; tries++) {
+    const fd = _openPathRaw(dirfd, path, resolve);
+    if (fd >= 0) return fd;
+    const e = errno();
+    if (e !== _EAGAIN || tries >= OPENAT2_TRIES) throw new SyscallError("openat2", e);
+  }
 });
 var _openPathRaw = (function _openPathRaw(dirfd, path, resolve) {
   const how = new BigUint64Array([
@@ -1253,6 +1256,8 @@ var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
 var ST_UID_OFFSET = ST_MODE_OFFSET + 4;
 
 
+var _EAGAIN = 11;
+var OPENAT2_TRIES = 64;
 
 
 

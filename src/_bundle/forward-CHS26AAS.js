@@ -5,19 +5,19 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-JYC6IFCZ.js";
+} from "./chunk-NPOLEJG5.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-PQP6I2RT.js";
+} from "./chunk-EBZFOTBE.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-OTRAUFBF.js";
+} from "./chunk-SS6HDE5D.js";
 import {
   NamespaceError
-} from "./chunk-KTOFYNMF.js";
+} from "./chunk-ZU4IO3G5.js";
 import {
   SyscallError
 } from "./chunk-LXQK7EIU.js";
@@ -151,7 +151,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-Z7Q63PTM.js"),
-    import("./_forward_relay-ZYSR6N7M.js")
+    import("./_forward_relay-W2P7O65S.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

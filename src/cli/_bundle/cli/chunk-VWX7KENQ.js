@@ -24,7 +24,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-U4YARZXH.js";
+} from "./chunk-JI2434L7.js";
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);

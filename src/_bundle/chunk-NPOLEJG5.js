@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-OTRAUFBF.js";
+} from "./chunk-SS6HDE5D.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-KTOFYNMF.js";
+} from "./chunk-ZU4IO3G5.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

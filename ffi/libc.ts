@@ -418,7 +418,9 @@ export function environPointers(except: Readonly<Record<string, string>>): bigin
  * with gdb and strace on this thread). Reading errno through a second FFI call reported
  * EAGAIN instead of EBADF 1 to 9 times per million failed calls with garbage being made
  * (tests/errno_test.ts); an element read of this array runs no native code and allocates
- * nothing.
+ * nothing. Not all of it: in a whole test run about one failed call in a million still
+ * reads EAGAIN (cause not found; an i32 syscall result that allocates nothing did not
+ * remove it). openat2, the call most reads make, retries EAGAIN anyway (ffi/files.ts).
  * Module state is per isolate and each isolate (the main one, each Worker) stays on one
  * thread, whose errno address never changes.
  */

@@ -36,7 +36,9 @@ function checkError(error: unknown, ErrorClass?: ErrorClass, msgIncludes?: strin
   const message = error instanceof Error ? error.message : String(error);
   if (msgIncludes !== undefined && !message.includes(msgIncludes)) {
     throw new AssertionError({
-      message: `Expected error message to include ${JSON.stringify(msgIncludes)}, but got ${actual}`,
+      message: `Expected error message to include ${
+        JSON.stringify(msgIncludes)
+      }, but got ${actual}`,
       actual: message,
       expected: msgIncludes,
     });
@@ -93,7 +95,9 @@ export async function assertRejects(
     promise = fn();
   } catch (error) {
     const actual = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    throw new AssertionError({ message: `Expected the function to reject, but it threw ${actual}` });
+    throw new AssertionError({
+      message: `Expected the function to reject, but it threw ${actual}`,
+    });
   }
   try {
     await promise;

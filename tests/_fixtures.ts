@@ -13,11 +13,18 @@ import { AssertionError, rejects, throws } from "@nsjoin/assert";
 
 // deno-lint-ignore no-explicit-any -- any constructor of an Error, whatever its parameters
 type ErrorClass = abstract new (...args: any[]) => Error;
-/** node:assert's other ways to say which error: a RegExp on `String(error)`, a validation function returning true, an object of properties. */
+/**
+ * node:assert's other ways to say which error: a RegExp on `String(error)`, a validation
+ * function returning true, an object of properties.
+ */
 type NodeExpected = RegExp | ((error: unknown) => boolean) | object;
 
 const isErrorClass = (x: unknown): x is ErrorClass =>
   typeof x === "function" && (x === Error || x.prototype instanceof Error);
+
+/** The error as a failure message shows it: its class and message. */
+const describeError = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 /**
  * Std's error checks, for its signature `(fn, ErrorClass?, msgIncludes?)`: node's third
@@ -25,7 +32,7 @@ const isErrorClass = (x: unknown): x is ErrorClass =>
  * would never be checked and any error of the class would pass.
  */
 function checkError(error: unknown, ErrorClass?: ErrorClass, msgIncludes?: string): void {
-  const actual = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const actual = describeError(error);
   if (ErrorClass && !(error instanceof ErrorClass)) {
     throw new AssertionError({
       message: `Expected error to be an instance of ${ErrorClass.name}, but got ${actual}`,
@@ -94,9 +101,8 @@ export async function assertRejects(
   try {
     promise = fn();
   } catch (error) {
-    const actual = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     throw new AssertionError({
-      message: `Expected the function to reject, but it threw ${actual}`,
+      message: `Expected the function to reject, but it threw ${describeError(error)}`,
     });
   }
   try {

@@ -52,10 +52,18 @@ function checkError(error: unknown, ErrorClass?: ErrorClass, msgIncludes?: strin
   }
 }
 
+/** A failure message, with the caller's text after it when given. */
+const failure = (message: string, msg?: string): string => msg ? `${message}: ${msg}` : message;
+
+/** Whether `expected` is one of node's forms, which node's own `throws`/`rejects` check. */
+const isNodeForm = (expected: unknown): expected is NodeExpected =>
+  expected !== undefined && typeof expected !== "string" && !isErrorClass(expected);
+
 /**
  * Asserts that `fn` throws, as std's `assertThrows`: an instance of `ErrorClass` if given,
- * whose message includes `msgIncludes` if given. node's forms (a RegExp, a validation
- * function or object, or a string that is only the failure message) go to node's `throws`.
+ * whose message includes `msgIncludes` if given; a string alone is the text shown on
+ * failure. node's other forms (a RegExp, a validation function or object) go to node's
+ * `throws`.
  */
 export function assertThrows(fn: () => unknown, msg?: string): void;
 export function assertThrows(fn: () => unknown, ErrorClass: ErrorClass, msgIncludes?: string): void;
@@ -65,20 +73,23 @@ export function assertThrows(
   expected?: ErrorClass | NodeExpected | string,
   text?: string,
 ): void {
-  if (expected !== undefined && !isErrorClass(expected)) return throws(fn, expected, text);
+  if (isNodeForm(expected)) return throws(fn, expected, text);
+  const [ErrorClass, msgIncludes, msg] = typeof expected === "string"
+    ? [undefined, undefined, expected]
+    : [expected, text, undefined];
   try {
     fn();
   } catch (error) {
-    return checkError(error, expected, text);
+    return checkError(error, ErrorClass, msgIncludes);
   }
-  throw new AssertionError({ message: "Expected the function to throw" });
+  throw new AssertionError({ message: failure("Expected the function to throw", msg) });
 }
 
 /**
  * Asserts that the promise `fn` returns rejects, as std's `assertRejects`: with an instance
- * of `ErrorClass` if given, whose message includes `msgIncludes` if given. A synchronous
- * throw fails, as in std: the caller of an async API would not expect it. node's forms
- * go to node's `rejects`.
+ * of `ErrorClass` if given, whose message includes `msgIncludes` if given; a string alone
+ * is the text shown on failure. A synchronous throw fails, as in std: the caller of an
+ * async API would not expect it. node's other forms go to node's `rejects`.
  */
 export function assertRejects(fn: () => PromiseLike<unknown>, msg?: string): Promise<void>;
 export function assertRejects(
@@ -96,21 +107,27 @@ export async function assertRejects(
   expected?: ErrorClass | NodeExpected | string,
   text?: string,
 ): Promise<void> {
-  if (expected !== undefined && !isErrorClass(expected)) return rejects(fn, expected, text);
+  if (isNodeForm(expected)) return rejects(fn, expected, text);
+  const [ErrorClass, msgIncludes, msg] = typeof expected === "string"
+    ? [undefined, undefined, expected]
+    : [expected, text, undefined];
   let promise: PromiseLike<unknown>;
   try {
     promise = fn();
   } catch (error) {
     throw new AssertionError({
-      message: `Expected the function to reject, but it threw ${describeError(error)}`,
+      message: failure(
+        `Expected the function to reject, but it threw ${describeError(error)}`,
+        msg,
+      ),
     });
   }
   try {
     await promise;
   } catch (error) {
-    return checkError(error, expected, text);
+    return checkError(error, ErrorClass, msgIncludes);
   }
-  throw new AssertionError({ message: "Expected the promise to reject" });
+  throw new AssertionError({ message: failure("Expected the promise to reject", msg) });
 }
 
 /** Whether we run in CI, where no test that needs root or an engine may skip. */

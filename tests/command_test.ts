@@ -296,7 +296,10 @@ Deno.test({
     assertMatch(h.path, /^\/proc\/self\/fd\/\d+$/);
     const fd = h.path.split("/").pop();
     assertMatch(Deno.readLinkSync(`/proc/${Deno.pid}/fd/${fd}`), /^\/memfd:nsjoin-helper/);
-    assertThrows(() => Deno.writeFileSync(`/proc/${Deno.pid}/fd/${fd}`, new Uint8Array([0])));
+    assertThrows(
+      () => Deno.writeFileSync(`/proc/${Deno.pid}/fd/${fd}`, new Uint8Array([0])),
+      Deno.errors.PermissionDenied,
+    );
   },
 });
 

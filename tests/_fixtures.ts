@@ -8,9 +8,127 @@ export {
   match as assertMatch,
   notEqual as assertNotEquals,
   ok as assert,
-  rejects as assertRejects,
-  throws as assertThrows,
 } from "@nsjoin/assert";
+import { AssertionError, rejects, throws } from "@nsjoin/assert";
+
+// deno-lint-ignore no-explicit-any -- any constructor of an Error, whatever its parameters
+type ErrorClass = abstract new (...args: any[]) => Error;
+/**
+ * node:assert's other ways to say which error: a RegExp on `String(error)`, a validation
+ * function returning true, an object of properties.
+ */
+type NodeExpected = RegExp | ((error: unknown) => boolean) | object;
+
+const isErrorClass = (x: unknown): x is ErrorClass =>
+  typeof x === "function" && (x === Error || x.prototype instanceof Error);
+
+/** The error as a failure message shows it: its class and message. */
+const describeError = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+/**
+ * Std's error checks, for its signature `(fn, ErrorClass?, msgIncludes?)`: node's third
+ * argument is only the text shown on failure, so with node's `throws` an expected message
+ * would never be checked and any error of the class would pass.
+ */
+function checkError(error: unknown, ErrorClass?: ErrorClass, msgIncludes?: string): void {
+  const actual = describeError(error);
+  if (ErrorClass && !(error instanceof ErrorClass)) {
+    throw new AssertionError({
+      message: `Expected error to be an instance of ${ErrorClass.name}, but got ${actual}`,
+      actual: error,
+      expected: ErrorClass,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (msgIncludes !== undefined && !message.includes(msgIncludes)) {
+    throw new AssertionError({
+      message: `Expected error message to include ${
+        JSON.stringify(msgIncludes)
+      }, but got ${actual}`,
+      actual: message,
+      expected: msgIncludes,
+    });
+  }
+}
+
+/** A failure message, with the caller's text after it when given. */
+const failure = (message: string, msg?: string): string => msg ? `${message}: ${msg}` : message;
+
+/** Whether `expected` is one of node's forms, which node's own `throws`/`rejects` check. */
+const isNodeForm = (expected: unknown): expected is NodeExpected =>
+  expected !== undefined && typeof expected !== "string" && !isErrorClass(expected);
+
+/**
+ * Asserts that `fn` throws, as std's `assertThrows`: an instance of `ErrorClass` if given,
+ * whose message includes `msgIncludes` if given; a string alone is the text shown on
+ * failure. node's other forms (a RegExp, a validation function or object) go to node's
+ * `throws`.
+ */
+export function assertThrows(fn: () => unknown, msg?: string): void;
+export function assertThrows(fn: () => unknown, ErrorClass: ErrorClass, msgIncludes?: string): void;
+export function assertThrows(fn: () => unknown, expected: NodeExpected, msg?: string): void;
+export function assertThrows(
+  fn: () => unknown,
+  expected?: ErrorClass | NodeExpected | string,
+  text?: string,
+): void {
+  if (isNodeForm(expected)) return throws(fn, expected, text);
+  const [ErrorClass, msgIncludes, msg] = typeof expected === "string"
+    ? [undefined, undefined, expected]
+    : [expected, text, undefined];
+  try {
+    fn();
+  } catch (error) {
+    return checkError(error, ErrorClass, msgIncludes);
+  }
+  throw new AssertionError({ message: failure("Expected the function to throw", msg) });
+}
+
+/**
+ * Asserts that the promise `fn` returns rejects, as std's `assertRejects`: with an instance
+ * of `ErrorClass` if given, whose message includes `msgIncludes` if given; a string alone
+ * is the text shown on failure. A synchronous throw fails, as in std: the caller of an
+ * async API would not expect it. node's other forms go to node's `rejects`.
+ */
+export function assertRejects(fn: () => PromiseLike<unknown>, msg?: string): Promise<void>;
+export function assertRejects(
+  fn: () => PromiseLike<unknown>,
+  ErrorClass: ErrorClass,
+  msgIncludes?: string,
+): Promise<void>;
+export function assertRejects(
+  fn: () => PromiseLike<unknown>,
+  expected: NodeExpected,
+  msg?: string,
+): Promise<void>;
+export async function assertRejects(
+  fn: () => PromiseLike<unknown>,
+  expected?: ErrorClass | NodeExpected | string,
+  text?: string,
+): Promise<void> {
+  if (isNodeForm(expected)) return rejects(fn, expected, text);
+  const [ErrorClass, msgIncludes, msg] = typeof expected === "string"
+    ? [undefined, undefined, expected]
+    : [expected, text, undefined];
+  let promise: PromiseLike<unknown>;
+  try {
+    promise = fn();
+  } catch (error) {
+    throw new AssertionError({
+      message: failure(
+        `Expected the function to reject, but it threw ${describeError(error)}`,
+        msg,
+      ),
+    });
+  }
+  try {
+    await promise;
+  } catch (error) {
+    return checkError(error, ErrorClass, msgIncludes);
+  }
+  throw new AssertionError({ message: failure("Expected the promise to reject", msg) });
+}
 
 /** Whether we run in CI, where no test that needs root or an engine may skip. */
 export const CI = Deno.env.get("CI") === "true";

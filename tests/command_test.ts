@@ -148,7 +148,7 @@ Deno.test({
             .output();
           assertEquals(outside.code, 125);
           assertMatch(text(outside.stderr), /outside the target's root/);
-          await assertRejects(() => Deno.stat(`${dir}/ran`));
+          await assertRejects(() => Deno.stat(`${dir}/ran`), Deno.errors.NotFound);
         } finally {
           await Deno.remove(dir, { recursive: true });
         }
@@ -168,7 +168,7 @@ Deno.test({
     const out = await cmd.output();
     assertEquals(out.code, 125);
     assertMatch(text(out.stderr), /the target exited/);
-    await assertRejects(() => Deno.stat("/tmp/nsjoin-never"));
+    await assertRejects(() => Deno.stat("/tmp/nsjoin-never"), Deno.errors.NotFound);
   },
 });
 
@@ -296,7 +296,10 @@ Deno.test({
     assertMatch(h.path, /^\/proc\/self\/fd\/\d+$/);
     const fd = h.path.split("/").pop();
     assertMatch(Deno.readLinkSync(`/proc/${Deno.pid}/fd/${fd}`), /^\/memfd:nsjoin-helper/);
-    assertThrows(() => Deno.writeFileSync(`/proc/${Deno.pid}/fd/${fd}`, new Uint8Array([0])));
+    assertThrows(
+      () => Deno.writeFileSync(`/proc/${Deno.pid}/fd/${fd}`, new Uint8Array([0])),
+      Deno.errors.PermissionDenied,
+    );
   },
 });
 

@@ -7,6 +7,7 @@
  */
 import { AT_FDCWD, close, getXattrs, O, openat2, setXattrs } from "../ffi/dirfd.ts";
 import { copyFrom, copyTo, tarFrom, tarTo } from "../src/copy.ts";
+import { NamespaceError } from "../src/errors.ts";
 import { parseCpArgs, parseEndpoint } from "../src/cli/cp.ts";
 import {
   ctrExec,
@@ -445,16 +446,20 @@ Deno.test({
             Error,
             "ENOENT",
           );
-          assertThrows(() => Deno.statSync(`${dir}/stolen-${link}`));
+          assertThrows(() => Deno.statSync(`${dir}/stolen-${link}`), Deno.errors.NotFound);
           await assertRejects(
             () => copyTo(box.pid, `${hostDir}/secret`, `/w/${link}/planted-${link}`),
             Error,
             "ENOENT",
           );
-          assertThrows(() => Deno.statSync(`${hostDir}/planted-${link}`));
+          assertThrows(() => Deno.statSync(`${hostDir}/planted-${link}`), Deno.errors.NotFound);
         }
         // -L on a symlink source follows it inside the container too.
-        await assertRejects(() => copyFrom(box.pid, "/w/abs", `${dir}/l`, { followLink: true }));
+        await assertRejects(
+          () => copyFrom(box.pid, "/w/abs", `${dir}/l`, { followLink: true }),
+          Error,
+          "ENOENT",
+        );
         // Without -L the link itself is copied, pointing where it pointed.
         await copyFrom(box.pid, "/w/abs", `${dir}/link-copy`);
         assertEquals(Deno.readLinkSync(`${dir}/link-copy`), hostDir);
@@ -522,7 +527,7 @@ Deno.test({
           Error,
           "Cannot copy disk: it is a block device, refused on the host",
         );
-        assertThrows(() => Deno.lstatSync(`${dir}/devcopy/disk`));
+        assertThrows(() => Deno.lstatSync(`${dir}/devcopy/disk`), Deno.errors.NotFound);
       });
 
       await t.step("a FIFO where a file is written is replaced, never opened", async () => {
@@ -638,7 +643,11 @@ Deno.test({
   async fn() {
     const child = new Deno.Command("true").spawn();
     await child.status;
-    await assertRejects(() => copyFrom(child.pid, "/etc/hostname", "/tmp/x"), Error);
+    await assertRejects(
+      () => copyFrom(child.pid, "/etc/hostname", "/tmp/x"),
+      NamespaceError,
+      `Cannot pin process ${child.pid}: ESRCH`,
+    );
     assertThrows(() => tarFrom("web" as unknown as number, "/"), TypeError);
   },
 });

@@ -227,7 +227,10 @@ Deno.test({
         assert(error instanceof NamespaceError, `done settled with ${error}`);
         assertEquals(error.code, "ESRCH");
         assertMatch(error.message, /exited/);
-        await assertRejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
+        await assertRejects(
+          () => Deno.connect({ hostname: "127.0.0.1", port }),
+          Deno.errors.ConnectionRefused,
+        );
       });
     } finally {
       await run("docker", ["rm", "-f", name]);

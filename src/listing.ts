@@ -256,16 +256,22 @@ function _readProcess(
   mountNamespaces: Map<number, number>,
 ): _ProcState {
   const base = `/proc/${pid}/ns/`;
-  let any = false;
+  let any = false, refused = false;
   for (const type of types) {
     let link: string;
     try {
       link = Deno.readLinkSync(base + type);
     } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) return "unreadable";
+      // EACCES (ptrace_may_access, checked on each read: the process's credentials or
+      // dumpable flag may change between two of them): this type alone is skipped, the ones
+      // read stay counted, as lsns's read_process does.
+      if (error instanceof Deno.errors.PermissionDenied) {
+        refused = true;
+        continue;
+      }
       // ENOENT: gone, a zombie (no namespaces left), or a kernel without this type.
       if (error instanceof Deno.errors.NotFound) {
-        if (!any && !_hasNamespaces(pid)) return "vanished";
+        if (!any && !refused && !_hasNamespaces(pid)) return "vanished";
         continue;
       }
       throw error;
@@ -283,6 +289,7 @@ function _readProcess(
     if (e.pid === null || pid < e.pid) e.pid = pid;
     if (type === "mnt" && !mountNamespaces.has(ino)) mountNamespaces.set(ino, pid);
   }
+  if (!any && refused) return "unreadable";
   if (any && !types.includes("mnt")) {
     const mnt = _inodeOfLink(`${base}mnt`);
     if (mnt && !mountNamespaces.has(mnt)) mountNamespaces.set(mnt, pid);

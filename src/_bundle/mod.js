@@ -328,15 +328,18 @@ function listNamespaces(options = {}) {
 }
 function _readProcess(pid, types, found, mountNamespaces) {
   const base = `/proc/${pid}/ns/`;
-  let any = false;
+  let any = false, refused = false;
   for (const type of types) {
     let link;
     try {
       link = Deno.readLinkSync(base + type);
     } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) return "unreadable";
+      if (error instanceof Deno.errors.PermissionDenied) {
+        refused = true;
+        continue;
+      }
       if (error instanceof Deno.errors.NotFound) {
-        if (!any && !_hasNamespaces(pid)) return "vanished";
+        if (!any && !refused && !_hasNamespaces(pid)) return "vanished";
         continue;
       }
       throw error;
@@ -356,6 +359,7 @@ function _readProcess(pid, types, found, mountNamespaces) {
     if (e.pid === null || pid < e.pid) e.pid = pid;
     if (type === "mnt" && !mountNamespaces.has(ino)) mountNamespaces.set(ino, pid);
   }
+  if (!any && refused) return "unreadable";
   if (any && !types.includes("mnt")) {
     const mnt = _inodeOfLink(`${base}mnt`);
     if (mnt && !mountNamespaces.has(mnt)) mountNamespaces.set(mnt, pid);

@@ -11,7 +11,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-UOHSNUBQ.js";
+} from "./chunk-GCUD7ZEJ.js";
 import {
   NsCommand
 } from "./chunk-TEIQNHNK.js";
@@ -2237,7 +2237,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-H42QHBZ7.js");
+  _session ??= await import("./session-E3M5RCUJ.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-VWX7KENQ.js";
+} from "./chunk-CTZS7X6D.js";
 import {
   NamespaceError,
   UsageError,

@@ -486,7 +486,11 @@ function _execGroups(
 /** The container's cgroups, after checking that it is not paused. */
 function _cgroups(container: PinnedContainer): string[] {
   const found = { freezer: null as string | null };
-  const cgroups = _cgroupProcs(container.pid, cgroupViews.get(container), found);
+  const view = cgroupViews.get(container);
+  // Reading its /proc/PID/cgroup again would fail once it exited (a pod deleted after
+  // resolving); what its pinning read does not: ask the pin (_containerExecOptions says so).
+  if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
+  const cgroups = _cgroupProcs(container.pid, view, found);
   _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
   return cgroups;
 }

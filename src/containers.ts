@@ -20,7 +20,12 @@ import {
   type BundleFilter,
   containerOfCgroup,
 } from "./engines.ts";
-import { cgroupMountRoots, cgroupMountTable, cgroupViews } from "./_cgroup_mounts.ts";
+import {
+  cgroupMountRoots,
+  cgroupMountTable,
+  type CgroupView,
+  cgroupViews,
+} from "./_cgroup_mounts.ts";
 import { differingNamespaces } from "./namespaces.ts";
 import { PinnedProcess, pinProcess } from "./target.ts";
 
@@ -629,14 +634,10 @@ export async function _resolveContainer(
   }
   // containerd's init.pid has no start time: as for a pod, the process it names must be in
   // a cgroup root made for the container, or a PID reused since it died would be joined.
+  let view: CgroupView | undefined;
   if (found.source === "state" && found.namespace !== undefined) {
-    let cgroup = "";
-    try {
-      cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
-    } catch {
-      // Gone.
-    }
-    if (!_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+    view = _rootMadeView(pinned, found.id, options, () => true);
+    if (!view) {
       pinned.close();
       throw new NamespaceError(`Cannot use ${_label(found)}`, {
         errno: 3,
@@ -647,7 +648,7 @@ export async function _resolveContainer(
       });
     }
   }
-  return new PinnedContainer(pinned, found);
+  return _withView(new PinnedContainer(pinned, found), view);
 }
 
 /**
@@ -733,20 +734,17 @@ function _pinPodMember(
   } catch {
     throw gone();
   }
-  let cgroup = "";
-  try {
-    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
-  } catch {
-    // Gone.
-  }
-  if (
-    containerOfCgroup(cgroup)?.id !== found.id || !_rootMadeCgroup(cgroup, found.id) ||
-    !pinned.alive
-  ) {
+  const view = _rootMadeView(
+    pinned,
+    found.id,
+    options,
+    (cgroup) => containerOfCgroup(cgroup)?.id === found.id,
+  );
+  if (!view) {
     pinned.close();
     throw gone();
   }
-  return new PinnedContainer(pinned, found);
+  return _withView(new PinnedContainer(pinned, found), view);
 }
 
 /**
@@ -775,25 +773,48 @@ function _pinDockerState(
   } catch {
     return undefined;
   }
-  let cgroup = "";
-  try {
-    // Read after pinning: if the PID is still the container's, the pidfd now holds it.
-    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
-  } catch {
-    // Gone: let the API say so.
-  }
-  const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountTable();
-  const rootDirs = new Set<string>();
-  if (
-    owner?.engine === "docker" && owner.id === found.id &&
-    _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive
-  ) {
-    const container = new PinnedContainer(pinned, found);
-    // The exec's cgroups come from what was read here: one read of each file, not two.
-    cgroupViews.set(container, { cgroup, mounts, rootDirs });
-    return container;
-  }
+  // Gone, or not the container's: let the API say so.
+  const view = _rootMadeView(pinned, found.id, options, (cgroup) => {
+    const owner = containerOfCgroup(cgroup);
+    return owner?.engine === "docker" && owner.id === found.id;
+  });
+  if (view) return _withView(new PinnedContainer(pinned, found), view);
   pinned.close();
   return undefined;
+}
+
+/**
+ * The cgroups of a pinned process, when they are the container `id`'s: its /proc/PID/cgroup
+ * read after pinning (if the PID is still the container's, the pidfd now holds it) passes
+ * `named` (the engine's layout names the container) and is root-made (see _rootMadeCgroup),
+ * and the pin is still alive. Else undefined. What was read becomes the exec's view.
+ */
+function _rootMadeView(
+  pinned: PinnedProcess,
+  id: string,
+  options: FindContainersOptions,
+  named: (cgroup: string) => boolean,
+): CgroupView | undefined {
+  let cgroup = "";
+  try {
+    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
+  } catch {
+    return undefined;
+  }
+  if (!named(cgroup)) return undefined;
+  const mounts = cgroupMountTable();
+  const rootDirs = new Set<string>();
+  if (!_rootMadeCgroup(cgroup, id, cgroupMountRoots(mounts), rootDirs) || !pinned.alive) {
+    return undefined;
+  }
+  return { cgroup, mounts, rootDirs };
+}
+
+/**
+ * `container`, with the cgroups its pinning read (`view`) kept for its exec
+ * (container_exec.ts): one read of each file, not two.
+ */
+function _withView(container: PinnedContainer, view?: CgroupView): PinnedContainer {
+  if (view) cgroupViews.set(container, view);
+  return container;
 }

@@ -12,6 +12,7 @@ import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { NAMESPACE_TYPES, namespacesOfSync, type NamespaceType } from "./namespaces.ts";
 import { readFileSafe, readTextFileSafe } from "../ffi/files.ts";
+import { type CgroupMount, cgroupMountTable } from "./_cgroup_mounts.ts";
 import type { ContainerInfo } from "./containers.ts";
 import { resolveTarget, type Target } from "./target.ts";
 
@@ -314,40 +315,11 @@ function _cgroupsOf(pid: number): CgroupMembership[] | null {
   });
 }
 
-interface _CgroupMount {
-  root: string;
-  target: string;
-  fstype: string;
-  options: string[];
-}
-
-function _cgroupMounts(): _CgroupMount[] {
-  const out: _CgroupMount[] = [];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-    const dash = line.indexOf(" - ");
-    if (dash < 0) continue;
-    const [fstype, , superOptions = ""] = line.slice(dash + 3).split(" ");
-    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const f = line.slice(0, dash).split(" ");
-    out.push({
-      root: _unescape(f[3]),
-      target: _unescape(f[4]),
-      fstype,
-      options: superOptions.split(","),
-    });
-  }
-  return out;
-}
-
-function _unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 /** The directory of a cgroup path under a mount, or null when the mount does not hold it. */
-function _dirOf(m: _CgroupMount, path: string): string | null {
+function _dirOf(m: CgroupMount, path: string): string | null {
   const root = m.root === "/" ? "" : m.root;
   if (root && path !== root && !path.startsWith(root + "/")) return null;
-  return m.target + path.slice(root.length);
+  return m.point + path.slice(root.length);
 }
 
 // Limits at or above 2^62 are the kernel's "no limit" (PAGE_COUNTER_MAX pages).
@@ -367,11 +339,11 @@ function _readNumber(path: string): number | null {
 function _memoryOf(pid: number, cgroups: CgroupMembership[]): MemoryReport {
   let version: 1 | 2 | null = null, dir: string | null = null;
   let usage: number | null = null, limit: number | null = null;
-  const mounts = _cgroupMounts();
+  const mounts = cgroupMountTable();
   const v1 = cgroups.find((c) => c.controllers.includes("memory"));
-  const v1Mount = mounts.find((m) => m.fstype === "cgroup" && m.options.includes("memory"));
+  const v1Mount = mounts.find((m) => !m.v2 && m.keys.has("memory"));
   const v2 = cgroups.find((c) => c.hierarchy === 0);
-  const v2Mount = mounts.find((m) => m.fstype === "cgroup2");
+  const v2Mount = mounts.find((m) => m.v2);
   const v1Dir = v1 && v1Mount ? _dirOf(v1Mount, v1.path) : null;
   const v2Dir = v2 && v2Mount ? _dirOf(v2Mount, v2.path) : null;
   if (v1Dir && _readNumber(`${v1Dir}/memory.usage_in_bytes`) !== null) {
@@ -395,10 +367,10 @@ function _memoryOf(pid: number, cgroups: CgroupMembership[]): MemoryReport {
     usage = _readNumber(`${dir}/memory.current`);
     // v2 has no hierarchical summary: walk up to the mount's root for the lowest memory.max.
     let lowest = Infinity;
-    for (let d = dir; d.startsWith(v2Mount.target); d = d.slice(0, d.lastIndexOf("/"))) {
+    for (let d = dir; d.startsWith(v2Mount.point); d = d.slice(0, d.lastIndexOf("/"))) {
       const max = _readNumber(`${d}/memory.max`);
       if (max !== null && max < lowest) lowest = max;
-      if (d === v2Mount.target) break;
+      if (d === v2Mount.point) break;
     }
     limit = lowest === Infinity || lowest >= _UNLIMITED ? null : lowest;
   }

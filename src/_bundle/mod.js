@@ -11,7 +11,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-UOHSNUBQ.js";
+} from "./chunk-GCUD7ZEJ.js";
 import {
   NsCommand
 } from "./chunk-TEIQNHNK.js";
@@ -1006,30 +1006,10 @@ function _cgroupsOf(pid) {
     };
   });
 }
-function _cgroupMounts() {
-  const out = [];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-    const dash = line.indexOf(" - ");
-    if (dash < 0) continue;
-    const [fstype, , superOptions = ""] = line.slice(dash + 3).split(" ");
-    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    const f = line.slice(0, dash).split(" ");
-    out.push({
-      root: _unescape2(f[3]),
-      target: _unescape2(f[4]),
-      fstype,
-      options: superOptions.split(",")
-    });
-  }
-  return out;
-}
-function _unescape2(s) {
-  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-}
 function _dirOf(m, path) {
   const root = m.root === "/" ? "" : m.root;
   if (root && path !== root && !path.startsWith(root + "/")) return null;
-  return m.target + path.slice(root.length);
+  return m.point + path.slice(root.length);
 }
 var _UNLIMITED = 2 ** 62;
 function _readNumber(path) {
@@ -1047,11 +1027,11 @@ function _readNumber(path) {
 function _memoryOf(pid, cgroups) {
   let version = null, dir = null;
   let usage = null, limit = null;
-  const mounts = _cgroupMounts();
+  const mounts = cgroupMountTable();
   const v1 = cgroups.find((c) => c.controllers.includes("memory"));
-  const v1Mount = mounts.find((m) => m.fstype === "cgroup" && m.options.includes("memory"));
+  const v1Mount = mounts.find((m) => !m.v2 && m.keys.has("memory"));
   const v2 = cgroups.find((c) => c.hierarchy === 0);
-  const v2Mount = mounts.find((m) => m.fstype === "cgroup2");
+  const v2Mount = mounts.find((m) => m.v2);
   const v1Dir = v1 && v1Mount ? _dirOf(v1Mount, v1.path) : null;
   const v2Dir = v2 && v2Mount ? _dirOf(v2Mount, v2.path) : null;
   if (v1Dir && _readNumber(`${v1Dir}/memory.usage_in_bytes`) !== null) {
@@ -1074,10 +1054,10 @@ function _memoryOf(pid, cgroups) {
     dir = v2Dir;
     usage = _readNumber(`${dir}/memory.current`);
     let lowest = Infinity;
-    for (let d = dir; d.startsWith(v2Mount.target); d = d.slice(0, d.lastIndexOf("/"))) {
+    for (let d = dir; d.startsWith(v2Mount.point); d = d.slice(0, d.lastIndexOf("/"))) {
       const max = _readNumber(`${d}/memory.max`);
       if (max !== null && max < lowest) lowest = max;
-      if (d === v2Mount.target) break;
+      if (d === v2Mount.point) break;
     }
     limit = lowest === Infinity || lowest >= _UNLIMITED ? null : lowest;
   }
@@ -2086,13 +2066,10 @@ async function _resolveContainer(text, options = {}) {
       hint: "its process is no longer in its owner's namespaces"
     });
   }
+  let view;
   if (found.source === "state" && found.namespace !== void 0) {
-    let cgroup = "";
-    try {
-      cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
-    } catch {
-    }
-    if (!_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+    view = _rootMadeView(pinned, found.id, options, () => true);
+    if (!view) {
       pinned.close();
       throw new NamespaceError(`Cannot use ${_label(found)}`, {
         errno: 3,
@@ -2103,7 +2080,7 @@ async function _resolveContainer(text, options = {}) {
       });
     }
   }
-  return new PinnedContainer(pinned, found);
+  return _withView(new PinnedContainer(pinned, found), view);
 }
 function _inOwnMountNamespace(pinned) {
   try {
@@ -2150,16 +2127,12 @@ function _pinPodMember(found, text, options) {
   } catch {
     throw gone();
   }
-  let cgroup = "";
-  try {
-    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
-  } catch {
-  }
-  if (containerOfCgroup(cgroup)?.id !== found.id || !_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+  const view = _rootMadeView(pinned, found.id, options, (cgroup) => containerOfCgroup(cgroup)?.id === found.id);
+  if (!view) {
     pinned.close();
     throw gone();
   }
-  return new PinnedContainer(pinned, found);
+  return _withView(new PinnedContainer(pinned, found), view);
 }
 function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
@@ -2172,25 +2145,36 @@ function _pinDockerState(found, options) {
   } catch {
     return void 0;
   }
-  let cgroup = "";
-  try {
-    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
-  } catch {
-  }
-  const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountTable();
-  const rootDirs = /* @__PURE__ */ new Set();
-  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
-    const container = new PinnedContainer(pinned, found);
-    cgroupViews.set(container, {
-      cgroup,
-      mounts,
-      rootDirs
-    });
-    return container;
-  }
+  const view = _rootMadeView(pinned, found.id, options, (cgroup) => {
+    const owner = containerOfCgroup(cgroup);
+    return owner?.engine === "docker" && owner.id === found.id;
+  });
+  if (view) return _withView(new PinnedContainer(pinned, found), view);
   pinned.close();
   return void 0;
+}
+function _rootMadeView(pinned, id, options, named) {
+  let cgroup = "";
+  try {
+    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
+  } catch {
+    return void 0;
+  }
+  if (!named(cgroup)) return void 0;
+  const mounts = cgroupMountTable();
+  const rootDirs = /* @__PURE__ */ new Set();
+  if (!_rootMadeCgroup(cgroup, id, cgroupMountRoots(mounts), rootDirs) || !pinned.alive) {
+    return void 0;
+  }
+  return {
+    cgroup,
+    mounts,
+    rootDirs
+  };
+}
+function _withView(container, view) {
+  if (view) cgroupViews.set(container, view);
+  return container;
 }
 
 // src/debug.ts
@@ -2257,7 +2241,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-H42QHBZ7.js");
+  _session ??= await import("./session-E3M5RCUJ.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -1550,13 +1550,10 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
       hint: "its process is no longer in its owner's namespaces"
     });
   }
+  let view;
   if (found.source === "state" && found.namespace !== void 0) {
-    let cgroup = "";
-    try {
-      cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
-    } catch {
-    }
-    if (!_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+    view = _rootMadeView(pinned, found.id, options, () => true);
+    if (!view) {
       pinned.close();
       throw new NamespaceError(`Cannot use ${_label(found)}`, {
         errno: 3,
@@ -1567,7 +1564,7 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
       });
     }
   }
-  return new PinnedContainer(pinned, found);
+  return _withView(new PinnedContainer(pinned, found), view);
 });
 var _inOwnMountNamespace = (function _inOwnMountNamespace(pinned) {
   try {
@@ -1614,16 +1611,12 @@ var _pinPodMember = (function _pinPodMember(found, text, options) {
   } catch {
     throw gone();
   }
-  let cgroup = "";
-  try {
-    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
-  } catch {
-  }
-  if (containerOfCgroup(cgroup)?.id !== found.id || !_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+  const view = _rootMadeView(pinned, found.id, options, (cgroup) => containerOfCgroup(cgroup)?.id === found.id);
+  if (!view) {
     pinned.close();
     throw gone();
   }
-  return new PinnedContainer(pinned, found);
+  return _withView(new PinnedContainer(pinned, found), view);
 });
 var _pinFromDockerState = (function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
@@ -1636,25 +1629,36 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
     return void 0;
   }
-  let cgroup = "";
-  try {
-    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
-  } catch {
-  }
-  const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountTable();
-  const rootDirs = /* @__PURE__ */ new Set();
-  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
-    const container = new PinnedContainer(pinned, found);
-    cgroupViews.set(container, {
-      cgroup,
-      mounts,
-      rootDirs
-    });
-    return container;
-  }
+  const view = _rootMadeView(pinned, found.id, options, (cgroup) => {
+    const owner = containerOfCgroup(cgroup);
+    return owner?.engine === "docker" && owner.id === found.id;
+  });
+  if (view) return _withView(new PinnedContainer(pinned, found), view);
   pinned.close();
   return void 0;
+});
+var _rootMadeView = (function _rootMadeView(pinned, id, options, named) {
+  let cgroup = "";
+  try {
+    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
+  } catch {
+    return void 0;
+  }
+  if (!named(cgroup)) return void 0;
+  const mounts = cgroupMountTable();
+  const rootDirs = /* @__PURE__ */ new Set();
+  if (!_rootMadeCgroup(cgroup, id, cgroupMountRoots(mounts), rootDirs) || !pinned.alive) {
+    return void 0;
+  }
+  return {
+    cgroup,
+    mounts,
+    rootDirs
+  };
+});
+var _withView = (function _withView(container, view) {
+  if (view) cgroupViews.set(container, view);
+  return container;
 });
 var escapeTerminal = (function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
@@ -2171,7 +2175,9 @@ var _cgroups = (function _cgroups(container) {
   const found = {
     freezer: null
   };
-  const cgroups = _cgroupProcs(container.pid, cgroupViews.get(container), found);
+  const view = cgroupViews.get(container);
+  if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
+  const cgroups = _cgroupProcs(container.pid, view, found);
   _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
   return cgroups;
 });
@@ -3570,6 +3576,8 @@ var init_engines = __esm({
 
 
 
+
+
 var ENGINES, PinnedContainer, _label, _podLabel, POD_UID;
 var init_containers = __esm({
   "src/containers.ts"() {
@@ -4524,6 +4532,7 @@ init_permissions();
 init_errors();
 init_namespaces();
 init_files();
+init_cgroup_mounts();
 init_target();
 var _UNLIMITED = 2 ** 62;
 

@@ -11,7 +11,7 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-VWX7KENQ.js";
+} from "./chunk-CTZS7X6D.js";
 import {
   NamespaceError,
   UsageError,

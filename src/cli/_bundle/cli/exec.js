@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-VWX7KENQ.js";
+} from "./chunk-CTZS7X6D.js";
 import {
   NamespaceError,
   UsageError,
@@ -925,13 +925,10 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
       hint: "its process is no longer in its owner's namespaces"
     });
   }
+  let view;
   if (found.source === "state" && found.namespace !== void 0) {
-    let cgroup = "";
-    try {
-      cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
-    } catch {
-    }
-    if (!_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+    view = _rootMadeView(pinned, found.id, options, () => true);
+    if (!view) {
       pinned.close();
       throw new NamespaceError(`Cannot use ${_label(found)}`, {
         errno: 3,
@@ -942,7 +939,7 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
       });
     }
   }
-  return new PinnedContainer(pinned, found);
+  return _withView(new PinnedContainer(pinned, found), view);
 });
 var _inOwnMountNamespace = (function _inOwnMountNamespace(pinned) {
   try {
@@ -989,16 +986,12 @@ var _pinPodMember = (function _pinPodMember(found, text, options) {
   } catch {
     throw gone();
   }
-  let cgroup = "";
-  try {
-    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
-  } catch {
-  }
-  if (containerOfCgroup(cgroup)?.id !== found.id || !_rootMadeCgroup(cgroup, found.id) || !pinned.alive) {
+  const view = _rootMadeView(pinned, found.id, options, (cgroup) => containerOfCgroup(cgroup)?.id === found.id);
+  if (!view) {
     pinned.close();
     throw gone();
   }
-  return new PinnedContainer(pinned, found);
+  return _withView(new PinnedContainer(pinned, found), view);
 });
 var _pinFromDockerState = (function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
@@ -1011,25 +1004,36 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   } catch {
     return void 0;
   }
-  let cgroup = "";
-  try {
-    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${found.pid}/cgroup`);
-  } catch {
-  }
-  const owner = containerOfCgroup(cgroup);
-  const mounts = cgroupMountTable();
-  const rootDirs = /* @__PURE__ */ new Set();
-  if (owner?.engine === "docker" && owner.id === found.id && _rootMadeCgroup(cgroup, found.id, cgroupMountRoots(mounts), rootDirs) && pinned.alive) {
-    const container = new PinnedContainer(pinned, found);
-    cgroupViews.set(container, {
-      cgroup,
-      mounts,
-      rootDirs
-    });
-    return container;
-  }
+  const view = _rootMadeView(pinned, found.id, options, (cgroup) => {
+    const owner = containerOfCgroup(cgroup);
+    return owner?.engine === "docker" && owner.id === found.id;
+  });
+  if (view) return _withView(new PinnedContainer(pinned, found), view);
   pinned.close();
   return void 0;
+});
+var _rootMadeView = (function _rootMadeView(pinned, id, options, named) {
+  let cgroup = "";
+  try {
+    cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
+  } catch {
+    return void 0;
+  }
+  if (!named(cgroup)) return void 0;
+  const mounts = cgroupMountTable();
+  const rootDirs = /* @__PURE__ */ new Set();
+  if (!_rootMadeCgroup(cgroup, id, cgroupMountRoots(mounts), rootDirs) || !pinned.alive) {
+    return void 0;
+  }
+  return {
+    cgroup,
+    mounts,
+    rootDirs
+  };
+});
+var _withView = (function _withView(container, view) {
+  if (view) cgroupViews.set(container, view);
+  return container;
 });
 var _checkDetachKeys = (function _checkDetachKeys(keys) {
   const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
@@ -1226,6 +1230,8 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+
 
 
 

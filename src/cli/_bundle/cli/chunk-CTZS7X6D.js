@@ -1171,7 +1171,9 @@ var _cgroups = (function _cgroups(container) {
   const found = {
     freezer: null
   };
-  const cgroups = _cgroupProcs(container.pid, cgroupViews.get(container), found);
+  const view = cgroupViews.get(container);
+  if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
+  const cgroups = _cgroupProcs(container.pid, view, found);
   _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
   return cgroups;
 });

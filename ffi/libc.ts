@@ -51,6 +51,8 @@ export const SYMBOLS = {
   },
   /** ssize_t read(int fd, void *buf, size_t count) */
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  /** ssize_t pread(int fd, void *buf, size_t count, off_t offset) — a kept cgroup file again */
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   /** ssize_t readlink(const char *path, char *buf, size_t size) — /proc/PID/ns/* names */
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   /** int fstat(int fd, struct stat *buf) — for the inode of an nsfs fd */

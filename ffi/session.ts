@@ -33,6 +33,7 @@ function _lib() {
     "poll_async",
     "fcntl",
     "read",
+    "pread",
     "write",
     "close",
     "shutdown",
@@ -255,6 +256,26 @@ export function writeSome(fd: number, data: Uint8Array): number {
     if (e !== EINTR) return -1;
   }
 }
+
+/**
+ * The text of a file kept open, read again from its start (pread(2) at offset 0): a cgroup
+ * file (kernfs) makes its text at each read from the start, so one open serves every check
+ * of a session. At most `buf.length` bytes.
+ *
+ * @param fd the file, opened for reading
+ * @param buf where it is read into
+ * @returns its text, or the errno of a failed read (ENODEV: the cgroup was removed)
+ */
+export function readFromStart(fd: number, buf: Uint8Array): string | number {
+  for (;;) {
+    const n = Number(_lib().pread(fd, buf, BigInt(buf.length), 0n));
+    if (n >= 0) return _decoder.decode(buf.subarray(0, n));
+    const e = errno();
+    if (e !== EINTR) return e;
+  }
+}
+
+const _decoder = new TextDecoder();
 
 /** close(2), ignoring errors. */
 export function closeFd(fd: number): void {

@@ -258,19 +258,61 @@ function _assertNotFrozen(
   };
   for (const c of cgroups) {
     if (freezer !== undefined && !c.endsWith("/") && c !== freezer) continue;
-    const dir = c.endsWith("/") ? c.slice(0, -1) : c.slice(0, c.lastIndexOf("/"));
-    const frozen = c.endsWith("/")
-      ? read(`${dir}/cgroup.freeze`).trim() === "1" ||
-        /^frozen 1$/m.test(read(`${dir}/cgroup.events`))
-      : /^(FROZEN|FREEZING)$/.test(read(`${dir}/freezer.state`).trim());
-    if (!frozen) continue;
-    throw new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
-      errno: 16,
-      syscall: "freezer",
-      quiet: true,
-      hint: "unpause it first (its cgroup is frozen)",
-    });
+    for (const [path, frozen] of _freezerTests(c)) {
+      if (frozen(read(path))) throw _pausedError(shown);
+    }
   }
+}
+
+/** How a frozen cgroup shows in each file that can say so. */
+const _FROZEN: Record<string, (text: string) => boolean> = {
+  // v1 freezer: FREEZING until every task stopped.
+  "freezer.state": (text) => /^(FROZEN|FREEZING)$/.test(text.trim()),
+  // v2: frozen itself, or (events) through an ancestor.
+  "cgroup.freeze": (text) => text.trim() === "1",
+  "cgroup.events": (text) => /^frozen 1$/m.test(text),
+};
+
+/**
+ * The files that can say that one of {@link cgroupProcsOf}'s entries is frozen, with the test
+ * of each: a v1 hierarchy's freezer.state (only the freezer's has one), the v2 directory's
+ * cgroup.freeze and cgroup.events.
+ */
+function _freezerTests(cgroup: string): [string, (text: string) => boolean][] {
+  const v2 = cgroup.endsWith("/");
+  const dir = v2 ? cgroup.slice(0, -1) : cgroup.slice(0, cgroup.lastIndexOf("/"));
+  const names = v2 ? ["cgroup.freeze", "cgroup.events"] : ["freezer.state"];
+  return names.map((name) => [`${dir}/${name}`, _FROZEN[name]]);
+}
+
+/**
+ * The files {@link assertNotFrozen} reads for `cgroups`, found once (those that are not
+ * there left out: other v1 hierarchies, the root cgroup's cgroup.freeze): for a session,
+ * which checks before every program and keeps them open. Internal: not in mod.ts.
+ *
+ * @param cgroups as {@link cgroupProcsOf} gives them
+ * @returns each file's path and its test
+ */
+export function _freezerFiles(
+  cgroups: readonly string[],
+): { path: string; frozen: (text: string) => boolean }[] {
+  return cgroups.flatMap(_freezerTests).filter(([path]) => existsSafe(path))
+    .map(([path, frozen]) => ({ path, frozen }));
+}
+
+/**
+ * What {@link assertNotFrozen} throws. Internal: not in mod.ts.
+ *
+ * @param shown the target as the message names it
+ * @returns the error (EBUSY)
+ */
+export function _pausedError(shown: string): NamespaceError {
+  return new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
+    errno: 16,
+    syscall: "freezer",
+    quiet: true,
+    hint: "unpause it first (its cgroup is frozen)",
+  });
 }
 
 /** The namespace types in which a container differs from the caller. */

@@ -2055,16 +2055,32 @@ var _assertNotFrozen = (function _assertNotFrozen(cgroups, shown, freezer) {
   };
   for (const c of cgroups) {
     if (freezer !== void 0 && !c.endsWith("/") && c !== freezer) continue;
-    const dir = c.endsWith("/") ? c.slice(0, -1) : c.slice(0, c.lastIndexOf("/"));
-    const frozen = c.endsWith("/") ? read(`${dir}/cgroup.freeze`).trim() === "1" || /^frozen 1$/m.test(read(`${dir}/cgroup.events`)) : /^(FROZEN|FREEZING)$/.test(read(`${dir}/freezer.state`).trim());
-    if (!frozen) continue;
-    throw new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
-      errno: 16,
-      syscall: "freezer",
-      quiet: true,
-      hint: "unpause it first (its cgroup is frozen)"
-    });
+    for (const [path, frozen] of _freezerTests(c)) {
+      if (frozen(read(path))) throw _pausedError(shown);
+    }
   }
+});
+var _freezerTests = (function _freezerTests(cgroup) {
+  const v2 = cgroup.endsWith("/");
+  const dir = v2 ? cgroup.slice(0, -1) : cgroup.slice(0, cgroup.lastIndexOf("/"));
+  const names = v2 ? [
+    "cgroup.freeze",
+    "cgroup.events"
+  ] : [
+    "freezer.state"
+  ];
+  return names.map((name) => [
+    `${dir}/${name}`,
+    _FROZEN[name]
+  ]);
+});
+var _pausedError = (function _pausedError(shown) {
+  return new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
+    errno: 16,
+    syscall: "freezer",
+    quiet: true,
+    hint: "unpause it first (its cgroup is frozen)"
+  });
 });
 var namespacesOwnedBy = (function namespacesOwnedBy(pid) {
   try {
@@ -2575,6 +2591,16 @@ var init_libc = __esm({
           "i32",
           "buffer",
           "usize"
+        ],
+        result: "isize"
+      },
+      /** ssize_t pread(int fd, void *buf, size_t count, off_t offset) — a kept cgroup file again */
+      pread: {
+        parameters: [
+          "i32",
+          "buffer",
+          "usize",
+          "i64"
         ],
         result: "isize"
       },
@@ -4405,6 +4431,15 @@ init_libc();
 
 
 
+
+
+var _FROZEN = {
+  // v1 freezer: FREEZING until every task stopped.
+  "freezer.state": ((text) => /^(FROZEN|FREEZING)$/.test(text.trim())),
+  // v2: frozen itself, or (events) through an ancestor.
+  "cgroup.freeze": ((text) => text.trim() === "1"),
+  "cgroup.events": ((text) => /^frozen 1$/m.test(text))
+};
 
 
 

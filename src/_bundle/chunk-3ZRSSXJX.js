@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-DYN3F3XR.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
@@ -424,6 +424,7 @@ export {
   OPENAT2_TRIES,
   existsSafe,
   openVerified,
+  openFileSafe,
   readFileSafe,
   readTextFileSafe,
   isNotFound,

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-JZWF4CVU.js";
-import "./chunk-LXQK7EIU.js";
+} from "./chunk-NPQ7WEVB.js";
+import "./chunk-DYN3F3XR.js";
 
 export {
   E,

@@ -28,18 +28,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-EBZFOTBE.js";
+} from "./chunk-BRR6ROV2.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-QWVREFOK.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-3ZRSSXJX.js";
 import {
   SyscallError
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-DYN3F3XR.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-NPOLEJG5.js";
+} from "./chunk-GNEO6XR3.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-EBZFOTBE.js";
+} from "./chunk-BRR6ROV2.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-QWVREFOK.js";
 import {
   NamespaceError
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-3ZRSSXJX.js";
 import {
   SyscallError
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-DYN3F3XR.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-Z7Q63PTM.js"),
-    import("./_forward_relay-W2P7O65S.js")
+    import("./sockets-XWM2FSVA.js"),
+    import("./_forward_relay-UVEPVHNT.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -26,6 +26,19 @@ const ALL_PERMISSIONS: readonly PermissionFlag[] = [
   "import",
 ];
 
+let _all = false;
+
+/**
+ * Whether an {@link assertPermissions} of `"all"` passed in this process (nothing is asked
+ * here): Deno's own file APIs may then read /proc (DESIGN fact 9). A later
+ * `Deno.permissions.revokeSync` makes those reads fail with NotCapable: callers fall back.
+ *
+ * @returns true once all permissions were seen granted
+ */
+export function allSeenGranted(): boolean {
+  return _all;
+}
+
 function _granted(name: PermissionFlag): boolean {
   return Deno.permissions.querySync({ name } as Deno.PermissionDescriptor).state === "granted";
 }
@@ -42,7 +55,10 @@ export function assertPermissions(
   needed: "all" | readonly PermissionFlag[],
 ): void {
   if (needed === "all") {
-    if (ALL_PERMISSIONS.every(_granted)) return;
+    if (ALL_PERMISSIONS.every(_granted)) {
+      _all = true;
+      return;
+    }
     throw new Deno.errors.NotCapable(
       `Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`,
     );

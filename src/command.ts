@@ -5,6 +5,7 @@ import { errnoName, EXEC_SYMBOLS, libcSubset, O_CLOEXEC, SyscallError } from "..
 import { spawnOutput, spawnOutputSync, type SpawnRequest } from "../ffi/spawn.ts";
 import { type FilterCopy, filterCopy } from "../ffi/seccomp.ts";
 import { NamespaceError } from "./errors.ts";
+import { readProcText } from "./_proc.ts";
 import {
   CLONE_FLAGS,
   differingNamespaces,
@@ -887,7 +888,7 @@ const _plan = (function _plan(program: string, o: NsCommandOptions): _Plan {
   const fromStatus = (["capabilities", "noNewPrivs", "seccomp", "umask"] as const)
     .find((k) => o[k] === "target");
   const status = fromStatus
-    ? readTextFileSafe(`/proc/${needPid(`${fromStatus}: "target"`)}/status`)
+    ? readProcText(`/proc/${needPid(`${fromStatus}: "target"`)}/status`)
     : "";
   if (o.capabilities === "target") {
     rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
@@ -1025,14 +1026,14 @@ const _confinementArgs = (function _confinementArgs(
   }
   if (o.rlimits === "target") out.push(`l${_limitsOf(needPid('rlimits: "target"'))}`);
   const oom = o.oomScoreAdj === "target"
-    ? Number(readTextFileSafe(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`))
+    ? Number(readProcText(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`))
     : o.oomScoreAdj;
   if (oom !== undefined) {
     if (!Number.isSafeInteger(oom) || oom < -1000 || oom > 1000) {
       throw new RangeError(`Cannot use oomScoreAdj ${oom}: give a number from -1000 to 1000`);
     }
     // Ours already: the helper inherits it, nothing to write.
-    if (oom !== Number(readTextFileSafe("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
+    if (oom !== Number(readProcText("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
   }
   const umask = o.umask === "target" ? parseInt(_statusField(status, "Umask"), 8) : o.umask;
   if (umask !== undefined) {
@@ -1050,7 +1051,7 @@ const _confinementArgs = (function _confinementArgs(
 
 /** The 16 resource limits of `pid` as "soft:hard,…" ("i" for unlimited), from /proc/PID/limits. */
 function _limitsOf(pid: number): string {
-  const rows = readTextFileSafe(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
+  const rows = readProcText(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
   const value = (v: string) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : undefined;
   const pairs = rows.map((row) => {
     // "Max open files            1024                 4096                 files"

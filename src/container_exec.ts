@@ -10,6 +10,7 @@ import type { ContainerConfig, PinnedContainer } from "./containers.ts";
 import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
+import { readProcText } from "./_proc.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { existsSafe, isNotFound, readLinkSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { effectiveUid, SyscallError } from "../ffi/libc.ts";
@@ -177,8 +178,8 @@ function _cgroupProcs(
     );
   // Through ffi/files.ts, as every /proc read: Deno.readTextFileSync would need --allow-all
   // (DESIGN fact 9) beyond `enter`'s --allow-ffi --allow-env, and /proc/PID is the target's.
-  const theirs = parse(view?.cgroup ?? readTextFileSafe(`/proc/${pid}/cgroup`));
-  const mine = parse(readTextFileSafe("/proc/self/cgroup"));
+  const theirs = parse(view?.cgroup ?? readProcText(`/proc/${pid}/cgroup`));
+  const mine = parse(readProcText("/proc/self/cgroup"));
   const mounts = view?.mounts ?? cgroupMountTable();
   const uid = effectiveUid();
   const out: string[] = [];

@@ -1,6 +1,7 @@
-import { fstatSafe, isNotFound, readTextFileSafe } from "../ffi/files.ts";
+import { fstatSafe, isNotFound } from "../ffi/files.ts";
 import { check, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
+import { readProcText } from "./_proc.ts";
 import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
 import { netnsPath } from "./netns.ts";
 
@@ -47,7 +48,7 @@ function _procStat(pid: number): _ProcStat {
   let stat: string;
   try {
     // Through FFI: Deno 2.9 lets its own file APIs read /proc only with --allow-all.
-    stat = readTextFileSafe(`/proc/${pid}/stat`);
+    stat = readProcText(`/proc/${pid}/stat`);
   } catch (error) {
     // ESRCH: the process was being reaped while we read.
     if (isNotFound(error) || (error as SyscallError).errno === 3) {
@@ -193,7 +194,7 @@ let _pidfs: boolean | undefined;
 function _hasPidfs(): boolean {
   if (_pidfs === undefined && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === undefined) {
-    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
+    const release = readProcText("/proc/sys/kernel/osrelease");
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || (major === 6 && minor >= 9);
   }

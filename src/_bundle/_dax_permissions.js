@@ -2,7 +2,7 @@
 // @ts-self-types="./_dax_permissions.ts"
 import {
   assertPermissions
-} from "./chunk-SNFZZGJP.js";
+} from "./chunk-WCZWOI36.js";
 
 // src/_dax_permissions.ts
 assertPermissions("load @nsjoin/nsjoin/dax", "all");

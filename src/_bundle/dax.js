@@ -2,13 +2,13 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-D2RW5V7Y.js";
-import {
-  assertPermissions
-} from "./chunk-SNFZZGJP.js";
+} from "./chunk-5IUP2PHW.js";
 import {
   resolveTarget
-} from "./chunk-QWVREFOK.js";
+} from "./chunk-TDS72IVA.js";
+import {
+  assertPermissions
+} from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe

@@ -11,17 +11,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-JGUUZPG5.js";
+} from "./chunk-X23QZM3I.js";
 import {
   NsCommand
-} from "./chunk-D2RW5V7Y.js";
-import {
-  assertPermissions
-} from "./chunk-SNFZZGJP.js";
+} from "./chunk-5IUP2PHW.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-GNEO6XR3.js";
+} from "./chunk-6A5EF3GK.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -29,7 +26,10 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-QWVREFOK.js";
+} from "./chunk-TDS72IVA.js";
+import {
+  assertPermissions
+} from "./chunk-WCZWOI36.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -2210,38 +2210,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-6CHOBMYS.js");
+  _inNamespaces ??= await import("./in_namespaces-4O36ZJAM.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-6CHOBMYS.js");
+  _inNamespaces ??= await import("./in_namespaces-4O36ZJAM.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-56BQ2ACK.js");
+  _copy ??= await import("./copy-YBXPUQ2P.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-56BQ2ACK.js");
+  _copy ??= await import("./copy-YBXPUQ2P.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-56BQ2ACK.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-YBXPUQ2P.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-56BQ2ACK.js");
+  _copy ??= await import("./copy-YBXPUQ2P.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-FDBVC26I.js");
+  _forward ??= await import("./forward-HNAIN3YH.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-QFKNUQET.js");
+  _session ??= await import("./session-7AZKXSTE.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -10,7 +10,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "./chunk-LSFHMD6J.js";
+} from "./chunk-375JQ4SZ.js";
 
 export {
   EXIT,

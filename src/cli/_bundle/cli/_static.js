@@ -278,6 +278,9 @@ var readLinkSafe = (function readLinkSafe(path) {
   if (n < 0) throw new SyscallError("readlink", errno());
   return _decoder.decode(_linkTarget.subarray(0, n));
 });
+var allSeenGranted = (function allSeenGranted() {
+  return _all;
+});
 var _granted = (function _granted(name) {
   return Deno.permissions.querySync({
     name
@@ -285,12 +288,24 @@ var _granted = (function _granted(name) {
 });
 var assertPermissions = (function assertPermissions(what, needed) {
   if (needed === "all") {
-    if (ALL_PERMISSIONS.every(_granted)) return;
+    if (ALL_PERMISSIONS.every(_granted)) {
+      _all = true;
+      return;
+    }
     throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
   }
   const missing = needed.filter((name) => !_granted(name));
   if (missing.length === 0) return;
   throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
+});
+var readProcText = (function readProcText(path) {
+  if (allSeenGranted()) {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+    }
+  }
+  return readTextFileSafe(path);
 });
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
@@ -412,7 +427,7 @@ var _procStat = (function _procStat(pid) {
   assertPid(pid);
   let stat;
   try {
-    stat = readTextFileSafe(`/proc/${pid}/stat`);
+    stat = readProcText(`/proc/${pid}/stat`);
   } catch (error) {
     if (isNotFound(error) || error.errno === 3) {
       throw new NamespaceError(`Cannot find process ${pid}`, {
@@ -538,7 +553,7 @@ var resolveTarget = (function resolveTarget(target) {
 var _hasPidfs = (function _hasPidfs() {
   if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === void 0) {
-    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
+    const release = readProcText("/proc/sys/kernel/osrelease");
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || major === 6 && minor >= 9;
   }
@@ -1821,7 +1836,7 @@ var _namespaceFileArg = (function _namespaceFileArg(type, path, expected) {
   return `N${HEX(CLONE_FLAGS[type])}=${path}`;
 });
 var _limitsOf = (function _limitsOf(pid) {
-  const rows = readTextFileSafe(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
+  const rows = readProcText(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
   const value = (v) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : void 0;
   const pairs = rows.map((row) => {
     const m = row.match(/^\S.*?\s{2,}(\S+)\s+(\S+)/);
@@ -2004,8 +2019,8 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
       l.slice(b + 1)
     ];
   }));
-  const theirs = parse(view?.cgroup ?? readTextFileSafe(`/proc/${pid}/cgroup`));
-  const mine = parse(readTextFileSafe("/proc/self/cgroup"));
+  const theirs = parse(view?.cgroup ?? readProcText(`/proc/${pid}/cgroup`));
+  const mine = parse(readProcText("/proc/self/cgroup"));
   const mounts = view?.mounts ?? cgroupMountTable();
   const uid = effectiveUid();
   const out = [];
@@ -3319,7 +3334,8 @@ var init_files = __esm({
 // src/_permissions.ts
 
 
-var ALL_PERMISSIONS;
+
+var ALL_PERMISSIONS, _all;
 var init_permissions = __esm({
   "src/_permissions.ts"() {
     ALL_PERMISSIONS = [
@@ -3332,6 +3348,7 @@ var init_permissions = __esm({
       "sys",
       "import"
     ];
+    _all = false;
   }
 });
 
@@ -3372,6 +3389,15 @@ var init_dirfd = __esm({
       IFBLK: 24576,
       IFSOCK: 49152
     };
+  }
+});
+
+// src/_proc.ts
+
+var init_proc = __esm({
+  "src/_proc.ts"() {
+    init_permissions();
+    init_files();
   }
 });
 
@@ -3442,6 +3468,7 @@ var init_target = __esm({
     init_files();
     init_libc();
     init_errors();
+    init_proc();
     init_namespaces();
     init_netns();
     PF_KTHREAD = 2097152;
@@ -4103,6 +4130,7 @@ var SEALS = 1 | 2 | 4 | 8;
 
 // src/command.ts
 init_errors();
+init_proc();
 init_namespaces();
 init_target();
 var HOST_SIDE_ENV = /^(TERM|COLORTERM|LANG|LANGUAGE|LC_[A-Z_]+|TZ|HOSTNAME)$/;
@@ -4260,7 +4288,7 @@ var _plan = (function _plan2(program, o) {
     "seccomp",
     "umask"
   ].find((k) => o[k] === "target");
-  const status = fromStatus ? readTextFileSafe(`/proc/${needPid(`${fromStatus}: "target"`)}/status`) : "";
+  const status = fromStatus ? readProcText(`/proc/${needPid(`${fromStatus}: "target"`)}/status`) : "";
   if (o.capabilities === "target") {
     rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
   } else if (o.capabilities !== void 0 && o.capabilities !== "all") {
@@ -4389,12 +4417,12 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     if (mode === "2") out.push("z");
   }
   if (o.rlimits === "target") out.push(`l${_limitsOf(needPid('rlimits: "target"'))}`);
-  const oom = o.oomScoreAdj === "target" ? Number(readTextFileSafe(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`)) : o.oomScoreAdj;
+  const oom = o.oomScoreAdj === "target" ? Number(readProcText(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`)) : o.oomScoreAdj;
   if (oom !== void 0) {
     if (!Number.isSafeInteger(oom) || oom < -1e3 || oom > 1e3) {
       throw new RangeError(`Cannot use oomScoreAdj ${oom}: give a number from -1000 to 1000`);
     }
-    if (oom !== Number(readTextFileSafe("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
+    if (oom !== Number(readProcText("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
   }
   const umask = o.umask === "target" ? parseInt(_statusField(status, "Umask"), 8) : o.umask;
   if (umask !== void 0) {
@@ -4421,6 +4449,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
 init_cgroup_mounts();
 init_permissions();
 init_errors();
+init_proc();
 init_namespaces();
 init_files();
 init_libc();

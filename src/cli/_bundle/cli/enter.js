@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-NKA2EQO2.js";
+} from "./chunk-3RWDLT7U.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-LSFHMD6J.js";
+} from "./chunk-375JQ4SZ.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

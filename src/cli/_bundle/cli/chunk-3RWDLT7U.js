@@ -5,6 +5,7 @@ import {
   O_CLOEXEC,
   SyscallError,
   UsageError,
+  allSeenGranted,
   assertPermissions,
   check,
   cstr,
@@ -24,7 +25,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-LSFHMD6J.js";
+} from "./chunk-375JQ4SZ.js";
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
@@ -132,6 +133,15 @@ var differingNamespaces = (function differingNamespaces(pid) {
   }
   return out;
 });
+var readProcText = (function readProcText(path) {
+  if (allSeenGranted()) {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+    }
+  }
+  return readTextFileSafe(path);
+});
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
@@ -145,7 +155,7 @@ var _procStat = (function _procStat(pid) {
   assertPid(pid);
   let stat;
   try {
-    stat = readTextFileSafe(`/proc/${pid}/stat`);
+    stat = readProcText(`/proc/${pid}/stat`);
   } catch (error) {
     if (isNotFound(error) || error.errno === 3) {
       throw new NamespaceError(`Cannot find process ${pid}`, {
@@ -271,7 +281,7 @@ var resolveTarget = (function resolveTarget(target) {
 var _hasPidfs = (function _hasPidfs() {
   if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === void 0) {
-    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
+    const release = readProcText("/proc/sys/kernel/osrelease");
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || major === 6 && minor >= 9;
   }
@@ -611,7 +621,7 @@ var _namespaceFileArg = (function _namespaceFileArg(type, path, expected) {
   return `N${HEX(CLONE_FLAGS[type])}=${path}`;
 });
 var _limitsOf = (function _limitsOf(pid) {
-  const rows = readTextFileSafe(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
+  const rows = readProcText(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
   const value = (v) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : void 0;
   const pairs = rows.map((row) => {
     const m = row.match(/^\S.*?\s{2,}(\S+)\s+(\S+)/);
@@ -1000,8 +1010,8 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
       l.slice(b + 1)
     ];
   }));
-  const theirs = parse(view?.cgroup ?? readTextFileSafe(`/proc/${pid}/cgroup`));
-  const mine = parse(readTextFileSafe("/proc/self/cgroup"));
+  const theirs = parse(view?.cgroup ?? readProcText(`/proc/${pid}/cgroup`));
+  const mine = parse(readProcText("/proc/self/cgroup"));
   const mounts = view?.mounts ?? cgroupMountTable();
   const uid = effectiveUid();
   const out = [];
@@ -1261,6 +1271,9 @@ var _BY_FLAG = new Map(Object.entries(CLONE_FLAGS).map((([t, f]) => [
 ])));
 
 
+
+
+// src/_proc.ts
 
 
 // src/netns.ts
@@ -2098,7 +2111,7 @@ var _plan = (function _plan2(program, o) {
     "seccomp",
     "umask"
   ].find((k) => o[k] === "target");
-  const status = fromStatus ? readTextFileSafe(`/proc/${needPid(`${fromStatus}: "target"`)}/status`) : "";
+  const status = fromStatus ? readProcText(`/proc/${needPid(`${fromStatus}: "target"`)}/status`) : "";
   if (o.capabilities === "target") {
     rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
   } else if (o.capabilities !== void 0 && o.capabilities !== "all") {
@@ -2227,12 +2240,12 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     if (mode === "2") out.push("z");
   }
   if (o.rlimits === "target") out.push(`l${_limitsOf(needPid('rlimits: "target"'))}`);
-  const oom = o.oomScoreAdj === "target" ? Number(readTextFileSafe(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`)) : o.oomScoreAdj;
+  const oom = o.oomScoreAdj === "target" ? Number(readProcText(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`)) : o.oomScoreAdj;
   if (oom !== void 0) {
     if (!Number.isSafeInteger(oom) || oom < -1e3 || oom > 1e3) {
       throw new RangeError(`Cannot use oomScoreAdj ${oom}: give a number from -1000 to 1000`);
     }
-    if (oom !== Number(readTextFileSafe("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
+    if (oom !== Number(readProcText("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
   }
   const umask = o.umask === "target" ? parseInt(_statusField(status, "Umask"), 8) : o.umask;
   if (umask !== void 0) {

@@ -5,7 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-GNEO6XR3.js";
+} from "./chunk-6A5EF3GK.js";
 import {
   O,
   close,
@@ -14,7 +14,8 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-QWVREFOK.js";
+} from "./chunk-TDS72IVA.js";
+import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
 } from "./chunk-3ZRSSXJX.js";
@@ -151,7 +152,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-XWM2FSVA.js"),
-    import("./_forward_relay-UVEPVHNT.js")
+    import("./_forward_relay-Q3ZWMCXK.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-QWVREFOK.js";
+} from "./chunk-TDS72IVA.js";
 import {
   CLONE_FLAGS,
   NamespaceError

@@ -3,11 +3,12 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-GNEO6XR3.js";
+} from "./chunk-6A5EF3GK.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-QWVREFOK.js";
+} from "./chunk-TDS72IVA.js";
+import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,

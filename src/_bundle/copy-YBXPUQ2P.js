@@ -32,7 +32,8 @@ import {
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-QWVREFOK.js";
+} from "./chunk-TDS72IVA.js";
+import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe

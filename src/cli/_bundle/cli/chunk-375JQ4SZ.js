@@ -284,6 +284,9 @@ var escapeTerminal = (function escapeTerminal(s) {
     return out;
   });
 });
+var allSeenGranted = (function allSeenGranted() {
+  return _all;
+});
 var _granted = (function _granted(name) {
   return Deno.permissions.querySync({
     name
@@ -291,7 +294,10 @@ var _granted = (function _granted(name) {
 });
 var assertPermissions = (function assertPermissions(what, needed) {
   if (needed === "all") {
-    if (ALL_PERMISSIONS.every(_granted)) return;
+    if (ALL_PERMISSIONS.every(_granted)) {
+      _all = true;
+      return;
+    }
     throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
   }
   const missing = needed.filter((name) => !_granted(name));
@@ -1301,6 +1307,8 @@ var ALL_PERMISSIONS = [
   "sys",
   "import"
 ];
+var _all = false;
+
 
 
 
@@ -1384,6 +1392,7 @@ export {
   fstatSafe,
   statSafe,
   readLinkSafe,
+  allSeenGranted,
   assertPermissions,
   UsageError,
   EXIT,

@@ -3,16 +3,16 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-JGUUZPG5.js";
+} from "./chunk-X23QZM3I.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-D2RW5V7Y.js";
-import "./chunk-SNFZZGJP.js";
-import "./chunk-QWVREFOK.js";
+} from "./chunk-5IUP2PHW.js";
+import "./chunk-TDS72IVA.js";
+import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,

@@ -568,6 +568,31 @@ Deno.test({
       });
 
       await t.step(
+        "the freezer files it reads before each program stay open with it, no longer",
+        async () => {
+          // Opened once per session (each program's check reads them again from their start):
+          // closed with the session, never left behind.
+          const freezerFds = () =>
+            [...Deno.readDirSync("/proc/self/fd")].filter((e) => {
+              try {
+                const link = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+                return link.includes(c.id) &&
+                  /\/(freezer\.state|cgroup\.freeze|cgroup\.events)$/.test(link);
+              } catch {
+                return false; // the fd of readDirSync itself, closed meanwhile
+              }
+            }).length;
+          const before = freezerFds();
+          {
+            await using s3 = await openSession(container, options);
+            assertEquals((await s3.output("true")).code, 0);
+            assert(freezerFds() > before, "the session reads the freezer files from fds it keeps");
+          }
+          assertEquals(freezerFds(), before);
+        },
+      );
+
+      await t.step(
         "docker stop and rm succeed with a session open; the helper is gone",
         async () => {
           const stopped = await run("docker", ["stop", "-t", "1", c.name]);

@@ -21,8 +21,9 @@
  * `--pods N` puts N more pods (one or two containers each, in five namespaces) on the node
  * first: a node runs dozens, and the pod lookup reads every one's bundle. `--base DIR` runs
  * the CLI of another checkout (say `git archive` of the base branch into a directory) in the
- * same rounds: a before/after under the same load. Needs root, containerd and the CNI
- * plugins (bash tests/setup.sh).
+ * same rounds, and an exec session of its library (its mod.ts, imported beside ours): a
+ * before/after under the same load. Needs root, containerd and the CNI plugins (bash
+ * tests/setup.sh).
  *
  *   deno run -A bench/exec_k8s_bench.ts [iterations] [--pods N] [--base DIR]
  */
@@ -76,6 +77,10 @@ const cli = (row: string, args: string[]) => async () => {
 const empty = await Deno.makeTempFile({ suffix: ".ts" });
 let appPid = 0;
 const sessions: { close(): Promise<void> }[] = [];
+/** The base checkout's library, for its session rows. */
+const baseLib: typeof import("../mod.ts") | undefined = BASE
+  ? await import(new URL(`${BASE}mod.ts`, "file://").href)
+  : undefined;
 for (const name of ["app", "sec"]) {
   const target = `k8s:default/bench-${tag}/${name}`;
   const app = await resolveContainer(target, { containerdState: [rt.state] });
@@ -91,6 +96,15 @@ for (const name of ["app", "sec"]) {
     const o = await session.output("true");
     if (!o.success) throw new Error(`nsjoin session: ${new TextDecoder().decode(o.stderr)}`);
   };
+  if (baseLib) {
+    const theirs = await baseLib.resolveContainer(target, { containerdState: [rt.state] });
+    const baseSession = await baseLib.openSession(theirs, baseLib.containerExecOptions(theirs));
+    sessions.push(baseSession);
+    runs[`${name}: nsjoin library warm, session, base`] = async () => {
+      const o = await baseSession.output("true");
+      if (!o.success) throw new Error(`base session: ${new TextDecoder().decode(o.stderr)}`);
+    };
+  }
   const cold = `${name}: nsjoin CLI cold`;
   runs[cold] = cli(cold, [`${ROOT}cli.ts`, "exec", target, "true"]);
   if (BASE) runs[`${cold}, base`] = cli(`${cold}, base`, [`${BASE}cli.ts`, "exec", target, "true"]);
@@ -144,6 +158,7 @@ for (const name of ["app", "sec"]) {
       ...(BASE ? ["nsjoin CLI cold, base"] : []),
       "nsjoin library warm",
       "nsjoin library warm, session",
+      ...(BASE ? ["nsjoin library warm, session, base"] : []),
     ]
   ) {
     const row = `${name}: ${kind}`;

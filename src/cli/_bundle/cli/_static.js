@@ -4978,6 +4978,7 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     command: []
   };
   let i = 0;
+  let wdnsBare = false;
   const required = (name, attached) => {
     if (attached !== void 0) return attached;
     if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
@@ -5055,6 +5056,10 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
         out.gid = _id(name, required(name, attached ? value : void 0));
         return true;
       case "W":
+        if (name === "--wdns" && !attached) {
+          wdnsBare = true;
+          return false;
+        }
         out.wdns = required(name, attached ? value : void 0);
         return true;
     }
@@ -5094,7 +5099,7 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
       }
     }
   }
-  if (out.wd !== void 0 && out.wdns !== void 0) {
+  if (out.wd !== void 0 && (out.wdns !== void 0 || wdnsBare)) {
     throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);

@@ -67,24 +67,28 @@ var libcFunction = (function libcFunction(name, definition) {
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
-var environPointers = (function environPointers(except) {
+var environEntries = (function environEntries(env) {
   const at = _structPointer(_core().dlsym(null, cstr("environ")));
   const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
   const view = environ && new Deno.UnsafePointerView(environ);
-  const kept = [];
-  const all = Object.keys(except).length === 0;
+  const out = [];
+  const all = Object.keys(env).length === 0;
+  const placed = /* @__PURE__ */ new Set();
   for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    if (all) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-      continue;
+    if (!all) {
+      const entry = Deno.UnsafePointerView.getCString(p);
+      const eq = entry.indexOf("=");
+      const key = eq < 0 ? entry : entry.slice(0, eq);
+      if (Object.hasOwn(env, key)) {
+        if (!placed.has(key)) out.push(`${key}=${env[key]}`);
+        placed.add(key);
+        continue;
+      }
     }
-    const entry = Deno.UnsafePointerView.getCString(p);
-    const eq = entry.indexOf("=");
-    if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-    }
+    out.push(BigInt(Deno.UnsafePointer.value(p)));
   }
-  return kept;
+  for (const [k, v] of Object.entries(env)) if (!placed.has(k)) out.push(`${k}=${v}`);
+  return out;
 });
 var _cellOf = (function _cellOf(ptr) {
   return ptr === null ? void 0 : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
@@ -3837,26 +3841,29 @@ var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }).bind(void 0);
-var _cArray = (function _cArray2(strings, first = []) {
+var _cArray = (function _cArray2(entries) {
+  const strings = entries.filter((e) => typeof e === "string");
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const count = first.length + strings.length;
-  const head = (count + 1) * 8;
+  const head = (entries.length + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
-  ptrs.set(first);
+  const ptrs = new BigUint64Array(out.buffer, 0, entries.length + 1);
   const base = _addr(out);
   let at = head;
-  for (let i = first.length; i < count; i++) {
-    ptrs[i] = base + BigInt(at);
-    at = out.indexOf(0, at) + 1;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (typeof e === "bigint") ptrs[i] = e;
+    else {
+      ptrs[i] = base + BigInt(at);
+      at = out.indexOf(0, at) + 1;
+    }
   }
   return out;
 }).bind(void 0);
 var _envp = (function _envp2(req) {
-  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-  return _cArray(own, req.inheritEnv ? environPointers(req.env) : []);
+  if (req.inheritEnv) return _cArray(environEntries(req.env));
+  return _cArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
 }).bind(void 0);
 var _start = (function _start2(req) {
   _fns ??= _load2();

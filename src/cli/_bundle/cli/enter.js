@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-CTZS7X6D.js";
+} from "./chunk-FWKF73N6.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-JI2434L7.js";
+} from "./chunk-KPOSDQC6.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

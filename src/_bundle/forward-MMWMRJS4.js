@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-NPOLEJG5.js";
+} from "./chunk-CGFCOLWZ.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-EBZFOTBE.js";
+} from "./chunk-U62GASIW.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-LEIJ7SDL.js";
 import {
   NamespaceError
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-TAAHRXVQ.js";
 import {
   SyscallError
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-25OKAA5B.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-Z7Q63PTM.js"),
-    import("./_forward_relay-W2P7O65S.js")
+    import("./sockets-Q47TLE7D.js"),
+    import("./_forward_relay-XBV5WHAZ.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-JZWF4CVU.js";
-import "./chunk-LXQK7EIU.js";
+} from "./chunk-B5QO6GLS.js";
+import "./chunk-25OKAA5B.js";
 
 export {
   E,

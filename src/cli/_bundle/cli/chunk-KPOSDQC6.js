@@ -66,24 +66,28 @@ var libcFunction = (function libcFunction(name, definition) {
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
-var environPointers = (function environPointers(except) {
+var environEntries = (function environEntries(env) {
   const at = _structPointer(_core().dlsym(null, cstr("environ")));
   const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
   const view = environ && new Deno.UnsafePointerView(environ);
-  const kept = [];
-  const all = Object.keys(except).length === 0;
+  const out = [];
+  const all = Object.keys(env).length === 0;
+  const placed = /* @__PURE__ */ new Set();
   for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    if (all) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-      continue;
+    if (!all) {
+      const entry = Deno.UnsafePointerView.getCString(p);
+      const eq = entry.indexOf("=");
+      const key = eq < 0 ? entry : entry.slice(0, eq);
+      if (Object.hasOwn(env, key)) {
+        if (!placed.has(key)) out.push(`${key}=${env[key]}`);
+        placed.add(key);
+        continue;
+      }
     }
-    const entry = Deno.UnsafePointerView.getCString(p);
-    const eq = entry.indexOf("=");
-    if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-    }
+    out.push(BigInt(Deno.UnsafePointer.value(p)));
   }
-  return kept;
+  for (const [k, v] of Object.entries(env)) if (!placed.has(k)) out.push(`${k}=${v}`);
+  return out;
 });
 var _cellOf = (function _cellOf(ptr) {
   return ptr === null ? void 0 : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
@@ -1355,7 +1359,7 @@ export {
   libcSubset,
   EXEC_SYMBOLS,
   libcFunction,
-  environPointers,
+  environEntries,
   errno,
   effectiveUid,
   cstr,

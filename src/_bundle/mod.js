@@ -647,20 +647,22 @@ function _relate(found, wanted, notes) {
 }
 function _inodesOf(pid) {
   const out = /* @__PURE__ */ new Set();
+  let refused = false;
   for (const type of NAMESPACE_TYPES) {
     try {
       const link = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
       out.add(Number(link.slice(type.length + 2, -1)));
     } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) {
-        throw new NamespaceError(`Cannot list the namespaces of process ${pid}`, {
-          errno: 13,
-          syscall: "readlink",
-          target: pid,
-          hint: "run as root or as the owner of the process"
-        });
-      }
+      if (error instanceof Deno.errors.PermissionDenied) refused = true;
     }
+  }
+  if (out.size === 0 && refused) {
+    throw new NamespaceError(`Cannot list the namespaces of process ${pid}`, {
+      errno: 13,
+      syscall: "readlink",
+      target: pid,
+      hint: "run as root or as the owner of the process"
+    });
   }
   return out;
 }
@@ -768,6 +770,7 @@ function processesInNamespace(ns) {
     if (c < 48 || c > 57) continue;
     const pid = Number(dirent.name);
     let member = false;
+    let refused = false;
     try {
       for (const t of type ? [
         type
@@ -777,6 +780,10 @@ function processesInNamespace(ns) {
           link = Deno.readLinkSync(`/proc/${pid}/ns/${t}`);
         } catch (error) {
           if (error instanceof Deno.errors.NotFound && _hasNamespaces(pid)) continue;
+          if (error instanceof Deno.errors.PermissionDenied) {
+            refused = true;
+            continue;
+          }
           throw error;
         }
         if (link.endsWith(suffix) && link.length === t.length + suffix.length) {
@@ -785,11 +792,11 @@ function processesInNamespace(ns) {
           break;
         }
       }
-    } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) skipped.unreadable++;
-      else skipped.vanished++;
+    } catch {
+      skipped.vanished++;
       continue;
     }
+    if (!member && refused) skipped.unreadable++;
     if (!member) continue;
     const info = _processInfo(pid);
     if (!info) {

@@ -683,20 +683,26 @@ export function ls(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** The namespace inodes of a process, or why they cannot be read. */
+/**
+ * The namespace inodes of a process, or why none can be read. A type refused (EACCES: the
+ * ptrace check is made on each read, and the process's credentials or dumpable flag may
+ * change between two) is skipped and the others kept, as lsns's read_process does.
+ */
 function _inodesOfPid(pid: number): Set<number> | string {
   const out = new Set<number>();
+  let refused = false;
   for (const type of NAMESPACE_TYPES) {
     try {
       const link = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
       out.add(Number(link.slice(type.length + 2, -1)));
     } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) {
-        return `cannot read the namespaces of process ${pid}: permission denied`;
-      }
+      if (error instanceof Deno.errors.PermissionDenied) refused = true;
     }
   }
-  return out.size > 0 ? out : `no process ${pid}`;
+  if (out.size > 0) return out;
+  return refused
+    ? `cannot read the namespaces of process ${pid}: permission denied`
+    : `no process ${pid}`;
 }
 
 /**

@@ -5441,5 +5441,6 @@ var HELP = {
 };
 export {
   HELP,
+  VERSION,
   completions
 };

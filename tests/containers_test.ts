@@ -821,3 +821,32 @@ Deno.test({
     }
   },
 });
+
+// ---- trial 18: a library user's first guess at containerExecOptions' env
+Deno.test({
+  name: "containerExecOptions refuses env given as an object with one line saying what it takes",
+  ignore: skipWithoutEngines("a container to pin", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const { containerExecOptions } = await import("../src/container_exec.ts");
+    const c = await startContainer("docker", `${RUN}-envobj`);
+    try {
+      using pinned = await resolveContainer(`docker:${c.name}`);
+      // NsCommand's env is an object; docker exec's -e, which this mirrors, a list.
+      const asObject = { env: { MODE: "x" } } as unknown as { env: string[] };
+      assertThrows(
+        () => containerExecOptions(pinned, asObject),
+        TypeError,
+        'Cannot use env: give a list of "KEY=VALUE" strings',
+      );
+      assertThrows(
+        () => containerExecOptions(pinned, { env: [42 as unknown as string] }),
+        TypeError,
+        'Cannot use env: give a list of "KEY=VALUE" strings',
+      );
+      assertEquals(containerExecOptions(pinned, { env: ["MODE=x"] }).env?.MODE, "x");
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});

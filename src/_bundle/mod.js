@@ -11,7 +11,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-TSGPWYPS.js";
+} from "./chunk-KOASD2CA.js";
 import {
   NsCommand
 } from "./chunk-PLYGTKKB.js";
@@ -2248,7 +2248,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-S7F5TXVX.js");
+  _session ??= await import("./session-VIMX73A3.js");
   return await _session.openSession(target, options);
 }
 export {

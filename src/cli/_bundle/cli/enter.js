@@ -11,7 +11,7 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-FWKF73N6.js";
+} from "./chunk-44BYOFF5.js";
 import {
   NamespaceError,
   UsageError,

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-FWKF73N6.js";
+} from "./chunk-44BYOFF5.js";
 import {
   NamespaceError,
   UsageError,

@@ -243,6 +243,10 @@ var _execOptions = (function _execOptions(container, options, check) {
   if (options.user !== void 0 && options.user.split(":").length > 2) {
     throw new TypeError(`Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`);
   }
+  const envList = options.env;
+  if (envList !== void 0 && (!Array.isArray(envList) || !envList.every((e) => typeof e === "string"))) {
+    throw new TypeError('Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them');
+  }
   assertUserWithMnt(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;

@@ -487,7 +487,7 @@ export function formatTable(
   }
   const fmt = (cells: readonly string[]): string =>
     cells.map((c, i) => {
-      if (i === cells.length - 1 && !opts.right?.has(i)) return c;
+      if (i === cells.length - 1 && (c === "" || !opts.right?.has(i))) return c;
       const pad = " ".repeat(Math.max(0, widths[i] - _width(c)));
       return opts.right?.has(i) && i !== tc ? pad + c : c + pad;
     }).join(" ");
@@ -495,7 +495,9 @@ export function formatTable(
     const h = fmt(header).trimEnd();
     out.push(opts.color ? `\x1b[1m${h}\x1b[0m` : h);
   }
-  for (const r of rows) out.push(fmt(r).trimEnd());
+  // Untrimmed, as libsmartcols writes them: every cell but the last padded, and the
+  // separator before an empty last cell (a script diffing lsns's output sees the same bytes).
+  for (const r of rows) out.push(fmt(r));
   return out.join("\n");
 }
 

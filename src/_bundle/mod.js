@@ -2225,22 +2225,22 @@ async function closeNamespaceWorkers() {
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-IC4X4QEE.js");
+  _copy ??= await import("./copy-IKIFAC5Z.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-IC4X4QEE.js");
+  _copy ??= await import("./copy-IKIFAC5Z.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-IC4X4QEE.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-IKIFAC5Z.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-IC4X4QEE.js");
+  _copy ??= await import("./copy-IKIFAC5Z.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {

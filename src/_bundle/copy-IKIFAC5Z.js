@@ -274,12 +274,14 @@ var _openTarget = (function _openTarget(target) {
       });
     }
     const rootFd = fd;
+    const container = pinned.container;
+    const shown = container ? container.name ?? container.id.slice(0, 12) : String(pinned.pid);
     return {
       fd: rootFd,
       resolve: IN_ROOT,
       uids,
       gids,
-      label: (p) => `${pinned.pid}:${p}`,
+      label: (p) => `${shown}:${p}`,
       close: () => close(rootFd)
     };
   } catch (error) {

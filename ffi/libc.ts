@@ -555,6 +555,7 @@ const _ERRNO: Record<number, [string, string]> = {
   38: ["ENOSYS", "function not implemented"],
   40: ["ELOOP", "too many levels of symbolic links"],
   87: ["EUSERS", "too many users"],
+  88: ["ENOTSOCK", "socket operation on non-socket"],
   95: ["EOPNOTSUPP", "operation not supported"],
   98: ["EADDRINUSE", "address already in use"],
   99: ["EADDRNOTAVAIL", "cannot assign requested address"],

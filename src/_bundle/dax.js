@@ -2,18 +2,18 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-PLYGTKKB.js";
+} from "./chunk-7MZON4WK.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-LEIJ7SDL.js";
+} from "./chunk-KJSI7ZDL.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-TAAHRXVQ.js";
-import "./chunk-25OKAA5B.js";
+} from "./chunk-J6LPSSMK.js";
+import "./chunk-BNCIL6RZ.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -11,17 +11,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-KOASD2CA.js";
+} from "./chunk-RQRNKOKI.js";
 import {
   NsCommand
-} from "./chunk-PLYGTKKB.js";
+} from "./chunk-7MZON4WK.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-CGFCOLWZ.js";
+} from "./chunk-N4QZQL4P.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-LEIJ7SDL.js";
+} from "./chunk-KJSI7ZDL.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -47,13 +47,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-TAAHRXVQ.js";
+} from "./chunk-J6LPSSMK.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-25OKAA5B.js";
+} from "./chunk-BNCIL6RZ.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2217,38 +2217,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-TXPPP7FG.js");
+  _inNamespaces ??= await import("./in_namespaces-ACJ64ICX.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-TXPPP7FG.js");
+  _inNamespaces ??= await import("./in_namespaces-ACJ64ICX.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-IKIFAC5Z.js");
+  _copy ??= await import("./copy-RTKYDIHB.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-IKIFAC5Z.js");
+  _copy ??= await import("./copy-RTKYDIHB.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-IKIFAC5Z.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-RTKYDIHB.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-IKIFAC5Z.js");
+  _copy ??= await import("./copy-RTKYDIHB.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-MMWMRJS4.js");
+  _forward ??= await import("./forward-JPLAEXRX.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-VIMX73A3.js");
+  _session ??= await import("./session-TWORWMKD.js");
   return await _session.openSession(target, options);
 }
 export {

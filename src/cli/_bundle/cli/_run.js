@@ -10,7 +10,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "./chunk-KPOSDQC6.js";
+} from "./chunk-7KTA5HMP.js";
 
 export {
   EXIT,

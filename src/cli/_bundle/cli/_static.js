@@ -3199,6 +3199,10 @@ var init_libc = __esm({
         "EUSERS",
         "too many users"
       ],
+      88: [
+        "ENOTSOCK",
+        "socket operation on non-socket"
+      ],
       95: [
         "EOPNOTSUPP",
         "operation not supported"

@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-44BYOFF5.js";
+} from "./chunk-FUQGQODK.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-KPOSDQC6.js";
+} from "./chunk-7KTA5HMP.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -3,24 +3,24 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-CGFCOLWZ.js";
+} from "./chunk-N4QZQL4P.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-LEIJ7SDL.js";
+} from "./chunk-KJSI7ZDL.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-TAAHRXVQ.js";
+} from "./chunk-J6LPSSMK.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-25OKAA5B.js";
+} from "./chunk-BNCIL6RZ.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-YOES5A2Y.js")
+    ...await import("./_ns_worker-63LBMDV7.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

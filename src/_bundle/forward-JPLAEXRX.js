@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-CGFCOLWZ.js";
+} from "./chunk-N4QZQL4P.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-U62GASIW.js";
+} from "./chunk-VB6NS4VO.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-LEIJ7SDL.js";
+} from "./chunk-KJSI7ZDL.js";
 import {
   NamespaceError
-} from "./chunk-TAAHRXVQ.js";
+} from "./chunk-J6LPSSMK.js";
 import {
   SyscallError
-} from "./chunk-25OKAA5B.js";
+} from "./chunk-BNCIL6RZ.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-Q47TLE7D.js"),
-    import("./_forward_relay-XBV5WHAZ.js")
+    import("./sockets-M4KRLY54.js"),
+    import("./_forward_relay-45H65HCH.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

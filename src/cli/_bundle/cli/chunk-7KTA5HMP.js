@@ -1190,6 +1190,10 @@ var _ERRNO = {
     "EUSERS",
     "too many users"
   ],
+  88: [
+    "ENOTSOCK",
+    "socket operation on non-socket"
+  ],
   95: [
     "EOPNOTSUPP",
     "operation not supported"

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-LEIJ7SDL.js";
+} from "./chunk-KJSI7ZDL.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-TAAHRXVQ.js";
+} from "./chunk-J6LPSSMK.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-25OKAA5B.js";
+} from "./chunk-BNCIL6RZ.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-B5QO6GLS.js";
-import "./chunk-25OKAA5B.js";
+} from "./chunk-JVMEQ5O3.js";
+import "./chunk-BNCIL6RZ.js";
 
 export {
   E,

@@ -10,11 +10,11 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-TAAHRXVQ.js";
+} from "./chunk-J6LPSSMK.js";
 import {
   SyscallError,
   effectiveUid
-} from "./chunk-25OKAA5B.js";
+} from "./chunk-BNCIL6RZ.js";
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
   try {

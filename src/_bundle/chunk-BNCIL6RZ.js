@@ -919,6 +919,10 @@ var _ERRNO = {
     "EUSERS",
     "too many users"
   ],
+  88: [
+    "ENOTSOCK",
+    "socket operation on non-socket"
+  ],
   95: [
     "EOPNOTSUPP",
     "operation not supported"

@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-25OKAA5B.js";
+} from "./chunk-BNCIL6RZ.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

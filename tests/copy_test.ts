@@ -512,7 +512,7 @@ Deno.test({
           assertEquals(r.code, 1);
           assertEquals(
             r.stderr.trim(),
-            `nsjoin cp: Cannot copy ${box.pid}:${p}: it is ${what}, not a file or directory`,
+            `nsjoin cp: Cannot copy ${box.name}:${p}: it is ${what}, not a file or directory`,
           );
         }
       });

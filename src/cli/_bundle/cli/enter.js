@@ -338,8 +338,8 @@ OPTIONS
                            with nsenter, a program forked into a pid namespace lives on)
  -r, --root[=<dir>]        set the root directory (default: the target's)
  -w, --wd[=<dir>]          set the working directory (a host path, opened before entering)
- -W <dir>, --wdns=<dir>    set the working directory inside the namespace (as util-linux
-                           2.38: --wdns DIR apart leaves DIR as the program)
+ -W, --wdns <dir>          set the working directory inside the namespace (as util-linux
+                           2.38: -W DIR or --wdns=DIR; --wdns DIR leaves DIR the program)
  -e, --env                 inherit environment variables from the target process
  -F, --no-fork             do not fork before exec'ing <program>
  -c, --join-cgroup         join the cgroups of the target process

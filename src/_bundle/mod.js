@@ -4,6 +4,7 @@ import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
 import {
+  assertNotFrozen,
   cgroupMountRoots,
   cgroupMountTable,
   cgroupProcsOf,
@@ -2192,6 +2193,9 @@ function debugOptions(target, options = {}) {
   };
   const term = Deno.env.get("TERM");
   if (term !== void 0) env.TERM = term;
+  const cgroups = cgroupProcsOf(target.pid);
+  const container = target.container;
+  assertNotFrozen(cgroups, container ? `container ${container.id.slice(0, 12)}` : `process ${target.pid}`);
   const confinement = options.privileged ? {
     capabilities: "all"
   } : {
@@ -2205,7 +2209,7 @@ function debugOptions(target, options = {}) {
     tools: options.tools,
     env,
     clearEnv: true,
-    cgroups: cgroupProcsOf(target.pid),
+    cgroups,
     tty: options.tty || void 0,
     ...confinement
   };

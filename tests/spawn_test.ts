@@ -285,7 +285,7 @@ Deno.test({
       const script = `${dir}/env.ts`;
       await Deno.writeTextFile(
         script,
-        `import { NsCommand } from ${JSON.stringify(`${ROOT}mod.ts`)};
+        `import { NsCommand, openSession } from ${JSON.stringify(`${ROOT}mod.ts`)};
 const options = { target: ${target.pid}, namespaces: ["uts" as const], env: { MID: "new", ADDED: "x" } };
 const show = (out: { stdout: Uint8Array }) =>
   new TextDecoder().decode(out.stdout).split("\\n").filter((l) => !l.startsWith("NSJOIN_SPAWN="));
@@ -296,6 +296,11 @@ for (const path of ["posix_spawn", "deno"]) {
   runs[path + " outputSync"] = show(new NsCommand("env", options).outputSync());
 }
 runs["spawn"] = show(await new NsCommand("env", { ...options, stdout: "piped" }).spawn().output());
+Deno.env.delete("NSJOIN_SPAWN");
+{
+  await using session = await openSession(options.target, options);
+  runs["session"] = show(await session.output("env"));
+}
 console.log(JSON.stringify(runs));
 `,
       );

@@ -4860,8 +4860,9 @@ Another user's rootless containers are shown with their owner ("podman (uid N)")
 whose process runs in that user's own namespaces are listed. Names are printed with control
 characters as \\xNN; --json gives them exactly. Kubernetes pods (containerd's CRI, CRI-O)
 get NAMESPACE, POD and CONTAINER columns, and a "pod" object in --json; --pods lists one
-line per pod, its containers grouped under its sandbox. Needs -A (it reads /proc and engine
-state).
+line per pod, its containers grouped under its sandbox. A paused container (its cgroup
+frozen) has "(paused)" after its name and "paused": true in --json: exec and debug refuse it
+until it is unpaused. Needs -A (it reads /proc and engine state).
 
 OPTIONS
       --json        Print a JSON array

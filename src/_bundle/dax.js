@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-7MZON4WK.js";
+} from "./chunk-AXHWSD64.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

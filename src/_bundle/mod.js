@@ -15,7 +15,7 @@ import {
 } from "./chunk-RQRNKOKI.js";
 import {
   NsCommand
-} from "./chunk-7MZON4WK.js";
+} from "./chunk-AXHWSD64.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2252,7 +2252,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-TWORWMKD.js");
+  _session ??= await import("./session-SNAZN34C.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -11,7 +11,7 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-FUQGQODK.js";
+} from "./chunk-PWWL6Z4F.js";
 import {
   NamespaceError,
   UsageError,

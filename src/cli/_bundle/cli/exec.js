@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-FUQGQODK.js";
+} from "./chunk-PWWL6Z4F.js";
 import {
   NamespaceError,
   UsageError,

@@ -8,7 +8,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-7MZON4WK.js";
+} from "./chunk-AXHWSD64.js";
 import "./chunk-SNFZZGJP.js";
 import "./chunk-KJSI7ZDL.js";
 import {

@@ -229,6 +229,7 @@ Deno.test("bash completion loads in bash and completes commands, options and she
   });
   assertEquals(registered.stdout.trim(), "complete -o default -F _nsjoin nsjoin");
   assertEquals(await bashComplete(script, ["nsjoin", "en"]), ["enter"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "--v"]), ["--version"]);
   assertEquals(await bashComplete(script, ["nsjoin", "exec", "--pri"]), ["--privileged"]);
   assertEquals(await bashComplete(script, ["nsjoin", "enter", "--preserve"]), [
     "--preserve-credentials",

@@ -2328,7 +2328,7 @@ var _bash = (function _bash(summaries, options) {
 _nsjoin() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" opts="" values=""
   if [[ $COMP_CWORD -eq 1 ]]; then
-    COMPREPLY=($(compgen -W "${Object.keys(summaries).join(" ")} --help" -- "$cur"))
+    COMPREPLY=($(compgen -W "${Object.keys(summaries).join(" ")} --help --version" -- "$cur"))
     return
   fi
   case "\${COMP_WORDS[1]}" in

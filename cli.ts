@@ -121,7 +121,7 @@ export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
   return `Usage: nsjoin <command> [options]\n\nCommands:\n${
     lines.join("\n")
-  }\n\nRun "nsjoin <command> --help" for a command's options.`;
+  }\n\nRun "nsjoin <command> --help" for a command's options; "nsjoin --version" for the version.`;
 }
 
 /**
@@ -141,6 +141,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (name === undefined || name === "-h" || name === "--help" || name === "help") {
     console.log(usage());
     return name === undefined ? EXIT.usage : 0;
+  }
+  if (name === "-V" || name === "--version") {
+    console.log(`nsjoin ${(await import("./src/cli/_bundle/cli/_static.js")).VERSION}`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

@@ -3,23 +3,31 @@
  * address (from its own /etc/hosts) each one has — without docker's or podman's CLI. As root:
  *
  *   deno run -A examples/containers.ts
+ *
+ * A container that cannot be asked (paused, gone since the listing) is listed with why.
  */
 import { containerExecOptions, findContainers, NsCommand, resolveContainer } from "../mod.ts";
 
 const decoder = new TextDecoder();
+
+/** Its hostname and address, or why they could not be asked. */
+async function ask(id: string): Promise<{ pid: string; answer: string }> {
+  try {
+    using c = await resolveContainer(id);
+    const { code, stdout, stderr } = await new NsCommand("sh", {
+      ...containerExecOptions(c),
+      args: ["-c", "hostname; hostname -i"],
+    }).output();
+    const [hostname = "?", addr = ""] = decoder.decode(stdout).trim().split("\n");
+    const answer = code === 0 ? `${hostname} ${addr.trim()}` : decoder.decode(stderr).trim();
+    return { pid: String(c.pid), answer };
+  } catch (error) {
+    return { pid: "-", answer: (error as Error).message };
+  }
+}
+
 for (const found of await findContainers()) {
-  using c = await resolveContainer(found.id);
-  const { code, stdout, stderr } = await new NsCommand("sh", {
-    ...containerExecOptions(c),
-    args: ["-c", "hostname; hostname -i"],
-  }).output();
-  const [hostname = "?", addr = ""] = decoder.decode(stdout).trim().split("\n");
-  console.log(
-    `${c.container.engine.padEnd(10)} ${
-      (c.container.name ?? c.container.id.slice(0, 12)).padEnd(24)
-    }` +
-      ` pid ${String(c.pid).padEnd(7)} ${
-        code === 0 ? `${hostname} ${addr.trim()}` : decoder.decode(stderr).trim()
-      }`,
-  );
+  const { pid, answer } = await ask(found.id);
+  const name = found.name ?? found.id.slice(0, 12);
+  console.log(`${found.engine.padEnd(10)} ${name.padEnd(24)} pid ${pid.padEnd(7)} ${answer}`);
 }

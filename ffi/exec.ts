@@ -11,21 +11,24 @@
  *
  * @module
  */
-import { cstr, environPointers, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
+import { cstr, environEntries, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
 
 /**
- * A NULL-terminated array of C string pointers, and the buffers it points into; `first`,
- * pointers to strings that outlive the call, go before them.
+ * A NULL-terminated array of C string pointers, and the buffers it points into; a bigint
+ * entry is a pointer to a string that outlives the call.
  */
 function _cArray(
-  strings: readonly string[],
-  first: readonly bigint[] = [],
+  entries: readonly (string | bigint)[],
 ): { array: BigUint64Array<ArrayBuffer>; keep: Uint8Array[] } {
-  const keep = strings.map(cstr);
-  const array = new BigUint64Array(first.length + strings.length + 1);
-  array.set(first);
-  keep.forEach((buf, i) => {
-    array[first.length + i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+  const keep: Uint8Array[] = [];
+  const array = new BigUint64Array(entries.length + 1);
+  entries.forEach((e, i) => {
+    if (typeof e === "bigint") array[i] = e;
+    else {
+      const buf = cstr(e);
+      keep.push(buf);
+      array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+    }
   });
   return { array, keep };
 }
@@ -38,7 +41,8 @@ function _cArray(
  * @param env its whole environment, or with `inheritEnv` what replaces or adds to ours
  * @param devNull standard fds (0, 1, 2) to point at /dev/null first
  * @param inheritEnv start from this process's environment as libc holds it (bytes as they
- *   are, in its order, as nsenter passes it on), `env` replacing and adding (at the end)
+ *   are, in its order, as nsenter passes it on), `env` replacing in place and adding at
+ *   the end
  * @throws {SyscallError} when execve fails
  */
 export function execve(
@@ -50,8 +54,7 @@ export function execve(
 ): never {
   const args = _cArray(argv);
   const envp = _cArray(
-    Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    inheritEnv ? environPointers(env) : [],
+    inheritEnv ? environEntries(env) : Object.entries(env).map(([k, v]) => `${k}=${v}`),
   );
   const lib = libcSubset(...EXEC_SYMBOLS);
   if (devNull.length) {

@@ -376,36 +376,43 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
 }
 
 /**
- * This process's environment as libc holds it (`environ`, in its order): the addresses of
- * its "KEY=value" strings, bytes as they are (Deno.env.toObject() leaves out every variable
- * that is not UTF-8, where Deno.Command and nsenter pass them on), but those whose key
- * `except` has. The strings are used in place: setenv and unsetenv never free one, so they
- * stay valid as long as no JavaScript runs; unlocked, as libc's getenv reads them (a
- * Worker's Deno.env.set at the same moment is the race any C code has).
+ * This process's environment as libc holds it (`environ`, in its order), with `env` applied
+ * as glibc's setenv and docker exec's `-e` apply it: a variable `env` has is replaced in its
+ * place (a later duplicate of it dropped), new ones come after, in `env`'s order — what
+ * `env K=V nsenter …` passes on. The others are the addresses of their "KEY=value" strings,
+ * bytes as they are (Deno.env.toObject() leaves out every variable that is not UTF-8, where
+ * Deno.Command and nsenter pass them on). The strings are used in place: setenv and
+ * unsetenv never free one, so they stay valid as long as no JavaScript runs; unlocked, as
+ * libc's getenv reads them (a Worker's Deno.env.set at the same moment is the race any C
+ * code has).
  *
- * @param except keys left out (the caller gives them new values)
- * @returns the strings' addresses
+ * @param env variables that replace or add to ours
+ * @returns each entry: an address in `environ`, or a "KEY=value" string of `env`
  */
-export function environPointers(except: Readonly<Record<string, string>>): bigint[] {
+export function environEntries(env: Readonly<Record<string, string>>): (bigint | string)[] {
   const at = _structPointer(_core().dlsym(null, cstr("environ")));
   const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
   const view = environ && new Deno.UnsafePointerView(environ);
-  const kept: bigint[] = [];
-  // Nothing to leave out (an NsCommand without `env`): no string needs decoding.
-  const all = Object.keys(except).length === 0;
+  const out: (bigint | string)[] = [];
+  // Nothing to replace (an NsCommand without `env`): no string needs decoding.
+  const all = Object.keys(env).length === 0;
+  const placed = new Set<string>();
   for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    if (all) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-      continue;
+    if (!all) {
+      // A key that is not UTF-8 decodes with U+FFFD, which no key of `env` can equal.
+      const entry = Deno.UnsafePointerView.getCString(p);
+      const eq = entry.indexOf("=");
+      const key = eq < 0 ? entry : entry.slice(0, eq);
+      if (Object.hasOwn(env, key)) {
+        if (!placed.has(key)) out.push(`${key}=${env[key]}`);
+        placed.add(key);
+        continue;
+      }
     }
-    // A key that is not UTF-8 decodes with U+FFFD, which no key of `except` can equal.
-    const entry = Deno.UnsafePointerView.getCString(p);
-    const eq = entry.indexOf("=");
-    if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-    }
+    out.push(BigInt(Deno.UnsafePointer.value(p)));
   }
-  return kept;
+  for (const [k, v] of Object.entries(env)) if (!placed.has(k)) out.push(`${k}=${v}`);
+  return out;
 }
 
 /**
@@ -550,6 +557,7 @@ const _ERRNO: Record<number, [string, string]> = {
   38: ["ENOSYS", "function not implemented"],
   40: ["ELOOP", "too many levels of symbolic links"],
   87: ["EUSERS", "too many users"],
+  88: ["ENOTSOCK", "socket operation on non-socket"],
   95: ["EOPNOTSUPP", "operation not supported"],
   98: ["EADDRINUSE", "address already in use"],
   99: ["EADDRNOTAVAIL", "cannot assign requested address"],

@@ -18,7 +18,7 @@
  */
 import {
   cstr,
-  environPointers,
+  environEntries,
   errno,
   EXEC_SYMBOLS,
   libcFunction,
@@ -153,35 +153,37 @@ const _addr = (function _addr(buf: ArrayBufferView): bigint {
 
 /**
  * A NULL-terminated array of C strings, in one buffer with the strings after the pointers
- * (one encode for the whole environment); `first`, pointers to strings that outlive the
- * call, go before them.
+ * (one encode for the whole environment); a bigint entry is a pointer to a string that
+ * outlives the call.
  */
 const _cArray = (function _cArray(
-  strings: readonly string[],
-  first: readonly bigint[] = [],
+  entries: readonly (string | bigint)[],
 ): Uint8Array<ArrayBuffer> {
+  const strings = entries.filter((e): e is string => typeof e === "string");
   // cstr's check, and its error, for a string with a NUL.
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const count = first.length + strings.length;
-  const head = (count + 1) * 8;
+  const head = (entries.length + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
-  ptrs.set(first);
+  const ptrs = new BigUint64Array(out.buffer, 0, entries.length + 1);
   const base = _addr(out);
   let at = head;
-  for (let i = first.length; i < count; i++) {
-    ptrs[i] = base + BigInt(at);
-    at = out.indexOf(0, at) + 1;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (typeof e === "bigint") ptrs[i] = e;
+    else {
+      ptrs[i] = base + BigInt(at);
+      at = out.indexOf(0, at) + 1;
+    }
   }
   return out;
 }).bind(undefined);
 
-/** envp for `req`: with `inheritEnv`, our environment's strings first, then `req.env`'s. */
+/** envp for `req`: with `inheritEnv`, our environment with `req.env` replacing and adding. */
 const _envp = (function _envp(req: SpawnRequest): Uint8Array<ArrayBuffer> {
-  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-  return _cArray(own, req.inheritEnv ? environPointers(req.env) : []);
+  if (req.inheritEnv) return _cArray(environEntries(req.env));
+  return _cArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
 }).bind(undefined);
 
 /** A started child: its PID and our ends of its pipes (-1 when not piped). */

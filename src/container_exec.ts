@@ -448,6 +448,16 @@ function _execOptions(
       `Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`,
     );
   }
+  // docker exec's -e entries, unlike NsCommand's env object (a JavaScript caller's guess).
+  const envList = options.env as unknown;
+  if (
+    envList !== undefined &&
+    (!Array.isArray(envList) || !envList.every((e) => typeof e === "string"))
+  ) {
+    throw new TypeError(
+      'Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them',
+    );
+  }
   assertUserWithMnt(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;

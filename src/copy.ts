@@ -183,12 +183,16 @@ function _openTarget(target: CopyTarget): _Side & { close(): void } {
       });
     }
     const rootFd = fd;
+    // A container is named as the user named it (`web:/etc`, as docker cp's messages name
+    // it), not by the PID it was pinned through.
+    const container = (pinned as { container?: { name?: string; id: string } }).container;
+    const shown = container ? container.name ?? container.id.slice(0, 12) : String(pinned.pid);
     return {
       fd: rootFd,
       resolve: IN_ROOT,
       uids,
       gids,
-      label: (p) => `${pinned.pid}:${p}`,
+      label: (p) => `${shown}:${p}`,
       close: () => close(rootFd),
     };
   } catch (error) {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { cgroupProcsOf, execConfinement } from "./container_exec.ts";
+import { assertNotFrozen, cgroupProcsOf, execConfinement } from "./container_exec.ts";
 import type { NsCommandOptions } from "./command.ts";
 import type { PinnedProcess } from "./target.ts";
 
@@ -32,6 +32,7 @@ export interface DebugOptions {
  * @param target a process or container from `pinProcess` / `resolveContainer`
  * @param options tools directory, privileged, tty
  * @returns options for NsCommand (add args and stdio)
+ * @throws {NamespaceError} code EBUSY when its cgroup is frozen (a paused container)
  *
  * @example
  * ```ts
@@ -48,6 +49,14 @@ export function debugOptions(target: PinnedProcess, options: DebugOptions = {}):
   };
   const term = Deno.env.get("TERM");
   if (term !== undefined) env.TERM = term;
+  // A paused container is refused at once, as exec refuses it: its frozen cgroup would
+  // stop the program, and reading its seccomp filter waits 2 s for it to stop for ptrace.
+  const cgroups = cgroupProcsOf(target.pid);
+  const container = (target as { container?: { id: string } }).container;
+  assertNotFrozen(
+    cgroups,
+    container ? `container ${container.id.slice(0, 12)}` : `process ${target.pid}`,
+  );
   const confinement: Partial<NsCommandOptions> = options.privileged
     ? { capabilities: "all" }
     : { capabilities: "target", noNewPrivs: "target", ...execConfinement("target") };
@@ -57,7 +66,7 @@ export function debugOptions(target: PinnedProcess, options: DebugOptions = {}):
     tools: options.tools,
     env,
     clearEnv: true,
-    cgroups: cgroupProcsOf(target.pid),
+    cgroups,
     tty: options.tty || undefined,
     ...confinement,
   };

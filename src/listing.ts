@@ -621,20 +621,24 @@ function _relate(found: Map<number, _Ns>, wanted: Set<string>, notes: string[]):
 
 function _inodesOf(pid: number): Set<number> {
   const out = new Set<number>();
+  let refused = false;
   for (const type of NAMESPACE_TYPES) {
     try {
       const link = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
       out.add(Number(link.slice(type.length + 2, -1)));
     } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) {
-        throw new NamespaceError(`Cannot list the namespaces of process ${pid}`, {
-          errno: 13,
-          syscall: "readlink",
-          target: pid,
-          hint: "run as root or as the owner of the process",
-        });
-      }
+      // A type refused alone (the ptrace check is made on each read) is skipped, as lsns
+      // skips it; the process is refused only when no type could be read.
+      if (error instanceof Deno.errors.PermissionDenied) refused = true;
     }
+  }
+  if (out.size === 0 && refused) {
+    throw new NamespaceError(`Cannot list the namespaces of process ${pid}`, {
+      errno: 13,
+      syscall: "readlink",
+      target: pid,
+      hint: "run as root or as the owner of the process",
+    });
   }
   return out;
 }
@@ -829,6 +833,7 @@ export function processesInNamespace(ns: number): NamespaceMembers {
     if (c < 48 || c > 57) continue;
     const pid = Number(dirent.name);
     let member = false;
+    let refused = false;
     try {
       for (const t of type ? [type] : NAMESPACE_TYPES) {
         let link: string;
@@ -836,6 +841,12 @@ export function processesInNamespace(ns: number): NamespaceMembers {
           link = Deno.readLinkSync(`/proc/${pid}/ns/${t}`);
         } catch (error) {
           if (error instanceof Deno.errors.NotFound && _hasNamespaces(pid)) continue;
+          // A type refused alone (the ptrace check is made on each read): the others may
+          // still show the process a member, as lsns reads each type on its own.
+          if (error instanceof Deno.errors.PermissionDenied) {
+            refused = true;
+            continue;
+          }
           throw error;
         }
         if (link.endsWith(suffix) && link.length === t.length + suffix.length) {
@@ -844,11 +855,11 @@ export function processesInNamespace(ns: number): NamespaceMembers {
           break;
         }
       }
-    } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) skipped.unreadable++;
-      else skipped.vanished++;
+    } catch {
+      skipped.vanished++;
       continue;
     }
+    if (!member && refused) skipped.unreadable++;
     if (!member) continue;
     const info = _processInfo(pid);
     if (!info) {

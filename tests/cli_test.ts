@@ -192,6 +192,16 @@ Deno.test("nsjoin --help lists every command, completions included", async () =>
   for (const name of Object.keys(COMMANDS)) assertMatch(out.stdout, new RegExp(`\\n  ${name} `));
 });
 
+Deno.test("nsjoin --version and -V print the version with no permission, as docker --version", async () => {
+  const version = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).version;
+  for (const flag of ["--version", "-V"]) {
+    const out = await runPiped(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, flag],
+    });
+    assertEquals([out.code, out.stdout, out.stderr], [0, `nsjoin ${version}\n`, ""], flag);
+  }
+});
+
 /** Runs bash with the generated completion loaded and asks it to complete `words`. */
 async function bashComplete(script: string, words: string[]): Promise<string[]> {
   const out = await runPiped("bash", {
@@ -219,6 +229,7 @@ Deno.test("bash completion loads in bash and completes commands, options and she
   });
   assertEquals(registered.stdout.trim(), "complete -o default -F _nsjoin nsjoin");
   assertEquals(await bashComplete(script, ["nsjoin", "en"]), ["enter"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "--v"]), ["--version"]);
   assertEquals(await bashComplete(script, ["nsjoin", "exec", "--pri"]), ["--privileged"]);
   assertEquals(await bashComplete(script, ["nsjoin", "enter", "--preserve"]), [
     "--preserve-credentials",

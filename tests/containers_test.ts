@@ -821,3 +821,65 @@ Deno.test({
     }
   },
 });
+
+// ---- trial 18: a library user's first guess at containerExecOptions' env
+Deno.test({
+  name: "containerExecOptions refuses env given as an object with one line saying what it takes",
+  ignore: skipWithoutEngines("a container to pin", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const { containerExecOptions } = await import("../src/container_exec.ts");
+    const c = await startContainer("docker", `${RUN}-envobj`);
+    try {
+      using pinned = await resolveContainer(`docker:${c.name}`);
+      // NsCommand's env is an object; docker exec's -e, which this mirrors, a list.
+      const asObject = { env: { MODE: "x" } } as unknown as { env: string[] };
+      assertThrows(
+        () => containerExecOptions(pinned, asObject),
+        TypeError,
+        'Cannot use env: give a list of "KEY=VALUE" strings',
+      );
+      assertThrows(
+        () => containerExecOptions(pinned, { env: [42 as unknown as string] }),
+        TypeError,
+        'Cannot use env: give a list of "KEY=VALUE" strings',
+      );
+      assertEquals(containerExecOptions(pinned, { env: ["MODE=x"] }).env?.MODE, "x");
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
+// ---- trial 18: ps says which containers are paused, as docker ps's STATUS does
+Deno.test({
+  name: "ps marks a paused container (docker ps: 'Up … (Paused)'), in the table and --json",
+  ignore: skipWithoutEngines("a container to pause", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const c = await startContainer("docker", `${RUN}-pspause`);
+    const up = await startContainer("docker", `${RUN}-psup`);
+    try {
+      await must("docker", ["pause", c.name]);
+      const json = await cli(["ps", "--json"]);
+      assertEquals(json.code, 0, json.stderr);
+      const rows = JSON.parse(json.stdout) as { id: string; paused: boolean }[];
+      assertEquals(
+        [c.id, up.id].map((id) => rows.find((r) => r.id === id)?.paused),
+        [true, false],
+      );
+      const table = await cli(["ps"]);
+      assertMatch(
+        table.stdout,
+        new RegExp(`^${c.id.slice(0, 12)}\\s+docker\\s+${c.name} \\(paused\\)\\s`, "m"),
+      );
+      assertMatch(
+        table.stdout,
+        new RegExp(`^${up.id.slice(0, 12)}\\s+docker\\s+${up.name}\\s+\\d`, "m"),
+      );
+    } finally {
+      await must("docker", ["unpause", c.name]).catch(() => {});
+      await removeContainers([c, up]);
+    }
+  },
+});

@@ -362,3 +362,26 @@ Deno.test({
     }
   },
 });
+
+// ---- trial 18: debug of a paused container
+Deno.test({
+  name: "debug refuses a paused container at once, as exec does (not after a 2 s ptrace wait)",
+  ignore: skipWithoutEngines("a container to pause", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const c = await startContainer("docker", `nsjoin-dbg-pause-${suffix()}`);
+    try {
+      await must("docker", ["pause", c.name]);
+      const r = await cli(["debug", c.name, "--", "touch", "/target/tmp/ran"]);
+      assertEquals([r.code, r.stdout], [125, ""], r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertMatch(r.stderr, /Cannot exec in container [0-9a-f]{12}: it is paused - unpause it/);
+      await must("docker", ["unpause", c.name]);
+      const ran = await run("docker", ["exec", c.name, "ls", "/tmp"]);
+      assert(!ran.stdout.includes("ran"), "the program ran");
+    } finally {
+      await run("docker", ["unpause", c.name]).catch(() => {});
+      await removeContainers([c]);
+    }
+  },
+});

@@ -415,6 +415,10 @@ Deno.test({
       const bad = await cli(["enter", "-t", String(h.pid), "-N", "4", "touch", "/tmp/never"]);
       assertEquals(bad.code, 125);
       assertMatch(bad.stderr, /^nsjoin enter: Cannot enter the network namespace of fd 4 .*EBADF/);
+      // An fd that is not a socket (its stdin): named as strerror names it, not "E88".
+      const notSocket = await cli(["enter", "-t", String(h.pid), "-N", "0", "true"]);
+      assertEquals(notSocket.code, 125);
+      assertMatch(notSocket.stderr, /fd 0 .*: ENOTSOCK \(socket operation on non-socket\)/);
     } finally {
       h.child.kill("SIGKILL");
       await h.child.status;

@@ -11,6 +11,7 @@ import {
   ROOT,
   text,
 } from "./_fixtures.ts";
+import { must, removeContainers, skipWithoutEngines, startContainer } from "./_engines.ts";
 
 /** Runs `deno run -A examples/NAME ARGS…`: exit code, stdout, stderr. */
 async function example(
@@ -207,5 +208,28 @@ Deno.test({
       ["0", "echo $((6 * 7))", "42"],
     ]);
     assertEquals(text(r.stdout).trim().split("\n").at(-1), "2 passed, 1 failed");
+  },
+});
+
+// ---- trial 18: examples/containers.ts on a host where a container is paused
+Deno.test({
+  name: "examples/containers.ts lists every container, a paused one with why, never a crash",
+  ignore: skipWithoutEngines("containers to list", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const tag = `nsjex${Math.random().toString(36).slice(2, 8)}`;
+    const up = await startContainer("docker", `${tag}-up`);
+    const paused = await startContainer("docker", `${tag}-paused`);
+    try {
+      await must("docker", ["pause", paused.name]);
+      const out = await example("containers.ts");
+      assertEquals(out.code, 0, out.stderr);
+      const line = (name: string) => out.stdout.split("\n").find((l) => l.includes(` ${name} `));
+      assertMatch(line(up.name) ?? "", new RegExp(`^docker +${up.name} +pid \\d+ +h-${up.name} `));
+      assertMatch(line(paused.name) ?? "", /it is paused/);
+    } finally {
+      await must("docker", ["unpause", paused.name]).catch(() => {});
+      await removeContainers([up, paused]);
+    }
   },
 });

@@ -803,10 +803,11 @@ Deno.test({
           const args = ["-l", "-p", String(member), "-t", "net", "-o", "NS,NSFS,PID", ...extra];
           const ours = await cli(["ls", ...args]);
           const theirs = await lsns("lsns", args);
-          const lines = (s: string) => s.split("\n").map((l) => l.trimEnd()).join("\n");
+          // Byte for byte: libsmartcols pads every cell but the last, and writes the
+          // separator before an empty last cell (a continuation line ends in spaces).
           assertEquals(
-            lines(ours.stdout),
-            lines(theirs),
+            ours.stdout,
+            theirs,
             `${extra.join(" ")}\n${ours.stdout}---\n${theirs}`,
           );
         }
@@ -1075,5 +1076,67 @@ int main(int argc, char **argv) {
     } finally {
       Deno.removeSync(dir, { recursive: true });
     }
+  },
+});
+
+// ---- trial 18: one namespace type refused, the others listed (lsns's read_process)
+Deno.test({
+  name: "ls -p, -t and ls NS skip only the type whose link is refused (EACCES), as lsns does",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // The kernel checks ptrace access on each ns link read, so a process whose credentials
+    // or dumpable flag change between two reads refuses some types and not others. strace
+    // makes that happen on purpose: every access to the uts link fails with EACCES.
+    await using target = await makeTarget({ flags: ["-u", "-n", "--fork"], hostname: "refused" });
+    const p = String(target.pid);
+    const netIno = ino(Deno.readLinkSync(`/proc/${p}/ns/net`));
+    const refusing = async (paths: string[], cmd: string[]): Promise<Deno.CommandOutput> =>
+      await new Deno.Command("strace", {
+        args: [
+          ...["-f", "-qq", "-o", "/dev/null", ...paths.flatMap((path) => ["-P", path])],
+          ...["-e", "inject=all:error=EACCES", ...cmd],
+        ],
+        env: { NO_COLOR: "1" },
+        cwd: "/",
+      }).output();
+    // lsns 2.38 reads "ns/uts" relative to each /proc/PID (so -P names it so); we read the
+    // full path of this one process.
+    const theirs = (args: string[]) => refusing(["ns/uts"], ["lsns", ...args]);
+    const cli = [Deno.execPath(), "run", "-A", "--quiet", `${ROOT}cli.ts`, "ls"];
+    const ours = (args: string[], refused = [`/proc/${p}/ns/uts`]) =>
+      refusing(refused, [...cli, ...args]);
+    // -J: the same document (our JSON is laid out by JSON.stringify).
+    const same = (out: string, json: boolean) => json ? JSON.parse(out) : out;
+    for (
+      const args of [
+        ["-p", p, "-n", "-o", "NS,TYPE"],
+        ["-p", p, "-t", "net", "-t", "uts", "-n", "-o", "NS,TYPE"],
+        ["-p", p, "-J", "-o", "NS,TYPE"],
+      ]
+    ) {
+      await t.step(args.join(" "), async () => {
+        const [a, b] = [await theirs(args), await ours(args)];
+        assertEquals(a.code, 0, text(a.stderr));
+        assert(!text(a.stdout).includes("uts"), "strace made lsns's uts read fail");
+        const json = args.includes("-J");
+        assertEquals(
+          [b.code, same(text(b.stdout), json), text(b.stderr)],
+          [0, same(text(a.stdout), json), ""],
+        );
+      });
+    }
+    await t.step("ls NS: the processes are still members of their other namespaces", async () => {
+      // mnt, the first type read: refused for both processes in the new namespaces.
+      const mnt = [`/proc/${target.outer.pid}/ns/mnt`, `/proc/${p}/ns/mnt`];
+      const b = await ours([String(netIno), "-n", "-o", "PID"], mnt);
+      assertEquals(b.code, 0, text(b.stderr));
+      assert(text(b.stdout).split(/\s+/).includes(p), text(b.stdout));
+    });
+    await t.step("listNamespaces({ pid }) keeps the types it read", async () => {
+      const script = `import { listNamespaces } from ${JSON.stringify(`${ROOT}mod.ts`)};
+console.log(listNamespaces({ pid: ${p} }).namespaces.map((e) => e.type).sort().join(" "));`;
+      const b = await refusing([`/proc/${p}/ns/uts`], [Deno.execPath(), "eval", script]);
+      assertEquals(text(b.stdout), "cgroup ipc mnt net pid time user\n", text(b.stderr));
+    });
   },
 });

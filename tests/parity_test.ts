@@ -126,6 +126,43 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "enter -W DIR and --wdns[=DIR] take their value as the installed nsenter does",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget({ hostname: "parity" });
+    const p = String(target.pid);
+    // util-linux 2.38 declares -W with a required value ("W:") and --wdns with an optional
+    // one (longopts: optional_argument): `--wdns DIR` leaves DIR as the program, and a bare
+    // `--wdns` changes nothing. (2.42 makes -W optional too: "W::".)
+    const cases: [string, string[]][] = [
+      ["-W DIR", ["-W", "/etc", "pwd"]],
+      ["-WDIR", ["-W/etc", "pwd"]],
+      ["--wdns=DIR", ["--wdns=/etc", "pwd"]],
+      ["--wdns DIR: DIR is the program", ["--wdns", "/etc", "pwd"]],
+      ["--wdns alone, then the program", ["--wdns", "pwd"]],
+      ["--wdns as the last word: the shell", ["--wdns"]],
+    ];
+    for (const [name, args] of cases) {
+      await t.step(name, async () => {
+        const all = ["-t", p, "-m", ...args];
+        // The shell reads its commands from stdin; the other programs get none.
+        const opts = { env: { SHELL: "/bin/sh" }, stdin: args.length === 1 ? "pwd\n" : undefined };
+        const theirs = await anchor("nsenter", all, opts);
+        const ours = await cli(["enter", ...all], opts);
+        assertEquals([ours.code, ours.stdout], [theirs.code, theirs.stdout], ours.stderr);
+      });
+    }
+    await t.step("-w with a bare --wdns is still refused, as nsenter refuses it", async () => {
+      const theirs = await anchor("nsenter", ["-t", p, "-m", "-w", "--wdns", "pwd"]);
+      const ours = await cli(["enter", "-t", p, "-m", "-w", "--wdns", "pwd"]);
+      assertMatch(theirs.stderr, /mutually exclusive/);
+      assertEquals(ours.code, 2, ours.stderr);
+      assertMatch(ours.stderr, /--wd and --wdns are mutually exclusive/);
+    });
+  },
+});
+
 /** lsns, retried: 2.38 gives up with exit 1 when a process it reads ends meanwhile. */
 async function lsnsStable(args: string[]): Promise<Run> {
   let r = await anchor("lsns", args);

@@ -269,3 +269,57 @@ console.log(new TextDecoder().decode(out.stdout).trim(), out.code);
     }
   },
 });
+
+// ---- trial 18: the order of the environment a program sees
+Deno.test({
+  name: "env prints the same lines in the same order through every start path as nsenter",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A user compares `env` inside with nsenter's, unsorted: nsenter passes its environment
+    // on in its order, and `env K=V` before it (as docker exec's -e) replaces a variable in
+    // place and adds new ones at the end. Deno.Command sorts what it passes; the first 16
+    // output() calls (posix_spawn) moved a replaced variable to the end.
+    await using target = await makeTarget({ flags: ["-u"], hostname: "env-order" });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-env-order-" });
+    try {
+      const script = `${dir}/env.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { NsCommand, openSession } from ${JSON.stringify(`${ROOT}mod.ts`)};
+const options = { target: ${target.pid}, namespaces: ["uts" as const], env: { MID: "new", ADDED: "x" } };
+const show = (out: { stdout: Uint8Array }) =>
+  new TextDecoder().decode(out.stdout).split("\\n").filter((l) => !l.startsWith("NSJOIN_SPAWN="));
+const runs: Record<string, string[]> = {};
+for (const path of ["posix_spawn", "deno"]) {
+  Deno.env.set("NSJOIN_SPAWN", path);
+  runs[path + " output"] = show(await new NsCommand("env", options).output());
+  runs[path + " outputSync"] = show(new NsCommand("env", options).outputSync());
+}
+runs["spawn"] = show(await new NsCommand("env", { ...options, stdout: "piped" }).spawn().output());
+Deno.env.delete("NSJOIN_SPAWN");
+{
+  await using session = await openSession(options.target, options);
+  runs["session"] = show(await session.output("env"));
+}
+console.log(JSON.stringify(runs));
+`,
+      );
+      const start = ["-i", "ZED=1", "MID=2", "ALPHA=3", `PATH=${Deno.env.get("PATH")}`];
+      start.push(`HOME=${Deno.env.get("HOME")}`, "NO_COLOR=1");
+      const anchor = await new Deno.Command("env", {
+        args: [...start, "MID=new", "ADDED=x", "nsenter", "-t", String(target.pid), "-u", "env"],
+      }).output();
+      const want = text(anchor.stdout).split("\n");
+      assertEquals(want.slice(0, 3), ["ZED=1", "MID=new", "ALPHA=3"]);
+      const ours = await new Deno.Command("env", {
+        args: [...start, Deno.execPath(), "run", "-A", "--quiet", "--no-lock", script],
+      }).output();
+      assertEquals(ours.code, 0, text(ours.stderr));
+      const runs = JSON.parse(text(ours.stdout)) as Record<string, string[]>;
+      const wrong = Object.entries(runs).filter(([, lines]) => lines.join() !== want.join());
+      assertEquals(wrong, [], `nsenter: ${want}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,18 +2,18 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-5IUP2PHW.js";
+} from "./chunk-PFVOJTYZ.js";
 import {
   resolveTarget
-} from "./chunk-TDS72IVA.js";
+} from "./chunk-YPFNU3L3.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-3ZRSSXJX.js";
-import "./chunk-DYN3F3XR.js";
+} from "./chunk-7LQBZI6U.js";
+import "./chunk-QXYFOTTQ.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

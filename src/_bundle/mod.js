@@ -4,6 +4,7 @@ import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
 import {
+  assertNotFrozen,
   cgroupMountRoots,
   cgroupMountTable,
   cgroupProcsOf,
@@ -11,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-X23QZM3I.js";
+} from "./chunk-R3CTC7TP.js";
 import {
   NsCommand
-} from "./chunk-5IUP2PHW.js";
+} from "./chunk-PFVOJTYZ.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-6A5EF3GK.js";
+} from "./chunk-VEIHEOZL.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -26,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-TDS72IVA.js";
+} from "./chunk-YPFNU3L3.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -47,13 +48,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-3ZRSSXJX.js";
+} from "./chunk-7LQBZI6U.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-DYN3F3XR.js";
+} from "./chunk-QXYFOTTQ.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -647,20 +648,22 @@ function _relate(found, wanted, notes) {
 }
 function _inodesOf(pid) {
   const out = /* @__PURE__ */ new Set();
+  let refused = false;
   for (const type of NAMESPACE_TYPES) {
     try {
       const link = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
       out.add(Number(link.slice(type.length + 2, -1)));
     } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) {
-        throw new NamespaceError(`Cannot list the namespaces of process ${pid}`, {
-          errno: 13,
-          syscall: "readlink",
-          target: pid,
-          hint: "run as root or as the owner of the process"
-        });
-      }
+      if (error instanceof Deno.errors.PermissionDenied) refused = true;
     }
+  }
+  if (out.size === 0 && refused) {
+    throw new NamespaceError(`Cannot list the namespaces of process ${pid}`, {
+      errno: 13,
+      syscall: "readlink",
+      target: pid,
+      hint: "run as root or as the owner of the process"
+    });
   }
   return out;
 }
@@ -768,6 +771,7 @@ function processesInNamespace(ns) {
     if (c < 48 || c > 57) continue;
     const pid = Number(dirent.name);
     let member = false;
+    let refused = false;
     try {
       for (const t of type ? [
         type
@@ -777,6 +781,10 @@ function processesInNamespace(ns) {
           link = Deno.readLinkSync(`/proc/${pid}/ns/${t}`);
         } catch (error) {
           if (error instanceof Deno.errors.NotFound && _hasNamespaces(pid)) continue;
+          if (error instanceof Deno.errors.PermissionDenied) {
+            refused = true;
+            continue;
+          }
           throw error;
         }
         if (link.endsWith(suffix) && link.length === t.length + suffix.length) {
@@ -785,11 +793,11 @@ function processesInNamespace(ns) {
           break;
         }
       }
-    } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) skipped.unreadable++;
-      else skipped.vanished++;
+    } catch {
+      skipped.vanished++;
       continue;
     }
+    if (!member && refused) skipped.unreadable++;
     if (!member) continue;
     const info = _processInfo(pid);
     if (!info) {
@@ -2185,6 +2193,9 @@ function debugOptions(target, options = {}) {
   };
   const term = Deno.env.get("TERM");
   if (term !== void 0) env.TERM = term;
+  const cgroups = cgroupProcsOf(target.pid);
+  const container = target.container;
+  assertNotFrozen(cgroups, container ? `container ${container.id.slice(0, 12)}` : `process ${target.pid}`);
   const confinement = options.privileged ? {
     capabilities: "all"
   } : {
@@ -2198,7 +2209,7 @@ function debugOptions(target, options = {}) {
     tools: options.tools,
     env,
     clearEnv: true,
-    cgroups: cgroupProcsOf(target.pid),
+    cgroups,
     tty: options.tty || void 0,
     ...confinement
   };
@@ -2210,38 +2221,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-4O36ZJAM.js");
+  _inNamespaces ??= await import("./in_namespaces-LRN5FL24.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-4O36ZJAM.js");
+  _inNamespaces ??= await import("./in_namespaces-LRN5FL24.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-YBXPUQ2P.js");
+  _copy ??= await import("./copy-MWY6YP7V.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-YBXPUQ2P.js");
+  _copy ??= await import("./copy-MWY6YP7V.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-YBXPUQ2P.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-MWY6YP7V.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-YBXPUQ2P.js");
+  _copy ??= await import("./copy-MWY6YP7V.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-HNAIN3YH.js");
+  _forward ??= await import("./forward-HLLDKQVF.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-7AZKXSTE.js");
+  _session ??= await import("./session-W6OPPSUE.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -14,6 +14,7 @@ import { LS_HELP } from "./ls.ts";
 import { PS_HELP } from "./ps.ts";
 
 export { completions } from "./completions.ts";
+export { VERSION } from "./_version.ts";
 
 /** The --help text of each command cli.ts loads through a URL, by command name. */
 export const HELP: Readonly<Record<string, string>> = {

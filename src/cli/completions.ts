@@ -96,7 +96,7 @@ function _bash(summaries: Record<string, string>, options: Record<string, Comple
 _nsjoin() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" opts="" values=""
   if [[ $COMP_CWORD -eq 1 ]]; then
-    COMPREPLY=($(compgen -W "${Object.keys(summaries).join(" ")} --help" -- "$cur"))
+    COMPREPLY=($(compgen -W "${Object.keys(summaries).join(" ")} --help --version" -- "$cur"))
     return
   fi
   case "\${COMP_WORDS[1]}" in

@@ -164,7 +164,8 @@ OPTIONS
                            with nsenter, a program forked into a pid namespace lives on)
  -r, --root[=<dir>]        set the root directory (default: the target's)
  -w, --wd[=<dir>]          set the working directory (a host path, opened before entering)
- -W, --wdns <dir>          set the working directory inside the namespace
+ -W, --wdns <dir>          set the working directory inside the namespace (as util-linux
+                           2.38: -W DIR or --wdns=DIR; --wdns DIR leaves DIR the program)
  -e, --env                 inherit environment variables from the target process
  -F, --no-fork             do not fork before exec'ing <program>
  -c, --join-cgroup         join the cgroups of the target process
@@ -223,6 +224,7 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     command: [],
   };
   let i = 0;
+  let wdnsBare = false;
   // `attached` is the value in the same argument (`-t5`, `--target=5`, even `--setuid=`,
   // which getopt hands over as ""); otherwise the next argument is the value.
   const required = (name: string, attached: string | undefined): string => {
@@ -314,6 +316,13 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
         out.gid = _id(name, required(name, attached ? value : undefined));
         return true;
       case "W":
+        // util-linux 2.38, the installed anchor, declares -W with a required value ("W:")
+        // but --wdns with an optional one (optional_argument): `--wdns DIR` leaves DIR as
+        // the program and a bare --wdns changes nothing, though it still excludes -w.
+        if (name === "--wdns" && !attached) {
+          wdnsBare = true;
+          return false;
+        }
         out.wdns = required(name, attached ? value : undefined);
         return true;
     }
@@ -357,7 +366,7 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
       }
     }
   }
-  if (out.wd !== undefined && out.wdns !== undefined) {
+  if (out.wd !== undefined && (out.wdns !== undefined || wdnsBare)) {
     throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);

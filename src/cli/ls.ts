@@ -487,7 +487,7 @@ export function formatTable(
   }
   const fmt = (cells: readonly string[]): string =>
     cells.map((c, i) => {
-      if (i === cells.length - 1 && !opts.right?.has(i)) return c;
+      if (i === cells.length - 1 && (c === "" || !opts.right?.has(i))) return c;
       const pad = " ".repeat(Math.max(0, widths[i] - _width(c)));
       return opts.right?.has(i) && i !== tc ? pad + c : c + pad;
     }).join(" ");
@@ -495,7 +495,9 @@ export function formatTable(
     const h = fmt(header).trimEnd();
     out.push(opts.color ? `\x1b[1m${h}\x1b[0m` : h);
   }
-  for (const r of rows) out.push(fmt(r).trimEnd());
+  // Untrimmed, as libsmartcols writes them: every cell but the last padded, and the
+  // separator before an empty last cell (a script diffing lsns's output sees the same bytes).
+  for (const r of rows) out.push(fmt(r));
   return out.join("\n");
 }
 
@@ -683,20 +685,26 @@ export function ls(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** The namespace inodes of a process, or why they cannot be read. */
+/**
+ * The namespace inodes of a process, or why none can be read. A type refused (EACCES: the
+ * ptrace check is made on each read, and the process's credentials or dumpable flag may
+ * change between two) is skipped and the others kept, as lsns's read_process does.
+ */
 function _inodesOfPid(pid: number): Set<number> | string {
   const out = new Set<number>();
+  let refused = false;
   for (const type of NAMESPACE_TYPES) {
     try {
       const link = Deno.readLinkSync(`/proc/${pid}/ns/${type}`);
       out.add(Number(link.slice(type.length + 2, -1)));
     } catch (error) {
-      if (error instanceof Deno.errors.PermissionDenied) {
-        return `cannot read the namespaces of process ${pid}: permission denied`;
-      }
+      if (error instanceof Deno.errors.PermissionDenied) refused = true;
     }
   }
-  return out.size > 0 ? out : `no process ${pid}`;
+  if (out.size > 0) return out;
+  return refused
+    ? `cannot read the namespaces of process ${pid}: permission denied`
+    : `no process ${pid}`;
 }
 
 /**

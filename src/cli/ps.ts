@@ -1,4 +1,4 @@
-import { namespacesOwnedBy } from "../container_exec.ts";
+import { assertNotFrozen, cgroupProcsOf, namespacesOwnedBy } from "../container_exec.ts";
 import { type ContainerInfo, findContainers } from "../containers.ts";
 import type { NamespaceType } from "../namespaces.ts";
 import { escapeTerminal } from "../terminal.ts";
@@ -28,8 +28,9 @@ Another user's rootless containers are shown with their owner ("podman (uid N)")
 whose process runs in that user's own namespaces are listed. Names are printed with control
 characters as \\xNN; --json gives them exactly. Kubernetes pods (containerd's CRI, CRI-O)
 get NAMESPACE, POD and CONTAINER columns, and a "pod" object in --json; --pods lists one
-line per pod, its containers grouped under its sandbox. Needs -A (it reads /proc and engine
-state).
+line per pod, its containers grouped under its sandbox. A paused container (its cgroup
+frozen) has "(paused)" after its name and "paused": true in --json: exec and debug refuse it
+until it is unpaused. Needs -A (it reads /proc and engine state).
 
 OPTIONS
       --json        Print a JSON array
@@ -62,6 +63,8 @@ export interface PsRow {
   owner: number | null;
   /** Where it was found: "api", "state" or "cgroup". */
   source: string;
+  /** Its cgroup is frozen (docker/podman pause): exec and debug refuse it until unpaused. */
+  paused: boolean;
   /**
    * For a Kubernetes pod's sandbox or container: its namespace, pod, pod UID, sandbox ID
    * and container name (null for the sandbox), from the CRI runtime's state; else null.
@@ -85,6 +88,7 @@ export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
     namespaces: namespacesOwnedBy(c.pid),
     owner: c.owner ?? null,
     source: c.source,
+    paused: _paused(c.pid),
     pod: c.pod
       ? {
         namespace: c.pod.namespace,
@@ -97,6 +101,16 @@ export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
   })).sort((a, b) =>
     a.engine.localeCompare(b.engine) || (a.name ?? a.id).localeCompare(b.name ?? b.id)
   );
+}
+
+/** Whether the process's cgroups are frozen, as exec would find them (false if it is gone). */
+function _paused(pid: number): boolean {
+  try {
+    assertNotFrozen(cgroupProcsOf(pid), `process ${pid}`);
+    return false;
+  } catch (error) {
+    return (error as { code?: string }).code === "EBUSY";
+  }
 }
 
 /**
@@ -125,7 +139,7 @@ export function formatTable(rows: readonly PsRow[], noTrunc = false): string {
     ...rows.map((r) => [
       escapeTerminal(noTrunc ? r.id : r.id.slice(0, 12)),
       r.engine + (r.owner !== null ? ` (uid ${r.owner})` : ""),
-      r.name === null ? "-" : escapeTerminal(r.name),
+      (r.name === null ? "-" : escapeTerminal(r.name)) + (r.paused ? " (paused)" : ""),
       ...podCells(r),
       String(r.pid),
       r.namespaces.join(",") || "-",

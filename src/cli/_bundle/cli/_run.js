@@ -10,7 +10,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "./chunk-375JQ4SZ.js";
+} from "./chunk-IZBNQ6ES.js";
 
 export {
   EXIT,

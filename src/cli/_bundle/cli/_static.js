@@ -67,24 +67,28 @@ var libcFunction = (function libcFunction(name, definition) {
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
   return new Deno.UnsafeFnPointer(ptr, definition);
 });
-var environPointers = (function environPointers(except) {
+var environEntries = (function environEntries(env) {
   const at = _structPointer(_core().dlsym(null, cstr("environ")));
   const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
   const view = environ && new Deno.UnsafePointerView(environ);
-  const kept = [];
-  const all = Object.keys(except).length === 0;
+  const out = [];
+  const all = Object.keys(env).length === 0;
+  const placed = /* @__PURE__ */ new Set();
   for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    if (all) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-      continue;
+    if (!all) {
+      const entry = Deno.UnsafePointerView.getCString(p);
+      const eq = entry.indexOf("=");
+      const key = eq < 0 ? entry : entry.slice(0, eq);
+      if (Object.hasOwn(env, key)) {
+        if (!placed.has(key)) out.push(`${key}=${env[key]}`);
+        placed.add(key);
+        continue;
+      }
     }
-    const entry = Deno.UnsafePointerView.getCString(p);
-    const eq = entry.indexOf("=");
-    if (!Object.hasOwn(except, eq < 0 ? entry : entry.slice(0, eq))) {
-      kept.push(BigInt(Deno.UnsafePointer.value(p)));
-    }
+    out.push(BigInt(Deno.UnsafePointer.value(p)));
   }
-  return kept;
+  for (const [k, v] of Object.entries(env)) if (!placed.has(k)) out.push(`${k}=${v}`);
+  return out;
 });
 var _cellOf = (function _cellOf(ptr) {
   return ptr === null ? void 0 : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
@@ -2135,6 +2139,10 @@ var _execOptions = (function _execOptions(container, options, check2) {
   if (options.user !== void 0 && options.user.split(":").length > 2) {
     throw new TypeError(`Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`);
   }
+  const envList = options.env;
+  if (envList !== void 0 && (!Array.isArray(envList) || !envList.every((e) => typeof e === "string"))) {
+    throw new TypeError('Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them');
+  }
   assertUserWithMnt(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
@@ -2351,7 +2359,7 @@ var _bash = (function _bash(summaries, options) {
 _nsjoin() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" opts="" values=""
   if [[ $COMP_CWORD -eq 1 ]]; then
-    COMPREPLY=($(compgen -W "${Object.keys(summaries).join(" ")} --help" -- "$cur"))
+    COMPREPLY=($(compgen -W "${Object.keys(summaries).join(" ")} --help --version" -- "$cur"))
     return
   fi
   case "\${COMP_WORDS[1]}" in
@@ -3232,6 +3240,10 @@ var init_libc = __esm({
         "EUSERS",
         "too many users"
       ],
+      88: [
+        "ENOTSOCK",
+        "socket operation on non-socket"
+      ],
       95: [
         "EOPNOTSUPP",
         "operation not supported"
@@ -3890,26 +3902,29 @@ var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 }).bind(void 0);
-var _cArray = (function _cArray2(strings, first = []) {
+var _cArray = (function _cArray2(entries) {
+  const strings = entries.filter((e) => typeof e === "string");
   for (const s of strings) if (s.includes("\0")) cstr(s);
-  const count = first.length + strings.length;
-  const head = (count + 1) * 8;
+  const head = (entries.length + 1) * 8;
   const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
-  const ptrs = new BigUint64Array(out.buffer, 0, count + 1);
-  ptrs.set(first);
+  const ptrs = new BigUint64Array(out.buffer, 0, entries.length + 1);
   const base = _addr(out);
   let at = head;
-  for (let i = first.length; i < count; i++) {
-    ptrs[i] = base + BigInt(at);
-    at = out.indexOf(0, at) + 1;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (typeof e === "bigint") ptrs[i] = e;
+    else {
+      ptrs[i] = base + BigInt(at);
+      at = out.indexOf(0, at) + 1;
+    }
   }
   return out;
 }).bind(void 0);
 var _envp = (function _envp2(req) {
-  const own = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-  return _cArray(own, req.inheritEnv ? environPointers(req.env) : []);
+  if (req.inheritEnv) return _cArray(environEntries(req.env));
+  return _cArray(Object.entries(req.env).map(([k, v]) => `${k}=${v}`));
 }).bind(void 0);
 var _start = (function _start2(req) {
   _fns ??= _load2();
@@ -4909,8 +4924,9 @@ Another user's rootless containers are shown with their owner ("podman (uid N)")
 whose process runs in that user's own namespaces are listed. Names are printed with control
 characters as \\xNN; --json gives them exactly. Kubernetes pods (containerd's CRI, CRI-O)
 get NAMESPACE, POD and CONTAINER columns, and a "pod" object in --json; --pods lists one
-line per pod, its containers grouped under its sandbox. Needs -A (it reads /proc and engine
-state).
+line per pod, its containers grouped under its sandbox. A paused container (its cgroup
+frozen) has "(paused)" after its name and "paused": true in --json: exec and debug refuse it
+until it is unpaused. Needs -A (it reads /proc and engine state).
 
 OPTIONS
       --json        Print a JSON array
@@ -5042,6 +5058,7 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     command: []
   };
   let i = 0;
+  let wdnsBare = false;
   const required = (name, attached) => {
     if (attached !== void 0) return attached;
     if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
@@ -5119,6 +5136,10 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
         out.gid = _id(name, required(name, attached ? value : void 0));
         return true;
       case "W":
+        if (name === "--wdns" && !attached) {
+          wdnsBare = true;
+          return false;
+        }
         out.wdns = required(name, attached ? value : void 0);
         return true;
     }
@@ -5158,7 +5179,7 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
       }
     }
   }
-  if (out.wd !== void 0 && out.wdns !== void 0) {
+  if (out.wd !== void 0 && (out.wdns !== void 0 || wdnsBare)) {
     throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);
@@ -5493,5 +5514,6 @@ var HELP = {
 };
 export {
   HELP,
+  VERSION,
   completions
 };

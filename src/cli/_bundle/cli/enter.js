@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-3RWDLT7U.js";
+} from "./chunk-HFU7T5X6.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-375JQ4SZ.js";
+} from "./chunk-IZBNQ6ES.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });
@@ -338,7 +338,8 @@ OPTIONS
                            with nsenter, a program forked into a pid namespace lives on)
  -r, --root[=<dir>]        set the root directory (default: the target's)
  -w, --wd[=<dir>]          set the working directory (a host path, opened before entering)
- -W, --wdns <dir>          set the working directory inside the namespace
+ -W, --wdns <dir>          set the working directory inside the namespace (as util-linux
+                           2.38: -W DIR or --wdns=DIR; --wdns DIR leaves DIR the program)
  -e, --env                 inherit environment variables from the target process
  -F, --no-fork             do not fork before exec'ing <program>
  -c, --join-cgroup         join the cgroups of the target process
@@ -376,6 +377,7 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     command: []
   };
   let i = 0;
+  let wdnsBare = false;
   const required = (name, attached) => {
     if (attached !== void 0) return attached;
     if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
@@ -453,6 +455,10 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
         out.gid = _id(name, required(name, attached ? value : void 0));
         return true;
       case "W":
+        if (name === "--wdns" && !attached) {
+          wdnsBare = true;
+          return false;
+        }
         out.wdns = required(name, attached ? value : void 0);
         return true;
     }
@@ -492,7 +498,7 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
       }
     }
   }
-  if (out.wd !== void 0 && out.wdns !== void 0) {
+  if (out.wd !== void 0 && (out.wdns !== void 0 || wdnsBare)) {
     throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
   out.command = argv.slice(i);

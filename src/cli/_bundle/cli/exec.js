@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-3RWDLT7U.js";
+} from "./chunk-HFU7T5X6.js";
 import {
   NamespaceError,
   UsageError,
@@ -35,7 +35,7 @@ import {
   report,
   socketOnStdio,
   statSafe
-} from "./chunk-375JQ4SZ.js";
+} from "./chunk-IZBNQ6ES.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -3,25 +3,25 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-6A5EF3GK.js";
+} from "./chunk-VEIHEOZL.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-TDS72IVA.js";
+} from "./chunk-YPFNU3L3.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-3ZRSSXJX.js";
+} from "./chunk-7LQBZI6U.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-DYN3F3XR.js";
+} from "./chunk-QXYFOTTQ.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -137,7 +137,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-X3ZLTGEZ.js")
+    ...await import("./_ns_worker-IXWOHWVO.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-NPQ7WEVB.js";
-import "./chunk-DYN3F3XR.js";
+} from "./chunk-QNBKARLI.js";
+import "./chunk-QXYFOTTQ.js";
 
 export {
   E,

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-TDS72IVA.js";
+} from "./chunk-YPFNU3L3.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-3ZRSSXJX.js";
+} from "./chunk-7LQBZI6U.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-DYN3F3XR.js";
+} from "./chunk-QXYFOTTQ.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-DYN3F3XR.js";
+} from "./chunk-QXYFOTTQ.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

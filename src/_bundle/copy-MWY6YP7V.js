@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-BRR6ROV2.js";
+} from "./chunk-HIDH6JHZ.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-TDS72IVA.js";
+} from "./chunk-YPFNU3L3.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-3ZRSSXJX.js";
+} from "./chunk-7LQBZI6U.js";
 import {
   SyscallError
-} from "./chunk-DYN3F3XR.js";
+} from "./chunk-QXYFOTTQ.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;
@@ -275,12 +275,14 @@ var _openTarget = (function _openTarget(target) {
       });
     }
     const rootFd = fd;
+    const container = pinned.container;
+    const shown = container ? container.name ?? container.id.slice(0, 12) : String(pinned.pid);
     return {
       fd: rootFd,
       resolve: IN_ROOT,
       uids,
       gids,
-      label: (p) => `${pinned.pid}:${p}`,
+      label: (p) => `${shown}:${p}`,
       close: () => close(rootFd)
     };
   } catch (error) {

@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-6A5EF3GK.js";
+} from "./chunk-VEIHEOZL.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-BRR6ROV2.js";
+} from "./chunk-HIDH6JHZ.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-TDS72IVA.js";
+} from "./chunk-YPFNU3L3.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-3ZRSSXJX.js";
+} from "./chunk-7LQBZI6U.js";
 import {
   SyscallError
-} from "./chunk-DYN3F3XR.js";
+} from "./chunk-QXYFOTTQ.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-XWM2FSVA.js"),
-    import("./_forward_relay-Q3ZWMCXK.js")
+    import("./sockets-FWWWI6WX.js"),
+    import("./_forward_relay-ZNARIPR4.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -4868,3 +4868,198 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 18: the caller's terminal (TIOCSTI), and filters that fake a fork
+
+/**
+ * A program a container controls (its `ls`, its `sh`): it pushes a line into the input of
+ * every terminal it can reach with TIOCSTI — fds 0-2 and its controlling terminal
+ * (/dev/tty) — and prints what took it, and which of its fds 0-2 are terminals. The kernel allows TIOCSTI without CAP_SYS_ADMIN
+ * on the caller's own controlling terminal (`dev.tty.legacy_tiocsti`, 1 by default): a
+ * program still in the session of root's shell types a command into it.
+ */
+const TIOCSTI_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+static int push(int fd, const char *s) {
+  for (const char *p = s; *p; p++) if (ioctl(fd, TIOCSTI, p) != 0) return 0;
+  return ioctl(fd, TIOCSTI, "\n") == 0;
+}
+int main(int argc, char **argv) {
+  int took = -1;
+  for (int fd = 0; fd < 3 && took < 0; fd++) if (push(fd, argv[1])) took = fd;
+  int tty = open("/dev/tty", O_RDWR | O_NOCTTY);
+  if (took < 0 && tty >= 0 && push(tty, argv[1])) took = 9;
+  printf("sti took=%d devtty=%s ttys=%d%d%d\n", took, tty >= 0 ? "open" : "none", isatty(0),
+         isatty(1), isatty(2));
+  return 0;
+}
+`;
+
+Deno.test({
+  name: "stop 18: exec's program never types into the caller's terminal (TIOCSTI)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sti-" });
+    // The target, as a docker container is: its own namespaces, no CAP_SYS_ADMIN.
+    const target = new Deno.Command("unshare", {
+      args: ["-p", "-m", "-u", "-i", "--fork", "--mount-proc", "setpriv"]
+        .concat(["--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "sleep", "1000"]),
+      stdin: "null",
+    }).spawn();
+    try {
+      await Deno.writeTextFile(`${dir}/sti.c`, TIOCSTI_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/sti`, `${dir}/sti.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      let pid = 0;
+      for (let i = 0; i < 200 && !pid; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      }
+      assert(pid > 0, "the target did not start");
+      // Root's interactive shell, on a terminal (script(1)'s pty): it runs a command, then
+      // reads its next line from the terminal — whatever was typed into it meanwhile.
+      const shell = async (command: string) => {
+        const nonce = `INJECTED-${crypto.randomUUID()}`;
+        const line = `${command.replace("NONCE", nonce)}; read -t 3 line; echo "GOT:$line"`;
+        const child = new Deno.Command("script", {
+          args: ["-qec", `bash --norc -c '${line}'`, "/dev/null"],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(60_000),
+        }).spawn();
+        const out = text((await child.output()).stdout);
+        return { out, injected: out.includes(`GOT:${nonce}`) };
+      };
+      const exec = `${Deno.execPath()} run -A --quiet --no-lock ${CLI} exec ${pid}`;
+      await t.step("control: nsenter's program types into it (nsenter's contract)", async () => {
+        const r = await shell(`nsenter -t ${pid} -a ${dir}/sti NONCE`);
+        assert(r.injected, r.out);
+      });
+      await t.step("exec PID with the terminal on its stdio", async () => {
+        const r = await shell(`${exec} ${dir}/sti NONCE`);
+        // Not even to read: what root types next would be the program's too.
+        assertMatch(r.out, /sti took=-1 devtty=none ttys=000/);
+        assert(!r.injected, r.out);
+      });
+      await t.step("exec PID with its stdio elsewhere: not through /dev/tty either", async () => {
+        const r = await shell(`${exec} ${dir}/sti NONCE </dev/null 2>/dev/null | cat`);
+        assertMatch(r.out, /sti took=-1 devtty=none/);
+        assert(!r.injected, r.out);
+      });
+      await t.step("debug PID: its program, in the target's pid namespace", async () => {
+        const debug = exec.replace(" exec ", " debug ");
+        const r = await shell(`${debug} /target${dir}/sti NONCE`);
+        assertMatch(r.out, /sti took=-1 devtty=none ttys=000/);
+        assert(!r.injected, r.out);
+      });
+      await t.step("exec -d", async () => {
+        const r = await shell(`${exec.replace(" exec ", " exec -d ")} ${dir}/sti NONCE; sleep 1`);
+        assert(!r.injected, r.out);
+      });
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * A target that chose its own seccomp filter (any process may, with no_new_privs): `clone`
+ * "succeeds" without running (SECCOMP_RET_ERRNO with errno 0), then it becomes argv[1...].
+ * The exec copies the filter and the no_new_privs it set, and installs them before it
+ * forks into the target's pid namespace.
+ */
+const FAKE_FORK_C = String.raw`
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog p = {sizeof f / sizeof f[0], f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) return 2;
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p)) return 3;
+  execv(argv[1], argv + 1);
+  return 127;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 18: a target's own filter with no_new_privs cannot fake the fork into its pid namespace",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-fakefork-" });
+    const target = new Deno.Command("unshare", {
+      args: ["-p", "-m", "--fork", "--mount-proc", `${dir}/fakefork`, "/bin/sleep", "1000"],
+      stdin: "null",
+    });
+    // A host process the program must not be able to see, let alone signal.
+    const victim = new Deno.Command("sleep", { args: ["1000"], stdin: "null" }).spawn();
+    let started: Deno.ChildProcess | undefined;
+    try {
+      await Deno.writeTextFile(`${dir}/fakefork.c`, FAKE_FORK_C);
+      const cc = await runPipedOk("gcc", ["-O", "-o", `${dir}/fakefork`, `${dir}/fakefork.c`]);
+      assert(cc, "gcc failed");
+      started = target.spawn();
+      let pid = 0;
+      for (let i = 0; i < 300 && !pid; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        const kid = Number(
+          Deno.readTextFileSync(`/proc/${started.pid}/task/${started.pid}/children`),
+        );
+        if (kid && /^NoNewPrivs:\s+1$/m.test(Deno.readTextFileSync(`/proc/${kid}/status`))) {
+          pid = kid;
+        }
+      }
+      assert(pid > 0, "the target did not start");
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", String(pid), "/bin/sh", "-c"]
+          .concat([`echo pid=$$; kill -9 ${victim.pid} && echo killed`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = text(run.stdout);
+      // Without the check the helper took the faked fork for its child and became the
+      // program itself: in the host's pid namespace, where it killed the host's process.
+      assert(!out.includes("killed"), out + text(run.stderr));
+      assertEquals(run.code, 125, out + text(run.stderr));
+      assertMatch(text(run.stderr), /return success without running them/);
+      assertEquals(await Promise.race([victim.status.then(() => "dead"), "alive"]), "alive");
+    } finally {
+      for (const child of [victim, started]) {
+        try {
+          child?.kill("SIGKILL");
+        } catch {
+          // It exited already (the victim, when the attack worked).
+        }
+      }
+      await victim.status;
+      await started?.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function runPipedOk(cmd: string, args: string[]): Promise<boolean> {
+  return (await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output()).success;
+}

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-TEIQNHNK.js";
+} from "./chunk-Z7734PF3.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

@@ -14,7 +14,7 @@ import {
 } from "./chunk-GCUD7ZEJ.js";
 import {
   NsCommand
-} from "./chunk-TEIQNHNK.js";
+} from "./chunk-Z7734PF3.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2241,7 +2241,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-E3M5RCUJ.js");
+  _session ??= await import("./session-IIDDYB5B.js");
   return await _session.openSession(target, options);
 }
 export {

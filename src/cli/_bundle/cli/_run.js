@@ -9,8 +9,9 @@ import {
   relay,
   relayStdio,
   report,
-  socketOnStdio
-} from "./chunk-JI2434L7.js";
+  socketOnStdio,
+  terminalOnStdio
+} from "./chunk-ADQY7PMW.js";
 
 export {
   EXIT,
@@ -21,5 +22,6 @@ export {
   relay,
   relayStdio,
   report,
-  socketOnStdio
+  socketOnStdio,
+  terminalOnStdio
 };

@@ -4127,6 +4127,7 @@ var _checkFlags = (function _checkFlags2(o) {
     "fork",
     "tty",
     "killTree",
+    "newSession",
     "killOnExit",
     "debug"
   ];
@@ -4218,6 +4219,7 @@ var _plan = (function _plan2(program, o) {
   }
   if (o.fork === false) rest.push("F");
   if (o.killTree) rest.push("g");
+  if (o.newSession) rest.push("t");
   if (o.tty) rest.push("Y");
   if (o.keepCaps && joinsUser()) rest.push("c");
   if (o.shellFallback) rest.push("n");

@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-CTZS7X6D.js";
+} from "./chunk-YIKA52PA.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-JI2434L7.js";
+} from "./chunk-ADQY7PMW.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

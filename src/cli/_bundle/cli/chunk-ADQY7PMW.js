@@ -343,6 +343,14 @@ var socketOnStdio = (function socketOnStdio(fds) {
     }
   });
 });
+var terminalOnStdio = (function terminalOnStdio(fds) {
+  const files = [
+    Deno.stdin,
+    Deno.stdout,
+    Deno.stderr
+  ];
+  return fds.some((fd) => files[fd]?.isTerminal() ?? false);
+});
 var relayStdio = (async function relayStdio(child) {
   const out = (from, to) => from.pipeTo(to, {
     preventClose: true
@@ -1350,6 +1358,7 @@ var S_IFSOCK = 49152;
 
 
 
+
 export {
   libc,
   libcSubset,
@@ -1380,6 +1389,7 @@ export {
   exitCodeOf,
   relay,
   socketOnStdio,
+  terminalOnStdio,
   relayStdio,
   assertUtf8Argv,
   report

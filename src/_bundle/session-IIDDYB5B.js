@@ -8,7 +8,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-TEIQNHNK.js";
+} from "./chunk-Z7734PF3.js";
 import "./chunk-SNFZZGJP.js";
 import "./chunk-SS6HDE5D.js";
 import {
@@ -341,6 +341,7 @@ var PER_EXEC = [
   "keepFds",
   "fork",
   "killTree",
+  "newSession",
   "killOnExit"
 ];
 var POLLIN = 1;

@@ -5063,3 +5063,125 @@ Deno.test({
 async function runPipedOk(cmd: string, args: string[]): Promise<boolean> {
   return (await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output()).success;
 }
+
+/**
+ * An NSS module of the target's: glibc loads `libnss_NAME.so.2` for each NAME the
+ * nsswitch.conf it reads lists, by name, from the library directories of the calling
+ * thread's mount namespace. Its constructor records which process ran it.
+ */
+const NSS_MODULE_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+__attribute__((constructor)) static void planted(void) {
+  char buf[64];
+  int n = snprintf(buf, sizeof buf, "pid=%d uid=%d\n", getpid(), getuid());
+  int fd = open("/tmp/nsjoin-nss-marker", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0) write(fd, buf, n);
+}
+`;
+
+Deno.test({
+  name:
+    "stop 18: inNamespaces with mnt never loads the target's NSS modules (a name lookup ran its code as root)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-nss-" });
+    let target: Deno.ChildProcess | undefined;
+    try {
+      const arch = (await sh("gcc", ["-print-multiarch"])).trim() || "x86_64-linux-gnu";
+      await Deno.mkdir(`${dir}/lib`);
+      await Deno.writeTextFile(`${dir}/nss.c`, NSS_MODULE_C);
+      assert(
+        await runPipedOk("gcc", [
+          "-shared",
+          "-fPIC",
+          "-o",
+          `${dir}/lib/libnss_planted.so.2`,
+          `${dir}/nss.c`,
+        ]),
+        "gcc failed",
+      );
+      await Deno.writeTextFile(
+        `${dir}/nsswitch.conf`,
+        "passwd: planted files\ngroup: planted files\nhosts: planted files\n",
+      );
+      // The target: a mount namespace of its own (as a container's, or a local user's
+      // `unshare -Urm`) whose nsswitch.conf names a module it put in its library directory.
+      const libdir = `/usr/lib/${arch}`;
+      const setup = [
+        `mount -t overlay overlay -o lowerdir=${dir}/lib:${libdir} ${libdir}`,
+        `mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf`,
+        "mount -t tmpfs none /tmp",
+        "echo ready",
+        "exec sleep 1000",
+      ].join(" && ");
+      target = new Deno.Command("unshare", {
+        args: ["-m", "--propagation", "private", "sh", "-c", setup],
+        stdin: "null",
+        stdout: "piped",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const first = await reader.read();
+      assertEquals(first.value?.trim(), "ready");
+      const pid = target.pid;
+      const marker = `/proc/${pid}/root/tmp/nsjoin-nss-marker`;
+      // A fresh Deno (glibc's NSS not yet set up), as a script that starts with it would.
+      const script = (before: string) =>
+        `import { inNamespaces } from "${ROOT}mod.ts";\n${before}\n` +
+        `console.log(await inNamespaces(${pid}, async () => {\n` +
+        `  try { (await Deno.connect({ hostname: "nsjoin-no-such-host", port: 9 })).close(); }\n` +
+        `  catch (e) { return (e as Error).name; }\n` +
+        `}, { namespaces: ["mnt"] }));\n`;
+      const run = async (before: string) => {
+        await Deno.remove(marker).catch(() => {});
+        await Deno.writeTextFile(`${dir}/job.ts`, script(before));
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/job.ts`],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 0, text(out.stderr));
+        const ran = await Deno.readTextFile(marker).catch(() => "");
+        return { out: text(out.stdout), ran };
+      };
+      await t.step("a name looked up first inside the target", async () => {
+        const r = await run("");
+        assertEquals(r.ran, "", `the target's module ran in the caller's process: ${r.ran}`);
+        assertMatch(r.out, /NotFound|Error/);
+      });
+      await t.step("after the host's NSS was used (glibc reloads a changed file)", async () => {
+        const r = await run(
+          `try { (await Deno.connect({ hostname: "nsjoin-no-such-host", port: 9 })).close(); } catch { /* none */ }`,
+        );
+        assertEquals(r.ran, "", `the target's module ran in the caller's process: ${r.ran}`);
+      });
+      await t.step("names still resolve, inside (the target's /etc/hosts) and out", async () => {
+        await Deno.writeTextFile(
+          `${dir}/job.ts`,
+          `import { inNamespaces } from "${ROOT}mod.ts";
+` +
+            `const refused = async () => { try { (await Deno.connect({ hostname: "localhost", port: 1 })).close(); } catch (e) { return (e as Error).name; } };
+` +
+            `console.log(await inNamespaces(${pid}, ${"async () => { try { (await Deno.connect({ hostname: 'localhost', port: 1 })).close(); } catch (e) { return (e as Error).name; } }"}, { namespaces: ["mnt"] }), await refused());
+`,
+        );
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/job.ts`],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(
+          text(out.stdout).trim(),
+          "ConnectionRefused ConnectionRefused",
+          text(out.stderr),
+        );
+      });
+    } finally {
+      target?.kill("SIGKILL");
+      await target?.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,18 +2,18 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-Z7734PF3.js";
+} from "./chunk-NTRSHYCT.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-64LATB5D.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-ZU4IO3G5.js";
-import "./chunk-LXQK7EIU.js";
+} from "./chunk-SARUYMUC.js";
+import "./chunk-CV7MAWN2.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-ADQY7PMW.js";
+} from "./chunk-EVDEZHJP.js";
 
 export {
   EXIT,

@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-YIKA52PA.js";
+} from "./chunk-JZ2XP3WG.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-ADQY7PMW.js";
+} from "./chunk-EVDEZHJP.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-YIKA52PA.js";
+} from "./chunk-JZ2XP3WG.js";
 import {
   NamespaceError,
   UsageError,
@@ -36,7 +36,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-ADQY7PMW.js";
+} from "./chunk-EVDEZHJP.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -28,18 +28,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-EBZFOTBE.js";
+} from "./chunk-Q56LJIUQ.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-64LATB5D.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-SARUYMUC.js";
 import {
   SyscallError
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-CV7MAWN2.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -6,14 +6,14 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-SARUYMUC.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   check,
   errno,
   libcSubset
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-CV7MAWN2.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

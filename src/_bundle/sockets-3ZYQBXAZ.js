@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-JZWF4CVU.js";
-import "./chunk-LXQK7EIU.js";
+} from "./chunk-3KRARII4.js";
+import "./chunk-CV7MAWN2.js";
 
 export {
   E,

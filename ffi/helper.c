@@ -1835,6 +1835,12 @@ static __attribute__((noreturn)) void session_child(const int *fds, const char *
   }
   int pipe = errfd;
   close_fds(&pipe, 1);
+  /* A session of its own, as option t gives one program (forked: never a group leader). */
+  if (sys0(SYS_setsid) < 0) {
+    begin();
+    put("Cannot start a session for the program");
+    fail(125);
+  }
   if (*cwd) chdir_inside(cwd);
   check_cwd();
   if (kill_parent >= 0) arm_pdeathsig(sys0(SYS_getppid));

@@ -170,8 +170,9 @@ export interface NsCommandOptions {
    * signals are relayed to it alone. Give it for a program the target controls: left in
    * our session, the caller's terminal is its `/dev/tty`, and TIOCSTI there (allowed
    * without privilege on one's own controlling terminal) types commands into the caller's
-   * shell. `exec` and `debug` (the CLI) always set it, as runc does for every exec. Costs
-   * one fork per spawn.
+   * shell. `containerExecOptions` sets it (without `tty`), as runc does for every
+   * exec, and so do `daxIn` and the CLI's `exec` and `debug`; a session's programs always
+   * start one. Costs one fork per spawn.
    */
   newSession?: boolean;
   /**

@@ -162,6 +162,13 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     // it, its LD_PRELOAD or LD_LIBRARY_PATH would name host files it chose (a user's own
     // process, a container's overlay upper dir) for programs we run.
     targetEnv: root !== "",
+    // The target's programs never in our session (see NsCommandOptions.newSession).
+    newSession: true,
+    // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
+    // filter, a container's own `ip` could load a kernel module on the host.
+    ...(resolved.kind === "process"
+      ? { capabilities: "target", noNewPrivs: "target", seccomp: "target" } as const
+      : {}),
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = new Set<string>();

@@ -44,7 +44,6 @@ const PER_EXEC = [
   "keepFds",
   "fork",
   "killTree",
-  "newSession",
   "killOnExit",
 ] as const;
 
@@ -54,8 +53,9 @@ const PER_EXEC = [
  * {@link containerExecOptions} gives them. `target` may be given here too (it must then name
  * the process given to openSession: its PID and its pinned process or container are one,
  * and the pinned one is joined). What belongs to one program — its arguments, stdio,
- * `signal`, `tty`, `keepFds`, `fork`, `killTree`, `newSession` — is not a session's: see
- * {@link SessionExecOptions}. Programs always die with this Deno process (`killOnExit`).
+ * `signal`, `tty`, `keepFds`, `fork`, `killTree` — is not a session's: see
+ * {@link SessionExecOptions}. Programs always die with this Deno process (`killOnExit`) and start a session of their own
+ * (`newSession`: no controlling terminal).
  * With `debug`, the private mount namespace (its /tmp too) is the session's, one for all
  * its programs.
  */
@@ -72,7 +72,6 @@ export interface SessionOptions extends
     | "keepFds"
     | "fork"
     | "killTree"
-    | "newSession"
     | "killOnExit"
   > {
   /** The session's target, when these options came with one (containerExecOptions). */

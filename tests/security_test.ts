@@ -4905,12 +4905,7 @@ Deno.test({
   sanitizeResources: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "nsjoin-sti-" });
-    // The target, as a docker container is: its own namespaces, no CAP_SYS_ADMIN.
-    const target = new Deno.Command("unshare", {
-      args: ["-p", "-m", "-u", "-i", "--fork", "--mount-proc", "setpriv"]
-        .concat(["--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "sleep", "1000"]),
-      stdin: "null",
-    }).spawn();
+    let target: Deno.ChildProcess | undefined;
     try {
       await Deno.writeTextFile(`${dir}/sti.c`, TIOCSTI_C);
       const cc = await new Deno.Command("gcc", {
@@ -4918,10 +4913,21 @@ Deno.test({
         stderr: "piped",
       }).output();
       assert(cc.success, text(cc.stderr));
+      // The target, as a docker container is: its own namespaces, no CAP_SYS_ADMIN; the
+      // program on its PATH too, for daxIn.
+      const setup = `mount -t tmpfs none /usr/local/bin && cp ${dir}/sti /usr/local/bin/ && ` +
+        "exec setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin sleep 1000";
+      target = new Deno.Command("unshare", {
+        args: ["-p", "-m", "-u", "-i", "--fork", "--mount-proc", "sh", "-c", setup],
+        stdin: "null",
+      }).spawn();
       let pid = 0;
       for (let i = 0; i < 200 && !pid; i++) {
         await new Promise((r) => setTimeout(r, 10));
-        pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+        const kid = Number(
+          Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`),
+        );
+        if (kid && Deno.readTextFileSync(`/proc/${kid}/comm`).trim() === "sleep") pid = kid;
       }
       assert(pid > 0, "the target did not start");
       // Root's interactive shell, on a terminal (script(1)'s pty): it runs a command, then
@@ -4961,13 +4967,46 @@ Deno.test({
         assertMatch(r.out, /sti took=-1 devtty=none ttys=000/);
         assert(!r.injected, r.out);
       });
+      // The library, from a script root runs on its terminal.
+      const script = async (name: string, body: string) => {
+        await Deno.writeTextFile(`${dir}/${name}.ts`, body);
+        return await shell(`${Deno.execPath()} run -A --quiet --no-lock ${dir}/${name}.ts NONCE`);
+      };
+      await t.step("openSession: a session's program", async () => {
+        const r = await script(
+          "session",
+          `import { openSession } from "${ROOT}mod.ts";
+` +
+            `await using s = await openSession(${pid});
+` +
+            `const out = await s.output("${dir}/sti", { args: [Deno.args[0]] });
+` +
+            `console.log(new TextDecoder().decode(out.stdout));
+`,
+        );
+        assertMatch(r.out, /sti took=-1 devtty=none/);
+        assert(!r.injected, r.out);
+      });
+      await t.step("daxIn: a program on the target's PATH", async () => {
+        const r = await script(
+          "dax",
+          `import { daxIn } from "${ROOT}dax.ts";
+` +
+            `const $ = daxIn(${pid});
+` +
+            `console.log(await $\`sti \${Deno.args[0]}\`.text());
+`,
+        );
+        assertMatch(r.out, /sti took=-1 devtty=none/);
+        assert(!r.injected, r.out);
+      });
       await t.step("exec -d", async () => {
         const r = await shell(`${exec.replace(" exec ", " exec -d ")} ${dir}/sti NONCE; sleep 1`);
         assert(!r.injected, r.out);
       });
     } finally {
-      target.kill("SIGKILL");
-      await target.status;
+      target?.kill("SIGKILL");
+      await target?.status;
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-NTRSHYCT.js";
+} from "./chunk-B7FKP5B7.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -50,7 +50,16 @@ function daxIn(target, options = {}) {
     // The target's environment only inside its mount namespace (as `nsjoin exec`): outside
     // it, its LD_PRELOAD or LD_LIBRARY_PATH would name host files it chose (a user's own
     // process, a container's overlay upper dir) for programs we run.
-    targetEnv: root !== ""
+    targetEnv: root !== "",
+    // The target's programs never in our session (see NsCommandOptions.newSession).
+    newSession: true,
+    // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
+    // filter, a container's own `ip` could load a kernel module on the host.
+    ...resolved.kind === "process" ? {
+      capabilities: "target",
+      noNewPrivs: "target",
+      seccomp: "target"
+    } : {}
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = /* @__PURE__ */ new Set();

@@ -11,10 +11,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-BAGEHAQT.js";
+} from "./chunk-2RZ6WTUO.js";
 import {
   NsCommand
-} from "./chunk-NTRSHYCT.js";
+} from "./chunk-B7FKP5B7.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2241,7 +2241,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-VQOU2GSZ.js");
+  _session ??= await import("./session-FNPNGJZE.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -11,7 +11,7 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-JZ2XP3WG.js";
+} from "./chunk-5EX3CK2W.js";
 import {
   NamespaceError,
   UsageError,

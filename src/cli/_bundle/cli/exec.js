@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JZ2XP3WG.js";
+} from "./chunk-5EX3CK2W.js";
 import {
   NamespaceError,
   UsageError,

@@ -285,7 +285,9 @@ var _execOptions = (function _execOptions(container, options, check) {
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
     ...execConfinement(options.seccomp),
-    tty: options.tty || void 0
+    tty: options.tty || void 0,
+    // Never in the caller's session, as runc's every exec (see NsCommandOptions.newSession).
+    newSession: options.tty ? void 0 : true
   };
 });
 var execConfinement = (function execConfinement(seccomp = "target") {
@@ -352,7 +354,8 @@ var _hostSide = (function _hostSide(container, options) {
     cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
-    tty: options.tty || void 0
+    tty: options.tty || void 0,
+    newSession: options.tty ? void 0 : true
   };
 });
 

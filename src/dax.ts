@@ -130,7 +130,9 @@ const SHELL_BUILTINS = new Set([
  * empty on the dax side, so a name that is not found is "command not found" (127), never
  * a host program; programs get the target's environment (a process target whose mount
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
- * terminal, locale and time zone variables) plus `env`.
+ * terminal, locale and time zone variables) plus `env`. For a process target they get what
+ * `nsjoin exec PID` gives: its capabilities, no_new_privs and seccomp filter (reading the
+ * filter needs root), in a session of their own.
  *
  * Limits: name programs by name. dax accepts only names of letters, digits, `-` and `_`
  * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,

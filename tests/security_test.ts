@@ -5224,3 +5224,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 18: the LSM exec label is written to the host's /proc, never one the target mounts (CVE-2019-16884, CVE-2023-27561)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // runc wrote the AppArmor label through the container's /proc, which a malicious image
+    // had replaced: the write went to a plain file and the exec ran unconfined. The target
+    // here mounts a tmpfs over its /proc with attr/exec as a plain file; the helper must
+    // write where the kernel decides (before joining), and this kernel has no LSM, so the
+    // real file refuses it: 125, and the fake one stays empty.
+    const setup = [
+      "mount -t tmpfs none /proc",
+      "mkdir -p /proc/self/attr /proc/thread-self/attr",
+      "touch /proc/self/attr/exec /proc/thread-self/attr/exec",
+      "echo ready",
+      "exec sleep 1000",
+    ].join(" && ");
+    const target = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sh", "-c", setup],
+      stdin: "null",
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assertEquals((await reader.read()).value?.trim(), "ready");
+      const out = await new Deno.Command(helper().path, {
+        args: [`P${target.pid}`, "J20000", "aexec planted-unconfined", "--", "/bin/true"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const fake = [
+        Deno.readTextFileSync(`/proc/${target.pid}/root/proc/self/attr/exec`),
+        Deno.readTextFileSync(`/proc/${target.pid}/root/proc/thread-self/attr/exec`),
+      ];
+      assertEquals(fake, ["", ""], "the label went to the target's file");
+      assertEquals(out.code, 125, text(out.stderr));
+      assertMatch(text(out.stderr), /LSM exec label/);
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+    }
+  },
+});

@@ -18,6 +18,7 @@ import {
 } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
 import { readTextFileSafe } from "../ffi/files.ts";
+import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
@@ -131,8 +132,8 @@ const SHELL_BUILTINS = new Set([
  * a host program; programs get the target's environment (a process target whose mount
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
  * terminal, locale and time zone variables) plus `env`. For a process target they get what
- * `nsjoin exec PID` gives: its capabilities, no_new_privs and seccomp filter (reading the
- * filter needs root), in a session of their own.
+ * `nsjoin exec PID` gives: its capabilities, no_new_privs and (when we are root, who alone
+ * may read it) seccomp filter, in a session of their own.
  *
  * Limits: name programs by name. dax accepts only names of letters, digits, `-` and `_`
  * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
@@ -167,9 +168,15 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     // The target's programs never in our session (see NsCommandOptions.newSession).
     newSession: true,
     // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
-    // filter, a container's own `ip` could load a kernel module on the host.
+    // filter, a container's own `ip` could load a kernel module on the host. Reading its
+    // filter needs root; a user who is not joins only their own user namespaces, where the
+    // programs cannot get more than their own.
     ...(resolved.kind === "process"
-      ? { capabilities: "target", noNewPrivs: "target", seccomp: "target" } as const
+      ? {
+        capabilities: "target",
+        noNewPrivs: "target",
+        seccomp: effectiveUid() === 0 ? "target" : "none",
+      } as const
       : {}),
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;

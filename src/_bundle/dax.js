@@ -13,7 +13,9 @@ import {
   differingNamespaces,
   readTextFileSafe
 } from "./chunk-SARUYMUC.js";
-import "./chunk-CV7MAWN2.js";
+import {
+  effectiveUid
+} from "./chunk-CV7MAWN2.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";
@@ -54,11 +56,13 @@ function daxIn(target, options = {}) {
     // The target's programs never in our session (see NsCommandOptions.newSession).
     newSession: true,
     // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
-    // filter, a container's own `ip` could load a kernel module on the host.
+    // filter, a container's own `ip` could load a kernel module on the host. Reading its
+    // filter needs root; a user who is not joins only their own user namespaces, where the
+    // programs cannot get more than their own.
     ...resolved.kind === "process" ? {
       capabilities: "target",
       noNewPrivs: "target",
-      seccomp: "target"
+      seccomp: effectiveUid() === 0 ? "target" : "none"
     } : {}
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;

@@ -17,6 +17,7 @@ import {
   type TemplateExpr,
 } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
+import { AT_FDCWD, close, IN_ROOT, O, openat2 } from "../ffi/dirfd.ts";
 import { readTextFileSafe } from "../ffi/files.ts";
 import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
@@ -181,10 +182,17 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = new Set<string>();
-  for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
-    for (const name of _programsIn(`${root}${dir}`)) {
-      if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+  // The target's PATH names its directories: resolved inside its root, where its `..` and
+  // absolute symlinks (`/../../root`) stay, as they do for its own programs.
+  const rootFd = root ? openat2(AT_FDCWD, root, O.PATH | O.DIRECTORY, 0n) : AT_FDCWD;
+  try {
+    for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
+      for (const name of _programsIn(rootFd, dir)) {
+        if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+      }
     }
+  } finally {
+    if (rootFd !== AT_FDCWD) close(rootFd);
   }
   for (const name of options.commands ?? []) {
     if (!COMMAND_NAME.test(name)) {
@@ -262,11 +270,18 @@ function _targetPath(pid: number): string {
   }
 }
 
-function _programsIn(dir: string): string[] {
+function _programsIn(rootFd: number, dir: string): string[] {
+  let fd = -1;
   try {
-    return [...Deno.readDirSync(dir)].filter((e) => !e.isDirectory).map((e) => e.name);
+    fd = rootFd === AT_FDCWD
+      ? -1
+      : openat2(rootFd, dir, O.RDONLY | O.DIRECTORY | O.NONBLOCK, IN_ROOT);
+    const at = fd < 0 ? dir : `/proc/self/fd/${fd}`;
+    return [...Deno.readDirSync(at)].filter((e) => !e.isDirectory).map((e) => e.name);
   } catch {
     return []; // a PATH directory the target does not have
+  } finally {
+    if (fd >= 0) close(fd);
   }
 }
 

@@ -5270,3 +5270,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "stop 18: daxIn lists programs only in the target's own directories (a PATH with ..)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // A chrooted target whose PATH climbs out of its root: through /proc/PID/root the host
+    // followed that `..` and listed the host's /etc as the target's programs.
+    const root = await Deno.makeTempDir({ prefix: "nsjoin-daxpath-" });
+    let target: Deno.ChildProcess | undefined;
+    try {
+      await Deno.mkdir(`${root}/bin`);
+      await Deno.copyFile(
+        (await sh("sh", ["-c", "command -v busybox"])).trim(),
+        `${root}/bin/busybox`,
+      );
+      target = new Deno.Command("/usr/bin/unshare", {
+        args: ["-m", "/usr/sbin/chroot", root, "/bin/busybox", "sleep", "1000"],
+        env: { PATH: "/../../../../../../etc" },
+        clearEnv: true,
+        stdin: "null",
+      }).spawn();
+      for (let i = 0; i < 100; i++) {
+        if (Deno.readLinkSync(`/proc/${target.pid}/root`) === root) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const { daxIn } = await import("../dax.ts");
+      const $ = daxIn(target.pid);
+      const r = await $`passwd`.noThrow().stdout("piped").stderr("piped");
+      // Not a program of the target's: dax's own "command not found", never handed to nsjoin.
+      assertMatch(r.stderr, /^dax: passwd: command not found/);
+    } finally {
+      target?.kill("SIGKILL");
+      await target?.status;
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

@@ -7,6 +7,13 @@ import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
+  AT_FDCWD,
+  IN_ROOT,
+  O,
+  close,
+  openat2
+} from "./chunk-Q56LJIUQ.js";
+import {
   resolveTarget
 } from "./chunk-64LATB5D.js";
 import {
@@ -67,10 +74,15 @@ function daxIn(target, options = {}) {
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = /* @__PURE__ */ new Set();
-  for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
-    for (const name of _programsIn(`${root}${dir}`)) {
-      if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+  const rootFd = root ? openat2(AT_FDCWD, root, O.PATH | O.DIRECTORY, 0n) : AT_FDCWD;
+  try {
+    for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
+      for (const name of _programsIn(rootFd, dir)) {
+        if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+      }
     }
+  } finally {
+    if (rootFd !== AT_FDCWD) close(rootFd);
   }
   for (const name of options.commands ?? []) {
     if (!COMMAND_NAME.test(name)) {
@@ -135,13 +147,18 @@ function _targetPath(pid) {
     return DEFAULT_PATH;
   }
 }
-function _programsIn(dir) {
+function _programsIn(rootFd, dir) {
+  let fd = -1;
   try {
+    fd = rootFd === AT_FDCWD ? -1 : openat2(rootFd, dir, O.RDONLY | O.DIRECTORY | O.NONBLOCK, IN_ROOT);
+    const at = fd < 0 ? dir : `/proc/self/fd/${fd}`;
     return [
-      ...Deno.readDirSync(dir)
+      ...Deno.readDirSync(at)
     ].filter((e) => !e.isDirectory).map((e) => e.name);
   } catch {
     return [];
+  } finally {
+    if (fd >= 0) close(fd);
   }
 }
 function _cd(root) {

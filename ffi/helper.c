@@ -55,6 +55,11 @@
  *   k<ppid>             die (SIGKILL) with our parent: PR_SET_PDEATHSIG, checked against
  *                       ppid (0: only for a child we fork) and set again after every
  *                       credential change, which clears it
+ *   t                   a session of its own: fork, the child starts a new session (no
+ *                       controlling terminal) and we relay signals to it alone. A program
+ *                       left in the caller's session has the caller's terminal as its
+ *                       /dev/tty, where TIOCSTI needs no privilege: it types into the
+ *                       caller's shell (runc starts every exec with setsid for this)
  *   g                   a process tree of its own: fork, the child starts a new session,
  *                       and the signals we relay go to its whole process group
  *   M<name>             after joining, do what `ip netns exec NAME` does: a private mount
@@ -706,7 +711,7 @@ static void restore_tty(void) {
 }
 
 /* g: signals go to the program's whole process group (it leads a new session). */
-static int tree;
+static int tree, own_session;
 
 /* The signals a supervising parent relays (see supervise). */
 static unsigned long relay_set(void) {
@@ -1414,7 +1419,7 @@ static void dump_filters(int fd) {
 
 /* The target's filters (from Z when it still holds them, else with ptrace), refused when
  * they cannot be copied faithfully or could fake a privilege drop. */
-static void read_filters(int early) {
+static void read_filters(void) {
   int ptraced = filters_in < 0 || !cached_filters(filters_in);
   if (ptraced) ptrace_filters();
   for (int i = 0; i < nfilters; i++) {
@@ -1425,14 +1430,20 @@ static void read_filters(int early) {
       if (in->code == BPF_RET_K && (in->k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
         seccomp_fail("it sends syscalls to a supervisor (SECCOMP_RET_USER_NOTIF), which"
                      " cannot be copied", 0);
-      /* Installed before our credentials are dropped (early), a filter the target chose
-       * could make a drop report success without doing it: SECCOMP_RET_ERRNO with errno 0
-       * is the one action that does (a return of A could compute it). Any other action
-       * makes the call fail or kills us, and every failure is caught (verify_creds). */
+      /* A filter the target chose could make a call of ours report success without
+       * running it: SECCOMP_RET_ERRNO with errno 0 is the one action that does (a return
+       * of A could compute it). Any other action makes the call fail or kills us, and every
+       * failure is caught (verify_creds). Installed before our credentials are dropped
+       * (without no_new_privs) it could fake a drop; installed after (with it: any process
+       * may set no_new_privs and add a filter, a container's init too) it still runs over
+       * our fork - a faked clone returns 0, we took ourselves for the child and ran the
+       * program here, in the caller's pid namespace (stop 18) - and our dup3, close and
+       * setsid. */
       int ret = (in->code & 7) == BPF_RET_K;
-      if (early && ret && (in->code != BPF_RET_K || in->k == SECCOMP_RET_ERRNO))
+      if (ret && (in->code != BPF_RET_K || in->k == SECCOMP_RET_ERRNO))
         seccomp_fail("it can make syscalls return success without running them"
-                     " (SECCOMP_RET_ERRNO 0), which could fake dropping privileges", 0);
+                     " (SECCOMP_RET_ERRNO 0), which could fake dropping privileges or a fork",
+                     0);
     }
   }
   /* Read now, from the host's /proc: under the filter a faked EINVAL could end a scan. */
@@ -1824,6 +1835,12 @@ static __attribute__((noreturn)) void session_child(const int *fds, const char *
   }
   int pipe = errfd;
   close_fds(&pipe, 1);
+  /* A session of its own, as option t gives one program (forked: never a group leader). */
+  if (sys0(SYS_setsid) < 0) {
+    begin();
+    put("Cannot start a session for the program");
+    fail(125);
+  }
   if (*cwd) chdir_inside(cwd);
   check_cwd();
   if (kill_parent >= 0) arm_pdeathsig(sys0(SYS_getppid));
@@ -2116,6 +2133,7 @@ __attribute__((used)) void start_c(long *sp) {
     case 'e': errfd = (int)parse_num(a + 1, 10, 0); break;
     case 'k': kill_parent = parse_num(a + 1, 10, 0); break;
     case 'g': tree = 1; break;
+    case 't': own_session = 1; break;
     case 'B': bnd = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'E': eff = (unsigned long)parse_num(a + 1, 16, 0); break;
     case 'z': copy_seccomp = 1; break;
@@ -2270,7 +2288,7 @@ __attribute__((used)) void start_c(long *sp) {
   }
   /* Read from the pinned process before joining; the check below that the pidfd still
    * reaches it covers the time this takes. */
-  if (copy_seccomp) read_filters(!nnp);
+  if (copy_seccomp) read_filters();
   if (lsm_label) write_self("/proc/self/attr/exec", lsm_label, "the LSM exec label");
   if (debug_tools) {
     if (target_pid <= 0) {
@@ -2292,7 +2310,7 @@ __attribute__((used)) void start_c(long *sp) {
   if (cg2) {
     /* Before the first join (the setns(pidfd, mask) below): whether we fork the program,
      * for its pid namespace, a pty, a process tree or a session (L: every program). */
-    int forks = tty || tree || session_caller >= 0;
+    int forks = tty || tree || own_session || session_caller >= 0;
     for (int k = 0; k < nj; k++) forks |= js[k].flag == CLONE_NEWPID && !nofork;
     forks |= (mask & CLONE_NEWPID) && !nofork;
     int fd = join_cgroup_v2(cg2, forks, &kill_parent, &cg[ncg]);
@@ -2486,7 +2504,7 @@ __attribute__((used)) void start_c(long *sp) {
   if (kill_parent > 0) arm_pdeathsig(kill_parent);
 
   if (session_caller >= 0) session_loop(kill_parent);
-  if (tty || tree || (joined_pid && !nofork)) {
+  if (tty || tree || own_session || (joined_pid && !nofork)) {
     /* setns(CLONE_NEWPID) moves only our future children, and a pty needs a relay: fork,
      * relay signals to the child and its exit status back (a signal death re-raised). */
     unsigned long set = relay_set(), old = 0;
@@ -2527,7 +2545,11 @@ __attribute__((used)) void start_c(long *sp) {
       fail(125);
     }
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
-    if (tree && !tty) sys0(SYS_setsid);
+    if ((tree || own_session) && !tty && sys0(SYS_setsid) < 0) {
+      begin();
+      put("Cannot start a session for the program");
+      fail(125);
+    }
     /* A child's parent-death signal starts cleared. Our parent as we see it now (0 when it
      * is outside our pid namespace): if it dies we are re-parented and getppid changes. */
     if (kill_parent >= 0) arm_pdeathsig(sys0(SYS_getppid));

@@ -65,6 +65,8 @@ export const SYMBOLS = {
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   /** struct passwd *getpwuid(uid_t uid) — user names through NSS, as lsns */
   getpwuid: { parameters: ["u32"], result: "pointer" },
+  /** int getpwuid_r(uid_t uid, struct passwd *pwd, char *buf, size_t len, struct passwd **result) */
+  getpwuid_r: { parameters: ["u32", "buffer", "buffer", "usize", "buffer"], result: "i32" },
   /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
   ptrace: { parameters: ["i32", "i32", "u64", "buffer"], result: "i64" },
   /** pid_t waitpid(pid_t pid, int *status, int options) */

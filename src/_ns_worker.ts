@@ -32,6 +32,7 @@
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { check, cstr, libc, O_CLOEXEC, O_RDONLY, SyscallError } from "../ffi/libc.ts";
 import { forbidExecOnThisThread } from "../ffi/no_exec.ts";
+import { freezeNss } from "../ffi/nss.ts";
 import { CLONE_FLAGS } from "./namespaces.ts";
 
 /**
@@ -211,6 +212,9 @@ function _spawner(mntFd: number, hostRootFd: number): void {
   try {
     // A thread may join a mount namespace only with an fs_struct of its own (DESIGN.md fact 2).
     check("unshare", libc().unshare(CLONE_FS));
+    // Before any thread is in the target: glibc's NSS keeps the host's modules and
+    // nsswitch.conf for good, never loading the target's (see ffi/nss.ts).
+    freezeNss(hostRootFd);
     // Every thread of the evaluator (and any process they fork) inherits this filter.
     forbidExecOnThisThread();
     check("setns", libc().setns(mntFd, CLONE_FLAGS.mnt));

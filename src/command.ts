@@ -174,6 +174,16 @@ export interface NsCommandOptions {
    */
   killTree?: boolean;
   /**
+   * The program starts a session of its own (`setsid`, with no controlling terminal);
+   * signals are relayed to it alone. Give it for a program the target controls: left in
+   * our session, the caller's terminal is its `/dev/tty`, and TIOCSTI there (allowed
+   * without privilege on one's own controlling terminal) types commands into the caller's
+   * shell. `containerExecOptions` sets it (without `tty`), as runc does for every
+   * exec, and so do `daxIn` and the CLI's `exec` and `debug`; a session's programs always
+   * start one. Costs one fork per spawn.
+   */
+  newSession?: boolean;
+  /**
    * The program is killed (SIGKILL) when this Deno process dies, even by SIGKILL
    * (PR_SET_PDEATHSIG; set after every credential change, which clears it). Without it, as
    * with nsenter and docker exec, the program outlives a killed caller. The kernel ties
@@ -803,6 +813,7 @@ const _checkFlags = (function _checkFlags(o: NsCommandOptions): void {
     "fork",
     "tty",
     "killTree",
+    "newSession",
     "killOnExit",
     "debug",
   ] as const;
@@ -921,6 +932,7 @@ const _plan = (function _plan(program: string, o: NsCommandOptions): _Plan {
   }
   if (o.fork === false) rest.push("F");
   if (o.killTree) rest.push("g");
+  if (o.newSession) rest.push("t");
   if (o.tty) rest.push("Y");
   if (o.keepCaps && joinsUser()) rest.push("c");
   if (o.shellFallback) rest.push("n");

@@ -504,6 +504,8 @@ function _execOptions(
     noNewPrivs: "target",
     ...execConfinement(options.seccomp),
     tty: options.tty || undefined,
+    // Never in the caller's session, as runc's every exec (see NsCommandOptions.newSession).
+    newSession: options.tty ? undefined : true,
   };
 }
 
@@ -591,5 +593,6 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
     tty: options.tty || undefined,
+    newSession: options.tty ? undefined : true,
   };
 }

@@ -17,7 +17,9 @@ import {
   type TemplateExpr,
 } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
+import { AT_FDCWD, close, IN_ROOT, O, openat2 } from "../ffi/dirfd.ts";
 import { readTextFileSafe } from "../ffi/files.ts";
+import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
@@ -130,7 +132,9 @@ const SHELL_BUILTINS = new Set([
  * empty on the dax side, so a name that is not found is "command not found" (127), never
  * a host program; programs get the target's environment (a process target whose mount
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
- * terminal, locale and time zone variables) plus `env`.
+ * terminal, locale and time zone variables) plus `env`. For a process target they get what
+ * `nsjoin exec PID` gives: its capabilities, no_new_privs and (when we are root, who alone
+ * may read it) seccomp filter, in a session of their own.
  *
  * Limits: name programs by name. dax accepts only names of letters, digits, `-` and `_`
  * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
@@ -162,13 +166,33 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     // it, its LD_PRELOAD or LD_LIBRARY_PATH would name host files it chose (a user's own
     // process, a container's overlay upper dir) for programs we run.
     targetEnv: root !== "",
+    // The target's programs never in our session (see NsCommandOptions.newSession).
+    newSession: true,
+    // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
+    // filter, a container's own `ip` could load a kernel module on the host. Reading its
+    // filter needs root; a user who is not joins only their own user namespaces, where the
+    // programs cannot get more than their own.
+    ...(resolved.kind === "process"
+      ? {
+        capabilities: "target",
+        noNewPrivs: "target",
+        seccomp: effectiveUid() === 0 ? "target" : "none",
+      } as const
+      : {}),
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = new Set<string>();
-  for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
-    for (const name of _programsIn(`${root}${dir}`)) {
-      if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+  // The target's PATH names its directories: resolved inside its root, where its `..` and
+  // absolute symlinks (`/../../root`) stay, as they do for its own programs.
+  const rootFd = root ? openat2(AT_FDCWD, root, O.PATH | O.DIRECTORY, 0n) : AT_FDCWD;
+  try {
+    for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
+      for (const name of _programsIn(rootFd, dir)) {
+        if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+      }
     }
+  } finally {
+    if (rootFd !== AT_FDCWD) close(rootFd);
   }
   for (const name of options.commands ?? []) {
     if (!COMMAND_NAME.test(name)) {
@@ -246,11 +270,18 @@ function _targetPath(pid: number): string {
   }
 }
 
-function _programsIn(dir: string): string[] {
+function _programsIn(rootFd: number, dir: string): string[] {
+  let fd = -1;
   try {
-    return [...Deno.readDirSync(dir)].filter((e) => !e.isDirectory).map((e) => e.name);
+    fd = rootFd === AT_FDCWD
+      ? -1
+      : openat2(rootFd, dir, O.RDONLY | O.DIRECTORY | O.NONBLOCK, IN_ROOT);
+    const at = fd < 0 ? dir : `/proc/self/fd/${fd}`;
+    return [...Deno.readDirSync(at)].filter((e) => !e.isDirectory).map((e) => e.name);
   } catch {
     return []; // a PATH directory the target does not have
+  } finally {
+    if (fd >= 0) close(fd);
   }
 }
 

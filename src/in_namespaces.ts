@@ -7,6 +7,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { check, cstr, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
+import { loadHostNss } from "../ffi/nss.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   differingNamespaces,
@@ -383,6 +384,8 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   let worker: Worker;
   try {
     if (types.includes("mnt")) {
+      // The host's NSS modules, loaded here, where paths are ours (see ffi/nss.ts).
+      loadHostNss();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     }

@@ -57,7 +57,8 @@ const PER_EXEC = [
  * the process given to openSession: its PID and its pinned process or container are one,
  * and the pinned one is joined). What belongs to one program — its arguments, stdio,
  * `signal`, `tty`, `keepFds`, `fork`, `killTree` — is not a session's: see
- * {@link SessionExecOptions}. Programs always die with this Deno process (`killOnExit`).
+ * {@link SessionExecOptions}. Programs always die with this Deno process (`killOnExit`) and start a session of their own
+ * (`newSession`: no controlling terminal).
  * With `debug`, the private mount namespace (its /tmp too) is the session's, one for all
  * its programs.
  */

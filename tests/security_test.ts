@@ -4868,3 +4868,443 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 18: the caller's terminal (TIOCSTI), and filters that fake a fork
+
+/**
+ * A program a container controls (its `ls`, its `sh`): it pushes a line into the input of
+ * every terminal it can reach with TIOCSTI — fds 0-2 and its controlling terminal
+ * (/dev/tty) — and prints what took it, and which of its fds 0-2 are terminals. The kernel allows TIOCSTI without CAP_SYS_ADMIN
+ * on the caller's own controlling terminal (`dev.tty.legacy_tiocsti`, 1 by default): a
+ * program still in the session of root's shell types a command into it.
+ */
+const TIOCSTI_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+static int push(int fd, const char *s) {
+  for (const char *p = s; *p; p++) if (ioctl(fd, TIOCSTI, p) != 0) return 0;
+  return ioctl(fd, TIOCSTI, "\n") == 0;
+}
+int main(int argc, char **argv) {
+  int took = -1;
+  for (int fd = 0; fd < 3 && took < 0; fd++) if (push(fd, argv[1])) took = fd;
+  int tty = open("/dev/tty", O_RDWR | O_NOCTTY);
+  if (took < 0 && tty >= 0 && push(tty, argv[1])) took = 9;
+  printf("sti took=%d devtty=%s ttys=%d%d%d\n", took, tty >= 0 ? "open" : "none", isatty(0),
+         isatty(1), isatty(2));
+  return 0;
+}
+`;
+
+Deno.test({
+  name: "stop 18: exec's program never types into the caller's terminal (TIOCSTI)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sti-" });
+    let target: Deno.ChildProcess | undefined;
+    try {
+      await Deno.writeTextFile(`${dir}/sti.c`, TIOCSTI_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/sti`, `${dir}/sti.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      // The target, as a docker container is: its own namespaces, no CAP_SYS_ADMIN; the
+      // program on its PATH too, for daxIn.
+      const setup = `mount -t tmpfs none /usr/local/bin && cp ${dir}/sti /usr/local/bin/ && ` +
+        "exec setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin sleep 1000";
+      target = new Deno.Command("unshare", {
+        args: ["-p", "-m", "-u", "-i", "--fork", "--mount-proc", "sh", "-c", setup],
+        stdin: "null",
+      }).spawn();
+      let pid = 0;
+      for (let i = 0; i < 200 && !pid; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        const kid = Number(
+          Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`),
+        );
+        if (kid && Deno.readTextFileSync(`/proc/${kid}/comm`).trim() === "sleep") pid = kid;
+      }
+      assert(pid > 0, "the target did not start");
+      // Root's interactive shell, on a terminal (script(1)'s pty): it runs a command, then
+      // reads its next line from the terminal — whatever was typed into it meanwhile.
+      const shell = async (command: string) => {
+        const nonce = `INJECTED-${crypto.randomUUID()}`;
+        const line = `${command.replace("NONCE", nonce)}; read -t 3 line; echo "GOT:$line"`;
+        const child = new Deno.Command("script", {
+          args: ["-qec", `bash --norc -c '${line}'`, "/dev/null"],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(60_000),
+        }).spawn();
+        const out = text((await child.output()).stdout);
+        return { out, injected: out.includes(`GOT:${nonce}`) };
+      };
+      const exec = `${Deno.execPath()} run -A --quiet --no-lock ${CLI} exec ${pid}`;
+      await t.step("control: nsenter's program types into it (nsenter's contract)", async () => {
+        const r = await shell(`nsenter -t ${pid} -a ${dir}/sti NONCE`);
+        assert(r.injected, r.out);
+      });
+      await t.step("exec PID with the terminal on its stdio", async () => {
+        const r = await shell(`${exec} ${dir}/sti NONCE`);
+        // Not even to read: what root types next would be the program's too.
+        assertMatch(r.out, /sti took=-1 devtty=none ttys=000/);
+        assert(!r.injected, r.out);
+      });
+      await t.step("exec PID with its stdio elsewhere: not through /dev/tty either", async () => {
+        const r = await shell(`${exec} ${dir}/sti NONCE </dev/null 2>/dev/null | cat`);
+        assertMatch(r.out, /sti took=-1 devtty=none/);
+        assert(!r.injected, r.out);
+      });
+      await t.step("debug PID: its program, in the target's pid namespace", async () => {
+        const debug = exec.replace(" exec ", " debug ");
+        const r = await shell(`${debug} /target${dir}/sti NONCE`);
+        assertMatch(r.out, /sti took=-1 devtty=none ttys=000/);
+        assert(!r.injected, r.out);
+      });
+      // The library, from a script root runs on its terminal.
+      const script = async (name: string, body: string) => {
+        await Deno.writeTextFile(`${dir}/${name}.ts`, body);
+        return await shell(`${Deno.execPath()} run -A --quiet --no-lock ${dir}/${name}.ts NONCE`);
+      };
+      await t.step("openSession: a session's program", async () => {
+        const r = await script(
+          "session",
+          `import { openSession } from "${ROOT}mod.ts";
+` +
+            `await using s = await openSession(${pid});
+` +
+            `const out = await s.output("${dir}/sti", { args: [Deno.args[0]] });
+` +
+            `console.log(new TextDecoder().decode(out.stdout));
+`,
+        );
+        assertMatch(r.out, /sti took=-1 devtty=none/);
+        assert(!r.injected, r.out);
+      });
+      await t.step("daxIn: a program on the target's PATH", async () => {
+        const r = await script(
+          "dax",
+          `import { daxIn } from "${ROOT}dax.ts";
+` +
+            `const $ = daxIn(${pid});
+` +
+            `console.log(await $\`sti \${Deno.args[0]}\`.text());
+`,
+        );
+        assertMatch(r.out, /sti took=-1 devtty=none/);
+        assert(!r.injected, r.out);
+      });
+      await t.step("exec -d", async () => {
+        const r = await shell(`${exec.replace(" exec ", " exec -d ")} ${dir}/sti NONCE; sleep 1`);
+        assert(!r.injected, r.out);
+      });
+    } finally {
+      target?.kill("SIGKILL");
+      await target?.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * A target that chose its own seccomp filter (any process may, with no_new_privs): `clone`
+ * "succeeds" without running (SECCOMP_RET_ERRNO with errno 0), then it becomes argv[1...].
+ * The exec copies the filter and the no_new_privs it set, and installs them before it
+ * forks into the target's pid namespace.
+ */
+const FAKE_FORK_C = String.raw`
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog p = {sizeof f / sizeof f[0], f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) return 2;
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p)) return 3;
+  execv(argv[1], argv + 1);
+  return 127;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 18: a target's own filter with no_new_privs cannot fake the fork into its pid namespace",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-fakefork-" });
+    const target = new Deno.Command("unshare", {
+      args: ["-p", "-m", "--fork", "--mount-proc", `${dir}/fakefork`, "/bin/sleep", "1000"],
+      stdin: "null",
+    });
+    // A host process the program must not be able to see, let alone signal.
+    const victim = new Deno.Command("sleep", { args: ["1000"], stdin: "null" }).spawn();
+    let started: Deno.ChildProcess | undefined;
+    try {
+      await Deno.writeTextFile(`${dir}/fakefork.c`, FAKE_FORK_C);
+      const cc = await runPipedOk("gcc", ["-O", "-o", `${dir}/fakefork`, `${dir}/fakefork.c`]);
+      assert(cc, "gcc failed");
+      started = target.spawn();
+      let pid = 0;
+      for (let i = 0; i < 300 && !pid; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        const kid = Number(
+          Deno.readTextFileSync(`/proc/${started.pid}/task/${started.pid}/children`),
+        );
+        if (kid && /^NoNewPrivs:\s+1$/m.test(Deno.readTextFileSync(`/proc/${kid}/status`))) {
+          pid = kid;
+        }
+      }
+      assert(pid > 0, "the target did not start");
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", String(pid), "/bin/sh", "-c"]
+          .concat([`echo pid=$$; kill -9 ${victim.pid} && echo killed`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = text(run.stdout);
+      // Without the check the helper took the faked fork for its child and became the
+      // program itself: in the host's pid namespace, where it killed the host's process.
+      assert(!out.includes("killed"), out + text(run.stderr));
+      assertEquals(run.code, 125, out + text(run.stderr));
+      assertMatch(text(run.stderr), /return success without running them/);
+      assertEquals(await Promise.race([victim.status.then(() => "dead"), "alive"]), "alive");
+    } finally {
+      for (const child of [victim, started]) {
+        try {
+          child?.kill("SIGKILL");
+        } catch {
+          // It exited already (the victim, when the attack worked).
+        }
+      }
+      await victim.status;
+      await started?.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function runPipedOk(cmd: string, args: string[]): Promise<boolean> {
+  return (await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output()).success;
+}
+
+/**
+ * An NSS module of the target's: glibc loads `libnss_NAME.so.2` for each NAME the
+ * nsswitch.conf it reads lists, by name, from the library directories of the calling
+ * thread's mount namespace. Its constructor records which process ran it.
+ */
+const NSS_MODULE_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+__attribute__((constructor)) static void planted(void) {
+  char buf[64];
+  int n = snprintf(buf, sizeof buf, "pid=%d uid=%d\n", getpid(), getuid());
+  int fd = open("/tmp/nsjoin-nss-marker", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0) write(fd, buf, n);
+}
+`;
+
+Deno.test({
+  name:
+    "stop 18: inNamespaces with mnt never loads the target's NSS modules (a name lookup ran its code as root)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-nss-" });
+    let target: Deno.ChildProcess | undefined;
+    try {
+      const arch = (await sh("gcc", ["-print-multiarch"])).trim() || "x86_64-linux-gnu";
+      await Deno.mkdir(`${dir}/lib`);
+      await Deno.writeTextFile(`${dir}/nss.c`, NSS_MODULE_C);
+      assert(
+        await runPipedOk("gcc", [
+          "-shared",
+          "-fPIC",
+          "-o",
+          `${dir}/lib/libnss_planted.so.2`,
+          `${dir}/nss.c`,
+        ]),
+        "gcc failed",
+      );
+      await Deno.writeTextFile(
+        `${dir}/nsswitch.conf`,
+        "passwd: planted files\ngroup: planted files\nhosts: planted files\n",
+      );
+      // The target: a mount namespace of its own (as a container's, or a local user's
+      // `unshare -Urm`) whose nsswitch.conf names a module it put in its library directory.
+      const libdir = `/usr/lib/${arch}`;
+      const setup = [
+        `mount -t overlay overlay -o lowerdir=${dir}/lib:${libdir} ${libdir}`,
+        `mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf`,
+        "mount -t tmpfs none /tmp",
+        "echo ready",
+        "exec sleep 1000",
+      ].join(" && ");
+      target = new Deno.Command("unshare", {
+        args: ["-m", "--propagation", "private", "sh", "-c", setup],
+        stdin: "null",
+        stdout: "piped",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const first = await reader.read();
+      assertEquals(first.value?.trim(), "ready");
+      const pid = target.pid;
+      const marker = `/proc/${pid}/root/tmp/nsjoin-nss-marker`;
+      // A fresh Deno (glibc's NSS not yet set up), as a script that starts with it would.
+      const script = (before: string) =>
+        `import { inNamespaces } from "${ROOT}mod.ts";\n${before}\n` +
+        `console.log(await inNamespaces(${pid}, async () => {\n` +
+        `  try { (await Deno.connect({ hostname: "nsjoin-no-such-host", port: 9 })).close(); }\n` +
+        `  catch (e) { return (e as Error).name; }\n` +
+        `}, { namespaces: ["mnt"] }));\n`;
+      const run = async (before: string) => {
+        await Deno.remove(marker).catch(() => {});
+        await Deno.writeTextFile(`${dir}/job.ts`, script(before));
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/job.ts`],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 0, text(out.stderr));
+        const ran = await Deno.readTextFile(marker).catch(() => "");
+        return { out: text(out.stdout), ran };
+      };
+      await t.step("a name looked up first inside the target", async () => {
+        const r = await run("");
+        assertEquals(r.ran, "", `the target's module ran in the caller's process: ${r.ran}`);
+        assertMatch(r.out, /NotFound|Error/);
+      });
+      await t.step("after the host's NSS was used (glibc reloads a changed file)", async () => {
+        const r = await run(
+          `try { (await Deno.connect({ hostname: "nsjoin-no-such-host", port: 9 })).close(); } catch { /* none */ }`,
+        );
+        assertEquals(r.ran, "", `the target's module ran in the caller's process: ${r.ran}`);
+      });
+      await t.step("names still resolve, inside (the target's /etc/hosts) and out", async () => {
+        await Deno.writeTextFile(
+          `${dir}/job.ts`,
+          `import { inNamespaces } from "${ROOT}mod.ts";
+` +
+            `const refused = async () => { try { (await Deno.connect({ hostname: "localhost", port: 1 })).close(); } catch (e) { return (e as Error).name; } };
+` +
+            `console.log(await inNamespaces(${pid}, ${"async () => { try { (await Deno.connect({ hostname: 'localhost', port: 1 })).close(); } catch (e) { return (e as Error).name; } }"}, { namespaces: ["mnt"] }), await refused());
+`,
+        );
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/job.ts`],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(
+          text(out.stdout).trim(),
+          "ConnectionRefused ConnectionRefused",
+          text(out.stderr),
+        );
+      });
+    } finally {
+      target?.kill("SIGKILL");
+      await target?.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 18: the LSM exec label is written to the host's /proc, never one the target mounts (CVE-2019-16884, CVE-2023-27561)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // runc wrote the AppArmor label through the container's /proc, which a malicious image
+    // had replaced: the write went to a plain file and the exec ran unconfined. The target
+    // here mounts a tmpfs over its /proc with attr/exec as a plain file; the helper must
+    // write where the kernel decides (before joining), and this kernel has no LSM, so the
+    // real file refuses it: 125, and the fake one stays empty.
+    const setup = [
+      "mount -t tmpfs none /proc",
+      "mkdir -p /proc/self/attr /proc/thread-self/attr",
+      "touch /proc/self/attr/exec /proc/thread-self/attr/exec",
+      "echo ready",
+      "exec sleep 1000",
+    ].join(" && ");
+    const target = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sh", "-c", setup],
+      stdin: "null",
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assertEquals((await reader.read()).value?.trim(), "ready");
+      const out = await new Deno.Command(helper().path, {
+        args: [`P${target.pid}`, "J20000", "aexec planted-unconfined", "--", "/bin/true"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const fake = [
+        Deno.readTextFileSync(`/proc/${target.pid}/root/proc/self/attr/exec`),
+        Deno.readTextFileSync(`/proc/${target.pid}/root/proc/thread-self/attr/exec`),
+      ];
+      assertEquals(fake, ["", ""], "the label went to the target's file");
+      assertEquals(out.code, 125, text(out.stderr));
+      assertMatch(text(out.stderr), /LSM exec label/);
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "stop 18: daxIn lists programs only in the target's own directories (a PATH with ..)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // A chrooted target whose PATH climbs out of its root: through /proc/PID/root the host
+    // followed that `..` and listed the host's /etc as the target's programs.
+    const root = await Deno.makeTempDir({ prefix: "nsjoin-daxpath-" });
+    let target: Deno.ChildProcess | undefined;
+    try {
+      await Deno.mkdir(`${root}/bin`);
+      await Deno.copyFile(
+        (await sh("sh", ["-c", "command -v busybox"])).trim(),
+        `${root}/bin/busybox`,
+      );
+      target = new Deno.Command("/usr/bin/unshare", {
+        args: ["-m", "/usr/sbin/chroot", root, "/bin/busybox", "sleep", "1000"],
+        env: { PATH: "/../../../../../../etc" },
+        clearEnv: true,
+        stdin: "null",
+      }).spawn();
+      for (let i = 0; i < 100; i++) {
+        if (Deno.readLinkSync(`/proc/${target.pid}/root`) === root) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const { daxIn } = await import("../dax.ts");
+      const $ = daxIn(target.pid);
+      const r = await $`passwd`.noThrow().stdout("piped").stderr("piped");
+      // Not a program of the target's: dax's own "command not found", never handed to nsjoin.
+      assertMatch(r.stderr, /^dax: passwd: command not found/);
+    } finally {
+      target?.kill("SIGKILL");
+      await target?.status;
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

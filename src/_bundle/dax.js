@@ -2,18 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-PFVOJTYZ.js";
+} from "./chunk-QENQJJ75.js";
+import {
+  AT_FDCWD,
+  IN_ROOT,
+  O,
+  close,
+  openat2
+} from "./chunk-QM2HB6ZY.js";
 import {
   resolveTarget
-} from "./chunk-YPFNU3L3.js";
+} from "./chunk-JLFDPN63.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-7LQBZI6U.js";
-import "./chunk-QXYFOTTQ.js";
+} from "./chunk-Z6NBNYN4.js";
+import {
+  effectiveUid
+} from "./chunk-CJX53HH2.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";
@@ -50,14 +59,30 @@ function daxIn(target, options = {}) {
     // The target's environment only inside its mount namespace (as `nsjoin exec`): outside
     // it, its LD_PRELOAD or LD_LIBRARY_PATH would name host files it chose (a user's own
     // process, a container's overlay upper dir) for programs we run.
-    targetEnv: root !== ""
+    targetEnv: root !== "",
+    // The target's programs never in our session (see NsCommandOptions.newSession).
+    newSession: true,
+    // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
+    // filter, a container's own `ip` could load a kernel module on the host. Reading its
+    // filter needs root; a user who is not joins only their own user namespaces, where the
+    // programs cannot get more than their own.
+    ...resolved.kind === "process" ? {
+      capabilities: "target",
+      noNewPrivs: "target",
+      seccomp: effectiveUid() === 0 ? "target" : "none"
+    } : {}
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = /* @__PURE__ */ new Set();
-  for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
-    for (const name of _programsIn(`${root}${dir}`)) {
-      if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+  const rootFd = root ? openat2(AT_FDCWD, root, O.PATH | O.DIRECTORY, 0n) : AT_FDCWD;
+  try {
+    for (const dir of path.split(":").filter((d) => d.startsWith("/"))) {
+      for (const name of _programsIn(rootFd, dir)) {
+        if (!SHELL_BUILTINS.has(name) && COMMAND_NAME.test(name)) programs.add(name);
+      }
     }
+  } finally {
+    if (rootFd !== AT_FDCWD) close(rootFd);
   }
   for (const name of options.commands ?? []) {
     if (!COMMAND_NAME.test(name)) {
@@ -122,13 +147,18 @@ function _targetPath(pid) {
     return DEFAULT_PATH;
   }
 }
-function _programsIn(dir) {
+function _programsIn(rootFd, dir) {
+  let fd = -1;
   try {
+    fd = rootFd === AT_FDCWD ? -1 : openat2(rootFd, dir, O.RDONLY | O.DIRECTORY | O.NONBLOCK, IN_ROOT);
+    const at = fd < 0 ? dir : `/proc/self/fd/${fd}`;
     return [
-      ...Deno.readDirSync(dir)
+      ...Deno.readDirSync(at)
     ].filter((e) => !e.isDirectory).map((e) => e.name);
   } catch {
     return [];
+  } finally {
+    if (fd >= 0) close(fd);
   }
 }
 function _cd(root) {

@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-R3CTC7TP.js";
+} from "./chunk-7LSYRRTS.js";
 import {
   NsCommand
-} from "./chunk-PFVOJTYZ.js";
+} from "./chunk-QENQJJ75.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-VEIHEOZL.js";
+} from "./chunk-ZN6P4AKK.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-YPFNU3L3.js";
+} from "./chunk-JLFDPN63.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -48,13 +48,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-7LQBZI6U.js";
+} from "./chunk-Z6NBNYN4.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-QXYFOTTQ.js";
+} from "./chunk-CJX53HH2.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2221,38 +2221,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-LRN5FL24.js");
+  _inNamespaces ??= await import("./in_namespaces-VXE5BQKU.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-LRN5FL24.js");
+  _inNamespaces ??= await import("./in_namespaces-VXE5BQKU.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-MWY6YP7V.js");
+  _copy ??= await import("./copy-P6SW7CPY.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-MWY6YP7V.js");
+  _copy ??= await import("./copy-P6SW7CPY.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-MWY6YP7V.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-P6SW7CPY.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-MWY6YP7V.js");
+  _copy ??= await import("./copy-P6SW7CPY.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-HLLDKQVF.js");
+  _forward ??= await import("./forward-U75A4EHC.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-W6OPPSUE.js");
+  _session ??= await import("./session-PJTFC5TO.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -123,6 +123,19 @@ export function socketOnStdio(fds: readonly number[]): boolean {
 }
 
 /**
+ * Whether any of these fds of ours is a terminal. A program holding it reads what the
+ * caller types, after we exit too, and (in our session, or with CAP_SYS_ADMIN) types into
+ * it with TIOCSTI: `exec` and `debug` relay instead, as docker exec does without `-t`.
+ *
+ * @param fds our fds to look at (0, 1, 2)
+ * @returns true when one is a terminal
+ */
+export function terminalOnStdio(fds: readonly number[]): boolean {
+  const files = [Deno.stdin, Deno.stdout, Deno.stderr];
+  return fds.some((fd) => files[fd]?.isTerminal() ?? false);
+}
+
+/**
  * Runs a child spawned with piped stdio to its end as docker exec's shim does: our stdin to
  * its stdin (closed at our EOF), its stdout and stderr to our fds 1 and 2 in order, signals
  * relayed as {@link relay} does; so the program never holds our stdio.

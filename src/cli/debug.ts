@@ -2,7 +2,7 @@ import { NsCommand } from "../command.ts";
 import { debugOptions } from "../debug.ts";
 import type { PinnedProcess } from "../target.ts";
 import { parseOptions } from "./_args.ts";
-import { relay, relayStdio, report, socketOnStdio, UsageError } from "./_run.ts";
+import { relay, relayStdio, report, socketOnStdio, terminalOnStdio, UsageError } from "./_run.ts";
 import { pinCliTarget } from "./_target.ts";
 
 /** The usage text of `debug`. */
@@ -114,11 +114,14 @@ export async function debug(argv: readonly string[]): Promise<number> {
     }
     pinned = await pinCliTarget(args.target!) as PinnedProcess;
     const [program, ...rest] = args.command;
-    // A socket on our stdio would be the program's, in the target's pid namespace: relay
-    // through pipes then, as exec does (see socketOnStdio).
-    const relayed = !args.tty && socketOnStdio([0, 1, 2]);
+    // A socket or a terminal on our stdio would be the program's, in the target's pid
+    // namespace: relay through pipes then, as exec does (see socketOnStdio,
+    // terminalOnStdio). And never in our session, as exec (a task there that ptraces the
+    // program would type into our controlling terminal with TIOCSTI).
+    const relayed = !args.tty && (socketOnStdio([0, 1, 2]) || terminalOnStdio([0, 1, 2]));
     const command = new NsCommand(program, {
       ...debugOptions(pinned, { tools: args.tools, privileged: args.privileged, tty: args.tty }),
+      newSession: !args.tty,
       args: rest,
       stdin: relayed ? "piped" : "inherit",
       stdout: relayed ? "piped" : "inherit",

@@ -19,7 +19,7 @@ import { readTextFileSafe } from "../../ffi/files.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
 import { parseOptions } from "./_args.ts";
-import { relay, relayStdio, report, socketOnStdio, UsageError } from "./_run.ts";
+import { relay, relayStdio, report, socketOnStdio, terminalOnStdio, UsageError } from "./_run.ts";
 
 /** `exec`'s options, parsed: docker exec's dialect. */
 export interface ExecArgs {
@@ -390,15 +390,23 @@ export async function exec(argv: readonly string[]): Promise<number> {
         hint: "the container stopped",
       });
     }
-    const o = plan.options;
-    const ns = o.namespaces ?? "all";
-    const pidJoined = ns === "all" || (Array.isArray(ns) ? ns.includes("pid") : "pid" in ns);
+    const ns = plan.options.namespaces ?? "all";
+    const joined = (type: string) =>
+      ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);
+    // The target's program (its mount namespace) or one a task of its pid namespace can
+    // ptrace: never in our session, where the controlling terminal (/dev/tty) takes TIOCSTI
+    // from it, typing commands into the caller's shell; a session of its own, as runc gives
+    // every exec (setsid).
+    const hostile = !args.tty && (joined("pid") || joined("mnt"));
+    const o = hostile ? { ...plan.options, newSession: true } : plan.options;
+    const stdio = o.stdin === "inherit" ? [0, 1, 2] : [1, 2];
     if (
-      !args.tty && !args.detach && pidJoined &&
-      socketOnStdio(o.stdin === "inherit" ? [0, 1, 2] : [1, 2])
+      hostile && !args.detach &&
+      (terminalOnStdio(stdio) || (joined("pid") && socketOnStdio(stdio)))
     ) {
-      // Our stdio would be the program's for its whole life, in the target's pid namespace:
-      // relay through pipes, as docker exec's shim does (see socketOnStdio).
+      // Our stdio would be the program's for its whole life: a terminal (the caller's
+      // keystrokes, after we exit too) or a socket in the target's pid namespace (see
+      // socketOnStdio). Relay through pipes, as docker exec's shim does.
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",
@@ -407,7 +415,7 @@ export async function exec(argv: readonly string[]): Promise<number> {
       });
       return await relayStdio(piped.spawn());
     }
-    const command = new NsCommand(plan.program, plan.options);
+    const command = new NsCommand(plan.program, o);
     if (!args.tty && !args.detach) {
       // Become the helper, as nsenter does: no child to wait for, no relay (the pidfd
       // that pins the container is close-on-exec).

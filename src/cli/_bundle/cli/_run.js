@@ -9,8 +9,9 @@ import {
   relay,
   relayStdio,
   report,
-  socketOnStdio
-} from "./chunk-IZBNQ6ES.js";
+  socketOnStdio,
+  terminalOnStdio
+} from "./chunk-HRBNPADQ.js";
 
 export {
   EXIT,
@@ -21,5 +22,6 @@ export {
   relay,
   relayStdio,
   report,
-  socketOnStdio
+  socketOnStdio,
+  terminalOnStdio
 };

@@ -2185,7 +2185,9 @@ var _execOptions = (function _execOptions(container, options, check2) {
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
     ...execConfinement(options.seccomp),
-    tty: options.tty || void 0
+    tty: options.tty || void 0,
+    // Never in the caller's session, as runc's every exec (see NsCommandOptions.newSession).
+    newSession: options.tty ? void 0 : true
   };
 });
 var execConfinement = (function execConfinement(seccomp = "target") {
@@ -2252,7 +2254,8 @@ var _hostSide = (function _hostSide(container, options) {
     cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
-    tty: options.tty || void 0
+    tty: options.tty || void 0,
+    newSession: options.tty ? void 0 : true
   };
 });
 var _id = (function _id(flag, v) {
@@ -2679,6 +2682,17 @@ var init_libc = __esm({
           "u32"
         ],
         result: "pointer"
+      },
+      /** int getpwuid_r(uid_t uid, struct passwd *pwd, char *buf, size_t len, struct passwd **result) */
+      getpwuid_r: {
+        parameters: [
+          "u32",
+          "buffer",
+          "buffer",
+          "usize",
+          "buffer"
+        ],
+        result: "i32"
       },
       /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
       ptrace: {
@@ -4196,6 +4210,7 @@ var _checkFlags = (function _checkFlags2(o) {
     "fork",
     "tty",
     "killTree",
+    "newSession",
     "killOnExit",
     "debug"
   ];
@@ -4287,6 +4302,7 @@ var _plan = (function _plan2(program, o) {
   }
   if (o.fork === false) rest.push("F");
   if (o.killTree) rest.push("g");
+  if (o.newSession) rest.push("t");
   if (o.tty) rest.push("Y");
   if (o.keepCaps && joinsUser()) rest.push("c");
   if (o.shellFallback) rest.push("n");

@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-HFU7T5X6.js";
+} from "./chunk-5ELNRVPY.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-IZBNQ6ES.js";
+} from "./chunk-HRBNPADQ.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-HFU7T5X6.js";
+} from "./chunk-5ELNRVPY.js";
 import {
   NamespaceError,
   UsageError,
@@ -34,8 +34,9 @@ import {
   relayStdio,
   report,
   socketOnStdio,
-  statSafe
-} from "./chunk-IZBNQ6ES.js";
+  statSafe,
+  terminalOnStdio
+} from "./chunk-HRBNPADQ.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -1098,17 +1099,22 @@ var exec = (async function exec(argv) {
         hint: "the container stopped"
       });
     }
-    const o = plan.options;
-    const ns = o.namespaces ?? "all";
-    const pidJoined = ns === "all" || (Array.isArray(ns) ? ns.includes("pid") : "pid" in ns);
-    if (!args.tty && !args.detach && pidJoined && socketOnStdio(o.stdin === "inherit" ? [
+    const ns = plan.options.namespaces ?? "all";
+    const joined = (type) => ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);
+    const hostile = !args.tty && (joined("pid") || joined("mnt"));
+    const o = hostile ? {
+      ...plan.options,
+      newSession: true
+    } : plan.options;
+    const stdio = o.stdin === "inherit" ? [
       0,
       1,
       2
     ] : [
       1,
       2
-    ])) {
+    ];
+    if (hostile && !args.detach && (terminalOnStdio(stdio) || joined("pid") && socketOnStdio(stdio))) {
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",
@@ -1117,7 +1123,7 @@ var exec = (async function exec(argv) {
       });
       return await relayStdio(piped.spawn());
     }
-    const command = new NsCommand(plan.program, plan.options);
+    const command = new NsCommand(plan.program, o);
     if (!args.tty && !args.detach) {
       return command.exec();
     }

@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-HIDH6JHZ.js";
+} from "./chunk-QM2HB6ZY.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-YPFNU3L3.js";
+} from "./chunk-JLFDPN63.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-7LQBZI6U.js";
+} from "./chunk-Z6NBNYN4.js";
 import {
   SyscallError
-} from "./chunk-QXYFOTTQ.js";
+} from "./chunk-CJX53HH2.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-VEIHEOZL.js";
+} from "./chunk-ZN6P4AKK.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-HIDH6JHZ.js";
+} from "./chunk-QM2HB6ZY.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-YPFNU3L3.js";
+} from "./chunk-JLFDPN63.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-7LQBZI6U.js";
+} from "./chunk-Z6NBNYN4.js";
 import {
   SyscallError
-} from "./chunk-QXYFOTTQ.js";
+} from "./chunk-CJX53HH2.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-FWWWI6WX.js"),
-    import("./_forward_relay-ZNARIPR4.js")
+    import("./sockets-OHO7EXKW.js"),
+    import("./_forward_relay-HFUDMHPJ.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -353,6 +353,14 @@ var socketOnStdio = (function socketOnStdio(fds) {
     }
   });
 });
+var terminalOnStdio = (function terminalOnStdio(fds) {
+  const files = [
+    Deno.stdin,
+    Deno.stdout,
+    Deno.stderr
+  ];
+  return fds.some((fd) => files[fd]?.isTerminal() ?? false);
+});
 var relayStdio = (async function relayStdio(child) {
   const out = (from, to) => from.pipeTo(to, {
     preventClose: true
@@ -626,6 +634,17 @@ var SYMBOLS = {
       "u32"
     ],
     result: "pointer"
+  },
+  /** int getpwuid_r(uid_t uid, struct passwd *pwd, char *buf, size_t len, struct passwd **result) */
+  getpwuid_r: {
+    parameters: [
+      "u32",
+      "buffer",
+      "buffer",
+      "usize",
+      "buffer"
+    ],
+    result: "i32"
   },
   /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
   ptrace: {
@@ -1376,6 +1395,7 @@ var S_IFSOCK = 49152;
 
 
 
+
 export {
   libc,
   libcSubset,
@@ -1407,6 +1427,7 @@ export {
   exitCodeOf,
   relay,
   socketOnStdio,
+  terminalOnStdio,
   relayStdio,
   assertUtf8Argv,
   report

@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-R3CTC7TP.js";
+} from "./chunk-7LSYRRTS.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-PFVOJTYZ.js";
-import "./chunk-YPFNU3L3.js";
+} from "./chunk-QENQJJ75.js";
+import "./chunk-JLFDPN63.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-7LQBZI6U.js";
+} from "./chunk-Z6NBNYN4.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-QXYFOTTQ.js";
+} from "./chunk-CJX53HH2.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-QNBKARLI.js";
-import "./chunk-QXYFOTTQ.js";
+} from "./chunk-6GM3MJRK.js";
+import "./chunk-CJX53HH2.js";
 
 export {
   E,

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-YPFNU3L3.js";
+} from "./chunk-JLFDPN63.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-7LQBZI6U.js";
+} from "./chunk-Z6NBNYN4.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-QXYFOTTQ.js";
+} from "./chunk-CJX53HH2.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

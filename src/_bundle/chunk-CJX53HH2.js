@@ -350,6 +350,17 @@ var SYMBOLS = {
     ],
     result: "pointer"
   },
+  /** int getpwuid_r(uid_t uid, struct passwd *pwd, char *buf, size_t len, struct passwd **result) */
+  getpwuid_r: {
+    parameters: [
+      "u32",
+      "buffer",
+      "buffer",
+      "usize",
+      "buffer"
+    ],
+    result: "i32"
+  },
   /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
   ptrace: {
     parameters: [

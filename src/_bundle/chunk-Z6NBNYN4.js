@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-QXYFOTTQ.js";
+} from "./chunk-CJX53HH2.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -2,18 +2,18 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-TEIQNHNK.js";
+} from "./chunk-B2O3AABH.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-FKMFGDFB.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-ZU4IO3G5.js";
-import "./chunk-LXQK7EIU.js";
+} from "./chunk-NNQ2ZWCD.js";
+import "./chunk-FTUH6S3K.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

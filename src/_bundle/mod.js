@@ -11,17 +11,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-GCUD7ZEJ.js";
+} from "./chunk-ZA7CBEBW.js";
 import {
   NsCommand
-} from "./chunk-TEIQNHNK.js";
+} from "./chunk-B2O3AABH.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-NPOLEJG5.js";
+} from "./chunk-5WTFIPVG.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-FKMFGDFB.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -47,13 +47,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-NNQ2ZWCD.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-FTUH6S3K.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2210,38 +2210,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-XA3NI5QZ.js");
+  _inNamespaces ??= await import("./in_namespaces-FSEVMVMT.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-XA3NI5QZ.js");
+  _inNamespaces ??= await import("./in_namespaces-FSEVMVMT.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-3LDKN2MO.js");
+  _copy ??= await import("./copy-R2YGLESB.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-3LDKN2MO.js");
+  _copy ??= await import("./copy-R2YGLESB.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-3LDKN2MO.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-R2YGLESB.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-3LDKN2MO.js");
+  _copy ??= await import("./copy-R2YGLESB.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-CHS26AAS.js");
+  _forward ??= await import("./forward-SZJDEUKZ.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-E3M5RCUJ.js");
+  _session ??= await import("./session-KAMKAEFV.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -10,7 +10,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "./chunk-JI2434L7.js";
+} from "./chunk-GFY3SAB6.js";
 
 export {
   EXIT,

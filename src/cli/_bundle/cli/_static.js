@@ -122,6 +122,15 @@ var effectiveUid = (function effectiveUid() {
   if (nr === void 0) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
   return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
 });
+var kernelRelease = (function kernelRelease() {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.uname;
+  if (nr === void 0) throw new Error(`Cannot find uname's number on ${Deno.build.arch}`);
+  const uts = new Uint8Array(6 * 65);
+  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(uts)));
+  check("uname", libcSubset(...EXEC_SYMBOLS).syscall(nr, at, 0n, 0n));
+  const release = uts.subarray(2 * 65, 3 * 65);
+  return new TextDecoder().decode(release.subarray(0, release.indexOf(0)));
+});
 var cstr = (function cstr(s) {
   const bytes = new TextEncoder().encode(s);
   if (bytes.includes(0)) {
@@ -538,7 +547,7 @@ var resolveTarget = (function resolveTarget(target) {
 var _hasPidfs = (function _hasPidfs() {
   if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === void 0) {
-    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
+    const release = kernelRelease();
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || major === 6 && minor >= 9;
   }
@@ -2433,6 +2442,7 @@ var __esm = ((fn, res) => function __init() {
 
 
 
+
 var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
@@ -2996,7 +3006,8 @@ var init_libc = __esm({
         readlinkat: 267n,
         dup3: 292n,
         memfd_create: 319n,
-        geteuid: 107n
+        geteuid: 107n,
+        uname: 63n
       },
       aarch64: {
         dup3: 24n,
@@ -3010,7 +3021,8 @@ var init_libc = __esm({
         fstat: 80n,
         execve: 221n,
         geteuid: 175n,
-        memfd_create: 279n
+        memfd_create: 279n,
+        uname: 160n
       }
     };
     _CORE = {

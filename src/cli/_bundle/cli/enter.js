@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-CTZS7X6D.js";
+} from "./chunk-RPMRWIZY.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-JI2434L7.js";
+} from "./chunk-GFY3SAB6.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-CTZS7X6D.js";
+} from "./chunk-RPMRWIZY.js";
 import {
   NamespaceError,
   UsageError,
@@ -35,7 +35,7 @@ import {
   report,
   socketOnStdio,
   statSafe
-} from "./chunk-JI2434L7.js";
+} from "./chunk-GFY3SAB6.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

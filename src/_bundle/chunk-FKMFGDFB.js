@@ -6,14 +6,15 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-NNQ2ZWCD.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   check,
   errno,
+  kernelRelease,
   libcSubset
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-FTUH6S3K.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
@@ -153,7 +154,7 @@ var resolveTarget = (function resolveTarget(target) {
 var _hasPidfs = (function _hasPidfs() {
   if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === void 0) {
-    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
+    const release = kernelRelease();
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || major === 6 && minor >= 9;
   }

@@ -3,24 +3,24 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-NPOLEJG5.js";
+} from "./chunk-5WTFIPVG.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-FKMFGDFB.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-NNQ2ZWCD.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-FTUH6S3K.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-C5ECDB6A.js")
+    ...await import("./_ns_worker-LF5N6KN5.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -28,18 +28,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-EBZFOTBE.js";
+} from "./chunk-PINV6IBK.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-FKMFGDFB.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-NNQ2ZWCD.js";
 import {
   SyscallError
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-FTUH6S3K.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

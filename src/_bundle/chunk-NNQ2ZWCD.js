@@ -7,7 +7,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-FTUH6S3K.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-NPOLEJG5.js";
+} from "./chunk-5WTFIPVG.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-EBZFOTBE.js";
+} from "./chunk-PINV6IBK.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-FKMFGDFB.js";
 import {
   NamespaceError
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-NNQ2ZWCD.js";
 import {
   SyscallError
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-FTUH6S3K.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-Z7Q63PTM.js"),
-    import("./_forward_relay-W2P7O65S.js")
+    import("./sockets-KOJTTT7N.js"),
+    import("./_forward_relay-KTQ7XPO5.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

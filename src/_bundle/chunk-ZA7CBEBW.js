@@ -10,11 +10,11 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-NNQ2ZWCD.js";
 import {
   SyscallError,
   effectiveUid
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-FTUH6S3K.js";
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
   try {

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-SS6HDE5D.js";
+} from "./chunk-FKMFGDFB.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-ZU4IO3G5.js";
+} from "./chunk-NNQ2ZWCD.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-LXQK7EIU.js";
+} from "./chunk-FTUH6S3K.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

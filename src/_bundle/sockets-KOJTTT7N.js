@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-JZWF4CVU.js";
-import "./chunk-LXQK7EIU.js";
+} from "./chunk-3ID77GHK.js";
+import "./chunk-FTUH6S3K.js";
 
 export {
   E,

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-B2O3AABH.js";
+} from "./chunk-AAOBEOT7.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";

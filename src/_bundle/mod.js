@@ -14,7 +14,7 @@ import {
 } from "./chunk-ZA7CBEBW.js";
 import {
   NsCommand
-} from "./chunk-B2O3AABH.js";
+} from "./chunk-AAOBEOT7.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
@@ -2241,7 +2241,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-KAMKAEFV.js");
+  _session ??= await import("./session-X4AS6KRH.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-RPMRWIZY.js";
+} from "./chunk-DG3VDIOS.js";
 import {
   NamespaceError,
   UsageError,

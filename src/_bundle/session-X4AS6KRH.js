@@ -8,7 +8,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-B2O3AABH.js";
+} from "./chunk-AAOBEOT7.js";
 import "./chunk-SNFZZGJP.js";
 import "./chunk-FKMFGDFB.js";
 import {

@@ -498,17 +498,59 @@ export function kernelRelease(): string {
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(uts)));
   check("uname", libcSubset(...EXEC_SYMBOLS).syscall(nr, at, 0n, 0n));
   const release = uts.subarray(2 * 65, 3 * 65);
-  return new TextDecoder().decode(release.subarray(0, release.indexOf(0)));
+  return decodeText(release.subarray(0, release.indexOf(0)));
+}
+
+// TextEncoder and TextDecoder cost ~0.2 and ~0.3 ms at their first use in a process (Deno
+// compiles their classes then), which `enter` would pay for a few short ASCII strings: a
+// path, a release, /proc/PID/stat. ASCII is converted here without them; anything else,
+// or a long text, goes through them as before (ASCII is the same bytes in UTF-8).
+
+let _textDecoder: TextDecoder | undefined;
+let _textEncoder: TextEncoder | undefined;
+
+/**
+ * UTF-8 bytes as text, as `new TextDecoder().decode(bytes)` gives it (invalid sequences as
+ * U+FFFD).
+ *
+ * @param bytes UTF-8
+ * @returns the text
+ */
+export function decodeText(bytes: Uint8Array): string {
+  if (bytes.length <= 4096) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 0x80;
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  _textDecoder ??= new TextDecoder();
+  return _textDecoder.decode(bytes);
+}
+
+/**
+ * UTF-8 bytes of a string, as `new TextEncoder().encode(s)` gives them.
+ *
+ * @param s any text
+ * @returns its bytes
+ */
+export function encodeText(s: string): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) {
+      _textEncoder ??= new TextEncoder();
+      return _textEncoder.encode(s);
+    }
+    out[i] = c;
+  }
+  return out;
 }
 
 /** A NUL-terminated C string. */
 export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const bytes = new TextEncoder().encode(s);
-  if (bytes.includes(0)) {
+  const out = encodeText(`${s}\0`);
+  if (out.indexOf(0) !== out.length - 1) {
     throw new TypeError(`Cannot pass a string with a NUL byte to C: ${JSON.stringify(s)}`);
   }
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
   return out;
 }
 

@@ -18,6 +18,7 @@
  */
 import {
   cstr,
+  encodeText,
   environPointers,
   errno,
   EXEC_SYMBOLS,
@@ -164,7 +165,7 @@ const _cArray = (function _cArray(
   for (const s of strings) if (s.includes("\0")) cstr(s);
   const count = first.length + strings.length;
   const head = (count + 1) * 8;
-  const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
+  const text = encodeText(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
   const ptrs = new BigUint64Array(out.buffer, 0, count + 1);

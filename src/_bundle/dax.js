@@ -2,18 +2,18 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-AAOBEOT7.js";
+} from "./chunk-WDR5PAAG.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-FKMFGDFB.js";
+} from "./chunk-2E5LA6XQ.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-NNQ2ZWCD.js";
-import "./chunk-FTUH6S3K.js";
+} from "./chunk-7BFWJ3UB.js";
+import "./chunk-OYZ2LAXV.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -11,17 +11,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-ZA7CBEBW.js";
+} from "./chunk-Q24LIVZJ.js";
 import {
   NsCommand
-} from "./chunk-AAOBEOT7.js";
+} from "./chunk-WDR5PAAG.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-5WTFIPVG.js";
+} from "./chunk-G3UNNKQH.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-FKMFGDFB.js";
+} from "./chunk-2E5LA6XQ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -47,13 +47,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-NNQ2ZWCD.js";
+} from "./chunk-7BFWJ3UB.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-FTUH6S3K.js";
+} from "./chunk-OYZ2LAXV.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2210,38 +2210,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-FSEVMVMT.js");
+  _inNamespaces ??= await import("./in_namespaces-ICMORRSM.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-FSEVMVMT.js");
+  _inNamespaces ??= await import("./in_namespaces-ICMORRSM.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-R2YGLESB.js");
+  _copy ??= await import("./copy-7ZDN2EKQ.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-R2YGLESB.js");
+  _copy ??= await import("./copy-7ZDN2EKQ.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-R2YGLESB.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-7ZDN2EKQ.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-R2YGLESB.js");
+  _copy ??= await import("./copy-7ZDN2EKQ.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-SZJDEUKZ.js");
+  _forward ??= await import("./forward-QTZGGW47.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-X4AS6KRH.js");
+  _session ??= await import("./session-COQ6QIKK.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -10,7 +10,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "./chunk-GFY3SAB6.js";
+} from "./chunk-EPEBHYVI.js";
 
 export {
   EXIT,

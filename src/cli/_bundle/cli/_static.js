@@ -129,15 +129,34 @@ var kernelRelease = (function kernelRelease() {
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(uts)));
   check("uname", libcSubset(...EXEC_SYMBOLS).syscall(nr, at, 0n, 0n));
   const release = uts.subarray(2 * 65, 3 * 65);
-  return new TextDecoder().decode(release.subarray(0, release.indexOf(0)));
+  return decodeText(release.subarray(0, release.indexOf(0)));
+});
+var decodeText = (function decodeText(bytes) {
+  if (bytes.length <= 4096) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 128;
+    if (ascii) return String.fromCharCode.apply(null, bytes);
+  }
+  _textDecoder ??= new TextDecoder();
+  return _textDecoder.decode(bytes);
+});
+var encodeText = (function encodeText(s) {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) {
+      _textEncoder ??= new TextEncoder();
+      return _textEncoder.encode(s);
+    }
+    out[i] = c;
+  }
+  return out;
 });
 var cstr = (function cstr(s) {
-  const bytes = new TextEncoder().encode(s);
-  if (bytes.includes(0)) {
+  const out = encodeText(`${s}\0`);
+  if (out.indexOf(0) !== out.length - 1) {
     throw new TypeError(`Cannot pass a string with a NUL byte to C: ${JSON.stringify(s)}`);
   }
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
   return out;
 });
 var check = (function check(syscall, result) {
@@ -254,7 +273,7 @@ var readFileSafe = (function readFileSafe(path, options = {}) {
   }
 });
 var readTextFileSafe = (function readTextFileSafe(path, options = {}) {
-  return _decoder.decode(readFileSafe(path, options));
+  return decodeText(readFileSafe(path, options));
 });
 var isNotFound = (function isNotFound(error) {
   return error instanceof SyscallError && (error.errno === 2 || error.errno === 20);
@@ -280,12 +299,13 @@ var statSafe = (function statSafe(path) {
 });
 var readLinkSafe = (function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
+  _encoder ??= new TextEncoder();
   const { read, written } = _encoder.encodeInto(path, _linkPath.subarray(0, 4095));
   if (read < path.length) throw new SyscallError("readlink", 36);
   _linkPath[written] = 0;
   const n = Number(_lib().readlink(_linkPath, _linkTarget, BigInt(_linkTarget.length)));
   if (n < 0) throw new SyscallError("readlink", errno());
-  return _decoder.decode(_linkTarget.subarray(0, n));
+  return decodeText(_linkTarget.subarray(0, n));
 });
 var _granted = (function _granted(name) {
   return Deno.permissions.querySync({
@@ -1672,6 +1692,7 @@ var _withView = (function _withView(container, view) {
 var escapeTerminal = (function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
     let out = "";
+    _utf8 ??= new TextEncoder();
     for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     return out;
   });
@@ -2529,7 +2550,9 @@ var __esm = ((fn, res) => function __init() {
 
 
 
-var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, SyscallError, _ERRNO;
+
+
+var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, _textDecoder, _textEncoder, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
     SYMBOLS = {
@@ -3360,7 +3383,7 @@ var init_errors = __esm({
 
 
 
-var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _EAGAIN, OPENAT2_TRIES, _scratch, _decoder, _encoder, _linkPath, _linkTarget;
+var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _EAGAIN, OPENAT2_TRIES, _scratch, _encoder, _linkPath, _linkTarget;
 var init_files = __esm({
   "ffi/files.ts"() {
     init_libc();
@@ -3381,8 +3404,6 @@ var init_files = __esm({
     ST_UID_OFFSET = ST_MODE_OFFSET + 4;
     _EAGAIN = 11;
     OPENAT2_TRIES = 64;
-    _decoder = new TextDecoder();
-    _encoder = new TextEncoder();
     _linkPath = new Uint8Array(4096);
     _linkTarget = new Uint8Array(256);
   }
@@ -3721,7 +3742,7 @@ init_errors();
 init_files();
 
 // src/terminal.ts
-var _utf8 = new TextEncoder();
+var _utf8;
 var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
 
 
@@ -3939,7 +3960,7 @@ var _cArray = (function _cArray2(strings, first = []) {
   for (const s of strings) if (s.includes("\0")) cstr(s);
   const count = first.length + strings.length;
   const head = (count + 1) * 8;
-  const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
+  const text = encodeText(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
   const ptrs = new BigUint64Array(out.buffer, 0, count + 1);

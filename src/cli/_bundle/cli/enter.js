@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-DG3VDIOS.js";
+} from "./chunk-VSAZYUS7.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-GFY3SAB6.js";
+} from "./chunk-EPEBHYVI.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-DG3VDIOS.js";
+} from "./chunk-VSAZYUS7.js";
 import {
   NamespaceError,
   UsageError,
@@ -35,7 +35,7 @@ import {
   report,
   socketOnStdio,
   statSafe
-} from "./chunk-GFY3SAB6.js";
+} from "./chunk-EPEBHYVI.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -128,15 +128,34 @@ var kernelRelease = (function kernelRelease() {
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(uts)));
   check("uname", libcSubset(...EXEC_SYMBOLS).syscall(nr, at, 0n, 0n));
   const release = uts.subarray(2 * 65, 3 * 65);
-  return new TextDecoder().decode(release.subarray(0, release.indexOf(0)));
+  return decodeText(release.subarray(0, release.indexOf(0)));
+});
+var decodeText = (function decodeText(bytes) {
+  if (bytes.length <= 4096) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 128;
+    if (ascii) return String.fromCharCode.apply(null, bytes);
+  }
+  _textDecoder ??= new TextDecoder();
+  return _textDecoder.decode(bytes);
+});
+var encodeText = (function encodeText(s) {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) {
+      _textEncoder ??= new TextEncoder();
+      return _textEncoder.encode(s);
+    }
+    out[i] = c;
+  }
+  return out;
 });
 var cstr = (function cstr(s) {
-  const bytes = new TextEncoder().encode(s);
-  if (bytes.includes(0)) {
+  const out = encodeText(`${s}\0`);
+  if (out.indexOf(0) !== out.length - 1) {
     throw new TypeError(`Cannot pass a string with a NUL byte to C: ${JSON.stringify(s)}`);
   }
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
   return out;
 });
 var check = (function check(syscall, result) {
@@ -788,6 +807,10 @@ var _errnoCell;
 
 
 
+var _textDecoder;
+var _textEncoder;
+
+
 
 var SyscallError = class extends Error {
   name = "SyscallError";
@@ -958,6 +981,8 @@ export {
   errno,
   effectiveUid,
   kernelRelease,
+  decodeText,
+  encodeText,
   cstr,
   SyscallError,
   check,

@@ -128,15 +128,34 @@ var kernelRelease = (function kernelRelease() {
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(uts)));
   check("uname", libcSubset(...EXEC_SYMBOLS).syscall(nr, at, 0n, 0n));
   const release = uts.subarray(2 * 65, 3 * 65);
-  return new TextDecoder().decode(release.subarray(0, release.indexOf(0)));
+  return decodeText(release.subarray(0, release.indexOf(0)));
+});
+var decodeText = (function decodeText(bytes) {
+  if (bytes.length <= 4096) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 128;
+    if (ascii) return String.fromCharCode.apply(null, bytes);
+  }
+  _textDecoder ??= new TextDecoder();
+  return _textDecoder.decode(bytes);
+});
+var encodeText = (function encodeText(s) {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) {
+      _textEncoder ??= new TextEncoder();
+      return _textEncoder.encode(s);
+    }
+    out[i] = c;
+  }
+  return out;
 });
 var cstr = (function cstr(s) {
-  const bytes = new TextEncoder().encode(s);
-  if (bytes.includes(0)) {
+  const out = encodeText(`${s}\0`);
+  if (out.indexOf(0) !== out.length - 1) {
     throw new TypeError(`Cannot pass a string with a NUL byte to C: ${JSON.stringify(s)}`);
   }
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
   return out;
 });
 var check = (function check(syscall, result) {
@@ -253,7 +272,7 @@ var readFileSafe = (function readFileSafe(path, options = {}) {
   }
 });
 var readTextFileSafe = (function readTextFileSafe(path, options = {}) {
-  return _decoder.decode(readFileSafe(path, options));
+  return decodeText(readFileSafe(path, options));
 });
 var isNotFound = (function isNotFound(error) {
   return error instanceof SyscallError && (error.errno === 2 || error.errno === 20);
@@ -279,16 +298,18 @@ var statSafe = (function statSafe(path) {
 });
 var readLinkSafe = (function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
+  _encoder ??= new TextEncoder();
   const { read, written } = _encoder.encodeInto(path, _linkPath.subarray(0, 4095));
   if (read < path.length) throw new SyscallError("readlink", 36);
   _linkPath[written] = 0;
   const n = Number(_lib().readlink(_linkPath, _linkTarget, BigInt(_linkTarget.length)));
   if (n < 0) throw new SyscallError("readlink", errno());
-  return _decoder.decode(_linkTarget.subarray(0, n));
+  return decodeText(_linkTarget.subarray(0, n));
 });
 var escapeTerminal = (function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
     let out = "";
+    _utf8 ??= new TextEncoder();
     for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     return out;
   });
@@ -1059,6 +1080,10 @@ var _errnoCell;
 
 
 
+var _textDecoder;
+var _textEncoder;
+
+
 
 var SyscallError = class extends Error {
   name = "SyscallError";
@@ -1278,17 +1303,16 @@ var OPENAT2_TRIES = 64;
 var _scratch;
 
 
-var _decoder = new TextDecoder();
 
 
 
 
-var _encoder = new TextEncoder();
+var _encoder;
 var _linkPath = new Uint8Array(4096);
 var _linkTarget = new Uint8Array(256);
 
 // src/terminal.ts
-var _utf8 = new TextEncoder();
+var _utf8;
 var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
 
 
@@ -1371,6 +1395,7 @@ export {
   errno,
   effectiveUid,
   kernelRelease,
+  encodeText,
   cstr,
   SyscallError,
   check,

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-3ID77GHK.js";
-import "./chunk-FTUH6S3K.js";
+} from "./chunk-AF7XQAVL.js";
+import "./chunk-OYZ2LAXV.js";
 
 export {
   E,

@@ -10,11 +10,11 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-NNQ2ZWCD.js";
+} from "./chunk-7BFWJ3UB.js";
 import {
   SyscallError,
   effectiveUid
-} from "./chunk-FTUH6S3K.js";
+} from "./chunk-OYZ2LAXV.js";
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
   try {

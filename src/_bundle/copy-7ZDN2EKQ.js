@@ -28,18 +28,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-PINV6IBK.js";
+} from "./chunk-JFZ5NAP4.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-FKMFGDFB.js";
+} from "./chunk-2E5LA6XQ.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-NNQ2ZWCD.js";
+} from "./chunk-7BFWJ3UB.js";
 import {
   SyscallError
-} from "./chunk-FTUH6S3K.js";
+} from "./chunk-OYZ2LAXV.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

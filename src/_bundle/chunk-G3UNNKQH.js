@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-FKMFGDFB.js";
+} from "./chunk-2E5LA6XQ.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-NNQ2ZWCD.js";
+} from "./chunk-7BFWJ3UB.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-FTUH6S3K.js";
+} from "./chunk-OYZ2LAXV.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-5WTFIPVG.js";
+} from "./chunk-G3UNNKQH.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-PINV6IBK.js";
+} from "./chunk-JFZ5NAP4.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-FKMFGDFB.js";
+} from "./chunk-2E5LA6XQ.js";
 import {
   NamespaceError
-} from "./chunk-NNQ2ZWCD.js";
+} from "./chunk-7BFWJ3UB.js";
 import {
   SyscallError
-} from "./chunk-FTUH6S3K.js";
+} from "./chunk-OYZ2LAXV.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-KOJTTT7N.js"),
-    import("./_forward_relay-KTQ7XPO5.js")
+    import("./sockets-C3VCCH3P.js"),
+    import("./_forward_relay-U47E2ECF.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -502,10 +502,13 @@ export function kernelRelease(): string {
 }
 
 // TextEncoder and TextDecoder cost ~0.2 and ~0.3 ms at their first use in a process (Deno
-// compiles their classes then), which `enter` would pay for a few short ASCII strings: a
-// path, a release, /proc/PID/stat. ASCII is converted here without them; anything else,
-// or a long text, goes through them as before (ASCII is the same bytes in UTF-8).
-
+// compiles their classes then), which `enter` would pay for a few short ASCII strings: paths,
+// the release, /proc/PID/stat. Until a process has needed one of them, a short ASCII text is
+// converted here instead (ASCII is the same bytes in UTF-8); anything else — non-ASCII, longer
+// than SHORT, or once the coder exists — goes through it: byte by byte in the interpreter,
+// a long text, or many short ones (a command that reads hundreds of /proc files), would cost
+// more than the first use saved.
+const SHORT = 512;
 let _textDecoder: TextDecoder | undefined;
 let _textEncoder: TextEncoder | undefined;
 
@@ -517,7 +520,7 @@ let _textEncoder: TextEncoder | undefined;
  * @returns the text
  */
 export function decodeText(bytes: Uint8Array): string {
-  if (bytes.length <= 4096) {
+  if (!_textDecoder && bytes.length <= SHORT) {
     let ascii = true;
     for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 0x80;
     if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
@@ -533,16 +536,14 @@ export function decodeText(bytes: Uint8Array): string {
  * @returns its bytes
  */
 export function encodeText(s: string): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) {
-      _textEncoder ??= new TextEncoder();
-      return _textEncoder.encode(s);
-    }
-    out[i] = c;
+  if (!_textEncoder && s.length <= SHORT) {
+    const out = new Uint8Array(s.length);
+    let i = 0;
+    for (let c; i < s.length && (c = s.charCodeAt(i)) < 0x80; i++) out[i] = c;
+    if (i === s.length) return out;
   }
-  return out;
+  _textEncoder ??= new TextEncoder();
+  return _textEncoder.encode(s);
 }
 
 /** A NUL-terminated C string. */

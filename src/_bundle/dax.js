@@ -2,18 +2,18 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-WDR5PAAG.js";
+} from "./chunk-TCHAVAQJ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-2E5LA6XQ.js";
+} from "./chunk-R7ITSFV7.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-7BFWJ3UB.js";
-import "./chunk-OYZ2LAXV.js";
+} from "./chunk-EMOC4FWI.js";
+import "./chunk-VAUUJGZR.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

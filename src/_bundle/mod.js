@@ -11,17 +11,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-Q24LIVZJ.js";
+} from "./chunk-AGSD5KKM.js";
 import {
   NsCommand
-} from "./chunk-WDR5PAAG.js";
+} from "./chunk-TCHAVAQJ.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-G3UNNKQH.js";
+} from "./chunk-DL4OQ7RZ.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-2E5LA6XQ.js";
+} from "./chunk-R7ITSFV7.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -47,13 +47,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-7BFWJ3UB.js";
+} from "./chunk-EMOC4FWI.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-OYZ2LAXV.js";
+} from "./chunk-VAUUJGZR.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2210,38 +2210,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-ICMORRSM.js");
+  _inNamespaces ??= await import("./in_namespaces-WN75DM2J.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-ICMORRSM.js");
+  _inNamespaces ??= await import("./in_namespaces-WN75DM2J.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-7ZDN2EKQ.js");
+  _copy ??= await import("./copy-NIPYPCLH.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-7ZDN2EKQ.js");
+  _copy ??= await import("./copy-NIPYPCLH.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-7ZDN2EKQ.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-NIPYPCLH.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-7ZDN2EKQ.js");
+  _copy ??= await import("./copy-NIPYPCLH.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-QTZGGW47.js");
+  _forward ??= await import("./forward-4CSPLVXW.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-COQ6QIKK.js");
+  _session ??= await import("./session-PSRD5A72.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -10,7 +10,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "./chunk-EPEBHYVI.js";
+} from "./chunk-U7ZJDP4Z.js";
 
 export {
   EXIT,

@@ -132,7 +132,7 @@ var kernelRelease = (function kernelRelease() {
   return decodeText(release.subarray(0, release.indexOf(0)));
 });
 var decodeText = (function decodeText(bytes) {
-  if (bytes.length <= 4096) {
+  if (!_textDecoder && bytes.length <= SHORT) {
     let ascii = true;
     for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 128;
     if (ascii) return String.fromCharCode.apply(null, bytes);
@@ -141,16 +141,14 @@ var decodeText = (function decodeText(bytes) {
   return _textDecoder.decode(bytes);
 });
 var encodeText = (function encodeText(s) {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128) {
-      _textEncoder ??= new TextEncoder();
-      return _textEncoder.encode(s);
-    }
-    out[i] = c;
+  if (!_textEncoder && s.length <= SHORT) {
+    const out = new Uint8Array(s.length);
+    let i = 0;
+    for (let c; i < s.length && (c = s.charCodeAt(i)) < 128; i++) out[i] = c;
+    if (i === s.length) return out;
   }
-  return out;
+  _textEncoder ??= new TextEncoder();
+  return _textEncoder.encode(s);
 });
 var cstr = (function cstr(s) {
   const out = encodeText(`${s}\0`);
@@ -2552,7 +2550,7 @@ var __esm = ((fn, res) => function __init() {
 
 
 
-var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, _textDecoder, _textEncoder, SyscallError, _ERRNO;
+var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, SHORT, _textDecoder, _textEncoder, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
     SYMBOLS = {
@@ -3175,6 +3173,7 @@ var init_libc = __esm({
         }
       }
     };
+    SHORT = 512;
     SyscallError = class extends Error {
       name = "SyscallError";
       /** The errno value. */

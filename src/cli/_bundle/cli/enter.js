@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-VSAZYUS7.js";
+} from "./chunk-3AJGOYOZ.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-EPEBHYVI.js";
+} from "./chunk-U7ZJDP4Z.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

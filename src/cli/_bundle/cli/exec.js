@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-VSAZYUS7.js";
+} from "./chunk-3AJGOYOZ.js";
 import {
   NamespaceError,
   UsageError,
@@ -35,7 +35,7 @@ import {
   report,
   socketOnStdio,
   statSafe
-} from "./chunk-EPEBHYVI.js";
+} from "./chunk-U7ZJDP4Z.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

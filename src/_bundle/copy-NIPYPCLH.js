@@ -28,18 +28,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-JFZ5NAP4.js";
+} from "./chunk-BE2MZMYL.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-2E5LA6XQ.js";
+} from "./chunk-R7ITSFV7.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-7BFWJ3UB.js";
+} from "./chunk-EMOC4FWI.js";
 import {
   SyscallError
-} from "./chunk-OYZ2LAXV.js";
+} from "./chunk-VAUUJGZR.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -10,11 +10,11 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-7BFWJ3UB.js";
+} from "./chunk-EMOC4FWI.js";
 import {
   SyscallError,
   effectiveUid
-} from "./chunk-OYZ2LAXV.js";
+} from "./chunk-VAUUJGZR.js";
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
   try {

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-2E5LA6XQ.js";
+} from "./chunk-R7ITSFV7.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-7BFWJ3UB.js";
+} from "./chunk-EMOC4FWI.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-OYZ2LAXV.js";
+} from "./chunk-VAUUJGZR.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

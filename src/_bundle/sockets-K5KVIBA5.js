@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-AF7XQAVL.js";
-import "./chunk-OYZ2LAXV.js";
+} from "./chunk-JFUGAL3U.js";
+import "./chunk-VAUUJGZR.js";
 
 export {
   E,

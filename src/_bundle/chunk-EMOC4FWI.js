@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-OYZ2LAXV.js";
+} from "./chunk-VAUUJGZR.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-G3UNNKQH.js";
+} from "./chunk-DL4OQ7RZ.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-JFZ5NAP4.js";
+} from "./chunk-BE2MZMYL.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-2E5LA6XQ.js";
+} from "./chunk-R7ITSFV7.js";
 import {
   NamespaceError
-} from "./chunk-7BFWJ3UB.js";
+} from "./chunk-EMOC4FWI.js";
 import {
   SyscallError
-} from "./chunk-OYZ2LAXV.js";
+} from "./chunk-VAUUJGZR.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-C3VCCH3P.js"),
-    import("./_forward_relay-U47E2ECF.js")
+    import("./sockets-K5KVIBA5.js"),
+    import("./_forward_relay-XLKO4WCH.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

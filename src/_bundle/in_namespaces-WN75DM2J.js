@@ -3,24 +3,24 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-G3UNNKQH.js";
+} from "./chunk-DL4OQ7RZ.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-2E5LA6XQ.js";
+} from "./chunk-R7ITSFV7.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-7BFWJ3UB.js";
+} from "./chunk-EMOC4FWI.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-OYZ2LAXV.js";
+} from "./chunk-VAUUJGZR.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-4FIBAA3A.js")
+    ...await import("./_ns_worker-RF47VDEA.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

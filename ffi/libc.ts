@@ -227,7 +227,7 @@ export const EXEC_SYMBOLS = [
 /**
  * Linux syscall numbers of the EXEC_SYMBOLS calls (from <asm/unistd.h>: x86_64's own table,
  * aarch64's asm-generic one, which has no open, dup2 or readlink: openat, dup3, readlinkat),
- * and of geteuid and uname for {@link effectiveUid} and {@link kernelRelease}.
+ * and of geteuid for {@link effectiveUid}.
  */
 export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<string, bigint>>> = {
   x86_64: {
@@ -243,7 +243,6 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     dup3: 292n,
     memfd_create: 319n,
     geteuid: 107n,
-    uname: 63n,
   },
   aarch64: {
     dup3: 24n,
@@ -258,7 +257,6 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     execve: 221n,
     geteuid: 175n,
     memfd_create: 279n,
-    uname: 160n,
   },
 };
 
@@ -483,22 +481,6 @@ export function effectiveUid(): number {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.geteuid;
   if (nr === undefined) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
   return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
-}
-
-/**
- * The kernel's release ("6.18.0-…"), from uname(2): the text /proc/sys/kernel/osrelease
- * holds, in one syscall where reading that file takes seven (the first command of every
- * `enter` asks it); Deno.osRelease() needs --allow-sys, which `enter`'s flags do not include.
- */
-export function kernelRelease(): string {
-  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.uname;
-  if (nr === undefined) throw new Error(`Cannot find uname's number on ${Deno.build.arch}`);
-  // struct utsname (Linux): six fields of 65 bytes, the release the third.
-  const uts = new Uint8Array(6 * 65);
-  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(uts)));
-  check("uname", libcSubset(...EXEC_SYMBOLS).syscall(nr, at, 0n, 0n));
-  const release = uts.subarray(2 * 65, 3 * 65);
-  return decodeText(release.subarray(0, release.indexOf(0)));
 }
 
 // TextEncoder and TextDecoder cost ~0.2 and ~0.3 ms at their first use in a process (Deno

@@ -1,12 +1,5 @@
 import { fstatSafe, isNotFound, readTextFileSafe } from "../ffi/files.ts";
-import {
-  check,
-  errno,
-  EXEC_SYMBOLS,
-  kernelRelease,
-  libcSubset,
-  SyscallError,
-} from "../ffi/libc.ts";
+import { check, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
 import { netnsPath } from "./netns.ts";
@@ -200,7 +193,7 @@ let _pidfs: boolean | undefined;
 function _hasPidfs(): boolean {
   if (_pidfs === undefined && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === undefined) {
-    const release = kernelRelease();
+    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || (major === 6 && minor >= 9);
   }

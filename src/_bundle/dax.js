@@ -2,18 +2,18 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-TCHAVAQJ.js";
+} from "./chunk-C65FGNVW.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   resolveTarget
-} from "./chunk-R7ITSFV7.js";
+} from "./chunk-M3AKLLAZ.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-EMOC4FWI.js";
-import "./chunk-VAUUJGZR.js";
+} from "./chunk-BPVO2SAW.js";
+import "./chunk-TQB7NM7M.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

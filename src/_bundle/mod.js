@@ -11,17 +11,17 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-AGSD5KKM.js";
+} from "./chunk-SQTIVJKZ.js";
 import {
   NsCommand
-} from "./chunk-TCHAVAQJ.js";
+} from "./chunk-C65FGNVW.js";
 import {
   assertPermissions
 } from "./chunk-SNFZZGJP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-DL4OQ7RZ.js";
+} from "./chunk-J2PIZASX.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-R7ITSFV7.js";
+} from "./chunk-M3AKLLAZ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -47,13 +47,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-EMOC4FWI.js";
+} from "./chunk-BPVO2SAW.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-VAUUJGZR.js";
+} from "./chunk-TQB7NM7M.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2210,38 +2210,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-WN75DM2J.js");
+  _inNamespaces ??= await import("./in_namespaces-TS3ZFLQ4.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-WN75DM2J.js");
+  _inNamespaces ??= await import("./in_namespaces-TS3ZFLQ4.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-NIPYPCLH.js");
+  _copy ??= await import("./copy-ZOJXB5D4.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-NIPYPCLH.js");
+  _copy ??= await import("./copy-ZOJXB5D4.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-NIPYPCLH.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-ZOJXB5D4.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-NIPYPCLH.js");
+  _copy ??= await import("./copy-ZOJXB5D4.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-4CSPLVXW.js");
+  _forward ??= await import("./forward-JTN6HJVC.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-PSRD5A72.js");
+  _session ??= await import("./session-GEUM3AR5.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -10,7 +10,7 @@ import {
   relayStdio,
   report,
   socketOnStdio
-} from "./chunk-U7ZJDP4Z.js";
+} from "./chunk-5VNJAQD3.js";
 
 export {
   EXIT,

@@ -122,15 +122,6 @@ var effectiveUid = (function effectiveUid() {
   if (nr === void 0) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
   return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
 });
-var kernelRelease = (function kernelRelease() {
-  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.uname;
-  if (nr === void 0) throw new Error(`Cannot find uname's number on ${Deno.build.arch}`);
-  const uts = new Uint8Array(6 * 65);
-  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(uts)));
-  check("uname", libcSubset(...EXEC_SYMBOLS).syscall(nr, at, 0n, 0n));
-  const release = uts.subarray(2 * 65, 3 * 65);
-  return decodeText(release.subarray(0, release.indexOf(0)));
-});
 var decodeText = (function decodeText(bytes) {
   if (!_textDecoder && bytes.length <= SHORT) {
     let ascii = true;
@@ -565,7 +556,7 @@ var resolveTarget = (function resolveTarget(target) {
 var _hasPidfs = (function _hasPidfs() {
   if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === void 0) {
-    const release = kernelRelease();
+    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || major === 6 && minor >= 9;
   }
@@ -2549,7 +2540,6 @@ var __esm = ((fn, res) => function __init() {
 
 
 
-
 var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, SHORT, _textDecoder, _textEncoder, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
@@ -3113,8 +3103,7 @@ var init_libc = __esm({
         readlinkat: 267n,
         dup3: 292n,
         memfd_create: 319n,
-        geteuid: 107n,
-        uname: 63n
+        geteuid: 107n
       },
       aarch64: {
         dup3: 24n,
@@ -3128,8 +3117,7 @@ var init_libc = __esm({
         fstat: 80n,
         execve: 221n,
         geteuid: 175n,
-        memfd_create: 279n,
-        uname: 160n
+        memfd_create: 279n
       }
     };
     _CORE = {

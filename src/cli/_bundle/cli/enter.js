@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-3AJGOYOZ.js";
+} from "./chunk-5HOXENED.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-U7ZJDP4Z.js";
+} from "./chunk-5VNJAQD3.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

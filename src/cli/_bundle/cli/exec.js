@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-3AJGOYOZ.js";
+} from "./chunk-5HOXENED.js";
 import {
   NamespaceError,
   UsageError,
@@ -35,7 +35,7 @@ import {
   report,
   socketOnStdio,
   statSafe
-} from "./chunk-U7ZJDP4Z.js";
+} from "./chunk-5VNJAQD3.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

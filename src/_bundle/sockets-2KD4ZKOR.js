@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-JFUGAL3U.js";
-import "./chunk-VAUUJGZR.js";
+} from "./chunk-LGMCBY33.js";
+import "./chunk-TQB7NM7M.js";
 
 export {
   E,

@@ -6,15 +6,14 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-EMOC4FWI.js";
+} from "./chunk-BPVO2SAW.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   check,
   errno,
-  kernelRelease,
   libcSubset
-} from "./chunk-VAUUJGZR.js";
+} from "./chunk-TQB7NM7M.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
@@ -154,7 +153,7 @@ var resolveTarget = (function resolveTarget(target) {
 var _hasPidfs = (function _hasPidfs() {
   if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === void 0) {
-    const release = kernelRelease();
+    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || major === 6 && minor >= 9;
   }

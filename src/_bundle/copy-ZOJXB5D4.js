@@ -28,18 +28,18 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-BE2MZMYL.js";
+} from "./chunk-W7AT2FDL.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-R7ITSFV7.js";
+} from "./chunk-M3AKLLAZ.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-EMOC4FWI.js";
+} from "./chunk-BPVO2SAW.js";
 import {
   SyscallError
-} from "./chunk-VAUUJGZR.js";
+} from "./chunk-TQB7NM7M.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

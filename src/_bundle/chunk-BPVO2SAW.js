@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-VAUUJGZR.js";
+} from "./chunk-TQB7NM7M.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -5,22 +5,22 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-DL4OQ7RZ.js";
+} from "./chunk-J2PIZASX.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-BE2MZMYL.js";
+} from "./chunk-W7AT2FDL.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-R7ITSFV7.js";
+} from "./chunk-M3AKLLAZ.js";
 import {
   NamespaceError
-} from "./chunk-EMOC4FWI.js";
+} from "./chunk-BPVO2SAW.js";
 import {
   SyscallError
-} from "./chunk-VAUUJGZR.js";
+} from "./chunk-TQB7NM7M.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -150,8 +150,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-K5KVIBA5.js"),
-    import("./_forward_relay-XLKO4WCH.js")
+    import("./sockets-2KD4ZKOR.js"),
+    import("./_forward_relay-UXCL3OSK.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -10,11 +10,11 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-EMOC4FWI.js";
+} from "./chunk-BPVO2SAW.js";
 import {
   SyscallError,
   effectiveUid
-} from "./chunk-VAUUJGZR.js";
+} from "./chunk-TQB7NM7M.js";
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
   try {

@@ -16,7 +16,6 @@ import {
   existsSafe,
   fstatSafe,
   isNotFound,
-  kernelRelease,
   libc,
   libcFunction,
   libcSubset,
@@ -26,7 +25,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-U7ZJDP4Z.js";
+} from "./chunk-5VNJAQD3.js";
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
@@ -273,7 +272,7 @@ var resolveTarget = (function resolveTarget(target) {
 var _hasPidfs = (function _hasPidfs() {
   if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   if (_pidfs === void 0) {
-    const release = kernelRelease();
+    const release = readTextFileSafe("/proc/sys/kernel/osrelease");
     const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
     _pidfs = major > 6 || major === 6 && minor >= 9;
   }

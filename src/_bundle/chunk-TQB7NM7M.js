@@ -121,15 +121,6 @@ var effectiveUid = (function effectiveUid() {
   if (nr === void 0) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
   return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
 });
-var kernelRelease = (function kernelRelease() {
-  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.uname;
-  if (nr === void 0) throw new Error(`Cannot find uname's number on ${Deno.build.arch}`);
-  const uts = new Uint8Array(6 * 65);
-  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(uts)));
-  check("uname", libcSubset(...EXEC_SYMBOLS).syscall(nr, at, 0n, 0n));
-  const release = uts.subarray(2 * 65, 3 * 65);
-  return decodeText(release.subarray(0, release.indexOf(0)));
-});
 var decodeText = (function decodeText(bytes) {
   if (!_textDecoder && bytes.length <= SHORT) {
     let ascii = true;
@@ -732,8 +723,7 @@ var SYSCALL_NUMBERS = {
     readlinkat: 267n,
     dup3: 292n,
     memfd_create: 319n,
-    geteuid: 107n,
-    uname: 63n
+    geteuid: 107n
   },
   aarch64: {
     dup3: 24n,
@@ -747,8 +737,7 @@ var SYSCALL_NUMBERS = {
     fstat: 80n,
     execve: 221n,
     geteuid: 175n,
-    memfd_create: 279n,
-    uname: 160n
+    memfd_create: 279n
   }
 };
 
@@ -799,7 +788,6 @@ var _coreSymbols;
 
 
 var _errnoCell;
-
 
 
 
@@ -979,7 +967,6 @@ export {
   environPointers,
   errno,
   effectiveUid,
-  kernelRelease,
   decodeText,
   encodeText,
   cstr,

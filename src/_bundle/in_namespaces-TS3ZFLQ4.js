@@ -3,24 +3,24 @@ import {
   _inScopedJoin,
   _joinThread,
   _openNamespace
-} from "./chunk-DL4OQ7RZ.js";
+} from "./chunk-J2PIZASX.js";
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-R7ITSFV7.js";
+} from "./chunk-M3AKLLAZ.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-EMOC4FWI.js";
+} from "./chunk-BPVO2SAW.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
   check,
   cstr,
   libc
-} from "./chunk-VAUUJGZR.js";
+} from "./chunk-TQB7NM7M.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -136,7 +136,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-RF47VDEA.js")
+    ...await import("./_ns_worker-LRVPAW75.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;

@@ -136,6 +136,9 @@ if (!o.success) Deno.exit(1);`;
     );
   }
 } finally {
+  // unshare first: util-linux 2.38's unshare, seeing its child die of SIGKILL, tries to
+  // reset SIGKILL's handler (EINVAL) and prints "sigprocmask unblock failed" (its bug).
+  Deno.kill(target.pid, "SIGKILL");
   Deno.kill(pid, "SIGKILL");
   await target.status;
   await Deno.remove(dir, { recursive: true });

@@ -5,6 +5,19 @@
  * process tree moves much less with the load of a shared machine). With BASE, the path of
  * another checkout (say `git archive` of the base branch into a directory), its cli.ts runs
  * in the same rounds: a before/after under the same load.
+ *
+ * Two floors run in the same rounds, scripts (beside the empty one, in a directory with no
+ * deno.json) that do the least any Deno program must do to run `true`, the way nsjoin runs it:
+ * - "floor: execve": `Deno.dlopen` of libc's execve (one symbol, as nsjoin's first dlopen binds
+ *   its few) and execve(2) of /usr/bin/true with this argv and no environment: `enter` becomes
+ *   the helper with execve (src/cli/enter.ts, ffi/exec.ts), and the helper, with no pid
+ *   namespace joined (this target's), becomes the program without forking — no child, no wait.
+ * - "floor: posix_spawn": `Deno.dlopen` of posix_spawn and waitpid, posix_spawn(3) of
+ *   /usr/bin/true, waitpid, exit: what the library's `NsCommand#output()` does (ffi/spawn.ts),
+ *   and the shape of `exec docker:NAME`, whose helper forks the program into the container's
+ *   pid namespace and waits for it.
+ * Each row is printed as a ratio to the empty run and to both floors: what nsjoin itself adds is
+ * the distance to the floor of its shape, what Deno cannot avoid is the floor's to the empty run.
  * Needs root (a target made with unshare) and docker (bash tests/setup.sh); makes its
  * container and removes it.
  *
@@ -39,9 +52,43 @@ const target = new Deno.Command("unshare", {
 await target.stdout.getReader().read();
 const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`).trim());
 const container = await startContainer("docker", `nsjbench-${crypto.randomUUID().slice(0, 8)}`);
-const empty = await Deno.makeTempFile({ suffix: ".ts" });
+const dir = await Deno.makeTempDir({ prefix: "nsjoin-cli-startup-" });
+const empty = `${dir}/empty.ts`;
+const TRUE = "/usr/bin/true";
+/** C string pointers: `const path = cstr("…")` and an argv array of them, for the floors. */
+const CSTR = `const cstr = (s) => new TextEncoder().encode(s + "\\0");
+const ptr = (b) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+const path = cstr(${JSON.stringify(TRUE)});
+const argv = new BigUint64Array([ptr(path), 0n]);
+const envp = new BigUint64Array(1);`;
+const FLOORS = {
+  "floor: execve": `${CSTR}
+const libc = Deno.dlopen("libc.so.6", {
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+});
+libc.symbols.execve(path, argv, envp);
+Deno.exit(125);`,
+  "floor: posix_spawn": `${CSTR}
+const libc = Deno.dlopen("libc.so.6", {
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "pointer", "pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+});
+const pid = new Int32Array(1);
+if (libc.symbols.posix_spawn(pid, path, null, null, argv, envp) !== 0) Deno.exit(125);
+const status = new Int32Array(1);
+if (libc.symbols.waitpid(pid[0], status, 0) !== pid[0] || status[0] !== 0) Deno.exit(125);`,
+};
 try {
+  await Deno.writeTextFile(empty, "");
   const runs: Record<string, string[]> = { "deno run empty.ts": ["run", "-A", empty] };
+  for (const [name, text] of Object.entries(FLOORS)) {
+    const path = `${dir}/${name.slice(7)}.ts`;
+    await Deno.writeTextFile(path, text);
+    runs[name] = ["run", "-A", path];
+  }
   for (const [label, root] of [["", ROOT], ["base ", base]] as const) {
     if (!root) continue;
     const cli = `${root.replace(/\/?$/, "/")}cli.ts`;
@@ -79,30 +126,23 @@ try {
       cpu[name].push(childrenCpu() - c0);
     }
   }
-  const empty0 = { wall: median(wall["deno run empty.ts"]), cpu: median(cpu["deno run empty.ts"]) };
   console.log(
     `deno run, whole process, ${N} interleaved iterations (load average ${
       Deno.loadavg()[0].toFixed(1)
-    })`,
+    }); ratios: x an empty deno run (goal: enter <= 1.2, exec <= 1.35) / x floor: execve / ` +
+      `x floor: posix_spawn`,
   );
-  for (const name of Object.keys(runs)) {
-    const goal = name.includes("enter")
-      ? " (goal <= 1.2)"
-      : name.includes("exec")
-      ? " (goal <= 1.35)"
-      : "";
-    const w = median(wall[name]), c = median(cpu[name]);
-    console.log(
-      `  ${name.padEnd(28)} wall ${w.toFixed(1).padStart(6)} ms ${
-        (w / empty0.wall).toFixed(2)
-      }x, ` +
-        `CPU ${c.toFixed(1).padStart(6)} ms ${
-          (c / empty0.cpu).toFixed(2)
-        }x an empty deno run${goal}`,
-    );
+  for (const [what, t] of [["wall", wall], ["CPU", cpu]] as const) {
+    const m = (name: string) => median(t[name]);
+    console.log(`  ${what}:`);
+    for (const name of Object.keys(runs)) {
+      const ratios = ["deno run empty.ts", "floor: execve", "floor: posix_spawn"]
+        .map((to) => `${(m(name) / m(to)).toFixed(2)}x`).join(" / ");
+      console.log(`    ${name.padEnd(28)} ${m(name).toFixed(1).padStart(6)} ms  ${ratios}`);
+    }
   }
 } finally {
-  await Deno.remove(empty);
+  await Deno.remove(dir, { recursive: true });
   await removeContainers([container]);
   // unshare first: util-linux 2.38's unshare, seeing its child die of SIGKILL, tries to
   // reset SIGKILL's handler (EINVAL) and prints "sigprocmask unblock failed" (its bug).

@@ -3,7 +3,9 @@
  * the main entry (mod.ts) and runs one `NsCommand("true")` in a target made with unshare,
  * interleaved with the same script without the import doing the same work by other means
  * (`Deno.Command` of util-linux `nsenter -t PID -a true`: the same namespaces joined, the same
- * two execs), with a plain `Deno.Command("true")` (no join: the stricter floor), an empty
+ * two execs), with a plain `Deno.Command("true")` (no join: the stricter floor), the floor
+ * itself (`Deno.dlopen` of libc's posix_spawn and waitpid, posix_spawn(3) of /usr/bin/true and
+ * waitpid: how `NsCommand#output()` starts its helper, ffi/spawn.ts, with nothing else), an empty
  * script, and the same NsCommand script importing the dax entry as well. The scripts live in a
  * temporary directory with no deno.json, as a user's would. Wall time, and the CPU time of each
  * run (bench/_cpu.ts), which the load of a shared machine moves much less. With BASE, the path
@@ -41,6 +43,21 @@ try {
     "empty script": "",
     "Deno.Command(true), no import": `const o = await new Deno.Command("true").output();
 if (!o.success) Deno.exit(1);`,
+    "floor: FFI posix_spawn(true)": `const cstr = (s) => new TextEncoder().encode(s + "\\0");
+const ptr = (b) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+const path = cstr("/usr/bin/true");
+const argv = new BigUint64Array([ptr(path), 0n]);
+const libc = Deno.dlopen("libc.so.6", {
+  posix_spawn: {
+    parameters: ["buffer", "buffer", "pointer", "pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+});
+const pid = new Int32Array(1);
+if (libc.symbols.posix_spawn(pid, path, null, null, argv, new BigUint64Array(1)) !== 0) Deno.exit(1);
+const status = new Int32Array(1);
+if (libc.symbols.waitpid(pid[0], status, 0) !== pid[0] || status[0] !== 0) Deno.exit(1);`,
     "Deno.Command(nsenter), no import": `const o = await new Deno.Command("nsenter", {
   args: ["-t", "${pid}", "-a", "true"],
 }).output();
@@ -103,17 +120,25 @@ if (!o.success) Deno.exit(1);`;
     const m = (name: string) => median(t[name]);
     const same = m("Deno.Command(nsenter), no import");
     const bare = m("Deno.Command(true), no import");
+    const floor = m("floor: FFI posix_spawn(true)");
+    const empty = m("empty script");
     const ratios = (name: string) =>
-      `${(m(name) / same).toFixed(2)}x (${(m(name) / bare).toFixed(2)}x)`;
+      `${(m(name) / same).toFixed(2)}x (${(m(name) / bare).toFixed(2)}x, floor ${
+        (m(name) / floor).toFixed(2)
+      }x, empty ${(m(name) / empty).toFixed(2)}x)`;
     console.log(
       `  ${what}: import mod.ts + NsCommand ${
         ratios("import mod.ts + one NsCommand")
-      } the script without the import, nsenter (bare true) (goal <= 1.15); with dax.ts as well ${
-        ratios("import dax.ts too + one NsCommand")
-      }${baseMod ? `; base ${ratios("base: import mod.ts + one NsCommand")}` : ""}`,
+      } the script without the import, nsenter (bare true, the FFI floor, an empty script) ` +
+        `(goal <= 1.15); with dax.ts as well ${ratios("import dax.ts too + one NsCommand")}${
+          baseMod ? `; base ${ratios("base: import mod.ts + one NsCommand")}` : ""
+        }; the floor ${(floor / empty).toFixed(2)}x an empty script`,
     );
   }
 } finally {
+  // unshare first: util-linux 2.38's unshare, seeing its child die of SIGKILL, tries to
+  // reset SIGKILL's handler (EINVAL) and prints "sigprocmask unblock failed" (its bug).
+  Deno.kill(target.pid, "SIGKILL");
   Deno.kill(pid, "SIGKILL");
   await target.status;
   await Deno.remove(dir, { recursive: true });

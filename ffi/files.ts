@@ -18,7 +18,7 @@
  * @module
  */
 
-import { cstr, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
+import { cstr, decodeText, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
 
 /** Options of {@link readFileSafe}. */
 export interface SafeReadOptions {
@@ -245,10 +245,8 @@ export function readFileSafe(path: string, options: SafeReadOptions = {}): Uint8
  * @returns the text
  */
 export function readTextFileSafe(path: string, options: SafeReadOptions = {}): string {
-  return _decoder.decode(readFileSafe(path, options));
+  return decodeText(readFileSafe(path, options));
 }
-
-const _decoder = new TextDecoder();
 
 /** True when `error` says the file does not exist (ENOENT, or ENOTDIR on the way). */
 export function isNotFound(error: unknown): boolean {
@@ -315,17 +313,19 @@ export function statSafe(path: string): FileStat {
  * @throws {SyscallError} ENOENT, EACCES… from the kernel
  */
 export function readLinkSafe(path: string): string {
-  // Both buffers reused: this runs 16 times before every spawn of an "all" command, and
-  // cstr()'s allocations cost more than the syscall.
+  // Both buffers reused: differingNamespaces runs this 16 times, and cstr()'s allocations
+  // cost more than the syscall.
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
+  _encoder ??= new TextEncoder();
   const { read, written } = _encoder.encodeInto(path, _linkPath.subarray(0, 4095));
   if (read < path.length) throw new SyscallError("readlink", 36);
   _linkPath[written] = 0;
   const n = Number(_lib().readlink(_linkPath, _linkTarget, BigInt(_linkTarget.length)));
   if (n < 0) throw new SyscallError("readlink", errno());
-  return _decoder.decode(_linkTarget.subarray(0, n));
+  return decodeText(_linkTarget.subarray(0, n));
 }
 
-const _encoder = new TextEncoder();
+// Made at the first readlink: see decodeText (ffi/libc.ts).
+let _encoder: TextEncoder | undefined;
 const _linkPath = new Uint8Array(4096);
 const _linkTarget = new Uint8Array(256);

@@ -16,6 +16,9 @@
  *                       is given, become uid/gid 0 there and drop supplementary groups
  *   N<hexflag>=<path>   join the namespace file at path (must be of that type)
  *   A                   no setns(pidfd, mask): one fd per namespace (pre-5.8 path)
+ *   b                   nsenter -a: of J's types, join only those whose namespace is not
+ *                       ours already (see differing_types()); when the mount namespace is
+ *                       then joined, p is dropped (the program is looked up inside)
  *   R<path>             root directory (opened before joining; fchdir+chroot after)
  *   D<path>             working directory (opened before joining; fchdir after)
  *   W<path>             working directory inside the target (chdir after joining)
@@ -135,6 +138,7 @@ enum {
   SYS_getgroups = 115, SYS_mkdirat = 258, SYS_symlinkat = 266, SYS_readlinkat = 267,
   SYS_pivot_root = 155, SYS_setfsuid = 122, SYS_setfsgid = 123,
   SYS_socketpair = 53, SYS_sendmsg = 46, SYS_recvmsg = 47, SYS_setpgid = 109, SYS_pipe2 = 293,
+  SYS_newfstatat = 262,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -163,6 +167,7 @@ enum {
   SYS_getgroups = 158, SYS_mkdirat = 34, SYS_symlinkat = 36, SYS_readlinkat = 78,
   SYS_pivot_root = 41, SYS_setfsuid = 151, SYS_setfsgid = 152,
   SYS_socketpair = 199, SYS_sendmsg = 211, SYS_recvmsg = 212, SYS_setpgid = 154, SYS_pipe2 = 59,
+  SYS_newfstatat = 79,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -401,6 +406,57 @@ static const char *nsname(unsigned flag) {
   for (int i = 0; i < NNS; i++)
     if (NS[i].flag == flag) return NS[i].name;
   return "?";
+}
+
+/* "/proc/<pid or self>/ns/<name>" into path (64 bytes: the longest is 31). */
+static void ns_path(char *path, long pid, const char *name) {
+  mlen = 0;
+  put("/proc/");
+  if (pid > 0) putnum((unsigned long)pid);
+  else put("self");
+  put("/ns/");
+  put(name);
+  memcpy(path, msg, mlen);
+  path[mlen] = 0;
+}
+
+/* b: the types of mask whose namespace differs from ours, as nsenter -a picks them. Joining
+ * our own again is useless at best and refused at worst (a user namespace: EINVAL; an
+ * unprivileged caller's cgroup or time namespace); a type with no /proc/self/ns link is one
+ * this kernel lacks. Two links name the same namespace when their stat(2) gives the same
+ * device and inode (nsfs: an inode per namespace). We are single-threaded, so /proc/self is
+ * the calling thread's. The target's links are read by path: the pidfd check after every
+ * open by path (below) proves its PID was not reused meanwhile. */
+static unsigned differing_types(unsigned mask, long pid) {
+  for (int k = 0; k < NNS; k++) {
+    if (!(mask & NS[k].flag)) continue;
+    unsigned long mine[32], theirs[32]; /* struct stat: st_dev word 0, st_ino word 1 */
+    char path[64];
+    ns_path(path, 0, NS[k].name);
+    long r = sys4(SYS_newfstatat, AT_FDCWD, path, mine, 0);
+    if (r == -ENOENT) {
+      mask &= ~NS[k].flag;
+      continue;
+    }
+    if (r == 0) {
+      ns_path(path, pid, NS[k].name);
+      r = sys4(SYS_newfstatat, AT_FDCWD, path, theirs, 0);
+    }
+    if (r != 0) {
+      fail_step = "open";
+      fail_ns = NS[k].name;
+      begin();
+      put("Cannot open the ");
+      put(NS[k].name);
+      put(" namespace of pid ");
+      putnum((unsigned long)pid);
+      puterr(r);
+      if (r == -ENOENT || r == -ESRCH) put(" - the target exited");
+      fail(125);
+    }
+    if (mine[0] == theirs[0] && mine[1] == theirs[1]) mask &= ~NS[k].flag;
+  }
+  return mask;
 }
 
 static long parse_num(const char *s, int base, const char **end) {
@@ -2049,6 +2105,7 @@ __attribute__((used)) void start_c(long *sp) {
   unsigned long want_start = 0, want_inode = 0;
   unsigned mask = 0;
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
+  int only_differing = 0;
   int keepcaps = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
@@ -2093,6 +2150,7 @@ __attribute__((used)) void start_c(long *sp) {
       }
       break;
     case 'A': atomic = 0; break;
+    case 'b': only_differing = 1; break;
     case 'R': root = a + 1; break;
     case 'D': wd = a + 1; break;
     case 'W': wdns = a + 1; break;
@@ -2279,6 +2337,17 @@ __attribute__((used)) void start_c(long *sp) {
       put(": the target exited (its PID now belongs to another process)");
       fail(125);
     }
+  }
+  if (only_differing) {
+    if (target_pid <= 0) {
+      begin();
+      put("helper: b needs a target pid");
+      fail(125);
+    }
+    mask = differing_types(mask, target_pid);
+    /* Joined, the mount namespace is where the program is looked up (the caller's PATH,
+     * p, is for a program from our own filesystem). */
+    if (mask & CLONE_NEWNS) lookup_path = 0;
   }
   if (session_caller >= 0) session_pidfd = (int)pidfd;
   if (copy_seccomp && target_pid <= 0) {

@@ -494,14 +494,57 @@ export function effectiveUid(): number {
   return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
 }
 
+// TextEncoder and TextDecoder cost ~0.2 and ~0.3 ms at their first use in a process (Deno
+// compiles their classes then), which `enter` would pay for a few short ASCII strings: paths,
+// the release, /proc/PID/stat. Until a process has needed one of them, a short ASCII text is
+// converted here instead (ASCII is the same bytes in UTF-8); anything else — non-ASCII, longer
+// than SHORT, or once the coder exists — goes through it: byte by byte in the interpreter,
+// a long text, or many short ones (a command that reads hundreds of /proc files), would cost
+// more than the first use saved.
+const SHORT = 512;
+let _textDecoder: TextDecoder | undefined;
+let _textEncoder: TextEncoder | undefined;
+
+/**
+ * UTF-8 bytes as text, as `new TextDecoder().decode(bytes)` gives it (invalid sequences as
+ * U+FFFD).
+ *
+ * @param bytes UTF-8
+ * @returns the text
+ */
+export function decodeText(bytes: Uint8Array): string {
+  if (!_textDecoder && bytes.length <= SHORT) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 0x80;
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  _textDecoder ??= new TextDecoder();
+  return _textDecoder.decode(bytes);
+}
+
+/**
+ * UTF-8 bytes of a string, as `new TextEncoder().encode(s)` gives them.
+ *
+ * @param s any text
+ * @returns its bytes
+ */
+export function encodeText(s: string): Uint8Array<ArrayBuffer> {
+  if (!_textEncoder && s.length <= SHORT) {
+    const out = new Uint8Array(s.length);
+    let i = 0;
+    for (let c; i < s.length && (c = s.charCodeAt(i)) < 0x80; i++) out[i] = c;
+    if (i === s.length) return out;
+  }
+  _textEncoder ??= new TextEncoder();
+  return _textEncoder.encode(s);
+}
+
 /** A NUL-terminated C string. */
 export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const bytes = new TextEncoder().encode(s);
-  if (bytes.includes(0)) {
+  const out = encodeText(`${s}\0`);
+  if (out.indexOf(0) !== out.length - 1) {
     throw new TypeError(`Cannot pass a string with a NUL byte to C: ${JSON.stringify(s)}`);
   }
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
   return out;
 }
 

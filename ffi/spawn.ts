@@ -18,6 +18,7 @@
  */
 import {
   cstr,
+  encodeText,
   environEntries,
   errno,
   EXEC_SYMBOLS,
@@ -163,7 +164,7 @@ const _cArray = (function _cArray(
   // cstr's check, and its error, for a string with a NUL.
   for (const s of strings) if (s.includes("\0")) cstr(s);
   const head = (entries.length + 1) * 8;
-  const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
+  const text = encodeText(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
   const ptrs = new BigUint64Array(out.buffer, 0, entries.length + 1);

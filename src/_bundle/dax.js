@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-QENQJJ75.js";
+} from "./chunk-7XRQ273X.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-QM2HB6ZY.js";
+} from "./chunk-IBD2PGTD.js";
 import {
   resolveTarget
-} from "./chunk-JLFDPN63.js";
+} from "./chunk-Z7O3YWEU.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-Z6NBNYN4.js";
+} from "./chunk-Q33MO3NP.js";
 import {
   effectiveUid
-} from "./chunk-CJX53HH2.js";
+} from "./chunk-ENPQO2KK.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

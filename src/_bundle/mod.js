@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-7LSYRRTS.js";
+} from "./chunk-34F2NEOB.js";
 import {
   NsCommand
-} from "./chunk-QENQJJ75.js";
+} from "./chunk-7XRQ273X.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-ZN6P4AKK.js";
+} from "./chunk-ZX2J7GUN.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-JLFDPN63.js";
+} from "./chunk-Z7O3YWEU.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -48,13 +48,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-Z6NBNYN4.js";
+} from "./chunk-Q33MO3NP.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-CJX53HH2.js";
+} from "./chunk-ENPQO2KK.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2221,38 +2221,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-VXE5BQKU.js");
+  _inNamespaces ??= await import("./in_namespaces-5BKYAGDZ.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-VXE5BQKU.js");
+  _inNamespaces ??= await import("./in_namespaces-5BKYAGDZ.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-P6SW7CPY.js");
+  _copy ??= await import("./copy-NDKQBSCA.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-P6SW7CPY.js");
+  _copy ??= await import("./copy-NDKQBSCA.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-P6SW7CPY.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-NDKQBSCA.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-P6SW7CPY.js");
+  _copy ??= await import("./copy-NDKQBSCA.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-U75A4EHC.js");
+  _forward ??= await import("./forward-B6FQA2YS.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-PJTFC5TO.js");
+  _session ??= await import("./session-FOZYJUIN.js");
   return await _session.openSession(target, options);
 }
 export {

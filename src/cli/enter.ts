@@ -195,6 +195,128 @@ function _id(flag: string, v: string): number | "follow" {
   return Number(v);
 }
 
+/** parseEnterArgs's state: the options so far, the arguments and the index being read. */
+interface _Parse {
+  out: EnterArgs;
+  argv: readonly string[];
+  i: number;
+  /** A bare `--wdns` was seen: it sets nothing, but still excludes --wd (util-linux 2.38). */
+  wdnsBare: boolean;
+}
+
+// _required and _apply are parseEnterArgs's steps, at the top level rather than closures in
+// it: the bundle compiles them with the module, so Deno's code cache holds them, where a
+// closure was compiled again on every start (~0.2 ms of `enter`, V8's function events).
+
+/**
+ * An option's value: `attached`, the value in the same argument (`-t5`, `--target=5`, even
+ * `--setuid=`, which getopt hands over as ""); otherwise the next argument.
+ */
+function _required(p: _Parse, name: string, attached: string | undefined): string {
+  if (attached !== undefined) return attached;
+  if (p.i + 1 >= p.argv.length) throw new UsageError(`option ${name} requires an argument`);
+  return p.argv[++p.i];
+}
+
+/** Applies one option; returns true when the value (attached) was consumed. */
+function _apply(
+  p: _Parse,
+  letter: string,
+  name: string,
+  value: string | undefined,
+  attached: boolean,
+): boolean {
+  const out = p.out;
+  // The newest nsenter skips one "=" of a FILE or DIR (`-n=FILE`, `-w=DIR`, `-W=DIR`);
+  // 2.38 opened "=FILE". A name that starts with "=" is given as "./=x".
+  if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
+    value = value.slice(1);
+  }
+  // `--net=`, `--root=`, `--wd=` name the file "" (nsenter: "cannot open : No such file"),
+  // not the target's.
+  if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
+    throw new UsageError(
+      `${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`,
+    );
+  }
+  if (letter in NS_FLAGS) {
+    const type = NS_FLAGS[letter][1];
+    if (value && value.startsWith(":")) {
+      // nsenter 2.42: =:NSID; a file named ":x" is given as "./:x".
+      if (!/^:[0-9]+$/.test(value)) {
+        throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);
+      }
+      out.namespaces[type] = { nsid: BigInt(value.slice(1)) };
+    } else out.namespaces[type] = value ? value : true;
+    return true;
+  }
+  switch (letter) {
+    case "a":
+      out.all = true;
+      return false;
+    case "e":
+      out.env = true;
+      return false;
+    case "F":
+      out.noFork = true;
+      return false;
+    case "h":
+      out.help = true;
+      return false;
+    case "V":
+      out.version = true;
+      return false;
+    case "c":
+      out.joinCgroup = true;
+      return false;
+    case "Z":
+      out.followContext = true;
+      return false;
+    case "N": {
+      const v = _required(p, name, attached ? value : undefined);
+      if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
+      out.netSocket = Number(v);
+      return true;
+    }
+    case "r":
+      out.root = value ? value : true;
+      return true;
+    case "w":
+      out.wd = value ? value : true;
+      return true;
+    case "t": {
+      // As the newest nsenter (2.38 took the last one): two targets are a mistake.
+      if (out.target !== undefined) {
+        throw new UsageError("option --target may be given only once");
+      }
+      const v = _required(p, name, attached ? value : undefined);
+      try {
+        out.target = parseTarget(v);
+      } catch (error) {
+        throw new UsageError(`${name}: ${(error as Error).message}`);
+      }
+      return true;
+    }
+    case "S":
+      out.uid = _id(name, _required(p, name, attached ? value : undefined));
+      return true;
+    case "G":
+      out.gid = _id(name, _required(p, name, attached ? value : undefined));
+      return true;
+    case "W":
+      // util-linux 2.38, the installed anchor, declares -W with a required value ("W:")
+      // but --wdns with an optional one (optional_argument): `--wdns DIR` leaves DIR as
+      // the program and a bare --wdns changes nothing, though it still excludes -w.
+      if (name === "--wdns" && !attached) {
+        p.wdnsBare = true;
+        return false;
+      }
+      out.wdns = _required(p, name, attached ? value : undefined);
+      return true;
+  }
+  throw new UsageError(`unknown option ${name}`);
+}
+
 // parseEnterArgs and enterOptions run on every `enter`: written as parenthesized function
 // expressions so that V8 compiles them with the module and Deno's code cache holds them (see
 // the note in src/command.ts).
@@ -223,115 +345,11 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
     version: false,
     command: [],
   };
-  let i = 0;
-  let wdnsBare = false;
-  // `attached` is the value in the same argument (`-t5`, `--target=5`, even `--setuid=`,
-  // which getopt hands over as ""); otherwise the next argument is the value.
-  const required = (name: string, attached: string | undefined): string => {
-    if (attached !== undefined) return attached;
-    if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
-    return argv[++i];
-  };
-  const apply = (
-    letter: string,
-    name: string,
-    value: string | undefined,
-    attached: boolean,
-  ): boolean => {
-    // Returns true when the value (attached) was consumed.
-    // The newest nsenter skips one "=" of a FILE or DIR (`-n=FILE`, `-w=DIR`, `-W=DIR`);
-    // 2.38 opened "=FILE". A name that starts with "=" is given as "./=x".
-    if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
-      value = value.slice(1);
-    }
-    // `--net=`, `--root=`, `--wd=` name the file "" (nsenter: "cannot open : No such file"),
-    // not the target's.
-    if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
-      throw new UsageError(
-        `${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`,
-      );
-    }
-    if (letter in NS_FLAGS) {
-      const type = NS_FLAGS[letter][1];
-      if (value && value.startsWith(":")) {
-        // nsenter 2.42: =:NSID; a file named ":x" is given as "./:x".
-        if (!/^:[0-9]+$/.test(value)) {
-          throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);
-        }
-        out.namespaces[type] = { nsid: BigInt(value.slice(1)) };
-      } else out.namespaces[type] = value ? value : true;
-      return true;
-    }
-    switch (letter) {
-      case "a":
-        out.all = true;
-        return false;
-      case "e":
-        out.env = true;
-        return false;
-      case "F":
-        out.noFork = true;
-        return false;
-      case "h":
-        out.help = true;
-        return false;
-      case "V":
-        out.version = true;
-        return false;
-      case "c":
-        out.joinCgroup = true;
-        return false;
-      case "Z":
-        out.followContext = true;
-        return false;
-      case "N": {
-        const v = required(name, attached ? value : undefined);
-        if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
-        out.netSocket = Number(v);
-        return true;
-      }
-      case "r":
-        out.root = value ? value : true;
-        return true;
-      case "w":
-        out.wd = value ? value : true;
-        return true;
-      case "t": {
-        // As the newest nsenter (2.38 took the last one): two targets are a mistake.
-        if (out.target !== undefined) {
-          throw new UsageError("option --target may be given only once");
-        }
-        const v = required(name, attached ? value : undefined);
-        try {
-          out.target = parseTarget(v);
-        } catch (error) {
-          throw new UsageError(`${name}: ${(error as Error).message}`);
-        }
-        return true;
-      }
-      case "S":
-        out.uid = _id(name, required(name, attached ? value : undefined));
-        return true;
-      case "G":
-        out.gid = _id(name, required(name, attached ? value : undefined));
-        return true;
-      case "W":
-        // util-linux 2.38, the installed anchor, declares -W with a required value ("W:")
-        // but --wdns with an optional one (optional_argument): `--wdns DIR` leaves DIR as
-        // the program and a bare --wdns changes nothing, though it still excludes -w.
-        if (name === "--wdns" && !attached) {
-          wdnsBare = true;
-          return false;
-        }
-        out.wdns = required(name, attached ? value : undefined);
-        return true;
-    }
-    throw new UsageError(`unknown option ${name}`);
-  };
-  for (; i < argv.length; i++) {
-    const a = argv[i];
+  const p: _Parse = { out, argv, i: 0, wdnsBare: false };
+  for (; p.i < argv.length; p.i++) {
+    const a = argv[p.i];
     if (a === "--") {
-      i++;
+      p.i++;
       break;
     }
     if (!a.startsWith("-") || a === "-") break;
@@ -351,7 +369,7 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
       if (value !== undefined && "aeFhVcZ".includes(letter)) {
         throw new UsageError(`option --${name} takes no value`);
       }
-      apply(letter, `--${name}`, value, value !== undefined);
+      _apply(p, letter, `--${name}`, value, value !== undefined);
       continue;
     }
     for (let j = 1; j < a.length; j++) {
@@ -359,17 +377,17 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
       const rest = a.slice(j + 1);
       const given = rest === "" ? undefined : rest;
       if (
-        apply(letter, `-${letter}`, given, given !== undefined) &&
+        _apply(p, letter, `-${letter}`, given, given !== undefined) &&
         (rest !== "" || "tSGWN".includes(letter))
       ) {
         break;
       }
     }
   }
-  if (out.wd !== undefined && (out.wdns !== undefined || wdnsBare)) {
+  if (out.wd !== undefined && (out.wdns !== undefined || p.wdnsBare)) {
     throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
-  out.command = argv.slice(i);
+  out.command = argv.slice(p.i);
   return out;
 }).bind(undefined);
 

@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-HRBNPADQ.js";
+} from "./chunk-HT4MEI6Q.js";
 
 export {
   EXIT,

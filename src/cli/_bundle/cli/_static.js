@@ -126,13 +126,30 @@ var effectiveUid = (function effectiveUid() {
   if (nr === void 0) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
   return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
 });
+var decodeText = (function decodeText(bytes) {
+  if (!_textDecoder && bytes.length <= SHORT) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length && ascii; i++) ascii = bytes[i] < 128;
+    if (ascii) return String.fromCharCode.apply(null, bytes);
+  }
+  _textDecoder ??= new TextDecoder();
+  return _textDecoder.decode(bytes);
+});
+var encodeText = (function encodeText(s) {
+  if (!_textEncoder && s.length <= SHORT) {
+    const out = new Uint8Array(s.length);
+    let i = 0;
+    for (let c; i < s.length && (c = s.charCodeAt(i)) < 128; i++) out[i] = c;
+    if (i === s.length) return out;
+  }
+  _textEncoder ??= new TextEncoder();
+  return _textEncoder.encode(s);
+});
 var cstr = (function cstr(s) {
-  const bytes = new TextEncoder().encode(s);
-  if (bytes.includes(0)) {
+  const out = encodeText(`${s}\0`);
+  if (out.indexOf(0) !== out.length - 1) {
     throw new TypeError(`Cannot pass a string with a NUL byte to C: ${JSON.stringify(s)}`);
   }
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
   return out;
 });
 var check = (function check(syscall, result) {
@@ -249,7 +266,7 @@ var readFileSafe = (function readFileSafe(path, options = {}) {
   }
 });
 var readTextFileSafe = (function readTextFileSafe(path, options = {}) {
-  return _decoder.decode(readFileSafe(path, options));
+  return decodeText(readFileSafe(path, options));
 });
 var isNotFound = (function isNotFound(error) {
   return error instanceof SyscallError && (error.errno === 2 || error.errno === 20);
@@ -275,12 +292,13 @@ var statSafe = (function statSafe(path) {
 });
 var readLinkSafe = (function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
+  _encoder ??= new TextEncoder();
   const { read, written } = _encoder.encodeInto(path, _linkPath.subarray(0, 4095));
   if (read < path.length) throw new SyscallError("readlink", 36);
   _linkPath[written] = 0;
   const n = Number(_lib().readlink(_linkPath, _linkTarget, BigInt(_linkTarget.length)));
   if (n < 0) throw new SyscallError("readlink", errno());
-  return _decoder.decode(_linkTarget.subarray(0, n));
+  return decodeText(_linkTarget.subarray(0, n));
 });
 var allSeenGranted = (function allSeenGranted() {
   return _all;
@@ -1682,6 +1700,7 @@ var _withView = (function _withView(container, view) {
 var escapeTerminal = (function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
     let out = "";
+    _utf8 ??= new TextEncoder();
     for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     return out;
   });
@@ -1825,6 +1844,9 @@ var _hostSideEnv = (function _hostSideEnv(theirs) {
     if (!file) out[k] = v;
   }
   return out;
+});
+var _follows = (function _follows(o) {
+  return o.uid === "follow" || o.gid === "follow";
 });
 var _namespaceFileArg = (function _namespaceFileArg(type, path, expected) {
   const actual = expected ?? namespaceTypeOfFile(path);
@@ -2265,6 +2287,93 @@ var _id = (function _id(flag, v) {
   }
   return Number(v);
 });
+var _required = (function _required(p, name, attached) {
+  if (attached !== void 0) return attached;
+  if (p.i + 1 >= p.argv.length) throw new UsageError(`option ${name} requires an argument`);
+  return p.argv[++p.i];
+});
+var _apply = (function _apply(p, letter, name, value, attached) {
+  const out = p.out;
+  if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
+    value = value.slice(1);
+  }
+  if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
+    throw new UsageError(`${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`);
+  }
+  if (letter in NS_FLAGS) {
+    const type = NS_FLAGS[letter][1];
+    if (value && value.startsWith(":")) {
+      if (!/^:[0-9]+$/.test(value)) {
+        throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);
+      }
+      out.namespaces[type] = {
+        nsid: BigInt(value.slice(1))
+      };
+    } else out.namespaces[type] = value ? value : true;
+    return true;
+  }
+  switch (letter) {
+    case "a":
+      out.all = true;
+      return false;
+    case "e":
+      out.env = true;
+      return false;
+    case "F":
+      out.noFork = true;
+      return false;
+    case "h":
+      out.help = true;
+      return false;
+    case "V":
+      out.version = true;
+      return false;
+    case "c":
+      out.joinCgroup = true;
+      return false;
+    case "Z":
+      out.followContext = true;
+      return false;
+    case "N": {
+      const v = _required(p, name, attached ? value : void 0);
+      if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
+      out.netSocket = Number(v);
+      return true;
+    }
+    case "r":
+      out.root = value ? value : true;
+      return true;
+    case "w":
+      out.wd = value ? value : true;
+      return true;
+    case "t": {
+      if (out.target !== void 0) {
+        throw new UsageError("option --target may be given only once");
+      }
+      const v = _required(p, name, attached ? value : void 0);
+      try {
+        out.target = parseTarget(v);
+      } catch (error) {
+        throw new UsageError(`${name}: ${error.message}`);
+      }
+      return true;
+    }
+    case "S":
+      out.uid = _id(name, _required(p, name, attached ? value : void 0));
+      return true;
+    case "G":
+      out.gid = _id(name, _required(p, name, attached ? value : void 0));
+      return true;
+    case "W":
+      if (name === "--wdns" && !attached) {
+        p.wdnsBare = true;
+        return false;
+      }
+      out.wdns = _required(p, name, attached ? value : void 0);
+      return true;
+  }
+  throw new UsageError(`unknown option ${name}`);
+});
 var _pidOf = (function _pidOf(target) {
   if (typeof target === "number") return target;
   const m = target === void 0 ? null : /^([0-9]+):[0-9]+$/.exec(target);
@@ -2475,7 +2584,9 @@ var __esm = ((fn, res) => function __init() {
 
 
 
-var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, SyscallError, _ERRNO;
+
+
+var SYMBOLS, LIBC_PATHS, _libc, _subsets, _execSymbols, EXEC_SYMBOLS, SYSCALL_NUMBERS, _CORE, _coreSymbols, _errnoCell, SHORT, _textDecoder, _textEncoder, SyscallError, _ERRNO;
 var init_libc = __esm({
   "ffi/libc.ts"() {
     SYMBOLS = {
@@ -3117,6 +3228,7 @@ var init_libc = __esm({
         }
       }
     };
+    SHORT = 512;
     SyscallError = class extends Error {
       name = "SyscallError";
       /** The errno value. */
@@ -3329,7 +3441,7 @@ var init_errors = __esm({
 
 
 
-var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _EAGAIN, OPENAT2_TRIES, _scratch, _decoder, _encoder, _linkPath, _linkTarget;
+var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _EAGAIN, OPENAT2_TRIES, _scratch, _encoder, _linkPath, _linkTarget;
 var init_files = __esm({
   "ffi/files.ts"() {
     init_libc();
@@ -3350,8 +3462,6 @@ var init_files = __esm({
     ST_UID_OFFSET = ST_MODE_OFFSET + 4;
     _EAGAIN = 11;
     OPENAT2_TRIES = 64;
-    _decoder = new TextDecoder();
-    _encoder = new TextEncoder();
     _linkPath = new Uint8Array(4096);
     _linkTarget = new Uint8Array(256);
   }
@@ -3702,7 +3812,7 @@ init_errors();
 init_files();
 
 // src/terminal.ts
-var _utf8 = new TextEncoder();
+var _utf8;
 var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
 
 
@@ -3920,7 +4030,7 @@ var _cArray = (function _cArray2(entries) {
   const strings = entries.filter((e) => typeof e === "string");
   for (const s of strings) if (s.includes("\0")) cstr(s);
   const head = (entries.length + 1) * 8;
-  const text = new TextEncoder().encode(strings.map((s) => s + "\0").join(""));
+  const text = encodeText(strings.map((s) => s + "\0").join(""));
   const out = new Uint8Array(head + text.length);
   out.set(text, head);
   const ptrs = new BigUint64Array(out.buffer, 0, entries.length + 1);
@@ -4225,6 +4335,7 @@ var _checkFlags = (function _checkFlags2(o) {
   }
 }).bind(void 0);
 
+
 var _plan = (function _plan2(program, o) {
   _checkFlags(o);
   const target = resolveTarget(o.target);
@@ -4258,7 +4369,12 @@ var _plan = (function _plan2(program, o) {
   let mask = "";
   let joinsUser;
   let joinsMnt;
-  if (sel === "all") {
+  if (sel === "all" && pid !== void 0 && !o.debug && !o.keepCaps && !o.targetEnv && !_follows(o)) {
+    mask = HEX(Object.values(CLONE_FLAGS).reduce((m, f) => m | f, 0));
+    rest.push("b");
+    joinsUser = () => false;
+    joinsMnt = false;
+  } else if (sel === "all") {
     const types = _differing(pid).filter((t) => !o.debug || t !== "mnt" && t !== "time");
     const bits = types.reduce((m, t) => m | CLONE_FLAGS[t], 0);
     if (bits) mask = HEX(bits);
@@ -5058,6 +5174,8 @@ var _NSENTER_LONG = [
   "follow-context"
 ];
 
+
+
 var parseEnterArgs = (function parseEnterArgs2(argv) {
   const out = {
     all: false,
@@ -5073,98 +5191,16 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     version: false,
     command: []
   };
-  let i = 0;
-  let wdnsBare = false;
-  const required = (name, attached) => {
-    if (attached !== void 0) return attached;
-    if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
-    return argv[++i];
+  const p = {
+    out,
+    argv,
+    i: 0,
+    wdnsBare: false
   };
-  const apply = (letter, name, value, attached) => {
-    if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
-      value = value.slice(1);
-    }
-    if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
-      throw new UsageError(`${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`);
-    }
-    if (letter in NS_FLAGS) {
-      const type = NS_FLAGS[letter][1];
-      if (value && value.startsWith(":")) {
-        if (!/^:[0-9]+$/.test(value)) {
-          throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);
-        }
-        out.namespaces[type] = {
-          nsid: BigInt(value.slice(1))
-        };
-      } else out.namespaces[type] = value ? value : true;
-      return true;
-    }
-    switch (letter) {
-      case "a":
-        out.all = true;
-        return false;
-      case "e":
-        out.env = true;
-        return false;
-      case "F":
-        out.noFork = true;
-        return false;
-      case "h":
-        out.help = true;
-        return false;
-      case "V":
-        out.version = true;
-        return false;
-      case "c":
-        out.joinCgroup = true;
-        return false;
-      case "Z":
-        out.followContext = true;
-        return false;
-      case "N": {
-        const v = required(name, attached ? value : void 0);
-        if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
-        out.netSocket = Number(v);
-        return true;
-      }
-      case "r":
-        out.root = value ? value : true;
-        return true;
-      case "w":
-        out.wd = value ? value : true;
-        return true;
-      case "t": {
-        if (out.target !== void 0) {
-          throw new UsageError("option --target may be given only once");
-        }
-        const v = required(name, attached ? value : void 0);
-        try {
-          out.target = parseTarget(v);
-        } catch (error) {
-          throw new UsageError(`${name}: ${error.message}`);
-        }
-        return true;
-      }
-      case "S":
-        out.uid = _id(name, required(name, attached ? value : void 0));
-        return true;
-      case "G":
-        out.gid = _id(name, required(name, attached ? value : void 0));
-        return true;
-      case "W":
-        if (name === "--wdns" && !attached) {
-          wdnsBare = true;
-          return false;
-        }
-        out.wdns = required(name, attached ? value : void 0);
-        return true;
-    }
-    throw new UsageError(`unknown option ${name}`);
-  };
-  for (; i < argv.length; i++) {
-    const a = argv[i];
+  for (; p.i < argv.length; p.i++) {
+    const a = argv[p.i];
     if (a === "--") {
-      i++;
+      p.i++;
       break;
     }
     if (!a.startsWith("-") || a === "-") break;
@@ -5183,22 +5219,22 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
       if (value !== void 0 && "aeFhVcZ".includes(letter)) {
         throw new UsageError(`option --${name} takes no value`);
       }
-      apply(letter, `--${name}`, value, value !== void 0);
+      _apply(p, letter, `--${name}`, value, value !== void 0);
       continue;
     }
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
       const given = rest === "" ? void 0 : rest;
-      if (apply(letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
+      if (_apply(p, letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
         break;
       }
     }
   }
-  if (out.wd !== void 0 && (out.wdns !== void 0 || wdnsBare)) {
+  if (out.wd !== void 0 && (out.wdns !== void 0 || p.wdnsBare)) {
     throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
-  out.command = argv.slice(i);
+  out.command = argv.slice(p.i);
   return out;
 }).bind(void 0);
 var enterOptions = (function enterOptions2(args) {

@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-5ELNRVPY.js";
+} from "./chunk-JSS6CDIB.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-HRBNPADQ.js";
+} from "./chunk-HT4MEI6Q.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });
@@ -27,6 +27,93 @@ var _id = (function _id(flag, v) {
     throw new UsageError(`${flag} takes a number or "follow", not ${JSON.stringify(v)}`);
   }
   return Number(v);
+});
+var _required = (function _required(p, name, attached) {
+  if (attached !== void 0) return attached;
+  if (p.i + 1 >= p.argv.length) throw new UsageError(`option ${name} requires an argument`);
+  return p.argv[++p.i];
+});
+var _apply = (function _apply(p, letter, name, value, attached) {
+  const out = p.out;
+  if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
+    value = value.slice(1);
+  }
+  if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
+    throw new UsageError(`${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`);
+  }
+  if (letter in NS_FLAGS) {
+    const type = NS_FLAGS[letter][1];
+    if (value && value.startsWith(":")) {
+      if (!/^:[0-9]+$/.test(value)) {
+        throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);
+      }
+      out.namespaces[type] = {
+        nsid: BigInt(value.slice(1))
+      };
+    } else out.namespaces[type] = value ? value : true;
+    return true;
+  }
+  switch (letter) {
+    case "a":
+      out.all = true;
+      return false;
+    case "e":
+      out.env = true;
+      return false;
+    case "F":
+      out.noFork = true;
+      return false;
+    case "h":
+      out.help = true;
+      return false;
+    case "V":
+      out.version = true;
+      return false;
+    case "c":
+      out.joinCgroup = true;
+      return false;
+    case "Z":
+      out.followContext = true;
+      return false;
+    case "N": {
+      const v = _required(p, name, attached ? value : void 0);
+      if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
+      out.netSocket = Number(v);
+      return true;
+    }
+    case "r":
+      out.root = value ? value : true;
+      return true;
+    case "w":
+      out.wd = value ? value : true;
+      return true;
+    case "t": {
+      if (out.target !== void 0) {
+        throw new UsageError("option --target may be given only once");
+      }
+      const v = _required(p, name, attached ? value : void 0);
+      try {
+        out.target = parseTarget(v);
+      } catch (error) {
+        throw new UsageError(`${name}: ${error.message}`);
+      }
+      return true;
+    }
+    case "S":
+      out.uid = _id(name, _required(p, name, attached ? value : void 0));
+      return true;
+    case "G":
+      out.gid = _id(name, _required(p, name, attached ? value : void 0));
+      return true;
+    case "W":
+      if (name === "--wdns" && !attached) {
+        p.wdnsBare = true;
+        return false;
+      }
+      out.wdns = _required(p, name, attached ? value : void 0);
+      return true;
+  }
+  throw new UsageError(`unknown option ${name}`);
 });
 var _handOver = (function _handOver(fd, held) {
   held.push(fd);
@@ -361,6 +448,8 @@ EXAMPLES
  nsjoin enter --net=/run/netns/blue ip route  a named network namespace
  nsjoin enter -t 4242 -m -p -r -w ps aux     its mount and pid namespaces, root and cwd`;
 
+
+
 var parseEnterArgs = (function parseEnterArgs2(argv) {
   const out = {
     all: false,
@@ -376,98 +465,16 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
     version: false,
     command: []
   };
-  let i = 0;
-  let wdnsBare = false;
-  const required = (name, attached) => {
-    if (attached !== void 0) return attached;
-    if (i + 1 >= argv.length) throw new UsageError(`option ${name} requires an argument`);
-    return argv[++i];
+  const p = {
+    out,
+    argv,
+    i: 0,
+    wdnsBare: false
   };
-  const apply = (letter, name, value, attached) => {
-    if (value?.startsWith("=") && (letter in NS_FLAGS || letter === "w" || letter === "W")) {
-      value = value.slice(1);
-    }
-    if (value === "" && (letter in NS_FLAGS || letter === "r" || letter === "w")) {
-      throw new UsageError(`${name}= needs a ${letter in NS_FLAGS ? "namespace file" : "directory"} after the =`);
-    }
-    if (letter in NS_FLAGS) {
-      const type = NS_FLAGS[letter][1];
-      if (value && value.startsWith(":")) {
-        if (!/^:[0-9]+$/.test(value)) {
-          throw new UsageError(`${name}: invalid namespace id ${JSON.stringify(value.slice(1))}`);
-        }
-        out.namespaces[type] = {
-          nsid: BigInt(value.slice(1))
-        };
-      } else out.namespaces[type] = value ? value : true;
-      return true;
-    }
-    switch (letter) {
-      case "a":
-        out.all = true;
-        return false;
-      case "e":
-        out.env = true;
-        return false;
-      case "F":
-        out.noFork = true;
-        return false;
-      case "h":
-        out.help = true;
-        return false;
-      case "V":
-        out.version = true;
-        return false;
-      case "c":
-        out.joinCgroup = true;
-        return false;
-      case "Z":
-        out.followContext = true;
-        return false;
-      case "N": {
-        const v = required(name, attached ? value : void 0);
-        if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
-        out.netSocket = Number(v);
-        return true;
-      }
-      case "r":
-        out.root = value ? value : true;
-        return true;
-      case "w":
-        out.wd = value ? value : true;
-        return true;
-      case "t": {
-        if (out.target !== void 0) {
-          throw new UsageError("option --target may be given only once");
-        }
-        const v = required(name, attached ? value : void 0);
-        try {
-          out.target = parseTarget(v);
-        } catch (error) {
-          throw new UsageError(`${name}: ${error.message}`);
-        }
-        return true;
-      }
-      case "S":
-        out.uid = _id(name, required(name, attached ? value : void 0));
-        return true;
-      case "G":
-        out.gid = _id(name, required(name, attached ? value : void 0));
-        return true;
-      case "W":
-        if (name === "--wdns" && !attached) {
-          wdnsBare = true;
-          return false;
-        }
-        out.wdns = required(name, attached ? value : void 0);
-        return true;
-    }
-    throw new UsageError(`unknown option ${name}`);
-  };
-  for (; i < argv.length; i++) {
-    const a = argv[i];
+  for (; p.i < argv.length; p.i++) {
+    const a = argv[p.i];
     if (a === "--") {
-      i++;
+      p.i++;
       break;
     }
     if (!a.startsWith("-") || a === "-") break;
@@ -486,22 +493,22 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
       if (value !== void 0 && "aeFhVcZ".includes(letter)) {
         throw new UsageError(`option --${name} takes no value`);
       }
-      apply(letter, `--${name}`, value, value !== void 0);
+      _apply(p, letter, `--${name}`, value, value !== void 0);
       continue;
     }
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
       const given = rest === "" ? void 0 : rest;
-      if (apply(letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
+      if (_apply(p, letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
         break;
       }
     }
   }
-  if (out.wd !== void 0 && (out.wdns !== void 0 || wdnsBare)) {
+  if (out.wd !== void 0 && (out.wdns !== void 0 || p.wdnsBare)) {
     throw new UsageError("options --wd and --wdns are mutually exclusive");
   }
-  out.command = argv.slice(i);
+  out.command = argv.slice(p.i);
   return out;
 }).bind(void 0);
 var enterOptions = (function enterOptions2(args) {

@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-QM2HB6ZY.js";
+} from "./chunk-IBD2PGTD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-JLFDPN63.js";
+} from "./chunk-Z7O3YWEU.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-Z6NBNYN4.js";
+} from "./chunk-Q33MO3NP.js";
 import {
   SyscallError
-} from "./chunk-CJX53HH2.js";
+} from "./chunk-ENPQO2KK.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -3,11 +3,12 @@ import {
   EXEC_SYMBOLS,
   SyscallError,
   cstr,
+  decodeText,
   errno,
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-CJX53HH2.js";
+} from "./chunk-ENPQO2KK.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
@@ -112,7 +113,7 @@ var readFileSafe = (function readFileSafe(path, options = {}) {
   }
 });
 var readTextFileSafe = (function readTextFileSafe(path, options = {}) {
-  return _decoder.decode(readFileSafe(path, options));
+  return decodeText(readFileSafe(path, options));
 });
 var isNotFound = (function isNotFound(error) {
   return error instanceof SyscallError && (error.errno === 2 || error.errno === 20);
@@ -138,12 +139,13 @@ var statSafe = (function statSafe(path) {
 });
 var readLinkSafe = (function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
+  _encoder ??= new TextEncoder();
   const { read, written } = _encoder.encodeInto(path, _linkPath.subarray(0, 4095));
   if (read < path.length) throw new SyscallError("readlink", 36);
   _linkPath[written] = 0;
   const n = Number(_lib().readlink(_linkPath, _linkTarget, BigInt(_linkTarget.length)));
   if (n < 0) throw new SyscallError("readlink", errno());
-  return _decoder.decode(_linkTarget.subarray(0, n));
+  return decodeText(_linkTarget.subarray(0, n));
 });
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
@@ -336,12 +338,11 @@ var OPENAT2_TRIES = 64;
 var _scratch;
 
 
-var _decoder = new TextDecoder();
 
 
 
 
-var _encoder = new TextEncoder();
+var _encoder;
 var _linkPath = new Uint8Array(4096);
 var _linkTarget = new Uint8Array(256);
 

@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-ZN6P4AKK.js";
+} from "./chunk-ZX2J7GUN.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-QM2HB6ZY.js";
+} from "./chunk-IBD2PGTD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-JLFDPN63.js";
+} from "./chunk-Z7O3YWEU.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-Z6NBNYN4.js";
+} from "./chunk-Q33MO3NP.js";
 import {
   SyscallError
-} from "./chunk-CJX53HH2.js";
+} from "./chunk-ENPQO2KK.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-OHO7EXKW.js"),
-    import("./_forward_relay-HFUDMHPJ.js")
+    import("./sockets-6JHN2IXA.js"),
+    import("./_forward_relay-IUMFR22Z.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-7LSYRRTS.js";
+} from "./chunk-34F2NEOB.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-QENQJJ75.js";
-import "./chunk-JLFDPN63.js";
+} from "./chunk-7XRQ273X.js";
+import "./chunk-Z7O3YWEU.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-Z6NBNYN4.js";
+} from "./chunk-Q33MO3NP.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-CJX53HH2.js";
+} from "./chunk-ENPQO2KK.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

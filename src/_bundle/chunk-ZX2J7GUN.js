@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-JLFDPN63.js";
+} from "./chunk-Z7O3YWEU.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-Z6NBNYN4.js";
+} from "./chunk-Q33MO3NP.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-CJX53HH2.js";
+} from "./chunk-ENPQO2KK.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

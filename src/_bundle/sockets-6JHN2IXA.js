@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-6GM3MJRK.js";
-import "./chunk-CJX53HH2.js";
+} from "./chunk-LPP2VLRZ.js";
+import "./chunk-ENPQO2KK.js";
 
 export {
   E,

@@ -300,6 +300,23 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "enter's other forms need no flag beyond enter's: --net=:NSID says what the kernel lacks",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // It read the kernel's release with Deno.osRelease(), which needs --allow-sys: with the
+    // README's flags the user got "Requires sys access" (exit 2) instead of the reason.
+    const out = await runPiped(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-lock", "--no-prompt", ...JOIN, `${ROOT}cli.ts`, "enter"]
+        .concat(["-t", `${Deno.pid}`, "--net=:5", "true"]),
+      env: { NO_COLOR: "1" },
+    });
+    assertEquals(out.code, 125, out.stderr);
+    assertMatch(out.stderr, /^nsjoin enter: Cannot enter the net namespace with id 5: /);
+    assertEquals(out.stderr.trimEnd().split("\n").length, 1, out.stderr);
+  },
+});
+
 Deno.test("the CLI's usage and every command's --help need no permission at all", async () => {
   for (const args of [["--help"], ["enter", "--help"], ["exec", "--help"], ["ls", "--help"]]) {
     const out = await runPiped(Deno.execPath(), {

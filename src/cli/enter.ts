@@ -13,6 +13,7 @@ import { libcSubset } from "../../ffi/libc.ts";
 import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";
 import { cgroupProcsOf } from "../container_exec.ts";
 import { versionText } from "./_version.ts";
+import { readProcText } from "../_proc.ts";
 
 /** `enter`'s options, parsed: nsenter's dialect. */
 export interface EnterArgs {
@@ -494,7 +495,8 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): void {
   const pid = _pidOf(args.target);
   for (const [type, v] of Object.entries(args.namespaces)) {
     if (typeof v !== "object") continue;
-    const release = Deno.osRelease().split(".").map(Number);
+    // Not Deno.osRelease(): it needs --allow-sys, which enter's flags do not give.
+    const release = readProcText("/proc/sys/kernel/osrelease").split(".").map(Number);
     const old = release[0] < 6 || (release[0] === 6 && release[1] < 19);
     throw new NamespaceError(
       `Cannot enter the ${type} namespace with id ${v.nsid}: ` +

@@ -5081,6 +5081,7 @@ init_namespaces();
 init_target();
 init_libc();
 init_nsfs();
+init_proc();
 var NS_FLAGS = {
   m: [
     "mount",

@@ -10,8 +10,9 @@ import {
   nsfsRelated,
   parseTarget,
   pidfdOpen,
+  readProcText,
   socketNetns
-} from "./chunk-JSS6CDIB.js";
+} from "./chunk-LXR6TEXN.js";
 import {
   NamespaceError,
   UsageError,
@@ -129,7 +130,7 @@ var resolveEnterFds = (function resolveEnterFds(args, held) {
   const pid = _pidOf(args.target);
   for (const [type, v] of Object.entries(args.namespaces)) {
     if (typeof v !== "object") continue;
-    const release = Deno.osRelease().split(".").map(Number);
+    const release = readProcText("/proc/sys/kernel/osrelease").split(".").map(Number);
     const old = release[0] < 6 || release[0] === 6 && release[1] < 19;
     throw new NamespaceError(`Cannot enter the ${type} namespace with id ${v.nsid}: ` + (old ? "opening a namespace by its id needs Linux 6.19" : "not supported by nsjoin yet"), {
       errno: old ? 38 : 95,

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JSS6CDIB.js";
+} from "./chunk-LXR6TEXN.js";
 import {
   NamespaceError,
   UsageError,

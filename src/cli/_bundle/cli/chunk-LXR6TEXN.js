@@ -27,6 +27,15 @@ import {
   readTextFileSafe,
   statSafe
 } from "./chunk-HT4MEI6Q.js";
+var readProcText = (function readProcText(path) {
+  if (allSeenGranted()) {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+    }
+  }
+  return readTextFileSafe(path);
+});
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
@@ -133,15 +142,6 @@ var differingNamespaces = (function differingNamespaces(pid) {
     if (mine !== theirs) out.push(type);
   }
   return out;
-});
-var readProcText = (function readProcText(path) {
-  if (allSeenGranted()) {
-    try {
-      return Deno.readTextFileSync(path);
-    } catch {
-    }
-  }
-  return readTextFileSafe(path);
 });
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
@@ -1294,6 +1294,9 @@ var _hostSide = (function _hostSide(container, options) {
 });
 
 
+// src/_proc.ts
+
+
 // src/namespaces.ts
 var NAMESPACE_TYPES = [
   "mnt",
@@ -1325,9 +1328,6 @@ var _BY_FLAG = new Map(Object.entries(CLONE_FLAGS).map((([t, f]) => [
 ])));
 
 
-
-
-// src/_proc.ts
 
 
 // src/netns.ts
@@ -2412,6 +2412,7 @@ var _FROZEN = {
 
 
 export {
+  readProcText,
   NAMESPACE_TYPES,
   differingNamespaces,
   startTimeOf,

@@ -5308,3 +5308,164 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 18b: the terminal relay against the container's program
+
+/** The host PIDs of processes whose argv is exactly `argv` and whose pid namespace is `pid`'s. */
+function processesLike(pid: number, argv: string[]): number[] {
+  const ns = Deno.readLinkSync(`/proc/${pid}/ns/pid`);
+  const want = argv.join("\0") + "\0";
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    try {
+      if (
+        Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === want &&
+        Deno.readLinkSync(`/proc/${e.name}/ns/pid`) === ns
+      ) found.push(Number(e.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+Deno.test({
+  name:
+    "stop 18b: a program that leaves a process holding its output never keeps exec from returning (as docker exec)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    await using target = await makeTarget();
+    // Root's `nsjoin exec PID ...` on a terminal: its stdio is relayed through pipes, which
+    // the program's background child inherits and keeps (a container's `sh -c 'x &'`, or a
+    // hostile program that wants root's script stuck). docker exec returns 2 s after its
+    // program exits (containerd's shim waits that long for an exec's output); exec waited
+    // for the pipes' end, for ever.
+    const run = async (cli: string) => {
+      const child = new Deno.Command("script", {
+        args: [
+          "-qec",
+          `${Deno.execPath()} run -A --quiet --no-lock ${CLI} ${cli} ${target.pid} ` +
+          `sh -c 'echo before; (sleep 1; echo late) & sleep 99999 & exit 3'`,
+          "/dev/null",
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000),
+      }).spawn();
+      const r = await child.output();
+      return { code: r.code, out: text(r.stdout) };
+    };
+    for (const cli of ["exec", "debug"]) {
+      await t.step(cli, async () => {
+        const r = await run(cli);
+        // The program's code; what came within the grace period is written.
+        assertEquals(r.code, 3, r.out);
+        assertMatch(r.out, /before\r?\nlate/);
+        // The holder is still there: exec returned while the pipe was open.
+        const holders = processesLike(target.pid, ["sleep", "99999"]);
+        assert(holders.length > 0, "the background process is gone");
+        for (const p of holders) Deno.kill(p, "SIGKILL");
+      });
+    }
+  },
+});
+
+// ---- stop 18b: NSS modules our nsswitch.conf names that this host does not have
+
+Deno.test({
+  name:
+    "stop 18b: a module our nsswitch.conf names but this host lacks is never loaded from the target (services: db files)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const { withoutModules } = await import("../ffi/nss.ts");
+    await t.step("the line glibc acts on without a module it cannot load", () => {
+      const gone = new Set(["db", "nis"]);
+      assertEquals(withoutModules("db files", gone), "files");
+      assertEquals(withoutModules("files nis [UNAVAIL=return] dns", gone), "files");
+      assertEquals(withoutModules("files nis [NOTFOUND=return] dns", gone), "files dns");
+      assertEquals(withoutModules("nis [!UNAVAIL=return] files", gone), "files");
+      assertEquals(
+        withoutModules("files [NOTFOUND=return] systemd", gone),
+        "files [NOTFOUND=return] systemd",
+      );
+    });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-nss18b-" });
+    let target: Deno.ChildProcess | undefined;
+    try {
+      // Debian's stock nsswitch.conf says `services: db files` and `netgroup: nis`, and
+      // neither libnss-db nor NIS is installed by default (nor here): glibc dlopen()s
+      // libnss_db.so.2 by name at the first services lookup, wherever the thread is.
+      const module = `nsjoin${crypto.randomUUID().slice(0, 8)}`;
+      const arch = (await sh("gcc", ["-print-multiarch"])).trim() || "x86_64-linux-gnu";
+      await Deno.mkdir(`${dir}/lib`);
+      await Deno.writeTextFile(`${dir}/nss.c`, NSS_MODULE_C);
+      assert(
+        await runPipedOk("gcc", [
+          "-shared",
+          "-fPIC",
+          "-o",
+          `${dir}/lib/libnss_${module}.so.2`,
+          `${dir}/nss.c`,
+        ]),
+        "gcc failed",
+      );
+      await Deno.writeTextFile(
+        `${dir}/nsswitch.conf`,
+        `passwd: files\ngroup: files\nhosts: files dns\nservices: ${module} files\n`,
+      );
+      // The target plants that module in its library directory.
+      const libdir = `/usr/lib/${arch}`;
+      const setup = [
+        `mount -t overlay overlay -o lowerdir=${dir}/lib:${libdir} ${libdir}`,
+        "mount -t tmpfs none /tmp",
+        "echo ready",
+        "exec sleep 1000",
+      ].join(" && ");
+      target = new Deno.Command("unshare", {
+        args: ["-m", "--propagation", "private", "sh", "-c", setup],
+        stdin: "null",
+        stdout: "piped",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assertEquals((await reader.read()).value?.trim(), "ready");
+      const pid = target.pid;
+      const marker = `/proc/${pid}/root/tmp/nsjoin-nss-marker`;
+      // Root's script (on a host whose nsswitch.conf is ours, bind-mounted for this run
+      // only) asks for a service name inside the target's mount namespace.
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";\n` +
+          `console.log(await inNamespaces(${pid}, async () => {\n` +
+          `  const dns = await import("node:dns");\n` +
+          `  return (await dns.promises.lookupService("127.0.0.1", 22)).service;\n` +
+          `}, { namespaces: ["mnt"] }));\n`,
+      );
+      const out = await new Deno.Command("unshare", {
+        args: [
+          "-m",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          `mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf && exec ${Deno.execPath()} ` +
+          `run -A --quiet --no-lock ${dir}/job.ts`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      const ran = await Deno.readTextFile(marker).catch(() => "");
+      assertEquals(ran, "", `the target's module ran in the caller's process: ${ran}`);
+      // Still answered, from the target's /etc/services (as the module's absence would).
+      assertEquals(text(out.stdout).trim(), "ssh");
+    } finally {
+      target?.kill("SIGKILL");
+      await target?.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

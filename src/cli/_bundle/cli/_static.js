@@ -2805,6 +2805,17 @@ var init_libc = __esm({
         ],
         result: "i32"
       },
+      /**
+       * int __nss_configure_lookup(const char *dbname, const char *service_line) — glibc's own
+       * override of one nsswitch.conf line (ffi/nss.ts)
+       */
+      __nss_configure_lookup: {
+        parameters: [
+          "buffer",
+          "buffer"
+        ],
+        result: "i32"
+      },
       /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
       ptrace: {
         parameters: [

@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-JSS6CDIB.js";
+} from "./chunk-4ZO7CIWA.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-HT4MEI6Q.js";
+} from "./chunk-QYCWV4O2.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -33,6 +33,7 @@ import {
   startContainer,
   startCtr,
 } from "./_engines.ts";
+import { CriRuntime, HAVE_CONTAINERD } from "./_cri.ts";
 import {
   assert,
   assertEquals,
@@ -5469,3 +5470,68 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 18b: a pod's own annotations in its OCI spec
+
+Deno.test({
+  name:
+    "stop 18b: a pod's annotations never name it another namespace's pod (containerd's pod_annotations pass them into the spec)",
+  ignore: !CI && (NEEDS_ROOT || !HAVE_CONTAINERD),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // A cluster whose containerd passes pod annotations through to the runtime (a
+    // `pod_annotations` glob, for a runtime handler that reads them): every annotation of a
+    // pod, a user's in their own namespace, is in its OCI spec. containerd writes its own
+    // io.kubernetes.cri.* after them; CRI-O's keys it never writes.
+    await using rt = await CriRuntime.start(["*"]);
+    const env = { NSJOIN_CONTAINERD_STATE: rt.state };
+    const tag = crypto.randomUUID().slice(0, 6);
+    const hex = (n: number) =>
+      Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0"))
+        .join("");
+    // A pod of kube-system that is not on this node (or not yet running): its name is known.
+    const claimed = `etcd-${tag}`;
+    await rt.runPod("evil", `x-${tag}`, [{ name: "etcd", env: { WHO: "attacker" } }], {
+      annotations: {
+        "io.kubernetes.cri-o.ContainerType": "container",
+        "io.kubernetes.cri-o.SandboxID": hex(32),
+        "io.kubernetes.pod.namespace": "kube-system",
+        "io.kubernetes.pod.name": claimed,
+        "io.kubernetes.pod.uid": crypto.randomUUID(),
+        "io.kubernetes.container.name": "etcd",
+        // containerd's own keys too: it writes them again after these.
+        "io.kubernetes.cri.sandbox-namespace": "kube-system",
+        "io.kubernetes.cri.sandbox-name": claimed,
+      },
+    });
+    const exec = (target: string) => _cli(["exec", target, "sh", "-c", "echo $WHO"], env);
+    // Before, its sandbox and container were read as CRI-O's members of that pod: `ps` listed
+    // them as kube-system's, root's exec of that pod's container found two of that name (both
+    // the attacker's: refused as ambiguous, as the real pod's would be), and the attacker's
+    // own name found nothing.
+    await t.step("root's exec of the claimed pod finds nothing", async () => {
+      const r = await exec(`k8s:kube-system/${claimed}/etcd`);
+      assertEquals(r.stdout, "", "root's exec ran in the attacker's container");
+      assertEquals(r.code, 125, r.stderr);
+      assertMatch(r.stderr, /Cannot find pod/);
+    });
+    await t.step("the attacker's pod is its own", async () => {
+      const r = await exec(`k8s:evil/x-${tag}/etcd`);
+      assertEquals(r.stdout.trim(), "attacker", r.stderr);
+      const ps = await _cli(["ps", "--json"], env);
+      assert(!ps.stdout.includes(claimed), ps.stdout);
+    });
+  },
+});
+
+async function _cli(args: string[], env: Record<string, string>) {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-lock", CLI, ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: o.code, stdout: text(o.stdout), stderr: text(o.stderr) };
+}

@@ -1424,7 +1424,7 @@ function _podmanList(rootOnly = false, keep) {
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
         const name = c.names?.[0];
         const spec = _readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`, owner);
-        const pod = owner === void 0 ? _podOfSpec(c.id, spec) : void 0;
+        const pod = owner === void 0 ? _podOfSpec(c.id, spec, "cri-o") : void 0;
         out.push({
           engine: pod ? "cri-o" : "podman",
           id: c.id,
@@ -1530,7 +1530,7 @@ function _containerdList(o = {}, namespace, filter = {}) {
           spec = text === void 0 ? void 0 : JSON.parse(text);
         } catch {
         }
-        const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : void 0;
+        const pod = ns === "k8s.io" ? _podOfSpec(id, spec, "containerd") : void 0;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",
           id,
@@ -1547,11 +1547,11 @@ function _containerdList(o = {}, namespace, filter = {}) {
   return out;
 }
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
-function _podOfSpec(id, spec) {
+function _podOfSpec(id, spec, runtime) {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return void 0;
   const str = (k) => typeof a[k] === "string" && a[k] !== "" ? a[k] : void 0;
-  const crio = str("io.kubernetes.cri-o.ContainerType") !== void 0;
+  const crio = runtime === "cri-o";
   const key = crio ? {
     type: "io.kubernetes.cri-o.ContainerType",
     sandboxId: "io.kubernetes.cri-o.SandboxID",

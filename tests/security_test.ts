@@ -5535,3 +5535,94 @@ async function _cli(args: string[], env: Record<string, string>) {
   }).output();
   return { code: o.code, stdout: text(o.stdout), stderr: text(o.stderr) };
 }
+
+// ---- stop 18b: a program in a user namespace its owner controls
+
+/** Takes fds 0-2 of a process with pidfd_getfd (ptrace access) and says which are terminals. */
+const GETFD_C = String.raw`
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int pidfd = syscall(SYS_pidfd_open, atoi(argv[1]), 0);
+  for (int fd = 0; fd < 3; fd++) {
+    int got = pidfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    printf("fd%d=%s ", fd, got < 0 ? "refused" : isatty(got) ? "tty" : "other");
+  }
+  printf("\n");
+  return 0;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 18b: exec -n user,… never leaves the caller's terminal to a program the namespace's owner controls",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-getfd-" });
+    await Deno.chmod(dir, 0o755);
+    const user = await testUser();
+    try {
+      await Deno.writeTextFile(`${dir}/getfd.c`, GETFD_C);
+      assert(
+        await runPipedOk("gcc", ["-O2", "-o", `${dir}/getfd`, `${dir}/getfd.c`]),
+        "gcc failed",
+      );
+      // A local user's own user namespace (`unshare -Ur`, a rootless container's): a program
+      // root runs in it has the user's uid on the host, so the user may ptrace it.
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-n"],
+        user: { uid: user.uid, gid: user.gid },
+      });
+      const nap = `${Math.floor(Math.random() * 1000)}.5`;
+      const root = new Deno.Command("script", {
+        args: [
+          "-qec",
+          `${Deno.execPath()} run -A --quiet --no-lock ${CLI} exec -n user,net ${target.pid} ` +
+          `/bin/sleep ${nap}`,
+          "/dev/null",
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      try {
+        let program = 0;
+        await waitFor("the program", () => {
+          for (const e of Deno.readDirSync("/proc")) {
+            try {
+              if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === `/bin/sleep\0${nap}\0`) {
+                program = Number(e.name);
+              }
+            } catch {
+              // Not a process, or gone.
+            }
+          }
+          return program > 0;
+        }, 20_000);
+        const taken = await sh("setpriv", [
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          "--clear-groups",
+          `${dir}/getfd`,
+          String(program),
+        ]);
+        // The user may take its fds (it is theirs), but none is root's terminal.
+        assertMatch(taken, /fd1=other/);
+        assert(!taken.includes("tty"), `the user took root's terminal: ${taken}`);
+        Deno.kill(program, "SIGKILL");
+      } finally {
+        try {
+          root.kill("SIGKILL");
+        } catch {
+          // Ended.
+        }
+        await root.output();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1101,7 +1101,7 @@ var exec = (async function exec(argv) {
     }
     const ns = plan.options.namespaces ?? "all";
     const joined = (type) => ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);
-    const hostile = !args.tty && (joined("pid") || joined("mnt"));
+    const hostile = !args.tty && (joined("pid") || joined("mnt") || joined("user"));
     const o = hostile ? {
       ...plan.options,
       newSession: true

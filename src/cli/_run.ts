@@ -168,7 +168,7 @@ export async function relayStdio(child: Deno.ChildProcess): Promise<number> {
   // likes: waiting for their end let a container's program keep root's exec from returning
   // for ever. As docker exec (containerd's shim waits 2 s for an exec's output once it
   // exited): what comes in the next 2 s is written, then we stop reading.
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     Promise.all(outputs),
     new Promise((r) => timer = setTimeout(r, OUTPUT_GRACE_MS)),

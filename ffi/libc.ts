@@ -67,6 +67,11 @@ export const SYMBOLS = {
   getpwuid: { parameters: ["u32"], result: "pointer" },
   /** int getpwuid_r(uid_t uid, struct passwd *pwd, char *buf, size_t len, struct passwd **result) */
   getpwuid_r: { parameters: ["u32", "buffer", "buffer", "usize", "buffer"], result: "i32" },
+  /**
+   * int __nss_configure_lookup(const char *dbname, const char *service_line) — glibc's own
+   * override of one nsswitch.conf line (ffi/nss.ts)
+   */
+  __nss_configure_lookup: { parameters: ["buffer", "buffer"], result: "i32" },
   /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
   ptrace: { parameters: ["i32", "i32", "u64", "buffer"], result: "i64" },
   /** pid_t waitpid(pid_t pid, int *status, int options) */

@@ -11,8 +11,11 @@
  *
  * So before a thread enters a target's mount namespace the host's files decide, for good:
  * {@link loadHostNss} on the caller's thread, then {@link freezeNss} on the thread that
- * joins. What stays: a module our nsswitch.conf names that this host does not have is
- * looked up by name wherever glibc first wants it.
+ * joins. A module our nsswitch.conf names that this host does not have (Debian's stock
+ * `services: db files` and `netgroup: nis`, without libnss-db or NIS) would still be looked
+ * up by name wherever glibc first wants it: a `dns.lookupService()` in a target's mount
+ * namespace ran the target's libnss_db.so.2 as root. Those lines are given to glibc without
+ * it (tests/security_test.ts "stop 18b: …").
  *
  * @module
  */
@@ -41,22 +44,68 @@ export function loadHostNss(): void {
   } catch {
     // None: glibc's built-in defaults name only services built into libc.
   }
+  const lines = new Map<string, string>();
   const names = new Set<string>();
   for (const line of conf.split("\n")) {
-    const services = line.replace(/#.*/, "").split(":").slice(1).join(":");
+    const [db, ...rest] = line.replace(/#.*/, "").split(":");
+    const services = rest.join(":");
+    if (!rest.length) continue;
+    lines.set(db.trim(), services.trim());
     for (const name of services.replace(/\[[^\]]*\]/g, " ").split(/\s+/)) {
       if (/^[A-Za-z0-9_-]+$/.test(name)) names.add(name);
     }
   }
+  const missing = new Set<string>();
   for (const name of names) {
+    if (BUILT_IN.has(name)) continue;
     try {
       _loaded.push(Deno.dlopen(`libnss_${name}.so.2`, {}));
     } catch {
-      // Not on this host (or built into libc: files, dns): glibc skips it here too.
+      missing.add(name); // Not on this host: glibc would look for it wherever it is asked.
     }
+  }
+  for (const [db, services] of lines) {
+    const line = withoutModules(services, missing);
+    if (line === services) continue;
+    // glibc treats a module it cannot load as UNAVAIL: the line without it does the same
+    // (see withoutModules). A name glibc does not know as a database is refused (-1): a
+    // line glibc ignores too.
+    libc().__nss_configure_lookup(cstr(db), cstr(line));
   }
   _lookup();
   _done = true;
+}
+
+/** Services of glibc's own (libc.so.6 since 2.34; libnss_files/dns are stubs now). */
+const BUILT_IN = new Set(["files", "dns"]);
+
+/**
+ * An nsswitch.conf service line without the given modules: each is what glibc makes of a
+ * module it cannot load, UNAVAIL, so it goes with its `[STATUS=action]` list, and when that
+ * list says `return` for UNAVAIL the line ends there.
+ *
+ * @param services the part after `db:`
+ * @param missing module names to take out
+ * @returns the line as glibc would act on it
+ */
+export function withoutModules(services: string, missing: ReadonlySet<string>): string {
+  const tokens = services.match(/\[[^\]]*\]|[^\s[]+/g) ?? [];
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (!missing.has(token)) {
+      out.push(token);
+      continue;
+    }
+    const criteria = tokens[i + 1]?.startsWith("[") ? tokens[++i] : "";
+    let action = "continue";
+    for (const m of criteria.matchAll(/(!?)\s*([A-Za-z]+)\s*=\s*([A-Za-z]+)/g)) {
+      const unavail = m[2].toUpperCase() === "UNAVAIL";
+      if (m[1] ? !unavail : unavail) action = m[3].toLowerCase();
+    }
+    if (action === "return") break;
+  }
+  return out.join(" ");
 }
 
 /**

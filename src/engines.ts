@@ -428,7 +428,7 @@ export function _podmanList(
         );
         // CRI-O shares root's store with podman: its pods' sandboxes and containers carry
         // the CRI's annotations (a user's rootless store has no CRI-O).
-        const pod = owner === undefined ? _podOfSpec(c.id, spec) : undefined;
+        const pod = owner === undefined ? _podOfSpec(c.id, spec, "cri-o") : undefined;
         out.push({
           engine: pod ? "cri-o" : "podman",
           id: c.id,
@@ -612,7 +612,7 @@ export function _containerdList(
         } catch {
           // Not JSON: no config.
         }
-        const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : undefined;
+        const pod = ns === "k8s.io" ? _podOfSpec(id, spec, "containerd") : undefined;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",
           id,
@@ -637,13 +637,21 @@ const DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
  * into its OCI spec: containerd's CRI plugin (`io.kubernetes.cri.*`) or CRI-O
  * (`io.kubernetes.cri-o.*` and the kubelet's `io.kubernetes.pod.*` labels, pod annotations
  * as JSON in `io.kubernetes.cri-o.Annotations`). Anything missing or of the wrong shape:
- * not a pod member.
+ * not a pod member. Only the keys of the runtime whose state the spec came from: the others
+ * are the pod's own annotations when the runtime passes them through (containerd's
+ * `pod_annotations`), where a pod of another namespace named itself any pod it liked
+ * (tests/security_test.ts "stop 18b: a pod's annotations…"); each runtime writes its own
+ * keys after the pod's.
  */
-export function _podOfSpec(id: string, spec: _OciSpec | undefined): PodMember | undefined {
+export function _podOfSpec(
+  id: string,
+  spec: _OciSpec | undefined,
+  runtime: "containerd" | "cri-o",
+): PodMember | undefined {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return undefined;
   const str = (k: string) => typeof a[k] === "string" && a[k] !== "" ? a[k] : undefined;
-  const crio = str("io.kubernetes.cri-o.ContainerType") !== undefined;
+  const crio = runtime === "cri-o";
   const key = crio
     ? {
       type: "io.kubernetes.cri-o.ContainerType",

@@ -93,8 +93,15 @@ export class CriRuntime implements AsyncDisposable {
     return `${this.dir}/containerd.sock`;
   }
 
-  /** Starts containerd (bounded: 30 s), imports the images, connects the client. */
-  static async start(): Promise<CriRuntime> {
+  /**
+   * Starts containerd (bounded: 30 s), imports the images, connects the client.
+   *
+   * @param podAnnotations the pod annotations the runtime copies into OCI specs (containerd's
+   * `pod_annotations` globs); kubectl's default-container one when not given
+   */
+  static async start(
+    podAnnotations = ["kubectl.kubernetes.io/default-container"],
+  ): Promise<CriRuntime> {
     const tag = Math.random().toString(36).slice(2, 8);
     const dir = `/run/nsjoin-cri-${tag}`;
     const network = `nsjk${tag}`;
@@ -132,7 +139,7 @@ export class CriRuntime implements AsyncDisposable {
         `[${cri}.containerd]\ndefault_runtime_name = "runc"\nsnapshotter = "overlayfs"`,
         // The pod annotation naming kubectl's default container reaches the OCI spec.
         `[${cri}.containerd.runtimes.runc]\nruntime_type = "io.containerd.runc.v2"\n` +
-        `pod_annotations = ["kubectl.kubernetes.io/default-container"]`,
+        `pod_annotations = ${JSON.stringify(podAnnotations)}`,
         `[${cri}.containerd.runtimes.runc.options]\nSystemdCgroup = false`,
         `[${cri}.cni]\nbin_dir = "/usr/lib/cni"\nconf_dir = "${dir}/cni"\nmax_conf_num = 1`,
         "",

@@ -33,6 +33,7 @@ import {
   startContainer,
   startCtr,
 } from "./_engines.ts";
+import { CriRuntime, HAVE_CONTAINERD } from "./_cri.ts";
 import {
   assert,
   assertEquals,
@@ -5305,6 +5306,323 @@ Deno.test({
       target?.kill("SIGKILL");
       await target?.status;
       await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 18b: the terminal relay against the container's program
+
+/** The host PIDs of processes whose argv is exactly `argv` and whose pid namespace is `pid`'s. */
+function processesLike(pid: number, argv: string[]): number[] {
+  const ns = Deno.readLinkSync(`/proc/${pid}/ns/pid`);
+  const want = argv.join("\0") + "\0";
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    try {
+      if (
+        Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === want &&
+        Deno.readLinkSync(`/proc/${e.name}/ns/pid`) === ns
+      ) found.push(Number(e.name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+Deno.test({
+  name:
+    "stop 18b: a program that leaves a process holding its output never keeps exec from returning (as docker exec)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    await using target = await makeTarget();
+    // Root's `nsjoin exec PID ...` on a terminal: its stdio is relayed through pipes, which
+    // the program's background child inherits and keeps (a container's `sh -c 'x &'`, or a
+    // hostile program that wants root's script stuck). docker exec returns 2 s after its
+    // program exits (containerd's shim waits that long for an exec's output); exec waited
+    // for the pipes' end, for ever.
+    const run = async (cli: string) => {
+      const child = new Deno.Command("script", {
+        args: [
+          "-qec",
+          `${Deno.execPath()} run -A --quiet --no-lock ${CLI} ${cli} ${target.pid} ` +
+          `sh -c 'echo before; (sleep 1; echo late) & sleep 99999 & exit 3'`,
+          "/dev/null",
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000),
+      }).spawn();
+      const r = await child.output();
+      return { code: r.code, out: text(r.stdout) };
+    };
+    for (const cli of ["exec", "debug"]) {
+      await t.step(cli, async () => {
+        const r = await run(cli);
+        // The program's code; what came within the grace period is written.
+        assertEquals(r.code, 3, r.out);
+        assertMatch(r.out, /before\r?\nlate/);
+        // The holder is still there: exec returned while the pipe was open.
+        const holders = processesLike(target.pid, ["sleep", "99999"]);
+        assert(holders.length > 0, "the background process is gone");
+        for (const p of holders) Deno.kill(p, "SIGKILL");
+      });
+    }
+  },
+});
+
+// ---- stop 18b: NSS modules our nsswitch.conf names that this host does not have
+
+Deno.test({
+  name:
+    "stop 18b: a module our nsswitch.conf names but this host lacks is never loaded from the target (services: db files)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const { withoutModules } = await import("../ffi/nss.ts");
+    await t.step("the line glibc acts on without a module it cannot load", () => {
+      const gone = new Set(["db", "nis"]);
+      assertEquals(withoutModules("db files", gone), "files");
+      assertEquals(withoutModules("files nis [UNAVAIL=return] dns", gone), "files");
+      assertEquals(withoutModules("files nis [NOTFOUND=return] dns", gone), "files dns");
+      assertEquals(withoutModules("nis [!UNAVAIL=return] files", gone), "files");
+      assertEquals(
+        withoutModules("files [NOTFOUND=return] systemd", gone),
+        "files [NOTFOUND=return] systemd",
+      );
+    });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-nss18b-" });
+    let target: Deno.ChildProcess | undefined;
+    try {
+      // Debian's stock nsswitch.conf says `services: db files` and `netgroup: nis`, and
+      // neither libnss-db nor NIS is installed by default (nor here): glibc dlopen()s
+      // libnss_db.so.2 by name at the first services lookup, wherever the thread is.
+      const module = `nsjoin${crypto.randomUUID().slice(0, 8)}`;
+      const arch = (await sh("gcc", ["-print-multiarch"])).trim() || "x86_64-linux-gnu";
+      await Deno.mkdir(`${dir}/lib`);
+      await Deno.writeTextFile(`${dir}/nss.c`, NSS_MODULE_C);
+      assert(
+        await runPipedOk("gcc", [
+          "-shared",
+          "-fPIC",
+          "-o",
+          `${dir}/lib/libnss_${module}.so.2`,
+          `${dir}/nss.c`,
+        ]),
+        "gcc failed",
+      );
+      await Deno.writeTextFile(
+        `${dir}/nsswitch.conf`,
+        `passwd: files\ngroup: files\nhosts: files dns\nservices: ${module} files\n`,
+      );
+      // The target plants that module in its library directory.
+      const libdir = `/usr/lib/${arch}`;
+      const setup = [
+        `mount -t overlay overlay -o lowerdir=${dir}/lib:${libdir} ${libdir}`,
+        "mount -t tmpfs none /tmp",
+        "echo ready",
+        "exec sleep 1000",
+      ].join(" && ");
+      target = new Deno.Command("unshare", {
+        args: ["-m", "--propagation", "private", "sh", "-c", setup],
+        stdin: "null",
+        stdout: "piped",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      assertEquals((await reader.read()).value?.trim(), "ready");
+      const pid = target.pid;
+      const marker = `/proc/${pid}/root/tmp/nsjoin-nss-marker`;
+      // Root's script (on a host whose nsswitch.conf is ours, bind-mounted for this run
+      // only) asks for a service name inside the target's mount namespace.
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";\n` +
+          `console.log(await inNamespaces(${pid}, async () => {\n` +
+          `  const dns = await import("node:dns");\n` +
+          `  return (await dns.promises.lookupService("127.0.0.1", 22)).service;\n` +
+          `}, { namespaces: ["mnt"] }));\n`,
+      );
+      const out = await new Deno.Command("unshare", {
+        args: [
+          "-m",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          `mount --bind ${dir}/nsswitch.conf /etc/nsswitch.conf && exec ${Deno.execPath()} ` +
+          `run -A --quiet --no-lock ${dir}/job.ts`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, text(out.stderr));
+      const ran = await Deno.readTextFile(marker).catch(() => "");
+      assertEquals(ran, "", `the target's module ran in the caller's process: ${ran}`);
+      // Still answered, from the target's /etc/services (as the module's absence would).
+      assertEquals(text(out.stdout).trim(), "ssh");
+    } finally {
+      target?.kill("SIGKILL");
+      await target?.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 18b: a pod's own annotations in its OCI spec
+
+Deno.test({
+  name:
+    "stop 18b: a pod's annotations never name it another namespace's pod (containerd's pod_annotations pass them into the spec)",
+  ignore: !CI && (NEEDS_ROOT || !HAVE_CONTAINERD),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // A cluster whose containerd passes pod annotations through to the runtime (a
+    // `pod_annotations` glob, for a runtime handler that reads them): every annotation of a
+    // pod, a user's in their own namespace, is in its OCI spec. containerd writes its own
+    // io.kubernetes.cri.* after them; CRI-O's keys it never writes.
+    await using rt = await CriRuntime.start(["*"]);
+    const env = { NSJOIN_CONTAINERD_STATE: rt.state };
+    const tag = crypto.randomUUID().slice(0, 6);
+    const hex = (n: number) =>
+      Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0"))
+        .join("");
+    // A pod of kube-system that is not on this node (or not yet running): its name is known.
+    const claimed = `etcd-${tag}`;
+    await rt.runPod("evil", `x-${tag}`, [{ name: "etcd", env: { WHO: "attacker" } }], {
+      annotations: {
+        "io.kubernetes.cri-o.ContainerType": "container",
+        "io.kubernetes.cri-o.SandboxID": hex(32),
+        "io.kubernetes.pod.namespace": "kube-system",
+        "io.kubernetes.pod.name": claimed,
+        "io.kubernetes.pod.uid": crypto.randomUUID(),
+        "io.kubernetes.container.name": "etcd",
+        // containerd's own keys too: it writes them again after these.
+        "io.kubernetes.cri.sandbox-namespace": "kube-system",
+        "io.kubernetes.cri.sandbox-name": claimed,
+      },
+    });
+    const exec = (target: string) => _cli(["exec", target, "sh", "-c", "echo $WHO"], env);
+    // Before, its sandbox and container were read as CRI-O's members of that pod: `ps` listed
+    // them as kube-system's, root's exec of that pod's container found two of that name (both
+    // the attacker's: refused as ambiguous, as the real pod's would be), and the attacker's
+    // own name found nothing.
+    await t.step("root's exec of the claimed pod finds nothing", async () => {
+      const r = await exec(`k8s:kube-system/${claimed}/etcd`);
+      assertEquals(r.stdout, "", "root's exec ran in the attacker's container");
+      assertEquals(r.code, 125, r.stderr);
+      assertMatch(r.stderr, /Cannot find pod/);
+    });
+    await t.step("the attacker's pod is its own", async () => {
+      const r = await exec(`k8s:evil/x-${tag}/etcd`);
+      assertEquals(r.stdout.trim(), "attacker", r.stderr);
+      const ps = await _cli(["ps", "--json"], env);
+      assert(!ps.stdout.includes(claimed), ps.stdout);
+    });
+  },
+});
+
+async function _cli(args: string[], env: Record<string, string>) {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-lock", CLI, ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: o.code, stdout: text(o.stdout), stderr: text(o.stderr) };
+}
+
+// ---- stop 18b: a program in a user namespace its owner controls
+
+/** Takes fds 0-2 of a process with pidfd_getfd (ptrace access) and says which are terminals. */
+const GETFD_C = String.raw`
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int pidfd = syscall(SYS_pidfd_open, atoi(argv[1]), 0);
+  for (int fd = 0; fd < 3; fd++) {
+    int got = pidfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    printf("fd%d=%s ", fd, got < 0 ? "refused" : isatty(got) ? "tty" : "other");
+  }
+  printf("\n");
+  return 0;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 18b: exec -n user,… never leaves the caller's terminal to a program the namespace's owner controls",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-getfd-" });
+    await Deno.chmod(dir, 0o755);
+    const user = await testUser();
+    try {
+      await Deno.writeTextFile(`${dir}/getfd.c`, GETFD_C);
+      assert(
+        await runPipedOk("gcc", ["-O2", "-o", `${dir}/getfd`, `${dir}/getfd.c`]),
+        "gcc failed",
+      );
+      // A local user's own user namespace (`unshare -Ur`, a rootless container's): a program
+      // root runs in it has the user's uid on the host, so the user may ptrace it.
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-n"],
+        user: { uid: user.uid, gid: user.gid },
+      });
+      const nap = `${Math.floor(Math.random() * 1000)}.5`;
+      const root = new Deno.Command("script", {
+        args: [
+          "-qec",
+          `${Deno.execPath()} run -A --quiet --no-lock ${CLI} exec -n user,net ${target.pid} ` +
+          `/bin/sleep ${nap}`,
+          "/dev/null",
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      try {
+        let program = 0;
+        await waitFor("the program", () => {
+          for (const e of Deno.readDirSync("/proc")) {
+            try {
+              if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === `/bin/sleep\0${nap}\0`) {
+                program = Number(e.name);
+              }
+            } catch {
+              // Not a process, or gone.
+            }
+          }
+          return program > 0;
+        }, 20_000);
+        const taken = await sh("setpriv", [
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          "--clear-groups",
+          `${dir}/getfd`,
+          String(program),
+        ]);
+        // The user may take its fds (it is theirs), but none is root's terminal.
+        assertMatch(taken, /fd1=other/);
+        assert(!taken.includes("tty"), `the user took root's terminal: ${taken}`);
+        Deno.kill(program, "SIGKILL");
+      } finally {
+        try {
+          root.kill("SIGKILL");
+        } catch {
+          // Ended.
+        }
+        await root.output();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

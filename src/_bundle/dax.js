@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-7XRQ273X.js";
+} from "./chunk-5HIP5LNU.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-IBD2PGTD.js";
+} from "./chunk-2IHWLEEL.js";
 import {
   resolveTarget
-} from "./chunk-Z7O3YWEU.js";
+} from "./chunk-VK42KWZG.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-IZLEPBHJ.js";
 import {
   effectiveUid
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-CNWY3IXE.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-34F2NEOB.js";
+} from "./chunk-ADR473WR.js";
 import {
   NsCommand
-} from "./chunk-7XRQ273X.js";
+} from "./chunk-5HIP5LNU.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-ZX2J7GUN.js";
+} from "./chunk-YP4GAHJM.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-Z7O3YWEU.js";
+} from "./chunk-VK42KWZG.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -48,13 +48,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-IZLEPBHJ.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-CNWY3IXE.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1424,7 +1424,7 @@ function _podmanList(rootOnly = false, keep) {
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
         const name = c.names?.[0];
         const spec = _readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`, owner);
-        const pod = owner === void 0 ? _podOfSpec(c.id, spec) : void 0;
+        const pod = owner === void 0 ? _podOfSpec(c.id, spec, "cri-o") : void 0;
         out.push({
           engine: pod ? "cri-o" : "podman",
           id: c.id,
@@ -1530,7 +1530,7 @@ function _containerdList(o = {}, namespace, filter = {}) {
           spec = text === void 0 ? void 0 : JSON.parse(text);
         } catch {
         }
-        const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : void 0;
+        const pod = ns === "k8s.io" ? _podOfSpec(id, spec, "containerd") : void 0;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",
           id,
@@ -1547,11 +1547,11 @@ function _containerdList(o = {}, namespace, filter = {}) {
   return out;
 }
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
-function _podOfSpec(id, spec) {
+function _podOfSpec(id, spec, runtime) {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return void 0;
   const str = (k) => typeof a[k] === "string" && a[k] !== "" ? a[k] : void 0;
-  const crio = str("io.kubernetes.cri-o.ContainerType") !== void 0;
+  const crio = runtime === "cri-o";
   const key = crio ? {
     type: "io.kubernetes.cri-o.ContainerType",
     sandboxId: "io.kubernetes.cri-o.SandboxID",
@@ -2221,38 +2221,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-5BKYAGDZ.js");
+  _inNamespaces ??= await import("./in_namespaces-VA34YJAM.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-5BKYAGDZ.js");
+  _inNamespaces ??= await import("./in_namespaces-VA34YJAM.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-NDKQBSCA.js");
+  _copy ??= await import("./copy-GUB77CUZ.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-NDKQBSCA.js");
+  _copy ??= await import("./copy-GUB77CUZ.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-NDKQBSCA.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-GUB77CUZ.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-NDKQBSCA.js");
+  _copy ??= await import("./copy-GUB77CUZ.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-B6FQA2YS.js");
+  _forward ??= await import("./forward-ILERI6JN.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-FOZYJUIN.js");
+  _session ??= await import("./session-7AOAHAQN.js");
   return await _session.openSession(target, options);
 }
 export {

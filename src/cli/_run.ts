@@ -141,11 +141,12 @@ export function terminalOnStdio(fds: readonly number[]): boolean {
  * relayed as {@link relay} does; so the program never holds our stdio.
  *
  * @param child spawned with stdout and stderr "piped", stdin "piped" or "null"
- * @returns the exit code, once its output is written
+ * @returns the exit code, once its output is written (or at most 2 s after it exited)
  */
 export async function relayStdio(child: Deno.ChildProcess): Promise<number> {
+  const stop = new AbortController();
   const out = (from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>) =>
-    from.pipeTo(to, { preventClose: true }).catch(() => {
+    from.pipeTo(to, { preventClose: true, preventAbort: true, signal: stop.signal }).catch(() => {
       // Our end is gone (EPIPE): the program gets EPIPE/SIGPIPE at its next write, as it
       // would have writing there itself.
       from.cancel().catch(() => {});
@@ -163,9 +164,22 @@ export async function relayStdio(child: Deno.ChildProcess): Promise<number> {
   // Not awaited: our stdin may never end after the program did.
   stdin && Deno.stdin.readable.pipeTo(stdin).catch(() => {});
   const code = await relay(child);
-  await Promise.all(outputs);
+  // What the program started in the background (`cmd &`) holds its pipes as long as it
+  // likes: waiting for their end let a container's program keep root's exec from returning
+  // for ever. As docker exec (containerd's shim waits 2 s for an exec's output once it
+  // exited): what comes in the next 2 s is written, then we stop reading.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(outputs),
+    new Promise((r) => timer = setTimeout(r, OUTPUT_GRACE_MS)),
+  ]);
+  clearTimeout(timer);
+  stop.abort();
   return code;
 }
+
+/** How long output is still relayed after the program exited (containerd's exec IO wait). */
+const OUTPUT_GRACE_MS = 2000;
 
 /**
  * Refuses command-line arguments that are not UTF-8: Deno would hand them to us with

@@ -393,11 +393,12 @@ export async function exec(argv: readonly string[]): Promise<number> {
     const ns = plan.options.namespaces ?? "all";
     const joined = (type: string) =>
       ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);
-    // The target's program (its mount namespace) or one a task of its pid namespace can
-    // ptrace: never in our session, where the controlling terminal (/dev/tty) takes TIOCSTI
-    // from it, typing commands into the caller's shell; a session of its own, as runc gives
-    // every exec (setsid).
-    const hostile = !args.tty && (joined("pid") || joined("mnt"));
+    // The target's program (its mount namespace) or one a task of its pid or user namespace
+    // can ptrace (in its user namespace it has that namespace's owner's uid: `-n user,net` of
+    // a local user's `unshare -Ur` took root's terminal with pidfd_getfd): never in our
+    // session, where the controlling terminal (/dev/tty) takes TIOCSTI from it, typing
+    // commands into the caller's shell; a session of its own, as runc gives every exec.
+    const hostile = !args.tty && (joined("pid") || joined("mnt") || joined("user"));
     const o = hostile ? { ...plan.options, newSession: true } : plan.options;
     const stdio = o.stdin === "inherit" ? [0, 1, 2] : [1, 2];
     if (

@@ -998,7 +998,7 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
         const name = c.names?.[0];
         const spec = _readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`, owner);
-        const pod = owner === void 0 ? _podOfSpec(c.id, spec) : void 0;
+        const pod = owner === void 0 ? _podOfSpec(c.id, spec, "cri-o") : void 0;
         out.push({
           engine: pod ? "cri-o" : "podman",
           id: c.id,
@@ -1097,7 +1097,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
           spec = text === void 0 ? void 0 : JSON.parse(text);
         } catch {
         }
-        const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : void 0;
+        const pod = ns === "k8s.io" ? _podOfSpec(id, spec, "containerd") : void 0;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",
           id,
@@ -1113,11 +1113,11 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
   }
   return out;
 });
-var _podOfSpec = (function _podOfSpec(id, spec) {
+var _podOfSpec = (function _podOfSpec(id, spec, runtime) {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return void 0;
   const str = (k) => typeof a[k] === "string" && a[k] !== "" ? a[k] : void 0;
-  const crio = str("io.kubernetes.cri-o.ContainerType") !== void 0;
+  const crio = runtime === "cri-o";
   const key = crio ? {
     type: "io.kubernetes.cri-o.ContainerType",
     sandboxId: "io.kubernetes.cri-o.SandboxID",
@@ -2801,6 +2801,17 @@ var init_libc = __esm({
           "buffer",
           "buffer",
           "usize",
+          "buffer"
+        ],
+        result: "i32"
+      },
+      /**
+       * int __nss_configure_lookup(const char *dbname, const char *service_line) — glibc's own
+       * override of one nsswitch.conf line (ffi/nss.ts)
+       */
+      __nss_configure_lookup: {
+        parameters: [
+          "buffer",
           "buffer"
         ],
         result: "i32"

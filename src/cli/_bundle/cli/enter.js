@@ -12,13 +12,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-LXR6TEXN.js";
+} from "./chunk-NSWBMBXA.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-HT4MEI6Q.js";
+} from "./chunk-QYCWV4O2.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-LXR6TEXN.js";
+} from "./chunk-NSWBMBXA.js";
 import {
   NamespaceError,
   UsageError,
@@ -36,7 +36,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-HT4MEI6Q.js";
+} from "./chunk-QYCWV4O2.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -337,7 +337,7 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
         const name = c.names?.[0];
         const spec = _readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`, owner);
-        const pod = owner === void 0 ? _podOfSpec(c.id, spec) : void 0;
+        const pod = owner === void 0 ? _podOfSpec(c.id, spec, "cri-o") : void 0;
         out.push({
           engine: pod ? "cri-o" : "podman",
           id: c.id,
@@ -436,7 +436,7 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
           spec = text === void 0 ? void 0 : JSON.parse(text);
         } catch {
         }
-        const pod = ns === "k8s.io" ? _podOfSpec(id, spec) : void 0;
+        const pod = ns === "k8s.io" ? _podOfSpec(id, spec, "containerd") : void 0;
         out.push({
           engine: ns === "moby" ? "docker" : "containerd",
           id,
@@ -452,11 +452,11 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
   }
   return out;
 });
-var _podOfSpec = (function _podOfSpec(id, spec) {
+var _podOfSpec = (function _podOfSpec(id, spec, runtime) {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return void 0;
   const str = (k) => typeof a[k] === "string" && a[k] !== "" ? a[k] : void 0;
-  const crio = str("io.kubernetes.cri-o.ContainerType") !== void 0;
+  const crio = runtime === "cri-o";
   const key = crio ? {
     type: "io.kubernetes.cri-o.ContainerType",
     sandboxId: "io.kubernetes.cri-o.SandboxID",
@@ -1101,7 +1101,7 @@ var exec = (async function exec(argv) {
     }
     const ns = plan.options.namespaces ?? "all";
     const joined = (type) => ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);
-    const hostile = !args.tty && (joined("pid") || joined("mnt"));
+    const hostile = !args.tty && (joined("pid") || joined("mnt") || joined("user"));
     const o = hostile ? {
       ...plan.options,
       newSession: true

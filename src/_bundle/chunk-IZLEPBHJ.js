@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-CNWY3IXE.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-LPP2VLRZ.js";
-import "./chunk-ENPQO2KK.js";
+} from "./chunk-OS363NSZ.js";
+import "./chunk-CNWY3IXE.js";
 
 export {
   E,

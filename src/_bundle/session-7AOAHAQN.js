@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-34F2NEOB.js";
+} from "./chunk-ADR473WR.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-7XRQ273X.js";
-import "./chunk-Z7O3YWEU.js";
+} from "./chunk-5HIP5LNU.js";
+import "./chunk-VK42KWZG.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-IZLEPBHJ.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-CNWY3IXE.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-7XRQ273X.js";
+} from "./chunk-D62PP43L.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-IBD2PGTD.js";
+} from "./chunk-5PJCCX7S.js";
 import {
   resolveTarget
-} from "./chunk-Z7O3YWEU.js";
+} from "./chunk-VWXSRXO7.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-JULKCAG5.js";
 import {
   effectiveUid
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-22UCJRCO.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-34F2NEOB.js";
+} from "./chunk-7BZEWCXI.js";
 import {
   NsCommand
-} from "./chunk-7XRQ273X.js";
+} from "./chunk-D62PP43L.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-ZX2J7GUN.js";
+} from "./chunk-4QKOQOQS.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-Z7O3YWEU.js";
+} from "./chunk-VWXSRXO7.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -48,13 +48,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-JULKCAG5.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-22UCJRCO.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2221,38 +2221,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-5BKYAGDZ.js");
+  _inNamespaces ??= await import("./in_namespaces-FQUKS6LK.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-5BKYAGDZ.js");
+  _inNamespaces ??= await import("./in_namespaces-FQUKS6LK.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-NDKQBSCA.js");
+  _copy ??= await import("./copy-DKUYZ7IR.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-NDKQBSCA.js");
+  _copy ??= await import("./copy-DKUYZ7IR.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-NDKQBSCA.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-DKUYZ7IR.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-NDKQBSCA.js");
+  _copy ??= await import("./copy-DKUYZ7IR.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-B6FQA2YS.js");
+  _forward ??= await import("./forward-W6IFHE2I.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-FOZYJUIN.js");
+  _session ??= await import("./session-AHTZ7IM2.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-HT4MEI6Q.js";
+} from "./chunk-SY5I6AJR.js";
 
 export {
   EXIT,

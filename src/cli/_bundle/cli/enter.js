@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-JSS6CDIB.js";
+} from "./chunk-NGLZAXEC.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-HT4MEI6Q.js";
+} from "./chunk-SY5I6AJR.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

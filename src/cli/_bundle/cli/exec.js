@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JSS6CDIB.js";
+} from "./chunk-NGLZAXEC.js";
 import {
   NamespaceError,
   UsageError,
@@ -36,7 +36,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-HT4MEI6Q.js";
+} from "./chunk-SY5I6AJR.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -50,6 +50,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
     openat2: (n, dirfd, path, how, size) => call(BigInt(n), dirfd, ptr(path), ptr(how), size),
     read: (fd, buf, count) => call(nr.read, fd, ptr(buf), count),
     fstat: (fd, buf) => i32(nr.fstat, fd, ptr(buf)),
+    fstatat: (dirfd, path, buf, flags) => i32(nr.newfstatat, dirfd, ptr(path), ptr(buf), flags),
     readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD, ptr(path), ptr(buf), size)
   };
 });
@@ -328,6 +329,16 @@ var SYMBOLS = {
     parameters: [
       "i32",
       "buffer"
+    ],
+    result: "i32"
+  },
+  /** int fstatat(int dirfd, const char *path, struct stat *buf, int flags) — stat(2) of a path */
+  fstatat: {
+    parameters: [
+      "i32",
+      "buffer",
+      "buffer",
+      "i32"
     ],
     result: "i32"
   },
@@ -733,6 +744,7 @@ var EXEC_SYMBOLS = [
   "openat2",
   "read",
   "fstat",
+  "fstatat",
   "readlink"
 ];
 var SYSCALL_NUMBERS = {
@@ -742,6 +754,7 @@ var SYSCALL_NUMBERS = {
     close: 3n,
     fstat: 5n,
     ioctl: 16n,
+    newfstatat: 262n,
     execve: 59n,
     fcntl: 72n,
     openat: 257n,
@@ -759,6 +772,7 @@ var SYSCALL_NUMBERS = {
     read: 63n,
     write: 64n,
     readlinkat: 78n,
+    newfstatat: 79n,
     fstat: 80n,
     execve: 221n,
     geteuid: 175n,

@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-IBD2PGTD.js";
+} from "./chunk-5PJCCX7S.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-Z7O3YWEU.js";
+} from "./chunk-VWXSRXO7.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-JULKCAG5.js";
 import {
   SyscallError
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-22UCJRCO.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

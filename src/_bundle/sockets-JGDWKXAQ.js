@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-LPP2VLRZ.js";
-import "./chunk-ENPQO2KK.js";
+} from "./chunk-PGJ7LRI2.js";
+import "./chunk-22UCJRCO.js";
 
 export {
   E,

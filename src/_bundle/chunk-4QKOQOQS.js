@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-Z7O3YWEU.js";
+} from "./chunk-VWXSRXO7.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-JULKCAG5.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-22UCJRCO.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

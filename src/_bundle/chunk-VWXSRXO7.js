@@ -9,14 +9,14 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-JULKCAG5.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   check,
   errno,
   libcSubset
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-22UCJRCO.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-ZX2J7GUN.js";
+} from "./chunk-4QKOQOQS.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-IBD2PGTD.js";
+} from "./chunk-5PJCCX7S.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-Z7O3YWEU.js";
+} from "./chunk-VWXSRXO7.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-JULKCAG5.js";
 import {
   SyscallError
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-22UCJRCO.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-6JHN2IXA.js"),
-    import("./_forward_relay-IUMFR22Z.js")
+    import("./sockets-JGDWKXAQ.js"),
+    import("./_forward_relay-TURFMDJJ.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -50,6 +50,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
     openat2: (n, dirfd, path, how, size) => call(BigInt(n), dirfd, ptr(path), ptr(how), size),
     read: (fd, buf, count) => call(nr.read, fd, ptr(buf), count),
     fstat: (fd, buf) => i32(nr.fstat, fd, ptr(buf)),
+    fstatat: (dirfd, path, buf, flags) => i32(nr.newfstatat, dirfd, ptr(path), ptr(buf), flags),
     readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD2, ptr(path), ptr(buf), size)
   };
 });
@@ -273,6 +274,9 @@ var isNotFound = (function isNotFound(error) {
 var fstatSafe = (function fstatSafe(fd) {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  return _fileStat(st);
+});
+var _fileStat = (function _fileStat(st) {
   const view = new DataView(st.buffer);
   return {
     dev: Number(view.getBigUint64(0, true)),
@@ -282,12 +286,10 @@ var fstatSafe = (function fstatSafe(fd) {
   };
 });
 var statSafe = (function statSafe(path) {
-  const fd = _openPath(AT_FDCWD, path, 0n);
-  try {
-    return fstatSafe(fd);
-  } finally {
-    _lib().close(fd);
+  if (_lib().fstatat(AT_FDCWD_I32, cstr(path), _statBuf, 0) < 0) {
+    throw new SyscallError("stat", errno());
   }
+  return _fileStat(_statBuf);
 });
 var readLinkSafe = (function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
@@ -615,6 +617,16 @@ var SYMBOLS = {
     parameters: [
       "i32",
       "buffer"
+    ],
+    result: "i32"
+  },
+  /** int fstatat(int dirfd, const char *path, struct stat *buf, int flags) — stat(2) of a path */
+  fstatat: {
+    parameters: [
+      "i32",
+      "buffer",
+      "buffer",
+      "i32"
     ],
     result: "i32"
   },
@@ -1020,6 +1032,7 @@ var EXEC_SYMBOLS = [
   "openat2",
   "read",
   "fstat",
+  "fstatat",
   "readlink"
 ];
 var SYSCALL_NUMBERS = {
@@ -1029,6 +1042,7 @@ var SYSCALL_NUMBERS = {
     close: 3n,
     fstat: 5n,
     ioctl: 16n,
+    newfstatat: 262n,
     execve: 59n,
     fcntl: 72n,
     openat: 257n,
@@ -1046,6 +1060,7 @@ var SYSCALL_NUMBERS = {
     read: 63n,
     write: 64n,
     readlinkat: 78n,
+    newfstatat: 79n,
     fstat: 80n,
     execve: 221n,
     geteuid: 175n,
@@ -1309,6 +1324,7 @@ var NamespaceError = class extends Error {
 var DEFAULT_MAX_BYTES = 4 << 20;
 var SYS_OPENAT2 = 437n;
 var AT_FDCWD = -100n;
+var AT_FDCWD_I32 = -100;
 var O_PATH = 2097152;
 var O_CLOEXEC2 = 524288;
 var O_NONBLOCK = 2048;
@@ -1336,6 +1352,8 @@ var _scratch;
 
 
 
+
+var _statBuf = new Uint8Array(256);
 
 var _encoder;
 var _linkPath = new Uint8Array(4096);

@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-34F2NEOB.js";
+} from "./chunk-7BZEWCXI.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-7XRQ273X.js";
-import "./chunk-Z7O3YWEU.js";
+} from "./chunk-D62PP43L.js";
+import "./chunk-VWXSRXO7.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-Q33MO3NP.js";
+} from "./chunk-JULKCAG5.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-ENPQO2KK.js";
+} from "./chunk-22UCJRCO.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

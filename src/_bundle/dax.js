@@ -2,24 +2,24 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-D62PP43L.js";
+} from "./chunk-G5XPXGTI.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-5PJCCX7S.js";
+} from "./chunk-QPWJDV6Y.js";
 import {
   resolveTarget
-} from "./chunk-VWXSRXO7.js";
+} from "./chunk-RKVIQPFA.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-JULKCAG5.js";
+} from "./chunk-VCSCK5DV.js";
 import {
   effectiveUid
 } from "./chunk-22UCJRCO.js";

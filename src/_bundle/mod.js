@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-7BZEWCXI.js";
+} from "./chunk-ZD56VE7U.js";
 import {
   NsCommand
-} from "./chunk-D62PP43L.js";
+} from "./chunk-G5XPXGTI.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-4QKOQOQS.js";
+} from "./chunk-SQEKQYSG.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,12 +27,13 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-VWXSRXO7.js";
+} from "./chunk-RKVIQPFA.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   CLONE_FLAGS,
+  DEFAULT_MAX_BYTES,
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
@@ -48,7 +49,7 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-JULKCAG5.js";
+} from "./chunk-VCSCK5DV.js";
 import {
   SyscallError,
   check,
@@ -1310,16 +1311,17 @@ function _configOfSpec(spec) {
     runtimeEnv: true
   };
 }
-function _livePid(pidfile, start, owner) {
+function _livePid(pidfile, start, owner, rootOnly = false) {
   let text;
   try {
-    text = readTextFileSafe(pidfile, {
+    text = rootOnly ? _readRootOnly(pidfile, 64) : readTextFileSafe(pidfile, {
       owner,
       maxBytes: 64
     });
   } catch {
     return void 0;
   }
+  if (text === void 0) return void 0;
   if (!/^\s*[0-9]+\s*$/.test(text)) return void 0;
   const pid = Number(text);
   if (!Number.isSafeInteger(pid) || pid <= 0) return void 0;
@@ -1492,11 +1494,13 @@ function _rootOnlyEntry(path) {
 }
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 var _hasAll = (text, needles) => text !== void 0 && needles.every((n) => text.includes(n));
-function _specMayMatch(path, needles) {
+function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES) {
   try {
-    return _hasAll(Deno.readTextFileSync(path), needles);
+    const st = Deno.lstatSync(path);
+    if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
+    return Deno.readTextFileSync(path);
   } catch {
-    return false;
+    return void 0;
   }
 }
 function _containerdList(o = {}, namespace, filter = {}) {
@@ -1514,16 +1518,18 @@ function _containerdList(o = {}, namespace, filter = {}) {
         const bundle = `${base}/${ns}/${id}`;
         const dir = _rootOnlyEntry(bundle);
         if (!dir) continue;
-        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
-        try {
-          text = readTextFileSafe(`${bundle}/config.json`, {
-            owner: 0
-          });
-        } catch {
+        if (dir === "root") text = _readRootOnly(`${bundle}/config.json`);
+        else {
+          try {
+            text = readTextFileSafe(`${bundle}/config.json`, {
+              owner: 0
+            });
+          } catch {
+          }
         }
         if (filter.text && !_hasAll(text, filter.text)) continue;
-        const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
+        const pid = _livePid(`${bundle}/init.pid`, void 0, 0, dir === "root");
         if (pid === void 0) continue;
         let spec;
         try {
@@ -2221,38 +2227,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-FQUKS6LK.js");
+  _inNamespaces ??= await import("./in_namespaces-WY4QOPX2.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-FQUKS6LK.js");
+  _inNamespaces ??= await import("./in_namespaces-WY4QOPX2.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-DKUYZ7IR.js");
+  _copy ??= await import("./copy-DSL5TCMQ.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-DKUYZ7IR.js");
+  _copy ??= await import("./copy-DSL5TCMQ.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-DKUYZ7IR.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-DSL5TCMQ.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-DKUYZ7IR.js");
+  _copy ??= await import("./copy-DSL5TCMQ.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-W6IFHE2I.js");
+  _forward ??= await import("./forward-5Q5BEUTL.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-AHTZ7IM2.js");
+  _session ??= await import("./session-Y2TKA2VT.js");
   return await _session.openSession(target, options);
 }
 export {

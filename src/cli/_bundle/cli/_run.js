@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-SY5I6AJR.js";
+} from "./chunk-Z3WK3LZK.js";
 
 export {
   EXIT,

@@ -886,16 +886,17 @@ var _configOfSpec = (function _configOfSpec(spec) {
     runtimeEnv: true
   };
 });
-var _livePid = (function _livePid(pidfile, start, owner) {
+var _livePid = (function _livePid(pidfile, start, owner, rootOnly = false) {
   let text;
   try {
-    text = readTextFileSafe(pidfile, {
+    text = rootOnly ? _readRootOnly(pidfile, 64) : readTextFileSafe(pidfile, {
       owner,
       maxBytes: 64
     });
   } catch {
     return void 0;
   }
+  if (text === void 0) return void 0;
   if (!/^\s*[0-9]+\s*$/.test(text)) return void 0;
   const pid = Number(text);
   if (!Number.isSafeInteger(pid) || pid <= 0) return void 0;
@@ -1061,11 +1062,13 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
     return void 0;
   }
 });
-var _specMayMatch = (function _specMayMatch(path, needles) {
+var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES) {
   try {
-    return _hasAll(Deno.readTextFileSync(path), needles);
+    const st = Deno.lstatSync(path);
+    if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
+    return Deno.readTextFileSync(path);
   } catch {
-    return false;
+    return void 0;
   }
 });
 var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) {
@@ -1083,16 +1086,18 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
         const bundle = `${base}/${ns}/${id}`;
         const dir = _rootOnlyEntry(bundle);
         if (!dir) continue;
-        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
-        try {
-          text = readTextFileSafe(`${bundle}/config.json`, {
-            owner: 0
-          });
-        } catch {
+        if (dir === "root") text = _readRootOnly(`${bundle}/config.json`);
+        else {
+          try {
+            text = readTextFileSafe(`${bundle}/config.json`, {
+              owner: 0
+            });
+          } catch {
+          }
         }
         if (filter.text && !_hasAll(text, filter.text)) continue;
-        const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
+        const pid = _livePid(`${bundle}/init.pid`, void 0, 0, dir === "root");
         if (pid === void 0) continue;
         let spec;
         try {

@@ -11,13 +11,13 @@ import {
   parseTarget,
   pidfdOpen,
   socketNetns
-} from "./chunk-NGLZAXEC.js";
+} from "./chunk-OVWIVXEW.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-SY5I6AJR.js";
+} from "./chunk-Z3WK3LZK.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

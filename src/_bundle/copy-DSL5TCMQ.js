@@ -28,16 +28,16 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-5PJCCX7S.js";
+} from "./chunk-QPWJDV6Y.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-VWXSRXO7.js";
+} from "./chunk-RKVIQPFA.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-JULKCAG5.js";
+} from "./chunk-VCSCK5DV.js";
 import {
   SyscallError
 } from "./chunk-22UCJRCO.js";

@@ -3,22 +3,22 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-7BZEWCXI.js";
+} from "./chunk-ZD56VE7U.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-D62PP43L.js";
-import "./chunk-VWXSRXO7.js";
+} from "./chunk-G5XPXGTI.js";
+import "./chunk-RKVIQPFA.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-JULKCAG5.js";
+} from "./chunk-VCSCK5DV.js";
 import {
   SyscallError,
   errno,

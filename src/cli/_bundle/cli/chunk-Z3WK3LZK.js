@@ -1453,6 +1453,7 @@ export {
   errnoText,
   O_CLOEXEC,
   NamespaceError,
+  DEFAULT_MAX_BYTES,
   existsSafe,
   openVerified,
   openFileSafe,

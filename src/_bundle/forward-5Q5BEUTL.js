@@ -5,20 +5,20 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-4QKOQOQS.js";
+} from "./chunk-SQEKQYSG.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-5PJCCX7S.js";
+} from "./chunk-QPWJDV6Y.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-VWXSRXO7.js";
+} from "./chunk-RKVIQPFA.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-JULKCAG5.js";
+} from "./chunk-VCSCK5DV.js";
 import {
   SyscallError
 } from "./chunk-22UCJRCO.js";
@@ -152,7 +152,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-JGDWKXAQ.js"),
-    import("./_forward_relay-TURFMDJJ.js")
+    import("./_forward_relay-JTVYK7YA.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

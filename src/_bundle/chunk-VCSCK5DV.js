@@ -426,6 +426,7 @@ var _BY_FLAG = new Map(Object.entries(CLONE_FLAGS).map((([t, f]) => [
 
 
 export {
+  DEFAULT_MAX_BYTES,
   OPENAT2_TRIES,
   existsSafe,
   openVerified,

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-VWXSRXO7.js";
+} from "./chunk-RKVIQPFA.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-JULKCAG5.js";
+} from "./chunk-VCSCK5DV.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

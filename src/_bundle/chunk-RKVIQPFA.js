@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-JULKCAG5.js";
+} from "./chunk-VCSCK5DV.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

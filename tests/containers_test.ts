@@ -940,8 +940,11 @@ Deno.test({
       // A pidfile that is not a root-owned regular file names no process.
       assertEquals(found.pidlink, undefined);
       assertEquals(found.pidtheirs, undefined);
-      // A pod filter reads the same way: the FIFO does not hang it.
-      assertEquals(_containerdList({ containerdState: [dir] }, "default", { text: ['"x"'] }), []);
+      // A lookup checks the spec it keeps the same way: one that fails names no pod member.
+      const kept = (id: string) =>
+        _containerdList({ containerdState: [dir] }, "default", { id: (i) => i === id, text: [id] });
+      assertEquals(kept("plain")[0]?.config?.hostname, "plain");
+      for (const id of ["link", "theirs", "huge"]) assertEquals(kept(id), [], id);
     } finally {
       proc.kill("SIGKILL");
       await proc.status;

@@ -400,10 +400,17 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
     return void 0;
   }
 });
-var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES) {
+var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, read) {
   try {
     const st = Deno.lstatSync(path);
     if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
+    return read ?? Deno.readTextFileSync(path);
+  } catch {
+    return void 0;
+  }
+});
+var _plainRead = (function _plainRead(path) {
+  try {
     return Deno.readTextFileSync(path);
   } catch {
     return void 0;
@@ -425,7 +432,11 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
         const dir = _rootOnlyEntry(bundle);
         if (!dir) continue;
         let text;
-        if (dir === "root") text = _readRootOnly(`${bundle}/config.json`);
+        if (dir === "root" && filter.text) {
+          const plain = _plainRead(`${bundle}/config.json`);
+          if (!_hasAll(plain, filter.text)) continue;
+          text = _readRootOnly(`${bundle}/config.json`, DEFAULT_MAX_BYTES, plain);
+        } else if (dir === "root") text = _readRootOnly(`${bundle}/config.json`);
         else {
           try {
             text = readTextFileSafe(`${bundle}/config.json`, {
@@ -1186,6 +1197,7 @@ var CONTAINERD_STATES = [
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
+
 
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";

@@ -43,6 +43,7 @@ export const DEFAULT_MAX_BYTES: number = 4 << 20;
 
 const SYS_OPENAT2 = 437n; // the same number on x86_64 and asm-generic (aarch64)
 const AT_FDCWD = -100n;
+const AT_FDCWD_I32 = -100;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
@@ -275,6 +276,11 @@ export interface FileStat {
 export function fstatSafe(fd: number): FileStat {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  return _fileStat(st);
+}
+
+/** A struct stat's fields that FileStat holds. */
+function _fileStat(st: Uint8Array): FileStat {
   const view = new DataView(st.buffer);
   // st_dev and st_ino lead struct stat on x86_64 and aarch64 alike; st_uid follows st_mode.
   return {
@@ -286,22 +292,25 @@ export function fstatSafe(fd: number): FileStat {
 }
 
 /**
- * stat(2) of a path through an O_PATH fd, links followed as stat(2) follows them (magic
- * ones too: /proc/PID/ns/* are such links): for /proc entries, which Deno 2.9 lets
- * `Deno.statSync` see only with --allow-all, while FFI needs --allow-ffi alone.
+ * stat(2) of a path, links followed as stat(2) follows them (magic ones too: /proc/PID/ns/*
+ * are such links): for /proc entries, which Deno 2.9 lets `Deno.statSync` see only with
+ * --allow-all, while FFI needs --allow-ffi alone. One fstatat(2) (no open, fstat and close:
+ * the container exec's root-made cgroup check makes ~10 of these on every cold start, and
+ * each call through FFI costs more than the syscall).
  *
  * @param path the file, resolved from the current directory
  * @returns its device, inode, mode and owner
  * @throws {SyscallError} ENOENT, EACCES… from the kernel
  */
 export function statSafe(path: string): FileStat {
-  const fd = _openPath(AT_FDCWD, path, 0n);
-  try {
-    return fstatSafe(fd);
-  } finally {
-    _lib().close(fd);
+  if (_lib().fstatat(AT_FDCWD_I32, cstr(path), _statBuf, 0) < 0) {
+    throw new SyscallError("stat", errno());
   }
+  return _fileStat(_statBuf);
 }
+
+// Reused: statSafe's result is read from it before it returns.
+const _statBuf = new Uint8Array(256);
 
 /**
  * readlink(2) of a path, as Deno.readLinkSync, through libc: for the names of /proc/PID/ns/*

@@ -57,6 +57,8 @@ export const SYMBOLS = {
   readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   /** int fstat(int fd, struct stat *buf) — for the inode of an nsfs fd */
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  /** int fstatat(int dirfd, const char *path, struct stat *buf, int flags) — stat(2) of a path */
+  fstatat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   /** int socket(int domain, int type, int protocol) — netlink, for NETNSID */
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   /** ssize_t send(int fd, const void *buf, size_t len, int flags) */
@@ -230,12 +232,14 @@ export const EXEC_SYMBOLS = [
   "openat2",
   "read",
   "fstat",
+  "fstatat",
   "readlink",
 ] as const;
 
 /**
  * Linux syscall numbers of the EXEC_SYMBOLS calls (from <asm/unistd.h>: x86_64's own table,
- * aarch64's asm-generic one, which has no open, dup2 or readlink: openat, dup3, readlinkat),
+ * aarch64's asm-generic one, which has no open, dup2 or readlink: openat, dup3, readlinkat;
+ * fstatat is newfstatat on both),
  * and of geteuid for {@link effectiveUid}.
  */
 export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<string, bigint>>> = {
@@ -245,6 +249,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     close: 3n,
     fstat: 5n,
     ioctl: 16n,
+    newfstatat: 262n,
     execve: 59n,
     fcntl: 72n,
     openat: 257n,
@@ -262,6 +267,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     read: 63n,
     write: 64n,
     readlinkat: 78n,
+    newfstatat: 79n,
     fstat: 80n,
     execve: 221n,
     geteuid: 175n,
@@ -313,6 +319,8 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
       call(BigInt(n), dirfd, ptr(path), ptr(how), size),
     read: (fd: number, buf: Buf, count: Arg) => call(nr.read, fd, ptr(buf), count),
     fstat: (fd: number, buf: Buf) => i32(nr.fstat, fd, ptr(buf)),
+    fstatat: (dirfd: number, path: Buf, buf: Buf, flags: number) =>
+      i32(nr.newfstatat, dirfd, ptr(path), ptr(buf), flags),
     readlink: (path: Buf, buf: Buf, size: Arg) =>
       call(nr.readlinkat, AT_FDCWD, ptr(path), ptr(buf), size),
   };

@@ -883,3 +883,72 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "containerd bundles only root can write to: a spec or pidfile that is a link, a FIFO, not root's or too large is not read",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // In a bundle directory only root can write to, its spec and pidfile are read with one
+    // lstat and Deno's reader (src/engines.ts _readRootOnly): what ffi/files.ts would refuse
+    // is refused there too. Each case: a live process as init.pid, and a spec that names it.
+    const { _containerdList } = await import("../src/engines.ts");
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-rootstate-" });
+    const proc = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const spec = (hostname: string) => JSON.stringify({ hostname, process: { env: ["A=1"] } });
+    const tasks = `${dir}/io.containerd.runtime.v2.task/default`;
+    const bundle = async (id: string, make: (b: string) => Promise<void>) => {
+      await Deno.mkdir(`${tasks}/${id}`, { recursive: true, mode: 0o755 });
+      await Deno.writeTextFile(`${tasks}/${id}/init.pid`, `${proc.pid}\n`);
+      await make(`${tasks}/${id}`);
+    };
+    try {
+      await Deno.writeTextFile(`${dir}/elsewhere.json`, spec("linked"));
+      await bundle("plain", (b) => Deno.writeTextFile(`${b}/config.json`, spec("plain")));
+      await bundle("link", (b) => Deno.symlink(`${dir}/elsewhere.json`, `${b}/config.json`));
+      await bundle("fifo", async (b) => {
+        await must("mkfifo", [`${b}/config.json`]);
+      });
+      await bundle("theirs", async (b) => {
+        await Deno.writeTextFile(`${b}/config.json`, spec("theirs"));
+        await Deno.chown(`${b}/config.json`, 65534, 65534);
+      });
+      await bundle("huge", async (b) => {
+        // Valid JSON, over the 4 MiB cap.
+        const big = JSON.stringify({ ...JSON.parse(spec("huge")), pad: "x".repeat(5 << 20) });
+        await Deno.writeTextFile(`${b}/config.json`, big);
+      });
+      await bundle("pidlink", async (b) => {
+        await Deno.writeTextFile(`${b}/config.json`, spec("pidlink"));
+        await Deno.remove(`${b}/init.pid`);
+        await Deno.writeTextFile(`${dir}/daemon.pid`, `${proc.pid}\n`);
+        await Deno.symlink(`${dir}/daemon.pid`, `${b}/init.pid`);
+      });
+      await bundle("pidtheirs", async (b) => {
+        await Deno.writeTextFile(`${b}/config.json`, spec("pidtheirs"));
+        await Deno.chown(`${b}/init.pid`, 65534, 65534);
+      });
+      const found = Object.fromEntries(
+        _containerdList({ containerdState: [dir] }, "default").map((c) => [c.id, c]),
+      );
+      // The spec read: its hostname. The others are listed as before a spec is there.
+      assertEquals(found.plain?.config?.hostname, "plain");
+      for (const id of ["link", "fifo", "theirs", "huge"]) {
+        assert(found[id], `${id}: listed`);
+        assertEquals(found[id].config, undefined, `${id}: its spec was read`);
+      }
+      // A pidfile that is not a root-owned regular file names no process.
+      assertEquals(found.pidlink, undefined);
+      assertEquals(found.pidtheirs, undefined);
+      // A lookup checks the spec it keeps the same way: one that fails names no pod member.
+      const kept = (id: string) =>
+        _containerdList({ containerdState: [dir] }, "default", { id: (i) => i === id, text: [id] });
+      assertEquals(kept("plain")[0]?.config?.hostname, "plain");
+      for (const id of ["link", "theirs", "huge"]) assertEquals(kept(id), [], id);
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

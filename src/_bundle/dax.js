@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-5HIP5LNU.js";
+} from "./chunk-XN2COOS6.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-2IHWLEEL.js";
+} from "./chunk-N55ZMVTD.js";
 import {
   resolveTarget
-} from "./chunk-VK42KWZG.js";
+} from "./chunk-7PW6DW43.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-IZLEPBHJ.js";
+} from "./chunk-QMGJNBAW.js";
 import {
   effectiveUid
-} from "./chunk-CNWY3IXE.js";
+} from "./chunk-OE5P5VPY.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

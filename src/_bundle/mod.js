@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-ADR473WR.js";
+} from "./chunk-T5B4SSZR.js";
 import {
   NsCommand
-} from "./chunk-5HIP5LNU.js";
+} from "./chunk-XN2COOS6.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-YP4GAHJM.js";
+} from "./chunk-K3P537Z7.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,12 +27,13 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-VK42KWZG.js";
+} from "./chunk-7PW6DW43.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   CLONE_FLAGS,
+  DEFAULT_MAX_BYTES,
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
@@ -48,13 +49,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-IZLEPBHJ.js";
+} from "./chunk-QMGJNBAW.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-CNWY3IXE.js";
+} from "./chunk-OE5P5VPY.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1310,16 +1311,17 @@ function _configOfSpec(spec) {
     runtimeEnv: true
   };
 }
-function _livePid(pidfile, start, owner) {
+function _livePid(pidfile, start, owner, rootOnly = false) {
   let text;
   try {
-    text = readTextFileSafe(pidfile, {
+    text = rootOnly ? _readRootOnly(pidfile, 64) : readTextFileSafe(pidfile, {
       owner,
       maxBytes: 64
     });
   } catch {
     return void 0;
   }
+  if (text === void 0) return void 0;
   if (!/^\s*[0-9]+\s*$/.test(text)) return void 0;
   const pid = Number(text);
   if (!Number.isSafeInteger(pid) || pid <= 0) return void 0;
@@ -1492,11 +1494,20 @@ function _rootOnlyEntry(path) {
 }
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 var _hasAll = (text, needles) => text !== void 0 && needles.every((n) => text.includes(n));
-function _specMayMatch(path, needles) {
+function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, read) {
   try {
-    return _hasAll(Deno.readTextFileSync(path), needles);
+    const st = Deno.lstatSync(path);
+    if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
+    return read ?? Deno.readTextFileSync(path);
   } catch {
-    return false;
+    return void 0;
+  }
+}
+function _plainRead(path) {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return void 0;
   }
 }
 function _containerdList(o = {}, namespace, filter = {}) {
@@ -1514,16 +1525,22 @@ function _containerdList(o = {}, namespace, filter = {}) {
         const bundle = `${base}/${ns}/${id}`;
         const dir = _rootOnlyEntry(bundle);
         if (!dir) continue;
-        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
-        try {
-          text = readTextFileSafe(`${bundle}/config.json`, {
-            owner: 0
-          });
-        } catch {
+        if (dir === "root" && filter.text) {
+          const plain = _plainRead(`${bundle}/config.json`);
+          if (!_hasAll(plain, filter.text)) continue;
+          text = _readRootOnly(`${bundle}/config.json`, DEFAULT_MAX_BYTES, plain);
+        } else if (dir === "root") text = _readRootOnly(`${bundle}/config.json`);
+        else {
+          try {
+            text = readTextFileSafe(`${bundle}/config.json`, {
+              owner: 0
+            });
+          } catch {
+          }
         }
         if (filter.text && !_hasAll(text, filter.text)) continue;
-        const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
+        const pid = _livePid(`${bundle}/init.pid`, void 0, 0, dir === "root");
         if (pid === void 0) continue;
         let spec;
         try {
@@ -2221,38 +2238,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-VA34YJAM.js");
+  _inNamespaces ??= await import("./in_namespaces-WKDQ7NPH.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-VA34YJAM.js");
+  _inNamespaces ??= await import("./in_namespaces-WKDQ7NPH.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-GUB77CUZ.js");
+  _copy ??= await import("./copy-5QKFXCYZ.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-GUB77CUZ.js");
+  _copy ??= await import("./copy-5QKFXCYZ.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-GUB77CUZ.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-5QKFXCYZ.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-GUB77CUZ.js");
+  _copy ??= await import("./copy-5QKFXCYZ.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-ILERI6JN.js");
+  _forward ??= await import("./forward-M3FIDLTE.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-7AOAHAQN.js");
+  _session ??= await import("./session-QDJCDPLC.js");
   return await _session.openSession(target, options);
 }
 export {

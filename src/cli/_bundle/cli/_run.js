@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-QYCWV4O2.js";
+} from "./chunk-QICKOE3Q.js";
 
 export {
   EXIT,

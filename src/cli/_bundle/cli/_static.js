@@ -51,6 +51,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
     openat2: (n, dirfd, path, how, size) => call(BigInt(n), dirfd, ptr(path), ptr(how), size),
     read: (fd, buf, count) => call(nr.read, fd, ptr(buf), count),
     fstat: (fd, buf) => i32(nr.fstat, fd, ptr(buf)),
+    fstatat: (dirfd, path, buf, flags) => i32(nr.newfstatat, dirfd, ptr(path), ptr(buf), flags),
     readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD4, ptr(path), ptr(buf), size)
   };
 });
@@ -274,6 +275,9 @@ var isNotFound = (function isNotFound(error) {
 var fstatSafe = (function fstatSafe(fd) {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  return _fileStat(st);
+});
+var _fileStat = (function _fileStat(st) {
   const view = new DataView(st.buffer);
   return {
     dev: Number(view.getBigUint64(0, true)),
@@ -283,12 +287,10 @@ var fstatSafe = (function fstatSafe(fd) {
   };
 });
 var statSafe = (function statSafe(path) {
-  const fd = _openPath(AT_FDCWD, path, 0n);
-  try {
-    return fstatSafe(fd);
-  } finally {
-    _lib().close(fd);
+  if (_lib().fstatat(AT_FDCWD_I32, cstr(path), _statBuf, 0) < 0) {
+    throw new SyscallError("stat", errno());
   }
+  return _fileStat(_statBuf);
 });
 var readLinkSafe = (function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
@@ -884,16 +886,17 @@ var _configOfSpec = (function _configOfSpec(spec) {
     runtimeEnv: true
   };
 });
-var _livePid = (function _livePid(pidfile, start, owner) {
+var _livePid = (function _livePid(pidfile, start, owner, rootOnly = false) {
   let text;
   try {
-    text = readTextFileSafe(pidfile, {
+    text = rootOnly ? _readRootOnly(pidfile, 64) : readTextFileSafe(pidfile, {
       owner,
       maxBytes: 64
     });
   } catch {
     return void 0;
   }
+  if (text === void 0) return void 0;
   if (!/^\s*[0-9]+\s*$/.test(text)) return void 0;
   const pid = Number(text);
   if (!Number.isSafeInteger(pid) || pid <= 0) return void 0;
@@ -1059,11 +1062,20 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
     return void 0;
   }
 });
-var _specMayMatch = (function _specMayMatch(path, needles) {
+var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, read) {
   try {
-    return _hasAll(Deno.readTextFileSync(path), needles);
+    const st = Deno.lstatSync(path);
+    if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
+    return read ?? Deno.readTextFileSync(path);
   } catch {
-    return false;
+    return void 0;
+  }
+});
+var _plainRead = (function _plainRead(path) {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return void 0;
   }
 });
 var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) {
@@ -1081,16 +1093,22 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
         const bundle = `${base}/${ns}/${id}`;
         const dir = _rootOnlyEntry(bundle);
         if (!dir) continue;
-        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
-        try {
-          text = readTextFileSafe(`${bundle}/config.json`, {
-            owner: 0
-          });
-        } catch {
+        if (dir === "root" && filter.text) {
+          const plain = _plainRead(`${bundle}/config.json`);
+          if (!_hasAll(plain, filter.text)) continue;
+          text = _readRootOnly(`${bundle}/config.json`, DEFAULT_MAX_BYTES, plain);
+        } else if (dir === "root") text = _readRootOnly(`${bundle}/config.json`);
+        else {
+          try {
+            text = readTextFileSafe(`${bundle}/config.json`, {
+              owner: 0
+            });
+          } catch {
+          }
         }
         if (filter.text && !_hasAll(text, filter.text)) continue;
-        const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
+        const pid = _livePid(`${bundle}/init.pid`, void 0, 0, dir === "root");
         if (pid === void 0) continue;
         let spec;
         try {
@@ -2758,6 +2776,16 @@ var init_libc = __esm({
         ],
         result: "i32"
       },
+      /** int fstatat(int dirfd, const char *path, struct stat *buf, int flags) — stat(2) of a path */
+      fstatat: {
+        parameters: [
+          "i32",
+          "buffer",
+          "buffer",
+          "i32"
+        ],
+        result: "i32"
+      },
       /** int socket(int domain, int type, int protocol) — netlink, for NETNSID */
       socket: {
         parameters: [
@@ -3166,6 +3194,7 @@ var init_libc = __esm({
       "openat2",
       "read",
       "fstat",
+      "fstatat",
       "readlink"
     ];
     SYSCALL_NUMBERS = {
@@ -3175,6 +3204,7 @@ var init_libc = __esm({
         close: 3n,
         fstat: 5n,
         ioctl: 16n,
+        newfstatat: 262n,
         execve: 59n,
         fcntl: 72n,
         openat: 257n,
@@ -3192,6 +3222,7 @@ var init_libc = __esm({
         read: 63n,
         write: 64n,
         readlinkat: 78n,
+        newfstatat: 79n,
         fstat: 80n,
         execve: 221n,
         geteuid: 175n,
@@ -3452,13 +3483,15 @@ var init_errors = __esm({
 
 
 
-var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _EAGAIN, OPENAT2_TRIES, _scratch, _encoder, _linkPath, _linkTarget;
+
+var DEFAULT_MAX_BYTES, SYS_OPENAT2, AT_FDCWD, AT_FDCWD_I32, O_PATH, O_CLOEXEC, O_NONBLOCK, O_NOCTTY, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, RESOLVE_IN_ROOT, S_IFMT, S_IFREG, S_IFDIR, ST_MODE_OFFSET, ST_UID_OFFSET, _EAGAIN, OPENAT2_TRIES, _scratch, _statBuf, _encoder, _linkPath, _linkTarget;
 var init_files = __esm({
   "ffi/files.ts"() {
     init_libc();
     DEFAULT_MAX_BYTES = 4 << 20;
     SYS_OPENAT2 = 437n;
     AT_FDCWD = -100n;
+    AT_FDCWD_I32 = -100;
     O_PATH = 2097152;
     O_CLOEXEC = 524288;
     O_NONBLOCK = 2048;
@@ -3473,6 +3506,7 @@ var init_files = __esm({
     ST_UID_OFFSET = ST_MODE_OFFSET + 4;
     _EAGAIN = 11;
     OPENAT2_TRIES = 64;
+    _statBuf = new Uint8Array(256);
     _linkPath = new Uint8Array(4096);
     _linkTarget = new Uint8Array(256);
   }
@@ -3692,6 +3726,7 @@ var init_nsfs = __esm({
 });
 
 // src/engines.ts
+
 
 
 

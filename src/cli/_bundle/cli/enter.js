@@ -12,13 +12,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-NSWBMBXA.js";
+} from "./chunk-XXTR7W4T.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-QYCWV4O2.js";
+} from "./chunk-QICKOE3Q.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

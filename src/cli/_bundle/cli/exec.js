@@ -22,8 +22,9 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-NSWBMBXA.js";
+} from "./chunk-XXTR7W4T.js";
 import {
+  DEFAULT_MAX_BYTES,
   NamespaceError,
   UsageError,
   errnoName,
@@ -36,7 +37,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-QYCWV4O2.js";
+} from "./chunk-QICKOE3Q.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -223,16 +224,17 @@ var _configOfSpec = (function _configOfSpec(spec) {
     runtimeEnv: true
   };
 });
-var _livePid = (function _livePid(pidfile, start, owner) {
+var _livePid = (function _livePid(pidfile, start, owner, rootOnly = false) {
   let text;
   try {
-    text = readTextFileSafe(pidfile, {
+    text = rootOnly ? _readRootOnly(pidfile, 64) : readTextFileSafe(pidfile, {
       owner,
       maxBytes: 64
     });
   } catch {
     return void 0;
   }
+  if (text === void 0) return void 0;
   if (!/^\s*[0-9]+\s*$/.test(text)) return void 0;
   const pid = Number(text);
   if (!Number.isSafeInteger(pid) || pid <= 0) return void 0;
@@ -398,11 +400,20 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
     return void 0;
   }
 });
-var _specMayMatch = (function _specMayMatch(path, needles) {
+var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, read) {
   try {
-    return _hasAll(Deno.readTextFileSync(path), needles);
+    const st = Deno.lstatSync(path);
+    if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
+    return read ?? Deno.readTextFileSync(path);
   } catch {
-    return false;
+    return void 0;
+  }
+});
+var _plainRead = (function _plainRead(path) {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return void 0;
   }
 });
 var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) {
@@ -420,16 +431,22 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
         const bundle = `${base}/${ns}/${id}`;
         const dir = _rootOnlyEntry(bundle);
         if (!dir) continue;
-        if (filter.text && dir === "root" && !_specMayMatch(`${bundle}/config.json`, filter.text)) continue;
         let text;
-        try {
-          text = readTextFileSafe(`${bundle}/config.json`, {
-            owner: 0
-          });
-        } catch {
+        if (dir === "root" && filter.text) {
+          const plain = _plainRead(`${bundle}/config.json`);
+          if (!_hasAll(plain, filter.text)) continue;
+          text = _readRootOnly(`${bundle}/config.json`, DEFAULT_MAX_BYTES, plain);
+        } else if (dir === "root") text = _readRootOnly(`${bundle}/config.json`);
+        else {
+          try {
+            text = readTextFileSafe(`${bundle}/config.json`, {
+              owner: 0
+            });
+          } catch {
+          }
         }
         if (filter.text && !_hasAll(text, filter.text)) continue;
-        const pid = _livePid(`${bundle}/init.pid`, void 0, 0);
+        const pid = _livePid(`${bundle}/init.pid`, void 0, 0, dir === "root");
         if (pid === void 0) continue;
         let spec;
         try {
@@ -1180,6 +1197,7 @@ var CONTAINERD_STATES = [
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
+
 
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";

@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-YP4GAHJM.js";
+} from "./chunk-K3P537Z7.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-2IHWLEEL.js";
+} from "./chunk-N55ZMVTD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-VK42KWZG.js";
+} from "./chunk-7PW6DW43.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-IZLEPBHJ.js";
+} from "./chunk-QMGJNBAW.js";
 import {
   SyscallError
-} from "./chunk-CNWY3IXE.js";
+} from "./chunk-OE5P5VPY.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-WS76U7K3.js"),
-    import("./_forward_relay-42JO4QZO.js")
+    import("./sockets-MBG7KAF7.js"),
+    import("./_forward_relay-IWXKXQFQ.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-OS363NSZ.js";
-import "./chunk-CNWY3IXE.js";
+} from "./chunk-TR4MVQLA.js";
+import "./chunk-OE5P5VPY.js";
 
 export {
   E,

@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-2IHWLEEL.js";
+} from "./chunk-N55ZMVTD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-VK42KWZG.js";
+} from "./chunk-7PW6DW43.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-IZLEPBHJ.js";
+} from "./chunk-QMGJNBAW.js";
 import {
   SyscallError
-} from "./chunk-CNWY3IXE.js";
+} from "./chunk-OE5P5VPY.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-VK42KWZG.js";
+} from "./chunk-7PW6DW43.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -14,7 +14,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-IZLEPBHJ.js";
+} from "./chunk-QMGJNBAW.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -27,7 +27,7 @@ import {
   errnoName,
   libcFunction,
   libcSubset
-} from "./chunk-CNWY3IXE.js";
+} from "./chunk-OE5P5VPY.js";
 var helperBytes = (function helperBytes() {
   const b64 = HELPER_ELF[Deno.build.arch];
   if (!b64) {

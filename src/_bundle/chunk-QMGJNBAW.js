@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-CNWY3IXE.js";
+} from "./chunk-OE5P5VPY.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
@@ -121,6 +121,9 @@ var isNotFound = (function isNotFound(error) {
 var fstatSafe = (function fstatSafe(fd) {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  return _fileStat(st);
+});
+var _fileStat = (function _fileStat(st) {
   const view = new DataView(st.buffer);
   return {
     dev: Number(view.getBigUint64(0, true)),
@@ -130,12 +133,10 @@ var fstatSafe = (function fstatSafe(fd) {
   };
 });
 var statSafe = (function statSafe(path) {
-  const fd = _openPath(AT_FDCWD, path, 0n);
-  try {
-    return fstatSafe(fd);
-  } finally {
-    _lib().close(fd);
+  if (_lib().fstatat(AT_FDCWD_I32, cstr(path), _statBuf, 0) < 0) {
+    throw new SyscallError("stat", errno());
   }
+  return _fileStat(_statBuf);
 });
 var readLinkSafe = (function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
@@ -314,6 +315,7 @@ var differingNamespaces = (function differingNamespaces(pid) {
 var DEFAULT_MAX_BYTES = 4 << 20;
 var SYS_OPENAT2 = 437n;
 var AT_FDCWD = -100n;
+var AT_FDCWD_I32 = -100;
 var O_PATH = 2097152;
 var O_CLOEXEC = 524288;
 var O_NONBLOCK = 2048;
@@ -341,6 +343,8 @@ var _scratch;
 
 
 
+
+var _statBuf = new Uint8Array(256);
 
 var _encoder;
 var _linkPath = new Uint8Array(4096);
@@ -422,6 +426,7 @@ var _BY_FLAG = new Map(Object.entries(CLONE_FLAGS).map((([t, f]) => [
 
 
 export {
+  DEFAULT_MAX_BYTES,
   OPENAT2_TRIES,
   existsSafe,
   openVerified,

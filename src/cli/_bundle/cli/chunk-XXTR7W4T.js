@@ -26,7 +26,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-QYCWV4O2.js";
+} from "./chunk-QICKOE3Q.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

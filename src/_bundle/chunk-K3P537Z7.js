@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-VK42KWZG.js";
+} from "./chunk-7PW6DW43.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-IZLEPBHJ.js";
+} from "./chunk-QMGJNBAW.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-CNWY3IXE.js";
+} from "./chunk-OE5P5VPY.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

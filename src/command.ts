@@ -344,13 +344,22 @@ export class NsCommand {
   /**
    * Starts the program inside the target.
    *
+   * @param options `detached`: the helper that waits for the program starts a session of
+   *   its own (`Deno.CommandOptions#detached`), so nothing our terminal sends reaches it or,
+   *   relayed, the program — as a `docker exec -d` program outlives the terminal it was
+   *   started from (a session's end sends SIGHUP to the terminal's foreground group)
    * @returns the child process, as `Deno.Command#spawn` returns it (its `status` and
    *   `output()` with `setupError`)
    */
-  spawn(): NsChildProcess {
+  spawn(options: { detached?: boolean } = {}): NsChildProcess {
     const pipe = new _ErrorPipe();
+    const detached = options.detached === true;
     try {
-      const child = this.#run({}, pipe, (l) => _denoCommand(l).spawn());
+      const child = this.#run(
+        {},
+        pipe,
+        (l) => _denoCommand({ ...l, options: { ...l.options, detached } }).spawn(),
+      );
       return pipe.wrap(child);
     } catch (error) {
       pipe.close();

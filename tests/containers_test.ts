@@ -381,6 +381,24 @@ Deno.test({
         assertEquals(out, "ran\n");
       });
 
+      await t.step(
+        "-d from a terminal: the program outlives the terminal, as docker's",
+        async () => {
+          // `ssh -t host 'nsjoin exec -d web daemon'`, tmux, script(1): the command's session
+          // ends with it, and the kernel sends SIGHUP to the terminal's foreground group. The
+          // helper that waits for the program was in that group and relayed it: killed.
+          const cmd = `${Deno.execPath()} run -A --quiet ${ROOT}cli.ts exec -d docker:${d.name} ` +
+            `sleep 4343; docker exec -d ${d.name} sleep 4344`;
+          const r = await run("script", ["-qec", cmd, "/dev/null"], { stdin: "" });
+          assertEquals(r.code, 0, r.stdout + r.stderr);
+          await new Promise((r) => setTimeout(r, 500));
+          const ps = (await engineExec(d, [], ["ps", "-o", "args"])).stdout;
+          assertMatch(ps, /^sleep 4344$/m, "control: docker exec -d's program runs");
+          assertMatch(ps, /^sleep 4343$/m, `nsjoin's -d program was killed:\n${ps}`);
+          await engineExec(d, [], ["pkill", "-f", "sleep 434[34]"]);
+        },
+      );
+
       await t.step("podman without --hostname: no HOSTNAME, as podman exec", async () => {
         const name = `${RUN}-nohost`;
         const id =

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-XN2COOS6.js";
+} from "./chunk-R2IGATS3.js";
 import {
   AT_FDCWD,
   IN_ROOT,

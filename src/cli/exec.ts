@@ -426,7 +426,7 @@ export async function exec(argv: readonly string[]): Promise<number> {
       Deno.stdin.setRaw(true);
       raw = true;
     }
-    const child = command.spawn();
+    const child = command.spawn({ detached: args.detach });
     if (args.detach) {
       // As docker exec -d: return once started; report a failure to join or exec that
       // shows up at once.

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-XXTR7W4T.js";
+} from "./chunk-NIEKC7RP.js";
 import {
   NamespaceError,
   UsageError,

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-XXTR7W4T.js";
+} from "./chunk-NIEKC7RP.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1148,7 +1148,9 @@ var exec = (async function exec(argv) {
       Deno.stdin.setRaw(true);
       raw = true;
     }
-    const child = command.spawn();
+    const child = command.spawn({
+      detached: args.detach
+    });
     if (args.detach) {
       const early = await Promise.race([
         child.status,

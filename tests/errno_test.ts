@@ -4,7 +4,7 @@
  * contended (concurrent async file I/O does that), which once made `enter -N FD` report the
  * wrong error.
  */
-import { errno, EXEC_SYMBOLS, libcSubset } from "../ffi/libc.ts";
+import { errno, errnoName, errnoText, EXEC_SYMBOLS, libcSubset } from "../ffi/libc.ts";
 import { nsfsClose, nsfsOpen, nsfsRelated, nsfsType, pidfdOpen } from "../ffi/nsfs.ts";
 import { readLinkSafe } from "../ffi/files.ts";
 import { assert, assertEquals, assertMatch, cli, makeTarget, NEEDS_ROOT } from "./_fixtures.ts";
@@ -114,4 +114,37 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("every Linux errno is named as the kernel headers and glibc name it, with glibc's text", async () => {
+  // The anchors: the kernel's uapi list (linux-libc-dev) and glibc's own names and texts.
+  const headers = ["/usr/include/asm-generic/errno-base.h", "/usr/include/asm-generic/errno.h"];
+  const defined = new Map<number, string>();
+  for (const file of headers) {
+    for (
+      const [, name, value] of (await Deno.readTextFile(file)).matchAll(
+        /^#define\s+(E[A-Z0-9]+)\s+(\d+)/gm,
+      )
+    ) {
+      if (!defined.has(Number(value))) defined.set(Number(value), name);
+    }
+  }
+  assert(defined.size > 120, `only ${defined.size} errno values in ${headers}`);
+  const glibc = Deno.dlopen("libc.so.6", {
+    strerrorname_np: { parameters: ["i32"], result: "pointer" },
+    strerror: { parameters: ["i32"], result: "pointer" },
+  });
+  try {
+    for (const [value, name] of defined) {
+      assertEquals(errnoName(value), name, `errno ${value}`);
+      assertEquals(Deno.UnsafePointerView.getCString(glibc.symbols.strerrorname_np(value)!), name);
+      const text = Deno.UnsafePointerView.getCString(glibc.symbols.strerror(value)!);
+      // ENOTTY alone says what it means for the nsfs ioctls it comes from here.
+      if (name !== "ENOTTY") assertEquals(errnoText(value), text[0].toLowerCase() + text.slice(1));
+    }
+  } finally {
+    glibc.close();
+  }
+  assertEquals([errnoName(39), errnoName(32), errnoName(122)], ["ENOTEMPTY", "EPIPE", "EDQUOT"]);
+  assertEquals(errnoName(4095), "E4095"); // not an errno at all: still printable
 });

@@ -970,3 +970,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "exec -it with a stdin that is not a terminal is refused as docker exec refuses it; -t alone and -d run",
+  ignore: skipWithoutEngines("exec -it without a terminal", ["docker"]),
+  async fn() {
+    const c = await startContainer("docker", `nsjx19tty-${crypto.randomUUID().slice(0, 8)}`);
+    try {
+      // cli() and run() give the program /dev/null or a pipe on stdin, never a terminal.
+      for (const flags of [["-it"], ["-i", "-t"], ["--interactive", "--tty"]]) {
+        const docker = await engineExec(c, flags, ["sh", "-c", "echo ran"]);
+        const ours = await cli(["exec", ...flags, c.name, "sh", "-c", "echo ran"], { stdin: "x" });
+        assertEquals([docker.code, docker.stdout, docker.stderr], [
+          1,
+          "",
+          "the input device is not a TTY\n",
+        ]);
+        assertEquals([ours.code, ours.stdout], [2, ""], ours.stderr);
+        assertEquals(
+          ours.stderr,
+          "nsjoin exec: the input device is not a TTY (see: nsjoin exec --help)\n",
+        );
+      }
+      // Not found comes first, as in docker.
+      const gone = await cli(["exec", "-it", `${c.name}-none`, "true"]);
+      assertEquals(gone.code, 125, gone.stderr);
+      // -t alone: a terminal inside, stdin not read; -d -it: nothing to attach, it runs.
+      const docker = await engineExec(c, ["-t"], ["sh", "-c", "tty; echo $?"]);
+      const ours = await cli(["exec", "-t", c.name, "sh", "-c", "tty; echo $?"]);
+      assertEquals(ours.code, docker.code);
+      assertMatch(docker.stdout, /^\/dev\/pts\/\d+\r\n0\r\n$/);
+      assertMatch(ours.stdout, /^\/dev\/pts\/\d+\r\n0\r\n$/);
+      const mark = `/tmp/d-${crypto.randomUUID().slice(0, 8)}`;
+      assertEquals((await engineExec(c, ["-d", "-it"], ["touch", `${mark}-docker`])).code, 0);
+      assertEquals((await cli(["exec", "-d", "-it", c.name, "touch", `${mark}-ours`])).code, 0);
+      await new Promise((r) => setTimeout(r, 500));
+      const seen = await engineExec(c, [], ["ls", `${mark}-docker`, `${mark}-ours`]);
+      assertEquals(seen.code, 0, seen.stderr);
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});

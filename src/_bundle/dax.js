@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-R2IGATS3.js";
+} from "./chunk-M2MQV7DP.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-N55ZMVTD.js";
+} from "./chunk-DZTLNNF5.js";
 import {
   resolveTarget
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-ZTOK5GPM.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-HT2CNNMH.js";
 import {
   effectiveUid
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-IJBB4FVY.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -390,6 +390,12 @@ export async function exec(argv: readonly string[]): Promise<number> {
         hint: "the container stopped",
       });
     }
+    if (args.tty && args.interactive && !args.detach && !Deno.stdin.isTerminal()) {
+      // docker exec's check, word for word, after the target was found (as docker's "not
+      // found" comes first): a terminal inside needs one on our side to feed it keystrokes.
+      // Exit 2, a usage error, where docker's CLI exits 1 (its code for every CLI error).
+      throw new UsageError("the input device is not a TTY");
+    }
     const ns = plan.options.namespaces ?? "all";
     const joined = (type: string) =>
       ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);

@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-QICKOE3Q.js";
+} from "./chunk-3OIWQF6V.js";
 
 export {
   EXIT,

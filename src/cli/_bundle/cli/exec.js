@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-NIEKC7RP.js";
+} from "./chunk-BVMJREWK.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -37,7 +37,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-QICKOE3Q.js";
+} from "./chunk-3OIWQF6V.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -1115,6 +1115,9 @@ var exec = (async function exec(argv) {
         quiet: true,
         hint: "the container stopped"
       });
+    }
+    if (args.tty && args.interactive && !args.detach && !Deno.stdin.isTerminal()) {
+      throw new UsageError("the input device is not a TTY");
     }
     const ns = plan.options.namespaces ?? "all";
     const joined = (type) => ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);

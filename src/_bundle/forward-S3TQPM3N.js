@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-K3P537Z7.js";
+} from "./chunk-DZYBFANO.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-N55ZMVTD.js";
+} from "./chunk-DZTLNNF5.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-ZTOK5GPM.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-HT2CNNMH.js";
 import {
   SyscallError
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-IJBB4FVY.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-MBG7KAF7.js"),
-    import("./_forward_relay-IWXKXQFQ.js")
+    import("./sockets-URSEUO5I.js"),
+    import("./_forward_relay-IBEKWMJF.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

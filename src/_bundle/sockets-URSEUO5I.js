@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-TR4MVQLA.js";
-import "./chunk-OE5P5VPY.js";
+} from "./chunk-5DBKYNCO.js";
+import "./chunk-IJBB4FVY.js";
 
 export {
   E,

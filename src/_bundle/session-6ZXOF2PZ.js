@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-T5B4SSZR.js";
+} from "./chunk-LRAGXVNQ.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-R2IGATS3.js";
-import "./chunk-7PW6DW43.js";
+} from "./chunk-M2MQV7DP.js";
+import "./chunk-ZTOK5GPM.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-HT2CNNMH.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-IJBB4FVY.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

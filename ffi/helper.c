@@ -32,7 +32,8 @@
  *   S<gid>[,<gid>...]   set these supplementary groups (instead of dropping them)
  *   K<fd>               keep this fd open across execve (else only 0-2 survive)
  *   F                   do not fork, even when a pid namespace was joined
- *   Y                   a pseudo-terminal from the target's /dev/ptmx: the program gets it as
+ *   Y                   a pseudo-terminal from the target's /dev/ptmx (T: the session's own
+ *                       devpts): the program gets it as
  *                       its controlling tty; a process forked before any join (it alone
  *                       holds the caller's stdio) relays stdin/stdout and SIGWINCH, with no
  *                       capability but CAP_KILL and no_new_privs (relay_drop_privs)
@@ -726,9 +727,11 @@ static void copy_winsize(int from, int to) {
 }
 
 /* The pty comes from /dev/ptmx as the target's mount namespace has it (its devpts, as
- * docker exec -t does), and TIOCGPTPEER opens the peer without a path lookup. */
-static void open_pty(int *master, int *slave) {
-  long m = sys4(SYS_openat, AT_FDCWD, "/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+ * docker exec -t does), or for debug from the session's own devpts (debug_mounts), so the
+ * program's terminal has a name in its mount namespace (/dev/pts/0: tty, screen, sudo need
+ * it). TIOCGPTPEER opens the peer without a path lookup. */
+static void open_pty(const char *ptmx, int *master, int *slave) {
+  long m = sys4(SYS_openat, AT_FDCWD, ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
   int unlock = 0;
   long sl = m < 0 ? m : sys3(SYS_ioctl, m, TIOCSPTLCK, &unlock);
   if (sl == 0) sl = sys3(SYS_ioctl, m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -798,6 +801,23 @@ static long pass_fd(int sock, int fd) {
   unsigned long control[3] = {20, 1 | (1UL << 32), (unsigned long)(unsigned)fd}; /* SOL_SOCKET, SCM_RIGHTS */
   struct msghdr_ m = {0, 0, &iov, 1, control, sizeof control, 0};
   return sys3(SYS_sendmsg, sock, &m, 0);
+}
+
+/* A pty whose master goes to the relay (over relay_sock, then closed here); returns the
+ * slave, the program's terminal. */
+static int relay_pty(const char *ptmx, int relay_sock) {
+  int master, slave;
+  open_pty(ptmx, &master, &slave);
+  long r = pass_fd(relay_sock, master);
+  if (r != 1) {
+    begin();
+    put("Cannot hand the pseudo-terminal to the relay");
+    puterr(r < 0 ? r : -EBADF);
+    fail(125);
+  }
+  sys1(SYS_close, master);
+  sys1(SYS_close, relay_sock);
+  return slave;
 }
 /* The fd pass_fd sent (close-on-exec), or -1 when the sender closed without one. */
 static int take_fd(int sock) {
@@ -2467,25 +2487,15 @@ __attribute__((used)) void start_c(long *sp) {
   if (wdns) chdir_inside(wdns);
   check_cwd();
 
-  int master = -1, slave = -1;
-  if (tty) {
-    open_pty(&master, &slave);
-    long r = pass_fd(relay_sock, master);
-    if (r != 1) {
-      begin();
-      put("Cannot hand the pseudo-terminal to the relay");
-      puterr(r < 0 ? r : -EBADF);
-      fail(125);
-    }
-    sys1(SYS_close, master);
-    sys1(SYS_close, relay_sock);
-    master = -1;
-  }
+  int slave = -1;
+  if (tty && !debug_tools) slave = relay_pty("/dev/ptmx", relay_sock);
   /* Every step that needs privilege happens here, in this process, which stays in the
    * caller's pid namespace (setns(CLONE_NEWPID) moves only our children): a child we fork
    * is born in the target's pid namespace, visible there, and must from its first
    * instruction hold no more than the target does (see "Security" at the top). */
   if (debug_tools) debug_mounts();
+  /* Our devpts, under our root (a tmpfs of ours): no path the target controls. */
+  if (tty && debug_tools) slave = relay_pty("/dev/pts/ptmx", relay_sock);
   /* Writing "0" moves the writer, and a child we fork is born where we are. To a v1
    * hierarchy's tasks file it moves the calling thread alone, and the kernel then skips the
    * global cgroup_threadgroup_rwsem (cgroup_procs_write_start: `*threadgroup_locked = pid ||
@@ -2507,7 +2517,7 @@ __attribute__((used)) void start_c(long *sp) {
   if (umask_to >= 0) sys1(SYS_umask, umask_to);
   /* Nothing of ours but the program's fds (0-2, K), the caller's pipe and the pty goes on:
    * not into a child, and not under a filter that could refuse close(2). */
-  close_all_but(keep, nkeep, master, slave);
+  close_all_but(keep, nkeep, -1, slave);
   /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
    * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
    * follows, as the container's must for runc); with it, after them. */
@@ -2600,7 +2610,7 @@ __attribute__((used)) void start_c(long *sp) {
     }
     if (child > 0) {
       if (slave >= 0) sys1(SYS_close, slave);
-      supervise(child, master, &set);
+      supervise(child, -1, &set);
     }
     close_all_but(keep, nkeep, -1, -1);
     if (tty && r >= 0) {

@@ -385,3 +385,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "debug -t: the program's terminal has a name inside, as docker exec -t's does, from a devpts of its own",
+  ignore: skipWithoutEngines("debug -t", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const c = await startContainer("docker", `nsjoin-debug-${suffix()}`);
+    try {
+      const script = "tty; echo $?; ls -1 /dev/pts; readlink /proc/self/fd/1";
+      const anchor = await run("docker", ["exec", "-t", c.name, "sh", "-c", script]);
+      const r = await cli(["debug", "-t", `docker:${c.name}`, "--", "sh", "-c", script]);
+      assertEquals(anchor.code, 0, anchor.stderr);
+      assertEquals(r.code, 0, r.stderr);
+      // docker's pty comes from the container's devpts (0 unless another exec holds one);
+      // ours from the session's own devpts: only ours there, none of the host's terminals.
+      assertMatch(anchor.stdout, /^\/dev\/pts\/(\d+)\r\n0\r\n/);
+      assertEquals(r.stdout, "/dev/pts/0\r\n0\r\n0\r\nptmx\r\n/dev/pts/0\r\n");
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-M2MQV7DP.js";
+} from "./chunk-ERWUNSSU.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -15,7 +15,7 @@ import {
 } from "./chunk-LRAGXVNQ.js";
 import {
   NsCommand
-} from "./chunk-M2MQV7DP.js";
+} from "./chunk-ERWUNSSU.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2269,7 +2269,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-6ZXOF2PZ.js");
+  _session ??= await import("./session-TBJU4XVP.js");
   return await _session.openSession(target, options);
 }
 export {

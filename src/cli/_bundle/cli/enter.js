@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-BVMJREWK.js";
+} from "./chunk-3EPVHDW5.js";
 import {
   NamespaceError,
   UsageError,

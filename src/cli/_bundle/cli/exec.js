@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-BVMJREWK.js";
+} from "./chunk-3EPVHDW5.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -10,7 +10,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-M2MQV7DP.js";
+} from "./chunk-ERWUNSSU.js";
 import "./chunk-ZTOK5GPM.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -274,9 +274,23 @@ Deno.test({
     const root = await Deno.makeTempDir({ prefix: "nsjoin-install-" });
     try {
       const install = await runPiped(Deno.execPath(), {
-        args: ["install", "-g", "-A", "-f", "-n", "nsjoin", "--root", root, `${ROOT}cli.ts`],
+        // The README's line, run in the checkout as a user would.
+        args: [
+          "install",
+          "-g",
+          "-A",
+          "-f",
+          "-n",
+          "nsjoin",
+          "--no-config",
+          "--root",
+          root,
+          "./cli.ts",
+        ],
+        cwd: ROOT,
       });
       assertEquals(install.code, 0, install.stderr);
+      assert(!/warning/i.test(install.stderr), install.stderr);
       const nsjoin = `${root}/bin/nsjoin`;
       const help = await runPiped(nsjoin, { args: ["--help"], cwd: "/" });
       assertEquals(help.code, 0, help.stderr);
@@ -291,6 +305,30 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+Deno.test("deno task in a fresh checkout starts without a warning box about npm build scripts", async () => {
+  // The README's first command on a fresh clone printed "Ignored build scripts for packages:
+  // npm:protobufjs" (the tests' gRPC client; its postinstall only checks versions) before
+  // the demo. deno.json denies that script: nothing to warn about. Only deno.json and
+  // deno.lock matter here, in a directory Deno has not seen.
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-task-" });
+  try {
+    await Deno.copyFile(`${ROOT}deno.json`, `${dir}/deno.json`);
+    await Deno.copyFile(`${ROOT}deno.lock`, `${dir}/deno.lock`);
+    await Deno.mkdir(`${dir}/examples`);
+    await Deno.writeTextFile(`${dir}/examples/demo.ts`, 'console.log("demo");\n');
+    const r = await runPiped(Deno.execPath(), {
+      args: ["task", "demo"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+    });
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.stdout, "demo\n");
+    assertEquals(r.stderr, "Task demo deno run -A examples/demo.ts\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // ---- exec docker:NAME without a round trip to the Docker API

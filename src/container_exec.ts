@@ -363,7 +363,7 @@ export function assertUserWithMnt(sel: NamespaceSelection | undefined, pid: numb
 export interface ContainerExecOptions {
   /** `-u`: name|uid[:group|gid], resolved in the container; default its configured user. */
   user?: string;
-  /** `-w`: working directory inside; default its configured WorkingDir, else /. */
+  /** `-w`: an absolute working directory inside; default (also for "") its configured WorkingDir, else /. */
   workdir?: string;
   /** `-e` / `--env-file` entries (`KEY=VALUE`), applied over the container's Env. */
   env?: readonly string[];
@@ -440,9 +440,16 @@ export function _containerExecOptions(
 
 function _execOptions(
   container: PinnedContainer,
-  options: ContainerExecOptions,
+  given: ContainerExecOptions,
   check: boolean,
 ): NsCommandOptions {
+  // docker exec's rules: "" is the default, a relative path is refused by runc.
+  const options = { ...given, workdir: given.workdir || undefined };
+  if (options.workdir !== undefined && !options.workdir.startsWith("/")) {
+    throw new TypeError(
+      `Cannot use workdir ${JSON.stringify(options.workdir)}: give an absolute path`,
+    );
+  }
   if (options.user !== undefined && options.user.split(":").length > 2) {
     throw new TypeError(
       `Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`,

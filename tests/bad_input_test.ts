@@ -1025,6 +1025,13 @@ const CASES: Case[] = [
     message: /Cannot start in \/proc\/self\/fd\/0: a working directory through \/proc\/PID\/fd/,
     run: exec((c) => ["-w", "/proc/self/fd/0", String(c.pid), "TOUCH"]),
   },
+  {
+    input: "exec -w tmp (relative)",
+    via: "exec",
+    code: 2,
+    message: /--workdir tmp: give an absolute path/,
+    run: exec((c) => ["-w", "tmp", String(c.pid), "TOUCH"]),
+  },
 ];
 
 /** Makes a zombie: a child that exits under a parent (sleep) that never reaps it. */

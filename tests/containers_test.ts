@@ -6,7 +6,11 @@
  */
 import { NsCommand } from "../src/command.ts";
 import { parseExecArgs } from "../src/cli/exec.ts";
-import { cgroupProcsOf, resolveContainerUser } from "../src/container_exec.ts";
+import {
+  cgroupProcsOf,
+  containerExecOptions,
+  resolveContainerUser,
+} from "../src/container_exec.ts";
 import {
   findContainers,
   matchContainer,
@@ -1008,6 +1012,39 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 500));
       const seen = await engineExec(c, [], ["ls", `${mark}-docker`, `${mark}-ours`]);
       assertEquals(seen.code, 0, seen.stderr);
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "exec -w: empty is the container's WorkingDir and a relative one is refused, as docker exec",
+  ignore: skipWithoutEngines("exec -w", ["docker"]),
+  async fn() {
+    const c = await startContainer("docker", `nsjx19wd-${crypto.randomUUID().slice(0, 8)}`, [
+      "-w",
+      "/tmp",
+    ]);
+    try {
+      const docker = await engineExec(c, ["-w", ""], ["pwd"]);
+      const ours = await cli(["exec", "-w", "", c.name, "pwd"]);
+      assertEquals([ours.code, ours.stdout], [docker.code, docker.stdout], ours.stderr);
+      assertEquals(docker.stdout, "/tmp\n");
+      // docker: 126 and runc's "Cwd must be an absolute path"; ours a usage error. A path
+      // relative to / ran the program in /etc for `-w etc`, whatever the WorkingDir.
+      const refused = await engineExec(c, ["-w", "etc"], ["pwd"]);
+      assertEquals(refused.code, 126);
+      assertMatch(refused.stdout, /Cwd must be an absolute path/); // docker prints it on stdout
+      for (const target of [c.name, String(c.pid)]) {
+        const r = await cli(["exec", "-w", "etc", target, "pwd"]);
+        assertEquals([r.code, r.stdout], [2, ""], r.stderr);
+        assertMatch(r.stderr, /^nsjoin exec: --workdir etc: give an absolute path/);
+      }
+      using pinned = await resolveContainer(`docker:${c.name}`);
+      assertThrows(() => containerExecOptions(pinned, { workdir: "etc" }), TypeError, "absolute");
+      assertEquals(containerExecOptions(pinned, { workdir: "" }).cwd, "/tmp");
     } finally {
       await removeContainers([c]);
     }

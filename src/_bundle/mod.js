@@ -12,7 +12,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-LRAGXVNQ.js";
+} from "./chunk-BBOKONQZ.js";
 import {
   NsCommand
 } from "./chunk-ERWUNSSU.js";
@@ -2269,7 +2269,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-TBJU4XVP.js");
+  _session ??= await import("./session-FL533VO3.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -267,6 +267,12 @@ export const planExec = (async function planExec(
   if (args.detach && args.killOnExit) {
     throw new UsageError("--kill-on-exit and --detach exclude each other");
   }
+  // As docker exec: an empty -w is the default, a relative one is refused (runc's "Cwd must
+  // be an absolute path"), where a path relative to / would run the program somewhere else.
+  const workdir = args.workdir || undefined;
+  if (workdir !== undefined && !workdir.startsWith("/")) {
+    throw new UsageError(`--workdir ${workdir}: give an absolute path`);
+  }
   const extra = execEnvEntries(args);
   const common: Partial<NsCommandOptions> = {
     args: rest,
@@ -294,7 +300,7 @@ export const planExec = (async function planExec(
           namespaces: ["net"],
           netnsName: text.slice("netns:".length),
           env,
-          cwd: args.workdir,
+          cwd: workdir,
           ...user,
         },
       };
@@ -324,7 +330,7 @@ export const planExec = (async function planExec(
         namespaces: args.namespaces ?? "all",
         env,
         targetEnv: inside,
-        cwd: args.workdir,
+        cwd: workdir,
         uid: user?.uid,
         gid: user?.gid,
         cgroups,
@@ -339,7 +345,7 @@ export const planExec = (async function planExec(
   try {
     const options = _containerExecOptions(container, {
       user: args.user,
-      workdir: args.workdir,
+      workdir,
       env: extra,
       tty: args.tty,
       privileged: args.privileged,

@@ -2175,7 +2175,14 @@ var _containerExecOptions = (function _containerExecOptions(container, options, 
     });
   }
 });
-var _execOptions = (function _execOptions(container, options, check2) {
+var _execOptions = (function _execOptions(container, given, check2) {
+  const options = {
+    ...given,
+    workdir: given.workdir || void 0
+  };
+  if (options.workdir !== void 0 && !options.workdir.startsWith("/")) {
+    throw new TypeError(`Cannot use workdir ${JSON.stringify(options.workdir)}: give an absolute path`);
+  }
   if (options.user !== void 0 && options.user.split(":").length > 2) {
     throw new TypeError(`Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`);
   }
@@ -5203,6 +5210,9 @@ var deno_default = {
     "./dax": "./dax.ts",
     "./cli": "./cli.ts"
   },
+  allowScripts: {
+    deny: ["npm:protobufjs"]
+  },
   imports: {
     "@nsjoin/assert": "node:assert/strict"
   },
@@ -5850,6 +5860,10 @@ var planExec = (async function planExec2(args, find = {}) {
   if (args.detach && args.killOnExit) {
     throw new UsageError("--kill-on-exit and --detach exclude each other");
   }
+  const workdir = args.workdir || void 0;
+  if (workdir !== void 0 && !workdir.startsWith("/")) {
+    throw new UsageError(`--workdir ${workdir}: give an absolute path`);
+  }
   const extra = execEnvEntries(args);
   const common = {
     args: rest,
@@ -5879,7 +5893,7 @@ var planExec = (async function planExec2(args, find = {}) {
           ],
           netnsName: text.slice("netns:".length),
           env: env2,
-          cwd: args.workdir,
+          cwd: workdir,
           ...user2
         }
       };
@@ -5904,7 +5918,7 @@ var planExec = (async function planExec2(args, find = {}) {
         namespaces: args.namespaces ?? "all",
         env,
         targetEnv: inside,
-        cwd: args.workdir,
+        cwd: workdir,
         uid: user?.uid,
         gid: user?.gid,
         cgroups,
@@ -5920,7 +5934,7 @@ var planExec = (async function planExec2(args, find = {}) {
   try {
     const options = _containerExecOptions(container, {
       user: args.user,
-      workdir: args.workdir,
+      workdir,
       env: extra,
       tty: args.tty,
       privileged: args.privileged,

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-3EPVHDW5.js";
+} from "./chunk-D455D5CH.js";
 import {
   NamespaceError,
   UsageError,
@@ -233,6 +233,9 @@ var deno_default = {
     ".": "./mod.ts",
     "./dax": "./dax.ts",
     "./cli": "./cli.ts"
+  },
+  allowScripts: {
+    deny: ["npm:protobufjs"]
   },
   imports: {
     "@nsjoin/assert": "node:assert/strict"

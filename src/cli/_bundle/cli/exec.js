@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-3EPVHDW5.js";
+} from "./chunk-D455D5CH.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1429,6 +1429,10 @@ var planExec = (async function planExec2(args, find = {}) {
   if (args.detach && args.killOnExit) {
     throw new UsageError("--kill-on-exit and --detach exclude each other");
   }
+  const workdir = args.workdir || void 0;
+  if (workdir !== void 0 && !workdir.startsWith("/")) {
+    throw new UsageError(`--workdir ${workdir}: give an absolute path`);
+  }
   const extra = execEnvEntries(args);
   const common = {
     args: rest,
@@ -1458,7 +1462,7 @@ var planExec = (async function planExec2(args, find = {}) {
           ],
           netnsName: text.slice("netns:".length),
           env: env2,
-          cwd: args.workdir,
+          cwd: workdir,
           ...user2
         }
       };
@@ -1483,7 +1487,7 @@ var planExec = (async function planExec2(args, find = {}) {
         namespaces: args.namespaces ?? "all",
         env,
         targetEnv: inside,
-        cwd: args.workdir,
+        cwd: workdir,
         uid: user?.uid,
         gid: user?.gid,
         cgroups,
@@ -1499,7 +1503,7 @@ var planExec = (async function planExec2(args, find = {}) {
   try {
     const options = _containerExecOptions(container, {
       user: args.user,
-      workdir: args.workdir,
+      workdir,
       env: extra,
       tty: args.tty,
       privileged: args.privileged,

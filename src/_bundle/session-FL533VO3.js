@@ -3,7 +3,7 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-LRAGXVNQ.js";
+} from "./chunk-BBOKONQZ.js";
 import {
   _ErrorPipe,
   _sessionPlan,

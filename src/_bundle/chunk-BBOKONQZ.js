@@ -264,7 +264,14 @@ var _containerExecOptions = (function _containerExecOptions(container, options, 
     });
   }
 });
-var _execOptions = (function _execOptions(container, options, check) {
+var _execOptions = (function _execOptions(container, given, check) {
+  const options = {
+    ...given,
+    workdir: given.workdir || void 0
+  };
+  if (options.workdir !== void 0 && !options.workdir.startsWith("/")) {
+    throw new TypeError(`Cannot use workdir ${JSON.stringify(options.workdir)}: give an absolute path`);
+  }
   if (options.user !== void 0 && options.user.split(":").length > 2) {
     throw new TypeError(`Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`);
   }

@@ -138,6 +138,8 @@ export function usage(): string {
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // `nsjoin help exec`, as `docker help exec`: that command's --help.
+  if (name === "help" && rest.length > 0) return await main([rest[0], "--help"]);
   if (name === undefined || name === "-h" || name === "--help" || name === "help") {
     console.log(usage());
     return name === undefined ? EXIT.usage : 0;

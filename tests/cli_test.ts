@@ -22,6 +22,7 @@ import {
   assertMatch,
   assertThrows,
   CI,
+  cli,
   makeTarget,
   NEEDS_ROOT,
   ROOT,
@@ -190,6 +191,21 @@ Deno.test("nsjoin --help lists every command, completions included", async () =>
   });
   assertEquals(out.code, 0);
   for (const name of Object.keys(COMMANDS)) assertMatch(out.stdout, new RegExp(`\\n  ${name} `));
+});
+
+Deno.test("nsjoin help CMD prints CMD's --help, as docker help CMD does", async () => {
+  for (const name of ["exec", "ls"]) {
+    const viaHelp = await cli(["help", name]);
+    const direct = await cli([name, "--help"]);
+    assertEquals(viaHelp, direct);
+    assertEquals(viaHelp.code, 0);
+    assertMatch(viaHelp.stdout, new RegExp(`^NAME\\n +nsjoin ${name}`));
+  }
+  const unknown = await cli(["help", "bogus"]);
+  assertEquals([unknown.code, unknown.stderr], [
+    2,
+    'nsjoin: unknown command "bogus" (see: nsjoin --help)\n',
+  ]);
 });
 
 Deno.test("nsjoin --version and -V print the version with no permission, as docker --version", async () => {

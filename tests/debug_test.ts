@@ -237,6 +237,18 @@ Deno.test({
       assertEquals(busybox, "/target/bin/busybox");
       assertEquals(host, `h-${c[0].name}`);
       assertEquals(await hostMounts(), before);
+      // -t: the session's devpts is mounted in the container's user namespace; its pty is
+      // made there too and has a name (debug_test "debug -t" for a rootful container).
+      const t = await cli([
+        "debug",
+        "-t",
+        String(pid),
+        "--",
+        "sh",
+        "-c",
+        "tty; stat -c %u /dev/pts/0",
+      ]);
+      assertEquals([t.code, t.stdout], [0, "/dev/pts/0\r\n0\r\n"], t.stderr);
     } finally {
       await removeContainers(c);
     }

@@ -434,7 +434,8 @@ export async function exec(argv: readonly string[]): Promise<number> {
       // that pins the container is close-on-exec).
       return command.exec();
     }
-    if (args.tty && args.interactive && !args.detach && Deno.stdin.isTerminal()) {
+    if (args.tty && args.interactive && !args.detach) {
+      // A terminal: checked above.
       Deno.stdin.setRaw(true);
       raw = true;
     }

@@ -1147,7 +1147,7 @@ var exec = (async function exec(argv) {
     if (!args.tty && !args.detach) {
       return command.exec();
     }
-    if (args.tty && args.interactive && !args.detach && Deno.stdin.isTerminal()) {
+    if (args.tty && args.interactive && !args.detach) {
       Deno.stdin.setRaw(true);
       raw = true;
     }

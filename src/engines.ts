@@ -499,7 +499,9 @@ function _containerdStates(o: FindContainersOptions): string[] {
  */
 export function _rootOnlyPath(path: string): boolean {
   // Each component as given, from / down; realpath(3) (one more op, and a readlink of every
-  // level) only when one of them is a symlink, whose resolved path is then checked instead.
+  // level) only when one of them is a symlink, whose resolved path is then checked instead,
+  // or for a relative path (a state dir given from the current directory).
+  if (!path.startsWith("/")) return _rootOnlyResolved(path);
   const parts = path.split("/").filter(Boolean);
   for (let i = 0; i <= parts.length; i++) {
     const kind = _rootOnlyDir("/" + parts.slice(0, i).join("/"));

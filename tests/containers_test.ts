@@ -1007,6 +1007,16 @@ Deno.test({
       assertEquals(ids(`${dir}/openlink`), ["c1"]);
       assert(!_rootOnlyPath(`${dir}/nowhere`));
       assert(!_rootOnlyPath(`${dir}/link/nowhere`));
+      // A relative path is resolved from the current directory.
+      const cwd = Deno.cwd();
+      try {
+        Deno.chdir(dir);
+        assert(_rootOnlyPath("link/io.containerd.runtime.v2.task"));
+        assertEquals(ids("link"), ["c1"]);
+        assert(!_rootOnlyPath("nowhere"));
+      } finally {
+        Deno.chdir(cwd);
+      }
     } finally {
       proc.kill("SIGKILL");
       await proc.status;

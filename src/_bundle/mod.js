@@ -1462,6 +1462,7 @@ function _containerdStates(o) {
   ];
 }
 function _rootOnlyPath(path) {
+  if (!path.startsWith("/")) return _rootOnlyResolved(path);
   const parts = path.split("/").filter(Boolean);
   for (let i = 0; i <= parts.length; i++) {
     const kind = _rootOnlyDir("/" + parts.slice(0, i).join("/"));

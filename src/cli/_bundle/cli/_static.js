@@ -1032,6 +1032,7 @@ var _containerdStates = (function _containerdStates(o) {
   ];
 });
 var _rootOnlyPath = (function _rootOnlyPath(path) {
+  if (!path.startsWith("/")) return _rootOnlyResolved(path);
   const parts = path.split("/").filter(Boolean);
   for (let i = 0; i <= parts.length; i++) {
     const kind = _rootOnlyDir("/" + parts.slice(0, i).join("/"));

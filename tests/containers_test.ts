@@ -1050,3 +1050,95 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "containerd state reached through a symlink is read only when the link's target is root's alone",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // src/engines.ts _rootOnlyPath checks each level as given and resolves the path only when
+    // a level is a symlink: a state dir named through a root-made link to a root-only
+    // directory is read; one whose link leads through a directory another user may write to
+    // is not (they could swap a bundle in), nor one with a level anyone may write to.
+    const { _containerdList, _rootOnlyPath } = await import("../src/engines.ts");
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-statelink-" });
+    const proc = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const state = (root: string) => `${root}/io.containerd.runtime.v2.task/default/c1`;
+    try {
+      for (const root of [`${dir}/real`, `${dir}/open/real`]) {
+        await Deno.mkdir(state(root), { recursive: true, mode: 0o755 });
+        await Deno.writeTextFile(`${state(root)}/init.pid`, `${proc.pid}\n`);
+        await Deno.writeTextFile(`${state(root)}/config.json`, JSON.stringify({ hostname: "h" }));
+      }
+      await Deno.chmod(`${dir}/open`, 0o777);
+      await Deno.symlink(`${dir}/real`, `${dir}/link`);
+      await Deno.symlink(`${dir}/open/real`, `${dir}/openlink`);
+      const ids = (root: string) =>
+        _containerdList({ containerdState: [root] }, "default").map((c) => c.id);
+      assert(_rootOnlyPath(`${dir}/real`));
+      assert(_rootOnlyPath(`${dir}/link/io.containerd.runtime.v2.task`));
+      assertEquals(ids(`${dir}/link`), ["c1"]);
+      assert(!_rootOnlyPath(`${dir}/openlink`));
+      assertEquals(ids(`${dir}/openlink`), []);
+      assert(!_rootOnlyPath(`${dir}/open/real`));
+      assertEquals(ids(`${dir}/open/real`), []);
+      // A sticky level (as /tmp) is allowed, through a link or not; a missing path is not.
+      await Deno.chmod(`${dir}/open`, 0o1777);
+      assertEquals(ids(`${dir}/openlink`), ["c1"]);
+      assert(!_rootOnlyPath(`${dir}/nowhere`));
+      assert(!_rootOnlyPath(`${dir}/link/nowhere`));
+      // A relative path is resolved from the current directory.
+      const cwd = Deno.cwd();
+      try {
+        Deno.chdir(dir);
+        assert(_rootOnlyPath("link/io.containerd.runtime.v2.task"));
+        assertEquals(ids("link"), ["c1"]);
+        assert(!_rootOnlyPath("nowhere"));
+      } finally {
+        Deno.chdir(cwd);
+      }
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a containerd lookup keeps only bundles whose directory name is a containerd ID",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // A lookup checks a bundle's name only once its spec passed the filter (src/engines.ts
+    // _containerdList): a bundle whose name is no containerd ID is still never a member.
+    const { _containerdList } = await import("../src/engines.ts");
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stateid-" });
+    const proc = new Deno.Command("sleep", { args: ["60"] }).spawn();
+    const tasks = `${dir}/io.containerd.runtime.v2.task/k8s.io`;
+    const spec = (id: string) =>
+      JSON.stringify({
+        annotations: {
+          "io.kubernetes.cri.container-type": "sandbox",
+          "io.kubernetes.cri.sandbox-id": id,
+          "io.kubernetes.cri.sandbox-namespace": "ns1",
+          "io.kubernetes.cri.sandbox-name": "web",
+          "io.kubernetes.cri.sandbox-uid": "u1",
+        },
+      });
+    try {
+      for (const id of ["aa11", "-aa22", "a a33"]) {
+        await Deno.mkdir(`${tasks}/${id}`, { recursive: true, mode: 0o700 });
+        await Deno.writeTextFile(`${tasks}/${id}/init.pid`, `${proc.pid}\n`);
+        await Deno.writeTextFile(`${tasks}/${id}/config.json`, spec(id));
+      }
+      const o = { containerdState: [dir] };
+      const text = ['"ns1"', '"web"'];
+      assertEquals(_containerdList(o, "k8s.io", { text }).map((c) => c.id), ["aa11"]);
+      assertEquals(_containerdList(o, "k8s.io").map((c) => c.id), ["aa11"]);
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1462,6 +1462,16 @@ function _containerdStates(o) {
   ];
 }
 function _rootOnlyPath(path) {
+  if (!path.startsWith("/")) return _rootOnlyResolved(path);
+  const parts = path.split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const kind = _rootOnlyDir("/" + parts.slice(0, i).join("/"));
+    if (kind === "link") return _rootOnlyResolved(path);
+    if (!kind) return false;
+  }
+  return true;
+}
+function _rootOnlyResolved(path) {
   let real;
   try {
     real = Deno.realPathSync(path);
@@ -1470,17 +1480,22 @@ function _rootOnlyPath(path) {
   }
   const parts = real.split("/").filter(Boolean);
   for (let i = 0; i <= parts.length; i++) {
-    try {
-      const st = Deno.lstatSync("/" + parts.slice(0, i).join("/"));
-      const mode = st.mode ?? 0;
-      if (!st.isDirectory || st.uid !== 0 || (mode & 18) !== 0 && !(mode & 512)) {
-        return false;
-      }
-    } catch {
-      return false;
-    }
+    if (_rootOnlyDir("/" + parts.slice(0, i).join("/")) !== "dir") return false;
   }
   return true;
+}
+function _rootOnlyDir(path) {
+  try {
+    const st = Deno.lstatSync(path);
+    if (st.isSymlink) return "link";
+    const mode = st.mode ?? 0;
+    if (!st.isDirectory || st.uid !== 0 || (mode & 18) !== 0 && !(mode & 512)) {
+      return void 0;
+    }
+    return "dir";
+  } catch {
+    return void 0;
+  }
 }
 function _rootOnlyEntry(path) {
   try {
@@ -1521,7 +1536,8 @@ function _containerdList(o = {}, namespace, filter = {}) {
     ]) {
       if (!_rootOnlyEntry(`${base}/${ns}`)) continue;
       for (const id of _readDir(`${base}/${ns}`)) {
-        if (!CONTAINERD_ID.test(id) || filter.id && !filter.id(id)) continue;
+        if (filter.id && !filter.id(id)) continue;
+        if (!filter.text && !CONTAINERD_ID.test(id)) continue;
         const bundle = `${base}/${ns}/${id}`;
         const dir = _rootOnlyEntry(bundle);
         if (!dir) continue;
@@ -1539,7 +1555,7 @@ function _containerdList(o = {}, namespace, filter = {}) {
           } catch {
           }
         }
-        if (filter.text && !_hasAll(text, filter.text)) continue;
+        if (filter.text && (!_hasAll(text, filter.text) || !CONTAINERD_ID.test(id))) continue;
         const pid = _livePid(`${bundle}/init.pid`, void 0, 0, dir === "root");
         if (pid === void 0) continue;
         let spec;

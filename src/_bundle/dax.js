@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-R2IGATS3.js";
+} from "./chunk-CX6QPVXE.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-N55ZMVTD.js";
+} from "./chunk-NIABNGHD.js";
 import {
   resolveTarget
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-KE7N7D47.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-2JCGVAM6.js";
 import {
   effectiveUid
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-F6NF2UP6.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-QICKOE3Q.js";
+} from "./chunk-WLD2D6WF.js";
 
 export {
   EXIT,

@@ -12,13 +12,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-NIEKC7RP.js";
+} from "./chunk-LFJ3YJIR.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-QICKOE3Q.js";
+} from "./chunk-WLD2D6WF.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

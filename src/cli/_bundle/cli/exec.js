@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-NIEKC7RP.js";
+} from "./chunk-LFJ3YJIR.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -37,7 +37,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-QICKOE3Q.js";
+} from "./chunk-WLD2D6WF.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

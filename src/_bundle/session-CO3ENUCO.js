@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-T5B4SSZR.js";
+} from "./chunk-AEJE2CH7.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-R2IGATS3.js";
-import "./chunk-7PW6DW43.js";
+} from "./chunk-CX6QPVXE.js";
+import "./chunk-KE7N7D47.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-2JCGVAM6.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-F6NF2UP6.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-F6NF2UP6.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

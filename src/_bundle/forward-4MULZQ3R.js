@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-K3P537Z7.js";
+} from "./chunk-QFL3Q36R.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-N55ZMVTD.js";
+} from "./chunk-NIABNGHD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-KE7N7D47.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-2JCGVAM6.js";
 import {
   SyscallError
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-F6NF2UP6.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-MBG7KAF7.js"),
-    import("./_forward_relay-IWXKXQFQ.js")
+    import("./sockets-4QRSVVJU.js"),
+    import("./_forward_relay-5ZHFDNQA.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

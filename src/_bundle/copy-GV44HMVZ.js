@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-N55ZMVTD.js";
+} from "./chunk-NIABNGHD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-KE7N7D47.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-2JCGVAM6.js";
 import {
   SyscallError
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-F6NF2UP6.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-TR4MVQLA.js";
-import "./chunk-OE5P5VPY.js";
+} from "./chunk-VVYGVD3G.js";
+import "./chunk-F6NF2UP6.js";
 
 export {
   E,

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-KE7N7D47.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-2JCGVAM6.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-OE5P5VPY.js";
+} from "./chunk-F6NF2UP6.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -153,3 +153,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "the memfd enter's fast path executes is sealed: its program cannot change it (CVE-2019-5736)",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // busybox-static (a static ELF, as the helper) run by execHelper as the helper would be:
+    // its /proc/self/exe is the fast path's memfd, which a process in a target could open as
+    // the helper's /proc/PID/exe while it runs.
+    const busybox = Deno.readFileSync("/bin/busybox");
+    let binary = "";
+    for (const b of busybox) binary += String.fromCharCode(b);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-fast-seal-" });
+    try {
+      await Deno.writeTextFile(`${dir}/elf.txt`, btoa(binary));
+      await Deno.writeTextFile(
+        `${dir}/run.ts`,
+        `import { execHelper } from "${ROOT}ffi/exec_helper.ts";
+        execHelper(Deno.readTextFileSync("${dir}/elf.txt"), ["sh", "-c", Deno.args[0]]);
+        Deno.exit(99);`,
+      );
+      // As runc's CVE-2019-5736 attack: hold the file (fd 3) and write it once nothing
+      // executes it any more (here: the shell became the disk's busybox, which keeps fd 3).
+      const attack = "exec 3</proc/self/exe; exec /bin/busybox sh -c '" +
+        "printf x >> /proc/self/fd/3 2>/dev/null && echo wrote; " +
+        "printf x > /proc/self/fd/3 2>/dev/null && echo wrote; " +
+        "cmp -s /proc/self/fd/3 /bin/busybox && echo same'";
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", `${dir}/run.ts`, attack],
+      });
+      assertEquals([out.code, out.stdout], [0, "same\n"], out.stderr);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

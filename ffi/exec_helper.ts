@@ -1,7 +1,7 @@
 /**
  * Becoming the helper with the least a Deno process can do: one `Deno.dlopen` of one
  * function, `syscall(2)`, and libc's `environ`; the helper's bytes into a sealed memfd;
- * execve(2) of it. For `nsjoin enter`'s fast path (src/cli/_enter_fast.ts), which runs before
+ * execveat(2) of it (and, for `-m`, a stat(2) of two /proc links). For `nsjoin enter`'s fast path (src/cli/_enter_fast.ts), which runs before
  * the rest of nsjoin loads: ffi/libc.ts, ffi/helper.ts and ffi/exec.ts do the same with the
  * error handling, fallbacks and options a library needs, and cost a cold process ~2 ms more.
  *
@@ -24,6 +24,7 @@ const SEALS = 0x1n | 0x2n | 0x4n | 0x8n;
 const F_SEAL_EXEC = 0x20n;
 /** execveat(2): execute the fd itself. */
 const AT_EMPTY_PATH = 0x1000n;
+const AT_FDCWD = -100n;
 
 /**
  * The strings as C strings in one buffer (one address to take: each `Deno.UnsafePointer.of`
@@ -48,6 +49,55 @@ function _cStrings(strings: readonly string[]): { block: Uint8Array; at: number[
   return { block, at };
 }
 
+/** The one library this module binds. */
+const _SYMBOLS = {
+  /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
+  /** char **environ: the address of the variable, which holds the array's */
+  environ: { type: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let _lib: Deno.DynamicLibrary<typeof _SYMBOLS>["symbols"] | null | undefined;
+
+/** libc, bound once; undefined when it cannot be (no --allow-ffi, no libc.so.6). */
+function _libc(): Deno.DynamicLibrary<typeof _SYMBOLS>["symbols"] | undefined {
+  if (_lib === undefined) {
+    try {
+      _lib = Deno.dlopen("libc.so.6", _SYMBOLS).symbols;
+    } catch {
+      _lib = null;
+    }
+  }
+  return _lib ?? undefined;
+}
+
+/**
+ * Whether the mount namespace of `pid` is this thread's: a stat(2) of each /proc link, the
+ * same device and inode (what src/namespaces.ts differingNamespaces reads with readlink).
+ *
+ * @param pid a PID
+ * @returns true or false; undefined when a link cannot be read (the caller takes the full
+ *   path, which says why)
+ */
+export const sameMountNamespace = (function sameMountNamespace(pid: number): boolean | undefined {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  const lib = _libc();
+  const paths = _cStrings(["/proc/thread-self/ns/mnt", `/proc/${pid}/ns/mnt`]);
+  if (!nr || !lib || !paths) return undefined;
+  // Two struct stats (144 bytes on x86_64, 128 in the generic layout), 256 bytes apart:
+  // st_dev, then st_ino, 8 bytes each.
+  const st = new BigUint64Array(64);
+  const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(paths.block)));
+  const stats = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+  for (let i = 0; i < 2; i++) {
+    const at = base + BigInt(paths.at[i]);
+    if (lib.syscall(nr.newfstatat, AT_FDCWD, at, stats + BigInt(i * 256), 0n, 0n, 0n) !== 0n) {
+      return undefined;
+    }
+  }
+  return st[0] === st[32] && st[1] === st[33];
+}).bind(undefined);
+
 /**
  * Replaces this process with the helper, given `argv` (argv[0] included) and this
  * process's environment as libc holds it (in its order, bytes as they are: what ffi/exec.ts
@@ -61,18 +111,8 @@ export const execHelper = (function execHelper(elf: string, argv: readonly strin
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
   // The memfd's name first, then argv.
   const strings = _cStrings(["nsjoin-helper", ...argv]);
-  if (!nr || !strings) return;
-  let lib;
-  try {
-    lib = Deno.dlopen("libc.so.6", {
-      /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
-      syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
-      /** char **environ: the address of the variable, which holds the array's */
-      environ: { type: "pointer" },
-    }).symbols;
-  } catch {
-    return;
-  }
+  const lib = _libc();
+  if (!nr || !strings || !lib) return;
   const sc = (n: bigint, a: bigint, b = 0n, c = 0n, d = 0n, e = 0n) =>
     lib.syscall(n, a, b, c, d, e, 0n);
   const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(strings.block)));

@@ -5,6 +5,7 @@
  */
 import { enterOptions, NS_FLAGS, parseEnterArgs } from "../src/cli/enter.ts";
 import { FAST_NAMESPACES, fastHelperArgs } from "../src/cli/_enter_fast.ts";
+import { sameMountNamespace } from "../ffi/exec_helper.ts";
 import { NsCommand } from "../src/command.ts";
 import { CLONE_FLAGS } from "../src/namespaces.ts";
 import {
@@ -28,9 +29,11 @@ Deno.test("enter's fast path gives the helper the full path's options, the pin l
     ["--target", PID, "--all", "--", "/bin/echo", "-x"],
     [`-t${PID}`, "-U", "-p", "-C", "-T", "-i", "sh", "-c", "exit 3"],
     [`--target=${PID}`, "-n", "/usr/bin/env"],
+    ["-t", PID, "-m", "-u", "-i", "-n", "-p", "ls"],
+    ["-t", PID, "-m", "/bin/ls"],
   ];
   for (const argv of forms) {
-    const fast = fastHelperArgs(argv, PATH);
+    const fast = fastHelperArgs(argv, PATH, sameMountNamespace);
     assert(fast, `not taken: ${argv.join(" ")}`);
     const { program, options } = enterOptions(parseEnterArgs(argv));
     const full = [...new NsCommand(program, options).helperArgs];
@@ -49,7 +52,6 @@ Deno.test("enter's fast path leaves every other form to the full path", () => {
     ["-t", PID, "-a"],
     ["-t", PID, "-a", ""],
     ["-t", PID, "-a", "-n", "true"],
-    ["-t", PID, "-m", "true"],
     ["-t", PID, "-nu", "true"],
     ["-t", PID, "--net", "true"],
     ["-t", PID, "-n/run/netns/x", "true"],
@@ -72,13 +74,13 @@ Deno.test("enter's fast path leaves every other form to the full path", () => {
     ["-t", PID, "-a", "-S", "0", "true"],
   ];
   for (const argv of others) {
-    assertEquals(fastHelperArgs(argv, PATH), undefined, argv.join(" "));
+    assertEquals(fastHelperArgs(argv, PATH, sameMountNamespace), undefined, argv.join(" "));
   }
 });
 
 Deno.test("enter's fast path knows each namespace option as enter and the kernel do", () => {
   const expected = Object.fromEntries(
-    Object.entries(NS_FLAGS).filter(([l]) => l !== "m").map(([l, [, t]]) => [l, CLONE_FLAGS[t]]),
+    Object.entries(NS_FLAGS).map(([l, [, t]]) => [l, CLONE_FLAGS[t]]),
   );
   assertEquals(FAST_NAMESPACES, expected);
 });
@@ -105,20 +107,54 @@ Deno.test({
         if (stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") break;
         await new Promise((r) => setTimeout(r, 5));
       }
-      const cases: [string, string, string[]][] = [
-        ["a live target", String(target.pid), ["readlink", "/proc/self/ns/net"]],
-        ["a program not found there", String(target.pid), ["nsjoin-no-such-program"]],
-        ["no such process", "4194304", ["true"]],
-        ["a kernel thread", "2", ["true"]],
-        ["a zombie", zombie, ["true"]],
+      const pid = String(target.pid);
+      // Each as the fast path takes it, and as it does not (`-atPID` is `-a -t PID` to
+      // getopt; `--mount` is -m): the same output, error line and exit code.
+      const cases: [string, string[], string[]][] = [
+        ["a live target", ["-t", pid, "-a"], ["-at" + pid]],
+        ["-m -u -i -n -p", ["-t", pid, "-m", "-u", "-i", "-n", "-p"], [
+          "-t",
+          pid,
+          "--mount",
+          "-u",
+          "-i",
+          "-n",
+          "-p",
+        ]],
+        ["-n only (the program from our PATH)", ["-t", pid, "-n"], ["-t", pid, "--net"]],
+        ["-m of our own mount namespace", ["-t", String(Deno.pid), "-m"], [
+          "-t",
+          String(Deno.pid),
+          "--mount",
+        ]],
+        ["no such process", ["-t", "4194304", "-a"], ["-at4194304"]],
+        ["no such process, -m", ["-t", "4194304", "-m"], ["-t", "4194304", "--mount"]],
+        ["a kernel thread", ["-t", "2", "-a"], ["-at2"]],
+        ["a zombie", ["-t", zombie, "-a"], ["-at" + zombie]],
+        ["a zombie, -m", ["-t", zombie, "-m"], ["-t", zombie, "--mount"]],
       ];
-      for (const [what, pid, program] of cases) {
+      // A target in a mount namespace of its own: the program is looked up inside (no p).
+      const argv = ["-t", pid, "-m", "-u", "ls"];
+      const { program, options } = enterOptions(parseEnterArgs(argv));
+      const full = [...new NsCommand(program, options).helperArgs];
+      assert(!full.some((a) => a.startsWith("p")), full.join(" "));
+      assertEquals(fastHelperArgs(argv, PATH, sameMountNamespace), [
+        "f",
+        `P${pid}`,
+        ...full.slice(1),
+      ]);
+      const programs = [
+        ["sh", "-c", "readlink /proc/self/ns/mnt /proc/self/ns/net; hostname; echo $PATH"],
+        ["nsjoin-no-such-program"],
+      ];
+      for (const [what, fastArgs, fullArgs] of cases) {
         await t.step(what, async () => {
-          // `-atPID` is `-a -t PID` to getopt, and not a form the fast path takes.
-          const fast = await cli(["enter", "-t", pid, "-a", ...program]);
-          const full = await cli(["enter", `-at${pid}`, ...program]);
-          assertEquals(fast, full);
-          assert(fast.stdout !== "" || fast.stderr.split("\n").length === 2, fast.stderr);
+          for (const program of programs) {
+            const fast = await cli(["enter", ...fastArgs, ...program]);
+            const full = await cli(["enter", ...fullArgs, ...program]);
+            assertEquals(fast, full);
+            assert(fast.stdout !== "" || fast.stderr.split("\n").length === 2, fast.stderr);
+          }
         });
       }
       await t.step(
@@ -143,7 +179,8 @@ Deno.test({
             });
             return /execveat?\(.*"nsjoin-helper", "Q", "f", "P\d+"/.test(stderr);
           };
-          assert(await run(["-t", String(target.pid), "-a", "true"]), "fast form: no f");
+          assert(await run(["-t", pid, "-a", "true"]), "fast form: no f");
+          assert(await run(["-t", pid, "-m", "-n", "true"]), "fast form with -m: no f");
           assert(!(await run([`-at${target.pid}`, "true"])), "full form: f");
         },
       );

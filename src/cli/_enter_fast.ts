@@ -15,14 +15,11 @@
  *
  * @module
  */
-import { execHelper } from "../../ffi/exec_helper.ts";
+import { execHelper, sameMountNamespace } from "../../ffi/exec_helper.ts";
 
-/**
- * nsenter's namespace options this path takes, by letter: their CLONE_NEW* flag. Not -m:
- * whether its program is then looked up inside depends on whether the target's mount
- * namespace is ours, which the full path reads (src/command.ts).
- */
+/** nsenter's namespace options (bare, no FILE), by letter: their CLONE_NEW* flag. */
 export const FAST_NAMESPACES: Readonly<Record<string, number>> = {
+  m: 0x00020000,
   u: 0x04000000,
   i: 0x08000000,
   n: 0x40000000,
@@ -31,6 +28,7 @@ export const FAST_NAMESPACES: Readonly<Record<string, number>> = {
   U: 0x10000000,
   T: 0x00000080,
 };
+const CLONE_NEWNS = 0x00020000;
 /** `-a`: every type (the helper's `b` keeps those that differ from ours). */
 const ALL = 0x7e020080;
 /** The kernel's highest pid_max: a larger PID goes through the full path's checks. */
@@ -41,18 +39,22 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /**
  * The helper's argv (after "nsjoin-helper") for `enter`'s arguments, when they are one of
  * the forms this path takes: `-t PID` (or `-tPID`, `--target PID`, `--target=PID`), `-a`
- * (`--all`) or bare namespace options other than -m, `--` or not, then a program and its
- * arguments. The same options, in the same order, as the full path's, but `f` and a pin of
- * the PID alone (`P<pid>`).
+ * (`--all`) or bare namespace options, `--` or not, then a program and its arguments. The
+ * same options, in the same order, as the full path's, but `f` and a pin of the PID alone
+ * (`P<pid>`).
  *
  * @param argv the arguments after `enter`
  * @param path the caller's PATH (undefined: none)
+ * @param mountIsOurs for -m: whether the target's mount namespace is ours, which decides, as
+ *   in src/command.ts, whether the program is looked up on our PATH (`p`) or inside;
+ *   undefined when it cannot be told
  * @returns the helper's options, "--", the program and its arguments; undefined for any
  *   other form
  */
 export const fastHelperArgs = (function fastHelperArgs(
   argv: readonly string[],
   path: string | undefined,
+  mountIsOurs: (pid: number) => boolean | undefined,
 ): string[] | undefined {
   let pid: string | undefined;
   let all = false;
@@ -82,7 +84,11 @@ export const fastHelperArgs = (function fastHelperArgs(
   const out = ["f", `P${pid}`, `J${(all ? ALL : mask).toString(16)}`];
   if (all) out.push("b");
   out.push("n", "I");
-  if (!program.includes("/")) out.push(`p${path ?? DEFAULT_PATH}`);
+  // As src/command.ts: -m reads the links whatever the program (a link it cannot read is
+  // its error to give), and the program is looked up inside only when they differ.
+  const ours = mask & CLONE_NEWNS ? mountIsOurs(Number(pid)) : true;
+  if (ours === undefined) return undefined;
+  if (ours && !program.includes("/")) out.push(`p${path ?? DEFAULT_PATH}`);
   out.push("--", program, ...rest);
   return out;
 }).bind(undefined);
@@ -117,7 +123,7 @@ export const enterFast = (async function enterFast(argv: readonly string[]): Pro
   let args;
   try {
     if (NSJOIN_VARIABLES.some((name) => Deno.env.get(name) !== undefined)) return;
-    args = fastHelperArgs(argv, Deno.env.get("PATH"));
+    args = fastHelperArgs(argv, Deno.env.get("PATH"), sameMountNamespace);
   } catch {
     return;
   }

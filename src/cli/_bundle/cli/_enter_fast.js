@@ -20,6 +20,16 @@ var _cStrings = (function _cStrings(strings) {
     at
   };
 });
+var _libc = (function _libc() {
+  if (_lib === void 0) {
+    try {
+      _lib = Deno.dlopen("libc.so.6", _SYMBOLS).symbols;
+    } catch {
+      _lib = null;
+    }
+  }
+  return _lib ?? void 0;
+});
 // ffi/libc.ts
 var SYSCALL_NUMBERS = {
   x86_64: {
@@ -62,38 +72,56 @@ var F_ADD_SEALS = 1033n;
 var SEALS = 0x1n | 0x2n | 0x4n | 0x8n;
 var F_SEAL_EXEC = 0x20n;
 var AT_EMPTY_PATH = 0x1000n;
+var AT_FDCWD = -100n;
 
+var _SYMBOLS = {
+  /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
+  syscall: {
+    parameters: [
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64"
+    ],
+    result: "i64"
+  },
+  /** char **environ: the address of the variable, which holds the array's */
+  environ: {
+    type: "pointer"
+  }
+};
+var _lib;
+
+var sameMountNamespace = (function sameMountNamespace2(pid) {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  const lib = _libc();
+  const paths = _cStrings([
+    "/proc/thread-self/ns/mnt",
+    `/proc/${pid}/ns/mnt`
+  ]);
+  if (!nr || !lib || !paths) return void 0;
+  const st = new BigUint64Array(64);
+  const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(paths.block)));
+  const stats = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+  for (let i = 0; i < 2; i++) {
+    const at = base + BigInt(paths.at[i]);
+    if (lib.syscall(nr.newfstatat, AT_FDCWD, at, stats + BigInt(i * 256), 0n, 0n, 0n) !== 0n) {
+      return void 0;
+    }
+  }
+  return st[0] === st[32] && st[1] === st[33];
+}).bind(void 0);
 var execHelper = (function execHelper2(elf, argv) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
   const strings = _cStrings([
     "nsjoin-helper",
     ...argv
   ]);
-  if (!nr || !strings) return;
-  let lib;
-  try {
-    lib = Deno.dlopen("libc.so.6", {
-      /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
-      syscall: {
-        parameters: [
-          "i64",
-          "i64",
-          "i64",
-          "i64",
-          "i64",
-          "i64",
-          "i64"
-        ],
-        result: "i64"
-      },
-      /** char **environ: the address of the variable, which holds the array's */
-      environ: {
-        type: "pointer"
-      }
-    }).symbols;
-  } catch {
-    return;
-  }
+  const lib = _libc();
+  if (!nr || !strings || !lib) return;
   const sc = (n, a, b = 0n, c = 0n, d = 0n, e = 0n) => lib.syscall(n, a, b, c, d, e, 0n);
   const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(strings.block)));
   const bytes = Uint8Array.fromBase64(elf);
@@ -116,6 +144,7 @@ var execHelper = (function execHelper2(elf, argv) {
 
 // src/cli/_enter_fast.ts
 var FAST_NAMESPACES = {
+  m: 131072,
   u: 67108864,
   i: 134217728,
   n: 1073741824,
@@ -124,10 +153,11 @@ var FAST_NAMESPACES = {
   U: 268435456,
   T: 128
 };
+var CLONE_NEWNS = 131072;
 var ALL = 2114060416;
 var PID_MAX_LIMIT = 4194304;
 var DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-var fastHelperArgs = (function fastHelperArgs2(argv, path) {
+var fastHelperArgs = (function fastHelperArgs2(argv, path, mountIsOurs) {
   let pid;
   let all = false;
   let mask = 0;
@@ -160,7 +190,9 @@ var fastHelperArgs = (function fastHelperArgs2(argv, path) {
   ];
   if (all) out.push("b");
   out.push("n", "I");
-  if (!program.includes("/")) out.push(`p${path ?? DEFAULT_PATH}`);
+  const ours = mask & CLONE_NEWNS ? mountIsOurs(Number(pid)) : true;
+  if (ours === void 0) return void 0;
+  if (ours && !program.includes("/")) out.push(`p${path ?? DEFAULT_PATH}`);
   out.push("--", program, ...rest);
   return out;
 }).bind(void 0);
@@ -181,7 +213,7 @@ var enterFast = (async function enterFast2(argv) {
   let args;
   try {
     if (NSJOIN_VARIABLES.some((name) => Deno.env.get(name) !== void 0)) return;
-    args = fastHelperArgs(argv, Deno.env.get("PATH"));
+    args = fastHelperArgs(argv, Deno.env.get("PATH"), sameMountNamespace);
   } catch {
     return;
   }

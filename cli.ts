@@ -11,8 +11,10 @@
 // The start-up hot paths (this file's own needs, `enter`, `exec`), `completions` and the
 // other commands' --help run from src/cli/_bundle/, JavaScript generated from src/ by
 // `deno task build:cli` (checked in CI to match a rebuild): a few chunks load faster than
-// the dozens of modules they hold.
-import { assertPermissions, assertUtf8Argv, EXIT, report } from "./src/cli/_bundle/cli/_run.js";
+// the dozens of modules they hold. Only enter's fast path is imported statically (Deno
+// evaluates it at start); the rest is named in `import()`s, read at start but evaluated
+// only when used.
+import { enterFast } from "./src/cli/_bundle/cli/_enter_fast.js";
 import type { PermissionFlag } from "./src/_permissions.ts";
 
 export type { PermissionFlag } from "./src/_permissions.ts";
@@ -137,6 +139,9 @@ export function usage(): string {
  * ```
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  const { assertPermissions, assertUtf8Argv, EXIT, report } = await import(
+    "./src/cli/_bundle/cli/_run.js"
+  );
   const [name, ...rest] = argv;
   // `nsjoin help exec`, as `docker help exec`: that command's --help.
   if (name === "help" && rest.length > 0) return await main([rest[0], "--help"]);
@@ -169,5 +174,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // `enter -t PID -a PROGRAM` and its like become the helper before the rest of the CLI
+  // loads (src/cli/_enter_fast.ts); any other form returns here, for the full path.
+  if (Deno.args[0] === "enter") await enterFast(Deno.args.slice(1));
   Deno.exit(await main(Deno.args));
 }

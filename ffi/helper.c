@@ -16,6 +16,11 @@
  *                       is given, become uid/gid 0 there and drop supplementary groups
  *   N<hexflag>=<path>   join the namespace file at path (must be of that type)
  *   A                   no setns(pidfd, mask): one fd per namespace (pre-5.8 path)
+ *   f                   P names the PID as a user typed it, nothing resolved by the caller
+ *                       (nsjoin enter's fast path, src/cli/_enter_fast.ts, becomes us at once):
+ *                       what src/target.ts refuses before any helper runs is refused here
+ *                       instead, after the pidfd pins the process, in the CLI's words and with
+ *                       its exit codes (see resolve_here())
  *   b                   nsenter -a: of J's types, join only those whose namespace is not
  *                       ours already (see differing_types()); when the mount namespace is
  *                       then joined, p is dropped (the program is looked up inside)
@@ -611,6 +616,69 @@ static unsigned long start_time(long pid) {
   for (int field = 3; field < 22 && *p; p++)
     if (*p == ' ') field++;
   return (unsigned long)parse_num(p, 10, 0);
+}
+
+/* f: the checks src/target.ts makes (resolveTarget, _joinable) when the caller resolved
+ * nothing, each failure one line as the CLI prints that error ("nsjoin enter: " and the
+ * message of its NamespaceError or SyscallError), with its exit code: 125, or 1 for a /proc
+ * read failing otherwise than "not found". Run after pidfd_open (its result in pidfd): the
+ * pidfd then holds the process that /proc/PID/stat describes, as in resolveTarget. */
+static void resolve_fail(const char *what, long pid, const char *rest, long err, int code) {
+  mlen = 0;
+  put("nsjoin enter: ");
+  put(what);
+  if (pid > 0) putnum((unsigned long)pid);
+  put(rest);
+  if (err) {
+    /* ffi/libc.ts errnoName and errnoText: "E<n> (system error)" for a name it lacks. */
+    const char *n = errname(err);
+    put(": ");
+    if (n[0] == 's') {
+      put("E");
+      putnum((unsigned long)err);
+      put(" (system error)");
+    } else {
+      put(n);
+    }
+  }
+  fail(code);
+}
+static void resolve_here(long pid, long pidfd) {
+  /* ESRCH, or EINVAL for a number no PID can be: "Cannot find"; without pidfd_open (before
+   * Linux 5.3) src/target.ts reads /proc alone, as below. */
+  if (pidfd == -ESRCH || pidfd == -EINVAL) resolve_fail("Cannot find process ", pid, "", ESRCH, 125);
+  if (pidfd < 0 && pidfd != -ENOSYS) resolve_fail("Cannot pin process ", pid, "", -pidfd, 125);
+  char path[64], buf[1024];
+  mlen = 0;
+  put("/proc/");
+  putnum((unsigned long)pid);
+  put("/stat");
+  memcpy(path, msg, mlen);
+  path[mlen] = 0;
+  long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  long n = fd < 0 ? fd : sys3(SYS_read, fd, buf, sizeof buf - 1);
+  if (fd >= 0) sys1(SYS_close, fd);
+  if (n == -ENOENT || n == -ENOTDIR || n == -ESRCH || n == 0)
+    resolve_fail("Cannot find process ", pid, "", ESRCH, 125);
+  if (n < 0) resolve_fail(fd < 0 ? "openat2 failed" : "read failed", 0, "", -n, 1);
+  buf[n] = 0;
+  /* comm (field 2) may hold anything: fields from the last ')', state is 3, flags 9. */
+  char *p = 0;
+  for (long k = 0; k < n; k++)
+    if (buf[k] == ')') p = buf + k;
+  if (!p || p + 2 >= buf + n) resolve_fail("Cannot find process ", pid, "", ESRCH, 125);
+  char state = p[2];
+  p += 2;
+  for (int field = 3; field < 9 && *p; p++)
+    if (*p == ' ') field++;
+  unsigned long flags = (unsigned long)parse_num(p, 10, 0);
+  if (state == 'Z' || state == 'X')
+    resolve_fail("Cannot join process ", pid,
+                 ": it has exited (a zombie) - its namespaces are gone with it", 0, 125);
+  if (flags & 0x00200000 /* PF_KTHREAD */)
+    resolve_fail("Cannot join process ", pid,
+                 ": it is a kernel thread - kernel threads have no namespaces of their own", 0,
+                 125);
 }
 
 static int sh_fallback; /* option n */
@@ -2125,7 +2193,7 @@ __attribute__((used)) void start_c(long *sp) {
   unsigned long want_start = 0, want_inode = 0;
   unsigned mask = 0;
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
-  int only_differing = 0;
+  int only_differing = 0, resolve = 0;
   int keepcaps = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
@@ -2171,6 +2239,7 @@ __attribute__((used)) void start_c(long *sp) {
       break;
     case 'A': atomic = 0; break;
     case 'b': only_differing = 1; break;
+    case 'f': resolve = 1; break;
     case 'R': root = a + 1; break;
     case 'D': wd = a + 1; break;
     case 'W': wdns = a + 1; break;
@@ -2336,6 +2405,7 @@ __attribute__((used)) void start_c(long *sp) {
   long pidfd = -1;
   if (target_pid > 0) {
     pidfd = sys2(SYS_pidfd_open, target_pid, 0);
+    if (resolve) resolve_here(target_pid, pidfd);
     if (pidfd < 0 && pidfd != -ENOSYS) {
       begin();
       put("Cannot open pid ");

@@ -240,7 +240,7 @@ export const EXEC_SYMBOLS = [
  * Linux syscall numbers of the EXEC_SYMBOLS calls (from <asm/unistd.h>: x86_64's own table,
  * aarch64's asm-generic one, which has no open, dup2 or readlink: openat, dup3, readlinkat;
  * fstatat is newfstatat on both),
- * and of geteuid for {@link effectiveUid}.
+ * and of geteuid for {@link effectiveUid} and execveat for ffi/exec_helper.ts.
  */
 export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<string, bigint>>> = {
   x86_64: {
@@ -256,6 +256,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     readlinkat: 267n,
     dup3: 292n,
     memfd_create: 319n,
+    execveat: 322n,
     geteuid: 107n,
   },
   aarch64: {
@@ -272,6 +273,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     execve: 221n,
     geteuid: 175n,
     memfd_create: 279n,
+    execveat: 281n,
   },
 };
 

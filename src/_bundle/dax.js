@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-ERWUNSSU.js";
+} from "./chunk-5XKASMFO.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-DZTLNNF5.js";
+} from "./chunk-ME6E45AN.js";
 import {
   resolveTarget
-} from "./chunk-ZTOK5GPM.js";
+} from "./chunk-EAIKRY2G.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-HT2CNNMH.js";
+} from "./chunk-LEP4BKTM.js";
 import {
   effectiveUid
-} from "./chunk-IJBB4FVY.js";
+} from "./chunk-FSTXD5CW.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-BBOKONQZ.js";
+} from "./chunk-HXEULKVF.js";
 import {
   NsCommand
-} from "./chunk-ERWUNSSU.js";
+} from "./chunk-5XKASMFO.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-DZYBFANO.js";
+} from "./chunk-UTTWQPIZ.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-ZTOK5GPM.js";
+} from "./chunk-EAIKRY2G.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -49,13 +49,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-HT2CNNMH.js";
+} from "./chunk-LEP4BKTM.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-IJBB4FVY.js";
+} from "./chunk-FSTXD5CW.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2254,38 +2254,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-VQUIO3TR.js");
+  _inNamespaces ??= await import("./in_namespaces-NKNMLS5Z.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-VQUIO3TR.js");
+  _inNamespaces ??= await import("./in_namespaces-NKNMLS5Z.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-LDLFJHLY.js");
+  _copy ??= await import("./copy-NBP2DY5E.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-LDLFJHLY.js");
+  _copy ??= await import("./copy-NBP2DY5E.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-LDLFJHLY.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-NBP2DY5E.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-LDLFJHLY.js");
+  _copy ??= await import("./copy-NBP2DY5E.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-S3TQPM3N.js");
+  _forward ??= await import("./forward-5T7SFSRL.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-FL533VO3.js");
+  _session ??= await import("./session-HGDLJAQJ.js");
   return await _session.openSession(target, options);
 }
 export {

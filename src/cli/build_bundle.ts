@@ -49,6 +49,15 @@ const ENTRIES = ["src/cli/_run.ts", "src/cli/enter.ts", "src/cli/exec.ts"];
  * above would split enter's and exec's code into more of them.
  */
 const SINGLE = "src/cli/_static.ts";
+/**
+ * Bundled alone too: `enter`'s fast path, which cli.ts runs before anything else loads
+ * (src/cli/_enter_fast.ts). The helper's bytes it imports are not bundled into it: each
+ * architecture's is a module of its own beside it ({@link HELPER_MODULE}), so a process reads
+ * and compiles only its own machine's.
+ */
+const FAST = "src/cli/_enter_fast.ts";
+/** The per-architecture helper module, as FAST names it (from its own directory). */
+const HELPER_MODULE = (arch: string) => `./_bundle/cli/_helper_${arch}.js`;
 /** The package's entry files. */
 const PACKAGE = ["mod.ts", "dax.ts"];
 /**
@@ -315,6 +324,39 @@ function finish(
   return files;
 }
 
+/**
+ * The helper's bytes for FAST, one module per architecture (`export const HELPER`, base64),
+ * from ffi/helper_bin.ts; by path from the repository root.
+ */
+async function helperModules(): Promise<Map<string, string>> {
+  const { HELPER_ELF } = await import("../../ffi/helper_bin.ts");
+  const files = new Map<string, string>();
+  for (const arch of Object.keys(HELPER_ELF)) {
+    const path = posix.join(posix.dirname(FAST), HELPER_MODULE(arch));
+    files.set(path, `${HEADER}export const HELPER = ${JSON.stringify(HELPER_ELF[arch])};\n`);
+  }
+  return files;
+}
+
+/**
+ * The `import("./…")`s of an unbundled module (`--external`) in a file bundled from `source`
+ * and written at `outPath`: relative to the output. Each must name one of `known` (paths from
+ * the repository root).
+ */
+function relocateImports(
+  text: string,
+  source: string,
+  outPath: string,
+  known: readonly string[],
+): string {
+  return text.replace(/import\("(\.[^"]+)"\)/g, (match: string, spec: string) => {
+    const target = posix.join(posix.dirname(source), spec);
+    if (!known.includes(target)) throw new Error(`Cannot relocate ${match} in ${outPath}`);
+    const rel = posix.relative(posix.dirname(outPath), target);
+    return `import(${JSON.stringify(rel.startsWith(".") ? rel : `./${rel}`)})`;
+  });
+}
+
 /** The deepest directory holding every one of `paths` (files, from the repository root). */
 function commonDir(paths: readonly string[]): string {
   const dirs = paths.map((p) => posix.dirname(p).split("/"));
@@ -335,12 +377,14 @@ async function build(write: boolean): Promise<{ files: Map<string, string>; stal
   const base = commonDir(ENTRIES);
   const single = posix.relative(base, SINGLE).replace(/\.ts$/, ".js");
   for (const text of (await bundle([], [SINGLE])).values()) written.set(single, text);
-  const files = finish(
-    written,
-    [...ENTRIES, SINGLE],
-    posix.join(OUT, posix.relative("src", base)),
-    base,
-  );
+  const out = posix.join(OUT, posix.relative("src", base));
+  const fast = posix.relative(base, FAST).replace(/\.ts$/, ".js");
+  const helpers = await helperModules();
+  for (const text of (await bundle(["--external", HELPER_MODULE("*")], [FAST])).values()) {
+    written.set(fast, relocateImports(text, FAST, `${out}/${fast}`, [...helpers.keys()]));
+  }
+  const files = finish(written, [...ENTRIES, SINGLE, FAST], out, base);
+  for (const [path, text] of helpers) files.set(path, text);
   const entries = new Map<string, string>();
   for (const file of PACKAGE) {
     const entry = packageEntry(file, await Deno.readTextFile(`${ROOT}${file}`));

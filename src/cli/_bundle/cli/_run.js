@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-3OIWQF6V.js";
+} from "./chunk-B4JIMTCE.js";
 
 export {
   EXIT,

@@ -3234,6 +3234,7 @@ var init_libc = __esm({
         readlinkat: 267n,
         dup3: 292n,
         memfd_create: 319n,
+        execveat: 322n,
         geteuid: 107n
       },
       aarch64: {
@@ -3249,7 +3250,8 @@ var init_libc = __esm({
         fstat: 80n,
         execve: 221n,
         geteuid: 175n,
-        memfd_create: 279n
+        memfd_create: 279n,
+        execveat: 281n
       }
     };
     _CORE = {

@@ -12,13 +12,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-D455D5CH.js";
+} from "./chunk-53XSJR3F.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-3OIWQF6V.js";
+} from "./chunk-B4JIMTCE.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

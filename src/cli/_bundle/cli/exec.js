@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-D455D5CH.js";
+} from "./chunk-53XSJR3F.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -37,7 +37,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-3OIWQF6V.js";
+} from "./chunk-B4JIMTCE.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

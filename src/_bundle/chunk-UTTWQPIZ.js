@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-ZTOK5GPM.js";
+} from "./chunk-EAIKRY2G.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-HT2CNNMH.js";
+} from "./chunk-LEP4BKTM.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-IJBB4FVY.js";
+} from "./chunk-FSTXD5CW.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

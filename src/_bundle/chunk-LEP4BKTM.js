@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-IJBB4FVY.js";
+} from "./chunk-FSTXD5CW.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

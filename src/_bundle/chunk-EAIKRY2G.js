@@ -9,14 +9,14 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-HT2CNNMH.js";
+} from "./chunk-LEP4BKTM.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   check,
   errno,
   libcSubset
-} from "./chunk-IJBB4FVY.js";
+} from "./chunk-FSTXD5CW.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-5DBKYNCO.js";
-import "./chunk-IJBB4FVY.js";
+} from "./chunk-DHZFV3BU.js";
+import "./chunk-FSTXD5CW.js";
 
 export {
   E,

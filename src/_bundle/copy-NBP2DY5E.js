@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-DZTLNNF5.js";
+} from "./chunk-ME6E45AN.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-ZTOK5GPM.js";
+} from "./chunk-EAIKRY2G.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-HT2CNNMH.js";
+} from "./chunk-LEP4BKTM.js";
 import {
   SyscallError
-} from "./chunk-IJBB4FVY.js";
+} from "./chunk-FSTXD5CW.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

@@ -1069,6 +1069,7 @@ var SYSCALL_NUMBERS = {
     readlinkat: 267n,
     dup3: 292n,
     memfd_create: 319n,
+    execveat: 322n,
     geteuid: 107n
   },
   aarch64: {
@@ -1084,7 +1085,8 @@ var SYSCALL_NUMBERS = {
     fstat: 80n,
     execve: 221n,
     geteuid: 175n,
-    memfd_create: 279n
+    memfd_create: 279n,
+    execveat: 281n
   }
 };
 

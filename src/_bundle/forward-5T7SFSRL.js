@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-DZYBFANO.js";
+} from "./chunk-UTTWQPIZ.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-DZTLNNF5.js";
+} from "./chunk-ME6E45AN.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-ZTOK5GPM.js";
+} from "./chunk-EAIKRY2G.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-HT2CNNMH.js";
+} from "./chunk-LEP4BKTM.js";
 import {
   SyscallError
-} from "./chunk-IJBB4FVY.js";
+} from "./chunk-FSTXD5CW.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-URSEUO5I.js"),
-    import("./_forward_relay-IBEKWMJF.js")
+    import("./sockets-DDML25Y5.js"),
+    import("./_forward_relay-TN2ZDTXH.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

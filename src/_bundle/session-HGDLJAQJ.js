@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-BBOKONQZ.js";
+} from "./chunk-HXEULKVF.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-ERWUNSSU.js";
-import "./chunk-ZTOK5GPM.js";
+} from "./chunk-5XKASMFO.js";
+import "./chunk-EAIKRY2G.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-HT2CNNMH.js";
+} from "./chunk-LEP4BKTM.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-IJBB4FVY.js";
+} from "./chunk-FSTXD5CW.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-R2IGATS3.js";
+} from "./chunk-BA6AQGNC.js";
 import {
   AT_FDCWD,
   IN_ROOT,

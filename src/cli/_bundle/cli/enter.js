@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-NIEKC7RP.js";
+} from "./chunk-JU7B3BGK.js";
 import {
   NamespaceError,
   UsageError,

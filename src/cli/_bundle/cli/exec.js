@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-NIEKC7RP.js";
+} from "./chunk-JU7B3BGK.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -2,24 +2,24 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-BA6AQGNC.js";
+} from "./chunk-HKLFYBDS.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-N55ZMVTD.js";
+} from "./chunk-ODXRDRFY.js";
 import {
   resolveTarget
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-N4G3KABO.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-TBPS3KO6.js";
 import {
   effectiveUid
 } from "./chunk-OE5P5VPY.js";

@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-T5B4SSZR.js";
+} from "./chunk-UZ6Z2YLD.js";
 import {
   NsCommand
-} from "./chunk-BA6AQGNC.js";
+} from "./chunk-HKLFYBDS.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-K3P537Z7.js";
+} from "./chunk-ZIORCTED.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-N4G3KABO.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -49,7 +49,7 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-TBPS3KO6.js";
 import {
   SyscallError,
   check,
@@ -2238,38 +2238,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-WKDQ7NPH.js");
+  _inNamespaces ??= await import("./in_namespaces-YNTWAGQA.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-WKDQ7NPH.js");
+  _inNamespaces ??= await import("./in_namespaces-YNTWAGQA.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-5QKFXCYZ.js");
+  _copy ??= await import("./copy-YEWK4WT3.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-5QKFXCYZ.js");
+  _copy ??= await import("./copy-YEWK4WT3.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-5QKFXCYZ.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-YEWK4WT3.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-5QKFXCYZ.js");
+  _copy ??= await import("./copy-YEWK4WT3.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-M3FIDLTE.js");
+  _forward ??= await import("./forward-VTLJYW2V.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-4ALKXTLN.js");
+  _session ??= await import("./session-C5SXMINN.js");
   return await _session.openSession(target, options);
 }
 export {

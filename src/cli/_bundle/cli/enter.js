@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-JU7B3BGK.js";
+} from "./chunk-URTNX765.js";
 import {
   NamespaceError,
   UsageError,

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JU7B3BGK.js";
+} from "./chunk-URTNX765.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -28,16 +28,16 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-N55ZMVTD.js";
+} from "./chunk-ODXRDRFY.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-N4G3KABO.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-TBPS3KO6.js";
 import {
   SyscallError
 } from "./chunk-OE5P5VPY.js";

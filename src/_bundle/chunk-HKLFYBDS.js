@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-N4G3KABO.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -14,7 +14,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-TBPS3KO6.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

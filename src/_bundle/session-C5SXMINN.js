@@ -3,22 +3,22 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-T5B4SSZR.js";
+} from "./chunk-UZ6Z2YLD.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-BA6AQGNC.js";
-import "./chunk-7PW6DW43.js";
+} from "./chunk-HKLFYBDS.js";
+import "./chunk-N4G3KABO.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-TBPS3KO6.js";
 import {
   SyscallError,
   errno,

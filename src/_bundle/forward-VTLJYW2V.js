@@ -5,20 +5,20 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-K3P537Z7.js";
+} from "./chunk-ZIORCTED.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-N55ZMVTD.js";
+} from "./chunk-ODXRDRFY.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-N4G3KABO.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-TBPS3KO6.js";
 import {
   SyscallError
 } from "./chunk-OE5P5VPY.js";
@@ -152,7 +152,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-MBG7KAF7.js"),
-    import("./_forward_relay-IWXKXQFQ.js")
+    import("./_forward_relay-DV54VGNX.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

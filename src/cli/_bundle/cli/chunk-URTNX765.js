@@ -1144,7 +1144,9 @@ var namespacesOwnedBy = (function namespacesOwnedBy(pid) {
 });
 var _ownsMnt = (function _ownsMnt(pid) {
   try {
-    return readLinkSafe("/proc/thread-self/ns/mnt") !== readLinkSafe(`/proc/${pid}/ns/mnt`);
+    const ours = statSafe("/proc/thread-self/ns/mnt");
+    const theirs = statSafe(`/proc/${pid}/ns/mnt`);
+    return ours.ino !== theirs.ino || ours.dev !== theirs.dev;
   } catch {
     return false;
   }

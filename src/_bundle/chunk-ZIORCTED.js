@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-7PW6DW43.js";
+} from "./chunk-N4G3KABO.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-QMGJNBAW.js";
+} from "./chunk-TBPS3KO6.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -90,6 +90,14 @@
  *                       /proc/PID/limits shows them
  *   o<int>              oom_score_adj (set before joining: /proc/self may not resolve after)
  *   m<octal>            umask
+ *   i<letters>          read from the target itself what the caller would pass as these
+ *                       options, one letter each: B and E (CapBnd and CapEff of
+ *                       /proc/PID/status), V (set when its NoNewPrivs is 1), m (its Umask), z
+ *                       (when its Seccomp mode is 2; mode 1, strict, is refused), l
+ *                       (/proc/PID/limits), o (its oom_score_adj, written when not ours);
+ *                       read after the pin check, which with the pidfd check before the first
+ *                       join covers them (o's before it, as o is written: a PID reused by
+ *                       then fails the pin check); Z and x apply to a z chosen so as to z
  *   a<label>            LSM label for the program (written to /proc/self/attr/exec)
  *   T<dir>              debug: instead of the target's mount namespace, a private one made for
  *                       the program: a read-only copy of the tools of <dir> (/usr, /bin, /sbin,
@@ -1727,6 +1735,128 @@ static void write_self(const char *file, const char *text, const char *what) {
   }
 }
 
+/* i: the target's confinement read here, from its /proc files, where the caller would read
+ * and pass it (B E V z l o m): in a cold Deno each of those reads is ~0.1-0.3 ms of a CLI's
+ * start, here ~10 us. The same files, the same rules as src/command.ts's. A whole file fits:
+ * /proc/PID/status grows with Groups (65536 at most, < 1 MiB). */
+static char proc_text[1 << 20];
+
+static long read_proc(long pid, const char *file) {
+  char path[64];
+  mlen = 0;
+  put("/proc/");
+  if (pid) putnum((unsigned long)pid);
+  else put("self");
+  put("/");
+  put(file);
+  memcpy(path, msg, mlen);
+  path[mlen] = 0;
+  long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  long n = 0, r = fd;
+  while (fd >= 0 && n < (long)sizeof proc_text - 1) {
+    r = sys3(SYS_read, fd, proc_text + n, sizeof proc_text - 1 - n);
+    if (r <= 0) break;
+    n += r;
+  }
+  if (fd >= 0) sys1(SYS_close, fd);
+  if (r < 0 || n >= (long)sizeof proc_text - 1) {
+    begin();
+    put("Cannot read ");
+    put(path);
+    if (r < 0) puterr(r);
+    else put(": larger than 1 MiB");
+    if (pid && (r == -ENOENT || r == -ESRCH)) put(" - the target exited");
+    fail(125);
+  }
+  proc_text[n] = 0;
+  return n;
+}
+
+/* The value of "Field:" in proc_text (status), after its blanks; 0 when absent. */
+static const char *status_field(const char *field) {
+  for (const char *p = proc_text; *p;) {
+    if (starts(p, field) && p[slen(field)] == ':') {
+      p += slen(field) + 1;
+      while (*p == ' ' || *p == '\t') p++;
+      return p;
+    }
+    while (*p && *p != '\n') p++;
+    if (*p) p++;
+  }
+  return 0;
+}
+
+static const char *needed_field(const char *field) {
+  const char *v = status_field(field);
+  if (!v || !*v || *v == '\n') {
+    begin();
+    put("Cannot read ");
+    put(field);
+    put(" of the target: not in /proc/PID/status");
+    fail(125);
+  }
+  return v;
+}
+
+static int has_letter(const char *set, char c) {
+  while (set && *set)
+    if (*set++ == c) return 1;
+  return 0;
+}
+
+/* /proc/PID/limits: a header, then 16 rows "NAME  SOFT  HARD  [UNITS]", the name ending at
+ * the first run of two blanks; a value is "unlimited" or a number (parse_limits's table). */
+static void limits_of(long pid) {
+  read_proc(pid, "limits");
+  const char *p = proc_text;
+  while (*p && *p != '\n') p++;
+  int rows = 0;
+  while (*p == '\n' && p[1]) {
+    p++;
+    int ok = *p != ' ' && *p != '\t';
+    while (*p && *p != '\n' && !((p[0] == ' ' || p[0] == '\t') && (p[1] == ' ' || p[1] == '\t')))
+      p++;
+    for (int k = 0; k < 2 && ok; k++) {
+      while (*p == ' ' || *p == '\t') p++;
+      unsigned long v = 0;
+      if (starts(p, "unlimited") && (p[9] == ' ' || p[9] == '\t' || p[9] == '\n' || !p[9])) {
+        v = ~0UL;
+        p += 9;
+      } else if (*p >= '0' && *p <= '9') {
+        v = (unsigned long)parse_num(p, 10, &p);
+        ok = *p == ' ' || *p == '\t' || *p == '\n' || !*p;
+      } else ok = 0;
+      if (ok && rows < RLIM_NLIMITS) limits[rows][k] = v;
+    }
+    if (!ok) {
+      begin();
+      put("Cannot read the resource limits of pid ");
+      putnum((unsigned long)pid);
+      put(": unexpected line");
+      fail(125);
+    }
+    rows++;
+    while (*p && *p != '\n') p++;
+  }
+  if (rows != RLIM_NLIMITS) {
+    begin();
+    put("Cannot read the resource limits of pid ");
+    putnum((unsigned long)pid);
+    put(": ");
+    putnum((unsigned long)rows);
+    put(" limits, not 16");
+    fail(125);
+  }
+}
+
+/* oom_score_adj as text ("-1000".."1000"), without its newline, in out. */
+static void oom_of(long pid, char *out) {
+  read_proc(pid, "oom_score_adj");
+  int k = 0;
+  for (const char *p = proc_text; *p && *p != '\n' && k < 15; p++) out[k++] = *p;
+  out[k] = 0;
+}
+
 #define MAXE 4096
 #define ORDER_VAR "NSJOIN_ENV_ORDER="
 
@@ -2212,6 +2342,7 @@ __attribute__((used)) void start_c(long *sp) {
   int copy_seccomp = 0, copy_limits = 0;
   const char *oom = 0, *lsm_label = 0;
   long umask_to = -1;
+  const char *from_target = 0;
   int i = 1;
   for (; i < argc; i++) {
     char *a = argv[i];
@@ -2296,6 +2427,7 @@ __attribute__((used)) void start_c(long *sp) {
       break;
     case 'o': oom = a + 1; break;
     case 'm': umask_to = parse_num(a + 1, 8, 0); break;
+    case 'i': from_target = a + 1; break;
     case 'a': lsm_label = a + 1; break;
     case 'T': debug_tools = a + 1; break;
     case 'L': {
@@ -2323,8 +2455,9 @@ __attribute__((used)) void start_c(long *sp) {
     if (session_caller >= 3) early[nearly++] = session_caller;
     if (session_in >= 3) early[nearly++] = session_in;
     /* Z and x: read and written before the first join (read_filters), closed then. */
-    if (copy_seccomp && filters_in >= 3) early[nearly++] = filters_in;
-    if (copy_seccomp && filters_out >= 3) early[nearly++] = filters_out;
+    int z = copy_seccomp || has_letter(from_target, 'z');
+    if (z && filters_in >= 3) early[nearly++] = filters_in;
+    if (z && filters_out >= 3) early[nearly++] = filters_out;
     /* A namespace file the caller handed over as one of its own fds (enter -N and
      * --user-parent, after it replaced itself with us) is opened below: it stays until
      * then, and like every fd not in K it is closed before execve. */
@@ -2392,6 +2525,20 @@ __attribute__((used)) void start_c(long *sp) {
   sys4(SYS_rt_sigaction, 32, dfl, 0, 8);
   sys4(SYS_rt_sigaction, 33, dfl, 0, 8);
 
+  if (from_target && target_pid <= 0) {
+    begin();
+    put("helper: i needs a target pid");
+    fail(125);
+  }
+  char oom_text[16];
+  if (has_letter(from_target, 'o')) {
+    char ours[16];
+    oom_of(target_pid, oom_text);
+    oom_of(0, ours);
+    int k = 0;
+    while (oom_text[k] && oom_text[k] == ours[k]) k++;
+    if (oom_text[k] != ours[k]) oom = oom_text;
+  }
   if (oom) {
     /* Our /proc/self files belong to root while we are non-dumpable, which would refuse
      * the write to a non-root caller; nothing of the target is open yet, so for this one
@@ -2440,6 +2587,33 @@ __attribute__((used)) void start_c(long *sp) {
     if (mask & CLONE_NEWNS) lookup_path = 0;
   }
   if (session_caller >= 0) session_pidfd = (int)pidfd;
+  if (has_letter(from_target, 'l')) {
+    limits_of(target_pid);
+    copy_limits = 1;
+  }
+  if (has_letter(from_target, 'B') || has_letter(from_target, 'E') ||
+      has_letter(from_target, 'V') || has_letter(from_target, 'm') ||
+      has_letter(from_target, 'z')) {
+    read_proc(target_pid, "status");
+    if (has_letter(from_target, 'B')) bnd = (unsigned long)parse_num(needed_field("CapBnd"), 16, 0);
+    if (has_letter(from_target, 'E')) eff = (unsigned long)parse_num(needed_field("CapEff"), 16, 0);
+    if (has_letter(from_target, 'V')) {
+      const char *v = needed_field("NoNewPrivs");
+      if (v[0] == '1' && (v[1] == '\n' || !v[1])) nnp = 1;
+    }
+    if (has_letter(from_target, 'm')) umask_to = parse_num(needed_field("Umask"), 8, 0);
+    const char *mode = has_letter(from_target, 'z') ? status_field("Seccomp") : 0;
+    if (mode && mode[0] == '1' && (mode[1] == '\n' || !mode[1])) {
+      begin();
+      put("Cannot copy the seccomp filter of pid ");
+      putnum((unsigned long)target_pid);
+      put(": it is in strict mode");
+      fail_step = "ptrace";
+      last_errno = EINVAL;
+      fail(125);
+    }
+    if (mode && mode[0] == '2' && (mode[1] == '\n' || !mode[1])) copy_seccomp = 1;
+  }
   if (copy_seccomp && target_pid <= 0) {
     begin();
     put("helper: z needs a target pid");

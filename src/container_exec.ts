@@ -12,7 +12,7 @@ import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { readProcText } from "./_proc.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
-import { existsSafe, isNotFound, readLinkSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
+import { existsSafe, isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { effectiveUid, SyscallError } from "../ffi/libc.ts";
 
 /**
@@ -326,13 +326,17 @@ export function namespacesOwnedBy(pid: number): NamespaceType[] {
 }
 
 /**
- * Whether `pid` has a mount namespace other than ours: two readlinks, where
- * {@link namespacesOwnedBy} reads all sixteen (NsCommand compares every type again when it
- * plans). False when it cannot be told (the process is gone), as namespacesOwnedBy says.
+ * Whether `pid` has a mount namespace other than ours: two stats (a namespace is its nsfs
+ * inode), where {@link namespacesOwnedBy} reads all sixteen links (NsCommand compares every
+ * type again when it plans); stats, not readlinks, as a container's pinning warmed that path
+ * (the first readlink of a process costs ~0.2 ms more). False when it cannot be told (the
+ * process is gone), as namespacesOwnedBy says.
  */
 function _ownsMnt(pid: number): boolean {
   try {
-    return readLinkSafe("/proc/thread-self/ns/mnt") !== readLinkSafe(`/proc/${pid}/ns/mnt`);
+    const ours = statSafe("/proc/thread-self/ns/mnt");
+    const theirs = statSafe(`/proc/${pid}/ns/mnt`);
+    return ours.ino !== theirs.ino || ours.dev !== theirs.dev;
   } catch {
     return false;
   }

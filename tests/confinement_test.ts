@@ -491,3 +491,73 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 19: on `exec()` the helper reads the target's confinement itself (option i)
+Deno.test({
+  name:
+    "exec PID gives the program the target's confinement whether the helper or JavaScript reads it",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // Everything unlike ours: umask 027, oom_score_adj 300 (raising needs no capability), two
+    // limits of its own, no_new_privs, a narrow bounding set (and so effective set).
+    const target = new Deno.Command("unshare", {
+      args: [
+        "--uts",
+        "sh",
+        "-c",
+        "umask 027; echo 300 > /proc/self/oom_score_adj; exec prlimit --nofile=1234:2345 " +
+        "--core=0:unlimited setpriv --no-new-privs --bounding-set=-all,+chown,+kill,+setuid " +
+        "sleep 100000",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const pid = target.pid;
+      for (let i = 0; i < 200; i++) {
+        if (Deno.readTextFileSync(`/proc/${pid}/comm`) === "sleep\n") break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+      const field = (text: string, name: string) =>
+        text.match(new RegExp(`^${name}:\\s+(\\S+)`, "m"))?.[1];
+      assertEquals(field(status, "NoNewPrivs"), "1", "the target is not set up yet");
+      const script = "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp|Umask):' /proc/self/status; " +
+        "cat /proc/self/limits /proc/self/oom_score_adj";
+      // The CLI becomes the helper (NsCommand#exec()): the helper reads them.
+      const cli = await ours(["exec", String(pid), "sh", "-c", script]);
+      assertEquals(cli.code, 0, cli.stderr);
+      // A spawn reads them in JavaScript and passes them as options.
+      const options = {
+        target: pid,
+        args: ["-c", script],
+        capabilities: "target",
+        noNewPrivs: "target",
+        seccomp: "target",
+        rlimits: "target",
+        oomScoreAdj: "target",
+        umask: "target",
+        newSession: true,
+      } as const;
+      const spawned = new NsCommand("sh", options);
+      const args = spawned.helperArgs;
+      assert(args.some((a) => /^l[0-9i]+:/.test(a)), `the spawn passes the limits: ${args}`);
+      assert(!args.some((a) => /^i[BEVzlom]+$/.test(a)), `the spawn's helper reads: ${args}`);
+      const lib = await spawned.output();
+      assertEquals(lib.code, 0, new TextDecoder().decode(lib.stderr));
+      assertEquals(cli.stdout, new TextDecoder().decode(lib.stdout));
+      // Both are the target's.
+      for (const name of ["CapEff", "CapBnd", "NoNewPrivs", "Seccomp", "Umask"]) {
+        assertEquals(field(cli.stdout, name), field(status, name), name);
+      }
+      assertEquals(field(cli.stdout, "Umask"), "0027");
+      const limits = Deno.readTextFileSync(`/proc/${pid}/limits`);
+      assert(cli.stdout.includes(limits), `limits differ:\n${cli.stdout}---\n${limits}`);
+      assertMatch(cli.stdout, /^Max open files\s+1234\s+2345\s/m);
+      assertMatch(cli.stdout, /^300$/m);
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+    }
+  },
+});

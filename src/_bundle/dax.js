@@ -2,24 +2,24 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-5XKASMFO.js";
+} from "./chunk-PYINELWJ.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-ME6E45AN.js";
+} from "./chunk-XWFJNH7H.js";
 import {
   resolveTarget
-} from "./chunk-EAIKRY2G.js";
+} from "./chunk-N2O2FPSM.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-LEP4BKTM.js";
+} from "./chunk-V4CMZROJ.js";
 import {
   effectiveUid
 } from "./chunk-FSTXD5CW.js";

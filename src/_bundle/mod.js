@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-HXEULKVF.js";
+} from "./chunk-ZF4CGUQA.js";
 import {
   NsCommand
-} from "./chunk-5XKASMFO.js";
+} from "./chunk-PYINELWJ.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-UTTWQPIZ.js";
+} from "./chunk-PTFHU7D7.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-EAIKRY2G.js";
+} from "./chunk-N2O2FPSM.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -49,7 +49,7 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-LEP4BKTM.js";
+} from "./chunk-V4CMZROJ.js";
 import {
   SyscallError,
   check,
@@ -2254,38 +2254,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-NKNMLS5Z.js");
+  _inNamespaces ??= await import("./in_namespaces-6QYEOIO7.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-NKNMLS5Z.js");
+  _inNamespaces ??= await import("./in_namespaces-6QYEOIO7.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-NBP2DY5E.js");
+  _copy ??= await import("./copy-ALPIF23U.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-NBP2DY5E.js");
+  _copy ??= await import("./copy-ALPIF23U.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-NBP2DY5E.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-ALPIF23U.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-NBP2DY5E.js");
+  _copy ??= await import("./copy-ALPIF23U.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-5T7SFSRL.js");
+  _forward ??= await import("./forward-VPC4BILM.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-HGDLJAQJ.js");
+  _session ??= await import("./session-LGFET5Y2.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -2166,7 +2166,9 @@ var namespacesOwnedBy = (function namespacesOwnedBy(pid) {
 });
 var _ownsMnt = (function _ownsMnt(pid) {
   try {
-    return readLinkSafe("/proc/thread-self/ns/mnt") !== readLinkSafe(`/proc/${pid}/ns/mnt`);
+    const ours = statSafe("/proc/thread-self/ns/mnt");
+    const theirs = statSafe(`/proc/${pid}/ns/mnt`);
+    return ours.ino !== theirs.ino || ours.dev !== theirs.dev;
   } catch {
     return false;
   }
@@ -4790,7 +4792,7 @@ var _checkFlags = (function _checkFlags2(o) {
 }).bind(void 0);
 
 
-var _plan = (function _plan2(program, o) {
+var _plan = (function _plan2(program, o, fromTarget = false) {
   _checkFlags(o);
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
@@ -4889,16 +4891,23 @@ var _plan = (function _plan2(program, o) {
     "seccomp",
     "umask"
   ].find((k) => o[k] === "target");
-  const status = fromStatus ? readProcText(`/proc/${needPid(`${fromStatus}: "target"`)}/status`) : "";
+  if (fromStatus) needPid(`${fromStatus}: "target"`);
+  let helperReads = "";
+  const status = fromStatus && !fromTarget ? readProcText(`/proc/${pid}/status`) : "";
   if (o.capabilities === "target") {
-    rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
+    if (fromTarget) helperReads += "BE";
+    else rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
   } else if (o.capabilities !== void 0 && o.capabilities !== "all") {
     throw new TypeError(`Cannot use capabilities ${JSON.stringify(o.capabilities)}: give "all" or "target"`);
   }
-  if (o.noNewPrivs === true || o.noNewPrivs === "target" && _statusField(status, "NoNewPrivs") === "1") {
+  if (o.noNewPrivs === "target" && fromTarget) helperReads += "V";
+  else if (o.noNewPrivs === true || o.noNewPrivs === "target" && _statusField(status, "NoNewPrivs") === "1") {
     rest.push("V");
   }
-  rest.push(..._confinementArgs(o, status, needPid));
+  const confinement = _confinementArgs(o, fromTarget ? void 0 : status, needPid);
+  rest.push(...confinement.args);
+  helperReads += confinement.helperReads;
+  if (helperReads) rest.push(`i${helperReads}`);
   const filters = rest.includes("z") ? status.match(/^Seccomp_filters:\s+(\d+)/m) : null;
   const uid = o.uid === "follow" ? _followId(needPid('uid: "follow"'), "Uid", joinsUser()) : o.uid;
   const gid = o.gid === "follow" ? _followId(needPid('gid: "follow"'), "Gid", joinsUser()) : o.gid;
@@ -4988,6 +4997,7 @@ var _plan = (function _plan2(program, o) {
 }).bind(void 0);
 var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
   const out = [];
+  let helperReads = "";
   const choice = (name, v, allowed) => {
     if (v !== void 0 && !allowed.includes(v)) {
       throw new TypeError(`Cannot use ${name} ${JSON.stringify(v)}: give ${allowed.map((a) => `"${a}"`).join(" or ")}`);
@@ -5005,7 +5015,10 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     "target",
     "none"
   ]);
-  if (o.seccomp === "target") {
+  if (o.seccomp === "target" && status === void 0) {
+    needPid("seccomp");
+    helperReads += "z";
+  } else if (o.seccomp === "target" && status !== void 0) {
     const mode = status.match(/^Seccomp:\s+(\d+)/m)?.[1] ?? "0";
     if (mode === "1") {
       throw new NamespaceError(`Cannot copy the seccomp filter of pid ${needPid("seccomp")}: it is in strict mode`, {
@@ -5017,15 +5030,24 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     }
     if (mode === "2") out.push("z");
   }
-  if (o.rlimits === "target") out.push(`l${_limitsOf(needPid('rlimits: "target"'))}`);
-  const oom = o.oomScoreAdj === "target" ? Number(readProcText(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`)) : o.oomScoreAdj;
+  if (o.rlimits === "target") {
+    const pid = needPid('rlimits: "target"');
+    if (status === void 0) helperReads += "l";
+    else out.push(`l${_limitsOf(pid)}`);
+  }
+  if (o.oomScoreAdj === "target" && status === void 0) {
+    needPid('oomScoreAdj: "target"');
+    helperReads += "o";
+  }
+  const oom = o.oomScoreAdj === "target" ? status === void 0 ? void 0 : Number(readProcText(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`)) : o.oomScoreAdj;
   if (oom !== void 0) {
     if (!Number.isSafeInteger(oom) || oom < -1e3 || oom > 1e3) {
       throw new RangeError(`Cannot use oomScoreAdj ${oom}: give a number from -1000 to 1000`);
     }
     if (oom !== Number(readProcText("/proc/self/oom_score_adj"))) out.push(`o${oom}`);
   }
-  const umask = o.umask === "target" ? parseInt(_statusField(status, "Umask"), 8) : o.umask;
+  if (o.umask === "target" && status === void 0) helperReads += "m";
+  const umask = o.umask === "target" ? status === void 0 ? void 0 : parseInt(_statusField(status, "Umask"), 8) : o.umask;
   if (umask !== void 0) {
     if (!Number.isSafeInteger(umask) || umask < 0 || umask > 511) {
       throw new RangeError(`Cannot use umask ${umask}: give a number from 0 to 0o777`);
@@ -5036,7 +5058,10 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     const label = lsmExecLabel(needPid('lsm: "target"'));
     if (label !== void 0) out.push(`a${label}`);
   }
-  return out;
+  return {
+    args: out,
+    helperReads
+  };
 }).bind(void 0);
 
 
@@ -5230,6 +5255,7 @@ var deno_default = {
     "./dax": "./dax.ts",
     "./cli": "./cli.ts"
   },
+  lock: false,
   allowScripts: {
     deny: ["npm:protobufjs"]
   },
@@ -5238,13 +5264,13 @@ var deno_default = {
   },
   tasks: {
     demo: "deno run -A examples/demo.ts",
-    test: "bash tests/setup.sh && deno test -A --quiet --doc tests/ mod.ts dax.ts cli.ts src/",
+    test: "bash tests/setup.sh && deno test -A --lock=deno.lock --quiet --doc tests/ mod.ts dax.ts cli.ts src/",
     bench: "deno run -A bench/exec_bench.ts",
     "build:helper": "deno run -A ffi/build_helper.ts",
     "check:helper": "deno run -A ffi/build_helper.ts --check",
     "build:cli": "deno run -A src/cli/build_bundle.ts",
     "check:cli": "deno run -A src/cli/build_bundle.ts --check",
-    ok: "deno fmt --check && deno lint && deno check mod.ts dax.ts cli.ts tests/ examples/ bench/ ffi/ src/ && deno doc --lint mod.ts dax.ts cli.ts && deno task check:helper && deno task check:cli && deno task test && deno publish --dry-run --allow-dirty",
+    ok: "deno fmt --check && deno lint && deno check --lock=deno.lock mod.ts dax.ts cli.ts tests/ examples/ bench/ ffi/ src/ && deno doc --lint mod.ts dax.ts cli.ts && deno task check:helper && deno task check:cli && deno task test && deno publish --dry-run --allow-dirty",
     "bench:ls": "deno run -A bench/ls_bench.ts",
     "bench:exec-containers": "deno run -A bench/exec_containers_bench.ts",
     "bench:import": "deno run -A bench/import_bench.ts",

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-53XSJR3F.js";
+} from "./chunk-7QT4IZV4.js";
 import {
   NamespaceError,
   UsageError,
@@ -234,6 +234,7 @@ var deno_default = {
     "./dax": "./dax.ts",
     "./cli": "./cli.ts"
   },
+  lock: false,
   allowScripts: {
     deny: ["npm:protobufjs"]
   },
@@ -242,13 +243,13 @@ var deno_default = {
   },
   tasks: {
     demo: "deno run -A examples/demo.ts",
-    test: "bash tests/setup.sh && deno test -A --quiet --doc tests/ mod.ts dax.ts cli.ts src/",
+    test: "bash tests/setup.sh && deno test -A --lock=deno.lock --quiet --doc tests/ mod.ts dax.ts cli.ts src/",
     bench: "deno run -A bench/exec_bench.ts",
     "build:helper": "deno run -A ffi/build_helper.ts",
     "check:helper": "deno run -A ffi/build_helper.ts --check",
     "build:cli": "deno run -A src/cli/build_bundle.ts",
     "check:cli": "deno run -A src/cli/build_bundle.ts --check",
-    ok: "deno fmt --check && deno lint && deno check mod.ts dax.ts cli.ts tests/ examples/ bench/ ffi/ src/ && deno doc --lint mod.ts dax.ts cli.ts && deno task check:helper && deno task check:cli && deno task test && deno publish --dry-run --allow-dirty",
+    ok: "deno fmt --check && deno lint && deno check --lock=deno.lock mod.ts dax.ts cli.ts tests/ examples/ bench/ ffi/ src/ && deno doc --lint mod.ts dax.ts cli.ts && deno task check:helper && deno task check:cli && deno task test && deno publish --dry-run --allow-dirty",
     "bench:ls": "deno run -A bench/ls_bench.ts",
     "bench:exec-containers": "deno run -A bench/exec_containers_bench.ts",
     "bench:import": "deno run -A bench/import_bench.ts",

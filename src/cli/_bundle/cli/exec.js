@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-53XSJR3F.js";
+} from "./chunk-7QT4IZV4.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

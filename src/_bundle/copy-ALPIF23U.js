@@ -28,16 +28,16 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-ME6E45AN.js";
+} from "./chunk-XWFJNH7H.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-EAIKRY2G.js";
+} from "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-LEP4BKTM.js";
+} from "./chunk-V4CMZROJ.js";
 import {
   SyscallError
 } from "./chunk-FSTXD5CW.js";

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-EAIKRY2G.js";
+} from "./chunk-N2O2FPSM.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-LEP4BKTM.js";
+} from "./chunk-V4CMZROJ.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

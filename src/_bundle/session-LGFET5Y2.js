@@ -3,22 +3,22 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-HXEULKVF.js";
+} from "./chunk-ZF4CGUQA.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-5XKASMFO.js";
-import "./chunk-EAIKRY2G.js";
+} from "./chunk-PYINELWJ.js";
+import "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-LEP4BKTM.js";
+} from "./chunk-V4CMZROJ.js";
 import {
   SyscallError,
   errno,

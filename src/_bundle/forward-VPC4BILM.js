@@ -5,20 +5,20 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-UTTWQPIZ.js";
+} from "./chunk-PTFHU7D7.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-ME6E45AN.js";
+} from "./chunk-XWFJNH7H.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-EAIKRY2G.js";
+} from "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-LEP4BKTM.js";
+} from "./chunk-V4CMZROJ.js";
 import {
   SyscallError
 } from "./chunk-FSTXD5CW.js";
@@ -152,7 +152,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-DDML25Y5.js"),
-    import("./_forward_relay-TN2ZDTXH.js")
+    import("./_forward_relay-TKGDRS76.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-LEP4BKTM.js";
+} from "./chunk-V4CMZROJ.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

@@ -436,7 +436,6 @@ export {
   isNotFound,
   fstatSafe,
   statSafe,
-  readLinkSafe,
   NamespaceError,
   WORKER_NAMESPACES,
   NAMESPACE_TYPES,

@@ -44,6 +44,7 @@ import {
   makeTarget,
   NEEDS_ROOT,
   ROOT,
+  runPiped,
   sh,
   testUser,
   text,
@@ -5623,6 +5624,129 @@ Deno.test({
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 19: the caller's supplementary groups in a user namespace its owner controls
+
+Deno.test({
+  name:
+    "stop 19: a program in a local user's user namespace (setgroups deny) never keeps the caller's supplementary groups",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-groups-" });
+    await Deno.chmod(dir, 0o755);
+    const user = await testUser();
+    // A file only a member of group 4242 may read (its owner is root, unmapped in the
+    // namespace: no capability of the namespace's root reaches it).
+    const secret = `sec19-secret-${crypto.randomUUID()}`;
+    const file = `${dir}/secret`;
+    await Deno.writeTextFile(file, secret);
+    await Deno.chown(file, 0, 4242);
+    await Deno.chmod(file, 0o640);
+    try {
+      // Control: the group is what lets a process of the user's uid read it.
+      const asMember = await runPiped("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--groups=4242", "cat", file],
+      });
+      assertEquals(asMember.stdout, secret, "the user with group 4242 reads the file");
+      // `unshare -Ur` writes "deny" to setgroups before its gid_map: setgroups(2) inside is
+      // refused. A program root runs there has the user's uid on the host: theirs to ptrace.
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user"],
+        user: { uid: user.uid, gid: user.gid },
+      });
+      assertEquals(Deno.readTextFileSync(`/proc/${target.pid}/setgroups`).trim(), "deny");
+      // Root with a supplementary group (a service's, `sg`, a login's group 0).
+      const asRoot = (args: string[]) =>
+        runPiped("setpriv", { args: ["--groups=4242", ...args, "/bin/cat", file] });
+      const anchor = await asRoot(["nsenter", "-t", String(target.pid), "-U"]);
+      assert(!anchor.stdout.includes(secret), "nsenter's program kept root's group");
+      assertMatch(anchor.stderr, /Permission denied/);
+      const cli = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI];
+      for (
+        const args of [
+          ["exec", String(target.pid)],
+          ["exec", "-n", "user", String(target.pid)],
+          ["enter", "-t", String(target.pid), "-a"],
+          ["enter", "-t", String(target.pid), "-U"],
+        ]
+      ) {
+        await t.step(args.join(" "), async () => {
+          const out = await asRoot([...cli, ...args]);
+          assert(!out.stdout.includes(secret), `the program read the file: ${args.join(" ")}`);
+          assertMatch(out.stderr, /Permission denied/);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 19: a cgroup's name in the helper's messages
+
+Deno.test({
+  name:
+    "stop 19: a cgroup named with terminal escapes reaches the caller's terminal escaped when its join fails",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Whoever may make cgroups (a delegated subtree, a container with a writable cgroupfs)
+    // names them: a name with ESC and BEL, a title-setting sequence and a screen clear.
+    const hierarchy = "/sys/fs/cgroup/pids";
+    assert(await exists(`${hierarchy}/tasks`), `${hierarchy} is this machine kind's v1 pids`);
+    const name = `nsjoin-sec19-${Math.random().toString(36).slice(2)}-\x1b]0;PWNED\x07\x1b[2J`;
+    const dir = `${hierarchy}/${name}`;
+    await Deno.mkdir(dir);
+    await using target = await makeTarget({ flags: ["-u"] });
+    try {
+      await Deno.writeTextFile(`${dir}/tasks`, String(target.pid));
+      // The name's owner empties and removes it while root's exec is between opening its
+      // tasks file and writing to it (a window strace widens: each setns waits 2 s).
+      const exec = new Deno.Command("strace", {
+        args: [
+          ...["-f", "-qq", "-o", "/dev/null", "-e", "trace=setns"],
+          ...["-e", "inject=setns:delay_exit=2000000"],
+          ...[Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI],
+          ...["exec", "-n", "uts", String(target.pid), "true"],
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const holding = () => {
+        for (const p of Deno.readDirSync("/proc")) {
+          if (!/^\d+$/.test(p.name)) continue;
+          try {
+            for (const fd of Deno.readDirSync(`/proc/${p.name}/fd`)) {
+              if (Deno.readLinkSync(`/proc/${p.name}/fd/${fd.name}`) === `${dir}/tasks`) {
+                return true;
+              }
+            }
+          } catch {
+            // Gone, or not ours to read.
+          }
+        }
+        return false;
+      };
+      await waitFor("the helper holding the tasks file", holding, 30_000);
+      await Deno.writeTextFile(`${hierarchy}/tasks`, String(target.pid));
+      await Deno.remove(dir);
+      const out = await exec.output();
+      const err = text(out.stderr);
+      assertEquals(out.code, 125, err);
+      assertMatch(err, /Cannot join cgroup .*nsjoin-sec19-.*\\x1b\]0;PWNED\\x07\\x1b\[2J/);
+      assert(!/[\x07\x1b]/.test(err), `a raw escape reached the terminal: ${JSON.stringify(err)}`);
+    } finally {
+      try {
+        await Deno.writeTextFile(`${hierarchy}/tasks`, String(target.pid));
+        await Deno.remove(dir);
+      } catch {
+        // Removed above.
+      }
     }
   },
 });

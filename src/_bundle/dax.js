@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-R2IGATS3.js";
+} from "./chunk-VQQIR2A2.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -15,7 +15,7 @@ import {
 } from "./chunk-T5B4SSZR.js";
 import {
   NsCommand
-} from "./chunk-R2IGATS3.js";
+} from "./chunk-VQQIR2A2.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2269,7 +2269,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-H6MN7E3X.js");
+  _session ??= await import("./session-ITUXK3IW.js");
   return await _session.openSession(target, options);
 }
 export {

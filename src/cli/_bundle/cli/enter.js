@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-NIEKC7RP.js";
+} from "./chunk-F2AJ2JGK.js";
 import {
   NamespaceError,
   UsageError,

@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-NIEKC7RP.js";
+} from "./chunk-F2AJ2JGK.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -10,7 +10,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-R2IGATS3.js";
+} from "./chunk-VQQIR2A2.js";
 import "./chunk-7PW6DW43.js";
 import "./chunk-WCZWOI36.js";
 import {

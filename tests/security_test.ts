@@ -5753,3 +5753,89 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 19: the caller's environment in a program the target can read
+
+/** The PID of the process whose argv is exactly `argv`, once there is one. */
+async function processWithArgv(argv: string[]): Promise<number> {
+  const want = argv.join("\0") + "\0";
+  let found = 0;
+  await waitFor(argv.join(" "), () => {
+    for (const e of Deno.readDirSync("/proc")) {
+      try {
+        if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === want) found = Number(e.name);
+      } catch {
+        // Not a process, or gone.
+      }
+    }
+    return found > 0;
+  }, 20_000);
+  return found;
+}
+
+Deno.test({
+  name:
+    "stop 19: exec's host program never carries the caller's environment where the target reads it (its user or pid namespace)",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    // A secret of root's shell (a token an automation job exports).
+    const secret = `sec19-token-${crypto.randomUUID()}`;
+    const cli = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI, "exec", "-d"];
+    const detached = async (args: string[], nap: string) => {
+      const out = await runPiped(cli[0], {
+        args: [...cli.slice(1), ...args, "/bin/sleep", nap],
+        env: { SECRET_TOKEN: secret },
+      });
+      assertEquals(out.code, 0, out.stderr);
+      return await processWithArgv(["/bin/sleep", nap]);
+    };
+    await t.step("a local user's unshare -Ur: the user reads /proc/PID/environ", async () => {
+      const user = await testUser();
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user"],
+        user: { uid: user.uid, gid: user.gid },
+      });
+      for (const ns of [[], ["-n", "user,net"]]) {
+        const nap = `${Math.floor(Math.random() * 1000) + 100}.25`;
+        const program = await detached([...ns, String(target.pid)], nap);
+        try {
+          // The program runs with the user's uid on the host: theirs to read.
+          const read = await runPiped("setpriv", {
+            args: [
+              ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+              ...["cat", `/proc/${program}/environ`],
+            ],
+          });
+          assertEquals(read.code, 0, read.stderr);
+          assert(read.stdout.includes("PATH="), "the user reads the program's environment");
+          assert(!read.stdout.includes(secret), `the user read root's secret (${ns.join(" ")})`);
+        } finally {
+          Deno.kill(program, "SIGKILL");
+        }
+      }
+    });
+    await t.step("exec -n pid,net of a docker container: its root reads it", async () => {
+      await dockerImage();
+      const name = `nsjoin-env-${Math.random().toString(36).slice(2, 8)}`;
+      const c = await startContainer("docker", name);
+      try {
+        const nap = `${Math.floor(Math.random() * 1000) + 100}.75`;
+        const program = await detached(["-n", "pid,net", name], nap);
+        try {
+          const read = await engineExec(c, [], [
+            "sh",
+            "-c",
+            `for f in /proc/[0-9]*/cmdline; do grep -q ${nap} $f && cat \${f%cmdline}environ; done`,
+          ]);
+          assert(read.stdout.includes("PATH="), `the container reads it: ${read.stderr}`);
+          assert(!read.stdout.includes(secret), "the container read root's secret");
+        } finally {
+          Deno.kill(program, "SIGKILL");
+        }
+      } finally {
+        await removeContainers([c]);
+      }
+    });
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-VQQIR2A2.js";
+} from "./chunk-EA7HBTUL.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-T5B4SSZR.js";
+} from "./chunk-XRGIHDFQ.js";
 import {
   NsCommand
-} from "./chunk-VQQIR2A2.js";
+} from "./chunk-EA7HBTUL.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2269,7 +2269,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-ITUXK3IW.js");
+  _session ??= await import("./session-HWIFDZNN.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -1,6 +1,7 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
   _containerExecOptions,
+  _hostProgramEnv,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupProcsOf,
@@ -322,8 +323,9 @@ export const planExec = (async function planExec(
         ...common,
         target,
         namespaces: args.namespaces ?? "all",
-        env,
-        targetEnv: inside,
+        ...(inside || pid === undefined
+          ? { env, targetEnv: inside }
+          : _hostProgramEnv(args.namespaces, pid, env)),
         cwd: args.workdir,
         uid: user?.uid,
         gid: user?.gid,

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-F2AJ2JGK.js";
+} from "./chunk-K4YHQWD5.js";
 import {
   NamespaceError,
   UsageError,

@@ -5,6 +5,7 @@ import {
   NsCommand,
   PinnedProcess,
   _containerExecOptions,
+  _hostProgramEnv,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupMountRoots,
@@ -22,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-F2AJ2JGK.js";
+} from "./chunk-K4YHQWD5.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1478,8 +1479,10 @@ var planExec = (async function planExec2(args, find = {}) {
         ...common,
         target,
         namespaces: args.namespaces ?? "all",
-        env,
-        targetEnv: inside,
+        ...inside || pid === void 0 ? {
+          env,
+          targetEnv: inside
+        } : _hostProgramEnv(args.namespaces, pid, env),
         cwd: args.workdir,
         uid: user?.uid,
         gid: user?.gid,

@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-T5B4SSZR.js";
+} from "./chunk-XRGIHDFQ.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-VQQIR2A2.js";
+} from "./chunk-EA7HBTUL.js";
 import "./chunk-7PW6DW43.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -570,13 +570,13 @@ function _joinsMnt(sel: NamespaceSelection | undefined, pid?: number): boolean {
  * @param sel the namespaces asked for
  * @param pid the target
  * @param env what the caller sets (-e)
- * @returns NsCommand's `env` and `clearEnv`
+ * @returns NsCommand's `env` and `clearEnv` (and, for "all", the namespaces that differ now)
  */
 export function _hostProgramEnv(
   sel: NamespaceSelection | undefined,
   pid: number,
   env: Record<string, string>,
-): Pick<NsCommandOptions, "env" | "clearEnv"> {
+): Pick<NsCommandOptions, "env" | "clearEnv" | "namespaces"> {
   const picked = (type: NamespaceType) =>
     sel === undefined || sel === "all" ||
     (Array.isArray(sel)
@@ -589,7 +589,15 @@ export function _hostProgramEnv(
   } catch {
     differ = ["pid", "user"]; // Cannot tell (gone, refused): as if seen.
   }
-  if (!differ.some((type) => (type === "pid" || type === "user") && picked(type))) return { env };
+  if (!differ.some((type) => (type === "pid" || type === "user") && picked(type))) {
+    // "all" would join what differs when the helper runs: a process that makes a user
+    // namespace of its own meanwhile (unshare -U, any user's process) would get the
+    // environment decided for one that has none. Only what differs now.
+    const now = differ.filter((type) => type !== "mnt");
+    return sel === undefined || sel === "all"
+      ? { env, ...(now.length ? { namespaces: now } : {}) }
+      : { env };
+  }
   const caller = Deno.env.toObject();
   const kept = _hostSideEnv(caller);
   const out: Record<string, string> = {};

@@ -5756,6 +5756,45 @@ Deno.test({
 
 // ---- stop 19: the caller's environment in a program the target can read
 
+/**
+ * Prints its PID, waits for SIGUSR1, then moves itself into a user namespace of its own
+ * (root mapped to its uid, as `unshare -r`), prints "userns" and sleeps.
+ */
+const LATE_USERNS_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static void put(const char *file, const char *text) {
+  int fd = open(file, O_WRONLY);
+  if (fd >= 0) { write(fd, text, strlen(text)); close(fd); }
+}
+int main(void) {
+  sigset_t set;
+  int sig;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, 0);
+  printf("%d\n", getpid());
+  fflush(stdout);
+  sigwait(&set, &sig);
+  char map[64];
+  unsigned uid = getuid(), gid = getgid();
+  if (unshare(CLONE_NEWUSER) != 0) return 1;
+  snprintf(map, sizeof map, "0 %u 1", uid);
+  put("/proc/self/uid_map", map);
+  put("/proc/self/setgroups", "deny");
+  snprintf(map, sizeof map, "0 %u 1", gid);
+  put("/proc/self/gid_map", map);
+  printf("userns\n");
+  fflush(stdout);
+  for (;;) pause();
+}
+`;
+
 /** The PID of the process whose argv is exactly `argv`, once there is one. */
 async function processWithArgv(argv: string[]): Promise<number> {
   const want = argv.join("\0") + "\0";
@@ -5815,6 +5854,87 @@ Deno.test({
         }
       }
     });
+    await t.step(
+      "a process that makes a user namespace between exec's plan and its join",
+      async () => {
+        // A root-made net namespace with a user's process in it (a service's PrivateNetwork):
+        // nothing of it is the user's when exec plans, and on SIGUSR1 the process makes a user
+        // namespace of its own, which joining "all" (what differs when the helper runs) took.
+        const user = await testUser();
+        const dir = await Deno.makeTempDir({ prefix: "nsjoin-userns-" });
+        await Deno.chmod(dir, 0o755);
+        try {
+          await Deno.writeTextFile(`${dir}/late.c`, LATE_USERNS_C);
+          assert(await runPipedOk("gcc", ["-O2", "-o", `${dir}/late`, `${dir}/late.c`]), "gcc");
+          const late = new Deno.Command("unshare", {
+            args: [
+              ...["-n", "setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+              `${dir}/late`,
+            ],
+            stdout: "piped",
+          }).spawn();
+          const reader = late.stdout.getReader();
+          const pid = Number(text((await reader.read()).value!).trim());
+          const nap = `${Math.floor(Math.random() * 1000) + 100}.5`;
+          // strace holds every execve for 2 s (its counter is per process): the helper's start.
+          const exec = new Deno.Command("strace", {
+            args: [
+              ...["-f", "-qq", "-o", "/dev/null", "-e", "trace=execve"],
+              ...["-e", "inject=execve:delay_enter=2000000"],
+              ...cli,
+              ...[String(pid), "/bin/sleep", nap],
+            ],
+            env: { SECRET_TOKEN: secret },
+            stdout: "null",
+            stderr: "piped",
+          }).spawn();
+          try {
+            // Planned once Deno has a child: the helper, held in execve.
+            await waitFor("the helper", () => {
+              try {
+                const deno = Number(
+                  Deno.readTextFileSync(`/proc/${exec.pid}/task/${exec.pid}/children`).trim()
+                    .split(/\s+/)[0],
+                );
+                return deno > 0 &&
+                  Deno.readTextFileSync(`/proc/${deno}/task/${deno}/children`).trim() !== "";
+              } catch {
+                return false;
+              }
+            }, 20_000);
+            Deno.kill(pid, "SIGUSR1");
+            assertEquals(text((await reader.read()).value!).trim(), "userns");
+            const program = await processWithArgv(["/bin/sleep", nap]);
+            try {
+              const read = await runPiped("setpriv", {
+                args: [
+                  ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+                  ...["cat", `/proc/${program}/environ`],
+                ],
+              });
+              assert(!read.stdout.includes(secret), "the user read root's secret");
+            } finally {
+              Deno.kill(program, "SIGKILL");
+            }
+            // strace follows the program too: it ends with it.
+            const out = await exec.output();
+            assertEquals(out.code, 0, text(out.stderr));
+          } finally {
+            try {
+              exec.kill("SIGKILL");
+            } catch {
+              // Ended.
+            }
+            reader.releaseLock();
+            late.kill("SIGKILL");
+            await late.status;
+            await late.stdout.cancel().catch(() => {});
+          }
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    );
     await t.step("exec -n pid,net of a docker container: its root reads it", async () => {
       await dockerImage();
       const name = `nsjoin-env-${Math.random().toString(36).slice(2, 8)}`;

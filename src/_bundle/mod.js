@@ -12,7 +12,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-XRGIHDFQ.js";
+} from "./chunk-WSWUHQ42.js";
 import {
   NsCommand
 } from "./chunk-EA7HBTUL.js";
@@ -2269,7 +2269,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-HWIFDZNN.js");
+  _session ??= await import("./session-QYNQ7SQX.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-K4YHQWD5.js";
+} from "./chunk-MKXC2U6U.js";
 import {
   NamespaceError,
   UsageError,

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-K4YHQWD5.js";
+} from "./chunk-MKXC2U6U.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

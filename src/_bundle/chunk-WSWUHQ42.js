@@ -374,9 +374,17 @@ var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
       "user"
     ];
   }
-  if (!differ.some((type) => (type === "pid" || type === "user") && picked(type))) return {
-    env
-  };
+  if (!differ.some((type) => (type === "pid" || type === "user") && picked(type))) {
+    const now = differ.filter((type) => type !== "mnt");
+    return sel === void 0 || sel === "all" ? {
+      env,
+      ...now.length ? {
+        namespaces: now
+      } : {}
+    } : {
+      env
+    };
+  }
   const caller = Deno.env.toObject();
   const kept = _hostSideEnv(caller);
   const out = {};

@@ -3,7 +3,7 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-XRGIHDFQ.js";
+} from "./chunk-WSWUHQ42.js";
 import {
   _ErrorPipe,
   _sessionPlan,

@@ -1729,7 +1729,7 @@ static void write_self(const char *file, const char *text, const char *what) {
     put("Cannot set ");
     put(what);
     put(" to ");
-    put(text);
+    putesc(text); /* the LSM label is the target's */
     puterr(r);
     fail(125);
   }
@@ -2650,6 +2650,16 @@ __attribute__((used)) void start_c(long *sp) {
     if (fd >= 0) cgfd[ncg++] = fd;
   }
 
+  /* A user namespace whose setgroups is "deny" (unshare -r, any unprivileged user's) refuses
+   * setgroups(2) inside it, so groups dropped only after joining stayed: the program, which
+   * that namespace's owner may ptrace, kept the caller's supplementary groups (root's shadow,
+   * adm, 0) on the host. Dropped now, where we still may; nsenter drops them before joining
+   * too. The try after the joins remains for callers not allowed to here. */
+  if ((drop_groups || identity) && !set_groups) {
+    int user = (mask & CLONE_NEWUSER) != 0;
+    for (int k = 0; k < nj; k++) user |= js[k].flag == CLONE_NEWUSER;
+    if (user) sys2(SYS_setgroups, 0, 0);
+  }
   if (mask) {
     long r = atomic && pidfd >= 0 ? sys2(SYS_setns, pidfd, mask) : -ENOSYS;
     if (r != 0) {
@@ -2752,7 +2762,8 @@ __attribute__((used)) void start_c(long *sp) {
     if (r < 0) {
       begin();
       put("Cannot join cgroup ");
-      put(cg[k]);
+      /* Its name is the target's choice (a delegated subtree, a cgroup namespace). */
+      putesc(cg[k]);
       puterr(r);
       fail(125);
     }

@@ -248,7 +248,7 @@ const HOST_SIDE_ENV = /^(TERM|COLORTERM|LANG|LANGUAGE|LC_[A-Z_]+|TZ|HOSTNAME)$/;
  * file: glibc loads a locale named by an absolute path (LC_ALL=/proc/PID/root/…), a TZ
  * starting with `/` or `:/` is a zone file; zone names (`Europe/Paris`) stay.
  */
-function _hostSideEnv(theirs: Record<string, string>): Record<string, string> {
+export function _hostSideEnv(theirs: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(theirs)) {
     if (!HOST_SIDE_ENV.test(k)) continue;

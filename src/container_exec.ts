@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { NamespaceSelection, NsCommandOptions } from "./command.ts";
+import { _hostSideEnv, type NamespaceSelection, type NsCommandOptions } from "./command.ts";
 import type { ContainerConfig, PinnedContainer } from "./containers.ts";
 import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
 import { assertPermissions } from "./_permissions.ts";
@@ -569,6 +569,56 @@ function _joinsMnt(sel: NamespaceSelection | undefined, pid?: number): boolean {
 }
 
 /**
+ * The environment of an exec's host program (the target's mount namespace not joined): the
+ * caller's, plus `env` — unless the program joins a pid or user namespace of the target's.
+ * There the target reads it: in its user namespace the program has that namespace's
+ * owner's uid (a local user's `unshare -Ur`), in its pid namespace a task with the
+ * program's uid and capabilities may ptrace it, and /proc/PID/environ is theirs to read
+ * (root's `exec PID` handed a local user its SECRET_TOKEN). Then only the caller's TERM,
+ * COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME go, with `env` over them.
+ * docker exec never passes the caller's environment at all.
+ *
+ * @param sel the namespaces asked for
+ * @param pid the target
+ * @param env what the caller sets (-e)
+ * @returns NsCommand's `env` and `clearEnv` (and, for "all", the namespaces that differ now)
+ */
+export function _hostProgramEnv(
+  sel: NamespaceSelection | undefined,
+  pid: number,
+  env: Record<string, string>,
+): Pick<NsCommandOptions, "env" | "clearEnv" | "namespaces"> {
+  const picked = (type: NamespaceType) =>
+    sel === undefined || sel === "all" ||
+    (Array.isArray(sel)
+      ? sel.includes(type)
+      : (sel as Partial<Record<NamespaceType, true | string>>)[type] !== undefined);
+  if (!picked("pid") && !picked("user")) return { env };
+  let differ: NamespaceType[];
+  try {
+    differ = differingNamespaces(pid);
+  } catch {
+    differ = ["pid", "user"]; // Cannot tell (gone, refused): as if seen.
+  }
+  if (!differ.some((type) => (type === "pid" || type === "user") && picked(type))) {
+    // "all" would join what differs when the helper runs: a process that makes a user
+    // namespace of its own meanwhile (unshare -U, any user's process) would get the
+    // environment decided for one that has none. Only what differs now.
+    const now = differ.filter((type) => type !== "mnt");
+    return sel === undefined || sel === "all"
+      ? { env, ...(now.length ? { namespaces: now } : {}) }
+      : { env };
+  }
+  const caller = Deno.env.toObject();
+  const kept = _hostSideEnv(caller);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(caller)) {
+    if (k in kept || k === "PATH" || k === "HOME") out[k] = v;
+  }
+  return { env: { ...out, ...env }, clearEnv: true };
+}
+
+/**
  * An exec that leaves out the container's mount namespace runs a host program: the
  * container's Env (PATH, LD_PRELOAD…), its configured User and its /etc/passwd and
  * /etc/group are the container's to choose and would pick host files and host groups, so
@@ -597,7 +647,7 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
   return {
     target: container,
     namespaces: options.namespaces ?? "all",
-    env,
+    ..._hostProgramEnv(options.namespaces, container.pid, env),
     ...ids,
     cwd: options.workdir,
     cgroups: _cgroups(container),

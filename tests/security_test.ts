@@ -44,6 +44,7 @@ import {
   makeTarget,
   NEEDS_ROOT,
   ROOT,
+  runPiped,
   sh,
   testUser,
   text,
@@ -5624,5 +5625,337 @@ Deno.test({
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+// ---- stop 19: the caller's supplementary groups in a user namespace its owner controls
+
+Deno.test({
+  name:
+    "stop 19: a program in a local user's user namespace (setgroups deny) never keeps the caller's supplementary groups",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-groups-" });
+    await Deno.chmod(dir, 0o755);
+    const user = await testUser();
+    // A file only a member of group 4242 may read (its owner is root, unmapped in the
+    // namespace: no capability of the namespace's root reaches it).
+    const secret = `sec19-secret-${crypto.randomUUID()}`;
+    const file = `${dir}/secret`;
+    await Deno.writeTextFile(file, secret);
+    await Deno.chown(file, 0, 4242);
+    await Deno.chmod(file, 0o640);
+    try {
+      // Control: the group is what lets a process of the user's uid read it.
+      const asMember = await runPiped("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--groups=4242", "cat", file],
+      });
+      assertEquals(asMember.stdout, secret, "the user with group 4242 reads the file");
+      // `unshare -Ur` writes "deny" to setgroups before its gid_map: setgroups(2) inside is
+      // refused. A program root runs there has the user's uid on the host: theirs to ptrace.
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user"],
+        user: { uid: user.uid, gid: user.gid },
+      });
+      assertEquals(Deno.readTextFileSync(`/proc/${target.pid}/setgroups`).trim(), "deny");
+      // Root with a supplementary group (a service's, `sg`, a login's group 0).
+      const asRoot = (args: string[]) =>
+        runPiped("setpriv", { args: ["--groups=4242", ...args, "/bin/cat", file] });
+      const anchor = await asRoot(["nsenter", "-t", String(target.pid), "-U"]);
+      assert(!anchor.stdout.includes(secret), "nsenter's program kept root's group");
+      assertMatch(anchor.stderr, /Permission denied/);
+      const cli = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI];
+      for (
+        const args of [
+          ["exec", String(target.pid)],
+          ["exec", "-n", "user", String(target.pid)],
+          ["enter", "-t", String(target.pid), "-a"],
+          ["enter", "-t", String(target.pid), "-U"],
+        ]
+      ) {
+        await t.step(args.join(" "), async () => {
+          const out = await asRoot([...cli, ...args]);
+          assert(!out.stdout.includes(secret), `the program read the file: ${args.join(" ")}`);
+          assertMatch(out.stderr, /Permission denied/);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 19: a cgroup's name in the helper's messages
+
+Deno.test({
+  name:
+    "stop 19: a cgroup named with terminal escapes reaches the caller's terminal escaped when its join fails",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Whoever may make cgroups (a delegated subtree, a container with a writable cgroupfs)
+    // names them: a name with ESC and BEL, a title-setting sequence and a screen clear.
+    const hierarchy = "/sys/fs/cgroup/pids";
+    assert(await exists(`${hierarchy}/tasks`), `${hierarchy} is this machine kind's v1 pids`);
+    const name = `nsjoin-sec19-${Math.random().toString(36).slice(2)}-\x1b]0;PWNED\x07\x1b[2J`;
+    const dir = `${hierarchy}/${name}`;
+    await Deno.mkdir(dir);
+    await using target = await makeTarget({ flags: ["-u"] });
+    try {
+      await Deno.writeTextFile(`${dir}/tasks`, String(target.pid));
+      // The name's owner empties and removes it while root's exec is between opening its
+      // tasks file and writing to it (a window strace widens: each setns waits 2 s).
+      const exec = new Deno.Command("strace", {
+        args: [
+          ...["-f", "-qq", "-o", "/dev/null", "-e", "trace=setns"],
+          ...["-e", "inject=setns:delay_exit=2000000"],
+          ...[Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI],
+          ...["exec", "-n", "uts", String(target.pid), "true"],
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const holding = () => {
+        for (const p of Deno.readDirSync("/proc")) {
+          if (!/^\d+$/.test(p.name)) continue;
+          try {
+            for (const fd of Deno.readDirSync(`/proc/${p.name}/fd`)) {
+              if (Deno.readLinkSync(`/proc/${p.name}/fd/${fd.name}`) === `${dir}/tasks`) {
+                return true;
+              }
+            }
+          } catch {
+            // Gone, or not ours to read.
+          }
+        }
+        return false;
+      };
+      await waitFor("the helper holding the tasks file", holding, 30_000);
+      await Deno.writeTextFile(`${hierarchy}/tasks`, String(target.pid));
+      await Deno.remove(dir);
+      const out = await exec.output();
+      const err = text(out.stderr);
+      assertEquals(out.code, 125, err);
+      assertMatch(err, /Cannot join cgroup .*nsjoin-sec19-.*\\x1b\]0;PWNED\\x07\\x1b\[2J/);
+      assert(
+        !err.includes("\x1b") && !err.includes("\x07"),
+        `a raw escape reached the terminal: ${JSON.stringify(err)}`,
+      );
+    } finally {
+      try {
+        await Deno.writeTextFile(`${hierarchy}/tasks`, String(target.pid));
+        await Deno.remove(dir);
+      } catch {
+        // Removed above.
+      }
+    }
+  },
+});
+
+// ---- stop 19: the caller's environment in a program the target can read
+
+/**
+ * Prints its PID, waits for SIGUSR1, then moves itself into a user namespace of its own
+ * (root mapped to its uid, as `unshare -r`), prints "userns" and sleeps.
+ */
+const LATE_USERNS_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static void put(const char *file, const char *text) {
+  int fd = open(file, O_WRONLY);
+  if (fd >= 0) { write(fd, text, strlen(text)); close(fd); }
+}
+int main(void) {
+  sigset_t set;
+  int sig;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, 0);
+  printf("%d\n", getpid());
+  fflush(stdout);
+  sigwait(&set, &sig);
+  char map[64];
+  unsigned uid = getuid(), gid = getgid();
+  if (unshare(CLONE_NEWUSER) != 0) return 1;
+  snprintf(map, sizeof map, "0 %u 1", uid);
+  put("/proc/self/uid_map", map);
+  put("/proc/self/setgroups", "deny");
+  snprintf(map, sizeof map, "0 %u 1", gid);
+  put("/proc/self/gid_map", map);
+  printf("userns\n");
+  fflush(stdout);
+  for (;;) pause();
+}
+`;
+
+/** The PID of the process whose argv is exactly `argv`, once there is one. */
+async function processWithArgv(argv: string[]): Promise<number> {
+  const want = argv.join("\0") + "\0";
+  let found = 0;
+  await waitFor(argv.join(" "), () => {
+    for (const e of Deno.readDirSync("/proc")) {
+      try {
+        if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === want) found = Number(e.name);
+      } catch {
+        // Not a process, or gone.
+      }
+    }
+    return found > 0;
+  }, 20_000);
+  return found;
+}
+
+Deno.test({
+  name:
+    "stop 19: exec's host program never carries the caller's environment where the target reads it (its user or pid namespace)",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    // A secret of root's shell (a token an automation job exports).
+    const secret = `sec19-token-${crypto.randomUUID()}`;
+    const cli = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI, "exec", "-d"];
+    const detached = async (args: string[], nap: string) => {
+      const out = await runPiped(cli[0], {
+        args: [...cli.slice(1), ...args, "/bin/sleep", nap],
+        env: { SECRET_TOKEN: secret },
+      });
+      assertEquals(out.code, 0, out.stderr);
+      return await processWithArgv(["/bin/sleep", nap]);
+    };
+    await t.step("a local user's unshare -Ur: the user reads /proc/PID/environ", async () => {
+      const user = await testUser();
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user"],
+        user: { uid: user.uid, gid: user.gid },
+      });
+      for (const ns of [[], ["-n", "user,net"]]) {
+        const nap = `${Math.floor(Math.random() * 1000) + 100}.25`;
+        const program = await detached([...ns, String(target.pid)], nap);
+        try {
+          // The program runs with the user's uid on the host: theirs to read.
+          const read = await runPiped("setpriv", {
+            args: [
+              ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+              ...["cat", `/proc/${program}/environ`],
+            ],
+          });
+          assertEquals(read.code, 0, read.stderr);
+          assert(read.stdout.includes("PATH="), "the user reads the program's environment");
+          assert(!read.stdout.includes(secret), `the user read root's secret (${ns.join(" ")})`);
+        } finally {
+          Deno.kill(program, "SIGKILL");
+        }
+      }
+    });
+    await t.step(
+      "a process that makes a user namespace between exec's plan and its join",
+      async () => {
+        // A root-made net namespace with a user's process in it (a service's PrivateNetwork):
+        // nothing of it is the user's when exec plans, and on SIGUSR1 the process makes a user
+        // namespace of its own, which joining "all" (what differs when the helper runs) took.
+        const user = await testUser();
+        const dir = await Deno.makeTempDir({ prefix: "nsjoin-userns-" });
+        await Deno.chmod(dir, 0o755);
+        try {
+          await Deno.writeTextFile(`${dir}/late.c`, LATE_USERNS_C);
+          assert(await runPipedOk("gcc", ["-O2", "-o", `${dir}/late`, `${dir}/late.c`]), "gcc");
+          const late = new Deno.Command("unshare", {
+            args: [
+              ...["-n", "setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+              `${dir}/late`,
+            ],
+            stdout: "piped",
+          }).spawn();
+          const reader = late.stdout.getReader();
+          const pid = Number(text((await reader.read()).value!).trim());
+          const nap = `${Math.floor(Math.random() * 1000) + 100}.5`;
+          // strace holds every execve for 2 s (its counter is per process): the helper's start.
+          const exec = new Deno.Command("strace", {
+            args: [
+              ...["-f", "-qq", "-o", "/dev/null", "-e", "trace=execve"],
+              ...["-e", "inject=execve:delay_enter=2000000"],
+              ...cli,
+              ...[String(pid), "/bin/sleep", nap],
+            ],
+            env: { SECRET_TOKEN: secret },
+            stdout: "null",
+            stderr: "piped",
+          }).spawn();
+          try {
+            // Planned once Deno has a child: the helper, held in execve.
+            await waitFor("the helper", () => {
+              try {
+                const deno = Number(
+                  Deno.readTextFileSync(`/proc/${exec.pid}/task/${exec.pid}/children`).trim()
+                    .split(/\s+/)[0],
+                );
+                return deno > 0 &&
+                  Deno.readTextFileSync(`/proc/${deno}/task/${deno}/children`).trim() !== "";
+              } catch {
+                return false;
+              }
+            }, 20_000);
+            Deno.kill(pid, "SIGUSR1");
+            assertEquals(text((await reader.read()).value!).trim(), "userns");
+            const program = await processWithArgv(["/bin/sleep", nap]);
+            try {
+              const read = await runPiped("setpriv", {
+                args: [
+                  ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+                  ...["cat", `/proc/${program}/environ`],
+                ],
+              });
+              assert(!read.stdout.includes(secret), "the user read root's secret");
+            } finally {
+              Deno.kill(program, "SIGKILL");
+            }
+            // strace follows the program too: it ends with it.
+            const out = await exec.output();
+            assertEquals(out.code, 0, text(out.stderr));
+          } finally {
+            try {
+              exec.kill("SIGKILL");
+            } catch {
+              // Ended.
+            }
+            reader.releaseLock();
+            late.kill("SIGKILL");
+            await late.status;
+            await late.stdout.cancel().catch(() => {});
+          }
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    );
+    await t.step("exec -n pid,net of a docker container: its root reads it", async () => {
+      await dockerImage();
+      const name = `nsjoin-env-${Math.random().toString(36).slice(2, 8)}`;
+      const c = await startContainer("docker", name);
+      try {
+        const nap = `${Math.floor(Math.random() * 1000) + 100}.75`;
+        const program = await detached(["-n", "pid,net", name], nap);
+        try {
+          const read = await engineExec(c, [], [
+            "sh",
+            "-c",
+            `for f in /proc/[0-9]*/cmdline; do grep -q ${nap} $f && cat \${f%cmdline}environ; done`,
+          ]);
+          assert(read.stdout.includes("PATH="), `the container reads it: ${read.stderr}`);
+          assert(!read.stdout.includes(secret), "the container read root's secret");
+        } finally {
+          Deno.kill(program, "SIGKILL");
+        }
+      } finally {
+        await removeContainers([c]);
+      }
+    });
   },
 });

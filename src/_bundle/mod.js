@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-ZF4CGUQA.js";
+} from "./chunk-YV7HQREV.js";
 import {
   NsCommand
-} from "./chunk-PYINELWJ.js";
+} from "./chunk-WGP3P6XP.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2285,7 +2285,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-LGFET5Y2.js");
+  _session ??= await import("./session-NMKMMXJL.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -2293,6 +2293,45 @@ var _joinsMnt = (function _joinsMnt(sel, pid) {
   if (Array.isArray(sel)) return sel.includes("mnt") && differs();
   return sel.mnt !== void 0 && differs();
 });
+var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
+  const picked = (type) => sel === void 0 || sel === "all" || (Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0);
+  if (!picked("pid") && !picked("user")) return {
+    env
+  };
+  let differ;
+  try {
+    differ = differingNamespaces(pid);
+  } catch {
+    differ = [
+      "pid",
+      "user"
+    ];
+  }
+  if (!differ.some((type) => (type === "pid" || type === "user") && picked(type))) {
+    const now = differ.filter((type) => type !== "mnt");
+    return sel === void 0 || sel === "all" ? {
+      env,
+      ...now.length ? {
+        namespaces: now
+      } : {}
+    } : {
+      env
+    };
+  }
+  const caller = Deno.env.toObject();
+  const kept = _hostSideEnv(caller);
+  const out = {};
+  for (const [k, v] of Object.entries(caller)) {
+    if (k in kept || k === "PATH" || k === "HOME") out[k] = v;
+  }
+  return {
+    env: {
+      ...out,
+      ...env
+    },
+    clearEnv: true
+  };
+});
 var _hostSide = (function _hostSide(container, options) {
   let ids = {};
   if (options.user !== void 0) {
@@ -2313,7 +2352,7 @@ var _hostSide = (function _hostSide(container, options) {
   return {
     target: container,
     namespaces: options.namespaces ?? "all",
-    env,
+    ..._hostProgramEnv(options.namespaces, container.pid, env),
     ...ids,
     cwd: options.workdir,
     cgroups: _cgroups(container),
@@ -5108,6 +5147,7 @@ var _FROZEN = {
 
 
 
+
 // src/cli/debug.ts
 var DEBUG_HELP = `NAME
  nsjoin debug - a shell with the host's tools in a container's namespaces
@@ -5962,8 +6002,10 @@ var planExec = (async function planExec2(args, find = {}) {
         ...common,
         target,
         namespaces: args.namespaces ?? "all",
-        env,
-        targetEnv: inside,
+        ...inside || pid === void 0 ? {
+          env,
+          targetEnv: inside
+        } : _hostProgramEnv(args.namespaces, pid, env),
         cwd: workdir,
         uid: user?.uid,
         gid: user?.gid,

@@ -5,6 +5,7 @@ import {
   NsCommand,
   PinnedProcess,
   _containerExecOptions,
+  _hostProgramEnv,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupMountRoots,
@@ -22,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-7QT4IZV4.js";
+} from "./chunk-P34RKSNN.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1305,8 +1306,9 @@ A container's configured Env, User and WorkingDir are the defaults, as with dock
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
 its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
-the command is a host program: it is looked up on our PATH and gets our environment (plus -e),
-and -u takes only numbers (the target's /etc/passwd and /etc/group are not used). Needs -A (it reads /proc and engine state).
+the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
+only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
+target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used). Needs -A (it reads /proc and engine state).
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
@@ -1503,8 +1505,10 @@ var planExec = (async function planExec2(args, find = {}) {
         ...common,
         target,
         namespaces: args.namespaces ?? "all",
-        env,
-        targetEnv: inside,
+        ...inside || pid === void 0 ? {
+          env,
+          targetEnv: inside
+        } : _hostProgramEnv(args.namespaces, pid, env),
         cwd: workdir,
         uid: user?.uid,
         gid: user?.gid,

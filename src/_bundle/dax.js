@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-PYINELWJ.js";
+} from "./chunk-TTIJHOPU.js";
 import {
   AT_FDCWD,
   IN_ROOT,

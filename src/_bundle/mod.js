@@ -15,7 +15,7 @@ import {
 } from "./chunk-ZF4CGUQA.js";
 import {
   NsCommand
-} from "./chunk-PYINELWJ.js";
+} from "./chunk-TTIJHOPU.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2285,7 +2285,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-LGFET5Y2.js");
+  _session ??= await import("./session-7K3AEBGO.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-7QT4IZV4.js";
+} from "./chunk-SKLLTATG.js";
 import {
   NamespaceError,
   UsageError,

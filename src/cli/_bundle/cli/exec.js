@@ -22,7 +22,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-7QT4IZV4.js";
+} from "./chunk-SKLLTATG.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -10,7 +10,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-PYINELWJ.js";
+} from "./chunk-TTIJHOPU.js";
 import "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -251,6 +251,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_
 #define S_IFMT 0170000
 #define S_IFREG 0100000
 #define S_IFDIR 0040000
+#define S_IFCHR 0020000
 #define CLONE_INTO_CGROUP 0x200000000UL
 #define NSFS_MAGIC 0x6e736673
 #define CGROUP_SUPER_MAGIC 0x27e0eb
@@ -268,7 +269,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_
 enum { EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, E2BIG = 7, ENOEXEC = 8, EBADF = 9,
        EAGAIN = 11, ENOMEM = 12, EACCES = 13, ENOTDIR = 20, EINVAL = 22, ENOSYS = 38,
        ELOOP = 40, EUSERS = 87, ENAMETOOLONG = 36, EMFILE = 24, EBUSY = 16,
-       EOPNOTSUPP = 95 };
+       EOPNOTSUPP = 95, ENODEV = 19 };
 
 /* gcc may emit calls to these even when freestanding. */
 void *memset(void *d, int c, size_t n) {
@@ -802,12 +803,55 @@ static void copy_winsize(int from, int to) {
   if (sys3(SYS_ioctl, from, TIOCGWINSZ, ws) == 0) sys3(SYS_ioctl, to, TIOCSWINSZ, ws);
 }
 
+/* Y: our own /proc/self/fd, opened before the first join (see start_c). */
+static int proc_fds = -1;
+
+/* Whether fd is the pty multiplexer, character device 5:2 (/dev's node or devpts' ptmx). */
+static int is_ptmx(long fd) {
+  unsigned char st[256];
+  if (sys2(SYS_fstat, fd, st) != 0) return 0;
+  /* st_mode after st_nlink on x86_64, before it in the generic layout; st_rdev after st_gid,
+   * new_encode_dev'd (5:2 is 0x502). */
+#if defined(__x86_64__)
+  unsigned mode = *(unsigned *)(st + 24);
+  unsigned long rdev = *(unsigned long *)(st + 40);
+#else
+  unsigned mode = *(unsigned *)(st + 16);
+  unsigned long rdev = *(unsigned long *)(st + 32);
+#endif
+  return (mode & S_IFMT) == S_IFCHR && rdev == 0x502;
+}
+
 /* The pty comes from /dev/ptmx as the target's mount namespace has it (its devpts, as
  * docker exec -t does), or for debug from the session's own devpts (debug_mounts), so the
  * program's terminal has a name in its mount namespace (/dev/pts/0: tty, screen, sudo need
  * it). TIOCGPTPEER opens the peer without a path lookup. */
 static void open_pty(const char *ptmx, int *master, int *slave) {
-  long m = sys4(SYS_openat, AT_FDCWD, ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  /* /dev/ptmx is found in the target's tree, where its root may have put any device node
+   * (mknod needs only CAP_MKNOD, which docker grants): opening it runs that driver's open as
+   * us, outside the container's device cgroup (a /dev/watchdog under that name arms the
+   * host's watchdog). So as open_checked: O_PATH first, which opens nothing; only the pty
+   * multiplexer is then opened for real, that same inode, through our /proc/self/fd. */
+  long p = sys4(SYS_openat, AT_FDCWD, ptmx, O_PATH | O_CLOEXEC, 0);
+  long m = p;
+  if (p >= 0 && is_ptmx(p)) {
+    char n[24];
+    mlen = 0;
+    putnum((unsigned long)p);
+    memcpy(n, msg, mlen);
+    n[mlen] = 0;
+    m = sys4(SYS_openat, proc_fds, n, O_RDWR | O_NOCTTY | O_CLOEXEC, 0);
+  }
+  if (p >= 0 && (m == p || (m >= 0 && !is_ptmx(m)))) {
+    begin();
+    fail_step = "open";
+    last_errno = ENODEV;
+    put("Cannot allocate a pseudo-terminal in the target: ");
+    putesc(ptmx);
+    put(" is not the pty multiplexer (character device 5:2)");
+    fail(125);
+  }
+  if (p >= 0) sys1(SYS_close, p);
   int unlock = 0;
   long sl = m < 0 ? m : sys3(SYS_ioctl, m, TIOCSPTLCK, &unlock);
   if (sl == 0) sl = sys3(SYS_ioctl, m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -893,6 +937,7 @@ static int relay_pty(const char *ptmx, int relay_sock) {
   }
   sys1(SYS_close, master);
   sys1(SYS_close, relay_sock);
+  sys1(SYS_close, proc_fds);
   return slave;
 }
 /* The fd pass_fd sent (close-on-exec), or -1 when the sender closed without one. */
@@ -2660,6 +2705,10 @@ __attribute__((used)) void start_c(long *sp) {
     for (int k = 0; k < nj; k++) user |= js[k].flag == CLONE_NEWUSER;
     if (user) sys2(SYS_setgroups, 0, 0);
   }
+  /* For open_pty, before the first join (inside, /proc is the target's) and after the last
+   * fork before it (H may have made us a child born in the cgroup): "self" is resolved now,
+   * and names this process for good. */
+  if (tty) proc_fds = open_or_die("/proc/self/fd", O_PATH | O_DIRECTORY, "our /proc/self/fd");
   if (mask) {
     long r = atomic && pidfd >= 0 ? sys2(SYS_setns, pidfd, mask) : -ENOSYS;
     if (r != 0) {

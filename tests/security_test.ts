@@ -5959,3 +5959,58 @@ Deno.test({
     });
   },
 });
+
+// ---- stop 19b: the pty's /dev/ptmx is the target's to choose
+Deno.test({
+  name:
+    "exec -t opens only the pty multiplexer at the target's /dev/ptmx, never what its root put there",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // The helper opens /dev/ptmx as the caller (host root), outside the container's device
+    // cgroup: a container root with CAP_MKNOD could name any device there (a /dev/watchdog
+    // arms the host's watchdog when opened). A FIFO shows the open from inside: a reader
+    // blocked on it wakes when anything opens it for writing, and says so.
+    await using fifo = await makeTarget({
+      flags: ["-m", "-p", "--fork", "--mount-proc"],
+      // (/dev/null: sh points a background job's stdin there.)
+      setup: "mount -t tmpfs t /dev && mknod -m 666 /dev/null c 1 3 && mkfifo /dev/ptmx && " +
+        "{ (exec 3</dev/ptmx; echo opened > /dev/flag) & }",
+    });
+    // Another device (/dev/null's numbers): refused the same, by its device numbers.
+    await using device = await makeTarget({
+      flags: ["-m", "-p", "--fork", "--mount-proc"],
+      setup: "mount -t tmpfs t /dev && mknod /dev/ptmx c 1 3",
+    });
+    // As docker and podman make it: /dev/ptmx a symlink to the ptmx of its own devpts.
+    await using devpts = await makeTarget({
+      flags: ["-m", "-p", "--fork", "--mount-proc"],
+      setup: "mount -t tmpfs t /dev && mkdir /dev/pts && " +
+        "mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts && ln -s pts/ptmx /dev/ptmx",
+    });
+    const run = (pid: number, program: string[]) =>
+      runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "exec", "-t", String(pid), ...program],
+      });
+    const refused =
+      /^nsjoin: Cannot allocate a pseudo-terminal in the target: \/dev\/ptmx is not the pty multiplexer \(character device 5:2\)\n$/;
+    await t.step("a FIFO is never opened", async () => {
+      const out = await run(fifo.pid, ["true"]);
+      // The reader would have been woken by the helper's open, before the helper exited.
+      for (let i = 0; i < 50; i++) {
+        assertThrows(() => Deno.statSync(`/proc/${fifo.pid}/root/dev/flag`), "opened");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(out.code, 125);
+      assertMatch(out.stderr, refused);
+    });
+    await t.step("a device node of other numbers is never opened", async () => {
+      const out = await run(device.pid, ["true"]);
+      assertEquals(out.code, 125);
+      assertMatch(out.stderr, refused);
+    });
+    await t.step("the container's own devpts still gives the program its terminal", async () => {
+      const out = await run(devpts.pid, ["tty"]);
+      assertEquals([out.code, out.stdout.trim()], [0, "/dev/pts/0"], out.stderr);
+    });
+  },
+});

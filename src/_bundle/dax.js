@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-WGP3P6XP.js";
+} from "./chunk-QSFTKYQK.js";
 import {
   AT_FDCWD,
   IN_ROOT,

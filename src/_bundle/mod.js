@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-YV7HQREV.js";
+} from "./chunk-DRMOSMUA.js";
 import {
   NsCommand
-} from "./chunk-WGP3P6XP.js";
+} from "./chunk-QSFTKYQK.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2285,7 +2285,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-NMKMMXJL.js");
+  _session ??= await import("./session-QHBL3SKS.js");
   return await _session.openSession(target, options);
 }
 export {

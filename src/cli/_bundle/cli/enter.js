@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-P34RKSNN.js";
+} from "./chunk-HH4FR4LV.js";
 import {
   NamespaceError,
   UsageError,

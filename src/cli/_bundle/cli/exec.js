@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-P34RKSNN.js";
+} from "./chunk-HH4FR4LV.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

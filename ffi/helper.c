@@ -269,7 +269,8 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_
 enum { EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, E2BIG = 7, ENOEXEC = 8, EBADF = 9,
        EAGAIN = 11, ENOMEM = 12, EACCES = 13, ENOTDIR = 20, EINVAL = 22, ENOSYS = 38,
        ELOOP = 40, EUSERS = 87, ENAMETOOLONG = 36, EMFILE = 24, EBUSY = 16,
-       EOPNOTSUPP = 95, ENODEV = 19 };
+       EOPNOTSUPP = 95, ENODEV = 19, EIO = 5, ENXIO = 6, ECHILD = 10, EEXIST = 17,
+       EXDEV = 18, ENOTTY = 25, ENOSPC = 28, EROFS = 30, EPIPE = 32, ENOTEMPTY = 39 };
 
 /* gcc may emit calls to these even when freestanding. */
 void *memset(void *d, int c, size_t n) {
@@ -350,6 +351,17 @@ static const char *errname(long e) {
   case EMFILE: return "EMFILE (too many open files)";
   case EBUSY: return "EBUSY (device or resource busy)";
   case EOPNOTSUPP: return "EOPNOTSUPP (operation not supported)";
+  case ENODEV: return "ENODEV (no such device)";
+  case EIO: return "EIO (input/output error)";
+  case ENXIO: return "ENXIO (no such device or address)";
+  case ECHILD: return "ECHILD (no child processes)";
+  case EEXIST: return "EEXIST (file exists)";
+  case EXDEV: return "EXDEV (invalid cross-device link)";
+  case ENOTTY: return "ENOTTY (inappropriate ioctl for device)";
+  case ENOSPC: return "ENOSPC (no space left on device)";
+  case EROFS: return "EROFS (read-only file system)";
+  case EPIPE: return "EPIPE (broken pipe)";
+  case ENOTEMPTY: return "ENOTEMPTY (directory not empty)";
   }
   return "system error";
 }

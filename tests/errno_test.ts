@@ -148,3 +148,25 @@ Deno.test("every Linux errno is named as the kernel headers and glibc name it, w
   assertEquals([errnoName(39), errnoName(32), errnoName(122)], ["ENOTEMPTY", "EPIPE", "EDQUOT"]);
   assertEquals(errnoName(4095), "E4095"); // not an errno at all: still printable
 });
+
+Deno.test("the helper names the errno values it knows as the kernel headers and glibc do", async () => {
+  // ffi/helper.c cannot share ffi/libc.ts's table; its names and numbers must agree with it
+  // (an unnamed value prints as "errno N", which once left ENOTTY as "errno 25").
+  const c = await Deno.readTextFile(new URL("../ffi/helper.c", import.meta.url));
+  const values = new Map<string, number>();
+  const decl = c.match(/enum \{ (EPERM = 1,[^}]*)\}/)![1];
+  for (const [, name, value] of decl.matchAll(/(E[A-Z0-9]+) = (\d+)/g)) {
+    values.set(name, Number(value));
+  }
+  const cases = [...c.matchAll(/case (E[A-Z0-9]+): return "(E[A-Z0-9]+) \(([^)]*)\)";/g)];
+  assert(cases.length >= 25, `only ${cases.length} names in the helper`);
+  for (const [, label, name, text] of cases) {
+    assertEquals(label, name);
+    const value = values.get(name) ?? NaN;
+    assert(!Number.isNaN(value), `${name} has no value in the helper's enum`);
+    assertEquals(errnoName(value), name, `the helper's ${name} is ${value}`);
+    // ENOTTY's own text here is glibc's (ffi/libc.ts words it for the nsfs ioctls).
+    assertEquals(text, name === "ENOTTY" ? "inappropriate ioctl for device" : errnoText(value));
+  }
+  assert(cases.some(([, name]) => name === "ENOTTY"));
+});

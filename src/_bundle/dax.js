@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-QSFTKYQK.js";
+} from "./chunk-XA5DXKKA.js";
 import {
   AT_FDCWD,
   IN_ROOT,

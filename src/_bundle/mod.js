@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-DRMOSMUA.js";
+} from "./chunk-3YEUET7G.js";
 import {
   NsCommand
-} from "./chunk-QSFTKYQK.js";
+} from "./chunk-XA5DXKKA.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2285,7 +2285,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-QHBL3SKS.js");
+  _session ??= await import("./session-SB5DZ4M5.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-HH4FR4LV.js";
+} from "./chunk-DGI7LC2J.js";
 import {
   NamespaceError,
   UsageError,

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-HH4FR4LV.js";
+} from "./chunk-DGI7LC2J.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-DRMOSMUA.js";
+} from "./chunk-3YEUET7G.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-QSFTKYQK.js";
+} from "./chunk-XA5DXKKA.js";
 import "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -8,6 +8,7 @@
  */
 import { CP_HELP } from "./cp.ts";
 import { DEBUG_HELP } from "./debug.ts";
+import { EXEC_HELP } from "./exec.ts";
 import { FORWARD_HELP } from "./forward.ts";
 import { INSPECT_HELP } from "./inspect.ts";
 import { LS_HELP } from "./ls.ts";
@@ -18,6 +19,7 @@ export { VERSION } from "./_version.ts";
 
 /** The --help text of each command cli.ts loads through a URL, by command name. */
 export const HELP: Readonly<Record<string, string>> = {
+  exec: EXEC_HELP,
   ps: PS_HELP,
   ls: LS_HELP,
   inspect: INSPECT_HELP,

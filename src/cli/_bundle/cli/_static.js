@@ -2362,6 +2362,50 @@ var _hostSide = (function _hostSide(container, options) {
     newSession: options.tty ? void 0 : true
   };
 });
+var _checkDetachKeys = (function _checkDetachKeys(keys) {
+  const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+  if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
+});
+var execEnvEntries = (function execEnvEntries(args) {
+  const out = [];
+  const add = (entry) => {
+    if (entry.includes("=")) {
+      if (entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
+      out.push(entry);
+      return;
+    }
+    const value = Deno.env.get(entry);
+    if (value !== void 0) out.push(`${entry}=${value}`);
+  };
+  for (const file of args.envFile) {
+    let text;
+    try {
+      text = readTextFileSafe(file, {
+        maxBytes: ENV_FILE_MAX
+      });
+    } catch (error) {
+      const e = error;
+      const why = e.message.startsWith("Cannot read ") ? e.message.slice(e.message.indexOf(": ") + 2) : e.errno ? `${errnoName(e.errno)} (${errnoText(e.errno)})` : e.message;
+      throw new UsageError(`--env-file ${file}: ${why}`);
+    }
+    for (const line of text.split(/\r?\n/)) {
+      const l = line.replace(/^\s+/, "");
+      if (l && !l.startsWith("#")) add(l);
+    }
+  }
+  for (const e of args.env) add(e);
+  return out;
+});
+var _numericUser = (function _numericUser(spec, hostSide = false) {
+  const m = spec.match(/^([0-9]+)(?::([0-9]+))?$/);
+  if (!m) {
+    throw new UsageError(hostSide ? `--user ${spec}: give uid[:gid] when the mount namespace is not joined (the target's /etc/passwd would choose host credentials)` : `--user ${spec}: give uid[:gid] for a target without /etc/passwd`);
+  }
+  return {
+    uid: Number(m[1]),
+    gid: m[2] === void 0 ? void 0 : Number(m[2])
+  };
+});
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
   if (!/^[0-9]+$/.test(v)) {
@@ -2460,50 +2504,6 @@ var _pidOf = (function _pidOf(target) {
   if (typeof target === "number") return target;
   const m = target === void 0 ? null : /^([0-9]+):[0-9]+$/.exec(target);
   return m ? Number(m[1]) : void 0;
-});
-var _checkDetachKeys = (function _checkDetachKeys(keys) {
-  const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
-  if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
-});
-var execEnvEntries = (function execEnvEntries(args) {
-  const out = [];
-  const add = (entry) => {
-    if (entry.includes("=")) {
-      if (entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
-      out.push(entry);
-      return;
-    }
-    const value = Deno.env.get(entry);
-    if (value !== void 0) out.push(`${entry}=${value}`);
-  };
-  for (const file of args.envFile) {
-    let text;
-    try {
-      text = readTextFileSafe(file, {
-        maxBytes: ENV_FILE_MAX
-      });
-    } catch (error) {
-      const e = error;
-      const why = e.message.startsWith("Cannot read ") ? e.message.slice(e.message.indexOf(": ") + 2) : e.errno ? `${errnoName(e.errno)} (${errnoText(e.errno)})` : e.message;
-      throw new UsageError(`--env-file ${file}: ${why}`);
-    }
-    for (const line of text.split(/\r?\n/)) {
-      const l = line.replace(/^\s+/, "");
-      if (l && !l.startsWith("#")) add(l);
-    }
-  }
-  for (const e of args.env) add(e);
-  return out;
-});
-var _numericUser = (function _numericUser(spec, hostSide = false) {
-  const m = spec.match(/^([0-9]+)(?::([0-9]+))?$/);
-  if (!m) {
-    throw new UsageError(hostSide ? `--user ${spec}: give uid[:gid] when the mount namespace is not joined (the target's /etc/passwd would choose host credentials)` : `--user ${spec}: give uid[:gid] for a target without /etc/passwd`);
-  }
-  return {
-    uid: Number(m[1]),
-    gid: m[2] === void 0 ? void 0 : Number(m[2])
-  };
 });
 var _fromTable = (function _fromTable(table) {
   return Object.entries(table).map(([long, spec]) => ({
@@ -5203,6 +5203,272 @@ var DEBUG_OPTIONS = {
   }
 };
 
+// src/cli/exec.ts
+init_containers();
+init_errors();
+init_namespaces();
+init_target();
+init_files();
+init_libc();
+init_namespaces();
+var EXEC_HELP = `NAME
+ nsjoin exec - execute a command in a running container, for any engine (docker exec's options)
+
+SYNOPSIS
+ nsjoin exec [OPTIONS] TARGET COMMAND [ARG...]
+
+DESCRIPTION
+TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,
+podman:NAME|ID, containerd:ID, a Kubernetes pod's container on this node
+(k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID[/CONTAINER], cri:ID; containerd's CRI
+state, $NSJOIN_CONTAINERD_STATE for another state dir), netns:NAME (as ip netns exec), a PID
+or a namespace file.
+A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
+command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
+limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
+its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
+the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
+only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
+target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used). Needs -A (it reads /proc and engine state).
+
+OPTIONS
+  -d, --detach               Detached mode: run command in the background
+      --detach-keys string   Override the key sequence for detaching a container
+                             (checked as docker checks it; nsjoin has no daemon to keep
+                             a detached session, so the keys reach the program)
+  -e, --env list             Set environment variables
+      --env-file list        Read in a file of environment variables
+  -i, --interactive          Keep STDIN open even if not attached
+      --kill-on-exit         Kill the command when nsjoin dies (even by SIGKILL)
+  -n, --namespaces list      Join only these namespaces (e.g. net,uts); default: all
+      --privileged           Give extended privileges to the command (all capabilities;
+                             seccomp and the rest still apply, as with docker exec)
+      --security-opt seccomp=unconfined
+                             Run without the container's seccomp filter (reading it needs
+                             root: a rootless container's owner needs this)
+  -t, --tty                  Allocate a pseudo-TTY inside the container
+  -u, --user string          Username or UID (format: "<name|uid>[:<group|gid>]")
+  -w, --workdir string       Working directory inside the container
+  -h, --help                 Print usage
+
+EXIT STATUS
+ The program's own; 128+N when it was killed by signal N; 125 when the target could
+ not be found or joined (nothing was run); 126 the program is not executable; 127 it was
+ not found in the target; 2 bad usage or a missing Deno permission.
+
+EXAMPLES
+ nsjoin exec web1 cat /etc/os-release        by name, whatever the engine
+ nsjoin exec -it -u nobody podman:db sh      a rootless or rootful podman container
+ nsjoin exec k8s:default/web/app ss -ltn     a Kubernetes pod's container, node-local
+ nsjoin exec -n net web1 -- ss -ltn          only its network namespace`;
+var OPTIONS = {
+  interactive: {
+    type: "boolean",
+    short: "i"
+  },
+  tty: {
+    type: "boolean",
+    short: "t"
+  },
+  detach: {
+    type: "boolean",
+    short: "d"
+  },
+  "detach-keys": {
+    type: "string"
+  },
+  user: {
+    type: "string",
+    short: "u"
+  },
+  workdir: {
+    type: "string",
+    short: "w"
+  },
+  env: {
+    type: "string",
+    short: "e",
+    multiple: true
+  },
+  "env-file": {
+    type: "string",
+    multiple: true
+  },
+  privileged: {
+    type: "boolean"
+  },
+  "security-opt": {
+    type: "string",
+    multiple: true
+  },
+  namespaces: {
+    type: "string",
+    short: "n"
+  },
+  "kill-on-exit": {
+    type: "boolean"
+  },
+  help: {
+    type: "boolean",
+    short: "h"
+  }
+};
+var parseExecArgs = (function parseExecArgs2(argv) {
+  const { values, stop: split } = parseOptions(argv, OPTIONS, {
+    stopAtPositional: true,
+    pflag: true
+  });
+  if (values["detach-keys"] !== void 0) _checkDetachKeys(values["detach-keys"]);
+  let namespaces;
+  if (values.namespaces !== void 0) {
+    if (!values.namespaces.split(",").some(Boolean)) {
+      throw new UsageError(`--namespaces: give at least one type (${NAMESPACE_TYPES.join(",")})`);
+    }
+    namespaces = values.namespaces.split(",").filter(Boolean).map((n) => {
+      const type = n === "mount" ? "mnt" : n === "network" ? "net" : n;
+      if (!NAMESPACE_TYPES.includes(type)) {
+        throw new UsageError(`--namespaces: unknown type ${JSON.stringify(n)} (use ${NAMESPACE_TYPES.join(",")})`);
+      }
+      return type;
+    });
+  }
+  for (const opt of values["security-opt"] ?? []) {
+    if (opt !== "seccomp=unconfined") {
+      throw new UsageError(`--security-opt ${opt}: only seccomp=unconfined is supported`);
+    }
+  }
+  return {
+    interactive: values.interactive ?? false,
+    tty: values.tty ?? false,
+    detach: values.detach ?? false,
+    user: values.user,
+    workdir: values.workdir,
+    env: values.env ?? [],
+    envFile: values["env-file"] ?? [],
+    privileged: values.privileged ?? false,
+    seccomp: values["security-opt"]?.length ? "none" : "target",
+    namespaces,
+    killOnExit: values["kill-on-exit"] ?? false,
+    help: values.help ?? false,
+    target: argv[split],
+    // `exec web1 -- ip addr`: a "--" right after the target only ends the options, so a
+    // command that starts with "-" can follow (docker would try to run "--").
+    command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1)
+  };
+}).bind(void 0);
+
+var ENV_FILE_MAX = 1 << 20;
+
+var planExec = (async function planExec2(args, find = {}) {
+  if (args.target === void 0 || args.command.length === 0) {
+    throw new UsageError(`"exec" requires at least 2 arguments: TARGET COMMAND`);
+  }
+  const [program, ...rest] = args.command;
+  if (args.user !== void 0 && args.user.split(":").length > 2) {
+    throw new UsageError(`--user ${args.user}: give name|uid[:group|gid]`);
+  }
+  if (args.detach && args.killOnExit) {
+    throw new UsageError("--kill-on-exit and --detach exclude each other");
+  }
+  const workdir = args.workdir || void 0;
+  if (workdir !== void 0 && !workdir.startsWith("/")) {
+    throw new UsageError(`--workdir ${workdir}: give an absolute path`);
+  }
+  const extra = execEnvEntries(args);
+  const common = {
+    args: rest,
+    killOnExit: args.killOnExit || void 0,
+    tty: args.tty || void 0,
+    stdin: args.interactive && !args.detach ? "inherit" : "null",
+    stdout: args.detach ? "null" : "inherit",
+    stderr: args.detach ? "null" : "inherit"
+  };
+  const text = args.target;
+  if (/^[0-9]+$/.test(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
+    const t = parseTarget(text);
+    if (text.startsWith("netns:")) {
+      if (args.namespaces && args.namespaces.join() !== "net") {
+        throw new UsageError("a netns: target has only a net namespace");
+      }
+      const env2 = {};
+      for (const e of extra) env2[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
+      const user2 = args.user === void 0 ? void 0 : _numericUser(args.user);
+      return {
+        program,
+        options: {
+          ...common,
+          target: t,
+          namespaces: [
+            "net"
+          ],
+          netnsName: text.slice("netns:".length),
+          env: env2,
+          cwd: workdir,
+          ...user2
+        }
+      };
+    }
+    const pid = typeof t === "number" ? t : void 0;
+    if (pid !== void 0) assertUserWithMnt(args.namespaces, pid);
+    const env = {};
+    for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
+    const inside = pid !== void 0 && (args.namespaces ?? [
+      "mnt"
+    ]).includes("mnt") && differingNamespaces(pid).includes("mnt");
+    const user = args.user === void 0 ? void 0 : inside ? resolveContainerUser(pid, args.user) : _numericUser(args.user, pid !== void 0);
+    const target = pid === void 0 ? t : pinProcess(pid);
+    const cgroups = pid ? cgroupProcsOf(pid) : void 0;
+    if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
+    return {
+      program,
+      pinned: target instanceof PinnedProcess ? target : void 0,
+      options: {
+        ...common,
+        target,
+        namespaces: args.namespaces ?? "all",
+        ...inside || pid === void 0 ? {
+          env,
+          targetEnv: inside
+        } : _hostProgramEnv(args.namespaces, pid, env),
+        cwd: workdir,
+        uid: user?.uid,
+        gid: user?.gid,
+        cgroups,
+        capabilities: args.privileged || !pid ? "all" : "target",
+        ...pid ? {
+          noNewPrivs: "target",
+          ...execConfinement(args.seccomp)
+        } : {}
+      }
+    };
+  }
+  const container = await _resolveContainer(text, find);
+  try {
+    const options = _containerExecOptions(container, {
+      user: args.user,
+      workdir,
+      env: extra,
+      tty: args.tty,
+      privileged: args.privileged,
+      seccomp: args.seccomp,
+      namespaces: args.namespaces
+    }, false);
+    return {
+      program,
+      container,
+      pinned: container,
+      options: {
+        ...common,
+        ...options
+      }
+    };
+  } catch (error) {
+    container.close();
+    throw error;
+  }
+}).bind(void 0);
+
+
 // src/forward.ts
 init_dirfd();
 init_libc();
@@ -5829,222 +6095,6 @@ var enterOptions = (function enterOptions2(args) {
 }).bind(void 0);
 
 
-// src/cli/exec.ts
-init_containers();
-init_errors();
-init_namespaces();
-init_target();
-init_files();
-init_libc();
-init_namespaces();
-var OPTIONS = {
-  interactive: {
-    type: "boolean",
-    short: "i"
-  },
-  tty: {
-    type: "boolean",
-    short: "t"
-  },
-  detach: {
-    type: "boolean",
-    short: "d"
-  },
-  "detach-keys": {
-    type: "string"
-  },
-  user: {
-    type: "string",
-    short: "u"
-  },
-  workdir: {
-    type: "string",
-    short: "w"
-  },
-  env: {
-    type: "string",
-    short: "e",
-    multiple: true
-  },
-  "env-file": {
-    type: "string",
-    multiple: true
-  },
-  privileged: {
-    type: "boolean"
-  },
-  "security-opt": {
-    type: "string",
-    multiple: true
-  },
-  namespaces: {
-    type: "string",
-    short: "n"
-  },
-  "kill-on-exit": {
-    type: "boolean"
-  },
-  help: {
-    type: "boolean",
-    short: "h"
-  }
-};
-var parseExecArgs = (function parseExecArgs2(argv) {
-  const { values, stop: split } = parseOptions(argv, OPTIONS, {
-    stopAtPositional: true,
-    pflag: true
-  });
-  if (values["detach-keys"] !== void 0) _checkDetachKeys(values["detach-keys"]);
-  let namespaces;
-  if (values.namespaces !== void 0) {
-    if (!values.namespaces.split(",").some(Boolean)) {
-      throw new UsageError(`--namespaces: give at least one type (${NAMESPACE_TYPES.join(",")})`);
-    }
-    namespaces = values.namespaces.split(",").filter(Boolean).map((n) => {
-      const type = n === "mount" ? "mnt" : n === "network" ? "net" : n;
-      if (!NAMESPACE_TYPES.includes(type)) {
-        throw new UsageError(`--namespaces: unknown type ${JSON.stringify(n)} (use ${NAMESPACE_TYPES.join(",")})`);
-      }
-      return type;
-    });
-  }
-  for (const opt of values["security-opt"] ?? []) {
-    if (opt !== "seccomp=unconfined") {
-      throw new UsageError(`--security-opt ${opt}: only seccomp=unconfined is supported`);
-    }
-  }
-  return {
-    interactive: values.interactive ?? false,
-    tty: values.tty ?? false,
-    detach: values.detach ?? false,
-    user: values.user,
-    workdir: values.workdir,
-    env: values.env ?? [],
-    envFile: values["env-file"] ?? [],
-    privileged: values.privileged ?? false,
-    seccomp: values["security-opt"]?.length ? "none" : "target",
-    namespaces,
-    killOnExit: values["kill-on-exit"] ?? false,
-    help: values.help ?? false,
-    target: argv[split],
-    // `exec web1 -- ip addr`: a "--" right after the target only ends the options, so a
-    // command that starts with "-" can follow (docker would try to run "--").
-    command: argv[split + 1] === "--" ? argv.slice(split + 2) : argv.slice(split + 1)
-  };
-}).bind(void 0);
-
-var ENV_FILE_MAX = 1 << 20;
-
-var planExec = (async function planExec2(args, find = {}) {
-  if (args.target === void 0 || args.command.length === 0) {
-    throw new UsageError(`"exec" requires at least 2 arguments: TARGET COMMAND`);
-  }
-  const [program, ...rest] = args.command;
-  if (args.user !== void 0 && args.user.split(":").length > 2) {
-    throw new UsageError(`--user ${args.user}: give name|uid[:group|gid]`);
-  }
-  if (args.detach && args.killOnExit) {
-    throw new UsageError("--kill-on-exit and --detach exclude each other");
-  }
-  const workdir = args.workdir || void 0;
-  if (workdir !== void 0 && !workdir.startsWith("/")) {
-    throw new UsageError(`--workdir ${workdir}: give an absolute path`);
-  }
-  const extra = execEnvEntries(args);
-  const common = {
-    args: rest,
-    killOnExit: args.killOnExit || void 0,
-    tty: args.tty || void 0,
-    stdin: args.interactive && !args.detach ? "inherit" : "null",
-    stdout: args.detach ? "null" : "inherit",
-    stderr: args.detach ? "null" : "inherit"
-  };
-  const text = args.target;
-  if (/^[0-9]+$/.test(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
-    const t = parseTarget(text);
-    if (text.startsWith("netns:")) {
-      if (args.namespaces && args.namespaces.join() !== "net") {
-        throw new UsageError("a netns: target has only a net namespace");
-      }
-      const env2 = {};
-      for (const e of extra) env2[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
-      const user2 = args.user === void 0 ? void 0 : _numericUser(args.user);
-      return {
-        program,
-        options: {
-          ...common,
-          target: t,
-          namespaces: [
-            "net"
-          ],
-          netnsName: text.slice("netns:".length),
-          env: env2,
-          cwd: workdir,
-          ...user2
-        }
-      };
-    }
-    const pid = typeof t === "number" ? t : void 0;
-    if (pid !== void 0) assertUserWithMnt(args.namespaces, pid);
-    const env = {};
-    for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
-    const inside = pid !== void 0 && (args.namespaces ?? [
-      "mnt"
-    ]).includes("mnt") && differingNamespaces(pid).includes("mnt");
-    const user = args.user === void 0 ? void 0 : inside ? resolveContainerUser(pid, args.user) : _numericUser(args.user, pid !== void 0);
-    const target = pid === void 0 ? t : pinProcess(pid);
-    const cgroups = pid ? cgroupProcsOf(pid) : void 0;
-    if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
-    return {
-      program,
-      pinned: target instanceof PinnedProcess ? target : void 0,
-      options: {
-        ...common,
-        target,
-        namespaces: args.namespaces ?? "all",
-        ...inside || pid === void 0 ? {
-          env,
-          targetEnv: inside
-        } : _hostProgramEnv(args.namespaces, pid, env),
-        cwd: workdir,
-        uid: user?.uid,
-        gid: user?.gid,
-        cgroups,
-        capabilities: args.privileged || !pid ? "all" : "target",
-        ...pid ? {
-          noNewPrivs: "target",
-          ...execConfinement(args.seccomp)
-        } : {}
-      }
-    };
-  }
-  const container = await _resolveContainer(text, find);
-  try {
-    const options = _containerExecOptions(container, {
-      user: args.user,
-      workdir,
-      env: extra,
-      tty: args.tty,
-      privileged: args.privileged,
-      seccomp: args.seccomp,
-      namespaces: args.namespaces
-    }, false);
-    return {
-      program,
-      container,
-      pinned: container,
-      options: {
-        ...common,
-        ...options
-      }
-    };
-  } catch (error) {
-    container.close();
-    throw error;
-  }
-}).bind(void 0);
-
-
 // src/cli/completions.ts
 var SHELLS = [
   "bash",
@@ -6087,6 +6137,7 @@ var _words = ((opts, which) => opts.filter(which).flatMap((o) => [
 
 // src/cli/_static.ts
 var HELP = {
+  exec: EXEC_HELP,
   ps: PS_HELP,
   ls: LS_HELP,
   inspect: INSPECT_HELP,

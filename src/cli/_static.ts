@@ -1,8 +1,11 @@
 /**
  * What the CLI does with no permission at all: `completions`, and the --help of the commands
  * cli.ts loads only when they run. Those need --allow-all, which lets cli.ts load them
- * through a URL Deno does not read at start; their help comes from here, bundled into one
- * file (src/cli/_bundle/cli/_static.js) that Deno loads at start, as cli.ts names it.
+ * through a URL Deno does not read at start; their help comes from here, in one file
+ * (src/cli/_bundle/cli/_static.js) that Deno reads at start, as cli.ts names it. That file
+ * is not this module bundled: src/cli/build_bundle.ts writes this module's values into it as
+ * data, beside `completions`' own code (src/cli/_completion_script.ts), so that Deno does not
+ * read the commands' code with it.
  *
  * @module
  */

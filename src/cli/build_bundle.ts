@@ -333,7 +333,7 @@ function finish(
  * and the version, read here from SINGLE, and `completions` with every command's options
  * (src/cli/completions.ts `commandOptions()`) as data. Bundled from SINGLE, the file held the
  * commands' modules and all they import (180 KB, where this is ~35 KB): Deno reads and
- * analyses it at every start of the CLI, `enter`'s fast path included (~0.2–0.4 ms, README
+ * analyses it at every start of the CLI, `enter`'s fast path included (~0.2 ms, README
  * "Measured").
  */
 async function staticModule(): Promise<string> {
@@ -354,7 +354,12 @@ async function staticModule(): Promise<string> {
       throw new Error(`Cannot bundle ${SINGLE}: ${COMPLETION_SCRIPT} has a ${name}`);
     }
   }
-  const { HELP, VERSION } = await import("./_static.ts");
+  const single = await import("./_static.ts");
+  const exported = Object.keys(single).sort().join(", ");
+  if (exported !== "HELP, VERSION, completions") {
+    throw new Error(`Cannot bundle ${SINGLE}: it exports ${exported}; write the new ones here`);
+  }
+  const { HELP, VERSION } = single;
   const { commandOptions } = await import("./completions.ts");
   return `${text.slice(0, exports.index)}
 

@@ -12,8 +12,9 @@
 // other commands' --help run from src/cli/_bundle/, JavaScript generated from src/ by
 // `deno task build:cli` (checked in CI to match a rebuild): a few chunks load faster than
 // the dozens of modules they hold. Only enter's fast path is imported statically (Deno
-// evaluates it at start); the rest is named in `import()`s, read at start but evaluated
-// only when used.
+// evaluates it at start); what runs with fewer permissions than --allow-all (enter's full
+// path, completions, every --help) is named in `import()`s, read at start but evaluated
+// only when used; exec, which needs --allow-all, is loaded through a URL (see `_later`).
 import { enterFast } from "./src/cli/_bundle/cli/_enter_fast.js";
 import type { PermissionFlag } from "./src/_permissions.ts";
 
@@ -48,10 +49,13 @@ function _later<T>(path: string): Promise<T> {
   return import(new URL(path, import.meta.url).href);
 }
 
+/** exec's bundle module, which cli.ts loads through a URL. */
+type ExecModule = typeof import("./src/cli/_bundle/cli/exec.js");
+
 /** Every subcommand, by name. */
 export const COMMANDS: Record<string, CliCommand> = {
   // Each command is loaded on use: cold start is benchmarked against nsenter and docker exec.
-  // enter, exec and completions come from the bundle, loaded at start but run only here.
+  // enter and completions come from the bundle, read at start but run only here.
   enter: {
     summary: "run a program in namespaces of a process (nsenter's options)",
     // The process becomes the helper (execve through libc): no spawn, so no --allow-run.
@@ -61,7 +65,10 @@ export const COMMANDS: Record<string, CliCommand> = {
   exec: {
     summary: "run a program in a container of any engine (docker exec's options)",
     permissions: "all",
-    run: async (argv) => (await import("./src/cli/_bundle/cli/exec.js")).exec(argv),
+    // From the bundle too, but through a URL, as the commands below: Deno reads it only when
+    // it runs, not at every start of `enter` (~0.3 ms, README "Measured").
+    run: async (argv) => (await _later<ExecModule>("./src/cli/_bundle/cli/exec.js")).exec(argv),
+    help: async () => (await import("./src/cli/_bundle/cli/_static.js")).HELP.exec,
   },
   ps: {
     summary: "list the containers of every engine, found from /proc and cgroups",

@@ -44,11 +44,15 @@ const OUT = "src/cli/_bundle";
 const ENTRIES = ["src/cli/_run.ts", "src/cli/enter.ts", "src/cli/exec.ts"];
 /**
  * Bundled alone, into one file: what runs without --allow-read (so from a module cli.ts
- * names, which Deno loads at start with all it imports) — `completions`, which reads every
- * command's option table, and the other commands' --help; sharing chunks with the entries
- * above would split enter's and exec's code into more of them.
+ * names, which Deno reads at every start with all it imports) — `completions`, which reads
+ * every command's option table, and the other commands' --help; sharing chunks with the
+ * entries above would split enter's and exec's code into more of them. Its file holds the
+ * code of {@link COMPLETION_SCRIPT} only, and what it takes from the commands' modules as
+ * data ({@link staticModule}).
  */
 const SINGLE = "src/cli/_static.ts";
+/** `completions`' own code: its scripts and its arguments, given every command's options. */
+const COMPLETION_SCRIPT = "src/cli/_completion_script.ts";
 /**
  * Bundled alone too: `enter`'s fast path, which cli.ts runs before anything else loads
  * (src/cli/_enter_fast.ts). The helper's bytes it imports are not bundled into it: each
@@ -325,6 +329,56 @@ function finish(
 }
 
 /**
+ * SINGLE's output: the bundle of COMPLETION_SCRIPT, then SINGLE's exports — the --help texts
+ * and the version, read here from SINGLE, and `completions` with every command's options
+ * (src/cli/completions.ts `commandOptions()`) as data. Bundled from SINGLE, the file held the
+ * commands' modules and all they import (180 KB, where this is ~35 KB): Deno reads and
+ * analyses it at every start of the CLI, `enter`'s fast path included (~0.2 ms, README
+ * "Measured").
+ */
+async function staticModule(): Promise<string> {
+  const [text, ...more] = (await bundle([], [COMPLETION_SCRIPT])).values();
+  const exports = /\nexport \{([^}]*)\};\n$/.exec(text);
+  if (more.length > 0 || !exports) throw new Error(`Cannot bundle ${SINGLE}: no single module`);
+  // esbuild's `export { local as name }`: the local name of completionsWith.
+  const names = new Map(
+    exports[1].split(",").map((e) => {
+      const [local, name = local] = e.trim().split(/\s+as\s+/);
+      return [name, local];
+    }),
+  );
+  const completionsWith = names.get("completionsWith");
+  if (!completionsWith) throw new Error(`Cannot bundle ${SINGLE}: no completionsWith`);
+  for (const name of ["HELP", "VERSION", "OPTIONS", "completions"]) {
+    if (new RegExp(`\\b(var|let|const|function|class) ${name}\\b`).test(text)) {
+      throw new Error(`Cannot bundle ${SINGLE}: ${COMPLETION_SCRIPT} has a ${name}`);
+    }
+  }
+  const single = await import("./_static.ts");
+  const exported = Object.keys(single).sort().join(", ");
+  if (exported !== "HELP, VERSION, completions") {
+    throw new Error(`Cannot bundle ${SINGLE}: it exports ${exported}; write the new ones here`);
+  }
+  const { HELP, VERSION } = single;
+  const { commandOptions } = await import("./completions.ts");
+  return `${text.slice(0, exports.index)}
+
+// ${SINGLE}: what it takes from the commands' modules, as data
+var HELP = ${JSON.stringify(HELP, null, 2)};
+var VERSION = ${JSON.stringify(VERSION)};
+var OPTIONS = ${JSON.stringify(commandOptions(), null, 2)};
+function completions(argv, summaries) {
+  return ${completionsWith}(argv, summaries, OPTIONS);
+}
+export {
+  HELP,
+  VERSION,
+  completions
+};
+`;
+}
+
+/**
  * The helper's bytes for FAST, one module per architecture (`export const HELPER`, base64),
  * from ffi/helper_bin.ts; by path from the repository root.
  */
@@ -376,7 +430,7 @@ async function build(write: boolean): Promise<{ files: Map<string, string>; stal
   // OUT by their path from src/, as cli.ts names them, wherever that directory is.
   const base = commonDir(ENTRIES);
   const single = posix.relative(base, SINGLE).replace(/\.ts$/, ".js");
-  for (const text of (await bundle([], [SINGLE])).values()) written.set(single, text);
+  written.set(single, await staticModule());
   const out = posix.join(OUT, posix.relative("src", base));
   const fast = posix.relative(base, FAST).replace(/\.ts$/, ".js");
   const helpers = await helperModules();

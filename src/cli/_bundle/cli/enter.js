@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-DGI7LC2J.js";
+} from "./chunk-Y63FGYJJ.js";
 import {
   NamespaceError,
   UsageError,

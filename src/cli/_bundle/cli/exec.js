@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-DGI7LC2J.js";
+} from "./chunk-Y63FGYJJ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1124,15 +1124,6 @@ var exec = (async function exec(argv) {
       return 0;
     }
     plan = await planExec(args);
-    if (plan.container && !plan.container.alive) {
-      throw new NamespaceError(`Cannot exec in ${args.target}`, {
-        errno: 3,
-        syscall: "resolve",
-        target: args.target,
-        quiet: true,
-        hint: "the container stopped"
-      });
-    }
     if (args.tty && args.interactive && !args.detach && !Deno.stdin.isTerminal()) {
       throw new UsageError("the input device is not a TTY");
     }

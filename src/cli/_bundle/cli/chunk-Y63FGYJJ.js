@@ -1058,12 +1058,11 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
     ];
   }));
   const theirs = parse(view?.cgroup ?? readProcText(`/proc/${pid}/cgroup`));
-  const mine = parse(readProcText("/proc/self/cgroup"));
+  let mine;
   const mounts = view?.mounts ?? cgroupMountTable();
   const uid = effectiveUid();
   const out = [];
   for (const [controllers, path] of theirs) {
-    if (mine.get(controllers) === path) continue;
     const keys = controllers.split(",");
     const mount = mounts.find((m) => controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k)));
     if (!mount || !(path + "/").startsWith(mount.root.replace(/\/?$/, "/"))) continue;
@@ -1071,6 +1070,8 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     if (uid !== 0 || !view?.rootDirs.has(dir)) {
+      mine ??= parse(readProcText("/proc/self/cgroup"));
+      if (mine.get(controllers) === path) continue;
       try {
         const st = statSafe(file);
         if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;

@@ -3,7 +3,7 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-3YEUET7G.js";
+} from "./chunk-6ABUH7SM.js";
 import {
   _ErrorPipe,
   _sessionPlan,

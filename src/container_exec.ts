@@ -169,9 +169,13 @@ function _cgroupProcs(
   view?: CgroupView,
   found?: { freezer: string | null },
 ): string[] {
+  // Lines as the kernel writes them: a path is the cgroup's name to the byte, and whoever
+  // names the target's cgroup (a delegated subtree, a container with a writable cgroupfs)
+  // may end it in blanks, which a trim took off the last line (cgroup v2's, the only one on
+  // a v2 host): the directory was then not found and the join left out.
   const parse = (text: string) =>
     new Map(
-      text.trim().split("\n").map((l) => {
+      text.split("\n").filter((l) => l).map((l) => {
         const a = l.indexOf(":"), b = l.indexOf(":", a + 1);
         return [l.slice(a + 1, b), l.slice(b + 1)] as const;
       }),
@@ -199,11 +203,17 @@ function _cgroupProcs(
     if (uid !== 0 || !view?.rootDirs.has(dir)) {
       mine ??= parse(readProcText("/proc/self/cgroup"));
       if (mine.get(controllers) === path) continue;
-      try {
-        const st = statSafe(file);
-        if (uid !== 0 && !(st.uid === uid && (st.mode & 0o200))) continue;
-      } catch {
-        continue;
+      // Root joins every cgroup of the target it does not share: one it cannot find (gone
+      // since /proc/PID/cgroup was read: the target moved and its owner removed it) goes to
+      // the helper all the same, whose open fails (125, nothing run). Skipping it ran the
+      // program in our own cgroup, outside the target's limits and device rules.
+      if (uid !== 0) {
+        try {
+          const st = statSafe(file);
+          if (!(st.uid === uid && (st.mode & 0o200))) continue;
+        } catch {
+          continue;
+        }
       }
     }
     // The directory with a "/": a v2 cgroup named `tasks` is not a v1 tasks file.

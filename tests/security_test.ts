@@ -6014,3 +6014,157 @@ Deno.test({
     });
   },
 });
+
+// ---- stop 20: the target's cgroup, named or removed by whoever owns it
+
+/**
+ * A local user's process in a cgroup of their own, named `name`, below a subtree delegated
+ * to them on cgroup v2 (as systemd's `user@UID.service` or a rootless engine's), in user
+ * and uts namespaces of its own (`unshare -Uru`): what root's `exec` joins.
+ */
+async function userCgroup(
+  name: string,
+): Promise<{ pid: number; line: string; deleg: string } & AsyncDisposable> {
+  const user = await testUser();
+  const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+    .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+  assert(mount, "no cgroup2 mount");
+  const deleg = `${mount}/nsjoin-sec20-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(deleg);
+  for (const p of [deleg, `${deleg}/cgroup.procs`]) await Deno.chown(p, user.uid, user.gid);
+  // The user makes the cgroup and moves their process there, then the namespaces.
+  const child = new Deno.Command("setpriv", {
+    args: [
+      ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "sh", "-c"],
+      `read go; mkdir "${deleg}/${name}" && echo $$ > "${deleg}/${name}/cgroup.procs" && ` +
+      "echo moved && exec unshare -Uru sleep 100000",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  // The user's process starts in their subtree (their login session, say).
+  await Deno.writeTextFile(`${deleg}/cgroup.procs`, String(child.pid));
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("go\n"));
+  await w.close();
+  const reader = child.stdout.getReader();
+  assertEquals(text((await reader.read()).value!), "moved\n");
+  reader.releaseLock();
+  await waitFor("the user's namespaces", () => {
+    try {
+      return Deno.readLinkSync(`/proc/${child.pid}/ns/uts`) !==
+        Deno.readLinkSync("/proc/self/ns/uts");
+    } catch {
+      return false;
+    }
+  });
+  const line = (await Deno.readTextFile(`/proc/${child.pid}/cgroup`)).split("\n")
+    .find((l) => l.startsWith("0::"))!;
+  return {
+    pid: child.pid,
+    line,
+    deleg,
+    [Symbol.asyncDispose]: async () => {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+      await Deno.remove(`${deleg}/${name}`).catch(() => {});
+      await Deno.remove(deleg).catch(() => {});
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "stop 20: exec and debug run the program in the target's cgroup even when its name ends in blanks",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // Whoever may make the target's cgroup names it (kernfs takes any byte but '/' and a
+    // newline). /proc/PID/cgroup ends with cgroup v2's line — the only one on a v2 host, its
+    // memory, pids and device rules — and a name ending in a blank lost it to a trim: the
+    // directory was not found, the join left out, and root's program ran in root's cgroup.
+    await using target = await userCgroup("box \t ");
+    assert(target.line.endsWith("/box \t "), JSON.stringify(target.line));
+    const ours = (await Deno.readTextFile("/proc/self/cgroup")).split("\n")
+      .find((l) => l.startsWith("0::"));
+    const run = async (args: string[]) => {
+      const out = await runPiped(Deno.execPath(), { args: ["run", "-A", "--quiet", CLI, ...args] });
+      assertEquals(out.code, 0, out.stderr);
+      const line = out.stdout.split("\n").find((l) => l.startsWith("0::"));
+      assert(line !== ours, `the program ran in our cgroup: ${JSON.stringify(line)}`);
+      return line;
+    };
+    await t.step("exec", async () => {
+      const args = ["exec", "-n", "uts", String(target.pid), "cat", "/proc/self/cgroup"];
+      assertEquals(await run(args), target.line);
+    });
+    await t.step("debug", async () => {
+      // debug mounts /proc for the target's pid namespace, which it may only for one whose
+      // user namespace is ours here (a rootless engine's own pid namespace aside): a root
+      // process put in a cgroup of the same user's subtree.
+      await using root = await makeTarget({ flags: ["-m", "-p", "-u", "--fork", "--mount-proc"] });
+      const dir = `${target.deleg}/dbg `;
+      await Deno.mkdir(dir);
+      try {
+        await Deno.writeTextFile(`${dir}/cgroup.procs`, String(root.pid));
+        const line = await run(["debug", String(root.pid), "cat", "/proc/self/cgroup"]);
+        assertEquals(line, `0::${dir.slice(dir.indexOf("/nsjoin-sec20-"))}`);
+      } finally {
+        await Deno.writeTextFile(`${target.deleg}/cgroup.procs`, String(root.pid));
+        await Deno.remove(dir);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "stop 20: exec never runs the program in our cgroup when the target's is removed before the join",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // The cgroup's owner moves the target to another cgroup of theirs and removes the one
+    // root's exec read from /proc/PID/cgroup: exec took a cgroup it could not find for one
+    // it need not join, and the program ran in root's (1 of 30 runs against a loop doing
+    // it). strace holds exec's check of that cgroup for 3 s, the window made wide.
+    await using target = await userCgroup("box");
+    const ours = (await Deno.readTextFile("/proc/self/cgroup")).split("\n")
+      .find((l) => l.startsWith("0::"));
+    const box = `${target.deleg}/box`, other = `${target.deleg}/other`;
+    await Deno.mkdir(other);
+    const log = await Deno.makeTempFile({ prefix: "nsjoin-sec20-" });
+    try {
+      const exec = new Deno.Command("strace", {
+        args: [
+          ...["-f", "-qq", "-o", log, "-P", `${box}/cgroup.procs`],
+          ...["-e", "trace=newfstatat,statx", "-e", "inject=newfstatat,statx:delay_enter=3000000"],
+          ...[Deno.execPath(), "run", "-A", "--quiet", CLI],
+          ...["exec", "-n", "uts", String(target.pid), "cat", "/proc/self/cgroup"],
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const result = exec.output();
+      let done = false;
+      result.finally(() => done = true);
+      // Until exec checks the cgroup (or finishes without checking it: nothing to widen).
+      for (let i = 0; i < 200 && !done && !Deno.readTextFileSync(log); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await Deno.writeTextFile(`${other}/cgroup.procs`, String(target.pid));
+      await Deno.remove(box);
+      const out = await result;
+      const line = text(out.stdout).split("\n").find((l) => l.startsWith("0::"));
+      assert(line !== ours, `the program ran in our cgroup: ${JSON.stringify(line)}`);
+      // Joined before the move, or refused: nothing run.
+      if (out.code === 0) assertEquals(line, target.line);
+      else assertMatch(text(out.stderr), /^nsjoin: Cannot open cgroup .*box: ENOENT/);
+    } finally {
+      await Deno.writeTextFile(`${target.deleg}/cgroup.procs`, String(target.pid));
+      await Deno.remove(other);
+      await Deno.remove(log);
+    }
+  },
+});

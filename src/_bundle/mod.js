@@ -12,7 +12,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-6ABUH7SM.js";
+} from "./chunk-RAZ7ZNBK.js";
 import {
   NsCommand
 } from "./chunk-XA5DXKKA.js";
@@ -2285,7 +2285,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-GMBGQEV5.js");
+  _session ??= await import("./session-O37NXLXM.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -138,7 +138,7 @@ var cgroupProcsOf = (function cgroupProcsOf(pid) {
   return _cgroupProcs(pid);
 });
 var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
-  const parse = (text) => new Map(text.trim().split("\n").map((l) => {
+  const parse = (text) => new Map(text.split("\n").filter((l) => l).map((l) => {
     const a = l.indexOf(":"), b = l.indexOf(":", a + 1);
     return [
       l.slice(a + 1, b),
@@ -160,11 +160,13 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
     if (uid !== 0 || !view?.rootDirs.has(dir)) {
       mine ??= parse(readProcText("/proc/self/cgroup"));
       if (mine.get(controllers) === path) continue;
-      try {
-        const st = statSafe(file);
-        if (uid !== 0 && !(st.uid === uid && st.mode & 128)) continue;
-      } catch {
-        continue;
+      if (uid !== 0) {
+        try {
+          const st = statSafe(file);
+          if (!(st.uid === uid && st.mode & 128)) continue;
+        } catch {
+          continue;
+        }
       }
     }
     out.push(mount.v2 ? `${dir}/` : file);

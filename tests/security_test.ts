@@ -6068,8 +6068,12 @@ async function userCgroup(
       child.kill("SIGKILL");
       await child.status;
       await child.stdout.cancel().catch(() => {});
-      await Deno.remove(`${deleg}/${name}`).catch(() => {});
-      await Deno.remove(deleg).catch(() => {});
+      // A cgroup is busy until its last process is gone for the kernel too: retry.
+      for (const dir of [`${deleg}/${name}`, deleg]) {
+        for (let i = 0; i < 50 && existsNow(dir); i++) {
+          await Deno.remove(dir).catch(() => new Promise((r) => setTimeout(r, 20)));
+        }
+      }
     },
   };
 }

@@ -632,10 +632,12 @@ export async function _resolveContainer(
       hint: "its process is no longer in its owner's namespaces",
     });
   }
-  // containerd's init.pid has no start time: as for a pod, the process it names must be in
-  // a cgroup root made for the container, or a PID reused since it died would be joined.
+  // containerd's init.pid has no start time, nor has podman's pidfile without runc's state
+  // (and a start time read when listing is no pin): as for a pod, the process a root
+  // engine's state names must be in a cgroup root made for the container, or a PID reused
+  // since it died would be joined (a rootless store's PID is checked above).
   let view: CgroupView | undefined;
-  if (found.source === "state" && found.namespace !== undefined) {
+  if (found.source === "state" && found.owner === undefined) {
     view = _rootMadeView(pinned, found.id, options, () => true);
     if (!view) {
       pinned.close();

@@ -430,6 +430,15 @@ export function _podmanList(
           owner,
         );
         if (pid === undefined || (owner !== undefined && !_isRootlessOf(pid, owner))) continue;
+        // Root's store without runc's state (a stopped container, whose pidfile stays; crun)
+        // says nothing of when that PID's process started: it must be in a cgroup root made
+        // for the container. A stopped container's PID taken by a local user's process in
+        // namespaces of their own was listed as running and root's exec ran there, the
+        // container's configured environment and all.
+        if (
+          owner === undefined && runc?.init_process_start === undefined &&
+          !_inRootMadeCgroupOf(pid, c.id)
+        ) continue;
         const name = c.names?.[0];
         const spec = _readJson<_OciSpec>(
           `${store.graph}/${dir}/${c.id}/userdata/config.json`,
@@ -828,6 +837,15 @@ export function _rootMadeCgroup(
     checked++;
   }
   return checked > 0;
+}
+
+/** Whether `pid` is in a cgroup root made for the container `id` (see _rootMadeCgroup). */
+function _inRootMadeCgroupOf(pid: number, id: string): boolean {
+  try {
+    return _rootMadeCgroup(readTextFileSafe(`/proc/${pid}/cgroup`), id);
+  } catch {
+    return false;
+  }
 }
 
 /**

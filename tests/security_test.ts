@@ -27,6 +27,7 @@ import {
   engineExec,
   ensureImages,
   IMAGE,
+  must,
   podmanUser,
   removeContainers,
   removeCtr,
@@ -6169,6 +6170,75 @@ Deno.test({
       await Deno.writeTextFile(`${target.deleg}/cgroup.procs`, String(target.pid));
       await Deno.remove(other);
       await Deno.remove(log);
+    }
+  },
+});
+
+// ---- stop 20: a stopped podman container's PID, taken by someone else
+
+/**
+ * A process of a local user, in user (with their subordinate ids: setgroups allowed) and
+ * mount namespaces of their own, made to get PID `pid` (ns_last_pid, retried while other
+ * processes of the machine take it first); undefined when that did not happen.
+ */
+async function userProcessAt(pid: number): Promise<Deno.ChildProcess | undefined> {
+  const user = await testUser();
+  for (let i = 0; i < 300; i++) {
+    await Deno.writeTextFile("/proc/sys/kernel/ns_last_pid", String(pid - 1));
+    const child = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+        ...["unshare", "--user", "--map-root-user", "--map-auto", "--mount", "sleep", "1000"],
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    if (child.pid === pid) return child;
+    child.kill("SIGKILL");
+    await child.status;
+  }
+  return undefined;
+}
+
+Deno.test({
+  name:
+    "stop 20: a stopped podman container whose PID a local user's process took is not running, not joined",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // podman leaves a stopped container's pidfile, and runc's state (its start time) goes:
+    // the PID alone named the container, and a local user's process that got it (any
+    // process may: PIDs wrap) in namespaces of its own was listed as the container and
+    // joined by root's exec — with the container's configured environment (its secrets).
+    const name = `nsjoin-sec20-${crypto.randomUUID().slice(0, 8)}`;
+    const c = await startContainer("podman", name, ["-e", "SECRET=s3cr3t"]);
+    let taker: Deno.ChildProcess | undefined;
+    try {
+      await must("podman", ["stop", "-t", "0", name]);
+      taker = await userProcessAt(c.pid);
+      assert(taker, `PID ${c.pid} was not taken; the scenario did not happen`);
+      const out = await runPiped(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          CLI,
+          "exec",
+          `podman:${name}`,
+          "sh",
+          "-c",
+          "echo ran $SECRET",
+        ],
+      });
+      assert(!out.stdout.includes("ran"), `ran in the user's namespaces: ${out.stdout}`);
+      assertEquals(out.code, 125, out.stderr);
+      assertMatch(out.stderr, /Cannot find podman container .* no running podman container/);
+      assert(!(await psJson()).some((r) => r.id === c.id), "listed as running");
+    } finally {
+      taker?.kill("SIGKILL");
+      await taker?.status;
+      await removeContainers([c]);
     }
   },
 });

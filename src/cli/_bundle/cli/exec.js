@@ -338,6 +338,7 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
         const runc = _readJson(`${owner === void 0 ? "/run" : `/run/user/${owner}`}/runc/${c.id}/state.json`, owner);
         const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, runc?.init_process_start, owner);
         if (pid === void 0 || owner !== void 0 && !_isRootlessOf(pid, owner)) continue;
+        if (owner === void 0 && runc?.init_process_start === void 0 && !_inRootMadeCgroupOf(pid, c.id)) continue;
         const name = c.names?.[0];
         const spec = _readJson(`${store.graph}/${dir}/${c.id}/userdata/config.json`, owner);
         const pod = owner === void 0 ? _podOfSpec(c.id, spec, "cri-o") : void 0;
@@ -582,6 +583,13 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
     checked++;
   }
   return checked > 0;
+});
+var _inRootMadeCgroupOf = (function _inRootMadeCgroupOf(pid, id) {
+  try {
+    return _rootMadeCgroup(readTextFileSafe(`/proc/${pid}/cgroup`), id);
+  } catch {
+    return false;
+  }
 });
 var _cgroupScan = (function _cgroupScan(proc) {
   const found = /* @__PURE__ */ new Map();
@@ -961,7 +969,7 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     });
   }
   let view;
-  if (found.source === "state" && found.namespace !== void 0) {
+  if (found.source === "state" && found.owner === void 0) {
     view = _rootMadeView(pinned, found.id, options, () => true);
     if (!view) {
       pinned.close();
@@ -1239,6 +1247,7 @@ var CGROUP_PATTERNS = [
     "ns"
   ]
 ];
+
 
 
 

@@ -1376,6 +1376,40 @@ static void debug_mkdir(const char *name, int mode) {
   if (r != 0) debug_fail("make directory", name, r);
 }
 
+/* runc's default masked paths (docker's MaskedPaths), in the fresh proc and sysfs: a
+ * container's processes read them through /proc/PID/root of the program (same uid and
+ * capabilities: ptrace access), where its own /proc and /sys hide them — other host tasks'
+ * timers and names (timer_list), the firmware's tables and the physical memory map, the
+ * RAPL energy counters (powercap, CVE-2020-8694). As runc masks them: a file under the
+ * session's /dev/null (the host's, read-only), a directory under an empty read-only tmpfs.
+ * Mounting over them needs no write access to the read-only proc and sysfs; only
+ * CAP_SYS_ADMIN over the namespace's owner undoes it (a container's root has it only when
+ * its own user namespace owns the namespace: a rootless one, whose root may mount a proc and
+ * sysfs of its own namespaces there anyway). */
+static void debug_mask(void) {
+  static const char *masked[] = {
+    "proc/asound", "proc/acpi", "proc/kcore", "proc/keys", "proc/latency_stats",
+    "proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi", "sys/firmware",
+    "sys/devices/virtual/powercap"};
+  for (unsigned k = 0; k < sizeof masked / sizeof *masked; k++) {
+    const char *p = masked[k];
+    long d = sys4(SYS_openat, AT_FDCWD, p, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    long r;
+    if (d >= 0) {
+      sys1(SYS_close, d);
+      r = sys6(SYS_mount, (long)"tmpfs", (long)p, (long)"tmpfs",
+               MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, (long)"size=0,mode=0555", 0);
+    } else if (d == -ENOTDIR) {
+      r = sys6(SYS_mount, (long)"dev/null", (long)p, 0, MS_BIND, 0, 0);
+    } else if (d == -ENOENT) {
+      continue;
+    } else {
+      r = d;
+    }
+    if (r != 0) debug_fail("mask", p, r);
+  }
+}
+
 /* After the joins, before the fork (in this process, outside the target's pid namespace):
  * the program's own mount namespace. */
 static void debug_mounts(void) {
@@ -1439,6 +1473,7 @@ static void debug_mounts(void) {
   /* Best effort: ip, ss and ps do not need /sys. */
   sys6(SYS_mount, (long)"sysfs", (long)"sys", (long)"sysfs",
        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0);
+  debug_mask();
   /* pivot_root(".", "."): the old root ends up stacked on the new one, then detached. */
   r = sys2(SYS_pivot_root, ".", ".");
   if (r != 0) debug_fail("pivot_root", 0, r);

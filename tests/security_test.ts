@@ -6242,3 +6242,58 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20: what a container reads of the debug session's fresh /proc and /sys
+
+Deno.test({
+  name:
+    "stop 20: debug's /proc and /sys hide from the container what its own hide (runc's masked paths)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // The session's proc and sysfs are fresh: no masks of the runtime's. The program has the
+    // container's uid and capabilities, so the container's root reads them through
+    // /proc/PID/root of the program: other host tasks' timers and names in timer_list, the
+    // firmware's tables and memory map in /sys/firmware — which its own /proc and /sys hide.
+    const c = await startContainer("docker", `nsjoin-sec20-${crypto.randomUUID().slice(0, 8)}`);
+    const debug = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", CLI, "debug", c.name, "sleep", "31415"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      // From inside: the program's PID there, then what its root shows (the uptime: the
+      // path works; the container's own view of each masked path, for comparison).
+      const peek = String.raw`
+        for p in /proc/[0-9]*; do
+          [ "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" = "sleep 31415 " ] || continue
+          r=$p/root
+          echo "uptime $(wc -c < $r/proc/uptime)"
+          echo "timer_list $(wc -c < $r/proc/timer_list) own $(wc -c < /proc/timer_list)"
+          echo "firmware $(ls $r/sys/firmware | wc -l) own $(ls /sys/firmware | wc -l)"
+          echo "acpi $(ls $r/proc/acpi | wc -l) own $(ls /proc/acpi | wc -l)"
+          exit 0
+        done
+        exit 1`;
+      let out = await engineExec(c, [], ["sh", "-c", peek]);
+      for (let i = 0; i < 100 && out.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        out = await engineExec(c, [], ["sh", "-c", peek]);
+      }
+      assertEquals(out.code, 0, `the debug program never showed up: ${out.stderr}`);
+      const seen = Object.fromEntries(
+        out.stdout.trim().split("\n").map((l) => [l.split(" ")[0], l.split(" ").slice(1)]),
+      );
+      assert(Number(seen.uptime[0]) > 0, out.stdout);
+      assertEquals(seen.timer_list, ["0", "own", "0"], out.stdout);
+      assertEquals(seen.firmware, ["0", "own", "0"], out.stdout);
+      assertEquals(seen.acpi, ["0", "own", "0"], out.stdout);
+    } finally {
+      debug.kill("SIGTERM");
+      await debug.status;
+      await debug.stderr.cancel();
+      await removeContainers([c]);
+    }
+  },
+});

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-VCLGOMDL.js";
+} from "./chunk-347PIRVG.js";
 import {
   NamespaceError,
   UsageError,

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-VCLGOMDL.js";
+} from "./chunk-347PIRVG.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-RAZ7ZNBK.js";
+} from "./chunk-77BE5V7Q.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-XA5DXKKA.js";
+} from "./chunk-M7SU6KCZ.js";
 import "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -68,7 +68,9 @@
  *                       controlling terminal) and we relay signals to it alone. A program
  *                       left in the caller's session has the caller's terminal as its
  *                       /dev/tty, where TIOCSTI needs no privilege: it types into the
- *                       caller's shell (runc starts every exec with setsid for this)
+ *                       caller's shell (runc starts every exec with setsid for this). With
+ *                       t or Y, a session keyring of its own too, as runc's (the caller's
+ *                       keys stay ours)
  *   g                   a process tree of its own: fork, the child starts a new session,
  *                       and the signals we relay go to its whole process group
  *   M<name>             after joining, do what `ip netns exec NAME` does: a private mount
@@ -152,7 +154,7 @@ enum {
   SYS_getgroups = 115, SYS_mkdirat = 258, SYS_symlinkat = 266, SYS_readlinkat = 267,
   SYS_pivot_root = 155, SYS_setfsuid = 122, SYS_setfsgid = 123,
   SYS_socketpair = 53, SYS_sendmsg = 46, SYS_recvmsg = 47, SYS_setpgid = 109, SYS_pipe2 = 293,
-  SYS_newfstatat = 262,
+  SYS_newfstatat = 262, SYS_keyctl = 250,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -181,7 +183,7 @@ enum {
   SYS_getgroups = 158, SYS_mkdirat = 34, SYS_symlinkat = 36, SYS_readlinkat = 78,
   SYS_pivot_root = 41, SYS_setfsuid = 151, SYS_setfsgid = 152,
   SYS_socketpair = 199, SYS_sendmsg = 211, SYS_recvmsg = 212, SYS_setpgid = 154, SYS_pipe2 = 59,
-  SYS_newfstatat = 79,
+  SYS_newfstatat = 79, SYS_keyctl = 219,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -2617,6 +2619,21 @@ __attribute__((used)) void start_c(long *sp) {
   sys4(SYS_rt_sigaction, 32, dfl, 0, 8);
   sys4(SYS_rt_sigaction, 33, dfl, 0, 8);
 
+  /* t and Y: a session keyring of our own, as runc gives every exec ("do not inherit the
+   * parent's session keyring"). Keyrings are not namespaced, and a process possesses every
+   * key its session keyring holds, whatever its uid: the program - with a user namespace's
+   * owner's uid, or code the target chose - read the caller's keys (root's login keyring,
+   * from pam_keyinit) and could link, revoke or replace them. Before any join and before the
+   * target's filter (docker's refuses keyctl); ENOSYS: a kernel without keys. */
+  if (own_session || tty) {
+    long r = sys2(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0);
+    if (r < 0 && r != -ENOSYS) {
+      begin();
+      put("Cannot start a session keyring of our own");
+      puterr(r);
+      fail(125);
+    }
+  }
   if (from_target && target_pid <= 0) {
     begin();
     put("helper: i needs a target pid");

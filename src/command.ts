@@ -180,7 +180,9 @@ export interface NsCommandOptions {
    * without privilege on one's own controlling terminal) types commands into the caller's
    * shell. `containerExecOptions` sets it (without `tty`), as runc does for every
    * exec, and so do `daxIn` and the CLI's `exec` and `debug`; a session's programs always
-   * start one. Costs one fork per spawn.
+   * start one. Costs one fork per spawn. With it (and with `tty`) the program also gets a
+   * session keyring of its own, as runc gives every exec: keyrings are not namespaced, and
+   * a process possesses every key of its session keyring whatever its uid.
    */
   newSession?: boolean;
   /**

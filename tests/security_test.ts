@@ -6297,3 +6297,75 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20: the caller's session keyring
+
+/**
+ * `caller MODE PROGRAM...`: joins a session keyring holding a secret (as pam_keyinit gives
+ * root's login) and runs PROGRAM (under a pty with MODE "pty"); `read`: prints the secret
+ * this process can reach through its session keyring, or "none".
+ */
+const KEYRING_PY = String.raw`
+import ctypes, os, sys, pty
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+KEYCTL, ADD_KEY = {"x86_64": (250, 248), "aarch64": (219, 217)}[os.uname().machine]
+if sys.argv[1] == "read":
+    k = libc.syscall(KEYCTL, 10, -3, b"user", b"nsjoin-sec20", 0)  # KEYCTL_SEARCH in @s
+    buf = ctypes.create_string_buffer(64)
+    n = libc.syscall(KEYCTL, 11, k, buf, 64) if k >= 0 else -1  # KEYCTL_READ
+    print("key:", buf.raw[:n].decode() if n > 0 else "none", flush=True)
+else:
+    assert libc.syscall(KEYCTL, 1, b"nsjoin-sec20-session", 0, 0, 0) > 0  # JOIN_SESSION
+    assert libc.syscall(ADD_KEY, b"user", b"nsjoin-sec20", b"s3cr3t", 6, -3) > 0
+    if sys.argv[1] == "pty":
+        pty.spawn(sys.argv[2:])
+    else:
+        os.execvp(sys.argv[2], sys.argv[2:])
+`;
+
+Deno.test({
+  name: "stop 20: exec's program never holds the caller's session keyring (runc's own keyring)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // Keyrings are not namespaced: a process possesses every key of its session keyring
+    // whatever its uid. Root's `exec PID` of a local user's process ran the program with the
+    // user's uid (the owner of its user namespace: they may ptrace it) or as code of theirs
+    // (looked up in their mount namespace) — holding root's session keyring: it read root's
+    // keys, and could link, revoke or replace them. runc joins a new one for every exec.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec20-" });
+    await Deno.chmod(dir, 0o755);
+    const py = `${dir}/keyring.py`;
+    await Deno.writeTextFile(py, KEYRING_PY);
+    await Deno.chmod(py, 0o644);
+    const user = await testUser();
+    await using target = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+    const run = async (mode: "exec" | "pty", args: string[]) => {
+      const out = await runPiped("/usr/bin/python3", {
+        args: [py, mode, Deno.execPath(), "run", "-A", "--quiet", CLI, ...args],
+      });
+      return out.stdout.replaceAll("\r", "");
+    };
+    const program = ["/usr/bin/python3", py, "read"];
+    try {
+      await t.step(
+        "enter -a keeps nsenter's contract: the key is reachable (the attack)",
+        async () => {
+          assertMatch(
+            await run("exec", ["enter", "-t", String(target.pid), "-a", ...program]),
+            /key: s3cr3t/,
+          );
+        },
+      );
+      await t.step("exec", async () => {
+        assertMatch(await run("exec", ["exec", String(target.pid), ...program]), /key: none/);
+      });
+      await t.step("exec -t", async () => {
+        assertMatch(await run("pty", ["exec", "-t", String(target.pid), ...program]), /key: none/);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-M7SU6KCZ.js";
+} from "./chunk-VZOQIKNC.js";
 import {
   AT_FDCWD,
   IN_ROOT,

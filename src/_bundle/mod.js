@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-77BE5V7Q.js";
+} from "./chunk-TDPOWYEC.js";
 import {
   NsCommand
-} from "./chunk-M7SU6KCZ.js";
+} from "./chunk-VZOQIKNC.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2293,7 +2293,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-YGD7QUXV.js");
+  _session ??= await import("./session-NQIPVRAA.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-347PIRVG.js";
+} from "./chunk-TKAFX6DL.js";
 import {
   NamespaceError,
   UsageError,

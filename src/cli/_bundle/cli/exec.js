@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-347PIRVG.js";
+} from "./chunk-TKAFX6DL.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-77BE5V7Q.js";
+} from "./chunk-TDPOWYEC.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-M7SU6KCZ.js";
+} from "./chunk-VZOQIKNC.js";
 import "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-Y63FGYJJ.js";
+} from "./chunk-QOIT37I7.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

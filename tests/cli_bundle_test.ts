@@ -75,3 +75,18 @@ try { netnsPath(".."); } catch (e) { console.log(ANSWER_FOR_TEST, (e as Error).m
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the CLI's chunks hold no helper bytes; they load this machine's, the committed ones", async () => {
+  // Deno reads the chunk enter.js and exec.js share at every start of the CLI: the helper's
+  // ELFs (base64 of "\x7fELF" is "f0VMRg") belong in the per-architecture modules only.
+  const dir = `${ROOT}src/cli/_bundle/cli/`;
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.startsWith("_helper_")) continue;
+    const file = await Deno.readTextFile(`${dir}${entry.name}`);
+    assert(!file.includes("f0VMRg"), `${entry.name} holds a helper ELF`);
+  }
+  const bundled = (await import(`${dir}_helper_bin.js`)).HELPER_ELF as Record<string, string>;
+  const { HELPER_ELF } = await import("../ffi/helper_bin.ts");
+  assertEquals(Object.keys(bundled), [Deno.build.arch]);
+  assert(bundled[Deno.build.arch] === HELPER_ELF[Deno.build.arch], "not ffi/helper_bin.ts's bytes");
+});

@@ -62,6 +62,17 @@ const COMPLETION_SCRIPT = "src/cli/_completion_script.ts";
 const FAST = "src/cli/_enter_fast.ts";
 /** The per-architecture helper module, as FAST names it (from its own directory). */
 const HELPER_MODULE = (arch: string) => `./_bundle/cli/_helper_${arch}.js`;
+/**
+ * ffi/helper_bin.ts (both architectures' bytes, ~96 KB) is not bundled into the entries'
+ * chunks either: ffi/helper.ts's import of it becomes one of {@link HELPER_BIN}, a module
+ * beside the chunks that loads only this machine's {@link HELPER_MODULE}. The chunk that
+ * held the bytes is one enter.js imports, so Deno read them at every start of the CLI (enter's
+ * fast path included, which reads its own module); exec decoded them from a lazy getter,
+ * whose first call parses its ~45 KB string (README, Measured: stop 20).
+ */
+const HELPER_BIN_SOURCE = "ffi/helper_bin.ts";
+/** What the chunks import instead of {@link HELPER_BIN_SOURCE} (from their directory). */
+const HELPER_BIN = "./_helper_bin.js";
 /** The package's entry files. */
 const PACKAGE = ["mod.ts", "dax.ts"];
 /**
@@ -393,6 +404,37 @@ async function helperModules(): Promise<Map<string, string>> {
 }
 
 /**
+ * {@link HELPER_BIN}: `HELPER_ELF` as ffi/helper_bin.ts exports it, with this machine's
+ * entry only, from its {@link HELPER_MODULE} (a top-level await: the chunks that import it
+ * are evaluated after it, as with any import).
+ */
+function helperBinModule(archs: readonly string[]): string {
+  const arms = archs.map((arch) =>
+    `arch === ${JSON.stringify(arch)}\n  ? { ${arch}: (await import(${
+      JSON.stringify(`./_helper_${arch}.js`)
+    })).HELPER }\n  : `
+  ).join("");
+  return `${HEADER}const arch = Deno.build.arch;\nexport const HELPER_ELF = ${arms}{};\n`;
+}
+
+/**
+ * A chunk's static import of {@link HELPER_BIN_SOURCE}, left by `--external`, which esbuild
+ * writes where ffi/helper.ts's code starts, relative to it: moved to the chunk's first line
+ * (imports are hoisted: the order of the chunk's statements does not change) and pointed at
+ * {@link HELPER_BIN}.
+ */
+function relocateHelperBin(text: string, outPath: string): string {
+  const spec = posix.relative(posix.dirname("ffi/helper.ts"), HELPER_BIN_SOURCE);
+  const statement = new RegExp(`^import \\{ HELPER_ELF \\} from "\\./${spec}";\\n`, "m");
+  if (!statement.test(text)) return text;
+  const rest = text.replace(statement, "");
+  if (rest.includes(HELPER_BIN_SOURCE.slice(4))) {
+    throw new Error(`Cannot relocate the helper's bytes in ${outPath}: another import of them`);
+  }
+  return `import { HELPER_ELF } from "${HELPER_BIN}";\n${rest}`;
+}
+
+/**
  * The `import("./…")`s of an unbundled module (`--external`) in a file bundled from `source`
  * and written at `outPath`: relative to the output. Each must name one of `known` (paths from
  * the repository root).
@@ -425,7 +467,11 @@ function commonDir(paths: readonly string[]): string {
  * be there as generated, or the result is stale.
  */
 async function build(write: boolean): Promise<{ files: Map<string, string>; stale: boolean }> {
-  const written = await bundle(["--code-splitting"], ENTRIES);
+  const written = await bundle(
+    ["--code-splitting", "--external", `*/${posix.basename(HELPER_BIN_SOURCE)}`],
+    ENTRIES,
+  );
+  for (const [path, text] of written) written.set(path, relocateHelperBin(text, path));
   // esbuild writes the entries' outputs by path from their common directory: placed under
   // OUT by their path from src/, as cli.ts names them, wherever that directory is.
   const base = commonDir(ENTRIES);
@@ -439,6 +485,8 @@ async function build(write: boolean): Promise<{ files: Map<string, string>; stal
   }
   const files = finish(written, [...ENTRIES, SINGLE, FAST], out, base);
   for (const [path, text] of helpers) files.set(path, text);
+  const archs = Object.keys((await import("../../ffi/helper_bin.ts")).HELPER_ELF);
+  files.set(posix.join(out, HELPER_BIN), helperBinModule(archs));
   const entries = new Map<string, string>();
   for (const file of PACKAGE) {
     const entry = packageEntry(file, await Deno.readTextFile(`${ROOT}${file}`));

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-TKAFX6DL.js";
+} from "./chunk-YDNNK7RH.js";
 import {
   NamespaceError,
   UsageError,

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-TKAFX6DL.js";
+} from "./chunk-YDNNK7RH.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

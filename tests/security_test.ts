@@ -6014,3 +6014,69 @@ Deno.test({
     });
   },
 });
+
+// ---- stop 20: exec of a namespace FILE of a local user's namespaces
+
+Deno.test({
+  name:
+    "stop 20: exec of a namespace file never runs a user's mount namespace's programs as root, nor hands the user the caller's environment",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const user = await testUser();
+    const mark = `sec20-planted-${crypto.randomUUID()}`;
+    // A local user's own user and mount namespaces, with a program of theirs over /bin/ls.
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: `mount -t tmpfs t /mnt && printf '#!/bin/sh\\necho ${mark} uid=$(id -u)\\n' > ` +
+        "/mnt/ls && chmod 755 /mnt/ls && mount --bind /mnt/ls /bin/ls",
+    });
+    const secret = `sec20-token-${crypto.randomUUID()}`;
+    const exec = (args: string[]) =>
+      runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", ...args],
+        env: { SECRET_TOKEN: secret },
+      });
+    await t.step("control: nsenter --mount=FILE runs the user's program as root", async () => {
+      const out = await runPiped("nsenter", { args: [`--mount=/proc/${target.pid}/ns/mnt`, "ls"] });
+      assertEquals(out.stdout.trim(), `${mark} uid=0`, out.stderr);
+    });
+    await t.step("exec /proc/PID/ns/mnt: refused, the user's program never runs", async () => {
+      const out = await exec([`/proc/${target.pid}/ns/mnt`, "/bin/ls"]);
+      assert(!out.stdout.includes(mark), "root ran the user's program");
+      assertEquals(out.code, 2, out.stderr);
+      assertMatch(
+        out.stderr,
+        /^nsjoin exec: Cannot join the mnt namespace \/proc\/\d+\/ns\/mnt without its user namespace/,
+      );
+    });
+    await t.step("exec of a mount namespace file of ours still runs, as before", async () => {
+      const out = await exec([`/proc/${Deno.pid}/ns/mnt`, "/bin/sh", "-c", "echo $SECRET_TOKEN"]);
+      assertEquals([out.code, out.stdout.trim()], [0, secret], out.stderr);
+    });
+    await t.step("exec /proc/PID/ns/user: the user reads the program's environ", async () => {
+      const nap = `${Math.floor(Math.random() * 1000) + 100}.125`;
+      const start = await exec(["-d", `/proc/${target.pid}/ns/user`, "/bin/sleep", nap]);
+      assertEquals(start.code, 0, start.stderr);
+      const program = await processWithArgv(["/bin/sleep", nap]);
+      try {
+        const read = await runPiped("setpriv", {
+          args: [
+            ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+            ...["cat", `/proc/${program}/environ`],
+          ],
+        });
+        assertEquals(read.code, 0, read.stderr);
+        assert(read.stdout.includes("PATH="), "the user reads the program's environment");
+        assert(!read.stdout.includes(secret), "the user read root's secret");
+      } finally {
+        Deno.kill(program, "SIGKILL");
+      }
+    });
+    await t.step("exec of a net namespace file keeps the caller's environment", async () => {
+      const out = await exec([`/proc/${target.pid}/ns/net`, "/bin/sh", "-c", "echo $SECRET_TOKEN"]);
+      assertEquals([out.code, out.stdout.trim()], [0, secret], out.stderr);
+    });
+  },
+});

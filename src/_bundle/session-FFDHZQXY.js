@@ -3,7 +3,7 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-6ABUH7SM.js";
+} from "./chunk-F5LIUWJJ.js";
 import {
   _ErrorPipe,
   _sessionPlan,

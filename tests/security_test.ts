@@ -6080,3 +6080,69 @@ Deno.test({
     });
   },
 });
+
+// ---- stop 20: a FUSE file a process holds never keeps ls waiting
+
+Deno.test({
+  name:
+    "stop 20: ls never waits for a FUSE daemon that does not answer (a file some process holds)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // fuse-overlayfs stands in for any FUSE daemon: a user's, where /etc/fuse.conf has
+    // user_allow_other (without allow_other the kernel answers root EACCES at once), or a
+    // stale one of root's. Stopped, it answers nothing: stat(2) of its file waits for ever.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-fuse-" });
+    for (const d of ["lower", "upper", "work", "mnt"]) await Deno.mkdir(`${dir}/${d}`);
+    await Deno.writeTextFile(`${dir}/lower/file`, "x");
+    // In the foreground: its PID is the daemon's.
+    const daemon = new Deno.Command("fuse-overlayfs", {
+      args: [
+        ...["-f", "-o", `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`],
+        `${dir}/mnt`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let holder: Deno.ChildProcess | undefined;
+    try {
+      await waitFor("the FUSE mount", () => {
+        try {
+          return Deno.readTextFileSync(`${dir}/mnt/file`) === "x";
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      holder = new Deno.Command("sh", {
+        args: ["-c", `exec sleep 100020 < ${dir}/mnt/file`],
+        stdin: "null",
+      }).spawn();
+      const pid = holder.pid;
+      await waitFor("the holder", () => {
+        try {
+          return Deno.readLinkSync(`/proc/${pid}/fd/0`) === `${dir}/mnt/file`;
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      daemon.kill("SIGSTOP");
+      // Stopped for this one listing only: every fd scan on this machine waits meanwhile.
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "ls", "-t", "net"],
+        signal: AbortSignal.timeout(20_000),
+      });
+      daemon.kill("SIGCONT");
+      assertEquals(out.code, 0, `ls did not finish: ${out.code} ${out.stderr}`);
+      assertMatch(out.stdout, /^\s+NS TYPE/);
+    } finally {
+      daemon.kill("SIGCONT");
+      holder?.kill("SIGKILL");
+      await holder?.status;
+      await runPiped("umount", { args: [`${dir}/mnt`] });
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -5,6 +5,7 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   assertNotFrozen,
+  cachedIdentity,
   cgroupMountRoots,
   cgroupMountTable,
   cgroupProcsOf,
@@ -20,7 +21,7 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-F5LIUWJJ.js";
+} from "./chunk-GTIWDAMY.js";
 import {
   NsCommand
 } from "./chunk-XA5DXKKA.js";
@@ -364,13 +365,8 @@ function _heldBySocket(pidfd, fd, held) {
   });
 }
 function _heldByPath(path, wanted, held, nsfsDev) {
-  let st;
-  try {
-    st = Deno.statSync(path);
-  } catch {
-    return;
-  }
-  if (st.dev !== nsfsDev || st.ino === null || held.has(st.ino)) return;
+  const st = cachedIdentity(path);
+  if (st === void 0 || st.dev !== nsfsDev || held.has(st.ino)) return;
   const fd = nsfsOpen(path);
   if (fd < 0) return;
   try {
@@ -2214,7 +2210,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-FFDHZQXY.js");
+  _session ??= await import("./session-GONOFIFG.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-ADQZVKFT.js";
+} from "./chunk-SLZOARLH.js";
 import {
   NamespaceError,
   UsageError,

@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-ADQZVKFT.js";
+} from "./chunk-SLZOARLH.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

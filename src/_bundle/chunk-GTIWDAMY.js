@@ -19,6 +19,7 @@ import {
 } from "./chunk-V4CMZROJ.js";
 import {
   SyscallError,
+  cstr,
   effectiveUid,
   errno,
   libc
@@ -92,6 +93,18 @@ var nsfsIdentity = (function nsfsIdentity(fd) {
   return {
     dev: Number(_stat[0]),
     ino: Number(_stat[1])
+  };
+});
+var cachedIdentity = (function cachedIdentity(path) {
+  if (libc().statx(AT_FDCWD, cstr(path), AT_STATX_DONT_SYNC, STATX_INO, _statx) < 0) {
+    return void 0;
+  }
+  const v = new DataView(_statx.buffer);
+  const major = v.getUint32(136, true);
+  const minor = v.getUint32(140, true);
+  return {
+    dev: (minor & 255) + major * 256 + Math.floor(minor / 256) * 1048576,
+    ino: Number(v.getBigUint64(32, true))
   };
 });
 var nsfsRelated = (function nsfsRelated(fd, relation) {
@@ -524,6 +537,11 @@ var _nsfsDev;
 
 
 
+var AT_FDCWD = -100;
+var AT_STATX_DONT_SYNC = 16384;
+var STATX_INO = 256;
+var _statx = new Uint8Array(256);
+
 
 
 var _uid = new Uint32Array(1);
@@ -575,6 +593,7 @@ export {
   nsfsOpen,
   nsfsClose,
   nsfsIdentity,
+  cachedIdentity,
   nsfsRelated,
   nsfsType,
   nsfsOwnerUid,

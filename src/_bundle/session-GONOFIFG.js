@@ -3,7 +3,7 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-F5LIUWJJ.js";
+} from "./chunk-GTIWDAMY.js";
 import {
   _ErrorPipe,
   _sessionPlan,

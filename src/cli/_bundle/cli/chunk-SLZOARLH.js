@@ -2478,6 +2478,7 @@ var _nsfsDev;
 
 
 
+var _statx = new Uint8Array(256);
 
 var _uid = new Uint32Array(1);
 

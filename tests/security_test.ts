@@ -6146,3 +6146,81 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20: exec -n user,… never hands a socket on its stdio to the namespace's owner
+
+/**
+ * As the user who owns the target's user namespace: waits for the process whose argv is
+ * argv[1:], takes its fd 1 with pidfd_getfd and prints what it is ("socket uid=U" with the
+ * peer's uid, or "other"), or "none" when it never came.
+ */
+const SOCKET_TAKER_PY = `
+import ctypes, os, socket, stat, struct, sys, time
+want = ("\\0".join(sys.argv[1:]) + "\\0").encode()
+libc = ctypes.CDLL(None, use_errno=True)
+for _ in range(2000):
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read() != want:
+                    continue
+            pidfd = os.pidfd_open(int(name))
+        except (OSError, ValueError):
+            continue
+        fd = libc.syscall(438, pidfd, 1, 0)
+        if fd < 0:
+            print(f"getfd errno {ctypes.get_errno()}")
+            sys.exit(0)
+        if stat.S_ISSOCK(os.fstat(fd).st_mode):
+            s = socket.socket(fileno=fd)
+            uid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+            print(f"socket uid={uid}")
+        else:
+            print("other")
+        sys.exit(0)
+    time.sleep(0.005)
+print("none")
+`;
+
+Deno.test({
+  name:
+    "stop 20: exec -n user,… with a socket on its stdio never hands the socket to the user namespace's owner",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const user = await testUser();
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+    });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sockstdio-" });
+    await Deno.chmod(dir, 0o755);
+    try {
+      await Deno.writeTextFile(`${dir}/take.py`, SOCKET_TAKER_PY);
+      await Deno.writeTextFile(`${dir}/wrap.py`, SOCKET_STDIO_PY);
+      await Deno.writeTextFile(`${dir}/secret`, "unused");
+      const nap = `1.${Math.floor(Math.random() * 900000) + 100000}`;
+      const taker = new Deno.Command("setpriv", {
+        args: [
+          ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+          ...["/usr/bin/python3", `${dir}/take.py`, "/bin/sleep", nap],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Root's stdout is a socket (a service's journal stream, socat's EXEC socketpair).
+      const run = await new Deno.Command("python3", {
+        args: [`${dir}/wrap.py`, `${dir}/secret`, Deno.execPath(), "run", "-A", "--quiet"]
+          .concat([CLI, "exec", "-n", "user,net", String(target.pid), "/bin/sleep", nap]),
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const took = await taker.output();
+      assertEquals(run.code, 0, text(run.stderr));
+      const seen = text(took.stdout).trim();
+      assertEquals(seen, "other", `the user took: ${seen} ${text(took.stderr)}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

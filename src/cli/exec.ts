@@ -421,11 +421,13 @@ export async function exec(argv: readonly string[]): Promise<number> {
     const stdio = o.stdin === "inherit" ? [0, 1, 2] : [1, 2];
     if (
       hostile && !args.detach &&
-      (terminalOnStdio(stdio) || (joined("pid") && socketOnStdio(stdio)))
+      (terminalOnStdio(stdio) || ((joined("pid") || joined("user")) && socketOnStdio(stdio)))
     ) {
       // Our stdio would be the program's for its whole life: a terminal (the caller's
       // keystrokes, after we exit too) or a socket in the target's pid namespace (see
-      // socketOnStdio). Relay through pipes, as docker exec's shim does.
+      // socketOnStdio) or user namespace, whose owner may ptrace the program and take the
+      // socket: a connection of ours (the caller's uid in SO_PEERCRED), theirs to read and
+      // write. Relay through pipes, as docker exec's shim does.
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",

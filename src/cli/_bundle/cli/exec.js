@@ -1144,7 +1144,7 @@ var exec = (async function exec(argv) {
       1,
       2
     ];
-    if (hostile && !args.detach && (terminalOnStdio(stdio) || joined("pid") && socketOnStdio(stdio))) {
+    if (hostile && !args.detach && (terminalOnStdio(stdio) || (joined("pid") || joined("user")) && socketOnStdio(stdio))) {
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",

@@ -6224,3 +6224,105 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20: a thread of Deno in a local user's namespaces gives the user nothing
+
+/**
+ * As the user, in their namespaces: a unix socket server at argv[1]; for the one client, a
+ * pidfd of it (SO_PEERPIDFD), then every way into that process. Prints a JSON object
+ * naming each way that worked.
+ */
+const PEER_PROBE_PY = `
+import ctypes, json, os, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+pidfd = struct.unpack("i", c.getsockopt(socket.SOL_SOCKET, 77, 4))[0]
+got = {"pidfd": pidfd >= 0}
+got["getfd"] = [n for n in range(64) if libc.syscall(438, pidfd, n, 0) >= 0]
+got["attach"] = libc.ptrace(16, pid, 0, 0) == 0
+got["seize"] = libc.ptrace(0x4206, pid, 0, 0) == 0
+got["signal"] = libc.syscall(424, pidfd, 0, 0, 0) == 0
+for f in ("mem", "environ", "maps", "fd/0", "root/etc/shadow"):
+    try:
+        with open(f"/proc/{pid}/{f}", "rb") as h:
+            h.read(1)
+        got[f] = True
+    except OSError:
+        got[f] = False
+print(json.dumps(got), flush=True)
+c.send(b"x")
+c.close()
+`;
+
+Deno.test({
+  name:
+    "stop 20: a local user's server reached from an inNamespaces thread in their namespaces gets nothing of root's Deno",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The thread that joined the user's mount and network namespaces is dumpable; what keeps
+    // the user out is that its credentials stay root's in the host's user namespace
+    // (ptrace_may_access: another uid needs CAP_SYS_PTRACE over that namespace).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-peerprobe-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/probe.py`, PEER_PROBE_PY);
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: "mount -t tmpfs t /mnt",
+    });
+    // The user joins their own namespaces (as root inside them: their uid on the host).
+    const probe = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+        ...["nsenter", "-t", String(target.pid), "-U", "-m", "-n", "--preserve-credentials"],
+        ...["/usr/bin/python3", `${dir}/probe.py`, "/mnt/probe.sock"],
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = probe.stdout.getReader();
+      assertEquals(text((await reader.read()).value!).trim(), "ready");
+      reader.releaseLock();
+      await inNamespaces(target.pid, async (path: string) => {
+        const c = await Deno.connect({ transport: "unix", path });
+        await c.read(new Uint8Array(1));
+        c.close();
+        return 0;
+      }, { namespaces: ["mnt", "net"], arg: "/mnt/probe.sock" });
+      const out = await probe.output();
+      const got = JSON.parse(text(out.stdout).trim().split("\n").pop()!);
+      // The attack was live: the user had a pidfd of root's Deno.
+      assert(got.pidfd, text(out.stderr));
+      assertEquals(got, {
+        pidfd: true,
+        getfd: [],
+        attach: false,
+        seize: false,
+        signal: false,
+        mem: false,
+        environ: false,
+        maps: false,
+        "fd/0": false,
+        "root/etc/shadow": false,
+      });
+    } finally {
+      try {
+        probe.kill("SIGKILL");
+      } catch {
+        // Ended.
+      }
+      closeNamespaceWorkers();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

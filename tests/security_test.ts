@@ -6326,3 +6326,94 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20: Deno's system CA store is never read in a target's mount namespace
+
+Deno.test({
+  name:
+    "stop 20: with DENO_TLS_CA_STORE=system, an inNamespaces fetch in a user's mount namespace never trusts their CA",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // Deno reads the system store (/etc/ssl/certs/ca-certificates.crt) once, in the thread
+    // that first needs it, and keeps it for the whole process: read in a user's mount
+    // namespace, their CA would sign for any host name in every later fetch of ours.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-ca-" });
+    await Deno.chmod(dir, 0o755);
+    const ssl = (args: string[]) => runPipedOk("openssl", args);
+    try {
+      assert(
+        await ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/ca.key`]
+          .concat(["-out", `${dir}/ca.pem`, "-days", "1", "-subj", "/CN=user-ca"])),
+        "ca",
+      );
+      assert(
+        await ssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/srv.key`]
+          .concat(["-out", `${dir}/srv.csr`, "-subj", "/CN=127.0.0.1"])),
+        "csr",
+      );
+      await Deno.writeTextFile(`${dir}/ext`, "subjectAltName=IP:127.0.0.1\n");
+      assert(
+        await ssl(
+          ["x509", "-req", "-in", `${dir}/srv.csr`, "-CA", `${dir}/ca.pem`]
+            .concat(["-CAkey", `${dir}/ca.key`, "-CAcreateserial", "-out", `${dir}/srv.pem`])
+            .concat(["-days", "1", "-extfile", `${dir}/ext`]),
+        ),
+        "cert",
+      );
+      await Deno.chmod(`${dir}/ca.pem`, 0o644);
+      // The user's mount namespace, with their CA as the system's bundle.
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: `mount --bind ${dir}/ca.pem /etc/ssl/certs/ca-certificates.crt`,
+      });
+      // A server whose certificate only the user's CA signed (where they would sit on
+      // root's path, or answer its DNS).
+      const server = Deno.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: await Deno.readTextFile(`${dir}/srv.pem`),
+        key: await Deno.readTextFile(`${dir}/srv.key`),
+        onListen() {},
+      }, () => new Response("user-signed"));
+      try {
+        const url = `https://127.0.0.1:${server.addr.port}/`;
+        await Deno.writeTextFile(
+          `${dir}/victim.ts`,
+          `import { closeNamespaceWorkers, inNamespaces } from "${ROOT}mod.ts";
+const get = async (url: string) => {
+  try {
+    return await (await fetch(url)).text();
+  } catch {
+    return "refused";
+  }
+};
+const inside = await inNamespaces(${target.pid}, get, { namespaces: ["mnt"], arg: "${url}" });
+closeNamespaceWorkers();
+console.log(JSON.stringify({ inside, host: await get("${url}") }));
+`,
+        );
+        const victim = (env: Record<string, string>) =>
+          runPiped(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`],
+            env: { DENO_TLS_CA_STORE: "system", ...env },
+          });
+        await t.step("control: a Deno given that bundle trusts the server", async () => {
+          const out = await victim({ SSL_CERT_FILE: `${dir}/ca.pem` });
+          assertEquals(JSON.parse(out.stdout), { inside: "user-signed", host: "user-signed" });
+        });
+        await t.step("the inNamespaces fetch goes first: neither trusts it", async () => {
+          const out = await victim({});
+          assertEquals(JSON.parse(out.stdout), { inside: "refused", host: "refused" }, out.stderr);
+        });
+      } finally {
+        await server.shutdown();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -8,7 +8,7 @@
  */
 
 import { openVerified } from "./files.ts";
-import { errno, libc, SyscallError } from "./libc.ts";
+import { cstr, errno, libc, SyscallError } from "./libc.ts";
 
 /** NS_GET_USERNS: an fd of the user namespace that owns the namespace. */
 const NS_GET_USERNS = 0xb701n;
@@ -73,6 +73,38 @@ export function nsfsClose(fd: number): void {
 export function nsfsIdentity(fd: number): { ino: number; dev: number } | undefined {
   if (libc().fstat(fd, _stat) < 0) return undefined;
   return { dev: Number(_stat[0]), ino: Number(_stat[1]) };
+}
+
+const AT_FDCWD = -100;
+/** statx(2): answer from the kernel's cache, never ask the filesystem (FUSE, NFS). */
+const AT_STATX_DONT_SYNC = 0x4000;
+const STATX_INO = 0x100;
+const _statx = new Uint8Array(256);
+
+/**
+ * The device and inode of what a path leads to (a /proc/PID/fd/N link: any file another
+ * process holds), from what the kernel has cached: statx(2) with AT_STATX_DONT_SYNC, so a
+ * file on FUSE or NFS is not asked. A plain stat(2) there waits for the filesystem's
+ * answer: a FUSE daemon that never answers (one stopped with SIGSTOP, mounted with
+ * allow_other: a user's, where /etc/fuse.conf allows it, or any of root's) kept `nsjoin ls`
+ * waiting for ever in its scan of every process's fds. nsfs keeps no cache to be stale:
+ * for a namespace file the answer is exact. `dev` is encoded as stat(2)'s st_dev
+ * (new_encode_dev), as `Deno.statSync` gives it.
+ *
+ * @param path the path, links followed
+ * @returns its identity, or undefined when statx fails
+ */
+export function cachedIdentity(path: string): { dev: number; ino: number } | undefined {
+  if (libc().statx(AT_FDCWD, cstr(path), AT_STATX_DONT_SYNC, STATX_INO, _statx) < 0) {
+    return undefined;
+  }
+  const v = new DataView(_statx.buffer);
+  const major = v.getUint32(136, true);
+  const minor = v.getUint32(140, true);
+  return {
+    dev: (minor & 0xff) + major * 256 + Math.floor(minor / 256) * 0x100000,
+    ino: Number(v.getBigUint64(32, true)),
+  };
 }
 
 /**

@@ -11,8 +11,9 @@ import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { readProcText } from "./_proc.ts";
-import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
+import { differingNamespaces, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
 import { existsSafe, isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
+import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsRelated } from "../ffi/nsfs.ts";
 import { effectiveUid, SyscallError } from "../ffi/libc.ts";
 
 /**
@@ -377,6 +378,46 @@ export function assertUserWithMnt(sel: NamespaceSelection | undefined, pid: numb
   );
 }
 
+/**
+ * The rules of {@link assertUserWithMnt} and {@link _hostProgramEnv} for an exec whose
+ * target is a namespace FILE, which has no process to read its other namespaces from:
+ * a mount namespace owned by a user namespace other than ours is refused (its owner chooses
+ * its programs: a local user's `unshare -Urm` put theirs over `/bin/ls`, and root's
+ * `exec /proc/PID/ns/mnt /bin/ls` ran it as root with every capability), and a pid or user
+ * namespace other than ours means the program's environment is the target's to read (in a
+ * user namespace the program has its owner's uid).
+ *
+ * @param path the namespace file
+ * @returns whether the program gets only the caller's harmless variables
+ * @throws {TypeError} for a mount namespace owned by another user namespace
+ * @throws {NamespaceError} when the file is not a namespace file or cannot be opened
+ */
+export function _namespaceFileExec(path: string): { readsEnv: boolean } {
+  const type = namespaceTypeOfFile(path);
+  if (type !== "mnt" && type !== "user" && type !== "pid") return { readsEnv: false };
+  const ours = statSafe(`/proc/thread-self/ns/${type === "mnt" ? "user" : type}`);
+  const fd = nsfsOpen(path);
+  let id: { ino: number; dev: number } | undefined;
+  try {
+    if (type === "mnt") {
+      const owner = fd < 0 ? fd : nsfsRelated(fd, "owner");
+      id = owner < 0 ? undefined : nsfsIdentity(owner);
+      nsfsClose(owner);
+    } else {
+      id = fd < 0 ? undefined : nsfsIdentity(fd);
+    }
+  } finally {
+    nsfsClose(fd);
+  }
+  // Cannot tell (gone, refused): as if it were another's.
+  const same = id !== undefined && id.ino === ours.ino && id.dev === ours.dev;
+  if (type !== "mnt") return { readsEnv: !same };
+  if (same) return { readsEnv: false };
+  throw new TypeError(
+    `Cannot join the mnt namespace ${path} without its user namespace: its programs would run with our privileges (give a PID of it, or nsjoin enter -U -m)`,
+  );
+}
+
 /** Options of {@link containerExecOptions}: docker exec's flags. */
 export interface ContainerExecOptions {
   /** `-u`: name|uid[:group|gid], resolved in the container; default its configured user. */
@@ -623,6 +664,16 @@ export function _hostProgramEnv(
       ? { env, ...(now.length ? { namespaces: now } : {}) }
       : { env };
   }
+  return _readableEnv(env);
+}
+
+/**
+ * The environment of a host program the target can read: the caller's TERM, COLORTERM,
+ * LANG, LANGUAGE, LC_*, TZ and HOSTNAME (naming no file), PATH and HOME, then `env`.
+ */
+export function _readableEnv(
+  env: Record<string, string>,
+): Pick<NsCommandOptions, "env" | "clearEnv"> {
   const caller = Deno.env.toObject();
   const kept = _hostSideEnv(caller);
   const out: Record<string, string> = {};

@@ -8,6 +8,7 @@
 
 import { NetnsIdSocket, NSID_NOT_ASSIGNED } from "../ffi/netlink.ts";
 import {
+  cachedIdentity,
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
@@ -379,13 +380,10 @@ function _heldByPath(
   held: Map<number, _Held>,
   nsfsDev: number,
 ): void {
-  let st: Deno.FileInfo;
-  try {
-    st = Deno.statSync(path);
-  } catch {
-    return;
-  }
-  if (st.dev !== nsfsDev || st.ino === null || held.has(st.ino)) return;
+  // Not Deno.statSync: it asks the file's filesystem, and a FUSE daemon that never answers
+  // kept the scan waiting for ever.
+  const st = cachedIdentity(path);
+  if (st === undefined || st.dev !== nsfsDev || held.has(st.ino)) return;
   const fd = nsfsOpen(path);
   if (fd < 0) return;
   try {

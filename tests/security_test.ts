@@ -6369,3 +6369,406 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20: exec of a namespace FILE of a local user's namespaces
+
+Deno.test({
+  name:
+    "stop 20: exec of a namespace file never runs a user's mount namespace's programs as root, nor hands the user the caller's environment",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const user = await testUser();
+    const mark = `sec20-planted-${crypto.randomUUID()}`;
+    // A local user's own user and mount namespaces, with a program of theirs over /bin/ls.
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: `mount -t tmpfs t /mnt && printf '#!/bin/sh\\necho ${mark} uid=$(id -u)\\n' > ` +
+        "/mnt/ls && chmod 755 /mnt/ls && mount --bind /mnt/ls /bin/ls",
+    });
+    const secret = `sec20-token-${crypto.randomUUID()}`;
+    const exec = (args: string[]) =>
+      runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", ...args],
+        env: { SECRET_TOKEN: secret },
+      });
+    await t.step("control: nsenter --mount=FILE runs the user's program as root", async () => {
+      const out = await runPiped("nsenter", { args: [`--mount=/proc/${target.pid}/ns/mnt`, "ls"] });
+      assertEquals(out.stdout.trim(), `${mark} uid=0`, out.stderr);
+    });
+    await t.step("exec /proc/PID/ns/mnt: refused, the user's program never runs", async () => {
+      const out = await exec([`/proc/${target.pid}/ns/mnt`, "/bin/ls"]);
+      assert(!out.stdout.includes(mark), "root ran the user's program");
+      assertEquals(out.code, 2, out.stderr);
+      assertMatch(
+        out.stderr,
+        /^nsjoin exec: Cannot join the mnt namespace \/proc\/\d+\/ns\/mnt without its user namespace/,
+      );
+    });
+    await t.step("exec of a mount namespace file of ours still runs, as before", async () => {
+      const out = await exec([`/proc/${Deno.pid}/ns/mnt`, "/bin/sh", "-c", "echo $SECRET_TOKEN"]);
+      assertEquals([out.code, out.stdout.trim()], [0, secret], out.stderr);
+    });
+    await t.step("exec /proc/PID/ns/user: the user reads the program's environ", async () => {
+      const nap = `${Math.floor(Math.random() * 1000) + 100}.125`;
+      const start = await exec(["-d", `/proc/${target.pid}/ns/user`, "/bin/sleep", nap]);
+      assertEquals(start.code, 0, start.stderr);
+      const program = await processWithArgv(["/bin/sleep", nap]);
+      try {
+        const read = await runPiped("setpriv", {
+          args: [
+            ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+            ...["cat", `/proc/${program}/environ`],
+          ],
+        });
+        assertEquals(read.code, 0, read.stderr);
+        assert(read.stdout.includes("PATH="), "the user reads the program's environment");
+        assert(!read.stdout.includes(secret), "the user read root's secret");
+      } finally {
+        Deno.kill(program, "SIGKILL");
+      }
+    });
+    await t.step("exec of a net namespace file keeps the caller's environment", async () => {
+      const out = await exec([`/proc/${target.pid}/ns/net`, "/bin/sh", "-c", "echo $SECRET_TOKEN"]);
+      assertEquals([out.code, out.stdout.trim()], [0, secret], out.stderr);
+    });
+  },
+});
+
+// ---- stop 20: a FUSE file a process holds never keeps ls waiting
+
+Deno.test({
+  name:
+    "stop 20: ls never waits for a FUSE daemon that does not answer (a file some process holds)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // fuse-overlayfs stands in for any FUSE daemon: a user's, where /etc/fuse.conf has
+    // user_allow_other (without allow_other the kernel answers root EACCES at once), or a
+    // stale one of root's. Stopped, it answers nothing: stat(2) of its file waits for ever.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-fuse-" });
+    for (const d of ["lower", "upper", "work", "mnt"]) await Deno.mkdir(`${dir}/${d}`);
+    await Deno.writeTextFile(`${dir}/lower/file`, "x");
+    // In the foreground: its PID is the daemon's.
+    const daemon = new Deno.Command("fuse-overlayfs", {
+      args: [
+        ...["-f", "-o", `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`],
+        `${dir}/mnt`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let holder: Deno.ChildProcess | undefined;
+    try {
+      await waitFor("the FUSE mount", () => {
+        try {
+          return Deno.readTextFileSync(`${dir}/mnt/file`) === "x";
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      holder = new Deno.Command("sh", {
+        args: ["-c", `exec sleep 100020 < ${dir}/mnt/file`],
+        stdin: "null",
+      }).spawn();
+      const pid = holder.pid;
+      await waitFor("the holder", () => {
+        try {
+          return Deno.readLinkSync(`/proc/${pid}/fd/0`) === `${dir}/mnt/file`;
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      daemon.kill("SIGSTOP");
+      // Stopped for this one listing only: every fd scan on this machine waits meanwhile.
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "ls", "-t", "net"],
+        signal: AbortSignal.timeout(20_000),
+      });
+      daemon.kill("SIGCONT");
+      assertEquals(out.code, 0, `ls did not finish: ${out.code} ${out.stderr}`);
+      assertMatch(out.stdout, /^\s+NS TYPE/);
+    } finally {
+      daemon.kill("SIGCONT");
+      holder?.kill("SIGKILL");
+      await holder?.status;
+      await runPiped("umount", { args: [`${dir}/mnt`] });
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 20: exec -n user,… never hands a socket on its stdio to the namespace's owner
+
+/**
+ * As the user who owns the target's user namespace: waits for the process whose argv is
+ * argv[1:], takes its fd 1 with pidfd_getfd and prints what it is ("socket uid=U" with the
+ * peer's uid, or "other"), or "none" when it never came.
+ */
+const SOCKET_TAKER_PY = `
+import ctypes, os, socket, stat, struct, sys, time
+want = ("\\0".join(sys.argv[1:]) + "\\0").encode()
+libc = ctypes.CDLL(None, use_errno=True)
+for _ in range(2000):
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read() != want:
+                    continue
+            pidfd = os.pidfd_open(int(name))
+        except (OSError, ValueError):
+            continue
+        fd = libc.syscall(438, pidfd, 1, 0)
+        if fd < 0:
+            print(f"getfd errno {ctypes.get_errno()}")
+            sys.exit(0)
+        if stat.S_ISSOCK(os.fstat(fd).st_mode):
+            s = socket.socket(fileno=fd)
+            uid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+            print(f"socket uid={uid}")
+        else:
+            print("other")
+        sys.exit(0)
+    time.sleep(0.005)
+print("none")
+`;
+
+Deno.test({
+  name:
+    "stop 20: exec -n user,… with a socket on its stdio never hands the socket to the user namespace's owner",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const user = await testUser();
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+    });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sockstdio-" });
+    await Deno.chmod(dir, 0o755);
+    try {
+      await Deno.writeTextFile(`${dir}/take.py`, SOCKET_TAKER_PY);
+      await Deno.writeTextFile(`${dir}/wrap.py`, SOCKET_STDIO_PY);
+      await Deno.writeTextFile(`${dir}/secret`, "unused");
+      const nap = `1.${Math.floor(Math.random() * 900000) + 100000}`;
+      const taker = new Deno.Command("setpriv", {
+        args: [
+          ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+          ...["/usr/bin/python3", `${dir}/take.py`, "/bin/sleep", nap],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Root's stdout is a socket (a service's journal stream, socat's EXEC socketpair).
+      const run = await new Deno.Command("python3", {
+        args: [`${dir}/wrap.py`, `${dir}/secret`, Deno.execPath(), "run", "-A", "--quiet"]
+          .concat([CLI, "exec", "-n", "user,net", String(target.pid), "/bin/sleep", nap]),
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const took = await taker.output();
+      assertEquals(run.code, 0, text(run.stderr));
+      const seen = text(took.stdout).trim();
+      assertEquals(seen, "other", `the user took: ${seen} ${text(took.stderr)}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 20: a thread of Deno in a local user's namespaces gives the user nothing
+
+/**
+ * As the user, in their namespaces: a unix socket server at argv[1]; for the one client, a
+ * pidfd of it (SO_PEERPIDFD), then every way into that process. Prints a JSON object
+ * naming each way that worked.
+ */
+const PEER_PROBE_PY = `
+import ctypes, json, os, socket, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+pid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+pidfd = struct.unpack("i", c.getsockopt(socket.SOL_SOCKET, 77, 4))[0]
+got = {"pidfd": pidfd >= 0}
+got["getfd"] = [n for n in range(64) if libc.syscall(438, pidfd, n, 0) >= 0]
+got["attach"] = libc.ptrace(16, pid, 0, 0) == 0
+got["seize"] = libc.ptrace(0x4206, pid, 0, 0) == 0
+got["signal"] = libc.syscall(424, pidfd, 0, 0, 0) == 0
+for f in ("mem", "environ", "maps", "fd/0", "root/etc/shadow"):
+    try:
+        with open(f"/proc/{pid}/{f}", "rb") as h:
+            h.read(1)
+        got[f] = True
+    except OSError:
+        got[f] = False
+print(json.dumps(got), flush=True)
+c.send(b"x")
+c.close()
+`;
+
+Deno.test({
+  name:
+    "stop 20: a local user's server reached from an inNamespaces thread in their namespaces gets nothing of root's Deno",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The thread that joined the user's mount and network namespaces is dumpable; what keeps
+    // the user out is that its credentials stay root's in the host's user namespace
+    // (ptrace_may_access: another uid needs CAP_SYS_PTRACE over that namespace).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-peerprobe-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/probe.py`, PEER_PROBE_PY);
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: "mount -t tmpfs t /mnt",
+    });
+    // The user joins their own namespaces (as root inside them: their uid on the host).
+    const probe = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+        ...["nsenter", "-t", String(target.pid), "-U", "-m", "-n", "--preserve-credentials"],
+        ...["/usr/bin/python3", `${dir}/probe.py`, "/mnt/probe.sock"],
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = probe.stdout.getReader();
+      assertEquals(text((await reader.read()).value!).trim(), "ready");
+      reader.releaseLock();
+      await inNamespaces(target.pid, async (path: string) => {
+        const c = await Deno.connect({ transport: "unix", path });
+        await c.read(new Uint8Array(1));
+        c.close();
+        return 0;
+      }, { namespaces: ["mnt", "net"], arg: "/mnt/probe.sock" });
+      const out = await probe.output();
+      const got = JSON.parse(text(out.stdout).trim().split("\n").pop()!);
+      // The attack was live: the user had a pidfd of root's Deno.
+      assert(got.pidfd, text(out.stderr));
+      assertEquals(got, {
+        pidfd: true,
+        getfd: [],
+        attach: false,
+        seize: false,
+        signal: false,
+        mem: false,
+        environ: false,
+        maps: false,
+        "fd/0": false,
+        "root/etc/shadow": false,
+      });
+    } finally {
+      try {
+        probe.kill("SIGKILL");
+      } catch {
+        // Ended.
+      }
+      closeNamespaceWorkers();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 20: Deno's system CA store is never read in a target's mount namespace
+
+Deno.test({
+  name:
+    "stop 20: with DENO_TLS_CA_STORE=system, an inNamespaces fetch in a user's mount namespace never trusts their CA",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // Deno reads the system store (/etc/ssl/certs/ca-certificates.crt) once, in the thread
+    // that first needs it, and keeps it for the whole process: read in a user's mount
+    // namespace, their CA would sign for any host name in every later fetch of ours.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-ca-" });
+    await Deno.chmod(dir, 0o755);
+    const ssl = (args: string[]) => runPipedOk("openssl", args);
+    try {
+      assert(
+        await ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/ca.key`]
+          .concat(["-out", `${dir}/ca.pem`, "-days", "1", "-subj", "/CN=user-ca"])),
+        "ca",
+      );
+      assert(
+        await ssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/srv.key`]
+          .concat(["-out", `${dir}/srv.csr`, "-subj", "/CN=127.0.0.1"])),
+        "csr",
+      );
+      await Deno.writeTextFile(`${dir}/ext`, "subjectAltName=IP:127.0.0.1\n");
+      assert(
+        await ssl(
+          ["x509", "-req", "-in", `${dir}/srv.csr`, "-CA", `${dir}/ca.pem`]
+            .concat(["-CAkey", `${dir}/ca.key`, "-CAcreateserial", "-out", `${dir}/srv.pem`])
+            .concat(["-days", "1", "-extfile", `${dir}/ext`]),
+        ),
+        "cert",
+      );
+      await Deno.chmod(`${dir}/ca.pem`, 0o644);
+      // The user's mount namespace, with their CA as the system's bundle.
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: `mount --bind ${dir}/ca.pem /etc/ssl/certs/ca-certificates.crt`,
+      });
+      // A server whose certificate only the user's CA signed (where they would sit on
+      // root's path, or answer its DNS).
+      const server = Deno.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: await Deno.readTextFile(`${dir}/srv.pem`),
+        key: await Deno.readTextFile(`${dir}/srv.key`),
+        onListen() {},
+      }, () => new Response("user-signed"));
+      try {
+        const url = `https://127.0.0.1:${server.addr.port}/`;
+        await Deno.writeTextFile(
+          `${dir}/victim.ts`,
+          `import { closeNamespaceWorkers, inNamespaces } from "${ROOT}mod.ts";
+const get = async (url: string) => {
+  try {
+    return await (await fetch(url)).text();
+  } catch {
+    return "refused";
+  }
+};
+const inside = await inNamespaces(${target.pid}, get, { namespaces: ["mnt"], arg: "${url}" });
+closeNamespaceWorkers();
+console.log(JSON.stringify({ inside, host: await get("${url}") }));
+`,
+        );
+        const victim = (env: Record<string, string>) =>
+          runPiped(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`],
+            env: { DENO_TLS_CA_STORE: "system", ...env },
+          });
+        await t.step("control: a Deno given that bundle trusts the server", async () => {
+          const out = await victim({ SSL_CERT_FILE: `${dir}/ca.pem` });
+          assertEquals(JSON.parse(out.stdout), { inside: "user-signed", host: "user-signed" });
+        });
+        await t.step("the inNamespaces fetch goes first: neither trusts it", async () => {
+          const out = await victim({});
+          assertEquals(JSON.parse(out.stdout), { inside: "refused", host: "refused" }, out.stderr);
+        });
+      } finally {
+        await server.shutdown();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -5,14 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   assertNotFrozen,
+  cachedIdentity,
   cgroupMountRoots,
   cgroupMountTable,
   cgroupProcsOf,
   cgroupViews,
   containerExecOptions,
   execConfinement,
-  resolveContainerUser
-} from "./chunk-TDPOWYEC.js";
+  nsfsClose,
+  nsfsIdentity,
+  nsfsOpen,
+  nsfsOwnerUid,
+  nsfsRelated,
+  nsfsType,
+  pidfdOpen,
+  resolveContainerUser,
+  socketNetns
+} from "./chunk-MQTGUD2R.js";
 import {
   NsCommand
 } from "./chunk-VZOQIKNC.js";
@@ -43,7 +52,6 @@ import {
   namespaceTypeOfFile,
   namespacesOf,
   namespacesOfSync,
-  openVerified,
   procExists,
   readFileSafe,
   readTextFileSafe,
@@ -124,84 +132,6 @@ var NetnsIdSocket = class {
     this.close();
   }
 };
-
-// ffi/nsfs.ts
-var NS_GET_USERNS = 0xb701n;
-var NS_GET_PARENT = 0xb702n;
-var NS_GET_NSTYPE = 0xb703n;
-var NS_GET_OWNER_UID = 0xb704n;
-var _stat = new BigUint64Array(32);
-var ENOTTY = 25;
-var _nsfsDev;
-function nsfsOpen(path, root) {
-  const lib = libc();
-  try {
-    if (_nsfsDev === void 0) {
-      const self = openVerified("/proc/self/ns/user", {}, () => {
-      });
-      const e = lib.fstat(self, _stat) < 0 ? errno() : 0;
-      lib.close(self);
-      if (e) return -e;
-      _nsfsDev = _stat[0];
-    }
-    return openVerified(path, {
-      root
-    }, (pathFd) => {
-      if (lib.fstat(pathFd, _stat) < 0) throw new SyscallError("fstat", errno());
-      if (_stat[0] !== _nsfsDev) throw new SyscallError("open", ENOTTY);
-    });
-  } catch (error) {
-    if (error instanceof SyscallError) return -error.errno;
-    throw error;
-  }
-}
-function nsfsClose(fd) {
-  if (fd >= 0) libc().close(fd);
-}
-function nsfsIdentity(fd) {
-  if (libc().fstat(fd, _stat) < 0) return void 0;
-  return {
-    dev: Number(_stat[0]),
-    ino: Number(_stat[1])
-  };
-}
-function nsfsRelated(fd, relation) {
-  const r = libc().ioctl(fd, relation === "owner" ? NS_GET_USERNS : NS_GET_PARENT, null);
-  return r < 0 ? -errno() : r;
-}
-function nsfsType(fd) {
-  const r = libc().ioctl(fd, NS_GET_NSTYPE, null);
-  return r < 0 ? -errno() : r;
-}
-var _uid = new Uint32Array(1);
-function nsfsOwnerUid(fd) {
-  const r = libc().ioctl(fd, NS_GET_OWNER_UID, Deno.UnsafePointer.of(_uid));
-  return r < 0 ? -errno() : _uid[0];
-}
-var SYS_PIDFD_OPEN = 434n;
-var SYS_PIDFD_GETFD = 438n;
-var SIOCGSKNS = 0x894cn;
-var S_IFMT = 61440;
-var S_IFSOCK = 49152;
-var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
-function pidfdOpen(pid) {
-  const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
-  return fd < 0 ? -errno() : fd;
-}
-function socketNetns(pidfd, fd) {
-  const lib = libc();
-  const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
-  if (sk < 0) return -errno();
-  try {
-    if (lib.fstat(sk, _stat) < 0) return -errno();
-    const mode = new DataView(_stat.buffer).getUint32(ST_MODE_OFFSET, true);
-    if ((mode & S_IFMT) !== S_IFSOCK) return -88;
-    const ns = lib.ioctl(sk, SIOCGSKNS, null);
-    return ns < 0 ? -errno() : ns;
-  } finally {
-    lib.close(sk);
-  }
-}
 
 // ffi/users.ts
 var _names = /* @__PURE__ */ new Map();
@@ -435,13 +365,8 @@ function _heldBySocket(pidfd, fd, held) {
   });
 }
 function _heldByPath(path, wanted, held, nsfsDev) {
-  let st;
-  try {
-    st = Deno.statSync(path);
-  } catch {
-    return;
-  }
-  if (st.dev !== nsfsDev || st.ino === null || held.has(st.ino)) return;
+  const st = cachedIdentity(path);
+  if (st === void 0 || st.dev !== nsfsDev || held.has(st.ino)) return;
   const fd = nsfsOpen(path);
   if (fd < 0) return;
   try {
@@ -2293,7 +2218,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-NQIPVRAA.js");
+  _session ??= await import("./session-PRQ5XZA7.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -2,6 +2,8 @@ import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
   _containerExecOptions,
   _hostProgramEnv,
+  _namespaceFileExec,
+  _readableEnv,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupProcsOf,
@@ -72,7 +74,10 @@ limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exe
 its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
-target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used). Needs -A (it reads /proc and engine state).
+target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
+A namespace file gets the same: our environment, but only those variables of it in a pid or
+user namespace other than ours; a mount namespace file is refused (exit 2) unless its user
+namespace is ours (give a PID, whose user namespace is joined with it). Needs -A (it reads /proc and engine state).
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
@@ -308,6 +313,7 @@ export const planExec = (async function planExec(
     }
     const pid = typeof t === "number" ? t : undefined;
     if (pid !== undefined) assertUserWithMnt(args.namespaces, pid);
+    const file = pid === undefined ? _namespaceFileExec(t as string) : undefined;
     const env: Record<string, string> = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
     // Its environment and /etc/passwd are the target's to choose: used only when the
@@ -329,8 +335,10 @@ export const planExec = (async function planExec(
         ...common,
         target,
         namespaces: args.namespaces ?? "all",
-        ...(inside || pid === undefined
-          ? { env, targetEnv: inside }
+        ...(inside
+          ? { env, targetEnv: true }
+          : pid === undefined
+          ? file!.readsEnv ? _readableEnv(env) : { env, targetEnv: false }
           : _hostProgramEnv(args.namespaces, pid, env)),
         cwd: workdir,
         uid: user?.uid,
@@ -413,11 +421,13 @@ export async function exec(argv: readonly string[]): Promise<number> {
     const stdio = o.stdin === "inherit" ? [0, 1, 2] : [1, 2];
     if (
       hostile && !args.detach &&
-      (terminalOnStdio(stdio) || (joined("pid") && socketOnStdio(stdio)))
+      (terminalOnStdio(stdio) || ((joined("pid") || joined("user")) && socketOnStdio(stdio)))
     ) {
       // Our stdio would be the program's for its whole life: a terminal (the caller's
       // keystrokes, after we exit too) or a socket in the target's pid namespace (see
-      // socketOnStdio). Relay through pipes, as docker exec's shim does.
+      // socketOnStdio) or user namespace, whose owner may ptrace the program and take the
+      // socket: a connection of ours (the caller's uid in SO_PEERCRED), theirs to read and
+      // write. Relay through pipes, as docker exec's shim does.
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",

@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-YDNNK7RH.js";
+} from "./chunk-OS6IO6QK.js";
 import {
   NamespaceError,
   UsageError,

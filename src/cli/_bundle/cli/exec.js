@@ -6,6 +6,8 @@ import {
   PinnedProcess,
   _containerExecOptions,
   _hostProgramEnv,
+  _namespaceFileExec,
+  _readableEnv,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupMountRoots,
@@ -23,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-YDNNK7RH.js";
+} from "./chunk-OS6IO6QK.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1150,7 +1152,7 @@ var exec = (async function exec(argv) {
       1,
       2
     ];
-    if (hostile && !args.detach && (terminalOnStdio(stdio) || joined("pid") && socketOnStdio(stdio))) {
+    if (hostile && !args.detach && (terminalOnStdio(stdio) || (joined("pid") || joined("user")) && socketOnStdio(stdio))) {
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",
@@ -1308,7 +1310,10 @@ limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exe
 its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
-target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used). Needs -A (it reads /proc and engine state).
+target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
+A namespace file gets the same: our environment, but only those variables of it in a pid or
+user namespace other than ours; a mount namespace file is refused (exit 2) unless its user
+namespace is ours (give a PID, whose user namespace is joined with it). Needs -A (it reads /proc and engine state).
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
@@ -1489,6 +1494,7 @@ var planExec = (async function planExec2(args, find = {}) {
     }
     const pid = typeof t === "number" ? t : void 0;
     if (pid !== void 0) assertUserWithMnt(args.namespaces, pid);
+    const file = pid === void 0 ? _namespaceFileExec(t) : void 0;
     const env = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
     const inside = pid !== void 0 && (args.namespaces ?? [
@@ -1505,9 +1511,12 @@ var planExec = (async function planExec2(args, find = {}) {
         ...common,
         target,
         namespaces: args.namespaces ?? "all",
-        ...inside || pid === void 0 ? {
+        ...inside ? {
           env,
-          targetEnv: inside
+          targetEnv: true
+        } : pid === void 0 ? file.readsEnv ? _readableEnv(env) : {
+          env,
+          targetEnv: false
         } : _hostProgramEnv(args.namespaces, pid, env),
         cwd: workdir,
         uid: user?.uid,

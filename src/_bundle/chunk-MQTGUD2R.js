@@ -13,12 +13,16 @@ import {
   differingNamespaces,
   existsSafe,
   isNotFound,
+  openVerified,
   readTextFileSafe,
   statSafe
 } from "./chunk-V4CMZROJ.js";
 import {
   SyscallError,
-  effectiveUid
+  cstr,
+  effectiveUid,
+  errno,
+  libc
 } from "./chunk-FSTXD5CW.js";
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
@@ -58,6 +62,80 @@ var cgroupMountRoots = (function cgroupMountRoots(table = cgroupMountTable()) {
     else for (const k of m.keys) where.set(k, m.point);
   }
   return where;
+});
+var nsfsOpen = (function nsfsOpen(path, root) {
+  const lib = libc();
+  try {
+    if (_nsfsDev === void 0) {
+      const self = openVerified("/proc/self/ns/user", {}, () => {
+      });
+      const e = lib.fstat(self, _stat) < 0 ? errno() : 0;
+      lib.close(self);
+      if (e) return -e;
+      _nsfsDev = _stat[0];
+    }
+    return openVerified(path, {
+      root
+    }, (pathFd) => {
+      if (lib.fstat(pathFd, _stat) < 0) throw new SyscallError("fstat", errno());
+      if (_stat[0] !== _nsfsDev) throw new SyscallError("open", ENOTTY);
+    });
+  } catch (error) {
+    if (error instanceof SyscallError) return -error.errno;
+    throw error;
+  }
+});
+var nsfsClose = (function nsfsClose(fd) {
+  if (fd >= 0) libc().close(fd);
+});
+var nsfsIdentity = (function nsfsIdentity(fd) {
+  if (libc().fstat(fd, _stat) < 0) return void 0;
+  return {
+    dev: Number(_stat[0]),
+    ino: Number(_stat[1])
+  };
+});
+var cachedIdentity = (function cachedIdentity(path) {
+  if (libc().statx(AT_FDCWD, cstr(path), AT_STATX_DONT_SYNC, STATX_INO, _statx) < 0) {
+    return void 0;
+  }
+  const v = new DataView(_statx.buffer);
+  const major = v.getUint32(136, true);
+  const minor = v.getUint32(140, true);
+  return {
+    dev: (minor & 255) + major * 256 + Math.floor(minor / 256) * 1048576,
+    ino: Number(v.getBigUint64(32, true))
+  };
+});
+var nsfsRelated = (function nsfsRelated(fd, relation) {
+  const r = libc().ioctl(fd, relation === "owner" ? NS_GET_USERNS : NS_GET_PARENT, null);
+  return r < 0 ? -errno() : r;
+});
+var nsfsType = (function nsfsType(fd) {
+  const r = libc().ioctl(fd, NS_GET_NSTYPE, null);
+  return r < 0 ? -errno() : r;
+});
+var nsfsOwnerUid = (function nsfsOwnerUid(fd) {
+  const r = libc().ioctl(fd, NS_GET_OWNER_UID, Deno.UnsafePointer.of(_uid));
+  return r < 0 ? -errno() : _uid[0];
+});
+var pidfdOpen = (function pidfdOpen(pid) {
+  const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
+  return fd < 0 ? -errno() : fd;
+});
+var socketNetns = (function socketNetns(pidfd, fd) {
+  const lib = libc();
+  const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
+  if (sk < 0) return -errno();
+  try {
+    if (lib.fstat(sk, _stat) < 0) return -errno();
+    const mode = new DataView(_stat.buffer).getUint32(ST_MODE_OFFSET, true);
+    if ((mode & S_IFMT) !== S_IFSOCK) return -88;
+    const ns = lib.ioctl(sk, SIOCGSKNS, null);
+    return ns < 0 ? -errno() : ns;
+  } finally {
+    lib.close(sk);
+  }
 });
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
@@ -396,6 +474,9 @@ var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
       env
     };
   }
+  return _readableEnv(env);
+});
+var _readableEnv = (function _readableEnv(env) {
   const caller = Deno.env.toObject();
   const kept = _hostSideEnv(caller);
   const out = {};
@@ -447,6 +528,35 @@ var _hostSide = (function _hostSide(container, options) {
 
 var cgroupViews = /* @__PURE__ */ new WeakMap();
 
+// ffi/nsfs.ts
+var NS_GET_USERNS = 0xb701n;
+var NS_GET_PARENT = 0xb702n;
+var NS_GET_NSTYPE = 0xb703n;
+var NS_GET_OWNER_UID = 0xb704n;
+var _stat = new BigUint64Array(32);
+var ENOTTY = 25;
+var _nsfsDev;
+
+
+
+var AT_FDCWD = -100;
+var AT_STATX_DONT_SYNC = 16384;
+var STATX_INO = 256;
+var _statx = new Uint8Array(256);
+
+
+
+var _uid = new Uint32Array(1);
+
+var SYS_PIDFD_OPEN = 434n;
+var SYS_PIDFD_GETFD = 438n;
+var SIOCGSKNS = 0x894cn;
+var S_IFMT = 61440;
+var S_IFSOCK = 49152;
+var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+
+
+
 // src/container_exec.ts
 
 
@@ -480,7 +590,17 @@ var _FROZEN = {
 
 
 
+
 export {
+  nsfsOpen,
+  nsfsClose,
+  nsfsIdentity,
+  cachedIdentity,
+  nsfsRelated,
+  nsfsType,
+  nsfsOwnerUid,
+  pidfdOpen,
+  socketNetns,
   cgroupMountTable,
   cgroupMountRoots,
   cgroupViews,

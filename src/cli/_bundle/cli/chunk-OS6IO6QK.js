@@ -1161,6 +1161,34 @@ var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
+var _namespaceFileExec = (function _namespaceFileExec(path) {
+  const type = namespaceTypeOfFile(path);
+  if (type !== "mnt" && type !== "user" && type !== "pid") return {
+    readsEnv: false
+  };
+  const ours = statSafe(`/proc/thread-self/ns/${type === "mnt" ? "user" : type}`);
+  const fd = nsfsOpen(path);
+  let id;
+  try {
+    if (type === "mnt") {
+      const owner = fd < 0 ? fd : nsfsRelated(fd, "owner");
+      id = owner < 0 ? void 0 : nsfsIdentity(owner);
+      nsfsClose(owner);
+    } else {
+      id = fd < 0 ? void 0 : nsfsIdentity(fd);
+    }
+  } finally {
+    nsfsClose(fd);
+  }
+  const same = id !== void 0 && id.ino === ours.ino && id.dev === ours.dev;
+  if (type !== "mnt") return {
+    readsEnv: !same
+  };
+  if (same) return {
+    readsEnv: false
+  };
+  throw new TypeError(`Cannot join the mnt namespace ${path} without its user namespace: its programs would run with our privileges (give a PID of it, or nsjoin enter -U -m)`);
+});
 var _containerExecOptions = (function _containerExecOptions(container, options, check2) {
   try {
     return _execOptions(container, options, check2);
@@ -1300,6 +1328,9 @@ var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
       env
     };
   }
+  return _readableEnv(env);
+});
+var _readableEnv = (function _readableEnv(env) {
   const caller = Deno.env.toObject();
   const kept = _hostSideEnv(caller);
   const out = {};
@@ -2438,6 +2469,7 @@ var _nsfsDev;
 
 
 
+var _statx = new Uint8Array(256);
 
 var _uid = new Uint32Array(1);
 
@@ -2486,6 +2518,8 @@ var _FROZEN = {
 
 
 
+
+
 export {
   readProcText,
   NAMESPACE_TYPES,
@@ -2511,7 +2545,9 @@ export {
   cgroupProcsOf,
   assertNotFrozen,
   assertUserWithMnt,
+  _namespaceFileExec,
   _containerExecOptions,
   execConfinement,
-  _hostProgramEnv
+  _hostProgramEnv,
+  _readableEnv
 };

@@ -3,7 +3,7 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-TDPOWYEC.js";
+} from "./chunk-MQTGUD2R.js";
 import {
   _ErrorPipe,
   _sessionPlan,

@@ -179,7 +179,7 @@ var SYMBOLS = {
     ],
     result: "i32"
   },
-  /** int *__errno_location(void) — errno of the calling thread */
+  /** int *__errno_location(void) \u2014 errno of the calling thread */
   __errno_location: {
     parameters: [],
     result: "pointer"
@@ -271,7 +271,7 @@ var SYMBOLS = {
     parameters: [],
     result: "i32"
   },
-  /** long syscall(long number, long a, long b, long c) — for pidfd_open(2) */
+  /** long syscall(long number, long a, long b, long c) \u2014 for pidfd_open(2) */
   syscall: {
     parameters: [
       "i64",
@@ -283,7 +283,7 @@ var SYMBOLS = {
   },
   /**
    * long syscall(long number, int dirfd, const char *path, struct open_how *how, size_t size)
-   * — for openat2(2), which glibc 2.36 does not wrap
+   * \u2014 for openat2(2), which glibc 2.36 does not wrap
    */
   openat2: {
     name: "syscall",
@@ -305,7 +305,7 @@ var SYMBOLS = {
     ],
     result: "isize"
   },
-  /** ssize_t pread(int fd, void *buf, size_t count, off_t offset) — a kept cgroup file again */
+  /** ssize_t pread(int fd, void *buf, size_t count, off_t offset) \u2014 a kept cgroup file again */
   pread: {
     parameters: [
       "i32",
@@ -315,7 +315,7 @@ var SYMBOLS = {
     ],
     result: "isize"
   },
-  /** ssize_t readlink(const char *path, char *buf, size_t size) — /proc/PID/ns/* names */
+  /** ssize_t readlink(const char *path, char *buf, size_t size) \u2014 /proc/PID/ns/* names */
   readlink: {
     parameters: [
       "buffer",
@@ -324,7 +324,7 @@ var SYMBOLS = {
     ],
     result: "isize"
   },
-  /** int fstat(int fd, struct stat *buf) — for the inode of an nsfs fd */
+  /** int fstat(int fd, struct stat *buf) \u2014 for the inode of an nsfs fd */
   fstat: {
     parameters: [
       "i32",
@@ -332,7 +332,7 @@ var SYMBOLS = {
     ],
     result: "i32"
   },
-  /** int fstatat(int dirfd, const char *path, struct stat *buf, int flags) — stat(2) of a path */
+  /** int fstatat(int dirfd, const char *path, struct stat *buf, int flags) \u2014 stat(2) of a path */
   fstatat: {
     parameters: [
       "i32",
@@ -342,7 +342,7 @@ var SYMBOLS = {
     ],
     result: "i32"
   },
-  /** int socket(int domain, int type, int protocol) — netlink, for NETNSID */
+  /** int socket(int domain, int type, int protocol) \u2014 netlink, for NETNSID */
   socket: {
     parameters: [
       "i32",
@@ -371,7 +371,7 @@ var SYMBOLS = {
     ],
     result: "isize"
   },
-  /** struct passwd *getpwuid(uid_t uid) — user names through NSS, as lsns */
+  /** struct passwd *getpwuid(uid_t uid) \u2014 user names through NSS, as lsns */
   getpwuid: {
     parameters: [
       "u32"
@@ -390,7 +390,7 @@ var SYMBOLS = {
     result: "i32"
   },
   /**
-   * int __nss_configure_lookup(const char *dbname, const char *service_line) — glibc's own
+   * int __nss_configure_lookup(const char *dbname, const char *service_line) \u2014 glibc's own
    * override of one nsswitch.conf line (ffi/nss.ts)
    */
   __nss_configure_lookup: {
@@ -689,7 +689,7 @@ var SYMBOLS = {
     result: "i32"
   },
   /**
-   * int poll(struct pollfd *fds, nfds_t n, int timeout) — nonblocking: it waits on a pool
+   * int poll(struct pollfd *fds, nfds_t n, int timeout) \u2014 nonblocking: it waits on a pool
    * thread while the caller's event loop runs; its errno is not read (only EINTR/ENOMEM)
    */
   poll_async: {
@@ -796,9 +796,9 @@ var SYSCALL_NUMBERS = {
 
 var _CORE = {
   /**
-   * long syscall(long number, long a, long b, long c, long d, long e, long f) — bound with
+   * long syscall(long number, long a, long b, long c, long d, long e, long f) \u2014 bound with
    * its trampoline: without one (a struct in the signature) Deno's slow call path changed
-   * errno between the call and the read 1–3 times in a million (EAGAIN from a futex of its
+   * errno between the call and the read 1\u20133 times in a million (EAGAIN from a futex of its
    * own; tests/errno_test.ts), and every caller reads errno after a failure
    */
   syscall: {
@@ -813,7 +813,7 @@ var _CORE = {
     ],
     result: "i64"
   },
-  /** void *dlsym(void *handle, const char *name) — handle RTLD_DEFAULT (NULL) */
+  /** void *dlsym(void *handle, const char *name) \u2014 handle RTLD_DEFAULT (NULL) */
   dlsym: {
     parameters: [
       "pointer",

@@ -80,7 +80,7 @@ var NetnsIdSocket = class {
     this.#fd = check("socket", libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   }
   /**
-   * The id of the network namespace open as `nsFd`: a number ≥ 0, or
+   * The id of the network namespace open as `nsFd`: a number \u2265 0, or
    * {@link NSID_NOT_ASSIGNED}. Throws a SyscallError when the kernel refuses.
    */
   query(nsFd) {

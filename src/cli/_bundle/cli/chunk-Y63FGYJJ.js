@@ -1837,7 +1837,7 @@ var NsCommand = class {
    *
    * @param options `detached`: the helper that waits for the program starts a session of
    *   its own (`Deno.CommandOptions#detached`), so nothing our terminal sends reaches it or,
-   *   relayed, the program — as a `docker exec -d` program outlives the terminal it was
+   *   relayed, the program \u2014 as a `docker exec -d` program outlives the terminal it was
    *   started from (a session's end sends SIGHUP to the terminal's foreground group)
    * @returns the child process, as `Deno.Command#spawn` returns it (its `status` and
    *   `output()` with `setupError`)

@@ -2,24 +2,24 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-XA5DXKKA.js";
+} from "./chunk-PJQPVHRC.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-XWFJNH7H.js";
+} from "./chunk-WPOMUKYT.js";
 import {
   resolveTarget
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-KJMBAYLV.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-I3O2BRE2.js";
 import {
   effectiveUid
 } from "./chunk-FSTXD5CW.js";

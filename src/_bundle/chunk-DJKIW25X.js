@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-KJMBAYLV.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-I3O2BRE2.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-I3O2BRE2.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

@@ -10,14 +10,14 @@ import {
   execConfinement,
   parsePortSpec,
   resolveContainerUser
-} from "./chunk-IEUS77BJ.js";
+} from "./chunk-LWWBIKWW.js";
 import {
   NsCommand
-} from "./chunk-PJQPVHRC.js";
+} from "./chunk-K7U2OHA4.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-DJKIW25X.js";
+} from "./chunk-J7Y4A4HP.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-KJMBAYLV.js";
+} from "./chunk-4EKACCDC.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -47,13 +47,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-I3O2BRE2.js";
+} from "./chunk-Q6GI4XQY.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-5IEXD265.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2249,38 +2249,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-4UM7Z5MS.js");
+  _later ??= await import("./_later-DR6ORC4W.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-4UM7Z5MS.js");
+  _later ??= await import("./_later-DR6ORC4W.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-4UM7Z5MS.js");
+  _later ??= await import("./_later-DR6ORC4W.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-4UM7Z5MS.js");
+  _later ??= await import("./_later-DR6ORC4W.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-4UM7Z5MS.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-DR6ORC4W.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-4UM7Z5MS.js");
+  _later ??= await import("./_later-DR6ORC4W.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-4UM7Z5MS.js");
+  _later ??= await import("./_later-DR6ORC4W.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-4UM7Z5MS.js");
+  _later ??= await import("./_later-DR6ORC4W.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -53,7 +53,8 @@ var SYSCALL_NUMBERS = {
     dup3: 292n,
     memfd_create: 319n,
     execveat: 322n,
-    geteuid: 107n
+    geteuid: 107n,
+    fstatfs: 138n
   },
   aarch64: {
     dup3: 24n,
@@ -69,7 +70,8 @@ var SYSCALL_NUMBERS = {
     execve: 221n,
     geteuid: 175n,
     memfd_create: 279n,
-    execveat: 281n
+    execveat: 281n,
+    fstatfs: 44n
   }
 };
 

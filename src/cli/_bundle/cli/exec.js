@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-Y63FGYJJ.js";
+} from "./chunk-JMUU62KA.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -38,7 +38,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-B4JIMTCE.js";
+} from "./chunk-EMBRQNFF.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -4,23 +4,23 @@ import {
   _pausedError,
   _port,
   assertNotFrozen
-} from "./chunk-IEUS77BJ.js";
+} from "./chunk-LWWBIKWW.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-PJQPVHRC.js";
+} from "./chunk-K7U2OHA4.js";
 import {
   loadHostNss
-} from "./chunk-PTICOUK7.js";
+} from "./chunk-O24LBR7X.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-DJKIW25X.js";
+} from "./chunk-J7Y4A4HP.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,13 +50,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-WPOMUKYT.js";
+} from "./chunk-ETIJHH2F.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-KJMBAYLV.js";
+} from "./chunk-4EKACCDC.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -67,7 +67,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-I3O2BRE2.js";
+} from "./chunk-Q6GI4XQY.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -77,7 +77,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-5IEXD265.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -193,7 +193,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-FKSPSVO3.js")
+    ...await import("./_ns_worker-NTEGOJKX.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1119,8 +1119,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-DDML25Y5.js"),
-    import("./_forward_relay-PQBO4QCS.js")
+    import("./sockets-X337TLRO.js"),
+    import("./_forward_relay-TWF227X7.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

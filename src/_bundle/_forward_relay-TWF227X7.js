@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-DHZFV3BU.js";
+} from "./chunk-X2PQBKWR.js";
 import {
   scopedJoin
-} from "./chunk-DJKIW25X.js";
+} from "./chunk-J7Y4A4HP.js";
 import {
   close
-} from "./chunk-WPOMUKYT.js";
-import "./chunk-KJMBAYLV.js";
+} from "./chunk-ETIJHH2F.js";
+import "./chunk-4EKACCDC.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-I3O2BRE2.js";
+import "./chunk-Q6GI4XQY.js";
 import {
   SyscallError
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-5IEXD265.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

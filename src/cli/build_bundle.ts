@@ -478,7 +478,7 @@ async function build(write: boolean): Promise<{ files: Map<string, string>; stal
  * only a tagged template's raw text would change, which this refuses.
  */
 function asciiOnly(text: string, path: string): string {
-  if (!/[^\x00-\x7f]/.test(text)) return text;
+  if (!/[\u0080-\uffff]/.test(text)) return text;
   const raw: [number, number][] = [];
   const walk = (node: unknown): void => {
     if (typeof node !== "object" || node === null) return;
@@ -487,7 +487,7 @@ function asciiOnly(text: string, path: string): string {
     for (const value of Object.values(node)) walk(value);
   };
   walk(parse(text, { ecmaVersion: "latest", sourceType: "module" }));
-  const out = text.replace(/[^\x00-\x7f]/g, (c: string, at: number) => {
+  const out = text.replace(/[\u0080-\uffff]/g, (c: string, at: number) => {
     if (raw.some(([start, end]) => at >= start && at < end)) {
       throw new Error(`Cannot write ${path} as ASCII: a tagged template holds ${c}`);
     }

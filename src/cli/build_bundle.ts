@@ -473,9 +473,9 @@ async function build(write: boolean): Promise<{ files: Map<string, string>; stal
  * `\uXXXX` escape: one em dash in a comment (esbuild escapes strings, not comments) cost
  * 0.3–0.5 ms of every import of mod.ts, whose NsCommand chunk holds the helper's bytes — by
  * all appearances Deno decoding the whole file for V8, which takes an all-ASCII text as
- * one-byte (README "Measured", stop 20). An escape means the same character in a string, a regular
- * expression, an identifier and a template's cooked text, and is plain text in a comment;
- * only a tagged template's raw text would change, which this refuses.
+ * one-byte (README "Measured", stop 20). An escape means the same character in a string, a
+ * regular expression, an identifier and a template's cooked text, and is plain text in a
+ * comment; only a tagged template's raw text would change, which this refuses.
  */
 function asciiOnly(text: string, path: string): string {
   if (!/[\u0080-\uffff]/.test(text)) return text;

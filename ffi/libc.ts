@@ -240,7 +240,8 @@ export const EXEC_SYMBOLS = [
  * Linux syscall numbers of the EXEC_SYMBOLS calls (from <asm/unistd.h>: x86_64's own table,
  * aarch64's asm-generic one, which has no open, dup2 or readlink: openat, dup3, readlinkat;
  * fstatat is newfstatat on both),
- * and of geteuid for {@link effectiveUid} and execveat for ffi/exec_helper.ts.
+ * and of geteuid for {@link effectiveUid}, execveat for ffi/exec_helper.ts and fstatfs for
+ * src/target.ts (is a pidfd on pidfs).
  */
 export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<string, bigint>>> = {
   x86_64: {
@@ -258,6 +259,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     memfd_create: 319n,
     execveat: 322n,
     geteuid: 107n,
+    fstatfs: 138n,
   },
   aarch64: {
     dup3: 24n,
@@ -274,6 +276,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     geteuid: 175n,
     memfd_create: 279n,
     execveat: 281n,
+    fstatfs: 44n,
   },
 };
 

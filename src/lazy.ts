@@ -13,13 +13,10 @@ import type { InNamespacesFunction, InNamespacesOptions } from "./in_namespaces.
 import type { ExecSession, SessionOptions } from "./session.ts";
 import type { Target } from "./target.ts";
 
-// Each module once loaded is called without an await first, so that a call runs as far
+// The module once loaded is called without an await first, so that a call runs as far
 // synchronously as the function itself does (inNamespaces refuses to make its Worker
 // inside a scoped join the caller made after the call: tests/scoped_test.ts).
-let _inNamespaces: typeof import("./in_namespaces.ts") | undefined;
-let _copy: typeof import("./copy.ts") | undefined;
-let _forward: typeof import("./forward.ts") | undefined;
-let _session: typeof import("./session.ts") | undefined;
+let _later: typeof import("./_later.ts") | undefined;
 
 /**
  * Runs `fn(arg)` inside the namespaces of a target, in a dedicated Worker whose threads
@@ -81,8 +78,8 @@ export async function inNamespaces<A, R>(
   fn: InNamespacesFunction<A, R>,
   options?: InNamespacesOptions<A>,
 ): Promise<Awaited<R>> {
-  _inNamespaces ??= await import("./in_namespaces.ts");
-  return await _inNamespaces.inNamespaces(target, fn, options);
+  _later ??= await import("./_later.ts");
+  return await _later.inNamespaces(target, fn, options);
 }
 
 /**
@@ -98,8 +95,8 @@ export async function inNamespaces<A, R>(
  * ```
  */
 export async function closeNamespaceWorkers(): Promise<void> {
-  _inNamespaces ??= await import("./in_namespaces.ts");
-  await _inNamespaces.closeNamespaceWorkers();
+  _later ??= await import("./_later.ts");
+  await _later.closeNamespaceWorkers();
 }
 
 /**
@@ -136,8 +133,8 @@ export async function copyFrom(
   dest: string,
   options?: Omit<CopyOptions, "devices">,
 ): Promise<void> {
-  _copy ??= await import("./copy.ts");
-  await _copy.copyFrom(target, path, dest, options);
+  _later ??= await import("./_later.ts");
+  await _later.copyFrom(target, path, dest, options);
 }
 
 /**
@@ -171,8 +168,8 @@ export async function copyTo(
   path: string,
   options?: CopyOptions,
 ): Promise<void> {
-  _copy ??= await import("./copy.ts");
-  await _copy.copyTo(target, src, path, options);
+  _later ??= await import("./_later.ts");
+  await _later.copyTo(target, src, path, options);
 }
 
 /**
@@ -201,10 +198,10 @@ export function tarFrom(
   path: string,
   options?: Omit<CopyOptions, "archive" | "devices">,
 ): ReadableStream<Uint8Array> {
-  if (_copy) return _copy.tarFrom(target, path, options);
+  if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
-  import("./copy.ts")
-    .then((copy) => (_copy = copy).tarFrom(target, path, options))
+  import("./_later.ts")
+    .then((later) => (_later = later).tarFrom(target, path, options))
     // pipeTo errors or closes the returned stream itself, and cancels the tar when it is.
     .then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error))
     .catch(() => {});
@@ -242,8 +239,8 @@ export async function tarTo(
   stream: ReadableStream<Uint8Array>,
   options?: Omit<CopyOptions, "followLink">,
 ): Promise<void> {
-  _copy ??= await import("./copy.ts");
-  await _copy.tarTo(target, path, stream, options);
+  _later ??= await import("./_later.ts");
+  await _later.tarTo(target, path, stream, options);
 }
 
 /**
@@ -272,8 +269,8 @@ export async function tarTo(
  * ```
  */
 export async function forward(target: Target, options: ForwardOptions): Promise<Forwarding> {
-  _forward ??= await import("./forward.ts");
-  return await _forward.forward(target, options);
+  _later ??= await import("./_later.ts");
+  return await _later.forward(target, options);
 }
 
 /**
@@ -310,6 +307,6 @@ export async function openSession(
   target: Target,
   options?: SessionOptions,
 ): Promise<ExecSession> {
-  _session ??= await import("./session.ts");
-  return await _session.openSession(target, options);
+  _later ??= await import("./_later.ts");
+  return await _later.openSession(target, options);
 }

@@ -1,5 +1,12 @@
 import { fstatSafe, isNotFound } from "../ffi/files.ts";
-import { check, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "../ffi/libc.ts";
+import {
+  check,
+  errno,
+  EXEC_SYMBOLS,
+  libcSubset,
+  SYSCALL_NUMBERS,
+  SyscallError,
+} from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { readProcText } from "./_proc.ts";
 import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
@@ -147,7 +154,9 @@ export function resolveTarget(target: Target): ResolvedTarget {
         `Cannot use pinned process ${target.pid}: it was closed (pin it again with pinProcess)`,
       );
     }
-    const inode = target.pidfd >= 0 && _hasPidfs() ? fstatSafe(target.pidfd).ino : undefined;
+    const inode = target.pidfd >= 0 && _hasPidfs(target.pidfd)
+      ? fstatSafe(target.pidfd).ino
+      : undefined;
     return { kind: "process", pid: target.pid, startTime: target.startTime, inode };
   }
   if (typeof target !== "number" && typeof target !== "string") {
@@ -160,11 +169,12 @@ export function resolveTarget(target: Target): ResolvedTarget {
   const t = typeof target === "string" ? parseTarget(target) : target;
   if (typeof t === "number") {
     assertPid(t);
-    if (!_hasPidfs()) return { kind: "process", pid: t, startTime: _joinable(t) };
     // pidfd first, then the start time: both then name the process the pidfd holds.
-    const fd = _pidfdOpen(t);
+    const fd = _pidfsOff() ? -1 : _pidfdOpen(t);
+    if (fd < 0) return { kind: "process", pid: t, startTime: _joinable(t) };
     try {
       const startTime = _joinable(t);
+      if (!_hasPidfs(fd)) return { kind: "process", pid: t, startTime };
       return { kind: "process", pid: t, startTime, inode: _inodeOf(fd) };
     } finally {
       libcSubset(...EXEC_SYMBOLS).close(fd);
@@ -188,23 +198,48 @@ const SYS_pidfd_open = 434n;
  */
 const SYS_pidfd_send_signal = 424n;
 
+/** fstatfs(2)'s f_type of pidfs (include/uapi/linux/magic.h PID_FS_MAGIC, "PIDF"). */
+const PID_FS_MAGIC = 0x50494446n;
+/** ENOSYS: pidfd_open(2) before Linux 5.3. */
+const ENOSYS = 38;
+
 let _pidfs: boolean | undefined;
 
-/** Whether pidfds have inodes of their own (pidfs, Linux 6.9+), unique per process. */
-function _hasPidfs(): boolean {
+/** Whether pidfds are known to have no inodes of their own (or NSJOIN_NO_PIDFS=1 says so). */
+function _pidfsOff(): boolean {
   if (_pidfs === undefined && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
+  return _pidfs === false;
+}
+
+/**
+ * Whether pidfds have inodes of their own (pidfs, Linux 6.9+), unique per process: the
+ * filesystem `pidfd` is on, one fstatfs(2) (before 6.9 every pidfd is the one anonymous
+ * inode, on anon_inodefs), where reading the kernel release cost a file read through FFI
+ * (~0.1 ms of a process's first NsCommand, README "Measured").
+ */
+function _hasPidfs(pidfd: number): boolean {
+  if (_pidfsOff()) return false;
   if (_pidfs === undefined) {
-    const release = readProcText("/proc/sys/kernel/osrelease");
-    const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
-    _pidfs = major > 6 || (major === 6 && minor >= 9);
+    const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
+    // struct statfs: 120 bytes on x86_64 and aarch64, f_type (a long) first.
+    const st = new BigInt64Array(32);
+    const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+    _pidfs = nr !== undefined &&
+      libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0n &&
+      st[0] === PID_FS_MAGIC;
   }
   return _pidfs;
 }
 
+/** A pidfd of `pid`; -1 when the kernel has no pidfd_open (and then no pidfs either). */
 function _pidfdOpen(pid: number): number {
   const fd = Number(libcSubset(...EXEC_SYMBOLS).syscall(SYS_pidfd_open, BigInt(pid), 0n, 0n));
   if (fd < 0) {
     const e = errno();
+    if (e === ENOSYS) {
+      _pidfs = false;
+      return -1;
+    }
     // EINVAL: a number no PID can be (above what pid_t holds).
     if (e === 3 || e === 22) {
       throw new NamespaceError(`Cannot find process ${pid}`, {

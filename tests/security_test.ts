@@ -19,6 +19,7 @@ import {
   pinProcess,
   resolveContainer,
   resolveContainerUser,
+  resolveTarget,
 } from "../mod.ts";
 import { libc } from "../ffi/libc.ts";
 import { AT_FDCWD, close, getXattrs, O, openat2, setXattrs } from "../ffi/dirfd.ts";
@@ -6769,6 +6770,50 @@ console.log(JSON.stringify({ inside, host: await get("${url}") }));
       }
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 20: the pidfs pin, told from the pidfd itself
+Deno.test({
+  name: "a target's pidfs inode is recorded where the kernel has pidfs (Linux 6.9+), as " +
+    "stat(1) of its pidfd gives it; NSJOIN_NO_PIDFS=1 leaves the start time alone",
+  async fn() {
+    // The kernel rule, as the plan once read it: pidfs (an inode per process) from 6.9.
+    const [major, minor] = Deno.readTextFileSync("/proc/sys/kernel/osrelease").split(".")
+      .map((n) => parseInt(n, 10));
+    const pidfs = major > 6 || (major === 6 && minor >= 9);
+    const child = new Deno.Command("sleep", { args: ["1000"] }).spawn();
+    try {
+      using pin = pinProcess(child.pid);
+      // The inode of the pidfd's file (stat -L follows /proc's link to the open file), the
+      // one the helper compares with the pidfd it opens itself.
+      const stat = await runPiped("stat", {
+        args: ["-L", "-c", "%i", `/proc/${Deno.pid}/fd/${pin.pidfd}`],
+      });
+      assertEquals(stat.code, 0, stat.stderr);
+      const expected = pidfs ? Number(stat.stdout.trim()) : undefined;
+      const resolved = resolveTarget(child.pid);
+      assertEquals(resolved.kind === "process" ? resolved.inode : "file", expected);
+      const pinned = resolveTarget(pin);
+      assertEquals(pinned.kind === "process" ? pinned.inode : "file", expected);
+      const off = await runPiped(Deno.execPath(), {
+        args: [
+          "eval",
+          `import { resolveTarget } from "${ROOT}mod.ts";
+console.log(JSON.stringify(resolveTarget(${child.pid})));`,
+        ],
+        env: { NSJOIN_NO_PIDFS: "1" },
+      });
+      assertEquals(off.code, 0, off.stderr);
+      assertEquals(JSON.parse(off.stdout).inode, undefined);
+      assertEquals(
+        JSON.parse(off.stdout).startTime,
+        resolved.kind === "process" && resolved.startTime,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
     }
   },
 });

@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-VZOQIKNC.js";
+} from "./chunk-YSALACMT.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-XWFJNH7H.js";
+} from "./chunk-ETIJHH2F.js";
 import {
   resolveTarget
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-4EKACCDC.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-Q6GI4XQY.js";
 import {
   effectiveUid
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-5IEXD265.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

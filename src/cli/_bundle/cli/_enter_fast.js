@@ -23,7 +23,14 @@ var _cStrings = (function _cStrings(strings) {
 var _libc = (function _libc() {
   if (_lib === void 0) {
     try {
-      _lib = Deno.dlopen("libc.so.6", _SYMBOLS).symbols;
+      const { syscall, environ } = Deno.dlopen("libc.so.6", _SYMBOLS).symbols;
+      _lib = {
+        syscall: (n, a, b, c, d, e, f) => {
+          const r = syscall(n, a, b, c, d, e, f);
+          return new BigInt64Array(r.buffer, r.byteOffset, 1)[0];
+        },
+        environ
+      };
     } catch {
       _lib = null;
     }
@@ -46,7 +53,8 @@ var SYSCALL_NUMBERS = {
     dup3: 292n,
     memfd_create: 319n,
     execveat: 322n,
-    geteuid: 107n
+    geteuid: 107n,
+    fstatfs: 138n
   },
   aarch64: {
     dup3: 24n,
@@ -62,7 +70,8 @@ var SYSCALL_NUMBERS = {
     execve: 221n,
     geteuid: 175n,
     memfd_create: 279n,
-    execveat: 281n
+    execveat: 281n,
+    fstatfs: 44n
   }
 };
 
@@ -86,7 +95,11 @@ var _SYMBOLS = {
       "i64",
       "i64"
     ],
-    result: "i64"
+    result: {
+      struct: [
+        "i64"
+      ]
+    }
   },
   /** char **environ: the address of the variable, which holds the array's */
   environ: {

@@ -682,7 +682,7 @@ var NamespaceError = class extends Error {
   /**
    * Makes the error; the message is `what`, the errno's name and text, then the hint.
    *
-   * @param what "Cannot …" — what could not be done
+   * @param what "Cannot \u2026" \u2014 what could not be done
    * @param init errno, syscall, namespace, target and an optional hint
    */
   constructor(what, init) {

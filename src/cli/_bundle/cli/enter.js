@@ -12,13 +12,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-OS6IO6QK.js";
+} from "./chunk-OM5HVLSX.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-B4JIMTCE.js";
+} from "./chunk-EMBRQNFF.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-OS6IO6QK.js";
+} from "./chunk-OM5HVLSX.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -40,7 +40,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-B4JIMTCE.js";
+} from "./chunk-EMBRQNFF.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

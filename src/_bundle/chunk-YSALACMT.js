@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-4EKACCDC.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -14,7 +14,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-Q6GI4XQY.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -27,7 +27,44 @@ import {
   errnoName,
   libcFunction,
   libcSubset
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-5IEXD265.js";
+var _cArray = (function _cArray(entries) {
+  const keep = [];
+  const array = new BigUint64Array(entries.length + 1);
+  entries.forEach((e, i) => {
+    if (typeof e === "bigint") array[i] = e;
+    else {
+      const buf = cstr(e);
+      keep.push(buf);
+      array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+    }
+  });
+  return {
+    array,
+    keep
+  };
+});
+var execve = (function execve(path, argv, env, devNull = [], inheritEnv = false) {
+  const args = _cArray(argv);
+  const envp = _cArray(inheritEnv ? environEntries(env) : Object.entries(env).map(([k, v]) => `${k}=${v}`));
+  const lib = libcSubset(...EXEC_SYMBOLS);
+  if (devNull.length) {
+    const fd = lib.open(
+      cstr("/dev/null"),
+      2,
+      /* O_RDWR */
+      0
+    );
+    if (fd < 0) throw new SyscallError("open(/dev/null)", errno());
+    for (const target of devNull) lib.dup2(fd, target);
+    lib.close(fd);
+  }
+  lib.execve(cstr(path), new Uint8Array(args.array.buffer), new Uint8Array(envp.array.buffer));
+  const e = errno();
+  void args.keep;
+  void envp.keep;
+  throw new SyscallError("execve", e);
+});
 var helperBytes = (function helperBytes() {
   const b64 = HELPER_ELF[Deno.build.arch];
   if (!b64) {
@@ -132,43 +169,6 @@ var _fnv = (function _fnv(bytes) {
   let h = 2166136261;
   for (const b of bytes) h = Math.imul(h ^ b, 16777619) >>> 0;
   return h.toString(16).padStart(8, "0");
-});
-var _cArray = (function _cArray(entries) {
-  const keep = [];
-  const array = new BigUint64Array(entries.length + 1);
-  entries.forEach((e, i) => {
-    if (typeof e === "bigint") array[i] = e;
-    else {
-      const buf = cstr(e);
-      keep.push(buf);
-      array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-    }
-  });
-  return {
-    array,
-    keep
-  };
-});
-var execve = (function execve(path, argv, env, devNull = [], inheritEnv = false) {
-  const args = _cArray(argv);
-  const envp = _cArray(inheritEnv ? environEntries(env) : Object.entries(env).map(([k, v]) => `${k}=${v}`));
-  const lib = libcSubset(...EXEC_SYMBOLS);
-  if (devNull.length) {
-    const fd = lib.open(
-      cstr("/dev/null"),
-      2,
-      /* O_RDWR */
-      0
-    );
-    if (fd < 0) throw new SyscallError("open(/dev/null)", errno());
-    for (const target of devNull) lib.dup2(fd, target);
-    lib.close(fd);
-  }
-  lib.execve(cstr(path), new Uint8Array(args.array.buffer), new Uint8Array(envp.array.buffer));
-  const e = errno();
-  void args.keep;
-  void envp.keep;
-  throw new SyscallError("execve", e);
 });
 var filterCopy = (function filterCopy(target, count) {
   const none = {
@@ -496,6 +496,10 @@ var _environOf = (function _environOf(pid) {
 });
 
 
+// ffi/exec.ts
+
+
+
 // ffi/helper_bin.ts
 var HELPER_ELF = {
   // 37352 bytes, sha256 06ffc81b2b62cc91d4c5df9d89c7a7e435d97a06d4c500205c25b85db4fdee60
@@ -525,10 +529,6 @@ var _helper;
 
 
 
-
-
-
-// ffi/exec.ts
 
 
 
@@ -896,7 +896,7 @@ var NsCommand = class {
    *
    * @param options `detached`: the helper that waits for the program starts a session of
    *   its own (`Deno.CommandOptions#detached`), so nothing our terminal sends reaches it or,
-   *   relayed, the program — as a `docker exec -d` program outlives the terminal it was
+   *   relayed, the program \u2014 as a `docker exec -d` program outlives the terminal it was
    *   started from (a session's end sends SIGHUP to the terminal's foreground group)
    * @returns the child process, as `Deno.Command#spawn` returns it (its `status` and
    *   `output()` with `setupError`)

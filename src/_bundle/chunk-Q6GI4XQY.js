@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-5IEXD265.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
@@ -311,6 +311,37 @@ var differingNamespaces = (function differingNamespaces(pid) {
 });
 
 
+// src/errors.ts
+var NamespaceError = class extends Error {
+  /** Always "NamespaceError". */
+  name = "NamespaceError";
+  /** errno name, e.g. "EPERM"; "EINVAL" for input that is not what it should be. */
+  code;
+  /** errno value. */
+  errno;
+  /** The syscall or step that failed. */
+  syscall;
+  /** The namespace type involved, if one. */
+  namespace;
+  /** The target as the caller gave it. */
+  target;
+  /**
+   * Makes the error; the message is `what`, the errno's name and text, then the hint.
+   *
+   * @param what "Cannot \u2026" \u2014 what could not be done
+   * @param init errno, syscall, namespace, target and an optional hint
+   */
+  constructor(what, init) {
+    const reason = init.errno && !init.quiet ? `: ${errnoName(init.errno)} (${errnoText(init.errno)})` : "";
+    super(`${what}${reason}${init.hint ? ` - ${init.hint}` : ""}`);
+    this.errno = init.errno;
+    this.code = init.errno ? errnoName(init.errno) : "EINVAL";
+    this.syscall = init.syscall;
+    this.namespace = init.namespace;
+    this.target = init.target;
+  }
+};
+
 // ffi/files.ts
 var DEFAULT_MAX_BYTES = 4 << 20;
 var SYS_OPENAT2 = 437n;
@@ -349,37 +380,6 @@ var _statBuf = new Uint8Array(256);
 var _encoder;
 var _linkPath = new Uint8Array(4096);
 var _linkTarget = new Uint8Array(256);
-
-// src/errors.ts
-var NamespaceError = class extends Error {
-  /** Always "NamespaceError". */
-  name = "NamespaceError";
-  /** errno name, e.g. "EPERM"; "EINVAL" for input that is not what it should be. */
-  code;
-  /** errno value. */
-  errno;
-  /** The syscall or step that failed. */
-  syscall;
-  /** The namespace type involved, if one. */
-  namespace;
-  /** The target as the caller gave it. */
-  target;
-  /**
-   * Makes the error; the message is `what`, the errno's name and text, then the hint.
-   *
-   * @param what "Cannot …" — what could not be done
-   * @param init errno, syscall, namespace, target and an optional hint
-   */
-  constructor(what, init) {
-    const reason = init.errno && !init.quiet ? `: ${errnoName(init.errno)} (${errnoText(init.errno)})` : "";
-    super(`${what}${reason}${init.hint ? ` - ${init.hint}` : ""}`);
-    this.errno = init.errno;
-    this.code = init.errno ? errnoName(init.errno) : "EINVAL";
-    this.syscall = init.syscall;
-    this.namespace = init.namespace;
-    this.target = init.target;
-  }
-};
 
 // src/namespaces.ts
 var WORKER_NAMESPACES = [

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-4EKACCDC.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-Q6GI4XQY.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-5IEXD265.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-DHZFV3BU.js";
-import "./chunk-FSTXD5CW.js";
+} from "./chunk-X2PQBKWR.js";
+import "./chunk-5IEXD265.js";
 
 export {
   E,

@@ -9,14 +9,15 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-Q6GI4XQY.js";
 import {
   EXEC_SYMBOLS,
+  SYSCALL_NUMBERS,
   SyscallError,
   check,
   errno,
   libcSubset
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-5IEXD265.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
@@ -111,7 +112,7 @@ var resolveTarget = (function resolveTarget(target) {
     if (target.pidfd < 0) {
       throw new TypeError(`Cannot use pinned process ${target.pid}: it was closed (pin it again with pinProcess)`);
     }
-    const inode = target.pidfd >= 0 && _hasPidfs() ? fstatSafe(target.pidfd).ino : void 0;
+    const inode = target.pidfd >= 0 && _hasPidfs(target.pidfd) ? fstatSafe(target.pidfd).ino : void 0;
     return {
       kind: "process",
       pid: target.pid,
@@ -125,14 +126,19 @@ var resolveTarget = (function resolveTarget(target) {
   const t = typeof target === "string" ? parseTarget(target) : target;
   if (typeof t === "number") {
     assertPid(t);
-    if (!_hasPidfs()) return {
+    const fd = _pidfsOff() ? -1 : _pidfdOpen(t);
+    if (fd < 0) return {
       kind: "process",
       pid: t,
       startTime: _joinable(t)
     };
-    const fd = _pidfdOpen(t);
     try {
       const startTime = _joinable(t);
+      if (!_hasPidfs(fd)) return {
+        kind: "process",
+        pid: t,
+        startTime
+      };
       return {
         kind: "process",
         pid: t,
@@ -162,12 +168,17 @@ var resolveTarget = (function resolveTarget(target) {
     type: namespaceTypeOfFile(t)
   };
 });
-var _hasPidfs = (function _hasPidfs() {
+var _pidfsOff = (function _pidfsOff() {
   if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
+  return _pidfs === false;
+});
+var _hasPidfs = (function _hasPidfs(pidfd) {
+  if (_pidfsOff()) return false;
   if (_pidfs === void 0) {
-    const release = readProcText("/proc/sys/kernel/osrelease");
-    const [major, minor] = release.split(".").map((n) => parseInt(n, 10));
-    _pidfs = major > 6 || major === 6 && minor >= 9;
+    const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
+    const st = new BigInt64Array(32);
+    const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+    _pidfs = nr !== void 0 && libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0n && st[0] === PID_FS_MAGIC;
   }
   return _pidfs;
 });
@@ -175,6 +186,10 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
   const fd = Number(libcSubset(...EXEC_SYMBOLS).syscall(SYS_pidfd_open, BigInt(pid), 0n, 0n));
   if (fd < 0) {
     const e = errno();
+    if (e === ENOSYS) {
+      _pidfs = false;
+      return -1;
+    }
     if (e === 3 || e === 22) {
       throw new NamespaceError(`Cannot find process ${pid}`, {
         errno: 3,
@@ -232,7 +247,10 @@ var PF_KTHREAD = 2097152;
 
 var SYS_pidfd_open = 434n;
 var SYS_pidfd_send_signal = 424n;
+var PID_FS_MAGIC = 0x50494446n;
+var ENOSYS = 38;
 var _pidfs;
+
 
 
 

@@ -571,11 +571,19 @@ export async function _resolveContainer(
     } catch (error) {
       if (!(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
       // Nothing matched: look at everything, for near matches in the message.
-      found = matchContainer(
-        await _find(options, { engine, scan: true, dockerList: true }),
-        ref,
-        { engine, owner },
-      );
+      const all = await _find(options, { engine, scan: true, dockerList: true });
+      // A stopped docker container of that name or ID: say so, as `docker exec` does
+      // ("Container … is not running"), not that no such container exists.
+      if (engine === undefined && inspected === null && sources.has("api")) {
+        try {
+          matchContainer(all, ref, { engine, owner });
+        } catch (nothing) {
+          if (!(nothing instanceof NamespaceError) || nothing.code !== "ESRCH") throw nothing;
+          await _dockerInspect(ref, options, true);
+          throw nothing;
+        }
+      }
+      found = matchContainer(all, ref, { engine, owner });
     }
     if (fromState && found.engine === "docker" && found.id === fromState.id) {
       const pinned = _pinDockerState(fromState, options);

@@ -1142,3 +1142,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec of a stopped docker container says it is not running, as docker exec does",
+  ignore: skipWithoutEngines("engine tests", ["docker", "podman", "rootless"]),
+  async fn() {
+    await ensureImages(podmanUser()!);
+    const name = `${RUN}-stopped`;
+    const id = (await must("docker", ["create", "--name", name, IMAGE, "sleep", "100"])).trim();
+    try {
+      const docker = await run("docker", ["exec", name, "true"]);
+      assertEquals(docker.code, 1);
+      assertMatch(docker.stderr, /is not running/);
+      // By bare name, docker:NAME and an ID prefix: the same line, never "no such container".
+      for (const ref of [name, `docker:${name}`, id.slice(0, 12)]) {
+        const r = await cli(["exec", ref, "true"]);
+        assertEquals(r.code, 125, r.stderr);
+        assertEquals(
+          r.stderr,
+          `nsjoin exec: Cannot use docker container ${name} - it is not running\n`,
+        );
+      }
+      // A name no engine has is still "Cannot find".
+      const none = await cli(["exec", `${name}-none`, "true"]);
+      assertEquals(none.code, 125);
+      assertMatch(none.stderr, /^nsjoin exec: Cannot find container /);
+    } finally {
+      await run("docker", ["rm", "-f", name]);
+    }
+  },
+});

@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-XA5DXKKA.js";
+} from "./chunk-O62DXUTH.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-XWFJNH7H.js";
+} from "./chunk-WHRPM5HD.js";
 import {
   resolveTarget
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-B5GPOCXD.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-YPVWRR4V.js";
 import {
   effectiveUid
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-LSGLJQNN.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

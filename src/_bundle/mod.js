@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-6ABUH7SM.js";
+} from "./chunk-LNF35HOK.js";
 import {
   NsCommand
-} from "./chunk-XA5DXKKA.js";
+} from "./chunk-O62DXUTH.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-PTFHU7D7.js";
+} from "./chunk-RUNYHLQT.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-B5GPOCXD.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -49,13 +49,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-YPVWRR4V.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-LSGLJQNN.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2046,11 +2046,24 @@ async function _resolveContainer(text, options = {}) {
       });
     } catch (error) {
       if (!(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found = matchContainer(await _find(options, {
+      const all = await _find(options, {
         engine,
         scan: true,
         dockerList: true
-      }), ref, {
+      });
+      if (engine === void 0 && inspected === null && sources.has("api")) {
+        try {
+          matchContainer(all, ref, {
+            engine,
+            owner
+          });
+        } catch (nothing) {
+          if (!(nothing instanceof NamespaceError) || nothing.code !== "ESRCH") throw nothing;
+          await _dockerInspect(ref, options, true);
+          throw nothing;
+        }
+      }
+      found = matchContainer(all, ref, {
         engine,
         owner
       });
@@ -2254,38 +2267,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-6QYEOIO7.js");
+  _inNamespaces ??= await import("./in_namespaces-2WCM3FNG.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-6QYEOIO7.js");
+  _inNamespaces ??= await import("./in_namespaces-2WCM3FNG.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-ALPIF23U.js");
+  _copy ??= await import("./copy-WIJSDKVE.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-ALPIF23U.js");
+  _copy ??= await import("./copy-WIJSDKVE.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-ALPIF23U.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-WIJSDKVE.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-ALPIF23U.js");
+  _copy ??= await import("./copy-WIJSDKVE.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-VPC4BILM.js");
+  _forward ??= await import("./forward-UMTHF223.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-GMBGQEV5.js");
+  _session ??= await import("./session-KFHX2YSH.js");
   return await _session.openSession(target, options);
 }
 export {

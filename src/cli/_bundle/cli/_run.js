@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-B4JIMTCE.js";
+} from "./chunk-NMTHM3PL.js";
 
 export {
   EXIT,

@@ -135,6 +135,65 @@ var completions = (function completions(argv, summaries) {
   return completionsWith(argv, summaries, OPTIONS);
 });
 // ffi/libc.ts
+var RAW_SYSCALL_CODE = {
+  x86_64: new Uint8Array([
+    ...[
+      72,
+      137,
+      248
+    ],
+    ...[
+      72,
+      137,
+      247
+    ],
+    ...[
+      72,
+      137,
+      214
+    ],
+    ...[
+      72,
+      137,
+      202
+    ],
+    ...[
+      77,
+      137,
+      194
+    ],
+    ...[
+      77,
+      137,
+      200
+    ],
+    ...[
+      76,
+      139,
+      76,
+      36,
+      8
+    ],
+    ...[
+      15,
+      5
+    ],
+    ...[
+      195
+    ]
+  ]),
+  aarch64: new Uint8Array(new Uint32Array([
+    2852127720,
+    2852193248,
+    2852258785,
+    2852324322,
+    2852389859,
+    2852455396,
+    2852520933,
+    3556769793,
+    3596551104
+  ]).buffer)
+};
 var _ERRNO = {
   1: [
     "EPERM",
@@ -232,10 +291,11 @@ var _ERRNO = {
     "EMFILE",
     "too many open files"
   ],
-  // ENOTTY is what the nsfs ioctls return for a file that is not a namespace.
+  // glibc's text: ENOTTY comes from terminal ioctls too (a pty, TIOCSCTTY); where an nsfs
+  // ioctl returns it, the caller's own message says "it is not a namespace file".
   25: [
     "ENOTTY",
-    "not a namespace file"
+    "inappropriate ioctl for device"
   ],
   26: [
     "ETXTBSY",

@@ -12,13 +12,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-Y63FGYJJ.js";
+} from "./chunk-DFBSBG23.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-B4JIMTCE.js";
+} from "./chunk-NMTHM3PL.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

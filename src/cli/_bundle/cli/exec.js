@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-Y63FGYJJ.js";
+} from "./chunk-DFBSBG23.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -38,7 +38,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-B4JIMTCE.js";
+} from "./chunk-NMTHM3PL.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -899,11 +899,24 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
       });
     } catch (error) {
       if (!(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found = matchContainer(await _find(options, {
+      const all = await _find(options, {
         engine,
         scan: true,
         dockerList: true
-      }), ref, {
+      });
+      if (engine === void 0 && inspected === null && sources.has("api")) {
+        try {
+          matchContainer(all, ref, {
+            engine,
+            owner
+          });
+        } catch (nothing) {
+          if (!(nothing instanceof NamespaceError) || nothing.code !== "ESRCH") throw nothing;
+          await _dockerInspect(ref, options, true);
+          throw nothing;
+        }
+      }
+      found = matchContainer(all, ref, {
         engine,
         owner
       });

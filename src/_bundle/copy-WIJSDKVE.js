@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-XWFJNH7H.js";
+} from "./chunk-WHRPM5HD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-B5GPOCXD.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-YPVWRR4V.js";
 import {
   SyscallError
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-LSGLJQNN.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

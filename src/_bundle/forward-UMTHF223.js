@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-PTFHU7D7.js";
+} from "./chunk-RUNYHLQT.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-XWFJNH7H.js";
+} from "./chunk-WHRPM5HD.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-B5GPOCXD.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-YPVWRR4V.js";
 import {
   SyscallError
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-LSGLJQNN.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-DDML25Y5.js"),
-    import("./_forward_relay-TKGDRS76.js")
+    import("./sockets-JAOV4Q4F.js"),
+    import("./_forward_relay-LHF2MAAY.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-6ABUH7SM.js";
+} from "./chunk-LNF35HOK.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-XA5DXKKA.js";
-import "./chunk-N2O2FPSM.js";
+} from "./chunk-O62DXUTH.js";
+import "./chunk-B5GPOCXD.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-YPVWRR4V.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-LSGLJQNN.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-B5GPOCXD.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -14,7 +14,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-YPVWRR4V.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -27,7 +27,7 @@ import {
   errnoName,
   libcFunction,
   libcSubset
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-LSGLJQNN.js";
 var helperBytes = (function helperBytes() {
   const b64 = HELPER_ELF[Deno.build.arch];
   if (!b64) {

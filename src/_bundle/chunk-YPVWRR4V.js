@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-LSGLJQNN.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

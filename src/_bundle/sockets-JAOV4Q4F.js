@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-DHZFV3BU.js";
-import "./chunk-FSTXD5CW.js";
+} from "./chunk-7JKGYCUB.js";
+import "./chunk-LSGLJQNN.js";
 
 export {
   E,

@@ -26,7 +26,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-B4JIMTCE.js";
+} from "./chunk-NMTHM3PL.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

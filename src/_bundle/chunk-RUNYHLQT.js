@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-N2O2FPSM.js";
+} from "./chunk-B5GPOCXD.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-V4CMZROJ.js";
+} from "./chunk-YPVWRR4V.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-FSTXD5CW.js";
+} from "./chunk-LSGLJQNN.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

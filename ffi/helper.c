@@ -368,6 +368,10 @@ static const char *errname(long e) {
 static __attribute__((noreturn)) void die_code(int code) {
   for (;;) sys1(SYS_exit_group, code);
 }
+/* h<name>: what every failure line starts with, before ": " — the CLI gives its command's
+ * name ("nsjoin enter"), so that the helper's lines read as the CLI's own. */
+static const char *who = "nsjoin";
+static size_t who_len = 6;
 /* The caller's private pipe (e<fd>), and what the record on it says besides the text. */
 static int errfd = -1;
 static long last_errno;
@@ -379,7 +383,7 @@ static __attribute__((noreturn)) void fail(int code) {
   restore_tty();
   sys3(SYS_write, 2, msg, mlen);
   if (errfd >= 0) {
-    /* "CODE ERRNO STEP NS MESSAGE\n", the message without our "nsjoin: " prefix. */
+    /* "CODE ERRNO STEP NS MESSAGE\n", the message without our "nsjoin: " prefix (who). */
     static char rec[1200];
     size_t n = 0;
     char num[24];
@@ -396,14 +400,15 @@ static __attribute__((noreturn)) void fail(int code) {
       while (*s && n < 64 * (size_t)(k + 1)) rec[n++] = *s++;
       rec[n++] = ' ';
     }
-    for (size_t i = 8; i < mlen && n < sizeof rec; i++) rec[n++] = msg[i];
+    for (size_t i = who_len + 2; i < mlen && n < sizeof rec; i++) rec[n++] = msg[i];
     sys3(SYS_write, errfd, rec, n);
   }
   die_code(code);
 }
 static void begin(void) {
   mlen = 0;
-  put("nsjoin: ");
+  put(who);
+  put(": ");
 }
 static void puterr(long err) {
   put(": ");
@@ -2424,6 +2429,12 @@ __attribute__((used)) void start_c(long *sp) {
         js[nj].done = 0;
         nj++;
       }
+      break;
+    case 'h':
+      /* At most 64 bytes: the line and the record's message keep their room. */
+      for (who_len = 0; a[1 + who_len] && who_len < 64; who_len++) {}
+      if (!a[1 + who_len]) who = a + 1;
+      else who_len = 6;
       break;
     case 'A': atomic = 0; break;
     case 'b': only_differing = 1; break;

@@ -1134,6 +1134,10 @@ Deno.test({
           const lines = s.stderr.split("\n").filter((l) => l !== "");
           assertEquals(lines.length, 1, `one line on stderr: ${s.stderr}`);
           assertMatch(lines[0], /^nsjoin/);
+          // The helper's lines too: one prefix per command, as the CLI's own lines have.
+          if (c.via === "enter" || c.via === "exec") {
+            assertMatch(lines[0], new RegExp(`^nsjoin ${c.via}: `));
+          }
           assertMatch(lines[0], c.message);
           assert(!/^\s+at /m.test(s.stderr) && !/Stack backtrace/.test(s.stderr), "a stack trace");
           assertEquals([...Deno.readDirSync(`${dir}/case-${i}`)], [], "the program ran");

@@ -45,7 +45,8 @@ Deno.test("the raw syscall stub's bytes are the instructions its comments name",
   const source = await Deno.readTextFile(new URL("../ffi/libc.ts", import.meta.url));
   const table = source.slice(source.indexOf("export const RAW_SYSCALL_CODE"));
   const body = table.slice(0, table.indexOf("\n};"));
-  const block = (arch: string) => body.slice(body.indexOf(`\n  ${arch}: `)).split(/\n {2}\]?\),/)[0];
+  const block = (arch: string) =>
+    body.slice(body.indexOf(`\n  ${arch}: `)).split(/\n {2}\]?\),/)[0];
   for (
     const [arch, gcc, objcopy] of [
       ["x86_64", "gcc", "objcopy"],

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-O62DXUTH.js";
+} from "./chunk-W43YBR67.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-LNF35HOK.js";
+} from "./chunk-3HHHL5ZO.js";
 import {
   NsCommand
-} from "./chunk-O62DXUTH.js";
+} from "./chunk-W43YBR67.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2298,7 +2298,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-KFHX2YSH.js");
+  _session ??= await import("./session-VLLKNLM6.js");
   return await _session.openSession(target, options);
 }
 export {

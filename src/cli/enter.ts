@@ -455,6 +455,7 @@ export const enterOptions =
       // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
       shellFallback: true,
       argv0,
+      messagePrefix: "nsjoin enter",
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",

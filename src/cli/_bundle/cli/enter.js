@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-DFBSBG23.js";
+} from "./chunk-ZSCRIBVE.js";
 import {
   NamespaceError,
   UsageError,
@@ -564,6 +564,7 @@ var enterOptions = (function enterOptions2(args) {
     // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
     shellFallback: true,
     argv0,
+    messagePrefix: "nsjoin enter",
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit"

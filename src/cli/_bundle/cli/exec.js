@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-DFBSBG23.js";
+} from "./chunk-ZSCRIBVE.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1143,10 +1143,13 @@ var exec = (async function exec(argv) {
     const ns = plan.options.namespaces ?? "all";
     const joined = (type) => ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);
     const hostile = !args.tty && (joined("pid") || joined("mnt") || joined("user"));
-    const o = hostile ? {
+    const o = {
       ...plan.options,
-      newSession: true
-    } : plan.options;
+      ...hostile ? {
+        newSession: true
+      } : {},
+      messagePrefix: "nsjoin exec"
+    };
     const stdio = o.stdin === "inherit" ? [
       0,
       1,

@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-LNF35HOK.js";
+} from "./chunk-3HHHL5ZO.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-O62DXUTH.js";
+} from "./chunk-W43YBR67.js";
 import "./chunk-B5GPOCXD.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -58,6 +58,8 @@
  *                       $SHELL with "-" and its basename)
  *   p<PATH>             look the program up on this PATH (the caller's) instead of envp's:
  *                       a PATH from the target is used only inside its mount namespace
+ *   h<name>             a failure line starts "<name>: " instead of "nsjoin: " (the CLI's
+ *                       command, "nsjoin enter"; at most 64 bytes, else ignored)
  *   e<fd>               also report a failure on this fd, as one record "CODE ERRNO STEP NS
  *                       MESSAGE\n" (the caller's private pipe: a failure of ours is then
  *                       never mistaken for a program that exits 125-127)

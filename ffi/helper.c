@@ -533,9 +533,10 @@ static void join_fail(struct join *j, long err) {
   }
   puterr(err);
   if (err == -EPERM) put(" - run as root, or join its user namespace too (-U)");
-  else if (err == -EINVAL && j->path) put(" - it is not a namespace of that type");
   else if (err == -EINVAL && j->flag == CLONE_NEWUSER)
-    put(" - the caller may not enter that user namespace (it is its own or an ancestor)");
+    put(j->path ? " - it is not a user namespace, or it is the caller's own or an ancestor"
+                : " - the caller may not enter that user namespace (it is its own or an ancestor)");
+  else if (err == -EINVAL && j->path) put(" - it is not a namespace of that type");
   else if (err == -ESRCH) put(" - the target exited");
   fail(125);
 }

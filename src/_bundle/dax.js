@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-W43YBR67.js";
+} from "./chunk-UE4PLF3R.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-3HHHL5ZO.js";
+} from "./chunk-VEYVWAY7.js";
 import {
   NsCommand
-} from "./chunk-W43YBR67.js";
+} from "./chunk-UE4PLF3R.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2298,7 +2298,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-VLLKNLM6.js");
+  _session ??= await import("./session-GBBHVF2I.js");
   return await _session.openSession(target, options);
 }
 export {

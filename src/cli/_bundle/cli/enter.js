@@ -6,13 +6,14 @@ import {
   differingNamespaces,
   expandLongOption,
   nsfsClose,
+  nsfsIdentity,
   nsfsOpen,
   nsfsRelated,
   parseTarget,
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-ZSCRIBVE.js";
+} from "./chunk-OJ4DJHCB.js";
 import {
   NamespaceError,
   UsageError,
@@ -173,6 +174,21 @@ var resolveEnterFds = (function resolveEnterFds(args, held) {
         syscall: "ioctl",
         namespace: "user",
         hint: -parent === 1 ? "it is the initial user namespace, or above ours" : void 0
+      });
+    }
+    const mine = nsfsOpen("/proc/self/ns/user");
+    const [a, b] = [
+      nsfsIdentity(parent),
+      mine >= 0 ? nsfsIdentity(mine) : void 0
+    ];
+    if (mine >= 0) nsfsClose(mine);
+    if (a && b && a.ino === b.ino && a.dev === b.dev) {
+      nsfsClose(parent);
+      throw new NamespaceError(`Cannot enter the parent user namespace of ${source}`, {
+        errno: 22,
+        syscall: "setns",
+        namespace: "user",
+        hint: "it is our own user namespace, which the kernel does not let a process enter again"
       });
     }
     args.namespaces.user = _handOver(parent, held);

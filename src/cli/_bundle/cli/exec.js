@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-ZSCRIBVE.js";
+} from "./chunk-OJ4DJHCB.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-3HHHL5ZO.js";
+} from "./chunk-VEYVWAY7.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-W43YBR67.js";
+} from "./chunk-UE4PLF3R.js";
 import "./chunk-B5GPOCXD.js";
 import "./chunk-WCZWOI36.js";
 import {

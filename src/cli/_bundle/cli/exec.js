@@ -356,6 +356,24 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
   }
   return out;
 });
+var _podmanStopped = (function _podmanStopped(ref) {
+  const uid = Deno.uid() ?? 0;
+  const found = [];
+  for (const store of _podmanStores()) {
+    if (store.owner !== void 0 && store.owner !== uid) continue;
+    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+      const list = _readJson(`${store.graph}/${dir}/containers.json`, store.owner);
+      for (const c of Array.isArray(list) ? list : []) {
+        if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
+        const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
+        if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
+        const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, void 0, store.owner);
+        if (pid === void 0) found.push(names[0] ?? c.id.slice(0, 12));
+      }
+    }
+  }
+  return found.length === 1 ? found[0] : void 0;
+});
 var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
@@ -904,17 +922,27 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
         scan: true,
         dockerList: true
       });
-      if (engine === void 0 && inspected === null && sources.has("api")) {
-        try {
-          matchContainer(all, ref, {
-            engine,
-            owner
-          });
-        } catch (nothing) {
-          if (!(nothing instanceof NamespaceError) || nothing.code !== "ESRCH") throw nothing;
+      try {
+        matchContainer(all, ref, {
+          engine,
+          owner
+        });
+      } catch (nothing) {
+        if (!(nothing instanceof NamespaceError) || nothing.code !== "ESRCH") throw nothing;
+        if (engine === void 0 && inspected === null && sources.has("api")) {
           await _dockerInspect(ref, options, true);
-          throw nothing;
         }
+        const stopped = (engine === void 0 || engine === "podman") && owner === void 0 && sources.has("state") ? _podmanStopped(ref) : void 0;
+        if (stopped !== void 0) {
+          throw new NamespaceError(`Cannot use podman container ${stopped}`, {
+            errno: 3,
+            syscall: "resolve",
+            target: text,
+            hint: "it is not running",
+            quiet: true
+          });
+        }
+        throw nothing;
       }
       found = matchContainer(all, ref, {
         engine,
@@ -1204,6 +1232,7 @@ var exec = (async function exec(argv) {
 
 
 var DOCKER_CONTAINERS = "/var/lib/docker/containers";
+
 
 
 

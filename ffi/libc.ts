@@ -258,9 +258,6 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     memfd_create: 319n,
     execveat: 322n,
     geteuid: 107n,
-    mmap: 9n,
-    mprotect: 10n,
-    munmap: 11n,
   },
   aarch64: {
     dup3: 24n,
@@ -277,9 +274,6 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     geteuid: 175n,
     memfd_create: 279n,
     execveat: 281n,
-    mmap: 222n,
-    mprotect: 226n,
-    munmap: 215n,
   },
 };
 
@@ -296,24 +290,12 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
   Pick<typeof SYMBOLS, (typeof EXEC_SYMBOLS)[number]>
 >["symbols"] {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]!;
+  const sc = _core().syscall;
   type Arg = number | bigint;
-  const raw = _rawSyscall();
-  const libcSyscall = _core().syscall;
-  const sc = (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): bigint =>
-    libcSyscall(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
   // Typed as the symbol table's signatures (the function's return type checks each one):
   // i32 results are numbers, isize and i64 results bigints, as Deno.dlopen would give them.
-  const call = raw
-    ? (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): bigint => {
-      const r = raw(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
-      // The kernel's -4095..-1 is -errno; what libc's syscall() turns into -1 and errno.
-      if (r < 0n && r > -4096n) {
-        _lastErrno = Number(-r);
-        return -1n;
-      }
-      return r;
-    }
-    : sc;
+  const call = (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): bigint =>
+    sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
   const i32 = (n: bigint, a?: Arg, b?: Arg, c?: Arg, d?: Arg, e?: Arg): number =>
     Number(call(n, a, b, c, d, e));
   type Buf = AllowSharedBufferSource | null;
@@ -345,85 +327,6 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
       call(nr.readlinkat, AT_FDCWD, ptr(path), ptr(buf), size),
   };
 }
-
-/**
- * syscall(2) as the kernel returns it (-errno on failure), for the EXEC_SYMBOLS calls:
- * machine code of ours, 9 instructions that move the arguments into the kernel's registers
- * and trap, mapped once per isolate. libc's syscall() stores the error in errno, which
- * JavaScript reads after the call returns; Deno and V8 run native code on this thread in
- * between, and some of it sets errno: in a process's first few hundred calls V8 once
- * calibrates its clock (strace of the main thread between close(-1) = EBADF and the read:
- * an open of /sys/devices/system/cpu/cpu0/tsc_freq_khz = ENOENT, then two short sleeps),
- * which made errno() say ENOENT for ~6% of fresh processes (tests/libc_test.ts). The
- * result of this call carries its error itself, so nothing that runs afterwards can change
- * it; errno() returns it from JavaScript (see _lastErrno).
- *
- * Kernel rules relied on: the syscall ABI (x86_64: number in rax, arguments in rdi, rsi,
- * rdx, r10, r8, r9, result in rax, rcx and r11 clobbered — both caller-saved in the SysV
- * ABI; aarch64: number in x8, arguments x0-x5, result x0), and mprotect(2) making the page
- * executable only after it was written, so it is never writable and executable at once.
- * V8 maps executable code of its own in every process, so no policy that allows Deno
- * forbids this; if the map fails anyway, libc's syscall() is used as before.
- *
- * @returns the call, or undefined where the code cannot be mapped (another architecture)
- */
-function _rawSyscall():
-  | ((n: bigint, a: bigint, b: bigint, c: bigint, d: bigint, e: bigint, f: bigint) => bigint)
-  | undefined {
-  const code = RAW_SYSCALL_CODE[Deno.build.arch];
-  const nr = SYSCALL_NUMBERS[Deno.build.arch];
-  if (!code || !nr) return undefined;
-  const sc = _core().syscall;
-  const PROT_READ = 1n, PROT_WRITE = 2n, PROT_EXEC = 4n, MAP_PRIVATE_ANONYMOUS = 0x22n;
-  const size = 4096n;
-  const page = sc(nr.mmap, 0n, size, PROT_READ | PROT_WRITE, MAP_PRIVATE_ANONYMOUS, -1n, 0n);
-  if (page < 0n) return undefined;
-  const at = Deno.UnsafePointer.create(page)!;
-  new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(at, code.length)).set(code);
-  // aarch64: the kernel makes the instruction cache see the written bytes when it maps the
-  // page executable (arm64's set_pte_at syncs a user-executable page not yet synced).
-  if (sc(nr.mprotect, page, size, PROT_READ | PROT_EXEC, 0n, 0n, 0n) < 0n) {
-    sc(nr.munmap, page, size, 0n, 0n, 0n, 0n);
-    return undefined;
-  }
-  const def = {
-    parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"],
-    result: "i64",
-  } as const;
-  const fn = new Deno.UnsafeFnPointer(at as Deno.PointerObject<typeof def>, def);
-  return (n, a, b, c, d, e, f) => fn.call(n, a, b, c, d, e, f);
-}
-
-/**
- * The code of {@link _rawSyscall}, per architecture (tests/libc_test.ts assembles the
- * instructions in each comment with gcc and compares the bytes).
- */
-export const RAW_SYSCALL_CODE: Partial<Record<typeof Deno.build.arch, Uint8Array>> = {
-  x86_64: new Uint8Array([
-    ...[0x48, 0x89, 0xf8], // mov %rdi,%rax
-    ...[0x48, 0x89, 0xf7], // mov %rsi,%rdi
-    ...[0x48, 0x89, 0xd6], // mov %rdx,%rsi
-    ...[0x48, 0x89, 0xca], // mov %rcx,%rdx
-    ...[0x4d, 0x89, 0xc2], // mov %r8,%r10
-    ...[0x4d, 0x89, 0xc8], // mov %r9,%r8
-    ...[0x4c, 0x8b, 0x4c, 0x24, 0x08], // mov 8(%rsp),%r9
-    ...[0x0f, 0x05], // syscall
-    ...[0xc3], // ret
-  ]),
-  aarch64: new Uint8Array(
-    new Uint32Array([
-      0xaa0003e8, // mov x8, x0
-      0xaa0103e0, // mov x0, x1
-      0xaa0203e1, // mov x1, x2
-      0xaa0303e2, // mov x2, x3
-      0xaa0403e3, // mov x3, x4
-      0xaa0503e4, // mov x4, x5
-      0xaa0603e5, // mov x5, x6
-      0xd4000001, // svc #0
-      0xd65f03c0, // ret
-    ]).buffer,
-  ),
-};
 
 /**
  * The symbols every command needs, in one dlopen (each dlopen has its own cost besides
@@ -555,10 +458,17 @@ export function environEntries(env: Readonly<Record<string, string>>): (bigint |
  * (tests/errno_test.ts); an element read of this array runs no native code and allocates
  * nothing. Not all of it: V8 also runs native code at a JavaScript function's entry (its
  * interrupt check), and once per process that calibrates its clock, which leaves ENOENT
- * (strace: an open of /sys/devices/system/cpu/cpu0/tsc_freq_khz) — ~3% of fresh processes
- * read ENOENT for a close(-1) (tests/libc_test.ts). So this cell is read only inside the
- * wrapper of each libc function, as soon as the call returns (_keepingErrno), and the
- * EXEC_SYMBOLS calls, most of all, do not use it: their stub returns -errno (_rawSyscall).
+ * (strace of the main thread between close(-1) = EBADF and the read: an open of
+ * /sys/devices/system/cpu/cpu0/tsc_freq_khz = ENOENT, then two short sleeps) — 1-6% of
+ * fresh processes read ENOENT for a close(-1) (tests/libc_test.ts), and seccompFilters
+ * stops at the first ENOENT. So this cell is read only inside the wrapper of each libc
+ * function, as soon as the native call returns and before any other JavaScript function
+ * is entered (_keepingErrno): 0 in 400 fresh processes and in 2 million failed calls
+ * under load (tests/errno_test.ts). What is left is Deno's own code between the libc
+ * function's return and that read when the call takes Deno's slow path (a result turned
+ * into a BigInt); a syscall stub of ours returning -errno would close it, but is called
+ * through Deno.UnsafeFnPointer, ~2 µs a call slower than a dlopen'd symbol (~27 calls per
+ * exec: ~55 µs of ~1.5 ms), so it is not used.
  * Module state is per isolate and each isolate (the main one, each Worker) stays on one
  * thread, whose errno address never changes.
  */
@@ -625,9 +535,9 @@ function _keepingErrno<S extends Deno.ForeignLibraryInterface>(
 }
 
 /**
- * errno of the last call of ours that failed on this thread (isolate): the raw syscalls'
- * own result, or, for a libc function, the thread's errno copied right after it returned.
- * Read it right after the failing call, with no other call of ours in between.
+ * errno of this thread as copied right after the last blocking libc call of ours returned
+ * (see _errnoCell). Read it right after the failing call, with no other call of ours in
+ * between.
  */
 let _lastErrno = 0;
 

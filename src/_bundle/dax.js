@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-UE4PLF3R.js";
+} from "./chunk-4IYOJV3V.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-WHRPM5HD.js";
+} from "./chunk-K5AIWP6N.js";
 import {
   resolveTarget
-} from "./chunk-B5GPOCXD.js";
+} from "./chunk-A57RPZZN.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-YPVWRR4V.js";
+} from "./chunk-IZC74OBE.js";
 import {
   effectiveUid
-} from "./chunk-LSGLJQNN.js";
+} from "./chunk-2R277KA6.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

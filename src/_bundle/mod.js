@@ -12,14 +12,14 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-VEYVWAY7.js";
+} from "./chunk-BXCI4DEP.js";
 import {
   NsCommand
-} from "./chunk-UE4PLF3R.js";
+} from "./chunk-4IYOJV3V.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-RUNYHLQT.js";
+} from "./chunk-LWKU2IPL.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -27,7 +27,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-B5GPOCXD.js";
+} from "./chunk-A57RPZZN.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -49,13 +49,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-YPVWRR4V.js";
+} from "./chunk-IZC74OBE.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-LSGLJQNN.js";
+} from "./chunk-2R277KA6.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -2295,38 +2295,38 @@ var _copy;
 var _forward;
 var _session;
 async function inNamespaces(target, fn, options) {
-  _inNamespaces ??= await import("./in_namespaces-2WCM3FNG.js");
+  _inNamespaces ??= await import("./in_namespaces-KAL5UFQY.js");
   return await _inNamespaces.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _inNamespaces ??= await import("./in_namespaces-2WCM3FNG.js");
+  _inNamespaces ??= await import("./in_namespaces-KAL5UFQY.js");
   await _inNamespaces.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _copy ??= await import("./copy-WIJSDKVE.js");
+  _copy ??= await import("./copy-MYYIDLEW.js");
   await _copy.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _copy ??= await import("./copy-WIJSDKVE.js");
+  _copy ??= await import("./copy-MYYIDLEW.js");
   await _copy.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_copy) return _copy.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./copy-WIJSDKVE.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./copy-MYYIDLEW.js").then((copy) => (_copy = copy).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _copy ??= await import("./copy-WIJSDKVE.js");
+  _copy ??= await import("./copy-MYYIDLEW.js");
   await _copy.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _forward ??= await import("./forward-UMTHF223.js");
+  _forward ??= await import("./forward-SLERVUSB.js");
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-GBBHVF2I.js");
+  _session ??= await import("./session-IG4GNBP4.js");
   return await _session.openSession(target, options);
 }
 export {

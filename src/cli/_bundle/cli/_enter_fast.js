@@ -46,10 +46,7 @@ var SYSCALL_NUMBERS = {
     dup3: 292n,
     memfd_create: 319n,
     execveat: 322n,
-    geteuid: 107n,
-    mmap: 9n,
-    mprotect: 10n,
-    munmap: 11n
+    geteuid: 107n
   },
   aarch64: {
     dup3: 24n,
@@ -65,70 +62,8 @@ var SYSCALL_NUMBERS = {
     execve: 221n,
     geteuid: 175n,
     memfd_create: 279n,
-    execveat: 281n,
-    mmap: 222n,
-    mprotect: 226n,
-    munmap: 215n
+    execveat: 281n
   }
-};
-var RAW_SYSCALL_CODE = {
-  x86_64: new Uint8Array([
-    ...[
-      72,
-      137,
-      248
-    ],
-    ...[
-      72,
-      137,
-      247
-    ],
-    ...[
-      72,
-      137,
-      214
-    ],
-    ...[
-      72,
-      137,
-      202
-    ],
-    ...[
-      77,
-      137,
-      194
-    ],
-    ...[
-      77,
-      137,
-      200
-    ],
-    ...[
-      76,
-      139,
-      76,
-      36,
-      8
-    ],
-    ...[
-      15,
-      5
-    ],
-    ...[
-      195
-    ]
-  ]),
-  aarch64: new Uint8Array(new Uint32Array([
-    2852127720,
-    2852193248,
-    2852258785,
-    2852324322,
-    2852389859,
-    2852455396,
-    2852520933,
-    3556769793,
-    3596551104
-  ]).buffer)
 };
 
 // ffi/exec_helper.ts

@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-NMTHM3PL.js";
+} from "./chunk-OKPMW2AP.js";
 
 export {
   EXIT,

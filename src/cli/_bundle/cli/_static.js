@@ -135,65 +135,6 @@ var completions = (function completions(argv, summaries) {
   return completionsWith(argv, summaries, OPTIONS);
 });
 // ffi/libc.ts
-var RAW_SYSCALL_CODE = {
-  x86_64: new Uint8Array([
-    ...[
-      72,
-      137,
-      248
-    ],
-    ...[
-      72,
-      137,
-      247
-    ],
-    ...[
-      72,
-      137,
-      214
-    ],
-    ...[
-      72,
-      137,
-      202
-    ],
-    ...[
-      77,
-      137,
-      194
-    ],
-    ...[
-      77,
-      137,
-      200
-    ],
-    ...[
-      76,
-      139,
-      76,
-      36,
-      8
-    ],
-    ...[
-      15,
-      5
-    ],
-    ...[
-      195
-    ]
-  ]),
-  aarch64: new Uint8Array(new Uint32Array([
-    2852127720,
-    2852193248,
-    2852258785,
-    2852324322,
-    2852389859,
-    2852455396,
-    2852520933,
-    3556769793,
-    3596551104
-  ]).buffer)
-};
 var _ERRNO = {
   1: [
     "EPERM",

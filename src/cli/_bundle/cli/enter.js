@@ -13,13 +13,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-OJ4DJHCB.js";
+} from "./chunk-KXZGUC5K.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-NMTHM3PL.js";
+} from "./chunk-OKPMW2AP.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

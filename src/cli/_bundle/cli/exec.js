@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-OJ4DJHCB.js";
+} from "./chunk-KXZGUC5K.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -38,7 +38,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-NMTHM3PL.js";
+} from "./chunk-OKPMW2AP.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

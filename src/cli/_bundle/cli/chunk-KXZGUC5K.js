@@ -26,7 +26,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-NMTHM3PL.js";
+} from "./chunk-OKPMW2AP.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

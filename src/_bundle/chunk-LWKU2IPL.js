@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-B5GPOCXD.js";
+} from "./chunk-A57RPZZN.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-YPVWRR4V.js";
+} from "./chunk-IZC74OBE.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-LSGLJQNN.js";
+} from "./chunk-2R277KA6.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -28,19 +28,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-WHRPM5HD.js";
+} from "./chunk-K5AIWP6N.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-B5GPOCXD.js";
+} from "./chunk-A57RPZZN.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   readTextFileSafe
-} from "./chunk-YPVWRR4V.js";
+} from "./chunk-IZC74OBE.js";
 import {
   SyscallError
-} from "./chunk-LSGLJQNN.js";
+} from "./chunk-2R277KA6.js";
 var _octal = (function _octal(buf, at, len, value) {
   const text = value.toString(8);
   if (text.length > len - 1) return false;

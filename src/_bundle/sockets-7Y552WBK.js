@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-7JKGYCUB.js";
-import "./chunk-LSGLJQNN.js";
+} from "./chunk-52KFFOXF.js";
+import "./chunk-2R277KA6.js";
 
 export {
   E,

@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-LSGLJQNN.js";
+} from "./chunk-2R277KA6.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -3,27 +3,27 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-VEYVWAY7.js";
+} from "./chunk-BXCI4DEP.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-UE4PLF3R.js";
-import "./chunk-B5GPOCXD.js";
+} from "./chunk-4IYOJV3V.js";
+import "./chunk-A57RPZZN.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError,
   fstatSafe,
   isNotFound,
   openFileSafe
-} from "./chunk-YPVWRR4V.js";
+} from "./chunk-IZC74OBE.js";
 import {
   SyscallError,
   errno,
   libcSubset
-} from "./chunk-LSGLJQNN.js";
+} from "./chunk-2R277KA6.js";
 var _lib = (function _lib() {
   return libcSubset("socketpair", "recvmsg", "pipe2", "poll_async", "fcntl", "read", "pread", "write", "close", "shutdown");
 });

@@ -5,23 +5,23 @@ import {
 } from "./chunk-W7VNJRTM.js";
 import {
   scopedJoin
-} from "./chunk-RUNYHLQT.js";
+} from "./chunk-LWKU2IPL.js";
 import {
   O,
   close,
   openat2
-} from "./chunk-WHRPM5HD.js";
+} from "./chunk-K5AIWP6N.js";
 import {
   PinnedProcess,
   pinProcess
-} from "./chunk-B5GPOCXD.js";
+} from "./chunk-A57RPZZN.js";
 import "./chunk-WCZWOI36.js";
 import {
   NamespaceError
-} from "./chunk-YPVWRR4V.js";
+} from "./chunk-IZC74OBE.js";
 import {
   SyscallError
-} from "./chunk-LSGLJQNN.js";
+} from "./chunk-2R277KA6.js";
 var _holdNetns = (function _holdNetns(target) {
   let pinned;
   let own = false;
@@ -151,8 +151,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-JAOV4Q4F.js"),
-    import("./_forward_relay-LHF2MAAY.js")
+    import("./sockets-7Y552WBK.js"),
+    import("./_forward_relay-VLQBZ2Q4.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-B5GPOCXD.js";
+} from "./chunk-A57RPZZN.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -14,7 +14,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-YPVWRR4V.js";
+} from "./chunk-IZC74OBE.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -27,7 +27,7 @@ import {
   errnoName,
   libcFunction,
   libcSubset
-} from "./chunk-LSGLJQNN.js";
+} from "./chunk-2R277KA6.js";
 var helperBytes = (function helperBytes() {
   const b64 = HELPER_ELF[Deno.build.arch];
   if (!b64) {

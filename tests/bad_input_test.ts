@@ -1188,3 +1188,8 @@ ${rows.join("\n")}
   await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", `${ROOT}docs/errors.md`] })
     .output();
 }
+
+Deno.test("the README counts the bad inputs this test checks", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assertMatch(readme, new RegExp(`The ${CASES.length} bad inputs \`tests/bad_input_test.ts\``));
+});

@@ -227,6 +227,7 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   const { values, positionals } = parseOptions(args, LS_OPTIONS, {
     allowPositionals: true,
     abbreviable: _LSNS_LONG,
+    utilLinux: true,
   });
   // lsns handles -h and -V as getopt meets them, before it looks at values or <namespace>.
   if (values.help || values.version) {

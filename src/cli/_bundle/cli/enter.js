@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-KXZGUC5K.js";
+} from "./chunk-XISOQPIR.js";
 import {
   NamespaceError,
   UsageError,

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-KXZGUC5K.js";
+} from "./chunk-XISOQPIR.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -801,14 +801,15 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
   const refuse = (arg) => {
     throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
   };
-  const takeValue = (name, inline, i) => {
+  const unknown = (typed) => new UsageError(config.utilLinux ? `unknown option ${typed}` : `Unknown option '${typed}'`);
+  const takeValue = (name, inline, i, typed) => {
     if (inline !== void 0) {
       store(name, inline);
       return i;
     }
     const next = args[i + 1];
     if (next === void 0) {
-      throw new UsageError(`Option '${label(name)} <value>' argument missing`);
+      throw new UsageError(config.utilLinux ? `option ${typed} requires an argument` : `Option '${label(name)} <value>' argument missing`);
     }
     if (next.startsWith("-") && next !== "-") {
       throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
@@ -829,7 +830,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
       const typed = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       const name = config.abbreviable ? expandLongOption(typed, Object.keys(options), config.abbreviable) ?? typed : typed;
       const spec = Object.hasOwn(options, name) ? options[name] : void 0;
-      if (!spec) throw new UsageError(`Unknown option '--${name}'`);
+      if (!spec) throw unknown(`--${name}`);
       if (spec.type === "boolean") {
         if (eq >= 0 && config.pflag) {
           store(name, goBool(name, arg.slice(eq + 1)));
@@ -838,14 +839,14 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
       } else {
-        i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i);
+        i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i, `--${name}`);
       }
       continue;
     }
     if (arg.startsWith("-") && arg.length > 1) {
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
-        if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        if (name === void 0) throw unknown(`-${arg[j]}`);
         if (config.pflag && arg[j + 1] === "=") {
           const rest = arg.slice(j + 2);
           store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);
@@ -855,7 +856,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
           store(name, true);
           continue;
         }
-        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i);
+        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i, `-${arg[j]}`);
         break;
       }
       continue;

@@ -209,6 +209,19 @@ Deno.test({
         assertEquals(ours.stdout.includes("nsjoin ls"), true);
       }
     });
+    await t.step("a value starting with a dash is the value, as getopt takes it", async () => {
+      for (const args of [["-o", "-n"], ["-t", "-n"], ["-t"], ["--type"], ["-X"]]) {
+        const theirs = await lsnsStable(args);
+        const ours = await cli(["ls", ...args]);
+        assertEquals(ours.code, 2, ours.stderr);
+        // lsns's line, in our words for getopt's own ("option requires an argument -- 't'").
+        const said = theirs.stderr.split("\n")[0].replace(/^(\S*\/)?lsns: /, "")
+          .replace(/^option requires an argument -- '(.)'$/, "option -$1 requires an argument")
+          .replace(/^option '(--\S+)' requires an argument$/, "option $1 requires an argument")
+          .replace(/^invalid option -- '(.)'$/, "unknown option -$1");
+        assertEquals(ours.stderr, `nsjoin ls: ${said} (see: nsjoin ls --help)\n`, args.join(" "));
+      }
+    });
     await t.step("-o '': usage, one line (lsns 2.38 exits 1 and says nothing)", async () => {
       const ours = await cli(["ls", "-p", p, "-o", ""]);
       assertEquals(ours.code, 2);

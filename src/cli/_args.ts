@@ -50,7 +50,8 @@ export interface ParseConfig {
   pflag?: boolean;
   /**
    * util-linux's words for a missing value or an unknown option, as `nsjoin enter` says
-   * them: "option -t requires an argument", "unknown option --bogus" (the option as typed).
+   * them: "option -t requires an argument", "unknown option --bogus"; and getopt's rule that
+   * a value may start with a dash (`-o -n` gives "-n").
    */
   utilLinux?: boolean;
 }
@@ -197,7 +198,8 @@ export function parseOptions<T extends OptionTable>(
           : `Option '${label(name)} <value>' argument missing`,
       );
     }
-    if (next.startsWith("-") && next !== "-") {
+    // getopt_long(3) takes the next argument whatever it is (`lsns -o -n`: a column "-n").
+    if (next.startsWith("-") && next !== "-" && !config.utilLinux) {
       throw new UsageError(
         `Option '${
           label(name)

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-XISOQPIR.js";
+} from "./chunk-UXEKULQH.js";
 import {
   NamespaceError,
   UsageError,

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-XISOQPIR.js";
+} from "./chunk-UXEKULQH.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

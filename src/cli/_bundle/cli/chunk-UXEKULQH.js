@@ -811,7 +811,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     if (next === void 0) {
       throw new UsageError(config.utilLinux ? `option ${typed} requires an argument` : `Option '${label(name)} <value>' argument missing`);
     }
-    if (next.startsWith("-") && next !== "-") {
+    if (next.startsWith("-") && next !== "-" && !config.utilLinux) {
       throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
     }
     store(name, next);

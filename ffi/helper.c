@@ -2433,12 +2433,13 @@ __attribute__((used)) void start_c(long *sp) {
         nj++;
       }
       break;
-    case 'h':
+    case 'h': {
       /* At most 64 bytes: the line and the record's message keep their room. */
-      for (who_len = 0; a[1 + who_len] && who_len < 64; who_len++) {}
-      if (!a[1 + who_len]) who = a + 1;
-      else who_len = 6;
+      size_t n = 0;
+      while (a[1 + n] && n <= 64) n++;
+      if (n <= 64) who = a + 1, who_len = n;
       break;
+    }
     case 'A': atomic = 0; break;
     case 'b': only_differing = 1; break;
     case 'f': resolve = 1; break;

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-4IYOJV3V.js";
+} from "./chunk-XWZ7IJZW.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-BXCI4DEP.js";
+} from "./chunk-ZMVU4UKY.js";
 import {
   NsCommand
-} from "./chunk-4IYOJV3V.js";
+} from "./chunk-XWZ7IJZW.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2326,7 +2326,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-IG4GNBP4.js");
+  _session ??= await import("./session-HLVAWHA4.js");
   return await _session.openSession(target, options);
 }
 export {

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-UXEKULQH.js";
+} from "./chunk-YQQ6IAAL.js";
 import {
   NamespaceError,
   UsageError,

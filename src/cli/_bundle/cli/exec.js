@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-UXEKULQH.js";
+} from "./chunk-YQQ6IAAL.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-BXCI4DEP.js";
+} from "./chunk-ZMVU4UKY.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-4IYOJV3V.js";
+} from "./chunk-XWZ7IJZW.js";
 import "./chunk-A57RPZZN.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -49,6 +49,11 @@ export interface ParseConfig {
    */
   pflag?: boolean;
   /**
+   * Options that end the parsing when met, as getopt's caller acts on -h and -V at once:
+   * what follows them is not read (`lsns -V --bogus` prints the version).
+   */
+  stopAt?: readonly string[];
+  /**
    * util-linux's words for a missing value or an unknown option, as `nsjoin enter` says
    * them: "option -t requires an argument", "unknown option --bogus"; and getopt's rule that
    * a value may start with a dash (`-o -n` gives "-n").
@@ -232,6 +237,9 @@ export function parseOptions<T extends OptionTable>(
         }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
+        if (config.stopAt?.includes(name)) {
+          return { values: values as OptionValues<T>, positionals, stop };
+        }
       } else {
         i = takeValue(name, eq < 0 ? undefined : arg.slice(eq + 1), i, `--${name}`);
       }
@@ -250,6 +258,9 @@ export function parseOptions<T extends OptionTable>(
         }
         if (options[name].type === "boolean") {
           store(name, true);
+          if (config.stopAt?.includes(name)) {
+            return { values: values as OptionValues<T>, positionals, stop };
+          }
           continue;
         }
         i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : undefined, i, `-${arg[j]}`);

@@ -378,18 +378,17 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
         throw new UsageError(`option --${name} takes no value`);
       }
       _apply(p, letter, `--${name}`, value, value !== undefined);
+      // nsenter prints its help or version as getopt meets -h or -V: what follows is unread.
+      if (out.help || out.version) return out;
       continue;
     }
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
       const given = rest === "" ? undefined : rest;
-      if (
-        _apply(p, letter, `-${letter}`, given, given !== undefined) &&
-        (rest !== "" || "tSGWN".includes(letter))
-      ) {
-        break;
-      }
+      const took = _apply(p, letter, `-${letter}`, given, given !== undefined);
+      if (out.help || out.version) return out;
+      if (took && (rest !== "" || "tSGWN".includes(letter))) break;
     }
   }
   if (out.wd !== undefined && (out.wdns !== undefined || p.wdnsBare)) {

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-YQQ6IAAL.js";
+} from "./chunk-Z7EERZA4.js";
 import {
   NamespaceError,
   UsageError,
@@ -515,15 +515,16 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
         throw new UsageError(`option --${name} takes no value`);
       }
       _apply(p, letter, `--${name}`, value, value !== void 0);
+      if (out.help || out.version) return out;
       continue;
     }
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
       const given = rest === "" ? void 0 : rest;
-      if (_apply(p, letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
-        break;
-      }
+      const took = _apply(p, letter, `-${letter}`, given, given !== void 0);
+      if (out.help || out.version) return out;
+      if (took && (rest !== "" || "tSGWN".includes(letter))) break;
     }
   }
   if (out.wd !== void 0 && (out.wdns !== void 0 || p.wdnsBare)) {

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-YQQ6IAAL.js";
+} from "./chunk-Z7EERZA4.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

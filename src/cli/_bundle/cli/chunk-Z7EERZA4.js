@@ -838,6 +838,13 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
         }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
+        if (config.stopAt?.includes(name)) {
+          return {
+            values,
+            positionals,
+            stop
+          };
+        }
       } else {
         i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i, `--${name}`);
       }
@@ -854,6 +861,13 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
         }
         if (options[name].type === "boolean") {
           store(name, true);
+          if (config.stopAt?.includes(name)) {
+            return {
+              values,
+              positionals,
+              stop
+            };
+          }
           continue;
         }
         i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i, `-${arg[j]}`);

@@ -58,6 +58,8 @@
  *                       $SHELL with "-" and its basename)
  *   p<PATH>             look the program up on this PATH (the caller's) instead of envp's:
  *                       a PATH from the target is used only inside its mount namespace
+ *   h<name>             a failure line starts "<name>: " instead of "nsjoin: " (the CLI's
+ *                       command, "nsjoin enter"; at most 64 bytes, else ignored)
  *   e<fd>               also report a failure on this fd, as one record "CODE ERRNO STEP NS
  *                       MESSAGE\n" (the caller's private pipe: a failure of ours is then
  *                       never mistaken for a program that exits 125-127)
@@ -370,6 +372,10 @@ static const char *errname(long e) {
 static __attribute__((noreturn)) void die_code(int code) {
   for (;;) sys1(SYS_exit_group, code);
 }
+/* h<name>: what every failure line starts with, before ": " — the CLI gives its command's
+ * name ("nsjoin enter"), so that the helper's lines read as the CLI's own. */
+static const char *who = "nsjoin";
+static size_t who_len = 6;
 /* The caller's private pipe (e<fd>), and what the record on it says besides the text. */
 static int errfd = -1;
 static long last_errno;
@@ -381,7 +387,7 @@ static __attribute__((noreturn)) void fail(int code) {
   restore_tty();
   sys3(SYS_write, 2, msg, mlen);
   if (errfd >= 0) {
-    /* "CODE ERRNO STEP NS MESSAGE\n", the message without our "nsjoin: " prefix. */
+    /* "CODE ERRNO STEP NS MESSAGE\n", the message without our "nsjoin: " prefix (who). */
     static char rec[1200];
     size_t n = 0;
     char num[24];
@@ -398,14 +404,15 @@ static __attribute__((noreturn)) void fail(int code) {
       while (*s && n < 64 * (size_t)(k + 1)) rec[n++] = *s++;
       rec[n++] = ' ';
     }
-    for (size_t i = 8; i < mlen && n < sizeof rec; i++) rec[n++] = msg[i];
+    for (size_t i = who_len + 2; i < mlen && n < sizeof rec; i++) rec[n++] = msg[i];
     sys3(SYS_write, errfd, rec, n);
   }
   die_code(code);
 }
 static void begin(void) {
   mlen = 0;
-  put("nsjoin: ");
+  put(who);
+  put(": ");
 }
 static void puterr(long err) {
   put(": ");
@@ -528,9 +535,10 @@ static void join_fail(struct join *j, long err) {
   }
   puterr(err);
   if (err == -EPERM) put(" - run as root, or join its user namespace too (-U)");
-  else if (err == -EINVAL && j->path) put(" - it is not a namespace of that type");
   else if (err == -EINVAL && j->flag == CLONE_NEWUSER)
-    put(" - the caller may not enter that user namespace (it is its own or an ancestor)");
+    put(j->path ? " - it is not a user namespace, or it is the caller's own or an ancestor"
+                : " - the caller may not enter that user namespace (it is its own or an ancestor)");
+  else if (err == -EINVAL && j->path) put(" - it is not a namespace of that type");
   else if (err == -ESRCH) put(" - the target exited");
   fail(125);
 }
@@ -2462,6 +2470,13 @@ __attribute__((used)) void start_c(long *sp) {
         nj++;
       }
       break;
+    case 'h': {
+      /* At most 64 bytes: the line and the record's message keep their room. */
+      size_t n = 0;
+      while (a[1 + n] && n <= 64) n++;
+      if (n <= 64) who = a + 1, who_len = n;
+      break;
+    }
     case 'A': atomic = 0; break;
     case 'b': only_differing = 1; break;
     case 'f': resolve = 1; break;

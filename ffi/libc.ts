@@ -392,7 +392,19 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
 ): Deno.UnsafeFnPointer<D> {
   const ptr = _structPointer(_core().dlsym(null, cstr(name)));
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
-  return new Deno.UnsafeFnPointer(ptr as Deno.PointerObject<Omit<D, "nonblocking">>, definition);
+  const fn = new Deno.UnsafeFnPointer(
+    ptr as Deno.PointerObject<Omit<D, "nonblocking">>,
+    definition,
+  );
+  if (!definition.nonblocking) {
+    const call = fn.call.bind(fn) as (...args: unknown[]) => unknown;
+    fn.call = ((...args: unknown[]) => {
+      const r = call(...args);
+      _lastErrno = _errnoCell?.[0] ?? 0;
+      return r;
+    }) as typeof fn.call;
+  }
+  return fn;
 }
 
 /**
@@ -447,9 +459,19 @@ export function environEntries(env: Readonly<Record<string, string>>): (bigint |
  * with gdb and strace on this thread). Reading errno through a second FFI call reported
  * EAGAIN instead of EBADF 1 to 9 times per million failed calls with garbage being made
  * (tests/errno_test.ts); an element read of this array runs no native code and allocates
- * nothing. Not all of it: in a whole test run about one failed call in a million still
- * reads EAGAIN (cause not found; an i32 syscall result that allocates nothing did not
- * remove it). openat2, the call most reads make, retries EAGAIN anyway (ffi/files.ts).
+ * nothing. Not all of it: V8 also runs native code at a JavaScript function's entry (its
+ * interrupt check), and once per process that calibrates its clock, which leaves ENOENT
+ * (strace of the main thread between close(-1) = EBADF and the read: an open of
+ * /sys/devices/system/cpu/cpu0/tsc_freq_khz = ENOENT, then two short sleeps) — 1-6% of
+ * fresh processes read ENOENT for a close(-1) (tests/libc_test.ts), and seccompFilters
+ * stops at the first ENOENT. So this cell is read only inside the wrapper of each libc
+ * function, as soon as the native call returns and before any other JavaScript function
+ * is entered (_keepingErrno): 0 in 400 fresh processes and in 2 million failed calls
+ * under load (tests/errno_test.ts). What is left is Deno's own code between the libc
+ * function's return and that read when the call takes Deno's slow path (a result turned
+ * into a BigInt); a syscall stub of ours returning -errno would close it, but is called
+ * through Deno.UnsafeFnPointer, ~2 µs a call slower than a dlopen'd symbol (~27 calls per
+ * exec: ~55 µs of ~1.5 ms), so it is not used.
  * Module state is per isolate and each isolate (the main one, each Worker) stays on one
  * thread, whose errno address never changes.
  */
@@ -477,7 +499,7 @@ function _loadOnly<S extends Deno.ForeignLibraryInterface>(
   const failures: string[] = [];
   for (const path of paths) {
     try {
-      return Deno.dlopen(path, symbols).symbols;
+      return _keepingErrno(Deno.dlopen(path, symbols).symbols, symbols);
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         throw new Deno.errors.NotCapable(
@@ -493,13 +515,41 @@ function _loadOnly<S extends Deno.ForeignLibraryInterface>(
 }
 
 /**
- * errno of the calling thread; call right after the failing call, on the same thread, with
- * no other FFI call or Deno API call in between (those run Deno's native code, which may
- * change errno).
+ * Each blocking function of `loaded`, made to copy errno into {@link _lastErrno} as soon as
+ * the native call returns, before any other JavaScript function is entered (V8 may run
+ * native code of its own at a function's entry).
+ */
+function _keepingErrno<S extends Deno.ForeignLibraryInterface>(
+  loaded: Deno.DynamicLibrary<S>["symbols"],
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(loaded)) {
+    const def = symbols[name] as Deno.ForeignFunction | undefined;
+    out[name] = typeof f === "function" && !def?.nonblocking
+      ? (...args: unknown[]) => {
+        const r = f(...args);
+        _lastErrno = _errnoCell?.[0] ?? 0;
+        return r;
+      }
+      : f;
+  }
+  return out as Deno.DynamicLibrary<S>["symbols"];
+}
+
+/**
+ * errno of this thread as copied right after the last blocking libc call of ours returned
+ * (see _errnoCell). Read it right after the failing call, with no other call of ours in
+ * between.
+ */
+let _lastErrno = 0;
+
+/**
+ * errno of the calling thread's last failed call; call right after the failing call, on
+ * the same thread, with no other FFI call of ours in between.
  */
 export function errno(): number {
-  // Nothing loaded yet: no call of ours can have failed.
-  return _errnoCell?.[0] ?? 0;
+  return _lastErrno;
 }
 
 /**
@@ -617,8 +667,9 @@ const _ERRNO: Record<number, [string, string]> = {
   22: ["EINVAL", "invalid argument"],
   23: ["ENFILE", "too many open files in system"],
   24: ["EMFILE", "too many open files"],
-  // ENOTTY is what the nsfs ioctls return for a file that is not a namespace.
-  25: ["ENOTTY", "not a namespace file"],
+  // glibc's text: ENOTTY comes from terminal ioctls too (a pty, TIOCSCTTY); where an nsfs
+  // ioctl returns it, the caller's own message says "it is not a namespace file".
+  25: ["ENOTTY", "inappropriate ioctl for device"],
   26: ["ETXTBSY", "text file busy"],
   27: ["EFBIG", "file too large"],
   28: ["ENOSPC", "no space left on device"],

@@ -127,6 +127,12 @@ export interface NsCommandOptions {
    */
   argv0?: string;
   /**
+   * What the one line on stderr starts with when the program cannot be started (before
+   * `": "`); default `"nsjoin"`. The CLI gives its command (`"nsjoin enter"`), so that these
+   * lines read as its own. Printable ASCII, at most 64 characters.
+   */
+  messagePrefix?: string;
+  /**
    * Do what `ip netns exec NAME` does after the join: a private mount namespace with a
    * fresh /sys (showing the joined net namespace's devices) and /etc/netns/NAME/* bound
    * over /etc. For a target /run/netns/NAME.
@@ -977,6 +983,16 @@ const _plan = (function _plan(
   if (o.keepCaps && joinsUser()) rest.push("c");
   if (o.shellFallback) rest.push("n");
   if (o.argv0 !== undefined) rest.push(`s${o.argv0}`);
+  if (o.messagePrefix !== undefined) {
+    if (!/^[\x20-\x7e]{1,64}$/.test(o.messagePrefix)) {
+      throw new TypeError(
+        `Cannot use ${
+          JSON.stringify(o.messagePrefix)
+        } as a message prefix: give 1-64 printable ASCII characters`,
+      );
+    }
+    rest.push(`h${o.messagePrefix}`);
+  }
   if (o.netnsName !== undefined) {
     if (!/^[A-Za-z0-9_.@:+-]+$/.test(o.netnsName) || /^\.\.?$/.test(o.netnsName)) {
       throw new TypeError(`Cannot use ${JSON.stringify(o.netnsName)} as a netns name`);

@@ -16,6 +16,7 @@ import {
   _dockerStateList,
   _isRootlessOf,
   _podmanList,
+  _podmanStopped,
   _rootMadeCgroup,
   type BundleFilter,
   containerOfCgroup,
@@ -571,11 +572,33 @@ export async function _resolveContainer(
     } catch (error) {
       if (!(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
       // Nothing matched: look at everything, for near matches in the message.
-      found = matchContainer(
-        await _find(options, { engine, scan: true, dockerList: true }),
-        ref,
-        { engine, owner },
-      );
+      const all = await _find(options, { engine, scan: true, dockerList: true });
+      // A stopped container of that name or ID: say so, as `docker exec` ("Container … is
+      // not running") and `podman exec` ("can only create exec sessions on running
+      // containers") do, not that no such container exists.
+      try {
+        matchContainer(all, ref, { engine, owner });
+      } catch (nothing) {
+        if (!(nothing instanceof NamespaceError) || nothing.code !== "ESRCH") throw nothing;
+        if (engine === undefined && inspected === null && sources.has("api")) {
+          await _dockerInspect(ref, options, true);
+        }
+        const stopped = (engine === undefined || engine === "podman") && owner === undefined &&
+            sources.has("state")
+          ? _podmanStopped(ref)
+          : undefined;
+        if (stopped !== undefined) {
+          throw new NamespaceError(`Cannot use podman container ${stopped}`, {
+            errno: 3,
+            syscall: "resolve",
+            target: text,
+            hint: "it is not running",
+            quiet: true,
+          });
+        }
+        throw nothing;
+      }
+      found = matchContainer(all, ref, { engine, owner });
     }
     if (fromState && found.engine === "docker" && found.id === fromState.id) {
       const pinned = _pinDockerState(fromState, options);

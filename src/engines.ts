@@ -468,6 +468,41 @@ export function _podmanList(
 }
 
 /**
+ * The name (or ID) of a podman container in root's store — or, for a non-root caller, in
+ * their own — that `ref` names (its name, its ID or a unique ID prefix) and that is not
+ * running: for "it is not running" where no running container matched, as `podman exec`
+ * refuses it ("can only create exec sessions on running containers"). Internal.
+ *
+ * @param ref a container name or ID prefix
+ * @returns what to call it in a message, undefined when no stopped container is named so
+ */
+export function _podmanStopped(ref: string): string | undefined {
+  const uid = Deno.uid() ?? 0;
+  const found: string[] = [];
+  for (const store of _podmanStores()) {
+    if (store.owner !== undefined && store.owner !== uid) continue;
+    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+      const list = _readJson<{ id: string; names?: string[] }[]>(
+        `${store.graph}/${dir}/containers.json`,
+        store.owner,
+      );
+      for (const c of Array.isArray(list) ? list : []) {
+        if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
+        const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
+        if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
+        const pid = _livePid(
+          `${store.run}/${dir}/${c.id}/userdata/pidfile`,
+          undefined,
+          store.owner,
+        );
+        if (pid === undefined) found.push(names[0] ?? c.id.slice(0, 12));
+      }
+    }
+  }
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/**
  * What `podman exec` starts from: the spec's process, except the HOSTNAME that podman
  * appends at start when the container was created without one (its default hostname, the
  * ID's first 12 characters): exec takes the environment of the container as created.

@@ -47,6 +47,8 @@ interface Context {
   user: { uid: number; gid: number };
   /** A FIFO nobody writes to: opening it for reading blocks forever. */
   fifo: string;
+  /** PIDs of processes a case started itself: shown as PID in docs/errors.md too. */
+  started: number[];
 }
 
 interface Case {
@@ -552,7 +554,7 @@ const CASES: Case[] = [
     via: "exec",
     code: 125,
     message: /Cannot exec in process \d+: it is paused - unpause it first/,
-    run: async (_ctx, marker) => {
+    run: async (ctx, marker) => {
       // A freezer cgroup of our own: a v1 freezer hierarchy, else cgroup v2's cgroup.freeze.
       const v1 = "/sys/fs/cgroup/freezer";
       let v2 = false;
@@ -569,6 +571,7 @@ const CASES: Case[] = [
         );
       await Deno.mkdir(dir);
       const sleeper = new Deno.Command("sleep", { args: ["1000"], stdout: "null" }).spawn();
+      ctx.started.push(sleeper.pid);
       try {
         await Deno.writeTextFile(`${dir}/${v2 ? "cgroup.procs" : "tasks"}`, String(sleeper.pid));
         await state(true);
@@ -1102,6 +1105,7 @@ Deno.test({
         tinyLib: `${dir}/tiny.so`,
         user,
         fifo: `${dir}/fifo`,
+        started: [],
       };
       await new Deno.Command("mkfifo", { args: [ctx.fifo] }).output();
       const seen = await pool(CASES, 8, async (c, i) => {
@@ -1111,7 +1115,7 @@ Deno.test({
         return await c.run(ctx, `${caseDir}/ran`);
       });
       // This run's PIDs, as the table shows them.
-      const ours = [target.pid, userns.pid, bigEnv.pid, zombie, Deno.pid];
+      const ours = [target.pid, userns.pid, bigEnv.pid, zombie, Deno.pid, ...ctx.started];
       const pids = new RegExp(`\\b(${ours.join("|")})\\b`, "g");
       const rows: string[] = [];
       for (const [i, c] of CASES.entries()) {
@@ -1130,11 +1134,21 @@ Deno.test({
           const lines = s.stderr.split("\n").filter((l) => l !== "");
           assertEquals(lines.length, 1, `one line on stderr: ${s.stderr}`);
           assertMatch(lines[0], /^nsjoin/);
+          // The helper's lines too: one prefix per command, as the CLI's own lines have.
+          if (c.via === "enter" || c.via === "exec") {
+            assertMatch(lines[0], new RegExp(`^nsjoin ${c.via}: `));
+          }
           assertMatch(lines[0], c.message);
           assert(!/^\s+at /m.test(s.stderr) && !/Stack backtrace/.test(s.stderr), "a stack trace");
           assertEquals([...Deno.readDirSync(`${dir}/case-${i}`)], [], "the program ran");
         });
       }
+      // A PID of this run left in the table would change it on every run (it once showed a
+      // paused sleeper's): only the fixed numbers the cases name may stay.
+      const fixed = ["2", "4194000", "4194304", "4294967296"];
+      const leaked = rows.flatMap((r) => [...r.matchAll(/\b(?:process|pid) (\d+)/gi)])
+        .map((m) => m[1]).filter((n) => !fixed.includes(n));
+      assertEquals(leaked, [], "a PID of this run in docs/errors.md");
       if (Deno.env.get("NSJOIN_WRITE_ERRORS_MD") === "1") await writeErrorsMd(rows);
     } finally {
       parent.kill("SIGKILL");
@@ -1174,3 +1188,8 @@ ${rows.join("\n")}
   await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", `${ROOT}docs/errors.md`] })
     .output();
 }
+
+Deno.test("the README counts the bad inputs this test checks", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assertMatch(readme, new RegExp(`The ${CASES.length} bad inputs \`tests/bad_input_test.ts\``));
+});

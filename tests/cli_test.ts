@@ -146,6 +146,16 @@ Deno.test("the option parser's messages are one line naming the option", () => {
   assertThrows(() => parseOptions(["--nope"], t), UsageError, "Unknown option '--nope'");
   assertThrows(() => parseOptions(["-Z"], t), UsageError, "Unknown option '-Z'");
   assertThrows(() => parseOptions(["-u"], t), UsageError, "'-u, --user <value>' argument missing");
+  // util-linux's words (ls, as enter): the option as typed, the long one in full.
+  const u = { utilLinux: true, abbreviable: ["user"] };
+  assertThrows(() => parseOptions(["-u"], t, u), UsageError, "option -u requires an argument");
+  assertThrows(
+    () => parseOptions(["--us"], t, u),
+    UsageError,
+    "option --user requires an argument",
+  );
+  assertThrows(() => parseOptions(["-Z"], t, u), UsageError, "unknown option -Z");
+  assertThrows(() => parseOptions(["--nope"], t, u), UsageError, "unknown option --nope");
   assertThrows(() => parseOptions(["-u", "-x"], t), UsageError, "ambiguous");
   assertThrows(() => parseOptions(["--json=1"], t), UsageError, "does not take an argument");
   assertThrows(() => parseOptions(["web1"], t), UsageError, "Unexpected argument 'web1'");

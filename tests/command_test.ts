@@ -525,3 +525,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "messagePrefix starts the helper's failure line; setupError's message is the same without it",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using t = await makeTarget();
+    for (const [prefix, shown] of [[undefined, "nsjoin"], ["nsjoin enter", "nsjoin enter"]]) {
+      const out = await new NsCommand("/nonexistent", {
+        target: t.pid,
+        stderr: "piped",
+        ...(prefix ? { messagePrefix: prefix } : {}),
+      }).output();
+      assertEquals(out.code, 127);
+      assertEquals(
+        new TextDecoder().decode(out.stderr),
+        `${shown}: Cannot run /nonexistent: not found in the target\n`,
+      );
+      assertEquals(out.setupError?.message, "Cannot run /nonexistent: not found in the target");
+    }
+    for (const bad of ["", "x".repeat(65), "a\nb", "é"]) {
+      assertThrows(
+        () => new NsCommand("true", { target: t.pid, messagePrefix: bad }).helperArgs,
+        TypeError,
+        "as a message prefix",
+      );
+    }
+  },
+});

@@ -319,7 +319,7 @@ Deno.test({
         assertEquals([refused.code, refused.stdout], [125, ""]);
         assertMatch(
           refused.stderr,
-          /^nsjoin: Cannot copy the seccomp filter of pid \d+: .*run as root, or opt out \(exec --security-opt seccomp=unconfined\)\n$/,
+          /^nsjoin exec: Cannot copy the seccomp filter of pid \d+: .*run as root, or opt out \(exec --security-opt seccomp=unconfined\)\n$/,
         );
         const opted = await ours(
           [

@@ -1142,3 +1142,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec of a stopped container says it is not running, as docker exec and podman exec do",
+  ignore: skipWithoutEngines("engine tests", ["docker", "podman", "rootless"]),
+  async fn(t) {
+    await ensureImages(podmanUser()!);
+    for (
+      const [engine, said] of [
+        ["docker", /is not running/],
+        ["podman", /can only create exec sessions on running containers/],
+      ] as const
+    ) {
+      await t.step(engine, async () => {
+        const name = `${RUN}-stopped-${engine}`;
+        // Ran and stopped, as most stopped containers are (a stale pidfile may remain).
+        const c = await startContainer(engine, name);
+        try {
+          await must(engine, ["stop", "-t", "0", name]);
+          const theirs = await run(engine, ["exec", name, "true"]);
+          assert(theirs.code !== 0);
+          assertMatch(theirs.stderr, said);
+          // By bare name, ENGINE:NAME and an ID prefix: the same line, never "Cannot find".
+          for (const ref of [name, `${engine}:${name}`, c.id.slice(0, 12)]) {
+            const r = await cli(["exec", ref, "true"]);
+            assertEquals(r.code, 125, r.stderr);
+            assertEquals(
+              r.stderr,
+              `nsjoin exec: Cannot use ${engine} container ${name} - it is not running\n`,
+              ref,
+            );
+          }
+        } finally {
+          await run(engine, ["rm", "-f", name]);
+        }
+      });
+    }
+    // A name no engine has is still "Cannot find".
+    const none = await cli(["exec", `${RUN}-none`, "true"]);
+    assertEquals(none.code, 125);
+    assertMatch(none.stderr, /^nsjoin exec: Cannot find container /);
+  },
+});

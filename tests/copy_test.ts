@@ -770,3 +770,27 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "cp TARGET:DIR - into a reader that stops early ends as tar does: 141, no message",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    await using t = await makeTarget();
+    // `| head -c 10` closes the pipe long before /usr/bin's tar stream ends.
+    const run = async (cmd: string) => {
+      const out = await new Deno.Command("bash", {
+        args: ["-c", `${cmd} | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const d = new TextDecoder();
+      return { status: d.decode(out.stdout).trim(), stderr: d.decode(out.stderr) };
+    };
+    const tar = await run("tar -C / -cf - usr/bin");
+    const ours = await run(
+      `${Deno.execPath()} run -A --quiet ${CLI} cp ${t.pid}:/usr/bin -`,
+    );
+    assertEquals(tar, { status: "141", stderr: "" });
+    assertEquals(ours, tar);
+  },
+});

@@ -495,6 +495,16 @@ Deno.test({
       const top = await cli(["enter", "-t", String(Deno.pid), "-U", "--user-parent", "true"]);
       assertEquals(top.code, 125);
       assertEquals(top.stderr.trim().split("\n").length, 1);
+      // The outer one's parent is our own user namespace, which setns refuses (nsenter:
+      // "reassociate to namespace 'ns/user' failed"): said so, not "not of that type".
+      const own = await cli(["enter", "-t", String(target.pid), "--user-parent", "true"]);
+      assertEquals(own.code, 125);
+      assertEquals(
+        own.stderr,
+        `nsjoin enter: Cannot enter the parent user namespace of /proc/${target.pid}/ns/user: ` +
+          "EINVAL (invalid argument) - it is our own user namespace, which the kernel does not " +
+          "let a process enter again\n",
+      );
     } finally {
       if (inner) Deno.kill(inner, "SIGKILL");
     }

@@ -153,3 +153,9 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the README gives the x86_64 helper's size", async () => {
+  const kb = Math.round(atob(HELPER_ELF.x86_64).length / 1024);
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assertMatch(readme, new RegExp(`a ${kb} KB static ELF for x86_64`));
+});

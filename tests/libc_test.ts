@@ -24,8 +24,17 @@ Deno.test("libc calls through syscall() give the same results and errno, cold an
     const getpid = libcFunction("getpid", { parameters: [], result: "i32" });
     console.log(JSON.stringify({ distinct: [...new Set(seen)], pid: getpid.call() === Deno.pid }));
   `;
-  const out = await runPiped(Deno.execPath(), { args: ["eval", "--quiet", script] });
-  assertEquals(out.code, 0, out.stderr);
+  // Many fresh processes: with errno read by errno() after the call returned, 1–6% of them
+  // saw ENOENT once (V8's one-time clock calibration on this thread, at errno()'s entry; see
+  // _errnoCell in ffi/libc.ts). 100 runs (~3 s) caught that in about half the test runs.
   const expected = JSON.stringify([Deno.readLinkSync("/proc/self/ns/net"), -1, 9]);
-  assertEquals(JSON.parse(out.stdout), { distinct: [expected], pid: true });
+  for (let run = 0; run < 100; run++) {
+    const out = await runPiped(Deno.execPath(), { args: ["eval", "--quiet", script] });
+    assertEquals(out.code, 0, out.stderr);
+    assertEquals(
+      JSON.parse(out.stdout),
+      { distinct: [expected], pid: true },
+      `run ${run}: ${out.stdout}`,
+    );
+  }
 });

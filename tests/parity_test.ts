@@ -202,11 +202,43 @@ Deno.test({
       });
     }
     await t.step("-h and -V win over what follows them, as getopt meets them first", async () => {
-      for (const args of [["-h", "x"], ["-V", "-t", "nope"]]) {
+      for (const args of [["-h", "x"], ["-V", "-t", "nope"], ["-V", "--bogus"], ["-hX"]]) {
         const theirs = await lsnsStable(args);
         const ours = await cli(["ls", ...args]);
         assertEquals([ours.code, theirs.code], [0, 0], ours.stderr);
         assertEquals(ours.stdout.includes("nsjoin ls"), true);
+      }
+      // What getopt met before them is checked first: an error, in both.
+      for (const args of [["-t", "nope", "-V"], ["-p", "abc", "-h"], ["--bogus", "-V"]]) {
+        const theirs = await lsnsStable(args);
+        const ours = await cli(["ls", ...args]);
+        assertEquals(outcome(ours, "ours"), outcome(theirs, "lsns"), args.join(" "));
+      }
+    });
+    await t.step("nsenter too: -h and -V win over an unknown option after them", async () => {
+      for (const args of [["-V", "--bogus"], ["-h", "-X"], ["-Vq"]]) {
+        const theirs = await anchor("nsenter", args);
+        const ours = await cli(["enter", ...args]);
+        assertEquals([ours.code, theirs.code], [0, 0], `${args.join(" ")}: ${ours.stderr}`);
+        assertEquals(ours.stdout.includes("nsjoin enter"), true);
+      }
+      const late = await cli(["enter", "--bogus", "-V"]);
+      assertEquals(
+        outcome(late, "ours"),
+        outcome(await anchor("nsenter", ["--bogus", "-V"]), "nsenter"),
+      );
+    });
+    await t.step("a value starting with a dash is the value, as getopt takes it", async () => {
+      for (const args of [["-o", "-n"], ["-t", "-n"], ["-t"], ["--type"], ["-X"]]) {
+        const theirs = await lsnsStable(args);
+        const ours = await cli(["ls", ...args]);
+        assertEquals(ours.code, 2, ours.stderr);
+        // lsns's line, in our words for getopt's own ("option requires an argument -- 't'").
+        const said = theirs.stderr.split("\n")[0].replace(/^(\S*\/)?lsns: /, "")
+          .replace(/^option requires an argument -- '(.)'$/, "option -$1 requires an argument")
+          .replace(/^option '(--\S+)' requires an argument$/, "option $1 requires an argument")
+          .replace(/^invalid option -- '(.)'$/, "unknown option -$1");
+        assertEquals(ours.stderr, `nsjoin ls: ${said} (see: nsjoin ls --help)\n`, args.join(" "));
       }
     });
     await t.step("-o '': usage, one line (lsns 2.38 exits 1 and says nothing)", async () => {

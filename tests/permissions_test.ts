@@ -17,7 +17,7 @@ import {
 const ENGINE = ["--allow-ffi", "--allow-run", "--allow-env"];
 const JOIN = ["--allow-ffi", "--allow-env"];
 const ALL = ["--allow-all"];
-const COPY = ["--allow-ffi", "--allow-env", "--allow-read"];
+const COPY = ["--allow-ffi", "--allow-env"];
 const FORWARD = ["--allow-ffi", "--allow-env", "--allow-net"];
 /** Everything short of --allow-all a user might try for an `-A` feature. */
 const ALMOST_ALL = [
@@ -52,7 +52,7 @@ interface Case {
   name: string;
   flags: string[];
   /** A library script (its last line printed on success), or CLI arguments. */
-  script?: (pid: number) => string;
+  script?: (pid: number, dir: string) => string;
   cli?: (pid: number) => string[];
   /** What a working run prints (stdout). */
   expect: RegExp;
@@ -183,13 +183,21 @@ console.log(await $\`hostname\`.text());`,
   {
     name: "copyFrom, copyTo, tarFrom, tarTo",
     flags: COPY,
-    script: (pid) =>
+    // No --allow-read: host files are read and written through the same dir-fd FFI as the
+    // target's (a relative host path too), so the script checks what arrived through tarFrom.
+    script: (pid, dir) =>
       `import { copyFrom, copyTo, tarFrom, tarTo } from ${MOD};
-await copyFrom(${pid}, "/etc/hostname", \`\${Deno.cwd()}/copied\`);
-await copyTo(${pid}, \`\${Deno.cwd()}/copied\`, \`\${Deno.cwd()}/back\`);
-await tarTo(${pid}, Deno.cwd(), tarFrom(${pid}, "/etc/hostname"));
-const host = Deno.readTextFileSync("/etc/hostname");
-console.log(Deno.readTextFileSync("back") === host && Deno.readTextFileSync("hostname") === host);`,
+await copyFrom(${pid}, "/etc/hostname", "copied");
+await copyTo(${pid}, "copied", "${dir}/back");
+await tarTo(${pid}, "${dir}", tarFrom(${pid}, "/etc/hostname"));
+const content = async (path: string) => {
+  const tar = new Uint8Array(await new Response(tarFrom(${pid}, path)).arrayBuffer());
+  const size = parseInt(new TextDecoder().decode(tar.subarray(124, 136)), 8);
+  return new TextDecoder().decode(tar.subarray(512, 512 + size));
+};
+const host = await content("/etc/hostname");
+console.log(host !== "" && (await content("${dir}/back")) === host &&
+  (await content("${dir}/hostname")) === host);`,
     expect: /^true$/,
   },
   {
@@ -216,7 +224,7 @@ async function run(c: Case, pid: number, flags: readonly string[]) {
     let args: string[];
     if (c.script) {
       // Errors as a library user sees them when they catch: the error's own one line.
-      const lines = c.script(pid).split("\n");
+      const lines = c.script(pid, dir).split("\n");
       const imports = lines.filter((l) => l.startsWith("import "));
       const rest = lines.filter((l) => !l.startsWith("import "));
       const body = [

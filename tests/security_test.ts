@@ -5994,7 +5994,7 @@ Deno.test({
         args: ["run", "-A", "--quiet", CLI, "exec", "-t", String(pid), ...program],
       });
     const refused =
-      /^nsjoin: Cannot allocate a pseudo-terminal in the target: \/dev\/ptmx is not the pty multiplexer \(character device 5:2\)\n$/;
+      /^nsjoin exec: Cannot allocate a pseudo-terminal in the target: \/dev\/ptmx is not the pty multiplexer \(character device 5:2\)\n$/;
     await t.step("a FIFO is never opened", async () => {
       const out = await run(fifo.pid, ["true"]);
       // The reader would have been woken by the helper's open, before the helper exited.

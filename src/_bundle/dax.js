@@ -2,27 +2,27 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-YSALACMT.js";
+} from "./chunk-TA4UUTFI.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-ETIJHH2F.js";
+} from "./chunk-P43NYATT.js";
 import {
   resolveTarget
-} from "./chunk-4EKACCDC.js";
+} from "./chunk-H4NXOM6A.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-Q6GI4XQY.js";
+} from "./chunk-PWACKXLL.js";
 import {
   effectiveUid
-} from "./chunk-5IEXD265.js";
+} from "./chunk-KV4ZYQID.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

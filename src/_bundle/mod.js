@@ -19,14 +19,14 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-5MM6UXGQ.js";
+} from "./chunk-RSMIMZDA.js";
 import {
   NsCommand
-} from "./chunk-YSALACMT.js";
+} from "./chunk-TA4UUTFI.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-J7Y4A4HP.js";
+} from "./chunk-IUIZLTKT.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -34,7 +34,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-4EKACCDC.js";
+} from "./chunk-H4NXOM6A.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -55,13 +55,13 @@ import {
   readTextFileSafe,
   sameNamespace,
   statSafe
-} from "./chunk-Q6GI4XQY.js";
+} from "./chunk-PWACKXLL.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-5IEXD265.js";
+} from "./chunk-KV4ZYQID.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1366,6 +1366,24 @@ function _podmanList(rootOnly = false, keep) {
   }
   return out;
 }
+function _podmanStopped(ref) {
+  const uid = Deno.uid() ?? 0;
+  const found = [];
+  for (const store of _podmanStores()) {
+    if (store.owner !== void 0 && store.owner !== uid) continue;
+    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+      const list = _readJson(`${store.graph}/${dir}/containers.json`, store.owner);
+      for (const c of Array.isArray(list) ? list : []) {
+        if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
+        const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
+        if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
+        const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, void 0, store.owner);
+        if (pid === void 0) found.push(names[0] ?? c.id.slice(0, 12));
+      }
+    }
+  }
+  return found.length === 1 ? found[0] : void 0;
+}
 function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
@@ -1977,11 +1995,34 @@ async function _resolveContainer(text, options = {}) {
       });
     } catch (error) {
       if (!(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found = matchContainer(await _find(options, {
+      const all = await _find(options, {
         engine,
         scan: true,
         dockerList: true
-      }), ref, {
+      });
+      try {
+        matchContainer(all, ref, {
+          engine,
+          owner
+        });
+      } catch (nothing) {
+        if (!(nothing instanceof NamespaceError) || nothing.code !== "ESRCH") throw nothing;
+        if (engine === void 0 && inspected === null && sources.has("api")) {
+          await _dockerInspect(ref, options, true);
+        }
+        const stopped = (engine === void 0 || engine === "podman") && owner === void 0 && sources.has("state") ? _podmanStopped(ref) : void 0;
+        if (stopped !== void 0) {
+          throw new NamespaceError(`Cannot use podman container ${stopped}`, {
+            errno: 3,
+            syscall: "resolve",
+            target: text,
+            hint: "it is not running",
+            quiet: true
+          });
+        }
+        throw nothing;
+      }
+      found = matchContainer(all, ref, {
         engine,
         owner
       });
@@ -2182,38 +2223,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-7GWYM6GC.js");
+  _later ??= await import("./_later-BQGTHXED.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-7GWYM6GC.js");
+  _later ??= await import("./_later-BQGTHXED.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-7GWYM6GC.js");
+  _later ??= await import("./_later-BQGTHXED.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-7GWYM6GC.js");
+  _later ??= await import("./_later-BQGTHXED.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-7GWYM6GC.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-BQGTHXED.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-7GWYM6GC.js");
+  _later ??= await import("./_later-BQGTHXED.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-7GWYM6GC.js");
+  _later ??= await import("./_later-BQGTHXED.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-7GWYM6GC.js");
+  _later ??= await import("./_later-BQGTHXED.js");
   return await _later.openSession(target, options);
 }
 export {

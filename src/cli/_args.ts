@@ -48,6 +48,17 @@ export interface ParseConfig {
    * words).
    */
   pflag?: boolean;
+  /**
+   * Options that end the parsing when met, as getopt's caller acts on -h and -V at once:
+   * what follows them is not read (`lsns -V --bogus` prints the version).
+   */
+  stopAt?: readonly string[];
+  /**
+   * util-linux's words for a missing value or an unknown option, as `nsjoin enter` says
+   * them: "option -t requires an argument", "unknown option --bogus"; and getopt's rule that
+   * a value may start with a dash (`-o -n` gives "-n").
+   */
+  utilLinux?: boolean;
 }
 
 // strconv.ParseBool's words.
@@ -172,16 +183,28 @@ export function parseOptions<T extends OptionTable>(
   };
   // The value of a string option: inline, or the next argument (never one that looks like
   // an option: node calls that ambiguous, and so does a user who forgot the value).
-  const takeValue = (name: string, inline: string | undefined, i: number): number => {
+  const unknown = (typed: string) =>
+    new UsageError(config.utilLinux ? `unknown option ${typed}` : `Unknown option '${typed}'`);
+  const takeValue = (
+    name: string,
+    inline: string | undefined,
+    i: number,
+    typed: string,
+  ): number => {
     if (inline !== undefined) {
       store(name, inline);
       return i;
     }
     const next = args[i + 1];
     if (next === undefined) {
-      throw new UsageError(`Option '${label(name)} <value>' argument missing`);
+      throw new UsageError(
+        config.utilLinux
+          ? `option ${typed} requires an argument`
+          : `Option '${label(name)} <value>' argument missing`,
+      );
     }
-    if (next.startsWith("-") && next !== "-") {
+    // getopt_long(3) takes the next argument whatever it is (`lsns -o -n`: a column "-n").
+    if (next.startsWith("-") && next !== "-" && !config.utilLinux) {
       throw new UsageError(
         `Option '${
           label(name)
@@ -206,7 +229,7 @@ export function parseOptions<T extends OptionTable>(
         ? expandLongOption(typed, Object.keys(options), config.abbreviable) ?? typed
         : typed;
       const spec = Object.hasOwn(options, name) ? options[name] : undefined;
-      if (!spec) throw new UsageError(`Unknown option '--${name}'`);
+      if (!spec) throw unknown(`--${name}`);
       if (spec.type === "boolean") {
         if (eq >= 0 && config.pflag) {
           store(name, goBool(name, arg.slice(eq + 1)));
@@ -214,8 +237,11 @@ export function parseOptions<T extends OptionTable>(
         }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
+        if (config.stopAt?.includes(name)) {
+          return { values: values as OptionValues<T>, positionals, stop };
+        }
       } else {
-        i = takeValue(name, eq < 0 ? undefined : arg.slice(eq + 1), i);
+        i = takeValue(name, eq < 0 ? undefined : arg.slice(eq + 1), i, `--${name}`);
       }
       continue;
     }
@@ -223,7 +249,7 @@ export function parseOptions<T extends OptionTable>(
       // A group of letters: flags, until one that takes a value takes the rest.
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
-        if (name === undefined) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        if (name === undefined) throw unknown(`-${arg[j]}`);
         // pflag: "-x=VALUE" gives the letter the rest, a flag's boolean too.
         if (config.pflag && arg[j + 1] === "=") {
           const rest = arg.slice(j + 2);
@@ -232,9 +258,12 @@ export function parseOptions<T extends OptionTable>(
         }
         if (options[name].type === "boolean") {
           store(name, true);
+          if (config.stopAt?.includes(name)) {
+            return { values: values as OptionValues<T>, positionals, stop };
+          }
           continue;
         }
-        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : undefined, i);
+        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : undefined, i, `-${arg[j]}`);
         break;
       }
       continue;

@@ -83,7 +83,7 @@ export const fastHelperArgs = (function fastHelperArgs(
   if (pid === undefined || all === (mask !== 0) || !program) return undefined;
   const out = ["f", `P${pid}`, `J${(all ? ALL : mask).toString(16)}`];
   if (all) out.push("b");
-  out.push("n", "I");
+  out.push("n", "hnsjoin enter", "I");
   // As src/command.ts: -m reads the links whatever the program (a link it cannot read is
   // its error to give), and the program is looked up inside only when they differ.
   const ours = mask & CLONE_NEWNS ? mountIsOurs(Number(pid)) : true;

@@ -33,7 +33,8 @@ OPTIONS
 
 EXIT STATUS
  0 copied; 1 the copy failed; 125 the target could not be found or opened; 2 bad usage or
- a missing Deno permission.
+ a missing Deno permission; 141 the reader of a tar stream on stdout went away (as SIGPIPE
+ ends tar and docker cp), without a message.
 
 EXAMPLES
  nsjoin cp web1:/etc/nginx/nginx.conf .      a file out of a container
@@ -143,7 +144,14 @@ export async function cp(argv: readonly string[]): Promise<number> {
     pinned = await pinCliTarget((src.target ?? dest.target)!) as PinnedProcess;
     if (src.target !== undefined) {
       if (dest.path === "-") {
-        await tarFrom(pinned, src.path, options).pipeTo(Deno.stdout.writable);
+        try {
+          await tarFrom(pinned, src.path, options).pipeTo(Deno.stdout.writable);
+        } catch (error) {
+          // The reader went away (`nsjoin cp web:/ - | head`): what tar and docker cp do,
+          // which SIGPIPE ends — no message, status 128+13.
+          if (error instanceof Deno.errors.BrokenPipe) return 141;
+          throw error;
+        }
       } else {
         await copyFrom(pinned, src.path, dest.path, options);
       }

@@ -122,6 +122,7 @@ export async function debug(argv: readonly string[]): Promise<number> {
     const command = new NsCommand(program, {
       ...debugOptions(pinned, { tools: args.tools, privileged: args.privileged, tty: args.tty }),
       newSession: !args.tty,
+      messagePrefix: "nsjoin debug",
       args: rest,
       stdin: relayed ? "piped" : "inherit",
       stdout: relayed ? "piped" : "inherit",

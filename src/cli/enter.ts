@@ -10,7 +10,14 @@ import { libcSubset } from "../../ffi/libc.ts";
 // permission, so it cannot load a module it did not name), and as modules of their own they
 // were five more files of the CLI bundle to read on every start (~2 ms); in enter's chunks
 // they cost only their top-level code.
-import { nsfsClose, nsfsOpen, nsfsRelated, pidfdOpen, socketNetns } from "../../ffi/nsfs.ts";
+import {
+  nsfsClose,
+  nsfsIdentity,
+  nsfsOpen,
+  nsfsRelated,
+  pidfdOpen,
+  socketNetns,
+} from "../../ffi/nsfs.ts";
 import { cgroupProcsOf } from "../container_exec.ts";
 import { versionText } from "./_version.ts";
 import { readProcText } from "../_proc.ts";
@@ -371,18 +378,17 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
         throw new UsageError(`option --${name} takes no value`);
       }
       _apply(p, letter, `--${name}`, value, value !== undefined);
+      // nsenter prints its help or version as getopt meets -h or -V: what follows is unread.
+      if (out.help || out.version) return out;
       continue;
     }
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
       const given = rest === "" ? undefined : rest;
-      if (
-        _apply(p, letter, `-${letter}`, given, given !== undefined) &&
-        (rest !== "" || "tSGWN".includes(letter))
-      ) {
-        break;
-      }
+      const took = _apply(p, letter, `-${letter}`, given, given !== undefined);
+      if (out.help || out.version) return out;
+      if (took && (rest !== "" || "tSGWN".includes(letter))) break;
     }
   }
   if (out.wd !== undefined && (out.wdns !== undefined || p.wdnsBare)) {
@@ -455,6 +461,7 @@ export const enterOptions =
       // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
       shellFallback: true,
       argv0,
+      messagePrefix: "nsjoin enter",
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",
@@ -543,6 +550,20 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): void {
         syscall: "ioctl",
         namespace: "user",
         hint: -parent === 1 ? "it is the initial user namespace, or above ours" : undefined,
+      });
+    }
+    // The kernel refuses to enter the caller's own user namespace (setns EINVAL), as
+    // nsenter finds ("reassociate to namespace 'ns/user' failed"): said as what it is.
+    const mine = nsfsOpen("/proc/self/ns/user");
+    const [a, b] = [nsfsIdentity(parent), mine >= 0 ? nsfsIdentity(mine) : undefined];
+    if (mine >= 0) nsfsClose(mine);
+    if (a && b && a.ino === b.ino && a.dev === b.dev) {
+      nsfsClose(parent);
+      throw new NamespaceError(`Cannot enter the parent user namespace of ${source}`, {
+        errno: 22,
+        syscall: "setns",
+        namespace: "user",
+        hint: "it is our own user namespace, which the kernel does not let a process enter again",
       });
     }
     args.namespaces.user = _handOver(parent, held);

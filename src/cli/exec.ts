@@ -417,7 +417,11 @@ export async function exec(argv: readonly string[]): Promise<number> {
     // session, where the controlling terminal (/dev/tty) takes TIOCSTI from it, typing
     // commands into the caller's shell; a session of its own, as runc gives every exec.
     const hostile = !args.tty && (joined("pid") || joined("mnt") || joined("user"));
-    const o = hostile ? { ...plan.options, newSession: true } : plan.options;
+    const o = {
+      ...plan.options,
+      ...(hostile ? { newSession: true } : {}),
+      messagePrefix: "nsjoin exec",
+    };
     const stdio = o.stdin === "inherit" ? [0, 1, 2] : [1, 2];
     if (
       hostile && !args.detach &&

@@ -227,24 +227,11 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   const { values, positionals } = parseOptions(args, LS_OPTIONS, {
     allowPositionals: true,
     abbreviable: _LSNS_LONG,
+    utilLinux: true,
+    stopAt: ["help", "version", "list-columns"],
   });
-  // lsns handles -h and -V as getopt meets them, before it looks at values or <namespace>.
-  if (values.help || values.version) {
-    return { ..._NO_LS_ARGS, help: values.help ?? false, version: values.version ?? false };
-  }
-  if (positionals.length > 0 && values.task !== undefined) {
-    throw new UsageError("--task is mutually exclusive with <namespace>");
-  }
-  if (positionals.length > 1) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
-  }
-  let namespace: number | undefined;
-  if (positionals.length === 1) {
-    if (!/^[0-9]+$/.test(positionals[0]) || Number(positionals[0]) <= 0) {
-      throw new UsageError(`invalid namespace argument: ${JSON.stringify(positionals[0])}`);
-    }
-    namespace = Number(positionals[0]);
-  }
+  // What lsns checks as getopt meets each option (so before -h, -V or -H ends the loop):
+  // exclusive pairs, -t's type, -p's number, -T's relation.
   if (values.json && values.raw) throw new UsageError("options --json and --raw are exclusive");
   if (values.persistent && values.task) {
     throw new UsageError("options --persistent and --task are exclusive");
@@ -263,13 +250,38 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     }
     pid = Number(values.task);
   }
+  if (values.tree !== undefined && !["process", "parent", "owner"].includes(values.tree)) {
+    throw new UsageError(`unknown tree type: ${values.tree}`);
+  }
+  // -h, -V and -H act at once, as lsns's getopt loop meets them: nothing after them is read
+  // (parseOptions stopped there), nor <namespace> or -o's columns.
+  if (values.help || values.version || values["list-columns"]) {
+    return {
+      ..._NO_LS_ARGS,
+      json: values.json ?? false,
+      raw: values.raw ?? false,
+      listColumns: values["list-columns"] ?? false,
+      help: values.help ?? false,
+      version: values.version ?? false,
+    };
+  }
+  if (positionals.length > 0 && values.task !== undefined) {
+    throw new UsageError("--task is mutually exclusive with <namespace>");
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  }
+  let namespace: number | undefined;
+  if (positionals.length === 1) {
+    if (!/^[0-9]+$/.test(positionals[0]) || Number(positionals[0]) <= 0) {
+      throw new UsageError(`invalid namespace argument: ${JSON.stringify(positionals[0])}`);
+    }
+    namespace = Number(positionals[0]);
+  }
   // lsns: an explicit --tree wins over --list (2.38 accepts both); without either, the
   // process tree, except with --output-all, which lists flat.
   let tree: TreeRelation | undefined;
   if (values.tree !== undefined) {
-    if (!["process", "parent", "owner"].includes(values.tree)) {
-      throw new UsageError(`unknown tree type: ${values.tree}`);
-    }
     tree = values.tree as TreeRelation;
   } else if (!values.list && (namespace !== undefined || !values["output-all"])) {
     tree = "process";

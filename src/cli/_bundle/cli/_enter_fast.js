@@ -202,7 +202,7 @@ var fastHelperArgs = (function fastHelperArgs2(argv, path, mountIsOurs) {
     `J${(all ? ALL : mask).toString(16)}`
   ];
   if (all) out.push("b");
-  out.push("n", "I");
+  out.push("n", "hnsjoin enter", "I");
   const ours = mask & CLONE_NEWNS ? mountIsOurs(Number(pid)) : true;
   if (ours === void 0) return void 0;
   if (ours && !program.includes("/")) out.push(`p${path ?? DEFAULT_PATH}`);

@@ -11,7 +11,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-EMBRQNFF.js";
+} from "./chunk-F6KP4B5B.js";
 
 export {
   EXIT,

@@ -6,19 +6,20 @@ import {
   differingNamespaces,
   expandLongOption,
   nsfsClose,
+  nsfsIdentity,
   nsfsOpen,
   nsfsRelated,
   parseTarget,
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-OM5HVLSX.js";
+} from "./chunk-GM3LP5PT.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-EMBRQNFF.js";
+} from "./chunk-F6KP4B5B.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });
@@ -173,6 +174,21 @@ var resolveEnterFds = (function resolveEnterFds(args, held) {
         syscall: "ioctl",
         namespace: "user",
         hint: -parent === 1 ? "it is the initial user namespace, or above ours" : void 0
+      });
+    }
+    const mine = nsfsOpen("/proc/self/ns/user");
+    const [a, b] = [
+      nsfsIdentity(parent),
+      mine >= 0 ? nsfsIdentity(mine) : void 0
+    ];
+    if (mine >= 0) nsfsClose(mine);
+    if (a && b && a.ino === b.ino && a.dev === b.dev) {
+      nsfsClose(parent);
+      throw new NamespaceError(`Cannot enter the parent user namespace of ${source}`, {
+        errno: 22,
+        syscall: "setns",
+        namespace: "user",
+        hint: "it is our own user namespace, which the kernel does not let a process enter again"
       });
     }
     args.namespaces.user = _handOver(parent, held);
@@ -499,15 +515,16 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
         throw new UsageError(`option --${name} takes no value`);
       }
       _apply(p, letter, `--${name}`, value, value !== void 0);
+      if (out.help || out.version) return out;
       continue;
     }
     for (let j = 1; j < a.length; j++) {
       const letter = a[j];
       const rest = a.slice(j + 1);
       const given = rest === "" ? void 0 : rest;
-      if (_apply(p, letter, `-${letter}`, given, given !== void 0) && (rest !== "" || "tSGWN".includes(letter))) {
-        break;
-      }
+      const took = _apply(p, letter, `-${letter}`, given, given !== void 0);
+      if (out.help || out.version) return out;
+      if (took && (rest !== "" || "tSGWN".includes(letter))) break;
     }
   }
   if (out.wd !== void 0 && (out.wdns !== void 0 || p.wdnsBare)) {
@@ -564,6 +581,7 @@ var enterOptions = (function enterOptions2(args) {
     // nsenter execs with execvp(3): a script without "#!" runs with /bin/sh.
     shellFallback: true,
     argv0,
+    messagePrefix: "nsjoin enter",
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit"

@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-OM5HVLSX.js";
+} from "./chunk-GM3LP5PT.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -40,7 +40,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-EMBRQNFF.js";
+} from "./chunk-F6KP4B5B.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -358,6 +358,24 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
     }
   }
   return out;
+});
+var _podmanStopped = (function _podmanStopped(ref) {
+  const uid = Deno.uid() ?? 0;
+  const found = [];
+  for (const store of _podmanStores()) {
+    if (store.owner !== void 0 && store.owner !== uid) continue;
+    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+      const list = _readJson(`${store.graph}/${dir}/containers.json`, store.owner);
+      for (const c of Array.isArray(list) ? list : []) {
+        if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
+        const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
+        if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
+        const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, void 0, store.owner);
+        if (pid === void 0) found.push(names[0] ?? c.id.slice(0, 12));
+      }
+    }
+  }
+  return found.length === 1 ? found[0] : void 0;
 });
 var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
@@ -909,11 +927,34 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
       });
     } catch (error) {
       if (!(error instanceof NamespaceError) || error.code !== "ESRCH") throw error;
-      found = matchContainer(await _find(options, {
+      const all = await _find(options, {
         engine,
         scan: true,
         dockerList: true
-      }), ref, {
+      });
+      try {
+        matchContainer(all, ref, {
+          engine,
+          owner
+        });
+      } catch (nothing) {
+        if (!(nothing instanceof NamespaceError) || nothing.code !== "ESRCH") throw nothing;
+        if (engine === void 0 && inspected === null && sources.has("api")) {
+          await _dockerInspect(ref, options, true);
+        }
+        const stopped = (engine === void 0 || engine === "podman") && owner === void 0 && sources.has("state") ? _podmanStopped(ref) : void 0;
+        if (stopped !== void 0) {
+          throw new NamespaceError(`Cannot use podman container ${stopped}`, {
+            errno: 3,
+            syscall: "resolve",
+            target: text,
+            hint: "it is not running",
+            quiet: true
+          });
+        }
+        throw nothing;
+      }
+      found = matchContainer(all, ref, {
         engine,
         owner
       });
@@ -1140,10 +1181,13 @@ var exec = (async function exec(argv) {
     const ns = plan.options.namespaces ?? "all";
     const joined = (type) => ns === "all" || (Array.isArray(ns) ? ns.includes(type) : type in ns);
     const hostile = !args.tty && (joined("pid") || joined("mnt") || joined("user"));
-    const o = hostile ? {
+    const o = {
       ...plan.options,
-      newSession: true
-    } : plan.options;
+      ...hostile ? {
+        newSession: true
+      } : {},
+      messagePrefix: "nsjoin exec"
+    };
     const stdio = o.stdin === "inherit" ? [
       0,
       1,
@@ -1198,6 +1242,7 @@ var exec = (async function exec(argv) {
 
 
 var DOCKER_CONTAINERS = "/var/lib/docker/containers";
+
 
 
 

@@ -28,7 +28,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-EMBRQNFF.js";
+} from "./chunk-F6KP4B5B.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -817,16 +817,17 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
   const refuse = (arg) => {
     throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
   };
-  const takeValue = (name, inline, i) => {
+  const unknown = (typed) => new UsageError(config.utilLinux ? `unknown option ${typed}` : `Unknown option '${typed}'`);
+  const takeValue = (name, inline, i, typed) => {
     if (inline !== void 0) {
       store(name, inline);
       return i;
     }
     const next = args[i + 1];
     if (next === void 0) {
-      throw new UsageError(`Option '${label(name)} <value>' argument missing`);
+      throw new UsageError(config.utilLinux ? `option ${typed} requires an argument` : `Option '${label(name)} <value>' argument missing`);
     }
-    if (next.startsWith("-") && next !== "-") {
+    if (next.startsWith("-") && next !== "-" && !config.utilLinux) {
       throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
     }
     store(name, next);
@@ -845,7 +846,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
       const typed = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       const name = config.abbreviable ? expandLongOption(typed, Object.keys(options), config.abbreviable) ?? typed : typed;
       const spec = Object.hasOwn(options, name) ? options[name] : void 0;
-      if (!spec) throw new UsageError(`Unknown option '--${name}'`);
+      if (!spec) throw unknown(`--${name}`);
       if (spec.type === "boolean") {
         if (eq >= 0 && config.pflag) {
           store(name, goBool(name, arg.slice(eq + 1)));
@@ -853,15 +854,22 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
         }
         if (eq >= 0) throw new UsageError(`Option '${label(name)}' does not take an argument`);
         store(name, true);
+        if (config.stopAt?.includes(name)) {
+          return {
+            values,
+            positionals,
+            stop
+          };
+        }
       } else {
-        i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i);
+        i = takeValue(name, eq < 0 ? void 0 : arg.slice(eq + 1), i, `--${name}`);
       }
       continue;
     }
     if (arg.startsWith("-") && arg.length > 1) {
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
-        if (name === void 0) throw new UsageError(`Unknown option '-${arg[j]}'`);
+        if (name === void 0) throw unknown(`-${arg[j]}`);
         if (config.pflag && arg[j + 1] === "=") {
           const rest = arg.slice(j + 2);
           store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);
@@ -869,9 +877,16 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
         }
         if (options[name].type === "boolean") {
           store(name, true);
+          if (config.stopAt?.includes(name)) {
+            return {
+              values,
+              positionals,
+              stop
+            };
+          }
           continue;
         }
-        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i);
+        i = takeValue(name, j + 1 < arg.length ? arg.slice(j + 1) : void 0, i, `-${arg[j]}`);
         break;
       }
       continue;
@@ -2267,6 +2282,12 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   if (o.keepCaps && joinsUser()) rest.push("c");
   if (o.shellFallback) rest.push("n");
   if (o.argv0 !== void 0) rest.push(`s${o.argv0}`);
+  if (o.messagePrefix !== void 0) {
+    if (!/^[\x20-\x7e]{1,64}$/.test(o.messagePrefix)) {
+      throw new TypeError(`Cannot use ${JSON.stringify(o.messagePrefix)} as a message prefix: give 1-64 printable ASCII characters`);
+    }
+    rest.push(`h${o.messagePrefix}`);
+  }
   if (o.netnsName !== void 0) {
     if (!/^[A-Za-z0-9_.@:+-]+$/.test(o.netnsName) || /^\.\.?$/.test(o.netnsName)) {
       throw new TypeError(`Cannot use ${JSON.stringify(o.netnsName)} as a netns name`);

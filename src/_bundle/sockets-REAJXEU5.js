@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-X2PQBKWR.js";
-import "./chunk-5IEXD265.js";
+} from "./chunk-CAXEM5SY.js";
+import "./chunk-KV4ZYQID.js";
 
 export {
   E,

@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-X2PQBKWR.js";
+} from "./chunk-CAXEM5SY.js";
 import {
   scopedJoin
-} from "./chunk-J7Y4A4HP.js";
+} from "./chunk-IUIZLTKT.js";
 import {
   close
-} from "./chunk-ETIJHH2F.js";
-import "./chunk-4EKACCDC.js";
+} from "./chunk-P43NYATT.js";
+import "./chunk-H4NXOM6A.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-Q6GI4XQY.js";
+import "./chunk-PWACKXLL.js";
 import {
   SyscallError
-} from "./chunk-5IEXD265.js";
+} from "./chunk-KV4ZYQID.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

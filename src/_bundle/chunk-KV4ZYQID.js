@@ -65,7 +65,16 @@ var _structPointer = (function _structPointer(bytes) {
 var libcFunction = (function libcFunction(name, definition) {
   const ptr = _structPointer(_core().dlsym(null, cstr(name)));
   if (ptr === null) throw new Error(`Cannot find ${name} in libc`);
-  return new Deno.UnsafeFnPointer(ptr, definition);
+  const fn = new Deno.UnsafeFnPointer(ptr, definition);
+  if (!definition.nonblocking) {
+    const call = fn.call.bind(fn);
+    fn.call = (...args) => {
+      const r = call(...args);
+      _lastErrno = _errnoCell?.[0] ?? 0;
+      return r;
+    };
+  }
+  return fn;
 });
 var environEntries = (function environEntries(env) {
   const at = _structPointer(_core().dlsym(null, cstr("environ")));
@@ -108,7 +117,7 @@ var _loadOnly = (function _loadOnly(symbols) {
   const failures = [];
   for (const path of paths) {
     try {
-      return Deno.dlopen(path, symbols).symbols;
+      return _keepingErrno(Deno.dlopen(path, symbols).symbols, symbols);
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         throw new Deno.errors.NotCapable("Cannot load libc: run again with the --allow-ffi flag (nsjoin joins and reads /proc through libc)");
@@ -118,8 +127,20 @@ var _loadOnly = (function _loadOnly(symbols) {
   }
   throw new Error(`Cannot load libc: tried ${failures.join("; ")} (set NSJOIN_LIBC to its path)`);
 });
+var _keepingErrno = (function _keepingErrno(loaded, symbols) {
+  const out = {};
+  for (const [name, f] of Object.entries(loaded)) {
+    const def = symbols[name];
+    out[name] = typeof f === "function" && !def?.nonblocking ? (...args) => {
+      const r = f(...args);
+      _lastErrno = _errnoCell?.[0] ?? 0;
+      return r;
+    } : f;
+  }
+  return out;
+});
 var errno = (function errno() {
-  return _errnoCell?.[0] ?? 0;
+  return _lastErrno;
 });
 var effectiveUid = (function effectiveUid() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.geteuid;
@@ -846,6 +867,8 @@ var _errnoCell;
 
 
 
+var _lastErrno = 0;
+
 
 var SHORT = 512;
 var _textDecoder;
@@ -963,10 +986,11 @@ var _ERRNO = {
     "EMFILE",
     "too many open files"
   ],
-  // ENOTTY is what the nsfs ioctls return for a file that is not a namespace.
+  // glibc's text: ENOTTY comes from terminal ioctls too (a pty, TIOCSCTTY); where an nsfs
+  // ioctl returns it, the caller's own message says "it is not a namespace file".
   25: [
     "ENOTTY",
-    "not a namespace file"
+    "inappropriate ioctl for device"
   ],
   26: [
     "ETXTBSY",

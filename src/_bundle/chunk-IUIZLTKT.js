@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-4EKACCDC.js";
+} from "./chunk-H4NXOM6A.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-Q6GI4XQY.js";
+} from "./chunk-PWACKXLL.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-5IEXD265.js";
+} from "./chunk-KV4ZYQID.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

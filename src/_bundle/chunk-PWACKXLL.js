@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-5IEXD265.js";
+} from "./chunk-KV4ZYQID.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

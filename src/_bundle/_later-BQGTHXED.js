@@ -4,23 +4,23 @@ import {
   _pausedError,
   _port,
   assertNotFrozen
-} from "./chunk-5MM6UXGQ.js";
+} from "./chunk-RSMIMZDA.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-YSALACMT.js";
+} from "./chunk-TA4UUTFI.js";
 import {
   loadHostNss
-} from "./chunk-O24LBR7X.js";
+} from "./chunk-4GLX2U4K.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-J7Y4A4HP.js";
+} from "./chunk-IUIZLTKT.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,13 +50,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-ETIJHH2F.js";
+} from "./chunk-P43NYATT.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-4EKACCDC.js";
+} from "./chunk-H4NXOM6A.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -67,7 +67,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-Q6GI4XQY.js";
+} from "./chunk-PWACKXLL.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -77,7 +77,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-5IEXD265.js";
+} from "./chunk-KV4ZYQID.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -193,7 +193,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-NTEGOJKX.js")
+    ...await import("./_ns_worker-VOZMOMAX.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1119,8 +1119,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-X337TLRO.js"),
-    import("./_forward_relay-TWF227X7.js")
+    import("./sockets-REAJXEU5.js"),
+    import("./_forward_relay-E5KOGIPS.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-Q6GI4XQY.js";
+} from "./chunk-PWACKXLL.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -17,7 +17,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-5IEXD265.js";
+} from "./chunk-KV4ZYQID.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

@@ -6369,3 +6369,140 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20c: a rootful container's root names a cgroup for another container
+
+/**
+ * A process in the namespaces of the container whose process is `host` (nsenter -a from the
+ * host, as the container's own `exec` would make one) that gets PID `pid` (ns_last_pid,
+ * retried while other processes take it first) and runs `script`; undefined when that did
+ * not happen.
+ */
+async function containerProcessAt(
+  host: number,
+  pid: number,
+  script: string,
+): Promise<Deno.ChildProcess | undefined> {
+  for (let i = 0; i < 300; i++) {
+    // nsenter takes the PID before and forks the one joining the container's pid namespace.
+    await Deno.writeTextFile("/proc/sys/kernel/ns_last_pid", String(pid - 2));
+    const child = new Deno.Command("nsenter", {
+      args: ["-t", String(host), "-a", "sh", "-c", script],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let forked = "";
+    for (let k = 0; k < 50 && !forked; k++) {
+      forked = await Deno.readTextFile(`/proc/${child.pid}/task/${child.pid}/children`)
+        .catch(() => "");
+      if (!forked) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (forked.trim() === String(pid)) return child;
+    for (const p of [child.pid, ...forked.trim().split(" ").filter(Boolean).map(Number)]) {
+      try {
+        Deno.kill(p, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await child.status;
+  }
+  return undefined;
+}
+
+Deno.test({
+  name:
+    "stop 20c: a stopped podman container whose PID a rootful container's process took is not running, not joined",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // A rootful container's root is uid 0 on the host: a cgroup it makes is root's. It names
+    // one for another container, libpod-ID, and moves there a process of its own that took
+    // the PID a stopped container's pidfile still names: that container was listed as running,
+    // and root's exec ran in the attacker's namespaces with the stopped container's
+    // configured environment (its secrets).
+    const tag = crypto.randomUUID().slice(0, 8);
+    const victim = await startContainer("podman", `nsjoin-sec20c-v-${tag}`, [
+      "-e",
+      "SECRET=s3cr3t",
+    ]);
+    const attacker = await startContainer("podman", `nsjoin-sec20c-a-${tag}`, [
+      "--systemd=always",
+    ]);
+    const made: string[] = [];
+    // The process that takes the PID runs `script`; it moves into the cgroup `dir` (host
+    // path), or is moved there when `script` does not.
+    const attack = async (script: string, dir: string) => {
+      const taker = await containerProcessAt(attacker.pid, victim.pid, script);
+      if (!taker) throw new Error(`PID ${victim.pid} was not taken; the scenario did not happen`);
+      try {
+        if (!script.includes("cgroup.procs")) {
+          await Deno.writeTextFile(`${dir}/cgroup.procs`, String(victim.pid));
+        }
+        await waitFor("the attacker's cgroup", () => {
+          try {
+            return Deno.readTextFileSync(`${dir}/cgroup.procs`).split("\n")
+              .includes(String(victim.pid));
+          } catch {
+            return false;
+          }
+        });
+        const out = await runPiped(Deno.execPath(), {
+          args: [
+            ...["run", "-A", "--quiet", CLI, "exec", `podman:${victim.name}`],
+            ...["sh", "-c", "echo ran $SECRET in $(hostname)"],
+          ],
+        });
+        assert(!out.stdout.includes("ran"), `ran in the attacker's namespaces: ${out.stdout}`);
+        assertEquals(out.code, 125, out.stderr);
+        assertMatch(out.stderr, /Cannot find podman container/);
+        assert(!(await psJson()).some((r) => r.id === victim.id), "listed as running");
+      } finally {
+        try {
+          Deno.kill(victim.pid, "SIGKILL");
+        } catch { /* gone */ }
+        await taker.status;
+      }
+    };
+    try {
+      await must("podman", ["stop", "-t", "0", victim.name]);
+      await t.step("on a named hierarchy (podman's systemd mode mounts its root)", async () => {
+        // Inside the attacker's container, as its root: its name=systemd mount is read-write
+        // (on a cgroup v1 or hybrid host; on cgroup v2, its own cgroup2 subtree).
+        const hierarchy = (await must("podman", [
+          "exec",
+          attacker.name,
+          "sh",
+          "-c",
+          "test -d /sys/fs/cgroup/systemd && echo /sys/fs/cgroup/systemd || echo /sys/fs/cgroup",
+        ])).trim();
+        const dir = `${hierarchy}/libpod-${victim.id}`;
+        await must("podman", ["exec", attacker.name, "mkdir", dir]);
+        made.push(`/proc/${attacker.pid}/root${dir}`);
+        await attack(`echo $$ > ${dir}/cgroup.procs && exec sleep 1000`, made[0]);
+      });
+      await t.step("below the container's own cgroup v2 (systemd mode on cgroup v2)", async () => {
+        // Podman's systemd mode on a cgroup v2 host gives the container's root its cgroup's
+        // subtree: what that root makes there (here made for it, on a hybrid host whose
+        // containers get no cgroup2 mount) is root's, below libpod-ATTACKER.
+        const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+          .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+        assert(mount, "no cgroup2 mount");
+        const own = (await Deno.readTextFile(`/proc/${attacker.pid}/cgroup`)).split("\n")
+          .find((l) => l.startsWith("0::"))!.slice(3);
+        assertMatch(own, new RegExp(`libpod-${attacker.id}`));
+        const dir = `${mount}${own}/libpod-${victim.id}`;
+        await Deno.mkdir(dir);
+        made.push(dir);
+        await attack("exec sleep 1000", dir);
+      });
+    } finally {
+      // The cgroups made stay on the host's hierarchies: removed once empty.
+      for (const dir of made) {
+        for (let i = 0; i < 50 && existsNow(dir); i++) {
+          await Deno.remove(dir).catch(() => new Promise((r) => setTimeout(r, 20)));
+        }
+      }
+      await removeContainers([attacker, victim]);
+    }
+  },
+});

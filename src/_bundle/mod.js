@@ -1657,6 +1657,7 @@ var CGROUP_PATTERNS = [
     "ns"
   ]
 ];
+var CONTAINER_CGROUP = /^(?:docker|libpod|crio|cri-containerd)-[0-9a-f]{64}(?:\.scope)?$/;
 function containerOfCgroup(cgroup) {
   for (const line of cgroup.split("\n")) {
     const path = line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
@@ -1684,9 +1685,14 @@ function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
     if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    if (controllers !== "" && controllers.split(",").every((k) => k.startsWith("name="))) {
+      continue;
+    }
     const parts = line.slice(second + 1).split("/");
     const at = parts.findLastIndex((p) => p === id || p.endsWith(`-${id}`) || p.endsWith(`-${id}.scope`));
     if (at < 0) continue;
+    if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {

@@ -6506,3 +6506,61 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20c: a cgroup of the target outside our mounts (a cgroup namespace of ours)
+
+Deno.test({
+  name:
+    "stop 20c: root's exec from a cgroup namespace never runs the program outside the target's cgroup",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // In a cgroup namespace of ours (nsjoin in a container with a private one, or under
+    // `unshare -C`) the kernel writes cgroup paths, the target's and our mounts' roots alike,
+    // relative to its root: a target in a sibling cgroup is `/../t`, outside the `/../..` our
+    // mount of the hierarchy starts at. That cgroup was skipped with nothing said, and root's
+    // program ran in our own cgroup, outside the target's limits and device rules.
+    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .map((l) => l.split(" ")).filter((f) => f[3] === "/");
+    const point = mounts.find((f) => f.at(-1)?.split(",").includes("pids"))?.[4] ??
+      mounts.find((f) => f.includes("cgroup2"))?.[4];
+    assert(point, "no pids or cgroup2 hierarchy mounted");
+    const base = `${point}/nsjoin-sec20c-${crypto.randomUUID().slice(0, 8)}`;
+    for (const d of [base, `${base}/ns`, `${base}/t`]) await Deno.mkdir(d);
+    const target = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sleep", "1000"],
+      stdin: "null",
+    }).spawn();
+    try {
+      await Deno.writeTextFile(`${base}/t/cgroup.procs`, String(target.pid));
+      await waitFor("the target's namespace", () => {
+        try {
+          return Deno.readLinkSync(`/proc/${target.pid}/ns/mnt`) !==
+            Deno.readLinkSync("/proc/self/ns/mnt");
+        } catch {
+          return false;
+        }
+      });
+      const out = await runPiped("sh", {
+        args: [
+          "-c",
+          `echo $$ > ${base}/ns/cgroup.procs && exec unshare -C "$@"`,
+          "sh",
+          ...[Deno.execPath(), "run", "-A", "--quiet", CLI, "exec", String(target.pid)],
+          ...["sh", "-c", `echo ran in $(grep -c . ${base}/t/cgroup.procs)`],
+        ],
+      });
+      assert(!out.stdout.includes("ran in 1"), `ran outside the target's cgroup: ${out.stdout}`);
+      assertEquals(out.code, 125, out.stderr);
+      assertMatch(out.stderr, /Cannot join the \S+ cgroup of pid \d+ - it is outside our mounts/);
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+      for (const dir of [`${base}/t`, `${base}/ns`, base]) {
+        for (let i = 0; i < 50 && existsNow(dir); i++) {
+          await Deno.remove(dir).catch(() => new Promise((r) => setTimeout(r, 20)));
+        }
+      }
+    }
+  },
+});

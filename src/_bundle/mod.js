@@ -12,7 +12,7 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-TDPOWYEC.js";
+} from "./chunk-YBV3Q6Z5.js";
 import {
   NsCommand
 } from "./chunk-VZOQIKNC.js";
@@ -2299,7 +2299,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-NQIPVRAA.js");
+  _session ??= await import("./session-QLECO755.js");
   return await _session.openSession(target, options);
 }
 export {

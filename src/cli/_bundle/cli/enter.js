@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-YDNNK7RH.js";
+} from "./chunk-36TAFUHE.js";
 import {
   NamespaceError,
   UsageError,

@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-YDNNK7RH.js";
+} from "./chunk-36TAFUHE.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

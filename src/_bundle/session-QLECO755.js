@@ -3,7 +3,7 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-TDPOWYEC.js";
+} from "./chunk-YBV3Q6Z5.js";
 import {
   _ErrorPipe,
   _sessionPlan,

@@ -6564,3 +6564,48 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20c: the session keyring under a seccomp filter of ours
+
+Deno.test({
+  name:
+    "stop 20c: exec from a container whose filter refuses keyctl runs the program under that filter",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // nsjoin run in a docker container with CAP_SYS_ADMIN and docker's default filter (which
+    // refuses keyctl and add_key with EPERM): the helper's new session keyring failed, and
+    // every exec with it (125), though the program inherits that filter (Seccomp: 2) and
+    // reaches no key of ours. The host's files, read-only, are the container's root (chroot),
+    // with a proc of its own pid namespace.
+    const name = `nsjoin-sec20c-k-${crypto.randomUUID().slice(0, 8)}`;
+    const script = [
+      "mount -t proc proc /proc || exit 9",
+      "export DENO_DIR=/tmp/deno HOME=/tmp NO_COLOR=1",
+      "unshare -m sleep 1000 & s=$!",
+      'while [ "$(readlink /proc/$s/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]; do :; done',
+      '"$0" run -A --quiet "$1" exec --security-opt seccomp=unconfined $s sh -c "$2"',
+      "echo code=$?",
+      "kill -9 $s",
+    ].join("\n");
+    try {
+      const out = await runPiped("docker", {
+        args: [
+          ...["run", "--rm", "--name", name, "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE"],
+          ...["-v", "/:/host:ro", "--tmpfs", "/host/tmp:exec", IMAGE, "chroot", "/host"],
+          ...[
+            "sh",
+            "-c",
+            script,
+            Deno.execPath(),
+            CLI,
+            "echo ran; grep ^Seccomp: /proc/self/status",
+          ],
+        ],
+      });
+      assertMatch(out.stdout, /^ran\nSeccomp:\s+2\ncode=0\n/, out.stderr);
+    } finally {
+      await runPiped("docker", { args: ["rm", "-f", name] });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-VZOQIKNC.js";
+} from "./chunk-5HT7DVX4.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-YBV3Q6Z5.js";
+} from "./chunk-J4QNWM6Y.js";
 import {
   NsCommand
-} from "./chunk-VZOQIKNC.js";
+} from "./chunk-5HT7DVX4.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2299,7 +2299,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-QLECO755.js");
+  _session ??= await import("./session-5WBFYKQZ.js");
   return await _session.openSession(target, options);
 }
 export {

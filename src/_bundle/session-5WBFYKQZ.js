@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-YBV3Q6Z5.js";
+} from "./chunk-J4QNWM6Y.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-VZOQIKNC.js";
+} from "./chunk-5HT7DVX4.js";
 import "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {

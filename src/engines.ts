@@ -827,11 +827,11 @@ export function _rootMadeCgroup(
     // may write it: podman's systemd mode mounts that hierarchy's root read-write, where it
     // made a root-owned libpod-ID for another container and moved a process of its own there
     // (with that container's PID: a stopped one's pidfile stays). Only the lines of
-    // hierarchies with controllers, and of cgroup v2, name the container.
+    // hierarchies with controllers, and of cgroup v2, name the container; a named one's
+    // root-owned directory is only collected (root joins it without comparing ours).
     const controllers = line.slice(first + 1, second);
-    if (controllers !== "" && controllers.split(",").every((k) => k.startsWith("name="))) {
-      continue;
-    }
+    const named = controllers !== "" &&
+      controllers.split(",").every((k) => k.startsWith("name="));
     const parts = line.slice(second + 1).split("/");
     // The deepest component named for it (ID, PREFIX-ID or PREFIX-ID.scope): what lies
     // below a root-made one may still be someone else's.
@@ -839,6 +839,14 @@ export function _rootMadeCgroup(
       p === id || p.endsWith(`-${id}`) || p.endsWith(`-${id}.scope`)
     );
     if (at < 0) continue;
+    if (named) {
+      const mount = where.get(controllers.split(",")[0]);
+      const dir = mount && mount + parts.slice(0, at + 1).join("/");
+      try {
+        if (dir && statSafe(dir).uid === 0) rootDirs?.add(dir);
+      } catch { /* not there: compared with ours */ }
+      continue;
+    }
     // Made inside another container's cgroup: a rootful container's root, uid 0, names the
     // cgroups of the subtree delegated to it as it likes (podman's systemd mode on cgroup v2).
     if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;

@@ -156,6 +156,8 @@ export function setEnv(env: string[], entry: string): string[] {
  *
  * @param pid the process whose cgroups to join
  * @returns paths of v1 `tasks` files and of the v2 directory (ending in "/")
+ * @throws {NamespaceError} as root, for a cgroup of the target with controllers that we do not
+ * share and that lies outside our mounts of its hierarchy (from a cgroup namespace of ours)
  */
 export function cgroupProcsOf(pid: number): string[] {
   return _cgroupProcs(pid);
@@ -191,11 +193,38 @@ function _cgroupProcs(
   const out: string[] = [];
   for (const [controllers, path] of theirs) {
     const keys = controllers.split(",");
+    // A mount of the hierarchy that holds the path (one may be of a sub-cgroup only).
     const mount = mounts.find((m) =>
-      controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k))
+      (controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k))) &&
+      (path + "/").startsWith(m.root.replace(/\/?$/, "/"))
     );
-    if (!mount || !(path + "/").startsWith(mount.root.replace(/\/?$/, "/"))) continue;
-    const rel = mount.root === "/" ? path : path.slice(mount.root.length);
+    const rel = mount && (mount.root === "/" ? path : path.slice(mount.root.length));
+    // A cgroup we have no path to: its hierarchy is not mounted here, or lies outside our mount
+    // of it, as paths do in a cgroup namespace of ours (`/..`: the kernel writes them relative
+    // to its root, our mounts' roots too), where a `..` of the target's path led elsewhere, into
+    // another hierarchy's mount. Root ran the program in its own cgroup there: refused unless
+    // it is one we share or one that limits nothing (a named v1 hierarchy; no cgroup v2 mount).
+    if (!mount || rel === undefined || rel.split("/").includes("..")) {
+      const limits = controllers === ""
+        ? mounts.some((m) => m.v2)
+        : keys.some((k) => !k.startsWith("name="));
+      if (uid === 0 && limits) {
+        mine ??= parse(readProcText("/proc/self/cgroup"));
+        if (mine.get(controllers) !== path) {
+          throw new NamespaceError(
+            `Cannot join the ${controllers || "cgroup v2"} cgroup of pid ${pid}`,
+            {
+              errno: 2,
+              syscall: "cgroup",
+              target: pid,
+              quiet: true,
+              hint: "it is outside our mounts of that hierarchy (are we in a cgroup namespace?)",
+            },
+          );
+        }
+      }
+      continue;
+    }
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     // A directory the pinning found root's (a cgroup named for the container, which has this

@@ -811,6 +811,12 @@ const CGROUP_PATTERNS: readonly [RegExp, Engine | "ns"][] = [
   [/\/([0-9a-f]{64})(?:\/|$)/, "ns"],
 ];
 
+/**
+ * A cgroup named for a container by its engine (see CGROUP_PATTERNS); not a bare ID, which
+ * podman's pods (`libpod_parent/POD_ID/libpod-ID`) hold their containers in.
+ */
+const CONTAINER_CGROUP = /^(?:docker|libpod|crio|cri-containerd)-[0-9a-f]{64}(?:\.scope)?$/;
+
 /** The container ID and engine a /proc/PID/cgroup text names, if any. */
 export function containerOfCgroup(
   cgroup: string,
@@ -837,8 +843,10 @@ export function containerOfCgroup(
  * name is chosen by whoever creates it, and a subtree delegated to a user (systemd's
  * `user@UID.service`, a rootless engine's) lets them make `cri-containerd-ID.scope` for any
  * ID and move their own processes there; the runtimes that write root's state (containerd,
- * CRI-O, dockerd) create their containers' cgroups as root. Unknown (no such line, no mount
- * found): false. `rootDirs` collects the directories it found root's (see cgroupViews).
+ * CRI-O, dockerd) create their containers' cgroups as root. A rootful container's root is
+ * root too: a cgroup named for `id` on a named hierarchy, or below another container's
+ * cgroup, does not count (see below). Unknown (no such line, no mount found): false.
+ * `rootDirs` collects the directories it found root's (see cgroupViews).
  */
 export function _rootMadeCgroup(
   cgroup: string,
@@ -850,6 +858,15 @@ export function _rootMadeCgroup(
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
     if (first < 0 || second < 0) continue;
+    // A named v1 hierarchy (name=systemd) holds no controller, and a rootful container's root
+    // may write it: podman's systemd mode mounts that hierarchy's root read-write, where it
+    // made a root-owned libpod-ID for another container and moved a process of its own there
+    // (with that container's PID: a stopped one's pidfile stays). Only the lines of
+    // hierarchies with controllers, and of cgroup v2, name the container; a named one's
+    // root-owned directory is only collected (root joins it without comparing ours).
+    const controllers = line.slice(first + 1, second);
+    const named = controllers !== "" &&
+      controllers.split(",").every((k) => k.startsWith("name="));
     const parts = line.slice(second + 1).split("/");
     // The deepest component named for it (ID, PREFIX-ID or PREFIX-ID.scope): what lies
     // below a root-made one may still be someone else's.
@@ -857,6 +874,17 @@ export function _rootMadeCgroup(
       p === id || p.endsWith(`-${id}`) || p.endsWith(`-${id}.scope`)
     );
     if (at < 0) continue;
+    if (named) {
+      const mount = where.get(controllers.split(",")[0]);
+      const dir = mount && mount + parts.slice(0, at + 1).join("/");
+      try {
+        if (dir && statSafe(dir).uid === 0) rootDirs?.add(dir);
+      } catch { /* not there: compared with ours */ }
+      continue;
+    }
+    // Made inside another container's cgroup: a rootful container's root, uid 0, names the
+    // cgroups of the subtree delegated to it as it likes (podman's systemd mode on cgroup v2).
+    if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {

@@ -6817,3 +6817,243 @@ console.log(JSON.stringify(resolveTarget(${child.pid})));`,
     }
   },
 });
+
+// ---- stop 20c: a rootful container's root names a cgroup for another container
+
+/**
+ * A process in the namespaces of the container whose process is `host` (nsenter -a from the
+ * host, as the container's own `exec` would make one) that gets PID `pid` (ns_last_pid,
+ * retried while other processes take it first) and runs `script`; undefined when that did
+ * not happen.
+ */
+async function containerProcessAt(
+  host: number,
+  pid: number,
+  script: string,
+): Promise<Deno.ChildProcess | undefined> {
+  for (let i = 0; i < 300; i++) {
+    // nsenter takes the PID before and forks the one joining the container's pid namespace.
+    await Deno.writeTextFile("/proc/sys/kernel/ns_last_pid", String(pid - 2));
+    const child = new Deno.Command("nsenter", {
+      args: ["-t", String(host), "-a", "sh", "-c", script],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let forked = "";
+    for (let k = 0; k < 50 && !forked; k++) {
+      forked = await Deno.readTextFile(`/proc/${child.pid}/task/${child.pid}/children`)
+        .catch(() => "");
+      if (!forked) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (forked.trim() === String(pid)) return child;
+    for (const p of [child.pid, ...forked.trim().split(" ").filter(Boolean).map(Number)]) {
+      try {
+        Deno.kill(p, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await child.status;
+  }
+  return undefined;
+}
+
+Deno.test({
+  name:
+    "stop 20c: a stopped podman container whose PID a rootful container's process took is not running, not joined",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // A rootful container's root is uid 0 on the host: a cgroup it makes is root's. It names
+    // one for another container, libpod-ID, and moves there a process of its own that took
+    // the PID a stopped container's pidfile still names: that container was listed as running,
+    // and root's exec ran in the attacker's namespaces with the stopped container's
+    // configured environment (its secrets).
+    const tag = crypto.randomUUID().slice(0, 8);
+    const victim = await startContainer("podman", `nsjoin-sec20c-v-${tag}`, [
+      "-e",
+      "SECRET=s3cr3t",
+    ]);
+    const attacker = await startContainer("podman", `nsjoin-sec20c-a-${tag}`, [
+      "--systemd=always",
+    ]);
+    const made: string[] = [];
+    // The process that takes the PID runs `script`; it moves into the cgroup `dir` (host
+    // path), or is moved there when `script` does not.
+    const attack = async (script: string, dir: string) => {
+      const taker = await containerProcessAt(attacker.pid, victim.pid, script);
+      if (!taker) throw new Error(`PID ${victim.pid} was not taken; the scenario did not happen`);
+      try {
+        if (!script.includes("cgroup.procs")) {
+          await Deno.writeTextFile(`${dir}/cgroup.procs`, String(victim.pid));
+        }
+        await waitFor("the attacker's cgroup", () => {
+          try {
+            return Deno.readTextFileSync(`${dir}/cgroup.procs`).split("\n")
+              .includes(String(victim.pid));
+          } catch {
+            return false;
+          }
+        });
+        const out = await runPiped(Deno.execPath(), {
+          args: [
+            ...["run", "-A", "--quiet", CLI, "exec", `podman:${victim.name}`],
+            ...["sh", "-c", "echo ran $SECRET in $(hostname)"],
+          ],
+        });
+        assert(!out.stdout.includes("ran"), `ran in the attacker's namespaces: ${out.stdout}`);
+        assertEquals(out.code, 125, out.stderr);
+        assertMatch(out.stderr, /Cannot find podman container/);
+        assert(!(await psJson()).some((r) => r.id === victim.id), "listed as running");
+      } finally {
+        try {
+          Deno.kill(victim.pid, "SIGKILL");
+        } catch { /* gone */ }
+        await taker.status;
+      }
+    };
+    try {
+      await must("podman", ["stop", "-t", "0", victim.name]);
+      await t.step("on a named hierarchy (podman's systemd mode mounts its root)", async () => {
+        // Inside the attacker's container, as its root: its name=systemd mount is read-write
+        // (on a cgroup v1 or hybrid host; on cgroup v2, its own cgroup2 subtree).
+        const hierarchy = (await must("podman", [
+          "exec",
+          attacker.name,
+          "sh",
+          "-c",
+          "test -d /sys/fs/cgroup/systemd && echo /sys/fs/cgroup/systemd || echo /sys/fs/cgroup",
+        ])).trim();
+        const dir = `${hierarchy}/libpod-${victim.id}`;
+        await must("podman", ["exec", attacker.name, "mkdir", dir]);
+        made.push(`/proc/${attacker.pid}/root${dir}`);
+        await attack(`echo $$ > ${dir}/cgroup.procs && exec sleep 1000`, made[0]);
+      });
+      await t.step("below the container's own cgroup v2 (systemd mode on cgroup v2)", async () => {
+        // Podman's systemd mode on a cgroup v2 host gives the container's root its cgroup's
+        // subtree: what that root makes there (here made for it, on a hybrid host whose
+        // containers get no cgroup2 mount) is root's, below libpod-ATTACKER.
+        const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+          .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+        assert(mount, "no cgroup2 mount");
+        const own = (await Deno.readTextFile(`/proc/${attacker.pid}/cgroup`)).split("\n")
+          .find((l) => l.startsWith("0::"))!.slice(3);
+        assertMatch(own, new RegExp(`libpod-${attacker.id}`));
+        const dir = `${mount}${own}/libpod-${victim.id}`;
+        await Deno.mkdir(dir);
+        made.push(dir);
+        await attack("exec sleep 1000", dir);
+      });
+    } finally {
+      // The cgroups made stay on the host's hierarchies: removed once empty.
+      for (const dir of made) {
+        for (let i = 0; i < 50 && existsNow(dir); i++) {
+          await Deno.remove(dir).catch(() => new Promise((r) => setTimeout(r, 20)));
+        }
+      }
+      await removeContainers([attacker, victim]);
+    }
+  },
+});
+
+// ---- stop 20c: a cgroup of the target outside our mounts (a cgroup namespace of ours)
+
+Deno.test({
+  name:
+    "stop 20c: root's exec from a cgroup namespace never runs the program outside the target's cgroup",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // In a cgroup namespace of ours (nsjoin in a container with a private one, or under
+    // `unshare -C`) the kernel writes cgroup paths, the target's and our mounts' roots alike,
+    // relative to its root: a target in a sibling cgroup is `/../t`, outside the `/../..` our
+    // mount of the hierarchy starts at. That cgroup was skipped with nothing said, and root's
+    // program ran in our own cgroup, outside the target's limits and device rules.
+    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .map((l) => l.split(" ")).filter((f) => f[3] === "/");
+    const point = mounts.find((f) => f.at(-1)?.split(",").includes("pids"))?.[4] ??
+      mounts.find((f) => f.includes("cgroup2"))?.[4];
+    assert(point, "no pids or cgroup2 hierarchy mounted");
+    const base = `${point}/nsjoin-sec20c-${crypto.randomUUID().slice(0, 8)}`;
+    for (const d of [base, `${base}/ns`, `${base}/t`]) await Deno.mkdir(d);
+    const target = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sleep", "1000"],
+      stdin: "null",
+    }).spawn();
+    try {
+      await Deno.writeTextFile(`${base}/t/cgroup.procs`, String(target.pid));
+      await waitFor("the target's namespace", () => {
+        try {
+          return Deno.readLinkSync(`/proc/${target.pid}/ns/mnt`) !==
+            Deno.readLinkSync("/proc/self/ns/mnt");
+        } catch {
+          return false;
+        }
+      });
+      const out = await runPiped("sh", {
+        args: [
+          "-c",
+          `echo $$ > ${base}/ns/cgroup.procs && exec unshare -C "$@"`,
+          "sh",
+          ...[Deno.execPath(), "run", "-A", "--quiet", CLI, "exec", String(target.pid)],
+          ...["sh", "-c", `echo ran in $(grep -c . ${base}/t/cgroup.procs)`],
+        ],
+      });
+      assert(!out.stdout.includes("ran in 1"), `ran outside the target's cgroup: ${out.stdout}`);
+      assertEquals(out.code, 125, out.stderr);
+      assertMatch(out.stderr, /Cannot join the \S+ cgroup of pid \d+ - it is outside our mounts/);
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+      for (const dir of [`${base}/t`, `${base}/ns`, base]) {
+        for (let i = 0; i < 50 && existsNow(dir); i++) {
+          await Deno.remove(dir).catch(() => new Promise((r) => setTimeout(r, 20)));
+        }
+      }
+    }
+  },
+});
+
+// ---- stop 20c: the session keyring under a seccomp filter of ours
+
+Deno.test({
+  name:
+    "stop 20c: exec from a container whose filter refuses keyctl runs the program under that filter",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // nsjoin run in a docker container with CAP_SYS_ADMIN and docker's default filter (which
+    // refuses keyctl and add_key with EPERM): the helper's new session keyring failed, and
+    // every exec with it (125), though the program inherits that filter (Seccomp: 2) and
+    // reaches no key of ours. The host's files, read-only, are the container's root (chroot),
+    // with a proc of its own pid namespace.
+    const name = `nsjoin-sec20c-k-${crypto.randomUUID().slice(0, 8)}`;
+    const script = [
+      "mount -t proc proc /proc || exit 9",
+      "export DENO_DIR=/tmp/deno HOME=/tmp NO_COLOR=1",
+      "unshare -m sleep 1000 & s=$!",
+      'while [ "$(readlink /proc/$s/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]; do :; done',
+      '"$0" run -A --quiet "$1" exec --security-opt seccomp=unconfined $s sh -c "$2"',
+      "echo code=$?",
+      "kill -9 $s",
+    ].join("\n");
+    try {
+      const out = await runPiped("docker", {
+        args: [
+          ...["run", "--rm", "--name", name, "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE"],
+          ...["-v", "/:/host:ro", "--tmpfs", "/host/tmp:exec", IMAGE, "chroot", "/host"],
+          ...[
+            "sh",
+            "-c",
+            script,
+            Deno.execPath(),
+            CLI,
+            "echo ran; grep ^Seccomp: /proc/self/status",
+          ],
+        ],
+      });
+      assertMatch(out.stdout, /^ran\nSeccomp:\s+2\ncode=0\n/, out.stderr);
+    } finally {
+      await runPiped("docker", { args: ["rm", "-f", name] });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-TA4UUTFI.js";
+} from "./chunk-J2CCF2TE.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -19,10 +19,10 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-RSMIMZDA.js";
+} from "./chunk-LV2O7D3C.js";
 import {
   NsCommand
-} from "./chunk-TA4UUTFI.js";
+} from "./chunk-J2CCF2TE.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -1598,6 +1598,7 @@ var CGROUP_PATTERNS = [
     "ns"
   ]
 ];
+var CONTAINER_CGROUP = /^(?:docker|libpod|crio|cri-containerd)-[0-9a-f]{64}(?:\.scope)?$/;
 function containerOfCgroup(cgroup) {
   for (const line of cgroup.split("\n")) {
     const path = line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
@@ -1625,9 +1626,21 @@ function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
     if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    const named = controllers !== "" && controllers.split(",").every((k) => k.startsWith("name="));
     const parts = line.slice(second + 1).split("/");
     const at = parts.findLastIndex((p) => p === id || p.endsWith(`-${id}`) || p.endsWith(`-${id}.scope`));
     if (at < 0) continue;
+    if (named) {
+      const mount2 = where.get(controllers.split(",")[0]);
+      const dir = mount2 && mount2 + parts.slice(0, at + 1).join("/");
+      try {
+        if (dir && statSafe(dir).uid === 0) rootDirs?.add(dir);
+      } catch {
+      }
+      continue;
+    }
+    if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
@@ -2223,38 +2236,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-BQGTHXED.js");
+  _later ??= await import("./_later-E5TYNRPN.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-BQGTHXED.js");
+  _later ??= await import("./_later-E5TYNRPN.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-BQGTHXED.js");
+  _later ??= await import("./_later-E5TYNRPN.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-BQGTHXED.js");
+  _later ??= await import("./_later-E5TYNRPN.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-BQGTHXED.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-E5TYNRPN.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-BQGTHXED.js");
+  _later ??= await import("./_later-E5TYNRPN.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-BQGTHXED.js");
+  _later ??= await import("./_later-E5TYNRPN.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-BQGTHXED.js");
+  _later ??= await import("./_later-E5TYNRPN.js");
   return await _later.openSession(target, options);
 }
 export {

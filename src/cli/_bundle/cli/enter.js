@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-GM3LP5PT.js";
+} from "./chunk-BJEPK2ZA.js";
 import {
   NamespaceError,
   UsageError,

@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-GM3LP5PT.js";
+} from "./chunk-BJEPK2ZA.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -588,9 +588,21 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
     if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    const named = controllers !== "" && controllers.split(",").every((k) => k.startsWith("name="));
     const parts = line.slice(second + 1).split("/");
     const at = parts.findLastIndex((p) => p === id || p.endsWith(`-${id}`) || p.endsWith(`-${id}.scope`));
     if (at < 0) continue;
+    if (named) {
+      const mount2 = where.get(controllers.split(",")[0]);
+      const dir = mount2 && mount2 + parts.slice(0, at + 1).join("/");
+      try {
+        if (dir && statSafe(dir).uid === 0) rootDirs?.add(dir);
+      } catch {
+      }
+      continue;
+    }
+    if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
@@ -1294,6 +1306,7 @@ var CGROUP_PATTERNS = [
     "ns"
   ]
 ];
+var CONTAINER_CGROUP = /^(?:docker|libpod|crio|cri-containerd)-[0-9a-f]{64}(?:\.scope)?$/;
 
 
 

@@ -4,14 +4,14 @@ import {
   _pausedError,
   _port,
   assertNotFrozen
-} from "./chunk-RSMIMZDA.js";
+} from "./chunk-LV2O7D3C.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-TA4UUTFI.js";
+} from "./chunk-J2CCF2TE.js";
 import {
   loadHostNss
 } from "./chunk-4GLX2U4K.js";

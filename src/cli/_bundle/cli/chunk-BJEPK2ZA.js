@@ -1095,9 +1095,24 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
   const out = [];
   for (const [controllers, path] of theirs) {
     const keys = controllers.split(",");
-    const mount = mounts.find((m) => controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k)));
-    if (!mount || !(path + "/").startsWith(mount.root.replace(/\/?$/, "/"))) continue;
-    const rel = mount.root === "/" ? path : path.slice(mount.root.length);
+    const mount = mounts.find((m) => (controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k))) && (path + "/").startsWith(m.root.replace(/\/?$/, "/")));
+    const rel = mount && (mount.root === "/" ? path : path.slice(mount.root.length));
+    if (!mount || rel === void 0 || rel.split("/").includes("..")) {
+      const limits = controllers === "" ? mounts.some((m) => m.v2) : keys.some((k) => !k.startsWith("name="));
+      if (uid === 0 && limits) {
+        mine ??= parse(readProcText("/proc/self/cgroup"));
+        if (mine.get(controllers) !== path) {
+          throw new NamespaceError(`Cannot join the ${controllers || "cgroup v2"} cgroup of pid ${pid}`, {
+            errno: 2,
+            syscall: "cgroup",
+            target: pid,
+            quiet: true,
+            hint: "it is outside our mounts of that hierarchy (are we in a cgroup namespace?)"
+          });
+        }
+      }
+      continue;
+    }
     const dir = `${mount.point}${rel === "/" ? "" : rel}`;
     const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
     if (uid !== 0 || !view?.rootDirs.has(dir)) {

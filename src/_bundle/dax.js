@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-XA5DXKKA.js";
+} from "./chunk-JXQPK6SM.js";
 import {
   AT_FDCWD,
   IN_ROOT,

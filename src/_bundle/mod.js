@@ -12,10 +12,10 @@ import {
   containerExecOptions,
   execConfinement,
   resolveContainerUser
-} from "./chunk-6ABUH7SM.js";
+} from "./chunk-NLTX75X3.js";
 import {
   NsCommand
-} from "./chunk-XA5DXKKA.js";
+} from "./chunk-JXQPK6SM.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -2285,7 +2285,7 @@ async function forward(target, options) {
   return await _forward.forward(target, options);
 }
 async function openSession(target, options) {
-  _session ??= await import("./session-GMBGQEV5.js");
+  _session ??= await import("./session-RDSHWJ4Z.js");
   return await _session.openSession(target, options);
 }
 export {

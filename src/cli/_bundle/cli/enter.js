@@ -12,7 +12,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-Y63FGYJJ.js";
+} from "./chunk-5PIQTQ6T.js";
 import {
   NamespaceError,
   UsageError,

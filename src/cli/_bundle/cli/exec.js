@@ -23,7 +23,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-Y63FGYJJ.js";
+} from "./chunk-5PIQTQ6T.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

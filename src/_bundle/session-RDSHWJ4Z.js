@@ -3,14 +3,14 @@ import {
   _freezerFiles,
   _pausedError,
   assertNotFrozen
-} from "./chunk-6ABUH7SM.js";
+} from "./chunk-NLTX75X3.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-XA5DXKKA.js";
+} from "./chunk-JXQPK6SM.js";
 import "./chunk-N2O2FPSM.js";
 import "./chunk-WCZWOI36.js";
 import {

@@ -1059,9 +1059,26 @@ int main(int argc, char **argv) {
       Deno.chmodSync(dir, 0o755);
       // In a pid namespace of its own: killing its init ends them all.
       await using t = await makeTarget({
-        setup: `(${dir}/nd u ${user.uid} &); (${dir}/nd f ${user.uid} &); sleep 0.3`,
+        setup: `(${dir}/nd u ${user.uid} &); (${dir}/nd f ${user.uid} &)`,
       });
-      const uts = ino(Deno.readLinkSync(`/proc/${t.pid}/ns/uts`));
+      const link = Deno.readLinkSync(`/proc/${t.pid}/ns/uts`);
+      const uts = ino(link);
+      // Until the three nd processes wait in pause(), their last step: before, subshells
+      // fork, exec and exit in the namespace and the nd processes change uid, and a listing
+      // made meanwhile counts it differently from lsns a moment before and after (a fixed
+      // 0.3 s wait once gave ls 2, lsns 3 and 3).
+      const paused = () =>
+        [...Deno.readDirSync("/proc")].filter(({ name }) => {
+          try {
+            return /^\d+$/.test(name) && Deno.readLinkSync(`/proc/${name}/ns/uts`) === link &&
+              Deno.readTextFileSync(`/proc/${name}/comm`) === "nd\n" &&
+              Deno.readTextFileSync(`/proc/${name}/wchan`).includes("pause");
+          } catch {
+            return false; // gone, or not a process
+          }
+        }).length;
+      for (let i = 0; i < 1000 && paused() < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      assertEquals(paused(), 3, "the nd processes never all reached pause()");
       for (const as of [{}, { uid: user.uid, gid: user.gid }]) {
         const { ours } = await differential(["-t", "uts", "-o", "NS,TYPE,PID,NPROCS"], as);
         // As root, at least: the target's sleep, the two nd and nd f's child.

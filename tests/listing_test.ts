@@ -258,6 +258,8 @@ async function makeWorld(): Promise<World> {
     // A second netns, opened by a sleeping process as fd 3, then unmounted: the fd holds it.
     const held = `${name}-fd`;
     await sh("ip", ["netns", "add", held]);
+    // Deleted below once the fd holds it; this is for a failure before that.
+    cleanups.push(() => sh("ip", ["netns", "del", held]).then(() => {}, () => {}));
     const heldIno = Deno.statSync(`/run/netns/${held}`).ino!;
     const child = new Deno.Command("sh", {
       args: ["-c", `exec 3</run/netns/${held}; echo ok; exec sleep 100000`],

@@ -998,8 +998,15 @@ static __attribute__((noreturn)) void supervise(long child, int master, unsigned
     }
     if (pf[1].revents) {
       long n = sys3(SYS_read, 0, buf, sizeof buf);
-      if (n > 0) write_all(master, buf, n);
-      else if (n != -EINTR && n != -EAGAIN) in_open = 0;
+      if (n > 0) {
+        /* A resize of the caller's terminal made before these bytes were typed must reach
+         * the program first (a user resizes, then types `stty size`). TIOCSWINSZ sets the
+         * size before it returns (tty_do_resize), so the size read now is at least that one,
+         * whether or not its SIGWINCH was handled yet (both may be pending at one wakeup);
+         * an unchanged size is a no-op that signals no one. */
+        if (master >= 0) copy_winsize(0, master);
+        write_all(master, buf, n);
+      } else if (n != -EINTR && n != -EAGAIN) in_open = 0;
     }
     if (pf[2].revents) {
       long n = sys3(SYS_read, master, buf, sizeof buf);

@@ -8,7 +8,7 @@
  */
 import * as grpc from "npm:@grpc/grpc-js@1.14.7";
 import * as protoLoader from "npm:@grpc/proto-loader@0.7.15";
-import { buildRootfs, ensureImages, IMAGE, must, podmanUser, run } from "./_engines.ts";
+import { ensureImage, ensureImages, IMAGE, must, podmanUser, run } from "./_engines.ts";
 
 /** Whether containerd and the CNI plugins are installed (tests/setup.sh). */
 export const HAVE_CONTAINERD: boolean = (() => {
@@ -196,23 +196,7 @@ export class CriRuntime implements AsyncDisposable {
         await Deno.remove(tmp, { recursive: true });
       }
     }
-    if ((await run("docker", ["image", "inspect", IMAGE])).code !== 0) {
-      const tmp = await Deno.makeTempDir({ prefix: "nsjoin-image-" });
-      try {
-        const tar = await buildRootfs(tmp);
-        await must("docker", [
-          "import",
-          "-c",
-          "ENV GREETING=hello",
-          "-c",
-          "WORKDIR /home",
-          tar,
-          IMAGE,
-        ]);
-      } finally {
-        await Deno.remove(tmp, { recursive: true });
-      }
-    }
+    await ensureImage("docker");
     await must("sh", [
       "-c",
       `docker save ${PAUSE} ${IMAGE} | ctr -a ${this.socket} -n k8s.io images import -`,

@@ -113,22 +113,38 @@ export async function buildRootfs(dir: string): Promise<string> {
 
 const CHANGES = ["-c", "ENV GREETING=hello", "-c", "WORKDIR /home"];
 
+const _images = new Map<string, Promise<void>>();
+
+/**
+ * Imports the image into one engine — docker, rootful podman, or `user`'s podman — unless it
+ * has it (once per process). Every way a test starts a container calls it, so no test file
+ * depends on another having run first (on a fresh machine, cli_test's container came
+ * before any file that imported the image).
+ */
+export function ensureImage(cli: "docker" | "podman", user?: HostUser): Promise<void> {
+  const key = `${cli} ${user?.uid ?? ""}`;
+  let done = _images.get(key);
+  if (!done) {
+    done = (async () => {
+      if ((await run(cli, ["image", "inspect", IMAGE], { user })).code === 0) return;
+      const tmp = await Deno.makeTempDir({ prefix: "nsjoin-image-" });
+      try {
+        await must(cli, ["import", ...CHANGES, await buildRootfs(tmp), IMAGE], { user });
+      } finally {
+        await Deno.remove(tmp, { recursive: true });
+      }
+    })();
+    done.catch(() => _images.delete(key));
+    _images.set(key, done);
+  }
+  return done;
+}
+
 /** Imports the image into docker, rootful podman and the rootless user's podman (once). */
 export async function ensureImages(user: HostUser): Promise<void> {
-  const tmp = await Deno.makeTempDir({ prefix: "nsjoin-image-" });
-  try {
-    let tar: string | undefined;
-    const ensure = async (cmd: string, u?: HostUser) => {
-      if ((await run(cmd, ["image", "inspect", IMAGE], { user: u })).code === 0) return;
-      tar ??= await buildRootfs(tmp);
-      await must(cmd, ["import", ...CHANGES, tar, IMAGE], { user: u });
-    };
-    await ensure("docker");
-    await ensure("podman");
-    await ensure("podman", user);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  await ensureImage("docker");
+  await ensureImage("podman");
+  await ensureImage("podman", user);
 }
 
 /** A container the tests made. */
@@ -157,6 +173,7 @@ export async function startContainer(
   extra: string[] = [],
   user?: HostUser,
 ): Promise<TestContainer> {
+  await ensureImage(cli, user);
   const args = ["run", "-d", "--name", name, "-e", "FOO=bar", "--hostname", `h-${name}`];
   if (cli === "podman" && user) args.push("--network", "slirp4netns");
   const id = (await must(cli, [...args, ...extra, IMAGE, "tail", "-f", "/dev/null"], { user }))
@@ -232,6 +249,7 @@ function _ctr(): string[] {
  */
 export async function startCtr(id: string): Promise<{ id: string; pid: number }> {
   const ctr = _ctr();
+  await ensureImage("docker");
   const ref = `docker.io/library/${IMAGE}`;
   if (
     (await run("ctr", [...ctr, "images", "check", `name==${ref}`])).stdout.split("\n").length < 3

@@ -395,8 +395,15 @@ Deno.test({
             `sleep 4343; docker exec -d ${d.name} sleep 4344`;
           const r = await run("script", ["-qec", cmd, "/dev/null"], { stdin: "" });
           assertEquals(r.code, 0, r.stdout + r.stderr);
-          await new Promise((r) => setTimeout(r, 500));
-          const ps = (await engineExec(d, [], ["ps", "-o", "args"])).stdout;
+          // Both -d programs start after their exec returned (a loaded machine took more than
+          // the 500 ms once waited for). Killed, ours is gone before script returns: it never
+          // shows.
+          let ps = "";
+          for (let i = 0; i < 100; i++) {
+            ps = (await engineExec(d, [], ["ps", "-o", "args"])).stdout;
+            if (/^sleep 4343$/m.test(ps) && /^sleep 4344$/m.test(ps)) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
           assertMatch(ps, /^sleep 4344$/m, "control: docker exec -d's program runs");
           assertMatch(ps, /^sleep 4343$/m, `nsjoin's -d program was killed:\n${ps}`);
           await engineExec(d, [], ["pkill", "-f", "sleep 434[34]"]);
@@ -1009,8 +1016,12 @@ Deno.test({
       const mark = `/tmp/d-${crypto.randomUUID().slice(0, 8)}`;
       assertEquals((await engineExec(c, ["-d", "-it"], ["touch", `${mark}-docker`])).code, 0);
       assertEquals((await cli(["exec", "-d", "-it", c.name, "touch", `${mark}-ours`])).code, 0);
-      await new Promise((r) => setTimeout(r, 500));
-      const seen = await engineExec(c, [], ["ls", `${mark}-docker`, `${mark}-ours`]);
+      // Both programs run after exec returned: wait for them, not for a fixed time.
+      let seen = await engineExec(c, [], ["ls", `${mark}-docker`, `${mark}-ours`]);
+      for (let i = 0; i < 100 && seen.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = await engineExec(c, [], ["ls", `${mark}-docker`, `${mark}-ours`]);
+      }
       assertEquals(seen.code, 0, seen.stderr);
     } finally {
       await removeContainers([c]);

@@ -15,7 +15,7 @@ import {
   type TestTarget,
   testUser,
 } from "./_fixtures.ts";
-import { buildRootfs, IMAGE, must, removeContainers, run, startContainer } from "./_engines.ts";
+import { must, removeContainers, startContainer } from "./_engines.ts";
 import { inspect } from "../src/inspect.ts";
 import { formatBytes, inspectText, parseInspectArgs } from "../src/cli/inspect.ts";
 
@@ -204,14 +204,6 @@ Deno.test({
   // Needs dockerd (tests/setup.sh starts it); in CI it must run.
   ignore: !CI && (!IS_ROOT || !_docker()),
   async fn() {
-    if ((await run("docker", ["image", "inspect", IMAGE])).code !== 0) {
-      const tmp = await Deno.makeTempDir({ prefix: "nsjoin-inspect-image-" });
-      try {
-        await must("docker", ["import", await buildRootfs(tmp), IMAGE]);
-      } finally {
-        await Deno.remove(tmp, { recursive: true });
-      }
-    }
     // Upper case in the name: inspect shows it as it is (docker names are case-sensitive).
     const name = `nsjoin-Inspect-${Deno.pid}`;
     const c = await startContainer("docker", name, ["--memory", "64m"]);

@@ -64,12 +64,15 @@ const key = (r: Row) => `${r.ns} ${r.type} ${r.pid}`;
 
 /**
  * lsns, then ours, then lsns again: every row both lsns runs show (same NS, TYPE and PID)
- * must be in ours, with the same NPROCS where both lsns runs agree. Other tests make and
- * end processes meanwhile, so a mismatch is retried a few times before it counts.
+ * must be in ours, with the same NPROCS where both lsns runs agree — and, with `parents`,
+ * under the same parent row where both agree (`parents` accepts a known difference). A
+ * later lsns run would not do: a namespace can end or a process be reparented after ours.
+ * Other tests make and end processes meanwhile, so a mismatch is retried a few times
+ * before it counts.
  */
 async function differential(
   args: string[],
-  opts: { uid?: number; gid?: number } = {},
+  opts: { uid?: number; gid?: number; parents?: (got: number, want: number) => boolean } = {},
 ): Promise<{ ours: Row[]; stderr: string; stable: Row[] }> {
   let last = "";
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -78,18 +81,28 @@ async function differential(
     const after = await lsnsJson(args, opts.uid);
     assertEquals(out.code, 0, out.stderr);
     const ours: Row[] = JSON.parse(out.stdout).namespaces;
-    const mine = new Map(flatten(ours).map(({ row }) => [key(row), row]));
-    const afterRows = new Map(flatten(after).map(({ row }) => [key(row), row]));
-    const stable = flatten(before).map(({ row }) => row).filter((r) => afterRows.has(key(r)));
+    const mine = new Map(flatten(ours).map((x) => [key(x.row), x]));
+    const afterRows = new Map(flatten(after).map((x) => [key(x.row), x]));
+    const stable = flatten(before).filter((x) => afterRows.has(key(x.row)));
     const problems: string[] = [];
-    for (const r of stable) {
+    for (const { row: r, parent } of stable) {
       const m = mine.get(key(r));
+      const then = afterRows.get(key(r))!;
       if (!m) problems.push(`missing ${key(r)}`);
-      else if (r.nprocs !== undefined && r.nprocs === afterRows.get(key(r))!.nprocs) {
-        if (m.nprocs !== r.nprocs) problems.push(`${key(r)}: nprocs ${m.nprocs} ≠ ${r.nprocs}`);
+      else if (r.nprocs !== undefined && r.nprocs === then.row.nprocs) {
+        if (m.row.nprocs !== r.nprocs) {
+          problems.push(`${key(r)}: nprocs ${m.row.nprocs} ≠ ${r.nprocs}`);
+        }
+      }
+      if (m && opts.parents && parent === then.parent && m.parent !== parent) {
+        if (!opts.parents(m.parent, parent)) {
+          problems.push(`${key(r)}: parent row ${m.parent} ≠ ${parent}`);
+        }
       }
     }
-    if (problems.length === 0) return { ours, stderr: out.stderr, stable };
+    if (problems.length === 0) {
+      return { ours, stderr: out.stderr, stable: stable.map((x) => x.row) };
+    }
     last = problems.join("; ");
   }
   throw new Error(`ls --json disagrees with lsns -J: ${last}`);
@@ -245,6 +258,8 @@ async function makeWorld(): Promise<World> {
     // A second netns, opened by a sleeping process as fd 3, then unmounted: the fd holds it.
     const held = `${name}-fd`;
     await sh("ip", ["netns", "add", held]);
+    // Deleted below once the fd holds it; this is for a failure before that.
+    cleanups.push(() => sh("ip", ["netns", "del", held]).then(() => {}, () => {}));
     const heldIno = Deno.statSync(`/run/netns/${held}`).ino!;
     const child = new Deno.Command("sh", {
       args: ["-c", `exec 3</run/netns/${held}; echo ok; exec sleep 100000`],
@@ -318,37 +333,18 @@ Deno.test({
       });
 
       await t.step("with lsns's default columns and process-tree nesting", async () => {
-        const { ours, stable } = await differential([]);
         // Same nesting: the parent row of each stable row is the same in both.
-        const before = flatten(await lsnsJson([]));
-        const mineParents = new Map(flatten(ours).map(({ row, parent }) => [key(row), parent]));
-        const stableKeys = new Set(stable.map(key));
-        for (const { row, parent } of before) {
-          if (!stableKeys.has(key(row)) || !mineParents.has(key(row))) continue;
-          if (parent !== mineParents.get(key(row))) {
-            // A parent row can change when processes come and go: check once more.
-            const again = flatten(await lsnsJson([]));
-            const now = again.find((x) => key(x.row) === key(row));
-            if (now && now.parent !== parent) continue;
-            assertEquals(mineParents.get(key(row)), parent, `parent row of ${key(row)}`);
-          }
-        }
+        const { ours } = await differential([], { parents: () => false });
         assertEquals(Object.keys(ours[0]), ["ns", "type", "nprocs", "pid", "user", "command"]);
       });
 
       await t.step("with --tree=owner and --tree=parent, nested as lsns nests them", async () => {
+        // lsns 2.38 cannot see the processless ancestors A and B: C hangs at its top level.
+        const hidden = new Set([0, world.chain.a, world.chain.b]);
         for (const tree of ["--tree=owner", "--tree=parent"]) {
-          const args = [tree, "-o", "NS,TYPE,PNS,ONS"];
-          const { ours, stable } = await differential(args);
-          const theirs = new Map(flatten(await lsnsJson(args)).map((x) => [x.row.ns, x.parent]));
-          const mine = new Map(flatten(ours).map((x) => [x.row.ns, x.parent]));
-          // lsns 2.38 cannot see the processless ancestors A and B: C hangs at its top level.
-          const hidden = new Set([0, world.chain.a, world.chain.b]);
-          for (const r of stable) {
-            const want = theirs.get(r.ns), got = mine.get(r.ns);
-            if (want === 0 && hidden.has(got!)) continue;
-            assertEquals(got, want, `${tree}: parent row of ${r.ns} ${r.type}`);
-          }
+          await differential([tree, "-o", "NS,TYPE,PNS,ONS"], {
+            parents: (got, want) => want === 0 && hidden.has(got),
+          });
         }
       });
 
@@ -1068,9 +1064,26 @@ int main(int argc, char **argv) {
       Deno.chmodSync(dir, 0o755);
       // In a pid namespace of its own: killing its init ends them all.
       await using t = await makeTarget({
-        setup: `(${dir}/nd u ${user.uid} &); (${dir}/nd f ${user.uid} &); sleep 0.3`,
+        setup: `(${dir}/nd u ${user.uid} &); (${dir}/nd f ${user.uid} &)`,
       });
-      const uts = ino(Deno.readLinkSync(`/proc/${t.pid}/ns/uts`));
+      const link = Deno.readLinkSync(`/proc/${t.pid}/ns/uts`);
+      const uts = ino(link);
+      // Until the three nd processes wait in pause(), their last step: before, subshells
+      // fork, exec and exit in the namespace and the nd processes change uid, and a listing
+      // made meanwhile counts it differently from lsns a moment before and after (a fixed
+      // 0.3 s wait once gave ls 2, lsns 3 and 3).
+      const paused = () =>
+        [...Deno.readDirSync("/proc")].filter(({ name }) => {
+          try {
+            return /^\d+$/.test(name) && Deno.readLinkSync(`/proc/${name}/ns/uts`) === link &&
+              Deno.readTextFileSync(`/proc/${name}/comm`) === "nd\n" &&
+              Deno.readTextFileSync(`/proc/${name}/wchan`).includes("pause");
+          } catch {
+            return false; // gone, or not a process
+          }
+        }).length;
+      for (let i = 0; i < 1000 && paused() < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      assertEquals(paused(), 3, "the nd processes never all reached pause()");
       for (const as of [{}, { uid: user.uid, gid: user.gid }]) {
         const { ours } = await differential(["-t", "uts", "-o", "NS,TYPE,PID,NPROCS"], as);
         // As root, at least: the target's sleep, the two nd and nd f's child.

@@ -4922,7 +4922,8 @@ Deno.test({
       const setup = `mount -t tmpfs none /usr/local/bin && cp ${dir}/sti /usr/local/bin/ && ` +
         "exec setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin sleep 1000";
       target = new Deno.Command("unshare", {
-        args: ["-p", "-m", "-u", "-i", "--fork", "--mount-proc", "sh", "-c", setup],
+        // --kill-child: the pid namespace's init dies with unshare (it outlived the test).
+        args: ["-p", "-m", "-u", "-i", "--fork", "--kill-child", "--mount-proc", "sh", "-c", setup],
         stdin: "null",
       }).spawn();
       let pid = 0;
@@ -4936,9 +4937,12 @@ Deno.test({
       assert(pid > 0, "the target did not start");
       // Root's interactive shell, on a terminal (script(1)'s pty): it runs a command, then
       // reads its next line from the terminal — whatever was typed into it meanwhile.
-      const shell = async (command: string) => {
+      // TIOCSTI queues its byte in the terminal's input before the ioctl returns, and every
+      // command here but exec -d has ended when `read` starts: what it typed is already there
+      // and read returns at once. The timeout is only what a clean run waits for nothing.
+      const shell = async (command: string, wait = "0.5") => {
         const nonce = `INJECTED-${crypto.randomUUID()}`;
-        const line = `${command.replace("NONCE", nonce)}; read -t 3 line; echo "GOT:$line"`;
+        const line = `${command.replace("NONCE", nonce)}; read -t ${wait} line; echo "GOT:$line"`;
         const child = new Deno.Command("script", {
           args: ["-qec", `bash --norc -c '${line}'`, "/dev/null"],
           stdin: "piped",
@@ -5005,7 +5009,11 @@ Deno.test({
         assert(!r.injected, r.out);
       });
       await t.step("exec -d", async () => {
-        const r = await shell(`${exec.replace(" exec ", " exec -d ")} ${dir}/sti NONCE; sleep 1`);
+        // A detached program may still run after exec returns: give it time.
+        const r = await shell(
+          `${exec.replace(" exec ", " exec -d ")} ${dir}/sti NONCE; sleep 1`,
+          "3",
+        );
         assert(!r.injected, r.out);
       });
     } finally {
@@ -5052,7 +5060,9 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "nsjoin-fakefork-" });
     const target = new Deno.Command("unshare", {
-      args: ["-p", "-m", "--fork", "--mount-proc", `${dir}/fakefork`, "/bin/sleep", "1000"],
+      // --kill-child: the pid namespace's init dies with unshare (it outlived the test).
+      args: ["-p", "-m", "--fork", "--kill-child", "--mount-proc", `${dir}/fakefork`]
+        .concat(["/bin/sleep", "1000"]),
       stdin: "null",
     });
     // A host process the program must not be able to see, let alone signal.

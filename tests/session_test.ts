@@ -239,12 +239,16 @@ Deno.test({
     });
     await t.step("calls made at once run one after the other", async () => {
       const file = `/tmp/nsjoin-session-${TAG}`;
-      const first = s.output("sh", {
-        args: ["-c", `echo a > ${file}; sleep 0.2; echo b >> ${file}`],
-      });
-      const second = s.output("cat", { args: [file] });
-      assertEquals((await first).code, 0);
-      assertEquals(text((await second).stdout), "a\nb\n");
+      try {
+        const first = s.output("sh", {
+          args: ["-c", `echo a > ${file}; sleep 0.2; echo b >> ${file}`],
+        });
+        const second = s.output("cat", { args: [file] });
+        assertEquals((await first).code, 0);
+        assertEquals(text((await second).stdout), "a\nb\n");
+      } finally {
+        await s.output("rm", { args: ["-f", file] });
+      }
     });
     await t.step("bad per-program input is refused before anything runs", async () => {
       await rejection(() => s.output(""), TypeError, /empty program/);

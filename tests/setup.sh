@@ -15,6 +15,8 @@ have x86_64-linux-gnu-gcc || need+=(gcc)
 have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
 # The aarch64 helper is run under user-mode emulation (tests/helper_arch_test.ts).
 have qemu-aarch64 || need+=(qemu-user)
+# Races are widened and faults injected with strace (listing, security, terminal tests).
+have strace || need+=(strace)
 # The zsh and fish completion scripts are checked by those shells (tests/cli_test.ts).
 have zsh || need+=(zsh)
 have fish || need+=(fish)

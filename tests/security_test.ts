@@ -7057,3 +7057,72 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20d: exec of a namespace FILE whose path changes after it was checked
+
+Deno.test({
+  name:
+    "stop 20d: exec of a namespace file checks the fd it joins — a symlink swapped after the check never runs a user's mount namespace's programs as root",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const user = await testUser();
+    const mark = `sec20d-planted-${crypto.randomUUID()}`;
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: `mount -t tmpfs t /mnt && printf '#!/bin/sh\\necho ${mark}\\n' > ` +
+        "/mnt/ls && chmod 755 /mnt/ls && mount --bind /mnt/ls /bin/ls",
+    });
+    // The user's link flips between a mount namespace root may join (ours) and theirs:
+    // exec looked at the path, and the helper opened it again a few ms later.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec20d-" });
+    const link = `${dir}/ns`;
+    Deno.symlinkSync(`/proc/${Deno.pid}/ns/mnt`, link);
+    const flipper = new Deno.Command("perl", {
+      args: [
+        "-e",
+        'my ($a, $b, $l) = @ARGV; while (1) { symlink $a, "$l.t"; rename "$l.t", $l; ' +
+        'symlink $b, "$l.t"; rename "$l.t", $l }',
+        `/proc/${Deno.pid}/ns/mnt`,
+        `/proc/${target.pid}/ns/mnt`,
+        link,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 80; i++) {
+        const out = await runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", link, "/bin/ls", "/"],
+        });
+        assert(!out.stdout.includes(mark), `root ran the user's program (run ${i})`);
+        codes.push(out.code);
+        // The race met: checked as ours, opened as theirs, and refused by the helper.
+        if (out.code === 125) {
+          assertMatch(
+            out.stderr,
+            /^nsjoin exec: Cannot join namespace file \S+: its user namespace is not ours/,
+          );
+          break;
+        }
+        if (out.code !== 0) assertEquals(out.code, 2, out.stderr);
+      }
+      assert(codes.includes(125), `the swap never came between check and open: ${codes}`);
+      // The same check for a user namespace (whose program would read the caller's environment).
+      const lib = await new NsCommand("/bin/echo", {
+        target: `/proc/${target.pid}/ns/user`,
+        args: ["ran"],
+        ownNamespaceFile: true,
+      }).output();
+      assertEquals(lib.code, 125, new TextDecoder().decode(lib.stderr));
+      assert(!new TextDecoder().decode(lib.stdout).includes("ran"));
+      assertEquals(lib.setupError?.namespace, "user");
+    } finally {
+      flipper.kill("SIGKILL");
+      await flipper.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -338,7 +338,10 @@ export const planExec = (async function planExec(
         ...(inside
           ? { env, targetEnv: true }
           : pid === undefined
-          ? file!.readsEnv ? _readableEnv(env) : { env, targetEnv: false }
+          ? file!.readsEnv
+            ? _readableEnv(env)
+            // What was checked of the path holds for the fd the helper joins.
+            : { env, targetEnv: false, ownNamespaceFile: true }
           : _hostProgramEnv(args.namespaces, pid, env)),
         cwd: workdir,
         uid: user?.uid,

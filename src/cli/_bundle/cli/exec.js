@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-BJEPK2ZA.js";
+} from "./chunk-UZ2GTPUU.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1574,7 +1574,8 @@ var planExec = (async function planExec2(args, find = {}) {
           targetEnv: true
         } : pid === void 0 ? file.readsEnv ? _readableEnv(env) : {
           env,
-          targetEnv: false
+          targetEnv: false,
+          ownNamespaceFile: true
         } : _hostProgramEnv(args.namespaces, pid, env),
         cwd: workdir,
         uid: user?.uid,

@@ -4,14 +4,14 @@ import {
   _pausedError,
   _port,
   assertNotFrozen
-} from "./chunk-LV2O7D3C.js";
+} from "./chunk-SVV6G6RL.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-J2CCF2TE.js";
+} from "./chunk-R2MWBSCU.js";
 import {
   loadHostNss
 } from "./chunk-4GLX2U4K.js";

@@ -7126,3 +7126,82 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20d: exec -n user,… never hands a file on its stdio to the namespace's owner
+
+Deno.test({
+  name:
+    "stop 20d: exec -n user,… with a file of root's on its stdio never hands the file to the user namespace's owner",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const user = await testUser();
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+    });
+    // Root's log in a directory the user may not search; the user prints what fd 1 of the
+    // program is and, if it is that file, reads its earlier lines through /proc/self/fd.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-filestdio-" });
+    const tools = await Deno.makeTempDir({ prefix: "nsjoin-filestdio-tools-" });
+    await Deno.chmod(tools, 0o755);
+    const log = `${dir}/job.log`;
+    const secret = `sec20d-log-${crypto.randomUUID()}`;
+    try {
+      await Deno.writeTextFile(log, `${secret}\n`, { mode: 0o644 });
+      await Deno.writeTextFile(
+        `${tools}/take.py`,
+        `
+import ctypes, os, stat, sys, time
+want = ("\\0".join(sys.argv[1:]) + "\\0").encode()
+libc = ctypes.CDLL(None, use_errno=True)
+for _ in range(2000):
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read() != want:
+                    continue
+            pidfd = os.pidfd_open(int(name))
+        except (OSError, ValueError):
+            continue
+        fd = libc.syscall(438, pidfd, 1, 0)
+        if fd < 0:
+            print(f"getfd errno {ctypes.get_errno()}")
+        elif stat.S_ISREG(os.fstat(fd).st_mode):
+            with open(f"/proc/self/fd/{fd}") as f:
+                print("file " + f.read().strip())
+        else:
+            print("other")
+        sys.exit(0)
+    time.sleep(0.005)
+print("none")
+`,
+      );
+      const nap = `1.${Math.floor(Math.random() * 900000) + 100000}`;
+      const taker = new Deno.Command("setpriv", {
+        args: [
+          ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+          ...["/usr/bin/python3", `${tools}/take.py`, "/bin/sleep", nap],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Root's stdout appends to its log (a cron job's `>> job.log`).
+      const run = await runPiped("sh", {
+        args: [
+          "-c",
+          'exec "$0" run -A --quiet "$1" exec -n user,net "$2" /bin/sleep "$3" >>"$4" </dev/null',
+          ...[Deno.execPath(), CLI, String(target.pid), nap, log],
+        ],
+      });
+      assertEquals(run.code, 0, run.stderr);
+      const took = await taker.output();
+      const seen = text(took.stdout).trim();
+      assert(!seen.includes(secret), `the user read root's log: ${seen}`);
+      assertEquals(seen, "other", `the user took: ${seen} ${text(took.stderr)}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(tools, { recursive: true });
+    }
+  },
+});

@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-UZ2GTPUU.js";
+} from "./chunk-TK5I6N6C.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -33,6 +33,7 @@ import {
   errnoName,
   errnoText,
   existsSafe,
+  fileOnStdio,
   readTextFileSafe,
   relay,
   relayStdio,
@@ -40,7 +41,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-F6KP4B5B.js";
+} from "./chunk-H5HFBN3R.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -1208,7 +1209,7 @@ var exec = (async function exec(argv) {
       1,
       2
     ];
-    if (hostile && !args.detach && (terminalOnStdio(stdio) || (joined("pid") || joined("user")) && socketOnStdio(stdio))) {
+    if (hostile && !args.detach && (terminalOnStdio(stdio) || (joined("pid") || joined("user")) && (socketOnStdio(stdio) || fileOnStdio(stdio)))) {
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",

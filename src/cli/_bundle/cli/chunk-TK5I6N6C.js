@@ -28,7 +28,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-F6KP4B5B.js";
+} from "./chunk-H5HFBN3R.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

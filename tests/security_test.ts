@@ -7205,3 +7205,77 @@ print("none")
     }
   },
 });
+
+// ---- stop 20d: a namespace bound under a FUSE mount in another mount namespace
+
+Deno.test({
+  name:
+    "stop 20d: ls never waits for a FUSE daemon that does not answer (a namespace bound under its mount in another mount namespace)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // As stop 20's FUSE test: fuse-overlayfs stands in for any daemon root may enter (a
+    // user's with allow_other), with no attribute cache (timeout=0) so that every lookup
+    // asks it. A mount namespace of its own binds a net namespace nobody else holds at a
+    // file in that mount: ls opened it through /proc/PID/root to read its owner, and the
+    // lookup in the stopped daemon's directory never returned.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec20d-fuse-" });
+    for (const d of ["lower", "upper", "work", "mnt"]) await Deno.mkdir(`${dir}/${d}`);
+    await Deno.writeTextFile(`${dir}/lower/file`, "x");
+    const daemon = new Deno.Command("fuse-overlayfs", {
+      args: [
+        ...[
+          "-f",
+          "-o",
+          `timeout=0,lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`,
+        ],
+        `${dir}/mnt`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let holder: Deno.ChildProcess | undefined;
+    try {
+      await waitFor("the FUSE mount", () => {
+        try {
+          return Deno.readTextFileSync(`${dir}/mnt/file`) === "x";
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      holder = new Deno.Command("unshare", {
+        args: [
+          ...["-m", "--propagation", "private", "sh", "-c"],
+          `touch ${dir}/mnt/ns && unshare --net=${dir}/mnt/ns true && exec sleep 100024`,
+        ],
+        stdin: "null",
+      }).spawn();
+      const pid = holder.pid;
+      await waitFor("the bound namespace", () => {
+        try {
+          return Deno.readTextFileSync(`/proc/${pid}/mountinfo`).includes(`${dir}/mnt/ns rw`) &&
+            Deno.readTextFileSync(`/proc/${pid}/cmdline`).startsWith("sleep");
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      daemon.kill("SIGSTOP");
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "ls", "-t", "net"],
+        signal: AbortSignal.timeout(20_000),
+      });
+      daemon.kill("SIGCONT");
+      assertEquals(out.code, 0, `ls did not finish: ${out.code} ${out.stderr}`);
+      assertMatch(out.stdout, /^\s+NS TYPE/);
+    } finally {
+      daemon.kill("SIGCONT");
+      holder?.kill("SIGKILL");
+      await holder?.status;
+      await runPiped("umount", { args: [`${dir}/mnt`] });
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -7279,3 +7279,66 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20d: a cgroup named for a container below another container's bare-ID cgroup
+
+Deno.test({
+  name:
+    "stop 20d: a stopped podman container whose PID a docker container's process took, in a cgroup below that container's /docker/ID, is not running, not joined",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Stop 20c's attack from a container of docker's cgroupfs driver, whose cgroups are
+    // /docker/ID (a bare ID, as containerd's /NAMESPACE/ID and podman's pods): the cgroup its
+    // root makes in the subtree it may write (here made for it, as root) is root's, and was
+    // not counted as below another container's.
+    const tag = crypto.randomUUID().slice(0, 8);
+    const victim = await startContainer("podman", `nsjoin-sec20d-v-${tag}`, [
+      "-e",
+      "SECRET=s3cr3t",
+    ]);
+    const attacker = await startContainer("docker", `nsjoin-sec20d-a-${tag}`);
+    let dir: string | undefined;
+    try {
+      await must("podman", ["stop", "-t", "0", victim.name]);
+      const line = (await Deno.readTextFile(`/proc/${attacker.pid}/cgroup`)).split("\n")
+        .find((l) => /^\d+:(memory|pids):/.test(l) && l.endsWith(`/${attacker.id}`));
+      if (!line) {
+        throw new Error("no /docker/ID cgroup of a controller: not docker's cgroupfs driver");
+      }
+      const controller = line.split(":")[1];
+      const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+        .map((l) => l.split(" ")).find((f) =>
+          f[3] === "/" && f.includes("cgroup") && f.at(-1)!.split(",").includes(controller)
+        )?.[4];
+      assert(mount, `no ${controller} hierarchy`);
+      dir = `${mount}${line.split(":")[2]}/libpod-${victim.id}`;
+      await Deno.mkdir(dir);
+      const taker = await containerProcessAt(attacker.pid, victim.pid, "exec sleep 1000");
+      if (!taker) throw new Error(`PID ${victim.pid} was not taken; the scenario did not happen`);
+      try {
+        await Deno.writeTextFile(`${dir}/cgroup.procs`, String(victim.pid));
+        const out = await runPiped(Deno.execPath(), {
+          args: [
+            ...["run", "-A", "--quiet", CLI, "exec", `podman:${victim.name}`],
+            ...["sh", "-c", "echo ran $SECRET in $(hostname)"],
+          ],
+        });
+        assert(!out.stdout.includes("ran"), `ran in the attacker's namespaces: ${out.stdout}`);
+        assertEquals(out.code, 125, out.stderr);
+        assertMatch(out.stderr, /Cannot find podman container/);
+        assert(!(await psJson()).some((r) => r.id === victim.id), "listed as running");
+      } finally {
+        try {
+          Deno.kill(victim.pid, "SIGKILL");
+        } catch { /* gone */ }
+        await taker.status;
+      }
+    } finally {
+      for (let i = 0; dir && i < 50 && existsNow(dir); i++) {
+        await Deno.remove(dir).catch(() => new Promise((r) => setTimeout(r, 20)));
+      }
+      await removeContainers([attacker, victim]);
+    }
+  },
+});

@@ -603,7 +603,8 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
       }
       continue;
     }
-    if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;
+    const inside = (p, k) => CONTAINER_CGROUP.test(p) || /^[0-9a-f]{64}$/.test(p) && parts[k - 1] !== "libpod_parent";
+    if (parts.slice(0, at).some(inside)) return false;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {

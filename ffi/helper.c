@@ -21,6 +21,8 @@
  *                       what src/target.ts refuses before any helper runs is refused here
  *                       instead, after the pidfd pins the process, in the CLI's words and with
  *                       its exit codes (see resolve_here())
+ *   u                   every N file of a pid or user namespace must be ours, of a mount
+ *                       namespace owned by our user namespace (see check_own_file())
  *   b                   nsenter -a: of J's types, join only those whose namespace is not
  *                       ours already (see differing_types()); when the mount namespace is
  *                       then joined, p is dropped (the program is looked up inside)
@@ -258,6 +260,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_
 #define S_IFCHR 0020000
 #define CLONE_INTO_CGROUP 0x200000000UL
 #define NSFS_MAGIC 0x6e736673
+#define NS_GET_USERNS 0xb701 /* _IO(0xb7, 0x1): an fd of the namespace's owning user namespace */
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #define CGROUP2_SUPER_MAGIC 0x63677270
 
@@ -559,6 +562,38 @@ static void join_all(struct join *js, int n) {
         js[i].done = 1;
       }
   }
+}
+
+/* u: nsjoin exec's rule for a namespace file (_namespaceFileExec in src/container_exec.ts),
+ * checked again on the fd that is joined: the caller looked at the path before spawning us,
+ * and a path that is someone's symlink (or a /proc/PID of theirs) may name another namespace
+ * by now. A pid or user namespace must be ours, a mount namespace one whose owner
+ * (ioctl NS_GET_USERNS) is our user namespace. nsfs has one inode per namespace, so the same
+ * st_dev and st_ino through /proc/self/ns (we have joined nothing yet) are the same
+ * namespace, and the fd we hold keeps it alive: its inode number cannot be reused. */
+static void check_own_file(struct join *j) {
+  const char *name = j->flag == CLONE_NEWPID ? "pid"
+                     : j->flag == CLONE_NEWUSER || j->flag == CLONE_NEWNS ? "user"
+                                                                           : 0;
+  if (!name) return;
+  long fd = j->flag == CLONE_NEWNS ? sys3(SYS_ioctl, j->fd, NS_GET_USERNS, 0) : j->fd;
+  unsigned long mine[32], theirs[32]; /* struct stat: st_dev word 0, st_ino word 1 */
+  char path[64];
+  ns_path(path, 0, name);
+  int same = fd >= 0 && sys2(SYS_fstat, fd, theirs) == 0 &&
+             sys4(SYS_newfstatat, AT_FDCWD, path, mine, 0) == 0 && mine[0] == theirs[0] &&
+             mine[1] == theirs[1];
+  if (fd >= 0 && fd != j->fd) sys1(SYS_close, fd);
+  if (same) return;
+  begin();
+  fail_step = "open";
+  fail_ns = nsname(j->flag);
+  last_errno = EPERM;
+  put("Cannot join namespace file ");
+  putesc(j->path);
+  put(j->flag == CLONE_NEWNS ? ": its user namespace is not ours (any more)"
+                             : ": it is not ours (any more)");
+  fail(125);
 }
 
 static int open_or_die(const char *path, int flags, const char *what) {
@@ -2432,7 +2467,7 @@ __attribute__((used)) void start_c(long *sp) {
   unsigned long want_start = 0, want_inode = 0;
   unsigned mask = 0;
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
-  int only_differing = 0, resolve = 0;
+  int only_differing = 0, resolve = 0, own_files = 0;
   int keepcaps = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
@@ -2486,6 +2521,7 @@ __attribute__((used)) void start_c(long *sp) {
     }
     case 'A': atomic = 0; break;
     case 'b': only_differing = 1; break;
+    case 'u': own_files = 1; break;
     case 'f': resolve = 1; break;
     case 'R': root = a + 1; break;
     case 'D': wd = a + 1; break;
@@ -2768,8 +2804,10 @@ __attribute__((used)) void start_c(long *sp) {
     }
     debug_prepare(debug_tools, target_pid);
   }
-  for (int k = 0; k < nj; k++)
+  for (int k = 0; k < nj; k++) {
     js[k].fd = open_checked(js[k].path, O_RDONLY, NSFS_MAGIC, NSFS_MAGIC, "namespace file");
+    if (own_files) check_own_file(&js[k]);
+  }
   int cgfd[MAXC + 1];
   for (int k = 0; k < ncg; k++)
     cgfd[k] = open_checked(cg[k], O_WRONLY, CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, "cgroup");

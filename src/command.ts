@@ -133,6 +133,14 @@ export interface NsCommandOptions {
    */
   messagePrefix?: string;
   /**
+   * With a namespace file as target: it must be one of the caller's when the helper opens it
+   * (a pid or user namespace the caller is in, a mount namespace the caller's user namespace
+   * owns; other types as they are), or nothing runs (exit 125). For a caller that looked at
+   * the file first (`nsjoin exec FILE`): a path someone else controls may name another
+   * namespace by the time the helper opens it, and this is checked on the fd it joins.
+   */
+  ownNamespaceFile?: boolean;
+  /**
    * Do what `ip netns exec NAME` does after the join: a private mount namespace with a
    * fresh /sys (showing the joined net namespace's devices) and /etc/netns/NAME/* bound
    * over /etc. For a target /run/netns/NAME.
@@ -835,6 +843,7 @@ const _checkFlags = (function _checkFlags(o: NsCommandOptions): void {
     "newSession",
     "killOnExit",
     "debug",
+    "ownNamespaceFile",
   ] as const;
   for (const name of flags) {
     const v = o[name];
@@ -975,6 +984,12 @@ const _plan = (function _plan(
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
     }
     rest.push(`K${fd}`);
+  }
+  if (o.ownNamespaceFile) {
+    if (target.kind !== "file") {
+      throw new TypeError("Cannot use ownNamespaceFile with a process as target: give a file");
+    }
+    rest.push("u");
   }
   if (o.fork === false) rest.push("F");
   if (o.killTree) rest.push("g");

@@ -812,8 +812,9 @@ const CGROUP_PATTERNS: readonly [RegExp, Engine | "ns"][] = [
 ];
 
 /**
- * A cgroup named for a container by its engine (see CGROUP_PATTERNS); not a bare ID, which
- * podman's pods (`libpod_parent/POD_ID/libpod-ID`) hold their containers in.
+ * A cgroup named for a container by its engine (see CGROUP_PATTERNS); a bare ID is checked
+ * apart from it, as podman's pods (`libpod_parent/POD_ID/libpod-ID`) hold their containers in
+ * one (see _rootMadeCgroup).
  */
 const CONTAINER_CGROUP = /^(?:docker|libpod|crio|cri-containerd)-[0-9a-f]{64}(?:\.scope)?$/;
 
@@ -884,7 +885,12 @@ export function _rootMadeCgroup(
     }
     // Made inside another container's cgroup: a rootful container's root, uid 0, names the
     // cgroups of the subtree delegated to it as it likes (podman's systemd mode on cgroup v2).
-    if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;
+    // A bare ID is a container's cgroup too (docker's cgroupfs driver: /docker/ID;
+    // containerd's /NAMESPACE/ID), except a podman pod's, /libpod_parent/POD_ID, which holds
+    // its containers' libpod-ID.
+    const inside = (p: string, k: number) =>
+      CONTAINER_CGROUP.test(p) || (/^[0-9a-f]{64}$/.test(p) && parts[k - 1] !== "libpod_parent");
+    if (parts.slice(0, at).some(inside)) return false;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {

@@ -111,6 +111,8 @@ interface _Ns {
   root?: string;
   /** An fd of it kept from the scan (a socket's namespace has no path to open again). */
   fd?: number;
+  /** `open` crosses a FUSE or network mount: never opened (see _nsfsMounts). */
+  remote?: boolean;
 }
 
 interface _Held {
@@ -189,7 +191,7 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
     else if (wanted.has(m.type)) {
       const entry = _bare(m.ino, m.type, m.target, "mount");
       entry.nsfs.push(m.target);
-      found.set(m.ino, { entry, open: m.target });
+      found.set(m.ino, { entry, open: m.target, ...(m.remote ? { remote: true } : {}) });
     }
   }
   // Bind mounts made inside other mount namespaces (a container's, a private one), opened
@@ -207,6 +209,7 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
         entry: _bare(m.ino, m.type, root + m.target, "mount"),
         open: m.target,
         root,
+        ...(m.remote ? { remote: true } : {}),
       });
     }
   }
@@ -476,9 +479,20 @@ interface _Mount {
   ino: number;
   type: NamespaceType;
   target: string;
+  /** Its path crosses (or is covered by) a FUSE or network mount: see _nsfsMounts. */
+  remote: boolean;
 }
 
-/** nsfs mounts in a mountinfo file: root "net:[4026532256]", target /run/netns/x. */
+/** Filesystems whose lookups and getattr may wait on a daemon or a server for ever. */
+const _REMOTE_FS = /^(fuse(\..*|blk)?|nfs4?|cifs|smb3|9p|ceph|afs)$/;
+
+/**
+ * nsfs mounts in a mountinfo file: root "net:[4026532256]", target /run/netns/x. Opening
+ * TARGET walks every mount on its way: a lookup in a FUSE directory (or a getattr of a FUSE
+ * mount stacked on TARGET) waits for its daemon, and one that never answers kept `ls` waiting
+ * for ever (a namespace bound at a path in a FUSE file system root may enter, from a mount
+ * namespace of the user's own). Such a mount is marked `remote` and never opened.
+ */
 function _nsfsMounts(mountinfo: string): _Mount[] {
   const out: _Mount[] = [];
   let text: string;
@@ -487,9 +501,13 @@ function _nsfsMounts(mountinfo: string): _Mount[] {
   } catch {
     return out;
   }
+  const remote: string[] = [];
   for (const line of text.split("\n")) {
-    if (!line.includes(" - nsfs ")) continue;
+    const sep = line.indexOf(" - ");
+    if (sep < 0) continue;
     const f = line.split(" ");
+    if (_REMOTE_FS.test(line.slice(sep + 3).split(" ")[0])) remote.push(_unescape(f[4]));
+    if (line.slice(sep + 3, sep + 8) !== "nsfs ") continue;
     const root = f[3];
     const open = root.indexOf(":[");
     if (open < 0) continue;
@@ -499,7 +517,13 @@ function _nsfsMounts(mountinfo: string): _Mount[] {
       ino: Number(root.slice(open + 2, -1)),
       type: type as NamespaceType,
       target: _unescape(f[4]),
+      remote: false,
     });
+  }
+  for (const m of out) {
+    m.remote = remote.some((p) =>
+      m.target === p || m.target.startsWith(p.endsWith("/") ? p : `${p}/`)
+    );
   }
   return out;
 }
@@ -573,6 +597,7 @@ function _relate(found: Map<number, _Ns>, wanted: Set<string>, notes: string[]):
     work(ns, fd);
   };
   let unopened = 0;
+  let remote = 0;
   try {
     for (const ns of queue) {
       const e = ns.entry;
@@ -582,6 +607,10 @@ function _relate(found: Map<number, _Ns>, wanted: Set<string>, notes: string[]):
       }
       const path = ns.open ?? e.path;
       if (path === null) continue;
+      if (ns.remote) {
+        remote++;
+        continue;
+      }
       const fd = nsfsOpen(path, ns.open === null ? undefined : ns.root);
       if (fd < 0) {
         unopened++;
@@ -608,6 +637,12 @@ function _relate(found: Map<number, _Ns>, wanted: Set<string>, notes: string[]):
   }
   if (netlinkWhy) {
     notes.push(`NETNSID is unknown: ${netlinkWhy}`);
+  }
+  if (remote > 0) {
+    notes.push(
+      `PNS and ONS of ${remote} namespace${remote === 1 ? "" : "s"} are unknown: ` +
+        "bound under a FUSE or network mount, not opened (its daemon may never answer)",
+    );
   }
   if (unopened > 0) {
     notes.push(

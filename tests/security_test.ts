@@ -7067,3 +7067,288 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20d: exec of a namespace FILE whose path changes after it was checked
+
+Deno.test({
+  name:
+    "stop 20d: exec of a namespace file checks the fd it joins — a symlink swapped after the check never runs a user's mount namespace's programs as root",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const user = await testUser();
+    const mark = `sec20d-planted-${crypto.randomUUID()}`;
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: `mount -t tmpfs t /mnt && printf '#!/bin/sh\\necho ${mark}\\n' > ` +
+        "/mnt/ls && chmod 755 /mnt/ls && mount --bind /mnt/ls /bin/ls",
+    });
+    // The user's link flips between a mount namespace root may join (ours) and theirs:
+    // exec looked at the path, and the helper opened it again a few ms later.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec20d-" });
+    const link = `${dir}/ns`;
+    Deno.symlinkSync(`/proc/${Deno.pid}/ns/mnt`, link);
+    const flipper = new Deno.Command("perl", {
+      args: [
+        "-e",
+        'my ($a, $b, $l) = @ARGV; while (1) { symlink $a, "$l.t"; rename "$l.t", $l; ' +
+        'symlink $b, "$l.t"; rename "$l.t", $l }',
+        `/proc/${Deno.pid}/ns/mnt`,
+        `/proc/${target.pid}/ns/mnt`,
+        link,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 80; i++) {
+        const out = await runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", link, "/bin/ls", "/"],
+        });
+        assert(!out.stdout.includes(mark), `root ran the user's program (run ${i})`);
+        codes.push(out.code);
+        // The race met: checked as ours, opened as theirs, and refused by the helper.
+        if (out.code === 125) {
+          assertMatch(
+            out.stderr,
+            /^nsjoin exec: Cannot join namespace file \S+: its user namespace is not ours/,
+          );
+          break;
+        }
+        if (out.code !== 0) assertEquals(out.code, 2, out.stderr);
+      }
+      assert(codes.includes(125), `the swap never came between check and open: ${codes}`);
+      // The same check for a user namespace (whose program would read the caller's environment).
+      const lib = await new NsCommand("/bin/echo", {
+        target: `/proc/${target.pid}/ns/user`,
+        args: ["ran"],
+        ownNamespaceFile: true,
+      }).output();
+      assertEquals(lib.code, 125, new TextDecoder().decode(lib.stderr));
+      assert(!new TextDecoder().decode(lib.stdout).includes("ran"));
+      assertEquals(lib.setupError?.namespace, "user");
+    } finally {
+      flipper.kill("SIGKILL");
+      await flipper.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 20d: exec -n user,… never hands a file on its stdio to the namespace's owner
+
+Deno.test({
+  name:
+    "stop 20d: exec -n user,… with a file of root's on its stdio never hands the file to the user namespace's owner",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const user = await testUser();
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+    });
+    // Root's log in a directory the user may not search; the user prints what fd 1 of the
+    // program is and, if it is that file, reads its earlier lines through /proc/self/fd.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-filestdio-" });
+    const tools = await Deno.makeTempDir({ prefix: "nsjoin-filestdio-tools-" });
+    await Deno.chmod(tools, 0o755);
+    const log = `${dir}/job.log`;
+    const secret = `sec20d-log-${crypto.randomUUID()}`;
+    try {
+      await Deno.writeTextFile(log, `${secret}\n`, { mode: 0o644 });
+      await Deno.writeTextFile(
+        `${tools}/take.py`,
+        `
+import ctypes, os, stat, sys, time
+want = ("\\0".join(sys.argv[1:]) + "\\0").encode()
+libc = ctypes.CDLL(None, use_errno=True)
+for _ in range(2000):
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read() != want:
+                    continue
+            pidfd = os.pidfd_open(int(name))
+        except (OSError, ValueError):
+            continue
+        fd = libc.syscall(438, pidfd, 1, 0)
+        if fd < 0:
+            print(f"getfd errno {ctypes.get_errno()}")
+        elif stat.S_ISREG(os.fstat(fd).st_mode):
+            with open(f"/proc/self/fd/{fd}") as f:
+                print("file " + f.read().strip())
+        else:
+            print("other")
+        sys.exit(0)
+    time.sleep(0.005)
+print("none")
+`,
+      );
+      const nap = `1.${Math.floor(Math.random() * 900000) + 100000}`;
+      const taker = new Deno.Command("setpriv", {
+        args: [
+          ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+          ...["/usr/bin/python3", `${tools}/take.py`, "/bin/sleep", nap],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      // Root's stdout appends to its log (a cron job's `>> job.log`).
+      const run = await runPiped("sh", {
+        args: [
+          "-c",
+          'exec "$0" run -A --quiet "$1" exec -n user,net "$2" /bin/sleep "$3" >>"$4" </dev/null',
+          ...[Deno.execPath(), CLI, String(target.pid), nap, log],
+        ],
+      });
+      assertEquals(run.code, 0, run.stderr);
+      const took = await taker.output();
+      const seen = text(took.stdout).trim();
+      assert(!seen.includes(secret), `the user read root's log: ${seen}`);
+      assertEquals(seen, "other", `the user took: ${seen} ${text(took.stderr)}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(tools, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 20d: a namespace bound under a FUSE mount in another mount namespace
+
+Deno.test({
+  name:
+    "stop 20d: ls never waits for a FUSE daemon that does not answer (a namespace bound under its mount in another mount namespace)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // As stop 20's FUSE test: fuse-overlayfs stands in for any daemon root may enter (a
+    // user's with allow_other), with no attribute cache (timeout=0) so that every lookup
+    // asks it. A mount namespace of its own binds a net namespace nobody else holds at a
+    // file in that mount: ls opened it through /proc/PID/root to read its owner, and the
+    // lookup in the stopped daemon's directory never returned.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec20d-fuse-" });
+    for (const d of ["lower", "upper", "work", "mnt"]) await Deno.mkdir(`${dir}/${d}`);
+    await Deno.writeTextFile(`${dir}/lower/file`, "x");
+    const daemon = new Deno.Command("fuse-overlayfs", {
+      args: [
+        ...[
+          "-f",
+          "-o",
+          `timeout=0,lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`,
+        ],
+        `${dir}/mnt`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let holder: Deno.ChildProcess | undefined;
+    try {
+      await waitFor("the FUSE mount", () => {
+        try {
+          return Deno.readTextFileSync(`${dir}/mnt/file`) === "x";
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      holder = new Deno.Command("unshare", {
+        args: [
+          ...["-m", "--propagation", "private", "sh", "-c"],
+          `touch ${dir}/mnt/ns && unshare --net=${dir}/mnt/ns true && exec sleep 100024`,
+        ],
+        stdin: "null",
+      }).spawn();
+      const pid = holder.pid;
+      await waitFor("the bound namespace", () => {
+        try {
+          return Deno.readTextFileSync(`/proc/${pid}/mountinfo`).includes(`${dir}/mnt/ns rw`) &&
+            Deno.readTextFileSync(`/proc/${pid}/cmdline`).startsWith("sleep");
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      daemon.kill("SIGSTOP");
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "ls", "-t", "net"],
+        signal: AbortSignal.timeout(20_000),
+      });
+      daemon.kill("SIGCONT");
+      assertEquals(out.code, 0, `ls did not finish: ${out.code} ${out.stderr}`);
+      assertMatch(out.stdout, /^\s+NS TYPE/);
+    } finally {
+      daemon.kill("SIGCONT");
+      holder?.kill("SIGKILL");
+      await holder?.status;
+      await runPiped("umount", { args: [`${dir}/mnt`] });
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 20d: a cgroup named for a container below another container's bare-ID cgroup
+
+Deno.test({
+  name:
+    "stop 20d: a stopped podman container whose PID a docker container's process took, in a cgroup below that container's /docker/ID, is not running, not joined",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Stop 20c's attack from a container of docker's cgroupfs driver, whose cgroups are
+    // /docker/ID (a bare ID, as containerd's /NAMESPACE/ID and podman's pods): the cgroup its
+    // root makes in the subtree it may write (here made for it, as root) is root's, and was
+    // not counted as below another container's.
+    const tag = crypto.randomUUID().slice(0, 8);
+    const victim = await startContainer("podman", `nsjoin-sec20d-v-${tag}`, [
+      "-e",
+      "SECRET=s3cr3t",
+    ]);
+    const attacker = await startContainer("docker", `nsjoin-sec20d-a-${tag}`);
+    let dir: string | undefined;
+    try {
+      await must("podman", ["stop", "-t", "0", victim.name]);
+      const line = (await Deno.readTextFile(`/proc/${attacker.pid}/cgroup`)).split("\n")
+        .find((l) => /^\d+:(memory|pids):/.test(l) && l.endsWith(`/${attacker.id}`));
+      if (!line) {
+        throw new Error("no /docker/ID cgroup of a controller: not docker's cgroupfs driver");
+      }
+      const controller = line.split(":")[1];
+      const mount = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+        .map((l) => l.split(" ")).find((f) =>
+          f[3] === "/" && f.includes("cgroup") && f.at(-1)!.split(",").includes(controller)
+        )?.[4];
+      assert(mount, `no ${controller} hierarchy`);
+      dir = `${mount}${line.split(":")[2]}/libpod-${victim.id}`;
+      await Deno.mkdir(dir);
+      const taker = await containerProcessAt(attacker.pid, victim.pid, "exec sleep 1000");
+      if (!taker) throw new Error(`PID ${victim.pid} was not taken; the scenario did not happen`);
+      try {
+        await Deno.writeTextFile(`${dir}/cgroup.procs`, String(victim.pid));
+        const out = await runPiped(Deno.execPath(), {
+          args: [
+            ...["run", "-A", "--quiet", CLI, "exec", `podman:${victim.name}`],
+            ...["sh", "-c", "echo ran $SECRET in $(hostname)"],
+          ],
+        });
+        assert(!out.stdout.includes("ran"), `ran in the attacker's namespaces: ${out.stdout}`);
+        assertEquals(out.code, 125, out.stderr);
+        assertMatch(out.stderr, /Cannot find podman container/);
+        assert(!(await psJson()).some((r) => r.id === victim.id), "listed as running");
+      } finally {
+        try {
+          Deno.kill(victim.pid, "SIGKILL");
+        } catch { /* gone */ }
+        await taker.status;
+      }
+    } finally {
+      for (let i = 0; dir && i < 50 && existsNow(dir); i++) {
+        await Deno.remove(dir).catch(() => new Promise((r) => setTimeout(r, 20)));
+      }
+      await removeContainers([attacker, victim]);
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-YCIRUOXC.js";
+} from "./chunk-BLHDDT6F.js";
 import {
   AT_FDCWD,
   IN_ROOT,

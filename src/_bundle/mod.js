@@ -19,10 +19,10 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-QDYI767U.js";
+} from "./chunk-LDOFG2MH.js";
 import {
   NsCommand
-} from "./chunk-YCIRUOXC.js";
+} from "./chunk-BLHDDT6F.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -197,7 +197,10 @@ function listNamespaces(options = {}) {
       entry.nsfs.push(m.target);
       found.set(m.ino, {
         entry,
-        open: m.target
+        open: m.target,
+        ...m.remote ? {
+          remote: true
+        } : {}
       });
     }
   }
@@ -210,7 +213,10 @@ function listNamespaces(options = {}) {
       found.set(m.ino, {
         entry: _bare(m.ino, m.type, root + m.target, "mount"),
         open: m.target,
-        root
+        root,
+        ...m.remote ? {
+          remote: true
+        } : {}
       });
     }
   }
@@ -439,6 +445,7 @@ function _processInfo(pid) {
     return void 0;
   }
 }
+var _REMOTE_FS = /^(fuse(\..*|blk)?|nfs4?|cifs|smb3|9p|ceph|afs)$/;
 function _nsfsMounts(mountinfo) {
   const out = [];
   let text;
@@ -447,9 +454,13 @@ function _nsfsMounts(mountinfo) {
   } catch {
     return out;
   }
+  const remote = [];
   for (const line of text.split("\n")) {
-    if (!line.includes(" - nsfs ")) continue;
+    const sep = line.indexOf(" - ");
+    if (sep < 0) continue;
     const f = line.split(" ");
+    if (_REMOTE_FS.test(line.slice(sep + 3).split(" ")[0])) remote.push(_unescape(f[4]));
+    if (line.slice(sep + 3, sep + 8) !== "nsfs ") continue;
     const root = f[3];
     const open = root.indexOf(":[");
     if (open < 0) continue;
@@ -458,8 +469,12 @@ function _nsfsMounts(mountinfo) {
     out.push({
       ino: Number(root.slice(open + 2, -1)),
       type,
-      target: _unescape(f[4])
+      target: _unescape(f[4]),
+      remote: false
     });
+  }
+  for (const m of out) {
+    m.remote = remote.some((p) => m.target === p || m.target.startsWith(p.endsWith("/") ? p : `${p}/`));
   }
   return out;
 }
@@ -531,6 +546,7 @@ function _relate(found, wanted, notes) {
     work(ns, fd);
   };
   let unopened = 0;
+  let remote = 0;
   try {
     for (const ns of queue) {
       const e = ns.entry;
@@ -540,6 +556,10 @@ function _relate(found, wanted, notes) {
       }
       const path = ns.open ?? e.path;
       if (path === null) continue;
+      if (ns.remote) {
+        remote++;
+        continue;
+      }
       const fd = nsfsOpen(path, ns.open === null ? void 0 : ns.root);
       if (fd < 0) {
         unopened++;
@@ -565,6 +585,9 @@ function _relate(found, wanted, notes) {
   }
   if (netlinkWhy) {
     notes.push(`NETNSID is unknown: ${netlinkWhy}`);
+  }
+  if (remote > 0) {
+    notes.push(`PNS and ONS of ${remote} namespace${remote === 1 ? "" : "s"} are unknown: bound under a FUSE or network mount, not opened (its daemon may never answer)`);
   }
   if (unopened > 0) {
     notes.push(`PNS and ONS of ${unopened} namespace${unopened === 1 ? "" : "s"} are unknown: their files could not be opened again (process gone or access refused)`);
@@ -1640,7 +1663,8 @@ function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
       }
       continue;
     }
-    if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;
+    const inside = (p, k) => CONTAINER_CGROUP.test(p) || /^[0-9a-f]{64}$/.test(p) && parts[k - 1] !== "libpod_parent";
+    if (parts.slice(0, at).some(inside)) return false;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
@@ -2236,38 +2260,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-S5SNBQCZ.js");
+  _later ??= await import("./_later-TUPPLXPL.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-S5SNBQCZ.js");
+  _later ??= await import("./_later-TUPPLXPL.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-S5SNBQCZ.js");
+  _later ??= await import("./_later-TUPPLXPL.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-S5SNBQCZ.js");
+  _later ??= await import("./_later-TUPPLXPL.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-S5SNBQCZ.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-TUPPLXPL.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-S5SNBQCZ.js");
+  _later ??= await import("./_later-TUPPLXPL.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-S5SNBQCZ.js");
+  _later ??= await import("./_later-TUPPLXPL.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-S5SNBQCZ.js");
+  _later ??= await import("./_later-TUPPLXPL.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -122,6 +122,32 @@ export function socketOnStdio(fds: readonly number[]): boolean {
   });
 }
 
+const S_IFREG = 0o100000;
+const S_IFBLK = 0o060000;
+const S_IFDIR = 0o040000;
+
+/**
+ * Whether any of these fds of ours is a file (a regular file, a block device, a directory).
+ * A task that can ptrace the program (a user namespace's owner, a CAP_SYS_PTRACE task of its
+ * pid namespace) takes it with pidfd_getfd and keeps it after the program ends: writes into
+ * the caller's file at any offset once it was checked, and a reopen of /proc/self/fd/N
+ * reaches the inode past directories it may not search (a log under root's 0700 /root).
+ * `exec` relays instead, as for a socket.
+ *
+ * @param fds our fds to look at (0, 1, 2)
+ * @returns true when one is such a file
+ */
+export function fileOnStdio(fds: readonly number[]): boolean {
+  return fds.some((fd) => {
+    try {
+      const type = fstatSafe(fd).mode & S_IFMT;
+      return type === S_IFREG || type === S_IFBLK || type === S_IFDIR;
+    } catch {
+      return false; // Closed: nothing to hand over.
+    }
+  });
+}
+
 /**
  * Whether any of these fds of ours is a terminal. A program holding it reads what the
  * caller types, after we exit too, and (in our session, or with CAP_SYS_ADMIN) types into

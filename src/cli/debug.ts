@@ -2,7 +2,15 @@ import { NsCommand } from "../command.ts";
 import { debugOptions } from "../debug.ts";
 import type { PinnedProcess } from "../target.ts";
 import { parseOptions } from "./_args.ts";
-import { relay, relayStdio, report, socketOnStdio, terminalOnStdio, UsageError } from "./_run.ts";
+import {
+  fileOnStdio,
+  relay,
+  relayStdio,
+  report,
+  socketOnStdio,
+  terminalOnStdio,
+  UsageError,
+} from "./_run.ts";
 import { pinCliTarget } from "./_target.ts";
 
 /** The usage text of `debug`. */
@@ -114,11 +122,13 @@ export async function debug(argv: readonly string[]): Promise<number> {
     }
     pinned = await pinCliTarget(args.target!) as PinnedProcess;
     const [program, ...rest] = args.command;
-    // A socket or a terminal on our stdio would be the program's, in the target's pid
-    // namespace: relay through pipes then, as exec does (see socketOnStdio,
+    // A socket, a file or a terminal on our stdio would be the program's, in the target's
+    // pid namespace: relay through pipes then, as exec does (see socketOnStdio, fileOnStdio,
     // terminalOnStdio). And never in our session, as exec (a task there that ptraces the
     // program would type into our controlling terminal with TIOCSTI).
-    const relayed = !args.tty && (socketOnStdio([0, 1, 2]) || terminalOnStdio([0, 1, 2]));
+    const stdio = [0, 1, 2];
+    const relayed = !args.tty &&
+      (socketOnStdio(stdio) || fileOnStdio(stdio) || terminalOnStdio(stdio));
     const command = new NsCommand(program, {
       ...debugOptions(pinned, { tools: args.tools, privileged: args.privileged, tty: args.tty }),
       newSession: !args.tty,

@@ -21,7 +21,15 @@ import { readTextFileSafe } from "../../ffi/files.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
 import { parseOptions } from "./_args.ts";
-import { relay, relayStdio, report, socketOnStdio, terminalOnStdio, UsageError } from "./_run.ts";
+import {
+  fileOnStdio,
+  relay,
+  relayStdio,
+  report,
+  socketOnStdio,
+  terminalOnStdio,
+  UsageError,
+} from "./_run.ts";
 
 /** `exec`'s options, parsed: docker exec's dialect. */
 export interface ExecArgs {
@@ -338,7 +346,10 @@ export const planExec = (async function planExec(
         ...(inside
           ? { env, targetEnv: true }
           : pid === undefined
-          ? file!.readsEnv ? _readableEnv(env) : { env, targetEnv: false }
+          ? file!.readsEnv
+            ? _readableEnv(env)
+            // What was checked of the path holds for the fd the helper joins.
+            : { env, targetEnv: false, ownNamespaceFile: true }
           : _hostProgramEnv(args.namespaces, pid, env)),
         cwd: workdir,
         uid: user?.uid,
@@ -425,13 +436,14 @@ export async function exec(argv: readonly string[]): Promise<number> {
     const stdio = o.stdin === "inherit" ? [0, 1, 2] : [1, 2];
     if (
       hostile && !args.detach &&
-      (terminalOnStdio(stdio) || ((joined("pid") || joined("user")) && socketOnStdio(stdio)))
+      (terminalOnStdio(stdio) ||
+        ((joined("pid") || joined("user")) && (socketOnStdio(stdio) || fileOnStdio(stdio))))
     ) {
       // Our stdio would be the program's for its whole life: a terminal (the caller's
-      // keystrokes, after we exit too) or a socket in the target's pid namespace (see
-      // socketOnStdio) or user namespace, whose owner may ptrace the program and take the
-      // socket: a connection of ours (the caller's uid in SO_PEERCRED), theirs to read and
-      // write. Relay through pipes, as docker exec's shim does.
+      // keystrokes, after we exit too) or a socket or file in the target's pid namespace (see
+      // socketOnStdio, fileOnStdio) or user namespace, whose owner may ptrace the program and
+      // take it: a connection of ours (the caller's uid in SO_PEERCRED), a file of ours to
+      // write into when it likes. Relay through pipes, as docker exec's shim does.
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",

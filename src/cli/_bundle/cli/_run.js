@@ -6,12 +6,13 @@ import {
   assertPermissions,
   assertUtf8Argv,
   exitCodeOf,
+  fileOnStdio,
   relay,
   relayStdio,
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-F6KP4B5B.js";
+} from "./chunk-H5HFBN3R.js";
 
 export {
   EXIT,
@@ -19,6 +20,7 @@ export {
   assertPermissions,
   assertUtf8Argv,
   exitCodeOf,
+  fileOnStdio,
   relay,
   relayStdio,
   report,

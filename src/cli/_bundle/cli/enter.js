@@ -13,13 +13,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-BJEPK2ZA.js";
+} from "./chunk-TK5I6N6C.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-F6KP4B5B.js";
+} from "./chunk-H5HFBN3R.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-BJEPK2ZA.js";
+} from "./chunk-TK5I6N6C.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -33,6 +33,7 @@ import {
   errnoName,
   errnoText,
   existsSafe,
+  fileOnStdio,
   readTextFileSafe,
   relay,
   relayStdio,
@@ -40,7 +41,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-F6KP4B5B.js";
+} from "./chunk-H5HFBN3R.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -602,7 +603,8 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
       }
       continue;
     }
-    if (parts.slice(0, at).some((p) => CONTAINER_CGROUP.test(p))) return false;
+    const inside = (p, k) => CONTAINER_CGROUP.test(p) || /^[0-9a-f]{64}$/.test(p) && parts[k - 1] !== "libpod_parent";
+    if (parts.slice(0, at).some(inside)) return false;
     const mount = where.get(line.slice(first + 1, second).split(",")[0]);
     if (!mount) continue;
     try {
@@ -1208,7 +1210,7 @@ var exec = (async function exec(argv) {
       1,
       2
     ];
-    if (hostile && !args.detach && (terminalOnStdio(stdio) || (joined("pid") || joined("user")) && socketOnStdio(stdio))) {
+    if (hostile && !args.detach && (terminalOnStdio(stdio) || (joined("pid") || joined("user")) && (socketOnStdio(stdio) || fileOnStdio(stdio)))) {
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",
@@ -1574,7 +1576,8 @@ var planExec = (async function planExec2(args, find = {}) {
           targetEnv: true
         } : pid === void 0 ? file.readsEnv ? _readableEnv(env) : {
           env,
-          targetEnv: false
+          targetEnv: false,
+          ownNamespaceFile: true
         } : _hostProgramEnv(args.namespaces, pid, env),
         cwd: workdir,
         uid: user?.uid,

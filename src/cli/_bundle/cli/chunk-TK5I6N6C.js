@@ -28,7 +28,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-F6KP4B5B.js";
+} from "./chunk-H5HFBN3R.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -2196,7 +2196,8 @@ var _checkFlags = (function _checkFlags2(o) {
     "killTree",
     "newSession",
     "killOnExit",
-    "debug"
+    "debug",
+    "ownNamespaceFile"
   ];
   for (const name of flags) {
     const v = o[name];
@@ -2289,6 +2290,12 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
       throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
     }
     rest.push(`K${fd}`);
+  }
+  if (o.ownNamespaceFile) {
+    if (target.kind !== "file") {
+      throw new TypeError("Cannot use ownNamespaceFile with a process as target: give a file");
+    }
+    rest.push("u");
   }
   if (o.fork === false) rest.push("F");
   if (o.killTree) rest.push("g");

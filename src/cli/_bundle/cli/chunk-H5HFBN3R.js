@@ -395,6 +395,16 @@ var socketOnStdio = (function socketOnStdio(fds) {
     }
   });
 });
+var fileOnStdio = (function fileOnStdio(fds) {
+  return fds.some((fd) => {
+    try {
+      const type = fstatSafe(fd).mode & S_IFMT2;
+      return type === S_IFREG2 || type === S_IFBLK || type === S_IFDIR2;
+    } catch {
+      return false;
+    }
+  });
+});
 var terminalOnStdio = (function terminalOnStdio(fds) {
   const files = [
     Deno.stdin,
@@ -1861,6 +1871,10 @@ var SIGNALS = {
 var S_IFMT2 = 61440;
 var S_IFSOCK = 49152;
 
+var S_IFREG2 = 32768;
+var S_IFBLK = 24576;
+var S_IFDIR2 = 16384;
+
 
 
 var OUTPUT_GRACE_MS = 2e3;
@@ -1901,6 +1915,7 @@ export {
   exitCodeOf,
   relay,
   socketOnStdio,
+  fileOnStdio,
   terminalOnStdio,
   relayStdio,
   assertUtf8Argv,

@@ -4,14 +4,14 @@ import {
   _pausedError,
   _port,
   assertNotFrozen
-} from "./chunk-QDYI767U.js";
+} from "./chunk-LDOFG2MH.js";
 import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-YCIRUOXC.js";
+} from "./chunk-BLHDDT6F.js";
 import {
   loadHostNss
 } from "./chunk-4GLX2U4K.js";

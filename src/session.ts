@@ -24,6 +24,7 @@ import {
   writeSome,
 } from "../ffi/session.ts";
 import {
+  _checkShapes,
   _ErrorPipe,
   _sessionPlan,
   _setupError,
@@ -296,6 +297,10 @@ export class ExecSession implements AsyncDisposable {
     if (typeof program !== "string" || program === "") {
       throw new TypeError("Cannot run an empty program name");
     }
+    if (o.stdin !== undefined && !(o.stdin instanceof Uint8Array)) {
+      throw new TypeError("Cannot use stdin: give its bytes as a Uint8Array");
+    }
+    _checkShapes({ target: 0, args: o.args, env: o.env, cwd: o.cwd, signal: o.signal });
     const env = { ...this.#env };
     for (const [k, v] of Object.entries(o.env ?? {})) {
       if (k === "" || k.includes("=") || k.includes("\0")) {

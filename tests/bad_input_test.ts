@@ -12,6 +12,7 @@ import { dirname } from "node:path";
 import { NsCommand, type NsCommandOptions } from "../src/command.ts";
 import { namespaceTypeOfFile } from "../src/namespaces.ts";
 import { pinProcess } from "../src/target.ts";
+import { scopedJoin } from "../src/scoped.ts";
 import { report } from "../src/cli/_run.ts";
 import {
   assert,
@@ -966,6 +967,90 @@ const CASES: Case[] = [
     code: 2,
     message: /Cannot use killTree "yes": give true or false/,
     run: api((c, m) => ({ target: c.pid, killTree: "yes" as unknown as boolean, args: [m] })),
+  },
+  // A JavaScript caller's options of another shape: refused by name, nothing run (a string
+  // args ran touch with one argument per character; an array env passed "0=…").
+  {
+    input: 'args: "MARKER" (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot use args "[^"]+": give an array of strings/,
+    run: api((c, m) => ({ target: c.pid, args: m as unknown as string[] })),
+  },
+  {
+    input: "args: [MARKER, 1]",
+    via: "API",
+    code: 2,
+    message: /Cannot use args item 1: give a string/,
+    run: api((c, m) => ({ target: c.pid, args: [m, 1] as unknown as string[] })),
+  },
+  {
+    input: 'env: ["A=B"] (docker\'s form)',
+    via: "API",
+    code: 2,
+    message: /Cannot use env \(an array\): give an object of names to string values/,
+    run: api((c, m) => ({
+      target: c.pid,
+      env: ["A=B"] as unknown as Record<string, string>,
+      args: [m],
+    })),
+  },
+  {
+    input: "env: { A: 1 }",
+    via: "API",
+    code: 2,
+    message: /Cannot pass the environment variable "A": its value is a number - give a string/,
+    run: api((c, m) => ({
+      target: c.pid,
+      env: { A: 1 } as unknown as Record<string, string>,
+      args: [m],
+    })),
+  },
+  {
+    input: 'stdout: "pipe"',
+    via: "API",
+    code: 2,
+    message: /Cannot use stdout "pipe": give "piped", "inherit" or "null"/,
+    run: api((c, m) => ({ target: c.pid, stdout: "pipe" as "piped", args: [m] })),
+  },
+  {
+    input: 'signal: "x"',
+    via: "API",
+    code: 2,
+    message: /Cannot use signal "x": give an AbortSignal/,
+    run: api((c, m) => ({ target: c.pid, signal: "x" as unknown as AbortSignal, args: [m] })),
+  },
+  {
+    input: 'cgroups: "/sys/fs/cgroup/x" (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot use cgroups "\/sys\/fs\/cgroup\/x": give an array of cgroup paths/,
+    run: api((c, m) => ({
+      target: c.pid,
+      cgroups: "/sys/fs/cgroup/x" as unknown as string[],
+      args: [m],
+    })),
+  },
+  {
+    input: 'keepFds: ["3"]',
+    via: "API",
+    code: 2,
+    message: /Cannot keep fd "3": give a number of 3 or more/,
+    run: api((c, m) => ({ target: c.pid, keepFds: ["3"] as unknown as number[], args: [m] })),
+  },
+  {
+    input: "program: 42",
+    via: "API",
+    code: 2,
+    message: /Cannot run 42: give the program as a string or a file URL/,
+    run: api((c, m) => ({ target: c.pid, args: [m] }), 42 as unknown as string),
+  },
+  {
+    input: 'scopedJoin(PID, "net") (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot join namespaces "net" for a scope: give a list of types/,
+    run: call((c) => scopedJoin(c.pid, "net" as unknown as ["net"])),
   },
   {
     input: "target: a closed PinnedProcess",

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-J2CCF2TE.js";
+} from "./chunk-WSKRJ62E.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-BJEPK2ZA.js";
+} from "./chunk-2VYKMIWJ.js";
 import {
   NamespaceError,
   UsageError,

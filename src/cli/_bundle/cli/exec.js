@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-BJEPK2ZA.js";
+} from "./chunk-2VYKMIWJ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

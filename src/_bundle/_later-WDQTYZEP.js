@@ -4,14 +4,15 @@ import {
   _pausedError,
   _port,
   assertNotFrozen
-} from "./chunk-LV2O7D3C.js";
+} from "./chunk-XPFJUVAL.js";
 import {
   _ErrorPipe,
+  _checkShapes,
   _sessionPlan,
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-J2CCF2TE.js";
+} from "./chunk-WSKRJ62E.js";
 import {
   loadHostNss
 } from "./chunk-4GLX2U4K.js";
@@ -20,7 +21,7 @@ import {
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-IUIZLTKT.js";
+} from "./chunk-PGT7GBNM.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -102,7 +103,10 @@ var _types = (function _types(target, resolved, namespaces) {
       return WORKER_NAMESPACES.filter((t) => differ.includes(t));
     }
   }
-  if (!Array.isArray(namespaces) || namespaces.length === 0) {
+  if (!Array.isArray(namespaces)) {
+    throw new TypeError(`Cannot join namespaces ${typeof namespaces === "string" ? JSON.stringify(namespaces) : String(namespaces)}: give "all" or a list of types (["net"])`);
+  }
+  if (namespaces.length === 0) {
     throw new TypeError('Cannot join no namespaces: give a list of types or "all"');
   }
   for (const type of namespaces) {
@@ -1120,7 +1124,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-E5KOGIPS.js")
+    import("./_forward_relay-KGPIRHR4.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -2423,6 +2427,16 @@ var ExecSession = class {
     if (typeof program !== "string" || program === "") {
       throw new TypeError("Cannot run an empty program name");
     }
+    if (o.stdin !== void 0 && !(o.stdin instanceof Uint8Array)) {
+      throw new TypeError("Cannot use stdin: give its bytes as a Uint8Array");
+    }
+    _checkShapes({
+      target: 0,
+      args: o.args,
+      env: o.env,
+      cwd: o.cwd,
+      signal: o.signal
+    });
     const env = {
       ...this.#env
     };

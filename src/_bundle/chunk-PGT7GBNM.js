@@ -19,6 +19,9 @@ import {
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {
+  if (!Array.isArray(namespaces)) {
+    throw new TypeError(`Cannot join namespaces ${typeof namespaces === "string" ? JSON.stringify(namespaces) : String(namespaces)} for a scope: give a list of types (["net"])`);
+  }
   for (const type of namespaces) {
     if (![
       "net",

@@ -368,6 +368,12 @@ var _sessionPlan = (function _sessionPlan(o) {
 var _shown = (function _shown(plan) {
   return plan.target.kind === "process" ? plan.target.pid : plan.target.path;
 });
+var _quoted = (function _quoted(v) {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "(an array)";
+  if (typeof v === "object" && v !== null) return "(an object)";
+  return typeof v === "function" ? "(a function)" : String(v);
+});
 var _follows = (function _follows(o) {
   return o.uid === "follow" || o.gid === "follow";
 });
@@ -876,9 +882,10 @@ var NsCommand = class {
    */
   constructor(program, options) {
     this.#program = program instanceof URL ? program.pathname : program;
-    if (typeof this.#program !== "string" || this.#program.length === 0) {
-      throw new TypeError("Cannot run an empty program name");
+    if (typeof this.#program !== "string") {
+      throw new TypeError(`Cannot run ${_quoted(program)}: give the program as a string or a file URL`);
     }
+    if (this.#program.length === 0) throw new TypeError("Cannot run an empty program name");
     if (!options || options.target === void 0) {
       throw new TypeError("Cannot run without a target: give options.target");
     }
@@ -1199,9 +1206,70 @@ var _checkFlags = (function _checkFlags2(o) {
   }
 }).bind(void 0);
 
+var _checkShapes = (function _checkShapes2(o) {
+  const refuse = (name, v, want) => {
+    throw new TypeError(`Cannot use ${name} ${_quoted(v)}: give ${want}`);
+  };
+  const strings = (name, v, want) => {
+    if (v === void 0) return;
+    if (!Array.isArray(v)) refuse(name, v, want);
+    const bad = v.find((e) => typeof e !== "string");
+    if (bad !== void 0) refuse(`${name} item`, bad, "a string");
+  };
+  strings("args", o.args, "an array of strings");
+  const env = o.env;
+  if (env !== void 0) {
+    if (env === null || typeof env !== "object" || Array.isArray(env)) {
+      refuse("env", env, 'an object of names to string values ({ NAME: "value" })');
+    }
+    for (const [k, v] of Object.entries(env)) {
+      if (typeof v !== "string") {
+        throw new TypeError(`Cannot pass the environment variable ${JSON.stringify(k)}: its value is ${v === null ? "null" : `a ${typeof v}`} - give a string`);
+      }
+    }
+  }
+  for (const name of [
+    "stdin",
+    "stdout",
+    "stderr"
+  ]) {
+    const v = o[name];
+    if (v !== void 0 && v !== "piped" && v !== "inherit" && v !== "null") {
+      refuse(name, v, '"piped", "inherit" or "null"');
+    }
+  }
+  if (o.signal !== void 0 && !(o.signal instanceof AbortSignal)) {
+    refuse("signal", o.signal, "an AbortSignal (AbortController#signal, AbortSignal.timeout(ms))");
+  }
+  const text = [
+    "cwd",
+    "hostCwd",
+    "argv0",
+    "messagePrefix",
+    "netnsName",
+    "tools"
+  ];
+  for (const name of text) {
+    if (o[name] !== void 0 && typeof o[name] !== "string") refuse(name, o[name], "a string");
+  }
+  if (o.root !== void 0 && o.root !== true && typeof o.root !== "string") {
+    refuse("root", o.root, "a directory or true (the target's root)");
+  }
+  strings("cgroups", o.cgroups, "an array of cgroup paths");
+  for (const name of [
+    "keepFds",
+    "groups"
+  ]) {
+    if (o[name] !== void 0 && !Array.isArray(o[name])) {
+      refuse(name, o[name], "an array of numbers");
+    }
+  }
+}).bind(void 0);
+
 
 var _plan = (function _plan2(program, o, fromTarget = false) {
   _checkFlags(o);
+  _checkShapes(o);
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
   const pid = target.kind === "process" ? target.pid : void 0;
@@ -1276,7 +1344,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
-      throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
+      throw new RangeError(`Cannot keep fd ${_quoted(fd)}: give a number of 3 or more`);
     }
     rest.push(`K${fd}`);
   }
@@ -1336,7 +1404,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
     ]
   ]) {
     if (v !== void 0 && (!Number.isSafeInteger(v) || v < 0 || v > 4294967294)) {
-      throw new RangeError(`Cannot use ${name} ${v}: give a number from 0 to 4294967294`);
+      throw new RangeError(`Cannot use ${name} ${_quoted(v)}: give a number from 0 to 4294967294`);
     }
   }
   if (!o.preserveCredentials) {
@@ -1346,7 +1414,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   if (o.groups !== void 0) {
     for (const g of o.groups) {
       if (!Number.isSafeInteger(g) || g < 0 || g > 4294967294) {
-        throw new RangeError(`Cannot use group ${g}: give a number from 0 to 4294967294`);
+        throw new RangeError(`Cannot use group ${_quoted(g)}: give a number from 0 to 4294967294`);
       }
     }
     if (o.groups.length > 64) throw new RangeError("Cannot set more than 64 supplementary groups");
@@ -1493,5 +1561,6 @@ export {
   NsCommand,
   _ErrorPipe,
   _setupError,
-  _sessionPlan
+  _sessionPlan,
+  _checkShapes
 };

@@ -15,7 +15,7 @@ import {
 } from "./chunk-CAXEM5SY.js";
 import {
   scopedJoin
-} from "./chunk-IUIZLTKT.js";
+} from "./chunk-PGT7GBNM.js";
 import {
   close
 } from "./chunk-P43NYATT.js";

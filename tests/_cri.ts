@@ -4,7 +4,8 @@
  * dockerd runs; a pause image (catatonit) and the busybox app image imported into its
  * `k8s.io` namespace; and a CRI v1 gRPC client (tests/cri.proto) making pods as a kubelet
  * would — RunPodSandbox, CreateContainer, StartContainer — and running the CRI's own
- * ExecSync, which is what `kubectl exec` ends in.
+ * ExecSync, which is what `kubectl exec` ends in, and its streaming Exec with a terminal
+ * (`kubectl exec -t`).
  */
 import * as grpc from "npm:@grpc/grpc-js@1.14.7";
 import * as protoLoader from "npm:@grpc/proto-loader@0.7.15";
@@ -302,6 +303,43 @@ export class CriRuntime implements AsyncDisposable {
       stdout: dec.decode(r.stdout as Uint8Array),
       stderr: dec.decode(r.stderr as Uint8Array),
     };
+  }
+
+  /**
+   * The CRI's streaming Exec with a terminal, as `kubectl exec -t` makes it: Exec returns the
+   * runtime's streaming URL, read over a WebSocket (the kubelet's remotecommand protocol
+   * v4.channel.k8s.io: each frame's first byte is its channel, 1 stdout, 3 the status).
+   * Returns what the program wrote to its terminal.
+   */
+  async execTty(containerId: string, cmd: string[]): Promise<string> {
+    const r = await this.#call("Exec", {
+      container_id: containerId,
+      cmd,
+      tty: true,
+      stdout: true,
+    });
+    const ws = new WebSocket(String(r.url).replace(/^http/, "ws"), ["v4.channel.k8s.io"]);
+    ws.binaryType = "arraybuffer";
+    const dec = new TextDecoder();
+    let out = "";
+    let status = "";
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => (ws.close(), reject(new Error("CRI Exec: timed out"))),
+        30_000,
+      );
+      ws.onmessage = (m) => {
+        const frame = new Uint8Array(m.data as ArrayBuffer);
+        if (frame[0] === 1) out += dec.decode(frame.subarray(1), { stream: true });
+        if (frame[0] === 3) status += dec.decode(frame.subarray(1));
+      };
+      ws.onclose = () => (clearTimeout(timer), resolve());
+      ws.onerror = (
+        e,
+      ) => (clearTimeout(timer), reject(new Error(`CRI Exec: ${(e as ErrorEvent).message}`)));
+    });
+    if (!status.includes('"Success"')) throw new Error(`CRI Exec: ${status}`);
+    return out;
   }
 
   /**

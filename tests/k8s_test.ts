@@ -98,6 +98,27 @@ Deno.test({
       },
     );
 
+    await t.step(
+      "exec -t matches the CRI's Exec with a terminal (kubectl exec -t): TERM=xterm, no \\r\\r\\n",
+      async () => {
+        const cmd = ["sh", "-c", "env | sort; echo; id; pwd"];
+        const want = await rt.execTty(a.containers.app, cmd);
+        assertMatch(want, /^TERM=xterm\r$/m, "the reference sets TERM");
+        // Under a pty of its own (script), as an SRE's terminal runs it.
+        const line = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`]
+          .concat(["exec", "-t", `k8s:nsj-a/${web}/app`, "--", ...cmd])
+          .map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(" ");
+        const got = await runPiped("script", {
+          args: ["-qec", line, "/dev/null"],
+          cwd: "/",
+          env: { ...env, NO_COLOR: "1" },
+        });
+        assertEquals(got.code, 0, got.stderr);
+        assertEquals(got.stdout, want);
+        assert(!got.stdout.includes("\r\r\n"), JSON.stringify(got.stdout));
+      },
+    );
+
     await t.step("the reference shows what it should (the comparison is not vacuous)", async () => {
       const app = await nsjoin(`k8s:nsj-a/${web}/app`, ["sh", "-c", "pwd; echo $FOO; hostname"]);
       assertEquals(app.stdout, `/tmp\nbar\n${web}\n`);

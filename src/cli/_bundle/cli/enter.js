@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-2VYKMIWJ.js";
+} from "./chunk-NTZTGYIQ.js";
 import {
   NamespaceError,
   UsageError,

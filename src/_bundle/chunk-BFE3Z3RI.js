@@ -391,6 +391,9 @@ var _execOptions = (function _execOptions(container, given, check) {
       ...config.env
     ];
     if (options.user !== void 0) setEnv(env, `HOME=${user.home}`);
+    if (options.tty && container.container.engine === "containerd" && container.container.pod) {
+      setEnv(env, "TERM=xterm");
+    }
   } else {
     env = [
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

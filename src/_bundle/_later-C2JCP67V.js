@@ -4,7 +4,7 @@ import {
   _pausedError,
   _port,
   assertNotFrozen
-} from "./chunk-XPFJUVAL.js";
+} from "./chunk-BFE3Z3RI.js";
 import {
   _ErrorPipe,
   _checkShapes,

@@ -194,6 +194,22 @@ const CASES: Case[] = [
     run: enter(() => ["-t", "", "-a", "TOUCH"]),
   },
   {
+    input: "-t docker:web (a container for enter)",
+    via: "enter",
+    code: 2,
+    message:
+      /Cannot resolve target "docker:web": .* - a container is named through resolveContainer\(\) \(the CLI: nsjoin exec\)/,
+    run: enter(() => ["-t", "docker:web", "-a", "TOUCH"]),
+  },
+  {
+    input: 'target: "k8s:default/web/app" (not resolved)',
+    via: "API",
+    code: 2,
+    message:
+      /Cannot resolve target "k8s:default\/web\/app": .* - a container is named through resolveContainer\(\)/,
+    run: api((_, m) => ({ target: "k8s:default/web/app", args: [m] })),
+  },
+  {
     input: "-t 12:abc",
     via: "enter",
     code: 2,

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   NsCommand
-} from "./chunk-WSKRJ62E.js";
+} from "./chunk-4S626WRD.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -12,7 +12,7 @@ import {
 } from "./chunk-P43NYATT.js";
 import {
   resolveTarget
-} from "./chunk-H4NXOM6A.js";
+} from "./chunk-3R6BJZWN.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

@@ -19,14 +19,14 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-BFE3Z3RI.js";
+} from "./chunk-MUONAKDH.js";
 import {
   NsCommand
-} from "./chunk-WSKRJ62E.js";
+} from "./chunk-4S626WRD.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-PGT7GBNM.js";
+} from "./chunk-GDGCV2IJ.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -34,7 +34,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-H4NXOM6A.js";
+} from "./chunk-3R6BJZWN.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -2236,38 +2236,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-C2JCP67V.js");
+  _later ??= await import("./_later-YCMOHKKB.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-C2JCP67V.js");
+  _later ??= await import("./_later-YCMOHKKB.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-C2JCP67V.js");
+  _later ??= await import("./_later-YCMOHKKB.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-C2JCP67V.js");
+  _later ??= await import("./_later-YCMOHKKB.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-C2JCP67V.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-YCMOHKKB.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-C2JCP67V.js");
+  _later ??= await import("./_later-YCMOHKKB.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-C2JCP67V.js");
+  _later ??= await import("./_later-YCMOHKKB.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-C2JCP67V.js");
+  _later ??= await import("./_later-YCMOHKKB.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-NTZTGYIQ.js";
+} from "./chunk-KLQX22EW.js";
 import {
   NamespaceError,
   UsageError,

@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-NTZTGYIQ.js";
+} from "./chunk-KLQX22EW.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -15,11 +15,11 @@ import {
 } from "./chunk-CAXEM5SY.js";
 import {
   scopedJoin
-} from "./chunk-PGT7GBNM.js";
+} from "./chunk-GDGCV2IJ.js";
 import {
   close
 } from "./chunk-P43NYATT.js";
-import "./chunk-H4NXOM6A.js";
+import "./chunk-3R6BJZWN.js";
 import "./chunk-WCZWOI36.js";
 import "./chunk-PWACKXLL.js";
 import {

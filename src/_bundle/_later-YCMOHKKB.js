@@ -4,7 +4,7 @@ import {
   _pausedError,
   _port,
   assertNotFrozen
-} from "./chunk-BFE3Z3RI.js";
+} from "./chunk-MUONAKDH.js";
 import {
   _ErrorPipe,
   _checkShapes,
@@ -12,7 +12,7 @@ import {
   _setupError,
   helper,
   helperExecRefused
-} from "./chunk-WSKRJ62E.js";
+} from "./chunk-4S626WRD.js";
 import {
   loadHostNss
 } from "./chunk-4GLX2U4K.js";
@@ -21,7 +21,7 @@ import {
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-PGT7GBNM.js";
+} from "./chunk-GDGCV2IJ.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -57,7 +57,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-H4NXOM6A.js";
+} from "./chunk-3R6BJZWN.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -1124,7 +1124,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-KGPIRHR4.js")
+    import("./_forward_relay-RKZJIFFH.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-H4NXOM6A.js";
+} from "./chunk-3R6BJZWN.js";
 import {
   CLONE_FLAGS,
   NamespaceError

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-H4NXOM6A.js";
+} from "./chunk-3R6BJZWN.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,

@@ -306,7 +306,8 @@ export class CriRuntime implements AsyncDisposable {
   }
 
   /**
-   * The CRI's streaming Exec with a terminal, as `kubectl exec -t` makes it: Exec returns the
+   * The CRI's streaming Exec with a terminal, as `kubectl exec -it` makes it (stdin kept open,
+   * nothing sent): Exec returns the
    * runtime's streaming URL, read over a WebSocket (the kubelet's remotecommand protocol
    * v4.channel.k8s.io: each frame's first byte is its channel, 1 stdout, 3 the status).
    * Returns what the program wrote to its terminal.
@@ -316,6 +317,9 @@ export class CriRuntime implements AsyncDisposable {
       container_id: containerId,
       cmd,
       tty: true,
+      // As `kubectl exec -it`: containerd 1.6 closes a tty exec's output with its stdin, so
+      // without one ("stdin closed" at once) the program's output was lost.
+      stdin: true,
       stdout: true,
     });
     const ws = new WebSocket(String(r.url).replace(/^http/, "ws"), ["v4.channel.k8s.io"]);

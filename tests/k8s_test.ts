@@ -27,6 +27,7 @@ import {
   NsCommand,
   resolveContainer,
 } from "../mod.ts";
+import { daxIn } from "../dax.ts";
 
 const SKIP = !CI && (!IS_ROOT || !HAVE_CONTAINERD);
 if (SKIP) {
@@ -135,6 +136,30 @@ Deno.test({
       const ps = await nsjoin(`k8s:nsj-b/${web}`, ["ps", "-o", "comm"]);
       assertMatch(ps.stdout, /catatonit/, "shareProcessNamespace: the pause process is seen");
     });
+
+    await t.step(
+      "daxIn(resolveContainer(k8s:…)) runs as ExecSync does: the container's user, cwd, env, cgroups",
+      async () => {
+        // Pod a's app has a working dir and env; pod b's solo runs as uid 1000.
+        for (
+          const [pod, name, target] of [
+            [a, "app", `k8s:nsj-a/${web}/app`],
+            [b, "solo", `k8s:nsj-b/${web}`],
+          ] as [TestPod, string, string][]
+        ) {
+          const script = "id; pwd; env | sort; cat /proc/self/cgroup";
+          const want = await rt.execSync(pod.containers[name], ["sh", "-c", script]);
+          using pinned = await resolveContainer(target, find);
+          const $ = daxIn(pinned);
+          const got = await $`sh -c ${script}`.stdout("piped").stderr("piped").noThrow();
+          assertEquals(
+            { code: got.code, stdout: got.stdout, stderr: got.stderr },
+            { code: want.code, stdout: want.stdout, stderr: want.stderr },
+            target,
+          );
+        }
+      },
+    );
 
     await t.step("cp and inspect take k8s: targets", async () => {
       const want = await rt.execSync(a.containers.app, ["cat", "/etc/hostname"]);

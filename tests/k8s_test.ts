@@ -298,6 +298,14 @@ Deno.test({
         const table = await cli(["ps"], { env });
         assertMatch(table.stdout, /NAMESPACE +POD +CONTAINER/);
         assertMatch(table.stdout, new RegExp(`nsj-a +${web} +side`));
+        // A pod's rows together, its sandbox first, as crictl pods / ps read it.
+        const rowsOfA = table.stdout.split("\n").flatMap((l, i) =>
+          [a.id, a.containers.app, a.containers.side].some((id) => l.startsWith(id.slice(0, 12)))
+            ? [[i, l.split(/ +/)[5]]]
+            : []
+        );
+        assertEquals(rowsOfA.map(([, c]) => c), ["(sandbox)", "app", "side"], table.stdout);
+        assertEquals(rowsOfA.map(([i]) => i), [0, 1, 2].map((n) => (rowsOfA[0][0] as number) + n));
       },
     );
 

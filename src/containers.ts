@@ -464,10 +464,12 @@ export function matchPodContainer(
     throw fail(
       3,
       `Cannot find ${
-        pick === undefined ? "a running container" : `container ${JSON.stringify(pick)}`
+        pick === undefined ? "a running container" : `a running container ${JSON.stringify(pick)}`
       } in pod ${_podLabel(pod)}`,
+      // The runtime keeps no state of an exited container (containerd deletes its task
+      // bundle): a finished init container is not told apart from a name never seen.
       apps.length > 0
-        ? `its running containers: ${names}`
+        ? `its running containers: ${names} (an exited one, such as a finished init container, cannot be joined)`
         : "it has no running container (exited init containers cannot be joined)",
     );
   }

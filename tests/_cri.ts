@@ -50,6 +50,8 @@ export interface TestPodContainer {
   workingDir?: string;
   /** linux.security_context of the CRI ContainerConfig. */
   securityContext?: Record<string, unknown>;
+  /** Its command; default `/bin/sleep 3600` (an init container's exits). */
+  command?: string[];
 }
 
 /** What one CRI ExecSync returned. */
@@ -270,7 +272,7 @@ export class CriRuntime implements AsyncDisposable {
         config: {
           metadata: { name: c.name, attempt: 0 },
           image: { image: `docker.io/library/${IMAGE}` },
-          command: ["/bin/sleep", "3600"],
+          command: c.command ?? ["/bin/sleep", "3600"],
           working_dir: c.workingDir ?? "",
           envs: Object.entries(c.env ?? {}).map(([key, value]) => ({ key, value })),
           labels: {

@@ -236,6 +236,37 @@ Deno.test({
     );
 
     await t.step(
+      "an exited init container: the CRI refuses it, nsjoin says it is not running, exit 125",
+      async () => {
+        const pod = await rt.runPod("nsj-a", `init-${tag}`, [
+          { name: "init-db", command: ["/bin/sh", "-c", "echo done"] },
+          { name: "main" },
+        ]);
+        const marker = `/tmp/nsjoin-k8s-init-${tag}`;
+        let r = { code: 0, stdout: "", stderr: "" };
+        // Until the runtime has seen it exit (its task bundle deleted).
+        for (let i = 0; i < 50; i++) {
+          r = await nsjoin(`k8s:nsj-a/init-${tag}/init-db`, ["touch", marker]);
+          if (r.code === 125) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        const crictl = await rt.execSync(pod.containers["init-db"], ["true"]).then(
+          () => "ran",
+          (e) => String(e),
+        );
+        assertMatch(crictl, /CONTAINER_EXITED|not running/, "the reference refuses it too");
+        assertEquals(r.code, 125, r.stderr);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assertMatch(
+          r.stderr,
+          /Cannot find a running container "init-db" in pod k8s:nsj-a\/init-[a-z0-9]+ - its running containers: main \(an exited one, such as a finished init container, cannot be joined\)/,
+        );
+        assert(!(await Deno.stat(marker).then(() => true, () => false)), "it ran");
+        await rt.removePod(pod);
+      },
+    );
+
+    await t.step(
       "ps --json lists the pods' sandboxes and containers as ListContainers / ListPodSandbox",
       async () => {
         const r = await cli(["ps", "--json"], { env });
@@ -445,7 +476,7 @@ Deno.test({
         env: { NO_COLOR: "1", NSJOIN_CONTAINERD_STATE: dir },
       });
       assertEquals(r.code, 125, `not 125 (137: it hung): ${r.stderr}`);
-      assertMatch(r.stderr, /Cannot find container "app" in pod k8s:default\/forged/);
+      assertMatch(r.stderr, /Cannot find a running container "app" in pod k8s:default\/forged/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

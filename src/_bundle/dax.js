@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-GFUIYWMU.js";
+} from "./chunk-G7KH3RMH.js";
 import {
   NsCommand,
   containerExecOptions

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-GFUIYWMU.js";
+} from "./chunk-G7KH3RMH.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

@@ -875,7 +875,12 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
   const chosen = pick === void 0 ? apps : apps.filter((c) => c.pod.container === pick);
   if (chosen.length === 1) return chosen[0];
   if (chosen.length === 0) {
-    throw fail(3, `Cannot find ${pick === void 0 ? "a running container" : `container ${JSON.stringify(pick)}`} in pod ${_podLabel(pod)}`, apps.length > 0 ? `its running containers: ${names}` : "it has no running container (exited init containers cannot be joined)");
+    throw fail(
+      3,
+      `Cannot find ${pick === void 0 ? "a running container" : `a running container ${JSON.stringify(pick)}`} in pod ${_podLabel(pod)}`,
+      // bundle): a finished init container is not told apart from a name never seen.
+      apps.length > 0 ? `its running containers: ${names} (an exited one, such as a finished init container, cannot be joined)` : "it has no running container (exited init containers cannot be joined)"
+    );
   }
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
 });

@@ -168,7 +168,8 @@ export interface NsCommandOptions {
   stderr?: "piped" | "inherit" | "null";
   /**
    * Kills the program (SIGTERM) when aborted; with `killTree`, everything it started that
-   * stayed in its process group too.
+   * stayed in its process group too. Aborted before the start, nothing runs: `spawn()`,
+   * `output()` and `outputSync()` throw the signal's reason (an `AbortError`, as fetch).
    */
   signal?: AbortSignal;
   /**
@@ -469,6 +470,9 @@ export class NsCommand {
     start: (launch: _Launch) => T,
   ): T {
     const plan = this.#planned();
+    // An already aborted signal starts nothing (Deno.Command would run the program, then
+    // kill it, or not: a spawn() ran it to its end): its reason is thrown, as fetch does.
+    this.#options.signal?.throwIfAborted();
     try {
       return pipe.during(() => start(this.#launch(plan, defaults, pipe)), _shown(plan));
     } catch (error) {

@@ -220,6 +220,8 @@ export class ExecSession implements AsyncDisposable {
    *   when the program did not start (126 not executable, 127 not found, 125 set-up)
    * @throws {NamespaceError} code ESRCH when the target exited (nothing is run)
    * @throws {Error} when the session is closed
+   * @throws the signal's reason (an `AbortError`) when it was aborted before the program
+   *   started: nothing is run
    */
   output(program: string, options: SessionExecOptions = {}): Promise<NsCommandOutput> {
     let request: Uint8Array;
@@ -346,6 +348,8 @@ export class ExecSession implements AsyncDisposable {
     o: SessionExecOptions,
   ): Promise<NsCommandOutput> {
     if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+    // Aborted before its turn (or before the call): nothing starts, as fetch refuses.
+    o.signal?.throwIfAborted();
     if (this.#targetGone) throw this.#gone(program);
     if (this.#tampered) throw this.#tamperedError(program);
     // A container paused since the session opened froze the helper (it is in its cgroups):

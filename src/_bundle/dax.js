@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-G7KH3RMH.js";
+} from "./chunk-P5H2QTE6.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-3M3TA2CX.js";
+} from "./chunk-ILLWYNNZ.js";
 import {
   AT_FDCWD,
   IN_ROOT,

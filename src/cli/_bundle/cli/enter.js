@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-KLQX22EW.js";
+} from "./chunk-CAMTT544.js";
 import {
   NamespaceError,
   UsageError,

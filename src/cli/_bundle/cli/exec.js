@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-KLQX22EW.js";
+} from "./chunk-CAMTT544.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-3M3TA2CX.js";
+} from "./chunk-ILLWYNNZ.js";
 import {
   loadHostNss
 } from "./chunk-4GLX2U4K.js";
@@ -2353,6 +2353,8 @@ var ExecSession = class {
    *   when the program did not start (126 not executable, 127 not found, 125 set-up)
    * @throws {NamespaceError} code ESRCH when the target exited (nothing is run)
    * @throws {Error} when the session is closed
+   * @throws the signal's reason (an `AbortError`) when it was aborted before the program
+   *   started: nothing is run
    */
   output(program, options = {}) {
     let request;
@@ -2478,6 +2480,7 @@ var ExecSession = class {
   }
   async #run(program, request, o) {
     if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+    o.signal?.throwIfAborted();
     if (this.#targetGone) throw this.#gone(program);
     if (this.#tampered) throw this.#tamperedError(program);
     this.#assertNotFrozen();

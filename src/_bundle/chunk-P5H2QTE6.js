@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-3M3TA2CX.js";
+} from "./chunk-ILLWYNNZ.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -1534,6 +1534,7 @@ var NsCommand = class {
   }
   #run(defaults, pipe, start) {
     const plan = this.#planned();
+    this.#options.signal?.throwIfAborted();
     try {
       return pipe.during(() => start(this.#launch(plan, defaults, pipe)), _shown(plan));
     } catch (error) {

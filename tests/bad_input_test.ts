@@ -10,9 +10,11 @@ import { dirname } from "node:path";
 // The library from its sources, as src/cli/_run.ts's report() knows its classes from them
 // (mod.ts runs from a bundle, whose NamespaceError is another class).
 import { NsCommand, type NsCommandOptions } from "../src/command.ts";
-import { namespaceTypeOfFile } from "../src/namespaces.ts";
+import { namespaceTypeOfFile, sameNamespace } from "../src/namespaces.ts";
 import { pinProcess } from "../src/target.ts";
 import { scopedJoin } from "../src/scoped.ts";
+import { listNamespaces, processesInNamespace } from "../src/listing.ts";
+import { findContainers, resolveContainer } from "../src/containers.ts";
 import { report } from "../src/cli/_run.ts";
 import {
   assert,
@@ -99,16 +101,21 @@ const api =
     }
   };
 
-/** A library call other than NsCommand, its error mapped by report() as in `api`. */
-const call = (fn: (ctx: Context) => unknown) => (ctx: Context): Promise<Seen> => {
+/** A library call other than NsCommand (sync or async), its error mapped by report() as in `api`. */
+const call = (fn: (ctx: Context) => unknown) => async (ctx: Context): Promise<Seen> => {
+  let error: unknown;
+  try {
+    await fn(ctx);
+    return { code: 0, stderr: "" };
+  } catch (e) {
+    error = e;
+  }
+  // Synchronously: the cases run concurrently, and console.error is ours only here.
   const lines: string[] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => lines.push(args.join(" "));
   try {
-    fn(ctx);
-    return Promise.resolve({ code: 0, stderr: "" });
-  } catch (error) {
-    return Promise.resolve({ code: report(error, "api"), stderr: lines.join("\n") + "\n" });
+    return { code: report(error, "api"), stderr: lines.join("\n") + "\n" };
   } finally {
     console.error = original;
   }
@@ -1067,6 +1074,44 @@ const CASES: Case[] = [
     code: 2,
     message: /Cannot join namespaces "net" for a scope: give a list of types/,
     run: call((c) => scopedJoin(c.pid, "net" as unknown as ["net"])),
+  },
+  // The listing and container functions' lists and numbers, as a JavaScript caller passes them.
+  {
+    input: 'listNamespaces({ types: "net" }) (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot list namespaces of types "net": give a list of types/,
+    run: call(() => listNamespaces({ types: "net" as unknown as ["net"] })),
+  },
+  {
+    input: 'processesInNamespace("4026531833") (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot use "4026531833" as a namespace: give its inode number/,
+    run: call(() => processesInNamespace("4026531833" as unknown as number)),
+  },
+  {
+    input: 'sameNamespace(PID, "self", "bogus")',
+    via: "API",
+    code: 2,
+    message: /Cannot compare namespaces of type "bogus": use one of mnt, net/,
+    run: call((c) => sameNamespace(c.pid, "self", "bogus" as "net")),
+  },
+  {
+    input: "resolveContainer(42)",
+    via: "API",
+    code: 2,
+    message: /Cannot resolve container 42: give a name, an ID prefix or ENGINE:NAME/,
+    run: call(() => resolveContainer(42 as unknown as string)),
+  },
+  {
+    input: 'findContainers({ containerdState: "/run/k3s/containerd" }) (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot use containerdState "\/run\/k3s\/containerd": give a list of strings/,
+    run: call(() =>
+      findContainers({ containerdState: "/run/k3s/containerd" as unknown as string[] })
+    ),
   },
   {
     input: "target: a closed PinnedProcess",

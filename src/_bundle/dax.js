@@ -2,28 +2,28 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-P5H2QTE6.js";
+} from "./chunk-VMYBUGW3.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-ILLWYNNZ.js";
+} from "./chunk-JA4L2OES.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-P43NYATT.js";
+} from "./chunk-CIRZN665.js";
 import {
   resolveTarget
-} from "./chunk-3R6BJZWN.js";
+} from "./chunk-BXK27DXH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 import {
   effectiveUid
 } from "./chunk-KV4ZYQID.js";

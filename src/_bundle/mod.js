@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-P5H2QTE6.js";
+} from "./chunk-VMYBUGW3.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -27,11 +27,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-ILLWYNNZ.js";
+} from "./chunk-JA4L2OES.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-GDGCV2IJ.js";
+} from "./chunk-N6J4JDUM.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -39,7 +39,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-3R6BJZWN.js";
+} from "./chunk-BXK27DXH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -57,7 +57,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 import {
   SyscallError,
   check,
@@ -150,6 +150,9 @@ var _TYPE_SET = new Set(NAMESPACE_TYPES);
 function listNamespaces(options = {}) {
   assertPermissions("list namespaces", "all");
   const types = options.types ?? NAMESPACE_TYPES;
+  if (!Array.isArray(types)) {
+    throw new TypeError(`Cannot list namespaces of types ${JSON.stringify(types)}: give a list of types (["net"])`);
+  }
   for (const type of types) {
     if (!_TYPE_SET.has(type)) {
       throw new TypeError(`Cannot list namespaces of type ${JSON.stringify(type)}: unknown type`);
@@ -683,7 +686,7 @@ function _ppidOf(pid, cache) {
 function processesInNamespace(ns) {
   assertPermissions("list the processes of a namespace", "all");
   if (!Number.isSafeInteger(ns) || ns <= 0) {
-    throw new RangeError(`Cannot use ${ns} as a namespace: give its inode number`);
+    throw new RangeError(`Cannot use ${typeof ns === "string" ? JSON.stringify(ns) : ns} as a namespace: give its inode number`);
   }
   const skipped = {
     vanished: 0,
@@ -1081,38 +1084,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-4VXYY3N2.js");
+  _later ??= await import("./_later-LWMFUZPB.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-4VXYY3N2.js");
+  _later ??= await import("./_later-LWMFUZPB.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-4VXYY3N2.js");
+  _later ??= await import("./_later-LWMFUZPB.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-4VXYY3N2.js");
+  _later ??= await import("./_later-LWMFUZPB.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-4VXYY3N2.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-LWMFUZPB.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-4VXYY3N2.js");
+  _later ??= await import("./_later-LWMFUZPB.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-4VXYY3N2.js");
+  _later ??= await import("./_later-LWMFUZPB.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-4VXYY3N2.js");
+  _later ??= await import("./_later-LWMFUZPB.js");
   return await _later.openSession(target, options);
 }
 export {

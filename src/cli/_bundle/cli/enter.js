@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-CAMTT544.js";
+} from "./chunk-LZ5SHPZG.js";
 import {
   NamespaceError,
   UsageError,

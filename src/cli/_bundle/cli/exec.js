@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-CAMTT544.js";
+} from "./chunk-LZ5SHPZG.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -698,6 +698,17 @@ var _merge = (function _merge(lists) {
     ...byId.values()
   ].filter((c) => c.pid > 0);
 });
+var _checkFindOptions = (function _checkFindOptions(options) {
+  for (const name of [
+    "containerdState",
+    "sources"
+  ]) {
+    const v = options[name];
+    if (v !== void 0 && (!Array.isArray(v) || v.some((e) => typeof e !== "string"))) {
+      throw new TypeError(`Cannot use ${name} ${typeof v === "string" ? JSON.stringify(v) : "of that shape"}: give a list of strings`);
+    }
+  }
+});
 var _find = (async function _find(options, only) {
   const sources = new Set(options.sources ?? [
     "api",
@@ -885,6 +896,10 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
 });
 var _resolveContainer = (async function _resolveContainer(text, options = {}) {
+  if (typeof text !== "string") {
+    throw new TypeError(`Cannot resolve container ${String(text)}: give a name, an ID prefix or ENGINE:NAME`);
+  }
+  _checkFindOptions(options);
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     const lists = new Set(options.sources ?? [
       "state"
@@ -1334,6 +1349,7 @@ var PinnedContainer = class extends PinnedProcess {
     this.container = container;
   }
 };
+
 
 
 

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-ILLWYNNZ.js";
+} from "./chunk-JA4L2OES.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-3R6BJZWN.js";
+} from "./chunk-BXK27DXH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -23,7 +23,7 @@ import {
   existsSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -683,10 +683,22 @@ var _merge = (function _merge(lists) {
 });
 var findContainers = (async function findContainers(options = {}) {
   assertPermissions("find containers", "all");
+  _checkFindOptions(options);
   return await _find(options, {
     scan: true,
     dockerList: true
   });
+});
+var _checkFindOptions = (function _checkFindOptions(options) {
+  for (const name of [
+    "containerdState",
+    "sources"
+  ]) {
+    const v = options[name];
+    if (v !== void 0 && (!Array.isArray(v) || v.some((e) => typeof e !== "string"))) {
+      throw new TypeError(`Cannot use ${name} ${typeof v === "string" ? JSON.stringify(v) : "of that shape"}: give a list of strings`);
+    }
+  }
 });
 var _find = (async function _find(options, only) {
   const sources = new Set(options.sources ?? [
@@ -879,6 +891,10 @@ var resolveContainer = (async function resolveContainer(text, options = {}) {
   return await _resolveContainer(text, options);
 });
 var _resolveContainer = (async function _resolveContainer(text, options = {}) {
+  if (typeof text !== "string") {
+    throw new TypeError(`Cannot resolve container ${String(text)}: give a name, an ID prefix or ENGINE:NAME`);
+  }
+  _checkFindOptions(options);
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     const lists = new Set(options.sources ?? [
       "state"
@@ -1216,6 +1232,7 @@ var PinnedContainer = class extends PinnedProcess {
     this.container = container;
   }
 };
+
 
 
 

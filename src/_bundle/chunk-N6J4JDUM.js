@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-3R6BJZWN.js";
+} from "./chunk-BXK27DXH.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

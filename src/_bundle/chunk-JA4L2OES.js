@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-3R6BJZWN.js";
+} from "./chunk-BXK27DXH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

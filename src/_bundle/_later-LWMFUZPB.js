@@ -12,16 +12,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-ILLWYNNZ.js";
+} from "./chunk-JA4L2OES.js";
 import {
   loadHostNss
-} from "./chunk-4GLX2U4K.js";
+} from "./chunk-BQNAZMX6.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-GDGCV2IJ.js";
+} from "./chunk-N6J4JDUM.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -51,13 +51,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-P43NYATT.js";
+} from "./chunk-CIRZN665.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-3R6BJZWN.js";
+} from "./chunk-BXK27DXH.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -68,7 +68,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -197,7 +197,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-VOZMOMAX.js")
+    ...await import("./_ns_worker-RB4H52VB.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1124,7 +1124,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-RKZJIFFH.js")
+    import("./_forward_relay-L2Z42XIO.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -40,7 +40,8 @@ var readProcText = (function readProcText(path) {
 });
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
-    throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
+    const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;
+    throw new RangeError(`Cannot use ${shown} as a PID: it must be a whole number above 0`);
   }
 });
 var _statNamespace = (function _statNamespace(path, type, pid) {

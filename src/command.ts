@@ -388,6 +388,7 @@ export class NsCommand {
     // Command#output, not spawn().output(): in Deno 2.9 the latter keeps native memory per
     // call (1,500 calls: 148 MB of heap against 20 MB; see bench/soak.ts).
     const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
+    _assertNoPipedStdin(this.#options, "output");
     const pipe = new _ErrorPipe();
     try {
       // Both spawn synchronously, before their first await: the pipe's write end is
@@ -410,6 +411,7 @@ export class NsCommand {
    * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`, and `setupError`
    */
   outputSync(): NsCommandOutput {
+    _assertNoPipedStdin(this.#options, "outputSync");
     const pipe = new _ErrorPipe();
     try {
       const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
@@ -543,6 +545,18 @@ export class NsCommand {
   #planned(): _Plan {
     this.#plan ??= _plan(this.#program, this.#options);
     return this.#plan;
+  }
+}
+
+/**
+ * output() has no way to write to stdin: Deno.Command's own refusal named Deno.Command, and
+ * the posix_spawn path (ffi/spawn.ts) does not make it.
+ */
+function _assertNoPipedStdin(o: NsCommandOptions, call: string): void {
+  if (o.stdin === "piped") {
+    throw new TypeError(
+      `Cannot use stdin "piped" with ${call}(): use spawn() and write to its stdin`,
+    );
   }
 }
 

@@ -1037,6 +1037,13 @@ const CASES: Case[] = [
     run: api((c, m) => ({ target: c.pid, stdout: "pipe" as "piped", args: [m] })),
   },
   {
+    input: 'stdin: "piped" with output()',
+    via: "API",
+    code: 2,
+    message: /Cannot use stdin "piped" with output\(\): use spawn\(\) and write to its stdin/,
+    run: api((c, m) => ({ target: c.pid, stdin: "piped", args: [m] })),
+  },
+  {
     input: 'signal: "x"',
     via: "API",
     code: 2,

@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-VMYBUGW3.js";
+} from "./chunk-7F7PAO7N.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-JA4L2OES.js";
+} from "./chunk-R6P4P27Q.js";
 import {
   AT_FDCWD,
   IN_ROOT,

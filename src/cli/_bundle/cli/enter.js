@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-LZ5SHPZG.js";
+} from "./chunk-EQTPEO7Z.js";
 import {
   NamespaceError,
   UsageError,

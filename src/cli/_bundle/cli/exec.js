@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-LZ5SHPZG.js";
+} from "./chunk-EQTPEO7Z.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

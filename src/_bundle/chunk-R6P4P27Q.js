@@ -270,6 +270,11 @@ var _helperArgs = (function _helperArgs(plan, parent = Deno.pid, errorFd, filter
     ...plan.rest
   ];
 });
+var _assertNoPipedStdin = (function _assertNoPipedStdin(o, call) {
+  if (o.stdin === "piped") {
+    throw new TypeError(`Cannot use stdin "piped" with ${call}(): use spawn() and write to its stdin`);
+  }
+});
 var _denoCommand = (function _denoCommand(l) {
   const o = l.options;
   if (o.clearEnv) return new Deno.Command(l.path, o);
@@ -1457,6 +1462,7 @@ var NsCommand = class {
       stdout: "piped",
       stderr: "piped"
     };
+    _assertNoPipedStdin(this.#options, "output");
     const pipe = new _ErrorPipe();
     try {
       return pipe.attach(await this.#run(defaults, pipe, (l) => {
@@ -1474,6 +1480,7 @@ var NsCommand = class {
    * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`, and `setupError`
    */
   outputSync() {
+    _assertNoPipedStdin(this.#options, "outputSync");
     const pipe = new _ErrorPipe();
     try {
       const defaults = {
@@ -1579,6 +1586,7 @@ var NsCommand = class {
     return this.#plan;
   }
 };
+
 
 var _envKeys;
 

@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-JA4L2OES.js";
+} from "./chunk-R6P4P27Q.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-JA4L2OES.js";
+} from "./chunk-R6P4P27Q.js";
 import {
   PinnedProcess,
   pinProcess,

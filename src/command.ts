@@ -176,7 +176,8 @@ export interface NsCommandOptions {
   stderr?: "piped" | "inherit" | "null";
   /**
    * Kills the program (SIGTERM) when aborted; with `killTree`, everything it started that
-   * stayed in its process group too.
+   * stayed in its process group too. Aborted before the start, nothing runs: `spawn()`,
+   * `output()` and `outputSync()` throw the signal's reason (an `AbortError`, as fetch).
    */
   signal?: AbortSignal;
   /**
@@ -340,9 +341,12 @@ export class NsCommand {
    */
   constructor(program: string | URL, options: NsCommandOptions) {
     this.#program = program instanceof URL ? program.pathname : program;
-    if (typeof this.#program !== "string" || this.#program.length === 0) {
-      throw new TypeError("Cannot run an empty program name");
+    if (typeof this.#program !== "string") {
+      throw new TypeError(
+        `Cannot run ${_quoted(program)}: give the program as a string or a file URL`,
+      );
     }
+    if (this.#program.length === 0) throw new TypeError("Cannot run an empty program name");
     if (!options || options.target === undefined) {
       throw new TypeError("Cannot run without a target: give options.target");
     }
@@ -392,6 +396,7 @@ export class NsCommand {
     // Command#output, not spawn().output(): in Deno 2.9 the latter keeps native memory per
     // call (1,500 calls: 148 MB of heap against 20 MB; see bench/soak.ts).
     const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
+    _assertNoPipedStdin(this.#options, "output");
     const pipe = new _ErrorPipe();
     try {
       // Both spawn synchronously, before their first await: the pipe's write end is
@@ -414,6 +419,7 @@ export class NsCommand {
    * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`, and `setupError`
    */
   outputSync(): NsCommandOutput {
+    _assertNoPipedStdin(this.#options, "outputSync");
     const pipe = new _ErrorPipe();
     try {
       const defaults = { stdin: "null", stdout: "piped", stderr: "piped" } as const;
@@ -474,6 +480,9 @@ export class NsCommand {
     start: (launch: _Launch) => T,
   ): T {
     const plan = this.#planned();
+    // An already aborted signal starts nothing (Deno.Command would run the program, then
+    // kill it, or not: a spawn() ran it to its end): its reason is thrown, as fetch does.
+    this.#options.signal?.throwIfAborted();
     try {
       return pipe.during(() => start(this.#launch(plan, defaults, pipe)), _shown(plan));
     } catch (error) {
@@ -544,6 +553,18 @@ export class NsCommand {
   #planned(): _Plan {
     this.#plan ??= _plan(this.#program, this.#options);
     return this.#plan;
+  }
+}
+
+/**
+ * output() has no way to write to stdin: Deno.Command's own refusal named Deno.Command, and
+ * the posix_spawn path (ffi/spawn.ts) does not make it.
+ */
+function _assertNoPipedStdin(o: NsCommandOptions, call: string): void {
+  if (o.stdin === "piped") {
+    throw new TypeError(
+      `Cannot use stdin "piped" with ${call}(): use spawn() and write to its stdin`,
+    );
   }
 }
 
@@ -860,6 +881,71 @@ const _checkFlags = (function _checkFlags(o: NsCommandOptions): void {
   }
 }).bind(undefined);
 
+/** A value in a message: strings quoted (uid "0" is not uid 0), the rest as JavaScript shows it. */
+function _quoted(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "(an array)";
+  if (typeof v === "object" && v !== null) return "(an object)";
+  return typeof v === "function" ? "(a function)" : String(v);
+}
+
+/**
+ * Options of another shape than their type are refused by name before anything is resolved,
+ * as a JavaScript caller may pass them: a string `args` ran the program with one argument per
+ * character, an array `env` passed variables named "0", "1"…, a `stdin` spelled wrong was
+ * ignored, and a non-AbortSignal `signal` or a string `cgroups` failed inside with a message
+ * about nsjoin's own code.
+ */
+export const _checkShapes = (function _checkShapes(o: NsCommandOptions): void {
+  const refuse = (name: string, v: unknown, want: string) => {
+    throw new TypeError(`Cannot use ${name} ${_quoted(v)}: give ${want}`);
+  };
+  const strings = (name: string, v: unknown, want: string) => {
+    if (v === undefined) return;
+    if (!Array.isArray(v)) refuse(name, v, want);
+    const bad = (v as unknown[]).find((e) => typeof e !== "string");
+    if (bad !== undefined) refuse(`${name} item`, bad, "a string");
+  };
+  strings("args", o.args, "an array of strings");
+  const env: unknown = o.env;
+  if (env !== undefined) {
+    if (env === null || typeof env !== "object" || Array.isArray(env)) {
+      refuse("env", env, 'an object of names to string values ({ NAME: "value" })');
+    }
+    for (const [k, v] of Object.entries(env as object)) {
+      if (typeof v !== "string") {
+        throw new TypeError(
+          `Cannot pass the environment variable ${JSON.stringify(k)}: its value is ${
+            v === null ? "null" : `a ${typeof v}`
+          } - give a string`,
+        );
+      }
+    }
+  }
+  for (const name of ["stdin", "stdout", "stderr"] as const) {
+    const v = o[name];
+    if (v !== undefined && v !== "piped" && v !== "inherit" && v !== "null") {
+      refuse(name, v, '"piped", "inherit" or "null"');
+    }
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    refuse("signal", o.signal, "an AbortSignal (AbortController#signal, AbortSignal.timeout(ms))");
+  }
+  const text = ["cwd", "hostCwd", "argv0", "messagePrefix", "netnsName", "tools"] as const;
+  for (const name of text) {
+    if (o[name] !== undefined && typeof o[name] !== "string") refuse(name, o[name], "a string");
+  }
+  if (o.root !== undefined && o.root !== true && typeof o.root !== "string") {
+    refuse("root", o.root, "a directory or true (the target's root)");
+  }
+  strings("cgroups", o.cgroups, "an array of cgroup paths");
+  for (const name of ["keepFds", "groups"] as const) {
+    if (o[name] !== undefined && !Array.isArray(o[name])) {
+      refuse(name, o[name], "an array of numbers");
+    }
+  }
+}).bind(undefined);
+
 /** Whether the uid or gid is the target's ("follow"), which depends on a joined user namespace. */
 function _follows(o: NsCommandOptions): boolean {
   return o.uid === "follow" || o.gid === "follow";
@@ -891,6 +977,7 @@ const _plan = (function _plan(
   fromTarget = false,
 ): _Plan {
   _checkFlags(o);
+  _checkShapes(o);
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
   const pid = target.kind === "process" ? target.pid : undefined;
@@ -981,7 +1068,7 @@ const _plan = (function _plan(
   }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
-      throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
+      throw new RangeError(`Cannot keep fd ${_quoted(fd)}: give a number of 3 or more`);
     }
     rest.push(`K${fd}`);
   }
@@ -1046,7 +1133,7 @@ const _plan = (function _plan(
   const gid = o.gid === "follow" ? _followId(needPid('gid: "follow"'), "Gid", joinsUser()) : o.gid;
   for (const [name, v] of [["uid", uid], ["gid", gid]] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 0 || v > 0xfffffffe)) {
-      throw new RangeError(`Cannot use ${name} ${v}: give a number from 0 to 4294967294`);
+      throw new RangeError(`Cannot use ${name} ${_quoted(v)}: give a number from 0 to 4294967294`);
     }
   }
   if (!o.preserveCredentials) {
@@ -1058,7 +1145,7 @@ const _plan = (function _plan(
   if (o.groups !== undefined) {
     for (const g of o.groups) {
       if (!Number.isSafeInteger(g) || g < 0 || g > 0xfffffffe) {
-        throw new RangeError(`Cannot use group ${g}: give a number from 0 to 4294967294`);
+        throw new RangeError(`Cannot use group ${_quoted(g)}: give a number from 0 to 4294967294`);
       }
     }
     if (o.groups.length > 64) throw new RangeError("Cannot set more than 64 supplementary groups");

@@ -455,7 +455,10 @@ export interface ContainerExecOptions {
   workdir?: string;
   /** `-e` / `--env-file` entries (`KEY=VALUE`), applied over the container's Env. */
   env?: readonly string[];
-  /** `-t`: a pseudo-terminal inside the container (and TERM=xterm for docker). */
+  /**
+   * `-t`: a pseudo-terminal inside the container (and TERM=xterm for docker and for a pod of
+   * containerd's CRI, as `docker exec -t` and `kubectl exec -t` set it).
+   */
   tty?: boolean;
   /**
    * `--privileged`: keep every capability instead of the container's. As with docker and
@@ -474,7 +477,7 @@ export interface ContainerExecOptions {
 /**
  * NsCommand options with `docker exec`'s semantics for a container: its configured Env
  * (docker: PATH, HOSTNAME, TERM with a tty, then Config.Env; podman and containerd: the
- * runtime spec's env), HOME from its /etc/passwd when unset, its User and WorkingDir, its
+ * runtime spec's env, with TERM=xterm for a tty in a pod of containerd's CRI), HOME from its /etc/passwd when unset, its User and WorkingDir, its
  * cgroups (every hierarchy), its capabilities unless `privileged`, and the confinement runc
  * gives every exec (see {@link execConfinement}): no_new_privs, seccomp filters, resource
  * limits, oom_score_adj, umask, AppArmor/SELinux label.
@@ -567,6 +570,11 @@ function _execOptions(
     env = [...config.env];
     // podman exec -u: HOME follows the user (docker's Config.Env has no HOME to replace).
     if (options.user !== undefined) setEnv(env, `HOME=${user.home}`);
+    // containerd's CRI sets TERM=xterm over the spec's env for a tty exec (`kubectl exec -t`,
+    // its execInternal); CRI-O and podman exec take the spec's env as it is.
+    if (options.tty && container.container.engine === "containerd" && container.container.pod) {
+      setEnv(env, "TERM=xterm");
+    }
   } else {
     // docker's CreateDaemonEnvironment: PATH, HOSTNAME, TERM with a tty, then Config.Env.
     env = [

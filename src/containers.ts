@@ -172,7 +172,26 @@ export async function findContainers(
   options: FindContainersOptions = {},
 ): Promise<ContainerInfo[]> {
   assertPermissions("find containers", "all");
+  _checkFindOptions(options);
   return await _find(options, { scan: true, dockerList: true });
+}
+
+/**
+ * The lists of FindContainersOptions are lists: a string is iterable, and containerdState
+ * "/run/k3s/containerd" was read as the state dirs "/", "r", "u"…; sources "state" as
+ * none, an empty listing.
+ */
+function _checkFindOptions(options: FindContainersOptions): void {
+  for (const name of ["containerdState", "sources"] as const) {
+    const v: unknown = options[name];
+    if (v !== undefined && (!Array.isArray(v) || v.some((e) => typeof e !== "string"))) {
+      throw new TypeError(
+        `Cannot use ${name} ${
+          typeof v === "string" ? JSON.stringify(v) : "of that shape"
+        }: give a list of strings`,
+      );
+    }
+  }
 }
 
 /** The sources for one engine (or all), with or without the /proc scan and docker's list. */
@@ -464,10 +483,12 @@ export function matchPodContainer(
     throw fail(
       3,
       `Cannot find ${
-        pick === undefined ? "a running container" : `container ${JSON.stringify(pick)}`
+        pick === undefined ? "a running container" : `a running container ${JSON.stringify(pick)}`
       } in pod ${_podLabel(pod)}`,
+      // The runtime keeps no state of an exited container (containerd deletes its task
+      // bundle): a finished init container is not told apart from a name never seen.
       apps.length > 0
-        ? `its running containers: ${names}`
+        ? `its running containers: ${names} (an exited one, such as a finished init container, cannot be joined)`
         : "it has no running container (exited init containers cannot be joined)",
     );
   }
@@ -519,6 +540,12 @@ export async function _resolveContainer(
   text: string,
   options: FindContainersOptions = {},
 ): Promise<PinnedContainer> {
+  if (typeof text !== "string") {
+    throw new TypeError(
+      `Cannot resolve container ${String(text)}: give a name, an ID prefix or ENGINE:NAME`,
+    );
+  }
+  _checkFindOptions(options);
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     // Pods are in containerd's CRI state (its k8s.io namespace) and in CRI-O's (root's
     // containers-storage); a node's kubelet talks to one CRI runtime. First only what can be

@@ -22,6 +22,8 @@ import { readTextFileSafe } from "../ffi/files.ts";
 import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
+import { containerExecOptions } from "./container_exec.ts";
+import { PinnedContainer } from "./containers.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
 
@@ -89,7 +91,10 @@ export interface DaxResult {
 export interface DaxInOptions {
   /** Namespaces to join, as NsCommand takes them; default `"all"` (a namespace file: its type). */
   namespaces?: NamespaceSelection;
-  /** Working directory inside the target to start in (default `/`); `cd` changes it. */
+  /**
+   * Working directory inside the target to start in (default `/`, a container's configured
+   * one); `cd` changes it.
+   */
   cwd?: string;
   /** Environment variables for every program, over the target's environment. */
   env?: Record<string, string>;
@@ -134,14 +139,17 @@ const SHELL_BUILTINS = new Set([
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
  * terminal, locale and time zone variables) plus `env`. For a process target they get what
  * `nsjoin exec PID` gives: its capabilities, no_new_privs and (when we are root, who alone
- * may read it) seccomp filter, in a session of their own.
+ * may read it) seccomp filter, in a session of their own. A container from
+ * `resolveContainer` is run as `nsjoin exec` runs it (`containerExecOptions`): its
+ * configured user, working directory (the default `cwd`) and environment, its cgroups and
+ * its confinement.
  *
  * Limits: name programs by name. dax accepts only names of letters, digits, `-` and `_`
  * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
  * on the host. The program list is read once, here (pass `commands` for programs added
  * later).
  *
- * @param target a PID, a namespace file, or a pinned process
+ * @param target a PID, a namespace file, a pinned process or a container from `resolveContainer`
  * @param options namespaces, starting directory, environment, extra program names
  * @returns a dax `$` bound to the target
  *
@@ -159,7 +167,16 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
   const root = _programRoot(resolved, options.namespaces);
-  const base: NsCommandOptions = {
+  // A container's programs run as `nsjoin exec` runs them: its configured user, working
+  // directory and environment, in its cgroups. From the process alone they ran as root (in
+  // a container configured for uid 1000), at /, and in our own cgroups, outside its limits.
+  const container = target instanceof PinnedContainer
+    ? containerExecOptions(target, {
+      namespaces: options.namespaces,
+      seccomp: effectiveUid() === 0 ? "target" : "none",
+    })
+    : undefined;
+  const base: NsCommandOptions = container ?? {
     target,
     namespaces: options.namespaces,
     // The target's environment only inside its mount namespace (as `nsjoin exec`): outside
@@ -204,7 +221,7 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   }
   const $ = build$({
     commandBuilder: (builder) => {
-      let b = builder.clearEnv().cwd(options.cwd ?? "/");
+      let b = builder.clearEnv().cwd(options.cwd ?? container?.cwd ?? "/");
       for (const name of HOST_FS_BUILTINS) b = b.unregisterCommand(name);
       return b.registerCommand("cd", _cd(root));
     },
@@ -319,7 +336,7 @@ function _spawner(
       child = new NsCommand(program, {
         ...base,
         args: ctx.args,
-        env: { ...env, ...ctx.env },
+        env: { ...base.env, ...env, ...ctx.env },
         cwd: ctx.cwd,
         stdin,
         stdout,

@@ -169,7 +169,14 @@ function _types(
       return WORKER_NAMESPACES.filter((t) => differ.includes(t));
     }
   }
-  if (!Array.isArray(namespaces) || namespaces.length === 0) {
+  if (!Array.isArray(namespaces)) {
+    throw new TypeError(
+      `Cannot join namespaces ${
+        typeof namespaces === "string" ? JSON.stringify(namespaces) : String(namespaces)
+      }: give "all" or a list of types (["net"])`,
+    );
+  }
+  if (namespaces.length === 0) {
     throw new TypeError('Cannot join no namespaces: give a list of types or "all"');
   }
   for (const type of namespaces as readonly NamespaceType[]) {

@@ -142,6 +142,12 @@ const _TYPE_SET = new Set<string>(NAMESPACE_TYPES);
 export function listNamespaces(options: ListOptions = {}): NamespaceListing {
   assertPermissions("list namespaces", "all");
   const types = options.types ?? NAMESPACE_TYPES;
+  if (!Array.isArray(types)) {
+    // A string is iterable: "net" was read as the types "n", "e" and "t".
+    throw new TypeError(
+      `Cannot list namespaces of types ${JSON.stringify(types)}: give a list of types (["net"])`,
+    );
+  }
   for (const type of types) {
     if (!_TYPE_SET.has(type)) {
       throw new TypeError(`Cannot list namespaces of type ${JSON.stringify(type)}: unknown type`);
@@ -855,7 +861,11 @@ export interface NamespaceMembers {
 export function processesInNamespace(ns: number): NamespaceMembers {
   assertPermissions("list the processes of a namespace", "all");
   if (!Number.isSafeInteger(ns) || ns <= 0) {
-    throw new RangeError(`Cannot use ${ns} as a namespace: give its inode number`);
+    throw new RangeError(
+      `Cannot use ${
+        typeof ns === "string" ? JSON.stringify(ns) : ns
+      } as a namespace: give its inode number`,
+    );
   }
   const skipped: SkippedProcesses = { vanished: 0, unreadable: 0 };
   const members: NamespaceProcess[] = [];

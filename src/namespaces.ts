@@ -56,7 +56,9 @@ export type NamespaceSet = Partial<Record<NamespaceType, NamespaceId>>;
 /** Checks that `pid` is a whole number above 0 (a PID, not a process group). */
 export function assertPid(pid: number): void {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
-    throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
+    // A string "1" shown quoted: "Cannot use 1 as a PID" read as a refusal of the number.
+    const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;
+    throw new RangeError(`Cannot use ${shown} as a PID: it must be a whole number above 0`);
   }
 }
 
@@ -235,6 +237,13 @@ export function sameNamespace(
   b: number | string,
   type: NamespaceType,
 ): boolean {
+  if (typeof type !== "string" || !Object.hasOwn(CLONE_FLAGS, type)) {
+    throw new TypeError(
+      `Cannot compare namespaces of type ${JSON.stringify(type)}: use one of ${
+        NAMESPACE_TYPES.join(", ")
+      }`,
+    );
+  }
   const ia = _idOf(a, type);
   const ib = _idOf(b, type);
   return ia.inode === ib.inode && ia.dev === ib.dev;

@@ -131,6 +131,14 @@ export function scopedJoin(
   target: Target,
   namespaces: readonly ScopedNamespace[] = ["net"],
 ): ScopedJoin {
+  if (!Array.isArray(namespaces)) {
+    // A string is iterable: "net" was read as the types "n", "e" and "t".
+    throw new TypeError(
+      `Cannot join namespaces ${
+        typeof namespaces === "string" ? JSON.stringify(namespaces) : String(namespaces)
+      } for a scope: give a list of types (["net"])`,
+    );
+  }
   for (const type of namespaces) {
     if (!["net", "uts", "ipc"].includes(type)) {
       throw new NamespaceError(

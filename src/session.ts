@@ -24,6 +24,7 @@ import {
   writeSome,
 } from "../ffi/session.ts";
 import {
+  _checkShapes,
   _ErrorPipe,
   _sessionPlan,
   _setupError,
@@ -219,6 +220,8 @@ export class ExecSession implements AsyncDisposable {
    *   when the program did not start (126 not executable, 127 not found, 125 set-up)
    * @throws {NamespaceError} code ESRCH when the target exited (nothing is run)
    * @throws {Error} when the session is closed
+   * @throws the signal's reason (an `AbortError`) when it was aborted before the program
+   *   started: nothing is run
    */
   output(program: string, options: SessionExecOptions = {}): Promise<NsCommandOutput> {
     let request: Uint8Array;
@@ -296,6 +299,10 @@ export class ExecSession implements AsyncDisposable {
     if (typeof program !== "string" || program === "") {
       throw new TypeError("Cannot run an empty program name");
     }
+    if (o.stdin !== undefined && !(o.stdin instanceof Uint8Array)) {
+      throw new TypeError("Cannot use stdin: give its bytes as a Uint8Array");
+    }
+    _checkShapes({ target: 0, args: o.args, env: o.env, cwd: o.cwd, signal: o.signal });
     const env = { ...this.#env };
     for (const [k, v] of Object.entries(o.env ?? {})) {
       if (k === "" || k.includes("=") || k.includes("\0")) {
@@ -341,6 +348,8 @@ export class ExecSession implements AsyncDisposable {
     o: SessionExecOptions,
   ): Promise<NsCommandOutput> {
     if (this.#closed) throw new Error(`Cannot run ${program}: the session is closed`);
+    // Aborted before its turn (or before the call): nothing starts, as fetch refuses.
+    o.signal?.throwIfAborted();
     if (this.#targetGone) throw this.#gone(program);
     if (this.#tampered) throw this.#tamperedError(program);
     // A container paused since the session opened froze the helper (it is in its cgroups):

@@ -132,10 +132,15 @@ export function parseTarget(text: string): number | string {
   if (/^-?[0-9]/.test(text)) {
     throw new RangeError(`Cannot use ${text} as a PID: it must be a whole number above 0`);
   }
+  // A container reference where a PID is wanted (daxIn("k8s:…"), NsCommand's target): say
+  // which call takes it, as nothing here looks containers up.
+  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text)
+    ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)"
+    : "";
   throw new TypeError(
     `Cannot resolve target ${
       JSON.stringify(text)
-    }: give a PID, a namespace file path or netns:NAME`,
+    }: give a PID, a namespace file path or netns:NAME${container}`,
   );
 }
 

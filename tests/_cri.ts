@@ -4,7 +4,8 @@
  * dockerd runs; a pause image (catatonit) and the busybox app image imported into its
  * `k8s.io` namespace; and a CRI v1 gRPC client (tests/cri.proto) making pods as a kubelet
  * would — RunPodSandbox, CreateContainer, StartContainer — and running the CRI's own
- * ExecSync, which is what `kubectl exec` ends in.
+ * ExecSync, which is what `kubectl exec` ends in, and its streaming Exec with a terminal
+ * (`kubectl exec -t`).
  */
 import * as grpc from "npm:@grpc/grpc-js@1.14.7";
 import * as protoLoader from "npm:@grpc/proto-loader@0.7.15";
@@ -49,6 +50,8 @@ export interface TestPodContainer {
   workingDir?: string;
   /** linux.security_context of the CRI ContainerConfig. */
   securityContext?: Record<string, unknown>;
+  /** Its command; default `/bin/sleep 3600` (an init container's exits). */
+  command?: string[];
 }
 
 /** What one CRI ExecSync returned. */
@@ -253,7 +256,7 @@ export class CriRuntime implements AsyncDisposable {
         config: {
           metadata: { name: c.name, attempt: 0 },
           image: { image: `docker.io/library/${IMAGE}` },
-          command: ["/bin/sleep", "3600"],
+          command: c.command ?? ["/bin/sleep", "3600"],
           working_dir: c.workingDir ?? "",
           envs: Object.entries(c.env ?? {}).map(([key, value]) => ({ key, value })),
           labels: {
@@ -286,6 +289,47 @@ export class CriRuntime implements AsyncDisposable {
       stdout: dec.decode(r.stdout as Uint8Array),
       stderr: dec.decode(r.stderr as Uint8Array),
     };
+  }
+
+  /**
+   * The CRI's streaming Exec with a terminal, as `kubectl exec -it` makes it (stdin kept open,
+   * nothing sent): Exec returns the
+   * runtime's streaming URL, read over a WebSocket (the kubelet's remotecommand protocol
+   * v4.channel.k8s.io: each frame's first byte is its channel, 1 stdout, 3 the status).
+   * Returns what the program wrote to its terminal.
+   */
+  async execTty(containerId: string, cmd: string[]): Promise<string> {
+    const r = await this.#call("Exec", {
+      container_id: containerId,
+      cmd,
+      tty: true,
+      // As `kubectl exec -it`: containerd 1.6 closes a tty exec's output with its stdin, so
+      // without one ("stdin closed" at once) the program's output was lost.
+      stdin: true,
+      stdout: true,
+    });
+    const ws = new WebSocket(String(r.url).replace(/^http/, "ws"), ["v4.channel.k8s.io"]);
+    ws.binaryType = "arraybuffer";
+    const dec = new TextDecoder();
+    let out = "";
+    let status = "";
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => (ws.close(), reject(new Error("CRI Exec: timed out"))),
+        30_000,
+      );
+      ws.onmessage = (m) => {
+        const frame = new Uint8Array(m.data as ArrayBuffer);
+        if (frame[0] === 1) out += dec.decode(frame.subarray(1), { stream: true });
+        if (frame[0] === 3) status += dec.decode(frame.subarray(1));
+      };
+      ws.onclose = () => (clearTimeout(timer), resolve());
+      ws.onerror = (
+        e,
+      ) => (clearTimeout(timer), reject(new Error(`CRI Exec: ${(e as ErrorEvent).message}`)));
+    });
+    if (!status.includes('"Success"')) throw new Error(`CRI Exec: ${status}`);
+    return out;
   }
 
   /**

@@ -10,8 +10,11 @@ import { dirname } from "node:path";
 // The library from its sources, as src/cli/_run.ts's report() knows its classes from them
 // (mod.ts runs from a bundle, whose NamespaceError is another class).
 import { NsCommand, type NsCommandOptions } from "../src/command.ts";
-import { namespaceTypeOfFile } from "../src/namespaces.ts";
+import { namespaceTypeOfFile, sameNamespace } from "../src/namespaces.ts";
 import { pinProcess } from "../src/target.ts";
+import { scopedJoin } from "../src/scoped.ts";
+import { listNamespaces, processesInNamespace } from "../src/listing.ts";
+import { findContainers, resolveContainer } from "../src/containers.ts";
 import { report } from "../src/cli/_run.ts";
 import {
   assert,
@@ -98,16 +101,21 @@ const api =
     }
   };
 
-/** A library call other than NsCommand, its error mapped by report() as in `api`. */
-const call = (fn: (ctx: Context) => unknown) => (ctx: Context): Promise<Seen> => {
+/** A library call other than NsCommand (sync or async), its error mapped by report() as in `api`. */
+const call = (fn: (ctx: Context) => unknown) => async (ctx: Context): Promise<Seen> => {
+  let error: unknown;
+  try {
+    await fn(ctx);
+    return { code: 0, stderr: "" };
+  } catch (e) {
+    error = e;
+  }
+  // Synchronously: the cases run concurrently, and console.error is ours only here.
   const lines: string[] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => lines.push(args.join(" "));
   try {
-    fn(ctx);
-    return Promise.resolve({ code: 0, stderr: "" });
-  } catch (error) {
-    return Promise.resolve({ code: report(error, "api"), stderr: lines.join("\n") + "\n" });
+    return { code: report(error, "api"), stderr: lines.join("\n") + "\n" };
   } finally {
     console.error = original;
   }
@@ -191,6 +199,22 @@ const CASES: Case[] = [
     code: 2,
     message: /Cannot resolve target ""/,
     run: enter(() => ["-t", "", "-a", "TOUCH"]),
+  },
+  {
+    input: "-t docker:web (a container for enter)",
+    via: "enter",
+    code: 2,
+    message:
+      /Cannot resolve target "docker:web": .* - a container is named through resolveContainer\(\) \(the CLI: nsjoin exec\)/,
+    run: enter(() => ["-t", "docker:web", "-a", "TOUCH"]),
+  },
+  {
+    input: 'target: "k8s:default/web/app" (not resolved)',
+    via: "API",
+    code: 2,
+    message:
+      /Cannot resolve target "k8s:default\/web\/app": .* - a container is named through resolveContainer\(\)/,
+    run: api((_, m) => ({ target: "k8s:default/web/app", args: [m] })),
   },
   {
     input: "-t 12:abc",
@@ -966,6 +990,135 @@ const CASES: Case[] = [
     code: 2,
     message: /Cannot use killTree "yes": give true or false/,
     run: api((c, m) => ({ target: c.pid, killTree: "yes" as unknown as boolean, args: [m] })),
+  },
+  // A JavaScript caller's options of another shape: refused by name, nothing run (a string
+  // args ran touch with one argument per character; an array env passed "0=…").
+  {
+    input: 'args: "MARKER" (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot use args "[^"]+": give an array of strings/,
+    run: api((c, m) => ({ target: c.pid, args: m as unknown as string[] })),
+  },
+  {
+    input: "args: [MARKER, 1]",
+    via: "API",
+    code: 2,
+    message: /Cannot use args item 1: give a string/,
+    run: api((c, m) => ({ target: c.pid, args: [m, 1] as unknown as string[] })),
+  },
+  {
+    input: 'env: ["A=B"] (docker\'s form)',
+    via: "API",
+    code: 2,
+    message: /Cannot use env \(an array\): give an object of names to string values/,
+    run: api((c, m) => ({
+      target: c.pid,
+      env: ["A=B"] as unknown as Record<string, string>,
+      args: [m],
+    })),
+  },
+  {
+    input: "env: { A: 1 }",
+    via: "API",
+    code: 2,
+    message: /Cannot pass the environment variable "A": its value is a number - give a string/,
+    run: api((c, m) => ({
+      target: c.pid,
+      env: { A: 1 } as unknown as Record<string, string>,
+      args: [m],
+    })),
+  },
+  {
+    input: 'stdout: "pipe"',
+    via: "API",
+    code: 2,
+    message: /Cannot use stdout "pipe": give "piped", "inherit" or "null"/,
+    run: api((c, m) => ({ target: c.pid, stdout: "pipe" as "piped", args: [m] })),
+  },
+  {
+    input: 'stdin: "piped" with output()',
+    via: "API",
+    code: 2,
+    message: /Cannot use stdin "piped" with output\(\): use spawn\(\) and write to its stdin/,
+    run: api((c, m) => ({ target: c.pid, stdin: "piped", args: [m] })),
+  },
+  {
+    input: 'signal: "x"',
+    via: "API",
+    code: 2,
+    message: /Cannot use signal "x": give an AbortSignal/,
+    run: api((c, m) => ({ target: c.pid, signal: "x" as unknown as AbortSignal, args: [m] })),
+  },
+  {
+    input: 'cgroups: "/sys/fs/cgroup/x" (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot use cgroups "\/sys\/fs\/cgroup\/x": give an array of cgroup paths/,
+    run: api((c, m) => ({
+      target: c.pid,
+      cgroups: "/sys/fs/cgroup/x" as unknown as string[],
+      args: [m],
+    })),
+  },
+  {
+    input: 'keepFds: ["3"]',
+    via: "API",
+    code: 2,
+    message: /Cannot keep fd "3": give a number of 3 or more/,
+    run: api((c, m) => ({ target: c.pid, keepFds: ["3"] as unknown as number[], args: [m] })),
+  },
+  {
+    input: "program: 42",
+    via: "API",
+    code: 2,
+    message: /Cannot run 42: give the program as a string or a file URL/,
+    run: api((c, m) => ({ target: c.pid, args: [m] }), 42 as unknown as string),
+  },
+  {
+    input: 'scopedJoin(PID, "net") (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot join namespaces "net" for a scope: give a list of types/,
+    run: call((c) => scopedJoin(c.pid, "net" as unknown as ["net"])),
+  },
+  // The listing and container functions' lists and numbers, as a JavaScript caller passes them.
+  {
+    input: 'listNamespaces({ types: "net" }) (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot list namespaces of types "net": give a list of types/,
+    run: call(() => listNamespaces({ types: "net" as unknown as ["net"] })),
+  },
+  {
+    input: 'processesInNamespace("4026531833") (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot use "4026531833" as a namespace: give its inode number/,
+    run: call(() => processesInNamespace("4026531833" as unknown as number)),
+  },
+  {
+    input: 'sameNamespace(PID, "self", "bogus")',
+    via: "API",
+    code: 2,
+    message: /Cannot compare namespaces of type "bogus": use one of mnt, net/,
+    run: call((c) => sameNamespace(c.pid, "self", "bogus" as "net")),
+  },
+  {
+    input: "resolveContainer(42)",
+    via: "API",
+    code: 2,
+    message: /Cannot resolve container 42: give a name, an ID prefix or ENGINE:NAME/,
+    run: call(() => resolveContainer(42 as unknown as string)),
+  },
+  {
+    input: 'findContainers({ containerdState: "/run/k3s/containerd" }) (a string)',
+    via: "API",
+    code: 2,
+    message: /Cannot use containerdState "\/run\/k3s\/containerd": give a list of strings/,
+    run: call(() =>
+      findContainers({ containerdState: "/run/k3s/containerd" as unknown as string[] })
+    ),
   },
   {
     input: "target: a closed PinnedProcess",

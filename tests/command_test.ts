@@ -8,6 +8,7 @@ import {
   namespacesOfSync,
   namespaceTypeOfFile,
   NsCommand,
+  openSession,
   sameNamespace,
 } from "../mod.ts";
 import { helper } from "../ffi/helper.ts";
@@ -551,6 +552,41 @@ Deno.test({
         TypeError,
         "as a message prefix",
       );
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "an already aborted signal runs nothing: spawn, output, outputSync and a session's output throw its reason",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-aborted-" });
+    try {
+      // A shutdown controller aborted, or an AbortSignal.timeout() already due: Deno.Command
+      // would start the program (spawn ran it to its end).
+      const signal = AbortSignal.abort();
+      const cmd = (name: string) =>
+        new NsCommand("touch", { target: target.pid, args: [`${dir}/${name}`], signal });
+      assertThrows(() => cmd("spawn").spawn(), DOMException, "aborted");
+      await assertRejects(() => cmd("output").output(), DOMException, "aborted");
+      assertThrows(() => cmd("outputSync").outputSync(), DOMException, "aborted");
+      await using s = await openSession(target.pid);
+      await assertRejects(
+        () => s.output("touch", { args: [`${dir}/session`], signal }),
+        DOMException,
+        "aborted",
+      );
+      // The session still runs what comes next.
+      assertEquals((await s.output("true")).code, 0);
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), [], "a program ran");
+      // Not aborted: the same command runs (the check is not vacuous).
+      await new NsCommand("touch", { target: target.pid, args: [`${dir}/ran`] }).output();
+      assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["ran"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

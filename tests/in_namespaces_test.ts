@@ -205,6 +205,23 @@ Deno.test({
 });
 
 Deno.test({
+  name: 'inNamespaces refuses namespaces: "net" (a string) naming the mistake, not "no namespaces"',
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "ns-string" });
+    const namespaces = "net" as unknown as WorkerNamespace[];
+    const error = await errorOf(inNamespaces(target.pid, () => 1, { namespaces }));
+    assert(error instanceof TypeError, String(error));
+    assertEquals(
+      error.message,
+      'Cannot join namespaces "net": give "all" or a list of types (["net"])',
+    );
+    const none = await errorOf(inNamespaces(target.pid, () => 1, { namespaces: [] }));
+    assertMatch(String(none), /Cannot join no namespaces/);
+  },
+});
+
+Deno.test({
   name: "inNamespaces returns errors thrown inside with their class, message and stack",
   ignore: NEEDS_ROOT,
   async fn() {

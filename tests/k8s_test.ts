@@ -27,6 +27,7 @@ import {
   NsCommand,
   resolveContainer,
 } from "../mod.ts";
+import { daxIn } from "../dax.ts";
 
 const SKIP = !CI && (!IS_ROOT || !HAVE_CONTAINERD);
 if (SKIP) {
@@ -98,6 +99,27 @@ Deno.test({
       },
     );
 
+    await t.step(
+      "exec -t matches the CRI's Exec with a terminal (kubectl exec -t): TERM=xterm, no \\r\\r\\n",
+      async () => {
+        const cmd = ["sh", "-c", "env | sort; echo; id; pwd"];
+        const want = await rt.execTty(a.containers.app, cmd);
+        assertMatch(want, /^TERM=xterm\r$/m, "the reference sets TERM");
+        // Under a pty of its own (script), as an SRE's terminal runs it.
+        const line = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`]
+          .concat(["exec", "-t", `k8s:nsj-a/${web}/app`, "--", ...cmd])
+          .map((w) => `'${w.replaceAll("'", "'\\''")}'`).join(" ");
+        const got = await runPiped("script", {
+          args: ["-qec", line, "/dev/null"],
+          cwd: "/",
+          env: { ...env, NO_COLOR: "1" },
+        });
+        assertEquals(got.code, 0, got.stderr);
+        assertEquals(got.stdout, want);
+        assert(!got.stdout.includes("\r\r\n"), JSON.stringify(got.stdout));
+      },
+    );
+
     await t.step("the reference shows what it should (the comparison is not vacuous)", async () => {
       const app = await nsjoin(`k8s:nsj-a/${web}/app`, ["sh", "-c", "pwd; echo $FOO; hostname"]);
       assertEquals(app.stdout, `/tmp\nbar\n${web}\n`);
@@ -114,6 +136,30 @@ Deno.test({
       const ps = await nsjoin(`k8s:nsj-b/${web}`, ["ps", "-o", "comm"]);
       assertMatch(ps.stdout, /catatonit/, "shareProcessNamespace: the pause process is seen");
     });
+
+    await t.step(
+      "daxIn(resolveContainer(k8s:…)) runs as ExecSync does: the container's user, cwd, env, cgroups",
+      async () => {
+        // Pod a's app has a working dir and env; pod b's solo runs as uid 1000.
+        for (
+          const [pod, name, target] of [
+            [a, "app", `k8s:nsj-a/${web}/app`],
+            [b, "solo", `k8s:nsj-b/${web}`],
+          ] as [TestPod, string, string][]
+        ) {
+          const script = "id; pwd; env | sort; cat /proc/self/cgroup";
+          const want = await rt.execSync(pod.containers[name], ["sh", "-c", script]);
+          using pinned = await resolveContainer(target, find);
+          const $ = daxIn(pinned);
+          const got = await $`sh -c ${script}`.stdout("piped").stderr("piped").noThrow();
+          assertEquals(
+            { code: got.code, stdout: got.stdout, stderr: got.stderr },
+            { code: want.code, stdout: want.stdout, stderr: want.stderr },
+            target,
+          );
+        }
+      },
+    );
 
     await t.step("cp and inspect take k8s: targets", async () => {
       const want = await rt.execSync(a.containers.app, ["cat", "/etc/hostname"]);
@@ -190,6 +236,37 @@ Deno.test({
     );
 
     await t.step(
+      "an exited init container: the CRI refuses it, nsjoin says it is not running, exit 125",
+      async () => {
+        const pod = await rt.runPod("nsj-a", `init-${tag}`, [
+          { name: "init-db", command: ["/bin/sh", "-c", "echo done"] },
+          { name: "main" },
+        ]);
+        const marker = `/tmp/nsjoin-k8s-init-${tag}`;
+        let r = { code: 0, stdout: "", stderr: "" };
+        // Until the runtime has seen it exit (its task bundle deleted).
+        for (let i = 0; i < 50; i++) {
+          r = await nsjoin(`k8s:nsj-a/init-${tag}/init-db`, ["touch", marker]);
+          if (r.code === 125) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        const crictl = await rt.execSync(pod.containers["init-db"], ["true"]).then(
+          () => "ran",
+          (e) => String(e),
+        );
+        assertMatch(crictl, /CONTAINER_EXITED|not running/, "the reference refuses it too");
+        assertEquals(r.code, 125, r.stderr);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assertMatch(
+          r.stderr,
+          /Cannot find a running container "init-db" in pod k8s:nsj-a\/init-[a-z0-9]+ - its running containers: main \(an exited one, such as a finished init container, cannot be joined\)/,
+        );
+        assert(!(await Deno.stat(marker).then(() => true, () => false)), "it ran");
+        await rt.removePod(pod);
+      },
+    );
+
+    await t.step(
       "ps --json lists the pods' sandboxes and containers as ListContainers / ListPodSandbox",
       async () => {
         const r = await cli(["ps", "--json"], { env });
@@ -252,6 +329,14 @@ Deno.test({
         const table = await cli(["ps"], { env });
         assertMatch(table.stdout, /NAMESPACE +POD +CONTAINER/);
         assertMatch(table.stdout, new RegExp(`nsj-a +${web} +side`));
+        // A pod's rows together, its sandbox first, as crictl pods / ps read it.
+        const rowsOfA = table.stdout.split("\n").flatMap((l, i) =>
+          [a.id, a.containers.app, a.containers.side].some((id) => l.startsWith(id.slice(0, 12)))
+            ? [[i, l.split(/ +/)[5]]]
+            : []
+        );
+        assertEquals(rowsOfA.map(([, c]) => c), ["(sandbox)", "app", "side"], table.stdout);
+        assertEquals(rowsOfA.map(([i]) => i), [0, 1, 2].map((n) => (rowsOfA[0][0] as number) + n));
       },
     );
 
@@ -391,7 +476,7 @@ Deno.test({
         env: { NO_COLOR: "1", NSJOIN_CONTAINERD_STATE: dir },
       });
       assertEquals(r.code, 125, `not 125 (137: it hung): ${r.stderr}`);
-      assertMatch(r.stderr, /Cannot find container "app" in pod k8s:default\/forged/);
+      assertMatch(r.stderr, /Cannot find a running container "app" in pod k8s:default\/forged/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

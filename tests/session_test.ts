@@ -259,6 +259,29 @@ Deno.test({
         RangeError,
         /longer than 131072 bytes/,
       );
+      // A JavaScript caller's shapes: a string args was spread into one argument per character.
+      const marker = `/tmp/nsjoin-session-shape-${TAG}`;
+      await rejection(
+        () => s.output("touch", { args: marker as unknown as string[] }),
+        TypeError,
+        /Cannot use args "[^"]+": give an array of strings/,
+      );
+      await rejection(
+        () => s.output("true", { env: { A: 1 } as unknown as Record<string, string> }),
+        TypeError,
+        /environment variable "A": its value is a number/,
+      );
+      await rejection(
+        () => s.output("true", { stdin: "text" as unknown as Uint8Array }),
+        TypeError,
+        /Cannot use stdin: give its bytes as a Uint8Array/,
+      );
+      await rejection(
+        () => s.output("true", { signal: "x" as unknown as AbortSignal }),
+        TypeError,
+        /give an AbortSignal/,
+      );
+      assertEquals(await Deno.stat(marker).then(() => "ran", () => "not run"), "not run");
     });
   },
 });

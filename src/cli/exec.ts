@@ -102,7 +102,8 @@ OPTIONS
       --security-opt seccomp=unconfined
                              Run without the container's seccomp filter (reading it needs
                              root: a rootless container's owner needs this)
-  -t, --tty                  Allocate a pseudo-TTY inside the container
+  -t, --tty                  Allocate a pseudo-TTY inside the container (TERM=xterm for
+                             docker and for containerd's pods, as docker and kubectl exec)
   -u, --user string          Username or UID (format: "<name|uid>[:<group|gid>]")
   -w, --workdir string       Working directory inside the container
   -h, --help                 Print usage

@@ -77,7 +77,7 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs {
   if (values.help) return { target: 0, json: false, help: true };
   if (values.version) return { target: 0, json: false, help: false, version: true };
   if (positionals.length === 0) {
-    throw new UsageError("no target given: give a PID or a namespace file");
+    throw new UsageError("no target given: give a PID, a container or a namespace file");
   }
   if (positionals.length > 2) {
     throw new UsageError(`too many targets: ${positionals.slice(2).join(" ")}`);

@@ -27,8 +27,9 @@ rootless, containerd in any namespace, CRI-O), found from engine state, /proc an
 Another user's rootless containers are shown with their owner ("podman (uid N)"); only those
 whose process runs in that user's own namespaces are listed. Names are printed with control
 characters as \\xNN; --json gives them exactly. Kubernetes pods (containerd's CRI, CRI-O)
-get NAMESPACE, POD and CONTAINER columns, and a "pod" object in --json; --pods lists one
-line per pod, its containers grouped under its sandbox. A paused container (its cgroup
+get NAMESPACE, POD and CONTAINER columns (a pod's rows together, its sandbox first), and a
+"pod" object in --json; --pods lists one line per pod, its containers grouped under its
+sandbox. A paused container (its cgroup
 frozen) has "(paused)" after its name and "paused": true in --json: exec and debug refuse it
 until it is unpaused. Needs -A (it reads /proc and engine state).
 
@@ -78,7 +79,7 @@ export interface PsRow {
   } | null;
 }
 
-/** The rows `ps` prints, sorted by engine and name. */
+/** The rows `ps` prints, sorted by engine and name, a pod's rows together (sandbox first). */
 export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
   return containers.map((c) => ({
     engine: c.engine,
@@ -98,9 +99,23 @@ export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
         container: c.pod.container ?? null,
       }
       : null,
-  })).sort((a, b) =>
-    a.engine.localeCompare(b.engine) || (a.name ?? a.id).localeCompare(b.name ?? b.id)
-  );
+  })).sort(_byEngineAndName);
+}
+
+/**
+ * Engine, then name; a pod's rows together, its sandbox first, by namespace and pod (a
+ * sandbox has no name: sorted by its ID, it stood among other pods' containers).
+ */
+function _byEngineAndName(a: PsRow, b: PsRow): number {
+  if (a.engine !== b.engine) return a.engine.localeCompare(b.engine);
+  if (a.pod && b.pod) {
+    return a.pod.namespace.localeCompare(b.pod.namespace) ||
+      a.pod.name.localeCompare(b.pod.name) ||
+      a.pod.sandboxId.localeCompare(b.pod.sandboxId) ||
+      (a.pod.container ?? "").localeCompare(b.pod.container ?? "");
+  }
+  if (a.pod || b.pod) return a.pod ? 1 : -1;
+  return (a.name ?? a.id).localeCompare(b.name ?? b.id);
 }
 
 /** Whether the process's cgroups are frozen, as exec would find them (false if it is gone). */

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-TK5I6N6C.js";
+} from "./chunk-UPPZYSD6.js";
 import {
   NamespaceError,
   UsageError,

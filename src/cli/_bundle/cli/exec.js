@@ -25,7 +25,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-TK5I6N6C.js";
+} from "./chunk-UPPZYSD6.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -700,6 +700,17 @@ var _merge = (function _merge(lists) {
     ...byId.values()
   ].filter((c) => c.pid > 0);
 });
+var _checkFindOptions = (function _checkFindOptions(options) {
+  for (const name of [
+    "containerdState",
+    "sources"
+  ]) {
+    const v = options[name];
+    if (v !== void 0 && (!Array.isArray(v) || v.some((e) => typeof e !== "string"))) {
+      throw new TypeError(`Cannot use ${name} ${typeof v === "string" ? JSON.stringify(v) : "of that shape"}: give a list of strings`);
+    }
+  }
+});
 var _find = (async function _find(options, only) {
   const sources = new Set(options.sources ?? [
     "api",
@@ -877,11 +888,20 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
   const chosen = pick === void 0 ? apps : apps.filter((c) => c.pod.container === pick);
   if (chosen.length === 1) return chosen[0];
   if (chosen.length === 0) {
-    throw fail(3, `Cannot find ${pick === void 0 ? "a running container" : `container ${JSON.stringify(pick)}`} in pod ${_podLabel(pod)}`, apps.length > 0 ? `its running containers: ${names}` : "it has no running container (exited init containers cannot be joined)");
+    throw fail(
+      3,
+      `Cannot find ${pick === void 0 ? "a running container" : `a running container ${JSON.stringify(pick)}`} in pod ${_podLabel(pod)}`,
+      // bundle): a finished init container is not told apart from a name never seen.
+      apps.length > 0 ? `its running containers: ${names} (an exited one, such as a finished init container, cannot be joined)` : "it has no running container (exited init containers cannot be joined)"
+    );
   }
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
 });
 var _resolveContainer = (async function _resolveContainer(text, options = {}) {
+  if (typeof text !== "string") {
+    throw new TypeError(`Cannot resolve container ${String(text)}: give a name, an ID prefix or ENGINE:NAME`);
+  }
+  _checkFindOptions(options);
   if (text.startsWith("k8s:") || text.startsWith("cri:")) {
     const lists = new Set(options.sources ?? [
       "state"
@@ -1336,6 +1356,7 @@ var PinnedContainer = class extends PinnedProcess {
 
 
 
+
 var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`);
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
@@ -1390,7 +1411,8 @@ OPTIONS
       --security-opt seccomp=unconfined
                              Run without the container's seccomp filter (reading it needs
                              root: a rootless container's owner needs this)
-  -t, --tty                  Allocate a pseudo-TTY inside the container
+  -t, --tty                  Allocate a pseudo-TTY inside the container (TERM=xterm for
+                             docker and for containerd's pods, as docker and kubectl exec)
   -u, --user string          Username or UID (format: "<name|uid>[:<group|gid>]")
   -w, --workdir string       Working directory inside the container
   -h, --help                 Print usage

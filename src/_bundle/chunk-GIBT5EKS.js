@@ -2,7 +2,10 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-H4NXOM6A.js";
+} from "./chunk-BXK27DXH.js";
+import {
+  assertPermissions
+} from "./chunk-WCZWOI36.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -11,20 +14,23 @@ import {
   existsSafe,
   isNotFound,
   namespaceTypeOfFile,
+  openVerified,
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
   SyscallError,
   check,
   cstr,
+  effectiveUid,
   encodeText,
   environEntries,
   errno,
   errnoName,
+  libc,
   libcFunction,
   libcSubset
 } from "./chunk-KV4ZYQID.js";
@@ -264,6 +270,11 @@ var _helperArgs = (function _helperArgs(plan, parent = Deno.pid, errorFd, filter
     ...plan.rest
   ];
 });
+var _assertNoPipedStdin = (function _assertNoPipedStdin(o, call) {
+  if (o.stdin === "piped") {
+    throw new TypeError(`Cannot use stdin "piped" with ${call}(): use spawn() and write to its stdin`);
+  }
+});
 var _denoCommand = (function _denoCommand(l) {
   const o = l.options;
   if (o.clearEnv) return new Deno.Command(l.path, o);
@@ -367,6 +378,12 @@ var _sessionPlan = (function _sessionPlan(o) {
 });
 var _shown = (function _shown(plan) {
   return plan.target.kind === "process" ? plan.target.pid : plan.target.path;
+});
+var _quoted = (function _quoted(v) {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "(an array)";
+  if (typeof v === "object" && v !== null) return "(an object)";
+  return typeof v === "function" ? "(a function)" : String(v);
 });
 var _follows = (function _follows(o) {
   return o.uid === "follow" || o.gid === "follow";
@@ -493,6 +510,521 @@ var _environOf = (function _environOf(pid) {
     if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return out;
+});
+var cgroupMountTable = (function cgroupMountTable() {
+  let mountinfo = "";
+  try {
+    try {
+      mountinfo = Deno.readTextFileSync("/proc/self/mountinfo");
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotCapable)) throw e;
+      mountinfo = readTextFileSafe("/proc/self/mountinfo");
+    }
+  } catch {
+    return [];
+  }
+  const unescape = (s) => s.includes("\\") ? s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8))) : s;
+  const out = [];
+  const SEP = " - cgroup";
+  for (let at = mountinfo.indexOf(SEP); at >= 0; at = mountinfo.indexOf(SEP, at + SEP.length)) {
+    const start = mountinfo.lastIndexOf("\n", at) + 1;
+    const end = mountinfo.indexOf("\n", at);
+    const [fstype, , superOpts] = mountinfo.slice(at + 3, end < 0 ? void 0 : end).split(" ");
+    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
+    const f = mountinfo.slice(start, at).split(" ");
+    out.push({
+      root: unescape(f[3]),
+      point: unescape(f[4]),
+      keys: new Set((superOpts ?? "").split(",")),
+      v2: fstype === "cgroup2"
+    });
+  }
+  return out;
+});
+var cgroupMountRoots = (function cgroupMountRoots(table = cgroupMountTable()) {
+  const where = /* @__PURE__ */ new Map();
+  for (const m of table) {
+    if (m.root !== "/" || !m.point) continue;
+    if (m.v2) where.set("", m.point);
+    else for (const k of m.keys) where.set(k, m.point);
+  }
+  return where;
+});
+var nsfsOpen = (function nsfsOpen(path, root) {
+  const lib = libc();
+  try {
+    if (_nsfsDev === void 0) {
+      const self = openVerified("/proc/self/ns/user", {}, () => {
+      });
+      const e = lib.fstat(self, _stat) < 0 ? errno() : 0;
+      lib.close(self);
+      if (e) return -e;
+      _nsfsDev = _stat[0];
+    }
+    return openVerified(path, {
+      root
+    }, (pathFd) => {
+      if (lib.fstat(pathFd, _stat) < 0) throw new SyscallError("fstat", errno());
+      if (_stat[0] !== _nsfsDev) throw new SyscallError("open", ENOTTY);
+    });
+  } catch (error) {
+    if (error instanceof SyscallError) return -error.errno;
+    throw error;
+  }
+});
+var nsfsClose = (function nsfsClose(fd) {
+  if (fd >= 0) libc().close(fd);
+});
+var nsfsIdentity = (function nsfsIdentity(fd) {
+  if (libc().fstat(fd, _stat) < 0) return void 0;
+  return {
+    dev: Number(_stat[0]),
+    ino: Number(_stat[1])
+  };
+});
+var cachedIdentity = (function cachedIdentity(path) {
+  if (libc().statx(AT_FDCWD2, cstr(path), AT_STATX_DONT_SYNC, STATX_INO, _statx) < 0) {
+    return void 0;
+  }
+  const v = new DataView(_statx.buffer);
+  const major = v.getUint32(136, true);
+  const minor = v.getUint32(140, true);
+  return {
+    dev: (minor & 255) + major * 256 + Math.floor(minor / 256) * 1048576,
+    ino: Number(v.getBigUint64(32, true))
+  };
+});
+var nsfsRelated = (function nsfsRelated(fd, relation) {
+  const r = libc().ioctl(fd, relation === "owner" ? NS_GET_USERNS : NS_GET_PARENT, null);
+  return r < 0 ? -errno() : r;
+});
+var nsfsType = (function nsfsType(fd) {
+  const r = libc().ioctl(fd, NS_GET_NSTYPE, null);
+  return r < 0 ? -errno() : r;
+});
+var nsfsOwnerUid = (function nsfsOwnerUid(fd) {
+  const r = libc().ioctl(fd, NS_GET_OWNER_UID, Deno.UnsafePointer.of(_uid));
+  return r < 0 ? -errno() : _uid[0];
+});
+var pidfdOpen = (function pidfdOpen(pid) {
+  const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
+  return fd < 0 ? -errno() : fd;
+});
+var socketNetns = (function socketNetns(pidfd, fd) {
+  const lib = libc();
+  const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
+  if (sk < 0) return -errno();
+  try {
+    if (lib.fstat(sk, _stat) < 0) return -errno();
+    const mode = new DataView(_stat.buffer).getUint32(ST_MODE_OFFSET, true);
+    if ((mode & S_IFMT) !== S_IFSOCK) return -88;
+    const ns = lib.ioctl(sk, SIOCGSKNS, null);
+    return ns < 0 ? -errno() : ns;
+  } finally {
+    lib.close(sk);
+  }
+});
+var readContainerFile = (function readContainerFile(pid, path) {
+  return readTextFileSafe(path, {
+    root: `/proc/${pid}/root`
+  });
+});
+var _lines = (function _lines(pid, path) {
+  let text;
+  try {
+    text = readContainerFile(pid, path);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    const e = error instanceof SyscallError ? error.errno : 5;
+    throw new NamespaceError(`Cannot read ${path} of pid ${pid}`, {
+      errno: e,
+      syscall: "open",
+      target: pid,
+      quiet: e === 22 || e === 27,
+      hint: e === 22 ? "it is not a regular file" : e === 27 ? "it is larger than 4 MiB" : void 0
+    });
+  }
+  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+});
+var resolveContainerUser = (function resolveContainerUser(pid, spec) {
+  assertPermissions("read a container's users", "all");
+  return _containerUser(pid, spec);
+});
+var _containerUser = (function _containerUser(pid, spec) {
+  const [u = "", g] = spec.split(":", 2);
+  const passwd = _lines(pid, "/etc/passwd");
+  const groups = g !== void 0 && /^[0-9]+$/.test(g) ? [] : _lines(pid, "/etc/group");
+  const user = u === "" ? "0" : u;
+  const entry = /^[0-9]+$/.test(user) ? passwd.find((f) => f[2] === user) : passwd.find((f) => f[0] === user);
+  if (!entry && !/^[0-9]+$/.test(user)) {
+    throw new NamespaceError(`Cannot find user ${JSON.stringify(user)} in /etc/passwd of pid ${pid}`, {
+      errno: 2,
+      syscall: "resolve",
+      target: pid,
+      quiet: true,
+      hint: "give a name the target knows, or a uid"
+    });
+  }
+  const uid = Number(entry ? entry[2] : user);
+  let gid = entry ? Number(entry[3]) : 0;
+  if (g !== void 0 && g !== "") {
+    if (/^[0-9]+$/.test(g)) gid = Number(g);
+    else {
+      const ge = groups.find((f) => f[0] === g);
+      if (!ge) {
+        throw new NamespaceError(`Cannot find group ${JSON.stringify(g)} in /etc/group of pid ${pid}`, {
+          errno: 2,
+          syscall: "resolve",
+          target: pid,
+          quiet: true,
+          hint: "give a group the target knows, or a gid"
+        });
+      }
+      gid = Number(ge[2]);
+    }
+  }
+  const name = g ? void 0 : entry?.[0];
+  const member = name ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2])) : [];
+  return {
+    uid,
+    gid,
+    home: entry?.[5] || "/",
+    groups: member
+  };
+});
+var setEnv = (function setEnv(env, entry) {
+  const key = entry.includes("=") ? entry.slice(0, entry.indexOf("=")) : entry;
+  const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
+  if (i >= 0) env[i] = entry;
+  else env.push(entry);
+  return env;
+});
+var cgroupProcsOf = (function cgroupProcsOf(pid) {
+  return _cgroupProcs(pid);
+});
+var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
+  const parse = (text) => new Map(text.split("\n").filter((l) => l).map((l) => {
+    const a = l.indexOf(":"), b = l.indexOf(":", a + 1);
+    return [
+      l.slice(a + 1, b),
+      l.slice(b + 1)
+    ];
+  }));
+  const theirs = parse(view?.cgroup ?? readProcText(`/proc/${pid}/cgroup`));
+  let mine;
+  const mounts = view?.mounts ?? cgroupMountTable();
+  const uid = effectiveUid();
+  const out = [];
+  for (const [controllers, path] of theirs) {
+    const keys = controllers.split(",");
+    const mount = mounts.find((m) => (controllers === "" ? m.v2 : !m.v2 && keys.every((k) => m.keys.has(k))) && (path + "/").startsWith(m.root.replace(/\/?$/, "/")));
+    const rel = mount && (mount.root === "/" ? path : path.slice(mount.root.length));
+    if (!mount || rel === void 0 || rel.split("/").includes("..")) {
+      const limits = controllers === "" ? mounts.some((m) => m.v2) : keys.some((k) => !k.startsWith("name="));
+      if (uid === 0 && limits) {
+        mine ??= parse(readProcText("/proc/self/cgroup"));
+        if (mine.get(controllers) !== path) {
+          throw new NamespaceError(`Cannot join the ${controllers || "cgroup v2"} cgroup of pid ${pid}`, {
+            errno: 2,
+            syscall: "cgroup",
+            target: pid,
+            quiet: true,
+            hint: "it is outside our mounts of that hierarchy (are we in a cgroup namespace?)"
+          });
+        }
+      }
+      continue;
+    }
+    const dir = `${mount.point}${rel === "/" ? "" : rel}`;
+    const file = mount.v2 ? `${dir}/cgroup.procs` : `${dir}/tasks`;
+    if (uid !== 0 || !view?.rootDirs.has(dir)) {
+      mine ??= parse(readProcText("/proc/self/cgroup"));
+      if (mine.get(controllers) === path) continue;
+      if (uid !== 0) {
+        try {
+          const st = statSafe(file);
+          if (!(st.uid === uid && st.mode & 128)) continue;
+        } catch {
+          continue;
+        }
+      }
+    }
+    out.push(mount.v2 ? `${dir}/` : file);
+    if (found && !mount.v2 && mount.keys.has("freezer")) found.freezer = file;
+  }
+  return out;
+});
+var assertNotFrozen = (function assertNotFrozen(cgroups, shown) {
+  _assertNotFrozen(cgroups, shown, void 0);
+});
+var _assertNotFrozen = (function _assertNotFrozen(cgroups, shown, freezer) {
+  const read = (file) => {
+    if (freezer !== void 0) {
+      try {
+        return Deno.readTextFileSync(file);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return "";
+        throw error;
+      }
+    }
+    if (!existsSafe(file)) return "";
+    try {
+      return readTextFileSafe(file, {
+        maxBytes: 4096
+      });
+    } catch (error) {
+      if (isNotFound(error)) return "";
+      throw error;
+    }
+  };
+  for (const c of cgroups) {
+    if (freezer !== void 0 && !c.endsWith("/") && c !== freezer) continue;
+    for (const [path, frozen] of _freezerTests(c)) {
+      if (frozen(read(path))) throw _pausedError(shown);
+    }
+  }
+});
+var _freezerTests = (function _freezerTests(cgroup) {
+  const v2 = cgroup.endsWith("/");
+  const dir = v2 ? cgroup.slice(0, -1) : cgroup.slice(0, cgroup.lastIndexOf("/"));
+  const names = v2 ? [
+    "cgroup.freeze",
+    "cgroup.events"
+  ] : [
+    "freezer.state"
+  ];
+  return names.map((name) => [
+    `${dir}/${name}`,
+    _FROZEN[name]
+  ]);
+});
+var _freezerFiles = (function _freezerFiles(cgroups) {
+  return cgroups.flatMap(_freezerTests).filter(([path]) => existsSafe(path)).map(([path, frozen]) => ({
+    path,
+    frozen
+  }));
+});
+var _pausedError = (function _pausedError(shown) {
+  return new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
+    errno: 16,
+    syscall: "freezer",
+    quiet: true,
+    hint: "unpause it first (its cgroup is frozen)"
+  });
+});
+var namespacesOwnedBy = (function namespacesOwnedBy(pid) {
+  try {
+    return differingNamespaces(pid);
+  } catch {
+    return [];
+  }
+});
+var _ownsMnt = (function _ownsMnt(pid) {
+  try {
+    const ours = statSafe("/proc/thread-self/ns/mnt");
+    const theirs = statSafe(`/proc/${pid}/ns/mnt`);
+    return ours.ino !== theirs.ino || ours.dev !== theirs.dev;
+  } catch {
+    return false;
+  }
+});
+var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
+  if (sel === void 0 || sel === "all") return;
+  const user = Array.isArray(sel) ? sel.includes("user") : sel.user !== void 0;
+  if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
+  throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
+});
+var containerExecOptions = (function containerExecOptions(container, options = {}) {
+  return _containerExecOptions(container, options, true);
+});
+var _containerExecOptions = (function _containerExecOptions(container, options, check2) {
+  try {
+    return _execOptions(container, options, check2);
+  } catch (error) {
+    if (error instanceof NamespaceError || container.alive) throw error;
+    throw new NamespaceError(`Cannot exec in container ${container.container.id.slice(0, 12)}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: String(container.pid),
+      quiet: true,
+      hint: "the target exited"
+    });
+  }
+});
+var _execOptions = (function _execOptions(container, given, check2) {
+  const options = {
+    ...given,
+    workdir: given.workdir || void 0
+  };
+  if (options.workdir !== void 0 && !options.workdir.startsWith("/")) {
+    throw new TypeError(`Cannot use workdir ${JSON.stringify(options.workdir)}: give an absolute path`);
+  }
+  if (options.user !== void 0 && options.user.split(":").length > 2) {
+    throw new TypeError(`Cannot use user ${JSON.stringify(options.user)}: give name|uid[:group|gid]`);
+  }
+  const envList = options.env;
+  if (envList !== void 0 && (!Array.isArray(envList) || !envList.every((e) => typeof e === "string"))) {
+    throw new TypeError('Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them');
+  }
+  assertUserWithMnt(options.namespaces, container.pid);
+  if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
+  const config = container.container.config;
+  const user = (check2 ? resolveContainerUser : _containerUser)(container.pid, options.user ?? config?.user ?? "");
+  let env;
+  if (!config) {
+    env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
+  } else if (config.runtimeEnv) {
+    env = [
+      ...config.env
+    ];
+    if (options.user !== void 0) setEnv(env, `HOME=${user.home}`);
+    if (options.tty && container.container.engine === "containerd" && container.container.pod) {
+      setEnv(env, "TERM=xterm");
+    }
+  } else {
+    env = [
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      `HOSTNAME=${config.hostname ?? ""}`
+    ];
+    if (options.tty) env.push("TERM=xterm");
+    for (const e of config.env) setEnv(env, e);
+  }
+  for (const e of options.env ?? []) setEnv(env, e);
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  const record = {};
+  for (const e of env) {
+    const eq = e.indexOf("=");
+    if (eq > 0) record[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  return {
+    target: container,
+    namespaces: options.namespaces ?? "all",
+    env: record,
+    clearEnv: true,
+    uid: user.uid,
+    gid: user.gid,
+    groups: _execGroups(user, config),
+    // The configured WorkingDir is a path of the container's filesystem: only a default
+    // when its mount namespace is joined.
+    cwd: options.workdir ?? (config?.workingDir || "/"),
+    cgroups: _cgroups(container),
+    capabilities: options.privileged ? "all" : "target",
+    noNewPrivs: "target",
+    ...execConfinement(options.seccomp),
+    tty: options.tty || void 0,
+    // Never in the caller's session, as runc's every exec (see NsCommandOptions.newSession).
+    newSession: options.tty ? void 0 : true
+  };
+});
+var execConfinement = (function execConfinement(seccomp = "target") {
+  return {
+    seccomp,
+    rlimits: "target",
+    oomScoreAdj: "target",
+    umask: "target",
+    lsm: "target"
+  };
+});
+var _execGroups = (function _execGroups(user, config) {
+  if (!config) return void 0;
+  const groups = config.runtimeEnv ? [
+    ...user.groups
+  ] : [
+    user.gid,
+    ...user.groups
+  ];
+  groups.push(...config.additionalGids ?? []);
+  return [
+    ...new Set(groups)
+  ];
+});
+var _cgroups = (function _cgroups(container) {
+  const found = {
+    freezer: null
+  };
+  const view = cgroupViews.get(container);
+  if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
+  const cgroups = _cgroupProcs(container.pid, view, found);
+  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
+  return cgroups;
+});
+var _joinsMnt = (function _joinsMnt(sel, pid) {
+  const differs = () => pid === void 0 || _ownsMnt(pid);
+  if (sel === void 0 || sel === "all") return differs();
+  if (Array.isArray(sel)) return sel.includes("mnt") && differs();
+  return sel.mnt !== void 0 && differs();
+});
+var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
+  const picked = (type) => sel === void 0 || sel === "all" || (Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0);
+  if (!picked("pid") && !picked("user")) return {
+    env
+  };
+  let differ;
+  try {
+    differ = differingNamespaces(pid);
+  } catch {
+    differ = [
+      "pid",
+      "user"
+    ];
+  }
+  if (!differ.some((type) => (type === "pid" || type === "user") && picked(type))) {
+    const now = differ.filter((type) => type !== "mnt");
+    return sel === void 0 || sel === "all" ? {
+      env,
+      ...now.length ? {
+        namespaces: now
+      } : {}
+    } : {
+      env
+    };
+  }
+  return _readableEnv(env);
+});
+var _readableEnv = (function _readableEnv(env) {
+  const caller = Deno.env.toObject();
+  const kept = _hostSideEnv(caller);
+  const out = {};
+  for (const [k, v] of Object.entries(caller)) {
+    if (k in kept || k === "PATH" || k === "HOME") out[k] = v;
+  }
+  return {
+    env: {
+      ...out,
+      ...env
+    },
+    clearEnv: true
+  };
+});
+var _hostSide = (function _hostSide(container, options) {
+  let ids = {};
+  if (options.user !== void 0) {
+    const m = options.user.match(/^([0-9]+)(?::([0-9]+))?$/);
+    if (!m) {
+      throw new TypeError(`Cannot use user ${JSON.stringify(options.user)} without the container's mount namespace: give uid[:gid] (its /etc/passwd would choose host credentials)`);
+    }
+    ids = {
+      uid: Number(m[1]),
+      gid: m[2] === void 0 ? void 0 : Number(m[2])
+    };
+  }
+  const env = {};
+  for (const e of options.env ?? []) {
+    const eq = e.indexOf("=");
+    if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  return {
+    target: container,
+    namespaces: options.namespaces ?? "all",
+    ..._hostProgramEnv(options.namespaces, container.pid, env),
+    ...ids,
+    cwd: options.workdir,
+    cgroups: _cgroups(container),
+    capabilities: options.privileged ? "all" : "target",
+    noNewPrivs: "target",
+    tty: options.tty || void 0,
+    newSession: options.tty ? void 0 : true
+  };
 });
 
 
@@ -876,9 +1408,10 @@ var NsCommand = class {
    */
   constructor(program, options) {
     this.#program = program instanceof URL ? program.pathname : program;
-    if (typeof this.#program !== "string" || this.#program.length === 0) {
-      throw new TypeError("Cannot run an empty program name");
+    if (typeof this.#program !== "string") {
+      throw new TypeError(`Cannot run ${_quoted(program)}: give the program as a string or a file URL`);
     }
+    if (this.#program.length === 0) throw new TypeError("Cannot run an empty program name");
     if (!options || options.target === void 0) {
       throw new TypeError("Cannot run without a target: give options.target");
     }
@@ -929,6 +1462,7 @@ var NsCommand = class {
       stdout: "piped",
       stderr: "piped"
     };
+    _assertNoPipedStdin(this.#options, "output");
     const pipe = new _ErrorPipe();
     try {
       return pipe.attach(await this.#run(defaults, pipe, (l) => {
@@ -946,6 +1480,7 @@ var NsCommand = class {
    * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`, and `setupError`
    */
   outputSync() {
+    _assertNoPipedStdin(this.#options, "outputSync");
     const pipe = new _ErrorPipe();
     try {
       const defaults = {
@@ -1006,6 +1541,7 @@ var NsCommand = class {
   }
   #run(defaults, pipe, start) {
     const plan = this.#planned();
+    this.#options.signal?.throwIfAborted();
     try {
       return pipe.during(() => start(this.#launch(plan, defaults, pipe)), _shown(plan));
     } catch (error) {
@@ -1050,6 +1586,7 @@ var NsCommand = class {
     return this.#plan;
   }
 };
+
 
 var _envKeys;
 
@@ -1200,9 +1737,70 @@ var _checkFlags = (function _checkFlags2(o) {
   }
 }).bind(void 0);
 
+var _checkShapes = (function _checkShapes2(o) {
+  const refuse = (name, v, want) => {
+    throw new TypeError(`Cannot use ${name} ${_quoted(v)}: give ${want}`);
+  };
+  const strings = (name, v, want) => {
+    if (v === void 0) return;
+    if (!Array.isArray(v)) refuse(name, v, want);
+    const bad = v.find((e) => typeof e !== "string");
+    if (bad !== void 0) refuse(`${name} item`, bad, "a string");
+  };
+  strings("args", o.args, "an array of strings");
+  const env = o.env;
+  if (env !== void 0) {
+    if (env === null || typeof env !== "object" || Array.isArray(env)) {
+      refuse("env", env, 'an object of names to string values ({ NAME: "value" })');
+    }
+    for (const [k, v] of Object.entries(env)) {
+      if (typeof v !== "string") {
+        throw new TypeError(`Cannot pass the environment variable ${JSON.stringify(k)}: its value is ${v === null ? "null" : `a ${typeof v}`} - give a string`);
+      }
+    }
+  }
+  for (const name of [
+    "stdin",
+    "stdout",
+    "stderr"
+  ]) {
+    const v = o[name];
+    if (v !== void 0 && v !== "piped" && v !== "inherit" && v !== "null") {
+      refuse(name, v, '"piped", "inherit" or "null"');
+    }
+  }
+  if (o.signal !== void 0 && !(o.signal instanceof AbortSignal)) {
+    refuse("signal", o.signal, "an AbortSignal (AbortController#signal, AbortSignal.timeout(ms))");
+  }
+  const text = [
+    "cwd",
+    "hostCwd",
+    "argv0",
+    "messagePrefix",
+    "netnsName",
+    "tools"
+  ];
+  for (const name of text) {
+    if (o[name] !== void 0 && typeof o[name] !== "string") refuse(name, o[name], "a string");
+  }
+  if (o.root !== void 0 && o.root !== true && typeof o.root !== "string") {
+    refuse("root", o.root, "a directory or true (the target's root)");
+  }
+  strings("cgroups", o.cgroups, "an array of cgroup paths");
+  for (const name of [
+    "keepFds",
+    "groups"
+  ]) {
+    if (o[name] !== void 0 && !Array.isArray(o[name])) {
+      refuse(name, o[name], "an array of numbers");
+    }
+  }
+}).bind(void 0);
+
 
 var _plan = (function _plan2(program, o, fromTarget = false) {
   _checkFlags(o);
+  _checkShapes(o);
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
   const pid = target.kind === "process" ? target.pid : void 0;
@@ -1277,7 +1875,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
-      throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
+      throw new RangeError(`Cannot keep fd ${_quoted(fd)}: give a number of 3 or more`);
     }
     rest.push(`K${fd}`);
   }
@@ -1343,7 +1941,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
     ]
   ]) {
     if (v !== void 0 && (!Number.isSafeInteger(v) || v < 0 || v > 4294967294)) {
-      throw new RangeError(`Cannot use ${name} ${v}: give a number from 0 to 4294967294`);
+      throw new RangeError(`Cannot use ${name} ${_quoted(v)}: give a number from 0 to 4294967294`);
     }
   }
   if (!o.preserveCredentials) {
@@ -1353,7 +1951,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   if (o.groups !== void 0) {
     for (const g of o.groups) {
       if (!Number.isSafeInteger(g) || g < 0 || g > 4294967294) {
-        throw new RangeError(`Cannot use group ${g}: give a number from 0 to 4294967294`);
+        throw new RangeError(`Cannot use group ${_quoted(g)}: give a number from 0 to 4294967294`);
       }
     }
     if (o.groups.length > 64) throw new RangeError("Cannot set more than 64 supplementary groups");
@@ -1493,12 +2091,99 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
 
 
 
+// src/_cgroup_mounts.ts
+
+
+var cgroupViews = /* @__PURE__ */ new WeakMap();
+
+// ffi/nsfs.ts
+var NS_GET_USERNS = 0xb701n;
+var NS_GET_PARENT = 0xb702n;
+var NS_GET_NSTYPE = 0xb703n;
+var NS_GET_OWNER_UID = 0xb704n;
+var _stat = new BigUint64Array(32);
+var ENOTTY = 25;
+var _nsfsDev;
+
+
+
+var AT_FDCWD2 = -100;
+var AT_STATX_DONT_SYNC = 16384;
+var STATX_INO = 256;
+var _statx = new Uint8Array(256);
+
+
+
+var _uid = new Uint32Array(1);
+
+var SYS_PIDFD_OPEN = 434n;
+var SYS_PIDFD_GETFD = 438n;
+var SIOCGSKNS = 0x894cn;
+var S_IFMT = 61440;
+var S_IFSOCK = 49152;
+var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+
+
+
+// src/container_exec.ts
+
+
+
+
+
+
+
+
+
+var _FROZEN = {
+  // v1 freezer: FREEZING until every task stopped.
+  "freezer.state": ((text) => /^(FROZEN|FREEZING)$/.test(text.trim())),
+  // v2: frozen itself, or (events) through an ancestor.
+  "cgroup.freeze": ((text) => text.trim() === "1"),
+  "cgroup.events": ((text) => /^frozen 1$/m.test(text))
+};
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 export {
   helper,
   helperExecRefused,
-  _hostSideEnv,
   NsCommand,
   _ErrorPipe,
   _setupError,
-  _sessionPlan
+  _sessionPlan,
+  _checkShapes,
+  nsfsOpen,
+  nsfsClose,
+  nsfsIdentity,
+  cachedIdentity,
+  nsfsRelated,
+  nsfsType,
+  nsfsOwnerUid,
+  pidfdOpen,
+  socketNetns,
+  cgroupMountTable,
+  cgroupMountRoots,
+  cgroupViews,
+  resolveContainerUser,
+  cgroupProcsOf,
+  assertNotFrozen,
+  _freezerFiles,
+  _pausedError,
+  containerExecOptions,
+  execConfinement
 };

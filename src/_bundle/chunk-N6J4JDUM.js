@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-H4NXOM6A.js";
+} from "./chunk-BXK27DXH.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-PWACKXLL.js";
+} from "./chunk-CEVB7PLA.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -19,6 +19,9 @@ import {
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {
+  if (!Array.isArray(namespaces)) {
+    throw new TypeError(`Cannot join namespaces ${typeof namespaces === "string" ? JSON.stringify(namespaces) : String(namespaces)} for a scope: give a list of types (["net"])`);
+  }
   for (const type of namespaces) {
     if (![
       "net",

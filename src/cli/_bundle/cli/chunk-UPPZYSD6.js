@@ -40,7 +40,8 @@ var readProcText = (function readProcText(path) {
 });
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
-    throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
+    const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;
+    throw new RangeError(`Cannot use ${shown} as a PID: it must be a whole number above 0`);
   }
 });
 var _statNamespace = (function _statNamespace(path, type, pid) {
@@ -223,7 +224,8 @@ var parseTarget = (function parseTarget(text) {
   if (/^-?[0-9]/.test(text)) {
     throw new RangeError(`Cannot use ${text} as a PID: it must be a whole number above 0`);
   }
-  throw new TypeError(`Cannot resolve target ${JSON.stringify(text)}: give a PID, a namespace file path or netns:NAME`);
+  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text) ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)" : "";
+  throw new TypeError(`Cannot resolve target ${JSON.stringify(text)}: give a PID, a namespace file path or netns:NAME${container}`);
 });
 var resolveTarget = (function resolveTarget(target) {
   if (target instanceof PinnedProcess) {
@@ -582,6 +584,11 @@ var _helperArgs = (function _helperArgs(plan, parent = Deno.pid, errorFd, filter
     ...plan.rest
   ];
 });
+var _assertNoPipedStdin = (function _assertNoPipedStdin(o, call) {
+  if (o.stdin === "piped") {
+    throw new TypeError(`Cannot use stdin "piped" with ${call}(): use spawn() and write to its stdin`);
+  }
+});
 var _denoCommand = (function _denoCommand(l) {
   const o = l.options;
   if (o.clearEnv) return new Deno.Command(l.path, o);
@@ -666,6 +673,12 @@ var _setupError = (function _setupError(record, target) {
 });
 var _shown = (function _shown(plan) {
   return plan.target.kind === "process" ? plan.target.pid : plan.target.path;
+});
+var _quoted = (function _quoted(v) {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return "(an array)";
+  if (typeof v === "object" && v !== null) return "(an object)";
+  return typeof v === "function" ? "(a function)" : String(v);
 });
 var _follows = (function _follows(o) {
   return o.uid === "follow" || o.gid === "follow";
@@ -1275,6 +1288,9 @@ var _execOptions = (function _execOptions(container, given, check2) {
       ...config.env
     ];
     if (options.user !== void 0) setEnv(env, `HOME=${user.home}`);
+    if (options.tty && container.container.engine === "containerd" && container.container.pod) {
+      setEnv(env, "TERM=xterm");
+    }
   } else {
     env = [
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -1887,9 +1903,10 @@ var NsCommand = class {
    */
   constructor(program, options) {
     this.#program = program instanceof URL ? program.pathname : program;
-    if (typeof this.#program !== "string" || this.#program.length === 0) {
-      throw new TypeError("Cannot run an empty program name");
+    if (typeof this.#program !== "string") {
+      throw new TypeError(`Cannot run ${_quoted(program)}: give the program as a string or a file URL`);
     }
+    if (this.#program.length === 0) throw new TypeError("Cannot run an empty program name");
     if (!options || options.target === void 0) {
       throw new TypeError("Cannot run without a target: give options.target");
     }
@@ -1940,6 +1957,7 @@ var NsCommand = class {
       stdout: "piped",
       stderr: "piped"
     };
+    _assertNoPipedStdin(this.#options, "output");
     const pipe = new _ErrorPipe();
     try {
       return pipe.attach(await this.#run(defaults, pipe, (l) => {
@@ -1957,6 +1975,7 @@ var NsCommand = class {
    * @returns code, signal, stdout and stderr, as `Deno.Command#outputSync`, and `setupError`
    */
   outputSync() {
+    _assertNoPipedStdin(this.#options, "outputSync");
     const pipe = new _ErrorPipe();
     try {
       const defaults = {
@@ -2017,6 +2036,7 @@ var NsCommand = class {
   }
   #run(defaults, pipe, start) {
     const plan = this.#planned();
+    this.#options.signal?.throwIfAborted();
     try {
       return pipe.during(() => start(this.#launch(plan, defaults, pipe)), _shown(plan));
     } catch (error) {
@@ -2061,6 +2081,7 @@ var NsCommand = class {
     return this.#plan;
   }
 };
+
 
 var _envKeys;
 
@@ -2210,9 +2231,70 @@ var _checkFlags = (function _checkFlags2(o) {
   }
 }).bind(void 0);
 
+var _checkShapes = (function _checkShapes2(o) {
+  const refuse = (name, v, want) => {
+    throw new TypeError(`Cannot use ${name} ${_quoted(v)}: give ${want}`);
+  };
+  const strings = (name, v, want) => {
+    if (v === void 0) return;
+    if (!Array.isArray(v)) refuse(name, v, want);
+    const bad = v.find((e) => typeof e !== "string");
+    if (bad !== void 0) refuse(`${name} item`, bad, "a string");
+  };
+  strings("args", o.args, "an array of strings");
+  const env = o.env;
+  if (env !== void 0) {
+    if (env === null || typeof env !== "object" || Array.isArray(env)) {
+      refuse("env", env, 'an object of names to string values ({ NAME: "value" })');
+    }
+    for (const [k, v] of Object.entries(env)) {
+      if (typeof v !== "string") {
+        throw new TypeError(`Cannot pass the environment variable ${JSON.stringify(k)}: its value is ${v === null ? "null" : `a ${typeof v}`} - give a string`);
+      }
+    }
+  }
+  for (const name of [
+    "stdin",
+    "stdout",
+    "stderr"
+  ]) {
+    const v = o[name];
+    if (v !== void 0 && v !== "piped" && v !== "inherit" && v !== "null") {
+      refuse(name, v, '"piped", "inherit" or "null"');
+    }
+  }
+  if (o.signal !== void 0 && !(o.signal instanceof AbortSignal)) {
+    refuse("signal", o.signal, "an AbortSignal (AbortController#signal, AbortSignal.timeout(ms))");
+  }
+  const text = [
+    "cwd",
+    "hostCwd",
+    "argv0",
+    "messagePrefix",
+    "netnsName",
+    "tools"
+  ];
+  for (const name of text) {
+    if (o[name] !== void 0 && typeof o[name] !== "string") refuse(name, o[name], "a string");
+  }
+  if (o.root !== void 0 && o.root !== true && typeof o.root !== "string") {
+    refuse("root", o.root, "a directory or true (the target's root)");
+  }
+  strings("cgroups", o.cgroups, "an array of cgroup paths");
+  for (const name of [
+    "keepFds",
+    "groups"
+  ]) {
+    if (o[name] !== void 0 && !Array.isArray(o[name])) {
+      refuse(name, o[name], "an array of numbers");
+    }
+  }
+}).bind(void 0);
+
 
 var _plan = (function _plan2(program, o, fromTarget = false) {
   _checkFlags(o);
+  _checkShapes(o);
   const target = resolveTarget(o.target);
   const sel = _selection(o, target);
   const pid = target.kind === "process" ? target.pid : void 0;
@@ -2287,7 +2369,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   }
   for (const fd of o.keepFds ?? []) {
     if (!Number.isSafeInteger(fd) || fd < 3) {
-      throw new RangeError(`Cannot keep fd ${fd}: give a number of 3 or more`);
+      throw new RangeError(`Cannot keep fd ${_quoted(fd)}: give a number of 3 or more`);
     }
     rest.push(`K${fd}`);
   }
@@ -2353,7 +2435,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
     ]
   ]) {
     if (v !== void 0 && (!Number.isSafeInteger(v) || v < 0 || v > 4294967294)) {
-      throw new RangeError(`Cannot use ${name} ${v}: give a number from 0 to 4294967294`);
+      throw new RangeError(`Cannot use ${name} ${_quoted(v)}: give a number from 0 to 4294967294`);
     }
   }
   if (!o.preserveCredentials) {
@@ -2363,7 +2445,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   if (o.groups !== void 0) {
     for (const g of o.groups) {
       if (!Number.isSafeInteger(g) || g < 0 || g > 4294967294) {
-        throw new RangeError(`Cannot use group ${g}: give a number from 0 to 4294967294`);
+        throw new RangeError(`Cannot use group ${_quoted(g)}: give a number from 0 to 4294967294`);
       }
     }
     if (o.groups.length > 64) throw new RangeError("Cannot set more than 64 supplementary groups");

@@ -150,7 +150,8 @@ var readLinkSafe = (function readLinkSafe(path) {
 });
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
-    throw new RangeError(`Cannot use ${pid} as a PID: it must be a whole number above 0`);
+    const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;
+    throw new RangeError(`Cannot use ${shown} as a PID: it must be a whole number above 0`);
   }
 });
 var _statNamespace = (function _statNamespace(path, type, pid) {
@@ -254,6 +255,9 @@ var _openNamespaceFile = (function _openNamespaceFile(path) {
   }
 });
 var sameNamespace = (function sameNamespace(a, b, type) {
+  if (typeof type !== "string" || !Object.hasOwn(CLONE_FLAGS, type)) {
+    throw new TypeError(`Cannot compare namespaces of type ${JSON.stringify(type)}: use one of ${NAMESPACE_TYPES.join(", ")}`);
+  }
   const ia = _idOf(a, type);
   const ib = _idOf(b, type);
   return ia.inode === ib.inode && ia.dev === ib.dev;

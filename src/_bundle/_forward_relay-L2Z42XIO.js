@@ -15,13 +15,13 @@ import {
 } from "./chunk-CAXEM5SY.js";
 import {
   scopedJoin
-} from "./chunk-IUIZLTKT.js";
+} from "./chunk-N6J4JDUM.js";
 import {
   close
-} from "./chunk-P43NYATT.js";
-import "./chunk-H4NXOM6A.js";
+} from "./chunk-CIRZN665.js";
+import "./chunk-BXK27DXH.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-PWACKXLL.js";
+import "./chunk-CEVB7PLA.js";
 import {
   SyscallError
 } from "./chunk-KV4ZYQID.js";

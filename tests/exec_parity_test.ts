@@ -245,6 +245,23 @@ Deno.test({
         },
       );
       await t.step(
+        "-e '' and -e =x are refused as usage (docker, podman: 125; ours 2)",
+        async () => {
+          for (const c of made) {
+            for (const [e, shown] of [["", '""'], ["=x", "=x"]]) {
+              const [theirs, ours] = await both(c, ["-e", e], ["echo", "ran"]);
+              assertEquals(theirs.code, 125, theirs.stderr);
+              assertMatch(theirs.stderr, /invalid environment variable/);
+              assertEquals([ours.code, ours.stdout], [2, ""]);
+              assertEquals(
+                ours.stderr,
+                `nsjoin exec: invalid environment variable: ${shown} (see: nsjoin exec --help)\n`,
+              );
+            }
+          }
+        },
+      );
+      await t.step(
         "-w to a missing directory: nothing is created; 125 (docker 126, podman 127)",
         async () => {
           const [dockers, ours] = await both(d, ["-w", "/p20-missing"], ["pwd"]);

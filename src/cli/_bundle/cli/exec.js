@@ -1144,6 +1144,7 @@ var _checkDetachKeys = (function _checkDetachKeys(keys) {
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
   const add = (entry) => {
+    if (entry === "") throw new UsageError('invalid environment variable: ""');
     if (entry.includes("=")) {
       if (entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
       out.push(entry);

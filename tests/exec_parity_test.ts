@@ -221,7 +221,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "exec differs from docker and podman where README says: exit codes of setup failures",
+  name: "exec differs from docker and podman where README says: setup failures, big uids, -d",
   ignore: SKIP,
   sanitizeResources: false,
   async fn(t) {
@@ -295,6 +295,20 @@ Deno.test({
           );
         }
       });
+      await t.step(
+        "a uid above 2147483647 runs, as nsenter's; both engines refuse it",
+        async () => {
+          for (const c of made) {
+            for (const u of ["3000000000", "0:3000000000"]) {
+              const [theirs, ours] = await both(c, ["-u", u], ["sh", "-c", "id -u; id -g"]);
+              assertMatch(theirs.stdout + theirs.stderr, /must be in range 0-2147483647/);
+              assertEquals(theirs.code, c.cli === "docker" ? 126 : 255);
+              const want = u === "3000000000" ? "3000000000\n0\n" : "0\n3000000000\n";
+              assertEquals([ours.code, ours.stdout], [0, want], ours.stderr);
+            }
+          }
+        },
+      );
       await t.step(
         "-d: returns at once, exit 0, prints nothing (podman prints the exec ID)",
         async () => {

@@ -1400,8 +1400,9 @@ OPTIONS
 
 EXIT STATUS
  The program's own; 128+N when it was killed by signal N; 125 when the target could
- not be found or joined (nothing was run); 126 the program is not executable; 127 it was
- not found in the target; 2 bad usage or a missing Deno permission.
+ not be found or joined, or its -u or -w is not there (nothing was run; docker exec: 126);
+ 126 the program is not executable; 127 it was not found in the target; 2 bad usage or a
+ missing Deno permission.
 
 EXAMPLES
  nsjoin exec web1 cat /etc/os-release        by name, whatever the engine

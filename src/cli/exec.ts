@@ -214,7 +214,7 @@ export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[
   const out: string[] = [];
   const add = (entry: string) => {
     // docker and podman refuse `-e ""` as they refuse `-e =x` (Deno.env.get would throw).
-    if (entry === "") throw new UsageError("invalid environment variable: \"\"");
+    if (entry === "") throw new UsageError('invalid environment variable: ""');
     if (entry.includes("=")) {
       if (entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
       out.push(entry);

@@ -59,7 +59,7 @@ function _dockerHost(o: FindContainersOptions): string {
 interface _DockerInspect {
   Id: string;
   Name: string;
-  State: { Running: boolean; Pid: number; Paused?: boolean };
+  State: { Running: boolean; Pid: number; Paused?: boolean; Restarting?: boolean };
   Config: { Env?: string[] | null; User?: string; WorkingDir?: string; Hostname?: string };
 }
 
@@ -118,15 +118,19 @@ export async function _dockerInspect(
   if (res.status === 404) return null;
   if (res.status !== 200) return undefined;
   const j = res.body as _DockerInspect;
-  if (!j.State.Running && !strict) return null;
-  if (!j.State.Running) {
+  // Between two runs of its restart policy docker says Running, with no process (Pid 0):
+  // as stopped, not as a container whose processes went missing.
+  const restarting = j.State.Restarting === true;
+  if ((!j.State.Running || restarting) && !strict) return null;
+  if (!j.State.Running || restarting) {
     throw new NamespaceError(
       `Cannot use docker container ${j.Name.replace(/^\//, "")}`,
       {
         errno: 3,
         syscall: "resolve",
         target: ref,
-        hint: "it is not running",
+        // docker exec: "Container … is restarting, wait until the container is running".
+        hint: restarting ? "it is restarting, wait until it is running" : "it is not running",
         quiet: true,
       },
     );

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-CGDOYXR7.js";
+} from "./chunk-P45ZP5A2.js";
 import {
   NsCommand,
   containerExecOptions

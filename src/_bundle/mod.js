@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-CGDOYXR7.js";
+} from "./chunk-P45ZP5A2.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

@@ -110,8 +110,9 @@ OPTIONS
 
 EXIT STATUS
  The program's own; 128+N when it was killed by signal N; 125 when the target could
- not be found or joined (nothing was run); 126 the program is not executable; 127 it was
- not found in the target; 2 bad usage or a missing Deno permission.
+ not be found or joined, or its -u or -w is not there (nothing was run; docker exec: 126);
+ 126 the program is not executable; 127 it was not found in the target; 2 bad usage or a
+ missing Deno permission.
 
 EXAMPLES
  nsjoin exec web1 cat /etc/os-release        by name, whatever the engine
@@ -213,6 +214,8 @@ const ENV_FILE_MAX = 1 << 20;
 export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[] {
   const out: string[] = [];
   const add = (entry: string) => {
+    // docker and podman refuse `-e ""` as they refuse `-e =x` (Deno.env.get would throw).
+    if (entry === "") throw new UsageError('invalid environment variable: ""');
     if (entry.includes("=")) {
       if (entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
       out.push(entry);

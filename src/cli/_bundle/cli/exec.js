@@ -128,13 +128,15 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
   if (res.status === 404) return null;
   if (res.status !== 200) return void 0;
   const j = res.body;
-  if (!j.State.Running && !strict) return null;
-  if (!j.State.Running) {
+  const restarting = j.State.Restarting === true;
+  if ((!j.State.Running || restarting) && !strict) return null;
+  if (!j.State.Running || restarting) {
     throw new NamespaceError(`Cannot use docker container ${j.Name.replace(/^\//, "")}`, {
       errno: 3,
       syscall: "resolve",
       target: ref,
-      hint: "it is not running",
+      // docker exec: "Container \u2026 is restarting, wait until the container is running".
+      hint: restarting ? "it is restarting, wait until it is running" : "it is not running",
       quiet: true
     });
   }
@@ -1162,6 +1164,7 @@ var _checkDetachKeys = (function _checkDetachKeys(keys) {
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
   const add = (entry) => {
+    if (entry === "") throw new UsageError('invalid environment variable: ""');
     if (entry.includes("=")) {
       if (entry.startsWith("=")) throw new UsageError(`invalid environment variable: ${entry}`);
       out.push(entry);
@@ -1419,8 +1422,9 @@ OPTIONS
 
 EXIT STATUS
  The program's own; 128+N when it was killed by signal N; 125 when the target could
- not be found or joined (nothing was run); 126 the program is not executable; 127 it was
- not found in the target; 2 bad usage or a missing Deno permission.
+ not be found or joined, or its -u or -w is not there (nothing was run; docker exec: 126);
+ 126 the program is not executable; 127 it was not found in the target; 2 bad usage or a
+ missing Deno permission.
 
 EXAMPLES
  nsjoin exec web1 cat /etc/os-release        by name, whatever the engine

@@ -110,13 +110,15 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
   if (res.status === 404) return null;
   if (res.status !== 200) return void 0;
   const j = res.body;
-  if (!j.State.Running && !strict) return null;
-  if (!j.State.Running) {
+  const restarting = j.State.Restarting === true;
+  if ((!j.State.Running || restarting) && !strict) return null;
+  if (!j.State.Running || restarting) {
     throw new NamespaceError(`Cannot use docker container ${j.Name.replace(/^\//, "")}`, {
       errno: 3,
       syscall: "resolve",
       target: ref,
-      hint: "it is not running",
+      // docker exec: "Container \u2026 is restarting, wait until the container is running".
+      hint: restarting ? "it is restarting, wait until it is running" : "it is not running",
       quiet: true
     });
   }

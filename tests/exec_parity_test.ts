@@ -1,0 +1,391 @@
+/**
+ * `nsjoin exec` edge by edge beside `docker exec` and `podman exec` on the same busybox
+ * containers: the program's exit status, stdout byte for byte, stderr kept apart, the
+ * environment and users the engines give, and the states in which they refuse. Where nsjoin
+ * deliberately differs (README "Differences from util-linux", the `exec` paragraph), the
+ * test pins both sides, so a change in either shows.
+ */
+import {
+  engineExec,
+  IMAGE,
+  removeContainers,
+  type Run,
+  run,
+  skipWithoutEngines,
+  startContainer,
+  type TestContainer,
+} from "./_engines.ts";
+import { assert, assertEquals, assertMatch, cli, ROOT } from "./_fixtures.ts";
+
+const SKIP = skipWithoutEngines("exec parity tests", ["docker", "podman"]);
+const TAG = `p20-${crypto.randomUUID().slice(0, 8)}`;
+
+/** The CLI's ref for a test container: `ENGINE:NAME`. */
+const ref = (c: TestContainer) => `${c.cli}:${c.name}`;
+
+/** The same exec through the engine and through nsjoin. */
+async function both(c: TestContainer, flags: string[], cmd: string[]): Promise<[Run, Run]> {
+  return await Promise.all([engineExec(c, flags, cmd), cli(["exec", ...flags, ref(c), ...cmd])]);
+}
+
+/** Runs `cmd` with `input` on stdin; stdout as bytes. */
+async function bytes(cmd: string, args: string[], input?: Uint8Array) {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: "/",
+    env: { NO_COLOR: "1" },
+    stdin: input ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (input) {
+    const w = child.stdin.getWriter();
+    await w.write(input);
+    await w.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: out.stdout };
+}
+
+const sha = async (b: Uint8Array) =>
+  Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(b))))
+    .map((x) => x.toString(16).padStart(2, "0")).join("");
+
+Deno.test({
+  name: "exec matches docker exec and podman exec at the edges: status, bytes, env, users",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn(t) {
+    const made: TestContainer[] = [];
+    try {
+      made.push(await startContainer("docker", `${TAG}-d`));
+      made.push(await startContainer("podman", `${TAG}-p`));
+      for (const c of made) {
+        await engineExec(c, [], [
+          "sh",
+          "-c",
+          "mkdir /x && printf '#!/bin/sh\\necho hi\\n' > /x/script && chmod 644 /x/script",
+        ]);
+      }
+      /** Same exit status and stdout in both, for each engine. */
+      const same = async (flags: string[], cmd: string[], env?: Record<string, string>) => {
+        for (const c of made) {
+          const [theirs, ours] = await Promise.all([
+            run(c.cli, ["exec", ...flags, c.name, ...cmd], { env }),
+            cli(["exec", ...flags, ref(c), ...cmd], { env }),
+          ]);
+          assertEquals(
+            { code: ours.code, stdout: ours.stdout },
+            { code: theirs.code, stdout: theirs.stdout },
+            `${c.cli} exec ${flags.join(" ")} ${cmd.join(" ")}: ${ours.stderr}`,
+          );
+        }
+      };
+      await t.step("not executable, a directory: 126 in all three", async () => {
+        for (const c of made) {
+          for (const path of ["/x/script", "/x"]) {
+            const [theirs, ours] = await both(c, [], [path]);
+            assertEquals([ours.code, theirs.code], [126, 126], `${c.cli} ${path}`);
+            assertEquals(
+              ours.stderr,
+              `nsjoin exec: Cannot run ${path}: EACCES (permission denied)\n`,
+            );
+          }
+        }
+      });
+      await t.step(
+        "killed by a signal: 128+N; exit 255 and 256 as the shell gives them",
+        async () => {
+          await same([], ["sh", "-c", "kill -TERM $$"]);
+          await same([], ["sh", "-c", "kill -KILL $$"]);
+          await same([], ["sh", "-c", "exit 255"]);
+          await same([], ["sh", "-c", "exit 256"]);
+        },
+      );
+      await t.step(
+        "stdout and stderr apart; options after the name are the program's",
+        async () => {
+          for (const c of made) {
+            const cmd = ["sh", "-c", "echo o1; echo e1 >&2; echo o2; ls -d /x"];
+            const [theirs, ours] = await both(c, [], cmd);
+            assertEquals([ours.stdout, ours.stderr], ["o1\no2\n/x\n", "e1\n"]);
+            assertEquals([theirs.stdout, theirs.stderr], [ours.stdout, ours.stderr]);
+          }
+          await same([], ["ls", "-l", "-d", "/x"]);
+          // Long forms. docker exec --privileged fails on this host ("unable to apply caps"):
+          // podman is the control.
+          const podman = made.find((c) => c.cli === "podman")!;
+          const [theirs, ours] = await both(podman, ["--privileged", "--workdir", "/tmp"], ["pwd"]);
+          assertEquals([ours.code, ours.stdout], [0, "/tmp\n"], ours.stderr);
+          assertEquals([theirs.code, theirs.stdout], [ours.code, ours.stdout]);
+        },
+      );
+      await t.step(
+        "a relative program with -w, PATH from -e, the image's PATH default",
+        async () => {
+          await same(["-w", "/"], ["./bin/echo", "a"]);
+          await same(["-w", "/bin"], ["./echo", "b"]);
+          await same([], ["sh", "-c", 'echo "$PATH"']);
+          await same(["-e", "PATH=/nowhere"], ["/bin/sh", "-c", 'echo "$PATH"']);
+          // The program is looked up in the PATH it gets, not in ours.
+          for (const c of made) {
+            for (const path of ["PATH=/nowhere", "PATH="]) {
+              const [theirs, ours] = await both(c, ["-e", path], ["ls", "/"]);
+              assertEquals(ours.code, 127, ours.stderr);
+              assert([126, 127].includes(theirs.code), theirs.stdout + theirs.stderr);
+            }
+          }
+        },
+      );
+      await t.step("a name that is a prefix of another container's ID is that name", async () => {
+        for (const c of [...made]) {
+          const prefix = c.id.slice(0, 6);
+          made.push(await startContainer(c.cli, prefix));
+          const [theirs, ours] = await Promise.all([
+            run(c.cli, ["exec", prefix, "hostname"]),
+            cli(["exec", prefix, "hostname"]),
+          ]);
+          assertEquals([ours.code, ours.stdout], [0, `h-${prefix}\n`], ours.stderr);
+          assertEquals([theirs.code, theirs.stdout], [ours.code, ours.stdout]);
+        }
+      });
+      await t.step("-e VAR takes ours when set, drops it when not; -e VAR= is empty", async () => {
+        await same(
+          ["-e", "P20_SET", "-e", "P20_UNSET", "-e", "P20_EMPTY="],
+          ["sh", "-c", "env | grep ^P20_ | sort"],
+          { P20_SET: "mine" },
+        );
+        const env = ["sh", "-c", "env | grep ^P20_ | sort"];
+        const mine = await cli([
+          "exec",
+          "-e",
+          "P20_SET",
+          "-e",
+          "P20_UNSET",
+          "-e",
+          "P20_EMPTY=",
+          ref(made[0]),
+          ...env,
+        ], {
+          env: { P20_SET: "mine" },
+        });
+        assertEquals(mine.stdout, "P20_EMPTY=\nP20_SET=mine\n", mine.stderr);
+      });
+      await t.step("-u: a uid not in /etc/passwd (HOME /), uid:gid, :gid, name:name", async () => {
+        const who = ["sh", "-c", 'id; echo "$HOME"'];
+        for (const u of ["1234", "1000:50", ":50", "app:app", "1000", "root"]) {
+          await same(["-u", u], who);
+        }
+      });
+      await t.step("1 MB of binary through stdout and through -i stdin, byte exact", async () => {
+        const data = crypto.getRandomValues(new Uint8Array(65536));
+        const mb = new Uint8Array(1 << 20);
+        for (let i = 0; i < 16; i++) mb.set(data.map((b) => b ^ i), i * 65536);
+        const want = await sha(mb);
+        const deno = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`];
+        for (const c of made) {
+          const inTheirs = await bytes(
+            c.cli,
+            ["exec", "-i", c.name, "sh", "-c", "cat > /tmp/b"],
+            mb,
+          );
+          assertEquals(inTheirs.code, 0);
+          const outTheirs = await bytes(c.cli, ["exec", c.name, "cat", "/tmp/b"]);
+          const outOurs = await bytes(deno[0], [...deno.slice(1), "exec", ref(c), "cat", "/tmp/b"]);
+          assertEquals([await sha(outOurs.stdout), await sha(outTheirs.stdout)], [want, want]);
+          const inOurs = await bytes(
+            deno[0],
+            [...deno.slice(1), "exec", "-i", ref(c), "sh", "-c", "cat > /tmp/c; cat /tmp/c"],
+            mb,
+          );
+          assertEquals([inOurs.code, await sha(inOurs.stdout)], [0, want]);
+        }
+      });
+      await t.step("without -i the program's stdin is empty; with -i it reads to EOF", async () => {
+        for (const c of made) {
+          for (const flags of [[], ["-i"]]) {
+            const cmd = ["sh", "-c", "wc -c"];
+            const [theirs, ours] = await Promise.all([
+              run(c.cli, ["exec", ...flags, c.name, ...cmd], { stdin: "twelve bytes" }),
+              cli(["exec", ...flags, ref(c), ...cmd], { stdin: "twelve bytes" }),
+            ]);
+            assertEquals([ours.code, ours.stdout.trim()], [theirs.code, theirs.stdout.trim()]);
+            assertEquals(ours.stdout.trim(), flags.length ? "12" : "0");
+          }
+        }
+      });
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});
+
+Deno.test({
+  name: "exec differs from docker and podman where README says: setup failures, big uids, -d",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn(t) {
+    const made: TestContainer[] = [];
+    try {
+      made.push(await startContainer("docker", `${TAG}-dd`));
+      made.push(await startContainer("podman", `${TAG}-pd`));
+      const [d, p] = made;
+      await t.step(
+        "a program not found: 127 (podman 127; docker 20.10 126, newer 127)",
+        async () => {
+          const [dockers, ours] = await both(d, [], ["no-such-program"]);
+          const [podmans] = await both(p, [], ["no-such-program"]);
+          assertEquals([ours.code, podmans.code], [127, 127]);
+          assert([126, 127].includes(dockers.code), dockers.stdout + dockers.stderr);
+          assertMatch(dockers.stdout + dockers.stderr, /executable file not found in \$PATH/);
+          assertEquals(
+            ours.stderr,
+            "nsjoin exec: Cannot run no-such-program: not found in the target\n",
+          );
+        },
+      );
+      await t.step(
+        "-e '' and -e =x are refused as usage (docker, podman: 125; ours 2)",
+        async () => {
+          for (const c of made) {
+            for (const [e, shown] of [["", '""'], ["=x", "=x"]]) {
+              const [theirs, ours] = await both(c, ["-e", e], ["echo", "ran"]);
+              assertEquals(theirs.code, 125, theirs.stderr);
+              assertMatch(theirs.stderr, /invalid environment variable/);
+              assertEquals([ours.code, ours.stdout], [2, ""]);
+              assertEquals(
+                ours.stderr,
+                `nsjoin exec: invalid environment variable: ${shown} (see: nsjoin exec --help)\n`,
+              );
+            }
+          }
+        },
+      );
+      await t.step(
+        "-w to a missing directory: nothing is created; 125 (docker 126, podman 127)",
+        async () => {
+          const [dockers, ours] = await both(d, ["-w", "/p20-missing"], ["pwd"]);
+          const [podmans] = await both(p, ["-w", "/p20-missing"], ["pwd"]);
+          // docker 20.10 and podman 4.3 map every runtime failure to one code.
+          assert([126, 127].includes(dockers.code), dockers.stdout + dockers.stderr);
+          assertEquals([podmans.code, ours.code], [127, 125]);
+          assertMatch(dockers.stdout + dockers.stderr, /chdir to cwd \("\/p20-missing"\)/);
+          assertEquals(
+            ours.stderr,
+            "nsjoin exec: Cannot change directory to /p20-missing in the target: ENOENT (no such file or directory)\n",
+          );
+          for (const c of made) {
+            const after = await engineExec(c, [], ["ls", "-d", "/p20-missing"]);
+            assertEquals(after.code, 1, "no one created the directory");
+          }
+        },
+      );
+      await t.step("-u with a name not in /etc/passwd: 125 (docker 126, podman 255)", async () => {
+        for (const u of ["nosuch", "app:nosuch"]) {
+          const [dockers, ours] = await both(d, ["-u", u], ["id"]);
+          const [podmans] = await both(p, ["-u", u], ["id"]);
+          assert([126, 127].includes(dockers.code), dockers.stdout + dockers.stderr);
+          assertEquals([podmans.code, ours.code], [255, 125], u);
+          const what = u === "nosuch" ? "user" : "group";
+          assertMatch(dockers.stdout + dockers.stderr, new RegExp(`unable to find ${what} nosuch`));
+          assertMatch(podmans.stderr, new RegExp(`unable to find ${what} nosuch`));
+          assertMatch(
+            ours.stderr,
+            new RegExp(`^nsjoin exec: Cannot find ${what} "nosuch" in /etc/`),
+          );
+        }
+      });
+      await t.step(
+        "a uid above 2147483647 runs, as nsenter's; both engines refuse it",
+        async () => {
+          for (const c of made) {
+            for (const u of ["3000000000", "0:3000000000"]) {
+              const [theirs, ours] = await both(c, ["-u", u], ["sh", "-c", "id -u; id -g"]);
+              assertMatch(theirs.stdout + theirs.stderr, /must be in range 0-2147483647/);
+              assertEquals(theirs.code, c.cli === "docker" ? 126 : 255);
+              const want = u === "3000000000" ? "3000000000\n0\n" : "0\n3000000000\n";
+              assertEquals([ours.code, ours.stdout], [0, want], ours.stderr);
+            }
+          }
+        },
+      );
+      await t.step(
+        "-d: returns at once, exit 0, prints nothing (podman prints the exec ID)",
+        async () => {
+          const cmd = ["sh", "-c", "sleep 1; echo done > /tmp/detached"];
+          for (const c of made) {
+            const start = Date.now();
+            const [theirs, ours] = await Promise.all([
+              engineExec(c, ["-d"], cmd),
+              cli(["exec", "-d", ref(c), ...cmd]),
+            ]);
+            assertEquals([ours.code, ours.stdout, theirs.code], [0, "", 0], ours.stderr);
+            assertEquals(theirs.stdout === "", c.cli === "docker", theirs.stdout);
+            assert(Date.now() - start < 30_000);
+            let seen = "";
+            for (let i = 0; i < 50 && !seen; i++) {
+              await new Promise((r) => setTimeout(r, 200));
+              seen = (await engineExec(c, [], ["cat", "/tmp/detached"])).stdout;
+            }
+            assertEquals(seen, "done\n", `${c.cli}: the detached program ran on`);
+          }
+        },
+      );
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});
+
+Deno.test({
+  name: "exec of a restarting docker container says so, as docker exec does, and runs nothing",
+  ignore: skipWithoutEngines("exec parity tests", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const name = `${TAG}-restart`;
+    // docker doubles the delay before each restart: after five the container stays in
+    // "restarting" (Running and Restarting true, no process) for seconds at a time.
+    const made: TestContainer[] = [{ cli: "docker", engine: "docker", name, id: "", pid: 0 }];
+    try {
+      const r = await run("docker", [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--restart",
+        "always",
+        IMAGE,
+        "sh",
+        "-c",
+        "exit 1",
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      const state = async () =>
+        (await run("docker", ["inspect", "-f", "{{.State.Restarting}} {{.RestartCount}}", name]))
+          .stdout.trim().split(" ");
+      let ok = false;
+      for (let i = 0; i < 150 && !ok; i++) {
+        const [restarting, count] = await state();
+        ok = restarting === "true" && Number(count) >= 5;
+        if (!ok) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert(ok, "the container never settled into restarting");
+      for (const target of [`docker:${name}`, name]) {
+        const [theirs, ours] = await Promise.all([
+          run("docker", ["exec", name, "echo", "ran"]),
+          cli(["exec", target, "echo", "ran"]),
+        ]);
+        assertEquals((await state())[0], "true", "still restarting: the comparison holds");
+        assertEquals(theirs.code, 1);
+        assertMatch(theirs.stderr, /is restarting, wait until the container is running/);
+        assertEquals([ours.code, ours.stdout], [125, ""]);
+        assertEquals(
+          ours.stderr,
+          `nsjoin exec: Cannot use docker container ${name} - it is restarting, wait until it is running\n`,
+        );
+      }
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});

@@ -7037,9 +7037,21 @@ Deno.test({
     // reaches no key of ours. The host's files, read-only, are the container's root (chroot),
     // with a proc of its own pid namespace.
     const name = `nsjoin-sec20c-k-${crypto.randomUUID().slice(0, 8)}`;
+    // A writable scratch directory for Deno, on a tmpfs that hides neither this checkout nor
+    // the deno binary (CI may clone under /tmp).
+    const inside = (dir: string, path: string) => path === dir || path.startsWith(`${dir}/`);
+    const scratch = ["/tmp", "/var/tmp", "/mnt", "/srv", "/opt"].find((dir) => {
+      try {
+        if (!Deno.statSync(dir).isDirectory) return false;
+      } catch {
+        return false;
+      }
+      return ![new URL(CLI).pathname, Deno.execPath()].some((path) => inside(dir, path));
+    });
+    assert(scratch, "no scratch directory outside the checkout and the deno binary");
     const script = [
       "mount -t proc proc /proc || exit 9",
-      "export DENO_DIR=/tmp/deno HOME=/tmp NO_COLOR=1",
+      `export DENO_DIR=${scratch}/deno HOME=${scratch} NO_COLOR=1`,
       "unshare -m sleep 1000 & s=$!",
       'while [ "$(readlink /proc/$s/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]; do :; done',
       '"$0" run -A --quiet "$1" exec --security-opt seccomp=unconfined $s sh -c "$2"',
@@ -7050,7 +7062,7 @@ Deno.test({
       const out = await runPiped("docker", {
         args: [
           ...["run", "--rm", "--name", name, "--cap-add", "SYS_ADMIN", "--cap-add", "SYS_PTRACE"],
-          ...["-v", "/:/host:ro", "--tmpfs", "/host/tmp:exec", IMAGE, "chroot", "/host"],
+          ...["-v", "/:/host:ro", "--tmpfs", `/host${scratch}:exec`, IMAGE, "chroot", "/host"],
           ...[
             "sh",
             "-c",

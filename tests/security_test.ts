@@ -7046,7 +7046,7 @@ Deno.test({
       } catch {
         return false;
       }
-      return ![new URL(CLI).pathname, Deno.execPath()].some((path) => inside(dir, path));
+      return ![CLI, Deno.execPath()].some((path) => inside(dir, path));
     });
     assert(scratch, "no scratch directory outside the checkout and the deno binary");
     const script = [

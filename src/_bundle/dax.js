@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-P45ZP5A2.js";
+} from "./chunk-VAU2Y6UP.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-GIBT5EKS.js";
+} from "./chunk-ULKE6K66.js";
 import {
   AT_FDCWD,
   IN_ROOT,

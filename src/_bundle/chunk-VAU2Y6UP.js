@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-GIBT5EKS.js";
+} from "./chunk-ULKE6K66.js";
 import {
   PinnedProcess,
   pinProcess,

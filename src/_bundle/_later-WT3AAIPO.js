@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-GIBT5EKS.js";
+} from "./chunk-ULKE6K66.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-VAU2Y6UP.js";
+} from "./chunk-7E3MSKDF.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-ULKE6K66.js";
+} from "./chunk-AVJZFBYI.js";
 import {
   AT_FDCWD,
   IN_ROOT,

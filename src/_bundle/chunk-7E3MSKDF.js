@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-ULKE6K66.js";
+} from "./chunk-AVJZFBYI.js";
 import {
   PinnedProcess,
   pinProcess,

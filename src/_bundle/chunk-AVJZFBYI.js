@@ -981,6 +981,9 @@ var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
   }
   return _readableEnv(env);
 });
+var _hostProgramCwd = (function _hostProgramCwd(env) {
+  return env.clearEnv ? "/" : void 0;
+});
 var _readableEnv = (function _readableEnv(env) {
   const caller = Deno.env.toObject();
   const kept = _hostSideEnv(caller);
@@ -1013,12 +1016,13 @@ var _hostSide = (function _hostSide(container, options) {
     const eq = e.indexOf("=");
     if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
   }
+  const hostEnv = _hostProgramEnv(options.namespaces, container.pid, env);
   return {
     target: container,
     namespaces: options.namespaces ?? "all",
-    ..._hostProgramEnv(options.namespaces, container.pid, env),
+    ...hostEnv,
     ...ids,
-    cwd: options.workdir,
+    cwd: options.workdir || _hostProgramCwd(hostEnv),
     cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
@@ -2142,6 +2146,7 @@ var _FROZEN = {
   "cgroup.freeze": ((text) => text.trim() === "1"),
   "cgroup.events": ((text) => /^frozen 1$/m.test(text))
 };
+
 
 
 

@@ -43,7 +43,9 @@
  *                       devpts): the program gets it as
  *                       its controlling tty; a process forked before any join (it alone
  *                       holds the caller's stdio) relays stdin/stdout and SIGWINCH, with no
- *                       capability but CAP_KILL and no_new_privs (relay_drop_privs)
+ *                       capability but CAP_KILL and no_new_privs (relay_drop_privs), and
+ *                       prints on the caller's stderr a failure line of ours made once the
+ *                       pty is our stderr (an execve that fails: see relay_report)
  *   B<hex> E<hex>       capability bounding set / effective+permitted+inheritable limits
  *   V                   set no_new_privs
  *   c                   nsenter --keep-caps: the permitted capabilities become inheritable and
@@ -383,12 +385,17 @@ static size_t who_len = 6;
 static int errfd = -1;
 static long last_errno;
 static const char *fail_step = "setup", *fail_ns = "-";
+/* Y: once the pty is our stderr (the dup3 before the fork), a failure line written there
+ * would reach the caller's stdout through the relay, with the pty's "\r\n". It goes over
+ * this socket instead to the relay, which holds the caller's stderr and prints it there (see
+ * supervise); close-on-exec, so the program never has it. */
+static int relay_report = -1;
 static void restore_tty(void);
 
 static __attribute__((noreturn)) void fail(int code) {
   msg[mlen++] = '\n';
   restore_tty();
-  sys3(SYS_write, 2, msg, mlen);
+  sys3(SYS_write, relay_report >= 0 ? relay_report : 2, msg, mlen);
   if (errfd >= 0) {
     /* "CODE ERRNO STEP NS MESSAGE\n", the message without our "nsjoin: " prefix (who). */
     static char rec[1200];
@@ -980,8 +987,8 @@ static long pass_fd(int sock, int fd) {
   return sys3(SYS_sendmsg, sock, &m, 0);
 }
 
-/* A pty whose master goes to the relay (over relay_sock, then closed here); returns the
- * slave, the program's terminal. */
+/* A pty whose master goes to the relay (over relay_sock, kept for a failure line: see
+ * relay_report); returns the slave, the program's terminal. */
 static int relay_pty(const char *ptmx, int relay_sock) {
   int master, slave;
   open_pty(ptmx, &master, &slave);
@@ -993,7 +1000,6 @@ static int relay_pty(const char *ptmx, int relay_sock) {
     fail(125);
   }
   sys1(SYS_close, master);
-  sys1(SYS_close, relay_sock);
   sys1(SYS_close, proc_fds);
   return slave;
 }
@@ -1011,20 +1017,46 @@ static int take_fd(int sock) {
   return (int)(unsigned)control[2];
 }
 
+/* The relay's end of relay_report: the failure line of the process that joins, or of the
+ * program's before execve (one, then both exit). Whoever writes it is on the target's side
+ * (a task there may take the socket with pidfd_getfd): its bytes are text like the pty's,
+ * so only the first line is printed, control bytes as '?'. */
+static char note[512];
+static size_t note_len;
+static int read_note(int fd) {
+  long n = sys3(SYS_read, fd, note + note_len, sizeof note - note_len);
+  if (n > 0) note_len += (size_t)n;
+  return n > 0 ? note_len < sizeof note : n == -EINTR || n == -EAGAIN;
+}
+static void print_note(void) {
+  size_t n = 0;
+  while (n < note_len && note[n] != '\n') {
+    if ((unsigned char)note[n] < 0x20 || note[n] == 0x7f) note[n] = '?';
+    n++;
+  }
+  if (n == 0) return;
+  if (n == sizeof note) n--;
+  note[n++] = '\n';
+  sys3(SYS_write, 2, note, n);
+}
+
 /* The parent's side of a fork: relay signals to the child (and, with a pty, the caller's
- * stdin to it and its output to our stdout) until it exits; then exit as it did. */
-static __attribute__((noreturn)) void supervise(long child, int master, unsigned long *set) {
+ * stdin to it and its output to our stdout, and a failure line from report to our stderr)
+ * until it exits; then exit as it did. */
+static __attribute__((noreturn)) void supervise(long child, int master, int report,
+                                                unsigned long *set) {
   long sfd = sys4(SYS_signalfd4, -1, set, 8, O_CLOEXEC | O_NONBLOCK);
-  int in_open = master >= 0, out_open = master >= 0;
+  int in_open = master >= 0, out_open = master >= 0, note_open = report >= 0;
   if (master >= 0) raw_output();
   /* Only the child reports a failure from here on: our copy must not hold the pipe open. */
   if (errfd >= 0) sys1(SYS_close, errfd);
   errfd = -1;
   char buf[8192];
   for (;;) {
-    struct pollfd_ pf[3] = {{(int)sfd, POLLIN, 0}, {in_open ? 0 : -1, POLLIN, 0},
-                            {out_open ? master : -1, POLLIN, 0}};
-    long r = sys6(SYS_ppoll, (long)pf, 3, 0, 0, 8, 0);
+    struct pollfd_ pf[4] = {{(int)sfd, POLLIN, 0}, {in_open ? 0 : -1, POLLIN, 0},
+                            {out_open ? master : -1, POLLIN, 0},
+                            {note_open ? report : -1, POLLIN, 0}};
+    long r = sys6(SYS_ppoll, (long)pf, 4, 0, 0, 8, 0);
     if (r < 0 && r != -EINTR) {
       begin();
       put("ppoll");
@@ -1048,6 +1080,7 @@ static __attribute__((noreturn)) void supervise(long child, int master, unsigned
       if (n > 0) write_all(1, buf, n);
       else if (n != -EINTR && n != -EAGAIN) out_open = 0; /* EIO: no process has the pty */
     }
+    if (pf[3].revents) note_open = read_note(report);
     if (!pf[0].revents) continue;
     unsigned int info[32]; /* struct signalfd_siginfo: ssi_signo first */
     while (sys3(SYS_read, sfd, info, sizeof info) == sizeof info) {
@@ -1072,7 +1105,14 @@ static __attribute__((noreturn)) void supervise(long child, int master, unsigned
         if (n <= 0) break;
         write_all(1, buf, n);
       }
+      while (note_open) {
+        struct pollfd_ p = {report, POLLIN, 0};
+        struct { long s, ns; } zero = {0, 0};
+        if (sys6(SYS_ppoll, (long)&p, 1, (long)&zero, 0, 8, 0) <= 0) break;
+        note_open = read_note(report);
+      }
       restore_tty();
+      print_note();
       if ((status & 0x7f) == 0) die_code((status >> 8) & 0xff);
       int s = status & 0x7f;
       unsigned long unblock = 1UL << (s - 1);
@@ -2428,7 +2468,7 @@ static int join_cgroup_v2(const char *dir, int forks, long *kill_parent, const c
       close_fds((int *)0, 0);
       errfd = -1;
       tree = 0;
-      supervise(child, -1, &set);
+      supervise(child, -1, -1, &set);
     }
     sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
     if (child == 0) {
@@ -2646,8 +2686,9 @@ __attribute__((used)) void start_c(long *sp) {
       close_fds(&sv[0], 1);
       relay_drop_privs();
       int master = take_fd(sv[0]);
-      sys1(SYS_close, sv[0]);
-      supervise(child, master, &set);
+      /* Kept after a master came: the failure line of the process that joins (relay_report). */
+      if (master < 0) sys1(SYS_close, sv[0]);
+      supervise(child, master, master < 0 ? -1 : sv[0], &set);
     }
     sys1(SYS_close, sv[0]);
     relay_sock = sv[1];
@@ -2951,7 +2992,7 @@ __attribute__((used)) void start_c(long *sp) {
   if (umask_to >= 0) sys1(SYS_umask, umask_to);
   /* Nothing of ours but the program's fds (0-2, K), the caller's pipe and the pty goes on:
    * not into a child, and not under a filter that could refuse close(2). */
-  close_all_but(keep, nkeep, -1, slave);
+  close_all_but(keep, nkeep, relay_sock, slave);
   /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
    * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
    * follows, as the container's must for runc); with it, after them. */
@@ -3027,6 +3068,7 @@ __attribute__((used)) void start_c(long *sp) {
      * initial user namespace, take its fds with pidfd_getfd before it could close them). */
     long r = 0;
     for (int fd = 0; tty && fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
+    if (tty && r >= 0) relay_report = relay_sock;
     if (r < 0) {
       begin();
       put("Cannot make the pseudo-terminal the standard input and output");
@@ -3044,9 +3086,9 @@ __attribute__((used)) void start_c(long *sp) {
     }
     if (child > 0) {
       if (slave >= 0) sys1(SYS_close, slave);
-      supervise(child, -1, &set);
+      supervise(child, -1, -1, &set);
     }
-    close_all_but(keep, nkeep, -1, -1);
+    close_all_but(keep, nkeep, relay_report, -1);
     if (tty && r >= 0) {
       sys0(SYS_setsid);
       r = sys3(SYS_ioctl, 0, TIOCSCTTY, 0);

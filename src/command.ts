@@ -84,7 +84,8 @@ export interface NsCommandOptions {
    * Allocate a pseudo-terminal from the target's /dev/ptmx and make it the program's
    * controlling terminal (as `docker exec -t`); the caller's stdin and stdout are relayed
    * to it and window-size changes (SIGWINCH) passed on. Put your own terminal in raw mode
-   * (`Deno.stdin.setRaw(true)`) for an interactive session.
+   * (`Deno.stdin.setRaw(true)`) for an interactive session. A failure to start (125, 126,
+   * 127) is still its one line on the caller's stderr, not written into the pty.
    */
   tty?: boolean;
   /**

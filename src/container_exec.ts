@@ -705,6 +705,20 @@ export function _hostProgramEnv(
 }
 
 /**
+ * The working directory of an exec's host program without `-w`: where the target can read
+ * the program (what {@link _hostProgramEnv} gave only harmless variables), `/`. Its
+ * /proc/PID/cwd is theirs to follow, past the search permission of every directory above
+ * ours: root's `exec -n user,net` from a world-searchable directory below its 0700 one let
+ * the user namespace's owner read that directory. Else the caller's, as `nsenter -n` keeps it.
+ *
+ * @param env what {@link _hostProgramEnv} or {@link _readableEnv} returned
+ * @returns NsCommand's `cwd`: "/" or undefined (the caller's)
+ */
+export function _hostProgramCwd(env: Pick<NsCommandOptions, "clearEnv">): string | undefined {
+  return env.clearEnv ? "/" : undefined;
+}
+
+/**
  * The environment of a host program the target can read: the caller's TERM, COLORTERM,
  * LANG, LANGUAGE, LC_*, TZ and HOSTNAME (naming no file), PATH and HOME, then `env`.
  */
@@ -746,12 +760,13 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
     const eq = e.indexOf("=");
     if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
   }
+  const hostEnv = _hostProgramEnv(options.namespaces, container.pid, env);
   return {
     target: container,
     namespaces: options.namespaces ?? "all",
-    ..._hostProgramEnv(options.namespaces, container.pid, env),
+    ...hostEnv,
     ...ids,
-    cwd: options.workdir,
+    cwd: options.workdir || _hostProgramCwd(hostEnv),
     cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",

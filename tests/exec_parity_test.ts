@@ -389,3 +389,73 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec -t and debug -t tell a failure to start on stderr, one line without \\r, " +
+    "as without -t (docker exec -t prints its OCI error on stdout)",
+  ignore: skipWithoutEngines("exec parity tests", ["docker"]),
+  sanitizeResources: false,
+  async fn(t) {
+    const made: TestContainer[] = [];
+    try {
+      const d = await startContainer("docker", `${TAG}-tty`);
+      made.push(d);
+      const cases: [string[], string[], number, RegExp][] = [
+        [[], ["no-such-program"], 127, /^nsjoin exec: Cannot run no-such-program: not found/],
+        [[], ["/etc/passwd"], 126, /^nsjoin exec: Cannot run \/etc\/passwd: EACCES/],
+        [["-w", "/no-such-dir"], ["true"], 125, /^nsjoin exec: Cannot change directory to/],
+        [["-u", "nosuch"], ["true"], 125, /^nsjoin exec: Cannot find user "nosuch"/],
+      ];
+      await t.step(
+        "stdout and stderr pipes: the same line and code with -t as without",
+        async () => {
+          for (const [flags, cmd, code, line] of cases) {
+            const what = `exec ${flags.join(" ")} ${cmd.join(" ")}`;
+            const plain = await cli(["exec", ...flags, ref(d), ...cmd]);
+            const tty = await cli(["exec", "-t", ...flags, ref(d), ...cmd]);
+            assertEquals([plain.code, tty.code], [code, code], what);
+            assertEquals(tty.stdout, "", `${what}: nothing on stdout`);
+            assertEquals(tty.stderr, plain.stderr, what);
+            assertMatch(tty.stderr, line);
+            assertEquals(tty.stderr.split("\n").length, 2, `${what}: one line: ${tty.stderr}`);
+          }
+          const debug = await cli(["debug", "-t", ref(d), "no-such-program"]);
+          assertEquals([debug.code, debug.stdout], [127, ""]);
+          assertEquals(debug.stderr, "nsjoin debug: Cannot run no-such-program: not found\n");
+        },
+      );
+      await t.step("a real terminal (script): the line on stderr, not in the pty", async () => {
+        const err = await Deno.makeTempFile();
+        try {
+          const deno = `${Deno.execPath()} run -A --quiet --no-lock ${ROOT}cli.ts`;
+          const r = await run("script", [
+            "-qec",
+            `${deno} exec -it ${ref(d)} no-such-program 2>${err}`,
+            "/dev/null",
+          ], { env: { NO_COLOR: "1" } });
+          assertEquals(r.code, 127, r.stdout);
+          assert(!r.stdout.includes("Cannot run"), `on the terminal: ${JSON.stringify(r.stdout)}`);
+          assertEquals(
+            await Deno.readTextFile(err),
+            "nsjoin exec: Cannot run no-such-program: not found in the target\n",
+          );
+        } finally {
+          await Deno.remove(err);
+        }
+      });
+      await t.step(
+        "docker exec -t: its OCI error on stdout, through the pty (\\r\\n)",
+        async () => {
+          const theirs = await run("docker", ["exec", "-t", d.name, "no-such-program"]);
+          assert([126, 127].includes(theirs.code), theirs.stdout + theirs.stderr);
+          assertMatch(
+            theirs.stdout,
+            /^OCI runtime exec failed: .*executable file not found.*\r\n$/,
+          );
+        },
+      );
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});

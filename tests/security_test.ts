@@ -7228,6 +7228,93 @@ print("none")
   },
 });
 
+// ---- stop 20d: exec -n user,… never lends the caller's working directory to the owner
+
+Deno.test({
+  name:
+    "stop 20d: exec -n user,… runs a host program in / (unless -w), so the user namespace's owner cannot follow its cwd below root's 0700 directory",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const user = await testUser();
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+    });
+    // Root works in a world-searchable directory below its 0700 one; the user looks for the
+    // program and reads a file there through /proc/PID/cwd, which skips the 0700 directory.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cwd-" });
+    const tools = await Deno.makeTempDir({ prefix: "nsjoin-cwd-tools-" });
+    await Deno.chmod(tools, 0o755);
+    const secret = `sec20d-cwd-${crypto.randomUUID()}`;
+    try {
+      await Deno.mkdir(`${dir}/pub`, { mode: 0o755 });
+      await Deno.chmod(`${dir}/pub`, 0o755);
+      await Deno.writeTextFile(`${dir}/pub/s`, `${secret}\n`, { mode: 0o644 });
+      await Deno.writeTextFile(
+        `${tools}/look.py`,
+        `
+import os, sys, time
+want = ("\\0".join(sys.argv[1:]) + "\\0").encode()
+for _ in range(2000):
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if f.read() != want:
+                    continue
+            with open(f"/proc/{name}/cwd/s") as f:
+                print("read " + f.read().strip())
+        except (OSError, ValueError) as e:
+            if isinstance(e, OSError) and e.filename and "/cwd/" in str(e.filename):
+                print("unread")
+            else:
+                continue
+        sys.exit(0)
+    time.sleep(0.005)
+print("none")
+`,
+      );
+      const nap = `1.${Math.floor(Math.random() * 900000) + 100000}`;
+      const looker = new Deno.Command("setpriv", {
+        args: [
+          ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"],
+          ...["/usr/bin/python3", `${tools}/look.py`, "/bin/sleep", nap],
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const run = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "exec", "-n", "user,net", String(target.pid)]
+          .concat(["/bin/sleep", nap]),
+        cwd: `${dir}/pub`,
+      });
+      assertEquals(run.code, 0, run.stderr);
+      const looked = await looker.output();
+      const seen = text(looked.stdout).trim();
+      assert(!seen.includes(secret), `the user read root's file: ${seen}`);
+      assertEquals(seen, "unread", `the user saw: ${seen} ${text(looked.stderr)}`);
+      // The program is in /, and -w still chooses: a host program's paths are the caller's.
+      const pwd = (w: string[]) =>
+        runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "exec", "-n", "user,net", ...w]
+            .concat([String(target.pid), "pwd"]),
+          cwd: `${dir}/pub`,
+        });
+      assertEquals((await pwd([])).stdout, "/\n");
+      assertEquals((await pwd(["-w", `${dir}/pub`])).stdout, `${dir}/pub\n`);
+      // Only the net namespace: nothing of the target reads the program; nsenter -n's cwd.
+      const net = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "exec", "-n", "net", String(target.pid), "pwd"],
+        cwd: `${dir}/pub`,
+      });
+      assertEquals(net.stdout, `${dir}/pub\n`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(tools, { recursive: true });
+    }
+  },
+});
+
 // ---- stop 20d: a namespace bound under a FUSE mount in another mount namespace
 
 Deno.test({

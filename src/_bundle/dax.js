@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-P45ZP5A2.js";
+} from "./chunk-7E3MSKDF.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-GIBT5EKS.js";
+} from "./chunk-AVJZFBYI.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -1,6 +1,7 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
   _containerExecOptions,
+  _hostProgramCwd,
   _hostProgramEnv,
   _namespaceFileExec,
   _readableEnv,
@@ -340,6 +341,14 @@ export const planExec = (async function planExec(
     const target = pid === undefined ? t : pinProcess(pid);
     const cgroups = pid ? cgroupProcsOf(pid) : undefined;
     if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
+    const envOptions: Partial<NsCommandOptions> = inside
+      ? { env, targetEnv: true }
+      : pid === undefined
+      ? file!.readsEnv
+        ? _readableEnv(env)
+        // What was checked of the path holds for the fd the helper joins.
+        : { env, targetEnv: false, ownNamespaceFile: true }
+      : _hostProgramEnv(args.namespaces, pid, env);
     return {
       program,
       pinned: target instanceof PinnedProcess ? target : undefined,
@@ -347,15 +356,8 @@ export const planExec = (async function planExec(
         ...common,
         target,
         namespaces: args.namespaces ?? "all",
-        ...(inside
-          ? { env, targetEnv: true }
-          : pid === undefined
-          ? file!.readsEnv
-            ? _readableEnv(env)
-            // What was checked of the path holds for the fd the helper joins.
-            : { env, targetEnv: false, ownNamespaceFile: true }
-          : _hostProgramEnv(args.namespaces, pid, env)),
-        cwd: workdir,
+        ...envOptions,
+        cwd: workdir ?? _hostProgramCwd(envOptions),
         uid: user?.uid,
         gid: user?.gid,
         cgroups,

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-UPPZYSD6.js";
+} from "./chunk-75WKQOWJ.js";
 import {
   NamespaceError,
   UsageError,

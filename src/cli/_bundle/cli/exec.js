@@ -5,6 +5,7 @@ import {
   NsCommand,
   PinnedProcess,
   _containerExecOptions,
+  _hostProgramCwd,
   _hostProgramEnv,
   _namespaceFileExec,
   _readableEnv,
@@ -25,7 +26,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-UPPZYSD6.js";
+} from "./chunk-75WKQOWJ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1590,6 +1591,14 @@ var planExec = (async function planExec2(args, find = {}) {
     const target = pid === void 0 ? t : pinProcess(pid);
     const cgroups = pid ? cgroupProcsOf(pid) : void 0;
     if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
+    const envOptions = inside ? {
+      env,
+      targetEnv: true
+    } : pid === void 0 ? file.readsEnv ? _readableEnv(env) : {
+      env,
+      targetEnv: false,
+      ownNamespaceFile: true
+    } : _hostProgramEnv(args.namespaces, pid, env);
     return {
       program,
       pinned: target instanceof PinnedProcess ? target : void 0,
@@ -1597,15 +1606,8 @@ var planExec = (async function planExec2(args, find = {}) {
         ...common,
         target,
         namespaces: args.namespaces ?? "all",
-        ...inside ? {
-          env,
-          targetEnv: true
-        } : pid === void 0 ? file.readsEnv ? _readableEnv(env) : {
-          env,
-          targetEnv: false,
-          ownNamespaceFile: true
-        } : _hostProgramEnv(args.namespaces, pid, env),
-        cwd: workdir,
+        ...envOptions,
+        cwd: workdir ?? _hostProgramCwd(envOptions),
         uid: user?.uid,
         gid: user?.gid,
         cgroups,

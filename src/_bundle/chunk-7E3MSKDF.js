@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-GIBT5EKS.js";
+} from "./chunk-AVJZFBYI.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -1391,6 +1391,9 @@ var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
   }
   return _readableEnv(env);
 });
+var _hostProgramCwd = (function _hostProgramCwd(env) {
+  return env.clearEnv ? "/" : void 0;
+});
 var _readableEnv = (function _readableEnv(env) {
   const caller = Deno.env.toObject();
   const kept = _hostSideEnv(caller);
@@ -1423,12 +1426,13 @@ var _hostSide = (function _hostSide(container, options) {
     const eq = e.indexOf("=");
     if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
   }
+  const hostEnv = _hostProgramEnv(options.namespaces, container.pid, env);
   return {
     target: container,
     namespaces: options.namespaces ?? "all",
-    ..._hostProgramEnv(options.namespaces, container.pid, env),
+    ...hostEnv,
     ...ids,
-    cwd: options.workdir,
+    cwd: options.workdir || _hostProgramCwd(hostEnv),
     cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
@@ -2663,6 +2667,7 @@ var _FROZEN = {
 
 
 
+
 export {
   readProcText,
   NAMESPACE_TYPES,
@@ -2692,5 +2697,6 @@ export {
   _containerExecOptions,
   execConfinement,
   _hostProgramEnv,
+  _hostProgramCwd,
   _readableEnv
 };

@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-GIBT5EKS.js";
+} from "./chunk-AVJZFBYI.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

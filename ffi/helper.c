@@ -387,9 +387,13 @@ static long last_errno;
 static const char *fail_step = "setup", *fail_ns = "-";
 /* Y: once the pty is our stderr (the dup3 before the fork), a failure line written there
  * would reach the caller's stdout through the relay, with the pty's "\r\n". It goes over
- * this socket instead to the relay, which holds the caller's stderr and prints it there (see
- * supervise); close-on-exec, so the program never has it. */
-static int relay_report = -1;
+ * this pipe instead to the relay, which holds the caller's stderr and prints it there (see
+ * supervise); close-on-exec, so the program never has it. A pipe, not the relay's socket:
+ * the program's process holds it until execve, where a task of the target with
+ * CAP_SYS_PTRACE may take it (pidfd_getfd), and SO_PEERPIDFD on a socketpair gives a pidfd
+ * of the process that made it — the relay, whose fds (the caller's stdio) pidfd_getfd then
+ * hands over with no pid-namespace check. A pipe carries no credentials. */
+static int report_pipe = -1, relay_report = -1;
 static void restore_tty(void);
 
 static __attribute__((noreturn)) void fail(int code) {
@@ -987,12 +991,18 @@ static long pass_fd(int sock, int fd) {
   return sys3(SYS_sendmsg, sock, &m, 0);
 }
 
-/* A pty whose master goes to the relay (over relay_sock, kept for a failure line: see
- * relay_report); returns the slave, the program's terminal. */
+/* A pty whose master goes to the relay (over relay_sock, then closed here), with the read
+ * end of report_pipe (see relay_report); returns the slave, the program's terminal. */
 static int relay_pty(const char *ptmx, int relay_sock) {
-  int master, slave;
+  int master, slave, rp[2];
   open_pty(ptmx, &master, &slave);
   long r = pass_fd(relay_sock, master);
+  if (r == 1) r = sys2(SYS_pipe2, rp, O_CLOEXEC);
+  if (r == 0) {
+    r = pass_fd(relay_sock, rp[0]);
+    sys1(SYS_close, rp[0]);
+    report_pipe = rp[1];
+  }
   if (r != 1) {
     begin();
     put("Cannot hand the pseudo-terminal to the relay");
@@ -1000,6 +1010,7 @@ static int relay_pty(const char *ptmx, int relay_sock) {
     fail(125);
   }
   sys1(SYS_close, master);
+  sys1(SYS_close, relay_sock);
   sys1(SYS_close, proc_fds);
   return slave;
 }
@@ -1019,7 +1030,7 @@ static int take_fd(int sock) {
 
 /* The relay's end of relay_report: the failure line of the process that joins, or of the
  * program's before execve (one, then both exit). Whoever writes it is on the target's side
- * (a task there may take the socket with pidfd_getfd): its bytes are text like the pty's,
+ * (a task there may take the pipe with pidfd_getfd): its bytes are text like the pty's,
  * so only the first line is printed, control bytes as '?'. */
 static char note[512];
 static size_t note_len;
@@ -2686,9 +2697,9 @@ __attribute__((used)) void start_c(long *sp) {
       close_fds(&sv[0], 1);
       relay_drop_privs();
       int master = take_fd(sv[0]);
-      /* Kept after a master came: the failure line of the process that joins (relay_report). */
-      if (master < 0) sys1(SYS_close, sv[0]);
-      supervise(child, master, master < 0 ? -1 : sv[0], &set);
+      int report = master < 0 ? -1 : take_fd(sv[0]);
+      sys1(SYS_close, sv[0]);
+      supervise(child, master, report, &set);
     }
     sys1(SYS_close, sv[0]);
     relay_sock = sv[1];
@@ -2992,7 +3003,7 @@ __attribute__((used)) void start_c(long *sp) {
   if (umask_to >= 0) sys1(SYS_umask, umask_to);
   /* Nothing of ours but the program's fds (0-2, K), the caller's pipe and the pty goes on:
    * not into a child, and not under a filter that could refuse close(2). */
-  close_all_but(keep, nkeep, relay_sock, slave);
+  close_all_but(keep, nkeep, report_pipe, slave);
   /* runc's order (setns_init_linux.go): without no_new_privs installing a filter needs
    * CAP_SYS_ADMIN, so before capabilities are dropped (the filter then has to allow what
    * follows, as the container's must for runc); with it, after them. */
@@ -3068,7 +3079,7 @@ __attribute__((used)) void start_c(long *sp) {
      * initial user namespace, take its fds with pidfd_getfd before it could close them). */
     long r = 0;
     for (int fd = 0; tty && fd < 3 && r >= 0; fd++) r = sys3(SYS_dup3, slave, fd, 0);
-    if (tty && r >= 0) relay_report = relay_sock;
+    if (tty && r >= 0) relay_report = report_pipe;
     if (r < 0) {
       begin();
       put("Cannot make the pseudo-terminal the standard input and output");

@@ -7451,3 +7451,136 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 20e: the failure line of exec -t never leads the target to the relay
+// The joining process hands the relay a channel for a failure line once the pty is its
+// stderr; the program's process holds it (close-on-exec) until execve, so a task there with
+// CAP_SYS_PTRACE takes it. It was the relay's own socketpair: SO_PEERPIDFD on it named the
+// relay, and pidfd_getfd (no pid-namespace check) took the caller's stdin, stdout and stderr
+// from it (root's terminal, for the CLI). Now the channel is a pipe made after every join,
+// which names no process.
+
+/**
+ * In a pid namespace whose init holds CAP_SYS_PTRACE alone: for every new process (from
+ * ns_last_pid) it takes fds 3-63 with pidfd_getfd; for each socket among them it gets a
+ * pidfd of the process that made it (SO_PEERPIDFD) and counts the fds 0-2 of that process it
+ * takes. SIGTERM ends it; it prints counts.
+ */
+const RELAY_PEER_THIEF_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1, reached = 0, taken = 0, sockets = 0, peerfds = 0;
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      int g0 = (int)syscall(SYS_pidfd_getfd, pfd, 0, 0);
+      if (g0 >= 0) reached++, close(g0);
+      for (int fd = 3; fd < 64; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        taken++;
+        int p = -1;
+        socklen_t l = sizeof p;
+        if (getsockopt(g, SOL_SOCKET, SO_PEERPIDFD, &p, &l) == 0 && p >= 0) {
+          sockets++;
+          for (int hf = 0; hf < 3; hf++) {
+            int h = (int)syscall(SYS_pidfd_getfd, p, hf, 0);
+            if (h >= 0) peerfds++, close(h);
+          }
+          close(p);
+        }
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"reached\":%ld,\"taken\":%ld,\"sockets\":%ld,\"peerfds\":%ld}\n", reached, taken,
+         sockets, peerfds);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 20e: with a pty, the channel for a failure line gives a CAP_SYS_PTRACE target no fd of the relay",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-relaypeer-" });
+    try {
+      await Deno.writeTextFile(`${dir}/thief.c`, RELAY_PEER_THIEF_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/thief`, `${dir}/thief.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      const target = new Deno.Command("unshare", {
+        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+          .concat(["--inh-caps=-all", `${dir}/thief`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the attacker did not start");
+        out += value;
+      }
+      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      try {
+        for (let i = 0; i < 60; i++) {
+          const run = await new NsCommand("true", {
+            target: pid,
+            capabilities: "target",
+            tty: true,
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(run.code, 0, text(run.stderr));
+        }
+      } finally {
+        Deno.kill(pid, "SIGTERM");
+      }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      await target.status;
+      const counts = JSON.parse(out.trim().split("\n").pop()!);
+      console.log(JSON.stringify(counts));
+      // The attack was live: it reached the children before execve and took the channel.
+      assert(counts.taken > 0, JSON.stringify(counts));
+      assertEquals(counts.peerfds, 0, JSON.stringify(counts));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-7E3MSKDF.js";
+} from "./chunk-2VOKLAXM.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-AVJZFBYI.js";
+} from "./chunk-ZK3UOOIL.js";
 import {
   AT_FDCWD,
   IN_ROOT,

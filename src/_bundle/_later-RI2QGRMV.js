@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-AVJZFBYI.js";
+} from "./chunk-ZK3UOOIL.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

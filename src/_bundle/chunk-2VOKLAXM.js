@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-AVJZFBYI.js";
+} from "./chunk-ZK3UOOIL.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -1031,7 +1031,7 @@ static int take_fd(int sock) {
 /* The relay's end of relay_report: the failure line of the process that joins, or of the
  * program's before execve (one, then both exit). Whoever writes it is on the target's side
  * (a task there may take the pipe with pidfd_getfd): its bytes are text like the pty's,
- * so only the first line is printed, control bytes as '?'. */
+ * so only the first line is printed, control bytes (C0, DEL, C1 as UTF-8) as '?'. */
 static char note[512];
 static size_t note_len;
 static int read_note(int fd) {
@@ -1042,8 +1042,17 @@ static int read_note(int fd) {
 static void print_note(void) {
   size_t n = 0;
   while (n < note_len && note[n] != '\n') {
-    if ((unsigned char)note[n] < 0x20 || note[n] == 0x7f) note[n] = '?';
-    n++;
+    unsigned char c = (unsigned char)note[n];
+    /* The C1 range as UTF-8 (CSI, OSC: xterm acts on them) as putesc sees it. */
+    if (c == 0xc2 && n + 1 < note_len && (unsigned char)note[n + 1] >= 0x80 &&
+        (unsigned char)note[n + 1] <= 0x9f)
+      note[n++] = '?';
+    else if (c < 0x20 || c == 0x7f) note[n] = '?';
+    else {
+      n++;
+      continue;
+    }
+    note[n++] = '?';
   }
   if (n == 0) return;
   if (n == sizeof note) n--;

@@ -7584,3 +7584,122 @@ Deno.test({
     }
   },
 });
+
+/**
+ * In a pid namespace whose init holds CAP_SYS_PTRACE alone: for every new process (from
+ * ns_last_pid) it takes fds 3-63 with pidfd_getfd and writes to each writable FIFO among
+ * them (the failure line's pipe, before execve) a line holding C1 controls as UTF-8 (CSI,
+ * OSC: xterm acts on them) and a second line. SIGTERM ends it; it prints counts.
+ */
+const RELAY_NOTE_WRITER_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  signal(SIGPIPE, SIG_IGN);
+  static const char line[] = "forged \xc2\x9b" "2J \xc2\x9d" "52;c;Zm9v\xc2\x9c \x1b[2J\nsecond\n";
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1, writes = 0;
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      for (int fd = 3; fd < 64; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        struct stat st;
+        if (fstat(g, &st) == 0 && S_ISFIFO(st.st_mode) && (fcntl(g, F_GETFL) & O_ACCMODE) == O_WRONLY &&
+            write(g, line, sizeof line - 1) > 0)
+          writes++;
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"writes\":%ld}\n", writes);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 20e: with a pty, what a target writes into the failure line's pipe is one line with no control byte",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-relaynote-" });
+    try {
+      await Deno.writeTextFile(`${dir}/writer.c`, RELAY_NOTE_WRITER_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/writer`, `${dir}/writer.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      const target = new Deno.Command("unshare", {
+        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+          .concat(["--inh-caps=-all", `${dir}/writer`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the attacker did not start");
+        out += value;
+      }
+      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      let forged = 0;
+      try {
+        for (let i = 0; i < 40; i++) {
+          const run = await new NsCommand("true", {
+            target: pid,
+            capabilities: "target",
+            tty: true,
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          // The exit code stays the program's.
+          assertEquals(run.code, 0, text(run.stderr));
+          const err = text(run.stderr);
+          if (err.includes("forged")) forged++;
+          assert(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/u.test(err), JSON.stringify(err));
+          assert(!err.includes("second"), JSON.stringify(err));
+        }
+      } finally {
+        Deno.kill(pid, "SIGTERM");
+      }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      await target.status;
+      const counts = JSON.parse(out.trim().split("\n").pop()!);
+      console.log(JSON.stringify({ ...counts, forged }));
+      // The attack was live: the relay printed the line it was sent.
+      assert(forged > 0, JSON.stringify({ ...counts, forged }));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-2VOKLAXM.js";
+} from "./chunk-6XOVMBGM.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-ZK3UOOIL.js";
+} from "./chunk-URZNNUAF.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-ZK3UOOIL.js";
+} from "./chunk-URZNNUAF.js";
 import {
   PinnedProcess,
   pinProcess,

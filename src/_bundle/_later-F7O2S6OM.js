@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-ZK3UOOIL.js";
+} from "./chunk-URZNNUAF.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

@@ -935,11 +935,18 @@ export const _checkShapes = (function _checkShapes(o: NsCommandOptions): void {
   const text = ["cwd", "hostCwd", "argv0", "messagePrefix", "netnsName", "tools"] as const;
   for (const name of text) {
     if (o[name] !== undefined && typeof o[name] !== "string") refuse(name, o[name], "a string");
+    // Named here: the helper's argv would otherwise show it under its one-letter code ("W/…").
+    if (o[name]?.includes("\0")) refuse(name, o[name], "a string with no NUL byte");
   }
   if (o.root !== undefined && o.root !== true && typeof o.root !== "string") {
     refuse("root", o.root, "a directory or true (the target's root)");
   }
   strings("cgroups", o.cgroups, "an array of cgroup paths");
+  const nul = o.cgroups?.find((c) => c.includes("\0"));
+  if (nul !== undefined) refuse("cgroups item", nul, "a path with no NUL byte");
+  if (typeof o.root === "string" && o.root.includes("\0")) {
+    refuse("root", o.root, "a directory with no NUL byte");
+  }
   for (const name of ["keepFds", "groups"] as const) {
     if (o[name] !== undefined && !Array.isArray(o[name])) {
       refuse(name, o[name], "an array of numbers");

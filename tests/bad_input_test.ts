@@ -774,7 +774,7 @@ const CASES: Case[] = [
     input: "cwd with a NUL byte",
     via: "API",
     code: 2,
-    message: /Cannot pass an argument with a NUL byte/,
+    message: /Cannot use cwd "\/tmp\\u0000x": give a string with no NUL byte/,
     run: api((c, m) => ({ target: c.pid, cwd: "/tmp\0x", args: [m] })),
   },
   {

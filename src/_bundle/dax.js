@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-6XOVMBGM.js";
+} from "./chunk-H64VIILZ.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-URZNNUAF.js";
+} from "./chunk-MCVGMA4X.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-75WKQOWJ.js";
+} from "./chunk-LJ5TQS2V.js";
 import {
   NamespaceError,
   UsageError,

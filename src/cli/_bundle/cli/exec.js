@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-75WKQOWJ.js";
+} from "./chunk-LJ5TQS2V.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -2280,11 +2280,17 @@ var _checkShapes = (function _checkShapes2(o) {
   ];
   for (const name of text) {
     if (o[name] !== void 0 && typeof o[name] !== "string") refuse(name, o[name], "a string");
+    if (o[name]?.includes("\0")) refuse(name, o[name], "a string with no NUL byte");
   }
   if (o.root !== void 0 && o.root !== true && typeof o.root !== "string") {
     refuse("root", o.root, "a directory or true (the target's root)");
   }
   strings("cgroups", o.cgroups, "an array of cgroup paths");
+  const nul = o.cgroups?.find((c) => c.includes("\0"));
+  if (nul !== void 0) refuse("cgroups item", nul, "a path with no NUL byte");
+  if (typeof o.root === "string" && o.root.includes("\0")) {
+    refuse("root", o.root, "a directory with no NUL byte");
+  }
   for (const name of [
     "keepFds",
     "groups"

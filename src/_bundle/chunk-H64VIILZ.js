@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-URZNNUAF.js";
+} from "./chunk-MCVGMA4X.js";
 import {
   PinnedProcess,
   pinProcess,

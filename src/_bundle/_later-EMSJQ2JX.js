@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-URZNNUAF.js";
+} from "./chunk-MCVGMA4X.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

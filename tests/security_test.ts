@@ -3529,6 +3529,64 @@ int main(void) {
 }
 `;
 
+/**
+ * Compiles `source` (a static C attacker) and runs it as the init of a new pid namespace that
+ * holds CAP_SYS_PTRACE alone; once it prints "ready", runs `runs` NsCommands of `true` with a
+ * pty into that namespace, hands each result to `check`, then stops the attacker (SIGTERM) and
+ * returns the counts it printed last (a JSON line).
+ */
+async function ptyAttack(
+  source: string,
+  runs: number,
+  check: (run: Awaited<ReturnType<NsCommand["output"]>>) => void,
+): Promise<Record<string, number>> {
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-ptyattack-" });
+  try {
+    await Deno.writeTextFile(`${dir}/attacker.c`, source);
+    const cc = await new Deno.Command("gcc", {
+      args: ["-static", "-O2", "-o", `${dir}/attacker`, `${dir}/attacker.c`],
+      stderr: "piped",
+    }).output();
+    assert(cc.success, text(cc.stderr));
+    const target = new Deno.Command("unshare", {
+      args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+        .concat(["--inh-caps=-all", `${dir}/attacker`]),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("ready\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the attacker did not start");
+      out += value;
+    }
+    const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+    try {
+      for (let i = 0; i < runs; i++) {
+        check(
+          await new NsCommand("true", {
+            target: pid,
+            capabilities: "target",
+            tty: true,
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output(),
+        );
+      }
+    } finally {
+      Deno.kill(pid, "SIGTERM");
+    }
+    for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+    await target.status;
+    return JSON.parse(out.trim().split("\n").pop()!);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test({
   name: "review 4: with a pty, the caller's stdin, stdout and stderr never reach the target",
   ignore: NEEDS_ROOT,
@@ -3538,53 +3596,12 @@ Deno.test({
     // for the CLI) and replaced it with the pty only as its first step: a task with
     // CAP_SYS_PTRACE there (docker --cap-add SYS_PTRACE) took it with pidfd_getfd first in
     // about a quarter of the runs (a terminal: the root user's keystrokes, TIOCSTI).
-    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stdio-" });
-    try {
-      await Deno.writeTextFile(`${dir}/thief.c`, STDIO_THIEF_C);
-      const cc = await new Deno.Command("gcc", {
-        args: ["-static", "-O2", "-o", `${dir}/thief`, `${dir}/thief.c`],
-        stderr: "piped",
-      }).output();
-      assert(cc.success, text(cc.stderr));
-      const target = new Deno.Command("unshare", {
-        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
-          .concat(["--inh-caps=-all", `${dir}/thief`]),
-        stdin: "null",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let out = "";
-      while (!out.includes("ready\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error("the attacker did not start");
-        out += value;
-      }
-      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
-      try {
-        for (let i = 0; i < 60; i++) {
-          const run = await new NsCommand("true", {
-            target: pid,
-            capabilities: "target",
-            tty: true,
-            stdin: "null",
-            stdout: "piped",
-            stderr: "piped",
-          }).output();
-          assertEquals(run.code, 0, text(run.stderr));
-        }
-      } finally {
-        Deno.kill(pid, "SIGTERM");
-      }
-      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
-      await target.status;
-      const counts = JSON.parse(out.trim().split("\n").pop()!);
-      // The attack was live: it reached the children and took their fds.
-      assert(counts.got > 0, JSON.stringify(counts));
-      assertEquals(counts.pipes, 0, JSON.stringify(counts));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    const counts = await ptyAttack(STDIO_THIEF_C, 60, (run) => {
+      assertEquals(run.code, 0, text(run.stderr));
+    });
+    // The attack was live: it reached the children and took their fds.
+    assert(counts.got > 0, JSON.stringify(counts));
+    assertEquals(counts.pipes, 0, JSON.stringify(counts));
   },
 });
 
@@ -7534,54 +7551,13 @@ Deno.test({
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "nsjoin-relaypeer-" });
-    try {
-      await Deno.writeTextFile(`${dir}/thief.c`, RELAY_PEER_THIEF_C);
-      const cc = await new Deno.Command("gcc", {
-        args: ["-static", "-O2", "-o", `${dir}/thief`, `${dir}/thief.c`],
-        stderr: "piped",
-      }).output();
-      assert(cc.success, text(cc.stderr));
-      const target = new Deno.Command("unshare", {
-        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
-          .concat(["--inh-caps=-all", `${dir}/thief`]),
-        stdin: "null",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let out = "";
-      while (!out.includes("ready\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error("the attacker did not start");
-        out += value;
-      }
-      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
-      try {
-        for (let i = 0; i < 60; i++) {
-          const run = await new NsCommand("true", {
-            target: pid,
-            capabilities: "target",
-            tty: true,
-            stdin: "null",
-            stdout: "piped",
-            stderr: "piped",
-          }).output();
-          assertEquals(run.code, 0, text(run.stderr));
-        }
-      } finally {
-        Deno.kill(pid, "SIGTERM");
-      }
-      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
-      await target.status;
-      const counts = JSON.parse(out.trim().split("\n").pop()!);
-      console.log(JSON.stringify(counts));
-      // The attack was live: it reached the children before execve and took the channel.
-      assert(counts.taken > 0, JSON.stringify(counts));
-      assertEquals(counts.peerfds, 0, JSON.stringify(counts));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    const counts = await ptyAttack(RELAY_PEER_THIEF_C, 60, (run) => {
+      assertEquals(run.code, 0, text(run.stderr));
+    });
+    console.log(JSON.stringify(counts));
+    // The attack was live: it reached the children before execve and took the channel.
+    assert(counts.taken > 0, JSON.stringify(counts));
+    assertEquals(counts.peerfds, 0, JSON.stringify(counts));
   },
 });
 
@@ -7648,59 +7624,18 @@ Deno.test({
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "nsjoin-relaynote-" });
-    try {
-      await Deno.writeTextFile(`${dir}/writer.c`, RELAY_NOTE_WRITER_C);
-      const cc = await new Deno.Command("gcc", {
-        args: ["-static", "-O2", "-o", `${dir}/writer`, `${dir}/writer.c`],
-        stderr: "piped",
-      }).output();
-      assert(cc.success, text(cc.stderr));
-      const target = new Deno.Command("unshare", {
-        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
-          .concat(["--inh-caps=-all", `${dir}/writer`]),
-        stdin: "null",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let out = "";
-      while (!out.includes("ready\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error("the attacker did not start");
-        out += value;
-      }
-      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
-      let forged = 0;
-      try {
-        for (let i = 0; i < 40; i++) {
-          const run = await new NsCommand("true", {
-            target: pid,
-            capabilities: "target",
-            tty: true,
-            stdin: "null",
-            stdout: "piped",
-            stderr: "piped",
-          }).output();
-          // The exit code stays the program's.
-          assertEquals(run.code, 0, text(run.stderr));
-          const err = text(run.stderr);
-          if (err.includes("forged")) forged++;
-          // deno-lint-ignore no-control-regex -- a control byte reaching the terminal is the attack
-          assert(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/u.test(err), JSON.stringify(err));
-          assert(!err.includes("second"), JSON.stringify(err));
-        }
-      } finally {
-        Deno.kill(pid, "SIGTERM");
-      }
-      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
-      await target.status;
-      const counts = JSON.parse(out.trim().split("\n").pop()!);
-      console.log(JSON.stringify({ ...counts, forged }));
-      // The attack was live: the relay printed the line it was sent.
-      assert(forged > 0, JSON.stringify({ ...counts, forged }));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    let forged = 0;
+    const counts = await ptyAttack(RELAY_NOTE_WRITER_C, 40, (run) => {
+      // The exit code stays the program's.
+      assertEquals(run.code, 0, text(run.stderr));
+      const err = text(run.stderr);
+      if (err.includes("forged")) forged++;
+      // deno-lint-ignore no-control-regex -- a control byte reaching the terminal is the attack
+      assert(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/u.test(err), JSON.stringify(err));
+      assert(!err.includes("second"), JSON.stringify(err));
+    });
+    console.log(JSON.stringify({ ...counts, forged }));
+    // The attack was live: the relay printed the line it was sent.
+    assert(forged > 0, JSON.stringify({ ...counts, forged }));
   },
 });

@@ -7639,3 +7639,147 @@ Deno.test({
     assert(forged > 0, JSON.stringify({ ...counts, forged }));
   },
 });
+
+// ---- stop 21: a CRI-O pod's annotations over its sandbox's own keys
+// CRI-O writes a sandbox's io.kubernetes.cri-o.* annotations, then the pod's own annotations
+// over them, then the pod's labels (server/sandbox_run_linux.go: `for k, v := range
+// kubeAnnotations { g.AddAnnotation(k, v) }` after `g.AddAnnotation(annotations.SandboxID,
+// …)`). The labels name the pod truly (the kubelet sets io.kubernetes.pod.*, CRI-O
+// io.kubernetes.container.name "POD" for a sandbox); its ContainerType and SandboxID are the
+// pod's to choose. CRI-O is not packaged for Debian 12: its state is written as in
+// k8s_test's CRI-O fixture, around real processes in root-made crio-ID.scope cgroups.
+
+Deno.test({
+  name:
+    "stop 21: a CRI-O pod whose annotations call its sandbox another pod's container is never taken for that pod's",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const tag = Math.random().toString(36).slice(2, 7);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-crio-sec-" });
+    const hex = () =>
+      [...crypto.getRandomValues(new Uint8Array(32))]
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const victim = { sandbox: hex(), app: hex(), uid: crypto.randomUUID(), name: `dns-${tag}` };
+    const attacker = { sandbox: hex(), uid: crypto.randomUUID(), name: `x-${tag}` };
+    const targets = await Promise.all([makeTarget(), makeTarget(), makeTarget()]);
+    const parent = `/sys/fs/cgroup/pids/nsjoin-crio-sec-${tag}`;
+    const cgroups: string[] = [];
+    const list: { id: string; names: string[] }[] = [];
+    const write = async (
+      id: string,
+      pid: number,
+      who: string,
+      annotations: Record<string, string>,
+    ) => {
+      list.push({ id, names: [`k8s_${id.slice(0, 8)}_${tag}`] });
+      await Deno.mkdir(`${dir}/graph/overlay-containers/${id}/userdata`, { recursive: true });
+      await Deno.mkdir(`${dir}/run/overlay-containers/${id}/userdata`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/run/overlay-containers/${id}/userdata/pidfile`, String(pid));
+      await Deno.writeTextFile(
+        `${dir}/graph/overlay-containers/${id}/userdata/config.json`,
+        JSON.stringify({
+          process: {
+            cwd: "/",
+            env: ["PATH=/usr/bin:/bin", `WHO=${who}`],
+            user: { uid: 0, gid: 0 },
+          },
+          annotations,
+        }),
+      );
+      const cg = `${parent}/crio-${id}.scope`;
+      await Deno.mkdir(cg, { recursive: true });
+      cgroups.push(cg);
+      await Deno.writeTextFile(`${cg}/cgroup.procs`, String(pid));
+      await Deno.writeTextFile(
+        `${dir}/graph/overlay-containers/containers.json`,
+        JSON.stringify(list),
+      );
+    };
+    // What CRI-O writes for a pod, in its order: its own keys, the pod's annotations, the
+    // labels (the kubelet's io.kubernetes.pod.*, and "POD" as a sandbox's container name).
+    const crio = (
+      pod: { sandbox: string; uid: string; name: string },
+      namespace: string,
+      id: string,
+      container: string,
+      podAnnotations: Record<string, string>,
+    ) => ({
+      "io.container.manager": "cri-o",
+      "io.kubernetes.cri-o.ContainerType": container === "POD" ? "sandbox" : "container",
+      "io.kubernetes.cri-o.SandboxID": pod.sandbox,
+      "io.kubernetes.cri-o.ContainerID": id,
+      "io.kubernetes.cri-o.Annotations": JSON.stringify(podAnnotations),
+      ...podAnnotations,
+      "io.kubernetes.pod.name": pod.name,
+      "io.kubernetes.pod.namespace": namespace,
+      "io.kubernetes.pod.uid": pod.uid,
+      "io.kubernetes.container.name": container,
+    });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/storage.conf`,
+        `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
+      );
+      await write(
+        victim.sandbox,
+        targets[0].pid,
+        "victim-sandbox",
+        crio(victim, "kube-system", victim.sandbox, "POD", {}),
+      );
+      await write(
+        victim.app,
+        targets[1].pid,
+        "victim",
+        crio(victim, "kube-system", victim.app, "app", {}),
+      );
+      // A user's pod in a namespace of their own, annotated (metadata.annotations) so.
+      await write(
+        attacker.sandbox,
+        targets[2].pid,
+        "attacker",
+        crio(attacker, "evil", attacker.sandbox, "POD", {
+          "io.kubernetes.cri-o.ContainerType": "container",
+          "io.kubernetes.cri-o.SandboxID": victim.sandbox,
+        }),
+      );
+      const env = { CONTAINERS_STORAGE_CONF: `${dir}/storage.conf` };
+      const exec = (target: string) => _cli(["exec", target, "sh", "-c", "echo $WHO"], env);
+      // Before, the attacker's sandbox was a container "POD" of the victim's pod: root's exec
+      // of that pod found two containers (refused as ambiguous), and while the victim's own
+      // container was not running (restarting) it ran in the attacker's sandbox.
+      await t.step("root's exec of the victim pod runs in its container", async () => {
+        const r = await exec(`k8s:kube-system/${victim.name}`);
+        assertEquals([r.code, r.stdout, r.stderr], [0, "victim\n", ""]);
+      });
+      await t.step("ps lists the attacker's sandbox as its own pod's", async () => {
+        const ps = await _cli(["ps", "--json"], env);
+        const row = (JSON.parse(ps.stdout) as {
+          id: string;
+          pod: { namespace: string; name: string; container: string | null } | null;
+        }[]).find((r) => r.id === attacker.sandbox);
+        assertEquals(row?.pod && [row.pod.namespace, row.pod.name, row.pod.container], [
+          "evil",
+          attacker.name,
+          null,
+        ], ps.stdout);
+      });
+      await t.step("with the victim's container gone, root's exec runs nowhere", async () => {
+        list.splice(list.findIndex((c) => c.id === victim.app), 1);
+        await Deno.writeTextFile(
+          `${dir}/graph/overlay-containers/containers.json`,
+          JSON.stringify(list),
+        );
+        const r = await exec(`k8s:kube-system/${victim.name}`);
+        assertEquals(r.stdout, "", "root's exec ran in the attacker's sandbox");
+        assertEquals(r.code, 125, r.stderr);
+        assertMatch(r.stderr, /has no running container/);
+      });
+    } finally {
+      for (const target of targets) await target.kill();
+      for (const cg of cgroups) await Deno.remove(cg).catch(() => {});
+      await Deno.remove(parent).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

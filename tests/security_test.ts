@@ -7783,3 +7783,140 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 21: a failure record a target forges on the helper's private pipe
+// The program's process holds the caller's error pipe (close-on-exec) from its birth in the
+// target's pid namespace until execve (left in stop 18: a pipe names no process), so a task
+// there with CAP_SYS_PTRACE takes it and writes a record of its own. The caller reads it as
+// the helper's, whose lines escape what others chose; `exec -d` printed its message as it
+// was, so the target's bytes reached root's terminal: ESC and C1 sequences.
+
+/**
+ * In a pid namespace whose init holds CAP_SYS_PTRACE alone: for every new process (from
+ * ns_last_pid) it takes fds 3-63 with pidfd_getfd and writes into each writable FIFO among
+ * them (the caller's error pipe, before execve) a failure record whose message holds ESC,
+ * BEL and C1 controls (as UTF-8). SIGTERM ends it; it prints counts.
+ */
+const RECORD_FORGER_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  signal(SIGPIPE, SIG_IGN);
+  static const char rec[] = "125 1 open - forged \x1b]0;owned\x07 \x1b[2J \xc2\x9b" "31m\n";
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1, writes = 0;
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      for (int fd = 3; fd < 64; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        struct stat st;
+        if (fstat(g, &st) == 0 && S_ISFIFO(st.st_mode) && (fcntl(g, F_GETFL) & O_ACCMODE) == O_WRONLY &&
+            write(g, rec, sizeof rec - 1) > 0)
+          writes++;
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"writes\":%ld}\n", writes);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 21: a failure record a CAP_SYS_PTRACE target writes on the error pipe reaches no terminal raw",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-forger-" });
+    try {
+      await Deno.writeTextFile(`${dir}/forger.c`, RECORD_FORGER_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/forger`, `${dir}/forger.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      const target = new Deno.Command("unshare", {
+        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+          .concat(["--inh-caps=-all", `${dir}/forger`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the forger did not start");
+        out += value;
+      }
+      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      // deno-lint-ignore no-control-regex -- a control byte reaching the terminal is the attack
+      const control = /[\x00-\x1f\x7f-\x9f]/u;
+      let forged = 0;
+      try {
+        await t.step("the library's setupError", async () => {
+          for (let i = 0; i < 40; i++) {
+            const run = await new NsCommand("true", {
+              target: pid,
+              capabilities: "target",
+              newSession: true,
+              stdin: "null",
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            // The program ran: its exit code is its own.
+            assertEquals(run.code, 0, text(run.stderr));
+            const message = run.setupError?.message ?? "";
+            if (message.includes("forged")) forged++;
+            assert(!control.test(message), JSON.stringify(message));
+          }
+          // The attack was live: a forged record was read.
+          assert(forged > 0, JSON.stringify({ forged }));
+        });
+        await t.step("exec -d's line", async () => {
+          let shown = 0;
+          for (let i = 0; i < 15 && shown === 0; i++) {
+            const r = await _cli(["exec", "-d", String(pid), "true"], {});
+            if (r.stderr.includes("forged")) shown++;
+            assert(!control.test(r.stderr.replace(/\n$/, "")), JSON.stringify(r.stderr));
+          }
+          assert(shown > 0, "exec -d never printed the forged record");
+        });
+      } finally {
+        Deno.kill(pid, "SIGTERM");
+      }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      await target.status;
+      console.log(out.trim().split("\n").pop(), JSON.stringify({ forged }));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-ROEJHVOI.js";
+} from "./chunk-4EAHPOIR.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-5ZWVIBK2.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -478,8 +478,8 @@ export async function exec(argv: readonly string[]): Promise<number> {
         new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
       ]);
       child.unref();
-      // stderr is /dev/null here: say why from the helper's private report.
-      // (The helper escaped what others control in it already.)
+      // stderr is /dev/null here: say why from the helper's private report (escaped: what
+      // others chose by the helper, a record the target forged by _setupError).
       if (early?.setupError) console.error(`nsjoin exec: ${early.setupError.message}`);
       return early && early.code >= 125 ? early.code : 0;
     }

@@ -249,6 +249,14 @@ var _wellFormed = (function _wellFormed(fd, count) {
   for (let i = 0; i < count; i++) size += 8 * view.getUint32(4 + 8 * i, true);
   return size === bytes.length;
 });
+var escapeTerminal = (function escapeTerminal(s) {
+  return s.replace(_UNSAFE, (c) => {
+    let out = "";
+    _utf8 ??= new TextEncoder();
+    for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
+    return out;
+  });
+});
 var _hostSideEnv = (function _hostSideEnv(theirs) {
   const out = {};
   for (const [k, v] of Object.entries(theirs)) {
@@ -349,7 +357,8 @@ var _setupError = (function _setupError(record, target) {
   const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/);
   if (!m) return null;
   const ns = m[4];
-  return new NamespaceError(m[5], {
+  const message = _FOREIGN.test(m[5]) ? escapeTerminal(m[5]) : m[5];
+  return new NamespaceError(message, {
     errno: Number(m[2]),
     syscall: m[3],
     namespace: NAMESPACE_TYPES.includes(ns) ? ns : void 0,
@@ -1394,6 +1403,11 @@ var _copies = /* @__PURE__ */ new Map();
 
 
 
+// src/terminal.ts
+var _utf8;
+var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
+
+
 // src/command.ts
 var HOST_SIDE_ENV = /^(TERM|COLORTERM|LANG|LANGUAGE|LC_[A-Z_]+|TZ|HOSTNAME)$/;
 
@@ -1680,6 +1694,7 @@ var _ErrorPipe = class {
     return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target);
   }
 };
+var _FOREIGN = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/u;
 
 
 var _selection = (function _selection2(o, target) {

@@ -16,6 +16,7 @@ import {
   environEntries,
   errno,
   errnoName,
+  escapeTerminal,
   existsSafe,
   fstatSafe,
   isNotFound,
@@ -28,7 +29,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-DDKPYTCP.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -663,7 +664,8 @@ var _setupError = (function _setupError(record, target) {
   const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/);
   if (!m) return null;
   const ns = m[4];
-  return new NamespaceError(m[5], {
+  const message = _FOREIGN.test(m[5]) ? escapeTerminal(m[5]) : m[5];
+  return new NamespaceError(message, {
     errno: Number(m[2]),
     syscall: m[3],
     namespace: NAMESPACE_TYPES.includes(ns) ? ns : void 0,
@@ -2175,6 +2177,7 @@ var _ErrorPipe = class {
     return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target);
   }
 };
+var _FOREIGN = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/u;
 
 var _selection = (function _selection2(o, target) {
   const sel = o.namespaces ?? (target.kind === "file" ? [

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-5ZWVIBK2.js";
 import {
   PinnedProcess,
   pinProcess,

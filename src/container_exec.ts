@@ -408,17 +408,48 @@ export function assertUserWithMnt(sel: NamespaceSelection | undefined, pid: numb
 }
 
 /**
+ * Refuses an exec that joins a target's pid namespace but not its mount namespace (when
+ * they differ from ours): the program is then a host program whose root and working
+ * directory are ours, in a pid namespace where the target's processes see it, and with the
+ * target's uid and capabilities (what exec gives it) they may ptrace it and follow its
+ * /proc/PID/root — our whole file system, read and written with their DAC_OVERRIDE: a
+ * docker container with its default capabilities read a root-only host file and wrote
+ * another while root's `exec -n pid,net NAME sleep` ran. `debug` is the way to run host
+ * tools there (its root holds only the tools); docker exec always joins the mount namespace.
+ *
+ * @param sel the namespaces asked for
+ * @param pid the target
+ * @throws {TypeError} when a differing pid namespace is joined and a differing mount
+ * namespace is not
+ */
+export function assertMntWithPid(sel: NamespaceSelection | undefined, pid: number): void {
+  if (sel === undefined || sel === "all") return;
+  const picked = (type: NamespaceType) =>
+    Array.isArray(sel)
+      ? sel.includes(type)
+      : (sel as Partial<Record<NamespaceType, true | string>>)[type] !== undefined;
+  if (!picked("pid") || picked("mnt") || !_ownsMnt(pid)) return;
+  if (!namespacesOwnedBy(pid).includes("pid")) return;
+  throw new TypeError(
+    `Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (add mnt, or use nsjoin debug)`,
+  );
+}
+
+/**
  * The rules of {@link assertUserWithMnt} and {@link _hostProgramEnv} for an exec whose
  * target is a namespace FILE, which has no process to read its other namespaces from:
  * a mount namespace owned by a user namespace other than ours is refused (its owner chooses
  * its programs: a local user's `unshare -Urm` put theirs over `/bin/ls`, and root's
- * `exec /proc/PID/ns/mnt /bin/ls` ran it as root with every capability), and a pid or user
- * namespace other than ours means the program's environment is the target's to read (in a
- * user namespace the program has its owner's uid).
+ * `exec /proc/PID/ns/mnt /bin/ls` ran it as root with every capability), and so is a pid
+ * namespace other than ours (as {@link assertMntWithPid}: the program, with every capability
+ * of ours and our root directory, is seen there, and a container's task with CAP_SYS_PTRACE
+ * read and wrote host files through its /proc/PID/root); a user namespace other than ours
+ * means the program's environment is the target's to read (it has its owner's uid there).
  *
  * @param path the namespace file
  * @returns whether the program gets only the caller's harmless variables
- * @throws {TypeError} for a mount namespace owned by another user namespace
+ * @throws {TypeError} for a mount namespace owned by another user namespace, or a pid
+ * namespace other than ours
  * @throws {NamespaceError} when the file is not a namespace file or cannot be opened
  */
 export function _namespaceFileExec(path: string): { readsEnv: boolean } {
@@ -440,6 +471,11 @@ export function _namespaceFileExec(path: string): { readsEnv: boolean } {
   }
   // Cannot tell (gone, refused): as if it were another's.
   const same = id !== undefined && id.ino === ours.ino && id.dev === ours.dev;
+  if (type === "pid" && !same) {
+    throw new TypeError(
+      `Cannot join the pid namespace ${path} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (give a PID of it, or nsjoin enter --pid=FILE)`,
+    );
+  }
   if (type !== "mnt") return { readsEnv: !same };
   if (same) return { readsEnv: false };
   throw new TypeError(
@@ -557,6 +593,7 @@ function _execOptions(
     );
   }
   assertUserWithMnt(options.namespaces, container.pid);
+  assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = (check ? resolveContainerUser : _containerUser)(

@@ -5964,24 +5964,19 @@ Deno.test({
         }
       },
     );
-    await t.step("exec -n pid,net of a docker container: its root reads it", async () => {
+    await t.step("exec -n pid,net of a docker container: refused (stop 21)", async () => {
+      // Its root read the program's environment here, and its whole root directory too (our
+      // file system): a host program never joins a container's pid namespace without its
+      // mount namespace since stop 21 ("stop 21: exec never puts a host program…").
       await dockerImage();
       const name = `nsjoin-env-${Math.random().toString(36).slice(2, 8)}`;
       const c = await startContainer("docker", name);
       try {
-        const nap = `${Math.floor(Math.random() * 1000) + 100}.75`;
-        const program = await detached(["-n", "pid,net", name], nap);
-        try {
-          const read = await engineExec(c, [], [
-            "sh",
-            "-c",
-            `for f in /proc/[0-9]*/cmdline; do grep -q ${nap} $f && cat \${f%cmdline}environ; done`,
-          ]);
-          assert(read.stdout.includes("PATH="), `the container reads it: ${read.stderr}`);
-          assert(!read.stdout.includes(secret), "the container read root's secret");
-        } finally {
-          Deno.kill(program, "SIGKILL");
-        }
+        const out = await runPiped(cli[0], {
+          args: [...cli.slice(1), "-n", "pid,net", name, "/bin/sleep", "1"],
+          env: { SECRET_TOKEN: secret },
+        });
+        assertEquals(out.code, 2, out.stderr);
       } finally {
         await removeContainers([c]);
       }
@@ -7920,3 +7915,109 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 21: a host program in a container's pid namespace
+// exec without the mount namespace runs a host program: its root and working directory are
+// the host's. In the target's pid namespace the container's processes see it, and with the
+// container's uid and capabilities (what exec gives it) ptrace_may_access lets them follow
+// its /proc/PID/root: the host's whole file system, with the container root's
+// CAP_DAC_OVERRIDE (docker's default), read and written. A pid namespace FILE runs it with
+// every capability of ours, which a container with CAP_SYS_PTRACE reaches the same way.
+
+Deno.test({
+  name:
+    "stop 21: exec never puts a host program in a container's pid namespace, where its root follows /proc/PID/root to our files",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    await dockerImage();
+    const tag = Math.random().toString(36).slice(2, 8);
+    // A file only root may read, and a path no one has written yet.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-hostroot-" });
+    await Deno.chmod(dir, 0o700);
+    const secret = `s3cr3t-${tag}`;
+    await Deno.writeTextFile(`${dir}/secret`, secret, { mode: 0o600 });
+    const containers: Awaited<ReturnType<typeof startContainer>>[] = [];
+    // In the container: for every process whose argv is `/bin/sleep NAP`, read the secret
+    // and write a file through its /proc/PID/root.
+    const reach = (c: Awaited<ReturnType<typeof startContainer>>, nap: string) =>
+      engineExec(c, [], [
+        "sh",
+        "-c",
+        `for f in /proc/[0-9]*/cmdline; do grep -q ${nap} $f 2>/dev/null || continue; r=\${f%cmdline}root;` +
+        ` cat $r${dir}/secret; touch $r${dir}/written; done; true`,
+      ]);
+    const run = (args: string[], nap: string) =>
+      runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-d", ...args, "/bin/sleep", nap],
+      });
+    try {
+      await t.step("exec -n pid,net of a docker container (its default capabilities)", async () => {
+        const c = await startContainer("docker", `nsjoin-hostroot-${tag}`);
+        containers.push(c);
+        const nap = `${Math.floor(Math.random() * 1000) + 100}.5`;
+        const started = await run(["-n", "pid,net", c.name], nap);
+        if (started.code === 0) {
+          const program = await processWithArgv(["/bin/sleep", nap]);
+          try {
+            const r = await reach(c, nap);
+            assert(!r.stdout.includes(secret), "the container read a host file");
+          } finally {
+            Deno.kill(program, "SIGKILL");
+          }
+        }
+        assert(!existsSync(`${dir}/written`), "the container wrote a host file");
+        assertEquals(started.code, 2, started.stderr);
+        assertMatch(started.stderr, /without its mnt namespace/);
+      });
+      await t.step("exec of its pid namespace file (docker --cap-add SYS_PTRACE)", async () => {
+        const c = await startContainer("docker", `nsjoin-hostroot-p-${tag}`, [
+          "--cap-add",
+          "SYS_PTRACE",
+        ]);
+        containers.push(c);
+        const pid = Number(
+          (await must("docker", ["inspect", "-f", "{{.State.Pid}}", c.name])).trim(),
+        );
+        const nap = `${Math.floor(Math.random() * 1000) + 100}.5`;
+        const started = await run([`/proc/${pid}/ns/pid`], nap);
+        if (started.code === 0) {
+          const program = await processWithArgv(["/bin/sleep", nap]);
+          try {
+            const r = await reach(c, nap);
+            assert(!r.stdout.includes(secret), "the container read a host file");
+          } finally {
+            Deno.kill(program, "SIGKILL");
+          }
+        }
+        assert(!existsSync(`${dir}/written`), "the container wrote a host file");
+        assertEquals(started.code, 2, started.stderr);
+        assertMatch(started.stderr, /pid namespace/);
+      });
+      await t.step("with its mnt namespace the program is the container's", async () => {
+        const r = await _cli([
+          "exec",
+          "-n",
+          "pid,net,mnt",
+          containers[0].name,
+          "cat",
+          `${dir}/secret`,
+        ], {});
+        assert(!r.stdout.includes(secret), r.stdout);
+        assertEquals(r.code, 1, r.stderr);
+      });
+    } finally {
+      await removeContainers(containers);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

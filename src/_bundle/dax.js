@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-4EAHPOIR.js";
+} from "./chunk-RUDUDWVW.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-5ZWVIBK2.js";
+} from "./chunk-B77KEKKN.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-AXHJBAKA.js";
+} from "./chunk-36LDBI2C.js";
 import {
   NamespaceError,
   UsageError,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-5ZWVIBK2.js";
+} from "./chunk-B77KEKKN.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-5ZWVIBK2.js";
+} from "./chunk-B77KEKKN.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

@@ -1221,6 +1221,13 @@ var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
+var assertMntWithPid = (function assertMntWithPid(sel, pid) {
+  if (sel === void 0 || sel === "all") return;
+  const picked = (type) => Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0;
+  if (!picked("pid") || picked("mnt") || !_ownsMnt(pid)) return;
+  if (!namespacesOwnedBy(pid).includes("pid")) return;
+  throw new TypeError(`Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (add mnt, or use nsjoin debug)`);
+});
 var _namespaceFileExec = (function _namespaceFileExec(path) {
   const type = namespaceTypeOfFile(path);
   if (type !== "mnt" && type !== "user" && type !== "pid") return {
@@ -1241,6 +1248,9 @@ var _namespaceFileExec = (function _namespaceFileExec(path) {
     nsfsClose(fd);
   }
   const same = id !== void 0 && id.ino === ours.ino && id.dev === ours.dev;
+  if (type === "pid" && !same) {
+    throw new TypeError(`Cannot join the pid namespace ${path} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (give a PID of it, or nsjoin enter --pid=FILE)`);
+  }
   if (type !== "mnt") return {
     readsEnv: !same
   };
@@ -1279,6 +1289,7 @@ var _execOptions = (function _execOptions(container, given, check2) {
     throw new TypeError('Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them');
   }
   assertUserWithMnt(options.namespaces, container.pid);
+  assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = (check2 ? resolveContainerUser : _containerUser)(container.pid, options.user ?? config?.user ?? "");
@@ -2677,6 +2688,7 @@ var _FROZEN = {
 
 
 
+
 export {
   readProcText,
   NAMESPACE_TYPES,
@@ -2702,6 +2714,7 @@ export {
   cgroupProcsOf,
   assertNotFrozen,
   assertUserWithMnt,
+  assertMntWithPid,
   _namespaceFileExec,
   _containerExecOptions,
   execConfinement,

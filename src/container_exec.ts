@@ -506,7 +506,11 @@ export interface ContainerExecOptions {
    * seccomp=unconfined` would have); default "target", which needs root to read it.
    */
   seccomp?: "target" | "none";
-  /** Namespaces to join; default every one the container does not share with us. */
+  /**
+   * Namespaces to join; default every one the container does not share with us. Its pid
+   * namespace only with its mount namespace (a host program there would lend the container
+   * our root directory through /proc/PID/root).
+   */
   namespaces?: NamespaceSelection;
 }
 
@@ -522,6 +526,7 @@ export interface ContainerExecOptions {
  * @param options docker exec's flags
  * @returns options for NsCommand (add args and stdio)
  * @throws {NamespaceError} when a user or group name is not in the container's files
+ * @throws {TypeError} when `namespaces` joins its pid namespace but not its mount namespace
  *
  * @example
  * ```ts ignore

@@ -22,7 +22,7 @@ import { readTextFileSafe } from "../ffi/files.ts";
 import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
-import { containerExecOptions } from "./container_exec.ts";
+import { assertMntWithPid, containerExecOptions } from "./container_exec.ts";
 import { PinnedContainer } from "./containers.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
@@ -152,6 +152,8 @@ const SHELL_BUILTINS = new Set([
  * @param target a PID, a namespace file, a pinned process or a container from `resolveContainer`
  * @param options namespaces, starting directory, environment, extra program names
  * @returns a dax `$` bound to the target
+ * @throws {TypeError} when `namespaces` joins the target's pid namespace but not its mount
+ * namespace (a host program there lends the target our root directory)
  *
  * @example
  * ```ts ignore
@@ -166,6 +168,8 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   // It lists the target's programs through /proc/PID/root.
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
+  // A host program in its pid namespace would lend it our root directory (/proc/PID/root).
+  if (resolved.kind === "process") assertMntWithPid(options.namespaces, resolved.pid);
   const root = _programRoot(resolved, options.namespaces);
   // A container's programs run as `nsjoin exec` runs them: its configured user, working
   // directory and environment, in its cgroups. From the process alone they ran as root (in

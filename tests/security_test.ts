@@ -7994,6 +7994,21 @@ Deno.test({
         assertEquals(started.code, 2, started.stderr);
         assertMatch(started.stderr, /pid namespace/);
       });
+      await t.step("containerExecOptions and daxIn refuse it too", async () => {
+        await using web = await resolveContainer(`docker:${containers[0].name}`);
+        assertThrows(
+          () => containerExecOptions(web, { namespaces: ["pid", "net"] }),
+          TypeError,
+          "without its mnt namespace",
+        );
+        const { daxIn } = await import("../dax.ts");
+        await using target = await makeTarget();
+        assertThrows(
+          () => daxIn(target.pid, { namespaces: ["pid", "net"] }),
+          TypeError,
+          "without its mnt namespace",
+        );
+      });
       await t.step("with its mnt namespace the program is the container's", async () => {
         const r = await _cli([
           "exec",

@@ -2,11 +2,12 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-RUDUDWVW.js";
+} from "./chunk-2VSCFNMI.js";
 import {
   NsCommand,
+  assertMntWithPid,
   containerExecOptions
-} from "./chunk-B77KEKKN.js";
+} from "./chunk-4WTSLHFD.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -56,6 +57,7 @@ var SHELL_BUILTINS = /* @__PURE__ */ new Set([
 function daxIn(target, options = {}) {
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
+  if (resolved.kind === "process") assertMntWithPid(options.namespaces, resolved.pid);
   const root = _programRoot(resolved, options.namespaces);
   const container = target instanceof PinnedContainer ? containerExecOptions(target, {
     namespaces: options.namespaces,

@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-B77KEKKN.js";
+} from "./chunk-4WTSLHFD.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-B77KEKKN.js";
+} from "./chunk-4WTSLHFD.js";
 import {
   PinnedProcess,
   pinProcess,

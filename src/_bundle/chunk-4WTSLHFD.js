@@ -2219,6 +2219,7 @@ export {
   assertNotFrozen,
   _freezerFiles,
   _pausedError,
+  assertMntWithPid,
   containerExecOptions,
   execConfinement
 };

@@ -436,6 +436,37 @@ export function assertMntWithPid(sel: NamespaceSelection | undefined, pid: numbe
 }
 
 /**
+ * The capabilities of an exec's host program (the target's mount namespace not joined):
+ * the target's, as for its own programs — unless the program is in a pid namespace the
+ * target shares (its pid namespace is ours: `docker run --pid=host`, a service with a mount
+ * namespace of its own) and the target's files are not ours (another mount namespace or
+ * root directory). There its processes see the program, and with its uid and
+ * capabilities they may ptrace it and follow its /proc/PID/root, our root directory: a
+ * --pid=host container with docker's default capabilities read the host's /etc/shadow
+ * through root's `exec -n net NAME sleep`. With ours it is one more process of the caller's
+ * there, as with `nsenter -n`: only a task holding CAP_SYS_PTRACE over the host's user
+ * namespace reaches it, which reaches every root process of that pid namespace anyway.
+ *
+ * @param pid the target
+ * @param privileged `--privileged`
+ * @returns NsCommand's `capabilities`
+ */
+export function _hostProgramCapabilities(pid: number, privileged?: boolean): "all" | "target" {
+  if (privileged) return "all";
+  if (namespacesOwnedBy(pid).includes("pid")) return "target";
+  // A target in our mount namespace at our root reaches our files itself: the program lends
+  // it nothing, and is as confined as it. Cannot tell: as if it did not.
+  try {
+    const [om, tm] = [statSafe("/proc/thread-self/ns/mnt"), statSafe(`/proc/${pid}/ns/mnt`)];
+    const [or, tr] = [statSafe("/"), statSafe(`/proc/${pid}/root`)];
+    const same = om.ino === tm.ino && om.dev === tm.dev && or.ino === tr.ino && or.dev === tr.dev;
+    return same ? "target" : "all";
+  } catch {
+    return "all";
+  }
+}
+
+/**
  * The rules of {@link assertUserWithMnt} and {@link _hostProgramEnv} for an exec whose
  * target is a namespace FILE, which has no process to read its other namespaces from:
  * a mount namespace owned by a user namespace other than ours is refused (its owner chooses
@@ -781,8 +812,9 @@ export function _readableEnv(
  * container's Env (PATH, LD_PRELOAD…), its configured User and its /etc/passwd and
  * /etc/group are the container's to choose and would pick host files and host groups, so
  * none is used — as `nsenter -n`: the caller's environment plus `env`, the caller's
- * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups and
- * capabilities stay the container's.
+ * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups stay
+ * the container's, and so do capabilities unless it shares our pid namespace (see
+ * {@link _hostProgramCapabilities}).
  */
 function _hostSide(container: PinnedContainer, options: ContainerExecOptions): NsCommandOptions {
   let ids: { uid?: number; gid?: number } = {};
@@ -810,7 +842,7 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
     ...ids,
     cwd: options.workdir || _hostProgramCwd(hostEnv),
     cgroups: _cgroups(container),
-    capabilities: options.privileged ? "all" : "target",
+    capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
     tty: options.tty || undefined,
     newSession: options.tty ? undefined : true,

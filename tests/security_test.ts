@@ -7994,6 +7994,33 @@ Deno.test({
         assertEquals(started.code, 2, started.stderr);
         assertMatch(started.stderr, /pid namespace/);
       });
+      await t.step(
+        "exec -n net of a --pid=host container (the program in its pid namespace)",
+        async () => {
+          const c = await startContainer("docker", `nsjoin-hostroot-h-${tag}`, ["--pid=host"]);
+          containers.push(c);
+          const nap = `${Math.floor(Math.random() * 1000) + 100}.5`;
+          const started = await run(["-n", "net", c.name], nap);
+          assertEquals(started.code, 0, started.stderr);
+          const program = await processWithArgv(["/bin/sleep", nap]);
+          try {
+            const r = await reach(c, nap);
+            assert(!r.stdout.includes(secret), "the container read a host file");
+            assert(!existsSync(`${dir}/written`), "the container wrote a host file");
+            // It still runs in the container's network namespace, with our capabilities.
+            assertEquals(
+              Deno.readLinkSync(`/proc/${program}/ns/net`),
+              Deno.readLinkSync(
+                `/proc/${
+                  (await must("docker", ["inspect", "-f", "{{.State.Pid}}", c.name])).trim()
+                }/ns/net`,
+              ),
+            );
+          } finally {
+            Deno.kill(program, "SIGKILL");
+          }
+        },
+      );
       await t.step("containerExecOptions and daxIn refuse it too", async () => {
         await using web = await resolveContainer(`docker:${containers[0].name}`);
         assertThrows(

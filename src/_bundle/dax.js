@@ -2,12 +2,12 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-2VSCFNMI.js";
+} from "./chunk-YJGZBL6K.js";
 import {
   NsCommand,
   assertMntWithPid,
   containerExecOptions
-} from "./chunk-4WTSLHFD.js";
+} from "./chunk-FEXRU3VJ.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -1,6 +1,7 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
   _containerExecOptions,
+  _hostProgramCapabilities,
   _hostProgramCwd,
   _hostProgramEnv,
   _namespaceFileExec,
@@ -368,7 +369,11 @@ export const planExec = (async function planExec(
         uid: user?.uid,
         gid: user?.gid,
         cgroups,
-        capabilities: args.privileged || !pid ? "all" : "target",
+        capabilities: !pid
+          ? "all"
+          : inside
+          ? args.privileged ? "all" : "target"
+          : _hostProgramCapabilities(pid, args.privileged),
         ...(pid ? { noNewPrivs: "target", ...execConfinement(args.seccomp) } : {}),
       },
     };

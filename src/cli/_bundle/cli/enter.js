@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-36LDBI2C.js";
+} from "./chunk-FG2NW3PG.js";
 import {
   NamespaceError,
   UsageError,

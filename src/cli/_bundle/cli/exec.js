@@ -5,6 +5,7 @@ import {
   NsCommand,
   PinnedProcess,
   _containerExecOptions,
+  _hostProgramCapabilities,
   _hostProgramCwd,
   _hostProgramEnv,
   _namespaceFileExec,
@@ -27,7 +28,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-36LDBI2C.js";
+} from "./chunk-FG2NW3PG.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1619,7 +1620,7 @@ var planExec = (async function planExec2(args, find = {}) {
         uid: user?.uid,
         gid: user?.gid,
         cgroups,
-        capabilities: args.privileged || !pid ? "all" : "target",
+        capabilities: !pid ? "all" : inside ? args.privileged ? "all" : "target" : _hostProgramCapabilities(pid, args.privileged),
         ...pid ? {
           noNewPrivs: "target",
           ...execConfinement(args.seccomp)

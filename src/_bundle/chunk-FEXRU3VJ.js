@@ -850,6 +850,24 @@ var assertMntWithPid = (function assertMntWithPid(sel, pid) {
   if (!namespacesOwnedBy(pid).includes("pid")) return;
   throw new TypeError(`Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (add mnt, or use nsjoin debug)`);
 });
+var _hostProgramCapabilities = (function _hostProgramCapabilities(pid, privileged) {
+  if (privileged) return "all";
+  if (namespacesOwnedBy(pid).includes("pid")) return "target";
+  try {
+    const [om, tm] = [
+      statSafe("/proc/thread-self/ns/mnt"),
+      statSafe(`/proc/${pid}/ns/mnt`)
+    ];
+    const [or, tr] = [
+      statSafe("/"),
+      statSafe(`/proc/${pid}/root`)
+    ];
+    const same = om.ino === tm.ino && om.dev === tm.dev && or.ino === tr.ino && or.dev === tr.dev;
+    return same ? "target" : "all";
+  } catch {
+    return "all";
+  }
+});
 var containerExecOptions = (function containerExecOptions(container, options = {}) {
   return _containerExecOptions(container, options, true);
 });
@@ -1041,7 +1059,7 @@ var _hostSide = (function _hostSide(container, options) {
     ...ids,
     cwd: options.workdir || _hostProgramCwd(hostEnv),
     cgroups: _cgroups(container),
-    capabilities: options.privileged ? "all" : "target",
+    capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
     tty: options.tty || void 0,
     newSession: options.tty ? void 0 : true
@@ -2175,6 +2193,7 @@ var _FROZEN = {
   "cgroup.freeze": ((text) => text.trim() === "1"),
   "cgroup.events": ((text) => /^frozen 1$/m.test(text))
 };
+
 
 
 

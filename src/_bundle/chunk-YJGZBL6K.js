@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-4WTSLHFD.js";
+} from "./chunk-FEXRU3VJ.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-4WTSLHFD.js";
+} from "./chunk-FEXRU3VJ.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

@@ -22,7 +22,11 @@ import { readTextFileSafe } from "../ffi/files.ts";
 import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
-import { assertMntWithPid, containerExecOptions } from "./container_exec.ts";
+import {
+  _hostProgramCapabilities,
+  assertMntWithPid,
+  containerExecOptions,
+} from "./container_exec.ts";
 import { PinnedContainer } from "./containers.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
@@ -195,7 +199,9 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     // programs cannot get more than their own.
     ...(resolved.kind === "process"
       ? {
-        capabilities: "target",
+        // A host program (mount namespace not joined) where the target sees it keeps ours:
+        // with the target's it would lend it our root directory (see _hostProgramCapabilities).
+        capabilities: root === "" ? _hostProgramCapabilities(resolved.pid) : "target",
         noNewPrivs: "target",
         seccomp: effectiveUid() === 0 ? "target" : "none",
       } as const

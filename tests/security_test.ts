@@ -8019,6 +8019,23 @@ Deno.test({
           } finally {
             Deno.kill(program, "SIGKILL");
           }
+          // daxIn of the container's PID: the same host program.
+          const { daxIn } = await import("../dax.ts");
+          const pid = Number(
+            (await must("docker", ["inspect", "-f", "{{.State.Pid}}", c.name])).trim(),
+          );
+          const $ = daxIn(pid, { namespaces: ["net"], commands: ["sleep"] });
+          const nap2 = `${Math.floor(Math.random() * 1000) + 100}.5`;
+          const running = (async () => await $`sleep ${nap2}`.noThrow())();
+          const program2 = await processWithArgv(["sleep", nap2]);
+          try {
+            const r = await reach(c, nap2);
+            assert(!r.stdout.includes(secret), "the container read a host file (daxIn)");
+            assert(!existsSync(`${dir}/written`), "the container wrote a host file (daxIn)");
+          } finally {
+            Deno.kill(program2, "SIGKILL");
+            await running;
+          }
         },
       );
       await t.step("containerExecOptions and daxIn refuse it too", async () => {

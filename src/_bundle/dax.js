@@ -2,12 +2,13 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-YJGZBL6K.js";
+} from "./chunk-76PMNYOM.js";
 import {
   NsCommand,
+  _hostProgramCapabilities,
   assertMntWithPid,
   containerExecOptions
-} from "./chunk-FEXRU3VJ.js";
+} from "./chunk-YZMMZPCK.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -77,7 +78,9 @@ function daxIn(target, options = {}) {
     // filter needs root; a user who is not joins only their own user namespaces, where the
     // programs cannot get more than their own.
     ...resolved.kind === "process" ? {
-      capabilities: "target",
+      // A host program (mount namespace not joined) where the target sees it keeps ours:
+      // with the target's it would lend it our root directory (see _hostProgramCapabilities).
+      capabilities: root === "" ? _hostProgramCapabilities(resolved.pid) : "target",
       noNewPrivs: "target",
       seccomp: effectiveUid() === 0 ? "target" : "none"
     } : {}

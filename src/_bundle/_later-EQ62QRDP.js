@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-FEXRU3VJ.js";
+} from "./chunk-YZMMZPCK.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-FEXRU3VJ.js";
+} from "./chunk-YZMMZPCK.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -2239,6 +2239,7 @@ export {
   _freezerFiles,
   _pausedError,
   assertMntWithPid,
+  _hostProgramCapabilities,
   containerExecOptions,
   execConfinement
 };

@@ -142,8 +142,9 @@ const SHELL_BUILTINS = new Set([
  * a host program; programs get the target's environment (a process target whose mount
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
  * terminal, locale and time zone variables) plus `env`. For a process target they get what
- * `nsjoin exec PID` gives: its capabilities, no_new_privs and (when we are root, who alone
- * may read it) seccomp filter, in a session of their own. A container from
+ * `nsjoin exec PID` gives: its capabilities (ours for a host program in a pid namespace it
+ * shares, which it could otherwise ptrace to reach our root directory), no_new_privs and (when
+ * we are root, who alone may read it) seccomp filter, in a session of their own. A container from
  * `resolveContainer` is run as `nsjoin exec` runs it (`containerExecOptions`): its
  * configured user, working directory (the default `cwd`) and environment, its cgroups and
  * its confinement.

@@ -775,7 +775,9 @@ const _FOREIGN = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufff
  * a NamespaceError; null when there is none.
  */
 export function _setupError(record: Uint8Array, target?: number | string): NamespaceError | null {
-  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/);
+  // STEP is one of the helper's words (fail_step): a forged record (see below) chooses every
+  // field, and a caller may print `syscall`.
+  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) ([a-z]+) (\S+) ([^\n]*)/);
   if (!m) return null;
   const ns = m[4] as NamespaceType;
   // The helper escapes what others chose in its lines (putesc), so a control byte here was

@@ -2,13 +2,13 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-76PMNYOM.js";
+} from "./chunk-XCQLEW7V.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
   assertMntWithPid,
   containerExecOptions
-} from "./chunk-YZMMZPCK.js";
+} from "./chunk-RCL453V6.js";
 import {
   AT_FDCWD,
   IN_ROOT,

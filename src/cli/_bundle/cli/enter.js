@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-FG2NW3PG.js";
+} from "./chunk-QQRCXF7Y.js";
 import {
   NamespaceError,
   UsageError,

@@ -28,7 +28,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-FG2NW3PG.js";
+} from "./chunk-QQRCXF7Y.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

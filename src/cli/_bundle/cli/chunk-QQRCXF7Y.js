@@ -661,7 +661,7 @@ var _direct = (function _direct(launch, sync) {
   };
 });
 var _setupError = (function _setupError(record, target) {
-  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/);
+  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) ([a-z]+) (\S+) ([^\n]*)/);
   if (!m) return null;
   const ns = m[4];
   const message = _FOREIGN.test(m[5]) ? escapeTerminal(m[5]) : m[5];

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-YZMMZPCK.js";
+} from "./chunk-RCL453V6.js";
 import {
   PinnedProcess,
   pinProcess,

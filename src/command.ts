@@ -13,6 +13,7 @@ import { spawnOutput, spawnOutputSync, type SpawnRequest } from "../ffi/spawn.ts
 import { type FilterCopy, filterCopy } from "../ffi/seccomp.ts";
 import { NamespaceError } from "./errors.ts";
 import { readProcText } from "./_proc.ts";
+import { escapeTerminal } from "./terminal.ts";
 import {
   CLONE_FLAGS,
   differingNamespaces,
@@ -764,15 +765,27 @@ export class _ErrorPipe {
   }
 }
 
+// Bytes the helper never leaves in a message: C0, DEL, C1, the line/paragraph separators,
+// bidirectional formatting, and U+FFFD (bytes that were not UTF-8).
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const _FOREIGN = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/u;
+
 /**
  * The helper's failure record, "CODE ERRNO STEP NS MESSAGE\n" (ffi/helper.c fail()), as
  * a NamespaceError; null when there is none.
  */
 export function _setupError(record: Uint8Array, target?: number | string): NamespaceError | null {
-  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/);
+  // STEP is one of the helper's words (fail_step): a forged record (see below) chooses every
+  // field, and a caller may print `syscall`.
+  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) ([a-z]+) (\S+) ([^\n]*)/);
   if (!m) return null;
   const ns = m[4] as NamespaceType;
-  return new NamespaceError(m[5], {
+  // The helper escapes what others chose in its lines (putesc), so a control byte here was
+  // written by someone else: the program's process holds the pipe from its birth in the
+  // target's pid namespace until execve, where a task with CAP_SYS_PTRACE may take it
+  // (pidfd_getfd) and write a record of its own, which `exec -d` printed raw.
+  const message = _FOREIGN.test(m[5]) ? escapeTerminal(m[5]) : m[5];
+  return new NamespaceError(message, {
     errno: Number(m[2]),
     syscall: m[3],
     namespace: (NAMESPACE_TYPES as readonly string[]).includes(ns) ? ns : undefined,

@@ -408,17 +408,79 @@ export function assertUserWithMnt(sel: NamespaceSelection | undefined, pid: numb
 }
 
 /**
+ * Refuses an exec that joins a target's pid namespace but not its mount namespace (when
+ * they differ from ours): the program is then a host program whose root and working
+ * directory are ours, in a pid namespace where the target's processes see it, and with the
+ * target's uid and capabilities (what exec gives it) they may ptrace it and follow its
+ * /proc/PID/root — our whole file system, read and written with their DAC_OVERRIDE: a
+ * docker container with its default capabilities read a root-only host file and wrote
+ * another while root's `exec -n pid,net NAME sleep` ran. `debug` is the way to run host
+ * tools there (its root holds only the tools); docker exec always joins the mount namespace.
+ *
+ * @param sel the namespaces asked for
+ * @param pid the target
+ * @throws {TypeError} when a differing pid namespace is joined and a differing mount
+ * namespace is not
+ */
+export function assertMntWithPid(sel: NamespaceSelection | undefined, pid: number): void {
+  if (sel === undefined || sel === "all") return;
+  const picked = (type: NamespaceType) =>
+    Array.isArray(sel)
+      ? sel.includes(type)
+      : (sel as Partial<Record<NamespaceType, true | string>>)[type] !== undefined;
+  if (!picked("pid") || picked("mnt") || !_ownsMnt(pid)) return;
+  if (!namespacesOwnedBy(pid).includes("pid")) return;
+  throw new TypeError(
+    `Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (add mnt, or use nsjoin debug)`,
+  );
+}
+
+/**
+ * The capabilities of an exec's host program (the target's mount namespace not joined):
+ * the target's, as for its own programs — unless the program is in a pid namespace the
+ * target shares (its pid namespace is ours: `docker run --pid=host`, a service with a mount
+ * namespace of its own) and the target's files are not ours (another mount namespace or
+ * root directory). There its processes see the program, and with its uid and
+ * capabilities they may ptrace it and follow its /proc/PID/root, our root directory: a
+ * --pid=host container with docker's default capabilities read the host's /etc/shadow
+ * through root's `exec -n net NAME sleep`. With ours it is one more process of the caller's
+ * there, as with `nsenter -n`: only a task holding CAP_SYS_PTRACE over the host's user
+ * namespace reaches it, which reaches every root process of that pid namespace anyway.
+ *
+ * @param pid the target
+ * @param privileged `--privileged`
+ * @returns NsCommand's `capabilities`
+ */
+export function _hostProgramCapabilities(pid: number, privileged?: boolean): "all" | "target" {
+  if (privileged) return "all";
+  if (namespacesOwnedBy(pid).includes("pid")) return "target";
+  // A target in our mount namespace at our root reaches our files itself: the program lends
+  // it nothing, and is as confined as it. Cannot tell: as if it did not.
+  try {
+    const [om, tm] = [statSafe("/proc/thread-self/ns/mnt"), statSafe(`/proc/${pid}/ns/mnt`)];
+    const [or, tr] = [statSafe("/"), statSafe(`/proc/${pid}/root`)];
+    const same = om.ino === tm.ino && om.dev === tm.dev && or.ino === tr.ino && or.dev === tr.dev;
+    return same ? "target" : "all";
+  } catch {
+    return "all";
+  }
+}
+
+/**
  * The rules of {@link assertUserWithMnt} and {@link _hostProgramEnv} for an exec whose
  * target is a namespace FILE, which has no process to read its other namespaces from:
  * a mount namespace owned by a user namespace other than ours is refused (its owner chooses
  * its programs: a local user's `unshare -Urm` put theirs over `/bin/ls`, and root's
- * `exec /proc/PID/ns/mnt /bin/ls` ran it as root with every capability), and a pid or user
- * namespace other than ours means the program's environment is the target's to read (in a
- * user namespace the program has its owner's uid).
+ * `exec /proc/PID/ns/mnt /bin/ls` ran it as root with every capability), and so is a pid
+ * namespace other than ours (as {@link assertMntWithPid}: the program, with every capability
+ * of ours and our root directory, is seen there, and a container's task with CAP_SYS_PTRACE
+ * read and wrote host files through its /proc/PID/root); a user namespace other than ours
+ * means the program's environment is the target's to read (it has its owner's uid there).
  *
  * @param path the namespace file
  * @returns whether the program gets only the caller's harmless variables
- * @throws {TypeError} for a mount namespace owned by another user namespace
+ * @throws {TypeError} for a mount namespace owned by another user namespace, or a pid
+ * namespace other than ours
  * @throws {NamespaceError} when the file is not a namespace file or cannot be opened
  */
 export function _namespaceFileExec(path: string): { readsEnv: boolean } {
@@ -440,6 +502,11 @@ export function _namespaceFileExec(path: string): { readsEnv: boolean } {
   }
   // Cannot tell (gone, refused): as if it were another's.
   const same = id !== undefined && id.ino === ours.ino && id.dev === ours.dev;
+  if (type === "pid" && !same) {
+    throw new TypeError(
+      `Cannot join the pid namespace ${path} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (give a PID of it, or nsjoin enter --pid=FILE)`,
+    );
+  }
   if (type !== "mnt") return { readsEnv: !same };
   if (same) return { readsEnv: false };
   throw new TypeError(
@@ -470,7 +537,11 @@ export interface ContainerExecOptions {
    * seccomp=unconfined` would have); default "target", which needs root to read it.
    */
   seccomp?: "target" | "none";
-  /** Namespaces to join; default every one the container does not share with us. */
+  /**
+   * Namespaces to join; default every one the container does not share with us. Its pid
+   * namespace only with its mount namespace (a host program there would lend the container
+   * our root directory through /proc/PID/root).
+   */
   namespaces?: NamespaceSelection;
 }
 
@@ -486,6 +557,7 @@ export interface ContainerExecOptions {
  * @param options docker exec's flags
  * @returns options for NsCommand (add args and stdio)
  * @throws {NamespaceError} when a user or group name is not in the container's files
+ * @throws {TypeError} when `namespaces` joins its pid namespace but not its mount namespace
  *
  * @example
  * ```ts ignore
@@ -557,6 +629,7 @@ function _execOptions(
     );
   }
   assertUserWithMnt(options.namespaces, container.pid);
+  assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = (check ? resolveContainerUser : _containerUser)(
@@ -739,8 +812,9 @@ export function _readableEnv(
  * container's Env (PATH, LD_PRELOAD…), its configured User and its /etc/passwd and
  * /etc/group are the container's to choose and would pick host files and host groups, so
  * none is used — as `nsenter -n`: the caller's environment plus `env`, the caller's
- * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups and
- * capabilities stay the container's.
+ * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups stay
+ * the container's, and so do capabilities unless it shares our pid namespace (see
+ * {@link _hostProgramCapabilities}).
  */
 function _hostSide(container: PinnedContainer, options: ContainerExecOptions): NsCommandOptions {
   let ids: { uid?: number; gid?: number } = {};
@@ -768,7 +842,7 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
     ...ids,
     cwd: options.workdir || _hostProgramCwd(hostEnv),
     cgroups: _cgroups(container),
-    capabilities: options.privileged ? "all" : "target",
+    capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
     tty: options.tty || undefined,
     newSession: options.tty ? undefined : true,

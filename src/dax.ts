@@ -22,7 +22,11 @@ import { readTextFileSafe } from "../ffi/files.ts";
 import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
-import { containerExecOptions } from "./container_exec.ts";
+import {
+  _hostProgramCapabilities,
+  assertMntWithPid,
+  containerExecOptions,
+} from "./container_exec.ts";
 import { PinnedContainer } from "./containers.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
@@ -138,8 +142,9 @@ const SHELL_BUILTINS = new Set([
  * a host program; programs get the target's environment (a process target whose mount
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
  * terminal, locale and time zone variables) plus `env`. For a process target they get what
- * `nsjoin exec PID` gives: its capabilities, no_new_privs and (when we are root, who alone
- * may read it) seccomp filter, in a session of their own. A container from
+ * `nsjoin exec PID` gives: its capabilities (ours for a host program in a pid namespace it
+ * shares, which it could otherwise ptrace to reach our root directory), no_new_privs and (when
+ * we are root, who alone may read it) seccomp filter, in a session of their own. A container from
  * `resolveContainer` is run as `nsjoin exec` runs it (`containerExecOptions`): its
  * configured user, working directory (the default `cwd`) and environment, its cgroups and
  * its confinement.
@@ -152,6 +157,8 @@ const SHELL_BUILTINS = new Set([
  * @param target a PID, a namespace file, a pinned process or a container from `resolveContainer`
  * @param options namespaces, starting directory, environment, extra program names
  * @returns a dax `$` bound to the target
+ * @throws {TypeError} when `namespaces` joins the target's pid namespace but not its mount
+ * namespace (a host program there lends the target our root directory)
  *
  * @example
  * ```ts ignore
@@ -166,6 +173,8 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   // It lists the target's programs through /proc/PID/root.
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
+  // A host program in its pid namespace would lend it our root directory (/proc/PID/root).
+  if (resolved.kind === "process") assertMntWithPid(options.namespaces, resolved.pid);
   const root = _programRoot(resolved, options.namespaces);
   // A container's programs run as `nsjoin exec` runs them: its configured user, working
   // directory and environment, in its cgroups. From the process alone they ran as root (in
@@ -191,7 +200,9 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     // programs cannot get more than their own.
     ...(resolved.kind === "process"
       ? {
-        capabilities: "target",
+        // A host program (mount namespace not joined) where the target sees it keeps ours:
+        // with the target's it would lend it our root directory (see _hostProgramCapabilities).
+        capabilities: root === "" ? _hostProgramCapabilities(resolved.pid) : "target",
         noNewPrivs: "target",
         seccomp: effectiveUid() === 0 ? "target" : "none",
       } as const

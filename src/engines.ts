@@ -780,8 +780,15 @@ export function _podOfSpec(
       uid: "io.kubernetes.cri.sandbox-uid",
       container: "io.kubernetes.cri.container-name",
     };
-  const type = str(key.type);
-  const sandboxId = str(key.sandboxId);
+  // CRI-O writes a sandbox's pod annotations over its own keys and the pod's labels after
+  // both (sandbox_run_linux.go): ContainerType and SandboxID there are the pod's to choose,
+  // and a sandbox that called itself a container of another pod's sandbox was taken for one
+  // (root's exec of that pod ran in it). Its container name, "POD", is a label CRI-O sets
+  // last, and no container can have it (Kubernetes names are lowercase DNS labels): that is
+  // the sandbox, its own.
+  const infra = crio && str(key.container) === "POD";
+  const type = infra ? "sandbox" : str(key.type);
+  const sandboxId = infra ? id : str(key.sandboxId);
   const namespace = str(key.namespace);
   const name = str(key.name);
   const uid = str(key.uid);

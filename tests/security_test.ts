@@ -5964,24 +5964,19 @@ Deno.test({
         }
       },
     );
-    await t.step("exec -n pid,net of a docker container: its root reads it", async () => {
+    await t.step("exec -n pid,net of a docker container: refused (stop 21)", async () => {
+      // Its root read the program's environment here, and its whole root directory too (our
+      // file system): a host program never joins a container's pid namespace without its
+      // mount namespace since stop 21 ("stop 21: exec never puts a host program…").
       await dockerImage();
       const name = `nsjoin-env-${Math.random().toString(36).slice(2, 8)}`;
       const c = await startContainer("docker", name);
       try {
-        const nap = `${Math.floor(Math.random() * 1000) + 100}.75`;
-        const program = await detached(["-n", "pid,net", name], nap);
-        try {
-          const read = await engineExec(c, [], [
-            "sh",
-            "-c",
-            `for f in /proc/[0-9]*/cmdline; do grep -q ${nap} $f && cat \${f%cmdline}environ; done`,
-          ]);
-          assert(read.stdout.includes("PATH="), `the container reads it: ${read.stderr}`);
-          assert(!read.stdout.includes(secret), "the container read root's secret");
-        } finally {
-          Deno.kill(program, "SIGKILL");
-        }
+        const out = await runPiped(cli[0], {
+          args: [...cli.slice(1), "-n", "pid,net", name, "/bin/sleep", "1"],
+          env: { SECRET_TOKEN: secret },
+        });
+        assertEquals(out.code, 2, out.stderr);
       } finally {
         await removeContainers([c]);
       }
@@ -7639,3 +7634,449 @@ Deno.test({
     assert(forged > 0, JSON.stringify({ ...counts, forged }));
   },
 });
+
+// ---- stop 21: a CRI-O pod's annotations over its sandbox's own keys
+// CRI-O writes a sandbox's io.kubernetes.cri-o.* annotations, then the pod's own annotations
+// over them, then the pod's labels (server/sandbox_run_linux.go: `for k, v := range
+// kubeAnnotations { g.AddAnnotation(k, v) }` after `g.AddAnnotation(annotations.SandboxID,
+// …)`). The labels name the pod truly (the kubelet sets io.kubernetes.pod.*, CRI-O
+// io.kubernetes.container.name "POD" for a sandbox); its ContainerType and SandboxID are the
+// pod's to choose. CRI-O is not packaged for Debian 12: its state is written as in
+// k8s_test's CRI-O fixture, around real processes in root-made crio-ID.scope cgroups.
+
+Deno.test({
+  name:
+    "stop 21: a CRI-O pod whose annotations call its sandbox another pod's container is never taken for that pod's",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const tag = Math.random().toString(36).slice(2, 7);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-crio-sec-" });
+    const hex = () =>
+      [...crypto.getRandomValues(new Uint8Array(32))]
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const victim = { sandbox: hex(), app: hex(), uid: crypto.randomUUID(), name: `dns-${tag}` };
+    const attacker = { sandbox: hex(), uid: crypto.randomUUID(), name: `x-${tag}` };
+    const targets = await Promise.all([makeTarget(), makeTarget(), makeTarget()]);
+    const parent = `/sys/fs/cgroup/pids/nsjoin-crio-sec-${tag}`;
+    const cgroups: string[] = [];
+    const list: { id: string; names: string[] }[] = [];
+    const write = async (
+      id: string,
+      pid: number,
+      who: string,
+      annotations: Record<string, string>,
+    ) => {
+      list.push({ id, names: [`k8s_${id.slice(0, 8)}_${tag}`] });
+      await Deno.mkdir(`${dir}/graph/overlay-containers/${id}/userdata`, { recursive: true });
+      await Deno.mkdir(`${dir}/run/overlay-containers/${id}/userdata`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/run/overlay-containers/${id}/userdata/pidfile`, String(pid));
+      await Deno.writeTextFile(
+        `${dir}/graph/overlay-containers/${id}/userdata/config.json`,
+        JSON.stringify({
+          process: {
+            cwd: "/",
+            env: ["PATH=/usr/bin:/bin", `WHO=${who}`],
+            user: { uid: 0, gid: 0 },
+          },
+          annotations,
+        }),
+      );
+      const cg = `${parent}/crio-${id}.scope`;
+      await Deno.mkdir(cg, { recursive: true });
+      cgroups.push(cg);
+      await Deno.writeTextFile(`${cg}/cgroup.procs`, String(pid));
+      await Deno.writeTextFile(
+        `${dir}/graph/overlay-containers/containers.json`,
+        JSON.stringify(list),
+      );
+    };
+    // What CRI-O writes for a pod, in its order: its own keys, the pod's annotations, the
+    // labels (the kubelet's io.kubernetes.pod.*, and "POD" as a sandbox's container name).
+    const crio = (
+      pod: { sandbox: string; uid: string; name: string },
+      namespace: string,
+      id: string,
+      container: string,
+      podAnnotations: Record<string, string>,
+    ) => ({
+      "io.container.manager": "cri-o",
+      "io.kubernetes.cri-o.ContainerType": container === "POD" ? "sandbox" : "container",
+      "io.kubernetes.cri-o.SandboxID": pod.sandbox,
+      "io.kubernetes.cri-o.ContainerID": id,
+      "io.kubernetes.cri-o.Annotations": JSON.stringify(podAnnotations),
+      ...podAnnotations,
+      "io.kubernetes.pod.name": pod.name,
+      "io.kubernetes.pod.namespace": namespace,
+      "io.kubernetes.pod.uid": pod.uid,
+      "io.kubernetes.container.name": container,
+    });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/storage.conf`,
+        `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
+      );
+      await write(
+        victim.sandbox,
+        targets[0].pid,
+        "victim-sandbox",
+        crio(victim, "kube-system", victim.sandbox, "POD", {}),
+      );
+      await write(
+        victim.app,
+        targets[1].pid,
+        "victim",
+        crio(victim, "kube-system", victim.app, "app", {}),
+      );
+      // A user's pod in a namespace of their own, annotated (metadata.annotations) so.
+      await write(
+        attacker.sandbox,
+        targets[2].pid,
+        "attacker",
+        crio(attacker, "evil", attacker.sandbox, "POD", {
+          "io.kubernetes.cri-o.ContainerType": "container",
+          "io.kubernetes.cri-o.SandboxID": victim.sandbox,
+        }),
+      );
+      const env = { CONTAINERS_STORAGE_CONF: `${dir}/storage.conf` };
+      const exec = (target: string) => _cli(["exec", target, "sh", "-c", "echo $WHO"], env);
+      // Before, the attacker's sandbox was a container "POD" of the victim's pod: root's exec
+      // of that pod found two containers (refused as ambiguous), and while the victim's own
+      // container was not running (restarting) it ran in the attacker's sandbox.
+      await t.step("root's exec of the victim pod runs in its container", async () => {
+        const r = await exec(`k8s:kube-system/${victim.name}`);
+        assertEquals([r.code, r.stdout, r.stderr], [0, "victim\n", ""]);
+      });
+      await t.step("ps lists the attacker's sandbox as its own pod's", async () => {
+        const ps = await _cli(["ps", "--json"], env);
+        const row = (JSON.parse(ps.stdout) as {
+          id: string;
+          pod: { namespace: string; name: string; container: string | null } | null;
+        }[]).find((r) => r.id === attacker.sandbox);
+        assertEquals(row?.pod && [row.pod.namespace, row.pod.name, row.pod.container], [
+          "evil",
+          attacker.name,
+          null,
+        ], ps.stdout);
+      });
+      await t.step("with the victim's container gone, root's exec runs nowhere", async () => {
+        list.splice(list.findIndex((c) => c.id === victim.app), 1);
+        await Deno.writeTextFile(
+          `${dir}/graph/overlay-containers/containers.json`,
+          JSON.stringify(list),
+        );
+        const r = await exec(`k8s:kube-system/${victim.name}`);
+        assertEquals(r.stdout, "", "root's exec ran in the attacker's sandbox");
+        assertEquals(r.code, 125, r.stderr);
+        assertMatch(r.stderr, /has no running container/);
+      });
+    } finally {
+      for (const target of targets) await target.kill();
+      for (const cg of cgroups) await Deno.remove(cg).catch(() => {});
+      await Deno.remove(parent).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 21: a failure record a target forges on the helper's private pipe
+// The program's process holds the caller's error pipe (close-on-exec) from its birth in the
+// target's pid namespace until execve (left in stop 18: a pipe names no process), so a task
+// there with CAP_SYS_PTRACE takes it and writes a record of its own. The caller reads it as
+// the helper's, whose lines escape what others chose; `exec -d` printed its message as it
+// was, so the target's bytes reached root's terminal: ESC and C1 sequences.
+
+/**
+ * In a pid namespace whose init holds CAP_SYS_PTRACE alone: for every new process (from
+ * ns_last_pid) it takes fds 3-63 with pidfd_getfd and writes into each writable FIFO among
+ * them (the caller's error pipe, before execve) a failure record whose message holds ESC,
+ * BEL and C1 controls (as UTF-8). SIGTERM ends it; it prints counts.
+ */
+const RECORD_FORGER_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile sig_atomic_t stop;
+static void on_term(int s) { (void)s; stop = 1; }
+int main(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, 0);
+  signal(SIGPIPE, SIG_IGN);
+  static const char rec[] = "125 1 open - forged \x1b]0;owned\x07 \x1b[2J \xc2\x9b" "31m\n";
+  int lp = open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  long last = -1, writes = 0;
+  printf("ready\n");
+  fflush(stdout);
+  while (!stop) {
+    char b[32];
+    ssize_t n = pread(lp, b, sizeof b - 1, 0);
+    long now = n > 0 ? (b[n] = 0, atol(b)) : last;
+    if (last < 0) last = now;
+    for (long pid = last + 1; pid <= now; pid++) {
+      int pfd = -1;
+      for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pfd < 0) continue;
+      for (int fd = 3; fd < 64; fd++) {
+        int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        if (g < 0) continue;
+        struct stat st;
+        if (fstat(g, &st) == 0 && S_ISFIFO(st.st_mode) && (fcntl(g, F_GETFL) & O_ACCMODE) == O_WRONLY &&
+            write(g, rec, sizeof rec - 1) > 0)
+          writes++;
+        close(g);
+      }
+      close(pfd);
+    }
+    last = now;
+    while (waitpid(-1, 0, WNOHANG) > 0) {}
+  }
+  printf("{\"writes\":%ld}\n", writes);
+  fflush(stdout);
+  return 0;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 21: a failure record a CAP_SYS_PTRACE target writes on the error pipe reaches no terminal raw",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-forger-" });
+    try {
+      await Deno.writeTextFile(`${dir}/forger.c`, RECORD_FORGER_C);
+      const cc = await new Deno.Command("gcc", {
+        args: ["-static", "-O2", "-o", `${dir}/forger`, `${dir}/forger.c`],
+        stderr: "piped",
+      }).output();
+      assert(cc.success, text(cc.stderr));
+      const target = new Deno.Command("unshare", {
+        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+          .concat(["--inh-caps=-all", `${dir}/forger`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the forger did not start");
+        out += value;
+      }
+      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      // deno-lint-ignore no-control-regex -- a control byte reaching the terminal is the attack
+      const control = /[\x00-\x1f\x7f-\x9f]/u;
+      let forged = 0;
+      try {
+        await t.step("the library's setupError", async () => {
+          for (let i = 0; i < 40; i++) {
+            const run = await new NsCommand("true", {
+              target: pid,
+              capabilities: "target",
+              newSession: true,
+              stdin: "null",
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            // The program ran: its exit code is its own.
+            assertEquals(run.code, 0, text(run.stderr));
+            const message = run.setupError?.message ?? "";
+            if (message.includes("forged")) forged++;
+            assert(!control.test(message), JSON.stringify(message));
+          }
+          // The attack was live: a forged record was read.
+          assert(forged > 0, JSON.stringify({ forged }));
+        });
+        await t.step("exec -d's line", async () => {
+          let shown = 0;
+          for (let i = 0; i < 15 && shown === 0; i++) {
+            const r = await _cli(["exec", "-d", String(pid), "true"], {});
+            if (r.stderr.includes("forged")) shown++;
+            assert(!control.test(r.stderr.replace(/\n$/, "")), JSON.stringify(r.stderr));
+          }
+          assert(shown > 0, "exec -d never printed the forged record");
+        });
+      } finally {
+        Deno.kill(pid, "SIGTERM");
+      }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      await target.status;
+      console.log(out.trim().split("\n").pop(), JSON.stringify({ forged }));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 21: a host program in a container's pid namespace
+// exec without the mount namespace runs a host program: its root and working directory are
+// the host's. In the target's pid namespace the container's processes see it, and with the
+// container's uid and capabilities (what exec gives it) ptrace_may_access lets them follow
+// its /proc/PID/root: the host's whole file system, with the container root's
+// CAP_DAC_OVERRIDE (docker's default), read and written. A pid namespace FILE runs it with
+// every capability of ours, which a container with CAP_SYS_PTRACE reaches the same way.
+
+Deno.test({
+  name:
+    "stop 21: exec never puts a host program in a container's pid namespace, where its root follows /proc/PID/root to our files",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    await dockerImage();
+    const tag = Math.random().toString(36).slice(2, 8);
+    // A file only root may read, and a path no one has written yet.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-hostroot-" });
+    await Deno.chmod(dir, 0o700);
+    const secret = `s3cr3t-${tag}`;
+    await Deno.writeTextFile(`${dir}/secret`, secret, { mode: 0o600 });
+    const containers: Awaited<ReturnType<typeof startContainer>>[] = [];
+    // In the container: for every process whose argv is `/bin/sleep NAP`, read the secret
+    // and write a file through its /proc/PID/root.
+    const reach = (c: Awaited<ReturnType<typeof startContainer>>, nap: string) =>
+      engineExec(c, [], [
+        "sh",
+        "-c",
+        `for f in /proc/[0-9]*/cmdline; do grep -q ${nap} $f 2>/dev/null || continue; r=\${f%cmdline}root;` +
+        ` cat $r${dir}/secret; touch $r${dir}/written; done; true`,
+      ]);
+    const run = (args: string[], nap: string) =>
+      runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-d", ...args, "/bin/sleep", nap],
+      });
+    try {
+      await t.step("exec -n pid,net of a docker container (its default capabilities)", async () => {
+        const c = await startContainer("docker", `nsjoin-hostroot-${tag}`);
+        containers.push(c);
+        const nap = `${Math.floor(Math.random() * 1000) + 100}.5`;
+        const started = await run(["-n", "pid,net", c.name], nap);
+        if (started.code === 0) {
+          const program = await processWithArgv(["/bin/sleep", nap]);
+          try {
+            const r = await reach(c, nap);
+            assert(!r.stdout.includes(secret), "the container read a host file");
+          } finally {
+            Deno.kill(program, "SIGKILL");
+          }
+        }
+        assert(!existsSync(`${dir}/written`), "the container wrote a host file");
+        assertEquals(started.code, 2, started.stderr);
+        assertMatch(started.stderr, /without its mnt namespace/);
+      });
+      await t.step("exec of its pid namespace file (docker --cap-add SYS_PTRACE)", async () => {
+        const c = await startContainer("docker", `nsjoin-hostroot-p-${tag}`, [
+          "--cap-add",
+          "SYS_PTRACE",
+        ]);
+        containers.push(c);
+        const pid = Number(
+          (await must("docker", ["inspect", "-f", "{{.State.Pid}}", c.name])).trim(),
+        );
+        const nap = `${Math.floor(Math.random() * 1000) + 100}.5`;
+        const started = await run([`/proc/${pid}/ns/pid`], nap);
+        if (started.code === 0) {
+          const program = await processWithArgv(["/bin/sleep", nap]);
+          try {
+            const r = await reach(c, nap);
+            assert(!r.stdout.includes(secret), "the container read a host file");
+          } finally {
+            Deno.kill(program, "SIGKILL");
+          }
+        }
+        assert(!existsSync(`${dir}/written`), "the container wrote a host file");
+        assertEquals(started.code, 2, started.stderr);
+        assertMatch(started.stderr, /pid namespace/);
+      });
+      await t.step(
+        "exec -n net of a --pid=host container (the program in its pid namespace)",
+        async () => {
+          const c = await startContainer("docker", `nsjoin-hostroot-h-${tag}`, ["--pid=host"]);
+          containers.push(c);
+          const nap = `${Math.floor(Math.random() * 1000) + 100}.5`;
+          const started = await run(["-n", "net", c.name], nap);
+          assertEquals(started.code, 0, started.stderr);
+          const program = await processWithArgv(["/bin/sleep", nap]);
+          try {
+            const r = await reach(c, nap);
+            assert(!r.stdout.includes(secret), "the container read a host file");
+            assert(!existsSync(`${dir}/written`), "the container wrote a host file");
+            // It still runs in the container's network namespace, with our capabilities.
+            assertEquals(
+              Deno.readLinkSync(`/proc/${program}/ns/net`),
+              Deno.readLinkSync(
+                `/proc/${
+                  (await must("docker", ["inspect", "-f", "{{.State.Pid}}", c.name])).trim()
+                }/ns/net`,
+              ),
+            );
+          } finally {
+            Deno.kill(program, "SIGKILL");
+          }
+          // daxIn of the container's PID: the same host program.
+          const { daxIn } = await import("../dax.ts");
+          const pid = Number(
+            (await must("docker", ["inspect", "-f", "{{.State.Pid}}", c.name])).trim(),
+          );
+          const $ = daxIn(pid, { namespaces: ["net"], commands: ["sleep"] });
+          const nap2 = `${Math.floor(Math.random() * 1000) + 100}.5`;
+          const running = (async () => await $`sleep ${nap2}`.noThrow())();
+          const program2 = await processWithArgv(["sleep", nap2]);
+          try {
+            const r = await reach(c, nap2);
+            assert(!r.stdout.includes(secret), "the container read a host file (daxIn)");
+            assert(!existsSync(`${dir}/written`), "the container wrote a host file (daxIn)");
+          } finally {
+            Deno.kill(program2, "SIGKILL");
+            await running;
+          }
+        },
+      );
+      await t.step("containerExecOptions and daxIn refuse it too", async () => {
+        await using web = await resolveContainer(`docker:${containers[0].name}`);
+        assertThrows(
+          () => containerExecOptions(web, { namespaces: ["pid", "net"] }),
+          TypeError,
+          "without its mnt namespace",
+        );
+        const { daxIn } = await import("../dax.ts");
+        await using target = await makeTarget();
+        assertThrows(
+          () => daxIn(target.pid, { namespaces: ["pid", "net"] }),
+          TypeError,
+          "without its mnt namespace",
+        );
+      });
+      await t.step("with its mnt namespace the program is the container's", async () => {
+        const r = await _cli([
+          "exec",
+          "-n",
+          "pid,net,mnt",
+          containers[0].name,
+          "cat",
+          `${dir}/secret`,
+        ], {});
+        assert(!r.stdout.includes(secret), r.stdout);
+        assertEquals(r.code, 1, r.stderr);
+      });
+    } finally {
+      await removeContainers(containers);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -2,11 +2,13 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-H64VIILZ.js";
+} from "./chunk-XCQLEW7V.js";
 import {
   NsCommand,
+  _hostProgramCapabilities,
+  assertMntWithPid,
   containerExecOptions
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-RCL453V6.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -56,6 +58,7 @@ var SHELL_BUILTINS = /* @__PURE__ */ new Set([
 function daxIn(target, options = {}) {
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
+  if (resolved.kind === "process") assertMntWithPid(options.namespaces, resolved.pid);
   const root = _programRoot(resolved, options.namespaces);
   const container = target instanceof PinnedContainer ? containerExecOptions(target, {
     namespaces: options.namespaces,
@@ -75,7 +78,9 @@ function daxIn(target, options = {}) {
     // filter needs root; a user who is not joins only their own user namespaces, where the
     // programs cannot get more than their own.
     ...resolved.kind === "process" ? {
-      capabilities: "target",
+      // A host program (mount namespace not joined) where the target sees it keeps ours:
+      // with the target's it would lend it our root directory (see _hostProgramCapabilities).
+      capabilities: root === "" ? _hostProgramCapabilities(resolved.pid) : "target",
       noNewPrivs: "target",
       seccomp: effectiveUid() === 0 ? "target" : "none"
     } : {}

@@ -1,10 +1,12 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import {
   _containerExecOptions,
+  _hostProgramCapabilities,
   _hostProgramCwd,
   _hostProgramEnv,
   _namespaceFileExec,
   _readableEnv,
+  assertMntWithPid,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupProcsOf,
@@ -83,10 +85,13 @@ limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exe
 its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
-target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
-A namespace file gets the same: our environment, but only those variables of it in a pid or
-user namespace other than ours; a mount namespace file is refused (exit 2) unless its user
-namespace is ours (give a PID, whose user namespace is joined with it). Needs -A (it reads /proc and engine state).
+target's user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
+The target's pid namespace is never joined without its mount namespace (exit 2): there its
+processes would reach our files through the host program's /proc/PID/root (use debug).
+A namespace file gets the same: our environment, but only those variables of it in a user
+namespace other than ours; a mount namespace file is refused (exit 2) unless its user
+namespace is ours (give a PID, whose user namespace is joined with it), and so is a pid
+namespace file other than ours. Needs -A (it reads /proc and engine state).
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
@@ -325,7 +330,10 @@ export const planExec = (async function planExec(
       };
     }
     const pid = typeof t === "number" ? t : undefined;
-    if (pid !== undefined) assertUserWithMnt(args.namespaces, pid);
+    if (pid !== undefined) {
+      assertUserWithMnt(args.namespaces, pid);
+      assertMntWithPid(args.namespaces, pid);
+    }
     const file = pid === undefined ? _namespaceFileExec(t as string) : undefined;
     const env: Record<string, string> = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
@@ -361,7 +369,11 @@ export const planExec = (async function planExec(
         uid: user?.uid,
         gid: user?.gid,
         cgroups,
-        capabilities: args.privileged || !pid ? "all" : "target",
+        capabilities: !pid
+          ? "all"
+          : inside
+          ? args.privileged ? "all" : "target"
+          : _hostProgramCapabilities(pid, args.privileged),
         ...(pid ? { noNewPrivs: "target", ...execConfinement(args.seccomp) } : {}),
       },
     };
@@ -478,8 +490,8 @@ export async function exec(argv: readonly string[]): Promise<number> {
         new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)),
       ]);
       child.unref();
-      // stderr is /dev/null here: say why from the helper's private report.
-      // (The helper escaped what others control in it already.)
+      // stderr is /dev/null here: say why from the helper's private report (escaped: what
+      // others chose by the helper, a record the target forged by _setupError).
       if (early?.setupError) console.error(`nsjoin exec: ${early.setupError.message}`);
       return early && early.code >= 125 ? early.code : 0;
     }

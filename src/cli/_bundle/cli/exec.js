@@ -5,10 +5,12 @@ import {
   NsCommand,
   PinnedProcess,
   _containerExecOptions,
+  _hostProgramCapabilities,
   _hostProgramCwd,
   _hostProgramEnv,
   _namespaceFileExec,
   _readableEnv,
+  assertMntWithPid,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupMountRoots,
@@ -26,7 +28,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-QQRCXF7Y.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -42,7 +44,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-DDKPYTCP.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -531,8 +533,9 @@ var _podOfSpec = (function _podOfSpec(id, spec, runtime) {
     uid: "io.kubernetes.cri.sandbox-uid",
     container: "io.kubernetes.cri.container-name"
   };
-  const type = str(key.type);
-  const sandboxId = str(key.sandboxId);
+  const infra = crio && str(key.container) === "POD";
+  const type = infra ? "sandbox" : str(key.type);
+  const sandboxId = infra ? id : str(key.sandboxId);
   const namespace = str(key.namespace);
   const name = str(key.name);
   const uid = str(key.uid);
@@ -1395,10 +1398,13 @@ limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exe
 its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
-target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
-A namespace file gets the same: our environment, but only those variables of it in a pid or
-user namespace other than ours; a mount namespace file is refused (exit 2) unless its user
-namespace is ours (give a PID, whose user namespace is joined with it). Needs -A (it reads /proc and engine state).
+target's user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
+The target's pid namespace is never joined without its mount namespace (exit 2): there its
+processes would reach our files through the host program's /proc/PID/root (use debug).
+A namespace file gets the same: our environment, but only those variables of it in a user
+namespace other than ours; a mount namespace file is refused (exit 2) unless its user
+namespace is ours (give a PID, whose user namespace is joined with it), and so is a pid
+namespace file other than ours. Needs -A (it reads /proc and engine state).
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background
@@ -1580,7 +1586,10 @@ var planExec = (async function planExec2(args, find = {}) {
       };
     }
     const pid = typeof t === "number" ? t : void 0;
-    if (pid !== void 0) assertUserWithMnt(args.namespaces, pid);
+    if (pid !== void 0) {
+      assertUserWithMnt(args.namespaces, pid);
+      assertMntWithPid(args.namespaces, pid);
+    }
     const file = pid === void 0 ? _namespaceFileExec(t) : void 0;
     const env = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);
@@ -1611,7 +1620,7 @@ var planExec = (async function planExec2(args, find = {}) {
         uid: user?.uid,
         gid: user?.gid,
         cgroups,
-        capabilities: args.privileged || !pid ? "all" : "target",
+        capabilities: !pid ? "all" : inside ? args.privileged ? "all" : "target" : _hostProgramCapabilities(pid, args.privileged),
         ...pid ? {
           noNewPrivs: "target",
           ...execConfinement(args.seccomp)

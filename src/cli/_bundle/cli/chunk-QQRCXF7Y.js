@@ -16,6 +16,7 @@ import {
   environEntries,
   errno,
   errnoName,
+  escapeTerminal,
   existsSafe,
   fstatSafe,
   isNotFound,
@@ -28,7 +29,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-DDKPYTCP.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -660,10 +661,11 @@ var _direct = (function _direct(launch, sync) {
   };
 });
 var _setupError = (function _setupError(record, target) {
-  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/);
+  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) ([a-z]+) (\S+) ([^\n]*)/);
   if (!m) return null;
   const ns = m[4];
-  return new NamespaceError(m[5], {
+  const message = _FOREIGN.test(m[5]) ? escapeTerminal(m[5]) : m[5];
+  return new NamespaceError(message, {
     errno: Number(m[2]),
     syscall: m[3],
     namespace: NAMESPACE_TYPES.includes(ns) ? ns : void 0,
@@ -1219,6 +1221,31 @@ var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
+var assertMntWithPid = (function assertMntWithPid(sel, pid) {
+  if (sel === void 0 || sel === "all") return;
+  const picked = (type) => Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0;
+  if (!picked("pid") || picked("mnt") || !_ownsMnt(pid)) return;
+  if (!namespacesOwnedBy(pid).includes("pid")) return;
+  throw new TypeError(`Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (add mnt, or use nsjoin debug)`);
+});
+var _hostProgramCapabilities = (function _hostProgramCapabilities(pid, privileged) {
+  if (privileged) return "all";
+  if (namespacesOwnedBy(pid).includes("pid")) return "target";
+  try {
+    const [om, tm] = [
+      statSafe("/proc/thread-self/ns/mnt"),
+      statSafe(`/proc/${pid}/ns/mnt`)
+    ];
+    const [or, tr] = [
+      statSafe("/"),
+      statSafe(`/proc/${pid}/root`)
+    ];
+    const same = om.ino === tm.ino && om.dev === tm.dev && or.ino === tr.ino && or.dev === tr.dev;
+    return same ? "target" : "all";
+  } catch {
+    return "all";
+  }
+});
 var _namespaceFileExec = (function _namespaceFileExec(path) {
   const type = namespaceTypeOfFile(path);
   if (type !== "mnt" && type !== "user" && type !== "pid") return {
@@ -1239,6 +1266,9 @@ var _namespaceFileExec = (function _namespaceFileExec(path) {
     nsfsClose(fd);
   }
   const same = id !== void 0 && id.ino === ours.ino && id.dev === ours.dev;
+  if (type === "pid" && !same) {
+    throw new TypeError(`Cannot join the pid namespace ${path} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (give a PID of it, or nsjoin enter --pid=FILE)`);
+  }
   if (type !== "mnt") return {
     readsEnv: !same
   };
@@ -1277,6 +1307,7 @@ var _execOptions = (function _execOptions(container, given, check2) {
     throw new TypeError('Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them');
   }
   assertUserWithMnt(options.namespaces, container.pid);
+  assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = (check2 ? resolveContainerUser : _containerUser)(container.pid, options.user ?? config?.user ?? "");
@@ -1434,7 +1465,7 @@ var _hostSide = (function _hostSide(container, options) {
     ...ids,
     cwd: options.workdir || _hostProgramCwd(hostEnv),
     cgroups: _cgroups(container),
-    capabilities: options.privileged ? "all" : "target",
+    capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
     tty: options.tty || void 0,
     newSession: options.tty ? void 0 : true
@@ -2175,6 +2206,7 @@ var _ErrorPipe = class {
     return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target);
   }
 };
+var _FOREIGN = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/u;
 
 var _selection = (function _selection2(o, target) {
   const sel = o.namespaces ?? (target.kind === "file" ? [
@@ -2674,6 +2706,8 @@ var _FROZEN = {
 
 
 
+
+
 export {
   readProcText,
   NAMESPACE_TYPES,
@@ -2699,6 +2733,8 @@ export {
   cgroupProcsOf,
   assertNotFrozen,
   assertUserWithMnt,
+  assertMntWithPid,
+  _hostProgramCapabilities,
   _namespaceFileExec,
   _containerExecOptions,
   execConfinement,

@@ -1908,6 +1908,7 @@ export {
   fstatSafe,
   statSafe,
   readLinkSafe,
+  escapeTerminal,
   allSeenGranted,
   assertPermissions,
   UsageError,

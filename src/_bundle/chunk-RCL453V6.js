@@ -249,6 +249,14 @@ var _wellFormed = (function _wellFormed(fd, count) {
   for (let i = 0; i < count; i++) size += 8 * view.getUint32(4 + 8 * i, true);
   return size === bytes.length;
 });
+var escapeTerminal = (function escapeTerminal(s) {
+  return s.replace(_UNSAFE, (c) => {
+    let out = "";
+    _utf8 ??= new TextEncoder();
+    for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
+    return out;
+  });
+});
 var _hostSideEnv = (function _hostSideEnv(theirs) {
   const out = {};
   for (const [k, v] of Object.entries(theirs)) {
@@ -346,10 +354,11 @@ var _direct = (function _direct(launch, sync) {
   };
 });
 var _setupError = (function _setupError(record, target) {
-  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) (\S+) (\S+) ([^\n]*)/);
+  const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) ([a-z]+) (\S+) ([^\n]*)/);
   if (!m) return null;
   const ns = m[4];
-  return new NamespaceError(m[5], {
+  const message = _FOREIGN.test(m[5]) ? escapeTerminal(m[5]) : m[5];
+  return new NamespaceError(message, {
     errno: Number(m[2]),
     syscall: m[3],
     namespace: NAMESPACE_TYPES.includes(ns) ? ns : void 0,
@@ -834,6 +843,31 @@ var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
+var assertMntWithPid = (function assertMntWithPid(sel, pid) {
+  if (sel === void 0 || sel === "all") return;
+  const picked = (type) => Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0;
+  if (!picked("pid") || picked("mnt") || !_ownsMnt(pid)) return;
+  if (!namespacesOwnedBy(pid).includes("pid")) return;
+  throw new TypeError(`Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (add mnt, or use nsjoin debug)`);
+});
+var _hostProgramCapabilities = (function _hostProgramCapabilities(pid, privileged) {
+  if (privileged) return "all";
+  if (namespacesOwnedBy(pid).includes("pid")) return "target";
+  try {
+    const [om, tm] = [
+      statSafe("/proc/thread-self/ns/mnt"),
+      statSafe(`/proc/${pid}/ns/mnt`)
+    ];
+    const [or, tr] = [
+      statSafe("/"),
+      statSafe(`/proc/${pid}/root`)
+    ];
+    const same = om.ino === tm.ino && om.dev === tm.dev && or.ino === tr.ino && or.dev === tr.dev;
+    return same ? "target" : "all";
+  } catch {
+    return "all";
+  }
+});
 var containerExecOptions = (function containerExecOptions(container, options = {}) {
   return _containerExecOptions(container, options, true);
 });
@@ -867,6 +901,7 @@ var _execOptions = (function _execOptions(container, given, check2) {
     throw new TypeError('Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them');
   }
   assertUserWithMnt(options.namespaces, container.pid);
+  assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = (check2 ? resolveContainerUser : _containerUser)(container.pid, options.user ?? config?.user ?? "");
@@ -1024,7 +1059,7 @@ var _hostSide = (function _hostSide(container, options) {
     ...ids,
     cwd: options.workdir || _hostProgramCwd(hostEnv),
     cgroups: _cgroups(container),
-    capabilities: options.privileged ? "all" : "target",
+    capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
     tty: options.tty || void 0,
     newSession: options.tty ? void 0 : true
@@ -1394,6 +1429,11 @@ var _copies = /* @__PURE__ */ new Map();
 
 
 
+// src/terminal.ts
+var _utf8;
+var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
+
+
 // src/command.ts
 var HOST_SIDE_ENV = /^(TERM|COLORTERM|LANG|LANGUAGE|LC_[A-Z_]+|TZ|HOSTNAME)$/;
 
@@ -1680,6 +1720,7 @@ var _ErrorPipe = class {
     return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target);
   }
 };
+var _FOREIGN = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/u;
 
 
 var _selection = (function _selection2(o, target) {
@@ -2170,6 +2211,8 @@ var _FROZEN = {
 
 
 
+
+
 export {
   helper,
   helperExecRefused,
@@ -2195,6 +2238,8 @@ export {
   assertNotFrozen,
   _freezerFiles,
   _pausedError,
+  assertMntWithPid,
+  _hostProgramCapabilities,
   containerExecOptions,
   execConfinement
 };

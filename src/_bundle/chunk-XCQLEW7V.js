@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-RCL453V6.js";
 import {
   PinnedProcess,
   pinProcess,
@@ -512,8 +512,9 @@ var _podOfSpec = (function _podOfSpec(id, spec, runtime) {
     uid: "io.kubernetes.cri.sandbox-uid",
     container: "io.kubernetes.cri.container-name"
   };
-  const type = str(key.type);
-  const sandboxId = str(key.sandboxId);
+  const infra = crio && str(key.container) === "POD";
+  const type = infra ? "sandbox" : str(key.type);
+  const sandboxId = infra ? id : str(key.sandboxId);
   const namespace = str(key.namespace);
   const name = str(key.name);
   const uid = str(key.uid);

@@ -16,6 +16,7 @@ import {
 } from "./_fixtures.ts";
 import { engineExec, removeContainers, skipWithoutEngines, startContainer } from "./_engines.ts";
 import { parseOptions } from "../src/cli/_args.ts";
+import { NS_FLAGS } from "../src/cli/enter.ts";
 import { UsageError } from "../src/cli/_run.ts";
 
 type Run = { code: number; stdout: string; stderr: string };
@@ -322,4 +323,211 @@ Deno.test("the option parser's pflag mode: -u=x is x, booleans take strconv.Pars
   // Without it, node's rules: "=x" is the value, a flag takes none.
   assertEquals(parseOptions(["-u=x"], t).values.user, "=x");
   assertThrows(() => parseOptions(["--json=false"], t), UsageError);
+});
+
+// ---- The differential table: every option of nsenter and lsns in each of getopt's forms,
+// numbers in and out of range, bundles, prefixes, `--`, -h/-V, run through util-linux and
+// through nsjoin on the same target. Where nsjoin differs on purpose, the case says how and
+// the README's "Differences from util-linux" says why; a case that starts to differ, or a
+// documented difference that goes away, fails.
+
+/** A documented difference: both exit codes, and where the README gives the reason. */
+interface Differs {
+  theirs: number;
+  ours: number;
+  why: string;
+}
+
+/** One argv for both tools; stdin (a shell's commands) when it runs one. */
+interface DiffCase {
+  args: string[];
+  differs?: Differs;
+  stdin?: string;
+}
+
+// util-linux 2.38's words for a mistake in the arguments, rather than a failure to get in.
+const _USAGE =
+  /Try '\w+ --help'|mutually exclusive|failed to parse|only once|invalid \w+ argument|unknown (namespace|tree|column)|neither filename/;
+
+/**
+ * What nsjoin should exit with where util-linux ended with `theirs`: the program's own code
+ * (0, its status, 126, 127, 128+N) as it is; util-linux's 1 with its own message is 2 for a
+ * mistake in the arguments, else 125 for enter (could not get in), 1 for ls (as lsns).
+ */
+function _expected(theirs: Run, tool: "nsenter" | "lsns"): number {
+  if (theirs.code !== 1 || !new RegExp(`^(\\S*/)?${tool}: `).test(theirs.stderr)) {
+    return theirs.code;
+  }
+  return _USAGE.test(theirs.stderr) ? 2 : tool === "nsenter" ? 125 : 1;
+}
+
+/** Runs each case through util-linux and nsjoin, one step each, and compares them. */
+async function _differential(
+  t: Deno.TestContext,
+  tool: "nsenter" | "lsns",
+  cases: DiffCase[],
+): Promise<void> {
+  const ours = tool === "nsenter" ? "enter" : "ls";
+  const seen = new Set<string>();
+  for (const c of cases) {
+    const label = JSON.stringify(c.args);
+    assert(!seen.has(label), `case twice: ${label}`);
+    seen.add(label);
+    await t.step(label, async () => {
+      const env = { SHELL: "/bin/sh" };
+      const theirs = tool === "lsns"
+        ? await lsnsStable(c.args)
+        : await anchor("nsenter", c.args, { env, stdin: c.stdin });
+      const mine = await cli([ours, ...c.args], { env, stdin: c.stdin });
+      const said = `${label}\ntheirs ${theirs.code}: ${theirs.stdout}${theirs.stderr}` +
+        `\nours ${mine.code}: ${mine.stdout}${mine.stderr}`;
+      if (c.differs) {
+        // The difference is there, as documented.
+        assertEquals([theirs.code, mine.code], [c.differs.theirs, c.differs.ours], said);
+      } else {
+        assertEquals(mine.code, _expected(theirs, tool), said);
+        if (mine.code === 0) {
+          const json = c.args.some((a) => a === "-J" || a.startsWith("--js") || /^-\w*J/.test(a));
+          if (json && mine.stdout) assertEquals(JSON.parse(mine.stdout), JSON.parse(theirs.stdout));
+          else assertEquals(mine.stdout, theirs.stdout, said);
+        }
+      }
+      // Ours says every failure in one line of its own, never a stack trace.
+      if (mine.code !== 0 && mine.stderr) {
+        assertMatch(mine.stderr, new RegExp(`^nsjoin ${ours}: [^\\n]*\\n$`), said);
+      }
+    });
+  }
+}
+
+/** The cases for enter on a target `p` in new mnt, uts, ipc, net, pid, cgroup, time. */
+function _enterCases(p: string): DiffCase[] {
+  // Which namespaces the program is in, as one line: both tools must put it in the same.
+  const fp = [
+    "sh",
+    "-c",
+    "hostname; for n in uts net ipc mnt pid_for_children cgroup time_for_children user; " +
+    "do readlink /proc/self/ns/$n; done | cksum; pwd; id",
+  ];
+  const cases: DiffCase[] = [];
+  const add = (args: string[], differs?: Differs, stdin?: string) =>
+    cases.push({ args, differs, stdin });
+  const newest = (ours: number): Differs => ({ theirs: 1, ours, why: "newer than 2.38" });
+  // Every namespace option: bare with -t, long, its FILE attached (-nFILE, --net=FILE),
+  // apart (`--net FILE`: getopt leaves FILE as the program, which is not executable), and a
+  // unique prefix of its long name.
+  const prefixes: Record<string, string> = {
+    mount: "mou",
+    uts: "ut",
+    ipc: "ip",
+    pid: "pi",
+    cgroup: "cg",
+    time: "ti",
+  };
+  for (const [letter, [long, type]] of Object.entries(NS_FLAGS)) {
+    const file = `/proc/${p}/ns/${type}`;
+    add(["-t", p, `-${letter}`, ...fp]);
+    add(["-t", p, `--${long}`, ...fp]);
+    add([`-${letter}${file}`, ...fp]);
+    add([`--${long}=${file}`, ...fp]);
+    add(["-t", p, `--${long}`, file]);
+    // --net and --user have none in the newest nsenter (--net-socket, --user-parent): below.
+    if (prefixes[long]) add(["-t", p, `--${prefixes[long]}`, ...fp]);
+  }
+  // A relative FILE is opened in the cwd ("/" here), with or without -t.
+  add([`--net=proc/${p}/ns/net`, ...fp]);
+  add([`-uproc/${p}/ns/uts`, "-t", p, "-n", ...fp]);
+  // -t: each form, and numbers as util-linux's strtoul reads them.
+  for (const form of [["-t", p], [`-t${p}`], ["--target", p], [`--target=${p}`], ["--tar", p]]) {
+    add([...form, "-u", "hostname"]);
+  }
+  for (const v of [` ${p}`, `\t+${p}`, `0${p}`, `${p} `, "0", "1x", "", "0x1", "99999999999"]) {
+    add(["-t", v, "-u", "hostname"]);
+  }
+  // nsenter 2.38's strtoul wraps -1 to 4294967295, a PID that cannot exist: a failure to it,
+  // bad usage to us.
+  add(["-t", "-1", "-u", "hostname"], { theirs: 1, ours: 2, why: "-t takes a PID above 0" });
+  // Bundles: flags and a value-taking letter, which takes the rest as its FILE or PID.
+  add([`-at${p}`, "hostname"]);
+  add(["-t", p, "-un", ...fp]);
+  add([`-nut${p}`, "hostname"]);
+  add([`-ut${p}`, "hostname"]);
+  // -S, -G: uid and gid as strtoul reads them.
+  for (const v of ["0", " 0", "+65534", "65534", "x", "", "1 "]) {
+    add(["-t", p, "-u", "-S", v, "-G", v, "id"]);
+  }
+  add(["-t", p, "-u", `--setuid=1`, "--setgid", "1", "id"]);
+  add(["-t", p, "-u", "--setu", "1", "-G1", "id"]);
+  // 2.38 fails at setuid(2) (EINVAL); we refuse what no uid can be (README: -S/-G).
+  add(["-t", p, "-u", "-S", "-1", "id"], { theirs: 1, ours: 2, why: "-S up to 4294967294" });
+  add(["-t", p, "-u", "-S", "4294967295", "id"], { theirs: 1, ours: 2, why: "same" });
+  // 2.38 wraps 4294967296 to uid 0 and runs the program as root.
+  add(["-t", p, "-u", "-S", "4294967296", "id"], { theirs: 0, ours: 2, why: "same" });
+  // -r, -w, -W: bare (the target's), attached, and a value apart (which is the program).
+  for (const o of [["-r"], ["--root"], ["--root=/"], ["-r/"], ["-w"], ["--wd"], ["-W/"]]) {
+    add(["-t", p, "-m", ...o, "pwd"]);
+  }
+  add(["-t", p, "-m", "--root", "/", "pwd"]);
+  add(["-t", p, "-m", "-r", "-w", "pwd"]);
+  // Flags, long and abbreviated.
+  for (const f of ["-F", "--no-fork", "--no-f", "--preserve-credentials", "--pre", "-Z"]) {
+    add(["-t", p, "-u", f, "hostname"]);
+  }
+  add(["-t", p, "-p", "--all", "-F", ...fp]);
+  // The program: after --, options after it are its own, its exit code, signal, 126, 127.
+  add(["-t", p, "-u", "--", "hostname"]);
+  add(["-t", p, "-u", "--", "sh", "-c", "echo $#", "-", "-n", "--", "-x"]);
+  add(["-t", p, "-u", "sh", "-c", "exit 3"]);
+  add(["-t", p, "-u", "sh", "-c", "kill -9 $$"]);
+  add(["-t", p, "-u", "/etc"]);
+  add(["-t", p, "-u", "./no-such-program"]);
+  add(["-t", p, "-u", "-"]);
+  add(["-t", p, "-u", "--"], undefined, "hostname\n");
+  add(["-t", p, "-u"], undefined, "hostname\n");
+  // nsenter execvp("") fails (127); an empty program name is bad usage to us.
+  add(["-t", p, "-u", ""], { theirs: 127, ours: 2, why: "an empty program name is usage" });
+  // getopt's own errors.
+  for (
+    const args of [
+      ["-x"],
+      ["--bogus"],
+      ["-t"],
+      ["--target"],
+      ["-t", p, "-S"],
+      ["--all=1", "-t", p, "true"],
+      ["--u", "-t", p, "true"],
+      ["--s", "0", "-t", p, "-u", "true"],
+      ["--wd=/", "--wdns=/", "-t", p, "-m", "pwd"],
+    ]
+  ) add(args);
+  // -h and -V print ours (README: -V is nsjoin's version, in util-linux's words).
+  for (const args of [["-V"], ["--version"], ["--vers"], ["-h"], ["--help"], ["-t", p, "-V"]]) {
+    add(args, { theirs: 0, ours: 0, why: "-h, -V: nsjoin's own text" });
+  }
+  // Where the newest nsenter differs from 2.38, we follow the newest (README).
+  add(["-t", p, "-u", "-t", p, "hostname"], { theirs: 0, ours: 2, why: "one --target" });
+  add(["-t", p, "hostname"], { theirs: 0, ours: 2, why: "no namespace given" });
+  add(["-t", p, "-u", "-e", "true"], newest(0));
+  add(["-t", p, "-u", "--env", "true"], newest(0));
+  add(["-t", p, "-u", "-c", "true"], newest(0));
+  add(["-t", p, "-u", "--keep-caps", "true"], newest(0));
+  add(["-t", p, "-N", "0", "true"], newest(125));
+  add(["-t", p, "--user-parent", "true"], newest(125));
+  // 2.38's only --ne… and --us… were --net and --user; the newest adds --net-socket and
+  // --user-parent, so these prefixes are ambiguous there and here.
+  add(["--ne", "-t", p, ...fp], { theirs: 0, ours: 2, why: "ambiguous in the newest" });
+  add(["--us", "-t", p, "true"], { theirs: 1, ours: 2, why: "ambiguous in the newest" });
+  return cases;
+}
+
+Deno.test({
+  name: "enter and nsenter side by side: every option in each of getopt's forms",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget({
+      hostname: "parity",
+      flags: ["-m", "-u", "-i", "-n", "-p", "-C", "-T", "--fork"],
+    });
+    await _differential(t, "nsenter", _enterCases(String(target.pid)));
+  },
 });

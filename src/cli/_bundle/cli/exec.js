@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-VERDGHCL.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

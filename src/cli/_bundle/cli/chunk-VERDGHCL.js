@@ -803,6 +803,9 @@ var expandLongOption = (function expandLongOption(name, names, abbreviable) {
   }
   return fits[0];
 });
+var cNumber = (function cNumber(v) {
+  return /^[ \t\n\v\f\r]*\+?([0-9]+)$/.exec(v)?.[1];
+});
 var parseOptions = (function parseOptions(args, options, config = {}) {
   const values = {};
   const positionals = [];
@@ -2612,6 +2615,7 @@ var _GO_BOOLS = {
 
 
 
+
 // ffi/nsfs.ts
 var NS_GET_USERNS = 0xb701n;
 var NS_GET_PARENT = 0xb702n;
@@ -2684,6 +2688,7 @@ export {
   pinProcess,
   NsCommand,
   expandLongOption,
+  cNumber,
   parseOptions,
   nsfsOpen,
   nsfsClose,

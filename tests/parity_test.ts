@@ -531,3 +531,119 @@ Deno.test({
     await _differential(t, "nsenter", _enterCases(String(target.pid)));
   },
 });
+
+/** The cases for ls on a target `p` in namespaces of its own, of every type. */
+function _lsCases(p: string): DiffCase[] {
+  const cases: DiffCase[] = [];
+  const add = (args: string[], differs?: Differs) => cases.push({ args, differs });
+  const newest = (ours: number): Differs => ({ theirs: 1, ours, why: "newer than 2.38" });
+  const own = ["-p", p];
+  const cols = ["-o", "NS,TYPE,NPROCS,PID,USER,COMMAND"];
+  // Output modes, alone and combined (bundled too), on the target's namespaces.
+  for (
+    const mode of [
+      [],
+      ["-J"],
+      ["-r"],
+      ["-l"],
+      ["-n"],
+      ["-u"],
+      ["-W"],
+      ["-rn"],
+      ["-lJ"],
+      [
+        "-Jn",
+      ],
+      ["--json", "--noheadings"],
+      ["--raw", "--notruncate", "--nowrap"],
+      ["--list", "-n"],
+    ]
+  ) add([...own, ...mode, ...cols]);
+  add([...own, "--output-all", "-r"]);
+  add([...own, "-o", "NS", "--output-all", "-r"]);
+  add([...own, "--output-all", "-o", "+NS", "-J"]);
+  add(["-rJ", ...own]);
+  // -o: case, +COL, repeated, attached, = and apart, a prefix, an unknown column.
+  for (
+    const o of [
+      ["-o", "ns,Type"],
+      ["-o", "+PID"],
+      ["-o", "+pid,ns"],
+      ["-o", "NS", "-o", "TYPE"],
+      ["-oNS,TYPE"],
+      ["--output=NS,TYPE"],
+      ["--output", "NS,TYPE"],
+      ["--outp", "TYPE"],
+      ["-o", "NS,BOGUS"],
+      ["-o", " NS"],
+      ["-o", ","],
+    ]
+  ) add([...own, ...o]);
+  // lsns 2.38 exits 1 and says nothing for an empty column name; we say it (usage, 2).
+  add([...own, "-o", "NS,,TYPE"], { theirs: 1, ours: 2, why: "empty column name" });
+  add([...own, "-o", "+"], { theirs: 1, ours: 2, why: "empty column name" });
+  // -t: each type, case, repeated, attached, unknown.
+  for (const type of ["mnt", "net", "ipc", "user", "pid", "uts", "cgroup", "time"]) {
+    add([...own, "-t", type, "-o", "NS,TYPE,NPROCS"]);
+  }
+  for (const t of [["-t", "NET"], ["-t", "mount"], ["-tuts", "-t", "uts"], ["--type=user"]]) {
+    add([...own, ...t, "-o", "NS,TYPE"]);
+  }
+  // -p: each form, and numbers as lsns's strtos32 reads them (a PID no process has lists
+  // nothing, exit 0; out of 32 bits is bad usage).
+  for (const form of [[`-p${p}`], ["--task", p], [`--task=${p}`], ["--ta", p], [`-np${p}`]]) {
+    add([...form, "-o", "NS,TYPE"]);
+  }
+  for (const v of [` ${p}`, `+${p}`, `${p} `, `${p}x`, "", "-1", "-2147483648", "2147483648"]) {
+    add(["-p", v, "-o", "NS,TYPE"]);
+  }
+  add(["-p", "99999999999"]);
+  add(["--task", "-1", "-J"]);
+  // lsns reads -p 0 as no -p at all (every namespace); we refuse it.
+  add(["-p", "0", "-n", "-o", "NS"], { theirs: 0, ours: 2, why: "ls -p 0 is refused" });
+  // -T: each relation and form, under -p (with the target's ancestors).
+  for (
+    const tree of [["-T"], ["--tree"], ["-Tparent"], ["-T=owner"], ["--tree=process"], [
+      "-T",
+      "parent",
+    ], ["-Tbogus"]]
+  ) add([...own, "-t", "user", ...tree, "-o", "NS,TYPE"]);
+  // <namespace>: one no process is in, a bad one, with -p, with options after it, after --.
+  const userNs = String(Deno.statSync(`/proc/${p}/ns/user`).ino);
+  add(["-o", "PID,COMMAND", userNs]);
+  add([userNs, "-o", "PID,COMMAND", "-r"]);
+  add(["-o", "PID", "--", userNs]);
+  add(["4026500000"]);
+  add(["abc"]);
+  add(["--", "-1"]);
+  add([userNs, ...own]);
+  // lsns reads the first <namespace> and ignores the rest; we refuse what would be ignored.
+  add([userNs, userNs, "-o", "PID"], { theirs: 0, ours: 2, why: "one <namespace>" });
+  // getopt's own errors and exclusive options.
+  for (
+    const args of [["-x"], ["--bogus"], ["-o"], ["--type"], ["-t"], ["--json=1"], ["--no"], [
+      "--t",
+    ], ["--out", "NS"]]
+  ) add(args);
+  // -h and -V print ours.
+  for (const args of [["-V"], ["--version"], ["-h"], ["--help"], ["--he"]]) {
+    add(args, { theirs: 0, ours: 0, why: "-h, -V: nsjoin's own text" });
+  }
+  // Newer than 2.38: -Q, -H; --l fits --list and --list-columns in the newest.
+  add([...own, "-Q", 'TYPE == "net"', "-o", "NS,TYPE"], newest(0));
+  add(["-H"], newest(0));
+  add(["--l", ...own, "-o", "TYPE"], { theirs: 0, ours: 2, why: "ambiguous in the newest" });
+  return cases;
+}
+
+Deno.test({
+  name: "ls and lsns side by side: every option in each of getopt's forms",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // Every namespace its own, so that no other process on the machine changes a row.
+    await using target = await makeTarget({
+      flags: ["-U", "-r", "-m", "-u", "-i", "-n", "-p", "-C", "-T", "--fork"],
+    });
+    await _differential(t, "lsns", _lsCases(String(target.pid)));
+  },
+});

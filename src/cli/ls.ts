@@ -245,10 +245,15 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   }
   let pid: number | undefined;
   if (values.task !== undefined) {
-    if (!/^[0-9]+$/.test(values.task) || Number(values.task) <= 0) {
+    // lsns reads -p with strtos32: leading blanks and a sign, up to 32 bits; a PID no
+    // process has (`-p -1` too) lists nothing, exit 0. 0, which lsns reads as no -p at all,
+    // is refused (README, Differences from util-linux).
+    const m = /^[ \t\n\v\f\r]*([+-]?[0-9]+)$/.exec(values.task);
+    const n = m ? Number(m[1]) : 0;
+    if (n === 0 || n < -2147483648 || n > 2147483647) {
       throw new UsageError(`invalid PID argument: ${JSON.stringify(values.task)}`);
     }
-    pid = Number(values.task);
+    pid = n;
   }
   if (values.tree !== undefined && !["process", "parent", "owner"].includes(values.tree)) {
     throw new UsageError(`unknown tree type: ${values.tree}`);

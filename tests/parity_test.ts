@@ -647,3 +647,29 @@ Deno.test({
     await _differential(t, "lsns", _lsCases(String(target.pid)));
   },
 });
+
+Deno.test("-V and --help answer the questions scripts ask nsenter and lsns", async (t) => {
+  for (const [tool, ours] of [["nsenter", "enter"], ["lsns", "ls"]] as const) {
+    await t.step(`${ours} -V: the number after "util-linux", as a script reads it`, async () => {
+      // The way that survives util-linux 2.40+'s "(features)" suffix: the number after
+      // "util-linux". Ours is the release whose options we take, not below the installed one.
+      const release = (s: string) => /util-linux ([0-9]+)\.([0-9]+)/.exec(s)?.slice(1).map(Number);
+      const theirs = release((await anchor(tool, ["-V"])).stdout);
+      const mine = await cli([ours, "-V"]);
+      assertEquals(mine.code, 0);
+      assertMatch(mine.stdout, new RegExp(`^nsjoin ${ours} from nsjoin \\S+ \\(`));
+      const [major, minor] = release(mine.stdout) ?? [0, 0];
+      assert(theirs && (major > theirs[0] || major === theirs[0] && minor >= theirs[1]));
+    });
+    await t.step(`${ours} --help names every option ${tool} --help names`, async () => {
+      // A script that checks for an option (`nsenter --help | grep -q -- --wdns`) finds it.
+      const options = (await anchor(tool, ["--help"])).stdout.match(/(?<=^ +|[,.] )--?[\w-]+/gm) ??
+        [];
+      assert(options.length > 10, "no options read from util-linux's help");
+      const mine = (await cli([ours, "--help"])).stdout;
+      for (const o of options) {
+        assertMatch(mine, new RegExp(`(^ +|, )${o}\\b(?!-)`, "m"), `${o} missing`);
+      }
+    });
+  }
+});

@@ -22,7 +22,8 @@ import {
   report
 } from "./chunk-H5HFBN3R.js";
 var versionText = (function versionText(command) {
-  return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
+  const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
+  return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;
 });
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
@@ -323,6 +324,7 @@ var deno_default = {
 
 // src/cli/_version.ts
 var VERSION = deno_default.version;
+var UTIL_LINUX_OPTIONS = "2.42";
 
 
 // src/cli/enter.ts

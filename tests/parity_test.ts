@@ -13,6 +13,7 @@ import {
   makeTarget,
   NEEDS_ROOT,
   runPiped,
+  testUser,
 } from "./_fixtures.ts";
 import { engineExec, removeContainers, skipWithoutEngines, startContainer } from "./_engines.ts";
 import { parseOptions } from "../src/cli/_args.ts";
@@ -25,9 +26,14 @@ type Run = { code: number; stdout: string; stderr: string };
 async function anchor(
   tool: "nsenter" | "lsns",
   args: string[],
-  opts: { env?: Record<string, string>; stdin?: string } = {},
+  opts: { env?: Record<string, string>; stdin?: string; uid?: number; gid?: number } = {},
 ): Promise<Run> {
-  return await runPiped(tool, { args, cwd: "/", env: { NO_COLOR: "1", ...opts.env } }, opts.stdin);
+  // As another user: through setpriv, as cli() runs ours.
+  const [cmd, ...argv] = opts.uid === undefined
+    ? [tool, ...args]
+    : ["setpriv", `--reuid=${opts.uid}`, `--regid=${opts.gid}`, "--clear-groups", tool, ...args];
+  const env = { NO_COLOR: "1", ...opts.env };
+  return await runPiped(cmd, { args: argv, cwd: "/", env }, opts.stdin);
 }
 
 /** What kind of outcome a run is: its output when it succeeded, else how it failed. */
@@ -366,6 +372,7 @@ async function _differential(
   t: Deno.TestContext,
   tool: "nsenter" | "lsns",
   cases: DiffCase[],
+  as: { uid?: number; gid?: number } = {},
 ): Promise<void> {
   const ours = tool === "nsenter" ? "enter" : "ls";
   const seen = new Set<string>();
@@ -377,8 +384,8 @@ async function _differential(
       const env = { SHELL: "/bin/sh" };
       const theirs = tool === "lsns"
         ? await lsnsStable(c.args)
-        : await anchor("nsenter", c.args, { env, stdin: c.stdin });
-      const mine = await cli([ours, ...c.args], { env, stdin: c.stdin });
+        : await anchor("nsenter", c.args, { env, stdin: c.stdin, ...as });
+      const mine = await cli([ours, ...c.args], { env, stdin: c.stdin, ...as });
       const said = `${label}\ntheirs ${theirs.code}: ${theirs.stdout}${theirs.stderr}` +
         `\nours ${mine.code}: ${mine.stdout}${mine.stderr}`;
       if (c.differs) {
@@ -401,14 +408,16 @@ async function _differential(
 }
 
 /** The cases for enter on a target `p` in new mnt, uts, ipc, net, pid, cgroup, time. */
+// Where the program is and who: its namespaces as one line, its cwd and its credentials.
+const _FP = [
+  "sh",
+  "-c",
+  "hostname; for n in uts net ipc mnt pid_for_children cgroup time_for_children user; " +
+  "do readlink /proc/self/ns/$n; done | cksum; pwd; id; grep -E '^Cap(Eff|Amb)' /proc/self/status",
+];
+
 function _enterCases(p: string): DiffCase[] {
-  // Which namespaces the program is in, as one line: both tools must put it in the same.
-  const fp = [
-    "sh",
-    "-c",
-    "hostname; for n in uts net ipc mnt pid_for_children cgroup time_for_children user; " +
-    "do readlink /proc/self/ns/$n; done | cksum; pwd; id",
-  ];
+  const fp = _FP;
   const cases: DiffCase[] = [];
   const add = (args: string[], differs?: Differs, stdin?: string) =>
     cases.push({ args, differs, stdin });
@@ -672,4 +681,57 @@ Deno.test("-V and --help answer the questions scripts ask nsenter and lsns", asy
       }
     });
   }
+});
+
+/** The cases for enter on a target `p` in a user namespace of its own (and every other type). */
+function _enterUserCases(p: string, asRoot: boolean): DiffCase[] {
+  const fp = _FP;
+  const cases: DiffCase[] = [];
+  const add = (args: string[], differs?: Differs) => cases.push({ args, differs });
+  // The owner of an `unshare -r` namespace (setgroups "deny") may not drop its groups: nsenter
+  // (2.38 and the newest) then refuses to run ("setgroups failed") unless
+  // --preserve-credentials; we run the program with the groups the owner already has (README).
+  const join = (args: string[]) =>
+    add(args, asRoot ? undefined : { theirs: 1, ours: 0, why: "setgroups denied" });
+  join(["-t", p, "-U", ...fp]);
+  join(["-t", p, "-U", "-u", "-n", ...fp]);
+  join(["-t", p, "-a", ...fp]);
+  add(["-t", p, "--all", "--preserve-credentials", ...fp]);
+  add(["-t", p, "-U", "--preserve-credentials", ...fp]);
+  join(["-t", p, "-U", "-S", "0", "-G", "0", ...fp]);
+  // uid 1 is not mapped in the target's user namespace: setuid(2) fails, nothing runs.
+  add(["-t", p, "-U", "-S", "1", ...fp]);
+  add(["-t", p, "-U", "-G", "1", ...fp]);
+  // -Uu: -U with the FILE "u", which does not exist.
+  add(["-t", p, "-Uu", ...fp]);
+  // Without -U: as root, the other namespaces; as the owner, EPERM.
+  add(["-t", p, "-u", "-n", ...fp]);
+  join([`--user=/proc/${p}/ns/user`, `--uts=/proc/${p}/ns/uts`, ...fp]);
+  join([`-U/proc/${p}/ns/user`, "-t", p, "-n", ...fp]);
+  join(["-t", p, "-U", "-m", "-r", "-w", ...fp]);
+  join(["-t", p, "-a", "-F", "id"]);
+  // Newer than 2.38: --keep-caps (the capabilities as ambient ones), --user-parent (ours: the
+  // caller's own user namespace, which the kernel does not let it enter again).
+  add(["-t", p, "-U", "--keep-caps", ...fp], { theirs: 1, ours: 0, why: "newer than 2.38" });
+  add(["-t", p, "--user-parent", "-u", "id"], { theirs: 1, ours: 125, why: "newer than 2.38" });
+  if (asRoot) add(["-t", p, "-U", "-S", "65534", "id"]);
+  return cases;
+}
+
+Deno.test({
+  name: "enter and nsenter side by side on a user namespace, as root and as its owner",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const flags = ["-U", "-r", "-m", "-u", "-i", "-n", "-p", "-C", "-T", "--fork"];
+    await t.step("as root", async (t) => {
+      await using target = await makeTarget({ hostname: "parity", flags });
+      await _differential(t, "nsenter", _enterUserCases(String(target.pid), true));
+    });
+    await t.step("as the user who made it", async (t) => {
+      const user = await testUser();
+      await using target = await makeTarget({ hostname: "parity", flags, user });
+      const as = { uid: user.uid, gid: user.gid };
+      await _differential(t, "nsenter", _enterUserCases(String(target.pid), false), as);
+    });
+  },
 });

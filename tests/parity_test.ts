@@ -478,6 +478,10 @@ function _enterCases(p: string): DiffCase[] {
   }
   add(["-t", p, "-m", "--root", "/", "pwd"]);
   add(["-t", p, "-m", "-r", "-w", "pwd"]);
+  // The target's root and cwd need a target: a namespace file names none.
+  add([`--mount=/proc/${p}/ns/mnt`, "-r", "pwd"]);
+  add([`--mount=/proc/${p}/ns/mnt`, "-w", "pwd"]);
+  add([`--mount=/proc/${p}/ns/mnt`, "--root=/", "-W/etc", "pwd"]);
   // Flags, long and abbreviated.
   for (const f of ["-F", "--no-fork", "--no-f", "--preserve-credentials", "--pre", "-Z"]) {
     add(["-t", p, "-u", f, "hostname"]);

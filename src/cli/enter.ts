@@ -473,7 +473,10 @@ export const enterOptions =
     };
     if (args.joinCgroup && !pid) throw new UsageError("--join-cgroup requires --target");
     if (args.root !== undefined) {
-      options.root = args.root === true ? (pid ? true : undefined) : args.root;
+      // As nsenter ("neither filename nor target pid supplied for root"): the target's root
+      // needs a target, where it was dropped without a word.
+      if (args.root === true && !pid) throw new UsageError("-r without a directory needs -t PID");
+      options.root = args.root === true ? true : args.root;
     }
     if (args.wd !== undefined) {
       if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");

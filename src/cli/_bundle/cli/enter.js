@@ -594,7 +594,8 @@ var enterOptions = (function enterOptions2(args) {
   };
   if (args.joinCgroup && !pid) throw new UsageError("--join-cgroup requires --target");
   if (args.root !== void 0) {
-    options.root = args.root === true ? pid ? true : void 0 : args.root;
+    if (args.root === true && !pid) throw new UsageError("-r without a directory needs -t PID");
+    options.root = args.root === true ? true : args.root;
   }
   if (args.wd !== void 0) {
     if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");

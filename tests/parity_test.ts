@@ -492,6 +492,9 @@ function _enterCases(p: string): DiffCase[] {
   add(["-t", p, "-u", "--", "sh", "-c", "echo $#", "-", "-n", "--", "-x"]);
   add(["-t", p, "-u", "sh", "-c", "exit 3"]);
   add(["-t", p, "-u", "sh", "-c", "kill -9 $$"]);
+  add(["-t", p, "-p", "sh", "-c", "kill -TERM $$"]);
+  // -a of a process in all our namespaces: none differs, the program runs where we are.
+  add(["-t", String(Deno.pid), "-a", ...fp]);
   add(["-t", p, "-u", "/etc"]);
   add(["-t", p, "-u", "./no-such-program"]);
   add(["-t", p, "-u", "-"]);
@@ -621,6 +624,13 @@ function _lsCases(p: string): DiffCase[] {
       "parent",
     ], ["-Tbogus"]]
   ) add([...own, "-t", "user", ...tree, "-o", "NS,TYPE"]);
+  for (const mode of [["-J"], ["-r"], ["-n", "-u"], ["-l"]]) {
+    add([...own, "-t", "user", "-T", ...mode, "-o", "NS,TYPE"]);
+  }
+  // -P (namespaces no process holds) is exclusive with -p, in every form.
+  add(["-P", ...own]);
+  add(["--persistent", "--task", p]);
+  add([`-Pp${p}`]);
   // <namespace>: one no process is in, a bad one, with -p, with options after it, after --.
   const userNs = String(Deno.statSync(`/proc/${p}/ns/user`).ino);
   add(["-o", "PID,COMMAND", userNs]);

@@ -504,9 +504,12 @@ export function formatTable(
   }
   const fmt = (cells: readonly string[]): string =>
     cells.map((c, i) => {
-      if (i === cells.length - 1 && (c === "" || !opts.right?.has(i))) return c;
+      // The tree column is left-aligned (libsmartcols drops its RIGHT flag), so as the last
+      // column it is not padded either (`ls -T -o TYPE,NS`).
+      const right = opts.right?.has(i) && i !== tc;
+      if (i === cells.length - 1 && (c === "" || !right)) return c;
       const pad = " ".repeat(Math.max(0, widths[i] - _width(c)));
-      return opts.right?.has(i) && i !== tc ? pad + c : c + pad;
+      return right ? pad + c : c + pad;
     }).join(" ");
   if (!opts.noHeadings) {
     const h = fmt(header).trimEnd();

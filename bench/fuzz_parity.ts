@@ -162,7 +162,11 @@ try {
     const enter = WHICH === "enter" || (WHICH === "both" && random() < 0.5);
     const argv = enter ? enterArgv() : lsArgv();
     const tool = enter ? "nsenter" : "lsns";
-    const theirs = await run(tool, argv, "hostname\n");
+    let theirs = await run(tool, argv, "hostname\n");
+    // lsns 2.38 gives up, silently, when a process it reads ends meanwhile: ask again.
+    for (let k = 0; k < 4 && !enter && theirs.code === 1 && !theirs.stderr; k++) {
+      theirs = await run(tool, argv, "hostname\n");
+    }
     const ours = await run(Deno.execPath(), [
       "run",
       "-A",

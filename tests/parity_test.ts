@@ -644,6 +644,14 @@ function _lsCases(p: string): DiffCase[] {
   add(["abc"]);
   add(["--", "-1"]);
   add([userNs, ...own]);
+  // As lsns's strtou64 reads it; -t reads only those types, so another type's is not found.
+  for (const v of [`+${userNs}`, ` ${userNs}`, `${userNs} `]) add([v, "-o", "PID"]);
+  add([userNs, "-t", "net"]);
+  add([userNs, "-t", "user", "-t", "net", "-o", "PID"]);
+  add(["18446744073709551616"]);
+  // lsns reads 0 as no <namespace> (the whole listing); 2^64-1 is not found. Both usage here.
+  add(["0", "-n", "-o", "NS"], { theirs: 0, ours: 2, why: "ls 0 is refused" });
+  add(["18446744073709551615"], { theirs: 1, ours: 2, why: "beyond an exact number" });
   // lsns reads the first <namespace> and ignores the rest; we refuse what would be ignored.
   add([userNs, userNs, "-o", "PID"], { theirs: 0, ours: 2, why: "one <namespace>" });
   // getopt's own errors and exclusive options.

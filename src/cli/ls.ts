@@ -11,7 +11,7 @@ import {
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { escapeTerminal } from "../terminal.ts";
-import { expandLongOption, parseOptions } from "./_args.ts";
+import { cNumber, expandLongOption, parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import {
   FilterSyntaxError,
@@ -278,10 +278,14 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   }
   let namespace: number | undefined;
   if (positionals.length === 1) {
-    if (!/^[0-9]+$/.test(positionals[0]) || Number(positionals[0]) <= 0) {
+    // lsns reads <namespace> with strtou64: leading blanks and a "+" too. 0 (lsns: no
+    // <namespace>) and an id no inode number reaches exactly here are refused.
+    const digits = cNumber(positionals[0]);
+    const n = Number(digits ?? 0);
+    if (n <= 0 || !Number.isSafeInteger(n)) {
       throw new UsageError(`invalid namespace argument: ${JSON.stringify(positionals[0])}`);
     }
-    namespace = Number(positionals[0]);
+    namespace = n;
   }
   // lsns: an explicit --tree wins over --list (2.38 accepts both); without either, the
   // process tree, except with --output-all, which lists flat.
@@ -662,6 +666,14 @@ export function ls(argv: readonly string[]): Promise<number> {
         // lsns: "not found namespace: N", exit 1 (the listing failed, not a join).
         if (!(error instanceof NamespaceError)) throw error;
         console.error(`nsjoin ls: ${escapeTerminal(error.message)}`);
+        return Promise.resolve(1);
+      }
+      // lsns reads only the types -t names, so a namespace of another type is not found.
+      if (args.types.length > 0 && !args.types.includes(members.type)) {
+        console.error(
+          `nsjoin ls: Cannot find namespace ${args.namespace}: it is a ${members.type} ` +
+            `namespace, not ${args.types.join(" or ")} (-t)`,
+        );
         return Promise.resolve(1);
       }
       const nest = args.tree === "process" && args.columns.includes("COMMAND");

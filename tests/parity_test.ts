@@ -649,6 +649,14 @@ function _lsCases(p: string): DiffCase[] {
   add([userNs, "-t", "net"]);
   add([userNs, "-t", "user", "-t", "net", "-o", "PID"]);
   add(["18446744073709551616"]);
+  // An owner or parent tree over one namespace's processes: NS is the tree column, left.
+  for (const tree of ["-T", "--tree=parent", "-Tprocess"]) {
+    add([userNs, tree, "-o", "NS,TYPE,PID,COMMAND"]);
+    add([userNs, tree, "-o", "TYPE,NS"]);
+  }
+  // lsns leaves "parent" of `-T parent` as a second <namespace> and ignores it; we refuse it
+  // and say how to give the relation.
+  add([userNs, "-T", "parent"], { theirs: 0, ours: 2, why: "one <namespace>" });
   // lsns reads 0 as no <namespace> (the whole listing); 2^64-1 is not found. Both usage here.
   add(["0", "-n", "-o", "NS"], { theirs: 0, ours: 2, why: "ls 0 is refused" });
   add(["18446744073709551615"], { theirs: 1, ours: 2, why: "beyond an exact number" });

@@ -274,7 +274,13 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     throw new UsageError("--task is mutually exclusive with <namespace>");
   }
   if (positionals.length > 1) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+    // `-T parent` leaves "parent" a word of its own (-T's value is optional), which lsns
+    // ignores: say how to give it.
+    const hint =
+      values.tree !== undefined && ["process", "parent", "owner"].includes(positionals[1])
+        ? ` (-T takes its relation attached: -T${positionals[1]} or --tree=${positionals[1]})`
+        : "";
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}${hint}`);
   }
   let namespace: number | undefined;
   if (positionals.length === 1) {
@@ -679,7 +685,9 @@ export function ls(argv: readonly string[]): Promise<number> {
       const nest = args.tree === "process" && args.columns.includes("COMMAND");
       let rows = _memberRows(members, nest, args);
       if (args.filter) rows = _filterTree(rows, args.filter);
-      _print(rows, args, nest);
+      // An owner or parent tree nests no process, but NS stays its tree column, left-aligned
+      // as libsmartcols draws a tree column (`lsns NS -T`).
+      _print(rows, args, nest || args.tree === "owner" || args.tree === "parent");
       const unreadable = members.skipped.unreadable;
       if (args.notes && unreadable > 0) {
         console.error(`nsjoin ls: note: ${unreadable} unreadable processes are not counted`);

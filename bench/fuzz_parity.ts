@@ -129,7 +129,11 @@ function enterArgv(): string[] {
 }
 
 function lsArgv(): string[] {
-  const argv: string[] = ["-p", pick(NUMBERS.filter((n) => n !== "0"))];
+  // -p PID, or <namespace> (lsns NS: the processes in it): one of the target's.
+  const ns = () => String(Deno.statSync(`/proc/${pid}/ns/${pick(TYPES)}`).ino);
+  const argv: string[] = random() < 0.25
+    ? [pick([ns(), `+${ns()}`, "4026500000", "abc"])]
+    : ["-p", pick(NUMBERS.filter((n) => n !== "0"))];
   for (let i = Math.floor(random() * 4); i > 0; i--) {
     argv.push(...pick([
       ["-J"],

@@ -146,13 +146,17 @@ function lsArgv(): string[] {
       ["-t", pick([...TYPES, "bogus", "NET"])],
       ["-o", pick(["NS,TYPE", "ns", "+PID", "NS,BOGUS", "TYPE,NPROCS,PID,COMMAND"])],
       [`--output=${pick(["NS", "TYPE,NS"])}`],
-      ["-T", pick(["parent", "owner", "process"])],
+      [`-T${pick(["parent", "owner", "process"])}`],
       ["-T"],
       ["--tree=parent"],
       ["--nohead"],
       ["-x"],
     ]));
   }
+  // Documented (README): an owner or parent tree with a -t that leaves user out lists no
+  // owners (the newest lsns; 2.38 adds them).
+  const tree = argv.some((a) => /^-T(parent|owner)?$|^--tree=/.test(a));
+  if (tree && argv.includes("-t") && !argv.includes("user")) argv.push("-t", "user");
   // Host namespaces' NPROCS change while we read them: only the target's own rows are stable.
   if (!argv.includes("-o") && !argv.some((a) => a.startsWith("--output="))) {
     argv.push("-o", "NS,TYPE,PID,COMMAND");

@@ -535,6 +535,9 @@ function _enterCases(p: string): DiffCase[] {
   // --user-parent, so these prefixes are ambiguous there and here.
   add(["--ne", "-t", p, ...fp], { theirs: 0, ours: 2, why: "ambiguous in the newest" });
   add(["--us", "-t", p, "true"], { theirs: 1, ours: 2, why: "ambiguous in the newest" });
+  // A bare namespace option and then its FILE: 2.38 still wants a target for the bare one,
+  // the newest (and we) take the FILE.
+  add(["-T", `--time=/proc/${p}/ns/time`, ...fp], { theirs: 1, ours: 0, why: "newest" });
   return cases;
 }
 

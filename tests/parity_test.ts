@@ -12,7 +12,9 @@ import {
   cli,
   makeTarget,
   NEEDS_ROOT,
+  ROOT,
   runPiped,
+  sh,
   testUser,
 } from "./_fixtures.ts";
 import { engineExec, removeContainers, skipWithoutEngines, startContainer } from "./_engines.ts";
@@ -782,5 +784,46 @@ Deno.test({
       const as = { uid: user.uid, gid: user.gid };
       await _differential(t, "nsenter", _enterUserCases(String(target.pid), false), as);
     });
+  },
+});
+
+Deno.test({
+  name: "enter --uts=1 in a directory holding a namespace file named 1 opens that file, not PID 1",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "parity", flags: ["-u", "--fork"] });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-parity-" });
+    const file = `${dir}/1`;
+    await Deno.writeTextFile(file, "");
+    await sh("mount", ["--bind", `/proc/${target.pid}/ns/uts`, file]);
+    try {
+      const run = (cmd: string, args: string[]) =>
+        runPiped(cmd, { args, cwd: dir, env: { NO_COLOR: "1" } });
+      const ours = (args: string[]) =>
+        run(Deno.execPath(), [
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          `${ROOT}cli.ts`,
+          "enter",
+          ...args,
+        ]);
+      // The FILE's namespace, as nsenter.
+      const theirs = await run("nsenter", ["--uts=1", "hostname"]);
+      assertEquals([theirs.code, theirs.stdout], [0, "parity\n"], theirs.stderr);
+      const mine = await ours(["--uts=1", "hostname"]);
+      assertEquals([mine.code, mine.stdout], [0, "parity\n"], mine.stderr);
+      // No target: nothing of PID 1 (its cwd, its environment) is taken, as nsenter refuses
+      // -w there ("neither filename nor target pid supplied for cwd").
+      assertMatch((await run("nsenter", ["--uts=1", "-w", "pwd"])).stderr, /neither filename/);
+      for (const extra of [["-w"], ["-e"], ["-S", "follow"]]) {
+        const r = await ours(["--uts=1", ...extra, "pwd"]);
+        assertEquals([r.code, r.stdout], [2, ""], `${extra.join(" ")}: ${r.stderr}`);
+      }
+    } finally {
+      await runPiped("umount", { args: [file] });
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

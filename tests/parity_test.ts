@@ -458,6 +458,8 @@ function _enterCases(p: string): DiffCase[] {
   // nsenter 2.38's strtoul wraps -1 to 4294967295, a PID that cannot exist: a failure to it,
   // bad usage to us.
   add(["-t", "-1", "-u", "hostname"], { theirs: 1, ours: 2, why: "-t takes a PID above 0" });
+  // A short option's "=" is part of its value: "=PID" is no PID.
+  add([`-t=${p}`, "-u", "hostname"]);
   // nsenter reads -t 0 as no -t: with namespace files it runs; we refuse the PID 0.
   add(["-t", "0", `--uts=/proc/${p}/ns/uts`, "hostname"], { theirs: 0, ours: 2, why: "same" });
   // Bundles: flags and a value-taking letter, which takes the rest as its FILE or PID.
@@ -600,6 +602,8 @@ function _lsCases(p: string): DiffCase[] {
       ["-o", "NS,BOGUS"],
       ["-o", " NS"],
       ["-o", ","],
+      ["-o=NS"],
+      ["-t=net", "-o", "NS"],
     ]
   ) add([...own, ...o]);
   // lsns 2.38 exits 1 and says nothing for an empty column name; we say it (usage, 2).

@@ -788,6 +788,19 @@ Deno.test({
       const as = { uid: user.uid, gid: user.gid };
       await _differential(t, "nsenter", _enterUserCases(String(target.pid), false), as);
     });
+    await t.step("as a user, on root's target: refused alike", async (t) => {
+      const user = await testUser();
+      await using target = await makeTarget({ hostname: "parity", flags });
+      const p = String(target.pid);
+      const cases = [
+        ["-t", p, "-u", "hostname"],
+        ["-t", p, "-a", "hostname"],
+        ["-t", p, "-U", "hostname"],
+        [`--uts=/proc/${p}/ns/uts`, "hostname"],
+        ["-t", p, "-U", "--preserve-credentials", "hostname"],
+      ].map((args) => ({ args }));
+      await _differential(t, "nsenter", cases, { uid: user.uid, gid: user.gid });
+    });
   },
 });
 

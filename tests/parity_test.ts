@@ -774,7 +774,8 @@ function _enterUserCases(p: string, asRoot: boolean): DiffCase[] {
 }
 
 Deno.test({
-  name: "enter and nsenter side by side on a user namespace, as root and as its owner",
+  name:
+    "enter and nsenter side by side on a user namespace, as root, as its owner, as another user",
   ignore: NEEDS_ROOT,
   async fn(t) {
     const flags = ["-U", "-r", "-m", "-u", "-i", "-n", "-p", "-C", "-T", "--fork"];

@@ -179,19 +179,21 @@ const CASES: Case[] = [
     message: /Cannot use 0x10 as a PID/,
     run: enter(() => ["-t", "0x10", "-a", "TOUCH"]),
   },
+  // strtoul's leading blanks and "+" are a PID (`-t " 12"`, as nsenter); a sign twice or
+  // anything after the digits is not.
   {
-    input: "-t +5",
+    input: "-t +-5",
     via: "enter",
     code: 2,
-    message: /Cannot resolve target "\+5"/,
-    run: enter(() => ["-t", "+5", "-a", "TOUCH"]),
+    message: /Cannot resolve target "\+-5"/,
+    run: enter(() => ["-t", "+-5", "-a", "TOUCH"]),
   },
   {
-    input: '-t " 12"',
+    input: '-t "12 "',
     via: "enter",
     code: 2,
-    message: /Cannot resolve target " 12"/,
-    run: enter(() => ["-t", " 12", "-a", "TOUCH"]),
+    message: /Cannot use 12 {2}as a PID/,
+    run: enter(() => ["-t", "12 ", "-a", "TOUCH"]),
   },
   {
     input: '-t ""',
@@ -267,10 +269,11 @@ const CASES: Case[] = [
     run: enter(() => ["--net=/tmp", "TOUCH"]),
   },
   {
-    input: "--net=relative/net",
+    // Opened from the cwd, as nsenter opens it ("/" here, where there is none).
+    input: "--net=relative/net (missing)",
     via: "enter",
-    code: 2,
-    message: /Cannot resolve target "relative\/net"/,
+    code: 125,
+    message: /Cannot open namespace file \.\/relative\/net: ENOENT/,
     run: enter(() => ["--net=relative/net", "TOUCH"]),
   },
   {

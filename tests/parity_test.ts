@@ -12,10 +12,14 @@ import {
   cli,
   makeTarget,
   NEEDS_ROOT,
+  ROOT,
   runPiped,
+  sh,
+  testUser,
 } from "./_fixtures.ts";
 import { engineExec, removeContainers, skipWithoutEngines, startContainer } from "./_engines.ts";
 import { parseOptions } from "../src/cli/_args.ts";
+import { NS_FLAGS } from "../src/cli/enter.ts";
 import { UsageError } from "../src/cli/_run.ts";
 
 type Run = { code: number; stdout: string; stderr: string };
@@ -24,9 +28,14 @@ type Run = { code: number; stdout: string; stderr: string };
 async function anchor(
   tool: "nsenter" | "lsns",
   args: string[],
-  opts: { env?: Record<string, string>; stdin?: string } = {},
+  opts: { env?: Record<string, string>; stdin?: string; uid?: number; gid?: number } = {},
 ): Promise<Run> {
-  return await runPiped(tool, { args, cwd: "/", env: { NO_COLOR: "1", ...opts.env } }, opts.stdin);
+  // As another user: through setpriv, as cli() runs ours.
+  const [cmd, ...argv] = opts.uid === undefined
+    ? [tool, ...args]
+    : ["setpriv", `--reuid=${opts.uid}`, `--regid=${opts.gid}`, "--clear-groups", tool, ...args];
+  const env = { NO_COLOR: "1", ...opts.env };
+  return await runPiped(cmd, { args: argv, cwd: "/", env }, opts.stdin);
 }
 
 /** What kind of outcome a run is: its output when it succeeded, else how it failed. */
@@ -322,4 +331,517 @@ Deno.test("the option parser's pflag mode: -u=x is x, booleans take strconv.Pars
   // Without it, node's rules: "=x" is the value, a flag takes none.
   assertEquals(parseOptions(["-u=x"], t).values.user, "=x");
   assertThrows(() => parseOptions(["--json=false"], t), UsageError);
+});
+
+// ---- The differential table: every option of nsenter and lsns in each of getopt's forms,
+// numbers in and out of range, bundles, prefixes, `--`, -h/-V, run through util-linux and
+// through nsjoin on the same target. Where nsjoin differs on purpose, the case says how and
+// the README's "Differences from util-linux" says why; a case that starts to differ, or a
+// documented difference that goes away, fails.
+
+/** A documented difference: both exit codes, and where the README gives the reason. */
+interface Differs {
+  theirs: number;
+  ours: number;
+  why: string;
+}
+
+/** One argv for both tools; stdin (a shell's commands) when it runs one. */
+interface DiffCase {
+  args: string[];
+  differs?: Differs;
+  stdin?: string;
+}
+
+// util-linux 2.38's words for a mistake in the arguments, rather than a failure to get in.
+const _USAGE =
+  /Try '\w+ --help'|mutually exclusive|failed to parse|only once|invalid \w+ argument|unknown (namespace|tree|column)|neither filename|no target PID/;
+
+/**
+ * What nsjoin should exit with where util-linux ended with `theirs`: the program's own code
+ * (0, its status, 126, 127, 128+N) as it is; util-linux's 1 with its own message is 2 for a
+ * mistake in the arguments, else 125 for enter (could not get in), 1 for ls (as lsns).
+ */
+function _expected(theirs: Run, tool: "nsenter" | "lsns"): number {
+  if (theirs.code !== 1 || !new RegExp(`^(\\S*/)?${tool}: `).test(theirs.stderr)) {
+    return theirs.code;
+  }
+  return _USAGE.test(theirs.stderr) ? 2 : tool === "nsenter" ? 125 : 1;
+}
+
+/** Runs each case through util-linux and nsjoin, one step each, and compares them. */
+async function _differential(
+  t: Deno.TestContext,
+  tool: "nsenter" | "lsns",
+  cases: DiffCase[],
+  as: { uid?: number; gid?: number } = {},
+): Promise<void> {
+  const ours = tool === "nsenter" ? "enter" : "ls";
+  const seen = new Set<string>();
+  for (const c of cases) {
+    const label = JSON.stringify(c.args);
+    assert(!seen.has(label), `case twice: ${label}`);
+    seen.add(label);
+    await t.step(label, async () => {
+      const env = { SHELL: "/bin/sh" };
+      const theirs = tool === "lsns"
+        ? await lsnsStable(c.args)
+        : await anchor("nsenter", c.args, { env, stdin: c.stdin, ...as });
+      const mine = await cli([ours, ...c.args], { env, stdin: c.stdin, ...as });
+      const said = `${label}\ntheirs ${theirs.code}: ${theirs.stdout}${theirs.stderr}` +
+        `\nours ${mine.code}: ${mine.stdout}${mine.stderr}`;
+      if (c.differs) {
+        // The difference is there, as documented.
+        assertEquals([theirs.code, mine.code], [c.differs.theirs, c.differs.ours], said);
+      } else {
+        assertEquals(mine.code, _expected(theirs, tool), said);
+        if (mine.code === 0) {
+          const json = c.args.some((a) => a === "-J" || a.startsWith("--js") || /^-\w*J/.test(a));
+          if (json && mine.stdout) assertEquals(JSON.parse(mine.stdout), JSON.parse(theirs.stdout));
+          else assertEquals(mine.stdout, theirs.stdout, said);
+        }
+      }
+      // Ours says every failure in one line of its own, never a stack trace.
+      if (mine.code !== 0 && mine.stderr) {
+        assertMatch(mine.stderr, new RegExp(`^nsjoin ${ours}: [^\\n]*\\n$`), said);
+      }
+    });
+  }
+}
+
+/** The cases for enter on a target `p` in new mnt, uts, ipc, net, pid, cgroup, time. */
+// Where the program is and who: its namespaces as one line, its cwd and its credentials.
+const _FP = [
+  "sh",
+  "-c",
+  "hostname; for n in uts net ipc mnt pid_for_children cgroup time_for_children user; " +
+  "do readlink /proc/self/ns/$n; done | cksum; pwd; id; grep -E '^Cap(Eff|Amb)' /proc/self/status",
+];
+
+function _enterCases(p: string): DiffCase[] {
+  const fp = _FP;
+  const cases: DiffCase[] = [];
+  const add = (args: string[], differs?: Differs, stdin?: string) =>
+    cases.push({ args, differs, stdin });
+  const newest = (ours: number): Differs => ({ theirs: 1, ours, why: "newer than 2.38" });
+  // Every namespace option: bare with -t, long, its FILE attached (-nFILE, --net=FILE),
+  // apart (`--net FILE`: getopt leaves FILE as the program, which is not executable), and a
+  // unique prefix of its long name.
+  const prefixes: Record<string, string> = {
+    mount: "mou",
+    uts: "ut",
+    ipc: "ip",
+    pid: "pi",
+    cgroup: "cg",
+    time: "ti",
+  };
+  for (const [letter, [long, type]] of Object.entries(NS_FLAGS)) {
+    const file = `/proc/${p}/ns/${type}`;
+    add(["-t", p, `-${letter}`, ...fp]);
+    add(["-t", p, `--${long}`, ...fp]);
+    add([`-${letter}${file}`, ...fp]);
+    add([`--${long}=${file}`, ...fp]);
+    add(["-t", p, `--${long}`, file]);
+    // --net and --user have none in the newest nsenter (--net-socket, --user-parent): below.
+    if (prefixes[long]) add(["-t", p, `--${prefixes[long]}`, ...fp]);
+  }
+  // A relative FILE is opened in the cwd ("/" here), with or without -t.
+  add([`--net=proc/${p}/ns/net`, ...fp]);
+  add([`-uproc/${p}/ns/uts`, "-t", p, "-n", ...fp]);
+  // -t: each form, and numbers as util-linux's strtoul reads them.
+  for (const form of [["-t", p], [`-t${p}`], ["--target", p], [`--target=${p}`], ["--tar", p]]) {
+    add([...form, "-u", "hostname"]);
+  }
+  for (const v of [` ${p}`, `\t+${p}`, `0${p}`, `${p} `, "0", "1x", "", "0x1", "99999999999"]) {
+    add(["-t", v, "-u", "hostname"]);
+  }
+  // nsenter 2.38's strtoul wraps -1 to 4294967295, a PID that cannot exist: a failure to it,
+  // bad usage to us.
+  add(["-t", "-1", "-u", "hostname"], { theirs: 1, ours: 2, why: "-t takes a PID above 0" });
+  // A short option's "=" is part of its value: "=PID" is no PID.
+  add([`-t=${p}`, "-u", "hostname"]);
+  // nsenter reads -t 0 as no -t: with namespace files it runs; we refuse the PID 0.
+  add(["-t", "0", `--uts=/proc/${p}/ns/uts`, "hostname"], { theirs: 0, ours: 2, why: "same" });
+  // Bundles: flags and a value-taking letter, which takes the rest as its FILE or PID.
+  add([`-at${p}`, "hostname"]);
+  add(["-t", p, "-un", ...fp]);
+  add([`-nut${p}`, "hostname"]);
+  add([`-ut${p}`, "hostname"]);
+  // -S, -G: uid and gid as strtoul reads them.
+  for (const v of ["0", " 0", "+65534", "65534", "x", "", "1 "]) {
+    add(["-t", p, "-u", "-S", v, "-G", v, "id"]);
+  }
+  add(["-t", p, "-u", `--setuid=1`, "--setgid", "1", "id"]);
+  add(["-t", p, "-u", "--setu", "1", "-G1", "id"]);
+  // 2.38 fails at setuid(2) (EINVAL); we refuse what no uid can be (README: -S/-G).
+  add(["-t", p, "-u", "-S", "-1", "id"], { theirs: 1, ours: 2, why: "-S up to 4294967294" });
+  add(["-t", p, "-u", "-S", "4294967295", "id"], { theirs: 1, ours: 2, why: "same" });
+  // 2.38 wraps 4294967296 to uid 0 and runs the program as root.
+  add(["-t", p, "-u", "-S", "4294967296", "id"], { theirs: 0, ours: 2, why: "same" });
+  // -r, -w, -W: bare (the target's), attached, and a value apart (which is the program).
+  for (const o of [["-r"], ["--root"], ["--root=/"], ["-r/"], ["-w"], ["--wd"], ["-W/"]]) {
+    add(["-t", p, "-m", ...o, "pwd"]);
+  }
+  add(["-t", p, "-m", "--root", "/", "pwd"]);
+  add(["-t", p, "-m", "-r", "-w", "pwd"]);
+  // The target's root and cwd need a target: a namespace file names none.
+  add([`--mount=/proc/${p}/ns/mnt`, "-r", "pwd"]);
+  add([`--mount=/proc/${p}/ns/mnt`, "-w", "pwd"]);
+  add([`--mount=/proc/${p}/ns/mnt`, "--root=/", "-W/etc", "pwd"]);
+  // Flags, long and abbreviated.
+  for (const f of ["-F", "--no-fork", "--no-f", "--preserve-credentials", "--pre", "-Z"]) {
+    add(["-t", p, "-u", f, "hostname"]);
+  }
+  add(["-t", p, "-p", "--all", "-F", ...fp]);
+  // The program: after --, options after it are its own, its exit code, signal, 126, 127.
+  add(["-t", p, "-u", "--", "hostname"]);
+  add(["-t", p, "-u", "--", "sh", "-c", "echo $#", "-", "-n", "--", "-x"]);
+  add(["-t", p, "-u", "sh", "-c", "exit 3"]);
+  add(["-t", p, "-u", "sh", "-c", "kill -9 $$"]);
+  add(["-t", p, "-p", "sh", "-c", "kill -TERM $$"]);
+  // -a of a process in all our namespaces: none differs, the program runs where we are.
+  add(["-t", String(Deno.pid), "-a", ...fp]);
+  add(["-t", p, "-u", "/etc"]);
+  add(["-t", p, "-u", "./no-such-program"]);
+  add(["-t", p, "-u", "-"]);
+  add(["-t", p, "-u", "--"], undefined, "hostname\n");
+  add(["-t", p, "-u"], undefined, "hostname\n");
+  // nsenter execvp("") fails (127); an empty program name is bad usage to us.
+  add(["-t", p, "-u", ""], { theirs: 127, ours: 2, why: "an empty program name is usage" });
+  // getopt's own errors.
+  for (
+    const args of [
+      ["-x"],
+      ["--bogus"],
+      ["-t"],
+      ["--target"],
+      ["-t", p, "-S"],
+      ["--all=1", "-t", p, "true"],
+      ["--u", "-t", p, "true"],
+      ["--s", "0", "-t", p, "-u", "true"],
+      ["--wd=/", "--wdns=/", "-t", p, "-m", "pwd"],
+    ]
+  ) add(args);
+  // -h and -V print ours (README: -V is nsjoin's version, in util-linux's words).
+  for (const args of [["-V"], ["--version"], ["--vers"], ["-h"], ["--help"], ["-t", p, "-V"]]) {
+    add(args, { theirs: 0, ours: 0, why: "-h, -V: nsjoin's own text" });
+  }
+  // Where the newest nsenter differs from 2.38, we follow the newest (README).
+  add(["-t", p, "-u", "-t", p, "hostname"], { theirs: 0, ours: 2, why: "one --target" });
+  add(["-t", p, "hostname"], { theirs: 0, ours: 2, why: "no namespace given" });
+  add(["-t", p, "-u", "-e", "true"], newest(0));
+  add(["-t", p, "-u", "--env", "true"], newest(0));
+  add(["-t", p, "-u", "-c", "true"], newest(0));
+  add(["-t", p, "-u", "--keep-caps", "true"], newest(0));
+  add(["-t", p, "-N", "0", "true"], newest(125));
+  add(["-t", p, "--user-parent", "true"], newest(125));
+  // 2.38's only --ne… and --us… were --net and --user; the newest adds --net-socket and
+  // --user-parent, so these prefixes are ambiguous there and here.
+  add(["--ne", "-t", p, ...fp], { theirs: 0, ours: 2, why: "ambiguous in the newest" });
+  add(["--us", "-t", p, "true"], { theirs: 1, ours: 2, why: "ambiguous in the newest" });
+  // A bare namespace option and then its FILE: 2.38 still wants a target for the bare one,
+  // the newest (and we) take the FILE.
+  add(["-T", `--time=/proc/${p}/ns/time`, ...fp], { theirs: 1, ours: 0, why: "newest" });
+  return cases;
+}
+
+Deno.test({
+  name: "enter and nsenter side by side: every option in each of getopt's forms",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget({
+      hostname: "parity",
+      flags: ["-m", "-u", "-i", "-n", "-p", "-C", "-T", "--fork"],
+    });
+    await _differential(t, "nsenter", _enterCases(String(target.pid)));
+  },
+});
+
+/** The cases for ls on a target `p` in namespaces of its own, of every type. */
+function _lsCases(p: string): DiffCase[] {
+  const cases: DiffCase[] = [];
+  const add = (args: string[], differs?: Differs) => cases.push({ args, differs });
+  const newest = (ours: number): Differs => ({ theirs: 1, ours, why: "newer than 2.38" });
+  const own = ["-p", p];
+  const cols = ["-o", "NS,TYPE,NPROCS,PID,USER,COMMAND"];
+  // Output modes, alone and combined (bundled too), on the target's namespaces.
+  for (
+    const mode of [
+      [],
+      ["-J"],
+      ["-r"],
+      ["-l"],
+      ["-n"],
+      ["-u"],
+      ["-W"],
+      ["-rn"],
+      ["-lJ"],
+      [
+        "-Jn",
+      ],
+      ["--json", "--noheadings"],
+      ["--raw", "--notruncate", "--nowrap"],
+      ["--list", "-n"],
+    ]
+  ) add([...own, ...mode, ...cols]);
+  add([...own, "--output-all", "-r"]);
+  add([...own, "-o", "NS", "--output-all", "-r"]);
+  add([...own, "--output-all", "-o", "+NS", "-J"]);
+  add(["-rJ", ...own]);
+  // -o: case, +COL, repeated, attached, = and apart, a prefix, an unknown column.
+  for (
+    const o of [
+      ["-o", "ns,Type"],
+      ["-o", "+PID"],
+      ["-o", "+pid,ns"],
+      ["-o", "NS", "-o", "TYPE"],
+      ["-oNS,TYPE"],
+      ["--output=NS,TYPE"],
+      ["--output", "NS,TYPE"],
+      ["--outp", "TYPE"],
+      ["-o", "NS,BOGUS"],
+      ["-o", " NS"],
+      ["-o", ","],
+      ["-o=NS"],
+      ["-t=net", "-o", "NS"],
+    ]
+  ) add([...own, ...o]);
+  // lsns 2.38 exits 1 and says nothing for an empty column name; we say it (usage, 2).
+  add([...own, "-o", "NS,,TYPE"], { theirs: 1, ours: 2, why: "empty column name" });
+  add([...own, "-o", "+"], { theirs: 1, ours: 2, why: "empty column name" });
+  // -t: each type, case, repeated, attached, unknown.
+  for (const type of ["mnt", "net", "ipc", "user", "pid", "uts", "cgroup", "time"]) {
+    add([...own, "-t", type, "-o", "NS,TYPE,NPROCS"]);
+  }
+  for (const t of [["-t", "NET"], ["-t", "mount"], ["-tuts", "-t", "uts"], ["--type=user"]]) {
+    add([...own, ...t, "-o", "NS,TYPE"]);
+  }
+  // -p: each form, and numbers as lsns's strtos32 reads them (a PID no process has lists
+  // nothing, exit 0; out of 32 bits is bad usage).
+  for (const form of [[`-p${p}`], ["--task", p], [`--task=${p}`], ["--ta", p], [`-np${p}`]]) {
+    add([...form, "-o", "NS,TYPE"]);
+  }
+  for (const v of [` ${p}`, `+${p}`, `${p} `, `${p}x`, "", "-1", "-2147483648", "2147483648"]) {
+    add(["-p", v, "-o", "NS,TYPE"]);
+  }
+  add(["-p", "99999999999"]);
+  add(["--task", "-1", "-J"]);
+  // lsns reads -p 0 as no -p at all (every namespace); we refuse it.
+  add(["-p", "0", "-n", "-o", "NS"], { theirs: 0, ours: 2, why: "ls -p 0 is refused" });
+  // -T: each relation and form, under -p (with the target's ancestors).
+  for (
+    const tree of [["-T"], ["--tree"], ["-Tparent"], ["-T=owner"], ["--tree=process"], [
+      "-T",
+      "parent",
+    ], ["-Tbogus"]]
+  ) add([...own, "-t", "user", ...tree, "-o", "NS,TYPE"]);
+  for (const mode of [["-J"], ["-r"], ["-n", "-u"], ["-l"]]) {
+    add([...own, "-t", "user", "-T", ...mode, "-o", "NS,TYPE"]);
+  }
+  // The tree column (NS) last, or alone: not padded, as libsmartcols pads no last column.
+  for (const o of ["TYPE,NS", "NS", "PID,NS"]) add([...own, "--tree=parent", "-o", o]);
+  // -P (namespaces no process holds) is exclusive with -p, in every form.
+  add(["-P", ...own]);
+  add(["--persistent", "--task", p]);
+  add([`-Pp${p}`]);
+  // <namespace>: one no process is in, a bad one, with -p, with options after it, after --.
+  const userNs = String(Deno.statSync(`/proc/${p}/ns/user`).ino);
+  add(["-o", "PID,COMMAND", userNs]);
+  add([userNs, "-o", "PID,COMMAND", "-r"]);
+  add(["-o", "PID", "--", userNs]);
+  add(["4026500000"]);
+  add(["abc"]);
+  add(["--", "-1"]);
+  add([userNs, ...own]);
+  // As lsns's strtou64 reads it; -t reads only those types, so another type's is not found.
+  for (const v of [`+${userNs}`, ` ${userNs}`, `${userNs} `]) add([v, "-o", "PID"]);
+  add([userNs, "-t", "net"]);
+  add([userNs, "-t", "user", "-t", "net", "-o", "PID"]);
+  add(["18446744073709551616"]);
+  // An owner or parent tree over one namespace's processes: NS is the tree column, left.
+  for (const tree of ["-T", "--tree=parent", "-Tprocess"]) {
+    add([userNs, tree, "-o", "NS,TYPE,PID,COMMAND"]);
+    add([userNs, tree, "-o", "TYPE,NS"]);
+  }
+  // lsns leaves "parent" of `-T parent` as a second <namespace> and ignores it; we refuse it
+  // and say how to give the relation.
+  add([userNs, "-T", "parent"], { theirs: 0, ours: 2, why: "one <namespace>" });
+  // lsns reads 0 as no <namespace> (the whole listing); 2^64-1 is not found. Both usage here.
+  add(["0", "-n", "-o", "NS"], { theirs: 0, ours: 2, why: "ls 0 is refused" });
+  add(["18446744073709551615"], { theirs: 1, ours: 2, why: "beyond an exact number" });
+  // lsns reads the first <namespace> and ignores the rest; we refuse what would be ignored.
+  add([userNs, userNs, "-o", "PID"], { theirs: 0, ours: 2, why: "one <namespace>" });
+  // getopt's own errors and exclusive options.
+  for (
+    const args of [["-x"], ["--bogus"], ["-o"], ["--type"], ["-t"], ["--json=1"], ["--no"], [
+      "--t",
+    ], ["--out", "NS"]]
+  ) add(args);
+  // -h and -V print ours.
+  for (const args of [["-V"], ["--version"], ["-h"], ["--help"], ["--he"]]) {
+    add(args, { theirs: 0, ours: 0, why: "-h, -V: nsjoin's own text" });
+  }
+  // Newer than 2.38: -Q, -H; --l fits --list and --list-columns in the newest.
+  add([...own, "-Q", 'TYPE == "net"', "-o", "NS,TYPE"], newest(0));
+  add(["-H"], newest(0));
+  add(["--l", ...own, "-o", "TYPE"], { theirs: 0, ours: 2, why: "ambiguous in the newest" });
+  return cases;
+}
+
+Deno.test({
+  name: "ls and lsns side by side: every option in each of getopt's forms",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // Every namespace its own, so that no other process on the machine changes a row.
+    await using target = await makeTarget({
+      flags: ["-U", "-r", "-m", "-u", "-i", "-n", "-p", "-C", "-T", "--fork"],
+    });
+    const p = String(target.pid);
+    await _differential(t, "lsns", _lsCases(p));
+    await t.step("-T -t mnt: no owner rows of a type -t leaves out (the newest lsns)", async () => {
+      // 2.38 adds the owning user namespaces as rows with no process; the newest does not
+      // (add_namespace_for_nsfd() skips a type -t left out), nor do we.
+      for (const tree of ["-T", "-Tparent"]) {
+        const args = ["-p", p, tree, "-t", "mnt", "-o", "NS,TYPE"];
+        assertMatch((await lsnsStable(args)).stdout, /\suser\s*$/m);
+        const ours = await cli(["ls", ...args]);
+        const types = ours.stdout.trim().split("\n").slice(1).map((l) => l.trim().split(/\s+/)[1]);
+        assertEquals(types, ["mnt"], ours.stdout);
+      }
+    });
+  },
+});
+
+Deno.test("-V and --help answer the questions scripts ask nsenter and lsns", async (t) => {
+  for (const [tool, ours] of [["nsenter", "enter"], ["lsns", "ls"]] as const) {
+    await t.step(`${ours} -V: the number after "util-linux", as a script reads it`, async () => {
+      // The way that survives util-linux 2.40+'s "(features)" suffix: the number after
+      // "util-linux". Ours is the release whose options we take, not below the installed one.
+      const release = (s: string) => /util-linux ([0-9]+)\.([0-9]+)/.exec(s)?.slice(1).map(Number);
+      const theirs = release((await anchor(tool, ["-V"])).stdout);
+      const mine = await cli([ours, "-V"]);
+      assertEquals(mine.code, 0);
+      assertMatch(mine.stdout, new RegExp(`^nsjoin ${ours} from nsjoin \\S+ \\(`));
+      const [major, minor] = release(mine.stdout) ?? [0, 0];
+      assert(theirs && (major > theirs[0] || major === theirs[0] && minor >= theirs[1]));
+    });
+    await t.step(`${ours} --help names every option ${tool} --help names`, async () => {
+      // A script that checks for an option (`nsenter --help | grep -q -- --wdns`) finds it.
+      const options = (await anchor(tool, ["--help"])).stdout.match(/(?<=^ +|[,.] )--?[\w-]+/gm) ??
+        [];
+      assert(options.length > 10, "no options read from util-linux's help");
+      const mine = (await cli([ours, "--help"])).stdout;
+      for (const o of options) {
+        assertMatch(mine, new RegExp(`(^ +|, )${o}\\b(?!-)`, "m"), `${o} missing`);
+      }
+    });
+  }
+});
+
+/** The cases for enter on a target `p` in a user namespace of its own (and every other type). */
+function _enterUserCases(p: string, asRoot: boolean): DiffCase[] {
+  const fp = _FP;
+  const cases: DiffCase[] = [];
+  const add = (args: string[], differs?: Differs) => cases.push({ args, differs });
+  // The owner of an `unshare -r` namespace (setgroups "deny") may not drop its groups: nsenter
+  // (2.38 and the newest) then refuses to run ("setgroups failed") unless
+  // --preserve-credentials; we run the program with the groups the owner already has (README).
+  const join = (args: string[]) =>
+    add(args, asRoot ? undefined : { theirs: 1, ours: 0, why: "setgroups denied" });
+  join(["-t", p, "-U", ...fp]);
+  join(["-t", p, "-U", "-u", "-n", ...fp]);
+  join(["-t", p, "-a", ...fp]);
+  add(["-t", p, "--all", "--preserve-credentials", ...fp]);
+  add(["-t", p, "-U", "--preserve-credentials", ...fp]);
+  join(["-t", p, "-U", "-S", "0", "-G", "0", ...fp]);
+  // uid 1 is not mapped in the target's user namespace: setuid(2) fails, nothing runs.
+  add(["-t", p, "-U", "-S", "1", ...fp]);
+  add(["-t", p, "-U", "-G", "1", ...fp]);
+  // -Uu: -U with the FILE "u", which does not exist.
+  add(["-t", p, "-Uu", ...fp]);
+  // Without -U: as root, the other namespaces; as the owner, EPERM.
+  add(["-t", p, "-u", "-n", ...fp]);
+  join([`--user=/proc/${p}/ns/user`, `--uts=/proc/${p}/ns/uts`, ...fp]);
+  join([`-U/proc/${p}/ns/user`, "-t", p, "-n", ...fp]);
+  join(["-t", p, "-U", "-m", "-r", "-w", ...fp]);
+  join(["-t", p, "-a", "-F", "id"]);
+  // Newer than 2.38: --keep-caps (the capabilities as ambient ones), --user-parent (ours: the
+  // caller's own user namespace, which the kernel does not let it enter again).
+  add(["-t", p, "-U", "--keep-caps", ...fp], { theirs: 1, ours: 0, why: "newer than 2.38" });
+  add(["-t", p, "--user-parent", "-u", "id"], { theirs: 1, ours: 125, why: "newer than 2.38" });
+  if (asRoot) add(["-t", p, "-U", "-S", "65534", "id"]);
+  return cases;
+}
+
+Deno.test({
+  name:
+    "enter and nsenter side by side on a user namespace, as root, as its owner, as another user",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    const flags = ["-U", "-r", "-m", "-u", "-i", "-n", "-p", "-C", "-T", "--fork"];
+    await t.step("as root", async (t) => {
+      await using target = await makeTarget({ hostname: "parity", flags });
+      await _differential(t, "nsenter", _enterUserCases(String(target.pid), true));
+    });
+    await t.step("as the user who made it", async (t) => {
+      const user = await testUser();
+      await using target = await makeTarget({ hostname: "parity", flags, user });
+      const as = { uid: user.uid, gid: user.gid };
+      await _differential(t, "nsenter", _enterUserCases(String(target.pid), false), as);
+    });
+    await t.step("as a user, on root's target: refused alike", async (t) => {
+      const user = await testUser();
+      await using target = await makeTarget({ hostname: "parity", flags });
+      const p = String(target.pid);
+      const cases = [
+        ["-t", p, "-u", "hostname"],
+        ["-t", p, "-a", "hostname"],
+        ["-t", p, "-U", "hostname"],
+        [`--uts=/proc/${p}/ns/uts`, "hostname"],
+        ["-t", p, "-U", "--preserve-credentials", "hostname"],
+      ].map((args) => ({ args }));
+      await _differential(t, "nsenter", cases, { uid: user.uid, gid: user.gid });
+    });
+  },
+});
+
+Deno.test({
+  name: "enter --uts=1 in a directory holding a namespace file named 1 opens that file, not PID 1",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    await using target = await makeTarget({ hostname: "parity", flags: ["-u", "--fork"] });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-parity-" });
+    const file = `${dir}/1`;
+    await Deno.writeTextFile(file, "");
+    await sh("mount", ["--bind", `/proc/${target.pid}/ns/uts`, file]);
+    try {
+      const run = (cmd: string, args: string[]) =>
+        runPiped(cmd, { args, cwd: dir, env: { NO_COLOR: "1" } });
+      const ours = (args: string[]) =>
+        run(Deno.execPath(), [
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          `${ROOT}cli.ts`,
+          "enter",
+          ...args,
+        ]);
+      // The FILE's namespace, as nsenter.
+      const theirs = await run("nsenter", ["--uts=1", "hostname"]);
+      assertEquals([theirs.code, theirs.stdout], [0, "parity\n"], theirs.stderr);
+      const mine = await ours(["--uts=1", "hostname"]);
+      assertEquals([mine.code, mine.stdout], [0, "parity\n"], mine.stderr);
+      // No target: nothing of PID 1 (its cwd, its environment) is taken, as nsenter refuses
+      // -w there ("neither filename nor target pid supplied for cwd").
+      assertMatch((await run("nsenter", ["--uts=1", "-w", "pwd"])).stderr, /neither filename/);
+      for (const extra of [["-w"], ["-e"], ["-S", "follow"]]) {
+        const r = await ours(["--uts=1", ...extra, "pwd"]);
+        assertEquals([r.code, r.stdout], [2, ""], `${extra.join(" ")}: ${r.stderr}`);
+      }
+    } finally {
+      await runPiped("umount", { args: [file] });
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -111,6 +111,24 @@ export function expandLongOption(
   return fits[0];
 }
 
+/**
+ * The digits of a number as util-linux's strtoul-based parsers read it: leading blanks (C's
+ * isspace) and a "+" are skipped, so `-t "$(ps -o pid= -C nginx)"` (ps pads PIDs) names
+ * the PID; anything after the digits is refused, as util-linux refuses it.
+ *
+ * @param v the text given
+ * @returns the digits, or undefined when `v` is not such a number
+ *
+ * @example
+ * ```ts
+ * import { cNumber } from "./_args.ts";
+ * if (cNumber("  +42") !== "42" || cNumber("42 ") !== undefined) throw new Error("not strtoul's");
+ * ```
+ */
+export function cNumber(v: string): string | undefined {
+  return /^[ \t\n\v\f\r]*\+?([0-9]+)$/.exec(v)?.[1];
+}
+
 /** What {@link parseOptions} returns. */
 export interface ParsedOptions<T extends OptionTable> {
   /** The options given. */

@@ -2,7 +2,7 @@ import { NsCommand, type NsCommandOptions } from "../command.ts";
 import { NamespaceError } from "../errors.ts";
 import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
-import { expandLongOption } from "./_args.ts";
+import { cNumber, expandLongOption } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import { libcSubset } from "../../ffi/libc.ts";
 // Imported statically, though only -c, -N, --user-parent and -V use them: Deno reads at start
@@ -197,10 +197,11 @@ EXAMPLES
 
 function _id(flag: string, v: string): number | "follow" {
   if (v === "follow") return "follow";
-  if (!/^[0-9]+$/.test(v)) {
+  const digits = cNumber(v);
+  if (digits === undefined) {
     throw new UsageError(`${flag} takes a number or "follow", not ${JSON.stringify(v)}`);
   }
-  return Number(v);
+  return Number(digits);
 }
 
 /** parseEnterArgs's state: the options so far, the arguments and the index being read. */
@@ -282,8 +283,9 @@ function _apply(
       return false;
     case "N": {
       const v = _required(p, name, attached ? value : undefined);
-      if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
-      out.netSocket = Number(v);
+      const fd = cNumber(v);
+      if (fd === undefined) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
+      out.netSocket = Number(fd);
       return true;
     }
     case "r":
@@ -299,7 +301,7 @@ function _apply(
       }
       const v = _required(p, name, attached ? value : undefined);
       try {
-        out.target = parseTarget(v);
+        out.target = parseTarget(cNumber(v) ?? v);
       } catch (error) {
         throw new UsageError(`${name}: ${(error as Error).message}`);
       }
@@ -431,7 +433,10 @@ export const enterOptions =
             : "no namespace given: use -t PID with -a or a namespace option",
         );
       }
-      target = files[0];
+      // nsenter opens a FILE relative to the cwd; as a target a bare word would be read as
+      // a PID (`--net=1` in /run/netns) or refused (`--net=blue`): name it as a path.
+      const first = files[0];
+      target = first.startsWith("/") || first.startsWith(".") ? first : `./${first}`;
     }
     const nsCount = Object.keys(given).length;
     if (!args.all && nsCount === 0) {
@@ -468,7 +473,10 @@ export const enterOptions =
     };
     if (args.joinCgroup && !pid) throw new UsageError("--join-cgroup requires --target");
     if (args.root !== undefined) {
-      options.root = args.root === true ? (pid ? true : undefined) : args.root;
+      // As nsenter ("neither filename nor target pid supplied for root"): the target's root
+      // needs a target, where it was dropped without a word.
+      if (args.root === true && !pid) throw new UsageError("-r without a directory needs -t PID");
+      options.root = args.root === true ? true : args.root;
     }
     if (args.wd !== undefined) {
       if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");

@@ -11,7 +11,7 @@ import {
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { escapeTerminal } from "../terminal.ts";
-import { expandLongOption, parseOptions } from "./_args.ts";
+import { cNumber, expandLongOption, parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import {
   FilterSyntaxError,
@@ -245,10 +245,15 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   }
   let pid: number | undefined;
   if (values.task !== undefined) {
-    if (!/^[0-9]+$/.test(values.task) || Number(values.task) <= 0) {
+    // lsns reads -p with strtos32: leading blanks and a sign, up to 32 bits; a PID no
+    // process has (`-p -1` too) lists nothing, exit 0. 0, which lsns reads as no -p at all,
+    // is refused (README, Differences from util-linux).
+    const m = /^[ \t\n\v\f\r]*([+-]?[0-9]+)$/.exec(values.task);
+    const n = m ? Number(m[1]) : 0;
+    if (n === 0 || n < -2147483648 || n > 2147483647) {
       throw new UsageError(`invalid PID argument: ${JSON.stringify(values.task)}`);
     }
-    pid = Number(values.task);
+    pid = n;
   }
   if (values.tree !== undefined && !["process", "parent", "owner"].includes(values.tree)) {
     throw new UsageError(`unknown tree type: ${values.tree}`);
@@ -269,14 +274,24 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     throw new UsageError("--task is mutually exclusive with <namespace>");
   }
   if (positionals.length > 1) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+    // `-T parent` leaves "parent" a word of its own (-T's value is optional), which lsns
+    // ignores: say how to give it.
+    const hint =
+      values.tree !== undefined && ["process", "parent", "owner"].includes(positionals[1])
+        ? ` (-T takes its relation attached: -T${positionals[1]} or --tree=${positionals[1]})`
+        : "";
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}${hint}`);
   }
   let namespace: number | undefined;
   if (positionals.length === 1) {
-    if (!/^[0-9]+$/.test(positionals[0]) || Number(positionals[0]) <= 0) {
+    // lsns reads <namespace> with strtou64: leading blanks and a "+" too. 0 (lsns: no
+    // <namespace>) and an id no inode number reaches exactly here are refused.
+    const digits = cNumber(positionals[0]);
+    const n = Number(digits ?? 0);
+    if (n <= 0 || !Number.isSafeInteger(n)) {
       throw new UsageError(`invalid namespace argument: ${JSON.stringify(positionals[0])}`);
     }
-    namespace = Number(positionals[0]);
+    namespace = n;
   }
   // lsns: an explicit --tree wins over --list (2.38 accepts both); without either, the
   // process tree, except with --output-all, which lists flat.
@@ -499,9 +514,12 @@ export function formatTable(
   }
   const fmt = (cells: readonly string[]): string =>
     cells.map((c, i) => {
-      if (i === cells.length - 1 && (c === "" || !opts.right?.has(i))) return c;
+      // The tree column is left-aligned (libsmartcols drops its RIGHT flag), so as the last
+      // column it is not padded either (`ls -T -o TYPE,NS`).
+      const right = opts.right?.has(i) && i !== tc;
+      if (i === cells.length - 1 && (c === "" || !right)) return c;
       const pad = " ".repeat(Math.max(0, widths[i] - _width(c)));
-      return opts.right?.has(i) && i !== tc ? pad + c : c + pad;
+      return right ? pad + c : c + pad;
     }).join(" ");
   if (!opts.noHeadings) {
     const h = fmt(header).trimEnd();
@@ -656,10 +674,20 @@ export function ls(argv: readonly string[]): Promise<number> {
         console.error(`nsjoin ls: ${escapeTerminal(error.message)}`);
         return Promise.resolve(1);
       }
+      // lsns reads only the types -t names, so a namespace of another type is not found.
+      if (args.types.length > 0 && !args.types.includes(members.type)) {
+        console.error(
+          `nsjoin ls: Cannot find namespace ${args.namespace}: it is a ${members.type} ` +
+            `namespace, not ${args.types.join(" or ")} (-t)`,
+        );
+        return Promise.resolve(1);
+      }
       const nest = args.tree === "process" && args.columns.includes("COMMAND");
       let rows = _memberRows(members, nest, args);
       if (args.filter) rows = _filterTree(rows, args.filter);
-      _print(rows, args, nest);
+      // An owner or parent tree nests no process, but NS stays its tree column, left-aligned
+      // as libsmartcols draws a tree column (`lsns NS -T`).
+      _print(rows, args, nest || args.tree === "owner" || args.tree === "parent");
       const unreadable = members.skipped.unreadable;
       if (args.notes && unreadable > 0) {
         console.error(`nsjoin ls: note: ${unreadable} unreadable processes are not counted`);

@@ -2,6 +2,7 @@
 // @ts-self-types="../../enter.ts"
 import {
   NsCommand,
+  cNumber,
   cgroupProcsOf,
   differingNamespaces,
   expandLongOption,
@@ -13,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-QQRCXF7Y.js";
+} from "./chunk-FZANNW6Y.js";
 import {
   NamespaceError,
   UsageError,
@@ -21,14 +22,16 @@ import {
   report
 } from "./chunk-DDKPYTCP.js";
 var versionText = (function versionText(command) {
-  return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
+  const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
+  return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;
 });
 var _id = (function _id(flag, v) {
   if (v === "follow") return "follow";
-  if (!/^[0-9]+$/.test(v)) {
+  const digits = cNumber(v);
+  if (digits === void 0) {
     throw new UsageError(`${flag} takes a number or "follow", not ${JSON.stringify(v)}`);
   }
-  return Number(v);
+  return Number(digits);
 });
 var _required = (function _required(p, name, attached) {
   if (attached !== void 0) return attached;
@@ -79,8 +82,9 @@ var _apply = (function _apply(p, letter, name, value, attached) {
       return false;
     case "N": {
       const v = _required(p, name, attached ? value : void 0);
-      if (!/^[0-9]+$/.test(v)) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
-      out.netSocket = Number(v);
+      const fd = cNumber(v);
+      if (fd === void 0) throw new UsageError(`${name}: invalid fd ${JSON.stringify(v)}`);
+      out.netSocket = Number(fd);
       return true;
     }
     case "r":
@@ -95,7 +99,7 @@ var _apply = (function _apply(p, letter, name, value, attached) {
       }
       const v = _required(p, name, attached ? value : void 0);
       try {
-        out.target = parseTarget(v);
+        out.target = parseTarget(cNumber(v) ?? v);
       } catch (error) {
         throw new UsageError(`${name}: ${error.message}`);
       }
@@ -320,6 +324,7 @@ var deno_default = {
 
 // src/cli/_version.ts
 var VERSION = deno_default.version;
+var UTIL_LINUX_OPTIONS = "2.42";
 
 
 // src/cli/enter.ts
@@ -551,7 +556,8 @@ var enterOptions = (function enterOptions2(args) {
     if (args.all || bare.length > 0 || files.length === 0) {
       throw new UsageError(bare.length > 0 || args.all ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE` : "no namespace given: use -t PID with -a or a namespace option");
     }
-    target = files[0];
+    const first = files[0];
+    target = first.startsWith("/") || first.startsWith(".") ? first : `./${first}`;
   }
   const nsCount = Object.keys(given).length;
   if (!args.all && nsCount === 0) {
@@ -588,7 +594,8 @@ var enterOptions = (function enterOptions2(args) {
   };
   if (args.joinCgroup && !pid) throw new UsageError("--join-cgroup requires --target");
   if (args.root !== void 0) {
-    options.root = args.root === true ? pid ? true : void 0 : args.root;
+    if (args.root === true && !pid) throw new UsageError("-r without a directory needs -t PID");
+    options.root = args.root === true ? true : args.root;
   }
   if (args.wd !== void 0) {
     if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");

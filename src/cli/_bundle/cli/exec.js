@@ -28,7 +28,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-QQRCXF7Y.js";
+} from "./chunk-FZANNW6Y.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -805,6 +805,9 @@ var expandLongOption = (function expandLongOption(name, names, abbreviable) {
   }
   return fits[0];
 });
+var cNumber = (function cNumber(v) {
+  return /^[ \t\n\v\f\r]*\+?([0-9]+)$/.exec(v)?.[1];
+});
 var parseOptions = (function parseOptions(args, options, config = {}) {
   const values = {};
   const positionals = [];
@@ -2644,6 +2647,7 @@ var _GO_BOOLS = {
 
 
 
+
 // ffi/nsfs.ts
 var NS_GET_USERNS = 0xb701n;
 var NS_GET_PARENT = 0xb702n;
@@ -2718,6 +2722,7 @@ export {
   pinProcess,
   NsCommand,
   expandLongOption,
+  cNumber,
   parseOptions,
   nsfsOpen,
   nsfsClose,

@@ -169,12 +169,14 @@ export function _dockerStateList(): ContainerInfo[] {
  * @param ref a name, full ID or ID prefix
  * @param o the docker host
  * @param dir where dockerd keeps the containers' config.v2.json (tests)
+ * @param any the one match even when it is not running (whether dockerd knows the name)
  * @returns the container as the API would describe it (source "state"), or undefined
  */
 export function _dockerStateFind(
   ref: string,
   o: FindContainersOptions,
   dir: string = DOCKER_CONTAINERS,
+  any = false,
 ): ContainerInfo | undefined {
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
@@ -200,6 +202,9 @@ export function _dockerStateFind(
   }
   if (!id) return;
   const j = read(id);
+  if (any && j?.State && j.Config && typeof j.Name === "string") {
+    return { ..._fromInspect({ ...j, Id: id }), source: "state" };
+  }
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
   return { ..._fromInspect({ ...j, Id: id }), source: "state" };
 }
@@ -477,10 +482,14 @@ export function _podmanList(
  * running: for "it is not running" where no running container matched, as `podman exec`
  * refuses it ("can only create exec sessions on running containers"). Internal.
  *
+ * With `any`, a container of those stores that `ref` names whatever its state: root's exec
+ * of its own stopped container must not fall to another user's of that name.
+ *
  * @param ref a container name or ID prefix
+ * @param any any container so named, running or not (the first)
  * @returns what to call it in a message, undefined when no stopped container is named so
  */
-export function _podmanStopped(ref: string): string | undefined {
+export function _podmanStopped(ref: string, any = false): string | undefined {
   const uid = Deno.uid() ?? 0;
   const found: string[] = [];
   for (const store of _podmanStores()) {
@@ -494,16 +503,14 @@ export function _podmanStopped(ref: string): string | undefined {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
         if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
-        const pid = _livePid(
-          `${store.run}/${dir}/${c.id}/userdata/pidfile`,
-          undefined,
-          store.owner,
-        );
-        if (pid === undefined) found.push(names[0] ?? c.id.slice(0, 12));
+        const stopped = () =>
+          _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, undefined, store.owner) ===
+            undefined;
+        if (any || stopped()) found.push(names[0] ?? c.id.slice(0, 12));
       }
     }
   }
-  return found.length === 1 ? found[0] : undefined;
+  return found.length === 1 || (any && found.length > 0) ? found[0] : undefined;
 }
 
 /**

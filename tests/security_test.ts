@@ -32,6 +32,7 @@ import {
   podmanUser,
   removeContainers,
   removeCtr,
+  run,
   startContainer,
   startCtr,
 } from "./_engines.ts";
@@ -7637,5 +7638,64 @@ Deno.test({
     console.log(JSON.stringify({ ...counts, forged }));
     // The attack was live: the relay printed the line it was sent.
     assert(forged > 0, JSON.stringify({ ...counts, forged }));
+  },
+});
+
+// ---- stop 21: a local user's rootless container named after root's stopped one
+
+Deno.test({
+  name:
+    "stop 21: a user's rootless container named after root's stopped container never receives root's exec",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // Other users' rootless containers are searched only when no running container of
+    // root's engines matches a name: while root's is stopped (or restarting, or its daemon
+    // down), a local user who named theirs the same got root's exec — its -e values, its
+    // arguments and stdin, and output root took for its own container's.
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const name = `nsjoin-sec21-${crypto.randomUUID().slice(0, 8)}`;
+    const made: Awaited<ReturnType<typeof startContainer>>[] = [];
+    const exec = (target: string) =>
+      runPiped(Deno.execPath(), {
+        args: [
+          ...["run", "-A", "--quiet", CLI, "exec", "-e", "TOKEN=t0k3n", target],
+          ...["sh", "-c", "echo ran $TOKEN in $(hostname)"],
+        ],
+      });
+    try {
+      // Root's: a podman container and a docker container, made and never started.
+      const id = (await must("podman", ["create", "--name", name, IMAGE, "true"])).trim();
+      await must("docker", ["create", "--name", `${name}-d`, IMAGE, "true"]);
+      // The user's, running, named after each (and one after root's podman ID prefix).
+      for (const n of [name, `${name}-d`, id.slice(0, 12)]) {
+        made.push(await startContainer("podman", n, [], owner));
+      }
+      for (
+        const [target, refusal] of [
+          [name, `podman container ${name}`],
+          [`podman:${name}`, `podman container ${name}`],
+          [`${name}-d`, `docker container ${name}-d`],
+          [id.slice(0, 12), `podman container ${name}`],
+        ]
+      ) {
+        await t.step(`exec ${target}`, async () => {
+          const out = await exec(target);
+          assert(!out.stdout.includes("ran"), `ran in the user's container: ${out.stdout}`);
+          assertEquals(out.code, 125, out.stderr);
+          assertMatch(out.stderr, new RegExp(`Cannot use ${refusal}.* not running`));
+        });
+      }
+      await t.step("podman@USER:NAME still names the user's", async () => {
+        const out = await exec(`podman@${owner.name}:${name}`);
+        assertEquals(out.stdout, `ran t0k3n in h-${name}\n`, out.stderr);
+      });
+    } finally {
+      await removeContainers(made);
+      await run("podman", ["rm", "-f", name]);
+      await run("docker", ["rm", "-f", `${name}-d`]);
+    }
   },
 });

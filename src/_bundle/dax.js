@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-H64VIILZ.js";
+} from "./chunk-4IQOWPUG.js";
 import {
   NsCommand,
   containerExecOptions

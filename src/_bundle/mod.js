@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-H64VIILZ.js";
+} from "./chunk-4IQOWPUG.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

@@ -158,7 +158,7 @@ var _dockerStateList = (function _dockerStateList() {
   }
   return out;
 });
-var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS) {
+var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS, any = false) {
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
   const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
@@ -182,6 +182,15 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   }
   if (!id) return;
   const j = read(id);
+  if (any && j?.State && j.Config && typeof j.Name === "string") {
+    return {
+      ..._fromInspect({
+        ...j,
+        Id: id
+      }),
+      source: "state"
+    };
+  }
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
   return {
     ..._fromInspect({
@@ -363,7 +372,7 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
   }
   return out;
 });
-var _podmanStopped = (function _podmanStopped(ref) {
+var _podmanStopped = (function _podmanStopped(ref, any = false) {
   const uid = Deno.uid() ?? 0;
   const found = [];
   for (const store of _podmanStores()) {
@@ -374,12 +383,12 @@ var _podmanStopped = (function _podmanStopped(ref) {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
         if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
-        const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, void 0, store.owner);
-        if (pid === void 0) found.push(names[0] ?? c.id.slice(0, 12));
+        const stopped = () => _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, void 0, store.owner) === void 0;
+        if (any || stopped()) found.push(names[0] ?? c.id.slice(0, 12));
       }
     }
   }
-  return found.length === 1 ? found[0] : void 0;
+  return found.length === 1 || any && found.length > 0 ? found[0] : void 0;
 });
 var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
@@ -1018,6 +1027,9 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
       found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found.id)?.pid ?? 0;
     }
   }
+  if (found.owner !== void 0 && owner === void 0 && found.owner !== (Deno.uid() ?? 0)) {
+    await _refuseOursStopped(ref, engine, options, text, found);
+  }
   if (!found.pid) {
     throw new NamespaceError(`Cannot find the processes of ${_label(found)}`, {
       errno: 3,
@@ -1063,6 +1075,38 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     }
   }
   return _withView(new PinnedContainer(pinned, found), view);
+});
+var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options, text, theirs) {
+  const sources = new Set(options.sources ?? [
+    "api",
+    "state",
+    "cgroup"
+  ]);
+  const hint = `it is not running (${_label(theirs)} is another user's)`;
+  if (engine === void 0 && sources.has("api")) {
+    const api = await _dockerInspect(ref, options, true);
+    const known = api ?? (api === void 0 && sources.has("state") ? _dockerStateFind(ref, options, void 0, true) : void 0);
+    if (known) {
+      throw new NamespaceError(`Cannot use ${_label(known)}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        // A running one matched first unless it started just now.
+        hint: api ? "it started while we looked; try again" : hint
+      });
+    }
+  }
+  const podman = sources.has("state") ? _podmanStopped(ref, true) : void 0;
+  if (podman !== void 0) {
+    throw new NamespaceError(`Cannot use podman container ${podman}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: text,
+      quiet: true,
+      hint
+    });
+  }
 });
 var _inOwnMountNamespace = (function _inOwnMountNamespace(pinned) {
   try {
@@ -1365,6 +1409,7 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 
 

@@ -724,14 +724,15 @@ async function _refuseOursStopped(
 ): Promise<void> {
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
   const hint = `it is not running (${_label(theirs)} is another user's)`;
-  if (engine === undefined && sources.has("api")) {
+  // Theirs is docker's when the daemon is theirs (DOCKER_HOST names a user's socket).
+  if (engine === undefined && theirs.engine !== "docker" && sources.has("api")) {
     // Throws "not running" (or "restarting") for a container docker has and does not run.
     const api = await _dockerInspect(ref, options, true);
     const known = api ??
       (api === undefined && sources.has("state")
         ? _dockerStateFind(ref, options, undefined, true)
         : undefined);
-    if (known) {
+    if (known && known.owner === undefined) {
       throw new NamespaceError(`Cannot use ${_label(known)}`, {
         errno: 3,
         syscall: "resolve",
@@ -742,7 +743,9 @@ async function _refuseOursStopped(
       });
     }
   }
-  const podman = sources.has("state") ? _podmanStopped(ref, true) : undefined;
+  const podman = engine !== "docker" && sources.has("state")
+    ? _podmanStopped(ref, true)
+    : undefined;
   if (podman !== undefined) {
     throw new NamespaceError(`Cannot use podman container ${podman}`, {
       errno: 3,

@@ -16,7 +16,14 @@ import type {
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
-import { DEFAULT_MAX_BYTES, existsSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
+import { AT_FDCWD, close, O, openat2 } from "../ffi/dirfd.ts";
+import {
+  DEFAULT_MAX_BYTES,
+  existsSafe,
+  fstatSafe,
+  readTextFileSafe,
+  statSafe,
+} from "../ffi/files.ts";
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts";
 
 /**
@@ -24,8 +31,16 @@ import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts"
  * request on Deno.connect: `fetch` with a unix-socket client costs ~10 ms to set up
  * on first use, which is most of the CLI's cold-start budget; HTTP/1.0 means no
  * chunked bodies and the daemon closes the connection when done.
+ *
+ * `owner`: the uid that bound the unix socket (its inode's owner; the socket is reached
+ * through the very inode looked at), when it is not root — a rootless dockerd's, or any
+ * socket a user made and DOCKER_HOST names. Such a daemon answers what it likes, so its
+ * PIDs are taken only as that user's rootless containers (see `_isRootlessOf`).
  */
-async function _dockerGet(host: string, path: string): Promise<{ status: number; body: unknown }> {
+async function _dockerGet(
+  host: string,
+  path: string,
+): Promise<{ status: number; body: unknown; owner?: number }> {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
     return { status: res.status, body: await res.json() };
@@ -33,7 +48,16 @@ async function _dockerGet(host: string, path: string): Promise<{ status: number;
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  const conn = await Deno.connect({ transport: "unix", path: host.slice("unix://".length) });
+  const fd = openat2(AT_FDCWD, host.slice("unix://".length), O.PATH, 0n);
+  let conn: Deno.UnixConn;
+  let uid: number;
+  try {
+    uid = fstatSafe(fd).uid;
+    conn = await Deno.connect({ transport: "unix", path: `/proc/self/fd/${fd}` });
+  } finally {
+    close(fd);
+  }
+  const owner = uid === 0 ? undefined : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`));
     let raw = "";
@@ -42,7 +66,7 @@ async function _dockerGet(host: string, path: string): Promise<{ status: number;
     raw += decoder.decode();
     const split = raw.indexOf("\r\n\r\n");
     const status = Number(raw.slice(9, 12));
-    return { status, body: JSON.parse(raw.slice(split + 4) || "null") };
+    return { status, body: JSON.parse(raw.slice(split + 4) || "null"), owner };
   } finally {
     try {
       conn.close();
@@ -63,12 +87,13 @@ interface _DockerInspect {
   Config: { Env?: string[] | null; User?: string; WorkingDir?: string; Hostname?: string };
 }
 
-function _fromInspect(j: _DockerInspect): ContainerInfo {
+function _fromInspect(j: _DockerInspect, owner?: number): ContainerInfo {
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
     pid: j.State.Pid,
+    owner,
     config: {
       env: j.Config.Env ?? [],
       user: j.Config.User ?? "",
@@ -95,6 +120,7 @@ export async function _dockerList(o: FindContainersOptions): Promise<ContainerIn
     id: c.Id,
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
+    owner: res.owner,
     source: "api" as const,
   }));
 }
@@ -135,7 +161,7 @@ export async function _dockerInspect(
       },
     );
   }
-  return _fromInspect(j);
+  return _fromInspect(j, res.owner);
 }
 
 /** Where dockerd keeps each container's config.v2.json (its default data-root). */

@@ -51,6 +51,7 @@ import {
   sh,
   testUser,
   text,
+  userDeno,
 } from "./_fixtures.ts";
 
 const CLI = `${ROOT}cli.ts`;
@@ -2540,7 +2541,11 @@ Deno.test({
         flags: ["-m"],
         setup: `mount -t tmpfs none ${dir}/a && mknod -m 600 ${dir}/a/disk b ${major} ${minor}`,
       });
-      await using theirs = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+      // As rootlesskit maps them: the user's subordinate ids too (setgroups allowed).
+      await using theirs = await makeTarget({
+        flags: ["--user", "--map-root-user", "--map-auto", "--mount"],
+        user,
+      });
       const readsDisk = async (node: string) => {
         const out = await new Deno.Command("setpriv", {
           args: [
@@ -2623,7 +2628,11 @@ Deno.test({
       setup: `mount -t tmpfs none ${dir}/a && cp ${dir}/su ${dir}/a/su && ` +
         `setcap cap_setuid+ep ${dir}/a/su`,
     });
-    await using theirs = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+    // As rootlesskit maps them: the user's subordinate ids too (setgroups allowed).
+    await using theirs = await makeTarget({
+      flags: ["--user", "--map-root-user", "--map-auto", "--mount"],
+      user,
+    });
     const asUser = (program: string) =>
       new Deno.Command("setpriv", {
         args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", program],
@@ -2832,7 +2841,7 @@ Deno.test({
       // With it, the program runs as the namespace's root: the user on the host.
       const ok = await exec("mnt,user");
       assertEquals(ok.code, 0, text(ok.stderr));
-      assertMatch(text(ok.stdout), new RegExp(`^\\s*0\\s+${user.uid}\\s+1\\s*$`));
+      assertMatch(text(ok.stdout), new RegExp(`^\\s*0\\s+${user.uid}\\s+1\\n`));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -7696,6 +7705,116 @@ Deno.test({
       await removeContainers(made);
       await run("podman", ["rm", "-f", name]);
       await run("docker", ["rm", "-f", `${name}-d`]);
+    }
+  },
+});
+
+// ---- stop 21: DOCKER_HOST naming a daemon a local user runs
+
+/** A fake Docker API: every inspect answers `web`, with the PID in `pidfile` and `env`. */
+const FAKE_DOCKERD_TS = String.raw`
+const [sock, pidfile, env] = Deno.args;
+const server = Deno.listen({ transport: "unix", path: sock });
+console.log("ready");
+for await (const conn of server) {
+  await conn.read(new Uint8Array(4096));
+  const pid = Number(Deno.readTextFileSync(pidfile));
+  const body = JSON.stringify({
+    Id: "e".repeat(64),
+    Name: "/web",
+    State: { Running: true, Pid: pid },
+    Config: { Env: [env], User: "", WorkingDir: "" },
+  });
+  await conn.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n" + body));
+  conn.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 21: a docker daemon a local user runs names only that user's containers (DOCKER_HOST)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // Root may point DOCKER_HOST at a user's rootless dockerd (or a sudo-like wrapper
+    // passes the user's through). Its answers are the user's to write: a State.Pid of a
+    // root process in a mount namespace of its own over our root (a service's PrivateTmp)
+    // passed the "not our mount namespace" check, and its Config.Env PATH, naming the
+    // user's directory, chose the program root's exec ran there as uid 0.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-userdockerd-" });
+    await Deno.chown(dir, user.uid, user.gid);
+    const planted = `${dir}/bin`;
+    await Deno.mkdir(planted);
+    await Deno.writeTextFile(`${planted}/id`, "#!/bin/sh\necho planted ran as $(/usr/bin/id -u)\n");
+    await Deno.chmod(`${planted}/id`, 0o755);
+    await Deno.chown(planted, user.uid, user.gid);
+    await Deno.chown(`${planted}/id`, user.uid, user.gid);
+    await Deno.writeTextFile(`${dir}/fake.ts`, FAKE_DOCKERD_TS);
+    await Deno.writeTextFile(`${dir}/pid`, "1");
+    await Deno.chown(`${dir}/pid`, user.uid, user.gid);
+    const sock = `${dir}/docker.sock`;
+    await using service = await makeTarget({ flags: ["-m"] });
+    // As rootlesskit maps them: the user's subordinate ids too (setgroups allowed).
+    await using theirs = await makeTarget({
+      flags: ["--user", "--map-root-user", "--map-auto", "--mount"],
+      user,
+    });
+    const { deno, denoDir } = userDeno();
+    const daemon = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run", "-A"],
+        ...["--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`, sock, `${dir}/pid`],
+        `PATH=${planted}:/usr/bin:/bin`,
+      ],
+      env: { DENO_DIR: denoDir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = daemon.stdout.getReader();
+      const ready = text((await reader.read()).value ?? new Uint8Array()).trim();
+      reader.releaseLock();
+      daemon.stdout.cancel().catch(() => {});
+      if (ready !== "ready") {
+        const err = await new Response(daemon.stderr).text();
+        throw new Error(`the fake daemon did not start: ${err}`);
+      }
+      daemon.stderr.cancel().catch(() => {});
+      const exec = (target: string) =>
+        runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "exec", target, "id"],
+          env: { DOCKER_HOST: `unix://${sock}` },
+        });
+      await t.step("a root process with a mount namespace of its own: refused", async () => {
+        await Deno.writeTextFile(`${dir}/pid`, String(service.pid));
+        for (const target of ["docker:web", "web"]) {
+          const out = await exec(target);
+          assert(!out.stdout.includes("planted"), `the user's program ran: ${out.stdout}`);
+          assertEquals(out.code, 125, out.stderr);
+          assertMatch(out.stderr, /Cannot use docker@\d+:web .* no longer in its owner's/);
+        }
+      });
+      await t.step("the user's own namespaces (a rootless container): joined", async () => {
+        await Deno.writeTextFile(`${dir}/pid`, String(theirs.pid));
+        const out = await exec("docker:web");
+        // Their program, with their uid: root in their user namespace.
+        assertEquals(out.stdout, "planted ran as 0\n", out.stderr);
+        const map = await runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "exec", "docker:web", "cat", "/proc/self/uid_map"],
+          env: { DOCKER_HOST: `unix://${sock}` },
+        });
+        assertMatch(map.stdout, new RegExp(`^\\s*0\\s+${user.uid}\\s+1\\n`), map.stderr);
+      });
+    } finally {
+      try {
+        daemon.kill("SIGKILL");
+      } catch {
+        // It exited already (and said why).
+      }
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -2,21 +2,19 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-4IQOWPUG.js";
+} from "./chunk-YYXBDIEW.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-KHUVXKZJ.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
-  openat2
-} from "./chunk-CIRZN665.js";
-import {
+  openat2,
   resolveTarget
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-V33WJPXN.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

@@ -13,13 +13,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-4D5DGR4C.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-OG7FTRKR.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -26,15 +26,21 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-4D5DGR4C.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
+  OPENAT2_TRIES,
+  SyscallError,
   UsageError,
+  cstr,
+  errno,
   errnoName,
   errnoText,
   existsSafe,
   fileOnStdio,
+  fstatSafe,
+  libcSubset,
   readTextFileSafe,
   relay,
   relayStdio,
@@ -42,7 +48,29 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-OG7FTRKR.js";
+var _lib = (function _lib() {
+  return libcSubset("openat2", "open", "close", "statx", "mkdirat", "symlinkat", "readlinkat", "unlinkat", "linkat", "mknodat", "fchownat", "fchmod", "utimensat", "futimens", "lseek", "sendfile", "ftruncate", "read", "write", "flistxattr", "fgetxattr", "fsetxattr", "__errno_location");
+});
+var _fail = (function _fail(call, what) {
+  const e = errno();
+  throw new SyscallError(call, e, `Cannot ${what}: ${errnoName(e)} (${errnoText(e)})`);
+});
+var openat2 = (function openat2(dirfd, path, flags, resolve, mode = 0) {
+  const how = new BigUint64Array([
+    BigInt(flags | O.CLOEXEC),
+    BigInt(mode),
+    resolve
+  ]);
+  for (let tries = 1; ; tries++) {
+    const fd = Number(_lib().openat2(SYS_OPENAT2, BigInt(dirfd), cstr(path), how, 24n));
+    if (fd >= 0) return fd;
+    if (errno() !== 11 || tries >= OPENAT2_TRIES) _fail("openat2", `open ${path}`);
+  }
+});
+var close = (function close(fd) {
+  if (fd >= 0) _lib().close(fd);
+});
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -54,10 +82,19 @@ var _dockerGet = (async function _dockerGet(host, path) {
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  const conn = await Deno.connect({
-    transport: "unix",
-    path: host.slice("unix://".length)
-  });
+  const fd = openat2(AT_FDCWD, host.slice("unix://".length), O.PATH, 0n);
+  let conn;
+  let uid;
+  try {
+    uid = fstatSafe(fd).uid;
+    conn = await Deno.connect({
+      transport: "unix",
+      path: `/proc/self/fd/${fd}`
+    });
+  } finally {
+    close(fd);
+  }
+  const owner = uid === 0 ? void 0 : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r
 Host: docker\r
@@ -73,7 +110,8 @@ Host: docker\r
     const status = Number(raw.slice(9, 12));
     return {
       status,
-      body: JSON.parse(raw.slice(split + 4) || "null")
+      body: JSON.parse(raw.slice(split + 4) || "null"),
+      owner
     };
   } finally {
     try {
@@ -85,12 +123,13 @@ Host: docker\r
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
-var _fromInspect = (function _fromInspect(j) {
+var _fromInspect = (function _fromInspect(j, owner) {
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
     pid: j.State.Pid,
+    owner,
     config: {
       env: j.Config.Env ?? [],
       user: j.Config.User ?? "",
@@ -115,6 +154,7 @@ var _dockerList = (async function _dockerList(o) {
     id: c.Id,
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
+    owner: res.owner,
     source: "api"
   }));
 });
@@ -141,7 +181,7 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
       quiet: true
     });
   }
-  return _fromInspect(j);
+  return _fromInspect(j, res.owner);
 });
 var _dockerStateList = (function _dockerStateList() {
   const out = [];
@@ -837,8 +877,8 @@ var matchContainer = (function matchContainer(containers, ref, options = {}) {
 var matchPodContainer = (function matchPodContainer(containers, text) {
   const members = containers.filter((c) => c.pod);
   const shown = JSON.stringify(text);
-  const fail = (errno, message, hint) => new NamespaceError(message, {
-    errno,
+  const fail = (errno2, message, hint) => new NamespaceError(message, {
+    errno: errno2,
     syscall: "resolve",
     target: text,
     quiet: true,
@@ -1083,10 +1123,10 @@ var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options
     "cgroup"
   ]);
   const hint = `it is not running (${_label(theirs)} is another user's)`;
-  if (engine === void 0 && sources.has("api")) {
+  if (engine === void 0 && theirs.engine !== "docker" && sources.has("api")) {
     const api = await _dockerInspect(ref, options, true);
     const known = api ?? (api === void 0 && sources.has("state") ? _dockerStateFind(ref, options, void 0, true) : void 0);
-    if (known) {
+    if (known && known.owner === void 0) {
       throw new NamespaceError(`Cannot use ${_label(known)}`, {
         errno: 3,
         syscall: "resolve",
@@ -1097,7 +1137,7 @@ var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options
       });
     }
   }
-  const podman = sources.has("state") ? _podmanStopped(ref, true) : void 0;
+  const podman = engine !== "docker" && sources.has("state") ? _podmanStopped(ref, true) : void 0;
   if (podman !== void 0) {
     throw new NamespaceError(`Cannot use podman container ${podman}`, {
       errno: 3,
@@ -1315,6 +1355,35 @@ var exec = (async function exec(argv) {
     plan?.pinned?.close();
   }
 });
+
+
+// ffi/dirfd.ts
+var SYS_OPENAT2 = 437n;
+var O = {
+  RDONLY: 0,
+  WRONLY: 1,
+  CREAT: 64,
+  EXCL: 128,
+  NOCTTY: 256,
+  NONBLOCK: 2048,
+  DIRECTORY: Deno.build.arch === "x86_64" ? 65536 : 16384,
+  NOFOLLOW: Deno.build.arch === "x86_64" ? 131072 : 32768,
+  CLOEXEC: 524288,
+  PATH: 2097152
+};
+var RESOLVE = {
+  NO_XDEV: 0x01n,
+  NO_MAGICLINKS: 0x02n,
+  NO_SYMLINKS: 0x04n,
+  BENEATH: 0x08n,
+  IN_ROOT: 0x10n
+};
+var IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
+var ONE_NAME = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
+var AT_FDCWD = -100;
+
+
+
 
 
 // src/engines.ts

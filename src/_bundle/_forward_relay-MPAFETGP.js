@@ -15,11 +15,10 @@ import {
 } from "./chunk-CAXEM5SY.js";
 import {
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-UNXUHF2G.js";
 import {
   close
-} from "./chunk-CIRZN665.js";
-import "./chunk-BXK27DXH.js";
+} from "./chunk-V33WJPXN.js";
 import "./chunk-WCZWOI36.js";
 import "./chunk-CEVB7PLA.js";
 import {

@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-V33WJPXN.js";
 import {
   CLONE_FLAGS,
   NamespaceError

@@ -1899,6 +1899,7 @@ export {
   O_CLOEXEC,
   NamespaceError,
   DEFAULT_MAX_BYTES,
+  OPENAT2_TRIES,
   existsSafe,
   openVerified,
   openFileSafe,

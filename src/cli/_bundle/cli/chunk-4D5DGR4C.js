@@ -28,7 +28,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-OG7FTRKR.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-V33WJPXN.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-KHUVXKZJ.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";
@@ -21,12 +21,13 @@ import {
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-UNXUHF2G.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   ONE_NAME,
+  PinnedProcess,
   RESOLVE,
   S,
   close,
@@ -42,22 +43,19 @@ import {
   mkdirat,
   mknodat,
   openat2,
+  pinProcess,
   readInto,
   readlinkFd,
   reopen,
+  resolveTarget,
   seek,
   setXattrs,
+  startTimeOf,
   symlinkat,
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-CIRZN665.js";
-import {
-  PinnedProcess,
-  pinProcess,
-  resolveTarget,
-  startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-V33WJPXN.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -1124,7 +1122,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-L2Z42XIO.js")
+    import("./_forward_relay-MPAFETGP.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -7,12 +7,16 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-KHUVXKZJ.js";
 import {
+  AT_FDCWD,
+  O,
   PinnedProcess,
+  close,
+  openat2,
   pinProcess,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-V33WJPXN.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -21,6 +25,7 @@ import {
   NamespaceError,
   differingNamespaces,
   existsSafe,
+  fstatSafe,
   readTextFileSafe,
   statSafe
 } from "./chunk-CEVB7PLA.js";
@@ -35,10 +40,19 @@ var _dockerGet = (async function _dockerGet(host, path) {
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  const conn = await Deno.connect({
-    transport: "unix",
-    path: host.slice("unix://".length)
-  });
+  const fd = openat2(AT_FDCWD, host.slice("unix://".length), O.PATH, 0n);
+  let conn;
+  let uid;
+  try {
+    uid = fstatSafe(fd).uid;
+    conn = await Deno.connect({
+      transport: "unix",
+      path: `/proc/self/fd/${fd}`
+    });
+  } finally {
+    close(fd);
+  }
+  const owner = uid === 0 ? void 0 : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r
 Host: docker\r
@@ -54,7 +68,8 @@ Host: docker\r
     const status = Number(raw.slice(9, 12));
     return {
       status,
-      body: JSON.parse(raw.slice(split + 4) || "null")
+      body: JSON.parse(raw.slice(split + 4) || "null"),
+      owner
     };
   } finally {
     try {
@@ -66,12 +81,13 @@ Host: docker\r
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
-var _fromInspect = (function _fromInspect(j) {
+var _fromInspect = (function _fromInspect(j, owner) {
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
     pid: j.State.Pid,
+    owner,
     config: {
       env: j.Config.Env ?? [],
       user: j.Config.User ?? "",
@@ -96,6 +112,7 @@ var _dockerList = (async function _dockerList(o) {
     id: c.Id,
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
+    owner: res.owner,
     source: "api"
   }));
 });
@@ -122,7 +139,7 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
       quiet: true
     });
   }
-  return _fromInspect(j);
+  return _fromInspect(j, res.owner);
 });
 var _dockerStateList = (function _dockerStateList() {
   const out = [];
@@ -1076,10 +1093,10 @@ var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options
     "cgroup"
   ]);
   const hint = `it is not running (${_label(theirs)} is another user's)`;
-  if (engine === void 0 && sources.has("api")) {
+  if (engine === void 0 && theirs.engine !== "docker" && sources.has("api")) {
     const api = await _dockerInspect(ref, options, true);
     const known = api ?? (api === void 0 && sources.has("state") ? _dockerStateFind(ref, options, void 0, true) : void 0);
-    if (known) {
+    if (known && known.owner === void 0) {
       throw new NamespaceError(`Cannot use ${_label(known)}`, {
         errno: 3,
         syscall: "resolve",
@@ -1090,7 +1107,7 @@ var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options
       });
     }
   }
-  const podman = sources.has("state") ? _podmanStopped(ref, true) : void 0;
+  const podman = engine !== "docker" && sources.has("state") ? _podmanStopped(ref, true) : void 0;
   if (podman !== void 0) {
     throw new NamespaceError(`Cannot use podman container ${podman}`, {
       errno: 3,

@@ -7818,3 +7818,30 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 21: the size of a local user's podman store
+
+Deno.test({
+  name: "stop 21: a local user's podman store never keeps root's ps (or exec NAME) waiting",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // ps, and exec of a bare name, read every user's rootless store: each entry of a
+    // containers.json costs a few lookups. 260,000 IDs in one file under the 4 MiB cap
+    // took 20 s, and the user may make as many `X-containers` directories as they like,
+    // each a hard link of that file.
+    await using user = await hostileUser();
+    const ids = Array.from({ length: 260000 }, (_, i) => ({ id: i.toString(16) }));
+    const first = `${user.home}/g/vfs-containers`;
+    await Deno.mkdir(first, { recursive: true });
+    await Deno.writeTextFile(`${first}/containers.json`, JSON.stringify(ids));
+    for (const d of ["overlay", "btrfs", "zfs", ...Array.from({ length: 30 }, (_, i) => `x${i}`)]) {
+      await Deno.mkdir(`${user.home}/g/${d}-containers`);
+      await Deno.link(`${first}/containers.json`, `${user.home}/g/${d}-containers/containers.json`);
+    }
+    await sh("chown", ["-R", `${user.uid}:${user.gid}`, user.home]);
+    const ps = await cliBounded(["ps", "--json"], 60_000);
+    assert(!ps.killed, "root's ps was still reading the user's store at 60 s");
+    assertEquals(ps.code, 0, ps.stderr);
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-YYXBDIEW.js";
+} from "./chunk-WHVOZCRD.js";
 import {
   NsCommand,
   containerExecOptions

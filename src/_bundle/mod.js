@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-YYXBDIEW.js";
+} from "./chunk-WHVOZCRD.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

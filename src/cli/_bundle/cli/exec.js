@@ -356,6 +356,15 @@ var _podmanStores = (function _podmanStores(rootOnly = false) {
   }
   return stores;
 });
+var _containerDirs = (function _containerDirs(store) {
+  const dirs = _readDir(store.graph).filter((d) => d.endsWith("-containers"));
+  if (store.owner === void 0) return dirs;
+  return dirs.filter((d) => _DRIVERS.includes(d.slice(0, -"-containers".length)));
+});
+var _entries = (function _entries(list, owner) {
+  if (!Array.isArray(list)) return [];
+  return owner === void 0 ? list : list.slice(0, _USER_STORE_ENTRIES);
+});
 var _isRootlessOf = (function _isRootlessOf(pid, owner) {
   const fds = [];
   const open = (path) => {
@@ -382,9 +391,9 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
-    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+    for (const dir of _containerDirs(store)) {
       const list = _readJson(`${store.graph}/${dir}/containers.json`, owner);
-      for (const c of Array.isArray(list) ? list : []) {
+      for (const c of _entries(list, owner)) {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         if (rootOnly && !c.names?.some((n) => typeof n === "string" && n.startsWith("k8s_"))) {
           continue;
@@ -417,9 +426,9 @@ var _podmanStopped = (function _podmanStopped(ref, any = false) {
   const found = [];
   for (const store of _podmanStores()) {
     if (store.owner !== void 0 && store.owner !== uid) continue;
-    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+    for (const dir of _containerDirs(store)) {
       const list = _readJson(`${store.graph}/${dir}/containers.json`, store.owner);
-      for (const c of Array.isArray(list) ? list : []) {
+      for (const c of _entries(list, store.owner)) {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
         if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
@@ -1400,6 +1409,18 @@ var DOCKER_CONTAINERS = "/var/lib/docker/containers";
 
 
 
+
+
+var _DRIVERS = [
+  "overlay",
+  "overlay2",
+  "vfs",
+  "btrfs",
+  "zfs",
+  "devicemapper",
+  "aufs"
+];
+var _USER_STORE_ENTRIES = 1024;
 
 
 

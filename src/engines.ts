@@ -16,13 +16,13 @@ import type {
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
-import { AT_FDCWD, close, O, openat2 } from "../ffi/dirfd.ts";
 import {
   DEFAULT_MAX_BYTES,
   existsSafe,
   fstatSafe,
   readTextFileSafe,
   statSafe,
+  withPathFd,
 } from "../ffi/files.ts";
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts";
 
@@ -48,15 +48,11 @@ async function _dockerGet(
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  const fd = openat2(AT_FDCWD, host.slice("unix://".length), O.PATH, 0n);
-  let conn: Deno.UnixConn;
-  let uid: number;
-  try {
+  let uid = 0;
+  const conn = await withPathFd(host.slice("unix://".length), (fd) => {
     uid = fstatSafe(fd).uid;
-    conn = await Deno.connect({ transport: "unix", path: `/proc/self/fd/${fd}` });
-  } finally {
-    close(fd);
-  }
+    return Deno.connect({ transport: "unix", path: `/proc/self/fd/${fd}` });
+  });
   const owner = uid === 0 ? undefined : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`));

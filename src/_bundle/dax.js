@@ -2,26 +2,28 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-WHVOZCRD.js";
+} from "./chunk-I5TM3BHC.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-KHUVXKZJ.js";
+} from "./chunk-DRJS7MW7.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
-  openat2,
+  openat2
+} from "./chunk-7ITMBZHC.js";
+import {
   resolveTarget
-} from "./chunk-V33WJPXN.js";
+} from "./chunk-G3XXB5EQ.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-SQFNKISK.js";
 import {
   effectiveUid
 } from "./chunk-KV4ZYQID.js";

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-OG7FTRKR.js";
+} from "./chunk-76O5SC4U.js";
 
 export {
   EXIT,

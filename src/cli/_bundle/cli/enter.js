@@ -13,13 +13,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-4D5DGR4C.js";
+} from "./chunk-AD5WJCF2.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-OG7FTRKR.js";
+} from "./chunk-76O5SC4U.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -26,51 +26,25 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-4D5DGR4C.js";
+} from "./chunk-AD5WJCF2.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
-  OPENAT2_TRIES,
-  SyscallError,
   UsageError,
-  cstr,
-  errno,
   errnoName,
   errnoText,
   existsSafe,
   fileOnStdio,
   fstatSafe,
-  libcSubset,
   readTextFileSafe,
   relay,
   relayStdio,
   report,
   socketOnStdio,
   statSafe,
-  terminalOnStdio
-} from "./chunk-OG7FTRKR.js";
-var _lib = (function _lib() {
-  return libcSubset("openat2", "open", "close", "statx", "mkdirat", "symlinkat", "readlinkat", "unlinkat", "linkat", "mknodat", "fchownat", "fchmod", "utimensat", "futimens", "lseek", "sendfile", "ftruncate", "read", "write", "flistxattr", "fgetxattr", "fsetxattr", "__errno_location");
-});
-var _fail = (function _fail(call, what) {
-  const e = errno();
-  throw new SyscallError(call, e, `Cannot ${what}: ${errnoName(e)} (${errnoText(e)})`);
-});
-var openat2 = (function openat2(dirfd, path, flags, resolve, mode = 0) {
-  const how = new BigUint64Array([
-    BigInt(flags | O.CLOEXEC),
-    BigInt(mode),
-    resolve
-  ]);
-  for (let tries = 1; ; tries++) {
-    const fd = Number(_lib().openat2(SYS_OPENAT2, BigInt(dirfd), cstr(path), how, 24n));
-    if (fd >= 0) return fd;
-    if (errno() !== 11 || tries >= OPENAT2_TRIES) _fail("openat2", `open ${path}`);
-  }
-});
-var close = (function close(fd) {
-  if (fd >= 0) _lib().close(fd);
-});
+  terminalOnStdio,
+  withPathFd
+} from "./chunk-76O5SC4U.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -82,18 +56,14 @@ var _dockerGet = (async function _dockerGet(host, path) {
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  const fd = openat2(AT_FDCWD, host.slice("unix://".length), O.PATH, 0n);
-  let conn;
-  let uid;
-  try {
+  let uid = 0;
+  const conn = await withPathFd(host.slice("unix://".length), (fd) => {
     uid = fstatSafe(fd).uid;
-    conn = await Deno.connect({
+    return Deno.connect({
       transport: "unix",
       path: `/proc/self/fd/${fd}`
     });
-  } finally {
-    close(fd);
-  }
+  });
   const owner = uid === 0 ? void 0 : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r
@@ -886,8 +856,8 @@ var matchContainer = (function matchContainer(containers, ref, options = {}) {
 var matchPodContainer = (function matchPodContainer(containers, text) {
   const members = containers.filter((c) => c.pod);
   const shown = JSON.stringify(text);
-  const fail = (errno2, message, hint) => new NamespaceError(message, {
-    errno: errno2,
+  const fail = (errno, message, hint) => new NamespaceError(message, {
+    errno,
     syscall: "resolve",
     target: text,
     quiet: true,
@@ -1364,35 +1334,6 @@ var exec = (async function exec(argv) {
     plan?.pinned?.close();
   }
 });
-
-
-// ffi/dirfd.ts
-var SYS_OPENAT2 = 437n;
-var O = {
-  RDONLY: 0,
-  WRONLY: 1,
-  CREAT: 64,
-  EXCL: 128,
-  NOCTTY: 256,
-  NONBLOCK: 2048,
-  DIRECTORY: Deno.build.arch === "x86_64" ? 65536 : 16384,
-  NOFOLLOW: Deno.build.arch === "x86_64" ? 131072 : 32768,
-  CLOEXEC: 524288,
-  PATH: 2097152
-};
-var RESOLVE = {
-  NO_XDEV: 0x01n,
-  NO_MAGICLINKS: 0x02n,
-  NO_SYMLINKS: 0x04n,
-  BENEATH: 0x08n,
-  IN_ROOT: 0x10n
-};
-var IN_ROOT = RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS;
-var ONE_NAME = RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS;
-var AT_FDCWD = -100;
-
-
-
 
 
 // src/engines.ts

@@ -12,22 +12,21 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-KHUVXKZJ.js";
+} from "./chunk-DRJS7MW7.js";
 import {
   loadHostNss
-} from "./chunk-BQNAZMX6.js";
+} from "./chunk-7QGST2WX.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-UNXUHF2G.js";
+} from "./chunk-7ODYVPSK.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   ONE_NAME,
-  PinnedProcess,
   RESOLVE,
   S,
   close,
@@ -43,19 +42,22 @@ import {
   mkdirat,
   mknodat,
   openat2,
-  pinProcess,
   readInto,
   readlinkFd,
   reopen,
-  resolveTarget,
   seek,
   setXattrs,
-  startTimeOf,
   symlinkat,
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-V33WJPXN.js";
+} from "./chunk-7ITMBZHC.js";
+import {
+  PinnedProcess,
+  pinProcess,
+  resolveTarget,
+  startTimeOf
+} from "./chunk-G3XXB5EQ.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -66,7 +68,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-SQFNKISK.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -195,7 +197,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-RB4H52VB.js")
+    ...await import("./_ns_worker-R3RUJWUM.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1122,7 +1124,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-MPAFETGP.js")
+    import("./_forward_relay-2N2MLDBM.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -28,7 +28,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-OG7FTRKR.js";
+} from "./chunk-76O5SC4U.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

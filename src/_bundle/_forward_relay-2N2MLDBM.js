@@ -15,12 +15,13 @@ import {
 } from "./chunk-CAXEM5SY.js";
 import {
   scopedJoin
-} from "./chunk-UNXUHF2G.js";
+} from "./chunk-7ODYVPSK.js";
 import {
   close
-} from "./chunk-V33WJPXN.js";
+} from "./chunk-7ITMBZHC.js";
+import "./chunk-G3XXB5EQ.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-CEVB7PLA.js";
+import "./chunk-SQFNKISK.js";
 import {
   SyscallError
 } from "./chunk-KV4ZYQID.js";

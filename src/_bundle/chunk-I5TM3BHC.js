@@ -7,16 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-KHUVXKZJ.js";
+} from "./chunk-DRJS7MW7.js";
 import {
-  AT_FDCWD,
-  O,
   PinnedProcess,
-  close,
-  openat2,
   pinProcess,
   startTimeOf
-} from "./chunk-V33WJPXN.js";
+} from "./chunk-G3XXB5EQ.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -27,8 +23,9 @@ import {
   existsSafe,
   fstatSafe,
   readTextFileSafe,
-  statSafe
-} from "./chunk-CEVB7PLA.js";
+  statSafe,
+  withPathFd
+} from "./chunk-SQFNKISK.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -40,18 +37,14 @@ var _dockerGet = (async function _dockerGet(host, path) {
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  const fd = openat2(AT_FDCWD, host.slice("unix://".length), O.PATH, 0n);
-  let conn;
-  let uid;
-  try {
+  let uid = 0;
+  const conn = await withPathFd(host.slice("unix://".length), (fd) => {
     uid = fstatSafe(fd).uid;
-    conn = await Deno.connect({
+    return Deno.connect({
       transport: "unix",
       path: `/proc/self/fd/${fd}`
     });
-  } finally {
-    close(fd);
-  }
+  });
   const owner = uid === 0 ? void 0 : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r

@@ -43,7 +43,8 @@ async function _dockerGet(
 ): Promise<{ status: number; body: unknown; owner?: number }> {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
-    return { status: res.status, body: await res.json() };
+    const text = res.body ? await _readCapped(res.body) : "";
+    return { status: res.status, body: JSON.parse(text || "null") };
   }
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
@@ -56,10 +57,7 @@ async function _dockerGet(
   const owner = uid === 0 ? undefined : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`));
-    let raw = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of conn.readable) raw += decoder.decode(chunk, { stream: true });
-    raw += decoder.decode();
+    const raw = await _readCapped(conn.readable);
     const split = raw.indexOf("\r\n\r\n");
     const status = Number(raw.slice(9, 12));
     return { status, body: JSON.parse(raw.slice(split + 4) || "null"), owner };
@@ -70,6 +68,28 @@ async function _dockerGet(
       // Closed by the readable stream ending.
     }
   }
+}
+
+/** The most of one Docker API answer read (10,000 containers' /containers/json: ~20 MB). */
+const _DOCKER_MAX_BYTES = 64 << 20;
+
+/**
+ * A daemon's answer as text, at most {@link _DOCKER_MAX_BYTES}: it is held whole, and one
+ * that never stops (a user's, which DOCKER_HOST names) had the caller's memory grow until
+ * the OOM killer came.
+ */
+async function _readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {
+  let raw = "";
+  let size = 0;
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > _DOCKER_MAX_BYTES) {
+      throw new Error(`Cannot read docker's answer: over ${_DOCKER_MAX_BYTES >> 20} MiB`);
+    }
+    raw += decoder.decode(chunk, { stream: true });
+  }
+  return raw + decoder.decode();
 }
 
 function _dockerHost(o: FindContainersOptions): string {

@@ -7845,3 +7845,74 @@ Deno.test({
     assertEquals(ps.code, 0, ps.stderr);
   },
 });
+
+// ---- stop 21: the size of a docker daemon's answer
+
+/** A fake Docker API that answers every request with 256 MiB of JSON, then never closes. */
+const ENDLESS_DOCKERD_TS = String.raw`
+const server = Deno.listen({ transport: "unix", path: Deno.args[0] });
+console.log("ready");
+for await (const conn of server) {
+  (async () => {
+    await conn.read(new Uint8Array(4096));
+    const w = conn.writable.getWriter();
+    await w.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n["));
+    const chunk = new TextEncoder().encode('"x",'.repeat(1 << 18));
+    for (let i = 0; i < 256; i++) await w.write(chunk);
+    await new Promise(() => {});
+  })().catch(() => {});
+}
+`;
+
+Deno.test({
+  name: "stop 21: a docker daemon that never stops answering never fills root's memory",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Every answer of the Docker API was read whole into one string: a user's daemon
+    // (DOCKER_HOST naming their socket) that keeps writing had root's exec grow until the
+    // OOM killer came (here 256 MiB, then it waits for more: killed at 60 s).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-endlessdockerd-" });
+    await Deno.chown(dir, user.uid, user.gid);
+    await Deno.writeTextFile(`${dir}/fake.ts`, ENDLESS_DOCKERD_TS);
+    const sock = `${dir}/docker.sock`;
+    const { deno, denoDir } = userDeno();
+    const daemon = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run", "-A"],
+        ...["--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`, sock],
+      ],
+      env: { DENO_DIR: denoDir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      const reader = daemon.stdout.getReader();
+      assertEquals(text((await reader.read()).value ?? new Uint8Array()).trim(), "ready");
+      reader.releaseLock();
+      daemon.stdout.cancel().catch(() => {});
+      const exec = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "exec", "docker:web", "true"],
+        env: { DOCKER_HOST: `unix://${sock}` },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const timer = setTimeout(() => exec.kill("SIGKILL"), 60_000);
+      const out = await exec.output();
+      clearTimeout(timer);
+      assertEquals(out.signal, null, "root's exec was still reading the daemon's answer at 60 s");
+      assertEquals(out.code, 125, text(out.stderr));
+    } finally {
+      try {
+        daemon.kill("SIGKILL");
+      } catch {
+        // It exited already.
+      }
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-I5TM3BHC.js";
+} from "./chunk-MDBUZXFA.js";
 import {
   NsCommand,
   containerExecOptions

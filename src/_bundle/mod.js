@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-I5TM3BHC.js";
+} from "./chunk-MDBUZXFA.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

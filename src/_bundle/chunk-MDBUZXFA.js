@@ -29,9 +29,10 @@ import {
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
+    const text = res.body ? await _readCapped(res.body) : "";
     return {
       status: res.status,
-      body: await res.json()
+      body: JSON.parse(text || "null")
     };
   }
   if (!host.startsWith("unix://")) {
@@ -51,12 +52,7 @@ var _dockerGet = (async function _dockerGet(host, path) {
 Host: docker\r
 \r
 `));
-    let raw = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of conn.readable) raw += decoder.decode(chunk, {
-      stream: true
-    });
-    raw += decoder.decode();
+    const raw = await _readCapped(conn.readable);
     const split = raw.indexOf("\r\n\r\n");
     const status = Number(raw.slice(9, 12));
     return {
@@ -70,6 +66,21 @@ Host: docker\r
     } catch {
     }
   }
+});
+var _readCapped = (async function _readCapped(stream) {
+  let raw = "";
+  let size = 0;
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > _DOCKER_MAX_BYTES) {
+      throw new Error(`Cannot read docker's answer: over ${_DOCKER_MAX_BYTES >> 20} MiB`);
+    }
+    raw += decoder.decode(chunk, {
+      stream: true
+    });
+  }
+  return raw + decoder.decode();
 });
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
@@ -1217,6 +1228,8 @@ var _withView = (function _withView(container, view) {
 
 
 // src/engines.ts
+
+var _DOCKER_MAX_BYTES = 64 << 20;
 
 
 

@@ -111,6 +111,25 @@ export function existsSafe(path: string): boolean {
   return e !== 2 && e !== 20;
 }
 
+/**
+ * Runs `use` with an O_PATH fd of `path` (links followed as stat(2) follows them), closed
+ * after: what is looked at through it (fstat) and used through `/proc/self/fd/N` (a unix
+ * socket connected there) is one inode, whatever the path names meanwhile.
+ *
+ * @param path the file, resolved from the current directory
+ * @param use gets the fd; must not keep it
+ * @returns what `use` returns
+ * @throws {SyscallError} ENOENT, EACCES… from the kernel, or what `use` throws
+ */
+export async function withPathFd<T>(path: string, use: (fd: number) => Promise<T>): Promise<T> {
+  const fd = _openPath(AT_FDCWD, path, 0n);
+  try {
+    return await use(fd);
+  } finally {
+    _lib().close(fd);
+  }
+}
+
 function _stat(fd: number): { mode: number; uid: number } {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());

@@ -650,6 +650,9 @@ export async function _resolveContainer(
       found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found.id)?.pid ?? 0;
     }
   }
+  if (found.owner !== undefined && owner === undefined && found.owner !== (Deno.uid() ?? 0)) {
+    await _refuseOursStopped(ref, engine, options, text, found);
+  }
   if (!found.pid) {
     throw new NamespaceError(`Cannot find the processes of ${_label(found)}`, {
       errno: 3,
@@ -701,6 +704,57 @@ export async function _resolveContainer(
     }
   }
   return _withView(new PinnedContainer(pinned, found), view);
+}
+
+/**
+ * Refuses a bare name or ID (or `podman:REF`) that another user's rootless container
+ * answered when one of root's engines has a container so named that is not running
+ * (stopped, restarting, or dropped by the checks on its PID): {@link matchContainer} looks
+ * at other users' containers only when no running container of ours matched, and a user who
+ * named theirs after root's stopped one had root's `exec` run there, with root's `-e`,
+ * arguments and stdin. `docker exec` and `podman exec` say "not running"; so do we
+ * (`podman@USER:REF` still picks theirs).
+ */
+async function _refuseOursStopped(
+  ref: string,
+  engine: Engine | undefined,
+  options: FindContainersOptions,
+  text: string,
+  theirs: ContainerInfo,
+): Promise<void> {
+  const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
+  const hint = `it is not running (${_label(theirs)} is another user's)`;
+  // Theirs is docker's when the daemon is theirs (DOCKER_HOST names a user's socket).
+  if (engine === undefined && theirs.engine !== "docker" && sources.has("api")) {
+    // Throws "not running" (or "restarting") for a container docker has and does not run.
+    const api = await _dockerInspect(ref, options, true);
+    const known = api ??
+      (api === undefined && sources.has("state")
+        ? _dockerStateFind(ref, options, undefined, true)
+        : undefined);
+    if (known && known.owner === undefined) {
+      throw new NamespaceError(`Cannot use ${_label(known)}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        // A running one matched first unless it started just now.
+        hint: api ? "it started while we looked; try again" : hint,
+      });
+    }
+  }
+  const podman = engine !== "docker" && sources.has("state")
+    ? _podmanStopped(ref, true)
+    : undefined;
+  if (podman !== undefined) {
+    throw new NamespaceError(`Cannot use podman container ${podman}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: text,
+      quiet: true,
+      hint,
+    });
+  }
 }
 
 /**

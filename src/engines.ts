@@ -16,7 +16,14 @@ import type {
 } from "./containers.ts";
 import { NamespaceError } from "./errors.ts";
 import { startTimeOf } from "./target.ts";
-import { DEFAULT_MAX_BYTES, existsSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
+import {
+  DEFAULT_MAX_BYTES,
+  existsSafe,
+  fstatSafe,
+  readTextFileSafe,
+  statSafe,
+  withPathFd,
+} from "../ffi/files.ts";
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts";
 
 /**
@@ -24,25 +31,36 @@ import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsOwnerUid } from "../ffi/nsfs.ts"
  * request on Deno.connect: `fetch` with a unix-socket client costs ~10 ms to set up
  * on first use, which is most of the CLI's cold-start budget; HTTP/1.0 means no
  * chunked bodies and the daemon closes the connection when done.
+ *
+ * `owner`: the uid that bound the unix socket (its inode's owner; the socket is reached
+ * through the very inode looked at), when it is not root — a rootless dockerd's, or any
+ * socket a user made and DOCKER_HOST names. Such a daemon answers what it likes, so its
+ * PIDs are taken only as that user's rootless containers (see `_isRootlessOf`).
  */
-async function _dockerGet(host: string, path: string): Promise<{ status: number; body: unknown }> {
+async function _dockerGet(
+  host: string,
+  path: string,
+): Promise<{ status: number; body: unknown; owner?: number }> {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
-    return { status: res.status, body: await res.json() };
+    const text = res.body ? await _readCapped(res.body) : "";
+    return { status: res.status, body: JSON.parse(text || "null") };
   }
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  const conn = await Deno.connect({ transport: "unix", path: host.slice("unix://".length) });
+  let uid = 0;
+  const conn = await withPathFd(host.slice("unix://".length), (fd) => {
+    uid = fstatSafe(fd).uid;
+    return Deno.connect({ transport: "unix", path: `/proc/self/fd/${fd}` });
+  });
+  const owner = uid === 0 ? undefined : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`));
-    let raw = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of conn.readable) raw += decoder.decode(chunk, { stream: true });
-    raw += decoder.decode();
+    const raw = await _readCapped(conn.readable);
     const split = raw.indexOf("\r\n\r\n");
     const status = Number(raw.slice(9, 12));
-    return { status, body: JSON.parse(raw.slice(split + 4) || "null") };
+    return { status, body: JSON.parse(raw.slice(split + 4) || "null"), owner };
   } finally {
     try {
       conn.close();
@@ -50,6 +68,28 @@ async function _dockerGet(host: string, path: string): Promise<{ status: number;
       // Closed by the readable stream ending.
     }
   }
+}
+
+/** The most of one Docker API answer read (10,000 containers' /containers/json: ~20 MB). */
+const _DOCKER_MAX_BYTES = 64 << 20;
+
+/**
+ * A daemon's answer as text, at most {@link _DOCKER_MAX_BYTES}: it is held whole, and one
+ * that never stops (a user's, which DOCKER_HOST names) had the caller's memory grow until
+ * the OOM killer came.
+ */
+async function _readCapped(stream: ReadableStream<Uint8Array>): Promise<string> {
+  let raw = "";
+  let size = 0;
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > _DOCKER_MAX_BYTES) {
+      throw new Error(`Cannot read docker's answer: over ${_DOCKER_MAX_BYTES >> 20} MiB`);
+    }
+    raw += decoder.decode(chunk, { stream: true });
+  }
+  return raw + decoder.decode();
 }
 
 function _dockerHost(o: FindContainersOptions): string {
@@ -63,12 +103,13 @@ interface _DockerInspect {
   Config: { Env?: string[] | null; User?: string; WorkingDir?: string; Hostname?: string };
 }
 
-function _fromInspect(j: _DockerInspect): ContainerInfo {
+function _fromInspect(j: _DockerInspect, owner?: number): ContainerInfo {
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
     pid: j.State.Pid,
+    owner,
     config: {
       env: j.Config.Env ?? [],
       user: j.Config.User ?? "",
@@ -95,6 +136,7 @@ export async function _dockerList(o: FindContainersOptions): Promise<ContainerIn
     id: c.Id,
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
+    owner: res.owner,
     source: "api" as const,
   }));
 }
@@ -135,7 +177,7 @@ export async function _dockerInspect(
       },
     );
   }
-  return _fromInspect(j);
+  return _fromInspect(j, res.owner);
 }
 
 /** Where dockerd keeps each container's config.v2.json (its default data-root). */
@@ -169,12 +211,14 @@ export function _dockerStateList(): ContainerInfo[] {
  * @param ref a name, full ID or ID prefix
  * @param o the docker host
  * @param dir where dockerd keeps the containers' config.v2.json (tests)
+ * @param any the one match even when it is not running (whether dockerd knows the name)
  * @returns the container as the API would describe it (source "state"), or undefined
  */
 export function _dockerStateFind(
   ref: string,
   o: FindContainersOptions,
   dir: string = DOCKER_CONTAINERS,
+  any = false,
 ): ContainerInfo | undefined {
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
@@ -200,6 +244,9 @@ export function _dockerStateFind(
   }
   if (!id) return;
   const j = read(id);
+  if (any && j?.State && j.Config && typeof j.Name === "string") {
+    return { ..._fromInspect({ ...j, Id: id }), source: "state" };
+  }
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
   return { ..._fromInspect({ ...j, Id: id }), source: "state" };
 }
@@ -368,6 +415,33 @@ function _podmanStores(rootOnly = false): { graph: string; run: string; owner?: 
 }
 
 /**
+ * The storage drivers of containers-storage: a store keeps its containers in
+ * `GRAPHROOT/DRIVER-containers/containers.json`.
+ */
+const _DRIVERS = ["overlay", "overlay2", "vfs", "btrfs", "zfs", "devicemapper", "aufs"];
+
+/**
+ * How many entries of a user's containers.json are looked at. Each costs a few file
+ * lookups (~80 µs): a user's 4 MiB file of 260,000 IDs kept root's `ps` (and every exec of
+ * a bare name, which lists every store) 20 s, and as many `X-containers` directories as
+ * they liked, each a hard link of that file, as long as they liked.
+ */
+const _USER_STORE_ENTRIES = 1024;
+
+/** The `DRIVER-containers` directories of a store: only the drivers' in a user's. */
+function _containerDirs(store: { graph: string; owner?: number }): string[] {
+  const dirs = _readDir(store.graph).filter((d) => d.endsWith("-containers"));
+  if (store.owner === undefined) return dirs;
+  return dirs.filter((d) => _DRIVERS.includes(d.slice(0, -"-containers".length)));
+}
+
+/** A containers.json's entries (of a user's store, the first {@link _USER_STORE_ENTRIES}). */
+function _entries<T>(list: T[] | undefined, owner?: number): T[] {
+  if (!Array.isArray(list)) return [];
+  return owner === undefined ? list : list.slice(0, _USER_STORE_ENTRIES);
+}
+
+/**
  * Whether `pid` can be a rootless container of user `owner`: it runs in a user namespace
  * that `owner` created (NS_GET_OWNER_UID), and neither that user namespace nor its mount
  * namespace is ours. A user's store may name any PID: one outside such namespaces is not
@@ -411,12 +485,12 @@ export function _podmanList(
   const out: ContainerInfo[] = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
-    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+    for (const dir of _containerDirs(store)) {
       const list = _readJson<{ id: string; names?: string[] }[]>(
         `${store.graph}/${dir}/containers.json`,
         owner,
       );
-      for (const c of Array.isArray(list) ? list : []) {
+      for (const c of _entries(list, owner)) {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         // CRI-O names what it stores k8s_CONTAINER_POD_NAMESPACE_UID_ATTEMPT (sandboxes
         // k8s_POD_…): looking for pods, nothing else is read further.
@@ -477,33 +551,35 @@ export function _podmanList(
  * running: for "it is not running" where no running container matched, as `podman exec`
  * refuses it ("can only create exec sessions on running containers"). Internal.
  *
+ * With `any`, a container of those stores that `ref` names whatever its state: root's exec
+ * of its own stopped container must not fall to another user's of that name.
+ *
  * @param ref a container name or ID prefix
+ * @param any any container so named, running or not (the first)
  * @returns what to call it in a message, undefined when no stopped container is named so
  */
-export function _podmanStopped(ref: string): string | undefined {
+export function _podmanStopped(ref: string, any = false): string | undefined {
   const uid = Deno.uid() ?? 0;
   const found: string[] = [];
   for (const store of _podmanStores()) {
     if (store.owner !== undefined && store.owner !== uid) continue;
-    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+    for (const dir of _containerDirs(store)) {
       const list = _readJson<{ id: string; names?: string[] }[]>(
         `${store.graph}/${dir}/containers.json`,
         store.owner,
       );
-      for (const c of Array.isArray(list) ? list : []) {
+      for (const c of _entries(list, store.owner)) {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
         if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
-        const pid = _livePid(
-          `${store.run}/${dir}/${c.id}/userdata/pidfile`,
-          undefined,
-          store.owner,
-        );
-        if (pid === undefined) found.push(names[0] ?? c.id.slice(0, 12));
+        const stopped = () =>
+          _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, undefined, store.owner) ===
+            undefined;
+        if (any || stopped()) found.push(names[0] ?? c.id.slice(0, 12));
       }
     }
   }
-  return found.length === 1 ? found[0] : undefined;
+  return found.length === 1 || (any && found.length > 0) ? found[0] : undefined;
 }
 
 /**

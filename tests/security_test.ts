@@ -32,6 +32,7 @@ import {
   podmanUser,
   removeContainers,
   removeCtr,
+  run,
   startContainer,
   startCtr,
 } from "./_engines.ts";
@@ -50,6 +51,7 @@ import {
   sh,
   testUser,
   text,
+  userDeno,
 } from "./_fixtures.ts";
 
 const CLI = `${ROOT}cli.ts`;
@@ -2539,7 +2541,11 @@ Deno.test({
         flags: ["-m"],
         setup: `mount -t tmpfs none ${dir}/a && mknod -m 600 ${dir}/a/disk b ${major} ${minor}`,
       });
-      await using theirs = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+      // As rootlesskit maps them: the user's subordinate ids too (setgroups allowed).
+      await using theirs = await makeTarget({
+        flags: ["--user", "--map-root-user", "--map-auto", "--mount"],
+        user,
+      });
       const readsDisk = async (node: string) => {
         const out = await new Deno.Command("setpriv", {
           args: [
@@ -2622,7 +2628,11 @@ Deno.test({
       setup: `mount -t tmpfs none ${dir}/a && cp ${dir}/su ${dir}/a/su && ` +
         `setcap cap_setuid+ep ${dir}/a/su`,
     });
-    await using theirs = await makeTarget({ flags: ["-U", "-r", "-m"], user });
+    // As rootlesskit maps them: the user's subordinate ids too (setgroups allowed).
+    await using theirs = await makeTarget({
+      flags: ["--user", "--map-root-user", "--map-auto", "--mount"],
+      user,
+    });
     const asUser = (program: string) =>
       new Deno.Command("setpriv", {
         args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", program],
@@ -2831,7 +2841,7 @@ Deno.test({
       // With it, the program runs as the namespace's root: the user on the host.
       const ok = await exec("mnt,user");
       assertEquals(ok.code, 0, text(ok.stderr));
-      assertMatch(text(ok.stdout), new RegExp(`^\\s*0\\s+${user.uid}\\s+1\\s*$`));
+      assertMatch(text(ok.stdout), new RegExp(`^\\s*0\\s+${user.uid}\\s+1\\n`));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -8080,3 +8090,270 @@ function existsSync(path: string): boolean {
     return false;
   }
 }
+
+// ---- stop 21: a local user's rootless container named after root's stopped one
+
+Deno.test({
+  name:
+    "stop 21: a user's rootless container named after root's stopped container never receives root's exec",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // Other users' rootless containers are searched only when no running container of
+    // root's engines matches a name: while root's is stopped (or restarting, or its daemon
+    // down), a local user who named theirs the same got root's exec — its -e values, its
+    // arguments and stdin, and output root took for its own container's.
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const name = `nsjoin-sec21-${crypto.randomUUID().slice(0, 8)}`;
+    const made: Awaited<ReturnType<typeof startContainer>>[] = [];
+    const exec = (target: string) =>
+      runPiped(Deno.execPath(), {
+        args: [
+          ...["run", "-A", "--quiet", CLI, "exec", "-e", "TOKEN=t0k3n", target],
+          ...["sh", "-c", "echo ran $TOKEN in $(hostname)"],
+        ],
+      });
+    try {
+      // Root's: a podman container and a docker container, made and never started.
+      const id = (await must("podman", ["create", "--name", name, IMAGE, "true"])).trim();
+      await must("docker", ["create", "--name", `${name}-d`, IMAGE, "true"]);
+      // The user's, running, named after each (and one after root's podman ID prefix).
+      for (const n of [name, `${name}-d`, id.slice(0, 12)]) {
+        made.push(await startContainer("podman", n, [], owner));
+      }
+      for (
+        const [target, refusal] of [
+          [name, `podman container ${name}`],
+          [`podman:${name}`, `podman container ${name}`],
+          [`${name}-d`, `docker container ${name}-d`],
+          [id.slice(0, 12), `podman container ${name}`],
+        ]
+      ) {
+        await t.step(`exec ${target}`, async () => {
+          const out = await exec(target);
+          assert(!out.stdout.includes("ran"), `ran in the user's container: ${out.stdout}`);
+          assertEquals(out.code, 125, out.stderr);
+          assertMatch(out.stderr, new RegExp(`Cannot use ${refusal}.* not running`));
+        });
+      }
+      await t.step("podman@USER:NAME still names the user's", async () => {
+        const out = await exec(`podman@${owner.name}:${name}`);
+        assertEquals(out.stdout, `ran t0k3n in h-${name}\n`, out.stderr);
+      });
+    } finally {
+      await removeContainers(made);
+      await run("podman", ["rm", "-f", name]);
+      await run("docker", ["rm", "-f", `${name}-d`]);
+    }
+  },
+});
+
+// ---- stop 21: DOCKER_HOST naming a daemon a local user runs
+
+/** A fake Docker API: every inspect answers `web`, with the PID in `pidfile` and `env`. */
+const FAKE_DOCKERD_TS = String.raw`
+const [sock, pidfile, env] = Deno.args;
+const server = Deno.listen({ transport: "unix", path: sock });
+console.log("ready");
+for await (const conn of server) {
+  await conn.read(new Uint8Array(4096));
+  const pid = Number(Deno.readTextFileSync(pidfile));
+  const body = JSON.stringify({
+    Id: "e".repeat(64),
+    Name: "/web",
+    State: { Running: true, Pid: pid },
+    Config: { Env: [env], User: "", WorkingDir: "" },
+  });
+  await conn.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n" + body));
+  conn.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 21: a docker daemon a local user runs names only that user's containers (DOCKER_HOST)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // Root may point DOCKER_HOST at a user's rootless dockerd (or a sudo-like wrapper
+    // passes the user's through). Its answers are the user's to write: a State.Pid of a
+    // root process in a mount namespace of its own over our root (a service's PrivateTmp)
+    // passed the "not our mount namespace" check, and its Config.Env PATH, naming the
+    // user's directory, chose the program root's exec ran there as uid 0.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-userdockerd-" });
+    await Deno.chown(dir, user.uid, user.gid);
+    const planted = `${dir}/bin`;
+    await Deno.mkdir(planted);
+    await Deno.writeTextFile(`${planted}/id`, "#!/bin/sh\necho planted ran as $(/usr/bin/id -u)\n");
+    await Deno.chmod(`${planted}/id`, 0o755);
+    await Deno.chown(planted, user.uid, user.gid);
+    await Deno.chown(`${planted}/id`, user.uid, user.gid);
+    await Deno.writeTextFile(`${dir}/fake.ts`, FAKE_DOCKERD_TS);
+    await Deno.writeTextFile(`${dir}/pid`, "1");
+    await Deno.chown(`${dir}/pid`, user.uid, user.gid);
+    const sock = `${dir}/docker.sock`;
+    await using service = await makeTarget({ flags: ["-m"] });
+    // As rootlesskit maps them: the user's subordinate ids too (setgroups allowed).
+    await using theirs = await makeTarget({
+      flags: ["--user", "--map-root-user", "--map-auto", "--mount"],
+      user,
+    });
+    const { deno, denoDir } = userDeno();
+    const daemon = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run", "-A"],
+        ...["--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`, sock, `${dir}/pid`],
+        `PATH=${planted}:/usr/bin:/bin`,
+      ],
+      env: { DENO_DIR: denoDir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = daemon.stdout.getReader();
+      const ready = text((await reader.read()).value ?? new Uint8Array()).trim();
+      reader.releaseLock();
+      daemon.stdout.cancel().catch(() => {});
+      if (ready !== "ready") {
+        const err = await new Response(daemon.stderr).text();
+        throw new Error(`the fake daemon did not start: ${err}`);
+      }
+      daemon.stderr.cancel().catch(() => {});
+      const exec = (target: string) =>
+        runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "exec", target, "id"],
+          env: { DOCKER_HOST: `unix://${sock}` },
+        });
+      await t.step("a root process with a mount namespace of its own: refused", async () => {
+        await Deno.writeTextFile(`${dir}/pid`, String(service.pid));
+        for (const target of ["docker:web", "web"]) {
+          const out = await exec(target);
+          assert(!out.stdout.includes("planted"), `the user's program ran: ${out.stdout}`);
+          assertEquals(out.code, 125, out.stderr);
+          assertMatch(out.stderr, /Cannot use docker@\d+:web .* no longer in its owner's/);
+        }
+      });
+      await t.step("the user's own namespaces (a rootless container): joined", async () => {
+        await Deno.writeTextFile(`${dir}/pid`, String(theirs.pid));
+        const out = await exec("docker:web");
+        // Their program, with their uid: root in their user namespace.
+        assertEquals(out.stdout, "planted ran as 0\n", out.stderr);
+        const map = await runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "exec", "docker:web", "cat", "/proc/self/uid_map"],
+          env: { DOCKER_HOST: `unix://${sock}` },
+        });
+        assertMatch(map.stdout, new RegExp(`^\\s*0\\s+${user.uid}\\s+1\\n`), map.stderr);
+      });
+    } finally {
+      try {
+        daemon.kill("SIGKILL");
+      } catch {
+        // It exited already (and said why).
+      }
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 21: the size of a local user's podman store
+
+Deno.test({
+  name: "stop 21: a local user's podman store never keeps root's ps (or exec NAME) waiting",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // ps, and exec of a bare name, read every user's rootless store: each entry of a
+    // containers.json costs a few lookups. 260,000 IDs in one file under the 4 MiB cap
+    // took 20 s, and the user may make as many `X-containers` directories as they like,
+    // each a hard link of that file.
+    await using user = await hostileUser();
+    const ids = Array.from({ length: 260000 }, (_, i) => ({ id: i.toString(16) }));
+    const first = `${user.home}/g/vfs-containers`;
+    await Deno.mkdir(first, { recursive: true });
+    await Deno.writeTextFile(`${first}/containers.json`, JSON.stringify(ids));
+    for (const d of ["overlay", "btrfs", "zfs", ...Array.from({ length: 30 }, (_, i) => `x${i}`)]) {
+      await Deno.mkdir(`${user.home}/g/${d}-containers`);
+      await Deno.link(`${first}/containers.json`, `${user.home}/g/${d}-containers/containers.json`);
+    }
+    await sh("chown", ["-R", `${user.uid}:${user.gid}`, user.home]);
+    const ps = await cliBounded(["ps", "--json"], 60_000);
+    assert(!ps.killed, "root's ps was still reading the user's store at 60 s");
+    assertEquals(ps.code, 0, ps.stderr);
+  },
+});
+
+// ---- stop 21: the size of a docker daemon's answer
+
+/** A fake Docker API that answers every request with 256 MiB of JSON, then never closes. */
+const ENDLESS_DOCKERD_TS = String.raw`
+const server = Deno.listen({ transport: "unix", path: Deno.args[0] });
+console.log("ready");
+for await (const conn of server) {
+  (async () => {
+    await conn.read(new Uint8Array(4096));
+    const w = conn.writable.getWriter();
+    await w.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n["));
+    const chunk = new TextEncoder().encode('"x",'.repeat(1 << 18));
+    for (let i = 0; i < 256; i++) await w.write(chunk);
+    await new Promise(() => {});
+  })().catch(() => {});
+}
+`;
+
+Deno.test({
+  name: "stop 21: a docker daemon that never stops answering never fills root's memory",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Every answer of the Docker API was read whole into one string: a user's daemon
+    // (DOCKER_HOST naming their socket) that keeps writing had root's exec grow until the
+    // OOM killer came (here 256 MiB, then it waits for more: killed at 60 s).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-endlessdockerd-" });
+    await Deno.chown(dir, user.uid, user.gid);
+    await Deno.writeTextFile(`${dir}/fake.ts`, ENDLESS_DOCKERD_TS);
+    const sock = `${dir}/docker.sock`;
+    const { deno, denoDir } = userDeno();
+    const daemon = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run", "-A"],
+        ...["--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`, sock],
+      ],
+      env: { DENO_DIR: denoDir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      const reader = daemon.stdout.getReader();
+      assertEquals(text((await reader.read()).value ?? new Uint8Array()).trim(), "ready");
+      reader.releaseLock();
+      daemon.stdout.cancel().catch(() => {});
+      const exec = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "exec", "docker:web", "true"],
+        env: { DOCKER_HOST: `unix://${sock}` },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const timer = setTimeout(() => exec.kill("SIGKILL"), 60_000);
+      const out = await exec.output();
+      clearTimeout(timer);
+      assertEquals(out.signal, null, "root's exec was still reading the daemon's answer at 60 s");
+      assertEquals(out.code, 125, text(out.stderr));
+    } finally {
+      try {
+        daemon.kill("SIGKILL");
+      } catch {
+        // It exited already.
+      }
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

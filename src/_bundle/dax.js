@@ -2,30 +2,30 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-XCQLEW7V.js";
+} from "./chunk-3ABN7SOS.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
   assertMntWithPid,
   containerExecOptions
-} from "./chunk-RCL453V6.js";
+} from "./chunk-6MWDC3QB.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-CIRZN665.js";
+} from "./chunk-7ITMBZHC.js";
 import {
   resolveTarget
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-G3XXB5EQ.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-SQFNKISK.js";
 import {
   effectiveUid
 } from "./chunk-KV4ZYQID.js";

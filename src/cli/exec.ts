@@ -78,7 +78,8 @@ TARGET: a container name or ID prefix (searched across all engines), docker:NAME
 podman:NAME|ID, containerd:ID, a Kubernetes pod's container on this node
 (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID[/CONTAINER], cri:ID; containerd's CRI
 state, $NSJOIN_CONTAINERD_STATE for another state dir), netns:NAME (as ip netns exec), a PID
-or a namespace file.
+or a namespace file. Another user's rootless container is podman@USER:NAME; a bare name finds
+it only when no container of root's engines, running or stopped, has that name.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-DDKPYTCP.js";
+} from "./chunk-JYHPVTE4.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-FZANNW6Y.js";
+} from "./chunk-TIT5M4TC.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-DDKPYTCP.js";
+} from "./chunk-JYHPVTE4.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

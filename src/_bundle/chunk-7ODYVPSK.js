@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-G3XXB5EQ.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-SQFNKISK.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-G3XXB5EQ.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-SQFNKISK.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

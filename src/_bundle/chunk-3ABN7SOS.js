@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-RCL453V6.js";
+} from "./chunk-6MWDC3QB.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-G3XXB5EQ.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -21,40 +21,44 @@ import {
   NamespaceError,
   differingNamespaces,
   existsSafe,
+  fstatSafe,
   readTextFileSafe,
-  statSafe
-} from "./chunk-CEVB7PLA.js";
+  statSafe,
+  withPathFd
+} from "./chunk-SQFNKISK.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
+    const text = res.body ? await _readCapped(res.body) : "";
     return {
       status: res.status,
-      body: await res.json()
+      body: JSON.parse(text || "null")
     };
   }
   if (!host.startsWith("unix://")) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  const conn = await Deno.connect({
-    transport: "unix",
-    path: host.slice("unix://".length)
+  let uid = 0;
+  const conn = await withPathFd(host.slice("unix://".length), (fd) => {
+    uid = fstatSafe(fd).uid;
+    return Deno.connect({
+      transport: "unix",
+      path: `/proc/self/fd/${fd}`
+    });
   });
+  const owner = uid === 0 ? void 0 : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r
 Host: docker\r
 \r
 `));
-    let raw = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of conn.readable) raw += decoder.decode(chunk, {
-      stream: true
-    });
-    raw += decoder.decode();
+    const raw = await _readCapped(conn.readable);
     const split = raw.indexOf("\r\n\r\n");
     const status = Number(raw.slice(9, 12));
     return {
       status,
-      body: JSON.parse(raw.slice(split + 4) || "null")
+      body: JSON.parse(raw.slice(split + 4) || "null"),
+      owner
     };
   } finally {
     try {
@@ -63,15 +67,31 @@ Host: docker\r
     }
   }
 });
+var _readCapped = (async function _readCapped(stream) {
+  let raw = "";
+  let size = 0;
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > _DOCKER_MAX_BYTES) {
+      throw new Error(`Cannot read docker's answer: over ${_DOCKER_MAX_BYTES >> 20} MiB`);
+    }
+    raw += decoder.decode(chunk, {
+      stream: true
+    });
+  }
+  return raw + decoder.decode();
+});
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
-var _fromInspect = (function _fromInspect(j) {
+var _fromInspect = (function _fromInspect(j, owner) {
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
     pid: j.State.Pid,
+    owner,
     config: {
       env: j.Config.Env ?? [],
       user: j.Config.User ?? "",
@@ -96,6 +116,7 @@ var _dockerList = (async function _dockerList(o) {
     id: c.Id,
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
+    owner: res.owner,
     source: "api"
   }));
 });
@@ -122,7 +143,7 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
       quiet: true
     });
   }
-  return _fromInspect(j);
+  return _fromInspect(j, res.owner);
 });
 var _dockerStateList = (function _dockerStateList() {
   const out = [];
@@ -139,7 +160,7 @@ var _dockerStateList = (function _dockerStateList() {
   }
   return out;
 });
-var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS) {
+var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS, any = false) {
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
   const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
@@ -163,6 +184,15 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   }
   if (!id) return;
   const j = read(id);
+  if (any && j?.State && j.Config && typeof j.Name === "string") {
+    return {
+      ..._fromInspect({
+        ...j,
+        Id: id
+      }),
+      source: "state"
+    };
+  }
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
   return {
     ..._fromInspect({
@@ -288,6 +318,15 @@ var _podmanStores = (function _podmanStores(rootOnly = false) {
   }
   return stores;
 });
+var _containerDirs = (function _containerDirs(store) {
+  const dirs = _readDir(store.graph).filter((d) => d.endsWith("-containers"));
+  if (store.owner === void 0) return dirs;
+  return dirs.filter((d) => _DRIVERS.includes(d.slice(0, -"-containers".length)));
+});
+var _entries = (function _entries(list, owner) {
+  if (!Array.isArray(list)) return [];
+  return owner === void 0 ? list : list.slice(0, _USER_STORE_ENTRIES);
+});
 var _isRootlessOf = (function _isRootlessOf(pid, owner) {
   const fds = [];
   const open = (path) => {
@@ -314,9 +353,9 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
-    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+    for (const dir of _containerDirs(store)) {
       const list = _readJson(`${store.graph}/${dir}/containers.json`, owner);
-      for (const c of Array.isArray(list) ? list : []) {
+      for (const c of _entries(list, owner)) {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         if (rootOnly && !c.names?.some((n) => typeof n === "string" && n.startsWith("k8s_"))) {
           continue;
@@ -344,23 +383,23 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
   }
   return out;
 });
-var _podmanStopped = (function _podmanStopped(ref) {
+var _podmanStopped = (function _podmanStopped(ref, any = false) {
   const uid = Deno.uid() ?? 0;
   const found = [];
   for (const store of _podmanStores()) {
     if (store.owner !== void 0 && store.owner !== uid) continue;
-    for (const dir of _readDir(store.graph).filter((d) => d.endsWith("-containers"))) {
+    for (const dir of _containerDirs(store)) {
       const list = _readJson(`${store.graph}/${dir}/containers.json`, store.owner);
-      for (const c of Array.isArray(list) ? list : []) {
+      for (const c of _entries(list, store.owner)) {
         if (typeof c?.id !== "string" || !/^[0-9a-f]{1,64}$/.test(c.id)) continue;
         const names = Array.isArray(c.names) ? c.names.filter((n) => typeof n === "string") : [];
         if (!names.includes(ref) && !(/^[0-9a-f]+$/.test(ref) && c.id.startsWith(ref))) continue;
-        const pid = _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, void 0, store.owner);
-        if (pid === void 0) found.push(names[0] ?? c.id.slice(0, 12));
+        const stopped = () => _livePid(`${store.run}/${dir}/${c.id}/userdata/pidfile`, void 0, store.owner) === void 0;
+        if (any || stopped()) found.push(names[0] ?? c.id.slice(0, 12));
       }
     }
   }
-  return found.length === 1 ? found[0] : void 0;
+  return found.length === 1 || any && found.length > 0 ? found[0] : void 0;
 });
 var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
@@ -1012,6 +1051,9 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
       found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found.id)?.pid ?? 0;
     }
   }
+  if (found.owner !== void 0 && owner === void 0 && found.owner !== (Deno.uid() ?? 0)) {
+    await _refuseOursStopped(ref, engine, options, text, found);
+  }
   if (!found.pid) {
     throw new NamespaceError(`Cannot find the processes of ${_label(found)}`, {
       errno: 3,
@@ -1057,6 +1099,38 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     }
   }
   return _withView(new PinnedContainer(pinned, found), view);
+});
+var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options, text, theirs) {
+  const sources = new Set(options.sources ?? [
+    "api",
+    "state",
+    "cgroup"
+  ]);
+  const hint = `it is not running (${_label(theirs)} is another user's)`;
+  if (engine === void 0 && theirs.engine !== "docker" && sources.has("api")) {
+    const api = await _dockerInspect(ref, options, true);
+    const known = api ?? (api === void 0 && sources.has("state") ? _dockerStateFind(ref, options, void 0, true) : void 0);
+    if (known && known.owner === void 0) {
+      throw new NamespaceError(`Cannot use ${_label(known)}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        // A running one matched first unless it started just now.
+        hint: api ? "it started while we looked; try again" : hint
+      });
+    }
+  }
+  const podman = engine !== "docker" && sources.has("state") ? _podmanStopped(ref, true) : void 0;
+  if (podman !== void 0) {
+    throw new NamespaceError(`Cannot use podman container ${podman}`, {
+      errno: 3,
+      syscall: "resolve",
+      target: text,
+      quiet: true,
+      hint
+    });
+  }
 });
 var _inOwnMountNamespace = (function _inOwnMountNamespace(pinned) {
   try {
@@ -1156,6 +1230,8 @@ var _withView = (function _withView(container, view) {
 
 // src/engines.ts
 
+var _DOCKER_MAX_BYTES = 64 << 20;
+
 
 
 
@@ -1168,6 +1244,18 @@ var DOCKER_CONTAINERS = "/var/lib/docker/containers";
 
 
 
+
+
+var _DRIVERS = [
+  "overlay",
+  "overlay2",
+  "vfs",
+  "btrfs",
+  "zfs",
+  "devicemapper",
+  "aufs"
+];
+var _USER_STORE_ENTRIES = 1024;
 
 
 
@@ -1247,6 +1335,7 @@ var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.
 
 var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 
 

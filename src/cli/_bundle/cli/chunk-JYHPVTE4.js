@@ -211,6 +211,14 @@ var existsSafe = (function existsSafe(path) {
   const e = errno();
   return e !== 2 && e !== 20;
 });
+var withPathFd = (async function withPathFd(path, use) {
+  const fd = _openPath(AT_FDCWD, path, 0n);
+  try {
+    return await use(fd);
+  } finally {
+    _lib().close(fd);
+  }
+});
 var _stat = (function _stat(fd) {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
@@ -1785,6 +1793,7 @@ var OPENAT2_TRIES = 64;
 
 
 
+
 var _scratch;
 
 
@@ -1900,6 +1909,7 @@ export {
   NamespaceError,
   DEFAULT_MAX_BYTES,
   existsSafe,
+  withPathFd,
   openVerified,
   openFileSafe,
   readFileSafe,

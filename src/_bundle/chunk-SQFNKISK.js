@@ -37,6 +37,14 @@ var existsSafe = (function existsSafe(path) {
   const e = errno();
   return e !== 2 && e !== 20;
 });
+var withPathFd = (async function withPathFd(path, use) {
+  const fd = _openPath(AT_FDCWD, path, 0n);
+  try {
+    return await use(fd);
+  } finally {
+    _lib().close(fd);
+  }
+});
 var _stat = (function _stat(fd) {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
@@ -372,6 +380,7 @@ var OPENAT2_TRIES = 64;
 
 
 
+
 var _scratch;
 
 
@@ -433,6 +442,7 @@ export {
   DEFAULT_MAX_BYTES,
   OPENAT2_TRIES,
   existsSafe,
+  withPathFd,
   openVerified,
   openFileSafe,
   readFileSafe,

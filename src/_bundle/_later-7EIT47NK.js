@@ -12,16 +12,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-RCL453V6.js";
+} from "./chunk-6MWDC3QB.js";
 import {
   loadHostNss
-} from "./chunk-BQNAZMX6.js";
+} from "./chunk-7QGST2WX.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-7ODYVPSK.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -51,13 +51,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-CIRZN665.js";
+} from "./chunk-7ITMBZHC.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-G3XXB5EQ.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -68,7 +68,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-SQFNKISK.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -197,7 +197,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-RB4H52VB.js")
+    ...await import("./_ns_worker-R3RUJWUM.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1124,7 +1124,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-L2Z42XIO.js")
+    import("./_forward_relay-2N2MLDBM.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

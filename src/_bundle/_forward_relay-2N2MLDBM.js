@@ -15,13 +15,13 @@ import {
 } from "./chunk-CAXEM5SY.js";
 import {
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-7ODYVPSK.js";
 import {
   close
-} from "./chunk-CIRZN665.js";
-import "./chunk-BXK27DXH.js";
+} from "./chunk-7ITMBZHC.js";
+import "./chunk-G3XXB5EQ.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-CEVB7PLA.js";
+import "./chunk-SQFNKISK.js";
 import {
   SyscallError
 } from "./chunk-KV4ZYQID.js";

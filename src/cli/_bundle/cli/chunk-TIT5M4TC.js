@@ -29,7 +29,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-DDKPYTCP.js";
+} from "./chunk-JYHPVTE4.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

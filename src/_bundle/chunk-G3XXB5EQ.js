@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-SQFNKISK.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

@@ -2,31 +2,31 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-H64VIILZ.js";
+} from "./chunk-UJIRVQHG.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-JCW22ZZP.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-CIRZN665.js";
+} from "./chunk-DPXNYGZY.js";
 import {
   resolveTarget
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-Z47C6NEE.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-XLABZAOT.js";
 import {
   effectiveUid
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-3SQ4PLCN.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

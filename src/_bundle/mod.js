@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-H64VIILZ.js";
+} from "./chunk-UJIRVQHG.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -27,11 +27,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-JCW22ZZP.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-OGRCZ4KF.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -39,7 +39,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-Z47C6NEE.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -57,13 +57,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-XLABZAOT.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-3SQ4PLCN.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1107,38 +1107,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-EMSJQ2JX.js");
+  _later ??= await import("./_later-WHZCO53O.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-EMSJQ2JX.js");
+  _later ??= await import("./_later-WHZCO53O.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-EMSJQ2JX.js");
+  _later ??= await import("./_later-WHZCO53O.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-EMSJQ2JX.js");
+  _later ??= await import("./_later-WHZCO53O.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-EMSJQ2JX.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-WHZCO53O.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-EMSJQ2JX.js");
+  _later ??= await import("./_later-WHZCO53O.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-EMSJQ2JX.js");
+  _later ??= await import("./_later-WHZCO53O.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-EMSJQ2JX.js");
+  _later ??= await import("./_later-WHZCO53O.js");
   return await _later.openSession(target, options);
 }
 export {

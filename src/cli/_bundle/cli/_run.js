@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-PMZZFNNJ.js";
 
 export {
   EXIT,

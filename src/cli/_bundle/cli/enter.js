@@ -13,13 +13,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-WJE2IW5S.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-PMZZFNNJ.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-WJE2IW5S.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -42,7 +42,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-PMZZFNNJ.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -12,16 +12,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-JCW22ZZP.js";
 import {
   loadHostNss
-} from "./chunk-BQNAZMX6.js";
+} from "./chunk-P2HNTZSO.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-OGRCZ4KF.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -51,13 +51,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-CIRZN665.js";
+} from "./chunk-DPXNYGZY.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-Z47C6NEE.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -68,7 +68,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-XLABZAOT.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -78,7 +78,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-3SQ4PLCN.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -197,7 +197,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-RB4H52VB.js")
+    ...await import("./_ns_worker-XDKOMCY6.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1123,8 +1123,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-L2Z42XIO.js")
+    import("./sockets-5N267CJL.js"),
+    import("./_forward_relay-HZR47D3P.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

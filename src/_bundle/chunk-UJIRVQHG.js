@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-JCW22ZZP.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-Z47C6NEE.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -23,7 +23,7 @@ import {
   existsSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-XLABZAOT.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

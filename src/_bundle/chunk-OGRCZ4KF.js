@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-Z47C6NEE.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-XLABZAOT.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-3SQ4PLCN.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -14,6 +14,7 @@ import {
   effectiveUid,
   encodeText,
   environEntries,
+  environSnapshot,
   errno,
   errnoName,
   existsSafe,
@@ -28,7 +29,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-H5HFBN3R.js";
+} from "./chunk-PMZZFNNJ.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -592,7 +593,7 @@ var _assertNoPipedStdin = (function _assertNoPipedStdin(o, call) {
 var _denoCommand = (function _denoCommand(l) {
   const o = l.options;
   if (o.clearEnv) return new Deno.Command(l.path, o);
-  const ours = _environKeys();
+  const ours = environSnapshot().keys;
   const have = new Set(ours);
   const keys = [
     ...ours,
@@ -611,22 +612,6 @@ var _denoCommand = (function _denoCommand(l) {
       [ORDER_VAR]: keys.filter((k) => k && k !== ORDER_VAR).join("=")
     }
   });
-});
-var _environKeys = (function _environKeys() {
-  const pointers = environEntries({});
-  const id = pointers.join(",");
-  if (_envKeys?.pointers !== id) {
-    const keys = pointers.map((p) => {
-      const entry = Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(p));
-      const eq = entry.indexOf("=");
-      return eq < 0 ? entry : entry.slice(0, eq);
-    });
-    _envKeys = {
-      pointers: id,
-      keys
-    };
-  }
-  return _envKeys.keys;
 });
 var _direct = (function _direct(launch, sync) {
   const o = launch.options;
@@ -2086,8 +2071,6 @@ var NsCommand = class {
   }
 };
 
-
-var _envKeys;
 
 var DIRECT_OUTPUTS = 16;
 var _directOutputs = 0;

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-CAXEM5SY.js";
-import "./chunk-KV4ZYQID.js";
+} from "./chunk-N47SKVZ6.js";
+import "./chunk-3SQ4PLCN.js";
 
 export {
   E,

@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-CAXEM5SY.js";
+} from "./chunk-N47SKVZ6.js";
 import {
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-OGRCZ4KF.js";
 import {
   close
-} from "./chunk-CIRZN665.js";
-import "./chunk-BXK27DXH.js";
+} from "./chunk-DPXNYGZY.js";
+import "./chunk-Z47C6NEE.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-CEVB7PLA.js";
+import "./chunk-XLABZAOT.js";
 import {
   SyscallError
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-3SQ4PLCN.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

@@ -77,26 +77,140 @@ var libcFunction = (function libcFunction(name, definition) {
   return fn;
 });
 var environEntries = (function environEntries(env) {
-  const at = _structPointer(_core().dlsym(null, cstr("environ")));
-  const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
-  const view = environ && new Deno.UnsafePointerView(environ);
+  const { entries, keys } = environSnapshot();
   const out = [];
-  const all = Object.keys(env).length === 0;
   const placed = /* @__PURE__ */ new Set();
-  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    if (!all) {
-      const entry = Deno.UnsafePointerView.getCString(p);
-      const eq = entry.indexOf("=");
-      const key = eq < 0 ? entry : entry.slice(0, eq);
-      if (Object.hasOwn(env, key)) {
-        if (!placed.has(key)) out.push(`${key}=${env[key]}`);
-        placed.add(key);
-        continue;
-      }
-    }
-    out.push(BigInt(Deno.UnsafePointer.value(p)));
-  }
+  entries.forEach((entry, i) => {
+    const key = keys[i];
+    if (Object.hasOwn(env, key)) {
+      if (!placed.has(key)) out.push(`${key}=${env[key]}`);
+      placed.add(key);
+    } else out.push(entry);
+  });
   for (const [k, v] of Object.entries(env)) if (!placed.has(k)) out.push(`${k}=${v}`);
+  return out;
+});
+var environSnapshot = (function environSnapshot() {
+  const at = _structPointer(_core().dlsym(null, cstr("environ")));
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const array = at && BigInt(Deno.UnsafePointer.value(new Deno.UnsafePointerView(at).getPointer(0)));
+    if (!array) return {
+      entries: [],
+      keys: []
+    };
+    const pointers = _ownPointerArray(array);
+    if (pointers === "refused") break;
+    if (pointers === void 0) continue;
+    const id = pointers.join(",");
+    if (_environSeen?.id === id) return _environSeen;
+    const checked = _checkEnviron(pointers);
+    if (checked) {
+      _environSeen = {
+        ...checked,
+        id
+      };
+      return _environSeen;
+    }
+  }
+  const now = Deno.env.toObject();
+  return {
+    entries: Object.entries(now).map(([k, v]) => `${k}=${v}`),
+    keys: Object.keys(now)
+  };
+});
+var _checkEnviron = (function _checkEnviron(pointers) {
+  const now = Deno.env.toObject();
+  const keys = [];
+  const seen = /* @__PURE__ */ new Set();
+  for (const p of pointers) {
+    const bytes = _ownCString(p);
+    if (!bytes) return void 0;
+    const eq = bytes.indexOf(61);
+    const key = _lossyUtf8.decode(eq < 0 ? bytes : bytes.subarray(0, eq));
+    let text;
+    try {
+      text = _strictUtf8.decode(bytes);
+    } catch {
+      _environAtStart ??= _readEnvironAtStart();
+      if (!_environAtStart.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return void 0;
+    }
+    if (text !== void 0) {
+      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(eq + 1)) return void 0;
+      if (seen.has(key)) return void 0;
+    }
+    keys.push(key);
+    seen.add(key);
+  }
+  for (const k of Object.keys(now)) if (!seen.has(k)) return void 0;
+  return {
+    entries: pointers,
+    keys
+  };
+});
+var _readEnvironAtStart = (function _readEnvironAtStart() {
+  const lib = _rawExecSymbols();
+  const fd = lib.open(cstr("/proc/self/environ"), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return /* @__PURE__ */ new Set();
+  const chunks = [];
+  try {
+    for (; ; ) {
+      const buf = new Uint8Array(65536);
+      const n = Number(lib.read(fd, buf, BigInt(buf.length)));
+      if (n <= 0) break;
+      chunks.push(buf.subarray(0, n));
+    }
+  } finally {
+    lib.close(fd);
+  }
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((n, c) => (all.set(c, n), n + c.length), 0);
+  return new Set(_lossyUtf8.decode(all).split("\0").filter((e) => e));
+});
+var _readOwn = (function _readOwn(address, into) {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.process_vm_readv;
+  if (nr === void 0) return -38;
+  _iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(into)));
+  _iov[1] = BigInt(into.length);
+  _iov[2] = address;
+  _iov[3] = BigInt(into.length);
+  const iov = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(_iov)));
+  const n = Number(_core().syscall(nr, BigInt(Deno.pid), iov, 1n, iov + 16n, 1n, 0n));
+  return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
+});
+var _ownPointerArray = (function _ownPointerArray(address) {
+  const out = [];
+  const buf = new BigUint64Array(128);
+  const bytes = new Uint8Array(buf.buffer);
+  for (let at = address; ; ) {
+    const room = Number(4096n - at % 4096n);
+    const n = _readOwn(at, bytes.subarray(0, Math.min(room, bytes.length)));
+    if (n === -1 || n === -38) return "refused";
+    if (n <= 0 || n % 8) return void 0;
+    for (let i = 0; i < n / 8; i++) {
+      if (buf[i] === 0n) return out;
+      out.push(buf[i]);
+    }
+    at += BigInt(n);
+  }
+});
+var _ownCString = (function _ownCString(address) {
+  const chunks = [];
+  const buf = new Uint8Array(4096);
+  for (let at = address, total = 0; ; at += 4096n - at % 4096n) {
+    if (total > 4 << 20) return void 0;
+    const n = _readOwn(at, buf.subarray(0, Number(4096n - at % 4096n)));
+    if (n <= 0) return void 0;
+    const nul = buf.subarray(0, n).indexOf(0);
+    if (nul >= 0) {
+      chunks.push(buf.slice(0, nul));
+      break;
+    }
+    chunks.push(buf.slice(0, n));
+    total += n;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((n, c) => (out.set(c, n), n + c.length), 0);
   return out;
 });
 var _cellOf = (function _cellOf(ptr) {
@@ -1102,7 +1216,8 @@ var SYSCALL_NUMBERS = {
     memfd_create: 319n,
     execveat: 322n,
     geteuid: 107n,
-    fstatfs: 138n
+    fstatfs: 138n,
+    process_vm_readv: 310n
   },
   aarch64: {
     dup3: 24n,
@@ -1119,7 +1234,8 @@ var SYSCALL_NUMBERS = {
     geteuid: 175n,
     memfd_create: 279n,
     execveat: 281n,
-    fstatfs: 44n
+    fstatfs: 44n,
+    process_vm_readv: 270n
   }
 };
 
@@ -1167,6 +1283,19 @@ var _CORE = {
 };
 
 var _coreSymbols;
+
+
+var _environSeen;
+var _environAtStart;
+var _strictUtf8 = new TextDecoder("utf-8", {
+  fatal: true
+});
+var _lossyUtf8 = new TextDecoder();
+
+
+
+var _iov = new BigUint64Array(4);
+
 
 
 var _errnoCell;
@@ -1726,6 +1855,7 @@ var _ERRNO = {
 };
 
 
+var O_RDONLY = 0;
 var O_CLOEXEC = 524288;
 
 // src/errors.ts
@@ -1888,6 +2018,7 @@ export {
   SYSCALL_NUMBERS,
   libcFunction,
   environEntries,
+  environSnapshot,
   errno,
   effectiveUid,
   encodeText,

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-Z47C6NEE.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-CEVB7PLA.js";
+} from "./chunk-XLABZAOT.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -28,12 +28,13 @@ import {
   effectiveUid,
   encodeText,
   environEntries,
+  environSnapshot,
   errno,
   errnoName,
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-3SQ4PLCN.js";
 var _cArray = (function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);
@@ -278,7 +279,7 @@ var _assertNoPipedStdin = (function _assertNoPipedStdin(o, call) {
 var _denoCommand = (function _denoCommand(l) {
   const o = l.options;
   if (o.clearEnv) return new Deno.Command(l.path, o);
-  const ours = _environKeys();
+  const ours = environSnapshot().keys;
   const have = new Set(ours);
   const keys = [
     ...ours,
@@ -297,22 +298,6 @@ var _denoCommand = (function _denoCommand(l) {
       [ORDER_VAR]: keys.filter((k) => k && k !== ORDER_VAR).join("=")
     }
   });
-});
-var _environKeys = (function _environKeys() {
-  const pointers = environEntries({});
-  const id = pointers.join(",");
-  if (_envKeys?.pointers !== id) {
-    const keys = pointers.map((p) => {
-      const entry = Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(p));
-      const eq = entry.indexOf("=");
-      return eq < 0 ? entry : entry.slice(0, eq);
-    });
-    _envKeys = {
-      pointers: id,
-      keys
-    };
-  }
-  return _envKeys.keys;
 });
 var _direct = (function _direct(launch, sync) {
   const o = launch.options;
@@ -1591,8 +1576,6 @@ var NsCommand = class {
   }
 };
 
-
-var _envKeys;
 
 var DIRECT_OUTPUTS = 16;
 var _directOutputs = 0;

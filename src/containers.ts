@@ -63,8 +63,13 @@ export interface ContainerInfo {
   id: string;
   /** Its name, when the engine keeps one we can read. */
   name?: string;
-  /** Host PID of its first process. */
+  /** Host PID of its first process; 0 while `restarting`. */
   pid: number;
+  /**
+   * Docker is between two runs of its restart policy: no process, listed as `docker ps`
+   * lists it ("Restarting"); exec refuses it, as `docker exec` does, until it runs again.
+   */
+  restarting?: boolean;
   /** The containerd namespace ("moby" for docker, "k8s.io" for Kubernetes). */
   namespace?: string;
   /** uid of the owner of a rootless container. */
@@ -147,17 +152,21 @@ function _merge(lists: ContainerInfo[][]): ContainerInfo[] {
       seen.namespace ??= c.namespace;
       seen.pod ??= c.pod;
       if (!seen.pid) seen.pid = c.pid;
+      seen.restarting ||= c.restarting;
       if (seen.engine === "containerd" && c.engine !== "containerd") seen.engine = c.engine;
     }
   }
-  return [...byId.values()].filter((c) => c.pid > 0);
+  // A source that saw its process (docker restarted it between two reads): running.
+  for (const c of byId.values()) if (c.restarting && c.pid > 0) delete c.restarting;
+  return [...byId.values()].filter((c) => c.pid > 0 || c.restarting);
 }
 
 /**
  * Every running container on the host, of any engine: from the Docker Engine API,
  * podman's state files (root's and rootless users' stores), containerd's task bundles
  * (any namespace, k8s.io included) and a /proc + cgroup scan that finds containers of
- * engines we have no other way to ask.
+ * engines we have no other way to ask. As `docker ps`, it lists a docker container waiting
+ * for its restart policy: `restarting` true, pid 0.
  *
  * @param options the docker host and which sources to use
  * @returns the containers, one per ID
@@ -645,6 +654,16 @@ export async function _resolveContainer(
     }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
       found = (await _dockerInspect(found.id, options, true)) ?? found;
+    }
+    if (found.restarting) {
+      // Listed by dockerd's API or its state files (API or not, the same words as docker exec).
+      throw new NamespaceError(`Cannot use docker container ${found.name ?? found.id}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        hint: "it is restarting, wait until it is running",
+      });
     }
     if (!found.pid) {
       found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found.id)?.pid ?? 0;

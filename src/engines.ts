@@ -90,11 +90,12 @@ export async function _dockerList(o: FindContainersOptions): Promise<ContainerIn
     return undefined;
   }
   if (res.status !== 200 || !Array.isArray(res.body)) return undefined;
-  return (res.body as { Id: string; Names: string[] }[]).map((c) => ({
+  return (res.body as { Id: string; Names: string[]; State?: string }[]).map((c) => ({
     engine: "docker" as const,
     id: c.Id,
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
+    ...(c.State === "restarting" ? { restarting: true } : {}),
     source: "api" as const,
   }));
 }
@@ -143,7 +144,9 @@ const DOCKER_CONTAINERS = "/var/lib/docker/containers";
 
 /**
  * Running docker containers from dockerd's own state files, for when its socket is not
- * reachable: names and Config as the API would give them (readable by root only).
+ * reachable: names and Config as the API would give them (readable by root only). One
+ * between two runs of its restart policy (Running and Restarting, Pid 0) is `restarting`,
+ * as /containers/json and `docker ps` say.
  */
 export function _dockerStateList(): ContainerInfo[] {
   const out: ContainerInfo[] = [];
@@ -152,7 +155,9 @@ export function _dockerStateList(): ContainerInfo[] {
       `${DOCKER_CONTAINERS}/${id}/config.v2.json`,
     );
     if (!j?.State?.Running || !j.Config) continue;
-    out.push({ ..._fromInspect({ ...j, Id: j.ID ?? id }), source: "state" });
+    const found: ContainerInfo = { ..._fromInspect({ ...j, Id: j.ID ?? id }), source: "state" };
+    if (j.State.Restarting === true) Object.assign(found, { pid: 0, restarting: true });
+    out.push(found);
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-UJIRVQHG.js";
+} from "./chunk-C6OHHQAQ.js";
 import {
   NsCommand,
   containerExecOptions

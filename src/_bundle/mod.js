@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-UJIRVQHG.js";
+} from "./chunk-C6OHHQAQ.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

@@ -115,6 +115,9 @@ var _dockerList = (async function _dockerList(o) {
     id: c.Id,
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
+    ...c.State === "restarting" ? {
+      restarting: true
+    } : {},
     source: "api"
   }));
 });
@@ -148,13 +151,18 @@ var _dockerStateList = (function _dockerStateList() {
   for (const id of _readDir(DOCKER_CONTAINERS)) {
     const j = _readJson(`${DOCKER_CONTAINERS}/${id}/config.v2.json`);
     if (!j?.State?.Running || !j.Config) continue;
-    out.push({
+    const found = {
       ..._fromInspect({
         ...j,
         Id: j.ID ?? id
       }),
       source: "state"
+    };
+    if (j.State.Restarting === true) Object.assign(found, {
+      pid: 0,
+      restarting: true
     });
+    out.push(found);
   }
   return out;
 });
@@ -696,12 +704,14 @@ var _merge = (function _merge(lists) {
       seen.namespace ??= c.namespace;
       seen.pod ??= c.pod;
       if (!seen.pid) seen.pid = c.pid;
+      seen.restarting ||= c.restarting;
       if (seen.engine === "containerd" && c.engine !== "containerd") seen.engine = c.engine;
     }
   }
+  for (const c of byId.values()) if (c.restarting && c.pid > 0) delete c.restarting;
   return [
     ...byId.values()
-  ].filter((c) => c.pid > 0);
+  ].filter((c) => c.pid > 0 || c.restarting);
 });
 var _checkFindOptions = (function _checkFindOptions(options) {
   for (const name of [
@@ -1013,6 +1023,15 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
       found = await _dockerInspect(found.id, options, true) ?? found;
+    }
+    if (found.restarting) {
+      throw new NamespaceError(`Cannot use docker container ${found.name ?? found.id}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        hint: "it is restarting, wait until it is running"
+      });
     }
     if (!found.pid) {
       found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found.id)?.pid ?? 0;

@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-C6OHHQAQ.js";
+} from "./chunk-7GSWM4K7.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-JCW22ZZP.js";
+} from "./chunk-2ZPDUVFK.js";
 import {
   AT_FDCWD,
   IN_ROOT,

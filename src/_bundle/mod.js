@@ -6,12 +6,13 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-C6OHHQAQ.js";
+} from "./chunk-7GSWM4K7.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand,
+  _pausedShown,
   assertNotFrozen,
   cachedIdentity,
   cgroupMountTable,
@@ -27,7 +28,7 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-JCW22ZZP.js";
+} from "./chunk-2ZPDUVFK.js";
 import {
   ScopedJoin,
   scopedJoin
@@ -1084,7 +1085,7 @@ function debugOptions(target, options = {}) {
   if (term !== void 0) env.TERM = term;
   const cgroups = cgroupProcsOf(target.pid);
   const container = target.container;
-  assertNotFrozen(cgroups, container ? `container ${container.id.slice(0, 12)}` : `process ${target.pid}`);
+  assertNotFrozen(cgroups, container ? _pausedShown(container) : `process ${target.pid}`);
   const confinement = options.privileged ? {
     capabilities: "all"
   } : {
@@ -1107,38 +1108,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-WHZCO53O.js");
+  _later ??= await import("./_later-CPMJG5R7.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-WHZCO53O.js");
+  _later ??= await import("./_later-CPMJG5R7.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-WHZCO53O.js");
+  _later ??= await import("./_later-CPMJG5R7.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-WHZCO53O.js");
+  _later ??= await import("./_later-CPMJG5R7.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-WHZCO53O.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-CPMJG5R7.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-WHZCO53O.js");
+  _later ??= await import("./_later-CPMJG5R7.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-WHZCO53O.js");
+  _later ??= await import("./_later-CPMJG5R7.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-WHZCO53O.js");
+  _later ??= await import("./_later-CPMJG5R7.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-WJE2IW5S.js";
+} from "./chunk-XOO5ASYN.js";
 import {
   NamespaceError,
   UsageError,

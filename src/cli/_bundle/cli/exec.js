@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-WJE2IW5S.js";
+} from "./chunk-XOO5ASYN.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-JCW22ZZP.js";
+} from "./chunk-2ZPDUVFK.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -7,12 +7,13 @@ import {
   _checkShapes,
   _freezerFiles,
   _pausedError,
+  _pausedShown,
   _sessionPlan,
   _setupError,
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-JCW22ZZP.js";
+} from "./chunk-2ZPDUVFK.js";
 import {
   loadHostNss
 } from "./chunk-P2HNTZSO.js";
@@ -1467,8 +1468,11 @@ var openSession = (async function openSession(target, options = {}) {
     ...options,
     target
   });
-  const id = target.container?.id;
-  const paused = typeof id === "string" ? `container ${id.slice(0, 12)}` : typeof plan.shown === "number" ? `process ${plan.shown}` : plan.shown;
+  const container = target.container;
+  const paused = typeof container?.id === "string" ? _pausedShown({
+    id: container.id,
+    name: typeof container.name === "string" ? container.name : void 0
+  }) : typeof plan.shown === "number" ? `process ${plan.shown}` : plan.shown;
   assertNotFrozen(options.cgroups ?? [], paused);
   const open = /* @__PURE__ */ new Set();
   const close2 = (fd) => {

@@ -789,6 +789,9 @@ var _freezerFiles = (function _freezerFiles(cgroups) {
     frozen
   }));
 });
+var _pausedShown = (function _pausedShown(container) {
+  return `container ${container.name || container.id.slice(0, 12)}`;
+});
 var _pausedError = (function _pausedError(shown) {
   return new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
     errno: 16,
@@ -930,7 +933,7 @@ var _cgroups = (function _cgroups(container) {
   const view = cgroupViews.get(container);
   if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
   const cgroups = _cgroupProcs(container.pid, view, found);
-  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
+  _assertNotFrozen(cgroups, _pausedShown(container.container), found.freezer);
   return cgroups;
 });
 var _joinsMnt = (function _joinsMnt(sel, pid) {
@@ -2153,6 +2156,7 @@ var _FROZEN = {
 
 
 
+
 export {
   helper,
   helperExecRefused,
@@ -2177,6 +2181,7 @@ export {
   cgroupProcsOf,
   assertNotFrozen,
   _freezerFiles,
+  _pausedShown,
   _pausedError,
   containerExecOptions,
   execConfinement

@@ -1174,6 +1174,9 @@ var _freezerTests = (function _freezerTests(cgroup) {
     _FROZEN[name]
   ]);
 });
+var _pausedShown = (function _pausedShown(container) {
+  return `container ${container.name || container.id.slice(0, 12)}`;
+});
 var _pausedError = (function _pausedError(shown) {
   return new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
     errno: 16,
@@ -1340,7 +1343,7 @@ var _cgroups = (function _cgroups(container) {
   const view = cgroupViews.get(container);
   if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
   const cgroups = _cgroupProcs(container.pid, view, found);
-  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
+  _assertNotFrozen(cgroups, _pausedShown(container.container), found.freezer);
   return cgroups;
 });
 var _joinsMnt = (function _joinsMnt(sel, pid) {
@@ -2640,6 +2643,7 @@ var _FROZEN = {
   "cgroup.freeze": ((text) => text.trim() === "1"),
   "cgroup.events": ((text) => /^frozen 1$/m.test(text))
 };
+
 
 
 

@@ -662,9 +662,16 @@ function namespaceTree(options = {}) {
     if (by === "parent") return e.pns && e.pns !== e.ns ? byIno.get(e.pns) : void 0;
     return void 0;
   };
+  const showing = /* @__PURE__ */ new Set();
+  const rowOf = (ns, e, depth) => {
+    const entry = ns === void 0 || ns === e.ns ? void 0 : byIno.get(ns);
+    if (!entry || showing.has(ns) || depth >= 64) return nodes.get(ns);
+    return show(entry, depth + 1);
+  };
   const show = (e, depth) => {
     const done = nodes.get(e.ns);
     if (done) return done;
+    showing.add(e.ns);
     const up = relative(e);
     let upNode = up && depth < 64 ? show(up, depth + 1) : void 0;
     if (by === "parent" && !up && e.ons && e.ons !== e.ns) {
@@ -680,18 +687,32 @@ function namespaceTree(options = {}) {
     let home = upNode;
     if (by === "process" && e.ppid !== null) {
       home = lastRowOfPid.get(e.ppid);
+      let top = e.ppid;
       for (let p = e.ppid, n = 0; !home && nearest && p > 1 && n < 4096; n++) {
         p = _ppidOf(p, ppids);
         home = lastRowOfPid.get(p);
+        if (p > 1 && !home) top = p;
+      }
+      if (!home && nearest && top > 1) {
+        const row = rowOf(_nsInodeOf(top, e.type), e, depth);
+        home = row && (row.pid !== null && lastRowOfPid.get(row.pid) || row);
       }
     }
     if (home) home.children.push(node);
     else roots.push(node);
     if (by === "process" && e.pid !== null) lastRowOfPid.set(e.pid, node);
+    showing.delete(e.ns);
     return node;
   };
   for (const e of listing.namespaces) show(e, 0);
   return roots;
+}
+function _nsInodeOf(pid, type) {
+  try {
+    return Number(Deno.readLinkSync(`/proc/${pid}/ns/${type}`).slice(type.length + 2, -1));
+  } catch {
+    return void 0;
+  }
 }
 function _ppidOf(pid, cache) {
   let ppid = cache.get(pid);

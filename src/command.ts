@@ -56,7 +56,14 @@ export interface NsCommandOptions {
    * host programs load code the target chose.
    */
   targetEnv?: boolean;
-  /** Working directory inside the target (`nsenter -W`). Default: the target's root when its mount namespace is joined, else the caller's. */
+  /**
+   * Working directory inside the target (`nsenter -W`). Default as nsenter's (no -w, -W
+   * or -r): the root of the target's mount namespace when that is joined (setns(2) moves
+   * there), else the caller's own directory — also with a user namespace joined, where its
+   * owner can reach that directory through the program's /proc/PID/cwd while it runs (give
+   * `cwd: "/"` then). `nsjoin exec` and `containerExecOptions` start where docker exec
+   * does instead: the container's WorkingDir, else its root.
+   */
   cwd?: string;
   /** A directory of the caller's, opened before joining, to start in (`nsenter -w`); refused when it lies outside the target's root. */
   hostCwd?: string;

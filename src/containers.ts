@@ -203,10 +203,16 @@ function _checkFindOptions(options: FindContainersOptions): void {
   }
 }
 
-/** The sources for one engine (or all), with or without the /proc scan and docker's list. */
+/**
+ * The sources for one engine (or all), with or without the /proc scan and docker's list;
+ * with `ref`, dockerd's and containerd's state only where a container can match it (as
+ * {@link matchContainer} matches: its ID, an ID it prefixes when hex, a docker name):
+ * reading and parsing every container's file and bundle cost a bare-name exec with 30
+ * other docker containers ~7 ms of CPU (README, "Bare names among many containers").
+ */
 async function _find(
   options: FindContainersOptions,
-  only: { engine?: Engine; scan: boolean; dockerList: boolean },
+  only: { engine?: Engine; scan: boolean; dockerList: boolean; ref?: string },
 ): Promise<ContainerInfo[]> {
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
   const want = (e: Engine) => only.engine === undefined || only.engine === e;
@@ -215,9 +221,16 @@ async function _find(
     ? _dockerList(options)
     : Promise.resolve(undefined);
   if (sources.has("state")) {
-    if (want("docker")) lists.push(_dockerStateList());
+    const { ref } = only;
+    const hex = ref !== undefined && /^[0-9a-f]+$/.test(ref);
+    const byId = (id: string) => id === ref || (hex && id.startsWith(ref!));
+    if (want("docker")) lists.push(_dockerStateList(ref));
     if (want("podman")) lists.push(_podmanList());
-    if (want("containerd") || want("docker")) lists.push(_containerdList(options));
+    // A containerd container's only name is a pod member's "POD/CONTAINER".
+    const bundles = ref !== undefined && !ref.includes("/") ? { id: byId } : {};
+    if (want("containerd") || want("docker")) {
+      lists.push(_containerdList(options, undefined, bundles));
+    }
   }
   if (sources.has("cgroup") && only.scan) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift((await docker) ?? []);
@@ -601,7 +614,7 @@ export async function _resolveContainer(
   else {
     // Only an ID prefix can match what the /proc scan finds (it knows no names).
     const scan = /^[0-9a-f]+$/.test(ref);
-    const pool = await _find(options, { engine, scan, dockerList: inspected === undefined });
+    const pool = await _find(options, { engine, scan, dockerList: inspected === undefined, ref });
     const candidates = inspected ? _merge([[inspected], pool]) : pool;
     try {
       found = matchContainer(candidates, ref, { engine, owner });

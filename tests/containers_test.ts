@@ -453,6 +453,14 @@ Deno.test({
           });
           const byName = await cli(["exec", `docker:${d.name}`, "hostname"], { env });
           assertEquals(byName.stdout, `h-${d.name}\n`, byName.stderr);
+          // A bare name: each engine's state read only where it can match, still ambiguous.
+          const bare = await cli(["exec", d.name, "hostname"], { env });
+          assertEquals(bare.code, 125, bare.stderr);
+          assertMatch(bare.stderr, new RegExp(`docker:${d.name}.*podman:${p.name}`));
+          const one = await startContainer("docker", `${RUN}-bare`);
+          made.push(one);
+          const unique = await cli(["exec", one.name, "hostname"], { env });
+          assertEquals([unique.code, unique.stdout], [0, `h-${one.name}\n`], unique.stderr);
           const scanned = await findContainers({ sources: ["cgroup"] });
           const byId = new Map(scanned.map((c) => [c.id, c]));
           assertEquals(byId.get(d.id)?.pid, d.pid);

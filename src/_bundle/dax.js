@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-7GSWM4K7.js";
+} from "./chunk-IR5TCMPR.js";
 import {
   NsCommand,
   containerExecOptions

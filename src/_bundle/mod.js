@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-7GSWM4K7.js";
+} from "./chunk-IR5TCMPR.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

@@ -505,7 +505,10 @@ function _checkEnviron(pointers: readonly bigint[]): EnvironSnapshot | undefined
       if (!_environAtStart.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return undefined;
     }
     if (text !== undefined) {
-      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(eq + 1)) return undefined;
+      // eq counts bytes: the value starts after the key's characters.
+      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1)) {
+        return undefined;
+      }
       if (seen.has(key)) return undefined;
     }
     keys.push(key);

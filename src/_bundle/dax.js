@@ -2,31 +2,31 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-IR5TCMPR.js";
+} from "./chunk-56XFEQ3N.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-2ZPDUVFK.js";
+} from "./chunk-DEL7HCDF.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-DPXNYGZY.js";
+} from "./chunk-UUBHXO2C.js";
 import {
   resolveTarget
-} from "./chunk-Z47C6NEE.js";
+} from "./chunk-PYKA3ZWF.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-XLABZAOT.js";
+} from "./chunk-BQ5WBE3G.js";
 import {
   effectiveUid
-} from "./chunk-3SQ4PLCN.js";
+} from "./chunk-25U5ZXZZ.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-IR5TCMPR.js";
+} from "./chunk-56XFEQ3N.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,11 +28,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-2ZPDUVFK.js";
+} from "./chunk-DEL7HCDF.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-OGRCZ4KF.js";
+} from "./chunk-OXWPVUKY.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -40,7 +40,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-Z47C6NEE.js";
+} from "./chunk-PYKA3ZWF.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -58,13 +58,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-XLABZAOT.js";
+} from "./chunk-BQ5WBE3G.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-3SQ4PLCN.js";
+} from "./chunk-25U5ZXZZ.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1129,38 +1129,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-CPMJG5R7.js");
+  _later ??= await import("./_later-ER4T64GW.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-CPMJG5R7.js");
+  _later ??= await import("./_later-ER4T64GW.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-CPMJG5R7.js");
+  _later ??= await import("./_later-ER4T64GW.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-CPMJG5R7.js");
+  _later ??= await import("./_later-ER4T64GW.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-CPMJG5R7.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-ER4T64GW.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-CPMJG5R7.js");
+  _later ??= await import("./_later-ER4T64GW.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-CPMJG5R7.js");
+  _later ??= await import("./_later-ER4T64GW.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-CPMJG5R7.js");
+  _later ??= await import("./_later-ER4T64GW.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-PMZZFNNJ.js";
+} from "./chunk-HTGOY3SY.js";
 
 export {
   EXIT,

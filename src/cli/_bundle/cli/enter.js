@@ -13,13 +13,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-XOO5ASYN.js";
+} from "./chunk-ZEJEI52S.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-PMZZFNNJ.js";
+} from "./chunk-HTGOY3SY.js";
 var versionText = (function versionText(command) {
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}`;
 });

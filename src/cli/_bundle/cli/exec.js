@@ -26,7 +26,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-XOO5ASYN.js";
+} from "./chunk-ZEJEI52S.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -42,7 +42,7 @@ import {
   socketOnStdio,
   statSafe,
   terminalOnStdio
-} from "./chunk-PMZZFNNJ.js";
+} from "./chunk-HTGOY3SY.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-2ZPDUVFK.js";
+} from "./chunk-DEL7HCDF.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-Z47C6NEE.js";
+} from "./chunk-PYKA3ZWF.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -23,7 +23,7 @@ import {
   existsSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-XLABZAOT.js";
+} from "./chunk-BQ5WBE3G.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);

@@ -29,7 +29,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-PMZZFNNJ.js";
+} from "./chunk-HTGOY3SY.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

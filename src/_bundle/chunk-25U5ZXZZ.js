@@ -135,7 +135,9 @@ var _checkEnviron = (function _checkEnviron(pointers) {
       if (!_environAtStart.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return void 0;
     }
     if (text !== void 0) {
-      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(eq + 1)) return void 0;
+      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1)) {
+        return void 0;
+      }
       if (seen.has(key)) return void 0;
     }
     keys.push(key);

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-Z47C6NEE.js";
+} from "./chunk-PYKA3ZWF.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-XLABZAOT.js";
+} from "./chunk-BQ5WBE3G.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-3SQ4PLCN.js";
+} from "./chunk-25U5ZXZZ.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

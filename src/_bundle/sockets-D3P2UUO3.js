@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-N47SKVZ6.js";
-import "./chunk-3SQ4PLCN.js";
+} from "./chunk-OVS3FZP2.js";
+import "./chunk-25U5ZXZZ.js";
 
 export {
   E,

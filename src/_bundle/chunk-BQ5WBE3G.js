@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-3SQ4PLCN.js";
+} from "./chunk-25U5ZXZZ.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -13,16 +13,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-2ZPDUVFK.js";
+} from "./chunk-DEL7HCDF.js";
 import {
   loadHostNss
-} from "./chunk-P2HNTZSO.js";
+} from "./chunk-OULUNIXA.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-OGRCZ4KF.js";
+} from "./chunk-OXWPVUKY.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-DPXNYGZY.js";
+} from "./chunk-UUBHXO2C.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-Z47C6NEE.js";
+} from "./chunk-PYKA3ZWF.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-XLABZAOT.js";
+} from "./chunk-BQ5WBE3G.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -79,7 +79,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-3SQ4PLCN.js";
+} from "./chunk-25U5ZXZZ.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -198,7 +198,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-XDKOMCY6.js")
+    ...await import("./_ns_worker-MFEEILSY.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1124,8 +1124,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-5N267CJL.js"),
-    import("./_forward_relay-HZR47D3P.js")
+    import("./sockets-D3P2UUO3.js"),
+    import("./_forward_relay-2SO4MGNA.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

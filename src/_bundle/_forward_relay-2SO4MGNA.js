@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-N47SKVZ6.js";
+} from "./chunk-OVS3FZP2.js";
 import {
   scopedJoin
-} from "./chunk-OGRCZ4KF.js";
+} from "./chunk-OXWPVUKY.js";
 import {
   close
-} from "./chunk-DPXNYGZY.js";
-import "./chunk-Z47C6NEE.js";
+} from "./chunk-UUBHXO2C.js";
+import "./chunk-PYKA3ZWF.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-XLABZAOT.js";
+import "./chunk-BQ5WBE3G.js";
 import {
   SyscallError
-} from "./chunk-3SQ4PLCN.js";
+} from "./chunk-25U5ZXZZ.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

@@ -240,8 +240,8 @@ export const EXEC_SYMBOLS = [
  * Linux syscall numbers of the EXEC_SYMBOLS calls (from <asm/unistd.h>: x86_64's own table,
  * aarch64's asm-generic one, which has no open, dup2 or readlink: openat, dup3, readlinkat;
  * fstatat is newfstatat on both),
- * and of geteuid for {@link effectiveUid}, execveat for ffi/exec_helper.ts and fstatfs for
- * src/target.ts (is a pidfd on pidfs).
+ * and of geteuid for {@link effectiveUid}, execveat for ffi/exec_helper.ts, fstatfs for
+ * src/target.ts (is a pidfd on pidfs) and process_vm_readv for {@link environSnapshot}.
  */
 export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<string, bigint>>> = {
   x86_64: {
@@ -260,6 +260,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     execveat: 322n,
     geteuid: 107n,
     fstatfs: 138n,
+    process_vm_readv: 310n,
   },
   aarch64: {
     dup3: 24n,
@@ -277,6 +278,7 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     memfd_create: 279n,
     execveat: 281n,
     fstatfs: 44n,
+    process_vm_readv: 270n,
   },
 };
 
@@ -413,37 +415,191 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
  * place (a later duplicate of it dropped), new ones come after, in `env`'s order — what
  * `env K=V nsenter …` passes on. The others are the addresses of their "KEY=value" strings,
  * bytes as they are (Deno.env.toObject() leaves out every variable that is not UTF-8, where
- * Deno.Command and nsenter pass them on). The strings are used in place: setenv and
- * unsetenv never free one, so they stay valid as long as no JavaScript runs; unlocked, as
- * libc's getenv reads them (a Worker's Deno.env.set at the same moment is the race any C
- * code has).
+ * Deno.Command and nsenter pass them on), read as {@link environSnapshot} reads them.
  *
  * @param env variables that replace or add to ours
- * @returns each entry: an address in `environ`, or a "KEY=value" string of `env`
+ * @returns each entry: an address in `environ`, or a "KEY=value" string of `env` or ours
  */
 export function environEntries(env: Readonly<Record<string, string>>): (bigint | string)[] {
-  const at = _structPointer(_core().dlsym(null, cstr("environ")));
-  const environ = at && new Deno.UnsafePointerView(at).getPointer(0);
-  const view = environ && new Deno.UnsafePointerView(environ);
+  const { entries, keys } = environSnapshot();
   const out: (bigint | string)[] = [];
-  // Nothing to replace (an NsCommand without `env`): no string needs decoding.
-  const all = Object.keys(env).length === 0;
   const placed = new Set<string>();
-  for (let i = 0, p; view && (p = view.getPointer(i * 8)); i++) {
-    if (!all) {
-      // A key that is not UTF-8 decodes with U+FFFD, which no key of `env` can equal.
-      const entry = Deno.UnsafePointerView.getCString(p);
-      const eq = entry.indexOf("=");
-      const key = eq < 0 ? entry : entry.slice(0, eq);
-      if (Object.hasOwn(env, key)) {
-        if (!placed.has(key)) out.push(`${key}=${env[key]}`);
-        placed.add(key);
-        continue;
-      }
-    }
-    out.push(BigInt(Deno.UnsafePointer.value(p)));
-  }
+  entries.forEach((entry, i) => {
+    // A key that is not UTF-8 decodes with U+FFFD, which no key of `env` can equal.
+    const key = keys[i];
+    if (Object.hasOwn(env, key)) {
+      if (!placed.has(key)) out.push(`${key}=${env[key]}`);
+      placed.add(key);
+    } else out.push(entry);
+  });
   for (const [k, v] of Object.entries(env)) if (!placed.has(k)) out.push(`${k}=${v}`);
+  return out;
+}
+
+/** This process's environment: each entry (an address or a "KEY=value" string) and its key. */
+export interface EnvironSnapshot {
+  entries: readonly (bigint | string)[];
+  keys: readonly string[];
+}
+
+/** The last snapshot read and checked, and the addresses it was read from. */
+let _environSeen: (EnvironSnapshot & { id: string }) | undefined;
+/** The entries of the environment the kernel gave us (/proc/self/environ), read once. */
+let _environAtStart: Set<string> | undefined;
+const _strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const _lossyUtf8 = new TextDecoder();
+
+/**
+ * This process's environment in libc's order, read without glibc's lock, which nobody
+ * outside libc can take. Another thread's setenv (a Worker's Deno.env.set: Rust takes its own
+ * lock, then glibc's) that adds a variable moves `environ` with realloc, which frees the old
+ * array: reading it at that moment read freed memory and crashed (SIGSEGV, tests/spawn_test.ts).
+ * The strings themselves are never freed (glibc's setenv keeps every string it made, unsetenv
+ * frees none), so only the array is copied, with process_vm_readv on ourselves, which fails
+ * with EFAULT where a load would fault; each string is read the same way and checked against
+ * Deno.env.toObject() (read under Rust's lock): every variable once, each value the same.
+ * A copy equal to the last one checked is that environment again (the same addresses hold
+ * the same bytes). Under a copy that keeps changing (8 tries), or where process_vm_readv is
+ * refused (a seccomp profile such as docker's default without CAP_SYS_PTRACE), the
+ * variables are Deno's, in its order, without those that are not UTF-8.
+ *
+ * @returns each entry and its key, as environ holds them
+ */
+export function environSnapshot(): EnvironSnapshot {
+  const at = _structPointer(_core().dlsym(null, cstr("environ")));
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const array = at &&
+      BigInt(Deno.UnsafePointer.value(new Deno.UnsafePointerView(at).getPointer(0)));
+    if (!array) return { entries: [], keys: [] };
+    const pointers = _ownPointerArray(array);
+    if (pointers === "refused") break;
+    if (pointers === undefined) continue;
+    const id = pointers.join(",");
+    if (_environSeen?.id === id) return _environSeen;
+    const checked = _checkEnviron(pointers);
+    if (checked) {
+      _environSeen = { ...checked, id };
+      return _environSeen;
+    }
+  }
+  const now = Deno.env.toObject();
+  return { entries: Object.entries(now).map(([k, v]) => `${k}=${v}`), keys: Object.keys(now) };
+}
+
+/** The keys of `pointers`' strings when they are the variables Deno holds, each once. */
+function _checkEnviron(pointers: readonly bigint[]): EnvironSnapshot | undefined {
+  const now = Deno.env.toObject();
+  const keys: string[] = [];
+  const seen = new Set<string>();
+  for (const p of pointers) {
+    const bytes = _ownCString(p);
+    if (!bytes) return undefined;
+    const eq = bytes.indexOf(0x3d);
+    const key = _lossyUtf8.decode(eq < 0 ? bytes : bytes.subarray(0, eq));
+    let text: string | undefined;
+    try {
+      text = _strictUtf8.decode(bytes);
+    } catch {
+      // Not UTF-8: Deno does not show it. Only one the kernel gave us is ours for sure.
+      _environAtStart ??= _readEnvironAtStart();
+      if (!_environAtStart.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return undefined;
+    }
+    if (text !== undefined) {
+      // eq counts bytes: the value starts after the key's characters.
+      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1)) {
+        return undefined;
+      }
+      if (seen.has(key)) return undefined;
+    }
+    keys.push(key);
+    seen.add(key);
+  }
+  for (const k of Object.keys(now)) if (!seen.has(k)) return undefined;
+  return { entries: pointers, keys };
+}
+
+/** /proc/self/environ's entries (lossily decoded), through raw syscalls: `enter` has no -A. */
+function _readEnvironAtStart(): Set<string> {
+  const lib = _rawExecSymbols();
+  const fd = lib.open(cstr("/proc/self/environ"), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return new Set();
+  const chunks: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const buf = new Uint8Array(65536);
+      const n = Number(lib.read(fd, buf, BigInt(buf.length)));
+      if (n <= 0) break;
+      chunks.push(buf.subarray(0, n));
+    }
+  } finally {
+    lib.close(fd);
+  }
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((n, c) => (all.set(c, n), n + c.length), 0);
+  return new Set(_lossyUtf8.decode(all).split("\0").filter((e) => e));
+}
+
+/** One iovec pair for process_vm_readv, reused: [local base, len, remote base, len]. */
+const _iov = new BigUint64Array(4);
+
+/**
+ * Copies `into.length` bytes at `address` of our own memory, or as many as are mapped from
+ * it on: process_vm_readv(2) on ourselves (the same thread group: no ptrace check applies)
+ * returns EFAULT, or a short count, where reading unmapped memory directly would crash.
+ *
+ * @returns the bytes copied, or -errno
+ */
+function _readOwn(address: bigint, into: Uint8Array): number {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.process_vm_readv;
+  if (nr === undefined) return -38; // ENOSYS
+  _iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(into as BufferSource)));
+  _iov[1] = BigInt(into.length);
+  _iov[2] = address;
+  _iov[3] = BigInt(into.length);
+  const iov = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(_iov)));
+  const n = Number(_core().syscall(nr, BigInt(Deno.pid), iov, 1n, iov + 16n, 1n, 0n));
+  return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
+}
+
+/** The pointers of the NULL-terminated array at `address`; "refused" without process_vm_readv. */
+function _ownPointerArray(address: bigint): bigint[] | "refused" | undefined {
+  const out: bigint[] = [];
+  const buf = new BigUint64Array(128);
+  const bytes = new Uint8Array(buf.buffer);
+  for (let at = address;;) {
+    // Up to the end of a page at a time: a page is mapped or not as a whole.
+    const room = Number(4096n - (at % 4096n));
+    const n = _readOwn(at, bytes.subarray(0, Math.min(room, bytes.length)));
+    if (n === -1 || n === -38) return "refused"; // EPERM, ENOSYS
+    if (n <= 0 || n % 8) return undefined;
+    for (let i = 0; i < n / 8; i++) {
+      if (buf[i] === 0n) return out;
+      out.push(buf[i]);
+    }
+    at += BigInt(n);
+  }
+}
+
+/** The bytes of the C string at `address` (without its NUL), or undefined where not mapped. */
+function _ownCString(address: bigint): Uint8Array | undefined {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(4096);
+  // Past 4 MiB it is no variable execve could pass on (MAX_ARG_STRLEN is 128 KiB).
+  for (let at = address, total = 0;; at += 4096n - (at % 4096n)) {
+    if (total > 4 << 20) return undefined;
+    const n = _readOwn(at, buf.subarray(0, Number(4096n - (at % 4096n))));
+    if (n <= 0) return undefined;
+    const nul = buf.subarray(0, n).indexOf(0);
+    if (nul >= 0) {
+      chunks.push(buf.slice(0, nul));
+      break;
+    }
+    chunks.push(buf.slice(0, n));
+    total += n;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((n, c) => (out.set(c, n), n + c.length), 0);
   return out;
 }
 

@@ -2,7 +2,7 @@ import { execve } from "../ffi/exec.ts";
 import { existsSafe, isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import {
-  environEntries,
+  environSnapshot,
   errnoName,
   EXEC_SYMBOLS,
   libcSubset,
@@ -57,7 +57,14 @@ export interface NsCommandOptions {
    * host programs load code the target chose.
    */
   targetEnv?: boolean;
-  /** Working directory inside the target (`nsenter -W`). Default: the target's root when its mount namespace is joined, else the caller's. */
+  /**
+   * Working directory inside the target (`nsenter -W`). Default as nsenter's (no -w, -W
+   * or -r): the root of the target's mount namespace when that is joined (setns(2) moves
+   * there), else the caller's own directory — also with a user namespace joined, where its
+   * owner can reach that directory through the program's /proc/PID/cwd while it runs (give
+   * `cwd: "/"` then). `nsjoin exec` and `containerExecOptions` start where docker exec
+   * does instead: the container's WorkingDir, else its root.
+   */
   cwd?: string;
   /** A directory of the caller's, opened before joining, to start in (`nsenter -w`); refused when it lies outside the target's root. */
   hostCwd?: string;
@@ -587,7 +594,7 @@ function _denoCommand(l: _Launch): Deno.Command {
   const o = l.options;
   if (o.clearEnv) return new Deno.Command(l.path, o);
   // `env` replaces in place and adds at the end: our keys, then the new ones.
-  const ours = _environKeys();
+  const ours = environSnapshot().keys;
   const have = new Set(ours);
   const keys = [...ours, ...Object.keys(o.env ?? {}).filter((k) => !have.has(k))];
   const at = o.args.indexOf("--");
@@ -596,25 +603,6 @@ function _denoCommand(l: _Launch): Deno.Command {
     args: [...o.args.slice(0, at), "O", ...o.args.slice(at)],
     env: { ...o.env, [ORDER_VAR]: keys.filter((k) => k && k !== ORDER_VAR).join("=") },
   });
-}
-
-/** The keys of libc's environ, in its order; decoded again only when environ changed. */
-let _envKeys: { pointers: string; keys: string[] } | undefined;
-
-function _environKeys(): string[] {
-  // The addresses alone cost ~15 µs for 35 variables, decoding them ~50 µs: a setenv
-  // replaces or adds a pointer, so the same addresses are the same keys.
-  const pointers = environEntries({}) as bigint[];
-  const id = pointers.join(",");
-  if (_envKeys?.pointers !== id) {
-    const keys = pointers.map((p) => {
-      const entry = Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(p)!);
-      const eq = entry.indexOf("=");
-      return eq < 0 ? entry : entry.slice(0, eq);
-    });
-    _envKeys = { pointers: id, keys };
-  }
-  return _envKeys.keys;
 }
 
 /**

@@ -263,7 +263,7 @@ function _cgroupProcs(
  * freezer.
  *
  * @param cgroups paths of v1 `tasks` files and of the v2 directory (ending in "/")
- * @param shown the target as the message names it ("container 0123456789ab", "process 42")
+ * @param shown the target as the message names it ("container web", "process 42")
  * @throws {NamespaceError} code EBUSY when one is frozen (nothing was run)
  */
 export function assertNotFrozen(cgroups: readonly string[], shown: string): void {
@@ -343,6 +343,17 @@ export function _freezerFiles(
 ): { path: string; frozen: (text: string) => boolean }[] {
   return cgroups.flatMap(_freezerTests).filter(([path]) => existsSafe(path))
     .map(([path, frozen]) => ({ path, frozen }));
+}
+
+/**
+ * A container as the paused message names it: by its name, as `docker exec` names it
+ * ("Container web is paused…"), its short ID when it has none. Internal: not in mod.ts.
+ *
+ * @param container the engine's facts
+ * @returns "container NAME" or "container 0123456789ab"
+ */
+export function _pausedShown(container: { id: string; name?: string }): string {
+  return `container ${container.name || container.id.slice(0, 12)}`;
 }
 
 /**
@@ -722,7 +733,7 @@ function _cgroups(container: PinnedContainer): string[] {
   // resolving); what its pinning read does not: ask the pin (_containerExecOptions says so).
   if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
   const cgroups = _cgroupProcs(container.pid, view, found);
-  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
+  _assertNotFrozen(cgroups, _pausedShown(container.container), found.freezer);
   return cgroups;
 }
 

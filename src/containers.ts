@@ -63,8 +63,13 @@ export interface ContainerInfo {
   id: string;
   /** Its name, when the engine keeps one we can read. */
   name?: string;
-  /** Host PID of its first process. */
+  /** Host PID of its first process; 0 while `restarting`. */
   pid: number;
+  /**
+   * Docker is between two runs of its restart policy: no process, listed as `docker ps`
+   * lists it ("Restarting"); exec refuses it, as `docker exec` does, until it runs again.
+   */
+  restarting?: boolean;
   /** The containerd namespace ("moby" for docker, "k8s.io" for Kubernetes). */
   namespace?: string;
   /** uid of the owner of a rootless container. */
@@ -147,17 +152,21 @@ function _merge(lists: ContainerInfo[][]): ContainerInfo[] {
       seen.namespace ??= c.namespace;
       seen.pod ??= c.pod;
       if (!seen.pid) seen.pid = c.pid;
+      seen.restarting ||= c.restarting;
       if (seen.engine === "containerd" && c.engine !== "containerd") seen.engine = c.engine;
     }
   }
-  return [...byId.values()].filter((c) => c.pid > 0);
+  // A source that saw its process (docker restarted it between two reads): running.
+  for (const c of byId.values()) if (c.restarting && c.pid > 0) delete c.restarting;
+  return [...byId.values()].filter((c) => c.pid > 0 || c.restarting);
 }
 
 /**
  * Every running container on the host, of any engine: from the Docker Engine API,
  * podman's state files (root's and rootless users' stores), containerd's task bundles
  * (any namespace, k8s.io included) and a /proc + cgroup scan that finds containers of
- * engines we have no other way to ask.
+ * engines we have no other way to ask. As `docker ps`, it lists a docker container waiting
+ * for its restart policy: `restarting` true, pid 0.
  *
  * @param options the docker host and which sources to use
  * @returns the containers, one per ID
@@ -194,10 +203,16 @@ function _checkFindOptions(options: FindContainersOptions): void {
   }
 }
 
-/** The sources for one engine (or all), with or without the /proc scan and docker's list. */
+/**
+ * The sources for one engine (or all), with or without the /proc scan and docker's list;
+ * with `ref`, dockerd's and containerd's state only where a container can match it (as
+ * {@link matchContainer} matches: its ID, an ID it prefixes when hex, a docker name):
+ * reading and parsing every container's file and bundle cost a bare-name exec with 30
+ * other docker containers ~7 ms of CPU (README, "Bare names among many containers").
+ */
 async function _find(
   options: FindContainersOptions,
-  only: { engine?: Engine; scan: boolean; dockerList: boolean },
+  only: { engine?: Engine; scan: boolean; dockerList: boolean; ref?: string },
 ): Promise<ContainerInfo[]> {
   const sources = new Set(options.sources ?? ["api", "state", "cgroup"]);
   const want = (e: Engine) => only.engine === undefined || only.engine === e;
@@ -206,9 +221,16 @@ async function _find(
     ? _dockerList(options)
     : Promise.resolve(undefined);
   if (sources.has("state")) {
-    if (want("docker")) lists.push(_dockerStateList());
+    const { ref } = only;
+    const hex = ref !== undefined && /^[0-9a-f]+$/.test(ref);
+    const byId = (id: string) => id === ref || (hex && id.startsWith(ref!));
+    if (want("docker")) lists.push(_dockerStateList(ref));
     if (want("podman")) lists.push(_podmanList());
-    if (want("containerd") || want("docker")) lists.push(_containerdList(options));
+    // A containerd container's only name is a pod member's "POD/CONTAINER".
+    const bundles = ref !== undefined && !ref.includes("/") ? { id: byId } : {};
+    if (want("containerd") || want("docker")) {
+      lists.push(_containerdList(options, undefined, bundles));
+    }
   }
   if (sources.has("cgroup") && only.scan) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift((await docker) ?? []);
@@ -592,7 +614,7 @@ export async function _resolveContainer(
   else {
     // Only an ID prefix can match what the /proc scan finds (it knows no names).
     const scan = /^[0-9a-f]+$/.test(ref);
-    const pool = await _find(options, { engine, scan, dockerList: inspected === undefined });
+    const pool = await _find(options, { engine, scan, dockerList: inspected === undefined, ref });
     const candidates = inspected ? _merge([[inspected], pool]) : pool;
     try {
       found = matchContainer(candidates, ref, { engine, owner });
@@ -645,6 +667,16 @@ export async function _resolveContainer(
     }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
       found = (await _dockerInspect(found.id, options, true)) ?? found;
+    }
+    if (found.restarting) {
+      // Listed by dockerd's API or its state files (API or not, the same words as docker exec).
+      throw new NamespaceError(`Cannot use docker container ${found.name ?? found.id}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        hint: "it is restarting, wait until it is running",
+      });
     }
     if (!found.pid) {
       found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found.id)?.pid ?? 0;

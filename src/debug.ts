@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { assertNotFrozen, cgroupProcsOf, execConfinement } from "./container_exec.ts";
+import { _pausedShown, assertNotFrozen, cgroupProcsOf, execConfinement } from "./container_exec.ts";
 import type { NsCommandOptions } from "./command.ts";
 import type { PinnedProcess } from "./target.ts";
 
@@ -52,11 +52,8 @@ export function debugOptions(target: PinnedProcess, options: DebugOptions = {}):
   // A paused container is refused at once, as exec refuses it: its frozen cgroup would
   // stop the program, and reading its seccomp filter waits 2 s for it to stop for ptrace.
   const cgroups = cgroupProcsOf(target.pid);
-  const container = (target as { container?: { id: string } }).container;
-  assertNotFrozen(
-    cgroups,
-    container ? `container ${container.id.slice(0, 12)}` : `process ${target.pid}`,
-  );
+  const container = (target as { container?: { id: string; name?: string } }).container;
+  assertNotFrozen(cgroups, container ? _pausedShown(container) : `process ${target.pid}`);
   const confinement: Partial<NsCommandOptions> = options.privileged
     ? { capabilities: "all" }
     : { capabilities: "target", noNewPrivs: "target", ...execConfinement("target") };

@@ -131,12 +131,13 @@ export async function _dockerList(o: FindContainersOptions): Promise<ContainerIn
     return undefined;
   }
   if (res.status !== 200 || !Array.isArray(res.body)) return undefined;
-  return (res.body as { Id: string; Names: string[] }[]).map((c) => ({
+  return (res.body as { Id: string; Names: string[]; State?: string }[]).map((c) => ({
     engine: "docker" as const,
     id: c.Id,
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
     owner: res.owner,
+    ...(c.State === "restarting" ? { restarting: true } : {}),
     source: "api" as const,
   }));
 }
@@ -184,17 +185,33 @@ export async function _dockerInspect(
 const DOCKER_CONTAINERS = "/var/lib/docker/containers";
 
 /**
- * Running docker containers from dockerd's own state files, for when its socket is not
- * reachable: names and Config as the API would give them (readable by root only).
+ * A name docker accepts: written as it is in config.v2.json's JSON (Go escapes none of these
+ * characters), so a file without `"Name":"/NAME"` is not that container's. Another name is
+ * looked for in each file parsed.
  */
-export function _dockerStateList(): ContainerInfo[] {
+const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/**
+ * Running docker containers from dockerd's own state files, for when its socket is not
+ * reachable: names and Config as the API would give them (readable by root only). One
+ * between two runs of its restart policy (Running and Restarting, Pid 0) is `restarting`,
+ * as /containers/json and `docker ps` say.
+ */
+export function _dockerStateList(ref?: string): ContainerInfo[] {
   const out: ContainerInfo[] = [];
+  const hex = ref !== undefined && /^[0-9a-f]+$/.test(ref);
+  const plain = ref !== undefined && DOCKER_NAME.test(ref) ? `"Name":"/${ref}"` : undefined;
   for (const id of _readDir(DOCKER_CONTAINERS)) {
-    const j = _readJson<_DockerInspect & { ID: string }>(
-      `${DOCKER_CONTAINERS}/${id}/config.v2.json`,
-    );
+    const path = `${DOCKER_CONTAINERS}/${id}/config.v2.json`;
+    const byId = ref === undefined || id === ref || (hex && id.startsWith(ref));
+    // Matched by name only: a file without the name's text is not read further.
+    if (!byId && plain !== undefined && !_plainRead(path)?.includes(plain)) continue;
+    const j = _readJson<_DockerInspect & { ID: string }>(path);
     if (!j?.State?.Running || !j.Config) continue;
-    out.push({ ..._fromInspect({ ...j, Id: j.ID ?? id }), source: "state" });
+    if (!byId && j.Name !== `/${ref}`) continue;
+    const found: ContainerInfo = { ..._fromInspect({ ...j, Id: j.ID ?? id }), source: "state" };
+    if (j.State.Restarting === true) Object.assign(found, { pid: 0, restarting: true });
+    out.push(found);
   }
   return out;
 }
@@ -225,15 +242,23 @@ export function _dockerStateFind(
   const ids = _readDir(dir).filter((id) => /^[0-9a-f]{64}$/.test(id));
   // Each file once: a name is matched on every container's, then the match is used.
   const seen = new Map<string, (_DockerInspect & { ID?: string }) | undefined>();
-  const read = (id: string) => {
+  const read = (id: string, text?: string) => {
     if (!seen.has(id)) {
-      seen.set(id, _readRootJson<_DockerInspect & { ID?: string }>(`${dir}/${id}/config.v2.json`));
+      const path = `${dir}/${id}/config.v2.json`;
+      seen.set(id, _readRootJson<_DockerInspect & { ID?: string }>(path, text));
     }
     return seen.get(id);
   };
+  // A file without the name's text is not parsed (~10 µs of each file's ~20 µs).
+  const plain = DOCKER_NAME.test(ref) ? `"Name":"/${ref}"` : undefined;
+  const hasName = (i: string) => {
+    if (plain === undefined) return read(i)?.Name === `/${ref}`;
+    const text = _plainRead(`${dir}/${i}/config.v2.json`);
+    return text !== undefined && text.includes(plain) && read(i, text)?.Name === `/${ref}`;
+  };
   let id: string | undefined = ids.includes(ref) ? ref : undefined;
   if (!id) {
-    const named = ids.filter((i) => read(i)?.Name === `/${ref}`);
+    const named = ids.filter(hasName);
     if (named.length > 1) return;
     id = named[0];
   }
@@ -281,11 +306,12 @@ function _readJson<T>(path: string, owner?: number): T | undefined {
  * A JSON state file of root's own engine directory (dockerd's, mode 0710: only root makes
  * files there), read with Deno's reader: one op, where readTextFileSafe's checks against
  * what a user could plant (a FIFO, a device, a huge file) cost seven FFI calls, ~0.1 ms
- * each file in a cold process, for every container a name is looked for in.
+ * each file in a cold process, for every container a name is looked for in. `text`: its
+ * content, when already read.
  */
-function _readRootJson<T>(path: string): T | undefined {
+function _readRootJson<T>(path: string, text?: string): T | undefined {
   try {
-    return JSON.parse(Deno.readTextFileSync(path)) as T;
+    return JSON.parse(text ?? Deno.readTextFileSync(path)) as T;
   } catch {
     return undefined;
   }

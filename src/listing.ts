@@ -718,8 +718,10 @@ export interface TreeOptions extends ListOptions {
   /**
    * For the process tree: hang a namespace under the row of its nearest ancestor process
    * that has a row (true, the default: a container's namespaces nest under the engine's,
-   * even with a shim between them), or only under its direct parent process's row (false:
-   * what `lsns --tree=process` draws, mostly flat).
+   * even with a shim between them; when the ancestors we can see end before any row, as
+   * where PID 1 cannot be read, under the last row of the topmost one's namespaces — the
+   * host's — and a root only when its parent cannot be read), or only under its direct
+   * parent process's row (false: what `lsns --tree=process` draws, mostly flat).
    */
   nearest?: boolean;
 }
@@ -727,9 +729,10 @@ export interface TreeOptions extends ListOptions {
 /**
  * The namespaces as a forest, nested as `lsns --tree=owner|parent|process` nests them:
  * by owning user namespace, by parent pid or user namespace, or by process — under the row
- * of the nearest ancestor process (of each namespace's lowest PID) that has a row, or with
- * `nearest: false` only under its direct parent's, as lsns. A namespace whose relative is
- * not listed is a root. The processes inside one namespace are
+ * of the nearest ancestor process (of each namespace's lowest PID) that has a row (where
+ * the ancestors we can see end first — PID 1 unreadable — under the rows of the topmost
+ * one's namespaces), or with `nearest: false` only under its direct parent's, as lsns. A
+ * namespace whose relative is not listed (or cannot be read) is a root. The processes inside one namespace are
  * {@link processesInNamespace}'s.
  *
  * @param options the relation, and a listing or the options to make one
@@ -764,9 +767,18 @@ export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
     if (by === "parent") return e.pns && e.pns !== e.ns ? byIno.get(e.pns) : undefined;
     return undefined;
   };
+  const showing = new Set<number>();
+  // The row of namespace `ns` (shown first when it is not yet), never `e`'s own or one that
+  // is being shown (whose row would hang under `e`'s).
+  const rowOf = (ns: number | undefined, e: NamespaceEntry, depth: number) => {
+    const entry = ns === undefined || ns === e.ns ? undefined : byIno.get(ns);
+    if (!entry || showing.has(ns!) || depth >= 64) return nodes.get(ns!);
+    return show(entry, depth + 1);
+  };
   const show = (e: NamespaceEntry, depth: number): NamespaceNode => {
     const done = nodes.get(e.ns);
     if (done) return done;
+    showing.add(e.ns);
     const up = relative(e);
     // lsns shows the owner (or parent) first, so the child has a row to hang from.
     let upNode = up && depth < 64 ? show(up, depth + 1) : undefined;
@@ -781,18 +793,38 @@ export function namespaceTree(options: TreeOptions = {}): NamespaceNode[] {
     if (by === "process" && e.ppid !== null) {
       home = lastRowOfPid.get(e.ppid);
       // Up the process tree until a process with a row (init's parent is 0).
+      let top = e.ppid;
       for (let p = e.ppid, n = 0; !home && nearest && p > 1 && n < 4096; n++) {
         p = _ppidOf(p, ppids);
         home = lastRowOfPid.get(p);
+        if (p > 1 && !home) top = p;
+      }
+      // The chain left the processes we can see (PID 1's namespaces unreadable, as in a
+      // container or a sandbox) before any row: its topmost visible ancestor stands for the
+      // rest, under the last row of the process its namespace of that type is listed with —
+      // the host's rows, as PID 1's would have been (a container's under them), not a root.
+      if (!home && nearest && top > 1) {
+        const row = rowOf(_nsInodeOf(top, e.type), e, depth);
+        home = row && ((row.pid !== null && lastRowOfPid.get(row.pid)) || row);
       }
     }
     if (home) home.children.push(node);
     else roots.push(node);
     if (by === "process" && e.pid !== null) lastRowOfPid.set(e.pid, node);
+    showing.delete(e.ns);
     return node;
   };
   for (const e of listing.namespaces) show(e, 0);
   return roots;
+}
+
+/** The inode of a process's namespace of one type; undefined when it cannot be read. */
+function _nsInodeOf(pid: number, type: NamespaceType): number | undefined {
+  try {
+    return Number(Deno.readLinkSync(`/proc/${pid}/ns/${type}`).slice(type.length + 2, -1));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The parent PID of a process, 0 when gone (cached: the tree asks along whole chains). */

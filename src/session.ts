@@ -31,7 +31,7 @@ import {
   type NsCommandOptions,
   type NsCommandOutput,
 } from "./command.ts";
-import { _freezerFiles, _pausedError, assertNotFrozen } from "./container_exec.ts";
+import { _freezerFiles, _pausedError, _pausedShown, assertNotFrozen } from "./container_exec.ts";
 import { isNotFound, openFileSafe } from "../ffi/files.ts";
 import { SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
@@ -647,9 +647,12 @@ export async function openSession(
   }
   const plan = _sessionPlan({ ...options, target });
   // The helper would join a frozen cgroup and wait there until it is thawed.
-  const id = (target as { container?: { id?: unknown } }).container?.id;
-  const paused = typeof id === "string"
-    ? `container ${id.slice(0, 12)}`
+  const container = (target as { container?: { id?: unknown; name?: unknown } }).container;
+  const paused = typeof container?.id === "string"
+    ? _pausedShown({
+      id: container.id,
+      name: typeof container.name === "string" ? container.name : undefined,
+    })
     : typeof plan.shown === "number"
     ? `process ${plan.shown}`
     : plan.shown;

@@ -456,6 +456,24 @@ Deno.test({
         assertEquals(_dockerStateFind(id(3).slice(0, 20), {}, dir), undefined);
         assertEquals(_dockerStateFind("nosuch", {}, dir), undefined);
       });
+      await t.step("a name is its Name field, whatever else a file holds", async () => {
+        // Files without the name's text are not parsed: one with it elsewhere (a label) is,
+        // and does not match; a name docker would not make is looked for in every file.
+        await Deno.mkdir(`${dir}/${id(6)}`);
+        await Deno.writeTextFile(
+          `${dir}/${id(6)}/config.v2.json`,
+          JSON.stringify({
+            ID: id(6),
+            Name: "/other",
+            State: { Running: true, Pid: Deno.pid },
+            Config: { Labels: { Name: "/decoy" } },
+          }),
+        );
+        await write(id(7), "wéb+1", { Running: true, Pid: Deno.pid });
+        assertEquals(_dockerStateFind("decoy", {}, dir), undefined);
+        assertEquals(_dockerStateFind("other", {}, dir)?.id, id(6));
+        assertEquals(_dockerStateFind("wéb+1", {}, dir)?.id, id(7));
+      });
       await t.step("not when another daemon is asked (DOCKER_HOST or dockerHost)", () => {
         assertEquals(
           _dockerStateFind("web", { dockerHost: "unix:///tmp/other.sock" }, dir),

@@ -127,6 +127,29 @@ Deno.test({
       const out = await new NsCommand("pwd", { target: target.pid, cwd: "/proc/1" }).output();
       assertEquals(text(out.stdout), "/proc/1\n");
     });
+    await t.step("without cwd: where nsenter starts, not where exec starts", async () => {
+      // nsenter keeps the caller's directory unless -w or -r; joining a mount namespace
+      // moves it to that namespace's root (setns(2)). exec and containerExecOptions start
+      // in the container's WorkingDir, as docker exec: NsCommand is the nsenter of the two.
+      const dir = await Deno.makeTempDir();
+      const before = Deno.cwd();
+      try {
+        Deno.chdir(dir);
+        for (
+          const [namespaces, flags] of [["all", ["-a"]], [["net", "uts"], ["-n", "-u"]]] as const
+        ) {
+          const anchor = await new Deno.Command("nsenter", {
+            args: ["-t", String(target.pid), ...flags, "pwd"],
+          }).output();
+          const ours = await new NsCommand("pwd", { target: target.pid, namespaces }).output();
+          assertEquals(text(ours.stdout), text(anchor.stdout), text(ours.stderr));
+          assertEquals(text(ours.stdout), namespaces === "all" ? "/\n" : `${dir}\n`);
+        }
+      } finally {
+        Deno.chdir(before);
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
     await t.step(
       "a host cwd: used when the mount namespace is ours, refused when not",
       async () => {

@@ -346,7 +346,10 @@ Deno.test({
         }
         assertEquals([paused.code, paused.stdout], [125, ""]);
         // Its frozen cgroup is seen before the filter is copied (no 2 s ptrace wait).
-        assertMatch(paused.stderr, /Cannot exec in container [0-9a-f]{12}: it is paused - .*\n$/);
+        assertMatch(
+          paused.stderr,
+          new RegExp(`Cannot exec in container ${d.name}: it is paused - .*\n$`),
+        );
         const after = await ours(["exec", d.name, "echo", "ran"]);
         assertEquals([after.code, after.stdout], [0, "ran\n"], after.stderr);
       });

@@ -453,6 +453,14 @@ Deno.test({
           });
           const byName = await cli(["exec", `docker:${d.name}`, "hostname"], { env });
           assertEquals(byName.stdout, `h-${d.name}\n`, byName.stderr);
+          // A bare name: each engine's state read only where it can match, still ambiguous.
+          const bare = await cli(["exec", d.name, "hostname"], { env });
+          assertEquals(bare.code, 125, bare.stderr);
+          assertMatch(bare.stderr, new RegExp(`docker:${d.name}.*podman:${p.name}`));
+          const one = await startContainer("docker", `${RUN}-bare`);
+          made.push(one);
+          const unique = await cli(["exec", one.name, "hostname"], { env });
+          assertEquals([unique.code, unique.stdout], [0, `h-${one.name}\n`], unique.stderr);
           const scanned = await findContainers({ sources: ["cgroup"] });
           const byId = new Map(scanned.map((c) => [c.id, c]));
           assertEquals(byId.get(d.id)?.pid, d.pid);
@@ -809,10 +817,12 @@ Deno.test({
           const res = await cli(["exec", c.name, "touch", "/tmp/ran"]);
           assertEquals(res.code, 125, res.stderr);
           assertEquals(res.stderr.trim().split("\n").length, 1, res.stderr);
-          assertMatch(
-            res.stderr,
-            new RegExp(`Cannot exec in container ${c.id.slice(0, 12)}: it is paused`),
-          );
+          // Named as docker exec names it, not by its short ID.
+          assertMatch(res.stderr, new RegExp(`Cannot exec in container ${c.name}: it is paused`));
+          if (engine === "docker") {
+            const theirs = await run("docker", ["exec", c.name, "touch", "/tmp/ran"]);
+            assertMatch(theirs.stderr, new RegExp(`Container ${c.name} is paused`));
+          }
           // The library: the options of an exec are refused, so no NsCommand can start.
           assertThrows(
             () => containerExecOptions(pinned),

@@ -7,6 +7,7 @@
  * the helper does not depend on ptrace either way.
  */
 import { assert, assertEquals, cli, makeTarget, NEEDS_ROOT, ROOT, text } from "./_fixtures.ts";
+import { MEASURE, UNREACHED_FILE } from "./_fallback_filter.ts";
 
 /** Runs `script` as init of a new pid namespace (where vm.memfd_noexec is its own). */
 async function inNewPidNamespace(script: string): Promise<{ code: number; out: string }> {
@@ -136,17 +137,50 @@ Deno.test({
         assertEquals(fallback, full);
       });
     }
-    await t.step("the security and race tests pass on the fallback path", async () => {
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: ["test", "-A", "--quiet", "--no-lock", `${ROOT}tests/security_test.ts`],
-        env: { ...FORCE, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const out = text(r.stdout) + text(r.stderr);
-      assert(r.success, out);
-      // Every test of the file passed, however many it holds.
-      assert(/^ok \| \d+ passed.*\| 0 failed/m.test(out), out);
-    });
+    await t.step(
+      "the security and race tests that reach it pass on the fallback path",
+      async () => {
+        // Those measured never to reach it are left out while their source is unchanged
+        // (tests/_fallback_security.ts says how, and fails when the measure is stale).
+        const r = await new Deno.Command(Deno.execPath(), {
+          args: ["test", "-A", "--quiet", "--no-lock", `${ROOT}tests/_fallback_security.ts`],
+          env: { ...FORCE, NO_COLOR: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const out = text(r.stdout) + text(r.stderr);
+        assert(r.success, out);
+        // Every test of the file passed, however many it holds; the measured ones were left out.
+        const counts = out.match(/^ok \| \d+ passed.*\| 0 failed(?:.*\| (\d+) ignored)?/m);
+        assert(counts, out);
+        const listed = Object.keys(JSON.parse(await Deno.readTextFile(UNREACHED_FILE)).tests);
+        assert(listed.length > 0 && Number(counts?.[1] ?? 0) >= listed.length, out);
+      },
+    );
+    await t.step(
+      "a test changed since it was measured runs as a failure, not left out",
+      async () => {
+        const measured = JSON.parse(await Deno.readTextFile(UNREACHED_FILE));
+        const [name] = Object.keys(measured.tests);
+        measured.tests[name] = "0".repeat(14);
+        const stale = await Deno.makeTempFile({ suffix: ".json" });
+        try {
+          await Deno.writeTextFile(stale, JSON.stringify(measured));
+          const r = await new Deno.Command(Deno.execPath(), {
+            args: ["test", "-A", "--quiet", "--no-lock", "--filter", name]
+              .concat(`${ROOT}tests/_fallback_security.ts`),
+            env: { ...FORCE, NO_COLOR: "1", NSJOIN_FALLBACK_UNREACHED: stale },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const out = text(r.stdout) + text(r.stderr);
+          assertEquals(r.success, false, out);
+          assert(out.includes(`${name}: changed since it was measured`), out);
+          assert(out.includes(MEASURE), out);
+        } finally {
+          await Deno.remove(stale);
+        }
+      },
+    );
   },
 });

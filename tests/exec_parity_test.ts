@@ -384,6 +384,36 @@ Deno.test({
           `nsjoin exec: Cannot use docker container ${name} - it is restarting, wait until it is running\n`,
         );
       }
+      // Without dockerd's API (its state files only) the same refusal, and `ps` lists it as
+      // `docker ps` does: Restarting, no process — through the API and without it.
+      const noApi = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
+      const fallback = await cli(["exec", name, "echo", "ran"], { env: noApi });
+      assertEquals([fallback.code, fallback.stdout], [125, ""]);
+      assertEquals(
+        fallback.stderr,
+        `nsjoin exec: Cannot use docker container ${name} - it is restarting, wait until it is running\n`,
+      );
+      for (const env of [{}, noApi]) {
+        const [theirs, json, table] = await Promise.all([
+          run("docker", ["ps", "--filter", `name=^${name}$`, "--format", "{{.Status}}"]),
+          cli(["ps", "--json"], { env }),
+          cli(["ps"], { env }),
+        ]);
+        assertEquals((await state())[0], "true", "still restarting: the comparison holds");
+        assertMatch(theirs.stdout, /^Restarting \(1\)/);
+        type Row = { name: string; restarting: boolean; pid: number; namespaces: string[] };
+        const row = (JSON.parse(json.stdout) as Row[]).find((r) => r.name === name);
+        assertEquals(
+          row && { restarting: row.restarting, pid: row.pid, namespaces: row.namespaces },
+          { restarting: true, pid: 0, namespaces: [] },
+          JSON.stringify(env),
+        );
+        const line = table.stdout.split("\n").find((l) => l.includes(name));
+        assertMatch(
+          line ?? "",
+          new RegExp(`^[0-9a-f]{12} +docker +${name} \\(restarting\\) +- +-$`),
+        );
+      }
     } finally {
       await removeContainers(made);
     }

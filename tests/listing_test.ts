@@ -1039,6 +1039,75 @@ Deno.test({
   },
 });
 
+// ---- chores 21: the process tree where PID 1 cannot be read
+Deno.test({
+  name: "namespaceTree by process nests a process tree made with unshare under our own " +
+    "namespaces' rows, and an orphan of an unreadable parent is a root",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A (new uts) → its child C (new net, by unshare). A's parent chain is the test's own;
+    // where PID 1's namespaces cannot be read (a sandbox or container, as on the machines
+    // this was written on) it never reaches a row: A's rows were roots, a flat forest.
+    await using a = await makeTarget({
+      flags: ["-u"],
+      setup: "unshare -n sleep 100000 & true",
+    });
+    const kids = (pid: number) =>
+      Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/)
+        .filter(Boolean).map(Number);
+    const own = (type: string) => ino(Deno.readLinkSync(`/proc/self/ns/${type}`));
+    let c = 0;
+    for (let i = 0; i < 300 && !c; i++) {
+      c = kids(a.pid)[0] ?? 0;
+      if (c && ino(Deno.readLinkSync(`/proc/${c}/ns/net`)) === own("net")) c = 0;
+      if (!c) await new Promise((r) => setTimeout(r, 10));
+    }
+    // An orphan: its shell exits at once, the kernel hands it to PID 1 (or a subreaper).
+    const started = await new Deno.Command("setsid", {
+      args: ["sh", "-c", "unshare -u sleep 100000 >/dev/null 2>&1 & echo $!"],
+      stdout: "piped",
+    }).output();
+    const orphan = Number(text(started.stdout).trim());
+    try {
+      assert(c > 0 && orphan > 0, "the tree was not made");
+      let orphanUts = own("uts");
+      for (let i = 0; i < 300 && orphanUts === own("uts"); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        orphanUts = ino(Deno.readLinkSync(`/proc/${orphan}/ns/uts`));
+      }
+      const from = listNamespaces({ types: ["uts", "net"] });
+      const roots = namespaceTree({ by: "process", from });
+      const path = (nodes: typeof roots, ns: number): typeof roots => {
+        for (const n of nodes) {
+          if (n.ns === ns) return [n];
+          const below = path(n.children, ns);
+          if (below.length) return [n, ...below];
+        }
+        return [];
+      };
+      const uts = ino(Deno.readLinkSync(`/proc/${a.pid}/ns/uts`));
+      const net = ino(Deno.readLinkSync(`/proc/${c}/ns/net`));
+      const toA = path(roots, uts);
+      // A hangs under one of our own namespaces' rows (the host's), C under A.
+      assert(toA.length > 1, "A's row is a root");
+      assert([own("uts"), own("net")].includes(toA[0].ns), `root ${toA[0].type} ${toA[0].pid}`);
+      assertEquals(path(roots, net).map((n) => n.ns), [...toA.map((n) => n.ns), net]);
+      // The orphan's parent: a root when its namespaces cannot be read, else nested.
+      const stat = Deno.readTextFileSync(`/proc/${orphan}/stat`);
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 4).split(" ")[0]);
+      let readable = true;
+      try {
+        Deno.readLinkSync(`/proc/${parent}/ns/uts`);
+      } catch {
+        readable = false;
+      }
+      assertEquals(path(roots, orphanUts).length === 1, !readable, `parent ${parent}`);
+    } finally {
+      for (const pid of [c, orphan]) if (pid > 0) Deno.kill(pid, "SIGKILL");
+    }
+  },
+});
+
 Deno.test({
   name:
     "a namespace holding non-dumpable processes that changed uid (a joining helper's shape): ls counts what lsns counts, as root and as that user",

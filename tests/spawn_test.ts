@@ -328,3 +328,58 @@ console.log(JSON.stringify(runs));
     }
   },
 });
+
+// ---- chores 21: another thread's setenv while a command starts
+Deno.test({
+  name: "a Worker setting and deleting variables all along: every start passes the environment",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // glibc's setenv moves environ with realloc (freeing the old array) whenever it adds a
+    // variable; reading environ directly at that moment crashed the caller with SIGSEGV.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-env-race-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/worker.ts`,
+        `let i = 0;
+self.onmessage = () => {
+  postMessage("busy");
+  for (;;) {
+    Deno.env.set("CHURN_" + (i++ % 64), "x".repeat(i % 40));
+    if (i % 64 === 0) for (let j = 0; j < 64; j++) Deno.env.delete("CHURN_" + j);
+  }
+};
+`,
+      );
+      await Deno.writeTextFile(
+        `${dir}/main.ts`,
+        `import { NsCommand } from ${JSON.stringify(`${ROOT}mod.ts`)};
+const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+await new Promise((busy) => { worker.onmessage = busy; worker.postMessage(0); });
+const options = { target: Deno.pid, namespaces: ["uts" as const], env: { ADDED: "x" } };
+const wrong: string[] = [];
+let runs = 0;
+for (const end = Date.now() + 3000; Date.now() < end; runs++) {
+  Deno.env.set("NSJOIN_SPAWN", runs % 2 ? "deno" : "posix_spawn");
+  const out = runs % 3 ? new NsCommand("env", options).outputSync() : await new NsCommand("env", options).output();
+  const lines = new TextDecoder().decode(out.stdout).split("\\n").filter((l) => l);
+  if (!out.success || !lines.includes("KEEP=1") || !lines.includes("ADDED=x") || lines.some((l) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(l))) {
+    wrong.push(JSON.stringify([out.code, lines.slice(0, 3)]));
+  }
+}
+console.log(JSON.stringify({ runs, wrong: wrong.slice(0, 5) }));
+Deno.exit(0);
+`,
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", `${dir}/main.ts`],
+        env: { KEEP: "1" },
+      }).output();
+      assertEquals([out.code, out.signal], [0, null], text(out.stderr));
+      const { runs, wrong } = JSON.parse(text(out.stdout));
+      assertEquals(wrong, []);
+      assert(runs > 20, `only ${runs} runs`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,33 +2,33 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-3ABN7SOS.js";
+} from "./chunk-YFT7FZO2.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
   assertMntWithPid,
   containerExecOptions
-} from "./chunk-6MWDC3QB.js";
+} from "./chunk-SKAASANB.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-7ITMBZHC.js";
+} from "./chunk-7YFCVYA6.js";
 import {
   resolveTarget
-} from "./chunk-G3XXB5EQ.js";
+} from "./chunk-5TLW3ZFT.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-SQFNKISK.js";
+} from "./chunk-NCP34UDU.js";
 import {
   effectiveUid
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-25U5ZXZZ.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

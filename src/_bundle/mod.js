@@ -6,12 +6,13 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-3ABN7SOS.js";
+} from "./chunk-YFT7FZO2.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
 import {
   NsCommand,
+  _pausedShown,
   assertNotFrozen,
   cachedIdentity,
   cgroupMountTable,
@@ -27,11 +28,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-6MWDC3QB.js";
+} from "./chunk-SKAASANB.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-7ODYVPSK.js";
+} from "./chunk-ACQUPMDL.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -39,7 +40,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-G3XXB5EQ.js";
+} from "./chunk-5TLW3ZFT.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -57,13 +58,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-SQFNKISK.js";
+} from "./chunk-NCP34UDU.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-25U5ZXZZ.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -661,9 +662,16 @@ function namespaceTree(options = {}) {
     if (by === "parent") return e.pns && e.pns !== e.ns ? byIno.get(e.pns) : void 0;
     return void 0;
   };
+  const showing = /* @__PURE__ */ new Set();
+  const rowOf = (ns, e, depth) => {
+    const entry = ns === void 0 || ns === e.ns ? void 0 : byIno.get(ns);
+    if (!entry || showing.has(ns) || depth >= 64) return nodes.get(ns);
+    return show(entry, depth + 1);
+  };
   const show = (e, depth) => {
     const done = nodes.get(e.ns);
     if (done) return done;
+    showing.add(e.ns);
     const up = relative(e);
     let upNode = up && depth < 64 ? show(up, depth + 1) : void 0;
     if (by === "parent" && !up && e.ons && e.ons !== e.ns) {
@@ -679,18 +687,32 @@ function namespaceTree(options = {}) {
     let home = upNode;
     if (by === "process" && e.ppid !== null) {
       home = lastRowOfPid.get(e.ppid);
+      let top = e.ppid;
       for (let p = e.ppid, n = 0; !home && nearest && p > 1 && n < 4096; n++) {
         p = _ppidOf(p, ppids);
         home = lastRowOfPid.get(p);
+        if (p > 1 && !home) top = p;
+      }
+      if (!home && nearest && top > 1) {
+        const row = rowOf(_nsInodeOf(top, e.type), e, depth);
+        home = row && (row.pid !== null && lastRowOfPid.get(row.pid) || row);
       }
     }
     if (home) home.children.push(node);
     else roots.push(node);
     if (by === "process" && e.pid !== null) lastRowOfPid.set(e.pid, node);
+    showing.delete(e.ns);
     return node;
   };
   for (const e of listing.namespaces) show(e, 0);
   return roots;
+}
+function _nsInodeOf(pid, type) {
+  try {
+    return Number(Deno.readLinkSync(`/proc/${pid}/ns/${type}`).slice(type.length + 2, -1));
+  } catch {
+    return void 0;
+  }
 }
 function _ppidOf(pid, cache) {
   let ppid = cache.get(pid);
@@ -1084,7 +1106,7 @@ function debugOptions(target, options = {}) {
   if (term !== void 0) env.TERM = term;
   const cgroups = cgroupProcsOf(target.pid);
   const container = target.container;
-  assertNotFrozen(cgroups, container ? `container ${container.id.slice(0, 12)}` : `process ${target.pid}`);
+  assertNotFrozen(cgroups, container ? _pausedShown(container) : `process ${target.pid}`);
   const confinement = options.privileged ? {
     capabilities: "all"
   } : {
@@ -1107,38 +1129,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-7EIT47NK.js");
+  _later ??= await import("./_later-V4FXKK5I.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-7EIT47NK.js");
+  _later ??= await import("./_later-V4FXKK5I.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-7EIT47NK.js");
+  _later ??= await import("./_later-V4FXKK5I.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-7EIT47NK.js");
+  _later ??= await import("./_later-V4FXKK5I.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-7EIT47NK.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-V4FXKK5I.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-7EIT47NK.js");
+  _later ??= await import("./_later-V4FXKK5I.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-7EIT47NK.js");
+  _later ??= await import("./_later-V4FXKK5I.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-7EIT47NK.js");
+  _later ??= await import("./_later-V4FXKK5I.js");
   return await _later.openSession(target, options);
 }
 export {

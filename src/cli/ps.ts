@@ -33,7 +33,9 @@ get NAMESPACE, POD and CONTAINER columns (a pod's rows together, its sandbox fir
 "pod" object in --json; --pods lists one line per pod, its containers grouped under its
 sandbox. A paused container (its cgroup
 frozen) has "(paused)" after its name and "paused": true in --json: exec and debug refuse it
-until it is unpaused. Needs -A (it reads /proc and engine state).
+until it is unpaused. A docker container waiting for its restart policy (docker ps:
+"Restarting") has "(restarting)" after its name, PID "-", and "restarting": true, "pid": 0 in
+--json, with or without dockerd's API. Needs -A (it reads /proc and engine state).
 
 OPTIONS
       --json        Print a JSON array
@@ -58,8 +60,10 @@ export interface PsRow {
   id: string;
   /** Its name, when known. */
   name: string | null;
-  /** Host PID of its first process. */
+  /** Host PID of its first process; 0 while restarting. */
   pid: number;
+  /** Docker is between two runs of its restart policy (docker ps: "Restarting"): no process. */
+  restarting: boolean;
   /** The namespace types it does not share with the host. */
   namespaces: NamespaceType[];
   /** uid of the owner of a rootless container, else null. */
@@ -88,10 +92,11 @@ export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
     id: c.id,
     name: c.name ?? null,
     pid: c.pid,
-    namespaces: namespacesOwnedBy(c.pid),
+    restarting: c.restarting === true,
+    namespaces: c.pid > 0 ? namespacesOwnedBy(c.pid) : [],
     owner: c.owner ?? null,
     source: c.source,
-    paused: _paused(c.pid),
+    paused: c.pid > 0 && _paused(c.pid),
     pod: c.pod
       ? {
         namespace: c.pod.namespace,
@@ -156,9 +161,10 @@ export function formatTable(rows: readonly PsRow[], noTrunc = false): string {
     ...rows.map((r) => [
       escapeTerminal(noTrunc ? r.id : r.id.slice(0, 12)),
       r.engine + (r.owner !== null ? ` (uid ${r.owner})` : ""),
-      (r.name === null ? "-" : escapeTerminal(r.name)) + (r.paused ? " (paused)" : ""),
+      (r.name === null ? "-" : escapeTerminal(r.name)) + (r.paused ? " (paused)" : "") +
+      (r.restarting ? " (restarting)" : ""),
       ...podCells(r),
-      String(r.pid),
+      r.pid > 0 ? String(r.pid) : "-",
       r.namespaces.join(",") || "-",
     ]),
   ];

@@ -54,7 +54,8 @@ var SYSCALL_NUMBERS = {
     memfd_create: 319n,
     execveat: 322n,
     geteuid: 107n,
-    fstatfs: 138n
+    fstatfs: 138n,
+    process_vm_readv: 310n
   },
   aarch64: {
     dup3: 24n,
@@ -71,9 +72,15 @@ var SYSCALL_NUMBERS = {
     geteuid: 175n,
     memfd_create: 279n,
     execveat: 281n,
-    fstatfs: 44n
+    fstatfs: 44n,
+    process_vm_readv: 270n
   }
 };
+var _strictUtf8 = new TextDecoder("utf-8", {
+  fatal: true
+});
+var _lossyUtf8 = new TextDecoder();
+var _iov = new BigUint64Array(4);
 
 // ffi/exec_helper.ts
 var MFD_CLOEXEC_SEALING_EXEC = 0x1n | 0x2n | 0x10n;

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-JYHPVTE4.js";
+} from "./chunk-RYYOHIP6.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-TIT5M4TC.js";
+} from "./chunk-XD3WOPVM.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-JYHPVTE4.js";
+} from "./chunk-RYYOHIP6.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -28,7 +28,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-TIT5M4TC.js";
+} from "./chunk-XD3WOPVM.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -46,7 +46,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-JYHPVTE4.js";
+} from "./chunk-RYYOHIP6.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
     const res = await fetch(host.replace(/^tcp:/, "http:") + path);
@@ -138,6 +138,9 @@ var _dockerList = (async function _dockerList(o) {
     name: c.Names?.[0]?.replace(/^\//, ""),
     pid: 0,
     owner: res.owner,
+    ...c.State === "restarting" ? {
+      restarting: true
+    } : {},
     source: "api"
   }));
 });
@@ -166,18 +169,29 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
   }
   return _fromInspect(j, res.owner);
 });
-var _dockerStateList = (function _dockerStateList() {
+var _dockerStateList = (function _dockerStateList(ref) {
   const out = [];
+  const hex = ref !== void 0 && /^[0-9a-f]+$/.test(ref);
+  const plain = ref !== void 0 && DOCKER_NAME.test(ref) ? `"Name":"/${ref}"` : void 0;
   for (const id of _readDir(DOCKER_CONTAINERS)) {
-    const j = _readJson(`${DOCKER_CONTAINERS}/${id}/config.v2.json`);
+    const path = `${DOCKER_CONTAINERS}/${id}/config.v2.json`;
+    const byId = ref === void 0 || id === ref || hex && id.startsWith(ref);
+    if (!byId && plain !== void 0 && !_plainRead(path)?.includes(plain)) continue;
+    const j = _readJson(path);
     if (!j?.State?.Running || !j.Config) continue;
-    out.push({
+    if (!byId && j.Name !== `/${ref}`) continue;
+    const found = {
       ..._fromInspect({
         ...j,
         Id: j.ID ?? id
       }),
       source: "state"
+    };
+    if (j.State.Restarting === true) Object.assign(found, {
+      pid: 0,
+      restarting: true
     });
+    out.push(found);
   }
   return out;
 });
@@ -186,15 +200,22 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
   const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
   const seen = /* @__PURE__ */ new Map();
-  const read = (id2) => {
+  const read = (id2, text) => {
     if (!seen.has(id2)) {
-      seen.set(id2, _readRootJson(`${dir}/${id2}/config.v2.json`));
+      const path = `${dir}/${id2}/config.v2.json`;
+      seen.set(id2, _readRootJson(path, text));
     }
     return seen.get(id2);
   };
+  const plain = DOCKER_NAME.test(ref) ? `"Name":"/${ref}"` : void 0;
+  const hasName = (i) => {
+    if (plain === void 0) return read(i)?.Name === `/${ref}`;
+    const text = _plainRead(`${dir}/${i}/config.v2.json`);
+    return text !== void 0 && text.includes(plain) && read(i, text)?.Name === `/${ref}`;
+  };
   let id = ids.includes(ref) ? ref : void 0;
   if (!id) {
-    const named = ids.filter((i) => read(i)?.Name === `/${ref}`);
+    const named = ids.filter(hasName);
     if (named.length > 1) return;
     id = named[0];
   }
@@ -232,9 +253,9 @@ var _readJson = (function _readJson(path, owner) {
     return void 0;
   }
 });
-var _readRootJson = (function _readRootJson(path) {
+var _readRootJson = (function _readRootJson(path, text) {
   try {
-    return JSON.parse(Deno.readTextFileSync(path));
+    return JSON.parse(text ?? Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
@@ -738,12 +759,14 @@ var _merge = (function _merge(lists) {
       seen.namespace ??= c.namespace;
       seen.pod ??= c.pod;
       if (!seen.pid) seen.pid = c.pid;
+      seen.restarting ||= c.restarting;
       if (seen.engine === "containerd" && c.engine !== "containerd") seen.engine = c.engine;
     }
   }
+  for (const c of byId.values()) if (c.restarting && c.pid > 0) delete c.restarting;
   return [
     ...byId.values()
-  ].filter((c) => c.pid > 0);
+  ].filter((c) => c.pid > 0 || c.restarting);
 });
 var _checkFindOptions = (function _checkFindOptions(options) {
   for (const name of [
@@ -766,9 +789,17 @@ var _find = (async function _find(options, only) {
   const lists = [];
   const docker = sources.has("api") && want("docker") && only.dockerList ? _dockerList(options) : Promise.resolve(void 0);
   if (sources.has("state")) {
-    if (want("docker")) lists.push(_dockerStateList());
+    const { ref } = only;
+    const hex = ref !== void 0 && /^[0-9a-f]+$/.test(ref);
+    const byId = (id) => id === ref || hex && id.startsWith(ref);
+    if (want("docker")) lists.push(_dockerStateList(ref));
     if (want("podman")) lists.push(_podmanList());
-    if (want("containerd") || want("docker")) lists.push(_containerdList(options));
+    const bundles = ref !== void 0 && !ref.includes("/") ? {
+      id: byId
+    } : {};
+    if (want("containerd") || want("docker")) {
+      lists.push(_containerdList(options, void 0, bundles));
+    }
   }
   if (sources.has("cgroup") && only.scan) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift(await docker ?? []);
@@ -991,7 +1022,8 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     const pool = await _find(options, {
       engine,
       scan,
-      dockerList: inspected === void 0
+      dockerList: inspected === void 0,
+      ref
     });
     const candidates = inspected ? _merge([
       [
@@ -1055,6 +1087,15 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     }
     if (found.engine === "docker" && found.source === "api" && !found.config) {
       found = await _dockerInspect(found.id, options, true) ?? found;
+    }
+    if (found.restarting) {
+      throw new NamespaceError(`Cannot use docker container ${found.name ?? found.id}`, {
+        errno: 3,
+        syscall: "resolve",
+        target: text,
+        quiet: true,
+        hint: "it is restarting, wait until it is running"
+      });
     }
     if (!found.pid) {
       found.pid = _cgroupScan(options.proc ?? "/proc").find((c) => c.id === found.id)?.pid ?? 0;
@@ -1359,6 +1400,7 @@ var _DOCKER_MAX_BYTES = 64 << 20;
 
 
 var DOCKER_CONTAINERS = "/var/lib/docker/containers";
+var DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 
 

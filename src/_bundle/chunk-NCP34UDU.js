@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-25U5ZXZZ.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

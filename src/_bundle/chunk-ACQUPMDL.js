@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-G3XXB5EQ.js";
+} from "./chunk-5TLW3ZFT.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-SQFNKISK.js";
+} from "./chunk-NCP34UDU.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-25U5ZXZZ.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-G3XXB5EQ.js";
+} from "./chunk-5TLW3ZFT.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-SQFNKISK.js";
+} from "./chunk-NCP34UDU.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -28,12 +28,13 @@ import {
   effectiveUid,
   encodeText,
   environEntries,
+  environSnapshot,
   errno,
   errnoName,
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-25U5ZXZZ.js";
 var _cArray = (function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);
@@ -286,7 +287,7 @@ var _assertNoPipedStdin = (function _assertNoPipedStdin(o, call) {
 var _denoCommand = (function _denoCommand(l) {
   const o = l.options;
   if (o.clearEnv) return new Deno.Command(l.path, o);
-  const ours = _environKeys();
+  const ours = environSnapshot().keys;
   const have = new Set(ours);
   const keys = [
     ...ours,
@@ -305,22 +306,6 @@ var _denoCommand = (function _denoCommand(l) {
       [ORDER_VAR]: keys.filter((k) => k && k !== ORDER_VAR).join("=")
     }
   });
-});
-var _environKeys = (function _environKeys() {
-  const pointers = environEntries({});
-  const id = pointers.join(",");
-  if (_envKeys?.pointers !== id) {
-    const keys = pointers.map((p) => {
-      const entry = Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(p));
-      const eq = entry.indexOf("=");
-      return eq < 0 ? entry : entry.slice(0, eq);
-    });
-    _envKeys = {
-      pointers: id,
-      keys
-    };
-  }
-  return _envKeys.keys;
 });
 var _direct = (function _direct(launch, sync) {
   const o = launch.options;
@@ -813,6 +798,9 @@ var _freezerFiles = (function _freezerFiles(cgroups) {
     frozen
   }));
 });
+var _pausedShown = (function _pausedShown(container) {
+  return `container ${container.name || container.id.slice(0, 12)}`;
+});
 var _pausedError = (function _pausedError(shown) {
   return new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
     errno: 16,
@@ -980,7 +968,7 @@ var _cgroups = (function _cgroups(container) {
   const view = cgroupViews.get(container);
   if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
   const cgroups = _cgroupProcs(container.pid, view, found);
-  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
+  _assertNotFrozen(cgroups, _pausedShown(container.container), found.freezer);
   return cgroups;
 });
 var _joinsMnt = (function _joinsMnt(sel, pid) {
@@ -1632,8 +1620,6 @@ var NsCommand = class {
 };
 
 
-var _envKeys;
-
 var DIRECT_OUTPUTS = 16;
 var _directOutputs = 0;
 
@@ -2213,6 +2199,7 @@ var _FROZEN = {
 
 
 
+
 export {
   helper,
   helperExecRefused,
@@ -2237,6 +2224,7 @@ export {
   cgroupProcsOf,
   assertNotFrozen,
   _freezerFiles,
+  _pausedShown,
   _pausedError,
   assertMntWithPid,
   _hostProgramCapabilities,

@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-CAXEM5SY.js";
+} from "./chunk-OVS3FZP2.js";
 import {
   scopedJoin
-} from "./chunk-7ODYVPSK.js";
+} from "./chunk-ACQUPMDL.js";
 import {
   close
-} from "./chunk-7ITMBZHC.js";
-import "./chunk-G3XXB5EQ.js";
+} from "./chunk-7YFCVYA6.js";
+import "./chunk-5TLW3ZFT.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-SQFNKISK.js";
+import "./chunk-NCP34UDU.js";
 import {
   SyscallError
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-25U5ZXZZ.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

@@ -7,21 +7,22 @@ import {
   _checkShapes,
   _freezerFiles,
   _pausedError,
+  _pausedShown,
   _sessionPlan,
   _setupError,
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-6MWDC3QB.js";
+} from "./chunk-SKAASANB.js";
 import {
   loadHostNss
-} from "./chunk-7QGST2WX.js";
+} from "./chunk-GIYR2QQI.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-7ODYVPSK.js";
+} from "./chunk-ACQUPMDL.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -51,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-7ITMBZHC.js";
+} from "./chunk-7YFCVYA6.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-G3XXB5EQ.js";
+} from "./chunk-5TLW3ZFT.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -68,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-SQFNKISK.js";
+} from "./chunk-NCP34UDU.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -78,7 +79,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-KV4ZYQID.js";
+} from "./chunk-25U5ZXZZ.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -197,7 +198,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-R3RUJWUM.js")
+    ...await import("./_ns_worker-3FNYNMQQ.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1123,8 +1124,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-2N2MLDBM.js")
+    import("./sockets-D3P2UUO3.js"),
+    import("./_forward_relay-YOQZ2FDB.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -1467,8 +1468,11 @@ var openSession = (async function openSession(target, options = {}) {
     ...options,
     target
   });
-  const id = target.container?.id;
-  const paused = typeof id === "string" ? `container ${id.slice(0, 12)}` : typeof plan.shown === "number" ? `process ${plan.shown}` : plan.shown;
+  const container = target.container;
+  const paused = typeof container?.id === "string" ? _pausedShown({
+    id: container.id,
+    name: typeof container.name === "string" ? container.name : void 0
+  }) : typeof plan.shown === "number" ? `process ${plan.shown}` : plan.shown;
   assertNotFrozen(options.cgroups ?? [], paused);
   const open = /* @__PURE__ */ new Set();
   const close2 = (fd) => {

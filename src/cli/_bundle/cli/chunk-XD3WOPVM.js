@@ -14,6 +14,7 @@ import {
   effectiveUid,
   encodeText,
   environEntries,
+  environSnapshot,
   errno,
   errnoName,
   escapeTerminal,
@@ -29,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JYHPVTE4.js";
+} from "./chunk-RYYOHIP6.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -593,7 +594,7 @@ var _assertNoPipedStdin = (function _assertNoPipedStdin(o, call) {
 var _denoCommand = (function _denoCommand(l) {
   const o = l.options;
   if (o.clearEnv) return new Deno.Command(l.path, o);
-  const ours = _environKeys();
+  const ours = environSnapshot().keys;
   const have = new Set(ours);
   const keys = [
     ...ours,
@@ -612,22 +613,6 @@ var _denoCommand = (function _denoCommand(l) {
       [ORDER_VAR]: keys.filter((k) => k && k !== ORDER_VAR).join("=")
     }
   });
-});
-var _environKeys = (function _environKeys() {
-  const pointers = environEntries({});
-  const id = pointers.join(",");
-  if (_envKeys?.pointers !== id) {
-    const keys = pointers.map((p) => {
-      const entry = Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(p));
-      const eq = entry.indexOf("=");
-      return eq < 0 ? entry : entry.slice(0, eq);
-    });
-    _envKeys = {
-      pointers: id,
-      keys
-    };
-  }
-  return _envKeys.keys;
 });
 var _direct = (function _direct(launch, sync) {
   const o = launch.options;
@@ -1194,6 +1179,9 @@ var _freezerTests = (function _freezerTests(cgroup) {
     _FROZEN[name]
   ]);
 });
+var _pausedShown = (function _pausedShown(container) {
+  return `container ${container.name || container.id.slice(0, 12)}`;
+});
 var _pausedError = (function _pausedError(shown) {
   return new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
     errno: 16,
@@ -1389,7 +1377,7 @@ var _cgroups = (function _cgroups(container) {
   const view = cgroupViews.get(container);
   if (view && !container.alive) throw new Deno.errors.NotFound(`/proc/${container.pid}`);
   const cgroups = _cgroupProcs(container.pid, view, found);
-  _assertNotFrozen(cgroups, `container ${container.container.id.slice(0, 12)}`, found.freezer);
+  _assertNotFrozen(cgroups, _pausedShown(container.container), found.freezer);
   return cgroups;
 });
 var _joinsMnt = (function _joinsMnt(sel, pid) {
@@ -2121,8 +2109,6 @@ var NsCommand = class {
 };
 
 
-var _envKeys;
-
 var DIRECT_OUTPUTS = 16;
 var _directOutputs = 0;
 
@@ -2693,6 +2679,7 @@ var _FROZEN = {
   "cgroup.freeze": ((text) => text.trim() === "1"),
   "cgroup.events": ((text) => /^frozen 1$/m.test(text))
 };
+
 
 
 

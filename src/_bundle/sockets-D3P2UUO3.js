@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-CAXEM5SY.js";
-import "./chunk-KV4ZYQID.js";
+} from "./chunk-OVS3FZP2.js";
+import "./chunk-25U5ZXZZ.js";
 
 export {
   E,

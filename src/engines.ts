@@ -61,6 +61,13 @@ interface _DockerInspect {
   Name: string;
   State: { Running: boolean; Pid: number; Paused?: boolean; Restarting?: boolean };
   Config: { Env?: string[] | null; User?: string; WorkingDir?: string; Hostname?: string };
+  HostConfig?: { GroupAdd?: unknown };
+}
+
+/** docker's `--group-add` entries (names or gids); anything else in the field is left out. */
+function _groupAdd(host: _DockerInspect["HostConfig"]): string[] | undefined {
+  const g = host?.GroupAdd;
+  return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : undefined;
 }
 
 function _fromInspect(j: _DockerInspect): ContainerInfo {
@@ -74,6 +81,7 @@ function _fromInspect(j: _DockerInspect): ContainerInfo {
       user: j.Config.User ?? "",
       workingDir: j.Config.WorkingDir ?? "",
       hostname: j.Config.Hostname,
+      groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false,
     },
     source: "api",
@@ -152,7 +160,11 @@ export function _dockerStateList(): ContainerInfo[] {
       `${DOCKER_CONTAINERS}/${id}/config.v2.json`,
     );
     if (!j?.State?.Running || !j.Config) continue;
-    out.push({ ..._fromInspect({ ...j, Id: j.ID ?? id }), source: "state" });
+    // The API's HostConfig is a file of its own here.
+    const HostConfig = _readRootJson<_DockerInspect["HostConfig"]>(
+      `${DOCKER_CONTAINERS}/${id}/hostconfig.json`,
+    );
+    out.push({ ..._fromInspect({ ...j, Id: j.ID ?? id, HostConfig }), source: "state" });
   }
   return out;
 }
@@ -201,7 +213,8 @@ export function _dockerStateFind(
   if (!id) return;
   const j = read(id);
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
-  return { ..._fromInspect({ ...j, Id: id }), source: "state" };
+  const HostConfig = _readRootJson<_DockerInspect["HostConfig"]>(`${dir}/${id}/hostconfig.json`);
+  return { ..._fromInspect({ ...j, Id: id, HostConfig }), source: "state" };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -514,6 +527,11 @@ export function _podmanStopped(ref: string): string | undefined {
 function _podmanExecConfig(id: string, spec: _OciSpec | undefined): ContainerConfig | undefined {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
+  // Nor the primary gid that podman puts first in the spec's additional gids of a container
+  // created with a user (`run -u app`: [1000, 50]); its exec gives the others ([50]). Not
+  // told apart from a `--group-add` of that same gid, which the program holds as its gid.
+  const gids = config?.additionalGids;
+  if (gids?.length && config!.user.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
 }
 

@@ -459,3 +459,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec gives the supplementary groups docker exec and podman exec give: --group-add, -u",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn(t) {
+    const made: TestContainer[] = [];
+    try {
+      // docker adds --group-add to every exec, whatever -u says; podman 4.3 only to the
+      // configured user's, and leaves out the primary gid it puts first in the spec.
+      const runs: [string, string[]][] = [
+        ["ga", ["-u", "app", "--group-add", "60", "--group-add", "staff"]],
+        ["gr", ["--group-add", "60"]],
+        ["gu", ["-u", "app"]],
+      ];
+      for (const [suffix, extra] of runs) {
+        made.push(await startContainer("docker", `${TAG}-d${suffix}`, extra));
+        made.push(await startContainer("podman", `${TAG}-p${suffix}`, extra));
+      }
+      for (const c of made) {
+        await t.step(`${c.cli} ${c.name.slice(-2)}`, async () => {
+          for (const u of ["", "root", "app", "1234", "app:app", ":50"]) {
+            const flags = u ? ["-u", u] : [];
+            const [theirs, ours] = await both(c, flags, ["id"]);
+            assertEquals([ours.code, ours.stdout], [0, theirs.stdout], `-u ${u}: ${ours.stderr}`);
+          }
+        });
+      }
+      await t.step("what each engine gives, pinned", async () => {
+        const id = async (name: string, u: string) =>
+          (await cli(["exec", "-u", u, name, "id", "-G"])).stdout.trim();
+        // --group-add 60 on a root container: docker's exec as 1234 has it, podman's not.
+        assertEquals(await id(`docker:${TAG}-dgr`, "1234"), "0 60");
+        assertEquals(await id(`podman:${TAG}-pgr`, "1234"), "0");
+        assertEquals(await id(`docker:${TAG}-dga`, "root"), "0 50 60");
+        assertEquals(await id(`podman:${TAG}-pga`, "root"), "0");
+      });
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-KLS7RXL3.js";
 import {
   NamespaceError,
   UsageError,

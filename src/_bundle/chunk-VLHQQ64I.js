@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-XZTQIZRQ.js";
 import {
   PinnedProcess,
   pinProcess,
@@ -66,6 +66,10 @@ Host: docker\r
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
+var _groupAdd = (function _groupAdd(host) {
+  const g = host?.GroupAdd;
+  return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
+});
 var _fromInspect = (function _fromInspect(j) {
   return {
     engine: "docker",
@@ -77,6 +81,7 @@ var _fromInspect = (function _fromInspect(j) {
       user: j.Config.User ?? "",
       workingDir: j.Config.WorkingDir ?? "",
       hostname: j.Config.Hostname,
+      groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false
     },
     source: "api"
@@ -129,10 +134,12 @@ var _dockerStateList = (function _dockerStateList() {
   for (const id of _readDir(DOCKER_CONTAINERS)) {
     const j = _readJson(`${DOCKER_CONTAINERS}/${id}/config.v2.json`);
     if (!j?.State?.Running || !j.Config) continue;
+    const HostConfig = _readRootJson(`${DOCKER_CONTAINERS}/${id}/hostconfig.json`);
     out.push({
       ..._fromInspect({
         ...j,
-        Id: j.ID ?? id
+        Id: j.ID ?? id,
+        HostConfig
       }),
       source: "state"
     });
@@ -164,10 +171,12 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
   if (!id) return;
   const j = read(id);
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
+  const HostConfig = _readRootJson(`${dir}/${id}/hostconfig.json`);
   return {
     ..._fromInspect({
       ...j,
-      Id: id
+      Id: id,
+      HostConfig
     }),
     source: "state"
   };
@@ -365,6 +374,8 @@ var _podmanStopped = (function _podmanStopped(ref) {
 var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
+  const gids = config?.additionalGids;
+  if (gids?.length && `${config.user}`.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
 });
 var _containerdStates = (function _containerdStates(o) {
@@ -1154,6 +1165,7 @@ var _withView = (function _withView(container, view) {
 
 
 // src/engines.ts
+
 
 
 

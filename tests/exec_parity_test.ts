@@ -501,3 +501,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec reads a TARGET of digits as a PID up to 4194304, above as a container's name or ID",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn() {
+    const made: TestContainer[] = [];
+    try {
+      // `docker ps` shows 12-character IDs, now and then all digits; a name may be digits too.
+      const long = String(100_000_000 + Math.floor(Math.random() * 899_999_999));
+      for (const engine of ["docker", "podman"] as const) {
+        const c = await startContainer(engine, `${long}${engine === "docker" ? 1 : 2}`);
+        made.push(c);
+        const [theirs, ours] = await Promise.all([
+          run(engine, ["exec", c.name, "hostname"]),
+          cli(["exec", c.name, "hostname"]),
+        ]);
+        assertEquals([ours.code, ours.stdout], [0, `h-${c.name}\n`], ours.stderr);
+        assertEquals([theirs.code, theirs.stdout], [ours.code, ours.stdout]);
+      }
+      // Up to PID_MAX_LIMIT it is a PID (no PID reaches 4194304): the error says what to do.
+      const short = await cli(["exec", "4194304", "true"]);
+      assertEquals([short.code, short.stdout], [125, ""]);
+      assertEquals(
+        short.stderr,
+        "nsjoin exec: Cannot find process 4194304: ESRCH (no such process) - a container ID " +
+          "prefix of digits only needs its engine: docker:4194304\n",
+      );
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});

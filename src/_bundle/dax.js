@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-VLHQQ64I.js";
+} from "./chunk-ZHOFH5XE.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-XZTQIZRQ.js";
+} from "./chunk-WXUO6F4S.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -16,7 +16,7 @@ import {
 } from "./chunk-CIRZN665.js";
 import {
   resolveTarget
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-HYYQWK6F.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-VLHQQ64I.js";
+} from "./chunk-ZHOFH5XE.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -27,11 +27,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-XZTQIZRQ.js";
+} from "./chunk-WXUO6F4S.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-NWYUXYFG.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -39,7 +39,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-HYYQWK6F.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -1107,38 +1107,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-PVXAUKGJ.js");
+  _later ??= await import("./_later-PNQEKU52.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-PVXAUKGJ.js");
+  _later ??= await import("./_later-PNQEKU52.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-PVXAUKGJ.js");
+  _later ??= await import("./_later-PNQEKU52.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-PVXAUKGJ.js");
+  _later ??= await import("./_later-PNQEKU52.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-PVXAUKGJ.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-PNQEKU52.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-PVXAUKGJ.js");
+  _later ??= await import("./_later-PNQEKU52.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-PVXAUKGJ.js");
+  _later ??= await import("./_later-PNQEKU52.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-PVXAUKGJ.js");
+  _later ??= await import("./_later-PNQEKU52.js");
   return await _later.openSession(target, options);
 }
 export {

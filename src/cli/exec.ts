@@ -17,7 +17,8 @@ import {
   type PinnedContainer,
 } from "../containers.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
-import { parseTarget, PinnedProcess, pinProcess } from "../target.ts";
+import { isPidText, parseTarget, PinnedProcess, pinProcess } from "../target.ts";
+import { NamespaceError } from "../errors.ts";
 import { readTextFileSafe } from "../../ffi/files.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
@@ -76,7 +77,8 @@ TARGET: a container name or ID prefix (searched across all engines), docker:NAME
 podman:NAME|ID, containerd:ID, a Kubernetes pod's container on this node
 (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID[/CONTAINER], cri:ID; containerd's CRI
 state, $NSJOIN_CONTAINERD_STATE for another state dir), netns:NAME (as ip netns exec), a PID
-or a namespace file.
+or a namespace file. Digits are a PID up to 4194304 (the kernel's limit) and a container name
+or ID prefix above it: give a shorter one as docker:ID.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
@@ -302,7 +304,7 @@ export const planExec = (async function planExec(
     stderr: args.detach ? "null" : "inherit",
   };
   const text = args.target;
-  if (/^[0-9]+$/.test(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
+  if (isPidText(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
     const t = parseTarget(text);
     if (text.startsWith("netns:")) {
       if (args.namespaces && args.namespaces.join() !== "net") {
@@ -418,7 +420,22 @@ export async function exec(argv: readonly string[]): Promise<number> {
     // since (its PID's pidfd inode, then pidfd_send_signal once the namespaces are open:
     // exit 125, "the target exited", nothing run) — a read of a PID reused meanwhile never
     // reaches a join.
-    plan = await planExec(args);
+    plan = await planExec(args).catch((error) => {
+      // docker exec reads digits as an ID prefix; here a short one is a PID (isPidText).
+      const n = args.target;
+      if (
+        error instanceof NamespaceError && error.code === "ESRCH" &&
+        error.message.startsWith(`Cannot find process ${n}:`)
+      ) {
+        throw new NamespaceError(`Cannot find process ${n}`, {
+          errno: 3,
+          syscall: error.syscall,
+          target: Number(n),
+          hint: `a container ID prefix of digits only needs its engine: docker:${n}`,
+        });
+      }
+      throw error;
+    });
     if (args.tty && args.interactive && !args.detach && !Deno.stdin.isTerminal()) {
       // docker exec's check, word for word, after the target was found (as docker's "not
       // found" comes first): a terminal inside needs one on our side to feed it keystrokes.

@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-KLS7RXL3.js";
+} from "./chunk-YW6LCOVU.js";
 import {
   NamespaceError,
   UsageError,

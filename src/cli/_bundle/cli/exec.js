@@ -17,6 +17,7 @@ import {
   cgroupViews,
   differingNamespaces,
   execConfinement,
+  isPidText,
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
@@ -26,7 +27,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-KLS7RXL3.js";
+} from "./chunk-YW6LCOVU.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -394,7 +395,7 @@ var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
   const gids = config?.additionalGids;
-  if (gids?.length && `${config.user}`.endsWith(`:${gids[0]}`)) gids.shift();
+  if (gids?.length && config.user.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
 });
 var _containerdStates = (function _containerdStates(o) {
@@ -1223,7 +1224,18 @@ var exec = (async function exec(argv) {
       console.log(EXEC_HELP);
       return 0;
     }
-    plan = await planExec(args);
+    plan = await planExec(args).catch((error) => {
+      const n = args.target;
+      if (error instanceof NamespaceError && error.code === "ESRCH" && error.message.startsWith(`Cannot find process ${n}:`)) {
+        throw new NamespaceError(`Cannot find process ${n}`, {
+          errno: 3,
+          syscall: error.syscall,
+          target: Number(n),
+          hint: `a container ID prefix of digits only needs its engine: docker:${n}`
+        });
+      }
+      throw error;
+    });
     if (args.tty && args.interactive && !args.detach && !Deno.stdin.isTerminal()) {
       throw new UsageError("the input device is not a TTY");
     }
@@ -1400,7 +1412,8 @@ TARGET: a container name or ID prefix (searched across all engines), docker:NAME
 podman:NAME|ID, containerd:ID, a Kubernetes pod's container on this node
 (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID[/CONTAINER], cri:ID; containerd's CRI
 state, $NSJOIN_CONTAINERD_STATE for another state dir), netns:NAME (as ip netns exec), a PID
-or a namespace file.
+or a namespace file. Digits are a PID up to 4194304 (the kernel's limit) and a container name
+or ID prefix above it: give a shorter one as docker:ID.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
@@ -1567,7 +1580,7 @@ var planExec = (async function planExec2(args, find = {}) {
     stderr: args.detach ? "null" : "inherit"
   };
   const text = args.target;
-  if (/^[0-9]+$/.test(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
+  if (isPidText(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
     const t = parseTarget(text);
     if (text.startsWith("netns:")) {
       if (args.namespaces && args.namespaces.join() !== "net") {

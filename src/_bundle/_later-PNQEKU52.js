@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-XZTQIZRQ.js";
+} from "./chunk-WXUO6F4S.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";
@@ -21,7 +21,7 @@ import {
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-NWYUXYFG.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -57,7 +57,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-HYYQWK6F.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -1124,7 +1124,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-REAJXEU5.js"),
-    import("./_forward_relay-L2Z42XIO.js")
+    import("./_forward_relay-B2PRSK7U.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -213,6 +213,9 @@ var _pinnedByInode = (function _pinnedByInode(pid, inode, text) {
   }
   return pinned.startTime;
 });
+var isPidText = (function isPidText(text) {
+  return /^[0-9]{1,7}$/.test(text) && Number(text) <= 4194304;
+});
 var parseTarget = (function parseTarget(text) {
   if (/^[0-9]+$/.test(text)) {
     assertPid(Number(text));
@@ -1508,6 +1511,7 @@ var PF_KTHREAD = 2097152;
 
 
 
+
 var SYS_pidfd_open = 434n;
 var SYS_pidfd_send_signal = 424n;
 var PID_FS_MAGIC = 0x50494446n;
@@ -2698,6 +2702,7 @@ export {
   NAMESPACE_TYPES,
   differingNamespaces,
   startTimeOf,
+  isPidText,
   parseTarget,
   PinnedProcess,
   pinProcess,

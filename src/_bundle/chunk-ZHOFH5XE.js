@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-XZTQIZRQ.js";
+} from "./chunk-WXUO6F4S.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-HYYQWK6F.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -375,7 +375,7 @@ var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
   const gids = config?.additionalGids;
-  if (gids?.length && `${config.user}`.endsWith(`:${gids[0]}`)) gids.shift();
+  if (gids?.length && config.user.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
 });
 var _containerdStates = (function _containerdStates(o) {

@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-HYYQWK6F.js";
 import {
   CLONE_FLAGS,
   NamespaceError

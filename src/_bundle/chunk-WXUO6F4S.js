@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BXK27DXH.js";
+} from "./chunk-HYYQWK6F.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

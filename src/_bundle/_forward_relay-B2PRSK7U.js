@@ -15,11 +15,11 @@ import {
 } from "./chunk-CAXEM5SY.js";
 import {
   scopedJoin
-} from "./chunk-N6J4JDUM.js";
+} from "./chunk-NWYUXYFG.js";
 import {
   close
 } from "./chunk-CIRZN665.js";
-import "./chunk-BXK27DXH.js";
+import "./chunk-HYYQWK6F.js";
 import "./chunk-WCZWOI36.js";
 import "./chunk-CEVB7PLA.js";
 import {

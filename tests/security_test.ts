@@ -7639,3 +7639,72 @@ Deno.test({
     assert(forged > 0, JSON.stringify({ ...counts, forged }));
   },
 });
+
+// ---- stop 21: completion of container names
+
+/**
+ * The completion scripts complete a TARGET with the names `nsjoin ps --json` lists — names
+ * a rootless user writes into their own engine state, so any text. A shell that expands
+ * them (bash's `compgen -W` runs `$(…)` and backquotes in its words) would run that text as
+ * the user pressing TAB: root. A stand-in `nsjoin` on PATH lists such names beside one real
+ * name; each shell must offer the real one only and run nothing.
+ */
+Deno.test({
+  name:
+    "stop 21: shell completion never runs a container name, nor offers one no engine could make",
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-compl-" });
+    try {
+      const mark = `${dir}/ran`;
+      const hostile = [`$(touch ${mark})`, `\`touch ${mark}\``, `x;touch ${mark}`, "a b"];
+      const names = ["web-1", ...hostile];
+      // Laid out as ps --json lays it out.
+      const json = JSON.stringify(
+        names.map((name) => ({ engine: "podman", name, pid: 1 })),
+        null,
+        2,
+      );
+      await Deno.writeTextFile(`${dir}/ps.json`, json + "\n");
+      await Deno.writeTextFile(
+        `${dir}/nsjoin`,
+        `#!/bin/sh\n[ "$1 $2" = "ps --json" ] && exec cat ${dir}/ps.json\nexit 2\n`,
+      );
+      await Deno.chmod(`${dir}/nsjoin`, 0o755);
+      const env = { PATH: `${dir}:${Deno.env.get("PATH")}` };
+      const script = async (shell: string) =>
+        (await runPiped(Deno.execPath(), {
+          args: ["run", "--quiet", "--no-lock", CLI, "completions", shell],
+        })).stdout;
+      const shells: [string, string[]][] = [
+        ["bash", [
+          "-c",
+          `eval "$S"; COMP_WORDS=(nsjoin exec ''); COMP_CWORD=2; _nsjoin; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        ]],
+        ["zsh", [
+          "-c",
+          `autoload -U compinit; compinit -u -D; eval "$S"; compadd() { print -l -- "\${@[2,-1]}"; }; ` +
+          `words=(nsjoin exec ''); CURRENT=3; _nsjoin`,
+        ]],
+        ["fish", ["-c", `eval "$S"; complete -C 'nsjoin exec '`]],
+      ];
+      for (const [shell, args] of shells) {
+        await t.step(shell, async () => {
+          const out = await runPiped(shell, { args, env: { ...env, S: await script(shell) } });
+          assertEquals(out.stdout.split("\n").filter(Boolean), ["web-1"], out.stderr);
+          assert(!existsSync(mark), `${shell} ran a container name`);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -778,7 +778,9 @@ SYNOPSIS
 
 DESCRIPTION
  Completes nsjoin's commands and each command's options, from the same option tables the
- commands parse with. Needs no Deno permission.
+ commands parse with, and a TARGET (exec, inspect, forward, debug) with the running
+ containers' names, which the script asks \`nsjoin ps --json\` for (nsjoin on PATH). Printing
+ the script needs no Deno permission.
 
 OPTIONS
  -h, --help    display this help

@@ -534,3 +534,90 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec --env-file reads a file as docker exec does (podman keeps a BOM, takes blank names)",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn(t) {
+    const made: TestContainer[] = [];
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-envfile-" });
+    try {
+      made.push(await startContainer("docker", `${TAG}-ef-d`));
+      made.push(await startContainer("podman", `${TAG}-ef-p`));
+      const [d, p] = made;
+      const env = { P20_OURS: "mine" };
+      // Not through sh, which drops from what it passes on a name it cannot take.
+      const cmd = ["cat", "/proc/self/environ"];
+      const sorted = (r: Run) => ({ ...r, stdout: r.stdout.split("\0").sort().join("\n") });
+      const exec = async (c: TestContainer, file: string) => {
+        const flags = ["--env-file", file, "-e", "LEAD=from-e"];
+        return (await Promise.all([
+          run(c.cli, ["exec", ...flags, c.name, ...cmd], { env }),
+          cli(["exec", ...flags, ref(c), ...cmd], { env }),
+        ])).map(sorted);
+      };
+      await t.step("a BOM, blanks, comments, KEY alone, KEY=, -e after the file", async () => {
+        const file = `${dir}/good`;
+        await Deno.writeTextFile(
+          file,
+          "\ufeffBOM=1\n  LEAD=2\r\nTRAIL=3  \n# a comment\n\nP20_OURS\nP20_NOT_SET\nEMPTY=\n",
+        );
+        const [docker, ours] = await exec(d, file);
+        assertEquals(
+          [ours.code, ours.stdout],
+          [docker.code, docker.stdout],
+          ours.stderr + docker.stderr,
+        );
+        const lines = ours.stdout.split("\n");
+        for (const line of ["BOM=1", "EMPTY=", "LEAD=from-e", "P20_OURS=mine", "TRAIL=3  "]) {
+          assert(lines.includes(line), `${line}: ${ours.stdout}`);
+        }
+        assert(!ours.stdout.includes("P20_NOT_SET"), ours.stdout);
+        // podman 4.3 leaves the BOM in the first name; all else the same.
+        const [podman, oursP] = await exec(p, file);
+        assertEquals(podman.code, 0, podman.stderr);
+        assert(podman.stdout.split("\n").includes("\ufeffBOM=1"), podman.stdout);
+        assertEquals(
+          oursP.stdout.split("\n").filter((l) => l !== "BOM=1"),
+          podman.stdout.split("\n").filter((l) => l !== "\ufeffBOM=1"),
+        );
+      });
+      await t.step(
+        "a name with a blank is refused, as docker does (podman passes it)",
+        async () => {
+          for (const line of ["A B=c", "A =1", "A\tB=1"]) {
+            const file = `${dir}/blank`;
+            await Deno.writeTextFile(file, `OK=1\n${line}\n`);
+            const [docker, ours] = await exec(d, file);
+            const name = line.split("=")[0];
+            assertEquals(docker.code, 1);
+            assertMatch(docker.stderr, new RegExp(`variable '${name}' contains whitespaces`));
+            assertEquals([ours.code, ours.stdout], [2, ""]);
+            assertEquals(
+              ours.stderr,
+              `nsjoin exec: --env-file ${file}: variable '${
+                name.replace("\t", "\\x09")
+              }' contains whitespaces (see: nsjoin exec --help)\n`,
+            );
+            const [podman] = await exec(p, file);
+            assert(podman.stdout.split("\n").includes(line), podman.stdout);
+          }
+        },
+      );
+      await t.step(
+        "a file that cannot be read: usage, nothing runs (docker 1, podman 125)",
+        async () => {
+          const [docker, ours] = await exec(d, `${dir}/none`);
+          const [podman] = await exec(p, `${dir}/none`);
+          assertEquals([docker.code, podman.code], [1, 125]);
+          assertEquals([ours.code, ours.stdout], [2, ""]);
+          assertMatch(ours.stderr, /^nsjoin exec: --env-file .*: ENOENT /);
+        },
+      );
+    } finally {
+      await removeContainers(made);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

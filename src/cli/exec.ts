@@ -244,7 +244,14 @@ export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[
     }
     for (const line of text.split(/\r?\n/)) {
       const l = line.replace(/^\s+/, "");
-      if (l && !l.startsWith("#")) add(l);
+      if (!l || l.startsWith("#")) continue;
+      // docker's parseKeyValueFile refuses a name with a blank in it (`A =1`, a typo that
+      // podman passes on as the variable "A "); -e takes it, as both engines do.
+      const name = l.split("=", 1)[0];
+      if (/[ \t]/.test(name)) {
+        throw new UsageError(`--env-file ${file}: variable '${name}' contains whitespaces`);
+      }
+      add(l);
     }
   }
   for (const e of args.env) add(e);

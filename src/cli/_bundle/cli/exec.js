@@ -1199,7 +1199,12 @@ var execEnvEntries = (function execEnvEntries(args) {
     }
     for (const line of text.split(/\r?\n/)) {
       const l = line.replace(/^\s+/, "");
-      if (l && !l.startsWith("#")) add(l);
+      if (!l || l.startsWith("#")) continue;
+      const name = l.split("=", 1)[0];
+      if (/[ \t]/.test(name)) {
+        throw new UsageError(`--env-file ${file}: variable '${name}' contains whitespaces`);
+      }
+      add(l);
     }
   }
   for (const e of args.env) add(e);

@@ -20,6 +20,7 @@ import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { isPidText, parseTarget, PinnedProcess, pinProcess } from "../target.ts";
 import { NamespaceError } from "../errors.ts";
 import { readTextFileSafe } from "../../ffi/files.ts";
+import { sealInspector } from "../../ffi/inspector.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
 import { parseOptions } from "./_args.ts";
@@ -474,6 +475,8 @@ export async function exec(argv: readonly string[]): Promise<number> {
       // socketOnStdio, fileOnStdio) or user namespace, whose owner may ptrace the program and
       // take it: a connection of ours (the caller's uid in SO_PEERCRED), a file of ours to
       // write into when it likes. Relay through pipes, as docker exec's shim does.
+      // Deno stays, beside the program: no inspector a SIGUSR1 could open (ffi/inspector.ts).
+      await sealInspector();
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",
@@ -488,6 +491,7 @@ export async function exec(argv: readonly string[]): Promise<number> {
       // that pins the container is close-on-exec).
       return command.exec();
     }
+    if (!args.detach) await sealInspector(); // as above: Deno stays, relaying the pty
     if (args.tty && args.interactive && !args.detach) {
       // A terminal: checked above.
       Deno.stdin.setRaw(true);

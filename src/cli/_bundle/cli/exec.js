@@ -36,6 +36,7 @@ import {
   errnoText,
   existsSafe,
   fileOnStdio,
+  libc,
   readTextFileSafe,
   relay,
   relayStdio,
@@ -1170,6 +1171,59 @@ var _withView = (function _withView(container, view) {
   if (view) cgroupViews.set(container, view);
   return container;
 });
+var sealInspector = (async function sealInspector() {
+  if (_sealed) return true;
+  const inspector = (await import("node:inspector")).default;
+  if (inspector.url() !== void 0) return false;
+  const c = libc();
+  const cstr = (s) => new TextEncoder().encode(s + "\0");
+  const back = c.open(cstr("/proc/thread-self/ns/net"), O_RDONLY | O_CLOEXEC, 0);
+  if (back < 0) return false;
+  const pipe = new Int32Array(2);
+  const saved = c.fcntl(2, F_DUPFD_CLOEXEC, 3);
+  try {
+    if (c.pipe2(pipe, O_CLOEXEC | O_NONBLOCK) < 0 || saved < 0) return false;
+    if (c.unshare(CLONE_NEWNET) < 0) return false;
+    c.dup2(pipe[1], 2);
+    let opened = true;
+    try {
+      inspector.open(0, "127.0.0.1");
+    } catch {
+      opened = false;
+    }
+    const returned = c.setns(back, CLONE_NEWNET) === 0;
+    if (opened) _dropBanner(pipe[0]);
+    c.dup2(saved, 2);
+    if (!returned) {
+      throw new Error("Cannot return to our network namespace after sealing the inspector");
+    }
+    _sealed = opened;
+    return opened;
+  } finally {
+    for (const fd of [
+      back,
+      saved,
+      pipe[0],
+      pipe[1]
+    ]) if (fd > 2) c.close(fd);
+  }
+});
+var _dropBanner = (function _dropBanner(fd) {
+  const c = libc();
+  const pfd = new Int32Array([
+    fd,
+    POLLIN
+  ]);
+  const buf = new Uint8Array(4096);
+  let text = "";
+  const end = Date.now() + 2e3;
+  while (!text.includes("debugger.\n") && Date.now() < end) {
+    if (c.poll(pfd, 1n, 100) <= 0) continue;
+    const n = Number(c.read(fd, buf, BigInt(buf.length)));
+    if (n <= 0) continue;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+});
 var _checkDetachKeys = (function _checkDetachKeys(keys) {
   const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
   if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
@@ -1263,6 +1317,7 @@ var exec = (async function exec(argv) {
       2
     ];
     if (hostile && !args.detach && (terminalOnStdio(stdio) || (joined("pid") || joined("user")) && (socketOnStdio(stdio) || fileOnStdio(stdio)))) {
+      await sealInspector();
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",
@@ -1275,6 +1330,7 @@ var exec = (async function exec(argv) {
     if (!args.tty && !args.detach) {
       return command.exec();
     }
+    if (!args.detach) await sealInspector();
     if (args.tty && args.interactive && !args.detach) {
       Deno.stdin.setRaw(true);
       raw = true;
@@ -1402,6 +1458,17 @@ var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 
 
+
+
+
+// ffi/inspector.ts
+var CLONE_NEWNET = 1073741824;
+var O_RDONLY = 0;
+var O_CLOEXEC = 524288;
+var O_NONBLOCK = 2048;
+var F_DUPFD_CLOEXEC = 1030;
+var POLLIN = 1;
+var _sealed = false;
 
 
 

@@ -621,3 +621,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec refuses an ID prefix two containers share, as docker exec does, and runs nothing",
+  ignore: skipWithoutEngines("exec parity tests", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const made: TestContainer[] = [];
+    try {
+      // Random IDs: containers until two of ours share a first character (16 choices).
+      let pair: [TestContainer, TestContainer] | undefined;
+      for (let i = 0; i < 17 && !pair; i++) {
+        const c = await startContainer("docker", `${TAG}-amb${i}`);
+        const twin = made.find((m) => m.id[0] === c.id[0]);
+        made.push(c);
+        if (twin) pair = [twin, c];
+      }
+      assert(pair, "17 IDs, 16 first characters");
+      const [a, b] = pair!;
+      let n = 0;
+      while (a.id[n] === b.id[n]) n++;
+      const prefix = a.id.slice(0, n);
+      const mark = ["sh", "-c", "echo ran > /tmp/amb"];
+      const [theirs, ours] = await Promise.all([
+        run("docker", ["exec", prefix, ...mark]),
+        cli(["exec", `docker:${prefix}`, ...mark]),
+      ]);
+      assertEquals(theirs.code, 1);
+      assertMatch(theirs.stderr, /Multiple IDs found with provided prefix/);
+      assertEquals([ours.code, ours.stdout], [125, ""]);
+      assertMatch(
+        ours.stderr,
+        new RegExp(`^nsjoin exec: Cannot pick a docker container for "${prefix}" - it matches `),
+      );
+      for (const c of [a, b]) {
+        assertMatch(ours.stderr, new RegExp(`docker:${c.name} \\(${c.id.slice(0, 12)}\\)`));
+        assertEquals((await engineExec(c, [], ["cat", "/tmp/amb"])).code, 1, "nothing ran");
+      }
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});

@@ -19,6 +19,7 @@
  * @module
  */
 import { libc } from "./libc.ts";
+import { readTextFileSafe } from "./files.ts";
 
 const CLONE_NEWNET = 0x40000000;
 const O_RDONLY = 0;
@@ -61,7 +62,7 @@ export async function sealInspector(): Promise<boolean> {
     }
     // Back to our own namespace before anything else: this thread runs everything else.
     const returned = c.setns(back, CLONE_NEWNET) === 0;
-    if (opened) _dropBanner(pipe[0]);
+    if (opened && !_quiet()) _dropBanner(pipe[0]);
     c.dup2(saved, 2);
     if (!returned) {
       throw new Error("Cannot return to our network namespace after sealing the inspector");
@@ -73,13 +74,32 @@ export async function sealInspector(): Promise<boolean> {
   }
 }
 
-/** Reads the inspector's two-line banner off `fd` (at most 2 s: it comes within ~1 ms). */
+/**
+ * Whether Deno was started with `--quiet` (`-q`) before the script: then its inspector
+ * prints no banner, and none is waited for. Only Deno's own flags count, not the script's.
+ */
+function _quiet(): boolean {
+  const args = readTextFileSafe("/proc/self/cmdline", { maxBytes: 1 << 20 }).split("\0");
+  const script = args.findIndex((a, i) =>
+    i > 1 && !a.startsWith("-") &&
+    (a === Deno.mainModule || Deno.mainModule.endsWith(a.replace(/^\.\//, "/")) ||
+      Deno.mainModule.endsWith(`/${a}`))
+  );
+  return args.slice(1, script < 0 ? args.length : script).some((a) =>
+    a === "--quiet" || a === "-q"
+  );
+}
+
+/**
+ * Reads the inspector's two-line banner off `fd`, which its server thread writes once it
+ * listens (within ~1 ms; at most 1 s is waited).
+ */
 function _dropBanner(fd: number): void {
   const c = libc();
   const pfd = new Int32Array([fd, POLLIN]); // struct pollfd: int fd; short events, revents
   const buf = new Uint8Array(4096);
   let text = "";
-  const end = Date.now() + 2000;
+  const end = Date.now() + 1000;
   while (!text.includes("debugger.\n") && Date.now() < end) {
     if (c.poll(pfd, 1n, 100) <= 0) continue;
     const n = Number(c.read(fd, buf, BigInt(buf.length)));

@@ -1192,7 +1192,7 @@ var sealInspector = (async function sealInspector() {
       opened = false;
     }
     const returned = c.setns(back, CLONE_NEWNET) === 0;
-    if (opened) _dropBanner(pipe[0]);
+    if (opened && !_quiet()) _dropBanner(pipe[0]);
     c.dup2(saved, 2);
     if (!returned) {
       throw new Error("Cannot return to our network namespace after sealing the inspector");
@@ -1208,6 +1208,13 @@ var sealInspector = (async function sealInspector() {
     ]) if (fd > 2) c.close(fd);
   }
 });
+var _quiet = (function _quiet() {
+  const args = readTextFileSafe("/proc/self/cmdline", {
+    maxBytes: 1 << 20
+  }).split("\0");
+  const script = args.findIndex((a, i) => i > 1 && !a.startsWith("-") && (a === Deno.mainModule || Deno.mainModule.endsWith(a.replace(/^\.\//, "/")) || Deno.mainModule.endsWith(`/${a}`)));
+  return args.slice(1, script < 0 ? args.length : script).some((a) => a === "--quiet" || a === "-q");
+});
 var _dropBanner = (function _dropBanner(fd) {
   const c = libc();
   const pfd = new Int32Array([
@@ -1216,7 +1223,7 @@ var _dropBanner = (function _dropBanner(fd) {
   ]);
   const buf = new Uint8Array(4096);
   let text = "";
-  const end = Date.now() + 2e3;
+  const end = Date.now() + 1e3;
   while (!text.includes("debugger.\n") && Date.now() < end) {
     if (c.poll(pfd, 1n, 100) <= 0) continue;
     const n = Number(c.read(fd, buf, BigInt(buf.length)));
@@ -1469,6 +1476,7 @@ var O_NONBLOCK = 2048;
 var F_DUPFD_CLOEXEC = 1030;
 var POLLIN = 1;
 var _sealed = false;
+
 
 
 

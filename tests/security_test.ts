@@ -7726,7 +7726,8 @@ Deno.test({
     const made = [await startContainer("docker", name)];
     try {
       const relay = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-t", `docker:${name}`]
+        // Not --quiet, as the installed nsjoin runs: the inspector's banner is dropped.
+        args: ["run", "-A", "--no-lock", CLI, "exec", "-t", `docker:${name}`]
           .concat(["sh", "-c", "trap '' USR1; echo ready; sleep 20"]),
         stdin: "null",
         stdout: "piped",

@@ -6,7 +6,7 @@
  * @module
  */
 import { _hostSideEnv, type NamespaceSelection, type NsCommandOptions } from "./command.ts";
-import type { ContainerConfig, PinnedContainer } from "./containers.ts";
+import type { PinnedContainer } from "./containers.ts";
 import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";

@@ -521,6 +521,20 @@ Deno.test({
         assertEquals([ours.code, ours.stdout], [0, `h-${c.name}\n`], ours.stderr);
         assertEquals([theirs.code, theirs.stdout], [ours.code, ours.stdout]);
       }
+      // A name or ID prefix that starts with a digit (62% of docker's IDs do) is a container
+      // for every command that takes one: inspect took it for a bad PID (exit 2).
+      const lead = await startContainer("docker", `7${TAG}`);
+      made.push(lead);
+      for (const target of [lead.name, made[0].name, lead.id.slice(0, 12)]) {
+        const seen = await cli(["inspect", "--json", target]);
+        assertEquals(seen.code, 0, `inspect ${target}: ${seen.stderr}`);
+        assertEquals(
+          JSON.parse(seen.stdout).target.pid,
+          made.find((c) => target === c.name || c.id.startsWith(target))!.pid,
+        );
+        const copied = await cli(["cp", `${target}:/etc/hostname`, "-"]);
+        assertEquals(copied.code, 0, `cp ${target}: ${copied.stderr}`);
+      }
       // Up to PID_MAX_LIMIT it is a PID (no PID reaches 4194304): the error says what to do.
       const short = await cli(["exec", "4194304", "true"]);
       assertEquals([short.code, short.stdout], [125, ""]);

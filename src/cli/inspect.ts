@@ -5,7 +5,7 @@ import {
   type Inspection,
 } from "../inspect.ts";
 import { netnsPath } from "../netns.ts";
-import { parseTarget, type PinnedProcess } from "../target.ts";
+import { isPidText, parseTarget, type PinnedProcess } from "../target.ts";
 import { escapeTerminal } from "../terminal.ts";
 import { parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
@@ -84,7 +84,10 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs {
   }
   const target = (t: string): number | string => {
     if (t.startsWith("netns:")) return t;
-    if (/^[0-9]+$/.test(t) || /^[/.]/.test(t) || /^-?[0-9]/.test(t)) {
+    // Digits a PID can be; a path; a negative number (refused). Anything else, a docker ID
+    // prefix that starts with a digit (23770d75e885) or has more digits than a PID, is a
+    // container, as for exec.
+    if (isPidText(t) || /^[/.]/.test(t) || /^-[0-9]/.test(t)) {
       try {
         return parseTarget(t);
       } catch (error) {

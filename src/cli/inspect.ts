@@ -41,6 +41,7 @@ the cgroup's use and limit (v1 or v2) and what \`free\` would report inside.
 TARGET is a PID, a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME), netns:NAME,
 or a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, a Kubernetes pod's
 container (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID, cri:ID), or a bare name or ID.
+Digits are a PID up to 4194304 (the kernel's limit) and a container name or ID prefix above.
 Needs -A (it reads /proc).
 
 OPTIONS

@@ -117,6 +117,7 @@ function _pinnedByInode(pid: number, inode: number, text: string): number {
   }
   return pinned.startTime;
 }
+
 /**
  * Whether a CLI target given as text is a PID: digits that a PID can be, up to the kernel's
  * PID_MAX_LIMIT (4194304, include/linux/threads.h). Longer digits are a container ID

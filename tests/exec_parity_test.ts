@@ -261,6 +261,16 @@ Deno.test({
           }
         },
       );
+      await t.step("an empty program name is usage, exit 2 (docker 126, podman 127)", async () => {
+        const [dockers, ours] = await both(d, [], [""]);
+        const [podmans] = await both(p, [], [""]);
+        assertEquals([dockers.code, podmans.code, ours.code], [126, 127, 2]);
+        assertMatch(dockers.stdout + dockers.stderr, /exec: "": executable file not found/);
+        assertEquals(
+          [ours.stdout, ours.stderr],
+          ["", "nsjoin exec: Cannot run an empty program name (see: nsjoin exec --help)\n"],
+        );
+      });
       await t.step(
         "-w to a missing directory: nothing is created; 125 (docker 126, podman 127)",
         async () => {

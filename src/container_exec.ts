@@ -6,7 +6,7 @@
  * @module
  */
 import { _hostSideEnv, type NamespaceSelection, type NsCommandOptions } from "./command.ts";
-import type { ContainerConfig, PinnedContainer } from "./containers.ts";
+import type { PinnedContainer } from "./containers.ts";
 import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
@@ -682,7 +682,7 @@ function _execOptions(
     clearEnv: true,
     uid: user.uid,
     gid: user.gid,
-    groups: _execGroups(user, config),
+    groups: _execGroups(user, container, Boolean(options.user)),
     // The configured WorkingDir is a path of the container's filesystem: only a default
     // when its mount namespace is joined.
     cwd: options.workdir ?? (config?.workingDir || "/"),
@@ -711,18 +711,50 @@ export function execConfinement(
 }
 
 /**
- * The supplementary groups an exec gets: docker's daemon adds the primary gid to the
- * user's /etc/group memberships; podman and containerd take the memberships and the
- * runtime spec's additional gids.
+ * The supplementary groups an exec gets. docker's daemon (its getUser): the primary gid, the
+ * user's /etc/group memberships, and the container's `--group-add` for every exec, whatever
+ * `-u` says. podman 4.3: the memberships, and the spec's additional gids (its `--group-add`)
+ * only for the configured user: `podman exec -u 1234` gets none of them. containerd and
+ * CRI-O, whose execs have no user of their own: the memberships and the spec's gids.
  */
 function _execGroups(
   user: ContainerUser,
-  config: ContainerConfig | undefined,
+  container: PinnedContainer,
+  explicitUser: boolean,
 ): number[] | undefined {
+  const config = container.container.config;
   if (!config) return undefined;
-  const groups = config.runtimeEnv ? [...user.groups] : [user.gid, ...user.groups];
-  groups.push(...(config.additionalGids ?? []));
+  const groups = config.runtimeEnv
+    ? [
+      ...user.groups,
+      ...(explicitUser && container.container.engine === "podman"
+        ? []
+        : config.additionalGids ?? []),
+    ]
+    : [user.gid, ...user.groups, ..._groupAdd(container.pid, config.groupAdd ?? [])];
   return [...new Set(groups)];
+}
+
+/**
+ * docker's `--group-add` entries as gids: a group of that name in the container's
+ * /etc/group, else a gid given as digits (runc's GetAdditionalGroups, which docker calls at
+ * every exec); anything else is refused as docker exec refuses it.
+ */
+function _groupAdd(pid: number, entries: readonly string[]): number[] {
+  if (!entries.length) return [];
+  const groups = entries.every((e) => /^[0-9]+$/.test(e)) ? [] : _lines(pid, "/etc/group");
+  return entries.map((e) => {
+    const named = groups.find((f) => f[0] === e);
+    if (named) return Number(named[2]);
+    if (/^[0-9]+$/.test(e) && Number(e) <= 2147483647) return Number(e);
+    throw new NamespaceError(`Cannot find group ${JSON.stringify(e)} in /etc/group of pid ${pid}`, {
+      errno: 2,
+      syscall: "resolve",
+      target: pid,
+      quiet: true,
+      hint: "the container's --group-add names it",
+    });
+  });
 }
 
 /** The container's cgroups, after checking that it is not paused. */

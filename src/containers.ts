@@ -49,8 +49,16 @@ export interface ContainerConfig {
   workingDir: string;
   /** The container's hostname, when known. */
   hostname?: string;
-  /** Supplementary groups from the engine's runtime spec. */
+  /**
+   * Supplementary groups from the engine's runtime spec (podman, containerd, CRI-O): the
+   * configured user's, which podman exec gives only when no `-u` is given.
+   */
   additionalGids?: number[];
+  /**
+   * docker's `--group-add` (HostConfig.GroupAdd): group names or gids, looked up in the
+   * container's /etc/group at exec and added to every exec's groups, whatever its user.
+   */
+  groupAdd?: string[];
   /** Whether `env` is the exact runtime environment (OCI spec) rather than docker's Config.Env. */
   runtimeEnv: boolean;
 }

@@ -101,6 +101,13 @@ interface _DockerInspect {
   Name: string;
   State: { Running: boolean; Pid: number; Paused?: boolean; Restarting?: boolean };
   Config: { Env?: string[] | null; User?: string; WorkingDir?: string; Hostname?: string };
+  HostConfig?: { GroupAdd?: unknown };
+}
+
+/** docker's `--group-add` entries (names or gids); anything else in the field is left out. */
+function _groupAdd(host: _DockerInspect["HostConfig"]): string[] | undefined {
+  const g = host?.GroupAdd;
+  return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : undefined;
 }
 
 function _fromInspect(j: _DockerInspect, owner?: number): ContainerInfo {
@@ -115,6 +122,7 @@ function _fromInspect(j: _DockerInspect, owner?: number): ContainerInfo {
       user: j.Config.User ?? "",
       workingDir: j.Config.WorkingDir ?? "",
       hostname: j.Config.Hostname,
+      groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false,
     },
     source: "api",
@@ -209,7 +217,14 @@ export function _dockerStateList(ref?: string): ContainerInfo[] {
     const j = _readJson<_DockerInspect & { ID: string }>(path);
     if (!j?.State?.Running || !j.Config) continue;
     if (!byId && j.Name !== `/${ref}`) continue;
-    const found: ContainerInfo = { ..._fromInspect({ ...j, Id: j.ID ?? id }), source: "state" };
+    // The API's HostConfig is a file of its own here.
+    const HostConfig = _readRootJson<_DockerInspect["HostConfig"]>(
+      `${DOCKER_CONTAINERS}/${id}/hostconfig.json`,
+    );
+    const found: ContainerInfo = {
+      ..._fromInspect({ ...j, Id: j.ID ?? id, HostConfig }),
+      source: "state",
+    };
     if (j.State.Restarting === true) Object.assign(found, { pid: 0, restarting: true });
     out.push(found);
   }
@@ -273,7 +288,8 @@ export function _dockerStateFind(
     return { ..._fromInspect({ ...j, Id: id }), source: "state" };
   }
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
-  return { ..._fromInspect({ ...j, Id: id }), source: "state" };
+  const HostConfig = _readRootJson<_DockerInspect["HostConfig"]>(`${dir}/${id}/hostconfig.json`);
+  return { ..._fromInspect({ ...j, Id: id, HostConfig }), source: "state" };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -616,6 +632,11 @@ export function _podmanStopped(ref: string, any = false): string | undefined {
 function _podmanExecConfig(id: string, spec: _OciSpec | undefined): ContainerConfig | undefined {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
+  // Nor the primary gid that podman puts first in the spec's additional gids of a container
+  // created with a user (`run -u app`: [1000, 50]); its exec gives the others ([50]). Not
+  // told apart from a `--group-add` of that same gid, which the program holds as its gid.
+  const gids = config?.additionalGids;
+  if (gids?.length && config!.user.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
 }
 

@@ -117,6 +117,20 @@ function _pinnedByInode(pid: number, inode: number, text: string): number {
   }
   return pinned.startTime;
 }
+
+/**
+ * Whether a CLI target given as text is a PID: digits that a PID can be, up to the kernel's
+ * PID_MAX_LIMIT (4194304, include/linux/threads.h). Longer digits are a container ID
+ * prefix (`docker ps` shows 12 characters, now and then all digits), as `docker exec` reads
+ * them; a shorter one needs its engine (`docker:12345`).
+ *
+ * @param text the target as given
+ * @returns whether to read it as a PID
+ */
+export function isPidText(text: string): boolean {
+  return /^[0-9]{1,7}$/.test(text) && Number(text) <= 4194304;
+}
+
 /**
  * Parses a target given as text: "42" is a PID; a path is a namespace file; `netns:NAME`
  * is /run/netns/NAME (as `ip netns`). Container names are resolved by `resolveContainer`.

@@ -15,7 +15,7 @@ import { UsageError } from "../src/cli/_run.ts";
 import { _pinFromDockerState, resolveContainer } from "../src/containers.ts";
 import { _dockerStateFind } from "../src/engines.ts";
 import { SYSCALL_NUMBERS } from "../ffi/libc.ts";
-import { removeContainers, startContainer } from "./_engines.ts";
+import { removeContainers, skipWithoutEngines, startContainer } from "./_engines.ts";
 import {
   assert,
   assertEquals,
@@ -229,7 +229,11 @@ Deno.test("nsjoin --version and -V print the version with no permission, as dock
 });
 
 /** Runs bash with the generated completion loaded and asks it to complete `words`. */
-async function bashComplete(script: string, words: string[]): Promise<string[]> {
+async function bashComplete(
+  script: string,
+  words: string[],
+  env: Record<string, string> = {},
+): Promise<string[]> {
   const out = await runPiped("bash", {
     args: [
       "-c",
@@ -237,7 +241,7 @@ async function bashComplete(script: string, words: string[]): Promise<string[]> 
         words.map((w) => `'${w}'`).join(" ")
       }); COMP_CWORD=${words.length - 1}; _nsjoin; printf '%s\\n' "\${COMPREPLY[@]}"`,
     ],
-    env: { NSJOIN_COMPLETION: script },
+    env: { ...env, NSJOIN_COMPLETION: script },
   });
   assertEquals(out.stderr, "");
   return out.stdout.split("\n").filter(Boolean);
@@ -270,6 +274,43 @@ Deno.test("bash completion loads in bash and completes commands, options and she
   assertEquals(await bashComplete(script, ["nsjoin", "completions", ""]), [...SHELLS]);
   // After an option that takes a value, the value is the user's: no option names offered.
   assertEquals(await bashComplete(script, ["nsjoin", "exec", "-u", "-"]), []);
+});
+
+Deno.test({
+  name: "bash completion offers the running containers' names where a TARGET goes",
+  ignore: skipWithoutEngines("completion tests", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const name = `nsjcompl-${crypto.randomUUID().slice(0, 8)}`;
+    const made = [await startContainer("docker", name)];
+    const bin = await Deno.makeTempDir({ prefix: "nsjoin-compl-" });
+    try {
+      // nsjoin on PATH, as the README's install puts it there.
+      await Deno.writeTextFile(
+        `${bin}/nsjoin`,
+        `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet --no-lock ${ROOT}cli.ts "$@"\n`,
+      );
+      await Deno.chmod(`${bin}/nsjoin`, 0o755);
+      const script = (await runPiped(Deno.execPath(), {
+        args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, "completions", "bash"],
+      })).stdout;
+      const complete = (words: string[]) =>
+        bashComplete(script, words, { PATH: `${bin}:${Deno.env.get("PATH")}` });
+      const prefix = name.slice(0, -3);
+      for (const cmd of ["exec", "inspect", "forward", "debug"]) {
+        assertEquals(await complete(["nsjoin", cmd, prefix]), [name], cmd);
+      }
+      // Past options and their values; not where the program or a file goes.
+      assertEquals(await complete(["nsjoin", "exec", "-it", "-u", "root", prefix]), [name]);
+      assertEquals(await complete(["nsjoin", "exec", "-e", prefix, prefix]), [name]);
+      assertEquals(await complete(["nsjoin", "exec", "-u", prefix]), []);
+      assertEquals(await complete(["nsjoin", "exec", name, prefix]), []);
+      assertEquals(await complete(["nsjoin", "ls", prefix]), []);
+    } finally {
+      await removeContainers(made);
+      await Deno.remove(bin, { recursive: true });
+    }
+  },
 });
 
 for (const shell of ["zsh", "fish"] as const) {

@@ -372,6 +372,23 @@ Deno.test({
         child.kill("SIGTERM");
         assertEquals((await child.status).code, 143);
         assert(!(await running()), "the program outlived nsjoin");
+        // Where docker exec differs (README, the exec paragraph): its CLI exits 0 on SIGTERM
+        // and leaves the program running in the container.
+        const theirs = new Deno.Command("docker", {
+          args: ["exec", d.name, "sleep", "4242"],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        for (let i = 0; i < 100 && !(await running()); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert(await running(), "docker exec's program never started");
+        theirs.kill("SIGTERM");
+        assertEquals((await theirs.status).code, 0);
+        await new Promise((r) => setTimeout(r, 300));
+        assert(await running(), "docker exec's program ended with its CLI");
+        await engineExec(d, [], ["pkill", "-f", "sleep 4242"]);
       });
 
       await t.step("-d returns at once; the program runs in the container", async () => {

@@ -261,6 +261,16 @@ Deno.test({
           }
         },
       );
+      await t.step("an empty program name is usage, exit 2 (docker 126, podman 127)", async () => {
+        const [dockers, ours] = await both(d, [], [""]);
+        const [podmans] = await both(p, [], [""]);
+        assertEquals([dockers.code, podmans.code, ours.code], [126, 127, 2]);
+        assertMatch(dockers.stdout + dockers.stderr, /exec: "": executable file not found/);
+        assertEquals(
+          [ours.stdout, ours.stderr],
+          ["", "nsjoin exec: Cannot run an empty program name (see: nsjoin exec --help)\n"],
+        );
+      });
       await t.step(
         "-w to a missing directory: nothing is created; 125 (docker 126, podman 127)",
         async () => {
@@ -484,6 +494,224 @@ Deno.test({
           );
         },
       );
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});
+
+Deno.test({
+  name: "exec gives the supplementary groups docker exec and podman exec give: --group-add, -u",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn(t) {
+    const made: TestContainer[] = [];
+    try {
+      // docker adds --group-add to every exec, whatever -u says; podman 4.3 only to the
+      // configured user's, and leaves out the primary gid it puts first in the spec.
+      const runs: [string, string[]][] = [
+        ["ga", ["-u", "app", "--group-add", "60", "--group-add", "staff"]],
+        ["gr", ["--group-add", "60"]],
+        ["gu", ["-u", "app"]],
+      ];
+      for (const [suffix, extra] of runs) {
+        made.push(await startContainer("docker", `${TAG}-d${suffix}`, extra));
+        made.push(await startContainer("podman", `${TAG}-p${suffix}`, extra));
+      }
+      for (const c of made) {
+        await t.step(`${c.cli} ${c.name.slice(-2)}`, async () => {
+          for (const u of ["", "root", "app", "1234", "app:app", ":50"]) {
+            const flags = u ? ["-u", u] : [];
+            const [theirs, ours] = await both(c, flags, ["id"]);
+            assertEquals([ours.code, ours.stdout], [0, theirs.stdout], `-u ${u}: ${ours.stderr}`);
+          }
+        });
+      }
+      await t.step("what each engine gives, pinned", async () => {
+        const id = async (name: string, u: string) =>
+          (await cli(["exec", "-u", u, name, "id", "-G"])).stdout.trim();
+        // --group-add 60 on a root container: docker's exec as 1234 has it, podman's not.
+        assertEquals(await id(`docker:${TAG}-dgr`, "1234"), "0 60");
+        assertEquals(await id(`podman:${TAG}-pgr`, "1234"), "0");
+        assertEquals(await id(`docker:${TAG}-dga`, "root"), "0 50 60");
+        assertEquals(await id(`podman:${TAG}-pga`, "root"), "0");
+      });
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});
+
+Deno.test({
+  name: "exec reads a TARGET of digits as a PID up to 4194304, above as a container's name or ID",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn() {
+    const made: TestContainer[] = [];
+    try {
+      // `docker ps` shows 12-character IDs, now and then all digits; a name may be digits too.
+      const long = String(100_000_000 + Math.floor(Math.random() * 899_999_999));
+      for (const engine of ["docker", "podman"] as const) {
+        const c = await startContainer(engine, `${long}${engine === "docker" ? 1 : 2}`);
+        made.push(c);
+        const [theirs, ours] = await Promise.all([
+          run(engine, ["exec", c.name, "hostname"]),
+          cli(["exec", c.name, "hostname"]),
+        ]);
+        assertEquals([ours.code, ours.stdout], [0, `h-${c.name}\n`], ours.stderr);
+        assertEquals([theirs.code, theirs.stdout], [ours.code, ours.stdout]);
+      }
+      // A name or ID prefix that starts with a digit (62% of docker's IDs do) is a container
+      // for every command that takes one: inspect took it for a bad PID (exit 2).
+      const lead = await startContainer("docker", `7${TAG}`);
+      made.push(lead);
+      for (const target of [lead.name, made[0].name, lead.id.slice(0, 12)]) {
+        const seen = await cli(["inspect", "--json", target]);
+        assertEquals(seen.code, 0, `inspect ${target}: ${seen.stderr}`);
+        assertEquals(
+          JSON.parse(seen.stdout).target.pid,
+          made.find((c) => target === c.name || c.id.startsWith(target))!.pid,
+        );
+        const copied = await cli(["cp", `${target}:/etc/hostname`, "-"]);
+        assertEquals(copied.code, 0, `cp ${target}: ${copied.stderr}`);
+      }
+      // Up to PID_MAX_LIMIT it is a PID (no PID reaches 4194304): the error says what to do.
+      const short = await cli(["exec", "4194304", "true"]);
+      assertEquals([short.code, short.stdout], [125, ""]);
+      assertEquals(
+        short.stderr,
+        "nsjoin exec: Cannot find process 4194304: ESRCH (no such process) - a container ID " +
+          "prefix of digits only needs its engine: docker:4194304\n",
+      );
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});
+
+Deno.test({
+  name: "exec --env-file reads a file as docker exec does (podman keeps a BOM, takes blank names)",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn(t) {
+    const made: TestContainer[] = [];
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-envfile-" });
+    try {
+      made.push(await startContainer("docker", `${TAG}-ef-d`));
+      made.push(await startContainer("podman", `${TAG}-ef-p`));
+      const [d, p] = made;
+      const env = { P20_OURS: "mine" };
+      // Not through sh, which drops from what it passes on a name it cannot take.
+      const cmd = ["cat", "/proc/self/environ"];
+      const sorted = (r: Run) => ({ ...r, stdout: r.stdout.split("\0").sort().join("\n") });
+      const exec = async (c: TestContainer, file: string) => {
+        const flags = ["--env-file", file, "-e", "LEAD=from-e"];
+        return (await Promise.all([
+          run(c.cli, ["exec", ...flags, c.name, ...cmd], { env }),
+          cli(["exec", ...flags, ref(c), ...cmd], { env }),
+        ])).map(sorted);
+      };
+      await t.step("a BOM, blanks, comments, KEY alone, KEY=, -e after the file", async () => {
+        const file = `${dir}/good`;
+        await Deno.writeTextFile(
+          file,
+          "\ufeffBOM=1\n  LEAD=2\r\nTRAIL=3  \n# a comment\n\nP20_OURS\nP20_NOT_SET\nEMPTY=\n",
+        );
+        const [docker, ours] = await exec(d, file);
+        assertEquals(
+          [ours.code, ours.stdout],
+          [docker.code, docker.stdout],
+          ours.stderr + docker.stderr,
+        );
+        const lines = ours.stdout.split("\n");
+        for (const line of ["BOM=1", "EMPTY=", "LEAD=from-e", "P20_OURS=mine", "TRAIL=3  "]) {
+          assert(lines.includes(line), `${line}: ${ours.stdout}`);
+        }
+        assert(!ours.stdout.includes("P20_NOT_SET"), ours.stdout);
+        // podman 4.3 leaves the BOM in the first name; all else the same.
+        const [podman, oursP] = await exec(p, file);
+        assertEquals(podman.code, 0, podman.stderr);
+        assert(podman.stdout.split("\n").includes("\ufeffBOM=1"), podman.stdout);
+        assertEquals(
+          oursP.stdout.split("\n").filter((l) => l !== "BOM=1"),
+          podman.stdout.split("\n").filter((l) => l !== "\ufeffBOM=1"),
+        );
+      });
+      await t.step(
+        "a name with a blank is refused, as docker does (podman passes it)",
+        async () => {
+          for (const line of ["A B=c", "A =1", "A\tB=1"]) {
+            const file = `${dir}/blank`;
+            await Deno.writeTextFile(file, `OK=1\n${line}\n`);
+            const [docker, ours] = await exec(d, file);
+            const name = line.split("=")[0];
+            assertEquals(docker.code, 1);
+            assertMatch(docker.stderr, new RegExp(`variable '${name}' contains whitespaces`));
+            assertEquals([ours.code, ours.stdout], [2, ""]);
+            assertEquals(
+              ours.stderr,
+              `nsjoin exec: --env-file ${file}: variable '${
+                name.replace("\t", "\\x09")
+              }' contains whitespaces (see: nsjoin exec --help)\n`,
+            );
+            const [podman] = await exec(p, file);
+            assert(podman.stdout.split("\n").includes(line), podman.stdout);
+          }
+        },
+      );
+      await t.step(
+        "a file that cannot be read: usage, nothing runs (docker 1, podman 125)",
+        async () => {
+          const [docker, ours] = await exec(d, `${dir}/none`);
+          const [podman] = await exec(p, `${dir}/none`);
+          assertEquals([docker.code, podman.code], [1, 125]);
+          assertEquals([ours.code, ours.stdout], [2, ""]);
+          assertMatch(ours.stderr, /^nsjoin exec: --env-file .*: ENOENT /);
+        },
+      );
+    } finally {
+      await removeContainers(made);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "exec refuses an ID prefix two containers share, as docker exec does, and runs nothing",
+  ignore: skipWithoutEngines("exec parity tests", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    const made: TestContainer[] = [];
+    try {
+      // Random IDs: containers until two of ours share a first character (16 choices).
+      let pair: [TestContainer, TestContainer] | undefined;
+      for (let i = 0; i < 17 && !pair; i++) {
+        const c = await startContainer("docker", `${TAG}-amb${i}`);
+        const twin = made.find((m) => m.id[0] === c.id[0]);
+        made.push(c);
+        if (twin) pair = [twin, c];
+      }
+      assert(pair, "17 IDs, 16 first characters");
+      const [a, b] = pair!;
+      let n = 0;
+      while (a.id[n] === b.id[n]) n++;
+      const prefix = a.id.slice(0, n);
+      const mark = ["sh", "-c", "echo ran > /tmp/amb"];
+      const [theirs, ours] = await Promise.all([
+        run("docker", ["exec", prefix, ...mark]),
+        cli(["exec", `docker:${prefix}`, ...mark]),
+      ]);
+      assertEquals(theirs.code, 1);
+      assertMatch(theirs.stderr, /Multiple IDs found with provided prefix/);
+      assertEquals([ours.code, ours.stdout], [125, ""]);
+      assertMatch(
+        ours.stderr,
+        new RegExp(`^nsjoin exec: Cannot pick a docker container for "${prefix}" - it matches `),
+      );
+      for (const c of [a, b]) {
+        assertMatch(ours.stderr, new RegExp(`docker:${c.name} \\(${c.id.slice(0, 12)}\\)`));
+        assertEquals((await engineExec(c, [], ["cat", "/tmp/amb"])).code, 1, "nothing ran");
+      }
     } finally {
       await removeContainers(made);
     }

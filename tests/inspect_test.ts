@@ -255,7 +255,8 @@ Deno.test("inspect rejects bad usage with exit 2 and a missing process with 125"
     assertMatch(out.stderr, /Cannot find container/);
   });
   await t.step("no such process", async () => {
-    const out = await cli(["inspect", "999999999"]);
+    // 4194304: the kernel's PID_MAX_LIMIT, which no PID reaches; more digits are a container.
+    const out = await cli(["inspect", "4194304"]);
     assertEquals(out.code, 125);
     assertMatch(out.stderr, /ESRCH/);
   });

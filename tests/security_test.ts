@@ -8357,3 +8357,127 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 21: completion of container names
+
+/**
+ * The completion scripts complete a TARGET with the names `nsjoin ps --json` lists — names
+ * a rootless user writes into their own engine state, so any text. A shell that expands
+ * them (bash's `compgen -W` runs `$(…)` and backquotes in its words) would run that text as
+ * the user pressing TAB: root. A stand-in `nsjoin` on PATH lists such names beside one real
+ * name; each shell must offer the real one only and run nothing.
+ */
+Deno.test({
+  name:
+    "stop 21: shell completion never runs a container name, nor offers one no engine could make",
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-compl-" });
+    try {
+      const mark = `${dir}/ran`;
+      const hostile = [`$(touch ${mark})`, `\`touch ${mark}\``, `x;touch ${mark}`, "a b"];
+      const names = ["web-1", ...hostile];
+      // Laid out as ps --json lays it out.
+      const json = JSON.stringify(
+        names.map((name) => ({ engine: "podman", name, pid: 1 })),
+        null,
+        2,
+      );
+      await Deno.writeTextFile(`${dir}/ps.json`, json + "\n");
+      await Deno.writeTextFile(
+        `${dir}/nsjoin`,
+        `#!/bin/sh\n[ "$1 $2" = "ps --json" ] && exec cat ${dir}/ps.json\nexit 2\n`,
+      );
+      await Deno.chmod(`${dir}/nsjoin`, 0o755);
+      const env = { PATH: `${dir}:${Deno.env.get("PATH")}` };
+      const script = async (shell: string) =>
+        (await runPiped(Deno.execPath(), {
+          args: ["run", "--quiet", "--no-lock", CLI, "completions", shell],
+        })).stdout;
+      const shells: [string, string[]][] = [
+        ["bash", [
+          "-c",
+          `eval "$S"; COMP_WORDS=(nsjoin exec ''); COMP_CWORD=2; _nsjoin; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        ]],
+        ["zsh", [
+          "-c",
+          `autoload -U compinit; compinit -u -D; eval "$S"; compadd() { print -l -- "\${@[2,-1]}"; }; ` +
+          `words=(nsjoin exec ''); CURRENT=3; _nsjoin`,
+        ]],
+        ["fish", ["-c", `eval "$S"; complete -C 'nsjoin exec '`]],
+      ];
+      for (const [shell, args] of shells) {
+        await t.step(shell, async () => {
+          const out = await runPiped(shell, { args, env: { ...env, S: await script(shell) } });
+          assertEquals(out.stdout.split("\n").filter(Boolean), ["web-1"], out.stderr);
+          assert(!existsSync(mark), `${shell} ran a container name`);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * Deno 2.9.2+ opens an unauthenticated V8 inspector on the host's 127.0.0.1:9229 when it
+ * gets SIGUSR1. A container sharing the host's pid namespace runs as our uid (root) and may
+ * signal the Deno that relays `exec -t` beside its program; then any local user, or that
+ * container with the host's network, evaluates code in it: root, with -A. nsjoin starts
+ * the inspector first in a network namespace of its own (ffi/inspector.ts), so SIGUSR1
+ * does nothing.
+ */
+Deno.test({
+  name: "stop 21: SIGUSR1 from a --pid=host container opens no inspector on the host's loopback",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    const name = `nsjsec21-${crypto.randomUUID().slice(0, 8)}`;
+    const made = [await startContainer("docker", name)];
+    try {
+      const relay = new Deno.Command(Deno.execPath(), {
+        // Not --quiet, as the installed nsjoin runs: the inspector's banner is dropped.
+        args: ["run", "-A", "--no-lock", CLI, "exec", "-t", `docker:${name}`]
+          .concat(["sh", "-c", "trap '' USR1; echo ready; sleep 20"]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      const out = relay.stdout.getReader();
+      let seen = "";
+      while (!seen.includes("ready")) {
+        const { value, done } = await out.read();
+        if (done) break;
+        seen += new TextDecoder().decode(value);
+      }
+      assertMatch(seen, /ready/);
+      // Deno starts listening for SIGUSR1 to open its inspector 0.5 s after it started (the
+      // relay's own listener, which passes the signal on, is there before): wait past that,
+      // from the process's start time (field 22 of /proc/PID/stat, in clock ticks).
+      const ticks = () =>
+        Number(Deno.readTextFileSync(`/proc/${relay.pid}/stat`).split(") ")[1].split(" ")[19]);
+      const uptime = () => Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
+      while (uptime() - ticks() / 100 < 1.5) await new Promise((r) => setTimeout(r, 100));
+      const kill = await runPiped("docker", {
+        args: ["run", "--rm", "--pid=host", IMAGE, "kill", "-USR1", String(relay.pid)],
+      });
+      assertEquals(kill.code, 0, kill.stderr);
+      const listening = async () =>
+        (await runPiped("ss", { args: ["-Hltnp"] })).stdout.split("\n")
+          .filter((l) => l.includes(`pid=${relay.pid},`));
+      let found: string[] = [];
+      for (let i = 0; i < 10 && !found.length; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        found = await listening();
+      }
+      assertEquals(found, [], "the relay listens on the host's network");
+      relay.kill("SIGTERM"); // relayed: the program ends, and with it the relay
+      await relay.status;
+      await out.cancel();
+      const err = await new Response(relay.stderr).text();
+      assert(!err.includes("Debugger listening"), err);
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});

@@ -2,13 +2,13 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-YFT7FZO2.js";
+} from "./chunk-FJHO3NPH.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
   assertMntWithPid,
   containerExecOptions
-} from "./chunk-SKAASANB.js";
+} from "./chunk-QZHMBQUL.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -18,7 +18,7 @@ import {
 } from "./chunk-7YFCVYA6.js";
 import {
   resolveTarget
-} from "./chunk-5TLW3ZFT.js";
+} from "./chunk-VKXQ3XUK.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-YFT7FZO2.js";
+} from "./chunk-FJHO3NPH.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,11 +28,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-SKAASANB.js";
+} from "./chunk-QZHMBQUL.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-ACQUPMDL.js";
+} from "./chunk-TTQU5DLZ.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -40,7 +40,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-5TLW3ZFT.js";
+} from "./chunk-VKXQ3XUK.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -1129,38 +1129,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-V4FXKK5I.js");
+  _later ??= await import("./_later-6U6XM7OX.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-V4FXKK5I.js");
+  _later ??= await import("./_later-6U6XM7OX.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-V4FXKK5I.js");
+  _later ??= await import("./_later-6U6XM7OX.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-V4FXKK5I.js");
+  _later ??= await import("./_later-6U6XM7OX.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-V4FXKK5I.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-6U6XM7OX.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-V4FXKK5I.js");
+  _later ??= await import("./_later-6U6XM7OX.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-V4FXKK5I.js");
+  _later ??= await import("./_later-6U6XM7OX.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-V4FXKK5I.js");
+  _later ??= await import("./_later-6U6XM7OX.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -1,5 +1,5 @@
 import { resolveContainer } from "../containers.ts";
-import { parseTarget, type PinnedProcess, pinProcess } from "../target.ts";
+import { isPidText, parseTarget, type PinnedProcess, pinProcess } from "../target.ts";
 
 /**
  * A CLI target for cp and forward: a PID, `PID:inode`-free; a container of any engine
@@ -10,7 +10,7 @@ export async function pinCliTarget(
   text: string,
   files = false,
 ): Promise<PinnedProcess | string> {
-  if (/^[0-9]+$/.test(text)) return pinProcess(parseTarget(text) as number);
+  if (isPidText(text)) return pinProcess(parseTarget(text) as number);
   if (/^[/.]/.test(text) || text.startsWith("netns:")) {
     if (!files) {
       throw new TypeError(

@@ -2,6 +2,7 @@ import { parseOptions } from "./_args.ts";
 import { copyFrom, copyTo, tarFrom, tarTo } from "../copy.ts";
 import type { PinnedProcess } from "../target.ts";
 import { pinCliTarget } from "./_target.ts";
+import { sealInspector } from "../../ffi/inspector.ts";
 import { report, UsageError } from "./_run.ts";
 
 /** The usage text of `cp`. */
@@ -142,6 +143,8 @@ export async function cp(argv: readonly string[]): Promise<number> {
     const options = { archive: args.archive, followLink: args.followLink };
     const into = { ...options, devices: args.devices };
     pinned = await pinCliTarget((src.target ?? dest.target)!) as PinnedProcess;
+    // A copy may take long: no inspector a SIGUSR1 could open (ffi/inspector.ts).
+    await sealInspector();
     if (src.target !== undefined) {
       if (dest.path === "-") {
         try {

@@ -12,6 +12,7 @@ import {
   UsageError,
 } from "./_run.ts";
 import { pinCliTarget } from "./_target.ts";
+import { sealInspector } from "../../ffi/inspector.ts";
 
 /** The usage text of `debug`. */
 export const DEBUG_HELP = `NAME
@@ -138,6 +139,8 @@ export async function debug(argv: readonly string[]): Promise<number> {
       stdout: relayed ? "piped" : "inherit",
       stderr: relayed ? "piped" : "inherit",
     });
+    // Deno stays, beside the program: no inspector a SIGUSR1 could open (ffi/inspector.ts).
+    if (relayed || args.tty) await sealInspector();
     if (relayed) return await relayStdio(command.spawn());
     if (!args.tty) return command.exec();
     if (Deno.stdin.isTerminal()) {

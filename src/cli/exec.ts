@@ -19,8 +19,10 @@ import {
   type PinnedContainer,
 } from "../containers.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
-import { parseTarget, PinnedProcess, pinProcess } from "../target.ts";
+import { isPidText, parseTarget, PinnedProcess, pinProcess } from "../target.ts";
+import { NamespaceError } from "../errors.ts";
 import { readTextFileSafe } from "../../ffi/files.ts";
+import { sealInspector } from "../../ffi/inspector.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
 import { parseOptions } from "./_args.ts";
@@ -78,8 +80,10 @@ TARGET: a container name or ID prefix (searched across all engines), docker:NAME
 podman:NAME|ID, containerd:ID, a Kubernetes pod's container on this node
 (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID[/CONTAINER], cri:ID; containerd's CRI
 state, $NSJOIN_CONTAINERD_STATE for another state dir), netns:NAME (as ip netns exec), a PID
-or a namespace file. Another user's rootless container is podman@USER:NAME; a bare name finds
-it only when no container of root's engines, running or stopped, has that name.
+or a namespace file. Digits are a PID up to 4194304 (the kernel's limit) and a container name
+or ID prefix above it: give a shorter one as docker:ID. Another user's rootless container is
+podman@USER:NAME; a bare name finds it only when no container of root's engines, running or
+stopped, has that name.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
@@ -248,7 +252,14 @@ export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[
     }
     for (const line of text.split(/\r?\n/)) {
       const l = line.replace(/^\s+/, "");
-      if (l && !l.startsWith("#")) add(l);
+      if (!l || l.startsWith("#")) continue;
+      // docker's parseKeyValueFile refuses a name with a blank in it (`A =1`, a typo that
+      // podman passes on as the variable "A "); -e takes it, as both engines do.
+      const name = l.split("=", 1)[0];
+      if (/[ \t]/.test(name)) {
+        throw new UsageError(`--env-file ${file}: variable '${name}' contains whitespaces`);
+      }
+      add(l);
     }
   }
   for (const e of args.env) add(e);
@@ -308,7 +319,7 @@ export const planExec = (async function planExec(
     stderr: args.detach ? "null" : "inherit",
   };
   const text = args.target;
-  if (/^[0-9]+$/.test(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
+  if (isPidText(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
     const t = parseTarget(text);
     if (text.startsWith("netns:")) {
       if (args.namespaces && args.namespaces.join() !== "net") {
@@ -431,7 +442,22 @@ export async function exec(argv: readonly string[]): Promise<number> {
     // since (its PID's pidfd inode, then pidfd_send_signal once the namespaces are open:
     // exit 125, "the target exited", nothing run) — a read of a PID reused meanwhile never
     // reaches a join.
-    plan = await planExec(args);
+    plan = await planExec(args).catch((error) => {
+      // docker exec reads digits as an ID prefix; here a short one is a PID (isPidText).
+      const n = args.target;
+      if (
+        error instanceof NamespaceError && error.code === "ESRCH" &&
+        error.message.startsWith(`Cannot find process ${n}:`)
+      ) {
+        throw new NamespaceError(`Cannot find process ${n}`, {
+          errno: 3,
+          syscall: error.syscall,
+          target: Number(n),
+          hint: `a container ID prefix of digits only needs its engine: docker:${n}`,
+        });
+      }
+      throw error;
+    });
     if (args.tty && args.interactive && !args.detach && !Deno.stdin.isTerminal()) {
       // docker exec's check, word for word, after the target was found (as docker's "not
       // found" comes first): a terminal inside needs one on our side to feed it keystrokes.
@@ -463,6 +489,8 @@ export async function exec(argv: readonly string[]): Promise<number> {
       // socketOnStdio, fileOnStdio) or user namespace, whose owner may ptrace the program and
       // take it: a connection of ours (the caller's uid in SO_PEERCRED), a file of ours to
       // write into when it likes. Relay through pipes, as docker exec's shim does.
+      // Deno stays, beside the program: no inspector a SIGUSR1 could open (ffi/inspector.ts).
+      await sealInspector();
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",
@@ -477,6 +505,7 @@ export async function exec(argv: readonly string[]): Promise<number> {
       // that pins the container is close-on-exec).
       return command.exec();
     }
+    if (!args.detach) await sealInspector(); // as above: Deno stays, relaying the pty
     if (args.tty && args.interactive && !args.detach) {
       // A terminal: checked above.
       Deno.stdin.setRaw(true);

@@ -8,6 +8,7 @@ import {
 import type { PinnedProcess } from "../target.ts";
 import { escapeTerminal } from "../terminal.ts";
 import { pinCliTarget } from "./_target.ts";
+import { sealInspector } from "../../ffi/inspector.ts";
 import { report, UsageError } from "./_run.ts";
 
 /** The usage text of `forward`. */
@@ -107,6 +108,8 @@ export async function forward(argv: readonly string[]): Promise<number> {
       console.log(FORWARD_HELP);
       return 0;
     }
+    // It runs until stopped: no inspector a SIGUSR1 could open (ffi/inspector.ts).
+    await sealInspector();
     pinned = await pinCliTarget(args.target!, true);
     for (const p of args.ports) {
       const hosts = p.hostname

@@ -5,7 +5,7 @@ import {
   type Inspection,
 } from "../inspect.ts";
 import { netnsPath } from "../netns.ts";
-import { parseTarget, type PinnedProcess } from "../target.ts";
+import { isPidText, parseTarget, type PinnedProcess } from "../target.ts";
 import { escapeTerminal } from "../terminal.ts";
 import { parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
@@ -41,6 +41,7 @@ the cgroup's use and limit (v1 or v2) and what \`free\` would report inside.
 TARGET is a PID, a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME), netns:NAME,
 or a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, a Kubernetes pod's
 container (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID, cri:ID), or a bare name or ID.
+Digits are a PID up to 4194304 (the kernel's limit) and a container name or ID prefix above.
 Needs -A (it reads /proc).
 
 OPTIONS
@@ -84,7 +85,10 @@ export function parseInspectArgs(argv: readonly string[]): InspectArgs {
   }
   const target = (t: string): number | string => {
     if (t.startsWith("netns:")) return t;
-    if (/^[0-9]+$/.test(t) || /^[/.]/.test(t) || /^-?[0-9]/.test(t)) {
+    // Digits a PID can be; a path; a negative number (refused). Anything else, a docker ID
+    // prefix that starts with a digit (23770d75e885) or has more digits than a PID, is a
+    // container, as for exec.
+    if (isPidText(t) || /^[/.]/.test(t) || /^-[0-9]/.test(t)) {
       try {
         return parseTarget(t);
       } catch (error) {

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-XD3WOPVM.js";
+} from "./chunk-WEZG26R4.js";
 import {
   NamespaceError,
   UsageError,

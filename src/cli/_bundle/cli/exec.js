@@ -19,6 +19,7 @@ import {
   cgroupViews,
   differingNamespaces,
   execConfinement,
+  isPidText,
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
@@ -28,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-XD3WOPVM.js";
+} from "./chunk-WEZG26R4.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -38,6 +39,7 @@ import {
   existsSafe,
   fileOnStdio,
   fstatSafe,
+  libc,
   readTextFileSafe,
   relay,
   relayStdio,
@@ -106,6 +108,10 @@ var _readCapped = (async function _readCapped(stream) {
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
+var _groupAdd = (function _groupAdd(host) {
+  const g = host?.GroupAdd;
+  return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
+});
 var _fromInspect = (function _fromInspect(j, owner) {
   return {
     engine: "docker",
@@ -118,6 +124,7 @@ var _fromInspect = (function _fromInspect(j, owner) {
       user: j.Config.User ?? "",
       workingDir: j.Config.WorkingDir ?? "",
       hostname: j.Config.Hostname,
+      groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false
     },
     source: "api"
@@ -180,10 +187,12 @@ var _dockerStateList = (function _dockerStateList(ref) {
     const j = _readJson(path);
     if (!j?.State?.Running || !j.Config) continue;
     if (!byId && j.Name !== `/${ref}`) continue;
+    const HostConfig = _readRootJson(`${DOCKER_CONTAINERS}/${id}/hostconfig.json`);
     const found = {
       ..._fromInspect({
         ...j,
-        Id: j.ID ?? id
+        Id: j.ID ?? id,
+        HostConfig
       }),
       source: "state"
     };
@@ -236,10 +245,12 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
     };
   }
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
+  const HostConfig = _readRootJson(`${dir}/${id}/hostconfig.json`);
   return {
     ..._fromInspect({
       ...j,
-      Id: id
+      Id: id,
+      HostConfig
     }),
     source: "state"
   };
@@ -446,6 +457,8 @@ var _podmanStopped = (function _podmanStopped(ref, any = false) {
 var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
+  const gids = config?.additionalGids;
+  if (gids?.length && config.user.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
 });
 var _containerdStates = (function _containerdStates(o) {
@@ -1276,6 +1289,66 @@ var _withView = (function _withView(container, view) {
   if (view) cgroupViews.set(container, view);
   return container;
 });
+var sealInspector = (async function sealInspector() {
+  if (_sealed) return true;
+  const inspector = (await import("node:inspector")).default;
+  if (inspector.url() !== void 0) return false;
+  const c = libc();
+  const cstr = (s) => new TextEncoder().encode(s + "\0");
+  const back = c.open(cstr("/proc/thread-self/ns/net"), O_RDONLY | O_CLOEXEC, 0);
+  if (back < 0) return false;
+  const pipe = new Int32Array(2);
+  const saved = c.fcntl(2, F_DUPFD_CLOEXEC, 3);
+  try {
+    if (c.pipe2(pipe, O_CLOEXEC | O_NONBLOCK) < 0 || saved < 0) return false;
+    if (c.unshare(CLONE_NEWNET) < 0) return false;
+    c.dup2(pipe[1], 2);
+    let opened = true;
+    try {
+      inspector.open(0, "127.0.0.1");
+    } catch {
+      opened = false;
+    }
+    const returned = c.setns(back, CLONE_NEWNET) === 0;
+    if (opened && !_quiet()) _dropBanner(pipe[0]);
+    c.dup2(saved, 2);
+    if (!returned) {
+      throw new Error("Cannot return to our network namespace after sealing the inspector");
+    }
+    _sealed = opened;
+    return opened;
+  } finally {
+    for (const fd of [
+      back,
+      saved,
+      pipe[0],
+      pipe[1]
+    ]) if (fd > 2) c.close(fd);
+  }
+});
+var _quiet = (function _quiet() {
+  const args = readTextFileSafe("/proc/self/cmdline", {
+    maxBytes: 1 << 20
+  }).split("\0");
+  const script = args.findIndex((a, i) => i > 1 && !a.startsWith("-") && (a === Deno.mainModule || Deno.mainModule.endsWith(a.replace(/^\.\//, "/")) || Deno.mainModule.endsWith(`/${a}`)));
+  return args.slice(1, script < 0 ? args.length : script).some((a) => a === "--quiet" || a === "-q");
+});
+var _dropBanner = (function _dropBanner(fd) {
+  const c = libc();
+  const pfd = new Int32Array([
+    fd,
+    POLLIN
+  ]);
+  const buf = new Uint8Array(4096);
+  let text = "";
+  const end = Date.now() + 1e3;
+  while (!text.includes("debugger.\n") && Date.now() < end) {
+    if (c.poll(pfd, 1n, 100) <= 0) continue;
+    const n = Number(c.read(fd, buf, BigInt(buf.length)));
+    if (n <= 0) continue;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+});
 var _checkDetachKeys = (function _checkDetachKeys(keys) {
   const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
   if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
@@ -1305,7 +1378,12 @@ var execEnvEntries = (function execEnvEntries(args) {
     }
     for (const line of text.split(/\r?\n/)) {
       const l = line.replace(/^\s+/, "");
-      if (l && !l.startsWith("#")) add(l);
+      if (!l || l.startsWith("#")) continue;
+      const name = l.split("=", 1)[0];
+      if (/[ \t]/.test(name)) {
+        throw new UsageError(`--env-file ${file}: variable '${name}' contains whitespaces`);
+      }
+      add(l);
     }
   }
   for (const e of args.env) add(e);
@@ -1330,7 +1408,18 @@ var exec = (async function exec(argv) {
       console.log(EXEC_HELP);
       return 0;
     }
-    plan = await planExec(args);
+    plan = await planExec(args).catch((error) => {
+      const n = args.target;
+      if (error instanceof NamespaceError && error.code === "ESRCH" && error.message.startsWith(`Cannot find process ${n}:`)) {
+        throw new NamespaceError(`Cannot find process ${n}`, {
+          errno: 3,
+          syscall: error.syscall,
+          target: Number(n),
+          hint: `a container ID prefix of digits only needs its engine: docker:${n}`
+        });
+      }
+      throw error;
+    });
     if (args.tty && args.interactive && !args.detach && !Deno.stdin.isTerminal()) {
       throw new UsageError("the input device is not a TTY");
     }
@@ -1353,6 +1442,7 @@ var exec = (async function exec(argv) {
       2
     ];
     if (hostile && !args.detach && (terminalOnStdio(stdio) || (joined("pid") || joined("user")) && (socketOnStdio(stdio) || fileOnStdio(stdio)))) {
+      await sealInspector();
       const piped = new NsCommand(plan.program, {
         ...o,
         stdin: o.stdin === "inherit" ? "piped" : "null",
@@ -1365,6 +1455,7 @@ var exec = (async function exec(argv) {
     if (!args.tty && !args.detach) {
       return command.exec();
     }
+    if (!args.detach) await sealInspector();
     if (args.tty && args.interactive && !args.detach) {
       Deno.stdin.setRaw(true);
       raw = true;
@@ -1394,6 +1485,7 @@ var exec = (async function exec(argv) {
 // src/engines.ts
 
 var _DOCKER_MAX_BYTES = 64 << 20;
+
 
 
 
@@ -1510,6 +1602,18 @@ var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 
 
+// ffi/inspector.ts
+var CLONE_NEWNET = 1073741824;
+var O_RDONLY = 0;
+var O_CLOEXEC = 524288;
+var O_NONBLOCK = 2048;
+var F_DUPFD_CLOEXEC = 1030;
+var POLLIN = 1;
+var _sealed = false;
+
+
+
+
 // src/cli/exec.ts
 var EXEC_HELP = `NAME
  nsjoin exec - execute a command in a running container, for any engine (docker exec's options)
@@ -1522,8 +1626,10 @@ TARGET: a container name or ID prefix (searched across all engines), docker:NAME
 podman:NAME|ID, containerd:ID, a Kubernetes pod's container on this node
 (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID[/CONTAINER], cri:ID; containerd's CRI
 state, $NSJOIN_CONTAINERD_STATE for another state dir), netns:NAME (as ip netns exec), a PID
-or a namespace file. Another user's rootless container is podman@USER:NAME; a bare name finds
-it only when no container of root's engines, running or stopped, has that name.
+or a namespace file. Digits are a PID up to 4194304 (the kernel's limit) and a container name
+or ID prefix above it: give a shorter one as docker:ID. Another user's rootless container is
+podman@USER:NAME; a bare name finds it only when no container of root's engines, running or
+stopped, has that name.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
@@ -1693,7 +1799,7 @@ var planExec = (async function planExec2(args, find = {}) {
     stderr: args.detach ? "null" : "inherit"
   };
   const text = args.target;
-  if (/^[0-9]+$/.test(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
+  if (isPidText(text) || /^[/.]/.test(text) || text.startsWith("netns:")) {
     const t = parseTarget(text);
     if (text.startsWith("netns:")) {
       if (args.namespaces && args.namespaces.join() !== "net") {

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-SKAASANB.js";
+} from "./chunk-QZHMBQUL.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-5TLW3ZFT.js";
+} from "./chunk-VKXQ3XUK.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -85,6 +85,10 @@ var _readCapped = (async function _readCapped(stream) {
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
+var _groupAdd = (function _groupAdd(host) {
+  const g = host?.GroupAdd;
+  return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
+});
 var _fromInspect = (function _fromInspect(j, owner) {
   return {
     engine: "docker",
@@ -97,6 +101,7 @@ var _fromInspect = (function _fromInspect(j, owner) {
       user: j.Config.User ?? "",
       workingDir: j.Config.WorkingDir ?? "",
       hostname: j.Config.Hostname,
+      groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false
     },
     source: "api"
@@ -159,10 +164,12 @@ var _dockerStateList = (function _dockerStateList(ref) {
     const j = _readJson(path);
     if (!j?.State?.Running || !j.Config) continue;
     if (!byId && j.Name !== `/${ref}`) continue;
+    const HostConfig = _readRootJson(`${DOCKER_CONTAINERS}/${id}/hostconfig.json`);
     const found = {
       ..._fromInspect({
         ...j,
-        Id: j.ID ?? id
+        Id: j.ID ?? id,
+        HostConfig
       }),
       source: "state"
     };
@@ -215,10 +222,12 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
     };
   }
   if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
+  const HostConfig = _readRootJson(`${dir}/${id}/hostconfig.json`);
   return {
     ..._fromInspect({
       ...j,
-      Id: id
+      Id: id,
+      HostConfig
     }),
     source: "state"
   };
@@ -425,6 +434,8 @@ var _podmanStopped = (function _podmanStopped(ref, any = false) {
 var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
+  const gids = config?.additionalGids;
+  if (gids?.length && config.user.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
 });
 var _containerdStates = (function _containerdStates(o) {
@@ -1272,6 +1283,7 @@ var _withView = (function _withView(container, view) {
 // src/engines.ts
 
 var _DOCKER_MAX_BYTES = 64 << 20;
+
 
 
 

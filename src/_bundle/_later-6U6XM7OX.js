@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-SKAASANB.js";
+} from "./chunk-QZHMBQUL.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";
@@ -22,7 +22,7 @@ import {
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-ACQUPMDL.js";
+} from "./chunk-TTQU5DLZ.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -58,7 +58,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-5TLW3ZFT.js";
+} from "./chunk-VKXQ3XUK.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -1125,7 +1125,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-D3P2UUO3.js"),
-    import("./_forward_relay-YOQZ2FDB.js")
+    import("./_forward_relay-D2KSSYXS.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -15,11 +15,11 @@ import {
 } from "./chunk-OVS3FZP2.js";
 import {
   scopedJoin
-} from "./chunk-ACQUPMDL.js";
+} from "./chunk-TTQU5DLZ.js";
 import {
   close
 } from "./chunk-7YFCVYA6.js";
-import "./chunk-5TLW3ZFT.js";
+import "./chunk-VKXQ3XUK.js";
 import "./chunk-WCZWOI36.js";
 import "./chunk-NCP34UDU.js";
 import {

@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-5TLW3ZFT.js";
+} from "./chunk-VKXQ3XUK.js";
 import {
   CLONE_FLAGS,
   NamespaceError

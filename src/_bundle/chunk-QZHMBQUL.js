@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-5TLW3ZFT.js";
+} from "./chunk-VKXQ3XUK.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -926,7 +926,7 @@ var _execOptions = (function _execOptions(container, given, check2) {
     clearEnv: true,
     uid: user.uid,
     gid: user.gid,
-    groups: _execGroups(user, config),
+    groups: _execGroups(user, container, Boolean(options.user)),
     // The configured WorkingDir is a path of the container's filesystem: only a default
     // when its mount namespace is joined.
     cwd: options.workdir ?? (config?.workingDir || "/"),
@@ -948,18 +948,36 @@ var execConfinement = (function execConfinement(seccomp = "target") {
     lsm: "target"
   };
 });
-var _execGroups = (function _execGroups(user, config) {
+var _execGroups = (function _execGroups(user, container, explicitUser) {
+  const config = container.container.config;
   if (!config) return void 0;
   const groups = config.runtimeEnv ? [
-    ...user.groups
+    ...user.groups,
+    ...explicitUser && container.container.engine === "podman" ? [] : config.additionalGids ?? []
   ] : [
     user.gid,
-    ...user.groups
+    ...user.groups,
+    ..._groupAdd(container.pid, config.groupAdd ?? [])
   ];
-  groups.push(...config.additionalGids ?? []);
   return [
     ...new Set(groups)
   ];
+});
+var _groupAdd = (function _groupAdd(pid, entries) {
+  if (!entries.length) return [];
+  const groups = entries.every((e) => /^[0-9]+$/.test(e)) ? [] : _lines(pid, "/etc/group");
+  return entries.map((e) => {
+    const named = groups.find((f) => f[0] === e);
+    if (named) return Number(named[2]);
+    if (/^[0-9]+$/.test(e) && Number(e) <= 2147483647) return Number(e);
+    throw new NamespaceError(`Cannot find group ${JSON.stringify(e)} in /etc/group of pid ${pid}`, {
+      errno: 2,
+      syscall: "resolve",
+      target: pid,
+      quiet: true,
+      hint: "the container's --group-add names it"
+    });
+  });
 });
 var _cgroups = (function _cgroups(container) {
   const found = {
@@ -2179,6 +2197,7 @@ var _FROZEN = {
   "cgroup.freeze": ((text) => text.trim() === "1"),
   "cgroup.events": ((text) => /^frozen 1$/m.test(text))
 };
+
 
 
 

@@ -408,17 +408,47 @@ export function assertUserWithMnt(sel: NamespaceSelection | undefined, pid: numb
 }
 
 /**
+ * Refuses an exec that joins a target's pid namespace but not the mount namespace it has of
+ * its own: the program is then a host program, in our mount namespace, that every process
+ * of the target sees, and one with its uid and capabilities (a rootful container's root:
+ * the program has the container's capabilities) may ptrace it or open its
+ * /proc/PID/root, cwd and fd/ — our root directory, with the container's CAP_DAC_OVERRIDE:
+ * `exec -n pid,net` of a docker container let its root read and write the host's
+ * /etc/shadow (stop 21). docker exec and podman exec always join the mount namespace;
+ * `enter` keeps nsenter's choice, and `debug` gives the program a mount namespace of its own.
+ *
+ * @param sel the namespaces asked for
+ * @param pid the target
+ * @throws {TypeError} when pid is joined and a differing mount namespace is not
+ */
+export function assertMntWithPid(sel: NamespaceSelection | undefined, pid: number): void {
+  if (sel === undefined || sel === "all") return;
+  const picked = (type: NamespaceType) =>
+    Array.isArray(sel)
+      ? sel.includes(type)
+      : (sel as Partial<Record<NamespaceType, true | string>>)[type] !== undefined;
+  if (!picked("pid") || picked("mnt")) return;
+  const differ = namespacesOwnedBy(pid);
+  if (!differ.includes("pid") || !differ.includes("mnt")) return;
+  throw new TypeError(
+    `Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes could reach our files through the program's /proc/PID/root (add mnt)`,
+  );
+}
+
+/**
  * The rules of {@link assertUserWithMnt} and {@link _hostProgramEnv} for an exec whose
  * target is a namespace FILE, which has no process to read its other namespaces from:
  * a mount namespace owned by a user namespace other than ours is refused (its owner chooses
  * its programs: a local user's `unshare -Urm` put theirs over `/bin/ls`, and root's
- * `exec /proc/PID/ns/mnt /bin/ls` ran it as root with every capability), and a pid or user
- * namespace other than ours means the program's environment is the target's to read (in a
- * user namespace the program has its owner's uid).
+ * `exec /proc/PID/ns/mnt /bin/ls` ran it as root with every capability), so is a pid
+ * namespace other than ours (its processes' mount namespace is unknown: see
+ * {@link assertMntWithPid}), and a user namespace other than ours means the program's
+ * environment is the target's to read (there the program has its owner's uid).
  *
  * @param path the namespace file
  * @returns whether the program gets only the caller's harmless variables
- * @throws {TypeError} for a mount namespace owned by another user namespace
+ * @throws {TypeError} for a mount namespace owned by another user namespace, or a pid
+ *   namespace other than ours (see {@link assertMntWithPid})
  * @throws {NamespaceError} when the file is not a namespace file or cannot be opened
  */
 export function _namespaceFileExec(path: string): { readsEnv: boolean } {
@@ -440,8 +470,15 @@ export function _namespaceFileExec(path: string): { readsEnv: boolean } {
   }
   // Cannot tell (gone, refused): as if it were another's.
   const same = id !== undefined && id.ino === ours.ino && id.dev === ours.dev;
-  if (type !== "mnt") return { readsEnv: !same };
+  if (type === "user") return { readsEnv: !same };
   if (same) return { readsEnv: false };
+  // A pid namespace's processes may have a mount namespace of their own (a container's),
+  // which a file does not name: see assertMntWithPid.
+  if (type === "pid") {
+    throw new TypeError(
+      `Cannot join the pid namespace ${path} without its mnt namespace: its processes could reach our files through the program's /proc/PID/root (give a PID of it)`,
+    );
+  }
   throw new TypeError(
     `Cannot join the mnt namespace ${path} without its user namespace: its programs would run with our privileges (give a PID of it, or nsjoin enter -U -m)`,
   );
@@ -557,6 +594,7 @@ function _execOptions(
     );
   }
   assertUserWithMnt(options.namespaces, container.pid);
+  assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = (check ? resolveContainerUser : _containerUser)(
@@ -739,8 +777,8 @@ export function _readableEnv(
  * container's Env (PATH, LD_PRELOAD…), its configured User and its /etc/passwd and
  * /etc/group are the container's to choose and would pick host files and host groups, so
  * none is used — as `nsenter -n`: the caller's environment plus `env`, the caller's
- * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups and
- * capabilities stay the container's.
+ * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups,
+ * capabilities and the rest of its confinement ({@link execConfinement}) stay the container's.
  */
 function _hostSide(container: PinnedContainer, options: ContainerExecOptions): NsCommandOptions {
   let ids: { uid?: number; gid?: number } = {};
@@ -770,6 +808,9 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
     cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
+    // As `exec -n net PID` gives it: a host program in a container's namespaces and cgroups
+    // is still under its filter and limits, never with more than its own processes have.
+    ...execConfinement(options.seccomp),
     tty: options.tty || undefined,
     newSession: options.tty ? undefined : true,
   };

@@ -2,11 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-H64VIILZ.js";
+} from "./chunk-QDZFKGXL.js";
 import {
   NsCommand,
   containerExecOptions
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-GFUTYIKM.js";
 import {
   AT_FDCWD,
   IN_ROOT,

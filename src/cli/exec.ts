@@ -5,6 +5,7 @@ import {
   _hostProgramEnv,
   _namespaceFileExec,
   _readableEnv,
+  assertMntWithPid,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupProcsOf,
@@ -325,7 +326,10 @@ export const planExec = (async function planExec(
       };
     }
     const pid = typeof t === "number" ? t : undefined;
-    if (pid !== undefined) assertUserWithMnt(args.namespaces, pid);
+    if (pid !== undefined) {
+      assertUserWithMnt(args.namespaces, pid);
+      assertMntWithPid(args.namespaces, pid);
+    }
     const file = pid === undefined ? _namespaceFileExec(t as string) : undefined;
     const env: Record<string, string> = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);

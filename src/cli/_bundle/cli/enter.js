@@ -13,7 +13,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-V3M75QQL.js";
 import {
   NamespaceError,
   UsageError,

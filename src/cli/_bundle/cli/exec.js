@@ -9,6 +9,7 @@ import {
   _hostProgramEnv,
   _namespaceFileExec,
   _readableEnv,
+  assertMntWithPid,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupMountRoots,
@@ -26,7 +27,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-LJ5TQS2V.js";
+} from "./chunk-V3M75QQL.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1580,7 +1581,10 @@ var planExec = (async function planExec2(args, find = {}) {
       };
     }
     const pid = typeof t === "number" ? t : void 0;
-    if (pid !== void 0) assertUserWithMnt(args.namespaces, pid);
+    if (pid !== void 0) {
+      assertUserWithMnt(args.namespaces, pid);
+      assertMntWithPid(args.namespaces, pid);
+    }
     const file = pid === void 0 ? _namespaceFileExec(t) : void 0;
     const env = {};
     for (const e of extra) env[e.slice(0, e.indexOf("="))] = e.slice(e.indexOf("=") + 1);

@@ -1219,6 +1219,14 @@ var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
+var assertMntWithPid = (function assertMntWithPid(sel, pid) {
+  if (sel === void 0 || sel === "all") return;
+  const picked = (type) => Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0;
+  if (!picked("pid") || picked("mnt")) return;
+  const differ = namespacesOwnedBy(pid);
+  if (!differ.includes("pid") || !differ.includes("mnt")) return;
+  throw new TypeError(`Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes could reach our files through the program's /proc/PID/root (add mnt)`);
+});
 var _namespaceFileExec = (function _namespaceFileExec(path) {
   const type = namespaceTypeOfFile(path);
   if (type !== "mnt" && type !== "user" && type !== "pid") return {
@@ -1239,12 +1247,15 @@ var _namespaceFileExec = (function _namespaceFileExec(path) {
     nsfsClose(fd);
   }
   const same = id !== void 0 && id.ino === ours.ino && id.dev === ours.dev;
-  if (type !== "mnt") return {
+  if (type === "user") return {
     readsEnv: !same
   };
   if (same) return {
     readsEnv: false
   };
+  if (type === "pid") {
+    throw new TypeError(`Cannot join the pid namespace ${path} without its mnt namespace: its processes could reach our files through the program's /proc/PID/root (give a PID of it)`);
+  }
   throw new TypeError(`Cannot join the mnt namespace ${path} without its user namespace: its programs would run with our privileges (give a PID of it, or nsjoin enter -U -m)`);
 });
 var _containerExecOptions = (function _containerExecOptions(container, options, check2) {
@@ -1277,6 +1288,7 @@ var _execOptions = (function _execOptions(container, given, check2) {
     throw new TypeError('Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them');
   }
   assertUserWithMnt(options.namespaces, container.pid);
+  assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = (check2 ? resolveContainerUser : _containerUser)(container.pid, options.user ?? config?.user ?? "");
@@ -1436,6 +1448,9 @@ var _hostSide = (function _hostSide(container, options) {
     cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
+    // As `exec -n net PID` gives it: a host program in a container's namespaces and cgroups
+    // is still under its filter and limits, never with more than its own processes have.
+    ...execConfinement(options.seccomp),
     tty: options.tty || void 0,
     newSession: options.tty ? void 0 : true
   };
@@ -2674,6 +2689,7 @@ var _FROZEN = {
 
 
 
+
 export {
   readProcText,
   NAMESPACE_TYPES,
@@ -2699,6 +2715,7 @@ export {
   cgroupProcsOf,
   assertNotFrozen,
   assertUserWithMnt,
+  assertMntWithPid,
   _namespaceFileExec,
   _containerExecOptions,
   execConfinement,

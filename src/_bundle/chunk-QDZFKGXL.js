@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-GFUTYIKM.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-MCVGMA4X.js";
+} from "./chunk-GFUTYIKM.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

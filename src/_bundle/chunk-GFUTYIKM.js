@@ -834,6 +834,14 @@ var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
+var assertMntWithPid = (function assertMntWithPid(sel, pid) {
+  if (sel === void 0 || sel === "all") return;
+  const picked = (type) => Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0;
+  if (!picked("pid") || picked("mnt")) return;
+  const differ = namespacesOwnedBy(pid);
+  if (!differ.includes("pid") || !differ.includes("mnt")) return;
+  throw new TypeError(`Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes could reach our files through the program's /proc/PID/root (add mnt)`);
+});
 var containerExecOptions = (function containerExecOptions(container, options = {}) {
   return _containerExecOptions(container, options, true);
 });
@@ -867,6 +875,7 @@ var _execOptions = (function _execOptions(container, given, check2) {
     throw new TypeError('Cannot use env: give a list of "KEY=VALUE" strings, as docker exec -e takes them');
   }
   assertUserWithMnt(options.namespaces, container.pid);
+  assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
   const user = (check2 ? resolveContainerUser : _containerUser)(container.pid, options.user ?? config?.user ?? "");
@@ -1026,6 +1035,9 @@ var _hostSide = (function _hostSide(container, options) {
     cgroups: _cgroups(container),
     capabilities: options.privileged ? "all" : "target",
     noNewPrivs: "target",
+    // As `exec -n net PID` gives it: a host program in a container's namespaces and cgroups
+    // is still under its filter and limits, never with more than its own processes have.
+    ...execConfinement(options.seccomp),
     tty: options.tty || void 0,
     newSession: options.tty ? void 0 : true
   };
@@ -2152,6 +2164,7 @@ var _FROZEN = {
   "cgroup.freeze": ((text) => text.trim() === "1"),
   "cgroup.events": ((text) => /^frozen 1$/m.test(text))
 };
+
 
 
 

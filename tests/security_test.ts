@@ -5964,24 +5964,21 @@ Deno.test({
         }
       },
     );
-    await t.step("exec -n pid,net of a docker container: its root reads it", async () => {
+    await t.step("exec -n pid,net of a docker container: refused (stop 21)", async () => {
+      // Its root read the program's environ here, and through the program's /proc/PID/root
+      // the host's files: joining a pid namespace without its mnt namespace is refused now
+      // (stop 21, at the end of this file), and nothing runs.
       await dockerImage();
       const name = `nsjoin-env-${Math.random().toString(36).slice(2, 8)}`;
       const c = await startContainer("docker", name);
       try {
         const nap = `${Math.floor(Math.random() * 1000) + 100}.75`;
-        const program = await detached(["-n", "pid,net", name], nap);
-        try {
-          const read = await engineExec(c, [], [
-            "sh",
-            "-c",
-            `for f in /proc/[0-9]*/cmdline; do grep -q ${nap} $f && cat \${f%cmdline}environ; done`,
-          ]);
-          assert(read.stdout.includes("PATH="), `the container reads it: ${read.stderr}`);
-          assert(!read.stdout.includes(secret), "the container read root's secret");
-        } finally {
-          Deno.kill(program, "SIGKILL");
-        }
+        const out = await runPiped(cli[0], {
+          args: [...cli.slice(1), "-n", "pid,net", name, "/bin/sleep", nap],
+          env: { SECRET_TOKEN: secret },
+        });
+        assertEquals(out.code, 2, out.stderr);
+        assertMatch(out.stderr, /without its mnt namespace/);
       } finally {
         await removeContainers([c]);
       }
@@ -7637,5 +7634,133 @@ Deno.test({
     console.log(JSON.stringify({ ...counts, forged }));
     // The attack was live: the relay printed the line it was sent.
     assert(forged > 0, JSON.stringify({ ...counts, forged }));
+  },
+});
+
+// ---- stop 21: confinement parity of every entry point that runs something in a container
+
+/** The PIDs of our processes whose cmdline is exactly `argv`, now (none: an empty list). */
+function processesWithArgv(argv: string[]): number[] {
+  const want = argv.join("\0") + "\0";
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === want) out.push(Number(e.name));
+    } catch {
+      // Gone.
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "stop 21: a container's root never reaches the host's files through an exec that joins its pid namespace without its mount namespace",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    // The program of `exec -n pid,net` was a host program (our mount namespace) in the
+    // container's pid namespace, with its uid 0 and capabilities: the container's root may
+    // open its /proc/N/root (ptrace's rule: same uid, no more capabilities), which is our
+    // root directory — and reads or writes any host file with its CAP_DAC_OVERRIDE.
+    await dockerImage();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-s21-" });
+    const secret = `s21-${crypto.randomUUID()}`;
+    await Deno.writeTextFile(`${dir}/secret`, secret, { mode: 0o600 });
+    await Deno.chmod(dir, 0o700);
+    const name = `nsjoin-s21-${Math.random().toString(36).slice(2, 8)}`;
+    const c = await startContainer("docker", name);
+    // What the container's root does: every process's root, the host file's path under it.
+    const steal = () =>
+      engineExec(c, [], [
+        "sh",
+        "-c",
+        `for r in /proc/[0-9]*/root; do cat "$r${dir}/secret" 2>/dev/null; done; true`,
+      ]);
+    try {
+      for (
+        const [what, target] of [
+          ["a container", name],
+          ["its PID", String(c.pid)],
+          ["its pid namespace file", `/proc/${c.pid}/ns/pid`],
+        ] as const
+      ) {
+        await t.step(
+          `exec -n pid,net of ${what}: refused, nothing the container can open`,
+          async () => {
+            const nap = `${Math.floor(Math.random() * 1000) + 100}.21`;
+            const ns = target.startsWith("/") ? [] : ["-n", "pid,net"];
+            const out = await runPiped(Deno.execPath(), {
+              args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-d", ...ns, target]
+                .concat(["/bin/sleep", nap]),
+            });
+            // The host's sleep, if it ran, is looked for from inside.
+            await new Promise((r) => setTimeout(r, 300));
+            const ran = processesWithArgv(["/bin/sleep", nap]);
+            try {
+              const stolen = await steal();
+              assert(!stolen.stdout.includes(secret), `the container read ${dir}/secret`);
+              assertEquals([out.code, ran.length], [2, 0], out.stderr);
+              assertMatch(
+                out.stderr,
+                /^nsjoin exec: Cannot join the pid namespace .* without its mnt namespace/,
+              );
+            } finally {
+              for (const p of ran) Deno.kill(p, "SIGKILL");
+            }
+          },
+        );
+      }
+      await t.step(
+        "containerExecOptions refuses it too (daxIn(container) and sessions take its options)",
+        async () => {
+          using pinned = await resolveContainer(`docker:${name}`);
+          assertThrows(
+            () => containerExecOptions(pinned, { namespaces: ["pid", "net"] }),
+            TypeError,
+            "without its mnt namespace",
+          );
+          // With the mount namespace it is docker exec's shape: allowed.
+          const ok = containerExecOptions(pinned, { namespaces: ["pid", "net", "mnt"] });
+          assertEquals(ok.seccomp, "target");
+        },
+      );
+    } finally {
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 21: exec -n net of a container keeps its seccomp filter: a syscall docker's filter refuses stays refused",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // containerExecOptions left out the container's filter, limits, oom_score_adj, umask and
+    // label when the mount namespace was not joined (exec PID kept them): the host program
+    // ran in the container's cgroups and namespaces under none of its seccomp filter.
+    await dockerImage();
+    const name = `nsjoin-s21n-${Math.random().toString(36).slice(2, 8)}`;
+    const c = await startContainer("docker", name);
+    try {
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", "net,uts", name]
+          .concat(["unshare", "-U", "-r", "id"]),
+      });
+      // docker's default profile refuses unshare(CLONE_NEWUSER) (as in confinement_test).
+      assert(!out.stdout.startsWith("uid=0"), `the program made a user namespace: ${out.stdout}`);
+      assertMatch(out.stderr, /unshare failed: Operation not permitted/);
+      using pinned = await resolveContainer(`docker:${name}`);
+      const o = containerExecOptions(pinned, { namespaces: ["net"] });
+      assertEquals(
+        [o.seccomp, o.rlimits, o.oomScoreAdj, o.umask, o.lsm],
+        ["target", "target", "target", "target", "target"],
+      );
+    } finally {
+      await removeContainers([c]);
+    }
   },
 });

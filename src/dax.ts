@@ -19,7 +19,6 @@ import {
 import { posix } from "node:path";
 import { AT_FDCWD, close, IN_ROOT, O, openat2 } from "../ffi/dirfd.ts";
 import { readTextFileSafe } from "../ffi/files.ts";
-import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import { containerExecOptions } from "./container_exec.ts";
@@ -100,6 +99,13 @@ export interface DaxInOptions {
   env?: Record<string, string>;
   /** More program names to run inside the target, besides those found on its PATH. */
   commands?: readonly string[];
+  /**
+   * `"target"` (default): programs get the target's seccomp filters, as `nsjoin exec` gives
+   * them; reading them needs root, so for any other caller a target with a filter makes every
+   * program fail with 125 and one line saying so, never run unfiltered. `"none"`: without
+   * them, as `exec --security-opt seccomp=unconfined`.
+   */
+  seccomp?: "target" | "none";
 }
 
 /** The PATH a target's programs are looked up on when its environment has none. */
@@ -138,8 +144,8 @@ const SHELL_BUILTINS = new Set([
  * a host program; programs get the target's environment (a process target whose mount
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
  * terminal, locale and time zone variables) plus `env`. For a process target they get what
- * `nsjoin exec PID` gives: its capabilities, no_new_privs and (when we are root, who alone
- * may read it) seccomp filter, in a session of their own. A container from
+ * `nsjoin exec PID` gives: its capabilities, no_new_privs and seccomp filter (reading it
+ * needs root: see `seccomp`), in a session of their own. A container from
  * `resolveContainer` is run as `nsjoin exec` runs it (`containerExecOptions`): its
  * configured user, working directory (the default `cwd`) and environment, its cgroups and
  * its confinement.
@@ -173,7 +179,7 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   const container = target instanceof PinnedContainer
     ? containerExecOptions(target, {
       namespaces: options.namespaces,
-      seccomp: effectiveUid() === 0 ? "target" : "none",
+      seccomp: options.seccomp ?? "target",
     })
     : undefined;
   const base: NsCommandOptions = container ?? {
@@ -187,13 +193,15 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     newSession: true,
     // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
     // filter, a container's own `ip` could load a kernel module on the host. Reading its
-    // filter needs root; a user who is not joins only their own user namespaces, where the
-    // programs cannot get more than their own.
+    // filter needs root: for another caller the filter was left out, and the programs ran
+    // unfiltered in the target's pid namespace, where its processes (same uid, same
+    // capabilities) may ptrace them and make the calls its filter refuses (stop 21): refused
+    // now, as `nsjoin exec` refuses it, unless `seccomp: "none"` says so.
     ...(resolved.kind === "process"
       ? {
         capabilities: "target",
         noNewPrivs: "target",
-        seccomp: effectiveUid() === 0 ? "target" : "none",
+        seccomp: options.seccomp ?? "target",
       } as const
       : {}),
   };

@@ -25,6 +25,7 @@ import { libc } from "../ffi/libc.ts";
 import { AT_FDCWD, close, getXattrs, O, openat2, setXattrs } from "../ffi/dirfd.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
 import {
+  denoForUsers,
   engineExec,
   ensureImages,
   IMAGE,
@@ -7761,6 +7762,95 @@ Deno.test({
       );
     } finally {
       await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 21: daxIn by a rootless container's owner never runs a program unfiltered where the container can ptrace it",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // daxIn left the filter out for a caller who is not root (only root may read it): the
+    // owner's `$\`…\`` ran in the container's pid namespace as its root, with its
+    // capabilities and no filter, so any process of the container (same uid, same
+    // capabilities) could ptrace it (open its /proc/N/mem) and make the calls podman's filter
+    // refuses. `nsjoin exec` refuses there; daxIn now does too, unless `seccomp: "none"`.
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const c = await startContainer(
+      "podman",
+      `nsjoin-s21d-${crypto.randomUUID().slice(0, 8)}`,
+      [],
+      owner,
+    );
+    // The owner's Deno, with dax-sh from our cache (no registry needed).
+    const info = JSON.parse((await runPiped(Deno.execPath(), { args: ["info", "--json"] })).stdout);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-s21d-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/cache`);
+    await runPiped("cp", { args: ["-r", `${info.denoDir}/npm`, `${dir}/cache/`] });
+    await runPiped("chmod", { args: ["-R", "a+rwX", `${dir}/cache`] });
+    const nap = `${Math.floor(Math.random() * 1000) + 30}.21`;
+    await Deno.writeTextFile(
+      `${dir}/dax.ts`,
+      `import { resolveContainer } from "${ROOT}mod.ts";\nimport { daxIn } from "${ROOT}dax.ts";\n` +
+        `using c = await resolveContainer(${JSON.stringify(`podman:${c.name}`)});\n` +
+        // sh, not sleep: dax runs its built-in sleep itself.
+        `await daxIn(c)\`sh -c ${JSON.stringify(`sleep ${nap}`)}\`;\n`,
+    );
+    await Deno.chmod(`${dir}/dax.ts`, 0o644);
+    const script = new Deno.Command("setpriv", {
+      args: [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--init-groups", "env", "-i"]
+        .concat([`HOME=${owner.home}`, `XDG_RUNTIME_DIR=/run/user/${owner.uid}`])
+        .concat(["PATH=/usr/local/bin:/usr/bin:/bin", `DENO_DIR=${dir}/cache`])
+        .concat([await denoForUsers(), "run", "-A", "--quiet", "--no-lock", "--cached-only"])
+        .concat([`${dir}/dax.ts`]),
+      cwd: "/",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      // What the container does: find the program in its pid namespace and take it over.
+      let seen = "";
+      for (let i = 0; i < 60 && !seen; i++) {
+        const r = await engineExec(c, [], [
+          "sh",
+          "-c",
+          `for s in /proc/[0-9]*/cmdline; do p=\${s%/cmdline}; ` +
+          `grep -q ${nap} $s 2>/dev/null && [ $p != /proc/$$ ] && ` +
+          `{ grep ^Seccomp: $p/status; exec 3<$p/mem && echo opened-mem; }; done; true`,
+        ]);
+        seen = r.stdout;
+        if (!seen) {
+          const done = await Promise.race([
+            script.status.then(() => true),
+            new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
+          ]);
+          if (done) break;
+        }
+      }
+      assert(
+        !(seen.includes("Seccomp:\t0") && seen.includes("opened-mem")),
+        `the container took over an unfiltered program: ${seen}`,
+      );
+      const out = await script.output();
+      assertEquals(out.code === 0, false, "the program ran");
+      assertMatch(text(out.stderr), /Cannot copy the seccomp filter of pid \d+/);
+    } finally {
+      try {
+        script.kill("SIGKILL");
+      } catch {
+        // Ended.
+      }
+      for (const argv of [["sh", "-c", `sleep ${nap}`], ["sleep", nap]]) {
+        for (const p of processesWithArgv(argv)) Deno.kill(p, "SIGKILL");
+      }
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

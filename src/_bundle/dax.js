@@ -24,9 +24,7 @@ import {
   differingNamespaces,
   readTextFileSafe
 } from "./chunk-CEVB7PLA.js";
-import {
-  effectiveUid
-} from "./chunk-KV4ZYQID.js";
+import "./chunk-KV4ZYQID.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";
@@ -59,7 +57,7 @@ function daxIn(target, options = {}) {
   const root = _programRoot(resolved, options.namespaces);
   const container = target instanceof PinnedContainer ? containerExecOptions(target, {
     namespaces: options.namespaces,
-    seccomp: effectiveUid() === 0 ? "target" : "none"
+    seccomp: options.seccomp ?? "target"
   }) : void 0;
   const base = container ?? {
     target,
@@ -72,12 +70,14 @@ function daxIn(target, options = {}) {
     newSession: true,
     // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
     // filter, a container's own `ip` could load a kernel module on the host. Reading its
-    // filter needs root; a user who is not joins only their own user namespaces, where the
-    // programs cannot get more than their own.
+    // filter needs root: for another caller the filter was left out, and the programs ran
+    // unfiltered in the target's pid namespace, where its processes (same uid, same
+    // capabilities) may ptrace them and make the calls its filter refuses (stop 21): refused
+    // now, as `nsjoin exec` refuses it, unless `seccomp: "none"` says so.
     ...resolved.kind === "process" ? {
       capabilities: "target",
       noNewPrivs: "target",
-      seccomp: effectiveUid() === 0 ? "target" : "none"
+      seccomp: options.seccomp ?? "target"
     } : {}
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;

@@ -21,7 +21,12 @@ import { AT_FDCWD, close, IN_ROOT, O, openat2 } from "../ffi/dirfd.ts";
 import { readTextFileSafe } from "../ffi/files.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
-import { containerExecOptions } from "./container_exec.ts";
+import {
+  assertNotFrozen,
+  cgroupProcsOf,
+  containerExecOptions,
+  execConfinement,
+} from "./container_exec.ts";
 import { PinnedContainer } from "./containers.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
@@ -108,6 +113,13 @@ export interface DaxInOptions {
   seccomp?: "target" | "none";
 }
 
+/** The cgroups of a process target, refusing a paused one (its programs would hang), as exec. */
+function _cgroupsOf(pid: number): string[] {
+  const cgroups = cgroupProcsOf(pid);
+  assertNotFrozen(cgroups, `process ${pid}`);
+  return cgroups;
+}
+
 /** The PATH a target's programs are looked up on when its environment has none. */
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -144,8 +156,9 @@ const SHELL_BUILTINS = new Set([
  * a host program; programs get the target's environment (a process target whose mount
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
  * terminal, locale and time zone variables) plus `env`. For a process target they get what
- * `nsjoin exec PID` gives: its capabilities, no_new_privs and seccomp filter (reading it
- * needs root: see `seccomp`), in a session of their own. A container from
+ * `nsjoin exec PID` gives: its cgroups, capabilities, no_new_privs, seccomp filter (reading
+ * it needs root: see `seccomp`), limits, oom_score_adj, umask and LSM label, in a session of
+ * their own. A container from
  * `resolveContainer` is run as `nsjoin exec` runs it (`containerExecOptions`): its
  * configured user, working directory (the default `cwd`) and environment, its cgroups and
  * its confinement.
@@ -197,11 +210,15 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     // unfiltered in the target's pid namespace, where its processes (same uid, same
     // capabilities) may ptrace them and make the calls its filter refuses (stop 21): refused
     // now, as `nsjoin exec` refuses it, unless `seccomp: "none"` says so.
+    // And in its cgroups with its limits, as `nsjoin exec PID`: in ours, a container's
+    // process that may ptrace the program had it fork outside its pids and memory limits and
+    // open devices its device cgroup refuses (stop 21).
     ...(resolved.kind === "process"
       ? {
         capabilities: "target",
         noNewPrivs: "target",
-        seccomp: options.seccomp ?? "target",
+        ...execConfinement(options.seccomp ?? "target"),
+        cgroups: _cgroupsOf(resolved.pid),
       } as const
       : {}),
   };

@@ -686,6 +686,10 @@ Deno.test({
         const $ = daxIn(pinned);
         assertEquals(await $`sh -c ${PROBE}`.text(), want.trimEnd());
       });
+      await t.step("daxIn(pid): as exec PID, its cgroups and confinement", async () => {
+        const $ = daxIn(c.pid);
+        assertEquals(await $`sh -c ${PROBE}`.text(), want.trimEnd());
+      });
       await t.step("debug: the host's tools, the container's confinement", async () => {
         assertEquals(await cli(["debug", c.name, "--", "sh", "-c", PROBE]), want);
       });

@@ -7854,3 +7854,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "stop 21: daxIn(pid) of a container's process runs its programs in the container's cgroups",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // daxIn of a process target joined none of its cgroups: root's `$\`…\`` ran in the
+    // container's pid namespace, with its uid 0 and capabilities (so its root may ptrace it),
+    // but in our cgroups — outside the container's pids and memory limits and, on a v1 host,
+    // its device cgroup, whose rules hold for whoever opens a device node.
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-s21c-${crypto.randomUUID().slice(0, 8)}`, [
+      ...["--pids-limit", "32", "--memory", "64m"],
+    ]);
+    const { daxIn } = await import("../dax.ts");
+    const nap = `${Math.floor(Math.random() * 1000) + 30}.21`;
+    // A dax command starts only when awaited: started now, awaited at the end.
+    const job = (async () => await daxIn(c.pid)`sh -c ${`sleep ${nap}`}`.quiet().noThrow())();
+    try {
+      let seen = "";
+      for (let i = 0; i < 60 && !seen; i++) {
+        const r = await engineExec(c, [], [
+          "sh",
+          "-c",
+          `for s in /proc/[0-9]*/cmdline; do p=\${s%/cmdline}; ` +
+          `grep -q ${nap} $s 2>/dev/null && [ $p != /proc/$$ ] && ` +
+          `{ exec 3<$p/mem && echo opened-mem; cmp -s $p/cgroup /proc/1/cgroup || ` +
+          `{ echo outside; cat $p/cgroup; }; }; done; true`,
+        ]);
+        seen = r.stdout;
+        if (!seen) await new Promise((r) => setTimeout(r, 100));
+      }
+      assertMatch(seen, /opened-mem/, "the program never showed up in the container");
+      assert(
+        !seen.includes("outside"),
+        `a program the container controls is outside its cgroups: ${seen}`,
+      );
+    } finally {
+      for (const argv of [["sh", "-c", `sleep ${nap}`], ["sleep", nap]]) {
+        for (const p of processesWithArgv(argv)) Deno.kill(p, "SIGKILL");
+      }
+      await job;
+      await removeContainers([c]);
+    }
+  },
+});

@@ -5,7 +5,10 @@ import {
 } from "./chunk-QDZFKGXL.js";
 import {
   NsCommand,
-  containerExecOptions
+  assertNotFrozen,
+  cgroupProcsOf,
+  containerExecOptions,
+  execConfinement
 } from "./chunk-GFUTYIKM.js";
 import {
   AT_FDCWD,
@@ -29,6 +32,11 @@ import "./chunk-KV4ZYQID.js";
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
+function _cgroupsOf(pid) {
+  const cgroups = cgroupProcsOf(pid);
+  assertNotFrozen(cgroups, `process ${pid}`);
+  return cgroups;
+}
 var DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 var HOST_FS_BUILTINS = [
   "cat",
@@ -74,10 +82,14 @@ function daxIn(target, options = {}) {
     // unfiltered in the target's pid namespace, where its processes (same uid, same
     // capabilities) may ptrace them and make the calls its filter refuses (stop 21): refused
     // now, as `nsjoin exec` refuses it, unless `seccomp: "none"` says so.
+    // And in its cgroups with its limits, as `nsjoin exec PID`: in ours, a container's
+    // process that may ptrace the program had it fork outside its pids and memory limits and
+    // open devices its device cgroup refuses (stop 21).
     ...resolved.kind === "process" ? {
       capabilities: "target",
       noNewPrivs: "target",
-      seccomp: options.seccomp ?? "target"
+      ...execConfinement(options.seccomp ?? "target"),
+      cgroups: _cgroupsOf(resolved.pid)
     } : {}
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;

@@ -1397,9 +1397,11 @@ its environment, cgroups and confinement the same way. When -n leaves out the mo
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
 target's pid or user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
-A namespace file gets the same: our environment, but only those variables of it in a pid or
-user namespace other than ours; a mount namespace file is refused (exit 2) unless its user
-namespace is ours (give a PID, whose user namespace is joined with it). Needs -A (it reads /proc and engine state).
+Its pid namespace is joined only with its mount namespace (-n pid,net is exit 2: its processes
+could reach our files through the program), and its mount namespace only with its user namespace.
+A namespace file gets the same: our environment, but only those variables of it in a user
+namespace other than ours; a mount namespace file is refused (exit 2) unless its user
+namespace is ours, and a pid namespace file unless it is ours (give a PID). Needs -A (it reads /proc and engine state).
 
 OPTIONS
   -d, --detach               Detached mode: run command in the background

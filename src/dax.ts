@@ -22,7 +22,9 @@ import { readTextFileSafe } from "../ffi/files.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import {
+  assertMntWithPid,
   assertNotFrozen,
+  assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement,
@@ -171,6 +173,9 @@ const SHELL_BUILTINS = new Set([
  * @param target a PID, a namespace file, a pinned process or a container from `resolveContainer`
  * @param options namespaces, starting directory, environment, extra program names
  * @returns a dax `$` bound to the target
+ * @throws {TypeError} for `namespaces` that join a process's pid namespace without the
+ *   mount namespace it has of its own, or its mount namespace without its user namespace
+ *   (as `nsjoin exec` refuses them)
  *
  * @example
  * ```ts ignore
@@ -185,6 +190,12 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   // It lists the target's programs through /proc/PID/root.
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
+  if (resolved.kind === "process" && !(target instanceof PinnedContainer)) {
+    // exec's rules (containerExecOptions applies them to a container): no target's program
+    // with our privileges, no host program its processes can ptrace (stop 21).
+    assertUserWithMnt(options.namespaces, resolved.pid);
+    assertMntWithPid(options.namespaces, resolved.pid);
+  }
   const root = _programRoot(resolved, options.namespaces);
   // A container's programs run as `nsjoin exec` runs them: its configured user, working
   // directory and environment, in its cgroups. From the process alone they ran as root (in

@@ -7713,6 +7713,30 @@ Deno.test({
           },
         );
       }
+      await t.step("daxIn(pid, { namespaces: [pid, net] }): refused, nothing runs", async () => {
+        const { daxIn } = await import("../dax.ts");
+        const nap = `${Math.floor(Math.random() * 1000) + 30}.21`;
+        let job: Promise<unknown> | undefined;
+        let refused: unknown;
+        try {
+          const $ = daxIn(c.pid, { namespaces: ["pid", "net"] });
+          job = (async () => await $`sh -c ${`sleep ${nap}`}`.quiet().noThrow())();
+          await new Promise((r) => setTimeout(r, 500));
+        } catch (error) {
+          refused = error;
+        }
+        try {
+          const stolen = await steal();
+          assert(!stolen.stdout.includes(secret), `the container read ${dir}/secret`);
+          assert(refused instanceof TypeError, `not refused: ${refused}`);
+          assertMatch((refused as TypeError).message, /without its mnt namespace/);
+        } finally {
+          for (const argv of [["sh", "-c", `sleep ${nap}`], ["sleep", nap]]) {
+            for (const p of processesWithArgv(argv)) Deno.kill(p, "SIGKILL");
+          }
+          await job;
+        }
+      });
       await t.step(
         "containerExecOptions refuses it too (daxIn(container) and sessions take its options)",
         async () => {

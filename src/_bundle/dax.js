@@ -2,14 +2,16 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-QDZFKGXL.js";
+} from "./chunk-6ZEW56AF.js";
 import {
   NsCommand,
+  assertMntWithPid,
   assertNotFrozen,
+  assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-GFUTYIKM.js";
+} from "./chunk-Q4JOFPL4.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -62,6 +64,10 @@ var SHELL_BUILTINS = /* @__PURE__ */ new Set([
 function daxIn(target, options = {}) {
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
+  if (resolved.kind === "process" && !(target instanceof PinnedContainer)) {
+    assertUserWithMnt(options.namespaces, resolved.pid);
+    assertMntWithPid(options.namespaces, resolved.pid);
+  }
   const root = _programRoot(resolved, options.namespaces);
   const container = target instanceof PinnedContainer ? containerExecOptions(target, {
     namespaces: options.namespaces,

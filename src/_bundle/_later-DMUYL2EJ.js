@@ -12,7 +12,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-GFUTYIKM.js";
+} from "./chunk-Q4JOFPL4.js";
 import {
   loadHostNss
 } from "./chunk-BQNAZMX6.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-GFUTYIKM.js";
+} from "./chunk-Q4JOFPL4.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -2208,6 +2208,8 @@ export {
   assertNotFrozen,
   _freezerFiles,
   _pausedError,
+  assertUserWithMnt,
+  assertMntWithPid,
   containerExecOptions,
   execConfinement
 };

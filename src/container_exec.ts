@@ -855,9 +855,9 @@ export function _readableEnv(
  * container's Env (PATH, LD_PRELOAD…), its configured User and its /etc/passwd and
  * /etc/group are the container's to choose and would pick host files and host groups, so
  * none is used — as `nsenter -n`: the caller's environment plus `env`, the caller's
- * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups stay
- * the container's, and so do capabilities unless it shares our pid namespace (see
- * {@link _hostProgramCapabilities}).
+ * credentials unless a numeric `user` is given (then no supplementary groups). Cgroups and
+ * the rest of its confinement ({@link execConfinement}) stay the container's, and so do
+ * capabilities unless it shares our pid namespace (see {@link _hostProgramCapabilities}).
  */
 function _hostSide(container: PinnedContainer, options: ContainerExecOptions): NsCommandOptions {
   let ids: { uid?: number; gid?: number } = {};
@@ -887,6 +887,9 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
     cgroups: _cgroups(container),
     capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
+    // As `exec -n net PID` gives it: a host program in a container's namespaces and cgroups
+    // is still under its filter and limits, never with more than its own processes have.
+    ...execConfinement(options.seccomp),
     tty: options.tty || undefined,
     newSession: options.tty ? undefined : true,
   };

@@ -19,13 +19,16 @@ import {
 import { posix } from "node:path";
 import { AT_FDCWD, close, IN_ROOT, O, openat2 } from "../ffi/dirfd.ts";
 import { readTextFileSafe } from "../ffi/files.ts";
-import { effectiveUid } from "../ffi/libc.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import {
   _hostProgramCapabilities,
   assertMntWithPid,
+  assertNotFrozen,
+  assertUserWithMnt,
+  cgroupProcsOf,
   containerExecOptions,
+  execConfinement,
 } from "./container_exec.ts";
 import { PinnedContainer } from "./containers.ts";
 import { differingNamespaces, type NamespaceType } from "./namespaces.ts";
@@ -104,6 +107,20 @@ export interface DaxInOptions {
   env?: Record<string, string>;
   /** More program names to run inside the target, besides those found on its PATH. */
   commands?: readonly string[];
+  /**
+   * `"target"` (default): programs get the target's seccomp filters, as `nsjoin exec` gives
+   * them; reading them needs root, so for any other caller a target with a filter makes every
+   * program fail with 125 and one line saying so, never run unfiltered. `"none"`: without
+   * them, as `exec --security-opt seccomp=unconfined`.
+   */
+  seccomp?: "target" | "none";
+}
+
+/** The cgroups of a process target, refusing a paused one (its programs would hang), as exec. */
+function _cgroupsOf(pid: number): string[] {
+  const cgroups = cgroupProcsOf(pid);
+  assertNotFrozen(cgroups, `process ${pid}`);
+  return cgroups;
 }
 
 /** The PATH a target's programs are looked up on when its environment has none. */
@@ -142,9 +159,10 @@ const SHELL_BUILTINS = new Set([
  * a host program; programs get the target's environment (a process target whose mount
  * namespace is joined, as NsCommand's `targetEnv` takes it: over our root directory, only its
  * terminal, locale and time zone variables) plus `env`. For a process target they get what
- * `nsjoin exec PID` gives: its capabilities (ours for a host program in a pid namespace it
- * shares, which it could otherwise ptrace to reach our root directory), no_new_privs and (when
- * we are root, who alone may read it) seccomp filter, in a session of their own. A container from
+ * `nsjoin exec PID` gives: its cgroups, capabilities (ours for a host program in a pid
+ * namespace it shares, which it could otherwise ptrace to reach our root directory),
+ * no_new_privs, seccomp filter (reading it needs root: see `seccomp`), limits,
+ * oom_score_adj, umask and LSM label, in a session of their own. A container from
  * `resolveContainer` is run as `nsjoin exec` runs it (`containerExecOptions`): its
  * configured user, working directory (the default `cwd`) and environment, its cgroups and
  * its confinement.
@@ -157,8 +175,9 @@ const SHELL_BUILTINS = new Set([
  * @param target a PID, a namespace file, a pinned process or a container from `resolveContainer`
  * @param options namespaces, starting directory, environment, extra program names
  * @returns a dax `$` bound to the target
- * @throws {TypeError} when `namespaces` joins the target's pid namespace but not its mount
- * namespace (a host program there lends the target our root directory)
+ * @throws {TypeError} for `namespaces` that join a process's pid namespace without the
+ *   mount namespace it has of its own, or its mount namespace without its user namespace
+ *   (as `nsjoin exec` refuses them)
  *
  * @example
  * ```ts ignore
@@ -173,8 +192,12 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   // It lists the target's programs through /proc/PID/root.
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
-  // A host program in its pid namespace would lend it our root directory (/proc/PID/root).
-  if (resolved.kind === "process") assertMntWithPid(options.namespaces, resolved.pid);
+  if (resolved.kind === "process" && !(target instanceof PinnedContainer)) {
+    // exec's rules (containerExecOptions applies them to a container): no target's program
+    // with our privileges, no host program its processes can ptrace (stop 21).
+    assertUserWithMnt(options.namespaces, resolved.pid);
+    assertMntWithPid(options.namespaces, resolved.pid);
+  }
   const root = _programRoot(resolved, options.namespaces);
   // A container's programs run as `nsjoin exec` runs them: its configured user, working
   // directory and environment, in its cgroups. From the process alone they ran as root (in
@@ -182,7 +205,7 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   const container = target instanceof PinnedContainer
     ? containerExecOptions(target, {
       namespaces: options.namespaces,
-      seccomp: effectiveUid() === 0 ? "target" : "none",
+      seccomp: options.seccomp ?? "target",
     })
     : undefined;
   const base: NsCommandOptions = container ?? {
@@ -196,15 +219,21 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     newSession: true,
     // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
     // filter, a container's own `ip` could load a kernel module on the host. Reading its
-    // filter needs root; a user who is not joins only their own user namespaces, where the
-    // programs cannot get more than their own.
+    // filter needs root: for another caller the filter was left out, and the programs ran
+    // unfiltered in the target's pid namespace, where its processes (same uid, same
+    // capabilities) may ptrace them and make the calls its filter refuses (stop 21): refused
+    // now, as `nsjoin exec` refuses it, unless `seccomp: "none"` says so.
+    // And in its cgroups with its limits, as `nsjoin exec PID`: in ours, a container's
+    // process that may ptrace the program had it fork outside its pids and memory limits and
+    // open devices its device cgroup refuses (stop 21).
     ...(resolved.kind === "process"
       ? {
         // A host program (mount namespace not joined) where the target sees it keeps ours:
         // with the target's it would lend it our root directory (see _hostProgramCapabilities).
         capabilities: root === "" ? _hostProgramCapabilities(resolved.pid) : "target",
         noNewPrivs: "target",
-        seccomp: effectiveUid() === 0 ? "target" : "none",
+        ...execConfinement(options.seccomp ?? "target"),
+        cgroups: _cgroupsOf(resolved.pid),
       } as const
       : {}),
   };

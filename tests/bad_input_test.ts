@@ -960,6 +960,20 @@ const CASES: Case[] = [
     run: exec((c) => ["-n", "net", "-u", "daemon", String(c.pid), "TOUCH"]),
   },
   {
+    input: "exec -n pid,net PID (its mnt namespace not joined)",
+    via: "exec",
+    code: 2,
+    message: /Cannot join the pid namespace of process \d+ without its mnt namespace/,
+    run: exec((c) => ["-n", "pid,net", String(c.pid), "TOUCH"]),
+  },
+  {
+    input: "exec of a pid namespace file not ours",
+    via: "exec",
+    code: 2,
+    message: /Cannot join the pid namespace \/proc\/\d+\/ns\/pid without its mnt namespace/,
+    run: exec((c) => [`/proc/${c.pid}/ns/pid`, "TOUCH"]),
+  },
+  {
     input: "exec -d --kill-on-exit",
     via: "exec",
     code: 2,

@@ -10,16 +10,28 @@
 import { seccompFilters } from "../ffi/seccomp.ts";
 import { lsmExecLabel, NsCommand } from "../src/command.ts";
 import {
+  closeNamespaceWorkers,
+  containerExecOptions,
+  inNamespaces,
+  NsCommand as PublicNsCommand,
+  openSession,
+  resolveContainer,
+} from "../mod.ts";
+import { daxIn } from "../dax.ts";
+import {
+  ctrExec,
   denoForUsers,
   engineExec,
   ensureImages,
   type HostUser,
   podmanUser,
   removeContainers,
+  removeCtr,
   type Run,
   run,
   skipWithoutEngines,
   startContainer,
+  startCtr,
   type TestContainer,
 } from "./_engines.ts";
 import { assert, assertEquals, assertMatch, CI, IS_ROOT, ROOT, runPiped } from "./_fixtures.ts";
@@ -561,6 +573,185 @@ Deno.test({
     } finally {
       target.kill("SIGKILL");
       await target.status;
+    }
+  },
+});
+
+// ---- stop 21: every entry point that runs something in a container, beside docker exec
+
+/**
+ * What a program reads of its own confinement: capabilities, no_new_privs, seccomp, its
+ * cgroups, limits, oom_score_adj and umask (busybox's and the host's tools print them alike).
+ */
+const PROBE = "grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; " +
+  "cat /proc/self/cgroup /proc/self/limits /proc/self/oom_score_adj; umask";
+
+const decoded = (b: Uint8Array) => new TextDecoder().decode(b);
+
+Deno.test({
+  name:
+    "every entry point that runs a program in a container gives it docker exec's confinement (matrix)",
+  ignore: SKIP,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // Everything unlike the caller's: no_new_privs, limits, oom_score_adj, pids and memory
+    // cgroups with limits, docker's capabilities and filter.
+    const c = await startContainer("docker", `${RUN}-m`, [
+      ...["--security-opt", "no-new-privileges", "--oom-score-adj", "500"],
+      ...["--ulimit", "nofile=1234:2345", "--pids-limit", "64", "--memory", "128m"],
+    ]);
+    try {
+      // docker exec sometimes gives the soft nofile limit as the hard one under load (see
+      // "/proc/self/limits" above): the reference is a run that gave the container's.
+      const nofile = /^Max open files\s+1234\s+2345\s/m;
+      const reference = async (flags: string[], cmd: string[]) => {
+        let r = await engineExec(c, flags, cmd);
+        for (let i = 0; i < 2 && !nofile.test(r.stdout); i++) r = await engineExec(c, flags, cmd);
+        return r;
+      };
+      const want = (await reference([], ["sh", "-c", PROBE])).stdout;
+      assertMatch(want, /^Seccomp:\t2$/m);
+      assertMatch(want, /^NoNewPrivs:\t1$/m);
+      assertMatch(want, /^500$/m);
+      assertMatch(want, /^Max open files\s+1234\s+2345\s/m);
+      const mine = Deno.readTextFileSync("/proc/self/status");
+      assert(!mine.includes("NoNewPrivs:\t1"), "the test runs without no_new_privs");
+      const cli = async (args: string[]) => {
+        const r = await ours(args);
+        assertEquals(r.code, 0, r.stderr);
+        return r.stdout;
+      };
+
+      await t.step("CLI exec -t (a pty: CRLF as docker exec -t gives it)", async () => {
+        const theirs = await reference(["-t"], ["sh", "-c", PROBE]);
+        const out = await cli(["exec", "-t", c.name, "sh", "-c", PROBE]);
+        assertEquals(out.replaceAll("\r\n", "\n"), theirs.stdout.replaceAll("\r\n", "\n"));
+        assertEquals(out.replaceAll("\r\n", "\n"), want);
+      });
+      await t.step("CLI exec -u 1000:1000 (no capabilities left, as docker exec -u)", async () => {
+        const probe = `${PROBE}; id`;
+        const theirs = await reference(["-u", "1000:1000"], ["sh", "-c", probe]);
+        assertMatch(theirs.stdout, /^CapEff:\t0000000000000000$/m);
+        assertEquals(
+          await cli(["exec", "-u", "1000:1000", c.name, "sh", "-c", probe]),
+          theirs.stdout,
+        );
+      });
+      await t.step("CLI exec -d (what the detached program wrote inside)", async () => {
+        const files = [`/tmp/ours-${RUN}`, `/tmp/theirs-${RUN}`];
+        await cli([
+          "exec",
+          "-d",
+          c.name,
+          "sh",
+          "-c",
+          `(${PROBE}) > ${files[0]}.t; mv ${files[0]}.t ${files[0]}`,
+        ]);
+        const d = await engineExec(c, ["-d"], [
+          "sh",
+          "-c",
+          `(${PROBE}) > ${files[1]}.t; mv ${files[1]}.t ${files[1]}`,
+        ]);
+        assertEquals(d.code, 0, d.stderr);
+        const read = async (f: string) => {
+          for (let i = 0; i < 100; i++) {
+            const r = await engineExec(c, [], ["cat", f]);
+            if (r.code === 0) return r.stdout;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          throw new Error(`${f} was never written`);
+        };
+        // docker exec -d's program is a child of runc's shim, ours of the helper: both
+        // detached the same way, confined the same way.
+        const limitless = (text: string) => text.replace(/^Max open files.*\n/m, "");
+        assertEquals(await read(files[0]), want);
+        assertEquals(limitless(await read(files[1])), limitless(want));
+      });
+
+      await t.step(
+        "CLI exec -n net,uts: a host program, still the container's confinement",
+        async () => {
+          // The host's sh, grep and cat (our mount namespace), as `exec -n net,uts PID` runs them.
+          assertEquals(await cli(["exec", "-n", "net,uts", c.name, "sh", "-c", PROBE]), want);
+        },
+      );
+
+      using pinned = await resolveContainer(`docker:${c.name}`);
+      const options = () => ({ ...containerExecOptions(pinned), args: ["-c", PROBE] });
+      await t.step("NsCommand with containerExecOptions: output() and outputSync()", async () => {
+        const a = await new PublicNsCommand("sh", options()).output();
+        assertEquals(decoded(a.stdout), want, decoded(a.stderr));
+        const b = new PublicNsCommand("sh", options()).outputSync();
+        assertEquals(decoded(b.stdout), want, decoded(b.stderr));
+        const child = new PublicNsCommand("sh", { ...options(), stdout: "piped" }).spawn();
+        assertEquals(decoded((await child.output()).stdout), want);
+      });
+      await t.step("openSession(container, containerExecOptions(container))", async () => {
+        await using s = await openSession(pinned, containerExecOptions(pinned));
+        for (let i = 0; i < 2; i++) {
+          const r = await s.output("sh", { args: ["-c", PROBE] });
+          assertEquals(decoded(r.stdout), want, decoded(r.stderr));
+        }
+      });
+      await t.step("daxIn(container)", async () => {
+        const $ = daxIn(pinned);
+        assertEquals(await $`sh -c ${PROBE}`.text(), want.trimEnd());
+      });
+      await t.step("daxIn(pid): as exec PID, its cgroups and confinement", async () => {
+        const $ = daxIn(c.pid);
+        assertEquals(await $`sh -c ${PROBE}`.text(), want.trimEnd());
+      });
+      await t.step("debug: the host's tools, the container's confinement", async () => {
+        assertEquals(await cli(["debug", c.name, "--", "sh", "-c", PROBE]), want);
+      });
+      await t.step(
+        "debug --privileged: deliberately the caller's capabilities, no filter",
+        async () => {
+          const out = await cli(["debug", "--privileged", c.name, "--", "sh", "-c", PROBE]);
+          assertMatch(out, /^Seccomp:\t0$/m);
+          assertEquals(out.match(/^CapBnd:.*$/m)?.[0], mine.match(/^CapBnd:.*$/m)?.[0]);
+          // Still in the container's cgroups: its pids and memory limits hold.
+          const cgroups = (text: string) => text.split("\n").filter((l) => /^\d+:.*:\//.test(l));
+          assertEquals(cgroups(out), cgroups(want));
+        },
+      );
+      await t.step("inNamespaces: deliberately the caller's process (documented)", async () => {
+        // fn is the caller's code in a Worker of the caller's process: the caller's
+        // capabilities and cgroups, only the chosen namespaces switched.
+        const status = await inNamespaces(
+          pinned,
+          () => Deno.readTextFileSync("/proc/thread-self/status"),
+          { namespaces: ["net"] },
+        );
+        for (const field of ["CapEff", "CapBnd", "NoNewPrivs", "Seccomp"]) {
+          const re = new RegExp(`^${field}:.*$`, "m");
+          assertEquals(status.match(re)?.[0], mine.match(re)?.[0], field);
+        }
+        closeNamespaceWorkers();
+      });
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name: "exec containerd:ID confines like ctr task exec",
+  ignore: SKIP,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const id = `${RUN}-ctr`;
+    const task = await startCtr(id);
+    try {
+      const theirs = await ctrExec(id, ["/bin/sh", "-c", PROBE]);
+      assertEquals(theirs.code, 0, theirs.stderr);
+      const mine = await ours(["exec", `containerd:${id}`, "/bin/sh", "-c", PROBE]);
+      assertEquals([mine.code, mine.stdout], [0, theirs.stdout], mine.stderr);
+      assert(task.pid > 0);
+    } finally {
+      await removeCtr(id);
     }
   },
 });

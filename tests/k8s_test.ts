@@ -43,6 +43,7 @@ const PROBES: [string, string[]][] = [
   ["status", ["sh", "-c", "grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status"]],
   ["ns", ["sh", "-c", 'for f in /proc/self/ns/*; do echo "$f $(readlink "$f")"; done']],
   ["cgroup", ["cat", "/proc/self/cgroup"]],
+  ["limits", ["sh", "-c", "cat /proc/self/limits /proc/self/oom_score_adj; umask"]],
   ["exit", ["sh", "-c", "echo out; echo err >&2; exit 7"]],
   ["write", ["sh", "-c", "touch /probe-file && echo wrote"]],
 ];
@@ -77,7 +78,7 @@ Deno.test({
     const nsjoin = (target: string, cmd: string[]) => cli(["exec", target, "--", ...cmd], { env });
 
     await t.step(
-      "exec matches the CRI's ExecSync: id, env, pwd, hostname, status, ns, cgroup, exit codes",
+      "exec matches the CRI's ExecSync: id, env, pwd, hostname, status, ns, cgroup, limits, exit codes",
       async () => {
         for (
           const [pod, name, target] of [

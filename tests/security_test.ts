@@ -25,6 +25,7 @@ import { libc } from "../ffi/libc.ts";
 import { AT_FDCWD, close, getXattrs, O, openat2, setXattrs } from "../ffi/dirfd.ts";
 import { helper, helperBytes } from "../ffi/helper.ts";
 import {
+  denoForUsers,
   engineExec,
   ensureImages,
   IMAGE,
@@ -8478,6 +8479,294 @@ Deno.test({
       assert(!err.includes("Debugger listening"), err);
     } finally {
       await removeContainers(made);
+    }
+  },
+});
+
+// ---- stop 21: confinement parity of every entry point that runs something in a container
+
+/** The PIDs of our processes whose cmdline is exactly `argv`, now (none: an empty list). */
+function processesWithArgv(argv: string[]): number[] {
+  const want = argv.join("\0") + "\0";
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`) === want) out.push(Number(e.name));
+    } catch {
+      // Gone.
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "stop 21: a container's root never reaches the host's files through an exec that joins its pid namespace without its mount namespace",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    // The program of `exec -n pid,net` was a host program (our mount namespace) in the
+    // container's pid namespace, with its uid 0 and capabilities: the container's root may
+    // open its /proc/N/root (ptrace's rule: same uid, no more capabilities), which is our
+    // root directory — and reads or writes any host file with its CAP_DAC_OVERRIDE.
+    await dockerImage();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-s21-" });
+    const secret = `s21-${crypto.randomUUID()}`;
+    await Deno.writeTextFile(`${dir}/secret`, secret, { mode: 0o600 });
+    await Deno.chmod(dir, 0o700);
+    const name = `nsjoin-s21-${Math.random().toString(36).slice(2, 8)}`;
+    const c = await startContainer("docker", name);
+    // What the container's root does: every process's root, the host file's path under it.
+    const steal = () =>
+      engineExec(c, [], [
+        "sh",
+        "-c",
+        `for r in /proc/[0-9]*/root; do cat "$r${dir}/secret" 2>/dev/null; done; true`,
+      ]);
+    try {
+      for (
+        const [what, target] of [
+          ["a container", name],
+          ["its PID", String(c.pid)],
+          ["its pid namespace file", `/proc/${c.pid}/ns/pid`],
+        ] as const
+      ) {
+        await t.step(
+          `exec -n pid,net of ${what}: refused, nothing the container can open`,
+          async () => {
+            const nap = `${Math.floor(Math.random() * 1000) + 100}.21`;
+            const ns = target.startsWith("/") ? [] : ["-n", "pid,net"];
+            const out = await runPiped(Deno.execPath(), {
+              args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-d", ...ns, target]
+                .concat(["/bin/sleep", nap]),
+            });
+            // The host's sleep, if it ran, is looked for from inside.
+            await new Promise((r) => setTimeout(r, 300));
+            const ran = processesWithArgv(["/bin/sleep", nap]);
+            try {
+              const stolen = await steal();
+              assert(!stolen.stdout.includes(secret), `the container read ${dir}/secret`);
+              assertEquals([out.code, ran.length], [2, 0], out.stderr);
+              assertMatch(
+                out.stderr,
+                /^nsjoin exec: Cannot join the pid namespace .* without its mnt namespace/,
+              );
+            } finally {
+              for (const p of ran) Deno.kill(p, "SIGKILL");
+            }
+          },
+        );
+      }
+      await t.step("daxIn(pid, { namespaces: [pid, net] }): refused, nothing runs", async () => {
+        const { daxIn } = await import("../dax.ts");
+        const nap = `${Math.floor(Math.random() * 1000) + 30}.21`;
+        let job: Promise<unknown> | undefined;
+        let refused: unknown;
+        try {
+          const $ = daxIn(c.pid, { namespaces: ["pid", "net"] });
+          job = (async () => await $`sh -c ${`sleep ${nap}`}`.quiet().noThrow())();
+          await new Promise((r) => setTimeout(r, 500));
+        } catch (error) {
+          refused = error;
+        }
+        try {
+          const stolen = await steal();
+          assert(!stolen.stdout.includes(secret), `the container read ${dir}/secret`);
+          assert(refused instanceof TypeError, `not refused: ${refused}`);
+          assertMatch((refused as TypeError).message, /without its mnt namespace/);
+        } finally {
+          for (const argv of [["sh", "-c", `sleep ${nap}`], ["sleep", nap]]) {
+            for (const p of processesWithArgv(argv)) Deno.kill(p, "SIGKILL");
+          }
+          await job;
+        }
+      });
+      await t.step(
+        "containerExecOptions refuses it too (daxIn(container) and sessions take its options)",
+        async () => {
+          using pinned = await resolveContainer(`docker:${name}`);
+          assertThrows(
+            () => containerExecOptions(pinned, { namespaces: ["pid", "net"] }),
+            TypeError,
+            "without its mnt namespace",
+          );
+          // With the mount namespace it is docker exec's shape: allowed.
+          const ok = containerExecOptions(pinned, { namespaces: ["pid", "net", "mnt"] });
+          assertEquals(ok.seccomp, "target");
+        },
+      );
+    } finally {
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 21: exec -n net of a container keeps its seccomp filter: a syscall docker's filter refuses stays refused",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // containerExecOptions left out the container's filter, limits, oom_score_adj, umask and
+    // label when the mount namespace was not joined (exec PID kept them): the host program
+    // ran in the container's cgroups and namespaces under none of its seccomp filter.
+    await dockerImage();
+    const name = `nsjoin-s21n-${Math.random().toString(36).slice(2, 8)}`;
+    const c = await startContainer("docker", name);
+    try {
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", CLI, "exec", "-n", "net,uts", name]
+          .concat(["unshare", "-U", "-r", "id"]),
+      });
+      // docker's default profile refuses unshare(CLONE_NEWUSER) (as in confinement_test).
+      assert(!out.stdout.startsWith("uid=0"), `the program made a user namespace: ${out.stdout}`);
+      assertMatch(out.stderr, /unshare failed: Operation not permitted/);
+      using pinned = await resolveContainer(`docker:${name}`);
+      const o = containerExecOptions(pinned, { namespaces: ["net"] });
+      assertEquals(
+        [o.seccomp, o.rlimits, o.oomScoreAdj, o.umask, o.lsm],
+        ["target", "target", "target", "target", "target"],
+      );
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 21: daxIn by a rootless container's owner never runs a program unfiltered where the container can ptrace it",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // daxIn left the filter out for a caller who is not root (only root may read it): the
+    // owner's `$\`…\`` ran in the container's pid namespace as its root, with its
+    // capabilities and no filter, so any process of the container (same uid, same
+    // capabilities) could ptrace it (open its /proc/N/mem) and make the calls podman's filter
+    // refuses. `nsjoin exec` refuses there; daxIn now does too, unless `seccomp: "none"`.
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const c = await startContainer(
+      "podman",
+      `nsjoin-s21d-${crypto.randomUUID().slice(0, 8)}`,
+      [],
+      owner,
+    );
+    // The owner's Deno, with dax-sh from our cache (no registry needed).
+    const info = JSON.parse((await runPiped(Deno.execPath(), { args: ["info", "--json"] })).stdout);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-s21d-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/cache`);
+    await runPiped("cp", { args: ["-r", `${info.denoDir}/npm`, `${dir}/cache/`] });
+    await runPiped("chmod", { args: ["-R", "a+rwX", `${dir}/cache`] });
+    const nap = `${Math.floor(Math.random() * 1000) + 30}.21`;
+    await Deno.writeTextFile(
+      `${dir}/dax.ts`,
+      `import { resolveContainer } from "${ROOT}mod.ts";\nimport { daxIn } from "${ROOT}dax.ts";\n` +
+        `using c = await resolveContainer(${JSON.stringify(`podman:${c.name}`)});\n` +
+        // sh, not sleep: dax runs its built-in sleep itself.
+        `await daxIn(c)\`sh -c ${JSON.stringify(`sleep ${nap}`)}\`;\n`,
+    );
+    await Deno.chmod(`${dir}/dax.ts`, 0o644);
+    const script = new Deno.Command("setpriv", {
+      args: [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--init-groups", "env", "-i"]
+        .concat([`HOME=${owner.home}`, `XDG_RUNTIME_DIR=/run/user/${owner.uid}`])
+        .concat(["PATH=/usr/local/bin:/usr/bin:/bin", `DENO_DIR=${dir}/cache`])
+        .concat([await denoForUsers(), "run", "-A", "--quiet", "--no-lock", "--cached-only"])
+        .concat([`${dir}/dax.ts`]),
+      cwd: "/",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      // What the container does: find the program in its pid namespace and take it over.
+      let seen = "";
+      for (let i = 0; i < 60 && !seen; i++) {
+        const r = await engineExec(c, [], [
+          "sh",
+          "-c",
+          `for s in /proc/[0-9]*/cmdline; do p=\${s%/cmdline}; ` +
+          `grep -q ${nap} $s 2>/dev/null && [ $p != /proc/$$ ] && ` +
+          `{ grep ^Seccomp: $p/status; exec 3<$p/mem && echo opened-mem; }; done; true`,
+        ]);
+        seen = r.stdout;
+        if (!seen) {
+          const done = await Promise.race([
+            script.status.then(() => true),
+            new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
+          ]);
+          if (done) break;
+        }
+      }
+      assert(
+        !(seen.includes("Seccomp:\t0") && seen.includes("opened-mem")),
+        `the container took over an unfiltered program: ${seen}`,
+      );
+      const out = await script.output();
+      assertEquals(out.code === 0, false, "the program ran");
+      assertMatch(text(out.stderr), /Cannot copy the seccomp filter of pid \d+/);
+    } finally {
+      try {
+        script.kill("SIGKILL");
+      } catch {
+        // Ended.
+      }
+      for (const argv of [["sh", "-c", `sleep ${nap}`], ["sleep", nap]]) {
+        for (const p of processesWithArgv(argv)) Deno.kill(p, "SIGKILL");
+      }
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "stop 21: daxIn(pid) of a container's process runs its programs in the container's cgroups",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // daxIn of a process target joined none of its cgroups: root's `$\`…\`` ran in the
+    // container's pid namespace, with its uid 0 and capabilities (so its root may ptrace it),
+    // but in our cgroups — outside the container's pids and memory limits and, on a v1 host,
+    // its device cgroup, whose rules hold for whoever opens a device node.
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-s21c-${crypto.randomUUID().slice(0, 8)}`, [
+      ...["--pids-limit", "32", "--memory", "64m"],
+    ]);
+    const { daxIn } = await import("../dax.ts");
+    const nap = `${Math.floor(Math.random() * 1000) + 30}.21`;
+    // A dax command starts only when awaited: started now, awaited at the end.
+    const job = (async () => await daxIn(c.pid)`sh -c ${`sleep ${nap}`}`.quiet().noThrow())();
+    try {
+      let seen = "";
+      for (let i = 0; i < 60 && !seen; i++) {
+        const r = await engineExec(c, [], [
+          "sh",
+          "-c",
+          `for s in /proc/[0-9]*/cmdline; do p=\${s%/cmdline}; ` +
+          `grep -q ${nap} $s 2>/dev/null && [ $p != /proc/$$ ] && ` +
+          `{ exec 3<$p/mem && echo opened-mem; cmp -s $p/cgroup /proc/1/cgroup || ` +
+          `{ echo outside; cat $p/cgroup; }; }; done; true`,
+        ]);
+        seen = r.stdout;
+        if (!seen) await new Promise((r) => setTimeout(r, 100));
+      }
+      assertMatch(seen, /opened-mem/, "the program never showed up in the container");
+      assert(
+        !seen.includes("outside"),
+        `a program the container controls is outside its cgroups: ${seen}`,
+      );
+    } finally {
+      for (const argv of [["sh", "-c", `sleep ${nap}`], ["sleep", nap]]) {
+        for (const p of processesWithArgv(argv)) Deno.kill(p, "SIGKILL");
+      }
+      await job;
+      await removeContainers([c]);
     }
   },
 });

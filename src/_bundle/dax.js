@@ -2,13 +2,17 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-FJHO3NPH.js";
+} from "./chunk-QZ5E5NPY.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
   assertMntWithPid,
-  containerExecOptions
-} from "./chunk-QZHMBQUL.js";
+  assertNotFrozen,
+  assertUserWithMnt,
+  cgroupProcsOf,
+  containerExecOptions,
+  execConfinement
+} from "./chunk-6IRPAGQB.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -26,13 +30,16 @@ import {
   differingNamespaces,
   readTextFileSafe
 } from "./chunk-NCP34UDU.js";
-import {
-  effectiveUid
-} from "./chunk-25U5ZXZZ.js";
+import "./chunk-25U5ZXZZ.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
+function _cgroupsOf(pid) {
+  const cgroups = cgroupProcsOf(pid);
+  assertNotFrozen(cgroups, `process ${pid}`);
+  return cgroups;
+}
 var DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 var HOST_FS_BUILTINS = [
   "cat",
@@ -58,11 +65,14 @@ var SHELL_BUILTINS = /* @__PURE__ */ new Set([
 function daxIn(target, options = {}) {
   assertPermissions("bind dax to a target", "all");
   const resolved = resolveTarget(target);
-  if (resolved.kind === "process") assertMntWithPid(options.namespaces, resolved.pid);
+  if (resolved.kind === "process" && !(target instanceof PinnedContainer)) {
+    assertUserWithMnt(options.namespaces, resolved.pid);
+    assertMntWithPid(options.namespaces, resolved.pid);
+  }
   const root = _programRoot(resolved, options.namespaces);
   const container = target instanceof PinnedContainer ? containerExecOptions(target, {
     namespaces: options.namespaces,
-    seccomp: effectiveUid() === 0 ? "target" : "none"
+    seccomp: options.seccomp ?? "target"
   }) : void 0;
   const base = container ?? {
     target,
@@ -75,14 +85,20 @@ function daxIn(target, options = {}) {
     newSession: true,
     // Nor with more than the target has (as `nsjoin exec PID`): with our capabilities and no
     // filter, a container's own `ip` could load a kernel module on the host. Reading its
-    // filter needs root; a user who is not joins only their own user namespaces, where the
-    // programs cannot get more than their own.
+    // filter needs root: for another caller the filter was left out, and the programs ran
+    // unfiltered in the target's pid namespace, where its processes (same uid, same
+    // capabilities) may ptrace them and make the calls its filter refuses (stop 21): refused
+    // now, as `nsjoin exec` refuses it, unless `seccomp: "none"` says so.
+    // And in its cgroups with its limits, as `nsjoin exec PID`: in ours, a container's
+    // process that may ptrace the program had it fork outside its pids and memory limits and
+    // open devices its device cgroup refuses (stop 21).
     ...resolved.kind === "process" ? {
       // A host program (mount namespace not joined) where the target sees it keeps ours:
       // with the target's it would lend it our root directory (see _hostProgramCapabilities).
       capabilities: root === "" ? _hostProgramCapabilities(resolved.pid) : "target",
       noNewPrivs: "target",
-      seccomp: effectiveUid() === 0 ? "target" : "none"
+      ...execConfinement(options.seccomp ?? "target"),
+      cgroups: _cgroupsOf(resolved.pid)
     } : {}
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;

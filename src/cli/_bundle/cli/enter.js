@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-WEZG26R4.js";
+} from "./chunk-ML3BE3JQ.js";
 import {
   NamespaceError,
   UsageError,

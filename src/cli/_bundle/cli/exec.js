@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-WEZG26R4.js";
+} from "./chunk-ML3BE3JQ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -1638,7 +1638,8 @@ the command is a host program: it is looked up on our PATH and gets our environm
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
 target's user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
 The target's pid namespace is never joined without its mount namespace (exit 2): there its
-processes would reach our files through the host program's /proc/PID/root (use debug).
+processes would reach our files through the host program's /proc/PID/root (use debug), and
+its mount namespace only with its user namespace.
 A namespace file gets the same: our environment, but only those variables of it in a user
 namespace other than ours; a mount namespace file is refused (exit 2) unless its user
 namespace is ours (give a PID, whose user namespace is joined with it), and so is a pid

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-QZHMBQUL.js";
+} from "./chunk-6IRPAGQB.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -1479,6 +1479,9 @@ var _hostSide = (function _hostSide(container, options) {
     cgroups: _cgroups(container),
     capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
+    // As `exec -n net PID` gives it: a host program in a container's namespaces and cgroups
+    // is still under its filter and limits, never with more than its own processes have.
+    ...execConfinement(options.seccomp),
     tty: options.tty || void 0,
     newSession: options.tty ? void 0 : true
   };

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-QZHMBQUL.js";
+} from "./chunk-6IRPAGQB.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

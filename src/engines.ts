@@ -41,19 +41,29 @@ async function _dockerGet(
   host: string,
   path: string,
 ): Promise<{ status: number; body: unknown; owner?: number }> {
+  let uid = 0;
+  let conn: Deno.Conn;
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
-    const res = await fetch(host.replace(/^tcp:/, "http:") + path);
-    const text = res.body ? await _readCapped(res.body) : "";
-    return { status: res.status, body: JSON.parse(text || "null") };
-  }
-  if (!host.startsWith("unix://")) {
+    const url = new URL(host.replace(/^tcp:/, "http:"));
+    conn = await Deno.connect({
+      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(url.port || 80),
+    });
+    try {
+      // Any local user may listen on a free port (a daemon not started yet, or stopped).
+      uid = _tcpListenerUid(conn.localAddr as Deno.NetAddr, conn.remoteAddr as Deno.NetAddr);
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+  } else if (host.startsWith("unix://")) {
+    conn = await withPathFd(host.slice("unix://".length), (fd) => {
+      uid = fstatSafe(fd).uid;
+      return Deno.connect({ transport: "unix", path: `/proc/self/fd/${fd}` });
+    });
+  } else {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  let uid = 0;
-  const conn = await withPathFd(host.slice("unix://".length), (fd) => {
-    uid = fstatSafe(fd).uid;
-    return Deno.connect({ transport: "unix", path: `/proc/self/fd/${fd}` });
-  });
   const owner = uid === 0 ? undefined : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`));
@@ -68,6 +78,58 @@ async function _dockerGet(
       // Closed by the readable stream ending.
     }
   }
+}
+
+/**
+ * The uid that made the listening socket at the far end of a TCP connection of ours: the
+ * kernel's row for the daemon's side of it (local address = our remote, remote = our local)
+ * in /proc/net/tcp{,6}, whose uid an accepted socket takes from its listener. A daemon
+ * with no such row is not on this host's network namespace (another host's): its PIDs name
+ * none of our processes, so it is not asked.
+ */
+function _tcpListenerUid(ours: Deno.NetAddr, theirs: Deno.NetAddr): number {
+  const key = (hex: string) => {
+    const [addr, port] = hex.split(":");
+    const bytes: number[] = [];
+    // Each 32-bit word as the kernel printed it (%08X of its native, little-endian, value).
+    for (let w = 0; w < addr.length; w += 8) {
+      for (let b = 6; b >= 0; b -= 2) bytes.push(parseInt(addr.slice(w + b, w + b + 2), 16));
+    }
+    // An IPv4 peer of a dual-stack socket is ::ffff:a.b.c.d in tcp6.
+    const v4 = bytes.length === 16 && bytes.slice(0, 10).every((x) => x === 0) &&
+        bytes[10] === 255 && bytes[11] === 255
+      ? bytes.slice(12)
+      : bytes;
+    return `${v4.join(".")}/${parseInt(port, 16)}`;
+  };
+  const text = (a: Deno.NetAddr) => {
+    if (!a.hostname.includes(":")) return `${a.hostname}/${a.port}`;
+    const url = new URL(`http://[${a.hostname}]/`).hostname.slice(1, -1);
+    const [head, tail = ""] = url.split("::");
+    const words = (s: string) => (s ? s.split(":") : []);
+    const all = [...words(head)];
+    const rest = words(tail);
+    while (all.length + rest.length < 8) all.push("0");
+    const bytes = [...all, ...rest].flatMap((w) => [parseInt(w, 16) >> 8, parseInt(w, 16) & 255]);
+    const v4 = bytes.slice(0, 10).every((x) => x === 0) && bytes[10] === 255 && bytes[11] === 255;
+    return `${(v4 ? bytes.slice(12) : bytes).join(".")}/${a.port}`;
+  };
+  const want = `${text(theirs)} ${text(ours)}`;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let table: string;
+    try {
+      table = readTextFileSafe(file, { maxBytes: _DOCKER_MAX_BYTES });
+    } catch {
+      continue; // no IPv6
+    }
+    for (const line of table.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 7 && `${key(f[1])} ${key(f[2])}` === want) return Number(f[7]);
+    }
+  }
+  throw new Error(
+    `Cannot trust docker at ${theirs.hostname}:${theirs.port}: no socket of this host answers`,
+  );
 }
 
 /** The most of one Docker API answer read (10,000 containers' /containers/json: ~20 MB). */

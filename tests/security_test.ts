@@ -8770,3 +8770,90 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 21b: DOCKER_HOST=tcp:// answered by a daemon a local user runs
+
+/** FAKE_DOCKERD_TS on a loopback TCP port of the kernel's choosing, printed first. */
+const FAKE_TCP_DOCKERD_TS = String.raw`
+const [pidfile, env] = Deno.args;
+const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+console.log(String(server.addr.port));
+for await (const conn of server) {
+  await conn.read(new Uint8Array(4096));
+  const pid = Number(Deno.readTextFileSync(pidfile));
+  const body = JSON.stringify({
+    Id: "e".repeat(64),
+    Name: "/web",
+    State: { Running: true, Pid: pid },
+    Config: { Env: [env], User: "", WorkingDir: "" },
+  });
+  await conn.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n" + body));
+  conn.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 21b: a docker daemon a local user runs on DOCKER_HOST's TCP port names only that user's containers",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // DOCKER_HOST=tcp://127.0.0.1:2375 is docker's documented TCP set-up; while root's
+    // daemon does not hold the port (not started yet, restarting), any local user may
+    // listen there. The unix socket's owner rule did not cover it: the answer was root's,
+    // and a State.Pid of a root service in a mount namespace of its own, with a PATH of
+    // the user's directory, had root's exec run the user's program there as uid 0.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-tcpdockerd-" });
+    await Deno.chmod(dir, 0o755);
+    const planted = `${dir}/bin`;
+    await Deno.mkdir(planted);
+    await Deno.writeTextFile(`${planted}/id`, "#!/bin/sh\necho planted ran as $(/usr/bin/id -u)\n");
+    await Deno.chmod(`${planted}/id`, 0o755);
+    await Deno.chmod(planted, 0o755);
+    await Deno.writeTextFile(`${dir}/fake.ts`, FAKE_TCP_DOCKERD_TS);
+    await using service = await makeTarget({ flags: ["-m"] });
+    await Deno.writeTextFile(`${dir}/pid`, String(service.pid));
+    const { deno, denoDir } = userDeno();
+    const daemon = new Deno.Command("setpriv", {
+      args: [
+        ...[`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run", "-A"],
+        ...["--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`, `${dir}/pid`],
+        `PATH=${planted}:/usr/bin:/bin`,
+      ],
+      env: { DENO_DIR: denoDir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = daemon.stdout.getReader();
+      const port = Number(text((await reader.read()).value ?? new Uint8Array()).trim());
+      reader.releaseLock();
+      daemon.stdout.cancel().catch(() => {});
+      if (!(port > 0)) {
+        throw new Error(
+          `the fake daemon did not start: ${await new Response(daemon.stderr).text()}`,
+        );
+      }
+      daemon.stderr.cancel().catch(() => {});
+      for (const target of ["docker:web", "web"]) {
+        const out = await runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "exec", target, "id"],
+          env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` },
+        });
+        assert(!out.stdout.includes("planted"), `the user's program ran: ${out.stdout}`);
+        assertEquals(out.code, 125, out.stderr);
+        assertMatch(out.stderr, /Cannot use docker@\d+:web .* no longer in its owner's/);
+      }
+    } finally {
+      try {
+        daemon.kill("SIGKILL");
+      } catch {
+        // It exited already (and said why).
+      }
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

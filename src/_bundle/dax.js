@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-QZ5E5NPY.js";
+} from "./chunk-HNK6SWX4.js";
 import {
   NsCommand,
   _hostProgramCapabilities,

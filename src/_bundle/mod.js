@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-QZ5E5NPY.js";
+} from "./chunk-HNK6SWX4.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

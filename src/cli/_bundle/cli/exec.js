@@ -50,25 +50,31 @@ import {
   withPathFd
 } from "./chunk-RYYOHIP6.js";
 var _dockerGet = (async function _dockerGet(host, path) {
+  let uid = 0;
+  let conn;
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
-    const res = await fetch(host.replace(/^tcp:/, "http:") + path);
-    const text = res.body ? await _readCapped(res.body) : "";
-    return {
-      status: res.status,
-      body: JSON.parse(text || "null")
-    };
-  }
-  if (!host.startsWith("unix://")) {
+    const url = new URL(host.replace(/^tcp:/, "http:"));
+    conn = await Deno.connect({
+      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(url.port || 80)
+    });
+    try {
+      uid = _tcpListenerUid(conn.localAddr, conn.remoteAddr);
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+  } else if (host.startsWith("unix://")) {
+    conn = await withPathFd(host.slice("unix://".length), (fd) => {
+      uid = fstatSafe(fd).uid;
+      return Deno.connect({
+        transport: "unix",
+        path: `/proc/self/fd/${fd}`
+      });
+    });
+  } else {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
-  let uid = 0;
-  const conn = await withPathFd(host.slice("unix://".length), (fd) => {
-    uid = fstatSafe(fd).uid;
-    return Deno.connect({
-      transport: "unix",
-      path: `/proc/self/fd/${fd}`
-    });
-  });
   const owner = uid === 0 ? void 0 : uid;
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r
@@ -89,6 +95,56 @@ Host: docker\r
     } catch {
     }
   }
+});
+var _tcpListenerUid = (function _tcpListenerUid(ours, theirs) {
+  const key = (hex) => {
+    const [addr, port] = hex.split(":");
+    const bytes = [];
+    for (let w = 0; w < addr.length; w += 8) {
+      for (let b = 6; b >= 0; b -= 2) bytes.push(parseInt(addr.slice(w + b, w + b + 2), 16));
+    }
+    const v4 = bytes.length === 16 && bytes.slice(0, 10).every((x) => x === 0) && bytes[10] === 255 && bytes[11] === 255 ? bytes.slice(12) : bytes;
+    return `${v4.join(".")}/${parseInt(port, 16)}`;
+  };
+  const text = (a) => {
+    if (!a.hostname.includes(":")) return `${a.hostname}/${a.port}`;
+    const url = new URL(`http://[${a.hostname}]/`).hostname.slice(1, -1);
+    const [head, tail = ""] = url.split("::");
+    const words = (s) => s ? s.split(":") : [];
+    const all = [
+      ...words(head)
+    ];
+    const rest = words(tail);
+    while (all.length + rest.length < 8) all.push("0");
+    const bytes = [
+      ...all,
+      ...rest
+    ].flatMap((w) => [
+      parseInt(w, 16) >> 8,
+      parseInt(w, 16) & 255
+    ]);
+    const v4 = bytes.slice(0, 10).every((x) => x === 0) && bytes[10] === 255 && bytes[11] === 255;
+    return `${(v4 ? bytes.slice(12) : bytes).join(".")}/${a.port}`;
+  };
+  const want = `${text(theirs)} ${text(ours)}`;
+  for (const file of [
+    "/proc/net/tcp",
+    "/proc/net/tcp6"
+  ]) {
+    let table;
+    try {
+      table = readTextFileSafe(file, {
+        maxBytes: _DOCKER_MAX_BYTES
+      });
+    } catch {
+      continue;
+    }
+    for (const line of table.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 7 && `${key(f[1])} ${key(f[2])}` === want) return Number(f[7]);
+    }
+  }
+  throw new Error(`Cannot trust docker at ${theirs.hostname}:${theirs.port}: no socket of this host answers`);
 });
 var _readCapped = (async function _readCapped(stream) {
   let raw = "";
@@ -1483,6 +1539,7 @@ var exec = (async function exec(argv) {
 
 
 // src/engines.ts
+
 
 var _DOCKER_MAX_BYTES = 64 << 20;
 

@@ -75,8 +75,11 @@ export async function sealInspector(): Promise<boolean> {
 }
 
 /**
- * Whether Deno was started with `--quiet` (`-q`) before the script: then its inspector
- * prints no banner, and none is waited for. Only Deno's own flags count, not the script's.
+ * Whether Deno was started with `--quiet` (`-q`, alone or among other short flags: `-qA`,
+ * `-Aq`) before the script: then its inspector prints no banner, and none is waited for.
+ * Only Deno's own flags count, not the script's. (`-qA` read as not quiet had every relayed
+ * exec wait the whole second for a banner that never came.) A letter after `-c` or `-L`,
+ * which take a value, is that value.
  */
 function _quiet(): boolean {
   const args = readTextFileSafe("/proc/self/cmdline", { maxBytes: 1 << 20 }).split("\0");
@@ -86,7 +89,7 @@ function _quiet(): boolean {
       Deno.mainModule.endsWith(`/${a}`))
   );
   return args.slice(1, script < 0 ? args.length : script).some((a) =>
-    a === "--quiet" || a === "-q"
+    a === "--quiet" || /^-[A-Za-z]*$/.test(a) && /^-[^cL]*q/.test(a)
   );
 }
 

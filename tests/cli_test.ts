@@ -680,3 +680,44 @@ Deno.test({
     assertEquals(term, { code: 143, out: "ready\n", err: "" });
   },
 });
+
+Deno.test({
+  name: "a relayed exec under deno run -qA waits for no inspector banner",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // stdout on a file: exec relays (its program could ptrace-take the file), and first
+    // starts Deno's inspector where no one reaches it (ffi/inspector.ts), whose banner
+    // --quiet leaves out. -qA was read as not quiet: a whole second waited for it, every exec.
+    const target = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    const dir = await Deno.makeTempDir();
+    try {
+      const cli = new URL("../cli.ts", import.meta.url).pathname;
+      const time = async (flags: string[]) => {
+        const start = performance.now();
+        const o = await new Deno.Command("sh", {
+          args: ["-c", `exec "$@" > '${dir}/out'`, "sh", Deno.execPath(), "run", ...flags]
+            .concat(["--no-lock", cli, "exec", String(target.pid), "echo", "in"]),
+          stdin: "null",
+          stderr: "piped",
+          env: { NO_COLOR: "1" },
+        }).output();
+        return {
+          ms: performance.now() - start,
+          code: o.code,
+          err: new TextDecoder().decode(o.stderr),
+          out: await Deno.readTextFile(`${dir}/out`),
+        };
+      };
+      for (const flags of [["-qA"], ["-Aq"], ["-A", "--quiet"]]) {
+        const r = await time(flags);
+        assertEquals({ code: r.code, out: r.out, err: r.err }, { code: 0, out: "in\n", err: "" });
+        assert(r.ms < 700, `deno run ${flags.join(" ")}: ${Math.round(r.ms)} ms`);
+      }
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1387,7 +1387,7 @@ var _quiet = (function _quiet() {
     maxBytes: 1 << 20
   }).split("\0");
   const script = args.findIndex((a, i) => i > 1 && !a.startsWith("-") && (a === Deno.mainModule || Deno.mainModule.endsWith(a.replace(/^\.\//, "/")) || Deno.mainModule.endsWith(`/${a}`)));
-  return args.slice(1, script < 0 ? args.length : script).some((a) => a === "--quiet" || a === "-q");
+  return args.slice(1, script < 0 ? args.length : script).some((a) => a === "--quiet" || /^-[A-Za-z]*$/.test(a) && /^-[^cL]*q/.test(a));
 });
 var _dropBanner = (function _dropBanner(fd) {
   const c = libc();

@@ -539,10 +539,16 @@ function _containerDirs(store: { graph: string; owner?: number }): string[] {
   return dirs.filter((d) => _DRIVERS.includes(d.slice(0, -"-containers".length)));
 }
 
-/** A containers.json's entries (of a user's store, the first {@link _USER_STORE_ENTRIES}). */
+/**
+ * A containers.json's entries: of another user's store, the last (newest: containers-storage
+ * appends them) {@link _USER_STORE_ENTRIES}. The first ones hid a user's newest containers
+ * once they had made 1024 (stopped ones count: a CI user's), from root and from the user's
+ * own nsjoin, whose store is theirs to make slow for themselves only.
+ */
 function _entries<T>(list: T[] | undefined, owner?: number): T[] {
   if (!Array.isArray(list)) return [];
-  return owner === undefined ? list : list.slice(0, _USER_STORE_ENTRIES);
+  if (owner === undefined || owner === (Deno.uid() ?? 0)) return list;
+  return list.slice(-_USER_STORE_ENTRIES);
 }
 
 /**

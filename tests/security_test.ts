@@ -8857,3 +8857,41 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 21b: a user's podman store past 1024 containers
+
+Deno.test({
+  name:
+    "stop 21b: a podman store of more than 1024 containers still shows its newest, to root and to its owner",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // Stop 21 bounded a user's store to 1024 entries of each containers.json, its first:
+    // containers-storage appends, so a user with 1024 older containers (stopped ones count)
+    // had their running one missing from root's ps and from their own.
+    await using user = await hostileUser();
+    const pid = await user.sleeper("container");
+    const stopped = Array.from({ length: 1100 }, (_, i) => ({
+      id: (0x100000 + i).toString(16).padStart(64, "0"),
+      name: `old${i}`,
+      pid: 0,
+    }));
+    await user.store([...stopped, { id: "f".repeat(64), name: "newest", pid }]);
+    const names = (json: string) => (JSON.parse(json) as { name?: string }[]).map((r) => r.name);
+    await t.step("root's ps", async () => {
+      const ps = await cliBounded(["ps", "--json"], 60_000);
+      assertEquals(ps.code, 0, ps.stderr);
+      assert(names(ps.stdout).includes("newest"), ps.stdout.slice(0, 400));
+    });
+    await t.step("the owner's own ps", async () => {
+      const { deno, denoDir } = userDeno();
+      const out = await runPiped("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run"]
+          .concat(["-A", "--quiet", "--no-lock", CLI, "ps", "--json"]),
+        env: { DENO_DIR: denoDir, HOME: user.home },
+      });
+      assertEquals(out.code, 0, out.stderr);
+      assert(names(out.stdout).includes("newest"), out.stdout.slice(0, 400));
+    });
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-HNK6SWX4.js";
+} from "./chunk-3JULKAEI.js";
 import {
   NsCommand,
   _hostProgramCapabilities,

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-HNK6SWX4.js";
+} from "./chunk-3JULKAEI.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

@@ -434,7 +434,8 @@ var _containerDirs = (function _containerDirs(store) {
 });
 var _entries = (function _entries(list, owner) {
   if (!Array.isArray(list)) return [];
-  return owner === void 0 ? list : list.slice(0, _USER_STORE_ENTRIES);
+  if (owner === void 0 || owner === (Deno.uid() ?? 0)) return list;
+  return list.slice(-_USER_STORE_ENTRIES);
 });
 var _isRootlessOf = (function _isRootlessOf(pid, owner) {
   const fds = [];

@@ -58,7 +58,9 @@ export async function sealInspector(): Promise<boolean> {
     try {
       inspector.open(0, "127.0.0.1");
     } catch {
-      opened = false; // no --allow-net: nothing listens anywhere
+      // No --allow-net (or --allow-sys): none started, and a SIGUSR1 still opens one on the
+      // host's loopback, whatever the permissions (tried) — every caller here has -A.
+      opened = false;
     }
     // Back to our own namespace before anything else: this thread runs everything else.
     const returned = c.setns(back, CLONE_NEWNET) === 0;

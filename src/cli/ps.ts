@@ -25,7 +25,8 @@ DESCRIPTION
 List the running containers of every engine on the host (docker, podman rootful and
 rootless, containerd in any namespace, CRI-O), found from engine state, /proc and cgroups.
 Another user's rootless containers are shown with their owner ("podman (uid N)", or
-"docker (uid N)" from a dockerd of theirs that DOCKER_HOST names); from their podman store
+"docker (uid N)" from a dockerd of theirs that DOCKER_HOST names, by socket or TCP port;
+one on no socket of this host is not asked); from their podman store
 only those whose process runs in that user's own namespaces are listed, and exec joins no
 other. Names are printed with control
 characters as \\xNN; --json gives them exactly. Kubernetes pods (containerd's CRI, CRI-O)

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { libc } from "./libc.ts";
+import { libcFunction, SYMBOLS } from "./libc.ts";
 import { readTextFileSafe } from "./files.ts";
 
 const CLONE_NEWNET = 0x40000000;
@@ -29,6 +29,34 @@ const F_DUPFD_CLOEXEC = 1030;
 const POLLIN = 1;
 
 let _sealed = false;
+
+/** The libc calls used here, as `libc()` types them. */
+type _Calls = { [K in (typeof _NAMES)[number]]: Deno.UnsafeFnPointer<(typeof SYMBOLS)[K]>["call"] };
+const _NAMES = [
+  "open",
+  "fcntl",
+  "pipe2",
+  "unshare",
+  "dup2",
+  "setns",
+  "close",
+  "poll",
+  "read",
+] as const;
+let _calls: _Calls | undefined;
+
+/**
+ * The nine libc functions this needs, each bound alone (libcFunction, ~0.06 ms each):
+ * binding libc's whole table (`libc()`, a fast-call trampoline per symbol) was 12-19 ms of
+ * the seal, paid by every relayed exec, whose path binds nothing of it.
+ */
+function _libc(): _Calls {
+  _calls ??= Object.fromEntries(_NAMES.map((name) => {
+    const fn = libcFunction(name, SYMBOLS[name]);
+    return [name, fn.call.bind(fn)];
+  })) as unknown as _Calls;
+  return _calls;
+}
 
 /**
  * Starts this process's inspector in a network namespace no one else is in, so that a
@@ -44,7 +72,7 @@ export async function sealInspector(): Promise<boolean> {
   if (_sealed) return true;
   const inspector = (await import("node:inspector")).default;
   if (inspector.url() !== undefined) return false;
-  const c = libc();
+  const c = _libc();
   const cstr = (s: string) => new TextEncoder().encode(s + "\0");
   const back = c.open(cstr("/proc/thread-self/ns/net"), O_RDONLY | O_CLOEXEC, 0);
   if (back < 0) return false;
@@ -100,7 +128,7 @@ function _quiet(): boolean {
  * listens (within ~1 ms; at most 1 s is waited).
  */
 function _dropBanner(fd: number): void {
-  const c = libc();
+  const c = _libc();
   const pfd = new Int32Array([fd, POLLIN]); // struct pollfd: int fd; short events, revents
   const buf = new Uint8Array(4096);
   let text = "";

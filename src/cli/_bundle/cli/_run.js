@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-RYYOHIP6.js";
+} from "./chunk-A2VNEAMR.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-ML3BE3JQ.js";
+} from "./chunk-6GJFJWMW.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-RYYOHIP6.js";
+} from "./chunk-A2VNEAMR.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -29,17 +29,18 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-ML3BE3JQ.js";
+} from "./chunk-6GJFJWMW.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
+  SYMBOLS,
   UsageError,
   errnoName,
   errnoText,
   existsSafe,
   fileOnStdio,
   fstatSafe,
-  libc,
+  libcFunction,
   readTextFileSafe,
   relay,
   relayStdio,
@@ -48,7 +49,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-RYYOHIP6.js";
+} from "./chunk-A2VNEAMR.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;
@@ -1346,11 +1347,21 @@ var _withView = (function _withView(container, view) {
   if (view) cgroupViews.set(container, view);
   return container;
 });
+var _libc = (function _libc() {
+  _calls ??= Object.fromEntries(_NAMES.map((name) => {
+    const fn = libcFunction(name, SYMBOLS[name]);
+    return [
+      name,
+      fn.call.bind(fn)
+    ];
+  }));
+  return _calls;
+});
 var sealInspector = (async function sealInspector() {
   if (_sealed) return true;
   const inspector = (await import("node:inspector")).default;
   if (inspector.url() !== void 0) return false;
-  const c = libc();
+  const c = _libc();
   const cstr = (s) => new TextEncoder().encode(s + "\0");
   const back = c.open(cstr("/proc/thread-self/ns/net"), O_RDONLY | O_CLOEXEC, 0);
   if (back < 0) return false;
@@ -1391,7 +1402,7 @@ var _quiet = (function _quiet() {
   return args.slice(1, script < 0 ? args.length : script).some((a) => a === "--quiet" || /^-[A-Za-z]*$/.test(a) && /^-[^cL]*q/.test(a));
 });
 var _dropBanner = (function _dropBanner(fd) {
-  const c = libc();
+  const c = _libc();
   const pfd = new Int32Array([
     fd,
     POLLIN
@@ -1668,6 +1679,19 @@ var O_NONBLOCK = 2048;
 var F_DUPFD_CLOEXEC = 1030;
 var POLLIN = 1;
 var _sealed = false;
+var _NAMES = [
+  "open",
+  "fcntl",
+  "pipe2",
+  "unshare",
+  "dup2",
+  "setns",
+  "close",
+  "poll",
+  "read"
+];
+var _calls;
+
 
 
 

@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-RYYOHIP6.js";
+} from "./chunk-A2VNEAMR.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

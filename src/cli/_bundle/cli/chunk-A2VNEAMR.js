@@ -2023,6 +2023,7 @@ var OUTPUT_GRACE_MS = 2e3;
 
 
 export {
+  SYMBOLS,
   libc,
   libcSubset,
   EXEC_SYMBOLS,

@@ -23,6 +23,8 @@ import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import {
   _hostProgramCapabilities,
+  _namespaceFileExec,
+  _readableEnv,
   assertMntWithPid,
   assertNotFrozen,
   assertUserWithMnt,
@@ -162,7 +164,10 @@ const SHELL_BUILTINS = new Set([
  * `nsjoin exec PID` gives: its cgroups, capabilities (ours for a host program in a pid
  * namespace it shares, which it could otherwise ptrace to reach our root directory),
  * no_new_privs, seccomp filter (reading it needs root: see `seccomp`), limits,
- * oom_score_adj, umask and LSM label, in a session of their own. A container from
+ * oom_score_adj, umask and LSM label, in a session of their own. A namespace file is held
+ * to `nsjoin exec FILE`'s rules: checked again on the fd the helper joins, and in a user
+ * namespace not ours the programs get only the caller's harmless variables (see
+ * `exec`'s help). A container from
  * `resolveContainer` is run as `nsjoin exec` runs it (`containerExecOptions`): its
  * configured user, working directory (the default `cwd`) and environment, its cgroups and
  * its confinement.
@@ -176,8 +181,9 @@ const SHELL_BUILTINS = new Set([
  * @param options namespaces, starting directory, environment, extra program names
  * @returns a dax `$` bound to the target
  * @throws {TypeError} for `namespaces` that join a process's pid namespace without the
- *   mount namespace it has of its own, or its mount namespace without its user namespace
- *   (as `nsjoin exec` refuses them)
+ *   mount namespace it has of its own, or its mount namespace without its user namespace,
+ *   and for a namespace file of a pid namespace not ours or of a mount namespace another
+ *   user namespace owns (as `nsjoin exec` refuses them)
  *
  * @example
  * ```ts ignore
@@ -198,6 +204,11 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     assertUserWithMnt(options.namespaces, resolved.pid);
     assertMntWithPid(options.namespaces, resolved.pid);
   }
+  // A namespace file has no process to read its other namespaces from: `nsjoin exec FILE`'s
+  // rules (stop 20). Without them root's daxIn of a local user's `unshare -Urm` mount
+  // namespace file ran the program the user put over `ls` as root with every capability, and
+  // in their user namespace the program (their uid) carried root's whole environment.
+  const file = resolved.kind === "file" ? _namespaceFileExec(resolved.path) : undefined;
   const root = _programRoot(resolved, options.namespaces);
   // A container's programs run as `nsjoin exec` runs them: its configured user, working
   // directory and environment, in its cgroups. From the process alone they ran as root (in
@@ -235,7 +246,10 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
         ...execConfinement(options.seccomp ?? "target"),
         cgroups: _cgroupsOf(resolved.pid),
       } as const
-      : {}),
+      : file?.readsEnv
+      ? _readableEnv({})
+      // What was checked of the path holds for the fd the helper joins.
+      : { ownNamespaceFile: true }),
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = new Set<string>();

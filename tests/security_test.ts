@@ -8895,3 +8895,79 @@ Deno.test({
     });
   },
 });
+
+// ---- stop 22: a hostile container
+
+Deno.test({
+  name:
+    "stop 22: daxIn of a namespace file never runs a user's mount namespace's programs as root, nor hands the user the caller's environment",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // daxIn(FILE) lacked `nsjoin exec FILE`'s rules (stop 20): a file has no process to read
+    // its other namespaces from, and the programs ran with root's capabilities and whole
+    // environment in whatever the file named.
+    const user = await testUser();
+    const mark = `sec22-planted-${crypto.randomUUID()}`;
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m", "-p", "--fork"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: `mount -t tmpfs t /mnt && printf '#!/bin/sh\\necho ${mark} uid=$(id -u)\\n' > ` +
+        "/mnt/ls && chmod 755 /mnt/ls && mount --bind /mnt/ls /bin/ls",
+    });
+    const secret = `sec22-token-${crypto.randomUUID()}`;
+    // In a Deno of its own: the caller's environment is what is at stake.
+    const daxIn = (file: string, line: string) =>
+      runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", "-"],
+          env: { SECRET_TOKEN: secret },
+        },
+        `import { daxIn } from "${ROOT}dax.ts";
+try {
+  const out = await daxIn(${JSON.stringify(file)})\`sh -c \${${
+          JSON.stringify(line)
+        }}\`.noThrow().stdout("piped").stderr("piped");
+  console.log(JSON.stringify({ code: out.code, stdout: out.stdout, stderr: out.stderr }));
+} catch (error) {
+  console.log(JSON.stringify({ threw: (error as Error).name, message: (error as Error).message }));
+}`,
+      );
+    const result = async (file: string, line: string) => {
+      const out = await daxIn(file, line);
+      assertEquals(out.code, 0, out.stderr);
+      return JSON.parse(out.stdout) as Record<string, string | number>;
+    };
+    await t.step("control: nsenter --mount=FILE runs the user's program as root", async () => {
+      const out = await runPiped("nsenter", { args: [`--mount=/proc/${target.pid}/ns/mnt`, "ls"] });
+      assertEquals(out.stdout.trim(), `${mark} uid=0`, out.stderr);
+    });
+    await t.step("daxIn(/proc/PID/ns/mnt): refused, the user's program never runs", async () => {
+      const r = await result(`/proc/${target.pid}/ns/mnt`, "ls");
+      assert(!String(r.stdout ?? "").includes(mark), `root ran the user's program: ${r.stdout}`);
+      assertEquals(r.threw, "TypeError", JSON.stringify(r));
+      assertMatch(String(r.message), /^Cannot join the mnt namespace \S+ without its user/);
+    });
+    await t.step("daxIn(/proc/PID/ns/pid): refused, no host program there", async () => {
+      const r = await result(`/proc/${target.pid}/ns/pid`, "echo ran $$");
+      assertEquals(r.threw, "TypeError", JSON.stringify(r));
+      assertMatch(String(r.message), /^Cannot join the pid namespace \S+ without its mnt/);
+    });
+    await t.step("daxIn(/proc/PID/ns/user): the program has none of root's secrets", async () => {
+      const r = await result(
+        `/proc/${target.pid}/ns/user`,
+        "env; pwd",
+      );
+      assertEquals(r.code, 0, JSON.stringify(r));
+      // The program has the user's uid on the host: its environ is theirs to read.
+      assert(!String(r.stdout).includes(secret), `the user's namespace got root's secret`);
+      assertMatch(String(r.stdout), /^PATH=/m);
+      assertMatch(String(r.stdout), /\n\/\n$/);
+    });
+    await t.step("daxIn of our own mount namespace file still runs, as before", async () => {
+      const r = await result(`/proc/${Deno.pid}/ns/mnt`, "echo $SECRET_TOKEN");
+      assertEquals([r.code, String(r.stdout).trim()], [0, secret], JSON.stringify(r));
+    });
+  },
+});

@@ -2,17 +2,19 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-3JULKAEI.js";
+} from "./chunk-Y6KSNXQA.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
+  _namespaceFileExec,
+  _readableEnv,
   assertMntWithPid,
   assertNotFrozen,
   assertUserWithMnt,
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-P3ROWYQE.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -69,6 +71,7 @@ function daxIn(target, options = {}) {
     assertUserWithMnt(options.namespaces, resolved.pid);
     assertMntWithPid(options.namespaces, resolved.pid);
   }
+  const file = resolved.kind === "file" ? _namespaceFileExec(resolved.path) : void 0;
   const root = _programRoot(resolved, options.namespaces);
   const container = target instanceof PinnedContainer ? containerExecOptions(target, {
     namespaces: options.namespaces,
@@ -99,7 +102,9 @@ function daxIn(target, options = {}) {
       noNewPrivs: "target",
       ...execConfinement(options.seccomp ?? "target"),
       cgroups: _cgroupsOf(resolved.pid)
-    } : {}
+    } : file?.readsEnv ? _readableEnv({}) : {
+      ownNamespaceFile: true
+    }
   };
   const path = resolved.kind === "process" ? _targetPath(resolved.pid) : DEFAULT_PATH;
   const programs = /* @__PURE__ */ new Set();

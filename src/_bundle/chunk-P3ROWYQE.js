@@ -856,6 +856,37 @@ var _hostProgramCapabilities = (function _hostProgramCapabilities(pid, privilege
     return "all";
   }
 });
+var _namespaceFileExec = (function _namespaceFileExec(path) {
+  const type = namespaceTypeOfFile(path);
+  if (type !== "mnt" && type !== "user" && type !== "pid") return {
+    readsEnv: false
+  };
+  const ours = statSafe(`/proc/thread-self/ns/${type === "mnt" ? "user" : type}`);
+  const fd = nsfsOpen(path);
+  let id;
+  try {
+    if (type === "mnt") {
+      const owner = fd < 0 ? fd : nsfsRelated(fd, "owner");
+      id = owner < 0 ? void 0 : nsfsIdentity(owner);
+      nsfsClose(owner);
+    } else {
+      id = fd < 0 ? void 0 : nsfsIdentity(fd);
+    }
+  } finally {
+    nsfsClose(fd);
+  }
+  const same = id !== void 0 && id.ino === ours.ino && id.dev === ours.dev;
+  if (type === "pid" && !same) {
+    throw new TypeError(`Cannot join the pid namespace ${path} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (give a PID of it, or nsjoin enter --pid=FILE)`);
+  }
+  if (type !== "mnt") return {
+    readsEnv: !same
+  };
+  if (same) return {
+    readsEnv: false
+  };
+  throw new TypeError(`Cannot join the mnt namespace ${path} without its user namespace: its programs would run with our privileges (give a PID of it, or nsjoin enter -U -m)`);
+});
 var containerExecOptions = (function containerExecOptions(container, options = {}) {
   return _containerExecOptions(container, options, true);
 });
@@ -2222,6 +2253,7 @@ var _FROZEN = {
 
 
 
+
 export {
   helper,
   helperExecRefused,
@@ -2251,6 +2283,8 @@ export {
   assertUserWithMnt,
   assertMntWithPid,
   _hostProgramCapabilities,
+  _namespaceFileExec,
   containerExecOptions,
-  execConfinement
+  execConfinement,
+  _readableEnv
 };

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-P3ROWYQE.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-P3ROWYQE.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

@@ -39,6 +39,7 @@ import {
 } from "./_engines.ts";
 import { CriRuntime, HAVE_CONTAINERD } from "./_cri.ts";
 import {
+  ALL_BUT_USER,
   assert,
   assertEquals,
   assertMatch,
@@ -8969,5 +8970,115 @@ try {
       const r = await result(`/proc/${Deno.pid}/ns/mnt`, "echo $SECRET_TOKEN");
       assertEquals([r.code, String(r.stdout).trim()], [0, secret], JSON.stringify(r));
     });
+  },
+});
+
+/** Sets a filter failing prctl(PR_SET_DUMPABLE, …) with EPERM (after no_new_privs with "nnp"), then execs argv[2…]. */
+const NO_UNDUMP_C = String.raw`
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 0, 3),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_DUMPABLE, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+  if (argc < 3) return 2;
+  if (strcmp(argv[1], "nnp") == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) return perror("nnp"), 1;
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) return perror("seccomp"), 1;
+  execvp(argv[2], argv + 2);
+  perror("exec");
+  return 127;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 22: a target's filter that fails prctl(PR_SET_DUMPABLE) never leaves the helper to the target's user (suid_dumpable=1)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // review 4 made the helper non-dumpable again after its last credential change, and
+    // ignored that prctl's result. The target's filter (copied with seccomp "target") was in
+    // by then, and any process may set one with no_new_privs: one failing that prctl left
+    // the helper dumpable and its user's after a setuid (fs.suid_dumpable=1), and the user
+    // read its /proc/PID/fd (the caller's stdio), as review 4's test does without a filter.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22-" });
+    const knob = "/proc/sys/fs/suid_dumpable";
+    const saved = (await Deno.readTextFile(knob)).trim();
+    try {
+      await Deno.writeTextFile(`${dir}/f.c`, NO_UNDUMP_C);
+      await sh("gcc", ["-O2", "-o", `${dir}/f`, `${dir}/f.c`]);
+      await Deno.writeTextFile(knob, "1");
+      for (const mode of ["nnp", "-"]) {
+        await t.step(`a filter ${mode === "nnp" ? "with" : "without"} no_new_privs`, async () => {
+          // The filter on the namespace's shell, and so on the sleep it becomes.
+          await using target = await makeTarget({
+            flags: [...ALL_BUT_USER, `${dir}/f`, mode],
+          });
+          assertMatch(await Deno.readTextFile(`/proc/${target.pid}/status`), /^Seccomp:\s+2$/m);
+          const uid = 40000 + Math.floor(Math.random() * 20000);
+          const child = new NsCommand("sleep", {
+            args: ["3"],
+            target: target.pid,
+            uid,
+            gid: uid,
+            seccomp: "target",
+            noNewPrivs: "target",
+            stdout: "null",
+            stderr: "piped",
+          }).spawn();
+          let peek: Deno.CommandOutput | undefined;
+          try {
+            const children = `/proc/${child.pid}/task/${child.pid}/children`;
+            for (let i = 0; i < 300; i++) {
+              const forked = await Deno.readTextFile(children).then(
+                (c) => c.trim() !== "",
+                () => true,
+              );
+              if (forked) break;
+              await new Promise((r) => setTimeout(r, 10));
+            }
+            peek = await new Deno.Command("setpriv", {
+              args: [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"]
+                .concat(["readlink", `/proc/${child.pid}/fd/0`]),
+              stdout: "piped",
+              stderr: "null",
+            }).output();
+          } finally {
+            try {
+              child.kill("SIGKILL");
+            } catch {
+              // It failed to start, as it may (below).
+            }
+          }
+          const status = await child.status;
+          const err = text(await new Response(child.stderr).bytes());
+          assert(!peek.success, `the target's user read the helper's fd 0: ${text(peek.stdout)}`);
+          if (mode === "nnp") {
+            // The prctl runs before that filter goes in: the exec works as before.
+            assertEquals(status.signal, "SIGKILL", err);
+          } else {
+            // The target's filter is in before the ids change (runc's order): refused.
+            assertEquals(status.code, 125, err);
+            assertMatch(err, /Cannot make the helper non-dumpable .* refuses prctl/);
+          }
+        });
+      }
+    } finally {
+      await Deno.writeTextFile(knob, saved);
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-Y6KSNXQA.js";
+} from "./chunk-OURNRIAA.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-P3ROWYQE.js";
+} from "./chunk-DY3JLY4K.js";
 import {
   AT_FDCWD,
   IN_ROOT,

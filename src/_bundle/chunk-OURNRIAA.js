@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-P3ROWYQE.js";
+} from "./chunk-DY3JLY4K.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-P3ROWYQE.js";
+} from "./chunk-DY3JLY4K.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

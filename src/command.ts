@@ -223,7 +223,10 @@ export interface NsCommandOptions {
  * The status of an {@link NsCommand}: `Deno.CommandStatus`, plus `setupError` when the
  * helper did not start the program — a join or setup step failed (code 125), or the
  * program could not be executed (126) or found (127). Without `setupError`, a 125, 126
- * or 127 is the program's own exit code.
+ * or 127 is the program's own exit code. With it, the code is always the helper's: a
+ * record whose code is not the exit code is not the helper's and is dropped (a program that
+ * ran and exited 0 never has `setupError`); only a program that itself exits 125-127 while
+ * a task of the target with CAP_SYS_PTRACE forges a record could show one.
  */
 export interface NsCommandStatus extends Deno.CommandStatus {
   /** Why the program never ran; `syscall` names the step ("setns", "open", "execve"…). */
@@ -715,7 +718,7 @@ export class _ErrorPipe {
 
   /** Adds `setupError` to a status or output of the exited helper, and closes the pipe. */
   attach<T extends Deno.CommandStatus>(result: T): T & { setupError?: NamespaceError } {
-    if (this.#error === undefined) this.#error = this.#take();
+    if (this.#error === undefined) this.#error = this.#take(result.signal ? -1 : result.code);
     // The helper exited: a filter copy it left is complete now.
     for (const f of this.#filters.splice(0)) f.done();
     if (this.#error) (result as { setupError?: NamespaceError }).setupError = this.#error;
@@ -741,7 +744,7 @@ export class _ErrorPipe {
     this.#read = this.#write = -1;
   }
 
-  #take(): NamespaceError | null {
+  #take(code: number): NamespaceError | null {
     if (this.#read < 0) return null;
     const buf = new Uint8Array(2048);
     const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
@@ -749,7 +752,7 @@ export class _ErrorPipe {
       libcSubset(...EXEC_SYMBOLS).syscall(SYS_READ, BigInt(this.#read), ptr, BigInt(buf.length)),
     );
     this.close();
-    return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target);
+    return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target, code);
   }
 }
 
@@ -760,13 +763,24 @@ const _FOREIGN = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufff
 
 /**
  * The helper's failure record, "CODE ERRNO STEP NS MESSAGE\n" (ffi/helper.c fail()), as
- * a NamespaceError; null when there is none.
+ * a NamespaceError; null when there is none, or when the helper's exit `code` (-1: killed
+ * by a signal) is not the record's.
  */
-export function _setupError(record: Uint8Array, target?: number | string): NamespaceError | null {
+export function _setupError(
+  record: Uint8Array,
+  target: number | string | undefined,
+  code: number,
+): NamespaceError | null {
   // STEP is one of the helper's words (fail_step): a forged record (see below) chooses every
   // field, and a caller may print `syscall`.
   const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) ([a-z]+) (\S+) ([^\n]*)/);
   if (!m) return null;
+  // The helper exits with the code it wrote (fail(): 125, 126 or 127; the 1 of option f's
+  // read failures comes with no pipe). A record a thief forged (below) said the program
+  // never ran while it ran and exited 0: a caller that retries a command that failed to
+  // start ran it twice. Now a record holds only when its code is one of those three and
+  // the exit code: the program itself would have to exit 125-127.
+  if (!/^12[5-7]$/.test(m[1]) || Number(m[1]) !== code) return null;
   const ns = m[4] as NamespaceType;
   // The helper escapes what others chose in its lines (putesc), so a control byte here was
   // written by someone else: the program's process holds the pipe from its birth in the

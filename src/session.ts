@@ -503,11 +503,11 @@ export class ExecSession implements AsyncDisposable {
     }
     const setupRecord: Uint8Array[] = [];
     drainInto(setup, setupRecord, this.#buf);
-    const setupError = setupRecord.length
-      ? _setupError(_concat(setupRecord), this.#shown) ?? undefined
-      : undefined;
     const signo = status & 0x7f;
     const code = signo ? 128 + signo : (status >> 8) & 0xff;
+    const setupError = setupRecord.length
+      ? _setupError(_concat(setupRecord), this.#shown, signo ? -1 : code) ?? undefined
+      : undefined;
     const result: NsCommandOutput = {
       success: code === 0,
       code,

@@ -7890,8 +7890,10 @@ Deno.test({
       try {
         await t.step("the library's setupError", async () => {
           for (let i = 0; i < 40; i++) {
-            const run = await new NsCommand("true", {
+            // Exiting 125 itself: a record is taken only with its code (stop 22).
+            const run = await new NsCommand("sh", {
               target: pid,
+              args: ["-c", "exit 125"],
               capabilities: "target",
               newSession: true,
               stdin: "null",
@@ -7899,7 +7901,7 @@ Deno.test({
               stderr: "piped",
             }).output();
             // The program ran: its exit code is its own.
-            assertEquals(run.code, 0, text(run.stderr));
+            assertEquals(run.code, 125, text(run.stderr));
             const message = run.setupError?.message ?? "";
             if (message.includes("forged")) forged++;
             assert(!control.test(message), JSON.stringify(message));
@@ -7910,7 +7912,7 @@ Deno.test({
         await t.step("exec -d's line", async () => {
           let shown = 0;
           for (let i = 0; i < 15 && shown === 0; i++) {
-            const r = await _cli(["exec", "-d", String(pid), "true"], {});
+            const r = await _cli(["exec", "-d", String(pid), "sh", "-c", "exit 125"], {});
             if (r.stderr.includes("forged")) shown++;
             assert(!control.test(r.stderr.replace(/\n$/, "")), JSON.stringify(r.stderr));
           }
@@ -9078,6 +9080,70 @@ Deno.test({
       }
     } finally {
       await Deno.writeTextFile(knob, saved);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: a failure record a CAP_SYS_PTRACE target forges never says that a program which ran did not start",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // setupError means "the program never ran": a caller may retry on it. The program's
+    // process holds the error pipe until execve, and stop 21's forger (CAP_SYS_PTRACE in
+    // the target's pid namespace) writes a record there: the program ran and exited 0, and
+    // setupError said it had failed to start, so a retrying caller ran it twice.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-forger22-" });
+    try {
+      await Deno.writeTextFile(`${dir}/forger.c`, RECORD_FORGER_C);
+      await sh("gcc", ["-static", "-O2", "-o", `${dir}/forger`, `${dir}/forger.c`]);
+      const target = new Deno.Command("unshare", {
+        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+          .concat(["--inh-caps=-all", `${dir}/forger`]),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("ready\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the forger did not start");
+        out += value;
+      }
+      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
+      let runs = 0, told = 0;
+      try {
+        for (let i = 0; i < 40; i++) {
+          const run = await new NsCommand("sh", {
+            target: pid,
+            args: ["-c", "echo ran"],
+            capabilities: "target",
+            newSession: true,
+            stdin: "null",
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals([run.code, text(run.stdout)], [0, "ran\n"], text(run.stderr));
+          runs++;
+          if (run.setupError) told++;
+        }
+      } finally {
+        Deno.kill(pid, "SIGTERM");
+      }
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+      await target.status;
+      const { writes } = JSON.parse(out.trim().split("\n").pop()!);
+      // The attack was live: records were written into the programs' error pipes.
+      assert(writes > 0, out);
+      assertEquals(
+        told,
+        0,
+        `setupError on ${told} of ${runs} programs that ran (${writes} forged)`,
+      );
+    } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-OURNRIAA.js";
+} from "./chunk-42GM6OYN.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-DY3JLY4K.js";
+} from "./chunk-OQRGWPEQ.js";
 import {
   AT_FDCWD,
   IN_ROOT,

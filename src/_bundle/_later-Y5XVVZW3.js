@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-DY3JLY4K.js";
+} from "./chunk-OQRGWPEQ.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";
@@ -2628,9 +2628,9 @@ var ExecSession = class {
     }
     const setupRecord = [];
     drainInto(setup, setupRecord, this.#buf);
-    const setupError = setupRecord.length ? _setupError(_concat2(setupRecord), this.#shown) ?? void 0 : void 0;
     const signo = status & 127;
     const code = signo ? 128 + signo : status >> 8 & 255;
+    const setupError = setupRecord.length ? _setupError(_concat2(setupRecord), this.#shown, signo ? -1 : code) ?? void 0 : void 0;
     const result = {
       success: code === 0,
       code,

@@ -648,9 +648,10 @@ var _direct = (function _direct(launch, sync) {
     signal: o.signal
   };
 });
-var _setupError = (function _setupError(record, target) {
+var _setupError = (function _setupError(record, target, code) {
   const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) ([a-z]+) (\S+) ([^\n]*)/);
   if (!m) return null;
+  if (!/^12[5-7]$/.test(m[1]) || Number(m[1]) !== code) return null;
   const ns = m[4];
   const message = _FOREIGN.test(m[5]) ? escapeTerminal(m[5]) : m[5];
   return new NamespaceError(message, {
@@ -2184,7 +2185,7 @@ var _ErrorPipe = class {
   }
   /** Adds `setupError` to a status or output of the exited helper, and closes the pipe. */
   attach(result) {
-    if (this.#error === void 0) this.#error = this.#take();
+    if (this.#error === void 0) this.#error = this.#take(result.signal ? -1 : result.code);
     for (const f of this.#filters.splice(0)) f.done();
     if (this.#error) result.setupError = this.#error;
     return result;
@@ -2211,13 +2212,13 @@ var _ErrorPipe = class {
     ]) if (fd >= 0) lib.close(fd);
     this.#read = this.#write = -1;
   }
-  #take() {
+  #take(code) {
     if (this.#read < 0) return null;
     const buf = new Uint8Array(2048);
     const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
     const n = Number(libcSubset(...EXEC_SYMBOLS).syscall(SYS_READ, BigInt(this.#read), ptr, BigInt(buf.length)));
     this.close();
-    return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target);
+    return n <= 0 ? null : _setupError(buf.subarray(0, n), this.#target, code);
   }
 };
 var _FOREIGN = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/u;

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-DY3JLY4K.js";
+} from "./chunk-OQRGWPEQ.js";
 import {
   PinnedProcess,
   pinProcess,

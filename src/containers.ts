@@ -728,9 +728,19 @@ export async function _resolveContainer(
   // containerd's init.pid has no start time, nor has podman's pidfile without runc's state
   // (and a start time read when listing is no pin): as for a pod, the process a root
   // engine's state names must be in a cgroup root made for the container, or a PID reused
-  // since it died would be joined (a rootless store's PID is checked above).
+  // since it died would be joined (a rootless store's PID is checked above). So must the
+  // Docker API's State.Pid of a daemon whose socket is root's (stop 22): that daemon may
+  // be a container's — docker-in-docker, whose socket root reaches through a volume, or
+  // any rootful container's root, uid 0, binding a socket there — and its PIDs are those
+  // of its own pid namespace, or what it likes: a host process with a mount namespace of
+  // its own (a service's PrivateTmp) passed, and root's program ran there, looked up on
+  // the PATH the daemon's Config.Env gave. A PID reused by another container's process in
+  // the milliseconds after the container died is refused too (left in stop 20).
   let view: CgroupView | undefined;
-  if (found.source === "state" && found.owner === undefined) {
+  if (
+    (found.source === "state" || (found.engine === "docker" && found.source === "api")) &&
+    found.owner === undefined
+  ) {
     view = _rootMadeView(pinned, found.id, options, () => true);
     if (!view) {
       pinned.close();
@@ -739,7 +749,9 @@ export async function _resolveContainer(
         syscall: "resolve",
         target: text,
         quiet: true,
-        hint: "it is no longer running",
+        hint: found.source === "api"
+          ? "dockerd names a process outside the container's cgroups (a daemon in a container names PIDs of its own pid namespace)"
+          : "it is no longer running",
       });
     }
   }

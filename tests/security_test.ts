@@ -9148,3 +9148,75 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 22: a docker daemon on a socket of root's (a container's, docker-in-docker) never has exec join a process outside the container's cgroups",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // Stop 21 held a daemon to its socket's owner, and trusted a socket of root's as root's
+    // dockerd. A rootful container's root is uid 0: docker-in-docker's dockerd (whose socket
+    // root reaches through a volume, DOCKER_HOST=unix:///srv/dind/docker.sock), or any
+    // container that binds a socket there. Such a daemon answers PIDs of its own pid
+    // namespace, or what it likes: a root process with a mount namespace of its own over our
+    // root (a service's PrivateTmp) passed the one check left, and its Config.Env PATH chose
+    // the program root's exec ran there, as uid 0 on the host's files.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-dind22-" });
+    const planted = `${dir}/bin`;
+    await Deno.mkdir(planted);
+    await Deno.writeTextFile(`${planted}/id`, "#!/bin/sh\necho planted ran as $(/usr/bin/id -u)\n");
+    await Deno.chmod(`${planted}/id`, 0o755);
+    await Deno.writeTextFile(`${dir}/fake.ts`, FAKE_DOCKERD_TS);
+    const sock = `${dir}/docker.sock`;
+    await using service = await makeTarget({ flags: ["-m"] });
+    await Deno.writeTextFile(`${dir}/pid`, String(service.pid));
+    // The daemon as a container's: root, in pid and mount namespaces of its own.
+    const daemon = new Deno.Command("unshare", {
+      args: ["-p", "-m", "--fork", "--mount-proc", Deno.execPath(), "run", "-A", "--quiet"]
+        .concat(["--no-config", "--no-lock", `${dir}/fake.ts`, sock, `${dir}/pid`])
+        .concat([`PATH=${planted}:/usr/bin:/bin`]),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = daemon.stdout.getReader();
+      const ready = text((await reader.read()).value ?? new Uint8Array()).trim();
+      reader.releaseLock();
+      daemon.stdout.cancel().catch(() => {});
+      if (ready !== "ready") {
+        throw new Error(
+          `the fake daemon did not start: ${await new Response(daemon.stderr).text()}`,
+        );
+      }
+      daemon.stderr.cancel().catch(() => {});
+      assertEquals((await Deno.stat(sock)).uid, 0);
+      await t.step("a root process with a mount namespace of its own: refused", async () => {
+        for (const target of ["docker:web", "web"]) {
+          const out = await runPiped(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", CLI, "exec", target, "id"],
+            env: { DOCKER_HOST: `unix://${sock}` },
+          });
+          assert(!out.stdout.includes("planted"), `the daemon's program ran: ${out.stdout}`);
+          assertEquals(out.code, 125, out.stderr);
+          assertMatch(out.stderr, /Cannot use docker:web .*outside the container's cgroups/);
+        }
+      });
+      await t.step("resolveContainer refuses it too", async () => {
+        await assertRejects(
+          () => resolveContainer("docker:web", { dockerHost: `unix://${sock}` }),
+          NamespaceError,
+        );
+      });
+    } finally {
+      try {
+        daemon.kill("SIGKILL");
+      } catch {
+        // It exited already (and said why).
+      }
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

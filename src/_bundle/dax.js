@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-42GM6OYN.js";
+} from "./chunk-3K6R2AJ6.js";
 import {
   NsCommand,
   _hostProgramCapabilities,

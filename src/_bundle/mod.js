@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-42GM6OYN.js";
+} from "./chunk-3K6R2AJ6.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

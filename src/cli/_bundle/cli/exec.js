@@ -1206,7 +1206,7 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     });
   }
   let view;
-  if (found.source === "state" && found.owner === void 0) {
+  if ((found.source === "state" || found.engine === "docker" && found.source === "api") && found.owner === void 0) {
     view = _rootMadeView(pinned, found.id, options, () => true);
     if (!view) {
       pinned.close();
@@ -1215,7 +1215,7 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
         syscall: "resolve",
         target: text,
         quiet: true,
-        hint: "it is no longer running"
+        hint: found.source === "api" ? "dockerd names a process outside the container's cgroups (a daemon in a container names PIDs of its own pid namespace)" : "it is no longer running"
       });
     }
   }

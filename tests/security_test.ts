@@ -2789,6 +2789,10 @@ Deno.test({
       }
     })();
     const find = { dockerHost: `unix://${dir}/docker.sock`, sources: ["api"] as const };
+    // As dockerd's systemd driver names it, on a hierarchy with a controller.
+    const cgroup = `/sys/fs/cgroup/pids/nsjoin-r3-${
+      crypto.randomUUID().slice(0, 8)
+    }/docker-${id}.scope`;
     try {
       await t.step("a PID in our own mount namespace: refused", async () => {
         const err = await resolveContainer("docker:fake", find).then(
@@ -2797,12 +2801,33 @@ Deno.test({
         );
         assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
       });
-      await t.step("a PID in namespaces of its own: taken", async () => {
-        pid = boxed.pid;
-        using pinned = await resolveContainer("docker:fake", find);
-        assertEquals(pinned.pid, boxed.pid);
-      });
+      await t.step(
+        "a PID in namespaces of its own, outside the container's cgroups: refused (stop 22)",
+        async () => {
+          pid = boxed.pid;
+          const err = await resolveContainer("docker:fake", find).then(
+            (pinned) => (pinned.close(), undefined),
+            (e) => e,
+          );
+          assert(err instanceof NamespaceError && err.code === "ESRCH", String(err));
+        },
+      );
+      await t.step(
+        "a PID in namespaces of its own, in a cgroup made for the container: taken",
+        async () => {
+          await Deno.mkdir(cgroup, { recursive: true });
+          await Deno.writeTextFile(`${cgroup}/cgroup.procs`, String(boxed.pid));
+          using pinned = await resolveContainer("docker:fake", find);
+          assertEquals(pinned.pid, boxed.pid);
+        },
+      );
     } finally {
+      await Deno.writeTextFile("/sys/fs/cgroup/pids/cgroup.procs", String(boxed.pid)).catch(
+        () => {},
+      );
+      for (const dir of [cgroup, cgroup.replace(/\/[^/]+$/, "")]) {
+        await Deno.remove(dir).catch(() => {});
+      }
       server.close();
       await serving.catch(() => {});
       host.kill("SIGKILL");

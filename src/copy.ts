@@ -406,9 +406,19 @@ class _FdSink implements _Sink<number> {
     // they are its root's, as `setcap` run inside it makes them: written by host root they
     // would count in every user namespace (a user's `unshare -Ur` got a cap_setuid program
     // it owns, valid on the host).
+    // Out of a target, only what grants nothing: `user.*`. A POSIX ACL names host ids the
+    // target chose (system.posix_acl_access, and _default, which every file made later in a
+    // copied directory inherits): a copy that became ours gave a host user it named read
+    // and write on a 0600 file and a 0700 directory (stop 22). With -a its owners are the
+    // target's ids anyway, so its ACLs are too. trusted.* (overlayfs' redirects and opaque
+    // markers) and security.* (LSM labels, IMA/EVM, file capabilities) are privileged
+    // namespaces that root would write as the target chose; docker cp carries none of them
+    // out but security.capability, which we drop as well.
     const xattrs = into
       ? _rootCaps(meta.xattrs, this.#side.uids!.toHost(0))
-      : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
+      : meta.xattrs?.filter(([n]) =>
+        n.startsWith("user.") || (this.#archive && n.startsWith("system.posix_acl_"))
+      );
     if (xattrs?.length) setXattrs(fd, xattrs);
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }
@@ -935,8 +945,8 @@ async function _copyTree(
  * Copies `path` from inside a target to `dest` on the host, with `docker cp`'s rules: a
  * directory is copied recursively; into an existing directory it goes under its own name,
  * `path/.` copies the contents; modes, mtimes, symlinks (as links), hard links, sparse
- * files and xattrs are kept. Owners: the caller's, or with `archive` the target's (as ids
- * inside the target). Nothing runs in the target; its symlinks and `..` stay inside it.
+ * files and `user.*` xattrs are kept (ACLs only with `archive`; no trusted.* or security.*
+ * xattr). Owners: the caller's, or with `archive` the target's (as ids inside the target). Nothing runs in the target; its symlinks and `..` stay inside it.
  *
  * @param target a PID or a pinned process (`resolveContainer()` gives one)
  * @param path the path inside the target (relative paths start at its `/`)

@@ -9245,3 +9245,86 @@ Deno.test({
     }
   },
 });
+
+/** A POSIX ACL xattr (acl_ea.h: version 2, then tag, perm, id per entry, in tag order). */
+function posixAcl(owner: number, user: number, perm: number): Uint8Array {
+  const none = 0xffffffff;
+  const entries = [[0x01, owner, none], [0x02, perm, user], [0x04, 0, none], [0x10, perm, none]]
+    .concat([[0x20, 0, none]]);
+  const bytes = new Uint8Array(4 + 8 * entries.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, 2, true);
+  entries.forEach(([tag, p, id], i) => {
+    view.setUint16(4 + 8 * i, tag, true);
+    view.setUint16(6 + 8 * i, p, true);
+    view.setUint32(8 + 8 * i, id, true);
+  });
+  return bytes;
+}
+
+Deno.test({
+  name:
+    "stop 22: cp out of a target never gives a host user the target names access through its ACLs",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // cp kept every xattr out of a target but file capabilities: a POSIX ACL is one, and it
+    // names host ids the target chose. Its root (here host root through /proc/PID/root, as
+    // its own setxattr would) gave a local user rw on a 0600 file and rwx, by default ACL,
+    // on a 0700 directory: root's copy, "ours" without -a, stayed theirs to read and fill.
+    const user = await testUser();
+    await using target = await makeTarget({
+      flags: ["-m"],
+      setup: "mount -t tmpfs t /mnt && mkdir /mnt/d && echo data > /mnt/d/f && " +
+        "chmod 600 /mnt/d/f && chmod 700 /mnt/d",
+    });
+    const inside = (p: string) => `/proc/${target.pid}/root${p}`;
+    const set = (p: string, attrs: [string, Uint8Array][]) => {
+      const fd = openat2(AT_FDCWD, inside(p), O.RDONLY, 0n);
+      try {
+        setXattrs(fd, attrs);
+        return getXattrs(fd).map(([n]) => n);
+      } finally {
+        close(fd);
+      }
+    };
+    const names = set("/mnt/d/f", [
+      ["system.posix_acl_access", posixAcl(6, user.uid, 6)],
+      ["user.note", new TextEncoder().encode("kept")],
+    ]);
+    assert(names.includes("system.posix_acl_access"), `this tmpfs takes no ACL: ${names}`);
+    const dirAcl = posixAcl(7, user.uid, 7);
+    set("/mnt/d", [["system.posix_acl_access", dirAcl], ["system.posix_acl_default", dirAcl]]);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-acl22-" });
+    await Deno.chmod(dir, 0o755);
+    const asUser = (cmd: string[]) =>
+      runPiped("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", ...cmd],
+      });
+    const xattrsOf = (p: string) => {
+      const fd = openat2(AT_FDCWD, p, O.RDONLY, 0n);
+      try {
+        return getXattrs(fd).map(([n]) => n);
+      } finally {
+        close(fd);
+      }
+    };
+    try {
+      await t.step("cp TARGET:DIR DEST: the copy is ours alone", async () => {
+        const out = await runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, "cp", `${target.pid}:/mnt/d`, `${dir}/d`],
+        });
+        assertEquals(out.code, 0, out.stderr);
+        assertEquals(Deno.readTextFileSync(`${dir}/d/f`), "data\n");
+        const read = await asUser(["cat", `${dir}/d/f`]);
+        assert(read.code !== 0, `the user read root's copy: ${read.stdout}`);
+        const made = await asUser(["touch", `${dir}/d/planted`]);
+        assert(made.code !== 0, "the user wrote into root's copied directory");
+        assertEquals(xattrsOf(`${dir}/d/f`), ["user.note"]);
+        assertEquals(xattrsOf(`${dir}/d`), []);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1889,7 +1889,7 @@ var _FdSink = class {
     if (into && this.#archive) mask = 4095;
     else if (into) mask |= (meta.uid === 0 ? 2048 : 0) | (meta.gid === 0 ? 1024 : 0);
     if (!made || (made.mode & 4095) !== (meta.mode & mask)) fchmod(fd, meta.mode & mask);
-    const xattrs = into ? _rootCaps(meta.xattrs, this.#side.uids.toHost(0)) : meta.xattrs?.filter(([n]) => n !== _FILE_CAPS);
+    const xattrs = into ? _rootCaps(meta.xattrs, this.#side.uids.toHost(0)) : meta.xattrs?.filter(([n]) => n.startsWith("user.") || this.#archive && n.startsWith("system.posix_acl_"));
     if (xattrs?.length) setXattrs(fd, xattrs);
     futimens(fd, meta.mtimeSec, meta.mtimeNsec);
   }

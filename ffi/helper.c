@@ -441,6 +441,26 @@ static void puterr(long err) {
   }
 }
 
+/* A change of ids makes us dumpable again when fs.suid_dumpable is 1: then the target's
+ * user (a rootless container's owner, any process of its uid inside) could ptrace us, and
+ * the child born from us, and take the caller's terminal and pipe. So: not dumpable, again,
+ * after the last change (narrowing capabilities leaves it as it is), and checked. Any process
+ * may set a filter (with no_new_privs) that fails this prctl with an errno of its choice,
+ * and we stayed its user's to ptrace: with no_new_privs we run before the target's filter
+ * goes in; without, it is in already (runc's order) and a failure is refused.
+ * prctl(PR_SET_DUMPABLE, 0) fails only so, and no filter action makes it return 0 without
+ * running (a filter with RET_ERRNO 0 is refused when read; RET_TRACE without a tracer is
+ * ENOSYS). */
+static void undump(void) {
+  long r = sys2(SYS_prctl, PR_SET_DUMPABLE, 0);
+  if (r == 0) return;
+  begin();
+  put("Cannot make the helper non-dumpable after its credential change");
+  puterr(r);
+  put(" - the target's seccomp filter refuses prctl(PR_SET_DUMPABLE)");
+  fail(125);
+}
+
 static const struct {
   unsigned flag;
   const char *name;
@@ -3063,30 +3083,16 @@ __attribute__((used)) void start_c(long *sp) {
   }
   if (eff != ~0UL) narrow_caps(eff);
   if (keepcaps) caps_to_ambient();
-  /* A change of ids makes us dumpable again when fs.suid_dumpable is 1: then the target's
-   * user (a rootless container's owner, any process of its uid inside) could ptrace us, and
-   * the child born from us, and take the caller's terminal and pipe. Not dumpable, again,
-   * after the last change (narrowing capabilities leaves it as it is) and before a filter
-   * with no_new_privs goes in: any process may set no_new_privs and a filter that fails this
-   * prctl with an errno of its choice, and we stayed its user's to ptrace. Without
-   * no_new_privs the target's filter is in already (runc's order): a failure is refused.
-   * prctl(PR_SET_DUMPABLE, 0) fails only so, and no filter action makes it return 0 without
-   * running (a filter with RET_ERRNO 0 is refused when read; RET_TRACE without a tracer is
-   * ENOSYS). */
-  long undumped = sys2(SYS_prctl, PR_SET_DUMPABLE, 0);
-  if (undumped != 0) {
-    begin();
-    put("Cannot make the helper non-dumpable after its credential change");
-    puterr(undumped);
-    put(" - the target's seccomp filter refuses prctl(PR_SET_DUMPABLE)");
-    fail(125);
-  }
+  /* Not dumpable again (undump), before a no_new_privs filter goes in. */
+  if (!copy_seccomp || nnp) undump();
   /* With no_new_privs as late as runc installs it, but still before the fork: a child
    * without the target's filter would hold more than the target (unshare(CLONE_NEWUSER),
    * bpf... that the filter refuses), had anything got into it. */
   if (copy_seccomp && nnp) install_filters();
-  if (copy_seccomp && !nnp)
+  if (copy_seccomp && !nnp) {
     verify_creds(bnd, eff, keepcaps, uid, gid, groups, ngroups, set_groups);
+    undump();
+  }
   /* Joins and credential changes clear the parent-death signal: set it again after the
    * last one (an exec of a set-uid program clears it again, as for every caller of prctl). */
   if (kill_parent > 0) arm_pdeathsig(kill_parent);

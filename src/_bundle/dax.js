@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-3K6R2AJ6.js";
+} from "./chunk-PZU55QEJ.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-OQRGWPEQ.js";
+} from "./chunk-3SKOFV6X.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-OQRGWPEQ.js";
+} from "./chunk-3SKOFV6X.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-OQRGWPEQ.js";
+} from "./chunk-3SKOFV6X.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

@@ -8895,3 +8895,82 @@ Deno.test({
     });
   },
 });
+
+// ---- stop 22: a local user
+
+Deno.test({
+  name:
+    "stop 22: inNamespaces bundles a module URL with the configuration of root's script, never one a user put in root's working directory",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // A module URL for a mnt Worker is bundled by `deno bundle`, which took its deno.json
+    // (import map, package.json, node_modules) from the working directory upwards: a user
+    // who put one in a directory root's script ran from (their project, a build dir in
+    // /tmp, or any directory above it) mapped `node:path` to their own module, bundled
+    // into root's Worker: their code ran as uid 0 with every capability, in the target's
+    // mount namespace, and answered root's script for root's own module.
+    const user = await testUser();
+    const asUser = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"];
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22b-" });
+    const theirs = `${dir}/theirs`;
+    await using target = await makeTarget();
+    try {
+      // Root's script, module and deno.json (which maps `tag`), where only root may write;
+      // and a second configuration of root's, given with --config.
+      await Deno.mkdir(`${dir}/root`, { mode: 0o700 });
+      await Deno.mkdir(`${dir}/conf`, { mode: 0o700 });
+      const files: Record<string, string> = {
+        "root/job.ts": 'import { basename } from "node:path";\nimport { tag } from "tag";\n' +
+          "export default (p: string): string => tag + basename(p);\n",
+        "root/tag.ts": 'export const tag = "root:";\n',
+        "root/deno.json": '{ "imports": { "tag": "./tag.ts" } }\n',
+        "conf/tag.ts": 'export const tag = "conf:";\n',
+        "conf/deno.json": '{ "imports": { "tag": "./tag.ts" } }\n',
+        "root/script.ts": `import { closeNamespaceWorkers, inNamespaces } from "${ROOT}mod.ts";\n` +
+          `const url = new URL("./job.ts", import.meta.url);\n` +
+          `console.log(await inNamespaces(${target.pid}, url, { namespaces: ["mnt"], arg: "/a/b" }));\n` +
+          "await closeNamespaceWorkers();\n",
+      };
+      for (const [name, body] of Object.entries(files)) {
+        await Deno.writeTextFile(`${dir}/${name}`, body);
+      }
+      // The user's directory, with their deno.json and the module it maps node:path (and
+      // root's `tag`, had they read root's script) to.
+      await Deno.chmod(dir, 0o755);
+      await Deno.mkdir(theirs);
+      await Deno.chown(theirs, user.uid, user.gid);
+      await sh(asUser[0], [
+        ...asUser.slice(1),
+        "sh",
+        "-c",
+        `cd ${theirs} && mkdir sub && ` +
+        `echo '{ "imports": { "node:path": "./planted.ts", "tag": "./planted.ts" } }' > deno.json && ` +
+        `echo 'export const tag = "";' > planted.ts && ` +
+        `echo 'export const basename = () => "planted ran as " + Deno.uid();' >> planted.ts`,
+      ]);
+      assertEquals((await Deno.stat(`${theirs}/deno.json`)).uid, user.uid);
+      const script = `${dir}/root/script.ts`;
+      for (
+        const [label, cwd, flags, expected] of [
+          ["in it", theirs, [], "root:b"],
+          ["below it", `${theirs}/sub`, [], "root:b"],
+          ["with --config", theirs, ["--config", `${dir}/conf/deno.json`], "conf:b"],
+          ["with -c", theirs, [`-c${dir}/conf/deno.json`], "conf:b"],
+        ] as const
+      ) {
+        await t.step(`root's script run from the user's directory (${label})`, async () => {
+          const out = await runPiped(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", ...flags, script],
+            cwd,
+            env: { NO_COLOR: "1" },
+          });
+          assertEquals(out.stdout, `${expected}\n`, `root got: ${out.stdout}${out.stderr}`);
+          assertEquals(out.code, 0, out.stderr);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

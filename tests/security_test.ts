@@ -8974,3 +8974,88 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 22: daxIn never opens a redirect's file on the host, where a user's container's working directory points",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // dax opens a redirect's file itself, in the caller's process: on the host, as root,
+    // relative to the shell's working directory — for daxIn the target's (a container's
+    // configured WorkingDir, which its owner chooses). A local user whose rootless
+    // container works in /tmp/DIR, a directory of theirs on the host too, put a symlink
+    // there: root's `await $\`… > report.txt\`` wrote the container's output through it,
+    // into a root-only file.
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const { daxIn } = await import("../dax.ts");
+    const name = `nsjoin-sec22b-${crypto.randomUUID().slice(0, 8)}`;
+    const drop = `/tmp/${name}`;
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22b-" });
+    const victim = `${dir}/victim`;
+    let made: Awaited<ReturnType<typeof startContainer>> | undefined;
+    try {
+      await Deno.writeTextFile(victim, "root's\n", { mode: 0o600 });
+      await sh("setpriv", [
+        `--reuid=${owner.uid}`,
+        `--regid=${owner.gid}`,
+        "--clear-groups",
+        "sh",
+        "-c",
+        `mkdir -m 755 ${drop} && ln -s ${victim} ${drop}/report.txt && ln -s ${victim} ${drop}/in.txt`,
+      ]);
+      made = await startContainer("podman", name, ["--tmpfs", drop, "-w", drop], owner);
+      const $ = daxIn(await resolveContainer(`podman@${owner.name}:${name}`));
+      assertEquals(await $`pwd`.text(), drop);
+      await t.step("an output redirect to a file is refused, nothing opened", async () => {
+        for (
+          const line of [
+            () => $`echo planted > report.txt`,
+            () => $`echo planted >> report.txt`,
+            () => $`echo planted 2>report.txt`,
+            () => $`echo planted &> report.txt`,
+            () => $`echo planted >"report.txt"`,
+            () => $.raw`echo planted ${"> report.txt"}`,
+          ]
+        ) {
+          let error: unknown;
+          try {
+            await line();
+          } catch (e) {
+            error = e;
+          }
+          assertEquals(await Deno.readTextFile(victim), "root's\n", "root's file was written");
+          assert(error instanceof TypeError, `not refused: ${error}`);
+          assertMatch((error as TypeError).message, /Cannot redirect .* to a file in daxIn/);
+        }
+      });
+      await t.step("an input redirect from a file is refused", async () => {
+        let error: unknown;
+        try {
+          assertEquals(await $`cat < in.txt`.text(), "", "root's file was read into the container");
+        } catch (e) {
+          error = e;
+        }
+        assert(error instanceof TypeError, `not refused: ${error}`);
+      });
+      await t.step("what opens no file still works", async () => {
+        const bytes = new Uint8Array(16);
+        await $`echo to-a-buffer > ${bytes}`;
+        assertEquals(new TextDecoder().decode(bytes.subarray(0, 12)), "to-a-buffer\n");
+        assertEquals(await $`echo quiet > /dev/null; echo loud 2>&1`.text(), "loud");
+        assertEquals(await $`cat < ${"from a string"}`.text(), "from a string");
+        assertEquals(await $`echo 'a > b' "c < d"`.text(), "a > b c < d");
+        // A host file the caller names as one, with $.path(), is the caller's to write.
+        const path = (($ as unknown as { path(p: string): unknown }).path)(`${dir}/mine`);
+        await $`echo mine > ${path}`;
+        assertEquals(await Deno.readTextFile(`${dir}/mine`), "mine\n");
+      });
+    } finally {
+      if (made) await removeContainers([made]);
+      await Deno.remove(drop, { recursive: true }).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -9059,3 +9059,124 @@ Deno.test({
     }
   },
 });
+
+/** A TCP server of a local user on [::1]:PORT that answers every connection "USER". */
+const USER_LISTENER_TS = String.raw`
+const server = Deno.listen({ hostname: "::1", port: Number(Deno.args[0]) });
+console.log("ready");
+for await (const c of server) {
+  await c.write(new TextEncoder().encode("USER\n")).catch(() => {});
+  c.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 22: forward listens on both loopbacks by default, and a local user on ::1 makes it fail, never take root's clients",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // `forward web1 8080:80` listened on 127.0.0.1 alone, while its help says
+    // "localhost:8080": a client of root's that looks localhost up (Debian's /etc/hosts
+    // names ::1 first; Deno's fetch, Python's urllib take it) reached whatever listened on
+    // [::1]:8080 — any local user's server, which then had root's requests (credentials,
+    // a database session) meant for the container.
+    const { scopedJoin } = await import("../mod.ts");
+    const user = await testUser();
+    const { deno, denoDir } = userDeno();
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    let inside: Deno.Listener;
+    {
+      using _ = scopedJoin(target.pid, ["net"]);
+      inside = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    }
+    const serving = (async () => {
+      for await (const c of inside) {
+        await c.write(new TextEncoder().encode("TARGET\n")).catch(() => {});
+        c.close();
+      }
+    })();
+    const remote = (inside.addr as Deno.NetAddr).port;
+    const answer = async (hostname: string, port: number) => {
+      const conn = await Deno.connect({ hostname, port });
+      const got = await new Response(conn.readable).text();
+      return got;
+    };
+    const start = (spec: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "forward", String(target.pid), spec],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    try {
+      await t.step("forward TARGET :PORT listens on 127.0.0.1 and ::1, one port", async () => {
+        const child = start(`:${remote}`);
+        const stuck = setTimeout(() => child.kill("SIGKILL"), 15_000);
+        const reader = child.stdout.getReader();
+        let out = "";
+        while ((out.match(/\n/g) ?? []).length < 2) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          out += text(value);
+        }
+        try {
+          const m = out.match(
+            new RegExp(
+              `^Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${remote}\nForwarding from \\[::1\\]:(\\d+) -> ${remote}\n$`,
+            ),
+          );
+          assert(m, `unexpected output: ${out}`);
+          assertEquals(m![1], m![2]);
+          assertEquals(await answer("127.0.0.1", Number(m![1])), "TARGET\n");
+          assertEquals(await answer("::1", Number(m![1])), "TARGET\n");
+        } finally {
+          clearTimeout(stuck);
+          child.kill("SIGINT");
+          reader.releaseLock();
+          await child.stdout.cancel();
+          await child.stderr.cancel();
+          await child.status;
+        }
+      });
+      await t.step("a local user's listener on [::1]:PORT: forward fails, says why", async () => {
+        const script = `/tmp/nsjoin-sec22b-listener-${crypto.randomUUID()}.ts`;
+        await Deno.writeTextFile(script, USER_LISTENER_TS, { mode: 0o644 });
+        const port = 20000 + Math.floor(Math.random() * 20000);
+        const theirs = new Deno.Command("setpriv", {
+          args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run"]
+            .concat(["-A", "--quiet", "--no-lock", script, String(port)]),
+          env: { DENO_DIR: denoDir },
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        try {
+          const r = theirs.stdout.getReader();
+          const first = await r.read();
+          r.releaseLock();
+          assertEquals(text(first.value ?? new Uint8Array()), "ready\n");
+          assertEquals(await answer("::1", port), "USER\n");
+          const child = start(`${port}:${remote}`);
+          const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+          const out = await child.output();
+          clearTimeout(timer);
+          assertEquals(text(out.stdout), "", "forward served with ::1 taken by the user");
+          assertEquals(out.code, 1, text(out.stderr));
+          assertEquals(
+            text(out.stderr),
+            `nsjoin forward: Cannot listen on [::1]:${port}: another process listens there (localhost is 127.0.0.1 and ::1)\n`,
+          );
+        } finally {
+          theirs.kill("SIGKILL");
+          await theirs.stdout.cancel().catch(() => {});
+          await theirs.stderr.cancel().catch(() => {});
+          await theirs.status;
+          await Deno.remove(script);
+        }
+      });
+    } finally {
+      inside.close();
+      await serving.catch(() => {});
+    }
+  },
+});

@@ -44,18 +44,7 @@ async function _dockerGet(
   let uid = 0;
   let conn: Deno.Conn;
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
-    const url = new URL(host.replace(/^tcp:/, "http:"));
-    conn = await Deno.connect({
-      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: Number(url.port || 80),
-    });
-    try {
-      // Any local user may listen on a free port (a daemon not started yet, or stopped).
-      uid = _tcpListenerUid(conn.localAddr as Deno.NetAddr, conn.remoteAddr as Deno.NetAddr);
-    } catch (error) {
-      conn.close();
-      throw error;
-    }
+    ({ conn, uid } = await _tcpConnect(new URL(host.replace(/^tcp:/, "http:"))));
   } else if (host.startsWith("unix://")) {
     conn = await withPathFd(host.slice("unix://".length), (fd) => {
       uid = fstatSafe(fd).uid;
@@ -78,6 +67,53 @@ async function _dockerGet(
       // Closed by the readable stream ending.
     }
   }
+}
+
+/**
+ * A connection to a TCP daemon and the uid of its listener (see {@link _tcpListenerUid}).
+ * A name is tried at each of its addresses in order, and the first whose listener is ours
+ * (or root's) is taken, else the first that answered: `localhost` is 127.0.0.1 and ::1
+ * (Debian's /etc/hosts), and a local user listening on [::1]:2375, which root's daemon on
+ * 127.0.0.1:2375 leaves free, had `DOCKER_HOST=tcp://localhost:2375` ask their daemon
+ * instead of root's — its rootless containers found for root's `exec web` (stop 22).
+ */
+async function _tcpConnect(url: URL): Promise<{ conn: Deno.Conn; uid: number }> {
+  const name = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port || 80);
+  // An address is itself (node:net's isIP is not worth its load here).
+  const addresses = /^[0-9.]+$/.test(name) || name.includes(":")
+    ? [name]
+    : (await (await import("node:dns/promises")).lookup(name, { all: true, verbatim: true }))
+      .map((a) => a.address);
+  const me = Deno.uid() ?? 0;
+  let first: { conn: Deno.Conn; uid: number } | undefined;
+  let failure: unknown;
+  for (const hostname of addresses) {
+    let conn: Deno.Conn;
+    try {
+      conn = await Deno.connect({ hostname, port });
+    } catch (error) {
+      failure ??= error;
+      continue;
+    }
+    let uid: number;
+    try {
+      // Any local user may listen on a free port (a daemon not started yet, or stopped).
+      uid = _tcpListenerUid(conn.localAddr as Deno.NetAddr, conn.remoteAddr as Deno.NetAddr);
+    } catch (error) {
+      conn.close();
+      failure ??= error;
+      continue;
+    }
+    if (uid === me || uid === 0) {
+      first?.conn.close();
+      return { conn, uid };
+    }
+    if (first) conn.close();
+    else first = { conn, uid };
+  }
+  if (first) return first;
+  throw failure ?? new Error(`Cannot reach docker at ${url.host}: no address`);
 }
 
 /**

@@ -9180,3 +9180,100 @@ Deno.test({
     }
   },
 });
+
+/** A fake Docker API on HOST:PORT (0: the kernel's choice, printed): `web` is PID, with ENV. */
+const FAKE_DOCKERD_AT_TS = String.raw`
+const [hostname, port, pid, env] = Deno.args;
+const server = Deno.listen({ hostname, port: Number(port) });
+console.log(String(server.addr.port));
+for await (const conn of server) {
+  await conn.read(new Uint8Array(4096));
+  const body = JSON.stringify({
+    Id: "e".repeat(64),
+    Name: "/web",
+    State: { Running: true, Pid: Number(pid) },
+    Config: { Env: [env], User: "", WorkingDir: "" },
+  });
+  await conn.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n" + body));
+  conn.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 22: DOCKER_HOST=tcp://localhost:PORT asks root's daemon on 127.0.0.1, not a local user's on ::1",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Deno.connect takes the first address of a name, and Debian's /etc/hosts puts ::1 first
+    // for localhost: with root's daemon on 127.0.0.1:PORT (docker's -H tcp://127.0.0.1:…),
+    // a local user's on [::1]:PORT answered root's exec, and their rootless container
+    // called `web` got root's exec of its own `web` (its -e, arguments and stdin).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22b-dockerd-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/fake.ts`, FAKE_DOCKERD_AT_TS, { mode: 0o644 });
+    // This machine's /etc/hosts names 127.0.0.1 alone: root's nsjoin gets Debian's.
+    await Deno.writeTextFile(
+      `${dir}/hosts`,
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n",
+    );
+    await using roots = await makeTarget({ flags: ["-m", "-u"], hostname: "roots-web" });
+    await using theirs = await makeTarget({
+      flags: ["--user", "--map-root-user", "--map-auto", "--mount", "--uts"],
+      setup: "hostname users-web",
+      user,
+    });
+    const { deno, denoDir } = userDeno();
+    const daemons: Deno.ChildProcess[] = [];
+    const start = async (cmd: string, args: string[], env: Record<string, string> = {}) => {
+      const child = new Deno.Command(cmd, {
+        args,
+        env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      daemons.push(child);
+      const reader = child.stdout.getReader();
+      const port = Number(text((await reader.read()).value ?? new Uint8Array()).trim());
+      reader.releaseLock();
+      child.stdout.cancel().catch(() => {});
+      child.stderr.cancel().catch(() => {});
+      if (!(port > 0)) throw new Error("a fake daemon did not start");
+      return port;
+    };
+    try {
+      const fake = ["run", "-A", "--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`];
+      const port = await start(
+        Deno.execPath(),
+        [...fake, "127.0.0.1", "0", String(roots.pid), "WHO=root"],
+      );
+      await start(
+        "setpriv",
+        [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno]
+          .concat(fake, "::1", String(port), String(theirs.pid), "WHO=user"),
+        { DENO_DIR: denoDir },
+      );
+      const out = await runPiped("unshare", {
+        args: [
+          ...["-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', `${dir}/hosts`],
+          ...[Deno.execPath(), "run", "-A", "--quiet", CLI, "exec", "docker:web", "hostname"],
+        ],
+        env: { DOCKER_HOST: `tcp://localhost:${port}` },
+      });
+      assertEquals(out.stdout, "roots-web\n", `root's exec ran in: ${out.stdout}${out.stderr}`);
+      assertEquals(out.code, 0, out.stderr);
+    } finally {
+      for (const d of daemons) {
+        try {
+          d.kill("SIGKILL");
+        } catch {
+          // Gone already.
+        }
+        await d.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

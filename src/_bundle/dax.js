@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-3JULKAEI.js";
+} from "./chunk-C4DORBH5.js";
 import {
   NsCommand,
   _hostProgramCapabilities,

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-3JULKAEI.js";
+} from "./chunk-C4DORBH5.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

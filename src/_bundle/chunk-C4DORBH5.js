@@ -30,17 +30,7 @@ var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
-    const url = new URL(host.replace(/^tcp:/, "http:"));
-    conn = await Deno.connect({
-      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: Number(url.port || 80)
-    });
-    try {
-      uid = _tcpListenerUid(conn.localAddr, conn.remoteAddr);
-    } catch (error) {
-      conn.close();
-      throw error;
-    }
+    ({ conn, uid } = await _tcpConnect(new URL(host.replace(/^tcp:/, "http:"))));
   } else if (host.startsWith("unix://")) {
     conn = await withPathFd(host.slice("unix://".length), (fd) => {
       uid = fstatSafe(fd).uid;
@@ -72,6 +62,53 @@ Host: docker\r
     } catch {
     }
   }
+});
+var _tcpConnect = (async function _tcpConnect(url) {
+  const name = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port || 80);
+  const addresses = /^[0-9.]+$/.test(name) || name.includes(":") ? [
+    name
+  ] : (await (await import("node:dns/promises")).lookup(name, {
+    all: true,
+    verbatim: true
+  })).map((a) => a.address);
+  const me = Deno.uid() ?? 0;
+  let first;
+  let failure;
+  for (const hostname of addresses) {
+    let conn;
+    try {
+      conn = await Deno.connect({
+        hostname,
+        port
+      });
+    } catch (error) {
+      failure ??= error;
+      continue;
+    }
+    let uid;
+    try {
+      uid = _tcpListenerUid(conn.localAddr, conn.remoteAddr);
+    } catch (error) {
+      conn.close();
+      failure ??= error;
+      continue;
+    }
+    if (uid === me || uid === 0) {
+      first?.conn.close();
+      return {
+        conn,
+        uid
+      };
+    }
+    if (first) conn.close();
+    else first = {
+      conn,
+      uid
+    };
+  }
+  if (first) return first;
+  throw failure ?? new Error(`Cannot reach docker at ${url.host}: no address`);
 });
 var _tcpListenerUid = (function _tcpListenerUid(ours, theirs) {
   const key = (hex) => {
@@ -1338,6 +1375,7 @@ var _withView = (function _withView(container, view) {
 
 
 // src/engines.ts
+
 
 
 var _DOCKER_MAX_BYTES = 64 << 20;

@@ -208,18 +208,31 @@ function _groupAdd(host: _DockerInspect["HostConfig"]): string[] | undefined {
   return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : undefined;
 }
 
+/**
+ * Whether an inspect answer has the shape docker gives it: a daemon DOCKER_HOST names may be
+ * a user's, and one answering `"Env": [null]` or a numeric `Name` made root's `exec` and `ps`
+ * fail with a TypeError (exit 2, "see --help") for every engine's containers (stop 22).
+ */
+function _isInspect(j: unknown): j is _DockerInspect {
+  const o = j as _DockerInspect | null;
+  return typeof o === "object" && o !== null && typeof o.Id === "string" &&
+    typeof o.Name === "string" && typeof o.State === "object" && o.State !== null &&
+    typeof o.Config === "object" && o.Config !== null;
+}
+
 function _fromInspect(j: _DockerInspect, owner?: number): ContainerInfo {
+  const text = (v: unknown, otherwise: string) => (typeof v === "string" ? v : otherwise);
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
-    pid: j.State.Pid,
+    pid: Number.isSafeInteger(j.State.Pid) ? j.State.Pid : 0,
     owner,
     config: {
-      env: j.Config.Env ?? [],
-      user: j.Config.User ?? "",
-      workingDir: j.Config.WorkingDir ?? "",
-      hostname: j.Config.Hostname,
+      env: Array.isArray(j.Config.Env) ? j.Config.Env.filter((e) => typeof e === "string") : [],
+      user: text(j.Config.User, ""),
+      workingDir: text(j.Config.WorkingDir, ""),
+      hostname: typeof j.Config.Hostname === "string" ? j.Config.Hostname : undefined,
       groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false,
     },
@@ -237,10 +250,11 @@ export async function _dockerList(o: FindContainersOptions): Promise<ContainerIn
     return undefined;
   }
   if (res.status !== 200 || !Array.isArray(res.body)) return undefined;
-  return (res.body as { Id: string; Names: string[]; State?: string }[]).map((c) => ({
+  const list = res.body as { Id: unknown; Names?: unknown[]; State?: string }[];
+  return list.filter((c) => typeof c?.Id === "string").map((c) => ({
     engine: "docker" as const,
-    id: c.Id,
-    name: c.Names?.[0]?.replace(/^\//, ""),
+    id: c.Id as string,
+    name: typeof c.Names?.[0] === "string" ? c.Names[0].replace(/^\//, "") : undefined,
     pid: 0,
     owner: res.owner,
     ...(c.State === "restarting" ? { restarting: true } : {}),
@@ -265,8 +279,8 @@ export async function _dockerInspect(
     return undefined;
   }
   if (res.status === 404) return null;
-  if (res.status !== 200) return undefined;
-  const j = res.body as _DockerInspect;
+  if (res.status !== 200 || !_isInspect(res.body)) return undefined;
+  const j = res.body;
   // Between two runs of its restart policy docker says Running, with no process (Pid 0):
   // as stopped, not as a container whose processes went missing.
   const restarting = j.State.Restarting === true;

@@ -9277,3 +9277,71 @@ Deno.test({
     }
   },
 });
+
+/** A Docker API on 127.0.0.1 (port printed) whose answers have every field of the wrong type. */
+const MALFORMED_DOCKERD_TS = String.raw`
+const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+console.log(String(server.addr.port));
+for await (const conn of server) {
+  const buf = new Uint8Array(4096);
+  const ask = new TextDecoder().decode(buf.subarray(0, (await conn.read(buf)) ?? 0));
+  const list = [{ Id: 5, Names: [7] }, { Id: "f".repeat(64), Names: [null] }];
+  const inspect = { Id: "e".repeat(64), Name: 5, State: { Running: true, Pid: "1" }, Config: { Env: [null] } };
+  const body = JSON.stringify(ask.includes("/containers/json") ? list : inspect);
+  await conn.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n" + body));
+  conn.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 22: a docker daemon's answers of the wrong shape fail one line, never root's ps or exec as a usage error",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // DOCKER_HOST may name a user's daemon (stop 21 reads it as theirs): `"Env": [null]`
+    // or a numeric name made root's `exec docker:web` and `ps` end in a TypeError
+    // ("Cannot read properties of null", exit 2, "see --help"), for every engine.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22b-malformed-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/fake.ts`, MALFORMED_DOCKERD_TS, { mode: 0o644 });
+    const { deno, denoDir } = userDeno();
+    const daemon = new Deno.Command("setpriv", {
+      args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run"]
+        .concat(["-A", "--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`]),
+      env: { DENO_DIR: denoDir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = daemon.stdout.getReader();
+      const port = Number(text((await reader.read()).value ?? new Uint8Array()).trim());
+      reader.releaseLock();
+      daemon.stdout.cancel().catch(() => {});
+      daemon.stderr.cancel().catch(() => {});
+      assert(port > 0, "the fake daemon did not start");
+      const cli = (...args: string[]) =>
+        runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, ...args],
+          env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` },
+        });
+      await t.step("ps lists the other engines", async () => {
+        const out = await cli("ps", "--json");
+        assertEquals(out.code, 0, out.stderr);
+        assert(Array.isArray(JSON.parse(out.stdout)), out.stdout);
+      });
+      await t.step("exec docker:web: one line, not a usage error", async () => {
+        const out = await cli("exec", "docker:web", "true");
+        assertEquals(out.code, 125, out.stderr);
+        assert(!/Cannot read properties|see: nsjoin/.test(out.stderr), out.stderr);
+        assertEquals(out.stderr.trim().split("\n").length, 1, out.stderr);
+      });
+    } finally {
+      daemon.kill("SIGKILL");
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-C4DORBH5.js";
+} from "./chunk-VNZ33WH2.js";
 import {
   NsCommand,
   _hostProgramCapabilities,

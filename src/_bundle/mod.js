@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-C4DORBH5.js";
+} from "./chunk-VNZ33WH2.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

@@ -182,18 +182,23 @@ var _groupAdd = (function _groupAdd(host) {
   const g = host?.GroupAdd;
   return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
 });
+var _isInspect = (function _isInspect(j) {
+  const o = j;
+  return typeof o === "object" && o !== null && typeof o.Id === "string" && typeof o.Name === "string" && typeof o.State === "object" && o.State !== null && typeof o.Config === "object" && o.Config !== null;
+});
 var _fromInspect = (function _fromInspect(j, owner) {
+  const text = (v, otherwise) => typeof v === "string" ? v : otherwise;
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
-    pid: j.State.Pid,
+    pid: Number.isSafeInteger(j.State.Pid) ? j.State.Pid : 0,
     owner,
     config: {
-      env: j.Config.Env ?? [],
-      user: j.Config.User ?? "",
-      workingDir: j.Config.WorkingDir ?? "",
-      hostname: j.Config.Hostname,
+      env: Array.isArray(j.Config.Env) ? j.Config.Env.filter((e) => typeof e === "string") : [],
+      user: text(j.Config.User, ""),
+      workingDir: text(j.Config.WorkingDir, ""),
+      hostname: typeof j.Config.Hostname === "string" ? j.Config.Hostname : void 0,
       groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false
     },
@@ -209,10 +214,11 @@ var _dockerList = (async function _dockerList(o) {
     return void 0;
   }
   if (res.status !== 200 || !Array.isArray(res.body)) return void 0;
-  return res.body.map((c) => ({
+  const list = res.body;
+  return list.filter((c) => typeof c?.Id === "string").map((c) => ({
     engine: "docker",
     id: c.Id,
-    name: c.Names?.[0]?.replace(/^\//, ""),
+    name: typeof c.Names?.[0] === "string" ? c.Names[0].replace(/^\//, "") : void 0,
     pid: 0,
     owner: res.owner,
     ...c.State === "restarting" ? {
@@ -230,7 +236,7 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
     return void 0;
   }
   if (res.status === 404) return null;
-  if (res.status !== 200) return void 0;
+  if (res.status !== 200 || !_isInspect(res.body)) return void 0;
   const j = res.body;
   const restarting = j.State.Restarting === true;
   if ((!j.State.Running || restarting) && !strict) return null;
@@ -1379,6 +1385,7 @@ var _withView = (function _withView(container, view) {
 
 
 var _DOCKER_MAX_BYTES = 64 << 20;
+
 
 
 

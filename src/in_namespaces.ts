@@ -306,8 +306,15 @@ function _bundleConfig(): { args: string[]; cwd: string } {
   }
   const main = new URL(Deno.mainModule);
   if (out.includes("--no-config") || out.includes("--config")) return { args: out, cwd: "/" };
-  if (main.protocol !== "file:") return { args: [...out, "--no-config"], cwd: "/" };
-  return { args: out, cwd: decodeURIComponent(main.pathname.replace(/\/[^/]*$/, "")) || "/" };
+  const dir = decodeURIComponent(main.pathname.replace(/\/[^/]*$/, "")) || "/";
+  let there = false;
+  try {
+    there = main.protocol === "file:" && Deno.statSync(dir).isDirectory;
+  } catch {
+    // Gone since we started (or not a file URL): no configuration to look for.
+  }
+  if (!there) return { args: [...out, "--no-config"], cwd: "/" };
+  return { args: out, cwd: dir };
 }
 
 function _key(resolved: ResolvedTarget, types: readonly WorkerNamespace[]): string {

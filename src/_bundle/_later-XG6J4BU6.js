@@ -220,7 +220,13 @@ var _bundleConfig = (function _bundleConfig() {
     args: out,
     cwd: "/"
   };
-  if (main.protocol !== "file:") return {
+  const dir = decodeURIComponent(main.pathname.replace(/\/[^/]*$/, "")) || "/";
+  let there = false;
+  try {
+    there = main.protocol === "file:" && Deno.statSync(dir).isDirectory;
+  } catch {
+  }
+  if (!there) return {
     args: [
       ...out,
       "--no-config"
@@ -229,7 +235,7 @@ var _bundleConfig = (function _bundleConfig() {
   };
   return {
     args: out,
-    cwd: decodeURIComponent(main.pathname.replace(/\/[^/]*$/, "")) || "/"
+    cwd: dir
   };
 });
 var _key = (function _key(resolved, types) {

@@ -12,7 +12,9 @@ import {
   type CommandContext,
   type CommandHandler,
   type CommandPipeWriter,
+  CommandResult,
   type ExecuteResult,
+  Path,
   RawArg,
   type Reader,
   type TemplateExpr,
@@ -170,7 +172,7 @@ const SHELL_BUILTINS = new Set([
  *
  * Limits: a redirect to or from a file (`> out.txt`, `< in.txt`) is a TypeError: dax
  * opens it itself, on the host, as the caller, from the target's working directory (take
- * the output with `.text()` or `.bytes()`, or give a `$.path()` to name a host file). Name
+ * the output with `.text()` or `.bytes()`, or give an absolute `$.path()` to name a host file). Name
  * programs by name. dax accepts only names of letters, digits, `-` and `_`
  * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
  * on the host. The program list is read once, here (pass `commands` for programs added
@@ -284,7 +286,7 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
       throw new TypeError(
         `Cannot redirect ${JSON.stringify(redirect)} to a file in daxIn: dax opens it on the ` +
           "host, as this process, from the target's working directory — take the output with " +
-          ".text() or .bytes() (or give a stream, or $.path() for a host file of yours)",
+          ".text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)",
       );
     }
     const handlers: Record<string, CommandHandler> = {};
@@ -314,9 +316,10 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
  * too (/tmp/DIR, their home) put a symlink there, and root's `$\`cmd > report.txt\`` wrote
  * the container's output into a root-only file through it; `< in.txt` read one into the
  * container (tests/security_test.ts "stop 22"). Refused: words after `<` or `>` other than
- * `/dev/null` and `&N`. Kept: what dax makes a stream of (a value after `<`, a stream or
- * buffer after `>`) and `$.path()` values (a host path the caller named). Values dax
- * escapes are one quoted word; `.raw` and RawArg values are read as the text they are.
+ * `/dev/null` and `&N`, and a relative `$.path()` (joined to that same directory). Kept:
+ * what dax makes a stream of (a value after `<`, a stream or buffer after `>`) and absolute
+ * `$.path()` values (a host path the caller named). Values dax escapes are one quoted word;
+ * `.raw`, RawArg and a raw command result's values are read as the text they are.
  */
 function _fileRedirect(
   strings: readonly string[],
@@ -329,6 +332,8 @@ function _fileRedirect(
       ? asText(v.value)
       : Array.isArray(v)
       ? v.map(asText).join(" ")
+      : v instanceof CommandResult
+      ? raw ? v.stdout.replace(/\r?\n$/, "") : "x"
       : raw
       ? String(v)
       : "x";
@@ -337,7 +342,12 @@ function _fileRedirect(
     if (i >= exprs.length) continue;
     // After `<` or `>` dax makes a value a stream's fd (`&N`), takes a $.path() as the
     // caller's host path, or refuses it (a string after `>`).
-    text += /[<>]\s*$/.test(text) ? "&9" : asText(exprs[i]);
+    const at = /[<>]\s*$/.test(text);
+    // A relative $.path() is joined to the target's working directory, on the host.
+    if (at && exprs[i] instanceof Path && !String(exprs[i]).startsWith("/")) {
+      return `${text.trimEnd().slice(-1)} ${exprs[i]}`;
+    }
+    text += at ? "&9" : asText(exprs[i]);
   }
   let quote = "";
   for (let i = 0; i < text.length; i++) {

@@ -9009,6 +9009,7 @@ Deno.test({
       made = await startContainer("podman", name, ["--tmpfs", drop, "-w", drop], owner);
       const $ = daxIn(await resolveContainer(`podman@${owner.name}:${name}`));
       assertEquals(await $`pwd`.text(), drop);
+      const pathOf = ($ as unknown as { path(p: string): unknown }).path;
       await t.step("an output redirect to a file is refused, nothing opened", async () => {
         for (
           const line of [
@@ -9018,6 +9019,8 @@ Deno.test({
             () => $`echo planted &> report.txt`,
             () => $`echo planted >"report.txt"`,
             () => $.raw`echo planted ${"> report.txt"}`,
+            () => $`echo planted > ${pathOf("report.txt")}`,
+            async () => $.raw`echo planted ${await $`echo '> report.txt'`.stdout("piped")}`,
           ]
         ) {
           let error: unknown;
@@ -9048,8 +9051,7 @@ Deno.test({
         assertEquals(await $`cat < ${"from a string"}`.text(), "from a string");
         assertEquals(await $`echo 'a > b' "c < d"`.text(), "a > b c < d");
         // A host file the caller names as one, with $.path(), is the caller's to write.
-        const path = (($ as unknown as { path(p: string): unknown }).path)(`${dir}/mine`);
-        await $`echo mine > ${path}`;
+        await $`echo mine > ${pathOf(`${dir}/mine`)}`;
         assertEquals(await Deno.readTextFile(`${dir}/mine`), "mine\n");
       });
     } finally {

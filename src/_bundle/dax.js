@@ -33,7 +33,7 @@ import {
 import "./chunk-25U5ZXZZ.js";
 
 // src/dax.ts
-import { build$, RawArg } from "npm:dax-sh@0.44.1";
+import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
 function _cgroupsOf(pid) {
   const cgroups = cgroupProcsOf(pid);
@@ -129,7 +129,7 @@ function daxIn(target, options = {}) {
   const bind = (command, strings, exprs, raw = false) => {
     const redirect = _fileRedirect(strings, exprs, raw);
     if (redirect !== void 0) {
-      throw new TypeError(`Cannot redirect ${JSON.stringify(redirect)} to a file in daxIn: dax opens it on the host, as this process, from the target's working directory \u2014 take the output with .text() or .bytes() (or give a stream, or $.path() for a host file of yours)`);
+      throw new TypeError(`Cannot redirect ${JSON.stringify(redirect)} to a file in daxIn: dax opens it on the host, as this process, from the target's working directory \u2014 take the output with .text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)`);
     }
     const handlers = {};
     for (const word of _words(strings, exprs)) {
@@ -149,11 +149,15 @@ function daxIn(target, options = {}) {
 }
 function _fileRedirect(strings, exprs, raw) {
   let text = "";
-  const asText = (v) => v instanceof RawArg ? asText(v.value) : Array.isArray(v) ? v.map(asText).join(" ") : raw ? String(v) : "x";
+  const asText = (v) => v instanceof RawArg ? asText(v.value) : Array.isArray(v) ? v.map(asText).join(" ") : v instanceof CommandResult ? raw ? v.stdout.replace(/\r?\n$/, "") : "x" : raw ? String(v) : "x";
   for (let i = 0; i < strings.length; i++) {
     text += strings[i];
     if (i >= exprs.length) continue;
-    text += /[<>]\s*$/.test(text) ? "&9" : asText(exprs[i]);
+    const at = /[<>]\s*$/.test(text);
+    if (at && exprs[i] instanceof Path && !String(exprs[i]).startsWith("/")) {
+      return `${text.trimEnd().slice(-1)} ${exprs[i]}`;
+    }
+    text += at ? "&9" : asText(exprs[i]);
   }
   let quote = "";
   for (let i = 0; i < text.length; i++) {

@@ -9347,3 +9347,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 22: ps --json and ls --json put no C1 control of a user's names on root's terminal, the JSON value exact",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // JSON.stringify escapes C0 controls only: a user's container name or process argument
+    // holding U+009B (CSI) or U+009D (OSC) went to root's terminal as UTF-8, which a terminal
+    // reading UTF-8 C1 controls (xterm) acts on — a screen clear, a title, a hyperlink.
+    const hostile = "x\u009b2J\u009d0;pwned\u0007y\u202e";
+    await using user = await hostileUser();
+    const pid = await user.sleeper("container");
+    await user.store([{ id: "c".repeat(64), name: hostile, pid }]);
+    const c1 = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+    await t.step("ps --json", async () => {
+      const ps = await cliBounded(["ps", "--json"], 60_000);
+      assertEquals(ps.code, 0, ps.stderr);
+      assert(!c1.test(ps.stdout), "a C1 control reached the terminal");
+      const names = (JSON.parse(ps.stdout) as { name?: string }[]).map((r) => r.name);
+      assert(names.includes(hostile), ps.stdout.slice(0, 400));
+    });
+    await t.step("ls --json", async () => {
+      // The first process of the user's new namespaces, whose command line ls shows.
+      const child = new Deno.Command("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"]
+          .concat(["unshare", "-Urn", "sh", "-c", "sleep 100000; :", hostile]),
+        stdin: "null",
+      }).spawn();
+      try {
+        for (let i = 0; i < 500; i++) {
+          if (Deno.readTextFileSync(`/proc/${child.pid}/cmdline`).includes(hostile)) break;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const ls = await cliBounded(["ls", "--json", "-o", "NS,PID,COMMAND"], 60_000);
+        assertEquals(ls.code, 0, ls.stderr);
+        assert(!c1.test(ls.stdout), "a C1 control reached the terminal");
+        const rows = (JSON.parse(ls.stdout) as { namespaces: { command: string | null }[] })
+          .namespaces;
+        assert(rows.some((r) => r.command?.includes(hostile)), "the argument was not kept exact");
+      } finally {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+    });
+  },
+});

@@ -1,6 +1,7 @@
 /**
  * dax bound to a target: `daxIn(target)` is a dax `$` whose programs run inside the
- * target through {@link NsCommand}, with dax's shell (pipes, `&&`, redirects), `.text()`,
+ * target through {@link NsCommand}, with dax's shell (pipes, `&&`, redirects to and from
+ * streams, buffers and `/dev/null`; not files: dax would open them on the host), `.text()`,
  * `.json()`, `.noThrow()` and `.stdin()` as usual.
  *
  * @module
@@ -11,7 +12,9 @@ import {
   type CommandContext,
   type CommandHandler,
   type CommandPipeWriter,
+  CommandResult,
   type ExecuteResult,
+  Path,
   RawArg,
   type Reader,
   type TemplateExpr,
@@ -172,7 +175,10 @@ const SHELL_BUILTINS = new Set([
  * configured user, working directory (the default `cwd`) and environment, its cgroups and
  * its confinement.
  *
- * Limits: name programs by name. dax accepts only names of letters, digits, `-` and `_`
+ * Limits: a redirect to or from a file (`> out.txt`, `< in.txt`) is a TypeError: dax
+ * opens it itself, on the host, as the caller, from the target's working directory (take
+ * the output with `.text()` or `.bytes()`, or give an absolute `$.path()` to name a host file). Name
+ * programs by name. dax accepts only names of letters, digits, `-` and `_`
  * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
  * on the host. The program list is read once, here (pass `commands` for programs added
  * later).
@@ -283,7 +289,20 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
   // dax copies its whole command table on every registration, so registering a PATH's
   // thousands of programs up front takes ~0.4 s: register per command line only the
   // programs whose names appear in it.
-  const bind = (command: CommandBuilder, strings: TemplateStringsArray, exprs: unknown[]) => {
+  const bind = (
+    command: CommandBuilder,
+    strings: TemplateStringsArray,
+    exprs: unknown[],
+    raw = false,
+  ) => {
+    const redirect = _fileRedirect(strings, exprs, raw);
+    if (redirect !== undefined) {
+      throw new TypeError(
+        `Cannot redirect ${JSON.stringify(redirect)} to a file in daxIn: dax opens it on the ` +
+          "host, as this process, from the target's working directory — take the output with " +
+          ".text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)",
+      );
+    }
     const handlers: Record<string, CommandHandler> = {};
     for (const word of _words(strings, exprs)) {
       if (programs.has(word)) handlers[word] = _spawner(word, base, options.env);
@@ -297,9 +316,72 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
     get(fn, key, receiver) {
       if (key !== "raw") return Reflect.get(fn, key, receiver);
       return (strings: TemplateStringsArray, ...exprs: TemplateExpr[]) =>
-        bind(fn.raw(strings, ...exprs), strings, exprs);
+        bind(fn.raw(strings, ...exprs), strings, exprs, true);
     },
   }) as unknown as DaxShell;
+}
+
+/**
+ * The first redirect of a command line that dax would open a file for, as written, or
+ * undefined. dax opens such a file itself (`Deno.open`), in this process: on the host, as
+ * the caller, relative to the shell's working directory — for daxIn the target's (a
+ * container's configured one, which its owner chooses) — while the program runs in the
+ * target. A user whose rootless container works in a directory that is theirs on the host
+ * too (/tmp/DIR, their home) put a symlink there, and root's `$\`cmd > report.txt\`` wrote
+ * the container's output into a root-only file through it; `< in.txt` read one into the
+ * container (tests/security_test.ts "stop 22"). Refused: words after `<` or `>` other than
+ * `/dev/null` and `&N`, and a relative `$.path()` (joined to that same directory). Kept:
+ * what dax makes a stream of (a value after `<`, a stream or buffer after `>`) and absolute
+ * `$.path()` values (a host path the caller named). Values dax escapes are one quoted word;
+ * `.raw`, RawArg and a raw command result's values are read as the text they are.
+ */
+function _fileRedirect(
+  strings: readonly string[],
+  exprs: readonly unknown[],
+  raw: boolean,
+): string | undefined {
+  let text = "";
+  const asText = (v: unknown): string =>
+    v instanceof RawArg
+      ? asText(v.value)
+      : Array.isArray(v)
+      ? v.map(asText).join(" ")
+      : v instanceof CommandResult
+      ? raw ? v.stdout.replace(/\r?\n$/, "") : "x"
+      : raw
+      ? String(v)
+      : "x";
+  for (let i = 0; i < strings.length; i++) {
+    text += strings[i];
+    if (i >= exprs.length) continue;
+    // After `<` or `>` dax makes a value a stream's fd (`&N`), takes a $.path() as the
+    // caller's host path, or refuses it (a string after `>`).
+    const at = /[<>]\s*$/.test(text);
+    // A relative $.path() is joined to the target's working directory, on the host.
+    if (at && exprs[i] instanceof Path && !String(exprs[i]).startsWith("/")) {
+      return `${text.trimEnd().slice(-1)} ${exprs[i]}`;
+    }
+    text += at ? "&9" : asText(exprs[i]);
+  }
+  let quote = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote) quote = "";
+      else if (c === "\\" && quote === '"') i++;
+      continue;
+    }
+    if (c === "\\") i++;
+    else if (c === "'" || c === '"') quote = c;
+    else if (c === "<" || c === ">") {
+      let end = i + 1;
+      while (/[<>|]/.test(text[end] ?? "")) end++;
+      const rest = text.slice(end).trimStart();
+      if (/^(&(\d+|-)|\/dev\/null)(?=$|[\s;|&<>()])/.test(rest)) continue;
+      return `${text.slice(i, end)} ${rest.split(/[\s;|&()]/)[0]}`.trim();
+    }
+  }
+  return undefined;
 }
 
 /** The words of a command line that could name a program: in its text and its values. */

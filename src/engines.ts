@@ -44,18 +44,7 @@ async function _dockerGet(
   let uid = 0;
   let conn: Deno.Conn;
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
-    const url = new URL(host.replace(/^tcp:/, "http:"));
-    conn = await Deno.connect({
-      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: Number(url.port || 80),
-    });
-    try {
-      // Any local user may listen on a free port (a daemon not started yet, or stopped).
-      uid = _tcpListenerUid(conn.localAddr as Deno.NetAddr, conn.remoteAddr as Deno.NetAddr);
-    } catch (error) {
-      conn.close();
-      throw error;
-    }
+    ({ conn, uid } = await _tcpConnect(new URL(host.replace(/^tcp:/, "http:"))));
   } else if (host.startsWith("unix://")) {
     conn = await withPathFd(host.slice("unix://".length), (fd) => {
       uid = fstatSafe(fd).uid;
@@ -78,6 +67,53 @@ async function _dockerGet(
       // Closed by the readable stream ending.
     }
   }
+}
+
+/**
+ * A connection to a TCP daemon and the uid of its listener (see {@link _tcpListenerUid}).
+ * A name is tried at each of its addresses in order, and the first whose listener is ours
+ * (or root's) is taken, else the first that answered: `localhost` is 127.0.0.1 and ::1
+ * (Debian's /etc/hosts), and a local user listening on [::1]:2375, which root's daemon on
+ * 127.0.0.1:2375 leaves free, had `DOCKER_HOST=tcp://localhost:2375` ask their daemon
+ * instead of root's — its rootless containers found for root's `exec web` (stop 22).
+ */
+async function _tcpConnect(url: URL): Promise<{ conn: Deno.Conn; uid: number }> {
+  const name = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port || 80);
+  // An address is itself (node:net's isIP is not worth its load here).
+  const addresses = /^[0-9.]+$/.test(name) || name.includes(":")
+    ? [name]
+    : (await (await import("node:dns/promises")).lookup(name, { all: true, verbatim: true }))
+      .map((a) => a.address);
+  const me = Deno.uid() ?? 0;
+  let first: { conn: Deno.Conn; uid: number } | undefined;
+  let failure: unknown;
+  for (const hostname of addresses) {
+    let conn: Deno.Conn;
+    try {
+      conn = await Deno.connect({ hostname, port });
+    } catch (error) {
+      failure ??= error;
+      continue;
+    }
+    let uid: number;
+    try {
+      // Any local user may listen on a free port (a daemon not started yet, or stopped).
+      uid = _tcpListenerUid(conn.localAddr as Deno.NetAddr, conn.remoteAddr as Deno.NetAddr);
+    } catch (error) {
+      conn.close();
+      failure ??= error;
+      continue;
+    }
+    if (uid === me || uid === 0) {
+      first?.conn.close();
+      return { conn, uid };
+    }
+    if (first) conn.close();
+    else first = { conn, uid };
+  }
+  if (first) return first;
+  throw failure ?? new Error(`Cannot reach docker at ${url.host}: no address`);
 }
 
 /**
@@ -172,18 +208,31 @@ function _groupAdd(host: _DockerInspect["HostConfig"]): string[] | undefined {
   return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : undefined;
 }
 
+/**
+ * Whether an inspect answer has the shape docker gives it: a daemon DOCKER_HOST names may be
+ * a user's, and one answering `"Env": [null]` or a numeric `Name` made root's `exec` and `ps`
+ * fail with a TypeError (exit 2, "see --help") for every engine's containers (stop 22).
+ */
+function _isInspect(j: unknown): j is _DockerInspect {
+  const o = j as _DockerInspect | null;
+  return typeof o === "object" && o !== null && typeof o.Id === "string" &&
+    typeof o.Name === "string" && typeof o.State === "object" && o.State !== null &&
+    typeof o.Config === "object" && o.Config !== null;
+}
+
 function _fromInspect(j: _DockerInspect, owner?: number): ContainerInfo {
+  const text = (v: unknown, otherwise: string) => (typeof v === "string" ? v : otherwise);
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
-    pid: j.State.Pid,
+    pid: Number.isSafeInteger(j.State.Pid) ? j.State.Pid : 0,
     owner,
     config: {
-      env: j.Config.Env ?? [],
-      user: j.Config.User ?? "",
-      workingDir: j.Config.WorkingDir ?? "",
-      hostname: j.Config.Hostname,
+      env: Array.isArray(j.Config.Env) ? j.Config.Env.filter((e) => typeof e === "string") : [],
+      user: text(j.Config.User, ""),
+      workingDir: text(j.Config.WorkingDir, ""),
+      hostname: typeof j.Config.Hostname === "string" ? j.Config.Hostname : undefined,
       groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false,
     },
@@ -201,10 +250,11 @@ export async function _dockerList(o: FindContainersOptions): Promise<ContainerIn
     return undefined;
   }
   if (res.status !== 200 || !Array.isArray(res.body)) return undefined;
-  return (res.body as { Id: string; Names: string[]; State?: string }[]).map((c) => ({
+  const list = res.body as { Id: unknown; Names?: unknown[]; State?: string }[];
+  return list.filter((c) => typeof c?.Id === "string").map((c) => ({
     engine: "docker" as const,
-    id: c.Id,
-    name: c.Names?.[0]?.replace(/^\//, ""),
+    id: c.Id as string,
+    name: typeof c.Names?.[0] === "string" ? c.Names[0].replace(/^\//, "") : undefined,
     pid: 0,
     owner: res.owner,
     ...(c.State === "restarting" ? { restarting: true } : {}),
@@ -229,8 +279,8 @@ export async function _dockerInspect(
     return undefined;
   }
   if (res.status === 404) return null;
-  if (res.status !== 200) return undefined;
-  const j = res.body as _DockerInspect;
+  if (res.status !== 200 || !_isInspect(res.body)) return undefined;
+  const j = res.body;
   // Between two runs of its restart policy docker says Running, with no process (Pid 0):
   // as stopped, not as a container whose processes went missing.
   const restarting = j.State.Restarting === true;

@@ -37,7 +37,9 @@ export interface ForwardOptions {
   remote: number;
   /**
    * Where to listen on the host: a port (0: any free one), or a hostname and port.
-   * Default: the remote port on 127.0.0.1.
+   * Default: the remote port on 127.0.0.1. Clients must then connect to 127.0.0.1: one that
+   * looks `localhost` up may take ::1 first, where any local user may listen (the CLI
+   * listens on both, with a second forward on `::1` and the same port).
    */
   local?: number | { hostname?: string; port: number };
   /**

@@ -7,6 +7,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { check, cstr, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
+import { readTextFileSafe } from "../ffi/files.ts";
 import { loadHostNss } from "../ffi/nss.ts";
 import { NamespaceError } from "./errors.ts";
 import {
@@ -243,10 +244,12 @@ async function _message(fn: unknown, arg: unknown, mnt: boolean): Promise<CallBo
  * target's). node: built-ins stay imports; the sealed evaluator serves them.
  */
 async function _bundle(url: URL): Promise<string> {
+  const config = _bundleConfig();
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--format=cjs", "--platform=deno", url.href],
+      args: ["bundle", ...config.args, "--quiet", "--format=cjs", "--platform=deno", url.href],
+      cwd: config.cwd,
       env: { NO_COLOR: "1" },
       stdin: "null",
     }).output();
@@ -261,6 +264,57 @@ async function _bundle(url: URL): Promise<string> {
     throw new Error(`Cannot bundle ${url.href} on the host: ${why.replace(/^error: /, "")}`);
   }
   return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * Where `deno bundle` takes its configuration (import map, package.json, node_modules)
+ * from: where this process took its own, never the caller's working directory. Deno
+ * looks for deno.json from its working directory upwards, so a script of root's run from
+ * (or below) a directory a user may write — their project, a build directory in /tmp —
+ * bundled the user's import map: one that mapped `node:path` to their module ran it in
+ * root's Worker, as uid 0 with every capability (tests/security_test.ts "stop 22").
+ * Deno's own flags are passed on (`--no-config`, `--config`, `--import-map`; a relative
+ * path is taken from the working directory now, as Deno took it from the one it started
+ * in); otherwise the bundler starts where `deno run` looked, the main module's directory,
+ * and for a main module that is not a file (jsr:, https:, npm:) it reads no configuration.
+ */
+function _bundleConfig(): { args: string[]; cwd: string } {
+  let args: string[] = [];
+  try {
+    args = readTextFileSafe("/proc/self/cmdline", { maxBytes: 1 << 20 }).split("\0");
+  } catch {
+    // No /proc: no flags of ours to pass on.
+  }
+  const script = args.findIndex((a, i) =>
+    i > 0 && !a.startsWith("-") &&
+    (a === Deno.mainModule || Deno.mainModule.endsWith(a.replace(/^\.\//, "/")) ||
+      Deno.mainModule.endsWith(`/${a}`))
+  );
+  const flags = args.slice(1, script < 0 ? args.length : script);
+  const out: string[] = [];
+  const path = (p: string) => (p.startsWith("/") || /^[a-z]+:/.test(p) ? p : `${Deno.cwd()}/${p}`);
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i];
+    const long = /^--(config|import-map)(?:=(.*))?$/.exec(f);
+    // `-c FILE`, `-cFILE`, `-c=FILE`, `-Ac FILE`: a letter after -c (or -L) is its value.
+    const short = /^-[A-Zabd-z]*c=?(.*)$/.exec(f);
+    if (f === "--no-config") out.push(f);
+    else if (long) out.push(`--${long[1]}`, path(long[2] ?? flags[++i] ?? ""));
+    else if (short && !f.startsWith("--") && !/^-[^c]*L/.test(f)) {
+      out.push("--config", path(short[1] || flags[++i] || ""));
+    }
+  }
+  const main = new URL(Deno.mainModule);
+  if (out.includes("--no-config") || out.includes("--config")) return { args: out, cwd: "/" };
+  const dir = decodeURIComponent(main.pathname.replace(/\/[^/]*$/, "")) || "/";
+  let there = false;
+  try {
+    there = main.protocol === "file:" && Deno.statSync(dir).isDirectory;
+  } catch {
+    // Gone since we started (or not a file URL): no configuration to look for.
+  }
+  if (!there) return { args: [...out, "--no-config"], cwd: "/" };
+  return { args: out, cwd: dir };
 }
 
 function _key(resolved: ResolvedTarget, types: readonly WorkerNamespace[]): string {

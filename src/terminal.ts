@@ -40,3 +40,32 @@ export function escapeTerminal(s: string): string {
     return out;
   });
 }
+
+// What JSON.stringify leaves as it is but a terminal may act on: DEL, the C1 controls (a
+// terminal that reads UTF-8-encoded C1 takes U+009B as CSI and U+009D as OSC; xterm does),
+// the line and paragraph separators and the bidirectional formatting characters.
+const _JSON_UNSAFE = /[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `JSON.stringify(value, null, indent)` with every character a terminal may act on written
+ * as a `\uXXXX` escape: the same JSON value, exact, but no C1 control from a name someone
+ * else chose (a user's container name, a process's arguments) reaches the terminal the
+ * JSON is printed on (`ps --json`, `ls --json`, `inspect --json`). `JSON.stringify` escapes
+ * only C0 controls.
+ *
+ * @param value what to print as JSON
+ * @param indent spaces per level
+ * @returns JSON text holding no control character
+ *
+ * @example
+ * ```ts
+ * import { jsonForTerminal } from "./terminal.ts";
+ * if (jsonForTerminal({ n: "a\u009b2J" }) !== '{"n":"a\\u009b2J"}') throw new Error("raw C1");
+ * ```
+ */
+export function jsonForTerminal(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(
+    _JSON_UNSAFE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

@@ -9328,3 +9328,502 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 22: a local user
+
+Deno.test({
+  name:
+    "stop 22: inNamespaces bundles a module URL with the configuration of root's script, never one a user put in root's working directory",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // A module URL for a mnt Worker is bundled by `deno bundle`, which took its deno.json
+    // (import map, package.json, node_modules) from the working directory upwards: a user
+    // who put one in a directory root's script ran from (their project, a build dir in
+    // /tmp, or any directory above it) mapped `node:path` to their own module, bundled
+    // into root's Worker: their code ran as uid 0 with every capability, in the target's
+    // mount namespace, and answered root's script for root's own module.
+    const user = await testUser();
+    const asUser = ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"];
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22b-" });
+    const theirs = `${dir}/theirs`;
+    await using target = await makeTarget();
+    try {
+      // Root's script, module and deno.json (which maps `tag`), where only root may write;
+      // and a second configuration of root's, given with --config.
+      await Deno.mkdir(`${dir}/root`, { mode: 0o700 });
+      await Deno.mkdir(`${dir}/conf`, { mode: 0o700 });
+      const files: Record<string, string> = {
+        "root/job.ts": 'import { basename } from "node:path";\nimport { tag } from "tag";\n' +
+          "export default (p: string): string => tag + basename(p);\n",
+        "root/tag.ts": 'export const tag = "root:";\n',
+        "root/deno.json": '{ "imports": { "tag": "./tag.ts" } }\n',
+        "conf/tag.ts": 'export const tag = "conf:";\n',
+        "conf/deno.json": '{ "imports": { "tag": "./tag.ts" } }\n',
+        "root/script.ts": `import { closeNamespaceWorkers, inNamespaces } from "${ROOT}mod.ts";\n` +
+          `const url = new URL("./job.ts", import.meta.url);\n` +
+          `console.log(await inNamespaces(${target.pid}, url, { namespaces: ["mnt"], arg: "/a/b" }));\n` +
+          "await closeNamespaceWorkers();\n",
+      };
+      for (const [name, body] of Object.entries(files)) {
+        await Deno.writeTextFile(`${dir}/${name}`, body);
+      }
+      // The user's directory, with their deno.json and the module it maps node:path (and
+      // root's `tag`, had they read root's script) to.
+      await Deno.chmod(dir, 0o755);
+      await Deno.mkdir(theirs);
+      await Deno.chown(theirs, user.uid, user.gid);
+      await sh(asUser[0], [
+        ...asUser.slice(1),
+        "sh",
+        "-c",
+        `cd ${theirs} && mkdir sub && ` +
+        `echo '{ "imports": { "node:path": "./planted.ts", "tag": "./planted.ts" } }' > deno.json && ` +
+        `echo 'export const tag = "";' > planted.ts && ` +
+        `echo 'export const basename = () => "planted ran as " + Deno.uid();' >> planted.ts`,
+      ]);
+      assertEquals((await Deno.stat(`${theirs}/deno.json`)).uid, user.uid);
+      const script = `${dir}/root/script.ts`;
+      for (
+        const [label, cwd, flags, expected] of [
+          ["in it", theirs, [], "root:b"],
+          ["below it", `${theirs}/sub`, [], "root:b"],
+          ["with --config", theirs, ["--config", `${dir}/conf/deno.json`], "conf:b"],
+          ["with -c", theirs, [`-c${dir}/conf/deno.json`], "conf:b"],
+        ] as const
+      ) {
+        await t.step(`root's script run from the user's directory (${label})`, async () => {
+          const out = await runPiped(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", ...flags, script],
+            cwd,
+            env: { NO_COLOR: "1" },
+          });
+          assertEquals(out.stdout, `${expected}\n`, `root got: ${out.stdout}${out.stderr}`);
+          assertEquals(out.code, 0, out.stderr);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: daxIn never opens a redirect's file on the host, where a user's container's working directory points",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // dax opens a redirect's file itself, in the caller's process: on the host, as root,
+    // relative to the shell's working directory — for daxIn the target's (a container's
+    // configured WorkingDir, which its owner chooses). A local user whose rootless
+    // container works in /tmp/DIR, a directory of theirs on the host too, put a symlink
+    // there: root's `await $\`… > report.txt\`` wrote the container's output through it,
+    // into a root-only file.
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const { daxIn } = await import("../dax.ts");
+    const name = `nsjoin-sec22b-${crypto.randomUUID().slice(0, 8)}`;
+    const drop = `/tmp/${name}`;
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22b-" });
+    const victim = `${dir}/victim`;
+    let made: Awaited<ReturnType<typeof startContainer>> | undefined;
+    try {
+      await Deno.writeTextFile(victim, "root's\n", { mode: 0o600 });
+      await sh("setpriv", [
+        `--reuid=${owner.uid}`,
+        `--regid=${owner.gid}`,
+        "--clear-groups",
+        "sh",
+        "-c",
+        `mkdir -m 755 ${drop} && ln -s ${victim} ${drop}/report.txt && ln -s ${victim} ${drop}/in.txt`,
+      ]);
+      made = await startContainer("podman", name, ["--tmpfs", drop, "-w", drop], owner);
+      const $ = daxIn(await resolveContainer(`podman@${owner.name}:${name}`));
+      assertEquals(await $`pwd`.text(), drop);
+      const pathOf = ($ as unknown as { path(p: string): unknown }).path;
+      await t.step("an output redirect to a file is refused, nothing opened", async () => {
+        for (
+          const line of [
+            () => $`echo planted > report.txt`,
+            () => $`echo planted >> report.txt`,
+            () => $`echo planted 2>report.txt`,
+            () => $`echo planted &> report.txt`,
+            () => $`echo planted >"report.txt"`,
+            () => $.raw`echo planted ${"> report.txt"}`,
+            () => $`echo planted > ${pathOf("report.txt")}`,
+            async () => $.raw`echo planted ${await $`echo '> report.txt'`.stdout("piped")}`,
+          ]
+        ) {
+          let error: unknown;
+          try {
+            await line();
+          } catch (e) {
+            error = e;
+          }
+          assertEquals(await Deno.readTextFile(victim), "root's\n", "root's file was written");
+          assert(error instanceof TypeError, `not refused: ${error}`);
+          assertMatch((error as TypeError).message, /Cannot redirect .* to a file in daxIn/);
+        }
+      });
+      await t.step("an input redirect from a file is refused", async () => {
+        let error: unknown;
+        try {
+          assertEquals(await $`cat < in.txt`.text(), "", "root's file was read into the container");
+        } catch (e) {
+          error = e;
+        }
+        assert(error instanceof TypeError, `not refused: ${error}`);
+      });
+      await t.step("what opens no file still works", async () => {
+        const bytes = new Uint8Array(16);
+        await $`echo to-a-buffer > ${bytes}`;
+        assertEquals(new TextDecoder().decode(bytes.subarray(0, 12)), "to-a-buffer\n");
+        assertEquals(await $`echo quiet > /dev/null; echo loud 2>&1`.text(), "loud");
+        assertEquals(await $`cat < ${"from a string"}`.text(), "from a string");
+        assertEquals(await $`echo 'a > b' "c < d"`.text(), "a > b c < d");
+        // A host file the caller names as one, with $.path(), is the caller's to write.
+        await $`echo mine > ${pathOf(`${dir}/mine`)}`;
+        assertEquals(await Deno.readTextFile(`${dir}/mine`), "mine\n");
+      });
+    } finally {
+      if (made) await removeContainers([made]);
+      await Deno.remove(drop, { recursive: true }).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** A TCP server of a local user on [::1]:PORT that answers every connection "USER". */
+const USER_LISTENER_TS = String.raw`
+const server = Deno.listen({ hostname: "::1", port: Number(Deno.args[0]) });
+console.log("ready");
+for await (const c of server) {
+  await c.write(new TextEncoder().encode("USER\n")).catch(() => {});
+  c.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 22: forward listens on both loopbacks by default, and a local user on ::1 makes it fail, never take root's clients",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // `forward web1 8080:80` listened on 127.0.0.1 alone, while its help says
+    // "localhost:8080": a client of root's that looks localhost up (Debian's /etc/hosts
+    // names ::1 first; Deno's fetch, Python's urllib take it) reached whatever listened on
+    // [::1]:8080 — any local user's server, which then had root's requests (credentials,
+    // a database session) meant for the container.
+    const { scopedJoin } = await import("../mod.ts");
+    const user = await testUser();
+    const { deno, denoDir } = userDeno();
+    await using target = await makeTarget({ flags: ["-n"], setup: "ip link set lo up" });
+    let inside: Deno.Listener;
+    {
+      using _ = scopedJoin(target.pid, ["net"]);
+      inside = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    }
+    const serving = (async () => {
+      for await (const c of inside) {
+        await c.write(new TextEncoder().encode("TARGET\n")).catch(() => {});
+        c.close();
+      }
+    })();
+    const remote = (inside.addr as Deno.NetAddr).port;
+    const answer = async (hostname: string, port: number) => {
+      const conn = await Deno.connect({ hostname, port });
+      const got = await new Response(conn.readable).text();
+      return got;
+    };
+    const start = (spec: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "forward", String(target.pid), spec],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    try {
+      await t.step("forward TARGET :PORT listens on 127.0.0.1 and ::1, one port", async () => {
+        const child = start(`:${remote}`);
+        const stuck = setTimeout(() => child.kill("SIGKILL"), 15_000);
+        const reader = child.stdout.getReader();
+        let out = "";
+        while ((out.match(/\n/g) ?? []).length < 2) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          out += text(value);
+        }
+        try {
+          const m = out.match(
+            new RegExp(
+              `^Forwarding from 127\\.0\\.0\\.1:(\\d+) -> ${remote}\nForwarding from \\[::1\\]:(\\d+) -> ${remote}\n$`,
+            ),
+          );
+          assert(m, `unexpected output: ${out}`);
+          assertEquals(m![1], m![2]);
+          assertEquals(await answer("127.0.0.1", Number(m![1])), "TARGET\n");
+          assertEquals(await answer("::1", Number(m![1])), "TARGET\n");
+        } finally {
+          clearTimeout(stuck);
+          child.kill("SIGINT");
+          reader.releaseLock();
+          await child.stdout.cancel();
+          await child.stderr.cancel();
+          await child.status;
+        }
+      });
+      await t.step("a local user's listener on [::1]:PORT: forward fails, says why", async () => {
+        const script = `/tmp/nsjoin-sec22b-listener-${crypto.randomUUID()}.ts`;
+        await Deno.writeTextFile(script, USER_LISTENER_TS, { mode: 0o644 });
+        const port = 20000 + Math.floor(Math.random() * 20000);
+        const theirs = new Deno.Command("setpriv", {
+          args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run"]
+            .concat(["-A", "--quiet", "--no-lock", script, String(port)]),
+          env: { DENO_DIR: denoDir },
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        try {
+          const r = theirs.stdout.getReader();
+          const first = await r.read();
+          r.releaseLock();
+          assertEquals(text(first.value ?? new Uint8Array()), "ready\n");
+          assertEquals(await answer("::1", port), "USER\n");
+          const child = start(`${port}:${remote}`);
+          const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+          const out = await child.output();
+          clearTimeout(timer);
+          assertEquals(text(out.stdout), "", "forward served with ::1 taken by the user");
+          assertEquals(out.code, 1, text(out.stderr));
+          assertEquals(
+            text(out.stderr),
+            `nsjoin forward: Cannot listen on [::1]:${port}: another process listens there (localhost is 127.0.0.1 and ::1)\n`,
+          );
+        } finally {
+          theirs.kill("SIGKILL");
+          await theirs.stdout.cancel().catch(() => {});
+          await theirs.stderr.cancel().catch(() => {});
+          await theirs.status;
+          await Deno.remove(script);
+        }
+      });
+    } finally {
+      inside.close();
+      await serving.catch(() => {});
+    }
+  },
+});
+
+/** A fake Docker API on HOST:PORT (0: the kernel's choice, printed): `web` is PID, with ENV. */
+const FAKE_DOCKERD_AT_TS = String.raw`
+const [hostname, port, pid, env] = Deno.args;
+const server = Deno.listen({ hostname, port: Number(port) });
+console.log(String(server.addr.port));
+for await (const conn of server) {
+  await conn.read(new Uint8Array(4096));
+  const body = JSON.stringify({
+    Id: "e".repeat(64),
+    Name: "/web",
+    State: { Running: true, Pid: Number(pid) },
+    Config: { Env: [env], User: "", WorkingDir: "" },
+  });
+  await conn.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n" + body));
+  conn.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 22: DOCKER_HOST=tcp://localhost:PORT asks root's daemon on 127.0.0.1, not a local user's on ::1",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Deno.connect takes the first address of a name, and Debian's /etc/hosts puts ::1 first
+    // for localhost: with root's daemon on 127.0.0.1:PORT (docker's -H tcp://127.0.0.1:…),
+    // a local user's on [::1]:PORT answered root's exec, and their rootless container
+    // called `web` got root's exec of its own `web` (its -e, arguments and stdin).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22b-dockerd-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/fake.ts`, FAKE_DOCKERD_AT_TS, { mode: 0o644 });
+    // This machine's /etc/hosts names 127.0.0.1 alone: root's nsjoin gets Debian's.
+    await Deno.writeTextFile(
+      `${dir}/hosts`,
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n",
+    );
+    await using roots = await makeTarget({ flags: ["-m", "-u"], hostname: "roots-web" });
+    await using theirs = await makeTarget({
+      flags: ["--user", "--map-root-user", "--map-auto", "--mount", "--uts"],
+      setup: "hostname users-web",
+      user,
+    });
+    const { deno, denoDir } = userDeno();
+    const daemons: Deno.ChildProcess[] = [];
+    const start = async (cmd: string, args: string[], env: Record<string, string> = {}) => {
+      const child = new Deno.Command(cmd, {
+        args,
+        env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      daemons.push(child);
+      const reader = child.stdout.getReader();
+      const port = Number(text((await reader.read()).value ?? new Uint8Array()).trim());
+      reader.releaseLock();
+      child.stdout.cancel().catch(() => {});
+      child.stderr.cancel().catch(() => {});
+      if (!(port > 0)) throw new Error("a fake daemon did not start");
+      return port;
+    };
+    try {
+      const fake = ["run", "-A", "--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`];
+      const port = await start(
+        Deno.execPath(),
+        [...fake, "127.0.0.1", "0", String(roots.pid), "WHO=root"],
+      );
+      await start(
+        "setpriv",
+        [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno]
+          .concat(fake, "::1", String(port), String(theirs.pid), "WHO=user"),
+        { DENO_DIR: denoDir },
+      );
+      const out = await runPiped("unshare", {
+        args: [
+          ...["-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', `${dir}/hosts`],
+          ...[Deno.execPath(), "run", "-A", "--quiet", CLI, "exec", "docker:web", "hostname"],
+        ],
+        env: { DOCKER_HOST: `tcp://localhost:${port}` },
+      });
+      assertEquals(out.stdout, "roots-web\n", `root's exec ran in: ${out.stdout}${out.stderr}`);
+      assertEquals(out.code, 0, out.stderr);
+    } finally {
+      for (const d of daemons) {
+        try {
+          d.kill("SIGKILL");
+        } catch {
+          // Gone already.
+        }
+        await d.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** A Docker API on 127.0.0.1 (port printed) whose answers have every field of the wrong type. */
+const MALFORMED_DOCKERD_TS = String.raw`
+const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+console.log(String(server.addr.port));
+for await (const conn of server) {
+  const buf = new Uint8Array(4096);
+  const ask = new TextDecoder().decode(buf.subarray(0, (await conn.read(buf)) ?? 0));
+  const list = [{ Id: 5, Names: [7] }, { Id: "f".repeat(64), Names: [null] }];
+  const inspect = { Id: "e".repeat(64), Name: 5, State: { Running: true, Pid: "1" }, Config: { Env: [null] } };
+  const body = JSON.stringify(ask.includes("/containers/json") ? list : inspect);
+  await conn.write(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\n" + body));
+  conn.close();
+}
+`;
+
+Deno.test({
+  name:
+    "stop 22: a docker daemon's answers of the wrong shape fail one line, never root's ps or exec as a usage error",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // DOCKER_HOST may name a user's daemon (stop 21 reads it as theirs): `"Env": [null]`
+    // or a numeric name made root's `exec docker:web` and `ps` end in a TypeError
+    // ("Cannot read properties of null", exit 2, "see --help"), for every engine.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22b-malformed-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/fake.ts`, MALFORMED_DOCKERD_TS, { mode: 0o644 });
+    const { deno, denoDir } = userDeno();
+    const daemon = new Deno.Command("setpriv", {
+      args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", deno, "run"]
+        .concat(["-A", "--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`]),
+      env: { DENO_DIR: denoDir },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const reader = daemon.stdout.getReader();
+      const port = Number(text((await reader.read()).value ?? new Uint8Array()).trim());
+      reader.releaseLock();
+      daemon.stdout.cancel().catch(() => {});
+      daemon.stderr.cancel().catch(() => {});
+      assert(port > 0, "the fake daemon did not start");
+      const cli = (...args: string[]) =>
+        runPiped(Deno.execPath(), {
+          args: ["run", "-A", "--quiet", CLI, ...args],
+          env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` },
+        });
+      await t.step("ps lists the other engines", async () => {
+        const out = await cli("ps", "--json");
+        assertEquals(out.code, 0, out.stderr);
+        assert(Array.isArray(JSON.parse(out.stdout)), out.stdout);
+      });
+      await t.step("exec docker:web: one line, not a usage error", async () => {
+        const out = await cli("exec", "docker:web", "true");
+        assertEquals(out.code, 125, out.stderr);
+        assert(!/Cannot read properties|--help/.test(out.stderr), out.stderr);
+        assertEquals(out.stderr.trim().split("\n").length, 1, out.stderr);
+      });
+    } finally {
+      daemon.kill("SIGKILL");
+      await daemon.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: ps --json and ls --json put no C1 control of a user's names on root's terminal, the JSON value exact",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // JSON.stringify escapes C0 controls only: a user's container name or process argument
+    // holding U+009B (CSI) or U+009D (OSC) went to root's terminal as UTF-8, which a terminal
+    // reading UTF-8 C1 controls (xterm) acts on — a screen clear, a title, a hyperlink.
+    const hostile = "x\u009b2J\u009d0;pwned\u0007y\u202e";
+    await using user = await hostileUser();
+    const pid = await user.sleeper("container");
+    await user.store([{ id: "c".repeat(64), name: hostile, pid }]);
+    const c1 = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+    await t.step("ps --json", async () => {
+      const ps = await cliBounded(["ps", "--json"], 60_000);
+      assertEquals(ps.code, 0, ps.stderr);
+      assert(!c1.test(ps.stdout), "a C1 control reached the terminal");
+      const names = (JSON.parse(ps.stdout) as { name?: string }[]).map((r) => r.name);
+      assert(names.includes(hostile), ps.stdout.slice(0, 400));
+    });
+    await t.step("ls --json", async () => {
+      // The first process of the user's new namespaces, whose command line ls shows.
+      const child = new Deno.Command("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"]
+          .concat(["unshare", "-Urn", "sh", "-c", "sleep 100000; :", hostile]),
+        stdin: "null",
+      }).spawn();
+      try {
+        for (let i = 0; i < 500; i++) {
+          if (Deno.readTextFileSync(`/proc/${child.pid}/cmdline`).includes(hostile)) break;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const ls = await cliBounded(["ls", "--json", "-o", "NS,PID,COMMAND"], 60_000);
+        assertEquals(ls.code, 0, ls.stderr);
+        assert(!c1.test(ls.stdout), "a C1 control reached the terminal");
+        const rows = (JSON.parse(ls.stdout) as { namespaces: { command: string | null }[] })
+          .namespaces;
+        assert(rows.some((r) => r.command?.includes(hostile)), "the argument was not kept exact");
+      } finally {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+    });
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-PZU55QEJ.js";
+} from "./chunk-II5MEOQV.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -35,7 +35,7 @@ import {
 import "./chunk-25U5ZXZZ.js";
 
 // src/dax.ts
-import { build$, RawArg } from "npm:dax-sh@0.44.1";
+import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
 function _cgroupsOf(pid) {
   const cgroups = cgroupProcsOf(pid);
@@ -131,7 +131,11 @@ function daxIn(target, options = {}) {
       return b.registerCommand("cd", _cd(root));
     }
   });
-  const bind = (command, strings, exprs) => {
+  const bind = (command, strings, exprs, raw = false) => {
+    const redirect = _fileRedirect(strings, exprs, raw);
+    if (redirect !== void 0) {
+      throw new TypeError(`Cannot redirect ${JSON.stringify(redirect)} to a file in daxIn: dax opens it on the host, as this process, from the target's working directory \u2014 take the output with .text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)`);
+    }
     const handlers = {};
     for (const word of _words(strings, exprs)) {
       if (programs.has(word)) handlers[word] = _spawner(word, base, options.env);
@@ -144,9 +148,41 @@ function daxIn(target, options = {}) {
     },
     get(fn, key, receiver) {
       if (key !== "raw") return Reflect.get(fn, key, receiver);
-      return (strings, ...exprs) => bind(fn.raw(strings, ...exprs), strings, exprs);
+      return (strings, ...exprs) => bind(fn.raw(strings, ...exprs), strings, exprs, true);
     }
   });
+}
+function _fileRedirect(strings, exprs, raw) {
+  let text = "";
+  const asText = (v) => v instanceof RawArg ? asText(v.value) : Array.isArray(v) ? v.map(asText).join(" ") : v instanceof CommandResult ? raw ? v.stdout.replace(/\r?\n$/, "") : "x" : raw ? String(v) : "x";
+  for (let i = 0; i < strings.length; i++) {
+    text += strings[i];
+    if (i >= exprs.length) continue;
+    const at = /[<>]\s*$/.test(text);
+    if (at && exprs[i] instanceof Path && !String(exprs[i]).startsWith("/")) {
+      return `${text.trimEnd().slice(-1)} ${exprs[i]}`;
+    }
+    text += at ? "&9" : asText(exprs[i]);
+  }
+  let quote = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote) quote = "";
+      else if (c === "\\" && quote === '"') i++;
+      continue;
+    }
+    if (c === "\\") i++;
+    else if (c === "'" || c === '"') quote = c;
+    else if (c === "<" || c === ">") {
+      let end = i + 1;
+      while (/[<>|]/.test(text[end] ?? "")) end++;
+      const rest = text.slice(end).trimStart();
+      if (/^(&(\d+|-)|\/dev\/null)(?=$|[\s;|&<>()])/.test(rest)) continue;
+      return `${text.slice(i, end)} ${rest.split(/[\s;|&()]/)[0]}`.trim();
+    }
+  }
+  return void 0;
 }
 function _words(strings, exprs) {
   const out = /* @__PURE__ */ new Set();

@@ -30,12 +30,14 @@ DESCRIPTION
  up. Needs -A.
 
 OPTIONS
-     --address <list>  addresses to listen on (comma separated; default 127.0.0.1)
+     --address <list>  addresses to listen on (comma separated; default localhost:
+                       127.0.0.1 and ::1, as kubectl, so no one else takes ::1)
  -h, --help            display this help
 
 EXIT STATUS
  0 stopped by Ctrl-C or SIGTERM; 1 the target exited ("lost connection"; every connection
- is closed); 125 the target could not be found; 2 bad usage or a missing Deno permission.
+ is closed) or another process listens on a local address and port asked for; 125 the
+ target could not be found; 2 bad usage or a missing Deno permission.
 
 EXAMPLES
  nsjoin forward web1 8080:80                 localhost:8080 to port 80 inside web1
@@ -85,6 +87,12 @@ export function parseForwardArgs(argv: readonly string[]): ForwardArgs {
   return args;
 }
 
+/** Whether a listen failed because this host has no such address (no IPv6 loopback). */
+function _noAddress(error: unknown): boolean {
+  return error instanceof Deno.errors.AddrNotAvailable ||
+    /EAFNOSUPPORT|address family not supported|EADDRNOTAVAIL/i.test(String(error));
+}
+
 function _show(addr: Deno.NetAddr): string {
   return addr.hostname.includes(":")
     ? `[${addr.hostname}]:${addr.port}`
@@ -111,25 +119,51 @@ export async function forward(argv: readonly string[]): Promise<number> {
     // It runs until stopped: no inspector a SIGUSR1 could open (ffi/inspector.ts).
     await sealInspector();
     pinned = await pinCliTarget(args.target!, true);
+    const lines: string[] = [];
     for (const p of args.ports) {
       const hosts = p.hostname
         ? [p.hostname]
         : args.addresses.length
         ? args.addresses
-        : ["127.0.0.1"];
-      for (const hostname of hosts) {
-        const fwd = await startForward(pinned, {
-          remote: p.remotePort,
-          local: { hostname: hostname === "localhost" ? "127.0.0.1" : hostname, port: p.localPort },
-          protocol: p.protocol,
-          signal: stop.signal,
-          onConnection: () => console.log(`Handling connection for ${p.localPort || p.remotePort}`),
-        });
-        running.push(fwd);
-        const udp = p.protocol === "udp" ? "/udp" : "";
-        console.log(`Forwarding from ${_show(fwd.local)} -> ${p.remotePort}${udp}`);
+        : ["localhost"];
+      for (const host of hosts) {
+        // `localhost` is both loopbacks, as kubectl listens: a client looking it up may take
+        // ::1 first (Debian's /etc/hosts names both; Deno's fetch, Python, Node do), and a
+        // local user listening there got the connections meant for the target (stop 22).
+        let port = p.localPort;
+        for (const hostname of host === "localhost" ? ["127.0.0.1", "::1"] : [host]) {
+          let fwd: Forwarding;
+          try {
+            fwd = await startForward(pinned, {
+              remote: p.remotePort,
+              local: { hostname, port },
+              protocol: p.protocol,
+              signal: stop.signal,
+              onConnection: () =>
+                console.log(`Handling connection for ${p.localPort || p.remotePort}`),
+            });
+          } catch (error) {
+            // A host without IPv6: no one can listen on ::1, and no client reaches it.
+            if (host === "localhost" && hostname === "::1" && _noAddress(error)) continue;
+            if (error instanceof Deno.errors.AddrInUse) {
+              throw new Error(
+                `Cannot listen on ${_show({ transport: "tcp", hostname, port })}: ` +
+                  "another process listens there" +
+                  (host === "localhost" ? " (localhost is 127.0.0.1 and ::1)" : ""),
+              );
+            }
+            throw error;
+          }
+          // A free port (`:REMOTE`): the same one on both loopbacks.
+          port ||= fwd.local.port;
+          running.push(fwd);
+          const udp = p.protocol === "udp" ? "/udp" : "";
+          lines.push(`Forwarding from ${_show(fwd.local)} -> ${p.remotePort}${udp}`);
+        }
       }
     }
+    // Said once every listener is up: a forward that fails says nothing was forwarded.
+    for (const line of lines) console.log(line);
     Deno.addSignalListener("SIGINT", onSignal);
     Deno.addSignalListener("SIGTERM", onSignal);
     // The first to end decides: a signal (all resolve) or the target exiting (one rejects).

@@ -6,7 +6,7 @@ import {
 } from "../inspect.ts";
 import { netnsPath } from "../netns.ts";
 import { isPidText, parseTarget, type PinnedProcess } from "../target.ts";
-import { escapeTerminal } from "../terminal.ts";
+import { escapeTerminal, jsonForTerminal } from "../terminal.ts";
 import { parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import { formatTable } from "./ls.ts";
@@ -252,7 +252,7 @@ export async function inspect(argv: readonly string[]): Promise<number> {
     } finally {
       for (const p of pinned) p.close();
     }
-    if (args.json) console.log(JSON.stringify(result, null, 2));
+    if (args.json) console.log(jsonForTerminal(result, 2));
     else {
       const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
       console.log(inspectText(result, color));

@@ -10,7 +10,7 @@ import {
 } from "../listing.ts";
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
-import { escapeTerminal } from "../terminal.ts";
+import { escapeTerminal, jsonForTerminal } from "../terminal.ts";
 import { cNumber, expandLongOption, parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import {
@@ -790,7 +790,7 @@ function _print(rows: (NamespaceEntry | NamespaceNode)[], args: LsArgs, nest: bo
     return;
   }
   if (args.json) {
-    console.log(JSON.stringify(lsJson(rows, args.columns), null, 3));
+    console.log(jsonForTerminal(lsJson(rows, args.columns), 3));
     return;
   }
   const tty = Deno.stdout.isTerminal();

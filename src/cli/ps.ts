@@ -1,7 +1,7 @@
 import { assertNotFrozen, cgroupProcsOf, namespacesOwnedBy } from "../container_exec.ts";
 import { type ContainerInfo, findContainers } from "../containers.ts";
 import type { NamespaceType } from "../namespaces.ts";
-import { escapeTerminal } from "../terminal.ts";
+import { escapeTerminal, jsonForTerminal } from "../terminal.ts";
 import { parseOptions } from "./_args.ts";
 import { report } from "./_run.ts";
 
@@ -254,13 +254,13 @@ export async function ps(argv: readonly string[]): Promise<number> {
     const rows = psRows(await findContainers());
     if (values.pods) {
       const pods = podRows(rows);
-      if (values.json) console.log(JSON.stringify(pods, null, 2));
+      if (values.json) console.log(jsonForTerminal(pods, 2));
       else if (values.quiet) {
         for (const p of pods) {
           console.log(escapeTerminal(values["no-trunc"] ? p.sandboxId : p.sandboxId.slice(0, 12)));
         }
       } else console.log(formatPods(pods, values["no-trunc"]));
-    } else if (values.json) console.log(JSON.stringify(rows, null, 2));
+    } else if (values.json) console.log(jsonForTerminal(rows, 2));
     else if (values.quiet) {
       for (const r of rows) {
         console.log(escapeTerminal(values["no-trunc"] ? r.id : r.id.slice(0, 12)));

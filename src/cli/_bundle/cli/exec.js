@@ -54,17 +54,7 @@ var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
-    const url = new URL(host.replace(/^tcp:/, "http:"));
-    conn = await Deno.connect({
-      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: Number(url.port || 80)
-    });
-    try {
-      uid = _tcpListenerUid(conn.localAddr, conn.remoteAddr);
-    } catch (error) {
-      conn.close();
-      throw error;
-    }
+    ({ conn, uid } = await _tcpConnect(new URL(host.replace(/^tcp:/, "http:"))));
   } else if (host.startsWith("unix://")) {
     conn = await withPathFd(host.slice("unix://".length), (fd) => {
       uid = fstatSafe(fd).uid;
@@ -96,6 +86,53 @@ Host: docker\r
     } catch {
     }
   }
+});
+var _tcpConnect = (async function _tcpConnect(url) {
+  const name = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port || 80);
+  const addresses = /^[0-9.]+$/.test(name) || name.includes(":") ? [
+    name
+  ] : (await (await import("node:dns/promises")).lookup(name, {
+    all: true,
+    verbatim: true
+  })).map((a) => a.address);
+  const me = Deno.uid() ?? 0;
+  let first;
+  let failure;
+  for (const hostname of addresses) {
+    let conn;
+    try {
+      conn = await Deno.connect({
+        hostname,
+        port
+      });
+    } catch (error) {
+      failure ??= error;
+      continue;
+    }
+    let uid;
+    try {
+      uid = _tcpListenerUid(conn.localAddr, conn.remoteAddr);
+    } catch (error) {
+      conn.close();
+      failure ??= error;
+      continue;
+    }
+    if (uid === me || uid === 0) {
+      first?.conn.close();
+      return {
+        conn,
+        uid
+      };
+    }
+    if (first) conn.close();
+    else first = {
+      conn,
+      uid
+    };
+  }
+  if (first) return first;
+  throw failure ?? new Error(`Cannot reach docker at ${url.host}: no address`);
 });
 var _tcpListenerUid = (function _tcpListenerUid(ours, theirs) {
   const key = (hex) => {
@@ -169,18 +206,23 @@ var _groupAdd = (function _groupAdd(host) {
   const g = host?.GroupAdd;
   return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
 });
+var _isInspect = (function _isInspect(j) {
+  const o = j;
+  return typeof o === "object" && o !== null && typeof o.Id === "string" && typeof o.Name === "string" && typeof o.State === "object" && o.State !== null && typeof o.Config === "object" && o.Config !== null;
+});
 var _fromInspect = (function _fromInspect(j, owner) {
+  const text = (v, otherwise) => typeof v === "string" ? v : otherwise;
   return {
     engine: "docker",
     id: j.Id,
     name: j.Name.replace(/^\//, ""),
-    pid: j.State.Pid,
+    pid: Number.isSafeInteger(j.State.Pid) ? j.State.Pid : 0,
     owner,
     config: {
-      env: j.Config.Env ?? [],
-      user: j.Config.User ?? "",
-      workingDir: j.Config.WorkingDir ?? "",
-      hostname: j.Config.Hostname,
+      env: Array.isArray(j.Config.Env) ? j.Config.Env.filter((e) => typeof e === "string") : [],
+      user: text(j.Config.User, ""),
+      workingDir: text(j.Config.WorkingDir, ""),
+      hostname: typeof j.Config.Hostname === "string" ? j.Config.Hostname : void 0,
       groupAdd: _groupAdd(j.HostConfig),
       runtimeEnv: false
     },
@@ -196,10 +238,11 @@ var _dockerList = (async function _dockerList(o) {
     return void 0;
   }
   if (res.status !== 200 || !Array.isArray(res.body)) return void 0;
-  return res.body.map((c) => ({
+  const list = res.body;
+  return list.filter((c) => typeof c?.Id === "string").map((c) => ({
     engine: "docker",
     id: c.Id,
-    name: c.Names?.[0]?.replace(/^\//, ""),
+    name: typeof c.Names?.[0] === "string" ? c.Names[0].replace(/^\//, "") : void 0,
     pid: 0,
     owner: res.owner,
     ...c.State === "restarting" ? {
@@ -217,7 +260,7 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
     return void 0;
   }
   if (res.status === 404) return null;
-  if (res.status !== 200) return void 0;
+  if (res.status !== 200 || !_isInspect(res.body)) return void 0;
   const j = res.body;
   const restarting = j.State.Restarting === true;
   if ((!j.State.Running || restarting) && !strict) return null;
@@ -1553,7 +1596,9 @@ var exec = (async function exec(argv) {
 // src/engines.ts
 
 
+
 var _DOCKER_MAX_BYTES = 64 << 20;
+
 
 
 

@@ -163,16 +163,19 @@ var _message = (async function _message(fn, arg, mnt) {
   };
 });
 var _bundle = (async function _bundle(url) {
+  const config = _bundleConfig();
   let out;
   try {
     out = await new Deno.Command(Deno.execPath(), {
       args: [
         "bundle",
+        ...config.args,
         "--quiet",
         "--format=cjs",
         "--platform=deno",
         url.href
       ],
+      cwd: config.cwd,
       env: {
         NO_COLOR: "1"
       },
@@ -189,6 +192,51 @@ var _bundle = (async function _bundle(url) {
     throw new Error(`Cannot bundle ${url.href} on the host: ${why.replace(/^error: /, "")}`);
   }
   return new TextDecoder().decode(out.stdout);
+});
+var _bundleConfig = (function _bundleConfig() {
+  let args = [];
+  try {
+    args = readTextFileSafe("/proc/self/cmdline", {
+      maxBytes: 1 << 20
+    }).split("\0");
+  } catch {
+  }
+  const script = args.findIndex((a, i) => i > 0 && !a.startsWith("-") && (a === Deno.mainModule || Deno.mainModule.endsWith(a.replace(/^\.\//, "/")) || Deno.mainModule.endsWith(`/${a}`)));
+  const flags = args.slice(1, script < 0 ? args.length : script);
+  const out = [];
+  const path = (p) => p.startsWith("/") || /^[a-z]+:/.test(p) ? p : `${Deno.cwd()}/${p}`;
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i];
+    const long = /^--(config|import-map)(?:=(.*))?$/.exec(f);
+    const short = /^-[A-Zabd-z]*c=?(.*)$/.exec(f);
+    if (f === "--no-config") out.push(f);
+    else if (long) out.push(`--${long[1]}`, path(long[2] ?? flags[++i] ?? ""));
+    else if (short && !f.startsWith("--") && !/^-[^c]*L/.test(f)) {
+      out.push("--config", path(short[1] || flags[++i] || ""));
+    }
+  }
+  const main = new URL(Deno.mainModule);
+  if (out.includes("--no-config") || out.includes("--config")) return {
+    args: out,
+    cwd: "/"
+  };
+  const dir = decodeURIComponent(main.pathname.replace(/\/[^/]*$/, "")) || "/";
+  let there = false;
+  try {
+    there = main.protocol === "file:" && Deno.statSync(dir).isDirectory;
+  } catch {
+  }
+  if (!there) return {
+    args: [
+      ...out,
+      "--no-config"
+    ],
+    cwd: "/"
+  };
+  return {
+    args: out,
+    cwd: dir
+  };
 });
 var _key = (function _key(resolved, types) {
   const who = resolved.kind === "process" ? `pid:${resolved.pid}:${resolved.startTime}` : `file:${resolved.path}`;
@@ -1597,6 +1645,7 @@ var _RULES = {
   time: "the kernel refuses setns(2) into a time namespace to a multithreaded process (EUSERS)",
   pid: "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork"
 };
+
 
 
 

@@ -670,6 +670,43 @@ Deno.test({
           assertMatch(ours.stderr, /^nsjoin exec: --env-file .*: ENOENT /);
         },
       );
+      await t.step(
+        "a pipe (bash's <(…)), /dev/stdin and /dev/null are files to docker, and to us",
+        async () => {
+          // `--env-file <(vault read …)` keeps secrets off the disk; it was refused ("it is
+          // not a regular file", exit 2) where docker exec reads it.
+          const ourCli = `${Deno.execPath()} run -A --quiet --no-lock ${ROOT}cli.ts`;
+          const forms: [string, string?][] = [
+            [`--env-file <(printf 'A=piped\\nB=2\\n')`],
+            ["--env-file /dev/stdin", "A=stdin\n"],
+            ["--env-file /dev/null -e A=none"],
+          ];
+          for (const [flags, stdin] of forms) {
+            const line = (exec: string, target: string) =>
+              `${exec} ${flags} ${target} sh -c 'echo "$A $B"'`;
+            const [docker, ours] = await Promise.all([
+              run("bash", ["-c", line("docker exec -i", d.name)], { stdin }),
+              run("bash", ["-c", line(`${ourCli} exec -i`, ref(d))], { stdin }),
+            ]);
+            assertEquals(docker.code, 0, docker.stderr);
+            assertEquals([ours.code, ours.stdout], [0, docker.stdout], `${flags}: ${ours.stderr}`);
+          }
+          // What never ends or is no file is still refused, one line, nothing run (docker:
+          // "bufio.Scanner: token too long", "is a directory", exit 1).
+          for (
+            const [file, why] of [["/dev/zero", /larger than 1048576 bytes/], [
+              dir,
+              /it is a directory/,
+            ]] as const
+          ) {
+            const [docker, ours] = await exec(d, file);
+            assertEquals([docker.code, ours.code, ours.stdout], [1, 2, ""], docker.stderr);
+            assertMatch(ours.stderr, new RegExp(`^nsjoin exec: --env-file ${file}: `));
+            assertMatch(ours.stderr, why);
+            assertEquals(ours.stderr.trimEnd().split("\n").length, 1, ours.stderr);
+          }
+        },
+      );
     } finally {
       await removeContainers(made);
       await Deno.remove(dir, { recursive: true });

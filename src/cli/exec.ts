@@ -222,6 +222,51 @@ function _checkDetachKeys(keys: string): void {
 
 const ENV_FILE_MAX = 1 << 20;
 
+/**
+ * An --env-file's text. The caller names it, so it is read as docker reads it: a regular
+ * file, and also a pipe (bash's `<(…)`, `/dev/stdin`) or a character device (`/dev/null`);
+ * capped, so `/dev/zero` ends with an error rather than never.
+ */
+function _readEnvFile(file: string): string {
+  try {
+    return readTextFileSafe(file, { maxBytes: ENV_FILE_MAX });
+  } catch (error) {
+    // EINVAL is readFileSafe's "not a regular file" (a directory keeps its own message).
+    const e = error as SyscallError;
+    if (e.errno !== 22 || !e.message.endsWith("not a regular file")) throw error;
+  }
+  let f: Deno.FsFile;
+  try {
+    // Blocking, as docker's: a FIFO waits for its writer.
+    f = Deno.openSync(file);
+  } catch (error) {
+    throw new UsageError(`--env-file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(64 << 10);
+    let total = 0;
+    for (;;) {
+      const n = f.readSync(buf);
+      if (n === null) break;
+      total += n;
+      if (total > ENV_FILE_MAX) {
+        throw new UsageError(`--env-file ${file}: larger than ${ENV_FILE_MAX} bytes`);
+      }
+      chunks.push(buf.slice(0, n));
+    }
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return new TextDecoder().decode(all);
+  } finally {
+    f.close();
+  }
+}
+
 /** `-e` and `--env-file` entries, in order: `KEY` alone takes our value or is dropped, as docker. */
 export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[] {
   const out: string[] = [];
@@ -239,9 +284,9 @@ export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[
   for (const file of args.envFile) {
     let text: string;
     try {
-      // Regular files only, capped: /dev/zero or a FIFO would never end.
-      text = readTextFileSafe(file, { maxBytes: ENV_FILE_MAX });
+      text = _readEnvFile(file);
     } catch (error) {
+      if (error instanceof UsageError) throw error;
       // "Cannot read FILE: it is not a regular file / larger than N bytes", or the errno.
       const e = error as SyscallError;
       const why = e.message.startsWith("Cannot read ")

@@ -1421,6 +1421,45 @@ var _checkDetachKeys = (function _checkDetachKeys(keys) {
   const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
   if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
 });
+var _readEnvFile = (function _readEnvFile(file) {
+  try {
+    return readTextFileSafe(file, {
+      maxBytes: ENV_FILE_MAX
+    });
+  } catch (error) {
+    const e = error;
+    if (e.errno !== 22 || !e.message.endsWith("not a regular file")) throw error;
+  }
+  let f;
+  try {
+    f = Deno.openSync(file);
+  } catch (error) {
+    throw new UsageError(`--env-file ${file}: ${error.message}`);
+  }
+  try {
+    const chunks = [];
+    const buf = new Uint8Array(64 << 10);
+    let total = 0;
+    for (; ; ) {
+      const n = f.readSync(buf);
+      if (n === null) break;
+      total += n;
+      if (total > ENV_FILE_MAX) {
+        throw new UsageError(`--env-file ${file}: larger than ${ENV_FILE_MAX} bytes`);
+      }
+      chunks.push(buf.slice(0, n));
+    }
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return new TextDecoder().decode(all);
+  } finally {
+    f.close();
+  }
+});
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
   const add = (entry) => {
@@ -1436,10 +1475,9 @@ var execEnvEntries = (function execEnvEntries(args) {
   for (const file of args.envFile) {
     let text;
     try {
-      text = readTextFileSafe(file, {
-        maxBytes: ENV_FILE_MAX
-      });
+      text = _readEnvFile(file);
     } catch (error) {
+      if (error instanceof UsageError) throw error;
       const e = error;
       const why = e.message.startsWith("Cannot read ") ? e.message.slice(e.message.indexOf(": ") + 2) : e.errno ? `${errnoName(e.errno)} (${errnoText(e.errno)})` : e.message;
       throw new UsageError(`--env-file ${file}: ${why}`);
@@ -1856,6 +1894,7 @@ var parseExecArgs = (function parseExecArgs2(argv) {
 }).bind(void 0);
 
 var ENV_FILE_MAX = 1 << 20;
+
 
 var planExec = (async function planExec2(args, find = {}) {
   if (args.target === void 0 || args.command.length === 0) {

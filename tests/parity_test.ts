@@ -294,6 +294,9 @@ Deno.test({
         ["-it=false: the last letter takes the value", ["-it=false"], ["echo", "x"]],
         ["--detach-keys, checked and kept", ["--detach-keys=ctrl-@,a"], ["echo", "hi"]],
         ["--detach-keys docker refuses", ["--detach-keys=zz"], ["echo", "hi"]],
+        // Go's len() counts bytes: one key is one byte, so é (two in UTF-8) is refused.
+        ["--detach-keys of a non-ASCII key", ["--detach-keys=é"], ["echo", "hi"]],
+        ["--detach-keys ctrl- of a capital", ["--detach-keys=ctrl-P,a"], ["echo", "hi"]],
         ["-t=maybe: not a boolean", ["-t=maybe"], ["true"]],
         ["--priv: pflag takes no abbreviation", ["--priv"], ["true"]],
       ];

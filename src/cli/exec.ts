@@ -216,7 +216,10 @@ export const parseExecArgs = (function parseExecArgs(argv: readonly string[]): E
 function _checkDetachKeys(keys: string): void {
   // "" is docker's default (ctrl-p,ctrl-q).
   const ok = keys === "" ||
-    keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+    // One key is one byte (Go's len()): a letter such as é, two bytes in UTF-8, is refused.
+    keys.split(",").every((k) =>
+      (k.length === 1 && k.charCodeAt(0) < 0x80) || /^ctrl-[a-z@[\\\]^_]$/.test(k)
+    );
   if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
 }
 

@@ -1418,7 +1418,8 @@ var _dropBanner = (function _dropBanner(fd) {
   }
 });
 var _checkDetachKeys = (function _checkDetachKeys(keys) {
-  const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+  const ok = keys === "" || // One key is one byte (Go's len()): a letter such as \u00e9, two bytes in UTF-8, is refused.
+  keys.split(",").every((k) => k.length === 1 && k.charCodeAt(0) < 128 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
   if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
 });
 var _readEnvFile = (function _readEnvFile(file) {

@@ -335,6 +335,37 @@ Deno.test("the CLI's usage and every command's --help need no permission at all"
   }
 });
 
+Deno.test("every command's --help says a missing permission is exit 2, and it is", async () => {
+  // debug's EXIT STATUS said "2 bad usage" alone, while it exits 2 for a missing flag too.
+  const commands: [string, string[]][] = [
+    ["enter", ["-t", "1", "-a", "true"]],
+    ["exec", ["1", "true"]],
+    ["ls", []],
+    ["ps", []],
+    ["inspect", ["1"]],
+    ["cp", ["1:/etc/hostname", "-"]],
+    ["forward", ["1", "1:1"]],
+    ["debug", ["1", "--", "true"]],
+  ];
+  const deno = (args: string[]) =>
+    runPiped(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-lock", "--no-prompt", `${ROOT}cli.ts`, ...args],
+      env: { NO_COLOR: "1" },
+    });
+  for (const [command, args] of commands) {
+    const help = await deno([command, "--help"]);
+    const status = help.stdout.slice(help.stdout.indexOf("EXIT STATUS"));
+    assertMatch(status.replace(/\s+/g, " "), /2 bad usage or a missing Deno permission/, command);
+    const out = await deno([command, ...args]);
+    assertEquals(out.code, 2, `${command}: ${out.stderr}`);
+    assertMatch(
+      out.stderr,
+      new RegExp(`^nsjoin ${command}: Cannot run nsjoin ${command} without --allow-`),
+    );
+    assertEquals(out.stderr.trimEnd().split("\n").length, 1, out.stderr);
+  }
+});
+
 Deno.test("importing the dax entry without -A fails in nsjoin, before npm dax loads", async () => {
   // A static import cannot be caught: what the user sees is Deno's report of the throw, which
   // must come from nsjoin's check, not from inside dax's dependencies (they read the

@@ -90,7 +90,8 @@ limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exe
 its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
-target's user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
+target's user namespace, where the target can read it), and -u takes only numbers (the
+target's /etc/passwd and /etc/group are not used).
 The target's pid namespace is never joined without its mount namespace (exit 2): there its
 processes would reach our files through the host program's /proc/PID/root (use debug), and
 its mount namespace only with its user namespace.

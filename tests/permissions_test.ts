@@ -115,6 +115,17 @@ console.log(v);`,
     expect: /^42$/,
   },
   {
+    // Its mount-namespace Worker is a module of nsjoin's that Deno reads under --allow-read.
+    name: "inNamespaces with mnt",
+    flags: [...JOIN, "--allow-read"],
+    script: (pid) =>
+      `import { closeNamespaceWorkers, inNamespaces } from ${MOD};
+const v = await inNamespaces(${pid}, (x: number) => x * 2, { namespaces: ["mnt"], arg: 21 });
+await closeNamespaceWorkers();
+console.log(v);`,
+    expect: /^42$/,
+  },
+  {
     name: "listNamespaces, namespaceTree, processesInNamespace",
     flags: ALL,
     script: (pid) =>
@@ -305,6 +316,27 @@ Deno.test({
         );
       }
     }
+  },
+});
+
+Deno.test({
+  name: "inNamespaces with mnt and part of nsjoin readable: one catchable line naming --allow-read",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // --allow-read of src/ alone let Deno load the Worker's module and then fail on one of its
+    // imports (ffi/): "Uncaught (in worker)" with a stack, printed whatever the caller caught.
+    await using target = await makeTarget({ hostname: "perm-target" });
+    const c = CASES.find((c) => c.name === "inNamespaces with mnt")!;
+    const out = await run(c, target.pid, [
+      ...JOIN,
+      `--allow-read=${ROOT}src`,
+    ]);
+    assertEquals(out.code, 1, out.stdout);
+    assertEquals(out.stderr.trimEnd().split("\n").length, 1, out.stderr);
+    assertMatch(
+      out.stderr,
+      /^NotCapable: Cannot start a Worker in the target's mount namespace without --allow-read/,
+    );
   },
 });
 

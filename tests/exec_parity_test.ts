@@ -671,7 +671,7 @@ Deno.test({
         },
       );
       await t.step(
-        "a pipe (bash's <(…)), /dev/stdin and /dev/null are files to docker, and to us",
+        "a pipe (bash's <(…)), /dev/stdin and /dev/null are files to docker, and to us; bytes not UTF-8 are refused",
         async () => {
           // `--env-file <(vault read …)` keeps secrets off the disk; it was refused ("it is
           // not a regular file", exit 2) where docker exec reads it.
@@ -690,6 +690,27 @@ Deno.test({
             ]);
             assertEquals(docker.code, 0, docker.stderr);
             assertEquals([ours.code, ours.stdout], [0, docker.stdout], `${flags}: ${ours.stderr}`);
+          }
+          // Not UTF-8 (Latin-1, UTF-16): refused with the line, as docker; it was passed on
+          // with U+FFFD for each bad byte.
+          for (
+            const [bytes, line] of [[[0x4f, 0x4b, 0x3d, 0x31, 0x0a, 0x41, 0x3d, 0xe9], 2], [[
+              0xff,
+              0xfe,
+              0x41,
+              0x00,
+            ], 1]] as const
+          ) {
+            const file = `${dir}/latin1`;
+            await Deno.writeFile(file, new Uint8Array(bytes));
+            const [docker, ours] = await exec(d, file);
+            assertEquals(docker.code, 1, docker.stdout);
+            assertMatch(docker.stderr, new RegExp(`invalid utf8 bytes at line ${line}`));
+            assertEquals([ours.code, ours.stdout], [2, ""]);
+            assertEquals(
+              ours.stderr,
+              `nsjoin exec: --env-file ${file}: invalid utf8 bytes at line ${line} (see: nsjoin exec --help)\n`,
+            );
           }
           // What never ends or is no file is still refused, one line, nothing run (docker:
           // "bufio.Scanner: token too long", "is a directory", exit 1).

@@ -21,7 +21,7 @@ import {
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { isPidText, parseTarget, PinnedProcess, pinProcess } from "../target.ts";
 import { NamespaceError } from "../errors.ts";
-import { readTextFileSafe } from "../../ffi/files.ts";
+import { readFileSafe } from "../../ffi/files.ts";
 import { sealInspector } from "../../ffi/inspector.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
@@ -227,13 +227,13 @@ function _checkDetachKeys(keys: string): void {
 const ENV_FILE_MAX = 1 << 20;
 
 /**
- * An --env-file's text. The caller names it, so it is read as docker reads it: a regular
+ * An --env-file's bytes. The caller names it, so it is read as docker reads it: a regular
  * file, and also a pipe (bash's `<(…)`, `/dev/stdin`) or a character device (`/dev/null`);
  * capped, so `/dev/zero` ends with an error rather than never.
  */
-function _readEnvFile(file: string): string {
+function _readEnvFile(file: string): Uint8Array {
   try {
-    return readTextFileSafe(file, { maxBytes: ENV_FILE_MAX });
+    return readFileSafe(file, { maxBytes: ENV_FILE_MAX });
   } catch (error) {
     // EINVAL is readFileSafe's "not a regular file" (a directory keeps its own message).
     const e = error as SyscallError;
@@ -265,9 +265,35 @@ function _readEnvFile(file: string): string {
       all.set(c, at);
       at += c.length;
     }
-    return new TextDecoder().decode(all);
+    return all;
   } finally {
     f.close();
+  }
+}
+
+/**
+ * An --env-file's text, as docker takes it: UTF-8 (a BOM dropped), and refused, naming the
+ * first line that is not (utf8.Valid per line) — a Latin-1 `A=café` or a UTF-16 file was
+ * passed on with U+FFFD in place of each bad byte, a value or a name the user never wrote.
+ */
+function _decodeEnvFile(file: string, bytes: Uint8Array): string {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  try {
+    return strict.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      try {
+        strict.decode(bytes.subarray(start, i));
+      } catch {
+        break;
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new UsageError(`--env-file ${file}: invalid utf8 bytes at line ${line}`);
   }
 }
 
@@ -288,7 +314,7 @@ export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[
   for (const file of args.envFile) {
     let text: string;
     try {
-      text = _readEnvFile(file);
+      text = _decodeEnvFile(file, _readEnvFile(file));
     } catch (error) {
       if (error instanceof UsageError) throw error;
       // "Cannot read FILE: it is not a regular file / larger than N bytes", or the errno.

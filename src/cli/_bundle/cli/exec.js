@@ -41,6 +41,7 @@ import {
   fileOnStdio,
   fstatSafe,
   libcFunction,
+  readFileSafe,
   readTextFileSafe,
   relay,
   relayStdio,
@@ -1424,7 +1425,7 @@ var _checkDetachKeys = (function _checkDetachKeys(keys) {
 });
 var _readEnvFile = (function _readEnvFile(file) {
   try {
-    return readTextFileSafe(file, {
+    return readFileSafe(file, {
       maxBytes: ENV_FILE_MAX
     });
   } catch (error) {
@@ -1456,9 +1457,31 @@ var _readEnvFile = (function _readEnvFile(file) {
       all.set(c, at);
       at += c.length;
     }
-    return new TextDecoder().decode(all);
+    return all;
   } finally {
     f.close();
+  }
+});
+var _decodeEnvFile = (function _decodeEnvFile(file, bytes) {
+  const strict = new TextDecoder("utf-8", {
+    fatal: true
+  });
+  try {
+    return strict.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 10) continue;
+      try {
+        strict.decode(bytes.subarray(start, i));
+      } catch {
+        break;
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new UsageError(`--env-file ${file}: invalid utf8 bytes at line ${line}`);
   }
 });
 var execEnvEntries = (function execEnvEntries(args) {
@@ -1476,7 +1499,7 @@ var execEnvEntries = (function execEnvEntries(args) {
   for (const file of args.envFile) {
     let text;
     try {
-      text = _readEnvFile(file);
+      text = _decodeEnvFile(file, _readEnvFile(file));
     } catch (error) {
       if (error instanceof UsageError) throw error;
       const e = error;
@@ -1896,6 +1919,7 @@ var parseExecArgs = (function parseExecArgs2(argv) {
 }).bind(void 0);
 
 var ENV_FILE_MAX = 1 << 20;
+
 
 
 var planExec = (async function planExec2(args, find = {}) {

@@ -118,6 +118,49 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "enter -a on a target in our mount namespace keeps our directory, where nsenter -a starts at /",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // nsenter -a enters every namespace but a user namespace equal to ours, so its setns()
+    // into our own mount namespace moves the program to that namespace's root; we join
+    // only the namespaces that differ (README "Differences"). The table runs in "/", where
+    // the two agree: here from another directory. An explicit -m moves both.
+    await using target = await makeTarget({ hostname: "parity", flags: ["-u", "--fork"] });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-parity-cwd-" });
+    try {
+      const run = (cmd: string, args: string[]) =>
+        runPiped(cmd, { args, cwd: dir, env: { NO_COLOR: "1" } });
+      const ours = (args: string[]) =>
+        run(Deno.execPath(), [
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          `${ROOT}cli.ts`,
+          "enter",
+          ...args,
+        ]);
+      const p = String(target.pid);
+      for (
+        const [flags, theirs, mine] of [[["-a"], "/", dir], [["-m", "-u"], "/", "/"], [
+          ["-u"],
+          dir,
+          dir,
+        ]]
+      ) {
+        const a = await run("nsenter", ["-t", p, ...flags, "pwd"]);
+        const b = await ours(["-t", p, ...flags, "pwd"]);
+        assertEquals([a.code, a.stdout], [0, `${theirs}\n`], a.stderr);
+        assertEquals([b.code, b.stdout], [0, `${mine}\n`], b.stderr);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "enter takes the newest nsenter's forms where 2.38 differs: -n=FILE, one --target",
   ignore: NEEDS_ROOT,
   async fn() {

@@ -119,7 +119,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "enter -a on a target in our mount namespace keeps our directory, where nsenter -a starts at /",
+    "enter -a on a target in our mount namespace keeps our directory, where nsenter -a starts at /; -r starts at /",
   ignore: NEEDS_ROOT,
   async fn() {
     // nsenter -a enters every namespace but a user namespace equal to ours, so its setns()
@@ -142,13 +142,15 @@ Deno.test({
           ...args,
         ]);
       const p = String(target.pid);
-      for (
-        const [flags, theirs, mine] of [[["-a"], "/", dir], [["-m", "-u"], "/", "/"], [
-          ["-u"],
-          dir,
-          dir,
-        ]]
-      ) {
+      const cases: [string[], string, string][] = [
+        [["-a"], "/", dir],
+        [["-m", "-u"], "/", "/"],
+        [["-u"], dir, dir],
+        // -r without -w: nsenter keeps our directory (fchdir after chroot; outside the new
+        // root when it is not in it), we start at the new root's /.
+        [["-u", "-r"], dir, "/"],
+      ];
+      for (const [flags, theirs, mine] of cases) {
         const a = await run("nsenter", ["-t", p, ...flags, "pwd"]);
         const b = await ours(["-t", p, ...flags, "pwd"]);
         assertEquals([a.code, a.stdout], [0, `${theirs}\n`], a.stderr);

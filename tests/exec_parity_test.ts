@@ -178,6 +178,12 @@ Deno.test({
           await same(["-u", u], who);
         }
       });
+      await t.step("-u 01000, +1000, 1000:+0: numbers as runc's Atoi reads them", async () => {
+        // 01000 is uid 1000 with app's gid, groups and HOME; it ran as gid 0 (root's group)
+        // with HOME /, and +1000 was a user name no passwd held (125).
+        const who = ["sh", "-c", 'id; echo "$HOME"'];
+        for (const u of ["01000", "+1000", "1000:+0", "app:0050"]) await same(["-u", u], who);
+      });
       await t.step("1 MB of binary through stdout and through -i stdin, byte exact", async () => {
         const data = crypto.getRandomValues(new Uint8Array(65536));
         const mb = new Uint8Array(1 << 20);

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-6GJFJWMW.js";
+} from "./chunk-ZLBUIPUJ.js";
 import {
   NamespaceError,
   UsageError,

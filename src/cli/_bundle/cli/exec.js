@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-6GJFJWMW.js";
+} from "./chunk-ZLBUIPUJ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-Y3XCEI5X.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-Y3XCEI5X.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

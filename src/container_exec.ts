@@ -85,18 +85,26 @@ export function resolveContainerUser(pid: number, spec: string): ContainerUser {
   return _containerUser(pid, spec);
 }
 
+/** A uid or gid as runc's strconv.Atoi reads one (digits, a leading `+`), else undefined. */
+function _id(text: string): number | undefined {
+  return /^\+?[0-9]+$/.test(text) ? Number(text) : undefined;
+}
+
 /** resolveContainerUser once the permissions are known to be there. */
 function _containerUser(pid: number, spec: string): ContainerUser {
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
   // A numeric group needs no /etc/group: it is the gid, and no memberships are added to it
   // (what a CRI runtime's spec always gives: "uid:gid").
-  const groups = g !== undefined && /^[0-9]+$/.test(g) ? [] : _lines(pid, "/etc/group");
+  const groups = g !== undefined && _id(g) !== undefined ? [] : _lines(pid, "/etc/group");
   const user = u === "" ? "0" : u;
-  const entry = /^[0-9]+$/.test(user)
-    ? passwd.find((f) => f[2] === user)
+  // A number is a uid, compared as a number (runc's strconv.Atoi): `-u 01000` is the user
+  // whose uid is 1000, with its gid, HOME and groups; it ran with gid 0 and HOME /.
+  const uidArg = _id(user);
+  const entry = uidArg !== undefined
+    ? passwd.find((f) => f[2] !== undefined && _id(f[2]) === uidArg)
     : passwd.find((f) => f[0] === user);
-  if (!entry && !/^[0-9]+$/.test(user)) {
+  if (!entry && uidArg === undefined) {
     throw new NamespaceError(
       `Cannot find user ${JSON.stringify(user)} in /etc/passwd of pid ${pid}`,
       {
@@ -108,10 +116,11 @@ function _containerUser(pid: number, spec: string): ContainerUser {
       },
     );
   }
-  const uid = Number(entry ? entry[2] : user);
+  const uid = entry ? Number(entry[2]) : uidArg!;
   let gid = entry ? Number(entry[3]) : 0;
   if (g !== undefined && g !== "") {
-    if (/^[0-9]+$/.test(g)) gid = Number(g);
+    const gidArg = _id(g);
+    if (gidArg !== undefined) gid = gidArg;
     else {
       const ge = groups.find((f) => f[0] === g);
       if (!ge) {

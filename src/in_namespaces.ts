@@ -432,6 +432,24 @@ function _closeSpawnerFds(slot: _Slot): void {
   for (const fd of slot.spawnerFds.splice(0)) libc().close(fd);
 }
 
+/**
+ * The mnt spawner is a module Deno loads from nsjoin's own files (the other Workers run
+ * eval'd source), and a Worker's module graph needs --allow-read, which the README's flags
+ * for inNamespaces did not list: asked for up front, for the package's directory, so that a
+ * missing flag is one NotCapable naming it — not, with only part of the tree readable, an
+ * "Uncaught (in worker)" report from one of its imports that the caller cannot catch.
+ */
+function _assertWorkerRead(spawner: URL): void {
+  const root = decodeURIComponent(new URL("../", spawner).pathname);
+  const read = { name: "read", path: root } as const;
+  // requestSync prompts once, on a terminal, where Deno would prompt file by file.
+  if (Deno.permissions.querySync(read).state === "granted") return;
+  if (Deno.permissions.requestSync(read).state === "granted") return;
+  throw new Deno.errors.NotCapable(
+    `Cannot start a Worker in the target's mount namespace without --allow-read (of ${root}): Deno reads nsjoin's Worker module and its imports from there`,
+  );
+}
+
 function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   if (_inScopedJoin()) {
     // A thread created now would keep the scoped join's namespaces for good.
@@ -443,8 +461,10 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   const target = resolved.kind === "process" ? resolved.pid : resolved.path;
   const spawnerFds: number[] = [];
   let worker: Worker;
+  const spawner = new URL("./_ns_worker.ts", import.meta.url);
   try {
     if (types.includes("mnt")) {
+      if (spawner.protocol === "file:") _assertWorkerRead(spawner);
       // The host's NSS modules, loaded here, where paths are ours (see ffi/nss.ts).
       loadHostNss();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
@@ -456,7 +476,7 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
       const [mntFd, hostRootFd] = spawnerFds;
       worker = mntFd === undefined
         ? new _workers!.Worker(_workers!.EVALUATOR_SOURCE, { eval: true })
-        : new _workers!.Worker(new URL("./_ns_worker.ts", import.meta.url), {
+        : new _workers!.Worker(spawner, {
           workerData: { role: _workers!.SPAWNER_ROLE, mntFd, hostRootFd },
         });
     } finally {

@@ -274,6 +274,31 @@ Deno.test("bash completion loads in bash and completes commands, options and she
   assertEquals(await bashComplete(script, ["nsjoin", "completions", ""]), [...SHELLS]);
   // After an option that takes a value, the value is the user's: no option names offered.
   assertEquals(await bashComplete(script, ["nsjoin", "exec", "-u", "-"]), []);
+  // An option of fixed values offers them (it offered file names): namespace types, ls's
+  // columns, and in a list each item after the last comma or a leading +.
+  assertEquals(await bashComplete(script, ["nsjoin", "ls", "-t", "u"]), ["uts", "user"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "ls", "-o", "NS,T"]), ["NS,TYPE"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "ls", "--output", "+PA"]), ["+PATH"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "exec", "-n", "mnt,n"]), ["mnt,net"]);
+});
+
+Deno.test({
+  name: "fish completion offers an option's fixed values, each item of a list",
+  ignore: (await runPiped("sh", { args: ["-c", "command -v fish"] })).code !== 0 && !CI,
+  async fn() {
+    const script = completionScript(
+      "fish",
+      Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])),
+    );
+    const complete = async (line: string) =>
+      (await runPiped("fish", {
+        args: ["-c", `eval $NSJOIN_COMPLETION; complete -C ${JSON.stringify(line)}`],
+        env: { NSJOIN_COMPLETION: script },
+      })).stdout.split("\n").filter(Boolean).sort();
+    assertEquals(await complete("nsjoin ls -t u"), ["user", "uts"]);
+    assertEquals(await complete("nsjoin ls --output NS,T"), ["NS,TYPE"]);
+    assertEquals(await complete("nsjoin exec -n mnt,ne"), ["mnt,net"]);
+  },
 });
 
 Deno.test({

@@ -8,6 +8,7 @@ import {
   cli,
   makeTarget,
   NEEDS_ROOT,
+  runPiped,
   testUser,
   text,
 } from "./_fixtures.ts";
@@ -505,6 +506,71 @@ Deno.test({
           "EINVAL (invalid argument) - it is our own user namespace, which the kernel does not " +
           "let a process enter again\n",
       );
+    } finally {
+      if (inner) Deno.kill(inner, "SIGKILL");
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "enter --user-parent is the parent of the target's user namespace whatever else is joined, as lsns's PNS names it",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // One process in user namespace C, whose parent B owns its network namespace and has no
+    // process of its own; its uts namespace is the host's. nsenter 2.42 (Linux 6.11+) takes
+    // the parent from the target's user namespace (PIDFD_GET_USER_NAMESPACE), so -U, -n and
+    // -u all enter B. We took the parent of the owner of the first namespace named: -n
+    // entered B's parent, a user namespace the user did not ask for, and -u failed.
+    await using target = await makeTarget({
+      flags: ["-U", "-r", "--fork"],
+      setup: "unshare -U -r -n unshare -U -r sh -c 'echo ready:$$; exec sleep 100000' & wait",
+    });
+    let inner = 0;
+    for (let i = 0; i < 200 && !inner; i++) {
+      const kids = Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`).trim();
+      if (kids) inner = Number(kids.split(/\s+/)[0]);
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    try {
+      const lsns = await runPiped("lsns", {
+        args: ["-n", "-o", "PNS", "-t", "user", "-p", String(inner)],
+      });
+      const parent = `user:[${lsns.stdout.trim()}]`;
+      assertMatch(parent, /^user:\[\d+\]$/, lsns.stderr);
+      assert(parent !== Deno.readLinkSync(`/proc/${target.pid}/ns/user`), "B is not A");
+      for (const flags of [["-U"], ["-n"], ["-u"], ["-n", "-u"]]) {
+        const out = await cli(
+          [
+            "enter",
+            "-t",
+            String(inner),
+            ...flags,
+            "--user-parent",
+            "readlink",
+            "/proc/self/ns/user",
+          ],
+        );
+        assertEquals([out.code, out.stdout.trim()], [0, parent], `${flags}: ${out.stderr}`);
+      }
+      // A --user FILE names the namespace whose parent is entered, as nsenter's -U FILE.
+      const file = await cli([
+        "enter",
+        "-t",
+        String(target.pid),
+        `--user=/proc/${inner}/ns/user`,
+        "--user-parent",
+        "readlink",
+        "/proc/self/ns/user",
+      ]);
+      assertEquals([file.code, file.stdout.trim()], [0, parent], file.stderr);
+      // Without -t nor --user=FILE there is no user namespace to start from: nsenter says "no
+      // target PID specified"; we said nothing and entered the parent of the net file's owner.
+      const none = await cli(
+        ["enter", `--net=/proc/${inner}/ns/net`, "--user-parent", "readlink", "/proc/self/ns/user"],
+      );
+      assertEquals([none.code, none.stdout], [2, ""], none.stderr);
+      assertMatch(none.stderr, /^nsjoin enter: --user-parent needs -t PID or --user=FILE/);
     } finally {
       if (inner) Deno.kill(inner, "SIGKILL");
     }

@@ -178,6 +178,12 @@ Deno.test({
           await same(["-u", u], who);
         }
       });
+      await t.step("-u 01000, +1000, 1000:+0: numbers as runc's Atoi reads them", async () => {
+        // 01000 is uid 1000 with app's gid, groups and HOME; it ran as gid 0 (root's group)
+        // with HOME /, and +1000 was a user name no passwd held (125).
+        const who = ["sh", "-c", 'id; echo "$HOME"'];
+        for (const u of ["01000", "+1000", "1000:+0", "app:0050"]) await same(["-u", u], who);
+      });
       await t.step("1 MB of binary through stdout and through -i stdin, byte exact", async () => {
         const data = crypto.getRandomValues(new Uint8Array(65536));
         const mb = new Uint8Array(1 << 20);
@@ -668,6 +674,64 @@ Deno.test({
           assertEquals([docker.code, podman.code], [1, 125]);
           assertEquals([ours.code, ours.stdout], [2, ""]);
           assertMatch(ours.stderr, /^nsjoin exec: --env-file .*: ENOENT /);
+        },
+      );
+      await t.step(
+        "a pipe (bash's <(…)), /dev/stdin and /dev/null are files to docker, and to us; bytes not UTF-8 are refused",
+        async () => {
+          // `--env-file <(vault read …)` keeps secrets off the disk; it was refused ("it is
+          // not a regular file", exit 2) where docker exec reads it.
+          const ourCli = `${Deno.execPath()} run -A --quiet --no-lock ${ROOT}cli.ts`;
+          const forms: [string, string?][] = [
+            [`--env-file <(printf 'A=piped\\nB=2\\n')`],
+            ["--env-file /dev/stdin", "A=stdin\n"],
+            ["--env-file /dev/null -e A=none"],
+          ];
+          for (const [flags, stdin] of forms) {
+            const line = (exec: string, target: string) =>
+              `${exec} ${flags} ${target} sh -c 'echo "$A $B"'`;
+            const [docker, ours] = await Promise.all([
+              run("bash", ["-c", line("docker exec -i", d.name)], { stdin }),
+              run("bash", ["-c", line(`${ourCli} exec -i`, ref(d))], { stdin }),
+            ]);
+            assertEquals(docker.code, 0, docker.stderr);
+            assertEquals([ours.code, ours.stdout], [0, docker.stdout], `${flags}: ${ours.stderr}`);
+          }
+          // Not UTF-8 (Latin-1, UTF-16): refused with the line, as docker; it was passed on
+          // with U+FFFD for each bad byte.
+          for (
+            const [bytes, line] of [[[0x4f, 0x4b, 0x3d, 0x31, 0x0a, 0x41, 0x3d, 0xe9], 2], [[
+              0xff,
+              0xfe,
+              0x41,
+              0x00,
+            ], 1]] as const
+          ) {
+            const file = `${dir}/latin1`;
+            await Deno.writeFile(file, new Uint8Array(bytes));
+            const [docker, ours] = await exec(d, file);
+            assertEquals(docker.code, 1, docker.stdout);
+            assertMatch(docker.stderr, new RegExp(`invalid utf8 bytes at line ${line}`));
+            assertEquals([ours.code, ours.stdout], [2, ""]);
+            assertEquals(
+              ours.stderr,
+              `nsjoin exec: --env-file ${file}: invalid utf8 bytes at line ${line} (see: nsjoin exec --help)\n`,
+            );
+          }
+          // What never ends or is no file is still refused, one line, nothing run (docker:
+          // "bufio.Scanner: token too long", "is a directory", exit 1).
+          for (
+            const [file, why] of [["/dev/zero", /larger than 1048576 bytes/], [
+              dir,
+              /it is a directory/,
+            ]] as const
+          ) {
+            const [docker, ours] = await exec(d, file);
+            assertEquals([docker.code, ours.code, ours.stdout], [1, 2, ""], docker.stderr);
+            assertMatch(ours.stderr, new RegExp(`^nsjoin exec: --env-file ${file}: `));
+            assertMatch(ours.stderr, why);
+            assertEquals(ours.stderr.trimEnd().split("\n").length, 1, ours.stderr);
+          }
         },
       );
     } finally {

@@ -118,6 +118,51 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "enter -a on a target in our mount namespace keeps our directory, where nsenter -a starts at /; -r starts at /",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // nsenter -a enters every namespace but a user namespace equal to ours, so its setns()
+    // into our own mount namespace moves the program to that namespace's root; we join
+    // only the namespaces that differ (README "Differences"). The table runs in "/", where
+    // the two agree: here from another directory. An explicit -m moves both.
+    await using target = await makeTarget({ hostname: "parity", flags: ["-u", "--fork"] });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-parity-cwd-" });
+    try {
+      const run = (cmd: string, args: string[]) =>
+        runPiped(cmd, { args, cwd: dir, env: { NO_COLOR: "1" } });
+      const ours = (args: string[]) =>
+        run(Deno.execPath(), [
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          `${ROOT}cli.ts`,
+          "enter",
+          ...args,
+        ]);
+      const p = String(target.pid);
+      const cases: [string[], string, string][] = [
+        [["-a"], "/", dir],
+        [["-m", "-u"], "/", "/"],
+        [["-u"], dir, dir],
+        // -r without -w: nsenter keeps our directory (fchdir after chroot; outside the new
+        // root when it is not in it), we start at the new root's /.
+        [["-u", "-r"], dir, "/"],
+      ];
+      for (const [flags, theirs, mine] of cases) {
+        const a = await run("nsenter", ["-t", p, ...flags, "pwd"]);
+        const b = await ours(["-t", p, ...flags, "pwd"]);
+        assertEquals([a.code, a.stdout], [0, `${theirs}\n`], a.stderr);
+        assertEquals([b.code, b.stdout], [0, `${mine}\n`], b.stderr);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "enter takes the newest nsenter's forms where 2.38 differs: -n=FILE, one --target",
   ignore: NEEDS_ROOT,
   async fn() {
@@ -294,6 +339,9 @@ Deno.test({
         ["-it=false: the last letter takes the value", ["-it=false"], ["echo", "x"]],
         ["--detach-keys, checked and kept", ["--detach-keys=ctrl-@,a"], ["echo", "hi"]],
         ["--detach-keys docker refuses", ["--detach-keys=zz"], ["echo", "hi"]],
+        // Go's len() counts bytes: one key is one byte, so é (two in UTF-8) is refused.
+        ["--detach-keys of a non-ASCII key", ["--detach-keys=é"], ["echo", "hi"]],
+        ["--detach-keys ctrl- of a capital", ["--detach-keys=ctrl-P,a"], ["echo", "hi"]],
         ["-t=maybe: not a boolean", ["-t=maybe"], ["true"]],
         ["--priv: pflag takes no abbreviation", ["--priv"], ["true"]],
       ];

@@ -115,6 +115,17 @@ console.log(v);`,
     expect: /^42$/,
   },
   {
+    // Its mount-namespace Worker is a module of nsjoin's that Deno reads under --allow-read.
+    name: "inNamespaces with mnt",
+    flags: [...JOIN, "--allow-read"],
+    script: (pid) =>
+      `import { closeNamespaceWorkers, inNamespaces } from ${MOD};
+const v = await inNamespaces(${pid}, (x: number) => x * 2, { namespaces: ["mnt"], arg: 21 });
+await closeNamespaceWorkers();
+console.log(v);`,
+    expect: /^42$/,
+  },
+  {
     name: "listNamespaces, namespaceTree, processesInNamespace",
     flags: ALL,
     script: (pid) =>
@@ -309,6 +320,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "inNamespaces with mnt and part of nsjoin readable: one catchable line naming --allow-read",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // --allow-read of src/ alone let Deno load the Worker's module and then fail on one of its
+    // imports (ffi/): "Uncaught (in worker)" with a stack, printed whatever the caller caught.
+    await using target = await makeTarget({ hostname: "perm-target" });
+    const c = CASES.find((c) => c.name === "inNamespaces with mnt")!;
+    const out = await run(c, target.pid, [
+      ...JOIN,
+      `--allow-read=${ROOT}src`,
+    ]);
+    assertEquals(out.code, 1, out.stdout);
+    assertEquals(out.stderr.trimEnd().split("\n").length, 1, out.stderr);
+    assertMatch(
+      out.stderr,
+      /^NotCapable: Cannot start a Worker in the target's mount namespace without --allow-read/,
+    );
+  },
+});
+
+Deno.test({
   name: "enter's other forms need no flag beyond enter's: --net=:NSID says what the kernel lacks",
   ignore: NEEDS_ROOT,
   async fn() {
@@ -332,6 +364,37 @@ Deno.test("the CLI's usage and every command's --help need no permission at all"
     });
     assertEquals(out.code, 0, out.stderr);
     assertMatch(out.stdout, args.length === 1 ? /^Usage: nsjoin/ : /^NAME\n nsjoin /);
+  }
+});
+
+Deno.test("every command's --help says a missing permission is exit 2, and it is", async () => {
+  // debug's EXIT STATUS said "2 bad usage" alone, while it exits 2 for a missing flag too.
+  const commands: [string, string[]][] = [
+    ["enter", ["-t", "1", "-a", "true"]],
+    ["exec", ["1", "true"]],
+    ["ls", []],
+    ["ps", []],
+    ["inspect", ["1"]],
+    ["cp", ["1:/etc/hostname", "-"]],
+    ["forward", ["1", "1:1"]],
+    ["debug", ["1", "--", "true"]],
+  ];
+  const deno = (args: string[]) =>
+    runPiped(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-lock", "--no-prompt", `${ROOT}cli.ts`, ...args],
+      env: { NO_COLOR: "1" },
+    });
+  for (const [command, args] of commands) {
+    const help = await deno([command, "--help"]);
+    const status = help.stdout.slice(help.stdout.indexOf("EXIT STATUS"));
+    assertMatch(status.replace(/\s+/g, " "), /2 bad usage or a missing Deno permission/, command);
+    const out = await deno([command, ...args]);
+    assertEquals(out.code, 2, `${command}: ${out.stderr}`);
+    assertMatch(
+      out.stderr,
+      new RegExp(`^nsjoin ${command}: Cannot run nsjoin ${command} without --allow-`),
+    );
+    assertEquals(out.stderr.trimEnd().split("\n").length, 1, out.stderr);
   }
 });
 

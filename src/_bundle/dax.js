@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-II5MEOQV.js";
+} from "./chunk-XSVEWU4E.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-3SKOFV6X.js";
+} from "./chunk-L6AI4PHL.js";
 import {
   AT_FDCWD,
   IN_ROOT,

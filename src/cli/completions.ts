@@ -4,7 +4,8 @@ import { CP_OPTIONS } from "./cp.ts";
 import { DEBUG_OPTIONS } from "./debug.ts";
 import { FORWARD_OPTIONS } from "./forward.ts";
 import { INSPECT_OPTIONS } from "./inspect.ts";
-import { LS_OPTIONS } from "./ls.ts";
+import { LS_COLUMNS, LS_OPTIONS } from "./ls.ts";
+import { NAMESPACE_TYPES } from "../namespaces.ts";
 import { PS_OPTIONS } from "./ps.ts";
 import type { OptionTable } from "./_args.ts";
 import {
@@ -21,11 +22,15 @@ export {
   SHELLS,
 } from "./_completion_script.ts";
 
-function _fromTable(table: OptionTable): CompletionOption[] {
+function _fromTable(
+  table: OptionTable,
+  choices: Record<string, Pick<CompletionOption, "choices" | "list">> = {},
+): CompletionOption[] {
   return Object.entries(table).map(([long, spec]) => ({
     long,
     short: spec.short,
     value: spec.type === "string",
+    ...choices[long],
   }));
 }
 
@@ -46,9 +51,12 @@ export function commandOptions(): Record<string, CompletionOption[]> {
       })),
       ...Object.keys(FLAGS_ONLY).map((long) => ({ long, value: false })),
     ],
-    exec: _fromTable(EXEC_OPTIONS),
+    exec: _fromTable(EXEC_OPTIONS, { namespaces: { choices: NAMESPACE_TYPES, list: true } }),
     ps: _fromTable(PS_OPTIONS),
-    ls: _fromTable(LS_OPTIONS),
+    ls: _fromTable(LS_OPTIONS, {
+      type: { choices: NAMESPACE_TYPES },
+      output: { choices: [...LS_COLUMNS, "HOLDER"], list: true },
+    }),
     inspect: _fromTable(INSPECT_OPTIONS),
     cp: _fromTable(CP_OPTIONS),
     forward: _fromTable(FORWARD_OPTIONS),

@@ -46,7 +46,7 @@ OPTIONS
 
 EXIT STATUS
  CMD's status; 125 the target could not be found or the session not set up (nothing ran);
- 126 CMD not executable; 127 not found; 2 bad usage.
+ 126 CMD not executable; 127 not found; 2 bad usage or a missing Deno permission.
 
 EXAMPLES
  nsjoin debug web1                        a shell: ps, ip addr, ls /target, ss -tlnp

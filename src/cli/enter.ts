@@ -532,25 +532,19 @@ export function resolveEnterFds(args: EnterArgs, held: number[]): void {
     args.namespaces.net = _handOver(ns, held);
   }
   if (args.userParent) {
-    // nsenter: the parent of the user namespace given, or of the owner of another one.
-    const from = args.namespaces.user !== undefined
-      ? ["user", args.namespaces.user] as const
-      : Object.entries(args.namespaces)[0] as [string, true | string] | undefined;
-    const source = !from
-      ? pid !== undefined ? `/proc/${pid}/ns/user` : undefined
-      : typeof from[1] === "string"
-      ? from[1]
+    // nsenter 2.42: the parent of the --user FILE's namespace, else of the target's user
+    // namespace (PIDFD_GET_USER_NAMESPACE), whatever else is joined: not of the owner of
+    // another namespace named, which may be a different user namespace.
+    const file = args.namespaces.user;
+    const source = typeof file === "string"
+      ? file
       : pid !== undefined
-      ? `/proc/${pid}/ns/${from[0]}`
+      ? `/proc/${pid}/ns/user`
       : undefined;
-    if (source === undefined) throw new UsageError("--user-parent needs -t PID or a namespace");
-    const fd = nsfsOpen(source);
-    let user = fd;
-    if (fd >= 0 && from && from[0] !== "user") {
-      user = nsfsRelated(fd, "owner");
-      nsfsClose(fd);
-    }
-    const parent = user < 0 ? user : nsfsRelated(user, "parent");
+    if (source === undefined) throw new UsageError("--user-parent needs -t PID or --user=FILE");
+    const user = nsfsOpen(source);
+    // NS_GET_USERNS, nsenter's ioctl: a user namespace's owner is its parent.
+    const parent = user < 0 ? user : nsfsRelated(user, "owner");
     if (user >= 0) nsfsClose(user);
     if (parent < 0) {
       throw new NamespaceError(`Cannot find the parent user namespace of ${source}`, {

@@ -21,7 +21,7 @@ import {
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
 import { isPidText, parseTarget, PinnedProcess, pinProcess } from "../target.ts";
 import { NamespaceError } from "../errors.ts";
-import { readTextFileSafe } from "../../ffi/files.ts";
+import { readFileSafe } from "../../ffi/files.ts";
 import { sealInspector } from "../../ffi/inspector.ts";
 import { errnoName, errnoText, type SyscallError } from "../../ffi/libc.ts";
 import { differingNamespaces } from "../namespaces.ts";
@@ -90,7 +90,8 @@ limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exe
 its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
-target's user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
+target's user namespace, where the target can read it), and -u takes only numbers (the
+target's /etc/passwd and /etc/group are not used).
 The target's pid namespace is never joined without its mount namespace (exit 2): there its
 processes would reach our files through the host program's /proc/PID/root (use debug), and
 its mount namespace only with its user namespace.
@@ -216,11 +217,85 @@ export const parseExecArgs = (function parseExecArgs(argv: readonly string[]): E
 function _checkDetachKeys(keys: string): void {
   // "" is docker's default (ctrl-p,ctrl-q).
   const ok = keys === "" ||
-    keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+    // One key is one byte (Go's len()): a letter such as é, two bytes in UTF-8, is refused.
+    keys.split(",").every((k) =>
+      (k.length === 1 && k.charCodeAt(0) < 0x80) || /^ctrl-[a-z@[\\\]^_]$/.test(k)
+    );
   if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
 }
 
 const ENV_FILE_MAX = 1 << 20;
+
+/**
+ * An --env-file's bytes. The caller names it, so it is read as docker reads it: a regular
+ * file, and also a pipe (bash's `<(…)`, `/dev/stdin`) or a character device (`/dev/null`);
+ * capped, so `/dev/zero` ends with an error rather than never.
+ */
+function _readEnvFile(file: string): Uint8Array {
+  try {
+    return readFileSafe(file, { maxBytes: ENV_FILE_MAX });
+  } catch (error) {
+    // EINVAL is readFileSafe's "not a regular file" (a directory keeps its own message).
+    const e = error as SyscallError;
+    if (e.errno !== 22 || !e.message.endsWith("not a regular file")) throw error;
+  }
+  let f: Deno.FsFile;
+  try {
+    // Blocking, as docker's: a FIFO waits for its writer.
+    f = Deno.openSync(file);
+  } catch (error) {
+    throw new UsageError(`--env-file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(64 << 10);
+    let total = 0;
+    for (;;) {
+      const n = f.readSync(buf);
+      if (n === null) break;
+      total += n;
+      if (total > ENV_FILE_MAX) {
+        throw new UsageError(`--env-file ${file}: larger than ${ENV_FILE_MAX} bytes`);
+      }
+      chunks.push(buf.slice(0, n));
+    }
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return all;
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * An --env-file's text, as docker takes it: UTF-8 (a BOM dropped), and refused, naming the
+ * first line that is not (utf8.Valid per line) — a Latin-1 `A=café` or a UTF-16 file was
+ * passed on with U+FFFD in place of each bad byte, a value or a name the user never wrote.
+ */
+function _decodeEnvFile(file: string, bytes: Uint8Array): string {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  try {
+    return strict.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      try {
+        strict.decode(bytes.subarray(start, i));
+      } catch {
+        break;
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new UsageError(`--env-file ${file}: invalid utf8 bytes at line ${line}`);
+  }
+}
 
 /** `-e` and `--env-file` entries, in order: `KEY` alone takes our value or is dropped, as docker. */
 export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[] {
@@ -239,9 +314,9 @@ export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[
   for (const file of args.envFile) {
     let text: string;
     try {
-      // Regular files only, capped: /dev/zero or a FIFO would never end.
-      text = readTextFileSafe(file, { maxBytes: ENV_FILE_MAX });
+      text = _decodeEnvFile(file, _readEnvFile(file));
     } catch (error) {
+      if (error instanceof UsageError) throw error;
       // "Cannot read FILE: it is not a regular file / larger than N bytes", or the errno.
       const e = error as SyscallError;
       const why = e.message.startsWith("Cannot read ")

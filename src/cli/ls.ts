@@ -125,7 +125,8 @@ SYNOPSIS
 DESCRIPTION
 List namespaces: every namespace of every process (as lsns), and those held only by a
 bind mount (/run/netns/NAME), an open fd, or a child namespace. With <namespace> (an
-inode number, lsns's NS), list the processes in that namespace. Needs -A (it reads all of /proc).
+inode number, lsns's NS), list the processes in that namespace. Needs -A (it reads all of
+/proc).
 
 OPTIONS
  -J, --json             use JSON output format (the keys and nesting of lsns -J)
@@ -146,8 +147,9 @@ OPTIONS
  -h, --help             display this help
  -V, --version          display version
 
-Columns: ${LS_COLUMNS.join(", ")}; and HOLDER: process, mount, fd,
-socket or ancestor (kept alive only as the parent or owner of another namespace).
+Columns: ${LS_COLUMNS.slice(0, 9).join(", ")},
+${LS_COLUMNS.slice(9).join(", ")}; and HOLDER: process, mount, fd, socket or ancestor (kept
+alive only as the parent or owner of another namespace).
 Processes that vanish during the scan or may not be read are skipped silently, as lsns
 does; --notes says how many.
 

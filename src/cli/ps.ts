@@ -26,17 +26,16 @@ List the running containers of every engine on the host (docker, podman rootful 
 rootless, containerd in any namespace, CRI-O), found from engine state, /proc and cgroups.
 Another user's rootless containers are shown with their owner ("podman (uid N)", or
 "docker (uid N)" from a dockerd of theirs that DOCKER_HOST names, by socket or TCP port;
-one on no socket of this host is not asked); from their podman store
-only those whose process runs in that user's own namespaces are listed, and exec joins no
-other. Names are printed with control
-characters as \\xNN; --json gives them exactly. Kubernetes pods (containerd's CRI, CRI-O)
-get NAMESPACE, POD and CONTAINER columns (a pod's rows together, its sandbox first), and a
-"pod" object in --json; --pods lists one line per pod, its containers grouped under its
-sandbox. A paused container (its cgroup
-frozen) has "(paused)" after its name and "paused": true in --json: exec and debug refuse it
-until it is unpaused. A docker container waiting for its restart policy (docker ps:
-"Restarting") has "(restarting)" after its name, PID "-", and "restarting": true, "pid": 0 in
---json, with or without dockerd's API. Needs -A (it reads /proc and engine state).
+one on no socket of this host is not asked); from their podman store only those whose
+process runs in that user's own namespaces are listed, and exec joins no other. Names are
+printed with control characters as \\xNN; --json gives them exactly. Kubernetes pods
+(containerd's CRI, CRI-O) get NAMESPACE, POD and CONTAINER columns (a pod's rows together,
+its sandbox first), and a "pod" object in --json; --pods lists one line per pod, its
+containers grouped under its sandbox. A paused container (its cgroup frozen) has
+"(paused)" after its name and "paused": true in --json: exec and debug refuse it until it
+is unpaused. A docker container waiting for its restart policy (docker ps: "Restarting")
+has "(restarting)" after its name, PID "-", and "restarting": true, "pid": 0 in --json,
+with or without dockerd's API. Needs -A (it reads /proc and engine state).
 
 OPTIONS
       --json        Print a JSON array

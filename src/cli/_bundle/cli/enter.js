@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-DR6A75NP.js";
+} from "./chunk-ZM7W63HJ.js";
 import {
   NamespaceError,
   UsageError,
@@ -158,19 +158,11 @@ var resolveEnterFds = (function resolveEnterFds(args, held) {
     args.namespaces.net = _handOver(ns, held);
   }
   if (args.userParent) {
-    const from = args.namespaces.user !== void 0 ? [
-      "user",
-      args.namespaces.user
-    ] : Object.entries(args.namespaces)[0];
-    const source = !from ? pid !== void 0 ? `/proc/${pid}/ns/user` : void 0 : typeof from[1] === "string" ? from[1] : pid !== void 0 ? `/proc/${pid}/ns/${from[0]}` : void 0;
-    if (source === void 0) throw new UsageError("--user-parent needs -t PID or a namespace");
-    const fd = nsfsOpen(source);
-    let user = fd;
-    if (fd >= 0 && from && from[0] !== "user") {
-      user = nsfsRelated(fd, "owner");
-      nsfsClose(fd);
-    }
-    const parent = user < 0 ? user : nsfsRelated(user, "parent");
+    const file = args.namespaces.user;
+    const source = typeof file === "string" ? file : pid !== void 0 ? `/proc/${pid}/ns/user` : void 0;
+    if (source === void 0) throw new UsageError("--user-parent needs -t PID or --user=FILE");
+    const user = nsfsOpen(source);
+    const parent = user < 0 ? user : nsfsRelated(user, "owner");
     if (user >= 0) nsfsClose(user);
     if (parent < 0) {
       throw new NamespaceError(`Cannot find the parent user namespace of ${source}`, {

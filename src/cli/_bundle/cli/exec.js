@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-DR6A75NP.js";
+} from "./chunk-ZM7W63HJ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -41,6 +41,7 @@ import {
   fileOnStdio,
   fstatSafe,
   libcFunction,
+  readFileSafe,
   readTextFileSafe,
   relay,
   relayStdio,
@@ -1461,8 +1462,70 @@ var _dropBanner = (function _dropBanner(fd) {
   }
 });
 var _checkDetachKeys = (function _checkDetachKeys(keys) {
-  const ok = keys === "" || keys.split(",").every((k) => k.length === 1 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
+  const ok = keys === "" || // One key is one byte (Go's len()): a letter such as \u00e9, two bytes in UTF-8, is refused.
+  keys.split(",").every((k) => k.length === 1 && k.charCodeAt(0) < 128 || /^ctrl-[a-z@[\\\]^_]$/.test(k));
   if (!ok) throw new UsageError(`Invalid escape keys (${keys}) provided`);
+});
+var _readEnvFile = (function _readEnvFile(file) {
+  try {
+    return readFileSafe(file, {
+      maxBytes: ENV_FILE_MAX
+    });
+  } catch (error) {
+    const e = error;
+    if (e.errno !== 22 || !e.message.endsWith("not a regular file")) throw error;
+  }
+  let f;
+  try {
+    f = Deno.openSync(file);
+  } catch (error) {
+    throw new UsageError(`--env-file ${file}: ${error.message}`);
+  }
+  try {
+    const chunks = [];
+    const buf = new Uint8Array(64 << 10);
+    let total = 0;
+    for (; ; ) {
+      const n = f.readSync(buf);
+      if (n === null) break;
+      total += n;
+      if (total > ENV_FILE_MAX) {
+        throw new UsageError(`--env-file ${file}: larger than ${ENV_FILE_MAX} bytes`);
+      }
+      chunks.push(buf.slice(0, n));
+    }
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return all;
+  } finally {
+    f.close();
+  }
+});
+var _decodeEnvFile = (function _decodeEnvFile(file, bytes) {
+  const strict = new TextDecoder("utf-8", {
+    fatal: true
+  });
+  try {
+    return strict.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 10) continue;
+      try {
+        strict.decode(bytes.subarray(start, i));
+      } catch {
+        break;
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new UsageError(`--env-file ${file}: invalid utf8 bytes at line ${line}`);
+  }
 });
 var execEnvEntries = (function execEnvEntries(args) {
   const out = [];
@@ -1479,10 +1542,9 @@ var execEnvEntries = (function execEnvEntries(args) {
   for (const file of args.envFile) {
     let text;
     try {
-      text = readTextFileSafe(file, {
-        maxBytes: ENV_FILE_MAX
-      });
+      text = _decodeEnvFile(file, _readEnvFile(file));
     } catch (error) {
+      if (error instanceof UsageError) throw error;
       const e = error;
       const why = e.message.startsWith("Cannot read ") ? e.message.slice(e.message.indexOf(": ") + 2) : e.errno ? `${errnoName(e.errno)} (${errnoText(e.errno)})` : e.message;
       throw new UsageError(`--env-file ${file}: ${why}`);
@@ -1763,7 +1825,8 @@ limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exe
 its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
-target's user namespace, where the target can read it), and -u takes only numbers (the target's /etc/passwd and /etc/group are not used).
+target's user namespace, where the target can read it), and -u takes only numbers (the
+target's /etc/passwd and /etc/group are not used).
 The target's pid namespace is never joined without its mount namespace (exit 2): there its
 processes would reach our files through the host program's /proc/PID/root (use debug), and
 its mount namespace only with its user namespace.
@@ -1901,6 +1964,8 @@ var parseExecArgs = (function parseExecArgs2(argv) {
 }).bind(void 0);
 
 var ENV_FILE_MAX = 1 << 20;
+
+
 
 var planExec = (async function planExec2(args, find = {}) {
   if (args.target === void 0 || args.command.length === 0) {

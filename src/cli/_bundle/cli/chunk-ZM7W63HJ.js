@@ -1035,13 +1035,17 @@ var resolveContainerUser = (function resolveContainerUser(pid, spec) {
   assertPermissions("read a container's users", "all");
   return _containerUser(pid, spec);
 });
+var _id = (function _id(text) {
+  return /^\+?[0-9]+$/.test(text) ? Number(text) : void 0;
+});
 var _containerUser = (function _containerUser(pid, spec) {
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
-  const groups = g !== void 0 && /^[0-9]+$/.test(g) ? [] : _lines(pid, "/etc/group");
+  const groups = g !== void 0 && _id(g) !== void 0 ? [] : _lines(pid, "/etc/group");
   const user = u === "" ? "0" : u;
-  const entry = /^[0-9]+$/.test(user) ? passwd.find((f) => f[2] === user) : passwd.find((f) => f[0] === user);
-  if (!entry && !/^[0-9]+$/.test(user)) {
+  const uidArg = _id(user);
+  const entry = uidArg !== void 0 ? passwd.find((f) => f[2] !== void 0 && _id(f[2]) === uidArg) : passwd.find((f) => f[0] === user);
+  if (!entry && uidArg === void 0) {
     throw new NamespaceError(`Cannot find user ${JSON.stringify(user)} in /etc/passwd of pid ${pid}`, {
       errno: 2,
       syscall: "resolve",
@@ -1050,10 +1054,11 @@ var _containerUser = (function _containerUser(pid, spec) {
       hint: "give a name the target knows, or a uid"
     });
   }
-  const uid = Number(entry ? entry[2] : user);
+  const uid = entry ? Number(entry[2]) : uidArg;
   let gid = entry ? Number(entry[3]) : 0;
   if (g !== void 0 && g !== "") {
-    if (/^[0-9]+$/.test(g)) gid = Number(g);
+    const gidArg = _id(g);
+    if (gidArg !== void 0) gid = gidArg;
     else {
       const ge = groups.find((f) => f[0] === g);
       if (!ge) {
@@ -2689,6 +2694,7 @@ var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
 var cgroupViews = /* @__PURE__ */ new WeakMap();
 
 // src/container_exec.ts
+
 
 
 

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-3SKOFV6X.js";
+} from "./chunk-L6AI4PHL.js";
 import {
   PinnedProcess,
   pinProcess,

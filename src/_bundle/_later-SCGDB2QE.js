@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-3SKOFV6X.js";
+} from "./chunk-L6AI4PHL.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";
@@ -342,6 +342,16 @@ var _terminate = (async function _terminate(slot) {
 var _closeSpawnerFds = (function _closeSpawnerFds(slot) {
   for (const fd of slot.spawnerFds.splice(0)) libc().close(fd);
 });
+var _assertWorkerRead = (function _assertWorkerRead(spawner) {
+  const root = decodeURIComponent(new URL("../", spawner).pathname);
+  const read = {
+    name: "read",
+    path: root
+  };
+  if (Deno.permissions.querySync(read).state === "granted") return;
+  if (Deno.permissions.requestSync(read).state === "granted") return;
+  throw new Deno.errors.NotCapable(`Cannot start a Worker in the target's mount namespace without --allow-read (of ${root}): Deno reads nsjoin's Worker module and its imports from there`);
+});
 var _spawn = (function _spawn(resolved, types) {
   if (_inScopedJoin()) {
     throw new Error("Cannot start a namespace Worker inside a scoped join: dispose the join first");
@@ -350,8 +360,10 @@ var _spawn = (function _spawn(resolved, types) {
   const target = resolved.kind === "process" ? resolved.pid : resolved.path;
   const spawnerFds = [];
   let worker;
+  const spawner = new URL("../_ns_worker.ts", import.meta.url);
   try {
     if (types.includes("mnt")) {
+      if (spawner.protocol === "file:") _assertWorkerRead(spawner);
       loadHostNss();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
@@ -361,7 +373,7 @@ var _spawn = (function _spawn(resolved, types) {
       const [mntFd, hostRootFd] = spawnerFds;
       worker = mntFd === void 0 ? new _workers.Worker(_workers.EVALUATOR_SOURCE, {
         eval: true
-      }) : new _workers.Worker(new URL("../_ns_worker.ts", import.meta.url), {
+      }) : new _workers.Worker(spawner, {
         workerData: {
           role: _workers.SPAWNER_ROLE,
           mntFd,
@@ -1645,6 +1657,7 @@ var _RULES = {
   time: "the kernel refuses setns(2) into a time namespace to a multithreaded process (EUSERS)",
   pid: "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork"
 };
+
 
 
 

@@ -49,6 +49,9 @@ function _later<T>(path: string): Promise<T> {
   return import(new URL(path, import.meta.url).href);
 }
 
+/** exec's fast path's bundle module, which cli.ts loads through a URL. */
+type ExecFastModule = typeof import("./src/cli/_bundle/cli/_exec_fast.js");
+
 /** exec's bundle module, which cli.ts loads through a URL. */
 type ExecModule = typeof import("./src/cli/_bundle/cli/exec.js");
 
@@ -184,5 +187,17 @@ if (import.meta.main) {
   // `enter -t PID -a PROGRAM` and its like become the helper before the rest of the CLI
   // loads (src/cli/_enter_fast.ts); any other form returns here, for the full path.
   if (Deno.args[0] === "enter") await enterFast(Deno.args.slice(1));
+  // `exec docker:NAME PROGRAM` and its like, the same way (src/cli/_exec_fast.ts): through a
+  // URL, so that no other command's start reads it. Its own checks decide; any other form,
+  // or a failure to load it (no --allow-read), goes on to the full path.
+  if (Deno.args[0] === "exec") {
+    try {
+      await (await _later<ExecFastModule>("./src/cli/_bundle/cli/_exec_fast.js")).execFast(
+        Deno.args.slice(1),
+      );
+    } catch {
+      // The full path says what is wrong.
+    }
+  }
   Deno.exit(await main(Deno.args));
 }

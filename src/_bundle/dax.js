@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-3JULKAEI.js";
+} from "./chunk-4NWPBKFQ.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -12,7 +12,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-RFJZS5JK.js";
 import {
   AT_FDCWD,
   IN_ROOT,

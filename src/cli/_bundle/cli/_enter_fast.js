@@ -89,6 +89,8 @@ var SEALS = 0x1n | 0x2n | 0x4n | 0x8n;
 var F_SEAL_EXEC = 0x20n;
 var AT_EMPTY_PATH = 0x1000n;
 var AT_FDCWD = -100n;
+var O_RDWR = 2n;
+var O_CLOEXEC = 0o2000000n;
 
 var _SYMBOLS = {
   /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
@@ -134,11 +136,22 @@ var sameMountNamespace = (function sameMountNamespace2(pid) {
   }
   return st[0] === st[32] && st[1] === st[33];
 }).bind(void 0);
-var execHelper = (function execHelper2(elf, argv) {
+var fdModes = (function fdModes2(fds) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  const lib = _libc();
+  const at = Deno.build.arch === "x86_64" ? 6 : 4;
+  const st = new Uint32Array(64);
+  const address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+  return fds.map((fd) => nr && lib && lib.syscall(nr.fstat, BigInt(fd), address, 0n, 0n, 0n, 0n) === 0n ? st[at] : void 0);
+}).bind(void 0);
+var execHelper = (function execHelper2(elf, argv, options = {}) {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  const env = options.env ?? [];
   const strings = _cStrings([
     "nsjoin-helper",
-    ...argv
+    "/dev/null",
+    ...argv,
+    ...env
   ]);
   const lib = _libc();
   if (!nr || !strings || !lib) return;
@@ -149,16 +162,26 @@ var execHelper = (function execHelper2(elf, argv) {
   if (fd < 0n) return;
   const address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
   const sealed = sc(nr.write, fd, address, BigInt(bytes.length)) === BigInt(bytes.length) && (sc(nr.fcntl, fd, F_ADD_SEALS, SEALS | F_SEAL_EXEC) === 0n || sc(nr.fcntl, fd, F_ADD_SEALS, SEALS) === 0n);
+  const at = (i) => base + BigInt(strings.at[i]);
   const array = new BigUint64Array(argv.length + 1);
-  for (let i = 0; i < argv.length; i++) array[i] = base + BigInt(strings.at[i + 1]);
-  const environ = lib.environ === null ? 0n : new Deno.UnsafePointerView(lib.environ).getBigUint64(0);
-  if (sealed && environ !== 0n) {
+  for (let i = 0; i < argv.length; i++) array[i] = at(i + 2);
+  const envArray = options.env ? new BigUint64Array(env.length + 1) : void 0;
+  for (let i = 0; i < env.length; i++) envArray[i] = at(argv.length + 2 + i);
+  const environ = envArray ? BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(envArray))) : lib.environ === null ? 0n : new Deno.UnsafePointerView(lib.environ).getBigUint64(0);
+  let ready = sealed && environ !== 0n;
+  if (ready && options.nullStdin) {
+    const dev = sc(nr.openat, AT_FDCWD, at(1), O_RDWR | O_CLOEXEC);
+    ready = dev >= 0n && sc(nr.dup3, dev, 0n, 0n) === 0n;
+    if (dev > 0n) sc(nr.close, dev);
+  }
+  if (ready) {
     const empty = base + BigInt(strings.block.length - 1);
     const argvAt = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(array)));
     sc(nr.execveat, fd, empty, argvAt, environ, AT_EMPTY_PATH);
   }
   void strings.block;
   void array;
+  void envArray;
   sc(nr.close, fd);
 }).bind(void 0);
 

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-6GJFJWMW.js";
+} from "./chunk-QFVYC3X4.js";
 import {
   NamespaceError,
   UsageError,

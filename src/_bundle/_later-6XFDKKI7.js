@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-RFJZS5JK.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

@@ -8984,10 +8984,10 @@ Deno.test({
       await t.step("a process in no container's cgroup", async () => {
         const other = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
         try {
-          const r = await runHelper(fastPlan(c, other.pid, ["touch", marker]));
+          const r = await runHelper(fastPlan(c, other.pid, ["touch", `${marker}-2`]));
           assertEquals(r.code, 125, r.stderr);
           assertMatch(r.stderr, /names a process outside the container's cgroups/);
-          assert(!existsNow(marker), "the program ran");
+          assert(!existsNow(`${marker}-2`), "the program ran");
         } finally {
           other.kill("SIGKILL");
           await other.status;
@@ -9000,6 +9000,7 @@ Deno.test({
       });
     } finally {
       await Deno.remove(marker).catch(() => {});
+      await Deno.remove(`${marker}-2`).catch(() => {});
       await removeContainers([c]);
     }
   },

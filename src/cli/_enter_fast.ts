@@ -16,6 +16,7 @@
  * @module
  */
 import { execHelper, sameMountNamespace } from "../../ffi/exec_helper.ts";
+import { assertPermissions } from "../_permissions.ts";
 
 /** nsenter's namespace options (bare, no FILE), by letter: their CLONE_NEW* flag. */
 export const FAST_NAMESPACES: Readonly<Record<string, number>> = {
@@ -138,4 +139,21 @@ export const enterFast = (async function enterFast(argv: readonly string[]): Pro
     ? (await import("./_bundle/cli/_helper_aarch64.js")).HELPER
     : undefined;
   if (elf) execHelper(elf, ["nsjoin-helper", "Q", ...args]);
+}).bind(undefined);
+
+/**
+ * Whether every Deno permission is granted, asked without prompting: `exec`'s fast path
+ * (src/cli/_exec_fast.ts), which cli.ts loads through a URL, is loaded only then — the
+ * full path, which needs them all, otherwise names the missing flag before any load that
+ * could prompt for a read.
+ *
+ * @returns true when all are granted
+ */
+export const allGranted = (function allGranted(): boolean {
+  try {
+    assertPermissions("run nsjoin exec", "all");
+    return true;
+  } catch {
+    return false;
+  }
 }).bind(undefined);

@@ -132,7 +132,8 @@ export const execFast = (async function execFast(argv: readonly string[]): Promi
   let helperArgs: string[];
   let env: string[];
   try {
-    // The full path needs every permission (it reads /proc): without one it says so.
+    // The full path needs every permission (it reads /proc): without one it says so. (cli.ts
+    // asked already; a caller of this module may not have.)
     assertPermissions("run nsjoin exec", "all");
     if (Deno.uid() !== 0) return;
     if (NSJOIN_VARIABLES.some((name) => Deno.env.get(name) !== undefined)) return;

@@ -37,6 +37,23 @@ var _libc = (function _libc() {
   }
   return _lib ?? void 0;
 });
+var _granted = (function _granted(name) {
+  return Deno.permissions.querySync({
+    name
+  }).state === "granted";
+});
+var assertPermissions = (function assertPermissions(what, needed) {
+  if (needed === "all") {
+    if (ALL_PERMISSIONS.every(_granted)) {
+      _all = true;
+      return;
+    }
+    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
+  }
+  const missing = needed.filter((name) => !_granted(name));
+  if (missing.length === 0) return;
+  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
+});
 // ffi/libc.ts
 var SYSCALL_NUMBERS = {
   x86_64: {
@@ -185,6 +202,21 @@ var execHelper = (function execHelper2(elf, argv, options = {}) {
   sc(nr.close, fd);
 }).bind(void 0);
 
+// src/_permissions.ts
+var ALL_PERMISSIONS = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import"
+];
+var _all = false;
+
+
+
 // src/cli/_enter_fast.ts
 var FAST_NAMESPACES = {
   m: 131072,
@@ -269,8 +301,17 @@ var enterFast = (async function enterFast2(argv) {
     ...args
   ]);
 }).bind(void 0);
+var allGranted = (function allGranted2() {
+  try {
+    assertPermissions("run nsjoin exec", "all");
+    return true;
+  } catch {
+    return false;
+  }
+}).bind(void 0);
 export {
   FAST_NAMESPACES,
+  allGranted,
   enterFast,
   fastHelperArgs
 };

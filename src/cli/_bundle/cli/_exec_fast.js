@@ -467,14 +467,16 @@ var execFast = (async function execFast2(argv) {
   }
   const arch = Deno.build.arch;
   const elf = arch === "x86_64" ? (await import("./_helper_x86_64.js")).HELPER : arch === "aarch64" ? (await import("./_helper_aarch64.js")).HELPER : void 0;
-  if (elf) execHelper(elf, [
-    "nsjoin-helper",
-    "Q",
-    ...helperArgs
-  ], {
-    env,
-    nullStdin: !args.interactive
-  });
+  if (elf) {
+    execHelper(elf, [
+      "nsjoin-helper",
+      "Q",
+      ...helperArgs
+    ], {
+      env,
+      nullStdin: !args.interactive
+    });
+  }
 }).bind(void 0);
 export {
   execFast,

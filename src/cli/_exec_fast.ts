@@ -86,7 +86,8 @@ export const parseFastExec = (function parseFastExec(
   out.ref = target.slice("docker:".length);
   if (!DOCKER_NAME.test(out.ref)) return undefined;
   out.command = argv[i + 1] === "--" ? argv.slice(i + 2) : argv.slice(i + 1);
-  return out.command.length ? out : undefined;
+  // An empty program name is the full path's usage error.
+  return out.command[0] ? out : undefined;
 }).bind(undefined);
 
 /** Variables that change what the full path does (tests and odd hosts): it takes them. */

@@ -404,7 +404,7 @@ var parseFastExec = (function parseFastExec2(argv) {
   out.ref = target.slice("docker:".length);
   if (!DOCKER_NAME.test(out.ref)) return void 0;
   out.command = argv[i + 1] === "--" ? argv.slice(i + 2) : argv.slice(i + 1);
-  return out.command.length ? out : void 0;
+  return out.command[0] ? out : void 0;
 }).bind(void 0);
 var NSJOIN_VARIABLES = [
   "NSJOIN_LIBC",

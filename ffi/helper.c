@@ -2679,8 +2679,9 @@ static int hex_at(const char *p, size_t n) {
   return 1;
 }
 
-/* At p: `prefix`, 64 hex digits (*id), an optional ".scope", then '/' or the end — the tail
- * `([0-9a-f]{64})(?:\.scope)?(?:\/|$)` of src/engines.ts CGROUP_PATTERNS. */
+/* At p: `prefix`, 64 hex digits (*id), an optional ".scope" (not for "/", containerd's
+ * pattern), then '/' or the end — the tail `([0-9a-f]{64})(?:\.scope)?(?:\/|$)` of
+ * src/engines.ts CGROUP_PATTERNS. */
 static int id_at(const char *p, const char *prefix, const char **id) {
   if (!starts(p, prefix)) return 0;
   p += slen(prefix);
@@ -2688,7 +2689,7 @@ static int id_at(const char *p, const char *prefix, const char **id) {
     if (!p[k] || !hex_at(p + k, 1)) return 0;
   *id = p;
   p += 64;
-  if (starts(p, ".scope") && (p[6] == '/' || !p[6])) return 1;
+  if (prefix[0] != '/' && starts(p, ".scope") && (p[6] == '/' || !p[6])) return 1;
   return *p == '/' || !*p;
 }
 

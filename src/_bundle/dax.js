@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-4NWPBKFQ.js";
+} from "./chunk-C4XWJYJI.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -12,7 +12,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-RFJZS5JK.js";
+} from "./chunk-DCYIR2U2.js";
 import {
   AT_FDCWD,
   IN_ROOT,

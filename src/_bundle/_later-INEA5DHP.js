@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-RFJZS5JK.js";
+} from "./chunk-DCYIR2U2.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-RFJZS5JK.js";
+} from "./chunk-DCYIR2U2.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -8936,17 +8936,22 @@ async function helperArgv(args: string[]): Promise<string[]> {
 /** The helper written to a private file, run directly with `args` (what the fast path gives it). */
 async function runHelper(
   args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
+  times = 1,
+): Promise<{ code: number; stdout: string; stderr: string }[]> {
   const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22-helper-" });
   try {
     await Deno.writeFile(`${dir}/helper`, helperBytes(), { mode: 0o700 });
-    const o = await new Deno.Command(`${dir}/helper`, {
-      args,
-      clearEnv: true,
-      env: { PATH: "/usr/bin:/bin" },
-      stdin: "null",
-    }).output();
-    return { code: o.code, stdout: text(o.stdout), stderr: text(o.stderr) };
+    const out = [];
+    for (let i = 0; i < times; i++) {
+      const o = await new Deno.Command(`${dir}/helper`, {
+        args,
+        clearEnv: true,
+        env: { PATH: "/usr/bin:/bin" },
+        stdin: "null",
+      }).output();
+      out.push({ code: o.code, stdout: text(o.stdout), stderr: text(o.stderr) });
+    }
+    return out;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -8973,7 +8978,7 @@ Deno.test({
     try {
       await t.step("a user-made cgroup named for the ID", async () => {
         await using user = await userNamedCgroup(`docker-${c.id}.scope`);
-        const r = await runHelper(fastPlan(c, user.pid, ["touch", marker]));
+        const [r] = await runHelper(fastPlan(c, user.pid, ["touch", marker]));
         assertEquals(r.code, 125, r.stderr);
         assertEquals(
           r.stderr,
@@ -8984,7 +8989,7 @@ Deno.test({
       await t.step("a process in no container's cgroup", async () => {
         const other = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
         try {
-          const r = await runHelper(fastPlan(c, other.pid, ["touch", `${marker}-2`]));
+          const [r] = await runHelper(fastPlan(c, other.pid, ["touch", `${marker}-2`]));
           assertEquals(r.code, 125, r.stderr);
           assertMatch(r.stderr, /names a process outside the container's cgroups/);
           assert(!existsNow(`${marker}-2`), "the program ran");
@@ -8994,7 +8999,7 @@ Deno.test({
         }
       });
       await t.step("the container's own process: the same plan runs", async () => {
-        const r = await runHelper(fastPlan(c, c.pid, ["cat", "/proc/self/cgroup"]));
+        const [r] = await runHelper(fastPlan(c, c.pid, ["cat", "/proc/self/cgroup"]));
         assertEquals(r.code, 0, r.stderr);
         assert(r.stdout.includes(c.id), r.stdout);
       });
@@ -9032,7 +9037,7 @@ Deno.test({
     }).spawn();
     try {
       await Deno.writeTextFile(`${dirs[2]}/cgroup.procs`, String(squatter.pid));
-      const r = await runHelper(fastPlan(c, squatter.pid, ["touch", marker]));
+      const [r] = await runHelper(fastPlan(c, squatter.pid, ["touch", marker]));
       assertEquals(r.code, 125, r.stderr);
       assertMatch(r.stderr, /names a process outside the container's cgroups/);
       assert(!existsNow(marker), "the program ran in the squatter's namespaces and cgroup");
@@ -9226,6 +9231,76 @@ Deno.test({
       }
     } finally {
       await removeContainers([c, stopped]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: the fast path's helper resolves -u in the container's /etc/passwd even while it is swapped with a symlink to a host file",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Finding 4's race, against the C reader: a container (here a chroot in a mount namespace of
+    // its own, in a root-made cgroup named for a docker ID, as dockerd makes them) swaps
+    // /etc/passwd with a symlink to a host file naming "hostonly" as fast as it can. Only a
+    // read that follows the link on the host's side finds that user.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22-race-" });
+    const host = await Deno.makeTempDir({ prefix: "nsjoin-sec22-hostfile-" });
+    const id = "d".repeat(63) + "2";
+    const v2 = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+    assert(v2, "no cgroup2 mount");
+    const cgroups = [`${v2}/nsjoin-sec22r-${crypto.randomUUID().slice(0, 8)}`];
+    cgroups.push(`${cgroups[0]}/docker-${id}.scope`);
+    let swapper: Deno.ChildProcess | undefined;
+    try {
+      const root = `${dir}/rootfs`;
+      await Deno.mkdir(`${root}/bin`, { recursive: true });
+      await Deno.mkdir(`${root}/etc`);
+      await Deno.writeTextFile(`${dir}/swap.c`, SWAP_C);
+      await sh("gcc", ["-static", "-O2", "-o", `${root}/bin/swap`, `${dir}/swap.c`]);
+      await Deno.writeTextFile(`${root}/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
+      await Deno.writeTextFile(
+        `${host}/passwd`,
+        "root:x:0:0:root:/HOSTSECRET:/bin/sh\nhostonly:x:4242:4242::/HOSTSECRET:/bin/sh\n",
+      );
+      await Deno.symlink(`${host}/passwd`, `${root}/etc/passwd-host`);
+      for (const d of cgroups) await Deno.mkdir(d);
+      swapper = new Deno.Command("unshare", {
+        args: ["-u", "-m", "chroot", root, "/bin/swap"],
+        stdin: "null",
+      }).spawn();
+      const pid = swapper.pid;
+      await Deno.writeTextFile(`${cgroups[1]}/cgroup.procs`, String(pid));
+      await waitFor("the chroot", () => {
+        try {
+          return Deno.readLinkSync(`/proc/${pid}/root`) === root;
+        } catch {
+          return false;
+        }
+      });
+      const plan = fastPlan({ id, name: "race" }, pid, ["/bin/swap"])
+        .map((a) => a === "r" ? "rhostonly" : a);
+      const runs = await runHelper(plan, 150);
+      const resolved = runs.filter((r) => !r.stderr.includes('Cannot find user "hostonly"'));
+      assertEquals(resolved, [], "the host file's user was resolved");
+    } finally {
+      if (swapper) {
+        try {
+          swapper.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await swapper.status;
+      }
+      for (const d of cgroups.reverse()) {
+        for (let i = 0; i < 50 && existsNow(d); i++) {
+          await Deno.remove(d).catch(() => new Promise((r) => setTimeout(r, 20)));
+        }
+      }
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(host, { recursive: true });
     }
   },
 });

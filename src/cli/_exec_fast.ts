@@ -67,7 +67,8 @@ export const parseFastExec = (function parseFastExec(
     const eq = a.startsWith("--") ? a.indexOf("=") : -1;
     const name = eq > 0 ? a.slice(0, eq) : a;
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === undefined) return undefined;
+    // A value that looks like an option: the full path's parser decides what it is.
+    if (value === undefined || value.startsWith("-")) return undefined;
     if (name === "-u" || name === "--user") {
       if (out.user !== undefined) return undefined;
       out.user = value;

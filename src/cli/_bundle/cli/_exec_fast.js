@@ -385,7 +385,7 @@ var parseFastExec = (function parseFastExec2(argv) {
     const eq = a.startsWith("--") ? a.indexOf("=") : -1;
     const name = eq > 0 ? a.slice(0, eq) : a;
     const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === void 0) return void 0;
+    if (value === void 0 || value.startsWith("-")) return void 0;
     if (name === "-u" || name === "--user") {
       if (out.user !== void 0) return void 0;
       out.user = value;

@@ -21,6 +21,15 @@
  *                       what src/target.ts refuses before any helper runs is refused here
  *                       instead, after the pidfd pins the process, in the CLI's words and with
  *                       its exit codes (see resolve_here())
+ *   d<ID>:<NAME>        P is the PID dockerd's state names for docker's container ID (named
+ *                       NAME; `nsjoin exec docker:NAME`'s fast path, src/cli/_exec_fast.ts, which
+ *                       pinned nothing): after the pidfd pins it, the process must be in a
+ *                       root-made cgroup named for ID below no other container's (else refused in
+ *                       the CLI's words, 125); then its cgroups are joined as C and H would join
+ *                       them, and a frozen one (docker pause) is refused. See docker_checks().
+ *   r<USER>             with d: the user name|uid[:group|gid] from the container's /etc/passwd and
+ *                       /etc/group (U, G, S as docker gives them; HOME appended to the
+ *                       environment when it has none). See container_user().
  *   u                   every N file of a pid or user namespace must be ours, of a mount
  *                       namespace owned by our user namespace (see check_own_file())
  *   b                   nsenter -a: of J's types, join only those whose namespace is not

@@ -16,6 +16,17 @@
  */
 import { SYSCALL_NUMBERS } from "./libc.ts";
 
+/**
+ * Variables that change what the full path does (tests and odd hosts): the fast paths of
+ * `enter` and `exec` (src/cli/_enter_fast.ts, src/cli/_exec_fast.ts) leave it to them.
+ */
+export const NSJOIN_VARIABLES: readonly string[] = [
+  "NSJOIN_LIBC",
+  "NSJOIN_HELPER",
+  "NSJOIN_NO_PIDFD_SETNS",
+  "NSJOIN_NO_PIDFS",
+];
+
 // memfd_create(2) flags and fcntl(2) seals, as ffi/helper.ts uses them.
 const MFD_CLOEXEC_SEALING_EXEC = 0x1n | 0x2n | 0x10n;
 const F_ADD_SEALS = 1033n;

@@ -2553,6 +2553,17 @@ static int eqn(const char *a, const char *b, size_t n) {
   return 1;
 }
 
+/* "/proc/PID/<file>" into out (at least 48 bytes). */
+static void proc_file(char *out, long pid, const char *file) {
+  mlen = 0;
+  put("/proc/");
+  putnum((unsigned long)pid);
+  put("/");
+  put(file);
+  memcpy(out, msg, mlen);
+  out[mlen] = 0;
+}
+
 /* A whole small file into buf, NUL-terminated: its length, or -errno (-EFBIG: too big). */
 static long slurp(const char *path, char *buf, long size) {
   long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
@@ -2995,12 +3006,7 @@ static void refuse_frozen(const char *freezer, const char *cg2, const char *show
 #define RESOLVE_IN_ROOT 0x10
 static long read_inside(long pid, const char *path, char *buf) {
   char root[48];
-  mlen = 0;
-  put("/proc/");
-  putnum((unsigned long)pid);
-  put("/root");
-  memcpy(root, msg, mlen);
-  root[mlen] = 0;
+  proc_file(root, pid, "root");
   long rfd = sys4(SYS_openat, AT_FDCWD, root, O_PATH | O_CLOEXEC, 0);
   if (rfd < 0) return rfd;
   unsigned long how[3] = {O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
@@ -3214,12 +3220,7 @@ static int docker_checks(const char *arg, const char *user_spec, long *uid, long
     fail(125);
   }
   char path[48];
-  mlen = 0;
-  put("/proc/");
-  putnum((unsigned long)target_pid);
-  put("/cgroup");
-  memcpy(path, msg, mlen);
-  path[mlen] = 0;
+  proc_file(path, target_pid, "cgroup");
   long n = slurp(path, cg_theirs, sizeof cg_theirs);
   if (n < 0) read_fail(path, n);
   n = slurp("/proc/self/cgroup", cg_mine, sizeof cg_mine);

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-C4XWJYJI.js";
+} from "./chunk-JQFUWDPY.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -12,7 +12,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-DCYIR2U2.js";
+} from "./chunk-SDZDGTVV.js";
 import {
   AT_FDCWD,
   IN_ROOT,

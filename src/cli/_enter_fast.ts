@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { execHelper, sameMountNamespace } from "../../ffi/exec_helper.ts";
+import { execHelper, NSJOIN_VARIABLES, sameMountNamespace } from "../../ffi/exec_helper.ts";
 import { assertPermissions } from "../_permissions.ts";
 
 /** nsenter's namespace options (bare, no FILE), by letter: their CLONE_NEW* flag. */
@@ -93,14 +93,6 @@ export const fastHelperArgs = (function fastHelperArgs(
   out.push("--", program, ...rest);
   return out;
 }).bind(undefined);
-
-/** Variables that change what the full path does (tests and odd hosts): it takes them. */
-const NSJOIN_VARIABLES = [
-  "NSJOIN_LIBC",
-  "NSJOIN_HELPER",
-  "NSJOIN_NO_PIDFD_SETNS",
-  "NSJOIN_NO_PIDFS",
-];
 
 /**
  * Runs `nsjoin enter` when `argv` is one of the forms {@link fastHelperArgs} takes: this

@@ -20,7 +20,12 @@
  *
  * @module
  */
-import { execHelper, fdModes, sameMountNamespace } from "../../ffi/exec_helper.ts";
+import {
+  execHelper,
+  fdModes,
+  NSJOIN_VARIABLES,
+  sameMountNamespace,
+} from "../../ffi/exec_helper.ts";
 import { _dockerStateFind, DOCKER_NAME } from "../_docker_state.ts";
 import { dockerExecEnv, envRecord, setEnv } from "../_exec_env.ts";
 import { assertPermissions } from "../_permissions.ts";
@@ -90,15 +95,6 @@ export const parseFastExec = (function parseFastExec(
   // An empty program name is the full path's usage error.
   return out.command[0] ? out : undefined;
 }).bind(undefined);
-
-/** Variables that change what the full path does (tests and odd hosts): it takes them. */
-const NSJOIN_VARIABLES = [
-  "NSJOIN_LIBC",
-  "NSJOIN_HELPER",
-  "NSJOIN_NO_PIDFD_SETNS",
-  "NSJOIN_NO_PIDFS",
-  "NSJOIN_SPAWN",
-];
 
 const S_IFMT = 0o170000;
 const S_IFIFO = 0o010000;

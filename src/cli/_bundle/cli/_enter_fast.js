@@ -100,6 +100,12 @@ var _lossyUtf8 = new TextDecoder();
 var _iov = new BigUint64Array(4);
 
 // ffi/exec_helper.ts
+var NSJOIN_VARIABLES = [
+  "NSJOIN_LIBC",
+  "NSJOIN_HELPER",
+  "NSJOIN_NO_PIDFD_SETNS",
+  "NSJOIN_NO_PIDFS"
+];
 var MFD_CLOEXEC_SEALING_EXEC = 0x1n | 0x2n | 0x10n;
 var F_ADD_SEALS = 1033n;
 var SEALS = 0x1n | 0x2n | 0x4n | 0x8n;
@@ -271,12 +277,6 @@ var fastHelperArgs = (function fastHelperArgs2(argv, path, mountIsOurs) {
   out.push("--", program, ...rest);
   return out;
 }).bind(void 0);
-var NSJOIN_VARIABLES = [
-  "NSJOIN_LIBC",
-  "NSJOIN_HELPER",
-  "NSJOIN_NO_PIDFD_SETNS",
-  "NSJOIN_NO_PIDFS"
-];
 var enterFast = (async function enterFast2(argv) {
   if (argv.some((a) => a.includes("\uFFFD"))) return;
   const granted = (name) => Deno.permissions.querySync({

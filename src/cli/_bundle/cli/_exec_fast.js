@@ -232,6 +232,12 @@ var _lossyUtf8 = new TextDecoder();
 var _iov = new BigUint64Array(4);
 
 // ffi/exec_helper.ts
+var NSJOIN_VARIABLES = [
+  "NSJOIN_LIBC",
+  "NSJOIN_HELPER",
+  "NSJOIN_NO_PIDFD_SETNS",
+  "NSJOIN_NO_PIDFS"
+];
 var MFD_CLOEXEC_SEALING_EXEC = 0x1n | 0x2n | 0x10n;
 var F_ADD_SEALS = 1033n;
 var SEALS = 0x1n | 0x2n | 0x4n | 0x8n;
@@ -406,13 +412,6 @@ var parseFastExec = (function parseFastExec2(argv) {
   out.command = argv[i + 1] === "--" ? argv.slice(i + 2) : argv.slice(i + 1);
   return out.command[0] ? out : void 0;
 }).bind(void 0);
-var NSJOIN_VARIABLES = [
-  "NSJOIN_LIBC",
-  "NSJOIN_HELPER",
-  "NSJOIN_NO_PIDFD_SETNS",
-  "NSJOIN_NO_PIDFS",
-  "NSJOIN_SPAWN"
-];
 var S_IFMT = 61440;
 var S_IFIFO = 4096;
 var S_IFCHR = 8192;

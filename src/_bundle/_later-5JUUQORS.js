@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-DCYIR2U2.js";
+} from "./chunk-SDZDGTVV.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

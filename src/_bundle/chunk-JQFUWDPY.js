@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-DCYIR2U2.js";
+} from "./chunk-SDZDGTVV.js";
 import {
   PinnedProcess,
   pinProcess,

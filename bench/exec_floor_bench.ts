@@ -47,11 +47,18 @@ async function run(args: string[]): Promise<void> {
   if (!o.success) throw new Error(`deno ${args.join(" ")}: ${new TextDecoder().decode(o.stderr)}`);
 }
 
-/** The helper's argv and environment in a run of `cli.ts exec TARGET true`, by strace. */
-async function helperPlan(target: string): Promise<{ argv: string[]; env: string[] }> {
+/**
+ * The helper's argv and environment in a run of `cli.ts exec TARGET true` by its full path
+ * (the checks in JavaScript, as in stop 21), by strace: `--env-file` of an empty file adds
+ * nothing, and exec's fast path (src/cli/_exec_fast.ts) leaves that option to the full path.
+ */
+async function helperPlan(
+  target: string,
+  emptyEnvFile: string,
+): Promise<{ argv: string[]; env: string[] }> {
   const o = await new Deno.Command("strace", {
     args: ["-f", "-qq", "-e", "trace=execve", "-s", "4096", "-v", "--", deno, "run", "-A"]
-      .concat([`${ROOT}cli.ts`, "exec", target, "true"]),
+      .concat([`${ROOT}cli.ts`, "exec", "--env-file", emptyEnvFile, target, "true"]),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -167,7 +174,8 @@ const container = await startContainer("docker", `nsjfloor-${crypto.randomUUID()
 const dir = await Deno.makeTempDir({ prefix: "nsjoin-exec-floor-" });
 try {
   const target = `docker:${container.name}`;
-  const { argv, env } = await helperPlan(target);
+  await Deno.writeTextFile(`${dir}/empty.env`, "");
+  const { argv, env } = await helperPlan(target, `${dir}/empty.env`);
   // The confinement letters read from the target (option i): without z, no seccomp copy.
   const noSeccomp = argv.map((a) => a.startsWith("i") ? a.replace("z", "") : a);
   if (noSeccomp.join() === argv.join()) throw new Error("the plan copies no seccomp filter");

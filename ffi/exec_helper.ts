@@ -16,6 +16,17 @@
  */
 import { SYSCALL_NUMBERS } from "./libc.ts";
 
+/**
+ * Variables that change what the full path does (tests and odd hosts): the fast paths of
+ * `enter` and `exec` (src/cli/_enter_fast.ts, src/cli/_exec_fast.ts) leave it to them.
+ */
+export const NSJOIN_VARIABLES: readonly string[] = [
+  "NSJOIN_LIBC",
+  "NSJOIN_HELPER",
+  "NSJOIN_NO_PIDFD_SETNS",
+  "NSJOIN_NO_PIDFS",
+];
+
 // memfd_create(2) flags and fcntl(2) seals, as ffi/helper.ts uses them.
 const MFD_CLOEXEC_SEALING_EXEC = 0x1n | 0x2n | 0x10n;
 const F_ADD_SEALS = 1033n;
@@ -25,6 +36,8 @@ const F_SEAL_EXEC = 0x20n;
 /** execveat(2): execute the fd itself. */
 const AT_EMPTY_PATH = 0x1000n;
 const AT_FDCWD = -100n;
+const O_RDWR = 2n;
+const O_CLOEXEC = 0o2000000n;
 
 /**
  * The strings as C strings in one buffer (one address to take: each `Deno.UnsafePointer.of`
@@ -124,18 +137,45 @@ export const sameMountNamespace = (function sameMountNamespace(pid: number): boo
 }).bind(undefined);
 
 /**
+ * st_mode of each of these fds of ours (fstat(2)), undefined for one that is closed.
+ *
+ * @param fds our fds
+ * @returns their modes, in order; all undefined when libc cannot be bound
+ */
+export const fdModes = (function fdModes(fds: readonly number[]): (number | undefined)[] {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  const lib = _libc();
+  // struct stat: st_mode after st_nlink (8 bytes) on x86_64, before it in the generic layout.
+  const at = Deno.build.arch === "x86_64" ? 6 : 4;
+  const st = new Uint32Array(64);
+  const address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+  return fds.map((fd) =>
+    nr && lib && lib.syscall(nr.fstat, BigInt(fd), address, 0n, 0n, 0n, 0n) === 0n
+      ? st[at]
+      : undefined
+  );
+}).bind(undefined);
+
+/**
  * Replaces this process with the helper, given `argv` (argv[0] included) and this
  * process's environment as libc holds it (in its order, bytes as they are: what ffi/exec.ts
  * passes when nothing replaces a variable).
  *
  * @param elf the helper's static ELF for this machine, base64
  * @param argv the helper's argv; ASCII only
+ * @param options `env`: the helper's environment instead of ours (ASCII only); `nullStdin`:
+ *   fd 0 becomes /dev/null first (as a spawn's `stdin: "null"`)
  * @returns only when a step failed (nothing was run; the caller takes the full path)
  */
-export const execHelper = (function execHelper(elf: string, argv: readonly string[]): void {
+export const execHelper = (function execHelper(
+  elf: string,
+  argv: readonly string[],
+  options: { env?: readonly string[]; nullStdin?: boolean } = {},
+): void {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
-  // The memfd's name first, then argv.
-  const strings = _cStrings(["nsjoin-helper", ...argv]);
+  const env = options.env ?? [];
+  // The memfd's name and /dev/null first, then argv, then the environment given.
+  const strings = _cStrings(["nsjoin-helper", "/dev/null", ...argv, ...env]);
   const lib = _libc();
   if (!nr || !strings || !lib) return;
   const sc = (n: bigint, a: bigint, b = 0n, c = 0n, d = 0n, e = 0n) =>
@@ -150,12 +190,25 @@ export const execHelper = (function execHelper(elf: string, argv: readonly strin
   const sealed = sc(nr.write, fd, address, BigInt(bytes.length)) === BigInt(bytes.length) &&
     (sc(nr.fcntl, fd, F_ADD_SEALS, SEALS | F_SEAL_EXEC) === 0n ||
       sc(nr.fcntl, fd, F_ADD_SEALS, SEALS) === 0n);
+  const at = (i: number) => base + BigInt(strings.at[i]);
   const array = new BigUint64Array(argv.length + 1);
-  for (let i = 0; i < argv.length; i++) array[i] = base + BigInt(strings.at[i + 1]);
-  const environ = lib.environ === null
+  for (let i = 0; i < argv.length; i++) array[i] = at(i + 2);
+  const envArray = options.env ? new BigUint64Array(env.length + 1) : undefined;
+  for (let i = 0; i < env.length; i++) envArray![i] = at(argv.length + 2 + i);
+  const environ = envArray
+    ? BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(envArray)))
+    : lib.environ === null
     ? 0n
     : new Deno.UnsafePointerView(lib.environ).getBigUint64(0);
-  if (sealed && environ !== 0n) {
+  // stdin "null", as ffi/exec.ts gives it: /dev/null (O_RDWR) made fd 0. A failure leaves
+  // nothing run.
+  let ready = sealed && environ !== 0n;
+  if (ready && options.nullStdin) {
+    const dev = sc(nr.openat, AT_FDCWD, at(1), O_RDWR | O_CLOEXEC);
+    ready = dev >= 0n && sc(nr.dup3, dev, 0n, 0n) === 0n;
+    if (dev > 0n) sc(nr.close, dev);
+  }
+  if (ready) {
     // execveat(fd, "", …, AT_EMPTY_PATH): the memfd itself, no path to look up. The empty
     // string is the NUL that ends the block.
     const empty = base + BigInt(strings.block.length - 1);
@@ -165,5 +218,6 @@ export const execHelper = (function execHelper(elf: string, argv: readonly strin
   // Still here: nothing ran. Keep the buffers alive until after the call.
   void strings.block;
   void array;
+  void envArray;
   sc(nr.close, fd);
 }).bind(undefined);

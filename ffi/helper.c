@@ -21,6 +21,15 @@
  *                       what src/target.ts refuses before any helper runs is refused here
  *                       instead, after the pidfd pins the process, in the CLI's words and with
  *                       its exit codes (see resolve_here())
+ *   d<ID>:<NAME>        P is the PID dockerd's state names for docker's container ID (named
+ *                       NAME; `nsjoin exec docker:NAME`'s fast path, src/cli/_exec_fast.ts, which
+ *                       pinned nothing): after the pidfd pins it, the process must be in a
+ *                       root-made cgroup named for ID below no other container's (else refused in
+ *                       the CLI's words, 125); then its cgroups are joined as C and H would join
+ *                       them, and a frozen one (docker pause) is refused. See docker_checks().
+ *   r<USER>             with d: the user name|uid[:group|gid] from the container's /etc/passwd and
+ *                       /etc/group (U, G, S as docker gives them; HOME appended to the
+ *                       environment when it has none). See container_user().
  *   u                   every N file of a pid or user namespace must be ours, of a mount
  *                       namespace owned by our user namespace (see check_own_file())
  *   b                   nsenter -a: of J's types, join only those whose namespace is not
@@ -279,7 +288,7 @@ enum { EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, E2BIG = 7, ENOEXEC = 8, EBAD
        EAGAIN = 11, ENOMEM = 12, EACCES = 13, ENOTDIR = 20, EINVAL = 22, ENOSYS = 38,
        ELOOP = 40, EUSERS = 87, ENAMETOOLONG = 36, EMFILE = 24, EBUSY = 16,
        EOPNOTSUPP = 95, ENODEV = 19, EIO = 5, ENXIO = 6, ECHILD = 10, EEXIST = 17,
-       EXDEV = 18, ENOTTY = 25, ENOSPC = 28, EROFS = 30, EPIPE = 32, ENOTEMPTY = 39 };
+       EXDEV = 18, ENOTTY = 25, EFBIG = 27, ENOSPC = 28, EROFS = 30, EPIPE = 32, ENOTEMPTY = 39 };
 
 /* gcc may emit calls to these even when freestanding. */
 void *memset(void *d, int c, size_t n) {
@@ -2536,6 +2545,761 @@ static int join_cgroup_v2(const char *dir, int forks, long *kill_parent, const c
   return fd;
 }
 
+/* ---- d and r: `nsjoin exec docker:NAME`'s checks, here rather than in JavaScript ----------
+ * The CLI's fast path (src/cli/_exec_fast.ts) finds the container in dockerd's state files
+ * (root's, JSON) and becomes us at once with the PID they name (P without a start time: the
+ * caller pinned nothing). What the full path checks in JavaScript once it pinned the process
+ * is checked here, after our pidfd pins it and before the pidfd_send_signal check in
+ * start_c proves that every file read meanwhile was the pinned process's (a PID is reused
+ * only once its process is reaped). Each function names the JavaScript rule it mirrors: the
+ * same lines, the same refusals, the same words. For root only (the caller checks: the rules
+ * below are _cgroupProcs's with uid 0, and dockerd's files are root's). */
+
+/* Our cgroup mounts, from /proc/self/mountinfo (src/_cgroup_mounts.ts cgroupMountTable):
+ * field 4 (the cgroup mounted), field 5 (the mount point), both \ooo-unescaped, and the
+ * super options (a v1 hierarchy's controllers and name=X). */
+#define MAXM 64
+static struct cg_mount {
+  const char *root, *point, *opts;
+  int v2;
+} mounts[MAXM];
+static int nmounts;
+static char mountinfo[1 << 20];
+static char cg_theirs[1 << 16], cg_mine[1 << 16];
+
+static int eqn(const char *a, const char *b, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (a[k] != b[k]) return 0;
+  return 1;
+}
+
+/* "/proc/PID/<file>" into out (at least 48 bytes). */
+static void proc_file(char *out, long pid, const char *file) {
+  mlen = 0;
+  put("/proc/");
+  putnum((unsigned long)pid);
+  put("/");
+  put(file);
+  memcpy(out, msg, mlen);
+  out[mlen] = 0;
+}
+
+/* A whole small file into buf, NUL-terminated: its length, or -errno (-EFBIG: too big). */
+static long slurp(const char *path, char *buf, long size) {
+  long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+  if (fd < 0) return fd;
+  long n = 0, r;
+  while ((r = sys3(SYS_read, fd, buf + n, size - 1 - n)) > 0) {
+    n += r;
+    if (n >= size - 1) break;
+  }
+  sys1(SYS_close, fd);
+  if (r < 0) return r;
+  if (n >= size - 1) return -EFBIG;
+  buf[n] = 0;
+  return n;
+}
+
+static __attribute__((noreturn)) void read_fail(const char *path, long err) {
+  begin();
+  put("Cannot read ");
+  putesc(path);
+  puterr(err);
+  fail(125);
+}
+
+/* In place: "\040" -> ' ' (the kernel escapes blanks, tabs, newlines and '\' in mountinfo;
+ * JS: s.replace(/\\([0-7]{3})/g, …)). */
+static void unescape(char *s) {
+  char *o = s;
+  for (; *s; s++) {
+    if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' &&
+        s[3] >= '0' && s[3] <= '7') {
+      *o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+      s += 3;
+    } else {
+      *o++ = *s;
+    }
+  }
+  *o = 0;
+}
+
+/* The next line of text (NUL-terminated in place), or 0 at the end. */
+static char *next_line(char **at) {
+  char *line = *at;
+  if (!*line) return 0;
+  char *end = line;
+  while (*end && *end != '\n') end++;
+  *at = *end ? end + 1 : end;
+  *end = 0;
+  return line;
+}
+
+/* cgroupMountTable: the lines whose " - " separator is followed by "cgroup " or "cgroup2 ". */
+static void read_mounts(void) {
+  long n = slurp("/proc/self/mountinfo", mountinfo, sizeof mountinfo);
+  if (n < 0) read_fail("/proc/self/mountinfo", n);
+  char *at = mountinfo, *line;
+  while ((line = next_line(&at))) {
+    char *sep = line;
+    while (*sep && !(sep[0] == ' ' && sep[1] == '-' && sep[2] == ' ')) sep++;
+    int v2 = starts(sep, " - cgroup2 "), v1 = starts(sep, " - cgroup ");
+    if (!v1 && !v2) continue;
+    if (nmounts >= MAXM) too_many(MAXM, "cgroup mounts");
+    char *opts = sep + (v2 ? 11 : 10); /* the source, then the super options */
+    while (*opts && *opts != ' ') opts++;
+    if (*opts) opts++;
+    *sep = 0;
+    char *f[5], *p = line;
+    for (int k = 0; k < 5; k++) { /* fields 1-5, blank-separated */
+      f[k] = p;
+      while (*p && *p != ' ') p++;
+      if (*p) *p++ = 0;
+    }
+    unescape(f[3]);
+    unescape(f[4]);
+    mounts[nmounts].root = f[3];
+    mounts[nmounts].point = f[4];
+    mounts[nmounts].opts = opts;
+    mounts[nmounts].v2 = v2;
+    nmounts++;
+  }
+}
+
+/* Whether the comma-separated `set` holds s[0..n) (JS: a Set of split(",")). */
+static int has_key(const char *set, const char *s, size_t n) {
+  for (const char *p = set;;) {
+    const char *e = p;
+    while (*e && *e != ',') e++;
+    if ((size_t)(e - p) == n && eqn(p, s, n)) return 1;
+    if (!*e) return 0;
+    p = e + 1;
+  }
+}
+
+/* cgroupMountRoots, then Map#get: where hierarchy `key` (a first controller or name=X; ""
+ * for cgroup v2) is mounted at its root; a later line wins, as with Map#set. */
+static const char *root_mount(const char *key, size_t n) {
+  for (int k = nmounts - 1; k >= 0; k--) {
+    struct cg_mount *m = &mounts[k];
+    if (m->root[0] != '/' || m->root[1] || !m->point[0]) continue;
+    if (n == 0 ? m->v2 : !m->v2 && has_key(m->opts, key, n)) return m->point;
+  }
+  return 0;
+}
+
+/* /proc/PID/cgroup's lines "ID:CONTROLLERS:PATH", split in place (blank lines skipped; a
+ * line without two ':' has none of either, as JS's indexOf gives). */
+#define MAXL 32
+struct cg_line {
+  const char *controllers, *path;
+  size_t nc;
+};
+static int cg_lines(char *text, struct cg_line *out) {
+  int n = 0;
+  char *at = text, *line;
+  while ((line = next_line(&at))) {
+    char *a = line;
+    while (*a && *a != ':') a++;
+    char *b = *a ? a + 1 : a;
+    while (*b && *b != ':') b++;
+    if (!*a || !*b) continue;
+    if (n >= MAXL) too_many(MAXL, "cgroup hierarchies");
+    out[n].controllers = a + 1;
+    out[n].nc = (size_t)(b - a - 1);
+    out[n].path = b + 1;
+    n++;
+  }
+  return n;
+}
+
+static int hex_at(const char *p, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (!((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f'))) return 0;
+  return 1;
+}
+
+/* At p: `prefix`, 64 hex digits (*id), an optional ".scope" (not for "/", containerd's
+ * pattern), then '/' or the end — the tail `([0-9a-f]{64})(?:\.scope)?(?:\/|$)` of
+ * src/engines.ts CGROUP_PATTERNS. */
+static int id_at(const char *p, const char *prefix, const char **id) {
+  if (!starts(p, prefix)) return 0;
+  p += slen(prefix);
+  for (int k = 0; k < 64; k++)
+    if (!p[k] || !hex_at(p + k, 1)) return 0;
+  *id = p;
+  p += 64;
+  if (prefix[0] != '/' && starts(p, ".scope") && (p[6] == '/' || !p[6])) return 1;
+  return *p == '/' || !*p;
+}
+
+/* containerOfCgroup (src/engines.ts), asked one thing: whether the first line that names a
+ * container names docker's container `id` (a line with "conmon-" first: none). Its patterns
+ * in order, each matched where it first can: docker[-/]ID, libpod-ID, crio-ID and
+ * cri-containerd-ID at the start or after '/', then /ID (containerd's layout). */
+static int docker_named(const struct cg_line *ls, int n, const char *id) {
+  static const char *const prefixes[] = {"libpod-", "crio-", "cri-containerd-"};
+  for (int k = 0; k < n; k++) {
+    const char *path = ls[k].path, *found = 0;
+    for (const char *p = path; *p; p++)
+      if (starts(p, "conmon-")) return 0;
+    for (const char *p = path; *p; p++)
+      if ((p == path || p[-1] == '/') && (id_at(p, "docker-", &found) || id_at(p, "docker/", &found)))
+        return eqn(found, id, 64);
+    for (int e = 0; e < 3; e++)
+      for (const char *p = path; *p; p++)
+        if ((p == path || p[-1] == '/') && id_at(p, prefixes[e], &found)) return 0;
+    for (const char *p = path; *p; p++)
+      if (id_at(p, "/", &found)) return 0;
+  }
+  return 0;
+}
+
+/* Root-made cgroup directories found (rootDirs of _rootMadeCgroup), joined without
+ * comparing ours. */
+static char dirs_pool[MAXL][4200];
+static int ndirs;
+
+static int root_dir(const char *dir) {
+  for (int k = 0; k < ndirs; k++) {
+    const char *a = dirs_pool[k], *b = dir;
+    while (*a && *a == *b) a++, b++;
+    if (!*a && !*b) return 1;
+  }
+  return 0;
+}
+
+/* mount + path[0..n) into out (at most 4200 bytes): a cgroup's directory in our tree. */
+static int dir_of(char *out, const char *mount, const char *path, size_t n) {
+  size_t m = slen(mount);
+  if (m + n >= 4200) return 0;
+  memcpy(out, mount, m);
+  memcpy(out + m, path, n);
+  out[m + n] = 0;
+  return 1;
+}
+
+/* The owner of a path, links followed (statSafe); -1 when it cannot be stat'ed. */
+static long owner_of(const char *path) {
+  unsigned char st[256];
+  if (sys4(SYS_newfstatat, AT_FDCWD, path, st, 0) != 0) return -1;
+#if defined(__x86_64__)
+  return *(unsigned *)(st + 28);
+#else
+  return *(unsigned *)(st + 24);
+#endif
+}
+
+/* A container's own cgroup: CONTAINER_CGROUP (ENGINE-ID or ENGINE-ID.scope), or a bare ID
+ * that is not a podman pod's (below libpod_parent) — the `inside` test of _rootMadeCgroup. */
+static int container_cgroup(const char *p, size_t n, const char *parent, size_t np) {
+  static const char *const engines[] = {"docker-", "libpod-", "crio-", "cri-containerd-"};
+  for (int e = 0; e < 4; e++) {
+    size_t l = slen(engines[e]);
+    if (n < l + 64 || !eqn(p, engines[e], l) || !hex_at(p + l, 64)) continue;
+    if (n == l + 64 || (n == l + 70 && eqn(p + l + 64, ".scope", 6))) return 1;
+  }
+  return n == 64 && hex_at(p, 64) && !(parent && np == 13 && eqn(parent, "libpod_parent", 13));
+}
+
+/* _rootMadeCgroup (src/engines.ts): each line of a hierarchy with controllers, or of cgroup
+ * v2, that has a component named for `id` (ID, *-ID, *-ID.scope; the deepest) must have it
+ * below no other container's cgroup, and its directory on our mount of the hierarchy's root
+ * must be root's; at least one such line. A named v1 hierarchy's (name=systemd: a rootful
+ * container's root may write it) only adds its root-made directory to those joined. */
+static int root_made(const struct cg_line *ls, int n, const char *id) {
+  int checked = 0;
+  for (int k = 0; k < n; k++) {
+    const char *path = ls[k].path, *c = ls[k].controllers;
+    size_t nc = ls[k].nc, first = 0;
+    while (first < nc && c[first] != ',') first++;
+    int named = nc > 0;
+    for (size_t s = 0; s < nc;) {
+      size_t e = s;
+      while (e < nc && c[e] != ',') e++;
+      if (e - s < 5 || !eqn(c + s, "name=", 5)) named = 0;
+      s = e + 1;
+    }
+    /* Components between '/': the deepest named for the ID, and where it ends. */
+    size_t end = 0;
+    int found = 0;
+    for (size_t s = 0;;) {
+      size_t e = s;
+      while (path[e] && path[e] != '/') e++;
+      size_t len = e - s;
+      const char *p = path + s;
+      if ((len == 64 && eqn(p, id, 64)) ||
+          (len >= 65 && p[len - 65] == '-' && eqn(p + len - 64, id, 64)) ||
+          (len >= 71 && p[len - 71] == '-' && eqn(p + len - 70, id, 64) &&
+           eqn(p + len - 6, ".scope", 6)))
+        found = 1, end = e;
+      if (!path[e]) break;
+      s = e + 1;
+    }
+    if (!found) continue;
+    const char *mount = root_mount(c, first);
+    char *dir = ndirs < MAXL ? dirs_pool[ndirs] : 0;
+    if (named) {
+      if (dir && mount && dir_of(dir, mount, path, end) && owner_of(dir) == 0) ndirs++;
+      continue;
+    }
+    const char *parent = 0;
+    size_t np = 0;
+    for (size_t s = 0; s < end;) {
+      size_t e = s;
+      while (path[e] && path[e] != '/') e++;
+      if (e >= end) break; /* the component named for the ID itself */
+      if (container_cgroup(path + s, e - s, parent, np)) return 0;
+      parent = path + s;
+      np = e - s;
+      s = e + 1;
+    }
+    if (!mount) continue;
+    if (!dir || !dir_of(dir, mount, path, end) || owner_of(dir) != 0) return 0;
+    ndirs++;
+    checked++;
+  }
+  return checked > 0;
+}
+
+/* Our own line of hierarchy `c` in /proc/self/cgroup equals `path` (_cgroupProcs's `mine`). */
+static int shared_cgroup(const struct cg_line *mine, int nmine, const struct cg_line *l) {
+  for (int k = nmine - 1; k >= 0; k--) { /* a Map: the last line of a key wins */
+    if (mine[k].nc != l->nc || !eqn(mine[k].controllers, l->controllers, l->nc)) continue;
+    const char *a = mine[k].path, *b = l->path;
+    while (*a && *a == *b) a++, b++;
+    return !*a && !*b;
+  }
+  return 0;
+}
+
+/* Whether every key of controllers c[0..nc) is in the mount's super options. */
+static int mount_has_all(const struct cg_mount *m, const char *c, size_t nc) {
+  for (size_t s = 0; s <= nc;) {
+    size_t e = s;
+    while (e < nc && c[e] != ',') e++;
+    if (!has_key(m->opts, c + s, e - s)) return 0;
+    s = e + 1;
+  }
+  return 1;
+}
+
+static char joined_pool[MAXL][4200 + 8];
+
+/* _cgroupProcs (src/container_exec.ts) as root, with the pinning's view: for each of the
+ * target's hierarchies, the first of our mounts of it whose cgroup holds the path; its
+ * directory there is joined (a v1 hierarchy through `tasks`, into cg; cgroup v2's directory,
+ * into *cg2) unless it is not a root-made one and ours is the same cgroup. A hierarchy we have
+ * no path to (not mounted here, or the path leaves our mount through `..`, as in a cgroup
+ * namespace of ours) is refused when it limits anything (controllers; a v2 mount exists) and
+ * ours is not the same cgroup: root would run the program outside the target's limits.
+ * *freezer: the v1 freezer hierarchy's tasks file among them (0: none). */
+static int cgroup_files(const struct cg_line *ls, int n, const char **cg, int ncg,
+                        const char **cg2, const char **freezer) {
+  struct cg_line mine[MAXL];
+  int nmine = -1;
+  for (int k = 0; k < n; k++) {
+    const struct cg_line *l = &ls[k];
+    const char *path = l->path;
+    const struct cg_mount *m = 0;
+    size_t rl = 0;
+    for (int j = 0; j < nmounts && !m; j++) {
+      const struct cg_mount *c = &mounts[j];
+      if (l->nc == 0 ? !c->v2 : c->v2 || !mount_has_all(c, l->controllers, l->nc)) continue;
+      /* (path + "/").startsWith(root with one trailing "/") */
+      rl = slen(c->root);
+      if (rl && c->root[rl - 1] == '/') rl--;
+      if (eqn(path, c->root, rl) && (path[rl] == '/' || !path[rl])) m = c;
+    }
+    const char *rel = m ? (m->root[0] == '/' && !m->root[1] ? path : path + slen(m->root)) : 0;
+    int dots = 0;
+    for (const char *p = rel; p && *p; p++)
+      if ((p == rel || p[-1] == '/') && p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+        dots = 1;
+    if (!m || dots) {
+      int limits = 0;
+      for (int j = 0; l->nc == 0 && j < nmounts; j++) limits |= mounts[j].v2;
+      for (size_t s = 0; l->nc && s <= l->nc;) {
+        size_t e = s;
+        while (e < l->nc && l->controllers[e] != ',') e++;
+        if (e - s < 5 || !eqn(l->controllers + s, "name=", 5)) limits = 1;
+        s = e + 1;
+      }
+      if (!limits) continue;
+      if (nmine < 0) nmine = cg_lines(cg_mine, mine);
+      if (shared_cgroup(mine, nmine, l)) continue;
+      begin();
+      put("Cannot join the ");
+      if (l->nc) {
+        for (size_t s = 0; s < l->nc; s++) msg[mlen++] = l->controllers[s];
+      } else {
+        put("cgroup v2");
+      }
+      put(" cgroup of pid ");
+      putnum((unsigned long)target_pid);
+      put(" - it is outside our mounts of that hierarchy (are we in a cgroup namespace?)");
+      last_errno = ENOENT;
+      fail(125);
+    }
+    char *dir = joined_pool[k];
+    size_t pl = slen(m->point), nl = slen(rel);
+    if (rel[0] == '/' && !rel[1]) nl = 0;
+    if (pl + nl + 7 > 4200 + 8) too_many(4200, "bytes in a cgroup path");
+    memcpy(dir, m->point, pl);
+    memcpy(dir + pl, rel, nl);
+    dir[pl + nl] = 0;
+    if (!root_dir(dir)) {
+      if (nmine < 0) nmine = cg_lines(cg_mine, mine);
+      if (shared_cgroup(mine, nmine, l)) continue;
+    }
+    if (m->v2) {
+      if (*cg2) too_many(1, "cgroup v2 directories");
+      *cg2 = dir;
+      continue;
+    }
+    memcpy(dir + pl + nl, "/tasks", 7);
+    if (ncg >= MAXC) too_many(MAXC, "cgroups");
+    cg[ncg++] = dir;
+    if (has_key(m->opts, "freezer", 7)) *freezer = dir;
+  }
+  return ncg;
+}
+
+/* String trim of JS (blanks and line ends) around text[0..n): whether it is exactly `word`. */
+static int trimmed_is(const char *t, const char *word) {
+  while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r' || *t == '\v' || *t == '\f') t++;
+  size_t n = slen(t), w = slen(word);
+  while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\n' || t[n - 1] == '\r' ||
+                   t[n - 1] == '\v' || t[n - 1] == '\f'))
+    n--;
+  return n == w && eqn(t, word, w);
+}
+
+/* dir + "/" + name, read whole ("" when not there: another hierarchy has no such file). */
+static const char *cgroup_file(const char *dir, size_t n, const char *name) {
+  static char path[4300], text[4096];
+  size_t m = slen(name);
+  memcpy(path, dir, n);
+  path[n] = '/';
+  memcpy(path + n + 1, name, m + 1);
+  long r = slurp(path, text, sizeof text);
+  if (r == -ENOENT) return "";
+  if (r < 0) read_fail(path, r);
+  return text;
+}
+
+/* _assertNotFrozen (src/container_exec.ts), told the freezer's file: docker pause freezes the
+ * cgroup, where the helper and the program would hang until it is thawed. The v1 freezer's
+ * freezer.state FROZEN or FREEZING; cgroup v2's cgroup.freeze 1, or cgroup.events "frozen 1"
+ * (through an ancestor). Refused in the CLI's words: "Cannot exec in container NAME: it is
+ * paused", exit 125. */
+static void refuse_frozen(const char *freezer, const char *cg2, const char *shown) {
+  int frozen = 0;
+  if (freezer) {
+    const char *t = cgroup_file(freezer, slen(freezer) - 6, "freezer.state");
+    frozen = trimmed_is(t, "FROZEN") || trimmed_is(t, "FREEZING");
+  }
+  if (cg2 && !frozen) {
+    frozen = trimmed_is(cgroup_file(cg2, slen(cg2), "cgroup.freeze"), "1");
+    const char *events = cgroup_file(cg2, slen(cg2), "cgroup.events");
+    for (const char *p = events; *p && !frozen; p++)
+      if ((p == events || p[-1] == '\n') && starts(p, "frozen 1") && (p[8] == '\n' || !p[8]))
+        frozen = 1;
+  }
+  if (!frozen) return;
+  begin();
+  put("Cannot exec in container ");
+  putesc(shown);
+  put(": it is paused - unpause it first (its cgroup is frozen)");
+  last_errno = EBUSY;
+  fail(125);
+}
+
+/* A file of the container, read as src/container_exec.ts readContainerFile reads it
+ * (ffi/files.ts readFileSafe with a root): resolved by the kernel with /proc/PID/root as
+ * "/" (openat2 RESOLVE_IN_ROOT: absolute symlinks and ".." stay inside, magic links such as
+ * /proc/self/root are refused), O_PATH first, which opens nothing; only a regular file is
+ * then opened, through that fd (a FIFO never blocks us, a device is never opened); at most
+ * 4 MiB. Returns its length, or -errno: ENOENT and ENOTDIR (no such file), EINVAL (not a
+ * regular file), EFBIG (larger), the kernel's. */
+#define ETC_MAX (4L << 20)
+#define RESOLVE_IN_ROOT 0x10
+static long read_inside(long pid, const char *path, char *buf) {
+  char root[48];
+  proc_file(root, pid, "root");
+  long rfd = sys4(SYS_openat, AT_FDCWD, root, O_PATH | O_CLOEXEC, 0);
+  if (rfd < 0) return rfd;
+  unsigned long how[3] = {O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  long pfd = -EAGAIN;
+  /* EAGAIN: ".." met while anything was renamed; the kernel asks for a retry (bounded, as
+   * ffi/files.ts OPENAT2_TRIES). */
+  for (int tries = 0; pfd == -EAGAIN && tries < 64; tries++)
+    pfd = sys4(SYS_openat2, rfd, path, how, sizeof how);
+  sys1(SYS_close, rfd);
+  if (pfd < 0) return pfd;
+  unsigned char st[256];
+#if defined(__x86_64__)
+  unsigned mode = sys2(SYS_fstat, pfd, st) == 0 ? *(unsigned *)(st + 24) : 0;
+#else
+  unsigned mode = sys2(SYS_fstat, pfd, st) == 0 ? *(unsigned *)(st + 16) : 0;
+#endif
+  char p[32];
+  fd_path(p, pfd);
+  long fd = (mode & S_IFMT) != S_IFREG ? -EINVAL
+                                       : sys4(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+  sys1(SYS_close, pfd);
+  if (fd < 0) return fd;
+  long n = 0, r;
+  while ((r = sys3(SYS_read, fd, buf + n, ETC_MAX + 1 - n)) > 0 || r == -EINTR) {
+    if (r > 0) n += r;
+    if (n > ETC_MAX) break;
+  }
+  sys1(SYS_close, fd);
+  if (r < 0) return r;
+  if (n > ETC_MAX) return -EFBIG;
+  buf[n] = 0;
+  return n;
+}
+
+/* _lines (src/container_exec.ts): the file's text, or "" when it does not exist (numeric ids
+ * still work, names do not, as with docker); any other failure refused in _lines's words. */
+static char etc_passwd[ETC_MAX + 2], etc_group[ETC_MAX + 2];
+static char *etc_lines(long pid, const char *path, char *buf) {
+  long n = read_inside(pid, path, buf);
+  if (n == -ENOENT || n == -ENOTDIR) {
+    buf[0] = 0;
+    return buf;
+  }
+  if (n >= 0) return buf;
+  begin();
+  put("Cannot read ");
+  put(path);
+  put(" of pid ");
+  putnum((unsigned long)pid);
+  if (n == -EINVAL) put(" - it is not a regular file");
+  else if (n == -EFBIG) put(" - it is larger than 4 MiB");
+  else puterr(n);
+  last_errno = -n;
+  fail(125);
+}
+
+/* Field k (from 0) of a "a:b:c" line: its start and length; 0 when the line has fewer. */
+static const char *field(const char *line, int k, size_t *len) {
+  const char *p = line;
+  for (int i = 0; i < k; i++) {
+    while (*p && *p != ':' && *p != '\n') p++;
+    if (*p != ':') return 0;
+    p++;
+  }
+  const char *e = p;
+  while (*e && *e != ':' && *e != '\n') e++;
+  *len = (size_t)(e - p);
+  return p;
+}
+
+/* The first line of an /etc file (lines "" and "#…" skipped) whose field k is s[0..n). */
+static const char *find_line(const char *text, int k, const char *s, size_t n, const char *from) {
+  for (const char *l = from ? from : text; *l;) {
+    size_t len;
+    const char *f = *l != '\n' && *l != '#' ? field(l, k, &len) : 0;
+    if (f && len == n && eqn(f, s, n)) return l;
+    while (*l && *l != '\n') l++;
+    if (*l) l++;
+  }
+  return 0;
+}
+
+static int all_digits(const char *s, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (s[k] < '0' || s[k] > '9') return 0;
+  return n > 0;
+}
+
+/* JavaScript's Number() of an id field, as the full path computes it: "" is 0 (an empty uid
+ * field is root, there as here); digits are the number; anything else (a hostile file's
+ * "0x10", "1e3", "x") the full path passes on as a number NsCommand refuses: refused. */
+static long id_value(const char *s, size_t n, const char *what) {
+  unsigned long v = 0;
+  if (n > 1 && *s == '+') s++, n--; /* Number("+5") is 5 */
+  int ok = all_digits(s, n) || n == 0;
+  for (size_t k = 0; ok && k < n && v <= 0xfffffffeUL; k++) v = v * 10 + (unsigned long)(s[k] - '0');
+  if (ok && v <= 0xfffffffeUL) return (long)v;
+  begin();
+  put("Cannot use ");
+  put(what);
+  put(" ");
+  for (size_t k = 0; k < n && k < 32; k++) msg[mlen++] = s[k] >= ' ' && s[k] < 0x7f ? s[k] : '?';
+  put(": give a number from 0 to 4294967294");
+  fail(125);
+}
+
+/* runc's strconv.Atoi form of an id (src/container_exec.ts _id): digits after an optional
+ * leading '+'. Sets *s and *n to the digits. */
+static int atoi_form(const char **s, size_t *n) {
+  const char *p = *s;
+  size_t k = *n;
+  if (k && *p == '+') p++, k--;
+  if (!all_digits(p, k)) return 0;
+  *s = p, *n = k;
+  return 1;
+}
+
+/* The first /etc/passwd line whose uid field, read as runc's Atoi reads it, is v: `-u 01000`
+ * and a field "01000" are uid 1000 (_containerUser compares numbers, not text). A field
+ * out of range is no match. */
+static const char *find_uid_line(const char *text, unsigned long v) {
+  for (const char *l = text; *l;) {
+    size_t len;
+    const char *f = *l != '\n' && *l != '#' ? field(l, 2, &len) : 0;
+    if (f && atoi_form(&f, &len)) {
+      unsigned long x = 0;
+      size_t k = 0;
+      for (; k < len && x <= 0xfffffffeUL; k++) x = x * 10 + (unsigned long)(f[k] - '0');
+      if (k == len && x == v) return l;
+    }
+    while (*l && *l != '\n') l++;
+    if (*l) l++;
+  }
+  return 0;
+}
+
+static __attribute__((noreturn)) void unknown(const char *what, const char *s, size_t n,
+                                                const char *file, const char *hint) {
+  begin();
+  put("Cannot find ");
+  put(what);
+  put(" \"");
+  for (size_t k = 0; k < n; k++) msg[mlen++] = s[k]; /* the caller allows [A-Za-z0-9_.@-] */
+  put("\" in ");
+  put(file);
+  put(" of pid ");
+  putnum((unsigned long)target_pid);
+  put(" - ");
+  put(hint);
+  last_errno = ENOENT;
+  fail(125);
+}
+
+/* r<spec>: _containerUser (src/container_exec.ts) and docker's groups (_execGroups): spec
+ * name|uid[:group|gid] ("" is root) resolved in the container's /etc/passwd and /etc/group;
+ * a numeric uid need not be listed (gid 0 then), a name must be; a numeric group reads no
+ * /etc/group; the user's memberships are added only when no group is given (runc's rule).
+ * Sets uid, gid, the groups (docker: the primary gid, then the memberships, each once) and
+ * the home directory ("/" when not listed). */
+static const char *container_user(const char *spec, long *uid, long *gid, unsigned *groups,
+                                  int *ngroups) {
+  static char home[4096];
+  const char *colon = spec;
+  while (*colon && *colon != ':') colon++;
+  const char *u = spec, *g = *colon ? colon + 1 : 0;
+  size_t nu = (size_t)(colon - spec), ng = g ? slen(g) : 0;
+  const char *gd = g;
+  size_t ngd = ng;
+  int gnumeric = g && atoi_form(&gd, &ngd);
+  const char *passwd = etc_lines(target_pid, "/etc/passwd", etc_passwd);
+  const char *group = gnumeric ? "" : etc_lines(target_pid, "/etc/group", etc_group);
+  if (nu == 0) u = "0", nu = 1;
+  const char *ud = u;
+  size_t nud = nu;
+  int numeric = atoi_form(&ud, &nud);
+  const char *entry = numeric ? find_uid_line(passwd, (unsigned long)id_value(ud, nud, "uid"))
+                              : find_line(passwd, 0, u, nu, 0);
+  if (!entry && !numeric) unknown("user", u, nu, "/etc/passwd", "give a name the target knows, or a uid");
+  size_t n;
+  const char *f = entry ? field(entry, 2, &n) : ud;
+  if (!entry) n = nud;
+  if (!f) f = "x", n = 1; /* no field: NaN in the full path */
+  *uid = id_value(f, n, "uid");
+  f = entry ? field(entry, 3, &n) : "0";
+  if (!entry) n = 1;
+  if (!f) f = "x", n = 1; /* no field: NaN in the full path */
+  *gid = id_value(f, n, "gid");
+  if (g && ng) {
+    if (gnumeric) {
+      *gid = id_value(gd, ngd, "gid");
+    } else {
+      const char *ge = find_line(group, 0, g, ng, 0);
+      if (!ge) unknown("group", g, ng, "/etc/group", "give a group the target knows, or a gid");
+      f = field(ge, 2, &n);
+      if (!f) f = "x", n = 1;
+      *gid = id_value(f, n, "gid");
+    }
+  }
+  *ngroups = 0;
+  groups[(*ngroups)++] = (unsigned)*gid;
+  size_t nn = 0;
+  const char *name = (!g || !ng) && entry ? field(entry, 0, &nn) : 0;
+  for (const char *l = name && nn ? group : ""; *l;) {
+    size_t len, ml;
+    const char *members = *l != '\n' && *l != '#' ? field(l, 3, &ml) : 0;
+    for (const char *m = members; m && m < members + ml;) {
+      const char *e = m;
+      while (e < members + ml && *e != ',') e++;
+      if ((size_t)(e - m) == nn && eqn(m, name, nn)) {
+        const char *gf = field(l, 2, &len);
+        if (!gf) gf = "x", len = 1;
+        unsigned v = (unsigned)id_value(gf, len, "gid");
+        int seen = 0;
+        for (int k = 0; k < *ngroups; k++) seen |= groups[k] == v;
+        if (!seen) {
+          if (*ngroups >= MAXK) too_many(MAXK, "supplementary groups");
+          groups[(*ngroups)++] = v;
+        }
+        break;
+      }
+      m = e + 1;
+    }
+    while (*l && *l != '\n') l++;
+    if (*l) l++;
+  }
+  const char *h = entry ? field(entry, 5, &n) : 0;
+  if (!h || !n) h = "/", n = 1;
+  if (n >= sizeof home) n = sizeof home - 1;
+  memcpy(home, h, n);
+  home[n] = 0;
+  return home;
+}
+
+/* d<ID>:<name> (with r<spec>, given after it): the checks of `nsjoin exec docker:NAME`, in
+ * the full path's order. The pinned process must be in a cgroup that names docker's
+ * container ID (src/containers.ts _pinDockerState: containerOfCgroup) and that root made
+ * (_rootMadeCgroup), else dockerd's state names someone else's process (a PID reused since
+ * it was written, a forged cgroup in a delegated subtree): refused in the full path's words.
+ * Then the user (r), then the cgroups to join (_cgroupProcs) and the freezer
+ * (_assertNotFrozen). The cgroups join those of C and H. */
+static int docker_checks(const char *arg, const char *user_spec, long *uid, long *gid,
+                         unsigned *groups, int *ngroups, const char **home, const char **cg,
+                         int ncg, const char **cg2) {
+  const char *id = arg, *shown = arg + 65;
+  if (slen(arg) < 66 || !hex_at(arg, 64) || arg[64] != ':') {
+    begin();
+    put("helper: d needs ID:NAME");
+    fail(125);
+  }
+  char path[48];
+  proc_file(path, target_pid, "cgroup");
+  long n = slurp(path, cg_theirs, sizeof cg_theirs);
+  if (n < 0) read_fail(path, n);
+  n = slurp("/proc/self/cgroup", cg_mine, sizeof cg_mine);
+  if (n < 0) read_fail("/proc/self/cgroup", n);
+  read_mounts();
+  struct cg_line ls[MAXL];
+  int nl = cg_lines(cg_theirs, ls);
+  if (!docker_named(ls, nl, id) || !root_made(ls, nl, id)) {
+    begin();
+    put("Cannot use docker container ");
+    putesc(shown);
+    put(" - dockerd's state names a process outside the container's cgroups");
+    last_errno = ESRCH;
+    fail(125);
+  }
+  if (user_spec) *home = container_user(user_spec, uid, gid, groups, ngroups);
+  const char *freezer = 0;
+  ncg = cgroup_files(ls, nl, cg, ncg, cg2, &freezer);
+  refuse_frozen(freezer, *cg2, shown);
+  return ncg;
+}
+
 __attribute__((used)) void start_c(long *sp) {
   long argc = sp[0];
   char **argv = (char **)(sp + 1);
@@ -2567,6 +3331,7 @@ __attribute__((used)) void start_c(long *sp) {
   const char *oom = 0, *lsm_label = 0;
   long umask_to = -1;
   const char *from_target = 0;
+  const char *docker = 0, *user_spec = 0, *home = 0;
   int i = 1;
   for (; i < argc; i++) {
     char *a = argv[i];
@@ -2660,6 +3425,8 @@ __attribute__((used)) void start_c(long *sp) {
     case 'o': oom = a + 1; break;
     case 'm': umask_to = parse_num(a + 1, 8, 0); break;
     case 'i': from_target = a + 1; break;
+    case 'd': docker = a + 1; break;
+    case 'r': user_spec = a + 1; break;
     case 'a': lsm_label = a + 1; break;
     case 'T': debug_tools = a + 1; break;
     case 'L': {
@@ -2828,6 +3595,15 @@ __attribute__((used)) void start_c(long *sp) {
       put(": the target exited (its PID now belongs to another process)");
       fail(125);
     }
+  }
+  if ((docker || user_spec) && (target_pid <= 0 || !docker)) {
+    begin();
+    put("helper: d and r need a target pid and d");
+    fail(125);
+  }
+  if (docker) {
+    ncg = docker_checks(docker, user_spec, &uid, &gid, groups, &ngroups, &home, cg, ncg, &cg2);
+    if (user_spec) set_groups = 1;
   }
   if (only_differing) {
     if (target_pid <= 0) {
@@ -3154,6 +3930,24 @@ __attribute__((used)) void start_c(long *sp) {
   if (errfd >= 3 && sys3(SYS_fcntl, errfd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */) != 0) {
     sys1(SYS_close, errfd);
     errfd = -1;
+  }
+  /* r: HOME from the container's /etc/passwd when the environment has none (the full path:
+   * `if (!env.some((e) => e.startsWith("HOME="))) env.push(...)`), last. */
+  static char *with_home[MAXE + 2];
+  static char home_var[4096 + 8];
+  int has_home = !home;
+  for (char **e = envp; !has_home && *e; e++) has_home = starts(*e, "HOME=");
+  if (!has_home) {
+    int k = 0;
+    for (; envp[k]; k++) {
+      if (k >= MAXE) too_many(MAXE, "environment variables");
+      with_home[k] = envp[k];
+    }
+    memcpy(home_var, "HOME=", 5);
+    memcpy(home_var + 5, home, slen(home) + 1);
+    with_home[k] = home_var;
+    with_home[k + 1] = 0;
+    envp = with_home;
   }
   static char *sorted_env[MAXE + 1];
   if (env_order) {

@@ -15,6 +15,9 @@ import { differingNamespaces, type NamespaceType, namespaceTypeOfFile } from "./
 import { existsSafe, isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsRelated } from "../ffi/nsfs.ts";
 import { effectiveUid, SyscallError } from "../ffi/libc.ts";
+import { dockerExecEnv, envRecord, setEnv } from "./_exec_env.ts";
+
+export { setEnv };
 
 /**
  * Reads a file of a container through /proc/PID/root without ever leaving the container:
@@ -143,15 +146,6 @@ function _containerUser(pid: number, spec: string): ContainerUser {
     ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2]))
     : [];
   return { uid, gid, home: entry?.[5] || "/", groups: member };
-}
-
-/** Sets KEY=VALUE in a list of entries, replacing an entry of the same key. */
-export function setEnv(env: string[], entry: string): string[] {
-  const key = entry.includes("=") ? entry.slice(0, entry.indexOf("=")) : entry;
-  const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
-  if (i >= 0) env[i] = entry;
-  else env.push(entry);
-  return env;
 }
 
 /**
@@ -669,21 +663,11 @@ function _execOptions(
       setEnv(env, "TERM=xterm");
     }
   } else {
-    // docker's CreateDaemonEnvironment: PATH, HOSTNAME, TERM with a tty, then Config.Env.
-    env = [
-      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      `HOSTNAME=${config.hostname ?? ""}`,
-    ];
-    if (options.tty) env.push("TERM=xterm");
-    for (const e of config.env) setEnv(env, e);
+    env = dockerExecEnv(config, options.tty);
   }
   for (const e of options.env ?? []) setEnv(env, e);
   if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
-  const record: Record<string, string> = {};
-  for (const e of env) {
-    const eq = e.indexOf("=");
-    if (eq > 0) record[e.slice(0, eq)] = e.slice(eq + 1);
-  }
+  const record = envRecord(env);
   return {
     target: container,
     namespaces: options.namespaces ?? "all",

@@ -9827,3 +9827,412 @@ Deno.test({
     });
   },
 });
+
+// ---- stop 22: exec fast path
+
+/**
+ * `nsjoin exec` forced onto its full path: `--env-file` of an empty file adds nothing, and
+ * the fast path (src/cli/_exec_fast.ts) leaves that option to the full path. Both as root
+ * types them, with a kill timer.
+ */
+async function bothPaths(
+  args: string[],
+  ms = 30_000,
+): Promise<
+  { fast: Awaited<ReturnType<typeof cliBounded>>; full: Awaited<ReturnType<typeof cliBounded>> }
+> {
+  const empty = await Deno.makeTempFile({ prefix: "nsjoin-sec22-env-" });
+  try {
+    const fast = await cliBounded(["exec", ...args], ms);
+    const full = await cliBounded(["exec", "--env-file", empty, ...args], ms);
+    return { fast, full };
+  } finally {
+    await Deno.remove(empty);
+  }
+}
+
+/** The helper's argv when the CLI runs `exec ARGS`, by strace (its execve or execveat). */
+async function helperArgv(args: string[]): Promise<string[]> {
+  const o = await new Deno.Command("strace", {
+    args: ["-f", "-qq", "-e", "trace=execve,execveat", "-s", "4096", "--"]
+      .concat([Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI, "exec", ...args]),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const m = text(o.stderr).match(/execve(?:at)?\([^,]*, (?:"", )?(\["nsjoin-helper".*?\]), /);
+  assert(m, `no helper in:\n${text(o.stderr).slice(-2000)}`);
+  return JSON.parse(m![1]);
+}
+
+/** The helper written to a private file, run directly with `args` (what the fast path gives it). */
+async function runHelper(
+  args: string[],
+  times = 1,
+): Promise<{ code: number; stdout: string; stderr: string }[]> {
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22-helper-" });
+  try {
+    await Deno.writeFile(`${dir}/helper`, helperBytes(), { mode: 0o700 });
+    const out = [];
+    for (let i = 0; i < times; i++) {
+      const o = await new Deno.Command(`${dir}/helper`, {
+        args,
+        clearEnv: true,
+        env: { PATH: "/usr/bin:/bin" },
+        stdin: "null",
+      }).output();
+      out.push({ code: o.code, stdout: text(o.stdout), stderr: text(o.stderr) });
+    }
+    return out;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The fast path's helper options for container `c` at `pid`, then the program. */
+function fastPlan(c: { id: string; name: string }, pid: number, program: string[]): string[] {
+  return [`P${pid}`, "J7e020080", "b", "W/", `d${c.id}:${c.name}`, "r", "t", "hnsjoin exec"]
+    .concat(["iBEVzlom", "I", "--", ...program]);
+}
+
+Deno.test({
+  name:
+    "stop 22: exec docker:NAME's fast path refuses a PID dockerd's state names that a user's process took, in a cgroup they named for the container",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    // dockerd's config.v2.json still names the PID of a container that died; a local user's
+    // process got it, in a cgroup of their delegated subtree named docker-ID.scope. The fast
+    // path pins whatever holds the PID: the helper must find it is not the container's.
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-sec22-a-${STATE_RUN}`);
+    const marker = `/tmp/nsjoin-sec22-ran-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await t.step("a user-made cgroup named for the ID", async () => {
+        await using user = await userNamedCgroup(`docker-${c.id}.scope`);
+        const [r] = await runHelper(fastPlan(c, user.pid, ["touch", marker]));
+        assertEquals(r.code, 125, r.stderr);
+        assertEquals(
+          r.stderr,
+          `nsjoin exec: Cannot use docker container ${c.name} - dockerd's state names a process outside the container's cgroups\n`,
+        );
+        assert(!existsNow(marker), "the program ran in the user's process's namespaces");
+      });
+      await t.step("a process in no container's cgroup", async () => {
+        const other = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
+        try {
+          const [r] = await runHelper(fastPlan(c, other.pid, ["touch", `${marker}-2`]));
+          assertEquals(r.code, 125, r.stderr);
+          assertMatch(r.stderr, /names a process outside the container's cgroups/);
+          assert(!existsNow(`${marker}-2`), "the program ran");
+        } finally {
+          other.kill("SIGKILL");
+          await other.status;
+        }
+      });
+      await t.step("the container's own process: the same plan runs", async () => {
+        const [r] = await runHelper(fastPlan(c, c.pid, ["cat", "/proc/self/cgroup"]));
+        assertEquals(r.code, 0, r.stderr);
+        assert(r.stdout.includes(c.id), r.stdout);
+      });
+    } finally {
+      await Deno.remove(marker).catch(() => {});
+      await Deno.remove(`${marker}-2`).catch(() => {});
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: exec docker:NAME's fast path refuses a root-made cgroup named for the container below another container's cgroup",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // A rootful container's root (uid 0) names the cgroups of the subtree delegated to it
+    // (podman's systemd mode): docker-ID.scope below its own libpod-X.scope is root's, and a
+    // process of its own there holds the PID dockerd's state names.
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-sec22-b-${STATE_RUN}`);
+    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .map((l) => l.split(" ")).filter((f) => f[3] === "/");
+    const v2 = mounts.find((f) => f.includes("cgroup2"))?.[4];
+    assert(v2, "no cgroup2 mount");
+    const top = `${v2}/nsjoin-sec22-${crypto.randomUUID().slice(0, 8)}`;
+    const dirs = [top, `${top}/libpod-${"c".repeat(64)}.scope`];
+    dirs.push(`${dirs[1]}/docker-${c.id}.scope`);
+    const marker = `/tmp/nsjoin-sec22-ran-${crypto.randomUUID().slice(0, 8)}`;
+    for (const d of dirs) await Deno.mkdir(d);
+    const squatter = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sleep", "60"],
+      stdin: "null",
+    }).spawn();
+    try {
+      await Deno.writeTextFile(`${dirs[2]}/cgroup.procs`, String(squatter.pid));
+      const [r] = await runHelper(fastPlan(c, squatter.pid, ["touch", marker]));
+      assertEquals(r.code, 125, r.stderr);
+      assertMatch(r.stderr, /names a process outside the container's cgroups/);
+      assert(!existsNow(marker), "the program ran in the squatter's namespaces and cgroup");
+    } finally {
+      squatter.kill("SIGKILL");
+      await squatter.status;
+      await Deno.remove(marker).catch(() => {});
+      for (const d of dirs.reverse()) {
+        for (let i = 0; i < 50 && existsNow(d); i++) {
+          await Deno.remove(d).catch(() => new Promise((r) => setTimeout(r, 20)));
+        }
+      }
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: exec docker:NAME of a paused container exits 125 at once on both paths, with docker's words",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-sec22-p-${STATE_RUN}`);
+    try {
+      await sh("docker", ["pause", c.name]);
+      const { fast, full } = await bothPaths([`docker:${c.name}`, "true"], 20_000);
+      for (const r of [fast, full]) {
+        assertEquals([r.code, r.killed], [125, false], r.stderr);
+        assertEquals(
+          r.stderr,
+          `nsjoin exec: Cannot exec in container ${c.name}: it is paused - unpause it first (its cgroup is frozen)\n`,
+        );
+      }
+      assertMatch((await helperArgv([`docker:${c.name}`, "true"])).join(" "), / d[0-9a-f]{64}:/);
+    } finally {
+      await sh("docker", ["unpause", c.name]).catch(() => {});
+      await removeContainers([c]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: a container's hostile /etc/passwd or /etc/group never hangs, misleads or reaches the host on either exec path",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-sec22-f-${STATE_RUN}`);
+    // A host file only a host-side read would find: its user would run the program.
+    const host = await Deno.makeTempDir({ prefix: "nsjoin-sec22-host-" });
+    await Deno.writeTextFile(`${host}/passwd`, "hostonly:x:4242:4242::/HOSTSECRET:/bin/sh\n");
+    const etc = `/proc/${c.pid}/root/etc`;
+    const original = await Deno.readTextFile(`${etc}/passwd`);
+    const cases: [string, () => Promise<unknown>, RegExp][] = [
+      ["a FIFO", () => sh("mkfifo", [`${etc}/passwd`]), /not a regular file/],
+      ["a symlink to /dev/zero", () => Deno.symlink("/dev/zero", `${etc}/passwd`), /not a regular/],
+      ["a character device", () => sh("mknod", [`${etc}/passwd`, "c", "1", "5"]), /not a regular/],
+      ["3 GB", () => sh("truncate", ["-s", "3G", `${etc}/passwd`]), /larger than 4 MiB/],
+      [
+        "an absolute symlink to a host file",
+        () => Deno.symlink(`/../../../../../..${host}/passwd`, `${etc}/passwd`),
+        /Cannot find user "hostonly"/,
+      ],
+      [
+        "a symlink through a magic link",
+        () => Deno.symlink(`/proc/self/root${host}/passwd`, `${etc}/passwd`),
+        /Cannot (read \/etc\/passwd|find user "hostonly")/,
+      ],
+      [
+        "/etc/group as a FIFO",
+        async () => {
+          await Deno.writeTextFile(`${etc}/passwd`, original);
+          await Deno.rename(`${etc}/group`, `${etc}/group.orig`);
+          await sh("mkfifo", [`${etc}/group`]);
+        },
+        /Cannot read \/etc\/group .*not a regular file/,
+      ],
+    ];
+    try {
+      for (const [what, setup, reason] of cases) {
+        await t.step(what, async () => {
+          await Deno.remove(`${etc}/passwd`);
+          await setup();
+          const { fast, full } = await bothPaths(
+            ["-u", "hostonly", `docker:${c.name}`, "touch", "/tmp/ran"],
+            20_000,
+          );
+          for (const r of [fast, full]) {
+            assertEquals([r.code, r.killed], [125, false], r.stderr);
+            assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+            assertMatch(r.stderr, reason);
+          }
+          assertEquals(fast.stderr, full.stderr);
+          assertThrows(() => Deno.statSync(`/proc/${c.pid}/root/tmp/ran`), "the program ran");
+        });
+      }
+    } finally {
+      await removeContainers([c]);
+      await Deno.remove(host, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: exec's fast path and full path give a docker container's program the same user, environment, directory, confinement and cgroups, and the same refusals",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-sec22-d-${STATE_RUN}`);
+    const stopped = await startContainer("docker", `nsjoin-sec22-s-${STATE_RUN}`);
+    const target = `docker:${c.name}`;
+    try {
+      await t.step(
+        "the fast path runs for the plain forms, the full path for --env-file",
+        async () => {
+          const fast = await helperArgv([
+            "-u",
+            "nobody",
+            "-e",
+            "A=1",
+            "-w",
+            "/tmp",
+            target,
+            "true",
+          ]);
+          assert(fast.some((a) => a.startsWith(`d${c.id}:`)), fast.join(" "));
+          assert(fast.includes("rnobody"), fast.join(" "));
+          const empty = await Deno.makeTempFile();
+          try {
+            const full = await helperArgv(["--env-file", empty, target, "true"]);
+            assert(!full.some((a) => a.startsWith("d")), full.join(" "));
+          } finally {
+            await Deno.remove(empty);
+          }
+        },
+      );
+      const status = "grep -E '^(Cap|NoNewPrivs|Seccomp|Groups|Uid|Gid)' /proc/self/status; " +
+        "cat /proc/self/cgroup /proc/self/limits /proc/self/oom_score_adj; umask; pwd; id";
+      const forms: string[][] = [
+        [],
+        ["-u", "nobody"],
+        ["-u", "1234:5"],
+        ["-u", "nobody:"],
+        ["-u", ":nogroup"],
+        // app is in /etc/group's staff: memberships only without a group (runc's rule).
+        ["-u", "app"],
+        ["-u", "1000"],
+        ["-u", "app:0"],
+        ["-e", "A=1", "-e", "FOO=over", "--workdir", "/tmp", "-i"],
+      ];
+      for (const form of forms) {
+        await t.step(`exec ${form.join(" ") || "(defaults)"}`, async () => {
+          const plan = await helperArgv([...form, target, "true"]);
+          assert(plan.some((a) => a.startsWith(`d${c.id}:`)), `not the fast path: ${plan}`);
+          for (const program of [["sh", "-c", status], ["cat", "/proc/self/environ"]]) {
+            const { fast, full } = await bothPaths([...form, target, ...program]);
+            assertEquals(fast.code, 0, fast.stderr);
+            assertEquals(
+              [fast.code, fast.stdout, fast.stderr],
+              [full.code, full.stdout, full.stderr],
+            );
+          }
+        });
+      }
+      await sh("docker", ["stop", "-t", "0", stopped.name]);
+      const refusals: [string, string[]][] = [
+        ["not running", [`docker:${stopped.name}`, "true"]],
+        ["an unknown user", ["-u", "nosuch", target, "true"]],
+        ["an unknown group", ["-u", "nobody:nosuch", target, "true"]],
+        ["a user name with terminal escapes", ["-u", "a\x1b]0;x\x07", target, "true"]],
+        ["a missing program (127)", [target, "no-such-program"]],
+        ["a program that is not executable (126)", [target, "/etc/passwd"]],
+        ["a working directory that is not there", ["-w", "/no/such", target, "true"]],
+      ];
+      for (const [what, args] of refusals) {
+        await t.step(what, async () => {
+          const { fast, full } = await bothPaths(args);
+          assert(fast.code !== 0, fast.stderr);
+          assertEquals([fast.code, fast.stdout, fast.stderr], [
+            full.code,
+            full.stdout,
+            full.stderr,
+          ]);
+          assert(!fast.stderr.includes("\x1b"), "an escape reached the terminal");
+        });
+      }
+    } finally {
+      await removeContainers([c, stopped]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22: the fast path's helper resolves -u in the container's /etc/passwd even while it is swapped with a symlink to a host file",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Finding 4's race, against the C reader: a container (here a chroot in a mount namespace of
+    // its own, in a root-made cgroup named for a docker ID, as dockerd makes them) swaps
+    // /etc/passwd with a symlink to a host file naming "hostonly" as fast as it can. Only a
+    // read that follows the link on the host's side finds that user.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22-race-" });
+    const host = await Deno.makeTempDir({ prefix: "nsjoin-sec22-hostfile-" });
+    const id = "d".repeat(63) + "2";
+    const v2 = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+    assert(v2, "no cgroup2 mount");
+    const cgroups = [`${v2}/nsjoin-sec22r-${crypto.randomUUID().slice(0, 8)}`];
+    cgroups.push(`${cgroups[0]}/docker-${id}.scope`);
+    let swapper: Deno.ChildProcess | undefined;
+    try {
+      const root = `${dir}/rootfs`;
+      await Deno.mkdir(`${root}/bin`, { recursive: true });
+      await Deno.mkdir(`${root}/etc`);
+      await Deno.writeTextFile(`${dir}/swap.c`, SWAP_C);
+      await sh("gcc", ["-static", "-O2", "-o", `${root}/bin/swap`, `${dir}/swap.c`]);
+      await Deno.writeTextFile(`${root}/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
+      await Deno.writeTextFile(
+        `${host}/passwd`,
+        "root:x:0:0:root:/HOSTSECRET:/bin/sh\nhostonly:x:4242:4242::/HOSTSECRET:/bin/sh\n",
+      );
+      await Deno.symlink(`${host}/passwd`, `${root}/etc/passwd-host`);
+      for (const d of cgroups) await Deno.mkdir(d);
+      swapper = new Deno.Command("unshare", {
+        args: ["-u", "-m", "chroot", root, "/bin/swap"],
+        stdin: "null",
+      }).spawn();
+      const pid = swapper.pid;
+      await Deno.writeTextFile(`${cgroups[1]}/cgroup.procs`, String(pid));
+      await waitFor("the chroot", () => {
+        try {
+          return Deno.readLinkSync(`/proc/${pid}/root`) === root;
+        } catch {
+          return false;
+        }
+      });
+      const plan = fastPlan({ id, name: "race" }, pid, ["/bin/swap"])
+        .map((a) => a === "r" ? "rhostonly" : a);
+      const runs = await runHelper(plan, 150);
+      const resolved = runs.filter((r) => !r.stderr.includes('Cannot find user "hostonly"'));
+      assertEquals(resolved, [], "the host file's user was resolved");
+    } finally {
+      if (swapper) {
+        try {
+          swapper.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await swapper.status;
+      }
+      for (const d of cgroups.reverse()) {
+        for (let i = 0; i < 50 && existsNow(d); i++) {
+          await Deno.remove(d).catch(() => new Promise((r) => setTimeout(r, 20)));
+        }
+      }
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(host, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-XSVEWU4E.js";
+} from "./chunk-BRJJ6EVB.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-L6AI4PHL.js";
+} from "./chunk-X4ZQFNON.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { execHelper, sameMountNamespace } from "../../ffi/exec_helper.ts";
+import { execHelper, NSJOIN_VARIABLES, sameMountNamespace } from "../../ffi/exec_helper.ts";
+import { assertPermissions } from "../_permissions.ts";
 
 /** nsenter's namespace options (bare, no FILE), by letter: their CLONE_NEW* flag. */
 export const FAST_NAMESPACES: Readonly<Record<string, number>> = {
@@ -93,14 +94,6 @@ export const fastHelperArgs = (function fastHelperArgs(
   return out;
 }).bind(undefined);
 
-/** Variables that change what the full path does (tests and odd hosts): it takes them. */
-const NSJOIN_VARIABLES = [
-  "NSJOIN_LIBC",
-  "NSJOIN_HELPER",
-  "NSJOIN_NO_PIDFD_SETNS",
-  "NSJOIN_NO_PIDFS",
-];
-
 /**
  * Runs `nsjoin enter` when `argv` is one of the forms {@link fastHelperArgs} takes: this
  * process becomes the helper, which becomes the program (or prints one line and exits with
@@ -138,4 +131,21 @@ export const enterFast = (async function enterFast(argv: readonly string[]): Pro
     ? (await import("./_bundle/cli/_helper_aarch64.js")).HELPER
     : undefined;
   if (elf) execHelper(elf, ["nsjoin-helper", "Q", ...args]);
+}).bind(undefined);
+
+/**
+ * Whether every Deno permission is granted, asked without prompting: `exec`'s fast path
+ * (src/cli/_exec_fast.ts), which cli.ts loads through a URL, is loaded only then — the
+ * full path, which needs them all, otherwise names the missing flag before any load that
+ * could prompt for a read.
+ *
+ * @returns true when all are granted
+ */
+export const allGranted = (function allGranted(): boolean {
+  try {
+    assertPermissions("run nsjoin exec", "all");
+    return true;
+  } catch {
+    return false;
+  }
 }).bind(undefined);

@@ -60,6 +60,8 @@ const COMPLETION_SCRIPT = "src/cli/_completion_script.ts";
  * and compiles only its own machine's.
  */
 const FAST = "src/cli/_enter_fast.ts";
+/** `exec`'s fast path (src/cli/_exec_fast.ts): bundled alone as FAST is, the same helper modules. */
+const EXEC_FAST = "src/cli/_exec_fast.ts";
 /** The per-architecture helper module, as FAST names it (from its own directory). */
 const HELPER_MODULE = (arch: string) => `./_bundle/cli/_helper_${arch}.js`;
 /**
@@ -478,12 +480,14 @@ async function build(write: boolean): Promise<{ files: Map<string, string>; stal
   const single = posix.relative(base, SINGLE).replace(/\.ts$/, ".js");
   written.set(single, await staticModule());
   const out = posix.join(OUT, posix.relative("src", base));
-  const fast = posix.relative(base, FAST).replace(/\.ts$/, ".js");
   const helpers = await helperModules();
-  for (const text of (await bundle(["--external", HELPER_MODULE("*")], [FAST])).values()) {
-    written.set(fast, relocateImports(text, FAST, `${out}/${fast}`, [...helpers.keys()]));
+  for (const entry of [FAST, EXEC_FAST]) {
+    const fast = posix.relative(base, entry).replace(/\.ts$/, ".js");
+    for (const text of (await bundle(["--external", HELPER_MODULE("*")], [entry])).values()) {
+      written.set(fast, relocateImports(text, entry, `${out}/${fast}`, [...helpers.keys()]));
+    }
   }
-  const files = finish(written, [...ENTRIES, SINGLE, FAST], out, base);
+  const files = finish(written, [...ENTRIES, SINGLE, FAST, EXEC_FAST], out, base);
   for (const [path, text] of helpers) files.set(path, text);
   const archs = Object.keys((await import("../../ffi/helper_bin.ts")).HELPER_ELF);
   files.set(posix.join(out, HELPER_BIN), helperBinModule(archs));

@@ -37,6 +37,23 @@ var _libc = (function _libc() {
   }
   return _lib ?? void 0;
 });
+var _granted = (function _granted(name) {
+  return Deno.permissions.querySync({
+    name
+  }).state === "granted";
+});
+var assertPermissions = (function assertPermissions(what, needed) {
+  if (needed === "all") {
+    if (ALL_PERMISSIONS.every(_granted)) {
+      _all = true;
+      return;
+    }
+    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
+  }
+  const missing = needed.filter((name) => !_granted(name));
+  if (missing.length === 0) return;
+  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
+});
 // ffi/libc.ts
 var SYSCALL_NUMBERS = {
   x86_64: {
@@ -83,12 +100,20 @@ var _lossyUtf8 = new TextDecoder();
 var _iov = new BigUint64Array(4);
 
 // ffi/exec_helper.ts
+var NSJOIN_VARIABLES = [
+  "NSJOIN_LIBC",
+  "NSJOIN_HELPER",
+  "NSJOIN_NO_PIDFD_SETNS",
+  "NSJOIN_NO_PIDFS"
+];
 var MFD_CLOEXEC_SEALING_EXEC = 0x1n | 0x2n | 0x10n;
 var F_ADD_SEALS = 1033n;
 var SEALS = 0x1n | 0x2n | 0x4n | 0x8n;
 var F_SEAL_EXEC = 0x20n;
 var AT_EMPTY_PATH = 0x1000n;
 var AT_FDCWD = -100n;
+var O_RDWR = 2n;
+var O_CLOEXEC = 0o2000000n;
 
 var _SYMBOLS = {
   /** long syscall(long number, long a, long b, long c, long d, long e, long f) */
@@ -134,11 +159,22 @@ var sameMountNamespace = (function sameMountNamespace2(pid) {
   }
   return st[0] === st[32] && st[1] === st[33];
 }).bind(void 0);
-var execHelper = (function execHelper2(elf, argv) {
+var fdModes = (function fdModes2(fds) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  const lib = _libc();
+  const at = Deno.build.arch === "x86_64" ? 6 : 4;
+  const st = new Uint32Array(64);
+  const address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+  return fds.map((fd) => nr && lib && lib.syscall(nr.fstat, BigInt(fd), address, 0n, 0n, 0n, 0n) === 0n ? st[at] : void 0);
+}).bind(void 0);
+var execHelper = (function execHelper2(elf, argv, options = {}) {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  const env = options.env ?? [];
   const strings = _cStrings([
     "nsjoin-helper",
-    ...argv
+    "/dev/null",
+    ...argv,
+    ...env
   ]);
   const lib = _libc();
   if (!nr || !strings || !lib) return;
@@ -149,18 +185,43 @@ var execHelper = (function execHelper2(elf, argv) {
   if (fd < 0n) return;
   const address = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
   const sealed = sc(nr.write, fd, address, BigInt(bytes.length)) === BigInt(bytes.length) && (sc(nr.fcntl, fd, F_ADD_SEALS, SEALS | F_SEAL_EXEC) === 0n || sc(nr.fcntl, fd, F_ADD_SEALS, SEALS) === 0n);
+  const at = (i) => base + BigInt(strings.at[i]);
   const array = new BigUint64Array(argv.length + 1);
-  for (let i = 0; i < argv.length; i++) array[i] = base + BigInt(strings.at[i + 1]);
-  const environ = lib.environ === null ? 0n : new Deno.UnsafePointerView(lib.environ).getBigUint64(0);
-  if (sealed && environ !== 0n) {
+  for (let i = 0; i < argv.length; i++) array[i] = at(i + 2);
+  const envArray = options.env ? new BigUint64Array(env.length + 1) : void 0;
+  for (let i = 0; i < env.length; i++) envArray[i] = at(argv.length + 2 + i);
+  const environ = envArray ? BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(envArray))) : lib.environ === null ? 0n : new Deno.UnsafePointerView(lib.environ).getBigUint64(0);
+  let ready = sealed && environ !== 0n;
+  if (ready && options.nullStdin) {
+    const dev = sc(nr.openat, AT_FDCWD, at(1), O_RDWR | O_CLOEXEC);
+    ready = dev >= 0n && sc(nr.dup3, dev, 0n, 0n) === 0n;
+    if (dev > 0n) sc(nr.close, dev);
+  }
+  if (ready) {
     const empty = base + BigInt(strings.block.length - 1);
     const argvAt = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(array)));
     sc(nr.execveat, fd, empty, argvAt, environ, AT_EMPTY_PATH);
   }
   void strings.block;
   void array;
+  void envArray;
   sc(nr.close, fd);
 }).bind(void 0);
+
+// src/_permissions.ts
+var ALL_PERMISSIONS = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import"
+];
+var _all = false;
+
+
 
 // src/cli/_enter_fast.ts
 var FAST_NAMESPACES = {
@@ -216,12 +277,6 @@ var fastHelperArgs = (function fastHelperArgs2(argv, path, mountIsOurs) {
   out.push("--", program, ...rest);
   return out;
 }).bind(void 0);
-var NSJOIN_VARIABLES = [
-  "NSJOIN_LIBC",
-  "NSJOIN_HELPER",
-  "NSJOIN_NO_PIDFD_SETNS",
-  "NSJOIN_NO_PIDFS"
-];
 var enterFast = (async function enterFast2(argv) {
   if (argv.some((a) => a.includes("\uFFFD"))) return;
   const granted = (name) => Deno.permissions.querySync({
@@ -246,8 +301,17 @@ var enterFast = (async function enterFast2(argv) {
     ...args
   ]);
 }).bind(void 0);
+var allGranted = (function allGranted2() {
+  try {
+    assertPermissions("run nsjoin exec", "all");
+    return true;
+  } catch {
+    return false;
+  }
+}).bind(void 0);
 export {
   FAST_NAMESPACES,
+  allGranted,
   enterFast,
   fastHelperArgs
 };

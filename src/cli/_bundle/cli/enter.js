@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-ZM7W63HJ.js";
+} from "./chunk-44JIBX5O.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-ZM7W63HJ.js";
+} from "./chunk-44JIBX5O.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -51,6 +51,110 @@ import {
   terminalOnStdio,
   withPathFd
 } from "./chunk-A2VNEAMR.js";
+var _dockerHost = (function _dockerHost(o) {
+  return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
+});
+var _groupAdd = (function _groupAdd(host) {
+  const g = host?.GroupAdd;
+  return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
+});
+var _isInspect = (function _isInspect(j) {
+  const o = j;
+  return typeof o === "object" && o !== null && typeof o.Id === "string" && typeof o.Name === "string" && typeof o.State === "object" && o.State !== null && typeof o.Config === "object" && o.Config !== null;
+});
+var _fromInspect = (function _fromInspect(j, owner) {
+  const text = (v, otherwise) => typeof v === "string" ? v : otherwise;
+  return {
+    engine: "docker",
+    id: j.Id,
+    name: j.Name.replace(/^\//, ""),
+    pid: Number.isSafeInteger(j.State.Pid) ? j.State.Pid : 0,
+    owner,
+    config: {
+      env: Array.isArray(j.Config.Env) ? j.Config.Env.filter((e) => typeof e === "string") : [],
+      user: text(j.Config.User, ""),
+      workingDir: text(j.Config.WorkingDir, ""),
+      hostname: typeof j.Config.Hostname === "string" ? j.Config.Hostname : void 0,
+      groupAdd: _groupAdd(j.HostConfig),
+      runtimeEnv: false
+    },
+    source: "api"
+  };
+});
+var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS, any = false) {
+  const host = _dockerHost(o);
+  if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
+  const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
+  const seen = /* @__PURE__ */ new Map();
+  const read = (id2, text) => {
+    if (!seen.has(id2)) {
+      const path = `${dir}/${id2}/config.v2.json`;
+      seen.set(id2, _readRootJson(path, text));
+    }
+    return seen.get(id2);
+  };
+  const plain = DOCKER_NAME.test(ref) ? `"Name":"/${ref}"` : void 0;
+  const hasName = (i) => {
+    if (plain === void 0) return read(i)?.Name === `/${ref}`;
+    const text = _plainRead(`${dir}/${i}/config.v2.json`);
+    return text !== void 0 && text.includes(plain) && read(i, text)?.Name === `/${ref}`;
+  };
+  let id = ids.includes(ref) ? ref : void 0;
+  if (!id) {
+    const named = ids.filter(hasName);
+    if (named.length > 1) return;
+    id = named[0];
+  }
+  if (!id && /^[0-9a-f]+$/.test(ref)) {
+    const prefixed = ids.filter((i) => i.startsWith(ref));
+    if (prefixed.length !== 1) return;
+    id = prefixed[0];
+  }
+  if (!id) return;
+  const j = read(id);
+  if (any && j?.State && j.Config && typeof j.Name === "string") {
+    return {
+      ..._fromInspect({
+        ...j,
+        Id: id
+      }),
+      source: "state"
+    };
+  }
+  if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
+  const HostConfig = _readRootJson(`${dir}/${id}/hostconfig.json`);
+  return {
+    ..._fromInspect({
+      ...j,
+      Id: id,
+      HostConfig
+    }),
+    source: "state"
+  };
+});
+var _readRootJson = (function _readRootJson(path, text) {
+  try {
+    return JSON.parse(text ?? Deno.readTextFileSync(path));
+  } catch {
+    return void 0;
+  }
+});
+var _readDir = (function _readDir(path) {
+  try {
+    return [
+      ...Deno.readDirSync(path)
+    ].map((e) => e.name);
+  } catch {
+    return [];
+  }
+});
+var _plainRead = (function _plainRead(path) {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return void 0;
+  }
+});
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;
@@ -200,36 +304,6 @@ var _readCapped = (async function _readCapped(stream) {
   }
   return raw + decoder.decode();
 });
-var _dockerHost = (function _dockerHost(o) {
-  return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
-});
-var _groupAdd = (function _groupAdd(host) {
-  const g = host?.GroupAdd;
-  return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
-});
-var _isInspect = (function _isInspect(j) {
-  const o = j;
-  return typeof o === "object" && o !== null && typeof o.Id === "string" && typeof o.Name === "string" && typeof o.State === "object" && o.State !== null && typeof o.Config === "object" && o.Config !== null;
-});
-var _fromInspect = (function _fromInspect(j, owner) {
-  const text = (v, otherwise) => typeof v === "string" ? v : otherwise;
-  return {
-    engine: "docker",
-    id: j.Id,
-    name: j.Name.replace(/^\//, ""),
-    pid: Number.isSafeInteger(j.State.Pid) ? j.State.Pid : 0,
-    owner,
-    config: {
-      env: Array.isArray(j.Config.Env) ? j.Config.Env.filter((e) => typeof e === "string") : [],
-      user: text(j.Config.User, ""),
-      workingDir: text(j.Config.WorkingDir, ""),
-      hostname: typeof j.Config.Hostname === "string" ? j.Config.Hostname : void 0,
-      groupAdd: _groupAdd(j.HostConfig),
-      runtimeEnv: false
-    },
-    source: "api"
-  };
-});
 var _dockerList = (async function _dockerList(o) {
   let res;
   try {
@@ -305,57 +379,6 @@ var _dockerStateList = (function _dockerStateList(ref) {
   }
   return out;
 });
-var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS, any = false) {
-  const host = _dockerHost(o);
-  if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
-  const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
-  const seen = /* @__PURE__ */ new Map();
-  const read = (id2, text) => {
-    if (!seen.has(id2)) {
-      const path = `${dir}/${id2}/config.v2.json`;
-      seen.set(id2, _readRootJson(path, text));
-    }
-    return seen.get(id2);
-  };
-  const plain = DOCKER_NAME.test(ref) ? `"Name":"/${ref}"` : void 0;
-  const hasName = (i) => {
-    if (plain === void 0) return read(i)?.Name === `/${ref}`;
-    const text = _plainRead(`${dir}/${i}/config.v2.json`);
-    return text !== void 0 && text.includes(plain) && read(i, text)?.Name === `/${ref}`;
-  };
-  let id = ids.includes(ref) ? ref : void 0;
-  if (!id) {
-    const named = ids.filter(hasName);
-    if (named.length > 1) return;
-    id = named[0];
-  }
-  if (!id && /^[0-9a-f]+$/.test(ref)) {
-    const prefixed = ids.filter((i) => i.startsWith(ref));
-    if (prefixed.length !== 1) return;
-    id = prefixed[0];
-  }
-  if (!id) return;
-  const j = read(id);
-  if (any && j?.State && j.Config && typeof j.Name === "string") {
-    return {
-      ..._fromInspect({
-        ...j,
-        Id: id
-      }),
-      source: "state"
-    };
-  }
-  if (!j?.State?.Running || !(j.State.Pid > 0) || !j.Config || (j.ID ?? id) !== id) return;
-  const HostConfig = _readRootJson(`${dir}/${id}/hostconfig.json`);
-  return {
-    ..._fromInspect({
-      ...j,
-      Id: id,
-      HostConfig
-    }),
-    source: "state"
-  };
-});
 var _readJson = (function _readJson(path, owner) {
   try {
     return JSON.parse(readTextFileSafe(path, {
@@ -363,22 +386,6 @@ var _readJson = (function _readJson(path, owner) {
     }));
   } catch {
     return void 0;
-  }
-});
-var _readRootJson = (function _readRootJson(path, text) {
-  try {
-    return JSON.parse(text ?? Deno.readTextFileSync(path));
-  } catch {
-    return void 0;
-  }
-});
-var _readDir = (function _readDir(path) {
-  try {
-    return [
-      ...Deno.readDirSync(path)
-    ].map((e) => e.name);
-  } catch {
-    return [];
   }
 });
 var _configOfSpec = (function _configOfSpec(spec) {
@@ -623,13 +630,6 @@ var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, 
     const st = Deno.lstatSync(path);
     if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
     return read ?? Deno.readTextFileSync(path);
-  } catch {
-    return void 0;
-  }
-});
-var _plainRead = (function _plainRead(path) {
-  try {
-    return Deno.readTextFileSync(path);
   } catch {
     return void 0;
   }
@@ -1655,20 +1655,23 @@ var exec = (async function exec(argv) {
 });
 
 
-// src/engines.ts
-
-
-
-var _DOCKER_MAX_BYTES = 64 << 20;
-
-
-
+// src/_docker_state.ts
 
 
 
 
 var DOCKER_CONTAINERS = "/var/lib/docker/containers";
 var DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+
+
+
+
+// src/engines.ts
+
+
+
+var _DOCKER_MAX_BYTES = 64 << 20;
 
 
 
@@ -1706,7 +1709,6 @@ var CONTAINERD_STATES = [
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
 var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
-
 
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";

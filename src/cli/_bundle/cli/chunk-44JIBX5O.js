@@ -1009,6 +1009,30 @@ var cgroupMountRoots = (function cgroupMountRoots(table = cgroupMountTable()) {
   }
   return where;
 });
+var setEnv = (function setEnv(env, entry) {
+  const key = entry.includes("=") ? entry.slice(0, entry.indexOf("=")) : entry;
+  const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
+  if (i >= 0) env[i] = entry;
+  else env.push(entry);
+  return env;
+});
+var dockerExecEnv = (function dockerExecEnv(config, tty) {
+  const env = [
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    `HOSTNAME=${config.hostname ?? ""}`
+  ];
+  if (tty) env.push("TERM=xterm");
+  for (const e of config.env) setEnv(env, e);
+  return env;
+});
+var envRecord = (function envRecord(env) {
+  const record = {};
+  for (const e of env) {
+    const eq = e.indexOf("=");
+    if (eq > 0) record[e.slice(0, eq)] = e.slice(eq + 1);
+  }
+  return record;
+});
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`
@@ -1081,13 +1105,6 @@ var _containerUser = (function _containerUser(pid, spec) {
     home: entry?.[5] || "/",
     groups: member
   };
-});
-var setEnv = (function setEnv(env, entry) {
-  const key = entry.includes("=") ? entry.slice(0, entry.indexOf("=")) : entry;
-  const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
-  if (i >= 0) env[i] = entry;
-  else env.push(entry);
-  return env;
 });
 var cgroupProcsOf = (function cgroupProcsOf(pid) {
   return _cgroupProcs(pid);
@@ -1323,20 +1340,11 @@ var _execOptions = (function _execOptions(container, given, check2) {
       setEnv(env, "TERM=xterm");
     }
   } else {
-    env = [
-      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      `HOSTNAME=${config.hostname ?? ""}`
-    ];
-    if (options.tty) env.push("TERM=xterm");
-    for (const e of config.env) setEnv(env, e);
+    env = dockerExecEnv(config, options.tty);
   }
   for (const e of options.env ?? []) setEnv(env, e);
   if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
-  const record = {};
-  for (const e of env) {
-    const eq = e.indexOf("=");
-    if (eq > 0) record[e.slice(0, eq)] = e.slice(eq + 1);
-  }
+  const record = envRecord(env);
   return {
     target: container,
     namespaces: options.namespaces ?? "all",
@@ -2693,8 +2701,12 @@ var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
 
 var cgroupViews = /* @__PURE__ */ new WeakMap();
 
-// src/container_exec.ts
+// src/_exec_env.ts
 
+
+
+
+// src/container_exec.ts
 
 
 

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-L6AI4PHL.js";
+} from "./chunk-X4ZQFNON.js";
 import {
   loadHostNss
 } from "./chunk-GIYR2QQI.js";

@@ -444,8 +444,6 @@ export interface EnvironSnapshot {
 
 /** The last snapshot read and checked, and the addresses it was read from. */
 let _environSeen: (EnvironSnapshot & { id: string }) | undefined;
-/** The entries of the environment the kernel gave us (/proc/self/environ), read once. */
-let _environAtStart: Set<string> | undefined;
 const _strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const _lossyUtf8 = new TextDecoder();
 
@@ -456,7 +454,12 @@ const _lossyUtf8 = new TextDecoder();
  * array: reading it at that moment read freed memory and crashed (SIGSEGV, tests/spawn_test.ts).
  * The strings themselves are never freed (glibc's setenv keeps every string it made, unsetenv
  * frees none), so only the array is copied, with process_vm_readv on ourselves, which fails
- * with EFAULT where a load would fault; each string is read the same way and checked against
+ * with EFAULT where a load would fault.
+ *
+ * A copy that holds exactly the kernel's layout — one pointer to each string execve placed
+ * between env_start and env_end, in its order, none left out or repeated — is the environment
+ * as this process started, untouched ({@link _initialEnviron}): its keys are known, no string
+ * needs reading. Any other copy has each string read the same way and checked against
  * Deno.env.toObject() (read under Rust's lock): every variable once, each value the same.
  * A copy equal to the last one checked is that environment again (the same addresses hold
  * the same bytes). Under a copy that keeps changing (8 tries), or where process_vm_readv is
@@ -476,7 +479,7 @@ export function environSnapshot(): EnvironSnapshot {
     if (pointers === undefined) continue;
     const id = pointers.join(",");
     if (_environSeen?.id === id) return _environSeen;
-    const checked = _checkEnviron(pointers);
+    const checked = _asInitial(pointers) ?? _checkEnviron(pointers);
     if (checked) {
       _environSeen = { ...checked, id };
       return _environSeen;
@@ -484,6 +487,82 @@ export function environSnapshot(): EnvironSnapshot {
   }
   const now = Deno.env.toObject();
   return { entries: Object.entries(now).map(([k, v]) => `${k}=${v}`), keys: Object.keys(now) };
+}
+
+/**
+ * The environment execve(2) placed on our stack: [env_start, env_end) of /proc/self/stat
+ * (proc(5)), copied once. The kernel writes the strings there one after another, each with
+ * its NUL, and the initial `environ` array points at each in that order (fs/binfmt_elf.c
+ * create_elf_tables: env_end is where the last one's NUL ends). Nothing writes them later:
+ * glibc's setenv points a slot at a string of its own and never writes one in place, unsetenv
+ * moves the array's pointers down, and that memory (the top of the main thread's stack) is
+ * never unmapped. null when /proc/self/stat or the copy cannot be read.
+ */
+let _initial:
+  | { start: bigint; bytes: Uint8Array; pointers: bigint[]; keys: string[] }
+  | null
+  | undefined;
+/** Each of the kernel's "KEY=value" strings, lossily decoded, made when first needed. */
+let _initialEntries: Set<string> | undefined;
+
+function _initialEnviron(): typeof _initial {
+  if (_initial !== undefined) return _initial;
+  _initial = null;
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  if (!nr) return null;
+  const sc = _core().syscall;
+  const path = cstr("/proc/self/stat");
+  const buf = new Uint8Array(2048);
+  const fd = sc(nr.openat, -100n, _addressOf(path), BigInt(O_RDONLY | O_CLOEXEC), 0n, 0n, 0n);
+  if (fd < 0n) return null;
+  const n = Number(sc(nr.read, fd, _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n));
+  sc(nr.close, fd, 0n, 0n, 0n, 0n, 0n);
+  // Fields 50 and 51 (Linux 3.5+), counted from the last ")", which ends comm (field 2):
+  // decimal user addresses, below 2^53. Decoded as Latin-1 without TextDecoder, whose first
+  // use costs a cold process ~0.2 ms.
+  const after = buf.subarray(buf.lastIndexOf(0x29, n - 1) + 2, Math.max(n, 0));
+  const fields = String.fromCharCode.apply(null, after as unknown as number[]).split(" ");
+  const start = Number(fields[47]);
+  const size = Number(fields[48]) - start;
+  // 0 where the kernel hides them; past 4 MiB it is no stack execve made (ARG_MAX).
+  if (!(start > 0 && size > 0 && size <= 4 << 20)) return null;
+  const bytes = new Uint8Array(size);
+  if (_readOwn(BigInt(start), bytes) !== size || bytes[size - 1] !== 0) return null;
+  const pointers: bigint[] = [];
+  const keys: string[] = [];
+  for (let o = 0; o < size;) {
+    const nul = bytes.indexOf(0, o);
+    const eq = bytes.indexOf(0x3d, o);
+    pointers.push(BigInt(start + o));
+    keys.push(eq < 0 || eq > nul ? "" : _key(bytes.subarray(o, eq)));
+    o = nul + 1;
+  }
+  _initial = { start: BigInt(start), bytes, pointers, keys };
+  return _initial;
+}
+
+/**
+ * A key's bytes as a string: ASCII directly, anything else lossily as UTF-8 (as _checkEnviron
+ * decodes it). A string without "=" has the key "": glibc's setenv never replaces it (it
+ * compares a name up to its "="), so no variable of `env` may.
+ */
+function _key(bytes: Uint8Array): string {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 0x7f) return _lossyUtf8.decode(bytes);
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
+/**
+ * The kernel's environment when `pointers` is exactly its layout. A copy made while another
+ * thread's unsetenv moved the pointers down is not (a string left out or one twice), nor is
+ * an array with any slot setenv replaced, or one it made (those point outside the block).
+ */
+function _asInitial(pointers: readonly bigint[]): EnvironSnapshot | undefined {
+  const initial = _initialEnviron();
+  if (!initial || pointers.length !== initial.pointers.length) return undefined;
+  for (let i = 0; i < pointers.length; i++) {
+    if (pointers[i] !== initial.pointers[i]) return undefined;
+  }
+  return { entries: pointers, keys: initial.keys };
 }
 
 /** The keys of `pointers`' strings when they are the variables Deno holds, each once. */
@@ -501,8 +580,9 @@ function _checkEnviron(pointers: readonly bigint[]): EnvironSnapshot | undefined
       text = _strictUtf8.decode(bytes);
     } catch {
       // Not UTF-8: Deno does not show it. Only one the kernel gave us is ours for sure.
-      _environAtStart ??= _readEnvironAtStart();
-      if (!_environAtStart.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return undefined;
+      const initial = _initialEnviron();
+      _initialEntries ??= new Set(initial ? _lossyUtf8.decode(initial.bytes).split("\0") : []);
+      if (!_initialEntries.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return undefined;
     }
     if (text !== undefined) {
       // eq counts bytes: the value starts after the key's characters.
@@ -518,29 +598,14 @@ function _checkEnviron(pointers: readonly bigint[]): EnvironSnapshot | undefined
   return { entries: pointers, keys };
 }
 
-/** /proc/self/environ's entries (lossily decoded), through raw syscalls: `enter` has no -A. */
-function _readEnvironAtStart(): Set<string> {
-  const lib = _rawExecSymbols();
-  const fd = lib.open(cstr("/proc/self/environ"), O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return new Set();
-  const chunks: Uint8Array[] = [];
-  try {
-    for (;;) {
-      const buf = new Uint8Array(65536);
-      const n = Number(lib.read(fd, buf, BigInt(buf.length)));
-      if (n <= 0) break;
-      chunks.push(buf.subarray(0, n));
-    }
-  } finally {
-    lib.close(fd);
-  }
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  chunks.reduce((n, c) => (all.set(c, n), n + c.length), 0);
-  return new Set(_lossyUtf8.decode(all).split("\0").filter((e) => e));
-}
-
 /** One iovec pair for process_vm_readv, reused: [local base, len, remote base, len]. */
 const _iov = new BigUint64Array(4);
+let _pid: bigint | undefined;
+
+/** The address of a buffer, for a syscall made while the caller holds it. */
+function _addressOf(buf: BufferSource): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}
 
 /**
  * Copies `into.length` bytes at `address` of our own memory, or as many as are mapped from
@@ -552,12 +617,14 @@ const _iov = new BigUint64Array(4);
 function _readOwn(address: bigint, into: Uint8Array): number {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.process_vm_readv;
   if (nr === undefined) return -38; // ENOSYS
-  _iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(into as BufferSource)));
+  _iov[0] = _addressOf(into as BufferSource);
   _iov[1] = BigInt(into.length);
   _iov[2] = address;
   _iov[3] = BigInt(into.length);
-  const iov = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(_iov)));
-  const n = Number(_core().syscall(nr, BigInt(Deno.pid), iov, 1n, iov + 16n, 1n, 0n));
+  const iov = _addressOf(_iov);
+  // Deno.pid is a call into Deno each time (~15-50 µs in a cold process).
+  _pid ??= BigInt(Deno.pid);
+  const n = Number(_core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n));
   return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
 }
 
@@ -582,6 +649,12 @@ function _ownPointerArray(address: bigint): bigint[] | "refused" | undefined {
 
 /** The bytes of the C string at `address` (without its NUL), or undefined where not mapped. */
 function _ownCString(address: bigint): Uint8Array | undefined {
+  // One of the kernel's strings: already copied, and never written since.
+  const initial = _initialEnviron();
+  const o = initial ? Number(address - initial.start) : -1;
+  if (initial && o >= 0 && o < initial.bytes.length) {
+    return initial.bytes.subarray(o, initial.bytes.indexOf(0, o));
+  }
   const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(4096);
   // Past 4 MiB it is no variable execve could pass on (MAX_ARG_STRLEN is 128 KiB).

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-3JULKAEI.js";
+} from "./chunk-MRITHSZI.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -12,25 +12,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-FESPFRNO.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-7YFCVYA6.js";
+} from "./chunk-NK7QABYP.js";
 import {
   resolveTarget
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-AD3MWXLL.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-NCP34UDU.js";
-import "./chunk-25U5ZXZZ.js";
+} from "./chunk-YCMPWWB7.js";
+import "./chunk-IF22XZVI.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-3JULKAEI.js";
+} from "./chunk-MRITHSZI.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,11 +28,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-FESPFRNO.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-TTQU5DLZ.js";
+} from "./chunk-QBI4GDED.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -40,7 +40,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-AD3MWXLL.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -58,13 +58,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-YCMPWWB7.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-IF22XZVI.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1129,38 +1129,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-2U7FMM3W.js");
+  _later ??= await import("./_later-KDW2RTQF.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-2U7FMM3W.js");
+  _later ??= await import("./_later-KDW2RTQF.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-2U7FMM3W.js");
+  _later ??= await import("./_later-KDW2RTQF.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-2U7FMM3W.js");
+  _later ??= await import("./_later-KDW2RTQF.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-2U7FMM3W.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-KDW2RTQF.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-2U7FMM3W.js");
+  _later ??= await import("./_later-KDW2RTQF.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-2U7FMM3W.js");
+  _later ??= await import("./_later-KDW2RTQF.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-2U7FMM3W.js");
+  _later ??= await import("./_later-KDW2RTQF.js");
   return await _later.openSession(target, options);
 }
 export {

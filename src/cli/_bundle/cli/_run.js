@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-A2VNEAMR.js";
+} from "./chunk-NLH3VKRN.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-6GJFJWMW.js";
+} from "./chunk-OAPSZVHU.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-A2VNEAMR.js";
+} from "./chunk-NLH3VKRN.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

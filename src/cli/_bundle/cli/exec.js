@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-6GJFJWMW.js";
+} from "./chunk-OAPSZVHU.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -49,7 +49,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-A2VNEAMR.js";
+} from "./chunk-NLH3VKRN.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;

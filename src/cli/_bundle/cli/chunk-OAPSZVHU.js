@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-A2VNEAMR.js";
+} from "./chunk-NLH3VKRN.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

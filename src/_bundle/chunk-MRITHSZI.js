@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-FESPFRNO.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-AD3MWXLL.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-YCMPWWB7.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;

@@ -103,7 +103,7 @@ var environSnapshot = (function environSnapshot() {
     if (pointers === void 0) continue;
     const id = pointers.join(",");
     if (_environSeen?.id === id) return _environSeen;
-    const checked = _checkEnviron(pointers);
+    const checked = _asInitial(pointers) ?? _checkEnviron(pointers);
     if (checked) {
       _environSeen = {
         ...checked,
@@ -116,6 +116,57 @@ var environSnapshot = (function environSnapshot() {
   return {
     entries: Object.entries(now).map(([k, v]) => `${k}=${v}`),
     keys: Object.keys(now)
+  };
+});
+var _initialEnviron = (function _initialEnviron() {
+  if (_initial !== void 0) return _initial;
+  _initial = null;
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  if (!nr) return null;
+  const sc = _core().syscall;
+  const path = cstr("/proc/self/stat");
+  const buf = new Uint8Array(2048);
+  const fd = sc(nr.openat, -100n, _addressOf(path), BigInt(O_RDONLY | O_CLOEXEC), 0n, 0n, 0n);
+  if (fd < 0n) return null;
+  const n = Number(sc(nr.read, fd, _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n));
+  sc(nr.close, fd, 0n, 0n, 0n, 0n, 0n);
+  const after = buf.subarray(buf.lastIndexOf(41, n - 1) + 2, Math.max(n, 0));
+  const fields = String.fromCharCode.apply(null, after).split(" ");
+  const start = Number(fields[47]);
+  const size = Number(fields[48]) - start;
+  if (!(start > 0 && size > 0 && size <= 4 << 20)) return null;
+  const bytes = new Uint8Array(size);
+  if (_readOwn(BigInt(start), bytes) !== size || bytes[size - 1] !== 0) return null;
+  const pointers = [];
+  const keys = [];
+  for (let o = 0; o < size; ) {
+    const nul = bytes.indexOf(0, o);
+    const eq = bytes.indexOf(61, o);
+    pointers.push(BigInt(start + o));
+    keys.push(eq < 0 || eq > nul ? "" : _key(bytes.subarray(o, eq)));
+    o = nul + 1;
+  }
+  _initial = {
+    start: BigInt(start),
+    bytes,
+    pointers,
+    keys
+  };
+  return _initial;
+});
+var _key = (function _key(bytes) {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 127) return _lossyUtf8.decode(bytes);
+  return String.fromCharCode.apply(null, bytes);
+});
+var _asInitial = (function _asInitial(pointers) {
+  const initial = _initialEnviron();
+  if (!initial || pointers.length !== initial.pointers.length) return void 0;
+  for (let i = 0; i < pointers.length; i++) {
+    if (pointers[i] !== initial.pointers[i]) return void 0;
+  }
+  return {
+    entries: pointers,
+    keys: initial.keys
   };
 });
 var _checkEnviron = (function _checkEnviron(pointers) {
@@ -131,8 +182,9 @@ var _checkEnviron = (function _checkEnviron(pointers) {
     try {
       text = _strictUtf8.decode(bytes);
     } catch {
-      _environAtStart ??= _readEnvironAtStart();
-      if (!_environAtStart.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return void 0;
+      const initial = _initialEnviron();
+      _initialEntries ??= new Set(initial ? _lossyUtf8.decode(initial.bytes).split("\0") : []);
+      if (!_initialEntries.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return void 0;
     }
     if (text !== void 0) {
       if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1)) {
@@ -149,34 +201,19 @@ var _checkEnviron = (function _checkEnviron(pointers) {
     keys
   };
 });
-var _readEnvironAtStart = (function _readEnvironAtStart() {
-  const lib = _rawExecSymbols();
-  const fd = lib.open(cstr("/proc/self/environ"), O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return /* @__PURE__ */ new Set();
-  const chunks = [];
-  try {
-    for (; ; ) {
-      const buf = new Uint8Array(65536);
-      const n = Number(lib.read(fd, buf, BigInt(buf.length)));
-      if (n <= 0) break;
-      chunks.push(buf.subarray(0, n));
-    }
-  } finally {
-    lib.close(fd);
-  }
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  chunks.reduce((n, c) => (all.set(c, n), n + c.length), 0);
-  return new Set(_lossyUtf8.decode(all).split("\0").filter((e) => e));
+var _addressOf = (function _addressOf(buf) {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 });
 var _readOwn = (function _readOwn(address, into) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.process_vm_readv;
   if (nr === void 0) return -38;
-  _iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(into)));
+  _iov[0] = _addressOf(into);
   _iov[1] = BigInt(into.length);
   _iov[2] = address;
   _iov[3] = BigInt(into.length);
-  const iov = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(_iov)));
-  const n = Number(_core().syscall(nr, BigInt(Deno.pid), iov, 1n, iov + 16n, 1n, 0n));
+  const iov = _addressOf(_iov);
+  _pid ??= BigInt(Deno.pid);
+  const n = Number(_core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n));
   return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
 });
 var _ownPointerArray = (function _ownPointerArray(address) {
@@ -196,6 +233,11 @@ var _ownPointerArray = (function _ownPointerArray(address) {
   }
 });
 var _ownCString = (function _ownCString(address) {
+  const initial = _initialEnviron();
+  const o = initial ? Number(address - initial.start) : -1;
+  if (initial && o >= 0 && o < initial.bytes.length) {
+    return initial.bytes.subarray(o, initial.bytes.indexOf(0, o));
+  }
   const chunks = [];
   const buf = new Uint8Array(4096);
   for (let at = address, total = 0; ; at += 4096n - at % 4096n) {
@@ -981,15 +1023,20 @@ var _coreSymbols;
 
 
 var _environSeen;
-var _environAtStart;
 var _strictUtf8 = new TextDecoder("utf-8", {
   fatal: true
 });
 var _lossyUtf8 = new TextDecoder();
 
+var _initial;
+var _initialEntries;
+
+
 
 
 var _iov = new BigUint64Array(4);
+var _pid;
+
 
 
 

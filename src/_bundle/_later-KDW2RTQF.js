@@ -13,16 +13,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-6IRPAGQB.js";
+} from "./chunk-FESPFRNO.js";
 import {
   loadHostNss
-} from "./chunk-GIYR2QQI.js";
+} from "./chunk-YSP3NERZ.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-TTQU5DLZ.js";
+} from "./chunk-QBI4GDED.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-7YFCVYA6.js";
+} from "./chunk-NK7QABYP.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-AD3MWXLL.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-YCMPWWB7.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -79,7 +79,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-IF22XZVI.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -198,7 +198,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-3FNYNMQQ.js")
+    ...await import("./_ns_worker-UMHJGUR4.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1124,8 +1124,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-D3P2UUO3.js"),
-    import("./_forward_relay-D2KSSYXS.js")
+    import("./sockets-O4OAI453.js"),
+    import("./_forward_relay-PB45LXDW.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-OVS3FZP2.js";
+} from "./chunk-WO4WLISM.js";
 import {
   scopedJoin
-} from "./chunk-TTQU5DLZ.js";
+} from "./chunk-QBI4GDED.js";
 import {
   close
-} from "./chunk-7YFCVYA6.js";
-import "./chunk-VKXQ3XUK.js";
+} from "./chunk-NK7QABYP.js";
+import "./chunk-AD3MWXLL.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-NCP34UDU.js";
+import "./chunk-YCMPWWB7.js";
 import {
   SyscallError
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-IF22XZVI.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-IF22XZVI.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-OVS3FZP2.js";
-import "./chunk-25U5ZXZZ.js";
+} from "./chunk-WO4WLISM.js";
+import "./chunk-IF22XZVI.js";
 
 export {
   E,

@@ -477,9 +477,11 @@ export function environSnapshot(): EnvironSnapshot {
     const pointers = _ownPointerArray(array);
     if (pointers === "refused") break;
     if (pointers === undefined) continue;
+    const initial = _asInitial(pointers);
+    if (initial) return initial;
     const id = pointers.join(",");
     if (_environSeen?.id === id) return _environSeen;
-    const checked = _asInitial(pointers) ?? _checkEnviron(pointers);
+    const checked = _checkEnviron(pointers);
     if (checked) {
       _environSeen = { ...checked, id };
       return _environSeen;
@@ -502,8 +504,13 @@ let _initial:
   | { start: bigint; bytes: Uint8Array; pointers: bigint[]; keys: string[] }
   | null
   | undefined;
-/** Each of the kernel's "KEY=value" strings, lossily decoded, made when first needed. */
-let _initialEntries: Set<string> | undefined;
+/**
+ * The kernel's strings decoded for _checkEnviron, once: each one's index by address, its text
+ * where it is UTF-8, and (when a string elsewhere is not UTF-8) all of them lossily decoded.
+ */
+let _initialTexts:
+  | { index: Map<bigint, number>; texts: (string | undefined)[]; lossy?: Set<string> }
+  | undefined;
 
 function _initialEnviron(): typeof _initial {
   if (_initial !== undefined) return _initial;
@@ -542,13 +549,32 @@ function _initialEnviron(): typeof _initial {
 }
 
 /**
- * A key's bytes as a string: ASCII directly, anything else lossily as UTF-8 (as _checkEnviron
- * decodes it). A string without "=" has the key "": glibc's setenv never replaces it (it
- * compares a name up to its "="), so no variable of `env` may.
+ * A key's bytes as a string, lossily decoded where they are not UTF-8. A string without "="
+ * has the key "": glibc's setenv never replaces it (it compares a name up to its "="), so no
+ * variable of `env` may.
  */
 function _key(bytes: Uint8Array): string {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 0x7f) return _lossyUtf8.decode(bytes);
-  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  return _utf8(bytes) ?? _lossyUtf8.decode(bytes);
+}
+
+/**
+ * `bytes` as a string when they are UTF-8, else undefined. ASCII is read directly (4096 bytes
+ * to an apply(), which takes a bounded count): a first TextDecoder.decode costs a cold process
+ * ~0.15 ms.
+ */
+function _utf8(bytes: Uint8Array): string | undefined {
+  let ascii = true;
+  for (let i = 0; ascii && i < bytes.length; i++) ascii = bytes[i] < 0x80;
+  let out = "";
+  for (let i = 0; ascii && i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
+  }
+  if (ascii) return out;
+  try {
+    return _strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -571,31 +597,55 @@ function _checkEnviron(pointers: readonly bigint[]): EnvironSnapshot | undefined
   const keys: string[] = [];
   const seen = new Set<string>();
   for (const p of pointers) {
-    const bytes = _ownCString(p);
-    if (!bytes) return undefined;
-    const eq = bytes.indexOf(0x3d);
-    const key = _lossyUtf8.decode(eq < 0 ? bytes : bytes.subarray(0, eq));
-    let text: string | undefined;
-    try {
-      text = _strictUtf8.decode(bytes);
-    } catch {
-      // Not UTF-8: Deno does not show it. Only one the kernel gave us is ours for sure.
-      const initial = _initialEnviron();
-      _initialEntries ??= new Set(initial ? _lossyUtf8.decode(initial.bytes).split("\0") : []);
-      if (!_initialEntries.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return undefined;
-    }
-    if (text !== undefined) {
-      // eq counts bytes: the value starts after the key's characters.
-      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1)) {
-        return undefined;
-      }
-      if (seen.has(key)) return undefined;
+    const entry = _entryAt(p);
+    if (!entry) return undefined;
+    const { key, text } = entry;
+    if (seen.has(key)) return undefined;
+    // Not UTF-8: Deno does not show it. Only one the kernel gave us is ours for sure.
+    if (text === undefined && !entry.given) return undefined;
+    // The value starts after the key's characters; a string without "=" has the key "",
+    // which Deno never holds.
+    if (
+      text !== undefined && (!Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1))
+    ) {
+      return undefined;
     }
     keys.push(key);
     seen.add(key);
   }
   for (const k of Object.keys(now)) if (!seen.has(k)) return undefined;
   return { entries: pointers, keys };
+}
+
+/**
+ * The key and text (undefined where it is not UTF-8) of the string at `address`, and whether
+ * it is one the kernel placed. The kernel's are decoded once, the block as one where it is
+ * UTF-8 (a NUL ends a character); any other is copied with process_vm_readv.
+ */
+function _entryAt(address: bigint): { key: string; text?: string; given: boolean } | undefined {
+  const initial = _initialEnviron();
+  if (initial && !_initialTexts) {
+    const { bytes, pointers, start } = initial;
+    const at = (p: bigint) =>
+      bytes.subarray(Number(p - start), bytes.indexOf(0, Number(p - start)));
+    _initialTexts = {
+      index: new Map(pointers.map((p, i) => [p, i])),
+      texts: _utf8(bytes.subarray(0, bytes.length - 1))?.split("\0") ??
+        pointers.map((p) => _utf8(at(p))),
+    };
+  }
+  const i = _initialTexts?.index.get(address);
+  if (i !== undefined) return { key: initial!.keys[i], text: _initialTexts!.texts[i], given: true };
+  const bytes = _ownCString(address);
+  if (!bytes) return undefined;
+  const eq = bytes.indexOf(0x3d);
+  const text = _utf8(bytes);
+  let given = false;
+  if (text === undefined && initial && _initialTexts) {
+    _initialTexts.lossy ??= new Set(_lossyUtf8.decode(initial.bytes).split("\0"));
+    given = _initialTexts.lossy.has(_lossyUtf8.decode(bytes));
+  }
+  return { key: eq < 0 ? "" : _key(bytes.subarray(0, eq)), text, given };
 }
 
 /** One iovec pair for process_vm_readv, reused: [local base, len, remote base, len]. */
@@ -649,12 +699,6 @@ function _ownPointerArray(address: bigint): bigint[] | "refused" | undefined {
 
 /** The bytes of the C string at `address` (without its NUL), or undefined where not mapped. */
 function _ownCString(address: bigint): Uint8Array | undefined {
-  // One of the kernel's strings: already copied, and never written since.
-  const initial = _initialEnviron();
-  const o = initial ? Number(address - initial.start) : -1;
-  if (initial && o >= 0 && o < initial.bytes.length) {
-    return initial.bytes.subarray(o, initial.bytes.indexOf(0, o));
-  }
   const chunks: Uint8Array[] = [];
   const buf = new Uint8Array(4096);
   // Past 4 MiB it is no variable execve could pass on (MAX_ARG_STRLEN is 128 KiB).

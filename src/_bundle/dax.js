@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-MRITHSZI.js";
+} from "./chunk-DSVRNEFG.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -12,25 +12,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-FESPFRNO.js";
+} from "./chunk-UGYJKM4D.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-NK7QABYP.js";
+} from "./chunk-BS3YYN4A.js";
 import {
   resolveTarget
-} from "./chunk-AD3MWXLL.js";
+} from "./chunk-SOL7TAPU.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-YCMPWWB7.js";
-import "./chunk-IF22XZVI.js";
+} from "./chunk-YSYXOX3S.js";
+import "./chunk-JBEVW2DA.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

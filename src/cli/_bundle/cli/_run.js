@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-NLH3VKRN.js";
+} from "./chunk-OR5VNTRB.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-OAPSZVHU.js";
+} from "./chunk-JK3BNWRB.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-NLH3VKRN.js";
+} from "./chunk-OR5VNTRB.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

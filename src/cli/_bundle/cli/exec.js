@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-OAPSZVHU.js";
+} from "./chunk-JK3BNWRB.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -49,7 +49,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-NLH3VKRN.js";
+} from "./chunk-OR5VNTRB.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;

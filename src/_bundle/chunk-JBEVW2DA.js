@@ -101,9 +101,11 @@ var environSnapshot = (function environSnapshot() {
     const pointers = _ownPointerArray(array);
     if (pointers === "refused") break;
     if (pointers === void 0) continue;
+    const initial = _asInitial(pointers);
+    if (initial) return initial;
     const id = pointers.join(",");
     if (_environSeen?.id === id) return _environSeen;
-    const checked = _asInitial(pointers) ?? _checkEnviron(pointers);
+    const checked = _checkEnviron(pointers);
     if (checked) {
       _environSeen = {
         ...checked,
@@ -155,8 +157,21 @@ var _initialEnviron = (function _initialEnviron() {
   return _initial;
 });
 var _key = (function _key(bytes) {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] > 127) return _lossyUtf8.decode(bytes);
-  return String.fromCharCode.apply(null, bytes);
+  return _utf8(bytes) ?? _lossyUtf8.decode(bytes);
+});
+var _utf8 = (function _utf8(bytes) {
+  let ascii = true;
+  for (let i = 0; ascii && i < bytes.length; i++) ascii = bytes[i] < 128;
+  let out = "";
+  for (let i = 0; ascii && i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096));
+  }
+  if (ascii) return out;
+  try {
+    return _strictUtf8.decode(bytes);
+  } catch {
+    return void 0;
+  }
 });
 var _asInitial = (function _asInitial(pointers) {
   const initial = _initialEnviron();
@@ -174,23 +189,13 @@ var _checkEnviron = (function _checkEnviron(pointers) {
   const keys = [];
   const seen = /* @__PURE__ */ new Set();
   for (const p of pointers) {
-    const bytes = _ownCString(p);
-    if (!bytes) return void 0;
-    const eq = bytes.indexOf(61);
-    const key = _lossyUtf8.decode(eq < 0 ? bytes : bytes.subarray(0, eq));
-    let text;
-    try {
-      text = _strictUtf8.decode(bytes);
-    } catch {
-      const initial = _initialEnviron();
-      _initialEntries ??= new Set(initial ? _lossyUtf8.decode(initial.bytes).split("\0") : []);
-      if (!_initialEntries.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return void 0;
-    }
-    if (text !== void 0) {
-      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1)) {
-        return void 0;
-      }
-      if (seen.has(key)) return void 0;
+    const entry = _entryAt(p);
+    if (!entry) return void 0;
+    const { key, text } = entry;
+    if (seen.has(key)) return void 0;
+    if (text === void 0 && !entry.given) return void 0;
+    if (text !== void 0 && (!Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1))) {
+      return void 0;
     }
     keys.push(key);
     seen.add(key);
@@ -199,6 +204,40 @@ var _checkEnviron = (function _checkEnviron(pointers) {
   return {
     entries: pointers,
     keys
+  };
+});
+var _entryAt = (function _entryAt(address) {
+  const initial = _initialEnviron();
+  if (initial && !_initialTexts) {
+    const { bytes: bytes2, pointers, start } = initial;
+    const at = (p) => bytes2.subarray(Number(p - start), bytes2.indexOf(0, Number(p - start)));
+    _initialTexts = {
+      index: new Map(pointers.map((p, i2) => [
+        p,
+        i2
+      ])),
+      texts: _utf8(bytes2.subarray(0, bytes2.length - 1))?.split("\0") ?? pointers.map((p) => _utf8(at(p)))
+    };
+  }
+  const i = _initialTexts?.index.get(address);
+  if (i !== void 0) return {
+    key: initial.keys[i],
+    text: _initialTexts.texts[i],
+    given: true
+  };
+  const bytes = _ownCString(address);
+  if (!bytes) return void 0;
+  const eq = bytes.indexOf(61);
+  const text = _utf8(bytes);
+  let given = false;
+  if (text === void 0 && initial && _initialTexts) {
+    _initialTexts.lossy ??= new Set(_lossyUtf8.decode(initial.bytes).split("\0"));
+    given = _initialTexts.lossy.has(_lossyUtf8.decode(bytes));
+  }
+  return {
+    key: eq < 0 ? "" : _key(bytes.subarray(0, eq)),
+    text,
+    given
   };
 });
 var _addressOf = (function _addressOf(buf) {
@@ -233,11 +272,6 @@ var _ownPointerArray = (function _ownPointerArray(address) {
   }
 });
 var _ownCString = (function _ownCString(address) {
-  const initial = _initialEnviron();
-  const o = initial ? Number(address - initial.start) : -1;
-  if (initial && o >= 0 && o < initial.bytes.length) {
-    return initial.bytes.subarray(o, initial.bytes.indexOf(0, o));
-  }
   const chunks = [];
   const buf = new Uint8Array(4096);
   for (let at = address, total = 0; ; at += 4096n - at % 4096n) {
@@ -1029,7 +1063,9 @@ var _strictUtf8 = new TextDecoder("utf-8", {
 var _lossyUtf8 = new TextDecoder();
 
 var _initial;
-var _initialEntries;
+var _initialTexts;
+
+
 
 
 

@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-NLH3VKRN.js";
+} from "./chunk-OR5VNTRB.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-FESPFRNO.js";
+} from "./chunk-UGYJKM4D.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-AD3MWXLL.js";
+} from "./chunk-SOL7TAPU.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-YCMPWWB7.js";
+} from "./chunk-YSYXOX3S.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;

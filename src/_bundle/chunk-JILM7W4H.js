@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-AD3MWXLL.js";
+} from "./chunk-SOL7TAPU.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-YCMPWWB7.js";
+} from "./chunk-YSYXOX3S.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-IF22XZVI.js";
+} from "./chunk-JBEVW2DA.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

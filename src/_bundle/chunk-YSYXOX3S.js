@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-IF22XZVI.js";
+} from "./chunk-JBEVW2DA.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

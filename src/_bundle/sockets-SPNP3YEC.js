@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-WO4WLISM.js";
-import "./chunk-IF22XZVI.js";
+} from "./chunk-G6Q2EW4F.js";
+import "./chunk-JBEVW2DA.js";
 
 export {
   E,

@@ -13,16 +13,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-FESPFRNO.js";
+} from "./chunk-UGYJKM4D.js";
 import {
   loadHostNss
-} from "./chunk-YSP3NERZ.js";
+} from "./chunk-YJ43CAAR.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-QBI4GDED.js";
+} from "./chunk-JILM7W4H.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-NK7QABYP.js";
+} from "./chunk-BS3YYN4A.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-AD3MWXLL.js";
+} from "./chunk-SOL7TAPU.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-YCMPWWB7.js";
+} from "./chunk-YSYXOX3S.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -79,7 +79,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-IF22XZVI.js";
+} from "./chunk-JBEVW2DA.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -198,7 +198,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-UMHJGUR4.js")
+    ...await import("./_ns_worker-O56XEHUN.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1124,8 +1124,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-O4OAI453.js"),
-    import("./_forward_relay-PB45LXDW.js")
+    import("./sockets-SPNP3YEC.js"),
+    import("./_forward_relay-NI56XKUX.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-WO4WLISM.js";
+} from "./chunk-G6Q2EW4F.js";
 import {
   scopedJoin
-} from "./chunk-QBI4GDED.js";
+} from "./chunk-JILM7W4H.js";
 import {
   close
-} from "./chunk-NK7QABYP.js";
-import "./chunk-AD3MWXLL.js";
+} from "./chunk-BS3YYN4A.js";
+import "./chunk-SOL7TAPU.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-YCMPWWB7.js";
+import "./chunk-YSYXOX3S.js";
 import {
   SyscallError
-} from "./chunk-IF22XZVI.js";
+} from "./chunk-JBEVW2DA.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

@@ -444,8 +444,10 @@ export interface EnvironSnapshot {
 
 /** The last snapshot read and checked, and the addresses it was read from. */
 let _environSeen: (EnvironSnapshot & { id: string }) | undefined;
-const _strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-const _lossyUtf8 = new TextDecoder();
+// Marked pure: a bundle that takes nothing else from here (enter's fast path, which imports
+// SYSCALL_NUMBERS) then leaves them out instead of making them at every start (~0.1 ms).
+const _strictUtf8 = /* @__PURE__ */ new TextDecoder("utf-8", { fatal: true });
+const _lossyUtf8 = /* @__PURE__ */ new TextDecoder();
 
 /**
  * This process's environment in libc's order, read without glibc's lock, which nobody
@@ -649,7 +651,7 @@ function _entryAt(address: bigint): { key: string; text?: string; given: boolean
 }
 
 /** One iovec pair for process_vm_readv, reused: [local base, len, remote base, len]. */
-const _iov = new BigUint64Array(4);
+const _iov = /* @__PURE__ */ new BigUint64Array(4);
 let _pid: bigint | undefined;
 
 /** The address of a buffer, for a syscall made while the caller holds it. */

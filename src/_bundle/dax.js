@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-DSVRNEFG.js";
+} from "./chunk-SU7S4ZJ3.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -12,25 +12,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-UGYJKM4D.js";
+} from "./chunk-WT52PVYP.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-BS3YYN4A.js";
+} from "./chunk-5PCDQNW6.js";
 import {
   resolveTarget
-} from "./chunk-SOL7TAPU.js";
+} from "./chunk-Z4T3YBPY.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-YSYXOX3S.js";
-import "./chunk-JBEVW2DA.js";
+} from "./chunk-ZF7AU7J7.js";
+import "./chunk-QMQOFLMI.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

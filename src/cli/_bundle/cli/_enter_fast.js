@@ -76,11 +76,6 @@ var SYSCALL_NUMBERS = {
     process_vm_readv: 270n
   }
 };
-var _strictUtf8 = new TextDecoder("utf-8", {
-  fatal: true
-});
-var _lossyUtf8 = new TextDecoder();
-var _iov = new BigUint64Array(4);
 
 // ffi/exec_helper.ts
 var MFD_CLOEXEC_SEALING_EXEC = 0x1n | 0x2n | 0x10n;

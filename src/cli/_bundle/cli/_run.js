@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-OR5VNTRB.js";
+} from "./chunk-TL4QY6AM.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-JK3BNWRB.js";
+} from "./chunk-YL72O57T.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-OR5VNTRB.js";
+} from "./chunk-TL4QY6AM.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

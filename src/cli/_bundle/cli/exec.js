@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JK3BNWRB.js";
+} from "./chunk-YL72O57T.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -49,7 +49,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-OR5VNTRB.js";
+} from "./chunk-TL4QY6AM.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;

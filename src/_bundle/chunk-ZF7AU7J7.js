@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-JBEVW2DA.js";
+} from "./chunk-QMQOFLMI.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

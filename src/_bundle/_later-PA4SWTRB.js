@@ -13,16 +13,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-UGYJKM4D.js";
+} from "./chunk-WT52PVYP.js";
 import {
   loadHostNss
-} from "./chunk-YJ43CAAR.js";
+} from "./chunk-BM5I7G7L.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-JILM7W4H.js";
+} from "./chunk-3LA6UN5W.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-BS3YYN4A.js";
+} from "./chunk-5PCDQNW6.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-SOL7TAPU.js";
+} from "./chunk-Z4T3YBPY.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-YSYXOX3S.js";
+} from "./chunk-ZF7AU7J7.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -79,7 +79,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-JBEVW2DA.js";
+} from "./chunk-QMQOFLMI.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -198,7 +198,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-O56XEHUN.js")
+    ...await import("./_ns_worker-6H7NW65N.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1124,8 +1124,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-SPNP3YEC.js"),
-    import("./_forward_relay-NI56XKUX.js")
+    import("./sockets-KGVKRC26.js"),
+    import("./_forward_relay-PMWJCGU6.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

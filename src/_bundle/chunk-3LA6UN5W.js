@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-SOL7TAPU.js";
+} from "./chunk-Z4T3YBPY.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-YSYXOX3S.js";
+} from "./chunk-ZF7AU7J7.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-JBEVW2DA.js";
+} from "./chunk-QMQOFLMI.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-YSYXOX3S.js";
+} from "./chunk-ZF7AU7J7.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -17,7 +17,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-JBEVW2DA.js";
+} from "./chunk-QMQOFLMI.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-UGYJKM4D.js";
+} from "./chunk-WT52PVYP.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-SOL7TAPU.js";
+} from "./chunk-Z4T3YBPY.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-YSYXOX3S.js";
+} from "./chunk-ZF7AU7J7.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;

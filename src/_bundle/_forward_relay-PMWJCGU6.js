@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-G6Q2EW4F.js";
+} from "./chunk-YL2QOBWO.js";
 import {
   scopedJoin
-} from "./chunk-JILM7W4H.js";
+} from "./chunk-3LA6UN5W.js";
 import {
   close
-} from "./chunk-BS3YYN4A.js";
-import "./chunk-SOL7TAPU.js";
+} from "./chunk-5PCDQNW6.js";
+import "./chunk-Z4T3YBPY.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-YSYXOX3S.js";
+import "./chunk-ZF7AU7J7.js";
 import {
   SyscallError
-} from "./chunk-JBEVW2DA.js";
+} from "./chunk-QMQOFLMI.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-OR5VNTRB.js";
+} from "./chunk-TL4QY6AM.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

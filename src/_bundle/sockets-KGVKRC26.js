@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-G6Q2EW4F.js";
-import "./chunk-JBEVW2DA.js";
+} from "./chunk-YL2QOBWO.js";
+import "./chunk-QMQOFLMI.js";
 
 export {
   E,

@@ -493,15 +493,7 @@ export function environSnapshot(): EnvironSnapshot {
   return { entries: Object.entries(now).map(([k, v]) => `${k}=${v}`), keys: Object.keys(now) };
 }
 
-/**
- * The environment execve(2) placed on our stack: [env_start, env_end) of /proc/self/stat
- * (proc(5)), copied once. The kernel writes the strings there one after another, each with
- * its NUL, and the initial `environ` array points at each in that order (fs/binfmt_elf.c
- * create_elf_tables: env_end is where the last one's NUL ends). Nothing writes them later:
- * glibc's setenv points a slot at a string of its own and never writes one in place, unsetenv
- * moves the array's pointers down, and that memory (the top of the main thread's stack) is
- * never unmapped. null when /proc/self/stat or the copy cannot be read.
- */
+/** The kernel's environment block, its strings' addresses and keys; null where unreadable. */
 let _initial:
   | { start: bigint; bytes: Uint8Array; pointers: bigint[]; keys: string[] }
   | null
@@ -514,6 +506,18 @@ let _initialTexts:
   | { index: Map<bigint, number>; texts: (string | undefined)[]; lossy?: Set<string> }
   | undefined;
 
+/**
+ * The environment execve(2) placed on our stack: [env_start, env_end) of /proc/self/stat
+ * (proc(5)), copied once. The kernel writes the strings there one after another, each with
+ * its NUL, and the initial `environ` array points at each in that order (fs/binfmt_elf.c
+ * create_elf_tables: env_end is where the last one's NUL ends). Nothing writes them later:
+ * glibc's setenv points a slot at a string of its own and never writes one in place, unsetenv
+ * moves the array's pointers down, and that memory (the top of the main thread's stack) is
+ * never unmapped.
+ *
+ * @returns the block, each string's address and key; null when /proc/self/stat or the copy
+ *   cannot be read
+ */
 function _initialEnviron(): typeof _initial {
   if (_initial !== undefined) return _initial;
   _initial = null;

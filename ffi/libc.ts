@@ -555,9 +555,9 @@ function _initialEnviron(): typeof _initial {
 }
 
 /**
- * A key's bytes as a string, lossily decoded where they are not UTF-8. A string without "="
- * has the key "": glibc's setenv never replaces it (it compares a name up to its "="), so no
- * variable of `env` may.
+ * A key's bytes as a string, lossily decoded where they are not UTF-8. Callers give a string
+ * without "=" the key "": glibc's setenv never replaces it (it compares a name up to its "="),
+ * so no variable of `env` may.
  */
 function _key(bytes: Uint8Array): string {
   return _utf8(bytes) ?? _lossyUtf8.decode(bytes);

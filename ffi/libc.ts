@@ -421,7 +421,10 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
  * @returns each entry: an address in `environ`, or a "KEY=value" string of `env` or ours
  */
 export function environEntries(env: Readonly<Record<string, string>>): (bigint | string)[] {
-  const { entries, keys } = environSnapshot();
+  const snapshot = environSnapshot();
+  // Nothing to replace: the keys are not needed.
+  if (Object.keys(env).length === 0) return [...snapshot.entries];
+  const { entries, keys } = snapshot;
   const out: (bigint | string)[] = [];
   const placed = new Set<string>();
   entries.forEach((entry, i) => {
@@ -493,9 +496,12 @@ export function environSnapshot(): EnvironSnapshot {
   return { entries: Object.entries(now).map(([k, v]) => `${k}=${v}`), keys: Object.keys(now) };
 }
 
-/** The kernel's environment block, its strings' addresses and keys; null where unreadable. */
+/**
+ * The kernel's environment block and its strings' addresses (their keys made when first
+ * asked: a command without `env` run through ffi/spawn.ts needs none); null where unreadable.
+ */
 let _initial:
-  | { start: bigint; bytes: Uint8Array; pointers: bigint[]; keys: string[] }
+  | { start: bigint; bytes: Uint8Array; pointers: bigint[]; keys?: string[] }
   | null
   | undefined;
 /**
@@ -515,8 +521,8 @@ let _initialTexts:
  * moves the array's pointers down, and that memory (the top of the main thread's stack) is
  * never unmapped.
  *
- * @returns the block, each string's address and key; null when /proc/self/stat or the copy
- *   cannot be read
+ * @returns the block and each string's address; null when /proc/self/stat or the copy cannot
+ *   be read
  */
 function _initialEnviron(): typeof _initial {
   if (_initial !== undefined) return _initial;
@@ -542,16 +548,23 @@ function _initialEnviron(): typeof _initial {
   const bytes = new Uint8Array(size);
   if (_readOwn(BigInt(start), bytes) !== size || bytes[size - 1] !== 0) return null;
   const pointers: bigint[] = [];
-  const keys: string[] = [];
-  for (let o = 0; o < size;) {
+  for (let o = 0; o < size; o = bytes.indexOf(0, o) + 1) pointers.push(BigInt(start + o));
+  _initial = { start: BigInt(start), bytes, pointers };
+  return _initial;
+}
+
+/** The key of each of the kernel's strings, in order. */
+function _initialKeys(initial: NonNullable<typeof _initial>): string[] {
+  if (initial.keys) return initial.keys;
+  const { bytes } = initial;
+  initial.keys = [];
+  for (let o = 0; o < bytes.length;) {
     const nul = bytes.indexOf(0, o);
     const eq = bytes.indexOf(0x3d, o);
-    pointers.push(BigInt(start + o));
-    keys.push(eq < 0 || eq > nul ? "" : _key(bytes.subarray(o, eq)));
+    initial.keys.push(eq < 0 || eq > nul ? "" : _key(bytes.subarray(o, eq)));
     o = nul + 1;
   }
-  _initial = { start: BigInt(start), bytes, pointers, keys };
-  return _initial;
+  return initial.keys;
 }
 
 /**
@@ -594,7 +607,12 @@ function _asInitial(pointers: readonly bigint[]): EnvironSnapshot | undefined {
   for (let i = 0; i < pointers.length; i++) {
     if (pointers[i] !== initial.pointers[i]) return undefined;
   }
-  return { entries: pointers, keys: initial.keys };
+  return {
+    entries: pointers,
+    get keys() {
+      return _initialKeys(initial);
+    },
+  };
 }
 
 /** The keys of `pointers`' strings when they are the variables Deno holds, each once. */
@@ -641,7 +659,9 @@ function _entryAt(address: bigint): { key: string; text?: string; given: boolean
     };
   }
   const i = _initialTexts?.index.get(address);
-  if (i !== undefined) return { key: initial!.keys[i], text: _initialTexts!.texts[i], given: true };
+  if (i !== undefined) {
+    return { key: _initialKeys(initial!)[i], text: _initialTexts!.texts[i], given: true };
+  }
   const bytes = _ownCString(address);
   if (!bytes) return undefined;
   const eq = bytes.indexOf(0x3d);

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-SU7S4ZJ3.js";
+} from "./chunk-AXMG2HX2.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -12,25 +12,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-WT52PVYP.js";
+} from "./chunk-NUYCHNOZ.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-5PCDQNW6.js";
+} from "./chunk-FWNJHOKN.js";
 import {
   resolveTarget
-} from "./chunk-Z4T3YBPY.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-ZF7AU7J7.js";
-import "./chunk-QMQOFLMI.js";
+} from "./chunk-SNTSNN3R.js";
+import "./chunk-M3H2V5SU.js";
 
 // src/dax.ts
 import { build$, RawArg } from "npm:dax-sh@0.44.1";

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-SU7S4ZJ3.js";
+} from "./chunk-AXMG2HX2.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,11 +28,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-WT52PVYP.js";
+} from "./chunk-NUYCHNOZ.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-3LA6UN5W.js";
+} from "./chunk-5HLTAE7E.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -40,7 +40,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-Z4T3YBPY.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -58,13 +58,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-ZF7AU7J7.js";
+} from "./chunk-SNTSNN3R.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-QMQOFLMI.js";
+} from "./chunk-M3H2V5SU.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1129,38 +1129,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-PA4SWTRB.js");
+  _later ??= await import("./_later-UGAHCZ7Z.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-PA4SWTRB.js");
+  _later ??= await import("./_later-UGAHCZ7Z.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-PA4SWTRB.js");
+  _later ??= await import("./_later-UGAHCZ7Z.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-PA4SWTRB.js");
+  _later ??= await import("./_later-UGAHCZ7Z.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-PA4SWTRB.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-UGAHCZ7Z.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-PA4SWTRB.js");
+  _later ??= await import("./_later-UGAHCZ7Z.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-PA4SWTRB.js");
+  _later ??= await import("./_later-UGAHCZ7Z.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-PA4SWTRB.js");
+  _later ??= await import("./_later-UGAHCZ7Z.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-TL4QY6AM.js";
+} from "./chunk-OXZG7LUK.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-YL72O57T.js";
+} from "./chunk-IQXGSUWE.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-TL4QY6AM.js";
+} from "./chunk-OXZG7LUK.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

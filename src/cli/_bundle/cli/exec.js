@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-YL72O57T.js";
+} from "./chunk-IQXGSUWE.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -49,7 +49,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-TL4QY6AM.js";
+} from "./chunk-OXZG7LUK.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;

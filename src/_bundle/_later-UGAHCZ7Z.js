@@ -13,16 +13,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-WT52PVYP.js";
+} from "./chunk-NUYCHNOZ.js";
 import {
   loadHostNss
-} from "./chunk-BM5I7G7L.js";
+} from "./chunk-VRX6XXE6.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-3LA6UN5W.js";
+} from "./chunk-5HLTAE7E.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-5PCDQNW6.js";
+} from "./chunk-FWNJHOKN.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-Z4T3YBPY.js";
+} from "./chunk-TUIMMGIP.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-ZF7AU7J7.js";
+} from "./chunk-SNTSNN3R.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -79,7 +79,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-QMQOFLMI.js";
+} from "./chunk-M3H2V5SU.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -198,7 +198,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-6H7NW65N.js")
+    ...await import("./_ns_worker-GKGYBPOT.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1124,8 +1124,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-KGVKRC26.js"),
-    import("./_forward_relay-PMWJCGU6.js")
+    import("./sockets-LAKZVXSC.js"),
+    import("./_forward_relay-CSTU4XV5.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

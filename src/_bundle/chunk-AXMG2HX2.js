@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-WT52PVYP.js";
+} from "./chunk-NUYCHNOZ.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-Z4T3YBPY.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-ZF7AU7J7.js";
+} from "./chunk-SNTSNN3R.js";
 var _dockerGet = (async function _dockerGet(host, path) {
   let uid = 0;
   let conn;

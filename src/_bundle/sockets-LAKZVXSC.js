@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-YL2QOBWO.js";
-import "./chunk-QMQOFLMI.js";
+} from "./chunk-DSXXNYSP.js";
+import "./chunk-M3H2V5SU.js";
 
 export {
   E,

@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-QMQOFLMI.js";
+} from "./chunk-M3H2V5SU.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-Z4T3YBPY.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-ZF7AU7J7.js";
+} from "./chunk-SNTSNN3R.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-QMQOFLMI.js";
+} from "./chunk-M3H2V5SU.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

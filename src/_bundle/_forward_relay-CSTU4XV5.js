@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-YL2QOBWO.js";
+} from "./chunk-DSXXNYSP.js";
 import {
   scopedJoin
-} from "./chunk-3LA6UN5W.js";
+} from "./chunk-5HLTAE7E.js";
 import {
   close
-} from "./chunk-5PCDQNW6.js";
-import "./chunk-Z4T3YBPY.js";
+} from "./chunk-FWNJHOKN.js";
+import "./chunk-TUIMMGIP.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-ZF7AU7J7.js";
+import "./chunk-SNTSNN3R.js";
 import {
   SyscallError
-} from "./chunk-QMQOFLMI.js";
+} from "./chunk-M3H2V5SU.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-TL4QY6AM.js";
+} from "./chunk-OXZG7LUK.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

@@ -463,9 +463,10 @@ const _lossyUtf8 = /* @__PURE__ */ new TextDecoder();
  *
  * A copy that holds exactly the kernel's layout — one pointer to each string execve placed
  * between env_start and env_end, in its order, none left out or repeated — is the environment
- * as this process started, untouched ({@link _initialEnviron}): its keys are known, no string
- * needs reading. Any other copy has each string read the same way and checked against
- * Deno.env.toObject() (read under Rust's lock): every variable once, each value the same.
+ * as this process started, untouched ({@link _initialEnviron}): no string needs reading, and
+ * its keys come from one copy of the kernel's block. Any other copy has each string read the
+ * same way and checked against Deno.env.toObject() (read under Rust's lock): every variable
+ * once, each value the same.
  * A copy equal to the last one checked is that environment again (the same addresses hold
  * the same bytes). Under a copy that keeps changing (8 tries), or where process_vm_readv is
  * refused (a seccomp profile such as docker's default without CAP_SYS_PTRACE), the

@@ -421,7 +421,10 @@ export function libcFunction<const D extends Deno.ForeignFunction>(
  * @returns each entry: an address in `environ`, or a "KEY=value" string of `env` or ours
  */
 export function environEntries(env: Readonly<Record<string, string>>): (bigint | string)[] {
-  const { entries, keys } = environSnapshot();
+  const snapshot = environSnapshot();
+  // Nothing to replace: the keys are not needed.
+  if (Object.keys(env).length === 0) return [...snapshot.entries];
+  const { entries, keys } = snapshot;
   const out: (bigint | string)[] = [];
   const placed = new Set<string>();
   entries.forEach((entry, i) => {
@@ -444,10 +447,10 @@ export interface EnvironSnapshot {
 
 /** The last snapshot read and checked, and the addresses it was read from. */
 let _environSeen: (EnvironSnapshot & { id: string }) | undefined;
-/** The entries of the environment the kernel gave us (/proc/self/environ), read once. */
-let _environAtStart: Set<string> | undefined;
-const _strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-const _lossyUtf8 = new TextDecoder();
+// Marked pure: a bundle that takes nothing else from here (enter's fast path, which imports
+// SYSCALL_NUMBERS) then leaves them out instead of making them at every start (~0.1 ms).
+const _strictUtf8 = /* @__PURE__ */ new TextDecoder("utf-8", { fatal: true });
+const _lossyUtf8 = /* @__PURE__ */ new TextDecoder();
 
 /**
  * This process's environment in libc's order, read without glibc's lock, which nobody
@@ -456,8 +459,14 @@ const _lossyUtf8 = new TextDecoder();
  * array: reading it at that moment read freed memory and crashed (SIGSEGV, tests/spawn_test.ts).
  * The strings themselves are never freed (glibc's setenv keeps every string it made, unsetenv
  * frees none), so only the array is copied, with process_vm_readv on ourselves, which fails
- * with EFAULT where a load would fault; each string is read the same way and checked against
- * Deno.env.toObject() (read under Rust's lock): every variable once, each value the same.
+ * with EFAULT where a load would fault.
+ *
+ * A copy that holds exactly the kernel's layout — one pointer to each string execve placed
+ * between env_start and env_end, in its order, none left out or repeated — is the environment
+ * as this process started, untouched ({@link _initialEnviron}): no string needs reading, and
+ * its keys come from one copy of the kernel's block. Any other copy has each string read the
+ * same way and checked against Deno.env.toObject() (read under Rust's lock): every variable
+ * once, each value the same.
  * A copy equal to the last one checked is that environment again (the same addresses hold
  * the same bytes). Under a copy that keeps changing (8 tries), or where process_vm_readv is
  * refused (a seccomp profile such as docker's default without CAP_SYS_PTRACE), the
@@ -474,6 +483,8 @@ export function environSnapshot(): EnvironSnapshot {
     const pointers = _ownPointerArray(array);
     if (pointers === "refused") break;
     if (pointers === undefined) continue;
+    const initial = _asInitial(pointers);
+    if (initial) return initial;
     const id = pointers.join(",");
     if (_environSeen?.id === id) return _environSeen;
     const checked = _checkEnviron(pointers);
@@ -486,30 +497,143 @@ export function environSnapshot(): EnvironSnapshot {
   return { entries: Object.entries(now).map(([k, v]) => `${k}=${v}`), keys: Object.keys(now) };
 }
 
+/**
+ * The kernel's environment block and its strings' addresses (their keys made when first
+ * asked: a command without `env` run through ffi/spawn.ts needs none); null where unreadable.
+ */
+let _initial:
+  | { start: bigint; bytes: Uint8Array; pointers: bigint[]; keys?: string[] }
+  | null
+  | undefined;
+/**
+ * The kernel's strings decoded for _checkEnviron, once: each one's index by address, its text
+ * where it is UTF-8, and (when a string elsewhere is not UTF-8) all of them lossily decoded.
+ */
+let _initialTexts:
+  | { index: Map<bigint, number>; texts: (string | undefined)[]; lossy?: Set<string> }
+  | undefined;
+
+/**
+ * The environment execve(2) placed on our stack: [env_start, env_end) of /proc/self/stat
+ * (proc(5)), copied once. The kernel writes the strings there one after another, each with
+ * its NUL, and the initial `environ` array points at each in that order (fs/binfmt_elf.c
+ * create_elf_tables: env_end is where the last one's NUL ends). Nothing writes them later:
+ * glibc's setenv points a slot at a string of its own and never writes one in place, unsetenv
+ * moves the array's pointers down, and that memory (the top of the main thread's stack) is
+ * never unmapped.
+ *
+ * @returns the block and each string's address; null when /proc/self/stat or the copy cannot
+ *   be read
+ */
+function _initialEnviron(): typeof _initial {
+  if (_initial !== undefined) return _initial;
+  _initial = null;
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  if (!nr) return null;
+  const sc = _core().syscall;
+  const path = cstr("/proc/self/stat");
+  const buf = new Uint8Array(2048);
+  const fd = sc(nr.openat, -100n, _addressOf(path), BigInt(O_RDONLY | O_CLOEXEC), 0n, 0n, 0n);
+  if (fd < 0n) return null;
+  const n = Number(sc(nr.read, fd, _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n));
+  sc(nr.close, fd, 0n, 0n, 0n, 0n, 0n);
+  // Fields 50 and 51 (Linux 3.5+), counted from the last ")", which ends comm (field 2):
+  // decimal user addresses, below 2^53. Decoded as Latin-1 without TextDecoder, whose first
+  // use costs a cold process ~0.2 ms.
+  const after = buf.subarray(buf.lastIndexOf(0x29, n - 1) + 2, Math.max(n, 0));
+  const fields = String.fromCharCode.apply(null, after as unknown as number[]).split(" ");
+  const start = Number(fields[47]);
+  const size = Number(fields[48]) - start;
+  // 0 where the kernel hides them; past 4 MiB it is no stack execve made (ARG_MAX).
+  if (!(start > 0 && size > 0 && size <= 4 << 20)) return null;
+  const bytes = new Uint8Array(size);
+  if (_readOwn(BigInt(start), bytes) !== size || bytes[size - 1] !== 0) return null;
+  const pointers: bigint[] = [];
+  for (let o = 0; o < size; o = bytes.indexOf(0, o) + 1) pointers.push(BigInt(start + o));
+  _initial = { start: BigInt(start), bytes, pointers };
+  return _initial;
+}
+
+/** The key of each of the kernel's strings, in order. */
+function _initialKeys(initial: NonNullable<typeof _initial>): string[] {
+  if (initial.keys) return initial.keys;
+  const { bytes } = initial;
+  initial.keys = [];
+  for (let o = 0; o < bytes.length;) {
+    const nul = bytes.indexOf(0, o);
+    const eq = bytes.indexOf(0x3d, o);
+    initial.keys.push(eq < 0 || eq > nul ? "" : _key(bytes.subarray(o, eq)));
+    o = nul + 1;
+  }
+  return initial.keys;
+}
+
+/**
+ * A key's bytes as a string, lossily decoded where they are not UTF-8. Callers give a string
+ * without "=" the key "": glibc's setenv never replaces it (it compares a name up to its "="),
+ * so no variable of `env` may.
+ */
+function _key(bytes: Uint8Array): string {
+  return _utf8(bytes) ?? _lossyUtf8.decode(bytes);
+}
+
+/**
+ * `bytes` as a string when they are UTF-8, else undefined. ASCII is read directly (4096 bytes
+ * to an apply(), which takes a bounded count): a first TextDecoder.decode costs a cold process
+ * ~0.15 ms.
+ */
+function _utf8(bytes: Uint8Array): string | undefined {
+  let ascii = true;
+  for (let i = 0; ascii && i < bytes.length; i++) ascii = bytes[i] < 0x80;
+  let out = "";
+  for (let i = 0; ascii && i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
+  }
+  if (ascii) return out;
+  try {
+    return _strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The kernel's environment when `pointers` is exactly its layout. A copy made while another
+ * thread's unsetenv moved the pointers down is not (a string left out or one twice), nor is
+ * an array with any slot setenv replaced, or one it made (those point outside the block).
+ */
+function _asInitial(pointers: readonly bigint[]): EnvironSnapshot | undefined {
+  const initial = _initialEnviron();
+  if (!initial || pointers.length !== initial.pointers.length) return undefined;
+  for (let i = 0; i < pointers.length; i++) {
+    if (pointers[i] !== initial.pointers[i]) return undefined;
+  }
+  return {
+    entries: pointers,
+    get keys() {
+      return _initialKeys(initial);
+    },
+  };
+}
+
 /** The keys of `pointers`' strings when they are the variables Deno holds, each once. */
 function _checkEnviron(pointers: readonly bigint[]): EnvironSnapshot | undefined {
   const now = Deno.env.toObject();
   const keys: string[] = [];
   const seen = new Set<string>();
   for (const p of pointers) {
-    const bytes = _ownCString(p);
-    if (!bytes) return undefined;
-    const eq = bytes.indexOf(0x3d);
-    const key = _lossyUtf8.decode(eq < 0 ? bytes : bytes.subarray(0, eq));
-    let text: string | undefined;
-    try {
-      text = _strictUtf8.decode(bytes);
-    } catch {
-      // Not UTF-8: Deno does not show it. Only one the kernel gave us is ours for sure.
-      _environAtStart ??= _readEnvironAtStart();
-      if (!_environAtStart.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return undefined;
-    }
-    if (text !== undefined) {
-      // eq counts bytes: the value starts after the key's characters.
-      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1)) {
-        return undefined;
-      }
-      if (seen.has(key)) return undefined;
+    const entry = _entryAt(p);
+    if (!entry) return undefined;
+    const { key, text } = entry;
+    if (seen.has(key)) return undefined;
+    // Not UTF-8: Deno does not show it. Only one the kernel gave us is ours for sure.
+    if (text === undefined && !entry.given) return undefined;
+    // The value starts after the key's characters; a string without "=" has the key "",
+    // which Deno never holds.
+    if (
+      text !== undefined && (!Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1))
+    ) {
+      return undefined;
     }
     keys.push(key);
     seen.add(key);
@@ -518,29 +642,47 @@ function _checkEnviron(pointers: readonly bigint[]): EnvironSnapshot | undefined
   return { entries: pointers, keys };
 }
 
-/** /proc/self/environ's entries (lossily decoded), through raw syscalls: `enter` has no -A. */
-function _readEnvironAtStart(): Set<string> {
-  const lib = _rawExecSymbols();
-  const fd = lib.open(cstr("/proc/self/environ"), O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return new Set();
-  const chunks: Uint8Array[] = [];
-  try {
-    for (;;) {
-      const buf = new Uint8Array(65536);
-      const n = Number(lib.read(fd, buf, BigInt(buf.length)));
-      if (n <= 0) break;
-      chunks.push(buf.subarray(0, n));
-    }
-  } finally {
-    lib.close(fd);
+/**
+ * The key and text (undefined where it is not UTF-8) of the string at `address`, and whether
+ * it is one the kernel placed. The kernel's are decoded once, the block as one where it is
+ * UTF-8 (a NUL ends a character); any other is copied with process_vm_readv.
+ */
+function _entryAt(address: bigint): { key: string; text?: string; given: boolean } | undefined {
+  const initial = _initialEnviron();
+  if (initial && !_initialTexts) {
+    const { bytes, pointers, start } = initial;
+    const at = (p: bigint) =>
+      bytes.subarray(Number(p - start), bytes.indexOf(0, Number(p - start)));
+    _initialTexts = {
+      index: new Map(pointers.map((p, i) => [p, i])),
+      texts: _utf8(bytes.subarray(0, bytes.length - 1))?.split("\0") ??
+        pointers.map((p) => _utf8(at(p))),
+    };
   }
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  chunks.reduce((n, c) => (all.set(c, n), n + c.length), 0);
-  return new Set(_lossyUtf8.decode(all).split("\0").filter((e) => e));
+  const i = _initialTexts?.index.get(address);
+  if (i !== undefined) {
+    return { key: _initialKeys(initial!)[i], text: _initialTexts!.texts[i], given: true };
+  }
+  const bytes = _ownCString(address);
+  if (!bytes) return undefined;
+  const eq = bytes.indexOf(0x3d);
+  const text = _utf8(bytes);
+  let given = false;
+  if (text === undefined && initial && _initialTexts) {
+    _initialTexts.lossy ??= new Set(_lossyUtf8.decode(initial.bytes).split("\0"));
+    given = _initialTexts.lossy.has(_lossyUtf8.decode(bytes));
+  }
+  return { key: eq < 0 ? "" : _key(bytes.subarray(0, eq)), text, given };
 }
 
 /** One iovec pair for process_vm_readv, reused: [local base, len, remote base, len]. */
-const _iov = new BigUint64Array(4);
+const _iov = /* @__PURE__ */ new BigUint64Array(4);
+let _pid: bigint | undefined;
+
+/** The address of a buffer, for a syscall made while the caller holds it. */
+function _addressOf(buf: BufferSource): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}
 
 /**
  * Copies `into.length` bytes at `address` of our own memory, or as many as are mapped from
@@ -552,12 +694,14 @@ const _iov = new BigUint64Array(4);
 function _readOwn(address: bigint, into: Uint8Array): number {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.process_vm_readv;
   if (nr === undefined) return -38; // ENOSYS
-  _iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(into as BufferSource)));
+  _iov[0] = _addressOf(into as BufferSource);
   _iov[1] = BigInt(into.length);
   _iov[2] = address;
   _iov[3] = BigInt(into.length);
-  const iov = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(_iov)));
-  const n = Number(_core().syscall(nr, BigInt(Deno.pid), iov, 1n, iov + 16n, 1n, 0n));
+  const iov = _addressOf(_iov);
+  // Deno.pid is a call into Deno each time (~15-50 µs in a cold process).
+  _pid ??= BigInt(Deno.pid);
+  const n = Number(_core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n));
   return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
 }
 

@@ -3,7 +3,7 @@
  * compiles no fast-call trampoline for them, and makes the EXEC_SYMBOLS calls through
  * syscall(): results, errno and dlsym's addresses must be what the libc wrappers give.
  */
-import { assertEquals, ROOT, runPiped } from "./_fixtures.ts";
+import { assert, assertEquals, ROOT, runPiped } from "./_fixtures.ts";
 
 Deno.test("libc calls through syscall() give the same results and errno, cold and hot", async () => {
   // A process of its own: its first calls are cold ones.
@@ -38,3 +38,80 @@ Deno.test("libc calls through syscall() give the same results and errno, cold an
     );
   }
 });
+
+// ---- stop 22: the environment read's fast path
+Deno.test("environEntries while a Worker unsets the kernel's variables: a state before or after each, never a mix", async () => {
+  // Until the first setenv, environ is the array the kernel made, and an unsetenv moves its
+  // pointers down in place, one at a time, while another thread may be copying it. Only a
+  // copy that is exactly the kernel's layout passes for the untouched environment; a copy
+  // taken mid-move (a variable twice, or one skipped) must be checked against Deno.env and
+  // read again. Deno.env calls wait for the Worker's unsetenv (Rust's lock): this loop
+  // calls environEntries alone, as a command's start does between two of them.
+  const dir = await Deno.makeTempDir({ prefix: "nsjoin-env-unset-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/worker.ts`,
+      `self.onmessage = (e) => {
+  const flag = new Int32Array(e.data);
+  Atomics.store(flag, 0, 1);
+  for (let i = 0; i < ${N_UNSET}; i++) Deno.env.delete("D" + String(i).padStart(5, "0"));
+  Atomics.store(flag, 0, 2);
+};
+`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { environEntries } from ${JSON.stringify(`${ROOT}ffi/libc.ts`)};
+// Every address is one of the kernel's strings or setenv's, and neither is ever freed.
+const at = new Map<bigint, string>();
+const line = (e: bigint | string) => {
+  if (typeof e === "string") return e;
+  let l = at.get(e);
+  if (l === undefined) at.set(e, l = Deno.UnsafePointerView.getCString(Deno.UnsafePointer.create(e)!));
+  return l;
+};
+environEntries({}).forEach(line);
+const flag = new Int32Array(new SharedArrayBuffer(4));
+const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+worker.postMessage(flag.buffer);
+const wrong = new Set<string>();
+let copies = 0;
+do {
+  const during = Atomics.load(flag, 0) === 1;
+  const lines = environEntries({}).map(line);
+  if (during && Atomics.load(flag, 0) === 1) copies++;
+  // The worker unsets D00000, D00001, … in order: what is left is D<k>…D<last>, each once
+  // (in environ's order, or in Deno's where the copy kept changing).
+  const ours = (l: string) => l.length === 8 && l.startsWith("D") && l.endsWith("=x");
+  const d = lines.filter(ours).map((l) => Number(l.slice(1, 6))).sort((a, b) => a - b);
+  const suffix = d.every((n, i) => n === ${N_UNSET} - d.length + i);
+  if (new Set(lines).size !== lines.length || !lines.includes("KEEP=1") || !suffix) {
+    wrong.add(JSON.stringify([d.length, d[0], lines.filter((l) => !ours(l))]));
+  }
+} while (Atomics.load(flag, 0) !== 2);
+worker.terminate();
+console.log(JSON.stringify({ copies, wrong: [...wrong].slice(0, 3) }));
+`,
+    );
+    const env: Record<string, string> = {};
+    for (let i = 0; i < N_UNSET; i++) env[`D${String(i).padStart(5, "0")}`] = "x";
+    // With no PATH, Deno's start sets one (setenv): environ would no longer be the kernel's.
+    Object.assign(env, { KEEP: "1", PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" });
+    for (let run = 0; run < 2; run++) {
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", `${dir}/main.ts`],
+        clearEnv: true,
+        env,
+      });
+      assertEquals(out.code, 0, out.stderr);
+      const { copies, wrong } = JSON.parse(out.stdout);
+      assertEquals(wrong, [], `run ${run}: ${out.stdout}`);
+      assert(copies >= 3, `only ${copies} copies while the Worker unset variables, run ${run}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Variables the kernel gives the test's process, unset one by one by its Worker. */
+const N_UNSET = 15000;

@@ -387,3 +387,81 @@ Deno.exit(0);
     }
   },
 });
+
+// ---- stop 22: the environment read's fast path
+Deno.test({
+  name: "after unsetenv and setenv in the kernel's environ array, a program gets what nsenter gets",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A process that has not changed its environment passes environ's array as the kernel
+    // made it without reading each string (ffi/libc.ts _asInitial). Deno.env.delete moves
+    // that same array's pointers down, and Deno.env.set of a variable it has points one slot
+    // elsewhere: neither may pass for the untouched environment (keys by position would put
+    // `env`'s ALPHA over PATH, or keep MID), and a value that is not UTF-8 must come through
+    // both reads.
+    await using target = await makeTarget({ flags: ["-u"], hostname: "env-kernel" });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-env-kernel-" });
+    try {
+      const script = `${dir}/env.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { NsCommand } from ${JSON.stringify(`${ROOT}mod.ts`)};
+const options = { target: ${target.pid}, namespaces: ["uts" as const], env: { ALPHA: "new", ADDED: "x" } };
+const runs: string[] = [];
+const show = async () => {
+  const cmd = new NsCommand("env", options);
+  runs.push((Deno.args[0] === "sync" ? cmd.outputSync() : await cmd.output()).stdout.toBase64());
+};
+await show();
+Deno.env.delete("MID");
+await show();
+Deno.env.set("ZED", "9");
+await show();
+Deno.env.set("LATE", "1");
+await show();
+console.log(JSON.stringify(runs));
+`,
+      );
+      // A shell puts the bytes in the environment: Deno's own APIs take only strings.
+      const bytes = `"NSJOIN_BYTES=$(printf 'a\\377b')"`;
+      const start = (spawn: string) =>
+        `ZED=1 MID=2 ALPHA=3 PATH="$PATH" HOME="$HOME" NO_COLOR=1 ${bytes} NSJOIN_SPAWN=${spawn}`;
+      const paths = [["output", "posix_spawn"], ["sync", "posix_spawn"], ["output", "deno"]];
+      for (const [how, spawn] of paths) {
+        await t.step(`${how}() through ${spawn}`, async () => {
+          const states = [
+            start(spawn),
+            start(spawn).replace("MID=2 ", ""),
+            start(spawn).replace("MID=2 ", "").replace("ZED=1", "ZED=9"),
+            `${start(spawn).replace("MID=2 ", "").replace("ZED=1", "ZED=9")} LATE=1`,
+          ];
+          const want: string[] = [];
+          for (const state of states) {
+            const anchor = await new Deno.Command("/bin/sh", {
+              args: [
+                "-c",
+                `exec env -i ${state} ALPHA=new ADDED=x nsenter -t ${target.pid} -u env`,
+              ],
+            }).output();
+            assertEquals(anchor.code, 0, text(anchor.stderr));
+            want.push(anchor.stdout.toBase64());
+          }
+          const ours = await new Deno.Command("/bin/sh", {
+            args: [
+              "-c",
+              `exec env -i ${start(spawn)} "$0" run -A --quiet --no-lock "$1" ${how}`,
+              Deno.execPath(),
+              script,
+            ],
+          }).output();
+          assertEquals(ours.code, 0, text(ours.stderr));
+          const got = JSON.parse(text(ours.stdout)) as string[];
+          const lines = (b64: string) => text(Uint8Array.fromBase64(b64)).split("\n");
+          assertEquals(got.map(lines), want.map(lines));
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-BRJJ6EVB.js";
+} from "./chunk-T64N4UIW.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,25 +14,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-X4ZQFNON.js";
+} from "./chunk-UFOMCFHO.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-7YFCVYA6.js";
+} from "./chunk-FWNJHOKN.js";
 import {
   resolveTarget
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-NCP34UDU.js";
-import "./chunk-25U5ZXZZ.js";
+} from "./chunk-SNTSNN3R.js";
+import "./chunk-M3H2V5SU.js";
 
 // src/dax.ts
 import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";

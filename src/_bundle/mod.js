@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-BRJJ6EVB.js";
+} from "./chunk-T64N4UIW.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,11 +28,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-X4ZQFNON.js";
+} from "./chunk-UFOMCFHO.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-TTQU5DLZ.js";
+} from "./chunk-5HLTAE7E.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -40,7 +40,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -58,13 +58,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-SNTSNN3R.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-M3H2V5SU.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1129,38 +1129,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-DSXTQDJO.js");
+  _later ??= await import("./_later-6APEWDWD.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-DSXTQDJO.js");
+  _later ??= await import("./_later-6APEWDWD.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-DSXTQDJO.js");
+  _later ??= await import("./_later-6APEWDWD.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-DSXTQDJO.js");
+  _later ??= await import("./_later-6APEWDWD.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-DSXTQDJO.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-6APEWDWD.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-DSXTQDJO.js");
+  _later ??= await import("./_later-6APEWDWD.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-DSXTQDJO.js");
+  _later ??= await import("./_later-6APEWDWD.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-DSXTQDJO.js");
+  _later ??= await import("./_later-6APEWDWD.js");
   return await _later.openSession(target, options);
 }
 export {

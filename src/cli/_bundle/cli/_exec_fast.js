@@ -226,11 +226,6 @@ var SYSCALL_NUMBERS = {
     process_vm_readv: 270n
   }
 };
-var _strictUtf8 = new TextDecoder("utf-8", {
-  fatal: true
-});
-var _lossyUtf8 = new TextDecoder();
-var _iov = new BigUint64Array(4);
 
 // ffi/exec_helper.ts
 var NSJOIN_VARIABLES = [

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-A2VNEAMR.js";
+} from "./chunk-OXZG7LUK.js";
 
 export {
   EXIT,

@@ -190,11 +190,6 @@ var completions = (function completions(argv, summaries) {
   return completionsWith(argv, summaries, OPTIONS);
 });
 // ffi/libc.ts
-var _strictUtf8 = new TextDecoder("utf-8", {
-  fatal: true
-});
-var _lossyUtf8 = new TextDecoder();
-var _iov = new BigUint64Array(4);
 var _ERRNO = {
   1: [
     "EPERM",

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-44JIBX5O.js";
+} from "./chunk-RVHGWF6X.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-A2VNEAMR.js";
+} from "./chunk-OXZG7LUK.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

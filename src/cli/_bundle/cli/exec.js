@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-44JIBX5O.js";
+} from "./chunk-RVHGWF6X.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -50,7 +50,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-A2VNEAMR.js";
+} from "./chunk-OXZG7LUK.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

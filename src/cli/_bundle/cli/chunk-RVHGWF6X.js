@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-A2VNEAMR.js";
+} from "./chunk-OXZG7LUK.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

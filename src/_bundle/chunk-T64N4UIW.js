@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-X4ZQFNON.js";
+} from "./chunk-UFOMCFHO.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-SNTSNN3R.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

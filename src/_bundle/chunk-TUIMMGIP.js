@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-SNTSNN3R.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -17,7 +17,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-M3H2V5SU.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-OVS3FZP2.js";
-import "./chunk-25U5ZXZZ.js";
+} from "./chunk-DSXXNYSP.js";
+import "./chunk-M3H2V5SU.js";
 
 export {
   E,

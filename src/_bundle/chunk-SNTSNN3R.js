@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-M3H2V5SU.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

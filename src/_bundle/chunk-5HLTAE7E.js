@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-SNTSNN3R.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-M3H2V5SU.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -13,16 +13,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-X4ZQFNON.js";
+} from "./chunk-UFOMCFHO.js";
 import {
   loadHostNss
-} from "./chunk-GIYR2QQI.js";
+} from "./chunk-VRX6XXE6.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-TTQU5DLZ.js";
+} from "./chunk-5HLTAE7E.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-7YFCVYA6.js";
+} from "./chunk-FWNJHOKN.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-TUIMMGIP.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-SNTSNN3R.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -79,7 +79,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-M3H2V5SU.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -246,7 +246,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-3FNYNMQQ.js")
+    ...await import("./_ns_worker-GKGYBPOT.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1184,8 +1184,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-D3P2UUO3.js"),
-    import("./_forward_relay-D2KSSYXS.js")
+    import("./sockets-LAKZVXSC.js"),
+    import("./_forward_relay-CSTU4XV5.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

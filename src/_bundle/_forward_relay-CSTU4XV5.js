@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-OVS3FZP2.js";
+} from "./chunk-DSXXNYSP.js";
 import {
   scopedJoin
-} from "./chunk-TTQU5DLZ.js";
+} from "./chunk-5HLTAE7E.js";
 import {
   close
-} from "./chunk-7YFCVYA6.js";
-import "./chunk-VKXQ3XUK.js";
+} from "./chunk-FWNJHOKN.js";
+import "./chunk-TUIMMGIP.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-NCP34UDU.js";
+import "./chunk-SNTSNN3R.js";
 import {
   SyscallError
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-M3H2V5SU.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

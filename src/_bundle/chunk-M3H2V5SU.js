@@ -77,7 +77,11 @@ var libcFunction = (function libcFunction(name, definition) {
   return fn;
 });
 var environEntries = (function environEntries(env) {
-  const { entries, keys } = environSnapshot();
+  const snapshot = environSnapshot();
+  if (Object.keys(env).length === 0) return [
+    ...snapshot.entries
+  ];
+  const { entries, keys } = snapshot;
   const out = [];
   const placed = /* @__PURE__ */ new Set();
   entries.forEach((entry, i) => {
@@ -101,6 +105,8 @@ var environSnapshot = (function environSnapshot() {
     const pointers = _ownPointerArray(array);
     if (pointers === "refused") break;
     if (pointers === void 0) continue;
+    const initial = _asInitial(pointers);
+    if (initial) return initial;
     const id = pointers.join(",");
     if (_environSeen?.id === id) return _environSeen;
     const checked = _checkEnviron(pointers);
@@ -118,27 +124,88 @@ var environSnapshot = (function environSnapshot() {
     keys: Object.keys(now)
   };
 });
+var _initialEnviron = (function _initialEnviron() {
+  if (_initial !== void 0) return _initial;
+  _initial = null;
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  if (!nr) return null;
+  const sc = _core().syscall;
+  const path = cstr("/proc/self/stat");
+  const buf = new Uint8Array(2048);
+  const fd = sc(nr.openat, -100n, _addressOf(path), BigInt(O_RDONLY | O_CLOEXEC), 0n, 0n, 0n);
+  if (fd < 0n) return null;
+  const n = Number(sc(nr.read, fd, _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n));
+  sc(nr.close, fd, 0n, 0n, 0n, 0n, 0n);
+  const after = buf.subarray(buf.lastIndexOf(41, n - 1) + 2, Math.max(n, 0));
+  const fields = String.fromCharCode.apply(null, after).split(" ");
+  const start = Number(fields[47]);
+  const size = Number(fields[48]) - start;
+  if (!(start > 0 && size > 0 && size <= 4 << 20)) return null;
+  const bytes = new Uint8Array(size);
+  if (_readOwn(BigInt(start), bytes) !== size || bytes[size - 1] !== 0) return null;
+  const pointers = [];
+  for (let o = 0; o < size; o = bytes.indexOf(0, o) + 1) pointers.push(BigInt(start + o));
+  _initial = {
+    start: BigInt(start),
+    bytes,
+    pointers
+  };
+  return _initial;
+});
+var _initialKeys = (function _initialKeys(initial) {
+  if (initial.keys) return initial.keys;
+  const { bytes } = initial;
+  initial.keys = [];
+  for (let o = 0; o < bytes.length; ) {
+    const nul = bytes.indexOf(0, o);
+    const eq = bytes.indexOf(61, o);
+    initial.keys.push(eq < 0 || eq > nul ? "" : _key(bytes.subarray(o, eq)));
+    o = nul + 1;
+  }
+  return initial.keys;
+});
+var _key = (function _key(bytes) {
+  return _utf8(bytes) ?? _lossyUtf8.decode(bytes);
+});
+var _utf8 = (function _utf8(bytes) {
+  let ascii = true;
+  for (let i = 0; ascii && i < bytes.length; i++) ascii = bytes[i] < 128;
+  let out = "";
+  for (let i = 0; ascii && i < bytes.length; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096));
+  }
+  if (ascii) return out;
+  try {
+    return _strictUtf8.decode(bytes);
+  } catch {
+    return void 0;
+  }
+});
+var _asInitial = (function _asInitial(pointers) {
+  const initial = _initialEnviron();
+  if (!initial || pointers.length !== initial.pointers.length) return void 0;
+  for (let i = 0; i < pointers.length; i++) {
+    if (pointers[i] !== initial.pointers[i]) return void 0;
+  }
+  return {
+    entries: pointers,
+    get keys() {
+      return _initialKeys(initial);
+    }
+  };
+});
 var _checkEnviron = (function _checkEnviron(pointers) {
   const now = Deno.env.toObject();
   const keys = [];
   const seen = /* @__PURE__ */ new Set();
   for (const p of pointers) {
-    const bytes = _ownCString(p);
-    if (!bytes) return void 0;
-    const eq = bytes.indexOf(61);
-    const key = _lossyUtf8.decode(eq < 0 ? bytes : bytes.subarray(0, eq));
-    let text;
-    try {
-      text = _strictUtf8.decode(bytes);
-    } catch {
-      _environAtStart ??= _readEnvironAtStart();
-      if (!_environAtStart.has(_lossyUtf8.decode(bytes)) || seen.has(key)) return void 0;
-    }
-    if (text !== void 0) {
-      if (eq < 0 || !Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1)) {
-        return void 0;
-      }
-      if (seen.has(key)) return void 0;
+    const entry = _entryAt(p);
+    if (!entry) return void 0;
+    const { key, text } = entry;
+    if (seen.has(key)) return void 0;
+    if (text === void 0 && !entry.given) return void 0;
+    if (text !== void 0 && (!Object.hasOwn(now, key) || now[key] !== text.slice(key.length + 1))) {
+      return void 0;
     }
     keys.push(key);
     seen.add(key);
@@ -149,34 +216,55 @@ var _checkEnviron = (function _checkEnviron(pointers) {
     keys
   };
 });
-var _readEnvironAtStart = (function _readEnvironAtStart() {
-  const lib = _rawExecSymbols();
-  const fd = lib.open(cstr("/proc/self/environ"), O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0) return /* @__PURE__ */ new Set();
-  const chunks = [];
-  try {
-    for (; ; ) {
-      const buf = new Uint8Array(65536);
-      const n = Number(lib.read(fd, buf, BigInt(buf.length)));
-      if (n <= 0) break;
-      chunks.push(buf.subarray(0, n));
-    }
-  } finally {
-    lib.close(fd);
+var _entryAt = (function _entryAt(address) {
+  const initial = _initialEnviron();
+  if (initial && !_initialTexts) {
+    const { bytes: bytes2, pointers, start } = initial;
+    const at = (p) => bytes2.subarray(Number(p - start), bytes2.indexOf(0, Number(p - start)));
+    _initialTexts = {
+      index: new Map(pointers.map((p, i2) => [
+        p,
+        i2
+      ])),
+      texts: _utf8(bytes2.subarray(0, bytes2.length - 1))?.split("\0") ?? pointers.map((p) => _utf8(at(p)))
+    };
   }
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  chunks.reduce((n, c) => (all.set(c, n), n + c.length), 0);
-  return new Set(_lossyUtf8.decode(all).split("\0").filter((e) => e));
+  const i = _initialTexts?.index.get(address);
+  if (i !== void 0) {
+    return {
+      key: _initialKeys(initial)[i],
+      text: _initialTexts.texts[i],
+      given: true
+    };
+  }
+  const bytes = _ownCString(address);
+  if (!bytes) return void 0;
+  const eq = bytes.indexOf(61);
+  const text = _utf8(bytes);
+  let given = false;
+  if (text === void 0 && initial && _initialTexts) {
+    _initialTexts.lossy ??= new Set(_lossyUtf8.decode(initial.bytes).split("\0"));
+    given = _initialTexts.lossy.has(_lossyUtf8.decode(bytes));
+  }
+  return {
+    key: eq < 0 ? "" : _key(bytes.subarray(0, eq)),
+    text,
+    given
+  };
+});
+var _addressOf = (function _addressOf(buf) {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 });
 var _readOwn = (function _readOwn(address, into) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.process_vm_readv;
   if (nr === void 0) return -38;
-  _iov[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(into)));
+  _iov[0] = _addressOf(into);
   _iov[1] = BigInt(into.length);
   _iov[2] = address;
   _iov[3] = BigInt(into.length);
-  const iov = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(_iov)));
-  const n = Number(_core().syscall(nr, BigInt(Deno.pid), iov, 1n, iov + 16n, 1n, 0n));
+  const iov = _addressOf(_iov);
+  _pid ??= BigInt(Deno.pid);
+  const n = Number(_core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n));
   return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
 });
 var _ownPointerArray = (function _ownPointerArray(address) {
@@ -981,15 +1069,23 @@ var _coreSymbols;
 
 
 var _environSeen;
-var _environAtStart;
-var _strictUtf8 = new TextDecoder("utf-8", {
+var _strictUtf8 = /* @__PURE__ */ new TextDecoder("utf-8", {
   fatal: true
 });
-var _lossyUtf8 = new TextDecoder();
+var _lossyUtf8 = /* @__PURE__ */ new TextDecoder();
+
+var _initial;
+var _initialTexts;
 
 
 
-var _iov = new BigUint64Array(4);
+
+
+
+
+var _iov = /* @__PURE__ */ new BigUint64Array(4);
+var _pid;
+
 
 
 

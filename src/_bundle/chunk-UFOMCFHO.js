@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-VKXQ3XUK.js";
+} from "./chunk-TUIMMGIP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-NCP34UDU.js";
+} from "./chunk-SNTSNN3R.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -34,7 +34,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-25U5ZXZZ.js";
+} from "./chunk-M3H2V5SU.js";
 var _cArray = (function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);

@@ -11,11 +11,12 @@
 // The start-up hot paths (this file's own needs, `enter`, `exec`), `completions` and the
 // other commands' --help run from src/cli/_bundle/, JavaScript generated from src/ by
 // `deno task build:cli` (checked in CI to match a rebuild): a few chunks load faster than
-// the dozens of modules they hold. Only enter's fast path is imported statically (Deno
-// evaluates it at start); what runs with fewer permissions than --allow-all (enter's full
-// path, completions, every --help) is named in `import()`s, read at start but evaluated
-// only when used; exec, which needs --allow-all, is loaded through a URL (see `_later`).
-import { allGranted, enterFast } from "./src/cli/_bundle/cli/_enter_fast.js";
+// the dozens of modules they hold. Only the fast paths of enter and exec are imported
+// statically (one module, which Deno evaluates at start); what runs with fewer permissions
+// than --allow-all (enter's full path, completions, every --help) is named in `import()`s,
+// read at start but evaluated only when used; exec, which needs --allow-all, is loaded
+// through a URL (see `_later`).
+import { allGranted, enterFast, execFast } from "./src/cli/_bundle/cli/_fast.js";
 import type { PermissionFlag } from "./src/_permissions.ts";
 
 export type { PermissionFlag } from "./src/_permissions.ts";
@@ -48,9 +49,6 @@ export interface CliCommand {
 function _later<T>(path: string): Promise<T> {
   return import(new URL(path, import.meta.url).href);
 }
-
-/** exec's fast path's bundle module, which cli.ts loads through a URL. */
-type ExecFastModule = typeof import("./src/cli/_bundle/cli/_exec_fast.js");
 
 /** exec's bundle module, which cli.ts loads through a URL. */
 type ExecModule = typeof import("./src/cli/_bundle/cli/exec.js");
@@ -187,15 +185,12 @@ if (import.meta.main) {
   // `enter -t PID -a PROGRAM` and its like become the helper before the rest of the CLI
   // loads (src/cli/_enter_fast.ts); any other form returns here, for the full path.
   if (Deno.args[0] === "enter") await enterFast(Deno.args.slice(1));
-  // `exec docker:NAME PROGRAM` and its like, the same way (src/cli/_exec_fast.ts): through a
-  // URL, so that no other command's start reads it, and only with every permission (which
-  // the full path needs: without one it names the flag). Any other form, or a failure to
-  // load it, goes on to the full path.
+  // `exec docker:NAME PROGRAM` and its like, the same way (src/cli/_exec_fast.ts), only with
+  // every permission (which the full path needs: without one it names the flag). Any other
+  // form, or a failure, goes on to the full path.
   if (Deno.args[0] === "exec" && allGranted()) {
     try {
-      await (await _later<ExecFastModule>("./src/cli/_bundle/cli/_exec_fast.js")).execFast(
-        Deno.args.slice(1),
-      );
+      await execFast(Deno.args.slice(1));
     } catch {
       // The full path says what is wrong.
     }

@@ -9124,49 +9124,58 @@ Deno.test({
     try {
       await Deno.writeTextFile(`${dir}/forger.c`, RECORD_FORGER_C);
       await sh("gcc", ["-static", "-O2", "-o", `${dir}/forger`, `${dir}/forger.c`]);
-      const target = new Deno.Command("unshare", {
-        args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
-          .concat(["--inh-caps=-all", `${dir}/forger`]),
-        stdin: "null",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
-      const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let out = "";
-      while (!out.includes("ready\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error("the forger did not start");
-        out += value;
-      }
-      const pid = Number(Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`));
-      let runs = 0, told = 0;
-      try {
-        for (let i = 0; i < 40; i++) {
-          const run = await new NsCommand("sh", {
-            target: pid,
-            args: ["-c", "echo ran"],
-            capabilities: "target",
-            newSession: true,
-            stdin: "null",
-            stdout: "piped",
-            stderr: "piped",
-          }).output();
-          assertEquals([run.code, text(run.stdout)], [0, "ran\n"], text(run.stderr));
-          runs++;
-          if (run.setupError) told++;
+      // The forger races each helper for its pipe: on a loaded machine a round of 40 may see
+      // no write, which proves nothing either way — another round then (at most four).
+      const round = async () => {
+        const target = new Deno.Command("unshare", {
+          args: ["-p", "--fork", "--mount-proc", "setpriv", "--bounding-set=-all,+sys_ptrace"]
+            .concat(["--inh-caps=-all", `${dir}/forger`]),
+          stdin: "null",
+          stdout: "piped",
+          stderr: "inherit",
+        }).spawn();
+        const reader = target.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let out = "";
+        while (!out.includes("ready\n")) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error("the forger did not start");
+          out += value;
         }
-      } finally {
-        Deno.kill(pid, "SIGTERM");
-      }
-      for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
-      await target.status;
-      const { writes } = JSON.parse(out.trim().split("\n").pop()!);
+        const pid = Number(
+          Deno.readTextFileSync(`/proc/${target.pid}/task/${target.pid}/children`),
+        );
+        let runs = 0, told = 0;
+        try {
+          for (let i = 0; i < 40; i++) {
+            const run = await new NsCommand("sh", {
+              target: pid,
+              args: ["-c", "echo ran"],
+              capabilities: "target",
+              newSession: true,
+              stdin: "null",
+              stdout: "piped",
+              stderr: "piped",
+            }).output();
+            assertEquals([run.code, text(run.stdout)], [0, "ran\n"], text(run.stderr));
+            runs++;
+            if (run.setupError) told++;
+          }
+        } finally {
+          Deno.kill(pid, "SIGTERM");
+        }
+        for (let r = await reader.read(); !r.done; r = await reader.read()) out += r.value;
+        await target.status;
+        const { writes } = JSON.parse(out.trim().split("\n").pop()!);
+        return { out, writes: writes as number, runs, told };
+      };
+      let r = await round();
+      for (let k = 1; k < 4 && r.writes === 0 && r.told === 0; k++) r = await round();
       // The attack was live: records were written into the programs' error pipes.
-      assert(writes > 0, out);
+      assert(r.writes > 0, r.out);
       assertEquals(
-        told,
+        r.told,
         0,
-        `setupError on ${told} of ${runs} programs that ran (${writes} forged)`,
+        `setupError on ${r.told} of ${r.runs} programs that ran (${r.writes} forged)`,
       );
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -9659,6 +9668,15 @@ Deno.test({
       setup: "hostname users-web",
       user,
     });
+    // Root's daemon names a process in a root-made cgroup named for the container, as
+    // dockerd's are: a daemon on a socket of root's is believed only then (stop 22, review A).
+    const v2 = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .map((l) => l.split(" ")).find((f) => f[3] === "/" && f.includes("cgroup2"))?.[4];
+    assert(v2, "no cgroup2 mount");
+    const cgroups = [`${v2}/nsjoin-sec22b-${crypto.randomUUID().slice(0, 8)}`];
+    cgroups.push(`${cgroups[0]}/docker-${"e".repeat(64)}.scope`);
+    for (const d of cgroups) await Deno.mkdir(d);
+    await Deno.writeTextFile(`${cgroups[1]}/cgroup.procs`, String(roots.pid));
     const { deno, denoDir } = userDeno();
     const daemons: Deno.ChildProcess[] = [];
     const start = async (cmd: string, args: string[], env: Record<string, string> = {}) => {
@@ -9708,6 +9726,8 @@ Deno.test({
         }
         await d.status;
       }
+      await Deno.writeTextFile(`${v2}/cgroup.procs`, String(roots.pid)).catch(() => {});
+      for (const d of cgroups.reverse()) await Deno.remove(d).catch(() => {});
       await Deno.remove(dir, { recursive: true });
     }
   },

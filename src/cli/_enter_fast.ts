@@ -135,9 +135,8 @@ export const enterFast = (async function enterFast(argv: readonly string[]): Pro
 
 /**
  * Whether every Deno permission is granted, asked without prompting: `exec`'s fast path
- * (src/cli/_exec_fast.ts), which cli.ts loads through a URL, is loaded only then — the
- * full path, which needs them all, otherwise names the missing flag before any load that
- * could prompt for a read.
+ * (src/cli/_exec_fast.ts) runs only then — the full path, which needs them all, otherwise
+ * names the missing flag before anything could prompt for a read.
  *
  * @returns true when all are granted
  */

@@ -54,14 +54,12 @@ const SINGLE = "src/cli/_static.ts";
 /** `completions`' own code: its scripts and its arguments, given every command's options. */
 const COMPLETION_SCRIPT = "src/cli/_completion_script.ts";
 /**
- * Bundled alone too: `enter`'s fast path, which cli.ts runs before anything else loads
- * (src/cli/_enter_fast.ts). The helper's bytes it imports are not bundled into it: each
+ * Bundled alone too: the fast paths of `enter` and `exec`, which cli.ts runs before anything
+ * else loads (src/cli/_fast.ts: src/cli/_enter_fast.ts, src/cli/_exec_fast.ts). The helper's bytes it imports are not bundled into it: each
  * architecture's is a module of its own beside it ({@link HELPER_MODULE}), so a process reads
  * and compiles only its own machine's.
  */
-const FAST = "src/cli/_enter_fast.ts";
-/** `exec`'s fast path (src/cli/_exec_fast.ts): bundled alone as FAST is, the same helper modules. */
-const EXEC_FAST = "src/cli/_exec_fast.ts";
+const FAST = "src/cli/_fast.ts";
 /** The per-architecture helper module, as FAST names it (from its own directory). */
 const HELPER_MODULE = (arch: string) => `./_bundle/cli/_helper_${arch}.js`;
 /**
@@ -481,13 +479,11 @@ async function build(write: boolean): Promise<{ files: Map<string, string>; stal
   written.set(single, await staticModule());
   const out = posix.join(OUT, posix.relative("src", base));
   const helpers = await helperModules();
-  for (const entry of [FAST, EXEC_FAST]) {
-    const fast = posix.relative(base, entry).replace(/\.ts$/, ".js");
-    for (const text of (await bundle(["--external", HELPER_MODULE("*")], [entry])).values()) {
-      written.set(fast, relocateImports(text, entry, `${out}/${fast}`, [...helpers.keys()]));
-    }
+  const fast = posix.relative(base, FAST).replace(/\.ts$/, ".js");
+  for (const text of (await bundle(["--external", HELPER_MODULE("*")], [FAST])).values()) {
+    written.set(fast, relocateImports(text, FAST, `${out}/${fast}`, [...helpers.keys()]));
   }
-  const files = finish(written, [...ENTRIES, SINGLE, FAST, EXEC_FAST], out, base);
+  const files = finish(written, [...ENTRIES, SINGLE, FAST], out, base);
   for (const [path, text] of helpers) files.set(path, text);
   const archs = Object.keys((await import("../../ffi/helper_bin.ts")).HELPER_ELF);
   files.set(posix.join(out, HELPER_BIN), helperBinModule(archs));

@@ -134,7 +134,13 @@ export const execFast = (async function execFast(argv: readonly string[]): Promi
     // asked already; a caller of this module may not have.)
     assertPermissions("run nsjoin exec", "all");
     if (Deno.uid() !== 0) return;
-    if (NSJOIN_VARIABLES.some((name) => Deno.env.get(name) !== undefined)) return;
+    // NSJOIN_NO_PIDFD_SETNS=1 asks the helper for one fd per namespace (option A), as the
+    // full path does (src/command.ts): taken, so that tests/degraded_test.ts runs this path's
+    // checks on that join too. Any other of those variables: the full path.
+    const perFd = Deno.env.get("NSJOIN_NO_PIDFD_SETNS");
+    if (perFd !== undefined && perFd !== "1") return;
+    const others = NSJOIN_VARIABLES.filter((name) => name !== "NSJOIN_NO_PIDFD_SETNS");
+    if (others.some((name) => Deno.env.get(name) !== undefined)) return;
     if (!_plainStdio(args.interactive ? [0, 1, 2] : [1, 2])) return;
     const found = _dockerStateFind(args.ref, {});
     const config = found?.config;
@@ -154,6 +160,7 @@ export const execFast = (async function execFast(argv: readonly string[]): Promi
       `P${found.pid}`,
       "J7e020080",
       "b",
+      ...(perFd === "1" ? ["A"] : []),
       `W${args.workdir ?? (config.workingDir || "/")}`,
       `d${found.id}:${found.name || found.id.slice(0, 12)}`,
       `r${user}`,

@@ -508,7 +508,10 @@ var execFast = (async function execFast2(argv) {
   try {
     assertPermissions("run nsjoin exec", "all");
     if (Deno.uid() !== 0) return;
-    if (NSJOIN_VARIABLES.some((name) => Deno.env.get(name) !== void 0)) return;
+    const perFd = Deno.env.get("NSJOIN_NO_PIDFD_SETNS");
+    if (perFd !== void 0 && perFd !== "1") return;
+    const others = NSJOIN_VARIABLES.filter((name) => name !== "NSJOIN_NO_PIDFD_SETNS");
+    if (others.some((name) => Deno.env.get(name) !== void 0)) return;
     if (!_plainStdio(args.interactive ? [
       0,
       1,
@@ -532,6 +535,9 @@ var execFast = (async function execFast2(argv) {
       `P${found.pid}`,
       "J7e020080",
       "b",
+      ...perFd === "1" ? [
+        "A"
+      ] : [],
       `W${args.workdir ?? (config.workingDir || "/")}`,
       `d${found.id}:${found.name || found.id.slice(0, 12)}`,
       `r${user}`,

@@ -2931,7 +2931,7 @@ static int cgroup_files(const struct cg_line *ls, int n, const char **cg, int nc
       begin();
       put("Cannot join the ");
       if (l->nc) {
-        for (size_t s = 0; s < l->nc; s++) msg[mlen++] = l->controllers[s];
+        for (size_t s = 0; s < l->nc && mlen < sizeof msg - 2; s++) msg[mlen++] = l->controllers[s];
       } else {
         put("cgroup v2");
       }
@@ -3169,7 +3169,11 @@ static __attribute__((noreturn)) void unknown(const char *what, const char *s, s
   put("Cannot find ");
   put(what);
   put(" \"");
-  for (size_t k = 0; k < n; k++) msg[mlen++] = s[k]; /* the caller allows [A-Za-z0-9_.@-] */
+  /* The caller allows [A-Za-z0-9_.@-], but of any length: a container's User (its config,
+   * "0:" and a group its root then removed from /etc/group) overran msg here, as root's
+   * exec went by (stop 22, second look). At most 200 bytes of it, so the line stays whole. */
+  for (size_t k = 0; k < n && k < 200; k++) msg[mlen++] = s[k];
+  if (n > 200) put("...");
   put("\" in ");
   put(file);
   put(" of pid ");

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-UFOMCFHO.js";
+} from "./chunk-LJIHDY63.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -10256,3 +10256,48 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 22: second look
+
+Deno.test({
+  name:
+    "stop 22 second look: a container whose User names a long group it then removed from /etc/group gets one refusal line from root's exec, not a helper overrun",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // The image's (or `docker run --user`'s) User is the container's to choose; runc resolves
+    // it once, at start, and the container's root may edit /etc/group afterwards. The fast
+    // path's helper (r) wrote an unknown group name into its 1 KiB error buffer unbounded:
+    // root's plain `exec docker:NAME` died by SIGSEGV (exit 139) past the buffer.
+    await dockerImage();
+    const name = `nsjoin-sec22c-g-${STATE_RUN}`;
+    const group = "g".repeat(1500);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22c-" });
+    try {
+      await sh("docker", ["create", "--name", name, "--user", `0:${group}`, IMAGE, "sleep", "600"]);
+      await sh("docker", ["cp", `${name}:/etc/group`, `${dir}/group`]);
+      const original = await Deno.readTextFile(`${dir}/group`);
+      await Deno.writeTextFile(`${dir}/group`, `${original}${group}:x:4321:\n`);
+      await sh("docker", ["cp", `${dir}/group`, `${name}:/etc/group`]);
+      await sh("docker", ["start", name]);
+      const pid = Number((await sh("docker", ["inspect", "-f", "{{.State.Pid}}", name])).trim());
+      // What the container's root does once it runs: the group is gone.
+      await Deno.writeTextFile(`/proc/${pid}/root/etc/group`, original);
+      const plan = await helperArgv([`docker:${name}`, "true"]);
+      assert(plan.includes(`r0:${group}`), "not the fast path with the container's User");
+      const r = await cliBounded(["exec", `docker:${name}`, "touch", "/tmp/ran"], 20_000);
+      assertEquals([r.code, r.killed], [125, false], r.stderr.slice(0, 300));
+      assertEquals(r.stderr.split("\n").length, 2, "one line");
+      assertMatch(
+        r.stderr,
+        new RegExp(
+          `^nsjoin exec: Cannot find group "g{200}\\.\\.\\." in /etc/group of pid ${pid} - `,
+        ),
+      );
+      assertThrows(() => Deno.statSync(`/proc/${pid}/root/tmp/ran`), "the program ran");
+    } finally {
+      await sh("docker", ["rm", "-f", name]).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -10301,3 +10301,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 22 second look: exec -u '' runs as the container's configured user on both paths, as docker exec does, not as root",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // A script's `-u "$USER_OF_JOB"` with the variable empty: docker exec (and podman exec)
+    // take the container's User; we took "" as root, uid 0 inside an image made to run as
+    // nobody, on the fast path and the full path alike.
+    await dockerImage();
+    const name = `nsjoin-sec22c-u-${STATE_RUN}`;
+    try {
+      await sh("docker", ["run", "-d", "--name", name, "--user", "nobody", IMAGE, "sleep", "600"]);
+      const docker = (await sh("docker", ["exec", "-u", "", name, "id"])).trim();
+      assertMatch(docker, /^uid=65534\(nobody\)/);
+      for (const form of [["-u", ""], ["--user="]]) {
+        const { fast, full } = await bothPaths([...form, `docker:${name}`, "id"]);
+        for (const r of [fast, full]) {
+          assertEquals([r.code, r.stdout.trim()], [0, docker], r.stderr);
+        }
+      }
+    } finally {
+      await sh("docker", ["rm", "-f", name]).catch(() => {});
+    }
+  },
+});

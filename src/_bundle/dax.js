@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-AQ6LZDVP.js";
+} from "./chunk-ONFXWXQE.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-LJIHDY63.js";
+} from "./chunk-EDKAKRBE.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-LJIHDY63.js";
+} from "./chunk-EDKAKRBE.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

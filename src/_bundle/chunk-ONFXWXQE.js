@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-LJIHDY63.js";
+} from "./chunk-EDKAKRBE.js";
 import {
   PinnedProcess,
   pinProcess,

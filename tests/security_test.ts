@@ -10328,3 +10328,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 22 second look: exec docker:NAME's fast path runs beside a mountinfo over 1 MiB, as the full path does",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // A local user may add mounts to root's mount namespace (fusermount3: up to mount_max, 1000
+    // by default) at paths as long as they like; the helper's d read all of
+    // /proc/self/mountinfo into 1 MiB and refused root's exec with EFBIG where the full path ran.
+    // Root-made tmpfs mounts in a mount namespace of the test's own stand for them (/dev/fuse is
+    // root's here).
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-sec22c-m-${STATE_RUN}`);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22c-mounts-" });
+    const long = Array.from({ length: 15 }, () => "a".repeat(199)).join("/");
+    const script = `base="$1/${long}"; mkdir -p "$base" || exit 90
+for i in $(seq 1 400); do mkdir -p "$base/$i" && mount -t tmpfs none "$base/$i" || exit 91; done
+[ "$(wc -c < /proc/self/mountinfo)" -gt 1048576 ] || exit 92
+shift; exec "$@"`;
+    try {
+      for (const extra of [[], ["--env-file", "/dev/null"]]) {
+        const o = await new Deno.Command("unshare", {
+          args: ["-m", "--propagation", "private", "sh", "-c", script, "sh", dir]
+            .concat([Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI, "exec", ...extra])
+            .concat([`docker:${c.name}`, "cat", "/proc/self/cgroup"]),
+          env: { NO_COLOR: "1" },
+          stdin: "null",
+        }).output();
+        assertEquals(o.code, 0, text(o.stderr));
+        assert(text(o.stdout).includes(c.id), text(o.stdout));
+      }
+    } finally {
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-EDKAKRBE.js";
+} from "./chunk-5N7PDTDH.js";
 import {
   PinnedProcess,
   pinProcess,

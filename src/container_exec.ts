@@ -530,7 +530,7 @@ export function _namespaceFileExec(path: string): { readsEnv: boolean } {
 
 /** Options of {@link containerExecOptions}: docker exec's flags. */
 export interface ContainerExecOptions {
-  /** `-u`: name|uid[:group|gid], resolved in the container; default its configured user. */
+  /** `-u`: name|uid[:group|gid], resolved in the container; default (also for "") its configured user. */
   user?: string;
   /** `-w`: an absolute working directory inside; default (also for "") its configured WorkingDir, else /. */
   workdir?: string;
@@ -620,8 +620,9 @@ function _execOptions(
   given: ContainerExecOptions,
   check: boolean,
 ): NsCommandOptions {
-  // docker exec's rules: "" is the default, a relative path is refused by runc.
-  const options = { ...given, workdir: given.workdir || undefined };
+  // docker exec's rules: "" is the default (for -u too: dockerd and podman take the
+  // container's User, where "" was root), a relative path is refused by runc.
+  const options = { ...given, workdir: given.workdir || undefined, user: given.user || undefined };
   if (options.workdir !== undefined && !options.workdir.startsWith("/")) {
     throw new TypeError(
       `Cannot use workdir ${JSON.stringify(options.workdir)}: give an absolute path`,

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-T64N4UIW.js";
+} from "./chunk-FO7IDJOZ.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-UFOMCFHO.js";
+} from "./chunk-5N7PDTDH.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-RVHGWF6X.js";
+} from "./chunk-7AWP2VPR.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

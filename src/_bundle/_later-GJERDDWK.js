@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-UFOMCFHO.js";
+} from "./chunk-5N7PDTDH.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

@@ -1311,7 +1311,8 @@ var _containerExecOptions = (function _containerExecOptions(container, options, 
 var _execOptions = (function _execOptions(container, given, check2) {
   const options = {
     ...given,
-    workdir: given.workdir || void 0
+    workdir: given.workdir || void 0,
+    user: given.user || void 0
   };
   if (options.workdir !== void 0 && !options.workdir.startsWith("/")) {
     throw new TypeError(`Cannot use workdir ${JSON.stringify(options.workdir)}: give an absolute path`);

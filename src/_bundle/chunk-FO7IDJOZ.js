@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-UFOMCFHO.js";
+} from "./chunk-5N7PDTDH.js";
 import {
   PinnedProcess,
   pinProcess,

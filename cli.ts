@@ -190,7 +190,7 @@ if (import.meta.main) {
   // form, or a failure, goes on to the full path.
   if (Deno.args[0] === "exec" && allGranted()) {
     try {
-      await execFast(Deno.args.slice(1));
+      await execFast(Deno.args.slice(1), true);
     } catch {
       // The full path says what is wrong.
     }

@@ -121,18 +121,22 @@ function _plainStdio(fds: readonly number[]): boolean {
  * prompts: a permission not granted returns, and the full path names it.
  *
  * @param argv the arguments after `exec`
+ * @param granted the caller knows every permission to be granted (cli.ts asked with
+ *   `allGranted`): not asked again (~0.1 ms)
  * @returns only when it did not run: the caller runs the full path
  */
-export const execFast = (async function execFast(argv: readonly string[]): Promise<void> {
+export const execFast = (async function execFast(
+  argv: readonly string[],
+  granted = false,
+): Promise<void> {
   if (argv.some((a) => a.includes("\uFFFD"))) return;
   const args = parseFastExec(argv);
   if (!args) return;
   let helperArgs: string[];
   let env: string[];
   try {
-    // The full path needs every permission (it reads /proc): without one it says so. (cli.ts
-    // asked already; a caller of this module may not have.)
-    assertPermissions("run nsjoin exec", "all");
+    // The full path needs every permission (it reads /proc): without one it says so.
+    if (!granted) assertPermissions("run nsjoin exec", "all");
     if (Deno.uid() !== 0) return;
     // NSJOIN_NO_PIDFD_SETNS=1 asks the helper for one fd per namespace (option A), as the
     // full path does (src/command.ts): taken, so that tests/degraded_test.ts runs this path's

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-T64N4UIW.js";
+} from "./chunk-IJIJCBLY.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-UFOMCFHO.js";
+} from "./chunk-L32VX7U6.js";
 import {
   AT_FDCWD,
   IN_ROOT,

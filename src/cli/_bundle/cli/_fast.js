@@ -524,7 +524,7 @@ var execFast = (async function execFast2(argv) {
     const config = found?.config;
     if (!found || !config || config.groupAdd?.length || !(found.pid > 0)) return;
     if (sameMountNamespace(found.pid) !== false) return;
-    const user = args.user ?? config.user ?? "";
+    const user = args.user || config.user || "";
     if (!USER.test(user) || user.split(":").some((p) => /^[0-9]{10,}$/.test(p))) return;
     const list = dockerExecEnv(config, false);
     for (const e of args.env) setEnv(list, e);

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-RVHGWF6X.js";
+} from "./chunk-2AHD253T.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-RVHGWF6X.js";
+} from "./chunk-2AHD253T.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

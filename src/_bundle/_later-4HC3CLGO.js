@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-UFOMCFHO.js";
+} from "./chunk-L32VX7U6.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-UFOMCFHO.js";
+} from "./chunk-L32VX7U6.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -3088,8 +3088,11 @@ static char *etc_lines(long pid, const char *path, char *buf) {
     return buf;
   }
   if (n >= 0) {
-    trim_lines(buf);
-    return buf;
+    /* A UTF-8 BOM first is no part of the text: the full path's TextDecoder drops it. */
+    char *text = (unsigned char)buf[0] == 0xef && (unsigned char)buf[1] == 0xbb &&
+                         (unsigned char)buf[2] == 0xbf ? buf + 3 : buf;
+    trim_lines(text);
+    return text;
   }
   begin();
   put("Cannot read ");
@@ -3222,6 +3225,36 @@ static __attribute__((noreturn)) void unknown(const char *what, const char *s, s
   fail(125);
 }
 
+/* s[0..n) into out (at most size - 1 bytes, NUL-terminated) as the full path has it: its
+ * reader decodes the file as TextDecoder does (WHATWG UTF-8), each invalid sequence one U+FFFD,
+ * and NsCommand passes the text on as UTF-8. A HOME of a Latin-1 byte was that byte here and
+ * EF BF BD there. Valid sequences are copied as they are. */
+static void utf8_text(char *out, size_t size, const char *s, size_t n) {
+  size_t o = 0, k = 0;
+  while (k < n) {
+    unsigned char b = (unsigned char)s[k];
+    size_t need = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2
+                             : b >= 0xf0 && b <= 0xf4 ? 3 : 4;
+    unsigned char lo = b == 0xe0 ? 0xa0 : b == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = b == 0xed ? 0x9f : b == 0xf4 ? 0x8f : 0xbf;
+    size_t j = 1;
+    /* The first continuation byte has the lead's range, the others 80-BF (WHATWG). */
+    for (; need < 4 && j <= need && k + j < n; j++) {
+      unsigned char c = (unsigned char)s[k + j];
+      if (c < (j == 1 ? lo : 0x80) || c > (j == 1 ? hi : 0xbf)) break;
+    }
+    const char *put_bytes = s + k;
+    size_t len = j;
+    if (need == 4 || j <= need) put_bytes = "\xef\xbf\xbd", len = 3; /* the bytes so far: one U+FFFD */
+    if (need == 4) j = 1;
+    if (o + len >= size) break;
+    memcpy(out + o, put_bytes, len);
+    o += len;
+    k += j;
+  }
+  out[o] = 0;
+}
+
 /* r<spec>: _containerUser (src/container_exec.ts) and docker's groups (_execGroups): spec
  * name|uid[:group|gid] ("" is root) resolved in the container's /etc/passwd and /etc/group;
  * a numeric uid need not be listed (gid 0 then), a name must be; a numeric group reads no
@@ -3300,9 +3333,7 @@ static const char *container_user(const char *spec, long *uid, long *gid, unsign
   const char *h = byuid ? field(byuid, 5, &n) : "/";
   if (!byuid) n = 1;
   if (!h) h = "", n = 0;
-  if (n >= sizeof home) n = sizeof home - 1;
-  memcpy(home, h, n);
-  home[n] = 0;
+  utf8_text(home, sizeof home, h, n);
   return home;
 }
 

@@ -68,6 +68,11 @@ function _lines(pid: number, path: string): string[][] {
         : undefined,
     });
   }
+  // The text up to its first NUL byte, as the helper reads it (a C string: exec's fast path,
+  // ffi/helper.c etc_lines): a hostile file's users after one were found here and not there.
+  // docker reads past it.
+  const nul = text.indexOf("\0");
+  if (nul >= 0) text = text.slice(0, nul);
   // Each line without the blanks around it, as docker's reader (runc's libcontainer/user:
   // bytes.TrimSpace) takes it: a file with CRLF line ends ended every last field in "\r", and
   // a group's last member was no member (stop 22, tests/exec_fast_test.ts).

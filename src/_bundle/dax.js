@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-IJIJCBLY.js";
+} from "./chunk-XEDJBRQY.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-L32VX7U6.js";
+} from "./chunk-HXS6EJVD.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -1053,6 +1053,8 @@ var _lines = (function _lines(pid, path) {
       hint: e === 22 ? "it is not a regular file" : e === 27 ? "it is larger than 4 MiB" : void 0
     });
   }
+  const nul = text.indexOf("\0");
+  if (nul >= 0) text = text.slice(0, nul);
   return text.split("\n").map((l) => l.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, "")).filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
 });
 var _field = (function _field(text, what, file, pid) {

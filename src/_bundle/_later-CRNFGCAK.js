@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-L32VX7U6.js";
+} from "./chunk-HXS6EJVD.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

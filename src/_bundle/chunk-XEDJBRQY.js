@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-L32VX7U6.js";
+} from "./chunk-HXS6EJVD.js";
 import {
   PinnedProcess,
   pinProcess,

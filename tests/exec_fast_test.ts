@@ -578,6 +578,58 @@ Deno.test({
           const r = await nsjoin([...form.flags, `docker:${b.ref}`, ...form.program]);
           assert(holds(r), `${label}: ${JSON.stringify(r)}`);
         }
+        // A `#` line above root's: docker reads it as an entry of uid 0 (its uid field is no
+        // number) with an empty home; to us it is a comment (README). Both sides pinned.
+        await Deno.writeTextFile(`${etc(noGroup)}/passwd`, `# a comment\n${PASSWD}`);
+        const [theirs, ours] = await Promise.all([
+          piped("docker", ["exec", noGroup.ref, "env"]),
+          nsjoin([`docker:${noGroup.ref}`, "env"]),
+        ]);
+        assert(theirs.stdout.endsWith("HOME=\n"), theirs.stdout);
+        assert(ours.stdout.endsWith("HOME=/root\n"), ours.stdout);
+      });
+
+      await t.step("bytes the two readers once took apart: NUL, a BOM, invalid UTF-8", async () => {
+        // The helper's text ended at a NUL where the full path read on (app2 found by one
+        // only); the full path's TextDecoder dropped a BOM (root by name found by one only) and
+        // made each invalid UTF-8 sequence of a home U+FFFD, where the helper passed the bytes.
+        const enc = new TextEncoder();
+        const bytes = (...parts: (string | number[])[]) =>
+          new Uint8Array(parts.flatMap((p) => typeof p === "string" ? [...enc.encode(p)] : p));
+        const files: [string, Uint8Array, string[], RegExp][] = [
+          [
+            "a NUL byte",
+            bytes("root:x:0:0:root:/root:/bin/sh\n", [0], "\napp2:x:1234:1234::/h:/bin/sh\n"),
+            ["-u", "app2"],
+            /^nsjoin exec: Cannot find user "app2"/,
+          ],
+          [
+            "a BOM",
+            bytes([0xef, 0xbb, 0xbf], "root:x:0:0:root:/root:/bin/sh\n"),
+            ["-u", "root"],
+            /^$/,
+          ],
+          [
+            "invalid UTF-8 in a home",
+            bytes(
+              "app3:x:1235:1235::/h",
+              [0xff, 0xe0, 0x80],
+              "x",
+              [0xf0, 0x90, 0x80],
+              ":/bin/sh\n",
+            ),
+            ["-u", "app3"],
+            /^$/,
+          ],
+        ];
+        for (const [what, file, flags, stderr] of files) {
+          await Deno.writeFile(`${etc(noGroup)}/passwd`, file);
+          const args = [...flags, `docker:${noGroup.ref}`, "env"];
+          const fast = await nsjoin(args);
+          const full = await nsjoin(["--env-file", "/dev/null", ...args]);
+          assertEquals(fast, full, what);
+          assert(stderr.test(fast.stderr), `${what}: ${fast.stderr}`);
+        }
       });
 
       await t.step(

@@ -2635,9 +2635,49 @@ static char *next_line(char **at) {
   return line;
 }
 
+/* Whether a mountinfo line is a cgroup mount's: " - cgroup " or " - cgroup2 " in it. */
+static int cgroup_line(const char *l, const char *end) {
+  for (; l + 10 <= end; l++)
+    if (starts(l, " - cgroup ") || (l + 11 <= end && starts(l, " - cgroup2 "))) return 1;
+  return 0;
+}
+
+/* Only the cgroup mounts' lines of /proc/self/mountinfo are kept in `mountinfo`, read piece by
+ * piece: the whole file is every mount's, and a local user may add many with long paths
+ * (fusermount3, mount_max 1000): 400 at a 3000-byte path (1.2 MB) refused root's exec with
+ * EFBIG where the full path, which reads it whole, ran (stop 22, second look). */
+static long read_cgroup_lines(void) {
+  long fd = sys4(SYS_openat, AT_FDCWD, "/proc/self/mountinfo", O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return fd;
+  const long size = sizeof mountinfo - 1;
+  long kept = 0, have = 0, r; /* [0, kept): cgroup lines; [kept, kept + have): unread text */
+  while ((r = sys3(SYS_read, fd, mountinfo + kept + have, size - kept - have)) > 0 || r == -EINTR) {
+    if (r > 0) have += r;
+    char *p = mountinfo + kept, *end = p + have, *nl;
+    while (p < end) {
+      for (nl = p; nl < end && *nl != '\n'; nl++) {}
+      if (nl == end) break;
+      if (cgroup_line(p, nl)) {
+        long len = nl + 1 - p;
+        memcpy(mountinfo + kept, p, (size_t)len); /* down: our memcpy copies forward */
+        kept += len;
+      }
+      p = nl + 1;
+    }
+    have = end - p;
+    for (long k = 0; k < have; k++) mountinfo[kept + k] = p[k];
+    if (kept + have >= size) break; /* one line, or the cgroup lines, fill the buffer */
+  }
+  sys1(SYS_close, fd);
+  if (r < 0) return r;
+  if (kept + have >= size) return -EFBIG;
+  mountinfo[kept + have] = 0;
+  return kept + have;
+}
+
 /* cgroupMountTable: the lines whose " - " separator is followed by "cgroup " or "cgroup2 ". */
 static void read_mounts(void) {
-  long n = slurp("/proc/self/mountinfo", mountinfo, sizeof mountinfo);
+  long n = read_cgroup_lines();
   if (n < 0) read_fail("/proc/self/mountinfo", n);
   char *at = mountinfo, *line;
   while ((line = next_line(&at))) {
@@ -2931,7 +2971,7 @@ static int cgroup_files(const struct cg_line *ls, int n, const char **cg, int nc
       begin();
       put("Cannot join the ");
       if (l->nc) {
-        for (size_t s = 0; s < l->nc; s++) msg[mlen++] = l->controllers[s];
+        for (size_t s = 0; s < l->nc && mlen < sizeof msg - 2; s++) msg[mlen++] = l->controllers[s];
       } else {
         put("cgroup v2");
       }
@@ -3214,7 +3254,11 @@ static __attribute__((noreturn)) void unknown(const char *what, const char *s, s
   put("Cannot find ");
   put(what);
   put(" \"");
-  for (size_t k = 0; k < n; k++) msg[mlen++] = s[k]; /* the caller allows [A-Za-z0-9_.@-] */
+  /* The caller allows [A-Za-z0-9_.@-], but of any length: a container's User (its config,
+   * "0:" and a group its root then removed from /etc/group) overran msg here, as root's
+   * exec went by (stop 22, second look). At most 200 bytes of it, so the line stays whole. */
+  for (size_t k = 0; k < n && k < 200; k++) msg[mlen++] = s[k];
+  if (n > 200) put("...");
   put("\" in ");
   put(file);
   put(" of pid ");

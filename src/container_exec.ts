@@ -662,8 +662,8 @@ function _execOptions(
   given: ContainerExecOptions,
   check: boolean,
 ): NsCommandOptions {
-  // docker exec's rules: "" is the default, a relative path is refused by runc. So for -u:
-  // docker exec -u "" and podman exec -u "" run as the container's User; it ran as root.
+  // docker exec's rules: "" is the default (for -u too: dockerd and podman take the
+  // container's User, where "" was root), a relative path is refused by runc.
   const options = { ...given, workdir: given.workdir || undefined, user: given.user || undefined };
   if (options.workdir !== undefined && !options.workdir.startsWith("/")) {
     throw new TypeError(

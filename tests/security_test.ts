@@ -7831,6 +7831,7 @@ Deno.test({
  */
 const RECORD_FORGER_C = String.raw`
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7860,7 +7861,14 @@ int main(void) {
       int pfd = -1;
       for (int i = 0; i < 200 && pfd < 0; i++) pfd = (int)syscall(SYS_pidfd_open, pid, 0);
       if (pfd < 0) continue;
-      for (int fd = 3; fd < 64; fd++) {
+      /* Its open fds, whatever their numbers (a caller with many fds open hands the
+         helper a pipe numbered above 63). */
+      char dir[64];
+      snprintf(dir, sizeof dir, "/proc/%ld/fd", pid);
+      DIR *d = opendir(dir);
+      for (struct dirent *e; d && (e = readdir(d));) {
+        int fd = atoi(e->d_name);
+        if (fd < 3) continue;
         int g = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
         if (g < 0) continue;
         struct stat st;
@@ -7869,6 +7877,7 @@ int main(void) {
           writes++;
         close(g);
       }
+      if (d) closedir(d);
       close(pfd);
     }
     last = now;
@@ -10253,6 +10262,116 @@ Deno.test({
       }
       await Deno.remove(dir, { recursive: true });
       await Deno.remove(host, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 22: second look
+
+Deno.test({
+  name:
+    "stop 22 second look: a container whose User names a long group it then removed from /etc/group gets one refusal line from root's exec, not a helper overrun",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // The image's (or `docker run --user`'s) User is the container's to choose; runc resolves
+    // it once, at start, and the container's root may edit /etc/group afterwards. The fast
+    // path's helper (r) wrote an unknown group name into its 1 KiB error buffer unbounded:
+    // root's plain `exec docker:NAME` died by SIGSEGV (exit 139) past the buffer.
+    await dockerImage();
+    const name = `nsjoin-sec22c-g-${STATE_RUN}`;
+    const group = "g".repeat(1500);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22c-" });
+    try {
+      await sh("docker", ["create", "--name", name, "--user", `0:${group}`, IMAGE, "sleep", "600"]);
+      await sh("docker", ["cp", `${name}:/etc/group`, `${dir}/group`]);
+      const original = await Deno.readTextFile(`${dir}/group`);
+      await Deno.writeTextFile(`${dir}/group`, `${original}${group}:x:4321:\n`);
+      await sh("docker", ["cp", `${dir}/group`, `${name}:/etc/group`]);
+      await sh("docker", ["start", name]);
+      const pid = Number((await sh("docker", ["inspect", "-f", "{{.State.Pid}}", name])).trim());
+      // What the container's root does once it runs: the group is gone.
+      await Deno.writeTextFile(`/proc/${pid}/root/etc/group`, original);
+      const plan = await helperArgv([`docker:${name}`, "true"]);
+      assert(plan.includes(`r0:${group}`), "not the fast path with the container's User");
+      const r = await cliBounded(["exec", `docker:${name}`, "touch", "/tmp/ran"], 20_000);
+      assertEquals([r.code, r.killed], [125, false], r.stderr.slice(0, 300));
+      assertEquals(r.stderr.split("\n").length, 2, "one line");
+      assertMatch(
+        r.stderr,
+        new RegExp(
+          `^nsjoin exec: Cannot find group "g{200}\\.\\.\\." in /etc/group of pid ${pid} - `,
+        ),
+      );
+      assertThrows(() => Deno.statSync(`/proc/${pid}/root/tmp/ran`), "the program ran");
+    } finally {
+      await sh("docker", ["rm", "-f", name]).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22 second look: exec -u '' runs as the container's configured user on both paths, as docker exec does, not as root",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // A script's `-u "$USER_OF_JOB"` with the variable empty: docker exec (and podman exec)
+    // take the container's User; we took "" as root, uid 0 inside an image made to run as
+    // nobody, on the fast path and the full path alike.
+    await dockerImage();
+    const name = `nsjoin-sec22c-u-${STATE_RUN}`;
+    try {
+      await sh("docker", ["run", "-d", "--name", name, "--user", "nobody", IMAGE, "sleep", "600"]);
+      const docker = (await sh("docker", ["exec", "-u", "", name, "id"])).trim();
+      assertMatch(docker, /^uid=65534\(nobody\)/);
+      for (const form of [["-u", ""], ["--user="]]) {
+        const { fast, full } = await bothPaths([...form, `docker:${name}`, "id"]);
+        for (const r of [fast, full]) {
+          assertEquals([r.code, r.stdout.trim()], [0, docker], r.stderr);
+        }
+      }
+    } finally {
+      await sh("docker", ["rm", "-f", name]).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 22 second look: exec docker:NAME's fast path runs beside a mountinfo over 1 MiB, as the full path does",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn() {
+    // A local user may add mounts to root's mount namespace (fusermount3: up to mount_max, 1000
+    // by default) at paths as long as they like; the helper's d read all of
+    // /proc/self/mountinfo into 1 MiB and refused root's exec with EFBIG where the full path ran.
+    // Root-made tmpfs mounts in a mount namespace of the test's own stand for them (/dev/fuse is
+    // root's here).
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-sec22c-m-${STATE_RUN}`);
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec22c-mounts-" });
+    const long = Array.from({ length: 15 }, () => "a".repeat(199)).join("/");
+    const script = `base="$1/${long}"; mkdir -p "$base" || exit 90
+for i in $(seq 1 400); do mkdir -p "$base/$i" && mount -t tmpfs none "$base/$i" || exit 91; done
+[ "$(wc -c < /proc/self/mountinfo)" -gt 1048576 ] || exit 92
+shift; exec "$@"`;
+    try {
+      for (const extra of [[], ["--env-file", "/dev/null"]]) {
+        const o = await new Deno.Command("unshare", {
+          args: ["-m", "--propagation", "private", "sh", "-c", script, "sh", dir]
+            .concat([Deno.execPath(), "run", "-A", "--quiet", "--no-lock", CLI, "exec", ...extra])
+            .concat([`docker:${c.name}`, "cat", "/proc/self/cgroup"]),
+          env: { NO_COLOR: "1" },
+          stdin: "null",
+        }).output();
+        assertEquals(o.code, 0, text(o.stderr));
+        assert(text(o.stdout).includes(c.id), text(o.stdout));
+      }
+    } finally {
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -147,7 +147,7 @@ export const execFast = (async function execFast(argv: readonly string[]): Promi
     if (!found || !config || config.groupAdd?.length || !(found.pid > 0)) return;
     // Its mount namespace ours (nsjoin run inside it): the full path's host-side rules.
     if (sameMountNamespace(found.pid) !== false) return;
-    // -u "" is the container's User, as docker exec takes it (src/container_exec.ts).
+    // -u "" is the container's User, as docker exec (and the full path) take it.
     const user = args.user || config.user || "";
     // The image's User too: words the helper prints as the full path's JSON.stringify would.
     if (!USER.test(user) || user.split(":").some((p) => /^[0-9]{10,}$/.test(p))) return;

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-HXS6EJVD.js";
+} from "./chunk-KZ7GWKJG.js";
 import {
   PinnedProcess,
   pinProcess,

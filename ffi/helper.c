@@ -3104,13 +3104,36 @@ static long read_inside(long pid, const char *path, char *buf) {
 /* _lines (src/container_exec.ts): the file's text, or "" when it does not exist (numeric ids
  * still work, names do not, as with docker); any other failure refused in _lines's words. */
 static char etc_passwd[ETC_MAX + 2], etc_group[ETC_MAX + 2];
+static int blank(char c) {
+  return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+/* Each line without the blanks around it, in place, as docker's reader (runc's
+ * libcontainer/user: bytes.TrimSpace) and _lines take it: CRLF line ends left "\r" at the end of
+ * every last field (a group's last member was no member). */
+static void trim_lines(char *buf) {
+  char *in = buf, *out = buf;
+  while (*in) {
+    while (blank(*in)) in++;
+    char *start = out;
+    while (*in && *in != '\n') *out++ = *in++;
+    while (out > start && blank(out[-1])) out--;
+    if (*in == '\n') *out++ = *in++;
+  }
+  *out = 0;
+}
 static char *etc_lines(long pid, const char *path, char *buf) {
   long n = read_inside(pid, path, buf);
   if (n == -ENOENT || n == -ENOTDIR) {
     buf[0] = 0;
     return buf;
   }
-  if (n >= 0) return buf;
+  if (n >= 0) {
+    /* A UTF-8 BOM first is no part of the text: the full path's TextDecoder drops it. */
+    char *text = (unsigned char)buf[0] == 0xef && (unsigned char)buf[1] == 0xbb &&
+                         (unsigned char)buf[2] == 0xbf ? buf + 3 : buf;
+    trim_lines(text);
+    return text;
+  }
   begin();
   put("Cannot read ");
   put(path);
@@ -3155,9 +3178,8 @@ static int all_digits(const char *s, size_t n) {
   return n > 0;
 }
 
-/* JavaScript's Number() of an id field, as the full path computes it: "" is 0 (an empty uid
- * field is root, there as here); digits are the number; anything else (a hostile file's
- * "0x10", "1e3", "x") the full path passes on as a number NsCommand refuses: refused. */
+/* The number of -u's uid or gid (digits, as atoi_form left them), refused above 4294967294 in
+ * NsCommand's words (the caller sends ten digits or more to the full path). */
 static long id_value(const char *s, size_t n, const char *what) {
   unsigned long v = 0;
   if (n > 1 && *s == '+') s++, n--; /* Number("+5") is 5 */
@@ -3170,6 +3192,29 @@ static long id_value(const char *s, size_t n, const char *what) {
   put(" ");
   for (size_t k = 0; k < n && k < 32; k++) msg[mlen++] = s[k] >= ' ' && s[k] < 0x7f ? s[k] : '?';
   put(": give a number from 0 to 4294967294");
+  fail(125);
+}
+
+/* A uid or gid field of the container's /etc/passwd or /etc/group (_field in
+ * src/container_exec.ts): missing or empty is 0 (runc's parser leaves it at zero), digits after
+ * an optional '+' their number; anything else ("abc", " 5", "0x10"), which docker reads as 0, is
+ * refused in _field's words: a user whose ids the file does not say runs as no one. */
+static long field_id(const char *s, size_t n, const char *what, const char *file) {
+  if (!s) n = 0;
+  if (n > 1 && *s == '+') s++, n--;
+  unsigned long v = 0;
+  int ok = n == 0 || all_digits(s, n);
+  for (size_t k = 0; ok && k < n && v <= 0xfffffffeUL; k++) v = v * 10 + (unsigned long)(s[k] - '0');
+  if (ok && v <= 0xfffffffeUL) return (long)v;
+  begin();
+  put("Cannot read ");
+  put(file);
+  put(" of pid ");
+  putnum((unsigned long)target_pid);
+  put(" - a ");
+  put(what);
+  put(" in it is not a number from 0 to 4294967294");
+  last_errno = EINVAL;
   fail(125);
 }
 
@@ -3224,6 +3269,36 @@ static __attribute__((noreturn)) void unknown(const char *what, const char *s, s
   fail(125);
 }
 
+/* s[0..n) into out (at most size - 1 bytes, NUL-terminated) as the full path has it: its
+ * reader decodes the file as TextDecoder does (WHATWG UTF-8), each invalid sequence one U+FFFD,
+ * and NsCommand passes the text on as UTF-8. A HOME of a Latin-1 byte was that byte here and
+ * EF BF BD there. Valid sequences are copied as they are. */
+static void utf8_text(char *out, size_t size, const char *s, size_t n) {
+  size_t o = 0, k = 0;
+  while (k < n) {
+    unsigned char b = (unsigned char)s[k];
+    size_t need = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2
+                             : b >= 0xf0 && b <= 0xf4 ? 3 : 4;
+    unsigned char lo = b == 0xe0 ? 0xa0 : b == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = b == 0xed ? 0x9f : b == 0xf4 ? 0x8f : 0xbf;
+    size_t j = 1;
+    /* The first continuation byte has the lead's range, the others 80-BF (WHATWG). */
+    for (; need < 4 && j <= need && k + j < n; j++) {
+      unsigned char c = (unsigned char)s[k + j];
+      if (c < (j == 1 ? lo : 0x80) || c > (j == 1 ? hi : 0xbf)) break;
+    }
+    const char *put_bytes = s + k;
+    size_t len = j;
+    if (need == 4 || j <= need) put_bytes = "\xef\xbf\xbd", len = 3; /* the bytes so far: one U+FFFD */
+    if (need == 4) j = 1;
+    if (o + len >= size) break;
+    memcpy(out + o, put_bytes, len);
+    o += len;
+    k += j;
+  }
+  out[o] = 0;
+}
+
 /* r<spec>: _containerUser (src/container_exec.ts) and docker's groups (_execGroups): spec
  * name|uid[:group|gid] ("" is root) resolved in the container's /etc/passwd and /etc/group;
  * a numeric uid need not be listed (gid 0 then), a name must be; a numeric group reads no
@@ -3249,15 +3324,17 @@ static const char *container_user(const char *spec, long *uid, long *gid, unsign
   const char *entry = numeric ? find_uid_line(passwd, (unsigned long)id_value(ud, nud, "uid"))
                               : find_line(passwd, 0, u, nu, 0);
   if (!entry && !numeric) unknown("user", u, nu, "/etc/passwd", "give a name the target knows, or a uid");
-  size_t n;
-  const char *f = entry ? field(entry, 2, &n) : ud;
-  if (!entry) n = nud;
-  if (!f) f = "x", n = 1; /* no field: NaN in the full path */
-  *uid = id_value(f, n, "uid");
-  f = entry ? field(entry, 3, &n) : "0";
-  if (!entry) n = 1;
-  if (!f) f = "x", n = 1; /* no field: NaN in the full path */
-  *gid = id_value(f, n, "gid");
+  size_t n = 0;
+  const char *f;
+  if (entry) {
+    f = field(entry, 2, &n);
+    *uid = field_id(f, n, "uid", "/etc/passwd");
+    f = field(entry, 3, &n);
+    *gid = field_id(f, n, "gid", "/etc/passwd");
+  } else {
+    *uid = id_value(ud, nud, "uid");
+    *gid = 0;
+  }
   if (g && ng) {
     if (gnumeric) {
       *gid = id_value(gd, ngd, "gid");
@@ -3265,8 +3342,7 @@ static const char *container_user(const char *spec, long *uid, long *gid, unsign
       const char *ge = find_line(group, 0, g, ng, 0);
       if (!ge) unknown("group", g, ng, "/etc/group", "give a group the target knows, or a gid");
       f = field(ge, 2, &n);
-      if (!f) f = "x", n = 1;
-      *gid = id_value(f, n, "gid");
+      *gid = field_id(f, n, "gid", "/etc/group");
     }
   }
   *ngroups = 0;
@@ -3281,8 +3357,7 @@ static const char *container_user(const char *spec, long *uid, long *gid, unsign
       while (e < members + ml && *e != ',') e++;
       if ((size_t)(e - m) == nn && eqn(m, name, nn)) {
         const char *gf = field(l, 2, &len);
-        if (!gf) gf = "x", len = 1;
-        unsigned v = (unsigned)id_value(gf, len, "gid");
+        unsigned v = (unsigned)field_id(gf, len, "gid", "/etc/group");
         int seen = 0;
         for (int k = 0; k < *ngroups; k++) seen |= groups[k] == v;
         if (!seen) {
@@ -3296,11 +3371,13 @@ static const char *container_user(const char *spec, long *uid, long *gid, unsign
     while (*l && *l != '\n') l++;
     if (*l) l++;
   }
-  const char *h = entry ? field(entry, 5, &n) : 0;
-  if (!h || !n) h = "/", n = 1;
-  if (n >= sizeof home) n = sizeof home - 1;
-  memcpy(home, h, n);
-  home[n] = 0;
+  /* HOME as runc sets it (_dockerHome): the home of the first entry of the uid, read as a
+   * number ("" when the field is), "/" when none has it. */
+  const char *byuid = find_uid_line(passwd, (unsigned long)*uid);
+  const char *h = byuid ? field(byuid, 5, &n) : "/";
+  if (!byuid) n = 1;
+  if (!h) h = "", n = 0;
+  utf8_text(home, sizeof home, h, n);
   return home;
 }
 
@@ -3975,22 +4052,24 @@ __attribute__((used)) void start_c(long *sp) {
     sys1(SYS_close, errfd);
     errfd = -1;
   }
-  /* r: HOME from the container's /etc/passwd when the environment has none (the full path:
-   * `if (!env.some((e) => e.startsWith("HOME="))) env.push(...)`), last. */
+  /* r: HOME from the container's /etc/passwd when the environment has none, last, or has it
+   * empty, in its place (runc's setupUser, as the full path: _dockerHome). */
   static char *with_home[MAXE + 2];
   static char home_var[4096 + 8];
   int has_home = !home;
-  for (char **e = envp; !has_home && *e; e++) has_home = starts(*e, "HOME=");
+  for (char **e = envp; !has_home && *e; e++) has_home = starts(*e, "HOME=") && (*e)[5];
   if (!has_home) {
-    int k = 0;
-    for (; envp[k]; k++) {
-      if (k >= MAXE) too_many(MAXE, "environment variables");
-      with_home[k] = envp[k];
-    }
+    int k = 0, placed = 0;
     memcpy(home_var, "HOME=", 5);
     memcpy(home_var + 5, home, slen(home) + 1);
-    with_home[k] = home_var;
-    with_home[k + 1] = 0;
+    for (; envp[k]; k++) {
+      if (k >= MAXE) too_many(MAXE, "environment variables");
+      int empty = starts(envp[k], "HOME=") && !envp[k][5];
+      with_home[k] = empty ? home_var : envp[k];
+      placed |= empty;
+    }
+    if (!placed) with_home[k++] = home_var;
+    with_home[k] = 0;
     envp = with_home;
   }
   static char *sorted_env[MAXE + 1];

@@ -68,7 +68,36 @@ function _lines(pid: number, path: string): string[][] {
         : undefined,
     });
   }
-  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+  // The text up to its first NUL byte, as the helper reads it (a C string: exec's fast path,
+  // ffi/helper.c etc_lines): a hostile file's users after one were found here and not there.
+  // docker reads past it.
+  const nul = text.indexOf("\0");
+  if (nul >= 0) text = text.slice(0, nul);
+  // Each line without the blanks around it, as docker's reader (runc's libcontainer/user:
+  // bytes.TrimSpace) takes it: a file with CRLF line ends ended every last field in "\r", and
+  // a group's last member was no member (stop 22, tests/exec_fast_test.ts).
+  return text.split("\n").map((l) => l.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, ""))
+    .filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+}
+
+/**
+ * A uid or gid field of the container's /etc/passwd or /etc/group as docker reads it where it
+ * is sane: missing or empty is 0 (runc's parser leaves the field at zero), digits after an
+ * optional `+` their number. Anything else (`abc`, ` 5`, `0x10`), which docker reads as 0,
+ * is refused, as the helper refuses it (ffi/helper.c field_id): a name whose ids the file does
+ * not say is run as no one.
+ */
+function _field(text: string | undefined, what: "uid" | "gid", file: string, pid: number): number {
+  const t = text ?? "";
+  const v = /^(\+?[0-9]+)?$/.test(t) ? Number(t) : NaN;
+  if (v <= 0xfffffffe) return v;
+  throw new NamespaceError(`Cannot read ${file} of pid ${pid}`, {
+    errno: 22,
+    syscall: "resolve",
+    target: pid,
+    quiet: true,
+    hint: `a ${what} in it is not a number from 0 to 4294967294`,
+  });
 }
 
 /**
@@ -85,7 +114,17 @@ function _lines(pid: number, path: string): string[][] {
 export function resolveContainerUser(pid: number, spec: string): ContainerUser {
   // Refused /proc reads would otherwise read as a missing /etc/passwd.
   assertPermissions("read a container's users", "all");
-  return _containerUser(pid, spec);
+  const { uid, gid, home, groups } = _containerUser(pid, spec);
+  return { uid, gid, home, groups };
+}
+
+/** A ContainerUser, with the HOME runc gives a docker exec of it. */
+interface _ExecUser extends ContainerUser {
+  /**
+   * runc's setupUser looks the uid up again: the home of the first entry of that uid ("" when
+   * its field is empty: `-u alias` of uid 1000 got app's), "/" when none.
+   */
+  dockerHome: string;
 }
 
 /** A uid or gid as runc's strconv.Atoi reads one (digits, a leading `+`), else undefined. */
@@ -94,7 +133,7 @@ function _id(text: string): number | undefined {
 }
 
 /** resolveContainerUser once the permissions are known to be there. */
-function _containerUser(pid: number, spec: string): ContainerUser {
+function _containerUser(pid: number, spec: string): _ExecUser {
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
   // A numeric group needs no /etc/group: it is the gid, and no memberships are added to it
@@ -119,8 +158,8 @@ function _containerUser(pid: number, spec: string): ContainerUser {
       },
     );
   }
-  const uid = entry ? Number(entry[2]) : uidArg!;
-  let gid = entry ? Number(entry[3]) : 0;
+  const uid = entry ? _field(entry[2], "uid", "/etc/passwd", pid) : uidArg!;
+  let gid = entry ? _field(entry[3], "gid", "/etc/passwd", pid) : 0;
   if (g !== undefined && g !== "") {
     const gidArg = _id(g);
     if (gidArg !== undefined) gid = gidArg;
@@ -138,14 +177,17 @@ function _containerUser(pid: number, spec: string): ContainerUser {
           },
         );
       }
-      gid = Number(ge[2]);
+      gid = _field(ge[2], "gid", "/etc/group", pid);
     }
   }
   const name = g ? undefined : entry?.[0];
   const member = name
-    ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2]))
+    ? groups.filter((f) => (f[3] ?? "").split(",").includes(name))
+      .map((f) => _field(f[2], "gid", "/etc/group", pid))
     : [];
-  return { uid, gid, home: entry?.[5] || "/", groups: member };
+  const byUid = passwd.find((f) => f[2] !== undefined && _id(f[2]) === uid);
+  const dockerHome = byUid ? byUid[5] ?? "" : "/";
+  return { uid, gid, home: entry?.[5] || "/", groups: member, dockerHome };
 }
 
 /**
@@ -647,10 +689,9 @@ function _execOptions(
   assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
-  const user = (check ? resolveContainerUser : _containerUser)(
-    container.pid,
-    options.user ?? config?.user ?? "",
-  );
+  // Refused /proc reads would otherwise read as a missing /etc/passwd.
+  if (check) assertPermissions("read a container's users", "all");
+  const user = _containerUser(container.pid, options.user ?? config?.user ?? "");
   let env: string[];
   if (!config) {
     env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
@@ -667,7 +708,13 @@ function _execOptions(
     env = dockerExecEnv(config, options.tty);
   }
   for (const e of options.env ?? []) setEnv(env, e);
-  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  if (config && !config.runtimeEnv) {
+    // docker: runc sets HOME when it is unset or empty (`-e HOME=`, an image's `ENV HOME=""`),
+    // in its place, from the uid's entry (ffi/helper.c does the same for the fast path).
+    const i = env.findIndex((e) => e.startsWith("HOME="));
+    if (i < 0) env.push(`HOME=${user.dockerHome}`);
+    else if (env[i] === "HOME=") env[i] = `HOME=${user.dockerHome}`;
+  } else if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
   const record = envRecord(env);
   return {
     target: container,

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-FO7IDJOZ.js";
+} from "./chunk-EBSSXFLG.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-5N7PDTDH.js";
+} from "./chunk-KZ7GWKJG.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-7AWP2VPR.js";
+} from "./chunk-UK2CS3VY.js";
 import {
   NamespaceError,
   UsageError,

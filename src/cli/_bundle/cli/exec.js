@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-7AWP2VPR.js";
+} from "./chunk-UK2CS3VY.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -1053,11 +1053,31 @@ var _lines = (function _lines(pid, path) {
       hint: e === 22 ? "it is not a regular file" : e === 27 ? "it is larger than 4 MiB" : void 0
     });
   }
-  return text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+  const nul = text.indexOf("\0");
+  if (nul >= 0) text = text.slice(0, nul);
+  return text.split("\n").map((l) => l.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, "")).filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+});
+var _field = (function _field(text, what, file, pid) {
+  const t = text ?? "";
+  const v = /^(\+?[0-9]+)?$/.test(t) ? Number(t) : NaN;
+  if (v <= 4294967294) return v;
+  throw new NamespaceError(`Cannot read ${file} of pid ${pid}`, {
+    errno: 22,
+    syscall: "resolve",
+    target: pid,
+    quiet: true,
+    hint: `a ${what} in it is not a number from 0 to 4294967294`
+  });
 });
 var resolveContainerUser = (function resolveContainerUser(pid, spec) {
   assertPermissions("read a container's users", "all");
-  return _containerUser(pid, spec);
+  const { uid, gid, home, groups } = _containerUser(pid, spec);
+  return {
+    uid,
+    gid,
+    home,
+    groups
+  };
 });
 var _id = (function _id(text) {
   return /^\+?[0-9]+$/.test(text) ? Number(text) : void 0;
@@ -1078,8 +1098,8 @@ var _containerUser = (function _containerUser(pid, spec) {
       hint: "give a name the target knows, or a uid"
     });
   }
-  const uid = entry ? Number(entry[2]) : uidArg;
-  let gid = entry ? Number(entry[3]) : 0;
+  const uid = entry ? _field(entry[2], "uid", "/etc/passwd", pid) : uidArg;
+  let gid = entry ? _field(entry[3], "gid", "/etc/passwd", pid) : 0;
   if (g !== void 0 && g !== "") {
     const gidArg = _id(g);
     if (gidArg !== void 0) gid = gidArg;
@@ -1094,16 +1114,19 @@ var _containerUser = (function _containerUser(pid, spec) {
           hint: "give a group the target knows, or a gid"
         });
       }
-      gid = Number(ge[2]);
+      gid = _field(ge[2], "gid", "/etc/group", pid);
     }
   }
   const name = g ? void 0 : entry?.[0];
-  const member = name ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => Number(f[2])) : [];
+  const member = name ? groups.filter((f) => (f[3] ?? "").split(",").includes(name)).map((f) => _field(f[2], "gid", "/etc/group", pid)) : [];
+  const byUid = passwd.find((f) => f[2] !== void 0 && _id(f[2]) === uid);
+  const dockerHome = byUid ? byUid[5] ?? "" : "/";
   return {
     uid,
     gid,
     home: entry?.[5] || "/",
-    groups: member
+    groups: member,
+    dockerHome
   };
 });
 var cgroupProcsOf = (function cgroupProcsOf(pid) {
@@ -1328,7 +1351,8 @@ var _execOptions = (function _execOptions(container, given, check2) {
   assertMntWithPid(options.namespaces, container.pid);
   if (!_joinsMnt(options.namespaces, container.pid)) return _hostSide(container, options);
   const config = container.container.config;
-  const user = (check2 ? resolveContainerUser : _containerUser)(container.pid, options.user ?? config?.user ?? "");
+  if (check2) assertPermissions("read a container's users", "all");
+  const user = _containerUser(container.pid, options.user ?? config?.user ?? "");
   let env;
   if (!config) {
     env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
@@ -1344,7 +1368,11 @@ var _execOptions = (function _execOptions(container, given, check2) {
     env = dockerExecEnv(config, options.tty);
   }
   for (const e of options.env ?? []) setEnv(env, e);
-  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  if (config && !config.runtimeEnv) {
+    const i = env.findIndex((e) => e.startsWith("HOME="));
+    if (i < 0) env.push(`HOME=${user.dockerHome}`);
+    else if (env[i] === "HOME=") env[i] = `HOME=${user.dockerHome}`;
+  } else if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
   const record = envRecord(env);
   return {
     target: container,
@@ -2708,6 +2736,7 @@ var cgroupViews = /* @__PURE__ */ new WeakMap();
 
 
 // src/container_exec.ts
+
 
 
 

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-5N7PDTDH.js";
+} from "./chunk-KZ7GWKJG.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-5N7PDTDH.js";
+} from "./chunk-KZ7GWKJG.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -9850,6 +9850,16 @@ Deno.test({
           .namespaces;
         assert(rows.some((r) => r.command?.includes(hostile)), "the argument was not kept exact");
       } finally {
+        // sh's sleep first: killed alone, sh leaves it to run on, orphaned.
+        const kids = await Deno.readTextFile(`/proc/${child.pid}/task/${child.pid}/children`)
+          .catch(() => "");
+        for (const kid of kids.split(/\s+/).filter((k) => k)) {
+          try {
+            Deno.kill(Number(kid), "SIGKILL");
+          } catch {
+            // Gone already.
+          }
+        }
         child.kill("SIGKILL");
         await child.status;
       }

@@ -9216,8 +9216,9 @@ Deno.test({
     await Deno.writeTextFile(`${dir}/pid`, String(service.pid));
     // The daemon as a container's: root, in pid and mount namespaces of its own.
     const daemon = new Deno.Command("unshare", {
-      args: ["-p", "-m", "--fork", "--mount-proc", Deno.execPath(), "run", "-A", "--quiet"]
-        .concat(["--no-config", "--no-lock", `${dir}/fake.ts`, sock, `${dir}/pid`])
+      // --kill-child: the daemon, its pid namespace's init, dies with unshare (killed below).
+      args: ["-p", "-m", "--fork", "--kill-child", "--mount-proc", Deno.execPath(), "run", "-A"]
+        .concat(["--quiet", "--no-config", "--no-lock", `${dir}/fake.ts`, sock, `${dir}/pid`])
         .concat([`PATH=${planted}:/usr/bin:/bin`]),
       stdin: "null",
       stdout: "piped",

@@ -335,11 +335,23 @@ export async function cli(
   }, opts.stdin);
 }
 
-/** Runs a command with stdout and stderr piped and optional text on stdin: code, stdout, stderr. */
+/**
+ * How long one command of a test may run before it is killed (SIGKILL) and the test fails
+ * naming it: a daemon that stopped answering (dockerd whose process was frozen) once held a
+ * `docker exec` — and so the whole suite — until CI's 90 minutes ran out (stop 22).
+ */
+export const COMMAND_DEADLINE_MS = 300_000;
+
+/**
+ * Runs a command with stdout and stderr piped and optional text on stdin: code, stdout,
+ * stderr. A program that exits without reading its stdin is no error (the write's EPIPE is
+ * dropped). One that outlives `deadlineMs` is killed and throws, naming the command.
+ */
 export async function runPiped(
   cmd: string,
   options: Omit<Deno.CommandOptions, "stdin" | "stdout" | "stderr">,
   stdin?: string,
+  deadlineMs = COMMAND_DEADLINE_MS,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(cmd, {
     ...options,
@@ -347,13 +359,37 @@ export async function runPiped(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
+  // Killed at the deadline; given up on 5 s later (a grandchild may hold the pipes open).
+  let late = false, giveUp: (error: Error) => void = () => {};
+  let last: ReturnType<typeof setTimeout> | undefined;
+  const abandoned = new Promise<never>((_, reject) => giveUp = reject);
+  const timer = setTimeout(() => {
+    late = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+    last = setTimeout(() => giveUp(overdue("")), 5_000);
+  }, deadlineMs);
+  const overdue = (stderr: string) =>
+    new Error(
+      `${cmd} ${(options.args ?? []).join(" ")} did not finish within ${deadlineMs / 1000} s: ` +
+        `killed${stderr ? ` (its stderr: ${JSON.stringify(stderr.slice(-500))})` : ""}`,
+    );
+  try {
+    if (stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(stdin)).catch(() => {});
+      await w.close().catch(() => {});
+    }
+    const out = await Promise.race([child.output(), abandoned]);
+    if (late) throw overdue(text(out.stderr));
+    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(last);
   }
-  const out = await child.output();
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
 
 /** A non-root test user (created once, with subuid/subgid ranges), for unprivileged cases. */

@@ -19,7 +19,7 @@ import {
   skipWithoutEngines,
   type TestContainer,
 } from "./_engines.ts";
-import { assert, assertEquals, ROOT, text } from "./_fixtures.ts";
+import { assert, assertEquals, cli, ROOT, runPiped } from "./_fixtures.ts";
 import { parseFastExec } from "../src/cli/_exec_fast.ts";
 
 const SKIP = skipWithoutEngines("exec fast path parity tests", ["docker"]);
@@ -251,48 +251,24 @@ function ourOutcome(r: Run): Outcome {
   return "other";
 }
 
-/**
- * Runs a command with stdout and stderr piped and `stdin` written to a pipe (else /dev/null),
- * never throwing: a program that was refused or never reads its stdin closes the pipe first.
- */
-async function piped(cmd: string, args: string[], stdin?: string): Promise<Run> {
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: "/",
-    env: { NO_COLOR: "1" },
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin)).catch(() => {});
-    await w.close().catch(() => {});
-  }
-  const o = await child.output();
-  return { code: o.code, stdout: text(o.stdout), stderr: text(o.stderr) };
-}
+/** `docker ARGS` as the test's other commands run (killed, failing the test, if it hangs). */
+const piped = (cmd: string, args: string[], stdin?: string): Promise<Run> =>
+  runPiped(cmd, { args, cwd: "/", env: { NO_COLOR: "1" } }, stdin);
 
 /** `nsjoin exec ARGS` with pipes as stdio (a pipe or /dev/null as stdin): the fast path may run. */
-function nsjoin(args: string[], stdin?: string): Promise<Run> {
-  const deno = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`];
-  return piped(deno[0], [...deno.slice(1), "exec", ...args], stdin);
-}
+const nsjoin = (args: string[], stdin?: string): Promise<Run> => cli(["exec", ...args], { stdin });
 
 /**
  * The helper's argv when the CLI runs `exec ARGS` with pipes for stdio, by strace (its execve
  * or execveat); undefined when no helper ran (refused before).
  */
 async function helperArgv(args: string[]): Promise<string[] | undefined> {
-  const o = await new Deno.Command("strace", {
+  const o = await runPiped("strace", {
     args: ["-f", "-qq", "-e", "trace=execve,execveat", "-s", "4096", "--"]
       .concat([Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`, "exec"])
       .concat(args),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const m = text(o.stderr).match(/execve(?:at)?\([^,]*, (?:"", )?(\["nsjoin-helper".*?\]), /);
+  });
+  const m = o.stderr.match(/execve(?:at)?\([^,]*, (?:"", )?(\["nsjoin-helper".*?\]), /);
   return m ? JSON.parse(m[1]) : undefined;
 }
 

@@ -74,9 +74,29 @@ _nsjoin_engines() {
   fi
   chmod 0666 /dev/net/tun
   # dockerd: installing docker.io does not start it here (no systemd).
+  local dockerd_args="dockerd --storage-driver overlay2 --exec-opt native.cgroupdriver=cgroupfs"
+  # In CI, a dockerd this script started for another session (another cgroup: this kind's
+  # sessions each have one, and a session's processes are ended when it stops) is stopped and
+  # started again as the run's own: stop 22's CI ran on a dockerd of the session that had just
+  # ended, and a `docker exec` waited on it until CI's 90 minutes ran out. One not started by
+  # this script (a system service) is left alone.
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  if [ "${CI:-}" = true ] && [ -n "$pid" ] &&
+    [ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" = "$dockerd_args " ] &&
+    [ "$(cat "/proc/$pid/cgroup" 2>/dev/null)" != "$(cat /proc/self/cgroup)" ]; then
+    echo "tests/setup.sh: dockerd $pid belongs to another session: starting the run's own" >&2
+    kill -TERM "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 300); do
+      if [ ! -e "/proc/$pid" ]; then break; fi
+      if [ "$i" = 200 ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+      sleep 0.1
+    done
+  fi
   if ! timeout 5 docker version >/dev/null 2>&1; then
-    setsid dockerd --storage-driver overlay2 --exec-opt native.cgroupdriver=cgroupfs \
-      >/var/log/nsjoin-dockerd.log 2>&1 </dev/null &
+    # shellcheck disable=SC2086 # the words of dockerd_args
+    setsid $dockerd_args >/var/log/nsjoin-dockerd.log 2>&1 </dev/null &
     local i
     for i in $(seq 300); do
       if [ -S /var/run/docker.sock ] && timeout 5 docker version >/dev/null 2>&1; then break; fi

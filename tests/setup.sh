@@ -75,17 +75,19 @@ _nsjoin_engines() {
   chmod 0666 /dev/net/tun
   # dockerd: installing docker.io does not start it here (no systemd).
   local dockerd_args="dockerd --storage-driver overlay2 --exec-opt native.cgroupdriver=cgroupfs"
-  # In CI, a dockerd this script started for another session (another cgroup: this kind's
-  # sessions each have one, and a session's processes are ended when it stops) is stopped and
+  # In CI, a dockerd this script started before the run (for a session: this kind's sessions
+  # each have a cgroup, and a session's processes are ended when it stops) is stopped and
   # started again as the run's own: stop 22's CI ran on a dockerd of the session that had just
   # ended, and a `docker exec` waited on it until CI's 90 minutes ran out. One not started by
-  # this script (a system service) is left alone.
-  local pid
+  # this script (a system service) is left alone. .ci/run sets NSJOIN_CI_STARTED (epoch s).
+  local pid age
   pid=$(cat /var/run/docker.pid 2>/dev/null || true)
-  if [ "${CI:-}" = true ] && [ -n "$pid" ] &&
+  age=$(ps -o etimes= -p "${pid:-0}" 2>/dev/null | tr -d ' ' || true)
+  if [ "${CI:-}" = true ] && [ -n "$pid" ] && [ -n "$age" ] &&
     [ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" = "$dockerd_args " ] &&
-    [ "$(cat "/proc/$pid/cgroup" 2>/dev/null)" != "$(cat /proc/self/cgroup)" ]; then
-    echo "tests/setup.sh: dockerd $pid belongs to another session: starting the run's own" >&2
+    { [ "$(cat "/proc/$pid/cgroup" 2>/dev/null)" != "$(cat /proc/self/cgroup)" ] ||
+      [ $(($(date +%s) - age)) -lt "${NSJOIN_CI_STARTED:-0}" ]; }; then
+    echo "tests/setup.sh: dockerd $pid was started before this CI run: starting the run's own" >&2
     kill -TERM "$pid" 2>/dev/null || true
     local i
     for i in $(seq 300); do

@@ -122,8 +122,10 @@ export const enterFast = (async function enterFast(argv: readonly string[]): Pro
   }
   if (!args) return;
   // Only this machine's helper is read and compiled; the import also gives Deno the event
-  // loop turn in which it writes its code cache of this module (an execve in the same turn
-  // would leave every start compiling it again).
+  // loop turn in which it writes its code cache of cli.ts, the fast paths' module and this
+  // one (an execve without a turn would leave every start compiling them again: their first
+  // line ~1.5 ms later, README "end of stop 23"; a resolved promise or an async permission
+  // query is no turn, a timer or a MessageChannel one that waits milliseconds).
   const arch = Deno.build.arch;
   const elf = arch === "x86_64"
     ? (await import("./_bundle/cli/_helper_x86_64.js")).HELPER

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-UK2CS3VY.js";
+} from "./chunk-JZH6RTEQ.js";
 import {
   NamespaceError,
   UsageError,

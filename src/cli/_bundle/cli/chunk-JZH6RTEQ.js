@@ -824,7 +824,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
   const refuse = (arg) => {
     throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
   };
-  const unknown = (typed) => new UsageError(config.utilLinux ? `unknown option ${typed}` : `Unknown option '${typed}'`);
+  const unknown = (typed, group) => new UsageError(config.utilLinux ? `unknown option ${typed}` : config.pflag ? group === void 0 ? `unknown flag: ${typed}` : `unknown shorthand flag: '${typed[1]}' in -${group}` : `Unknown option '${typed}'`);
   const takeValue = (name, inline, i, typed) => {
     if (inline !== void 0) {
       store(name, inline);
@@ -832,7 +832,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     }
     const next = args[i + 1];
     if (next === void 0) {
-      throw new UsageError(config.utilLinux ? `option ${typed} requires an argument` : `Option '${label(name)} <value>' argument missing`);
+      throw new UsageError(config.utilLinux ? `option ${typed} requires an argument` : config.pflag ? `flag needs an argument: ${typed.startsWith("--") ? typed : `'${typed[1]}' in ${typed}`}` : `Option '${label(name)} <value>' argument missing`);
     }
     if (next.startsWith("-") && next !== "-" && !config.utilLinux) {
       throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
@@ -876,7 +876,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     if (arg.startsWith("-") && arg.length > 1) {
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
-        if (name === void 0) throw unknown(`-${arg[j]}`);
+        if (name === void 0) throw unknown(`-${arg[j]}`, arg.slice(j));
         if (config.pflag && arg[j + 1] === "=") {
           const rest = arg.slice(j + 2);
           store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);

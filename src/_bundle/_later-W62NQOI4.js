@@ -182,6 +182,11 @@ var _bundle = (async function _bundle(url) {
       stdin: "null"
     }).output();
   } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new Deno.errors.NotCapable(`Cannot bundle ${url.href} on the host without --allow-run: a module for a Worker in the target's mount namespace is bundled by \`deno bundle\``, {
+        cause: error
+      });
+    }
     throw new Error(`Cannot bundle ${url.href} on the host: ${error.message}`, {
       cause: error
     });

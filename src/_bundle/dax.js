@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-EBSSXFLG.js";
+} from "./chunk-H56S3GG6.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,25 +14,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-BJ5WAWYE.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-FWNJHOKN.js";
+} from "./chunk-JYEKH53D.js";
 import {
   resolveTarget
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-MLSFKDYP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
-import "./chunk-M3H2V5SU.js";
+} from "./chunk-XJE2BF2S.js";
+import "./chunk-RNPLKH6B.js";
 
 // src/dax.ts
 import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";

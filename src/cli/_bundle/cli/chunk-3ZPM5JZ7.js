@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-OXZG7LUK.js";
+} from "./chunk-6LGIJRT6.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

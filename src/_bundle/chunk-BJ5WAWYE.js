@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-MLSFKDYP.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-XJE2BF2S.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -34,7 +34,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 var _cArray = (function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);

@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-XJE2BF2S.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -17,7 +17,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

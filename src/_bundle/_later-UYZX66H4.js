@@ -13,16 +13,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-BJ5WAWYE.js";
 import {
   loadHostNss
-} from "./chunk-VRX6XXE6.js";
+} from "./chunk-L34MZHQM.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-5HLTAE7E.js";
+} from "./chunk-4IFIZZQJ.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-FWNJHOKN.js";
+} from "./chunk-JYEKH53D.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-MLSFKDYP.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-XJE2BF2S.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -79,7 +79,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -251,7 +251,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-GKGYBPOT.js")
+    ...await import("./_ns_worker-WEAMUHFG.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1189,8 +1189,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-LAKZVXSC.js"),
-    import("./_forward_relay-CSTU4XV5.js")
+    import("./sockets-SMDRB6SG.js"),
+    import("./_forward_relay-LRAIREPO.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-H56S3GG6.js";
+} from "./chunk-Y4QCPGIN.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-BJ5WAWYE.js";
+} from "./chunk-44ZO6JSK.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -24,7 +24,7 @@ import {
 } from "./chunk-JYEKH53D.js";
 import {
   resolveTarget
-} from "./chunk-MLSFKDYP.js";
+} from "./chunk-ARWUKZRH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-3ZPM5JZ7.js";
+} from "./chunk-22YULPUR.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-3ZPM5JZ7.js";
+} from "./chunk-22YULPUR.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

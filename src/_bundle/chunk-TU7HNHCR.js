@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-MLSFKDYP.js";
+} from "./chunk-ARWUKZRH.js";
 import {
   CLONE_FLAGS,
   NamespaceError

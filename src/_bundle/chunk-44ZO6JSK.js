@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-MLSFKDYP.js";
+} from "./chunk-ARWUKZRH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-BJ5WAWYE.js";
+} from "./chunk-44ZO6JSK.js";
 import {
   loadHostNss
 } from "./chunk-L34MZHQM.js";
@@ -22,7 +22,7 @@ import {
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-4IFIZZQJ.js";
+} from "./chunk-TU7HNHCR.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -58,7 +58,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-MLSFKDYP.js";
+} from "./chunk-ARWUKZRH.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -1190,7 +1190,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-SMDRB6SG.js"),
-    import("./_forward_relay-LRAIREPO.js")
+    import("./_forward_relay-HYCHQ5G2.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-BJ5WAWYE.js";
+} from "./chunk-44ZO6JSK.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-MLSFKDYP.js";
+} from "./chunk-ARWUKZRH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";

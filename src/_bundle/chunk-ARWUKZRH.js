@@ -105,7 +105,7 @@ var parseTarget = (function parseTarget(text) {
   if (/^-?[0-9]/.test(text)) {
     throw new RangeError(`Cannot use ${text} as a PID: it must be a whole number above 0`);
   }
-  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text) ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)" : "";
+  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text) || /^[a-zA-Z][a-zA-Z0-9_.-]*$/.test(text) ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)" : "";
   throw new TypeError(`Cannot resolve target ${JSON.stringify(text)}: give a PID, a namespace file path or netns:NAME${container}`);
 });
 var resolveTarget = (function resolveTarget(target) {

@@ -15,11 +15,11 @@ import {
 } from "./chunk-W3AW727Q.js";
 import {
   scopedJoin
-} from "./chunk-4IFIZZQJ.js";
+} from "./chunk-TU7HNHCR.js";
 import {
   close
 } from "./chunk-JYEKH53D.js";
-import "./chunk-MLSFKDYP.js";
+import "./chunk-ARWUKZRH.js";
 import "./chunk-WCZWOI36.js";
 import "./chunk-XJE2BF2S.js";
 import {

@@ -699,6 +699,29 @@ Deno.test({
         },
       );
       await t.step(
+        "a line without a name is refused naming the file and line, as docker does",
+        async () => {
+          for (const line of ["=x", "=", "  =x"]) {
+            const file = `${dir}/noname`;
+            await Deno.writeTextFile(file, `OK=1\n${line}\n`);
+            const [docker, ours] = await exec(d, file);
+            const [podman] = await exec(p, file);
+            assertEquals([docker.code, podman.code], [1, 125]);
+            const shown = line.trimStart();
+            assertEquals(
+              docker.stderr,
+              `invalid env file (${file}): no variable name on line '${shown}'\n`,
+            );
+            assertMatch(podman.stderr, /invalid environment variable: "=/);
+            assertEquals([ours.code, ours.stdout], [2, ""]);
+            assertEquals(
+              ours.stderr,
+              `nsjoin exec: --env-file ${file}: no variable name on line '${shown}' (see: nsjoin exec --help)\n`,
+            );
+          }
+        },
+      );
+      await t.step(
         "a file that cannot be read: usage, nothing runs (docker 1, podman 125)",
         async () => {
           const [docker, ours] = await exec(d, `${dir}/none`);

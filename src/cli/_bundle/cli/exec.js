@@ -1556,6 +1556,7 @@ var execEnvEntries = (function execEnvEntries(args) {
       if (/[ \t]/.test(name)) {
         throw new UsageError(`--env-file ${file}: variable '${name}' contains whitespaces`);
       }
+      if (name === "") throw new UsageError(`--env-file ${file}: no variable name on line '${l}'`);
       add(l);
     }
   }

@@ -178,10 +178,10 @@ const SHELL_BUILTINS = new Set([
  * Limits: a redirect to or from a file (`> out.txt`, `< in.txt`) is a TypeError: dax
  * opens it itself, on the host, as the caller, from the target's working directory (take
  * the output with `.text()` or `.bytes()`, or give an absolute `$.path()` to name a host file). Name
- * programs by name. dax accepts only names of letters, digits, `-` and `_`
- * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
- * on the host. The program list is read once, here (pass `commands` for programs added
- * later).
+ * programs by name: dax accepts only names of letters, digits, `-` and `_` for registered
+ * commands and would resolve and run a program given by path (`/usr/bin/ip`, `./run.sh`)
+ * itself, on the host, so one named by a path or through a variable is a TypeError too. The
+ * program list is read once, here (pass `commands` for programs added later).
  *
  * @param target a PID, a namespace file, a pinned process or a container from `resolveContainer`
  * @param options namespaces, starting directory, environment, extra program names
@@ -303,6 +303,14 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
           ".text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)",
       );
     }
+    const byPath = _programByPath(strings, exprs, raw);
+    if (byPath !== undefined) {
+      throw new TypeError(
+        `Cannot run ${JSON.stringify(byPath)} in daxIn: dax runs a program given by its path ` +
+          "itself, on the host, as this process — name a program on the target's PATH (`commands` " +
+          "for others), or run a path inside with NsCommand",
+      );
+    }
     const handlers: Record<string, CommandHandler> = {};
     for (const word of _words(strings, exprs)) {
       if (programs.has(word)) handlers[word] = _spawner(word, base, options.env);
@@ -382,6 +390,99 @@ function _fileRedirect(
     }
   }
   return undefined;
+}
+
+/**
+ * The first program of a command line named by a path (`/usr/sbin/nginx`, `./check.sh`) or
+ * through a variable (`$P`), as written, or undefined. dax looks a registered command up by
+ * its name alone and resolves any other itself: a path on the host — a relative one from
+ * the shell's working directory, for daxIn the target's (a container's configured one,
+ * which its owner chooses) — and runs the file it finds there on the host, as this
+ * process (tests/security_test.ts "stop 23"). Values dax escapes are one quoted word;
+ * `.raw`, RawArg and a raw command result's values are read as the text they are.
+ */
+function _programByPath(
+  strings: readonly string[],
+  exprs: readonly unknown[],
+  raw: boolean,
+): string | undefined {
+  const quoted = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const asText = (v: unknown): string =>
+    v instanceof RawArg
+      ? Array.isArray(v.value) ? v.value.map(String).join(" ") : String(v.value)
+      : Array.isArray(v)
+      ? v.map(asText).join(" ")
+      : v instanceof CommandResult
+      ? (raw ? (s: string) => s : quoted)(v.stdout.replace(/\r?\n$/, ""))
+      : raw
+      ? String(v)
+      : quoted(String(v));
+  let text = "";
+  for (let i = 0; i < strings.length; i++) {
+    text += strings[i];
+    if (i < exprs.length) {
+      // After `<` or `>` a value is a stream, a buffer or a path: never a program.
+      text += /[<>]\s*$/.test(text) ? "x" : asText(exprs[i]);
+    }
+  }
+  let words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let redirect = false;
+  let found: string | undefined;
+  const endWord = () => {
+    if (!inWord) return;
+    if (redirect) redirect = false; // a redirect's target, not a word of the command
+    else words.push(word);
+    word = "";
+    inWord = false;
+  };
+  const endCommand = () => {
+    endWord();
+    // Assignments before the program (`A=1 prog`) and `!` are not it.
+    const program = words.find((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && w !== "!");
+    if (found === undefined && program !== undefined && /[/$`]/.test(program)) found = program;
+    words = [];
+  };
+  for (let i = 0; i < text.length && found === undefined; i++) {
+    const c = text[i];
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      word += text.slice(i + 1, end < 0 ? text.length : end);
+      inWord = true;
+      i = end < 0 ? text.length : end;
+    } else if (c === '"') {
+      inWord = true;
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === "\\" && i + 1 < text.length) i++;
+        word += text[i];
+      }
+    } else if (c === "\\") {
+      word += text[++i] ?? "";
+      inWord = true;
+    } else if (c === "<" || c === ">") {
+      // An fd number just before it (`2>`) belongs to the redirect.
+      if (inWord && /^\d+$/.test(word) && !/\s/.test(text[i - 1] ?? " ")) {
+        word = "";
+        inWord = false;
+      }
+      endWord();
+      while (/[<>&|]/.test(text[i + 1] ?? "")) i++;
+      redirect = true;
+    } else if (c === "$" && text[i + 1] === "(") {
+      endCommand();
+      i++;
+    } else if (/[|&;()\n`]/.test(c)) {
+      endCommand();
+    } else if (/\s/.test(c)) {
+      endWord();
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  endCommand();
+  return found;
 }
 
 /** The words of a command line that could name a program: in its text and its values. */

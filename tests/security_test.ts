@@ -10386,3 +10386,86 @@ shift; exec "$@"`;
     }
   },
 });
+
+// ---- stop 23: daxIn runs a program given by path on the host
+
+Deno.test({
+  name:
+    "stop 23: daxIn never runs a program given by path on the host, where a user's container's working directory points",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // dax looks a registered command up by name alone and resolves any other itself: a path
+    // on the host — a relative one from the shell's working directory, for daxIn the
+    // target's (a container's configured WorkingDir, which its owner chooses) — and runs the
+    // host's file, in root's process, with root's every privilege. A local user whose rootless
+    // container works in /tmp/DIR, a directory of theirs on the host too, planted check.sh
+    // there: root's `await $\`./check.sh\`` ran it on the host as uid 0. An absolute path ran
+    // the host's program in place of the container's (`/bin/hostname` printed the host's).
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const { daxIn } = await import("../dax.ts");
+    const name = `nsjoin-sec23t-${crypto.randomUUID().slice(0, 8)}`;
+    const drop = `/tmp/${name}`;
+    const marker = `${drop}/ran-on-the-host`;
+    let made: Awaited<ReturnType<typeof startContainer>> | undefined;
+    try {
+      await sh("setpriv", [
+        `--reuid=${owner.uid}`,
+        `--regid=${owner.gid}`,
+        "--clear-groups",
+        "sh",
+        "-c",
+        `mkdir -m 777 ${drop} && printf '#!/bin/sh\\nid -u > ${marker}\\n' > ${drop}/check.sh && chmod 755 ${drop}/check.sh`,
+      ]);
+      made = await startContainer("podman", name, ["--tmpfs", drop, "-w", drop], owner);
+      const $ = daxIn(await resolveContainer(`podman@${owner.name}:${name}`));
+      assertEquals(await $`pwd`.text(), drop);
+      const inside = await $`hostname`.text();
+      assert(inside !== Deno.hostname(), "the container has a hostname of its own");
+      await t.step("a program by relative or absolute path is refused, nothing runs", async () => {
+        const script = `${drop}/check.sh`;
+        for (
+          const line of [
+            () => $`./check.sh`,
+            () => $`${script}`,
+            () => $`true && ./check.sh`,
+            () => $`echo x | A=1 ./check.sh`,
+            () => $`echo $(./check.sh)`,
+            () => $.raw`${"./check.sh"}`,
+            () => $`"./check.sh"`,
+            () => $`/bin/hostname`,
+          ]
+        ) {
+          let error: unknown;
+          let out = "";
+          try {
+            out = await line().text();
+          } catch (e) {
+            error = e;
+          }
+          assert(!existsSync(marker), `the user's script ran on the host as root: ${line}`);
+          assert(out !== Deno.hostname(), `the host's program ran: ${line}`);
+          assert(error instanceof TypeError, `not refused: ${line}: ${error}`);
+          assertMatch(
+            (error as TypeError).message,
+            /^Cannot run ".*" in daxIn: dax runs a program/,
+          );
+        }
+      });
+      await t.step("programs by name, and paths as arguments, still run inside", async () => {
+        assertEquals(await $`hostname`.text(), inside);
+        assertEquals(await $`ls -d ${drop} /etc`.text(), `/etc\n${drop}`);
+        assertEquals(await $`sh -c 'test -e ./check.sh || echo none here'`.text(), "none here");
+        assertEquals(
+          await $`echo ./check.sh /bin/hostname | cat`.text(),
+          "./check.sh /bin/hostname",
+        );
+      });
+    } finally {
+      if (made) await removeContainers([made]);
+      await Deno.remove(drop, { recursive: true }).catch(() => {});
+    }
+  },
+});

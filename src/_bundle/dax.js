@@ -136,6 +136,10 @@ function daxIn(target, options = {}) {
     if (redirect !== void 0) {
       throw new TypeError(`Cannot redirect ${JSON.stringify(redirect)} to a file in daxIn: dax opens it on the host, as this process, from the target's working directory \u2014 take the output with .text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)`);
     }
+    const byPath = _programByPath(strings, exprs, raw);
+    if (byPath !== void 0) {
+      throw new TypeError(`Cannot run ${JSON.stringify(byPath)} in daxIn: dax runs a program given by its path itself, on the host, as this process \u2014 name a program on the target's PATH (\`commands\` for others), or run a path inside with NsCommand`);
+    }
     const handlers = {};
     for (const word of _words(strings, exprs)) {
       if (programs.has(word)) handlers[word] = _spawner(word, base, options.env);
@@ -183,6 +187,73 @@ function _fileRedirect(strings, exprs, raw) {
     }
   }
   return void 0;
+}
+function _programByPath(strings, exprs, raw) {
+  const quoted = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const asText = (v) => v instanceof RawArg ? Array.isArray(v.value) ? v.value.map(String).join(" ") : String(v.value) : Array.isArray(v) ? v.map(asText).join(" ") : v instanceof CommandResult ? (raw ? (s) => s : quoted)(v.stdout.replace(/\r?\n$/, "")) : raw ? String(v) : quoted(String(v));
+  let text = "";
+  for (let i = 0; i < strings.length; i++) {
+    text += strings[i];
+    if (i < exprs.length) {
+      text += /[<>]\s*$/.test(text) ? "x" : asText(exprs[i]);
+    }
+  }
+  let words = [];
+  let word = "";
+  let inWord = false;
+  let redirect = false;
+  let found;
+  const endWord = () => {
+    if (!inWord) return;
+    if (redirect) redirect = false;
+    else words.push(word);
+    word = "";
+    inWord = false;
+  };
+  const endCommand = () => {
+    endWord();
+    const program = words.find((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && w !== "!");
+    if (found === void 0 && program !== void 0 && /[/$`]/.test(program)) found = program;
+    words = [];
+  };
+  for (let i = 0; i < text.length && found === void 0; i++) {
+    const c = text[i];
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      word += text.slice(i + 1, end < 0 ? text.length : end);
+      inWord = true;
+      i = end < 0 ? text.length : end;
+    } else if (c === '"') {
+      inWord = true;
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === "\\" && i + 1 < text.length) i++;
+        word += text[i];
+      }
+    } else if (c === "\\") {
+      word += text[++i] ?? "";
+      inWord = true;
+    } else if (c === "<" || c === ">") {
+      if (inWord && /^\d+$/.test(word) && !/\s/.test(text[i - 1] ?? " ")) {
+        word = "";
+        inWord = false;
+      }
+      endWord();
+      while (/[<>&|]/.test(text[i + 1] ?? "")) i++;
+      redirect = true;
+    } else if (c === "$" && text[i + 1] === "(") {
+      endCommand();
+      i++;
+    } else if (/[|&;()\n`]/.test(c)) {
+      endCommand();
+    } else if (/\s/.test(c)) {
+      endWord();
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  endCommand();
+  return found;
 }
 function _words(strings, exprs) {
   const out = /* @__PURE__ */ new Set();

@@ -1,8 +1,8 @@
 /**
  * dax bound to a target: `daxIn(target)` is a dax `$` whose programs run inside the
  * target through {@link NsCommand}, with dax's shell (pipes, `&&`, redirects to and from
- * streams, buffers and `/dev/null`; not files: dax would open them on the host), `.text()`,
- * `.json()`, `.noThrow()` and `.stdin()` as usual.
+ * streams, buffers and `/dev/null`; not files, globs or programs by path: dax would open,
+ * expand or run them on the host), `.text()`, `.json()`, `.noThrow()` and `.stdin()` as usual.
  *
  * @module
  */
@@ -180,8 +180,10 @@ const SHELL_BUILTINS = new Set([
  * the output with `.text()` or `.bytes()`, or give an absolute `$.path()` to name a host file). Name
  * programs by name: dax accepts only names of letters, digits, `-` and `_` for registered
  * commands and would resolve and run a program given by path (`/usr/bin/ip`, `./run.sh`)
- * itself, on the host, so one named by a path or through a variable is a TypeError too. The
- * program list is read once, here (pass `commands` for programs added later).
+ * itself, on the host, so one named by a path or through a variable is a TypeError too; and so
+ * is an unquoted `*`, `?` or `[`, a glob dax would expand against the host's files (quote it
+ * and have a shell inside expand it: `` $`sh -c ${"ls /var/log/*.log"}` ``). The program list
+ * is read once, here (pass `commands` for programs added later).
  *
  * @param target a PID, a namespace file, a pinned process or a container from `resolveContainer`
  * @param options namespaces, starting directory, environment, extra program names
@@ -303,12 +305,18 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
           ".text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)",
       );
     }
-    const byPath = _programByPath(strings, exprs, raw);
-    if (byPath !== undefined) {
+    const { program, glob } = _hostSide(strings, exprs, raw);
+    if (program !== undefined) {
       throw new TypeError(
-        `Cannot run ${JSON.stringify(byPath)} in daxIn: dax runs a program given by its path ` +
+        `Cannot run ${JSON.stringify(program)} in daxIn: dax runs a program given by its path ` +
           "itself, on the host, as this process — name a program on the target's PATH (`commands` " +
           "for others), or run a path inside with NsCommand",
+      );
+    }
+    if (glob !== undefined) {
+      throw new TypeError(
+        `Cannot expand ${JSON.stringify(glob)} in daxIn: dax expands a glob itself, against the ` +
+          "host's files — quote it, and have a shell inside expand it (sh -c 'ls /var/log/*.log')",
       );
     }
     const handlers: Record<string, CommandHandler> = {};
@@ -393,19 +401,23 @@ function _fileRedirect(
 }
 
 /**
- * The first program of a command line named by a path (`/usr/sbin/nginx`, `./check.sh`) or
- * through a variable (`$P`), as written, or undefined. dax looks a registered command up by
- * its name alone and resolves any other itself: a path on the host — a relative one from
- * the shell's working directory, for daxIn the target's (a container's configured one,
- * which its owner chooses) — and runs the file it finds there on the host, as this
- * process (tests/security_test.ts "stop 23"). Values dax escapes are one quoted word;
- * `.raw`, RawArg and a raw command result's values are read as the text they are.
+ * What of a command line dax would do with the host's files, as written, or undefined:
+ * `program`, the first program named by a path (`/usr/sbin/nginx`, `./check.sh`) or through
+ * a variable (`$P`) — dax looks a registered command up by its name alone and resolves any
+ * other itself: a path on the host, a relative one from the shell's working directory, for
+ * daxIn the target's (a container's configured one, which its owner chooses), and runs the
+ * file it finds there on the host, as this process; and `glob`, the first word with an
+ * unquoted `*`, `?` or `[` (a backslash does not escape them for dax), which dax expands
+ * against the host's files, from that same directory, and passes on as the program's
+ * arguments: the host's names, not the target's (tests/security_test.ts "stop 23"). Values
+ * dax escapes are one quoted word; `.raw`, RawArg and a raw command result's values are read
+ * as the text they are.
  */
-function _programByPath(
+function _hostSide(
   strings: readonly string[],
   exprs: readonly unknown[],
   raw: boolean,
-): string | undefined {
+): { program?: string; glob?: string } {
   const quoted = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const asText = (v: unknown): string =>
     v instanceof RawArg
@@ -429,13 +441,17 @@ function _programByPath(
   let word = "";
   let inWord = false;
   let redirect = false;
+  let globbed = false;
   let found: string | undefined;
+  let glob: string | undefined;
   const endWord = () => {
     if (!inWord) return;
+    if (globbed) glob ??= word;
     if (redirect) redirect = false; // a redirect's target, not a word of the command
     else words.push(word);
     word = "";
     inWord = false;
+    globbed = false;
   };
   const endCommand = () => {
     endWord();
@@ -459,6 +475,7 @@ function _programByPath(
       }
     } else if (c === "\\") {
       word += text[++i] ?? "";
+      if (/[*?[]/.test(text[i] ?? "")) globbed = true;
       inWord = true;
     } else if (c === "<" || c === ">") {
       // An fd number just before it (`2>`) belongs to the redirect.
@@ -477,12 +494,14 @@ function _programByPath(
     } else if (/\s/.test(c)) {
       endWord();
     } else {
+      // `$?` is the last status, not a glob.
+      if (/[*?[]/.test(c) && !(c === "?" && text[i - 1] === "$")) globbed = true;
       word += c;
       inWord = true;
     }
   }
   endCommand();
-  return found;
+  return { program: found, glob };
 }
 
 /** The words of a command line that could name a program: in its text and its values. */

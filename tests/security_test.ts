@@ -10387,11 +10387,11 @@ shift; exec "$@"`;
   },
 });
 
-// ---- stop 23: daxIn runs a program given by path on the host
+// ---- stop 23: daxIn runs a program given by path, and expands globs, on the host
 
 Deno.test({
   name:
-    "stop 23: daxIn never runs a program given by path on the host, where a user's container's working directory points",
+    "stop 23: daxIn never runs a program given by path on the host, nor expands a glob there, where a user's container's working directory points",
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
   async fn(t) {
@@ -10453,6 +10453,39 @@ Deno.test({
             /^Cannot run ".*" in daxIn: dax runs a program/,
           );
         }
+      });
+      await t.step("a glob is refused: the host's names never reach the container", async () => {
+        // dax expanded `*` against the host's files, from the container's WorkingDir (the
+        // owner's host directory) or an absolute path: root's `$\`ls /root/.ssh/*\`` handed the
+        // names of root's files to the container's program (its argv, which it reads).
+        const secret = await Deno.makeTempDir({ prefix: "nsjoin-sec23t-root-only-" });
+        try {
+          await Deno.writeTextFile(`${secret}/root-only-name`, "");
+          for (
+            const line of [
+              () => $`echo *`,
+              () => $`echo ./check.s?`,
+              () => $`echo \*`,
+              () => $.raw`echo ${secret}/*`,
+              () => $.raw`echo ${secret}/root-only-[n]ame`,
+            ]
+          ) {
+            let error: unknown;
+            let out = "";
+            try {
+              out = await line().text();
+            } catch (e) {
+              error = e;
+            }
+            assert(!out.includes("check.sh") && !out.includes("root-only-name"), out);
+            assert(error instanceof TypeError, `not refused: ${line}: ${error}`);
+            assertMatch((error as TypeError).message, /^Cannot expand ".*" in daxIn: dax expands/);
+          }
+        } finally {
+          await Deno.remove(secret, { recursive: true });
+        }
+        // Quoted, it is the program's: a shell inside expands it against the container's files.
+        assertEquals(await $`sh -c ${"echo *"}`.text(), "*");
       });
       await t.step("programs by name, and paths as arguments, still run inside", async () => {
         assertEquals(await $`hostname`.text(), inside);

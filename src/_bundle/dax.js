@@ -136,9 +136,12 @@ function daxIn(target, options = {}) {
     if (redirect !== void 0) {
       throw new TypeError(`Cannot redirect ${JSON.stringify(redirect)} to a file in daxIn: dax opens it on the host, as this process, from the target's working directory \u2014 take the output with .text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)`);
     }
-    const byPath = _programByPath(strings, exprs, raw);
-    if (byPath !== void 0) {
-      throw new TypeError(`Cannot run ${JSON.stringify(byPath)} in daxIn: dax runs a program given by its path itself, on the host, as this process \u2014 name a program on the target's PATH (\`commands\` for others), or run a path inside with NsCommand`);
+    const { program, glob } = _hostSide(strings, exprs, raw);
+    if (program !== void 0) {
+      throw new TypeError(`Cannot run ${JSON.stringify(program)} in daxIn: dax runs a program given by its path itself, on the host, as this process \u2014 name a program on the target's PATH (\`commands\` for others), or run a path inside with NsCommand`);
+    }
+    if (glob !== void 0) {
+      throw new TypeError(`Cannot expand ${JSON.stringify(glob)} in daxIn: dax expands a glob itself, against the host's files \u2014 quote it, and have a shell inside expand it (sh -c 'ls /var/log/*.log')`);
     }
     const handlers = {};
     for (const word of _words(strings, exprs)) {
@@ -188,7 +191,7 @@ function _fileRedirect(strings, exprs, raw) {
   }
   return void 0;
 }
-function _programByPath(strings, exprs, raw) {
+function _hostSide(strings, exprs, raw) {
   const quoted = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
   const asText = (v) => v instanceof RawArg ? Array.isArray(v.value) ? v.value.map(String).join(" ") : String(v.value) : Array.isArray(v) ? v.map(asText).join(" ") : v instanceof CommandResult ? (raw ? (s) => s : quoted)(v.stdout.replace(/\r?\n$/, "")) : raw ? String(v) : quoted(String(v));
   let text = "";
@@ -202,13 +205,17 @@ function _programByPath(strings, exprs, raw) {
   let word = "";
   let inWord = false;
   let redirect = false;
+  let globbed = false;
   let found;
+  let glob;
   const endWord = () => {
     if (!inWord) return;
+    if (globbed) glob ??= word;
     if (redirect) redirect = false;
     else words.push(word);
     word = "";
     inWord = false;
+    globbed = false;
   };
   const endCommand = () => {
     endWord();
@@ -231,6 +238,7 @@ function _programByPath(strings, exprs, raw) {
       }
     } else if (c === "\\") {
       word += text[++i] ?? "";
+      if (/[*?[]/.test(text[i] ?? "")) globbed = true;
       inWord = true;
     } else if (c === "<" || c === ">") {
       if (inWord && /^\d+$/.test(word) && !/\s/.test(text[i - 1] ?? " ")) {
@@ -248,12 +256,16 @@ function _programByPath(strings, exprs, raw) {
     } else if (/\s/.test(c)) {
       endWord();
     } else {
+      if (/[*?[]/.test(c) && !(c === "?" && text[i - 1] === "$")) globbed = true;
       word += c;
       inWord = true;
     }
   }
   endCommand();
-  return found;
+  return {
+    program: found,
+    glob
+  };
 }
 function _words(strings, exprs) {
   const out = /* @__PURE__ */ new Set();

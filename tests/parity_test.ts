@@ -295,6 +295,17 @@ Deno.test({
         assertEquals(ours.stderr, `nsjoin ls: ${said} (see: nsjoin ls --help)\n`, args.join(" "));
       }
     });
+    await t.step("--json with --raw: lsns's words, in either order", async () => {
+      // It said "options --json and --raw are exclusive": a script matching lsns's missed it.
+      for (const args of [["-J", "-r"], ["-r", "-J"], ["--raw", "-l", "--json"]]) {
+        const theirs = await lsnsStable(args);
+        const ours = await cli(["ls", ...args]);
+        assertEquals([theirs.code, ours.code], [1, 2], ours.stderr);
+        const said = theirs.stderr.split("\n")[0].replace(/^(\S*\/)?lsns: /, "");
+        assertEquals(said, "mutually exclusive arguments: --json --raw");
+        assertEquals(ours.stderr, `nsjoin ls: ${said} (see: nsjoin ls --help)\n`, args.join(" "));
+      }
+    });
     await t.step("-o '': usage, one line (lsns 2.38 exits 1 and says nothing)", async () => {
       const ours = await cli(["ls", "-p", p, "-o", ""]);
       assertEquals(ours.code, 2);

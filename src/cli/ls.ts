@@ -234,9 +234,10 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   });
   // What lsns checks as getopt meets each option (so before -h, -V or -H ends the loop):
   // exclusive pairs, -t's type, -p's number, -T's relation.
-  if (values.json && values.raw) throw new UsageError("options --json and --raw are exclusive");
+  // In lsns's words (util-linux's err_exclusive_options): the group's options in its order.
+  if (values.json && values.raw) throw new UsageError("mutually exclusive arguments: --json --raw");
   if (values.persistent && values.task) {
-    throw new UsageError("options --persistent and --task are exclusive");
+    throw new UsageError("mutually exclusive arguments: --persistent --task");
   }
   const types: NamespaceType[] = [];
   for (const t of values.type ?? []) {

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-Y4QCPGIN.js";
+} from "./chunk-BQEQPLA7.js";
 import {
   NsCommand,
   _hostProgramCapabilities,

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-Y4QCPGIN.js";
+} from "./chunk-BQEQPLA7.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

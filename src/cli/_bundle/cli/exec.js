@@ -172,6 +172,14 @@ var _dockerGet = (async function _dockerGet(host, path) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
   const owner = uid === 0 ? void 0 : uid;
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    try {
+      conn.close();
+    } catch {
+    }
+  }, _DOCKER_TIMEOUT_MS);
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r
 Host: docker\r
@@ -185,7 +193,11 @@ Host: docker\r
       body: JSON.parse(raw.slice(split + 4) || "null"),
       owner
     };
+  } catch (error) {
+    if (late) throw new Error(`Cannot read docker's answer: none in ${_DOCKER_TIMEOUT_MS} ms`);
+    throw error;
   } finally {
+    clearTimeout(timer);
     try {
       conn.close();
     } catch {
@@ -1670,6 +1682,7 @@ var DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 // src/engines.ts
 
+var _DOCKER_TIMEOUT_MS = 1e4;
 
 
 var _DOCKER_MAX_BYTES = 64 << 20;

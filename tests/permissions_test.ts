@@ -331,6 +331,11 @@ Deno.test({
             // What a caller catches tells a missing flag apart from any other failure:
             // inNamespaces' bundling said it in a plain Error.
             if (c.script) assertMatch(lines[0], /^NotCapable: /);
+            // Deno's own words named the helper's path ("Requires run access to
+            // "/proc/self/fd/23""), which no one gives: say what needs the flag.
+            if (c.script && missing === "--allow-run") {
+              assertMatch(lines[0], /^NotCapable: Cannot .* without --allow-run: /);
+            }
             assert(!/\bat .*:\d+:\d+/.test(out.stderr), `a stack trace: ${out.stderr}`);
           },
         );

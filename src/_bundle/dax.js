@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-BQEQPLA7.js";
+} from "./chunk-3X6NCQ5P.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-44ZO6JSK.js";
+} from "./chunk-N53IQNCI.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-22YULPUR.js";
+} from "./chunk-3CI2QNUG.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-22YULPUR.js";
+} from "./chunk-3CI2QNUG.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

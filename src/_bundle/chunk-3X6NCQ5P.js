@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-44ZO6JSK.js";
+} from "./chunk-N53IQNCI.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -10,10 +10,11 @@ import {
   _pausedShown,
   _sessionPlan,
   _setupError,
+  _withoutRun,
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-44ZO6JSK.js";
+} from "./chunk-N53IQNCI.js";
 import {
   loadHostNss
 } from "./chunk-L34MZHQM.js";
@@ -1599,6 +1600,11 @@ var openSession = (async function openSession(target, options = {}) {
     } catch (error) {
       const code = error.code;
       const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
+      if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
+        throw new Deno.errors.NotCapable(_withoutRun("open a session"), {
+          cause: error
+        });
+      }
       if (!refused || !helperExecRefused()) throw error;
       child = spawn();
     }

@@ -785,6 +785,9 @@ var _environOf = (function _environOf(pid) {
   }
   return out;
 });
+var _withoutRun = (function _withoutRun(what) {
+  return `Cannot ${what} in a target without --allow-run: nsjoin spawns its helper (a sealed memfd, /proc/self/fd/N), which joins the namespaces and runs the program`;
+});
 var expandLongOption = (function expandLongOption(name, names, abbreviable) {
   if (names.includes(name)) return name;
   if (name === "") return void 0;
@@ -2149,6 +2152,11 @@ var NsCommand = class {
     if (code === "E2BIG") {
       throw new RangeError(`Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`);
     }
+    if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
+      throw new Deno.errors.NotCapable(_withoutRun(`run ${this.#program}`), {
+        cause: error
+      });
+    }
     throw error;
   }
   #launch(plan, defaults, pipe) {
@@ -2675,6 +2683,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     helperReads
   };
 }).bind(void 0);
+
 
 
 

@@ -1,7 +1,9 @@
 /**
  * dax bound to a target: `daxIn(target)` is a dax `$` whose programs run inside the
  * target's namespaces through nsjoin's exec engine, with dax's shell (pipes, `&&`,
- * redirects), `.text()`, `.json()` and `.noThrow()` as usual.
+ * redirects to streams), `.text()`, `.json()` and `.noThrow()` as usual. Programs are named
+ * by name; a program by path, an unquoted glob and a redirect to a file are TypeErrors: dax
+ * would run, expand or open them on the host.
  *
  * ```ts ignore
  * import { daxIn } from "@nsjoin/nsjoin/dax";

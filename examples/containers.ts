@@ -14,12 +14,20 @@ const decoder = new TextDecoder();
 async function ask(id: string): Promise<{ pid: string; answer: string }> {
   try {
     using c = await resolveContainer(id);
-    const { code, stdout, stderr } = await new NsCommand("sh", {
+    // One container that does not answer (its resolver hangs `hostname -i`) must not stop
+    // the listing: 5 s each, then it and what it started are killed.
+    const { code, signal, stdout, stderr } = await new NsCommand("sh", {
       ...containerExecOptions(c),
       args: ["-c", "hostname; hostname -i"],
+      signal: AbortSignal.timeout(5000),
+      killTree: true,
     }).output();
     const [hostname = "?", addr = ""] = decoder.decode(stdout).trim().split("\n");
-    const answer = code === 0 ? `${hostname} ${addr.trim()}` : decoder.decode(stderr).trim();
+    const answer = code === 0
+      ? `${hostname} ${addr.trim()}`
+      : signal === "SIGTERM"
+      ? "no answer in 5 s"
+      : decoder.decode(stderr).trim();
     return { pid: String(c.pid), answer };
   } catch (error) {
     return { pid: "-", answer: (error as Error).message };

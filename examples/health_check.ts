@@ -18,7 +18,10 @@ globalThis.addEventListener("unhandledrejection", (e) => {
 });
 
 const [where, portText, path = "/health"] = Deno.args;
-if (!where || !/^[0-9]+$/.test(portText ?? "")) {
+// A port out of range or a PATH without its "/" is a usage error here, not a URL error
+// from inside the Worker.
+const port = /^[0-9]{1,5}$/.test(portText ?? "") ? Number(portText) : 0;
+if (!where || port < 1 || port > 65535 || !path.startsWith("/")) {
   console.error("usage: health_check.ts TARGET PORT [PATH]");
   Deno.exit(2);
 }
@@ -44,7 +47,7 @@ const result = await inNamespaces(
       return { status: 0, ms: performance.now() - started, error: why };
     }
   },
-  { namespaces: ["net"], arg: { port: Number(portText), path } },
+  { namespaces: ["net"], arg: { port, path } },
 );
 
 const url = `http://127.0.0.1:${portText}${path} in ${where}`;

@@ -916,17 +916,24 @@ export function cstr(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** A failed libc call: the syscall name and errno; callers turn it into their own error. */
+/**
+ * A failed libc call: the syscall name and errno; callers turn it into their own error. Some
+ * reach users as they are (copyFrom's missing path): `code` is the errno's name, as
+ * NamespaceError's, so one `error.code === "ENOENT"` tells either apart.
+ */
 export class SyscallError extends Error {
   override name = "SyscallError";
   /** The errno value. */
   readonly errno: number;
+  /** The errno's name, such as `"ENOENT"`. */
+  readonly code: string;
   /** The libc function that failed. */
   readonly syscall: string;
   constructor(syscall: string, errnoValue: number, message?: string) {
     super(message ?? `${syscall} failed: ${errnoName(errnoValue)} (${errnoText(errnoValue)})`);
     this.syscall = syscall;
     this.errno = errnoValue;
+    this.code = errnoName(errnoValue);
   }
 }
 

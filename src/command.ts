@@ -529,6 +529,9 @@ export class NsCommand {
         `Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`,
       );
     }
+    if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
+      throw new Deno.errors.NotCapable(_withoutRun(`run ${this.#program}`), { cause: error });
+    }
     throw error;
   }
 
@@ -1445,4 +1448,13 @@ function _environOf(pid: number): Record<string, string> {
     if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return out;
+}
+
+/**
+ * A missing --allow-run, said for what was being done (NsCommand, openSession): Deno's own
+ * "Requires run access to "/proc/self/fd/23"" named a path the user never gave.
+ */
+export function _withoutRun(what: string): string {
+  return `Cannot ${what} in a target without --allow-run: nsjoin spawns its helper (a sealed ` +
+    "memfd, /proc/self/fd/N), which joins the namespaces and runs the program";
 }

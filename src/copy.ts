@@ -954,8 +954,8 @@ async function _copyTree(
  * @param options archive, followLink, signal (device nodes are never made on the host)
  * @returns when the copy is complete
  * @throws {NamespaceError} when the target is gone or its root cannot be opened
- * @throws {SyscallError} "Cannot copy …: reason" for a missing path, a FIFO or device as
- * the source, a directory onto a file, and the like
+ * @throws {SyscallError} "Cannot copy …: reason" (`code` "ENOENT"…) for a missing path, a
+ * FIFO or device as the source, a directory onto a file, and the like
  *
  * @example
  * ```ts

@@ -1,8 +1,8 @@
 /**
  * dax bound to a target: `daxIn(target)` is a dax `$` whose programs run inside the
  * target through {@link NsCommand}, with dax's shell (pipes, `&&`, redirects to and from
- * streams, buffers and `/dev/null`; not files: dax would open them on the host), `.text()`,
- * `.json()`, `.noThrow()` and `.stdin()` as usual.
+ * streams, buffers and `/dev/null`; not files, globs or programs by path: dax would open,
+ * expand or run them on the host), `.text()`, `.json()`, `.noThrow()` and `.stdin()` as usual.
  *
  * @module
  */
@@ -178,10 +178,12 @@ const SHELL_BUILTINS = new Set([
  * Limits: a redirect to or from a file (`> out.txt`, `< in.txt`) is a TypeError: dax
  * opens it itself, on the host, as the caller, from the target's working directory (take
  * the output with `.text()` or `.bytes()`, or give an absolute `$.path()` to name a host file). Name
- * programs by name. dax accepts only names of letters, digits, `-` and `_`
- * for registered commands, and resolves a program given by path (`/usr/bin/ip`) itself,
- * on the host. The program list is read once, here (pass `commands` for programs added
- * later).
+ * programs by name: dax accepts only names of letters, digits, `-` and `_` for registered
+ * commands and would resolve and run a program given by path (`/usr/bin/ip`, `./run.sh`)
+ * itself, on the host, so one named by a path or through a variable is a TypeError too; and so
+ * is an unquoted `*`, `?` or `[`, a glob dax would expand against the host's files (quote it
+ * and have a shell inside expand it: `` $`sh -c ${"ls /var/log/*.log"}` ``). The program list
+ * is read once, here (pass `commands` for programs added later).
  *
  * @param target a PID, a namespace file, a pinned process or a container from `resolveContainer`
  * @param options namespaces, starting directory, environment, extra program names
@@ -303,6 +305,20 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
           ".text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)",
       );
     }
+    const { program, glob } = _hostSide(strings, exprs, raw);
+    if (program !== undefined) {
+      throw new TypeError(
+        `Cannot run ${JSON.stringify(program)} in daxIn: dax runs a program given by its path ` +
+          "itself, on the host, as this process — name a program on the target's PATH (`commands` " +
+          "for others), or run a path inside with NsCommand",
+      );
+    }
+    if (glob !== undefined) {
+      throw new TypeError(
+        `Cannot expand ${JSON.stringify(glob)} in daxIn: dax expands a glob itself, against the ` +
+          "host's files — quote it, and have a shell inside expand it (sh -c 'ls /var/log/*.log')",
+      );
+    }
     const handlers: Record<string, CommandHandler> = {};
     for (const word of _words(strings, exprs)) {
       if (programs.has(word)) handlers[word] = _spawner(word, base, options.env);
@@ -382,6 +398,110 @@ function _fileRedirect(
     }
   }
   return undefined;
+}
+
+/**
+ * What of a command line dax would do with the host's files, as written, or undefined:
+ * `program`, the first program named by a path (`/usr/sbin/nginx`, `./check.sh`) or through
+ * a variable (`$P`) — dax looks a registered command up by its name alone and resolves any
+ * other itself: a path on the host, a relative one from the shell's working directory, for
+ * daxIn the target's (a container's configured one, which its owner chooses), and runs the
+ * file it finds there on the host, as this process; and `glob`, the first word with an
+ * unquoted `*`, `?` or `[` (a backslash does not escape them for dax), which dax expands
+ * against the host's files, from that same directory, and passes on as the program's
+ * arguments: the host's names, not the target's (tests/security_test.ts "stop 23"). Values
+ * dax escapes are one quoted word; `.raw`, RawArg and a raw command result's values are read
+ * as the text they are.
+ */
+function _hostSide(
+  strings: readonly string[],
+  exprs: readonly unknown[],
+  raw: boolean,
+): { program?: string; glob?: string } {
+  const quoted = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const asText = (v: unknown): string =>
+    v instanceof RawArg
+      ? Array.isArray(v.value) ? v.value.map(String).join(" ") : String(v.value)
+      : Array.isArray(v)
+      ? v.map(asText).join(" ")
+      : v instanceof CommandResult
+      ? (raw ? (s: string) => s : quoted)(v.stdout.replace(/\r?\n$/, ""))
+      : raw
+      ? String(v)
+      : quoted(String(v));
+  let text = "";
+  for (let i = 0; i < strings.length; i++) {
+    text += strings[i];
+    if (i < exprs.length) {
+      // After `<` or `>` a value is a stream, a buffer or a path: never a program.
+      text += /[<>]\s*$/.test(text) ? "x" : asText(exprs[i]);
+    }
+  }
+  let words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let redirect = false;
+  let globbed = false;
+  let found: string | undefined;
+  let glob: string | undefined;
+  const endWord = () => {
+    if (!inWord) return;
+    if (globbed) glob ??= word;
+    if (redirect) redirect = false; // a redirect's target, not a word of the command
+    else words.push(word);
+    word = "";
+    inWord = false;
+    globbed = false;
+  };
+  const endCommand = () => {
+    endWord();
+    // Assignments before the program (`A=1 prog`) and `!` are not it.
+    const program = words.find((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && w !== "!");
+    if (found === undefined && program !== undefined && /[/$`]/.test(program)) found = program;
+    words = [];
+  };
+  for (let i = 0; i < text.length && found === undefined; i++) {
+    const c = text[i];
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      word += text.slice(i + 1, end < 0 ? text.length : end);
+      inWord = true;
+      i = end < 0 ? text.length : end;
+    } else if (c === '"') {
+      inWord = true;
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === "\\" && i + 1 < text.length) i++;
+        word += text[i];
+      }
+    } else if (c === "\\") {
+      word += text[++i] ?? "";
+      if (/[*?[]/.test(text[i] ?? "")) globbed = true;
+      inWord = true;
+    } else if (c === "<" || c === ">") {
+      // An fd number just before it (`2>`) belongs to the redirect.
+      if (inWord && /^\d+$/.test(word) && !/\s/.test(text[i - 1] ?? " ")) {
+        word = "";
+        inWord = false;
+      }
+      endWord();
+      while (/[<>&|]/.test(text[i + 1] ?? "")) i++;
+      redirect = true;
+    } else if (c === "$" && text[i + 1] === "(") {
+      endCommand();
+      i++;
+    } else if (/[|&;()\n`]/.test(c)) {
+      endCommand();
+    } else if (/\s/.test(c)) {
+      endWord();
+    } else {
+      // `$?` is the last status, not a glob.
+      if (/[*?[]/.test(c) && !(c === "?" && text[i - 1] === "$")) globbed = true;
+      word += c;
+      inWord = true;
+    }
+  }
+  endCommand();
+  return { program: found, glob };
 }
 
 /** The words of a command line that could name a program: in its text and its values. */

@@ -68,20 +68,40 @@ async function _dockerGet(
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
   const owner = uid === 0 ? undefined : uid;
+  // A daemon that takes the connection and never answers (dockerd holds a container's lock
+  // while a `docker start` of it hangs in `runc init`: every inspect of it waits, as
+  // `docker inspect` does) ends in the caller's fallback, as one that is not reachable:
+  // findContainers and resolveContainer waited for ever, for every container.
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    try {
+      conn.close();
+    } catch {
+      // Closed already.
+    }
+  }, _DOCKER_TIMEOUT_MS);
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: docker\r\n\r\n`));
     const raw = await _readCapped(conn.readable);
     const split = raw.indexOf("\r\n\r\n");
     const status = Number(raw.slice(9, 12));
     return { status, body: JSON.parse(raw.slice(split + 4) || "null"), owner };
+  } catch (error) {
+    if (late) throw new Error(`Cannot read docker's answer: none in ${_DOCKER_TIMEOUT_MS} ms`);
+    throw error;
   } finally {
+    clearTimeout(timer);
     try {
       conn.close();
     } catch {
-      // Closed by the readable stream ending.
+      // Closed by the readable stream ending, or by the timer.
     }
   }
 }
+
+/** How long one Docker API answer may take before the caller falls back. */
+const _DOCKER_TIMEOUT_MS = 10_000;
 
 /**
  * A connection to a TCP daemon and the uid of its listener (see {@link _tcpListenerUid}).

@@ -254,6 +254,14 @@ async function _bundle(url: URL): Promise<string> {
       stdin: "null",
     }).output();
   } catch (error) {
+    // A missing --allow-run stays a NotCapable, as every other missing flag: a plain Error
+    // could not be told apart from a module that does not bundle.
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new Deno.errors.NotCapable(
+        `Cannot bundle ${url.href} on the host without --allow-run: a module for a Worker in the target's mount namespace is bundled by \`deno bundle\``,
+        { cause: error },
+      );
+    }
     throw new Error(`Cannot bundle ${url.href} on the host: ${(error as Error).message}`, {
       cause: error,
     });

@@ -28,6 +28,7 @@ import {
   _ErrorPipe,
   _sessionPlan,
   _setupError,
+  _withoutRun,
   type NsCommandOptions,
   type NsCommandOutput,
 } from "./command.ts";
@@ -723,6 +724,9 @@ export async function openSession(
       // As NsCommand: a refused memfd (an LSM, ETXTBSY) falls back to the private file once.
       const code = (error as { code?: string }).code;
       const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
+      if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
+        throw new Deno.errors.NotCapable(_withoutRun("open a session"), { cause: error });
+      }
       if (!refused || !helperExecRefused()) throw error;
       child = spawn();
     }

@@ -147,8 +147,10 @@ export function parseTarget(text: string): number | string {
     throw new RangeError(`Cannot use ${text} as a PID: it must be a whole number above 0`);
   }
   // A container reference where a PID is wanted (daxIn("k8s:…"), NsCommand's target): say
-  // which call takes it, as nothing here looks containers up.
-  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text)
+  // which call takes it, as nothing here looks containers up. A bare name too (`"web1"`, a
+  // name an engine could have made): the likeliest mistake of a script's first NsCommand.
+  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text) ||
+      /^[a-zA-Z][a-zA-Z0-9_.-]*$/.test(text)
     ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)"
     : "";
   throw new TypeError(

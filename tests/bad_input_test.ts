@@ -219,6 +219,13 @@ const CASES: Case[] = [
     run: api((_, m) => ({ target: "k8s:default/web/app", args: [m] })),
   },
   {
+    input: 'target: "web1" (a container name, not resolved)',
+    via: "API",
+    code: 2,
+    message: /Cannot resolve target "web1": .* - a container is named through resolveContainer\(\)/,
+    run: api((_, m) => ({ target: "web1", args: [m] })),
+  },
+  {
     input: "-t 12:abc",
     via: "enter",
     code: 2,

@@ -170,7 +170,16 @@ Deno.test("exec's options stop at TARGET: the rest is the program's, even --help
   assertEquals(a.help, false);
   const b = parseExecArgs(["-e", "A=1", "-e", "B=2", "--", "-web", "--", "-x"]);
   assertEquals([b.env, b.target, b.command], [["A=1", "B=2"], "-web", ["-x"]]);
-  assertThrows(() => parseExecArgs(["-u"]), UsageError, "argument missing");
+  assertThrows(() => parseExecArgs(["-u"]), UsageError, "flag needs an argument: 'u' in -u");
+  assertThrows(
+    () => parseExecArgs(["-tz", "web1"]),
+    UsageError,
+    "unknown shorthand flag: 'z' in -z",
+  );
+  assertThrows(() => parseExecArgs(["--nope", "web1"]), UsageError, "unknown flag: --nope");
+  // pflag would take "-1" as the user; a forgotten value would swallow the next flag.
+  assertThrows(() => parseExecArgs(["-u", "-1", "web1", "id"]), UsageError, "use --user=-1");
+  assertEquals(parseExecArgs(["--user=-1", "web1", "id"]).user, "-1");
 });
 
 Deno.test("every command's --help reads like a man page and lists every option it parses", async () => {

@@ -1222,3 +1222,50 @@ Deno.test({
     assertMatch(none.stderr, /^nsjoin exec: Cannot find container /);
   },
 });
+
+Deno.test({
+  name: "a docker daemon that takes the connection and never answers: ps and findContainers end",
+  ignore: !IS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // dockerd holds a container's lock while a `docker start` of it hangs (its `runc init`
+    // stuck): every inspect of that container waits, `docker inspect` too. A script that
+    // listed every container and asked each one hung there for ever (examples/containers.ts
+    // on this host, trial 23); now such an answer is given up after 10 s, as an unreachable
+    // daemon, and the state files and the /proc scan answer.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-mute-docker-" });
+    const sock = `${dir}/docker.sock`;
+    const server = Deno.listen({ transport: "unix", path: sock });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const c of server) held.push(c);
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = (what: string) =>
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: still waiting after 30 s`)), 30_000);
+      });
+    try {
+      const all = await Promise.race([
+        findContainers({ dockerHost: `unix://${sock}` }),
+        limit("findContainers"),
+      ]);
+      clearTimeout(timer);
+      assert(Array.isArray(all));
+      const ps = await Promise.race([
+        cli(["ps", "--json"], { env: { DOCKER_HOST: `unix://${sock}` } }),
+        limit("nsjoin ps"),
+      ]);
+      clearTimeout(timer);
+      assertEquals(ps.code, 0, ps.stderr);
+      assert(Array.isArray(JSON.parse(ps.stdout)), ps.stdout);
+      assert(held.length >= 2, "the daemon was asked");
+    } finally {
+      clearTimeout(timer);
+      server.close();
+      for (const c of held) c.close();
+      await accepting.catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

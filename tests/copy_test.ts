@@ -654,6 +654,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a copy's missing path rejects with code ENOENT, as a NamespaceError says its errno",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // A script that copies an optional file branches on the error: the class is not
+    // exported, so `code` (NamespaceError's field) is what a caller can check.
+    const { copyFrom: fromMod, NamespaceError: NsError } = await import("../mod.ts");
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cp-code-" });
+    try {
+      for (
+        const [path, code] of [["/nsjoin-no-such-file", "ENOENT"], ["/etc/hostname/x", "ENOTDIR"]]
+      ) {
+        const error: unknown = await fromMod(Deno.pid, path, `${dir}/out`).then(
+          () => undefined,
+          (e) => e,
+        );
+        assert(error instanceof Error && !(error instanceof NsError), String(error));
+        const e = error as Error & { code?: string; errno?: number; syscall?: string };
+        assertEquals([e.name, e.code], ["SyscallError", code], String(error));
+        assertMatch(e.message, new RegExp(`^Cannot copy ${Deno.pid}:${path}: ${code} `));
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "examples/tar_backup.ts archives a directory only the target's mount namespace has",
   ignore: !IS_ROOT && !CI,
   sanitizeResources: false,

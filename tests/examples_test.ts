@@ -57,6 +57,11 @@ Deno.test({
       assertEquals(down.code, 1);
       assertMatch(down.stdout, /^unhealthy: .*(refused|error)/i);
       assertEquals((await example("health_check.ts", String(target.pid))).code, 2);
+      // Out of range or without its "/": usage, not "Invalid URL … with base 'data:…'".
+      for (const args of [["99999"], ["0"], ["8080", "health"]]) {
+        const bad = await example("health_check.ts", String(target.pid), ...args);
+        assertEquals([bad.code, bad.stderr], [2, "usage: health_check.ts TARGET PORT [PATH]\n"]);
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -268,6 +268,38 @@ Deno.test({
           }
         },
       );
+      await t.step(
+        "a mistyped flag or a missing value: pflag's words, as both say them (ours 2, theirs 125)",
+        async () => {
+          // They said node's "Unknown option '-z'" and "Option '-u, --user <value>' argument
+          // missing": a script matching docker's words on stderr missed ours.
+          const forms: [string[], string][] = [
+            [["--bogus", d.name, "true"], "unknown flag: --bogus"],
+            [["--bogus=1", d.name, "true"], "unknown flag: --bogus"],
+            [["-z", d.name, "true"], "unknown shorthand flag: 'z' in -z"],
+            [["-tz", d.name, "true"], "unknown shorthand flag: 'z' in -z"],
+            [["-zt", d.name, "true"], "unknown shorthand flag: 'z' in -zt"],
+            [["-u"], "flag needs an argument: 'u' in -u"],
+            [["-tu"], "flag needs an argument: 'u' in -u"],
+            [["--user"], "flag needs an argument: --user"],
+            [["-i", "--workdir"], "flag needs an argument: --workdir"],
+          ];
+          for (const [args, words] of forms) {
+            const [dockers, podmans, ours] = await Promise.all([
+              run("docker", ["exec", ...args]),
+              run("podman", ["exec", ...args]),
+              cli(["exec", ...args]),
+            ]);
+            assertEquals([dockers.code, podmans.code], [125, 125], args.join(" "));
+            assertEquals(dockers.stderr.split("\n")[0], words);
+            assertEquals(podmans.stderr.split("\n")[0], `Error: ${words}`);
+            assertEquals(
+              [ours.code, ours.stdout, ours.stderr],
+              [2, "", `nsjoin exec: ${words} (see: nsjoin exec --help)\n`],
+            );
+          }
+        },
+      );
       await t.step("an empty program name is usage, exit 2 (docker 126, podman 127)", async () => {
         const [dockers, ours] = await both(d, [], [""]);
         const [podmans] = await both(p, [], [""]);
@@ -663,6 +695,29 @@ Deno.test({
             );
             const [podman] = await exec(p, file);
             assert(podman.stdout.split("\n").includes(line), podman.stdout);
+          }
+        },
+      );
+      await t.step(
+        "a line without a name is refused naming the file and line, as docker does",
+        async () => {
+          for (const line of ["=x", "=", "  =x"]) {
+            const file = `${dir}/noname`;
+            await Deno.writeTextFile(file, `OK=1\n${line}\n`);
+            const [docker, ours] = await exec(d, file);
+            const [podman] = await exec(p, file);
+            assertEquals([docker.code, podman.code], [1, 125]);
+            const shown = line.trimStart();
+            assertEquals(
+              docker.stderr,
+              `invalid env file (${file}): no variable name on line '${shown}'\n`,
+            );
+            assertMatch(podman.stderr, /invalid environment variable: "=/);
+            assertEquals([ours.code, ours.stdout], [2, ""]);
+            assertEquals(
+              ours.stderr,
+              `nsjoin exec: --env-file ${file}: no variable name on line '${shown}' (see: nsjoin exec --help)\n`,
+            );
           }
         },
       );

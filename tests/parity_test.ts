@@ -295,6 +295,30 @@ Deno.test({
         assertEquals(ours.stderr, `nsjoin ls: ${said} (see: nsjoin ls --help)\n`, args.join(" "));
       }
     });
+    await t.step(
+      "--json with --raw, a bad -p or <namespace>: lsns's line, word for word",
+      async () => {
+        // It said "options --json and --raw are exclusive" and quoted as JSON ("abc", no
+        // "Numerical result out of range"): a script matching lsns's words missed ours.
+        const cases: [string[], RegExp][] = [
+          [["-J", "-r"], /^mutually exclusive arguments: --json --raw$/],
+          [["-r", "-J"], /^mutually exclusive arguments: --json --raw$/],
+          [["--raw", "-l", "--json"], /^mutually exclusive arguments: --json --raw$/],
+          [["-p", "abc"], /^invalid PID argument: 'abc'$/],
+          [["--task=1x"], /^invalid PID argument: '1x'$/],
+          [["-p", "99999999999"], /^invalid PID argument: '99999999999': Numerical result/],
+          [["abc"], /^invalid namespace argument: 'abc'$/],
+        ];
+        for (const [args, words] of cases) {
+          const theirs = await lsnsStable(args);
+          const ours = await cli(["ls", ...args]);
+          assertEquals([theirs.code, ours.code], [1, 2], ours.stderr);
+          const said = theirs.stderr.split("\n")[0].replace(/^(\S*\/)?lsns: /, "");
+          assertMatch(said, words);
+          assertEquals(ours.stderr, `nsjoin ls: ${said} (see: nsjoin ls --help)\n`, args.join(" "));
+        }
+      },
+    );
     await t.step("-o '': usage, one line (lsns 2.38 exits 1 and says nothing)", async () => {
       const ours = await cli(["ls", "-p", p, "-o", ""]);
       assertEquals(ours.code, 2);

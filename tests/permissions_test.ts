@@ -54,6 +54,8 @@ interface Case {
   /** A library script (its last line printed on success), or CLI arguments. */
   script?: (pid: number, dir: string) => string;
   cli?: (pid: number) => string[];
+  /** Files written beside the script first (name → text). */
+  files?: Record<string, string>;
   /** What a working run prints (stdout). */
   expect: RegExp;
 }
@@ -136,6 +138,18 @@ const tree = n.namespaceTree({ by: "owner", from: l });
 const members = n.processesInNamespace(ino);
 console.log(JSON.stringify(l).includes(String(ino)), tree.length > 0, JSON.stringify(members).includes("${pid}"));`,
     expect: /^true true true$/,
+  },
+  {
+    // A module URL with mnt is bundled on the host by `deno bundle`: --allow-run too.
+    name: "inNamespaces with mnt and a module URL",
+    flags: [...JOIN, "--allow-read", "--allow-run"],
+    files: { "inside.ts": "export default (x: number) => x * 2;\n" },
+    script: (pid, dir) =>
+      `import { closeNamespaceWorkers, inNamespaces } from ${MOD};
+const v = await inNamespaces(${pid}, new URL("file://${dir}/inside.ts"), { namespaces: ["mnt"], arg: 21 });
+await closeNamespaceWorkers();
+console.log(v);`,
+    expect: /^42$/,
   },
   {
     name: "inspect",
@@ -248,6 +262,9 @@ async function run(c: Case, pid: number, flags: readonly string[]) {
         "}",
       ].join("\n");
       await Deno.writeTextFile(`${dir}/script.ts`, body);
+      for (const [name, text] of Object.entries(c.files ?? {})) {
+        await Deno.writeTextFile(`${dir}/${name}`, text);
+      }
       args = ["run", "--quiet", "--no-lock", "--no-prompt", ...flags, `${dir}/script.ts`];
     } else {
       args = [
@@ -311,6 +328,14 @@ Deno.test({
             assertEquals(lines.length, 1, out.stderr);
             // With no flag at all, the first refusal may be of any flag the feature needs.
             assertMatch(lines[0], flags.length === 0 ? /--allow-\w+/ : named(missing));
+            // What a caller catches tells a missing flag apart from any other failure:
+            // inNamespaces' bundling said it in a plain Error.
+            if (c.script) assertMatch(lines[0], /^NotCapable: /);
+            // Deno's own words named the helper's path ("Requires run access to
+            // "/proc/self/fd/23""), which no one gives: say what needs the flag.
+            if (c.script && missing === "--allow-run") {
+              assertMatch(lines[0], /^NotCapable: Cannot .* without --allow-run: /);
+            }
             assert(!/\bat .*:\d+:\d+/.test(out.stderr), `a stack trace: ${out.stderr}`);
           },
         );

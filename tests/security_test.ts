@@ -10386,3 +10386,119 @@ shift; exec "$@"`;
     }
   },
 });
+
+// ---- stop 23: daxIn runs a program given by path, and expands globs, on the host
+
+Deno.test({
+  name:
+    "stop 23: daxIn never runs a program given by path on the host, nor expands a glob there, where a user's container's working directory points",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // dax looks a registered command up by name alone and resolves any other itself: a path
+    // on the host — a relative one from the shell's working directory, for daxIn the
+    // target's (a container's configured WorkingDir, which its owner chooses) — and runs the
+    // host's file, in root's process, with root's every privilege. A local user whose rootless
+    // container works in /tmp/DIR, a directory of theirs on the host too, planted check.sh
+    // there: root's `await $\`./check.sh\`` ran it on the host as uid 0. An absolute path ran
+    // the host's program in place of the container's (`/bin/hostname` printed the host's).
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const { daxIn } = await import("../dax.ts");
+    const name = `nsjoin-sec23t-${crypto.randomUUID().slice(0, 8)}`;
+    const drop = `/tmp/${name}`;
+    const marker = `${drop}/ran-on-the-host`;
+    let made: Awaited<ReturnType<typeof startContainer>> | undefined;
+    try {
+      await sh("setpriv", [
+        `--reuid=${owner.uid}`,
+        `--regid=${owner.gid}`,
+        "--clear-groups",
+        "sh",
+        "-c",
+        `mkdir -m 777 ${drop} && printf '#!/bin/sh\\nid -u > ${marker}\\n' > ${drop}/check.sh && chmod 755 ${drop}/check.sh`,
+      ]);
+      made = await startContainer("podman", name, ["--tmpfs", drop, "-w", drop], owner);
+      const $ = daxIn(await resolveContainer(`podman@${owner.name}:${name}`));
+      assertEquals(await $`pwd`.text(), drop);
+      const inside = await $`hostname`.text();
+      assert(inside !== Deno.hostname(), "the container has a hostname of its own");
+      await t.step("a program by relative or absolute path is refused, nothing runs", async () => {
+        const script = `${drop}/check.sh`;
+        for (
+          const line of [
+            () => $`./check.sh`,
+            () => $`${script}`,
+            () => $`true && ./check.sh`,
+            () => $`echo x | A=1 ./check.sh`,
+            () => $`echo $(./check.sh)`,
+            () => $.raw`${"./check.sh"}`,
+            () => $`"./check.sh"`,
+            () => $`/bin/hostname`,
+          ]
+        ) {
+          let error: unknown;
+          let out = "";
+          try {
+            out = await line().text();
+          } catch (e) {
+            error = e;
+          }
+          assert(!existsSync(marker), `the user's script ran on the host as root: ${line}`);
+          assert(out !== Deno.hostname(), `the host's program ran: ${line}`);
+          assert(error instanceof TypeError, `not refused: ${line}: ${error}`);
+          assertMatch(
+            (error as TypeError).message,
+            /^Cannot run ".*" in daxIn: dax runs a program/,
+          );
+        }
+      });
+      await t.step("a glob is refused: the host's names never reach the container", async () => {
+        // dax expanded `*` against the host's files, from the container's WorkingDir (the
+        // owner's host directory) or an absolute path: root's `$\`ls /root/.ssh/*\`` handed the
+        // names of root's files to the container's program (its argv, which it reads).
+        const secret = await Deno.makeTempDir({ prefix: "nsjoin-sec23t-root-only-" });
+        try {
+          await Deno.writeTextFile(`${secret}/root-only-name`, "");
+          for (
+            const line of [
+              () => $`echo *`,
+              () => $`echo ./check.s?`,
+              () => $`echo \*`,
+              () => $.raw`echo ${secret}/*`,
+              () => $.raw`echo ${secret}/root-only-[n]ame`,
+            ]
+          ) {
+            let error: unknown;
+            let out = "";
+            try {
+              out = await line().text();
+            } catch (e) {
+              error = e;
+            }
+            assert(!out.includes("check.sh") && !out.includes("root-only-name"), out);
+            assert(error instanceof TypeError, `not refused: ${line}: ${error}`);
+            assertMatch((error as TypeError).message, /^Cannot expand ".*" in daxIn: dax expands/);
+          }
+        } finally {
+          await Deno.remove(secret, { recursive: true });
+        }
+        // Quoted, it is the program's: a shell inside expands it against the container's files.
+        assertEquals(await $`sh -c ${"echo *"}`.text(), "*");
+      });
+      await t.step("programs by name, and paths as arguments, still run inside", async () => {
+        assertEquals(await $`hostname`.text(), inside);
+        assertEquals(await $`ls -d ${drop} /etc`.text(), `/etc\n${drop}`);
+        assertEquals(await $`sh -c 'test -e ./check.sh || echo none here'`.text(), "none here");
+        assertEquals(
+          await $`echo ./check.sh /bin/hostname | cat`.text(),
+          "./check.sh /bin/hostname",
+        );
+      });
+    } finally {
+      if (made) await removeContainers([made]);
+      await Deno.remove(drop, { recursive: true }).catch(() => {});
+    }
+  },
+});

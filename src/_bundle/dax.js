@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-EBSSXFLG.js";
+} from "./chunk-3X6NCQ5P.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,25 +14,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-N53IQNCI.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-FWNJHOKN.js";
+} from "./chunk-JYEKH53D.js";
 import {
   resolveTarget
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-ARWUKZRH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
-import "./chunk-M3H2V5SU.js";
+} from "./chunk-XJE2BF2S.js";
+import "./chunk-RNPLKH6B.js";
 
 // src/dax.ts
 import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";
@@ -136,6 +136,13 @@ function daxIn(target, options = {}) {
     if (redirect !== void 0) {
       throw new TypeError(`Cannot redirect ${JSON.stringify(redirect)} to a file in daxIn: dax opens it on the host, as this process, from the target's working directory \u2014 take the output with .text() or .bytes() (or give a stream, or an absolute $.path() for a host file of yours)`);
     }
+    const { program, glob } = _hostSide(strings, exprs, raw);
+    if (program !== void 0) {
+      throw new TypeError(`Cannot run ${JSON.stringify(program)} in daxIn: dax runs a program given by its path itself, on the host, as this process \u2014 name a program on the target's PATH (\`commands\` for others), or run a path inside with NsCommand`);
+    }
+    if (glob !== void 0) {
+      throw new TypeError(`Cannot expand ${JSON.stringify(glob)} in daxIn: dax expands a glob itself, against the host's files \u2014 quote it, and have a shell inside expand it (sh -c 'ls /var/log/*.log')`);
+    }
     const handlers = {};
     for (const word of _words(strings, exprs)) {
       if (programs.has(word)) handlers[word] = _spawner(word, base, options.env);
@@ -183,6 +190,82 @@ function _fileRedirect(strings, exprs, raw) {
     }
   }
   return void 0;
+}
+function _hostSide(strings, exprs, raw) {
+  const quoted = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const asText = (v) => v instanceof RawArg ? Array.isArray(v.value) ? v.value.map(String).join(" ") : String(v.value) : Array.isArray(v) ? v.map(asText).join(" ") : v instanceof CommandResult ? (raw ? (s) => s : quoted)(v.stdout.replace(/\r?\n$/, "")) : raw ? String(v) : quoted(String(v));
+  let text = "";
+  for (let i = 0; i < strings.length; i++) {
+    text += strings[i];
+    if (i < exprs.length) {
+      text += /[<>]\s*$/.test(text) ? "x" : asText(exprs[i]);
+    }
+  }
+  let words = [];
+  let word = "";
+  let inWord = false;
+  let redirect = false;
+  let globbed = false;
+  let found;
+  let glob;
+  const endWord = () => {
+    if (!inWord) return;
+    if (globbed) glob ??= word;
+    if (redirect) redirect = false;
+    else words.push(word);
+    word = "";
+    inWord = false;
+    globbed = false;
+  };
+  const endCommand = () => {
+    endWord();
+    const program = words.find((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && w !== "!");
+    if (found === void 0 && program !== void 0 && /[/$`]/.test(program)) found = program;
+    words = [];
+  };
+  for (let i = 0; i < text.length && found === void 0; i++) {
+    const c = text[i];
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      word += text.slice(i + 1, end < 0 ? text.length : end);
+      inWord = true;
+      i = end < 0 ? text.length : end;
+    } else if (c === '"') {
+      inWord = true;
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === "\\" && i + 1 < text.length) i++;
+        word += text[i];
+      }
+    } else if (c === "\\") {
+      word += text[++i] ?? "";
+      if (/[*?[]/.test(text[i] ?? "")) globbed = true;
+      inWord = true;
+    } else if (c === "<" || c === ">") {
+      if (inWord && /^\d+$/.test(word) && !/\s/.test(text[i - 1] ?? " ")) {
+        word = "";
+        inWord = false;
+      }
+      endWord();
+      while (/[<>&|]/.test(text[i + 1] ?? "")) i++;
+      redirect = true;
+    } else if (c === "$" && text[i + 1] === "(") {
+      endCommand();
+      i++;
+    } else if (/[|&;()\n`]/.test(c)) {
+      endCommand();
+    } else if (/\s/.test(c)) {
+      endWord();
+    } else {
+      if (/[*?[]/.test(c) && !(c === "?" && text[i - 1] === "$")) globbed = true;
+      word += c;
+      inWord = true;
+    }
+  }
+  endCommand();
+  return {
+    program: found,
+    glob
+  };
 }
 function _words(strings, exprs) {
   const out = /* @__PURE__ */ new Set();

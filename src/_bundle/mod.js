@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-EBSSXFLG.js";
+} from "./chunk-3X6NCQ5P.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,11 +28,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-N53IQNCI.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-5HLTAE7E.js";
+} from "./chunk-TU7HNHCR.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -40,7 +40,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-ARWUKZRH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -58,13 +58,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-XJE2BF2S.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1129,38 +1129,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-WZ2E3JP2.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-WZ2E3JP2.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-WZ2E3JP2.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-WZ2E3JP2.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-E3NPTQLS.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-WZ2E3JP2.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-WZ2E3JP2.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-WZ2E3JP2.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-WZ2E3JP2.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -45,7 +45,8 @@ export interface ParseConfig {
   /**
    * Go pflag's rules, which docker's commands follow: `-u=root` gives "root" (node keeps
    * "=root"), and a flag takes a boolean after "=" (`--tty=false`, `-i=0`: strconv.ParseBool's
-   * words).
+   * words); and pflag's words for a mistake, as docker and podman print them: "unknown flag:
+   * --bogus", "unknown shorthand flag: 'z' in -zt", "flag needs an argument: 'u' in -u".
    */
   pflag?: boolean;
   /**
@@ -199,10 +200,19 @@ export function parseOptions<T extends OptionTable>(
   const refuse = (arg: string) => {
     throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
   };
+  // `group`: pflag names the letters from the unknown one on (`-tz` → "'z' in -z").
+  const unknown = (typed: string, group?: string) =>
+    new UsageError(
+      config.utilLinux
+        ? `unknown option ${typed}`
+        : config.pflag
+        ? group === undefined
+          ? `unknown flag: ${typed}`
+          : `unknown shorthand flag: '${typed[1]}' in -${group}`
+        : `Unknown option '${typed}'`,
+    );
   // The value of a string option: inline, or the next argument (never one that looks like
   // an option: node calls that ambiguous, and so does a user who forgot the value).
-  const unknown = (typed: string) =>
-    new UsageError(config.utilLinux ? `unknown option ${typed}` : `Unknown option '${typed}'`);
   const takeValue = (
     name: string,
     inline: string | undefined,
@@ -218,6 +228,10 @@ export function parseOptions<T extends OptionTable>(
       throw new UsageError(
         config.utilLinux
           ? `option ${typed} requires an argument`
+          : config.pflag
+          ? `flag needs an argument: ${
+            typed.startsWith("--") ? typed : `'${typed[1]}' in ${typed}`
+          }`
           : `Option '${label(name)} <value>' argument missing`,
       );
     }
@@ -267,7 +281,7 @@ export function parseOptions<T extends OptionTable>(
       // A group of letters: flags, until one that takes a value takes the rest.
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
-        if (name === undefined) throw unknown(`-${arg[j]}`);
+        if (name === undefined) throw unknown(`-${arg[j]}`, arg.slice(j));
         // pflag: "-x=VALUE" gives the letter the rest, a flag's boolean too.
         if (config.pflag && arg[j + 1] === "=") {
           const rest = arg.slice(j + 2);

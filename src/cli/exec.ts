@@ -335,6 +335,8 @@ export function execEnvEntries(args: Pick<ExecArgs, "env" | "envFile">): string[
       if (/[ \t]/.test(name)) {
         throw new UsageError(`--env-file ${file}: variable '${name}' contains whitespaces`);
       }
+      // docker names the file and the line (it said -e's "invalid environment variable: =x").
+      if (name === "") throw new UsageError(`--env-file ${file}: no variable name on line '${l}'`);
       add(l);
     }
   }

@@ -234,9 +234,10 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
   });
   // What lsns checks as getopt meets each option (so before -h, -V or -H ends the loop):
   // exclusive pairs, -t's type, -p's number, -T's relation.
-  if (values.json && values.raw) throw new UsageError("options --json and --raw are exclusive");
+  // In lsns's words (util-linux's err_exclusive_options): the group's options in its order.
+  if (values.json && values.raw) throw new UsageError("mutually exclusive arguments: --json --raw");
   if (values.persistent && values.task) {
-    throw new UsageError("options --persistent and --task are exclusive");
+    throw new UsageError("mutually exclusive arguments: --persistent --task");
   }
   const types: NamespaceType[] = [];
   for (const t of values.type ?? []) {
@@ -252,8 +253,11 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     // is refused (README, Differences from util-linux).
     const m = /^[ \t\n\v\f\r]*([+-]?[0-9]+)$/.exec(values.task);
     const n = m ? Number(m[1]) : 0;
+    // lsns's words (util-linux's strtos32_or_err), quoted as it quotes: 'abc'.
     if (n === 0 || n < -2147483648 || n > 2147483647) {
-      throw new UsageError(`invalid PID argument: ${JSON.stringify(values.task)}`);
+      throw new UsageError(
+        `invalid PID argument: '${values.task}'${n === 0 ? "" : ": Numerical result out of range"}`,
+      );
     }
     pid = n;
   }
@@ -291,7 +295,7 @@ export function parseLsArgs(argv: readonly string[]): LsArgs {
     const digits = cNumber(positionals[0]);
     const n = Number(digits ?? 0);
     if (n <= 0 || !Number.isSafeInteger(n)) {
-      throw new UsageError(`invalid namespace argument: ${JSON.stringify(positionals[0])}`);
+      throw new UsageError(`invalid namespace argument: '${positionals[0]}'`);
     }
     namespace = n;
   }

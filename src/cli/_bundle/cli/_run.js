@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-OXZG7LUK.js";
+} from "./chunk-6LGIJRT6.js";
 
 export {
   EXIT,

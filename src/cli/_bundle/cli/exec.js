@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-UK2CS3VY.js";
+} from "./chunk-3CI2QNUG.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -50,7 +50,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-OXZG7LUK.js";
+} from "./chunk-6LGIJRT6.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
@@ -172,6 +172,14 @@ var _dockerGet = (async function _dockerGet(host, path) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
   const owner = uid === 0 ? void 0 : uid;
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    try {
+      conn.close();
+    } catch {
+    }
+  }, _DOCKER_TIMEOUT_MS);
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r
 Host: docker\r
@@ -185,7 +193,11 @@ Host: docker\r
       body: JSON.parse(raw.slice(split + 4) || "null"),
       owner
     };
+  } catch (error) {
+    if (late) throw new Error(`Cannot read docker's answer: none in ${_DOCKER_TIMEOUT_MS} ms`);
+    throw error;
   } finally {
+    clearTimeout(timer);
     try {
       conn.close();
     } catch {
@@ -1556,6 +1568,7 @@ var execEnvEntries = (function execEnvEntries(args) {
       if (/[ \t]/.test(name)) {
         throw new UsageError(`--env-file ${file}: variable '${name}' contains whitespaces`);
       }
+      if (name === "") throw new UsageError(`--env-file ${file}: no variable name on line '${l}'`);
       add(l);
     }
   }
@@ -1669,6 +1682,7 @@ var DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 // src/engines.ts
 
+var _DOCKER_TIMEOUT_MS = 1e4;
 
 
 var _DOCKER_MAX_BYTES = 64 << 20;

@@ -8,7 +8,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

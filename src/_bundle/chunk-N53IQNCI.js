@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-ARWUKZRH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-XJE2BF2S.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -34,7 +34,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 var _cArray = (function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);
@@ -505,6 +505,9 @@ var _environOf = (function _environOf(pid) {
     if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return out;
+});
+var _withoutRun = (function _withoutRun(what) {
+  return `Cannot ${what} in a target without --allow-run: nsjoin spawns its helper (a sealed memfd, /proc/self/fd/N), which joins the namespaces and runs the program`;
 });
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
@@ -1687,6 +1690,11 @@ var NsCommand = class {
     if (code === "E2BIG") {
       throw new RangeError(`Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`);
     }
+    if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
+      throw new Deno.errors.NotCapable(_withoutRun(`run ${this.#program}`), {
+        cause: error
+      });
+    }
     throw error;
   }
   #launch(plan, defaults, pipe) {
@@ -2223,6 +2231,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
 
 
 
+
 // src/_cgroup_mounts.ts
 
 
@@ -2311,6 +2320,7 @@ export {
   _setupError,
   _sessionPlan,
   _checkShapes,
+  _withoutRun,
   nsfsOpen,
   nsfsClose,
   nsfsIdentity,

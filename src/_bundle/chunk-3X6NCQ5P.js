@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-N53IQNCI.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-ARWUKZRH.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-XJE2BF2S.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
@@ -147,6 +147,14 @@ var _dockerGet = (async function _dockerGet(host, path) {
     throw new TypeError(`Cannot reach docker at ${host}: give unix:///path or tcp://host:port`);
   }
   const owner = uid === 0 ? void 0 : uid;
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    try {
+      conn.close();
+    } catch {
+    }
+  }, _DOCKER_TIMEOUT_MS);
   try {
     await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r
 Host: docker\r
@@ -160,7 +168,11 @@ Host: docker\r
       body: JSON.parse(raw.slice(split + 4) || "null"),
       owner
     };
+  } catch (error) {
+    if (late) throw new Error(`Cannot read docker's answer: none in ${_DOCKER_TIMEOUT_MS} ms`);
+    throw error;
   } finally {
+    clearTimeout(timer);
     try {
       conn.close();
     } catch {
@@ -1394,6 +1406,7 @@ var DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 // src/engines.ts
 
+var _DOCKER_TIMEOUT_MS = 1e4;
 
 
 var _DOCKER_MAX_BYTES = 64 << 20;

@@ -1422,12 +1422,15 @@ var SyscallError = class extends Error {
   name = "SyscallError";
   /** The errno value. */
   errno;
+  /** The errno's name, such as `"ENOENT"`. */
+  code;
   /** The libc function that failed. */
   syscall;
   constructor(syscall, errnoValue, message) {
     super(message ?? `${syscall} failed: ${errnoName(errnoValue)} (${errnoText(errnoValue)})`);
     this.syscall = syscall;
     this.errno = errnoValue;
+    this.code = errnoName(errnoValue);
   }
 };
 

@@ -10,19 +10,20 @@ import {
   _pausedShown,
   _sessionPlan,
   _setupError,
+  _withoutRun,
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-N53IQNCI.js";
 import {
   loadHostNss
-} from "./chunk-VRX6XXE6.js";
+} from "./chunk-L34MZHQM.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-5HLTAE7E.js";
+} from "./chunk-TU7HNHCR.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-FWNJHOKN.js";
+} from "./chunk-JYEKH53D.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-ARWUKZRH.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +70,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-XJE2BF2S.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -79,7 +80,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -182,6 +183,11 @@ var _bundle = (async function _bundle(url) {
       stdin: "null"
     }).output();
   } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new Deno.errors.NotCapable(`Cannot bundle ${url.href} on the host without --allow-run: a module for a Worker in the target's mount namespace is bundled by \`deno bundle\``, {
+        cause: error
+      });
+    }
     throw new Error(`Cannot bundle ${url.href} on the host: ${error.message}`, {
       cause: error
     });
@@ -246,7 +252,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-GKGYBPOT.js")
+    ...await import("./_ns_worker-WEAMUHFG.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1184,8 +1190,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-LAKZVXSC.js"),
-    import("./_forward_relay-CSTU4XV5.js")
+    import("./sockets-SMDRB6SG.js"),
+    import("./_forward_relay-HYCHQ5G2.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -1594,6 +1600,11 @@ var openSession = (async function openSession(target, options = {}) {
     } catch (error) {
       const code = error.code;
       const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
+      if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
+        throw new Deno.errors.NotCapable(_withoutRun("open a session"), {
+          cause: error
+        });
+      }
       if (!refused || !helperExecRefused()) throw error;
       child = spawn();
     }

@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-OXZG7LUK.js";
+} from "./chunk-6LGIJRT6.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -229,7 +229,7 @@ var parseTarget = (function parseTarget(text) {
   if (/^-?[0-9]/.test(text)) {
     throw new RangeError(`Cannot use ${text} as a PID: it must be a whole number above 0`);
   }
-  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text) ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)" : "";
+  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text) || /^[a-zA-Z][a-zA-Z0-9_.-]*$/.test(text) ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)" : "";
   throw new TypeError(`Cannot resolve target ${JSON.stringify(text)}: give a PID, a namespace file path or netns:NAME${container}`);
 });
 var resolveTarget = (function resolveTarget(target) {
@@ -785,6 +785,9 @@ var _environOf = (function _environOf(pid) {
   }
   return out;
 });
+var _withoutRun = (function _withoutRun(what) {
+  return `Cannot ${what} in a target without --allow-run: nsjoin spawns its helper (a sealed memfd, /proc/self/fd/N), which joins the namespaces and runs the program`;
+});
 var expandLongOption = (function expandLongOption(name, names, abbreviable) {
   if (names.includes(name)) return name;
   if (name === "") return void 0;
@@ -824,7 +827,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
   const refuse = (arg) => {
     throw new UsageError(`Unexpected argument '${arg}': this command takes none`);
   };
-  const unknown = (typed) => new UsageError(config.utilLinux ? `unknown option ${typed}` : `Unknown option '${typed}'`);
+  const unknown = (typed, group) => new UsageError(config.utilLinux ? `unknown option ${typed}` : config.pflag ? group === void 0 ? `unknown flag: ${typed}` : `unknown shorthand flag: '${typed[1]}' in -${group}` : `Unknown option '${typed}'`);
   const takeValue = (name, inline, i, typed) => {
     if (inline !== void 0) {
       store(name, inline);
@@ -832,7 +835,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     }
     const next = args[i + 1];
     if (next === void 0) {
-      throw new UsageError(config.utilLinux ? `option ${typed} requires an argument` : `Option '${label(name)} <value>' argument missing`);
+      throw new UsageError(config.utilLinux ? `option ${typed} requires an argument` : config.pflag ? `flag needs an argument: ${typed.startsWith("--") ? typed : `'${typed[1]}' in ${typed}`}` : `Option '${label(name)} <value>' argument missing`);
     }
     if (next.startsWith("-") && next !== "-" && !config.utilLinux) {
       throw new UsageError(`Option '${label(name)} <value>' argument is ambiguous: to give a value starting with a dash, use --${name}=${next}`);
@@ -876,7 +879,7 @@ var parseOptions = (function parseOptions(args, options, config = {}) {
     if (arg.startsWith("-") && arg.length > 1) {
       for (let j = 1; j < arg.length; j++) {
         const name = byShort.get(arg[j]);
-        if (name === void 0) throw unknown(`-${arg[j]}`);
+        if (name === void 0) throw unknown(`-${arg[j]}`, arg.slice(j));
         if (config.pflag && arg[j + 1] === "=") {
           const rest = arg.slice(j + 2);
           store(name, options[name].type === "boolean" ? goBool(name, rest) : rest);
@@ -2149,6 +2152,11 @@ var NsCommand = class {
     if (code === "E2BIG") {
       throw new RangeError(`Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`);
     }
+    if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
+      throw new Deno.errors.NotCapable(_withoutRun(`run ${this.#program}`), {
+        cause: error
+      });
+    }
     throw error;
   }
   #launch(plan, defaults, pipe) {
@@ -2675,6 +2683,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     helperReads
   };
 }).bind(void 0);
+
 
 
 

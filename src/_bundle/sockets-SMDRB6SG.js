@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-DSXXNYSP.js";
-import "./chunk-M3H2V5SU.js";
+} from "./chunk-W3AW727Q.js";
+import "./chunk-RNPLKH6B.js";
 
 export {
   E,

@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-XJE2BF2S.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -17,7 +17,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
@@ -105,7 +105,7 @@ var parseTarget = (function parseTarget(text) {
   if (/^-?[0-9]/.test(text)) {
     throw new RangeError(`Cannot use ${text} as a PID: it must be a whole number above 0`);
   }
-  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text) ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)" : "";
+  const container = /^(docker|podman(@[^:/]+)?|containerd|k8s|cri):./.test(text) || /^[a-zA-Z][a-zA-Z0-9_.-]*$/.test(text) ? " - a container is named through resolveContainer() (the CLI: nsjoin exec)" : "";
   throw new TypeError(`Cannot resolve target ${JSON.stringify(text)}: give a PID, a namespace file path or netns:NAME${container}`);
 });
 var resolveTarget = (function resolveTarget(target) {

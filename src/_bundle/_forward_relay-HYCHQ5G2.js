@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-DSXXNYSP.js";
+} from "./chunk-W3AW727Q.js";
 import {
   scopedJoin
-} from "./chunk-5HLTAE7E.js";
+} from "./chunk-TU7HNHCR.js";
 import {
   close
-} from "./chunk-FWNJHOKN.js";
-import "./chunk-TUIMMGIP.js";
+} from "./chunk-JYEKH53D.js";
+import "./chunk-ARWUKZRH.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-SNTSNN3R.js";
+import "./chunk-XJE2BF2S.js";
 import {
   SyscallError
-} from "./chunk-M3H2V5SU.js";
+} from "./chunk-RNPLKH6B.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

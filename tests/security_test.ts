@@ -10386,3 +10386,138 @@ shift; exec "$@"`;
     }
   },
 });
+
+// ---- stop 23: a local user against root
+
+Deno.test({
+  name:
+    "stop 23: ls never waits for a lingering TCP socket that a local user's process drops while ls holds its copy",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // ls copies every socket of every process (pidfd_getfd) to ask for its network namespace.
+    // A user's TCP socket with SO_LINGER whose FIN stays queued behind data its peer (the
+    // user's own listener) never reads: when its process exits while ls holds the copy, ls's
+    // close is the last reference, and the kernel waits there for the linger time the user
+    // chose — for ever. Each attacker holds its socket at 1500 fds and is killed (an exit is
+    // an exit) as soon as ls is seen holding a copy; a hit is a matter of timing, so three
+    // rounds of twelve: without the fix ls waited in 3 of 5 runs of one round of six.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec23-linger-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/linger.py`,
+      `import os, socket, struct, sys, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+c = socket.socket(); c.connect(srv.getsockname()); peer, _ = srv.accept()
+c.setblocking(False)
+try:
+    while True: c.send(b"x" * 65536)
+except BlockingIOError:
+    pass
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 2**31 - 1))
+ino = os.fstat(c.fileno()).st_ino
+pid = os.fork()
+if pid == 0:
+    fds = [os.dup(c.fileno()) for _ in range(int(sys.argv[1]))]
+    time.sleep(10**6)
+c.close()
+print(pid, ino, flush=True)
+time.sleep(10**6)
+`,
+    );
+    const attackers: { holder: Deno.ChildProcess; child: number; ino: number }[] = [];
+    const kill = (pid: number) => {
+      try {
+        if (pid > 0) Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    };
+    const attacker = async () => {
+      const holder = new Deno.Command("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "sh", "-c"]
+          .concat(['ulimit -n 2000 && exec /usr/bin/python3 "$0" 1500', `${dir}/linger.py`]),
+        stdin: "null",
+        stdout: "piped",
+      }).spawn();
+      const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let said = "";
+      while (!said.includes("\n")) {
+        const r = await reader.read();
+        if (r.done) break;
+        said += r.value;
+      }
+      reader.releaseLock();
+      const [child, ino] = said.trim().split(" ").map(Number);
+      const a = { holder, child, ino };
+      attackers.push(a);
+      assert(child > 0 && ino > 0, `attacker said: ${said}`);
+      return a;
+    };
+    // One round: ls against twelve attackers; its status, or "waiting" after 30 s.
+    const round = async (): Promise<Deno.CommandStatus | "waiting"> => {
+      const waiting = new Set<{ child: number; ino: number }>();
+      for (let i = 0; i < 12; i++) waiting.add(await attacker());
+      const ls = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "ls"],
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      let ended = false, late = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const status = ls.status.finally(() => ended = true);
+      const deadline = new Promise<"waiting">((r) =>
+        timer = setTimeout(() => {
+          late = true;
+          r("waiting");
+        }, 30_000)
+      );
+      try {
+        while (waiting.size > 0 && !ended && !late) {
+          try {
+            for (const e of Deno.readDirSync(`/proc/${ls.pid}/fd`)) {
+              let link = "";
+              try {
+                link = Deno.readLinkSync(`/proc/${ls.pid}/fd/${e.name}`);
+              } catch {
+                continue;
+              }
+              for (const a of waiting) {
+                if (link === `socket:[${a.ino}]`) {
+                  kill(a.child);
+                  waiting.delete(a);
+                }
+              }
+            }
+          } catch {
+            break; // ls ended
+          }
+          await new Promise((r) => setTimeout(r, 0));
+        }
+        return await Promise.race([status, deadline]);
+      } finally {
+        clearTimeout(timer);
+        kill(ls.pid);
+        await status;
+      }
+    };
+    try {
+      for (let i = 0; i < 3; i++) {
+        const done = await round();
+        if (done === "waiting") throw new Error("root's ls still waiting after 30 s");
+        assertEquals(done.code, 0);
+      }
+    } finally {
+      for (const a of attackers) {
+        kill(a.child);
+        kill(a.holder.pid);
+        await a.holder.status;
+        await a.holder.stdout.cancel().catch(() => {});
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-EBSSXFLG.js";
+} from "./chunk-K4YWCNHW.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-O7I7YVQE.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-UK2CS3VY.js";
+} from "./chunk-7KD22TJW.js";
 import {
   NamespaceError,
   UsageError,

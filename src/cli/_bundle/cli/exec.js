@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-UK2CS3VY.js";
+} from "./chunk-7KD22TJW.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

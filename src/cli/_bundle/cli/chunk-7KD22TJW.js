@@ -967,8 +967,20 @@ var socketNetns = (function socketNetns(pidfd, fd) {
     const ns = lib.ioctl(sk, SIOCGSKNS, null);
     return ns < 0 ? -errno() : ns;
   } finally {
-    lib.close(sk);
+    _closeCopy(sk);
   }
+});
+var _closeCopy = (function _closeCopy(fd) {
+  _closeAsync ??= libcFunction("close", {
+    parameters: [
+      "i32"
+    ],
+    result: "i32",
+    nonblocking: true
+  });
+  const done = _closeAsync.call(fd);
+  const core = Deno[Deno.internal]?.core;
+  core?.unrefOpPromise?.(done);
 });
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
@@ -2723,6 +2735,8 @@ var S_IFMT = 61440;
 var S_IFSOCK = 49152;
 var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
 
+
+var _closeAsync;
 
 
 // src/_cgroup_mounts.ts

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-O7I7YVQE.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

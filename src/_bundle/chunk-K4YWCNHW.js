@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-O7I7YVQE.js";
 import {
   PinnedProcess,
   pinProcess,

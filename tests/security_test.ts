@@ -10521,3 +10521,40 @@ time.sleep(10**6)
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 23: root's ps finds a local user's podman store by its drivers' names, never by listing their graph root",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // ps, and exec of a bare name, listed every user's graph root to find its
+    // `DRIVER-containers` directories (and to see that it had any): a million entries a user
+    // put there made root's ps take 6 s against 0.1 s, and more as long as they liked. A
+    // million entries take this disk half a minute to make, so strace says what is listed.
+    await using user = await hostileUser();
+    const pid = await user.sleeper("container");
+    const id = "c23".padEnd(64, "0");
+    await user.store([{ id, name: "sec23-listed", pid }]);
+    for (let i = 0; i < 50; i++) await Deno.writeTextFile(`${user.home}/g/junk-${i}`, "");
+    await sh("chown", ["-R", `${user.uid}:${user.gid}`, user.home]);
+    const trace = await Deno.makeTempFile({ prefix: "nsjoin-sec23-strace-" });
+    try {
+      const ps = await runPiped("strace", {
+        args: ["-f", "-y", "-e", "trace=getdents64", "-o", trace, Deno.execPath()]
+          .concat(["run", "-A", "--quiet", CLI, "ps", "--json"]),
+        env: { NO_COLOR: "1" },
+      });
+      assertEquals(ps.code, 0, ps.stderr);
+      assert(ps.stdout.includes("sec23-listed"), `the user's store was not read: ${ps.stdout}`);
+      const lines = (await Deno.readTextFile(trace)).split("\n");
+      assert(lines.some((l) => l.includes("getdents64(")), "strace saw no directory listed");
+      const listed = lines.filter((l) =>
+        l.includes(`getdents64(`) && l.includes(`<${user.home}/g>`)
+      );
+      assertEquals(listed, [], "root's ps listed the user's graph root");
+    } finally {
+      await Deno.remove(trace);
+    }
+  },
+});

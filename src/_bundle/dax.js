@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-K4YWCNHW.js";
+} from "./chunk-ADEIUFXE.js";
 import {
   NsCommand,
   _hostProgramCapabilities,

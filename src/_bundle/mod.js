@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-K4YWCNHW.js";
+} from "./chunk-ADEIUFXE.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";

@@ -156,9 +156,12 @@ export function pidfdOpen(pid: number): number {
  *
  * @param pidfd a pidfd of the process
  * @param fd the fd number in that process
+ * @param onPool close the copy on a pool thread (see _closeCopy); false only where the
+ *   calling thread is inside another namespace (a scoped join), where a pool thread Deno
+ *   made now would stay in it for good (DESIGN.md fact 3)
  * @returns the namespace fd, or -errno (-ENOTSOCK when it is no longer a socket)
  */
-export function socketNetns(pidfd: number, fd: number): number {
+export function socketNetns(pidfd: number, fd: number, onPool = true): number {
   const lib = libc();
   const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
   if (sk < 0) return -errno();
@@ -169,7 +172,8 @@ export function socketNetns(pidfd: number, fd: number): number {
     const ns = lib.ioctl(sk, SIOCGSKNS, null);
     return ns < 0 ? -errno() : ns;
   } finally {
-    _closeCopy(sk);
+    if (onPool) _closeCopy(sk);
+    else lib.close(sk);
   }
 }
 

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-ADEIUFXE.js";
+} from "./chunk-VDALS3FM.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-O7I7YVQE.js";
+} from "./chunk-U4YRVL3E.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-7KD22TJW.js";
+} from "./chunk-YATZDAG6.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-7KD22TJW.js";
+} from "./chunk-YATZDAG6.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

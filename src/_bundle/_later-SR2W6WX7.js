@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-O7I7YVQE.js";
+} from "./chunk-U4YRVL3E.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

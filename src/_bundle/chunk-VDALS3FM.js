@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-O7I7YVQE.js";
+} from "./chunk-U4YRVL3E.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -956,7 +956,7 @@ var pidfdOpen = (function pidfdOpen(pid) {
   const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
   return fd < 0 ? -errno() : fd;
 });
-var socketNetns = (function socketNetns(pidfd, fd) {
+var socketNetns = (function socketNetns(pidfd, fd, onPool = true) {
   const lib = libc();
   const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
   if (sk < 0) return -errno();
@@ -967,7 +967,8 @@ var socketNetns = (function socketNetns(pidfd, fd) {
     const ns = lib.ioctl(sk, SIOCGSKNS, null);
     return ns < 0 ? -errno() : ns;
   } finally {
-    _closeCopy(sk);
+    if (onPool) _closeCopy(sk);
+    else lib.close(sk);
   }
 });
 var _closeCopy = (function _closeCopy(fd) {

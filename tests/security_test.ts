@@ -10558,3 +10558,120 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 23: exec of a local user's process whose execve never ends fails within seconds, never waits in ptrace",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // exec copies a target's seccomp filter with PTRACE_SEIZE, which waits for the target's
+    // cred_guard_mutex, held by an execve until it ends; any user can make their process's
+    // execve never end (a thread asked to be traced by a parent that never reaps it, then
+    // exits: de_thread waits for that zombie; selftests/ptrace/vmaccess.c), and any process
+    // may add a filter. Root's exec of it waited in ptrace_attach for ever (nsenter, which
+    // copies no filter, is the control).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec23-exec-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/stuck.c`,
+      String.raw`#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+static void *thread(void *arg) { ptrace(PTRACE_TRACEME, 0, 0L, 0L); return NULL; }
+int main(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sock_filter f[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    struct sock_fprog p = {1, f};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p);
+    pthread_t pt;
+    pthread_create(&pt, NULL, thread, NULL);
+    pthread_join(pt, NULL);
+    execlp("sleep", "sleep", "1000", NULL);
+    return 1;
+  }
+  printf("%d\n", pid);
+  fflush(stdout);
+  pause();
+  return 0;
+}
+`,
+    );
+    await sh("gcc", ["-O2", "-pthread", "-o", `${dir}/stuck`, `${dir}/stuck.c`]);
+    const holder = new Deno.Command("setpriv", {
+      args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", `${dir}/stuck`],
+      stdin: "null",
+      stdout: "piped",
+    }).spawn();
+    let pid = 0;
+    try {
+      const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let said = "";
+      while (!said.includes("\n")) {
+        const r = await reader.read();
+        if (r.done) break;
+        said += r.value;
+      }
+      reader.releaseLock();
+      pid = Number(said.trim());
+      assert(pid > 0, `the user's program said: ${said}`);
+      // Its execve is stuck: in begin_new_exec (de_thread), a filter in place.
+      for (
+        let i = 0;
+        i < 200 && !Deno.readTextFileSync(`/proc/${pid}/stack`).includes("begin_new_exec");
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert(Deno.readTextFileSync(`/proc/${pid}/stack`).includes("begin_new_exec"), "not stuck");
+      await t.step("nsenter (no filter copied) runs", async () => {
+        const o = await runPiped(
+          "nsenter",
+          { args: ["-t", String(pid), "-a", "true"] },
+          undefined,
+          30_000,
+        );
+        assertEquals(o.code, 0, o.stderr);
+      });
+      await t.step("exec PID: 125 and one line, in seconds", async () => {
+        const o = await runPiped(
+          Deno.execPath(),
+          {
+            args: ["run", "-A", "--quiet", CLI, "exec", String(pid), "true"],
+            env: { NO_COLOR: "1" },
+          },
+          undefined,
+          30_000,
+        );
+        assertEquals(o.code, 125, `${o.stdout}${o.stderr}`);
+        assertMatch(
+          o.stderr,
+          /^nsjoin exec: Cannot copy the seccomp filter of pid \d+: ptrace did not attach within 5 s[^\n]*\n$/,
+        );
+      });
+    } finally {
+      try {
+        holder.kill("SIGKILL"); // its zombie thread goes, and the execve ends
+      } catch {
+        // gone
+      }
+      await holder.status;
+      await holder.stdout.cancel().catch(() => {});
+      if (pid > 0) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

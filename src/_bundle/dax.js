@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-VDALS3FM.js";
+} from "./chunk-RYMOSHEL.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-U4YRVL3E.js";
+} from "./chunk-Z5JXF34J.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-U4YRVL3E.js";
+} from "./chunk-Z5JXF34J.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

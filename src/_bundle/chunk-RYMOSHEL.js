@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-U4YRVL3E.js";
+} from "./chunk-Z5JXF34J.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -94,7 +94,8 @@
  *   Q                   we replaced the caller (it called execve, not a spawn API): start as
  *                       a fresh spawn would, with no blocked signals and SIGPIPE at default
  *   z                   install the target's seccomp filters (read from it with ptrace before
- *                       joining), as runc exec installs the container's
+ *                       joining, by a child killed after 5 s: see ptrace_filters), as runc
+ *                       exec installs the container's
  *   Z<fd>               with z: the filters as an earlier x left them in this fd (a sealed
  *                       memfd of the caller), used instead of ptrace only while the target
  *                       still has as many filters (Seccomp_filters in /proc/PID/status):

@@ -1762,10 +1762,12 @@ static void ptrace_filters(void) {
   if ((unsigned long)sh > -4096UL) seccomp_fail("mmap", (long)sh);
   unsigned long chld = 1UL << (SIGCHLD - 1), old = 0;
   sys4(SYS_rt_sigprocmask, SIG_BLOCK, &chld, &old, 8);
+  long self = sys6(SYS_getpid, 0, 0, 0, 0, 0, 0);
   long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
   if (child < 0) seccomp_fail("fork", child);
   if (child == 0) {
     sys2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    if (sys6(SYS_getppid, 0, 0, 0, 0, 0, 0) != self) sys1(SYS_exit_group, 0); /* it died first */
     if (ptrace_read() == 0) {
       sh->n = nfilters;
       sh->used = nfilters ? filters[nfilters - 1].off + filters[nfilters - 1].len : 0;

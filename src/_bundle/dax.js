@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-RYMOSHEL.js";
+} from "./chunk-WB3ACDA4.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-Z5JXF34J.js";
+} from "./chunk-VAZHMWFG.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -13,7 +13,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-Z5JXF34J.js";
+} from "./chunk-VAZHMWFG.js";
 import {
   loadHostNss
 } from "./chunk-VRX6XXE6.js";

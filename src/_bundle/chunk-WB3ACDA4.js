@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-Z5JXF34J.js";
+} from "./chunk-VAZHMWFG.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -94,7 +94,8 @@
  *   Q                   we replaced the caller (it called execve, not a spawn API): start as
  *                       a fresh spawn would, with no blocked signals and SIGPIPE at default
  *   z                   install the target's seccomp filters (read from it with ptrace before
- *                       joining), as runc exec installs the container's
+ *                       joining, by a child killed after 5 s: see ptrace_filters), as runc
+ *                       exec installs the container's
  *   Z<fd>               with z: the filters as an earlier x left them in this fd (a sealed
  *                       memfd of the caller), used instead of ptrace only while the target
  *                       still has as many filters (Seccomp_filters in /proc/PID/status):
@@ -169,7 +170,7 @@ enum {
   SYS_getgroups = 115, SYS_mkdirat = 258, SYS_symlinkat = 266, SYS_readlinkat = 267,
   SYS_pivot_root = 155, SYS_setfsuid = 122, SYS_setfsgid = 123,
   SYS_socketpair = 53, SYS_sendmsg = 46, SYS_recvmsg = 47, SYS_setpgid = 109, SYS_pipe2 = 293,
-  SYS_newfstatat = 262, SYS_keyctl = 250, SYS_add_key = 248,
+  SYS_newfstatat = 262, SYS_keyctl = 250, SYS_add_key = 248, SYS_mmap = 9, SYS_munmap = 11,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  xor %rbp, %rbp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_c\n  hlt\n");
@@ -198,7 +199,7 @@ enum {
   SYS_getgroups = 158, SYS_mkdirat = 34, SYS_symlinkat = 36, SYS_readlinkat = 78,
   SYS_pivot_root = 41, SYS_setfsuid = 151, SYS_setfsgid = 152,
   SYS_socketpair = 199, SYS_sendmsg = 211, SYS_recvmsg = 212, SYS_setpgid = 154, SYS_pipe2 = 59,
-  SYS_newfstatat = 79, SYS_keyctl = 219, SYS_add_key = 217,
+  SYS_newfstatat = 79, SYS_keyctl = 219, SYS_add_key = 217, SYS_mmap = 222, SYS_munmap = 215,
 };
 __asm__(".text\n.global _start\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  and sp, x0, #-16\n  bl start_c\n");
@@ -1681,22 +1682,31 @@ static int filters_in = -1, filters_out = -1;
 #define SYS_pread64 67
 #endif
 
+/* What a failed ptrace_read says, for its parent to fail with (seccomp_fail). */
+static const char *read_what;
+static long read_err;
+static int read_failed(const char *what, long err) {
+  read_what = what;
+  read_err = err;
+  return -1;
+}
+
 /* Reads the target's filters with ptrace, as CRIU does: PTRACE_SECCOMP_GET_FILTER wants a
  * stopped tracee, so seize and interrupt it, then detach (which resumes it; a syscall it
- * was in restarts). We are single-threaded and have no child yet, so the stop is ours to
- * wait for. Index 0 is the newest filter. */
-static void ptrace_filters(void) {
+ * was in restarts). Run in a child of ours (ptrace_filters), single-threaded and with no
+ * child of its own, so the stop is its to wait for. Index 0 is the newest filter. Returns 0,
+ * or -1 with read_what and read_err set. */
+static int ptrace_read(void) {
   long pid = target_pid;
   long r = sys4(SYS_ptrace, PTRACE_SEIZE, pid, 0, 0);
-  if (r != 0) seccomp_fail("ptrace", r);
-  unsigned long chld = 1UL << (SIGCHLD - 1), old = 0;
-  sys4(SYS_rt_sigprocmask, SIG_BLOCK, &chld, &old, 8);
+  if (r != 0) return read_failed("ptrace", r);
+  unsigned long chld = 1UL << (SIGCHLD - 1); /* blocked by ptrace_filters */
   r = sys4(SYS_ptrace, PTRACE_INTERRUPT, pid, 0, 0);
   int status = 0;
   while (r == 0) {
     r = sys4(SYS_wait4, pid, &status, WALL | WNOHANG, 0);
     if (r == pid) {
-      if ((status & 0xff) != 0x7f) seccomp_fail("the target exited", 0);
+      if ((status & 0xff) != 0x7f) return read_failed("the target exited", 0);
       r = 0;
       break;
     }
@@ -1704,20 +1714,20 @@ static void ptrace_filters(void) {
     /* The tracer hears of the stop by SIGCHLD; a frozen (paused) target never stops. */
     struct { long s, ns; } wait = {2, 0};
     r = sys4(SYS_rt_sigtimedwait, &chld, 0, &wait, 8);
-    if (r == -EAGAIN) seccomp_fail("it did not stop for ptrace within 2 s (is it paused?)", 0);
+    if (r == -EAGAIN) return read_failed("it did not stop for ptrace within 2 s (is it paused?)", 0);
     r = r > 0 || r == -EINTR ? 0 : r;
   }
-  if (r != 0) seccomp_fail("ptrace", r);
+  if (r != 0) return read_failed("ptrace", r);
   unsigned long used = 0;
   for (int i = 0;; i++) {
     long n = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_FILTER, pid, i, 0);
     if (n == -ENOENT) break;
-    if (n <= 0) seccomp_fail("PTRACE_SECCOMP_GET_FILTER", n < 0 ? n : -EINVAL);
-    if (i >= MAXF || used + (unsigned long)n > MAXI) seccomp_fail("too many filters", 0);
+    if (n <= 0) return read_failed("PTRACE_SECCOMP_GET_FILTER", n < 0 ? n : -EINVAL);
+    if (i >= MAXF || used + (unsigned long)n > MAXI) return read_failed("too many filters", 0);
     struct { unsigned long off, flags; } md = {(unsigned long)i, 0};
     r = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_METADATA, pid, sizeof md, &md);
     long got = sys4(SYS_ptrace, PTRACE_SECCOMP_GET_FILTER, pid, i, insns + used);
-    if (got != n) seccomp_fail("PTRACE_SECCOMP_GET_FILTER", got < 0 ? got : -EINVAL);
+    if (got != n) return read_failed("PTRACE_SECCOMP_GET_FILTER", got < 0 ? got : -EINVAL);
     filters[i].off = used;
     filters[i].len = (unsigned long)n;
     filters[i].flags = r > 0 ? md.flags & SECCOMP_FILTER_FLAG_LOG : 0; /* r: bytes copied */
@@ -1725,10 +1735,71 @@ static void ptrace_filters(void) {
     nfilters = i + 1;
   }
   sys4(SYS_ptrace, PTRACE_DETACH, pid, 0, 0);
+  return 0;
+}
+
+/* ptrace_read, made by a child of ours within a deadline. PTRACE_SEIZE waits, interruptibly
+ * but restarted after any handled signal (ERESTARTNOINTR), for the target's cred_guard_mutex,
+ * which an execve holds until it ends; any user can make their own process's execve never end
+ * (a thread that asked to be traced by a parent that never reaps it: de_thread waits for that
+ * zombie; selftests/ptrace/vmaccess.c), and root's exec of it waited in ptrace_attach for ever.
+ * Only a fatal signal ends that wait, so the child makes it and we kill the child at the
+ * deadline. It writes what it read into a mapping we share; dying with us (PDEATHSIG), it
+ * never stays waiting, and its exit detaches it from the target. */
+#define PTRACE_DEADLINE_S 5
+#define PROT_READ_WRITE 3
+#define MAP_SHARED_ANONYMOUS 0x21
+static void ptrace_filters(void) {
+  struct shared {
+    const char *what;
+    long err;
+    int ok, n;
+    unsigned long used;
+    __typeof__(filters) f;
+    struct sock_filter_ i[MAXI];
+  } *sh = (struct shared *)sys6(SYS_mmap, 0, sizeof *sh, PROT_READ_WRITE, MAP_SHARED_ANONYMOUS,
+                                -1, 0);
+  if ((unsigned long)sh > -4096UL) seccomp_fail("mmap", (long)sh);
+  unsigned long chld = 1UL << (SIGCHLD - 1), old = 0;
+  sys4(SYS_rt_sigprocmask, SIG_BLOCK, &chld, &old, 8);
+  long self = sys6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+  long child = sys6(SYS_clone, SIGCHLD, 0, 0, 0, 0, 0);
+  if (child < 0) seccomp_fail("fork", child);
+  if (child == 0) {
+    sys2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    if (sys6(SYS_getppid, 0, 0, 0, 0, 0, 0) != self) sys1(SYS_exit_group, 0); /* it died first */
+    if (ptrace_read() == 0) {
+      sh->n = nfilters;
+      sh->used = nfilters ? filters[nfilters - 1].off + filters[nfilters - 1].len : 0;
+      memcpy(sh->f, filters, sizeof filters);
+      memcpy(sh->i, insns, sh->used * sizeof insns[0]);
+      sh->ok = 1;
+    } else {
+      sh->what = read_what;
+      sh->err = read_err;
+    }
+    sys1(SYS_exit_group, 0);
+  }
+  int status = 0;
+  long waited = 0;
+  while (sys4(SYS_wait4, child, &status, WALL | WNOHANG, 0) != child) {
+    struct { long s, ns; } second = {1, 0};
+    if (sys4(SYS_rt_sigtimedwait, &chld, 0, &second, 8) == -EAGAIN && ++waited >= PTRACE_DEADLINE_S) {
+      sys2(SYS_kill, child, SIGKILL);
+      sys4(SYS_wait4, child, &status, WALL, 0);
+      seccomp_fail("ptrace did not attach within 5 s (is it in an execve that does not end?)", 0);
+    }
+  }
   /* Leave no SIGCHLD pending for the program (pending signals survive execve). */
   struct { long s, ns; } zero = {0, 0};
   while (sys4(SYS_rt_sigtimedwait, &chld, 0, &zero, 8) > 0) {}
   sys4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+  if (!sh->ok) seccomp_fail(sh->what ? sh->what : "the reading process died", sh->err);
+  if (sh->n < 0 || sh->n > MAXF || sh->used > MAXI) seccomp_fail("too many filters", 0);
+  nfilters = sh->n;
+  memcpy(filters, sh->f, sizeof filters);
+  memcpy(insns, sh->i, sh->used * sizeof insns[0]);
+  sys2(SYS_munmap, (long)sh, sizeof *sh);
   if (nfilters == 0) seccomp_fail("it has none, but its status said it had", 0);
 }
 

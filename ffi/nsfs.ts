@@ -8,7 +8,7 @@
  */
 
 import { openVerified } from "./files.ts";
-import { cstr, errno, libc, SyscallError } from "./libc.ts";
+import { cstr, errno, libc, libcFunction, SyscallError } from "./libc.ts";
 
 /** NS_GET_USERNS: an fd of the user namespace that owns the namespace. */
 const NS_GET_USERNS = 0xb701n;
@@ -156,9 +156,12 @@ export function pidfdOpen(pid: number): number {
  *
  * @param pidfd a pidfd of the process
  * @param fd the fd number in that process
+ * @param onPool close the copy on a pool thread (see _closeCopy); false only where the
+ *   calling thread is inside another namespace (a scoped join), where a pool thread Deno
+ *   made now would stay in it for good (DESIGN.md fact 3)
  * @returns the namespace fd, or -errno (-ENOTSOCK when it is no longer a socket)
  */
-export function socketNetns(pidfd: number, fd: number): number {
+export function socketNetns(pidfd: number, fd: number, onPool = true): number {
   const lib = libc();
   const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
   if (sk < 0) return -errno();
@@ -169,6 +172,36 @@ export function socketNetns(pidfd: number, fd: number): number {
     const ns = lib.ioctl(sk, SIOCGSKNS, null);
     return ns < 0 ? -errno() : ns;
   } finally {
-    lib.close(sk);
+    if (onPool) _closeCopy(sk);
+    else lib.close(sk);
   }
+}
+
+let _closeAsync:
+  | Deno.UnsafeFnPointer<{ parameters: ["i32"]; result: "i32"; nonblocking: true }>
+  | undefined;
+
+/**
+ * close(2) of a socket copied out of another process, on a pool thread, never waited for.
+ * When that process drops its own fds meanwhile (it exits, or closes them), our close is the
+ * last reference and the kernel releases the socket in it: for a TCP socket with SO_LINGER
+ * (inet_release passes sk_lingertime to tcp_close unless the closing task is exiting) whose
+ * FIN stays queued behind data its peer never reads (a zero window), that close waits for
+ * the linger time its owner chose — for ever, up to a signal. A local user's process timed
+ * to exit while root's `ls` held the copy kept `ls` waiting (lsns copies no socket). On a
+ * pool thread such a close waits alone; the promise is unreferenced, so it keeps no caller
+ * from ending (the process's exit then drops the copy, as an exiting task, without waiting).
+ */
+function _closeCopy(fd: number): void {
+  _closeAsync ??= libcFunction("close", { parameters: ["i32"], result: "i32", nonblocking: true });
+  const done = _closeAsync.call(fd);
+  // Deno's core keeps a pending op's promise from letting the event loop end; an internal
+  // API (Deno 2.x), so a Deno without it only waits at exit, and only for such a socket.
+  const core = (Deno as unknown as Record<
+    symbol,
+    { core?: { unrefOpPromise?: (p: Promise<unknown>) => void } }
+  >)[
+    (Deno as unknown as { internal: symbol }).internal
+  ]?.core;
+  core?.unrefOpPromise?.(done);
 }

@@ -451,9 +451,8 @@ function _podmanStores(rootOnly = false): { graph: string; run: string; owner?: 
     const graph = expand(
       conf.graphroot || system.rootless_storage_path || "$HOME/.local/share/containers/storage",
     );
-    if (_readDir(graph).length > 0) {
-      stores.push({ graph, run: expand(conf.runroot || `/run/user/${u}/containers`), owner: u });
-    }
+    const store = { graph, run: expand(conf.runroot || `/run/user/${u}/containers`), owner: u };
+    if (_containerDirs(store).length > 0) stores.push(store);
   }
   return stores;
 }
@@ -472,11 +471,16 @@ const _DRIVERS = ["overlay", "overlay2", "vfs", "btrfs", "zfs", "devicemapper", 
  */
 const _USER_STORE_ENTRIES = 1024;
 
-/** The `DRIVER-containers` directories of a store: only the drivers' in a user's. */
+/**
+ * The `DRIVER-containers` directories of a store: only the drivers' in a user's, looked up
+ * by name. Listing the user's graph root read every entry they put there: a million made
+ * root's `ps` (and every exec of a bare name) take 6 s, and more as long as they liked.
+ */
 function _containerDirs(store: { graph: string; owner?: number }): string[] {
-  const dirs = _readDir(store.graph).filter((d) => d.endsWith("-containers"));
-  if (store.owner === undefined) return dirs;
-  return dirs.filter((d) => _DRIVERS.includes(d.slice(0, -"-containers".length)));
+  if (store.owner === undefined) {
+    return _readDir(store.graph).filter((d) => d.endsWith("-containers"));
+  }
+  return _DRIVERS.map((d) => `${d}-containers`).filter((d) => existsSafe(`${store.graph}/${d}`));
 }
 
 /**

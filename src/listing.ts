@@ -22,6 +22,7 @@ import { readFileSafe } from "../ffi/files.ts";
 import { userName } from "../ffi/users.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
+import { _inScopedJoin } from "./scoped.ts";
 import {
   assertPid,
   CLONE_FLAGS,
@@ -373,7 +374,7 @@ function _readFds(
 
 /** The network namespace a socket was made in, kept open when nothing else holds it. */
 function _heldBySocket(pidfd: number, fd: number, held: Map<number, _Held>): void {
-  const ns = socketNetns(pidfd, fd);
+  const ns = socketNetns(pidfd, fd, !_inScopedJoin());
   if (ns < 0) return;
   const ino = nsfsIdentity(ns)?.ino;
   if (ino === undefined || held.has(ino)) {

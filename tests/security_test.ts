@@ -10502,3 +10502,292 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 23: a local user against root
+
+Deno.test({
+  name:
+    "stop 23: ls never waits for a lingering TCP socket that a local user's process drops while ls holds its copy",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // ls copies every socket of every process (pidfd_getfd) to ask for its network namespace.
+    // A user's TCP socket with SO_LINGER whose FIN stays queued behind data its peer (the
+    // user's own listener) never reads: when its process exits while ls holds the copy, ls's
+    // close is the last reference, and the kernel waits there for the linger time the user
+    // chose — for ever. Each attacker holds its socket at 1500 fds and is killed (an exit is
+    // an exit) as soon as ls is seen holding a copy; a hit is a matter of timing, so three
+    // rounds of twelve (one round of six caught it in 2 runs of 5; three of twelve in 3 of 3).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec23-linger-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/linger.py`,
+      `import os, socket, struct, sys, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+c = socket.socket(); c.connect(srv.getsockname()); peer, _ = srv.accept()
+c.setblocking(False)
+try:
+    while True: c.send(b"x" * 65536)
+except BlockingIOError:
+    pass
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 2**31 - 1))
+ino = os.fstat(c.fileno()).st_ino
+pid = os.fork()
+if pid == 0:
+    fds = [os.dup(c.fileno()) for _ in range(int(sys.argv[1]))]
+    time.sleep(10**6)
+c.close()
+print(pid, ino, flush=True)
+time.sleep(10**6)
+`,
+    );
+    const attackers: { holder: Deno.ChildProcess; child: number; ino: number }[] = [];
+    const kill = (pid: number) => {
+      try {
+        if (pid > 0) Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    };
+    const attacker = async () => {
+      const holder = new Deno.Command("setpriv", {
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "sh", "-c"]
+          .concat(['ulimit -n 2000 && exec /usr/bin/python3 "$0" 1500', `${dir}/linger.py`]),
+        stdin: "null",
+        stdout: "piped",
+      }).spawn();
+      const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let said = "";
+      while (!said.includes("\n")) {
+        const r = await reader.read();
+        if (r.done) break;
+        said += r.value;
+      }
+      reader.releaseLock();
+      const [child, ino] = said.trim().split(" ").map(Number);
+      const a = { holder, child, ino };
+      attackers.push(a);
+      assert(child > 0 && ino > 0, `attacker said: ${said}`);
+      return a;
+    };
+    // One round: ls against twelve attackers; its status, or "waiting" after 30 s.
+    const round = async (): Promise<Deno.CommandStatus | "waiting"> => {
+      const waiting = new Set<{ child: number; ino: number }>();
+      for (let i = 0; i < 12; i++) waiting.add(await attacker());
+      const ls = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "ls"],
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      let ended = false, late = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const status = ls.status.finally(() => ended = true);
+      const deadline = new Promise<"waiting">((r) =>
+        timer = setTimeout(() => {
+          late = true;
+          r("waiting");
+        }, 30_000)
+      );
+      try {
+        while (waiting.size > 0 && !ended && !late) {
+          try {
+            for (const e of Deno.readDirSync(`/proc/${ls.pid}/fd`)) {
+              let link = "";
+              try {
+                link = Deno.readLinkSync(`/proc/${ls.pid}/fd/${e.name}`);
+              } catch {
+                continue;
+              }
+              for (const a of waiting) {
+                if (link === `socket:[${a.ino}]`) {
+                  kill(a.child);
+                  waiting.delete(a);
+                }
+              }
+            }
+          } catch {
+            break; // ls ended
+          }
+          await new Promise((r) => setTimeout(r, 0));
+        }
+        return await Promise.race([status, deadline]);
+      } finally {
+        clearTimeout(timer);
+        kill(ls.pid);
+        await status;
+      }
+    };
+    try {
+      for (let i = 0; i < 3; i++) {
+        const done = await round();
+        if (done === "waiting") throw new Error("root's ls still waiting after 30 s");
+        assertEquals(done.code, 0);
+      }
+    } finally {
+      for (const a of attackers) {
+        kill(a.child);
+        kill(a.holder.pid);
+        await a.holder.status;
+        await a.holder.stdout.cancel().catch(() => {});
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 23: root's ps finds a local user's podman store by its drivers' names, never by listing their graph root",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // ps, and exec of a bare name, listed every user's graph root to find its
+    // `DRIVER-containers` directories (and to see that it had any): a million entries a user
+    // put there made root's ps take 6 s against 0.1 s, and more as long as they liked. A
+    // million entries take this disk half a minute to make, so strace says what is listed.
+    await using user = await hostileUser();
+    const pid = await user.sleeper("container");
+    const id = "c23".padEnd(64, "0");
+    await user.store([{ id, name: "sec23-listed", pid }]);
+    for (let i = 0; i < 50; i++) await Deno.writeTextFile(`${user.home}/g/junk-${i}`, "");
+    await sh("chown", ["-R", `${user.uid}:${user.gid}`, user.home]);
+    const trace = await Deno.makeTempFile({ prefix: "nsjoin-sec23-strace-" });
+    try {
+      const ps = await runPiped("strace", {
+        args: ["-f", "-y", "-e", "trace=getdents64", "-o", trace, Deno.execPath()]
+          .concat(["run", "-A", "--quiet", CLI, "ps", "--json"]),
+        env: { NO_COLOR: "1" },
+      });
+      assertEquals(ps.code, 0, ps.stderr);
+      assert(ps.stdout.includes("sec23-listed"), `the user's store was not read: ${ps.stdout}`);
+      const lines = (await Deno.readTextFile(trace)).split("\n");
+      assert(lines.some((l) => l.includes("getdents64(")), "strace saw no directory listed");
+      const listed = lines.filter((l) =>
+        l.includes(`getdents64(`) && l.includes(`<${user.home}/g>`)
+      );
+      assertEquals(listed, [], "root's ps listed the user's graph root");
+    } finally {
+      await Deno.remove(trace);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 23: exec of a local user's process whose execve never ends fails within seconds, never waits in ptrace",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // exec copies a target's seccomp filter with PTRACE_SEIZE, which waits for the target's
+    // cred_guard_mutex, held by an execve until it ends; any user can make their process's
+    // execve never end (a thread asked to be traced by a parent that never reaps it, then
+    // exits: de_thread waits for that zombie; selftests/ptrace/vmaccess.c), and any process
+    // may add a filter. Root's exec of it waited in ptrace_attach for ever (nsenter, which
+    // copies no filter, is the control).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec23-exec-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/stuck.c`,
+      String.raw`#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+static void *thread(void *arg) { ptrace(PTRACE_TRACEME, 0, 0L, 0L); return NULL; }
+int main(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sock_filter f[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    struct sock_fprog p = {1, f};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p);
+    pthread_t pt;
+    pthread_create(&pt, NULL, thread, NULL);
+    pthread_join(pt, NULL);
+    execlp("sleep", "sleep", "1000", NULL);
+    return 1;
+  }
+  printf("%d\n", pid);
+  fflush(stdout);
+  pause();
+  return 0;
+}
+`,
+    );
+    await sh("gcc", ["-O2", "-pthread", "-o", `${dir}/stuck`, `${dir}/stuck.c`]);
+    const holder = new Deno.Command("setpriv", {
+      args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", `${dir}/stuck`],
+      stdin: "null",
+      stdout: "piped",
+    }).spawn();
+    let pid = 0;
+    try {
+      const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let said = "";
+      while (!said.includes("\n")) {
+        const r = await reader.read();
+        if (r.done) break;
+        said += r.value;
+      }
+      reader.releaseLock();
+      pid = Number(said.trim());
+      assert(pid > 0, `the user's program said: ${said}`);
+      // Its execve is stuck: in begin_new_exec (de_thread), a filter in place.
+      for (
+        let i = 0;
+        i < 200 && !Deno.readTextFileSync(`/proc/${pid}/stack`).includes("begin_new_exec");
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert(Deno.readTextFileSync(`/proc/${pid}/stack`).includes("begin_new_exec"), "not stuck");
+      await t.step("nsenter (no filter copied) runs", async () => {
+        const o = await runPiped(
+          "nsenter",
+          { args: ["-t", String(pid), "-a", "true"] },
+          undefined,
+          30_000,
+        );
+        assertEquals(o.code, 0, o.stderr);
+      });
+      await t.step("exec PID: 125 and one line, in seconds", async () => {
+        const o = await runPiped(
+          Deno.execPath(),
+          {
+            args: ["run", "-A", "--quiet", CLI, "exec", String(pid), "true"],
+            env: { NO_COLOR: "1" },
+          },
+          undefined,
+          30_000,
+        );
+        assertEquals(o.code, 125, `${o.stdout}${o.stderr}`);
+        assertMatch(
+          o.stderr,
+          /^nsjoin exec: Cannot copy the seccomp filter of pid \d+: ptrace did not attach within 5 s[^\n]*\n$/,
+        );
+      });
+    } finally {
+      try {
+        holder.kill("SIGKILL"); // its zombie thread goes, and the execve ends
+      } catch {
+        // gone
+      }
+      await holder.status;
+      await holder.stdout.cancel().catch(() => {});
+      if (pid > 0) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-3X6NCQ5P.js";
+} from "./chunk-JTMDPIUI.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-N53IQNCI.js";
+} from "./chunk-PZY5B7AC.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-3X6NCQ5P.js";
+} from "./chunk-JTMDPIUI.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,9 +28,10 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-N53IQNCI.js";
+} from "./chunk-PZY5B7AC.js";
 import {
   ScopedJoin,
+  _inScopedJoin,
   scopedJoin
 } from "./chunk-TU7HNHCR.js";
 import {
@@ -361,7 +362,7 @@ function _readFds(pid, wanted, held, nsfsDev, nsFds, sockets) {
   }
 }
 function _heldBySocket(pidfd, fd, held) {
-  const ns = socketNetns(pidfd, fd);
+  const ns = socketNetns(pidfd, fd, !_inScopedJoin());
   if (ns < 0) return;
   const ino = nsfsIdentity(ns)?.ino;
   if (ino === void 0 || held.has(ino)) {
@@ -1129,38 +1130,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-WZ2E3JP2.js");
+  _later ??= await import("./_later-KBMEZFWJ.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-WZ2E3JP2.js");
+  _later ??= await import("./_later-KBMEZFWJ.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-WZ2E3JP2.js");
+  _later ??= await import("./_later-KBMEZFWJ.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-WZ2E3JP2.js");
+  _later ??= await import("./_later-KBMEZFWJ.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-WZ2E3JP2.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-KBMEZFWJ.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-WZ2E3JP2.js");
+  _later ??= await import("./_later-KBMEZFWJ.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-WZ2E3JP2.js");
+  _later ??= await import("./_later-KBMEZFWJ.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-WZ2E3JP2.js");
+  _later ??= await import("./_later-KBMEZFWJ.js");
   return await _later.openSession(target, options);
 }
 export {

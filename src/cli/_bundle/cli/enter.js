@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-3CI2QNUG.js";
+} from "./chunk-J3I4L2VD.js";
 import {
   NamespaceError,
   UsageError,

@@ -959,7 +959,7 @@ var pidfdOpen = (function pidfdOpen(pid) {
   const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
   return fd < 0 ? -errno() : fd;
 });
-var socketNetns = (function socketNetns(pidfd, fd) {
+var socketNetns = (function socketNetns(pidfd, fd, onPool = true) {
   const lib = libc();
   const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
   if (sk < 0) return -errno();
@@ -970,8 +970,21 @@ var socketNetns = (function socketNetns(pidfd, fd) {
     const ns = lib.ioctl(sk, SIOCGSKNS, null);
     return ns < 0 ? -errno() : ns;
   } finally {
-    lib.close(sk);
+    if (onPool) _closeCopy(sk);
+    else lib.close(sk);
   }
+});
+var _closeCopy = (function _closeCopy(fd) {
+  _closeAsync ??= libcFunction("close", {
+    parameters: [
+      "i32"
+    ],
+    result: "i32",
+    nonblocking: true
+  });
+  const done = _closeAsync.call(fd);
+  const core = Deno[Deno.internal]?.core;
+  core?.unrefOpPromise?.(done);
 });
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
@@ -2732,6 +2745,8 @@ var S_IFMT = 61440;
 var S_IFSOCK = 49152;
 var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
 
+
+var _closeAsync;
 
 
 // src/_cgroup_mounts.ts

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-N53IQNCI.js";
+} from "./chunk-PZY5B7AC.js";
 import {
   PinnedProcess,
   pinProcess,
@@ -456,20 +456,20 @@ var _podmanStores = (function _podmanStores(rootOnly = false) {
     const conf = u === uid && env ? _storageConf(env) : _storageConf(`${home}/.config/containers/storage.conf`, u);
     const expand = (p) => p.replaceAll("$HOME", home).replaceAll("$UID", String(u)).replace(/^~/, home);
     const graph = expand(conf.graphroot || system.rootless_storage_path || "$HOME/.local/share/containers/storage");
-    if (_readDir(graph).length > 0) {
-      stores.push({
-        graph,
-        run: expand(conf.runroot || `/run/user/${u}/containers`),
-        owner: u
-      });
-    }
+    const store = {
+      graph,
+      run: expand(conf.runroot || `/run/user/${u}/containers`),
+      owner: u
+    };
+    if (_containerDirs(store).length > 0) stores.push(store);
   }
   return stores;
 });
 var _containerDirs = (function _containerDirs(store) {
-  const dirs = _readDir(store.graph).filter((d) => d.endsWith("-containers"));
-  if (store.owner === void 0) return dirs;
-  return dirs.filter((d) => _DRIVERS.includes(d.slice(0, -"-containers".length)));
+  if (store.owner === void 0) {
+    return _readDir(store.graph).filter((d) => d.endsWith("-containers"));
+  }
+  return _DRIVERS.map((d) => `${d}-containers`).filter((d) => existsSafe(`${store.graph}/${d}`));
 });
 var _entries = (function _entries(list, owner) {
   if (!Array.isArray(list)) return [];

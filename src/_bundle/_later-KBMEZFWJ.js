@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-N53IQNCI.js";
+} from "./chunk-PZY5B7AC.js";
 import {
   loadHostNss
 } from "./chunk-L34MZHQM.js";

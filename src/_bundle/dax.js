@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-EBSSXFLG.js";
+} from "./chunk-FVSL2D47.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,24 +14,24 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-56DEDAVD.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-FWNJHOKN.js";
+} from "./chunk-TZBKQ3AO.js";
 import {
   resolveTarget
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-CZTOOOAY.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-NTYPVNY6.js";
 import "./chunk-M3H2V5SU.js";
 
 // src/dax.ts

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-EBSSXFLG.js";
+} from "./chunk-FVSL2D47.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,11 +28,11 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-56DEDAVD.js";
 import {
   ScopedJoin,
   scopedJoin
-} from "./chunk-5HLTAE7E.js";
+} from "./chunk-Q3FYZI57.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -40,7 +40,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-CZTOOOAY.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -58,7 +58,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-NTYPVNY6.js";
 import {
   SyscallError,
   check,
@@ -1129,38 +1129,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-IHBBTPBX.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-IHBBTPBX.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-IHBBTPBX.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-IHBBTPBX.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-E3NPTQLS.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-IHBBTPBX.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-IHBBTPBX.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-IHBBTPBX.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-E3NPTQLS.js");
+  _later ??= await import("./_later-IHBBTPBX.js");
   return await _later.openSession(target, options);
 }
 export {

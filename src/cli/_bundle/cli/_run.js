@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-OXZG7LUK.js";
+} from "./chunk-KBSCBYI7.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-UK2CS3VY.js";
+} from "./chunk-BR374XHU.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-OXZG7LUK.js";
+} from "./chunk-KBSCBYI7.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-UK2CS3VY.js";
+} from "./chunk-BR374XHU.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -50,7 +50,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-OXZG7LUK.js";
+} from "./chunk-KBSCBYI7.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

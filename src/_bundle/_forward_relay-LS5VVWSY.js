@@ -15,13 +15,13 @@ import {
 } from "./chunk-DSXXNYSP.js";
 import {
   scopedJoin
-} from "./chunk-5HLTAE7E.js";
+} from "./chunk-Q3FYZI57.js";
 import {
   close
-} from "./chunk-FWNJHOKN.js";
-import "./chunk-TUIMMGIP.js";
+} from "./chunk-TZBKQ3AO.js";
+import "./chunk-CZTOOOAY.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-SNTSNN3R.js";
+import "./chunk-NTYPVNY6.js";
 import {
   SyscallError
 } from "./chunk-M3H2V5SU.js";

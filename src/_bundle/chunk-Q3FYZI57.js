@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-CZTOOOAY.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-NTYPVNY6.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

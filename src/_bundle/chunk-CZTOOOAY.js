@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-NTYPVNY6.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-OXZG7LUK.js";
+} from "./chunk-KBSCBYI7.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -1035,7 +1035,8 @@ var envRecord = (function envRecord(env) {
 });
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
-    root: `/proc/${pid}/root`
+    root: `/proc/${pid}/root`,
+    storedOnly: true
   });
 });
 var _lines = (function _lines(pid, path) {

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-56DEDAVD.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-CZTOOOAY.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-NTYPVNY6.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

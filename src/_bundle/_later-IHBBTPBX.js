@@ -13,16 +13,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-KZ7GWKJG.js";
+} from "./chunk-56DEDAVD.js";
 import {
   loadHostNss
-} from "./chunk-VRX6XXE6.js";
+} from "./chunk-4WN6AHOF.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-5HLTAE7E.js";
+} from "./chunk-Q3FYZI57.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -52,13 +52,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-FWNJHOKN.js";
+} from "./chunk-TZBKQ3AO.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-TUIMMGIP.js";
+} from "./chunk-CZTOOOAY.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -69,7 +69,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-SNTSNN3R.js";
+} from "./chunk-NTYPVNY6.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -246,7 +246,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-GKGYBPOT.js")
+    ...await import("./_ns_worker-JMVPNBIT.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1185,7 +1185,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-LAKZVXSC.js"),
-    import("./_forward_relay-CSTU4XV5.js")
+    import("./_forward_relay-LS5VVWSY.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

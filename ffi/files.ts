@@ -18,7 +18,15 @@
  * @module
  */
 
-import { cstr, decodeText, errno, EXEC_SYMBOLS, libcSubset, SyscallError } from "./libc.ts";
+import {
+  cstr,
+  decodeText,
+  errno,
+  EXEC_SYMBOLS,
+  libcSubset,
+  SYSCALL_NUMBERS,
+  SyscallError,
+} from "./libc.ts";
 
 /** Options of {@link readFileSafe}. */
 export interface SafeReadOptions {
@@ -36,7 +44,30 @@ export interface SafeReadOptions {
    * that user's file, never one of root's they pointed a symlink or a path at.
    */
   owner?: number;
+  /**
+   * Refuse (EINVAL, as "not a regular file") a file of the kernel's interface file systems
+   * (procfs, sysfs, debugfs, tracefs, securityfs, configfs, bpf, pstore, efivarfs, cgroupfs):
+   * their reads are checked against our capabilities, not the file's owner's (a container's
+   * /etc/passwd linked to its /proc/kmsg, which needs CAP_SYSLOG, had root's exec consume the
+   * host's kernel log). For files that must be stored ones (ffi/helper.c kernel_fs: the same list).
+   */
+  storedOnly?: boolean;
 }
+
+/** statfs(2) f_type of the file systems {@link SafeReadOptions.storedOnly} refuses. */
+const KERNEL_FS_MAGIC: readonly bigint[] = [
+  0x9fa0n, // proc
+  0x62656572n, // sysfs
+  0x64626720n, // debugfs
+  0x74726163n, // tracefs
+  0x73636673n, // securityfs
+  0x62656570n, // configfs
+  0xcafe4a11n, // bpf
+  0x6165676cn, // pstore
+  0xde5e81e4n, // efivarfs
+  0x27e0ebn, // cgroup
+  0x63677270n, // cgroup2
+];
 
 /** The default cap: far above any passwd, group, storage.conf or OCI spec. */
 export const DEFAULT_MAX_BYTES: number = 4 << 20;
@@ -207,7 +238,20 @@ export function openFileSafe(
     if (options.owner !== undefined && uid !== options.owner) {
       throw new SyscallError("open", 1, `Cannot read ${path}: it belongs to uid ${uid}`);
     }
+    if (options.storedOnly && _kernelFs(pathFd)) {
+      throw new SyscallError("open", 22, `Cannot read ${path}: it is not a regular file`);
+    }
   });
+}
+
+/** Whether an fd is on one of the kernel's interface file systems (or fstatfs failed). */
+function _kernelFs(fd: number): boolean {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
+  // struct statfs: 120 bytes on x86_64 and aarch64, f_type (a long) first.
+  const st = new BigInt64Array(32);
+  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+  return nr === undefined || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n ||
+    KERNEL_FS_MAGIC.includes(st[0]);
 }
 
 // One read buffer for every call (reads are synchronous): a fresh 64 KiB buffer costs

@@ -3132,9 +3132,38 @@ static void refuse_frozen(const char *freezer, const char *cg2, const char *show
  * /proc/self/root are refused), O_PATH first, which opens nothing; only a regular file is
  * then opened, through that fd (a FIFO never blocks us, a device is never opened); at most
  * 4 MiB. Returns its length, or -errno: ENOENT and ENOTDIR (no such file), EINVAL (not a
- * regular file), EFBIG (larger), the kernel's. */
+ * regular file, or one of the kernel's interfaces: kernel_fs), EFBIG (larger), the kernel's. */
 #define ETC_MAX (4L << 20)
 #define RESOLVE_IN_ROOT 0x10
+
+/* Whether an fd is on one of the kernel's interface file systems (statfs f_type, from
+ * include/uapi/linux/magic.h): their "regular" files answer a read with the kernel's data,
+ * checked against the reader's capabilities (at open: /proc/kmsg needs CAP_SYSLOG,
+ * check_syslog_permissions) or acting on it (a read of /proc/kmsg consumes the kernel log).
+ * The container's root lacks those capabilities and we have them all: its /etc/passwd
+ * linked to its /proc/kmsg had root's exec drain the host's pending kernel log (stop 23).
+ * A container's /etc files are stored ones; these are never read for it (the full path's
+ * ffi/files.ts storedOnly refuses the same list). */
+static int kernel_fs(long fd) {
+  static const unsigned long magic[] = {
+      0x9fa0,     /* proc */
+      0x62656572, /* sysfs */
+      0x64626720, /* debugfs */
+      0x74726163, /* tracefs */
+      0x73636673, /* securityfs */
+      0x62656570, /* configfs */
+      0xcafe4a11, /* bpf */
+      0x6165676c, /* pstore */
+      0xde5e81e4, /* efivarfs */
+      CGROUP_SUPER_MAGIC,
+      CGROUP2_SUPER_MAGIC,
+  };
+  unsigned long sfs[16] = {0}; /* struct statfs: f_type is the first word */
+  if (sys2(SYS_fstatfs, fd, sfs) != 0) return 1;
+  for (unsigned k = 0; k < sizeof magic / sizeof magic[0]; k++)
+    if (sfs[0] == magic[k]) return 1;
+  return 0;
+}
 static long read_inside(long pid, const char *path, char *buf) {
   char root[48];
   proc_file(root, pid, "root");
@@ -3156,8 +3185,9 @@ static long read_inside(long pid, const char *path, char *buf) {
 #endif
   char p[32];
   fd_path(p, pfd);
-  long fd = (mode & S_IFMT) != S_IFREG ? -EINVAL
-                                       : sys4(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
+  long fd = (mode & S_IFMT) != S_IFREG || kernel_fs(pfd)
+                ? -EINVAL
+                : sys4(SYS_openat, AT_FDCWD, p, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
   sys1(SYS_close, pfd);
   if (fd < 0) return fd;
   long n = 0, r;

@@ -24,7 +24,8 @@ export { setEnv };
  * the kernel resolves the path with the container's root as `/` (openat2 RESOLVE_IN_ROOT:
  * absolute symlinks and `..` stay inside, magic links are refused), in one step, so a link
  * swapped in while we read cannot point out. Only a regular file is read (a FIFO or a
- * device is an error, never a hang), and at most 4 MiB of it.
+ * device is an error, never a hang), never one of the kernel's interfaces (procfs, sysfs…:
+ * read with our capabilities, not the container's; storedOnly), and at most 4 MiB of it.
  *
  * @param pid a process of the container
  * @param path the file, as the container sees it
@@ -33,7 +34,7 @@ export { setEnv };
  *   regular one; EFBIG past 4 MiB
  */
 export function readContainerFile(pid: number, path: string): string {
-  return readTextFileSafe(path, { root: `/proc/${pid}/root` });
+  return readTextFileSafe(path, { root: `/proc/${pid}/root`, storedOnly: true });
 }
 
 /** A user as `docker exec -u` resolves it inside the container. */

@@ -10791,3 +10791,85 @@ int main(void) {
     }
   },
 });
+
+// ---- stop 23: exec fast path, hostile container
+
+/** What is pending on /proc/kmsg (the kernel log's one destructive reader), read without waiting. */
+async function kmsgPending(): Promise<string> {
+  const o = await new Deno.Command("dd", {
+    args: ["if=/proc/kmsg", "iflag=nonblock", "bs=65536", "status=none"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return text(o.stdout);
+}
+
+Deno.test({
+  name:
+    "stop 23: a container's /etc/passwd or /etc/group linked to its /proc/kmsg never has root's exec consume the host's kernel log, on either path",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    // The container's root cannot read its /proc/kmsg (CAP_SYSLOG, checked at open), but root's
+    // exec read the container's /etc files with every capability: /proc/kmsg is a "regular" file
+    // of procfs, and each read of it takes the messages off the host's kernel log (what klogd or
+    // rsyslog's imklog would have logged). Both paths opened it and drained the log (exit 125,
+    // EAGAIN). docker exec blocks on it, in runc, for good: this container is never exec'd into
+    // by docker here, only removed.
+    await dockerImage();
+    const c = await startContainer("docker", `nsjoin-sec23-k-${STATE_RUN}`);
+    const etc = `/proc/${c.pid}/root/etc`;
+    try {
+      const cases: [string, string, string[]][] = [
+        ["/etc/passwd", "passwd", []],
+        ["/etc/group", "group", ["-u", "0:staff"]],
+      ];
+      for (const [file, name, form] of cases) {
+        await t.step(`${file} linked to /proc/kmsg`, async () => {
+          await Deno.rename(`${etc}/${name}`, `${etc}/${name}.orig`);
+          await Deno.symlink("/proc/kmsg", `${etc}/${name}`);
+          try {
+            for (const extra of [[], ["--env-file", "/dev/null"]]) {
+              await kmsgPending();
+              const marker = `nsjoin-sec23-kmsg-${crypto.randomUUID().slice(0, 8)}`;
+              await Deno.writeTextFile("/dev/kmsg", `<6>${marker}\n`);
+              const r = await cliBounded(
+                ["exec", ...extra, ...form, `docker:${c.name}`, "touch", "/tmp/ran"],
+                20_000,
+              );
+              assert((await kmsgPending()).includes(marker), "the kernel log was consumed");
+              assertEquals([r.code, r.killed], [125, false], r.stderr);
+              assertEquals(
+                r.stderr,
+                `nsjoin exec: Cannot read ${file} of pid ${c.pid} - it is not a regular file\n`,
+              );
+              assertThrows(() => Deno.statSync(`${etc}/../tmp/ran`), "the program ran");
+            }
+          } finally {
+            await Deno.remove(`${etc}/${name}`);
+            await Deno.rename(`${etc}/${name}.orig`, `${etc}/${name}`);
+          }
+        });
+      }
+      await t.step("a file of its /sys is refused alike, a stored file still read", async () => {
+        await Deno.rename(`${etc}/passwd`, `${etc}/passwd.orig`);
+        try {
+          await Deno.symlink("/sys/kernel/profiling", `${etc}/passwd`);
+          const { fast, full } = await bothPaths([`docker:${c.name}`, "true"], 20_000);
+          for (const r of [fast, full]) {
+            assertEquals([r.code, r.killed], [125, false], r.stderr);
+            assertMatch(r.stderr, /Cannot read \/etc\/passwd .* - it is not a regular file\n$/);
+          }
+        } finally {
+          await Deno.remove(`${etc}/passwd`);
+          await Deno.rename(`${etc}/passwd.orig`, `${etc}/passwd`);
+        }
+        const { fast, full } = await bothPaths([`docker:${c.name}`, "id", "-u"], 20_000);
+        for (const r of [fast, full]) assertEquals([r.code, r.stdout], [0, "0\n"], r.stderr);
+      });
+    } finally {
+      await removeContainers([c]);
+    }
+  },
+});

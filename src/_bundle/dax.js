@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-JTMDPIUI.js";
+} from "./chunk-PI43AYIG.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,24 +14,24 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-PZY5B7AC.js";
+} from "./chunk-TKHKBA6W.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-JYEKH53D.js";
+} from "./chunk-6PC3DCBR.js";
 import {
   resolveTarget
-} from "./chunk-ARWUKZRH.js";
+} from "./chunk-QG67YZY6.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-XJE2BF2S.js";
+} from "./chunk-T4C4SCLX.js";
 import "./chunk-RNPLKH6B.js";
 
 // src/dax.ts

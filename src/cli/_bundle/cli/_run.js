@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-6LGIJRT6.js";
+} from "./chunk-XJBLACEF.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-J3I4L2VD.js";
+} from "./chunk-JNS3WOSK.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-6LGIJRT6.js";
+} from "./chunk-XJBLACEF.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-J3I4L2VD.js";
+} from "./chunk-JNS3WOSK.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -50,7 +50,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-6LGIJRT6.js";
+} from "./chunk-XJBLACEF.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-6LGIJRT6.js";
+} from "./chunk-XJBLACEF.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -1051,7 +1051,8 @@ var envRecord = (function envRecord(env) {
 });
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
-    root: `/proc/${pid}/root`
+    root: `/proc/${pid}/root`,
+    storedOnly: true
   });
 });
 var _lines = (function _lines(pid, path) {

@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-XJE2BF2S.js";
+} from "./chunk-T4C4SCLX.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-PZY5B7AC.js";
+} from "./chunk-TKHKBA6W.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-ARWUKZRH.js";
+} from "./chunk-QG67YZY6.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-XJE2BF2S.js";
+} from "./chunk-T4C4SCLX.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-PZY5B7AC.js";
+} from "./chunk-TKHKBA6W.js";
 import {
   loadHostNss
-} from "./chunk-L34MZHQM.js";
+} from "./chunk-QUPFKHDC.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-TU7HNHCR.js";
+} from "./chunk-FEEEMLNW.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,13 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-JYEKH53D.js";
+} from "./chunk-6PC3DCBR.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-ARWUKZRH.js";
+} from "./chunk-QG67YZY6.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -70,7 +70,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-XJE2BF2S.js";
+} from "./chunk-T4C4SCLX.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -252,7 +252,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-WEAMUHFG.js")
+    ...await import("./_ns_worker-ODGRW32O.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1191,7 +1191,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-SMDRB6SG.js"),
-    import("./_forward_relay-HYCHQ5G2.js")
+    import("./_forward_relay-SKDQLP43.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -463,7 +463,16 @@ var openFileSafe = (function openFileSafe(path, options = {}) {
     if (options.owner !== void 0 && uid !== options.owner) {
       throw new SyscallError("open", 1, `Cannot read ${path}: it belongs to uid ${uid}`);
     }
+    if (options.storedOnly && _kernelFs(pathFd)) {
+      throw new SyscallError("open", 22, `Cannot read ${path}: it is not a regular file`);
+    }
   });
+});
+var _kernelFs = (function _kernelFs(fd) {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
+  const st = new BigInt64Array(32);
+  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+  return nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n || KERNEL_FS_MAGIC.includes(st[0]);
 });
 var readFileSafe = (function readFileSafe(path, options = {}) {
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -1999,6 +2008,19 @@ var NamespaceError = class extends Error {
 };
 
 // ffi/files.ts
+var KERNEL_FS_MAGIC = [
+  0x9fa0n,
+  0x62656572n,
+  0x64626720n,
+  0x74726163n,
+  0x73636673n,
+  0x62656570n,
+  0xcafe4a11n,
+  0x6165676cn,
+  0xde5e81e4n,
+  0x27e0ebn,
+  0x63677270n
+];
 var DEFAULT_MAX_BYTES = 4 << 20;
 var SYS_OPENAT2 = 437n;
 var AT_FDCWD = -100n;
@@ -2019,6 +2041,7 @@ var ST_UID_OFFSET = ST_MODE_OFFSET + 4;
 
 var _EAGAIN = 11;
 var OPENAT2_TRIES = 64;
+
 
 
 

@@ -15,13 +15,13 @@ import {
 } from "./chunk-W3AW727Q.js";
 import {
   scopedJoin
-} from "./chunk-TU7HNHCR.js";
+} from "./chunk-FEEEMLNW.js";
 import {
   close
-} from "./chunk-JYEKH53D.js";
-import "./chunk-ARWUKZRH.js";
+} from "./chunk-6PC3DCBR.js";
+import "./chunk-QG67YZY6.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-XJE2BF2S.js";
+import "./chunk-T4C4SCLX.js";
 import {
   SyscallError
 } from "./chunk-RNPLKH6B.js";

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-ARWUKZRH.js";
+} from "./chunk-QG67YZY6.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-XJE2BF2S.js";
+} from "./chunk-T4C4SCLX.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

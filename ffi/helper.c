@@ -2532,14 +2532,24 @@ static __attribute__((noreturn)) void session_loop(long kill_parent) {
       if (r == -EINTR) continue;
       if (r < 0 || w[0].revents) break;
       long k = session_frame(req);
+      /* The program and what it started: session_child made it a session (so a process
+       * group) of its own, whose ID is its PID. kill(-child) cannot reach another group: the
+       * child is ours and unreaped, and the kernel frees no PID still used as a process
+       * group's or session's ID (kernel/pid.c: a struct pid lives while a task links it as
+       * its PIDTYPE_PGID or PIDTYPE_SID), so no other group can hold this number. Before the
+       * child's setsid the group does not exist yet (ESRCH): the pidfd reaches the child. */
       if (k == 0) {
-        /* The session was closed while the program ran: it ends with it. */
+        /* The session was closed while the program ran: it ends with it, group and all. */
+        sys2(SYS_kill, -child, SIGKILL);
         sys2(SYS_kill, child, SIGKILL);
         sys4(SYS_wait4, child, 0, 0, 0);
         die_code(0);
       }
       unsigned sig = req[0] == 'K' ? *(unsigned *)(req + 4) : 0;
-      if (sig >= 1 && sig <= 64) sys4(SYS_pidfd_send_signal, cfd, sig, 0, 0);
+      if (sig >= 1 && sig <= 64) {
+        sys4(SYS_pidfd_send_signal, cfd, sig, 0, 0);
+        sys2(SYS_kill, -child, sig);
+      }
     }
     if (cfd >= 0) sys1(SYS_close, cfd);
     int status = 0;

@@ -93,7 +93,10 @@ export interface SessionExecOptions {
   cwd?: string;
   /** Bytes for the program's stdin; default /dev/null. */
   stdin?: Uint8Array;
-  /** Sends SIGTERM to the program when aborted. */
+  /**
+   * Sends SIGTERM to the program and its process group (what it started there: each program
+   * is a session of its own) when aborted.
+   */
   signal?: AbortSignal;
 }
 

@@ -368,6 +368,51 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "an abort and close() reach what the program started too: its process group, not the program alone",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    await using target = await makeTarget();
+    /** The first child of `pid` (from its main thread's children list), waited for. */
+    const childOf = async (pid: number) => {
+      for (let i = 0; i < 1000; i++) {
+        const c = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`).catch(() => "");
+        const first = Number(c.trim().split(/\s+/)[0] || 0);
+        if (first) return first;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error(`no child of ${pid}`);
+    };
+    await t.step("an aborted sh -c 'sleep 100; …' ends at once, its sleep with it", async () => {
+      await using s = await openSession(target.pid);
+      const ac = new AbortController();
+      const p = s.output("sh", { args: ["-c", "sleep 100; echo never"], signal: ac.signal });
+      const sleep = await childOf(await childOf(s.pid));
+      ac.abort();
+      // The sleep held sh's stdout: reaching sh alone, output() resolved 100 s later.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const r = await Promise.race([
+        p,
+        new Promise<never>((_, no) =>
+          timer = setTimeout(() => no(new Error("the abort did not reach the sleep")), 20_000)
+        ),
+      ]).finally(() => clearTimeout(timer));
+      assertEquals([r.signal, text(r.stdout)], ["SIGTERM", ""]);
+      assert(await gone(sleep), "the sleep outlived the abort");
+    });
+    await t.step("close() during sh -c 'sleep 100; …' leaves no sleep in the target", async () => {
+      const s = await openSession(target.pid);
+      const running = s.output("sh", { args: ["-c", "sleep 100; echo never"] });
+      running.catch(() => {});
+      const sleep = await childOf(await childOf(s.pid));
+      await s.close();
+      await rejection(() => running, Error, /the session is closed/);
+      assert(await gone(sleep), "the sleep outlived close()");
+    });
+  },
+});
+
+Deno.test({
   name: "close() does not wait for a background process holding a program's output",
   ignore: NEEDS_ROOT,
   async fn() {

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-PI43AYIG.js";
+} from "./chunk-JPKVXETB.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-TKHKBA6W.js";
+} from "./chunk-MKAOWVRI.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-TKHKBA6W.js";
+} from "./chunk-MKAOWVRI.js";
 import {
   loadHostNss
 } from "./chunk-QUPFKHDC.js";

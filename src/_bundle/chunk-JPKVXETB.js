@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-TKHKBA6W.js";
+} from "./chunk-MKAOWVRI.js";
 import {
   PinnedProcess,
   pinProcess,

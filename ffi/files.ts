@@ -244,8 +244,11 @@ export function openFileSafe(
   });
 }
 
-/** Whether an fd is on one of the kernel's interface file systems (or fstatfs failed). */
-function _kernelFs(fd: number): boolean {
+/**
+ * Whether an fd (an O_PATH one will do) is on one of the kernel's interface file systems
+ * (procfs, sysfs, cgroupfs…: {@link SafeReadOptions.storedOnly}'s list), or fstatfs failed.
+ */
+export function _kernelFs(fd: number): boolean {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
   // struct statfs: 120 bytes on x86_64 and aarch64, f_type (a long) first.
   const st = new BigInt64Array(32);

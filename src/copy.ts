@@ -43,7 +43,7 @@ import {
   unlinkat,
   writeAll,
 } from "../ffi/dirfd.ts";
-import { readTextFileSafe } from "../ffi/files.ts";
+import { _kernelFs, readTextFileSafe } from "../ffi/files.ts";
 import { SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import { readTar, type TarHeader, type TarType, TarWriter } from "./tar.ts";
@@ -743,12 +743,18 @@ class _Walker<D> {
       try {
         const meta = _meta(st, this.#side, getXattrs(dfd));
         const dir = await sink.dir(parent, name, meta);
-        await this.children(dfd, dir);
+        // The kernel's interfaces (a /proc, /sys, a cgroup mount in the tree) are no stored
+        // data: an empty directory, as docker cp shows them. Their files' sizes are not their
+        // contents (SEEK_DATA refused `cp TARGET:/ -` with EINVAL at /proc), and a read may act
+        // on the host (/proc/kmsg consumes the kernel log).
+        if (!_kernelFs(dfd)) await this.children(dfd, dir);
         await sink.endDir(dir, meta);
       } finally {
         close(dfd);
       }
     } else if (type === S.IFREG) {
+      // One of the kernel's files bound into a directory of data: left out, as a socket.
+      if (_kernelFs(pathFd)) return;
       const key = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
       const count = key ? (this.#seen.get(key) ?? 0) + 1 : 0;
       if (key) this.#seen.set(key, count);
@@ -859,6 +865,16 @@ function _openSource(side: _Side, path: string, follow: boolean): _Source {
       `Cannot copy ${side.label(path)}: it is ${
         _TYPE_NAMES[type] ?? "not a file"
       }, not a file or directory`,
+    );
+  }
+  if (type === S.IFREG && _kernelFs(fd)) {
+    close(fd);
+    throw new SyscallError(
+      "open",
+      22,
+      `Cannot copy ${
+        side.label(path)
+      }: it is a file of the kernel's interfaces (procfs, sysfs…), not stored data`,
     );
   }
   try {

@@ -30,6 +30,7 @@ import {
   cli,
   IS_ROOT,
   makeTarget,
+  runPiped,
 } from "./_fixtures.ts";
 
 const SKIP = skipWithoutEngines("cp tests", ["docker", "podman", "gcc", "rootless"]);
@@ -674,6 +675,56 @@ Deno.test({
         assertEquals([e.name, e.code], ["SyscallError", code], String(error));
         assertMatch(e.message, new RegExp(`^Cannot copy ${Deno.pid}:${path}: ${code} `));
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "cp of a tree holding a /proc or /sys gives their mount points empty, as docker cp; a file of theirs is refused",
+  ignore: !IS_ROOT && !CI,
+  sanitizeResources: false,
+  async fn() {
+    // `cp TARGET:/ -` of any container failed at its /proc: "Cannot find data in a file:
+    // EINVAL" (SEEK_DATA), and /proc/kmsg read as root consumes the host's kernel log.
+    await using target = await makeTarget({
+      flags: ["-m", "--propagation", "private"],
+      setup: "mount -t tmpfs none /mnt && mkdir /mnt/p /mnt/s /mnt/d && echo data > /mnt/d/f " +
+        "&& mount -t proc proc /mnt/p && mount -t sysfs sysfs /mnt/s " +
+        "&& touch /mnt/d/bound && mount --bind /proc/uptime /mnt/d/bound",
+    });
+    const r = await runPiped("sh", {
+      args: [
+        "-c",
+        `"$0" run -A --quiet --no-lock "$1" cp ${target.pid}:/mnt - | tar -t`,
+        Deno.execPath(),
+        new URL("../cli.ts", import.meta.url).pathname,
+      ],
+      env: { NO_COLOR: "1" },
+    });
+    const names = r.stdout.trim().split("\n").sort();
+    assertEquals(
+      [r.code, r.stderr, names],
+      [0, "", ["mnt/", "mnt/d/", "mnt/d/f", "mnt/p/", "mnt/s/"]],
+    );
+    for (const path of ["/mnt/p/uptime", "/mnt/d/bound"]) {
+      const one = await cli(["cp", `${target.pid}:${path}`, "-"]);
+      assertEquals(one.stdout, "");
+      assertMatch(
+        one.stderr,
+        new RegExp(
+          `^nsjoin cp: Cannot copy ${target.pid}:${path}: it is a file of the kernel's interfaces`,
+        ),
+      );
+      assert(one.code !== 0);
+    }
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-cp-kfs-" });
+    try {
+      await copyFrom(target.pid, "/mnt", `${dir}/out`);
+      assertEquals([...Deno.readDirSync(`${dir}/out/p`)], []);
+      assertEquals(Deno.readTextFileSync(`${dir}/out/d/f`), "data\n");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

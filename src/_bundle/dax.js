@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-JPKVXETB.js";
+} from "./chunk-COHI6EPY.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,24 +14,24 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-MKAOWVRI.js";
+} from "./chunk-VPOITBRW.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-6PC3DCBR.js";
+} from "./chunk-ZARSITIM.js";
 import {
   resolveTarget
-} from "./chunk-QG67YZY6.js";
+} from "./chunk-UP44UMCR.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-T4C4SCLX.js";
+} from "./chunk-VMXE7IQT.js";
 import "./chunk-RNPLKH6B.js";
 
 // src/dax.ts

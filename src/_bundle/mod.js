@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-JPKVXETB.js";
+} from "./chunk-COHI6EPY.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,12 +28,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-MKAOWVRI.js";
+} from "./chunk-VPOITBRW.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-FEEEMLNW.js";
+} from "./chunk-4RQFE4QC.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -41,7 +41,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-QG67YZY6.js";
+} from "./chunk-UP44UMCR.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -59,7 +59,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-T4C4SCLX.js";
+} from "./chunk-VMXE7IQT.js";
 import {
   SyscallError,
   check,
@@ -1130,38 +1130,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-5Q5YSRT6.js");
+  _later ??= await import("./_later-WEJAVKHE.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-5Q5YSRT6.js");
+  _later ??= await import("./_later-WEJAVKHE.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-5Q5YSRT6.js");
+  _later ??= await import("./_later-WEJAVKHE.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-5Q5YSRT6.js");
+  _later ??= await import("./_later-WEJAVKHE.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-5Q5YSRT6.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-WEJAVKHE.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-5Q5YSRT6.js");
+  _later ??= await import("./_later-WEJAVKHE.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-5Q5YSRT6.js");
+  _later ??= await import("./_later-WEJAVKHE.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-5Q5YSRT6.js");
+  _later ??= await import("./_later-WEJAVKHE.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-MKAOWVRI.js";
+} from "./chunk-VPOITBRW.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-QG67YZY6.js";
+} from "./chunk-UP44UMCR.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-T4C4SCLX.js";
+} from "./chunk-VMXE7IQT.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-MKAOWVRI.js";
+} from "./chunk-VPOITBRW.js";
 import {
   loadHostNss
-} from "./chunk-QUPFKHDC.js";
+} from "./chunk-6RYOZA7X.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-FEEEMLNW.js";
+} from "./chunk-4RQFE4QC.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,24 +53,25 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-6PC3DCBR.js";
+} from "./chunk-ZARSITIM.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-QG67YZY6.js";
+} from "./chunk-UP44UMCR.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
+  _kernelFs,
   differingNamespaces,
   fstatSafe,
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-T4C4SCLX.js";
+} from "./chunk-VMXE7IQT.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -252,7 +253,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-ODGRW32O.js")
+    ...await import("./_ns_worker-7MVHQJL2.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -801,6 +802,10 @@ var _openSource = (function _openSource(side, path, follow) {
     close(fd);
     throw new SyscallError("open", 22, `Cannot copy ${side.label(path)}: it is ${_TYPE_NAMES[type] ?? "not a file"}, not a file or directory`);
   }
+  if (type === S.IFREG && _kernelFs(fd)) {
+    close(fd);
+    throw new SyscallError("open", 22, `Cannot copy ${side.label(path)}: it is a file of the kernel's interfaces (procfs, sysfs\u2026), not stored data`);
+  }
   try {
     if (type !== S.IFLNK) _readableInside(side, st, side.label(path));
   } catch (error) {
@@ -1191,7 +1196,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-SMDRB6SG.js"),
-    import("./_forward_relay-SKDQLP43.js")
+    import("./_forward_relay-SUJ5XMRV.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -2190,12 +2195,13 @@ var _Walker = class {
       try {
         const meta = _meta(st, this.#side, getXattrs(dfd));
         const dir = await sink.dir(parent, name, meta);
-        await this.children(dfd, dir);
+        if (!_kernelFs(dfd)) await this.children(dfd, dir);
         await sink.endDir(dir, meta);
       } finally {
         close(dfd);
       }
     } else if (type === S.IFREG) {
+      if (_kernelFs(pathFd)) return;
       const key = st.nlink > 1 ? `${st.dev}:${st.ino}` : void 0;
       const count = key ? (this.#seen.get(key) ?? 0) + 1 : 0;
       if (key) this.#seen.set(key, count);

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-QG67YZY6.js";
+} from "./chunk-UP44UMCR.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-T4C4SCLX.js";
+} from "./chunk-VMXE7IQT.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

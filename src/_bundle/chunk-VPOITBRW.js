@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-QG67YZY6.js";
+} from "./chunk-UP44UMCR.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-T4C4SCLX.js";
+} from "./chunk-VMXE7IQT.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

@@ -15,13 +15,13 @@ import {
 } from "./chunk-W3AW727Q.js";
 import {
   scopedJoin
-} from "./chunk-FEEEMLNW.js";
+} from "./chunk-4RQFE4QC.js";
 import {
   close
-} from "./chunk-6PC3DCBR.js";
-import "./chunk-QG67YZY6.js";
+} from "./chunk-ZARSITIM.js";
+import "./chunk-UP44UMCR.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-T4C4SCLX.js";
+import "./chunk-VMXE7IQT.js";
 import {
   SyscallError
 } from "./chunk-RNPLKH6B.js";

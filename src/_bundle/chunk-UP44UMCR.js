@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-T4C4SCLX.js";
+} from "./chunk-VMXE7IQT.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

@@ -469,6 +469,7 @@ export {
   withPathFd,
   openVerified,
   openFileSafe,
+  _kernelFs,
   readFileSafe,
   readTextFileSafe,
   isNotFound,

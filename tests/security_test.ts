@@ -9076,14 +9076,22 @@ Deno.test({
             stderr: "piped",
           }).spawn();
           let peek: Deno.CommandOutput | undefined;
+          let ended = false;
+          child.status.then(() => ended = true);
           try {
+            // The peek comes once the program runs (its credentials are the helper's last)
+            // or the helper has ended. Not at the helper's first child: that is the one
+            // reading the target's filter (stop 23), forked before the ids change, and a
+            // slow machine's helper killed there ended by SIGKILL, not by its refusal.
             const children = `/proc/${child.pid}/task/${child.pid}/children`;
-            for (let i = 0; i < 300; i++) {
-              const forked = await Deno.readTextFile(children).then(
-                (c) => c.trim() !== "",
-                () => true,
+            for (let i = 0; i < 500 && !ended; i++) {
+              const kids = await Deno.readTextFile(children).catch(() => "");
+              const comms = await Promise.all(
+                kids.trim().split(/\s+/).filter(Boolean).map((k) =>
+                  Deno.readTextFile(`/proc/${k}/comm`).catch(() => "")
+                ),
               );
-              if (forked) break;
+              if (comms.some((c) => c.trim() === "sleep")) break;
               await new Promise((r) => setTimeout(r, 10));
             }
             peek = await new Deno.Command("setpriv", {

@@ -483,15 +483,18 @@ Deno.test({
         }).spawn();
         const lines: string[] = [];
         let sleeps: number[] = [];
-        // Should the pipe stay open, end the children ourselves so the test can fail.
+        // Should the pipe stay open, end the children ourselves so the test can fail. Not
+        // sooner than a minute: a step took 4 s of the 10 once allowed on a loaded machine
+        // (six busy loops, nice 19), spawn to abort.
         const timer = setTimeout(() => {
           lines.push("TIMEOUT");
           for (const p of sleeps) Deno.kill(p, "SIGKILL");
-        }, 10_000);
+        }, 60_000);
         for await (const chunk of child.stdout) {
           lines.push(text(chunk));
           if (lines.join("").includes("started")) {
-            for (let i = 0; i < 500 && sleeps.length < 2; i++) {
+            // Forked before the echo, but each exec of sleep may come later.
+            for (const end = Date.now() + 30_000; sleeps.length < 2 && Date.now() < end;) {
               sleeps = descendants(child.pid, "sleep");
               if (sleeps.length < 2) await new Promise((r) => setTimeout(r, 10));
             }
@@ -504,7 +507,7 @@ Deno.test({
         assert(!lines.includes("TIMEOUT"), "for await never ended: children kept the pipe");
         const status = await child.status;
         assertEquals(status.signal ?? status.code, status.signal ? "SIGTERM" : 143);
-        for (let i = 0; i < 500 && !sleeps.every(gone); i++) {
+        for (const end = Date.now() + 30_000; !sleeps.every(gone) && Date.now() < end;) {
           await new Promise((r) => setTimeout(r, 10));
         }
         const left = sleeps.filter((p) => !gone(p));

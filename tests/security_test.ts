@@ -802,7 +802,8 @@ function gone(pid: number): boolean {
   }
 }
 
-async function waitFor(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+/** Polls `ok` for at least `ms` (30 s unless told: a loaded machine takes seconds). */
+async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
   for (let t = 0; t < ms && !ok(); t += 20) await new Promise((r) => setTimeout(r, 20));
   assert(ok(), `timed out waiting for ${what}`);
 }

@@ -256,6 +256,34 @@ async function bashComplete(
   return out.stdout.split("\n").filter(Boolean);
 }
 
+/**
+ * Runs zsh with the generated completion loaded and calls its `_nsjoin` with `words` as the
+ * command line, the cursor on the last word. zsh's completion builtins exist only inside a
+ * completion widget, so they stand in here: `compadd` prints the candidates matching the
+ * word (as zsh's would offer), `_files` prints `<files>`.
+ */
+async function zshComplete(
+  script: string,
+  words: string[],
+  env: Record<string, string> = {},
+): Promise<string[]> {
+  const out = await runPiped("zsh", {
+    args: [
+      "-fc",
+      `compdef() { :; }
+compadd() { [[ $1 == -- ]] && shift; local w; for w; do [[ $w == $PREFIX* ]] && print -r -- $w; done; return 0; }
+compset() { local p=\${(M)PREFIX##$~2}; [[ -n $p ]] && PREFIX=\${PREFIX#$p}; }
+_files() { print -r -- '<files>'; }
+eval "$NSJOIN_COMPLETION"
+words=("\${(@f)NSJOIN_WORDS}"); CURRENT=\${#words}; PREFIX=$words[CURRENT]
+_nsjoin`,
+    ],
+    env: { ...env, NSJOIN_COMPLETION: script, NSJOIN_WORDS: words.join("\n") },
+  });
+  assertEquals([out.code, out.stderr], [0, ""]);
+  return out.stdout.split("\n").filter(Boolean);
+}
+
 Deno.test("bash completion loads in bash and completes commands, options and shells", async () => {
   const out = await runPiped(Deno.execPath(), {
     args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, "completions", "bash"],
@@ -289,6 +317,15 @@ Deno.test("bash completion loads in bash and completes commands, options and she
   assertEquals(await bashComplete(script, ["nsjoin", "ls", "-o", "NS,T"]), ["NS,TYPE"]);
   assertEquals(await bashComplete(script, ["nsjoin", "ls", "--output", "+PA"]), ["+PATH"]);
   assertEquals(await bashComplete(script, ["nsjoin", "exec", "-n", "mnt,n"]), ["mnt,net"]);
+  // ls's -T[=REL] (its --help's line): offered, and its value is attached, so the next word
+  // is another option (`ls --tree -<TAB>` offered nothing, and -T was missing).
+  assertEquals(await bashComplete(script, ["nsjoin", "ls", "-T"]), ["-T"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "ls", "--tree", "--no"]), [
+    "--noheadings",
+    "--notruncate",
+    "--nowrap",
+    "--notes",
+  ]);
 });
 
 Deno.test({
@@ -307,6 +344,8 @@ Deno.test({
     assertEquals(await complete("nsjoin ls -t u"), ["user", "uts"]);
     assertEquals(await complete("nsjoin ls --output NS,T"), ["NS,TYPE"]);
     assertEquals(await complete("nsjoin exec -n mnt,ne"), ["mnt,net"]);
+    // ls -T (its --help's line) was missing: fish offered -TH, -TJ… as if -T were no option.
+    assert((await complete("nsjoin ls -")).includes("-T"));
   },
 });
 
@@ -340,6 +379,29 @@ Deno.test({
       assertEquals(await complete(["nsjoin", "exec", "-u", prefix]), []);
       assertEquals(await complete(["nsjoin", "exec", name, prefix]), []);
       assertEquals(await complete(["nsjoin", "ls", prefix]), []);
+      // zsh, the same places: it offered the names as the value of -u, -w, -e, --env-file,
+      // forward's --address and debug's --tools (`nsjoin exec -u <TAB>` gave a container).
+      if ((await runPiped("sh", { args: ["-c", "command -v zsh"] })).code === 0 || CI) {
+        const zsh = (await runPiped(Deno.execPath(), {
+          args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, "completions", "zsh"],
+        })).stdout;
+        const zcomplete = (words: string[]) =>
+          zshComplete(zsh, words, { PATH: `${bin}:${Deno.env.get("PATH")}` });
+        for (const cmd of ["exec", "inspect", "forward", "debug"]) {
+          assertEquals(await zcomplete(["nsjoin", cmd, prefix]), [name], `zsh ${cmd}`);
+        }
+        assertEquals(await zcomplete(["nsjoin", "exec", "-it", "-u", "root", prefix]), [name]);
+        for (
+          const words of [["exec", "-u"], ["exec", "-w"], ["exec", "--env-file"], [
+            "forward",
+            "--address",
+          ], ["debug", "--tools"]]
+        ) {
+          assertEquals(await zcomplete(["nsjoin", ...words, prefix]), ["<files>"], `zsh ${words}`);
+        }
+        assertEquals(await zcomplete(["nsjoin", "exec", name, prefix]), ["<files>"]);
+        assertEquals(await zcomplete(["nsjoin", "ls", "-o", "NS,T"]), ["TYPE"]);
+      }
     } finally {
       await removeContainers(made);
       await Deno.remove(bin, { recursive: true });

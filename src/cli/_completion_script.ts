@@ -179,6 +179,9 @@ ${choices.join("\n")}
   elif (( $#choices )); then
     ((list)) && compset -P '*[,+]'
     compadd -- $choices
+  elif ((\${values[(Ie)$words[CURRENT-1]]})); then
+    # The value of an option that takes the next word (-u USER, --env-file F): not a TARGET.
+    _files
   elif [[ $PREFIX == -* ]]; then
     compadd -- $opts
   elif [[ " ${TARGET_COMMANDS.join(" ")} " == *" $words[2] "* ]] && ! _nsjoin_has_target; then

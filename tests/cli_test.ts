@@ -431,6 +431,60 @@ for (const shell of ["zsh", "fish"] as const) {
 }
 
 Deno.test({
+  name:
+    "README's completion lines, run as written for a new user, give working zsh and fish completion",
+  // Skipped only off CI, where the shells may not be installed.
+  ignore: (await runPiped("sh", { args: ["-c", "command -v zsh && command -v fish"] })).code !==
+      0 && !CI,
+  async fn() {
+    const readme = await Deno.readTextFile(`${ROOT}README.md`);
+    const block = readme.match(/## Install\n\n```sh\n([\s\S]*?)```/)?.[1] ?? "";
+    const line = (shell: string) =>
+      block.split("\n").find((l) => l.includes(`nsjoin completions ${shell}`))!
+        .replace(/\s+#.*$/, "");
+    const home = await Deno.makeTempDir({ prefix: "nsjoin-home-" });
+    try {
+      await Deno.mkdir(`${home}/bin`);
+      await Deno.writeTextFile(
+        `${home}/bin/nsjoin`,
+        `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet --no-lock ${ROOT}cli.ts "$@"\n`,
+      );
+      await Deno.chmod(`${home}/bin/nsjoin`, 0o755);
+      const env = { HOME: home, PATH: `${home}/bin:${Deno.env.get("PATH")}` };
+      // fish: a home with no ~/.config/fish/completions yet (fish makes none), the line typed
+      // into bash: it failed with "No such file or directory" before README made the directory.
+      const fish = await runPiped("bash", { args: ["-c", line("fish")], env, cwd: home });
+      assertEquals([fish.code, fish.stderr], [0, ""], line("fish"));
+      const offered = await runPiped("fish", {
+        args: ["-c", 'complete -C "nsjoin ent"'],
+        env,
+        cwd: home,
+      });
+      assertEquals(offered.stdout.split("\t")[0], "enter");
+      // zsh: the line typed into zsh, fpath[1] a directory of the user's; compinit registers it.
+      await Deno.mkdir(`${home}/zfunc`);
+      const zsh = await runPiped("zsh", {
+        args: ["-fc", `fpath=(~/zfunc $fpath); ${line("zsh")}`],
+        env,
+        cwd: home,
+      });
+      assertEquals([zsh.code, zsh.stderr], [0, ""], line("zsh"));
+      const registered = await runPiped("zsh", {
+        args: [
+          "-fc",
+          "fpath=(~/zfunc $fpath); autoload -Uz compinit; compinit -u; print $_comps[nsjoin]",
+        ],
+        env,
+        cwd: home,
+      });
+      assertEquals(registered.stdout, "_nsjoin\n");
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "deno install from a checkout gives a working nsjoin on PATH",
   ignore: NEEDS_ROOT,
   async fn() {

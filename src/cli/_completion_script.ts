@@ -54,7 +54,8 @@ EXIT STATUS
 
 EXAMPLES
  source <(nsjoin completions bash)                           in ~/.bashrc
- nsjoin completions zsh > "\${fpath[1]}/_nsjoin"              then compinit
+ nsjoin completions zsh > "\${fpath[1]}/_nsjoin"              in zsh, then compinit
+ mkdir -p ~/.config/fish/completions
  nsjoin completions fish > ~/.config/fish/completions/nsjoin.fish`;
 
 /** The commands whose first argument is a TARGET, completed with the containers' names. */

@@ -812,7 +812,8 @@ EXIT STATUS
 
 EXAMPLES
  source <(nsjoin completions bash)                           in ~/.bashrc
- nsjoin completions zsh > "\${fpath[1]}/_nsjoin"              then compinit
+ nsjoin completions zsh > "\${fpath[1]}/_nsjoin"              in zsh, then compinit
+ mkdir -p ~/.config/fish/completions
  nsjoin completions fish > ~/.config/fish/completions/nsjoin.fish`;
 var TARGET_COMMANDS = [
   "exec",

@@ -37,8 +37,9 @@ OPTIONS
 
 EXIT STATUS
  0 stopped by Ctrl-C or SIGTERM; 1 the target exited ("lost connection"; every connection
- is closed) or another process listens on a local address and port asked for; 125 the
- target could not be found; 2 bad usage or a missing Deno permission.
+ is closed) or a local address and port asked for cannot be listened on (another process
+ listens there, or the address is not this host's); 125 the target could not be found;
+ 2 bad usage or a missing Deno permission.
 
 EXAMPLES
  nsjoin forward web1 8080:80                 localhost:8080 to port 80 inside web1

@@ -431,6 +431,24 @@ for (const shell of ["zsh", "fish"] as const) {
 }
 
 Deno.test({
+  name: "zsh completion offers files for a value attached to its option, as bash does",
+  // Skipped only off CI, where zsh may not be installed.
+  ignore: (await runPiped("sh", { args: ["-c", "command -v zsh"] })).code !== 0 && !CI,
+  async fn() {
+    const script = completionScript(
+      "zsh",
+      Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])),
+    );
+    // README's `nsjoin enter --net=/run/netns/blue`: zsh offered nothing after --net=.
+    assertEquals(await zshComplete(script, ["nsjoin", "enter", "--net=/run/netns/b"]), [
+      "<files>",
+    ]);
+    assertEquals(await zshComplete(script, ["nsjoin", "exec", "--env-file=./e"]), ["<files>"]);
+    assertEquals(await zshComplete(script, ["nsjoin", "enter", "--ne"]), ["--net", "--net-socket"]);
+  },
+});
+
+Deno.test({
   name:
     "README's completion lines, run as written for a new user, give working zsh and fish completion",
   // Skipped only off CI, where the shells may not be installed.

@@ -118,6 +118,10 @@ ${choices.join("\n")}
   elif ((\${values[(Ie)$words[CURRENT-1]]})); then
     # The value of an option that takes the next word (-u USER, --env-file F): not a TARGET.
     _files
+  elif [[ $PREFIX == --*=* ]]; then
+    # A value attached to its option (enter's --net=FILE, --wd=DIR): a path, as bash offers.
+    compset -P '*='
+    _files
   elif [[ $PREFIX == -* ]]; then
     compadd -- $opts
   elif [[ " ${TARGET_COMMANDS.join(" ")} " == *" $words[2] "* ]] && ! _nsjoin_has_target; then

@@ -346,6 +346,18 @@ Deno.test({
     assertEquals(await complete("nsjoin exec -n mnt,ne"), ["mnt,net"]);
     // ls -T (its --help's line) was missing: fish offered -TH, -TJ… as if -T were no option.
     assert((await complete("nsjoin ls -")).includes("-T"));
+    // enter's attached FILE (README's --net=/run/netns/blue) completes as a path, as in bash;
+    // fish offered nothing.
+    assertEquals(await complete("nsjoin enter --net=/proc/self/ns/ne"), [
+      "--net=/proc/self/ns/net",
+    ]);
+    // Where a TARGET goes, with no nsjoin on PATH: no names, and no "Unknown command" from
+    // fish in the middle of the user's command line.
+    const bare = await runPiped("fish", {
+      args: ["-c", `eval $NSJOIN_COMPLETION; complete -C "nsjoin exec we"`],
+      env: { NSJOIN_COMPLETION: script, PATH: "/usr/bin:/bin" },
+    });
+    assertEquals([bare.stdout, bare.stderr], ["", ""]);
   },
 });
 

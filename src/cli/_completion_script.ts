@@ -24,6 +24,8 @@ export interface CompletionOption {
   choices?: readonly string[];
   /** Whether the value is a list of {@link choices}. */
   list?: boolean;
+  /** Whether it may take a path attached (`--net=FILE`, `-rDIR`), never as the next word. */
+  attachedPath?: boolean;
 }
 
 /** The shells {@link scriptFor} writes for. */
@@ -228,7 +230,7 @@ function _fish(summaries: Record<string, string>, options: Record<string, Comple
     for (const o of opts) {
       lines.push(
         `complete -c nsjoin ${when}${o.short ? ` -s ${o.short}` : ""} -l ${o.long}${
-          o.value ? " -r" : ""
+          o.value ? " -r" : o.attachedPath ? " -F" : ""
         }${
           !o.choices
             ? ""
@@ -265,6 +267,9 @@ function _fish(summaries: Record<string, string>, options: Record<string, Comple
     "    end",
     "end",
     "function __nsjoin_targets",
+    // Without nsjoin on PATH fish itself says "Unknown command" at each TAB; bash and zsh
+    // say nothing there.
+    "    command -q nsjoin; or return",
     "    command nsjoin ps --json 2>/dev/null | string replace -rf " +
       `${q('^    "name": "([A-Za-z0-9][A-Za-z0-9_.-]*)",$')} '$1' | sort -u`,
     "end",

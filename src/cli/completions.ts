@@ -43,11 +43,17 @@ export function commandOptions(): Record<string, CompletionOption[]> {
   return {
     enter: [
       // nsenter's FILE and DIR values are attached (`--net=FILE`, `-rDIR`): a flag for the shell.
-      ...Object.entries(NS_FLAGS).map(([short, [long]]) => ({ long, short, value: false })),
+      ...Object.entries(NS_FLAGS).map(([short, [long]]) => ({
+        long,
+        short,
+        value: false,
+        attachedPath: true,
+      })),
       ...Object.entries(LONG).map(([long, short]) => ({
         long,
         short,
         value: "tSGWN".includes(short),
+        attachedPath: "rw".includes(short),
       })),
       ...Object.keys(FLAGS_ONLY).map((long) => ({ long, value: false })),
     ],

@@ -162,14 +162,34 @@ var _fish = (function _fish(summaries, options) {
   for (const [name, opts] of Object.entries(options)) {
     const when = `-n ${q(`__fish_seen_subcommand_from ${name}`)}`;
     for (const o of opts) {
-      lines.push(`complete -c nsjoin ${when}${o.short ? ` -s ${o.short}` : ""} -l ${o.long}${o.value ? " -r" : ""}${!o.choices ? "" : o.list ? ` -x -a ${q(`(__fish_complete_list , "string split ' ' -- '${o.choices.join(" ")}'")`)}` : ` -x -a ${q(o.choices.join(" "))}`}`);
+      lines.push(`complete -c nsjoin ${when}${o.short ? ` -s ${o.short}` : ""} -l ${o.long}${o.value ? " -r" : o.attachedPath ? " -F" : ""}${!o.choices ? "" : o.list ? ` -x -a ${q(`(__fish_complete_list , "string split ' ' -- '${o.choices.join(" ")}'")`)}` : ` -x -a ${q(o.choices.join(" "))}`}`);
     }
   }
   lines.push(`complete -c nsjoin -n ${q("__fish_seen_subcommand_from completions")} -a ${q(SHELLS.join(" "))}`);
   const values = [
     ...new Set(TARGET_COMMANDS.flatMap((c) => _words(options[c] ?? [], (o) => o.value).split(" ")))
   ].filter(Boolean);
-  lines.push("function __nsjoin_needs_target", "    set -l skip 0", "    for w in (commandline -opc)[3..-1]", "        if test $skip = 1", "            set skip 0", `        else if contains -- $w ${values.join(" ")}`, "            set skip 1", "        else if not string match -q -- '-*' $w", "            return 1", "        end", "    end", "end", "function __nsjoin_targets", `    command nsjoin ps --json 2>/dev/null | string replace -rf ${q('^    "name": "([A-Za-z0-9][A-Za-z0-9_.-]*)",$')} '$1' | sort -u`, "end", `complete -c nsjoin -n ${q(`__fish_seen_subcommand_from ${TARGET_COMMANDS.join(" ")}; and __nsjoin_needs_target`)} -a ${q("(__nsjoin_targets)")}`);
+  lines.push(
+    "function __nsjoin_needs_target",
+    "    set -l skip 0",
+    "    for w in (commandline -opc)[3..-1]",
+    "        if test $skip = 1",
+    "            set skip 0",
+    `        else if contains -- $w ${values.join(" ")}`,
+    "            set skip 1",
+    "        else if not string match -q -- '-*' $w",
+    "            return 1",
+    "        end",
+    "    end",
+    "end",
+    "function __nsjoin_targets",
+    // Without nsjoin on PATH fish itself says "Unknown command" at each TAB; bash and zsh
+    // say nothing there.
+    "    command -q nsjoin; or return",
+    `    command nsjoin ps --json 2>/dev/null | string replace -rf ${q('^    "name": "([A-Za-z0-9][A-Za-z0-9_.-]*)",$')} '$1' | sort -u`,
+    "end",
+    `complete -c nsjoin -n ${q(`__fish_seen_subcommand_from ${TARGET_COMMANDS.join(" ")}; and __nsjoin_needs_target`)} -a ${q("(__nsjoin_targets)")}`
+  );
   return lines.join("\n") + "\n";
 });
 var scriptFor = (function scriptFor(shell, summaries, options) {
@@ -865,112 +885,134 @@ var OPTIONS = {
     {
       "long": "mount",
       "short": "m",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "uts",
       "short": "u",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "ipc",
       "short": "i",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "net",
       "short": "n",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "pid",
       "short": "p",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "cgroup",
       "short": "C",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "user",
       "short": "U",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "time",
       "short": "T",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "all",
       "short": "a",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "target",
       "short": "t",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "setuid",
       "short": "S",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "setgid",
       "short": "G",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "root",
       "short": "r",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "wd",
       "short": "w",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "wdns",
       "short": "W",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "env",
       "short": "e",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "no-fork",
       "short": "F",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "net-socket",
       "short": "N",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "join-cgroup",
       "short": "c",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "follow-context",
       "short": "Z",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "help",
       "short": "h",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "version",
       "short": "V",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "preserve-credentials",

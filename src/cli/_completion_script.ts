@@ -44,10 +44,9 @@ SYNOPSIS
 DESCRIPTION
  Completes nsjoin's commands and each command's options, from the same option tables the
  commands parse with; the values of ls -t, ls -o and exec -n (each item of a list); a path
- attached to its option (enter --net=FILE, --wd=DIR); and a
- TARGET (exec, inspect, forward, debug) with the running containers' names, which the
- script asks \`nsjoin ps --json\` for (nsjoin on PATH). Printing the script needs no
- Deno permission.
+ attached to its option (enter --net=FILE, --wd=DIR); and a TARGET (exec, inspect,
+ forward, debug) with the running containers' names, which the script asks
+ \`nsjoin ps --json\` for (nsjoin on PATH). Printing the script needs no Deno permission.
 
 OPTIONS
  -h, --help    display this help

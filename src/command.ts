@@ -991,6 +991,26 @@ function _namespaceFileArg(type: NamespaceType, path: string, expected?: Namespa
 }
 
 /**
+ * One of the target's /proc files (status, limits, oom_score_adj; environ and the id maps
+ * through readTextFileSafe, as the target writes them) for the plan. A pinned process that
+ * exited since it was pinned (exec options kept across a container's restart) has none: say
+ * so as resolveTarget does, where openat2's SyscallError (ENOENT) came out.
+ */
+function _targetProcText(pid: number, file: string, read = readProcText): string {
+  try {
+    return read(`/proc/${pid}/${file}`);
+  } catch (error) {
+    if (!isNotFound(error) && (error as SyscallError).errno !== 3) throw error;
+    throw new NamespaceError(`Cannot find process ${pid}`, {
+      errno: 3,
+      syscall: "open",
+      target: pid,
+      hint: "the target exited",
+    });
+  }
+}
+
+/**
  * `fromTarget`: the confinement taken from the target ("target" capabilities, noNewPrivs,
  * seccomp, umask, rlimits, oomScoreAdj) is read by the helper after its pin check (option i)
  * instead of here: the same files and rules, ~10 µs there against ~0.1–0.3 ms each for a
@@ -1132,7 +1152,7 @@ const _plan = (function _plan(
   if (fromStatus) needPid(`${fromStatus}: "target"`);
   // Option i's letters: what the helper reads from the target itself.
   let helperReads = "";
-  const status = fromStatus && !fromTarget ? readProcText(`/proc/${pid}/status`) : "";
+  const status = fromStatus && !fromTarget ? _targetProcText(pid!, "status") : "";
   if (o.capabilities === "target") {
     if (fromTarget) helperReads += "BE";
     else rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
@@ -1291,7 +1311,7 @@ const _confinementArgs = (function _confinementArgs(
   const oom = o.oomScoreAdj === "target"
     ? status === undefined
       ? undefined
-      : Number(readProcText(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`))
+      : Number(_targetProcText(needPid('oomScoreAdj: "target"'), "oom_score_adj"))
     : o.oomScoreAdj;
   if (oom !== undefined) {
     if (!Number.isSafeInteger(oom) || oom < -1000 || oom > 1000) {
@@ -1319,7 +1339,7 @@ const _confinementArgs = (function _confinementArgs(
 
 /** The 16 resource limits of `pid` as "soft:hard,…" ("i" for unlimited), from /proc/PID/limits. */
 function _limitsOf(pid: number): string {
-  const rows = readProcText(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
+  const rows = _targetProcText(pid, "limits").split("\n").slice(1).filter(Boolean);
   const value = (v: string) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : undefined;
   const pairs = rows.map((row) => {
     // "Max open files            1024                 4096                 files"
@@ -1420,10 +1440,10 @@ function _statusField(status: string, field: string): string {
 
 /** The target's real uid or gid, as seen inside its user namespace when that is joined. */
 function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number {
-  const status = readTextFileSafe(`/proc/${pid}/status`);
+  const status = _targetProcText(pid, "status", readTextFileSafe);
   const host = Number(status.match(new RegExp(`^${field}:\\s+(\\d+)`, "m"))![1]);
   if (!inUserNs) return host;
-  const map = readTextFileSafe(`/proc/${pid}/${field === "Uid" ? "uid_map" : "gid_map"}`);
+  const map = _targetProcText(pid, field === "Uid" ? "uid_map" : "gid_map", readTextFileSafe);
   for (const line of map.trim().split("\n")) {
     const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
     if (host >= outside && host < outside + count) return inside + (host - outside);
@@ -1443,7 +1463,7 @@ function _sharesOurRoot(pid: number): boolean {
 
 function _environOf(pid: number): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const entry of readTextFileSafe(`/proc/${pid}/environ`).split("\0")) {
+  for (const entry of _targetProcText(pid, "environ", readTextFileSafe).split("\0")) {
     const eq = entry.indexOf("=");
     if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }

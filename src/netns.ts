@@ -7,6 +7,12 @@ export const NETNS_DIR = "/run/netns";
  * @param name the name (no slashes, not "." or "..")
  * @returns /run/netns/NAME
  * @throws {TypeError} for a name `ip netns` would refuse
+ *
+ * @example
+ * ```ts
+ * import { netnsPath } from "@nsjoin/nsjoin";
+ * if (netnsPath("blue") !== "/run/netns/blue") throw new Error("unexpected path");
+ * ```
  */
 export function netnsPath(name: string): string {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {

@@ -36,6 +36,13 @@ export type ResolvedTarget =
  * @param pid a PID
  * @returns its start time
  * @throws {NamespaceError} code ESRCH when there is no such process
+ *
+ * @example
+ * ```ts
+ * import { pinProcess, startTimeOf } from "@nsjoin/nsjoin";
+ * using self = pinProcess(Deno.pid);
+ * if (startTimeOf(Deno.pid) !== self.startTime) throw new Error("the same process");
+ * ```
  */
 export function startTimeOf(pid: number): number {
   return _procStat(pid).startTime;
@@ -134,6 +141,24 @@ export function isPidText(text: string): boolean {
 /**
  * Parses a target given as text: "42" is a PID; a path is a namespace file; `netns:NAME`
  * is /run/netns/NAME (as `ip netns`). Container names are resolved by `resolveContainer`.
+ *
+ * @param text the target as a user gives it (a CLI argument)
+ * @returns a PID, or the path of a namespace file (`"PID:inode"` as given)
+ * @throws {RangeError} for a number that is no PID (`0`, `-5`, `1e3`)
+ * @throws {TypeError} for anything else, a container name included
+ *
+ * @example
+ * ```ts
+ * import { parseTarget } from "@nsjoin/nsjoin";
+ * if (parseTarget("4242") !== 4242) throw new Error("a PID");
+ * if (parseTarget("netns:blue") !== "/run/netns/blue") throw new Error("a named netns");
+ * try {
+ *   parseTarget("web1");
+ *   throw new Error("a container name is not a target here");
+ * } catch (error) {
+ *   if (!(error instanceof TypeError)) throw error; // resolveContainer("web1") takes it
+ * }
+ * ```
  */
 export function parseTarget(text: string): number | string {
   if (/^[0-9]+$/.test(text)) {
@@ -167,6 +192,15 @@ export function parseTarget(text: string): number | string {
  * @param target a PID, a namespace file path, or a pinned process
  * @returns the resolved target
  * @throws {NamespaceError} when the process does not exist or the file is not a namespace file
+ *
+ * @example
+ * ```ts
+ * import { resolveTarget } from "@nsjoin/nsjoin";
+ * const self = resolveTarget(Deno.pid);
+ * if (self.kind !== "process" || self.pid !== Deno.pid) throw new Error("our own process");
+ * const net = resolveTarget("/proc/self/ns/net");
+ * if (net.kind !== "file" || net.type !== "net") throw new Error("a net namespace file");
+ * ```
  */
 export function resolveTarget(target: Target): ResolvedTarget {
   if (target instanceof PinnedProcess) {
@@ -354,6 +388,16 @@ export class PinnedProcess {
  * @param pid a PID
  * @returns the pinned process; close it when done
  * @throws {NamespaceError} code ESRCH when there is no such process
+ *
+ * @example
+ * ```ts
+ * import { NsCommand, pinProcess } from "@nsjoin/nsjoin";
+ * // Our own PID stands in for a container's: a pinned process is a target that a
+ * // recycled PID cannot take over.
+ * using target = pinProcess(Deno.pid);
+ * const out = await new NsCommand("true", { target }).output();
+ * if (out.code !== 0 || !target.alive) throw new Error("expected true to run");
+ * ```
  */
 export function pinProcess(pid: number): PinnedProcess {
   assertPid(pid);

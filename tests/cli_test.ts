@@ -256,6 +256,34 @@ async function bashComplete(
   return out.stdout.split("\n").filter(Boolean);
 }
 
+/**
+ * Runs zsh with the generated completion loaded and calls its `_nsjoin` with `words` as the
+ * command line, the cursor on the last word. zsh's completion builtins exist only inside a
+ * completion widget, so they stand in here: `compadd` prints the candidates matching the
+ * word (as zsh's would offer), `_files` prints `<files>`.
+ */
+async function zshComplete(
+  script: string,
+  words: string[],
+  env: Record<string, string> = {},
+): Promise<string[]> {
+  const out = await runPiped("zsh", {
+    args: [
+      "-fc",
+      `compdef() { :; }
+compadd() { [[ $1 == -- ]] && shift; local w; for w; do [[ $w == $PREFIX* ]] && print -r -- $w; done; return 0; }
+compset() { local p=\${(M)PREFIX##$~2}; [[ -n $p ]] && PREFIX=\${PREFIX#$p}; }
+_files() { print -r -- '<files>'; }
+eval "$NSJOIN_COMPLETION"
+words=("\${(@f)NSJOIN_WORDS}"); CURRENT=\${#words}; PREFIX=$words[CURRENT]
+_nsjoin`,
+    ],
+    env: { ...env, NSJOIN_COMPLETION: script, NSJOIN_WORDS: words.join("\n") },
+  });
+  assertEquals([out.code, out.stderr], [0, ""]);
+  return out.stdout.split("\n").filter(Boolean);
+}
+
 Deno.test("bash completion loads in bash and completes commands, options and shells", async () => {
   const out = await runPiped(Deno.execPath(), {
     args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, "completions", "bash"],
@@ -289,6 +317,15 @@ Deno.test("bash completion loads in bash and completes commands, options and she
   assertEquals(await bashComplete(script, ["nsjoin", "ls", "-o", "NS,T"]), ["NS,TYPE"]);
   assertEquals(await bashComplete(script, ["nsjoin", "ls", "--output", "+PA"]), ["+PATH"]);
   assertEquals(await bashComplete(script, ["nsjoin", "exec", "-n", "mnt,n"]), ["mnt,net"]);
+  // ls's -T[=REL] (its --help's line): offered, and its value is attached, so the next word
+  // is another option (`ls --tree -<TAB>` offered nothing, and -T was missing).
+  assertEquals(await bashComplete(script, ["nsjoin", "ls", "-T"]), ["-T"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "ls", "--tree", "--no"]), [
+    "--noheadings",
+    "--notruncate",
+    "--nowrap",
+    "--notes",
+  ]);
 });
 
 Deno.test({
@@ -307,6 +344,20 @@ Deno.test({
     assertEquals(await complete("nsjoin ls -t u"), ["user", "uts"]);
     assertEquals(await complete("nsjoin ls --output NS,T"), ["NS,TYPE"]);
     assertEquals(await complete("nsjoin exec -n mnt,ne"), ["mnt,net"]);
+    // ls -T (its --help's line) was missing: fish offered -TH, -TJ… as if -T were no option.
+    assert((await complete("nsjoin ls -")).includes("-T"));
+    // enter's attached FILE (README's --net=/run/netns/blue) completes as a path, as in bash;
+    // fish offered nothing.
+    assertEquals(await complete("nsjoin enter --net=/proc/self/ns/ne"), [
+      "--net=/proc/self/ns/net",
+    ]);
+    // Where a TARGET goes, with no nsjoin on PATH: no names, and no "Unknown command" from
+    // fish in the middle of the user's command line.
+    const bare = await runPiped("fish", {
+      args: ["-c", `eval $NSJOIN_COMPLETION; complete -C "nsjoin exec we"`],
+      env: { NSJOIN_COMPLETION: script, PATH: "/usr/bin:/bin" },
+    });
+    assertEquals([bare.stdout, bare.stderr], ["", ""]);
   },
 });
 
@@ -340,6 +391,29 @@ Deno.test({
       assertEquals(await complete(["nsjoin", "exec", "-u", prefix]), []);
       assertEquals(await complete(["nsjoin", "exec", name, prefix]), []);
       assertEquals(await complete(["nsjoin", "ls", prefix]), []);
+      // zsh, the same places: it offered the names as the value of -u, -w, -e, --env-file,
+      // forward's --address and debug's --tools (`nsjoin exec -u <TAB>` gave a container).
+      if ((await runPiped("sh", { args: ["-c", "command -v zsh"] })).code === 0 || CI) {
+        const zsh = (await runPiped(Deno.execPath(), {
+          args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, "completions", "zsh"],
+        })).stdout;
+        const zcomplete = (words: string[]) =>
+          zshComplete(zsh, words, { PATH: `${bin}:${Deno.env.get("PATH")}` });
+        for (const cmd of ["exec", "inspect", "forward", "debug"]) {
+          assertEquals(await zcomplete(["nsjoin", cmd, prefix]), [name], `zsh ${cmd}`);
+        }
+        assertEquals(await zcomplete(["nsjoin", "exec", "-it", "-u", "root", prefix]), [name]);
+        for (
+          const words of [["exec", "-u"], ["exec", "-w"], ["exec", "--env-file"], [
+            "forward",
+            "--address",
+          ], ["debug", "--tools"]]
+        ) {
+          assertEquals(await zcomplete(["nsjoin", ...words, prefix]), ["<files>"], `zsh ${words}`);
+        }
+        assertEquals(await zcomplete(["nsjoin", "exec", name, prefix]), ["<files>"]);
+        assertEquals(await zcomplete(["nsjoin", "ls", "-o", "NS,T"]), ["TYPE"]);
+      }
     } finally {
       await removeContainers(made);
       await Deno.remove(bin, { recursive: true });
@@ -367,6 +441,78 @@ for (const shell of ["zsh", "fish"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "zsh completion offers files for a value attached to its option, as bash does",
+  // Skipped only off CI, where zsh may not be installed.
+  ignore: (await runPiped("sh", { args: ["-c", "command -v zsh"] })).code !== 0 && !CI,
+  async fn() {
+    const script = completionScript(
+      "zsh",
+      Object.fromEntries(Object.entries(COMMANDS).map(([n, c]) => [n, c.summary])),
+    );
+    // README's `nsjoin enter --net=/run/netns/blue`: zsh offered nothing after --net=.
+    assertEquals(await zshComplete(script, ["nsjoin", "enter", "--net=/run/netns/b"]), [
+      "<files>",
+    ]);
+    assertEquals(await zshComplete(script, ["nsjoin", "exec", "--env-file=./e"]), ["<files>"]);
+    assertEquals(await zshComplete(script, ["nsjoin", "enter", "--ne"]), ["--net", "--net-socket"]);
+  },
+});
+
+Deno.test({
+  name:
+    "README's completion lines, run as written for a new user, give working zsh and fish completion",
+  // Skipped only off CI, where the shells may not be installed.
+  ignore: (await runPiped("sh", { args: ["-c", "command -v zsh && command -v fish"] })).code !==
+      0 && !CI,
+  async fn() {
+    const readme = await Deno.readTextFile(`${ROOT}README.md`);
+    const block = readme.match(/## Install\n\n```sh\n([\s\S]*?)```/)?.[1] ?? "";
+    const line = (shell: string) =>
+      block.split("\n").find((l) => l.includes(`nsjoin completions ${shell}`))!
+        .replace(/\s+#.*$/, "");
+    const home = await Deno.makeTempDir({ prefix: "nsjoin-home-" });
+    try {
+      await Deno.mkdir(`${home}/bin`);
+      await Deno.writeTextFile(
+        `${home}/bin/nsjoin`,
+        `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet --no-lock ${ROOT}cli.ts "$@"\n`,
+      );
+      await Deno.chmod(`${home}/bin/nsjoin`, 0o755);
+      const env = { HOME: home, PATH: `${home}/bin:${Deno.env.get("PATH")}` };
+      // fish: a home with no ~/.config/fish/completions yet (fish makes none), the line typed
+      // into bash: it failed with "No such file or directory" before README made the directory.
+      const fish = await runPiped("bash", { args: ["-c", line("fish")], env, cwd: home });
+      assertEquals([fish.code, fish.stderr], [0, ""], line("fish"));
+      const offered = await runPiped("fish", {
+        args: ["-c", 'complete -C "nsjoin ent"'],
+        env,
+        cwd: home,
+      });
+      assertEquals(offered.stdout.split("\t")[0], "enter");
+      // zsh: the line typed into zsh, fpath[1] a directory of the user's; compinit registers it.
+      await Deno.mkdir(`${home}/zfunc`);
+      const zsh = await runPiped("zsh", {
+        args: ["-fc", `fpath=(~/zfunc $fpath); ${line("zsh")}`],
+        env,
+        cwd: home,
+      });
+      assertEquals([zsh.code, zsh.stderr], [0, ""], line("zsh"));
+      const registered = await runPiped("zsh", {
+        args: [
+          "-fc",
+          "fpath=(~/zfunc $fpath); autoload -Uz compinit; compinit -u; print $_comps[nsjoin]",
+        ],
+        env,
+        cwd: home,
+      });
+      assertEquals(registered.stdout, "_nsjoin\n");
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
 
 Deno.test({
   name: "deno install from a checkout gives a working nsjoin on PATH",

@@ -9,6 +9,7 @@ import {
   namespaceTypeOfFile,
   NsCommand,
   openSession,
+  pinProcess,
   sameNamespace,
 } from "../mod.ts";
 import { helper } from "../ffi/helper.ts";
@@ -193,6 +194,36 @@ Deno.test({
     assertEquals(out.code, 125);
     assertMatch(text(out.stderr), /the target exited/);
     await assertRejects(() => Deno.stat("/tmp/nsjoin-never"), Deno.errors.NotFound);
+  },
+});
+
+Deno.test({
+  name: "NsCommand of a pinned target that exited says so, whatever it reads of the target first",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A script kept a container's exec options (capabilities, rlimits… "target") and the
+    // container restarted: NsCommand threw `SyscallError: openat2 failed: ENOENT`, a class
+    // nsjoin does not export, saying nothing of the target.
+    const target = await makeTarget();
+    using pinned = pinProcess(target.pid);
+    await target.kill();
+    const marker = `/tmp/nsjoin-never-${crypto.randomUUID().slice(0, 8)}`;
+    for (
+      const options of [
+        { capabilities: "target" },
+        { rlimits: "target" },
+        { oomScoreAdj: "target" },
+        { uid: "follow" },
+        { targetEnv: true },
+      ] as const
+    ) {
+      await assertRejects(
+        () => new NsCommand("touch", { target: pinned, args: [marker], ...options }).output(),
+        NamespaceError,
+        "the target exited",
+      );
+    }
+    await assertRejects(() => Deno.stat(marker), Deno.errors.NotFound);
   },
 });
 

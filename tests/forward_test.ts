@@ -90,6 +90,14 @@ Deno.test({
     assertThrows(() => parsePortSpec("1:2:3:4"), TypeError);
     assertThrows(() => parseForwardArgs(["web"]), Error, "at least 2");
     assertEquals(parseForwardArgs(["--address", "0.0.0.0", "web", "80"]).addresses, ["0.0.0.0"]);
+    assertEquals(parseForwardArgs(["--address", "localhost,::1", "web", "80"]).addresses, [
+      "localhost",
+      "::1",
+    ]);
+    assertEquals(parseForwardArgs(["web", "[fe80::1]:80:80"]).ports[0].hostname, "fe80::1");
+    for (const a of ["bogus", "256.1.1.1", "1.2.3", "::g"]) {
+      assertThrows(() => parseForwardArgs(["--address", a, "web", "80"]), Error, "IP address");
+    }
   },
 });
 
@@ -414,6 +422,19 @@ Deno.test({
       dec.decode(bad.stderr),
       /^nsjoin forward: Cannot use 70000 as the remote port: it must be 1-65535 \(see: nsjoin forward --help\)\n$/,
     );
+    // A listen address is an IP or localhost, as kubectl's --address: a name was looked up
+    // on the host and one that did not resolve was "getaddrinfo ENOTFOUND bogus", exit 1.
+    for (const argv of [["--address", "bogus", "1", "80"], ["1", "bogus:8080:80"]]) {
+      const name = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "forward", ...argv],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals([name.code, dec.decode(name.stderr)], [
+        2,
+        'nsjoin forward: Cannot listen on "bogus": give an IP address or localhost, as kubectl (see: nsjoin forward --help)\n',
+      ], argv.join(" "));
+    }
     const missing = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", CLI, "forward", "nsjoin-no-such-container", "80"],
       stdout: "piped",

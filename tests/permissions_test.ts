@@ -81,6 +81,19 @@ console.log(new TextDecoder().decode(o.stdout).trim());`,
     expect: /^perm-target$/,
   },
   {
+    // Text in, text out: a script that only parses a user's target or port needs no flag.
+    name: "netnsPath, parseTarget, parsePortSpec, matchPodContainer, NamespaceError",
+    flags: [],
+    script: () =>
+      `import * as n from ${MOD};
+const port = n.parsePortSpec("8080:80");
+const pod = { namespace: "default", name: "web", uid: "u1", sandboxId: "aa11" };
+const c = n.matchPodContainer([{ engine: "containerd", id: "aa11", pid: 10, pod, source: "state" }], "cri:aa");
+const e = new n.NamespaceError("Cannot join", { errno: 1, syscall: "setns" });
+console.log(n.netnsPath("blue"), n.parseTarget("netns:blue"), port.localPort, c.id, e.code);`,
+    expect: /^\/run\/netns\/blue \/run\/netns\/blue 8080 aa11 EPERM$/,
+  },
+  {
     name: "namespace and target functions",
     flags: JOIN,
     script: (pid) =>
@@ -308,7 +321,7 @@ Deno.test({
     await using target = await makeTarget({ hostname: "perm-target" });
     Deno.writeTextFileSync(`${cgroup}/cgroup.procs`, String(target.pid));
     for (const c of CASES) {
-      await t.step(`${c.name} with ${c.flags.join(" ")}`, async () => {
+      await t.step(`${c.name} with ${c.flags.join(" ") || "no flag"}`, async () => {
         const out = await run(c, target.pid, c.flags);
         assertEquals(out.code, 0, out.stderr);
         assertMatch(out.stdout.trim(), c.expect);

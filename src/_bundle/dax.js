@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-COHI6EPY.js";
+} from "./chunk-OPQJDRC5.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-VPOITBRW.js";
+} from "./chunk-YKXX4C26.js";
 import {
   AT_FDCWD,
   IN_ROOT,

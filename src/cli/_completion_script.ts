@@ -24,6 +24,8 @@ export interface CompletionOption {
   choices?: readonly string[];
   /** Whether the value is a list of {@link choices}. */
   list?: boolean;
+  /** Whether it may take a path attached (`--net=FILE`, `-rDIR`), never as the next word. */
+  attachedPath?: boolean;
 }
 
 /** The shells {@link scriptFor} writes for. */
@@ -41,10 +43,10 @@ SYNOPSIS
 
 DESCRIPTION
  Completes nsjoin's commands and each command's options, from the same option tables the
- commands parse with; the values of ls -t, ls -o and exec -n (each item of a list); and a
- TARGET (exec, inspect, forward, debug) with the running containers' names, which the
- script asks \`nsjoin ps --json\` for (nsjoin on PATH). Printing the script needs no
- Deno permission.
+ commands parse with; the values of ls -t, ls -o and exec -n (each item of a list); a path
+ attached to its option (enter --net=FILE, --wd=DIR); and a TARGET (exec, inspect,
+ forward, debug) with the running containers' names, which the script asks
+ \`nsjoin ps --json\` for (nsjoin on PATH). Printing the script needs no Deno permission.
 
 OPTIONS
  -h, --help    display this help
@@ -54,7 +56,8 @@ EXIT STATUS
 
 EXAMPLES
  source <(nsjoin completions bash)                           in ~/.bashrc
- nsjoin completions zsh > "\${fpath[1]}/_nsjoin"              then compinit
+ nsjoin completions zsh > "\${fpath[1]}/_nsjoin"              in zsh, then compinit
+ mkdir -p ~/.config/fish/completions
  nsjoin completions fish > ~/.config/fish/completions/nsjoin.fish`;
 
 /** The commands whose first argument is a TARGET, completed with the containers' names. */
@@ -179,6 +182,13 @@ ${choices.join("\n")}
   elif (( $#choices )); then
     ((list)) && compset -P '*[,+]'
     compadd -- $choices
+  elif ((\${values[(Ie)$words[CURRENT-1]]})); then
+    # The value of an option that takes the next word (-u USER, --env-file F): not a TARGET.
+    _files
+  elif [[ $PREFIX == --*=* ]]; then
+    # A value attached to its option (enter's --net=FILE, --wd=DIR): a path, as bash offers.
+    compset -P '*='
+    _files
   elif [[ $PREFIX == -* ]]; then
     compadd -- $opts
   elif [[ " ${TARGET_COMMANDS.join(" ")} " == *" $words[2] "* ]] && ! _nsjoin_has_target; then
@@ -220,7 +230,7 @@ function _fish(summaries: Record<string, string>, options: Record<string, Comple
     for (const o of opts) {
       lines.push(
         `complete -c nsjoin ${when}${o.short ? ` -s ${o.short}` : ""} -l ${o.long}${
-          o.value ? " -r" : ""
+          o.value ? " -r" : o.attachedPath ? " -F" : ""
         }${
           !o.choices
             ? ""
@@ -257,6 +267,9 @@ function _fish(summaries: Record<string, string>, options: Record<string, Comple
     "    end",
     "end",
     "function __nsjoin_targets",
+    // Without nsjoin on PATH fish itself says "Unknown command" at each TAB; bash and zsh
+    // say nothing there.
+    "    command -q nsjoin; or return",
     "    command nsjoin ps --json 2>/dev/null | string replace -rf " +
       `${q('^    "name": "([A-Za-z0-9][A-Za-z0-9_.-]*)",$')} '$1' | sort -u`,
     "end",

@@ -24,13 +24,13 @@ export {
 
 function _fromTable(
   table: OptionTable,
-  choices: Record<string, Pick<CompletionOption, "choices" | "list">> = {},
+  overrides: Record<string, Partial<CompletionOption>> = {},
 ): CompletionOption[] {
   return Object.entries(table).map(([long, spec]) => ({
     long,
     short: spec.short,
     value: spec.type === "string",
-    ...choices[long],
+    ...overrides[long],
   }));
 }
 
@@ -43,11 +43,17 @@ export function commandOptions(): Record<string, CompletionOption[]> {
   return {
     enter: [
       // nsenter's FILE and DIR values are attached (`--net=FILE`, `-rDIR`): a flag for the shell.
-      ...Object.entries(NS_FLAGS).map(([short, [long]]) => ({ long, short, value: false })),
+      ...Object.entries(NS_FLAGS).map(([short, [long]]) => ({
+        long,
+        short,
+        value: false,
+        attachedPath: true,
+      })),
       ...Object.entries(LONG).map(([long, short]) => ({
         long,
         short,
         value: "tSGWN".includes(short),
+        attachedPath: "rw".includes(short),
       })),
       ...Object.keys(FLAGS_ONLY).map((long) => ({ long, value: false })),
     ],
@@ -56,6 +62,9 @@ export function commandOptions(): Record<string, CompletionOption[]> {
     ls: _fromTable(LS_OPTIONS, {
       type: { choices: NAMESPACE_TYPES },
       output: { choices: [...LS_COLUMNS, "HOLDER"], list: true },
+      // lsns's -T[=REL]: its value is attached, never the next word (parseLsArgs rewrites
+      // -T, which the table cannot hold, before parsing).
+      tree: { short: "T", value: false },
     }),
     inspect: _fromTable(INSPECT_OPTIONS),
     cp: _fromTable(CP_OPTIONS),

@@ -30,14 +30,16 @@ DESCRIPTION
  up. Needs -A.
 
 OPTIONS
-     --address <list>  addresses to listen on (comma separated; default localhost:
-                       127.0.0.1 and ::1, as kubectl, so no one else takes ::1)
+     --address <list>  addresses to listen on (comma separated IP addresses or localhost;
+                       default localhost: 127.0.0.1 and ::1, as kubectl, so no one else
+                       takes ::1)
  -h, --help            display this help
 
 EXIT STATUS
  0 stopped by Ctrl-C or SIGTERM; 1 the target exited ("lost connection"; every connection
- is closed) or another process listens on a local address and port asked for; 125 the
- target could not be found; 2 bad usage or a missing Deno permission.
+ is closed) or a local address and port asked for cannot be listened on (another process
+ listens there, or the address is not this host's); 125 the target could not be found;
+ 2 bad usage or a missing Deno permission.
 
 EXAMPLES
  nsjoin forward web1 8080:80                 localhost:8080 to port 80 inside web1
@@ -84,7 +86,30 @@ export function parseForwardArgs(argv: readonly string[]): ForwardArgs {
   }
   args.target = positionals[0];
   args.ports = positionals.slice(1).map(parsePortSpec);
+  // kubectl takes only IP addresses and localhost: a name was looked up on the host, and one
+  // that did not resolve ended the forward as "getaddrinfo ENOTFOUND bogus", exit 1.
+  for (const a of [...args.addresses, ...args.ports.flatMap((p) => p.hostname ?? [])]) {
+    if (!_isListenAddress(a)) {
+      throw new UsageError(
+        `Cannot listen on ${JSON.stringify(a)}: give an IP address or localhost, as kubectl`,
+      );
+    }
+  }
   return args;
+}
+
+/** Whether `text` is `localhost` or an IPv4 or IPv6 address (not a name to look up). */
+function _isListenAddress(text: string): boolean {
+  if (text === "localhost") return true;
+  const v4 = text.match(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/);
+  if (v4) return v4.slice(1).every((n) => Number(n) <= 255);
+  if (!/^[0-9a-fA-F:.]+$/.test(text) || !text.includes(":")) return false;
+  try {
+    new URL(`http://[${text}]/`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a listen failed because this host has no such address (no IPv6 loopback). */

@@ -115,6 +115,13 @@ ${choices.join("\n")}
   elif (( $#choices )); then
     ((list)) && compset -P '*[,+]'
     compadd -- $choices
+  elif ((\${values[(Ie)$words[CURRENT-1]]})); then
+    # The value of an option that takes the next word (-u USER, --env-file F): not a TARGET.
+    _files
+  elif [[ $PREFIX == --*=* ]]; then
+    # A value attached to its option (enter's --net=FILE, --wd=DIR): a path, as bash offers.
+    compset -P '*='
+    _files
   elif [[ $PREFIX == -* ]]; then
     compadd -- $opts
   elif [[ " ${TARGET_COMMANDS.join(" ")} " == *" $words[2] "* ]] && ! _nsjoin_has_target; then
@@ -155,14 +162,34 @@ var _fish = (function _fish(summaries, options) {
   for (const [name, opts] of Object.entries(options)) {
     const when = `-n ${q(`__fish_seen_subcommand_from ${name}`)}`;
     for (const o of opts) {
-      lines.push(`complete -c nsjoin ${when}${o.short ? ` -s ${o.short}` : ""} -l ${o.long}${o.value ? " -r" : ""}${!o.choices ? "" : o.list ? ` -x -a ${q(`(__fish_complete_list , "string split ' ' -- '${o.choices.join(" ")}'")`)}` : ` -x -a ${q(o.choices.join(" "))}`}`);
+      lines.push(`complete -c nsjoin ${when}${o.short ? ` -s ${o.short}` : ""} -l ${o.long}${o.value ? " -r" : o.attachedPath ? " -F" : ""}${!o.choices ? "" : o.list ? ` -x -a ${q(`(__fish_complete_list , "string split ' ' -- '${o.choices.join(" ")}'")`)}` : ` -x -a ${q(o.choices.join(" "))}`}`);
     }
   }
   lines.push(`complete -c nsjoin -n ${q("__fish_seen_subcommand_from completions")} -a ${q(SHELLS.join(" "))}`);
   const values = [
     ...new Set(TARGET_COMMANDS.flatMap((c) => _words(options[c] ?? [], (o) => o.value).split(" ")))
   ].filter(Boolean);
-  lines.push("function __nsjoin_needs_target", "    set -l skip 0", "    for w in (commandline -opc)[3..-1]", "        if test $skip = 1", "            set skip 0", `        else if contains -- $w ${values.join(" ")}`, "            set skip 1", "        else if not string match -q -- '-*' $w", "            return 1", "        end", "    end", "end", "function __nsjoin_targets", `    command nsjoin ps --json 2>/dev/null | string replace -rf ${q('^    "name": "([A-Za-z0-9][A-Za-z0-9_.-]*)",$')} '$1' | sort -u`, "end", `complete -c nsjoin -n ${q(`__fish_seen_subcommand_from ${TARGET_COMMANDS.join(" ")}; and __nsjoin_needs_target`)} -a ${q("(__nsjoin_targets)")}`);
+  lines.push(
+    "function __nsjoin_needs_target",
+    "    set -l skip 0",
+    "    for w in (commandline -opc)[3..-1]",
+    "        if test $skip = 1",
+    "            set skip 0",
+    `        else if contains -- $w ${values.join(" ")}`,
+    "            set skip 1",
+    "        else if not string match -q -- '-*' $w",
+    "            return 1",
+    "        end",
+    "    end",
+    "end",
+    "function __nsjoin_targets",
+    // Without nsjoin on PATH fish itself says "Unknown command" at each TAB; bash and zsh
+    // say nothing there.
+    "    command -q nsjoin; or return",
+    `    command nsjoin ps --json 2>/dev/null | string replace -rf ${q('^    "name": "([A-Za-z0-9][A-Za-z0-9_.-]*)",$')} '$1' | sort -u`,
+    "end",
+    `complete -c nsjoin -n ${q(`__fish_seen_subcommand_from ${TARGET_COMMANDS.join(" ")}; and __nsjoin_needs_target`)} -a ${q("(__nsjoin_targets)")}`
+  );
   return lines.join("\n") + "\n";
 });
 var scriptFor = (function scriptFor(shell, summaries, options) {
@@ -796,10 +823,10 @@ SYNOPSIS
 
 DESCRIPTION
  Completes nsjoin's commands and each command's options, from the same option tables the
- commands parse with; the values of ls -t, ls -o and exec -n (each item of a list); and a
- TARGET (exec, inspect, forward, debug) with the running containers' names, which the
- script asks \`nsjoin ps --json\` for (nsjoin on PATH). Printing the script needs no
- Deno permission.
+ commands parse with; the values of ls -t, ls -o and exec -n (each item of a list); a path
+ attached to its option (enter --net=FILE, --wd=DIR); and a TARGET (exec, inspect,
+ forward, debug) with the running containers' names, which the script asks
+ \`nsjoin ps --json\` for (nsjoin on PATH). Printing the script needs no Deno permission.
 
 OPTIONS
  -h, --help    display this help
@@ -809,7 +836,8 @@ EXIT STATUS
 
 EXAMPLES
  source <(nsjoin completions bash)                           in ~/.bashrc
- nsjoin completions zsh > "\${fpath[1]}/_nsjoin"              then compinit
+ nsjoin completions zsh > "\${fpath[1]}/_nsjoin"              in zsh, then compinit
+ mkdir -p ~/.config/fish/completions
  nsjoin completions fish > ~/.config/fish/completions/nsjoin.fish`;
 var TARGET_COMMANDS = [
   "exec",
@@ -848,7 +876,7 @@ var HELP = {
   "ls": "NAME\n nsjoin ls - list namespaces (lsns's columns and options)\n\nSYNOPSIS\n nsjoin ls [options] [<namespace>]\n\nDESCRIPTION\nList namespaces: every namespace of every process (as lsns), and those held only by a\nbind mount (/run/netns/NAME), an open fd, or a child namespace. With <namespace> (an\ninode number, lsns's NS), list the processes in that namespace. Needs -A (it reads all of\n/proc).\n\nOPTIONS\n -J, --json             use JSON output format (the keys and nesting of lsns -J)\n -l, --list             use list format output (no tree)\n -n, --noheadings       don't print headings\n -o, --output <list>    define which output columns to use (+COL adds to the defaults)\n     --output-all       output all columns\n -P, --persistent       only namespaces without processes\n -p, --task <pid>       print process namespaces\n -Q, --filter <expr>    apply display filter (scols-filter(5): NPROCS > 1 && TYPE == \"net\")\n -r, --raw              use the raw output format\n -u, --notruncate       don't truncate text in columns\n -W, --nowrap           don't use multi-line representation\n -t, --type <name>      namespace type (mnt, net, ipc, user, pid, uts, cgroup, time)\n -T, --tree[=<rel>]     use tree format (parent, owner, or process)\n     --notes            say on stderr what could not be read (unreadable processes...)\n -H, --list-columns     list the available columns\n -h, --help             display this help\n -V, --version          display version\n\nColumns: NS, TYPE, PATH, NPROCS, PID, PPID, COMMAND, UID, USER,\nNETNSID, NSFS, PNS, ONS; and HOLDER: process, mount, fd, socket or ancestor (kept\nalive only as the parent or owner of another namespace).\nProcesses that vanish during the scan or may not be read are skipped silently, as lsns\ndoes; --notes says how many.\n\nEXIT STATUS\n 0 listed; 1 the listing failed; 2 bad usage or a missing Deno permission.\n\nEXAMPLES\n nsjoin ls -t net                            every network namespace\n nsjoin ls -J -o NS,TYPE,PID,NETNSID         JSON, chosen columns\n nsjoin ls 4026531840                        the processes in one namespace",
   "inspect": "NAME\n nsjoin inspect - a process's namespaces, user, cgroup and memory beside ours\n\nSYNOPSIS\n nsjoin inspect [options] TARGET [TARGET2]\n\nDESCRIPTION\nShow a process's namespaces side by side with ours (or with TARGET2's): which are shared\nand which isolated, its user namespace with uid/gid maps, its cgroups, and its memory:\nthe cgroup's use and limit (v1 or v2) and what `free` would report inside.\n\nTARGET is a PID, a namespace file (/proc/PID/ns/TYPE, /run/netns/NAME), netns:NAME,\nor a container: docker:NAME|ID, podman:NAME|ID, containerd:ID, a Kubernetes pod's\ncontainer (k8s:NAMESPACE/POD[/CONTAINER], k8s:POD, k8s:UID, cri:ID), or a bare name or ID.\nDigits are a PID up to 4194304 (the kernel's limit) and a container name or ID prefix above.\nNeeds -A (it reads /proc).\n\nOPTIONS\n -J, --json    use JSON output format\n -h, --help    display this help\n -V, --version display version\n\nWhat the target controls (its command line, names, paths) is shown with control bytes\nescaped as \\xNN, as lsns does; --json keeps it exact.\n\nEXIT STATUS\n 0 shown; 125 the target could not be found; 2 bad usage or a missing Deno permission.\n\nEXAMPLES\n nsjoin inspect web1                         a container beside this shell\n nsjoin inspect 4242 netns:blue --json       two targets side by side, as JSON",
   "cp": "NAME\n nsjoin cp - copy files between a container (or any process) and the host (docker cp's options)\n\nSYNOPSIS\n nsjoin cp [options] TARGET:SRC_PATH DEST_PATH|-\n nsjoin cp [options] SRC_PATH|- TARGET:DEST_PATH\n\nDESCRIPTION\n Copies files and directories as docker cp does, for every engine, with nothing needed\n inside the container (no tar, no shell): every path inside is resolved by the kernel\n within the container's root (openat2 RESOLVE_IN_ROOT), so no symlink, .. or rename race\n in the container reaches a host path. TARGET: a container name or ID prefix (searched\n across all engines), docker:NAME|ID, podman:NAME|ID, containerd:ID, or a PID. - reads a\n tar stream from stdin (extracted into DEST_PATH) or writes one to stdout. SRC_PATH/.\n copies a directory's contents. Needs -A.\n\nOPTIONS\n -a, --archive       archive mode: keep the source's owners (mapped through the\n                     container's user namespace); otherwise files in the container\n                     belong to its root, files on the host to you\n -L, --follow-link   always follow symbol link in SRC_PATH\n     --devices       make the source's block and character device nodes inside the\n                     container (refused by default: made by host root, a node opens a\n                     host device wherever no device cgroup stops it; never on the host)\n -h, --help          display this help\n\nEXIT STATUS\n 0 copied; 1 the copy failed; 125 the target could not be found or opened; 2 bad usage or\n a missing Deno permission; 141 the reader of a tar stream on stdout went away (as SIGPIPE\n ends tar and docker cp), without a message.\n\nEXAMPLES\n nsjoin cp web1:/etc/nginx/nginx.conf .      a file out of a container\n nsjoin cp -a ./site/. web1:/usr/share/html  a directory's contents in, owners kept\n nsjoin cp web1:/var/log - | tar -t          a tar stream to stdout",
-  "forward": "NAME\n nsjoin forward - forward local ports to a container's loopback (kubectl port-forward's dialect)\n\nSYNOPSIS\n nsjoin forward [options] TARGET [ADDR:]LOCAL_PORT:REMOTE_PORT [...]\n\nDESCRIPTION\n Listens on the host and connects each accepted connection to REMOTE_PORT on the target's\n loopback, inside its network namespace, for any engine: services bound to 127.0.0.1 in\n the container become reachable, with no published port and nothing run in the container.\n TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,\n podman:NAME|ID, containerd:ID, netns:NAME, a namespace file or a PID. Ports: LOCAL:REMOTE,\n LOCAL (the same port both sides), :REMOTE (a free local port), ADDR:LOCAL:REMOTE\n ([::1]:LOCAL:REMOTE for IPv6), each with an optional udp/ prefix. Runs until Ctrl-C or\n SIGTERM. A connection that finds nothing listening inside is closed; the listener stays\n up. Needs -A.\n\nOPTIONS\n     --address <list>  addresses to listen on (comma separated; default localhost:\n                       127.0.0.1 and ::1, as kubectl, so no one else takes ::1)\n -h, --help            display this help\n\nEXIT STATUS\n 0 stopped by Ctrl-C or SIGTERM; 1 the target exited (\"lost connection\"; every connection\n is closed) or another process listens on a local address and port asked for; 125 the\n target could not be found; 2 bad usage or a missing Deno permission.\n\nEXAMPLES\n nsjoin forward web1 8080:80                 localhost:8080 to port 80 inside web1\n nsjoin forward web1 :5432                   a free local port to postgres inside\n nsjoin forward netns:blue udp/5353:53       UDP into a named network namespace",
+  "forward": "NAME\n nsjoin forward - forward local ports to a container's loopback (kubectl port-forward's dialect)\n\nSYNOPSIS\n nsjoin forward [options] TARGET [ADDR:]LOCAL_PORT:REMOTE_PORT [...]\n\nDESCRIPTION\n Listens on the host and connects each accepted connection to REMOTE_PORT on the target's\n loopback, inside its network namespace, for any engine: services bound to 127.0.0.1 in\n the container become reachable, with no published port and nothing run in the container.\n TARGET: a container name or ID prefix (searched across all engines), docker:NAME|ID,\n podman:NAME|ID, containerd:ID, netns:NAME, a namespace file or a PID. Ports: LOCAL:REMOTE,\n LOCAL (the same port both sides), :REMOTE (a free local port), ADDR:LOCAL:REMOTE\n ([::1]:LOCAL:REMOTE for IPv6), each with an optional udp/ prefix. Runs until Ctrl-C or\n SIGTERM. A connection that finds nothing listening inside is closed; the listener stays\n up. Needs -A.\n\nOPTIONS\n     --address <list>  addresses to listen on (comma separated IP addresses or localhost;\n                       default localhost: 127.0.0.1 and ::1, as kubectl, so no one else\n                       takes ::1)\n -h, --help            display this help\n\nEXIT STATUS\n 0 stopped by Ctrl-C or SIGTERM; 1 the target exited (\"lost connection\"; every connection\n is closed) or a local address and port asked for cannot be listened on (another process\n listens there, or the address is not this host's); 125 the target could not be found;\n 2 bad usage or a missing Deno permission.\n\nEXAMPLES\n nsjoin forward web1 8080:80                 localhost:8080 to port 80 inside web1\n nsjoin forward web1 :5432                   a free local port to postgres inside\n nsjoin forward netns:blue udp/5353:53       UDP into a named network namespace",
   "debug": "NAME\n nsjoin debug - a shell with the host's tools in a container's namespaces\n\nSYNOPSIS\n nsjoin debug [options] TARGET [--] [CMD [ARG...]]\n\nDESCRIPTION\n Runs CMD (default /bin/sh) from the host's tools - or those of --tools DIR, an image's\n unpacked rootfs say - in the target's net, pid, ipc, uts and cgroup namespaces, under its\n user namespace when it has one, with its confinement (capabilities, no_new_privs, seccomp\n filters, limits, LSM label) unless --privileged. Works on images with no shell and no libc:\n nothing is copied into the container and nothing is left behind. The program has a private\n mount namespace of its own, gone when it ends:\n   /usr /bin /sbin /lib*   the tools, read-only (and a few /etc files: ld.so.cache, passwd...)\n   /target                 the target's root: its files (nosuid, nodev)\n   /proc                   the target's pid namespace: ps shows its processes\n   /sys /tmp /dev          its net namespace's sysfs, a private tmpfs, null/zero/tty/pts...\n /target is hostile data: the container controls it, and its symlinks resolve in the debug\n session's root (an absolute link in /target points at the tools, not into the container).\n The container's processes can see the program (ps, /proc/PID/root): its environment is\n only PATH, TERM and HOME=/root. TARGET: a container name or ID prefix (any engine),\n docker:NAME|ID, podman:NAME|ID, containerd:ID, or a PID. Needs root and -A.\n\nOPTIONS\n     --tools <dir>   take /usr, /bin, /lib*, /etc files from this directory (default /)\n     --privileged    every capability, no seccomp filter, no no_new_privs, no LSM label\n -t, --tty           a pseudo-terminal (default when CMD is not given and stdin is one)\n -h, --help          display this help\n\nEXIT STATUS\n CMD's status; 125 the target could not be found or the session not set up (nothing ran);\n 126 CMD not executable; 127 not found; 2 bad usage or a missing Deno permission.\n\nEXAMPLES\n nsjoin debug web1                        a shell: ps, ip addr, ls /target, ss -tlnp\n nsjoin debug web1 -- ss -tlnp            one command\n nsjoin debug --tools /srv/busybox web1   busybox's tools instead of the host's"
 };
 var VERSION = "0.1.0";
@@ -857,112 +885,134 @@ var OPTIONS = {
     {
       "long": "mount",
       "short": "m",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "uts",
       "short": "u",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "ipc",
       "short": "i",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "net",
       "short": "n",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "pid",
       "short": "p",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "cgroup",
       "short": "C",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "user",
       "short": "U",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "time",
       "short": "T",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "all",
       "short": "a",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "target",
       "short": "t",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "setuid",
       "short": "S",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "setgid",
       "short": "G",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "root",
       "short": "r",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "wd",
       "short": "w",
-      "value": false
+      "value": false,
+      "attachedPath": true
     },
     {
       "long": "wdns",
       "short": "W",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "env",
       "short": "e",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "no-fork",
       "short": "F",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "net-socket",
       "short": "N",
-      "value": true
+      "value": true,
+      "attachedPath": false
     },
     {
       "long": "join-cgroup",
       "short": "c",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "follow-context",
       "short": "Z",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "help",
       "short": "h",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "version",
       "short": "V",
-      "value": false
+      "value": false,
+      "attachedPath": false
     },
     {
       "long": "preserve-credentials",
@@ -1167,7 +1217,8 @@ var OPTIONS = {
     },
     {
       "long": "tree",
-      "value": true
+      "short": "T",
+      "value": false
     },
     {
       "long": "notes",

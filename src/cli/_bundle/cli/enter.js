@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-JNS3WOSK.js";
+} from "./chunk-TXAX6HJ7.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JNS3WOSK.js";
+} from "./chunk-TXAX6HJ7.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

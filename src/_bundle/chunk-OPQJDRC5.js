@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-VPOITBRW.js";
+} from "./chunk-YKXX4C26.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -687,8 +687,21 @@ var _namespaceFileArg = (function _namespaceFileArg(type, path, expected) {
   }
   return `N${HEX(CLONE_FLAGS[type])}=${path}`;
 });
+var _targetProcText = (function _targetProcText(pid, file, read = readProcText) {
+  try {
+    return read(`/proc/${pid}/${file}`);
+  } catch (error) {
+    if (!isNotFound(error) && error.errno !== 3) throw error;
+    throw new NamespaceError(`Cannot find process ${pid}`, {
+      errno: 3,
+      syscall: "open",
+      target: pid,
+      hint: "the target exited"
+    });
+  }
+});
 var _limitsOf = (function _limitsOf(pid) {
-  const rows = readProcText(`/proc/${pid}/limits`).split("\n").slice(1).filter(Boolean);
+  const rows = _targetProcText(pid, "limits").split("\n").slice(1).filter(Boolean);
   const value = (v) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : void 0;
   const pairs = rows.map((row) => {
     const m = row.match(/^\S.*?\s{2,}(\S+)\s+(\S+)/);
@@ -759,10 +772,10 @@ var _statusField = (function _statusField(status, field) {
   return m[1].replace(/^0+(?=.)/, "");
 });
 var _followId = (function _followId(pid, field, inUserNs) {
-  const status = readTextFileSafe(`/proc/${pid}/status`);
+  const status = _targetProcText(pid, "status", readTextFileSafe);
   const host = Number(status.match(new RegExp(`^${field}:\\s+(\\d+)`, "m"))[1]);
   if (!inUserNs) return host;
-  const map = readTextFileSafe(`/proc/${pid}/${field === "Uid" ? "uid_map" : "gid_map"}`);
+  const map = _targetProcText(pid, field === "Uid" ? "uid_map" : "gid_map", readTextFileSafe);
   for (const line of map.trim().split("\n")) {
     const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
     if (host >= outside && host < outside + count) return inside + (host - outside);
@@ -779,7 +792,7 @@ var _sharesOurRoot = (function _sharesOurRoot(pid) {
 });
 var _environOf = (function _environOf(pid) {
   const out = {};
-  for (const entry of readTextFileSafe(`/proc/${pid}/environ`).split("\0")) {
+  for (const entry of _targetProcText(pid, "environ", readTextFileSafe).split("\0")) {
     const eq = entry.indexOf("=");
     if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
@@ -2413,6 +2426,7 @@ var _checkShapes = (function _checkShapes2(o) {
 }).bind(void 0);
 
 
+
 var _plan = (function _plan2(program, o, fromTarget = false) {
   _checkFlags(o);
   _checkShapes(o);
@@ -2527,7 +2541,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   ].find((k) => o[k] === "target");
   if (fromStatus) needPid(`${fromStatus}: "target"`);
   let helperReads = "";
-  const status = fromStatus && !fromTarget ? readProcText(`/proc/${pid}/status`) : "";
+  const status = fromStatus && !fromTarget ? _targetProcText(pid, "status") : "";
   if (o.capabilities === "target") {
     if (fromTarget) helperReads += "BE";
     else rest.push(`B${_statusField(status, "CapBnd")}`, `E${_statusField(status, "CapEff")}`);
@@ -2673,7 +2687,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     needPid('oomScoreAdj: "target"');
     helperReads += "o";
   }
-  const oom = o.oomScoreAdj === "target" ? status === void 0 ? void 0 : Number(readProcText(`/proc/${needPid('oomScoreAdj: "target"')}/oom_score_adj`)) : o.oomScoreAdj;
+  const oom = o.oomScoreAdj === "target" ? status === void 0 ? void 0 : Number(_targetProcText(needPid('oomScoreAdj: "target"'), "oom_score_adj")) : o.oomScoreAdj;
   if (oom !== void 0) {
     if (!Number.isSafeInteger(oom) || oom < -1e3 || oom > 1e3) {
       throw new RangeError(`Cannot use oomScoreAdj ${oom}: give a number from -1000 to 1000`);

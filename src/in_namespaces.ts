@@ -458,6 +458,19 @@ function _assertWorkerRead(spawner: URL): void {
   );
 }
 
+/**
+ * Has V8 ask ICU for the default time zone now, on our files. ICU detects it once per
+ * process (TZ, else /etc/localtime: its link's name, or a search of /usr/share/zoneinfo
+ * for a file of the same bytes) under an init-once every isolate shares, the first time a
+ * Date needs local time. Detected first in a target's mount namespace, its /etc/localtime
+ * became the whole process's time zone — every later Date of the caller's in the target's
+ * zone — and a FIFO there kept the detecting thread in open(2) inside the init-once, so the
+ * caller's next `new Date(…).toString()` waited for ever (tests/security_test.ts "stop 24").
+ */
+function _hostTimeZone(): void {
+  new Date(0).getTimezoneOffset();
+}
+
 function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   if (_inScopedJoin()) {
     // A thread created now would keep the scoped join's namespaces for good.
@@ -473,8 +486,9 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   try {
     if (types.includes("mnt")) {
       if (spawner.protocol === "file:") _assertWorkerRead(spawner);
-      // The host's NSS modules, loaded here, where paths are ours (see ffi/nss.ts).
+      // The host's NSS modules and gai.conf, loaded here, where paths are ours (ffi/nss.ts).
       loadHostNss();
+      _hostTimeZone();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     }

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-GU6CZAKY.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-WCM7VO6V.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-AF34C4OG.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -10881,3 +10881,105 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 24: a hostile target against TypeScript inside and the toolkit
+
+Deno.test({
+  name:
+    "stop 24: a target's /etc/localtime and /etc/gai.conf never become root's process's, nor hang it",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // ICU detects the process's time zone once, and glibc reads gai.conf once (both under
+    // an init-once every thread shares), in the mount namespace of the thread that first
+    // needs them: a local user's `unshare -Urm` process, whose /etc is theirs, is the target.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-tz-" });
+    await Deno.chmod(dir, 0o755);
+    const hostOffset = new Date(2020, 0, 1).getTimezoneOffset();
+    const zone = hostOffset === -540 ? "America/Caracas" : "Asia/Tokyo";
+    // Debian's stock /etc/hosts gives localhost two addresses, which is when glibc sorts
+    // them and reads gai.conf; the victim runs with such a file (this host's has one).
+    await Deno.writeTextFile(`${dir}/hosts`, "127.0.0.1 localhost\n::1 localhost\n");
+    const victim = async (pid: number, inside: string, host: string) => {
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const port = (listener.addr as Deno.NetAddr).port;
+const inside = await inNamespaces(${pid}, async (port: number) => { ${inside} }, {
+  namespaces: ["mnt"], arg: port, timeout: 5_000,
+}).catch((e) => e.name);
+const host = await (async () => { ${host} })();
+console.log(JSON.stringify({ inside, host }));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        "unshare",
+        {
+          args: [
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            `mount --bind ${dir}/hosts /etc/hosts &&
+          exec "$0" run -A --quiet --no-lock ${dir}/victim.ts`,
+            Deno.execPath(),
+          ],
+        },
+        undefined,
+        60_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      assertEquals(out.code, 0, `root's process hung or failed: ${out.stderr}`);
+      return JSON.parse(out.stdout);
+    };
+    const offset = "return new Date(2020, 0, 1).getTimezoneOffset();";
+    const lookup = `const c = await Deno.connect({ hostname: "localhost", port });
+      c.close();
+      return "connected";`;
+    try {
+      await t.step("its /etc/localtime is not the zone of root's Dates", async () => {
+        await using target = await makeTarget({
+          flags: ["-U", "--map-root-user", "-m"],
+          user: { uid: user.uid, gid: user.gid },
+          setup: `mount -t tmpfs x /etc && cat /usr/share/zoneinfo/${zone} > /etc/localtime`,
+        });
+        // Without the fix both are the target's zone: -540 (Tokyo) where root's is UTC.
+        assertEquals(await victim(target.pid, offset, offset), {
+          inside: hostOffset,
+          host: hostOffset,
+        });
+      });
+      await t.step("a FIFO at its /etc/localtime never hangs root's Dates", async () => {
+        await using target = await makeTarget({
+          flags: ["-U", "--map-root-user", "-m"],
+          user: { uid: user.uid, gid: user.gid },
+          setup: "mount -t tmpfs x /etc && mkfifo /etc/localtime",
+        });
+        assertEquals(await victim(target.pid, offset, offset), {
+          inside: hostOffset,
+          host: hostOffset,
+        });
+      });
+      await t.step("a FIFO at its /etc/gai.conf never hangs root's lookups", async () => {
+        await using target = await makeTarget({
+          flags: ["-U", "--map-root-user", "-m"],
+          user: { uid: user.uid, gid: user.gid },
+          setup: "mount -t tmpfs x /etc && printf '127.0.0.1 localhost\\n::1 localhost\\n' > " +
+            "/etc/hosts && mkfifo /etc/gai.conf",
+        });
+        // Without the fix fn waits in glibc's once (TimeoutError) and so does root's own
+        // lookup after it, for ever.
+        assertEquals(await victim(target.pid, lookup, lookup), {
+          inside: "connected",
+          host: "connected",
+        });
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -567,10 +567,17 @@ const _ERRORS: Record<string, ErrorConstructor> = {
   URIError,
 };
 
-/** An error from inside, rebuilt with its class (built-in or Deno.errors) where there is one. */
+/**
+ * An error from inside, rebuilt with its class (built-in or Deno.errors) where there is one.
+ * The name is fn's, which may be a target's (an error a service reported, rebuilt inside):
+ * only own properties are classes — "toString" found Object.prototype's, and the throw of
+ * `new` here, in the Worker's message listener, ended the caller's whole process.
+ */
 function _revive(e: SerializedError): Error {
   const denoErrors = Deno.errors as unknown as Record<string, ErrorConstructor | undefined>;
-  const Ctor = _ERRORS[e.name] ?? denoErrors[e.name] ?? Error;
+  const own = (table: Record<string, ErrorConstructor | undefined>) =>
+    Object.hasOwn(table, e.name) ? table[e.name] : undefined;
+  const Ctor = own(_ERRORS) ?? own(denoErrors) ?? Error;
   const error = new Ctor(e.message);
   if (error.name !== e.name) error.name = e.name;
   error.stack = e.stack ?? `${e.name}: ${e.message}`;

@@ -10983,3 +10983,65 @@ Deno.exit(0);
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 24: an error from inside named like an Object.prototype property rejects the call, never crashes root's process",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // fn rebuilds an error a service of the target reported (serialize-error's
+    // deserializeError does so): its name is the target's to choose. The caller's class
+    // lookup found "toString" and "__proto__" on Object.prototype and threw in the Worker's
+    // message listener, where no caller can catch it: root's whole process died.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-errname-" });
+    try {
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: "mount -t tmpfs x /srv && echo '" +
+          JSON.stringify(["toString", "__proto__", "constructor", "valueOf", "TypeError"]) +
+          "' > /srv/names.json",
+      });
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";
+const out = [];
+for (let i = 0; i < 5; i++) {
+  try {
+    await inNamespaces(${target.pid}, async (i: number) => {
+      const name = JSON.parse(await Deno.readTextFile("/srv/names.json"))[i];
+      throw Object.assign(new Error("reported by the service"), { name });
+    }, { namespaces: ["mnt"], arg: i });
+  } catch (e) {
+    out.push([e instanceof Error, (e as Error).name, (e as Error).message]);
+  }
+}
+console.log(JSON.stringify(out));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`],
+        },
+        undefined,
+        120_000,
+      );
+      assertEquals(out.code, 0, `root's process died: ${out.stderr}`);
+      const message = "reported by the service";
+      assertEquals(JSON.parse(out.stdout), [
+        [true, "toString", message],
+        [true, "__proto__", message],
+        [true, "constructor", message],
+        [true, "valueOf", message],
+        [true, "TypeError", message],
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

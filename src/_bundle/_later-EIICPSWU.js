@@ -446,7 +446,8 @@ var _onReply = (function _onReply(slot, m, target) {
 });
 var _revive = (function _revive(e) {
   const denoErrors = Deno.errors;
-  const Ctor = _ERRORS[e.name] ?? denoErrors[e.name] ?? Error;
+  const own = (table) => Object.hasOwn(table, e.name) ? table[e.name] : void 0;
+  const Ctor = own(_ERRORS) ?? own(denoErrors) ?? Error;
   const error = new Ctor(e.message);
   if (error.name !== e.name) error.name = e.name;
   error.stack = e.stack ?? `${e.name}: ${e.message}`;

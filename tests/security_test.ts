@@ -11045,3 +11045,79 @@ Deno.exit(0);
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 24: a namespace file a user swaps for a FIFO after the check never keeps root's inNamespaces or scopedJoin waiting",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The path is checked (O_PATH, a regular file on nsfs) and was then opened again by
+    // name with a plain open(2): a user's symlink flipping between their namespace and a
+    // FIFO had that open wait for a writer, on root's calling thread, for ever.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-nsflip-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.chown(dir, user.uid, user.gid);
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+    });
+    const flipper = new Deno.Command("setpriv", {
+      args: [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        "sh",
+        "-c",
+        `
+        cd ${dir} && mkfifo fifo && ln -s /proc/${target.pid}/ns/net ns.a && ln -s fifo ns.b &&
+        cp -P ns.a ns && while :; do cp -P ns.b t && mv -T t ns; cp -P ns.a t && mv -T t ns; done`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/../${dir.split("/").pop()}.victim.ts`,
+        `import { inNamespaces, scopedJoin } from "${ROOT}mod.ts";
+const counts: Record<string, number> = { ran: 0 };
+const deadline = Date.now() + 20_000;
+while (Date.now() < deadline && (counts["Cannot open"] ?? 0) < 3) {
+  try {
+    await inNamespaces("${dir}/ns", () => 1, { namespaces: ["net"], reuse: false });
+    scopedJoin("${dir}/ns", ["net"])[Symbol.dispose]();
+    counts.ran++;
+  } catch (e) {
+    const why = (e as Error).message.replace(/ (the )?(net namespace of|${
+          dir.replaceAll("/", "\\/")
+        }).*/, "");
+    counts[why] = (counts[why] ?? 0) + 1;
+  }
+}
+console.log(JSON.stringify(counts));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}.victim.ts`],
+        },
+        undefined,
+        90_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      assertEquals(out.code, 0, `root's process hung: ${out.stderr}`);
+      const counts = JSON.parse(out.stdout);
+      // The race was won at the open (refused there now), and joins still work.
+      assert(counts["Cannot open"] >= 1 && counts.ran >= 1, JSON.stringify(counts));
+    } finally {
+      flipper.kill("SIGKILL");
+      await flipper.status;
+      await Deno.remove(`${dir}.victim.ts`).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

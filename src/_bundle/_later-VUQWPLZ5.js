@@ -23,7 +23,7 @@ import {
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-7U2PSNZ4.js";
+} from "./chunk-LQPSG3NY.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -1201,7 +1201,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-WHIHVHFM.js"),
-    import("./_forward_relay-FMBMP46O.js")
+    import("./_forward_relay-ROU5GFSC.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

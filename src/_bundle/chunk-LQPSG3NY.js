@@ -5,7 +5,8 @@ import {
 } from "./chunk-GU6CZAKY.js";
 import {
   CLONE_FLAGS,
-  NamespaceError
+  NamespaceError,
+  openFileSafe
 } from "./chunk-WCM7VO6V.js";
 import {
   O_CLOEXEC,
@@ -113,7 +114,7 @@ var _openNamespace = (function _openNamespace(resolved, type) {
         target: resolved.path
       });
     }
-    return _open(resolved.path, type, resolved.path);
+    return _open(resolved.path, type, resolved.path, true);
   }
   const fd = _open(`/proc/${resolved.pid}/ns/${type}`, type, resolved.pid);
   if (_startTime(resolved.pid) !== resolved.startTime) {
@@ -126,8 +127,9 @@ var _openNamespace = (function _openNamespace(resolved, type) {
   }
   return fd;
 });
-var _open = (function _open(path, type, target) {
+var _open = (function _open(path, type, target, userPath = false) {
   try {
+    if (userPath) return openFileSafe(path);
     return check("open", libc().open(cstr(path), O_RDONLY | O_CLOEXEC, 0));
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;

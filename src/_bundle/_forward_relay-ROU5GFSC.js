@@ -15,7 +15,7 @@ import {
 } from "./chunk-ZSO44Z6W.js";
 import {
   scopedJoin
-} from "./chunk-7U2PSNZ4.js";
+} from "./chunk-LQPSG3NY.js";
 import {
   close
 } from "./chunk-ZQRX4F7Y.js";

@@ -95,7 +95,9 @@ let _nextId = 1;
  * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen` and
  * `process.dlopen` are refused, and a seccomp filter on the Worker's threads makes execve
  * fail in the kernel — a program of the target run from there would have your process's
- * privileges (use `NsCommand`, which enters every namespace).
+ * privileges (use `NsCommand`, which enters every namespace). What Deno reads once per
+ * process (NSS modules, gai.conf, the time zone) is read on the host first: fn's local
+ * time is the caller's zone, not the target's.
  *
  * Worker startup is ~30 ms (about 1 s when mnt is joined: a Worker created by a Worker
  * starts that slowly); Workers are reused per target and namespace set (see `reuse`),

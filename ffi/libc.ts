@@ -74,6 +74,13 @@ export const SYMBOLS = {
    * override of one nsswitch.conf line (ffi/nss.ts)
    */
   __nss_configure_lookup: { parameters: ["buffer", "buffer"], result: "i32" },
+  /**
+   * int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+   * struct addrinfo **res) — once, to have glibc read our /etc/gai.conf (ffi/nss.ts)
+   */
+  getaddrinfo: { parameters: ["pointer", "buffer", "buffer", "buffer"], result: "i32" },
+  /** void freeaddrinfo(struct addrinfo *res) */
+  freeaddrinfo: { parameters: ["pointer"], result: "void" },
   /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
   ptrace: { parameters: ["i32", "i32", "u64", "buffer"], result: "i64" },
   /** pid_t waitpid(pid_t pid, int *status, int options) */

@@ -73,7 +73,30 @@ export function loadHostNss(): void {
     libc().__nss_configure_lookup(cstr(db), cstr(line));
   }
   _lookup();
+  _sortAddresses();
   _done = true;
+}
+
+/**
+ * Has glibc read our /etc/gai.conf, the address-sorting rules of getaddrinfo. It reads it
+ * under a process-wide `pthread_once` the first time a lookup yields more than one address
+ * (getaddrinfo.c `gaiconf_init`), in the calling thread's mount namespace: a target's FIFO
+ * there kept that thread in open(2) inside the once, and every later lookup of two
+ * addresses by any thread (`localhost`, which Debian's /etc/hosts gives ::1 and 127.0.0.1)
+ * waited on it for ever (tests/security_test.ts "stop 24: …"). A passive lookup of no name
+ * yields `::` and `0.0.0.0` — two addresses, no file, no network — so it runs the once here,
+ * on our files. Later lookups in a target's mount namespace may still re-read its file
+ * (`gaiconf_reload`, outside the once): that holds only the thread that asked.
+ */
+function _sortAddresses(): void {
+  // struct addrinfo { int ai_flags, ai_family, ai_socktype, ai_protocol; ... } (48 bytes)
+  const hints = new Int32Array(12);
+  hints[0] = 1; // AI_PASSIVE
+  hints[1] = 0; // AF_UNSPEC
+  hints[2] = 1; // SOCK_STREAM
+  const out = new BigUint64Array(1);
+  if (libc().getaddrinfo(null, cstr("0"), hints, out) !== 0) return;
+  libc().freeaddrinfo(Deno.UnsafePointer.create(out[0]));
 }
 
 /** Services of glibc's own (libc.so.6 since 2.34; libnss_files/dns are stubs now). */

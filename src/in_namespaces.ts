@@ -95,7 +95,9 @@ let _nextId = 1;
  * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen` and
  * `process.dlopen` are refused, and a seccomp filter on the Worker's threads makes execve
  * fail in the kernel — a program of the target run from there would have your process's
- * privileges (use `NsCommand`, which enters every namespace).
+ * privileges (use `NsCommand`, which enters every namespace). What Deno reads once per
+ * process (NSS modules, gai.conf, the time zone) is read on the host first: fn's local
+ * time is the caller's zone, not the target's.
  *
  * Worker startup is ~30 ms (about 1 s when mnt is joined: a Worker created by a Worker
  * starts that slowly); Workers are reused per target and namespace set (see `reuse`),
@@ -458,6 +460,19 @@ function _assertWorkerRead(spawner: URL): void {
   );
 }
 
+/**
+ * Has V8 ask ICU for the default time zone now, on our files. ICU detects it once per
+ * process (TZ, else /etc/localtime: its link's name, or a search of /usr/share/zoneinfo
+ * for a file of the same bytes) under an init-once every isolate shares, the first time a
+ * Date needs local time. Detected first in a target's mount namespace, its /etc/localtime
+ * became the whole process's time zone — every later Date of the caller's in the target's
+ * zone — and a FIFO there kept the detecting thread in open(2) inside the init-once, so the
+ * caller's next `new Date(…).toString()` waited for ever (tests/security_test.ts "stop 24").
+ */
+function _hostTimeZone(): void {
+  new Date(0).getTimezoneOffset();
+}
+
 function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   if (_inScopedJoin()) {
     // A thread created now would keep the scoped join's namespaces for good.
@@ -473,8 +488,9 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   try {
     if (types.includes("mnt")) {
       if (spawner.protocol === "file:") _assertWorkerRead(spawner);
-      // The host's NSS modules, loaded here, where paths are ours (see ffi/nss.ts).
+      // The host's NSS modules and gai.conf, loaded here, where paths are ours (ffi/nss.ts).
       loadHostNss();
+      _hostTimeZone();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     }
@@ -553,10 +569,17 @@ const _ERRORS: Record<string, ErrorConstructor> = {
   URIError,
 };
 
-/** An error from inside, rebuilt with its class (built-in or Deno.errors) where there is one. */
+/**
+ * An error from inside, rebuilt with its class (built-in or Deno.errors) where there is one.
+ * The name is fn's, which may be a target's (an error a service reported, rebuilt inside):
+ * only own properties are classes — "toString" found Object.prototype's, and the throw of
+ * `new` here, in the Worker's message listener, ended the caller's whole process.
+ */
 function _revive(e: SerializedError): Error {
   const denoErrors = Deno.errors as unknown as Record<string, ErrorConstructor | undefined>;
-  const Ctor = _ERRORS[e.name] ?? denoErrors[e.name] ?? Error;
+  const own = (table: Record<string, ErrorConstructor | undefined>) =>
+    Object.hasOwn(table, e.name) ? table[e.name] : undefined;
+  const Ctor = own(_ERRORS) ?? own(denoErrors) ?? Error;
   const error = new Ctor(e.message);
   if (error.name !== e.name) error.name = e.name;
   error.stack = e.stack ?? `${e.name}: ${e.message}`;

@@ -6,6 +6,7 @@
  * @module
  */
 import { check, cstr, errno, libc, O_CLOEXEC, O_RDONLY, SyscallError } from "../ffi/libc.ts";
+import { openFileSafe } from "../ffi/files.ts";
 import { NamespaceError } from "./errors.ts";
 import { CLONE_FLAGS, type NamespaceType } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, startTimeOf, type Target } from "./target.ts";
@@ -238,7 +239,7 @@ export function _openNamespace(resolved: ResolvedTarget, type: NamespaceType): n
         { errno: 22, quiet: true, syscall: "ioctl", namespace: type, target: resolved.path },
       );
     }
-    return _open(resolved.path, type, resolved.path);
+    return _open(resolved.path, type, resolved.path, true);
   }
   const fd = _open(`/proc/${resolved.pid}/ns/${type}`, type, resolved.pid);
   if (_startTime(resolved.pid) !== resolved.startTime) {
@@ -252,8 +253,22 @@ export function _openNamespace(resolved: ResolvedTarget, type: NamespaceType): n
   return fd;
 }
 
-function _open(path: string, type: NamespaceType, target: number | string): number {
+/**
+ * Opens a namespace file. A path the caller gave (`userPath`) was checked by resolveTarget,
+ * but may name something else now (a symlink in a user's directory, flipped): opened as
+ * ffi/files.ts opens what others control — O_PATH, a regular file, then non-blocking — so a
+ * FIFO swapped in is refused, not waited on for ever by this thread (tests/security_test.ts
+ * "stop 24: a namespace file a user swaps…"); anything else that is no namespace of the
+ * type fails in setns.
+ */
+function _open(
+  path: string,
+  type: NamespaceType,
+  target: number | string,
+  userPath = false,
+): number {
   try {
+    if (userPath) return openFileSafe(path);
     return check("open", libc().open(cstr(path), O_RDONLY | O_CLOEXEC, 0));
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;

@@ -10882,3 +10882,262 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 24: a hostile target against TypeScript inside and the toolkit
+
+Deno.test({
+  name:
+    "stop 24: a target's /etc/localtime and /etc/gai.conf never become root's process's, nor hang it",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // ICU detects the process's time zone once, and glibc reads gai.conf once (both under
+    // an init-once every thread shares), in the mount namespace of the thread that first
+    // needs them: a local user's `unshare -Urm` process, whose /etc is theirs, is the target.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-tz-" });
+    await Deno.chmod(dir, 0o755);
+    const hostOffset = new Date(2020, 0, 1).getTimezoneOffset();
+    const zone = hostOffset === -540 ? "America/Caracas" : "Asia/Tokyo";
+    // Debian's stock /etc/hosts gives localhost two addresses, which is when glibc sorts
+    // them and reads gai.conf; the victim runs with such a file (this host's has one).
+    await Deno.writeTextFile(`${dir}/hosts`, "127.0.0.1 localhost\n::1 localhost\n");
+    const victim = async (pid: number, inside: string, host: string) => {
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const port = (listener.addr as Deno.NetAddr).port;
+const inside = await inNamespaces(${pid}, async (port: number) => { ${inside} }, {
+  namespaces: ["mnt"], arg: port, timeout: 5_000,
+}).catch((e) => e.name);
+const host = await (async () => { ${host} })();
+console.log(JSON.stringify({ inside, host }));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        "unshare",
+        {
+          args: [
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            `mount --bind ${dir}/hosts /etc/hosts &&
+          exec "$0" run -A --quiet --no-lock ${dir}/victim.ts`,
+            Deno.execPath(),
+          ],
+        },
+        undefined,
+        60_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      assertEquals(out.code, 0, `root's process hung or failed: ${out.stderr}`);
+      return JSON.parse(out.stdout);
+    };
+    const offset = "return new Date(2020, 0, 1).getTimezoneOffset();";
+    const lookup = `const c = await Deno.connect({ hostname: "localhost", port });
+      c.close();
+      return "connected";`;
+    try {
+      await t.step("its /etc/localtime is not the zone of root's Dates", async () => {
+        await using target = await makeTarget({
+          flags: ["-U", "--map-root-user", "-m"],
+          user: { uid: user.uid, gid: user.gid },
+          setup: `mount -t tmpfs x /etc && cat /usr/share/zoneinfo/${zone} > /etc/localtime`,
+        });
+        // Without the fix both are the target's zone: -540 (Tokyo) where root's is UTC.
+        assertEquals(await victim(target.pid, offset, offset), {
+          inside: hostOffset,
+          host: hostOffset,
+        });
+      });
+      await t.step("a FIFO at its /etc/localtime never hangs root's Dates", async () => {
+        await using target = await makeTarget({
+          flags: ["-U", "--map-root-user", "-m"],
+          user: { uid: user.uid, gid: user.gid },
+          setup: "mount -t tmpfs x /etc && mkfifo /etc/localtime",
+        });
+        assertEquals(await victim(target.pid, offset, offset), {
+          inside: hostOffset,
+          host: hostOffset,
+        });
+      });
+      await t.step("a FIFO at its /etc/gai.conf never hangs root's lookups", async () => {
+        await using target = await makeTarget({
+          flags: ["-U", "--map-root-user", "-m"],
+          user: { uid: user.uid, gid: user.gid },
+          setup: "mount -t tmpfs x /etc && printf '127.0.0.1 localhost\\n::1 localhost\\n' > " +
+            "/etc/hosts && mkfifo /etc/gai.conf",
+        });
+        // Without the fix fn waits in glibc's once (TimeoutError) and so does root's own
+        // lookup after it, for ever.
+        assertEquals(await victim(target.pid, lookup, lookup), {
+          inside: "connected",
+          host: "connected",
+        });
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 24: an error from inside named like an Object.prototype property rejects the call, never crashes root's process",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // fn rebuilds an error a service of the target reported (serialize-error's
+    // deserializeError does so): its name is the target's to choose. The caller's class
+    // lookup found "toString" and "__proto__" on Object.prototype and threw in the Worker's
+    // message listener, where no caller can catch it: root's whole process died.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-errname-" });
+    try {
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: "mount -t tmpfs x /srv && echo '" +
+          JSON.stringify(["toString", "__proto__", "constructor", "valueOf", "TypeError"]) +
+          "' > /srv/names.json",
+      });
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";
+const out = [];
+for (let i = 0; i < 5; i++) {
+  try {
+    await inNamespaces(${target.pid}, async (i: number) => {
+      const name = JSON.parse(await Deno.readTextFile("/srv/names.json"))[i];
+      throw Object.assign(new Error("reported by the service"), { name });
+    }, { namespaces: ["mnt"], arg: i });
+  } catch (e) {
+    out.push([e instanceof Error, (e as Error).name, (e as Error).message]);
+  }
+}
+console.log(JSON.stringify(out));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`],
+        },
+        undefined,
+        120_000,
+      );
+      assertEquals(out.code, 0, `root's process died: ${out.stderr}`);
+      const message = "reported by the service";
+      assertEquals(JSON.parse(out.stdout), [
+        [true, "toString", message],
+        [true, "__proto__", message],
+        [true, "constructor", message],
+        [true, "valueOf", message],
+        [true, "TypeError", message],
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 24: a namespace file a user swaps for a FIFO after the check never keeps root's inNamespaces or scopedJoin waiting",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The path is checked (O_PATH, a regular file on nsfs) and was then opened again by
+    // name with a plain open(2): a user's symlink flipping between their namespace and a
+    // FIFO had that open wait for a writer, on root's calling thread, for ever.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-nsflip-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.chown(dir, user.uid, user.gid);
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-n"],
+      user: { uid: user.uid, gid: user.gid },
+    });
+    // The user's flipper: their two symlinks, exchanged atomically every 50 µs.
+    await Deno.writeTextFile(
+      `${dir}/flip.c`,
+      `#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+  for (;;) {
+    syscall(SYS_renameat2, AT_FDCWD, "ns", AT_FDCWD, "ns.x", 2 /* RENAME_EXCHANGE */);
+    usleep(50);
+  }
+}
+`,
+    );
+    await sh("gcc", ["-O2", "-o", `${dir}/flip`, `${dir}/flip.c`]);
+    const flipper = new Deno.Command("setpriv", {
+      args: [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        "sh",
+        "-c",
+        `
+        cd ${dir} && mkfifo fifo && ln -s /proc/${target.pid}/ns/net ns && ln -s fifo ns.x &&
+        exec ./flip`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/../${dir.split("/").pop()}.victim.ts`,
+        `import { inNamespaces, scopedJoin } from "${ROOT}mod.ts";
+const counts: Record<string, number> = { ran: 0 };
+const deadline = Date.now() + 20_000;
+const attempt = async (join: () => unknown) => {
+  try {
+    await join();
+    counts.ran++;
+  } catch (e) {
+    const why = (e as Error).message.replace(/ (the )?(net namespace of|${
+          dir.replaceAll("/", "\\/")
+        }).*/, "");
+    counts[why] = (counts[why] ?? 0) + 1;
+  }
+};
+while (Date.now() < deadline && ((counts["Cannot open"] ?? 0) < 3 || counts.ran < 2)) {
+  await attempt(() => inNamespaces("${dir}/ns", () => 1, { namespaces: ["net"], reuse: false }));
+  await attempt(() => scopedJoin("${dir}/ns", ["net"])[Symbol.dispose]());
+}
+console.log(JSON.stringify(counts));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}.victim.ts`],
+        },
+        undefined,
+        90_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      assertEquals(out.code, 0, `root's process hung: ${out.stderr}`);
+      const counts = JSON.parse(out.stdout);
+      // The race was won at the open (refused there now), and joins still work.
+      assert(counts["Cannot open"] >= 1 && counts.ran >= 1, JSON.stringify(counts));
+    } finally {
+      flipper.kill("SIGKILL");
+      await flipper.status;
+      await Deno.remove(`${dir}.victim.ts`).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-OPQJDRC5.js";
+} from "./chunk-VMC5GVZT.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,25 +14,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-YKXX4C26.js";
+} from "./chunk-ZMIJ5UPD.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-ZARSITIM.js";
+} from "./chunk-ZQRX4F7Y.js";
 import {
   resolveTarget
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-GU6CZAKY.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-VMXE7IQT.js";
-import "./chunk-RNPLKH6B.js";
+} from "./chunk-WCM7VO6V.js";
+import "./chunk-AF34C4OG.js";
 
 // src/dax.ts
 import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";

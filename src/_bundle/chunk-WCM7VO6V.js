@@ -9,7 +9,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-AF34C4OG.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -2,11 +2,12 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-GU6CZAKY.js";
 import {
   CLONE_FLAGS,
-  NamespaceError
-} from "./chunk-VMXE7IQT.js";
+  NamespaceError,
+  openFileSafe
+} from "./chunk-WCM7VO6V.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +16,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-AF34C4OG.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {
@@ -113,7 +114,7 @@ var _openNamespace = (function _openNamespace(resolved, type) {
         target: resolved.path
       });
     }
-    return _open(resolved.path, type, resolved.path);
+    return _open(resolved.path, type, resolved.path, true);
   }
   const fd = _open(`/proc/${resolved.pid}/ns/${type}`, type, resolved.pid);
   if (_startTime(resolved.pid) !== resolved.startTime) {
@@ -126,8 +127,9 @@ var _openNamespace = (function _openNamespace(resolved, type) {
   }
   return fd;
 });
-var _open = (function _open(path, type, target) {
+var _open = (function _open(path, type, target, userPath = false) {
   try {
+    if (userPath) return openFileSafe(path);
     return check("open", libc().open(cstr(path), O_RDONLY | O_CLOEXEC, 0));
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;

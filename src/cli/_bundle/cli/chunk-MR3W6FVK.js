@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-XJBLACEF.js";
+} from "./chunk-APZTXJX7.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

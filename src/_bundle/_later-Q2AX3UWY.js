@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-YKXX4C26.js";
+} from "./chunk-ZMIJ5UPD.js";
 import {
   loadHostNss
-} from "./chunk-6RYOZA7X.js";
+} from "./chunk-QAOO6NQC.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-4RQFE4QC.js";
+} from "./chunk-LQPSG3NY.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,13 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-ZARSITIM.js";
+} from "./chunk-ZQRX4F7Y.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-GU6CZAKY.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -71,7 +71,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-WCM7VO6V.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -81,7 +81,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-AF34C4OG.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -253,7 +253,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-7MVHQJL2.js")
+    ...await import("./_ns_worker-HFZ6LUWV.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -359,6 +359,9 @@ var _assertWorkerRead = (function _assertWorkerRead(spawner) {
   if (Deno.permissions.requestSync(read).state === "granted") return;
   throw new Deno.errors.NotCapable(`Cannot start a Worker in the target's mount namespace without --allow-read (of ${root}): Deno reads nsjoin's Worker module and its imports from there`);
 });
+var _hostTimeZone = (function _hostTimeZone() {
+  (/* @__PURE__ */ new Date(0)).getTimezoneOffset();
+});
 var _spawn = (function _spawn(resolved, types) {
   if (_inScopedJoin()) {
     throw new Error("Cannot start a namespace Worker inside a scoped join: dispose the join first");
@@ -372,6 +375,7 @@ var _spawn = (function _spawn(resolved, types) {
     if (types.includes("mnt")) {
       if (spawner.protocol === "file:") _assertWorkerRead(spawner);
       loadHostNss();
+      _hostTimeZone();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     }
@@ -442,7 +446,8 @@ var _onReply = (function _onReply(slot, m, target) {
 });
 var _revive = (function _revive(e) {
   const denoErrors = Deno.errors;
-  const Ctor = _ERRORS[e.name] ?? denoErrors[e.name] ?? Error;
+  const own = (table) => Object.hasOwn(table, e.name) ? table[e.name] : void 0;
+  const Ctor = own(_ERRORS) ?? own(denoErrors) ?? Error;
   const error = new Ctor(e.message);
   if (error.name !== e.name) error.name = e.name;
   error.stack = e.stack ?? `${e.name}: ${e.message}`;
@@ -1195,8 +1200,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-SMDRB6SG.js"),
-    import("./_forward_relay-SUJ5XMRV.js")
+    import("./sockets-WHIHVHFM.js"),
+    import("./_forward_relay-ROU5GFSC.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -1673,6 +1678,7 @@ var _RULES = {
   time: "the kernel refuses setns(2) into a time namespace to a multithreaded process (EUSERS)",
   pid: "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork"
 };
+
 
 
 

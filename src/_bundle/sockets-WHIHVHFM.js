@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-W3AW727Q.js";
-import "./chunk-RNPLKH6B.js";
+} from "./chunk-ZSO44Z6W.js";
+import "./chunk-AF34C4OG.js";
 
 export {
   E,

@@ -949,6 +949,26 @@ var SYMBOLS = {
     ],
     result: "i32"
   },
+  /**
+   * int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+   * struct addrinfo **res) \u2014 once, to have glibc read our /etc/gai.conf (ffi/nss.ts)
+   */
+  getaddrinfo: {
+    parameters: [
+      "pointer",
+      "buffer",
+      "buffer",
+      "buffer"
+    ],
+    result: "i32"
+  },
+  /** void freeaddrinfo(struct addrinfo *res) */
+  freeaddrinfo: {
+    parameters: [
+      "pointer"
+    ],
+    result: "void"
+  },
   /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
   ptrace: {
     parameters: [

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-YKXX4C26.js";
+} from "./chunk-ZMIJ5UPD.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-GU6CZAKY.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-WCM7VO6V.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

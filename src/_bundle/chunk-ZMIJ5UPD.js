@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-GU6CZAKY.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-WCM7VO6V.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -34,7 +34,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-AF34C4OG.js";
 var _cArray = (function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);

@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-W3AW727Q.js";
+} from "./chunk-ZSO44Z6W.js";
 import {
   scopedJoin
-} from "./chunk-4RQFE4QC.js";
+} from "./chunk-LQPSG3NY.js";
 import {
   close
-} from "./chunk-ZARSITIM.js";
-import "./chunk-UP44UMCR.js";
+} from "./chunk-ZQRX4F7Y.js";
+import "./chunk-GU6CZAKY.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-VMXE7IQT.js";
+import "./chunk-WCM7VO6V.js";
 import {
   SyscallError
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-AF34C4OG.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

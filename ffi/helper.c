@@ -2251,6 +2251,32 @@ static void chdir_inside(const char *wdns) {
   }
 }
 
+/* W after joining a user namespace: the path is the target's to choose (a rootless container's
+ * WorkingDir comes from its owner's config.json) and we are still the host's uid 0 there, no
+ * capability of ours counting in it but the owner bits of every inode the host's root owns:
+ * /root (0700) let us in, and the owner's processes followed the program's /proc/PID/cwd into
+ * a directory below it that their root cannot reach (podman exec: "chdir to cwd … permission
+ * denied"). runc changes directory as uid 0 of the namespace (runc init runs there as its
+ * root): so do we, with that uid and gid as filesystem ids and no supplementary groups
+ * (the kernel keeps our capabilities in the namespace: commoncap's LSM_SETID_FS raises the fs
+ * set when fsuid becomes its root). setgid and setuid, which follow, set the ids again. */
+static void fs_ids_of_namespace_root(const char *wdns) {
+  sys2(SYS_setgroups, 0, 0);
+  sys1(SYS_setfsgid, 0);
+  sys1(SYS_setfsuid, 0);
+  /* setfs*id return the previous id whether or not they changed it: -1 changes nothing and
+   * says which it is now (65534 where the namespace maps no uid 0). */
+  long u = sys1(SYS_setfsuid, -1), g = sys1(SYS_setfsgid, -1), n = sys2(SYS_getgroups, 0, 0);
+  if (u != 0 || g != 0 || n != 0) {
+    begin();
+    put("Cannot change directory to ");
+    putesc(wdns);
+    put(" in the target as its root - ");
+    put(n != 0 ? "its user namespace refuses setgroups" : "its user namespace maps no uid or gid 0");
+    fail(125);
+  }
+}
+
 /* A cwd not reachable from our root is reported by the kernel with "(unreachable)" instead
  * of a leading '/': a host directory must never leak into the target. */
 static void check_cwd(void) {
@@ -4006,6 +4032,7 @@ __attribute__((used)) void start_c(long *sp) {
     fail(125);
   }
   if (wdfd >= 0) sys1(SYS_close, wdfd);
+  if (wdns && joined_user && uid >= 0 && gid >= 0) fs_ids_of_namespace_root(wdns);
   if (wdns) chdir_inside(wdns);
   check_cwd();
 

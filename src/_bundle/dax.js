@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-COHI6EPY.js";
+} from "./chunk-7UJDVA6G.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-VPOITBRW.js";
+} from "./chunk-Y5TEOUAJ.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-VPOITBRW.js";
+} from "./chunk-Y5TEOUAJ.js";
 import {
   PinnedProcess,
   pinProcess,

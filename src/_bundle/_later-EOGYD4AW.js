@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-VPOITBRW.js";
+} from "./chunk-Y5TEOUAJ.js";
 import {
   loadHostNss
 } from "./chunk-6RYOZA7X.js";

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-7UJDVA6G.js";
+} from "./chunk-I572FG72.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,25 +14,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-Y5TEOUAJ.js";
+} from "./chunk-RUUOYNWY.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-ZARSITIM.js";
+} from "./chunk-LPAERI25.js";
 import {
   resolveTarget
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-33HC4AY5.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-VMXE7IQT.js";
-import "./chunk-RNPLKH6B.js";
+} from "./chunk-6S5NQMDY.js";
+import "./chunk-VTKRNR5S.js";
 
 // src/dax.ts
 import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-XJBLACEF.js";
+} from "./chunk-CREEDTJ2.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-JNS3WOSK.js";
+} from "./chunk-GWEZH4MH.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-XJBLACEF.js";
+} from "./chunk-CREEDTJ2.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

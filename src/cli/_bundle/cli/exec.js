@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JNS3WOSK.js";
+} from "./chunk-GWEZH4MH.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -50,7 +50,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-XJBLACEF.js";
+} from "./chunk-CREEDTJ2.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-W3AW727Q.js";
+} from "./chunk-IDD6QON7.js";
 import {
   scopedJoin
-} from "./chunk-4RQFE4QC.js";
+} from "./chunk-VLHPJ4VA.js";
 import {
   close
-} from "./chunk-ZARSITIM.js";
-import "./chunk-UP44UMCR.js";
+} from "./chunk-LPAERI25.js";
+import "./chunk-33HC4AY5.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-VMXE7IQT.js";
+import "./chunk-6S5NQMDY.js";
 import {
   SyscallError
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-VTKRNR5S.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

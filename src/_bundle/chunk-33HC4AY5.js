@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-6S5NQMDY.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -17,7 +17,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-VTKRNR5S.js";
 var netnsPath = (function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);

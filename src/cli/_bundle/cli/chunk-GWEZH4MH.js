@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-XJBLACEF.js";
+} from "./chunk-CREEDTJ2.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -1052,8 +1052,24 @@ var envRecord = (function envRecord(env) {
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`,
-    storedOnly: true
+    storedOnly: true,
+    ids: _rootIds(pid)
   });
+});
+var _rootIds = (function _rootIds(pid) {
+  if (effectiveUid() !== 0) return void 0;
+  if (!namespacesOwnedBy(pid).includes("user")) return void 0;
+  const root = (file) => {
+    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      if (inside === 0 && count > 0) return outside;
+    }
+    return 65534;
+  };
+  return {
+    uid: root("uid_map"),
+    gid: root("gid_map")
+  };
 });
 var _lines = (function _lines(pid, path) {
   let text;
@@ -2761,6 +2777,7 @@ var cgroupViews = /* @__PURE__ */ new WeakMap();
 
 
 // src/container_exec.ts
+
 
 
 

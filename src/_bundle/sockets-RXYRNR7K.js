@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-W3AW727Q.js";
-import "./chunk-RNPLKH6B.js";
+} from "./chunk-IDD6QON7.js";
+import "./chunk-VTKRNR5S.js";
 
 export {
   E,

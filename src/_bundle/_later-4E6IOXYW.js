@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-Y5TEOUAJ.js";
+} from "./chunk-RUUOYNWY.js";
 import {
   loadHostNss
-} from "./chunk-6RYOZA7X.js";
+} from "./chunk-AVOFFW6F.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-4RQFE4QC.js";
+} from "./chunk-VLHPJ4VA.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,13 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-ZARSITIM.js";
+} from "./chunk-LPAERI25.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-33HC4AY5.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -71,7 +71,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-6S5NQMDY.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -81,7 +81,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-VTKRNR5S.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -253,7 +253,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-7MVHQJL2.js")
+    ...await import("./_ns_worker-35DO3YAJ.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1195,8 +1195,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-SMDRB6SG.js"),
-    import("./_forward_relay-SUJ5XMRV.js")
+    import("./sockets-RXYRNR7K.js"),
+    import("./_forward_relay-BUIC3ISN.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

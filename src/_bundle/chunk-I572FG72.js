@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-Y5TEOUAJ.js";
+} from "./chunk-RUUOYNWY.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-33HC4AY5.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-6S5NQMDY.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-33HC4AY5.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-6S5NQMDY.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -34,7 +34,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-VTKRNR5S.js";
 var _cArray = (function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);
@@ -662,8 +662,24 @@ var envRecord = (function envRecord(env) {
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`,
-    storedOnly: true
+    storedOnly: true,
+    ids: _rootIds(pid)
   });
+});
+var _rootIds = (function _rootIds(pid) {
+  if (effectiveUid() !== 0) return void 0;
+  if (!namespacesOwnedBy(pid).includes("user")) return void 0;
+  const root = (file) => {
+    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      if (inside === 0 && count > 0) return outside;
+    }
+    return 65534;
+  };
+  return {
+    uid: root("uid_map"),
+    gid: root("gid_map")
+  };
 });
 var _lines = (function _lines(pid, path) {
   let text;
@@ -2288,6 +2304,7 @@ var _closeAsync;
 
 
 // src/container_exec.ts
+
 
 
 

@@ -2,11 +2,11 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-UP44UMCR.js";
+} from "./chunk-33HC4AY5.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-VMXE7IQT.js";
+} from "./chunk-6S5NQMDY.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -15,7 +15,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-RNPLKH6B.js";
+} from "./chunk-VTKRNR5S.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -37,7 +37,11 @@
  *                       then joined, p is dropped (the program is looked up inside)
  *   R<path>             root directory (opened before joining; fchdir+chroot after)
  *   D<path>             working directory (opened before joining; fchdir after)
- *   W<path>             working directory inside the target (chdir after joining)
+ *   W<path>             working directory inside the target (chdir after joining; in a
+ *                       joined user namespace as its uid and gid 0, as runc: see
+ *                       fs_ids_of_namespace_root)
+ *   w                   with W: change directory as ourselves also in a joined user
+ *                       namespace (nsenter -W: the path is the caller's choice)
  *   C<path>             a cgroup file to join, a v1 hierarchy's tasks (or any cgroup.procs):
  *                       opened before joining, written after; it moves us, and a child we
  *                       fork is born in that cgroup
@@ -3570,7 +3574,7 @@ __attribute__((used)) void start_c(long *sp) {
   unsigned mask = 0;
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
   int only_differing = 0, resolve = 0, own_files = 0;
-  int keepcaps = 0;
+  int keepcaps = 0, wdns_as_caller = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
   const char *root = 0, *wd = 0, *wdns = 0, *netns = 0, *debug_tools = 0;
@@ -3629,6 +3633,7 @@ __attribute__((used)) void start_c(long *sp) {
     case 'R': root = a + 1; break;
     case 'D': wd = a + 1; break;
     case 'W': wdns = a + 1; break;
+    case 'w': wdns_as_caller = 1; break;
     case 'C':
       if (ncg >= MAXC) too_many(MAXC, "cgroups");
       cg[ncg++] = a + 1;
@@ -4032,7 +4037,9 @@ __attribute__((used)) void start_c(long *sp) {
     fail(125);
   }
   if (wdfd >= 0) sys1(SYS_close, wdfd);
-  if (wdns && joined_user && uid >= 0 && gid >= 0) fs_ids_of_namespace_root(wdns);
+  if (wdns && joined_user && !wdns_as_caller && uid >= 0 && gid >= 0) {
+    fs_ids_of_namespace_root(wdns);
+  }
   if (wdns) chdir_inside(wdns);
   check_cwd();
 

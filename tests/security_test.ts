@@ -10985,6 +10985,18 @@ Deno.test({
         }
       });
       await t.step(
+        "enter -W keeps nsenter's contract: the caller's path, as the caller",
+        async () => {
+          const args = ["-t", String(c.pid), "-U", "-m", "-W", "/r/proj", "pwd"];
+          const anchor = await runPiped("nsenter", { args });
+          assertEquals([anchor.code, anchor.stdout], [0, "/r/proj\n"], anchor.stderr);
+          const ours = await runPiped(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", CLI, "enter", ...args],
+          });
+          assertEquals([ours.code, ours.stdout], [0, "/r/proj\n"], ours.stderr);
+        },
+      );
+      await t.step(
         "a WorkingDir its root may enter still works, for another user too",
         async () => {
           await must("podman", [

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-I572FG72.js";
+} from "./chunk-L3NPWN5M.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-RUUOYNWY.js";
+} from "./chunk-D73QLJYP.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-GWEZH4MH.js";
+} from "./chunk-JBHNRIHT.js";
 import {
   NamespaceError,
   UsageError,
@@ -593,7 +593,10 @@ var enterOptions = (function enterOptions2(args) {
     if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");
     options.hostCwd = args.wd === true ? `/proc/${pid}/cwd` : args.wd;
   }
-  if (args.wdns !== void 0) options.cwd = args.wdns;
+  if (args.wdns !== void 0) {
+    options.cwd = args.wdns;
+    options.cwdAsCaller = true;
+  }
   return {
     program,
     options

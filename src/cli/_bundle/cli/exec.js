@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-GWEZH4MH.js";
+} from "./chunk-JBHNRIHT.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

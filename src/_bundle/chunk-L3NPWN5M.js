@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-RUUOYNWY.js";
+} from "./chunk-D73QLJYP.js";
 import {
   PinnedProcess,
   pinProcess,

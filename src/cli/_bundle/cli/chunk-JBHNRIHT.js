@@ -2497,6 +2497,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   else if (typeof o.root === "string") rest.push(`R${o.root}`);
   if (o.hostCwd !== void 0) rest.push(`D${o.hostCwd}`);
   if (o.cwd !== void 0) rest.push(`W${o.cwd}`);
+  if (o.cwd !== void 0 && o.cwdAsCaller) rest.push("w");
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
   const dirs = (o.cgroups ?? []).filter((c) => c.endsWith("/") || !/\/(tasks|cgroup\.procs)$/.test(c));

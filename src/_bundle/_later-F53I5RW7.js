@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-RUUOYNWY.js";
+} from "./chunk-D73QLJYP.js";
 import {
   loadHostNss
 } from "./chunk-AVOFFW6F.js";

@@ -54,7 +54,15 @@ export function readContainerFile(pid: number, path: string): string {
  */
 function _rootIds(pid: number): { uid: number; gid: number } | undefined {
   if (effectiveUid() !== 0) return undefined;
-  if (!namespacesOwnedBy(pid).includes("user")) return undefined;
+  // Two stats (a namespace is its nsfs inode), not namespacesOwnedBy's sixteen readlinks:
+  // this is on every exec's path. Cannot tell (gone): as another's, the safer reading.
+  try {
+    const ours = statSafe("/proc/thread-self/ns/user");
+    const theirs = statSafe(`/proc/${pid}/ns/user`);
+    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return undefined;
+  } catch {
+    // Another's.
+  }
   const root = (file: string) => {
     for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
       const [inside, outside, count] = line.trim().split(/\s+/).map(Number);

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-L3NPWN5M.js";
+} from "./chunk-NFGZKEMR.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-D73QLJYP.js";
+} from "./chunk-26F7AVER.js";
 import {
   AT_FDCWD,
   IN_ROOT,

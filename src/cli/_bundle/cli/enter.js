@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-JBHNRIHT.js";
+} from "./chunk-B3M3PK32.js";
 import {
   NamespaceError,
   UsageError,

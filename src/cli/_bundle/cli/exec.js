@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JBHNRIHT.js";
+} from "./chunk-B3M3PK32.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

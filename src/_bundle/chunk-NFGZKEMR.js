@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-D73QLJYP.js";
+} from "./chunk-26F7AVER.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -1058,7 +1058,12 @@ var readContainerFile = (function readContainerFile(pid, path) {
 });
 var _rootIds = (function _rootIds(pid) {
   if (effectiveUid() !== 0) return void 0;
-  if (!namespacesOwnedBy(pid).includes("user")) return void 0;
+  try {
+    const ours = statSafe("/proc/thread-self/ns/user");
+    const theirs = statSafe(`/proc/${pid}/ns/user`);
+    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return void 0;
+  } catch {
+  }
   const root = (file) => {
     for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
       const [inside, outside, count] = line.trim().split(/\s+/).map(Number);

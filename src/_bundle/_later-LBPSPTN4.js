@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-D73QLJYP.js";
+} from "./chunk-26F7AVER.js";
 import {
   loadHostNss
 } from "./chunk-AVOFFW6F.js";

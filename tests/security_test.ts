@@ -7350,7 +7350,12 @@ print("none")
           cwd: `${dir}/pub`,
         });
       assertEquals((await pwd([])).stdout, "/\n");
-      assertEquals((await pwd(["-w", `${dir}/pub`])).stdout, `${dir}/pub\n`);
+      assertEquals((await pwd(["-w", "/tmp"])).stdout, "/tmp\n");
+      // Stop 24: -w is looked up as the user namespace's root (runc's rule), who cannot enter
+      // root's 0700 directory: refused, where the program lent the user a way in.
+      const below = await pwd(["-w", `${dir}/pub`]);
+      assertEquals([below.code, below.stdout], [125, ""], below.stderr);
+      assertMatch(below.stderr, /Cannot change directory to .*\/pub in the target: EACCES/);
       // Only the net namespace: nothing of the target reads the program; nsenter -n's cwd.
       const net = await runPiped(Deno.execPath(), {
         args: ["run", "-A", "--quiet", CLI, "exec", "-n", "net", String(target.pid), "pwd"],

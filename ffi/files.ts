@@ -52,6 +52,14 @@ export interface SafeReadOptions {
    * host's kernel log). For files that must be stored ones (ffi/helper.c kernel_fs: the same list).
    */
   storedOnly?: boolean;
+  /**
+   * Resolve and open the path with these filesystem ids, no supplementary groups and so no
+   * capability over files (the kernel drops the fs set when fsuid leaves 0), on the calling
+   * thread only, which gets ours back before this returns: for a file of a target whose user
+   * namespace is not ours, read as its root can read it (see container_exec.ts
+   * readContainerFile). Needs CAP_SETUID and CAP_SETGID.
+   */
+  ids?: { uid: number; gid: number };
 }
 
 /** statfs(2) f_type of the file systems {@link SafeReadOptions.storedOnly} refuses. */
@@ -185,7 +193,7 @@ function _stat(fd: number): { mode: number; uid: number } {
  */
 export function openVerified(
   path: string,
-  options: Pick<SafeReadOptions, "root" | "noFollow">,
+  options: Pick<SafeReadOptions, "root" | "noFollow" | "ids">,
   verify: (pathFd: number) => void,
 ): number {
   const lib = _lib();
@@ -198,7 +206,11 @@ export function openVerified(
     resolve |= RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   }
   let pathFd = -1;
+  let restore: (() => void) | undefined;
   try {
+    // The root is ours to open (/proc/PID/root needs ptrace access); what lies below it is
+    // looked up, checked and opened with the ids asked for.
+    if (options.ids) restore = _fsIds(options.ids.uid, options.ids.gid);
     pathFd = _openPath(dirfd, path, resolve);
     verify(pathFd);
     const fd = lib.open(
@@ -209,9 +221,47 @@ export function openVerified(
     if (fd < 0) throw new SyscallError("open", errno());
     return fd;
   } finally {
+    restore?.();
     if (pathFd >= 0) lib.close(pathFd);
     if (rootFd >= 0) lib.close(rootFd);
   }
+}
+
+/**
+ * Gives the calling thread the filesystem ids `uid` and `gid` and no supplementary groups
+ * (raw syscalls: credentials are per thread in the kernel, and glibc's wrappers would change
+ * every thread of the process); returns what gives it back its own. Without CAP_SETUID and
+ * CAP_SETGID (a caller that is not root) the ids stay ours and EPERM is thrown.
+ */
+function _fsIds(uid: number, gid: number): () => void {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  if (!nr) {
+    throw new SyscallError("setfsuid", 38, "Cannot change filesystem ids on this architecture");
+  }
+  const sc = (n: bigint, a: bigint | number = 0n, b: bigint | number = 0n) =>
+    Number(_lib().syscall(n, BigInt(a), BigInt(b), 0n));
+  // setfs*id return the previous id whether or not they changed it; -1 changes nothing.
+  const myUid = sc(nr.setfsuid, -1), myGid = sc(nr.setfsgid, -1);
+  const groups = new Uint32Array(65536);
+  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups)));
+  const n = sc(nr.getgroups, groups.length, at);
+  if (n < 0) throw new SyscallError("getgroups", errno());
+  const restore = () => {
+    sc(nr.setfsuid, myUid);
+    sc(nr.setfsgid, myGid);
+    if (sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid) {
+      // Never go on with other ids than ours: every later file access would be wrong.
+      throw new Error("Cannot get our filesystem ids and groups back");
+    }
+  };
+  if (sc(nr.setgroups, 0, 0) !== 0) throw new SyscallError("setgroups", errno());
+  sc(nr.setfsgid, gid);
+  sc(nr.setfsuid, uid);
+  if (sc(nr.setfsuid, -1) !== uid || sc(nr.setfsgid, -1) !== gid) {
+    restore();
+    throw new SyscallError("setfsuid", 1, `Cannot read as uid ${uid} and gid ${gid}`);
+  }
+  return restore;
 }
 
 /**

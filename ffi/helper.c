@@ -37,7 +37,11 @@
  *                       then joined, p is dropped (the program is looked up inside)
  *   R<path>             root directory (opened before joining; fchdir+chroot after)
  *   D<path>             working directory (opened before joining; fchdir after)
- *   W<path>             working directory inside the target (chdir after joining)
+ *   W<path>             working directory inside the target (chdir after joining; in a
+ *                       joined user namespace as its uid and gid 0, as runc: see
+ *                       fs_ids_of_namespace_root)
+ *   w                   with W: change directory as ourselves also in a joined user
+ *                       namespace (nsenter -W: the path is the caller's choice)
  *   C<path>             a cgroup file to join, a v1 hierarchy's tasks (or any cgroup.procs):
  *                       opened before joining, written after; it moves us, and a child we
  *                       fork is born in that cgroup
@@ -2251,6 +2255,32 @@ static void chdir_inside(const char *wdns) {
   }
 }
 
+/* W after joining a user namespace: the path is the target's to choose (a rootless container's
+ * WorkingDir comes from its owner's config.json) and we are still the host's uid 0 there, no
+ * capability of ours counting in it but the owner bits of every inode the host's root owns:
+ * /root (0700) let us in, and the owner's processes followed the program's /proc/PID/cwd into
+ * a directory below it that their root cannot reach (podman exec: "chdir to cwd … permission
+ * denied"). runc changes directory as uid 0 of the namespace (runc init runs there as its
+ * root): so do we, with that uid and gid as filesystem ids and no supplementary groups
+ * (the kernel keeps our capabilities in the namespace: commoncap's LSM_SETID_FS raises the fs
+ * set when fsuid becomes its root). setgid and setuid, which follow, set the ids again. */
+static void fs_ids_of_namespace_root(const char *wdns) {
+  sys2(SYS_setgroups, 0, 0);
+  sys1(SYS_setfsgid, 0);
+  sys1(SYS_setfsuid, 0);
+  /* setfs*id return the previous id whether or not they changed it: -1 changes nothing and
+   * says which it is now (65534 where the namespace maps no uid 0). */
+  long u = sys1(SYS_setfsuid, -1), g = sys1(SYS_setfsgid, -1), n = sys2(SYS_getgroups, 0, 0);
+  if (u != 0 || g != 0 || n != 0) {
+    begin();
+    put("Cannot change directory to ");
+    putesc(wdns);
+    put(" in the target as its root - ");
+    put(n != 0 ? "its user namespace refuses setgroups" : "its user namespace maps no uid or gid 0");
+    fail(125);
+  }
+}
+
 /* A cwd not reachable from our root is reported by the kernel with "(unreachable)" instead
  * of a leading '/': a host directory must never leak into the target. */
 static void check_cwd(void) {
@@ -3544,7 +3574,7 @@ __attribute__((used)) void start_c(long *sp) {
   unsigned mask = 0;
   int atomic = 1, nofork = 0, drop_groups = 0, tty = 0, nnp = 0, identity = 0, fresh = 0;
   int only_differing = 0, resolve = 0, own_files = 0;
-  int keepcaps = 0;
+  int keepcaps = 0, wdns_as_caller = 0;
   unsigned long bnd = ~0UL, eff = ~0UL;
   long uid = -1, gid = -1;
   const char *root = 0, *wd = 0, *wdns = 0, *netns = 0, *debug_tools = 0;
@@ -3603,6 +3633,7 @@ __attribute__((used)) void start_c(long *sp) {
     case 'R': root = a + 1; break;
     case 'D': wd = a + 1; break;
     case 'W': wdns = a + 1; break;
+    case 'w': wdns_as_caller = 1; break;
     case 'C':
       if (ncg >= MAXC) too_many(MAXC, "cgroups");
       cg[ncg++] = a + 1;
@@ -4006,6 +4037,9 @@ __attribute__((used)) void start_c(long *sp) {
     fail(125);
   }
   if (wdfd >= 0) sys1(SYS_close, wdfd);
+  if (wdns && joined_user && !wdns_as_caller && uid >= 0 && gid >= 0) {
+    fs_ids_of_namespace_root(wdns);
+  }
   if (wdns) chdir_inside(wdns);
   check_cwd();
 

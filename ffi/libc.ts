@@ -268,6 +268,10 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     geteuid: 107n,
     fstatfs: 138n,
     process_vm_readv: 310n,
+    getgroups: 115n,
+    setgroups: 116n,
+    setfsuid: 122n,
+    setfsgid: 123n,
   },
   aarch64: {
     dup3: 24n,
@@ -286,6 +290,10 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     execveat: 281n,
     fstatfs: 44n,
     process_vm_readv: 270n,
+    setfsuid: 151n,
+    setfsgid: 152n,
+    getgroups: 158n,
+    setgroups: 159n,
   },
 };
 

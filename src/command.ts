@@ -63,9 +63,18 @@ export interface NsCommandOptions {
    * there), else the caller's own directory — also with a user namespace joined, where its
    * owner can reach that directory through the program's /proc/PID/cwd while it runs (give
    * `cwd: "/"` then). `nsjoin exec` and `containerExecOptions` start where docker exec
-   * does instead: the container's WorkingDir, else its root.
+   * does instead: the container's WorkingDir, else its root. In a user namespace that is
+   * joined (and with `uid` and `gid` set, as they are unless `preserveCredentials`) the path
+   * is looked up as that namespace's uid and gid 0, as runc does (a directory its root may
+   * not enter is refused, 125), not as the caller: a root caller is still the host's uid 0
+   * there, whom the owner bits of root's own directories let in.
    */
   cwd?: string;
+  /**
+   * Look `cwd` up as the caller also in a joined user namespace (`nsenter -W`, which changes
+   * directory before it changes ids): for a path the caller chose, never one the target did.
+   */
+  cwdAsCaller?: boolean;
   /** A directory of the caller's, opened before joining, to start in (`nsenter -w`); refused when it lies outside the target's root. */
   hostCwd?: string;
   /** Root directory: `true` for the target's (/proc/PID/root), or a path opened before joining (`nsenter -r`). */
@@ -1100,6 +1109,7 @@ const _plan = (function _plan(
   else if (typeof o.root === "string") rest.push(`R${o.root}`);
   if (o.hostCwd !== undefined) rest.push(`D${o.hostCwd}`);
   if (o.cwd !== undefined) rest.push(`W${o.cwd}`);
+  if (o.cwd !== undefined && o.cwdAsCaller) rest.push("w");
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
   // A file (written, moving the helper) or the v2 directory (H: born in it, see helper.c).

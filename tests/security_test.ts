@@ -7351,7 +7351,12 @@ print("none")
           cwd: `${dir}/pub`,
         });
       assertEquals((await pwd([])).stdout, "/\n");
-      assertEquals((await pwd(["-w", `${dir}/pub`])).stdout, `${dir}/pub\n`);
+      assertEquals((await pwd(["-w", "/tmp"])).stdout, "/tmp\n");
+      // Stop 24: -w is looked up as the user namespace's root (runc's rule), who cannot enter
+      // root's 0700 directory: refused, where the program lent the user a way in.
+      const below = await pwd(["-w", `${dir}/pub`]);
+      assertEquals([below.code, below.stdout], [125, ""], below.stderr);
+      assertMatch(below.stderr, /Cannot change directory to .*\/pub in the target: EACCES/);
       // Only the net namespace: nothing of the target reads the program; nsenter -n's cwd.
       const net = await runPiped(Deno.execPath(), {
         args: ["run", "-A", "--quiet", CLI, "exec", "-n", "net", String(target.pid), "pwd"],
@@ -11137,6 +11142,158 @@ Deno.exit(0);
       flipper.kill("SIGKILL");
       await flipper.status;
       await Deno.remove(`${dir}.victim.ts`).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 24: hostile podman, containerd and CRI targets
+
+/**
+ * The user's config.json of their rootless container `id` (their graph root, whichever driver
+ * it uses): what nsjoin reads the container's WorkingDir, Env and User from.
+ */
+function rootlessSpecPath(home: string, id: string): string {
+  for (const driver of ["overlay", "vfs"]) {
+    const path =
+      `${home}/.local/share/containers/storage/${driver}-containers/${id}/userdata/config.json`;
+    try {
+      Deno.statSync(path);
+      return path;
+    } catch {
+      // Another driver.
+    }
+  }
+  throw new Error(`no config.json of ${id} in ${home}'s store`);
+}
+
+Deno.test({
+  name:
+    "stop 24: root's exec of a rootless container reaches its WorkingDir and /etc/passwd as its root, never as the host's",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // A rootless container's owner may bind-mount any host directory they can look up, one
+    // of root's mode 0700 ones too (they cannot enter it), and they write the container's
+    // config.json and files. The helper changed directory to the configured WorkingDir as
+    // the host's uid 0 (the owner bits of root's directories let it in), and the container
+    // then read root's files through the program's /proc/PID/cwd; /etc/passwd, linked into
+    // that directory, was read with every capability of root's. podman exec refuses both.
+    const owner = podmanUser();
+    if (!owner) throw new Error("tests/setup.sh did not create the rootless podman user");
+    await ensureImages(owner);
+    const token = crypto.randomUUID();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec24-" }); // root's, 0700
+    await Deno.chmod(dir, 0o700);
+    await Deno.mkdir(`${dir}/proj`, { mode: 0o755 });
+    await Deno.chmod(`${dir}/proj`, 0o755);
+    await Deno.writeTextFile(`${dir}/proj/secret.txt`, `${token}\n`, { mode: 0o644 });
+    await Deno.writeTextFile(`${dir}/passwd`, `root:x:0:0::/LEAKED-${token}:/bin/sh\n`, {
+      mode: 0o600,
+    });
+    const name = `nsjoin-sec24b-${crypto.randomUUID().slice(0, 8)}`;
+    const c = await startContainer("podman", name, ["-v", `${dir}:/r`], owner);
+    const target = `podman@${owner.name}:${name}`;
+    const inside = (cmd: string) => run("podman", ["exec", name, "sh", "-c", cmd], { user: owner });
+    const exec = (args: string[]) =>
+      runPiped(Deno.execPath(), { args: ["run", "-A", "--quiet", CLI, "exec", ...args] });
+    try {
+      await t.step("control: the container's root cannot enter the directory", async () => {
+        const out = await inside("cat /r/proj/secret.txt");
+        assert(!out.stdout.includes(token), "the container reads it without nsjoin");
+        assertMatch(out.stderr, /Permission denied/);
+      });
+      await t.step("WorkingDir in it: refused, nothing lends the container a way in", async () => {
+        const spec = rootlessSpecPath(owner.home, c.id);
+        const original = await Deno.readTextFile(spec);
+        const j = JSON.parse(original);
+        j.process.cwd = "/r/proj"; // the owner's file, rewritten as they may
+        await Deno.writeTextFile(spec, JSON.stringify(j));
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            ...["run", "-A", "--quiet", CLI, "exec", target],
+            ...["sh", "-c", "echo $$; exec sleep 300"],
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        try {
+          // The program says its PID inside, or exec ends: whichever comes first.
+          const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+          const first = await Promise.race([
+            reader.read().then((r) => r.value ?? ""),
+            new Promise<string>((_, reject) =>
+              setTimeout(() => reject(new Error("exec neither ran nor ended in 60 s")), 60_000)
+            ),
+          ]);
+          const pid = Number(first.trim());
+          if (pid > 0) {
+            const out = await inside(`cat /proc/${pid}/cwd/secret.txt`);
+            assert(
+              !out.stdout.includes(token),
+              "the container read root's file through the program",
+            );
+            throw new Error(`the program ran in the directory (pid ${pid} inside)`);
+          }
+          const status = await child.status;
+          const stderr = await new Response(child.stderr).text();
+          assertEquals(status.code, 125, stderr);
+          assertMatch(stderr, /Cannot change directory to \/r\/proj in the target: EACCES/);
+        } finally {
+          try {
+            child.kill("SIGKILL");
+          } catch {
+            // Ended.
+          }
+          await child.status;
+          await Deno.writeTextFile(spec, original);
+        }
+      });
+      await t.step(
+        "enter -W keeps nsenter's contract: the caller's path, as the caller",
+        async () => {
+          const args = ["-t", String(c.pid), "-U", "-m", "-W", "/r/proj", "pwd"];
+          const anchor = await runPiped("nsenter", { args });
+          assertEquals([anchor.code, anchor.stdout], [0, "/r/proj\n"], anchor.stderr);
+          const ours = await runPiped(Deno.execPath(), {
+            args: ["run", "-A", "--quiet", CLI, "enter", ...args],
+          });
+          assertEquals([ours.code, ours.stdout], [0, "/r/proj\n"], ours.stderr);
+        },
+      );
+      await t.step(
+        "a WorkingDir its root may enter still works, for another user too",
+        async () => {
+          await must("podman", [
+            "exec",
+            name,
+            "sh",
+            "-c",
+            "mkdir -p /p/d && chown 1000 /p/d && chmod 700 /p /p/d",
+          ], {
+            user: owner,
+          });
+          const out = await exec(["-w", "/p/d", "-u", "1000", target, "pwd"]);
+          assertEquals([out.code, out.stdout], [0, "/p/d\n"], out.stderr);
+        },
+      );
+      await t.step("/etc/passwd linked into it: refused, the file never read", async () => {
+        await must("podman", [
+          "exec",
+          name,
+          "sh",
+          "-c",
+          "rm /etc/passwd && ln -s /r/passwd /etc/passwd",
+        ], {
+          user: owner,
+        });
+        const out = await exec(["-u", "root", "-w", "/", target, "sh", "-c", "echo HOME=$HOME"]);
+        assert(!out.stdout.includes("LEAKED"), `root's file gave the program ${out.stdout}`);
+        assertEquals(out.code, 125, out.stderr);
+        assertMatch(out.stderr, /Cannot read \/etc\/passwd of pid [0-9]+: EACCES/);
+      });
+    } finally {
+      await removeContainers([c]);
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-VMC5GVZT.js";
+} from "./chunk-SDVSYLXD.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,25 +14,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-ZMIJ5UPD.js";
+} from "./chunk-ML2LBP4S.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-ZQRX4F7Y.js";
+} from "./chunk-DX6VR6JH.js";
 import {
   resolveTarget
-} from "./chunk-GU6CZAKY.js";
+} from "./chunk-BSC5LU2R.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-WCM7VO6V.js";
-import "./chunk-AF34C4OG.js";
+} from "./chunk-YNUZCXZZ.js";
+import "./chunk-MWXHTWPC.js";
 
 // src/dax.ts
 import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";

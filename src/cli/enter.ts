@@ -482,7 +482,11 @@ export const enterOptions =
       if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");
       options.hostCwd = args.wd === true ? `/proc/${pid}/cwd` : args.wd;
     }
-    if (args.wdns !== undefined) options.cwd = args.wdns;
+    // nsenter changes directory before it changes ids: as root in a user namespace too.
+    if (args.wdns !== undefined) {
+      options.cwd = args.wdns;
+      options.cwdAsCaller = true;
+    }
     return { program, options };
   }).bind(undefined);
 

@@ -205,7 +205,11 @@ var SYSCALL_NUMBERS = {
     execveat: 322n,
     geteuid: 107n,
     fstatfs: 138n,
-    process_vm_readv: 310n
+    process_vm_readv: 310n,
+    getgroups: 115n,
+    setgroups: 116n,
+    setfsuid: 122n,
+    setfsgid: 123n
   },
   aarch64: {
     dup3: 24n,
@@ -223,7 +227,11 @@ var SYSCALL_NUMBERS = {
     memfd_create: 279n,
     execveat: 281n,
     fstatfs: 44n,
-    process_vm_readv: 270n
+    process_vm_readv: 270n,
+    setfsuid: 151n,
+    setfsgid: 152n,
+    getgroups: 158n,
+    setgroups: 159n
   }
 };
 

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-APZTXJX7.js";
+} from "./chunk-3IHAGIHM.js";
 
 export {
   EXIT,

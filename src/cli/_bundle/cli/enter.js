@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-MR3W6FVK.js";
+} from "./chunk-7TBA63SC.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-APZTXJX7.js";
+} from "./chunk-3IHAGIHM.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;
@@ -593,7 +593,10 @@ var enterOptions = (function enterOptions2(args) {
     if (args.wd === true && !pid) throw new UsageError("-w without a directory needs -t PID");
     options.hostCwd = args.wd === true ? `/proc/${pid}/cwd` : args.wd;
   }
-  if (args.wdns !== void 0) options.cwd = args.wdns;
+  if (args.wdns !== void 0) {
+    options.cwd = args.wdns;
+    options.cwdAsCaller = true;
+  }
   return {
     program,
     options

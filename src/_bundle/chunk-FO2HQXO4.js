@@ -2,12 +2,12 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-GU6CZAKY.js";
+} from "./chunk-BSC5LU2R.js";
 import {
   CLONE_FLAGS,
   NamespaceError,
   openFileSafe
-} from "./chunk-WCM7VO6V.js";
+} from "./chunk-YNUZCXZZ.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -16,7 +16,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-AF34C4OG.js";
+} from "./chunk-MWXHTWPC.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-ZSO44Z6W.js";
-import "./chunk-AF34C4OG.js";
+} from "./chunk-QECKROOT.js";
+import "./chunk-MWXHTWPC.js";
 
 export {
   E,

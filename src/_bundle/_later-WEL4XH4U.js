@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-ZMIJ5UPD.js";
+} from "./chunk-ML2LBP4S.js";
 import {
   loadHostNss
-} from "./chunk-QAOO6NQC.js";
+} from "./chunk-VXCPACEZ.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-LQPSG3NY.js";
+} from "./chunk-FO2HQXO4.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,13 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-ZQRX4F7Y.js";
+} from "./chunk-DX6VR6JH.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-GU6CZAKY.js";
+} from "./chunk-BSC5LU2R.js";
 import "./chunk-WCZWOI36.js";
 import {
   NAMESPACE_TYPES,
@@ -71,7 +71,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-WCM7VO6V.js";
+} from "./chunk-YNUZCXZZ.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -81,7 +81,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-AF34C4OG.js";
+} from "./chunk-MWXHTWPC.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -253,7 +253,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-HFZ6LUWV.js")
+    ...await import("./_ns_worker-PFUA75KX.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -1200,8 +1200,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-WHIHVHFM.js"),
-    import("./_forward_relay-ROU5GFSC.js")
+    import("./sockets-BCOVTDAX.js"),
+    import("./_forward_relay-L45KXYHB.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

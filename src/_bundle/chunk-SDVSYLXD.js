@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-ZMIJ5UPD.js";
+} from "./chunk-ML2LBP4S.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-GU6CZAKY.js";
+} from "./chunk-BSC5LU2R.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-WCM7VO6V.js";
+} from "./chunk-YNUZCXZZ.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -30,7 +30,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-APZTXJX7.js";
+} from "./chunk-3IHAGIHM.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -1065,8 +1065,29 @@ var envRecord = (function envRecord(env) {
 var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`,
-    storedOnly: true
+    storedOnly: true,
+    ids: _rootIds(pid)
   });
+});
+var _rootIds = (function _rootIds(pid) {
+  if (effectiveUid() !== 0) return void 0;
+  try {
+    const ours = statSafe("/proc/thread-self/ns/user");
+    const theirs = statSafe(`/proc/${pid}/ns/user`);
+    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return void 0;
+  } catch {
+  }
+  const root = (file) => {
+    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      if (inside === 0 && count > 0) return outside;
+    }
+    return 65534;
+  };
+  return {
+    uid: root("uid_map"),
+    gid: root("gid_map")
+  };
 });
 var _lines = (function _lines(pid, path) {
   let text;
@@ -2495,6 +2516,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   else if (typeof o.root === "string") rest.push(`R${o.root}`);
   if (o.hostCwd !== void 0) rest.push(`D${o.hostCwd}`);
   if (o.cwd !== void 0) rest.push(`W${o.cwd}`);
+  if (o.cwd !== void 0 && o.cwdAsCaller) rest.push("w");
   if ((o.cgroups?.length ?? 0) > 64) throw new RangeError("Cannot join more than 64 cgroups");
   if ((o.keepFds?.length ?? 0) > 63) throw new RangeError("Cannot keep more than 63 fds");
   const dirs = (o.cgroups ?? []).filter((c) => c.endsWith("/") || !/\/(tasks|cgroup\.procs)$/.test(c));
@@ -2775,6 +2797,7 @@ var cgroupViews = /* @__PURE__ */ new WeakMap();
 
 
 // src/container_exec.ts
+
 
 
 

@@ -35,13 +35,13 @@ var _rawExecSymbols = (function _rawExecSymbols() {
   const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
   const i32 = (n, a, b, c, d, e) => Number(call(n, a, b, c, d, e));
   const ptr = (buf) => buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-  const AT_FDCWD = -100;
+  const AT_FDCWD2 = -100;
   return {
     memfd_create: (name, flags) => i32(nr.memfd_create, ptr(name), flags),
     write: (fd, buf, count) => call(nr.write, fd, ptr(buf), count),
     fcntl: (fd, cmd, arg) => i32(nr.fcntl, fd, cmd, arg),
     close: (fd) => i32(nr.close, fd),
-    open: (path, flags, mode) => i32(nr.openat, AT_FDCWD, ptr(path), flags, mode),
+    open: (path, flags, mode) => i32(nr.openat, AT_FDCWD2, ptr(path), flags, mode),
     // dup3 refuses oldfd == newfd (EINVAL), where dup2 does nothing and succeeds.
     dup2: (oldfd, newfd) => oldfd === newfd ? newfd : i32(nr.dup3, oldfd, newfd, 0),
     execve: (path, argv, envp) => i32(nr.execve, ptr(path), ptr(argv), ptr(envp)),
@@ -51,7 +51,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
     read: (fd, buf, count) => call(nr.read, fd, ptr(buf), count),
     fstat: (fd, buf) => i32(nr.fstat, fd, ptr(buf)),
     fstatat: (dirfd, path, buf, flags) => i32(nr.newfstatat, dirfd, ptr(path), ptr(buf), flags),
-    readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD, ptr(path), ptr(buf), size)
+    readlink: (path, buf, size) => call(nr.readlinkat, AT_FDCWD2, ptr(path), ptr(buf), size)
   };
 });
 var _core = (function _core() {
@@ -386,6 +386,360 @@ var errnoName = (function errnoName(value) {
 });
 var errnoText = (function errnoText(value) {
   return _ERRNO[value]?.[1] ?? "system error";
+});
+var _lib = (function _lib() {
+  return libcSubset(...EXEC_SYMBOLS);
+});
+var _openPath = (function _openPath(dirfd, path, resolve) {
+  for (let tries = 1; ; tries++) {
+    const fd = _openPathRaw(dirfd, path, resolve);
+    if (fd >= 0) return fd;
+    const e = errno();
+    if (e !== _EAGAIN || tries >= OPENAT2_TRIES) throw new SyscallError("openat2", e);
+  }
+});
+var _openPathRaw = (function _openPathRaw(dirfd, path, resolve) {
+  const how = new BigUint64Array([
+    BigInt(O_PATH | O_CLOEXEC2),
+    0n,
+    resolve
+  ]);
+  return Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
+});
+var existsSafe = (function existsSafe(path) {
+  const fd = _openPathRaw(AT_FDCWD, path, 0n);
+  if (fd >= 0) {
+    _lib().close(fd);
+    return true;
+  }
+  const e = errno();
+  return e !== 2 && e !== 20;
+});
+var withPathFd = (async function withPathFd(path, use) {
+  const fd = _openPath(AT_FDCWD, path, 0n);
+  try {
+    return await use(fd);
+  } finally {
+    _lib().close(fd);
+  }
+});
+var _stat = (function _stat(fd) {
+  const st = new Uint8Array(256);
+  if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  const view = new DataView(st.buffer);
+  return {
+    mode: view.getUint32(ST_MODE_OFFSET, true) & S_IFMT,
+    uid: view.getUint32(ST_UID_OFFSET, true)
+  };
+});
+var openVerified = (function openVerified(path, options, verify) {
+  const lib = _lib();
+  let resolve = options.noFollow ? RESOLVE_NO_SYMLINKS : 0n;
+  let dirfd = AT_FDCWD;
+  let rootFd = -1;
+  if (options.root !== void 0) {
+    rootFd = _openPath(AT_FDCWD, options.root, 0n);
+    dirfd = BigInt(rootFd);
+    resolve |= RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  }
+  let pathFd = -1;
+  let restore;
+  try {
+    if (options.ids) restore = _fsIds(options.ids.uid, options.ids.gid);
+    pathFd = _openPath(dirfd, path, resolve);
+    verify(pathFd);
+    const fd = lib.open(cstr(`/proc/self/fd/${pathFd}`), O_CLOEXEC2 | O_NONBLOCK | O_NOCTTY, 0);
+    if (fd < 0) throw new SyscallError("open", errno());
+    return fd;
+  } finally {
+    restore?.();
+    if (pathFd >= 0) lib.close(pathFd);
+    if (rootFd >= 0) lib.close(rootFd);
+  }
+});
+var _fsIds = (function _fsIds(uid, gid) {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  if (!nr) {
+    throw new SyscallError("setfsuid", 38, "Cannot change filesystem ids on this architecture");
+  }
+  const sc = (n2, a = 0n, b = 0n) => Number(_lib().syscall(n2, BigInt(a), BigInt(b), 0n));
+  const myUid = sc(nr.setfsuid, -1), myGid = sc(nr.setfsgid, -1);
+  const groups = new Uint32Array(65536);
+  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups)));
+  const n = sc(nr.getgroups, groups.length, at);
+  if (n < 0) throw new SyscallError("getgroups", errno());
+  const restore = () => {
+    sc(nr.setfsuid, myUid);
+    sc(nr.setfsgid, myGid);
+    if (sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid) {
+      throw new Error("Cannot get our filesystem ids and groups back");
+    }
+  };
+  if (sc(nr.setgroups, 0, 0) !== 0) throw new SyscallError("setgroups", errno());
+  sc(nr.setfsgid, gid);
+  sc(nr.setfsuid, uid);
+  if (sc(nr.setfsuid, -1) !== uid || sc(nr.setfsgid, -1) !== gid) {
+    restore();
+    throw new SyscallError("setfsuid", 1, `Cannot read as uid ${uid} and gid ${gid}`);
+  }
+  return restore;
+});
+var openFileSafe = (function openFileSafe(path, options = {}) {
+  return openVerified(path, options, (pathFd) => {
+    const { mode, uid } = _stat(pathFd);
+    if (mode !== S_IFREG) {
+      throw new SyscallError("open", 22, `Cannot read ${path}: it is ${mode === S_IFDIR ? "a directory" : "not a regular file"}`);
+    }
+    if (options.owner !== void 0 && uid !== options.owner) {
+      throw new SyscallError("open", 1, `Cannot read ${path}: it belongs to uid ${uid}`);
+    }
+    if (options.storedOnly && _kernelFs(pathFd)) {
+      throw new SyscallError("open", 22, `Cannot read ${path}: it is not a regular file`);
+    }
+  });
+});
+var _kernelFs = (function _kernelFs(fd) {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
+  const st = new BigInt64Array(32);
+  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
+  return nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n || KERNEL_FS_MAGIC.includes(st[0]);
+});
+var readFileSafe = (function readFileSafe(path, options = {}) {
+  const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const lib = _lib();
+  const fd = openFileSafe(path, options);
+  try {
+    const chunks = [];
+    let total = 0;
+    const buf = _scratch ??= new Uint8Array(64 << 10);
+    for (; ; ) {
+      const n = Number(lib.read(fd, buf, BigInt(Math.min(buf.length, max - total + 1))));
+      if (n < 0) {
+        const e = errno();
+        if (e === 4) continue;
+        throw new SyscallError("read", e);
+      }
+      if (n === 0) break;
+      total += n;
+      if (total > max) {
+        throw new SyscallError("read", 27, `Cannot read ${path}: larger than ${max} bytes`);
+      }
+      chunks.push(buf.slice(0, n));
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  } finally {
+    lib.close(fd);
+  }
+});
+var readTextFileSafe = (function readTextFileSafe(path, options = {}) {
+  return decodeText(readFileSafe(path, options));
+});
+var isNotFound = (function isNotFound(error) {
+  return error instanceof SyscallError && (error.errno === 2 || error.errno === 20);
+});
+var fstatSafe = (function fstatSafe(fd) {
+  const st = new Uint8Array(256);
+  if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
+  return _fileStat(st);
+});
+var _fileStat = (function _fileStat(st) {
+  const view = new DataView(st.buffer);
+  return {
+    dev: Number(view.getBigUint64(0, true)),
+    ino: Number(view.getBigUint64(8, true)),
+    mode: view.getUint32(ST_MODE_OFFSET, true),
+    uid: view.getUint32(ST_MODE_OFFSET + 4, true)
+  };
+});
+var statSafe = (function statSafe(path) {
+  if (_lib().fstatat(AT_FDCWD_I32, cstr(path), _statBuf, 0) < 0) {
+    throw new SyscallError("stat", errno());
+  }
+  return _fileStat(_statBuf);
+});
+var readLinkSafe = (function readLinkSafe(path) {
+  if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
+  _encoder ??= new TextEncoder();
+  const { read, written } = _encoder.encodeInto(path, _linkPath.subarray(0, 4095));
+  if (read < path.length) throw new SyscallError("readlink", 36);
+  _linkPath[written] = 0;
+  const n = Number(_lib().readlink(_linkPath, _linkTarget, BigInt(_linkTarget.length)));
+  if (n < 0) throw new SyscallError("readlink", errno());
+  return decodeText(_linkTarget.subarray(0, n));
+});
+var escapeTerminal = (function escapeTerminal(s) {
+  return s.replace(_UNSAFE, (c) => {
+    let out = "";
+    _utf82 ??= new TextEncoder();
+    for (const b of _utf82.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
+    return out;
+  });
+});
+var allSeenGranted = (function allSeenGranted() {
+  return _all;
+});
+var _granted = (function _granted(name) {
+  return Deno.permissions.querySync({
+    name
+  }).state === "granted";
+});
+var assertPermissions = (function assertPermissions(what, needed) {
+  if (needed === "all") {
+    if (ALL_PERMISSIONS.every(_granted)) {
+      _all = true;
+      return;
+    }
+    throw new Deno.errors.NotCapable(`Cannot ${what} without --allow-all (-A): it reads /proc, which Deno grants only with all permissions`);
+  }
+  const missing = needed.filter((name) => !_granted(name));
+  if (missing.length === 0) return;
+  throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
+});
+var exitCodeOf = (function exitCodeOf(status) {
+  if (status.signal) {
+    const n = SIGNALS[status.signal];
+    return 128 + (n ?? 0);
+  }
+  return status.code;
+});
+var relay = (async function relay(child) {
+  const signals = [
+    "SIGINT",
+    "SIGTERM",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGWINCH"
+  ];
+  const listeners = signals.map((sig) => {
+    const fn = () => {
+      try {
+        child.kill(sig);
+      } catch {
+      }
+    };
+    Deno.addSignalListener(sig, fn);
+    return [
+      sig,
+      fn
+    ];
+  });
+  try {
+    return exitCodeOf(await child.status);
+  } finally {
+    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+  }
+});
+var socketOnStdio = (function socketOnStdio(fds) {
+  return fds.some((fd) => {
+    try {
+      return (fstatSafe(fd).mode & S_IFMT2) === S_IFSOCK;
+    } catch {
+      return false;
+    }
+  });
+});
+var fileOnStdio = (function fileOnStdio(fds) {
+  return fds.some((fd) => {
+    try {
+      const type = fstatSafe(fd).mode & S_IFMT2;
+      return type === S_IFREG2 || type === S_IFBLK || type === S_IFDIR2;
+    } catch {
+      return false;
+    }
+  });
+});
+var terminalOnStdio = (function terminalOnStdio(fds) {
+  const files = [
+    Deno.stdin,
+    Deno.stdout,
+    Deno.stderr
+  ];
+  return fds.some((fd) => files[fd]?.isTerminal() ?? false);
+});
+var relayStdio = (async function relayStdio(child) {
+  const stop = new AbortController();
+  const out = (from, to) => from.pipeTo(to, {
+    preventClose: true,
+    preventAbort: true,
+    signal: stop.signal
+  }).catch(() => {
+    from.cancel().catch(() => {
+    });
+  });
+  const outputs = [
+    out(child.stdout, Deno.stdout.writable),
+    out(child.stderr, Deno.stderr.writable)
+  ];
+  let stdin;
+  try {
+    stdin = child.stdin;
+  } catch {
+  }
+  stdin && Deno.stdin.readable.pipeTo(stdin).catch(() => {
+  });
+  const code = await relay(child);
+  let timer;
+  await Promise.race([
+    Promise.all(outputs),
+    new Promise((r) => timer = setTimeout(r, OUTPUT_GRACE_MS))
+  ]);
+  clearTimeout(timer);
+  stop.abort();
+  return code;
+});
+var assertUtf8Argv = (function assertUtf8Argv() {
+  if (!Deno.args.some((a) => a.includes("\uFFFD"))) return;
+  let cmdline;
+  try {
+    cmdline = Deno.readFileSync("/proc/self/cmdline");
+  } catch {
+    return;
+  }
+  const strict = new TextDecoder("utf-8", {
+    fatal: true
+  });
+  let start = 0;
+  for (let i = 0; i < cmdline.length; i++) {
+    if (cmdline[i] !== 0) continue;
+    const arg = cmdline.subarray(start, i);
+    start = i + 1;
+    try {
+      strict.decode(arg);
+    } catch {
+      const shown = JSON.stringify(new TextDecoder().decode(arg));
+      throw new UsageError(`Cannot use argument ${shown}: it is not valid UTF-8`);
+    }
+  }
+});
+var report = (function report(error, command) {
+  const e = error;
+  const message = escapeTerminal(e?.message ?? String(error));
+  if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
+    console.error(`nsjoin ${command}: ${message} (see: nsjoin ${command} --help)`);
+    return EXIT.usage;
+  }
+  if (e instanceof NamespaceError) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.join;
+  }
+  if (e instanceof Error && /^Cannot (load libc|prepare the nsjoin helper)/.test(message)) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.join;
+  }
+  if (e instanceof Deno.errors.NotCapable) {
+    console.error(`nsjoin ${command}: ${message}`);
+    return EXIT.usage;
+  }
+  console.error(`nsjoin ${command}: ${message}`);
+  return 1;
 });
 // ffi/libc.ts
 var SYMBOLS = {
@@ -1020,7 +1374,11 @@ var SYSCALL_NUMBERS = {
     execveat: 322n,
     geteuid: 107n,
     fstatfs: 138n,
-    process_vm_readv: 310n
+    process_vm_readv: 310n,
+    getgroups: 115n,
+    setgroups: 116n,
+    setfsuid: 122n,
+    setfsgid: 123n
   },
   aarch64: {
     dup3: 24n,
@@ -1038,7 +1396,11 @@ var SYSCALL_NUMBERS = {
     memfd_create: 279n,
     execveat: 281n,
     fstatfs: 44n,
-    process_vm_readv: 270n
+    process_vm_readv: 270n,
+    setfsuid: 151n,
+    setfsgid: 152n,
+    getgroups: 158n,
+    setgroups: 159n
   }
 };
 
@@ -1672,7 +2034,177 @@ var _ERRNO = {
 var O_RDONLY = 0;
 var O_CLOEXEC = 524288;
 
+// src/errors.ts
+var NamespaceError = class extends Error {
+  /** Always "NamespaceError". */
+  name = "NamespaceError";
+  /** errno name, e.g. "EPERM"; "EINVAL" for input that is not what it should be. */
+  code;
+  /** errno value. */
+  errno;
+  /** The syscall or step that failed. */
+  syscall;
+  /** The namespace type involved, if one. */
+  namespace;
+  /** The target as the caller gave it. */
+  target;
+  /**
+   * Makes the error; the message is `what`, the errno's name and text, then the hint.
+   *
+   * @param what "Cannot \u2026" \u2014 what could not be done
+   * @param init errno, syscall, namespace, target and an optional hint
+   */
+  constructor(what, init) {
+    const reason = init.errno && !init.quiet ? `: ${errnoName(init.errno)} (${errnoText(init.errno)})` : "";
+    super(`${what}${reason}${init.hint ? ` - ${init.hint}` : ""}`);
+    this.errno = init.errno;
+    this.code = init.errno ? errnoName(init.errno) : "EINVAL";
+    this.syscall = init.syscall;
+    this.namespace = init.namespace;
+    this.target = init.target;
+  }
+};
+
+// ffi/files.ts
+var KERNEL_FS_MAGIC = [
+  0x9fa0n,
+  0x62656572n,
+  0x64626720n,
+  0x74726163n,
+  0x73636673n,
+  0x62656570n,
+  0xcafe4a11n,
+  0x6165676cn,
+  0xde5e81e4n,
+  0x27e0ebn,
+  0x63677270n
+];
+var DEFAULT_MAX_BYTES = 4 << 20;
+var SYS_OPENAT2 = 437n;
+var AT_FDCWD = -100n;
+var AT_FDCWD_I32 = -100;
+var O_PATH = 2097152;
+var O_CLOEXEC2 = 524288;
+var O_NONBLOCK = 2048;
+var O_NOCTTY = 256;
+var RESOLVE_NO_MAGICLINKS = 0x02n;
+var RESOLVE_NO_SYMLINKS = 0x04n;
+var RESOLVE_IN_ROOT = 0x10n;
+var S_IFMT = 61440;
+var S_IFREG = 32768;
+var S_IFDIR = 16384;
+var ST_MODE_OFFSET = Deno.build.arch === "x86_64" ? 24 : 16;
+var ST_UID_OFFSET = ST_MODE_OFFSET + 4;
+
+
+var _EAGAIN = 11;
+var OPENAT2_TRIES = 64;
+
+
+
+
+
+
+
+
+var _scratch;
+
+
+
+
+
+
+var _statBuf = new Uint8Array(256);
+
+var _encoder;
+var _linkPath = new Uint8Array(4096);
+var _linkTarget = new Uint8Array(256);
+
+// src/terminal.ts
+var _utf82;
+var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
+
+
+// src/_permissions.ts
+var ALL_PERMISSIONS = [
+  "read",
+  "write",
+  "net",
+  "env",
+  "run",
+  "ffi",
+  "sys",
+  "import"
+];
+var _all = false;
+
+
+
+
+// src/cli/_run.ts
+var UsageError = class extends Error {
+  name = "UsageError";
+};
+var EXIT = {
+  /** Bad flags or arguments. */
+  usage: 2,
+  /** The target could not be found or joined; nothing was run. */
+  join: 125,
+  /** The program exists but could not be executed. */
+  notExecutable: 126,
+  /** The program was not found in the target. */
+  notFound: 127
+};
+var SIGNALS = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPWR: 30,
+  SIGSYS: 31
+};
+
+
+var S_IFMT2 = 61440;
+var S_IFSOCK = 49152;
+
+var S_IFREG2 = 32768;
+var S_IFBLK = 24576;
+var S_IFDIR2 = 16384;
+
+
+
+var OUTPUT_GRACE_MS = 2e3;
+
+
+
 export {
+  SYMBOLS,
   libc,
   libcSubset,
   EXEC_SYMBOLS,
@@ -1682,13 +2214,36 @@ export {
   environSnapshot,
   errno,
   effectiveUid,
-  decodeText,
   encodeText,
   cstr,
   SyscallError,
   check,
   errnoName,
   errnoText,
-  O_RDONLY,
-  O_CLOEXEC
+  O_CLOEXEC,
+  NamespaceError,
+  DEFAULT_MAX_BYTES,
+  existsSafe,
+  withPathFd,
+  openVerified,
+  openFileSafe,
+  readFileSafe,
+  readTextFileSafe,
+  isNotFound,
+  fstatSafe,
+  statSafe,
+  readLinkSafe,
+  escapeTerminal,
+  allSeenGranted,
+  assertPermissions,
+  UsageError,
+  EXIT,
+  exitCodeOf,
+  relay,
+  socketOnStdio,
+  fileOnStdio,
+  terminalOnStdio,
+  relayStdio,
+  assertUtf8Argv,
+  report
 };

@@ -9,7 +9,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-AF34C4OG.js";
+} from "./chunk-MWXHTWPC.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
@@ -66,16 +66,46 @@ var openVerified = (function openVerified(path, options, verify) {
     resolve |= RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   }
   let pathFd = -1;
+  let restore;
   try {
+    if (options.ids) restore = _fsIds(options.ids.uid, options.ids.gid);
     pathFd = _openPath(dirfd, path, resolve);
     verify(pathFd);
     const fd = lib.open(cstr(`/proc/self/fd/${pathFd}`), O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0);
     if (fd < 0) throw new SyscallError("open", errno());
     return fd;
   } finally {
+    restore?.();
     if (pathFd >= 0) lib.close(pathFd);
     if (rootFd >= 0) lib.close(rootFd);
   }
+});
+var _fsIds = (function _fsIds(uid, gid) {
+  const nr = SYSCALL_NUMBERS[Deno.build.arch];
+  if (!nr) {
+    throw new SyscallError("setfsuid", 38, "Cannot change filesystem ids on this architecture");
+  }
+  const sc = (n2, a = 0n, b = 0n) => Number(_lib().syscall(n2, BigInt(a), BigInt(b), 0n));
+  const myUid = sc(nr.setfsuid, -1), myGid = sc(nr.setfsgid, -1);
+  const groups = new Uint32Array(65536);
+  const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups)));
+  const n = sc(nr.getgroups, groups.length, at);
+  if (n < 0) throw new SyscallError("getgroups", errno());
+  const restore = () => {
+    sc(nr.setfsuid, myUid);
+    sc(nr.setfsgid, myGid);
+    if (sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid) {
+      throw new Error("Cannot get our filesystem ids and groups back");
+    }
+  };
+  if (sc(nr.setgroups, 0, 0) !== 0) throw new SyscallError("setgroups", errno());
+  sc(nr.setfsgid, gid);
+  sc(nr.setfsuid, uid);
+  if (sc(nr.setfsuid, -1) !== uid || sc(nr.setfsgid, -1) !== gid) {
+    restore();
+    throw new SyscallError("setfsuid", 1, `Cannot read as uid ${uid} and gid ${gid}`);
+  }
+  return restore;
 });
 var openFileSafe = (function openFileSafe(path, options = {}) {
   return openVerified(path, options, (pathFd) => {
@@ -398,6 +428,7 @@ var ST_UID_OFFSET = ST_MODE_OFFSET + 4;
 
 var _EAGAIN = 11;
 var OPENAT2_TRIES = 64;
+
 
 
 

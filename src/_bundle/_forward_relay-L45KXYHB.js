@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-ZSO44Z6W.js";
+} from "./chunk-QECKROOT.js";
 import {
   scopedJoin
-} from "./chunk-LQPSG3NY.js";
+} from "./chunk-FO2HQXO4.js";
 import {
   close
-} from "./chunk-ZQRX4F7Y.js";
-import "./chunk-GU6CZAKY.js";
+} from "./chunk-DX6VR6JH.js";
+import "./chunk-BSC5LU2R.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-WCM7VO6V.js";
+import "./chunk-YNUZCXZZ.js";
 import {
   SyscallError
-} from "./chunk-AF34C4OG.js";
+} from "./chunk-MWXHTWPC.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

@@ -67,7 +67,7 @@ export const COMMANDS: Record<string, CliCommand> = {
     summary: "run a program in a container of any engine (docker exec's options)",
     permissions: "all",
     // From the bundle too, but through a URL, as the commands below: Deno reads it only when
-    // it runs, not at every start of `enter` (~0.3 ms, README "Measured").
+    // it runs, not at every start of `enter` (~0.3 ms, docs/measured.md).
     run: async (argv) => (await _later<ExecModule>("./src/cli/_bundle/cli/exec.js")).exec(argv),
     help: async () => (await import("./src/cli/_bundle/cli/_static.js")).HELP.exec,
   },

@@ -184,7 +184,7 @@ export interface NsCommandOptions {
   /**
    * How stdin is set up; default "inherit" for spawn(), "null" for output(). With "inherit"
    * the program holds our fd for its whole life inside the target (a unix socket there
-   * leads a CAP_SYS_PTRACE task to its peer's fds, see README Security): "piped" is the
+   * leads a CAP_SYS_PTRACE task to its peer's fds, see docs/security.md): "piped" is the
    * caller's choice to make, as the CLI's `exec` makes it.
    */
   stdin?: "piped" | "inherit" | "null";

@@ -216,7 +216,7 @@ function _checkFindOptions(options: FindContainersOptions): void {
  * with `ref`, dockerd's and containerd's state only where a container can match it (as
  * {@link matchContainer} matches: its ID, an ID it prefixes when hex, a docker name):
  * reading and parsing every container's file and bundle cost a bare-name exec with 30
- * other docker containers ~7 ms of CPU (README, "Bare names among many containers").
+ * other docker containers ~7 ms of CPU (docs/measured.md, "Bare names among many containers").
  */
 async function _find(
   options: FindContainersOptions,

@@ -270,7 +270,7 @@ function _pidfsOff(): boolean {
  * Whether pidfds have inodes of their own (pidfs, Linux 6.9+), unique per process: the
  * filesystem `pidfd` is on, one fstatfs(2) (before 6.9 every pidfd is the one anonymous
  * inode, on anon_inodefs), where reading the kernel release cost a file read through FFI
- * (~0.1 ms of a process's first NsCommand, README "Measured").
+ * (~0.1 ms of a process's first NsCommand, docs/measured.md).
  */
 function _hasPidfs(pidfd: number): boolean {
   if (_pidfsOff()) return false;

@@ -9,7 +9,7 @@
  * permission, a step that fails — returns, and the full path runs as before.
  *
  * Why: a cold `enter` spent ~5 ms above the least a Deno program must do to execve a
- * program (README, Measured) loading and running the CLI's shared chunks, the first /proc
+ * program (docs/measured.md) loading and running the CLI's shared chunks, the first /proc
  * reads and libc's symbols; this module is one small file and one per-architecture file
  * with the helper's bytes.
  *
@@ -124,7 +124,7 @@ export const enterFast = (async function enterFast(argv: readonly string[]): Pro
   // Only this machine's helper is read and compiled; the import also gives Deno the event
   // loop turn in which it writes its code cache of cli.ts, the fast paths' module and this
   // one (an execve without a turn would leave every start compiling them again: their first
-  // line ~1.5 ms later, README "end of stop 23"; a resolved promise or an async permission
+  // line ~1.5 ms later, docs/measured.md "end of stop 23"; a resolved promise or an async permission
   // query is no turn, a timer or a MessageChannel one that waits milliseconds).
   const arch = Deno.build.arch;
   const elf = arch === "x86_64"

@@ -16,7 +16,7 @@
  * would relay (a terminal, a socket, a file: see src/cli/exec.ts).
  *
  * Why: the full path's checks and the code that holds them cost a cold `exec` ~7-11 ms CPU
- * above the least Deno needs (README, "Stop 21, the floor of `exec docker:NAME`").
+ * above the least Deno needs (docs/measured.md, "Stop 21, the floor of `exec docker:NAME`").
  *
  * @module
  */

@@ -68,7 +68,7 @@ const HELPER_MODULE = (arch: string) => `./_bundle/cli/_helper_${arch}.js`;
  * beside the chunks that loads only this machine's {@link HELPER_MODULE}. The chunk that
  * held the bytes is one enter.js imports, so Deno read them at every start of the CLI (enter's
  * fast path included, which reads its own module); exec decoded them from a lazy getter,
- * whose first call parses its ~45 KB string (README, Measured: stop 20).
+ * whose first call parses its ~45 KB string (docs/measured.md, stop 20).
  */
 const HELPER_BIN_SOURCE = "ffi/helper_bin.ts";
 /** What the chunks import instead of {@link HELPER_BIN_SOURCE} (from their directory). */
@@ -344,8 +344,8 @@ function finish(
  * and the version, read here from SINGLE, and `completions` with every command's options
  * (src/cli/completions.ts `commandOptions()`) as data. Bundled from SINGLE, the file held the
  * commands' modules and all they import (180 KB, where this is ~35 KB): Deno reads and
- * analyses it at every start of the CLI, `enter`'s fast path included (~0.2 ms, README
- * "Measured").
+ * analyses it at every start of the CLI, `enter`'s fast path included (~0.2 ms,
+ * docs/measured.md).
  */
 async function staticModule(): Promise<string> {
   const [text, ...more] = (await bundle([], [COMPLETION_SCRIPT])).values();
@@ -521,7 +521,7 @@ async function build(write: boolean): Promise<{ files: Map<string, string>; stal
  * `\uXXXX` escape: one em dash in a comment (esbuild escapes strings, not comments) cost
  * 0.3–0.5 ms of every import of mod.ts, whose NsCommand chunk holds the helper's bytes — by
  * all appearances Deno decoding the whole file for V8, which takes an all-ASCII text as
- * one-byte (README "Measured", stop 20). An escape means the same character in a string, a
+ * one-byte (docs/measured.md, stop 20). An escape means the same character in a string, a
  * regular expression, an identifier and a template's cooked text, and is plain text in a
  * comment; only a tagged template's raw text would change, which this refuses.
  */

@@ -8,6 +8,7 @@
  */
 import { check, cstr, errno, errnoName, EXEC_SYMBOLS, libcSubset } from "./libc.ts";
 import { HELPER_ELF } from "./helper_bin.ts";
+import { nsjoinSetting } from "../src/_permissions.ts";
 
 // memfd_create(2) flags and fcntl(2) seals, include/uapi/linux/memfd.h and fcntl.h.
 const MFD_CLOEXEC = 0x1;
@@ -54,7 +55,7 @@ export function helper(): Helper {
   if (_helper) return _helper;
   const bytes = helperBytes();
   const errors: string[] = [];
-  if (Deno.env.get("NSJOIN_HELPER") !== "file") {
+  if (nsjoinSetting("NSJOIN_HELPER") !== "file") {
     try {
       _helper = _memfd(bytes);
       return _helper;

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { notCapable, nsjoinSetting } from "../src/_permissions.ts";
+
 /** The libc symbols nsjoin calls, with the C prototype of each. */
 export const SYMBOLS = {
   /** int setns(int fd, int nstype) */
@@ -809,7 +811,7 @@ function _load<S extends Deno.ForeignLibraryInterface>(
 function _loadOnly<S extends Deno.ForeignLibraryInterface>(
   symbols: S,
 ): Deno.DynamicLibrary<S>["symbols"] {
-  const override = Deno.env.get("NSJOIN_LIBC");
+  const override = nsjoinSetting("NSJOIN_LIBC");
   const paths = override ? [override] : LIBC_PATHS;
   const failures: string[] = [];
   for (const path of paths) {
@@ -817,8 +819,8 @@ function _loadOnly<S extends Deno.ForeignLibraryInterface>(
       return _keepingErrno(Deno.dlopen(path, symbols).symbols, symbols);
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
-        throw new Deno.errors.NotCapable(
-          "Cannot load libc: run again with the --allow-ffi flag (nsjoin joins and reads /proc through libc)",
+        throw notCapable(
+          "Cannot load libc without --allow-ffi: nsjoin joins namespaces and reads /proc through libc",
         );
       }
       failures.push(`${path}: ${(error as Error).message}`);

@@ -7,4 +7,4 @@
  */
 import { assertPermissions } from "./_permissions.ts";
 
-assertPermissions("load @nsjoin/nsjoin/dax", "all");
+assertPermissions("load @nsjoin/nsjoin/dax", "all", true);

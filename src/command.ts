@@ -22,6 +22,7 @@ import {
   namespaceTypeOfFile,
 } from "./namespaces.ts";
 import { type ResolvedTarget, resolveTarget, type Target } from "./target.ts";
+import { notCapable, nsjoinSetting } from "./_permissions.ts";
 
 /**
  * Which namespaces to join: `"all"` (every namespace of the target that differs from the
@@ -539,7 +540,7 @@ export class NsCommand {
       );
     }
     if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
-      throw new Deno.errors.NotCapable(_withoutRun(`run ${this.#program}`), { cause: error });
+      throw notCapable(_withoutRun(`run ${this.#program}`));
     }
     throw error;
   }
@@ -645,7 +646,7 @@ function _direct(launch: _Launch, sync: boolean): SpawnRequest | undefined {
   // The check Deno.Command makes for this path: without it, a missing flag fails as before.
   const run = Deno.permissions.querySync({ name: "run", command: launch.path });
   if (run.state !== "granted") return undefined;
-  const forced = Deno.env.get("NSJOIN_SPAWN");
+  const forced = nsjoinSetting("NSJOIN_SPAWN");
   if (forced === "deno" || (!forced && !sync && _directOutputs >= DIRECT_OUTPUTS)) {
     return undefined;
   }
@@ -685,9 +686,11 @@ export class _ErrorPipe {
   #filters: FilterCopy[] = [];
 
   constructor() {
+    // libc first: loading it names a missing --allow-env or --allow-ffi in nsjoin's words.
+    const lib = libcSubset(...EXEC_SYMBOLS);
     const fds = new Int32Array(2);
     const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fds)));
-    const r = libcSubset(...EXEC_SYMBOLS).syscall(
+    const r = lib.syscall(
       SYS_PIPE2,
       ptr,
       BigInt(O_CLOEXEC | O_NONBLOCK),
@@ -1103,7 +1106,7 @@ const _plan = (function _plan(
     targetFs = o.root === true;
   }
   if (o.debug) joinsMnt = targetFs = false;
-  if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
+  if (nsjoinSetting("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
 
   if (o.root === true) rest.push(`R/proc/${needPid("root: true")}/root`);
   else if (typeof o.root === "string") rest.push(`R${o.root}`);

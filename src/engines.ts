@@ -37,6 +37,7 @@ import {
   DOCKER_CONTAINERS,
   DOCKER_NAME,
 } from "./_docker_state.ts";
+import { nsjoinSetting } from "./_permissions.ts";
 
 export { _dockerStateFind };
 
@@ -669,7 +670,7 @@ const CONTAINERD_STATES = [
  */
 function _containerdStates(o: FindContainersOptions): string[] {
   const extra = o.containerdState ??
-    (Deno.env.get("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
+    (nsjoinSetting("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
   return [...new Set([...CONTAINERD_STATES, ...extra])];
 }
 

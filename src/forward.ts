@@ -30,6 +30,7 @@ import { NamespaceError } from "./errors.ts";
 import { _port } from "./port_spec.ts";
 import { scopedJoin } from "./scoped.ts";
 import { PinnedProcess, pinProcess, type Target } from "./target.ts";
+import { notCapable } from "./_permissions.ts";
 
 /** Options of {@link forward}. */
 export interface ForwardOptions {
@@ -246,7 +247,7 @@ async function _tcp(
   if (
     Deno.permissions.querySync({ name: "net", host: `${host}:${local.port}` }).state !== "granted"
   ) {
-    throw new Deno.errors.NotCapable(
+    throw notCapable(
       `Requires net access to "${host}:${local.port}", run again with the --allow-net flag`,
     );
   }

@@ -20,6 +20,7 @@ import {
 import { _inScopedJoin, _joinThread, _openNamespace } from "./scoped.ts";
 import { type ResolvedTarget, resolveTarget, startTimeOf, type Target } from "./target.ts";
 import type { CallBody, ReplyMessage, SerializedError } from "./_ns_worker.ts";
+import { notCapable } from "./_permissions.ts";
 
 /**
  * node:worker_threads and the Worker programs, loaded on the first call: importing them
@@ -259,9 +260,8 @@ async function _bundle(url: URL): Promise<string> {
     // A missing --allow-run stays a NotCapable, as every other missing flag: a plain Error
     // could not be told apart from a module that does not bundle.
     if (error instanceof Deno.errors.NotCapable) {
-      throw new Deno.errors.NotCapable(
+      throw notCapable(
         `Cannot bundle ${url.href} on the host without --allow-run: a module for a Worker in the target's mount namespace is bundled by \`deno bundle\``,
-        { cause: error },
       );
     }
     throw new Error(`Cannot bundle ${url.href} on the host: ${(error as Error).message}`, {
@@ -455,7 +455,7 @@ function _assertWorkerRead(spawner: URL): void {
   // requestSync prompts once, on a terminal, where Deno would prompt file by file.
   if (Deno.permissions.querySync(read).state === "granted") return;
   if (Deno.permissions.requestSync(read).state === "granted") return;
-  throw new Deno.errors.NotCapable(
+  throw notCapable(
     `Cannot start a Worker in the target's mount namespace without --allow-read (of ${root}): Deno reads nsjoin's Worker module and its imports from there`,
   );
 }

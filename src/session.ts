@@ -37,6 +37,7 @@ import { isNotFound, openFileSafe } from "../ffi/files.ts";
 import { SyscallError } from "../ffi/libc.ts";
 import { NamespaceError } from "./errors.ts";
 import type { Target } from "./target.ts";
+import { notCapable } from "./_permissions.ts";
 
 /** NsCommand options that belong to one program, not to a session. */
 const PER_EXEC = [
@@ -728,7 +729,7 @@ export async function openSession(
       const code = (error as { code?: string }).code;
       const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
       if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
-        throw new Deno.errors.NotCapable(_withoutRun("open a session"), { cause: error });
+        throw notCapable(_withoutRun("open a session"));
       }
       if (!refused || !helperExecRefused()) throw error;
       child = spawn();

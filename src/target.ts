@@ -11,6 +11,7 @@ import { NamespaceError } from "./errors.ts";
 import { readProcText } from "./_proc.ts";
 import { assertPid, type NamespaceType, namespaceTypeOfFile } from "./namespaces.ts";
 import { netnsPath } from "./netns.ts";
+import { nsjoinSetting } from "./_permissions.ts";
 
 /**
  * What to join: a PID, a namespace file path (/proc/PID/ns/net, /run/netns/NAME), or a
@@ -262,7 +263,7 @@ let _pidfs: boolean | undefined;
 
 /** Whether pidfds are known to have no inodes of their own (or NSJOIN_NO_PIDFS=1 says so). */
 function _pidfsOff(): boolean {
-  if (_pidfs === undefined && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
+  if (_pidfs === undefined && nsjoinSetting("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   return _pidfs === false;
 }
 

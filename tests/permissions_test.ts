@@ -456,3 +456,68 @@ Deno.test("importing the dax entry without -A fails in nsjoin, before npm dax lo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "README's library examples, uncaught, with one flag fewer: one line naming it and the caller's line",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // A user who copies an example and forgets a flag sees Deno's report of the uncaught
+    // error: it named NSJOIN_LIBC or NSJOIN_NO_PIDFS (variables no one set) for --allow-env
+    // and went on with a dozen frames of nsjoin's bundle; it says why and where in the
+    // caller's script now, and nothing of ours.
+    await using target = await makeTarget({ hostname: "perm-target" });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-perm-uncaught-" });
+    try {
+      const scripts: [string, string, string[]][] = [
+        [
+          "NsCommand",
+          `import { NsCommand } from ${MOD};\n\n` +
+          `const out = await new NsCommand("hostname", { target: ${target.pid} }).output();\n` +
+          "console.log(out.code, new TextDecoder().decode(out.stdout));\n",
+          ENGINE,
+        ],
+        [
+          "inNamespaces with a module URL",
+          `import { inNamespaces } from ${MOD};\n\n` +
+          `const report = await inNamespaces(${target.pid}, new URL("./inside.ts", import.meta.url), { arg: "x" });\n` +
+          "console.log(report);\n",
+          [...JOIN, "--allow-read", "--allow-run"],
+        ],
+        [
+          "scopedJoin",
+          `import { scopedJoin } from ${MOD};\n\n{\n  using _ = scopedJoin(${target.pid}, ["uts"]);\n}\n`,
+          JOIN,
+        ],
+      ];
+      await Deno.writeTextFile(`${dir}/inside.ts`, "export default (x: string) => x;\n");
+      for (const [name, text, flags] of scripts) {
+        const script = `${dir}/${name.replace(/\W+/g, "_")}.ts`;
+        await Deno.writeTextFile(script, text);
+        for (const missing of flags) {
+          await t.step(`${name} without ${missing}`, async () => {
+            const out = await runPiped(Deno.execPath(), {
+              args: ["run", "--quiet", "--no-lock", "--no-prompt"]
+                .concat(flags.filter((f) => f !== missing), script),
+              cwd: dir,
+              env: { NO_COLOR: "1" },
+            });
+            assertEquals(out.code, 1, out.stderr);
+            const [first, ...frames] = out.stderr.trimEnd().split("\n");
+            assertMatch(
+              first,
+              new RegExp(
+                `^error: Uncaught \\(in promise\\) NotCapable: Cannot .* without ${missing}`,
+              ),
+            );
+            assert(!/NSJOIN_LIBC"|NSJOIN_NO_PIDFS"|Requires /.test(first), first);
+            assert(frames.length > 0, "no line of the caller's");
+            for (const frame of frames) assertMatch(frame, new RegExp(`^    at .*file://${dir}/`));
+          });
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

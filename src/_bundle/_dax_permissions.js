@@ -2,7 +2,7 @@
 // @ts-self-types="./_dax_permissions.ts"
 import {
   assertPermissions
-} from "./chunk-WCZWOI36.js";
+} from "./chunk-YX3QB2EJ.js";
 
 // src/_dax_permissions.ts
-assertPermissions("load @nsjoin/nsjoin/dax", "all");
+assertPermissions("load @nsjoin/nsjoin/dax", "all", true);

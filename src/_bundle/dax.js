@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-SDVSYLXD.js";
+} from "./chunk-RUTQJHYY.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,25 +14,25 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-K56ACP7J.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-DX6VR6JH.js";
+} from "./chunk-R6Q354JW.js";
 import {
   resolveTarget
-} from "./chunk-BSC5LU2R.js";
-import {
-  assertPermissions
-} from "./chunk-WCZWOI36.js";
+} from "./chunk-TMBSD34J.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-YNUZCXZZ.js";
-import "./chunk-MWXHTWPC.js";
+} from "./chunk-FYPEO6K7.js";
+import "./chunk-TVRBW2F7.js";
+import {
+  assertPermissions
+} from "./chunk-YX3QB2EJ.js";
 
 // src/dax.ts
 import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";

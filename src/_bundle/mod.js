@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-SDVSYLXD.js";
+} from "./chunk-RUTQJHYY.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,12 +28,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-K56ACP7J.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-FO2HQXO4.js";
+} from "./chunk-G4Y5D44O.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -41,10 +41,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BSC5LU2R.js";
-import {
-  assertPermissions
-} from "./chunk-WCZWOI36.js";
+} from "./chunk-TMBSD34J.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -59,13 +56,16 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-FYPEO6K7.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-MWXHTWPC.js";
+} from "./chunk-TVRBW2F7.js";
+import {
+  assertPermissions
+} from "./chunk-YX3QB2EJ.js";
 
 // ffi/netlink.ts
 var AF_NETLINK = 16;
@@ -1130,38 +1130,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-XIJZ6BPM.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-XIJZ6BPM.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-XIJZ6BPM.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-XIJZ6BPM.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-WEL4XH4U.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-XIJZ6BPM.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-XIJZ6BPM.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-XIJZ6BPM.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-XIJZ6BPM.js");
   return await _later.openSession(target, options);
 }
 export {

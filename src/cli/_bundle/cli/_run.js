@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-3IHAGIHM.js";
+} from "./chunk-6JOAJZKZ.js";
 
 export {
   EXIT,

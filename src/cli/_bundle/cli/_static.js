@@ -216,6 +216,9 @@ var completionsWith = (function completionsWith(argv, summaries, options) {
 var completions = (function completions(argv, summaries) {
   return completionsWith(argv, summaries, OPTIONS);
 });
+// src/_permissions.ts
+var _ROOT = import.meta.url.slice(0, import.meta.url.lastIndexOf("/src/") + 1);
+
 // ffi/libc.ts
 var _ERRNO = {
   1: [

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-7TBA63SC.js";
+} from "./chunk-H4TGBWRN.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-3IHAGIHM.js";
+} from "./chunk-6JOAJZKZ.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-7TBA63SC.js";
+} from "./chunk-H4TGBWRN.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -41,6 +41,7 @@ import {
   fileOnStdio,
   fstatSafe,
   libcFunction,
+  nsjoinSetting,
   readFileSafe,
   readTextFileSafe,
   relay,
@@ -50,7 +51,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-3IHAGIHM.js";
+} from "./chunk-6JOAJZKZ.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
@@ -583,7 +584,7 @@ var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   return config;
 });
 var _containerdStates = (function _containerdStates(o) {
-  const extra = o.containerdState ?? (Deno.env.get("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
+  const extra = o.containerdState ?? (nsjoinSetting("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
   return [
     .../* @__PURE__ */ new Set([
       ...CONTAINERD_STATES,

@@ -9,7 +9,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-MWXHTWPC.js";
+} from "./chunk-TVRBW2F7.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

@@ -24,13 +24,15 @@ import {
   libc,
   libcFunction,
   libcSubset,
+  notCapable,
+  nsjoinSetting,
   openFileSafe,
   openVerified,
   readFileSafe,
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-3IHAGIHM.js";
+} from "./chunk-6JOAJZKZ.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -294,7 +296,7 @@ var resolveTarget = (function resolveTarget(target) {
   };
 });
 var _pidfsOff = (function _pidfsOff() {
-  if (_pidfs === void 0 && Deno.env.get("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
+  if (_pidfs === void 0 && nsjoinSetting("NSJOIN_NO_PIDFS") === "1") _pidfs = false;
   return _pidfs === false;
 });
 var _hasPidfs = (function _hasPidfs(pidfd) {
@@ -401,7 +403,7 @@ var helper = (function helper() {
   if (_helper) return _helper;
   const bytes = helperBytes();
   const errors = [];
-  if (Deno.env.get("NSJOIN_HELPER") !== "file") {
+  if (nsjoinSetting("NSJOIN_HELPER") !== "file") {
     try {
       _helper = _memfd(bytes);
       return _helper;
@@ -625,7 +627,7 @@ var _direct = (function _direct(launch, sync) {
     command: launch.path
   });
   if (run.state !== "granted") return void 0;
-  const forced = Deno.env.get("NSJOIN_SPAWN");
+  const forced = nsjoinSetting("NSJOIN_SPAWN");
   if (forced === "deno" || !forced && !sync && _directOutputs >= DIRECT_OUTPUTS) {
     return void 0;
   }
@@ -2201,9 +2203,7 @@ var NsCommand = class {
       throw new RangeError(`Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`);
     }
     if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
-      throw new Deno.errors.NotCapable(_withoutRun(`run ${this.#program}`), {
-        cause: error
-      });
+      throw notCapable(_withoutRun(`run ${this.#program}`));
     }
     throw error;
   }
@@ -2248,9 +2248,10 @@ var _ErrorPipe = class {
   #target;
   #filters = [];
   constructor() {
+    const lib = libcSubset(...EXEC_SYMBOLS);
     const fds = new Int32Array(2);
     const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fds)));
-    const r = libcSubset(...EXEC_SYMBOLS).syscall(SYS_PIPE2, ptr, BigInt(O_CLOEXEC | O_NONBLOCK), 0n);
+    const r = lib.syscall(SYS_PIPE2, ptr, BigInt(O_CLOEXEC | O_NONBLOCK), 0n);
     if (r === 0n) [this.#read, this.#write] = fds;
   }
   /** The write end for the helper's `e` option, while it is open. */
@@ -2511,7 +2512,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
     targetFs = o.root === true;
   }
   if (o.debug) joinsMnt = targetFs = false;
-  if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
+  if (nsjoinSetting("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
   if (o.root === true) rest.push(`R/proc/${needPid("root: true")}/root`);
   else if (typeof o.root === "string") rest.push(`R${o.root}`);
   if (o.hostCwd !== void 0) rest.push(`D${o.hostCwd}`);

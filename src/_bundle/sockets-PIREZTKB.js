@@ -15,8 +15,9 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-QECKROOT.js";
-import "./chunk-MWXHTWPC.js";
+} from "./chunk-TQFNS2YB.js";
+import "./chunk-TVRBW2F7.js";
+import "./chunk-YX3QB2EJ.js";
 
 export {
   E,

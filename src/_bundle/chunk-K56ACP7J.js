@@ -2,10 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BSC5LU2R.js";
-import {
-  assertPermissions
-} from "./chunk-WCZWOI36.js";
+} from "./chunk-TMBSD34J.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -18,7 +15,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-FYPEO6K7.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -34,7 +31,12 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-MWXHTWPC.js";
+} from "./chunk-TVRBW2F7.js";
+import {
+  assertPermissions,
+  notCapable,
+  nsjoinSetting
+} from "./chunk-YX3QB2EJ.js";
 var _cArray = (function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);
@@ -83,7 +85,7 @@ var helper = (function helper() {
   if (_helper) return _helper;
   const bytes = helperBytes();
   const errors = [];
-  if (Deno.env.get("NSJOIN_HELPER") !== "file") {
+  if (nsjoinSetting("NSJOIN_HELPER") !== "file") {
     try {
       _helper = _memfd(bytes);
       return _helper;
@@ -315,7 +317,7 @@ var _direct = (function _direct(launch, sync) {
     command: launch.path
   });
   if (run.state !== "granted") return void 0;
-  const forced = Deno.env.get("NSJOIN_SPAWN");
+  const forced = nsjoinSetting("NSJOIN_SPAWN");
   if (forced === "deno" || !forced && !sync && _directOutputs >= DIRECT_OUTPUTS) {
     return void 0;
   }
@@ -1739,9 +1741,7 @@ var NsCommand = class {
       throw new RangeError(`Cannot run ${this.#program}: its arguments and environment are too long (E2BIG)`);
     }
     if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
-      throw new Deno.errors.NotCapable(_withoutRun(`run ${this.#program}`), {
-        cause: error
-      });
+      throw notCapable(_withoutRun(`run ${this.#program}`));
     }
     throw error;
   }
@@ -1786,9 +1786,10 @@ var _ErrorPipe = class {
   #target;
   #filters = [];
   constructor() {
+    const lib = libcSubset(...EXEC_SYMBOLS);
     const fds = new Int32Array(2);
     const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fds)));
-    const r = libcSubset(...EXEC_SYMBOLS).syscall(SYS_PIPE2, ptr, BigInt(O_CLOEXEC | O_NONBLOCK), 0n);
+    const r = lib.syscall(SYS_PIPE2, ptr, BigInt(O_CLOEXEC | O_NONBLOCK), 0n);
     if (r === 0n) [this.#read, this.#write] = fds;
   }
   /** The write end for the helper's `e` option, while it is open. */
@@ -2050,7 +2051,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
     targetFs = o.root === true;
   }
   if (o.debug) joinsMnt = targetFs = false;
-  if (Deno.env.get("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
+  if (nsjoinSetting("NSJOIN_NO_PIDFD_SETNS") === "1") rest.push("A");
   if (o.root === true) rest.push(`R/proc/${needPid("root: true")}/root`);
   else if (typeof o.root === "string") rest.push(`R${o.root}`);
   if (o.hostCwd !== void 0) rest.push(`D${o.hostCwd}`);

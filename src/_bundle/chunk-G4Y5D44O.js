@@ -2,12 +2,12 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BSC5LU2R.js";
+} from "./chunk-TMBSD34J.js";
 import {
   CLONE_FLAGS,
   NamespaceError,
   openFileSafe
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-FYPEO6K7.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -16,7 +16,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-MWXHTWPC.js";
+} from "./chunk-TVRBW2F7.js";
 var scopedJoin = (function scopedJoin(target, namespaces = [
   "net"
 ]) {

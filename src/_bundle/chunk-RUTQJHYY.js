@@ -7,15 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-K56ACP7J.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-BSC5LU2R.js";
-import {
-  assertPermissions
-} from "./chunk-WCZWOI36.js";
+} from "./chunk-TMBSD34J.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -25,7 +22,11 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-FYPEO6K7.js";
+import {
+  assertPermissions,
+  nsjoinSetting
+} from "./chunk-YX3QB2EJ.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
@@ -558,7 +559,7 @@ var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
   return config;
 });
 var _containerdStates = (function _containerdStates(o) {
-  const extra = o.containerdState ?? (Deno.env.get("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
+  const extra = o.containerdState ?? (nsjoinSetting("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
   return [
     .../* @__PURE__ */ new Set([
       ...CONTAINERD_STATES,

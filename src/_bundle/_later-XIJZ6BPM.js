@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-K56ACP7J.js";
 import {
   loadHostNss
-} from "./chunk-VXCPACEZ.js";
+} from "./chunk-LUO7U2FD.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-FO2HQXO4.js";
+} from "./chunk-G4Y5D44O.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,14 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-DX6VR6JH.js";
+} from "./chunk-R6Q354JW.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BSC5LU2R.js";
-import "./chunk-WCZWOI36.js";
+} from "./chunk-TMBSD34J.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
@@ -71,7 +70,7 @@ import {
   isNotFound,
   openFileSafe,
   readTextFileSafe
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-FYPEO6K7.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -81,7 +80,10 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-MWXHTWPC.js";
+} from "./chunk-TVRBW2F7.js";
+import {
+  notCapable
+} from "./chunk-YX3QB2EJ.js";
 var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
@@ -185,9 +187,7 @@ var _bundle = (async function _bundle(url) {
     }).output();
   } catch (error) {
     if (error instanceof Deno.errors.NotCapable) {
-      throw new Deno.errors.NotCapable(`Cannot bundle ${url.href} on the host without --allow-run: a module for a Worker in the target's mount namespace is bundled by \`deno bundle\``, {
-        cause: error
-      });
+      throw notCapable(`Cannot bundle ${url.href} on the host without --allow-run: a module for a Worker in the target's mount namespace is bundled by \`deno bundle\``);
     }
     throw new Error(`Cannot bundle ${url.href} on the host: ${error.message}`, {
       cause: error
@@ -253,7 +253,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-PFUA75KX.js")
+    ...await import("./_ns_worker-E6Q2EVLX.js")
   };
   const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
   const id = _nextId++;
@@ -357,7 +357,7 @@ var _assertWorkerRead = (function _assertWorkerRead(spawner) {
   };
   if (Deno.permissions.querySync(read).state === "granted") return;
   if (Deno.permissions.requestSync(read).state === "granted") return;
-  throw new Deno.errors.NotCapable(`Cannot start a Worker in the target's mount namespace without --allow-read (of ${root}): Deno reads nsjoin's Worker module and its imports from there`);
+  throw notCapable(`Cannot start a Worker in the target's mount namespace without --allow-read (of ${root}): Deno reads nsjoin's Worker module and its imports from there`);
 });
 var _hostTimeZone = (function _hostTimeZone() {
   (/* @__PURE__ */ new Date(0)).getTimezoneOffset();
@@ -1197,11 +1197,11 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     name: "net",
     host: `${host}:${local.port}`
   }).state !== "granted") {
-    throw new Deno.errors.NotCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
+    throw notCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-BCOVTDAX.js"),
-    import("./_forward_relay-L45KXYHB.js")
+    import("./sockets-PIREZTKB.js"),
+    import("./_forward_relay-7DZTFFOX.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -1611,9 +1611,7 @@ var openSession = (async function openSession(target, options = {}) {
       const code = error.code;
       const refused = error instanceof Deno.errors.PermissionDenied || code === "ETXTBSY";
       if (error instanceof Deno.errors.NotCapable && /\brun access\b/.test(error.message)) {
-        throw new Deno.errors.NotCapable(_withoutRun("open a session"), {
-          cause: error
-        });
+        throw notCapable(_withoutRun("open a session"));
       }
       if (!refused || !helperExecRefused()) throw error;
       child = spawn();

@@ -12,19 +12,19 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-QECKROOT.js";
+} from "./chunk-TQFNS2YB.js";
 import {
   scopedJoin
-} from "./chunk-FO2HQXO4.js";
+} from "./chunk-G4Y5D44O.js";
 import {
   close
-} from "./chunk-DX6VR6JH.js";
-import "./chunk-BSC5LU2R.js";
-import "./chunk-WCZWOI36.js";
-import "./chunk-YNUZCXZZ.js";
+} from "./chunk-R6Q354JW.js";
+import "./chunk-TMBSD34J.js";
+import "./chunk-FYPEO6K7.js";
 import {
   SyscallError
-} from "./chunk-MWXHTWPC.js";
+} from "./chunk-TVRBW2F7.js";
+import "./chunk-YX3QB2EJ.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);
   return {

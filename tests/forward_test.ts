@@ -160,6 +160,15 @@ Deno.test({
         assert(m, `unexpected output: ${out}`);
         const res = await fetch(`http://127.0.0.1:${m![1]}/`);
         assertEquals(await res.text(), "hello\n");
+        // kubectl names the local port it took (port.Local once bound), as a script reading
+        // the output would look it up: it said "for 8080", the remote port.
+        while (!out.includes("Handling connection")) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          out += dec.decode(value);
+        }
+        while (!out.endsWith("\n")) out += dec.decode((await reader.read()).value);
+        assertMatch(out, new RegExp(`\nHandling connection for ${m![1]}\n`));
         child.kill("SIGINT");
         const status = await child.status;
         reader.releaseLock();

@@ -164,8 +164,8 @@ export async function forward(argv: readonly string[]): Promise<number> {
               local: { hostname, port },
               protocol: p.protocol,
               signal: stop.signal,
-              onConnection: () =>
-                console.log(`Handling connection for ${p.localPort || p.remotePort}`),
+              // kubectl's line names the local port, the one taken for `:REMOTE` too.
+              onConnection: () => console.log(`Handling connection for ${port}`),
             });
           } catch (error) {
             // A host without IPv6: no one can listen on ::1, and no client reaches it.

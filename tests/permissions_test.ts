@@ -457,9 +457,23 @@ Deno.test("importing the dax entry without -A fails in nsjoin, before npm dax lo
   }
 });
 
+/** The README's first library example (its jsr: import made the checkout's) and the flags it states. */
+async function readmeLibraryExample(pid: number): Promise<{ script: string; flags: string[] }> {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const section = readme.slice(readme.indexOf("\n## Library\n"));
+  const block = section.match(/```ts\n([\s\S]*?)```/)![1];
+  const flags = section.match(/`deno run ((?:--allow-\w+ )+)ip\.ts`/)![1].trim().split(" ");
+  const script = block.replace('"jsr:@nsjoin/nsjoin"', MOD).replace(
+    "target: 4242",
+    `target: ${pid}`,
+  );
+  assertMatch(script, new RegExp(`from ${MOD.replace(/[.]/g, "\\.")};[\\s\\S]*target: ${pid}`));
+  return { script, flags };
+}
+
 Deno.test({
   name:
-    "README's library examples, uncaught, with one flag fewer: one line naming it and the caller's line",
+    "README's library example runs with the flags it states, and uncaught with one fewer says which in one line",
   ignore: NEEDS_ROOT,
   async fn(t) {
     // A user who copies an example and forgets a flag sees Deno's report of the uncaught
@@ -469,14 +483,10 @@ Deno.test({
     await using target = await makeTarget({ hostname: "perm-target" });
     const dir = await Deno.makeTempDir({ prefix: "nsjoin-perm-uncaught-" });
     try {
+      const example = await readmeLibraryExample(target.pid);
+      assertEquals(example.flags, ENGINE);
       const scripts: [string, string, string[]][] = [
-        [
-          "NsCommand",
-          `import { NsCommand } from ${MOD};\n\n` +
-          `const out = await new NsCommand("hostname", { target: ${target.pid} }).output();\n` +
-          "console.log(out.code, new TextDecoder().decode(out.stdout));\n",
-          ENGINE,
-        ],
+        ["the README's NsCommand example", example.script, example.flags],
         [
           "inNamespaces with a module URL",
           `import { inNamespaces } from ${MOD};\n\n` +
@@ -491,17 +501,26 @@ Deno.test({
         ],
       ];
       await Deno.writeTextFile(`${dir}/inside.ts`, "export default (x: string) => x;\n");
+      const deno = (script: string, flags: string[]) =>
+        runPiped(Deno.execPath(), {
+          args: ["run", "--quiet", "--no-lock", "--no-prompt", ...flags, script],
+          cwd: dir,
+          env: { NO_COLOR: "1" },
+        });
+      const readmeScript = `${dir}/ip.ts`;
+      await Deno.writeTextFile(readmeScript, example.script);
+      await t.step("the README's example with its flags", async () => {
+        const out = await deno(readmeScript, example.flags);
+        assertEquals([out.code, out.stderr], [0, ""]);
+        // The target's network namespace: its loopback alone (down, as unshare -n makes it).
+        assertEquals(out.stdout.trim().split(/\s+/), ["0", "lo", "DOWN"]);
+      });
       for (const [name, text, flags] of scripts) {
         const script = `${dir}/${name.replace(/\W+/g, "_")}.ts`;
         await Deno.writeTextFile(script, text);
         for (const missing of flags) {
           await t.step(`${name} without ${missing}`, async () => {
-            const out = await runPiped(Deno.execPath(), {
-              args: ["run", "--quiet", "--no-lock", "--no-prompt"]
-                .concat(flags.filter((f) => f !== missing), script),
-              cwd: dir,
-              env: { NO_COLOR: "1" },
-            });
+            const out = await deno(script, flags.filter((f) => f !== missing));
             assertEquals(out.code, 1, out.stderr);
             const [first, ...frames] = out.stderr.trimEnd().split("\n");
             assertMatch(

@@ -831,7 +831,9 @@ function _dirname(path: string): string {
 
 function _explain(error: unknown, what: string): Error {
   if (error instanceof SyscallError) {
-    const reason = error.message.replace(/^Cannot [^:]*: /, "");
+    // The reason after the errno's name: the path before it may hold colons of its own.
+    const reason = error.message.match(/: (E[A-Z0-9]+ \(.*\))$/)?.[1] ??
+      error.message.replace(/^Cannot [^:]*: /, "");
     return new SyscallError(error.syscall, error.errno, `Cannot ${what}: ${reason}`);
   }
   return error as Error;

@@ -783,7 +783,7 @@ var _dirname = (function _dirname(path) {
 });
 var _explain = (function _explain(error, what) {
   if (error instanceof SyscallError) {
-    const reason = error.message.replace(/^Cannot [^:]*: /, "");
+    const reason = error.message.match(/: (E[A-Z0-9]+ \(.*\))$/)?.[1] ?? error.message.replace(/^Cannot [^:]*: /, "");
     return new SyscallError(error.syscall, error.errno, `Cannot ${what}: ${reason}`);
   }
   return error;

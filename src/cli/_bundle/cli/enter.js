@@ -304,6 +304,7 @@ var deno_default = {
       "src/",
       "ffi/",
       "README.md",
+      "docs/",
       "LICENSE",
       "deno.json"
     ],

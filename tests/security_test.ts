@@ -11298,3 +11298,62 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 25: attacking stop 23/24's fixes and what was left alone (sec25a)
+
+Deno.test({
+  name: "stop 25 (open): a FIFO at a target's /etc/resolv.conf never hangs root's own name lookups",
+  // Open finding (docs/stop25-sec25a.md): it fails today; NSJOIN_OPEN_FINDINGS=1 runs it.
+  ignore: NEEDS_ROOT || !Deno.env.get("NSJOIN_OPEN_FINDINGS"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // glibc parses resolv.conf under one process-wide lock (resolv_conf.c: "Parse
+    // configuration while holding the lock"), in the mount namespace of the thread that asks,
+    // and again whenever the file is not the regular file it last parsed — a FIFO every time.
+    // Every getaddrinfo of a name takes that lock, `localhost` too. A local user's
+    // `unshare -Urm` process, whose /etc is theirs, is the target; fn's lookup of a name
+    // with mnt joined is the trigger, and root's own lookup after it is the victim.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-resolv-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const port = (listener.addr as Deno.NetAddr).port;
+const lookup = async (port: number) => {
+  const c = await Deno.connect({ hostname: "localhost", port });
+  c.close();
+  return "connected";
+};
+const inside = await inNamespaces(Number(Deno.args[0]), lookup, {
+  namespaces: ["mnt"], arg: port, timeout: 5_000,
+}).catch((e) => e.name);
+const host = await lookup(port);
+console.log(JSON.stringify({ inside, host }));
+Deno.exit(0);
+`,
+    );
+    try {
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: "mount -t tmpfs x /etc && printf '127.0.0.1 localhost\\n' > /etc/hosts && " +
+          "mkfifo /etc/resolv.conf",
+      });
+      const out = await runPiped(
+        Deno.execPath(),
+        { args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)] },
+        undefined,
+        60_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      // Today fn times out (its thread waits in open(2) holding the lock) and root's own
+      // lookup of localhost afterwards waits for ever: killed at 60 s.
+      assertEquals(out.code, 0, `root's process hung or failed: ${out.stderr}`);
+      assertEquals(JSON.parse(out.stdout).host, "connected");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

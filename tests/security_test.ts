@@ -11357,3 +11357,92 @@ Deno.exit(0);
     }
   },
 });
+
+Deno.test({
+  name: "stop 25: a kept inNamespaces Worker is not reused once its target is in other namespaces",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await t.step("a process that execs `unshare -m` under the same PID", async () => {
+      // A local user's process: its own mount namespace, which it leaves for a new one by
+      // exec, keeping its PID and start time (the key a kept Worker was found by).
+      const user = await testUser();
+      const child = new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          "--clear-groups",
+          "unshare",
+          "-Urm",
+          "sh",
+          "-c",
+          `mount -t tmpfs x /mnt && echo first > /mnt/marker && echo ready && read line &&
+          exec unshare -m sh -c 'mount -t tmpfs y /mnt && echo second > /mnt/marker &&
+          echo moved && exec sleep 600'`,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const expect = async (word: string) => {
+        let seen = "";
+        while (!seen.includes(word)) {
+          const { value, done } = await lines.read();
+          if (done) throw new Error(`the target ended before it said ${word}: ${seen}`);
+          seen += value;
+        }
+      };
+      const stdin = child.stdin.getWriter();
+      try {
+        await expect("ready");
+        const marker = () =>
+          inNamespaces(child.pid, () => Deno.readTextFileSync("/mnt/marker").trim(), {
+            namespaces: ["mnt"],
+          });
+        assertEquals(await marker(), "first");
+        await stdin.write(new TextEncoder().encode("go\n"));
+        await expect("moved");
+        // Without the check the Worker of the first call (kept 5 s) answered: "first".
+        assertEquals(await marker(), "second");
+      } finally {
+        await closeNamespaceWorkers();
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Ended.
+        }
+        await stdin.close().catch(() => {});
+        await lines.cancel().catch(() => {});
+        await child.status;
+      }
+    });
+    await t.step("a named netns deleted and made again under the same name", async () => {
+      const name = `nsjoin-s25a-${Deno.pid}`;
+      const ip = (...args: string[]) => must("ip", args);
+      try {
+        await ip("netns", "add", name);
+        await ip("-n", name, "link", "set", "lo", "up"); // a fresh one's is down
+        const links = () =>
+          inNamespaces(
+            `/run/netns/${name}`,
+            async () => {
+              const out = await new Deno.Command("ip", { args: ["-o", "link", "show", "lo"] })
+                .output();
+              return new TextDecoder().decode(out.stdout).includes(",UP") ? "first" : "second";
+            },
+            { namespaces: ["net"] },
+          );
+        assertEquals(await links(), "first");
+        await ip("netns", "delete", name);
+        await ip("netns", "add", name);
+        // Without the check: "first", the deleted namespace the kept Worker still held.
+        assertEquals(await links(), "second");
+      } finally {
+        await closeNamespaceWorkers();
+        await new Deno.Command("ip", { args: ["netns", "delete", name], stderr: "null" }).output();
+      }
+    });
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-SDVSYLXD.js";
+} from "./chunk-7GQBXJFJ.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,24 +14,24 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-PDKSYF6B.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-DX6VR6JH.js";
+} from "./chunk-GMAVYCR2.js";
 import {
   resolveTarget
-} from "./chunk-BSC5LU2R.js";
+} from "./chunk-MXVQAA7H.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-XFDIUQT2.js";
 import "./chunk-MWXHTWPC.js";
 
 // src/dax.ts

@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-SDVSYLXD.js";
+} from "./chunk-7GQBXJFJ.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,12 +28,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-PDKSYF6B.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-FO2HQXO4.js";
+} from "./chunk-JKOHFFHM.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -41,7 +41,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BSC5LU2R.js";
+} from "./chunk-MXVQAA7H.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -59,7 +59,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-XFDIUQT2.js";
 import {
   SyscallError,
   check,
@@ -1130,38 +1130,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-QJZHGT3L.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-QJZHGT3L.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-QJZHGT3L.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-QJZHGT3L.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-WEL4XH4U.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-QJZHGT3L.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-QJZHGT3L.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-QJZHGT3L.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-WEL4XH4U.js");
+  _later ??= await import("./_later-QJZHGT3L.js");
   return await _later.openSession(target, options);
 }
 export {

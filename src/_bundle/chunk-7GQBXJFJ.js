@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-PDKSYF6B.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-BSC5LU2R.js";
+} from "./chunk-MXVQAA7H.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -25,7 +25,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-XFDIUQT2.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

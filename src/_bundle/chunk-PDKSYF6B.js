@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BSC5LU2R.js";
+} from "./chunk-MXVQAA7H.js";
 import {
   assertPermissions
 } from "./chunk-WCZWOI36.js";
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-XFDIUQT2.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

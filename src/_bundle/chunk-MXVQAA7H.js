@@ -9,7 +9,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-XFDIUQT2.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

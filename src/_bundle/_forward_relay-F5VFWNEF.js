@@ -15,13 +15,13 @@ import {
 } from "./chunk-QECKROOT.js";
 import {
   scopedJoin
-} from "./chunk-FO2HQXO4.js";
+} from "./chunk-JKOHFFHM.js";
 import {
   close
-} from "./chunk-DX6VR6JH.js";
-import "./chunk-BSC5LU2R.js";
+} from "./chunk-GMAVYCR2.js";
+import "./chunk-MXVQAA7H.js";
 import "./chunk-WCZWOI36.js";
-import "./chunk-YNUZCXZZ.js";
+import "./chunk-XFDIUQT2.js";
 import {
   SyscallError
 } from "./chunk-MWXHTWPC.js";

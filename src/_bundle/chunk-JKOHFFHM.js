@@ -2,12 +2,12 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BSC5LU2R.js";
+} from "./chunk-MXVQAA7H.js";
 import {
   CLONE_FLAGS,
   NamespaceError,
   openFileSafe
-} from "./chunk-YNUZCXZZ.js";
+} from "./chunk-XFDIUQT2.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -11446,3 +11446,95 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "stop 25: inNamespaces with mnt never runs a target's library through WebGPU (navigator.gpu)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // navigator.gpu is there without a flag in Deno 2.9, and its first requestAdapter()
+    // dlopen()s libvulkan.so.1 by name (then libEGL) where the calling thread resolves paths:
+    // in a sealed Worker, the target's /usr/lib. A local user's `unshare -Urm` process whose
+    // /usr/lib/x86_64-linux-gnu is a tmpfs of theirs is the target; the library's constructor
+    // says which uid ran it, on root's stderr.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-gpu-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/lib`);
+    await Deno.chmod(`${dir}/lib`, 0o777);
+    await Deno.writeTextFile(
+      `${dir}/evil.c`,
+      `#include <stdio.h>
+#include <unistd.h>
+__attribute__((constructor)) static void run(void) {
+  fprintf(stderr, "TARGET-CODE-RAN uid=%d\\n", (int)getuid());
+}
+`,
+    );
+    await must("gcc", ["-shared", "-fPIC", "-o", `${dir}/libvulkan.so.1`, `${dir}/evil.c`]);
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const out = await inNamespaces(Number(Deno.args[0]), async () => {
+  try {
+    await navigator.gpu.requestAdapter();
+    return "requested";
+  } catch (e) {
+    return (e as Error).message;
+  }
+}, { namespaces: ["mnt"], timeout: 60_000 });
+console.log(JSON.stringify(out));
+Deno.exit(0);
+`,
+    );
+    const lib = `${dir}/lib`;
+    const target = new Deno.Command("setpriv", {
+      args: [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        "unshare",
+        "-Urm",
+        "sh",
+        "-c",
+        // The shell and mount are loaded before their libraries are hidden; busybox is static.
+        `mount -t tmpfs x ${lib} && cp ${dir}/libvulkan.so.1 /bin/busybox ${lib}/ &&
+        mount --bind ${lib} /usr/lib/x86_64-linux-gnu && exec ${lib}/busybox sleep 600`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      await waitFor("the target's busybox sleep", () => {
+        try {
+          return Deno.readTextFileSync(`/proc/${target.pid}/cmdline`).includes("busybox");
+        } catch {
+          throw new Error("the target ended before it was ready");
+        }
+      });
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)],
+        },
+        undefined,
+        120_000,
+      );
+      // Without the seal: TARGET-CODE-RAN uid=0 on stderr, and fn said "requested".
+      assert(!out.stderr.includes("TARGET-CODE-RAN"), `the target's library ran: ${out.stderr}`);
+      assertEquals(out.code, 0, out.stderr);
+      assertMatch(JSON.parse(out.stdout), /^Cannot use WebGPU in fn: /);
+    } finally {
+      try {
+        target.kill("SIGKILL");
+      } catch {
+        // Ended.
+      }
+      await target.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -126,6 +126,13 @@ var _evaluator = (function _evaluator(on, post, vm) {
     deno.execPath = () => execPath;
     const proc = globalThis.process;
     proc.dlopen = refuse("process.dlopen", "load native addons outside inNamespaces");
+    const gpu = globalThis.GPU;
+    if (gpu) {
+      const refused = refuse("WebGPU", "its first adapter loads the system's graphics libraries");
+      gpu.prototype.requestAdapter = async function requestAdapter() {
+        return refused();
+      };
+    }
     const getBuiltinModule = proc.getBuiltinModule.bind(proc);
     proc.getBuiltinModule = (id) => {
       if (isLoader(id)) throw new Error(`Cannot load ${id} in fn: ${sealedWhy}`);

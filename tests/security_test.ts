@@ -11538,3 +11538,61 @@ Deno.exit(0);
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 25: debug's read-only tools stay read-only to a container with CAP_SYS_ADMIN (locked mounts)",
+  ignore: NEEDS_ROOT || (!HAVE_DOCKER && !CI),
+  sanitizeResources: false,
+  async fn() {
+    // The program is dumpable after execve and has the container's uid, so the container's
+    // root may enter its mount namespace (nsenter -m); with CAP_SYS_ADMIN there it remounted
+    // the tools read-write and wrote into the host's directory. A tools directory of the
+    // test's own (busybox) stands for the host's /usr.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-tools-" });
+    await Deno.mkdir(`${dir}/usr/bin`, { recursive: true });
+    await Deno.copyFile("/bin/busybox", `${dir}/usr/bin/busybox`);
+    await Deno.chmod(`${dir}/usr/bin/busybox`, 0o755);
+    for (const a of ["sh", "sleep"]) await Deno.symlink("busybox", `${dir}/usr/bin/${a}`);
+    await Deno.symlink("usr/bin", `${dir}/bin`);
+    const c = await startContainer("docker", `nsjoin-s25a-${crypto.randomUUID().slice(0, 8)}`, [
+      "--cap-add",
+      "SYS_ADMIN",
+    ]);
+    const debug = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", CLI, "debug", "--tools", dir, c.name, "sleep", "27182"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const attack = String.raw`
+        for p in /proc/[0-9]*; do
+          [ "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" = "sleep 27182 " ] || continue
+          nsenter -t ${"$"}{p#/proc/} -m sh -c '
+            mount -o remount,bind,rw /usr; echo "remount $?"
+            mkdir -p /tmp/again && mount --bind /usr /tmp/again &&
+              mount -o remount,bind,rw /tmp/again; echo "bind $?"
+            touch /usr/written /tmp/again/written; echo "write $?"' 2>/dev/null
+          exit 0
+        done
+        exit 1`;
+      let out = await engineExec(c, [], ["sh", "-c", attack]);
+      for (let i = 0; i < 100 && out.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        out = await engineExec(c, [], ["sh", "-c", attack]);
+      }
+      assertEquals(out.code, 0, `the debug program never showed up: ${out.stderr}`);
+      const written = await Deno.stat(`${dir}/usr/written`).then(() => true, () => false);
+      // Without the lock: "remount 0", "bind 0", "write 0", and the file on the host.
+      assert(!written, `the container wrote into the host's tools: ${out.stdout}`);
+      assertEquals(out.stdout.trim().split("\n"), ["remount 1", "bind 1", "write 1"]);
+    } finally {
+      debug.kill("SIGTERM");
+      await debug.status;
+      await debug.stderr.cancel();
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-7GQBXJFJ.js";
+} from "./chunk-3NI4NT7R.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-PDKSYF6B.js";
+} from "./chunk-NWYEX7CD.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-PDKSYF6B.js";
+} from "./chunk-NWYEX7CD.js";
 import {
   loadHostNss
 } from "./chunk-6LYBBBMP.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-PDKSYF6B.js";
+} from "./chunk-NWYEX7CD.js";
 import {
   PinnedProcess,
   pinProcess,

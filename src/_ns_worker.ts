@@ -132,6 +132,16 @@ function _evaluator(
         return refused();
       };
     }
+    // Deno has glibc (tzset) and ICU read the time zone again when TZ changes, for the whole
+    // process and where this thread resolves paths: the target's zoneinfo file or
+    // /etc/localtime became the zone of every Worker made later, and a FIFO there kept glibc's
+    // lock, so root's own next change of TZ waited for ever (stop 25). process.env goes
+    // through these too.
+    const env = Deno.env;
+    const setEnv = env.set.bind(env), deleteEnv = env.delete.bind(env);
+    const tz = refuse("TZ", "the time zone is the whole process's: set it before inNamespaces");
+    env.set = (key: string, value: string) => key === "TZ" ? tz() : setEnv(key, value);
+    env.delete = (key: string) => key === "TZ" ? tz() : deleteEnv(key);
     const getBuiltinModule = proc.getBuiltinModule.bind(proc);
     proc.getBuiltinModule = (id: string) => {
       if (isLoader(id)) throw new Error(`Cannot load ${id} in fn: ${sealedWhy}`);

@@ -11596,3 +11596,82 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 25: a change of TZ in fn never reads the target's zone files for root's process, nor hangs it",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // Deno calls glibc's tzset() and has V8 redetect ICU's zone when TZ changes: both read
+    // zone files where the calling thread resolves paths (a mnt Worker: the target's
+    // /etc/localtime, or /usr/share/zoneinfo/NAME), for the whole process. README tells fn to
+    // read the target's zone as data, which invites `Deno.env.set("TZ", theirs)` in fn.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-tz25-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const inside = await inNamespaces(Number(Deno.args[0]), () => {
+  try {
+    Deno.env.set("TZ", "Europe/Paris");
+    Deno.env.delete("TZ");
+    return "changed";
+  } catch (e) {
+    return (e as Error).message;
+  }
+}, { namespaces: ["mnt"], timeout: 5_000 }).catch((e) => e.name);
+const offset = () => new Date(2020, 0, 1).getTimezoneOffset();
+const w = new Worker(
+  "data:application/javascript,postMessage(new Date(2020,0,1).getTimezoneOffset())",
+  { type: "module" },
+);
+const later = await new Promise((r) => { w.onmessage = (e) => r(e.data); });
+w.terminate();
+// Root's own change of TZ afterwards (glibc's tzset takes the lock a stuck thread holds).
+Deno.env.set("TZ", "UTC");
+Deno.env.delete("TZ");
+console.log(JSON.stringify({ inside, host: offset(), later }));
+Deno.exit(0);
+`,
+    );
+    const victim = async (pid: number) => {
+      const out = await runPiped(
+        Deno.execPath(),
+        { args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(pid)] },
+        undefined,
+        60_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      assertEquals(out.code, 0, `root's process hung or failed: ${out.stderr}`);
+      return JSON.parse(out.stdout);
+    };
+    const hostOffset = new Date(2020, 0, 1).getTimezoneOffset();
+    const zone = hostOffset === -540 ? "America/Caracas" : "Asia/Tokyo";
+    const refused = /^Cannot use TZ in fn: /;
+    try {
+      for (
+        const [what, setup] of [
+          ["its /etc/localtime", `cat /usr/share/zoneinfo/${zone} > /etc/localtime`],
+          ["a FIFO at its /etc/localtime", "mkfifo /etc/localtime"],
+        ]
+      ) {
+        await t.step(what, async () => {
+          await using target = await makeTarget({
+            flags: ["-U", "--map-root-user", "-m"],
+            user: { uid: user.uid, gid: user.gid },
+            setup: `mount -t tmpfs x /etc && ${setup}`,
+          });
+          // Without the refusal: a Worker made later had the target's zone (-540 where
+          // root's is UTC), and with the FIFO root's own change of TZ waited for ever.
+          const seen = await victim(target.pid);
+          assertEquals([seen.host, seen.later], [hostOffset, hostOffset]);
+          assertMatch(seen.inside, refused);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -133,6 +133,11 @@ var _evaluator = (function _evaluator(on, post, vm) {
         return refused();
       };
     }
+    const env = Deno.env;
+    const setEnv = env.set.bind(env), deleteEnv = env.delete.bind(env);
+    const tz = refuse("TZ", "the time zone is the whole process's: set it before inNamespaces");
+    env.set = (key, value) => key === "TZ" ? tz() : setEnv(key, value);
+    env.delete = (key) => key === "TZ" ? tz() : deleteEnv(key);
     const getBuiltinModule = proc.getBuiltinModule.bind(proc);
     proc.getBuiltinModule = (id) => {
       if (isLoader(id)) throw new Error(`Cannot load ${id} in fn: ${sealedWhy}`);

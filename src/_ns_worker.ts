@@ -128,8 +128,8 @@ function _evaluator(
     const gpu = (globalThis as { GPU?: { prototype: Record<string, unknown> } }).GPU;
     if (gpu) {
       const refused = refuse("WebGPU", "its first adapter loads the system's graphics libraries");
-      gpu.prototype.requestAdapter = async function requestAdapter(): Promise<never> {
-        return refused();
+      gpu.prototype.requestAdapter = function requestAdapter(): Promise<never> {
+        return new Promise<never>(() => refused());
       };
     }
     // Deno has glibc (tzset) and ICU read the time zone again when TZ changes, for the whole

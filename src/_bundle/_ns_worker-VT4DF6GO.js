@@ -129,8 +129,8 @@ var _evaluator = (function _evaluator(on, post, vm) {
     const gpu = globalThis.GPU;
     if (gpu) {
       const refused = refuse("WebGPU", "its first adapter loads the system's graphics libraries");
-      gpu.prototype.requestAdapter = async function requestAdapter() {
-        return refused();
+      gpu.prototype.requestAdapter = function requestAdapter() {
+        return new Promise(() => refused());
       };
     }
     const env = Deno.env;

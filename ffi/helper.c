@@ -1376,6 +1376,9 @@ static void netns_mounts(const char *name) {
 #define MS_PRIVATE (1 << 18)
 #define O_CREAT 0100
 #define MAXD 48
+#define CLONE_FILES 0x400
+#define PROT_READ_WRITE 3
+#define MAP_SHARED_ANONYMOUS 0x21
 
 static struct {
   const char *name; /* path in the new root */
@@ -1427,6 +1430,88 @@ static void debug_copy(int dirfd, const char *path, const char *name, unsigned l
   ndbg++;
 }
 
+/* Locks the read-only copies (tools, /etc files, devices): no one may make them writable
+ * again, root of the initial user namespace included. A rootful container given
+ * CAP_SYS_ADMIN entered the program's mount namespace (nsenter -m: same uid, dumpable after
+ * execve), remounted /usr read-write and wrote into the host's tools (stop 25). Kernel rules:
+ * mounts copied into a mount namespace owned by a new user namespace get MNT_LOCK_READONLY,
+ * _NOSUID and _NODEV (fs/namespace.c lock_mnt_tree); every clone of them keeps those flags
+ * (clone_mnt copies mnt_flags) wherever it is moved, and remount and mount_setattr refuse to
+ * clear a locked flag (EPERM) whatever the caller's capabilities. open_tree may clone a
+ * detached copy made in the caller's own mount namespace (check_anonymous_mnt, Linux 6.15).
+ * So a child of ours, before any join and sharing our fd table (CLONE_FILES), clones the
+ * copies, attaches them in a private mount namespace of its own, unshares a user and a mount
+ * namespace (which copies and locks them), clones them from there and hands those fds over
+ * through a shared page. Best effort: where that fails (no user namespaces, an older kernel)
+ * the copies stay read-only, not locked. */
+static void debug_lock(void) {
+  struct locked {
+    int done;
+    int fd[MAXD];
+  } *sh = (struct locked *)sys6(SYS_mmap, 0, sizeof *sh, PROT_READ_WRITE, MAP_SHARED_ANONYMOUS,
+                                -1, 0);
+  if ((unsigned long)sh > -4096UL) return;
+  long self = sys6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+  long child = sys6(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0, 0);
+  if (child == 0) {
+    sys2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    if (sys6(SYS_getppid, 0, 0, 0, 0, 0, 0) != self) sys1(SYS_exit_group, 1);
+    int mine[MAXD];
+    char name[MAXD][16];
+    for (int k = 0; k < ndbg; k++) {
+      mine[k] = -1;
+      if (dbg[k].fd < 0) continue;
+      mine[k] = (int)sys3(SYS_open_tree, dbg[k].fd, "",
+                          OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+      if (mine[k] < 0) sys1(SYS_exit_group, 1);
+    }
+    if (sys1(SYS_unshare, CLONE_NEWNS) != 0 ||
+        sys6(SYS_mount, 0, (long)"/", 0, MS_REC | MS_PRIVATE, 0, 0) != 0 ||
+        sys6(SYS_mount, (long)"tmpfs", (long)"/tmp", (long)"tmpfs", MS_NOSUID | MS_NODEV,
+             (long)"mode=0700", 0) != 0)
+      sys1(SYS_exit_group, 1);
+    for (int k = 0; k < ndbg; k++) {
+      if (mine[k] < 0) continue;
+      mlen = 0;
+      put("/tmp/");
+      putnum((unsigned long)k);
+      memcpy(name[k], msg, mlen);
+      name[k][mlen] = 0;
+      long r = dbg[k].dir ? sys3(SYS_mkdirat, AT_FDCWD, name[k], 0700)
+                          : sys4(SYS_openat, AT_FDCWD, name[k], O_CREAT | O_WRONLY | O_CLOEXEC,
+                                 0600);
+      if (r < 0) sys1(SYS_exit_group, 1);
+      if (!dbg[k].dir) sys1(SYS_close, r);
+      r = sys6(SYS_move_mount, mine[k], (long)"", AT_FDCWD, (long)name[k],
+               MOVE_MOUNT_F_EMPTY_PATH, 0);
+      sys1(SYS_close, mine[k]);
+      if (r != 0) sys1(SYS_exit_group, 1);
+    }
+    if (sys1(SYS_unshare, CLONE_NEWUSER | CLONE_NEWNS) != 0) sys1(SYS_exit_group, 1);
+    for (int k = 0; k < ndbg; k++) {
+      sh->fd[k] = -1;
+      if (mine[k] < 0) continue;
+      long fd = sys3(SYS_open_tree, AT_FDCWD, name[k], OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE);
+      if (fd < 0) sys1(SYS_exit_group, 1);
+      sh->fd[k] = (int)fd;
+    }
+    sh->done = 1;
+    sys1(SYS_exit_group, 0);
+  }
+  int status = 0;
+  if (child > 0) sys4(SYS_wait4, child, &status, 0, 0);
+  for (int k = 0; k < ndbg; k++) {
+    if (dbg[k].fd < 0) continue;
+    if (sh->done) {
+      sys1(SYS_close, dbg[k].fd);
+      dbg[k].fd = sh->fd[k];
+    } else if (child > 0 && sh->fd[k] > 0) {
+      sys1(SYS_close, sh->fd[k]); /* made before the child failed */
+    }
+  }
+  sys2(SYS_munmap, (long)sh, sizeof *sh);
+}
+
 /* Before any join, as the caller. */
 static void debug_prepare(const char *tools, long pid) {
   static const char *top[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
@@ -1466,6 +1551,7 @@ static void debug_prepare(const char *tools, long pid) {
     debug_copy(dfd, dev[k], paths[16 + k], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 1);
   }
   sys1(SYS_close, dfd);
+  debug_lock();
   /* The target's root: its /proc/PID/root entered through its own mount namespace. */
   char path[64];
   mlen = 0;
@@ -1751,8 +1837,6 @@ static int ptrace_read(void) {
  * deadline. It writes what it read into a mapping we share; dying with us (PDEATHSIG), it
  * never stays waiting, and its exit detaches it from the target. */
 #define PTRACE_DEADLINE_S 5
-#define PROT_READ_WRITE 3
-#define MAP_SHARED_ANONYMOUS 0x21
 static void ptrace_filters(void) {
   struct shared {
     const char *what;

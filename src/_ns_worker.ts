@@ -18,7 +18,8 @@
  * bundled on the host), `import()` inside is refused by V8's per-script import hook (except
  * node: built-ins that load no code), the spawner's seccomp filter — inherited by every
  * evaluator thread — makes execve fail in the kernel, and `Worker`, `Deno.Command`,
- * `Deno.dlopen` and `process.dlopen` are replaced by functions that say why.
+ * `Deno.dlopen`, `process.dlopen` and WebGPU's `requestAdapter()` (a dlopen of libvulkan by
+ * name) are replaced by functions that say why.
  *
  * The sealed evaluator boots with the host's root directory (the spawner chroots to an fd
  * of it after joining: the evaluator's threads share the spawner's fs_struct), because
@@ -122,6 +123,25 @@ function _evaluator(
       process: { getBuiltinModule(id: string): unknown; dlopen: unknown };
     }).process;
     proc.dlopen = refuse("process.dlopen", "load native addons outside inNamespaces");
+    // WebGPU's first requestAdapter() dlopen()s libvulkan.so.1 (then libEGL) by name, where
+    // this thread resolves paths: a target's library ran as root in our process (stop 25).
+    const gpu = (globalThis as { GPU?: { prototype: Record<string, unknown> } }).GPU;
+    if (gpu) {
+      const refused = refuse("WebGPU", "its first adapter loads the system's graphics libraries");
+      gpu.prototype.requestAdapter = function requestAdapter(): Promise<never> {
+        return new Promise<never>(() => refused());
+      };
+    }
+    // Deno has glibc (tzset) and ICU read the time zone again when TZ changes, for the whole
+    // process and where this thread resolves paths: the target's zoneinfo file or
+    // /etc/localtime became the zone of every Worker made later, and a FIFO there kept glibc's
+    // lock, so root's own next change of TZ waited for ever (stop 25). process.env goes
+    // through these too.
+    const env = Deno.env;
+    const setEnv = env.set.bind(env), deleteEnv = env.delete.bind(env);
+    const tz = refuse("TZ", "the time zone is the whole process's: set it before inNamespaces");
+    env.set = (key: string, value: string) => key === "TZ" ? tz() : setEnv(key, value);
+    env.delete = (key: string) => key === "TZ" ? tz() : deleteEnv(key);
     const getBuiltinModule = proc.getBuiltinModule.bind(proc);
     proc.getBuiltinModule = (id: string) => {
       if (isLoader(id)) throw new Error(`Cannot load ${id} in fn: ${sealedWhy}`);

@@ -7,7 +7,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { check, cstr, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
-import { readTextFileSafe } from "../ffi/files.ts";
+import { readLinkSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { loadHostNss } from "../ffi/nss.ts";
 import { NamespaceError } from "./errors.ts";
 import {
@@ -93,8 +93,8 @@ let _nextId = 1;
  * still checks it). With mnt every path is the target's, so the Worker is sealed: a module
  * URL is bundled on the host (`deno bundle`, whole graph, into one CommonJS text: no
  * top-level await, an empty `import.meta`) before it goes in; `import()` inside is refused
- * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen` and
- * `process.dlopen` are refused, and a seccomp filter on the Worker's threads makes execve
+ * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen`,
+ * `process.dlopen` and WebGPU's `requestAdapter()` are refused, and a seccomp filter on the Worker's threads makes execve
  * fail in the kernel — a program of the target run from there would have your process's
  * privileges (use `NsCommand`, which enters every namespace). What Deno reads once per
  * process (NSS modules, gai.conf, the time zone) is read on the host first: fn's local
@@ -331,7 +331,28 @@ function _key(resolved: ResolvedTarget, types: readonly WorkerNamespace[]): stri
   const who = resolved.kind === "process"
     ? `pid:${resolved.pid}:${resolved.startTime}`
     : `file:${resolved.path}`;
-  return `${who}|${types.join(",")}`;
+  return `${who}|${types.join(",")}|${_identity(resolved, types)}`;
+}
+
+/**
+ * The namespaces a Worker for these types would join now (their inodes), or "?" when one
+ * cannot be read. A kept Worker holds the namespaces it was born in, and a target keeps its
+ * PID and start time when it moves to others (`exec unshare -m`, setns), a path its name when
+ * the namespace under it is replaced (`ip netns delete` and `add`): found by PID or path
+ * alone, the Worker ran fn in the namespaces the target had left, or in a deleted one
+ * (tests/security_test.ts "stop 25: a kept inNamespaces Worker…").
+ */
+function _identity(resolved: ResolvedTarget, types: readonly WorkerNamespace[]): string {
+  try {
+    if (resolved.kind === "file") {
+      const st = statSafe(resolved.path);
+      return `${st.dev}:${st.ino}`;
+    }
+    // "mnt:[4026531841]": one readlink each, where a stat opens the file.
+    return types.map((t) => readLinkSafe(`/proc/${resolved.pid}/ns/${t}`)).join(",");
+  } catch {
+    return "?";
+  }
 }
 
 async function _call(
@@ -342,7 +363,12 @@ async function _call(
 ): Promise<unknown> {
   const reuse = options.reuse ?? true;
   _workers ??= { ...await import("node:worker_threads"), ...await import("./_ns_worker.ts") };
-  const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
+  const key = _key(resolved, types);
+  const kept = _take(key);
+  const slot = kept ?? _spawn(resolved, types);
+  // A Worker born while the target moved may hold either set: not kept, nor one whose
+  // namespaces could not be read.
+  if (!kept && (key.endsWith("|?") || _key(resolved, types) !== key)) slot.dead = true;
   const id = _nextId++;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;

@@ -37,8 +37,8 @@ let _later: typeof import("./_later.ts") | undefined;
  * still checks it). With mnt every path is the target's, so the Worker is sealed: a module
  * URL is bundled on the host (`deno bundle`, whole graph, into one CommonJS text: no
  * top-level await, an empty `import.meta`) before it goes in; `import()` inside is refused
- * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen` and
- * `process.dlopen` are refused, and a seccomp filter on the Worker's threads makes execve
+ * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen`,
+ * `process.dlopen` and WebGPU's `requestAdapter()` are refused, and a seccomp filter on the Worker's threads makes execve
  * fail in the kernel — a program of the target run from there would have your process's
  * privileges (use `NsCommand`, which enters every namespace).
  *

@@ -11298,3 +11298,380 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 25: attacking stop 23/24's fixes and what was left alone (sec25a)
+
+Deno.test({
+  name: "stop 25 (open): a FIFO at a target's /etc/resolv.conf never hangs root's own name lookups",
+  // Open finding (docs/stop25-sec25a.md): it fails today; NSJOIN_OPEN_FINDINGS=1 runs it.
+  ignore: NEEDS_ROOT || !Deno.env.get("NSJOIN_OPEN_FINDINGS"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // glibc parses resolv.conf under one process-wide lock (resolv_conf.c: "Parse
+    // configuration while holding the lock"), in the mount namespace of the thread that asks,
+    // and again whenever the file is not the regular file it last parsed — a FIFO every time.
+    // Every getaddrinfo of a name takes that lock, `localhost` too. A local user's
+    // `unshare -Urm` process, whose /etc is theirs, is the target; fn's lookup of a name
+    // with mnt joined is the trigger, and root's own lookup after it is the victim.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-resolv-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const port = (listener.addr as Deno.NetAddr).port;
+const lookup = async (port: number) => {
+  const c = await Deno.connect({ hostname: "localhost", port });
+  c.close();
+  return "connected";
+};
+const inside = await inNamespaces(Number(Deno.args[0]), lookup, {
+  namespaces: ["mnt"], arg: port, timeout: 5_000,
+}).catch((e) => e.name);
+const host = await lookup(port);
+console.log(JSON.stringify({ inside, host }));
+Deno.exit(0);
+`,
+    );
+    try {
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: "mount -t tmpfs x /etc && printf '127.0.0.1 localhost\\n' > /etc/hosts && " +
+          "mkfifo /etc/resolv.conf",
+      });
+      const out = await runPiped(
+        Deno.execPath(),
+        { args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)] },
+        undefined,
+        60_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      // Today fn times out (its thread waits in open(2) holding the lock) and root's own
+      // lookup of localhost afterwards waits for ever: killed at 60 s.
+      assertEquals(out.code, 0, `root's process hung or failed: ${out.stderr}`);
+      assertEquals(JSON.parse(out.stdout).host, "connected");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "stop 25: a kept inNamespaces Worker is not reused once its target is in other namespaces",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await t.step("a process that execs `unshare -m` under the same PID", async () => {
+      // A local user's process: its own mount namespace, which it leaves for a new one by
+      // exec, keeping its PID and start time (the key a kept Worker was found by).
+      const user = await testUser();
+      const child = new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${user.uid}`,
+          `--regid=${user.gid}`,
+          "--clear-groups",
+          "unshare",
+          "-Urm",
+          "sh",
+          "-c",
+          `mount -t tmpfs x /mnt && echo first > /mnt/marker && echo ready && read line &&
+          exec unshare -m sh -c 'mount -t tmpfs y /mnt && echo second > /mnt/marker &&
+          echo moved && exec sleep 600'`,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const expect = async (word: string) => {
+        let seen = "";
+        while (!seen.includes(word)) {
+          const { value, done } = await lines.read();
+          if (done) throw new Error(`the target ended before it said ${word}: ${seen}`);
+          seen += value;
+        }
+      };
+      const stdin = child.stdin.getWriter();
+      try {
+        await expect("ready");
+        const marker = () =>
+          inNamespaces(child.pid, () => Deno.readTextFileSync("/mnt/marker").trim(), {
+            namespaces: ["mnt"],
+          });
+        assertEquals(await marker(), "first");
+        await stdin.write(new TextEncoder().encode("go\n"));
+        await expect("moved");
+        // Without the check the Worker of the first call (kept 5 s) answered: "first".
+        assertEquals(await marker(), "second");
+      } finally {
+        await closeNamespaceWorkers();
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Ended.
+        }
+        await stdin.close().catch(() => {});
+        await lines.cancel().catch(() => {});
+        await child.status;
+      }
+    });
+    await t.step("a named netns deleted and made again under the same name", async () => {
+      const name = `nsjoin-s25a-${Deno.pid}`;
+      const ip = (...args: string[]) => must("ip", args);
+      try {
+        await ip("netns", "add", name);
+        await ip("-n", name, "link", "set", "lo", "up"); // a fresh one's is down
+        const links = () =>
+          inNamespaces(
+            `/run/netns/${name}`,
+            async () => {
+              const out = await new Deno.Command("ip", { args: ["-o", "link", "show", "lo"] })
+                .output();
+              return new TextDecoder().decode(out.stdout).includes(",UP") ? "first" : "second";
+            },
+            { namespaces: ["net"] },
+          );
+        assertEquals(await links(), "first");
+        await ip("netns", "delete", name);
+        await ip("netns", "add", name);
+        // Without the check: "first", the deleted namespace the kept Worker still held.
+        assertEquals(await links(), "second");
+      } finally {
+        await closeNamespaceWorkers();
+        await new Deno.Command("ip", { args: ["netns", "delete", name], stderr: "null" }).output();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "stop 25: inNamespaces with mnt never runs a target's library through WebGPU (navigator.gpu)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // navigator.gpu is there without a flag in Deno 2.9, and its first requestAdapter()
+    // dlopen()s libvulkan.so.1 by name (then libEGL) where the calling thread resolves paths:
+    // in a sealed Worker, the target's /usr/lib. A local user's `unshare -Urm` process whose
+    // /usr/lib/x86_64-linux-gnu is a tmpfs of theirs is the target; the library's constructor
+    // says which uid ran it, on root's stderr.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-gpu-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/lib`);
+    await Deno.chmod(`${dir}/lib`, 0o777);
+    await Deno.writeTextFile(
+      `${dir}/evil.c`,
+      `#include <stdio.h>
+#include <unistd.h>
+__attribute__((constructor)) static void run(void) {
+  fprintf(stderr, "TARGET-CODE-RAN uid=%d\\n", (int)getuid());
+}
+`,
+    );
+    await must("gcc", ["-shared", "-fPIC", "-o", `${dir}/libvulkan.so.1`, `${dir}/evil.c`]);
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const out = await inNamespaces(Number(Deno.args[0]), async () => {
+  try {
+    await navigator.gpu.requestAdapter();
+    return "requested";
+  } catch (e) {
+    return (e as Error).message;
+  }
+}, { namespaces: ["mnt"], timeout: 60_000 });
+console.log(JSON.stringify(out));
+Deno.exit(0);
+`,
+    );
+    const lib = `${dir}/lib`;
+    const target = new Deno.Command("setpriv", {
+      args: [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        "unshare",
+        "-Urm",
+        "sh",
+        "-c",
+        // The shell and mount are loaded before their libraries are hidden; busybox is static.
+        `mount -t tmpfs x ${lib} && cp ${dir}/libvulkan.so.1 /bin/busybox ${lib}/ &&
+        mount --bind ${lib} /usr/lib/x86_64-linux-gnu && exec ${lib}/busybox sleep 600`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      await waitFor("the target's busybox sleep", () => {
+        try {
+          return Deno.readTextFileSync(`/proc/${target.pid}/cmdline`).includes("busybox");
+        } catch {
+          throw new Error("the target ended before it was ready");
+        }
+      });
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)],
+        },
+        undefined,
+        120_000,
+      );
+      // Without the seal: TARGET-CODE-RAN uid=0 on stderr, and fn said "requested".
+      assert(!out.stderr.includes("TARGET-CODE-RAN"), `the target's library ran: ${out.stderr}`);
+      assertEquals(out.code, 0, out.stderr);
+      assertMatch(JSON.parse(out.stdout), /^Cannot use WebGPU in fn: /);
+    } finally {
+      try {
+        target.kill("SIGKILL");
+      } catch {
+        // Ended.
+      }
+      await target.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 25: debug's read-only tools stay read-only to a container with CAP_SYS_ADMIN (locked mounts)",
+  ignore: NEEDS_ROOT || (!HAVE_DOCKER && !CI),
+  sanitizeResources: false,
+  async fn() {
+    // The program is dumpable after execve and has the container's uid, so the container's
+    // root may enter its mount namespace (nsenter -m); with CAP_SYS_ADMIN there it remounted
+    // the tools read-write and wrote into the host's directory. A tools directory of the
+    // test's own (busybox) stands for the host's /usr.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-tools-" });
+    await Deno.mkdir(`${dir}/usr/bin`, { recursive: true });
+    await Deno.copyFile("/bin/busybox", `${dir}/usr/bin/busybox`);
+    await Deno.chmod(`${dir}/usr/bin/busybox`, 0o755);
+    for (const a of ["sh", "sleep"]) await Deno.symlink("busybox", `${dir}/usr/bin/${a}`);
+    await Deno.symlink("usr/bin", `${dir}/bin`);
+    const c = await startContainer("docker", `nsjoin-s25a-${crypto.randomUUID().slice(0, 8)}`, [
+      "--cap-add",
+      "SYS_ADMIN",
+    ]);
+    const debug = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", CLI, "debug", "--tools", dir, c.name, "sleep", "27182"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const attack = String.raw`
+        for p in /proc/[0-9]*; do
+          [ "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" = "sleep 27182 " ] || continue
+          nsenter -t ${"$"}{p#/proc/} -m sh -c '
+            mount -o remount,bind,rw /usr; echo "remount $?"
+            mkdir -p /tmp/again && mount --bind /usr /tmp/again &&
+              mount -o remount,bind,rw /tmp/again; echo "bind $?"
+            touch /usr/written /tmp/again/written; echo "write $?"' 2>/dev/null
+          exit 0
+        done
+        exit 1`;
+      let out = await engineExec(c, [], ["sh", "-c", attack]);
+      for (let i = 0; i < 100 && out.code !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        out = await engineExec(c, [], ["sh", "-c", attack]);
+      }
+      assertEquals(out.code, 0, `the debug program never showed up: ${out.stderr}`);
+      const written = await Deno.stat(`${dir}/usr/written`).then(() => true, () => false);
+      // Without the lock: "remount 0", "bind 0", "write 0", and the file on the host.
+      assert(!written, `the container wrote into the host's tools: ${out.stdout}`);
+      assertEquals(out.stdout.trim().split("\n"), ["remount 1", "bind 1", "write 1"]);
+    } finally {
+      debug.kill("SIGTERM");
+      await debug.status;
+      await debug.stderr.cancel();
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 25: a change of TZ in fn never reads the target's zone files for root's process, nor hangs it",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // Deno calls glibc's tzset() and has V8 redetect ICU's zone when TZ changes: both read
+    // zone files where the calling thread resolves paths (a mnt Worker: the target's
+    // /etc/localtime, or /usr/share/zoneinfo/NAME), for the whole process. README tells fn to
+    // read the target's zone as data, which invites `Deno.env.set("TZ", theirs)` in fn.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-tz25-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const inside = await inNamespaces(Number(Deno.args[0]), () => {
+  try {
+    Deno.env.set("TZ", "Europe/Paris");
+    Deno.env.delete("TZ");
+    return "changed";
+  } catch (e) {
+    return (e as Error).message;
+  }
+}, { namespaces: ["mnt"], timeout: 5_000 }).catch((e) => e.name);
+const offset = () => new Date(2020, 0, 1).getTimezoneOffset();
+const w = new Worker(
+  "data:application/javascript,postMessage(new Date(2020,0,1).getTimezoneOffset())",
+  { type: "module" },
+);
+const later = await new Promise((r) => { w.onmessage = (e) => r(e.data); });
+w.terminate();
+// Root's own change of TZ afterwards (glibc's tzset takes the lock a stuck thread holds).
+Deno.env.set("TZ", "UTC");
+Deno.env.delete("TZ");
+console.log(JSON.stringify({ inside, host: offset(), later }));
+Deno.exit(0);
+`,
+    );
+    const victim = async (pid: number) => {
+      const out = await runPiped(
+        Deno.execPath(),
+        { args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(pid)] },
+        undefined,
+        60_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      assertEquals(out.code, 0, `root's process hung or failed: ${out.stderr}`);
+      return JSON.parse(out.stdout);
+    };
+    const hostOffset = new Date(2020, 0, 1).getTimezoneOffset();
+    const zone = hostOffset === -540 ? "America/Caracas" : "Asia/Tokyo";
+    const refused = /^Cannot use TZ in fn: /;
+    try {
+      for (
+        const [what, setup] of [
+          ["its /etc/localtime", `cat /usr/share/zoneinfo/${zone} > /etc/localtime`],
+          ["a FIFO at its /etc/localtime", "mkfifo /etc/localtime"],
+        ]
+      ) {
+        await t.step(what, async () => {
+          await using target = await makeTarget({
+            flags: ["-U", "--map-root-user", "-m"],
+            user: { uid: user.uid, gid: user.gid },
+            setup: `mount -t tmpfs x /etc && ${setup}`,
+          });
+          // Without the refusal: a Worker made later had the target's zone (-540 where
+          // root's is UTC), and with the FIFO root's own change of TZ waited for ever.
+          const seen = await victim(target.pid);
+          assertEquals([seen.host, seen.later], [hostOffset, hostOffset]);
+          assertMatch(seen.inside, refused);
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

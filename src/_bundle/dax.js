@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-RUTQJHYY.js";
+} from "./chunk-SSWKHD4E.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,21 +14,21 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-K56ACP7J.js";
+} from "./chunk-X2IC5WL2.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-R6Q354JW.js";
+} from "./chunk-M4G3OD5I.js";
 import {
   resolveTarget
-} from "./chunk-TMBSD34J.js";
+} from "./chunk-EKKEEUIJ.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-FYPEO6K7.js";
+} from "./chunk-LL5TXQYF.js";
 import "./chunk-TVRBW2F7.js";
 import {
   assertPermissions

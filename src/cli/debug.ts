@@ -28,7 +28,7 @@ DESCRIPTION
  filters, limits, LSM label) unless --privileged. Works on images with no shell and no libc:
  nothing is copied into the container and nothing is left behind. The program has a private
  mount namespace of its own, gone when it ends:
-   /usr /bin /sbin /lib*   the tools, read-only (and a few /etc files: ld.so.cache, passwd...)
+   /usr /bin /sbin /lib*   the tools, read-only for good (and a few /etc files: ld.so.cache...)
    /target                 the target's root: its files (nosuid, nodev)
    /proc                   the target's pid namespace: ps shows its processes
    /sys /tmp /dev          its net namespace's sysfs, a private tmpfs, null/zero/tty/pts...

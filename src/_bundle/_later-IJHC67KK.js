@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-K56ACP7J.js";
+} from "./chunk-X2IC5WL2.js";
 import {
   loadHostNss
-} from "./chunk-LUO7U2FD.js";
+} from "./chunk-JSDDDTIX.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-G4Y5D44O.js";
+} from "./chunk-2OWKUANW.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,13 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-R6Q354JW.js";
+} from "./chunk-M4G3OD5I.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-TMBSD34J.js";
+} from "./chunk-EKKEEUIJ.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
@@ -69,8 +69,10 @@ import {
   fstatSafe,
   isNotFound,
   openFileSafe,
-  readTextFileSafe
-} from "./chunk-FYPEO6K7.js";
+  readLinkSafe,
+  readTextFileSafe,
+  statSafe
+} from "./chunk-LL5TXQYF.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -247,15 +249,29 @@ var _bundleConfig = (function _bundleConfig() {
 });
 var _key = (function _key(resolved, types) {
   const who = resolved.kind === "process" ? `pid:${resolved.pid}:${resolved.startTime}` : `file:${resolved.path}`;
-  return `${who}|${types.join(",")}`;
+  return `${who}|${types.join(",")}|${_identity(resolved, types)}`;
+});
+var _identity = (function _identity(resolved, types) {
+  try {
+    if (resolved.kind === "file") {
+      const st = statSafe(resolved.path);
+      return `${st.dev}:${st.ino}`;
+    }
+    return types.map((t) => readLinkSafe(`/proc/${resolved.pid}/ns/${t}`)).join(",");
+  } catch {
+    return "?";
+  }
 });
 var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-E6Q2EVLX.js")
+    ...await import("./_ns_worker-VFOCI6LK.js")
   };
-  const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
+  const key = _key(resolved, types);
+  const kept = _take(key);
+  const slot = kept ?? _spawn(resolved, types);
+  if (!kept && (key.endsWith("|?") || _key(resolved, types) !== key)) slot.dead = true;
   const id = _nextId++;
   let timer;
   let onAbort;
@@ -1201,7 +1217,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-PIREZTKB.js"),
-    import("./_forward_relay-7DZTFFOX.js")
+    import("./_forward_relay-YMKOV4A4.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -1676,6 +1692,7 @@ var _RULES = {
   time: "the kernel refuses setns(2) into a time namespace to a multithreaded process (EUSERS)",
   pid: "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork"
 };
+
 
 
 

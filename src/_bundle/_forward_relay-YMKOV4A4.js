@@ -15,12 +15,12 @@ import {
 } from "./chunk-TQFNS2YB.js";
 import {
   scopedJoin
-} from "./chunk-G4Y5D44O.js";
+} from "./chunk-2OWKUANW.js";
 import {
   close
-} from "./chunk-R6Q354JW.js";
-import "./chunk-TMBSD34J.js";
-import "./chunk-FYPEO6K7.js";
+} from "./chunk-M4G3OD5I.js";
+import "./chunk-EKKEEUIJ.js";
+import "./chunk-LL5TXQYF.js";
 import {
   SyscallError
 } from "./chunk-TVRBW2F7.js";

@@ -2,12 +2,12 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-TMBSD34J.js";
+} from "./chunk-EKKEEUIJ.js";
 import {
   CLONE_FLAGS,
   NamespaceError,
   openFileSafe
-} from "./chunk-FYPEO6K7.js";
+} from "./chunk-LL5TXQYF.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

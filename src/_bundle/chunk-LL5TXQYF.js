@@ -506,6 +506,7 @@ export {
   isNotFound,
   fstatSafe,
   statSafe,
+  readLinkSafe,
   NamespaceError,
   WORKER_NAMESPACES,
   NAMESPACE_TYPES,

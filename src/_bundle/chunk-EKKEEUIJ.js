@@ -6,7 +6,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-FYPEO6K7.js";
+} from "./chunk-LL5TXQYF.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

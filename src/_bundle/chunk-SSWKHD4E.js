@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-K56ACP7J.js";
+} from "./chunk-X2IC5WL2.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-TMBSD34J.js";
+} from "./chunk-EKKEEUIJ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -22,7 +22,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-FYPEO6K7.js";
+} from "./chunk-LL5TXQYF.js";
 import {
   assertPermissions,
   nsjoinSetting

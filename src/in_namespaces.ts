@@ -342,7 +342,7 @@ async function _call(
 ): Promise<unknown> {
   const reuse = options.reuse ?? true;
   _workers ??= { ...await import("node:worker_threads"), ...await import("./_ns_worker.ts") };
-  const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
+  const slot = _take(_key(resolved, types)) ?? (_dropExited(), _spawn(resolved, types));
   const id = _nextId++;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
@@ -420,6 +420,23 @@ function _release(slot: _Slot): void {
     _terminate(slot);
   }, IDLE_MS);
   Deno.unrefTimer(slot.idleTimer as unknown as number);
+}
+
+/**
+ * Terminates the idle Workers whose target exited. Checked when a Worker is released, a
+ * target that exits later kept its Workers (and namespaces, ~10 MB each) for the idle time:
+ * a script probing short-lived targets had a hundred of them. Run before each new Worker,
+ * so they never outnumber the targets alive.
+ */
+function _dropExited(): void {
+  for (const [key, list] of _idle) {
+    for (const slot of [...list]) {
+      if (slot.pid === undefined || _startTimeOrGone(slot.pid) === slot.startTime) continue;
+      list.splice(list.indexOf(slot), 1);
+      _terminate(slot);
+    }
+    if (list.length === 0) _idle.delete(key);
+  }
 }
 
 function _startTimeOrGone(pid: number): number {

@@ -255,7 +255,7 @@ var _call = (async function _call(resolved, types, message, options) {
     ...await import("node:worker_threads"),
     ...await import("./_ns_worker-PFUA75KX.js")
   };
-  const slot = _take(_key(resolved, types)) ?? _spawn(resolved, types);
+  const slot = _take(_key(resolved, types)) ?? (_dropExited(), _spawn(resolved, types));
   const id = _nextId++;
   let timer;
   let onAbort;
@@ -331,6 +331,18 @@ var _release = (function _release(slot) {
     _terminate(slot);
   }, IDLE_MS);
   Deno.unrefTimer(slot.idleTimer);
+});
+var _dropExited = (function _dropExited() {
+  for (const [key, list] of _idle) {
+    for (const slot of [
+      ...list
+    ]) {
+      if (slot.pid === void 0 || _startTimeOrGone(slot.pid) === slot.startTime) continue;
+      list.splice(list.indexOf(slot), 1);
+      _terminate(slot);
+    }
+    if (list.length === 0) _idle.delete(key);
+  }
 });
 var _startTimeOrGone = (function _startTimeOrGone(pid) {
   try {
@@ -1678,6 +1690,7 @@ var _RULES = {
   time: "the kernel refuses setns(2) into a time namespace to a multithreaded process (EUSERS)",
   pid: "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork"
 };
+
 
 
 

@@ -401,6 +401,14 @@ export class NsCommand {
         pipe,
         (l) => _denoCommand({ ...l, options: { ...l.options, detached } }).spawn(),
       );
+      if (this.#options.killTree) {
+        // SIGKILL would end the helper that waits for the program, which cannot relay it:
+        // SIGPWR asks it to send SIGKILL to the program's whole group (ffi/helper.c
+        // supervise). Before it waits, SIGPWR ends the helper, and nothing has run.
+        const kill = child.kill.bind(child);
+        child.kill = (signo?: Deno.Signal | number) =>
+          kill(signo === "SIGKILL" || signo === 9 ? "SIGPWR" : signo);
+      }
       return pipe.wrap(child);
     } catch (error) {
       pipe.close();
@@ -563,7 +571,14 @@ export class NsCommand {
     return {
       path: h.path,
       options: {
-        args: _helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
+        // A helper that forks (a pid namespace joined, killTree, newSession, tty) is what
+        // `kill()` reaches, and SIGKILL cannot be relayed: without killOnExit the program
+        // still dies with it ("k0": only a child it forks) — it ran on in the target while
+        // `status` said SIGKILL.
+        args: [
+          ...(plan.killOnExit ? [] : ["k0"]),
+          ..._helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
+        ],
         env: plan.env,
         clearEnv: plan.clearEnv,
         stdin: o.stdin ?? defaults.stdin,

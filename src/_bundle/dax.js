@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-SDVSYLXD.js";
+} from "./chunk-RVH7MMMC.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-TM7GC3M5.js";
 import {
   AT_FDCWD,
   IN_ROOT,

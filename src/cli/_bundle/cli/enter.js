@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-7TBA63SC.js";
+} from "./chunk-PJHKQVH4.js";
 import {
   NamespaceError,
   UsageError,

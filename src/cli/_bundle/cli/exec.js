@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-7TBA63SC.js";
+} from "./chunk-PJHKQVH4.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

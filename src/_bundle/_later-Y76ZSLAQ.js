@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-TM7GC3M5.js";
 import {
   loadHostNss
 } from "./chunk-VXCPACEZ.js";

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-ML2LBP4S.js";
+} from "./chunk-TM7GC3M5.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -203,6 +203,7 @@ export interface NsCommandOptions {
    * as `setsid`): aborting, `kill()` and every signal relayed reach the whole group, so
    * children holding the pipes end too and `for await` over stdout finishes. A process that
    * leaves the group (a daemon's own `setsid`) is not reached. Costs one fork per spawn.
+   * `kill("SIGKILL")` sends the group SIGKILL too (through the helper, as SIGPWR).
    * The program has no controlling terminal then (it still reads an inherited one).
    */
   killTree?: boolean;

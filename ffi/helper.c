@@ -264,6 +264,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_
 #define POLLIN 0x1
 #define SIGWINCH 28
 #define SIGKILL 9
+#define SIGPWR 30
 #define PR_SET_PDEATHSIG 1
 #define O_DIRECTORY 0200000
 #define RESOLVE_NO_MAGICLINKS 0x02
@@ -993,10 +994,13 @@ static void restore_tty(void) {
 
 /* g: signals go to the program's whole process group (it leads a new session). */
 static int tree, own_session;
+/* Set in the process whose child is the program itself (not a terminal relay's or a
+ * cgroup intermediate's parent): only it turns SIGPWR into SIGKILL (see supervise). */
+static int supervises_program;
 
 /* The signals a supervising parent relays (see supervise). */
 static unsigned long relay_set(void) {
-  static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, SIGWINCH, SIGCHLD};
+  static const int relay[] = {1, 2, 3, 10, 12, 14, 15, 18, SIGWINCH, SIGPWR, SIGCHLD};
   unsigned long set = 0;
   for (unsigned k = 0; k < sizeof relay / sizeof relay[0]; k++) set |= 1UL << (relay[k] - 1);
   return set;
@@ -1142,6 +1146,11 @@ static __attribute__((noreturn)) void supervise(long child, int master, int repo
       if (sig == SIGWINCH && master >= 0) {
         copy_winsize(0, master);
       } else if (sig != SIGCHLD) {
+        /* SIGKILL cannot be relayed: sent to us, it ends us alone (the program dies with us,
+         * see k, but not what it started). With g, the caller sends SIGPWR for it
+         * (src/command.ts, NsCommand#spawn's kill): the whole group gets SIGKILL. A relay
+         * or a cgroup intermediate passes SIGPWR on to the process that forks the program. */
+        if (sig == SIGPWR && tree && supervises_program) sig = SIGKILL;
         /* Before the child's setsid there is no such group yet: then the child alone. */
         if (!tree || sys2(SYS_kill, -child, sig) == -ESRCH) sys2(SYS_kill, child, sig);
         continue;
@@ -4252,6 +4261,7 @@ __attribute__((used)) void start_c(long *sp) {
     }
     if (child > 0) {
       if (slave >= 0) sys1(SYS_close, slave);
+      supervises_program = 1;
       supervise(child, -1, -1, &set);
     }
     close_all_but(keep, nkeep, relay_report, -1);

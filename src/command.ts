@@ -204,6 +204,7 @@ export interface NsCommandOptions {
    * as `setsid`): aborting, `kill()` and every signal relayed reach the whole group, so
    * children holding the pipes end too and `for await` over stdout finishes. A process that
    * leaves the group (a daemon's own `setsid`) is not reached. Costs one fork per spawn.
+   * `kill("SIGKILL")` sends the group SIGKILL too (through the helper, as SIGPWR).
    * The program has no controlling terminal then (it still reads an inherited one).
    */
   killTree?: boolean;
@@ -402,6 +403,14 @@ export class NsCommand {
         pipe,
         (l) => _denoCommand({ ...l, options: { ...l.options, detached } }).spawn(),
       );
+      if (this.#options.killTree) {
+        // SIGKILL would end the helper that waits for the program, which cannot relay it:
+        // SIGPWR asks it to send SIGKILL to the program's whole group (ffi/helper.c
+        // supervise). Before it waits, SIGPWR ends the helper, and nothing has run.
+        const kill = child.kill.bind(child);
+        child.kill = (signo?: Deno.Signal | number) =>
+          kill(signo === "SIGKILL" || signo === 9 ? "SIGPWR" : signo);
+      }
       return pipe.wrap(child);
     } catch (error) {
       pipe.close();
@@ -564,7 +573,14 @@ export class NsCommand {
     return {
       path: h.path,
       options: {
-        args: _helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
+        // A helper that forks (a pid namespace joined, killTree, newSession, tty) is what
+        // `kill()` reaches, and SIGKILL cannot be relayed: without killOnExit the program
+        // still dies with it ("k0": only a child it forks) — it ran on in the target while
+        // `status` said SIGKILL.
+        args: [
+          ...(plan.killOnExit ? [] : ["k0"]),
+          ..._helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
+        ],
         env: plan.env,
         clearEnv: plan.clearEnv,
         stdin: o.stdin ?? defaults.stdin,

@@ -365,7 +365,7 @@ async function _call(
   _workers ??= { ...await import("node:worker_threads"), ...await import("./_ns_worker.ts") };
   const key = _key(resolved, types);
   const kept = _take(key);
-  const slot = kept ?? _spawn(resolved, types);
+  const slot = kept ?? (_dropExited(), _spawn(resolved, types));
   // A Worker born while the target moved may hold either set: not kept, nor one whose
   // namespaces could not be read.
   if (!kept && (key.endsWith("|?") || _key(resolved, types) !== key)) slot.dead = true;
@@ -446,6 +446,23 @@ function _release(slot: _Slot): void {
     _terminate(slot);
   }, IDLE_MS);
   Deno.unrefTimer(slot.idleTimer as unknown as number);
+}
+
+/**
+ * Terminates the idle Workers whose target exited. Checked when a Worker is released, a
+ * target that exits later kept its Workers (and namespaces, ~10 MB each) for the idle time:
+ * a script probing short-lived targets had a hundred of them. Run before each new Worker,
+ * so they never outnumber the targets alive.
+ */
+function _dropExited(): void {
+  for (const [key, list] of _idle) {
+    for (const slot of [...list]) {
+      if (slot.pid === undefined || _startTimeOrGone(slot.pid) === slot.startTime) continue;
+      list.splice(list.indexOf(slot), 1);
+      _terminate(slot);
+    }
+    if (list.length === 0) _idle.delete(key);
+  }
 }
 
 function _startTimeOrGone(pid: number): number {

@@ -491,6 +491,56 @@ function gone(pid: number): boolean {
 }
 
 Deno.test({
+  name: "kill('SIGKILL') ends the program inside a pid namespace, not only the helper",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // The helper forks into a pid namespace and waits for the program, relaying signals:
+    // SIGKILL cannot be relayed. A CI runner killing a stuck exec left its program (and
+    // with killTree everything it started) running in the container for good, while
+    // `status` said SIGKILL (stop 25 soak: 60 kills, 240 processes left).
+    await using target = await makeTarget();
+    for (
+      const [what, args, killTree] of [
+        ["the program", ["-c", "exec sleep 1000"], false],
+        ["killTree: the program and its process group", [
+          "-c",
+          "sleep 1000 & (sleep 1000 &); sleep 1000",
+        ], true],
+      ] as const
+    ) {
+      await t.step(what, async () => {
+        const child = new NsCommand("sh", {
+          target: target.pid,
+          args: [...args],
+          killTree,
+          stdin: "null",
+          stdout: "null",
+        }).spawn();
+        const want = killTree ? 3 : 1;
+        let sleeps: number[] = [];
+        // The subshell's sleep is re-parented to the target's init: look there too.
+        const inTarget = () => [
+          ...new Set([...descendants(child.pid, "sleep"), ...descendants(target.pid, "sleep")]),
+        ];
+        for (const end = Date.now() + 30_000; sleeps.length < want && Date.now() < end;) {
+          sleeps = inTarget();
+          if (sleeps.length < want) await new Promise((r) => setTimeout(r, 10));
+        }
+        assertEquals(sleeps.length, want);
+        child.kill("SIGKILL");
+        assertEquals((await child.status).signal, "SIGKILL");
+        for (const end = Date.now() + 30_000; !sleeps.every(gone) && Date.now() < end;) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const left = sleeps.filter((p) => !gone(p));
+        for (const p of left) Deno.kill(p, "SIGKILL");
+        assertEquals(left, [], "processes outlived kill('SIGKILL')");
+      });
+    }
+  },
+});
+
+Deno.test({
   name: "killTree: aborting ends everything the program started, and `for await` finishes",
   ignore: NEEDS_ROOT,
   async fn(t) {

@@ -435,3 +435,49 @@ Deno.test({
     assert(after <= before, `fds: ${before} before, ${after} after 5 mnt Workers`);
   },
 });
+
+Deno.test({
+  name: "inNamespaces drops the idle Workers of targets that exited before it starts another",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A script probing short-lived targets (a container per CI job): each target's idle
+    // Worker used to stay 5 s after its target exited, holding its namespaces and ~10 MB;
+    // at one target every 50 ms that was a hundred Workers and 1 GB (stop 25 soak).
+    const dead: string[] = [];
+    try {
+      for (let i = 0; i < 6; i++) {
+        await using t = await makeTarget({ flags: ["-u", "--fork"], hostname: `gone${i}` });
+        assertEquals(
+          await inNamespaces(t.pid, () => Deno.hostname(), { namespaces: ["uts"] }),
+          `gone${i}`,
+        );
+        dead.push(Deno.readLinkSync(`/proc/${t.pid}/ns/uts`));
+      }
+      await using live = await makeTarget({ flags: ["-u", "--fork"], hostname: "live" });
+      assertEquals(
+        await inNamespaces(live.pid, () => Deno.hostname(), { namespaces: ["uts"] }),
+        "live",
+      );
+      // A freed namespace's inode number is given to the next new one: not live's.
+      const liveUts = Deno.readLinkSync(`/proc/${live.pid}/ns/uts`);
+      const gone = dead.filter((ns) => ns !== liveUts);
+      // The idle timeout (5 s) would end them too: look well before it.
+      const held = () =>
+        [...Deno.readDirSync("/proc/self/task")].filter((t) => {
+          try {
+            return gone.includes(Deno.readLinkSync(`/proc/self/task/${t.name}/ns/uts`));
+          } catch {
+            return false; // the thread ended while we looked
+          }
+        }).length;
+      let n = held();
+      for (let i = 0; i < 20 && n > 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        n = held();
+      }
+      assertEquals(n, 0, `${n} threads still in the namespaces of exited targets`);
+    } finally {
+      await closeNamespaceWorkers();
+    }
+  },
+});

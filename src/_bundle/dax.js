@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-SSWKHD4E.js";
+} from "./chunk-WPVZSBR5.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-X2IC5WL2.js";
+} from "./chunk-3P6UERGI.js";
 import {
   AT_FDCWD,
   IN_ROOT,

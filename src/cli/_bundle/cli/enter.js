@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-H4TGBWRN.js";
+} from "./chunk-FHMDH4KQ.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-H4TGBWRN.js";
+} from "./chunk-FHMDH4KQ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

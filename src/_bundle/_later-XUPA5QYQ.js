@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-X2IC5WL2.js";
+} from "./chunk-3P6UERGI.js";
 import {
   loadHostNss
 } from "./chunk-JSDDDTIX.js";
@@ -270,7 +270,7 @@ var _call = (async function _call(resolved, types, message, options) {
   };
   const key = _key(resolved, types);
   const kept = _take(key);
-  const slot = kept ?? _spawn(resolved, types);
+  const slot = kept ?? (_dropExited(), _spawn(resolved, types));
   if (!kept && (key.endsWith("|?") || _key(resolved, types) !== key)) slot.dead = true;
   const id = _nextId++;
   let timer;
@@ -347,6 +347,18 @@ var _release = (function _release(slot) {
     _terminate(slot);
   }, IDLE_MS);
   Deno.unrefTimer(slot.idleTimer);
+});
+var _dropExited = (function _dropExited() {
+  for (const [key, list] of _idle) {
+    for (const slot of [
+      ...list
+    ]) {
+      if (slot.pid === void 0 || _startTimeOrGone(slot.pid) === slot.startTime) continue;
+      list.splice(list.indexOf(slot), 1);
+      _terminate(slot);
+    }
+    if (list.length === 0) _idle.delete(key);
+  }
 });
 var _startTimeOrGone = (function _startTimeOrGone(pid) {
   try {
@@ -1692,6 +1704,7 @@ var _RULES = {
   time: "the kernel refuses setns(2) into a time namespace to a multithreaded process (EUSERS)",
   pid: "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork"
 };
+
 
 
 

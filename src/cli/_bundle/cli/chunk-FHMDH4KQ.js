@@ -2087,6 +2087,10 @@ var NsCommand = class {
           detached
         }
       }).spawn());
+      if (this.#options.killTree) {
+        const kill = child.kill.bind(child);
+        child.kill = (signo) => kill(signo === "SIGKILL" || signo === 9 ? "SIGPWR" : signo);
+      }
       return pipe.wrap(child);
     } catch (error) {
       pipe.close();
@@ -2216,7 +2220,16 @@ var NsCommand = class {
     return {
       path: h.path,
       options: {
-        args: _helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args),
+        // A helper that forks (a pid namespace joined, killTree, newSession, tty) is what
+        // `kill()` reaches, and SIGKILL cannot be relayed: without killOnExit the program
+        // still dies with it ("k0": only a child it forks) \u2014 it ran on in the target while
+        // `status` said SIGKILL.
+        args: [
+          ...plan.killOnExit ? [] : [
+            "k0"
+          ],
+          ..._helperArgs(plan, Deno.pid, pipe.writeFd, filters?.args)
+        ],
         env: plan.env,
         clearEnv: plan.clearEnv,
         stdin: o.stdin ?? defaults.stdin,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-X2IC5WL2.js";
+} from "./chunk-3P6UERGI.js";
 import {
   PinnedProcess,
   pinProcess,

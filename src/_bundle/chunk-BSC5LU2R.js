@@ -18,12 +18,12 @@ import {
   errno,
   libcSubset
 } from "./chunk-MWXHTWPC.js";
-var netnsPath = (function netnsPath(name) {
+var netnsPath = function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
   }
   return `${NETNS_DIR}/${name}`;
-});
+};
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -33,9 +33,9 @@ var readProcText = (function readProcText(path) {
   }
   return readTextFileSafe(path);
 });
-var startTimeOf = (function startTimeOf(pid) {
+var startTimeOf = function startTimeOf(pid) {
   return _procStat(pid).startTime;
-});
+};
 var _procStat = (function _procStat(pid) {
   assertPid(pid);
   let stat;
@@ -80,7 +80,7 @@ var _joinable = (function _joinable(pid) {
   }
   return st.startTime;
 });
-var _pinnedByInode = (function _pinnedByInode(pid, inode, text) {
+var _pinnedByInode = function _pinnedByInode(pid, inode, text) {
   using pinned = pinProcess(pid);
   const ino = fstatSafe(pinned.pidfd).ino;
   if (ino !== inode) {
@@ -93,7 +93,7 @@ var _pinnedByInode = (function _pinnedByInode(pid, inode, text) {
     });
   }
   return pinned.startTime;
-});
+};
 var parseTarget = (function parseTarget(text) {
   if (/^[0-9]+$/.test(text)) {
     assertPid(Number(text));
@@ -209,7 +209,7 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
 var _inodeOf = (function _inodeOf(pidfd) {
   return fstatSafe(pidfd).ino;
 });
-var pinProcess = (function pinProcess(pid) {
+var pinProcess = function pinProcess(pid) {
   assertPid(pid);
   let fd;
   try {
@@ -228,7 +228,7 @@ var pinProcess = (function pinProcess(pid) {
     libcSubset(...EXEC_SYMBOLS).close(fd);
     throw error;
   }
-});
+};
 
 
 // src/netns.ts

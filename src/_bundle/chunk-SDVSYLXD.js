@@ -26,18 +26,18 @@ import {
   statSafe,
   withPathFd
 } from "./chunk-YNUZCXZZ.js";
-var _dockerHost = (function _dockerHost(o) {
+var _dockerHost = function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
-});
-var _groupAdd = (function _groupAdd(host) {
+};
+var _groupAdd = function _groupAdd(host) {
   const g = host?.GroupAdd;
   return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
-});
-var _isInspect = (function _isInspect(j) {
+};
+var _isInspect = function _isInspect(j) {
   const o = j;
   return typeof o === "object" && o !== null && typeof o.Id === "string" && typeof o.Name === "string" && typeof o.State === "object" && o.State !== null && typeof o.Config === "object" && o.Config !== null;
-});
-var _fromInspect = (function _fromInspect(j, owner) {
+};
+var _fromInspect = function _fromInspect(j, owner) {
   const text = (v, otherwise) => typeof v === "string" ? v : otherwise;
   return {
     engine: "docker",
@@ -55,8 +55,8 @@ var _fromInspect = (function _fromInspect(j, owner) {
     },
     source: "api"
   };
-});
-var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS, any = false) {
+};
+var _dockerStateFind = function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS, any = false) {
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
   const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
@@ -106,15 +106,15 @@ var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINER
     }),
     source: "state"
   };
-});
-var _readRootJson = (function _readRootJson(path, text) {
+};
+var _readRootJson = function _readRootJson(path, text) {
   try {
     return JSON.parse(text ?? Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
-});
-var _readDir = (function _readDir(path) {
+};
+var _readDir = function _readDir(path) {
   try {
     return [
       ...Deno.readDirSync(path)
@@ -122,15 +122,15 @@ var _readDir = (function _readDir(path) {
   } catch {
     return [];
   }
-});
-var _plainRead = (function _plainRead(path) {
+};
+var _plainRead = function _plainRead(path) {
   try {
     return Deno.readTextFileSync(path);
   } catch {
     return void 0;
   }
-});
-var _dockerGet = (async function _dockerGet(host, path) {
+};
+var _dockerGet = async function _dockerGet(host, path) {
   let uid = 0;
   let conn;
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
@@ -178,8 +178,8 @@ Host: docker\r
     } catch {
     }
   }
-});
-var _tcpConnect = (async function _tcpConnect(url) {
+};
+var _tcpConnect = async function _tcpConnect(url) {
   const name = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(url.port || 80);
   const addresses = /^[0-9.]+$/.test(name) || name.includes(":") ? [
@@ -225,8 +225,8 @@ var _tcpConnect = (async function _tcpConnect(url) {
   }
   if (first) return first;
   throw failure ?? new Error(`Cannot reach docker at ${url.host}: no address`);
-});
-var _tcpListenerUid = (function _tcpListenerUid(ours, theirs) {
+};
+var _tcpListenerUid = function _tcpListenerUid(ours, theirs) {
   const key = (hex) => {
     const [addr, port] = hex.split(":");
     const bytes = [];
@@ -275,8 +275,8 @@ var _tcpListenerUid = (function _tcpListenerUid(ours, theirs) {
     }
   }
   throw new Error(`Cannot trust docker at ${theirs.hostname}:${theirs.port}: no socket of this host answers`);
-});
-var _readCapped = (async function _readCapped(stream) {
+};
+var _readCapped = async function _readCapped(stream) {
   let raw = "";
   let size = 0;
   const decoder = new TextDecoder();
@@ -290,8 +290,8 @@ var _readCapped = (async function _readCapped(stream) {
     });
   }
   return raw + decoder.decode();
-});
-var _dockerList = (async function _dockerList(o) {
+};
+var _dockerList = async function _dockerList(o) {
   let res;
   try {
     res = await _dockerGet(_dockerHost(o), "/containers/json");
@@ -312,8 +312,8 @@ var _dockerList = (async function _dockerList(o) {
     } : {},
     source: "api"
   }));
-});
-var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
+};
+var _dockerInspect = async function _dockerInspect(ref, o, strict) {
   let res;
   try {
     res = await _dockerGet(_dockerHost(o), `/containers/${encodeURIComponent(ref)}/json`);
@@ -337,8 +337,8 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
     });
   }
   return _fromInspect(j, res.owner);
-});
-var _dockerStateList = (function _dockerStateList(ref) {
+};
+var _dockerStateList = function _dockerStateList(ref) {
   const out = [];
   const hex = ref !== void 0 && /^[0-9a-f]+$/.test(ref);
   const plain = ref !== void 0 && DOCKER_NAME.test(ref) ? `"Name":"/${ref}"` : void 0;
@@ -365,8 +365,8 @@ var _dockerStateList = (function _dockerStateList(ref) {
     out.push(found);
   }
   return out;
-});
-var _readJson = (function _readJson(path, owner) {
+};
+var _readJson = function _readJson(path, owner) {
   try {
     return JSON.parse(readTextFileSafe(path, {
       owner
@@ -374,8 +374,8 @@ var _readJson = (function _readJson(path, owner) {
   } catch {
     return void 0;
   }
-});
-var _configOfSpec = (function _configOfSpec(spec) {
+};
+var _configOfSpec = function _configOfSpec(spec) {
   const p = spec?.process;
   if (typeof p !== "object" || p === null) return void 0;
   const id = (n) => Number.isSafeInteger(n) && n >= 0;
@@ -389,8 +389,8 @@ var _configOfSpec = (function _configOfSpec(spec) {
     additionalGids: Array.isArray(gids) ? gids.filter(id) : void 0,
     runtimeEnv: true
   };
-});
-var _livePid = (function _livePid(pidfile, start, owner, rootOnly = false) {
+};
+var _livePid = function _livePid(pidfile, start, owner, rootOnly = false) {
   let text;
   try {
     text = rootOnly ? _readRootOnly(pidfile, 64) : readTextFileSafe(pidfile, {
@@ -410,8 +410,8 @@ var _livePid = (function _livePid(pidfile, start, owner, rootOnly = false) {
   } catch {
     return void 0;
   }
-});
-var _storageConf = (function _storageConf(path, owner) {
+};
+var _storageConf = function _storageConf(path, owner) {
   const out = {};
   let text;
   try {
@@ -429,8 +429,8 @@ var _storageConf = (function _storageConf(path, owner) {
     if (m && section === "[storage]") out[m[1]] = m[2];
   }
   return out;
-});
-var _podmanStores = (function _podmanStores(rootOnly = false) {
+};
+var _podmanStores = function _podmanStores(rootOnly = false) {
   const stores = [];
   const uid = Deno.uid() ?? 0;
   const env = Deno.env.get("CONTAINERS_STORAGE_CONF");
@@ -464,19 +464,19 @@ var _podmanStores = (function _podmanStores(rootOnly = false) {
     if (_containerDirs(store).length > 0) stores.push(store);
   }
   return stores;
-});
-var _containerDirs = (function _containerDirs(store) {
+};
+var _containerDirs = function _containerDirs(store) {
   if (store.owner === void 0) {
     return _readDir(store.graph).filter((d) => d.endsWith("-containers"));
   }
   return _DRIVERS.map((d) => `${d}-containers`).filter((d) => existsSafe(`${store.graph}/${d}`));
-});
-var _entries = (function _entries(list, owner) {
+};
+var _entries = function _entries(list, owner) {
   if (!Array.isArray(list)) return [];
   if (owner === void 0 || owner === (Deno.uid() ?? 0)) return list;
   return list.slice(-_USER_STORE_ENTRIES);
-});
-var _isRootlessOf = (function _isRootlessOf(pid, owner) {
+};
+var _isRootlessOf = function _isRootlessOf(pid, owner) {
   const fds = [];
   const open = (path) => {
     const fd = nsfsOpen(path);
@@ -497,8 +497,8 @@ var _isRootlessOf = (function _isRootlessOf(pid, owner) {
   } finally {
     for (const fd of fds) nsfsClose(fd);
   }
-});
-var _podmanList = (function _podmanList(rootOnly = false, keep) {
+};
+var _podmanList = function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
@@ -531,8 +531,8 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
     }
   }
   return out;
-});
-var _podmanStopped = (function _podmanStopped(ref, any = false) {
+};
+var _podmanStopped = function _podmanStopped(ref, any = false) {
   const uid = Deno.uid() ?? 0;
   const found = [];
   for (const store of _podmanStores()) {
@@ -549,15 +549,15 @@ var _podmanStopped = (function _podmanStopped(ref, any = false) {
     }
   }
   return found.length === 1 || any && found.length > 0 ? found[0] : void 0;
-});
-var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
+};
+var _podmanExecConfig = function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
   const gids = config?.additionalGids;
   if (gids?.length && config.user.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
-});
-var _containerdStates = (function _containerdStates(o) {
+};
+var _containerdStates = function _containerdStates(o) {
   const extra = o.containerdState ?? (Deno.env.get("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
   return [
     .../* @__PURE__ */ new Set([
@@ -565,8 +565,8 @@ var _containerdStates = (function _containerdStates(o) {
       ...extra
     ])
   ];
-});
-var _rootOnlyPath = (function _rootOnlyPath(path) {
+};
+var _rootOnlyPath = function _rootOnlyPath(path) {
   if (!path.startsWith("/")) return _rootOnlyResolved(path);
   const parts = path.split("/").filter(Boolean);
   for (let i = 0; i <= parts.length; i++) {
@@ -575,8 +575,8 @@ var _rootOnlyPath = (function _rootOnlyPath(path) {
     if (!kind) return false;
   }
   return true;
-});
-var _rootOnlyResolved = (function _rootOnlyResolved(path) {
+};
+var _rootOnlyResolved = function _rootOnlyResolved(path) {
   let real;
   try {
     real = Deno.realPathSync(path);
@@ -588,8 +588,8 @@ var _rootOnlyResolved = (function _rootOnlyResolved(path) {
     if (_rootOnlyDir("/" + parts.slice(0, i).join("/")) !== "dir") return false;
   }
   return true;
-});
-var _rootOnlyDir = (function _rootOnlyDir(path) {
+};
+var _rootOnlyDir = function _rootOnlyDir(path) {
   try {
     const st = Deno.lstatSync(path);
     if (st.isSymlink) return "link";
@@ -601,8 +601,8 @@ var _rootOnlyDir = (function _rootOnlyDir(path) {
   } catch {
     return void 0;
   }
-});
-var _rootOnlyEntry = (function _rootOnlyEntry(path) {
+};
+var _rootOnlyEntry = function _rootOnlyEntry(path) {
   try {
     const st = Deno.lstatSync(path);
     const mode = st.mode ?? 0;
@@ -611,8 +611,8 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
   } catch {
     return void 0;
   }
-});
-var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, read) {
+};
+var _readRootOnly = function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, read) {
   try {
     const st = Deno.lstatSync(path);
     if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
@@ -620,8 +620,8 @@ var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, 
   } catch {
     return void 0;
   }
-});
-var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) {
+};
+var _containerdList = function _containerdList(o = {}, namespace, filter = {}) {
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
@@ -674,8 +674,8 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
     }
   }
   return out;
-});
-var _podOfSpec = (function _podOfSpec(id, spec, runtime) {
+};
+var _podOfSpec = function _podOfSpec(id, spec, runtime) {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return void 0;
   const str = (k) => typeof a[k] === "string" && a[k] !== "" ? a[k] : void 0;
@@ -729,8 +729,8 @@ var _podOfSpec = (function _podOfSpec(id, spec, runtime) {
     container
   };
   return void 0;
-});
-var containerOfCgroup = (function containerOfCgroup(cgroup) {
+};
+var containerOfCgroup = function containerOfCgroup(cgroup) {
   for (const line of cgroup.split("\n")) {
     const path = line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
     if (path.includes("conmon-")) return void 0;
@@ -751,8 +751,8 @@ var containerOfCgroup = (function containerOfCgroup(cgroup) {
     }
   }
   return void 0;
-});
-var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
+};
+var _rootMadeCgroup = function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
   let checked = 0;
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
@@ -785,15 +785,15 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
     checked++;
   }
   return checked > 0;
-});
-var _inRootMadeCgroupOf = (function _inRootMadeCgroupOf(pid, id) {
+};
+var _inRootMadeCgroupOf = function _inRootMadeCgroupOf(pid, id) {
   try {
     return _rootMadeCgroup(readTextFileSafe(`/proc/${pid}/cgroup`), id);
   } catch {
     return false;
   }
-});
-var _cgroupScan = (function _cgroupScan(proc) {
+};
+var _cgroupScan = function _cgroupScan(proc) {
   const found = /* @__PURE__ */ new Map();
   let mounts;
   for (const name of _readDir(proc)) {
@@ -829,8 +829,8 @@ var _cgroupScan = (function _cgroupScan(proc) {
   return [
     ...found.values()
   ].map((v) => v.info);
-});
-var _rootlessOwner = (function _rootlessOwner(pid) {
+};
+var _rootlessOwner = function _rootlessOwner(pid) {
   const theirs = nsfsOpen(`/proc/${pid}/ns/user`);
   const mine = nsfsOpen("/proc/self/ns/user");
   try {
@@ -843,8 +843,8 @@ var _rootlessOwner = (function _rootlessOwner(pid) {
     nsfsClose(theirs);
     nsfsClose(mine);
   }
-});
-var _merge = (function _merge(lists) {
+};
+var _merge = function _merge(lists) {
   const byId = /* @__PURE__ */ new Map();
   for (const list of lists) {
     for (const c of list) {
@@ -869,16 +869,16 @@ var _merge = (function _merge(lists) {
   return [
     ...byId.values()
   ].filter((c) => c.pid > 0 || c.restarting);
-});
-var findContainers = (async function findContainers(options = {}) {
+};
+var findContainers = async function findContainers(options = {}) {
   assertPermissions("find containers", "all");
   _checkFindOptions(options);
   return await _find(options, {
     scan: true,
     dockerList: true
   });
-});
-var _checkFindOptions = (function _checkFindOptions(options) {
+};
+var _checkFindOptions = function _checkFindOptions(options) {
   for (const name of [
     "containerdState",
     "sources"
@@ -888,8 +888,8 @@ var _checkFindOptions = (function _checkFindOptions(options) {
       throw new TypeError(`Cannot use ${name} ${typeof v === "string" ? JSON.stringify(v) : "of that shape"}: give a list of strings`);
     }
   }
-});
-var _find = (async function _find(options, only) {
+};
+var _find = async function _find(options, only) {
   const sources = new Set(options.sources ?? [
     "api",
     "state",
@@ -914,8 +914,8 @@ var _find = (async function _find(options, only) {
   if (sources.has("cgroup") && only.scan) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift(await docker ?? []);
   return _merge(lists);
-});
-var parseContainerRef = (function parseContainerRef(text) {
+};
+var parseContainerRef = function parseContainerRef(text) {
   const colon = text.indexOf(":");
   if (colon > 0) {
     const [engine, user] = text.slice(0, colon).split("@", 2);
@@ -948,8 +948,8 @@ var parseContainerRef = (function parseContainerRef(text) {
   return {
     ref: text
   };
-});
-var _uidOf = (function _uidOf(user, text) {
+};
+var _uidOf = function _uidOf(user, text) {
   if (/^[0-9]+$/.test(user)) return Number(user);
   let passwd = "";
   try {
@@ -959,8 +959,8 @@ var _uidOf = (function _uidOf(user, text) {
   const line = passwd.split("\n").find((l) => l.split(":")[0] === user);
   if (!line) throw new TypeError(`Cannot resolve ${text}: no user ${JSON.stringify(user)} here`);
   return Number(line.split(":")[2]);
-});
-var _distance = (function _distance(a, b) {
+};
+var _distance = function _distance(a, b) {
   const row = Array.from({
     length: b.length + 1
   }, (_, i) => i);
@@ -974,8 +974,8 @@ var _distance = (function _distance(a, b) {
     }
   }
   return row[b.length];
-});
-var matchContainer = (function matchContainer(containers, ref, options = {}) {
+};
+var matchContainer = function matchContainer(containers, ref, options = {}) {
   const { engine, owner } = options;
   const pool = containers.filter((c) => (!engine || c.engine === engine) && (owner === void 0 || c.owner === owner));
   const find = (list) => {
@@ -1007,8 +1007,8 @@ var matchContainer = (function matchContainer(containers, ref, options = {}) {
     quiet: true,
     hint: near.length > 0 ? `did you mean ${near.map(_label).join(", ")}?` : `no running ${what} has that name or ID (see: nsjoin ps)`
   });
-});
-var matchPodContainer = (function matchPodContainer(containers, text) {
+};
+var matchPodContainer = function matchPodContainer(containers, text) {
   const members = containers.filter((c) => c.pod);
   const shown = JSON.stringify(text);
   const fail = (errno, message, hint) => new NamespaceError(message, {
@@ -1082,12 +1082,12 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
     );
   }
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
-});
-var resolveContainer = (async function resolveContainer(text, options = {}) {
+};
+var resolveContainer = async function resolveContainer(text, options = {}) {
   assertPermissions("resolve a container", "all");
   return await _resolveContainer(text, options);
-});
-var _resolveContainer = (async function _resolveContainer(text, options = {}) {
+};
+var _resolveContainer = async function _resolveContainer(text, options = {}) {
   if (typeof text !== "string") {
     throw new TypeError(`Cannot resolve container ${String(text)}: give a name, an ID prefix or ENGINE:NAME`);
   }
@@ -1263,8 +1263,8 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     }
   }
   return _withView(new PinnedContainer(pinned, found), view);
-});
-var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options, text, theirs) {
+};
+var _refuseOursStopped = async function _refuseOursStopped(ref, engine, options, text, theirs) {
   const sources = new Set(options.sources ?? [
     "api",
     "state",
@@ -1295,15 +1295,15 @@ var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options
       hint
     });
   }
-});
-var _inOwnMountNamespace = (function _inOwnMountNamespace(pinned) {
+};
+var _inOwnMountNamespace = function _inOwnMountNamespace(pinned) {
   try {
     return differingNamespaces(pinned.pid).includes("mnt") && pinned.alive;
   } catch {
     return false;
   }
-});
-var _podFilter = (function _podFilter(text) {
+};
+var _podFilter = function _podFilter(text) {
   if (text.startsWith("cri:")) {
     const ref = text.slice(4);
     return /^[0-9a-f]+$/.test(ref) ? {
@@ -1314,8 +1314,8 @@ var _podFilter = (function _podFilter(text) {
   return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
     text: parts.map((p) => `"${p}"`)
   } : {};
-});
-var _crioFilter = (function _crioFilter(text) {
+};
+var _crioFilter = function _crioFilter(text) {
   if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
   const parts = text.slice(4).split("/");
   const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
@@ -1326,8 +1326,8 @@ var _crioFilter = (function _crioFilter(text) {
     const pod = byUid ? uid === parts[0] : parts.length === 1 ? name === parts[0] : ns === parts[0] && name === parts[1];
     return pod && (container === void 0 || c === container);
   });
-});
-var _pinPodMember = (function _pinPodMember(found, text, options) {
+};
+var _pinPodMember = function _pinPodMember(found, text, options) {
   const gone = () => new NamespaceError(`Cannot use ${_label(found)}`, {
     errno: 3,
     syscall: "resolve",
@@ -1347,12 +1347,12 @@ var _pinPodMember = (function _pinPodMember(found, text, options) {
     throw gone();
   }
   return _withView(new PinnedContainer(pinned, found), view);
-});
-var _pinFromDockerState = (function _pinFromDockerState(ref, options, dir) {
+};
+var _pinFromDockerState = function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
   return found && _pinDockerState(found, options);
-});
-var _pinDockerState = (function _pinDockerState(found, options) {
+};
+var _pinDockerState = function _pinDockerState(found, options) {
   let pinned;
   try {
     pinned = pinProcess(found.pid);
@@ -1366,8 +1366,8 @@ var _pinDockerState = (function _pinDockerState(found, options) {
   if (view) return _withView(new PinnedContainer(pinned, found), view);
   pinned.close();
   return void 0;
-});
-var _rootMadeView = (function _rootMadeView(pinned, id, options, named) {
+};
+var _rootMadeView = function _rootMadeView(pinned, id, options, named) {
   let cgroup = "";
   try {
     cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
@@ -1385,11 +1385,11 @@ var _rootMadeView = (function _rootMadeView(pinned, id, options, named) {
     mounts,
     rootDirs
   };
-});
-var _withView = (function _withView(container, view) {
+};
+var _withView = function _withView(container, view) {
   if (view) cgroupViews.set(container, view);
   return container;
-});
+};
 
 
 // src/_docker_state.ts
@@ -1446,7 +1446,7 @@ var CONTAINERD_STATES = [
 
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
-var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
+var _hasAll = (text, needles) => text !== void 0 && needles.every((n) => text.includes(n));
 
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
@@ -1503,9 +1503,9 @@ var PinnedContainer = class extends PinnedProcess {
 
 
 
-var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`);
+var _label = (c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`;
 
-var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
+var _podLabel = (p) => `k8s:${p.namespace}/${p.name}`;
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 

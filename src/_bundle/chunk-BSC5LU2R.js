@@ -33,9 +33,9 @@ var readProcText = (function readProcText(path) {
   }
   return readTextFileSafe(path);
 });
-var startTimeOf = function startTimeOf(pid) {
+var startTimeOf = (function startTimeOf(pid) {
   return _procStat(pid).startTime;
-};
+});
 var _procStat = (function _procStat(pid) {
   assertPid(pid);
   let stat;
@@ -209,7 +209,7 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
 var _inodeOf = (function _inodeOf(pidfd) {
   return fstatSafe(pidfd).ino;
 });
-var pinProcess = function pinProcess(pid) {
+var pinProcess = (function pinProcess(pid) {
   assertPid(pid);
   let fd;
   try {
@@ -228,7 +228,7 @@ var pinProcess = function pinProcess(pid) {
     libcSubset(...EXEC_SYMBOLS).close(fd);
     throw error;
   }
-};
+});
 
 
 // src/netns.ts

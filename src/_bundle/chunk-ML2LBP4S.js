@@ -522,7 +522,7 @@ var _environOf = function _environOf(pid) {
 var _withoutRun = function _withoutRun(what) {
   return `Cannot ${what} in a target without --allow-run: nsjoin spawns its helper (a sealed memfd, /proc/self/fd/N), which joins the namespaces and runs the program`;
 };
-var cgroupMountTable = function cgroupMountTable() {
+var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
   try {
     try {
@@ -551,8 +551,8 @@ var cgroupMountTable = function cgroupMountTable() {
     });
   }
   return out;
-};
-var cgroupMountRoots = function cgroupMountRoots(table = cgroupMountTable()) {
+});
+var cgroupMountRoots = (function cgroupMountRoots(table = cgroupMountTable()) {
   const where = /* @__PURE__ */ new Map();
   for (const m of table) {
     if (m.root !== "/" || !m.point) continue;
@@ -560,7 +560,7 @@ var cgroupMountRoots = function cgroupMountRoots(table = cgroupMountTable()) {
     else for (const k of m.keys) where.set(k, m.point);
   }
   return where;
-};
+});
 var nsfsOpen = function nsfsOpen(path, root) {
   const lib = libc();
   try {

@@ -26,18 +26,18 @@ import {
   statSafe,
   withPathFd
 } from "./chunk-YNUZCXZZ.js";
-var _dockerHost = function _dockerHost(o) {
+var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
-};
-var _groupAdd = function _groupAdd(host) {
+});
+var _groupAdd = (function _groupAdd(host) {
   const g = host?.GroupAdd;
   return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
-};
+});
 var _isInspect = function _isInspect(j) {
   const o = j;
   return typeof o === "object" && o !== null && typeof o.Id === "string" && typeof o.Name === "string" && typeof o.State === "object" && o.State !== null && typeof o.Config === "object" && o.Config !== null;
 };
-var _fromInspect = function _fromInspect(j, owner) {
+var _fromInspect = (function _fromInspect(j, owner) {
   const text = (v, otherwise) => typeof v === "string" ? v : otherwise;
   return {
     engine: "docker",
@@ -55,8 +55,8 @@ var _fromInspect = function _fromInspect(j, owner) {
     },
     source: "api"
   };
-};
-var _dockerStateFind = function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS, any = false) {
+});
+var _dockerStateFind = (function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS, any = false) {
   const host = _dockerHost(o);
   if (host !== "unix:///var/run/docker.sock" && host !== "unix:///run/docker.sock") return;
   const ids = _readDir(dir).filter((id2) => /^[0-9a-f]{64}$/.test(id2));
@@ -106,15 +106,15 @@ var _dockerStateFind = function _dockerStateFind(ref, o, dir = DOCKER_CONTAINERS
     }),
     source: "state"
   };
-};
-var _readRootJson = function _readRootJson(path, text) {
+});
+var _readRootJson = (function _readRootJson(path, text) {
   try {
     return JSON.parse(text ?? Deno.readTextFileSync(path));
   } catch {
     return void 0;
   }
-};
-var _readDir = function _readDir(path) {
+});
+var _readDir = (function _readDir(path) {
   try {
     return [
       ...Deno.readDirSync(path)
@@ -122,14 +122,14 @@ var _readDir = function _readDir(path) {
   } catch {
     return [];
   }
-};
-var _plainRead = function _plainRead(path) {
+});
+var _plainRead = (function _plainRead(path) {
   try {
     return Deno.readTextFileSync(path);
   } catch {
     return void 0;
   }
-};
+});
 var _dockerGet = async function _dockerGet(host, path) {
   let uid = 0;
   let conn;
@@ -730,7 +730,7 @@ var _podOfSpec = function _podOfSpec(id, spec, runtime) {
   };
   return void 0;
 };
-var containerOfCgroup = function containerOfCgroup(cgroup) {
+var containerOfCgroup = (function containerOfCgroup(cgroup) {
   for (const line of cgroup.split("\n")) {
     const path = line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
     if (path.includes("conmon-")) return void 0;
@@ -751,8 +751,8 @@ var containerOfCgroup = function containerOfCgroup(cgroup) {
     }
   }
   return void 0;
-};
-var _rootMadeCgroup = function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
+});
+var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountRoots(), rootDirs) {
   let checked = 0;
   for (const line of cgroup.split("\n")) {
     const first = line.indexOf(":"), second = line.indexOf(":", first + 1);
@@ -785,7 +785,7 @@ var _rootMadeCgroup = function _rootMadeCgroup(cgroup, id, where = cgroupMountRo
     checked++;
   }
   return checked > 0;
-};
+});
 var _inRootMadeCgroupOf = function _inRootMadeCgroupOf(pid, id) {
   try {
     return _rootMadeCgroup(readTextFileSafe(`/proc/${pid}/cgroup`), id);
@@ -878,7 +878,7 @@ var findContainers = async function findContainers(options = {}) {
     dockerList: true
   });
 };
-var _checkFindOptions = function _checkFindOptions(options) {
+var _checkFindOptions = (function _checkFindOptions(options) {
   for (const name of [
     "containerdState",
     "sources"
@@ -888,7 +888,7 @@ var _checkFindOptions = function _checkFindOptions(options) {
       throw new TypeError(`Cannot use ${name} ${typeof v === "string" ? JSON.stringify(v) : "of that shape"}: give a list of strings`);
     }
   }
-};
+});
 var _find = async function _find(options, only) {
   const sources = new Set(options.sources ?? [
     "api",
@@ -915,7 +915,7 @@ var _find = async function _find(options, only) {
   lists.unshift(await docker ?? []);
   return _merge(lists);
 };
-var parseContainerRef = function parseContainerRef(text) {
+var parseContainerRef = (function parseContainerRef(text) {
   const colon = text.indexOf(":");
   if (colon > 0) {
     const [engine, user] = text.slice(0, colon).split("@", 2);
@@ -948,7 +948,7 @@ var parseContainerRef = function parseContainerRef(text) {
   return {
     ref: text
   };
-};
+});
 var _uidOf = function _uidOf(user, text) {
   if (/^[0-9]+$/.test(user)) return Number(user);
   let passwd = "";
@@ -1083,11 +1083,11 @@ var matchPodContainer = function matchPodContainer(containers, text) {
   }
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
 };
-var resolveContainer = async function resolveContainer(text, options = {}) {
+var resolveContainer = (async function resolveContainer(text, options = {}) {
   assertPermissions("resolve a container", "all");
   return await _resolveContainer(text, options);
-};
-var _resolveContainer = async function _resolveContainer(text, options = {}) {
+});
+var _resolveContainer = (async function _resolveContainer(text, options = {}) {
   if (typeof text !== "string") {
     throw new TypeError(`Cannot resolve container ${String(text)}: give a name, an ID prefix or ENGINE:NAME`);
   }
@@ -1263,7 +1263,7 @@ var _resolveContainer = async function _resolveContainer(text, options = {}) {
     }
   }
   return _withView(new PinnedContainer(pinned, found), view);
-};
+});
 var _refuseOursStopped = async function _refuseOursStopped(ref, engine, options, text, theirs) {
   const sources = new Set(options.sources ?? [
     "api",
@@ -1348,11 +1348,11 @@ var _pinPodMember = function _pinPodMember(found, text, options) {
   }
   return _withView(new PinnedContainer(pinned, found), view);
 };
-var _pinFromDockerState = function _pinFromDockerState(ref, options, dir) {
+var _pinFromDockerState = (function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
   return found && _pinDockerState(found, options);
-};
-var _pinDockerState = function _pinDockerState(found, options) {
+});
+var _pinDockerState = (function _pinDockerState(found, options) {
   let pinned;
   try {
     pinned = pinProcess(found.pid);
@@ -1366,8 +1366,8 @@ var _pinDockerState = function _pinDockerState(found, options) {
   if (view) return _withView(new PinnedContainer(pinned, found), view);
   pinned.close();
   return void 0;
-};
-var _rootMadeView = function _rootMadeView(pinned, id, options, named) {
+});
+var _rootMadeView = (function _rootMadeView(pinned, id, options, named) {
   let cgroup = "";
   try {
     cgroup = Deno.readTextFileSync(`${options.proc ?? "/proc"}/${pinned.pid}/cgroup`);
@@ -1385,11 +1385,11 @@ var _rootMadeView = function _rootMadeView(pinned, id, options, named) {
     mounts,
     rootDirs
   };
-};
-var _withView = function _withView(container, view) {
+});
+var _withView = (function _withView(container, view) {
   if (view) cgroupViews.set(container, view);
   return container;
-};
+});
 
 
 // src/_docker_state.ts

@@ -2,12 +2,12 @@
 var allSeenGranted = (function allSeenGranted() {
   return _all;
 });
-var _granted = function _granted(name) {
+var _granted = (function _granted(name) {
   return Deno.permissions.querySync({
     name
   }).state === "granted";
-};
-var assertPermissions = function assertPermissions(what, needed) {
+});
+var assertPermissions = (function assertPermissions(what, needed) {
   if (needed === "all") {
     if (ALL_PERMISSIONS.every(_granted)) {
       _all = true;
@@ -18,7 +18,7 @@ var assertPermissions = function assertPermissions(what, needed) {
   const missing = needed.filter((name) => !_granted(name));
   if (missing.length === 0) return;
   throw new Deno.errors.NotCapable(`Cannot ${what} without ${missing.map((m) => `--allow-${m}`).join(" ")}`);
-};
+});
 // src/_permissions.ts
 var ALL_PERMISSIONS = [
   "read",

@@ -180,12 +180,12 @@ var _fileStat = (function _fileStat(st) {
     uid: view.getUint32(ST_MODE_OFFSET + 4, true)
   };
 });
-var statSafe = function statSafe(path) {
+var statSafe = (function statSafe(path) {
   if (_lib().fstatat(AT_FDCWD_I32, cstr(path), _statBuf, 0) < 0) {
     throw new SyscallError("stat", errno());
   }
   return _fileStat(_statBuf);
-};
+});
 var readLinkSafe = function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
   _encoder ??= new TextEncoder();

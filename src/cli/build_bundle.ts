@@ -86,15 +86,17 @@ const PACKAGE = ["mod.ts", "dax.ts"];
 const PACKAGE_OUT = "src/_bundle";
 /**
  * The functions of the package's shared chunks that a script's first `NsCommand` runs — with a
- * PID or a namespace file as target, `output()`, `spawn()` and `outputSync()` —, by source file:
- * only these are made eager in the chunks that mod.ts and dax.ts import statically (with what
- * the import itself runs). The others stay lazy, as esbuild wrote them: every import
- * deserialized their code from Deno's code cache, where most scripts never call them (the
- * container, scoped-join, session, filter-copy and confinement code). Made from V8's coverage
- * (`deno run --coverage`) of those four calls in fresh processes: functions with a count. A
- * function missing here is only compiled at its first call; a name that no longer exists
- * fails the build. Import of mod.ts + one `NsCommand#output()`: 75.5 M instructions with every
- * function eager, 73.4 M with these alone, 80.1 M with none (callgrind; README "Measured").
+ * PID or a namespace file as target, `output()`, `spawn()` and `outputSync()`, and with the PID
+ * of a docker container `resolveContainer` found —, by source file: only these are made eager in
+ * the chunks that mod.ts and dax.ts import statically (with what the import itself runs). The
+ * others stay lazy, as esbuild wrote them: every import deserialized their code from Deno's code
+ * cache, where most scripts never call them (scoped joins, sessions, filter copies, the other
+ * engines). Made from V8's coverage (`deno run --coverage`) of those five scripts in fresh
+ * processes: the functions with a count. A function missing here is only compiled at its first
+ * call; a name that no longer exists fails the build. Import of mod.ts + one
+ * `NsCommand#output()` to a PID: 76.7 M instructions with every function eager, 75.0 M with
+ * these (callgrind, a DENO_DIR of its own); whole process, CPU −0.6 ms, and −0.6 ms with
+ * `resolveContainer` of a docker container first (docs/stop25-perf25.md).
  */
 const HOT: Readonly<Record<string, readonly string[]>> = {
   "ffi/files.ts": [
@@ -108,6 +110,7 @@ const HOT: Readonly<Record<string, readonly string[]>> = {
     "openVerified",
     "readFileSafe",
     "readTextFileSafe",
+    "statSafe",
   ],
   "ffi/helper.ts": ["_memfd", "helper", "helperBytes"],
   "ffi/libc.ts": [
@@ -152,7 +155,17 @@ const HOT: Readonly<Record<string, readonly string[]>> = {
     "spawnOutput",
     "spawnOutputSync",
   ],
-  "src/_permissions.ts": ["allSeenGranted"],
+  "src/_cgroup_mounts.ts": ["cgroupMountRoots", "cgroupMountTable"],
+  "src/_docker_state.ts": [
+    "_dockerHost",
+    "_dockerStateFind",
+    "_fromInspect",
+    "_groupAdd",
+    "_plainRead",
+    "_readDir",
+    "_readRootJson",
+  ],
+  "src/_permissions.ts": ["_granted", "allSeenGranted", "assertPermissions"],
   "src/_proc.ts": ["readProcText"],
   "src/command.ts": [
     "HEX",
@@ -169,6 +182,17 @@ const HOT: Readonly<Record<string, readonly string[]>> = {
     "_selection",
     "_shown",
   ],
+  "src/containers.ts": [
+    "_checkFindOptions",
+    "_pinDockerState",
+    "_pinFromDockerState",
+    "_resolveContainer",
+    "_rootMadeView",
+    "_withView",
+    "parseContainerRef",
+    "resolveContainer",
+  ],
+  "src/engines.ts": ["_rootMadeCgroup", "containerOfCgroup"],
   "src/namespaces.ts": ["_BY_FLAG", "_openNamespaceFile", "assertPid", "namespaceTypeOfFile"],
   "src/target.ts": [
     "_hasPidfs",
@@ -178,7 +202,9 @@ const HOT: Readonly<Record<string, readonly string[]>> = {
     "_pidfsOff",
     "_procStat",
     "parseTarget",
+    "pinProcess",
     "resolveTarget",
+    "startTimeOf",
   ],
 };
 

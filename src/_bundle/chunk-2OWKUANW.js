@@ -17,7 +17,7 @@ import {
   errno,
   libc
 } from "./chunk-TVRBW2F7.js";
-var scopedJoin = (function scopedJoin(target, namespaces = [
+var scopedJoin = function scopedJoin(target, namespaces = [
   "net"
 ]) {
   if (!Array.isArray(namespaces)) {
@@ -40,11 +40,11 @@ var scopedJoin = (function scopedJoin(target, namespaces = [
     }
   }
   return _joinThread(target, namespaces);
-});
-var _inScopedJoin = (function _inScopedJoin() {
+};
+var _inScopedJoin = function _inScopedJoin() {
   return _joined !== void 0;
-});
-var _joinThread = (function _joinThread(target, namespaces) {
+};
+var _joinThread = function _joinThread(target, namespaces) {
   if (_joined) {
     throw new Error("Cannot join namespaces for a scope: this thread is already inside a scoped join - dispose it first");
   }
@@ -95,15 +95,15 @@ var _joinThread = (function _joinThread(target, namespaces) {
   for (const fd of targets.values()) libc().close(fd);
   _joined = new ScopedJoin(target, originals);
   return _joined;
-});
-var _startTime = (function _startTime(pid) {
+};
+var _startTime = function _startTime(pid) {
   try {
     return startTimeOf(pid);
   } catch {
     return -1;
   }
-});
-var _openNamespace = (function _openNamespace(resolved, type) {
+};
+var _openNamespace = function _openNamespace(resolved, type) {
   if (resolved.kind === "file") {
     if (resolved.type !== type) {
       throw new NamespaceError(`Cannot join the ${type} namespace of ${resolved.path}: it is a ${resolved.type} namespace file`, {
@@ -126,8 +126,8 @@ var _openNamespace = (function _openNamespace(resolved, type) {
     });
   }
   return fd;
-});
-var _open = (function _open(path, type, target, userPath = false) {
+};
+var _open = function _open(path, type, target, userPath = false) {
   try {
     if (userPath) return openFileSafe(path);
     return check("open", libc().open(cstr(path), O_RDONLY | O_CLOEXEC, 0));
@@ -140,10 +140,10 @@ var _open = (function _open(path, type, target, userPath = false) {
       target
     });
   }
-});
-var _display = (function _display(target) {
+};
+var _display = function _display(target) {
   return typeof target === "object" ? target.pid : target;
-});
+};
 
 
 // src/scoped.ts

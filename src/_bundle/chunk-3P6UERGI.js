@@ -37,7 +37,7 @@ import {
   notCapable,
   nsjoinSetting
 } from "./chunk-YX3QB2EJ.js";
-var _cArray = (function _cArray(entries) {
+var _cArray = function _cArray(entries) {
   const keep = [];
   const array = new BigUint64Array(entries.length + 1);
   entries.forEach((e, i) => {
@@ -52,8 +52,8 @@ var _cArray = (function _cArray(entries) {
     array,
     keep
   };
-});
-var execve = (function execve(path, argv, env, devNull = [], inheritEnv = false) {
+};
+var execve = function execve(path, argv, env, devNull = [], inheritEnv = false) {
   const args = _cArray(argv);
   const envp = _cArray(inheritEnv ? environEntries(env) : Object.entries(env).map(([k, v]) => `${k}=${v}`));
   const lib = libcSubset(...EXEC_SYMBOLS);
@@ -73,7 +73,7 @@ var execve = (function execve(path, argv, env, devNull = [], inheritEnv = false)
   void args.keep;
   void envp.keep;
   throw new SyscallError("execve", e);
-});
+};
 var helperBytes = (function helperBytes() {
   const b64 = HELPER_ELF[Deno.build.arch];
   if (!b64) {
@@ -101,11 +101,11 @@ var helper = (function helper() {
   }
   throw new Error(`Cannot prepare the nsjoin helper: ${errors.join("; ")}`);
 });
-var helperExecRefused = (function helperExecRefused() {
+var helperExecRefused = function helperExecRefused() {
   if (!_helper || _helper.kind !== "memfd") return void 0;
   _helper = _privateFile(helperBytes());
   return _helper;
-});
+};
 var _memfd = (function _memfd(bytes) {
   const lib = libcSubset(...EXEC_SYMBOLS);
   const name = cstr("nsjoin-helper");
@@ -130,7 +130,7 @@ var _memfd = (function _memfd(bytes) {
     }
   };
 });
-var _privateFile = (function _privateFile(bytes) {
+var _privateFile = function _privateFile(bytes) {
   const uid = Deno.uid() ?? 0;
   const runtime = Deno.env.get("XDG_RUNTIME_DIR");
   const dir = uid === 0 ? "/run/nsjoin" : runtime ? `${runtime}/nsjoin` : `/tmp/nsjoin-${uid}`;
@@ -168,18 +168,18 @@ var _privateFile = (function _privateFile(bytes) {
     kind: "file",
     verify
   };
-});
-var _equal = (function _equal(a, b) {
+};
+var _equal = function _equal(a, b) {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-});
-var _fnv = (function _fnv(bytes) {
+};
+var _fnv = function _fnv(bytes) {
   let h = 2166136261;
   for (const b of bytes) h = Math.imul(h ^ b, 16777619) >>> 0;
   return h.toString(16).padStart(8, "0");
-});
-var filterCopy = (function filterCopy(target, count) {
+};
+var filterCopy = function filterCopy(target, count) {
   const none = {
     args: [],
     fds: [],
@@ -236,8 +236,8 @@ var filterCopy = (function filterCopy(target, count) {
       } else lib.close(fd);
     }
   };
-});
-var _wellFormed = (function _wellFormed(fd, count) {
+};
+var _wellFormed = function _wellFormed(fd, count) {
   let bytes;
   try {
     bytes = readFileSafe(`/proc/self/fd/${fd}`, {
@@ -251,16 +251,16 @@ var _wellFormed = (function _wellFormed(fd, count) {
   let size = 4 + 8 * count;
   for (let i = 0; i < count; i++) size += 8 * view.getUint32(4 + 8 * i, true);
   return size === bytes.length;
-});
-var escapeTerminal = (function escapeTerminal(s) {
+};
+var escapeTerminal = function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
     let out = "";
     _utf8 ??= new TextEncoder();
     for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     return out;
   });
-});
-var _hostSideEnv = (function _hostSideEnv(theirs) {
+};
+var _hostSideEnv = function _hostSideEnv(theirs) {
   const out = {};
   for (const [k, v] of Object.entries(theirs)) {
     if (!HOST_SIDE_ENV.test(k)) continue;
@@ -268,7 +268,7 @@ var _hostSideEnv = (function _hostSideEnv(theirs) {
     if (!file) out[k] = v;
   }
   return out;
-});
+};
 var _helperArgs = (function _helperArgs(plan, parent = Deno.pid, errorFd, filters = []) {
   const args = [];
   if (plan.pin) args.push(plan.pin);
@@ -340,7 +340,7 @@ var _direct = (function _direct(launch, sync) {
     signal: o.signal
   };
 });
-var _setupError = (function _setupError(record, target, code) {
+var _setupError = function _setupError(record, target, code) {
   const m = new TextDecoder().decode(record).match(/^(\d+) (\d+) ([a-z]+) (\S+) ([^\n]*)/);
   if (!m) return null;
   if (!/^12[5-7]$/.test(m[1]) || Number(m[1]) !== code) return null;
@@ -353,8 +353,8 @@ var _setupError = (function _setupError(record, target, code) {
     target,
     quiet: true
   });
-});
-var _sessionPlan = (function _sessionPlan(o) {
+};
+var _sessionPlan = function _sessionPlan(o) {
   const plan = _plan("nsjoin-session", {
     ...o,
     killOnExit: true
@@ -372,16 +372,16 @@ var _sessionPlan = (function _sessionPlan(o) {
     env,
     shown: _shown(plan)
   };
-});
+};
 var _shown = (function _shown(plan) {
   return plan.target.kind === "process" ? plan.target.pid : plan.target.path;
 });
-var _quoted = (function _quoted(v) {
+var _quoted = function _quoted(v) {
   if (typeof v === "string") return JSON.stringify(v);
   if (Array.isArray(v)) return "(an array)";
   if (typeof v === "object" && v !== null) return "(an object)";
   return typeof v === "function" ? "(a function)" : String(v);
-});
+};
 var _follows = (function _follows(o) {
   return o.uid === "follow" || o.gid === "follow";
 });
@@ -398,7 +398,7 @@ var _namespaceFileArg = (function _namespaceFileArg(type, path, expected) {
   }
   return `N${HEX(CLONE_FLAGS[type])}=${path}`;
 });
-var _targetProcText = (function _targetProcText(pid, file, read = readProcText) {
+var _targetProcText = function _targetProcText(pid, file, read = readProcText) {
   try {
     return read(`/proc/${pid}/${file}`);
   } catch (error) {
@@ -410,8 +410,8 @@ var _targetProcText = (function _targetProcText(pid, file, read = readProcText) 
       hint: "the target exited"
     });
   }
-});
-var _limitsOf = (function _limitsOf(pid) {
+};
+var _limitsOf = function _limitsOf(pid) {
   const rows = _targetProcText(pid, "limits").split("\n").slice(1).filter(Boolean);
   const value = (v) => v === "unlimited" ? "i" : /^\d+$/.test(v) ? v : void 0;
   const pairs = rows.map((row) => {
@@ -429,8 +429,8 @@ var _limitsOf = (function _limitsOf(pid) {
     throw new Error(`Cannot read the resource limits of pid ${pid}: ${pairs.length} limits, not 16`);
   }
   return pairs.join(",");
-});
-var lsmExecLabel = (function lsmExecLabel(pid) {
+};
+var lsmExecLabel = function lsmExecLabel(pid) {
   if (!existsSafe("/sys/kernel/security/lsm")) return void 0;
   let lsms;
   try {
@@ -462,8 +462,8 @@ var lsmExecLabel = (function lsmExecLabel(pid) {
     return profile === "unconfined" ? void 0 : `exec ${profile}`;
   }
   return void 0;
-});
-var _differing = (function _differing(pid) {
+};
+var _differing = function _differing(pid) {
   try {
     return differingNamespaces(pid);
   } catch (error) {
@@ -476,8 +476,8 @@ var _differing = (function _differing(pid) {
       target: pid
     });
   }
-});
-var _environment = (function _environment() {
+};
+var _environment = function _environment() {
   const now = Deno.env.toObject();
   const out = {};
   try {
@@ -488,13 +488,13 @@ var _environment = (function _environment() {
   } catch {
   }
   return Object.assign(out, now);
-});
-var _statusField = (function _statusField(status, field) {
+};
+var _statusField = function _statusField(status, field) {
   const m = status.match(new RegExp(`^${field}:\\s+(\\S+)`, "m"));
   if (!m) throw new Error(`Cannot read ${field} of the target: not in /proc/PID/status`);
   return m[1].replace(/^0+(?=.)/, "");
-});
-var _followId = (function _followId(pid, field, inUserNs) {
+};
+var _followId = function _followId(pid, field, inUserNs) {
   const status = _targetProcText(pid, "status", readTextFileSafe);
   const host = Number(status.match(new RegExp(`^${field}:\\s+(\\d+)`, "m"))[1]);
   if (!inUserNs) return host;
@@ -504,26 +504,26 @@ var _followId = (function _followId(pid, field, inUserNs) {
     if (host >= outside && host < outside + count) return inside + (host - outside);
   }
   return host;
-});
-var _sharesOurRoot = (function _sharesOurRoot(pid) {
+};
+var _sharesOurRoot = function _sharesOurRoot(pid) {
   try {
     const theirs = statSafe(`/proc/${pid}/root`), ours = statSafe("/");
     return theirs.dev === ours.dev && theirs.ino === ours.ino;
   } catch {
     return true;
   }
-});
-var _environOf = (function _environOf(pid) {
+};
+var _environOf = function _environOf(pid) {
   const out = {};
   for (const entry of _targetProcText(pid, "environ", readTextFileSafe).split("\0")) {
     const eq = entry.indexOf("=");
     if (eq > 0) out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return out;
-});
-var _withoutRun = (function _withoutRun(what) {
+};
+var _withoutRun = function _withoutRun(what) {
   return `Cannot ${what} in a target without --allow-run: nsjoin spawns its helper (a sealed memfd, /proc/self/fd/N), which joins the namespaces and runs the program`;
-});
+};
 var cgroupMountTable = (function cgroupMountTable() {
   let mountinfo = "";
   try {
@@ -563,7 +563,7 @@ var cgroupMountRoots = (function cgroupMountRoots(table = cgroupMountTable()) {
   }
   return where;
 });
-var nsfsOpen = (function nsfsOpen(path, root) {
+var nsfsOpen = function nsfsOpen(path, root) {
   const lib = libc();
   try {
     if (_nsfsDev === void 0) {
@@ -584,18 +584,18 @@ var nsfsOpen = (function nsfsOpen(path, root) {
     if (error instanceof SyscallError) return -error.errno;
     throw error;
   }
-});
-var nsfsClose = (function nsfsClose(fd) {
+};
+var nsfsClose = function nsfsClose(fd) {
   if (fd >= 0) libc().close(fd);
-});
-var nsfsIdentity = (function nsfsIdentity(fd) {
+};
+var nsfsIdentity = function nsfsIdentity(fd) {
   if (libc().fstat(fd, _stat) < 0) return void 0;
   return {
     dev: Number(_stat[0]),
     ino: Number(_stat[1])
   };
-});
-var cachedIdentity = (function cachedIdentity(path) {
+};
+var cachedIdentity = function cachedIdentity(path) {
   if (libc().statx(AT_FDCWD2, cstr(path), AT_STATX_DONT_SYNC, STATX_INO, _statx) < 0) {
     return void 0;
   }
@@ -606,24 +606,24 @@ var cachedIdentity = (function cachedIdentity(path) {
     dev: (minor & 255) + major * 256 + Math.floor(minor / 256) * 1048576,
     ino: Number(v.getBigUint64(32, true))
   };
-});
-var nsfsRelated = (function nsfsRelated(fd, relation) {
+};
+var nsfsRelated = function nsfsRelated(fd, relation) {
   const r = libc().ioctl(fd, relation === "owner" ? NS_GET_USERNS : NS_GET_PARENT, null);
   return r < 0 ? -errno() : r;
-});
-var nsfsType = (function nsfsType(fd) {
+};
+var nsfsType = function nsfsType(fd) {
   const r = libc().ioctl(fd, NS_GET_NSTYPE, null);
   return r < 0 ? -errno() : r;
-});
-var nsfsOwnerUid = (function nsfsOwnerUid(fd) {
+};
+var nsfsOwnerUid = function nsfsOwnerUid(fd) {
   const r = libc().ioctl(fd, NS_GET_OWNER_UID, Deno.UnsafePointer.of(_uid));
   return r < 0 ? -errno() : _uid[0];
-});
-var pidfdOpen = (function pidfdOpen(pid) {
+};
+var pidfdOpen = function pidfdOpen(pid) {
   const fd = Number(libc().syscall(SYS_PIDFD_OPEN, BigInt(pid), 0n, 0n));
   return fd < 0 ? -errno() : fd;
-});
-var socketNetns = (function socketNetns(pidfd, fd, onPool = true) {
+};
+var socketNetns = function socketNetns(pidfd, fd, onPool = true) {
   const lib = libc();
   const sk = Number(lib.syscall(SYS_PIDFD_GETFD, BigInt(pidfd), BigInt(fd), 0n));
   if (sk < 0) return -errno();
@@ -637,8 +637,8 @@ var socketNetns = (function socketNetns(pidfd, fd, onPool = true) {
     if (onPool) _closeCopy(sk);
     else lib.close(sk);
   }
-});
-var _closeCopy = (function _closeCopy(fd) {
+};
+var _closeCopy = function _closeCopy(fd) {
   _closeAsync ??= libcFunction("close", {
     parameters: [
       "i32"
@@ -649,15 +649,15 @@ var _closeCopy = (function _closeCopy(fd) {
   const done = _closeAsync.call(fd);
   const core = Deno[Deno.internal]?.core;
   core?.unrefOpPromise?.(done);
-});
-var setEnv = (function setEnv(env, entry) {
+};
+var setEnv = function setEnv(env, entry) {
   const key = entry.includes("=") ? entry.slice(0, entry.indexOf("=")) : entry;
   const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
   if (i >= 0) env[i] = entry;
   else env.push(entry);
   return env;
-});
-var dockerExecEnv = (function dockerExecEnv(config, tty) {
+};
+var dockerExecEnv = function dockerExecEnv(config, tty) {
   const env = [
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     `HOSTNAME=${config.hostname ?? ""}`
@@ -665,23 +665,23 @@ var dockerExecEnv = (function dockerExecEnv(config, tty) {
   if (tty) env.push("TERM=xterm");
   for (const e of config.env) setEnv(env, e);
   return env;
-});
-var envRecord = (function envRecord(env) {
+};
+var envRecord = function envRecord(env) {
   const record = {};
   for (const e of env) {
     const eq = e.indexOf("=");
     if (eq > 0) record[e.slice(0, eq)] = e.slice(eq + 1);
   }
   return record;
-});
-var readContainerFile = (function readContainerFile(pid, path) {
+};
+var readContainerFile = function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`,
     storedOnly: true,
     ids: _rootIds(pid)
   });
-});
-var _rootIds = (function _rootIds(pid) {
+};
+var _rootIds = function _rootIds(pid) {
   if (effectiveUid() !== 0) return void 0;
   try {
     const ours = statSafe("/proc/thread-self/ns/user");
@@ -700,8 +700,8 @@ var _rootIds = (function _rootIds(pid) {
     uid: root("uid_map"),
     gid: root("gid_map")
   };
-});
-var _lines = (function _lines(pid, path) {
+};
+var _lines = function _lines(pid, path) {
   let text;
   try {
     text = readContainerFile(pid, path);
@@ -719,8 +719,8 @@ var _lines = (function _lines(pid, path) {
   const nul = text.indexOf("\0");
   if (nul >= 0) text = text.slice(0, nul);
   return text.split("\n").map((l) => l.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, "")).filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
-});
-var _field = (function _field(text, what, file, pid) {
+};
+var _field = function _field(text, what, file, pid) {
   const t = text ?? "";
   const v = /^(\+?[0-9]+)?$/.test(t) ? Number(t) : NaN;
   if (v <= 4294967294) return v;
@@ -731,8 +731,8 @@ var _field = (function _field(text, what, file, pid) {
     quiet: true,
     hint: `a ${what} in it is not a number from 0 to 4294967294`
   });
-});
-var resolveContainerUser = (function resolveContainerUser(pid, spec) {
+};
+var resolveContainerUser = function resolveContainerUser(pid, spec) {
   assertPermissions("read a container's users", "all");
   const { uid, gid, home, groups } = _containerUser(pid, spec);
   return {
@@ -741,11 +741,11 @@ var resolveContainerUser = (function resolveContainerUser(pid, spec) {
     home,
     groups
   };
-});
-var _id = (function _id(text) {
+};
+var _id = function _id(text) {
   return /^\+?[0-9]+$/.test(text) ? Number(text) : void 0;
-});
-var _containerUser = (function _containerUser(pid, spec) {
+};
+var _containerUser = function _containerUser(pid, spec) {
   const [u = "", g] = spec.split(":", 2);
   const passwd = _lines(pid, "/etc/passwd");
   const groups = g !== void 0 && _id(g) !== void 0 ? [] : _lines(pid, "/etc/group");
@@ -791,11 +791,11 @@ var _containerUser = (function _containerUser(pid, spec) {
     groups: member,
     dockerHome
   };
-});
-var cgroupProcsOf = (function cgroupProcsOf(pid) {
+};
+var cgroupProcsOf = function cgroupProcsOf(pid) {
   return _cgroupProcs(pid);
-});
-var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
+};
+var _cgroupProcs = function _cgroupProcs(pid, view, found) {
   const parse = (text) => new Map(text.split("\n").filter((l) => l).map((l) => {
     const a = l.indexOf(":"), b = l.indexOf(":", a + 1);
     return [
@@ -846,11 +846,11 @@ var _cgroupProcs = (function _cgroupProcs(pid, view, found) {
     if (found && !mount.v2 && mount.keys.has("freezer")) found.freezer = file;
   }
   return out;
-});
-var assertNotFrozen = (function assertNotFrozen(cgroups, shown) {
+};
+var assertNotFrozen = function assertNotFrozen(cgroups, shown) {
   _assertNotFrozen(cgroups, shown, void 0);
-});
-var _assertNotFrozen = (function _assertNotFrozen(cgroups, shown, freezer) {
+};
+var _assertNotFrozen = function _assertNotFrozen(cgroups, shown, freezer) {
   const read = (file) => {
     if (freezer !== void 0) {
       try {
@@ -876,8 +876,8 @@ var _assertNotFrozen = (function _assertNotFrozen(cgroups, shown, freezer) {
       if (frozen(read(path))) throw _pausedError(shown);
     }
   }
-});
-var _freezerTests = (function _freezerTests(cgroup) {
+};
+var _freezerTests = function _freezerTests(cgroup) {
   const v2 = cgroup.endsWith("/");
   const dir = v2 ? cgroup.slice(0, -1) : cgroup.slice(0, cgroup.lastIndexOf("/"));
   const names = v2 ? [
@@ -890,32 +890,32 @@ var _freezerTests = (function _freezerTests(cgroup) {
     `${dir}/${name}`,
     _FROZEN[name]
   ]);
-});
-var _freezerFiles = (function _freezerFiles(cgroups) {
+};
+var _freezerFiles = function _freezerFiles(cgroups) {
   return cgroups.flatMap(_freezerTests).filter(([path]) => existsSafe(path)).map(([path, frozen]) => ({
     path,
     frozen
   }));
-});
-var _pausedShown = (function _pausedShown(container) {
+};
+var _pausedShown = function _pausedShown(container) {
   return `container ${container.name || container.id.slice(0, 12)}`;
-});
-var _pausedError = (function _pausedError(shown) {
+};
+var _pausedError = function _pausedError(shown) {
   return new NamespaceError(`Cannot exec in ${shown}: it is paused`, {
     errno: 16,
     syscall: "freezer",
     quiet: true,
     hint: "unpause it first (its cgroup is frozen)"
   });
-});
-var namespacesOwnedBy = (function namespacesOwnedBy(pid) {
+};
+var namespacesOwnedBy = function namespacesOwnedBy(pid) {
   try {
     return differingNamespaces(pid);
   } catch {
     return [];
   }
-});
-var _ownsMnt = (function _ownsMnt(pid) {
+};
+var _ownsMnt = function _ownsMnt(pid) {
   try {
     const ours = statSafe("/proc/thread-self/ns/mnt");
     const theirs = statSafe(`/proc/${pid}/ns/mnt`);
@@ -923,21 +923,21 @@ var _ownsMnt = (function _ownsMnt(pid) {
   } catch {
     return false;
   }
-});
-var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
+};
+var assertUserWithMnt = function assertUserWithMnt(sel, pid) {
   if (sel === void 0 || sel === "all") return;
   const user = Array.isArray(sel) ? sel.includes("user") : sel.user !== void 0;
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
-});
-var assertMntWithPid = (function assertMntWithPid(sel, pid) {
+};
+var assertMntWithPid = function assertMntWithPid(sel, pid) {
   if (sel === void 0 || sel === "all") return;
   const picked = (type) => Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0;
   if (!picked("pid") || picked("mnt") || !_ownsMnt(pid)) return;
   if (!namespacesOwnedBy(pid).includes("pid")) return;
   throw new TypeError(`Cannot join the pid namespace of process ${pid} without its mnt namespace: its processes would reach our files through the program's /proc/PID/root (add mnt, or use nsjoin debug)`);
-});
-var _hostProgramCapabilities = (function _hostProgramCapabilities(pid, privileged) {
+};
+var _hostProgramCapabilities = function _hostProgramCapabilities(pid, privileged) {
   if (privileged) return "all";
   if (namespacesOwnedBy(pid).includes("pid")) return "target";
   try {
@@ -954,8 +954,8 @@ var _hostProgramCapabilities = (function _hostProgramCapabilities(pid, privilege
   } catch {
     return "all";
   }
-});
-var _namespaceFileExec = (function _namespaceFileExec(path) {
+};
+var _namespaceFileExec = function _namespaceFileExec(path) {
   const type = namespaceTypeOfFile(path);
   if (type !== "mnt" && type !== "user" && type !== "pid") return {
     readsEnv: false
@@ -985,11 +985,11 @@ var _namespaceFileExec = (function _namespaceFileExec(path) {
     readsEnv: false
   };
   throw new TypeError(`Cannot join the mnt namespace ${path} without its user namespace: its programs would run with our privileges (give a PID of it, or nsjoin enter -U -m)`);
-});
-var containerExecOptions = (function containerExecOptions(container, options = {}) {
+};
+var containerExecOptions = function containerExecOptions(container, options = {}) {
   return _containerExecOptions(container, options, true);
-});
-var _containerExecOptions = (function _containerExecOptions(container, options, check2) {
+};
+var _containerExecOptions = function _containerExecOptions(container, options, check2) {
   try {
     return _execOptions(container, options, check2);
   } catch (error) {
@@ -1002,8 +1002,8 @@ var _containerExecOptions = (function _containerExecOptions(container, options, 
       hint: "the target exited"
     });
   }
-});
-var _execOptions = (function _execOptions(container, given, check2) {
+};
+var _execOptions = function _execOptions(container, given, check2) {
   const options = {
     ...given,
     workdir: given.workdir || void 0,
@@ -1065,8 +1065,8 @@ var _execOptions = (function _execOptions(container, given, check2) {
     // Never in the caller's session, as runc's every exec (see NsCommandOptions.newSession).
     newSession: options.tty ? void 0 : true
   };
-});
-var execConfinement = (function execConfinement(seccomp = "target") {
+};
+var execConfinement = function execConfinement(seccomp = "target") {
   return {
     seccomp,
     rlimits: "target",
@@ -1074,8 +1074,8 @@ var execConfinement = (function execConfinement(seccomp = "target") {
     umask: "target",
     lsm: "target"
   };
-});
-var _execGroups = (function _execGroups(user, container, explicitUser) {
+};
+var _execGroups = function _execGroups(user, container, explicitUser) {
   const config = container.container.config;
   if (!config) return void 0;
   const groups = config.runtimeEnv ? [
@@ -1089,8 +1089,8 @@ var _execGroups = (function _execGroups(user, container, explicitUser) {
   return [
     ...new Set(groups)
   ];
-});
-var _groupAdd = (function _groupAdd(pid, entries) {
+};
+var _groupAdd = function _groupAdd(pid, entries) {
   if (!entries.length) return [];
   const groups = entries.every((e) => /^[0-9]+$/.test(e)) ? [] : _lines(pid, "/etc/group");
   return entries.map((e) => {
@@ -1105,8 +1105,8 @@ var _groupAdd = (function _groupAdd(pid, entries) {
       hint: "the container's --group-add names it"
     });
   });
-});
-var _cgroups = (function _cgroups(container) {
+};
+var _cgroups = function _cgroups(container) {
   const found = {
     freezer: null
   };
@@ -1115,14 +1115,14 @@ var _cgroups = (function _cgroups(container) {
   const cgroups = _cgroupProcs(container.pid, view, found);
   _assertNotFrozen(cgroups, _pausedShown(container.container), found.freezer);
   return cgroups;
-});
-var _joinsMnt = (function _joinsMnt(sel, pid) {
+};
+var _joinsMnt = function _joinsMnt(sel, pid) {
   const differs = () => pid === void 0 || _ownsMnt(pid);
   if (sel === void 0 || sel === "all") return differs();
   if (Array.isArray(sel)) return sel.includes("mnt") && differs();
   return sel.mnt !== void 0 && differs();
-});
-var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
+};
+var _hostProgramEnv = function _hostProgramEnv(sel, pid, env) {
   const picked = (type) => sel === void 0 || sel === "all" || (Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0);
   if (!picked("pid") && !picked("user")) return {
     env
@@ -1148,11 +1148,11 @@ var _hostProgramEnv = (function _hostProgramEnv(sel, pid, env) {
     };
   }
   return _readableEnv(env);
-});
-var _hostProgramCwd = (function _hostProgramCwd(env) {
+};
+var _hostProgramCwd = function _hostProgramCwd(env) {
   return env.clearEnv ? "/" : void 0;
-});
-var _readableEnv = (function _readableEnv(env) {
+};
+var _readableEnv = function _readableEnv(env) {
   const caller = Deno.env.toObject();
   const kept = _hostSideEnv(caller);
   const out = {};
@@ -1166,8 +1166,8 @@ var _readableEnv = (function _readableEnv(env) {
     },
     clearEnv: true
   };
-});
-var _hostSide = (function _hostSide(container, options) {
+};
+var _hostSide = function _hostSide(container, options) {
   let ids = {};
   if (options.user !== void 0) {
     const m = options.user.match(/^([0-9]+)(?::([0-9]+))?$/);
@@ -1200,7 +1200,7 @@ var _hostSide = (function _hostSide(container, options) {
     tty: options.tty || void 0,
     newSession: options.tty ? void 0 : true
   };
-});
+};
 
 
 // ffi/exec.ts
@@ -2351,10 +2351,10 @@ var _closeAsync;
 
 var _FROZEN = {
   // v1 freezer: FREEZING until every task stopped.
-  "freezer.state": ((text) => /^(FROZEN|FREEZING)$/.test(text.trim())),
+  "freezer.state": (text) => /^(FROZEN|FREEZING)$/.test(text.trim()),
   // v2: frozen itself, or (events) through an ancestor.
-  "cgroup.freeze": ((text) => text.trim() === "1"),
-  "cgroup.events": ((text) => /^frozen 1$/m.test(text))
+  "cgroup.freeze": (text) => text.trim() === "1",
+  "cgroup.events": (text) => /^frozen 1$/m.test(text)
 };
 
 

@@ -19,12 +19,12 @@ import {
   allSeenGranted,
   nsjoinSetting
 } from "./chunk-YX3QB2EJ.js";
-var netnsPath = (function netnsPath(name) {
+var netnsPath = function netnsPath(name) {
   if (!/^[A-Za-z0-9_.@:+-]+$/.test(name) || name === "." || name === "..") {
     throw new TypeError(`Cannot use ${JSON.stringify(name)} as a netns name`);
   }
   return `${NETNS_DIR}/${name}`;
-});
+};
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -81,7 +81,7 @@ var _joinable = (function _joinable(pid) {
   }
   return st.startTime;
 });
-var _pinnedByInode = (function _pinnedByInode(pid, inode, text) {
+var _pinnedByInode = function _pinnedByInode(pid, inode, text) {
   using pinned = pinProcess(pid);
   const ino = fstatSafe(pinned.pidfd).ino;
   if (ino !== inode) {
@@ -94,7 +94,7 @@ var _pinnedByInode = (function _pinnedByInode(pid, inode, text) {
     });
   }
   return pinned.startTime;
-});
+};
 var parseTarget = (function parseTarget(text) {
   if (/^[0-9]+$/.test(text)) {
     assertPid(Number(text));

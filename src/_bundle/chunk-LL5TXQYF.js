@@ -29,7 +29,7 @@ var _openPathRaw = (function _openPathRaw(dirfd, path, resolve) {
   ]);
   return Number(_lib().openat2(SYS_OPENAT2, dirfd, cstr(path), how, 24n));
 });
-var existsSafe = (function existsSafe(path) {
+var existsSafe = function existsSafe(path) {
   const fd = _openPathRaw(AT_FDCWD, path, 0n);
   if (fd >= 0) {
     _lib().close(fd);
@@ -37,15 +37,15 @@ var existsSafe = (function existsSafe(path) {
   }
   const e = errno();
   return e !== 2 && e !== 20;
-});
-var withPathFd = (async function withPathFd(path, use) {
+};
+var withPathFd = async function withPathFd(path, use) {
   const fd = _openPath(AT_FDCWD, path, 0n);
   try {
     return await use(fd);
   } finally {
     _lib().close(fd);
   }
-});
+};
 var _stat = (function _stat(fd) {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
@@ -80,7 +80,7 @@ var openVerified = (function openVerified(path, options, verify) {
     if (rootFd >= 0) lib.close(rootFd);
   }
 });
-var _fsIds = (function _fsIds(uid, gid) {
+var _fsIds = function _fsIds(uid, gid) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
   if (!nr) {
     throw new SyscallError("setfsuid", 38, "Cannot change filesystem ids on this architecture");
@@ -106,7 +106,7 @@ var _fsIds = (function _fsIds(uid, gid) {
     throw new SyscallError("setfsuid", 1, `Cannot read as uid ${uid} and gid ${gid}`);
   }
   return restore;
-});
+};
 var openFileSafe = (function openFileSafe(path, options = {}) {
   return openVerified(path, options, (pathFd) => {
     const { mode, uid } = _stat(pathFd);
@@ -121,12 +121,12 @@ var openFileSafe = (function openFileSafe(path, options = {}) {
     }
   });
 });
-var _kernelFs = (function _kernelFs(fd) {
+var _kernelFs = function _kernelFs(fd) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
   const st = new BigInt64Array(32);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
   return nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n || KERNEL_FS_MAGIC.includes(st[0]);
-});
+};
 var readFileSafe = (function readFileSafe(path, options = {}) {
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const lib = _lib();
@@ -163,9 +163,9 @@ var readFileSafe = (function readFileSafe(path, options = {}) {
 var readTextFileSafe = (function readTextFileSafe(path, options = {}) {
   return decodeText(readFileSafe(path, options));
 });
-var isNotFound = (function isNotFound(error) {
+var isNotFound = function isNotFound(error) {
   return error instanceof SyscallError && (error.errno === 2 || error.errno === 20);
-});
+};
 var fstatSafe = (function fstatSafe(fd) {
   const st = new Uint8Array(256);
   if (_lib().fstat(fd, st) < 0) throw new SyscallError("fstat", errno());
@@ -186,7 +186,7 @@ var statSafe = (function statSafe(path) {
   }
   return _fileStat(_statBuf);
 });
-var readLinkSafe = (function readLinkSafe(path) {
+var readLinkSafe = function readLinkSafe(path) {
   if (path.includes("\0")) throw new TypeError(`Cannot read a link with a NUL byte in its path`);
   _encoder ??= new TextEncoder();
   const { read, written } = _encoder.encodeInto(path, _linkPath.subarray(0, 4095));
@@ -195,14 +195,14 @@ var readLinkSafe = (function readLinkSafe(path) {
   const n = Number(_lib().readlink(_linkPath, _linkTarget, BigInt(_linkTarget.length)));
   if (n < 0) throw new SyscallError("readlink", errno());
   return decodeText(_linkTarget.subarray(0, n));
-});
+};
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;
     throw new RangeError(`Cannot use ${shown} as a PID: it must be a whole number above 0`);
   }
 });
-var _statNamespace = (function _statNamespace(path, type, pid) {
+var _statNamespace = function _statNamespace(path, type, pid) {
   try {
     const st = statSafe(path);
     return {
@@ -233,16 +233,16 @@ var _statNamespace = (function _statNamespace(path, type, pid) {
     }
     throw error;
   }
-});
-var procExists = (function procExists(pid) {
+};
+var procExists = function procExists(pid) {
   try {
     statSafe(`/proc/${pid}`);
     return true;
   } catch {
     return false;
   }
-});
-var namespacesOfSync = (function namespacesOfSync(pid) {
+};
+var namespacesOfSync = function namespacesOfSync(pid) {
   if (pid !== "self") assertPid(pid);
   const dir = pid === "self" ? "/proc/thread-self/ns" : `/proc/${pid}/ns`;
   const out = {};
@@ -258,10 +258,10 @@ var namespacesOfSync = (function namespacesOfSync(pid) {
     });
   }
   return out;
-});
-var namespacesOf = (function namespacesOf(pid) {
+};
+var namespacesOf = function namespacesOf(pid) {
   return Promise.resolve().then(() => namespacesOfSync(pid));
-});
+};
 var namespaceTypeOfFile = (function namespaceTypeOfFile(path) {
   const fd = _openNamespaceFile(path);
   try {
@@ -302,15 +302,15 @@ var _openNamespaceFile = (function _openNamespaceFile(path) {
     });
   }
 });
-var sameNamespace = (function sameNamespace(a, b, type) {
+var sameNamespace = function sameNamespace(a, b, type) {
   if (typeof type !== "string" || !Object.hasOwn(CLONE_FLAGS, type)) {
     throw new TypeError(`Cannot compare namespaces of type ${JSON.stringify(type)}: use one of ${NAMESPACE_TYPES.join(", ")}`);
   }
   const ia = _idOf(a, type);
   const ib = _idOf(b, type);
   return ia.inode === ib.inode && ia.dev === ib.dev;
-});
-var _idOf = (function _idOf(x, type) {
+};
+var _idOf = function _idOf(x, type) {
   if (typeof x === "string" && x !== "self") {
     const actual = namespaceTypeOfFile(x);
     if (actual !== type) {
@@ -338,8 +338,8 @@ var _idOf = (function _idOf(x, type) {
     });
   }
   return id;
-});
-var differingNamespaces = (function differingNamespaces(pid) {
+};
+var differingNamespaces = function differingNamespaces(pid) {
   assertPid(pid);
   const out = [];
   for (const type of NAMESPACE_TYPES) {
@@ -360,7 +360,7 @@ var differingNamespaces = (function differingNamespaces(pid) {
     if (mine !== theirs) out.push(type);
   }
   return out;
-});
+};
 
 
 // src/errors.ts

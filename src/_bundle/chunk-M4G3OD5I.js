@@ -10,14 +10,14 @@ import {
   errnoText,
   libcSubset
 } from "./chunk-TVRBW2F7.js";
-var _lib = (function _lib() {
+var _lib = function _lib() {
   return libcSubset("openat2", "open", "close", "statx", "mkdirat", "symlinkat", "readlinkat", "unlinkat", "linkat", "mknodat", "fchownat", "fchmod", "utimensat", "futimens", "lseek", "sendfile", "ftruncate", "read", "write", "flistxattr", "fgetxattr", "fsetxattr", "__errno_location");
-});
-var _fail = (function _fail(call, what) {
+};
+var _fail = function _fail(call, what) {
   const e = errno();
   throw new SyscallError(call, e, `Cannot ${what}: ${errnoName(e)} (${errnoText(e)})`);
-});
-var openat2 = (function openat2(dirfd, path, flags, resolve, mode = 0) {
+};
+var openat2 = function openat2(dirfd, path, flags, resolve, mode = 0) {
   const how = new BigUint64Array([
     BigInt(flags | O.CLOEXEC),
     BigInt(mode),
@@ -28,16 +28,16 @@ var openat2 = (function openat2(dirfd, path, flags, resolve, mode = 0) {
     if (fd >= 0) return fd;
     if (errno() !== 11 || tries >= OPENAT2_TRIES) _fail("openat2", `open ${path}`);
   }
-});
-var reopen = (function reopen(pathFd, flags) {
+};
+var reopen = function reopen(pathFd, flags) {
   const fd = _lib().open(cstr(`/proc/self/fd/${pathFd}`), flags | O.CLOEXEC | O.NOCTTY, 0);
   if (fd < 0) _fail("open", "reopen a file");
   return fd;
-});
-var close = (function close(fd) {
+};
+var close = function close(fd) {
   if (fd >= 0) _lib().close(fd);
-});
-var fstatx = (function fstatx(fd) {
+};
+var fstatx = function fstatx(fd) {
   const buf = new Uint8Array(256);
   if (_lib().statx(fd, cstr(""), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, 2047, buf) < 0) {
     _fail("statx", "stat a file");
@@ -58,64 +58,64 @@ var fstatx = (function fstatx(fd) {
     rdev: BigInt(rmin & 255 | rmaj << 8 | (rmin & ~255) << 12),
     dev: `${v.getUint32(136, true)}:${v.getUint32(140, true)}`
   };
-});
-var mkdirat = (function mkdirat(dirfd, name, mode) {
+};
+var mkdirat = function mkdirat(dirfd, name, mode) {
   if (_lib().mkdirat(dirfd, cstr(name), mode) < 0) _fail("mkdirat", `make directory ${name}`);
-});
-var symlinkat = (function symlinkat(target, dirfd, name) {
+};
+var symlinkat = function symlinkat(target, dirfd, name) {
   if (_lib().symlinkat(cstr(target), dirfd, cstr(name)) < 0) {
     _fail("symlinkat", `make symbolic link ${name}`);
   }
-});
-var readlinkFd = (function readlinkFd(fd) {
+};
+var readlinkFd = function readlinkFd(fd) {
   for (let size = 256; ; size *= 4) {
     const buf = new Uint8Array(size);
     const n = Number(_lib().readlinkat(fd, cstr(""), buf, BigInt(size)));
     if (n < 0) _fail("readlinkat", "read a symbolic link");
     if (n < size) return buf.slice(0, n);
   }
-});
-var unlinkat = (function unlinkat(dirfd, name, dir = false) {
+};
+var unlinkat = function unlinkat(dirfd, name, dir = false) {
   if (_lib().unlinkat(dirfd, cstr(name), dir ? AT_REMOVEDIR : 0) < 0) {
     _fail("unlinkat", `remove ${name}`);
   }
-});
-var linkFd = (function linkFd(fd, dirfd, name) {
+};
+var linkFd = function linkFd(fd, dirfd, name) {
   const lib = _lib();
   if (lib.linkat(fd, cstr(""), dirfd, cstr(name), AT_EMPTY_PATH) === 0) return;
   if (errno() !== 2 && errno() !== 1) _fail("linkat", `make hard link ${name}`);
   if (lib.linkat(AT_FDCWD, cstr(`/proc/self/fd/${fd}`), dirfd, cstr(name), AT_SYMLINK_FOLLOW) < 0) {
     _fail("linkat", `make hard link ${name}`);
   }
-});
-var mknodat = (function mknodat(dirfd, name, mode, dev) {
+};
+var mknodat = function mknodat(dirfd, name, mode, dev) {
   if (_lib().mknodat(dirfd, cstr(name), mode, dev) < 0) _fail("mknodat", `make node ${name}`);
-});
-var fchown = (function fchown(fd, uid, gid) {
+};
+var fchown = function fchown(fd, uid, gid) {
   if (_lib().fchownat(fd, cstr(""), uid, gid, AT_EMPTY_PATH) < 0) {
     _fail("fchownat", `change the owner of a file to ${uid}:${gid}`);
   }
-});
-var fchmod = (function fchmod(fd, mode) {
+};
+var fchmod = function fchmod(fd, mode) {
   if (_lib().fchmod(fd, mode) < 0) _fail("fchmod", "change the mode of a file");
-});
-var _times = (function _times(sec, nsec) {
+};
+var _times = function _times(sec, nsec) {
   return new BigInt64Array([
     0n,
     (1n << 30n) - 2n,
     BigInt(sec),
     BigInt(nsec)
   ]);
-});
-var futimens = (function futimens(fd, sec, nsec) {
+};
+var futimens = function futimens(fd, sec, nsec) {
   if (_lib().futimens(fd, _times(sec, nsec)) < 0) _fail("futimens", "set a modification time");
-});
-var lutimensat = (function lutimensat(dirfd, name, sec, nsec) {
+};
+var lutimensat = function lutimensat(dirfd, name, sec, nsec) {
   if (_lib().utimensat(dirfd, cstr(name), _times(sec, nsec), AT_SYMLINK_NOFOLLOW) < 0) {
     _fail("utimensat", `set the modification time of ${name}`);
   }
-});
-var copyData = (async function copyData(src, dst, size, sparse, yieldFn) {
+};
+var copyData = async function copyData(src, dst, size, sparse, yieldFn) {
   const lib = _lib();
   const CHUNK = 64 << 20;
   for (const [start, end] of sparse ? dataRanges(src, size) : [
@@ -141,8 +141,8 @@ var copyData = (async function copyData(src, dst, size, sparse, yieldFn) {
     }
   }
   if (sparse) truncate(dst, size);
-});
-var dataRanges = (function dataRanges(fd, size) {
+};
+var dataRanges = function dataRanges(fd, size) {
   const lib = _lib();
   const out = [];
   let pos = 0;
@@ -163,18 +163,18 @@ var dataRanges = (function dataRanges(fd, size) {
   }
   if (lib.lseek(fd, 0n, SEEK_SET) < 0n) _fail("lseek", "seek in a file");
   return out;
-});
-var seek = (function seek(fd, offset) {
+};
+var seek = function seek(fd, offset) {
   if (_lib().lseek(fd, BigInt(offset), SEEK_SET) < 0n) _fail("lseek", "seek in a file");
-});
-var readInto = (function readInto(fd, buf) {
+};
+var readInto = function readInto(fd, buf) {
   for (; ; ) {
     const n = Number(_lib().read(fd, buf, BigInt(buf.length)));
     if (n >= 0) return n;
     if (errno() !== 4) _fail("read", "read a file");
   }
-});
-var writeAll = (function writeAll(fd, buf) {
+};
+var writeAll = function writeAll(fd, buf) {
   const lib = _lib();
   if (buf.length >= 4096 && _allZero(buf)) {
     if (lib.lseek(
@@ -194,18 +194,18 @@ var writeAll = (function writeAll(fd, buf) {
     }
     at += n;
   }
-});
-var _allZero = (function _allZero(buf) {
+};
+var _allZero = function _allZero(buf) {
   const words = (buf.byteOffset & 3) === 0 ? buf.length >> 2 : 0;
   const w = new Int32Array(buf.buffer, buf.byteOffset, words);
   for (let i = 0; i < words; i++) if (w[i] !== 0) return false;
   for (let i = words << 2; i < buf.length; i++) if (buf[i] !== 0) return false;
   return true;
-});
-var truncate = (function truncate(fd, size) {
+};
+var truncate = function truncate(fd, size) {
   if (_lib().ftruncate(fd, BigInt(size)) < 0) _fail("ftruncate", "set the size of a file");
-});
-var getXattrs = (function getXattrs(fd) {
+};
+var getXattrs = function getXattrs(fd) {
   const lib = _lib();
   const size = Number(lib.flistxattr(fd, new Uint8Array(0), 0n));
   if (size <= 0) return [];
@@ -230,13 +230,13 @@ var getXattrs = (function getXattrs(fd) {
     }
   }
   return out;
-});
-var setXattrs = (function setXattrs(fd, attrs) {
+};
+var setXattrs = function setXattrs(fd, attrs) {
   for (const [name, value] of attrs) {
     const v = new Uint8Array(value);
     _lib().fsetxattr(fd, cstr(name), v, BigInt(v.length), 0);
   }
-});
+};
 
 
 // ffi/dirfd.ts

@@ -3,10 +3,10 @@ import {
   notCapable,
   nsjoinSetting
 } from "./chunk-YX3QB2EJ.js";
-var libc = (function libc() {
+var libc = function libc() {
   _libc ??= _load(SYMBOLS);
   return _libc;
-});
+};
 var libcSubset = (function libcSubset(...names) {
   if (_execSymbols && _sameNames(names, EXEC_SYMBOLS)) {
     return _execSymbols;
@@ -198,7 +198,7 @@ var _asInitial = (function _asInitial(pointers) {
     }
   };
 });
-var _checkEnviron = (function _checkEnviron(pointers) {
+var _checkEnviron = function _checkEnviron(pointers) {
   const now = Deno.env.toObject();
   const keys = [];
   const seen = /* @__PURE__ */ new Set();
@@ -219,8 +219,8 @@ var _checkEnviron = (function _checkEnviron(pointers) {
     entries: pointers,
     keys
   };
-});
-var _entryAt = (function _entryAt(address) {
+};
+var _entryAt = function _entryAt(address) {
   const initial = _initialEnviron();
   if (initial && !_initialTexts) {
     const { bytes: bytes2, pointers, start } = initial;
@@ -255,7 +255,7 @@ var _entryAt = (function _entryAt(address) {
     text,
     given
   };
-});
+};
 var _addressOf = (function _addressOf(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 });
@@ -287,7 +287,7 @@ var _ownPointerArray = (function _ownPointerArray(address) {
     at += BigInt(n);
   }
 });
-var _ownCString = (function _ownCString(address) {
+var _ownCString = function _ownCString(address) {
   const chunks = [];
   const buf = new Uint8Array(4096);
   for (let at = address, total = 0; ; at += 4096n - at % 4096n) {
@@ -306,17 +306,17 @@ var _ownCString = (function _ownCString(address) {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   chunks.reduce((n, c) => (out.set(c, n), n + c.length), 0);
   return out;
-});
+};
 var _cellOf = (function _cellOf(ptr) {
   return ptr === null ? void 0 : new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
 });
-var _load = (function _load(symbols) {
+var _load = function _load(symbols) {
   const loaded = _loadOnly(symbols);
   _errnoCell ??= _cellOf(_structPointer(_loadOnly({
     __errno_location: _CORE.__errno_location
   }).__errno_location()));
   return loaded;
-});
+};
 var _loadOnly = (function _loadOnly(symbols) {
   const override = nsjoinSetting("NSJOIN_LIBC");
   const paths = override ? [
@@ -347,14 +347,14 @@ var _keepingErrno = (function _keepingErrno(loaded, symbols) {
   }
   return out;
 });
-var errno = (function errno() {
+var errno = function errno() {
   return _lastErrno;
-});
-var effectiveUid = (function effectiveUid() {
+};
+var effectiveUid = function effectiveUid() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.geteuid;
   if (nr === void 0) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
   return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
-});
+};
 var decodeText = (function decodeText(bytes) {
   if (!_textDecoder && bytes.length <= SHORT) {
     let ascii = true;
@@ -385,12 +385,12 @@ var check = (function check(syscall, result) {
   if (result < 0) throw new SyscallError(syscall, errno());
   return result;
 });
-var errnoName = (function errnoName(value) {
+var errnoName = function errnoName(value) {
   return _ERRNO[value]?.[0] ?? `E${value}`;
-});
-var errnoText = (function errnoText(value) {
+};
+var errnoText = function errnoText(value) {
   return _ERRNO[value]?.[1] ?? "system error";
-});
+};
 
 
 // ffi/libc.ts

@@ -34,10 +34,10 @@ var _groupAdd = (function _groupAdd(host) {
   const g = host?.GroupAdd;
   return Array.isArray(g) && g.length ? g.filter((e) => typeof e === "string") : void 0;
 });
-var _isInspect = (function _isInspect(j) {
+var _isInspect = function _isInspect(j) {
   const o = j;
   return typeof o === "object" && o !== null && typeof o.Id === "string" && typeof o.Name === "string" && typeof o.State === "object" && o.State !== null && typeof o.Config === "object" && o.Config !== null;
-});
+};
 var _fromInspect = (function _fromInspect(j, owner) {
   const text = (v, otherwise) => typeof v === "string" ? v : otherwise;
   return {
@@ -131,7 +131,7 @@ var _plainRead = (function _plainRead(path) {
     return void 0;
   }
 });
-var _dockerGet = (async function _dockerGet(host, path) {
+var _dockerGet = async function _dockerGet(host, path) {
   let uid = 0;
   let conn;
   if (host.startsWith("tcp://") || host.startsWith("http://")) {
@@ -179,8 +179,8 @@ Host: docker\r
     } catch {
     }
   }
-});
-var _tcpConnect = (async function _tcpConnect(url) {
+};
+var _tcpConnect = async function _tcpConnect(url) {
   const name = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(url.port || 80);
   const addresses = /^[0-9.]+$/.test(name) || name.includes(":") ? [
@@ -226,8 +226,8 @@ var _tcpConnect = (async function _tcpConnect(url) {
   }
   if (first) return first;
   throw failure ?? new Error(`Cannot reach docker at ${url.host}: no address`);
-});
-var _tcpListenerUid = (function _tcpListenerUid(ours, theirs) {
+};
+var _tcpListenerUid = function _tcpListenerUid(ours, theirs) {
   const key = (hex) => {
     const [addr, port] = hex.split(":");
     const bytes = [];
@@ -276,8 +276,8 @@ var _tcpListenerUid = (function _tcpListenerUid(ours, theirs) {
     }
   }
   throw new Error(`Cannot trust docker at ${theirs.hostname}:${theirs.port}: no socket of this host answers`);
-});
-var _readCapped = (async function _readCapped(stream) {
+};
+var _readCapped = async function _readCapped(stream) {
   let raw = "";
   let size = 0;
   const decoder = new TextDecoder();
@@ -291,8 +291,8 @@ var _readCapped = (async function _readCapped(stream) {
     });
   }
   return raw + decoder.decode();
-});
-var _dockerList = (async function _dockerList(o) {
+};
+var _dockerList = async function _dockerList(o) {
   let res;
   try {
     res = await _dockerGet(_dockerHost(o), "/containers/json");
@@ -313,8 +313,8 @@ var _dockerList = (async function _dockerList(o) {
     } : {},
     source: "api"
   }));
-});
-var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
+};
+var _dockerInspect = async function _dockerInspect(ref, o, strict) {
   let res;
   try {
     res = await _dockerGet(_dockerHost(o), `/containers/${encodeURIComponent(ref)}/json`);
@@ -338,8 +338,8 @@ var _dockerInspect = (async function _dockerInspect(ref, o, strict) {
     });
   }
   return _fromInspect(j, res.owner);
-});
-var _dockerStateList = (function _dockerStateList(ref) {
+};
+var _dockerStateList = function _dockerStateList(ref) {
   const out = [];
   const hex = ref !== void 0 && /^[0-9a-f]+$/.test(ref);
   const plain = ref !== void 0 && DOCKER_NAME.test(ref) ? `"Name":"/${ref}"` : void 0;
@@ -366,8 +366,8 @@ var _dockerStateList = (function _dockerStateList(ref) {
     out.push(found);
   }
   return out;
-});
-var _readJson = (function _readJson(path, owner) {
+};
+var _readJson = function _readJson(path, owner) {
   try {
     return JSON.parse(readTextFileSafe(path, {
       owner
@@ -375,8 +375,8 @@ var _readJson = (function _readJson(path, owner) {
   } catch {
     return void 0;
   }
-});
-var _configOfSpec = (function _configOfSpec(spec) {
+};
+var _configOfSpec = function _configOfSpec(spec) {
   const p = spec?.process;
   if (typeof p !== "object" || p === null) return void 0;
   const id = (n) => Number.isSafeInteger(n) && n >= 0;
@@ -390,8 +390,8 @@ var _configOfSpec = (function _configOfSpec(spec) {
     additionalGids: Array.isArray(gids) ? gids.filter(id) : void 0,
     runtimeEnv: true
   };
-});
-var _livePid = (function _livePid(pidfile, start, owner, rootOnly = false) {
+};
+var _livePid = function _livePid(pidfile, start, owner, rootOnly = false) {
   let text;
   try {
     text = rootOnly ? _readRootOnly(pidfile, 64) : readTextFileSafe(pidfile, {
@@ -411,8 +411,8 @@ var _livePid = (function _livePid(pidfile, start, owner, rootOnly = false) {
   } catch {
     return void 0;
   }
-});
-var _storageConf = (function _storageConf(path, owner) {
+};
+var _storageConf = function _storageConf(path, owner) {
   const out = {};
   let text;
   try {
@@ -430,8 +430,8 @@ var _storageConf = (function _storageConf(path, owner) {
     if (m && section === "[storage]") out[m[1]] = m[2];
   }
   return out;
-});
-var _podmanStores = (function _podmanStores(rootOnly = false) {
+};
+var _podmanStores = function _podmanStores(rootOnly = false) {
   const stores = [];
   const uid = Deno.uid() ?? 0;
   const env = Deno.env.get("CONTAINERS_STORAGE_CONF");
@@ -465,19 +465,19 @@ var _podmanStores = (function _podmanStores(rootOnly = false) {
     if (_containerDirs(store).length > 0) stores.push(store);
   }
   return stores;
-});
-var _containerDirs = (function _containerDirs(store) {
+};
+var _containerDirs = function _containerDirs(store) {
   if (store.owner === void 0) {
     return _readDir(store.graph).filter((d) => d.endsWith("-containers"));
   }
   return _DRIVERS.map((d) => `${d}-containers`).filter((d) => existsSafe(`${store.graph}/${d}`));
-});
-var _entries = (function _entries(list, owner) {
+};
+var _entries = function _entries(list, owner) {
   if (!Array.isArray(list)) return [];
   if (owner === void 0 || owner === (Deno.uid() ?? 0)) return list;
   return list.slice(-_USER_STORE_ENTRIES);
-});
-var _isRootlessOf = (function _isRootlessOf(pid, owner) {
+};
+var _isRootlessOf = function _isRootlessOf(pid, owner) {
   const fds = [];
   const open = (path) => {
     const fd = nsfsOpen(path);
@@ -498,8 +498,8 @@ var _isRootlessOf = (function _isRootlessOf(pid, owner) {
   } finally {
     for (const fd of fds) nsfsClose(fd);
   }
-});
-var _podmanList = (function _podmanList(rootOnly = false, keep) {
+};
+var _podmanList = function _podmanList(rootOnly = false, keep) {
   const out = [];
   for (const store of _podmanStores(rootOnly)) {
     const owner = store.owner;
@@ -532,8 +532,8 @@ var _podmanList = (function _podmanList(rootOnly = false, keep) {
     }
   }
   return out;
-});
-var _podmanStopped = (function _podmanStopped(ref, any = false) {
+};
+var _podmanStopped = function _podmanStopped(ref, any = false) {
   const uid = Deno.uid() ?? 0;
   const found = [];
   for (const store of _podmanStores()) {
@@ -550,15 +550,15 @@ var _podmanStopped = (function _podmanStopped(ref, any = false) {
     }
   }
   return found.length === 1 || any && found.length > 0 ? found[0] : void 0;
-});
-var _podmanExecConfig = (function _podmanExecConfig(id, spec) {
+};
+var _podmanExecConfig = function _podmanExecConfig(id, spec) {
   const config = _configOfSpec(spec);
   if (config && config.env.at(-1) === `HOSTNAME=${id.slice(0, 12)}`) config.env.pop();
   const gids = config?.additionalGids;
   if (gids?.length && config.user.endsWith(`:${gids[0]}`)) gids.shift();
   return config;
-});
-var _containerdStates = (function _containerdStates(o) {
+};
+var _containerdStates = function _containerdStates(o) {
   const extra = o.containerdState ?? (nsjoinSetting("NSJOIN_CONTAINERD_STATE") ?? "").split(":").filter(Boolean);
   return [
     .../* @__PURE__ */ new Set([
@@ -566,8 +566,8 @@ var _containerdStates = (function _containerdStates(o) {
       ...extra
     ])
   ];
-});
-var _rootOnlyPath = (function _rootOnlyPath(path) {
+};
+var _rootOnlyPath = function _rootOnlyPath(path) {
   if (!path.startsWith("/")) return _rootOnlyResolved(path);
   const parts = path.split("/").filter(Boolean);
   for (let i = 0; i <= parts.length; i++) {
@@ -576,8 +576,8 @@ var _rootOnlyPath = (function _rootOnlyPath(path) {
     if (!kind) return false;
   }
   return true;
-});
-var _rootOnlyResolved = (function _rootOnlyResolved(path) {
+};
+var _rootOnlyResolved = function _rootOnlyResolved(path) {
   let real;
   try {
     real = Deno.realPathSync(path);
@@ -589,8 +589,8 @@ var _rootOnlyResolved = (function _rootOnlyResolved(path) {
     if (_rootOnlyDir("/" + parts.slice(0, i).join("/")) !== "dir") return false;
   }
   return true;
-});
-var _rootOnlyDir = (function _rootOnlyDir(path) {
+};
+var _rootOnlyDir = function _rootOnlyDir(path) {
   try {
     const st = Deno.lstatSync(path);
     if (st.isSymlink) return "link";
@@ -602,8 +602,8 @@ var _rootOnlyDir = (function _rootOnlyDir(path) {
   } catch {
     return void 0;
   }
-});
-var _rootOnlyEntry = (function _rootOnlyEntry(path) {
+};
+var _rootOnlyEntry = function _rootOnlyEntry(path) {
   try {
     const st = Deno.lstatSync(path);
     const mode = st.mode ?? 0;
@@ -612,8 +612,8 @@ var _rootOnlyEntry = (function _rootOnlyEntry(path) {
   } catch {
     return void 0;
   }
-});
-var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, read) {
+};
+var _readRootOnly = function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, read) {
   try {
     const st = Deno.lstatSync(path);
     if (!st.isFile || st.uid !== 0 || st.size > maxBytes) return void 0;
@@ -621,8 +621,8 @@ var _readRootOnly = (function _readRootOnly(path, maxBytes = DEFAULT_MAX_BYTES, 
   } catch {
     return void 0;
   }
-});
-var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) {
+};
+var _containerdList = function _containerdList(o = {}, namespace, filter = {}) {
   const out = [];
   for (const state of _containerdStates(o)) {
     const base = `${state}/io.containerd.runtime.v2.task`;
@@ -675,8 +675,8 @@ var _containerdList = (function _containerdList(o = {}, namespace, filter = {}) 
     }
   }
   return out;
-});
-var _podOfSpec = (function _podOfSpec(id, spec, runtime) {
+};
+var _podOfSpec = function _podOfSpec(id, spec, runtime) {
   const a = spec?.annotations;
   if (typeof a !== "object" || a === null) return void 0;
   const str = (k) => typeof a[k] === "string" && a[k] !== "" ? a[k] : void 0;
@@ -730,7 +730,7 @@ var _podOfSpec = (function _podOfSpec(id, spec, runtime) {
     container
   };
   return void 0;
-});
+};
 var containerOfCgroup = (function containerOfCgroup(cgroup) {
   for (const line of cgroup.split("\n")) {
     const path = line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
@@ -787,14 +787,14 @@ var _rootMadeCgroup = (function _rootMadeCgroup(cgroup, id, where = cgroupMountR
   }
   return checked > 0;
 });
-var _inRootMadeCgroupOf = (function _inRootMadeCgroupOf(pid, id) {
+var _inRootMadeCgroupOf = function _inRootMadeCgroupOf(pid, id) {
   try {
     return _rootMadeCgroup(readTextFileSafe(`/proc/${pid}/cgroup`), id);
   } catch {
     return false;
   }
-});
-var _cgroupScan = (function _cgroupScan(proc) {
+};
+var _cgroupScan = function _cgroupScan(proc) {
   const found = /* @__PURE__ */ new Map();
   let mounts;
   for (const name of _readDir(proc)) {
@@ -830,8 +830,8 @@ var _cgroupScan = (function _cgroupScan(proc) {
   return [
     ...found.values()
   ].map((v) => v.info);
-});
-var _rootlessOwner = (function _rootlessOwner(pid) {
+};
+var _rootlessOwner = function _rootlessOwner(pid) {
   const theirs = nsfsOpen(`/proc/${pid}/ns/user`);
   const mine = nsfsOpen("/proc/self/ns/user");
   try {
@@ -844,8 +844,8 @@ var _rootlessOwner = (function _rootlessOwner(pid) {
     nsfsClose(theirs);
     nsfsClose(mine);
   }
-});
-var _merge = (function _merge(lists) {
+};
+var _merge = function _merge(lists) {
   const byId = /* @__PURE__ */ new Map();
   for (const list of lists) {
     for (const c of list) {
@@ -870,15 +870,15 @@ var _merge = (function _merge(lists) {
   return [
     ...byId.values()
   ].filter((c) => c.pid > 0 || c.restarting);
-});
-var findContainers = (async function findContainers(options = {}) {
+};
+var findContainers = async function findContainers(options = {}) {
   assertPermissions("find containers", "all");
   _checkFindOptions(options);
   return await _find(options, {
     scan: true,
     dockerList: true
   });
-});
+};
 var _checkFindOptions = (function _checkFindOptions(options) {
   for (const name of [
     "containerdState",
@@ -890,7 +890,7 @@ var _checkFindOptions = (function _checkFindOptions(options) {
     }
   }
 });
-var _find = (async function _find(options, only) {
+var _find = async function _find(options, only) {
   const sources = new Set(options.sources ?? [
     "api",
     "state",
@@ -915,7 +915,7 @@ var _find = (async function _find(options, only) {
   if (sources.has("cgroup") && only.scan) lists.push(_cgroupScan(options.proc ?? "/proc"));
   lists.unshift(await docker ?? []);
   return _merge(lists);
-});
+};
 var parseContainerRef = (function parseContainerRef(text) {
   const colon = text.indexOf(":");
   if (colon > 0) {
@@ -950,7 +950,7 @@ var parseContainerRef = (function parseContainerRef(text) {
     ref: text
   };
 });
-var _uidOf = (function _uidOf(user, text) {
+var _uidOf = function _uidOf(user, text) {
   if (/^[0-9]+$/.test(user)) return Number(user);
   let passwd = "";
   try {
@@ -960,8 +960,8 @@ var _uidOf = (function _uidOf(user, text) {
   const line = passwd.split("\n").find((l) => l.split(":")[0] === user);
   if (!line) throw new TypeError(`Cannot resolve ${text}: no user ${JSON.stringify(user)} here`);
   return Number(line.split(":")[2]);
-});
-var _distance = (function _distance(a, b) {
+};
+var _distance = function _distance(a, b) {
   const row = Array.from({
     length: b.length + 1
   }, (_, i) => i);
@@ -975,8 +975,8 @@ var _distance = (function _distance(a, b) {
     }
   }
   return row[b.length];
-});
-var matchContainer = (function matchContainer(containers, ref, options = {}) {
+};
+var matchContainer = function matchContainer(containers, ref, options = {}) {
   const { engine, owner } = options;
   const pool = containers.filter((c) => (!engine || c.engine === engine) && (owner === void 0 || c.owner === owner));
   const find = (list) => {
@@ -1008,8 +1008,8 @@ var matchContainer = (function matchContainer(containers, ref, options = {}) {
     quiet: true,
     hint: near.length > 0 ? `did you mean ${near.map(_label).join(", ")}?` : `no running ${what} has that name or ID (see: nsjoin ps)`
   });
-});
-var matchPodContainer = (function matchPodContainer(containers, text) {
+};
+var matchPodContainer = function matchPodContainer(containers, text) {
   const members = containers.filter((c) => c.pod);
   const shown = JSON.stringify(text);
   const fail = (errno, message, hint) => new NamespaceError(message, {
@@ -1083,7 +1083,7 @@ var matchPodContainer = (function matchPodContainer(containers, text) {
     );
   }
   throw fail(22, `Cannot pick a container of pod ${_podLabel(pod)}`, pick === void 0 ? `it has ${names}; give ${_podLabel(pod)}/CONTAINER` : `several running containers are named ${pick}: give cri:ID`);
-});
+};
 var resolveContainer = (async function resolveContainer(text, options = {}) {
   assertPermissions("resolve a container", "all");
   return await _resolveContainer(text, options);
@@ -1265,7 +1265,7 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
   }
   return _withView(new PinnedContainer(pinned, found), view);
 });
-var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options, text, theirs) {
+var _refuseOursStopped = async function _refuseOursStopped(ref, engine, options, text, theirs) {
   const sources = new Set(options.sources ?? [
     "api",
     "state",
@@ -1296,15 +1296,15 @@ var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options
       hint
     });
   }
-});
-var _inOwnMountNamespace = (function _inOwnMountNamespace(pinned) {
+};
+var _inOwnMountNamespace = function _inOwnMountNamespace(pinned) {
   try {
     return differingNamespaces(pinned.pid).includes("mnt") && pinned.alive;
   } catch {
     return false;
   }
-});
-var _podFilter = (function _podFilter(text) {
+};
+var _podFilter = function _podFilter(text) {
   if (text.startsWith("cri:")) {
     const ref = text.slice(4);
     return /^[0-9a-f]+$/.test(ref) ? {
@@ -1315,8 +1315,8 @@ var _podFilter = (function _podFilter(text) {
   return parts.every((p) => /^[a-z0-9.-]+$/.test(p)) ? {
     text: parts.map((p) => `"${p}"`)
   } : {};
-});
-var _crioFilter = (function _crioFilter(text) {
+};
+var _crioFilter = function _crioFilter(text) {
   if (text.startsWith("cri:")) return (id) => id.startsWith(text.slice(4));
   const parts = text.slice(4).split("/");
   const byUid = POD_UID.test(parts[0]) && parts.length <= 2;
@@ -1327,8 +1327,8 @@ var _crioFilter = (function _crioFilter(text) {
     const pod = byUid ? uid === parts[0] : parts.length === 1 ? name === parts[0] : ns === parts[0] && name === parts[1];
     return pod && (container === void 0 || c === container);
   });
-});
-var _pinPodMember = (function _pinPodMember(found, text, options) {
+};
+var _pinPodMember = function _pinPodMember(found, text, options) {
   const gone = () => new NamespaceError(`Cannot use ${_label(found)}`, {
     errno: 3,
     syscall: "resolve",
@@ -1348,7 +1348,7 @@ var _pinPodMember = (function _pinPodMember(found, text, options) {
     throw gone();
   }
   return _withView(new PinnedContainer(pinned, found), view);
-});
+};
 var _pinFromDockerState = (function _pinFromDockerState(ref, options, dir) {
   const found = _dockerStateFind(ref, options, dir);
   return found && _pinDockerState(found, options);
@@ -1447,7 +1447,7 @@ var CONTAINERD_STATES = [
 
 
 var CONTAINERD_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,75}$/;
-var _hasAll = ((text, needles) => text !== void 0 && needles.every((n) => text.includes(n)));
+var _hasAll = (text, needles) => text !== void 0 && needles.every((n) => text.includes(n));
 
 
 var DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container";
@@ -1504,9 +1504,9 @@ var PinnedContainer = class extends PinnedProcess {
 
 
 
-var _label = ((c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`);
+var _label = (c) => `${c.engine}${c.owner !== void 0 ? `@${c.owner}` : ""}:${c.name ?? c.id.slice(0, 12)}${c.name ? ` (${c.id.slice(0, 12)})` : ""}`;
 
-var _podLabel = ((p) => `k8s:${p.namespace}/${p.name}`);
+var _podLabel = (p) => `k8s:${p.namespace}/${p.name}`;
 var POD_UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 

@@ -81,9 +81,157 @@ const PACKAGE = ["mod.ts", "dax.ts"];
  * loads and most scripts never call — and keep their functions lazy: V8 then pre-parses
  * them and caches only the top level, where eager ones make every import deserialize their
  * code (import of mod.ts, fastest of 25: 4.1 ms against 4.5 ms). NsCommand's code is in
- * the shared chunks, eager.
+ * the shared chunks, whose functions are eager where a first NsCommand runs them ({@link HOT}).
  */
 const PACKAGE_OUT = "src/_bundle";
+/**
+ * The functions of the package's shared chunks that a script's first `NsCommand` runs — with a
+ * PID or a namespace file as target, `output()`, `spawn()` and `outputSync()`, and with the PID
+ * of a docker container `resolveContainer` found —, by source file: only these are made eager in
+ * the chunks that mod.ts and dax.ts import statically (with what the import itself runs). The
+ * others stay lazy, as esbuild wrote them: every import deserialized their code from Deno's code
+ * cache, where most scripts never call them (scoped joins, sessions, filter copies, the other
+ * engines). Made from V8's coverage (`deno run --coverage`) of those five scripts in fresh
+ * processes: the functions with a count. A function missing here is only compiled at its first
+ * call; a name that no longer exists fails the build. Import of mod.ts + one
+ * `NsCommand#output()` to a PID: 76.7 M instructions with every function eager, 75.0 M with
+ * these (callgrind, a DENO_DIR of its own); whole process, CPU −0.6 ms, and −0.6 ms with
+ * `resolveContainer` of a docker container first (docs/stop25-perf25.md).
+ */
+const HOT: Readonly<Record<string, readonly string[]>> = {
+  "ffi/files.ts": [
+    "_fileStat",
+    "_lib",
+    "_openPath",
+    "_openPathRaw",
+    "_stat",
+    "fstatSafe",
+    "openFileSafe",
+    "openVerified",
+    "readFileSafe",
+    "readTextFileSafe",
+    "statSafe",
+  ],
+  "ffi/helper.ts": ["_memfd", "helper", "helperBytes"],
+  "ffi/libc.ts": [
+    "_addressOf",
+    "_asInitial",
+    "_cellOf",
+    "_core",
+    "_initialEnviron",
+    "_initialKeys",
+    "_keepingErrno",
+    "_key",
+    "_loadOnly",
+    "_ownPointerArray",
+    "_rawExecSymbols",
+    "_readOwn",
+    "_sameNames",
+    "_structPointer",
+    "_utf8",
+    "check",
+    "cstr",
+    "decodeText",
+    "encodeText",
+    "environEntries",
+    "environSnapshot",
+    "libcFunction",
+    "libcSubset",
+  ],
+  "ffi/spawn.ts": [
+    "_addr",
+    "_cArray",
+    "_closePipes",
+    "_collect",
+    "_drain",
+    "_envp",
+    "_load",
+    "_output",
+    "_pipes",
+    "_pollFds",
+    "_reaped",
+    "_start",
+    "_sys",
+    "spawnOutput",
+    "spawnOutputSync",
+  ],
+  "src/_cgroup_mounts.ts": ["cgroupMountRoots", "cgroupMountTable"],
+  "src/_docker_state.ts": [
+    "_dockerHost",
+    "_dockerStateFind",
+    "_fromInspect",
+    "_groupAdd",
+    "_plainRead",
+    "_readDir",
+    "_readRootJson",
+  ],
+  "src/_permissions.ts": ["_granted", "allSeenGranted", "assertPermissions"],
+  "src/_proc.ts": ["readProcText"],
+  "src/command.ts": [
+    "HEX",
+    "_assertNoPipedStdin",
+    "_checkFlags",
+    "_checkShapes",
+    "_confinementArgs",
+    "_denoCommand",
+    "_direct",
+    "_follows",
+    "_helperArgs",
+    "_namespaceFileArg",
+    "_plan",
+    "_selection",
+    "_shown",
+  ],
+  "src/containers.ts": [
+    "_checkFindOptions",
+    "_pinDockerState",
+    "_pinFromDockerState",
+    "_resolveContainer",
+    "_rootMadeView",
+    "_withView",
+    "parseContainerRef",
+    "resolveContainer",
+  ],
+  "src/engines.ts": ["_rootMadeCgroup", "containerOfCgroup"],
+  "src/namespaces.ts": ["_BY_FLAG", "_openNamespaceFile", "assertPid", "namespaceTypeOfFile"],
+  "src/target.ts": [
+    "_hasPidfs",
+    "_inodeOf",
+    "_joinable",
+    "_pidfdOpen",
+    "_pidfsOff",
+    "_procStat",
+    "parseTarget",
+    "pinProcess",
+    "resolveTarget",
+    "startTimeOf",
+  ],
+};
+
+/** {@link HOT} as `eager` asks it, noting which names it found. */
+class HotFunctions {
+  #found = new Set<string>();
+  /**
+   * Whether the function `name` (a variable's name as esbuild wrote it: a clash between two
+   * source modules gets a number appended) of the source module `section` is hot.
+   */
+  has(section: string, name: string): boolean {
+    const names = HOT[section] ?? [];
+    const listed = names.includes(name) ? name : name.replace(/\d+$/, "");
+    if (!names.includes(listed)) return false;
+    this.#found.add(`${section}:${listed}`);
+    return true;
+  }
+  /** Throws if a listed function was never seen: renamed or gone since {@link HOT} was made. */
+  assertAllFound(): void {
+    const missing = Object.entries(HOT).flatMap(([section, names]) =>
+      names.filter((n) => !this.#found.has(`${section}:${n}`)).map((n) => `${section}:${n}`)
+    );
+    if (missing.length > 0) {
+      throw new Error(`Cannot bundle the package: no such hot function: ${missing.join(", ")}`);
+    }
+  }
+}
 const HEADER =
   "// Generated by `deno task build:cli` from src/ (src/cli/build_bundle.ts). Do not edit.\n";
 
@@ -105,7 +253,7 @@ interface Node {
   type: string;
   start: number;
   end: number;
-  id?: { name: string } | null;
+  id?: { name?: string } | null;
   source?: { value: string };
   expression?: Node;
   method?: boolean;
@@ -121,16 +269,18 @@ const FUNCTIONS = new Set(["FunctionExpression", "ArrowFunctionExpression"]);
  * option table. Written without parentheses, V8 compiles them at their first call. Object
  * methods and getters cannot take parentheses; class bodies are left alone.
  */
-function bareFunctions(node: Node): Node[] {
-  if (FUNCTIONS.has(node.type)) return [node];
+function bareFunctions(node: Node, name = ""): [Node, string][] {
+  if (FUNCTIONS.has(node.type)) return [[node, name]];
   if (node.type === "ParenthesizedExpression" && FUNCTIONS.has(node.expression!.type)) return [];
   if (/^(FunctionDeclaration|Class(Declaration|Expression))$/.test(node.type)) return [];
   if (node.type === "Property" && (node.method || node.kind !== "init")) return [];
-  const found: Node[] = [];
+  // The name of the variable a function is (or is in): what HOT lists.
+  if (node.type === "VariableDeclarator" && !name) name = node.id?.name ?? "";
+  const found: [Node, string][] = [];
   for (const value of Object.values(node)) {
     for (const child of Array.isArray(value) ? value : [value]) {
       if (child && typeof child === "object" && typeof child.type === "string") {
-        found.push(...bareFunctions(child as Node));
+        found.push(...bareFunctions(child as Node, name));
       }
     }
   }
@@ -147,6 +297,7 @@ function eager(
   text: string,
   selfTypes?: string,
   lazy = false,
+  hot?: HotFunctions,
 ): { text: string; imports: string[] } {
   const body = (parse(text, {
     ecmaVersion: "latest",
@@ -166,6 +317,10 @@ function eager(
   const pieces: string[] = [];
   let at = 0;
   let importsEnd = 0;
+  // esbuild marks where each source module's code starts with a `// path` comment.
+  const sections = [...text.matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => [m.index!, m[1]] as const);
+  const isHot = (at: number, name: string) =>
+    !hot || hot.has(sections.findLast(([start]) => start < at)?.[1] ?? "", name);
   const keep = (to: number, wrap: Node[]) => {
     for (const f of wrap) {
       pieces.push(text.slice(at, f.start), `(${text.slice(f.start, f.end)})`);
@@ -180,11 +335,14 @@ function eager(
       importsEnd = node.end;
     }
     if (node.type === "FunctionDeclaration") {
-      functions.push(`var ${node.id!.name} = (${text.slice(node.start, node.end)});\n`);
+      const f = text.slice(node.start, node.end);
+      const name = node.id!.name!;
+      functions.push(`var ${name} = ${isHot(node.start, name) ? `(${f})` : f};\n`);
       keep(node.start, []);
       at = node.end;
     } else {
-      keep(node.end, bareFunctions(node).sort((a, b) => a.start - b.start));
+      const wrap = bareFunctions(node).filter(([f, name]) => isHot(f.start, name));
+      keep(node.end, wrap.map(([f]) => f).sort((a, b) => a.start - b.start));
     }
   }
   keep(text.length, []);
@@ -323,18 +481,41 @@ function finish(
   const sources = new Map(
     entries.map((e) => [posix.relative(base, e).replace(/\.ts$/, ".js"), e]),
   );
+  // With lazy entries (the package), the chunks they import statically are eager in HOT's
+  // functions only; chunks loaded later (`import()`) stay eager throughout.
+  const hot = lazyEntries ? new HotFunctions() : undefined;
+  const started = new Set<string>();
+  if (hot) {
+    const imports = new Map(
+      [...written].map(([path, text]) => [path, eager(text, undefined, true).imports]),
+    );
+    const visit = (path: string) => {
+      if (started.has(path)) return;
+      started.add(path);
+      for (const spec of imports.get(path) ?? []) {
+        if (spec.startsWith(".")) visit(posix.join(posix.dirname(path), spec));
+      }
+    };
+    for (const path of sources.keys()) visit(path);
+  }
   for (const [path, text] of written) {
     const source = sources.get(path);
     const outPath = `${out}/${path}`;
     const types = source && posix.relative(posix.dirname(outPath), source)
       .replace(/^(?!\.)/, "./");
-    const done = eager(relocateUrls(text, outPath), types, lazyEntries && source !== undefined);
+    const done = eager(
+      relocateUrls(text, outPath),
+      types,
+      lazyEntries && source !== undefined,
+      started.has(path) ? hot : undefined,
+    );
     files.set(outPath, done.text);
     graph.set(path, done.imports);
   }
   for (const path of sources.keys()) {
     if (!written.has(path)) throw new Error(`Cannot bundle: no output ${path} for its entry`);
   }
+  hot?.assertAllFound();
   assertAcyclic(graph);
   return files;
 }

@@ -804,7 +804,12 @@ function gone(pid: number): boolean {
 
 /** Polls `ok` for at least `ms` (30 s unless told: a loaded machine takes seconds). */
 async function waitFor(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  for (let t = 0; t < ms && !ok(); t += 20) await new Promise((r) => setTimeout(r, 20));
+  // The state seen is the answer: asking again could catch a process in its next step (a
+  // cmdline read mid-execve is empty).
+  for (let t = 0; t < ms; t += 20) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   assert(ok(), `timed out waiting for ${what}`);
 }
 
@@ -11510,7 +11515,10 @@ Deno.exit(0);
     try {
       await waitFor("the target's busybox sleep", () => {
         try {
-          return Deno.readTextFileSync(`/proc/${target.pid}/cmdline`).includes("busybox");
+          // argv[0], not the text: setpriv's and sh's command lines name busybox too.
+          return Deno.readTextFileSync(`/proc/${target.pid}/cmdline`).startsWith(
+            `${lib}/busybox\0sleep`,
+          );
         } catch {
           throw new Error("the target ended before it was ready");
         }

@@ -9859,10 +9859,11 @@ Deno.test({
         stdin: "null",
       }).spawn();
       try {
-        for (let i = 0; i < 500; i++) {
-          if (Deno.readTextFileSync(`/proc/${child.pid}/cmdline`).includes(hostile)) break;
-          await new Promise((r) => setTimeout(r, 5));
-        }
+        // sh's own command line: setpriv's and unshare's name the hostile text too.
+        await waitFor("the user's sh", () => {
+          const cmdline = Deno.readTextFileSync(`/proc/${child.pid}/cmdline`);
+          return cmdline.startsWith("sh\0-c\0") && cmdline.includes(hostile);
+        });
         const ls = await cliBounded(["ls", "--json", "-o", "NS,PID,COMMAND"], 60_000);
         assertEquals(ls.code, 0, ls.stderr);
         assert(!c1.test(ls.stdout), "a C1 control reached the terminal");

@@ -5,10 +5,8 @@
  *
  * @module
  */
-import type { Worker } from "node:worker_threads";
 import { check, cstr, libc, O_CLOEXEC, O_RDONLY } from "../ffi/libc.ts";
 import { readLinkSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
-import { loadHostNss } from "../ffi/nss.ts";
 import { NamespaceError } from "./errors.ts";
 import {
   differingNamespaces,
@@ -27,7 +25,28 @@ import { notCapable } from "./_permissions.ts";
  * starts Deno's Node compatibility (~7 ms of every cold start), which a script that
  * imports mod.ts and never calls inNamespaces should not pay.
  */
-let _workers: (typeof import("./_ns_worker.ts") & typeof import("node:worker_threads")) | undefined;
+let _workers:
+  | (
+    & typeof import("./_ns_worker.ts")
+    & typeof import("./_ns_process.ts")
+    & typeof import("node:worker_threads")
+    & typeof import("node:child_process")
+  )
+  | undefined;
+
+/**
+ * What `inNamespaces` needs of an evaluator: a node:worker_threads Worker (net, uts, ipc,
+ * cgroup) or, with mnt, the {@link SealedProcess} that runs it in a process of its own.
+ */
+interface _WorkerLike {
+  postMessage(message: unknown): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<unknown>;
+  on(event: "message", listener: (m: ReplyMessage) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "exit", listener: () => void): unknown;
+}
 
 export { WORKER_NAMESPACES, type WorkerNamespace } from "./namespaces.ts";
 
@@ -57,7 +76,7 @@ const IDLE_MS = 5_000;
 const MAX_IDLE = 4;
 
 interface _Slot {
-  worker: Worker;
+  worker: _WorkerLike;
   key: string;
   pid?: number;
   startTime?: number;
@@ -362,7 +381,12 @@ async function _call(
   options: InNamespacesOptions<unknown>,
 ): Promise<unknown> {
   const reuse = options.reuse ?? true;
-  _workers ??= { ...await import("node:worker_threads"), ...await import("./_ns_worker.ts") };
+  _workers ??= {
+    ...await import("node:worker_threads"),
+    ...await import("node:child_process"),
+    ...await import("./_ns_worker.ts"),
+    ...await import("./_ns_process.ts"),
+  };
   const key = _key(resolved, types);
   const kept = _take(key);
   const slot = kept ?? (_dropExited(), _spawn(resolved, types));
@@ -486,34 +510,22 @@ function _closeSpawnerFds(slot: _Slot): void {
 }
 
 /**
- * The mnt spawner is a module Deno loads from nsjoin's own files (the other Workers run
- * eval'd source), and a Worker's module graph needs --allow-read, which the README's flags
- * for inNamespaces did not list: asked for up front, for the package's directory, so that a
- * missing flag is one NotCapable naming it — not, with only part of the tree readable, an
- * "Uncaught (in worker)" report from one of its imports that the caller cannot catch.
+ * The sealed evaluator's process is `deno` (Deno.execPath()) running nsjoin's
+ * src/_ns_process.ts: asked for up front, so that a missing --allow-run is one NotCapable
+ * naming it. A `deno compile`d program has no `deno` to run.
  */
-function _assertWorkerRead(spawner: URL): void {
-  const root = decodeURIComponent(new URL("../", spawner).pathname);
-  const read = { name: "read", path: root } as const;
-  // requestSync prompts once, on a terminal, where Deno would prompt file by file.
-  if (Deno.permissions.querySync(read).state === "granted") return;
-  if (Deno.permissions.requestSync(read).state === "granted") return;
+function _assertCanRunDeno(): void {
+  if (import.meta.url.includes("/deno-compile-")) {
+    throw new Error(
+      "Cannot join a mount namespace with inNamespaces in a `deno compile`d program: its sealed evaluator runs in a `deno` process of its own",
+    );
+  }
+  const run = { name: "run", command: Deno.execPath() } as const;
+  if (Deno.permissions.querySync(run).state === "granted") return;
+  if (Deno.permissions.requestSync(run).state === "granted") return;
   throw notCapable(
-    `Cannot start a Worker in the target's mount namespace without --allow-read (of ${root}): Deno reads nsjoin's Worker module and its imports from there`,
+    "Cannot start the evaluator for the target's mount namespace without --allow-run: it runs in a process of its own (Deno.execPath())",
   );
-}
-
-/**
- * Has V8 ask ICU for the default time zone now, on our files. ICU detects it once per
- * process (TZ, else /etc/localtime: its link's name, or a search of /usr/share/zoneinfo
- * for a file of the same bytes) under an init-once every isolate shares, the first time a
- * Date needs local time. Detected first in a target's mount namespace, its /etc/localtime
- * became the whole process's time zone — every later Date of the caller's in the target's
- * zone — and a FIFO there kept the detecting thread in open(2) inside the init-once, so the
- * caller's next `new Date(…).toString()` waited for ever (tests/security_test.ts "stop 24").
- */
-function _hostTimeZone(): void {
-  new Date(0).getTimezoneOffset();
 }
 
 function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
@@ -526,26 +538,21 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   const threadTypes = types.filter((t) => t !== "mnt");
   const target = resolved.kind === "process" ? resolved.pid : resolved.path;
   const spawnerFds: number[] = [];
-  let worker: Worker;
-  const spawner = new URL("./_ns_worker.ts", import.meta.url);
+  let worker: _WorkerLike;
   try {
     if (types.includes("mnt")) {
-      if (spawner.protocol === "file:") _assertWorkerRead(spawner);
-      // The host's NSS modules and gai.conf, loaded here, where paths are ours (ffi/nss.ts).
-      loadHostNss();
-      _hostTimeZone();
+      _assertCanRunDeno();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     }
     const join = threadTypes.length > 0 ? _joinThread(target, threadTypes) : undefined;
     try {
-      // The Worker's thread is created right here, inside the joined namespaces.
+      // The Worker's thread (with mnt: the process) is created right here, inside the
+      // joined namespaces.
       const [mntFd, hostRootFd] = spawnerFds;
       worker = mntFd === undefined
         ? new _workers!.Worker(_workers!.EVALUATOR_SOURCE, { eval: true })
-        : new _workers!.Worker(spawner, {
-          workerData: { role: _workers!.SPAWNER_ROLE, mntFd, hostRootFd },
-        });
+        : new _workers!.SealedProcess(_workers!.spawn, mntFd, hostRootFd);
     } finally {
       join?.restore();
     }

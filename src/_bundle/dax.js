@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-WPVZSBR5.js";
+} from "./chunk-TGM2VMBU.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,21 +14,23 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-3P6UERGI.js";
+} from "./chunk-YHUKNFSD.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-M4G3OD5I.js";
+} from "./chunk-XRGLK3OJ.js";
 import {
   resolveTarget
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-FPIY3J3N.js";
 import {
-  differingNamespaces,
+  differingNamespaces
+} from "./chunk-E4IQXUSE.js";
+import {
   readTextFileSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-2NSTTZ6M.js";
 import "./chunk-TVRBW2F7.js";
 import {
   assertPermissions

@@ -14,16 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-3P6UERGI.js";
-import {
-  loadHostNss
-} from "./chunk-JSDDDTIX.js";
+} from "./chunk-YHUKNFSD.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-2OWKUANW.js";
+} from "./chunk-AXMIIBEP.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,26 +50,28 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-M4G3OD5I.js";
+} from "./chunk-XRGLK3OJ.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-FPIY3J3N.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
+  differingNamespaces
+} from "./chunk-E4IQXUSE.js";
+import {
   _kernelFs,
-  differingNamespaces,
   fstatSafe,
   isNotFound,
   openFileSafe,
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-2NSTTZ6M.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -266,7 +265,9 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-VFOCI6LK.js")
+    ...await import("node:child_process"),
+    ...await import("./_ns_worker-BQATZXSO.js"),
+    ...await import("./_ns_process-S2UMPWQG.js")
   };
   const key = _key(resolved, types);
   const kept = _take(key);
@@ -377,18 +378,17 @@ var _terminate = (async function _terminate(slot) {
 var _closeSpawnerFds = (function _closeSpawnerFds(slot) {
   for (const fd of slot.spawnerFds.splice(0)) libc().close(fd);
 });
-var _assertWorkerRead = (function _assertWorkerRead(spawner) {
-  const root = decodeURIComponent(new URL("../", spawner).pathname);
-  const read = {
-    name: "read",
-    path: root
+var _assertCanRunDeno = (function _assertCanRunDeno() {
+  if (import.meta.url.includes("/deno-compile-")) {
+    throw new Error("Cannot join a mount namespace with inNamespaces in a `deno compile`d program: its sealed evaluator runs in a `deno` process of its own");
+  }
+  const run = {
+    name: "run",
+    command: Deno.execPath()
   };
-  if (Deno.permissions.querySync(read).state === "granted") return;
-  if (Deno.permissions.requestSync(read).state === "granted") return;
-  throw notCapable(`Cannot start a Worker in the target's mount namespace without --allow-read (of ${root}): Deno reads nsjoin's Worker module and its imports from there`);
-});
-var _hostTimeZone = (function _hostTimeZone() {
-  (/* @__PURE__ */ new Date(0)).getTimezoneOffset();
+  if (Deno.permissions.querySync(run).state === "granted") return;
+  if (Deno.permissions.requestSync(run).state === "granted") return;
+  throw notCapable("Cannot start the evaluator for the target's mount namespace without --allow-run: it runs in a process of its own (Deno.execPath())");
 });
 var _spawn = (function _spawn(resolved, types) {
   if (_inScopedJoin()) {
@@ -398,12 +398,9 @@ var _spawn = (function _spawn(resolved, types) {
   const target = resolved.kind === "process" ? resolved.pid : resolved.path;
   const spawnerFds = [];
   let worker;
-  const spawner = new URL("../_ns_worker.ts", import.meta.url);
   try {
     if (types.includes("mnt")) {
-      if (spawner.protocol === "file:") _assertWorkerRead(spawner);
-      loadHostNss();
-      _hostTimeZone();
+      _assertCanRunDeno();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     }
@@ -412,13 +409,7 @@ var _spawn = (function _spawn(resolved, types) {
       const [mntFd, hostRootFd] = spawnerFds;
       worker = mntFd === void 0 ? new _workers.Worker(_workers.EVALUATOR_SOURCE, {
         eval: true
-      }) : new _workers.Worker(spawner, {
-        workerData: {
-          role: _workers.SPAWNER_ROLE,
-          mntFd,
-          hostRootFd
-        }
-      });
+      }) : new _workers.SealedProcess(_workers.spawn, mntFd, hostRootFd);
     } finally {
       join?.restore();
     }
@@ -1229,7 +1220,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-PIREZTKB.js"),
-    import("./_forward_relay-YMKOV4A4.js")
+    import("./_forward_relay-W3XBVB43.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -1704,7 +1695,6 @@ var _RULES = {
   time: "the kernel refuses setns(2) into a time namespace to a multithreaded process (EUSERS)",
   pid: "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork"
 };
-
 
 
 

@@ -2,20 +2,22 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-FPIY3J3N.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
   NamespaceError,
   differingNamespaces,
+  namespaceTypeOfFile
+} from "./chunk-E4IQXUSE.js";
+import {
   existsSafe,
   isNotFound,
-  namespaceTypeOfFile,
   openVerified,
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-2NSTTZ6M.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

@@ -2,12 +2,14 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-FPIY3J3N.js";
 import {
   CLONE_FLAGS,
-  NamespaceError,
+  NamespaceError
+} from "./chunk-E4IQXUSE.js";
+import {
   openFileSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-2NSTTZ6M.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -2,11 +2,13 @@
 import {
   NamespaceError,
   assertPid,
+  namespaceTypeOfFile
+} from "./chunk-E4IQXUSE.js";
+import {
   fstatSafe,
   isNotFound,
-  namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-2NSTTZ6M.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

@@ -7,22 +7,24 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-3P6UERGI.js";
+} from "./chunk-YHUKNFSD.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-FPIY3J3N.js";
+import {
+  NamespaceError,
+  differingNamespaces
+} from "./chunk-E4IQXUSE.js";
 import {
   DEFAULT_MAX_BYTES,
-  NamespaceError,
-  differingNamespaces,
   existsSafe,
   fstatSafe,
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-2NSTTZ6M.js";
 import {
   assertPermissions,
   nsjoinSetting

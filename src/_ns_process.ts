@@ -136,6 +136,8 @@ export class SealedProcess extends EventEmitter {
 
   /** Kills the process (SIGKILL: a call stuck anywhere in it dies with it). */
   async terminate(): Promise<void> {
+    // An idle process is unref'd: the caller's loop must wait for its exit all the same.
+    this.ref();
     if (!this.#gone) this.#child.kill("SIGKILL");
     this.#child.stdio[3]!.destroy();
     await this.#exited;

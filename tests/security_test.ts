@@ -1273,22 +1273,41 @@ Deno.test({
           ) {
             await assertRejects(() => inNamespaces(target.pid, load, mnt), Error, "dlopen in fn");
           }
-          // Under the JavaScript refusal: every thread of this process inside the target's
-          // mount namespace carries the filter that makes execve fail.
+          // Under the JavaScript refusal: every thread inside the target's mount namespace —
+          // all of them in the evaluator's own process (stop 26), none in ours — carries the
+          // filter that makes execve fail.
           const theirs = Deno.readLinkSync(`/proc/${target.pid}/ns/mnt`);
-          const inside = [...Deno.readDirSync("/proc/self/task")].map((e) => e.name).filter(
-            (tid) => {
+          const tasksInside = (pid: number | "self") =>
+            [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => `/proc/${pid}/task/${e.name}`)
+              .filter((task) => {
+                try {
+                  return Deno.readLinkSync(`${task}/ns/mnt`) === theirs;
+                } catch {
+                  return false;
+                }
+              });
+          assertEquals(
+            tasksInside("self"),
+            [],
+            "a thread of the caller's process is in the target",
+          );
+          const children = [...Deno.readDirSync("/proc")].map((e) => Number(e.name)).filter(
+            (pid) => {
               try {
-                return Deno.readLinkSync(`/proc/self/task/${tid}/ns/mnt`) === theirs;
+                // Ours, and deno (the target is a child of this process too).
+                const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+                return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] === String(Deno.pid) &&
+                  Deno.readLinkSync(`/proc/${pid}/exe`) === Deno.execPath();
               } catch {
                 return false;
               }
             },
           );
-          assert(inside.length > 0, "expected the Worker's threads in the target");
-          for (const tid of inside) {
-            const status = Deno.readTextFileSync(`/proc/self/task/${tid}/status`);
-            assertMatch(status, /^Seccomp:\s+2$/m, `thread ${tid} can execve`);
+          const inside = children.flatMap(tasksInside);
+          assert(inside.length > 0, "expected the evaluator's threads in the target");
+          for (const task of inside) {
+            const status = Deno.readTextFileSync(`${task}/status`);
+            assertMatch(status, /^Seccomp:\s+2$/m, `thread ${task} can execve`);
           }
         },
       );
@@ -11308,63 +11327,6 @@ Deno.test({
 // ---- stop 25: attacking stop 23/24's fixes and what was left alone (sec25a)
 
 Deno.test({
-  name: "stop 25 (open): a FIFO at a target's /etc/resolv.conf never hangs root's own name lookups",
-  // Open finding (docs/stop25-sec25a.md): it fails today; NSJOIN_OPEN_FINDINGS=1 runs it.
-  ignore: NEEDS_ROOT || !Deno.env.get("NSJOIN_OPEN_FINDINGS"),
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    // glibc parses resolv.conf under one process-wide lock (resolv_conf.c: "Parse
-    // configuration while holding the lock"), in the mount namespace of the thread that asks,
-    // and again whenever the file is not the regular file it last parsed — a FIFO every time.
-    // Every getaddrinfo of a name takes that lock, `localhost` too. A local user's
-    // `unshare -Urm` process, whose /etc is theirs, is the target; fn's lookup of a name
-    // with mnt joined is the trigger, and root's own lookup after it is the victim.
-    const user = await testUser();
-    const dir = await Deno.makeTempDir({ prefix: "nsjoin-resolv-" });
-    await Deno.chmod(dir, 0o755);
-    await Deno.writeTextFile(
-      `${dir}/victim.ts`,
-      `import { inNamespaces } from "${ROOT}mod.ts";
-const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-const port = (listener.addr as Deno.NetAddr).port;
-const lookup = async (port: number) => {
-  const c = await Deno.connect({ hostname: "localhost", port });
-  c.close();
-  return "connected";
-};
-const inside = await inNamespaces(Number(Deno.args[0]), lookup, {
-  namespaces: ["mnt"], arg: port, timeout: 5_000,
-}).catch((e) => e.name);
-const host = await lookup(port);
-console.log(JSON.stringify({ inside, host }));
-Deno.exit(0);
-`,
-    );
-    try {
-      await using target = await makeTarget({
-        flags: ["-U", "--map-root-user", "-m"],
-        user: { uid: user.uid, gid: user.gid },
-        setup: "mount -t tmpfs x /etc && printf '127.0.0.1 localhost\\n' > /etc/hosts && " +
-          "mkfifo /etc/resolv.conf",
-      });
-      const out = await runPiped(
-        Deno.execPath(),
-        { args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)] },
-        undefined,
-        60_000,
-      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
-      // Today fn times out (its thread waits in open(2) holding the lock) and root's own
-      // lookup of localhost afterwards waits for ever: killed at 60 s.
-      assertEquals(out.code, 0, `root's process hung or failed: ${out.stderr}`);
-      assertEquals(JSON.parse(out.stdout).host, "connected");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
   name: "stop 25: a kept inNamespaces Worker is not reused once its target is in other namespaces",
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
@@ -11679,6 +11641,112 @@ Deno.exit(0);
           assertMatch(seen.inside, refused);
         });
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+// ---- stop 26: sealed evaluator process
+
+Deno.test({
+  name: "stop 26: a FIFO at a target's /etc/resolv.conf never hangs root's own name lookups",
+  // Open since stop 25 (docs/stop25-sec25a.md); closed by the evaluator's own process.
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // glibc parses resolv.conf under one process-wide lock (resolv_conf.c: "Parse
+    // configuration while holding the lock"), in the mount namespace of the thread that asks,
+    // and again whenever the file is not the regular file it last parsed — a FIFO every time.
+    // Every getaddrinfo of a name takes that lock, `localhost` too. A local user's
+    // `unshare -Urm` process, whose /etc is theirs, is the target; fn's lookup of a name
+    // with mnt joined is the trigger, and root's own lookup after it is the victim.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-resolv-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const port = (listener.addr as Deno.NetAddr).port;
+const lookup = async (port: number) => {
+  const c = await Deno.connect({ hostname: "localhost", port });
+  c.close();
+  return "connected";
+};
+const inside = await inNamespaces(Number(Deno.args[0]), lookup, {
+  namespaces: ["mnt"], arg: port, timeout: 5_000,
+}).catch((e) => e.name);
+const host = await lookup(port);
+console.log(JSON.stringify({ inside, host }));
+Deno.exit(0);
+`,
+    );
+    try {
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: "mount -t tmpfs x /etc && printf '127.0.0.1 localhost\\n' > /etc/hosts && " +
+          "mkfifo /etc/resolv.conf",
+      });
+      const out = await runPiped(
+        Deno.execPath(),
+        { args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)] },
+        undefined,
+        60_000,
+      ).catch((e) => ({ code: -1, stdout: "", stderr: (e as Error).message }));
+      // fn times out (its thread waits in open(2) holding the lock); with the evaluator in
+      // root's own process, root's lookup of localhost afterwards waited for ever: killed at 60 s.
+      assertEquals(out.code, 0, `root's process hung or failed: ${out.stderr}`);
+      assertEquals(JSON.parse(out.stdout).host, "connected");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "stop 26: a huge /etc/resolv.conf of a target never grows root's own memory",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // glibc reads the whole file (no newline: one line) into the memory of the process whose
+    // thread looks a name up: with the evaluator in root's process, 33 MB → 605 MB peak
+    // (stop 25), a larger file an OOM kill of root's process.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-resolv-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const inside = await inNamespaces(Number(Deno.args[0]), async () => {
+  const c = await Deno.connect({ hostname: "localhost", port: 9 }).catch((e) => e);
+  if ("close" in c) c.close();
+  return "looked up";
+}, { namespaces: ["mnt"], timeout: 20_000 }).catch((e) => e.name);
+const peak = /^VmHWM:\\s+(\\d+) kB$/m.exec(Deno.readTextFileSync("/proc/self/status"))![1];
+console.log(JSON.stringify({ inside, peakMb: Math.round(Number(peak) / 1024) }));
+Deno.exit(0);
+`,
+    );
+    try {
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: "mount -t tmpfs x /etc && printf '127.0.0.1 localhost\\n' > /etc/hosts && " +
+          "truncate -s 512M /etc/resolv.conf",
+      });
+      const out = await runPiped(
+        Deno.execPath(),
+        { args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)] },
+        undefined,
+        60_000,
+      );
+      assertEquals(out.code, 0, out.stderr);
+      const { peakMb } = JSON.parse(out.stdout);
+      assert(peakMb < 300, `root's process grew to ${peakMb} MB reading the target's file`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

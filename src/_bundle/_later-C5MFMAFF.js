@@ -267,7 +267,7 @@ var _call = (async function _call(resolved, types, message, options) {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
     ...await import("./_ns_worker-BQATZXSO.js"),
-    ...await import("./_ns_process-S2UMPWQG.js")
+    ...await import("./_ns_process-GXOGDC5V.js")
   };
   const key = _key(resolved, types);
   const kept = _take(key);

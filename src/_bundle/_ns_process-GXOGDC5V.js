@@ -102,6 +102,7 @@ var SealedProcess = class extends EventEmitter {
   }
   /** Kills the process (SIGKILL: a call stuck anywhere in it dies with it). */
   async terminate() {
+    this.ref();
     if (!this.#gone) this.#child.kill("SIGKILL");
     this.#child.stdio[3].destroy();
     await this.#exited;

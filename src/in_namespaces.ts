@@ -117,10 +117,14 @@ let _nextId = 1;
  * fail in the kernel — a program of the target run from there would have your process's
  * privileges (use `NsCommand`, which enters every namespace). What Deno reads once per
  * process (NSS modules, gai.conf, the time zone) is read on the host first: fn's local
- * time is the caller's zone, not the target's.
+ * time is the caller's zone, not the target's. With mnt, fn runs in a `deno run -A` process
+ * of its own (needs `--allow-run`), so that what glibc reads under a process-wide lock —
+ * the target's /etc/resolv.conf at a name lookup — never holds a lock of yours: `arg` and
+ * the result cross a pipe by node:v8's serializer (structured clone, but no transferables or
+ * SharedArrayBuffer), and a timeout or abort kills that process, synchronous loops included.
  *
- * Worker startup is ~30 ms (about 1 s when mnt is joined: a Worker created by a Worker
- * starts that slowly); Workers are reused per target and namespace set (see `reuse`),
+ * Worker startup is ~30 ms (about 1 s when mnt is joined: a process, and a Worker created by
+ * a Worker starts that slowly); Workers are reused per target and namespace set (see `reuse`),
  * dropped when idle for 5 s or when their target exits, and {@link closeNamespaceWorkers}
  * ends them all. No thread of the caller is ever left in a target: the caller's thread
  * is inside only during the synchronous `new Worker()`, and a terminated Worker takes its

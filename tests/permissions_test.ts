@@ -130,9 +130,9 @@ console.log(v);`,
     expect: /^42$/,
   },
   {
-    // Its mount-namespace Worker is a module of nsjoin's that Deno reads under --allow-read.
+    // Its sealed evaluator runs in a deno process of its own (stop 26).
     name: "inNamespaces with mnt",
-    flags: [...JOIN, "--allow-read"],
+    flags: [...JOIN, "--allow-run"],
     script: (pid) =>
       `import { closeNamespaceWorkers, inNamespaces } from ${MOD};
 const v = await inNamespaces(${pid}, (x: number) => x * 2, { namespaces: ["mnt"], arg: 21 });
@@ -153,9 +153,10 @@ console.log(JSON.stringify(l).includes(String(ino)), tree.length > 0, JSON.strin
     expect: /^true true true$/,
   },
   {
-    // A module URL with mnt is bundled on the host by `deno bundle`: --allow-run too.
+    // A module URL with mnt is bundled on the host by `deno bundle`, and runs in the
+    // evaluator's process: --allow-run for both.
     name: "inNamespaces with mnt and a module URL",
-    flags: [...JOIN, "--allow-read", "--allow-run"],
+    flags: [...JOIN, "--allow-run"],
     files: { "inside.ts": "export default (x: number) => x * 2;\n" },
     script: (pid, dir) =>
       `import { closeNamespaceWorkers, inNamespaces } from ${MOD};
@@ -358,27 +359,6 @@ Deno.test({
 });
 
 Deno.test({
-  name: "inNamespaces with mnt and part of nsjoin readable: one catchable line naming --allow-read",
-  ignore: NEEDS_ROOT,
-  async fn() {
-    // --allow-read of src/ alone let Deno load the Worker's module and then fail on one of its
-    // imports (ffi/): "Uncaught (in worker)" with a stack, printed whatever the caller caught.
-    await using target = await makeTarget({ hostname: "perm-target" });
-    const c = CASES.find((c) => c.name === "inNamespaces with mnt")!;
-    const out = await run(c, target.pid, [
-      ...JOIN,
-      `--allow-read=${ROOT}src`,
-    ]);
-    assertEquals(out.code, 1, out.stdout);
-    assertEquals(out.stderr.trimEnd().split("\n").length, 1, out.stderr);
-    assertMatch(
-      out.stderr,
-      /^NotCapable: Cannot start a Worker in the target's mount namespace without --allow-read/,
-    );
-  },
-});
-
-Deno.test({
   name: "enter's other forms need no flag beyond enter's: --net=:NSID says what the kernel lacks",
   ignore: NEEDS_ROOT,
   async fn() {
@@ -492,7 +472,9 @@ Deno.test({
           `import { inNamespaces } from ${MOD};\n\n` +
           `const report = await inNamespaces(${target.pid}, new URL("./inside.ts", import.meta.url), { arg: "x" });\n` +
           "console.log(report);\n",
-          [...JOIN, "--allow-read", "--allow-run"],
+          // The target's mnt differs ("all" joins it): bundled and run in the evaluator's own
+          // process, both spawned (stop 26).
+          [...JOIN, "--allow-run"],
         ],
         [
           "scopedJoin",

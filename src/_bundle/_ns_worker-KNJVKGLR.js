@@ -111,8 +111,28 @@ var _evaluator = (function _evaluator(on, post, vm) {
     "inspector"
   ];
   const isLoader = (specifier) => loaders.includes(specifier.replace(/^node:/, "").split("/")[0]);
+  let sqliteSealed = false;
+  const sealSqlite = (id, loaded) => {
+    if (!vm || sqliteSealed || id.replace(/^node:/, "") !== "sqlite") return loaded;
+    const db = loaded?.DatabaseSync;
+    for (let o = db?.prototype ?? null; o; o = Object.getPrototypeOf(o)) {
+      if (!Object.hasOwn(o, "loadExtension")) continue;
+      Object.defineProperty(o, "loadExtension", {
+        value: function loadExtension() {
+          throw new Error(`Cannot use node:sqlite's loadExtension in fn: ${sealedWhy} (load extensions outside inNamespaces)`);
+        },
+        writable: true,
+        configurable: true
+      });
+      sqliteSealed = true;
+    }
+    if (!sqliteSealed) throw new Error(`Cannot load node:sqlite in fn: ${sealedWhy}`);
+    return loaded;
+  };
   const hook = (specifier) => {
-    if (specifier.startsWith("node:") && !isLoader(specifier)) return import(specifier);
+    if (specifier.startsWith("node:") && !isLoader(specifier)) {
+      return import(specifier).then((m) => sealSqlite(specifier, m));
+    }
     return Promise.reject(new Error(isLoader(specifier) ? `Cannot load ${specifier} in fn: ${sealedWhy} (use NsCommand to run programs)` : `Cannot import ${specifier} in fn: ${sealedWhy} - import it on the host: give inNamespaces a module URL (bundled on the host), or pass data through arg`));
   };
   if (vm) {
@@ -137,13 +157,23 @@ var _evaluator = (function _evaluator(on, post, vm) {
     const env = Deno.env;
     const setEnv = env.set.bind(env), deleteEnv = env.delete.bind(env);
     const tz = refuse("TZ", "the time zone is the whole process's: set it before inNamespaces");
-    env.set = (key, value) => key === "TZ" ? tz() : setEnv(key, value);
-    env.delete = (key) => key === "TZ" ? tz() : deleteEnv(key);
+    env.set = (key, value) => {
+      const name = `${key}`;
+      return name === "TZ" ? tz() : setEnv(name, value);
+    };
+    env.delete = (key) => {
+      const name = `${key}`;
+      return name === "TZ" ? tz() : deleteEnv(name);
+    };
     const getBuiltinModule = proc.getBuiltinModule.bind(proc);
     proc.getBuiltinModule = (id) => {
       if (isLoader(id)) throw new Error(`Cannot load ${id} in fn: ${sealedWhy}`);
-      return getBuiltinModule(id);
+      return sealSqlite(id, getBuiltinModule(id));
     };
+    const ops = Deno[Deno.internal]?.core?.ops;
+    if (ops && "op_napi_open" in ops) {
+      ops.op_napi_open = refuse("native addons", "load them outside inNamespaces");
+    }
     post({
       type: "booted"
     });

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-WPVZSBR5.js";
+} from "./chunk-ZNJ7KX2T.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,21 +14,21 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-3P6UERGI.js";
+} from "./chunk-T4EJSFOS.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-M4G3OD5I.js";
+} from "./chunk-2ZV3IX6I.js";
 import {
   resolveTarget
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-D2FMUZ7S.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-YUOLJIEH.js";
 import "./chunk-TVRBW2F7.js";
 import {
   assertPermissions

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-FHMDH4KQ.js";
+} from "./chunk-4VE44QO2.js";
 import {
   NamespaceError,
   UsageError,

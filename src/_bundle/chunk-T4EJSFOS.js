@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-D2FMUZ7S.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -15,7 +15,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-YUOLJIEH.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

@@ -6,7 +6,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-YUOLJIEH.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

@@ -15,12 +15,12 @@ import {
 } from "./chunk-TQFNS2YB.js";
 import {
   scopedJoin
-} from "./chunk-2OWKUANW.js";
+} from "./chunk-AEXIGMKZ.js";
 import {
   close
-} from "./chunk-M4G3OD5I.js";
-import "./chunk-EKKEEUIJ.js";
-import "./chunk-LL5TXQYF.js";
+} from "./chunk-2ZV3IX6I.js";
+import "./chunk-D2FMUZ7S.js";
+import "./chunk-YUOLJIEH.js";
 import {
   SyscallError
 } from "./chunk-TVRBW2F7.js";

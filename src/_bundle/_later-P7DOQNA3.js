@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-3P6UERGI.js";
+} from "./chunk-T4EJSFOS.js";
 import {
   loadHostNss
-} from "./chunk-JSDDDTIX.js";
+} from "./chunk-TSTEAWQG.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-2OWKUANW.js";
+} from "./chunk-AEXIGMKZ.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,13 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-M4G3OD5I.js";
+} from "./chunk-2ZV3IX6I.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-D2FMUZ7S.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
@@ -72,7 +72,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-YUOLJIEH.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -266,7 +266,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-KNJVKGLR.js")
+    ...await import("./_ns_worker-4DXKDPEK.js")
   };
   const key = _key(resolved, types);
   const kept = _take(key);
@@ -1229,7 +1229,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-PIREZTKB.js"),
-    import("./_forward_relay-YMKOV4A4.js")
+    import("./_forward_relay-KU2VPS5E.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

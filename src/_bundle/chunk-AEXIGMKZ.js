@@ -2,12 +2,12 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-D2FMUZ7S.js";
 import {
   CLONE_FLAGS,
   NamespaceError,
   openFileSafe
-} from "./chunk-LL5TXQYF.js";
+} from "./chunk-YUOLJIEH.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

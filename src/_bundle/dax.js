@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-ZNJ7KX2T.js";
+} from "./chunk-ZP7VMTGI.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-T4EJSFOS.js";
+} from "./chunk-JEC4DBCF.js";
 import {
   AT_FDCWD,
   IN_ROOT,

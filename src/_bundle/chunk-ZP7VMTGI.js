@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-T4EJSFOS.js";
+} from "./chunk-JEC4DBCF.js";
 import {
   PinnedProcess,
   pinProcess,

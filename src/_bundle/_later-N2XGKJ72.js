@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-T4EJSFOS.js";
+} from "./chunk-JEC4DBCF.js";
 import {
   loadHostNss
 } from "./chunk-TSTEAWQG.js";

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-4VE44QO2.js";
+} from "./chunk-V3NUH422.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-6JOAJZKZ.js";
+} from "./chunk-ZCEQHZHL.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

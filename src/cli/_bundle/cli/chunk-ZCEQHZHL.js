@@ -758,12 +758,23 @@ var report = (function report(error, command) {
     console.error(`nsjoin ${command}: ${message}`);
     return EXIT.join;
   }
+  if (_outOfFiles(e)) {
+    const which = /ENFILE|os error 23/.test(`${e.message} ${e.code}`) ? "ENFILE (too many open files in system)" : "EMFILE (too many open files)";
+    const what = message.startsWith("Cannot ") ? message : `Cannot open another file: ${which}`;
+    console.error(`nsjoin ${command}: ${what} - raise the open-file limit (ulimit -n)`);
+    return EXIT.join;
+  }
   if (e instanceof Deno.errors.NotCapable) {
     console.error(`nsjoin ${command}: ${message}`);
     return EXIT.usage;
   }
   console.error(`nsjoin ${command}: ${message}`);
   return 1;
+});
+var _outOfFiles = (function _outOfFiles(e) {
+  const errno2 = e?.errno;
+  if (e?.name === "SyscallError" && (errno2 === 24 || errno2 === 23)) return true;
+  return e instanceof Error && /\b(EMFILE|ENFILE)\b|\(os error 2[34]\)/.test(e.message);
 });
 // src/_permissions.ts
 var _ROOT = import.meta.url.slice(0, import.meta.url.lastIndexOf("/src/") + 1);
@@ -2227,6 +2238,7 @@ var S_IFDIR2 = 16384;
 
 
 var OUTPUT_GRACE_MS = 2e3;
+
 
 
 

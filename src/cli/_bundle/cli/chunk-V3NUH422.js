@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-6JOAJZKZ.js";
+} from "./chunk-ZCEQHZHL.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

@@ -516,6 +516,31 @@ function _hostTimeZone(): void {
   new Date(0).getTimezoneOffset();
 }
 
+let _tlsRootsLoaded = false;
+
+/**
+ * Loads Deno's TLS root store here, from the host's files. Deno loads it once for the whole
+ * process, on the first TLS use of any thread, and does not remember a failed load: with a CA
+ * file the host lacks (`--cert`, DENO_CERT, SSL_CERT_FILE with the system store) the first TLS
+ * use in fn read the target's file at that path, and the caller's own fetch trusted the
+ * target's CA from then on (tests/security_test.ts "stop 26"). A store that cannot be loaded
+ * from the host refuses mnt: TLS on the host fails the same way meanwhile.
+ */
+function _hostTlsRoots(): void {
+  if (_tlsRootsLoaded) return;
+  try {
+    Deno.createHttpClient({}).close();
+  } catch (error) {
+    throw new Error(
+      `Cannot start fn in the target's mount namespace: the TLS root store cannot be loaded from the host's files (${
+        (error as Error).message
+      }), and TLS in fn would load it from the target's - fix --cert, DENO_CERT or SSL_CERT_FILE`,
+      { cause: error },
+    );
+  }
+  _tlsRootsLoaded = true;
+}
+
 function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
   if (_inScopedJoin()) {
     // A thread created now would keep the scoped join's namespaces for good.
@@ -534,6 +559,7 @@ function _spawn(resolved: ResolvedTarget, types: WorkerNamespace[]): _Slot {
       // The host's NSS modules and gai.conf, loaded here, where paths are ours (ffi/nss.ts).
       loadHostNss();
       _hostTimeZone();
+      _hostTlsRoots();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     }

@@ -11799,3 +11799,87 @@ Deno.exit(0);
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 26: a CA file root names but the host lacks is never loaded from a target's files for root's TLS",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Deno loads its TLS root store once for the whole process, on the first TLS use of any
+    // thread, and a failed load is not remembered: with `--cert FILE` naming a file the host
+    // lacks, the first TLS use in fn (mnt joined) read the target's file at that path, and
+    // root's own fetch trusted the target's CA from then on. A local user's `unshare -Urm`
+    // process holds the CA at that path on a tmpfs of its own; a loopback server has a
+    // certificate that CA signed.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-ca26-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/theirs`);
+    await Deno.chmod(`${dir}/theirs`, 0o777);
+    const ssl = (args: string[]) => must("openssl", args);
+    await ssl(
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=evil-ca"]
+        .concat(["-keyout", `${dir}/ca.key`, "-out", `${dir}/ca.crt`]),
+    );
+    await ssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"]
+      .concat(["-keyout", `${dir}/srv.key`, "-out", `${dir}/srv.csr`]));
+    await Deno.writeTextFile(`${dir}/ext`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    await ssl(
+      ["x509", "-req", "-in", `${dir}/srv.csr`, "-CA", `${dir}/ca.crt`, "-CAkey"]
+        .concat([`${dir}/ca.key`, "-CAcreateserial", "-days", "2", "-extfile", `${dir}/ext`])
+        .concat(["-out", `${dir}/srv.crt`]),
+    );
+    await Deno.chmod(`${dir}/ca.crt`, 0o644);
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(`${dir}/srv.crt`),
+      key: await Deno.readTextFile(`${dir}/srv.key`),
+      onListen: () => {},
+    }, () => new Response("secret-ok"));
+    const caPath = `${dir}/theirs/ca.crt`; // the target's alone: the host's directory is empty
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const inside = await inNamespaces(Number(Deno.args[0]), () => {
+  Deno.createHttpClient({}).close();
+  return "loaded";
+}, { namespaces: ["mnt"], timeout: 30_000 }).catch((e) => (e as Error).message);
+const own = await fetch("https://localhost:${server.addr.port}/").then((r) => r.text(),
+  (e) => "refused: " + (e as Error).message);
+console.log(JSON.stringify({ inside, own }));
+Deno.exit(0);
+`,
+    );
+    try {
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: `mount -t tmpfs x ${dir}/theirs && cp ${dir}/ca.crt ${caPath}`,
+      });
+      assert(!(await Deno.stat(caPath).then(() => true, () => false)), "the host has no CA file");
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", "--cert", caPath, `${dir}/victim.ts`]
+            .concat([String(target.pid)]),
+        },
+        undefined,
+        60_000,
+      );
+      assertEquals(out.code, 0, out.stderr);
+      const seen = JSON.parse(out.stdout) as { inside: string; own: string };
+      // Without the refusal: inside "loaded", and root's own fetch said "secret-ok".
+      assertMatch(seen.own, /^refused: /);
+      assertMatch(
+        seen.inside,
+        /^Cannot start fn in the target's mount namespace: the TLS root store /,
+      );
+    } finally {
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

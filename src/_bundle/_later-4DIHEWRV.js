@@ -390,6 +390,17 @@ var _assertWorkerRead = (function _assertWorkerRead(spawner) {
 var _hostTimeZone = (function _hostTimeZone() {
   (/* @__PURE__ */ new Date(0)).getTimezoneOffset();
 });
+var _hostTlsRoots = (function _hostTlsRoots() {
+  if (_tlsRootsLoaded) return;
+  try {
+    Deno.createHttpClient({}).close();
+  } catch (error) {
+    throw new Error(`Cannot start fn in the target's mount namespace: the TLS root store cannot be loaded from the host's files (${error.message}), and TLS in fn would load it from the target's - fix --cert, DENO_CERT or SSL_CERT_FILE`, {
+      cause: error
+    });
+  }
+  _tlsRootsLoaded = true;
+});
 var _spawn = (function _spawn(resolved, types) {
   if (_inScopedJoin()) {
     throw new Error("Cannot start a namespace Worker inside a scoped join: dispose the join first");
@@ -404,6 +415,7 @@ var _spawn = (function _spawn(resolved, types) {
       if (spawner.protocol === "file:") _assertWorkerRead(spawner);
       loadHostNss();
       _hostTimeZone();
+      _hostTlsRoots();
       spawnerFds.push(_openNamespace(resolved, "mnt"));
       spawnerFds.push(check("open", libc().open(cstr("/"), O_RDONLY | O_CLOEXEC, 0)));
     }
@@ -1717,6 +1729,8 @@ var _RULES = {
 
 
 
+
+var _tlsRootsLoaded = false;
 
 
 

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-ZP7VMTGI.js";
+} from "./chunk-6MJYNURV.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,22 +14,22 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-JEC4DBCF.js";
+} from "./chunk-WBOZALPS.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-2ZV3IX6I.js";
+} from "./chunk-LWPKSVLU.js";
 import {
   resolveTarget
-} from "./chunk-D2FMUZ7S.js";
+} from "./chunk-UIAD325B.js";
 import {
   differingNamespaces,
   readTextFileSafe
-} from "./chunk-YUOLJIEH.js";
-import "./chunk-TVRBW2F7.js";
+} from "./chunk-GTOQPXEI.js";
+import "./chunk-XVPOXR4I.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";

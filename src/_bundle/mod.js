@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-ZP7VMTGI.js";
+} from "./chunk-6MJYNURV.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,12 +28,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-JEC4DBCF.js";
+} from "./chunk-WBOZALPS.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-AEXIGMKZ.js";
+} from "./chunk-LBXAJTTM.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -41,7 +41,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-D2FMUZ7S.js";
+} from "./chunk-UIAD325B.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -56,13 +56,13 @@ import {
   readFileSafe,
   readTextFileSafe,
   sameNamespace
-} from "./chunk-YUOLJIEH.js";
+} from "./chunk-GTOQPXEI.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";
@@ -1130,38 +1130,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-4DIHEWRV.js");
+  _later ??= await import("./_later-DI6JPI4N.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-4DIHEWRV.js");
+  _later ??= await import("./_later-DI6JPI4N.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-4DIHEWRV.js");
+  _later ??= await import("./_later-DI6JPI4N.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-4DIHEWRV.js");
+  _later ??= await import("./_later-DI6JPI4N.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-4DIHEWRV.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-DI6JPI4N.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-4DIHEWRV.js");
+  _later ??= await import("./_later-DI6JPI4N.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-4DIHEWRV.js");
+  _later ??= await import("./_later-DI6JPI4N.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-4DIHEWRV.js");
+  _later ??= await import("./_later-DI6JPI4N.js");
   return await _later.openSession(target, options);
 }
 export {

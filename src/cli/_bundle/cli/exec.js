@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-V3NUH422.js";
+} from "./chunk-DM4QTLKG.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -51,7 +51,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-ZCEQHZHL.js";
+} from "./chunk-2QVEAX2G.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-ZCEQHZHL.js";
+} from "./chunk-2QVEAX2G.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

@@ -14,16 +14,16 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-JEC4DBCF.js";
+} from "./chunk-WBOZALPS.js";
 import {
   loadHostNss
-} from "./chunk-TSTEAWQG.js";
+} from "./chunk-DOKR27QM.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-AEXIGMKZ.js";
+} from "./chunk-LBXAJTTM.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -53,13 +53,13 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-2ZV3IX6I.js";
+} from "./chunk-LWPKSVLU.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-D2FMUZ7S.js";
+} from "./chunk-UIAD325B.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
@@ -72,7 +72,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-YUOLJIEH.js";
+} from "./chunk-GTOQPXEI.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -82,7 +82,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 import {
   notCapable
 } from "./chunk-YX3QB2EJ.js";
@@ -266,7 +266,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-4DXKDPEK.js")
+    ...await import("./_ns_worker-NUIEYMDO.js")
   };
   const key = _key(resolved, types);
   const kept = _take(key);
@@ -1240,8 +1240,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw notCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-PIREZTKB.js"),
-    import("./_forward_relay-KU2VPS5E.js")
+    import("./sockets-GIAB7PZ5.js"),
+    import("./_forward_relay-AE72CEH7.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

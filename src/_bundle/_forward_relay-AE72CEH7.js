@@ -12,18 +12,18 @@ import {
   socketError,
   splice,
   tcpSocket
-} from "./chunk-TQFNS2YB.js";
+} from "./chunk-USXLDCI7.js";
 import {
   scopedJoin
-} from "./chunk-AEXIGMKZ.js";
+} from "./chunk-LBXAJTTM.js";
 import {
   close
-} from "./chunk-2ZV3IX6I.js";
-import "./chunk-D2FMUZ7S.js";
-import "./chunk-YUOLJIEH.js";
+} from "./chunk-LWPKSVLU.js";
+import "./chunk-UIAD325B.js";
+import "./chunk-GTOQPXEI.js";
 import {
   SyscallError
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 import "./chunk-YX3QB2EJ.js";
 var _way = (function _way(from, to) {
   const [pr, pw] = pipe(PIPE_SIZE);

@@ -2,12 +2,12 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-D2FMUZ7S.js";
+} from "./chunk-UIAD325B.js";
 import {
   CLONE_FLAGS,
   NamespaceError,
   openFileSafe
-} from "./chunk-YUOLJIEH.js";
+} from "./chunk-GTOQPXEI.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -16,7 +16,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 var scopedJoin = function scopedJoin(target, namespaces = [
   "net"
 ]) {

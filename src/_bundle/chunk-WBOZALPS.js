@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-D2FMUZ7S.js";
+} from "./chunk-UIAD325B.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -15,7 +15,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-YUOLJIEH.js";
+} from "./chunk-GTOQPXEI.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -31,7 +31,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 import {
   assertPermissions,
   notCapable,

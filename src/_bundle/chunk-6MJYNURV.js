@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-JEC4DBCF.js";
+} from "./chunk-WBOZALPS.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-D2FMUZ7S.js";
+} from "./chunk-UIAD325B.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -22,7 +22,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-YUOLJIEH.js";
+} from "./chunk-GTOQPXEI.js";
 import {
   assertPermissions,
   nsjoinSetting

@@ -6,7 +6,7 @@ import {
   isNotFound,
   namespaceTypeOfFile,
   readTextFileSafe
-} from "./chunk-YUOLJIEH.js";
+} from "./chunk-GTOQPXEI.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -14,7 +14,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 import {
   allSeenGranted,
   nsjoinSetting

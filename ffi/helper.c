@@ -1517,6 +1517,13 @@ static void debug_lock(void) {
   }
   int status = 0;
   if (child > 0) sys4(SYS_wait4, child, &status, 0, 0);
+  if (!sh->done) {
+    /* The copies stay read-only, unlocked: say so, once, before anything runs (stop 26). */
+    begin();
+    put("note: the host's tools are read-only but not locked (that needs Linux 6.15 and user"
+        " namespaces): a container with CAP_SYS_ADMIN could make them writable\n");
+    sys3(SYS_write, 2, msg, mlen);
+  }
   for (int k = 0; k < ndbg; k++) {
     if (dbg[k].fd < 0) continue;
     if (sh->done) {

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-6MJYNURV.js";
+} from "./chunk-TCTPDV75.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-WBOZALPS.js";
+} from "./chunk-GY3DNFXC.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-WBOZALPS.js";
+} from "./chunk-GY3DNFXC.js";
 import {
   loadHostNss
 } from "./chunk-DOKR27QM.js";

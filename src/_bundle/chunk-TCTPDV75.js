@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-WBOZALPS.js";
+} from "./chunk-GY3DNFXC.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -2127,7 +2127,7 @@ static void set_limits(void) {
       putnum((unsigned long)k);
       put(" as the target has it");
       puterr(r);
-      if (r == -EPERM) put(" - raising a hard limit needs root");
+      if (r == -EPERM) put(" - raising a hard limit needs CAP_SYS_RESOURCE");
       fail(125);
     }
   }

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-TCTPDV75.js";
+} from "./chunk-PUFO2DUC.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-GY3DNFXC.js";
+} from "./chunk-6GB5KIV2.js";
 import {
   AT_FDCWD,
   IN_ROOT,

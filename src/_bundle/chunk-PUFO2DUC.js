@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-GY3DNFXC.js";
+} from "./chunk-6GB5KIV2.js";
 import {
   PinnedProcess,
   pinProcess,

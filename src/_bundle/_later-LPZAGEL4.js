@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-GY3DNFXC.js";
+} from "./chunk-6GB5KIV2.js";
 import {
   loadHostNss
 } from "./chunk-DOKR27QM.js";

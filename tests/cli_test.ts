@@ -975,3 +975,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec says a target's higher hard limit needs CAP_SYS_RESOURCE when the caller lacks it",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // exec copies the target's limits, as docker exec does; raising a hard limit needs
+    // CAP_SYS_RESOURCE, which a root without it (a container's root, a capsh --drop) lacks:
+    // the line said "needs root" to a caller that is root.
+    const target = new Deno.Command("prlimit", {
+      args: ["--nofile=4096", "sleep", "600"],
+      stdin: "null",
+    }).spawn();
+    try {
+      const out = await runPiped("capsh", {
+        args: [
+          "--drop=cap_sys_resource",
+          "--",
+          "-c",
+          'exec prlimit --nofile=1024 "$@"',
+          "sh",
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          `${ROOT}cli.ts`,
+          "exec",
+          String(target.pid),
+          "true",
+        ],
+      });
+      assertEquals(out.code, 125, out.stderr);
+      assertEquals(
+        out.stderr,
+        "nsjoin exec: Cannot set resource limit 7 as the target has it: EPERM (operation not permitted) - raising a hard limit needs CAP_SYS_RESOURCE\n",
+      );
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+    }
+  },
+});

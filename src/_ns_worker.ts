@@ -93,8 +93,17 @@ function _evaluator(
   const sealedWhy =
     "inside the target's mount namespace it would come from the target's files and run with your process's privileges";
   // Built-ins that load or run code from files: module (require), vm (an unhooked compile),
-  // worker_threads (a Worker of a file), child_process and cluster (exec), inspector.
-  const loaders = ["module", "vm", "worker_threads", "child_process", "cluster", "inspector"];
+  // worker_threads (a Worker of a file), child_process and cluster (exec), inspector, repl
+  // (its start().context.require loads any file and native addon: stop 26).
+  const loaders = [
+    "module",
+    "vm",
+    "worker_threads",
+    "child_process",
+    "cluster",
+    "inspector",
+    "repl",
+  ];
   const isLoader = (specifier: string) =>
     loaders.includes(specifier.replace(/^node:/, "").split("/")[0]);
   // node:sqlite's loadExtension() dlopen()s the path it is given where this thread resolves

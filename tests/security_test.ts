@@ -11689,16 +11689,16 @@ Deno.exit(0);
 
 Deno.test({
   name:
-    "stop 26: inNamespaces with mnt never loads a target's library through node:sqlite or Deno's N-API op, nor lets TZ through",
+    "stop 26: inNamespaces with mnt never loads a target's library through node:sqlite, node:repl or Deno's N-API op, nor lets TZ through",
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    // Three doors stop 25's seal left open, each from fn with mnt joined, where every path is
-    // the target's: node:sqlite's loadExtension(path) and the N-API loader Deno leaves on
-    // Deno[Deno.internal].core.ops both dlopen() the path (the library's constructor runs as
-    // root in root's process), and Deno.env.set with a key whose toString() is "TZ" passed the
-    // refusal's comparison with the string. A local user's `unshare -Urm` process is the
+    // Four doors stop 25's seal left open, each from fn with mnt joined, where every path is
+    // the target's: node:sqlite's loadExtension(path), node:repl's context require and the
+    // N-API loader Deno leaves on Deno[Deno.internal].core.ops all dlopen() the path (the
+    // library's constructor runs as root in root's process), and Deno.env.set with a key whose
+    // toString() is "TZ" passed the refusal's comparison with the string. A local user's `unshare -Urm` process is the
     // target: a tmpfs of its own holds the library (the host's directory stays empty), and
     // its /etc/localtime is another zone than root's.
     const user = await testUser();
@@ -11775,6 +11775,19 @@ Deno.exit(0);
     new Db(":memory:", { allowExtension: true } as any).loadExtension(${JSON.stringify(lib)});`);
           assertMatch(seen.inside, /^Cannot use node:sqlite's loadExtension in fn: /);
         }
+      });
+      await t.step("node:repl's context require", async () => {
+        // Without the refusal: TARGET-CODE-RAN uid=0 — a require with node:module's rules,
+        // native addons, child_process and any file of the target's included.
+        const seen = await victim(`const { PassThrough } = await import("node:stream");
+    const repl = await import("node:repl");
+    const server = repl.start({ prompt: "", input: new PassThrough(), output: new PassThrough() });
+    try {
+      server.context.require(${JSON.stringify(lib)});
+    } finally {
+      server.close();
+    }`);
+        assertMatch(seen.inside, /^Cannot load node:repl in fn: /);
       });
       await t.step("Deno[Deno.internal].core.ops.op_napi_open", async () => {
         // Without the refusal: TARGET-CODE-RAN uid=0 ("Unable to find register Node-API module").

@@ -266,7 +266,7 @@ var _call = (async function _call(resolved, types, message, options) {
   const reuse = options.reuse ?? true;
   _workers ??= {
     ...await import("node:worker_threads"),
-    ...await import("./_ns_worker-NUIEYMDO.js")
+    ...await import("./_ns_worker-XGSRWC5A.js")
   };
   const key = _key(resolved, types);
   const kept = _take(key);

@@ -108,7 +108,8 @@ var _evaluator = (function _evaluator(on, post, vm) {
     "worker_threads",
     "child_process",
     "cluster",
-    "inspector"
+    "inspector",
+    "repl"
   ];
   const isLoader = (specifier) => loaders.includes(specifier.replace(/^node:/, "").split("/")[0]);
   let sqliteSealed = false;

@@ -246,12 +246,26 @@ function _fsIds(uid: number, gid: number): () => void {
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups)));
   const n = sc(nr.getgroups, groups.length, at);
   if (n < 0) throw new SyscallError("getgroups", errno());
+  // This thread's capability sets: struct __user_cap_header_struct (_LINUX_CAPABILITY_VERSION_3,
+  // pid 0: the calling thread) and two struct __user_cap_data_struct (effective, permitted,
+  // inheritable). When fsuid goes back to 0 the kernel raises the filesystem capabilities
+  // (CAP_DAC_OVERRIDE, CAP_CHOWN, CAP_FOWNER…) in the effective set from the permitted set
+  // (cap_task_fix_setuid, cap_raise_fs_set): one this thread had dropped from its effective
+  // set only came back. capset puts our effective set back as it was.
+  const capHeader = new Uint32Array([0x20080522, 0]);
+  const caps = new Uint32Array(6);
+  const hdr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(capHeader)));
+  const data = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(caps)));
+  if (sc(nr.capget, hdr, data) !== 0) throw new SyscallError("capget", errno());
   const restore = () => {
     sc(nr.setfsuid, myUid);
     sc(nr.setfsgid, myGid);
-    if (sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid) {
+    if (
+      sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid ||
+      sc(nr.capset, hdr, data) !== 0
+    ) {
       // Never go on with other ids than ours: every later file access would be wrong.
-      throw new Error("Cannot get our filesystem ids and groups back");
+      throw new Error("Cannot get our filesystem ids, groups and capabilities back");
     }
   };
   if (sc(nr.setgroups, 0, 0) !== 0) throw new SyscallError("setgroups", errno());

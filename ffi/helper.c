@@ -456,6 +456,14 @@ static void puterr(long err) {
   }
 }
 
+/* " - the target exited": the failure record's errno is then ESRCH, whatever the failed call
+ * said (an open under /proc/PID of a process that exited is ENOENT), so that a caller of the
+ * library tells an exit from a missing file by setupError.code alone. */
+static void target_exited(void) {
+  put(" - the target exited");
+  last_errno = ESRCH;
+}
+
 /* A change of ids makes us dumpable again when fs.suid_dumpable is 1: then the target's
  * user (a rootless container's owner, any process of its uid inside) could ptrace us, and
  * the child born from us, and take the caller's terminal and pipe. So: not dumpable, again,
@@ -536,7 +544,7 @@ static unsigned differing_types(unsigned mask, long pid) {
       put(" namespace of pid ");
       putnum((unsigned long)pid);
       puterr(r);
-      if (r == -ENOENT || r == -ESRCH) put(" - the target exited");
+      if (r == -ENOENT || r == -ESRCH) target_exited();
       fail(125);
     }
     if (mine[0] == theirs[0] && mine[1] == theirs[1]) mask &= ~NS[k].flag;
@@ -588,7 +596,7 @@ static void join_fail(struct join *j, long err) {
     put(j->path ? " - it is not a user namespace, or it is the caller's own or an ancestor"
                 : " - the caller may not enter that user namespace (it is its own or an ancestor)");
   else if (err == -EINVAL && j->path) put(" - it is not a namespace of that type");
-  else if (err == -ESRCH) put(" - the target exited");
+  else if (err == -ESRCH) target_exited();
   fail(125);
 }
 
@@ -1509,6 +1517,13 @@ static void debug_lock(void) {
   }
   int status = 0;
   if (child > 0) sys4(SYS_wait4, child, &status, 0, 0);
+  if (!sh->done) {
+    /* The copies stay read-only, unlocked: say so, once, before anything runs (stop 26). */
+    begin();
+    put("note: the host's tools are read-only but not locked (that needs Linux 6.15 and user"
+        " namespaces): a container with CAP_SYS_ADMIN could make them writable\n");
+    sys3(SYS_write, 2, msg, mlen);
+  }
   for (int k = 0; k < ndbg; k++) {
     if (dbg[k].fd < 0) continue;
     if (sh->done) {
@@ -2112,7 +2127,7 @@ static void set_limits(void) {
       putnum((unsigned long)k);
       put(" as the target has it");
       puterr(r);
-      if (r == -EPERM) put(" - raising a hard limit needs root");
+      if (r == -EPERM) put(" - raising a hard limit needs CAP_SYS_RESOURCE");
       fail(125);
     }
   }
@@ -2166,7 +2181,7 @@ static long read_proc(long pid, const char *file) {
     put(path);
     if (r < 0) puterr(r);
     else put(": larger than 1 MiB");
-    if (pid && (r == -ENOENT || r == -ESRCH)) put(" - the target exited");
+    if (pid && (r == -ENOENT || r == -ESRCH)) target_exited();
     fail(125);
   }
   proc_text[n] = 0;
@@ -3935,7 +3950,7 @@ __attribute__((used)) void start_c(long *sp) {
       put("Cannot open pid ");
       putnum((unsigned long)target_pid);
       puterr(pidfd);
-      if (pidfd == -ESRCH) put(" - the target exited");
+      if (pidfd == -ESRCH) target_exited();
       fail(125);
     }
     /* The pidfd pins a process; the start time proves it is the one that was resolved
@@ -3949,6 +3964,7 @@ __attribute__((used)) void start_c(long *sp) {
       put("Cannot join pid ");
       putnum((unsigned long)target_pid);
       put(": the target exited (its PID now belongs to another process)");
+      last_errno = ESRCH;
       fail(125);
     }
   }
@@ -4075,7 +4091,7 @@ __attribute__((used)) void start_c(long *sp) {
           put(" namespace of pid ");
           putnum((unsigned long)target_pid);
           puterr(fd);
-          if (fd == -ENOENT || fd == -ESRCH) put(" - the target exited");
+          if (fd == -ENOENT || fd == -ESRCH) target_exited();
           fail(125);
         }
         js[nj].fd = (int)fd;
@@ -4094,6 +4110,7 @@ __attribute__((used)) void start_c(long *sp) {
     put("Cannot join pid ");
     putnum((unsigned long)target_pid);
     put(": the target exited");
+    last_errno = ESRCH;
     fail(125);
   }
   join_all(js, nj);

@@ -274,6 +274,8 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     setgroups: 116n,
     setfsuid: 122n,
     setfsgid: 123n,
+    capget: 125n,
+    capset: 126n,
   },
   aarch64: {
     dup3: 24n,
@@ -296,6 +298,8 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
     setfsgid: 152n,
     getgroups: 158n,
     setgroups: 159n,
+    capget: 90n,
+    capset: 91n,
   },
 };
 

@@ -190,6 +190,26 @@ async function _child(): Promise<void> {
           closeFds();
           return;
         }
+        try {
+          // Deno loads its TLS root store once per process, on the first TLS use of any
+          // thread, and does not remember a failed load: a CA file the host lacks
+          // (DENO_CERT, SSL_CERT_FILE) would be read from the target's files by fn's first
+          // TLS use (tests/security_test.ts "stop 26"). Loaded here, on the host, or refused.
+          Deno.createHttpClient({}).close();
+        } catch (error) {
+          send({
+            type: "crash",
+            error: {
+              name: "Error",
+              message:
+                `Cannot start fn in the target's mount namespace: the TLS root store cannot be loaded from the host's files (${
+                  (error as Error).message
+                }), and TLS in fn would load it from the target's - fix DENO_CERT or SSL_CERT_FILE`,
+            },
+          });
+          closeFds();
+          return;
+        }
         worker = new Worker(new URL("./_ns_worker.ts", import.meta.url), {
           workerData: { role: SPAWNER_ROLE, mntFd, hostRootFd },
         });

@@ -18,8 +18,9 @@
  * bundled on the host), `import()` inside is refused by V8's per-script import hook (except
  * node: built-ins that load no code), the spawner's seccomp filter — inherited by every
  * evaluator thread — makes execve fail in the kernel, and `Worker`, `Deno.Command`,
- * `Deno.dlopen`, `process.dlopen` and WebGPU's `requestAdapter()` (a dlopen of libvulkan by
- * name) are replaced by functions that say why.
+ * `Deno.dlopen`, `process.dlopen` (and the N-API op behind it), node:sqlite's
+ * `loadExtension()` and WebGPU's `requestAdapter()` (a dlopen of libvulkan by name) are
+ * replaced by functions that say why.
  *
  * The sealed evaluator boots with the host's root directory (the spawner chroots to an fd
  * of it after joining: the evaluator's threads share the spawner's fs_struct), because
@@ -92,12 +93,46 @@ function _evaluator(
   const sealedWhy =
     "inside the target's mount namespace it would come from the target's files and run with your process's privileges";
   // Built-ins that load or run code from files: module (require), vm (an unhooked compile),
-  // worker_threads (a Worker of a file), child_process and cluster (exec), inspector.
-  const loaders = ["module", "vm", "worker_threads", "child_process", "cluster", "inspector"];
+  // worker_threads (a Worker of a file), child_process and cluster (exec), inspector, repl
+  // (its start().context.require loads any file and native addon: stop 26).
+  const loaders = [
+    "module",
+    "vm",
+    "worker_threads",
+    "child_process",
+    "cluster",
+    "inspector",
+    "repl",
+  ];
   const isLoader = (specifier: string) =>
     loaders.includes(specifier.replace(/^node:/, "").split("/")[0]);
+  // node:sqlite's loadExtension() dlopen()s the path it is given where this thread resolves
+  // paths, and a bare name through the target's ld.so.cache: a target's library ran as root
+  // in our process (stop 26). Refused on the class itself, for import() and getBuiltinModule.
+  let sqliteSealed = false;
+  const sealSqlite = (id: string, loaded: unknown): unknown => {
+    if (!vm || sqliteSealed || id.replace(/^node:/, "") !== "sqlite") return loaded;
+    const db = (loaded as { DatabaseSync?: { prototype: object } } | undefined)?.DatabaseSync;
+    for (let o: object | null = db?.prototype ?? null; o; o = Object.getPrototypeOf(o)) {
+      if (!Object.hasOwn(o, "loadExtension")) continue;
+      Object.defineProperty(o, "loadExtension", {
+        value: function loadExtension(): never {
+          throw new Error(
+            `Cannot use node:sqlite's loadExtension in fn: ${sealedWhy} (load extensions outside inNamespaces)`,
+          );
+        },
+        writable: true,
+        configurable: true,
+      });
+      sqliteSealed = true;
+    }
+    if (!sqliteSealed) throw new Error(`Cannot load node:sqlite in fn: ${sealedWhy}`);
+    return loaded;
+  };
   const hook = (specifier: string): Promise<unknown> => {
-    if (specifier.startsWith("node:") && !isLoader(specifier)) return import(specifier);
+    if (specifier.startsWith("node:") && !isLoader(specifier)) {
+      return import(specifier).then((m) => sealSqlite(specifier, m));
+    }
     return Promise.reject(
       new Error(
         isLoader(specifier)
@@ -140,13 +175,30 @@ function _evaluator(
     const env = Deno.env;
     const setEnv = env.set.bind(env), deleteEnv = env.delete.bind(env);
     const tz = refuse("TZ", "the time zone is the whole process's: set it before inNamespaces");
-    env.set = (key: string, value: string) => key === "TZ" ? tz() : setEnv(key, value);
-    env.delete = (key: string) => key === "TZ" ? tz() : deleteEnv(key);
+    // The key as Deno will see it, converted once: an object whose toString() says "TZ"
+    // passed a comparison with the string and reached glibc as TZ (stop 26).
+    env.set = (key: string, value: string) => {
+      const name = `${key}`;
+      return name === "TZ" ? tz() : setEnv(name, value);
+    };
+    env.delete = (key: string) => {
+      const name = `${key}`;
+      return name === "TZ" ? tz() : deleteEnv(name);
+    };
     const getBuiltinModule = proc.getBuiltinModule.bind(proc);
     proc.getBuiltinModule = (id: string) => {
       if (isLoader(id)) throw new Error(`Cannot load ${id} in fn: ${sealedWhy}`);
-      return getBuiltinModule(id);
+      return sealSqlite(id, getBuiltinModule(id));
     };
+    // Deno leaves the N-API loader behind process.dlopen on Deno[Deno.internal].core.ops: a
+    // path given to it is dlopen()ed here, in the target's files (stop 26). Deno's own
+    // callers import the op, not this object.
+    const ops = (Deno as unknown as Record<symbol, { core?: { ops?: Record<string, unknown> } }>)[
+      (Deno as unknown as { internal: symbol }).internal
+    ]?.core?.ops;
+    if (ops && "op_napi_open" in ops) {
+      ops.op_napi_open = refuse("native addons", "load them outside inNamespaces");
+    }
     // Tells the spawner to switch this Worker's root from the host's to the target's.
     post({ type: "booted" });
   }

@@ -703,14 +703,15 @@ export async function _resolveContainer(
     });
   }
   const pinned = pinProcess(found.pid);
-  if (!_inOwnMountNamespace(pinned)) {
+  const notOurs = _notInOwnMountNamespace(pinned);
+  if (notOurs) {
     pinned.close();
     throw new NamespaceError(`Cannot use ${_label(found)}`, {
       errno: 3,
       syscall: "resolve",
       target: text,
       quiet: true,
-      hint: "its PID is a process in our own mount namespace, not a container's",
+      hint: notOurs,
     });
   }
   // The PID was checked when listed; checked again now that it is pinned (while the pin
@@ -816,12 +817,20 @@ async function _refuseOursStopped(
  * process since — or DOCKER_HOST names a user's own dockerd, which answers what it likes.
  * Joining that process would run the program on the host.
  */
-function _inOwnMountNamespace(pinned: PinnedProcess): boolean {
+/** Why the engine's PID is no container's process to join, or undefined when it is one. */
+function _notInOwnMountNamespace(pinned: PinnedProcess): string | undefined {
   try {
-    return differingNamespaces(pinned.pid).includes("mnt") && pinned.alive;
-  } catch {
-    return false;
+    if (differingNamespaces(pinned.pid).includes("mnt") && pinned.alive) return undefined;
+  } catch (error) {
+    // A main process that exited while other threads of it run keeps its PID, without
+    // namespace links (docker exec: "cannot exec in a stopped container").
+    if (error instanceof NamespaceError && error.errno === 3) {
+      return "its main process has exited (a zombie): its namespaces are gone with it";
+    }
   }
+  return pinned.alive
+    ? "its PID is a process in our own mount namespace, not a container's"
+    : "it exited";
 }
 
 /**

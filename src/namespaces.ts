@@ -310,6 +310,18 @@ export function differingNamespaces(pid: number): NamespaceType[] {
       theirs = readLinkSafe(`/proc/${pid}/ns/${type}`);
     } catch (error) {
       _statNamespace(`/proc/${pid}/ns/${type}`, type, pid); // throws the right error
+      // This kernel has the type (ours was read) and /proc has the process: it has exited,
+      // or its main thread has while others run (a zombie leader), and its namespace links
+      // went with it. `exec PID` said "readlink failed: ENOENT" with exit code 1.
+      if (isNotFound(error)) {
+        throw new NamespaceError(`Cannot join process ${pid}: it has exited (a zombie)`, {
+          errno: 3,
+          quiet: true,
+          syscall: "readlink",
+          target: pid,
+          hint: "its namespaces are gone with it",
+        });
+      }
       throw error;
     }
     if (mine !== theirs) out.push(type);

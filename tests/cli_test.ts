@@ -916,3 +916,105 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 26: out of file descriptors
+Deno.test({
+  name:
+    "exec under a low open-file limit says so in one Cannot line with exit code 125, and runs nothing",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // Under `ulimit -n 20`-ish the set-up's opens, pipes and spawn fail here and there, each
+    // in its own words ("openat2 failed: EMFILE", "Failed to spawn '/proc/self/fd/13': Too
+    // many open files (os error 24)"), with exit code 1, a program's. The target has the same
+    // limit (exec copies the target's: raising the hard one would need CAP_SYS_RESOURCE).
+    // Deno itself may fail or panic before nsjoin's code runs at such limits: those runs say
+    // nothing about nsjoin and are skipped, but at least one run must reach its report.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-emfile-" });
+    const target = new Deno.Command("prlimit", {
+      args: ["--nofile=16", "sleep", "600"],
+      stdin: "null",
+    }).spawn();
+    try {
+      const seen: string[] = [];
+      // Where Deno starts but nsjoin's set-up runs out depends on Deno's own start (it moves
+      // with the bundle and the machine's load): every limit from 16 up, until one is enough.
+      for (let limit = 16; limit <= 64; limit++) {
+        const marker = `${dir}/ran-${limit}`;
+        const out = await runPiped("prlimit", {
+          args: [
+            `--nofile=${limit}`,
+            Deno.execPath(),
+            "run",
+            "-A",
+            "--quiet",
+            "--no-lock",
+            `${ROOT}cli.ts`,
+            "exec",
+            String(target.pid),
+            "touch",
+            marker,
+          ],
+        });
+        const ran = await Deno.stat(marker).then(() => true, () => false);
+        if (out.code === 0 && ran) break; // enough from here on
+        assert(!ran, `the program ran, and exec exited ${out.code}: ${out.stderr}`);
+        if (!out.stderr.startsWith("nsjoin exec: ")) continue; // Deno's own start failed
+        assertEquals(out.code, 125, out.stderr);
+        assertMatch(
+          out.stderr,
+          /^nsjoin exec: Cannot [^\n]*EMFILE \(too many open files\)[^\n]* - raise the open-file limit \(ulimit -n\)\n$/,
+        );
+        seen.push(out.stderr);
+      }
+      assert(seen.length > 0, "no run reached nsjoin's code");
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "exec says a target's higher hard limit needs CAP_SYS_RESOURCE when the caller lacks it",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // exec copies the target's limits, as docker exec does; raising a hard limit needs
+    // CAP_SYS_RESOURCE, which a root without it (a container's root, a capsh --drop) lacks:
+    // the line said "needs root" to a caller that is root.
+    const target = new Deno.Command("prlimit", {
+      args: ["--nofile=4096", "sleep", "600"],
+      stdin: "null",
+    }).spawn();
+    try {
+      const out = await runPiped("capsh", {
+        args: [
+          "--drop=cap_sys_resource",
+          "--",
+          "-c",
+          'exec prlimit --nofile=1024 "$@"',
+          "sh",
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          `${ROOT}cli.ts`,
+          "exec",
+          String(target.pid),
+          "true",
+        ],
+      });
+      assertEquals(out.code, 125, out.stderr);
+      assertEquals(
+        out.stderr,
+        "nsjoin exec: Cannot set resource limit 7 as the target has it: EPERM (operation not permitted) - raising a hard limit needs CAP_SYS_RESOURCE\n",
+      );
+    } finally {
+      target.kill("SIGKILL");
+      await target.status;
+    }
+  },
+});

@@ -697,3 +697,40 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 26: setupError.code says the target exited
+Deno.test({
+  name:
+    "setupError.code is ESRCH when the target exits during the set-up (its namespace files gone)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // A pinned target that exited but is not reaped yet (a zombie: its parent never waits)
+    // has its PID and start time, and no namespace files: the helper's open of one is ENOENT,
+    // which setupError.code said, where resolveTarget and the pidfd checks say ESRCH. A
+    // caller telling "the target exited" from "a file is missing" by code was misled.
+    const outer = new Deno.Command("sh", {
+      args: ["-c", "sleep 0.3 & echo $!; exec sleep 60"],
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = outer.stdout.getReader();
+      const pid = Number(new TextDecoder().decode((await reader.read()).value).trim());
+      reader.releaseLock();
+      using pinned = pinProcess(pid);
+      while (!/^State:\s+Z/m.test(await Deno.readTextFile(`/proc/${pid}/status`))) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      for (const namespaces of [["net" as const], "all" as const]) {
+        const out = await new NsCommand("true", { target: pinned, namespaces }).output();
+        assertEquals(out.code, 125);
+        assertEquals(out.setupError?.code, "ESRCH", out.setupError?.message);
+        assertMatch(out.setupError!.message, / - the target exited$/);
+      }
+    } finally {
+      outer.kill("SIGKILL");
+      await outer.status;
+      await outer.stdout.cancel().catch(() => {});
+    }
+  },
+});

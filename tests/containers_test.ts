@@ -1269,3 +1269,66 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 26: a container whose main process exited (its other threads still run)
+Deno.test({
+  name:
+    "exec refuses a container whose main process exited while its threads run, and says that is why",
+  ignore: skipWithoutEngines("a container to stop", ["docker"]),
+  sanitizeResources: false,
+  async fn() {
+    // A static program whose main thread leaves with SYS_exit while a thread of it waits: the
+    // container's PID is then a zombie leader, without namespace links, and docker exec says
+    // "cannot exec in a stopped container". nsjoin refused it too, but said the PID was "a
+    // process in our own mount namespace", and `exec PID` said "readlink failed: ENOENT"
+    // with exit code 1 (the program's own codes).
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-zombie-" });
+    const name = `${RUN}-zleader`;
+    try {
+      await Deno.writeTextFile(
+        `${dir}/z.c`,
+        `#include <pthread.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+static void *wait_here(void *arg) { (void)arg; for (;;) pause(); return 0; }
+int main(void) {
+  pthread_t t;
+  pthread_create(&t, 0, wait_here, 0);
+  syscall(SYS_exit, 0);
+}
+`,
+      );
+      await must("gcc", ["-static", "-pthread", "-o", `${dir}/z`, `${dir}/z.c`]);
+      await must("docker", ["run", "-d", "--name", name, "-v", `${dir}:/z:ro`, IMAGE, "/z/z"]);
+      const pid = Number((await must("docker", ["inspect", "-f", "{{.State.Pid}}", name])).trim());
+      for (let i = 0; i < 100; i++) {
+        if (/^State:\s+Z/m.test(await Deno.readTextFile(`/proc/${pid}/status`))) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assertMatch(await Deno.readTextFile(`/proc/${pid}/status`), /^State:\s+Z/m);
+      const theirs = await engineExec(
+        { cli: "docker", engine: "docker", name, id: name, pid },
+        [],
+        [
+          "true",
+        ],
+      );
+      assert(theirs.code !== 0, "docker exec refuses it too");
+      const byName = await cli(["exec", `docker:${name}`, "true"]);
+      assertEquals(byName.code, 125, byName.stderr);
+      assertMatch(
+        byName.stderr,
+        /^nsjoin exec: Cannot use docker:\S+ \([0-9a-f]{12}\) - its main process has exited \(a zombie\): its namespaces are gone with it\n$/,
+      );
+      const byPid = await cli(["exec", String(pid), "true"]);
+      assertEquals(byPid.code, 125, byPid.stderr);
+      assertEquals(
+        byPid.stderr,
+        `nsjoin exec: Cannot join process ${pid}: it has exited (a zombie) - its namespaces are gone with it\n`,
+      );
+    } finally {
+      await run("docker", ["rm", "-f", name]).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

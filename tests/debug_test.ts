@@ -424,3 +424,98 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 26: where the tools cannot be locked, debug says so
+Deno.test({
+  name:
+    "debug says so when the host's tools cannot be locked read-only (no user namespaces), and they stay read-only",
+  ignore: SKIP,
+  sanitizeResources: false,
+  async fn() {
+    // The lock (ffi/helper.c debug_lock) needs Linux 6.15 and a user namespace; without them
+    // the copies are read-only but a container with CAP_SYS_ADMIN may remount them read-write
+    // (stop 25), and nothing said so. A seccomp filter that fails unshare(CLONE_NEWUSER), set
+    // on the CLI, stands for a host without user namespaces.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-nolock-" });
+    await Deno.writeTextFile(
+      `${dir}/nouserns.c`,
+      `#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  (void)argc;
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 0, 3),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {sizeof f / sizeof *f, f};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return 99;
+  execv(argv[1], argv + 1);
+  return 98;
+}
+`,
+    );
+    await must("gcc", ["-O2", "-o", `${dir}/nouserns`, `${dir}/nouserns.c`]);
+    // Unconfined: reading a container's filter needs a caller without one (DESIGN.md 11).
+    const c = await startContainer("docker", `nsjoin-nolock-${suffix()}`, [
+      "--cap-add",
+      "SYS_ADMIN",
+      "--security-opt",
+      "seccomp=unconfined",
+    ]);
+    try {
+      const debug = (wrap: boolean) =>
+        runPipedDebug([
+          ...(wrap ? [`${dir}/nouserns`] : []),
+          Deno.execPath(),
+          "run",
+          "-A",
+          "--quiet",
+          "--no-lock",
+          `${new URL("..", import.meta.url).pathname}cli.ts`,
+          "debug",
+          c.name,
+          "sh",
+          "-c",
+          "touch /usr/nsjoin-written; echo write $?; mount -o remount,bind,rw /usr; echo remount $?",
+        ]);
+      const note =
+        "nsjoin debug: note: the host's tools are read-only but not locked (that needs Linux 6.15 and user namespaces): a container with CAP_SYS_ADMIN could make them writable\n";
+      const locked = await debug(false);
+      assertEquals(locked.code, 0, locked.stderr);
+      assertMatch(locked.stdout, /^write 1\nremount [1-9]\d*\n$/);
+      assert(!locked.stderr.includes("note:"), locked.stderr);
+      // Without the note: the same remount 0, and not a word on stderr.
+      const unlocked = await debug(true);
+      assertEquals(unlocked.code, 0, unlocked.stderr);
+      assertEquals(unlocked.stdout, "write 1\nremount 0\n");
+      assert(unlocked.stderr.startsWith(note), unlocked.stderr);
+    } finally {
+      await removeContainers([c]);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function runPipedDebug(
+  argv: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

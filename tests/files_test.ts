@@ -1,7 +1,14 @@
 import { isNotFound, readTextFileSafe } from "../ffi/files.ts";
 import { SyscallError } from "../ffi/libc.ts";
 import { escapeTerminal } from "../src/terminal.ts";
-import { assertEquals, assertStrictEquals, assertThrows } from "./_fixtures.ts";
+import {
+  assertEquals,
+  assertStrictEquals,
+  assertThrows,
+  NEEDS_ROOT,
+  ROOT,
+  runPiped,
+} from "./_fixtures.ts";
 
 function errnoOf(fn: () => unknown): number {
   try {
@@ -71,4 +78,52 @@ Deno.test("terminal escaping: control bytes as \\xNN, as lsns prints them", () =
   assertEquals(escapeTerminal("rtl\u202eexe.txt"), "rtl\\xe2\\x80\\xaeexe.txt");
   assertEquals(escapeTerminal("a literal \\x41"), "a literal \\x5cx41");
   assertEquals(escapeTerminal("café /usr/bin/sleep 1"), "café /usr/bin/sleep 1");
+});
+
+// ---- stop 26: a read as other ids gives back the thread's capabilities as they were
+Deno.test({
+  name: "a read as other filesystem ids leaves a capability dropped from the effective set dropped",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // When fsuid returns to 0 the kernel raises the filesystem capabilities in the effective
+    // set from the permitted set: a caller that had dropped CAP_DAC_OVERRIDE and
+    // CAP_DAC_READ_SEARCH from its effective set only (keeping them permitted, to raise them
+    // when it means to) had them back on that thread after any read done as other ids.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-fscaps-" });
+    try {
+      await Deno.writeTextFile(`${dir}/public`, "hello\n");
+      await Deno.chmod(dir, 0o755);
+      await Deno.chmod(`${dir}/public`, 0o644);
+      await Deno.writeTextFile(
+        `${dir}/probe.ts`,
+        `import { readTextFileSafe } from "${ROOT}ffi/files.ts";
+const lib = Deno.dlopen("libc.so.6", {
+  syscall: { parameters: ["i64", "i64", "i64"], result: "i64" },
+});
+const nr = Deno.build.arch === "x86_64" ? { capget: 125n, capset: 126n } : { capget: 90n, capset: 91n };
+const ptr = (a: Uint32Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)));
+const header = new Uint32Array([0x20080522, 0]), caps = new Uint32Array(6);
+if (lib.symbols.syscall(nr.capget, ptr(header), ptr(caps)) !== 0n) throw new Error("capget");
+caps[0] &= ~(1 << 1 | 1 << 2); // effective only: CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+if (lib.symbols.syscall(nr.capset, ptr(header), ptr(caps)) !== 0n) throw new Error("capset");
+// Sync file ops run on the calling thread: this thread's own sets.
+const eff = () => Deno.readTextFileSync("/proc/thread-self/status").match(/^CapEff:\\s+(\\S+)$/m)![1];
+const before = eff();
+const read = readTextFileSafe(Deno.args[0], { ids: { uid: 65534, gid: 65534 } });
+console.log(JSON.stringify({ before, after: eff(), read }));
+`,
+      );
+      const out = await runPiped(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-lock", `${dir}/probe.ts`, `${dir}/public`],
+      });
+      assertEquals(out.code, 0, out.stderr);
+      const seen = JSON.parse(out.stdout) as { before: string; after: string; read: string };
+      assertEquals(seen.read, "hello\n");
+      assertEquals(BigInt(`0x${seen.before}`) & 6n, 0n, "the probe dropped them");
+      // Without the capset: 6 (both back) after the read.
+      assertEquals(seen.after, seen.before);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -159,3 +159,48 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 26: whose copy is it
+Deno.test({
+  name: "kept seccomp filters are one process's: another with as many filters never gets them",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // A copy is kept per pinned process (PID, start time and pidfs inode), not per filter
+    // count: a second process with as many filters, exec'd while the first's copy is kept
+    // and while ptrace of it is refused (a tracer holds it), must be refused, not given the
+    // first's filters.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-filters2-" });
+    const program = await buildFilters(dir);
+    const children = [0, 1].map(() => new Deno.Command(program, { stdin: "null" }).spawn());
+    const status = (pid: number) => Deno.readTextFileSync(`/proc/${pid}/status`);
+    const exec = async (pid: number) => {
+      const o = await new NsCommand("true", { target: pid, namespaces: [], seccomp: "target" })
+        .output();
+      return { code: o.code, stderr: text(o.stderr) };
+    };
+    const [first, second] = children.map((c) => c.pid);
+    try {
+      for (const pid of [first, second]) {
+        await until("a filter", () => field(status(pid), "Seccomp_filters") === "1");
+      }
+      assertEquals(await exec(first), { code: 0, stderr: "" }); // its copy is kept now
+      Deno.kill(second, "SIGUSR2");
+      await until("a tracer", () => field(status(second), "TracerPid") !== "0");
+      const r = await exec(second);
+      assertEquals(r.code, 125);
+      assertMatch(r.stderr, /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace/);
+    } finally {
+      for (const c of children) {
+        try {
+          const tracer = Number(field(status(c.pid), "TracerPid"));
+          if (tracer > 0) Deno.kill(tracer, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+        c.kill("SIGKILL");
+        await c.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -11752,3 +11752,223 @@ Deno.exit(0);
     }
   },
 });
+
+// ---- stop 26: attacking stop 25's fixes (sec26)
+
+Deno.test({
+  name:
+    "stop 26: inNamespaces with mnt never loads a target's library through node:sqlite, node:repl or Deno's N-API op, nor lets TZ through",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // Four doors stop 25's seal left open, each from fn with mnt joined, where every path is
+    // the target's: node:sqlite's loadExtension(path), node:repl's context require and the
+    // N-API loader Deno leaves on Deno[Deno.internal].core.ops all dlopen() the path (the
+    // library's constructor runs as root in root's process), and Deno.env.set with a key whose
+    // toString() is "TZ" passed the refusal's comparison with the string. A local user's `unshare -Urm` process is the
+    // target: a tmpfs of its own holds the library (the host's directory stays empty), and
+    // its /etc/localtime is another zone than root's.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-s26-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/lib`);
+    await Deno.chmod(`${dir}/lib`, 0o777);
+    await Deno.writeTextFile(
+      `${dir}/evil.c`,
+      `#include <stdio.h>
+#include <unistd.h>
+__attribute__((constructor)) static void run(void) {
+  fprintf(stderr, "TARGET-CODE-RAN uid=%d\\n", (int)getuid());
+}
+`,
+    );
+    await must("gcc", ["-shared", "-fPIC", "-o", `${dir}/evil.so`, `${dir}/evil.c`]);
+    await Deno.chmod(`${dir}/evil.so`, 0o644);
+    const hostOffset = new Date(2020, 0, 1).getTimezoneOffset();
+    const zone = hostOffset === -540 ? "America/Caracas" : "Asia/Tokyo";
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: `mount -t tmpfs x ${dir}/lib && cp ${dir}/evil.so ${dir}/lib/evil.node &&
+        mount -t tmpfs x /etc && cat /usr/share/zoneinfo/${zone} > /etc/localtime`,
+    });
+    const lib = `${dir}/lib/evil.node`;
+    assert(
+      !(await Deno.stat(lib).then(() => true, () => false)),
+      "the library is the target's alone",
+    );
+    const victim = async (body: string) => {
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";
+const inside = await inNamespaces(Number(Deno.args[0]), async () => {
+  try {
+    ${body}
+    return "done";
+  } catch (e) {
+    return (e as Error).message;
+  }
+}, { namespaces: ["mnt"], timeout: 30_000 });
+const w = new Worker(
+  "data:application/javascript,postMessage(new Date(2020,0,1).getTimezoneOffset())",
+  { type: "module" },
+);
+const later = await new Promise((r) => { w.onmessage = (e) => r(e.data); });
+w.terminate();
+console.log(JSON.stringify({ inside, later }));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        Deno.execPath(),
+        { args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)] },
+        undefined,
+        60_000,
+      );
+      assert(!out.stderr.includes("TARGET-CODE-RAN"), `the target's library ran: ${out.stderr}`);
+      assertEquals(out.code, 0, out.stderr);
+      return JSON.parse(out.stdout) as { inside: string; later: number };
+    };
+    try {
+      await t.step("node:sqlite loadExtension (import and getBuiltinModule)", async () => {
+        for (
+          const load of [
+            `(await import("node:sqlite")).DatabaseSync`,
+            `(globalThis as any).process.getBuiltinModule("node:sqlite").DatabaseSync`,
+          ]
+        ) {
+          // Without the refusal: TARGET-CODE-RAN uid=0 (then sqlite's "undefined symbol").
+          const seen = await victim(`const Db = ${load};
+    new Db(":memory:", { allowExtension: true } as any).loadExtension(${JSON.stringify(lib)});`);
+          assertMatch(seen.inside, /^Cannot use node:sqlite's loadExtension in fn: /);
+        }
+      });
+      await t.step("node:repl's context require", async () => {
+        // Without the refusal: TARGET-CODE-RAN uid=0 — a require with node:module's rules,
+        // native addons, child_process and any file of the target's included.
+        const seen = await victim(`const { PassThrough } = await import("node:stream");
+    const repl = await import("node:repl");
+    const server = repl.start({ prompt: "", input: new PassThrough(), output: new PassThrough() });
+    try {
+      server.context.require(${JSON.stringify(lib)});
+    } finally {
+      server.close();
+    }`);
+        assertMatch(seen.inside, /^Cannot load node:repl in fn: /);
+      });
+      await t.step("Deno[Deno.internal].core.ops.op_napi_open", async () => {
+        // Without the refusal: TARGET-CODE-RAN uid=0 ("Unable to find register Node-API module").
+        const seen = await victim(`const core = (Deno as any)[(Deno as any).internal].core;
+    const f = () => {};
+    core.ops.op_napi_open(${JSON.stringify(lib)}, globalThis, f, f, f, f, f, f);`);
+        assertMatch(seen.inside, /^Cannot use native addons in fn: /);
+      });
+      await t.step("Deno.env.set and delete with a key that says TZ", async () => {
+        // Without the conversion: "done", and a Worker made later had the target's zone.
+        const seen = await victim(`const key = { toString: () => "TZ" } as unknown as string;
+    try {
+      Deno.env.set(key, "Europe/Paris");
+    } finally {
+      Deno.env.delete(key);
+    }`);
+        assertEquals(seen.later, hostOffset);
+        assertMatch(seen.inside, /^Cannot use TZ in fn: /);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 26: a CA file root names but the host lacks is never loaded from a target's files for root's TLS",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Deno loads its TLS root store once for the whole process, on the first TLS use of any
+    // thread, and a failed load is not remembered: with `--cert FILE` (or DENO_CERT) naming a
+    // file the host lacks, the first TLS use in fn (mnt joined) read the target's file at that
+    // path, and root's own fetch trusted the target's CA from then on. A local user's
+    // `unshare -Urm` process holds the CA at that path on a tmpfs of its own; a loopback
+    // server has a certificate that CA signed. fn's own fetch of it must not trust that CA
+    // either (the evaluator's process loads its store on the host, or refuses), nor root's.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-ca26-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.mkdir(`${dir}/theirs`);
+    await Deno.chmod(`${dir}/theirs`, 0o777);
+    const ssl = (args: string[]) => must("openssl", args);
+    await ssl(
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=evil-ca"]
+        .concat(["-keyout", `${dir}/ca.key`, "-out", `${dir}/ca.crt`]),
+    );
+    await ssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"]
+      .concat(["-keyout", `${dir}/srv.key`, "-out", `${dir}/srv.csr`]));
+    await Deno.writeTextFile(`${dir}/ext`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    await ssl(
+      ["x509", "-req", "-in", `${dir}/srv.csr`, "-CA", `${dir}/ca.crt`, "-CAkey"]
+        .concat([`${dir}/ca.key`, "-CAcreateserial", "-days", "2", "-extfile", `${dir}/ext`])
+        .concat(["-out", `${dir}/srv.crt`]),
+    );
+    await Deno.chmod(`${dir}/ca.crt`, 0o644);
+    const server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(`${dir}/srv.crt`),
+      key: await Deno.readTextFile(`${dir}/srv.key`),
+      onListen: () => {},
+    }, () => new Response("secret-ok"));
+    const caPath = `${dir}/theirs/ca.crt`; // the target's alone: the host's directory is empty
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const get = (url: string) =>
+  fetch(url).then((r) => r.text(), (e) => "refused: " + (e as Error).message);
+const url = "https://localhost:${server.addr.port}/";
+const inside = await inNamespaces(Number(Deno.args[0]), get, {
+  namespaces: ["mnt"], timeout: 30_000, arg: url,
+}).catch((e) => (e as Error).message);
+const own = await get(url);
+console.log(JSON.stringify({ inside, own }));
+Deno.exit(0);
+`,
+    );
+    try {
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-m"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: `mount -t tmpfs x ${dir}/theirs && cp ${dir}/ca.crt ${caPath}`,
+      });
+      assert(!(await Deno.stat(caPath).then(() => true, () => false)), "the host has no CA file");
+      for (const how of ["--cert", "DENO_CERT"]) {
+        const out = await runPiped(
+          Deno.execPath(),
+          {
+            args: ["run", "-A", "--quiet", "--no-lock"]
+              .concat(how === "--cert" ? ["--cert", caPath] : [])
+              .concat([`${dir}/victim.ts`, String(target.pid)]),
+            env: how === "DENO_CERT" ? { DENO_CERT: caPath } : {},
+          },
+          undefined,
+          60_000,
+        );
+        assertEquals(out.code, 0, `${how}: ${out.stderr}`);
+        const seen = JSON.parse(out.stdout) as { inside: string; own: string };
+        // Without the host's load: fn's fetch said "secret-ok", and (evaluator in root's own
+        // process) root's own fetch after it too.
+        assertMatch(seen.own, /^refused: /, how);
+        assertMatch(
+          seen.inside,
+          /^(refused: |Cannot start fn in the target's mount namespace: the TLS root store )/,
+          how,
+        );
+      }
+    } finally {
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

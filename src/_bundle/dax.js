@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-TGM2VMBU.js";
+} from "./chunk-4YTRP3M2.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,24 +14,24 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-YHUKNFSD.js";
+} from "./chunk-GOYBQMHD.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-XRGLK3OJ.js";
+} from "./chunk-3IHMYVR6.js";
 import {
   resolveTarget
-} from "./chunk-FPIY3J3N.js";
+} from "./chunk-HLUK5G5B.js";
 import {
   differingNamespaces
-} from "./chunk-E4IQXUSE.js";
+} from "./chunk-QQYCEV7S.js";
 import {
   readTextFileSafe
-} from "./chunk-2NSTTZ6M.js";
-import "./chunk-TVRBW2F7.js";
+} from "./chunk-JKGF72YU.js";
+import "./chunk-XVPOXR4I.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";

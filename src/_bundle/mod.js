@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-TGM2VMBU.js";
+} from "./chunk-4YTRP3M2.js";
 import {
   NsCommand,
   _pausedShown,
@@ -28,12 +28,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-YHUKNFSD.js";
+} from "./chunk-GOYBQMHD.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-AXMIIBEP.js";
+} from "./chunk-PD5OUTVT.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -41,7 +41,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-FPIY3J3N.js";
+} from "./chunk-HLUK5G5B.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -54,17 +54,17 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-E4IQXUSE.js";
+} from "./chunk-QQYCEV7S.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-2NSTTZ6M.js";
+} from "./chunk-JKGF72YU.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";
@@ -1132,38 +1132,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-C5MFMAFF.js");
+  _later ??= await import("./_later-UVFTHIPM.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-C5MFMAFF.js");
+  _later ??= await import("./_later-UVFTHIPM.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-C5MFMAFF.js");
+  _later ??= await import("./_later-UVFTHIPM.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-C5MFMAFF.js");
+  _later ??= await import("./_later-UVFTHIPM.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-C5MFMAFF.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-UVFTHIPM.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-C5MFMAFF.js");
+  _later ??= await import("./_later-UVFTHIPM.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-C5MFMAFF.js");
+  _later ??= await import("./_later-UVFTHIPM.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-C5MFMAFF.js");
+  _later ??= await import("./_later-UVFTHIPM.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -259,6 +259,18 @@ export function report(error: unknown, command: string): number {
     console.error(`nsjoin ${command}: ${message}`);
     return EXIT.join;
   }
+  if (_outOfFiles(e)) {
+    // Under a low open-file limit (ulimit -n) the set-up's opens, pipes and spawn fail here
+    // and there, each in its own words ("openat2 failed: EMFILE", "Failed to spawn
+    // '/proc/self/fd/13': Too many open files (os error 24)"), with exit code 1 — a program's.
+    // It happens before the program runs (its own exit is a status, not a throw).
+    const which = /ENFILE|os error 23/.test(`${e.message} ${(e as { code?: string }).code}`)
+      ? "ENFILE (too many open files in system)"
+      : "EMFILE (too many open files)";
+    const what = message.startsWith("Cannot ") ? message : `Cannot open another file: ${which}`;
+    console.error(`nsjoin ${command}: ${what} - raise the open-file limit (ulimit -n)`);
+    return EXIT.join;
+  }
   if (e instanceof Deno.errors.NotCapable) {
     // Deno's message names the flag: "Requires env access to "X", run again with --allow-env".
     console.error(`nsjoin ${command}: ${message}`);
@@ -266,4 +278,11 @@ export function report(error: unknown, command: string): number {
   }
   console.error(`nsjoin ${command}: ${message}`);
   return 1;
+}
+
+/** Out of file descriptors: our SyscallError (errno 24 or 23), or Deno's "(os error 24)". */
+function _outOfFiles(e: Error | undefined): boolean {
+  const errno = (e as { errno?: unknown } | undefined)?.errno;
+  if (e?.name === "SyscallError" && (errno === 24 || errno === 23)) return true;
+  return e instanceof Error && /\b(EMFILE|ENFILE)\b|\(os error 2[34]\)/.test(e.message);
 }

@@ -242,7 +242,9 @@ var SYSCALL_NUMBERS = {
     getgroups: 115n,
     setgroups: 116n,
     setfsuid: 122n,
-    setfsgid: 123n
+    setfsgid: 123n,
+    capget: 125n,
+    capset: 126n
   },
   aarch64: {
     dup3: 24n,
@@ -264,7 +266,9 @@ var SYSCALL_NUMBERS = {
     setfsuid: 151n,
     setfsgid: 152n,
     getgroups: 158n,
-    setgroups: 159n
+    setgroups: 159n,
+    capget: 90n,
+    capset: 91n
   }
 };
 

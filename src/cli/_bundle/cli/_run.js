@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-6JOAJZKZ.js";
+} from "./chunk-2QVEAX2G.js";
 
 export {
   EXIT,

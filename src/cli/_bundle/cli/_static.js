@@ -29,12 +29,23 @@ var report = (function report(error, command) {
     console.error(`nsjoin ${command}: ${message}`);
     return EXIT.join;
   }
+  if (_outOfFiles(e)) {
+    const which = /ENFILE|os error 23/.test(`${e.message} ${e.code}`) ? "ENFILE (too many open files in system)" : "EMFILE (too many open files)";
+    const what = message.startsWith("Cannot ") ? message : `Cannot open another file: ${which}`;
+    console.error(`nsjoin ${command}: ${what} - raise the open-file limit (ulimit -n)`);
+    return EXIT.join;
+  }
   if (e instanceof Deno.errors.NotCapable) {
     console.error(`nsjoin ${command}: ${message}`);
     return EXIT.usage;
   }
   console.error(`nsjoin ${command}: ${message}`);
   return 1;
+});
+var _outOfFiles = (function _outOfFiles(e) {
+  const errno2 = e?.errno;
+  if (e?.name === "SyscallError" && (errno2 === 24 || errno2 === 23)) return true;
+  return e instanceof Error && /\b(EMFILE|ENFILE)\b|\(os error 2[34]\)/.test(e.message);
 });
 var _bash = (function _bash(summaries, options) {
   const cases = Object.entries(options).map(([name, opts]) => `    ${name}) opts="${_words(opts, () => true)}"; values="${_words(opts, (o) => o.value)}" ;;`);
@@ -810,6 +821,7 @@ var EXIT = {
   /** The program was not found in the target. */
   notFound: 127
 };
+
 
 
 // src/cli/_completion_script.ts

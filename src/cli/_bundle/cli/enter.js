@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-FHMDH4KQ.js";
+} from "./chunk-DM4QTLKG.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-6JOAJZKZ.js";
+} from "./chunk-2QVEAX2G.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-FHMDH4KQ.js";
+} from "./chunk-DM4QTLKG.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -51,7 +51,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-6JOAJZKZ.js";
+} from "./chunk-2QVEAX2G.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });
@@ -1242,14 +1242,15 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     });
   }
   const pinned = pinProcess(found.pid);
-  if (!_inOwnMountNamespace(pinned)) {
+  const notOurs = _notInOwnMountNamespace(pinned);
+  if (notOurs) {
     pinned.close();
     throw new NamespaceError(`Cannot use ${_label(found)}`, {
       errno: 3,
       syscall: "resolve",
       target: text,
       quiet: true,
-      hint: "its PID is a process in our own mount namespace, not a container's"
+      hint: notOurs
     });
   }
   if (found.owner !== void 0 && !(_isRootlessOf(pinned.pid, found.owner) && pinned.alive)) {
@@ -1310,12 +1311,15 @@ var _refuseOursStopped = (async function _refuseOursStopped(ref, engine, options
     });
   }
 });
-var _inOwnMountNamespace = (function _inOwnMountNamespace(pinned) {
+var _notInOwnMountNamespace = (function _notInOwnMountNamespace(pinned) {
   try {
-    return differingNamespaces(pinned.pid).includes("mnt") && pinned.alive;
-  } catch {
-    return false;
+    if (differingNamespaces(pinned.pid).includes("mnt") && pinned.alive) return void 0;
+  } catch (error) {
+    if (error instanceof NamespaceError && error.errno === 3) {
+      return "its main process has exited (a zombie): its namespaces are gone with it";
+    }
   }
+  return pinned.alive ? "its PID is a process in our own mount namespace, not a container's" : "it exited";
 });
 var _podFilter = (function _podFilter(text) {
   if (text.startsWith("cri:")) {

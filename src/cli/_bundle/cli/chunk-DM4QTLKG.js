@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-6JOAJZKZ.js";
+} from "./chunk-2QVEAX2G.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -144,6 +144,15 @@ var differingNamespaces = (function differingNamespaces(pid) {
       theirs = readLinkSafe(`/proc/${pid}/ns/${type}`);
     } catch (error) {
       _statNamespace(`/proc/${pid}/ns/${type}`, type, pid);
+      if (isNotFound(error)) {
+        throw new NamespaceError(`Cannot join process ${pid}: it has exited (a zombie)`, {
+          errno: 3,
+          quiet: true,
+          syscall: "readlink",
+          target: pid,
+          hint: "its namespaces are gone with it"
+        });
+      }
       throw error;
     }
     if (mine !== theirs) out.push(type);

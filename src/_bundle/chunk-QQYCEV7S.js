@@ -4,14 +4,14 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-2NSTTZ6M.js";
+} from "./chunk-JKGF72YU.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;
@@ -171,6 +171,15 @@ var differingNamespaces = function differingNamespaces(pid) {
       theirs = readLinkSafe(`/proc/${pid}/ns/${type}`);
     } catch (error) {
       _statNamespace(`/proc/${pid}/ns/${type}`, type, pid);
+      if (isNotFound(error)) {
+        throw new NamespaceError(`Cannot join process ${pid}: it has exited (a zombie)`, {
+          errno: 3,
+          quiet: true,
+          syscall: "readlink",
+          target: pid,
+          hint: "its namespaces are gone with it"
+        });
+      }
       throw error;
     }
     if (mine !== theirs) out.push(type);

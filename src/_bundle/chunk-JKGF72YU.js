@@ -7,7 +7,7 @@ import {
   decodeText,
   errno,
   libcSubset
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
@@ -89,11 +89,19 @@ var _fsIds = function _fsIds(uid, gid) {
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups)));
   const n = sc(nr.getgroups, groups.length, at);
   if (n < 0) throw new SyscallError("getgroups", errno());
+  const capHeader = new Uint32Array([
+    537396514,
+    0
+  ]);
+  const caps = new Uint32Array(6);
+  const hdr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(capHeader)));
+  const data = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(caps)));
+  if (sc(nr.capget, hdr, data) !== 0) throw new SyscallError("capget", errno());
   const restore = () => {
     sc(nr.setfsuid, myUid);
     sc(nr.setfsgid, myGid);
-    if (sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid) {
-      throw new Error("Cannot get our filesystem ids and groups back");
+    if (sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid || sc(nr.capset, hdr, data) !== 0) {
+      throw new Error("Cannot get our filesystem ids, groups and capabilities back");
     }
   };
   if (sc(nr.setgroups, 0, 0) !== 0) throw new SyscallError("setgroups", errno());

@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-YHUKNFSD.js";
+} from "./chunk-GOYBQMHD.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-AXMIIBEP.js";
+} from "./chunk-PD5OUTVT.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,19 +50,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-XRGLK3OJ.js";
+} from "./chunk-3IHMYVR6.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-FPIY3J3N.js";
+} from "./chunk-HLUK5G5B.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-E4IQXUSE.js";
+} from "./chunk-QQYCEV7S.js";
 import {
   _kernelFs,
   fstatSafe,
@@ -71,7 +71,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-2NSTTZ6M.js";
+} from "./chunk-JKGF72YU.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -81,7 +81,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 import {
   notCapable
 } from "./chunk-YX3QB2EJ.js";
@@ -266,8 +266,8 @@ var _call = (async function _call(resolved, types, message, options) {
   _workers ??= {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
-    ...await import("./_ns_worker-BQATZXSO.js"),
-    ...await import("./_ns_process-GXOGDC5V.js")
+    ...await import("./_ns_worker-4YVT3O4G.js"),
+    ...await import("./_ns_process-37GK4UPE.js")
   };
   const key = _key(resolved, types);
   const kept = _take(key);
@@ -1219,8 +1219,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw notCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-PIREZTKB.js"),
-    import("./_forward_relay-W3XBVB43.js")
+    import("./sockets-GIAB7PZ5.js"),
+    import("./_forward_relay-IYPTYQXU.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

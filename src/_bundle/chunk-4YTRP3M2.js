@@ -7,16 +7,16 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-YHUKNFSD.js";
+} from "./chunk-GOYBQMHD.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-FPIY3J3N.js";
+} from "./chunk-HLUK5G5B.js";
 import {
   NamespaceError,
   differingNamespaces
-} from "./chunk-E4IQXUSE.js";
+} from "./chunk-QQYCEV7S.js";
 import {
   DEFAULT_MAX_BYTES,
   existsSafe,
@@ -24,7 +24,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-2NSTTZ6M.js";
+} from "./chunk-JKGF72YU.js";
 import {
   assertPermissions,
   nsjoinSetting
@@ -1231,14 +1231,15 @@ var _resolveContainer = (async function _resolveContainer(text, options = {}) {
     });
   }
   const pinned = pinProcess(found.pid);
-  if (!_inOwnMountNamespace(pinned)) {
+  const notOurs = _notInOwnMountNamespace(pinned);
+  if (notOurs) {
     pinned.close();
     throw new NamespaceError(`Cannot use ${_label(found)}`, {
       errno: 3,
       syscall: "resolve",
       target: text,
       quiet: true,
-      hint: "its PID is a process in our own mount namespace, not a container's"
+      hint: notOurs
     });
   }
   if (found.owner !== void 0 && !(_isRootlessOf(pinned.pid, found.owner) && pinned.alive)) {
@@ -1299,12 +1300,15 @@ var _refuseOursStopped = async function _refuseOursStopped(ref, engine, options,
     });
   }
 };
-var _inOwnMountNamespace = function _inOwnMountNamespace(pinned) {
+var _notInOwnMountNamespace = function _notInOwnMountNamespace(pinned) {
   try {
-    return differingNamespaces(pinned.pid).includes("mnt") && pinned.alive;
-  } catch {
-    return false;
+    if (differingNamespaces(pinned.pid).includes("mnt") && pinned.alive) return void 0;
+  } catch (error) {
+    if (error instanceof NamespaceError && error.errno === 3) {
+      return "its main process has exited (a zombie): its namespaces are gone with it";
+    }
   }
+  return pinned.alive ? "its PID is a process in our own mount namespace, not a container's" : "it exited";
 };
 var _podFilter = function _podFilter(text) {
   if (text.startsWith("cri:")) {

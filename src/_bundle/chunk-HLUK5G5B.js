@@ -3,12 +3,12 @@ import {
   NamespaceError,
   assertPid,
   namespaceTypeOfFile
-} from "./chunk-E4IQXUSE.js";
+} from "./chunk-QQYCEV7S.js";
 import {
   fstatSafe,
   isNotFound,
   readTextFileSafe
-} from "./chunk-2NSTTZ6M.js";
+} from "./chunk-JKGF72YU.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -16,7 +16,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 import {
   allSeenGranted,
   nsjoinSetting

@@ -3,9 +3,9 @@ import {
   freezeNss,
   loadHostNss,
   withoutModules
-} from "./chunk-WSOXGHEG.js";
-import "./chunk-2NSTTZ6M.js";
-import "./chunk-TVRBW2F7.js";
+} from "./chunk-E66ATCEG.js";
+import "./chunk-JKGF72YU.js";
+import "./chunk-XVPOXR4I.js";
 import "./chunk-YX3QB2EJ.js";
 
 export {

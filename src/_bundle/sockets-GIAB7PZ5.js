@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-TQFNS2YB.js";
-import "./chunk-TVRBW2F7.js";
+} from "./chunk-USXLDCI7.js";
+import "./chunk-XVPOXR4I.js";
 import "./chunk-YX3QB2EJ.js";
 
 export {

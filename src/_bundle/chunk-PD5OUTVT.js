@@ -2,14 +2,14 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-FPIY3J3N.js";
+} from "./chunk-HLUK5G5B.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-E4IQXUSE.js";
+} from "./chunk-QQYCEV7S.js";
 import {
   openFileSafe
-} from "./chunk-2NSTTZ6M.js";
+} from "./chunk-JKGF72YU.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -18,7 +18,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-TVRBW2F7.js";
+} from "./chunk-XVPOXR4I.js";
 var scopedJoin = function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -11651,7 +11651,7 @@ Deno.exit(0);
 
 Deno.test({
   name: "stop 26: a FIFO at a target's /etc/resolv.conf never hangs root's own name lookups",
-  // Open since stop 25 (docs/stop25-sec25a.md); closed by the evaluator's own process.
+  // Open since stop 25 (docs/security.md, stop 25); closed by the evaluator's own process.
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
   sanitizeOps: false,

@@ -162,6 +162,71 @@ Deno.test({
   },
 });
 
+/** The state letter of /proc/PID/stat ("T" stopped, "S" sleeping…), "" once it is gone. */
+function procState(pid: number): string {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return "";
+  }
+}
+
+/** Polls until `ok()` or `ms` passed; returns whether it held. */
+async function until(ok: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+Deno.test({
+  name:
+    "enter -p stops when its program stops, so the shell sees the job stopped and fg resumes it, as nsenter",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // nsenter forks for a pid namespace and waits with WUNTRACED (continue_as_child): when
+    // the program stops, nsenter stops itself, and the SIGCONT of `fg` reaches both. A
+    // program that stops on its own (less and vim raise SIGTSTP on themselves after a ^Z
+    // they read as a key) left ours waiting, its job "Running" in the shell, the terminal
+    // held by a stopped program.
+    await using target = await makeTarget({ hostname: "parity" });
+    const p = String(target.pid);
+    const program = ["sh", "-c", "kill -STOP $$; echo resumed"];
+    const ours = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`, "enter"];
+    const cases: [string, string[]][] = [
+      ["nsenter", ["nsenter", "-t", p, "-p", "-u"]],
+      // enter's fast path, and the full one (a long option) with a cgroup to join (-c: the
+      // helper forks once more to be born in it).
+      ["enter -p -u", [...ours, "-t", p, "-p", "-u"]],
+      ["enter --pid --uts -c", [...ours, "-t", p, "--pid", "--uts", "-c"]],
+      ["enter -a", [...ours, "-t", p, "-a"]],
+    ];
+    for (const [name, [cmd, ...args]] of cases) {
+      await t.step(name, async () => {
+        const child = new Deno.Command(cmd, {
+          args: [...args, ...program],
+          cwd: "/",
+          env: { NO_COLOR: "1" },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const output = child.output();
+        const stopped = await until(() => procState(child.pid) === "T");
+        // Resumed as `fg` resumes a job: SIGCONT to the process the shell started.
+        Deno.kill(child.pid, "SIGCONT");
+        const out = await output;
+        const why = new TextDecoder().decode(out.stderr);
+        assert(stopped, `${name} kept running while its program was stopped`);
+        assertEquals([out.code, new TextDecoder().decode(out.stdout)], [0, "resumed\n"], why);
+      });
+    }
+  },
+});
+
 Deno.test({
   name: "enter takes the newest nsenter's forms where 2.38 differs: -n=FILE, one --target",
   ignore: NEEDS_ROOT,

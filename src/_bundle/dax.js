@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-WPVZSBR5.js";
+} from "./chunk-TAEBXTXH.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-3P6UERGI.js";
+} from "./chunk-XCJVPXEL.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-3P6UERGI.js";
+} from "./chunk-XCJVPXEL.js";
 import {
   loadHostNss
 } from "./chunk-JSDDDTIX.js";

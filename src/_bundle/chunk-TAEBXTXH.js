@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-3P6UERGI.js";
+} from "./chunk-XCJVPXEL.js";
 import {
   PinnedProcess,
   pinProcess,

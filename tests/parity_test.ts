@@ -228,6 +228,41 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "enter gives the program the caller's environment as nsenter does, with no node on PATH and with no PATH",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // Deno, started where no `node` is on PATH, puts a `node` of its cache first on its own
+    // PATH (the whole PATH when there is none) and sets DENO_NODE_SHIM_ACTIVE=1: every program
+    // enter ran got both (src/cli/_node_shim.ts), and with no PATH `enter … env` was 127.
+    await using target = await makeTarget({ hostname: "parity" });
+    const p = String(target.pid);
+    const empty = await Deno.makeTempDir({ prefix: "nsjoin-parity-path-" });
+    try {
+      const ours = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`, "enter"];
+      const cases: [string, Record<string, string>, string[]][] = [
+        ["a PATH without node (fast path)", { PATH: empty }, ["-t", p, "-u", "/usr/bin/env"]],
+        ["a PATH without node (full path)", { PATH: empty }, ["-t", p, "--uts", "/usr/bin/env"]],
+        ["no PATH: the program found as execvp finds it", {}, ["-t", p, "-u", "env"]],
+        ["no PATH, full path", { A: "1" }, ["-t", p, "--uts", "env"]],
+      ];
+      for (const [name, env, args] of cases) {
+        await t.step(name, async () => {
+          const run = (cmd: string[]) =>
+            runPiped(cmd[0], { args: [...cmd.slice(1), ...args], cwd: "/", env, clearEnv: true });
+          const theirs = await run(["/usr/bin/nsenter"]);
+          const mine = await run(ours);
+          assertEquals(theirs.code, 0, theirs.stderr);
+          assertEquals([mine.code, mine.stdout], [0, theirs.stdout], mine.stderr);
+        });
+      }
+    } finally {
+      await Deno.remove(empty);
+    }
+  },
+});
+
+Deno.test({
   name: "enter takes the newest nsenter's forms where 2.38 differs: -n=FILE, one --target",
   ignore: NEEDS_ROOT,
   async fn() {

@@ -1112,7 +1112,7 @@ static __attribute__((noreturn)) void supervise(long child, int master, int repo
   int in_open = master >= 0, out_open = master >= 0, note_open = report >= 0;
   /* Job control is the caller's shell's when the program is in our process group: not on a
    * pty (there it leads a session of its own, as docker exec -t's program), no g (the
-   * library's process group of its own) and no t (exec -d's session). */
+   * library's process group of its own) and no t (a session of its own: exec's, as runc's). */
   int job_control = master < 0 && !on_pty && !tree && !own_session;
   if (master >= 0) raw_output();
   /* Only the child reports a failure from here on: our copy must not hold the pipe open. */

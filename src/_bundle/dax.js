@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-TAEBXTXH.js";
+} from "./chunk-DJOB4GWK.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-XCJVPXEL.js";
+} from "./chunk-EAL3EH3N.js";
 import {
   AT_FDCWD,
   IN_ROOT,

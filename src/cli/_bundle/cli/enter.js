@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-FHMDH4KQ.js";
+} from "./chunk-YUEGE3D6.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-FHMDH4KQ.js";
+} from "./chunk-YUEGE3D6.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-XCJVPXEL.js";
+} from "./chunk-EAL3EH3N.js";
 import {
   PinnedProcess,
   pinProcess,

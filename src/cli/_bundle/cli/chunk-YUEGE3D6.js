@@ -1409,6 +1409,12 @@ var _execOptions = (function _execOptions(container, given, check2) {
   let env;
   if (!config) {
     env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
+  } else if (config.runtimeEnv && container.container.engine === "podman") {
+    env = [
+      ...config.env
+    ];
+    const home = options.user === void 0 ? user.home : _containerUser(container.pid, config.user).home;
+    if (env.at(-1) === `HOME=${home}`) env.pop();
   } else if (config.runtimeEnv) {
     env = [
       ...config.env
@@ -1425,7 +1431,13 @@ var _execOptions = (function _execOptions(container, given, check2) {
     const i = env.findIndex((e) => e.startsWith("HOME="));
     if (i < 0) env.push(`HOME=${user.dockerHome}`);
     else if (env[i] === "HOME=") env[i] = `HOME=${user.dockerHome}`;
-  } else if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  } else {
+    const i = env.findIndex((e) => e.startsWith("HOME="));
+    if (i < 0) env.push(`HOME=${user.home}`);
+    else if (env[i] === "HOME=" && container.container.engine === "podman") {
+      env[i] = `HOME=${user.dockerHome}`;
+    }
+  }
   const record = envRecord(env);
   return {
     target: container,

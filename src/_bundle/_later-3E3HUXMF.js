@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-XCJVPXEL.js";
+} from "./chunk-EAL3EH3N.js";
 import {
   loadHostNss
 } from "./chunk-JSDDDTIX.js";

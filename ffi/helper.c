@@ -761,9 +761,41 @@ static void resolve_fail(const char *what, long pid, const char *rest, long err,
 static void resolve_here(long pid, long pidfd) {
   /* ESRCH, or EINVAL for a number no PID can be: "Cannot find"; without pidfd_open (before
    * Linux 5.3) src/target.ts reads /proc alone, as below. */
+  char path[64], buf[1024];
+  /* pidfd_open pins only a thread group's leader: a thread's ID is ENOENT (Linux 6.9+) or
+   * EINVAL (before, where it read as "Cannot find"). nsenter -t enters that thread's own
+   * namespaces, which need not be its process's: refused in src/target.ts's words
+   * (_refuseThread), naming the process, from the Tgid: line of /proc/TID/status. */
+  if (pidfd == -ENOENT || pidfd == -EINVAL) {
+    mlen = 0;
+    put("/proc/");
+    putnum((unsigned long)pid);
+    put("/status");
+    memcpy(path, msg, mlen);
+    path[mlen] = 0;
+    long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+    long n = fd < 0 ? fd : sys3(SYS_read, fd, buf, sizeof buf - 1);
+    if (fd >= 0) sys1(SYS_close, fd);
+    buf[n > 0 ? n : 0] = 0;
+    for (long k = 0; k + 6 < n; k++) {
+      if ((k && buf[k - 1] != '\n') || !starts(buf + k, "Tgid:")) continue;
+      char *p = buf + k + 5;
+      while (*p == '\t' || *p == ' ') p++;
+      long tgid = parse_num(p, 10, 0);
+      if (tgid > 0 && tgid != pid) {
+        mlen = 0;
+        put("nsjoin enter: Cannot pin process ");
+        putnum((unsigned long)pid);
+        put(": it is a thread of process ");
+        putnum((unsigned long)tgid);
+        put(" - give a process's PID (a thread may be in other namespaces than its process)");
+        fail(125);
+      }
+      break;
+    }
+  }
   if (pidfd == -ESRCH || pidfd == -EINVAL) resolve_fail("Cannot find process ", pid, "", ESRCH, 125);
   if (pidfd < 0 && pidfd != -ENOSYS) resolve_fail("Cannot pin process ", pid, "", -pidfd, 125);
-  char path[64], buf[1024];
   mlen = 0;
   put("/proc/");
   putnum((unsigned long)pid);

@@ -263,6 +263,50 @@ Deno.test({
 });
 
 Deno.test({
+  name: "enter -t of a thread's ID names the thread's process, where nsenter enters the thread's",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // pidfd_open pins only a thread group's leader: a thread's ID (`ps -L`) was "Cannot pin
+    // process N: ENOENT" (Linux 6.9+; "Cannot find process N" before). nsenter -t takes it and
+    // enters that thread's namespaces; nsjoin pins what it joins, and says which PID to give.
+    const proc = new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import threading,time,sys\nt=threading.Thread(target=time.sleep,args=(300,),daemon=True)\n" +
+        "t.start()\nprint('ready',flush=True)\ntime.sleep(300)",
+      ],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).spawn();
+    try {
+      const reader = proc.stdout.getReader();
+      await reader.read();
+      reader.releaseLock();
+      const tid = [...Deno.readDirSync(`/proc/${proc.pid}/task`)].map((e) => e.name).find((n) =>
+        n !== String(proc.pid)
+      )!;
+      assert(tid, "python has a second thread");
+      const theirs = await anchor("nsenter", ["-t", tid, "-n", "true"]);
+      assertEquals(theirs.code, 0, theirs.stderr);
+      for (const form of [["-t", tid, "-n"], [`--target=${tid}`, "--net"]]) {
+        const ours = await cli(["enter", ...form, "true"]);
+        assertEquals([ours.code, ours.stdout], [125, ""]);
+        assertEquals(
+          ours.stderr,
+          `nsjoin enter: Cannot pin process ${tid}: it is a thread of process ${proc.pid} - ` +
+            "give a process's PID (a thread may be in other namespaces than its process)\n",
+        );
+      }
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.status;
+      await proc.stdout.cancel().catch(() => {});
+    }
+  },
+});
+
+Deno.test({
   name: "enter takes the newest nsenter's forms where 2.38 differs: -n=FILE, one --target",
   ignore: NEEDS_ROOT,
   async fn() {

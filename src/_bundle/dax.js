@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-DJOB4GWK.js";
+} from "./chunk-HGM2UE4H.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-EAL3EH3N.js";
+} from "./chunk-6VPNZV5C.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -24,7 +24,7 @@ import {
 } from "./chunk-M4G3OD5I.js";
 import {
   resolveTarget
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-UOOG2ZTA.js";
 import {
   differingNamespaces,
   readTextFileSafe

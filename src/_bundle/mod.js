@@ -6,7 +6,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-DJOB4GWK.js";
+} from "./chunk-HGM2UE4H.js";
 import {
   parsePortSpec
 } from "./chunk-W7VNJRTM.js";
@@ -28,12 +28,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-EAL3EH3N.js";
+} from "./chunk-6VPNZV5C.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-2OWKUANW.js";
+} from "./chunk-B4E7MUGG.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -41,7 +41,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-UOOG2ZTA.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -1130,38 +1130,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-3E3HUXMF.js");
+  _later ??= await import("./_later-EVE62LER.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-3E3HUXMF.js");
+  _later ??= await import("./_later-EVE62LER.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-3E3HUXMF.js");
+  _later ??= await import("./_later-EVE62LER.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-3E3HUXMF.js");
+  _later ??= await import("./_later-EVE62LER.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-3E3HUXMF.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-EVE62LER.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-3E3HUXMF.js");
+  _later ??= await import("./_later-EVE62LER.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-3E3HUXMF.js");
+  _later ??= await import("./_later-EVE62LER.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-3E3HUXMF.js");
+  _later ??= await import("./_later-EVE62LER.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-YUEGE3D6.js";
+} from "./chunk-BECT4CIL.js";
 import {
   NamespaceError,
   UsageError,

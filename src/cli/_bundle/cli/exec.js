@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-YUEGE3D6.js";
+} from "./chunk-BECT4CIL.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

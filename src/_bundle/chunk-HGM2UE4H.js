@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-EAL3EH3N.js";
+} from "./chunk-6VPNZV5C.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-UOOG2ZTA.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-EAL3EH3N.js";
+} from "./chunk-6VPNZV5C.js";
 import {
   loadHostNss
 } from "./chunk-JSDDDTIX.js";
@@ -23,7 +23,7 @@ import {
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-2OWKUANW.js";
+} from "./chunk-B4E7MUGG.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -59,7 +59,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-UOOG2ZTA.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
@@ -1229,7 +1229,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-PIREZTKB.js"),
-    import("./_forward_relay-YMKOV4A4.js")
+    import("./_forward_relay-KXK6LXTJ.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

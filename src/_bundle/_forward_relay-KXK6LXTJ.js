@@ -15,11 +15,11 @@ import {
 } from "./chunk-TQFNS2YB.js";
 import {
   scopedJoin
-} from "./chunk-2OWKUANW.js";
+} from "./chunk-B4E7MUGG.js";
 import {
   close
 } from "./chunk-M4G3OD5I.js";
-import "./chunk-EKKEEUIJ.js";
+import "./chunk-UOOG2ZTA.js";
 import "./chunk-LL5TXQYF.js";
 import {
   SyscallError

@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-EKKEEUIJ.js";
+} from "./chunk-UOOG2ZTA.js";
 import {
   CLONE_FLAGS,
   NamespaceError,

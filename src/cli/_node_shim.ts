@@ -19,11 +19,21 @@
  * never rewrites (it builds new strings). A caller whose own parent was a Deno that added
  * them started with them, and keeps them, as it would under nsenter. Does nothing without the
  * read permission (Deno 2.9 reads /proc only with --allow-all; it never prompts here) or when
- * the block is not UTF-8.
+ * the block is not UTF-8. Never prompts.
  */
 export const undoNodeShim = (function undoNodeShim(): void {
   try {
-    if (Deno.env.get("DENO_NODE_SHIM_ACTIVE") === undefined) return;
+    // Deno prompts for a permission it lacks when stdin and stderr are both terminals
+    // (`nsjoin --help`, `completions` need none): then ask first, as enterFast does; otherwise
+    // a missing --allow-env throws, below.
+    const variable = "DENO_NODE_SHIM_ACTIVE";
+    if (
+      Deno.stdin.isTerminal() && Deno.stderr.isTerminal() &&
+      Deno.permissions.querySync({ name: "env", variable }).state !== "granted"
+    ) {
+      return;
+    }
+    if (Deno.env.get(variable) === undefined) return;
     const path = "/proc/self/environ";
     if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return;
     const block = new TextDecoder("utf-8", { fatal: true }).decode(Deno.readFileSync(path));

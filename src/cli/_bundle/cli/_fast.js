@@ -596,7 +596,14 @@ var execFast = (async function execFast2(argv, granted = false) {
 // src/cli/_node_shim.ts
 var undoNodeShim = (function undoNodeShim2() {
   try {
-    if (Deno.env.get("DENO_NODE_SHIM_ACTIVE") === void 0) return;
+    const variable = "DENO_NODE_SHIM_ACTIVE";
+    if (Deno.stdin.isTerminal() && Deno.stderr.isTerminal() && Deno.permissions.querySync({
+      name: "env",
+      variable
+    }).state !== "granted") {
+      return;
+    }
+    if (Deno.env.get(variable) === void 0) return;
     const path = "/proc/self/environ";
     if (Deno.permissions.querySync({
       name: "read",

@@ -16,7 +16,7 @@
 // than --allow-all (enter's full path, completions, every --help) is named in `import()`s,
 // read at start but evaluated only when used; exec, which needs --allow-all, is loaded
 // through a URL (see `_later`).
-import { allGranted, enterFast, execFast } from "./src/cli/_bundle/cli/_fast.js";
+import { allGranted, enterFast, execFast, undoNodeShim } from "./src/cli/_bundle/cli/_fast.js";
 import type { PermissionFlag } from "./src/_permissions.ts";
 
 export type { PermissionFlag } from "./src/_permissions.ts";
@@ -182,6 +182,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // The caller's PATH, without the directory Deno put first on it (src/cli/_node_shim.ts).
+  undoNodeShim();
   // `enter -t PID -a PROGRAM` and its like become the helper before the rest of the CLI
   // loads (src/cli/_enter_fast.ts); any other form returns here, for the full path.
   if (Deno.args[0] === "enter") await enterFast(Deno.args.slice(1));

@@ -244,6 +244,7 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_
 #define PR_SET_DUMPABLE 4
 #define SIGCHLD 17
 #define WNOHANG 1
+#define WUNTRACED 2
 #define SIG_BLOCK 0
 #define SIG_SETMASK 2
 #define RLIMIT_NOFILE 7
@@ -264,6 +265,8 @@ enum { SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434, SYS_clone3 = 435, SYS_
 #define POLLIN 0x1
 #define SIGWINCH 28
 #define SIGKILL 9
+#define SIGSTOP 19
+#define SIGCONT 18
 #define SIGPWR 30
 #define PR_SET_PDEATHSIG 1
 #define O_DIRECTORY 0200000
@@ -766,9 +769,41 @@ static void resolve_fail(const char *what, long pid, const char *rest, long err,
 static void resolve_here(long pid, long pidfd) {
   /* ESRCH, or EINVAL for a number no PID can be: "Cannot find"; without pidfd_open (before
    * Linux 5.3) src/target.ts reads /proc alone, as below. */
+  char path[64], buf[1024];
+  /* pidfd_open pins only a thread group's leader: a thread's ID is ENOENT (Linux 6.9+) or
+   * EINVAL (before, where it read as "Cannot find"). nsenter -t enters that thread's own
+   * namespaces, which need not be its process's: refused in src/target.ts's words
+   * (_refuseThread), naming the process, from the Tgid: line of /proc/TID/status. */
+  if (pidfd == -ENOENT || pidfd == -EINVAL) {
+    mlen = 0;
+    put("/proc/");
+    putnum((unsigned long)pid);
+    put("/status");
+    memcpy(path, msg, mlen);
+    path[mlen] = 0;
+    long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+    long n = fd < 0 ? fd : sys3(SYS_read, fd, buf, sizeof buf - 1);
+    if (fd >= 0) sys1(SYS_close, fd);
+    buf[n > 0 ? n : 0] = 0;
+    for (long k = 0; k + 6 < n; k++) {
+      if ((k && buf[k - 1] != '\n') || !starts(buf + k, "Tgid:")) continue;
+      char *p = buf + k + 5;
+      while (*p == '\t' || *p == ' ') p++;
+      long tgid = parse_num(p, 10, 0);
+      if (tgid > 0 && tgid != pid) {
+        mlen = 0;
+        put("nsjoin enter: Cannot pin process ");
+        putnum((unsigned long)pid);
+        put(": it is a thread of process ");
+        putnum((unsigned long)tgid);
+        put(" - give a process's PID (a thread may be in other namespaces than its process)");
+        fail(125);
+      }
+      break;
+    }
+  }
   if (pidfd == -ESRCH || pidfd == -EINVAL) resolve_fail("Cannot find process ", pid, "", ESRCH, 125);
   if (pidfd < 0 && pidfd != -ENOSYS) resolve_fail("Cannot pin process ", pid, "", -pidfd, 125);
-  char path[64], buf[1024];
   mlen = 0;
   put("/proc/");
   putnum((unsigned long)pid);
@@ -1002,6 +1037,8 @@ static void restore_tty(void) {
 
 /* g: signals go to the program's whole process group (it leads a new session). */
 static int tree, own_session;
+/* Y: the program runs on a pty of its own (set once, as the options are read). */
+static int on_pty;
 /* Set in the process whose child is the program itself (not a terminal relay's or a
  * cgroup intermediate's parent): only it turns SIGPWR into SIGKILL (see supervise). */
 static int supervises_program;
@@ -1113,6 +1150,10 @@ static __attribute__((noreturn)) void supervise(long child, int master, int repo
                                                 unsigned long *set) {
   long sfd = sys4(SYS_signalfd4, -1, set, 8, O_CLOEXEC | O_NONBLOCK);
   int in_open = master >= 0, out_open = master >= 0, note_open = report >= 0;
+  /* Job control is the caller's shell's when the program is in our process group: not on a
+   * pty (there it leads a session of its own, as docker exec -t's program), no g (the
+   * library's process group of its own) and no t (a session of its own: exec's, as runc's). */
+  int job_control = master < 0 && !on_pty && !tree && !own_session;
   if (master >= 0) raw_output();
   /* Only the child reports a failure from here on: our copy must not hold the pipe open. */
   if (errfd >= 0) sys1(SYS_close, errfd);
@@ -1165,7 +1206,19 @@ static __attribute__((noreturn)) void supervise(long child, int master, int repo
       }
       if (sig != SIGCHLD) continue;
       int status = 0;
-      if (sys4(SYS_wait4, child, &status, WNOHANG, 0) != child) continue;
+      if (sys4(SYS_wait4, child, &status, WNOHANG | (job_control ? WUNTRACED : 0), 0) != child)
+        continue;
+      /* The program stopped (SIGSTOP, or a SIGTSTP that less or vim raise on themselves after
+       * a ^Z they read as a key): stop too, so that the shell that started us sees its job
+       * stopped and `fg`/`bg` can send SIGCONT, which we pass on — as nsenter's
+       * continue_as_child does. A stopped child is reported to its parent only with
+       * WUNTRACED (kernel/exit.c: wait_task_stopped), and SIGSTOP stops us even while the
+       * other signals are blocked; SIGCONT resumes us whatever our mask (prepare_signal). */
+      if ((status & 0xff) == 0x7f) {
+        sys2(SYS_kill, sys0(SYS_getpid), SIGSTOP);
+        sys2(SYS_kill, child, SIGCONT);
+        continue;
+      }
       /* Drain what the program wrote before it exited (without waiting on any process
        * that still holds the pty). */
       while (out_open) {
@@ -3767,7 +3820,7 @@ __attribute__((used)) void start_c(long *sp) {
       keep[nkeep++] = (int)parse_num(a + 1, 10, 0);
       break;
     case 'F': nofork = 1; break;
-    case 'Y': tty = 1; break;
+    case 'Y': tty = on_pty = 1; break;
     case 'V': nnp = 1; break;
     case 'c': keepcaps = 1; break;
     case 'n': sh_fallback = 1; break;

@@ -732,9 +732,20 @@ function _execOptions(
   let env: string[];
   if (!config) {
     env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
+  } else if (config.runtimeEnv && container.container.engine === "podman") {
+    env = [...config.env];
+    // podman appends HOME (its configured user's home) to the spec when it starts a container
+    // created without one, after the created spec was stored; podman exec starts from the
+    // stored one and appends HOME after -e (libpod's prepareProcessExec). So a last HOME of
+    // that value is podman's, and goes; one the container was created with stays, also under
+    // -u (`run -e HOME=/custom`: exec -u 1000 keeps /custom; it got /home/app, and -e entries
+    // went after HOME).
+    const home = options.user === undefined
+      ? user.home
+      : _containerUser(container.pid, config.user).home;
+    if (env.at(-1) === `HOME=${home}`) env.pop();
   } else if (config.runtimeEnv) {
     env = [...config.env];
-    // podman exec -u: HOME follows the user (docker's Config.Env has no HOME to replace).
     if (options.user !== undefined) setEnv(env, `HOME=${user.home}`);
     // containerd's CRI sets TERM=xterm over the spec's env for a tty exec (`kubectl exec -t`,
     // its execInternal); CRI-O and podman exec take the spec's env as it is.
@@ -751,7 +762,14 @@ function _execOptions(
     const i = env.findIndex((e) => e.startsWith("HOME="));
     if (i < 0) env.push(`HOME=${user.dockerHome}`);
     else if (env[i] === "HOME=") env[i] = `HOME=${user.dockerHome}`;
-  } else if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  } else {
+    const i = env.findIndex((e) => e.startsWith("HOME="));
+    if (i < 0) env.push(`HOME=${user.home}`);
+    // runc, which podman runs, sets an empty HOME (`-e HOME=`) as for docker.
+    else if (env[i] === "HOME=" && container.container.engine === "podman") {
+      env[i] = `HOME=${user.dockerHome}`;
+    }
+  }
   const record = envRecord(env);
   return {
     target: container,

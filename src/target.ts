@@ -296,6 +296,7 @@ function _pidfdOpen(pid: number): number {
       _pidfs = false;
       return -1;
     }
+    _refuseThread(pid, e);
     // EINVAL: a number no PID can be (above what pid_t holds).
     if (e === 3 || e === 22) {
       throw new NamespaceError(`Cannot find process ${pid}`, {
@@ -311,6 +312,31 @@ function _pidfdOpen(pid: number): number {
     });
   }
   return fd;
+}
+
+/**
+ * Refuses, in words, a thread's ID that pidfd_open refused (`errno`): it pins only a process
+ * (a thread group's leader; ENOENT since Linux 6.9, EINVAL before, which read as "Cannot find
+ * process" of a thread that `ps -L` shows). nsenter -t takes a thread's ID and enters that
+ * thread's namespaces, which need not be its process's: nsjoin, which pins what it joins,
+ * asks for the process instead of joining another thread's namespaces.
+ */
+function _refuseThread(pid: number, errno: number): void {
+  if (errno !== 2 && errno !== 22) return;
+  let tgid: number;
+  try {
+    tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readProcText(`/proc/${pid}/status`))?.[1] ?? pid);
+  } catch {
+    return;
+  }
+  if (tgid === pid || !(tgid > 0)) return;
+  throw new NamespaceError(`Cannot pin process ${pid}: it is a thread of process ${tgid}`, {
+    errno: 22,
+    syscall: "pidfd_open",
+    target: pid,
+    quiet: true,
+    hint: "give a process's PID (a thread may be in other namespaces than its process)",
+  });
 }
 
 function _inodeOf(pidfd: number): number {
@@ -409,6 +435,7 @@ export function pinProcess(pid: number): PinnedProcess {
     );
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;
+    _refuseThread(pid, error.errno);
     throw new NamespaceError(`Cannot pin process ${pid}`, {
       errno: error.errno,
       syscall: "pidfd_open",

@@ -1018,3 +1018,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("cli --help and completions on a terminal run without a permission and never prompt", async () => {
+  // Deno prompts for a permission it lacks when stdin and stderr are terminals: the CLI's
+  // first step (src/cli/_node_shim.ts) read an environment variable before --help, and
+  // `nsjoin --help` run with no flag stopped at "Deno requests env access".
+  for (const args of [["--help"], ["completions", "bash"], ["enter", "--help"]]) {
+    const command = [Deno.execPath(), "run", "--quiet", "--no-lock", `${ROOT}cli.ts`, ...args];
+    const out = await runPiped(
+      "script",
+      {
+        args: ["-qec", command.map((a) => `'${a}'`).join(" "), "/dev/null"],
+        env: { NO_COLOR: "1", TERM: "dumb" },
+        // A prompt waits for an answer on the pty: killed and failed at this deadline.
+      },
+      undefined,
+      60_000,
+    );
+    assert(!out.stdout.includes("Deno requests"), out.stdout);
+    assertEquals(out.code, 0, out.stdout);
+  }
+});

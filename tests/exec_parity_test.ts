@@ -837,3 +837,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "exec gives a podman container's program the HOME and environment order podman exec gives",
+  ignore: skipWithoutEngines("podman's HOME", ["podman"]),
+  async fn(t) {
+    // podman appends HOME to the spec it starts a container with (the configured user's home)
+    // when the container was created without one; podman exec starts from the spec as created
+    // and appends HOME after the -e entries, and runc fills an empty HOME from the uid's entry.
+    // A HOME the container was created with stays, also under -u: it was replaced by the -u
+    // user's, `-e HOME=` stayed empty, and -e entries came after HOME.
+    const made: TestContainer[] = [];
+    try {
+      for (
+        const [suffix, extra] of [["plain", []], ["home", ["-e", "HOME=/custom", "-e", "Z=1"]], [
+          "user",
+          ["-u", "1000"],
+        ]] as const
+      ) {
+        made.push(await startContainer("podman", `${TAG}-home-${suffix}`, [...extra]));
+      }
+      for (const c of made) {
+        for (
+          const flags of [
+            [],
+            ["-e", "A=1"],
+            ["-u", "1000"],
+            ["-u", "1000", "-e", "A=1"],
+            ["-u", "0", "-e", "A=1"],
+            ["-e", "HOME="],
+            ["-u", "1000", "-e", "HOME="],
+            ["-u", "1000", "-e", "HOME=/e"],
+          ]
+        ) {
+          await t.step(`${c.name} ${flags.join(" ")}`, async () => {
+            const [theirs, ours] = await both(c, flags, ["env"]);
+            assertEquals(theirs.code, 0, theirs.stderr);
+            assertEquals([ours.code, ours.stdout], [0, theirs.stdout], ours.stderr);
+          });
+        }
+      }
+    } finally {
+      await removeContainers(made);
+    }
+  },
+});

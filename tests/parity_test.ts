@@ -162,6 +162,150 @@ Deno.test({
   },
 });
 
+/** The state letter of /proc/PID/stat ("T" stopped, "S" sleeping…), "" once it is gone. */
+function procState(pid: number): string {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return "";
+  }
+}
+
+/** Polls until `ok()` or `ms` passed; returns whether it held. */
+async function until(ok: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+Deno.test({
+  name:
+    "enter -p stops when its program stops, so the shell sees the job stopped and fg resumes it, as nsenter",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // nsenter forks for a pid namespace and waits with WUNTRACED (continue_as_child): when
+    // the program stops, nsenter stops itself, and the SIGCONT of `fg` reaches both. A
+    // program that stops on its own (less and vim raise SIGTSTP on themselves after a ^Z
+    // they read as a key) left ours waiting, its job "Running" in the shell, the terminal
+    // held by a stopped program.
+    await using target = await makeTarget({ hostname: "parity" });
+    const p = String(target.pid);
+    const program = ["sh", "-c", "kill -STOP $$; echo resumed"];
+    const ours = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`, "enter"];
+    const cases: [string, string[]][] = [
+      ["nsenter", ["nsenter", "-t", p, "-p", "-u"]],
+      // enter's fast path, and the full one (a long option) with a cgroup to join (-c: the
+      // helper forks once more to be born in it).
+      ["enter -p -u", [...ours, "-t", p, "-p", "-u"]],
+      ["enter --pid --uts -c", [...ours, "-t", p, "--pid", "--uts", "-c"]],
+      ["enter -a", [...ours, "-t", p, "-a"]],
+    ];
+    for (const [name, [cmd, ...args]] of cases) {
+      await t.step(name, async () => {
+        const child = new Deno.Command(cmd, {
+          args: [...args, ...program],
+          cwd: "/",
+          env: { NO_COLOR: "1" },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const output = child.output();
+        const stopped = await until(() => procState(child.pid) === "T");
+        // Resumed as `fg` resumes a job: SIGCONT to the process the shell started.
+        Deno.kill(child.pid, "SIGCONT");
+        const out = await output;
+        const why = new TextDecoder().decode(out.stderr);
+        assert(stopped, `${name} kept running while its program was stopped`);
+        assertEquals([out.code, new TextDecoder().decode(out.stdout)], [0, "resumed\n"], why);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "enter gives the program the caller's environment as nsenter does, with no node on PATH and with no PATH",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // Deno, started where no `node` is on PATH, puts a `node` of its cache first on its own
+    // PATH (the whole PATH when there is none) and sets DENO_NODE_SHIM_ACTIVE=1: every program
+    // enter ran got both (src/cli/_node_shim.ts), and with no PATH `enter … env` was 127.
+    await using target = await makeTarget({ hostname: "parity" });
+    const p = String(target.pid);
+    const empty = await Deno.makeTempDir({ prefix: "nsjoin-parity-path-" });
+    try {
+      const ours = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`, "enter"];
+      const cases: [string, Record<string, string>, string[]][] = [
+        ["a PATH without node (fast path)", { PATH: empty }, ["-t", p, "-u", "/usr/bin/env"]],
+        ["a PATH without node (full path)", { PATH: empty }, ["-t", p, "--uts", "/usr/bin/env"]],
+        ["no PATH: the program found as execvp finds it", {}, ["-t", p, "-u", "env"]],
+        ["no PATH, full path", { A: "1" }, ["-t", p, "--uts", "env"]],
+      ];
+      for (const [name, env, args] of cases) {
+        await t.step(name, async () => {
+          const run = (cmd: string[]) =>
+            runPiped(cmd[0], { args: [...cmd.slice(1), ...args], cwd: "/", env, clearEnv: true });
+          const theirs = await run(["/usr/bin/nsenter"]);
+          const mine = await run(ours);
+          assertEquals(theirs.code, 0, theirs.stderr);
+          assertEquals([mine.code, mine.stdout], [0, theirs.stdout], mine.stderr);
+        });
+      }
+    } finally {
+      await Deno.remove(empty);
+    }
+  },
+});
+
+Deno.test({
+  name: "enter -t of a thread's ID names the thread's process, where nsenter enters the thread's",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // pidfd_open pins only a thread group's leader: a thread's ID (`ps -L`) was "Cannot pin
+    // process N: ENOENT" (Linux 6.9+; "Cannot find process N" before). nsenter -t takes it and
+    // enters that thread's namespaces; nsjoin pins what it joins, and says which PID to give.
+    const proc = new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import threading,time,sys\nt=threading.Thread(target=time.sleep,args=(300,),daemon=True)\n" +
+        "t.start()\nprint('ready',flush=True)\ntime.sleep(300)",
+      ],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).spawn();
+    try {
+      const reader = proc.stdout.getReader();
+      await reader.read();
+      reader.releaseLock();
+      const tid = [...Deno.readDirSync(`/proc/${proc.pid}/task`)].map((e) => e.name).find((n) =>
+        n !== String(proc.pid)
+      )!;
+      assert(tid, "python has a second thread");
+      const theirs = await anchor("nsenter", ["-t", tid, "-n", "true"]);
+      assertEquals(theirs.code, 0, theirs.stderr);
+      for (const form of [["-t", tid, "-n"], [`--target=${tid}`, "--net"]]) {
+        const ours = await cli(["enter", ...form, "true"]);
+        assertEquals([ours.code, ours.stdout], [125, ""]);
+        assertEquals(
+          ours.stderr,
+          `nsjoin enter: Cannot pin process ${tid}: it is a thread of process ${proc.pid} - ` +
+            "give a process's PID (a thread may be in other namespaces than its process)\n",
+        );
+      }
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.status;
+      await proc.stdout.cancel().catch(() => {});
+    }
+  },
+});
+
 Deno.test({
   name: "enter takes the newest nsenter's forms where 2.38 differs: -n=FILE, one --target",
   ignore: NEEDS_ROOT,

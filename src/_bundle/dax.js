@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-4YTRP3M2.js";
+} from "./chunk-SVMNLTBS.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-GOYBQMHD.js";
+} from "./chunk-DMRGESAU.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -24,7 +24,7 @@ import {
 } from "./chunk-3IHMYVR6.js";
 import {
   resolveTarget
-} from "./chunk-HLUK5G5B.js";
+} from "./chunk-U3GVKKJM.js";
 import {
   differingNamespaces
 } from "./chunk-QQYCEV7S.js";

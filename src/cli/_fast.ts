@@ -10,3 +10,4 @@
  */
 export { allGranted, enterFast } from "./_enter_fast.ts";
 export { execFast } from "./_exec_fast.ts";
+export { undoNodeShim } from "./_node_shim.ts";

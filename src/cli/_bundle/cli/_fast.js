@@ -596,8 +596,44 @@ var execFast = (async function execFast2(argv, granted = false) {
     });
   }
 }).bind(void 0);
+
+// src/cli/_node_shim.ts
+var undoNodeShim = (function undoNodeShim2() {
+  try {
+    const variable = "DENO_NODE_SHIM_ACTIVE";
+    if (Deno.stdin.isTerminal() && Deno.stderr.isTerminal() && Deno.permissions.querySync({
+      name: "env",
+      variable
+    }).state !== "granted") {
+      return;
+    }
+    if (Deno.env.get(variable) === void 0) return;
+    const path = "/proc/self/environ";
+    if (Deno.permissions.querySync({
+      name: "read",
+      path
+    }).state !== "granted") return;
+    const block = new TextDecoder("utf-8", {
+      fatal: true
+    }).decode(Deno.readFileSync(path));
+    const started = /* @__PURE__ */ new Map();
+    for (const entry of block.split("\0")) {
+      const eq = entry.indexOf("=");
+      if (eq > 0 && !started.has(entry.slice(0, eq))) {
+        started.set(entry.slice(0, eq), entry.slice(eq + 1));
+      }
+    }
+    if (started.has("DENO_NODE_SHIM_ACTIVE")) return;
+    Deno.env.delete("DENO_NODE_SHIM_ACTIVE");
+    const was = started.get("PATH");
+    if (was === void 0) Deno.env.delete("PATH");
+    else Deno.env.set("PATH", was);
+  } catch {
+  }
+}).bind(void 0);
 export {
   allGranted,
   enterFast,
-  execFast
+  execFast,
+  undoNodeShim
 };

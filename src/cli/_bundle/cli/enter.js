@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-DM4QTLKG.js";
+} from "./chunk-72F2TLQL.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-DM4QTLKG.js";
+} from "./chunk-72F2TLQL.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -326,6 +326,7 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
       _pidfs = false;
       return -1;
     }
+    _refuseThread(pid, e);
     if (e === 3 || e === 22) {
       throw new NamespaceError(`Cannot find process ${pid}`, {
         errno: 3,
@@ -341,6 +342,23 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
   }
   return fd;
 });
+var _refuseThread = (function _refuseThread(pid, errno2) {
+  if (errno2 !== 2 && errno2 !== 22) return;
+  let tgid;
+  try {
+    tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readProcText(`/proc/${pid}/status`))?.[1] ?? pid);
+  } catch {
+    return;
+  }
+  if (tgid === pid || !(tgid > 0)) return;
+  throw new NamespaceError(`Cannot pin process ${pid}: it is a thread of process ${tgid}`, {
+    errno: 22,
+    syscall: "pidfd_open",
+    target: pid,
+    quiet: true,
+    hint: "give a process's PID (a thread may be in other namespaces than its process)"
+  });
+});
 var _inodeOf = (function _inodeOf(pidfd) {
   return fstatSafe(pidfd).ino;
 });
@@ -351,6 +369,7 @@ var pinProcess = (function pinProcess(pid) {
     fd = Number(check("pidfd_open", libcSubset(...EXEC_SYMBOLS).syscall(SYS_pidfd_open, BigInt(pid), 0n, 0n)));
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;
+    _refuseThread(pid, error.errno);
     throw new NamespaceError(`Cannot pin process ${pid}`, {
       errno: error.errno,
       syscall: "pidfd_open",
@@ -1418,6 +1437,12 @@ var _execOptions = (function _execOptions(container, given, check2) {
   let env;
   if (!config) {
     env = readTextFileSafe(`/proc/${container.pid}/environ`).split("\0").filter(Boolean);
+  } else if (config.runtimeEnv && container.container.engine === "podman") {
+    env = [
+      ...config.env
+    ];
+    const home = options.user === void 0 ? user.home : _containerUser(container.pid, config.user).home;
+    if (env.at(-1) === `HOME=${home}`) env.pop();
   } else if (config.runtimeEnv) {
     env = [
       ...config.env
@@ -1434,7 +1459,13 @@ var _execOptions = (function _execOptions(container, given, check2) {
     const i = env.findIndex((e) => e.startsWith("HOME="));
     if (i < 0) env.push(`HOME=${user.dockerHome}`);
     else if (env[i] === "HOME=") env[i] = `HOME=${user.dockerHome}`;
-  } else if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+  } else {
+    const i = env.findIndex((e) => e.startsWith("HOME="));
+    if (i < 0) env.push(`HOME=${user.home}`);
+    else if (env[i] === "HOME=" && container.container.engine === "podman") {
+      env[i] = `HOME=${user.dockerHome}`;
+    }
+  }
   const record = envRecord(env);
   return {
     target: container,
@@ -1647,6 +1678,7 @@ var SYS_pidfd_send_signal = 424n;
 var PID_FS_MAGIC = 0x50494446n;
 var ENOSYS = 38;
 var _pidfs;
+
 
 
 

@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-HLUK5G5B.js";
+} from "./chunk-U3GVKKJM.js";
 import {
   CLONE_FLAGS,
   NamespaceError

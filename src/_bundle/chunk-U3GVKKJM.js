@@ -194,6 +194,7 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
       _pidfs = false;
       return -1;
     }
+    _refuseThread(pid, e);
     if (e === 3 || e === 22) {
       throw new NamespaceError(`Cannot find process ${pid}`, {
         errno: 3,
@@ -209,6 +210,23 @@ var _pidfdOpen = (function _pidfdOpen(pid) {
   }
   return fd;
 });
+var _refuseThread = function _refuseThread(pid, errno2) {
+  if (errno2 !== 2 && errno2 !== 22) return;
+  let tgid;
+  try {
+    tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readProcText(`/proc/${pid}/status`))?.[1] ?? pid);
+  } catch {
+    return;
+  }
+  if (tgid === pid || !(tgid > 0)) return;
+  throw new NamespaceError(`Cannot pin process ${pid}: it is a thread of process ${tgid}`, {
+    errno: 22,
+    syscall: "pidfd_open",
+    target: pid,
+    quiet: true,
+    hint: "give a process's PID (a thread may be in other namespaces than its process)"
+  });
+};
 var _inodeOf = (function _inodeOf(pidfd) {
   return fstatSafe(pidfd).ino;
 });
@@ -219,6 +237,7 @@ var pinProcess = (function pinProcess(pid) {
     fd = Number(check("pidfd_open", libcSubset(...EXEC_SYMBOLS).syscall(SYS_pidfd_open, BigInt(pid), 0n, 0n)));
   } catch (error) {
     if (!(error instanceof SyscallError)) throw error;
+    _refuseThread(pid, error.errno);
     throw new NamespaceError(`Cannot pin process ${pid}`, {
       errno: error.errno,
       syscall: "pidfd_open",
@@ -254,6 +273,7 @@ var SYS_pidfd_send_signal = 424n;
 var PID_FS_MAGIC = 0x50494446n;
 var ENOSYS = 38;
 var _pidfs;
+
 
 
 

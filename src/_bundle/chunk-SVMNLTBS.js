@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-GOYBQMHD.js";
+} from "./chunk-DMRGESAU.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-HLUK5G5B.js";
+} from "./chunk-U3GVKKJM.js";
 import {
   NamespaceError,
   differingNamespaces

@@ -226,17 +226,17 @@ console.log(await $\`hostname\`.text());`,
     // target's (a relative host path too), so the script checks what arrived through tarFrom.
     script: (pid, dir) =>
       `import { copyFrom, copyTo, tarFrom, tarTo } from ${MOD};
-await copyFrom(${pid}, "/etc/hostname", "copied");
+await copyFrom(${pid}, "/etc/passwd", "copied");
 await copyTo(${pid}, "copied", "${dir}/back");
-await tarTo(${pid}, "${dir}", tarFrom(${pid}, "/etc/hostname"));
+await tarTo(${pid}, "${dir}", tarFrom(${pid}, "/etc/passwd"));
 const content = async (path: string) => {
   const tar = new Uint8Array(await new Response(tarFrom(${pid}, path)).arrayBuffer());
   const size = parseInt(new TextDecoder().decode(tar.subarray(124, 136)), 8);
   return new TextDecoder().decode(tar.subarray(512, 512 + size));
 };
-const host = await content("/etc/hostname");
+const host = await content("/etc/passwd");
 console.log(host !== "" && (await content("${dir}/back")) === host &&
-  (await content("${dir}/hostname")) === host);`,
+  (await content("${dir}/passwd")) === host);`,
     expect: /^true$/,
   },
   {

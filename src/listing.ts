@@ -19,6 +19,7 @@ import {
   socketNetns,
 } from "../ffi/nsfs.ts";
 import { readFileSafe } from "../ffi/files.ts";
+import { decodeBytes } from "./terminal.ts";
 import { userName } from "../ffi/users.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
@@ -51,7 +52,11 @@ export interface NamespaceEntry {
   pid: number | null;
   /** Parent PID of `pid`, or null. */
   ppid: number | null;
-  /** Command line of `pid` (its name when the command line is empty), or null. */
+  /**
+   * Command line of `pid` (its name when the command line is empty), or null. A byte that is
+   * not UTF-8 is the lone surrogate U+DC80 + byte (decodeBytes), so that `ls` prints it as
+   * lsns does (`\xff`) and JSON keeps it (`\udcff`).
+   */
   command: string | null;
   /** uid of `pid`; without a process, the owner uid of the owning user namespace. */
   uid: number | null;
@@ -465,7 +470,7 @@ function _processInfo(pid: number): _ProcessInfo | undefined {
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
         for (let i = 0; i < end; i++) if (raw[i] === 0) raw[i] = 32;
-        command = new TextDecoder().decode(raw.subarray(0, end));
+        command = decodeBytes(raw.subarray(0, end));
       }
     } catch {
       // Keep the name from stat.

@@ -10,7 +10,7 @@ import {
 } from "../listing.ts";
 import { NamespaceError } from "../errors.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
-import { escapeTerminal, jsonForTerminal } from "../terminal.ts";
+import { escapedByte, escapeTerminal, jsonForTerminal } from "../terminal.ts";
 import { cNumber, expandLongOption, parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import {
@@ -551,10 +551,13 @@ const _utf8 = new TextEncoder();
 
 function _rawEscape(s: string): string {
   let out = "";
-  for (const b of _utf8.encode(s)) {
-    out += b > 0x20 && b < 0x7f && b !== 0x5c
-      ? String.fromCharCode(b)
-      : `\\x${b.toString(16).padStart(2, "0")}`;
+  for (const c of s) {
+    const byte = escapedByte(c);
+    for (const b of byte === undefined ? _utf8.encode(c) : [byte]) {
+      out += b > 0x20 && b < 0x7f && b !== 0x5c
+        ? String.fromCharCode(b)
+        : `\\x${b.toString(16).padStart(2, "0")}`;
+    }
   }
   return out;
 }

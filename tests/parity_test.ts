@@ -1061,3 +1061,79 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "ls prints a command line's bytes that are not UTF-8 as lsns does, and keeps them in JSON",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // argv[0] "name \xff\xc3\xa9 x\x01": a byte that is not UTF-8, a UTF-8 é, a control byte.
+    const outer = new Deno.Command("unshare", {
+      args: ["-n", "bash", "-c", "exec -a $'name \\xff\\xc3\\xa9 x\\x01' sleep 100000"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const p = String(outer.pid);
+    try {
+      await until(() => {
+        try {
+          return Deno.readTextFileSync(`/proc/${p}/cmdline`).startsWith("name ");
+        } catch {
+          return false;
+        }
+      });
+      const cases: [string, string[], Record<string, string>?][] = [
+        ["the table", ["-p", p, "-t", "net"]],
+        ["-r (raw)", ["-p", p, "-t", "net", "-r"]],
+        ["-o COMMAND under LANG=C", ["-p", p, "-t", "net", "-o", "COMMAND"], { LANG: "C" }],
+        ["-n -o NS,COMMAND -u", ["-p", p, "-t", "net", "-n", "-o", "NS,COMMAND", "-u"]],
+      ];
+      for (const [name, args, env] of cases) {
+        await t.step(name, async () => {
+          const theirs = await anchor("lsns", args, { env });
+          const ours = await cli(["ls", ...args], { env });
+          assertEquals(theirs.code, 0, theirs.stderr);
+          assertMatch(theirs.stdout, /name( |\\x20)\\xff/);
+          assertEquals([ours.code, ours.stdout], [0, theirs.stdout], ours.stderr);
+        });
+      }
+      await t.step(
+        "-J: lsns writes the raw byte, ours \\udcff (the same byte to Python)",
+        async () => {
+          const args = ["-p", p, "-t", "net", "-J", "-o", "COMMAND"];
+          const theirs = await new Deno.Command("lsns", { args, env: { NO_COLOR: "1" } }).output();
+          const raw = theirs.stdout;
+          const at = raw.indexOf(0xff);
+          assert(at > 0 && raw[at - 1] === 0x20 && raw[at + 1] === 0xc3, "lsns -J wrote the byte");
+          const ours = await cli(["ls", ...args]);
+          assertEquals(ours.code, 0, ours.stderr);
+          assertMatch(ours.stdout, /"command": "name \\udcffé x\\u0001 100000"/);
+          // Python's json plus surrogateescape (os.fsencode) gives back the bytes lsns wrote.
+          const py = await runPiped("python3", {
+            args: [
+              "-c",
+              "import json,os,sys; c=json.load(sys.stdin)['namespaces'][0]['command']; " +
+              "sys.stdout.write(os.fsencode(c).hex())",
+            ],
+          }, ours.stdout);
+          const bytes = Array.from(
+            raw.subarray(at - 5, at + 4),
+            (b) => b.toString(16).padStart(2, "0"),
+          )
+            .join("");
+          assertEquals(py.stdout.slice(0, bytes.length), bytes, py.stderr);
+        },
+      );
+      await t.step("inspect's command row escapes the byte as ls does", async () => {
+        const ours = await cli(["inspect", p]);
+        assertEquals(ours.code, 0, ours.stderr);
+        assertMatch(ours.stdout, /^command +name \\xffé x\\x01 100000 /m);
+        const json = await cli(["inspect", "--json", p]);
+        assertMatch(json.stdout, /"command": "name \\udcffé x\\u0001 100000"/);
+      });
+    } finally {
+      outer.kill("SIGKILL");
+      await outer.status;
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-SVMNLTBS.js";
+} from "./chunk-TLYI6UVS.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-DMRGESAU.js";
+} from "./chunk-FKB4SKBY.js";
 import {
   AT_FDCWD,
   IN_ROOT,

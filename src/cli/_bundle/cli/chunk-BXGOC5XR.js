@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-2QVEAX2G.js";
+} from "./chunk-DFL2VVIF.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-DMRGESAU.js";
+} from "./chunk-FKB4SKBY.js";
 import {
   PinnedProcess,
   pinProcess,

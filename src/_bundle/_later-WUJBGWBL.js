@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-DMRGESAU.js";
+} from "./chunk-FKB4SKBY.js";
 import {
   _inScopedJoin,
   _joinThread,

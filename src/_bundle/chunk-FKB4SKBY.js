@@ -256,11 +256,54 @@ var _wellFormed = function _wellFormed(fd, count) {
 };
 var escapeTerminal = function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
+    const byte = escapedByte(c);
+    if (byte !== void 0) return `\\x${byte.toString(16)}`;
     let out = "";
     _utf8 ??= new TextEncoder();
     for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     return out;
   });
+};
+var decodeBytes = function decodeBytes(bytes) {
+  const strict = _strict ??= new TextDecoder("utf-8", {
+    fatal: true
+  });
+  try {
+    return strict.decode(bytes);
+  } catch {
+  }
+  let out = "";
+  let i = 0;
+  while (i < bytes.length) {
+    const n = _sequenceLength(bytes, i);
+    if (n === 0) {
+      out += String.fromCharCode(56320 + bytes[i]);
+      i++;
+    } else {
+      out += strict.decode(bytes.subarray(i, i + n));
+      i += n;
+    }
+  }
+  return out;
+};
+var _sequenceLength = function _sequenceLength(b, i) {
+  const c = b[i];
+  if (c < 128) return 1;
+  const cont = (k, lo = 128, hi = 191) => i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 194 && c <= 223) return cont(1) ? 2 : 0;
+  if (c >= 224 && c <= 239) {
+    const lo = c === 224 ? 160 : 128, hi = c === 237 ? 159 : 191;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 240 && c <= 244) {
+    const lo = c === 240 ? 144 : 128, hi = c === 244 ? 143 : 191;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+};
+var escapedByte = function escapedByte(c) {
+  const u = c.length === 1 ? c.charCodeAt(0) : 0;
+  return u >= 56448 && u <= 56575 ? u - 56320 : void 0;
 };
 var _hostSideEnv = function _hostSideEnv(theirs) {
   const out = {};
@@ -1581,7 +1624,11 @@ var _copies = /* @__PURE__ */ new Map();
 
 // src/terminal.ts
 var _utf8;
-var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
+var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd\ud800-\udfff]|\\(?=x)/gu;
+
+
+var _strict;
+
 
 
 // src/command.ts
@@ -2396,6 +2443,7 @@ var _FROZEN = {
 export {
   helper,
   helperExecRefused,
+  decodeBytes,
   NsCommand,
   _ErrorPipe,
   _setupError,

@@ -20,6 +20,7 @@ import {
 } from "../ffi/nsfs.ts";
 import { readFileSafe } from "../ffi/files.ts";
 import { decodeBytes } from "./terminal.ts";
+import { threadOf } from "./_proc.ts";
 import { userName } from "../ffi/users.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
@@ -78,7 +79,10 @@ export interface NamespaceEntry {
 export interface ListOptions {
   /** Only these types (lsns -t); default all. */
   types?: readonly NamespaceType[];
-  /** Only the namespaces of this process (lsns -p). */
+  /**
+   * Only the namespaces of this process (lsns -p). A PID no process has, or a thread's ID,
+   * is a NamespaceError (ESRCH).
+   */
   pid?: number;
   /** Also namespaces held only by an open fd (/proc/PID/fd); default true. */
   fds?: boolean;
@@ -192,6 +196,21 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
       syscall: "stat",
       target: options.pid,
     });
+  }
+  // A thread's ID is no process (lsns -p lists nothing for it), and its namespaces need not
+  // be its process's.
+  const process = options.pid === undefined ? undefined : threadOf(options.pid);
+  if (process !== undefined) {
+    throw new NamespaceError(
+      `Cannot list the namespaces of process ${options.pid}: it is a thread of process ${process}`,
+      {
+        errno: 3,
+        syscall: "stat",
+        target: options.pid,
+        quiet: true,
+        hint: "give a process's PID (a thread may be in other namespaces than its process)",
+      },
+    );
   }
 
   const infos = new Map<number, _ProcessInfo | undefined>();

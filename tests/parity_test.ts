@@ -1137,3 +1137,65 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "ls -p of a thread's ID lists nothing, as lsns, and says whose thread it is",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // /proc/TID/ns is the thread's own (it may have joined others); lsns reads the processes
+    // readdir of /proc shows and lists nothing for a thread's ID, exit 0. `ls` listed the
+    // thread's namespaces.
+    const proc = new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import threading,time,sys\nt=threading.Thread(target=time.sleep,args=(300,),daemon=True)\n" +
+        "t.start()\nprint('ready',flush=True)\ntime.sleep(300)",
+      ],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).spawn();
+    try {
+      const reader = proc.stdout.getReader();
+      await reader.read();
+      reader.releaseLock();
+      const tid = [...Deno.readDirSync(`/proc/${proc.pid}/task`)].map((e) => e.name).find((n) =>
+        n !== String(proc.pid)
+      )!;
+      assert(tid, "python has a second thread");
+      for (const args of [["-p", tid], ["-p", tid, "-J"], ["-p", tid, "-t", "net", "-r"]]) {
+        await t.step(args.join(" "), async () => {
+          const theirs = await lsnsStable(args);
+          const ours = await cli(["ls", ...args]);
+          assertEquals(theirs.code, 0, theirs.stderr);
+          assertEquals([ours.code, ours.stdout], [0, theirs.stdout]);
+          assertEquals(
+            ours.stderr,
+            `nsjoin ls: note: ${tid} is a thread of process ${proc.pid}, not a process\n`,
+          );
+        });
+      }
+      await t.step("the process's own PID lists its namespaces in both", async () => {
+        const theirs = await lsnsStable(["-p", String(proc.pid), "-t", "net", "-n", "-o", "NS"]);
+        const ours = await cli(["ls", "-p", String(proc.pid), "-t", "net", "-n", "-o", "NS"]);
+        assertMatch(theirs.stdout, /^\s*\d+\n$/);
+        assertEquals([ours.code, ours.stdout], [0, theirs.stdout], ours.stderr);
+      });
+      await t.step(
+        "listNamespaces({ pid }) refuses a thread's ID, naming its process",
+        async () => {
+          const { listNamespaces, NamespaceError } = await import("../mod.ts");
+          assertThrows(
+            () => listNamespaces({ pid: Number(tid) }),
+            NamespaceError,
+            `Cannot list the namespaces of process ${tid}: it is a thread of process ${proc.pid} - `,
+          );
+        },
+      );
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.status;
+      await proc.stdout.cancel().catch(() => {});
+    }
+  },
+});

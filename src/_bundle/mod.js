@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-TLYI6UVS.js";
+} from "./chunk-N2BEUPTV.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,20 +29,21 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-FKB4SKBY.js";
+} from "./chunk-HVVS3QKZ.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-XCRJEIMQ.js";
+} from "./chunk-U2UCGEBA.js";
 import {
   PinnedProcess,
   netnsPath,
   parseTarget,
   pinProcess,
   resolveTarget,
-  startTimeOf
-} from "./chunk-U3GVKKJM.js";
+  startTimeOf,
+  threadOf
+} from "./chunk-BXB2RNMQ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -195,6 +196,16 @@ function listNamespaces(options = {}) {
       errno: 3,
       syscall: "stat",
       target: options.pid
+    });
+  }
+  const process = options.pid === void 0 ? void 0 : threadOf(options.pid);
+  if (process !== void 0) {
+    throw new NamespaceError(`Cannot list the namespaces of process ${options.pid}: it is a thread of process ${process}`, {
+      errno: 3,
+      syscall: "stat",
+      target: options.pid,
+      quiet: true,
+      hint: "give a process's PID (a thread may be in other namespaces than its process)"
     });
   }
   const infos = /* @__PURE__ */ new Map();
@@ -1133,38 +1144,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-WUJBGWBL.js");
+  _later ??= await import("./_later-R23PTK6Q.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-WUJBGWBL.js");
+  _later ??= await import("./_later-R23PTK6Q.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-WUJBGWBL.js");
+  _later ??= await import("./_later-R23PTK6Q.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-WUJBGWBL.js");
+  _later ??= await import("./_later-R23PTK6Q.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-WUJBGWBL.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-R23PTK6Q.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-WUJBGWBL.js");
+  _later ??= await import("./_later-R23PTK6Q.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-WUJBGWBL.js");
+  _later ??= await import("./_later-R23PTK6Q.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-WUJBGWBL.js");
+  _later ??= await import("./_later-R23PTK6Q.js");
   return await _later.openSession(target, options);
 }
 export {

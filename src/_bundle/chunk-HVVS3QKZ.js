@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-U3GVKKJM.js";
+} from "./chunk-BXB2RNMQ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-FKB4SKBY.js";
+} from "./chunk-HVVS3QKZ.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-U3GVKKJM.js";
+} from "./chunk-BXB2RNMQ.js";
 import {
   NamespaceError,
   differingNamespaces

@@ -1199,3 +1199,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "enter with stdin closed gives the program /dev/null, where nsenter's has no fd 0",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // README Differences: Deno opens /dev/null O_RDWR for a closed fd 0 before nsjoin runs, and
+    // that cannot be told from a caller's `<>/dev/null` (fdinfo flags 0100002 both).
+    await using target = await makeTarget({ flags: ["-u"] });
+    const closed = (argv: string[]) =>
+      runPiped("sh", { args: ["-c", 'exec "$@" <&-', "sh", ...argv], cwd: "/", env: {} });
+    const program = ["-t", String(target.pid), "-u", "readlink", "-v", "/proc/self/fd/0"];
+    const theirs = await closed(["nsenter", ...program]);
+    assertEquals(theirs.code, 1, theirs.stderr);
+    assertMatch(theirs.stderr, /No such file/);
+    const deno = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`];
+    for (const path of [[], ["-c"]]) {
+      const ours = await closed([...deno, "enter", ...path, ...program]);
+      assertEquals([ours.code, ours.stdout], [0, "/dev/null\n"], ours.stderr);
+    }
+    const given = await runPiped("sh", {
+      args: ["-c", 'exec "$@" <>/dev/null', "sh", ...deno, "enter", ...program],
+      env: {},
+    });
+    assertEquals(given.stdout, "/dev/null\n", given.stderr);
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-N2BEUPTV.js";
+} from "./chunk-5DHJTI7S.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-HVVS3QKZ.js";
+} from "./chunk-LSJTBVH6.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-BXGOC5XR.js";
+} from "./chunk-QLXDPZ55.js";
 import {
   NamespaceError,
   UsageError,

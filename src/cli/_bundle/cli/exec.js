@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-BXGOC5XR.js";
+} from "./chunk-QLXDPZ55.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

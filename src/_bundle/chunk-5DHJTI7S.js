@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-HVVS3QKZ.js";
+} from "./chunk-LSJTBVH6.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-HVVS3QKZ.js";
+} from "./chunk-LSJTBVH6.js";
 import {
   _inScopedJoin,
   _joinThread,

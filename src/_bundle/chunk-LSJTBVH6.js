@@ -254,6 +254,44 @@ var _wellFormed = function _wellFormed(fd, count) {
   for (let i = 0; i < count; i++) size += 8 * view.getUint32(4 + 8 * i, true);
   return size === bytes.length;
 };
+var nodeShimUndone = function nodeShimUndone() {
+  try {
+    if (Deno.permissions.querySync({
+      name: "env",
+      variable: SHIM
+    }).state !== "granted") {
+      return void 0;
+    }
+    if (Deno.env.get(SHIM) !== "1") return void 0;
+    const started = _startedWith();
+    if (!started || started.has(SHIM)) return void 0;
+    const now = Deno.env.get("PATH") ?? "";
+    const was = started.get("PATH");
+    if (was?.includes("\uFFFD")) return void 0;
+    const dir = was === void 0 ? now : now.slice(0, -(was.length + 1));
+    if (was !== void 0 && now !== `${dir}:${was}`) return void 0;
+    if (!dir.endsWith(SHIM_DIR) || dir.includes(":")) return void 0;
+    return {
+      path: was
+    };
+  } catch {
+    return void 0;
+  }
+};
+var _startedWith = function _startedWith() {
+  if (_started !== void 0) return _started;
+  try {
+    const map = /* @__PURE__ */ new Map();
+    for (const entry of readTextFileSafe("/proc/self/environ").split("\0")) {
+      const eq = entry.indexOf("=");
+      if (eq > 0 && !map.has(entry.slice(0, eq))) map.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    _started = map;
+  } catch {
+    _started = null;
+  }
+  return _started;
+};
 var escapeTerminal = function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
     const byte = escapedByte(c);
@@ -1211,6 +1249,9 @@ var _hostProgramCwd = function _hostProgramCwd(env) {
 };
 var _readableEnv = function _readableEnv(env) {
   const caller = Deno.env.toObject();
+  const shim = nodeShimUndone();
+  if (shim?.path !== void 0) caller.PATH = shim.path;
+  else if (shim) delete caller.PATH;
   const kept = _hostSideEnv(caller);
   const out = {};
   for (const [k, v] of Object.entries(caller)) {
@@ -1619,6 +1660,13 @@ var F_ADD_SEALS2 = 1033;
 var SEALS = 1 | 2 | 4 | 8;
 var MAX_COPIES = 32;
 var _copies = /* @__PURE__ */ new Map();
+
+
+
+// src/_node_shim.ts
+var SHIM = "DENO_NODE_SHIM_ACTIVE";
+var SHIM_DIR = "/node_compat_bin";
+var _started;
 
 
 
@@ -2234,7 +2282,19 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   }
   let env = o.env;
   let clearEnv = o.clearEnv ?? false;
-  const callerPath = Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  const shim = nodeShimUndone();
+  const callerPath = (shim ? shim.path : Deno.env.get("PATH")) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  if (shim && !clearEnv && !o.targetEnv) {
+    const caller = _environment();
+    delete caller.DENO_NODE_SHIM_ACTIVE;
+    if (shim.path === void 0) delete caller.PATH;
+    else caller.PATH = shim.path;
+    env = {
+      ...caller,
+      ...o.env
+    };
+    clearEnv = true;
+  }
   if (o.targetEnv) {
     let theirs = _environOf(needPid("targetEnv"));
     if (!targetFs || _sharesOurRoot(pid)) {

@@ -1225,3 +1225,69 @@ Deno.test({
     assertEquals(given.stdout, "/dev/null\n", given.stderr);
   },
 });
+
+Deno.test({
+  name: "NsCommand gives the program the caller's environment without Deno's node shim, as nsenter",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // Deno, started where no `node` is on PATH, puts <DENO_DIR>/node_compat_bin first on its
+    // PATH and sets DENO_NODE_SHIM_ACTIVE=1 before the script runs: NsCommand's programs got
+    // both (the CLI undid them for its own, src/cli/_node_shim.ts). The library undoes them in
+    // the program's copy only while they are what Deno made: a PATH the script set stays.
+    await using target = await makeTarget({ flags: ["-u"] });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-parity-shim-" });
+    try {
+      const script = `${dir}/run.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { NsCommand } from ${JSON.stringify(`${ROOT}mod.ts`)};
+if (Deno.args[1] === "set") Deno.env.set("PATH", "/opt/mine:" + Deno.env.get("PATH"));
+const cmd = new NsCommand("/usr/bin/env", {
+  target: ${target.pid},
+  namespaces: ["uts"],
+  stdout: "piped",
+});
+const out = Deno.args[0] === "sync" ? cmd.outputSync()
+  : Deno.args[0] === "spawn" ? await cmd.spawn().output()
+  : await cmd.output();
+await Deno.stdout.write(out.stdout);
+`,
+      );
+      const empty = `${dir}/bin`;
+      await Deno.mkdir(empty);
+      const deno = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", script];
+      const run = (cmd: string[], env: Record<string, string>) =>
+        runPiped(cmd[0], { args: cmd.slice(1), cwd: "/", env, clearEnv: true });
+      const nsenter = ["/usr/bin/nsenter", "-t", String(target.pid), "-u", "/usr/bin/env"];
+      const cases: [string, Record<string, string>][] = [
+        ["a PATH without node", { PATH: empty, A: "1" }],
+        ["no PATH", { A: "1" }],
+        // A parent Deno's shim is the caller's own environment: kept, as nsenter keeps it.
+        ["started with the shim already", {
+          PATH: `/x/node_compat_bin:${empty}`,
+          DENO_NODE_SHIM_ACTIVE: "1",
+        }],
+      ];
+      for (const [name, env] of cases) {
+        for (const mode of ["output", "sync", "spawn"]) {
+          await t.step(`${name}, ${mode}()`, async () => {
+            const theirs = await run(nsenter, env);
+            const ours = await run([...deno, mode], env);
+            assertEquals(theirs.code, 0, theirs.stderr);
+            assertEquals([ours.code, ours.stdout], [0, theirs.stdout], ours.stderr);
+          });
+        }
+      }
+      await t.step("a PATH the script set itself is the program's", async () => {
+        const ours = await run([...deno, "output", "set"], { PATH: empty });
+        assertEquals(ours.code, 0, ours.stderr);
+        assertMatch(
+          ours.stdout,
+          new RegExp(`^PATH=/opt/mine:/\\S+/node_compat_bin:${empty}$`, "m"),
+        );
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

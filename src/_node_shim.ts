@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { readTextFileSafe } from "../ffi/files.ts";
+import { readFileSafe } from "../ffi/files.ts";
 
 const SHIM = "DENO_NODE_SHIM_ACTIVE";
 const SHIM_DIR = "/node_compat_bin";
@@ -25,8 +25,9 @@ let _started: Map<string, string> | null | undefined;
  * one directory named node_compat_bin put before the start-up PATH (or the whole PATH when
  * there was none). Undefined when there is nothing of Deno's to undo: a host with `node` on
  * PATH, a caller started by a Deno that added them (its own environment has them, as a
- * nsenter's program would), a PATH the script set itself, or no `--allow-env` for the
- * variable (never prompts).
+ * nsenter's program would), a PATH the script set itself, an environment that is not all
+ * UTF-8 (the program's copy is made of strings), or no `--allow-env` for the variable (never
+ * prompts).
  *
  * @returns the start-up PATH to give the program instead, or undefined
  *
@@ -47,8 +48,6 @@ export function nodeShimUndone(): { path: string | undefined } | undefined {
     if (!started || started.has(SHIM)) return undefined;
     const now = Deno.env.get("PATH") ?? "";
     const was = started.get("PATH");
-    // A start-up PATH that is not UTF-8 cannot be given back as it was: leave Deno's.
-    if (was?.includes("\uFFFD")) return undefined;
     const dir = was === undefined ? now : now.slice(0, -(was.length + 1));
     if (was !== undefined && now !== `${dir}:${was}`) return undefined;
     if (!dir.endsWith(SHIM_DIR) || dir.includes(":")) return undefined;
@@ -63,7 +62,12 @@ function _startedWith(): Map<string, string> | null {
   if (_started !== undefined) return _started;
   try {
     const map = new Map<string, string>();
-    for (const entry of readTextFileSafe("/proc/self/environ").split("\0")) {
+    // Not UTF-8 somewhere: the program's copy, made of strings, would lose that variable
+    // (Deno.env leaves it out), so Deno's PATH stays, as before.
+    const block = new TextDecoder("utf-8", { fatal: true }).decode(
+      readFileSafe("/proc/self/environ"),
+    );
+    for (const entry of block.split("\0")) {
       const eq = entry.indexOf("=");
       if (eq > 0 && !map.has(entry.slice(0, eq))) map.set(entry.slice(0, eq), entry.slice(eq + 1));
     }

@@ -1278,6 +1278,17 @@ await Deno.stdout.write(out.stdout);
           });
         }
       }
+      await t.step("a variable that is not UTF-8 still reaches the program", async () => {
+        // The program's copy is made of strings, which cannot hold it: Deno's PATH is left.
+        for (const mode of ["output", "sync", "spawn"]) {
+          const ours = await run(
+            ["/bin/sh", "-c", `NSJOIN_BYTES=$(printf 'a\\377b') exec "$@"`, "sh", ...deno, mode],
+            { PATH: empty },
+          );
+          assertEquals(ours.code, 0, ours.stderr);
+          assertMatch(ours.stdout, /^NSJOIN_BYTES=a\uFFFDb$/m, mode);
+        }
+      });
       await t.step("a PATH the script set itself is the program's", async () => {
         const ours = await run([...deno, "output", "set"], { PATH: empty });
         assertEquals(ours.code, 0, ours.stderr);

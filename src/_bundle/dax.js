@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-5DHJTI7S.js";
+} from "./chunk-FFAZCZAC.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-LSJTBVH6.js";
+} from "./chunk-LZGYLSXP.js";
 import {
   AT_FDCWD,
   IN_ROOT,

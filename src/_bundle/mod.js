@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-5DHJTI7S.js";
+} from "./chunk-FFAZCZAC.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,7 +29,7 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-LSJTBVH6.js";
+} from "./chunk-LZGYLSXP.js";
 import {
   ScopedJoin,
   _inScopedJoin,
@@ -1144,38 +1144,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-FWETWPFJ.js");
+  _later ??= await import("./_later-EOCZ2TWT.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-FWETWPFJ.js");
+  _later ??= await import("./_later-EOCZ2TWT.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-FWETWPFJ.js");
+  _later ??= await import("./_later-EOCZ2TWT.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-FWETWPFJ.js");
+  _later ??= await import("./_later-EOCZ2TWT.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-FWETWPFJ.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-EOCZ2TWT.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-FWETWPFJ.js");
+  _later ??= await import("./_later-EOCZ2TWT.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-FWETWPFJ.js");
+  _later ??= await import("./_later-EOCZ2TWT.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-FWETWPFJ.js");
+  _later ??= await import("./_later-EOCZ2TWT.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-QLXDPZ55.js";
+} from "./chunk-PZ43TEPF.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-QLXDPZ55.js";
+} from "./chunk-PZ43TEPF.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

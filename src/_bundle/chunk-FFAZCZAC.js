@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-LSJTBVH6.js";
+} from "./chunk-LZGYLSXP.js";
 import {
   PinnedProcess,
   pinProcess,

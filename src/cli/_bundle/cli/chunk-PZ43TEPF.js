@@ -611,7 +611,6 @@ var nodeShimUndone = (function nodeShimUndone() {
     if (!started || started.has(SHIM)) return void 0;
     const now = Deno.env.get("PATH") ?? "";
     const was = started.get("PATH");
-    if (was?.includes("\uFFFD")) return void 0;
     const dir = was === void 0 ? now : now.slice(0, -(was.length + 1));
     if (was !== void 0 && now !== `${dir}:${was}`) return void 0;
     if (!dir.endsWith(SHIM_DIR) || dir.includes(":")) return void 0;
@@ -626,7 +625,10 @@ var _startedWith = (function _startedWith() {
   if (_started !== void 0) return _started;
   try {
     const map = /* @__PURE__ */ new Map();
-    for (const entry of readTextFileSafe("/proc/self/environ").split("\0")) {
+    const block = new TextDecoder("utf-8", {
+      fatal: true
+    }).decode(readFileSafe("/proc/self/environ"));
+    for (const entry of block.split("\0")) {
       const eq = entry.indexOf("=");
       if (eq > 0 && !map.has(entry.slice(0, eq))) map.set(entry.slice(0, eq), entry.slice(eq + 1));
     }

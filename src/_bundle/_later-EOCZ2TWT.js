@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-LSJTBVH6.js";
+} from "./chunk-LZGYLSXP.js";
 import {
   _inScopedJoin,
   _joinThread,

@@ -14,9 +14,10 @@ let _utf8: TextEncoder | undefined;
 
 // C0 controls and DEL, C1 controls, the line/paragraph separators and the bidirectional
 // formatting characters (they reorder what follows them on the screen: "Trojan Source").
-// deno-lint-ignore no-control-regex -- matching control characters is the point
-// A lone surrogate (U+DC80-U+DCFF: a byte decodeBytes found not to be UTF-8) is matched too.
+// Every lone surrogate too: U+DC80-U+DCFF (a byte decodeBytes found not to be UTF-8) is
+// printed as that byte, another as the U+FFFD a write would make of it.
 const _UNSAFE =
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
   /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd\ud800-\udfff]|\\(?=x)/gu;
 
 /**

@@ -1302,3 +1302,37 @@ await Deno.stdout.write(out.stdout);
     }
   },
 });
+
+Deno.test("decodeBytes keeps each byte that is not UTF-8 as Python's surrogateescape does", async () => {
+  // The anchor for `ls`'s COMMAND bytes: overlong forms, UTF-16 surrogates in UTF-8, past
+  // U+10FFFF, a cut sequence, stray continuation bytes; and valid 1-4 byte sequences.
+  const { decodeBytes } = await import("../src/terminal.ts");
+  const cases = [
+    "61ff62",
+    "c0afe080af",
+    "eda080edbfbf",
+    "f4908080f5",
+    "e282",
+    "e282ac",
+    "80bf",
+    "f09f9880c3a9",
+    "e2827820",
+    "f0908d",
+  ];
+  const py = await runPiped("python3", {
+    args: [
+      "-c",
+      "import sys\nfor h in sys.argv[1:]:\n" +
+      " print(' '.join('%04x' % ord(c) for c in bytes.fromhex(h).decode('utf-8','surrogateescape')))",
+      ...cases,
+    ],
+  });
+  const theirs = py.stdout.trim().split("\n");
+  cases.forEach((hex, i) => {
+    const bytes = new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+    const ours = [...decodeBytes(bytes)].map((c) =>
+      c.codePointAt(0)!.toString(16).padStart(4, "0")
+    );
+    assertEquals(ours.join(" "), theirs[i], hex);
+  });
+});

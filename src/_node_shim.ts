@@ -26,8 +26,8 @@ let _started: Map<string, string> | null | undefined;
  * there was none). Undefined when there is nothing of Deno's to undo: a host with `node` on
  * PATH, a caller started by a Deno that added them (its own environment has them, as a
  * nsenter's program would), a PATH the script set itself, an environment that is not all
- * UTF-8 (the program's copy is made of strings), or no `--allow-env` for the variable (never
- * prompts).
+ * UTF-8 (the program's copy is made of strings), or without `--allow-env` for every variable
+ * (never prompts).
  *
  * @returns the start-up PATH to give the program instead, or undefined
  *
@@ -40,9 +40,8 @@ let _started: Map<string, string> | null | undefined;
  */
 export function nodeShimUndone(): { path: string | undefined } | undefined {
   try {
-    if (Deno.permissions.querySync({ name: "env", variable: SHIM }).state !== "granted") {
-      return undefined;
-    }
+    // All of it: the program's copy is made from Deno.env.toObject().
+    if (Deno.permissions.querySync({ name: "env" }).state !== "granted") return undefined;
     if (Deno.env.get(SHIM) !== "1") return undefined;
     const started = _startedWith();
     if (!started || started.has(SHIM)) return undefined;

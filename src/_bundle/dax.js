@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-FFAZCZAC.js";
+} from "./chunk-2AFNP3EN.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-LZGYLSXP.js";
+} from "./chunk-XF5MJVHL.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-PZ43TEPF.js";
+} from "./chunk-BB3JCLHQ.js";
 import {
   NamespaceError,
   UsageError,

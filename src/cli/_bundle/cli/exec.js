@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-PZ43TEPF.js";
+} from "./chunk-BB3JCLHQ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

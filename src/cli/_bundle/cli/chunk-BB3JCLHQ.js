@@ -601,11 +601,8 @@ var _wellFormed = (function _wellFormed(fd, count) {
 var nodeShimUndone = (function nodeShimUndone() {
   try {
     if (Deno.permissions.querySync({
-      name: "env",
-      variable: SHIM
-    }).state !== "granted") {
-      return void 0;
-    }
+      name: "env"
+    }).state !== "granted") return void 0;
     if (Deno.env.get(SHIM) !== "1") return void 0;
     const started = _startedWith();
     if (!started || started.has(SHIM)) return void 0;

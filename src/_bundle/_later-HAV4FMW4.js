@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-LZGYLSXP.js";
+} from "./chunk-XF5MJVHL.js";
 import {
   _inScopedJoin,
   _joinThread,

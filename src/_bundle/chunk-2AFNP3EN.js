@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-LZGYLSXP.js";
+} from "./chunk-XF5MJVHL.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -36,3 +36,26 @@ export function readProcText(path: string): string {
   }
   return readTextFileSafe(path);
 }
+
+/**
+ * The process a thread's ID belongs to (its thread group, `Tgid:` of /proc/PID/status), when
+ * `pid` is a thread's ID and not a process's: /proc/TID/ns is that thread's, though readdir of
+ * /proc (lsns's list) shows processes only. Undefined for a process, or when it cannot be read.
+ *
+ * @param pid a PID or a thread's ID
+ * @returns the thread's process, or undefined
+ *
+ * @example
+ * ```ts
+ * import { threadOf } from "./_proc.ts";
+ * if (threadOf(Deno.pid) !== undefined) throw new Error("a process is no thread");
+ * ```
+ */
+export function threadOf(pid: number): number | undefined {
+  try {
+    const tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readProcText(`/proc/${pid}/status`))?.[1]);
+    return tgid > 0 && tgid !== pid ? tgid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -13,6 +13,7 @@ import { spawnOutput, spawnOutputSync, type SpawnRequest } from "../ffi/spawn.ts
 import { type FilterCopy, filterCopy } from "../ffi/seccomp.ts";
 import { NamespaceError } from "./errors.ts";
 import { readProcText } from "./_proc.ts";
+import { nodeShimUndone } from "./_node_shim.ts";
 import { escapeTerminal } from "./terminal.ts";
 import {
   CLONE_FLAGS,
@@ -1244,8 +1245,19 @@ const _plan = (function _plan(
   }
   let env = o.env;
   let clearEnv = o.clearEnv ?? false;
-  const callerPath = Deno.env.get("PATH") ??
+  // Deno's node shim (src/_node_shim.ts): the program gets PATH as this process was started
+  // with it, and no DENO_NODE_SHIM_ACTIVE, as the CLI's program does.
+  const shim = nodeShimUndone();
+  const callerPath = (shim ? shim.path : Deno.env.get("PATH")) ??
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  if (shim && !clearEnv && !o.targetEnv) {
+    const caller = _environment();
+    delete caller.DENO_NODE_SHIM_ACTIVE;
+    if (shim.path === undefined) delete caller.PATH;
+    else caller.PATH = shim.path;
+    env = { ...caller, ...o.env };
+    clearEnv = true;
+  }
   if (o.targetEnv) {
     let theirs = _environOf(needPid("targetEnv"));
     // Outside its mount namespace the program is the caller's, and the target's PATH, HOME,

@@ -16,6 +16,7 @@ import { existsSafe, isNotFound, readTextFileSafe, statSafe } from "../ffi/files
 import { nsfsClose, nsfsIdentity, nsfsOpen, nsfsRelated } from "../ffi/nsfs.ts";
 import { effectiveUid, SyscallError } from "../ffi/libc.ts";
 import { dockerExecEnv, envRecord, setEnv } from "./_exec_env.ts";
+import { nodeShimUndone } from "./_node_shim.ts";
 
 export { setEnv };
 
@@ -938,6 +939,10 @@ export function _readableEnv(
   env: Record<string, string>,
 ): Pick<NsCommandOptions, "env" | "clearEnv"> {
   const caller = Deno.env.toObject();
+  // PATH as we were started with it, without the directory Deno's node shim put first.
+  const shim = nodeShimUndone();
+  if (shim?.path !== undefined) caller.PATH = shim.path;
+  else if (shim) delete caller.PATH;
   const kept = _hostSideEnv(caller);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(caller)) {

@@ -12,6 +12,7 @@ import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
 import { NAMESPACE_TYPES, namespacesOfSync, type NamespaceType } from "./namespaces.ts";
 import { readFileSafe, readTextFileSafe } from "../ffi/files.ts";
+import { decodeBytes } from "./terminal.ts";
 import { type CgroupMount, cgroupMountTable } from "./_cgroup_mounts.ts";
 import type { ContainerInfo } from "./containers.ts";
 import { resolveTarget, type Target } from "./target.ts";
@@ -98,7 +99,7 @@ export interface InspectedSide {
   path: string | null;
   /** The container, when the target was one (resolveContainer). */
   container: { engine: string; id: string; name: string | null } | null;
-  /** Command line (its name when empty). */
+  /** Command line (its name when empty); a byte that is not UTF-8 as U+DC80 + byte (decodeBytes). */
   command: string | null;
   /** uid of the process. */
   uid: number | null;
@@ -290,7 +291,7 @@ function _commandOf(pid: number): string | null {
     const raw = readFileSafe(`/proc/${pid}/cmdline`);
     let end = raw.length;
     while (end > 0 && raw[end - 1] === 0) end--;
-    if (end > 0) return new TextDecoder().decode(raw.subarray(0, end)).replaceAll("\0", " ");
+    if (end > 0) return decodeBytes(raw.subarray(0, end)).replaceAll("\0", " ");
     return readTextFileSafe(`/proc/${pid}/comm`).trim();
   } catch {
     return null;

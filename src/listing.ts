@@ -19,6 +19,8 @@ import {
   socketNetns,
 } from "../ffi/nsfs.ts";
 import { readFileSafe } from "../ffi/files.ts";
+import { decodeBytes } from "./terminal.ts";
+import { threadOf } from "./_proc.ts";
 import { userName } from "../ffi/users.ts";
 import { assertPermissions } from "./_permissions.ts";
 import { NamespaceError } from "./errors.ts";
@@ -51,7 +53,11 @@ export interface NamespaceEntry {
   pid: number | null;
   /** Parent PID of `pid`, or null. */
   ppid: number | null;
-  /** Command line of `pid` (its name when the command line is empty), or null. */
+  /**
+   * Command line of `pid` (its name when the command line is empty), or null. A byte that is
+   * not UTF-8 is the lone surrogate U+DC80 + byte (decodeBytes), so that `ls` prints it as
+   * lsns does (`\xff`) and JSON keeps it (`\udcff`).
+   */
   command: string | null;
   /** uid of `pid`; without a process, the owner uid of the owning user namespace. */
   uid: number | null;
@@ -73,7 +79,10 @@ export interface NamespaceEntry {
 export interface ListOptions {
   /** Only these types (lsns -t); default all. */
   types?: readonly NamespaceType[];
-  /** Only the namespaces of this process (lsns -p). */
+  /**
+   * Only the namespaces of this process (lsns -p). A PID no process has, or a thread's ID,
+   * is a NamespaceError (ESRCH).
+   */
   pid?: number;
   /** Also namespaces held only by an open fd (/proc/PID/fd); default true. */
   fds?: boolean;
@@ -187,6 +196,21 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
       syscall: "stat",
       target: options.pid,
     });
+  }
+  // A thread's ID is no process (lsns -p lists nothing for it), and its namespaces need not
+  // be its process's.
+  const process = options.pid === undefined ? undefined : threadOf(options.pid);
+  if (process !== undefined) {
+    throw new NamespaceError(
+      `Cannot list the namespaces of process ${options.pid}: it is a thread of process ${process}`,
+      {
+        errno: 3,
+        syscall: "stat",
+        target: options.pid,
+        quiet: true,
+        hint: "give a process's PID (a thread may be in other namespaces than its process)",
+      },
+    );
   }
 
   const infos = new Map<number, _ProcessInfo | undefined>();
@@ -465,7 +489,7 @@ function _processInfo(pid: number): _ProcessInfo | undefined {
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
         for (let i = 0; i < end; i++) if (raw[i] === 0) raw[i] = 32;
-        command = new TextDecoder().decode(raw.subarray(0, end));
+        command = decodeBytes(raw.subarray(0, end));
       }
     } catch {
       // Keep the name from stat.

@@ -1061,3 +1061,278 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "ls prints a command line's bytes that are not UTF-8 as lsns does, and keeps them in JSON",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // argv[0] "name \xff\xc3\xa9 x\x01": a byte that is not UTF-8, a UTF-8 é, a control byte.
+    const outer = new Deno.Command("unshare", {
+      args: ["-n", "bash", "-c", "exec -a $'name \\xff\\xc3\\xa9 x\\x01' sleep 100000"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const p = String(outer.pid);
+    try {
+      await until(() => {
+        try {
+          return Deno.readTextFileSync(`/proc/${p}/cmdline`).startsWith("name ");
+        } catch {
+          return false;
+        }
+      });
+      const cases: [string, string[], Record<string, string>?][] = [
+        ["the table", ["-p", p, "-t", "net"]],
+        ["-r (raw)", ["-p", p, "-t", "net", "-r"]],
+        ["-o COMMAND under LANG=C", ["-p", p, "-t", "net", "-o", "COMMAND"], { LANG: "C" }],
+        ["-n -o NS,COMMAND -u", ["-p", p, "-t", "net", "-n", "-o", "NS,COMMAND", "-u"]],
+      ];
+      for (const [name, args, env] of cases) {
+        await t.step(name, async () => {
+          const theirs = await anchor("lsns", args, { env });
+          const ours = await cli(["ls", ...args], { env });
+          assertEquals(theirs.code, 0, theirs.stderr);
+          assertMatch(theirs.stdout, /name( |\\x20)\\xff/);
+          assertEquals([ours.code, ours.stdout], [0, theirs.stdout], ours.stderr);
+        });
+      }
+      await t.step(
+        "-J: lsns writes the raw byte, ours \\udcff (the same byte to Python)",
+        async () => {
+          const args = ["-p", p, "-t", "net", "-J", "-o", "COMMAND"];
+          const theirs = await new Deno.Command("lsns", { args, env: { NO_COLOR: "1" } }).output();
+          const raw = theirs.stdout;
+          const at = raw.indexOf(0xff);
+          assert(at > 0 && raw[at - 1] === 0x20 && raw[at + 1] === 0xc3, "lsns -J wrote the byte");
+          const ours = await cli(["ls", ...args]);
+          assertEquals(ours.code, 0, ours.stderr);
+          assertMatch(ours.stdout, /"command": "name \\udcffé x\\u0001 100000"/);
+          // Python's json plus surrogateescape (os.fsencode) gives back the bytes lsns wrote.
+          const py = await runPiped("python3", {
+            args: [
+              "-c",
+              "import json,os,sys; c=json.load(sys.stdin)['namespaces'][0]['command']; " +
+              "sys.stdout.write(os.fsencode(c).hex())",
+            ],
+          }, ours.stdout);
+          const bytes = Array.from(
+            raw.subarray(at - 5, at + 4),
+            (b) => b.toString(16).padStart(2, "0"),
+          )
+            .join("");
+          assertEquals(py.stdout.slice(0, bytes.length), bytes, py.stderr);
+        },
+      );
+      await t.step("inspect's command row escapes the byte as ls does", async () => {
+        const ours = await cli(["inspect", p]);
+        assertEquals(ours.code, 0, ours.stderr);
+        assertMatch(ours.stdout, /^command +name \\xffé x\\x01 100000 /m);
+        const json = await cli(["inspect", "--json", p]);
+        assertMatch(json.stdout, /"command": "name \\udcffé x\\u0001 100000"/);
+      });
+    } finally {
+      outer.kill("SIGKILL");
+      await outer.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "ls -p of a thread's ID lists nothing, as lsns, and says whose thread it is",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // /proc/TID/ns is the thread's own (it may have joined others); lsns reads the processes
+    // readdir of /proc shows and lists nothing for a thread's ID, exit 0. `ls` listed the
+    // thread's namespaces.
+    const proc = new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import threading,time,sys\nt=threading.Thread(target=time.sleep,args=(300,),daemon=True)\n" +
+        "t.start()\nprint('ready',flush=True)\ntime.sleep(300)",
+      ],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).spawn();
+    try {
+      const reader = proc.stdout.getReader();
+      await reader.read();
+      reader.releaseLock();
+      const tid = [...Deno.readDirSync(`/proc/${proc.pid}/task`)].map((e) => e.name).find((n) =>
+        n !== String(proc.pid)
+      )!;
+      assert(tid, "python has a second thread");
+      for (const args of [["-p", tid], ["-p", tid, "-J"], ["-p", tid, "-t", "net", "-r"]]) {
+        await t.step(args.join(" "), async () => {
+          const theirs = await lsnsStable(args);
+          const ours = await cli(["ls", ...args]);
+          assertEquals(theirs.code, 0, theirs.stderr);
+          assertEquals([ours.code, ours.stdout], [0, theirs.stdout]);
+          assertEquals(
+            ours.stderr,
+            `nsjoin ls: note: ${tid} is a thread of process ${proc.pid}, not a process\n`,
+          );
+        });
+      }
+      await t.step("the process's own PID lists its namespaces in both", async () => {
+        const theirs = await lsnsStable(["-p", String(proc.pid), "-t", "net", "-n", "-o", "NS"]);
+        const ours = await cli(["ls", "-p", String(proc.pid), "-t", "net", "-n", "-o", "NS"]);
+        assertMatch(theirs.stdout, /^\s*\d+\n$/);
+        assertEquals([ours.code, ours.stdout], [0, theirs.stdout], ours.stderr);
+      });
+      await t.step(
+        "listNamespaces({ pid }) refuses a thread's ID, naming its process",
+        async () => {
+          const { listNamespaces, NamespaceError } = await import("../mod.ts");
+          assertThrows(
+            () => listNamespaces({ pid: Number(tid) }),
+            NamespaceError,
+            `Cannot list the namespaces of process ${tid}: it is a thread of process ${proc.pid} - `,
+          );
+        },
+      );
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.status;
+      await proc.stdout.cancel().catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "enter with stdin closed gives the program /dev/null, where nsenter's has no fd 0",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // README Differences: Deno opens /dev/null O_RDWR for a closed fd 0 before nsjoin runs, and
+    // that cannot be told from a caller's `<>/dev/null` (fdinfo flags 0100002 both).
+    await using target = await makeTarget({ flags: ["-u"] });
+    const closed = (argv: string[]) =>
+      runPiped("sh", { args: ["-c", 'exec "$@" <&-', "sh", ...argv], cwd: "/", env: {} });
+    const program = ["-t", String(target.pid), "-u", "readlink", "-v", "/proc/self/fd/0"];
+    const theirs = await closed(["nsenter", ...program]);
+    assertEquals(theirs.code, 1, theirs.stderr);
+    assertMatch(theirs.stderr, /No such file/);
+    const deno = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", `${ROOT}cli.ts`];
+    for (const path of [[], ["-c"]]) {
+      const ours = await closed([...deno, "enter", ...path, ...program]);
+      assertEquals([ours.code, ours.stdout], [0, "/dev/null\n"], ours.stderr);
+    }
+    const given = await runPiped("sh", {
+      args: ["-c", 'exec "$@" <>/dev/null', "sh", ...deno, "enter", ...program],
+      env: {},
+    });
+    assertEquals(given.stdout, "/dev/null\n", given.stderr);
+  },
+});
+
+Deno.test({
+  name: "NsCommand gives the program the caller's environment without Deno's node shim, as nsenter",
+  ignore: NEEDS_ROOT,
+  async fn(t) {
+    // Deno, started where no `node` is on PATH, puts <DENO_DIR>/node_compat_bin first on its
+    // PATH and sets DENO_NODE_SHIM_ACTIVE=1 before the script runs: NsCommand's programs got
+    // both (the CLI undid them for its own, src/cli/_node_shim.ts). The library undoes them in
+    // the program's copy only while they are what Deno made: a PATH the script set stays.
+    await using target = await makeTarget({ flags: ["-u"] });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-parity-shim-" });
+    try {
+      const script = `${dir}/run.ts`;
+      await Deno.writeTextFile(
+        script,
+        `import { NsCommand } from ${JSON.stringify(`${ROOT}mod.ts`)};
+if (Deno.args[1] === "set") Deno.env.set("PATH", "/opt/mine:" + Deno.env.get("PATH"));
+const cmd = new NsCommand("/usr/bin/env", {
+  target: ${target.pid},
+  namespaces: ["uts"],
+  stdout: "piped",
+});
+const out = Deno.args[0] === "sync" ? cmd.outputSync()
+  : Deno.args[0] === "spawn" ? await cmd.spawn().output()
+  : await cmd.output();
+await Deno.stdout.write(out.stdout);
+`,
+      );
+      const empty = `${dir}/bin`;
+      await Deno.mkdir(empty);
+      const deno = [Deno.execPath(), "run", "-A", "--quiet", "--no-lock", script];
+      const run = (cmd: string[], env: Record<string, string>) =>
+        runPiped(cmd[0], { args: cmd.slice(1), cwd: "/", env, clearEnv: true });
+      const nsenter = ["/usr/bin/nsenter", "-t", String(target.pid), "-u", "/usr/bin/env"];
+      const cases: [string, Record<string, string>][] = [
+        ["a PATH without node", { PATH: empty, A: "1" }],
+        ["no PATH", { A: "1" }],
+        // A parent Deno's shim is the caller's own environment: kept, as nsenter keeps it.
+        ["started with the shim already", {
+          PATH: `/x/node_compat_bin:${empty}`,
+          DENO_NODE_SHIM_ACTIVE: "1",
+        }],
+      ];
+      for (const [name, env] of cases) {
+        for (const mode of ["output", "sync", "spawn"]) {
+          await t.step(`${name}, ${mode}()`, async () => {
+            const theirs = await run(nsenter, env);
+            const ours = await run([...deno, mode], env);
+            assertEquals(theirs.code, 0, theirs.stderr);
+            assertEquals([ours.code, ours.stdout], [0, theirs.stdout], ours.stderr);
+          });
+        }
+      }
+      await t.step("a variable that is not UTF-8 still reaches the program", async () => {
+        // The program's copy is made of strings, which cannot hold it: Deno's PATH is left.
+        for (const mode of ["output", "sync", "spawn"]) {
+          const ours = await run(
+            ["/bin/sh", "-c", `NSJOIN_BYTES=$(printf 'a\\377b') exec "$@"`, "sh", ...deno, mode],
+            { PATH: empty },
+          );
+          assertEquals(ours.code, 0, ours.stderr);
+          assertMatch(ours.stdout, /^NSJOIN_BYTES=a\uFFFDb$/m, mode);
+        }
+      });
+      await t.step("a PATH the script set itself is the program's", async () => {
+        const ours = await run([...deno, "output", "set"], { PATH: empty });
+        assertEquals(ours.code, 0, ours.stderr);
+        assertMatch(
+          ours.stdout,
+          new RegExp(`^PATH=/opt/mine:/\\S+/node_compat_bin:${empty}$`, "m"),
+        );
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("decodeBytes keeps each byte that is not UTF-8 as Python's surrogateescape does", async () => {
+  // The anchor for `ls`'s COMMAND bytes: overlong forms, UTF-16 surrogates in UTF-8, past
+  // U+10FFFF, a cut sequence, stray continuation bytes; and valid 1-4 byte sequences.
+  const { decodeBytes } = await import("../src/terminal.ts");
+  const cases = [
+    "61ff62",
+    "c0afe080af",
+    "eda080edbfbf",
+    "f4908080f5",
+    "e282",
+    "e282ac",
+    "80bf",
+    "f09f9880c3a9",
+    "e2827820",
+    "f0908d",
+  ];
+  const py = await runPiped("python3", {
+    args: [
+      "-c",
+      "import sys\nfor h in sys.argv[1:]:\n" +
+      " print(' '.join('%04x' % ord(c) for c in bytes.fromhex(h).decode('utf-8','surrogateescape')))",
+      ...cases,
+    ],
+  });
+  const theirs = py.stdout.trim().split("\n");
+  cases.forEach((hex, i) => {
+    const bytes = new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+    const ours = [...decodeBytes(bytes)].map((c) =>
+      c.codePointAt(0)!.toString(16).padStart(4, "0")
+    );
+    assertEquals(ours.join(" "), theirs[i], hex);
+  });
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-SVMNLTBS.js";
+} from "./chunk-2AFNP3EN.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-DMRGESAU.js";
+} from "./chunk-XF5MJVHL.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -24,7 +24,7 @@ import {
 } from "./chunk-3IHMYVR6.js";
 import {
   resolveTarget
-} from "./chunk-U3GVKKJM.js";
+} from "./chunk-BXB2RNMQ.js";
 import {
   differingNamespaces
 } from "./chunk-QQYCEV7S.js";

@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-SVMNLTBS.js";
+} from "./chunk-2AFNP3EN.js";
 import {
   NsCommand,
   _pausedShown,
@@ -18,6 +18,7 @@ import {
   cgroupMountTable,
   cgroupProcsOf,
   containerExecOptions,
+  decodeBytes,
   execConfinement,
   nsfsClose,
   nsfsIdentity,
@@ -28,20 +29,21 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-DMRGESAU.js";
+} from "./chunk-XF5MJVHL.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-XCRJEIMQ.js";
+} from "./chunk-U2UCGEBA.js";
 import {
   PinnedProcess,
   netnsPath,
   parseTarget,
   pinProcess,
   resolveTarget,
-  startTimeOf
-} from "./chunk-U3GVKKJM.js";
+  startTimeOf,
+  threadOf
+} from "./chunk-BXB2RNMQ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -194,6 +196,16 @@ function listNamespaces(options = {}) {
       errno: 3,
       syscall: "stat",
       target: options.pid
+    });
+  }
+  const process = options.pid === void 0 ? void 0 : threadOf(options.pid);
+  if (process !== void 0) {
+    throw new NamespaceError(`Cannot list the namespaces of process ${options.pid}: it is a thread of process ${process}`, {
+      errno: 3,
+      syscall: "stat",
+      target: options.pid,
+      quiet: true,
+      hint: "give a process's PID (a thread may be in other namespaces than its process)"
     });
   }
   const infos = /* @__PURE__ */ new Map();
@@ -436,7 +448,7 @@ function _processInfo(pid) {
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
         for (let i = 0; i < end; i++) if (raw[i] === 0) raw[i] = 32;
-        command = new TextDecoder().decode(raw.subarray(0, end));
+        command = decodeBytes(raw.subarray(0, end));
       }
     } catch {
     }
@@ -968,7 +980,7 @@ function _commandOf(pid) {
     const raw = readFileSafe(`/proc/${pid}/cmdline`);
     let end = raw.length;
     while (end > 0 && raw[end - 1] === 0) end--;
-    if (end > 0) return new TextDecoder().decode(raw.subarray(0, end)).replaceAll("\0", " ");
+    if (end > 0) return decodeBytes(raw.subarray(0, end)).replaceAll("\0", " ");
     return readTextFileSafe(`/proc/${pid}/comm`).trim();
   } catch {
     return null;
@@ -1132,38 +1144,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-KQ75QMVJ.js");
+  _later ??= await import("./_later-HAV4FMW4.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-KQ75QMVJ.js");
+  _later ??= await import("./_later-HAV4FMW4.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-KQ75QMVJ.js");
+  _later ??= await import("./_later-HAV4FMW4.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-KQ75QMVJ.js");
+  _later ??= await import("./_later-HAV4FMW4.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-KQ75QMVJ.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-HAV4FMW4.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-KQ75QMVJ.js");
+  _later ??= await import("./_later-HAV4FMW4.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-KQ75QMVJ.js");
+  _later ??= await import("./_later-HAV4FMW4.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-KQ75QMVJ.js");
+  _later ??= await import("./_later-HAV4FMW4.js");
   return await _later.openSession(target, options);
 }
 export {

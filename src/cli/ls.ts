@@ -9,8 +9,9 @@ import {
   type TreeRelation,
 } from "../listing.ts";
 import { NamespaceError } from "../errors.ts";
+import { threadOf } from "../_proc.ts";
 import { NAMESPACE_TYPES, type NamespaceType } from "../namespaces.ts";
-import { escapeTerminal, jsonForTerminal } from "../terminal.ts";
+import { escapedByte, escapeTerminal, jsonForTerminal } from "../terminal.ts";
 import { cNumber, expandLongOption, parseOptions } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
 import {
@@ -551,10 +552,13 @@ const _utf8 = new TextEncoder();
 
 function _rawEscape(s: string): string {
   let out = "";
-  for (const b of _utf8.encode(s)) {
-    out += b > 0x20 && b < 0x7f && b !== 0x5c
-      ? String.fromCharCode(b)
-      : `\\x${b.toString(16).padStart(2, "0")}`;
+  for (const c of s) {
+    const byte = escapedByte(c);
+    for (const b of byte === undefined ? _utf8.encode(c) : [byte]) {
+      out += b > 0x20 && b < 0x7f && b !== 0x5c
+        ? String.fromCharCode(b)
+        : `\\x${b.toString(16).padStart(2, "0")}`;
+    }
   }
   return out;
 }
@@ -732,11 +736,14 @@ export function ls(argv: readonly string[]): Promise<number> {
 }
 
 /**
- * The namespace inodes of a process, or why none can be read. A type refused (EACCES: the
+ * The namespace inodes of a process, or why none can be read (a thread's ID: none). A type refused (EACCES: the
  * ptrace check is made on each read, and the process's credentials or dumpable flag may
  * change between two) is skipped and the others kept, as lsns's read_process does.
  */
 function _inodesOfPid(pid: number): Set<number> | string {
+  // /proc/TID/ns is a thread's: lsns, which reads the processes readdir shows, lists nothing.
+  const process = threadOf(pid);
+  if (process !== undefined) return `${pid} is a thread of process ${process}, not a process`;
   const out = new Set<number>();
   let refused = false;
   for (const type of NAMESPACE_TYPES) {

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-2QVEAX2G.js";
+} from "./chunk-DFL2VVIF.js";
 
 export {
   EXIT,

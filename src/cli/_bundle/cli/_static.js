@@ -8,11 +8,17 @@ var errnoText = (function errnoText(value) {
 });
 var escapeTerminal = (function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
+    const byte = escapedByte(c);
+    if (byte !== void 0) return `\\x${byte.toString(16)}`;
     let out = "";
     _utf8 ??= new TextEncoder();
     for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     return out;
   });
+});
+var escapedByte = (function escapedByte(c) {
+  const u = c.length === 1 ? c.charCodeAt(0) : 0;
+  return u >= 56448 && u <= 56575 ? u - 56320 : void 0;
 });
 var report = (function report(error, command) {
   const e = error;
@@ -804,7 +810,8 @@ var _linkTarget = new Uint8Array(256);
 
 // src/terminal.ts
 var _utf8;
-var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
+var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd\ud800-\udfff]|\\(?=x)/gu;
+
 
 
 // src/cli/_run.ts

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-72F2TLQL.js";
+} from "./chunk-BB3JCLHQ.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-2QVEAX2G.js";
+} from "./chunk-DFL2VVIF.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

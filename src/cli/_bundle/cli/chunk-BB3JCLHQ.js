@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-2QVEAX2G.js";
+} from "./chunk-DFL2VVIF.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -598,6 +598,43 @@ var _wellFormed = (function _wellFormed(fd, count) {
   for (let i = 0; i < count; i++) size += 8 * view.getUint32(4 + 8 * i, true);
   return size === bytes.length;
 });
+var nodeShimUndone = (function nodeShimUndone() {
+  try {
+    if (Deno.permissions.querySync({
+      name: "env"
+    }).state !== "granted") return void 0;
+    if (Deno.env.get(SHIM) !== "1") return void 0;
+    const started = _startedWith();
+    if (!started || started.has(SHIM)) return void 0;
+    const now = Deno.env.get("PATH") ?? "";
+    const was = started.get("PATH");
+    const dir = was === void 0 ? now : now.slice(0, -(was.length + 1));
+    if (was !== void 0 && now !== `${dir}:${was}`) return void 0;
+    if (!dir.endsWith(SHIM_DIR) || dir.includes(":")) return void 0;
+    return {
+      path: was
+    };
+  } catch {
+    return void 0;
+  }
+});
+var _startedWith = (function _startedWith() {
+  if (_started !== void 0) return _started;
+  try {
+    const map = /* @__PURE__ */ new Map();
+    const block = new TextDecoder("utf-8", {
+      fatal: true
+    }).decode(readFileSafe("/proc/self/environ"));
+    for (const entry of block.split("\0")) {
+      const eq = entry.indexOf("=");
+      if (eq > 0 && !map.has(entry.slice(0, eq))) map.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    _started = map;
+  } catch {
+    _started = null;
+  }
+  return _started;
+});
 var _hostSideEnv = (function _hostSideEnv(theirs) {
   const out = {};
   for (const [k, v] of Object.entries(theirs)) {
@@ -795,6 +832,18 @@ var _differing = (function _differing(pid) {
       target: pid
     });
   }
+});
+var _environment = (function _environment() {
+  const now = Deno.env.toObject();
+  const out = {};
+  try {
+    for (const entry of readTextFileSafe("/proc/self/environ").split("\0")) {
+      const key = entry.slice(0, entry.indexOf("="));
+      if (key && key in now) out[key] = now[key];
+    }
+  } catch {
+  }
+  return Object.assign(out, now);
 });
 var _statusField = (function _statusField(status, field) {
   const m = status.match(new RegExp(`^${field}:\\s+(\\S+)`, "m"));
@@ -1575,6 +1624,9 @@ var _hostProgramCwd = (function _hostProgramCwd(env) {
 });
 var _readableEnv = (function _readableEnv(env) {
   const caller = Deno.env.toObject();
+  const shim = nodeShimUndone();
+  if (shim?.path !== void 0) caller.PATH = shim.path;
+  else if (shim) delete caller.PATH;
   const kept = _hostSideEnv(caller);
   const out = {};
   for (const [k, v] of Object.entries(caller)) {
@@ -2070,6 +2122,13 @@ var F_ADD_SEALS2 = 1033;
 var SEALS = 1 | 2 | 4 | 8;
 var MAX_COPIES = 32;
 var _copies = /* @__PURE__ */ new Map();
+
+
+
+// src/_node_shim.ts
+var SHIM = "DENO_NODE_SHIM_ACTIVE";
+var SHIM_DIR = "/node_compat_bin";
+var _started;
 
 
 
@@ -2675,7 +2734,19 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   }
   let env = o.env;
   let clearEnv = o.clearEnv ?? false;
-  const callerPath = Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  const shim = nodeShimUndone();
+  const callerPath = (shim ? shim.path : Deno.env.get("PATH")) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  if (shim && !clearEnv && !o.targetEnv) {
+    const caller = _environment();
+    delete caller.DENO_NODE_SHIM_ACTIVE;
+    if (shim.path === void 0) delete caller.PATH;
+    else caller.PATH = shim.path;
+    env = {
+      ...caller,
+      ...o.env
+    };
+    clearEnv = true;
+  }
   if (o.targetEnv) {
     let theirs = _environOf(needPid("targetEnv"));
     if (!targetFs || _sharesOurRoot(pid)) {
@@ -2788,6 +2859,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     helperReads
   };
 }).bind(void 0);
+
 
 
 

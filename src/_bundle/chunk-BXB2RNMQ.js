@@ -36,6 +36,14 @@ var readProcText = (function readProcText(path) {
   }
   return readTextFileSafe(path);
 });
+var threadOf = function threadOf(pid) {
+  try {
+    const tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readProcText(`/proc/${pid}/status`))?.[1]);
+    return tgid > 0 && tgid !== pid ? tgid : void 0;
+  } catch {
+    return void 0;
+  }
+};
 var startTimeOf = (function startTimeOf(pid) {
   return _procStat(pid).startTime;
 });
@@ -260,6 +268,7 @@ var NETNS_DIR = "/run/netns";
 // src/_proc.ts
 
 
+
 // src/target.ts
 
 var PF_KTHREAD = 2097152;
@@ -320,6 +329,7 @@ var PinnedProcess = class {
 
 export {
   readProcText,
+  threadOf,
   netnsPath,
   startTimeOf,
   parseTarget,

@@ -627,11 +627,17 @@ var readLinkSafe = (function readLinkSafe(path) {
 });
 var escapeTerminal = (function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
+    const byte = escapedByte(c);
+    if (byte !== void 0) return `\\x${byte.toString(16)}`;
     let out = "";
     _utf82 ??= new TextEncoder();
     for (const b of _utf82.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     return out;
   });
+});
+var escapedByte = (function escapedByte(c) {
+  const u = c.length === 1 ? c.charCodeAt(0) : 0;
+  return u >= 56448 && u <= 56575 ? u - 56320 : void 0;
 });
 var exitCodeOf = (function exitCodeOf(status) {
   if (status.signal) {
@@ -2188,7 +2194,8 @@ var _linkTarget = new Uint8Array(256);
 
 // src/terminal.ts
 var _utf82;
-var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
+var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd\ud800-\udfff]|\\(?=x)/gu;
+
 
 
 // src/cli/_run.ts

@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-DMRGESAU.js";
+} from "./chunk-XF5MJVHL.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-XCRJEIMQ.js";
+} from "./chunk-U2UCGEBA.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -56,7 +56,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-U3GVKKJM.js";
+} from "./chunk-BXB2RNMQ.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
@@ -1220,7 +1220,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-GIAB7PZ5.js"),
-    import("./_forward_relay-EFBJLV7C.js")
+    import("./_forward_relay-H7VWPHYE.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

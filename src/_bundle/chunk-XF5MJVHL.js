@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-U3GVKKJM.js";
+} from "./chunk-BXB2RNMQ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -254,13 +254,93 @@ var _wellFormed = function _wellFormed(fd, count) {
   for (let i = 0; i < count; i++) size += 8 * view.getUint32(4 + 8 * i, true);
   return size === bytes.length;
 };
+var nodeShimUndone = function nodeShimUndone() {
+  try {
+    if (Deno.permissions.querySync({
+      name: "env"
+    }).state !== "granted") return void 0;
+    if (Deno.env.get(SHIM) !== "1") return void 0;
+    const started = _startedWith();
+    if (!started || started.has(SHIM)) return void 0;
+    const now = Deno.env.get("PATH") ?? "";
+    const was = started.get("PATH");
+    const dir = was === void 0 ? now : now.slice(0, -(was.length + 1));
+    if (was !== void 0 && now !== `${dir}:${was}`) return void 0;
+    if (!dir.endsWith(SHIM_DIR) || dir.includes(":")) return void 0;
+    return {
+      path: was
+    };
+  } catch {
+    return void 0;
+  }
+};
+var _startedWith = function _startedWith() {
+  if (_started !== void 0) return _started;
+  try {
+    const map = /* @__PURE__ */ new Map();
+    const block = new TextDecoder("utf-8", {
+      fatal: true
+    }).decode(readFileSafe("/proc/self/environ"));
+    for (const entry of block.split("\0")) {
+      const eq = entry.indexOf("=");
+      if (eq > 0 && !map.has(entry.slice(0, eq))) map.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    _started = map;
+  } catch {
+    _started = null;
+  }
+  return _started;
+};
 var escapeTerminal = function escapeTerminal(s) {
   return s.replace(_UNSAFE, (c) => {
+    const byte = escapedByte(c);
+    if (byte !== void 0) return `\\x${byte.toString(16)}`;
     let out = "";
     _utf8 ??= new TextEncoder();
     for (const b of _utf8.encode(c)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     return out;
   });
+};
+var decodeBytes = function decodeBytes(bytes) {
+  const strict = _strict ??= new TextDecoder("utf-8", {
+    fatal: true
+  });
+  try {
+    return strict.decode(bytes);
+  } catch {
+  }
+  let out = "";
+  let i = 0;
+  while (i < bytes.length) {
+    const n = _sequenceLength(bytes, i);
+    if (n === 0) {
+      out += String.fromCharCode(56320 + bytes[i]);
+      i++;
+    } else {
+      out += strict.decode(bytes.subarray(i, i + n));
+      i += n;
+    }
+  }
+  return out;
+};
+var _sequenceLength = function _sequenceLength(b, i) {
+  const c = b[i];
+  if (c < 128) return 1;
+  const cont = (k, lo = 128, hi = 191) => i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 194 && c <= 223) return cont(1) ? 2 : 0;
+  if (c >= 224 && c <= 239) {
+    const lo = c === 224 ? 160 : 128, hi = c === 237 ? 159 : 191;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 240 && c <= 244) {
+    const lo = c === 240 ? 144 : 128, hi = c === 244 ? 143 : 191;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+};
+var escapedByte = function escapedByte(c) {
+  const u = c.length === 1 ? c.charCodeAt(0) : 0;
+  return u >= 56448 && u <= 56575 ? u - 56320 : void 0;
 };
 var _hostSideEnv = function _hostSideEnv(theirs) {
   const out = {};
@@ -1168,6 +1248,9 @@ var _hostProgramCwd = function _hostProgramCwd(env) {
 };
 var _readableEnv = function _readableEnv(env) {
   const caller = Deno.env.toObject();
+  const shim = nodeShimUndone();
+  if (shim?.path !== void 0) caller.PATH = shim.path;
+  else if (shim) delete caller.PATH;
   const kept = _hostSideEnv(caller);
   const out = {};
   for (const [k, v] of Object.entries(caller)) {
@@ -1579,9 +1662,20 @@ var _copies = /* @__PURE__ */ new Map();
 
 
 
+// src/_node_shim.ts
+var SHIM = "DENO_NODE_SHIM_ACTIVE";
+var SHIM_DIR = "/node_compat_bin";
+var _started;
+
+
+
 // src/terminal.ts
 var _utf8;
-var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|\\(?=x)/gu;
+var _UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd\ud800-\udfff]|\\(?=x)/gu;
+
+
+var _strict;
+
 
 
 // src/command.ts
@@ -2187,7 +2281,19 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   }
   let env = o.env;
   let clearEnv = o.clearEnv ?? false;
-  const callerPath = Deno.env.get("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  const shim = nodeShimUndone();
+  const callerPath = (shim ? shim.path : Deno.env.get("PATH")) ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  if (shim && !clearEnv && !o.targetEnv) {
+    const caller = _environment();
+    delete caller.DENO_NODE_SHIM_ACTIVE;
+    if (shim.path === void 0) delete caller.PATH;
+    else caller.PATH = shim.path;
+    env = {
+      ...caller,
+      ...o.env
+    };
+    clearEnv = true;
+  }
   if (o.targetEnv) {
     let theirs = _environOf(needPid("targetEnv"));
     if (!targetFs || _sharesOurRoot(pid)) {
@@ -2396,6 +2502,7 @@ var _FROZEN = {
 export {
   helper,
   helperExecRefused,
+  decodeBytes,
   NsCommand,
   _ErrorPipe,
   _setupError,

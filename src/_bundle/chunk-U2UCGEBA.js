@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-U3GVKKJM.js";
+} from "./chunk-BXB2RNMQ.js";
 import {
   CLONE_FLAGS,
   NamespaceError

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-DMRGESAU.js";
+} from "./chunk-XF5MJVHL.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-U3GVKKJM.js";
+} from "./chunk-BXB2RNMQ.js";
 import {
   NamespaceError,
   differingNamespaces

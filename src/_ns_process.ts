@@ -125,13 +125,17 @@ export class SealedProcess extends EventEmitter {
   /** Keeps the caller's event loop alive while a call is in flight. */
   ref(): void {
     this.#child.ref();
-    (this.#child.stdio[4] as unknown as { ref?(): void }).ref?.();
+    for (const pipe of [this.#child.stdio[3], this.#child.stdio[4]]) {
+      (pipe as unknown as { ref?(): void }).ref?.();
+    }
   }
 
   /** Lets the caller exit while the process is idle. */
   unref(): void {
     this.#child.unref();
-    (this.#child.stdio[4] as unknown as { unref?(): void }).unref?.();
+    for (const pipe of [this.#child.stdio[3], this.#child.stdio[4]]) {
+      (pipe as unknown as { unref?(): void }).unref?.();
+    }
   }
 
   /** Kills the process (SIGKILL: a call stuck anywhere in it dies with it). */

@@ -93,12 +93,22 @@ var SealedProcess = class extends EventEmitter {
   /** Keeps the caller's event loop alive while a call is in flight. */
   ref() {
     this.#child.ref();
-    this.#child.stdio[4].ref?.();
+    for (const pipe of [
+      this.#child.stdio[3],
+      this.#child.stdio[4]
+    ]) {
+      pipe.ref?.();
+    }
   }
   /** Lets the caller exit while the process is idle. */
   unref() {
     this.#child.unref();
-    this.#child.stdio[4].unref?.();
+    for (const pipe of [
+      this.#child.stdio[3],
+      this.#child.stdio[4]
+    ]) {
+      pipe.unref?.();
+    }
   }
   /** Kills the process (SIGKILL: a call stuck anywhere in it dies with it). */
   async terminate() {

@@ -11972,3 +11972,148 @@ Deno.exit(0);
     }
   },
 });
+
+// ---- stop 26: sealed process attacked
+
+/** Source of a function, for a victim script: root's evaluator processes (ppid and cmdline). */
+const _EVALUATORS_SRC = `const evaluators = () => [...Deno.readDirSync("/proc")].filter((e) => {
+  try {
+    const stat = Deno.readTextFileSync(\`/proc/\${e.name}/stat\`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === Deno.pid &&
+      Deno.readTextFileSync(\`/proc/\${e.name}/cmdline\`).includes("_ns_process");
+  } catch {
+    return false;
+  }
+}).map((e) => Number(e.name));`;
+
+Deno.test({
+  name:
+    "stop 26: a kept mnt evaluator never keeps root's script alive, and its process dies with the script however it ends",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+${_EVALUATORS_SRC}
+const [pid, mode] = [Number(Deno.args[0]), Deno.args[1]];
+if (mode === "spin") {
+  inNamespaces(pid, () => { while (true) { /* a synchronous loop */ } }, { namespaces: ["mnt"] });
+  setInterval(() => console.log(JSON.stringify({ evaluators: evaluators() })), 200);
+} else {
+  await inNamespaces(pid, () => "kept", { namespaces: ["mnt"] });
+  const kept = evaluators();
+  // The loop ended on its own: a kept evaluator killed by the idle timer first (5 s) would be
+  // gone here.
+  globalThis.addEventListener("unload", () => {
+    console.log(JSON.stringify({ kept, atUnload: kept.filter((p) => {
+      try { return !/^[ZX]/.test(Deno.readTextFileSync(\`/proc/\${p}/stat\`).split(") ")[1]); }
+      catch { return false; }
+    }) }));
+  });
+}
+`,
+    );
+    try {
+      await using target = await makeTarget({ flags: ["-m"] });
+      await t.step("a script that ends normally", async () => {
+        const out = await runPiped(
+          Deno.execPath(),
+          {
+            args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)],
+          },
+          undefined,
+          60_000,
+        );
+        assertEquals(out.code, 0, out.stderr);
+        const { kept, atUnload } = JSON.parse(out.stdout);
+        assertEquals(kept.length, 1, out.stdout);
+        // Without the fix the call pipe kept the script's loop alive until the idle timer
+        // killed the evaluator: none was alive at unload.
+        assertEquals(atUnload, kept, "the script waited for its idle evaluator to be killed");
+        await waitFor("the kept evaluator's exit", () => gone(kept[0]), 10_000);
+      });
+      await t.step("a script SIGKILLed while fn spins synchronously", async () => {
+        const victim = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            "--no-lock",
+            `${dir}/victim.ts`,
+            String(target.pid),
+            "spin",
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "inherit",
+        }).spawn();
+        const reader = victim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let seen: number[] = [];
+        let buf = "";
+        while (seen.length === 0) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          for (const line of buf.split("\n").slice(0, -1)) seen = JSON.parse(line).evaluators;
+          buf = buf.slice(buf.lastIndexOf("\n") + 1);
+        }
+        assertEquals(seen.length, 1);
+        // Spinning for sure: its evaluator's thread runs fn.
+        await new Promise((r) => setTimeout(r, 1500));
+        victim.kill("SIGKILL");
+        await victim.status;
+        await reader.cancel();
+        await waitFor("the spinning evaluator's exit", () => gone(seen[0]), 10_000);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "stop 26: a large result of a mnt fn is read back in memory linear in its size",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // fn's result is often a target's data (a log, a database dump). Joining the reply pipe's
+    // chunks at every read copied the frame so far each time: a 64 MB result took 30 s and
+    // 1.2 GB of root's memory (a 16 MB one 1.8 s), where the Worker took 0.1 s.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const hwm = () => Number(/^VmHWM:\\s+(\\d+) kB$/m.exec(Deno.readTextFileSync("/proc/self/status"))![1]) >> 10;
+await inNamespaces(Number(Deno.args[0]), () => 0, { namespaces: ["mnt"] });
+const before = hwm();
+const n = await inNamespaces(Number(Deno.args[0]), () => new Uint8Array(48 << 20).fill(7), {
+  namespaces: ["mnt"], timeout: 50_000,
+}).then((r) => (r as Uint8Array).reduce((a, b) => a + b, 0) / 7, (e) => e.name);
+console.log(JSON.stringify({ n, grewMb: hwm() - before }));
+Deno.exit(0);
+`,
+    );
+    try {
+      await using target = await makeTarget({ flags: ["-m"] });
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)],
+        },
+        undefined,
+        90_000,
+      );
+      assertEquals(out.code, 0, out.stderr);
+      const { n, grewMb } = JSON.parse(out.stdout);
+      assertEquals(n, 48 << 20);
+      // The frame, its chunks and the value: about 3× the result; quadratic joining was 1 GB.
+      assert(grewMb < 300, `root's process grew by ${grewMb} MB reading a 48 MB result`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

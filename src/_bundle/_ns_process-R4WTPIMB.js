@@ -7,19 +7,25 @@ import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import { deserialize, serialize } from "node:v8";
 var _frames = (function _frames(on) {
-  let buffer = Buffer.alloc(0);
+  let chunks = [];
+  let size = 0;
   return (chunk) => {
     if (typeof chunk === "string") throw new TypeError("Cannot read a frame: the pipe gave text");
-    buffer = buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([
-      buffer,
-      chunk
-    ]);
-    while (buffer.length >= 4) {
-      const length = buffer.readUInt32LE(0);
-      if (buffer.length < 4 + length) break;
-      const body = buffer.subarray(4, 4 + length);
-      buffer = buffer.subarray(4 + length);
-      on(deserialize(body));
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    size += chunk.byteLength;
+    while (size >= 4) {
+      if (chunks[0].length < 4) chunks = [
+        Buffer.concat(chunks)
+      ];
+      const length = chunks[0].readUInt32LE(0);
+      if (size < 4 + length) break;
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const rest = all.subarray(4 + length);
+      chunks = rest.length > 0 ? [
+        rest
+      ] : [];
+      size = rest.length;
+      on(deserialize(all.subarray(4, 4 + length)));
     }
   };
 });

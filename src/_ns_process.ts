@@ -38,6 +38,38 @@ import type { CallMessage, ReplyMessage } from "./_ns_worker.ts";
 /** The child's program (run as the main module of `deno run`). */
 const _CHILD = new URL("./_ns_process.ts", import.meta.url);
 
+let _cached: Promise<void> | undefined;
+
+/**
+ * Makes sure the child's code is in Deno's cache, fetched by a `deno cache` started from
+ * the caller's thread on the host, for nsjoin loaded from a remote URL (https:, http:, a
+ * registry's). The child runs with `--cached-only`: it is born in the namespaces the
+ * caller's thread joined, net among them, and fetched its modules there — from an http:
+ * URL, a target that served its own `src/_ns_process.ts` on that address of its network
+ * had it run as root with every permission, on the host (tests/security_test.ts "stop 26:
+ * sealed process attacked"). Once per process; nothing to do for file: URLs.
+ */
+export function cacheChildCode(): Promise<void> {
+  if (_CHILD.protocol === "file:") return Promise.resolve();
+  _cached ??= (async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["cache", "--quiet", "--no-config", "--no-lock", _CHILD.href],
+      cwd: "/",
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (out.success) return;
+    _cached = undefined;
+    const why = new TextDecoder().decode(out.stderr).trim().split("\n")[0].replace(/^error: /, "");
+    throw new Error(
+      `Cannot start the evaluator for the target's mount namespace: its code cannot be fetched on the host (${why})`,
+    );
+  })();
+  return _cached;
+}
+
 /** What the caller sends first: where to find the fds the child reopens. */
 interface _Init {
   type: "init";
@@ -108,7 +140,16 @@ export class SealedProcess extends EventEmitter {
     // over the pipe.
     this.#child = spawn(
       Deno.execPath(),
-      ["run", "-A", "--no-config", "--no-lock", "--quiet", "--no-prompt", _CHILD.href],
+      [
+        "run",
+        "-A",
+        "--no-config",
+        "--no-lock",
+        "--cached-only",
+        "--quiet",
+        "--no-prompt",
+        _CHILD.href,
+      ],
       { cwd: "/", stdio: ["inherit", "inherit", "inherit", "pipe", "pipe"] },
     );
     this.#exited = new Promise((resolve) => {
@@ -223,9 +264,18 @@ async function _child(): Promise<void> {
           closeFds();
           return;
         }
-        worker = new Worker(new URL("./_ns_worker.ts", import.meta.url), {
-          workerData: { role: SPAWNER_ROLE, mntFd, hostRootFd },
-        });
+        // node:worker_threads takes file: and data: URLs only: from a remote copy of nsjoin
+        // (a registry's), a data: module that imports the spawner (from the cache: the
+        // process runs with --cached-only).
+        const spawner = new URL("./_ns_worker.ts", import.meta.url);
+        worker = new Worker(
+          spawner.protocol === "file:" ? spawner : new URL(
+            `data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(spawner.href)};`)}`,
+          ),
+          {
+            workerData: { role: SPAWNER_ROLE, mntFd, hostRootFd },
+          },
+        );
         worker.on("message", (r: ReplyMessage) => {
           if ("type" in r && r.type === "opened") {
             fds.push(r.fd);

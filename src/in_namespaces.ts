@@ -393,6 +393,11 @@ async function _call(
   };
   const key = _key(resolved, types);
   const kept = _take(key);
+  if (!kept && types.includes("mnt")) {
+    // Asked for before the cache's own `deno`: a missing --allow-run is one NotCapable.
+    _assertCanRunDeno();
+    await _workers.cacheChildCode();
+  }
   const slot = kept ?? (_dropExited(), _spawn(resolved, types));
   // A Worker born while the target moved may hold either set: not kept, nor one whose
   // namespaces could not be read.

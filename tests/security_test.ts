@@ -12117,3 +12117,111 @@ Deno.exit(0);
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 26: the mnt evaluator's process never fetches its code through a target's network (nsjoin imported from a URL)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // nsjoin imported from a remote URL (a registry, a mirror): the evaluator's process ran
+    // `deno run URL/src/_ns_process.ts`, born in the namespaces the caller's thread joined —
+    // net among them — so it fetched its modules on the target's network. Over http:, a
+    // target serving its own src/_ns_process.ts on that address of its own loopback had it
+    // run as uid 0 with every permission, on the host.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    const servers: Deno.ChildProcess[] = [];
+    try {
+      await Deno.mkdir(`${dir}/evil/src`, { recursive: true });
+      await Deno.writeTextFile(
+        `${dir}/evil/src/_ns_process.ts`,
+        `Deno.writeTextFileSync(${JSON.stringify(`${dir}/PWNED`)}, \`uid=\${Deno.uid()}\`);\n`,
+      );
+      await Deno.writeTextFile(
+        `${dir}/serve.ts`,
+        `const [port, root] = [Number(Deno.args[0]), Deno.args[1]];
+Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log("ready") }, async (req) => {
+  const path = new URL(req.url).pathname;
+  if (root.endsWith("/evil")) Deno.writeTextFileSync(root + "/asked", path + "\\n", { append: true });
+  try {
+    return new Response(await Deno.readFile(root + path), {
+      headers: { "content-type": path.endsWith(".ts") ? "application/typescript" : "application/javascript" },
+    });
+  } catch {
+    return new Response("", { status: 404 });
+  }
+});
+`,
+      );
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (l.addr as Deno.NetAddr).port;
+      l.close();
+      const serve = (cmd: string, args: string[]) => {
+        const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped" }).spawn();
+        servers.push(child);
+        return child;
+      };
+      const ready = async (child: Deno.ChildProcess) => {
+        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        const { value } = await reader.read();
+        assertEquals(value?.trim(), "ready");
+        reader.releaseLock();
+      };
+      const deno = Deno.execPath();
+      const serveArgs = (
+        root: string,
+      ) => ["run", "-A", "--quiet", "--no-lock", `${dir}/serve.ts`, String(port), root];
+      // The host serves nsjoin's files; the target serves its own on the same address of its
+      // own loopback.
+      await ready(serve(deno, serveArgs(ROOT.replace(/\/$/, ""))));
+      const target = serve("unshare", [
+        "-n",
+        "-m",
+        "sh",
+        "-c",
+        `ip link set lo up && exec ${deno} ${serveArgs(`${dir}/evil`).join(" ")}`,
+      ]);
+      await ready(target);
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `const { inNamespaces } = await import("http://127.0.0.1:${port}/mod.ts");
+console.log(await inNamespaces(${target.pid}, () => "inside", { namespaces: ["net", "mnt"], timeout: 30_000 })
+  .catch((e: Error) => e.message));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        deno,
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`],
+          // A cache of its own: nothing of nsjoin's code fetched before.
+          env: { DENO_DIR: `${dir}/deno-dir` },
+        },
+        undefined,
+        90_000,
+      );
+      let marker = "";
+      try {
+        marker = await Deno.readTextFile(`${dir}/PWNED`);
+      } catch {
+        // Never written: the target's code did not run.
+      }
+      assertEquals(marker, "", "the target's src/_ns_process.ts ran on the host");
+      assert(!existsNow(`${dir}/evil/asked`), "the evaluator's process asked the target for code");
+      // And mnt works from a remote copy (node:worker_threads takes no http: URL: it never did).
+      assertEquals(out.stdout, "inside\n", out.stderr);
+    } finally {
+      for (const s of servers) {
+        try {
+          s.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await s.status;
+        await s.stdout.cancel().catch(() => {});
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -6,6 +6,32 @@ import "./chunk-YX3QB2EJ.js";
 import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import { deserialize, serialize } from "node:v8";
+var cacheChildCode = (function cacheChildCode() {
+  if (_CHILD.protocol === "file:") return Promise.resolve();
+  _cached ??= (async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "cache",
+        "--quiet",
+        "--no-config",
+        "--no-lock",
+        _CHILD.href
+      ],
+      cwd: "/",
+      env: {
+        NO_COLOR: "1"
+      },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped"
+    }).output();
+    if (out.success) return;
+    _cached = void 0;
+    const why = new TextDecoder().decode(out.stderr).trim().split("\n")[0].replace(/^error: /, "");
+    throw new Error(`Cannot start the evaluator for the target's mount namespace: its code cannot be fetched on the host (${why})`);
+  })();
+  return _cached;
+});
 var _frames = (function _frames(on) {
   let chunks = [];
   let size = 0;
@@ -40,6 +66,8 @@ var _frame = (function _frame(message) {
 });
 
 var _CHILD = new URL("../_ns_process.ts", import.meta.url);
+var _cached;
+
 
 
 var SealedProcess = class extends EventEmitter {
@@ -60,6 +88,7 @@ var SealedProcess = class extends EventEmitter {
       "-A",
       "--no-config",
       "--no-lock",
+      "--cached-only",
       "--quiet",
       "--no-prompt",
       _CHILD.href
@@ -126,5 +155,6 @@ var SealedProcess = class extends EventEmitter {
 };
 if (false) await _child();
 export {
-  SealedProcess
+  SealedProcess,
+  cacheChildCode
 };

@@ -521,10 +521,14 @@ function _closeSpawnerFds(slot: _Slot): void {
 /**
  * The sealed evaluator's process is `deno` (Deno.execPath()) running nsjoin's
  * src/_ns_process.ts: asked for up front, so that a missing --allow-run is one NotCapable
- * naming it. A `deno compile`d program has no `deno` to run.
+ * naming it. A `deno compile`d program has no `deno` to run: its Deno.execPath() is the
+ * program itself, which `run -A …` and `cache …` would start with those arguments.
+ * `Deno.build.standalone` says so (Deno 2.9); the path is the older sign, and only for
+ * local modules (Deno 2.9 serves them from `$TMPDIR/deno-compile-NAME/`; a remote module
+ * keeps its https: URL).
  */
 function _assertCanRunDeno(): void {
-  if (import.meta.url.includes("/deno-compile-")) {
+  if (Deno.build.standalone || import.meta.url.includes("/deno-compile-")) {
     throw new Error(
       "Cannot join a mount namespace with inNamespaces in a `deno compile`d program: its sealed evaluator runs in a `deno` process of its own",
     );

@@ -383,7 +383,7 @@ var _closeSpawnerFds = (function _closeSpawnerFds(slot) {
   for (const fd of slot.spawnerFds.splice(0)) libc().close(fd);
 });
 var _assertCanRunDeno = (function _assertCanRunDeno() {
-  if (import.meta.url.includes("/deno-compile-")) {
+  if (Deno.build.standalone || import.meta.url.includes("/deno-compile-")) {
     throw new Error("Cannot join a mount namespace with inNamespaces in a `deno compile`d program: its sealed evaluator runs in a `deno` process of its own");
   }
   const run = {

@@ -391,13 +391,16 @@ async function _call(
     ...await import("./_ns_worker.ts"),
     ...await import("./_ns_process.ts"),
   };
-  const key = _key(resolved, types);
-  const kept = _take(key);
-  if (!kept && types.includes("mnt")) {
+  if (types.includes("mnt")) {
     // Asked for before the cache's own `deno`: a missing --allow-run is one NotCapable.
     _assertCanRunDeno();
     await _workers.cacheChildCode();
   }
+  // Aborted while we prepared (a module bundled, the first call's imports, the cache): the
+  // listener added below would never fire, and fn ran all the same.
+  options.signal?.throwIfAborted();
+  const key = _key(resolved, types);
+  const kept = _take(key);
   const slot = kept ?? (_dropExited(), _spawn(resolved, types));
   // A Worker born while the target moved may hold either set: not kept, nor one whose
   // namespaces could not be read.

@@ -12225,3 +12225,40 @@ Deno.exit(0);
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 26: an abort while inNamespaces prepares a mnt call (a module bundled on the host) stops it: fn never runs",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The abort listener was added only after the call's awaits (the host's `deno bundle` of a
+    // module URL, the first call's imports, the evaluator's code cached): an abort in that gap
+    // was never heard, and fn ran in the target after the caller had given up on it.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        `export default () => { Deno.writeTextFileSync("/mnt/ran", "fn ran"); return "ran"; };\n`,
+      );
+      await using target = await makeTarget({ flags: ["-m"], setup: "mount -t tmpfs x /mnt" });
+      const controller = new AbortController();
+      const call = inNamespaces(target.pid, new URL(`file://${dir}/job.ts`), {
+        namespaces: ["mnt"],
+        signal: controller.signal,
+        reuse: false,
+      });
+      // Aborted during the bundle (a `deno` process of tens of ms), before any evaluator.
+      setTimeout(() => controller.abort(new Error("given up")), 0);
+      const outcome = await call.then((v) => `resolved ${v}`, (e) => (e as Error).message);
+      assertEquals(outcome, "given up");
+      // A call that ran anyway would have written it by now (it resolved ~1 s later).
+      await new Promise((r) => setTimeout(r, 2500));
+      assert(!existsNow(`/proc/${target.pid}/root/mnt/ran`), "fn ran after the abort");
+    } finally {
+      await closeNamespaceWorkers();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -269,12 +269,13 @@ var _call = (async function _call(resolved, types, message, options) {
     ...await import("./_ns_worker-4YVT3O4G.js"),
     ...await import("./_ns_process-GNNP4C4X.js")
   };
-  const key = _key(resolved, types);
-  const kept = _take(key);
-  if (!kept && types.includes("mnt")) {
+  if (types.includes("mnt")) {
     _assertCanRunDeno();
     await _workers.cacheChildCode();
   }
+  options.signal?.throwIfAborted();
+  const key = _key(resolved, types);
+  const kept = _take(key);
   const slot = kept ?? (_dropExited(), _spawn(resolved, types));
   if (!kept && (key.endsWith("|?") || _key(resolved, types) !== key)) slot.dead = true;
   const id = _nextId++;

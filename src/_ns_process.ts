@@ -88,7 +88,8 @@ function _frames(on: (message: unknown) => void): (chunk: Uint8Array | string) =
   let size = 0;
   return (chunk) => {
     if (typeof chunk === "string") throw new TypeError("Cannot read a frame: the pipe gave text");
-    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    // A copy: the stream may reuse the memory behind a chunk it gave.
+    chunks.push(Buffer.from(chunk));
     size += chunk.byteLength;
     while (size >= 4) {
       if (chunks[0].length < 4) chunks = [Buffer.concat(chunks)];

@@ -12090,9 +12090,15 @@ Deno.test({
 const hwm = () => Number(/^VmHWM:\\s+(\\d+) kB$/m.exec(Deno.readTextFileSync("/proc/self/status"))![1]) >> 10;
 await inNamespaces(Number(Deno.args[0]), () => 0, { namespaces: ["mnt"] });
 const before = hwm();
-const n = await inNamespaces(Number(Deno.args[0]), () => new Uint8Array(48 << 20).fill(7), {
-  namespaces: ["mnt"], timeout: 50_000,
-}).then((r) => (r as Uint8Array).reduce((a, b) => a + b, 0) / 7, (e) => e.name);
+const n = await inNamespaces(Number(Deno.args[0]), () => {
+  const a = new Uint8Array(48 << 20);
+  for (let i = 0; i < a.length; i++) a[i] = i % 251;
+  return a;
+}, { namespaces: ["mnt"], timeout: 50_000 }).then((r) => {
+  const a = r as Uint8Array;
+  for (let i = 0; i < a.length; i++) if (a[i] !== i % 251) return \`byte \${i} differs\`;
+  return a.length;
+}, (e) => e.name);
 console.log(JSON.stringify({ n, grewMb: hwm() - before }));
 Deno.exit(0);
 `,

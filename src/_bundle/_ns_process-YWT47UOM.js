@@ -37,7 +37,7 @@ var _frames = (function _frames(on) {
   let size = 0;
   return (chunk) => {
     if (typeof chunk === "string") throw new TypeError("Cannot read a frame: the pipe gave text");
-    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    chunks.push(Buffer.from(chunk));
     size += chunk.byteLength;
     while (size >= 4) {
       if (chunks[0].length < 4) chunks = [

@@ -199,8 +199,28 @@ export class SealedProcess extends EventEmitter {
   }
 }
 
+/**
+ * Closes what the caller's process inherited without close-on-exec (a shell's `5<file`, a
+ * service manager's socket), which Deno's spawn passed on to us: fn runs in the target's
+ * mount namespace, where `/proc/self/fd/N` — fn's own path, or a target's symlink fn follows —
+ * reached them (tests/security_test.ts "stop 26: sealed process attacked"). Ours are 0-2 and
+ * the pipes 3 and 4; Deno's own fds are close-on-exec but one (`/dev/null`, which it opened
+ * before this runs and has no use for).
+ */
+function _closeInherited(): void {
+  const F_GETFD = 1;
+  const FD_CLOEXEC = 1;
+  for (const entry of [...Deno.readDirSync("/proc/self/fd")]) {
+    const fd = Number(entry.name);
+    if (fd < 5) continue;
+    const flags = libc().fcntl(fd, F_GETFD, 0);
+    if (flags >= 0 && (flags & FD_CLOEXEC) === 0) libc().close(fd);
+  }
+}
+
 /** The child: relays frames between the pipes and the spawner Worker. */
 async function _child(): Promise<void> {
+  _closeInherited();
   const fs = await import("node:fs");
   const { Worker } = await import("node:worker_threads");
   const { loadHostNss } = await import("../ffi/nss.ts");

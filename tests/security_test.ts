@@ -12268,3 +12268,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 26: fds root's process inherited without close-on-exec never reach the mnt evaluator's process",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Deno's spawn passes on every fd without close-on-exec: root's script started with a
+    // shell's `5<secret` (or a service manager's socket) gave it to the evaluator's process,
+    // where fn runs in the target's mount namespace; in a target that shares the host's /proc
+    // (a local user's `unshare -Urm`), /proc/self/fd/5 — a path of fn's, or a target's symlink
+    // fn follows — read root's file.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    try {
+      await Deno.writeTextFile(`${dir}/secret`, "ROOT-SECRET\n", { mode: 0o600 });
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";
+console.log(await inNamespaces(Number(Deno.args[0]), () => {
+  try {
+    return Deno.readTextFileSync("/mnt/link");
+  } catch (e) {
+    return (e as Error).name;
+  }
+}, { namespaces: ["mnt"] }));
+Deno.exit(0);
+`,
+      );
+      await using target = await makeTarget({
+        flags: ["-m"],
+        setup: "mount -t tmpfs x /mnt && ln -s /proc/self/fd/5 /mnt/link",
+      });
+      const out = await runPiped(
+        "sh",
+        {
+          args: [
+            "-c",
+            `exec "$0" run -A --quiet --no-lock ${dir}/victim.ts ${target.pid} 5<${dir}/secret`,
+            Deno.execPath(),
+          ],
+        },
+        undefined,
+        60_000,
+      );
+      assertEquals(out.code, 0, out.stderr);
+      // Without the fix: ROOT-SECRET.
+      assertEquals(out.stdout.trim(), "NotFound");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

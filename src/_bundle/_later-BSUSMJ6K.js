@@ -267,7 +267,7 @@ var _call = (async function _call(resolved, types, message, options) {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
     ...await import("./_ns_worker-4YVT3O4G.js"),
-    ...await import("./_ns_process-YWT47UOM.js")
+    ...await import("./_ns_process-RCDOZ4UX.js")
   };
   if (types.includes("mnt")) {
     _assertCanRunDeno();

@@ -38,6 +38,38 @@ import type { CallMessage, ReplyMessage } from "./_ns_worker.ts";
 /** The child's program (run as the main module of `deno run`). */
 const _CHILD = new URL("./_ns_process.ts", import.meta.url);
 
+let _cached: Promise<void> | undefined;
+
+/**
+ * Makes sure the child's code is in Deno's cache, fetched by a `deno cache` started from
+ * the caller's thread on the host, for nsjoin loaded from a remote URL (https:, http:, a
+ * registry's). The child runs with `--cached-only`: it is born in the namespaces the
+ * caller's thread joined, net among them, and fetched its modules there — from an http:
+ * URL, a target that served its own `src/_ns_process.ts` on that address of its network
+ * had it run as root with every permission, on the host (tests/security_test.ts "stop 26:
+ * sealed process attacked"). Once per process; nothing to do for file: URLs.
+ */
+export function cacheChildCode(): Promise<void> {
+  if (_CHILD.protocol === "file:") return Promise.resolve();
+  _cached ??= (async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["cache", "--quiet", "--no-config", "--no-lock", _CHILD.href],
+      cwd: "/",
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (out.success) return;
+    _cached = undefined;
+    const why = new TextDecoder().decode(out.stderr).trim().split("\n")[0].replace(/^error: /, "");
+    throw new Error(
+      `Cannot start the evaluator for the target's mount namespace: its code cannot be fetched on the host (${why})`,
+    );
+  })();
+  return _cached;
+}
+
 /** What the caller sends first: where to find the fds the child reopens. */
 interface _Init {
   type: "init";
@@ -46,18 +78,28 @@ interface _Init {
   hostRootFd: number;
 }
 
-/** Splits a byte stream into frames; calls `on` with each deserialized message. */
+/**
+ * Splits a byte stream into frames; calls `on` with each deserialized message. Chunks are
+ * kept in a list and joined once a frame is whole: joining at every chunk copied the frame
+ * so far each time, quadratic in its size (a 64 MB result took 30 s and 1.2 GB).
+ */
 function _frames(on: (message: unknown) => void): (chunk: Uint8Array | string) => void {
-  let buffer = Buffer.alloc(0);
+  let chunks: Buffer[] = [];
+  let size = 0;
   return (chunk) => {
     if (typeof chunk === "string") throw new TypeError("Cannot read a frame: the pipe gave text");
-    buffer = buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([buffer, chunk]);
-    while (buffer.length >= 4) {
-      const length = buffer.readUInt32LE(0);
-      if (buffer.length < 4 + length) break;
-      const body = buffer.subarray(4, 4 + length);
-      buffer = buffer.subarray(4 + length);
-      on(deserialize(body));
+    // A copy: the stream may reuse the memory behind a chunk it gave.
+    chunks.push(Buffer.from(chunk));
+    size += chunk.byteLength;
+    while (size >= 4) {
+      if (chunks[0].length < 4) chunks = [Buffer.concat(chunks)];
+      const length = chunks[0].readUInt32LE(0);
+      if (size < 4 + length) break;
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const rest = all.subarray(4 + length);
+      chunks = rest.length > 0 ? [rest] : [];
+      size = rest.length;
+      on(deserialize(all.subarray(4, 4 + length)));
     }
   };
 }
@@ -99,7 +141,16 @@ export class SealedProcess extends EventEmitter {
     // over the pipe.
     this.#child = spawn(
       Deno.execPath(),
-      ["run", "-A", "--no-config", "--no-lock", "--quiet", "--no-prompt", _CHILD.href],
+      [
+        "run",
+        "-A",
+        "--no-config",
+        "--no-lock",
+        "--cached-only",
+        "--quiet",
+        "--no-prompt",
+        _CHILD.href,
+      ],
       { cwd: "/", stdio: ["inherit", "inherit", "inherit", "pipe", "pipe"] },
     );
     this.#exited = new Promise((resolve) => {
@@ -125,13 +176,17 @@ export class SealedProcess extends EventEmitter {
   /** Keeps the caller's event loop alive while a call is in flight. */
   ref(): void {
     this.#child.ref();
-    (this.#child.stdio[4] as unknown as { ref?(): void }).ref?.();
+    for (const pipe of [this.#child.stdio[3], this.#child.stdio[4]]) {
+      (pipe as unknown as { ref?(): void }).ref?.();
+    }
   }
 
   /** Lets the caller exit while the process is idle. */
   unref(): void {
     this.#child.unref();
-    (this.#child.stdio[4] as unknown as { unref?(): void }).unref?.();
+    for (const pipe of [this.#child.stdio[3], this.#child.stdio[4]]) {
+      (pipe as unknown as { unref?(): void }).unref?.();
+    }
   }
 
   /** Kills the process (SIGKILL: a call stuck anywhere in it dies with it). */
@@ -144,8 +199,28 @@ export class SealedProcess extends EventEmitter {
   }
 }
 
+/**
+ * Closes what the caller's process inherited without close-on-exec (a shell's `5<file`, a
+ * service manager's socket), which Deno's spawn passed on to us: fn runs in the target's
+ * mount namespace, where `/proc/self/fd/N` — fn's own path, or a target's symlink fn follows —
+ * reached them (tests/security_test.ts "stop 26: sealed process attacked"). Ours are 0-2 and
+ * the pipes 3 and 4; Deno's own fds are close-on-exec but one (`/dev/null`, which it opened
+ * before this runs and has no use for).
+ */
+function _closeInherited(): void {
+  const F_GETFD = 1;
+  const FD_CLOEXEC = 1;
+  for (const entry of [...Deno.readDirSync("/proc/self/fd")]) {
+    const fd = Number(entry.name);
+    if (fd < 5) continue;
+    const flags = libc().fcntl(fd, F_GETFD, 0);
+    if (flags >= 0 && (flags & FD_CLOEXEC) === 0) libc().close(fd);
+  }
+}
+
 /** The child: relays frames between the pipes and the spawner Worker. */
 async function _child(): Promise<void> {
+  _closeInherited();
   const fs = await import("node:fs");
   const { Worker } = await import("node:worker_threads");
   const { loadHostNss } = await import("../ffi/nss.ts");
@@ -210,9 +285,18 @@ async function _child(): Promise<void> {
           closeFds();
           return;
         }
-        worker = new Worker(new URL("./_ns_worker.ts", import.meta.url), {
-          workerData: { role: SPAWNER_ROLE, mntFd, hostRootFd },
-        });
+        // node:worker_threads takes file: and data: URLs only: from a remote copy of nsjoin
+        // (a registry's), a data: module that imports the spawner (from the cache: the
+        // process runs with --cached-only).
+        const spawner = new URL("./_ns_worker.ts", import.meta.url);
+        worker = new Worker(
+          spawner.protocol === "file:" ? spawner : new URL(
+            `data:text/javascript,${encodeURIComponent(`import ${JSON.stringify(spawner.href)};`)}`,
+          ),
+          {
+            workerData: { role: SPAWNER_ROLE, mntFd, hostRootFd },
+          },
+        );
         worker.on("message", (r: ReplyMessage) => {
           if ("type" in r && r.type === "opened") {
             fds.push(r.fd);

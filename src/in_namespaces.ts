@@ -391,6 +391,14 @@ async function _call(
     ...await import("./_ns_worker.ts"),
     ...await import("./_ns_process.ts"),
   };
+  if (types.includes("mnt")) {
+    // Asked for before the cache's own `deno`: a missing --allow-run is one NotCapable.
+    _assertCanRunDeno();
+    await _workers.cacheChildCode();
+  }
+  // Aborted while we prepared (a module bundled, the first call's imports, the cache): the
+  // listener added below would never fire, and fn ran all the same.
+  options.signal?.throwIfAborted();
   const key = _key(resolved, types);
   const kept = _take(key);
   const slot = kept ?? (_dropExited(), _spawn(resolved, types));
@@ -516,10 +524,14 @@ function _closeSpawnerFds(slot: _Slot): void {
 /**
  * The sealed evaluator's process is `deno` (Deno.execPath()) running nsjoin's
  * src/_ns_process.ts: asked for up front, so that a missing --allow-run is one NotCapable
- * naming it. A `deno compile`d program has no `deno` to run.
+ * naming it. A `deno compile`d program has no `deno` to run: its Deno.execPath() is the
+ * program itself, which `run -A …` and `cache …` would start with those arguments.
+ * `Deno.build.standalone` says so (Deno 2.9); the path is the older sign, and only for
+ * local modules (Deno 2.9 serves them from `$TMPDIR/deno-compile-NAME/`; a remote module
+ * keeps its https: URL).
  */
 function _assertCanRunDeno(): void {
-  if (import.meta.url.includes("/deno-compile-")) {
+  if (Deno.build.standalone || import.meta.url.includes("/deno-compile-")) {
     throw new Error(
       "Cannot join a mount namespace with inNamespaces in a `deno compile`d program: its sealed evaluator runs in a `deno` process of its own",
     );

@@ -101,6 +101,47 @@ console.log(await $\`hostname | tr a-z A-Z\`.text());`);
   },
 });
 
+Deno.test({
+  name:
+    "a script elsewhere runs inNamespaces with mnt, importing mod.ts by path, by file:// URL and from a copy",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // The mnt evaluator is a `deno run` of nsjoin's src/_ns_process.ts found from
+    // import.meta.url: it must be found wherever the caller loaded nsjoin from.
+    await using target = await makeTarget({
+      flags: ["-m", "-u"],
+      setup: "mount -t tmpfs x /mnt && echo target-file > /mnt/f",
+    });
+    const copy = await Deno.makeTempDir({ prefix: "nsjoin-copy-" });
+    try {
+      for (const f of ["mod.ts", "dax.ts", "cli.ts", "deno.json", "src", "ffi"]) {
+        const out = await runPiped("cp", { args: ["-r", `${ROOT}${f}`, `${copy}/`] });
+        assertEquals(out.code, 0, out.stderr);
+      }
+      for (
+        const [how, spec] of [
+          ["path", MOD_PATH],
+          ["file:// URL", MOD_URL],
+          ["a copy in a temp dir", `${copy}/mod.ts`],
+        ]
+      ) {
+        await t.step(`by ${how}`, async () => {
+          const out = await runElsewhere(`import { inNamespaces } from ${JSON.stringify(spec)};
+console.log(await inNamespaces(${target.pid}, () => Deno.readTextFileSync("/mnt/f").trim(), {
+  namespaces: ["mnt"],
+}));
+Deno.exit(0);`);
+          assertEquals(out.stderr, "");
+          assertEquals(out.stdout, "target-file\n");
+        });
+      }
+    } finally {
+      await Deno.remove(copy, { recursive: true });
+    }
+  },
+});
+
 Deno.test("a class is one class across the main entry and the dax entry", async () => {
   // Both run from one bundle's shared chunks: an error daxIn throws is mod.ts's NamespaceError.
   const out = await runElsewhere(`import { NamespaceError } from ${JSON.stringify(MOD_URL)};

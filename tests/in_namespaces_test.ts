@@ -14,12 +14,35 @@ import {
   type TestTarget,
 } from "./_fixtures.ts";
 
-/** The caller's threads whose namespace of `type` is the target's. */
+/**
+ * The threads ("pid/tid") whose namespace of `type` is the target's, in the caller's process
+ * and its evaluator processes (a mnt evaluator runs in a `deno` process of its own).
+ */
 function threadsInside(target: TestTarget, type = "net"): string[] {
   const theirs = Deno.readLinkSync(`/proc/${target.pid}/ns/${type}`);
-  return [...Deno.readDirSync(`/proc/${Deno.pid}/task`)].map((t) => t.name).filter((tid) => {
+  const pids = [Deno.pid];
+  for (const e of Deno.readDirSync("/proc")) {
     try {
-      return Deno.readLinkSync(`/proc/${Deno.pid}/task/${tid}/ns/${type}`) === theirs;
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (
+        Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === Deno.pid &&
+        Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes("_ns_process")
+      ) {
+        pids.push(Number(e.name));
+      }
+    } catch {
+      // Not a process, or it ended while we looked.
+    }
+  }
+  return pids.flatMap((pid) => {
+    try {
+      return [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) => `${pid}/${t.name}`);
+    } catch {
+      return [];
+    }
+  }).filter((thread) => {
+    try {
+      return Deno.readLinkSync(`/proc/${thread.replace("/", "/task/")}/ns/${type}`) === theirs;
     } catch {
       return false; // the thread ended while we looked
     }
@@ -311,12 +334,22 @@ Deno.test({
     });
     await t.step("timeout with the mnt spawner", async () => {
       // A pending promise, not a busy loop: Deno's terminate() cannot interrupt those.
-      const error = await errorOf(
+      const call = errorOf(
         inNamespaces(target.pid, () => new Promise(() => {}), {
           namespaces: ["net", "mnt"],
-          timeout: 1500,
+          timeout: 10_000,
         }),
       );
+      // While fn waits, the evaluator's threads (in a process of its own) are in the
+      // target's mount namespace: what the checks below find gone.
+      let inside: string[] = [];
+      for (let i = 0; i < 180 && inside.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        inside = threadsInside(target, "mnt");
+      }
+      assert(inside.length > 0, "expected the evaluator's threads in the target's mnt namespace");
+      assert(inside.every((t) => !t.startsWith(`${Deno.pid}/`)), `ours inside: ${inside}`);
+      const error = await call;
       assertEquals(error.name, "TimeoutError");
       assertEquals(await noThreadLeft(target), []);
       assertEquals(await noThreadLeft(target, "mnt"), []);

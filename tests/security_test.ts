@@ -11972,3 +11972,352 @@ Deno.exit(0);
     }
   },
 });
+
+// ---- stop 26: sealed process attacked
+
+/** Source of a function, for a victim script: root's evaluator processes (ppid and cmdline). */
+const _EVALUATORS_SRC = `const evaluators = () => [...Deno.readDirSync("/proc")].filter((e) => {
+  try {
+    const stat = Deno.readTextFileSync(\`/proc/\${e.name}/stat\`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === Deno.pid &&
+      Deno.readTextFileSync(\`/proc/\${e.name}/cmdline\`).includes("_ns_process");
+  } catch {
+    return false;
+  }
+}).map((e) => Number(e.name));`;
+
+Deno.test({
+  name:
+    "stop 26: a kept mnt evaluator never keeps root's script alive, and its process dies with the script however it ends",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+${_EVALUATORS_SRC}
+const [pid, mode] = [Number(Deno.args[0]), Deno.args[1]];
+if (mode === "spin") {
+  inNamespaces(pid, () => { while (true) { /* a synchronous loop */ } }, { namespaces: ["mnt"] });
+  setInterval(() => console.log(JSON.stringify({ evaluators: evaluators() })), 200);
+} else {
+  await inNamespaces(pid, () => "kept", { namespaces: ["mnt"] });
+  const kept = evaluators();
+  // The loop ended on its own: a kept evaluator killed by the idle timer first (5 s) would be
+  // gone here.
+  globalThis.addEventListener("unload", () => {
+    console.log(JSON.stringify({ kept, atUnload: kept.filter((p) => {
+      try { return !/^[ZX]/.test(Deno.readTextFileSync(\`/proc/\${p}/stat\`).split(") ")[1]); }
+      catch { return false; }
+    }) }));
+  });
+}
+`,
+    );
+    try {
+      await using target = await makeTarget({ flags: ["-m"] });
+      await t.step("a script that ends normally", async () => {
+        const out = await runPiped(
+          Deno.execPath(),
+          {
+            args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)],
+          },
+          undefined,
+          60_000,
+        );
+        assertEquals(out.code, 0, out.stderr);
+        const { kept, atUnload } = JSON.parse(out.stdout);
+        assertEquals(kept.length, 1, out.stdout);
+        // Without the fix the call pipe kept the script's loop alive until the idle timer
+        // killed the evaluator: none was alive at unload.
+        assertEquals(atUnload, kept, "the script waited for its idle evaluator to be killed");
+        await waitFor("the kept evaluator's exit", () => gone(kept[0]), 10_000);
+      });
+      await t.step("a script SIGKILLed while fn spins synchronously", async () => {
+        const victim = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "--quiet",
+            "--no-lock",
+            `${dir}/victim.ts`,
+            String(target.pid),
+            "spin",
+          ],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "inherit",
+        }).spawn();
+        const reader = victim.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let seen: number[] = [];
+        let buf = "";
+        while (seen.length === 0) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          for (const line of buf.split("\n").slice(0, -1)) seen = JSON.parse(line).evaluators;
+          buf = buf.slice(buf.lastIndexOf("\n") + 1);
+        }
+        assertEquals(seen.length, 1);
+        // Spinning for sure: its evaluator's thread runs fn.
+        await new Promise((r) => setTimeout(r, 1500));
+        victim.kill("SIGKILL");
+        await victim.status;
+        await reader.cancel();
+        await waitFor("the spinning evaluator's exit", () => gone(seen[0]), 10_000);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "stop 26: a large result of a mnt fn is read back in memory linear in its size",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // fn's result is often a target's data (a log, a database dump). Joining the reply pipe's
+    // chunks at every read copied the frame so far each time: a 64 MB result took 30 s and
+    // 1.2 GB of root's memory (a 16 MB one 1.8 s), where the Worker took 0.1 s.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    await Deno.writeTextFile(
+      `${dir}/victim.ts`,
+      `import { inNamespaces } from "${ROOT}mod.ts";
+const hwm = () => Number(/^VmHWM:\\s+(\\d+) kB$/m.exec(Deno.readTextFileSync("/proc/self/status"))![1]) >> 10;
+await inNamespaces(Number(Deno.args[0]), () => 0, { namespaces: ["mnt"] });
+const before = hwm();
+const n = await inNamespaces(Number(Deno.args[0]), () => {
+  const a = new Uint8Array(48 << 20);
+  for (let i = 0; i < a.length; i++) a[i] = i % 251;
+  return a;
+}, { namespaces: ["mnt"], timeout: 50_000 }).then((r) => {
+  const a = r as Uint8Array;
+  for (let i = 0; i < a.length; i++) if (a[i] !== i % 251) return \`byte \${i} differs\`;
+  return a.length;
+}, (e) => e.name);
+console.log(JSON.stringify({ n, grewMb: hwm() - before }));
+Deno.exit(0);
+`,
+    );
+    try {
+      await using target = await makeTarget({ flags: ["-m"] });
+      const out = await runPiped(
+        Deno.execPath(),
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`, String(target.pid)],
+        },
+        undefined,
+        90_000,
+      );
+      assertEquals(out.code, 0, out.stderr);
+      const { n, grewMb } = JSON.parse(out.stdout);
+      assertEquals(n, 48 << 20);
+      // The frame, its chunks and the value: about 3× the result; quadratic joining was 1 GB.
+      assert(grewMb < 300, `root's process grew by ${grewMb} MB reading a 48 MB result`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 26: the mnt evaluator's process never fetches its code through a target's network (nsjoin imported from a URL)",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // nsjoin imported from a remote URL (a registry, a mirror): the evaluator's process ran
+    // `deno run URL/src/_ns_process.ts`, born in the namespaces the caller's thread joined —
+    // net among them — so it fetched its modules on the target's network. Over http:, a
+    // target serving its own src/_ns_process.ts on that address of its own loopback had it
+    // run as uid 0 with every permission, on the host.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    const servers: Deno.ChildProcess[] = [];
+    try {
+      await Deno.mkdir(`${dir}/evil/src`, { recursive: true });
+      await Deno.writeTextFile(
+        `${dir}/evil/src/_ns_process.ts`,
+        `Deno.writeTextFileSync(${JSON.stringify(`${dir}/PWNED`)}, \`uid=\${Deno.uid()}\`);\n`,
+      );
+      await Deno.writeTextFile(
+        `${dir}/serve.ts`,
+        `const [port, root] = [Number(Deno.args[0]), Deno.args[1]];
+Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log("ready") }, async (req) => {
+  const path = new URL(req.url).pathname;
+  if (root.endsWith("/evil")) Deno.writeTextFileSync(root + "/asked", path + "\\n", { append: true });
+  try {
+    return new Response(await Deno.readFile(root + path), {
+      headers: { "content-type": path.endsWith(".ts") ? "application/typescript" : "application/javascript" },
+    });
+  } catch {
+    return new Response("", { status: 404 });
+  }
+});
+`,
+      );
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (l.addr as Deno.NetAddr).port;
+      l.close();
+      const serve = (cmd: string, args: string[]) => {
+        const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped" }).spawn();
+        servers.push(child);
+        return child;
+      };
+      const ready = async (child: Deno.ChildProcess) => {
+        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        const { value } = await reader.read();
+        assertEquals(value?.trim(), "ready");
+        reader.releaseLock();
+      };
+      const deno = Deno.execPath();
+      const serveArgs = (
+        root: string,
+      ) => ["run", "-A", "--quiet", "--no-lock", `${dir}/serve.ts`, String(port), root];
+      // The host serves nsjoin's files; the target serves its own on the same address of its
+      // own loopback.
+      await ready(serve(deno, serveArgs(ROOT.replace(/\/$/, ""))));
+      const target = serve("unshare", [
+        "-n",
+        "-m",
+        "sh",
+        "-c",
+        `ip link set lo up && exec ${deno} ${serveArgs(`${dir}/evil`).join(" ")}`,
+      ]);
+      await ready(target);
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `const { inNamespaces } = await import("http://127.0.0.1:${port}/mod.ts");
+console.log(await inNamespaces(${target.pid}, () => "inside", { namespaces: ["net", "mnt"], timeout: 30_000 })
+  .catch((e: Error) => e.message));
+Deno.exit(0);
+`,
+      );
+      const out = await runPiped(
+        deno,
+        {
+          args: ["run", "-A", "--quiet", "--no-lock", `${dir}/victim.ts`],
+          // A cache of its own: nothing of nsjoin's code fetched before.
+          env: { DENO_DIR: `${dir}/deno-dir` },
+        },
+        undefined,
+        90_000,
+      );
+      let marker = "";
+      try {
+        marker = await Deno.readTextFile(`${dir}/PWNED`);
+      } catch {
+        // Never written: the target's code did not run.
+      }
+      assertEquals(marker, "", "the target's src/_ns_process.ts ran on the host");
+      assert(!existsNow(`${dir}/evil/asked`), "the evaluator's process asked the target for code");
+      // And mnt works from a remote copy (node:worker_threads takes no http: URL: it never did).
+      assertEquals(out.stdout, "inside\n", out.stderr);
+    } finally {
+      for (const s of servers) {
+        try {
+          s.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await s.status;
+        await s.stdout.cancel().catch(() => {});
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 26: an abort while inNamespaces prepares a mnt call (a module bundled on the host) stops it: fn never runs",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The abort listener was added only after the call's awaits (the host's `deno bundle` of a
+    // module URL, the first call's imports, the evaluator's code cached): an abort in that gap
+    // was never heard, and fn ran in the target after the caller had given up on it.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/job.ts`,
+        `export default () => { Deno.writeTextFileSync("/mnt/ran", "fn ran"); return "ran"; };\n`,
+      );
+      await using target = await makeTarget({ flags: ["-m"], setup: "mount -t tmpfs x /mnt" });
+      const controller = new AbortController();
+      const call = inNamespaces(target.pid, new URL(`file://${dir}/job.ts`), {
+        namespaces: ["mnt"],
+        signal: controller.signal,
+        reuse: false,
+      });
+      // Aborted during the bundle (a `deno` process of tens of ms), before any evaluator.
+      setTimeout(() => controller.abort(new Error("given up")), 0);
+      const outcome = await call.then((v) => `resolved ${v}`, (e) => (e as Error).message);
+      assertEquals(outcome, "given up");
+      // A call that ran anyway would have written it by now (it resolved ~1 s later).
+      await new Promise((r) => setTimeout(r, 2500));
+      assert(!existsNow(`/proc/${target.pid}/root/mnt/ran`), "fn ran after the abort");
+    } finally {
+      await closeNamespaceWorkers();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 26: fds root's process inherited without close-on-exec never reach the mnt evaluator's process",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Deno's spawn passes on every fd without close-on-exec: root's script started with a
+    // shell's `5<secret` (or a service manager's socket) gave it to the evaluator's process,
+    // where fn runs in the target's mount namespace; in a target that shares the host's /proc
+    // (a local user's `unshare -Urm`), /proc/self/fd/5 — a path of fn's, or a target's symlink
+    // fn follows — read root's file.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-seal2-" });
+    try {
+      await Deno.writeTextFile(`${dir}/secret`, "ROOT-SECRET\n", { mode: 0o600 });
+      await Deno.writeTextFile(
+        `${dir}/victim.ts`,
+        `import { inNamespaces } from "${ROOT}mod.ts";
+console.log(await inNamespaces(Number(Deno.args[0]), () => {
+  try {
+    return Deno.readTextFileSync("/mnt/link");
+  } catch (e) {
+    return (e as Error).name;
+  }
+}, { namespaces: ["mnt"] }));
+Deno.exit(0);
+`,
+      );
+      await using target = await makeTarget({
+        flags: ["-m"],
+        setup: "mount -t tmpfs x /mnt && ln -s /proc/self/fd/5 /mnt/link",
+      });
+      const out = await runPiped(
+        "sh",
+        {
+          args: [
+            "-c",
+            `exec "$0" run -A --quiet --no-lock ${dir}/victim.ts ${target.pid} 5<${dir}/secret`,
+            Deno.execPath(),
+          ],
+        },
+        undefined,
+        60_000,
+      );
+      assertEquals(out.code, 0, out.stderr);
+      // Without the fix: ROOT-SECRET.
+      assertEquals(out.stdout.trim(), "NotFound");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -267,8 +267,13 @@ var _call = (async function _call(resolved, types, message, options) {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
     ...await import("./_ns_worker-4YVT3O4G.js"),
-    ...await import("./_ns_process-37GK4UPE.js")
+    ...await import("./_ns_process-RCDOZ4UX.js")
   };
+  if (types.includes("mnt")) {
+    _assertCanRunDeno();
+    await _workers.cacheChildCode();
+  }
+  options.signal?.throwIfAborted();
   const key = _key(resolved, types);
   const kept = _take(key);
   const slot = kept ?? (_dropExited(), _spawn(resolved, types));
@@ -379,7 +384,7 @@ var _closeSpawnerFds = (function _closeSpawnerFds(slot) {
   for (const fd of slot.spawnerFds.splice(0)) libc().close(fd);
 });
 var _assertCanRunDeno = (function _assertCanRunDeno() {
-  if (import.meta.url.includes("/deno-compile-")) {
+  if (Deno.build.standalone || import.meta.url.includes("/deno-compile-")) {
     throw new Error("Cannot join a mount namespace with inNamespaces in a `deno compile`d program: its sealed evaluator runs in a `deno` process of its own");
   }
   const run = {

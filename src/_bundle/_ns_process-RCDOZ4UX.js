@@ -6,20 +6,52 @@ import "./chunk-YX3QB2EJ.js";
 import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import { deserialize, serialize } from "node:v8";
+var cacheChildCode = (function cacheChildCode() {
+  if (_CHILD.protocol === "file:") return Promise.resolve();
+  _cached ??= (async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "cache",
+        "--quiet",
+        "--no-config",
+        "--no-lock",
+        _CHILD.href
+      ],
+      cwd: "/",
+      env: {
+        NO_COLOR: "1"
+      },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped"
+    }).output();
+    if (out.success) return;
+    _cached = void 0;
+    const why = new TextDecoder().decode(out.stderr).trim().split("\n")[0].replace(/^error: /, "");
+    throw new Error(`Cannot start the evaluator for the target's mount namespace: its code cannot be fetched on the host (${why})`);
+  })();
+  return _cached;
+});
 var _frames = (function _frames(on) {
-  let buffer = Buffer.alloc(0);
+  let chunks = [];
+  let size = 0;
   return (chunk) => {
     if (typeof chunk === "string") throw new TypeError("Cannot read a frame: the pipe gave text");
-    buffer = buffer.length === 0 ? Buffer.from(chunk) : Buffer.concat([
-      buffer,
-      chunk
-    ]);
-    while (buffer.length >= 4) {
-      const length = buffer.readUInt32LE(0);
-      if (buffer.length < 4 + length) break;
-      const body = buffer.subarray(4, 4 + length);
-      buffer = buffer.subarray(4 + length);
-      on(deserialize(body));
+    chunks.push(Buffer.from(chunk));
+    size += chunk.byteLength;
+    while (size >= 4) {
+      if (chunks[0].length < 4) chunks = [
+        Buffer.concat(chunks)
+      ];
+      const length = chunks[0].readUInt32LE(0);
+      if (size < 4 + length) break;
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const rest = all.subarray(4 + length);
+      chunks = rest.length > 0 ? [
+        rest
+      ] : [];
+      size = rest.length;
+      on(deserialize(all.subarray(4, 4 + length)));
     }
   };
 });
@@ -34,6 +66,8 @@ var _frame = (function _frame(message) {
 });
 
 var _CHILD = new URL("../_ns_process.ts", import.meta.url);
+var _cached;
+
 
 
 var SealedProcess = class extends EventEmitter {
@@ -54,6 +88,7 @@ var SealedProcess = class extends EventEmitter {
       "-A",
       "--no-config",
       "--no-lock",
+      "--cached-only",
       "--quiet",
       "--no-prompt",
       _CHILD.href
@@ -93,12 +128,22 @@ var SealedProcess = class extends EventEmitter {
   /** Keeps the caller's event loop alive while a call is in flight. */
   ref() {
     this.#child.ref();
-    this.#child.stdio[4].ref?.();
+    for (const pipe of [
+      this.#child.stdio[3],
+      this.#child.stdio[4]
+    ]) {
+      pipe.ref?.();
+    }
   }
   /** Lets the caller exit while the process is idle. */
   unref() {
     this.#child.unref();
-    this.#child.stdio[4].unref?.();
+    for (const pipe of [
+      this.#child.stdio[3],
+      this.#child.stdio[4]
+    ]) {
+      pipe.unref?.();
+    }
   }
   /** Kills the process (SIGKILL: a call stuck anywhere in it dies with it). */
   async terminate() {
@@ -110,5 +155,6 @@ var SealedProcess = class extends EventEmitter {
 };
 if (false) await _child();
 export {
-  SealedProcess
+  SealedProcess,
+  cacheChildCode
 };

@@ -1327,7 +1327,15 @@ int main(void) {
         `nsjoin exec: Cannot join process ${pid}: it has exited (a zombie) - its namespaces are gone with it\n`,
       );
     } finally {
-      await run("docker", ["rm", "-f", name]).catch(() => {});
+      // `docker rm -f` kills a container whose main process is a zombie only after its 10 s
+      // kill timeout, and then says it could not remove it (a CI run left one behind): ask
+      // again until docker no longer knows the name.
+      for (let i = 0; i < 5; i++) {
+        const rm = await run("docker", ["rm", "-f", name]);
+        if ((await run("docker", ["inspect", name])).code !== 0) break;
+        if (i === 4) console.error(`could not remove ${name}: ${rm.stderr}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -107,9 +107,10 @@ let _nextId = 1;
  * with `arg`.
  *
  * All code is loaded on the host. Without mnt the Worker is in the host's mount
- * namespace, so `import()` inside `fn` and a module URL load the host's files (a remote
- * import not yet cached is fetched through the target's network when net is joined: TLS
- * still checks it). With mnt every path is the target's, so the Worker is sealed: a module
+ * namespace, so `import()` inside `fn` and a module URL load the host's files. A remote
+ * module URL is put in Deno's cache on the host first when net is joined (`deno cache`:
+ * needs `--allow-run`), never fetched through the target's network; a remote import made
+ * at run time and not yet cached is (TLS still checks it; over http: the target answers). With mnt every path is the target's, so the Worker is sealed: a module
  * URL is bundled on the host (`deno bundle`, whole graph, into one CommonJS text: no
  * top-level await, an empty `import.meta`) before it goes in; `import()` inside is refused
  * except for node: built-ins that load no code; `Worker`, `Deno.Command`, `Deno.dlopen`,
@@ -162,7 +163,7 @@ export async function inNamespaces<A, R>(
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
   const types = _types(target, resolved, options.namespaces ?? "all");
-  const message = await _message(fn, options.arg, types.includes("mnt"));
+  const message = await _message(fn, options.arg, types);
   return await _call(resolved, types, message, options) as Awaited<R>;
 }
 
@@ -238,11 +239,21 @@ const _RULES: Partial<Record<NamespaceType, string>> = {
     "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork",
 };
 
-async function _message(fn: unknown, arg: unknown, mnt: boolean): Promise<CallBody> {
+async function _message(
+  fn: unknown,
+  arg: unknown,
+  types: readonly WorkerNamespace[],
+): Promise<CallBody> {
   if (fn instanceof URL) {
-    // Without mnt the Worker loads the module from the host's files as Deno does.
-    if (!mnt) return { kind: "module", url: fn.href, arg };
-    return { kind: "bundle", url: fn.href, source: await _bundle(fn), arg };
+    if (types.includes("mnt")) {
+      return { kind: "bundle", url: fn.href, source: await _bundle(fn), arg };
+    }
+    // Without mnt the Worker loads the module from the host's files as Deno does, but it is
+    // born in the target's network: a remote module it fetched came from there.
+    if (types.includes("net") && fn.protocol !== "file:" && fn.protocol !== "data:") {
+      await _cacheOnHost(fn);
+    }
+    return { kind: "module", url: fn.href, arg };
   }
   if (typeof fn !== "function") {
     throw new TypeError("Cannot run fn: give a function or a module URL");
@@ -274,7 +285,15 @@ async function _bundle(url: URL): Promise<string> {
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", ...config.args, "--quiet", "--format=cjs", "--platform=deno", url.href],
+      args: [
+        "bundle",
+        ...config.args,
+        ..._importFlag(),
+        "--quiet",
+        "--format=cjs",
+        "--platform=deno",
+        url.href,
+      ],
       cwd: config.cwd,
       env: { NO_COLOR: "1" },
       stdin: "null",
@@ -297,6 +316,55 @@ async function _bundle(url: URL): Promise<string> {
     throw new Error(`Cannot bundle ${url.href} on the host: ${why.replace(/^error: /, "")}`);
   }
   return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * `--allow-import` for a `deno bundle` of ours when this process may import from anywhere
+ * (`-A`): the bundler refuses, as `deno run` does, a remote module from a host outside
+ * Deno's default list (an http: URL of a local server) unless it is given.
+ */
+function _importFlag(): string[] {
+  return Deno.permissions.querySync({ name: "import" }).state === "granted"
+    ? ["--allow-import"]
+    : [];
+}
+
+const _cachedOnHost = new Map<string, Promise<void>>();
+
+/**
+ * Puts a remote module's graph in Deno's cache with `deno cache`, started from the caller's
+ * thread on the host, so that the Worker, born in the target's network namespace, loads it
+ * from the cache: it fetched an uncached module through the target's network, and over
+ * http: a target answering on that address of its own loopback had its code run in the
+ * caller's process, as uid 0 with every permission (tests/security_test.ts "stop 27: a
+ * remote module URL…"). Once per URL and process; the configuration is the bundler's.
+ */
+function _cacheOnHost(url: URL): Promise<void> {
+  const run = { name: "run", command: Deno.execPath() } as const;
+  if (Deno.permissions.querySync(run).state !== "granted") {
+    return Promise.reject(notCapable(
+      `Cannot fetch ${url.href} on the host without --allow-run: a remote module for a Worker in the target's network namespace is cached first by \`deno cache\`, never fetched through the target's network`,
+    ));
+  }
+  let done = _cachedOnHost.get(url.href);
+  if (done) return done;
+  const config = _bundleConfig();
+  done = new Deno.Command(Deno.execPath(), {
+    args: ["cache", "--quiet", ...config.args, url.href],
+    cwd: config.cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output().then((out) => {
+    if (out.success) return;
+    const stderr = new TextDecoder().decode(out.stderr);
+    const why = stderr.split("\n").find((l) => l.startsWith("error: ")) ?? stderr.trim();
+    throw new Error(`Cannot fetch ${url.href} on the host: ${why.replace(/^error: /, "")}`);
+  });
+  done.catch(() => _cachedOnHost.delete(url.href));
+  _cachedOnHost.set(url.href, done);
+  return done;
 }
 
 /**

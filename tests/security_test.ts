@@ -12321,3 +12321,134 @@ Deno.exit(0);
     }
   },
 });
+
+// ---- stop 27: a Worker's remote module and the scoped join
+
+Deno.test({
+  name:
+    "stop 27: a remote module URL for inNamespaces is fetched on the host, never through the target's network",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    // The Worker of a call without mnt is born in the target's network namespace and loaded
+    // a module URL itself: an uncached http: module came from the target's own loopback, and
+    // its code ran in root's process with every permission. Inside a scoped join, the
+    // `deno bundle` of a mnt call was born in the joined network and fetched it there too.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stop27-" });
+    const servers: Deno.ChildProcess[] = [];
+    try {
+      for (const side of ["host", "target"]) {
+        await Deno.mkdir(`${dir}/${side}`);
+        await Deno.writeTextFile(`${dir}/${side}/fn.js`, `export default () => "${side}";\n`);
+      }
+      await Deno.writeTextFile(
+        `${dir}/serve.ts`,
+        `const [port, root] = [Number(Deno.args[0]), Deno.args[1]];
+Deno.serve({ hostname: "127.0.0.1", port, onListen: () => console.log("ready") }, async (req) => {
+  const path = new URL(req.url).pathname;
+  Deno.writeTextFileSync(root + "/asked", path + "\\n", { append: true });
+  try {
+    return new Response(await Deno.readFile(root + path), {
+      headers: { "content-type": "application/javascript" },
+    });
+  } catch {
+    return new Response("", { status: 404 });
+  }
+});
+`,
+      );
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (l.addr as Deno.NetAddr).port;
+      l.close();
+      const deno = Deno.execPath();
+      const serveArgs = (
+        root: string,
+      ) => ["run", "-A", "--quiet", "--no-lock", `${dir}/serve.ts`, String(port), root];
+      const serve = async (cmd: string, args: string[]) => {
+        const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped" }).spawn();
+        servers.push(child);
+        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        assertEquals((await reader.read()).value?.trim(), "ready");
+        reader.releaseLock();
+        return child;
+      };
+      await serve(deno, serveArgs(`${dir}/host`));
+      const target = await serve("unshare", [
+        "-n",
+        "-m",
+        "sh",
+        "-c",
+        `ip link set lo up && exec ${deno} ${serveArgs(`${dir}/target`).join(" ")}`,
+      ]);
+      const url = `http://127.0.0.1:${port}/fn.js`;
+      const victim = async (name: string, body: string) => {
+        await Deno.writeTextFile(
+          `${dir}/${name}.ts`,
+          `import { inNamespaces, scopedJoin } from "${ROOT}mod.ts";
+const url = new URL("${url}");
+const pid = ${target.pid};
+${body}
+Deno.exit(0);
+`,
+        );
+        // A cache of its own for each run: nothing fetched before.
+        const out = await runPiped(
+          deno,
+          {
+            args: ["run", "-A", "--quiet", "--no-lock", `${dir}/${name}.ts`],
+            env: { DENO_DIR: `${dir}/deno-dir-${name}` },
+          },
+          undefined,
+          90_000,
+        );
+        return out.stdout.trim() || out.stderr.trim();
+      };
+      await t.step("a Worker in the target's network loads the host's module", async () => {
+        const got = await victim(
+          "worker",
+          `console.log(await inNamespaces(pid, url, { namespaces: ["net"], timeout: 30_000 })
+  .catch((e: Error) => e.message));`,
+        );
+        // Without the host's cache: "target".
+        assertEquals(got, "host");
+        assert(!existsNow(`${dir}/target/asked`), "the target was asked for the module");
+      });
+      await t.step("a mnt call's module is bundled on the host", async () => {
+        const got = await victim(
+          "bundle",
+          `console.log(await inNamespaces(pid, url, { namespaces: ["net", "mnt"], timeout: 30_000 })
+  .catch((e: Error) => e.message));`,
+        );
+        // Before --allow-import was passed on: deno bundle refused the URL.
+        assertEquals(got, "host");
+        assert(!existsNow(`${dir}/target/asked`), "the target was asked for the module");
+      });
+      await t.step("also when called inside a scoped join of the target's network", async () => {
+        // The entry point awaits before anything starts: by then the join is gone.
+        const got = await victim(
+          "scoped",
+          `let call: Promise<unknown>;
+{
+  using _join = scopedJoin(pid, ["net"]);
+  call = inNamespaces(pid, url, { namespaces: ["net", "mnt"], timeout: 30_000 });
+}
+console.log(await call.catch((e: Error) => e.message));`,
+        );
+        assertEquals(got, "host");
+        assert(!existsNow(`${dir}/target/asked`), "the target was asked for the module");
+      });
+    } finally {
+      for (const s of servers) {
+        try {
+          s.kill("SIGKILL");
+        } catch {
+          // Already gone.
+        }
+        await s.status;
+        await s.stdout.cancel().catch(() => {});
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

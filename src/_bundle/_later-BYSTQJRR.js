@@ -89,7 +89,7 @@ var inNamespaces = (async function inNamespaces(target, fn, options = {}) {
   options.signal?.throwIfAborted();
   const resolved = resolveTarget(target);
   const types = _types(target, resolved, options.namespaces ?? "all");
-  const message = await _message(fn, options.arg, types.includes("mnt"));
+  const message = await _message(fn, options.arg, types);
   return await _call(resolved, types, message, options);
 });
 var closeNamespaceWorkers = (async function closeNamespaceWorkers() {
@@ -132,17 +132,22 @@ var _types = (function _types(target, resolved, namespaces) {
   }
   return WORKER_NAMESPACES.filter((t) => namespaces.includes(t));
 });
-var _message = (async function _message(fn, arg, mnt) {
+var _message = (async function _message(fn, arg, types) {
   if (fn instanceof URL) {
-    if (!mnt) return {
+    if (types.includes("mnt")) {
+      return {
+        kind: "bundle",
+        url: fn.href,
+        source: await _bundle(fn),
+        arg
+      };
+    }
+    if (types.includes("net") && fn.protocol !== "file:" && fn.protocol !== "data:") {
+      await _cacheOnHost(fn);
+    }
+    return {
       kind: "module",
       url: fn.href,
-      arg
-    };
-    return {
-      kind: "bundle",
-      url: fn.href,
-      source: await _bundle(fn),
       arg
     };
   }
@@ -175,6 +180,7 @@ var _bundle = (async function _bundle(url) {
       args: [
         "bundle",
         ...config.args,
+        ..._importFlag(),
         "--quiet",
         "--format=cjs",
         "--platform=deno",
@@ -200,6 +206,48 @@ var _bundle = (async function _bundle(url) {
     throw new Error(`Cannot bundle ${url.href} on the host: ${why.replace(/^error: /, "")}`);
   }
   return new TextDecoder().decode(out.stdout);
+});
+var _importFlag = (function _importFlag() {
+  return Deno.permissions.querySync({
+    name: "import"
+  }).state === "granted" ? [
+    "--allow-import"
+  ] : [];
+});
+var _cacheOnHost = (function _cacheOnHost(url) {
+  const run = {
+    name: "run",
+    command: Deno.execPath()
+  };
+  if (Deno.permissions.querySync(run).state !== "granted") {
+    return Promise.reject(notCapable(`Cannot fetch ${url.href} on the host without --allow-run: a remote module for a Worker in the target's network namespace is cached first by \`deno cache\`, never fetched through the target's network`));
+  }
+  let done = _cachedOnHost.get(url.href);
+  if (done) return done;
+  const config = _bundleConfig();
+  done = new Deno.Command(Deno.execPath(), {
+    args: [
+      "cache",
+      "--quiet",
+      ...config.args,
+      url.href
+    ],
+    cwd: config.cwd,
+    env: {
+      NO_COLOR: "1"
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped"
+  }).output().then((out) => {
+    if (out.success) return;
+    const stderr = new TextDecoder().decode(out.stderr);
+    const why = stderr.split("\n").find((l) => l.startsWith("error: ")) ?? stderr.trim();
+    throw new Error(`Cannot fetch ${url.href} on the host: ${why.replace(/^error: /, "")}`);
+  });
+  done.catch(() => _cachedOnHost.delete(url.href));
+  _cachedOnHost.set(url.href, done);
+  return done;
 });
 var _bundleConfig = (function _bundleConfig() {
   let args = [];
@@ -1701,6 +1749,9 @@ var _RULES = {
   pid: "setns(2) into a pid namespace never moves the caller, only the children it forks, and Deno cannot fork"
 };
 
+
+
+var _cachedOnHost = /* @__PURE__ */ new Map();
 
 
 

@@ -54,7 +54,9 @@ export interface NamespaceEntry {
   /** Parent PID of `pid`, or null. */
   ppid: number | null;
   /**
-   * Command line of `pid` (its name when the command line is empty), or null. A byte that is
+   * Command line of `pid` (its name when the command line is empty), or null: its first 8191
+   * bytes, as lsns shows (each process chooses its own size: many of 4 MiB took gigabytes
+   * of the caller's memory), NULs as spaces. A byte that is
    * not UTF-8 is the lone surrogate U+DC80 + byte (decodeBytes), so that `ls` prints it as
    * lsns does (`\xff`) and JSON keeps it (`\udcff`).
    */
@@ -473,6 +475,9 @@ interface _ProcessInfo {
   uid: number | null;
 }
 
+/** What `ls` keeps of a process's cmdline, as lsns: a BUFSIZ buffer less its NUL. */
+const CMDLINE_BYTES = 8191;
+
 function _processInfo(pid: number): _ProcessInfo | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -481,10 +486,12 @@ function _processInfo(pid: number): _ProcessInfo | undefined {
     const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
     let command = comm;
     try {
-      // Capped (4 MiB, then the name from stat, as for an unreadable one): a process
-      // points its cmdline anywhere in its memory with PR_SET_MM_MAP, no privilege needed —
-      // 4 GiB of zero pages made `ls` read gigabytes for each.
-      const raw = readFileSafe(`/proc/${pid}/cmdline`);
+      // Its first 8191 bytes, as lsns shows (util-linux reads it into a BUFSIZ buffer): a
+      // process points its cmdline anywhere in its memory with PR_SET_MM_MAP, no privilege
+      // needed — 4 GiB of zero pages made `ls` read gigabytes for each (stop 17), and 200
+      // processes sharing one 4 MiB cmdline copy-on-write made root's `ls` fail after 29 s
+      // at 1.7 GB ("Invalid string length": stop 27), with a cap of 4 MiB each.
+      const raw = readFileSafe(`/proc/${pid}/cmdline`, { maxBytes: CMDLINE_BYTES, truncate: true });
       let end = raw.length;
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
@@ -878,7 +885,7 @@ export interface NamespaceProcess {
   uid: number | null;
   /** Name of `uid`. */
   user: string | null;
-  /** Command line (its name when empty). */
+  /** Command line (its name when empty): its first 8191 bytes, as lsns shows. */
   command: string;
   /** The namespace file through this process, /proc/PID/ns/TYPE. */
   path: string;

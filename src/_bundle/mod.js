@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-PMJORNDF.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,12 +29,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-HEV4O5XG.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-5DYE2YSH.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -43,7 +43,7 @@ import {
   resolveTarget,
   startTimeOf,
   threadOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2XLDWPMG.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -56,11 +56,11 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-DJABZQNP.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-YVCBMHGV.js";
 import {
   SyscallError,
   check,
@@ -435,6 +435,7 @@ function _fillProcess(e, infos) {
   e.uid = info.uid;
   e.user = info.uid === null ? null : userName(info.uid);
 }
+var CMDLINE_BYTES = 8191;
 function _processInfo(pid) {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -443,7 +444,10 @@ function _processInfo(pid) {
     const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
     let command = comm;
     try {
-      const raw = readFileSafe(`/proc/${pid}/cmdline`);
+      const raw = readFileSafe(`/proc/${pid}/cmdline`, {
+        maxBytes: CMDLINE_BYTES,
+        truncate: true
+      });
       let end = raw.length;
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
@@ -1144,38 +1148,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-X7ONWZD3.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-X7ONWZD3.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-X7ONWZD3.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-X7ONWZD3.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-KLLI736N.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-X7ONWZD3.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-X7ONWZD3.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-X7ONWZD3.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-X7ONWZD3.js");
   return await _later.openSession(target, options);
 }
 export {

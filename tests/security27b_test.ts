@@ -182,3 +182,100 @@ Deno.test({
     }
   },
 });
+
+/**
+ * In a user and mount namespace of its own (uid 0 there is the user), `argv[1]` tmpfs mounts
+ * stacked on one directory whose path is ~3,800 bytes long: its mountinfo is `argv[1]` lines
+ * of ~3.9 KB.
+ */
+const MANY_MOUNTS_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  int n = atoi(argv[1]);
+  uid_t uid = getuid(); gid_t gid = getgid();
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) { perror("unshare"); return 1; }
+  char m[64]; int fd;
+  fd = open("/proc/self/setgroups", O_WRONLY); if (write(fd, "deny", 4) < 0) return 1; close(fd);
+  snprintf(m, sizeof m, "0 %d 1", uid); fd = open("/proc/self/uid_map", O_WRONLY);
+  if (write(fd, m, strlen(m)) < 0) return 1; close(fd);
+  snprintf(m, sizeof m, "0 %d 1", gid); fd = open("/proc/self/gid_map", O_WRONLY);
+  if (write(fd, m, strlen(m)) < 0) return 1; close(fd);
+  if (mount("none", "/", 0, MS_REC | MS_PRIVATE, 0) != 0) { perror("private"); return 1; }
+  if (mount("tmpfs", "/tmp", "tmpfs", 0, 0) != 0) { perror("tmpfs"); return 1; }
+  char path[4096] = "/tmp";
+  char comp[252]; memset(comp, 'm', 250); comp[250] = 0;
+  for (int i = 0; i < 15; i++) { strcat(path, "/"); strcat(path, comp); mkdir(path, 0755); }
+  for (int i = 0; i < n; i++) {
+    if (mount("tmpfs", path, "tmpfs", 0, "size=4k") != 0) { perror("mount"); return 1; }
+  }
+  printf("ready\n");
+  fflush(stdout);
+  pause();
+  return 0;
+}
+`;
+
+Deno.test({
+  name:
+    "stop 27: ls reads at most 4 MiB of a user's mount namespace's mountinfo, however many mounts they stack there",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A local user's mount namespace with 10,000 tmpfs stacked on one 3,800-byte path: a
+    // 38 MB mountinfo the kernel took 7 s to write out, read whole by root's `nsjoin ls`
+    // (9.7 s; lsns 0.09 s), and minutes with more mounts (fs.mount-max is 100,000), for each
+    // such namespace. 1,200 mounts (~4.6 MB) show the cap without the wait.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-stop27b-" });
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/mounts.c`, MANY_MOUNTS_C);
+    const cc = await new Deno.Command("gcc", {
+      args: ["-O2", "-o", `${dir}/mounts`, `${dir}/mounts.c`],
+    }).output();
+    assertEquals(cc.code, 0, text(cc.stderr));
+    const child = new Deno.Command("setpriv", {
+      args: [
+        `--reuid=${user.uid}`,
+        `--regid=${user.gid}`,
+        "--clear-groups",
+        `${dir}/mounts`,
+        "1200",
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      const reader = child.stdout.getReader();
+      const { value } = await reader.read();
+      assertEquals(text(value ?? new Uint8Array()), "ready\n");
+      reader.releaseLock();
+      assert(Deno.readFileSync(`/proc/${child.pid}/mountinfo`).length > 4 << 20);
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", CLI, "ls", "--notes", "-t", "mnt", "-o", "NS,PID"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(r.code, 0, text(r.stderr));
+      assert(
+        text(r.stdout).split("\n").some((l) => l.trim().split(/\s+/)[1] === String(child.pid)),
+        "the user's mount namespace is listed",
+      );
+      assert(
+        text(r.stderr).includes("a mountinfo over 4 MiB"),
+        `no note of the mountinfo left unread: ${text(r.stderr)}`,
+      );
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      child.stdout.cancel().catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

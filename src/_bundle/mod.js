@@ -226,9 +226,15 @@ function listNamespaces(options = {}) {
     }
   }
   const ownMnt = _inodeOfLink("/proc/self/ns/mnt");
+  let tooLarge = 0;
   for (const [mnt, pid] of mountNamespaces) {
     if (mnt === ownMnt) continue;
-    for (const m of _nsfsMounts(`/proc/${pid}/mountinfo`)) {
+    const mounts = _nsfsMounts(`/proc/${pid}/mountinfo`, MOUNTINFO_BYTES);
+    if (!mounts) {
+      tooLarge++;
+      continue;
+    }
+    for (const m of mounts) {
       if (found.has(m.ino) || !wanted.has(m.type)) continue;
       const root = `/proc/${pid}/root`;
       found.set(m.ino, {
@@ -240,6 +246,9 @@ function listNamespaces(options = {}) {
         } : {}
       });
     }
+  }
+  if (tooLarge > 0) {
+    notes.push(`${tooLarge} mount namespace${tooLarge === 1 ? " has" : "s have"} a mountinfo over ${MOUNTINFO_BYTES >> 20} MiB: namespaces bound at a path only there are not listed`);
   }
   for (const [ino, h] of held) {
     if (found.has(ino)) {
@@ -470,13 +479,17 @@ function _processInfo(pid) {
     return void 0;
   }
 }
+var MOUNTINFO_BYTES = 4 << 20;
 var _REMOTE_FS = /^(fuse(\..*|blk)?|nfs4?|cifs|smb3|9p|ceph|afs)$/;
-function _nsfsMounts(mountinfo) {
+function _nsfsMounts(mountinfo, maxBytes) {
   const out = [];
   let text;
   try {
-    text = Deno.readTextFileSync(mountinfo);
-  } catch {
+    text = maxBytes === void 0 ? Deno.readTextFileSync(mountinfo) : new TextDecoder().decode(readFileSafe(mountinfo, {
+      maxBytes
+    }));
+  } catch (error) {
+    if (error instanceof SyscallError && error.errno === 27) return void 0;
     return out;
   }
   const remote = [];

@@ -40,6 +40,11 @@ export interface SafeReadOptions {
   /** The most bytes to read; a larger file is an EFBIG error. Default 4 MiB. */
   maxBytes?: number;
   /**
+   * With {@link readFileSafe}: give the first `maxBytes` of a larger file instead of the
+   * EFBIG error (what lsns shows of a cmdline: its first 8 KiB).
+   */
+  truncate?: boolean;
+  /**
    * Refuse (EPERM) a file not owned by this uid: what a user's own config names must be
    * that user's file, never one of root's they pointed a symlink or a path at.
    */
@@ -330,12 +335,13 @@ let _scratch: Uint8Array | undefined;
  * capped at `maxBytes`.
  *
  * @param path the file (inside `options.root` when given)
- * @param options root, noFollow, maxBytes
+ * @param options root, noFollow, maxBytes, truncate
  * @returns the bytes
- * @throws {SyscallError} as {@link openFileSafe}; EFBIG past `maxBytes`
+ * @throws {SyscallError} as {@link openFileSafe}; EFBIG past `maxBytes` (unless `truncate`)
  */
 export function readFileSafe(path: string, options: SafeReadOptions = {}): Uint8Array {
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const over = options.truncate ? 0 : 1;
   const lib = _lib();
   const fd = openFileSafe(path, options);
   try {
@@ -343,7 +349,8 @@ export function readFileSafe(path: string, options: SafeReadOptions = {}): Uint8
     let total = 0;
     const buf = (_scratch ??= new Uint8Array(64 << 10));
     for (;;) {
-      const n = Number(lib.read(fd, buf, BigInt(Math.min(buf.length, max - total + 1))));
+      if (over === 0 && total >= max) break;
+      const n = Number(lib.read(fd, buf, BigInt(Math.min(buf.length, max - total + over))));
       if (n < 0) {
         const e = errno();
         if (e === 4) continue; // EINTR

@@ -19,6 +19,7 @@ import {
   socketNetns,
 } from "../ffi/nsfs.ts";
 import { readFileSafe } from "../ffi/files.ts";
+import { SyscallError } from "../ffi/libc.ts";
 import { decodeBytes } from "./terminal.ts";
 import { threadOf } from "./_proc.ts";
 import { userName } from "../ffi/users.ts";
@@ -54,7 +55,9 @@ export interface NamespaceEntry {
   /** Parent PID of `pid`, or null. */
   ppid: number | null;
   /**
-   * Command line of `pid` (its name when the command line is empty), or null. A byte that is
+   * Command line of `pid` (its name when the command line is empty), or null: its first 8191
+   * bytes, as lsns shows (each process chooses its own size: many of 4 MiB took gigabytes
+   * of the caller's memory), NULs as spaces. A byte that is
    * not UTF-8 is the lone surrogate U+DC80 + byte (decodeBytes), so that `ls` prints it as
    * lsns does (`\xff`) and JSON keeps it (`\udcff`).
    */
@@ -231,9 +234,15 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
   // (nsfsOpen checks it is a namespace file before opening it). NSFS stays the caller's
   // view, as lsns's.
   const ownMnt = _inodeOfLink("/proc/self/ns/mnt");
+  let tooLarge = 0;
   for (const [mnt, pid] of mountNamespaces) {
     if (mnt === ownMnt) continue;
-    for (const m of _nsfsMounts(`/proc/${pid}/mountinfo`)) {
+    const mounts = _nsfsMounts(`/proc/${pid}/mountinfo`, MOUNTINFO_BYTES);
+    if (!mounts) {
+      tooLarge++;
+      continue;
+    }
+    for (const m of mounts) {
       if (found.has(m.ino) || !wanted.has(m.type)) continue;
       const root = `/proc/${pid}/root`;
       found.set(m.ino, {
@@ -243,6 +252,13 @@ export function listNamespaces(options: ListOptions = {}): NamespaceListing {
         ...(m.remote ? { remote: true } : {}),
       });
     }
+  }
+  if (tooLarge > 0) {
+    notes.push(
+      `${tooLarge} mount namespace${tooLarge === 1 ? " has" : "s have"} a mountinfo over ${
+        MOUNTINFO_BYTES >> 20
+      } MiB: namespaces bound at a path only there are not listed`,
+    );
   }
   for (const [ino, h] of held) {
     if (found.has(ino)) {
@@ -473,6 +489,9 @@ interface _ProcessInfo {
   uid: number | null;
 }
 
+/** What `ls` keeps of a process's cmdline, as lsns: a BUFSIZ buffer less its NUL. */
+const CMDLINE_BYTES = 8191;
+
 function _processInfo(pid: number): _ProcessInfo | undefined {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -481,10 +500,12 @@ function _processInfo(pid: number): _ProcessInfo | undefined {
     const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
     let command = comm;
     try {
-      // Capped (4 MiB, then the name from stat, as for an unreadable one): a process
-      // points its cmdline anywhere in its memory with PR_SET_MM_MAP, no privilege needed —
-      // 4 GiB of zero pages made `ls` read gigabytes for each.
-      const raw = readFileSafe(`/proc/${pid}/cmdline`);
+      // Its first 8191 bytes, as lsns shows (util-linux reads it into a BUFSIZ buffer): a
+      // process points its cmdline anywhere in its memory with PR_SET_MM_MAP, no privilege
+      // needed — 4 GiB of zero pages made `ls` read gigabytes for each (stop 17), and 200
+      // processes sharing one 4 MiB cmdline copy-on-write made root's `ls` fail after 29 s
+      // at 1.7 GB ("Invalid string length": stop 27), with a cap of 4 MiB each.
+      const raw = readFileSafe(`/proc/${pid}/cmdline`, { maxBytes: CMDLINE_BYTES, truncate: true });
       let end = raw.length;
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
@@ -514,6 +535,16 @@ interface _Mount {
   remote: boolean;
 }
 
+/**
+ * The most read of another mount namespace's mountinfo (ffi/files.ts's cap for what another
+ * user controls). A user's own mount namespace holds up to fs.mount-max (100,000) mounts,
+ * each shown with its path: 10,000 tmpfs stacked on one 3,800-byte path made a 38 MB
+ * mountinfo that took the kernel 7 s to write out, and root's `ls` 9.7 s (lsns: 0.09 s);
+ * with more mounts, minutes for each such namespace (stop 27). A host's mount namespaces
+ * rarely reach 1 MiB (10,000 mounts of ~250 bytes: 2.5 MB). Ours is read whole.
+ */
+const MOUNTINFO_BYTES = 4 << 20;
+
 /** Filesystems whose lookups and getattr may wait on a daemon or a server for ever. */
 const _REMOTE_FS = /^(fuse(\..*|blk)?|nfs4?|cifs|smb3|9p|ceph|afs)$/;
 
@@ -524,12 +555,18 @@ const _REMOTE_FS = /^(fuse(\..*|blk)?|nfs4?|cifs|smb3|9p|ceph|afs)$/;
  * for ever (a namespace bound at a path in a FUSE file system root may enter, from a mount
  * namespace of the user's own). Such a mount is marked `remote` and never opened.
  */
-function _nsfsMounts(mountinfo: string): _Mount[] {
+function _nsfsMounts(mountinfo: string): _Mount[];
+function _nsfsMounts(mountinfo: string, maxBytes: number): _Mount[] | undefined;
+function _nsfsMounts(mountinfo: string, maxBytes?: number): _Mount[] | undefined {
   const out: _Mount[] = [];
   let text: string;
   try {
-    text = Deno.readTextFileSync(mountinfo);
-  } catch {
+    text = maxBytes === undefined
+      ? Deno.readTextFileSync(mountinfo)
+      : new TextDecoder().decode(readFileSafe(mountinfo, { maxBytes }));
+  } catch (error) {
+    // Over the cap: none of it (a FUSE mount listed past the cap could cover a target).
+    if (error instanceof SyscallError && error.errno === 27) return undefined;
     return out;
   }
   const remote: string[] = [];
@@ -878,7 +915,7 @@ export interface NamespaceProcess {
   uid: number | null;
   /** Name of `uid`. */
   user: string | null;
-  /** Command line (its name when empty). */
+  /** Command line (its name when empty): its first 8191 bytes, as lsns shows. */
   command: string;
   /** The namespace file through this process, /proc/PID/ns/TYPE. */
   path: string;

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-PMJORNDF.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,23 +14,23 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-HEV4O5XG.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-3IHMYVR6.js";
+} from "./chunk-UWHPAE45.js";
 import {
   resolveTarget
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2XLDWPMG.js";
 import {
   differingNamespaces
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-DJABZQNP.js";
 import {
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-YVCBMHGV.js";
 import "./chunk-XVPOXR4I.js";
 import {
   assertPermissions

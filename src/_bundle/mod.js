@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-PMJORNDF.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,12 +29,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-HEV4O5XG.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-5DYE2YSH.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -43,7 +43,7 @@ import {
   resolveTarget,
   startTimeOf,
   threadOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2XLDWPMG.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -56,11 +56,11 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-DJABZQNP.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-YVCBMHGV.js";
 import {
   SyscallError,
   check,
@@ -226,9 +226,15 @@ function listNamespaces(options = {}) {
     }
   }
   const ownMnt = _inodeOfLink("/proc/self/ns/mnt");
+  let tooLarge = 0;
   for (const [mnt, pid] of mountNamespaces) {
     if (mnt === ownMnt) continue;
-    for (const m of _nsfsMounts(`/proc/${pid}/mountinfo`)) {
+    const mounts = _nsfsMounts(`/proc/${pid}/mountinfo`, MOUNTINFO_BYTES);
+    if (!mounts) {
+      tooLarge++;
+      continue;
+    }
+    for (const m of mounts) {
       if (found.has(m.ino) || !wanted.has(m.type)) continue;
       const root = `/proc/${pid}/root`;
       found.set(m.ino, {
@@ -240,6 +246,9 @@ function listNamespaces(options = {}) {
         } : {}
       });
     }
+  }
+  if (tooLarge > 0) {
+    notes.push(`${tooLarge} mount namespace${tooLarge === 1 ? " has" : "s have"} a mountinfo over ${MOUNTINFO_BYTES >> 20} MiB: namespaces bound at a path only there are not listed`);
   }
   for (const [ino, h] of held) {
     if (found.has(ino)) {
@@ -435,6 +444,7 @@ function _fillProcess(e, infos) {
   e.uid = info.uid;
   e.user = info.uid === null ? null : userName(info.uid);
 }
+var CMDLINE_BYTES = 8191;
 function _processInfo(pid) {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
@@ -443,7 +453,10 @@ function _processInfo(pid) {
     const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
     let command = comm;
     try {
-      const raw = readFileSafe(`/proc/${pid}/cmdline`);
+      const raw = readFileSafe(`/proc/${pid}/cmdline`, {
+        maxBytes: CMDLINE_BYTES,
+        truncate: true
+      });
       let end = raw.length;
       while (end > 0 && raw[end - 1] === 0) end--;
       if (end > 0) {
@@ -466,13 +479,17 @@ function _processInfo(pid) {
     return void 0;
   }
 }
+var MOUNTINFO_BYTES = 4 << 20;
 var _REMOTE_FS = /^(fuse(\..*|blk)?|nfs4?|cifs|smb3|9p|ceph|afs)$/;
-function _nsfsMounts(mountinfo) {
+function _nsfsMounts(mountinfo, maxBytes) {
   const out = [];
   let text;
   try {
-    text = Deno.readTextFileSync(mountinfo);
-  } catch {
+    text = maxBytes === void 0 ? Deno.readTextFileSync(mountinfo) : new TextDecoder().decode(readFileSafe(mountinfo, {
+      maxBytes
+    }));
+  } catch (error) {
+    if (error instanceof SyscallError && error.errno === 27) return void 0;
     return out;
   }
   const remote = [];
@@ -1144,38 +1161,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-BYSTQJRR.js");
+  _later ??= await import("./_later-65FCRMO5.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-BYSTQJRR.js");
+  _later ??= await import("./_later-65FCRMO5.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-BYSTQJRR.js");
+  _later ??= await import("./_later-65FCRMO5.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-BYSTQJRR.js");
+  _later ??= await import("./_later-65FCRMO5.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-BYSTQJRR.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-65FCRMO5.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-BYSTQJRR.js");
+  _later ??= await import("./_later-65FCRMO5.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-BYSTQJRR.js");
+  _later ??= await import("./_later-65FCRMO5.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-BYSTQJRR.js");
+  _later ??= await import("./_later-65FCRMO5.js");
   return await _later.openSession(target, options);
 }
 export {

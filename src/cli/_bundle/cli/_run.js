@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-DFL2VVIF.js";
+} from "./chunk-B3GC4E5Q.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-BB3JCLHQ.js";
+} from "./chunk-JTB6ZN3R.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-DFL2VVIF.js";
+} from "./chunk-B3GC4E5Q.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -4,7 +4,7 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-YVCBMHGV.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

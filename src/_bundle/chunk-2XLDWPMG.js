@@ -3,12 +3,12 @@ import {
   NamespaceError,
   assertPid,
   namespaceTypeOfFile
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-DJABZQNP.js";
 import {
   fstatSafe,
   isNotFound,
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-YVCBMHGV.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

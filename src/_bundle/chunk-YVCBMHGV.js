@@ -135,6 +135,7 @@ var _kernelFs = function _kernelFs(fd) {
 };
 var readFileSafe = (function readFileSafe(path, options = {}) {
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const over = options.truncate ? 0 : 1;
   const lib = _lib();
   const fd = openFileSafe(path, options);
   try {
@@ -142,7 +143,8 @@ var readFileSafe = (function readFileSafe(path, options = {}) {
     let total = 0;
     const buf = _scratch ??= new Uint8Array(64 << 10);
     for (; ; ) {
-      const n = Number(lib.read(fd, buf, BigInt(Math.min(buf.length, max - total + 1))));
+      if (over === 0 && total >= max) break;
+      const n = Number(lib.read(fd, buf, BigInt(Math.min(buf.length, max - total + over))));
       if (n < 0) {
         const e = errno();
         if (e === 4) continue;

@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-HEV4O5XG.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-5DYE2YSH.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,19 +50,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-3IHMYVR6.js";
+} from "./chunk-UWHPAE45.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2XLDWPMG.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-DJABZQNP.js";
 import {
   _kernelFs,
   fstatSafe,
@@ -71,7 +71,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-YVCBMHGV.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -314,7 +314,7 @@ var _call = (async function _call(resolved, types, message, options) {
   _workers ??= {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
-    ...await import("./_ns_worker-4YVT3O4G.js"),
+    ...await import("./_ns_worker-EQLWW5O3.js"),
     ...await import("./_ns_process-RCDOZ4UX.js")
   };
   if (types.includes("mnt")) {
@@ -1273,7 +1273,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-GIAB7PZ5.js"),
-    import("./_forward_relay-H7VWPHYE.js")
+    import("./_forward_relay-W6N4HQAG.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

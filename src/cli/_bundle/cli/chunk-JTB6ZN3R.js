@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-DFL2VVIF.js";
+} from "./chunk-B3GC4E5Q.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

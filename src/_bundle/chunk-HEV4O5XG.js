@@ -2,14 +2,14 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2XLDWPMG.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
   NamespaceError,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-DJABZQNP.js";
 import {
   existsSafe,
   isNotFound,
@@ -17,7 +17,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-YVCBMHGV.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

@@ -12321,3 +12321,87 @@ Deno.exit(0);
     }
   },
 });
+
+// ---- stop 27: sec27a
+
+Deno.test({
+  name:
+    "stop 27: inspect reads a target's /proc/meminfo only as the kernel's meminfo or a file its root may read, never the host's kernel log",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // `inspect` shows the memory a target's `free` would see, from its own /proc/meminfo
+    // (lxcfs binds a FUSE file there), read through /proc/PID/root with root's every
+    // capability. A local user's `unshare -Urm` (a rootless container's root alike) may bind
+    // any host file it can look up over its /proc/meminfo: /proc/kmsg (mode 0400, CAP_SYSLOG
+    // checked at open) had root's inspect take the host's pending kernel log off it, what
+    // klogd or rsyslog's imklog would have logged (stop 23's finding, by another door).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec27a-" });
+    await Deno.chmod(dir, 0o755);
+    const freeOf = async (pid: number) => {
+      const r = await cliBounded(["inspect", "--json", String(pid)], 30_000);
+      assertEquals([r.code, r.killed], [0, false], r.stderr);
+      return JSON.parse(r.stdout).target.memory.free as { total: number; source: string };
+    };
+    const bound = (file: string) =>
+      makeTarget({
+        flags: ["-U", "--map-root-user", "-m", "--propagation", "private"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: `mount --bind ${file} /proc/meminfo`,
+      });
+    try {
+      await t.step("its /proc/meminfo bound to /proc/kmsg", async () => {
+        await using target = await bound("/proc/kmsg");
+        await kmsgPending();
+        const marker = `nsjoin-sec27a-kmsg-${crypto.randomUUID().slice(0, 8)}`;
+        await Deno.writeTextFile("/dev/kmsg", `<6>${marker}\n`);
+        const free = await freeOf(target.pid);
+        // Without the fix: the marker was read (and parsed as no memory), then EAGAIN.
+        assert((await kmsgPending()).includes(marker), "the kernel log was consumed");
+        assertEquals(free.source, "/proc/meminfo", "the caller's meminfo, as when refused");
+      });
+      await t.step(
+        "another file of the kernel's interfaces (procfs, sysfs) is not taken",
+        async () => {
+          for (const file of ["/proc/cpuinfo", "/sys/kernel/profiling"]) {
+            await using target = await bound(file);
+            // Without the kernel-file check: read as the target's, every field 0.
+            assertEquals((await freeOf(target.pid)).source, "/proc/meminfo", file);
+          }
+        },
+      );
+      await t.step("a host file only root may read stays unread", async () => {
+        await Deno.writeTextFile(`${dir}/secret`, "MemTotal:       4242 kB\n", { mode: 0o600 });
+        await using target = await bound(`${dir}/secret`);
+        const free = await freeOf(target.pid);
+        // Without reading as the namespace's root: total 4242 KiB from root's file.
+        assertEquals(free.source, "/proc/meminfo");
+        assert(free.total !== 4242 * 1024, "root's file was read");
+      });
+      await t.step(
+        "its own file there (lxcfs's way) and its real meminfo are still read",
+        async () => {
+          await Deno.writeTextFile(`${dir}/own`, "MemTotal:       4096 kB\n");
+          await Deno.chown(`${dir}/own`, user.uid, user.gid);
+          await Deno.chmod(`${dir}/own`, 0o600);
+          await using target = await bound(`${dir}/own`);
+          const free = await freeOf(target.pid);
+          assertEquals([free.source, free.total], [
+            `/proc/${target.pid}/root/proc/meminfo`,
+            4096 * 1024,
+          ]);
+          await using plain = await makeTarget({
+            flags: ["-U", "--map-root-user", "-m"],
+            user: { uid: user.uid, gid: user.gid },
+          });
+          const real = await freeOf(plain.pid);
+          assertEquals(real.source, `/proc/${plain.pid}/root/proc/meminfo`);
+          assert(real.total > 0);
+        },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

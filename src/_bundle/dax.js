@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-KVK7VNBR.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,23 +14,23 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-V5M2Q5RW.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-3IHMYVR6.js";
+} from "./chunk-27T2MHUV.js";
 import {
   resolveTarget
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2DOUPRTE.js";
 import {
   differingNamespaces
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-EIUYMPOF.js";
 import {
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-ZQYSPEHH.js";
 import "./chunk-XVPOXR4I.js";
 import {
   assertPermissions

@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-KVK7VNBR.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,21 +29,22 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-V5M2Q5RW.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-HAJ57KGS.js";
 import {
   PinnedProcess,
   netnsPath,
   parseTarget,
   pinProcess,
   resolveTarget,
+  rootIdsOf,
   startTimeOf,
   threadOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2DOUPRTE.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -56,11 +57,11 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-EIUYMPOF.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-ZQYSPEHH.js";
 import {
   SyscallError,
   check,
@@ -1070,13 +1071,16 @@ function _memoryOf(pid, cgroups) {
 }
 function _freeOf(pid) {
   const root = `/proc/${pid}/root`;
+  const own = () => readTextFileSafe("/proc/meminfo", {
+    root,
+    maxBytes: 1 << 20,
+    kernelFile: "/proc/meminfo",
+    ids: rootIdsOf(pid)
+  });
   const sources = [
     [
       `${root}/proc/meminfo`,
-      () => readTextFileSafe("/proc/meminfo", {
-        root,
-        maxBytes: 1 << 20
-      })
+      own
     ],
     [
       "/proc/meminfo",
@@ -1144,38 +1148,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-7TCPXO4I.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-7TCPXO4I.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-7TCPXO4I.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-7TCPXO4I.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-KLLI736N.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-7TCPXO4I.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-7TCPXO4I.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-7TCPXO4I.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-7TCPXO4I.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -4,7 +4,7 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-ZQYSPEHH.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

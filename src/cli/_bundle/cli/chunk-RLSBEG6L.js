@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-DFL2VVIF.js";
+} from "./chunk-A3366AVH.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -41,6 +41,26 @@ var readProcText = (function readProcText(path) {
     }
   }
   return readTextFileSafe(path);
+});
+var rootIdsOf = (function rootIdsOf(pid) {
+  if (effectiveUid() !== 0) return void 0;
+  try {
+    const ours = statSafe("/proc/thread-self/ns/user");
+    const theirs = statSafe(`/proc/${pid}/ns/user`);
+    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return void 0;
+  } catch {
+  }
+  const root = (file) => {
+    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      if (inside === 0 && count > 0) return outside;
+    }
+    return 65534;
+  };
+  return {
+    uid: root("uid_map"),
+    gid: root("gid_map")
+  };
 });
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
@@ -1145,28 +1165,8 @@ var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`,
     storedOnly: true,
-    ids: _rootIds(pid)
+    ids: rootIdsOf(pid)
   });
-});
-var _rootIds = (function _rootIds(pid) {
-  if (effectiveUid() !== 0) return void 0;
-  try {
-    const ours = statSafe("/proc/thread-self/ns/user");
-    const theirs = statSafe(`/proc/${pid}/ns/user`);
-    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return void 0;
-  } catch {
-  }
-  const root = (file) => {
-    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
-      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
-      if (inside === 0 && count > 0) return outside;
-    }
-    return 65534;
-  };
-  return {
-    uid: root("uid_map"),
-    gid: root("gid_map")
-  };
 });
 var _lines = (function _lines(pid, path) {
   let text;
@@ -1677,6 +1677,7 @@ var _hostSide = (function _hostSide(container, options) {
 
 
 // src/_proc.ts
+
 
 
 // src/namespaces.ts
@@ -2924,7 +2925,6 @@ var cgroupViews = /* @__PURE__ */ new WeakMap();
 
 
 // src/container_exec.ts
-
 
 
 

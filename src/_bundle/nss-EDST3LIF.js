@@ -3,8 +3,8 @@ import {
   freezeNss,
   loadHostNss,
   withoutModules
-} from "./chunk-E66ATCEG.js";
-import "./chunk-JKGF72YU.js";
+} from "./chunk-6PLUCLH5.js";
+import "./chunk-ZQYSPEHH.js";
 import "./chunk-XVPOXR4I.js";
 import "./chunk-YX3QB2EJ.js";
 

@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-V5M2Q5RW.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-HAJ57KGS.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,19 +50,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-3IHMYVR6.js";
+} from "./chunk-27T2MHUV.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2DOUPRTE.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-EIUYMPOF.js";
 import {
   _kernelFs,
   fstatSafe,
@@ -71,7 +71,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-ZQYSPEHH.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -266,7 +266,7 @@ var _call = (async function _call(resolved, types, message, options) {
   _workers ??= {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
-    ...await import("./_ns_worker-4YVT3O4G.js"),
+    ...await import("./_ns_worker-IEJNUS5E.js"),
     ...await import("./_ns_process-RCDOZ4UX.js")
   };
   if (types.includes("mnt")) {
@@ -1225,7 +1225,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-GIAB7PZ5.js"),
-    import("./_forward_relay-H7VWPHYE.js")
+    import("./_forward_relay-MZATWZWX.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

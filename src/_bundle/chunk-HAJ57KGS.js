@@ -2,14 +2,14 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2DOUPRTE.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-EIUYMPOF.js";
 import {
   openFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-ZQYSPEHH.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

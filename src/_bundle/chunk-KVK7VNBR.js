@@ -7,16 +7,16 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-V5M2Q5RW.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-2DOUPRTE.js";
 import {
   NamespaceError,
   differingNamespaces
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-EIUYMPOF.js";
 import {
   DEFAULT_MAX_BYTES,
   existsSafe,
@@ -24,7 +24,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-ZQYSPEHH.js";
 import {
   assertPermissions,
   nsjoinSetting

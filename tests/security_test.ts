@@ -12405,3 +12405,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 27: cp never writes a target's tar stream to root's terminal, where its escape sequences would act",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // `cp TARGET:PATH -` writes a tar: the target's file names and contents as they are. On a
+    // terminal (root's slip of `-` for `.`), a file of the target's holding escape sequences
+    // reached it raw — a title set, the screen cleared, whatever the terminal acts on (docker
+    // cp writes it there too; GNU tar refuses, "Refusing to write archive contents to
+    // terminal"). Now exit 2, one line, nothing written. A pipe still gets the stream.
+    const user = await testUser();
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: String.raw`mount -t tmpfs x /mnt && printf '\033]0;OWNED\007\033[2J' > /mnt/esc`,
+    });
+    const src = `${target.pid}:/mnt/esc`;
+    // script(1) gives the command a pseudo-terminal for stdout and copies what it wrote.
+    const tty = await runPiped(
+      "script",
+      {
+        args: [
+          "-qec",
+          `exec "${Deno.execPath()}" run -A --quiet --no-lock ${CLI} cp ${src} - 2>/dev/null`,
+          "/dev/null",
+        ],
+      },
+      undefined,
+      30_000,
+    );
+    // Without the refusal: exit 0 and the tar, "\x1b]0;OWNED\x07" in it, on the terminal.
+    assert(
+      !tty.stdout.includes("\x1b]0;OWNED"),
+      "the target's escape sequence reached the terminal",
+    );
+    assertEquals(tty.code, 2, tty.stdout);
+    const piped = await cliBounded(["cp", src, "-"], 30_000);
+    assertEquals([piped.code, piped.killed], [0, false], piped.stderr);
+    assert(piped.stdout.includes("\x1b]0;OWNED"), "a pipe gets the stream as it is");
+  },
+});

@@ -118,6 +118,9 @@ export interface NsCommandOptions {
    * Seccomp: "target" installs exactly the target's filters before exec, as `runc exec`
    * installs the container's (read from the process with ptrace: needs root; refused with
    * status 125 when they cannot be read, never run unconfined); "none" (default) installs none.
+   * A target in another user namespace than ours, joined without it (`namespaces: ["net"]`),
+   * gives none: its filters were made with that namespace's privileges, and would govern a
+   * program that keeps ours.
    */
   seccomp?: "target" | "none";
   /** Resource limits: "target" gives the program the target's (/proc/PID/limits); default the caller's. */
@@ -1198,7 +1201,20 @@ const _plan = (function _plan(
   ) {
     rest.push("V");
   }
-  const confinement = _confinementArgs(o, fromTarget ? undefined : status, needPid);
+  // A filter is made with the privileges of its maker's user namespace: the kernel lets an
+  // unprivileged task install one only with no_new_privs, so that it never governs a task
+  // with more privileges than its maker's. Copied onto a program that stays in our user
+  // namespace while the target's is another (`namespaces: ["net"]` of a local user's
+  // `unshare -Urn` or a rootless container), it had the owner of that namespace choose which
+  // syscalls of a program with root's credentials and every capability fail, without
+  // no_new_privs (stop 27). The program is then not in that namespace's keeping: no copy.
+  const foreignFilter = o.seccomp === "target" && pid !== undefined && sel !== "all" &&
+    sel.get("user") === undefined && _differing(pid).includes("user");
+  const confinement = _confinementArgs(
+    foreignFilter ? { ...o, seccomp: "none" } : o,
+    fromTarget ? undefined : status,
+    needPid,
+  );
   rest.push(...confinement.args);
   helperReads += confinement.helperReads;
   if (helperReads) rest.push(`i${helperReads}`);

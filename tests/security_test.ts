@@ -12448,3 +12448,81 @@ Deno.test({
     assert(piped.stdout.includes("\x1b]0;OWNED"), "a pipe gets the stream as it is");
   },
 });
+
+Deno.test({
+  name:
+    "stop 27: exec -n net of a local user's namespaces never puts root's program under that user's seccomp filter",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // An unprivileged user may install a seccomp filter without no_new_privs inside a user
+    // namespace of their own (they hold CAP_SYS_ADMIN there): the kernel lets such a filter
+    // govern only tasks with at most that namespace's privileges. `exec -n net PID` runs
+    // root's host program in the user's network namespace but in our user namespace, with
+    // root's credentials and every capability — and copied the target's filter onto it,
+    // without no_new_privs: the user chose which syscalls of root's program fail (here
+    // uname(2), EPERM), as a filter on a set-uid program would.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec27a-f-" });
+    await Deno.chmod(dir, 0o755);
+    try {
+      await Deno.writeTextFile(
+        `${dir}/filt.c`,
+        String.raw`#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_uname, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog p = {sizeof f / sizeof *f, f};
+  if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p) != 0) return 1;
+  execvp(argv[1], argv + 1);
+  return 1;
+}
+`,
+      );
+      await sh("gcc", ["-static", "-O2", "-o", `${dir}/filt`, `${dir}/filt.c`]);
+      await Deno.chmod(`${dir}/filt`, 0o755);
+      // The user's shell installs the filter (no no_new_privs) and execs the sleep that is the target.
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-n"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: `exec ${dir}/filt sh -c 'echo ready:$$; exec sleep 100000'`,
+      });
+      const status = await Deno.readTextFile(`/proc/${target.pid}/status`);
+      assertMatch(status, /^NoNewPrivs:\s+0$/m);
+      assertMatch(status, /^Seccomp_filters:\s+1$/m);
+      const probe =
+        'uname >/dev/null && echo uname-ok; grep -E "^(Uid|Seccomp_filters):" /proc/self/status';
+      await t.step("exec -n net: root's program runs without the user's filter", async () => {
+        const r = await cliBounded(
+          ["exec", "-n", "net", String(target.pid), "sh", "-c", probe],
+          30_000,
+        );
+        assertEquals([r.code, r.killed], [0, false], r.stderr);
+        // Without the fix: "uname: cannot get system name: Operation not permitted", 1 filter.
+        assertMatch(r.stdout, /^uname-ok$/m);
+        assertMatch(r.stdout, /^Uid:\s+0\s+0\s+0\s+0$/m);
+        assertMatch(r.stdout, /^Seccomp_filters:\s+0$/m);
+      });
+      await t.step(
+        "exec of all its namespaces (its user namespace too) keeps the filter",
+        async () => {
+          // There the program is the user's, with their namespace's privileges: the filter is theirs to set.
+          const r = await cliBounded(["exec", String(target.pid), "sh", "-c", probe], 30_000);
+          assertEquals([r.code, r.killed], [0, false], r.stderr);
+          assert(!r.stdout.includes("uname-ok"), r.stdout);
+          assertMatch(r.stdout, /^Seccomp_filters:\s+1$/m);
+        },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

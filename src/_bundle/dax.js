@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-KVK7VNBR.js";
+} from "./chunk-KPEOHY3O.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-V5M2Q5RW.js";
+} from "./chunk-4RGEZMN7.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-RLSBEG6L.js";
+} from "./chunk-KXAATHSC.js";
 import {
   NamespaceError,
   UsageError,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-RLSBEG6L.js";
+} from "./chunk-KXAATHSC.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-V5M2Q5RW.js";
+} from "./chunk-4RGEZMN7.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -2216,7 +2216,11 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   else if (o.noNewPrivs === true || o.noNewPrivs === "target" && _statusField(status, "NoNewPrivs") === "1") {
     rest.push("V");
   }
-  const confinement = _confinementArgs(o, fromTarget ? void 0 : status, needPid);
+  const foreignFilter = o.seccomp === "target" && pid !== void 0 && sel !== "all" && sel.get("user") === void 0 && _differing(pid).includes("user");
+  const confinement = _confinementArgs(foreignFilter ? {
+    ...o,
+    seccomp: "none"
+  } : o, fromTarget ? void 0 : status, needPid);
   rest.push(...confinement.args);
   helperReads += confinement.helperReads;
   if (helperReads) rest.push(`i${helperReads}`);

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-V5M2Q5RW.js";
+} from "./chunk-4RGEZMN7.js";
 import {
   _inScopedJoin,
   _joinThread,

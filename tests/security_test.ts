@@ -12526,3 +12526,81 @@ int main(int argc, char **argv) {
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 27: a host program exec runs keeps root's umask, never a container's or a local user's",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    // `exec` gave every program the target's umask (Umask: of /proc/PID/status), which its
+    // own process sets: a container's init that ran umask(0) (or a local user's process, for
+    // `exec PID` of it) had every file root's host program made world-writable — with
+    // `exec -n net` (the host's mount namespace) or `exec PID` of a process in ours, in
+    // root's directories. docker exec gives 0022 whatever its init's umask.
+    await dockerImage();
+    const name = `nsjoin-sec27a-um-${STATE_RUN}`;
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec27a-um-" });
+    const made = async (args: string[], file: string, seen = file) => {
+      const r = await cliBounded([...args, "sh", "-c", `umask; touch ${file}`], 30_000);
+      assertEquals([r.code, r.killed], [0, false], r.stderr);
+      return { umask: r.stdout.trim(), mode: (await Deno.stat(seen)).mode! & 0o777 };
+    };
+    try {
+      await must("docker", [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-v",
+        `${dir}:/shared`,
+        IMAGE,
+        "sh",
+        "-c",
+        "umask 000; exec tail -f /dev/null",
+      ]);
+      await t.step("exec -n net of a container whose init's umask is 000", async () => {
+        // Without the fix: 0000 and a file of root's with mode 0666.
+        assertEquals(await made(["exec", "-n", "net", `docker:${name}`], `${dir}/net`), {
+          umask: "0022",
+          mode: 0o644,
+        });
+      });
+      await t.step("exec of a local user's process in our own namespaces", async () => {
+        const user = await testUser();
+        const victim = new Deno.Command("setpriv", {
+          args: [
+            `--reuid=${user.uid}`,
+            `--regid=${user.gid}`,
+            "--clear-groups",
+            "sh",
+            "-c",
+            "umask 000; exec sleep 600",
+          ],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        try {
+          await new Promise((r) => setTimeout(r, 300));
+          assertEquals(await made(["exec", String(victim.pid)], `${dir}/user`), {
+            umask: "0022",
+            mode: 0o644,
+          });
+        } finally {
+          victim.kill("SIGKILL");
+          await victim.status;
+        }
+      });
+      await t.step("inside the container's own files its umask still holds", async () => {
+        assertEquals(await made(["exec", `docker:${name}`], "/shared/inside", `${dir}/inside`), {
+          umask: "0000",
+          mode: 0o666,
+        });
+      });
+    } finally {
+      await run("docker", ["rm", "-f", name]).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-KPEOHY3O.js";
+} from "./chunk-C6VFHLUR.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-4RGEZMN7.js";
+} from "./chunk-7BCZ2MNM.js";
 import {
   AT_FDCWD,
   IN_ROOT,

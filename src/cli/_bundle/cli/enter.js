@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-KXAATHSC.js";
+} from "./chunk-FH5Z7QXT.js";
 import {
   NamespaceError,
   UsageError,

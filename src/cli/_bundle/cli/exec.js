@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-KXAATHSC.js";
+} from "./chunk-FH5Z7QXT.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -839,6 +839,18 @@ var lsmExecLabel = (function lsmExecLabel(pid) {
   }
   return void 0;
 });
+var _joinsForeignMnt = (function _joinsForeignMnt(pid, sel) {
+  const mnt = sel === "all" ? true : sel.get("mnt");
+  if (mnt === void 0) return false;
+  if (typeof mnt === "string") return true;
+  try {
+    const ours = statSafe("/proc/thread-self/ns/mnt");
+    const theirs = statSafe(`/proc/${pid}/ns/mnt`);
+    return ours.ino !== theirs.ino || ours.dev !== theirs.dev;
+  } catch {
+    return false;
+  }
+});
 var _differing = (function _differing(pid) {
   try {
     return differingNamespaces(pid);
@@ -2690,10 +2702,19 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
     rest.push("V");
   }
   const foreignFilter = o.seccomp === "target" && pid !== void 0 && sel !== "all" && sel.get("user") === void 0 && _differing(pid).includes("user");
-  const confinement = _confinementArgs(foreignFilter ? {
+  const hostFiles = o.umask === "target" && pid !== void 0 && !o.debug && o.root !== true && !_joinsForeignMnt(pid, sel);
+  let umask = o.umask;
+  if (hostFiles) {
+    const theirs = parseInt(_statusField(_targetProcText(pid, "status"), "Umask"), 8);
+    umask = (Number.isSafeInteger(theirs) ? theirs : 0) | 18;
+  }
+  const confinement = _confinementArgs({
     ...o,
-    seccomp: "none"
-  } : o, fromTarget ? void 0 : status, needPid);
+    ...foreignFilter ? {
+      seccomp: "none"
+    } : {},
+    umask
+  }, fromTarget ? void 0 : status, needPid);
   rest.push(...confinement.args);
   helperReads += confinement.helperReads;
   if (helperReads) rest.push(`i${helperReads}`);
@@ -2864,6 +2885,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     helperReads
   };
 }).bind(void 0);
+
 
 
 

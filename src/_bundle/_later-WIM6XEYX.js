@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-4RGEZMN7.js";
+} from "./chunk-7BCZ2MNM.js";
 import {
   _inScopedJoin,
   _joinThread,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-4RGEZMN7.js";
+} from "./chunk-7BCZ2MNM.js";
 import {
   PinnedProcess,
   pinProcess,

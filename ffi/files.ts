@@ -58,6 +58,15 @@ export interface SafeReadOptions {
    */
   storedOnly?: boolean;
   /**
+   * Take a file of the kernel's interface file systems ({@link storedOnly}'s list) only when it
+   * is this file of ours: the same inode number on the same kind of file system (a procfs
+   * entry has one inode number in every proc instance). For a target's own copy of a kernel
+   * file (its /proc/meminfo: procfs, or lxcfs's FUSE file, or a stored one): a namespace
+   * whose root may mount had its /proc/meminfo bound to /proc/kmsg, and root's `inspect`
+   * consumed the host's pending kernel log reading it (stop 27).
+   */
+  kernelFile?: string;
+  /**
    * Resolve and open the path with these filesystem ids, no supplementary groups and so no
    * capability over files (the kernel drops the fs set when fsuid leaves 0), on the calling
    * thread only, which gets ours back before this returns: for a file of a target whose user
@@ -310,6 +319,25 @@ export function openFileSafe(
     if (options.storedOnly && _kernelFs(pathFd)) {
       throw new SyscallError("open", 22, `Cannot read ${path}: it is not a regular file`);
     }
+    if (options.kernelFile !== undefined && _kernelFs(pathFd)) {
+      const ours = _lib().open(cstr(options.kernelFile), O_CLOEXEC | O_PATH, 0);
+      if (ours < 0) throw new SyscallError("open", errno());
+      let same: boolean;
+      try {
+        const type = _fsType(ours);
+        same = type !== undefined && type === _fsType(pathFd) &&
+          fstatSafe(ours).ino === fstatSafe(pathFd).ino;
+      } finally {
+        _lib().close(ours);
+      }
+      if (!same) {
+        throw new SyscallError(
+          "open",
+          22,
+          `Cannot read ${path}: it is another file of the kernel's interfaces than ${options.kernelFile}`,
+        );
+      }
+    }
   });
 }
 
@@ -318,12 +346,18 @@ export function openFileSafe(
  * (procfs, sysfs, cgroupfs…: {@link SafeReadOptions.storedOnly}'s list), or fstatfs failed.
  */
 export function _kernelFs(fd: number): boolean {
+  const type = _fsType(fd);
+  return type === undefined || KERNEL_FS_MAGIC.includes(type);
+}
+
+/** fstatfs(2)'s f_type of an fd (an O_PATH one will do); undefined when fstatfs failed. */
+function _fsType(fd: number): bigint | undefined {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
   // struct statfs: 120 bytes on x86_64 and aarch64, f_type (a long) first.
   const st = new BigInt64Array(32);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-  return nr === undefined || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n ||
-    KERNEL_FS_MAGIC.includes(st[0]);
+  if (nr === undefined || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n) return undefined;
+  return st[0];
 }
 
 // One read buffer for every call (reads are synchronous): a fresh 64 KiB buffer costs

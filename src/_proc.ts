@@ -6,7 +6,8 @@
  * @module
  */
 import { allSeenGranted } from "./_permissions.ts";
-import { readTextFileSafe } from "../ffi/files.ts";
+import { readTextFileSafe, statSafe } from "../ffi/files.ts";
+import { effectiveUid } from "../ffi/libc.ts";
 
 /**
  * A file procfs makes itself, read with Deno's reader (one op) once the process was seen to
@@ -58,4 +59,36 @@ export function threadOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The host ids of uid and gid 0 of `pid`'s user namespace (65534 for one it does not map),
+ * when that namespace is not ours and we are root: its files are then read as its root can
+ * read them. We would read them with every capability of the host, and whoever owns that
+ * namespace (a local user's rootless container, their `unshare -Urm`) can mount there any
+ * host directory they can look up, /root say (they cannot enter it): a container whose
+ * /etc/passwd linked into it had root's `exec -u root` read a mode 0600 file of root's and
+ * hand its home field to the program as HOME (podman exec: "unable to find user root").
+ * Undefined where nothing changes: our own user namespace (a rootful container: its root is
+ * ours), or a caller who is not root.
+ */
+export function rootIdsOf(pid: number): { uid: number; gid: number } | undefined {
+  if (effectiveUid() !== 0) return undefined;
+  // Two stats (a namespace is its nsfs inode), not namespacesOwnedBy's sixteen readlinks:
+  // this is on every exec's path. Cannot tell (gone): as another's, the safer reading.
+  try {
+    const ours = statSafe("/proc/thread-self/ns/user");
+    const theirs = statSafe(`/proc/${pid}/ns/user`);
+    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return undefined;
+  } catch {
+    // Another's.
+  }
+  const root = (file: string) => {
+    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      if (inside === 0 && count > 0) return outside;
+    }
+    return 65534;
+  };
+  return { uid: root("uid_map"), gid: root("gid_map") };
 }

@@ -118,13 +118,21 @@ export interface NsCommandOptions {
    * Seccomp: "target" installs exactly the target's filters before exec, as `runc exec`
    * installs the container's (read from the process with ptrace: needs root; refused with
    * status 125 when they cannot be read, never run unconfined); "none" (default) installs none.
+   * A target in another user namespace than ours, joined without it (`namespaces: ["net"]`),
+   * gives none: its filters were made with that namespace's privileges, and would govern a
+   * program that keeps ours.
    */
   seccomp?: "target" | "none";
   /** Resource limits: "target" gives the program the target's (/proc/PID/limits); default the caller's. */
   rlimits?: "target" | "caller";
   /** oom_score_adj of the program: a value, or "target" for the target's; default the caller's. */
   oomScoreAdj?: number | "target";
-  /** umask of the program: a value, or "target" for the target's; default the caller's. */
+  /**
+   * umask of the program: a value, or "target" for the target's; default the caller's. For a
+   * program outside the target's mount namespace (its files are ours: `namespaces: ["net"]`, a
+   * target in our mount namespace) "target" never lets group or others write: the target's
+   * umask with 0o022 added.
+   */
   umask?: number | "target";
   /**
    * AppArmor profile / SELinux label: "target" gives the program the target's (written to
@@ -1198,7 +1206,32 @@ const _plan = (function _plan(
   ) {
     rest.push("V");
   }
-  const confinement = _confinementArgs(o, fromTarget ? undefined : status, needPid);
+  // A filter is made with the privileges of its maker's user namespace: the kernel lets an
+  // unprivileged task install one only with no_new_privs, so that it never governs a task
+  // with more privileges than its maker's. Copied onto a program that stays in our user
+  // namespace while the target's is another (`namespaces: ["net"]` of a local user's
+  // `unshare -Urn` or a rootless container), it had the owner of that namespace choose which
+  // syscalls of a program with root's credentials and every capability fail, without
+  // no_new_privs (stop 27). The program is then not in that namespace's keeping: no copy.
+  const foreignFilter = o.seccomp === "target" && pid !== undefined && sel !== "all" &&
+    sel.get("user") === undefined && _differing(pid).includes("user");
+  // A umask says who may write the files a program makes. A program that makes ours (one not
+  // in the target's mount namespace: `exec -n net`, or `exec PID` of a process in our own) got
+  // the target's as it was: a container's init that ran umask(0), or a local user's plain
+  // process, had every file root's host program made world-writable (stop 27). Such a program
+  // gets the target's with group and others' write masked (docker exec's 0022 at least).
+  const hostFiles = o.umask === "target" && pid !== undefined && !o.debug && o.root !== true &&
+    !_joinsForeignMnt(pid, sel);
+  let umask = o.umask;
+  if (hostFiles) {
+    const theirs = parseInt(_statusField(_targetProcText(pid, "status"), "Umask"), 8);
+    umask = (Number.isSafeInteger(theirs) ? theirs : 0) | 0o022;
+  }
+  const confinement = _confinementArgs(
+    { ...o, ...(foreignFilter ? { seccomp: "none" as const } : {}), umask },
+    fromTarget ? undefined : status,
+    needPid,
+  );
   rest.push(...confinement.args);
   helperReads += confinement.helperReads;
   if (helperReads) rest.push(`i${helperReads}`);
@@ -1439,6 +1472,27 @@ export function lsmExecLabel(pid: number): string | undefined {
 }
 
 /** differingNamespaces, with a target that exits meanwhile (its ns links gone) as one clear error. */
+/**
+ * Whether a selection puts the program in `pid`'s mount namespace and that namespace is not
+ * ours (two stats: a namespace is its nsfs inode); a mount namespace file the caller names
+ * counts as joined. Cannot tell (the target is gone): not joined, the safer reading here.
+ */
+function _joinsForeignMnt(
+  pid: number,
+  sel: "all" | Map<NamespaceType, true | string>,
+): boolean {
+  const mnt = sel === "all" ? true : sel.get("mnt");
+  if (mnt === undefined) return false;
+  if (typeof mnt === "string") return true;
+  try {
+    const ours = statSafe("/proc/thread-self/ns/mnt");
+    const theirs = statSafe(`/proc/${pid}/ns/mnt`);
+    return ours.ino !== theirs.ino || ours.dev !== theirs.dev;
+  } catch {
+    return false;
+  }
+}
+
 function _differing(pid: number): NamespaceType[] {
   try {
     return differingNamespaces(pid);

@@ -13,6 +13,7 @@ import { NamespaceError } from "./errors.ts";
 import { NAMESPACE_TYPES, namespacesOfSync, type NamespaceType } from "./namespaces.ts";
 import { readFileSafe, readTextFileSafe } from "../ffi/files.ts";
 import { decodeBytes } from "./terminal.ts";
+import { rootIdsOf } from "./_proc.ts";
 import { type CgroupMount, cgroupMountTable } from "./_cgroup_mounts.ts";
 import type { ContainerInfo } from "./containers.ts";
 import { resolveTarget, type Target } from "./target.ts";
@@ -390,10 +391,20 @@ function _freeOf(pid: number): FreeReport | null {
   // The target's own /proc (lxcfs bind mounts included), reached through its root with
   // its symlinks resolved inside it; the caller's /proc/meminfo when that is refused. The
   // target controls what is there (a FIFO, a symlink, a huge file): ffi/files.ts refuses
-  // all but a regular file, capped.
+  // all but a regular file, capped; of the kernel's interfaces only the kernel's meminfo
+  // (a namespace whose root may mount bound /proc/kmsg there, and our read consumed the
+  // host's kernel log: stop 27), looked up and opened as that namespace's root (a host
+  // file only root may read, bound there, stays unread).
   const root = `/proc/${pid}/root`;
+  const own = () =>
+    readTextFileSafe("/proc/meminfo", {
+      root,
+      maxBytes: 1 << 20,
+      kernelFile: "/proc/meminfo",
+      ids: rootIdsOf(pid),
+    });
   const sources: [string, () => string][] = [
-    [`${root}/proc/meminfo`, () => readTextFileSafe("/proc/meminfo", { root, maxBytes: 1 << 20 })],
+    [`${root}/proc/meminfo`, own],
     ["/proc/meminfo", () => readTextFileSafe("/proc/meminfo")],
   ];
   for (const [source, read] of sources) {

@@ -12452,3 +12452,286 @@ console.log(await call.catch((e: Error) => e.message));`,
     }
   },
 });
+
+// ---- stop 27: sec27a
+
+Deno.test({
+  name:
+    "stop 27: inspect reads a target's /proc/meminfo only as the kernel's meminfo or a file its root may read, never the host's kernel log",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // `inspect` shows the memory a target's `free` would see, from its own /proc/meminfo
+    // (lxcfs binds a FUSE file there), read through /proc/PID/root with root's every
+    // capability. A local user's `unshare -Urm` (a rootless container's root alike) may bind
+    // any host file it can look up over its /proc/meminfo: /proc/kmsg (mode 0400, CAP_SYSLOG
+    // checked at open) had root's inspect take the host's pending kernel log off it, what
+    // klogd or rsyslog's imklog would have logged (stop 23's finding, by another door).
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec27a-" });
+    await Deno.chmod(dir, 0o755);
+    const freeOf = async (pid: number) => {
+      const r = await cliBounded(["inspect", "--json", String(pid)], 30_000);
+      assertEquals([r.code, r.killed], [0, false], r.stderr);
+      return JSON.parse(r.stdout).target.memory.free as { total: number; source: string };
+    };
+    const bound = (file: string) =>
+      makeTarget({
+        flags: ["-U", "--map-root-user", "-m", "--propagation", "private"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: `mount --bind ${file} /proc/meminfo`,
+      });
+    try {
+      await t.step("its /proc/meminfo bound to /proc/kmsg", async () => {
+        await using target = await bound("/proc/kmsg");
+        await kmsgPending();
+        const marker = `nsjoin-sec27a-kmsg-${crypto.randomUUID().slice(0, 8)}`;
+        await Deno.writeTextFile("/dev/kmsg", `<6>${marker}\n`);
+        const free = await freeOf(target.pid);
+        // Without the fix: the marker was read (and parsed as no memory), then EAGAIN.
+        assert((await kmsgPending()).includes(marker), "the kernel log was consumed");
+        assertEquals(free.source, "/proc/meminfo", "the caller's meminfo, as when refused");
+      });
+      await t.step(
+        "another file of the kernel's interfaces (procfs, sysfs) is not taken",
+        async () => {
+          for (const file of ["/proc/cpuinfo", "/sys/kernel/profiling"]) {
+            await using target = await bound(file);
+            // Without the kernel-file check: read as the target's, every field 0.
+            assertEquals((await freeOf(target.pid)).source, "/proc/meminfo", file);
+          }
+        },
+      );
+      await t.step("a host file only root may read stays unread", async () => {
+        await Deno.writeTextFile(`${dir}/secret`, "MemTotal:       4242 kB\n", { mode: 0o600 });
+        await using target = await bound(`${dir}/secret`);
+        const free = await freeOf(target.pid);
+        // Without reading as the namespace's root: total 4242 KiB from root's file.
+        assertEquals(free.source, "/proc/meminfo");
+        assert(free.total !== 4242 * 1024, "root's file was read");
+      });
+      await t.step(
+        "its own file there (lxcfs's way) and its real meminfo are still read",
+        async () => {
+          await Deno.writeTextFile(`${dir}/own`, "MemTotal:       4096 kB\n");
+          await Deno.chown(`${dir}/own`, user.uid, user.gid);
+          await Deno.chmod(`${dir}/own`, 0o600);
+          await using target = await bound(`${dir}/own`);
+          const free = await freeOf(target.pid);
+          assertEquals([free.source, free.total], [
+            `/proc/${target.pid}/root/proc/meminfo`,
+            4096 * 1024,
+          ]);
+          await using plain = await makeTarget({
+            flags: ["-U", "--map-root-user", "-m"],
+            user: { uid: user.uid, gid: user.gid },
+          });
+          const real = await freeOf(plain.pid);
+          assertEquals(real.source, `/proc/${plain.pid}/root/proc/meminfo`);
+          assert(real.total > 0);
+        },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 27: cp never writes a target's tar stream to root's terminal, where its escape sequences would act",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn() {
+    // `cp TARGET:PATH -` writes a tar: the target's file names and contents as they are. On a
+    // terminal (root's slip of `-` for `.`), a file of the target's holding escape sequences
+    // reached it raw — a title set, the screen cleared, whatever the terminal acts on (docker
+    // cp writes it there too; GNU tar refuses, "Refusing to write archive contents to
+    // terminal"). Now exit 2, one line, nothing written. A pipe still gets the stream.
+    const user = await testUser();
+    await using target = await makeTarget({
+      flags: ["-U", "--map-root-user", "-m"],
+      user: { uid: user.uid, gid: user.gid },
+      setup: String.raw`mount -t tmpfs x /mnt && printf '\033]0;OWNED\007\033[2J' > /mnt/esc`,
+    });
+    const src = `${target.pid}:/mnt/esc`;
+    // script(1) gives the command a pseudo-terminal for stdout and copies what it wrote.
+    const tty = await runPiped(
+      "script",
+      {
+        args: [
+          "-qec",
+          `exec "${Deno.execPath()}" run -A --quiet --no-lock ${CLI} cp ${src} - 2>/dev/null`,
+          "/dev/null",
+        ],
+      },
+      undefined,
+      30_000,
+    );
+    // Without the refusal: exit 0 and the tar, "\x1b]0;OWNED\x07" in it, on the terminal.
+    assert(
+      !tty.stdout.includes("\x1b]0;OWNED"),
+      "the target's escape sequence reached the terminal",
+    );
+    assertEquals(tty.code, 2, tty.stdout);
+    const piped = await cliBounded(["cp", src, "-"], 30_000);
+    assertEquals([piped.code, piped.killed], [0, false], piped.stderr);
+    assert(piped.stdout.includes("\x1b]0;OWNED"), "a pipe gets the stream as it is");
+  },
+});
+
+Deno.test({
+  name:
+    "stop 27: exec -n net of a local user's namespaces never puts root's program under that user's seccomp filter",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // An unprivileged user may install a seccomp filter without no_new_privs inside a user
+    // namespace of their own (they hold CAP_SYS_ADMIN there): the kernel lets such a filter
+    // govern only tasks with at most that namespace's privileges. `exec -n net PID` runs
+    // root's host program in the user's network namespace but in our user namespace, with
+    // root's credentials and every capability — and copied the target's filter onto it,
+    // without no_new_privs: the user chose which syscalls of root's program fail (here
+    // uname(2), EPERM), as a filter on a set-uid program would.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec27a-f-" });
+    await Deno.chmod(dir, 0o755);
+    try {
+      await Deno.writeTextFile(
+        `${dir}/filt.c`,
+        String.raw`#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_uname, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog p = {sizeof f / sizeof *f, f};
+  if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p) != 0) return 1;
+  execvp(argv[1], argv + 1);
+  return 1;
+}
+`,
+      );
+      await sh("gcc", ["-static", "-O2", "-o", `${dir}/filt`, `${dir}/filt.c`]);
+      await Deno.chmod(`${dir}/filt`, 0o755);
+      // The user's shell installs the filter (no no_new_privs) and execs the sleep that is the target.
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-n"],
+        user: { uid: user.uid, gid: user.gid },
+        setup: `exec ${dir}/filt sh -c 'echo ready:$$; exec sleep 100000'`,
+      });
+      const status = await Deno.readTextFile(`/proc/${target.pid}/status`);
+      assertMatch(status, /^NoNewPrivs:\s+0$/m);
+      assertMatch(status, /^Seccomp_filters:\s+1$/m);
+      const probe =
+        'uname >/dev/null && echo uname-ok; grep -E "^(Uid|Seccomp_filters):" /proc/self/status';
+      await t.step("exec -n net: root's program runs without the user's filter", async () => {
+        const r = await cliBounded(
+          ["exec", "-n", "net", String(target.pid), "sh", "-c", probe],
+          30_000,
+        );
+        assertEquals([r.code, r.killed], [0, false], r.stderr);
+        // Without the fix: "uname: cannot get system name: Operation not permitted", 1 filter.
+        assertMatch(r.stdout, /^uname-ok$/m);
+        assertMatch(r.stdout, /^Uid:\s+0\s+0\s+0\s+0$/m);
+        assertMatch(r.stdout, /^Seccomp_filters:\s+0$/m);
+      });
+      await t.step(
+        "exec of all its namespaces (its user namespace too) keeps the filter",
+        async () => {
+          // There the program is the user's, with their namespace's privileges: the filter is theirs to set.
+          const r = await cliBounded(["exec", String(target.pid), "sh", "-c", probe], 30_000);
+          assertEquals([r.code, r.killed], [0, false], r.stderr);
+          assert(!r.stdout.includes("uname-ok"), r.stdout);
+          assertMatch(r.stdout, /^Seccomp_filters:\s+1$/m);
+        },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stop 27: a host program exec runs keeps root's umask, never a container's or a local user's",
+  ignore: NEEDS_DOCKER,
+  sanitizeResources: false,
+  async fn(t) {
+    // `exec` gave every program the target's umask (Umask: of /proc/PID/status), which its
+    // own process sets: a container's init that ran umask(0) (or a local user's process, for
+    // `exec PID` of it) had every file root's host program made world-writable — with
+    // `exec -n net` (the host's mount namespace) or `exec PID` of a process in ours, in
+    // root's directories. docker exec gives 0022 whatever its init's umask.
+    await dockerImage();
+    const name = `nsjoin-sec27a-um-${STATE_RUN}`;
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec27a-um-" });
+    const made = async (args: string[], file: string, seen = file) => {
+      const r = await cliBounded([...args, "sh", "-c", `umask; touch ${file}`], 30_000);
+      assertEquals([r.code, r.killed], [0, false], r.stderr);
+      return { umask: r.stdout.trim(), mode: (await Deno.stat(seen)).mode! & 0o777 };
+    };
+    try {
+      await must("docker", [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-v",
+        `${dir}:/shared`,
+        IMAGE,
+        "sh",
+        "-c",
+        "umask 000; exec tail -f /dev/null",
+      ]);
+      await t.step("exec -n net of a container whose init's umask is 000", async () => {
+        // Without the fix: 0000 and a file of root's with mode 0666.
+        assertEquals(await made(["exec", "-n", "net", `docker:${name}`], `${dir}/net`), {
+          umask: "0022",
+          mode: 0o644,
+        });
+      });
+      await t.step("exec of a local user's process in our own namespaces", async () => {
+        const user = await testUser();
+        const victim = new Deno.Command("setpriv", {
+          args: [
+            `--reuid=${user.uid}`,
+            `--regid=${user.gid}`,
+            "--clear-groups",
+            "sh",
+            "-c",
+            "umask 000; exec sleep 600",
+          ],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        try {
+          await new Promise((r) => setTimeout(r, 300));
+          assertEquals(await made(["exec", String(victim.pid)], `${dir}/user`), {
+            umask: "0022",
+            mode: 0o644,
+          });
+        } finally {
+          victim.kill("SIGKILL");
+          await victim.status;
+        }
+      });
+      await t.step("inside the container's own files its umask still holds", async () => {
+        assertEquals(await made(["exec", `docker:${name}`], "/shared/inside", `${dir}/inside`), {
+          umask: "0000",
+          mode: 0o666,
+        });
+      });
+    } finally {
+      await run("docker", ["rm", "-f", name]).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-PMJORNDF.js";
+} from "./chunk-JBWPGYTJ.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,23 +14,23 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-HEV4O5XG.js";
+} from "./chunk-Q6TU5LKA.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-UWHPAE45.js";
+} from "./chunk-HVQKQGK3.js";
 import {
   resolveTarget
-} from "./chunk-2XLDWPMG.js";
+} from "./chunk-3LHUQFC6.js";
 import {
   differingNamespaces
-} from "./chunk-DJABZQNP.js";
+} from "./chunk-FPGNHZM3.js";
 import {
   readTextFileSafe
-} from "./chunk-YVCBMHGV.js";
+} from "./chunk-KRA5ROBP.js";
 import "./chunk-XVPOXR4I.js";
 import {
   assertPermissions

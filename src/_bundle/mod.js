@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-PMJORNDF.js";
+} from "./chunk-JBWPGYTJ.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,21 +29,22 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-HEV4O5XG.js";
+} from "./chunk-Q6TU5LKA.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-5DYE2YSH.js";
+} from "./chunk-TJXFBPQW.js";
 import {
   PinnedProcess,
   netnsPath,
   parseTarget,
   pinProcess,
   resolveTarget,
+  rootIdsOf,
   startTimeOf,
   threadOf
-} from "./chunk-2XLDWPMG.js";
+} from "./chunk-3LHUQFC6.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -56,11 +57,11 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-DJABZQNP.js";
+} from "./chunk-FPGNHZM3.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-YVCBMHGV.js";
+} from "./chunk-KRA5ROBP.js";
 import {
   SyscallError,
   check,
@@ -1087,13 +1088,16 @@ function _memoryOf(pid, cgroups) {
 }
 function _freeOf(pid) {
   const root = `/proc/${pid}/root`;
+  const own = () => readTextFileSafe("/proc/meminfo", {
+    root,
+    maxBytes: 1 << 20,
+    kernelFile: "/proc/meminfo",
+    ids: rootIdsOf(pid)
+  });
   const sources = [
     [
       `${root}/proc/meminfo`,
-      () => readTextFileSafe("/proc/meminfo", {
-        root,
-        maxBytes: 1 << 20
-      })
+      own
     ],
     [
       "/proc/meminfo",
@@ -1161,38 +1165,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-65FCRMO5.js");
+  _later ??= await import("./_later-ZVQIDWXQ.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-65FCRMO5.js");
+  _later ??= await import("./_later-ZVQIDWXQ.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-65FCRMO5.js");
+  _later ??= await import("./_later-ZVQIDWXQ.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-65FCRMO5.js");
+  _later ??= await import("./_later-ZVQIDWXQ.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-65FCRMO5.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-ZVQIDWXQ.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-65FCRMO5.js");
+  _later ??= await import("./_later-ZVQIDWXQ.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-65FCRMO5.js");
+  _later ??= await import("./_later-ZVQIDWXQ.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-65FCRMO5.js");
+  _later ??= await import("./_later-ZVQIDWXQ.js");
   return await _later.openSession(target, options);
 }
 export {

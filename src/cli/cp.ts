@@ -19,8 +19,9 @@ DESCRIPTION
  within the container's root (openat2 RESOLVE_IN_ROOT), so no symlink, .. or rename race
  in the container reaches a host path. TARGET: a container name or ID prefix (searched
  across all engines), docker:NAME|ID, podman:NAME|ID, containerd:ID, or a PID. - reads a
- tar stream from stdin (extracted into DEST_PATH) or writes one to stdout. SRC_PATH/.
- copies a directory's contents. Needs -A.
+ tar stream from stdin (extracted into DEST_PATH) or writes one to stdout (never to a
+ terminal, as GNU tar refuses: it holds the target's bytes). SRC_PATH/. copies a
+ directory's contents. Needs -A.
 
 OPTIONS
  -a, --archive       archive mode: keep the source's owners (mapped through the
@@ -140,6 +141,14 @@ export async function cp(argv: readonly string[]): Promise<number> {
     }
     const src = args.src!;
     const dest = args.dest!;
+    // GNU tar's refusal, for a reason of ours: the stream holds the target's file names and
+    // bytes as they are, and a terminal acts on the escape sequences among them (docker cp
+    // writes it there).
+    if (src.target !== undefined && dest.path === "-" && Deno.stdout.isTerminal()) {
+      throw new UsageError(
+        "Cannot write a tar stream to a terminal: its names and bytes are the target's, escape sequences included - pipe it or redirect it",
+      );
+    }
     const options = { archive: args.archive, followLink: args.followLink };
     const into = { ...options, devices: args.devices };
     pinned = await pinCliTarget((src.target ?? dest.target)!) as PinnedProcess;

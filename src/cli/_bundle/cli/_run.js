@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-B3GC4E5Q.js";
+} from "./chunk-QCYEJJ4S.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-JTB6ZN3R.js";
+} from "./chunk-BJX3PVJK.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-B3GC4E5Q.js";
+} from "./chunk-QCYEJJ4S.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

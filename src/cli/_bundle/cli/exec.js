@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-JTB6ZN3R.js";
+} from "./chunk-BJX3PVJK.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -51,7 +51,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-B3GC4E5Q.js";
+} from "./chunk-QCYEJJ4S.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -548,13 +548,32 @@ var openFileSafe = (function openFileSafe(path, options = {}) {
     if (options.storedOnly && _kernelFs(pathFd)) {
       throw new SyscallError("open", 22, `Cannot read ${path}: it is not a regular file`);
     }
+    if (options.kernelFile !== void 0 && _kernelFs(pathFd)) {
+      const ours = _lib().open(cstr(options.kernelFile), O_CLOEXEC2 | O_PATH, 0);
+      if (ours < 0) throw new SyscallError("open", errno());
+      let same;
+      try {
+        const type = _fsType(ours);
+        same = type !== void 0 && type === _fsType(pathFd) && fstatSafe(ours).ino === fstatSafe(pathFd).ino;
+      } finally {
+        _lib().close(ours);
+      }
+      if (!same) {
+        throw new SyscallError("open", 22, `Cannot read ${path}: it is another file of the kernel's interfaces than ${options.kernelFile}`);
+      }
+    }
   });
 });
 var _kernelFs = (function _kernelFs(fd) {
+  const type = _fsType(fd);
+  return type === void 0 || KERNEL_FS_MAGIC.includes(type);
+});
+var _fsType = (function _fsType(fd) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
   const st = new BigInt64Array(32);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-  return nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n || KERNEL_FS_MAGIC.includes(st[0]);
+  if (nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n) return void 0;
+  return st[0];
 });
 var readFileSafe = (function readFileSafe(path, options = {}) {
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -2173,6 +2192,7 @@ var ST_UID_OFFSET = ST_MODE_OFFSET + 4;
 
 var _EAGAIN = 11;
 var OPENAT2_TRIES = 64;
+
 
 
 

@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-B3GC4E5Q.js";
+} from "./chunk-QCYEJJ4S.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -41,6 +41,26 @@ var readProcText = (function readProcText(path) {
     }
   }
   return readTextFileSafe(path);
+});
+var rootIdsOf = (function rootIdsOf(pid) {
+  if (effectiveUid() !== 0) return void 0;
+  try {
+    const ours = statSafe("/proc/thread-self/ns/user");
+    const theirs = statSafe(`/proc/${pid}/ns/user`);
+    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return void 0;
+  } catch {
+  }
+  const root = (file) => {
+    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      if (inside === 0 && count > 0) return outside;
+    }
+    return 65534;
+  };
+  return {
+    uid: root("uid_map"),
+    gid: root("gid_map")
+  };
 });
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
@@ -819,6 +839,18 @@ var lsmExecLabel = (function lsmExecLabel(pid) {
   }
   return void 0;
 });
+var _joinsForeignMnt = (function _joinsForeignMnt(pid, sel) {
+  const mnt = sel === "all" ? true : sel.get("mnt");
+  if (mnt === void 0) return false;
+  if (typeof mnt === "string") return true;
+  try {
+    const ours = statSafe("/proc/thread-self/ns/mnt");
+    const theirs = statSafe(`/proc/${pid}/ns/mnt`);
+    return ours.ino !== theirs.ino || ours.dev !== theirs.dev;
+  } catch {
+    return false;
+  }
+});
 var _differing = (function _differing(pid) {
   try {
     return differingNamespaces(pid);
@@ -1145,28 +1177,8 @@ var readContainerFile = (function readContainerFile(pid, path) {
   return readTextFileSafe(path, {
     root: `/proc/${pid}/root`,
     storedOnly: true,
-    ids: _rootIds(pid)
+    ids: rootIdsOf(pid)
   });
-});
-var _rootIds = (function _rootIds(pid) {
-  if (effectiveUid() !== 0) return void 0;
-  try {
-    const ours = statSafe("/proc/thread-self/ns/user");
-    const theirs = statSafe(`/proc/${pid}/ns/user`);
-    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return void 0;
-  } catch {
-  }
-  const root = (file) => {
-    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
-      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
-      if (inside === 0 && count > 0) return outside;
-    }
-    return 65534;
-  };
-  return {
-    uid: root("uid_map"),
-    gid: root("gid_map")
-  };
 });
 var _lines = (function _lines(pid, path) {
   let text;
@@ -1677,6 +1689,7 @@ var _hostSide = (function _hostSide(container, options) {
 
 
 // src/_proc.ts
+
 
 
 // src/namespaces.ts
@@ -2688,7 +2701,20 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   else if (o.noNewPrivs === true || o.noNewPrivs === "target" && _statusField(status, "NoNewPrivs") === "1") {
     rest.push("V");
   }
-  const confinement = _confinementArgs(o, fromTarget ? void 0 : status, needPid);
+  const foreignFilter = o.seccomp === "target" && pid !== void 0 && sel !== "all" && sel.get("user") === void 0 && _differing(pid).includes("user");
+  const hostFiles = o.umask === "target" && pid !== void 0 && !o.debug && o.root !== true && !_joinsForeignMnt(pid, sel);
+  let umask = o.umask;
+  if (hostFiles) {
+    const theirs = parseInt(_statusField(_targetProcText(pid, "status"), "Umask"), 8);
+    umask = (Number.isSafeInteger(theirs) ? theirs : 0) | 18;
+  }
+  const confinement = _confinementArgs({
+    ...o,
+    ...foreignFilter ? {
+      seccomp: "none"
+    } : {},
+    umask
+  }, fromTarget ? void 0 : status, needPid);
   rest.push(...confinement.args);
   helperReads += confinement.helperReads;
   if (helperReads) rest.push(`i${helperReads}`);
@@ -2869,6 +2895,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
 
 
 
+
 // src/cli/_args.ts
 var _GO_BOOLS = {
   "1": true,
@@ -2924,7 +2951,6 @@ var cgroupViews = /* @__PURE__ */ new WeakMap();
 
 
 // src/container_exec.ts
-
 
 
 

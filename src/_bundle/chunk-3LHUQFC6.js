@@ -3,17 +3,19 @@ import {
   NamespaceError,
   assertPid,
   namespaceTypeOfFile
-} from "./chunk-DJABZQNP.js";
+} from "./chunk-FPGNHZM3.js";
 import {
   fstatSafe,
   isNotFound,
-  readTextFileSafe
-} from "./chunk-YVCBMHGV.js";
+  readTextFileSafe,
+  statSafe
+} from "./chunk-KRA5ROBP.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
   SyscallError,
   check,
+  effectiveUid,
   errno,
   libcSubset
 } from "./chunk-XVPOXR4I.js";
@@ -43,6 +45,26 @@ var threadOf = function threadOf(pid) {
   } catch {
     return void 0;
   }
+};
+var rootIdsOf = function rootIdsOf(pid) {
+  if (effectiveUid() !== 0) return void 0;
+  try {
+    const ours = statSafe("/proc/thread-self/ns/user");
+    const theirs = statSafe(`/proc/${pid}/ns/user`);
+    if (ours.ino === theirs.ino && ours.dev === theirs.dev) return void 0;
+  } catch {
+  }
+  const root = (file) => {
+    for (const line of readProcText(`/proc/${pid}/${file}`).split("\n")) {
+      const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+      if (inside === 0 && count > 0) return outside;
+    }
+    return 65534;
+  };
+  return {
+    uid: root("uid_map"),
+    gid: root("gid_map")
+  };
 };
 var startTimeOf = (function startTimeOf(pid) {
   return _procStat(pid).startTime;
@@ -269,6 +291,7 @@ var NETNS_DIR = "/run/netns";
 
 
 
+
 // src/target.ts
 
 var PF_KTHREAD = 2097152;
@@ -330,6 +353,7 @@ var PinnedProcess = class {
 export {
   readProcText,
   threadOf,
+  rootIdsOf,
   netnsPath,
   startTimeOf,
   parseTarget,

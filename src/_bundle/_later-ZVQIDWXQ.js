@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-HEV4O5XG.js";
+} from "./chunk-Q6TU5LKA.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-5DYE2YSH.js";
+} from "./chunk-TJXFBPQW.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,19 +50,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-UWHPAE45.js";
+} from "./chunk-HVQKQGK3.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-2XLDWPMG.js";
+} from "./chunk-3LHUQFC6.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-DJABZQNP.js";
+} from "./chunk-FPGNHZM3.js";
 import {
   _kernelFs,
   fstatSafe,
@@ -71,7 +71,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-YVCBMHGV.js";
+} from "./chunk-KRA5ROBP.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -314,7 +314,7 @@ var _call = (async function _call(resolved, types, message, options) {
   _workers ??= {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
-    ...await import("./_ns_worker-EQLWW5O3.js"),
+    ...await import("./_ns_worker-GZMSTPS6.js"),
     ...await import("./_ns_process-RCDOZ4UX.js")
   };
   if (types.includes("mnt")) {
@@ -1273,7 +1273,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-GIAB7PZ5.js"),
-    import("./_forward_relay-W6N4HQAG.js")
+    import("./_forward_relay-3K4GR4O4.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -2,14 +2,14 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-2XLDWPMG.js";
+} from "./chunk-3LHUQFC6.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-DJABZQNP.js";
+} from "./chunk-FPGNHZM3.js";
 import {
   openFileSafe
-} from "./chunk-YVCBMHGV.js";
+} from "./chunk-KRA5ROBP.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

@@ -3,8 +3,8 @@ import {
   freezeNss,
   loadHostNss,
   withoutModules
-} from "./chunk-VW5SZ6DU.js";
-import "./chunk-YVCBMHGV.js";
+} from "./chunk-HVH4NDXT.js";
+import "./chunk-KRA5ROBP.js";
 import "./chunk-XVPOXR4I.js";
 import "./chunk-YX3QB2EJ.js";
 

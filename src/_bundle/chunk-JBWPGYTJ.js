@@ -7,16 +7,16 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-HEV4O5XG.js";
+} from "./chunk-Q6TU5LKA.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-2XLDWPMG.js";
+} from "./chunk-3LHUQFC6.js";
 import {
   NamespaceError,
   differingNamespaces
-} from "./chunk-DJABZQNP.js";
+} from "./chunk-FPGNHZM3.js";
 import {
   DEFAULT_MAX_BYTES,
   existsSafe,
@@ -24,7 +24,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-YVCBMHGV.js";
+} from "./chunk-KRA5ROBP.js";
 import {
   assertPermissions,
   nsjoinSetting

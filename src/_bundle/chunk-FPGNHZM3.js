@@ -4,7 +4,7 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-YVCBMHGV.js";
+} from "./chunk-KRA5ROBP.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-5YUKMJX7.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-X5QRFSRF.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -24,7 +24,7 @@ import {
 } from "./chunk-3IHMYVR6.js";
 import {
   resolveTarget
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-4A7MYMIK.js";
 import {
   differingNamespaces
 } from "./chunk-QQYCEV7S.js";

@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-5YUKMJX7.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,12 +29,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-X5QRFSRF.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-FST6LFWV.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -43,7 +43,7 @@ import {
   resolveTarget,
   startTimeOf,
   threadOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-4A7MYMIK.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -1144,38 +1144,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-4NQ7QMFY.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-4NQ7QMFY.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-4NQ7QMFY.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-4NQ7QMFY.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-KLLI736N.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-4NQ7QMFY.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-4NQ7QMFY.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-4NQ7QMFY.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-4NQ7QMFY.js");
   return await _later.openSession(target, options);
 }
 export {

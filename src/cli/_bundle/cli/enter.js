@@ -14,7 +14,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-BB3JCLHQ.js";
+} from "./chunk-FE2UK4QX.js";
 import {
   NamespaceError,
   UsageError,

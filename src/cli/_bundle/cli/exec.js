@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-BB3JCLHQ.js";
+} from "./chunk-FE2UK4QX.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

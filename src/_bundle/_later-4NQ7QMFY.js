@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-X5QRFSRF.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-FST6LFWV.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -56,7 +56,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-4A7MYMIK.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
@@ -1225,7 +1225,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-GIAB7PZ5.js"),
-    import("./_forward_relay-H7VWPHYE.js")
+    import("./_forward_relay-TCCIE4DL.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

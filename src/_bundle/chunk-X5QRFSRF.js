@@ -2,7 +2,7 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-4A7MYMIK.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,

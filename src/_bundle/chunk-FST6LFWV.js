@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-4A7MYMIK.js";
 import {
   CLONE_FLAGS,
   NamespaceError

@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-X5QRFSRF.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-4A7MYMIK.js";
 import {
   NamespaceError,
   differingNamespaces

@@ -264,6 +264,16 @@ const CASES: Case[] = [
     ),
   },
   {
+    // Stop 27: nsenter's habit `-n FILE` (the FILE after a space) ran nothing and said only
+    // "no target given"; the FILE became the program (getopt's optional value is attached).
+    input: "-n /proc/self/ns/net TOUCH (FILE after a space, no -t)",
+    via: "enter",
+    code: 2,
+    message:
+      /no target given for net: .*\(\/proc\/self\/ns\/net was read as the program: a namespace option takes its FILE attached, --net=\/proc\/self\/ns\/net\)/,
+    run: enter(() => ["-n", "/proc/self/ns/net", "TOUCH"]),
+  },
+  {
     input: "-t 4194000:5 (PID:inode, no such PID)",
     via: "enter",
     code: 125,

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-FE2UK4QX.js";
+} from "./chunk-3ORRNFPO.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

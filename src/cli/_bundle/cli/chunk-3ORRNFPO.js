@@ -2975,6 +2975,7 @@ var _FROZEN = {
 export {
   readProcText,
   NAMESPACE_TYPES,
+  namespaceTypeOfFile,
   differingNamespaces,
   startTimeOf,
   isPidText,

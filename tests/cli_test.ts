@@ -335,6 +335,9 @@ Deno.test("bash completion loads in bash and completes commands, options and she
     assert(offered.every((p) => /^[0-9]+$/.test(p) && p.startsWith(pid.slice(0, -1))), `${words}`);
   }
   assert(!(await bashComplete(script, ["nsjoin", "exec", "-t", pid])).includes(pid));
+  // -S/-G's word, as util-linux's completion offers it.
+  assertEquals(await bashComplete(script, ["nsjoin", "enter", "-S", "f"]), ["follow"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "enter", "--setgid", ""]), ["follow"]);
 });
 
 Deno.test({

@@ -18,7 +18,8 @@ export interface CompletionOption {
   /** Whether it takes its value as the next word. */
   value: boolean;
   /**
-   * The values it takes, offered after it; with `list`, a comma-separated list of them
+   * The values it takes (or the words it takes besides a number: enter -S/-G's `follow`),
+   * offered after it; with `list`, a comma-separated list of them
    * (each item after the last `,` or a leading `+`, as `ls -o +PATH,NS`).
    */
   choices?: readonly string[];

@@ -55,6 +55,8 @@ export function commandOptions(): Record<string, CompletionOption[]> {
         value: "tSGWN".includes(short),
         attachedPath: "rw".includes(short),
         ...(short === "t" ? { pids: true } : {}),
+        // -S/-G take a number or "follow" (util-linux's completion offers "follow" there).
+        ...("SG".includes(short) ? { choices: ["follow"] } : {}),
       })),
       ...Object.keys(FLAGS_ONLY).map((long) => ({ long, value: false })),
     ],

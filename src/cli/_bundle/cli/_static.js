@@ -992,13 +992,19 @@ var OPTIONS = {
       "long": "setuid",
       "short": "S",
       "value": true,
-      "attachedPath": false
+      "attachedPath": false,
+      "choices": [
+        "follow"
+      ]
     },
     {
       "long": "setgid",
       "short": "G",
       "value": true,
-      "attachedPath": false
+      "attachedPath": false,
+      "choices": [
+        "follow"
+      ]
     },
     {
       "long": "root",

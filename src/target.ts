@@ -106,20 +106,40 @@ function _joinable(pid: number): number {
 
 /**
  * nsenter's `PID:inode` (util-linux 2.42, Linux 6.9+): the inode is the process's pidfs
- * inode, unique for the life of the system, so a reused PID is caught.
+ * inode, unique for the life of the system, so a reused PID is caught. Before pidfs every
+ * pidfd is the one anonymous inode, which would match any process: refused there, as
+ * nsenter refuses it ("pidfd needs to have the pidfs file system type").
  */
 function _pinnedByInode(pid: number, inode: number, text: string): number {
   using pinned = pinProcess(pid);
+  if (!_hasPidfs(pinned.pidfd)) {
+    throw new NamespaceError(
+      `Cannot join ${text}: this kernel's pidfds have no inode of their own (pidfs, Linux 6.9+)`,
+      {
+        errno: 95,
+        quiet: true,
+        syscall: "fstatfs",
+        target: text,
+        hint: "every pidfd here is one anonymous inode, which names no process: give the PID alone",
+      },
+    );
+  }
   const ino = fstatSafe(pinned.pidfd).ino;
   if (ino !== inode) {
+    // pidfs numbers processes in the order they were made: an inode above the one the PID's
+    // process has was never that PID's (a mistyped number), one below it was (it exited).
     throw new NamespaceError(
-      `Cannot join ${text}: pid ${pid} is now another process (inode ${ino})`,
+      inode > ino
+        ? `Cannot join ${text}: pid ${pid} never was the process of that inode (its process is older: inode ${ino})`
+        : `Cannot join ${text}: pid ${pid} is now another process (inode ${ino})`,
       {
         errno: 3,
         quiet: true,
         syscall: "pidfd_open",
         target: text,
-        hint: "the process you named has exited",
+        hint: inode > ino
+          ? "check the number: `getino PID` prints a process's inode"
+          : "the process you named has exited",
       },
     );
   }

@@ -11,7 +11,7 @@ import { dirname } from "node:path";
 // (mod.ts runs from a bundle, whose NamespaceError is another class).
 import { NsCommand, type NsCommandOptions } from "../src/command.ts";
 import { namespaceTypeOfFile, sameNamespace } from "../src/namespaces.ts";
-import { pinProcess } from "../src/target.ts";
+import { pinProcess, resolveTarget } from "../src/target.ts";
 import { scopedJoin } from "../src/scoped.ts";
 import { listNamespaces, processesInNamespace } from "../src/listing.ts";
 import { findContainers, resolveContainer } from "../src/containers.ts";
@@ -238,6 +238,40 @@ const CASES: Case[] = [
     code: 125,
     message: /is now another process/,
     run: enter((c) => ["-t", `${c.pid}:1`, "-a", "TOUCH"]),
+  },
+  {
+    // Stop 27: it said the process had exited, of a process alive since before that inode.
+    input: "-t PID:9007199254740991 (PID:inode, an inode newer than the PID's process)",
+    via: "enter",
+    code: 125,
+    message: /never was the process of that inode \(its process is older: inode \d+\) - check/,
+    run: enter((c) => ["-t", `${c.pid}:9007199254740991`, "-a", "TOUCH"]),
+  },
+  {
+    // Stop 27: before pidfs (Linux 6.9) every pidfd is one anonymous inode, which matched any
+    // process: the PID check ran nothing. nsenter: "pidfd needs to have the pidfs file system
+    // type". NSJOIN_NO_PIDFS=1 stands in for such a kernel.
+    input: "-t PID:INODE, NSJOIN_NO_PIDFS=1 (a kernel without pidfs)",
+    via: "enter",
+    code: 125,
+    message: /Cannot join \d+:\d+: this kernel's pidfds have no inode of their own/,
+    run: enter(
+      (c) => {
+        const r = resolveTarget(c.pid);
+        return ["-t", `${c.pid}:${r.kind === "process" ? r.inode : "?"}`, "-a", "TOUCH"];
+      },
+      { NSJOIN_NO_PIDFS: "1" },
+    ),
+  },
+  {
+    // Stop 27: nsenter's habit `-n FILE` (the FILE after a space) ran nothing and said only
+    // "no target given"; the FILE became the program (getopt's optional value is attached).
+    input: "-n /proc/self/ns/net TOUCH (FILE after a space, no -t)",
+    via: "enter",
+    code: 2,
+    message:
+      /no target given for net: .*\(\/proc\/self\/ns\/net was read as the program: a namespace option takes its FILE attached, --net=\/proc\/self\/ns\/net\)/,
+    run: enter(() => ["-n", "/proc/self/ns/net", "TOUCH"]),
   },
   {
     input: "-t 4194000:5 (PID:inode, no such PID)",
@@ -1294,6 +1328,9 @@ Deno.test({
       // This run's PIDs, as the table shows them.
       const ours = [target.pid, userns.pid, bigEnv.pid, zombie, Deno.pid, ...ctx.started];
       const pids = new RegExp(`\\b(${ours.join("|")})\\b`, "g");
+      // The target's pidfs inode (a PID:inode case): one per run, shown as INODE.
+      const resolved = resolveTarget(target.pid);
+      const inode = resolved.kind === "process" ? resolved.inode : undefined;
       const rows: string[] = [];
       for (const [i, c] of CASES.entries()) {
         const s = seen[i];
@@ -1303,7 +1340,10 @@ Deno.test({
               new RegExp(`${dir}/case-\\d+/ran`, "g"),
               "MARKER",
             ).replaceAll(dir, "TMP").replace(pids, (n) => n === String(zombie) ? "ZOMBIE" : "PID")
-              .replace(/inode \d+/, "inode N")
+              .replace(/inode \d+/, "inode N").replace(
+                inode === undefined ? /^$/ : new RegExp(`:${inode}\\b`, "g"),
+                ":INODE",
+              )
           } |`,
         );
         await t.step(`${c.via}: ${c.input}`, () => {

@@ -326,6 +326,18 @@ Deno.test("bash completion loads in bash and completes commands, options and she
     "--nowrap",
     "--notes",
   ]);
+  // A PID after enter -t and ls -p, from /proc, as util-linux's completion of nsenter -t and
+  // lsns -p offers (stop 27: nothing was offered); exec's -t is --tty, no PID there.
+  const pid = String(Deno.pid);
+  for (const words of [["enter", "-t"], ["enter", "--target"], ["ls", "-p"], ["ls", "--task"]]) {
+    const offered = await bashComplete(script, ["nsjoin", ...words, pid.slice(0, -1)]);
+    assert(offered.includes(pid), `${words}: ${offered}`);
+    assert(offered.every((p) => /^[0-9]+$/.test(p) && p.startsWith(pid.slice(0, -1))), `${words}`);
+  }
+  assert(!(await bashComplete(script, ["nsjoin", "exec", "-t", pid])).includes(pid));
+  // -S/-G's word, as util-linux's completion offers it.
+  assertEquals(await bashComplete(script, ["nsjoin", "enter", "-S", "f"]), ["follow"]);
+  assertEquals(await bashComplete(script, ["nsjoin", "enter", "--setgid", ""]), ["follow"]);
 });
 
 Deno.test({
@@ -344,6 +356,12 @@ Deno.test({
     assertEquals(await complete("nsjoin ls -t u"), ["user", "uts"]);
     assertEquals(await complete("nsjoin ls --output NS,T"), ["NS,TYPE"]);
     assertEquals(await complete("nsjoin exec -n mnt,ne"), ["mnt,net"]);
+    // A PID after enter -t and ls -p (fish's own PID completion: "PID<TAB>command"), as
+    // util-linux's completion offers (stop 27: nothing was offered).
+    const pid = String(Deno.pid);
+    for (const line of [`nsjoin enter -t ${pid}`, `nsjoin ls -p ${pid}`]) {
+      assert((await complete(line)).some((c) => c.split("\t")[0] === pid), line);
+    }
     // ls -T (its --help's line) was missing: fish offered -TH, -TJ… as if -T were no option.
     assert((await complete("nsjoin ls -")).includes("-T"));
     // enter's attached FILE (README's --net=/run/netns/blue) completes as a path, as in bash;
@@ -457,6 +475,12 @@ Deno.test({
     ]);
     assertEquals(await zshComplete(script, ["nsjoin", "exec", "--env-file=./e"]), ["<files>"]);
     assertEquals(await zshComplete(script, ["nsjoin", "enter", "--ne"]), ["--net", "--net-socket"]);
+    // A PID after enter -t and ls -p, from /proc, as util-linux's completion offers (stop 27).
+    const pid = String(Deno.pid);
+    for (const words of [["enter", "-t"], ["ls", "--task"]]) {
+      const offered = await zshComplete(script, ["nsjoin", ...words, pid.slice(0, -1)]);
+      assert(offered.includes(pid), `zsh ${words}: ${offered}`);
+    }
   },
 });
 

@@ -24,6 +24,8 @@ import {
   CI,
   cli,
   IS_ROOT,
+  makeTarget,
+  testUser,
 } from "./_fixtures.ts";
 
 const SKIP = skipWithoutEngines("debug tests", ["docker", "podman", "gcc", "rootless"]);
@@ -519,3 +521,38 @@ async function runPipedDebug(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+// ---- stop 27: debug as a user says it needs root
+Deno.test({
+  name: "debug as a user (not root): one line saying debug needs root, nothing runs",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // A user debugging their own target (a rootless podman owner's habit: `exec` works there)
+    // failed on whatever step came first: reading a rootless container's seccomp filter, with
+    // a hint to "exec --security-opt seccomp=unconfined", an option debug does not have, or
+    // `copy usr: EPERM` with --privileged.
+    const user = await testUser();
+    await using target = await makeTarget({ flags: ["-U", "-r", "-u", "-n"], user });
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-debug-user-" });
+    try {
+      await Deno.chmod(dir, 0o777);
+      for (const extra of [[], ["--privileged"]]) {
+        const r = await cli(["debug", ...extra, String(target.pid), "--", "touch", `${dir}/ran`], {
+          uid: user.uid,
+          gid: user.gid,
+        });
+        assertEquals(r.code, 125, r.stderr);
+        assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assertMatch(
+          r.stderr,
+          new RegExp(
+            `^nsjoin debug: Cannot debug ${target.pid} as uid ${user.uid}: debug needs root - `,
+          ),
+        );
+        assertEquals([...Deno.readDirSync(dir)], [], `${extra}: the program ran`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

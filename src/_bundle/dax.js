@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-JBWPGYTJ.js";
+} from "./chunk-ST6C6YFV.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-Q6TU5LKA.js";
+} from "./chunk-XH645QPT.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -24,7 +24,7 @@ import {
 } from "./chunk-HVQKQGK3.js";
 import {
   resolveTarget
-} from "./chunk-3LHUQFC6.js";
+} from "./chunk-L5J7GEFQ.js";
 import {
   differingNamespaces
 } from "./chunk-FPGNHZM3.js";

@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-JBWPGYTJ.js";
+} from "./chunk-ST6C6YFV.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,12 +29,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-Q6TU5LKA.js";
+} from "./chunk-XH645QPT.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-TJXFBPQW.js";
+} from "./chunk-2SNMBMOH.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -44,7 +44,7 @@ import {
   rootIdsOf,
   startTimeOf,
   threadOf
-} from "./chunk-3LHUQFC6.js";
+} from "./chunk-L5J7GEFQ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -1165,38 +1165,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-ZVQIDWXQ.js");
+  _later ??= await import("./_later-OYZME2D5.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-ZVQIDWXQ.js");
+  _later ??= await import("./_later-OYZME2D5.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-ZVQIDWXQ.js");
+  _later ??= await import("./_later-OYZME2D5.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-ZVQIDWXQ.js");
+  _later ??= await import("./_later-OYZME2D5.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-ZVQIDWXQ.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-OYZME2D5.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-ZVQIDWXQ.js");
+  _later ??= await import("./_later-OYZME2D5.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-ZVQIDWXQ.js");
+  _later ??= await import("./_later-OYZME2D5.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-ZVQIDWXQ.js");
+  _later ??= await import("./_later-OYZME2D5.js");
   return await _later.openSession(target, options);
 }
 export {

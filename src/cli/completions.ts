@@ -54,6 +54,9 @@ export function commandOptions(): Record<string, CompletionOption[]> {
         short,
         value: "tSGWN".includes(short),
         attachedPath: "rw".includes(short),
+        ...(short === "t" ? { pids: true } : {}),
+        // -S/-G take a number or "follow" (util-linux's completion offers "follow" there).
+        ...("SG".includes(short) ? { choices: ["follow"] } : {}),
       })),
       ...Object.keys(FLAGS_ONLY).map((long) => ({ long, value: false })),
     ],
@@ -65,6 +68,7 @@ export function commandOptions(): Record<string, CompletionOption[]> {
       // lsns's -T[=REL]: its value is attached, never the next word (parseLsArgs rewrites
       // -T, which the table cannot hold, before parsing).
       tree: { short: "T", value: false },
+      task: { pids: true },
     }),
     inspect: _fromTable(INSPECT_OPTIONS),
     cp: _fromTable(CP_OPTIONS),

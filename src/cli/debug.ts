@@ -1,4 +1,5 @@
 import { NsCommand } from "../command.ts";
+import { NamespaceError } from "../errors.ts";
 import { debugOptions } from "../debug.ts";
 import type { PinnedProcess } from "../target.ts";
 import { parseOptions } from "./_args.ts";
@@ -120,6 +121,19 @@ export async function debug(argv: readonly string[]): Promise<number> {
     if (args.help) {
       console.log(DEBUG_HELP);
       return 0;
+    }
+    // Root only (see --help): as anyone else it failed later, on whatever step came first
+    // (reading a seccomp filter, with a hint naming exec's --security-opt, which debug has not).
+    const uid = Deno.uid();
+    if (uid !== 0 && uid !== null) {
+      throw new NamespaceError(`Cannot debug ${args.target} as uid ${uid}: debug needs root`, {
+        errno: 1,
+        quiet: true,
+        syscall: "getuid",
+        target: args.target,
+        hint: "it enters the target's mount namespace and leaves it to copy its root; " +
+          "as a rootless container's owner, exec runs the container's own programs",
+      });
     }
     pinned = await pinCliTarget(args.target!) as PinnedProcess;
     const [program, ...rest] = args.command;

@@ -1,6 +1,6 @@
 import { NsCommand, type NsCommandOptions } from "../command.ts";
 import { NamespaceError } from "../errors.ts";
-import { differingNamespaces, type NamespaceType } from "../namespaces.ts";
+import { differingNamespaces, type NamespaceType, namespaceTypeOfFile } from "../namespaces.ts";
 import { parseTarget } from "../target.ts";
 import { cNumber, expandLongOption } from "./_args.ts";
 import { report, UsageError } from "./_run.ts";
@@ -401,6 +401,23 @@ export const parseEnterArgs = (function parseEnterArgs(argv: readonly string[]):
 }).bind(undefined);
 
 /**
+ * `enter -n /run/netns/blue ip addr`: a namespace option takes its FILE attached only (getopt's
+ * optional value), so the file became the program. When the program word is a namespace file
+ * of the one type given bare, the line says how to give it; nothing otherwise (not a file, one
+ * that cannot be read, or a missing permission).
+ */
+function _fileAsProgram(bare: string[], word: string | undefined): string {
+  if (bare.length !== 1 || !word) return "";
+  try {
+    if (namespaceTypeOfFile(word) !== bare[0]) return "";
+  } catch {
+    return "";
+  }
+  const long = Object.values(NS_FLAGS).find(([, type]) => type === bare[0])?.[0];
+  return ` (${word} was read as the program: a namespace option takes its FILE attached, --${long}=${word})`;
+}
+
+/**
  * Turns parsed `enter` arguments into NsCommand options. The namespaces that need an fd
  * (-N, --user-parent, =:NSID) must have been turned into files by {@link resolveEnterFds};
  * -c's cgroups are added by {@link enter} (their code is loaded only for -c).
@@ -429,7 +446,9 @@ export const enterOptions =
       if (args.all || bare.length > 0 || files.length === 0) {
         throw new UsageError(
           bare.length > 0 || args.all
-            ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE`
+            ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE${
+              args.all ? "" : _fileAsProgram(bare, args.command[0])
+            }`
             : "no namespace given: use -t PID with -a or a namespace option",
         );
       }

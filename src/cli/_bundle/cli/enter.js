@@ -6,6 +6,7 @@ import {
   cgroupProcsOf,
   differingNamespaces,
   expandLongOption,
+  namespaceTypeOfFile,
   nsfsClose,
   nsfsIdentity,
   nsfsOpen,
@@ -14,7 +15,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-BJX3PVJK.js";
+} from "./chunk-XAZTQLOS.js";
 import {
   NamespaceError,
   UsageError,
@@ -120,6 +121,16 @@ var _apply = (function _apply(p, letter, name, value, attached) {
       return true;
   }
   throw new UsageError(`unknown option ${name}`);
+});
+var _fileAsProgram = (function _fileAsProgram(bare, word) {
+  if (bare.length !== 1 || !word) return "";
+  try {
+    if (namespaceTypeOfFile(word) !== bare[0]) return "";
+  } catch {
+    return "";
+  }
+  const long = Object.values(NS_FLAGS).find(([, type]) => type === bare[0])?.[0];
+  return ` (${word} was read as the program: a namespace option takes its FILE attached, --${long}=${word})`;
 });
 var _handOver = (function _handOver(fd, held) {
   held.push(fd);
@@ -531,6 +542,7 @@ var parseEnterArgs = (function parseEnterArgs2(argv) {
   out.command = argv.slice(p.i);
   return out;
 }).bind(void 0);
+
 var enterOptions = (function enterOptions2(args) {
   const given = {};
   for (const [type, v] of Object.entries(args.namespaces)) {
@@ -547,7 +559,7 @@ var enterOptions = (function enterOptions2(args) {
   if (target === void 0) {
     const bare = Object.entries(given).filter(([, v]) => v === true).map(([t]) => t);
     if (args.all || bare.length > 0 || files.length === 0) {
-      throw new UsageError(bare.length > 0 || args.all ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE` : "no namespace given: use -t PID with -a or a namespace option");
+      throw new UsageError(bare.length > 0 || args.all ? `no target given for ${args.all ? "-a" : bare.join(", ")}: use -t PID or --TYPE=FILE${args.all ? "" : _fileAsProgram(bare, args.command[0])}` : "no namespace given: use -t PID with -a or a namespace option");
     }
     const first = files[0];
     target = first.startsWith("/") || first.startsWith(".") ? first : `./${first}`;

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-BJX3PVJK.js";
+} from "./chunk-XAZTQLOS.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -234,14 +234,23 @@ var _joinable = (function _joinable(pid) {
 });
 var _pinnedByInode = (function _pinnedByInode(pid, inode, text) {
   using pinned = pinProcess(pid);
+  if (!_hasPidfs(pinned.pidfd)) {
+    throw new NamespaceError(`Cannot join ${text}: this kernel's pidfds have no inode of their own (pidfs, Linux 6.9+)`, {
+      errno: 95,
+      quiet: true,
+      syscall: "fstatfs",
+      target: text,
+      hint: "every pidfd here is one anonymous inode, which names no process: give the PID alone"
+    });
+  }
   const ino = fstatSafe(pinned.pidfd).ino;
   if (ino !== inode) {
-    throw new NamespaceError(`Cannot join ${text}: pid ${pid} is now another process (inode ${ino})`, {
+    throw new NamespaceError(inode > ino ? `Cannot join ${text}: pid ${pid} never was the process of that inode (its process is older: inode ${ino})` : `Cannot join ${text}: pid ${pid} is now another process (inode ${ino})`, {
       errno: 3,
       quiet: true,
       syscall: "pidfd_open",
       target: text,
-      hint: "the process you named has exited"
+      hint: inode > ino ? "check the number: `getino PID` prints a process's inode" : "the process you named has exited"
     });
   }
   return pinned.startTime;
@@ -2992,6 +3001,7 @@ var _FROZEN = {
 export {
   readProcText,
   NAMESPACE_TYPES,
+  namespaceTypeOfFile,
   differingNamespaces,
   startTimeOf,
   isPidText,

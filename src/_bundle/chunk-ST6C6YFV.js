@@ -7,12 +7,12 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-Q6TU5LKA.js";
+} from "./chunk-XH645QPT.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-3LHUQFC6.js";
+} from "./chunk-L5J7GEFQ.js";
 import {
   NamespaceError,
   differingNamespaces

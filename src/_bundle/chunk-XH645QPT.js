@@ -3,7 +3,7 @@ import {
   readProcText,
   resolveTarget,
   rootIdsOf
-} from "./chunk-3LHUQFC6.js";
+} from "./chunk-L5J7GEFQ.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,

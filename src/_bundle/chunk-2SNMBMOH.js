@@ -2,7 +2,7 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-3LHUQFC6.js";
+} from "./chunk-L5J7GEFQ.js";
 import {
   CLONE_FLAGS,
   NamespaceError

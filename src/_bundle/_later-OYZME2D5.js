@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-Q6TU5LKA.js";
+} from "./chunk-XH645QPT.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-TJXFBPQW.js";
+} from "./chunk-2SNMBMOH.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -56,7 +56,7 @@ import {
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-3LHUQFC6.js";
+} from "./chunk-L5J7GEFQ.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
@@ -1273,7 +1273,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-GIAB7PZ5.js"),
-    import("./_forward_relay-3K4GR4O4.js")
+    import("./_forward_relay-P4HMJ34U.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

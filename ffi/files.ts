@@ -317,7 +317,7 @@ export function _kernelFs(fd: number): boolean {
   // struct statfs: 120 bytes on x86_64 and aarch64, f_type (a long) first.
   const st = new BigInt64Array(32);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-  return nr === undefined || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n ||
+  return nr === undefined || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0 ||
     KERNEL_FS_MAGIC.includes(st[0]);
 }
 

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-3IWK7Z5R.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,24 +14,24 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-NGR4VO7L.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-3IHMYVR6.js";
+} from "./chunk-FE2KHMRN.js";
 import {
   resolveTarget
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-ZUC6QJZH.js";
 import {
   differingNamespaces
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-Z7KPLDLW.js";
 import {
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
-import "./chunk-XVPOXR4I.js";
+} from "./chunk-O3WMB7W5.js";
+import "./chunk-R7ODVOT4.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";

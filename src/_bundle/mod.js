@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-2AFNP3EN.js";
+} from "./chunk-3IWK7Z5R.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,12 +29,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-NGR4VO7L.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-YIRPP6DA.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -43,7 +43,7 @@ import {
   resolveTarget,
   startTimeOf,
   threadOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-ZUC6QJZH.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -56,17 +56,17 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-Z7KPLDLW.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-O3WMB7W5.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-R7ODVOT4.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";
@@ -1144,38 +1144,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-VDQBQ2KD.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-VDQBQ2KD.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-VDQBQ2KD.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-VDQBQ2KD.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-KLLI736N.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-VDQBQ2KD.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-VDQBQ2KD.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-VDQBQ2KD.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-KLLI736N.js");
+  _later ??= await import("./_later-VDQBQ2KD.js");
   return await _later.openSession(target, options);
 }
 export {

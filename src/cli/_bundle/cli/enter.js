@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-BB3JCLHQ.js";
+} from "./chunk-PPGUUZXE.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-DFL2VVIF.js";
+} from "./chunk-ZAEANIUR.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-BB3JCLHQ.js";
+} from "./chunk-PPGUUZXE.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -51,7 +51,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-DFL2VVIF.js";
+} from "./chunk-ZAEANIUR.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

@@ -2,14 +2,14 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-ZUC6QJZH.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-Z7KPLDLW.js";
 import {
   openFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-O3WMB7W5.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -18,7 +18,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-R7ODVOT4.js";
 var scopedJoin = function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-USXLDCI7.js";
-import "./chunk-XVPOXR4I.js";
+} from "./chunk-NGA3ZZCH.js";
+import "./chunk-R7ODVOT4.js";
 import "./chunk-YX3QB2EJ.js";
 
 export {

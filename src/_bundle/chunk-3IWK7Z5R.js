@@ -7,16 +7,16 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-NGR4VO7L.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-ZUC6QJZH.js";
 import {
   NamespaceError,
   differingNamespaces
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-Z7KPLDLW.js";
 import {
   DEFAULT_MAX_BYTES,
   existsSafe,
@@ -24,7 +24,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-O3WMB7W5.js";
 import {
   assertPermissions,
   nsjoinSetting

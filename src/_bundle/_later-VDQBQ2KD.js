@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-XF5MJVHL.js";
+} from "./chunk-NGR4VO7L.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-U2UCGEBA.js";
+} from "./chunk-YIRPP6DA.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,19 +50,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-3IHMYVR6.js";
+} from "./chunk-FE2KHMRN.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-ZUC6QJZH.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-Z7KPLDLW.js";
 import {
   _kernelFs,
   fstatSafe,
@@ -71,7 +71,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-O3WMB7W5.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -81,7 +81,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-R7ODVOT4.js";
 import {
   notCapable
 } from "./chunk-YX3QB2EJ.js";
@@ -266,8 +266,8 @@ var _call = (async function _call(resolved, types, message, options) {
   _workers ??= {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
-    ...await import("./_ns_worker-4YVT3O4G.js"),
-    ...await import("./_ns_process-RCDOZ4UX.js")
+    ...await import("./_ns_worker-WPD3YE53.js"),
+    ...await import("./_ns_process-4BFDWPQU.js")
   };
   if (types.includes("mnt")) {
     _assertCanRunDeno();
@@ -1224,8 +1224,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw notCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-GIAB7PZ5.js"),
-    import("./_forward_relay-H7VWPHYE.js")
+    import("./sockets-IYKOTCAE.js"),
+    import("./_forward_relay-AUPVXNN6.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -37,7 +37,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
   const sc = _core().syscall;
   const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
-  const i32 = (n, a, b, c, d, e) => Number(call(n, a, b, c, d, e));
+  const i32 = call;
   const ptr = (buf) => buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   const AT_FDCWD = -100;
   return {
@@ -137,9 +137,9 @@ var _initialEnviron = (function _initialEnviron() {
   const path = cstr("/proc/self/stat");
   const buf = new Uint8Array(2048);
   const fd = sc(nr.openat, -100n, _addressOf(path), BigInt(O_RDONLY | O_CLOEXEC), 0n, 0n, 0n);
-  if (fd < 0n) return null;
-  const n = Number(sc(nr.read, fd, _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n));
-  sc(nr.close, fd, 0n, 0n, 0n, 0n, 0n);
+  if (fd < 0) return null;
+  const n = sc(nr.read, BigInt(fd), _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n);
+  sc(nr.close, BigInt(fd), 0n, 0n, 0n, 0n, 0n);
   const after = buf.subarray(buf.lastIndexOf(41, n - 1) + 2, Math.max(n, 0));
   const fields = String.fromCharCode.apply(null, after).split(" ");
   const start = Number(fields[47]);
@@ -268,7 +268,7 @@ var _readOwn = (function _readOwn(address, into) {
   _iov[3] = BigInt(into.length);
   const iov = _addressOf(_iov);
   _pid ??= BigInt(Deno.pid);
-  const n = Number(_core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n));
+  const n = _core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n);
   return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
 });
 var _ownPointerArray = (function _ownPointerArray(address) {
@@ -353,7 +353,7 @@ var errno = function errno() {
 var effectiveUid = function effectiveUid() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.geteuid;
   if (nr === void 0) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
-  return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
+  return libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n) >>> 0;
 };
 var decodeText = (function decodeText(bytes) {
   if (!_textDecoder && bytes.length <= SHORT) {
@@ -455,7 +455,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int fcntl(int fd, int cmd, int arg) */
   fcntl: {
@@ -502,7 +502,10 @@ var SYMBOLS = {
     parameters: [],
     result: "i32"
   },
-  /** long syscall(long number, long a, long b, long c) \u2014 for pidfd_open(2) */
+  /**
+   * long syscall(long number, long a, long b, long c) \u2014 for pidfd_open(2); i32: every call
+   * returns an fd, 0/-1, a count or an id (callers read an unsigned id with `>>> 0`)
+   */
   syscall: {
     parameters: [
       "i64",
@@ -510,7 +513,7 @@ var SYMBOLS = {
       "i64",
       "i64"
     ],
-    result: "i64"
+    result: "i32"
   },
   /**
    * long syscall(long number, int dirfd, const char *path, struct open_how *how, size_t size)
@@ -525,7 +528,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "i64"
+    result: "i32"
   },
   /** ssize_t read(int fd, void *buf, size_t count) */
   read: {
@@ -534,7 +537,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t pread(int fd, void *buf, size_t count, off_t offset) \u2014 a kept cgroup file again */
   pread: {
@@ -544,7 +547,7 @@ var SYMBOLS = {
       "usize",
       "i64"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t readlink(const char *path, char *buf, size_t size) \u2014 /proc/PID/ns/* names */
   readlink: {
@@ -553,7 +556,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int fstat(int fd, struct stat *buf) \u2014 for the inode of an nsfs fd */
   fstat: {
@@ -590,7 +593,7 @@ var SYMBOLS = {
       "usize",
       "i32"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t recv(int fd, void *buf, size_t len, int flags) */
   recv: {
@@ -600,7 +603,7 @@ var SYMBOLS = {
       "usize",
       "i32"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** struct passwd *getpwuid(uid_t uid) \u2014 user names through NSS, as lsns */
   getpwuid: {
@@ -651,7 +654,10 @@ var SYMBOLS = {
     ],
     result: "void"
   },
-  /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
+  /**
+   * long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) \u2014 i32: only
+   * requests that return 0/-1 or a filter's length are made (no PEEK*)
+   */
   ptrace: {
     parameters: [
       "i32",
@@ -659,7 +665,7 @@ var SYMBOLS = {
       "u64",
       "buffer"
     ],
-    result: "i64"
+    result: "i32"
   },
   /** pid_t waitpid(pid_t pid, int *status, int options) */
   waitpid: {
@@ -708,7 +714,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int unlinkat(int dirfd, const char *path, int flags) */
   unlinkat: {
@@ -777,7 +783,10 @@ var SYMBOLS = {
     ],
     result: "i32"
   },
-  /** off_t lseek(int fd, off_t offset, int whence) */
+  /**
+   * off_t lseek(int fd, off_t offset, int whence) \u2014 i64: an offset may pass 2 GiB, so its
+   * result is a BigInt; errno of a failed one is read from {@link SYMBOLS.lseek_errno}
+   */
   lseek: {
     parameters: [
       "i32",
@@ -785,6 +794,19 @@ var SYMBOLS = {
       "i32"
     ],
     result: "i64"
+  },
+  /**
+   * off_t lseek(int fd, off_t offset, int whence) again with an i32 result, made only after
+   * `lseek` failed (a failed lseek changes nothing), for an errno no BigInt was made before
+   */
+  lseek_errno: {
+    name: "lseek",
+    parameters: [
+      "i32",
+      "i64",
+      "i32"
+    ],
+    result: "i32"
   },
   /** ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count) */
   sendfile: {
@@ -794,7 +816,7 @@ var SYMBOLS = {
       "pointer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int ftruncate(int fd, off_t length) */
   ftruncate: {
@@ -811,7 +833,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t fgetxattr(int fd, const char *name, void *value, size_t size) */
   fgetxattr: {
@@ -821,7 +843,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) */
   fsetxattr: {
@@ -928,7 +950,7 @@ var SYMBOLS = {
       "usize",
       "u32"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int poll(struct pollfd *fds, nfds_t n, int timeout) */
   poll: {
@@ -971,7 +993,7 @@ var SYMBOLS = {
       "buffer",
       "i32"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t recvmsg(int fd, struct msghdr *msg, int flags) */
   recvmsg: {
@@ -980,7 +1002,7 @@ var SYMBOLS = {
       "buffer",
       "i32"
     ],
-    result: "isize"
+    result: "i32"
   }
 };
 var LIBC_PATHS = [
@@ -1064,9 +1086,12 @@ var SYSCALL_NUMBERS = {
 var _CORE = {
   /**
    * long syscall(long number, long a, long b, long c, long d, long e, long f) \u2014 bound with
-   * its trampoline: without one (a struct in the signature) Deno's slow call path changed
-   * errno between the call and the read 1\u20133 times in a million (EAGAIN from a futex of its
-   * own; tests/errno_test.ts), and every caller reads errno after a failure
+   * its trampoline: without one (a struct in the signature) every call takes Deno's slow
+   * path, which fills an out-buffer in JavaScript after the return. The result is an i32
+   * (see {@link SYMBOLS}: every call made through it returns an fd, 0/-1, a count below
+   * 2^31 or an id read with `>>> 0`): an i64 result was a BigInt, allocated between the
+   * native return and the errno read, where a collection that waited on a contended lock
+   * of Deno's left EAGAIN in errno (1 in 60,000 cold calls once in CI; tests/libc_test.ts)
    */
   syscall: {
     parameters: [
@@ -1078,7 +1103,7 @@ var _CORE = {
       "i64",
       "i64"
     ],
-    result: "i64"
+    result: "i32"
   },
   /** void *dlsym(void *handle, const char *name) \u2014 handle RTLD_DEFAULT (NULL) */
   dlsym: {

@@ -2,14 +2,14 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-BXB2RNMQ.js";
+} from "./chunk-ZUC6QJZH.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
   NamespaceError,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-Z7KPLDLW.js";
 import {
   existsSafe,
   isNotFound,
@@ -17,7 +17,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-O3WMB7W5.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -33,7 +33,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-R7ODVOT4.js";
 import {
   assertPermissions,
   notCapable,
@@ -1410,7 +1410,7 @@ var _load = (function _load2() {
 var _fns;
 var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
   const r = libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(a), BigInt(b), BigInt(c));
-  return r < 0n ? -errno() : Number(r);
+  return r < 0 ? -errno() : r;
 }).bind(void 0);
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
@@ -1911,7 +1911,7 @@ var _ErrorPipe = class {
     const fds = new Int32Array(2);
     const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fds)));
     const r = lib.syscall(SYS_PIPE2, ptr, BigInt(O_CLOEXEC | O_NONBLOCK), 0n);
-    if (r === 0n) [this.#read, this.#write] = fds;
+    if (r === 0) [this.#read, this.#write] = fds;
   }
   /** The write end for the helper's `e` option, while it is open. */
   get writeFd() {

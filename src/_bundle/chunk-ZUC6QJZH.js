@@ -3,12 +3,12 @@ import {
   NamespaceError,
   assertPid,
   namespaceTypeOfFile
-} from "./chunk-QQYCEV7S.js";
+} from "./chunk-Z7KPLDLW.js";
 import {
   fstatSafe,
   isNotFound,
   readTextFileSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-O3WMB7W5.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -16,7 +16,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-R7ODVOT4.js";
 import {
   allSeenGranted,
   nsjoinSetting
@@ -190,7 +190,7 @@ var _hasPidfs = (function _hasPidfs(pidfd) {
     const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
     const st = new BigInt64Array(32);
     const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-    _pidfs = nr !== void 0 && libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0n && st[0] === PID_FS_MAGIC;
+    _pidfs = nr !== void 0 && libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0 && st[0] === PID_FS_MAGIC;
   }
   return _pidfs;
 });

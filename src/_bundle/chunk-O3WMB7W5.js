@@ -7,7 +7,7 @@ import {
   decodeText,
   errno,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-R7ODVOT4.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
@@ -131,7 +131,7 @@ var _kernelFs = function _kernelFs(fd) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
   const st = new BigInt64Array(32);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-  return nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n || KERNEL_FS_MAGIC.includes(st[0]);
+  return nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0 || KERNEL_FS_MAGIC.includes(st[0]);
 };
 var readFileSafe = (function readFileSafe(path, options = {}) {
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;

@@ -3,9 +3,9 @@ import {
   freezeNss,
   loadHostNss,
   withoutModules
-} from "./chunk-E66ATCEG.js";
-import "./chunk-JKGF72YU.js";
-import "./chunk-XVPOXR4I.js";
+} from "./chunk-VZL4VW2Q.js";
+import "./chunk-O3WMB7W5.js";
+import "./chunk-R7ODVOT4.js";
 import "./chunk-YX3QB2EJ.js";
 
 export {

@@ -4,14 +4,14 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-JKGF72YU.js";
+} from "./chunk-O3WMB7W5.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-R7ODVOT4.js";
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;

@@ -77,7 +77,7 @@ var _rawExecSymbols = (function _rawExecSymbols() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch];
   const sc = _core().syscall;
   const call = (n, a = 0, b = 0, c = 0, d = 0, e = 0) => sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
-  const i32 = (n, a, b, c, d, e) => Number(call(n, a, b, c, d, e));
+  const i32 = call;
   const ptr = (buf) => buf === null ? 0n : BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   const AT_FDCWD2 = -100;
   return {
@@ -177,9 +177,9 @@ var _initialEnviron = (function _initialEnviron() {
   const path = cstr("/proc/self/stat");
   const buf = new Uint8Array(2048);
   const fd = sc(nr.openat, -100n, _addressOf(path), BigInt(O_RDONLY | O_CLOEXEC), 0n, 0n, 0n);
-  if (fd < 0n) return null;
-  const n = Number(sc(nr.read, fd, _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n));
-  sc(nr.close, fd, 0n, 0n, 0n, 0n, 0n);
+  if (fd < 0) return null;
+  const n = sc(nr.read, BigInt(fd), _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n);
+  sc(nr.close, BigInt(fd), 0n, 0n, 0n, 0n, 0n);
   const after = buf.subarray(buf.lastIndexOf(41, n - 1) + 2, Math.max(n, 0));
   const fields = String.fromCharCode.apply(null, after).split(" ");
   const start = Number(fields[47]);
@@ -308,7 +308,7 @@ var _readOwn = (function _readOwn(address, into) {
   _iov[3] = BigInt(into.length);
   const iov = _addressOf(_iov);
   _pid ??= BigInt(Deno.pid);
-  const n = Number(_core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n));
+  const n = _core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n);
   return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
 });
 var _ownPointerArray = (function _ownPointerArray(address) {
@@ -393,7 +393,7 @@ var errno = (function errno() {
 var effectiveUid = (function effectiveUid() {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.geteuid;
   if (nr === void 0) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
-  return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
+  return libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n) >>> 0;
 });
 var decodeText = (function decodeText(bytes) {
   if (!_textDecoder && bytes.length <= SHORT) {
@@ -554,7 +554,7 @@ var _kernelFs = (function _kernelFs(fd) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
   const st = new BigInt64Array(32);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-  return nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n || KERNEL_FS_MAGIC.includes(st[0]);
+  return nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0 || KERNEL_FS_MAGIC.includes(st[0]);
 });
 var readFileSafe = (function readFileSafe(path, options = {}) {
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -871,7 +871,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int fcntl(int fd, int cmd, int arg) */
   fcntl: {
@@ -918,7 +918,10 @@ var SYMBOLS = {
     parameters: [],
     result: "i32"
   },
-  /** long syscall(long number, long a, long b, long c) \u2014 for pidfd_open(2) */
+  /**
+   * long syscall(long number, long a, long b, long c) \u2014 for pidfd_open(2); i32: every call
+   * returns an fd, 0/-1, a count or an id (callers read an unsigned id with `>>> 0`)
+   */
   syscall: {
     parameters: [
       "i64",
@@ -926,7 +929,7 @@ var SYMBOLS = {
       "i64",
       "i64"
     ],
-    result: "i64"
+    result: "i32"
   },
   /**
    * long syscall(long number, int dirfd, const char *path, struct open_how *how, size_t size)
@@ -941,7 +944,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "i64"
+    result: "i32"
   },
   /** ssize_t read(int fd, void *buf, size_t count) */
   read: {
@@ -950,7 +953,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t pread(int fd, void *buf, size_t count, off_t offset) \u2014 a kept cgroup file again */
   pread: {
@@ -960,7 +963,7 @@ var SYMBOLS = {
       "usize",
       "i64"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t readlink(const char *path, char *buf, size_t size) \u2014 /proc/PID/ns/* names */
   readlink: {
@@ -969,7 +972,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int fstat(int fd, struct stat *buf) \u2014 for the inode of an nsfs fd */
   fstat: {
@@ -1006,7 +1009,7 @@ var SYMBOLS = {
       "usize",
       "i32"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t recv(int fd, void *buf, size_t len, int flags) */
   recv: {
@@ -1016,7 +1019,7 @@ var SYMBOLS = {
       "usize",
       "i32"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** struct passwd *getpwuid(uid_t uid) \u2014 user names through NSS, as lsns */
   getpwuid: {
@@ -1067,7 +1070,10 @@ var SYMBOLS = {
     ],
     result: "void"
   },
-  /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
+  /**
+   * long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) \u2014 i32: only
+   * requests that return 0/-1 or a filter's length are made (no PEEK*)
+   */
   ptrace: {
     parameters: [
       "i32",
@@ -1075,7 +1081,7 @@ var SYMBOLS = {
       "u64",
       "buffer"
     ],
-    result: "i64"
+    result: "i32"
   },
   /** pid_t waitpid(pid_t pid, int *status, int options) */
   waitpid: {
@@ -1124,7 +1130,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int unlinkat(int dirfd, const char *path, int flags) */
   unlinkat: {
@@ -1193,7 +1199,10 @@ var SYMBOLS = {
     ],
     result: "i32"
   },
-  /** off_t lseek(int fd, off_t offset, int whence) */
+  /**
+   * off_t lseek(int fd, off_t offset, int whence) \u2014 i64: an offset may pass 2 GiB, so its
+   * result is a BigInt; errno of a failed one is read from {@link SYMBOLS.lseek_errno}
+   */
   lseek: {
     parameters: [
       "i32",
@@ -1201,6 +1210,19 @@ var SYMBOLS = {
       "i32"
     ],
     result: "i64"
+  },
+  /**
+   * off_t lseek(int fd, off_t offset, int whence) again with an i32 result, made only after
+   * `lseek` failed (a failed lseek changes nothing), for an errno no BigInt was made before
+   */
+  lseek_errno: {
+    name: "lseek",
+    parameters: [
+      "i32",
+      "i64",
+      "i32"
+    ],
+    result: "i32"
   },
   /** ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count) */
   sendfile: {
@@ -1210,7 +1232,7 @@ var SYMBOLS = {
       "pointer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int ftruncate(int fd, off_t length) */
   ftruncate: {
@@ -1227,7 +1249,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t fgetxattr(int fd, const char *name, void *value, size_t size) */
   fgetxattr: {
@@ -1237,7 +1259,7 @@ var SYMBOLS = {
       "buffer",
       "usize"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) */
   fsetxattr: {
@@ -1344,7 +1366,7 @@ var SYMBOLS = {
       "usize",
       "u32"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** int poll(struct pollfd *fds, nfds_t n, int timeout) */
   poll: {
@@ -1387,7 +1409,7 @@ var SYMBOLS = {
       "buffer",
       "i32"
     ],
-    result: "isize"
+    result: "i32"
   },
   /** ssize_t recvmsg(int fd, struct msghdr *msg, int flags) */
   recvmsg: {
@@ -1396,7 +1418,7 @@ var SYMBOLS = {
       "buffer",
       "i32"
     ],
-    result: "isize"
+    result: "i32"
   }
 };
 var LIBC_PATHS = [
@@ -1480,9 +1502,12 @@ var SYSCALL_NUMBERS = {
 var _CORE = {
   /**
    * long syscall(long number, long a, long b, long c, long d, long e, long f) \u2014 bound with
-   * its trampoline: without one (a struct in the signature) Deno's slow call path changed
-   * errno between the call and the read 1\u20133 times in a million (EAGAIN from a futex of its
-   * own; tests/errno_test.ts), and every caller reads errno after a failure
+   * its trampoline: without one (a struct in the signature) every call takes Deno's slow
+   * path, which fills an out-buffer in JavaScript after the return. The result is an i32
+   * (see {@link SYMBOLS}: every call made through it returns an fd, 0/-1, a count below
+   * 2^31 or an id read with `>>> 0`): an i64 result was a BigInt, allocated between the
+   * native return and the errno read, where a collection that waited on a contended lock
+   * of Deno's left EAGAIN in errno (1 in 60,000 cold calls once in CI; tests/libc_test.ts)
    */
   syscall: {
     parameters: [
@@ -1494,7 +1519,7 @@ var _CORE = {
       "i64",
       "i64"
     ],
-    result: "i64"
+    result: "i32"
   },
   /** void *dlsym(void *handle, const char *name) \u2014 handle RTLD_DEFAULT (NULL) */
   dlsym: {

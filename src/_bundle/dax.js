@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-3IWK7Z5R.js";
+} from "./chunk-2P6SYATA.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,23 +14,23 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-NGR4VO7L.js";
+} from "./chunk-QKVCWKUB.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-FE2KHMRN.js";
+} from "./chunk-6YHG33LD.js";
 import {
   resolveTarget
-} from "./chunk-ZUC6QJZH.js";
+} from "./chunk-Y6J2L2EW.js";
 import {
   differingNamespaces
-} from "./chunk-Z7KPLDLW.js";
+} from "./chunk-HYPYKEO2.js";
 import {
   readTextFileSafe
-} from "./chunk-O3WMB7W5.js";
+} from "./chunk-JVIRR3KT.js";
 import "./chunk-R7ODVOT4.js";
 import {
   assertPermissions

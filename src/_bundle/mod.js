@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-3IWK7Z5R.js";
+} from "./chunk-2P6SYATA.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,12 +29,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-NGR4VO7L.js";
+} from "./chunk-QKVCWKUB.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-YIRPP6DA.js";
+} from "./chunk-S5MTT7OG.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -43,7 +43,7 @@ import {
   resolveTarget,
   startTimeOf,
   threadOf
-} from "./chunk-ZUC6QJZH.js";
+} from "./chunk-Y6J2L2EW.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -56,11 +56,11 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-Z7KPLDLW.js";
+} from "./chunk-HYPYKEO2.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-O3WMB7W5.js";
+} from "./chunk-JVIRR3KT.js";
 import {
   SyscallError,
   check,
@@ -1144,38 +1144,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-VDQBQ2KD.js");
+  _later ??= await import("./_later-G46PWNZ5.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-VDQBQ2KD.js");
+  _later ??= await import("./_later-G46PWNZ5.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-VDQBQ2KD.js");
+  _later ??= await import("./_later-G46PWNZ5.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-VDQBQ2KD.js");
+  _later ??= await import("./_later-G46PWNZ5.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-VDQBQ2KD.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-G46PWNZ5.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-VDQBQ2KD.js");
+  _later ??= await import("./_later-G46PWNZ5.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-VDQBQ2KD.js");
+  _later ??= await import("./_later-G46PWNZ5.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-VDQBQ2KD.js");
+  _later ??= await import("./_later-G46PWNZ5.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-ZAEANIUR.js";
+} from "./chunk-FJNJ7BNE.js";
 
 export {
   EXIT,

@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-PPGUUZXE.js";
+} from "./chunk-73L4NVTP.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-ZAEANIUR.js";
+} from "./chunk-FJNJ7BNE.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

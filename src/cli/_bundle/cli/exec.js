@@ -29,7 +29,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-PPGUUZXE.js";
+} from "./chunk-73L4NVTP.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -51,7 +51,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-ZAEANIUR.js";
+} from "./chunk-FJNJ7BNE.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

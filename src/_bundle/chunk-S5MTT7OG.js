@@ -2,14 +2,14 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-ZUC6QJZH.js";
+} from "./chunk-Y6J2L2EW.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-Z7KPLDLW.js";
+} from "./chunk-HYPYKEO2.js";
 import {
   openFileSafe
-} from "./chunk-O3WMB7W5.js";
+} from "./chunk-JVIRR3KT.js";
 import {
   O_CLOEXEC,
   O_RDONLY,

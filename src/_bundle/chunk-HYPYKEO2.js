@@ -4,7 +4,7 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-O3WMB7W5.js";
+} from "./chunk-JVIRR3KT.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,

@@ -2,14 +2,14 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-ZUC6QJZH.js";
+} from "./chunk-Y6J2L2EW.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
   NamespaceError,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-Z7KPLDLW.js";
+} from "./chunk-HYPYKEO2.js";
 import {
   existsSafe,
   isNotFound,
@@ -17,7 +17,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-O3WMB7W5.js";
+} from "./chunk-JVIRR3KT.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,

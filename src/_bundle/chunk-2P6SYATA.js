@@ -7,16 +7,16 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-NGR4VO7L.js";
+} from "./chunk-QKVCWKUB.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-ZUC6QJZH.js";
+} from "./chunk-Y6J2L2EW.js";
 import {
   NamespaceError,
   differingNamespaces
-} from "./chunk-Z7KPLDLW.js";
+} from "./chunk-HYPYKEO2.js";
 import {
   DEFAULT_MAX_BYTES,
   existsSafe,
@@ -24,7 +24,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-O3WMB7W5.js";
+} from "./chunk-JVIRR3KT.js";
 import {
   assertPermissions,
   nsjoinSetting

@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-ZAEANIUR.js";
+} from "./chunk-FJNJ7BNE.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-NGR4VO7L.js";
+} from "./chunk-QKVCWKUB.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-YIRPP6DA.js";
+} from "./chunk-S5MTT7OG.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,19 +50,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-FE2KHMRN.js";
+} from "./chunk-6YHG33LD.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-ZUC6QJZH.js";
+} from "./chunk-Y6J2L2EW.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-Z7KPLDLW.js";
+} from "./chunk-HYPYKEO2.js";
 import {
   _kernelFs,
   fstatSafe,
@@ -71,7 +71,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-O3WMB7W5.js";
+} from "./chunk-JVIRR3KT.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -266,7 +266,7 @@ var _call = (async function _call(resolved, types, message, options) {
   _workers ??= {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
-    ...await import("./_ns_worker-WPD3YE53.js"),
+    ...await import("./_ns_worker-RAXZEKGT.js"),
     ...await import("./_ns_process-4BFDWPQU.js")
   };
   if (types.includes("mnt")) {
@@ -1225,7 +1225,7 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
     import("./sockets-IYKOTCAE.js"),
-    import("./_forward_relay-AUPVXNN6.js")
+    import("./_forward_relay-XDOD3AXS.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

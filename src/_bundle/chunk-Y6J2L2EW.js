@@ -3,12 +3,12 @@ import {
   NamespaceError,
   assertPid,
   namespaceTypeOfFile
-} from "./chunk-Z7KPLDLW.js";
+} from "./chunk-HYPYKEO2.js";
 import {
   fstatSafe,
   isNotFound,
   readTextFileSafe
-} from "./chunk-O3WMB7W5.js";
+} from "./chunk-JVIRR3KT.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,

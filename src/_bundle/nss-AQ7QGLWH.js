@@ -3,8 +3,8 @@ import {
   freezeNss,
   loadHostNss,
   withoutModules
-} from "./chunk-VZL4VW2Q.js";
-import "./chunk-O3WMB7W5.js";
+} from "./chunk-37RZY4NS.js";
+import "./chunk-JVIRR3KT.js";
 import "./chunk-R7ODVOT4.js";
 import "./chunk-YX3QB2EJ.js";
 

@@ -403,8 +403,9 @@ function _core(): Deno.DynamicLibrary<typeof _CORE>["symbols"] {
 export const _CORE = {
   /**
    * long syscall(long number, long a, long b, long c, long d, long e, long f) — bound with
-   * its trampoline: without one (a struct in the signature) every call takes Deno's slow
-   * path, which fills an out-buffer in JavaScript after the return. The result is an i32
+   * its trampoline: without one (a struct in the signature) every call would take Deno's
+   * slow path, where errno was seen changed 1–3 times in a million failed calls (EAGAIN;
+   * docs/measured.md, tests/errno_test.ts). The result is an i32
    * (see {@link SYMBOLS}: every call made through it returns an fd, 0/-1, a count below
    * 2^31 or an id read with `>>> 0`): an i64 result was a BigInt, allocated between the
    * native return and the errno read, where a collection that waited on a contended lock

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-2P6SYATA.js";
+} from "./chunk-BKAQ72VX.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,24 +14,24 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-QKVCWKUB.js";
+} from "./chunk-76AAF3FS.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-6YHG33LD.js";
+} from "./chunk-TXQS3D4E.js";
 import {
   resolveTarget
-} from "./chunk-Y6J2L2EW.js";
+} from "./chunk-WECX35O4.js";
 import {
   differingNamespaces
-} from "./chunk-HYPYKEO2.js";
+} from "./chunk-SZ7KGIHV.js";
 import {
   readTextFileSafe
-} from "./chunk-JVIRR3KT.js";
-import "./chunk-R7ODVOT4.js";
+} from "./chunk-ESLNGA66.js";
+import "./chunk-HPUNIF7H.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";

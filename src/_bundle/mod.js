@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-2P6SYATA.js";
+} from "./chunk-BKAQ72VX.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,12 +29,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-QKVCWKUB.js";
+} from "./chunk-76AAF3FS.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-S5MTT7OG.js";
+} from "./chunk-RJPYSW6F.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -43,7 +43,7 @@ import {
   resolveTarget,
   startTimeOf,
   threadOf
-} from "./chunk-Y6J2L2EW.js";
+} from "./chunk-WECX35O4.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -56,17 +56,17 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-HYPYKEO2.js";
+} from "./chunk-SZ7KGIHV.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-JVIRR3KT.js";
+} from "./chunk-ESLNGA66.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-R7ODVOT4.js";
+} from "./chunk-HPUNIF7H.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";
@@ -1144,38 +1144,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-G46PWNZ5.js");
+  _later ??= await import("./_later-DAJYOOYW.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-G46PWNZ5.js");
+  _later ??= await import("./_later-DAJYOOYW.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-G46PWNZ5.js");
+  _later ??= await import("./_later-DAJYOOYW.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-G46PWNZ5.js");
+  _later ??= await import("./_later-DAJYOOYW.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-G46PWNZ5.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-DAJYOOYW.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-G46PWNZ5.js");
+  _later ??= await import("./_later-DAJYOOYW.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-G46PWNZ5.js");
+  _later ??= await import("./_later-DAJYOOYW.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-G46PWNZ5.js");
+  _later ??= await import("./_later-DAJYOOYW.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-FJNJ7BNE.js";
+} from "./chunk-XKHKGGGQ.js";
 
 export {
   EXIT,

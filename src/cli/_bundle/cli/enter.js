@@ -14,13 +14,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-73L4NVTP.js";
+} from "./chunk-D5EWNPFO.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-FJNJ7BNE.js";
+} from "./chunk-XKHKGGGQ.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-QKVCWKUB.js";
+} from "./chunk-76AAF3FS.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-S5MTT7OG.js";
+} from "./chunk-RJPYSW6F.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,19 +50,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-6YHG33LD.js";
+} from "./chunk-TXQS3D4E.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-Y6J2L2EW.js";
+} from "./chunk-WECX35O4.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-HYPYKEO2.js";
+} from "./chunk-SZ7KGIHV.js";
 import {
   _kernelFs,
   fstatSafe,
@@ -71,7 +71,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JVIRR3KT.js";
+} from "./chunk-ESLNGA66.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -81,7 +81,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-R7ODVOT4.js";
+} from "./chunk-HPUNIF7H.js";
 import {
   notCapable
 } from "./chunk-YX3QB2EJ.js";
@@ -266,8 +266,8 @@ var _call = (async function _call(resolved, types, message, options) {
   _workers ??= {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
-    ...await import("./_ns_worker-RAXZEKGT.js"),
-    ...await import("./_ns_process-4BFDWPQU.js")
+    ...await import("./_ns_worker-4VNJ4DMH.js"),
+    ...await import("./_ns_process-7IQQHBFT.js")
   };
   if (types.includes("mnt")) {
     _assertCanRunDeno();
@@ -1224,8 +1224,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw notCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-IYKOTCAE.js"),
-    import("./_forward_relay-XDOD3AXS.js")
+    import("./sockets-OAKUWTK2.js"),
+    import("./_forward_relay-NPPNVXVS.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -7,7 +7,7 @@ import {
   decodeText,
   errno,
   libcSubset
-} from "./chunk-R7ODVOT4.js";
+} from "./chunk-HPUNIF7H.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });

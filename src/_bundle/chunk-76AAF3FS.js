@@ -2,14 +2,14 @@
 import {
   readProcText,
   resolveTarget
-} from "./chunk-Y6J2L2EW.js";
+} from "./chunk-WECX35O4.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
   NamespaceError,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-HYPYKEO2.js";
+} from "./chunk-SZ7KGIHV.js";
 import {
   existsSafe,
   isNotFound,
@@ -17,7 +17,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-JVIRR3KT.js";
+} from "./chunk-ESLNGA66.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -33,7 +33,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-R7ODVOT4.js";
+} from "./chunk-HPUNIF7H.js";
 import {
   assertPermissions,
   notCapable,

@@ -3,12 +3,12 @@ import {
   NamespaceError,
   assertPid,
   namespaceTypeOfFile
-} from "./chunk-HYPYKEO2.js";
+} from "./chunk-SZ7KGIHV.js";
 import {
   fstatSafe,
   isNotFound,
   readTextFileSafe
-} from "./chunk-JVIRR3KT.js";
+} from "./chunk-ESLNGA66.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -16,7 +16,7 @@ import {
   check,
   errno,
   libcSubset
-} from "./chunk-R7ODVOT4.js";
+} from "./chunk-HPUNIF7H.js";
 import {
   allSeenGranted,
   nsjoinSetting

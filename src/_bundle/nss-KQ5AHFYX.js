@@ -3,9 +3,9 @@ import {
   freezeNss,
   loadHostNss,
   withoutModules
-} from "./chunk-37RZY4NS.js";
-import "./chunk-JVIRR3KT.js";
-import "./chunk-R7ODVOT4.js";
+} from "./chunk-V6VR3XDP.js";
+import "./chunk-ESLNGA66.js";
+import "./chunk-HPUNIF7H.js";
 import "./chunk-YX3QB2EJ.js";
 
 export {

@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-FJNJ7BNE.js";
+} from "./chunk-XKHKGGGQ.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-NGA3ZZCH.js";
-import "./chunk-R7ODVOT4.js";
+} from "./chunk-QMMBUS4Z.js";
+import "./chunk-HPUNIF7H.js";
 import "./chunk-YX3QB2EJ.js";
 
 export {

@@ -4,14 +4,14 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-JVIRR3KT.js";
+} from "./chunk-ESLNGA66.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-R7ODVOT4.js";
+} from "./chunk-HPUNIF7H.js";
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;

@@ -2,14 +2,14 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-Y6J2L2EW.js";
+} from "./chunk-WECX35O4.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-HYPYKEO2.js";
+} from "./chunk-SZ7KGIHV.js";
 import {
   openFileSafe
-} from "./chunk-JVIRR3KT.js";
+} from "./chunk-ESLNGA66.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -18,7 +18,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-R7ODVOT4.js";
+} from "./chunk-HPUNIF7H.js";
 var scopedJoin = function scopedJoin(target, namespaces = [
   "net"
 ]) {

@@ -90,6 +90,7 @@ function _lib() {
     "utimensat",
     "futimens",
     "lseek",
+    "lseek_errno",
     "sendfile",
     "ftruncate",
     "read",
@@ -101,9 +102,19 @@ function _lib() {
   );
 }
 
-function _fail(call: string, what: string): never {
-  const e = errno();
+function _fail(call: string, what: string, e = errno()): never {
   throw new SyscallError(call, e, `Cannot ${what}: ${errnoName(e)} (${errnoText(e)})`);
+}
+
+/**
+ * errno of an lseek that just failed. lseek's result is 64 bits wide, a BigInt that Deno
+ * allocates before errno could be read (see SYMBOLS in ffi/libc.ts), so the same call is
+ * made again through `lseek_errno`, whose i32 result allocates nothing: a failed lseek moves
+ * nothing, and fails again the same way. EAGAIN where it succeeds this time (the file
+ * changed in between): the caller fails, as it would have.
+ */
+function _lseekErrno(fd: number, offset: number, whence: number): number {
+  return _lib().lseek_errno(fd, BigInt(offset), whence) === -1 ? errno() : 11;
 }
 
 /**
@@ -319,22 +330,27 @@ export function dataRanges(fd: number, size: number): [number, number][] {
   while (pos < size) {
     const d = Number(lib.lseek(fd, BigInt(pos), SEEK_DATA));
     if (d < 0) {
-      if (errno() === ENXIO) break;
-      _fail("lseek", "find data in a file");
+      const e = _lseekErrno(fd, pos, SEEK_DATA);
+      if (e === ENXIO) break;
+      _fail("lseek", "find data in a file", e);
     }
     const h = Number(lib.lseek(fd, BigInt(d), SEEK_HOLE));
-    if (h < 0) _fail("lseek", "find a hole in a file");
+    if (h < 0) _fail("lseek", "find a hole in a file", _lseekErrno(fd, d, SEEK_HOLE));
     const end = Math.min(h, size);
     if (end > d) out.push([d, end]);
     pos = Math.max(end, d + 1);
   }
-  if (lib.lseek(fd, 0n, SEEK_SET) < 0n) _fail("lseek", "seek in a file");
+  if (lib.lseek(fd, 0n, SEEK_SET) < 0n) {
+    _fail("lseek", "seek in a file", _lseekErrno(fd, 0, SEEK_SET));
+  }
   return out;
 }
 
 /** lseek(SEEK_SET). */
 export function seek(fd: number, offset: number): void {
-  if (_lib().lseek(fd, BigInt(offset), SEEK_SET) < 0n) _fail("lseek", "seek in a file");
+  if (_lib().lseek(fd, BigInt(offset), SEEK_SET) < 0n) {
+    _fail("lseek", "seek in a file", _lseekErrno(fd, offset, SEEK_SET));
+  }
 }
 
 /** read(2) into `buf`; returns the byte count (0 at the end). */
@@ -354,7 +370,9 @@ export function readInto(fd: number, buf: Uint8Array): number {
 export function writeAll(fd: number, buf: Uint8Array): void {
   const lib = _lib();
   if (buf.length >= 4096 && _allZero(buf)) {
-    if (lib.lseek(fd, BigInt(buf.length), 1 /* SEEK_CUR */) < 0n) _fail("lseek", "seek a file");
+    if (lib.lseek(fd, BigInt(buf.length), 1 /* SEEK_CUR */) < 0n) {
+      _fail("lseek", "seek a file", _lseekErrno(fd, buf.length, 1));
+    }
     return;
   }
   let at = 0;

@@ -253,9 +253,11 @@ function _fsIds(uid: number, gid: number): () => void {
     throw new SyscallError("setfsuid", 38, "Cannot change filesystem ids on this architecture");
   }
   const sc = (n: bigint, a: bigint | number = 0n, b: bigint | number = 0n) =>
-    Number(_lib().syscall(n, BigInt(a), BigInt(b), 0n));
-  // setfs*id return the previous id whether or not they changed it; -1 changes nothing.
-  const myUid = sc(nr.setfsuid, -1), myGid = sc(nr.setfsgid, -1);
+    _lib().syscall(n, BigInt(a), BigInt(b), 0n);
+  // setfs*id return the previous id whether or not they changed it; -1 changes nothing. An
+  // i32 result (see SYMBOLS in ffi/libc.ts): an id above 2^31 is unsigned again with >>> 0.
+  const id = (n: bigint) => sc(n, -1) >>> 0;
+  const myUid = id(nr.setfsuid), myGid = id(nr.setfsgid);
   const groups = new Uint32Array(65536);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups)));
   const n = sc(nr.getgroups, groups.length, at);
@@ -275,7 +277,7 @@ function _fsIds(uid: number, gid: number): () => void {
     sc(nr.setfsuid, myUid);
     sc(nr.setfsgid, myGid);
     if (
-      sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid ||
+      sc(nr.setgroups, n, at) !== 0 || id(nr.setfsuid) !== myUid ||
       sc(nr.capset, hdr, data) !== 0
     ) {
       // Never go on with other ids than ours: every later file access would be wrong.
@@ -285,7 +287,7 @@ function _fsIds(uid: number, gid: number): () => void {
   if (sc(nr.setgroups, 0, 0) !== 0) throw new SyscallError("setgroups", errno());
   sc(nr.setfsgid, gid);
   sc(nr.setfsuid, uid);
-  if (sc(nr.setfsuid, -1) !== uid || sc(nr.setfsgid, -1) !== gid) {
+  if (id(nr.setfsuid) !== uid || id(nr.setfsgid) !== gid) {
     restore();
     throw new SyscallError("setfsuid", 1, `Cannot read as uid ${uid} and gid ${gid}`);
   }
@@ -356,7 +358,7 @@ function _fsType(fd: number): bigint | undefined {
   // struct statfs: 120 bytes on x86_64 and aarch64, f_type (a long) first.
   const st = new BigInt64Array(32);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-  if (nr === undefined || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n) return undefined;
+  if (nr === undefined || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0) return undefined;
   return st[0];
 }
 

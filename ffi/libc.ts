@@ -10,7 +10,18 @@
 
 import { notCapable, nsjoinSetting } from "../src/_permissions.ts";
 
-/** The libc symbols nsjoin calls, with the C prototype of each. */
+/**
+ * The libc symbols nsjoin calls, with the C prototype of each.
+ *
+ * Every function whose errno is read has a result no wider than `i32`, ssize_t and long ones
+ * too: Deno turns an i64/isize/u64/usize result into a BigInt (a heap allocation, which can
+ * run the garbage collector) between the native return and the errno read, and an i32 into a
+ * small integer (no allocation); see `_errnoCell`. A 64-bit return register read as i32
+ * keeps the low half (x86-64 eax, AArch64 w0): exact for every value these calls return —
+ * fds, 0/-1, and byte counts, which Linux caps below 2^31 (MAX_RW_COUNT, 0x7ffff000, for
+ * read, write, sendfile and splice; xattrs and the buffers passed here are smaller still).
+ * lseek alone needs 64 bits: {@link SYMBOLS.lseek_errno}.
+ */
 export const SYMBOLS = {
   /** int setns(int fd, int nstype) */
   setns: { parameters: ["i32", "i32"], result: "i32" },
@@ -27,7 +38,7 @@ export const SYMBOLS = {
   /** int memfd_create(const char *name, unsigned int flags) */
   memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
   /** ssize_t write(int fd, const void *buf, size_t count) */
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** int fcntl(int fd, int cmd, int arg) */
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   /** int dup2(int oldfd, int newfd) */
@@ -40,8 +51,11 @@ export const SYMBOLS = {
   chroot: { parameters: ["buffer"], result: "i32" },
   /** pid_t gettid(void) */
   gettid: { parameters: [], result: "i32" },
-  /** long syscall(long number, long a, long b, long c) — for pidfd_open(2) */
-  syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  /**
+   * long syscall(long number, long a, long b, long c) — for pidfd_open(2); i32: every call
+   * returns an fd, 0/-1, a count or an id (callers read an unsigned id with `>>> 0`)
+   */
+  syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i32" },
   /**
    * long syscall(long number, int dirfd, const char *path, struct open_how *how, size_t size)
    * — for openat2(2), which glibc 2.36 does not wrap
@@ -49,14 +63,14 @@ export const SYMBOLS = {
   openat2: {
     name: "syscall",
     parameters: ["i64", "i64", "buffer", "buffer", "usize"],
-    result: "i64",
+    result: "i32",
   },
   /** ssize_t read(int fd, void *buf, size_t count) */
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** ssize_t pread(int fd, void *buf, size_t count, off_t offset) — a kept cgroup file again */
-  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "i32" },
   /** ssize_t readlink(const char *path, char *buf, size_t size) — /proc/PID/ns/* names */
-  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
   /** int fstat(int fd, struct stat *buf) — for the inode of an nsfs fd */
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   /** int fstatat(int dirfd, const char *path, struct stat *buf, int flags) — stat(2) of a path */
@@ -64,9 +78,9 @@ export const SYMBOLS = {
   /** int socket(int domain, int type, int protocol) — netlink, for NETNSID */
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   /** ssize_t send(int fd, const void *buf, size_t len, int flags) */
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   /** ssize_t recv(int fd, void *buf, size_t len, int flags) */
-  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   /** struct passwd *getpwuid(uid_t uid) — user names through NSS, as lsns */
   getpwuid: { parameters: ["u32"], result: "pointer" },
   /** int getpwuid_r(uid_t uid, struct passwd *pwd, char *buf, size_t len, struct passwd **result) */
@@ -83,8 +97,11 @@ export const SYMBOLS = {
   getaddrinfo: { parameters: ["pointer", "buffer", "buffer", "buffer"], result: "i32" },
   /** void freeaddrinfo(struct addrinfo *res) */
   freeaddrinfo: { parameters: ["pointer"], result: "void" },
-  /** long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) */
-  ptrace: { parameters: ["i32", "i32", "u64", "buffer"], result: "i64" },
+  /**
+   * long ptrace(enum __ptrace_request request, pid_t pid, void *addr, void *data) — i32: only
+   * requests that return 0/-1 or a filter's length are made (no PEEK*)
+   */
+  ptrace: { parameters: ["i32", "i32", "u64", "buffer"], result: "i32" },
   /** pid_t waitpid(pid_t pid, int *status, int options) */
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   // ---- issue 10: cp, file operations relative to directory fds (ffi/dirfd.ts)
@@ -95,7 +112,7 @@ export const SYMBOLS = {
   /** int symlinkat(const char *target, int newdirfd, const char *linkpath) */
   symlinkat: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
   /** ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size) */
-  readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
+  readlinkat: { parameters: ["i32", "buffer", "buffer", "usize"], result: "i32" },
   /** int unlinkat(int dirfd, const char *path, int flags) */
   unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   /** int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) */
@@ -110,16 +127,24 @@ export const SYMBOLS = {
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   /** int futimens(int fd, const struct timespec times[2]) */
   futimens: { parameters: ["i32", "buffer"], result: "i32" },
-  /** off_t lseek(int fd, off_t offset, int whence) */
+  /**
+   * off_t lseek(int fd, off_t offset, int whence) — i64: an offset may pass 2 GiB, so its
+   * result is a BigInt; errno of a failed one is read from {@link SYMBOLS.lseek_errno}
+   */
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  /**
+   * off_t lseek(int fd, off_t offset, int whence) again with an i32 result, made only after
+   * `lseek` failed (a failed lseek changes nothing), for an errno no BigInt was made before
+   */
+  lseek_errno: { name: "lseek", parameters: ["i32", "i64", "i32"], result: "i32" },
   /** ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count) */
-  sendfile: { parameters: ["i32", "i32", "pointer", "usize"], result: "isize" },
+  sendfile: { parameters: ["i32", "i32", "pointer", "usize"], result: "i32" },
   /** int ftruncate(int fd, off_t length) */
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   /** ssize_t flistxattr(int fd, char *list, size_t size) */
-  flistxattr: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  flistxattr: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** ssize_t fgetxattr(int fd, const char *name, void *value, size_t size) */
-  fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "isize" },
+  fgetxattr: { parameters: ["i32", "buffer", "buffer", "usize"], result: "i32" },
   /** int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) */
   fsetxattr: { parameters: ["i32", "buffer", "buffer", "usize", "i32"], result: "i32" },
   // ---- issue 10: forward, a relay that splices between sockets (ffi/sockets.ts)
@@ -144,7 +169,7 @@ export const SYMBOLS = {
   /** ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t len, unsigned flags) */
   splice: {
     parameters: ["i32", "pointer", "i32", "pointer", "usize", "u32"],
-    result: "isize",
+    result: "i32",
   },
   /** int poll(struct pollfd *fds, nfds_t n, int timeout) */
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
@@ -162,9 +187,9 @@ export const SYMBOLS = {
   /** int socketpair(int domain, int type, int protocol, int sv[2]) */
   socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   /** ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) */
-  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   /** ssize_t recvmsg(int fd, struct msghdr *msg, int flags) */
-  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library. */
@@ -304,8 +329,9 @@ export const SYSCALL_NUMBERS: Partial<Record<typeof Deno.build.arch, Record<stri
 };
 
 /**
- * The EXEC_SYMBOLS calls made through one libc symbol, `syscall(2)`, with the same
- * signatures as their libc wrappers: Deno.dlopen spends ~0.25 ms per symbol it binds
+ * The EXEC_SYMBOLS calls made through one libc symbol, `syscall(2)` (bound with an i32
+ * result, as they all are: see {@link SYMBOLS}), with the same signatures as their libc
+ * wrappers: Deno.dlopen spends ~0.25 ms per symbol it binds
  * (~3.5 ms for these 13, 5-20 ms on a loaded machine) against ~0.5 ms for one, and this
  * set is loaded on every cold start of `enter` and `exec`. libc's syscall() returns -1 and
  * sets errno as the wrappers do, so callers check results and read errno() unchanged.
@@ -319,11 +345,10 @@ function _rawExecSymbols(): Deno.DynamicLibrary<
   const sc = _core().syscall;
   type Arg = number | bigint;
   // Typed as the symbol table's signatures (the function's return type checks each one):
-  // i32 results are numbers, isize and i64 results bigints, as Deno.dlopen would give them.
-  const call = (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): bigint =>
+  // every result is an i32, a number, as Deno.dlopen gives it.
+  const call = (n: bigint, a: Arg = 0, b: Arg = 0, c: Arg = 0, d: Arg = 0, e: Arg = 0): number =>
     sc(n, BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), 0n);
-  const i32 = (n: bigint, a?: Arg, b?: Arg, c?: Arg, d?: Arg, e?: Arg): number =>
-    Number(call(n, a, b, c, d, e));
+  const i32 = call;
   type Buf = AllowSharedBufferSource | null;
   const ptr = (buf: Buf): bigint =>
     buf === null
@@ -373,16 +398,20 @@ function _core(): Deno.DynamicLibrary<typeof _CORE>["symbols"] {
  * times each, return a struct that changes nothing in their calling convention: a struct of
  * one pointer is returned exactly as that pointer (the SysV x86-64 ABI classes it INTEGER:
  * the same register; AAPCS64 returns a composite of ≤ 16 bytes in the same general
- * registers). Neither is followed by an errno read.
+ * registers). Neither is followed by an errno read. Exported for tests/libc_test.ts.
  */
-const _CORE = {
+export const _CORE = {
   /**
    * long syscall(long number, long a, long b, long c, long d, long e, long f) — bound with
-   * its trampoline: without one (a struct in the signature) Deno's slow call path changed
-   * errno between the call and the read 1–3 times in a million (EAGAIN from a futex of its
-   * own; tests/errno_test.ts), and every caller reads errno after a failure
+   * its trampoline: without one (a struct in the signature) every call would take Deno's
+   * slow path, where errno was seen changed 1–3 times in a million failed calls (EAGAIN;
+   * docs/measured.md, tests/errno_test.ts). The result is an i32
+   * (see {@link SYMBOLS}: every call made through it returns an fd, 0/-1, a count below
+   * 2^31 or an id read with `>>> 0`): an i64 result was a BigInt, allocated between the
+   * native return and the errno read, where a collection that waited on a contended lock
+   * of Deno's left EAGAIN in errno (1 in 60,000 cold calls once in CI; tests/libc_test.ts)
    */
-  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
+  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i32" },
   /** void *dlsym(void *handle, const char *name) — handle RTLD_DEFAULT (NULL) */
   dlsym: { parameters: ["pointer", "buffer"], result: { struct: ["pointer"] } },
   /** int *__errno_location(void) */
@@ -403,7 +432,10 @@ let _coreSymbols: Deno.DynamicLibrary<typeof _CORE>["symbols"] | undefined;
  * times per command: binding one costs ~0.06 ms, where a `Deno.dlopen` symbol costs ~0.25
  * ms (it compiles a fast-call trampoline) but is ~3 µs faster per call. `nonblocking`
  * functions run on a pool thread: only for calls that touch no namespace and whose errno
- * is not needed (waits).
+ * is not needed (waits). A function whose errno is read needs a result no wider than i32
+ * (see {@link SYMBOLS}): Deno 2.9's op_ffi_call_ptr (ext/ffi/call.rs) returns an i32
+ * through serde_v8 as a small integer, but a 64-bit result as a BigInt and a pointer as a
+ * `v8::External`, each allocated before errno could be read.
  *
  * @param name the libc symbol, found with dlsym(RTLD_DEFAULT) in the libc Deno runs on
  * @param definition its parameters and result, as for Deno.dlopen
@@ -555,9 +587,9 @@ function _initialEnviron(): typeof _initial {
   const path = cstr("/proc/self/stat");
   const buf = new Uint8Array(2048);
   const fd = sc(nr.openat, -100n, _addressOf(path), BigInt(O_RDONLY | O_CLOEXEC), 0n, 0n, 0n);
-  if (fd < 0n) return null;
-  const n = Number(sc(nr.read, fd, _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n));
-  sc(nr.close, fd, 0n, 0n, 0n, 0n, 0n);
+  if (fd < 0) return null;
+  const n = sc(nr.read, BigInt(fd), _addressOf(buf), BigInt(buf.length), 0n, 0n, 0n);
+  sc(nr.close, BigInt(fd), 0n, 0n, 0n, 0n, 0n);
   // Fields 50 and 51 (Linux 3.5+), counted from the last ")", which ends comm (field 2):
   // decimal user addresses, below 2^53. Decoded as Latin-1 without TextDecoder, whose first
   // use costs a cold process ~0.2 ms.
@@ -722,7 +754,7 @@ function _readOwn(address: bigint, into: Uint8Array): number {
   const iov = _addressOf(_iov);
   // Deno.pid is a call into Deno each time (~15-50 µs in a cold process).
   _pid ??= BigInt(Deno.pid);
-  const n = Number(_core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n));
+  const n = _core().syscall(nr, _pid, iov, 1n, iov + 16n, 1n, 0n);
   return n < 0 ? -(_errnoCell?.[0] ?? 0) : n;
 }
 
@@ -788,11 +820,16 @@ function _ownCString(address: bigint): Uint8Array | undefined {
  * stops at the first ENOENT. So this cell is read only inside the wrapper of each libc
  * function, as soon as the native call returns and before any other JavaScript function
  * is entered (_keepingErrno): 0 in 400 fresh processes and in 2 million failed calls
- * under load (tests/errno_test.ts). What is left is Deno's own code between the libc
- * function's return and that read when the call takes Deno's slow path (a result turned
- * into a BigInt); a syscall stub of ours returning -errno would close it, but is called
- * through Deno.UnsafeFnPointer, ~2 µs a call slower than a dlopen'd symbol (~27 calls per
- * exec: ~55 µs of ~1.5 ms), so it is not used.
+ * under load (tests/errno_test.ts). Between the native return and that read only Deno's
+ * conversion of the result runs (Deno 2.9's ext/ffi: ir.rs `NativeValue::to_v8` on the slow
+ * path, which every call takes before V8 optimizes its caller; a V8 fast-API return on the
+ * fast path), and it allocates only for a 64-bit result (a BigInt: `BigInt::new_from_i64`,
+ * or the fast API's Int64Representation::BigInt) or a pointer (a `v8::External`): an i32
+ * becomes a small integer (`v8::Integer::new`), no heap object, so no collection can run
+ * there. An i64 `syscall` result once gave EAGAIN for one of 60,000 cold close(-1) calls
+ * (CI, tests/libc_test.ts): every function whose errno is read now has an i32 result (see
+ * {@link SYMBOLS}; lseek, the one 64-bit result, has its errno from `lseek_errno`).
+ * Deno's own code there frees Rust buffers (glibc's free keeps errno since 2.33).
  * Module state is per isolate and each isolate (the main one, each Worker) stays on one
  * thread, whose errno address never changes.
  */
@@ -880,7 +917,8 @@ export function errno(): number {
 export function effectiveUid(): number {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.geteuid;
   if (nr === undefined) throw new Error(`Cannot find geteuid's number on ${Deno.build.arch}`);
-  return Number(libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n));
+  // An i32 result: a uid above 2^31 comes back negative, and is unsigned again here.
+  return libcSubset(...EXEC_SYMBOLS).syscall(nr, 0n, 0n, 0n) >>> 0;
 }
 
 // TextEncoder and TextDecoder cost ~0.2 and ~0.3 ms at their first use in a process (Deno

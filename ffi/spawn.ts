@@ -145,7 +145,7 @@ const _sys = (function _sys(
   c: number | bigint = 0,
 ): number {
   const r = libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(a), BigInt(b), BigInt(c));
-  return r < 0n ? -errno() : Number(r);
+  return r < 0 ? -errno() : r;
 }).bind(undefined);
 
 const _addr = (function _addr(buf: ArrayBufferView): bigint {

@@ -722,7 +722,7 @@ export class _ErrorPipe {
       0n,
     );
     // Out of fds: run without the pipe (a failure then shows only on stderr and the code).
-    if (r === 0n) [this.#read, this.#write] = fds;
+    if (r === 0) [this.#read, this.#write] = fds;
   }
 
   /** The write end for the helper's `e` option, while it is open. */

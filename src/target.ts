@@ -301,7 +301,7 @@ function _hasPidfs(pidfd: number): boolean {
     const st = new BigInt64Array(32);
     const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
     _pidfs = nr !== undefined &&
-      libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0n &&
+      libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0 &&
       st[0] === PID_FS_MAGIC;
   }
   return _pidfs;

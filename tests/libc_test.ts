@@ -3,7 +3,44 @@
  * compiles no fast-call trampoline for them, and makes the EXEC_SYMBOLS calls through
  * syscall(): results, errno and dlsym's addresses must be what the libc wrappers give.
  */
+import { _CORE, SYMBOLS } from "../ffi/libc.ts";
 import { assert, assertEquals, ROOT, runPiped } from "./_fixtures.ts";
+
+// ---- stop 27: nothing is allocated between a libc call's return and its errno read
+Deno.test("every libc function whose errno is read has an i32 result: Deno allocates nothing before the read", async () => {
+  // Deno 2.9 makes a 64-bit result a BigInt and a pointer a v8::External, heap objects made
+  // between the native return and the errno read, where a collection can change errno (an
+  // i64 syscall() result gave EAGAIN for a close(-1) once in CI); an i32 is a small integer.
+  // Results whose errno is never read: errno's own address, getpwuid's entry (NULL: not
+  // found), poll on a pool thread, and lseek's offset (its errno comes from lseek_errno).
+  const notRead = ["__errno_location", "getpwuid", "freeaddrinfo", "poll_async", "lseek"];
+  const wide = Object.entries({ ...SYMBOLS, _CORE_syscall: _CORE.syscall })
+    .filter(([name, def]) => !notRead.includes(name) && def.result !== "i32")
+    .map(([name, def]) => `${name}: ${JSON.stringify(def.result)}`);
+  assertEquals(wide, []);
+  // The EXEC_SYMBOLS set goes through syscall(): in a fresh process, where every call takes
+  // Deno's slow path, each result is already a number, as close(-1)'s errno is EBADF.
+  const script = `
+    import { errno, EXEC_SYMBOLS, libcSubset, SYSCALL_NUMBERS } from "${ROOT}ffi/libc.ts";
+    const lib = libcSubset(...EXEC_SYMBOLS);
+    const nr = SYSCALL_NUMBERS[Deno.build.arch];
+    const buf = new Uint8Array(16);
+    const path = new TextEncoder().encode("/proc/self/ns/net\\0");
+    const results = {
+      syscall: lib.syscall(nr.geteuid, 0n, 0n, 0n),
+      read: lib.read(-1, buf, 16n),
+      write: lib.write(-1, buf, 16n),
+      readlink: lib.readlink(path, buf, 16n),
+      openat2: lib.openat2(437n, -1n, path, buf, 24n),
+      close: lib.close(-1),
+    };
+    const closeErrno = errno();
+    console.log(JSON.stringify({ types: Object.values(results).map((r) => typeof r), closeErrno }));
+  `;
+  const out = await runPiped(Deno.execPath(), { args: ["eval", "--quiet", script] });
+  assertEquals(out.code, 0, out.stderr);
+  assertEquals(JSON.parse(out.stdout), { types: Array(6).fill("number"), closeErrno: 9 });
+});
 
 Deno.test("libc calls through syscall() give the same results and errno, cold and hot", async () => {
   // A process of its own: its first calls are cold ones.

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-ST6C6YFV.js";
+} from "./chunk-CHWSE74A.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,24 +14,24 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-XH645QPT.js";
+} from "./chunk-PDFVISDK.js";
 import {
   AT_FDCWD,
   IN_ROOT,
   O,
   close,
   openat2
-} from "./chunk-HVQKQGK3.js";
+} from "./chunk-C55YWBSE.js";
 import {
   resolveTarget
-} from "./chunk-L5J7GEFQ.js";
+} from "./chunk-BZ7ABMCT.js";
 import {
   differingNamespaces
-} from "./chunk-FPGNHZM3.js";
+} from "./chunk-34ZP6FCI.js";
 import {
   readTextFileSafe
-} from "./chunk-KRA5ROBP.js";
-import "./chunk-XVPOXR4I.js";
+} from "./chunk-OQDMPVQQ.js";
+import "./chunk-HPUNIF7H.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";

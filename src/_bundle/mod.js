@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-ST6C6YFV.js";
+} from "./chunk-CHWSE74A.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,12 +29,12 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-XH645QPT.js";
+} from "./chunk-PDFVISDK.js";
 import {
   ScopedJoin,
   _inScopedJoin,
   scopedJoin
-} from "./chunk-2SNMBMOH.js";
+} from "./chunk-25NKEIBR.js";
 import {
   PinnedProcess,
   netnsPath,
@@ -44,7 +44,7 @@ import {
   rootIdsOf,
   startTimeOf,
   threadOf
-} from "./chunk-L5J7GEFQ.js";
+} from "./chunk-BZ7ABMCT.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
@@ -57,17 +57,17 @@ import {
   namespacesOfSync,
   procExists,
   sameNamespace
-} from "./chunk-FPGNHZM3.js";
+} from "./chunk-34ZP6FCI.js";
 import {
   readFileSafe,
   readTextFileSafe
-} from "./chunk-KRA5ROBP.js";
+} from "./chunk-OQDMPVQQ.js";
 import {
   SyscallError,
   check,
   errno,
   libc
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-HPUNIF7H.js";
 import {
   assertPermissions
 } from "./chunk-YX3QB2EJ.js";
@@ -1165,38 +1165,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-OYZME2D5.js");
+  _later ??= await import("./_later-I3K7JQYR.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-OYZME2D5.js");
+  _later ??= await import("./_later-I3K7JQYR.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-OYZME2D5.js");
+  _later ??= await import("./_later-I3K7JQYR.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-OYZME2D5.js");
+  _later ??= await import("./_later-I3K7JQYR.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-OYZME2D5.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-I3K7JQYR.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-OYZME2D5.js");
+  _later ??= await import("./_later-I3K7JQYR.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-OYZME2D5.js");
+  _later ??= await import("./_later-I3K7JQYR.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-OYZME2D5.js");
+  _later ??= await import("./_later-I3K7JQYR.js");
   return await _later.openSession(target, options);
 }
 export {

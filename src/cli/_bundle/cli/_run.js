@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-QCYEJJ4S.js";
+} from "./chunk-FI5UXETA.js";
 
 export {
   EXIT,

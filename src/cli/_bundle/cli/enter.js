@@ -15,13 +15,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-XAZTQLOS.js";
+} from "./chunk-44BIM3HF.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-QCYEJJ4S.js";
+} from "./chunk-FI5UXETA.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -14,13 +14,13 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-XH645QPT.js";
+} from "./chunk-PDFVISDK.js";
 import {
   _inScopedJoin,
   _joinThread,
   _openNamespace,
   scopedJoin
-} from "./chunk-2SNMBMOH.js";
+} from "./chunk-25NKEIBR.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -50,19 +50,19 @@ import {
   truncate,
   unlinkat,
   writeAll
-} from "./chunk-HVQKQGK3.js";
+} from "./chunk-C55YWBSE.js";
 import {
   PinnedProcess,
   pinProcess,
   resolveTarget,
   startTimeOf
-} from "./chunk-L5J7GEFQ.js";
+} from "./chunk-BZ7ABMCT.js";
 import {
   NAMESPACE_TYPES,
   NamespaceError,
   WORKER_NAMESPACES,
   differingNamespaces
-} from "./chunk-FPGNHZM3.js";
+} from "./chunk-34ZP6FCI.js";
 import {
   _kernelFs,
   fstatSafe,
@@ -71,7 +71,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-KRA5ROBP.js";
+} from "./chunk-OQDMPVQQ.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -81,7 +81,7 @@ import {
   errno,
   libc,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-HPUNIF7H.js";
 import {
   notCapable
 } from "./chunk-YX3QB2EJ.js";
@@ -314,8 +314,8 @@ var _call = (async function _call(resolved, types, message, options) {
   _workers ??= {
     ...await import("node:worker_threads"),
     ...await import("node:child_process"),
-    ...await import("./_ns_worker-GZMSTPS6.js"),
-    ...await import("./_ns_process-RCDOZ4UX.js")
+    ...await import("./_ns_worker-G4LCIBFW.js"),
+    ...await import("./_ns_process-7IQQHBFT.js")
   };
   if (types.includes("mnt")) {
     _assertCanRunDeno();
@@ -1272,8 +1272,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw notCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-GIAB7PZ5.js"),
-    import("./_forward_relay-P4HMJ34U.js")
+    import("./sockets-OAKUWTK2.js"),
+    import("./_forward_relay-PZNCPTKG.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -2,14 +2,14 @@
 import {
   resolveTarget,
   startTimeOf
-} from "./chunk-L5J7GEFQ.js";
+} from "./chunk-BZ7ABMCT.js";
 import {
   CLONE_FLAGS,
   NamespaceError
-} from "./chunk-FPGNHZM3.js";
+} from "./chunk-34ZP6FCI.js";
 import {
   openFileSafe
-} from "./chunk-KRA5ROBP.js";
+} from "./chunk-OQDMPVQQ.js";
 import {
   O_CLOEXEC,
   O_RDONLY,
@@ -18,7 +18,7 @@ import {
   cstr,
   errno,
   libc
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-HPUNIF7H.js";
 var scopedJoin = function scopedJoin(target, namespaces = [
   "net"
 ]) {

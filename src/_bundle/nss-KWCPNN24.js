@@ -3,9 +3,9 @@ import {
   freezeNss,
   loadHostNss,
   withoutModules
-} from "./chunk-HVH4NDXT.js";
-import "./chunk-KRA5ROBP.js";
-import "./chunk-XVPOXR4I.js";
+} from "./chunk-2D2GPDNQ.js";
+import "./chunk-OQDMPVQQ.js";
+import "./chunk-HPUNIF7H.js";
 import "./chunk-YX3QB2EJ.js";
 
 export {

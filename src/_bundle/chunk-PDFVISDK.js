@@ -3,14 +3,14 @@ import {
   readProcText,
   resolveTarget,
   rootIdsOf
-} from "./chunk-L5J7GEFQ.js";
+} from "./chunk-BZ7ABMCT.js";
 import {
   CLONE_FLAGS,
   NAMESPACE_TYPES,
   NamespaceError,
   differingNamespaces,
   namespaceTypeOfFile
-} from "./chunk-FPGNHZM3.js";
+} from "./chunk-34ZP6FCI.js";
 import {
   existsSafe,
   isNotFound,
@@ -18,7 +18,7 @@ import {
   readFileSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-KRA5ROBP.js";
+} from "./chunk-OQDMPVQQ.js";
 import {
   EXEC_SYMBOLS,
   O_CLOEXEC,
@@ -34,7 +34,7 @@ import {
   libc,
   libcFunction,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-HPUNIF7H.js";
 import {
   assertPermissions,
   notCapable,
@@ -1403,7 +1403,7 @@ var _load = (function _load2() {
 var _fns;
 var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
   const r = libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(a), BigInt(b), BigInt(c));
-  return r < 0n ? -errno() : Number(r);
+  return r < 0 ? -errno() : r;
 }).bind(void 0);
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
@@ -1904,7 +1904,7 @@ var _ErrorPipe = class {
     const fds = new Int32Array(2);
     const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fds)));
     const r = lib.syscall(SYS_PIPE2, ptr, BigInt(O_CLOEXEC | O_NONBLOCK), 0n);
-    if (r === 0n) [this.#read, this.#write] = fds;
+    if (r === 0) [this.#read, this.#write] = fds;
   }
   /** The write end for the helper's `e` option, while it is open. */
   get writeFd() {

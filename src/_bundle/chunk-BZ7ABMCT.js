@@ -3,13 +3,13 @@ import {
   NamespaceError,
   assertPid,
   namespaceTypeOfFile
-} from "./chunk-FPGNHZM3.js";
+} from "./chunk-34ZP6FCI.js";
 import {
   fstatSafe,
   isNotFound,
   readTextFileSafe,
   statSafe
-} from "./chunk-KRA5ROBP.js";
+} from "./chunk-OQDMPVQQ.js";
 import {
   EXEC_SYMBOLS,
   SYSCALL_NUMBERS,
@@ -18,7 +18,7 @@ import {
   effectiveUid,
   errno,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-HPUNIF7H.js";
 import {
   allSeenGranted,
   nsjoinSetting
@@ -221,7 +221,7 @@ var _hasPidfs = (function _hasPidfs(pidfd) {
     const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
     const st = new BigInt64Array(32);
     const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-    _pidfs = nr !== void 0 && libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0n && st[0] === PID_FS_MAGIC;
+    _pidfs = nr !== void 0 && libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0 && st[0] === PID_FS_MAGIC;
   }
   return _pidfs;
 });

@@ -4,14 +4,14 @@ import {
   openFileSafe,
   readLinkSafe,
   statSafe
-} from "./chunk-KRA5ROBP.js";
+} from "./chunk-OQDMPVQQ.js";
 import {
   EXEC_SYMBOLS,
   SyscallError,
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-HPUNIF7H.js";
 var assertPid = (function assertPid(pid) {
   if (!Number.isSafeInteger(pid) || pid <= 0) {
     const shown = typeof pid === "string" ? JSON.stringify(pid) : pid;

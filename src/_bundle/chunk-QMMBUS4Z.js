@@ -5,7 +5,7 @@ import {
   errnoName,
   errnoText,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-HPUNIF7H.js";
 var _lib = (function _lib() {
   return libcSubset("socket", "bind", "listen", "accept4", "connect", "setsockopt", "getsockopt", "getsockname", "shutdown", "pipe2", "splice", "poll", "poll_async", "fcntl", "write", "read", "close", "__errno_location");
 });

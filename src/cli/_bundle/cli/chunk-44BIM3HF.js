@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-QCYEJJ4S.js";
+} from "./chunk-FI5UXETA.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {
@@ -343,7 +343,7 @@ var _hasPidfs = (function _hasPidfs(pidfd) {
     const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
     const st = new BigInt64Array(32);
     const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-    _pidfs = nr !== void 0 && libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0n && st[0] === PID_FS_MAGIC;
+    _pidfs = nr !== void 0 && libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(pidfd), at, 0n) === 0 && st[0] === PID_FS_MAGIC;
   }
   return _pidfs;
 });
@@ -1895,7 +1895,7 @@ var _load = (function _load2() {
 var _fns;
 var _sys = (function _sys2(nr, a = 0, b = 0, c = 0) {
   const r = libcSubset(...EXEC_SYMBOLS).syscall(nr, BigInt(a), BigInt(b), BigInt(c));
-  return r < 0n ? -errno() : Number(r);
+  return r < 0 ? -errno() : r;
 }).bind(void 0);
 var _addr = (function _addr2(buf) {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
@@ -2387,7 +2387,7 @@ var _ErrorPipe = class {
     const fds = new Int32Array(2);
     const ptr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(fds)));
     const r = lib.syscall(SYS_PIPE2, ptr, BigInt(O_CLOEXEC | O_NONBLOCK), 0n);
-    if (r === 0n) [this.#read, this.#write] = fds;
+    if (r === 0) [this.#read, this.#write] = fds;
   }
   /** The write end for the helper's `e` option, while it is open. */
   get writeFd() {

@@ -7,16 +7,16 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-XH645QPT.js";
+} from "./chunk-PDFVISDK.js";
 import {
   PinnedProcess,
   pinProcess,
   startTimeOf
-} from "./chunk-L5J7GEFQ.js";
+} from "./chunk-BZ7ABMCT.js";
 import {
   NamespaceError,
   differingNamespaces
-} from "./chunk-FPGNHZM3.js";
+} from "./chunk-34ZP6FCI.js";
 import {
   DEFAULT_MAX_BYTES,
   existsSafe,
@@ -24,7 +24,7 @@ import {
   readTextFileSafe,
   statSafe,
   withPathFd
-} from "./chunk-KRA5ROBP.js";
+} from "./chunk-OQDMPVQQ.js";
 import {
   assertPermissions,
   nsjoinSetting

@@ -7,7 +7,7 @@ import {
   decodeText,
   errno,
   libcSubset
-} from "./chunk-XVPOXR4I.js";
+} from "./chunk-HPUNIF7H.js";
 var _lib = (function _lib() {
   return libcSubset(...EXEC_SYMBOLS);
 });
@@ -83,8 +83,9 @@ var _fsIds = function _fsIds(uid, gid) {
   if (!nr) {
     throw new SyscallError("setfsuid", 38, "Cannot change filesystem ids on this architecture");
   }
-  const sc = (n2, a = 0n, b = 0n) => Number(_lib().syscall(n2, BigInt(a), BigInt(b), 0n));
-  const myUid = sc(nr.setfsuid, -1), myGid = sc(nr.setfsgid, -1);
+  const sc = (n2, a = 0n, b = 0n) => _lib().syscall(n2, BigInt(a), BigInt(b), 0n);
+  const id = (n2) => sc(n2, -1) >>> 0;
+  const myUid = id(nr.setfsuid), myGid = id(nr.setfsgid);
   const groups = new Uint32Array(65536);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(groups)));
   const n = sc(nr.getgroups, groups.length, at);
@@ -100,14 +101,14 @@ var _fsIds = function _fsIds(uid, gid) {
   const restore = () => {
     sc(nr.setfsuid, myUid);
     sc(nr.setfsgid, myGid);
-    if (sc(nr.setgroups, n, at) !== 0 || sc(nr.setfsuid, -1) !== myUid || sc(nr.capset, hdr, data) !== 0) {
+    if (sc(nr.setgroups, n, at) !== 0 || id(nr.setfsuid) !== myUid || sc(nr.capset, hdr, data) !== 0) {
       throw new Error("Cannot get our filesystem ids, groups and capabilities back");
     }
   };
   if (sc(nr.setgroups, 0, 0) !== 0) throw new SyscallError("setgroups", errno());
   sc(nr.setfsgid, gid);
   sc(nr.setfsuid, uid);
-  if (sc(nr.setfsuid, -1) !== uid || sc(nr.setfsgid, -1) !== gid) {
+  if (id(nr.setfsuid) !== uid || id(nr.setfsgid) !== gid) {
     restore();
     throw new SyscallError("setfsuid", 1, `Cannot read as uid ${uid} and gid ${gid}`);
   }
@@ -149,7 +150,7 @@ var _fsType = function _fsType(fd) {
   const nr = SYSCALL_NUMBERS[Deno.build.arch]?.fstatfs;
   const st = new BigInt64Array(32);
   const at = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(st)));
-  if (nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0n) return void 0;
+  if (nr === void 0 || _lib().syscall(nr, BigInt(fd), at, 0n) !== 0) return void 0;
   return st[0];
 };
 var readFileSafe = (function readFileSafe(path, options = {}) {

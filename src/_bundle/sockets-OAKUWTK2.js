@@ -15,8 +15,8 @@ import {
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-USXLDCI7.js";
-import "./chunk-XVPOXR4I.js";
+} from "./chunk-QMMBUS4Z.js";
+import "./chunk-HPUNIF7H.js";
 import "./chunk-YX3QB2EJ.js";
 
 export {

@@ -1,6 +1,6 @@
 /**
  * Stop 27 (sec27b): an unprivileged local user against root's nsjoin. Each test reproduces an
- * attack and was seen failing without its fix (docs/stop27-sec27b.md).
+ * attack and was seen failing without its fix (docs/security.md, "Stop 27 … (sec27b)").
  *
  * @module
  */

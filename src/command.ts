@@ -123,9 +123,17 @@ export interface NsCommandOptions {
    * program that keeps ours.
    */
   seccomp?: "target" | "none";
-  /** Resource limits: "target" gives the program the target's (/proc/PID/limits); default the caller's. */
+  /**
+   * Resource limits: "target" gives the program the target's (/proc/PID/limits); default the
+   * caller's. A target in another user namespace than ours, joined without it, gives the
+   * caller's: its owner set them, and the program keeps our privileges.
+   */
   rlimits?: "target" | "caller";
-  /** oom_score_adj of the program: a value, or "target" for the target's; default the caller's. */
+  /**
+   * oom_score_adj of the program: a value, or "target" for the target's; default the caller's.
+   * "target" of a target in another user namespace than ours, joined without it, keeps the
+   * caller's (its owner may raise it at will).
+   */
   oomScoreAdj?: number | "target";
   /**
    * umask of the program: a value, or "target" for the target's; default the caller's. For a
@@ -1213,8 +1221,15 @@ const _plan = (function _plan(
   // `unshare -Urn` or a rootless container), it had the owner of that namespace choose which
   // syscalls of a program with root's credentials and every capability fail, without
   // no_new_privs (stop 27). The program is then not in that namespace's keeping: no copy.
-  const foreignFilter = o.seccomp === "target" && pid !== undefined && sel !== "all" &&
-    sel.get("user") === undefined && _differing(pid).includes("user");
+  // So too its resource limits and oom_score_adj, which that namespace's owner sets at will
+  // (a user's `ulimit -f 1` had root's host program killed by SIGXFSZ at 512 bytes, its
+  // files cut short; a user's oom_score_adj 1000 made it the OOM killer's first pick): the
+  // program keeps the caller's (stop 27, conf27). Capabilities and no_new_privs still narrow
+  // it (they keep it no stronger than the target where the target can reach it).
+  const foreignOwner =
+    (o.seccomp === "target" || o.rlimits === "target" || o.oomScoreAdj === "target") &&
+    pid !== undefined && sel !== "all" && sel.get("user") === undefined &&
+    _differing(pid).includes("user");
   // A umask says who may write the files a program makes. A program that makes ours (one not
   // in the target's mount namespace: `exec -n net`, or `exec PID` of a process in our own) got
   // the target's as it was: a container's init that ran umask(0), or a local user's plain
@@ -1228,7 +1243,17 @@ const _plan = (function _plan(
     umask = (Number.isSafeInteger(theirs) ? theirs : 0) | 0o022;
   }
   const confinement = _confinementArgs(
-    { ...o, ...(foreignFilter ? { seccomp: "none" as const } : {}), umask },
+    {
+      ...o,
+      ...(foreignOwner
+        ? {
+          ...(o.seccomp === "target" ? { seccomp: "none" as const } : {}),
+          ...(o.rlimits === "target" ? { rlimits: "caller" as const } : {}),
+          ...(o.oomScoreAdj === "target" ? { oomScoreAdj: undefined } : {}),
+        }
+        : {}),
+      umask,
+    },
     fromTarget ? undefined : status,
     needPid,
   );

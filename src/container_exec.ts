@@ -470,6 +470,27 @@ export function assertUserWithMnt(sel: NamespaceSelection | undefined, pid: numb
 }
 
 /**
+ * Whether a program joins the cgroups of `pid` that an exec takes from it: not when the
+ * target's user namespace is another than ours and the program stays in ours (`exec -n net`
+ * of a local user's `unshare -Urn` or a rootless container). Its cgroups are then its owner's
+ * to make and limit (a delegated subtree: pids.max 1, memory.max, cgroup.freeze, cgroup.kill),
+ * and the program, which keeps root's privileges in our user namespace and which the target
+ * cannot reach, is not in that owner's keeping (stop 27, conf27). The same rule as
+ * NsCommand's for its seccomp filters, resource limits and oom_score_adj.
+ *
+ * @param sel the namespaces asked for
+ * @param pid the target
+ * @returns false when the program keeps our user namespace while the target's is another
+ */
+export function _joinsTargetCgroups(sel: NamespaceSelection | undefined, pid: number): boolean {
+  if (sel === undefined || sel === "all") return true;
+  const user = Array.isArray(sel)
+    ? sel.includes("user")
+    : (sel as Partial<Record<NamespaceType, true | string>>).user !== undefined;
+  return user || !namespacesOwnedBy(pid).includes("user");
+}
+
+/**
  * Refuses an exec that joins a target's pid namespace but not its mount namespace (when
  * they differ from ours): the program is then a host program whose root and working
  * directory are ours, in a pid namespace where the target's processes see it, and with the
@@ -947,13 +968,15 @@ function _hostSide(container: PinnedContainer, options: ContainerExecOptions): N
     if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
   }
   const hostEnv = _hostProgramEnv(options.namespaces, container.pid, env);
+  // Read (and a paused container refused, as docker exec refuses it) even when not joined.
+  const cgroups = _cgroups(container);
   return {
     target: container,
     namespaces: options.namespaces ?? "all",
     ...hostEnv,
     ...ids,
     cwd: options.workdir || _hostProgramCwd(hostEnv),
-    cgroups: _cgroups(container),
+    cgroups: _joinsTargetCgroups(options.namespaces, container.pid) ? cgroups : [],
     capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
     // As `exec -n net PID` gives it: a host program in a container's namespaces and cgroups

@@ -26,6 +26,7 @@ import { assertPermissions } from "./_permissions.ts";
 import { type NamespaceSelection, NsCommand, type NsCommandOptions } from "./command.ts";
 import {
   _hostProgramCapabilities,
+  _joinsTargetCgroups,
   _namespaceFileExec,
   _readableEnv,
   assertMntWithPid,
@@ -121,11 +122,14 @@ export interface DaxInOptions {
   seccomp?: "target" | "none";
 }
 
-/** The cgroups of a process target, refusing a paused one (its programs would hang), as exec. */
-function _cgroupsOf(pid: number): string[] {
+/**
+ * The cgroups of a process target, refusing a paused one (its programs would hang), as exec;
+ * none when the programs keep our user namespace and the target's is another (stop 27).
+ */
+function _cgroupsOf(pid: number, sel: NamespaceSelection | undefined): string[] {
   const cgroups = cgroupProcsOf(pid);
   assertNotFrozen(cgroups, `process ${pid}`);
-  return cgroups;
+  return _joinsTargetCgroups(sel, pid) ? cgroups : [];
 }
 
 /** The PATH a target's programs are looked up on when its environment has none. */
@@ -252,7 +256,7 @@ export function daxIn(target: Target, options: DaxInOptions = {}): DaxShell {
         capabilities: root === "" ? _hostProgramCapabilities(resolved.pid) : "target",
         noNewPrivs: "target",
         ...execConfinement(options.seccomp ?? "target"),
-        cgroups: _cgroupsOf(resolved.pid),
+        cgroups: _cgroupsOf(resolved.pid, options.namespaces),
       } as const
       : file?.readsEnv
       ? _readableEnv({})

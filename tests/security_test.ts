@@ -12744,3 +12744,99 @@ Deno.test({
     }
   },
 });
+
+// ---- stop 27: conf27
+
+Deno.test({
+  name:
+    "stop 27: exec -n net of a local user's namespaces keeps root's resource limits, oom_score_adj and cgroups, never the user's",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // What `exec` copies from its target besides the seccomp filter is the target's to set
+    // too: a local user's `unshare -Urn` process may lower its hard limits, raise its own
+    // oom_score_adj and, where a cgroup is delegated to them (systemd's Delegate=, here made
+    // by hand), sit in a cgroup whose limits they write. `exec -n net PID` runs root's host
+    // program in the user's network namespace but in our user namespace, with root's
+    // credentials: it took all three, and the user decided that root's program dies by
+    // SIGXFSZ at 512 bytes (its file cut short), is the OOM killer's first pick, and cannot
+    // fork. Joined into the user's namespace (`exec PID`), the program is theirs: all kept.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-conf27-" });
+    await Deno.chmod(dir, 0o755);
+    const cg = `/sys/fs/cgroup/pids/nsjoin-conf27-${Deno.pid}`;
+    const haveV1Pids = await Deno.stat("/sys/fs/cgroup/pids/tasks").then(() => true, () => false);
+    const ours = (await Deno.readTextFile("/proc/self/oom_score_adj")).trim();
+    try {
+      if (haveV1Pids) {
+        // A delegated subtree, as systemd makes one: the directory and its process files the user's.
+        await Deno.mkdir(cg);
+        for (const f of ["", "/tasks", "/cgroup.procs"]) {
+          await Deno.chown(cg + f, user.uid, user.gid);
+        }
+      }
+      const setup = [
+        haveV1Pids
+          ? `mkdir ${cg}/sub && echo 1 > ${cg}/sub/pids.max && echo $$ > ${cg}/sub/cgroup.procs`
+          : "",
+        "ulimit -f 1",
+        "echo 1000 > /proc/self/oom_score_adj",
+      ].filter(Boolean).join(" && ");
+      await using target = await makeTarget({
+        flags: ["-U", "--map-root-user", "-n"],
+        user: { uid: user.uid, gid: user.gid },
+        setup,
+      });
+      const limits = await Deno.readTextFile(`/proc/${target.pid}/limits`);
+      assertMatch(limits, /^Max file size\s+512\s+512\s+bytes/m);
+      assertEquals((await Deno.readTextFile(`/proc/${target.pid}/oom_score_adj`)).trim(), "1000");
+      // Shell built-ins only: the user's cgroup allows no fork.
+      const probe =
+        'ulimit -f; read o < /proc/self/oom_score_adj; echo oom=$o; while read l; do case $l in *:pids:*) echo "$l";; esac; done < /proc/self/cgroup';
+      await t.step(
+        "exec -n net: root's program keeps root's limits, score and cgroup",
+        async () => {
+          const r = await cliBounded(
+            [
+              "exec",
+              "-n",
+              "net",
+              String(target.pid),
+              "sh",
+              "-c",
+              `${probe}; head -c 4096 /dev/zero > ${dir}/out; echo size=$(wc -c < ${dir}/out)`,
+            ],
+            30_000,
+          );
+          // Without the fix: exit 153 (SIGXFSZ), "1", "oom=1000", the user's pids cgroup.
+          assertEquals([r.code, r.killed], [0, false], r.stderr);
+          assertMatch(r.stdout, /^unlimited$/m);
+          assertMatch(r.stdout, new RegExp(`^oom=${ours}$`, "m"));
+          assert(!r.stdout.includes("nsjoin-conf27-"), r.stdout);
+          assertMatch(r.stdout, /^size=4096$/m);
+        },
+      );
+      await t.step(
+        "exec of its user namespace too: the program is the user's, all kept",
+        async () => {
+          // There the user's pids.max 1 refused the helper's fork ("the target's user has reached
+          // its process limit"): lifted, to see the rest.
+          if (haveV1Pids) await Deno.writeTextFile(`${cg}/sub/pids.max`, "max");
+          const r = await cliBounded(["exec", String(target.pid), "sh", "-c", probe], 30_000);
+          assertEquals([r.code, r.killed], [0, false], r.stderr);
+          assertMatch(r.stdout, /^1$/m);
+          assertMatch(r.stdout, /^oom=1000$/m);
+          if (haveV1Pids) {
+            assertMatch(r.stdout, new RegExp(`:pids:/nsjoin-conf27-${Deno.pid}/sub$`, "m"));
+          }
+        },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      if (haveV1Pids) {
+        await Deno.remove(`${cg}/sub`).catch(() => {});
+        await Deno.remove(cg).catch(() => {});
+      }
+    }
+  },
+});

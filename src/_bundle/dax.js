@@ -2,10 +2,11 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-CHWSE74A.js";
+} from "./chunk-EJL35QQ6.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
+  _joinsTargetCgroups,
   _namespaceFileExec,
   _readableEnv,
   assertMntWithPid,
@@ -14,7 +15,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-PDFVISDK.js";
+} from "./chunk-VO6RGQ6P.js";
 import {
   AT_FDCWD,
   IN_ROOT,
@@ -39,10 +40,10 @@ import {
 // src/dax.ts
 import { build$, CommandResult, Path, RawArg } from "npm:dax-sh@0.44.1";
 import { posix } from "node:path";
-function _cgroupsOf(pid) {
+function _cgroupsOf(pid, sel) {
   const cgroups = cgroupProcsOf(pid);
   assertNotFrozen(cgroups, `process ${pid}`);
-  return cgroups;
+  return _joinsTargetCgroups(sel, pid) ? cgroups : [];
 }
 var DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 var HOST_FS_BUILTINS = [
@@ -103,7 +104,7 @@ function daxIn(target, options = {}) {
       capabilities: root === "" ? _hostProgramCapabilities(resolved.pid) : "target",
       noNewPrivs: "target",
       ...execConfinement(options.seccomp ?? "target"),
-      cgroups: _cgroupsOf(resolved.pid)
+      cgroups: _cgroupsOf(resolved.pid, options.namespaces)
     } : file?.readsEnv ? _readableEnv({}) : {
       ownNamespaceFile: true
     }

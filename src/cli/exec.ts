@@ -4,6 +4,7 @@ import {
   _hostProgramCapabilities,
   _hostProgramCwd,
   _hostProgramEnv,
+  _joinsTargetCgroups,
   _namespaceFileExec,
   _readableEnv,
   assertMntWithPid,
@@ -437,8 +438,10 @@ export const planExec = (async function planExec(
       ? resolveContainerUser(pid!, args.user)
       : _numericUser(args.user, pid !== undefined);
     const target = pid === undefined ? t : pinProcess(pid);
-    const cgroups = pid ? cgroupProcsOf(pid) : undefined;
+    let cgroups = pid ? cgroupProcsOf(pid) : undefined;
     if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
+    // Not those of a user namespace's owner for a program that keeps ours (stop 27, conf27).
+    if (pid && !_joinsTargetCgroups(args.namespaces, pid)) cgroups = [];
     const envOptions: Partial<NsCommandOptions> = inside
       ? { env, targetEnv: true }
       : pid === undefined

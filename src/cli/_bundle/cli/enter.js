@@ -15,7 +15,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-44BIM3HF.js";
+} from "./chunk-QCK5LDIU.js";
 import {
   NamespaceError,
   UsageError,

@@ -8,6 +8,7 @@ import {
   _hostProgramCapabilities,
   _hostProgramCwd,
   _hostProgramEnv,
+  _joinsTargetCgroups,
   _namespaceFileExec,
   _readableEnv,
   assertMntWithPid,
@@ -29,7 +30,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-44BIM3HF.js";
+} from "./chunk-QCK5LDIU.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -2050,8 +2051,9 @@ var planExec = (async function planExec2(args, find = {}) {
     ]).includes("mnt") && differingNamespaces(pid).includes("mnt");
     const user = args.user === void 0 ? void 0 : inside ? resolveContainerUser(pid, args.user) : _numericUser(args.user, pid !== void 0);
     const target = pid === void 0 ? t : pinProcess(pid);
-    const cgroups = pid ? cgroupProcsOf(pid) : void 0;
+    let cgroups = pid ? cgroupProcsOf(pid) : void 0;
     if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
+    if (pid && !_joinsTargetCgroups(args.namespaces, pid)) cgroups = [];
     const envOptions = inside ? {
       env,
       targetEnv: true

@@ -1412,6 +1412,11 @@ var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
+var _joinsTargetCgroups = (function _joinsTargetCgroups(sel, pid) {
+  if (sel === void 0 || sel === "all") return true;
+  const user = Array.isArray(sel) ? sel.includes("user") : sel.user !== void 0;
+  return user || !namespacesOwnedBy(pid).includes("user");
+});
 var assertMntWithPid = (function assertMntWithPid(sel, pid) {
   if (sel === void 0 || sel === "all") return;
   const picked = (type) => Array.isArray(sel) ? sel.includes(type) : sel[type] !== void 0;
@@ -1679,13 +1684,14 @@ var _hostSide = (function _hostSide(container, options) {
     if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
   }
   const hostEnv = _hostProgramEnv(options.namespaces, container.pid, env);
+  const cgroups = _cgroups(container);
   return {
     target: container,
     namespaces: options.namespaces ?? "all",
     ...hostEnv,
     ...ids,
     cwd: options.workdir || _hostProgramCwd(hostEnv),
-    cgroups: _cgroups(container),
+    cgroups: _joinsTargetCgroups(options.namespaces, container.pid) ? cgroups : [],
     capabilities: _hostProgramCapabilities(container.pid, options.privileged),
     noNewPrivs: "target",
     // As `exec -n net PID` gives it: a host program in a container's namespaces and cgroups
@@ -2710,7 +2716,7 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   else if (o.noNewPrivs === true || o.noNewPrivs === "target" && _statusField(status, "NoNewPrivs") === "1") {
     rest.push("V");
   }
-  const foreignFilter = o.seccomp === "target" && pid !== void 0 && sel !== "all" && sel.get("user") === void 0 && _differing(pid).includes("user");
+  const foreignOwner = (o.seccomp === "target" || o.rlimits === "target" || o.oomScoreAdj === "target") && pid !== void 0 && sel !== "all" && sel.get("user") === void 0 && _differing(pid).includes("user");
   const hostFiles = o.umask === "target" && pid !== void 0 && !o.debug && o.root !== true && !_joinsForeignMnt(pid, sel);
   let umask = o.umask;
   if (hostFiles) {
@@ -2719,8 +2725,16 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   }
   const confinement = _confinementArgs({
     ...o,
-    ...foreignFilter ? {
-      seccomp: "none"
+    ...foreignOwner ? {
+      ...o.seccomp === "target" ? {
+        seccomp: "none"
+      } : {},
+      ...o.rlimits === "target" ? {
+        rlimits: "caller"
+      } : {},
+      ...o.oomScoreAdj === "target" ? {
+        oomScoreAdj: void 0
+      } : {}
     } : {},
     umask
   }, fromTarget ? void 0 : status, needPid);
@@ -2998,6 +3012,7 @@ var _FROZEN = {
 
 
 
+
 export {
   readProcText,
   NAMESPACE_TYPES,
@@ -3026,6 +3041,7 @@ export {
   cgroupProcsOf,
   assertNotFrozen,
   assertUserWithMnt,
+  _joinsTargetCgroups,
   assertMntWithPid,
   _hostProgramCapabilities,
   _namespaceFileExec,

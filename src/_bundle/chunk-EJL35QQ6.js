@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-PDFVISDK.js";
+} from "./chunk-VO6RGQ6P.js";
 import {
   PinnedProcess,
   pinProcess,

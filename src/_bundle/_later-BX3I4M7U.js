@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-PDFVISDK.js";
+} from "./chunk-VO6RGQ6P.js";
 import {
   _inScopedJoin,
   _joinThread,

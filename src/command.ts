@@ -2,6 +2,7 @@ import { execve } from "../ffi/exec.ts";
 import { existsSafe, isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import {
+  effectiveUid,
   environSnapshot,
   errnoName,
   EXEC_SYMBOLS,
@@ -1226,10 +1227,16 @@ const _plan = (function _plan(
   // files cut short; a user's oom_score_adj 1000 made it the OOM killer's first pick): the
   // program keeps the caller's (stop 27, conf27). Capabilities and no_new_privs still narrow
   // it (they keep it no stronger than the target where the target can reach it).
-  const foreignOwner =
-    (o.seccomp === "target" || o.rlimits === "target" || o.oomScoreAdj === "target") &&
-    pid !== undefined && sel !== "all" && sel.get("user") === undefined &&
-    _differing(pid).includes("user");
+  // And in our user namespace, a process that shares every namespace of ours is no
+  // container (only root makes those): a local user's plain process, whose filter (added
+  // with no_new_privs), limits and oom_score_adj are that user's. Root's `exec PID` of it ran
+  // a uid-0 program — the owner of root's files — under them (stop 27, conf27): copied only
+  // onto a program with the target's uid (`exec -u UID PID`, `uid: "follow"`).
+  const copies = o.seccomp === "target" || o.rlimits === "target" || o.oomScoreAdj === "target";
+  const foreignOwner = copies && pid !== undefined && (
+    (sel !== "all" && sel.get("user") === undefined && _differing(pid).includes("user")) ||
+    _othersPlainProcess(pid, o.uid)
+  );
   // A umask says who may write the files a program makes. A program that makes ours (one not
   // in the target's mount namespace: `exec -n net`, or `exec PID` of a process in our own) got
   // the target's as it was: a container's init that ran umask(0), or a local user's plain
@@ -1569,6 +1576,22 @@ function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number
     if (host >= outside && host < outside + count) return inside + (host - outside);
   }
   return host;
+}
+
+/**
+ * Whether `pid` is a plain process (every namespace ours) of another user than the program
+ * would run as (`uid`, or ours): its confinement was then its own user's to choose. A
+ * process whose ids are all 0 is root's, whatever the program's uid.
+ */
+function _othersPlainProcess(pid: number, uid: number | "follow" | undefined): boolean {
+  if (_differing(pid).length !== 0) return false;
+  const line = _targetProcText(pid, "status").match(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m);
+  // Unreadable: as another user's (no copy); the helper's own reads still pin it.
+  if (!line) return true;
+  const ids = line.slice(1).map(Number);
+  if (ids.every((i) => i === 0)) return false;
+  const program = uid === "follow" ? ids[0] : uid ?? effectiveUid();
+  return !ids.every((i) => i === program);
 }
 
 /** Whether a process's root directory is ours (fails closed: true when it cannot be told). */

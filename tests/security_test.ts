@@ -12840,3 +12840,94 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stop 27: exec PID of a local user's plain process runs root's program under none of that user's filter, limits or oom_score_adj",
+  ignore: NEEDS_ROOT,
+  sanitizeResources: false,
+  async fn(t) {
+    // In our user namespace an unprivileged process may add a seccomp filter once it has set
+    // no_new_privs, lower its limits and raise its oom_score_adj. Sharing every namespace of
+    // ours, it is no container (only root makes one): these are its user's choices, and root's
+    // `exec PID` ran a uid-0 program — the owner of root's files — under them (uname(2)
+    // refused, files cut at 512 bytes, the OOM killer's first pick). Dropped to the user's uid
+    // (`exec -u UID PID`), the program is the user's: all kept.
+    const user = await testUser();
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-conf27-p-" });
+    await Deno.chmod(dir, 0o755);
+    const ours = (await Deno.readTextFile("/proc/self/oom_score_adj")).trim();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/filt.c`,
+        String.raw`#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_uname, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog p = {sizeof f / sizeof *f, f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return 1;
+  if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p) != 0) return 1;
+  execvp(argv[1], argv + 1);
+  return 1;
+}
+`,
+      );
+      await sh("gcc", ["-static", "-O2", "-o", `${dir}/filt`, `${dir}/filt.c`]);
+      await Deno.chmod(`${dir}/filt`, 0o755);
+      await using target = await makeTarget({
+        flags: [],
+        user: { uid: user.uid, gid: user.gid },
+        setup:
+          `ulimit -f 1 && echo 1000 > /proc/self/oom_score_adj && exec ${dir}/filt sh -c 'echo ready:$$; exec sleep 100000'`,
+      });
+      const status = await Deno.readTextFile(`/proc/${target.pid}/status`);
+      assertMatch(status, /^NoNewPrivs:\s+1$/m);
+      assertMatch(status, /^Seccomp_filters:\s+1$/m);
+      assertMatch(await Deno.readTextFile(`/proc/${target.pid}/limits`), /^Max file size\s+512\s/m);
+      const probe =
+        'uname >/dev/null && echo uname-ok; ulimit -f; read o < /proc/self/oom_score_adj; echo oom=$o; grep -E "^(Uid|Seccomp_filters):" /proc/self/status';
+      await t.step("exec PID: root's program under none of them", async () => {
+        const r = await cliBounded(
+          [
+            "exec",
+            String(target.pid),
+            "sh",
+            "-c",
+            `${probe}; head -c 4096 /dev/zero > ${dir}/out; echo size=$(wc -c < ${dir}/out)`,
+          ],
+          30_000,
+        );
+        // Without the fix: no uname-ok, "1", "oom=1000", 1 filter, size=512.
+        assertEquals([r.code, r.killed], [0, false], r.stderr);
+        assertMatch(r.stdout, /^uname-ok$/m);
+        assertMatch(r.stdout, /^unlimited$/m);
+        assertMatch(r.stdout, new RegExp(`^oom=${ours}$`, "m"));
+        assertMatch(r.stdout, /^Uid:\s+0\s+0\s+0\s+0$/m);
+        assertMatch(r.stdout, /^Seccomp_filters:\s+0$/m);
+        assertMatch(r.stdout, /^size=4096$/m);
+      });
+      await t.step("exec -u UID PID: the program is the user's, all kept", async () => {
+        const r = await cliBounded(
+          ["exec", "-u", `${user.uid}:${user.gid}`, String(target.pid), "sh", "-c", probe],
+          30_000,
+        );
+        assertEquals([r.code, r.killed], [0, false], r.stderr);
+        assert(!r.stdout.includes("uname-ok"), r.stdout);
+        assertMatch(r.stdout, /^1$/m);
+        assertMatch(r.stdout, /^oom=1000$/m);
+        assertMatch(r.stdout, /^Seccomp_filters:\s+1$/m);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

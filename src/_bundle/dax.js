@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-EJL35QQ6.js";
+} from "./chunk-QDFQOTRD.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -15,7 +15,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-VO6RGQ6P.js";
+} from "./chunk-4OGG4XIF.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -15,7 +15,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-QCK5LDIU.js";
+} from "./chunk-MPVHG3H7.js";
 import {
   NamespaceError,
   UsageError,

@@ -30,7 +30,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-QCK5LDIU.js";
+} from "./chunk-MPVHG3H7.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-VO6RGQ6P.js";
+} from "./chunk-4OGG4XIF.js";
 import {
   PinnedProcess,
   pinProcess,

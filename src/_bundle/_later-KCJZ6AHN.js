@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-VO6RGQ6P.js";
+} from "./chunk-4OGG4XIF.js";
 import {
   _inScopedJoin,
   _joinThread,

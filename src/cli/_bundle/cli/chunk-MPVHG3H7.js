@@ -902,6 +902,15 @@ var _followId = (function _followId(pid, field, inUserNs) {
   }
   return host;
 });
+var _othersPlainProcess = (function _othersPlainProcess(pid, uid) {
+  if (_differing(pid).length !== 0) return false;
+  const line = _targetProcText(pid, "status").match(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m);
+  if (!line) return true;
+  const ids = line.slice(1).map(Number);
+  if (ids.every((i) => i === 0)) return false;
+  const program = uid === "follow" ? ids[0] : uid ?? effectiveUid();
+  return !ids.every((i) => i === program);
+});
 var _sharesOurRoot = (function _sharesOurRoot(pid) {
   try {
     const theirs = statSafe(`/proc/${pid}/root`), ours = statSafe("/");
@@ -2716,7 +2725,8 @@ var _plan = (function _plan2(program, o, fromTarget = false) {
   else if (o.noNewPrivs === true || o.noNewPrivs === "target" && _statusField(status, "NoNewPrivs") === "1") {
     rest.push("V");
   }
-  const foreignOwner = (o.seccomp === "target" || o.rlimits === "target" || o.oomScoreAdj === "target") && pid !== void 0 && sel !== "all" && sel.get("user") === void 0 && _differing(pid).includes("user");
+  const copies = o.seccomp === "target" || o.rlimits === "target" || o.oomScoreAdj === "target";
+  const foreignOwner = copies && pid !== void 0 && (sel !== "all" && sel.get("user") === void 0 && _differing(pid).includes("user") || _othersPlainProcess(pid, o.uid));
   const hostFiles = o.umask === "target" && pid !== void 0 && !o.debug && o.root !== true && !_joinsForeignMnt(pid, sel);
   let umask = o.umask;
   if (hostFiles) {
@@ -2908,6 +2918,7 @@ var _confinementArgs = (function _confinementArgs2(o, status, needPid) {
     helperReads
   };
 }).bind(void 0);
+
 
 
 

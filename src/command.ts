@@ -121,19 +121,22 @@ export interface NsCommandOptions {
    * status 125 when they cannot be read, never run unconfined); "none" (default) installs none.
    * A target in another user namespace than ours, joined without it (`namespaces: ["net"]`),
    * gives none: its filters were made with that namespace's privileges, and would govern a
-   * program that keeps ours.
+   * program that keeps ours. So does another user's plain process (every namespace ours: no
+   * container) for a program that does not run as its uid: its filters are that user's.
    */
   seccomp?: "target" | "none";
   /**
    * Resource limits: "target" gives the program the target's (/proc/PID/limits); default the
    * caller's. A target in another user namespace than ours, joined without it, gives the
-   * caller's: its owner set them, and the program keeps our privileges.
+   * caller's: its owner set them, and the program keeps our privileges; so does another
+   * user's plain process (every namespace ours) for a program that does not run as its uid.
    */
   rlimits?: "target" | "caller";
   /**
    * oom_score_adj of the program: a value, or "target" for the target's; default the caller's.
-   * "target" of a target in another user namespace than ours, joined without it, keeps the
-   * caller's (its owner may raise it at will).
+   * "target" of a target in another user namespace than ours, joined without it, or of
+   * another user's plain process for a program not of its uid, keeps the caller's (its
+   * owner may raise it at will).
    */
   oomScoreAdj?: number | "target";
   /**

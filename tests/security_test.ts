@@ -6195,7 +6195,9 @@ Deno.test({
       return line;
     };
     await t.step("exec", async () => {
-      const args = ["exec", "-n", "uts", String(target.pid), "cat", "/proc/self/cgroup"];
+      // Its user namespace too: a program that keeps ours is not in the user's keeping and
+      // joins none of their cgroups (stop 27, conf27).
+      const args = ["exec", "-n", "user,uts", String(target.pid), "cat", "/proc/self/cgroup"];
       assertEquals(await run(args), target.line);
     });
     await t.step("debug", async () => {
@@ -6239,7 +6241,8 @@ Deno.test({
           ...["-f", "-qq", "-o", log, "-P", `${box}/cgroup.procs`],
           ...["-e", "trace=newfstatat,statx", "-e", "inject=newfstatat,statx:delay_enter=3000000"],
           ...[Deno.execPath(), "run", "-A", "--quiet", CLI],
-          ...["exec", "-n", "uts", String(target.pid), "cat", "/proc/self/cgroup"],
+          // With its user namespace: without it, no cgroup of the user's is joined (stop 27).
+          ...["exec", "-n", "user,uts", String(target.pid), "cat", "/proc/self/cgroup"],
         ],
         stdin: "null",
         stdout: "piped",

@@ -1844,7 +1844,10 @@ stopped, has that name.
 A container's configured Env, User and WorkingDir are the defaults, as with docker exec; the
 command joins its cgroups and gets its capabilities, no_new_privs, seccomp filters, resource
 limits, oom_score_adj, umask and AppArmor/SELinux label, as runc gives every exec. A PID gets
-its environment, cgroups and confinement the same way. When -n leaves out the mount namespace
+its environment, cgroups and confinement the same way, except what its user chose: a target
+in a user namespace that -n leaves out, or a local user's plain process (no namespace of its
+own) run as another uid, gives none of its cgroups, seccomp filters, limits or oom_score_adj
+(the command keeps ours). When -n leaves out the mount namespace
 the command is a host program: it is looked up on our PATH and gets our environment (plus -e;
 only TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ, HOSTNAME, PATH and HOME of it when it joins the
 target's user namespace, where the target can read it), and -u takes only numbers (the

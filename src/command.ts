@@ -1586,7 +1586,7 @@ function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number
  * would run as (`uid`, or ours): its confinement was then its own user's to choose. A
  * process whose ids are all 0 is root's, whatever the program's uid.
  */
-function _othersPlainProcess(pid: number, uid: number | "follow" | undefined): boolean {
+export function _othersPlainProcess(pid: number, uid: number | "follow" | undefined): boolean {
   if (_differing(pid).length !== 0) return false;
   const line = _targetProcText(pid, "status").match(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m);
   // Unreadable: as another user's (no copy); the helper's own reads still pin it.

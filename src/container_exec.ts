@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { _hostSideEnv, type NamespaceSelection, type NsCommandOptions } from "./command.ts";
+import {
+  _hostSideEnv,
+  _othersPlainProcess,
+  type NamespaceSelection,
+  type NsCommandOptions,
+} from "./command.ts";
 import type { PinnedContainer } from "./containers.ts";
 import { cgroupMountTable, type CgroupView, cgroupViews } from "./_cgroup_mounts.ts";
 import { assertPermissions } from "./_permissions.ts";
@@ -472,17 +477,24 @@ export function assertUserWithMnt(sel: NamespaceSelection | undefined, pid: numb
 /**
  * Whether a program joins the cgroups of `pid` that an exec takes from it: not when the
  * target's user namespace is another than ours and the program stays in ours (`exec -n net`
- * of a local user's `unshare -Urn` or a rootless container). Its cgroups are then its owner's
- * to make and limit (a delegated subtree: pids.max 1, memory.max, cgroup.freeze, cgroup.kill),
- * and the program, which keeps root's privileges in our user namespace and which the target
- * cannot reach, is not in that owner's keeping (stop 27, conf27). The same rule as
+ * of a local user's `unshare -Urn` or a rootless container), nor when the target is another
+ * user's plain process (every namespace ours) and the program does not run as its uid. Its
+ * cgroups are then its user's to make and limit (a delegated subtree: pids.max 1, memory.max,
+ * cgroup.freeze, cgroup.kill), and the program, which keeps our privileges and which the
+ * target cannot reach, is not in that user's keeping (stop 27, conf27). The same rule as
  * NsCommand's for its seccomp filters, resource limits and oom_score_adj.
  *
  * @param sel the namespaces asked for
  * @param pid the target
- * @returns false when the program keeps our user namespace while the target's is another
+ * @param uid the program's uid (default: ours)
+ * @returns false when the target's cgroups are its user's choice and the program is not theirs
  */
-export function _joinsTargetCgroups(sel: NamespaceSelection | undefined, pid: number): boolean {
+export function _joinsTargetCgroups(
+  sel: NamespaceSelection | undefined,
+  pid: number,
+  uid?: number,
+): boolean {
+  if (_othersPlainProcess(pid, uid)) return false;
   if (sel === undefined || sel === "all") return true;
   const user = Array.isArray(sel)
     ? sel.includes("user")

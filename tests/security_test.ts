@@ -12860,7 +12860,16 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "nsjoin-conf27-p-" });
     await Deno.chmod(dir, 0o755);
     const ours = (await Deno.readTextFile("/proc/self/oom_score_adj")).trim();
+    const cg = `/sys/fs/cgroup/pids/nsjoin-conf27p-${Deno.pid}`;
+    const haveV1Pids = await Deno.stat("/sys/fs/cgroup/pids/tasks").then(() => true, () => false);
     try {
+      if (haveV1Pids) {
+        // A delegated subtree (systemd's user@UID.service on a v2 host), made by hand.
+        await Deno.mkdir(cg);
+        for (const f of ["", "/tasks", "/cgroup.procs"]) {
+          await Deno.chown(cg + f, user.uid, user.gid);
+        }
+      }
       await Deno.writeTextFile(
         `${dir}/filt.c`,
         String.raw`#include <linux/filter.h>
@@ -12889,15 +12898,18 @@ int main(int argc, char **argv) {
       await using target = await makeTarget({
         flags: [],
         user: { uid: user.uid, gid: user.gid },
-        setup:
-          `ulimit -f 1 && echo 1000 > /proc/self/oom_score_adj && exec ${dir}/filt sh -c 'echo ready:$$; exec sleep 100000'`,
+        setup: `${
+          haveV1Pids
+            ? `mkdir ${cg}/sub && echo 1 > ${cg}/sub/pids.max && echo $$ > ${cg}/sub/cgroup.procs && `
+            : ""
+        }ulimit -f 1 && echo 1000 > /proc/self/oom_score_adj && exec ${dir}/filt sh -c 'echo ready:$$; exec sleep 100000'`,
       });
       const status = await Deno.readTextFile(`/proc/${target.pid}/status`);
       assertMatch(status, /^NoNewPrivs:\s+1$/m);
       assertMatch(status, /^Seccomp_filters:\s+1$/m);
       assertMatch(await Deno.readTextFile(`/proc/${target.pid}/limits`), /^Max file size\s+512\s/m);
       const probe =
-        'uname >/dev/null && echo uname-ok; ulimit -f; read o < /proc/self/oom_score_adj; echo oom=$o; grep -E "^(Uid|Seccomp_filters):" /proc/self/status';
+        'uname >/dev/null && echo uname-ok; ulimit -f; read o < /proc/self/oom_score_adj; echo oom=$o; cat /proc/self/status /proc/self/cgroup | grep -E "^(Uid|Seccomp_filters):|:pids:"';
       await t.step("exec PID: root's program under none of them", async () => {
         const r = await cliBounded(
           [
@@ -12909,7 +12921,8 @@ int main(int argc, char **argv) {
           ],
           30_000,
         );
-        // Without the fix: no uname-ok, "1", "oom=1000", 1 filter, size=512.
+        // Without the fix: no uname-ok, "1", "oom=1000", 1 filter, size=512 (and, with the
+        // cgroup part removed alone, "sh: 1: Cannot fork" in the user's pids.max 1).
         assertEquals([r.code, r.killed], [0, false], r.stderr);
         assertMatch(r.stdout, /^uname-ok$/m);
         assertMatch(r.stdout, /^unlimited$/m);
@@ -12917,8 +12930,11 @@ int main(int argc, char **argv) {
         assertMatch(r.stdout, /^Uid:\s+0\s+0\s+0\s+0$/m);
         assertMatch(r.stdout, /^Seccomp_filters:\s+0$/m);
         assertMatch(r.stdout, /^size=4096$/m);
+        assert(!r.stdout.includes("nsjoin-conf27p-"), r.stdout);
       });
       await t.step("exec -u UID PID: the program is the user's, all kept", async () => {
+        // Its pids.max 1 would refuse the probe's forks: lifted, to see the rest.
+        if (haveV1Pids) await Deno.writeTextFile(`${cg}/sub/pids.max`, "max");
         const r = await cliBounded(
           ["exec", "-u", `${user.uid}:${user.gid}`, String(target.pid), "sh", "-c", probe],
           30_000,
@@ -12928,9 +12944,16 @@ int main(int argc, char **argv) {
         assertMatch(r.stdout, /^1$/m);
         assertMatch(r.stdout, /^oom=1000$/m);
         assertMatch(r.stdout, /^Seccomp_filters:\s+1$/m);
+        if (haveV1Pids) {
+          assert(r.stdout.includes(`:pids:/nsjoin-conf27p-${Deno.pid}/sub`), r.stdout);
+        }
       });
     } finally {
       await Deno.remove(dir, { recursive: true });
+      if (haveV1Pids) {
+        await Deno.remove(`${cg}/sub`).catch(() => {});
+        await Deno.remove(cg).catch(() => {});
+      }
     }
   },
 });

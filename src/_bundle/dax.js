@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-QDFQOTRD.js";
+} from "./chunk-VO243NXA.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -15,7 +15,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-4OGG4XIF.js";
+} from "./chunk-XAM6YA2B.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -444,7 +444,7 @@ export const planExec = (async function planExec(
     let cgroups = pid ? cgroupProcsOf(pid) : undefined;
     if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
     // Not those of a user namespace's owner for a program that keeps ours (stop 27, conf27).
-    if (pid && !_joinsTargetCgroups(args.namespaces, pid)) cgroups = [];
+    if (pid && !_joinsTargetCgroups(args.namespaces, pid, user?.uid)) cgroups = [];
     const envOptions: Partial<NsCommandOptions> = inside
       ? { env, targetEnv: true }
       : pid === undefined

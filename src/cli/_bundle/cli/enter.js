@@ -15,7 +15,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-MPVHG3H7.js";
+} from "./chunk-XO6W45VS.js";
 import {
   NamespaceError,
   UsageError,

@@ -30,7 +30,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-MPVHG3H7.js";
+} from "./chunk-XO6W45VS.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -2056,7 +2056,7 @@ var planExec = (async function planExec2(args, find = {}) {
     const target = pid === void 0 ? t : pinProcess(pid);
     let cgroups = pid ? cgroupProcsOf(pid) : void 0;
     if (cgroups) assertNotFrozen(cgroups, `process ${pid}`);
-    if (pid && !_joinsTargetCgroups(args.namespaces, pid)) cgroups = [];
+    if (pid && !_joinsTargetCgroups(args.namespaces, pid, user?.uid)) cgroups = [];
     const envOptions = inside ? {
       env,
       targetEnv: true

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-4OGG4XIF.js";
+} from "./chunk-XAM6YA2B.js";
 import {
   _inScopedJoin,
   _joinThread,

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-4OGG4XIF.js";
+} from "./chunk-XAM6YA2B.js";
 import {
   PinnedProcess,
   pinProcess,

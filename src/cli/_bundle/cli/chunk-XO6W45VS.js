@@ -1421,7 +1421,8 @@ var assertUserWithMnt = (function assertUserWithMnt(sel, pid) {
   if (user || !_joinsMnt(sel, pid) || !namespacesOwnedBy(pid).includes("user")) return;
   throw new TypeError(`Cannot join the mnt namespace of process ${pid} without its user namespace: its programs would run with our privileges (add user)`);
 });
-var _joinsTargetCgroups = (function _joinsTargetCgroups(sel, pid) {
+var _joinsTargetCgroups = (function _joinsTargetCgroups(sel, pid, uid) {
+  if (_othersPlainProcess(pid, uid)) return false;
   if (sel === void 0 || sel === "all") return true;
   const user = Array.isArray(sel) ? sel.includes("user") : sel.user !== void 0;
   return user || !namespacesOwnedBy(pid).includes("user");

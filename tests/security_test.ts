@@ -12846,7 +12846,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "stop 27: exec PID of a local user's plain process runs root's program under none of that user's filter, limits or oom_score_adj",
+    "stop 27: exec PID of a local user's plain process runs root's program under none of that user's filter, limits, oom_score_adj or cgroups",
   ignore: NEEDS_ROOT,
   sanitizeResources: false,
   async fn(t) {

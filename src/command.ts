@@ -1,5 +1,5 @@
 import { execve } from "../ffi/exec.ts";
-import { existsSafe, isNotFound, readTextFileSafe, statSafe } from "../ffi/files.ts";
+import { existsSafe, isNotFound, readLinkSafe, readTextFileSafe, statSafe } from "../ffi/files.ts";
 import { helper, helperExecRefused } from "../ffi/helper.ts";
 import {
   effectiveUid,
@@ -1587,6 +1587,15 @@ function _followId(pid: number, field: "Uid" | "Gid", inUserNs: boolean): number
  * process whose ids are all 0 is root's, whatever the program's uid.
  */
 export function _othersPlainProcess(pid: number, uid: number | "follow" | undefined): boolean {
+  // A container first, cheaply (every exec of one asks): its mount or pid namespace.
+  try {
+    for (const type of ["mnt", "pid"]) {
+      const theirs = readLinkSafe(`/proc/${pid}/ns/${type}`);
+      if (theirs !== readLinkSafe(`/proc/thread-self/ns/${type}`)) return false;
+    }
+  } catch {
+    // Gone, or unreadable: _differing says which.
+  }
   if (_differing(pid).length !== 0) return false;
   const line = _targetProcText(pid, "status").match(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m);
   // Unreadable: as another user's (no copy); the helper's own reads still pin it.

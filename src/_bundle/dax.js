@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-VO243NXA.js";
+} from "./chunk-AJUCRQCS.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -15,7 +15,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-XAM6YA2B.js";
+} from "./chunk-FZAZUGIL.js";
 import {
   AT_FDCWD,
   IN_ROOT,

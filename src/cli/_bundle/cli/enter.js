@@ -15,7 +15,7 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-XO6W45VS.js";
+} from "./chunk-DYFO257S.js";
 import {
   NamespaceError,
   UsageError,

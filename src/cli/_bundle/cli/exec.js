@@ -30,7 +30,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-XO6W45VS.js";
+} from "./chunk-DYFO257S.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,

@@ -903,6 +903,16 @@ var _followId = (function _followId(pid, field, inUserNs) {
   return host;
 });
 var _othersPlainProcess = (function _othersPlainProcess(pid, uid) {
+  try {
+    for (const type of [
+      "mnt",
+      "pid"
+    ]) {
+      const theirs = readLinkSafe(`/proc/${pid}/ns/${type}`);
+      if (theirs !== readLinkSafe(`/proc/thread-self/ns/${type}`)) return false;
+    }
+  } catch {
+  }
   if (_differing(pid).length !== 0) return false;
   const line = _targetProcText(pid, "status").match(/^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m);
   if (!line) return true;

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-XAM6YA2B.js";
+} from "./chunk-FZAZUGIL.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-XAM6YA2B.js";
+} from "./chunk-FZAZUGIL.js";
 import {
   _inScopedJoin,
   _joinThread,

@@ -1272,8 +1272,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw notCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-OAKUWTK2.js"),
-    import("./_forward_relay-PZNCPTKG.js")
+    import("./sockets-MV2DWXYB.js"),
+    import("./_forward_relay-ZEVXAGYV.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),

@@ -3,7 +3,10 @@
  * `forward`'s relay, `debug`, sessions, `cp` into a target (docs/stop27-sec27c.md).
  */
 import { forward } from "../src/forward.ts";
-import { assertEquals, CI, IS_ROOT, makeTarget } from "./_fixtures.ts";
+import { tarTo } from "../src/copy.ts";
+import { assert, assertEquals, assertRejects, CI, IS_ROOT, makeTarget } from "./_fixtures.ts";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
 // ---- stop 27: sec27c
 
@@ -50,7 +53,8 @@ function oobServer(pid: number, port: number): Promise<Deno.ChildProcess> {
 }
 
 Deno.test({
-  name: "stop 27 sec27c: an urgent byte from the target's server neither stalls forward nor spins it",
+  name:
+    "stop 27 sec27c: an urgent byte from the target's server neither stalls forward nor spins it",
   ignore: !IS_ROOT && !CI,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -85,6 +89,88 @@ Deno.test({
     } finally {
       server.kill("SIGKILL");
       await server.status;
+    }
+  },
+});
+
+/** A ustar header block: `flag` "g" (global extended header) or "0" (a file). */
+function tarHeader(name: string, size: number, flag: string): Uint8Array {
+  const b = new Uint8Array(512);
+  const put = (at: number, text: string) => b.set(new TextEncoder().encode(text), at);
+  put(0, name);
+  put(100, "0000644\0");
+  put(108, "0000000\0");
+  put(116, "0000000\0");
+  put(124, size.toString(8).padStart(11, "0") + "\0");
+  put(136, "00000000000\0");
+  b[156] = flag.charCodeAt(0);
+  put(257, "ustar\0");
+  put(263, "00");
+  put(148, "        ");
+  const sum = b.reduce((a, x) => a + x, 0);
+  put(148, sum.toString(8).padStart(6, "0") + "\0 ");
+  return b;
+}
+
+/** One pax record, its length counting itself. */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let n = body.length + 1;
+  while (n !== body.length + String(n).length) n = body.length + String(n).length;
+  return `${n}${body}`;
+}
+
+/** A tar stream: global extended headers with `records` each, then one empty file. */
+function globalTar(records: string[][]): ReadableStream<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for (const recs of records) {
+    const data = new TextEncoder().encode(recs.join(""));
+    parts.push(tarHeader("pax_global_header", data.length, "g"), data);
+    parts.push(new Uint8Array((512 - data.length % 512) % 512));
+  }
+  parts.push(tarHeader("f", 0, "0"), new Uint8Array(1024));
+  return ReadableStream.from(parts);
+}
+
+Deno.test({
+  name: "stop 27 sec27c: global tar headers are bounded (memory and per-entry cost of cp -)",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-sec27c-" });
+    try {
+      // Keys of their own, 8 MiB each: held for the whole stream (150 of them held 1.3 GB
+      // in root's `cp -` before the cap).
+      const big = "v".repeat(8 << 20);
+      await assertRejects(
+        () => tarTo(Deno.pid, dir, globalTar([0, 1, 2].map((i) => [paxRecord(`k${i}`, big)]))),
+        Error,
+        "global extended headers hold more than 1024 records or 16 MiB",
+      );
+      // Many tiny records, copied into every later entry's (800 000 of them: ~0.4 s per entry).
+      const many = Array.from({ length: 2000 }, (_, i) => paxRecord(`k${i}`, ""));
+      await assertRejects(
+        () => tarTo(Deno.pid, dir, globalTar([many])),
+        Error,
+        "global extended headers hold more than 1024 records or 16 MiB",
+      );
+      // The CLI: one line, exit 1, nothing written.
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, "cp", "-", `${Deno.pid}:${dir}`],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      await globalTar([many]).pipeTo(child.stdin).catch(() => {});
+      const out = await child.output();
+      const err = new TextDecoder().decode(out.stderr);
+      assertEquals(out.code, 1, err);
+      assertEquals(err.trim().split("\n").length, 1, err);
+      assert(err.includes("global extended headers"), err);
+      // A small global header (what GNU tar and libarchive write) is still read.
+      await tarTo(Deno.pid, dir, globalTar([[paxRecord("comment", "hello")]]));
+      assertEquals((await Deno.stat(`${dir}/f`)).size, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -655,11 +655,17 @@ var readTar = (async function* readTar(stream) {
         const body = await r.exact(size) ?? new Uint8Array();
         await r.skip(_pad(size));
         if (flag === "x") pax = _parsePax(body);
-        else if (flag === "g") global = new Map([
-          ...global,
-          ..._parsePax(body)
-        ]);
-        else if (flag === "L") longName = _str(body, 0, body.length);
+        else if (flag === "g") {
+          global = new Map([
+            ...global,
+            ..._parsePax(body)
+          ]);
+          let bytes = 0;
+          for (const [k, v] of global) bytes += k.length + v.length;
+          if (global.size > _MAX_GLOBAL || bytes > _MAX_META) {
+            throw new Error(`Cannot read the tar stream: its global extended headers hold more than ${_MAX_GLOBAL} records or 16 MiB`);
+          }
+        } else if (flag === "L") longName = _str(body, 0, body.length);
         else longLink = _str(body, 0, body.length);
         continue;
       }
@@ -1880,6 +1886,7 @@ var _Bytes = class {
 
 
 var _MAX_META = 16 << 20;
+var _MAX_GLOBAL = 1024;
 var _TYPES = {
   "0": "file",
   "\0": "file",

@@ -1027,6 +1027,7 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
   let root = -1;
   let cached;
   const dirs = [];
+  let dirXattrs = 0;
   try {
     try {
       root = openat2(side.fd, path, O.PATH | O.DIRECTORY, side.resolve);
@@ -1089,6 +1090,12 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
         mtimeNsec: 0,
         xattrs: h.xattrs
       };
+      if (h.type === "dir") {
+        for (const [n, v] of h.xattrs ?? []) dirXattrs += n.length + v.length;
+        if (dirXattrs > _DIR_XATTRS) {
+          throw new Error(`Cannot extract into ${side.label(path)}: the archive's directories hold more than 64 MiB of extended attributes`);
+        }
+      }
       const name = parts.pop();
       try {
         if (name === void 0) {
@@ -2349,6 +2356,7 @@ var _SPECIAL = {
   char: S.IFCHR,
   block: S.IFBLK
 };
+var _DIR_XATTRS = 64 << 20;
 
 
 // src/forward.ts

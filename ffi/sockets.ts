@@ -253,6 +253,33 @@ export function splice(from: number, to: number, len: number): number {
 }
 
 /**
+ * Moves one byte from a socket into a pipe with read(2) and write(2): 1, 0 at EOF, or -errno.
+ * For the byte splice(2) cannot take: TCP's splice stops at the urgent mark (a `MSG_OOB`
+ * byte the peer sent, tcp_read_sock) and says EAGAIN for as long as the mark is next,
+ * while poll(2) says readable when data follows it; read(2) steps over the urgent byte (no
+ * SO_OOBINLINE: it is left out, as any read-based relay leaves it) and past the mark, and
+ * splice goes on. The pipe must be empty (a 1-byte write then always fits).
+ */
+export function readOne(from: number, pipeWrite: number): number {
+  const b = new Uint8Array(1);
+  for (;;) {
+    const n = _lib().read(from, b, 1n);
+    if (n === 0) return 0;
+    if (n < 0) {
+      const e = errno();
+      if (e === E.INTR) continue;
+      return -e;
+    }
+    break;
+  }
+  for (;;) {
+    if (_lib().write(pipeWrite, b, 1n) === 1) return 1;
+    const e = errno();
+    if (e !== E.INTR) return -e;
+  }
+}
+
+/**
  * poll(2) over the first `count` entries of `buf`, an array of struct pollfd (8 bytes each:
  * the fd as an int32, then events and revents as int16s); -1 waits for ever. `block`: wait
  * on the calling thread (a Worker's own); otherwise on a thread of Deno's pool (nonblocking

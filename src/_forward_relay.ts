@@ -25,6 +25,7 @@ import {
   pipe,
   POLL,
   poll,
+  readOne,
   shutdownWrite,
   sockaddr,
   socketError,
@@ -125,14 +126,20 @@ function _closeConn(c: _Conn, held: _Held): void {
 /**
  * Moves what can be moved now, both ends at once: the pipe is read from `from` while it
  * has room and written to `to` while it holds bytes, so neither socket waits for the other
- * to drain. False when the connection failed (a reset, EPIPE).
+ * to drain. `readable`: poll(2) said `from` is. False when the connection failed (a reset,
+ * EPIPE).
  */
-function _pump(w: _Way, held: _Held): boolean {
+function _pump(w: _Way, held: _Held, readable: boolean): boolean {
   for (let i = 0; i < BURST && !w.done; i++) {
     let moved = false;
     const room = _room(w, held);
     if (!w.eof && !w.full && room > 0) {
-      const n = splice(w.from, w.pw, room);
+      let n = splice(w.from, w.pw, room);
+      // Readable, yet splice takes nothing into an empty pipe: the urgent mark (a MSG_OOB
+      // byte) is next, where TCP's splice stops for good. The peer (the target's server, or
+      // any local client) had the loop spin a core for as long as it kept the connection,
+      // and the bytes after the mark never went on: read(2) steps over it.
+      if (n === -E.AGAIN && i === 0 && readable && w.pending === 0) n = readOne(w.from, w.pw);
       if (n < 0 && n !== -E.AGAIN) return false;
       // With bytes in the pipe EAGAIN may mean it is full: wait until some went on.
       if (n === -E.AGAIN && w.pending > 0) w.full = true;
@@ -216,8 +223,14 @@ export async function relay(start: RelayStart): Promise<void> {
         pausedUntil = Date.now() + ACCEPT_PAUSE;
       }
       const ready = new Set<_Conn>();
-      for (let i = 2; i < entries.length; i++) if (ev[4 * i + 3] !== 0) ready.add(owners[i]!);
-      for (const c of ready) _step(c, conns, held);
+      const readable = new Set<number>();
+      for (let i = 2; i < entries.length; i++) {
+        const revents = ev[4 * i + 3];
+        if (revents === 0) continue;
+        ready.add(owners[i]!);
+        if (entries[i][1] === POLL.IN && (revents & POLL.IN) !== 0) readable.add(entries[i][0]);
+      }
+      for (const c of ready) _step(c, conns, held, readable);
     }
   } finally {
     for (const c of conns) _closeConn(c, held);
@@ -288,7 +301,7 @@ function _connected(c: _Conn, conns: Set<_Conn>, held: _Held): void {
   }
 }
 
-function _step(c: _Conn, conns: Set<_Conn>, held: _Held): void {
+function _step(c: _Conn, conns: Set<_Conn>, held: _Held, readable: Set<number>): void {
   if (c.connecting) {
     if (socketError(c.inside) !== 0) {
       conns.delete(c);
@@ -299,7 +312,7 @@ function _step(c: _Conn, conns: Set<_Conn>, held: _Held): void {
     if (!conns.has(c)) return;
   }
   for (const w of c.ways) {
-    if (!_pump(w, held)) {
+    if (!_pump(w, held, readable.has(w.from))) {
       conns.delete(c);
       _closeConn(c, held);
       return;

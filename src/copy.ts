@@ -1113,6 +1113,14 @@ const _SPECIAL: Partial<Record<TarType, number>> = {
 };
 
 /**
+ * The most bytes of xattrs (names and values) the directories of one tar stream may hold:
+ * a directory's metadata is kept until the end of the stream (applied deepest first), and
+ * 150 directories with an 8 MiB xattr each held 1.4 GB in root's `cp -` (up to the size of the
+ * stream, however large). ACLs take ~70 bytes a directory.
+ */
+const _DIR_XATTRS = 64 << 20;
+
+/**
  * Extracts a tar stream into directory `path` inside a target (what
  * `docker cp - CONTAINER:PATH` does). `path` must be an existing directory. Entry names
  * are kept below it: an absolute name is taken as relative, a `..` component is refused,
@@ -1148,6 +1156,8 @@ export async function tarTo(
   let root = -1;
   let cached: [string, number] | undefined;
   const dirs: [string, _Meta][] = [];
+  /** Bytes of xattrs (names and values) held in `dirs` (see {@link _DIR_XATTRS}). */
+  let dirXattrs = 0;
   try {
     try {
       root = openat2(side.fd, path, O.PATH | O.DIRECTORY, side.resolve);
@@ -1214,6 +1224,16 @@ export async function tarTo(
         mtimeNsec: 0,
         xattrs: h.xattrs,
       };
+      if (h.type === "dir") {
+        for (const [n, v] of h.xattrs ?? []) dirXattrs += n.length + v.length;
+        if (dirXattrs > _DIR_XATTRS) {
+          throw new Error(
+            `Cannot extract into ${
+              side.label(path)
+            }: the archive's directories hold more than 64 MiB of extended attributes`,
+          );
+        }
+      }
       const name = parts.pop();
       try {
         if (name === undefined) {

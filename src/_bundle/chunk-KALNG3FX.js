@@ -187,6 +187,24 @@ var splice = (function splice(from, to, len) {
     if (e !== E.INTR) return -e;
   }
 });
+var readOne = (function readOne(from, pipeWrite) {
+  const b = new Uint8Array(1);
+  for (; ; ) {
+    const n = _lib().read(from, b, 1n);
+    if (n === 0) return 0;
+    if (n < 0) {
+      const e = errno();
+      if (e === E.INTR) continue;
+      return -e;
+    }
+    break;
+  }
+  for (; ; ) {
+    if (_lib().write(pipeWrite, b, 1n) === 1) return 1;
+    const e = errno();
+    if (e !== E.INTR) return -e;
+  }
+});
 var poll = (async function poll(buf, count, timeout, block) {
   for (; ; ) {
     const n = block ? _lib().poll(buf, BigInt(count), timeout) : await _lib().poll_async(buf, BigInt(count), timeout);
@@ -247,6 +265,7 @@ var POLL = {
 
 
 
+
 export {
   E,
   POLL,
@@ -260,6 +279,7 @@ export {
   shutdownWrite,
   pipe,
   splice,
+  readOne,
   poll,
   poke,
   drain

@@ -9,13 +9,14 @@ import {
   pipe,
   poke,
   poll,
+  readOne,
   shutdownWrite,
   sockaddr,
   socketError,
   splice,
   tcpListen,
   tcpSocket
-} from "./chunk-QMMBUS4Z.js";
+} from "./chunk-KALNG3FX.js";
 import "./chunk-HPUNIF7H.js";
 import "./chunk-YX3QB2EJ.js";
 
@@ -29,6 +30,7 @@ export {
   pipe,
   poke,
   poll,
+  readOne,
   shutdownWrite,
   sockaddr,
   socketError,

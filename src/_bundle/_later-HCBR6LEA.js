@@ -655,11 +655,17 @@ var readTar = (async function* readTar(stream) {
         const body = await r.exact(size) ?? new Uint8Array();
         await r.skip(_pad(size));
         if (flag === "x") pax = _parsePax(body);
-        else if (flag === "g") global = new Map([
-          ...global,
-          ..._parsePax(body)
-        ]);
-        else if (flag === "L") longName = _str(body, 0, body.length);
+        else if (flag === "g") {
+          global = new Map([
+            ...global,
+            ..._parsePax(body)
+          ]);
+          let bytes = 0;
+          for (const [k, v] of global) bytes += k.length + v.length;
+          if (global.size > _MAX_GLOBAL || bytes > _MAX_META) {
+            throw new Error(`Cannot read the tar stream: its global extended headers hold more than ${_MAX_GLOBAL} records or 16 MiB`);
+          }
+        } else if (flag === "L") longName = _str(body, 0, body.length);
         else longLink = _str(body, 0, body.length);
         continue;
       }
@@ -1021,6 +1027,7 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
   let root = -1;
   let cached;
   const dirs = [];
+  let dirXattrs = 0;
   try {
     try {
       root = openat2(side.fd, path, O.PATH | O.DIRECTORY, side.resolve);
@@ -1083,6 +1090,12 @@ var tarTo = (async function tarTo(target, path, stream, options = {}) {
         mtimeNsec: 0,
         xattrs: h.xattrs
       };
+      if (h.type === "dir") {
+        for (const [n, v] of h.xattrs ?? []) dirXattrs += n.length + v.length;
+        if (dirXattrs > _DIR_XATTRS) {
+          throw new Error(`Cannot extract into ${side.label(path)}: the archive's directories hold more than 64 MiB of extended attributes`);
+        }
+      }
       const name = parts.pop();
       try {
         if (name === void 0) {
@@ -1272,8 +1285,8 @@ var _tcp = (async function _tcp(netns, local, remote, onConnection, onError) {
     throw notCapable(`Requires net access to "${host}:${local.port}", run again with the --allow-net flag`);
   }
   const [{ pipe, poke, tcpListen }, { relay }] = await Promise.all([
-    import("./sockets-OAKUWTK2.js"),
-    import("./_forward_relay-PZNCPTKG.js")
+    import("./sockets-MV2DWXYB.js"),
+    import("./_forward_relay-ZEVXAGYV.js")
   ]);
   const inside = {
     hostname: await _numeric(remote.hostname),
@@ -1880,6 +1893,7 @@ var _Bytes = class {
 
 
 var _MAX_META = 16 << 20;
+var _MAX_GLOBAL = 1024;
 var _TYPES = {
   "0": "file",
   "\0": "file",
@@ -2342,6 +2356,7 @@ var _SPECIAL = {
   char: S.IFCHR,
   block: S.IFBLK
 };
+var _DIR_XATTRS = 64 << 20;
 
 
 // src/forward.ts

@@ -16,12 +16,13 @@ import {
   drain,
   pipe,
   poll,
+  readOne,
   shutdownWrite,
   sockaddr,
   socketError,
   splice,
   tcpSocket
-} from "./chunk-QMMBUS4Z.js";
+} from "./chunk-KALNG3FX.js";
 import {
   SyscallError
 } from "./chunk-HPUNIF7H.js";
@@ -52,12 +53,13 @@ var _closeConn = (function _closeConn(c, held) {
   close(c.outside);
   close(c.inside);
 });
-var _pump = (function _pump(w, held) {
+var _pump = (function _pump(w, held, readable) {
   for (let i = 0; i < BURST && !w.done; i++) {
     let moved = false;
     const room = _room(w, held);
     if (!w.eof && !w.full && room > 0) {
-      const n = splice(w.from, w.pw, room);
+      let n = splice(w.from, w.pw, room);
+      if (n === -E.AGAIN && i === 0 && readable && w.pending === 0) n = readOne(w.from, w.pw);
       if (n < 0 && n !== -E.AGAIN) return false;
       if (n === -E.AGAIN && w.pending > 0) w.full = true;
       if (n === 0) w.eof = true;
@@ -151,8 +153,14 @@ var relay = (async function relay(start) {
         pausedUntil = Date.now() + ACCEPT_PAUSE;
       }
       const ready = /* @__PURE__ */ new Set();
-      for (let i = 2; i < entries.length; i++) if (ev[4 * i + 3] !== 0) ready.add(owners[i]);
-      for (const c of ready) _step(c, conns, held);
+      const readable = /* @__PURE__ */ new Set();
+      for (let i = 2; i < entries.length; i++) {
+        const revents = ev[4 * i + 3];
+        if (revents === 0) continue;
+        ready.add(owners[i]);
+        if (entries[i][1] === POLL.IN && (revents & POLL.IN) !== 0) readable.add(entries[i][0]);
+      }
+      for (const c of ready) _step(c, conns, held, readable);
     }
   } finally {
     for (const c of conns) _closeConn(c, held);
@@ -213,7 +221,7 @@ var _connected = (function _connected(c, conns, held) {
     _closeConn(c, held);
   }
 });
-var _step = (function _step(c, conns, held) {
+var _step = (function _step(c, conns, held, readable) {
   if (c.connecting) {
     if (socketError(c.inside) !== 0) {
       conns.delete(c);
@@ -224,7 +232,7 @@ var _step = (function _step(c, conns, held) {
     if (!conns.has(c)) return;
   }
   for (const w of c.ways) {
-    if (!_pump(w, held)) {
+    if (!_pump(w, held, readable.has(w.from))) {
       conns.delete(c);
       _closeConn(c, held);
       return;

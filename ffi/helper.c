@@ -1827,6 +1827,7 @@ static struct {
 static int nfilters;
 static long last_cap = -1;
 
+static int eqn(const char *a, const char *b, size_t n);
 static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
   fail_step = "seccomp";
   begin();
@@ -1835,9 +1836,17 @@ static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
   put(": ");
   put(what);
   if (err) puterr(err);
-  if (err == -EPERM || err == -EACCES)
+  if (err == -EPERM || err == -EACCES) {
     put(" - reading it needs root (CAP_SYS_ADMIN), no seccomp filter on the caller and a target"
-        " no one else traces; run as root, or opt out (exec --security-opt seccomp=unconfined)");
+        " no one else traces; run as root, or opt out (");
+    /* The opt-out of who asked (h<name>): it named exec's flag to debug and the library too. */
+    if (who_len == 11 && eqn(who, "nsjoin exec", 11))
+      put("exec --security-opt seccomp=unconfined)");
+    else if (who_len == 12 && eqn(who, "nsjoin debug", 12))
+      put("debug --privileged, which leaves out all of the confinement)");
+    else
+      put("seccomp: \"none\")");
+  }
   fail(125);
 }
 

@@ -10,7 +10,7 @@
 import { seccompFilters } from "../ffi/seccomp.ts";
 import { buildFilters } from "./_filters.ts";
 import { NsCommand } from "../src/command.ts";
-import { assert, assertEquals, assertMatch, CI, IS_ROOT, text } from "./_fixtures.ts";
+import { assert, assertEquals, assertMatch, CI, cli, IS_ROOT, text } from "./_fixtures.ts";
 
 const field = (status: string, name: string) =>
   status.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1];
@@ -188,7 +188,25 @@ Deno.test({
       await until("a tracer", () => field(status(second), "TracerPid") !== "0");
       const r = await exec(second);
       assertEquals(r.code, 125);
-      assertMatch(r.stderr, /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace/);
+      // The opt-out named is the library's own (it named exec's --security-opt to every caller).
+      assertMatch(
+        r.stderr,
+        /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace[^\n]*opt out \(seccomp: "none"\)\n$/,
+      );
+      // And the CLI's commands each name their own: debug has no --security-opt.
+      const refused = (command: string, opt: string) =>
+        new RegExp(
+          `^nsjoin ${command}: Cannot copy the seccomp filter of pid ${second}: ptrace[^\\n]*opt out \\(${opt}\\)\\n$`,
+        );
+      const viaExec = await cli(["exec", String(second), "true"]);
+      assertEquals(viaExec.code, 125);
+      assertMatch(viaExec.stderr, refused("exec", "exec --security-opt seccomp=unconfined"));
+      const viaDebug = await cli(["debug", String(second), "true"]);
+      assertEquals(viaDebug.code, 125);
+      assertMatch(
+        viaDebug.stderr,
+        refused("debug", "debug --privileged, which leaves out all of the confinement"),
+      );
     } finally {
       for (const c of children) {
         try {

@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-CHWSE74A.js";
+} from "./chunk-JAVD7XVX.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-PDFVISDK.js";
+} from "./chunk-QKHF3QJN.js";
 import {
   AT_FDCWD,
   IN_ROOT,

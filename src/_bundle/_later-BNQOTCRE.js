@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-PDFVISDK.js";
+} from "./chunk-QKHF3QJN.js";
 import {
   _inScopedJoin,
   _joinThread,

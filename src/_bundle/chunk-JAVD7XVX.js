@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-PDFVISDK.js";
+} from "./chunk-QKHF3QJN.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -448,10 +448,11 @@ function _fillProcess(e, infos) {
 var CMDLINE_BYTES = 8191;
 function _processInfo(pid) {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
+    const bytes = Deno.readFileSync(`/proc/${pid}/stat`);
+    const close = bytes.lastIndexOf(41);
+    const comm = decodeBytes(bytes.subarray(bytes.indexOf(40) + 1, close));
+    const rest = new TextDecoder().decode(bytes.subarray(close + 4));
+    const ppid = Number(rest.slice(0, rest.indexOf(" ")));
     let command = comm;
     try {
       const raw = readFileSafe(`/proc/${pid}/cmdline`, {
@@ -999,7 +1000,8 @@ function _commandOf(pid) {
     let end = raw.length;
     while (end > 0 && raw[end - 1] === 0) end--;
     if (end > 0) return decodeBytes(raw.subarray(0, end)).replaceAll("\0", " ");
-    return readTextFileSafe(`/proc/${pid}/comm`).trim();
+    const comm = readFileSafe(`/proc/${pid}/comm`);
+    return decodeBytes(comm.subarray(0, comm.at(-1) === 10 ? -1 : comm.length)).trim();
   } catch {
     return null;
   }

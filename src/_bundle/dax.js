@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-JAVD7XVX.js";
+} from "./chunk-HR4RR3KB.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -14,7 +14,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-QKHF3QJN.js";
+} from "./chunk-KZVAPCGV.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-JAVD7XVX.js";
+} from "./chunk-HR4RR3KB.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,7 +29,7 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-QKHF3QJN.js";
+} from "./chunk-KZVAPCGV.js";
 import {
   ScopedJoin,
   _inScopedJoin,
@@ -1167,38 +1167,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-BNQOTCRE.js");
+  _later ??= await import("./_later-XU3EXIZ3.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-BNQOTCRE.js");
+  _later ??= await import("./_later-XU3EXIZ3.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-BNQOTCRE.js");
+  _later ??= await import("./_later-XU3EXIZ3.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-BNQOTCRE.js");
+  _later ??= await import("./_later-XU3EXIZ3.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-BNQOTCRE.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-XU3EXIZ3.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-BNQOTCRE.js");
+  _later ??= await import("./_later-XU3EXIZ3.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-BNQOTCRE.js");
+  _later ??= await import("./_later-XU3EXIZ3.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-BNQOTCRE.js");
+  _later ??= await import("./_later-XU3EXIZ3.js");
   return await _later.openSession(target, options);
 }
 export {

@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-QKHF3QJN.js";
+} from "./chunk-KZVAPCGV.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-QKHF3QJN.js";
+} from "./chunk-KZVAPCGV.js";
 import {
   _inScopedJoin,
   _joinThread,

@@ -271,7 +271,7 @@ async function zshComplete(
     args: [
       "-fc",
       `compdef() { :; }
-compadd() { [[ $1 == -- ]] && shift; local w; for w; do [[ $w == $PREFIX* ]] && print -r -- $w; done; return 0; }
+compadd() { local s=; [[ $1 == -S ]] && s=$2 && shift 2; [[ $1 == -- ]] && shift; local w; for w; do [[ $w == $PREFIX* ]] && print -r -- $w$s; done; return 0; }
 compset() { local p=\${(M)PREFIX##$~2}; [[ -n $p ]] && PREFIX=\${PREFIX#$p}; }
 _files() { print -r -- '<files>'; }
 eval "$NSJOIN_COMPLETION"
@@ -409,6 +409,13 @@ Deno.test({
       assertEquals(await complete(["nsjoin", "exec", "-u", prefix]), []);
       assertEquals(await complete(["nsjoin", "exec", name, prefix]), []);
       assertEquals(await complete(["nsjoin", "ls", prefix]), []);
+      // cp: NAME: where either side goes, as docker's completion of docker cp offers it
+      // (nothing was offered); a path inside the container, and a word with a slash (a
+      // local path, which asks no `nsjoin ps`), get no names.
+      assertEquals(await complete(["nsjoin", "cp", prefix]), [`${name}:`]);
+      assertEquals(await complete(["nsjoin", "cp", "-a", "/etc/hostname", prefix]), [`${name}:`]);
+      assertEquals(await complete(["nsjoin", "cp", name, ":", ""]), []);
+      assertEquals(await complete(["nsjoin", "cp", `./${prefix}`]), []);
       // zsh, the same places: it offered the names as the value of -u, -w, -e, --env-file,
       // forward's --address and debug's --tools (`nsjoin exec -u <TAB>` gave a container).
       if ((await runPiped("sh", { args: ["-c", "command -v zsh"] })).code === 0 || CI) {
@@ -430,7 +437,24 @@ Deno.test({
           assertEquals(await zcomplete(["nsjoin", ...words, prefix]), ["<files>"], `zsh ${words}`);
         }
         assertEquals(await zcomplete(["nsjoin", "exec", name, prefix]), ["<files>"]);
+        assertEquals(await zcomplete(["nsjoin", "cp", prefix]), [`${name}:`, "<files>"]);
+        assertEquals(await zcomplete(["nsjoin", "cp", `${name}:/et`]), []);
+        assertEquals(await zcomplete(["nsjoin", "cp", `./${prefix}`]), ["<files>"]);
         assertEquals(await zcomplete(["nsjoin", "ls", "-o", "NS,T"]), ["TYPE"]);
+      }
+      // fish: cp's NAME: beside the local paths.
+      if ((await runPiped("sh", { args: ["-c", "command -v fish"] })).code === 0 || CI) {
+        const fish = (await runPiped(Deno.execPath(), {
+          args: ["run", "--quiet", "--no-lock", `${ROOT}cli.ts`, "completions", "fish"],
+        })).stdout;
+        const fcomplete = async (line: string) =>
+          (await runPiped("fish", {
+            args: ["-c", `eval $NSJOIN_COMPLETION; complete -C ${JSON.stringify(line)}`],
+            env: { NSJOIN_COMPLETION: fish, PATH: `${bin}:${Deno.env.get("PATH")}` },
+          })).stdout.split("\n").filter(Boolean);
+        assertEquals(await fcomplete(`nsjoin cp ${prefix}`), [`${name}:`]);
+        assertEquals(await fcomplete(`nsjoin cp /etc/hostname ${prefix}`), [`${name}:`]);
+        assertEquals(await fcomplete(`nsjoin cp /etc/hostnam`), ["/etc/hostname"]);
       }
     } finally {
       await removeContainers(made);

@@ -741,6 +741,25 @@ static unsigned long start_time(long pid) {
   return (unsigned long)parse_num(p, 10, 0);
 }
 
+/* /proc/PID/stat field 3 (state: R, S, D, T…), 0 when unreadable. */
+static char stat_state(long pid) {
+  char path[64], buf[1024];
+  mlen = 0;
+  put("/proc/");
+  putnum((unsigned long)pid);
+  put("/stat");
+  memcpy(path, msg, mlen);
+  path[mlen] = 0;
+  long fd = sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  long n = sys3(SYS_read, fd, buf, sizeof buf - 1);
+  sys1(SYS_close, fd);
+  long close = -1;
+  for (long i = 0; i < n; i++)
+    if (buf[i] == ')') close = i;
+  return close >= 0 && close + 2 < n ? buf[close + 2] : 0;
+}
+
 /* f: the checks src/target.ts makes (resolveTarget, _joinable) when the caller resolved
  * nothing, each failure one line as the CLI prints that error ("nsjoin enter: " and the
  * message of its NamespaceError or SyscallError), with its exit code: 125, or 1 for a /proc
@@ -1827,6 +1846,12 @@ static struct {
 static int nfilters;
 static long last_cap = -1;
 
+static int eqn(const char *a, const char *b, size_t n);
+/* ptrace_read's words for a target in state D (compared by address: the reading child is a
+ * fork of ours, its literals where ours are). */
+static const char in_d_state[] =
+    "it did not stop for ptrace within 2 s: it is in an uninterruptible wait (state D), such as"
+    " a vfork() whose child has not exec'd; retry once it ends";
 static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
   fail_step = "seccomp";
   begin();
@@ -1835,9 +1860,20 @@ static __attribute__((noreturn)) void seccomp_fail(const char *what, long err) {
   put(": ");
   put(what);
   if (err) puterr(err);
-  if (err == -EPERM || err == -EACCES)
-    put(" - reading it needs root (CAP_SYS_ADMIN), no seccomp filter on the caller and a target"
-        " no one else traces; run as root, or opt out (exec --security-opt seccomp=unconfined)");
+  if (err == -EPERM || err == -EACCES || what == in_d_state) {
+    if (what == in_d_state)
+      put(", or opt out (");
+    else
+      put(" - reading it needs root (CAP_SYS_ADMIN), no seccomp filter on the caller and a"
+          " target no one else traces; run as root, or opt out (");
+    /* The opt-out of who asked (h<name>): it named exec's flag to debug and the library too. */
+    if (who_len == 11 && eqn(who, "nsjoin exec", 11))
+      put("exec --security-opt seccomp=unconfined)");
+    else if (who_len == 12 && eqn(who, "nsjoin debug", 12))
+      put("debug --privileged, which leaves out all of the confinement)");
+    else
+      put("seccomp: \"none\")");
+  }
   fail(125);
 }
 
@@ -1881,7 +1917,15 @@ static int ptrace_read(void) {
     /* The tracer hears of the stop by SIGCHLD; a frozen (paused) target never stops. */
     struct { long s, ns; } wait = {2, 0};
     r = sys4(SYS_rt_sigtimedwait, &chld, 0, &wait, 8);
-    if (r == -EAGAIN) return read_failed("it did not stop for ptrace within 2 s (is it paused?)", 0);
+    /* A task in an uninterruptible wait (state D) stops only once the wait ends: a vfork()
+     * parent until its child calls execve or exits (`sh -c 'cmd &'` of some shells, a
+     * posix_spawn), a read of a hung NFS server. Docker exec needs no stop (runc has the
+     * profile), so "paused?" sent users looking for a pause that was not there. */
+    if (r == -EAGAIN)
+      return read_failed(stat_state(pid) == 'D'
+                             ? in_d_state
+                             : "it did not stop for ptrace within 2 s (is it paused?)",
+                         0);
     r = r > 0 || r == -EINTR ? 0 : r;
   }
   if (r != 0) return read_failed("ptrace", r);

@@ -293,7 +293,10 @@ function _commandOf(pid: number): string | null {
     let end = raw.length;
     while (end > 0 && raw[end - 1] === 0) end--;
     if (end > 0) return decodeBytes(raw.subarray(0, end)).replaceAll("\0", " ");
-    return readTextFileSafe(`/proc/${pid}/comm`).trim();
+    // Its name (a zombie's, a kernel thread's): any bytes the process set (PR_SET_NAME),
+    // kept as the cmdline's are (decodeBytes), not made U+FFFD.
+    const comm = readFileSafe(`/proc/${pid}/comm`);
+    return decodeBytes(comm.subarray(0, comm.at(-1) === 10 ? -1 : comm.length)).trim();
   } catch {
     return null;
   }

@@ -494,10 +494,13 @@ const CMDLINE_BYTES = 8191;
 
 function _processInfo(pid: number): _ProcessInfo | undefined {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
+    // Bytes: the name (comm, set by the process: PR_SET_NAME) may be any bytes, kept as
+    // decodeBytes keeps them (printed `\xff`, as lsns), where a text read made them U+FFFD.
+    const bytes = Deno.readFileSync(`/proc/${pid}/stat`);
+    const close = bytes.lastIndexOf(0x29); // ")"
+    const comm = decodeBytes(bytes.subarray(bytes.indexOf(0x28) + 1, close)); // "("
+    const rest = new TextDecoder().decode(bytes.subarray(close + 4));
+    const ppid = Number(rest.slice(0, rest.indexOf(" ")));
     let command = comm;
     try {
       // Its first 8191 bytes, as lsns shows (util-linux reads it into a BUFSIZ buffer): a

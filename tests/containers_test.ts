@@ -1340,3 +1340,70 @@ int main(void) {
     }
   },
 });
+
+Deno.test({
+  name: "ps does not list a container's cgroup that no engine knows and only a zombie holds",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // A docker container's main process left unreaped after docker forgot the container:
+    // the /proc scan found it by its cgroup and ps listed it with name "-", PID the zombie
+    // and no namespaces. docker ps does not list it, and nothing runs there to join.
+    const v2 = (() => {
+      try {
+        Deno.statSync("/sys/fs/cgroup/cgroup.procs");
+        return "/sys/fs/cgroup";
+      } catch {
+        return "/sys/fs/cgroup/unified";
+      }
+    })();
+    const id = Array.from(crypto.getRandomValues(new Uint8Array(32)))
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const parentDir = `${v2}/docker`;
+    const made = !(await Deno.stat(parentDir).then(() => true, () => false));
+    const dir = `${parentDir}/${id}`;
+    const tmp = await Deno.makeTempDir({ prefix: "nsjoin-leftover-" });
+    await Deno.mkdir(dir, { recursive: true });
+    const fifo = `${tmp}/go`;
+    assertEquals((await run("mkfifo", [fifo])).code, 0);
+    // The outer shell becomes `sleep`, which never reaps its child: the child, moved into
+    // the container's cgroup, exits into a zombie there.
+    const holder = new Deno.Command("sh", {
+      args: ["-c", `sh -c 'read x < ${fifo}' & echo $!; exec sleep 600`],
+      stdin: "null",
+      stdout: "piped",
+    }).spawn();
+    try {
+      const reader = holder.stdout.getReader();
+      const zombie = Number(new TextDecoder().decode((await reader.read()).value!).trim());
+      reader.releaseLock();
+      holder.stdout.cancel().catch(() => {});
+      await Deno.writeTextFile(`${dir}/cgroup.procs`, String(zombie));
+      await Deno.writeTextFile(fifo, "go\n");
+      const state = () => Deno.readTextFileSync(`/proc/${zombie}/stat`).split(") ")[1][0];
+      for (let i = 0; i < 200 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 10));
+      // Not vacuous: a zombie in a cgroup named for a docker container.
+      assertEquals(state(), "Z");
+      assertMatch(Deno.readTextFileSync(`/proc/${zombie}/cgroup`), new RegExp(`/docker/${id}\n`));
+      const json = await cli(["ps", "--json"]);
+      assertEquals(json.code, 0, json.stderr);
+      const rows: { id: string }[] = JSON.parse(json.stdout);
+      assertEquals(rows.filter((r) => r.id === id), []);
+      const table = await cli(["ps"]);
+      assert(!table.stdout.includes(id.slice(0, 12)), table.stdout);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.status;
+      // Its zombie is reaped by init once its parent is gone; then the cgroup is empty.
+      for (let i = 0; i < 200; i++) {
+        try {
+          await Deno.remove(dir);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      if (made) await Deno.remove(parentDir).catch(() => {});
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});

@@ -1238,3 +1238,52 @@ console.log(listNamespaces({ pid: ${p} }).namespaces.map((e) => e.type).sort().j
     });
   },
 });
+
+Deno.test({
+  name:
+    "a process's own name that is not UTF-8 prints as \\xff in ls and inspect, as its cmdline would",
+  ignore: NEEDS_ROOT,
+  async fn() {
+    // A process with an empty cmdline (as a zombie's or a kernel thread's): ls and inspect
+    // show its name, from /proc/PID/stat and /proc/PID/comm, which the process chose
+    // (PR_SET_NAME, any bytes). execve with no argv at all: the kernel gives "", and
+    // python with no script runs its stdin.
+    const exec = "import ctypes; libc = ctypes.CDLL(None); " +
+      'libc.execve(b"/usr/bin/python3", (ctypes.c_char_p * 1)(None), (ctypes.c_char_p * 1)(None))';
+    const named = [
+      "import ctypes, time",
+      "libc = ctypes.CDLL(None)",
+      "libc.prctl.argtypes = [ctypes.c_int, ctypes.c_char_p] + [ctypes.c_ulong] * 3",
+      'assert libc.prctl(15, b"na\\xffme", 0, 0, 0) == 0',
+      'print("ready", flush=True)',
+      "time.sleep(100000)",
+    ].join("\n");
+    const child = new Deno.Command("unshare", {
+      args: ["-u", "python3", "-c", exec],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    try {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(named));
+      await writer.close();
+      const reader = child.stdout.getReader();
+      assertEquals(text((await reader.read()).value!), "ready\n");
+      reader.releaseLock();
+      const pid = String(child.pid);
+      // Not vacuous: the name is those bytes, and the cmdline is empty.
+      assertEquals([...Deno.readFileSync(`/proc/${pid}/comm`)], [110, 97, 255, 109, 101, 10]);
+      assertEquals(Deno.readFileSync(`/proc/${pid}/cmdline`).filter((b) => b !== 0).length, 0);
+      const ls = await cli(["ls", "-p", pid, "-t", "uts", "-o", "PID,COMMAND", "-n"]);
+      assertEquals([ls.code, ls.stdout], [0, `${pid} na\\xffme\n`], ls.stderr);
+      const inspect = await cli(["inspect", pid]);
+      assertEquals(inspect.code, 0, inspect.stderr);
+      assertMatch(inspect.stdout, /^command +na\\xffme /m);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    }
+  },
+});

@@ -10,7 +10,16 @@
 import { seccompFilters } from "../ffi/seccomp.ts";
 import { buildFilters } from "./_filters.ts";
 import { NsCommand } from "../src/command.ts";
-import { assert, assertEquals, assertMatch, CI, IS_ROOT, text } from "./_fixtures.ts";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  CI,
+  cli,
+  IS_ROOT,
+  runPiped,
+  text,
+} from "./_fixtures.ts";
 
 const field = (status: string, name: string) =>
   status.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1];
@@ -188,7 +197,25 @@ Deno.test({
       await until("a tracer", () => field(status(second), "TracerPid") !== "0");
       const r = await exec(second);
       assertEquals(r.code, 125);
-      assertMatch(r.stderr, /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace/);
+      // The opt-out named is the library's own (it named exec's --security-opt to every caller).
+      assertMatch(
+        r.stderr,
+        /^nsjoin: Cannot copy the seccomp filter of pid \d+: ptrace[^\n]*opt out \(seccomp: "none"\)\n$/,
+      );
+      // And the CLI's commands each name their own: debug has no --security-opt.
+      const refused = (command: string, opt: string) =>
+        new RegExp(
+          `^nsjoin ${command}: Cannot copy the seccomp filter of pid ${second}: ptrace[^\\n]*opt out \\(${opt}\\)\\n$`,
+        );
+      const viaExec = await cli(["exec", String(second), "true"]);
+      assertEquals(viaExec.code, 125);
+      assertMatch(viaExec.stderr, refused("exec", "exec --security-opt seccomp=unconfined"));
+      const viaDebug = await cli(["debug", String(second), "true"]);
+      assertEquals(viaDebug.code, 125);
+      assertMatch(
+        viaDebug.stderr,
+        refused("debug", "debug --privileged, which leaves out all of the confinement"),
+      );
     } finally {
       for (const c of children) {
         try {
@@ -200,6 +227,64 @@ Deno.test({
         c.kill("SIGKILL");
         await c.status;
       }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a target waiting in vfork() is refused with that reason (state D), not 'is it paused?'",
+  ignore: !IS_ROOT && !CI,
+  async fn() {
+    // Its filter's reading needs it stopped, and a vfork() parent stops only once its child
+    // execs or exits: the helper gives up after 2 s, and said "is it paused?" of a target
+    // no one paused. The child here never execs.
+    const dir = await Deno.makeTempDir({ prefix: "nsjoin-vfork-" });
+    await Deno.writeTextFile(
+      `${dir}/vfork.c`,
+      `#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+  struct sock_filter f[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+  struct sock_fprog p = {1, f};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p)) return 3;
+  if (vfork() == 0) {
+    for (;;) pause();
+  }
+  return 0;
+}
+`,
+    );
+    const cc = await runPiped("gcc", {
+      args: ["-O", "-o", `${dir}/vfork`, `${dir}/vfork.c`],
+    });
+    assertEquals(cc.code, 0, cc.stderr);
+    const parent = new Deno.Command(`${dir}/vfork`, { stdin: "null" }).spawn();
+    const children = () =>
+      Deno.readTextFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`).trim();
+    let child = 0;
+    try {
+      await until("the vfork child", () => children() !== "");
+      child = Number(children());
+      const state = () => Deno.readTextFileSync(`/proc/${parent.pid}/stat`).split(") ")[1][0];
+      await until("state D", () => state() === "D");
+      const r = await cli(["exec", String(parent.pid), "echo", "ran"]);
+      assertEquals([r.code, r.stdout], [125, ""]);
+      assertEquals(
+        r.stderr,
+        `nsjoin exec: Cannot copy the seccomp filter of pid ${parent.pid}: it did not stop for ` +
+          "ptrace within 2 s: it is in an uninterruptible wait (state D), such as a vfork() " +
+          "whose child has not exec'd; retry once it ends, or opt out (exec --security-opt " +
+          "seccomp=unconfined)\n",
+      );
+    } finally {
+      // Started here, ended by PID: the vfork child outlives its parent.
+      if (child) Deno.kill(child, "SIGKILL");
+      parent.kill("SIGKILL");
+      await parent.status;
       await Deno.remove(dir, { recursive: true });
     }
   },

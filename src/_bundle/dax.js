@@ -2,7 +2,7 @@
 // @ts-self-types="./dax.ts"
 import {
   PinnedContainer
-} from "./chunk-AJUCRQCS.js";
+} from "./chunk-I72FRJYL.js";
 import {
   NsCommand,
   _hostProgramCapabilities,
@@ -15,7 +15,7 @@ import {
   cgroupProcsOf,
   containerExecOptions,
   execConfinement
-} from "./chunk-FZAZUGIL.js";
+} from "./chunk-XR3BKVWC.js";
 import {
   AT_FDCWD,
   IN_ROOT,

@@ -9,7 +9,7 @@ import {
   findContainers,
   matchPodContainer,
   resolveContainer
-} from "./chunk-AJUCRQCS.js";
+} from "./chunk-I72FRJYL.js";
 import {
   NsCommand,
   _pausedShown,
@@ -29,7 +29,7 @@ import {
   pidfdOpen,
   resolveContainerUser,
   socketNetns
-} from "./chunk-FZAZUGIL.js";
+} from "./chunk-XR3BKVWC.js";
 import {
   ScopedJoin,
   _inScopedJoin,
@@ -448,10 +448,11 @@ function _fillProcess(e, infos) {
 var CMDLINE_BYTES = 8191;
 function _processInfo(pid) {
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const close = stat.lastIndexOf(")");
-    const comm = stat.slice(stat.indexOf("(") + 1, close);
-    const ppid = Number(stat.slice(close + 4, stat.indexOf(" ", close + 4)));
+    const bytes = Deno.readFileSync(`/proc/${pid}/stat`);
+    const close = bytes.lastIndexOf(41);
+    const comm = decodeBytes(bytes.subarray(bytes.indexOf(40) + 1, close));
+    const rest = new TextDecoder().decode(bytes.subarray(close + 4));
+    const ppid = Number(rest.slice(0, rest.indexOf(" ")));
     let command = comm;
     try {
       const raw = readFileSafe(`/proc/${pid}/cmdline`, {
@@ -999,7 +1000,8 @@ function _commandOf(pid) {
     let end = raw.length;
     while (end > 0 && raw[end - 1] === 0) end--;
     if (end > 0) return decodeBytes(raw.subarray(0, end)).replaceAll("\0", " ");
-    return readTextFileSafe(`/proc/${pid}/comm`).trim();
+    const comm = readFileSafe(`/proc/${pid}/comm`);
+    return decodeBytes(comm.subarray(0, comm.at(-1) === 10 ? -1 : comm.length)).trim();
   } catch {
     return null;
   }
@@ -1165,38 +1167,38 @@ function debugOptions(target, options = {}) {
 // src/lazy.ts
 var _later;
 async function inNamespaces(target, fn, options) {
-  _later ??= await import("./_later-HCBR6LEA.js");
+  _later ??= await import("./_later-BTZXBMU6.js");
   return await _later.inNamespaces(target, fn, options);
 }
 async function closeNamespaceWorkers() {
-  _later ??= await import("./_later-HCBR6LEA.js");
+  _later ??= await import("./_later-BTZXBMU6.js");
   await _later.closeNamespaceWorkers();
 }
 async function copyFrom(target, path, dest, options) {
-  _later ??= await import("./_later-HCBR6LEA.js");
+  _later ??= await import("./_later-BTZXBMU6.js");
   await _later.copyFrom(target, path, dest, options);
 }
 async function copyTo(target, src, path, options) {
-  _later ??= await import("./_later-HCBR6LEA.js");
+  _later ??= await import("./_later-BTZXBMU6.js");
   await _later.copyTo(target, src, path, options);
 }
 function tarFrom(target, path, options) {
   if (_later) return _later.tarFrom(target, path, options);
   const pipe = new TransformStream();
-  import("./_later-HCBR6LEA.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
+  import("./_later-BTZXBMU6.js").then((later) => (_later = later).tarFrom(target, path, options)).then((tar) => tar.pipeTo(pipe.writable), (error) => pipe.writable.abort(error)).catch(() => {
   });
   return pipe.readable;
 }
 async function tarTo(target, path, stream, options) {
-  _later ??= await import("./_later-HCBR6LEA.js");
+  _later ??= await import("./_later-BTZXBMU6.js");
   await _later.tarTo(target, path, stream, options);
 }
 async function forward(target, options) {
-  _later ??= await import("./_later-HCBR6LEA.js");
+  _later ??= await import("./_later-BTZXBMU6.js");
   return await _later.forward(target, options);
 }
 async function openSession(target, options) {
-  _later ??= await import("./_later-HCBR6LEA.js");
+  _later ??= await import("./_later-BTZXBMU6.js");
   return await _later.openSession(target, options);
 }
 export {

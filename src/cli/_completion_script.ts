@@ -51,9 +51,9 @@ DESCRIPTION
  Completes nsjoin's commands and each command's options, from the same option tables the
  commands parse with; the values of ls -t, ls -o and exec -n (each item of a list); the
  PIDs in /proc after enter -t and ls -p (as util-linux's completion of nsenter and lsns); a
- path attached to its option (enter --net=FILE, --wd=DIR); and a TARGET (exec, inspect,
- forward, debug) with the running containers' names, which the script asks
- \`nsjoin ps --json\` for (nsjoin on PATH). Printing the script needs no Deno permission.
+ path attached to its option (enter --net=FILE, --wd=DIR); a TARGET (exec, inspect,
+ forward, debug) with the running containers' names, and cp's NAME: beside local paths
+ (a word with no slash), which the script asks \`nsjoin ps --json\` for (nsjoin on PATH). Printing the script needs no Deno permission.
 
 OPTIONS
  -h, --help    display this help
@@ -148,6 +148,16 @@ ${[...choices, ...pids].join("\n")}
     local n
     COMPREPLY=()
     for n in $(_nsjoin_targets); do [[ $n == "$cur"* ]] && COMPREPLY+=("$n"); done
+  elif [[ \${COMP_WORDS[1]} == cp && $cur != */* && $cur != *:* && $prev != : ]]; then
+    # cp's NAME: (as docker's completion of docker cp), or a local path. A word with a
+    # slash is a path: no \`nsjoin ps\` then, so ./x and /etc/ complete as fast as before.
+    local n
+    COMPREPLY=($(compgen -f -- "$cur"))
+    for n in $(_nsjoin_targets); do [[ $n: == "$cur"* ]] && COMPREPLY+=("$n:"); done
+    [[ \${#COMPREPLY[@]} -eq 1 && \${COMPREPLY[0]} == *: ]] && compopt -o nospace 2>/dev/null
+  elif [[ \${COMP_WORDS[1]} == cp && ($cur == *:* || $prev == :) ]]; then
+    # A path inside the container: not ours to list (docker's completion offers none).
+    COMPREPLY=()
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi
@@ -221,6 +231,14 @@ ${[...choices, ...pids].join("\n")}
   elif [[ " ${TARGET_COMMANDS.join(" ")} " == *" $words[2] "* ]] && ! _nsjoin_has_target; then
     # compadd takes each name as it is: nothing in it is expanded.
     compadd -- \${(f)"$(_nsjoin_targets)"}
+  elif [[ $words[2] == cp && $PREFIX != */* && $PREFIX != *:* ]]; then
+    # cp's NAME: (as docker's completion of docker cp), or a local path; a word with a
+    # slash is a path, and asks no \`nsjoin ps\`.
+    compadd -S : -- \${(f)"$(_nsjoin_targets)"}
+    _files
+  elif [[ $words[2] == cp && $PREFIX == *:* ]]; then
+    # A path inside the container: not ours to list.
+    :
   else
     _files
   fi
@@ -303,6 +321,14 @@ function _fish(summaries: Record<string, string>, options: Record<string, Comple
     `complete -c nsjoin -n ${
       q(`__fish_seen_subcommand_from ${TARGET_COMMANDS.join(" ")}; and __nsjoin_needs_target`)
     } -a ${q("(__nsjoin_targets)")}`,
+    // cp's NAME: (as docker's completion of docker cp) beside local paths; a word with a
+    // slash or a colon asks no \`nsjoin ps\`.
+    `complete -c nsjoin -n ${
+      q("__fish_seen_subcommand_from cp; and not string match -q -- '*[/:]*' (commandline -ct)")
+    } -F -a ${q("(__nsjoin_targets | string replace -r '$' ':')")}`,
+    `complete -c nsjoin -n ${
+      q("__fish_seen_subcommand_from cp; and string match -q -- '*/*' (commandline -ct)")
+    } -F`,
   );
   return lines.join("\n") + "\n";
 }

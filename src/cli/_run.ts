@@ -251,7 +251,12 @@ export function report(error: unknown, command: string): number {
     return EXIT.usage;
   }
   if (e instanceof NamespaceError) {
-    console.error(`nsjoin ${command}: ${message}`);
+    // Out of descriptors at a step that says so itself ("Cannot pin process N: EMFILE"):
+    // the same advice as below, which a run out of them one open later got.
+    const out = (e.code === "EMFILE" || e.code === "ENFILE") && !message.includes("ulimit -n");
+    console.error(
+      `nsjoin ${command}: ${message}${out ? " - raise the open-file limit (ulimit -n)" : ""}`,
+    );
     return EXIT.join;
   }
   if (e instanceof Error && /^Cannot (load libc|prepare the nsjoin helper)/.test(message)) {

@@ -35,7 +35,9 @@ containers grouped under its sandbox. A paused container (its cgroup frozen) has
 "(paused)" after its name and "paused": true in --json: exec and debug refuse it until it
 is unpaused. A docker container waiting for its restart policy (docker ps: "Restarting")
 has "(restarting)" after its name, PID "-", and "restarting": true, "pid": 0 in --json,
-with or without dockerd's API. Needs -A (it reads /proc and engine state).
+with or without dockerd's API. A container's cgroup that no engine knows and only a
+zombie holds (a main process left unreaped) is not listed, as docker ps does not list it.
+Needs -A (it reads /proc and engine state).
 
 OPTIONS
       --json        Print a JSON array
@@ -87,7 +89,7 @@ export interface PsRow {
 
 /** The rows `ps` prints, sorted by engine and name, a pod's rows together (sandbox first). */
 export function psRows(containers: readonly ContainerInfo[]): PsRow[] {
-  return containers.map((c) => ({
+  return containers.filter((c) => !_leftOver(c)).map((c) => ({
     engine: c.engine,
     id: c.id,
     name: c.name ?? null,
@@ -123,6 +125,21 @@ function _byEngineAndName(a: PsRow, b: PsRow): number {
   }
   if (a.pod || b.pod) return a.pod ? 1 : -1;
   return (a.name ?? a.id).localeCompare(b.name ?? b.id);
+}
+
+/**
+ * Found only by the /proc scan (no engine knows it: docker ps does not list it) and its
+ * first process a zombie: a container's cgroup with an unreaped main process left behind,
+ * nothing running and no namespaces to join. It was listed with name "-".
+ */
+function _leftOver(c: ContainerInfo): boolean {
+  if (c.source !== "cgroup" || c.name || c.pid <= 0) return false;
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${c.pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return true; // gone since the scan
+  }
 }
 
 /** Whether the process's cgroups are frozen, as exec would find them (false if it is gone). */

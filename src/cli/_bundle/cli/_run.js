@@ -12,7 +12,7 @@ import {
   report,
   socketOnStdio,
   terminalOnStdio
-} from "./chunk-FI5UXETA.js";
+} from "./chunk-EKGQC4IW.js";
 
 export {
   EXIT,

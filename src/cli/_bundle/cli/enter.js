@@ -15,13 +15,13 @@ import {
   pidfdOpen,
   readProcText,
   socketNetns
-} from "./chunk-DYFO257S.js";
+} from "./chunk-UTQES5FJ.js";
 import {
   NamespaceError,
   UsageError,
   libcSubset,
   report
-} from "./chunk-FI5UXETA.js";
+} from "./chunk-EKGQC4IW.js";
 var versionText = (function versionText(command) {
   const level = command === "enter" || command === "ls" ? ` (util-linux ${UTIL_LINUX_OPTIONS} options)` : "";
   return `nsjoin${command ? ` ${command}` : ""} from nsjoin ${VERSION}${level}`;

@@ -30,7 +30,7 @@ import {
   pinProcess,
   resolveContainerUser,
   startTimeOf
-} from "./chunk-DYFO257S.js";
+} from "./chunk-UTQES5FJ.js";
 import {
   DEFAULT_MAX_BYTES,
   NamespaceError,
@@ -52,7 +52,7 @@ import {
   statSafe,
   terminalOnStdio,
   withPathFd
-} from "./chunk-FI5UXETA.js";
+} from "./chunk-EKGQC4IW.js";
 var _dockerHost = (function _dockerHost(o) {
   return o.dockerHost ?? Deno.env.get("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
 });

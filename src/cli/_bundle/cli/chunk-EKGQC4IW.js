@@ -787,7 +787,8 @@ var report = (function report(error, command) {
     return EXIT.usage;
   }
   if (e instanceof NamespaceError) {
-    console.error(`nsjoin ${command}: ${message}`);
+    const out = (e.code === "EMFILE" || e.code === "ENFILE") && !message.includes("ulimit -n");
+    console.error(`nsjoin ${command}: ${message}${out ? " - raise the open-file limit (ulimit -n)" : ""}`);
     return EXIT.join;
   }
   if (e instanceof Error && /^Cannot (load libc|prepare the nsjoin helper)/.test(message)) {

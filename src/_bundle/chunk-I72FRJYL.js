@@ -7,7 +7,7 @@ import {
   nsfsIdentity,
   nsfsOpen,
   nsfsOwnerUid
-} from "./chunk-FZAZUGIL.js";
+} from "./chunk-XR3BKVWC.js";
 import {
   PinnedProcess,
   pinProcess,

@@ -14,7 +14,7 @@ import {
   assertNotFrozen,
   helper,
   helperExecRefused
-} from "./chunk-FZAZUGIL.js";
+} from "./chunk-XR3BKVWC.js";
 import {
   _inScopedJoin,
   _joinThread,

@@ -32,7 +32,7 @@ import {
   readLinkSafe,
   readTextFileSafe,
   statSafe
-} from "./chunk-FI5UXETA.js";
+} from "./chunk-EKGQC4IW.js";
 var readProcText = (function readProcText(path) {
   if (allSeenGranted()) {
     try {

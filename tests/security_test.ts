@@ -10808,10 +10808,22 @@ int main(void) {
         assertEquals(o.code, 0, o.stderr);
       });
       await t.step("exec PID: 125 and one line, in seconds", async () => {
+        // As the user (-u): root's own program copies nothing of a user's plain process
+        // (stop 27), so only a program in the user's keeping waits for the filter.
         const o = await runPiped(
           Deno.execPath(),
           {
-            args: ["run", "-A", "--quiet", CLI, "exec", String(pid), "true"],
+            args: [
+              "run",
+              "-A",
+              "--quiet",
+              CLI,
+              "exec",
+              "-u",
+              String(user.uid),
+              String(pid),
+              "true",
+            ],
             env: { NO_COLOR: "1" },
           },
           undefined,

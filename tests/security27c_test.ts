@@ -1,6 +1,6 @@
 /**
  * Stop 27, sec27c: the distroless toolkit and sessions attacked as a hostile container —
- * `forward`'s relay, `debug`, sessions, `cp` into a target (docs/stop27-sec27c.md).
+ * `forward`'s relay, `debug`, sessions, `cp` into a target (docs/security.md, "Stop 27 … sec27c").
  */
 import { forward } from "../src/forward.ts";
 import { tarTo } from "../src/copy.ts";
